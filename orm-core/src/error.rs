@@ -1,0 +1,125 @@
+//! The error type shared by every backend.
+//!
+//! The same condition maps to the same variant on every dialect (a duplicate key is always
+//! [`Error::UniqueViolation`]); the driver's own error is kept as the `source`.
+
+/// A boxed error from a driver, kept as the source of an [`Error`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result alias using the ORM's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong between a typed query and the database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A query that must return a row (`one`, `update` of a loaded model) matched none.
+    #[error("no row of `{table}` matched{detail}; use `optional()` if absence is expected")]
+    NotFound {
+        /// Table that was queried.
+        table: &'static str,
+        /// What was looked for, e.g. ` the primary key`.
+        detail: &'static str,
+    },
+
+    /// A unique constraint or primary key rejected a duplicate value.
+    #[error("duplicate value violates unique constraint {}: {source}", display_name(.constraint))]
+    UniqueViolation {
+        /// Name of the violated constraint or index, when the database reports it.
+        constraint: Option<String>,
+        /// The database's own error.
+        source: BoxError,
+    },
+
+    /// A foreign key rejected a write (missing parent, or rows still referencing it).
+    #[error("foreign key constraint {} violated: {source}", display_name(.constraint))]
+    ForeignKeyViolation {
+        /// Name of the violated constraint, when the database reports it.
+        constraint: Option<String>,
+        /// The database's own error.
+        source: BoxError,
+    },
+
+    /// A CHECK constraint rejected a value.
+    #[error("check constraint {} violated: {source}", display_name(.constraint))]
+    CheckViolation {
+        /// Name of the violated constraint, when the database reports it.
+        constraint: Option<String>,
+        /// The database's own error.
+        source: BoxError,
+    },
+
+    /// NULL was written to a NOT NULL column.
+    #[error("NULL written to NOT NULL column {}: {source}", display_name(.column))]
+    NotNullViolation {
+        /// Name of the column, when the database reports it.
+        column: Option<String>,
+        /// The database's own error.
+        source: BoxError,
+    },
+
+    /// A column's value could not be decoded into the field's Rust type.
+    #[error("cannot decode column `{column}` (position {index}) as `{expected}`: {source}")]
+    Decode {
+        /// Column name as returned by the database.
+        column: String,
+        /// Position of the column in the row.
+        index: usize,
+        /// Rust type that was expected.
+        expected: &'static str,
+        /// Why decoding failed.
+        source: BoxError,
+    },
+
+    /// The database could not be reached or the connection broke.
+    #[error("cannot connect to the database: {source}; check the URL and that the server is running")]
+    Connection {
+        /// The driver's error.
+        source: BoxError,
+    },
+
+    /// No connection became available within the pool's acquire timeout.
+    #[error("timed out waiting for a database connection: {source}; raise `acquire_timeout` or `max_connections`, or look for leaked transactions")]
+    Timeout {
+        /// The driver's error.
+        source: BoxError,
+    },
+
+    /// The connection URL or options are invalid, or name a backend this build does not include.
+    #[error("invalid database configuration: {0}")]
+    Config(String),
+
+    /// The model cannot be represented on this dialect (e.g. an unbounded text key on MySQL).
+    #[error("schema error: {0}")]
+    Schema(String),
+
+    /// The query cannot be compiled as built (e.g. an update that sets no column).
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+
+    /// Any other error reported by the database.
+    #[error("database error: {source}")]
+    Database {
+        /// The driver's error.
+        source: BoxError,
+    },
+}
+
+fn display_name(name: &Option<String>) -> String {
+    match name {
+        Some(n) => format!("`{n}`"),
+        None => "(unnamed)".to_owned(),
+    }
+}
+
+impl Error {
+    /// Whether the error is a unique-constraint violation.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Error::UniqueViolation { .. })
+    }
+
+    /// Whether the error means that no row matched.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+}

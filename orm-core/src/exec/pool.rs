@@ -1,0 +1,348 @@
+//! [`Db`]: a connection pool on one of the SQL backends, chosen by the URL scheme.
+
+use std::time::Duration;
+
+use super::{Decoder, ExecResult, Executor};
+use crate::error::{Error, Result};
+use crate::sql::{Compiled, Dialect};
+
+/// A pool of connections to one database; cheap to clone and share between tasks.
+///
+/// ```no_run
+/// # async fn run() -> orm_core::Result<()> {
+/// let db = orm_core::Db::connect("sqlite::memory:").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: Pool,
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+    /// Keeps the enum inhabited-checkable when no backend feature is enabled.
+    #[allow(dead_code)]
+    None(std::convert::Infallible),
+}
+
+/// Pool settings for [`Db`]; `PoolOptions::new().max_connections(8).connect(url)`.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    max_connections: u32,
+    min_connections: u32,
+    acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions { max_connections: 10, min_connections: 0, acquire_timeout: Duration::from_secs(30) }
+    }
+}
+
+impl PoolOptions {
+    /// Defaults: at most 10 connections, none kept open when idle, 30 s acquire timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Maximum number of open connections (an in-memory SQLite database always uses one).
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Connections kept open even when idle.
+    pub fn min_connections(mut self, n: u32) -> Self {
+        self.min_connections = n;
+        self
+    }
+
+    /// How long a query waits for a free connection before failing with [`Error::Timeout`].
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Connects to `url`: `sqlite:` (file or `sqlite::memory:`), `postgres://`/`postgresql://`,
+    /// `mysql://`/`mariadb://`.
+    pub async fn connect(self, url: &str) -> Result<Db> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => self.connect_sqlite(url).await,
+            "postgres" | "postgresql" => self.connect_postgres(url).await,
+            "mysql" | "mariadb" => self.connect_mysql(url).await,
+            _ => Err(Error::Config(format!(
+                "unsupported URL scheme `{scheme}:`; use `sqlite:`, `postgres://` or `mysql://`"
+            ))),
+        }
+    }
+
+    #[cfg(feature = "_sqlx")]
+    fn sqlx_options<DB: sqlx::Database>(&self) -> sqlx::pool::PoolOptions<DB> {
+        sqlx::pool::PoolOptions::new()
+            .max_connections(self.max_connections)
+            .min_connections(self.min_connections)
+            .acquire_timeout(self.acquire_timeout)
+    }
+
+    #[cfg(feature = "sqlite")]
+    async fn connect_sqlite(self, url: &str) -> Result<Db> {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+        let options: SqliteConnectOptions = url.parse().map_err(super::from_sqlx)?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = options
+            .create_if_missing(true)
+            .foreign_keys(true)
+            // `like` is case-sensitive on every dialect; `ilike` is the case-insensitive one.
+            .pragma("case_sensitive_like", "ON");
+        let mut pool = self.sqlx_options::<sqlx::Sqlite>();
+        let options = if in_memory {
+            // One connection owns an in-memory database: keep exactly one, forever.
+            pool = pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+            options
+        } else {
+            options.journal_mode(SqliteJournalMode::Wal)
+        };
+        let pool = pool.connect_with(options).await.map_err(super::from_sqlx)?;
+        Ok(Db { pool: Pool::Sqlite(pool) })
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn connect_postgres(self, url: &str) -> Result<Db> {
+        let options: sqlx::postgres::PgConnectOptions = url.parse().map_err(super::from_sqlx)?;
+        let pool = self
+            .sqlx_options::<sqlx::Postgres>()
+            .connect_with(options)
+            .await
+            .map_err(super::from_sqlx)?;
+        Ok(Db { pool: Pool::Postgres(pool) })
+    }
+
+    #[cfg(feature = "mysql")]
+    async fn connect_mysql(self, url: &str) -> Result<Db> {
+        let url = match url.strip_prefix("mariadb:") {
+            Some(rest) => format!("mysql:{rest}"),
+            None => url.to_owned(),
+        };
+        let options: sqlx::mysql::MySqlConnectOptions = url.parse().map_err(super::from_sqlx)?;
+        let pool = self
+            .sqlx_options::<sqlx::MySql>()
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Strict mode: a value that does not fit is an error, never truncated.
+                    sqlx::Executor::execute(
+                        conn,
+                        "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES')",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(super::from_sqlx)?;
+        Ok(Db { pool: Pool::MySql(pool) })
+    }
+}
+
+macro_rules! disabled_backend {
+    ($method:ident, $feature:literal) => {
+        #[cfg(not(feature = $feature))]
+        impl PoolOptions {
+            async fn $method(self, _url: &str) -> Result<Db> {
+                Err(Error::Config(format!(
+                    "this build has no `{}` backend; enable the `{}` cargo feature of `orm`",
+                    $feature, $feature
+                )))
+            }
+        }
+    };
+}
+disabled_backend!(connect_sqlite, "sqlite");
+disabled_backend!(connect_postgres, "postgres");
+disabled_backend!(connect_mysql, "mysql");
+
+impl Db {
+    /// Connects with default [`PoolOptions`]; the backend is chosen by the URL scheme.
+    pub async fn connect(url: &str) -> Result<Db> {
+        PoolOptions::default().connect(url).await
+    }
+
+    /// Creates `M`'s table and indexes unless they exist (the DDL of [`crate::sql::ddl`]).
+    pub async fn create_table<M: crate::Model>(&self) -> Result<()> {
+        for statement in crate::sql::ddl::create_table(M::schema(), self.dialect(), true)? {
+            self.execute_raw(&statement).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops `M`'s table if it exists.
+    pub async fn drop_table<M: crate::Model>(&self) -> Result<()> {
+        self.execute_raw(&crate::sql::ddl::drop_table(M::schema(), self.dialect())).await?;
+        Ok(())
+    }
+
+    /// Closes every connection of the pool, waiting for checked-out ones to return.
+    pub async fn close(&self) {
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => p.close().await,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => p.close().await,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => p.close().await,
+            Pool::None(never) => match *never {},
+        }
+    }
+}
+
+/// Per-backend glue: bind values, run, decode rows with the generated decoder.
+macro_rules! sqlx_backend {
+    ($module:ident, $feature:literal, $db:ty, $variant:ident, $last_id:expr) => {
+        #[cfg(feature = $feature)]
+        mod $module {
+            use sqlx::query::Query;
+            use sqlx::{AssertSqlSafe, Database};
+
+            use super::super::{from_sqlx, Decoder, ExecResult, RowRef};
+            use crate::error::Result;
+            use crate::schema::ColumnType;
+            use crate::sql::Compiled;
+            use crate::value::Value;
+
+            type Db = $db;
+
+            fn bind(statement: Compiled) -> Query<'static, Db, <Db as Database>::Arguments> {
+                let mut q = sqlx::query(AssertSqlSafe(statement.sql));
+                for value in statement.values {
+                    q = match value {
+                        Value::Bool(v) => q.bind(v),
+                        Value::SmallInt(v) => q.bind(v),
+                        Value::Int(v) => q.bind(v),
+                        Value::BigInt(v) => q.bind(v),
+                        Value::Float(v) => q.bind(v),
+                        Value::Double(v) => q.bind(v),
+                        Value::Text(v) => q.bind(v),
+                        Value::Bytes(v) => q.bind(v),
+                        Value::Null(ty) => match ty {
+                            ColumnType::Bool => q.bind(None::<bool>),
+                            ColumnType::SmallInt => q.bind(None::<i16>),
+                            ColumnType::Int => q.bind(None::<i32>),
+                            ColumnType::BigInt => q.bind(None::<i64>),
+                            ColumnType::Float => q.bind(None::<f32>),
+                            ColumnType::Double => q.bind(None::<f64>),
+                            ColumnType::Text => q.bind(None::<String>),
+                            ColumnType::Bytes => q.bind(None::<Vec<u8>>),
+                        },
+                    };
+                }
+                q
+            }
+
+            pub(super) async fn fetch_all<'e, T>(
+                executor: impl sqlx::Executor<'e, Database = Db>,
+                statement: Compiled,
+                decode: Decoder<T>,
+            ) -> Result<Vec<T>> {
+                let rows = bind(statement).fetch_all(executor).await.map_err(from_sqlx)?;
+                rows.iter().map(|row| decode(&RowRef::$variant(row))).collect()
+            }
+
+            pub(super) async fn fetch_optional<'e, T>(
+                executor: impl sqlx::Executor<'e, Database = Db>,
+                statement: Compiled,
+                decode: Decoder<T>,
+            ) -> Result<Option<T>> {
+                let row = bind(statement).fetch_optional(executor).await.map_err(from_sqlx)?;
+                row.as_ref().map(|row| decode(&RowRef::$variant(row))).transpose()
+            }
+
+            pub(super) async fn execute<'e>(
+                executor: impl sqlx::Executor<'e, Database = Db>,
+                statement: Compiled,
+            ) -> Result<ExecResult> {
+                let done = bind(statement).execute(executor).await.map_err(from_sqlx)?;
+                #[allow(clippy::redundant_closure_call)]
+                let last_insert_id = ($last_id)(&done);
+                Ok(ExecResult { rows_affected: done.rows_affected(), last_insert_id })
+            }
+
+            pub(super) async fn execute_raw<'e>(
+                executor: impl sqlx::Executor<'e, Database = Db>,
+                sql: &str,
+            ) -> Result<ExecResult> {
+                let done = executor
+                    .execute(AssertSqlSafe(sql.to_owned()))
+                    .await
+                    .map_err(from_sqlx)?;
+                Ok(ExecResult { rows_affected: done.rows_affected(), last_insert_id: None })
+            }
+        }
+    };
+}
+
+sqlx_backend!(sqlite, "sqlite", sqlx::Sqlite, Sqlite, |r: &sqlx::sqlite::SqliteQueryResult| {
+    Some(r.last_insert_rowid())
+});
+sqlx_backend!(postgres, "postgres", sqlx::Postgres, Postgres, |_: &sqlx::postgres::PgQueryResult| {
+    None
+});
+sqlx_backend!(mysql, "mysql", sqlx::MySql, MySql, |r: &sqlx::mysql::MySqlQueryResult| {
+    i64::try_from(r.last_insert_id()).ok().filter(|id| *id != 0)
+});
+
+/// Dispatches one call to the pool's backend module.
+macro_rules! dispatch {
+    ($self:ident, $func:ident ( $($arg:expr),* )) => {
+        match &$self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => sqlite::$func(p, $($arg),*).await,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => postgres::$func(p, $($arg),*).await,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => mysql::$func(p, $($arg),*).await,
+            Pool::None(never) => match *never {},
+        }
+    };
+}
+
+#[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
+impl Executor for Db {
+    fn dialect(&self) -> Dialect {
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => Dialect::MySql,
+            Pool::None(never) => match *never {},
+        }
+    }
+
+    async fn fetch_all<T: Send + 'static>(&self, statement: Compiled, decode: Decoder<T>) -> Result<Vec<T>> {
+        dispatch!(self, fetch_all(statement, decode))
+    }
+
+    async fn fetch_optional<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Option<T>> {
+        dispatch!(self, fetch_optional(statement, decode))
+    }
+
+    async fn execute(&self, statement: Compiled) -> Result<ExecResult> {
+        dispatch!(self, execute(statement))
+    }
+
+    async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
+        dispatch!(self, execute_raw(sql))
+    }
+}

@@ -1,0 +1,93 @@
+//! A borrowed database row, read by position.
+
+use crate::error::Error;
+
+/// A row returned by a SQL driver, read by column position in the order the compiler selected.
+///
+/// Generated decoders call [`crate::FieldType::decode`] with increasing indexes; no column is
+/// looked up by name.
+#[non_exhaustive]
+pub enum RowRef<'r> {
+    /// A SQLite row.
+    #[cfg(feature = "sqlite")]
+    Sqlite(&'r sqlx::sqlite::SqliteRow),
+    /// A PostgreSQL row.
+    #[cfg(feature = "postgres")]
+    Postgres(&'r sqlx::postgres::PgRow),
+    /// A MySQL or MariaDB row.
+    #[cfg(feature = "mysql")]
+    MySql(&'r sqlx::mysql::MySqlRow),
+    #[doc(hidden)]
+    _Unreachable(std::convert::Infallible, std::marker::PhantomData<&'r ()>),
+}
+
+macro_rules! driver_bound {
+    ($name:ident, $feature:literal, $db:ty) => {
+        #[cfg(feature = $feature)]
+        pub(crate) trait $name: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db> {}
+        #[cfg(feature = $feature)]
+        impl<T: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db>> $name for T {}
+        #[cfg(not(feature = $feature))]
+        pub(crate) trait $name {}
+        #[cfg(not(feature = $feature))]
+        impl<T> $name for T {}
+    };
+}
+driver_bound!(SqliteDecode, "sqlite", sqlx::Sqlite);
+driver_bound!(PostgresDecode, "postgres", sqlx::Postgres);
+driver_bound!(MySqlDecode, "mysql", sqlx::MySql);
+
+/// Types every enabled SQL driver decodes natively.
+pub(crate) trait NativeDecode: SqliteDecode + PostgresDecode + MySqlDecode {}
+impl<T: SqliteDecode + PostgresDecode + MySqlDecode> NativeDecode for T {}
+
+impl RowRef<'_> {
+    /// Name of the column at `index` (for error messages).
+    pub fn column_name(&self, index: usize) -> String {
+        #[cfg(feature = "_sqlx")]
+        fn name_of<R: sqlx::Row>(row: &R, index: usize) -> String {
+            use sqlx::Column;
+            row.columns()
+                .get(index)
+                .map_or_else(|| format!("#{index}"), |c| c.name().to_owned())
+        }
+        match *self {
+            #[cfg(feature = "sqlite")]
+            RowRef::Sqlite(r) => name_of(r, index),
+            #[cfg(feature = "postgres")]
+            RowRef::Postgres(r) => name_of(r, index),
+            #[cfg(feature = "mysql")]
+            RowRef::MySql(r) => name_of(r, index),
+            RowRef::_Unreachable(never, _) => match never {},
+        }
+    }
+
+    /// Decodes the column at `index` as a nullable `T` through the driver's own decoder.
+    #[allow(unused_variables)]
+    pub(crate) fn get<T: NativeDecode>(
+        &self,
+        index: usize,
+        expected: &'static str,
+    ) -> Result<Option<T>, Error> {
+        let result = match *self {
+            #[cfg(feature = "sqlite")]
+            RowRef::Sqlite(r) => sqlx::Row::try_get::<Option<T>, _>(r, index),
+            #[cfg(feature = "postgres")]
+            RowRef::Postgres(r) => sqlx::Row::try_get::<Option<T>, _>(r, index),
+            #[cfg(feature = "mysql")]
+            RowRef::MySql(r) => sqlx::Row::try_get::<Option<T>, _>(r, index),
+            RowRef::_Unreachable(never, _) => match never {},
+        };
+        #[cfg(feature = "_sqlx")]
+        {
+            result.map_err(|source| Error::Decode {
+                column: self.column_name(index),
+                index,
+                expected,
+                source: Box::new(source),
+            })
+        }
+        #[cfg(not(feature = "_sqlx"))]
+        result
+    }
+}

@@ -1,0 +1,50 @@
+//! Runtime of the `orm` crate: schema descriptors, values, the query IR and its typed
+//! builders, the SQL compilers, the sqlx executors and the error type.
+//!
+//! Users depend on the `orm` facade, which re-exports this crate and the derive macro.
+
+pub mod error;
+pub mod exec;
+pub mod model;
+pub mod query;
+pub mod schema;
+pub mod sql;
+pub mod value;
+
+pub use error::{Error, Result};
+pub use exec::{Db, ExecResult, Executor, PoolOptions, RowRef};
+pub use model::Model;
+pub use query::{Column, DeleteMany, Filter, Order, Select, UpdateMany};
+pub use schema::{ColumnSchema, ColumnType, DefaultValue, IndexSchema, ModelSchema};
+pub use sql::{Compiled, Dialect};
+pub use value::{FieldType, IntoValue, SqlType, Value};
+
+/// Everything a user of the ORM usually needs in scope.
+pub mod prelude {
+    pub use crate::{Column, Db, Error, Executor, Filter, Model, PoolOptions, Result};
+}
+
+/// Paths used by code that `#[derive(Model)]` generates. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::error::{Error, Result};
+    pub use crate::exec::RowRef;
+    pub use crate::model::Model;
+    pub use crate::query::Column;
+    pub use crate::schema::{ColumnSchema, DefaultValue, IndexSchema, ModelSchema};
+    pub use crate::value::{
+        AutoIncrementField, DefaultLiteral, FieldType, KeyField, TextField, Value,
+    };
+    pub use std::vec::Vec;
+
+    /// Compile-time check that a field's type is storable (error points at the type).
+    pub const fn assert_field_type<T: FieldType>() {}
+    /// Compile-time check for `max_length` (error points at the field's type).
+    pub const fn assert_text_field<T: TextField>() {}
+    /// Compile-time check for `auto_increment` (error points at the field's type).
+    pub const fn assert_auto_increment_field<T: AutoIncrementField>() {}
+    /// Compile-time check for primary-key fields (error points at the field's type).
+    pub const fn assert_key_field<T: KeyField>() {}
+    /// Compile-time check that a `default` literal fits the field (error points at the literal).
+    pub fn assert_default<T: FieldType, L: DefaultLiteral<T::Base>>(_literal: L) {}
+}

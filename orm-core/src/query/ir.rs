@@ -1,0 +1,207 @@
+//! The backend-neutral query IR that the SQL (and later BSON) compilers read.
+//!
+//! Builders in [`crate::query`] are typed at the edges; once built, a statement is plain data
+//! over static schema names and bound [`Value`]s.
+
+use crate::schema::ModelSchema;
+use crate::value::Value;
+
+/// A column of a table, by database names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ColumnRef {
+    /// Table name.
+    pub table: &'static str,
+    /// Column name.
+    pub name: &'static str,
+}
+
+/// A binary comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// `=`
+    Eq,
+    /// `<>`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// A boolean condition over one table's columns.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Condition {
+    /// `column <op> value`; `Eq`/`Ne` with a NULL value mean `IS NULL`/`IS NOT NULL`.
+    Compare {
+        /// Left side.
+        column: ColumnRef,
+        /// Operator.
+        op: CmpOp,
+        /// Right side, bound as a parameter.
+        value: Value,
+    },
+    /// `column BETWEEN low AND high` (inclusive).
+    Between {
+        /// Tested column.
+        column: ColumnRef,
+        /// Inclusive lower bound.
+        low: Value,
+        /// Inclusive upper bound.
+        high: Value,
+    },
+    /// `column IN (...)` or `NOT IN`; an empty list is false (`IN`) or true (`NOT IN`).
+    InList {
+        /// Tested column.
+        column: ColumnRef,
+        /// Candidate values.
+        values: Vec<Value>,
+        /// `NOT IN` when true.
+        negated: bool,
+    },
+    /// `column LIKE pattern` with `\` as the escape character.
+    Like {
+        /// Tested column.
+        column: ColumnRef,
+        /// Pattern with `%` and `_` wildcards.
+        pattern: String,
+        /// Case-insensitive match (`ilike`).
+        case_insensitive: bool,
+    },
+    /// `column IS NULL` or `IS NOT NULL`.
+    IsNull {
+        /// Tested column.
+        column: ColumnRef,
+        /// `IS NOT NULL` when true.
+        negated: bool,
+    },
+    /// All conditions hold (true when empty).
+    And(Vec<Condition>),
+    /// At least one condition holds (false when empty).
+    Or(Vec<Condition>),
+    /// The condition does not hold.
+    Not(Box<Condition>),
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+/// One `ORDER BY` term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OrderBy {
+    /// Sorted column.
+    pub column: ColumnRef,
+    /// Direction.
+    pub direction: Direction,
+}
+
+/// What a select returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Projection {
+    /// Every stored column of the model, in schema order.
+    Model,
+    /// `COUNT(*)` of the matching rows (respecting limit and offset).
+    Count,
+    /// Whether any row matches (`SELECT 1 ... LIMIT 1`).
+    Exists,
+}
+
+/// A `SELECT` over one model's table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectQuery {
+    /// The model read.
+    pub schema: &'static ModelSchema,
+    /// What to return.
+    pub projection: Projection,
+    /// `WHERE` condition.
+    pub filter: Option<Condition>,
+    /// `ORDER BY` terms.
+    pub order: Vec<OrderBy>,
+    /// `LIMIT`.
+    pub limit: Option<u64>,
+    /// `OFFSET`.
+    pub offset: Option<u64>,
+}
+
+/// An `INSERT` of one or more rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InsertQuery {
+    /// The model written.
+    pub schema: &'static ModelSchema,
+    /// Rows of values for [`ModelSchema::insert_columns`], in that order.
+    pub rows: Vec<Vec<Value>>,
+    /// Return every column of the inserted rows (`RETURNING`, where the dialect has it).
+    pub returning: bool,
+}
+
+/// An `UPDATE` of the rows matching a condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateQuery {
+    /// The model written.
+    pub schema: &'static ModelSchema,
+    /// `SET column = value` pairs.
+    pub assignments: Vec<(&'static str, Value)>,
+    /// `WHERE` condition.
+    pub filter: Option<Condition>,
+}
+
+/// A `DELETE` of the rows matching a condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteQuery {
+    /// The model deleted from.
+    pub schema: &'static ModelSchema,
+    /// `WHERE` condition.
+    pub filter: Option<Condition>,
+}
+
+/// Any statement of the IR.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// A select.
+    Select(SelectQuery),
+    /// An insert.
+    Insert(InsertQuery),
+    /// An update.
+    Update(UpdateQuery),
+    /// A delete.
+    Delete(DeleteQuery),
+}
+
+impl Condition {
+    /// Combines conditions with AND, flattening nested ANDs.
+    pub fn and_all(conditions: impl IntoIterator<Item = Condition>) -> Condition {
+        let mut out = Vec::new();
+        for c in conditions {
+            match c {
+                Condition::And(inner) => out.extend(inner),
+                other => out.push(other),
+            }
+        }
+        if out.len() == 1 {
+            out.pop().expect("one element")
+        } else {
+            Condition::And(out)
+        }
+    }
+
+    /// The condition that the primary key of `schema` equals `values` (in key order).
+    pub fn primary_key_eq(schema: &'static ModelSchema, values: Vec<Value>) -> Condition {
+        Condition::and_all(schema.primary_key_columns().zip(values).map(|(c, value)| {
+            Condition::Compare {
+                column: ColumnRef { table: schema.table, name: c.name },
+                op: CmpOp::Eq,
+                value,
+            }
+        }))
+    }
+}

@@ -1,0 +1,10 @@
+//! Typed query builders over the backend-neutral IR.
+
+mod column;
+pub mod ir;
+mod select;
+mod write;
+
+pub use column::{escape_like, Column, Filter, Order};
+pub use select::Select;
+pub use write::{DeleteMany, UpdateMany};

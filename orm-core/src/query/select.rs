@@ -1,0 +1,134 @@
+//! `SELECT` builder: `User::query().filter(..).order_by(..).limit(..).all(&db)`.
+
+use std::marker::PhantomData;
+
+use super::column::{Filter, Order};
+use super::ir::{Condition, Projection, SelectQuery, Statement};
+use crate::error::{Error, Result};
+use crate::exec::{Executor, RowRef};
+use crate::model::{decode_model, select_query, Model};
+use crate::sql::{compile, Compiled, Dialect};
+use crate::value::FieldType;
+
+/// A typed select over model `M`; nothing runs until a terminal method (`all`, `one`,
+/// `optional`, `count`, `exists`) is awaited.
+#[derive(Debug, Clone)]
+#[must_use = "a query does nothing until a terminal method such as `all(&db)` is awaited"]
+pub struct Select<M> {
+    query: SelectQuery,
+    _marker: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Default for Select<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Model> Select<M> {
+    /// A select of every row of `M`'s table.
+    pub fn new() -> Self {
+        Select { query: select_query::<M>(Projection::Model), _marker: PhantomData }
+    }
+
+    pub(crate) fn with_condition(mut self, condition: Condition) -> Self {
+        self.query.filter = Some(match self.query.filter.take() {
+            Some(existing) => Condition::and_all([existing, condition]),
+            None => condition,
+        });
+        self
+    }
+
+    /// Keeps the rows matching `filter`; several calls combine with AND.
+    pub fn filter(self, filter: Filter<M>) -> Self {
+        self.with_condition(filter.into_condition())
+    }
+
+    /// Sorts by `order`; later calls break ties of earlier ones.
+    pub fn order_by(mut self, order: Order<M>) -> Self {
+        self.query.order.push(order.into_order_by());
+        self
+    }
+
+    /// Returns at most `n` rows.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.query.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.query.offset = Some(n);
+        self
+    }
+
+    /// The IR of this query.
+    pub fn ir(&self) -> &SelectQuery {
+        &self.query
+    }
+
+    /// Compiles the query for `dialect` without running it (for logging and tests).
+    pub fn compile(&self, dialect: Dialect) -> Result<Compiled> {
+        compile(&Statement::Select(self.query.clone()), dialect)
+    }
+
+    fn compile_as(&self, projection: Projection, dialect: Dialect) -> Result<Compiled> {
+        let mut query = self.query.clone();
+        query.projection = projection;
+        compile(&Statement::Select(query), dialect)
+    }
+
+    /// Compiles the `count` form of this query for `dialect`.
+    pub fn compile_count(&self, dialect: Dialect) -> Result<Compiled> {
+        self.compile_as(Projection::Count, dialect)
+    }
+
+    /// Compiles the `exists` form of this query for `dialect`.
+    pub fn compile_exists(&self, dialect: Dialect) -> Result<Compiled> {
+        self.compile_as(Projection::Exists, dialect)
+    }
+
+    /// Every matching row.
+    pub async fn all<E: Executor>(self, db: &E) -> Result<Vec<M>> {
+        let compiled = self.compile(db.dialect())?;
+        db.fetch_all(compiled, decode_model::<M>).await
+    }
+
+    /// The first matching row; [`Error::NotFound`] if there is none.
+    pub async fn one<E: Executor>(self, db: &E) -> Result<M> {
+        let table = M::schema().table;
+        self.optional(db).await?.ok_or(Error::NotFound { table, detail: "" })
+    }
+
+    /// The first matching row, or `None`.
+    pub async fn optional<E: Executor>(mut self, db: &E) -> Result<Option<M>> {
+        if self.query.limit.is_none() {
+            self.query.limit = Some(1);
+        }
+        let compiled = self.compile(db.dialect())?;
+        db.fetch_optional(compiled, decode_model::<M>).await
+    }
+
+    /// The number of matching rows (after `limit` and `offset`).
+    pub async fn count<E: Executor>(self, db: &E) -> Result<u64> {
+        let compiled = self.compile_count(db.dialect())?;
+        let count = db.fetch_optional(compiled, decode_count).await?;
+        Ok(count.unwrap_or(0))
+    }
+
+    /// Whether any row matches.
+    pub async fn exists<E: Executor>(self, db: &E) -> Result<bool> {
+        let compiled = self.compile_exists(db.dialect())?;
+        Ok(db.fetch_optional(compiled, |_| Ok(())).await?.is_some())
+    }
+}
+
+fn decode_count(row: &RowRef<'_>) -> Result<u64> {
+    let n = <i64 as FieldType>::decode(row, 0)?;
+    u64::try_from(n).map_err(|e| Error::Decode {
+        column: row.column_name(0),
+        index: 0,
+        expected: "u64",
+        source: Box::new(e),
+    })
+}

@@ -1,0 +1,129 @@
+//! DDL for a model's table: the same renderer the migration engine uses.
+//!
+//! Every table the ORM creates compares text by code point: MySQL/MariaDB tables use the
+//! `utf8mb4_bin` collation (PostgreSQL and SQLite compare bytes by default).
+
+use sea_query::{
+    ColumnDef, Index, IndexCreateStatement, MysqlQueryBuilder, PostgresQueryBuilder,
+    SchemaStatementBuilder, SqliteQueryBuilder, Table, TableCreateStatement,
+};
+
+use super::Dialect;
+use crate::error::Error;
+use crate::schema::{ColumnSchema, ColumnType, DefaultValue, ModelSchema};
+
+fn render(statement: &impl SchemaStatementBuilder, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Postgres => statement.to_string(PostgresQueryBuilder),
+        Dialect::MySql => statement.to_string(MysqlQueryBuilder),
+        Dialect::Sqlite => statement.to_string(SqliteQueryBuilder),
+    }
+}
+
+/// The statements that create `schema`'s table and its indexes, in execution order.
+///
+/// With `if_not_exists`, running them against an existing table is a no-op.
+pub fn create_table(
+    schema: &ModelSchema,
+    dialect: Dialect,
+    if_not_exists: bool,
+) -> Result<Vec<String>, Error> {
+    let mut table = table_statement(schema, dialect)?;
+    if if_not_exists {
+        table.if_not_exists();
+    }
+    let mut out = vec![render(&table, dialect)];
+    for ix in schema.indexes {
+        let mut index: IndexCreateStatement = Index::create();
+        index.name(ix.name).table(schema.table);
+        for c in ix.columns {
+            index.col(*c);
+        }
+        if ix.unique {
+            index.unique();
+        }
+        // MySQL has no CREATE INDEX IF NOT EXISTS; a fresh table has none anyway.
+        if if_not_exists && dialect != Dialect::MySql {
+            index.if_not_exists();
+        }
+        out.push(render(&index, dialect));
+    }
+    Ok(out)
+}
+
+/// The statement that drops `schema`'s table (if it exists).
+pub fn drop_table(schema: &ModelSchema, dialect: Dialect) -> String {
+    render(Table::drop().table(schema.table).if_exists(), dialect)
+}
+
+fn table_statement(schema: &ModelSchema, dialect: Dialect) -> Result<TableCreateStatement, Error> {
+    let mut table = Table::create();
+    table.table(schema.table);
+    let single_key = schema.primary_key.len() == 1;
+    for column in schema.columns {
+        check_column(schema, column, dialect)?;
+        table.col(column_def(column, single_key));
+    }
+    if !single_key {
+        let mut key = Index::create();
+        for c in schema.primary_key_columns() {
+            key.col(c.name);
+        }
+        table.primary_key(&mut key);
+    }
+    if dialect == Dialect::MySql {
+        table.engine("InnoDB").character_set("utf8mb4").collate("utf8mb4_bin");
+    }
+    Ok(table)
+}
+
+fn column_def(column: &ColumnSchema, single_key: bool) -> ColumnDef {
+    let mut def = ColumnDef::new(column.name);
+    match (column.ty, column.max_length) {
+        (ColumnType::Bool, _) => def.boolean(),
+        (ColumnType::SmallInt, _) => def.small_integer(),
+        (ColumnType::Int, _) => def.integer(),
+        (ColumnType::BigInt, _) => def.big_integer(),
+        (ColumnType::Float, _) => def.float(),
+        (ColumnType::Double, _) => def.double(),
+        (ColumnType::Text, Some(n)) => def.string_len(n),
+        (ColumnType::Text, None) => def.text(),
+        (ColumnType::Bytes, _) => def.blob(),
+    };
+    if !column.nullable {
+        def.not_null();
+    }
+    if column.primary_key && single_key {
+        def.primary_key();
+    }
+    if column.auto_increment {
+        def.auto_increment();
+    }
+    if let Some(default) = column.default {
+        match default {
+            DefaultValue::Bool(b) => def.default(b),
+            DefaultValue::Int(i) => def.default(i),
+            DefaultValue::Float(f) => def.default(f),
+            DefaultValue::Text(s) => def.default(s),
+        };
+    }
+    def
+}
+
+/// Rejects what a dialect cannot store, with a message that says how to fix the model.
+fn check_column(schema: &ModelSchema, column: &ColumnSchema, dialect: Dialect) -> Result<(), Error> {
+    let keyed = column.primary_key
+        || schema.indexes.iter().any(|ix| ix.columns.contains(&column.name));
+    if dialect == Dialect::MySql
+        && keyed
+        && column.max_length.is_none()
+        && matches!(column.ty, ColumnType::Text | ColumnType::Bytes)
+    {
+        return Err(Error::Schema(format!(
+            "`{}.{}` is a key or indexed column of unbounded length, which MySQL cannot index; \
+             add `#[orm(max_length = N)]` to the field",
+            schema.table, column.name
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,269 @@
+//! Compiles the query IR to SQL for PostgreSQL, MySQL/MariaDB and SQLite through sea-query.
+//!
+//! Values are always bound parameters; identifiers are quoted by the dialect. What differs
+//! between dialects (RETURNING, ILIKE, OFFSET without LIMIT) is decided here, in one place.
+
+pub mod ddl;
+mod values;
+
+use sea_query::extension::postgres::PgBinOper;
+use sea_query::{
+    Asterisk, BinOper, Expr, ExprTrait, Func, LikeExpr, MysqlQueryBuilder, Order,
+    PostgresQueryBuilder, Query, QueryStatementWriter, SqliteQueryBuilder,
+};
+
+use crate::error::Error;
+use crate::query::ir::{
+    CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery, Projection, SelectQuery,
+    Statement, UpdateQuery,
+};
+use crate::value::Value;
+
+/// A SQL dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL and MariaDB.
+    MySql,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Dialect {
+    /// Every dialect, for tests and tools that loop over them.
+    pub const ALL: [Dialect; 3] = [Dialect::Postgres, Dialect::MySql, Dialect::Sqlite];
+
+    /// Short lowercase name (`postgres`, `mysql`, `sqlite`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::MySql => "mysql",
+            Dialect::Sqlite => "sqlite",
+        }
+    }
+
+    /// Whether `INSERT ... RETURNING` is available (MySQL has no RETURNING; the ORM reads the
+    /// row back by its key instead).
+    pub const fn has_returning(self) -> bool {
+        !matches!(self, Dialect::MySql)
+    }
+}
+
+impl std::fmt::Display for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A statement compiled for one dialect: SQL text with placeholders and the values to bind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    /// SQL text (`$1` placeholders on PostgreSQL, `?` elsewhere).
+    pub sql: String,
+    /// Values bound to the placeholders, in order.
+    pub values: Vec<Value>,
+}
+
+impl std::fmt::Display for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.sql)?;
+        if !self.values.is_empty() {
+            write!(f, "\n-- params: {:?}", self.values)?;
+        }
+        Ok(())
+    }
+}
+
+/// Compiles any IR statement for `dialect`.
+pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
+    match statement {
+        Statement::Select(q) => Ok(compile_select(q, dialect)),
+        Statement::Insert(q) => compile_insert(q, dialect),
+        Statement::Update(q) => compile_update(q, dialect),
+        Statement::Delete(q) => Ok(compile_delete(q, dialect)),
+    }
+}
+
+fn build(statement: &impl QueryStatementWriter, dialect: Dialect) -> Compiled {
+    let (sql, values) = match dialect {
+        Dialect::Postgres => statement.build(PostgresQueryBuilder),
+        Dialect::MySql => statement.build(MysqlQueryBuilder),
+        Dialect::Sqlite => statement.build(SqliteQueryBuilder),
+    };
+    Compiled { sql, values: values.0.into_iter().map(values::from_sea).collect() }
+}
+
+fn col(c: &ColumnRef) -> Expr {
+    Expr::col((c.table, c.name))
+}
+
+/// Compiles a select.
+pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Compiled {
+    let table = q.schema.table;
+    let mut select = Query::select();
+    select.from(table);
+    if let Some(filter) = &q.filter {
+        select.and_where(condition(filter, dialect));
+    }
+    for o in &q.order {
+        let order = match o.direction {
+            Direction::Asc => Order::Asc,
+            Direction::Desc => Order::Desc,
+        };
+        select.order_by((o.column.table, o.column.name), order);
+    }
+    let mut limit = q.limit;
+    if q.offset.is_some() && limit.is_none() && dialect != Dialect::Postgres {
+        // MySQL and SQLite have no OFFSET without LIMIT; the largest limit means "no limit".
+        limit = Some(i64::MAX as u64);
+    }
+    if q.projection == Projection::Exists {
+        limit = Some(limit.map_or(1, |l| Ord::min(l, 1)));
+    }
+    if let Some(l) = limit {
+        select.limit(l);
+    }
+    if let Some(o) = q.offset {
+        select.offset(o);
+    }
+    match q.projection {
+        Projection::Model => {
+            select.columns(q.schema.columns.iter().map(|c| (table, c.name)));
+        }
+        Projection::Exists => {
+            select.expr(Expr::cust("1"));
+        }
+        Projection::Count if limit.is_none() && q.offset.is_none() => {
+            select.expr(Func::count(Expr::col(Asterisk)));
+        }
+        Projection::Count => {
+            // LIMIT/OFFSET apply to rows, not to the count: count over the limited rows.
+            select.expr(Expr::cust("1"));
+            let mut outer = Query::select();
+            outer.expr(Func::count(Expr::col(Asterisk))).from_subquery(select, "counted");
+            return build(&outer, dialect);
+        }
+    }
+    build(&select, dialect)
+}
+
+fn compile_insert(q: &InsertQuery, dialect: Dialect) -> Result<Compiled, Error> {
+    let table = q.schema.table;
+    let mut insert = Query::insert();
+    insert.into_table(table);
+    let columns: Vec<&'static str> = q.schema.insert_columns().map(|c| c.name).collect();
+    if columns.is_empty() {
+        if q.rows.len() != 1 {
+            return Err(Error::InvalidQuery(format!(
+                "`{table}` has only generated columns; insert its rows one at a time"
+            )));
+        }
+        insert.or_default_values();
+    } else {
+        insert.columns(columns.iter().copied());
+        for row in &q.rows {
+            insert
+                .values(row.iter().cloned().map(|v| Expr::val(values::to_sea(v))))
+                .map_err(|e| Error::InvalidQuery(format!("insert into `{table}`: {e}")))?;
+        }
+    }
+    if q.returning && dialect.has_returning() {
+        insert.returning(Query::returning().columns(q.schema.columns.iter().map(|c| c.name)));
+    }
+    Ok(build(&insert, dialect))
+}
+
+fn compile_update(q: &UpdateQuery, dialect: Dialect) -> Result<Compiled, Error> {
+    if q.assignments.is_empty() {
+        return Err(Error::InvalidQuery(format!(
+            "update of `{}` sets no column; add at least one `set(column, value)`",
+            q.schema.table
+        )));
+    }
+    let mut update = Query::update();
+    update.table(q.schema.table).values(
+        q.assignments.iter().map(|(name, v)| (*name, Expr::val(values::to_sea(v.clone())))),
+    );
+    if let Some(filter) = &q.filter {
+        update.and_where(condition(filter, dialect));
+    }
+    Ok(build(&update, dialect))
+}
+
+fn compile_delete(q: &DeleteQuery, dialect: Dialect) -> Compiled {
+    let mut delete = Query::delete();
+    delete.from_table(q.schema.table);
+    if let Some(filter) = &q.filter {
+        delete.and_where(condition(filter, dialect));
+    }
+    build(&delete, dialect)
+}
+
+fn constant(truth: bool) -> Expr {
+    Expr::cust(if truth { "1 = 1" } else { "1 = 0" })
+}
+
+fn val(v: &Value) -> Expr {
+    Expr::val(values::to_sea(v.clone()))
+}
+
+/// Compiles an IR condition to a sea-query expression.
+fn condition(c: &Condition, dialect: Dialect) -> Expr {
+    match c {
+        Condition::Compare { column, op: CmpOp::Eq, value } if value.is_null() => {
+            col(column).is_null()
+        }
+        Condition::Compare { column, op: CmpOp::Ne, value } if value.is_null() => {
+            col(column).is_not_null()
+        }
+        Condition::Compare { column, op, value } => {
+            let op = match op {
+                CmpOp::Eq => BinOper::Equal,
+                CmpOp::Ne => BinOper::NotEqual,
+                CmpOp::Lt => BinOper::SmallerThan,
+                CmpOp::Le => BinOper::SmallerThanOrEqual,
+                CmpOp::Gt => BinOper::GreaterThan,
+                CmpOp::Ge => BinOper::GreaterThanOrEqual,
+            };
+            col(column).binary(op, val(value))
+        }
+        Condition::Between { column, low, high } => col(column).between(val(low), val(high)),
+        Condition::InList { values, negated, .. } if values.is_empty() => constant(*negated),
+        Condition::InList { column, values, negated } => {
+            let values = values.iter().cloned().map(values::to_sea);
+            if *negated { col(column).is_not_in(values) } else { col(column).is_in(values) }
+        }
+        Condition::Like { column, pattern, case_insensitive: false } => {
+            col(column).like(LikeExpr::new(pattern.clone()).escape('\\'))
+        }
+        Condition::Like { column, pattern, case_insensitive: true } => match dialect {
+            Dialect::Postgres => col(column).binary(
+                PgBinOper::ILike,
+                Expr::from(LikeExpr::new(pattern.clone()).escape('\\')),
+            ),
+            Dialect::MySql | Dialect::Sqlite => {
+                // LOWER() on both sides: one folding rule for the column and the pattern.
+                let pattern = Expr::Binary(
+                    Box::new(Func::lower(Expr::val(pattern.clone())).into()),
+                    BinOper::Escape,
+                    Box::new(Expr::Constant('\\'.into())),
+                );
+                Expr::from(Func::lower(col(column))).binary(BinOper::Like, pattern)
+            }
+        },
+        Condition::IsNull { column, negated: false } => col(column).is_null(),
+        Condition::IsNull { column, negated: true } => col(column).is_not_null(),
+        Condition::And(items) => fold(items, dialect, true),
+        Condition::Or(items) => fold(items, dialect, false),
+        Condition::Not(inner) => condition(inner, dialect).not(),
+    }
+}
+
+fn fold(items: &[Condition], dialect: Dialect, all: bool) -> Expr {
+    let mut exprs = items.iter().map(|c| condition(c, dialect));
+    let Some(first) = exprs.next() else {
+        return constant(all);
+    };
+    exprs.fold(first, |acc, e| if all { acc.and(e) } else { acc.or(e) })
+}

@@ -1,0 +1,252 @@
+//! Values and the mapping between Rust field types and columns.
+//!
+//! [`SqlType`] is implemented once per storable Rust type (`i64`, `String`, ...);
+//! [`FieldType`] adds nullability on top (`T` and `Option<T>`). New types (dates, UUIDs,
+//! decimals, JSON, enums, newtypes) plug in by implementing [`SqlType`], without touching the
+//! derive macro.
+
+mod scalar;
+
+use crate::error::Error;
+use crate::exec::RowRef;
+use crate::schema::ColumnType;
+
+/// A value bound to a statement as a parameter (never formatted into SQL text).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Value {
+    /// SQL NULL of the given logical type (typed, so that every dialect can bind it).
+    Null(ColumnType),
+    /// A boolean.
+    Bool(bool),
+    /// A 16-bit integer.
+    SmallInt(i16),
+    /// A 32-bit integer.
+    Int(i32),
+    /// A 64-bit integer.
+    BigInt(i64),
+    /// A 32-bit float.
+    Float(f32),
+    /// A 64-bit float.
+    Double(f64),
+    /// A string.
+    Text(String),
+    /// A byte string.
+    Bytes(Vec<u8>),
+}
+
+impl Value {
+    /// Whether this value is SQL NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null(_))
+    }
+}
+
+/// A Rust type that maps to one non-nullable column type.
+///
+/// Implement it to store a new type; `Option<T>` then works automatically.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a supported column type",
+    label = "unsupported column type",
+    note = "supported: bool, i16, i32, i64, f32, f64, String, Vec<u8> and Option of each; implement `orm::SqlType` for your own types"
+)]
+pub trait SqlType: Sized + Send + Sync + 'static {
+    /// The logical column type this Rust type is stored as.
+    const COLUMN_TYPE: ColumnType;
+
+    /// Encodes a borrowed value.
+    fn to_value(&self) -> Value;
+
+    /// Encodes an owned value (override to avoid a clone).
+    fn into_value(self) -> Value {
+        self.to_value()
+    }
+
+    /// Decodes the column at `index` of `row`; `Ok(None)` for SQL NULL.
+    fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error>;
+}
+
+/// The type of a model field: a [`SqlType`] or an `Option` of one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a supported field type for a model",
+    label = "unsupported field type",
+    note = "supported: bool, i16, i32, i64, f32, f64, String, Vec<u8> and Option of each; implement `orm::SqlType` for your own types, or mark the field `#[orm(skip)]`"
+)]
+pub trait FieldType: Sized + Send + Sync + 'static {
+    /// The non-nullable type underneath (`T` for both `T` and `Option<T>`).
+    type Base: SqlType;
+    /// Whether the column is nullable.
+    const NULLABLE: bool;
+
+    /// Encodes a borrowed value.
+    fn to_value(&self) -> Value;
+
+    /// Encodes an owned value.
+    fn into_value(self) -> Value;
+
+    /// Decodes the column at `index` of `row`.
+    fn decode(row: &RowRef<'_>, index: usize) -> Result<Self, Error>;
+}
+
+impl<T: SqlType> FieldType for T {
+    type Base = T;
+    const NULLABLE: bool = false;
+
+    fn to_value(&self) -> Value {
+        SqlType::to_value(self)
+    }
+
+    fn into_value(self) -> Value {
+        SqlType::into_value(self)
+    }
+
+    fn decode(row: &RowRef<'_>, index: usize) -> Result<Self, Error> {
+        T::decode_nullable(row, index)?.ok_or_else(|| Error::Decode {
+            column: row.column_name(index),
+            index,
+            expected: T::COLUMN_TYPE.rust_name(),
+            source: "unexpected NULL: declare the field as `Option<_>` if the column is nullable"
+                .into(),
+        })
+    }
+}
+
+impl<T: SqlType> FieldType for Option<T> {
+    type Base = T;
+    const NULLABLE: bool = true;
+
+    fn to_value(&self) -> Value {
+        match self {
+            Some(v) => v.to_value(),
+            None => Value::Null(T::COLUMN_TYPE),
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Some(v) => v.into_value(),
+            None => Value::Null(T::COLUMN_TYPE),
+        }
+    }
+
+    fn decode(row: &RowRef<'_>, index: usize) -> Result<Self, Error> {
+        T::decode_nullable(row, index)
+    }
+}
+
+/// A Rust value that can be compared with (or assigned to) a column of type `T`.
+#[diagnostic::on_unimplemented(
+    message = "a `{Self}` cannot be used as a value of a `{T}` column",
+    label = "expected a value of type `{T}`"
+)]
+pub trait IntoValue<T> {
+    /// Encodes the value as a bound parameter.
+    fn into_value(self) -> Value;
+}
+
+impl<T: SqlType> IntoValue<T> for T {
+    fn into_value(self) -> Value {
+        SqlType::into_value(self)
+    }
+}
+
+impl<T: SqlType> IntoValue<Option<T>> for T {
+    fn into_value(self) -> Value {
+        SqlType::into_value(self)
+    }
+}
+
+impl<T: SqlType> IntoValue<Option<T>> for Option<T> {
+    fn into_value(self) -> Value {
+        FieldType::into_value(self)
+    }
+}
+
+impl<T: SqlType + Clone> IntoValue<T> for &T {
+    fn into_value(self) -> Value {
+        self.to_value()
+    }
+}
+
+impl<T: SqlType + Clone> IntoValue<Option<T>> for &T {
+    fn into_value(self) -> Value {
+        self.to_value()
+    }
+}
+
+impl IntoValue<String> for &str {
+    fn into_value(self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+
+impl IntoValue<Option<String>> for &str {
+    fn into_value(self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+
+impl IntoValue<Vec<u8>> for &[u8] {
+    fn into_value(self) -> Value {
+        Value::Bytes(self.to_vec())
+    }
+}
+
+impl IntoValue<Option<Vec<u8>>> for &[u8] {
+    fn into_value(self) -> Value {
+        Value::Bytes(self.to_vec())
+    }
+}
+
+/// Marks the field types that text operations (`like`, `ilike`, `max_length`) apply to.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a text column type",
+    label = "text operations need a `String` or `Option<String>` column",
+    note = "`like`, `ilike` and `max_length` only apply to text columns"
+)]
+pub trait TextField: FieldType {}
+impl TextField for String {}
+impl TextField for Option<String> {}
+
+/// Marks the nullable field types (`Option<T>`), the only ones `is_null` applies to.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not nullable, so it can never be NULL",
+    label = "`is_null`/`is_not_null` need an `Option<_>` column",
+    note = "declare the field as `Option<_>` to make the column nullable"
+)]
+pub trait NullableField: FieldType {}
+impl<T: SqlType> NullableField for Option<T> {}
+
+/// Marks the integer field types, the only ones `auto_increment` applies to.
+#[diagnostic::on_unimplemented(
+    message = "`auto_increment` needs a non-nullable integer field, not `{Self}`",
+    label = "not `i16`, `i32` or `i64`",
+    note = "auto-increment keys must be `i16`, `i32` or `i64`"
+)]
+pub trait AutoIncrementField: FieldType {}
+impl AutoIncrementField for i16 {}
+impl AutoIncrementField for i32 {}
+impl AutoIncrementField for i64 {}
+
+/// Marks the field types that may be part of a primary key (non-nullable ones).
+#[diagnostic::on_unimplemented(
+    message = "a primary-key field cannot be `{Self}`",
+    label = "primary keys cannot be nullable",
+    note = "use the non-`Option` type: primary-key columns are always NOT NULL"
+)]
+pub trait KeyField: FieldType {}
+impl<T: SqlType> KeyField for T {}
+
+/// A literal accepted by `#[orm(default = ...)]` for a field whose base type is `T`.
+#[diagnostic::on_unimplemented(
+    message = "`default` value of type `{Self}` does not fit a `{T}` field",
+    label = "wrong type for this field's default"
+)]
+pub trait DefaultLiteral<T> {}
+impl DefaultLiteral<bool> for bool {}
+impl DefaultLiteral<i16> for i16 {}
+impl DefaultLiteral<i32> for i32 {}
+impl DefaultLiteral<i64> for i64 {}
+impl DefaultLiteral<f32> for f32 {}
+impl DefaultLiteral<f64> for f64 {}
+impl DefaultLiteral<String> for &'static str {}

@@ -1,0 +1,20 @@
+//! # orm
+//!
+//! A typed, async ORM: one `#[derive(Model)]` on a plain struct gives a static schema, typed
+//! column handles, a query builder whose mistakes are compile errors, and execution on
+//! PostgreSQL, MySQL/MariaDB and SQLite with bound parameters only.
+//!
+//! See the README for the quick start, the cargo features and the table of dialect differences.
+
+pub use orm_core::*;
+
+/// `#[derive(Model)]`: see the README for every `#[orm(...)]` option.
+#[cfg(feature = "derive")]
+pub use orm_derive::Model;
+
+/// Everything a user of the ORM usually needs in scope, including the derive.
+pub mod prelude {
+    pub use orm_core::prelude::*;
+    #[cfg(feature = "derive")]
+    pub use orm_derive::Model;
+}
