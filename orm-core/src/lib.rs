@@ -3,6 +3,12 @@
 //!
 //! Users depend on the `orm` facade, which re-exports this crate and the derive macro.
 
+// Without a backend feature only the compilers are usable; the executor glue is inert.
+#![cfg_attr(
+    not(feature = "_sqlx"),
+    allow(dead_code, unused_imports, unused_variables, unreachable_code)
+)]
+
 pub mod error;
 pub mod exec;
 pub mod model;
@@ -33,7 +39,7 @@ pub mod __private {
     pub use crate::query::Column;
     pub use crate::schema::{ColumnSchema, DefaultValue, IndexSchema, ModelSchema};
     pub use crate::value::{
-        AutoIncrementField, DefaultLiteral, FieldType, KeyField, TextField, Value,
+        AutoIncrementField, DefaultLiteral, FieldType, KeyField, SqlType, TextField, Value,
     };
     pub use std::vec::Vec;
 

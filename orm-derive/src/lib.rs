@@ -1,1 +1,66 @@
-//! x
+//! The `#[derive(Model)]` macro of the `orm` crate.
+//!
+//! Use it through `orm` (`use orm::prelude::*;`), which re-exports it together with the runtime
+//! that the generated code calls.
+//!
+//! The crate is laid out like serde_derive: `ast` builds a small AST of the input while `attr`
+//! parses every `#[orm(...)]` option, recording problems in a `ctxt::Ctxt` instead of stopping
+//! at the first one; `check` applies the cross-field rules; `expand` generates the code, or
+//! `fallback` the errors plus stub impls. Keywords live in `symbol`.
+
+mod ast;
+mod attr;
+mod case;
+mod check;
+mod ctxt;
+mod expand;
+mod fallback;
+mod symbol;
+
+#[cfg(test)]
+mod tests;
+
+use proc_macro::TokenStream;
+
+/// Derives `orm::Model` for a struct with named fields, mapping it to one table.
+///
+/// It generates a typed column constant per stored field (`User::EMAIL`), a static schema
+/// descriptor, the row decoder and the value encoders.
+///
+/// # Struct options: `#[orm(...)]` on the struct
+///
+/// - `table = "name"`: table name (default: the struct name in snake_case, not pluralized).
+/// - `primary_key(a, b)`: composite primary key, by field name.
+/// - `unique(a, b)`: composite unique constraint (repeatable).
+/// - `index(a, b)`: composite index (repeatable).
+/// - `crate = "path"`: path of the runtime crate (default `::orm`; `"orm_core"` when depending
+///   on `orm-core` directly).
+///
+/// # Field options: `#[orm(...)]` on a field
+///
+/// - `primary_key`: the field is the primary key.
+/// - `auto_increment`: the database generates the key (integer primary key only).
+/// - `column = "name"`: column name (default: the field name).
+/// - `unique`, `index`: single-column unique constraint or index.
+/// - `default = <literal>`: database default (bool, integer, float or string).
+/// - `max_length = N`: maximum length of a text column.
+/// - `skip`: not stored; filled with `Default::default()` when a row is read.
+///
+/// ```ignore
+/// use orm::prelude::*;
+///
+/// #[derive(Model)]
+/// #[orm(table = "users")]
+/// struct User {
+///     #[orm(primary_key, auto_increment)]
+///     id: i64,
+///     #[orm(unique, max_length = 200)]
+///     email: String,
+///     name: Option<String>,
+/// }
+/// ```
+#[proc_macro_derive(Model, attributes(orm))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    expand::derive(&input).into()
+}

@@ -194,6 +194,14 @@ impl Condition {
         }
     }
 
+    /// `existing AND condition`, or just `condition` when there is nothing yet.
+    pub fn and_opt(existing: Option<Condition>, condition: Condition) -> Condition {
+        match existing {
+            Some(existing) => Condition::and_all([existing, condition]),
+            None => condition,
+        }
+    }
+
     /// The condition that the primary key of `schema` equals `values` (in key order).
     pub fn primary_key_eq(schema: &'static ModelSchema, values: Vec<Value>) -> Condition {
         Condition::and_all(schema.primary_key_columns().zip(values).map(|(c, value)| {

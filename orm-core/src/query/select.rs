@@ -32,10 +32,7 @@ impl<M: Model> Select<M> {
     }
 
     pub(crate) fn with_condition(mut self, condition: Condition) -> Self {
-        self.query.filter = Some(match self.query.filter.take() {
-            Some(existing) => Condition::and_all([existing, condition]),
-            None => condition,
-        });
+        self.query.filter = Some(Condition::and_opt(self.query.filter.take(), condition));
         self
     }
 

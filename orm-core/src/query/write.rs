@@ -34,7 +34,7 @@ impl<M: Model> UpdateMany<M> {
 
     /// Restricts the update to rows matching `filter`; several calls combine with AND.
     pub fn filter(mut self, filter: Filter<M>) -> Self {
-        self.query.filter = Some(and(self.query.filter.take(), filter.into_condition()));
+        self.query.filter = Some(Condition::and_opt(self.query.filter.take(), filter.into_condition()));
         self
     }
 
@@ -67,7 +67,7 @@ impl<M: Model> DeleteMany<M> {
     }
 
     pub(crate) fn with_condition(mut self, condition: Condition) -> Self {
-        self.query.filter = Some(and(self.query.filter.take(), condition));
+        self.query.filter = Some(Condition::and_opt(self.query.filter.take(), condition));
         self
     }
 
@@ -84,12 +84,5 @@ impl<M: Model> DeleteMany<M> {
     /// Runs the delete; returns the number of rows deleted.
     pub async fn execute<E: Executor>(self, db: &E) -> Result<u64> {
         Ok(db.execute(self.compile(db.dialect())?).await?.rows_affected)
-    }
-}
-
-fn and(existing: Option<Condition>, condition: Condition) -> Condition {
-    match existing {
-        Some(existing) => Condition::and_all([existing, condition]),
-        None => condition,
     }
 }

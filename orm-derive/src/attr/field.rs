@@ -1,0 +1,247 @@
+//! Options of `#[orm(...)]` on a field.
+
+use syn::meta::ParseNestedMeta;
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, UnOp};
+
+use super::{
+    Once, for_each_option, has_list, key_ident, parse_flag, parse_lit_str, parse_value, reject,
+    unknown,
+};
+use crate::ctxt::Ctxt;
+use crate::symbol::{
+    AUTO_INCREMENT, COLUMN, DEFAULT, INDEX, MAX_LENGTH, PRIMARY_KEY, SKIP, STRUCT_ONLY, UNIQUE,
+};
+
+/// An option with a value, remembering its key for spans.
+pub struct Opt<T> {
+    /// The option's key, e.g. `column`.
+    pub key: Ident,
+    /// The parsed value.
+    pub value: T,
+}
+
+impl<T> Opt<T> {
+    fn new(meta: &ParseNestedMeta<'_>, value: T) -> Self {
+        Opt {
+            key: key_ident(meta),
+            value,
+        }
+    }
+}
+
+/// The value of `default = <literal>`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefaultLit {
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer, possibly negative.
+    Int(i64),
+    /// A finite float, possibly negative.
+    Float(f64),
+    /// A string literal.
+    Text(String),
+}
+
+/// A parsed `default`: its value and the literal as written (checked against the field's type
+/// by the generated code, with the error at the literal).
+pub struct FieldDefault {
+    /// The value rendered into the schema.
+    pub value: DefaultLit,
+    /// The literal as written, including a leading `-`.
+    pub expr: Expr,
+}
+
+/// The options of one field.
+pub struct Field {
+    /// `primary_key`.
+    pub primary_key: Option<Ident>,
+    /// `auto_increment`.
+    pub auto_increment: Option<Ident>,
+    /// `column = "name"`.
+    pub column: Option<Opt<LitStr>>,
+    /// `unique`.
+    pub unique: Option<Ident>,
+    /// `index`.
+    pub index: Option<Ident>,
+    /// `default = <literal>`.
+    pub default: Option<Opt<FieldDefault>>,
+    /// `max_length = N`.
+    pub max_length: Option<Opt<u32>>,
+    /// `skip`.
+    pub skip: Option<Ident>,
+}
+
+impl Field {
+    /// Parses a field's `#[orm(...)]` attributes, recording every problem in `cx`.
+    pub fn from_ast(cx: &Ctxt, field: &syn::Field) -> Self {
+        let mut primary_key = Once::new(cx, PRIMARY_KEY);
+        let mut auto_increment = Once::new(cx, AUTO_INCREMENT);
+        let mut column = Once::new(cx, COLUMN);
+        let mut unique = Once::new(cx, UNIQUE);
+        let mut index = Once::new(cx, INDEX);
+        let mut default = Once::new(cx, DEFAULT);
+        let mut max_length = Once::new(cx, MAX_LENGTH);
+        let mut skip = Once::new(cx, SKIP);
+
+        for_each_option(cx, &field.attrs, |meta| {
+            let flags = [
+                (PRIMARY_KEY, &mut primary_key),
+                (UNIQUE, &mut unique),
+                (INDEX, &mut index),
+                (AUTO_INCREMENT, &mut auto_increment),
+                (SKIP, &mut skip),
+            ];
+            for (name, slot) in flags {
+                if meta.path != name {
+                    continue;
+                }
+                if has_list(meta) && [PRIMARY_KEY, UNIQUE, INDEX].contains(&name) {
+                    return reject(
+                        cx,
+                        meta,
+                        format!(
+                            "`{name}(...)` with a list of fields is a struct option; \
+                             on a field write `#[orm({name})]`"
+                        ),
+                    );
+                }
+                let key = parse_flag(cx, meta, name)?;
+                slot.set(&meta.path, key);
+                return Ok(());
+            }
+
+            if meta.path == COLUMN {
+                if let Some(name) = parse_lit_str(cx, meta, COLUMN)? {
+                    column.set(&meta.path, Opt::new(meta, name));
+                }
+            } else if meta.path == DEFAULT {
+                if let Some(expr) = parse_value(cx, meta, DEFAULT, "0")?
+                    && let Some(value) = default_literal(cx, &expr)
+                {
+                    default.set(&meta.path, Opt::new(meta, FieldDefault { value, expr }));
+                }
+            } else if meta.path == MAX_LENGTH {
+                if let Some(expr) = parse_value(cx, meta, MAX_LENGTH, "255")?
+                    && let Some(value) = max_length_value(cx, &expr)
+                {
+                    max_length.set(&meta.path, Opt::new(meta, value));
+                }
+            } else if let Some(name) = STRUCT_ONLY.iter().find(|s| meta.path == **s) {
+                return reject(
+                    cx,
+                    meta,
+                    format!("`{name}` is a struct option; put it on the struct"),
+                );
+            } else {
+                return unknown(cx, meta);
+            }
+            Ok(())
+        });
+
+        Field {
+            primary_key: primary_key.get(),
+            auto_increment: auto_increment.get(),
+            column: column.get(),
+            unique: unique.get(),
+            index: index.get(),
+            default: default.get(),
+            max_length: max_length.get(),
+            skip: skip.get(),
+        }
+    }
+
+    /// The keys of every option given, except `skip` (for the rule that `skip` stands alone).
+    pub fn keys_besides_skip(&self) -> Vec<&Ident> {
+        let flags = [
+            &self.primary_key,
+            &self.auto_increment,
+            &self.unique,
+            &self.index,
+        ];
+        let mut keys: Vec<&Ident> = flags.into_iter().flatten().collect();
+        keys.extend(self.column.as_ref().map(|o| &o.key));
+        keys.extend(self.default.as_ref().map(|o| &o.key));
+        keys.extend(self.max_length.as_ref().map(|o| &o.key));
+        keys
+    }
+}
+
+/// The value of `default = <literal>`: a bool, an integer, a float or a string, integers and
+/// floats possibly negated.
+fn default_literal(cx: &Ctxt, expr: &Expr) -> Option<DefaultLit> {
+    const EXPECTED: &str =
+        "`default` must be a literal: a bool, an integer, a float or a string, e.g. `default = 0`";
+    let (negative, lit) = match expr {
+        Expr::Lit(ExprLit { lit, .. }) => (false, lit),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr: inner,
+            ..
+        }) => match &**inner {
+            Expr::Lit(ExprLit {
+                lit: lit @ (Lit::Int(_) | Lit::Float(_)),
+                ..
+            }) => (true, lit),
+            _ => {
+                cx.error_spanned_by(expr, EXPECTED);
+                return None;
+            }
+        },
+        _ => {
+            cx.error_spanned_by(expr, EXPECTED);
+            return None;
+        }
+    };
+    match lit {
+        Lit::Bool(b) => Some(DefaultLit::Bool(b.value)),
+        Lit::Str(s) => Some(DefaultLit::Text(s.value())),
+        Lit::Int(int) => {
+            let value = int
+                .base10_digits()
+                .parse::<i128>()
+                .ok()
+                .map(|v| if negative { -v } else { v })
+                .and_then(|v| i64::try_from(v).ok());
+            if value.is_none() {
+                cx.error_spanned_by(expr, "`default` integer does not fit in an i64");
+            }
+            value.map(DefaultLit::Int)
+        }
+        Lit::Float(float) => match float.base10_parse::<f64>() {
+            Ok(v) if v.is_finite() => Some(DefaultLit::Float(if negative { -v } else { v })),
+            _ => {
+                cx.error_spanned_by(expr, "`default` float is out of range for an f64");
+                None
+            }
+        },
+        _ => {
+            cx.error_spanned_by(expr, EXPECTED);
+            None
+        }
+    }
+}
+
+/// The value of `max_length = N`: an integer from 1 to `u32::MAX`.
+fn max_length_value(cx: &Ctxt, expr: &Expr) -> Option<u32> {
+    let Expr::Lit(ExprLit {
+        lit: Lit::Int(int), ..
+    }) = expr
+    else {
+        cx.error_spanned_by(
+            expr,
+            "`max_length` must be a positive integer, e.g. `max_length = 255`",
+        );
+        return None;
+    };
+    match int.base10_parse::<u32>() {
+        Ok(0) => {
+            cx.error_spanned_by(expr, "`max_length` must be at least 1");
+            None
+        }
+        Ok(n) => Some(n),
+        Err(_) => {
+            cx.error_spanned_by(expr, "`max_length` must fit in a u32");
+            None
+        }
+    }
+}

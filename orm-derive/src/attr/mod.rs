@@ -1,0 +1,234 @@
+//! Parsing of `#[orm(...)]` attributes.
+//!
+//! Parsing never stops at the first mistake: every problem is recorded in the [`Ctxt`] with
+//! the span of the offending token, the rest of the option is skipped, and parsing goes on
+//! with the next option. Cross-field rules are not checked here but in `check.rs`.
+
+mod container;
+mod field;
+
+pub use container::{Container, FieldList};
+pub use field::{DefaultLit, Field};
+
+use proc_macro2::TokenTree;
+use quote::ToTokens;
+use syn::meta::ParseNestedMeta;
+use syn::punctuated::Punctuated;
+use syn::{Expr, Ident, Lit, LitStr, Path, Token};
+
+use crate::ctxt::Ctxt;
+use crate::symbol::{ORM, Symbol};
+
+/// Runs `parse` on every option of every `#[orm(...)]` attribute in `attrs`, recording (and
+/// then skipping) attributes that are not a parenthesized list of options.
+fn for_each_option(
+    cx: &Ctxt,
+    attrs: &[syn::Attribute],
+    mut parse: impl FnMut(&ParseNestedMeta<'_>) -> syn::Result<()>,
+) {
+    for attr in attrs {
+        if attr.path() != ORM {
+            continue;
+        }
+        if let Err(err) = attr.parse_nested_meta(|meta| parse(&meta)) {
+            cx.syn_error(err);
+        }
+    }
+}
+
+/// An option that may be given once; a second occurrence is reported as a duplicate.
+struct Once<'c, T> {
+    cx: &'c Ctxt,
+    name: Symbol,
+    value: Option<T>,
+}
+
+impl<'c, T> Once<'c, T> {
+    fn new(cx: &'c Ctxt, name: Symbol) -> Self {
+        Once {
+            cx,
+            name,
+            value: None,
+        }
+    }
+
+    /// Stores `value`, or reports a duplicate at `at` if a value is already stored.
+    fn set(&mut self, at: impl ToTokens, value: T) {
+        if self.value.is_some() {
+            self.cx
+                .error_spanned_by(at, format!("duplicate orm attribute `{}`", self.name));
+        } else {
+            self.value = Some(value);
+        }
+    }
+
+    fn get(self) -> Option<T> {
+        self.value
+    }
+}
+
+/// The option's key as an identifier (options are matched against single-identifier paths).
+fn key_ident(meta: &ParseNestedMeta<'_>) -> Ident {
+    meta.path
+        .get_ident()
+        .cloned()
+        .expect("option matched a Symbol, so it is a single ident")
+}
+
+/// `a::b` as written, for messages.
+fn path_to_string(path: &Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let prefix = if path.leading_colon.is_some() {
+        "::"
+    } else {
+        ""
+    };
+    format!("{prefix}{}", segments.join("::"))
+}
+
+/// Whether the option is followed by `(...)`.
+fn has_list(meta: &ParseNestedMeta<'_>) -> bool {
+    meta.input.peek(syn::token::Paren)
+}
+
+/// Whether the option is followed by `= ...`.
+fn has_value(meta: &ParseNestedMeta<'_>) -> bool {
+    meta.input.peek(Token![=])
+}
+
+/// Consumes whatever follows the option's key (`= expr` or `(...)`), so parsing can go on.
+fn skip_rest(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if has_value(meta) {
+        meta.value()?.parse::<Expr>()?;
+    } else if has_list(meta) {
+        meta.input.parse::<TokenTree>()?;
+    }
+    Ok(())
+}
+
+/// Reports an option that is not valid here (unknown, or belonging elsewhere) and skips it.
+fn reject(cx: &Ctxt, meta: &ParseNestedMeta<'_>, msg: impl std::fmt::Display) -> syn::Result<()> {
+    cx.error_spanned_by(&meta.path, msg);
+    skip_rest(meta)
+}
+
+/// Reports an unknown option and skips it.
+fn unknown(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    reject(
+        cx,
+        meta,
+        format!("unknown orm attribute `{}`", path_to_string(&meta.path)),
+    )
+}
+
+/// A bare flag such as `skip`; a value or a list after it is reported and skipped.
+///
+/// Returns the key even when a value was wrongly given, so later passes treat the flag as set
+/// and do not report a consequence of the same mistake.
+fn parse_flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, name: Symbol) -> syn::Result<Ident> {
+    if has_value(meta) {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{name}` takes no value; write `{name}`"),
+        );
+    } else if has_list(meta) {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{name}` takes no arguments; write `{name}`"),
+        );
+    }
+    skip_rest(meta)?;
+    Ok(key_ident(meta))
+}
+
+/// The expression after `=`, or `None` (reported) when the option has no `= value`.
+fn parse_value(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    name: Symbol,
+    example: &str,
+) -> syn::Result<Option<Expr>> {
+    if !has_value(meta) {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{name}` needs a value: `{name} = {example}`"),
+        );
+        skip_rest(meta)?;
+        return Ok(None);
+    }
+    Ok(Some(strip_groups(meta.value()?.parse::<Expr>()?)))
+}
+
+/// Removes the invisible groups that `macro_rules!` wraps around interpolated fragments.
+fn strip_groups(expr: Expr) -> Expr {
+    match expr {
+        Expr::Group(group) => strip_groups(*group.expr),
+        other => other,
+    }
+}
+
+/// `name = "text"`; a non-string or empty value is reported and yields `None`.
+fn parse_lit_str(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    name: Symbol,
+) -> syn::Result<Option<LitStr>> {
+    let Some(expr) = parse_value(cx, meta, name, "\"...\"")? else {
+        return Ok(None);
+    };
+    match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) if s.value().is_empty() => {
+            cx.error_spanned_by(&s, format!("`{name}` cannot be empty"));
+            Ok(None)
+        }
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(Some(s)),
+        other => {
+            cx.error_spanned_by(
+                &other,
+                format!("expected a string literal: `{name} = \"...\"`"),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// `name(a, b, ...)`: a non-empty list of field names.
+///
+/// An empty list, or items that are not plain identifiers, are reported and yield `None`.
+fn parse_field_list(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    name: Symbol,
+) -> syn::Result<Option<FieldList>> {
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let items = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
+    let key = key_ident(meta);
+    if items.is_empty() {
+        cx.error_spanned_by(
+            &key,
+            format!("`{name}(...)` needs at least one field: `{name}(a, b)`"),
+        );
+        return Ok(None);
+    }
+    let mut fields = Vec::with_capacity(items.len());
+    let mut valid = true;
+    for item in items {
+        match strip_groups(item) {
+            Expr::Path(p)
+                if p.qself.is_none() && p.attrs.is_empty() && p.path.get_ident().is_some() =>
+            {
+                fields.push(p.path.get_ident().cloned().expect("checked above"));
+            }
+            other => {
+                valid = false;
+                cx.error_spanned_by(&other, format!("expected a field name in `{name}(...)`"));
+            }
+        }
+    }
+    Ok(valid.then_some(FieldList { key, fields }))
+}

@@ -1,0 +1,356 @@
+//! Code generation for a checked model: the column constants, the `Model` impl and the
+//! type-level checks, all inside one `const _: () = { ... };` block.
+//!
+//! Generated code reaches the runtime only through `#krate::__private` and names everything
+//! else by absolute path, so user code that shadows `Result`, `Vec` or `usize` still compiles.
+
+use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned};
+use syn::DeriveInput;
+use syn::spanned::Spanned;
+
+use crate::ast::{Container, Field, Index};
+use crate::attr::DefaultLit;
+use crate::check;
+use crate::ctxt::Ctxt;
+use crate::fallback;
+
+/// Expands `#[derive(Model)]`: the impls, or every error together with fallback stubs.
+pub fn derive(input: &DeriveInput) -> TokenStream {
+    let (cont, checked) = analyze(input);
+    match checked {
+        Ok(()) => model(&cont),
+        Err(errors) => fallback::expand(&cont, errors),
+    }
+}
+
+/// Like [`derive`], but returns the errors instead of compiling them into the output.
+#[cfg(test)]
+pub fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let (cont, checked) = analyze(input);
+    checked.map(|()| model(&cont))
+}
+
+/// Parses every attribute and runs every rule: the AST, and all errors found.
+fn analyze(input: &DeriveInput) -> (Container<'_>, syn::Result<()>) {
+    let cx = Ctxt::new();
+    let cont = Container::from_ast(&cx, input);
+    check::check(&cx, &cont);
+    (cont, cx.check())
+}
+
+/// The whole output for a valid model.
+fn model(cont: &Container<'_>) -> TokenStream {
+    let krate = cont.krate();
+    let private = quote!(#krate::__private);
+    let consts = column_consts(cont, &private, cont.stored_fields());
+    let model_impl = model_impl(cont, &private);
+    let type_checks = type_checks(cont, &private);
+    quote! {
+        const _: () = {
+            #consts
+            #model_impl
+            #type_checks
+        };
+    }
+}
+
+/// `impl User { pub const EMAIL: Column<User, String> = Column::new("email"); ... }` for
+/// `fields`.
+pub fn column_consts<'f, 'a: 'f>(
+    cont: &Container<'a>,
+    private: &TokenStream,
+    fields: impl Iterator<Item = &'f Field<'a>>,
+) -> TokenStream {
+    let ident = cont.ident;
+    let table = cont.table_name();
+    let consts = fields.map(|field| {
+        let ty = field.ty;
+        let name = field.const_ident();
+        let column = field.column_name();
+        let doc = format!("Column `{column}` of `{table}`.");
+        let private = respan(private, ty.span());
+        let value = quote_spanned!(ty.span()=> #private::Column::new(#column));
+        quote! {
+            #[doc = #doc]
+            pub const #name: #private::Column<#ident, #ty> = #value;
+        }
+    });
+    quote! {
+        impl #ident {
+            #(#consts)*
+        }
+    }
+}
+
+/// `tokens` with every span set to `span`, so that an error in a path such as
+/// `::orm::__private::Column::new` points at the field's type rather than at the derive.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respan(&group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}
+
+/// `impl Model for User { ... }`.
+fn model_impl(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+    let ident = cont.ident;
+    let schema = schema(cont, private);
+    let decode = decode_row(cont, private);
+    let keys = cont.key_fields();
+
+    let insert = values(
+        private,
+        cont.stored_fields()
+            .filter(|f| f.attrs.auto_increment.is_none()),
+    );
+    let update = values(
+        private,
+        cont.stored_fields().filter(|f| !f.is_one_of(&keys)),
+    );
+
+    let key_types = keys.iter().map(|f| f.ty);
+    let key_type = match keys.as_slice() {
+        [single] => {
+            let ty = single.ty;
+            quote!(#ty)
+        }
+        _ => quote!((#(#key_types,)*)),
+    };
+    let key_clones = keys.iter().map(|f| {
+        let member = f.ident;
+        quote_spanned!(f.ty.span()=> ::core::clone::Clone::clone(&self.#member))
+    });
+    let key_value = |field: &Field<'_>, var: &syn::Ident| {
+        let ty = field.ty;
+        quote_spanned!(ty.span()=> <#ty as #private::FieldType>::into_value(#var))
+    };
+    let (primary_key, primary_key_values) = match keys.as_slice() {
+        [single] => {
+            let value = key_value(single, &format_ident!("__key"));
+            (
+                quote!(#(#key_clones)*),
+                quote!(#private::Vec::from([#value])),
+            )
+        }
+        _ => {
+            let vars: Vec<_> = (0..keys.len())
+                .map(|i| format_ident!("__key{}", i))
+                .collect();
+            let values = keys.iter().zip(&vars).map(|(f, var)| key_value(f, var));
+            (
+                quote!((#(#key_clones,)*)),
+                quote! {
+                    let (#(#vars,)*) = __key;
+                    #private::Vec::from([#(#values),*])
+                },
+            )
+        }
+    };
+
+    quote! {
+        #[automatically_derived]
+        impl #private::Model for #ident {
+            type PrimaryKey = #key_type;
+
+            fn schema() -> &'static #private::ModelSchema {
+                #schema
+            }
+
+            fn decode_row(
+                __row: &#private::RowRef<'_>,
+                __offset: ::core::primitive::usize,
+            ) -> #private::Result<Self> {
+                #decode
+            }
+
+            fn insert_values(&self) -> #private::Vec<#private::Value> {
+                #insert
+            }
+
+            fn update_values(&self) -> #private::Vec<#private::Value> {
+                #update
+            }
+
+            fn primary_key(&self) -> Self::PrimaryKey {
+                #primary_key
+            }
+
+            fn primary_key_values(__key: Self::PrimaryKey) -> #private::Vec<#private::Value> {
+                #primary_key_values
+            }
+        }
+    }
+}
+
+/// The body of `schema()`: a `static` descriptor and a reference to it.
+fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+    let name = cont.name();
+    let table = cont.table_name();
+    let keys = cont.key_fields();
+
+    let columns = cont
+        .stored_fields()
+        .map(|field| column_schema(field, field.is_one_of(&keys), private));
+    let stored: Vec<&Field<'_>> = cont.stored_fields().collect();
+    let positions = keys.iter().map(|key| {
+        let position = stored.iter().position(|f| std::ptr::eq(*f, *key));
+        Literal::usize_unsuffixed(position.expect("checked: key fields are stored"))
+    });
+    let indexes = cont.indexes();
+    let indexes = indexes.iter().map(|index| {
+        let Index {
+            name,
+            columns,
+            unique,
+            ..
+        } = index;
+        quote! {
+            #private::IndexSchema {
+                name: #name,
+                columns: &[#(#columns),*],
+                unique: #unique,
+            }
+        }
+    });
+
+    quote! {
+        static SCHEMA: #private::ModelSchema = #private::ModelSchema {
+            name: #name,
+            table: #table,
+            columns: &[#(#columns),*],
+            primary_key: &[#(#positions),*],
+            indexes: &[#(#indexes),*],
+        };
+        &SCHEMA
+    }
+}
+
+/// One `ColumnSchema { ... }`; the type-derived parts are spanned at the field's type.
+fn column_schema(field: &Field<'_>, primary_key: bool, private: &TokenStream) -> TokenStream {
+    let ty = field.ty;
+    let name = field.column_name();
+    let rust_name = field.name();
+    let auto_increment = field.attrs.auto_increment.is_some();
+    let column_type = quote_spanned! {ty.span()=>
+        <<#ty as #private::FieldType>::Base as #private::SqlType>::COLUMN_TYPE
+    };
+    let nullable = quote_spanned!(ty.span()=> <#ty as #private::FieldType>::NULLABLE);
+    let default = match field.attrs.default.as_ref().map(|d| &d.value.value) {
+        None => quote!(::core::option::Option::None),
+        Some(value) => {
+            let value = match value {
+                DefaultLit::Bool(b) => quote!(Bool(#b)),
+                DefaultLit::Int(i) => {
+                    let i = Literal::i64_suffixed(*i);
+                    quote!(Int(#i))
+                }
+                DefaultLit::Float(f) => {
+                    let f = Literal::f64_suffixed(*f);
+                    quote!(Float(#f))
+                }
+                DefaultLit::Text(s) => quote!(Text(#s)),
+            };
+            quote!(::core::option::Option::Some(#private::DefaultValue::#value))
+        }
+    };
+    let max_length = match &field.attrs.max_length {
+        None => quote!(::core::option::Option::None),
+        Some(max) => {
+            let max = Literal::u32_suffixed(max.value);
+            quote!(::core::option::Option::Some(#max))
+        }
+    };
+    quote! {
+        #private::ColumnSchema {
+            name: #name,
+            field: #rust_name,
+            ty: #column_type,
+            nullable: #nullable,
+            primary_key: #primary_key,
+            auto_increment: #auto_increment,
+            default: #default,
+            max_length: #max_length,
+        }
+    }
+}
+
+/// The body of `decode_row`: stored fields from consecutive columns, skipped ones defaulted.
+fn decode_row(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+    let ident = cont.ident;
+    let mut position = 0usize;
+    let inits = cont.fields().iter().map(|field| {
+        let member = field.ident;
+        let ty = field.ty;
+        if !field.is_stored() {
+            return quote_spanned!(ty.span()=> #member: ::core::default::Default::default());
+        }
+        let index = match position {
+            0 => quote!(__offset),
+            n => {
+                let n = Literal::usize_unsuffixed(n);
+                quote!(__offset + #n)
+            }
+        };
+        position += 1;
+        quote_spanned!(ty.span()=> #member: <#ty as #private::FieldType>::decode(__row, #index)?)
+    });
+    quote! {
+        ::core::result::Result::Ok(#ident { #(#inits),* })
+    }
+}
+
+/// `Vec::from([FieldType::to_value(&self.a), ...])` over `fields`.
+fn values<'f, 'a: 'f>(
+    private: &TokenStream,
+    fields: impl Iterator<Item = &'f Field<'a>>,
+) -> TokenStream {
+    let values = fields.map(|field| {
+        let member = field.ident;
+        let ty = field.ty;
+        quote_spanned!(ty.span()=> <#ty as #private::FieldType>::to_value(&self.#member))
+    });
+    quote!(#private::Vec::from([#(#values),*]))
+}
+
+/// Type-level checks, each spanned at the field's type (or at the `default` literal), inside a
+/// closure that is type-checked but never called.
+fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+    let keys = cont.key_fields();
+    let checks = cont.stored_fields().map(|field| {
+        let ty = field.ty;
+        let span = ty.span();
+        let mut checks = vec![quote_spanned!(span=> #private::assert_field_type::<#ty>();)];
+        if field.is_one_of(&keys) {
+            checks.push(quote_spanned!(span=> #private::assert_key_field::<#ty>();));
+        }
+        if field.attrs.auto_increment.is_some() {
+            checks.push(quote_spanned!(span=> #private::assert_auto_increment_field::<#ty>();));
+        }
+        if field.attrs.max_length.is_some() {
+            checks.push(quote_spanned!(span=> #private::assert_text_field::<#ty>();));
+        }
+        if let Some(default) = &field.attrs.default {
+            let literal = &default.value.expr;
+            checks.push(quote_spanned! {literal.span()=>
+                #private::assert_default::<#ty, _>(#literal);
+            });
+        }
+        quote!(#(#checks)*)
+    });
+    quote! {
+        let _ = || {
+            #(#checks)*
+        };
+    }
+}

@@ -1,0 +1,88 @@
+//! Output for an invalid model: every error, plus stub impls so that the rest of the user's
+//! crate still type-checks and the real errors are not buried under "`User: Model` is not
+//! satisfied" and "no associated item `EMAIL`".
+
+use std::collections::HashSet;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::ast::Container;
+use crate::expand::column_consts;
+
+/// The errors, the column constants that can still be computed, and a `Model` impl whose
+/// methods are `unimplemented!()` (with `PrimaryKey = ()`).
+pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
+    let errors = errors.to_compile_error();
+    let krate = cont.krate();
+    let private = quote!(#krate::__private);
+    let ident = cont.ident;
+    let generics = &cont.original.generics;
+    let (impl_generics, ty_generics, _) = generics.split_for_impl();
+    // The struct may not meet `Model`'s supertraits (a generic `T` need not be `Send`); an
+    // error about that would only distract from the real ones, so the impl requires them. The
+    // higher-ranked form keeps the bound legal when it mentions no generic parameter.
+    let mut where_clause = generics
+        .where_clause
+        .clone()
+        .unwrap_or_else(|| syn::WhereClause {
+            where_token: Default::default(),
+            predicates: Default::default(),
+        });
+    where_clause.predicates.push(syn::parse_quote! {
+        for<'__orm> #ident #ty_generics: ::core::marker::Send + ::core::marker::Sync + 'static
+    });
+
+    // Constants need a concrete `Column<User, T>`: only for non-generic structs, and one per
+    // name (a clash is one of the reported errors).
+    let consts = if generics.params.is_empty() {
+        let mut seen = HashSet::new();
+        let fields = cont
+            .stored_fields()
+            .filter(|f| seen.insert(f.const_ident().to_string()));
+        column_consts(cont, &private, fields)
+    } else {
+        TokenStream::new()
+    };
+
+    let stub = quote!(::core::unimplemented!(
+        "#[derive(Model)] failed; see the errors above"
+    ));
+    quote! {
+        #errors
+
+        const _: () = {
+            #consts
+
+            #[automatically_derived]
+            impl #impl_generics #private::Model for #ident #ty_generics #where_clause {
+                type PrimaryKey = ();
+
+                fn schema() -> &'static #private::ModelSchema {
+                    #stub
+                }
+
+                fn decode_row(
+                    _: &#private::RowRef<'_>,
+                    _: ::core::primitive::usize,
+                ) -> #private::Result<Self> {
+                    #stub
+                }
+
+                fn insert_values(&self) -> #private::Vec<#private::Value> {
+                    #stub
+                }
+
+                fn update_values(&self) -> #private::Vec<#private::Value> {
+                    #stub
+                }
+
+                fn primary_key(&self) -> Self::PrimaryKey {}
+
+                fn primary_key_values(_: Self::PrimaryKey) -> #private::Vec<#private::Value> {
+                    #stub
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,76 @@
+//! The words of `#[orm(...)]`, as constants so that parsing and messages agree on spelling.
+
+use std::fmt::{self, Display};
+
+use syn::{Ident, Path};
+
+/// An attribute keyword.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Symbol(&'static str);
+
+/// The attribute itself: `#[orm(...)]`.
+pub const ORM: Symbol = Symbol("orm");
+
+/// Struct: `table = "name"`.
+pub const TABLE: Symbol = Symbol("table");
+/// Struct: `crate = "path"`.
+pub const CRATE: Symbol = Symbol("crate");
+/// Struct: `primary_key(a, b)`; field: `primary_key`.
+pub const PRIMARY_KEY: Symbol = Symbol("primary_key");
+/// Struct: `unique(a, b)`; field: `unique`.
+pub const UNIQUE: Symbol = Symbol("unique");
+/// Struct: `index(a, b)`; field: `index`.
+pub const INDEX: Symbol = Symbol("index");
+
+/// Field: `auto_increment`.
+pub const AUTO_INCREMENT: Symbol = Symbol("auto_increment");
+/// Field: `column = "name"`.
+pub const COLUMN: Symbol = Symbol("column");
+/// Field: `default = <literal>`.
+pub const DEFAULT: Symbol = Symbol("default");
+/// Field: `max_length = N`.
+pub const MAX_LENGTH: Symbol = Symbol("max_length");
+/// Field: `skip`.
+pub const SKIP: Symbol = Symbol("skip");
+
+/// Options that only make sense on the struct.
+pub const STRUCT_ONLY: &[Symbol] = &[TABLE, CRATE];
+/// Options that only make sense on a field.
+pub const FIELD_ONLY: &[Symbol] = &[AUTO_INCREMENT, COLUMN, DEFAULT, MAX_LENGTH, SKIP];
+
+impl Symbol {
+    /// The keyword as written.
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl PartialEq<Symbol> for Ident {
+    fn eq(&self, word: &Symbol) -> bool {
+        self == word.0
+    }
+}
+
+impl PartialEq<Symbol> for &Ident {
+    fn eq(&self, word: &Symbol) -> bool {
+        *self == word.0
+    }
+}
+
+impl PartialEq<Symbol> for Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+impl PartialEq<Symbol> for &Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+impl Display for Symbol {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.0)
+    }
+}

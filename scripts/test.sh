@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: every crate's unit tests, the compile-fail (trybuild) cases, the
+# SQL snapshots and the shared integration suite on SQLite, PostgreSQL and MariaDB/MySQL.
+#
+# Backends: ORM_TEST_BACKENDS (default sqlite,postgres,mysql); URLs: ORM_TEST_POSTGRES_URL
+# (default postgres://postgres@127.0.0.1:5432/test), ORM_TEST_MYSQL_URL (default
+# mysql://root@127.0.0.1:3306/test). With CI=true every backend must be reachable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+backends=${ORM_TEST_BACKENDS:-sqlite,postgres,mysql}
+pg_url=${ORM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+my_url=${ORM_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}
+
+# Fail fast, with a clear message, when a selected server is not listening.
+check_port() { # name url
+  local hostport host port
+  hostport=$(sed -E 's#^[a-z]+://([^@/]*@)?([^/?]+).*#\2#' <<<"$2")
+  host=${hostport%:*}; port=${hostport##*:}
+  if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+    echo "error: $1 is not reachable at $host:$port ($2)." >&2
+    echo "       Start it, point the URL variable at a running server, or leave $1 out of ORM_TEST_BACKENDS." >&2
+    exit 1
+  fi
+}
+[[ ",$backends," == *",postgres,"* ]] && check_port PostgreSQL "$pg_url"
+[[ ",$backends," == *",mysql,"* ]] && check_port MariaDB/MySQL "$my_url"
+
+export ORM_TEST_BACKENDS=$backends ORM_TEST_POSTGRES_URL=$pg_url ORM_TEST_MYSQL_URL=$my_url
+exec cargo test --workspace --all-features "$@"

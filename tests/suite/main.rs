@@ -1,0 +1,459 @@
+//! The shared integration suite: every test runs on SQLite, PostgreSQL and MariaDB/MySQL,
+//! each in its own database or schema (see `harness.rs`).
+
+#[macro_use]
+mod harness;
+
+use orm::prelude::*;
+use orm::Error;
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "users")]
+struct User {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    #[orm(unique, max_length = 120)]
+    email: String,
+    name: String,
+    age: i32,
+    nickname: Option<String>,
+    #[orm(default = true)]
+    active: bool,
+    score: f64,
+}
+
+impl User {
+    fn new(email: &str, name: &str, age: i32) -> User {
+        User {
+            id: 0,
+            email: email.into(),
+            name: name.into(),
+            age,
+            nickname: None,
+            active: true,
+            score: 0.0,
+        }
+    }
+}
+
+/// Composite primary key and a composite unique constraint.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "memberships", primary_key(user_id, group_code), unique(group_code, level))]
+struct Membership {
+    user_id: i64,
+    #[orm(max_length = 20)]
+    group_code: String,
+    level: i16,
+    #[orm(index)]
+    role: String,
+}
+
+/// A key the application chooses (no auto-increment), and every scalar type.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "samples")]
+struct Sample {
+    #[orm(primary_key, max_length = 40)]
+    code: String,
+    flag: bool,
+    small: i16,
+    int: i32,
+    big: i64,
+    single: f32,
+    double: f64,
+    text: String,
+    bytes: Vec<u8>,
+    maybe_flag: Option<bool>,
+    maybe_small: Option<i16>,
+    maybe_int: Option<i32>,
+    maybe_big: Option<i64>,
+    maybe_single: Option<f32>,
+    maybe_double: Option<f64>,
+    maybe_text: Option<String>,
+    maybe_bytes: Option<Vec<u8>>,
+    #[orm(skip)]
+    scratch: Vec<String>,
+}
+
+/// Reads the `users` table with a wrong field type, to provoke a decode error.
+#[derive(Model, Debug)]
+#[orm(table = "users")]
+struct UserWithWrongType {
+    #[orm(primary_key)]
+    id: i64,
+    email: i32,
+}
+
+async fn create_tables(db: &Db) -> orm::Result<()> {
+    db.create_table::<User>().await?;
+    db.create_table::<Membership>().await?;
+    db.create_table::<Sample>().await
+}
+
+async fn seed_users(db: &Db) -> orm::Result<Vec<User>> {
+    create_tables(db).await?;
+    let mut out = Vec::new();
+    for (i, (email, name, age, nick)) in [
+        ("ada@example.com", "Ada", 36, Some("countess")),
+        ("alan@example.com", "Alan", 41, None),
+        ("grace@example.com", "Grace", 85, Some("amazing")),
+        ("linus@example.com", "Linus", 28, None),
+        ("barbara@example.com", "barbara", 62, Some("BL")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut u = User::new(email, name, age);
+        u.nickname = nick.map(str::to_owned);
+        u.score = i as f64 * 1.5;
+        out.push(u.insert(db).await?);
+    }
+    Ok(out)
+}
+
+fn names(users: &[User]) -> Vec<&str> {
+    users.iter().map(|u| u.name.as_str()).collect()
+}
+
+fn sample(code: &str) -> Sample {
+    Sample {
+        code: code.into(),
+        flag: true,
+        small: i16::MIN,
+        int: i32::MAX,
+        big: i64::MIN,
+        single: 1.5,
+        double: -2.25e300,
+        text: "héllo wörld — 你好 🎉".into(),
+        bytes: vec![0, 1, 2, 255, 0],
+        maybe_flag: Some(false),
+        maybe_small: Some(i16::MAX),
+        maybe_int: Some(i32::MIN),
+        maybe_big: Some(i64::MAX),
+        maybe_single: Some(-0.5),
+        maybe_double: Some(f64::MIN_POSITIVE),
+        maybe_text: Some(String::new()),
+        maybe_bytes: Some(Vec::new()),
+        scratch: vec!["not stored".into()],
+    }
+}
+
+suite! {
+    async fn insert_returns_row_with_generated_key(db) {
+        create_tables(db).await?;
+        let a = User::new("a@x.io", "A", 30).insert(db).await?;
+        let b = User::new("b@x.io", "B", 31).insert(db).await?;
+        assert!(a.id > 0, "generated id {}", a.id);
+        assert!(b.id > a.id, "ids grow: {} then {}", a.id, b.id);
+        assert_eq!(a, User { id: a.id, ..User::new("a@x.io", "A", 30) });
+        assert_eq!(User::find(db, b.id).await?, Some(b));
+        Ok(())
+    }
+
+    async fn insert_with_application_key_reads_row_back(db) {
+        create_tables(db).await?;
+        let stored = sample("s-1").insert(db).await?;
+        let mut expected = sample("s-1");
+        expected.scratch = Vec::new(); // skipped fields come back as Default
+        assert_eq!(stored, expected);
+        Ok(())
+    }
+
+    async fn every_scalar_type_round_trips_including_extremes_and_nulls(db) {
+        create_tables(db).await?;
+        let full = sample("full");
+        full.insert(db).await?;
+        let empty = Sample {
+            code: "nulls".into(),
+            flag: false,
+            small: i16::MAX,
+            int: i32::MIN,
+            big: i64::MAX,
+            single: f32::MAX,
+            double: 0.0,
+            text: String::new(),
+            bytes: Vec::new(),
+            maybe_flag: None,
+            maybe_small: None,
+            maybe_int: None,
+            maybe_big: None,
+            maybe_single: None,
+            maybe_double: None,
+            maybe_text: None,
+            maybe_bytes: None,
+            scratch: Vec::new(),
+        };
+        empty.insert(db).await?;
+        let got = Sample::find(db, "full".to_owned()).await?.expect("row");
+        assert_eq!(got, Sample { scratch: Vec::new(), ..full });
+        assert_eq!(Sample::find(db, "nulls".to_owned()).await?, Some(empty));
+        Ok(())
+    }
+
+    async fn hostile_strings_are_bound_never_interpolated(db) {
+        seed_users(db).await?;
+        let hostile = ["'; DROP TABLE users; --", "\" OR 1=1 --", "\\'", "` OR ``=`", "%_\\", "$1 ? :name"];
+        for (i, text) in hostile.iter().enumerate() {
+            let mut u = User::new(&format!("h{i}@x.io"), text, 1);
+            u.nickname = Some((*text).to_owned());
+            u.insert(db).await?;
+        }
+        for text in hostile {
+            let found = User::query().filter(User::NAME.eq(text)).all(db).await?;
+            assert_eq!(names(&found), vec![text], "exact match for {text:?}");
+        }
+        assert_eq!(User::query().count(db).await?, 5 + hostile.len() as u64);
+        Ok(())
+    }
+
+    async fn find_returns_none_for_missing_key(db) {
+        create_tables(db).await?;
+        assert_eq!(User::find(db, 4242).await?, None);
+        Ok(())
+    }
+
+    async fn comparison_operators_filter_rows(db) {
+        seed_users(db).await?;
+        let by = |f: Filter<User>| User::query().filter(f).order_by(User::AGE.asc());
+        assert_eq!(names(&by(User::AGE.eq(41)).all(db).await?), ["Alan"]);
+        assert_eq!(names(&by(User::AGE.ne(41)).all(db).await?), ["Linus", "Ada", "barbara", "Grace"]);
+        assert_eq!(names(&by(User::AGE.lt(41)).all(db).await?), ["Linus", "Ada"]);
+        assert_eq!(names(&by(User::AGE.le(41)).all(db).await?), ["Linus", "Ada", "Alan"]);
+        assert_eq!(names(&by(User::AGE.gt(62)).all(db).await?), ["Grace"]);
+        assert_eq!(names(&by(User::AGE.ge(62)).all(db).await?), ["barbara", "Grace"]);
+        assert_eq!(names(&by(User::AGE.between(36, 62)).all(db).await?), ["Ada", "Alan", "barbara"]);
+        assert_eq!(names(&by(User::SCORE.gt(2.9)).all(db).await?), ["Linus", "barbara", "Grace"]);
+        Ok(())
+    }
+
+    async fn in_list_and_not_in_handle_empty_lists(db) {
+        seed_users(db).await?;
+        let q = || User::query().order_by(User::NAME.asc());
+        assert_eq!(names(&q().filter(User::AGE.in_list([28, 85, 999])).all(db).await?), ["Grace", "Linus"]);
+        assert_eq!(names(&q().filter(User::AGE.not_in([28, 85])).all(db).await?), ["Ada", "Alan", "barbara"]);
+        assert_eq!(q().filter(User::AGE.in_list(Vec::<i32>::new())).count(db).await?, 0);
+        assert_eq!(q().filter(User::AGE.not_in(Vec::<i32>::new())).count(db).await?, 5);
+        Ok(())
+    }
+
+    async fn like_is_case_sensitive_and_ilike_is_not_on_every_dialect(db) {
+        seed_users(db).await?;
+        let q = || User::query().order_by(User::NAME.asc());
+        assert_eq!(names(&q().filter(User::NAME.like("A%")).all(db).await?), ["Ada", "Alan"]);
+        assert_eq!(names(&q().filter(User::NAME.like("a%")).all(db).await?), Vec::<&str>::new());
+        assert_eq!(names(&q().filter(User::NAME.ilike("a%")).all(db).await?), ["Ada", "Alan"]);
+        assert_eq!(names(&q().filter(User::NAME.ilike("%A%")).all(db).await?), ["Ada", "Alan", "Grace", "barbara"]);
+        assert_eq!(names(&q().filter(User::NAME.eq("ada")).all(db).await?), Vec::<&str>::new());
+        assert_eq!(names(&q().filter(User::NICKNAME.like("_L")).all(db).await?), ["barbara"]);
+        Ok(())
+    }
+
+    async fn contains_starts_with_ends_with_escape_wildcards(db) {
+        create_tables(db).await?;
+        for (i, name) in ["100% pure", "100 pure", "a_b", "axb", "back\\slash"].iter().enumerate() {
+            User::new(&format!("w{i}@x.io"), name, 1).insert(db).await?;
+        }
+        let q = |f| User::query().filter(f).order_by(User::NAME.asc());
+        assert_eq!(names(&q(User::NAME.contains("0%")).all(db).await?), ["100% pure"]);
+        assert_eq!(names(&q(User::NAME.starts_with("a_")).all(db).await?), ["a_b"]);
+        assert_eq!(names(&q(User::NAME.ends_with("\\slash")).all(db).await?), ["back\\slash"]);
+        assert_eq!(names(&q(User::NAME.like("a_b")).all(db).await?), ["a_b", "axb"]);
+        Ok(())
+    }
+
+    async fn null_tests_and_eq_none(db) {
+        seed_users(db).await?;
+        let q = || User::query().order_by(User::NAME.asc());
+        assert_eq!(names(&q().filter(User::NICKNAME.is_null()).all(db).await?), ["Alan", "Linus"]);
+        assert_eq!(names(&q().filter(User::NICKNAME.is_not_null()).all(db).await?), ["Ada", "Grace", "barbara"]);
+        assert_eq!(names(&q().filter(User::NICKNAME.eq(None)).all(db).await?), ["Alan", "Linus"]);
+        assert_eq!(names(&q().filter(User::NICKNAME.eq("BL")).all(db).await?), ["barbara"]);
+        assert_eq!(names(&q().filter(User::NICKNAME.ne(None::<String>)).all(db).await?), ["Ada", "Grace", "barbara"]);
+        Ok(())
+    }
+
+    async fn and_or_not_combine(db) {
+        seed_users(db).await?;
+        let q = || User::query().order_by(User::NAME.asc());
+        let young_or_old = User::AGE.lt(30) | User::AGE.gt(80);
+        assert_eq!(names(&q().filter(young_or_old.clone()).all(db).await?), ["Grace", "Linus"]);
+        assert_eq!(names(&q().filter(!young_or_old).all(db).await?), ["Ada", "Alan", "barbara"]);
+        let both = User::AGE.gt(30).and(User::NICKNAME.is_not_null());
+        assert_eq!(names(&q().filter(both).all(db).await?), ["Ada", "Grace", "barbara"]);
+        let chained = q().filter(User::AGE.gt(30)).filter(User::NAME.like("A%"));
+        assert_eq!(names(&chained.all(db).await?), ["Ada", "Alan"]);
+        assert_eq!(q().filter(Filter::any([])).count(db).await?, 0);
+        assert_eq!(q().filter(Filter::all([])).count(db).await?, 5);
+        Ok(())
+    }
+
+    async fn order_by_limit_and_offset(db) {
+        seed_users(db).await?;
+        let page = User::query().order_by(User::AGE.desc()).limit(2).offset(1).all(db).await?;
+        assert_eq!(names(&page), ["barbara", "Alan"]);
+        let rest = User::query().order_by(User::AGE.asc()).offset(3).all(db).await?;
+        assert_eq!(names(&rest), ["barbara", "Grace"]);
+        let tie = User::query().order_by(User::ACTIVE.asc()).order_by(User::NAME.desc()).all(db).await?;
+        assert_eq!(names(&tie), ["barbara", "Linus", "Grace", "Alan", "Ada"]);
+        Ok(())
+    }
+
+    async fn one_errors_when_nothing_matches_and_optional_does_not(db) {
+        seed_users(db).await?;
+        let err = User::query().filter(User::AGE.gt(200)).one(db).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound { table: "users", .. }), "{err:?}");
+        assert_eq!(User::query().filter(User::AGE.gt(200)).optional(db).await?, None);
+        let oldest = User::query().order_by(User::AGE.desc()).one(db).await?;
+        assert_eq!(oldest.name, "Grace");
+        Ok(())
+    }
+
+    async fn count_and_exists_respect_filters_and_limits(db) {
+        seed_users(db).await?;
+        assert_eq!(User::query().count(db).await?, 5);
+        assert_eq!(User::query().filter(User::AGE.gt(40)).count(db).await?, 3);
+        assert_eq!(User::query().limit(2).count(db).await?, 2);
+        assert_eq!(User::query().offset(4).count(db).await?, 1);
+        assert!(User::query().filter(User::NAME.eq("Ada")).exists(db).await?);
+        assert!(!User::query().filter(User::NAME.eq("Nobody")).exists(db).await?);
+        Ok(())
+    }
+
+    async fn insert_many_inserts_all_rows_in_one_statement(db) {
+        create_tables(db).await?;
+        let rows: Vec<User> = (0..25).map(|i| User::new(&format!("m{i}@x.io"), &format!("M{i:02}"), i)).collect();
+        assert_eq!(User::insert_many(db, &rows).await?, 25);
+        assert_eq!(User::insert_many(db, &[]).await?, 0);
+        let stored = User::query().order_by(User::NAME.asc()).all(db).await?;
+        assert_eq!(stored.len(), 25);
+        assert_eq!(stored[7].email, "m7@x.io");
+        Ok(())
+    }
+
+    async fn update_writes_every_field_of_a_loaded_row(db) {
+        let users = seed_users(db).await?;
+        let mut ada = users[0].clone();
+        ada.name = "Ada Lovelace".into();
+        ada.nickname = None;
+        ada.active = false;
+        ada.score = 99.5;
+        ada.update(db).await?;
+        assert_eq!(User::find(db, ada.id).await?, Some(ada.clone()));
+        let alan = User::find(db, users[1].id).await?.expect("untouched row");
+        assert_eq!(alan, users[1]);
+        Ok(())
+    }
+
+    async fn update_of_a_deleted_row_is_not_found(db) {
+        let users = seed_users(db).await?;
+        assert!(users[2].delete(db).await?);
+        let err = users[2].update(db).await.unwrap_err();
+        assert!(err.is_not_found(), "{err:?}");
+        // An update that changes nothing still finds the row (MySQL counts matched rows).
+        users[0].update(db).await?;
+        Ok(())
+    }
+
+    async fn update_many_sets_columns_on_matching_rows(db) {
+        seed_users(db).await?;
+        let n = User::update_many()
+            .set(User::ACTIVE, false)
+            .set(User::NICKNAME, None)
+            .filter(User::AGE.gt(40))
+            .execute(db)
+            .await?;
+        assert_eq!(n, 3);
+        let inactive = User::query().filter(User::ACTIVE.eq(false)).order_by(User::NAME.asc()).all(db).await?;
+        assert_eq!(names(&inactive), ["Alan", "Grace", "barbara"]);
+        assert!(inactive.iter().all(|u| u.nickname.is_none()));
+        let err = User::update_many().filter(User::AGE.gt(1)).execute(db).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidQuery(_)), "{err:?}");
+        Ok(())
+    }
+
+    async fn delete_by_key_and_delete_many(db) {
+        let users = seed_users(db).await?;
+        assert!(User::delete_by_key(db, users[0].id).await?);
+        assert!(!User::delete_by_key(db, users[0].id).await?);
+        assert_eq!(User::delete_many().filter(User::AGE.ge(60)).execute(db).await?, 2);
+        assert_eq!(names(&User::query().order_by(User::NAME.asc()).all(db).await?), ["Alan", "Linus"]);
+        assert_eq!(User::delete_many().execute(db).await?, 2);
+        assert_eq!(User::query().count(db).await?, 0);
+        Ok(())
+    }
+
+    async fn composite_keys_work_for_find_update_and_delete(db) {
+        create_tables(db).await?;
+        let m = Membership { user_id: 7, group_code: "admins".into(), level: 1, role: "owner".into() };
+        assert_eq!(m.insert(db).await?, m);
+        Membership { user_id: 7, group_code: "users".into(), level: 1, role: "member".into() }.insert(db).await?;
+        Membership { user_id: 8, group_code: "admins".into(), level: 2, role: "member".into() }.insert(db).await?;
+        assert_eq!(Membership::find(db, (7, "admins".into())).await?, Some(m.clone()));
+        assert_eq!(Membership::find(db, (8, "users".into())).await?, None);
+        let mut changed = m.clone();
+        changed.role = "member".into();
+        changed.update(db).await?;
+        assert_eq!(Membership::find(db, (7, "admins".into())).await?.map(|m| m.role), Some("member".into()));
+        assert!(Membership::delete_by_key(db, (7, "admins".into())).await?);
+        assert_eq!(Membership::query().count(db).await?, 2);
+        Ok(())
+    }
+
+    async fn unique_violation_maps_to_same_error_on_every_backend(db) {
+        seed_users(db).await?;
+        let err = User::new("ada@example.com", "Other Ada", 1).insert(db).await.unwrap_err();
+        match &err {
+            Error::UniqueViolation { constraint, .. } => {
+                assert_eq!(constraint.as_deref(), Some("uq_users_email"), "{err}")
+            }
+            other => panic!("expected UniqueViolation, got {other:?}"),
+        }
+        let m = Membership { user_id: 1, group_code: "g".into(), level: 1, role: "r".into() };
+        m.insert(db).await?;
+        let twin = Membership { user_id: 2, ..m.clone() };
+        let err = twin.insert(db).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::UniqueViolation { constraint: Some(c), .. } if c == "uq_memberships_group_code_level"),
+            "{err:?}"
+        );
+        let err = m.insert(db).await.unwrap_err();
+        assert!(err.is_unique_violation(), "duplicate primary key: {err:?}");
+        let err = Membership::insert_many(db, &[Membership { user_id: 3, ..m }]).await.unwrap_err();
+        assert!(err.is_unique_violation(), "insert_many: {err:?}");
+        Ok(())
+    }
+
+    async fn not_null_violation_names_the_column(db) {
+        create_tables(db).await?;
+        let err = db
+            .execute_raw("INSERT INTO memberships (user_id, group_code, level, role) VALUES (1, 'g', 1, NULL)")
+            .await
+            .unwrap_err();
+        match err {
+            Error::NotNullViolation { column, .. } => assert_eq!(column.as_deref(), Some("role")),
+            other => panic!("expected NotNullViolation, got {other:?}"),
+        }
+        Ok(())
+    }
+
+    async fn decode_error_names_column_and_type(db) {
+        seed_users(db).await?;
+        let err = UserWithWrongType::query().all(db).await.unwrap_err();
+        match err {
+            Error::Decode { column, index, expected, .. } => {
+                assert_eq!((column.as_str(), index, expected), ("email", 1, "i32"));
+            }
+            other => panic!("expected Decode, got {other:?}"),
+        }
+        Ok(())
+    }
+
+    async fn create_table_is_idempotent_and_drop_table_removes_it(db) {
+        create_tables(db).await?;
+        create_tables(db).await?;
+        User::new("x@x.io", "X", 1).insert(db).await?;
+        db.drop_table::<User>().await?;
+        let err = User::query().count(db).await.unwrap_err();
+        assert!(matches!(err, Error::Database { .. }), "{err:?}");
+        Ok(())
+    }
+}

@@ -1,0 +1,8 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+enum User {
+    A,
+}
+
+fn main() {}

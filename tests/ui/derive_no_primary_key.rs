@@ -1,0 +1,9 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+struct User {
+    id: i64,
+    name: String,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+#[orm(table = 5)]
+struct User {
+    #[orm(primary_key, colour = "red")]
+    id: i64,
+    #[orm(max_length = "long")]
+    name: String,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+struct User;
+
+fn main() {}

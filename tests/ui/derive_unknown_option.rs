@@ -1,0 +1,9 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+struct User {
+    #[orm(primary_key, primay)]
+    id: i64,
+}
+
+fn main() {}

@@ -1,0 +1,23 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+struct User {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    name: String,
+    age: i32,
+    nickname: Option<String>,
+}
+
+#[derive(Model)]
+struct Post {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    title: String,
+}
+
+async fn run(db: &Db) {
+    let _ = User::find(db, "one").await;
+}
+
+fn main() {}
