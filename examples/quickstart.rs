@@ -45,9 +45,14 @@ async fn main() -> orm::Result<()> {
     db.create_table::<Author>().await?;
     db.create_table::<Post>().await?;
 
-    let ada = Author { id: 0, email: "ada@example.com".into(), name: "Ada".into(), bio: None }
-        .insert(&db)
-        .await?;
+    let ada = Author {
+        id: 0,
+        email: "ada@example.com".into(),
+        name: "Ada".into(),
+        bio: None,
+    }
+    .insert(&db)
+    .await?;
     let alan = Author {
         id: 0,
         email: "alan@example.com".into(),
@@ -56,7 +61,10 @@ async fn main() -> orm::Result<()> {
     }
     .insert(&db)
     .await?;
-    println!("inserted authors #{} {} and #{} {}", ada.id, ada.name, alan.id, alan.name);
+    println!(
+        "inserted authors #{} {} and #{} {}",
+        ada.id, ada.name, alan.id, alan.name
+    );
 
     let posts = [
         (ada.id, "Notes on the Analytical Engine", true, 1843),
@@ -84,18 +92,32 @@ async fn main() -> orm::Result<()> {
         println!("  {:>5} views  {}", p.views, p.title);
     }
 
-    let by_ada = Post::query().filter(Post::AUTHOR_ID.eq(ada.id)).count(&db).await?;
-    let drafts = Post::query().filter(Post::PUBLISHED.eq(false)).exists(&db).await?;
+    let by_ada = Post::query()
+        .filter(Post::AUTHOR_ID.eq(ada.id))
+        .count(&db)
+        .await?;
+    let drafts = Post::query()
+        .filter(Post::PUBLISHED.eq(false))
+        .exists(&db)
+        .await?;
     println!("\nAda wrote {by_ada} posts; any drafts left: {drafts}");
 
-    let matching = Post::query().filter(Post::TITLE.ilike("%NUMBERS%")).all(&db).await?;
+    let matching = Post::query()
+        .filter(Post::TITLE.ilike("%NUMBERS%"))
+        .all(&db)
+        .await?;
     let titles: Vec<&str> = matching.iter().map(|p| p.title.as_str()).collect();
     println!("titles containing \"numbers\" (any case): {titles:?}");
 
-    let mut alan = Author::find(&db, alan.id).await?.expect("Alan was just inserted");
+    let mut alan = Author::find(&db, alan.id)
+        .await?
+        .expect("Alan was just inserted");
     alan.bio = Some("Mathematician, codebreaker".into());
     alan.update(&db).await?;
-    println!("\nupdated Alan's bio: {:?}", Author::find(&db, alan.id).await?.and_then(|a| a.bio));
+    println!(
+        "\nupdated Alan's bio: {:?}",
+        Author::find(&db, alan.id).await?.and_then(|a| a.bio)
+    );
 
     let published = Post::update_many()
         .set(Post::PUBLISHED, true)
@@ -104,12 +126,20 @@ async fn main() -> orm::Result<()> {
         .await?;
     println!("published {published} draft(s)");
 
-    let removed = Post::delete_many().filter(Post::VIEWS.lt(100)).execute(&db).await?;
+    let removed = Post::delete_many()
+        .filter(Post::VIEWS.lt(100))
+        .execute(&db)
+        .await?;
     println!("deleted {removed} post(s) with fewer than 100 views");
 
-    match (Author { id: 0, email: "ada@example.com".into(), name: "Ada II".into(), bio: None })
-        .insert(&db)
-        .await
+    match (Author {
+        id: 0,
+        email: "ada@example.com".into(),
+        name: "Ada II".into(),
+        bio: None,
+    })
+    .insert(&db)
+    .await
     {
         Err(e @ orm::Error::UniqueViolation { .. }) => println!("\nduplicate email refused: {e}"),
         other => println!("\nunexpected result for a duplicate email: {other:?}"),
@@ -117,7 +147,10 @@ async fn main() -> orm::Result<()> {
 
     println!("\nall posts now:");
     for p in Post::query().order_by(Post::ID.asc()).all(&db).await? {
-        println!("  #{} by author {}: {} ({} views)", p.id, p.author_id, p.title, p.views);
+        println!(
+            "  #{} by author {}: {} ({} views)",
+            p.id, p.author_id, p.title, p.views
+        );
     }
     Ok(())
 }

@@ -25,19 +25,33 @@ struct User {
 }
 
 #[derive(Model, Debug, Clone)]
-#[orm(table = "memberships", primary_key(user_id, group_code), unique(group_code, level), index(role, level))]
+#[orm(
+    table = "memberships",
+    primary_key(user_id, group_code),
+    unique(group_code, level),
+    index(role, level)
+)]
 struct Membership {
     user_id: i64,
     #[orm(max_length = 20)]
     group_code: String,
     #[orm(default = -1)]
     level: i16,
-    #[orm(index, default = "it's \"quoted\"")]
+    #[orm(index, max_length = 30, default = "it's \"quoted\"")]
     role: String,
     avatar: Option<Vec<u8>>,
     ratio: f32,
     small: Option<i16>,
     flag: Option<bool>,
+}
+
+/// An unbounded text key: fine on PostgreSQL and SQLite, a schema error on MySQL.
+#[derive(Model, Debug, Clone)]
+#[orm(table = "notes")]
+struct Note {
+    #[orm(primary_key)]
+    slug: String,
+    body: Option<String>,
 }
 
 fn user() -> User {
@@ -74,8 +88,13 @@ fn select_every_column() {
 #[test]
 fn comparison_operators() {
     check("filter_comparisons", |d| {
-        let f = User::AGE.eq(1) & User::AGE.ne(2) & User::AGE.lt(3) & User::AGE.le(4)
-            & User::AGE.gt(5) & User::AGE.ge(6) & User::AGE.between(7, 8);
+        let f = User::AGE.eq(1)
+            & User::AGE.ne(2)
+            & User::AGE.lt(3)
+            & User::AGE.le(4)
+            & User::AGE.gt(5)
+            & User::AGE.ge(6)
+            & User::AGE.between(7, 8);
         render(User::query().filter(f).compile(d))
     });
 }
@@ -83,56 +102,104 @@ fn comparison_operators() {
 #[test]
 fn in_lists_including_empty() {
     check("filter_in_list", |d| {
-        render(User::query().filter(User::AGE.in_list([1, 2, 3]) & User::NAME.not_in(["x", "y"])).compile(d))
+        render(
+            User::query()
+                .filter(User::AGE.in_list([1, 2, 3]) & User::NAME.not_in(["x", "y"]))
+                .compile(d),
+        )
     });
     check("filter_in_list_empty", |d| {
-        render(User::query().filter(User::AGE.in_list(Vec::<i32>::new()) | User::AGE.not_in(Vec::<i32>::new())).compile(d))
+        render(
+            User::query()
+                .filter(User::AGE.in_list(Vec::<i32>::new()) | User::AGE.not_in(Vec::<i32>::new()))
+                .compile(d),
+        )
     });
 }
 
 #[test]
 fn like_ilike_and_escaped_helpers() {
-    check("filter_like", |d| render(User::query().filter(User::NAME.like("A%")).compile(d)));
-    check("filter_ilike", |d| render(User::query().filter(User::NICKNAME.ilike("%bob%")).compile(d)));
+    check("filter_like", |d| {
+        render(User::query().filter(User::NAME.like("A%")).compile(d))
+    });
+    check("filter_ilike", |d| {
+        render(
+            User::query()
+                .filter(User::NICKNAME.ilike("%bob%"))
+                .compile(d),
+        )
+    });
     check("filter_contains_escapes", |d| {
-        render(User::query().filter(User::NAME.contains("50%_off\\")).compile(d))
+        render(
+            User::query()
+                .filter(User::NAME.contains("50%_off\\"))
+                .compile(d),
+        )
     });
 }
 
 #[test]
 fn null_tests() {
     check("filter_is_null", |d| {
-        render(User::query().filter(User::NICKNAME.is_null() | User::NICKNAME.is_not_null()).compile(d))
+        render(
+            User::query()
+                .filter(User::NICKNAME.is_null() | User::NICKNAME.is_not_null())
+                .compile(d),
+        )
     });
     check("filter_eq_none", |d| {
-        render(User::query().filter(User::NICKNAME.eq(None) & User::NICKNAME.ne(None::<String>)).compile(d))
+        render(
+            User::query()
+                .filter(User::NICKNAME.eq(None) & User::NICKNAME.ne(None::<String>))
+                .compile(d),
+        )
     });
 }
 
 #[test]
 fn boolean_combinators() {
     check("filter_and_or_not", |d| {
-        let f = (User::AGE.gt(1) | User::NAME.eq("x")) & !(User::ACTIVE.eq(false) & User::SCORE.lt(2.5));
+        let f = (User::AGE.gt(1) | User::NAME.eq("x"))
+            & !(User::ACTIVE.eq(false) & User::SCORE.lt(2.5));
         render(User::query().filter(f).filter(User::ID.ne(9)).compile(d))
     });
     check("filter_empty_any_all", |d| {
-        render(User::query().filter(Filter::any([]) | Filter::all([])).compile(d))
+        render(
+            User::query()
+                .filter(Filter::any([]) | Filter::all([]))
+                .compile(d),
+        )
     });
 }
 
 #[test]
 fn ordering_and_paging() {
     check("order_limit_offset", |d| {
-        render(User::query().order_by(User::AGE.desc()).order_by(User::NAME.asc()).limit(10).offset(20).compile(d))
+        render(
+            User::query()
+                .order_by(User::AGE.desc())
+                .order_by(User::NAME.asc())
+                .limit(10)
+                .offset(20)
+                .compile(d),
+        )
     });
-    check("offset_without_limit", |d| render(User::query().offset(5).compile(d)));
+    check("offset_without_limit", |d| {
+        render(User::query().offset(5).compile(d))
+    });
 }
 
 #[test]
 fn count_and_exists() {
-    check("count", |d| render(User::query().filter(User::AGE.gt(1)).compile_count(d)));
-    check("count_with_limit", |d| render(User::query().limit(3).offset(1).compile_count(d)));
-    check("exists", |d| render(User::query().filter(User::AGE.gt(1)).compile_exists(d)));
+    check("count", |d| {
+        render(User::query().filter(User::AGE.gt(1)).compile_count(d))
+    });
+    check("count_with_limit", |d| {
+        render(User::query().limit(3).offset(1).compile_count(d))
+    });
+    check("exists", |d| {
+        render(User::query().filter(User::AGE.gt(1)).compile_exists(d))
+    });
 }
 
 #[test]
@@ -149,12 +216,20 @@ fn composite_key_lookup() {
 #[test]
 fn inserts() {
     check("insert_one_returning", |d| {
-        let q = InsertQuery { schema: User::schema(), rows: vec![user().insert_values()], returning: true };
+        let q = InsertQuery {
+            schema: User::schema(),
+            rows: vec![user().insert_values()],
+            returning: true,
+        };
         render(compile(&Statement::Insert(q), d))
     });
     check("insert_many", |d| {
         let rows = vec![user().insert_values(), user().insert_values()];
-        let q = InsertQuery { schema: User::schema(), rows, returning: false };
+        let q = InsertQuery {
+            schema: User::schema(),
+            rows,
+            returning: false,
+        };
         render(compile(&Statement::Insert(q), d))
     });
 }
@@ -164,9 +239,21 @@ fn updates() {
     check("update_loaded_row", |d| {
         let u = user();
         let schema = User::schema();
-        let assignments = schema.update_columns().map(|c| c.name).zip(u.update_values()).collect();
-        let filter = orm::query::ir::Condition::primary_key_eq(schema, User::primary_key_values(u.id));
-        render(compile(&Statement::Update(UpdateQuery { schema, assignments, filter: Some(filter) }), d))
+        let assignments = schema
+            .update_columns()
+            .map(|c| c.name)
+            .zip(u.update_values())
+            .collect();
+        let filter =
+            orm::query::ir::Condition::primary_key_eq(schema, User::primary_key_values(u.id));
+        render(compile(
+            &Statement::Update(UpdateQuery {
+                schema,
+                assignments,
+                filter: Some(filter),
+            }),
+            d,
+        ))
     });
     check("update_many", |d| {
         render(
@@ -177,12 +264,16 @@ fn updates() {
                 .compile(d),
         )
     });
-    check("update_many_without_set", |d| render(User::update_many().compile(d)));
+    check("update_many_without_set", |d| {
+        render(User::update_many().compile(d))
+    });
 }
 
 #[test]
 fn deletes() {
-    check("delete_many", |d| render(User::delete_many().filter(User::AGE.lt(18)).compile(d)));
+    check("delete_many", |d| {
+        render(User::delete_many().filter(User::AGE.lt(18)).compile(d))
+    });
     check("delete_all", |d| render(User::delete_many().compile(d)));
 }
 
@@ -194,5 +285,8 @@ fn create_and_drop_table_ddl() {
     };
     check("create_table_users", |d| ddl(User::schema(), d));
     check("create_table_memberships", |d| ddl(Membership::schema(), d));
+    check("create_table_unbounded_text_key", |d| {
+        ddl(Note::schema(), d)
+    });
     check("drop_table_users", |d| ddl::drop_table(User::schema(), d));
 }

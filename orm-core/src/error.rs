@@ -72,14 +72,18 @@ pub enum Error {
     },
 
     /// The database could not be reached or the connection broke.
-    #[error("cannot connect to the database: {source}; check the URL and that the server is running")]
+    #[error(
+        "cannot connect to the database: {source}; check the URL and that the server is running"
+    )]
     Connection {
         /// The driver's error.
         source: BoxError,
     },
 
     /// No connection became available within the pool's acquire timeout.
-    #[error("timed out waiting for a database connection: {source}; raise `acquire_timeout` or `max_connections`, or look for leaked transactions")]
+    #[error(
+        "timed out waiting for a database connection: {source}; raise `acquire_timeout` or `max_connections`, or look for leaked transactions"
+    )]
     Timeout {
         /// The driver's error.
         source: BoxError,

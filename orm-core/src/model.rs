@@ -76,10 +76,16 @@ pub trait Model: Sized + Send + Sync + 'static {
                     .fetch_optional(compiled, decode_model::<Self>)
                     .await
                     .map_err(|e| e.resolve_constraint(schema))?;
-                return row.ok_or(Error::NotFound { table: schema.table, detail: " after insert" });
+                return row.ok_or(Error::NotFound {
+                    table: schema.table,
+                    detail: " after insert",
+                });
             }
             // No RETURNING (MySQL): read the row back by the key it was stored under.
-            let done = db.execute(compiled).await.map_err(|e| e.resolve_constraint(schema))?;
+            let done = db
+                .execute(compiled)
+                .await
+                .map_err(|e| e.resolve_constraint(schema))?;
             let key = match key {
                 Some(values) => values,
                 None => vec![Value::BigInt(done.last_insert_id.ok_or_else(|| {
@@ -89,7 +95,10 @@ pub trait Model: Sized + Send + Sync + 'static {
                     ))
                 })?)],
             };
-            Select::<Self>::new().with_condition(Condition::primary_key_eq(schema, key)).one(db).await
+            Select::<Self>::new()
+                .with_condition(Condition::primary_key_eq(schema, key))
+                .one(db)
+                .await
         }
     }
 
@@ -101,7 +110,11 @@ pub trait Model: Sized + Send + Sync + 'static {
                 return Ok(0);
             }
             let schema = Self::schema();
-            let insert = Statement::Insert(InsertQuery { schema, rows, returning: false });
+            let insert = Statement::Insert(InsertQuery {
+                schema,
+                rows,
+                returning: false,
+            });
             let done = db
                 .execute(compile(&insert, db.dialect())?)
                 .await
@@ -114,21 +127,40 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// row.
     fn update<E: Executor>(&self, db: &E) -> impl Future<Output = Result<()>> + Send {
         let schema = Self::schema();
-        let assignments: Vec<(&'static str, Value)> =
-            schema.update_columns().map(|c| c.name).zip(self.update_values()).collect();
-        let filter = Condition::primary_key_eq(schema, Self::primary_key_values(self.primary_key()));
+        let assignments: Vec<(&'static str, Value)> = schema
+            .update_columns()
+            .map(|c| c.name)
+            .zip(self.update_values())
+            .collect();
+        let filter =
+            Condition::primary_key_eq(schema, Self::primary_key_values(self.primary_key()));
         async move {
             if assignments.is_empty() {
                 // A key-only row has nothing to update; it must still exist.
-                let exists = Select::<Self>::new().with_condition(filter).exists(db).await?;
-                return if exists { Ok(()) } else { Err(not_found_by_key(schema)) };
+                let exists = Select::<Self>::new()
+                    .with_condition(filter)
+                    .exists(db)
+                    .await?;
+                return if exists {
+                    Ok(())
+                } else {
+                    Err(not_found_by_key(schema))
+                };
             }
-            let update = Statement::Update(UpdateQuery { schema, assignments, filter: Some(filter) });
+            let update = Statement::Update(UpdateQuery {
+                schema,
+                assignments,
+                filter: Some(filter),
+            });
             let done = db
                 .execute(compile(&update, db.dialect())?)
                 .await
                 .map_err(|e| e.resolve_constraint(schema))?;
-            if done.rows_affected == 0 { Err(not_found_by_key(schema)) } else { Ok(()) }
+            if done.rows_affected == 0 {
+                Err(not_found_by_key(schema))
+            } else {
+                Ok(())
+            }
         }
     }
 
@@ -159,7 +191,10 @@ pub trait Model: Sized + Send + Sync + 'static {
 }
 
 fn not_found_by_key(schema: &'static ModelSchema) -> Error {
-    Error::NotFound { table: schema.table, detail: " the primary key" }
+    Error::NotFound {
+        table: schema.table,
+        detail: " the primary key",
+    }
 }
 
 /// Decodes a whole model starting at column 0.

@@ -37,7 +37,10 @@ fn env_or(key: &str, default: &str) -> String {
 }
 
 pub fn postgres_url() -> String {
-    env_or("ORM_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+    env_or(
+        "ORM_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    )
 }
 
 pub fn mysql_url() -> String {
@@ -48,7 +51,10 @@ fn enabled(backend: Backend) -> bool {
     let list = env_or("ORM_TEST_BACKENDS", "sqlite,postgres,mysql");
     let on = list.split(',').any(|b| b.trim() == backend.name());
     if !on && std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI must run every backend, but ORM_TEST_BACKENDS=`{list}` leaves out {}", backend.name());
+        panic!(
+            "CI must run every backend, but ORM_TEST_BACKENDS=`{list}` leaves out {}",
+            backend.name()
+        );
     }
     on
 }
@@ -75,32 +81,55 @@ async fn admin(url: &str, backend: Backend) -> Db {
 /// Connects to a fresh, empty database on `backend`, or `None` if the backend is not selected.
 pub async fn setup(backend: Backend, test: &str) -> Option<TestDb> {
     if !enabled(backend) {
-        eprintln!("SKIPPED {test} on {}: not in ORM_TEST_BACKENDS", backend.name());
+        eprintln!(
+            "SKIPPED {test} on {}: not in ORM_TEST_BACKENDS",
+            backend.name()
+        );
         return None;
     }
     let options = PoolOptions::new().max_connections(3);
     let connect = |url: String| async move {
-        options.connect(&url).await.unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
+        options
+            .connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
     };
     Some(match backend {
-        Backend::Sqlite => TestDb { db: connect("sqlite::memory:".into()).await, admin: None },
+        Backend::Sqlite => TestDb {
+            db: connect("sqlite::memory:".into()).await,
+            admin: None,
+        },
         Backend::Postgres => {
             let base = postgres_url();
             let admin = admin(&base, backend).await;
             let schema = unique_name(test);
-            admin.execute_raw(&format!("CREATE SCHEMA \"{schema}\"")).await.unwrap();
+            admin
+                .execute_raw(&format!("CREATE SCHEMA \"{schema}\""))
+                .await
+                .unwrap();
             let sep = if base.contains('?') { '&' } else { '?' };
             let db = connect(format!("{base}{sep}options=-c%20search_path%3D{schema}")).await;
-            TestDb { db, admin: Some((admin, format!("DROP SCHEMA \"{schema}\" CASCADE"))) }
+            TestDb {
+                db,
+                admin: Some((admin, format!("DROP SCHEMA \"{schema}\" CASCADE"))),
+            }
         }
         Backend::MySql => {
             let base = mysql_url();
             let admin = admin(&base, backend).await;
             let name = unique_name(test);
-            admin.execute_raw(&format!("CREATE DATABASE `{name}`")).await.unwrap();
-            let (server, _) = base.rsplit_once('/').expect("MySQL URL ends with /database");
+            admin
+                .execute_raw(&format!("CREATE DATABASE `{name}`"))
+                .await
+                .unwrap();
+            let (server, _) = base
+                .rsplit_once('/')
+                .expect("MySQL URL ends with /database");
             let db = connect(format!("{server}/{name}")).await;
-            TestDb { db, admin: Some((admin, format!("DROP DATABASE `{name}`"))) }
+            TestDb {
+                db,
+                admin: Some((admin, format!("DROP DATABASE `{name}`"))),
+            }
         }
     })
 }

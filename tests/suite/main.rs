@@ -4,8 +4,8 @@
 #[macro_use]
 mod harness;
 
-use orm::prelude::*;
 use orm::Error;
+use orm::prelude::*;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "users")]
@@ -38,13 +38,17 @@ impl User {
 
 /// Composite primary key and a composite unique constraint.
 #[derive(Model, Debug, Clone, PartialEq)]
-#[orm(table = "memberships", primary_key(user_id, group_code), unique(group_code, level))]
+#[orm(
+    table = "memberships",
+    primary_key(user_id, group_code),
+    unique(group_code, level)
+)]
 struct Membership {
     user_id: i64,
     #[orm(max_length = 20)]
     group_code: String,
     level: i16,
-    #[orm(index)]
+    #[orm(index, max_length = 30)]
     role: String,
 }
 

@@ -41,20 +41,26 @@ pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {
                 _ => Error::Database { source },
             }
         }
-        sqlx::Error::PoolTimedOut => Error::Timeout { source: Box::new(error) },
+        sqlx::Error::PoolTimedOut => Error::Timeout {
+            source: Box::new(error),
+        },
         sqlx::Error::Configuration(_) => Error::Config(error.to_string()),
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_) => Error::Connection { source: Box::new(error) },
+        | sqlx::Error::Protocol(_) => Error::Connection {
+            source: Box::new(error),
+        },
         sqlx::Error::ColumnDecode { index, source } => Error::Decode {
             column: index.clone(),
             index: index.parse().unwrap_or(usize::MAX),
             expected: "the field's type",
             source,
         },
-        other => Error::Database { source: Box::new(other) },
+        other => Error::Database {
+            source: Box::new(other),
+        },
     }
 }
 
@@ -81,7 +87,10 @@ impl Error {
     /// (SQLite: "UNIQUE constraint failed: users.email").
     pub(crate) fn resolve_constraint(self, schema: &ModelSchema) -> Error {
         match self {
-            Error::UniqueViolation { constraint: None, source } => {
+            Error::UniqueViolation {
+                constraint: None,
+                source,
+            } => {
                 let message = source.to_string();
                 let constraint = after(&message, "UNIQUE constraint failed: ").and_then(|cols| {
                     let columns: Vec<&str> = cols

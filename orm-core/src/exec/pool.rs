@@ -41,7 +41,11 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        PoolOptions { max_connections: 10, min_connections: 0, acquire_timeout: Duration::from_secs(30) }
+        PoolOptions {
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -104,13 +108,19 @@ impl PoolOptions {
         let mut pool = self.sqlx_options::<sqlx::Sqlite>();
         let options = if in_memory {
             // One connection owns an in-memory database: keep exactly one, forever.
-            pool = pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+            pool = pool
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
             options
         } else {
             options.journal_mode(SqliteJournalMode::Wal)
         };
         let pool = pool.connect_with(options).await.map_err(super::from_sqlx)?;
-        Ok(Db { pool: Pool::Sqlite(pool) })
+        Ok(Db {
+            pool: Pool::Sqlite(pool),
+        })
     }
 
     #[cfg(feature = "postgres")]
@@ -121,7 +131,9 @@ impl PoolOptions {
             .connect_with(options)
             .await
             .map_err(super::from_sqlx)?;
-        Ok(Db { pool: Pool::Postgres(pool) })
+        Ok(Db {
+            pool: Pool::Postgres(pool),
+        })
     }
 
     #[cfg(feature = "mysql")]
@@ -147,7 +159,9 @@ impl PoolOptions {
             .connect_with(options)
             .await
             .map_err(super::from_sqlx)?;
-        Ok(Db { pool: Pool::MySql(pool) })
+        Ok(Db {
+            pool: Pool::MySql(pool),
+        })
     }
 }
 
@@ -184,7 +198,8 @@ impl Db {
 
     /// Drops `M`'s table if it exists.
     pub async fn drop_table<M: crate::Model>(&self) -> Result<()> {
-        self.execute_raw(&crate::sql::ddl::drop_table(M::schema(), self.dialect())).await?;
+        self.execute_raw(&crate::sql::ddl::drop_table(M::schema(), self.dialect()))
+            .await?;
         Ok(())
     }
 
@@ -210,7 +225,7 @@ macro_rules! sqlx_backend {
             use sqlx::query::Query;
             use sqlx::{AssertSqlSafe, Database};
 
-            use super::super::{from_sqlx, Decoder, ExecResult, RowRef};
+            use super::super::{Decoder, ExecResult, RowRef, from_sqlx};
             use crate::error::Result;
             use crate::schema::ColumnType;
             use crate::sql::Compiled;
@@ -250,8 +265,13 @@ macro_rules! sqlx_backend {
                 statement: Compiled,
                 decode: Decoder<T>,
             ) -> Result<Vec<T>> {
-                let rows = bind(statement).fetch_all(executor).await.map_err(from_sqlx)?;
-                rows.iter().map(|row| decode(&RowRef::$variant(row))).collect()
+                let rows = bind(statement)
+                    .fetch_all(executor)
+                    .await
+                    .map_err(from_sqlx)?;
+                rows.iter()
+                    .map(|row| decode(&RowRef::$variant(row)))
+                    .collect()
             }
 
             pub(super) async fn fetch_optional<'e, T>(
@@ -259,8 +279,13 @@ macro_rules! sqlx_backend {
                 statement: Compiled,
                 decode: Decoder<T>,
             ) -> Result<Option<T>> {
-                let row = bind(statement).fetch_optional(executor).await.map_err(from_sqlx)?;
-                row.as_ref().map(|row| decode(&RowRef::$variant(row))).transpose()
+                let row = bind(statement)
+                    .fetch_optional(executor)
+                    .await
+                    .map_err(from_sqlx)?;
+                row.as_ref()
+                    .map(|row| decode(&RowRef::$variant(row)))
+                    .transpose()
             }
 
             pub(super) async fn execute<'e>(
@@ -270,7 +295,10 @@ macro_rules! sqlx_backend {
                 let done = bind(statement).execute(executor).await.map_err(from_sqlx)?;
                 #[allow(clippy::redundant_closure_call)]
                 let last_insert_id = ($last_id)(&done);
-                Ok(ExecResult { rows_affected: done.rows_affected(), last_insert_id })
+                Ok(ExecResult {
+                    rows_affected: done.rows_affected(),
+                    last_insert_id,
+                })
             }
 
             pub(super) async fn execute_raw<'e>(
@@ -281,21 +309,38 @@ macro_rules! sqlx_backend {
                     .execute(AssertSqlSafe(sql.to_owned()))
                     .await
                     .map_err(from_sqlx)?;
-                Ok(ExecResult { rows_affected: done.rows_affected(), last_insert_id: None })
+                Ok(ExecResult {
+                    rows_affected: done.rows_affected(),
+                    last_insert_id: None,
+                })
             }
         }
     };
 }
 
-sqlx_backend!(sqlite, "sqlite", sqlx::Sqlite, Sqlite, |r: &sqlx::sqlite::SqliteQueryResult| {
-    Some(r.last_insert_rowid())
-});
-sqlx_backend!(postgres, "postgres", sqlx::Postgres, Postgres, |_: &sqlx::postgres::PgQueryResult| {
-    None
-});
-sqlx_backend!(mysql, "mysql", sqlx::MySql, MySql, |r: &sqlx::mysql::MySqlQueryResult| {
-    i64::try_from(r.last_insert_id()).ok().filter(|id| *id != 0)
-});
+sqlx_backend!(
+    sqlite,
+    "sqlite",
+    sqlx::Sqlite,
+    Sqlite,
+    |r: &sqlx::sqlite::SqliteQueryResult| { Some(r.last_insert_rowid()) }
+);
+sqlx_backend!(
+    postgres,
+    "postgres",
+    sqlx::Postgres,
+    Postgres,
+    |_: &sqlx::postgres::PgQueryResult| { None }
+);
+sqlx_backend!(
+    mysql,
+    "mysql",
+    sqlx::MySql,
+    MySql,
+    |r: &sqlx::mysql::MySqlQueryResult| {
+        i64::try_from(r.last_insert_id()).ok().filter(|id| *id != 0)
+    }
+);
 
 /// Dispatches one call to the pool's backend module.
 macro_rules! dispatch {
@@ -326,7 +371,11 @@ impl Executor for Db {
         }
     }
 
-    async fn fetch_all<T: Send + 'static>(&self, statement: Compiled, decode: Decoder<T>) -> Result<Vec<T>> {
+    async fn fetch_all<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
         dispatch!(self, fetch_all(statement, decode))
     }
 

@@ -46,7 +46,10 @@ impl<M: Model, T: FieldType> Column<M, T> {
     /// A handle on the column named `name` (used by generated code).
     #[doc(hidden)]
     pub const fn new(name: &'static str) -> Self {
-        Column { name, _marker: PhantomData }
+        Column {
+            name,
+            _marker: PhantomData,
+        }
     }
 
     /// The database name of the column.
@@ -56,7 +59,10 @@ impl<M: Model, T: FieldType> Column<M, T> {
 
     /// The column as an IR reference.
     pub fn column_ref(self) -> ColumnRef {
-        ColumnRef { table: M::schema().table, name: self.name }
+        ColumnRef {
+            table: M::schema().table,
+            name: self.name,
+        }
     }
 
     fn filter(self, condition: Condition) -> Filter<M> {
@@ -64,7 +70,11 @@ impl<M: Model, T: FieldType> Column<M, T> {
     }
 
     fn compare(self, op: CmpOp, value: impl IntoValue<T>) -> Filter<M> {
-        self.filter(Condition::Compare { column: self.column_ref(), op, value: value.into_value() })
+        self.filter(Condition::Compare {
+            column: self.column_ref(),
+            op,
+            value: value.into_value(),
+        })
     }
 
     /// `column = value` (`IS NULL` when the value is `None`).
@@ -122,7 +132,11 @@ impl<M: Model, T: FieldType> Column<M, T> {
         negated: bool,
     ) -> Filter<M> {
         let values = values.into_iter().map(IntoValue::into_value).collect();
-        self.filter(Condition::InList { column: self.column_ref(), values, negated })
+        self.filter(Condition::InList {
+            column: self.column_ref(),
+            values,
+            negated,
+        })
     }
 
     /// `column LIKE pattern`: `%` matches any run, `_` one character, `\` escapes.
@@ -167,7 +181,11 @@ impl<M: Model, T: FieldType> Column<M, T> {
     }
 
     fn like_impl(self, pattern: String, case_insensitive: bool) -> Filter<M> {
-        self.filter(Condition::Like { column: self.column_ref(), pattern, case_insensitive })
+        self.filter(Condition::Like {
+            column: self.column_ref(),
+            pattern,
+            case_insensitive,
+        })
     }
 
     /// `column IS NULL` (only for `Option<_>` columns).
@@ -175,7 +193,10 @@ impl<M: Model, T: FieldType> Column<M, T> {
     where
         T: NullableField,
     {
-        self.filter(Condition::IsNull { column: self.column_ref(), negated: false })
+        self.filter(Condition::IsNull {
+            column: self.column_ref(),
+            negated: false,
+        })
     }
 
     /// `column IS NOT NULL` (only for `Option<_>` columns).
@@ -183,7 +204,10 @@ impl<M: Model, T: FieldType> Column<M, T> {
     where
         T: NullableField,
     {
-        self.filter(Condition::IsNull { column: self.column_ref(), negated: true })
+        self.filter(Condition::IsNull {
+            column: self.column_ref(),
+            negated: true,
+        })
     }
 
     /// Ascending order on this column.
@@ -212,7 +236,10 @@ pub fn escape_like(text: &str) -> String {
 impl<M> Filter<M> {
     /// Wraps an IR condition (for extensions that build their own conditions).
     pub fn from_condition(condition: Condition) -> Self {
-        Filter { condition, _marker: PhantomData }
+        Filter {
+            condition,
+            _marker: PhantomData,
+        }
     }
 
     /// The IR condition.
@@ -245,12 +272,16 @@ impl<M> Filter<M> {
 
     /// Every filter holds (true for an empty list).
     pub fn all(filters: impl IntoIterator<Item = Filter<M>>) -> Filter<M> {
-        Filter::from_condition(Condition::And(filters.into_iter().map(|f| f.condition).collect()))
+        Filter::from_condition(Condition::And(
+            filters.into_iter().map(|f| f.condition).collect(),
+        ))
     }
 
     /// At least one filter holds (false for an empty list).
     pub fn any(filters: impl IntoIterator<Item = Filter<M>>) -> Filter<M> {
-        Filter::from_condition(Condition::Or(filters.into_iter().map(|f| f.condition).collect()))
+        Filter::from_condition(Condition::Or(
+            filters.into_iter().map(|f| f.condition).collect(),
+        ))
     }
 }
 
@@ -277,7 +308,10 @@ impl<M> std::ops::Not for Filter<M> {
 
 impl<M> Order<M> {
     fn new(column: ColumnRef, direction: Direction) -> Self {
-        Order { order: OrderBy { column, direction }, _marker: PhantomData }
+        Order {
+            order: OrderBy { column, direction },
+            _marker: PhantomData,
+        }
     }
 
     /// The IR ordering term.

@@ -206,7 +206,10 @@ impl Condition {
     pub fn primary_key_eq(schema: &'static ModelSchema, values: Vec<Value>) -> Condition {
         Condition::and_all(schema.primary_key_columns().zip(values).map(|(c, value)| {
             Condition::Compare {
-                column: ColumnRef { table: schema.table, name: c.name },
+                column: ColumnRef {
+                    table: schema.table,
+                    name: c.name,
+                },
                 op: CmpOp::Eq,
                 value,
             }

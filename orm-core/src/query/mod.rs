@@ -5,6 +5,6 @@ pub mod ir;
 mod select;
 mod write;
 
-pub use column::{escape_like, Column, Filter, Order};
+pub use column::{Column, Filter, Order, escape_like};
 pub use select::Select;
 pub use write::{DeleteMany, UpdateMany};

@@ -6,8 +6,8 @@ use super::column::{Filter, Order};
 use super::ir::{Condition, Projection, SelectQuery, Statement};
 use crate::error::{Error, Result};
 use crate::exec::{Executor, RowRef};
-use crate::model::{decode_model, select_query, Model};
-use crate::sql::{compile, Compiled, Dialect};
+use crate::model::{Model, decode_model, select_query};
+use crate::sql::{Compiled, Dialect, compile};
 use crate::value::FieldType;
 
 /// A typed select over model `M`; nothing runs until a terminal method (`all`, `one`,
@@ -28,7 +28,10 @@ impl<M: Model> Default for Select<M> {
 impl<M: Model> Select<M> {
     /// A select of every row of `M`'s table.
     pub fn new() -> Self {
-        Select { query: select_query::<M>(Projection::Model), _marker: PhantomData }
+        Select {
+            query: select_query::<M>(Projection::Model),
+            _marker: PhantomData,
+        }
     }
 
     pub(crate) fn with_condition(mut self, condition: Condition) -> Self {
@@ -94,7 +97,9 @@ impl<M: Model> Select<M> {
     /// The first matching row; [`Error::NotFound`] if there is none.
     pub async fn one<E: Executor>(self, db: &E) -> Result<M> {
         let table = M::schema().table;
-        self.optional(db).await?.ok_or(Error::NotFound { table, detail: "" })
+        self.optional(db)
+            .await?
+            .ok_or(Error::NotFound { table, detail: "" })
     }
 
     /// The first matching row, or `None`.

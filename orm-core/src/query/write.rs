@@ -7,7 +7,7 @@ use super::ir::{Condition, DeleteQuery, Statement, UpdateQuery};
 use crate::error::Result;
 use crate::exec::Executor;
 use crate::model::Model;
-use crate::sql::{compile, Compiled, Dialect};
+use crate::sql::{Compiled, Dialect, compile};
 use crate::value::{FieldType, IntoValue};
 
 /// An update of every row of `M` matching the filters: `set` columns, then `execute`.
@@ -21,20 +21,29 @@ pub struct UpdateMany<M> {
 impl<M: Model> UpdateMany<M> {
     pub(crate) fn new() -> Self {
         UpdateMany {
-            query: UpdateQuery { schema: M::schema(), assignments: Vec::new(), filter: None },
+            query: UpdateQuery {
+                schema: M::schema(),
+                assignments: Vec::new(),
+                filter: None,
+            },
             _marker: PhantomData,
         }
     }
 
     /// Sets `column` to `value` on every matching row.
     pub fn set<T: FieldType>(mut self, column: Column<M, T>, value: impl IntoValue<T>) -> Self {
-        self.query.assignments.push((column.name(), value.into_value()));
+        self.query
+            .assignments
+            .push((column.name(), value.into_value()));
         self
     }
 
     /// Restricts the update to rows matching `filter`; several calls combine with AND.
     pub fn filter(mut self, filter: Filter<M>) -> Self {
-        self.query.filter = Some(Condition::and_opt(self.query.filter.take(), filter.into_condition()));
+        self.query.filter = Some(Condition::and_opt(
+            self.query.filter.take(),
+            filter.into_condition(),
+        ));
         self
     }
 
@@ -63,7 +72,13 @@ pub struct DeleteMany<M> {
 
 impl<M: Model> DeleteMany<M> {
     pub(crate) fn new() -> Self {
-        DeleteMany { query: DeleteQuery { schema: M::schema(), filter: None }, _marker: PhantomData }
+        DeleteMany {
+            query: DeleteQuery {
+                schema: M::schema(),
+                filter: None,
+            },
+            _marker: PhantomData,
+        }
     }
 
     pub(crate) fn with_condition(mut self, condition: Condition) -> Self {

@@ -30,7 +30,10 @@ pub enum ColumnType {
 impl ColumnType {
     /// Whether values of this type are integers (the types `auto_increment` accepts).
     pub const fn is_integer(self) -> bool {
-        matches!(self, ColumnType::SmallInt | ColumnType::Int | ColumnType::BigInt)
+        matches!(
+            self,
+            ColumnType::SmallInt | ColumnType::Int | ColumnType::BigInt
+        )
     }
 
     /// The Rust type name this logical type stands for, used in error messages.

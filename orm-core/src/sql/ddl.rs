@@ -10,7 +10,7 @@ use sea_query::{
 
 use super::Dialect;
 use crate::error::Error;
-use crate::schema::{ColumnSchema, ColumnType, DefaultValue, ModelSchema};
+use crate::schema::{ColumnSchema, ColumnType, DefaultValue, IndexSchema, ModelSchema};
 
 fn render(statement: &impl SchemaStatementBuilder, dialect: Dialect) -> String {
     match dialect {
@@ -32,23 +32,35 @@ pub fn create_table(
     if if_not_exists {
         table.if_not_exists();
     }
+    if dialect == Dialect::MySql {
+        // MySQL has no CREATE INDEX IF NOT EXISTS: declare the indexes inside CREATE TABLE so
+        // that IF NOT EXISTS covers them too.
+        for ix in schema.indexes {
+            table.index(&mut index_statement(schema, ix));
+        }
+        return Ok(vec![render(&table, dialect)]);
+    }
     let mut out = vec![render(&table, dialect)];
     for ix in schema.indexes {
-        let mut index: IndexCreateStatement = Index::create();
-        index.name(ix.name).table(schema.table);
-        for c in ix.columns {
-            index.col(*c);
-        }
-        if ix.unique {
-            index.unique();
-        }
-        // MySQL has no CREATE INDEX IF NOT EXISTS; a fresh table has none anyway.
-        if if_not_exists && dialect != Dialect::MySql {
+        let mut index = index_statement(schema, ix);
+        if if_not_exists {
             index.if_not_exists();
         }
         out.push(render(&index, dialect));
     }
     Ok(out)
+}
+
+fn index_statement(schema: &ModelSchema, ix: &IndexSchema) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(ix.name).table(schema.table);
+    for c in ix.columns {
+        index.col(*c);
+    }
+    if ix.unique {
+        index.unique();
+    }
+    index
 }
 
 /// The statement that drops `schema`'s table (if it exists).
@@ -72,7 +84,10 @@ fn table_statement(schema: &ModelSchema, dialect: Dialect) -> Result<TableCreate
         table.primary_key(&mut key);
     }
     if dialect == Dialect::MySql {
-        table.engine("InnoDB").character_set("utf8mb4").collate("utf8mb4_bin");
+        table
+            .engine("InnoDB")
+            .character_set("utf8mb4")
+            .collate("utf8mb4_bin");
     }
     Ok(table)
 }
@@ -111,13 +126,27 @@ fn column_def(column: &ColumnSchema, single_key: bool) -> ColumnDef {
 }
 
 /// Rejects what a dialect cannot store, with a message that says how to fix the model.
-fn check_column(schema: &ModelSchema, column: &ColumnSchema, dialect: Dialect) -> Result<(), Error> {
+fn check_column(
+    schema: &ModelSchema,
+    column: &ColumnSchema,
+    dialect: Dialect,
+) -> Result<(), Error> {
     let keyed = column.primary_key
-        || schema.indexes.iter().any(|ix| ix.columns.contains(&column.name));
+        || schema
+            .indexes
+            .iter()
+            .any(|ix| ix.columns.contains(&column.name));
+    if dialect == Dialect::MySql && keyed && column.ty == ColumnType::Bytes {
+        return Err(Error::Schema(format!(
+            "`{}.{}` is a key or indexed byte-string column, which MySQL cannot index without a \
+             prefix length; use a bounded `String` key instead",
+            schema.table, column.name
+        )));
+    }
     if dialect == Dialect::MySql
         && keyed
+        && column.ty == ColumnType::Text
         && column.max_length.is_none()
-        && matches!(column.ty, ColumnType::Text | ColumnType::Bytes)
     {
         return Err(Error::Schema(format!(
             "`{}.{}` is a key or indexed column of unbounded length, which MySQL cannot index; \

@@ -91,7 +91,10 @@ fn build(statement: &impl QueryStatementWriter, dialect: Dialect) -> Compiled {
         Dialect::MySql => statement.build(MysqlQueryBuilder),
         Dialect::Sqlite => statement.build(SqliteQueryBuilder),
     };
-    Compiled { sql, values: values.0.into_iter().map(values::from_sea).collect() }
+    Compiled {
+        sql,
+        values: values.0.into_iter().map(values::from_sea).collect(),
+    }
 }
 
 fn col(c: &ColumnRef) -> Expr {
@@ -135,13 +138,17 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Compiled {
             select.expr(Expr::cust("1"));
         }
         Projection::Count if limit.is_none() && q.offset.is_none() => {
+            // Order does not change a count, and PostgreSQL rejects ORDER BY beside COUNT(*).
+            select.clear_order_by();
             select.expr(Func::count(Expr::col(Asterisk)));
         }
         Projection::Count => {
             // LIMIT/OFFSET apply to rows, not to the count: count over the limited rows.
             select.expr(Expr::cust("1"));
             let mut outer = Query::select();
-            outer.expr(Func::count(Expr::col(Asterisk))).from_subquery(select, "counted");
+            outer
+                .expr(Func::count(Expr::col(Asterisk)))
+                .from_subquery(select, "counted");
             return build(&outer, dialect);
         }
     }
@@ -183,7 +190,9 @@ fn compile_update(q: &UpdateQuery, dialect: Dialect) -> Result<Compiled, Error> 
     }
     let mut update = Query::update();
     update.table(q.schema.table).values(
-        q.assignments.iter().map(|(name, v)| (*name, Expr::val(values::to_sea(v.clone())))),
+        q.assignments
+            .iter()
+            .map(|(name, v)| (*name, Expr::val(values::to_sea(v.clone())))),
     );
     if let Some(filter) = &q.filter {
         update.and_where(condition(filter, dialect));
@@ -211,12 +220,16 @@ fn val(v: &Value) -> Expr {
 /// Compiles an IR condition to a sea-query expression.
 fn condition(c: &Condition, dialect: Dialect) -> Expr {
     match c {
-        Condition::Compare { column, op: CmpOp::Eq, value } if value.is_null() => {
-            col(column).is_null()
-        }
-        Condition::Compare { column, op: CmpOp::Ne, value } if value.is_null() => {
-            col(column).is_not_null()
-        }
+        Condition::Compare {
+            column,
+            op: CmpOp::Eq,
+            value,
+        } if value.is_null() => col(column).is_null(),
+        Condition::Compare {
+            column,
+            op: CmpOp::Ne,
+            value,
+        } if value.is_null() => col(column).is_not_null(),
         Condition::Compare { column, op, value } => {
             let op = match op {
                 CmpOp::Eq => BinOper::Equal,
@@ -229,34 +242,61 @@ fn condition(c: &Condition, dialect: Dialect) -> Expr {
             col(column).binary(op, val(value))
         }
         Condition::Between { column, low, high } => col(column).between(val(low), val(high)),
-        Condition::InList { values, negated, .. } if values.is_empty() => constant(*negated),
-        Condition::InList { column, values, negated } => {
+        Condition::InList {
+            values, negated, ..
+        } if values.is_empty() => constant(*negated),
+        Condition::InList {
+            column,
+            values,
+            negated,
+        } => {
             let values = values.iter().cloned().map(values::to_sea);
-            if *negated { col(column).is_not_in(values) } else { col(column).is_in(values) }
-        }
-        Condition::Like { column, pattern, case_insensitive: false } => {
-            col(column).like(LikeExpr::new(pattern.clone()).escape('\\'))
-        }
-        Condition::Like { column, pattern, case_insensitive: true } => match dialect {
-            Dialect::Postgres => col(column).binary(
-                PgBinOper::ILike,
-                Expr::from(LikeExpr::new(pattern.clone()).escape('\\')),
-            ),
-            Dialect::MySql | Dialect::Sqlite => {
-                // LOWER() on both sides: one folding rule for the column and the pattern.
-                let pattern = Expr::Binary(
-                    Box::new(Func::lower(Expr::val(pattern.clone())).into()),
-                    BinOper::Escape,
-                    Box::new(Expr::Constant('\\'.into())),
-                );
-                Expr::from(Func::lower(col(column))).binary(BinOper::Like, pattern)
+            if *negated {
+                col(column).is_not_in(values)
+            } else {
+                col(column).is_in(values)
             }
-        },
-        Condition::IsNull { column, negated: false } => col(column).is_null(),
-        Condition::IsNull { column, negated: true } => col(column).is_not_null(),
+        }
+        Condition::Like {
+            column,
+            pattern,
+            case_insensitive,
+        } => like(col(column), pattern, *case_insensitive, dialect),
+        Condition::IsNull {
+            column,
+            negated: false,
+        } => col(column).is_null(),
+        Condition::IsNull {
+            column,
+            negated: true,
+        } => col(column).is_not_null(),
         Condition::And(items) => fold(items, dialect, true),
         Condition::Or(items) => fold(items, dialect, false),
         Condition::Not(inner) => condition(inner, dialect).not(),
+    }
+}
+
+/// `LIKE` with `\\` as the escape character on every dialect.
+fn like(column: Expr, pattern: &str, case_insensitive: bool, dialect: Dialect) -> Expr {
+    match dialect {
+        // Backslash is PostgreSQL's default LIKE escape; sea-query cannot render ILIKE with an
+        // ESCAPE clause, so none is written.
+        Dialect::Postgres if case_insensitive => {
+            column.binary(PgBinOper::ILike, Expr::val(pattern))
+        }
+        Dialect::Postgres => column.like(pattern),
+        // Declared explicitly: SQLite has no default escape, and MySQL loses it under
+        // NO_BACKSLASH_ESCAPES.
+        Dialect::MySql | Dialect::Sqlite if case_insensitive => {
+            // LOWER() on both sides: one folding rule for the column and the pattern.
+            let pattern = Expr::Binary(
+                Box::new(Func::lower(Expr::val(pattern)).into()),
+                BinOper::Escape,
+                Box::new(Expr::Constant('\\'.into())),
+            );
+            Expr::from(Func::lower(column)).binary(BinOper::Like, pattern)
+        }
+        Dialect::MySql | Dialect::Sqlite => column.like(LikeExpr::new(pattern).escape('\\')),
     }
 }
 
