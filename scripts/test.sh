@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: every crate's unit tests, the compile-fail (trybuild) cases, the
-# SQL snapshots and the shared integration suite on SQLite, PostgreSQL and MariaDB/MySQL.
+# SQL and BSON snapshots, the shared integration suite on SQLite, PostgreSQL and MariaDB/MySQL,
+# and the MongoDB compiler against a MongoDB-wire test server that this script installs (from
+# PyPI, into target/) and starts, and stops again when the tests end.
 #
-# Backends: ORM_TEST_BACKENDS (default sqlite,postgres,mysql); URLs: ORM_TEST_POSTGRES_URL
+# Backends: ORM_TEST_BACKENDS (default sqlite,postgres,mysql,mongodb); URLs: ORM_TEST_POSTGRES_URL
 # (default postgres://postgres@127.0.0.1:5432/test), ORM_TEST_MYSQL_URL (default
-# mysql://root@127.0.0.1:3306/test). With CI=true every backend must be reachable.
+# mysql://root@127.0.0.1:3306/test), ORM_TEST_MONGO_URL (default: the server started here).
+# With CI=true every backend must be reachable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-backends=${ORM_TEST_BACKENDS:-sqlite,postgres,mysql}
+backends=${ORM_TEST_BACKENDS:-sqlite,postgres,mysql,mongodb}
 pg_url=${ORM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 my_url=${ORM_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}
 
@@ -26,5 +29,13 @@ check_port() { # name url
 [[ ",$backends," == *",postgres,"* ]] && check_port PostgreSQL "$pg_url"
 [[ ",$backends," == *",mysql,"* ]] && check_port MariaDB/MySQL "$my_url"
 
+if [[ ",$backends," == *",mongodb,"* && -z ${ORM_TEST_MONGO_URL:-} ]]; then
+  ORM_TEST_MONGO_URL=$(bash scripts/mongo-server.sh start)
+  trap 'bash scripts/mongo-server.sh stop >/dev/null 2>&1 || true' EXIT
+  export ORM_TEST_MONGO_URL
+fi
+
 export ORM_TEST_BACKENDS=$backends ORM_TEST_POSTGRES_URL=$pg_url ORM_TEST_MYSQL_URL=$my_url
-exec cargo test --workspace --all-features "$@"
+cargo test --workspace --all-features "$@"
+# The compile-fail cases are blessed with the default features (see tests/compile_fail.rs).
+cargo test --test compile_fail "$@"

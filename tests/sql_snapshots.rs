@@ -54,6 +54,18 @@ struct Note {
     body: Option<String>,
 }
 
+/// Foreign keys with referential actions.
+#[derive(Model, Debug, Clone)]
+#[orm(table = "posts", renamed_from = "articles")]
+struct Post {
+    #[orm(primary_key, auto_increment)]
+    id: i32,
+    #[orm(belongs_to = User, on_delete = "cascade", on_update = "restrict")]
+    author_id: i64,
+    #[orm(belongs_to = User, on_delete = "set_null", renamed_from = "reviewer_id")]
+    editor_id: Option<i64>,
+}
+
 fn user() -> User {
     User {
         id: 1,
@@ -285,6 +297,7 @@ fn create_and_drop_table_ddl() {
     };
     check("create_table_users", |d| ddl(User::schema(), d));
     check("create_table_memberships", |d| ddl(Membership::schema(), d));
+    check("create_table_with_foreign_keys", |d| ddl(Post::schema(), d));
     check("create_table_unbounded_text_key", |d| {
         ddl(Note::schema(), d)
     });

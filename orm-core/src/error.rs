@@ -89,6 +89,33 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A serializable (or repeatable-read) transaction conflicted with a concurrent one;
+    /// retrying the whole transaction can succeed ([`Error::is_retryable`]).
+    #[error(
+        "transaction conflicts with a concurrent one (serialization failure); retry it, e.g. with `Db::transaction_with_retry`: {source}"
+    )]
+    SerializationFailure {
+        /// The database's own error.
+        source: BoxError,
+    },
+
+    /// The database broke a deadlock by aborting this transaction; retrying can succeed.
+    #[error(
+        "deadlock detected, this transaction was aborted; retry it, e.g. with `Db::transaction_with_retry`: {source}"
+    )]
+    Deadlock {
+        /// The database's own error.
+        source: BoxError,
+    },
+
+    /// A lock could not be acquired in time (MySQL `innodb_lock_wait_timeout`, PostgreSQL
+    /// `lock_timeout`/`NOWAIT`, SQLite busy timeout); retrying can succeed.
+    #[error("timed out waiting for a lock held by another transaction: {source}")]
+    LockTimeout {
+        /// The database's own error.
+        source: BoxError,
+    },
+
     /// The connection URL or options are invalid, or name a backend this build does not include.
     #[error("invalid database configuration: {0}")]
     Config(String),
@@ -120,6 +147,15 @@ impl Error {
     /// Whether the error is a unique-constraint violation.
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, Error::UniqueViolation { .. })
+    }
+
+    /// Whether retrying the whole transaction can succeed: serialization failures, deadlocks
+    /// and lock timeouts.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::SerializationFailure { .. } | Error::Deadlock { .. } | Error::LockTimeout { .. }
+        )
     }
 
     /// Whether the error means that no row matched.

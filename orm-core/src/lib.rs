@@ -12,22 +12,33 @@
 pub mod error;
 pub mod exec;
 pub mod model;
+#[cfg(feature = "mongodb")]
+pub mod mongo;
 pub mod query;
 pub mod schema;
 pub mod sql;
 pub mod value;
 
 pub use error::{Error, Result};
-pub use exec::{Db, ExecResult, Executor, PoolOptions, RowRef};
+pub use exec::{
+    Db, ExecResult, Executor, IsolationLevel, PoolOptions, RetryPolicy, RowRef, Transaction,
+    TxOptions,
+};
 pub use model::Model;
 pub use query::{Column, DeleteMany, Filter, Order, Select, UpdateMany};
-pub use schema::{ColumnSchema, ColumnType, DefaultValue, IndexSchema, ModelSchema};
+pub use schema::{
+    ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema,
+    ReferentialAction,
+};
 pub use sql::{Compiled, Dialect};
 pub use value::{FieldType, IntoValue, SqlType, Value};
 
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {
-    pub use crate::{Column, Db, Error, Executor, Filter, Model, PoolOptions, Result};
+    pub use crate::{
+        Column, Db, Error, Executor, Filter, IsolationLevel, Model, PoolOptions, Result,
+        RetryPolicy, Transaction, TxOptions,
+    };
 }
 
 /// Paths used by code that `#[derive(Model)]` generates. Not a public API.
@@ -37,7 +48,9 @@ pub mod __private {
     pub use crate::exec::RowRef;
     pub use crate::model::Model;
     pub use crate::query::Column;
-    pub use crate::schema::{ColumnSchema, DefaultValue, IndexSchema, ModelSchema};
+    pub use crate::schema::{
+        ColumnSchema, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema, ReferentialAction,
+    };
     pub use crate::value::{
         AutoIncrementField, DefaultLiteral, FieldType, KeyField, SqlType, TextField, Value,
     };
@@ -51,6 +64,17 @@ pub mod __private {
     pub const fn assert_auto_increment_field<T: AutoIncrementField>() {}
     /// Compile-time check for primary-key fields (error points at the field's type).
     pub const fn assert_key_field<T: KeyField>() {}
+    /// Compile-time check that a `belongs_to` field has the type of the parent's key.
+    pub const fn assert_foreign_key<F: crate::value::ReferencesKey<K>, K>() {}
+    /// Compile-time check for `on_delete = "set_null"` (the field must be an `Option`).
+    pub const fn assert_nullable_field<T: crate::value::SetNullField>() {}
+    /// Compile-time check for `belongs_to`: the parent has a single-column primary key.
+    pub const fn assert_single_key(schema: &ModelSchema) {
+        assert!(
+            schema.primary_key.len() == 1,
+            "`belongs_to` needs a parent model with a single-column primary key"
+        );
+    }
     /// Compile-time check that a `default` literal fits the field (error points at the literal).
     pub fn assert_default<T: FieldType, L: DefaultLiteral<T::Base>>(_literal: L) {}
 }

@@ -21,8 +21,13 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// The primary key: the key field's type, or a tuple for a composite key.
     type PrimaryKey: Send + Sync;
 
+    /// The static schema descriptor (a constant, so other models' descriptors can refer to it).
+    const SCHEMA: &'static ModelSchema;
+
     /// The static schema descriptor.
-    fn schema() -> &'static ModelSchema;
+    fn schema() -> &'static ModelSchema {
+        Self::SCHEMA
+    }
 
     /// Decodes a row whose columns start at `offset`, in [`ModelSchema::columns`] order.
     fn decode_row(row: &RowRef<'_>, offset: usize) -> Result<Self>;

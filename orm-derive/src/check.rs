@@ -27,6 +27,28 @@ pub fn check(cx: &Ctxt, cont: &Container<'_>) {
     column_names_are_distinct(cx, cont);
     column_constants_are_distinct(cx, cont);
     index_names_are_distinct(cx, cont);
+    referential_actions_need_belongs_to(cx, cont);
+}
+
+/// `on_delete` / `on_update` describe a foreign key, so they need `belongs_to` on the field.
+fn referential_actions_need_belongs_to(cx: &Ctxt, cont: &Container<'_>) {
+    for field in cont.fields() {
+        if field.attrs.belongs_to.is_some() {
+            continue;
+        }
+        for action in [&field.attrs.on_delete, &field.attrs.on_update]
+            .into_iter()
+            .flatten()
+        {
+            cx.error_spanned_by(
+                &action.key,
+                format!(
+                    "`{}` needs `belongs_to = Parent` on the same field: it configures that foreign key",
+                    action.key
+                ),
+            );
+        }
+    }
 }
 
 /// Generic parameters (types, lifetimes, consts) and where clauses are not supported.

@@ -163,9 +163,7 @@ fn model_impl(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         impl #private::Model for #ident {
             type PrimaryKey = #key_type;
 
-            fn schema() -> &'static #private::ModelSchema {
-                #schema
-            }
+            const SCHEMA: &'static #private::ModelSchema = #schema;
 
             fn decode_row(
                 __row: &#private::RowRef<'_>,
@@ -193,7 +191,7 @@ fn model_impl(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     }
 }
 
-/// The body of `schema()`: a `static` descriptor and a reference to it.
+/// The `SCHEMA` constant: a reference to the descriptor (promoted to static memory).
 fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     let name = cont.name();
     let table = cont.table_name();
@@ -224,15 +222,51 @@ fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         }
     });
 
+    let foreign_keys = cont.stored_fields().filter_map(|field| {
+        let parent = &field.attrs.belongs_to.as_ref()?.value;
+        let column = field.column_name();
+        let name = format!("fk_{table}_{column}");
+        let action = |opt: &Option<crate::attr::Opt<crate::attr::Referential>>| {
+            let variant =
+                format_ident!("{}", opt.as_ref().map_or("NoAction", |a| a.value.variant()));
+            quote!(#private::ReferentialAction::#variant)
+        };
+        let (on_delete, on_update) = (
+            action(&field.attrs.on_delete),
+            action(&field.attrs.on_update),
+        );
+        let parent_schema = quote_spanned!(parent.span()=> <#parent as #private::Model>::SCHEMA);
+        Some(quote! {
+            #private::ForeignKeySchema {
+                name: #name,
+                columns: &[#column],
+                ref_table: #parent_schema.table,
+                ref_columns: &[#parent_schema.columns[#parent_schema.primary_key[0]].name],
+                on_delete: #on_delete,
+                on_update: #on_update,
+            }
+        })
+    });
+    let renamed_from = option_str(cont.attrs.renamed_from.as_ref().map(|l| l.value()));
+
     quote! {
-        static SCHEMA: #private::ModelSchema = #private::ModelSchema {
+        &#private::ModelSchema {
             name: #name,
             table: #table,
             columns: &[#(#columns),*],
             primary_key: &[#(#positions),*],
             indexes: &[#(#indexes),*],
-        };
-        &SCHEMA
+            foreign_keys: &[#(#foreign_keys),*],
+            renamed_from: #renamed_from,
+        }
+    }
+}
+
+/// `Some("text")` or `None`, fully qualified.
+fn option_str(value: Option<String>) -> TokenStream {
+    match value {
+        Some(text) => quote!(::core::option::Option::Some(#text)),
+        None => quote!(::core::option::Option::None),
     }
 }
 
@@ -271,6 +305,7 @@ fn column_schema(field: &Field<'_>, primary_key: bool, private: &TokenStream) ->
             quote!(::core::option::Option::Some(#max))
         }
     };
+    let renamed_from = option_str(field.attrs.renamed_from.as_ref().map(|o| o.value.value()));
     quote! {
         #private::ColumnSchema {
             name: #name,
@@ -281,6 +316,7 @@ fn column_schema(field: &Field<'_>, primary_key: bool, private: &TokenStream) ->
             auto_increment: #auto_increment,
             default: #default,
             max_length: #max_length,
+            renamed_from: #renamed_from,
         }
     }
 }
@@ -339,6 +375,20 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         }
         if field.attrs.max_length.is_some() {
             checks.push(quote_spanned!(span=> #private::assert_text_field::<#ty>();));
+        }
+        if let Some(parent) = &field.attrs.belongs_to {
+            let parent = &parent.value;
+            checks.push(quote_spanned! {parent.span()=>
+                const { #private::assert_single_key(<#parent as #private::Model>::SCHEMA) };
+                #private::assert_foreign_key::<#ty, <#parent as #private::Model>::PrimaryKey>();
+            });
+        }
+        let sets_null = |o: &Option<crate::attr::Opt<crate::attr::Referential>>| {
+            o.as_ref()
+                .is_some_and(|a| a.value == crate::attr::Referential::SetNull)
+        };
+        if sets_null(&field.attrs.on_delete) || sets_null(&field.attrs.on_update) {
+            checks.push(quote_spanned!(span=> #private::assert_nullable_field::<#ty>();));
         }
         if let Some(default) = &field.attrs.default {
             let literal = &default.value.expr;

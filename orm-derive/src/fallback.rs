@@ -58,9 +58,15 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
             impl #impl_generics #private::Model for #ident #ty_generics #where_clause {
                 type PrimaryKey = ();
 
-                fn schema() -> &'static #private::ModelSchema {
-                    #stub
-                }
+                const SCHEMA: &'static #private::ModelSchema = &#private::ModelSchema {
+                    name: "",
+                    table: "",
+                    columns: &[],
+                    primary_key: &[],
+                    indexes: &[],
+                    foreign_keys: &[],
+                    renamed_from: ::core::option::Option::None,
+                };
 
                 fn decode_row(
                     _: &#private::RowRef<'_>,

@@ -32,11 +32,28 @@ pub const DEFAULT: Symbol = Symbol("default");
 pub const MAX_LENGTH: Symbol = Symbol("max_length");
 /// Field: `skip`.
 pub const SKIP: Symbol = Symbol("skip");
+/// Struct and field: `renamed_from = "old_name"` (a hint for the migration engine).
+pub const RENAMED_FROM: Symbol = Symbol("renamed_from");
+/// Field: `belongs_to = Parent` (a foreign key to the parent's primary key).
+pub const BELONGS_TO: Symbol = Symbol("belongs_to");
+/// Field: `on_delete = "cascade"` (with `belongs_to`).
+pub const ON_DELETE: Symbol = Symbol("on_delete");
+/// Field: `on_update = "cascade"` (with `belongs_to`).
+pub const ON_UPDATE: Symbol = Symbol("on_update");
 
 /// Options that only make sense on the struct.
 pub const STRUCT_ONLY: &[Symbol] = &[TABLE, CRATE];
 /// Options that only make sense on a field.
-pub const FIELD_ONLY: &[Symbol] = &[AUTO_INCREMENT, COLUMN, DEFAULT, MAX_LENGTH, SKIP];
+pub const FIELD_ONLY: &[Symbol] = &[
+    AUTO_INCREMENT,
+    COLUMN,
+    DEFAULT,
+    MAX_LENGTH,
+    SKIP,
+    BELONGS_TO,
+    ON_DELETE,
+    ON_UPDATE,
+];
 
 impl Symbol {
     /// The keyword as written.

@@ -4,8 +4,11 @@
 #[macro_use]
 mod harness;
 
-use orm::Error;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use orm::prelude::*;
+use orm::{Dialect, Error};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "users")]
@@ -78,6 +81,20 @@ struct Sample {
     scratch: Vec<String>,
 }
 
+/// A child table with foreign keys: deleting a user deletes their posts; an editor is
+/// unset instead.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "posts")]
+struct Post {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    #[orm(belongs_to = User, on_delete = "cascade")]
+    author_id: i64,
+    #[orm(belongs_to = User, on_delete = "set_null")]
+    editor_id: Option<i64>,
+    title: String,
+}
+
 /// Reads the `users` table with a wrong field type, to provoke a decode error.
 #[derive(Model, Debug)]
 #[orm(table = "users")]
@@ -90,6 +107,7 @@ struct UserWithWrongType {
 async fn create_tables(db: &Db) -> orm::Result<()> {
     db.create_table::<User>().await?;
     db.create_table::<Membership>().await?;
+    db.create_table::<Post>().await?;
     db.create_table::<Sample>().await
 }
 
@@ -426,6 +444,182 @@ suite! {
         Ok(())
     }
 
+    async fn foreign_keys_reject_orphans_cascade_and_set_null(db) {
+        let users = seed_users(db).await?;
+        let (ada, alan) = (&users[0], &users[1]);
+        let post = |author_id, editor_id| Post { id: 0, author_id, editor_id, title: "t".into() };
+        let p1 = post(ada.id, Some(alan.id)).insert(db).await?;
+        let p2 = post(alan.id, Some(ada.id)).insert(db).await?;
+        let err = post(999_999, None).insert(db).await.unwrap_err();
+        match &err {
+            Error::ForeignKeyViolation { .. } => {}
+            other => panic!("expected ForeignKeyViolation, got {other:?}"),
+        }
+        if let Error::ForeignKeyViolation { constraint: Some(name), .. } = &err {
+            assert_eq!(name, "fk_posts_author_id");
+        }
+        ada.delete(db).await?;
+        assert_eq!(Post::find(db, p1.id).await?, None, "cascade deleted Ada's post");
+        let kept = Post::find(db, p2.id).await?.expect("Alan's post stays");
+        assert_eq!(kept.editor_id, None, "Ada as editor was set to NULL");
+        Ok(())
+    }
+
+    async fn transaction_commits_on_ok_and_rolls_back_on_err(db) {
+        create_tables(db).await?;
+        let id = db
+            .transaction(|tx| async move {
+                let u = User::new("t1@x.io", "T1", 1).insert(&tx).await?;
+                User::new("t2@x.io", "T2", 2).insert(&tx).await?;
+                Ok::<_, Error>(u.id)
+            })
+            .await?;
+        assert!(User::find(db, id).await?.is_some());
+        let failed: Result<(), Error> = db
+            .transaction(|tx| async move {
+                User::new("t3@x.io", "T3", 3).insert(&tx).await?;
+                // A unique violation aborts the body; the insert above must be undone.
+                User::new("t1@x.io", "dup", 4).insert(&tx).await?;
+                Ok(())
+            })
+            .await;
+        assert!(failed.unwrap_err().is_unique_violation());
+        assert_eq!(names(&User::query().order_by(User::NAME.asc()).all(db).await?), ["T1", "T2"]);
+        Ok(())
+    }
+
+    async fn transaction_rolls_back_when_the_body_panics(db) {
+        create_tables(db).await?;
+        let db2 = db.clone();
+        let task = tokio::spawn(async move {
+            db2.transaction(|tx| async move {
+                User::new("p@x.io", "P", 1).insert(&tx).await?;
+                panic!("boom inside the transaction");
+                #[allow(unreachable_code)]
+                Ok::<_, Error>(())
+            })
+            .await
+        });
+        let joined = task.await;
+        assert!(joined.unwrap_err().is_panic());
+        assert_eq!(User::query().count(db).await?, 0, "the panicked transaction was rolled back");
+        Ok(())
+    }
+
+    async fn guard_rolls_back_on_drop_and_commits_explicitly(db) {
+        create_tables(db).await?;
+        {
+            let tx = db.begin().await?;
+            User::new("g1@x.io", "G1", 1).insert(&tx).await?;
+            assert_eq!(User::query().count(&tx).await?, 1, "visible inside the transaction");
+        }
+        assert_eq!(User::query().count(db).await?, 0, "dropped guard rolled back");
+        let tx = db.begin().await?;
+        User::new("g2@x.io", "G2", 2).insert(&tx).await?;
+        let handle = tx.clone();
+        tx.commit().await?;
+        assert_eq!(User::query().count(db).await?, 1);
+        let err = User::query().count(&handle).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidQuery(_)), "a committed transaction is closed: {err:?}");
+        Ok(())
+    }
+
+    async fn savepoints_undo_only_their_own_work(db) {
+        create_tables(db).await?;
+        let tx = db.begin().await?;
+        User::new("s1@x.io", "S1", 1).insert(&tx).await?;
+        let sp = tx.savepoint().await?;
+        User::new("s2@x.io", "S2", 2).insert(&sp).await?;
+        sp.rollback().await?;
+        let sp = tx.savepoint().await?;
+        User::new("s3@x.io", "S3", 3).insert(&sp).await?;
+        let inner = sp.savepoint().await?;
+        User::new("s4@x.io", "S4", 4).insert(&inner).await?;
+        drop(inner); // abandoned: rolled back before the next statement
+        sp.commit().await?;
+        assert_eq!(names(&User::query().order_by(User::NAME.asc()).all(&tx).await?), ["S1", "S3"]);
+        tx.commit().await?;
+        assert_eq!(names(&User::query().order_by(User::NAME.asc()).all(db).await?), ["S1", "S3"]);
+        Ok(())
+    }
+
+    async fn read_only_transactions_refuse_writes(db) {
+        create_tables(db).await?;
+        let begun = db.begin_with(TxOptions::new().read_only()).await;
+        if db.dialect() == Dialect::Sqlite {
+            assert!(matches!(begun.unwrap_err(), Error::Config(_)), "SQLite says it cannot");
+            return Ok(());
+        }
+        let tx = begun?;
+        assert_eq!(User::query().count(&tx).await?, 0);
+        let err = User::new("r@x.io", "R", 1).insert(&tx).await.unwrap_err();
+        assert!(matches!(err, Error::Database { .. }), "{err:?}");
+        Ok(())
+    }
+
+    async fn isolation_levels_control_what_a_transaction_sees(db) {
+        seed_users(db).await?;
+        if db.dialect() == Dialect::Sqlite {
+            // One connection, always serializable: every level is accepted and behaves so.
+            for level in [IsolationLevel::ReadCommitted, IsolationLevel::RepeatableRead, IsolationLevel::Serializable] {
+                let tx = db.begin_with(TxOptions::new().isolation(level)).await?;
+                assert_eq!(User::query().count(&tx).await?, 5);
+                tx.commit().await?;
+            }
+            return Ok(());
+        }
+        for (level, sees_new_row) in [(IsolationLevel::ReadCommitted, true), (IsolationLevel::RepeatableRead, false)] {
+            let tx = db.begin_with(TxOptions::new().isolation(level)).await?;
+            let before = User::query().count(&tx).await?;
+            let outside = User::new(&format!("{level:?}@x.io"), "Outside", 1).insert(db).await?;
+            let after = User::query().count(&tx).await?;
+            assert_eq!(after == before + 1, sees_new_row, "{level:?}: {before} then {after}");
+            tx.commit().await?;
+            outside.delete(db).await?;
+        }
+        Ok(())
+    }
+
+    async fn serializable_conflicts_are_retried_and_keep_the_invariant(db) {
+        create_tables(db).await?;
+        // Two tasks each insert a "VIP" only if none exists yet (a write-skew race). Under
+        // SERIALIZABLE one of them must fail and, retried, see the other's row.
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let attempts = Arc::new(AtomicU32::new(0));
+        let concurrent = db.dialect() != Dialect::Sqlite; // one in-memory connection
+        let mut tasks = Vec::new();
+        for i in 0..2 {
+            let (db, barrier, attempts) = (db.clone(), barrier.clone(), attempts.clone());
+            tasks.push(tokio::spawn(async move {
+                let options = TxOptions::new().isolation(IsolationLevel::Serializable);
+                let policy = RetryPolicy { max_attempts: 10, ..RetryPolicy::default() };
+                db.transaction_with_retry(options, policy, |tx| {
+                    let (barrier, attempts) = (barrier.clone(), attempts.clone());
+                    async move {
+                        let first = attempts.fetch_add(1, Ordering::SeqCst) < 2;
+                        let vips = User::query().filter(User::AGE.gt(100)).count(&tx).await?;
+                        if first && concurrent {
+                            barrier.wait().await;
+                        }
+                        if vips == 0 {
+                            User::new(&format!("vip{i}@x.io"), "VIP", 101).insert(&tx).await?;
+                        }
+                        Ok(vips)
+                    }
+                })
+                .await
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task panicked")?;
+        }
+        assert_eq!(User::query().filter(User::AGE.gt(100)).count(db).await?, 1, "exactly one VIP");
+        if concurrent {
+            assert!(attempts.load(Ordering::SeqCst) >= 3, "one transaction was retried");
+        }
+        Ok(())
+    }
+
     async fn not_null_violation_names_the_column(db) {
         create_tables(db).await?;
         let err = db
@@ -455,6 +649,7 @@ suite! {
         create_tables(db).await?;
         create_tables(db).await?;
         User::new("x@x.io", "X", 1).insert(db).await?;
+        db.drop_table::<Post>().await?;
         db.drop_table::<User>().await?;
         let err = User::query().count(db).await.unwrap_err();
         assert!(matches!(err, Error::Database { .. }), "{err:?}");

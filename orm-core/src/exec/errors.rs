@@ -13,7 +13,11 @@ pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {
             let message = db.message().to_owned();
             let constraint = db.constraint().map(str::to_owned);
             let kind = db.kind();
+            let retry = retry_kind(&*db);
             let source: crate::error::BoxError = Box::new(sqlx::Error::Database(db));
+            if let Some(retry) = retry {
+                return retry(source);
+            }
             match kind {
                 ErrorKind::UniqueViolation => Error::UniqueViolation {
                     constraint: constraint.or_else(|| mysql_key_name(&message)),
@@ -61,6 +65,34 @@ pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {
         other => Error::Database {
             source: Box::new(other),
         },
+    }
+}
+
+/// Conflicts that a retry of the whole transaction can resolve, by backend error code.
+#[cfg(feature = "_sqlx")]
+fn retry_kind(db: &dyn sqlx::error::DatabaseError) -> Option<fn(crate::error::BoxError) -> Error> {
+    let serialization: fn(_) -> Error = |source| Error::SerializationFailure { source };
+    let deadlock: fn(_) -> Error = |source| Error::Deadlock { source };
+    let lock_timeout: fn(_) -> Error = |source| Error::LockTimeout { source };
+    #[cfg(feature = "mysql")]
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return match my.number() {
+            1213 => Some(deadlock),
+            1205 => Some(lock_timeout),
+            // MariaDB's snapshot-isolation conflict: "Record has changed since last read".
+            1020 => Some(serialization),
+            _ => None,
+        };
+    }
+    match db.code().as_deref() {
+        // PostgreSQL SQLSTATEs.
+        Some("40001") => Some(serialization),
+        Some("40P01") => Some(deadlock),
+        Some("55P03") => Some(lock_timeout),
+        // SQLite: SQLITE_BUSY_SNAPSHOT, then SQLITE_BUSY / SQLITE_LOCKED and their variants.
+        Some("517") => Some(serialization),
+        Some("5" | "6" | "261" | "262" | "773") => Some(lock_timeout),
+        _ => None,
     }
 }
 

@@ -6,11 +6,13 @@
 mod errors;
 mod pool;
 mod row;
+mod transaction;
 
 use std::future::Future;
 
 pub use pool::{Db, PoolOptions};
 pub use row::RowRef;
+pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
 
 use crate::error::Result;
 use crate::sql::{Compiled, Dialect};

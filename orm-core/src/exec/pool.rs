@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use std::future::Future;
+
+use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions, run_in_transaction};
 use super::{Decoder, ExecResult, Executor};
 use crate::error::{Error, Result};
 use crate::sql::{Compiled, Dialect};
@@ -165,6 +168,16 @@ impl PoolOptions {
     }
 }
 
+#[cfg(feature = "_sqlx")]
+fn sqlx_sql(sql: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql)
+}
+
+#[cfg(not(feature = "_sqlx"))]
+fn sqlx_sql(sql: String) -> String {
+    sql
+}
+
 macro_rules! disabled_backend {
     ($method:ident, $feature:literal) => {
         #[cfg(not(feature = $feature))]
@@ -203,6 +216,99 @@ impl Db {
         Ok(())
     }
 
+    /// Begins a transaction with the database's defaults; see [`Transaction`].
+    ///
+    /// Run its queries on `&tx`, not on `&db`: on an in-memory SQLite database the
+    /// transaction holds the only connection.
+    pub async fn begin(&self) -> Result<Transaction> {
+        self.begin_with(TxOptions::default()).await
+    }
+
+    /// Begins a transaction with an isolation level or read-only mode.
+    #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables))]
+    pub async fn begin_with(&self, options: TxOptions) -> Result<Transaction> {
+        let dialect = self.dialect();
+        let sql = sqlx_sql(options.begin_sql(dialect)?);
+        let conn = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => TxConn::Sqlite(p.begin_with(sql).await.map_err(super::from_sqlx)?),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => {
+                TxConn::Postgres(p.begin_with(sql).await.map_err(super::from_sqlx)?)
+            }
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => TxConn::MySql(p.begin_with(sql).await.map_err(super::from_sqlx)?),
+            Pool::None(never) => match *never {},
+        };
+        Ok(Transaction::new(dialect, conn))
+    }
+
+    /// Runs `body` in a transaction: commits when it returns `Ok`, rolls back when it returns
+    /// `Err` or panics.
+    ///
+    /// ```no_run
+    /// # use orm_core::{Db, Executor};
+    /// # async fn run(db: &Db) -> orm_core::Result<()> {
+    /// db.transaction(|tx| async move {
+    ///     tx.execute_raw("DELETE FROM sessions").await?;
+    ///     Ok::<_, orm_core::Error>(())
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<T, E, F, Fut>(&self, body: F) -> std::result::Result<T, E>
+    where
+        F: FnOnce(Transaction) -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: From<Error>,
+    {
+        self.transaction_with(TxOptions::default(), body).await
+    }
+
+    /// [`transaction`](Db::transaction) with an isolation level or read-only mode.
+    pub async fn transaction_with<T, E, F, Fut>(
+        &self,
+        options: TxOptions,
+        body: F,
+    ) -> std::result::Result<T, E>
+    where
+        F: FnOnce(Transaction) -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: From<Error>,
+    {
+        let tx = self.begin_with(options).await?;
+        run_in_transaction(tx, body).await
+    }
+
+    /// Runs `body` in a transaction and runs it again, in a new transaction, when it fails
+    /// with a retryable error (serialization failure, deadlock, lock timeout), up to
+    /// `policy.max_attempts` times with exponential backoff. Other errors return at once.
+    pub async fn transaction_with_retry<T, F, Fut>(
+        &self,
+        options: TxOptions,
+        policy: RetryPolicy,
+        mut body: F,
+    ) -> Result<T>
+    where
+        F: FnMut(Transaction) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut attempt = 1;
+        loop {
+            let outcome = match self.begin_with(options).await {
+                Ok(tx) => run_in_transaction(tx, &mut body).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Err(e) if e.is_retryable() && attempt < policy.max_attempts.max(1) => {
+                    tokio::time::sleep(policy.backoff(attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Closes every connection of the pool, waiting for checked-out ones to return.
     pub async fn close(&self) {
         match &self.pool {
@@ -221,7 +327,7 @@ impl Db {
 macro_rules! sqlx_backend {
     ($module:ident, $feature:literal, $db:ty, $variant:ident, $last_id:expr) => {
         #[cfg(feature = $feature)]
-        mod $module {
+        pub(super) mod $module {
             use sqlx::query::Query;
             use sqlx::{AssertSqlSafe, Database};
 
@@ -260,7 +366,7 @@ macro_rules! sqlx_backend {
                 q
             }
 
-            pub(super) async fn fetch_all<'e, T>(
+            pub(crate) async fn fetch_all<'e, T>(
                 executor: impl sqlx::Executor<'e, Database = Db>,
                 statement: Compiled,
                 decode: Decoder<T>,
@@ -274,7 +380,7 @@ macro_rules! sqlx_backend {
                     .collect()
             }
 
-            pub(super) async fn fetch_optional<'e, T>(
+            pub(crate) async fn fetch_optional<'e, T>(
                 executor: impl sqlx::Executor<'e, Database = Db>,
                 statement: Compiled,
                 decode: Decoder<T>,
@@ -288,7 +394,7 @@ macro_rules! sqlx_backend {
                     .transpose()
             }
 
-            pub(super) async fn execute<'e>(
+            pub(crate) async fn execute<'e>(
                 executor: impl sqlx::Executor<'e, Database = Db>,
                 statement: Compiled,
             ) -> Result<ExecResult> {
@@ -301,7 +407,7 @@ macro_rules! sqlx_backend {
                 })
             }
 
-            pub(super) async fn execute_raw<'e>(
+            pub(crate) async fn execute_raw<'e>(
                 executor: impl sqlx::Executor<'e, Database = Db>,
                 sql: &str,
             ) -> Result<ExecResult> {

@@ -47,6 +47,11 @@ impl<M: Model> UpdateMany<M> {
         self
     }
 
+    /// The IR of this update.
+    pub fn ir(&self) -> &UpdateQuery {
+        &self.query
+    }
+
     /// Compiles the statement for `dialect` without running it.
     pub fn compile(&self, dialect: Dialect) -> Result<Compiled> {
         compile(&Statement::Update(self.query.clone()), dialect)
@@ -89,6 +94,11 @@ impl<M: Model> DeleteMany<M> {
     /// Restricts the delete to rows matching `filter`; several calls combine with AND.
     pub fn filter(self, filter: Filter<M>) -> Self {
         self.with_condition(filter.into_condition())
+    }
+
+    /// The IR of this delete.
+    pub fn ir(&self) -> &DeleteQuery {
+        &self.query
     }
 
     /// Compiles the statement for `dialect` without running it.

@@ -83,6 +83,8 @@ pub struct ColumnSchema {
     pub default: Option<DefaultValue>,
     /// Maximum length in characters for text columns.
     pub max_length: Option<u32>,
+    /// The column's previous name (`#[orm(renamed_from = "...")]`), for the migration engine.
+    pub renamed_from: Option<&'static str>,
 }
 
 /// An index or unique constraint over one or more columns.
@@ -94,6 +96,53 @@ pub struct IndexSchema {
     pub columns: &'static [&'static str],
     /// Whether the index enforces uniqueness.
     pub unique: bool,
+}
+
+/// What the database does to referencing rows when the referenced row is deleted or its key
+/// updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ReferentialAction {
+    /// Reject the change while referencing rows exist (checked at the end of the statement).
+    #[default]
+    NoAction,
+    /// Reject the change while referencing rows exist (checked immediately).
+    Restrict,
+    /// Delete or update the referencing rows too.
+    Cascade,
+    /// Set the referencing columns to NULL (they must be nullable).
+    SetNull,
+    /// Set the referencing columns to their defaults.
+    SetDefault,
+}
+
+impl ReferentialAction {
+    /// The SQL spelling (`NO ACTION`, `CASCADE`, ...).
+    pub const fn sql(self) -> &'static str {
+        match self {
+            ReferentialAction::NoAction => "NO ACTION",
+            ReferentialAction::Restrict => "RESTRICT",
+            ReferentialAction::Cascade => "CASCADE",
+            ReferentialAction::SetNull => "SET NULL",
+            ReferentialAction::SetDefault => "SET DEFAULT",
+        }
+    }
+}
+
+/// A foreign key from columns of this table to the primary key of another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKeySchema {
+    /// Constraint name (`fk_<table>_<cols>`).
+    pub name: &'static str,
+    /// Referencing columns of this table.
+    pub columns: &'static [&'static str],
+    /// Referenced table.
+    pub ref_table: &'static str,
+    /// Referenced columns (the referenced table's primary key), in the same order.
+    pub ref_columns: &'static [&'static str],
+    /// Action when the referenced row is deleted.
+    pub on_delete: ReferentialAction,
+    /// Action when the referenced key is updated.
+    pub on_update: ReferentialAction,
 }
 
 /// The static description of a model: its table, columns, keys and indexes.
@@ -109,6 +158,10 @@ pub struct ModelSchema {
     pub primary_key: &'static [usize],
     /// Indexes and unique constraints, field-level and struct-level.
     pub indexes: &'static [IndexSchema],
+    /// Foreign keys to other models' tables.
+    pub foreign_keys: &'static [ForeignKeySchema],
+    /// The table's previous name (`#[orm(renamed_from = "...")]`), for the migration engine.
+    pub renamed_from: Option<&'static str>,
 }
 
 impl ModelSchema {

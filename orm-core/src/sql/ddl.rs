@@ -4,13 +4,15 @@
 //! `utf8mb4_bin` collation (PostgreSQL and SQLite compare bytes by default).
 
 use sea_query::{
-    ColumnDef, Index, IndexCreateStatement, MysqlQueryBuilder, PostgresQueryBuilder,
-    SchemaStatementBuilder, SqliteQueryBuilder, Table, TableCreateStatement,
+    ColumnDef, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement, MysqlQueryBuilder,
+    PostgresQueryBuilder, SchemaStatementBuilder, SqliteQueryBuilder, Table, TableCreateStatement,
 };
 
 use super::Dialect;
 use crate::error::Error;
-use crate::schema::{ColumnSchema, ColumnType, DefaultValue, IndexSchema, ModelSchema};
+use crate::schema::{
+    ColumnSchema, ColumnType, DefaultValue, IndexSchema, ModelSchema, ReferentialAction,
+};
 
 fn render(statement: &impl SchemaStatementBuilder, dialect: Dialect) -> String {
     match dialect {
@@ -83,6 +85,18 @@ fn table_statement(schema: &ModelSchema, dialect: Dialect) -> Result<TableCreate
         }
         table.primary_key(&mut key);
     }
+    for fk in schema.foreign_keys {
+        let mut key = ForeignKey::create();
+        key.name(fk.name)
+            .from_tbl(schema.table)
+            .to_tbl(fk.ref_table)
+            .on_delete(action(fk.on_delete))
+            .on_update(action(fk.on_update));
+        for (column, referenced) in fk.columns.iter().zip(fk.ref_columns) {
+            key.from_col(*column).to_col(*referenced);
+        }
+        table.foreign_key(&mut key);
+    }
     if dialect == Dialect::MySql {
         table
             .engine("InnoDB")
@@ -90,6 +104,16 @@ fn table_statement(schema: &ModelSchema, dialect: Dialect) -> Result<TableCreate
             .collate("utf8mb4_bin");
     }
     Ok(table)
+}
+
+fn action(action: ReferentialAction) -> ForeignKeyAction {
+    match action {
+        ReferentialAction::NoAction => ForeignKeyAction::NoAction,
+        ReferentialAction::Restrict => ForeignKeyAction::Restrict,
+        ReferentialAction::Cascade => ForeignKeyAction::Cascade,
+        ReferentialAction::SetNull => ForeignKeyAction::SetNull,
+        ReferentialAction::SetDefault => ForeignKeyAction::SetDefault,
+    }
 }
 
 fn column_def(column: &ColumnSchema, single_key: bool) -> ColumnDef {

@@ -237,6 +237,24 @@ impl AutoIncrementField for i64 {}
 pub trait KeyField: FieldType {}
 impl<T: SqlType> KeyField for T {}
 
+/// Marks a field that can hold the primary key `K` of the model it `belongs_to`.
+#[diagnostic::on_unimplemented(
+    message = "a `{Self}` field cannot hold a key of type `{K}`",
+    label = "a `belongs_to` field has the parent's primary-key type, or its `Option`",
+    note = "a parent with a composite primary key cannot be referenced by a single field"
+)]
+pub trait ReferencesKey<K> {}
+impl<T: SqlType> ReferencesKey<T> for T {}
+impl<T: SqlType> ReferencesKey<T> for Option<T> {}
+
+/// Marks the fields whose foreign key may use `on_delete`/`on_update = "set_null"`.
+#[diagnostic::on_unimplemented(
+    message = "`set_null` needs a nullable field, not `{Self}`",
+    label = "declare this field as `Option<_>` to allow `set_null`"
+)]
+pub trait SetNullField: FieldType {}
+impl<T: SqlType> SetNullField for Option<T> {}
+
 /// A literal accepted by `#[orm(default = ...)]` for a field whose base type is `T`.
 #[diagnostic::on_unimplemented(
     message = "`default` value of type `{Self}` does not fit a `{T}` field",

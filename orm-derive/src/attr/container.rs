@@ -4,7 +4,7 @@ use syn::{DeriveInput, Ident, LitStr, Path};
 
 use super::{Once, for_each_option, has_list, parse_field_list, parse_lit_str, reject, unknown};
 use crate::ctxt::Ctxt;
-use crate::symbol::{CRATE, FIELD_ONLY, INDEX, PRIMARY_KEY, Symbol, TABLE, UNIQUE};
+use crate::symbol::{CRATE, FIELD_ONLY, INDEX, PRIMARY_KEY, RENAMED_FROM, Symbol, TABLE, UNIQUE};
 
 /// A struct-level list of fields such as `unique(name, age)`.
 pub struct FieldList {
@@ -29,6 +29,8 @@ pub struct Container {
     pub unique: Vec<FieldList>,
     /// Every `index(a, b)`, in order.
     pub index: Vec<FieldList>,
+    /// `renamed_from = "old_table"`.
+    pub renamed_from: Option<LitStr>,
 }
 
 impl Container {
@@ -40,11 +42,16 @@ impl Container {
         let mut primary_key_mentioned = false;
         let mut unique = Vec::new();
         let mut index = Vec::new();
+        let mut renamed_from = Once::new(cx, RENAMED_FROM);
 
         for_each_option(cx, &input.attrs, |meta| {
             if meta.path == TABLE {
                 if let Some(name) = parse_lit_str(cx, meta, TABLE)? {
                     table.set(&meta.path, name);
+                }
+            } else if meta.path == RENAMED_FROM {
+                if let Some(name) = parse_lit_str(cx, meta, RENAMED_FROM)? {
+                    renamed_from.set(&meta.path, name);
                 }
             } else if meta.path == CRATE {
                 if let Some(path) = parse_lit_str(cx, meta, CRATE)? {
@@ -95,6 +102,7 @@ impl Container {
             primary_key_mentioned,
             unique,
             index,
+            renamed_from: renamed_from.get(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Options of `#[orm(...)]` on a field.
 
 use syn::meta::ParseNestedMeta;
-use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, UnOp};
+use syn::{Expr, ExprLit, ExprPath, ExprUnary, Ident, Lit, LitStr, Path, UnOp};
 
 use super::{
     Once, for_each_option, has_list, key_ident, parse_flag, parse_lit_str, parse_value, reject,
@@ -9,7 +9,8 @@ use super::{
 };
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    AUTO_INCREMENT, COLUMN, DEFAULT, INDEX, MAX_LENGTH, PRIMARY_KEY, SKIP, STRUCT_ONLY, UNIQUE,
+    AUTO_INCREMENT, BELONGS_TO, COLUMN, DEFAULT, INDEX, MAX_LENGTH, ON_DELETE, ON_UPDATE,
+    PRIMARY_KEY, RENAMED_FROM, SKIP, STRUCT_ONLY, Symbol, UNIQUE,
 };
 
 /// An option with a value, remembering its key for spans.
@@ -51,6 +52,42 @@ pub struct FieldDefault {
     pub expr: Expr,
 }
 
+/// A referential action of `on_delete` / `on_update`, by its runtime variant name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Referential {
+    /// `"no_action"`.
+    NoAction,
+    /// `"restrict"`.
+    Restrict,
+    /// `"cascade"`.
+    Cascade,
+    /// `"set_null"`.
+    SetNull,
+    /// `"set_default"`.
+    SetDefault,
+}
+
+impl Referential {
+    const SPELLINGS: [(&'static str, Referential); 5] = [
+        ("no_action", Referential::NoAction),
+        ("restrict", Referential::Restrict),
+        ("cascade", Referential::Cascade),
+        ("set_null", Referential::SetNull),
+        ("set_default", Referential::SetDefault),
+    ];
+
+    /// The `ReferentialAction` variant this action generates.
+    pub fn variant(self) -> &'static str {
+        match self {
+            Referential::NoAction => "NoAction",
+            Referential::Restrict => "Restrict",
+            Referential::Cascade => "Cascade",
+            Referential::SetNull => "SetNull",
+            Referential::SetDefault => "SetDefault",
+        }
+    }
+}
+
 /// The options of one field.
 pub struct Field {
     /// `primary_key`.
@@ -69,6 +106,14 @@ pub struct Field {
     pub max_length: Option<Opt<u32>>,
     /// `skip`.
     pub skip: Option<Ident>,
+    /// `renamed_from = "old_column"`.
+    pub renamed_from: Option<Opt<LitStr>>,
+    /// `belongs_to = Parent`.
+    pub belongs_to: Option<Opt<Path>>,
+    /// `on_delete = "..."`.
+    pub on_delete: Option<Opt<Referential>>,
+    /// `on_update = "..."`.
+    pub on_update: Option<Opt<Referential>>,
 }
 
 impl Field {
@@ -82,6 +127,10 @@ impl Field {
         let mut default = Once::new(cx, DEFAULT);
         let mut max_length = Once::new(cx, MAX_LENGTH);
         let mut skip = Once::new(cx, SKIP);
+        let mut renamed_from = Once::new(cx, RENAMED_FROM);
+        let mut belongs_to = Once::new(cx, BELONGS_TO);
+        let mut on_delete = Once::new(cx, ON_DELETE);
+        let mut on_update = Once::new(cx, ON_UPDATE);
 
         for_each_option(cx, &field.attrs, |meta| {
             let flags = [
@@ -126,6 +175,33 @@ impl Field {
                 {
                     max_length.set(&meta.path, Opt::new(meta, value));
                 }
+            } else if meta.path == RENAMED_FROM {
+                if let Some(name) = parse_lit_str(cx, meta, RENAMED_FROM)? {
+                    renamed_from.set(&meta.path, Opt::new(meta, name));
+                }
+            } else if meta.path == BELONGS_TO {
+                if let Some(expr) = parse_value(cx, meta, BELONGS_TO, "Parent")? {
+                    match expr {
+                        Expr::Path(ExprPath {
+                            path, qself: None, ..
+                        }) => belongs_to.set(&meta.path, Opt::new(meta, path)),
+                        other => cx.error_spanned_by(
+                            &other,
+                            "`belongs_to` names the parent model, e.g. `belongs_to = User`",
+                        ),
+                    }
+                }
+            } else if meta.path == ON_DELETE || meta.path == ON_UPDATE {
+                let (name, slot) = if meta.path == ON_DELETE {
+                    (ON_DELETE, &mut on_delete)
+                } else {
+                    (ON_UPDATE, &mut on_update)
+                };
+                if let Some(text) = parse_lit_str(cx, meta, name)?
+                    && let Some(action) = action_value(cx, name, &text)
+                {
+                    slot.set(&meta.path, Opt::new(meta, action));
+                }
             } else if let Some(name) = STRUCT_ONLY.iter().find(|s| meta.path == **s) {
                 return reject(
                     cx,
@@ -147,6 +223,10 @@ impl Field {
             default: default.get(),
             max_length: max_length.get(),
             skip: skip.get(),
+            renamed_from: renamed_from.get(),
+            belongs_to: belongs_to.get(),
+            on_delete: on_delete.get(),
+            on_update: on_update.get(),
         }
     }
 
@@ -162,6 +242,10 @@ impl Field {
         keys.extend(self.column.as_ref().map(|o| &o.key));
         keys.extend(self.default.as_ref().map(|o| &o.key));
         keys.extend(self.max_length.as_ref().map(|o| &o.key));
+        keys.extend(self.renamed_from.as_ref().map(|o| &o.key));
+        keys.extend(self.belongs_to.as_ref().map(|o| &o.key));
+        keys.extend(self.on_delete.as_ref().map(|o| &o.key));
+        keys.extend(self.on_update.as_ref().map(|o| &o.key));
         keys
     }
 }
@@ -219,6 +303,25 @@ fn default_literal(cx: &Ctxt, expr: &Expr) -> Option<DefaultLit> {
             None
         }
     }
+}
+
+/// The value of `on_delete` / `on_update`: one of the spellings of [`Referential`].
+fn action_value(cx: &Ctxt, name: Symbol, text: &LitStr) -> Option<Referential> {
+    let value = text.value();
+    let found = Referential::SPELLINGS
+        .iter()
+        .find(|(spelling, _)| *spelling == value);
+    if found.is_none() {
+        let expected: Vec<&str> = Referential::SPELLINGS.iter().map(|(s, _)| *s).collect();
+        cx.error_spanned_by(
+            text,
+            format!(
+                "unknown `{name}` action `{value}`; expected one of: {}",
+                expected.join(", ")
+            ),
+        );
+    }
+    found.map(|(_, action)| *action)
 }
 
 /// The value of `max_length = N`: an integer from 1 to `u32::MAX`.

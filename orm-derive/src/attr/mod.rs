@@ -8,7 +8,7 @@ mod container;
 mod field;
 
 pub use container::{Container, FieldList};
-pub use field::{DefaultLit, Field};
+pub use field::{DefaultLit, Field, Opt, Referential};
 
 use proc_macro2::TokenTree;
 use quote::ToTokens;

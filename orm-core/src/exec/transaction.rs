@@ -1,0 +1,390 @@
+//! Transactions: a guard that rolls back on drop, closures that commit on `Ok`, isolation
+//! levels, read-only transactions, savepoints, and a retry helper for serialization failures.
+//!
+//! A [`Transaction`] is a cheap handle (clones share one transaction) and an [`Executor`], so
+//! every query method that takes `&db` also takes `&tx`.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex as SyncMutex};
+use std::time::Duration;
+
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::{Decoder, ExecResult, Executor};
+use crate::error::{Error, Result};
+use crate::sql::{Compiled, Dialect};
+
+/// The isolation level of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IsolationLevel {
+    /// Each statement sees data committed before it began.
+    ReadCommitted,
+    /// Every statement sees the snapshot taken at the transaction's first read.
+    RepeatableRead,
+    /// Transactions behave as if run one after another; conflicts fail with
+    /// [`Error::SerializationFailure`] or [`Error::Deadlock`] (retry with
+    /// [`Db::transaction_with_retry`](crate::Db::transaction_with_retry)).
+    Serializable,
+}
+
+impl IsolationLevel {
+    fn sql(self) -> &'static str {
+        match self {
+            IsolationLevel::ReadCommitted => "READ COMMITTED",
+            IsolationLevel::RepeatableRead => "REPEATABLE READ",
+            IsolationLevel::Serializable => "SERIALIZABLE",
+        }
+    }
+}
+
+/// How to begin a transaction: `TxOptions::new().isolation(IsolationLevel::Serializable)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxOptions {
+    isolation: Option<IsolationLevel>,
+    read_only: bool,
+}
+
+impl TxOptions {
+    /// The database's defaults: its default isolation level, read-write.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs the transaction at `level` (SQLite transactions are always serializable, so every
+    /// level is accepted there and gives serializable behaviour).
+    pub fn isolation(mut self, level: IsolationLevel) -> Self {
+        self.isolation = Some(level);
+        self
+    }
+
+    /// Makes the transaction read-only: writes fail (PostgreSQL, MySQL/MariaDB). SQLite has no
+    /// read-only transactions, so [`Db::begin_with`](crate::Db::begin_with) refuses this there.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    /// The statement that begins such a transaction on `dialect`.
+    pub(crate) fn begin_sql(self, dialect: Dialect) -> Result<String> {
+        let mode = if self.read_only { " READ ONLY" } else { "" };
+        Ok(match dialect {
+            Dialect::Postgres => match self.isolation {
+                Some(level) => format!("BEGIN ISOLATION LEVEL {}{mode}", level.sql()),
+                None => format!("BEGIN{mode}"),
+            },
+            // MySQL sets the level for the next transaction, before it starts.
+            Dialect::MySql => match self.isolation {
+                Some(level) => {
+                    format!(
+                        "SET TRANSACTION ISOLATION LEVEL {}; START TRANSACTION{mode}",
+                        level.sql()
+                    )
+                }
+                None => format!("START TRANSACTION{mode}"),
+            },
+            Dialect::Sqlite if self.read_only => {
+                return Err(Error::Config(
+                    "SQLite has no read-only transactions; open the database read-only \
+                     (`sqlite://file.db?mode=ro`) instead"
+                        .to_owned(),
+                ));
+            }
+            Dialect::Sqlite => "BEGIN".to_owned(),
+        })
+    }
+}
+
+/// The driver's transaction, one variant per backend.
+pub(crate) enum TxConn {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+    #[allow(dead_code)]
+    None(std::convert::Infallible),
+}
+
+struct Shared {
+    dialect: Dialect,
+    /// The open transaction; `None` once committed or rolled back.
+    conn: Mutex<Option<TxConn>>,
+    /// Savepoints dropped without commit or rollback: rolled back before the next statement
+    /// (a destructor cannot run async code).
+    abandoned: SyncMutex<Vec<String>>,
+    savepoints: AtomicU32,
+}
+
+/// An open transaction. Dropping every handle without [`commit`](Transaction::commit) rolls it
+/// back (also when a panic unwinds); a savepoint handle rolls back to its savepoint.
+#[derive(Clone)]
+pub struct Transaction {
+    shared: Arc<Shared>,
+    /// `Some(name)` for a savepoint inside the transaction.
+    savepoint: Option<Arc<Savepoint>>,
+}
+
+struct Savepoint {
+    name: String,
+    shared: Arc<Shared>,
+    finished: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Savepoint {
+    fn drop(&mut self) {
+        if !self.finished.load(Ordering::Acquire) {
+            let sql = format!("ROLLBACK TO SAVEPOINT {}", self.name);
+            self.shared
+                .abandoned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(sql);
+        }
+    }
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("dialect", &self.shared.dialect)
+            .field("savepoint", &self.savepoint.as_ref().map(|s| &s.name))
+            .finish()
+    }
+}
+
+impl Transaction {
+    pub(crate) fn new(dialect: Dialect, conn: TxConn) -> Self {
+        Transaction {
+            shared: Arc::new(Shared {
+                dialect,
+                conn: Mutex::new(Some(conn)),
+                abandoned: SyncMutex::new(Vec::new()),
+                savepoints: AtomicU32::new(0),
+            }),
+            savepoint: None,
+        }
+    }
+
+    /// Locks the connection, first rolling back savepoints abandoned by dropped handles.
+    async fn lock(&self) -> Result<MutexGuard<'_, Option<TxConn>>> {
+        let mut guard = self.shared.conn.lock().await;
+        if guard.is_none() {
+            return Err(Error::InvalidQuery(
+                "the transaction was already committed or rolled back".to_owned(),
+            ));
+        }
+        let abandoned = std::mem::take(
+            &mut *self
+                .shared
+                .abandoned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for sql in abandoned {
+            run_raw(guard.as_mut().expect("checked above"), &sql).await?;
+        }
+        Ok(guard)
+    }
+
+    /// Opens a savepoint: a nested transaction whose `commit` releases the savepoint and whose
+    /// `rollback` (or drop) undoes only what ran since it.
+    pub async fn savepoint(&self) -> Result<Transaction> {
+        let n = self.shared.savepoints.fetch_add(1, Ordering::Relaxed);
+        let name = format!("orm_savepoint_{n}");
+        let mut guard = self.lock().await?;
+        run_raw(
+            guard.as_mut().expect("locked"),
+            &format!("SAVEPOINT {name}"),
+        )
+        .await?;
+        Ok(Transaction {
+            shared: self.shared.clone(),
+            savepoint: Some(Arc::new(Savepoint {
+                name,
+                shared: self.shared.clone(),
+                finished: false.into(),
+            })),
+        })
+    }
+
+    /// Commits (or, for a savepoint, releases it). Other handles of a committed transaction
+    /// fail from then on.
+    pub async fn commit(self) -> Result<()> {
+        self.finish(true).await
+    }
+
+    /// Rolls back (or, for a savepoint, rolls back to it).
+    pub async fn rollback(self) -> Result<()> {
+        self.finish(false).await
+    }
+
+    async fn finish(self, commit: bool) -> Result<()> {
+        let mut guard = self.lock().await?;
+        if let Some(savepoint) = &self.savepoint {
+            if savepoint.finished.swap(true, Ordering::AcqRel) {
+                return Err(Error::InvalidQuery(
+                    "the savepoint was already finished".to_owned(),
+                ));
+            }
+            let verb = if commit {
+                "RELEASE SAVEPOINT"
+            } else {
+                "ROLLBACK TO SAVEPOINT"
+            };
+            let conn = guard.as_mut().expect("locked");
+            return run_raw(conn, &format!("{verb} {}", savepoint.name))
+                .await
+                .map(drop);
+        }
+        let conn = guard.take().expect("locked");
+        let result = match conn {
+            #[cfg(feature = "sqlite")]
+            TxConn::Sqlite(tx) => {
+                if commit {
+                    tx.commit().await
+                } else {
+                    tx.rollback().await
+                }
+            }
+            #[cfg(feature = "postgres")]
+            TxConn::Postgres(tx) => {
+                if commit {
+                    tx.commit().await
+                } else {
+                    tx.rollback().await
+                }
+            }
+            #[cfg(feature = "mysql")]
+            TxConn::MySql(tx) => {
+                if commit {
+                    tx.commit().await
+                } else {
+                    tx.rollback().await
+                }
+            }
+            TxConn::None(never) => match never {},
+        };
+        result.map_err(super::from_sqlx)
+    }
+}
+
+/// Dispatches one call to the transaction's backend module, on its connection.
+macro_rules! on_conn {
+    ($conn:expr, $func:ident ( $($arg:expr),* )) => {
+        match $conn {
+            #[cfg(feature = "sqlite")]
+            TxConn::Sqlite(tx) => super::pool::sqlite::$func(&mut **tx, $($arg),*).await,
+            #[cfg(feature = "postgres")]
+            TxConn::Postgres(tx) => super::pool::postgres::$func(&mut **tx, $($arg),*).await,
+            #[cfg(feature = "mysql")]
+            TxConn::MySql(tx) => super::pool::mysql::$func(&mut **tx, $($arg),*).await,
+            TxConn::None(never) => match *never {},
+        }
+    };
+}
+
+async fn run_raw(conn: &mut TxConn, sql: &str) -> Result<ExecResult> {
+    on_conn!(conn, execute_raw(sql))
+}
+
+impl Executor for Transaction {
+    fn dialect(&self) -> Dialect {
+        self.shared.dialect
+    }
+
+    async fn fetch_all<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        let mut guard = self.lock().await?;
+        on_conn!(
+            guard.as_mut().expect("locked"),
+            fetch_all(statement, decode)
+        )
+    }
+
+    async fn fetch_optional<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Option<T>> {
+        let mut guard = self.lock().await?;
+        on_conn!(
+            guard.as_mut().expect("locked"),
+            fetch_optional(statement, decode)
+        )
+    }
+
+    async fn execute(&self, statement: Compiled) -> Result<ExecResult> {
+        let mut guard = self.lock().await?;
+        on_conn!(guard.as_mut().expect("locked"), execute(statement))
+    }
+
+    async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
+        let mut guard = self.lock().await?;
+        run_raw(guard.as_mut().expect("locked"), sql).await
+    }
+}
+
+/// How [`Db::transaction_with_retry`](crate::Db::transaction_with_retry) retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (at least 1).
+    pub max_attempts: u32,
+    /// Delay before the second attempt; doubled each time, with jitter.
+    pub initial_backoff: Duration,
+    /// Upper bound of one delay.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `attempt + 1` (attempt counts from 1): exponential, capped,
+    /// with up to 50% random jitter so that conflicting clients do not retry in lockstep.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .initial_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let capped = exp.min(self.max_backoff);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let jitter = capped.mul_f64(f64::from(nanos % 500) / 1000.0);
+        capped.saturating_sub(jitter)
+    }
+}
+
+/// Runs `body` in a transaction on `begin()`: commit on `Ok`, rollback on `Err` or panic.
+pub(crate) async fn run_in_transaction<T, E, Fut>(
+    tx: Transaction,
+    body: impl FnOnce(Transaction) -> Fut,
+) -> std::result::Result<T, E>
+where
+    Fut: Future<Output = std::result::Result<T, E>>,
+    E: From<Error>,
+{
+    match body(tx.clone()).await {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The body's error is the one to report; a failed rollback also ends the
+            // transaction (the server rolls back when the connection is reset).
+            let _rollback = tx.rollback().await;
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! [`SelectQuery`] → `find` (rows, exists) and `count_documents` arguments.
+
+use bson::Document;
+
+use super::fields::{ID_FIELD, check_schema, path_of, resolve};
+use super::filter::{filter_document, match_nothing};
+use crate::error::Result;
+use crate::query::ir::{Direction, Projection, SelectQuery};
+use crate::schema::ModelSchema;
+
+/// The arguments of a `find`: filter, sort, skip, limit and projection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindPlan {
+    /// The filter document.
+    pub filter: Document,
+    /// The sort document (`{field: 1 | -1, ..}`), `None` without `order_by`.
+    pub sort: Option<Document>,
+    /// Documents to skip (`offset`).
+    pub skip: Option<u64>,
+    /// Maximum number of documents, always positive (a limit of 0 is compiled into the filter,
+    /// since MongoDB reads 0 as "no limit").
+    pub limit: Option<i64>,
+    /// The projection: every column of the model by field name (`_id` once for the key).
+    pub projection: Document,
+}
+
+/// The arguments of a `count_documents`: the count respects `offset` and `limit`, as in SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountPlan {
+    /// The filter document.
+    pub filter: Document,
+    /// Documents to skip before counting (`offset`).
+    pub skip: Option<u64>,
+    /// Maximum count (`limit`), always positive.
+    pub limit: Option<u64>,
+}
+
+/// A select compiled for MongoDB, by what it returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SelectPlan {
+    /// [`Projection::Model`]: a `find` whose documents decode into the model.
+    Find(FindPlan),
+    /// [`Projection::Count`]: a `count_documents`.
+    Count(CountPlan),
+    /// [`Projection::Exists`]: a `find` of at most one `_id`; a row means "exists".
+    Exists(FindPlan),
+}
+
+/// Compiles a select by its [`Projection`].
+pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
+    Ok(match q.projection {
+        Projection::Model => SelectPlan::Find(find_plan(q)?),
+        Projection::Count => SelectPlan::Count(count_plan(q)?),
+        Projection::Exists => SelectPlan::Exists(exists_plan(q)?),
+    })
+}
+
+/// The `find` returning the rows of `q` (its projection is ignored: every column is read).
+pub fn find_plan(q: &SelectQuery) -> Result<FindPlan> {
+    let (filter, limit) = paged_filter(q)?;
+    Ok(FindPlan {
+        filter,
+        sort: sort_document(q)?,
+        skip: q.offset,
+        limit: limit.and_then(|l| i64::try_from(l).ok()),
+        projection: model_projection(q.schema)?,
+    })
+}
+
+/// The `find` telling whether `q` matches any row: at most one document, `_id` only, no sort.
+pub fn exists_plan(q: &SelectQuery) -> Result<FindPlan> {
+    let (filter, _) = paged_filter(q)?;
+    Ok(FindPlan {
+        filter,
+        sort: None,
+        skip: q.offset,
+        limit: Some(1),
+        projection: bson::doc! { ID_FIELD: 1 },
+    })
+}
+
+/// The `count_documents` counting the rows of `q` after `offset` and `limit` (the order does
+/// not change a count, so no sort).
+pub fn count_plan(q: &SelectQuery) -> Result<CountPlan> {
+    let (filter, limit) = paged_filter(q)?;
+    Ok(CountPlan {
+        filter,
+        skip: q.offset,
+        limit: limit.filter(|&l| i64::try_from(l).is_ok()),
+    })
+}
+
+/// The filter and the positive limit of `q`: `limit(0)` becomes a filter matching nothing.
+fn paged_filter(q: &SelectQuery) -> Result<(Document, Option<u64>)> {
+    let filter = filter_document(q.schema, q.filter.as_ref())?;
+    Ok(match q.limit {
+        Some(0) => (match_nothing(), None),
+        limit => (filter, limit),
+    })
+}
+
+/// `{field: 1 | -1, ..}` in `order_by` order; a column sorted twice keeps its first direction
+/// (the second term could never break a tie).
+fn sort_document(q: &SelectQuery) -> Result<Option<Document>> {
+    let mut sort = Document::new();
+    for o in &q.order {
+        let (_, path) = resolve(q.schema, &o.column)?;
+        if !sort.contains_key(&path) {
+            let direction = match o.direction {
+                Direction::Asc => 1,
+                Direction::Desc => -1,
+            };
+            sort.insert(path, direction);
+        }
+    }
+    Ok((!sort.is_empty()).then_some(sort))
+}
+
+/// `{field: 1, ..}` for every column in schema order; the key (single or composite) is `_id`.
+fn model_projection(schema: &ModelSchema) -> Result<Document> {
+    check_schema(schema)?;
+    let mut projection = Document::new();
+    for col in schema.columns {
+        let field = if col.primary_key {
+            ID_FIELD.to_owned()
+        } else {
+            path_of(schema, col)
+        };
+        projection.insert(field, 1);
+    }
+    Ok(projection)
+}

@@ -1,0 +1,24 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+struct User {
+    #[orm(primary_key)]
+    id: i64,
+}
+
+#[derive(Model)]
+#[orm(primary_key(a, b))]
+struct Pair {
+    a: i64,
+    b: i64,
+}
+
+#[derive(Model)]
+struct Post {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(on_delete = "cascade")]
+    author_id: i64,
+}
+
+fn main() {}
