@@ -21,8 +21,8 @@ pub mod value;
 
 pub use error::{Error, Result};
 pub use exec::{
-    Db, ExecResult, Executor, IsolationLevel, PoolOptions, RetryPolicy, RowRef, Transaction,
-    TxOptions,
+    Backend, Db, ExecResult, Executor, IsolationLevel, PoolOptions, RetryPolicy, RowRef,
+    Transaction, TxOptions,
 };
 pub use model::Model;
 pub use query::{Column, DeleteMany, Filter, Order, Select, UpdateMany};

@@ -7,7 +7,6 @@ use crate::exec::{Executor, RowRef};
 use crate::query::ir::{Condition, InsertQuery, Projection, SelectQuery, Statement, UpdateQuery};
 use crate::query::{DeleteMany, Select, UpdateMany};
 use crate::schema::ModelSchema;
-use crate::sql::compile;
 use crate::value::Value;
 
 /// A struct stored as one table (or collection); implemented by `#[derive(Model)]`.
@@ -62,48 +61,15 @@ pub trait Model: Sized + Send + Sync + 'static {
     ///
     /// Auto-increment columns are never written: the database generates them.
     fn insert<E: Executor>(&self, db: &E) -> impl Future<Output = Result<Self>> + Send {
-        let values = self.insert_values();
-        let key = Self::schema()
-            .auto_increment_column()
-            .is_none()
-            .then(|| Self::primary_key_values(self.primary_key()));
+        let query = InsertQuery {
+            schema: Self::schema(),
+            rows: vec![self.insert_values()],
+            returning: true,
+        };
         async move {
-            let schema = Self::schema();
-            let dialect = db.dialect();
-            let insert = Statement::Insert(InsertQuery {
-                schema,
-                rows: vec![values],
-                returning: dialect.has_returning(),
-            });
-            let compiled = compile(&insert, dialect)?;
-            if dialect.has_returning() {
-                let row = db
-                    .fetch_optional(compiled, decode_model::<Self>)
-                    .await
-                    .map_err(|e| e.resolve_constraint(schema))?;
-                return row.ok_or(Error::NotFound {
-                    table: schema.table,
-                    detail: " after insert",
-                });
-            }
-            // No RETURNING (MySQL): read the row back by the key it was stored under.
-            let done = db
-                .execute(compiled)
+            db.insert_returning(query, decode_model::<Self>)
                 .await
-                .map_err(|e| e.resolve_constraint(schema))?;
-            let key = match key {
-                Some(values) => values,
-                None => vec![Value::BigInt(done.last_insert_id.ok_or_else(|| {
-                    Error::InvalidQuery(format!(
-                        "the database reported no generated key for `{}`",
-                        schema.table
-                    ))
-                })?)],
-            };
-            Select::<Self>::new()
-                .with_condition(Condition::primary_key_eq(schema, key))
-                .one(db)
-                .await
+                .map_err(|e| e.resolve_constraint(Self::schema()))
         }
     }
 
@@ -121,7 +87,7 @@ pub trait Model: Sized + Send + Sync + 'static {
                 returning: false,
             });
             let done = db
-                .execute(compile(&insert, db.dialect())?)
+                .execute(insert)
                 .await
                 .map_err(|e| e.resolve_constraint(schema))?;
             Ok(done.rows_affected)
@@ -158,7 +124,7 @@ pub trait Model: Sized + Send + Sync + 'static {
                 filter: Some(filter),
             });
             let done = db
-                .execute(compile(&update, db.dialect())?)
+                .execute(update)
                 .await
                 .map_err(|e| e.resolve_constraint(schema))?;
             if done.rows_affected == 0 {

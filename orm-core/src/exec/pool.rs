@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use std::future::Future;
 
+use super::sql_runner::{SqlRunner, sql_executor};
 use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions, run_in_transaction};
 use super::{Decoder, ExecResult, Executor};
 use crate::error::{Error, Result};
@@ -464,8 +465,8 @@ macro_rules! dispatch {
 }
 
 #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
-impl Executor for Db {
-    fn dialect(&self) -> Dialect {
+impl SqlRunner for Db {
+    fn sql_dialect(&self) -> Dialect {
         match &self.pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(_) => Dialect::Sqlite,
@@ -477,7 +478,7 @@ impl Executor for Db {
         }
     }
 
-    async fn fetch_all<T: Send + 'static>(
+    async fn run_fetch_all<T: Send + 'static>(
         &self,
         statement: Compiled,
         decode: Decoder<T>,
@@ -485,7 +486,7 @@ impl Executor for Db {
         dispatch!(self, fetch_all(statement, decode))
     }
 
-    async fn fetch_optional<T: Send + 'static>(
+    async fn run_fetch_optional<T: Send + 'static>(
         &self,
         statement: Compiled,
         decode: Decoder<T>,
@@ -493,11 +494,16 @@ impl Executor for Db {
         dispatch!(self, fetch_optional(statement, decode))
     }
 
-    async fn execute(&self, statement: Compiled) -> Result<ExecResult> {
+    async fn run_execute(&self, statement: Compiled) -> Result<ExecResult> {
         dispatch!(self, execute(statement))
     }
+}
 
-    async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
+#[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
+impl Db {
+    pub(crate) async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
         dispatch!(self, execute_raw(sql))
     }
 }
+
+sql_executor!(Db);

@@ -60,7 +60,7 @@ impl<M: Model> UpdateMany<M> {
     /// Runs the update; returns the number of rows matched.
     pub async fn execute<E: Executor>(self, db: &E) -> Result<u64> {
         let done = db
-            .execute(self.compile(db.dialect())?)
+            .execute(Statement::Update(self.query))
             .await
             .map_err(|e| e.resolve_constraint(M::schema()))?;
         Ok(done.rows_affected)
@@ -108,6 +108,9 @@ impl<M: Model> DeleteMany<M> {
 
     /// Runs the delete; returns the number of rows deleted.
     pub async fn execute<E: Executor>(self, db: &E) -> Result<u64> {
-        Ok(db.execute(self.compile(db.dialect())?).await?.rows_affected)
+        Ok(db
+            .execute(Statement::Delete(self.query))
+            .await?
+            .rows_affected)
     }
 }

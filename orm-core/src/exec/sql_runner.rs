@@ -1,0 +1,199 @@
+//! The SQL side of the executor seam: compiled statements in, rows out, and the IR-level
+//! operations every SQL executor ([`Db`](super::Db), [`Transaction`](super::Transaction))
+//! shares on top of it.
+
+use std::future::Future;
+
+use super::{Decoder, ExecResult, RowRef};
+use crate::error::{Error, Result};
+use crate::query::ir::{Condition, InsertQuery, Projection, SelectQuery, Statement};
+use crate::sql::{Compiled, Dialect, compile, compile_select};
+use crate::value::{FieldType, Value};
+
+/// Runs compiled SQL on one connection or pool.
+pub(crate) trait SqlRunner: Send + Sync {
+    /// The dialect to compile for.
+    fn sql_dialect(&self) -> Dialect;
+
+    /// Runs a query and decodes every row.
+    fn run_fetch_all<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send;
+
+    /// Runs a query and decodes the first row, if any.
+    fn run_fetch_optional<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Option<T>>> + Send;
+
+    /// Runs a statement that returns no rows.
+    fn run_execute(&self, statement: Compiled) -> impl Future<Output = Result<ExecResult>> + Send;
+}
+
+pub(crate) async fn fetch_all<R: SqlRunner, T: Send + 'static>(
+    runner: &R,
+    query: SelectQuery,
+    decode: Decoder<T>,
+) -> Result<Vec<T>> {
+    let compiled = compile_select(&query, runner.sql_dialect());
+    runner.run_fetch_all(compiled, decode).await
+}
+
+pub(crate) async fn fetch_optional<R: SqlRunner, T: Send + 'static>(
+    runner: &R,
+    query: SelectQuery,
+    decode: Decoder<T>,
+) -> Result<Option<T>> {
+    let compiled = compile_select(&query, runner.sql_dialect());
+    runner.run_fetch_optional(compiled, decode).await
+}
+
+pub(crate) async fn count<R: SqlRunner>(runner: &R, mut query: SelectQuery) -> Result<u64> {
+    query.projection = Projection::Count;
+    let compiled = compile_select(&query, runner.sql_dialect());
+    Ok(runner
+        .run_fetch_optional(compiled, decode_count)
+        .await?
+        .unwrap_or(0))
+}
+
+fn decode_count(row: &RowRef<'_>) -> Result<u64> {
+    let n = <i64 as FieldType>::decode(row, 0)?;
+    u64::try_from(n).map_err(|e| Error::Decode {
+        column: row.column_name(0),
+        index: 0,
+        expected: "u64",
+        source: Box::new(e),
+    })
+}
+
+/// `INSERT ... RETURNING` where the dialect has it; elsewhere (MySQL) the insert, then a read
+/// of the row by the key it was stored under.
+pub(crate) async fn insert_returning<R: SqlRunner, T: Send + 'static>(
+    runner: &R,
+    mut query: InsertQuery,
+    decode: Decoder<T>,
+) -> Result<T> {
+    let dialect = runner.sql_dialect();
+    let schema = query.schema;
+    query.returning = dialect.has_returning();
+    // The key the row will be stored under, unless the database generates it.
+    let key = match schema.auto_increment_column() {
+        Some(_) => None,
+        None => Some(key_values(&query)?),
+    };
+    let compiled = compile(&Statement::Insert(query), dialect)?;
+    if dialect.has_returning() {
+        let row = runner.run_fetch_optional(compiled, decode).await?;
+        return row.ok_or(Error::NotFound {
+            table: schema.table,
+            detail: " after insert",
+        });
+    }
+    let done = runner.run_execute(compiled).await?;
+    let key = match key {
+        Some(values) => values,
+        None => vec![Value::BigInt(done.last_insert_id.ok_or_else(|| {
+            Error::InvalidQuery(format!(
+                "the database reported no generated key for `{}`",
+                schema.table
+            ))
+        })?)],
+    };
+    let read_back = SelectQuery {
+        schema,
+        projection: Projection::Model,
+        filter: Some(Condition::primary_key_eq(schema, key)),
+        order: Vec::new(),
+        limit: Some(1),
+        offset: None,
+    };
+    let row = fetch_optional(runner, read_back, decode).await?;
+    row.ok_or(Error::NotFound {
+        table: schema.table,
+        detail: " after insert",
+    })
+}
+
+/// The primary-key values of the single row of an insert, in key order.
+fn key_values(query: &InsertQuery) -> Result<Vec<Value>> {
+    let schema = query.schema;
+    let row = query
+        .rows
+        .first()
+        .ok_or_else(|| Error::InvalidQuery(format!("insert into `{}` has no row", schema.table)))?;
+    let positions: Vec<&str> = schema.insert_columns().map(|c| c.name).collect();
+    schema
+        .primary_key_columns()
+        .map(|key| {
+            positions
+                .iter()
+                .position(|name| *name == key.name)
+                .map(|i| row[i].clone())
+                .ok_or_else(|| {
+                    Error::InvalidQuery(format!("insert into `{}` lacks its key", schema.table))
+                })
+        })
+        .collect()
+}
+
+pub(crate) async fn execute<R: SqlRunner>(runner: &R, statement: Statement) -> Result<ExecResult> {
+    let compiled = compile(&statement, runner.sql_dialect())?;
+    runner.run_execute(compiled).await
+}
+
+/// Implements [`Executor`](super::Executor) for a [`SqlRunner`] by delegating to this module.
+macro_rules! sql_executor {
+    ($ty:ty) => {
+        impl $crate::exec::Executor for $ty {
+            fn backend(&self) -> $crate::exec::Backend {
+                $crate::exec::Backend::Sql(
+                    <Self as $crate::exec::sql_runner::SqlRunner>::sql_dialect(self),
+                )
+            }
+
+            async fn fetch_all<T: Send + 'static>(
+                &self,
+                query: $crate::query::ir::SelectQuery,
+                decode: $crate::exec::Decoder<T>,
+            ) -> $crate::Result<Vec<T>> {
+                $crate::exec::sql_runner::fetch_all(self, query, decode).await
+            }
+
+            async fn fetch_optional<T: Send + 'static>(
+                &self,
+                query: $crate::query::ir::SelectQuery,
+                decode: $crate::exec::Decoder<T>,
+            ) -> $crate::Result<Option<T>> {
+                $crate::exec::sql_runner::fetch_optional(self, query, decode).await
+            }
+
+            async fn count(&self, query: $crate::query::ir::SelectQuery) -> $crate::Result<u64> {
+                $crate::exec::sql_runner::count(self, query).await
+            }
+
+            async fn insert_returning<T: Send + 'static>(
+                &self,
+                query: $crate::query::ir::InsertQuery,
+                decode: $crate::exec::Decoder<T>,
+            ) -> $crate::Result<T> {
+                $crate::exec::sql_runner::insert_returning(self, query, decode).await
+            }
+
+            async fn execute(
+                &self,
+                statement: $crate::query::ir::Statement,
+            ) -> $crate::Result<$crate::exec::ExecResult> {
+                $crate::exec::sql_runner::execute(self, statement).await
+            }
+
+            async fn execute_raw(&self, sql: &str) -> $crate::Result<$crate::exec::ExecResult> {
+                self.run_raw_sql(sql).await
+            }
+        }
+    };
+}
+pub(crate) use sql_executor;
