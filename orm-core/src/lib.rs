@@ -15,17 +15,19 @@ pub mod model;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
 pub mod query;
+pub mod raw;
 pub mod schema;
 pub mod sql;
 pub mod value;
 
 pub use error::{Error, Result};
 pub use exec::{
-    Backend, Db, ExecResult, Executor, IsolationLevel, PoolOptions, RetryPolicy, RowRef,
+    Backend, Db, ExecResult, Executor, Health, IsolationLevel, PoolOptions, RetryPolicy, RowRef,
     Transaction, TxOptions,
 };
 pub use model::Model;
 pub use query::{Column, DeleteMany, Filter, Order, Select, UpdateMany};
+pub use raw::{FromRow, Raw, raw};
 pub use schema::{
     ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema,
     ReferentialAction,
@@ -36,7 +38,7 @@ pub use value::{FieldType, IntoValue, SqlType, Value};
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {
     pub use crate::{
-        Column, Db, Error, Executor, Filter, IsolationLevel, Model, PoolOptions, Result,
+        Column, Db, Error, Executor, Filter, FromRow, IsolationLevel, Model, PoolOptions, Result,
         RetryPolicy, Transaction, TxOptions,
     };
 }

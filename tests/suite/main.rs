@@ -620,6 +620,59 @@ suite! {
         Ok(())
     }
 
+    async fn insert_many_splits_under_the_parameter_limit_all_or_nothing(db) {
+        create_tables(db).await?;
+        // 6 bound columns a row: 12,000 rows exceed every dialect's limit for one statement.
+        let limit = db.dialect().max_bind_parameters() / 6;
+        let n = 12_000;
+        assert!(n > limit, "the test must need more than one statement");
+        let rows: Vec<User> = (0..n).map(|i| User::new(&format!("c{i}@x.io"), "C", i as i32)).collect();
+        assert_eq!(User::insert_many(db, &rows).await?, n as u64);
+        assert_eq!(User::query().count(db).await?, n as u64);
+        User::delete_many().execute(db).await?;
+        // A duplicate in the last chunk undoes the earlier chunks too.
+        let mut rows = rows;
+        rows[n - 1].email = rows[0].email.clone();
+        let err = User::insert_many(db, &rows).await.unwrap_err();
+        assert!(err.is_unique_violation(), "{err:?}");
+        assert_eq!(User::query().count(db).await?, 0, "all or nothing");
+        Ok(())
+    }
+
+    async fn raw_sql_binds_parameters_and_decodes_tuples_and_models(db) {
+        seed_users(db).await?;
+        let rows: Vec<(String, i32)> = orm::raw("SELECT name, age FROM users WHERE age > ? AND name <> '?' ORDER BY age")
+            .bind(40)
+            .fetch_all(db)
+            .await?;
+        assert_eq!(rows, [("Alan".to_owned(), 41), ("barbara".to_owned(), 62), ("Grace".to_owned(), 85)]);
+        let users: Vec<User> = orm::raw("SELECT id, email, name, age, nickname, active, score FROM users WHERE nickname = ? OR name = ?")
+            .bind(None::<String>)
+            .bind("Ada")
+            .fetch_all(db)
+            .await?;
+        assert_eq!(names(&users), ["Ada"], "`= NULL` matches nothing; Ada matches by name");
+        let done = orm::raw("UPDATE users SET age = age + ? WHERE name = ?").bind(1).bind("Ada").execute(db).await?;
+        assert_eq!(done.rows_affected, 1);
+        let (age,): (i32,) = orm::raw("SELECT age FROM users WHERE name = ?").bind("Ada").fetch_optional(db).await?.expect("row");
+        assert_eq!(age, 37);
+        let hostile = "x'); DROP TABLE users; --";
+        let none: Option<(i64,)> = orm::raw("SELECT id FROM users WHERE name = ?").bind(hostile).fetch_optional(db).await?;
+        assert_eq!(none, None);
+        assert_eq!(User::query().count(db).await?, 5, "the table is intact");
+        let err = orm::raw("SELECT ?").fetch_all::<(i64,), _>(db).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidQuery(_)), "{err:?}");
+        Ok(())
+    }
+
+    async fn health_reports_latency_and_pool_state(db) {
+        let health = db.health().await?;
+        assert!(health.latency < std::time::Duration::from_secs(5), "{health:?}");
+        assert!(health.connections >= 1 && health.connections <= health.max_connections, "{health:?}");
+        assert!(health.idle <= health.connections, "{health:?}");
+        Ok(())
+    }
+
     async fn not_null_violation_names_the_column(db) {
         create_tables(db).await?;
         let err = db

@@ -43,6 +43,15 @@ impl Dialect {
         }
     }
 
+    /// The most parameters one statement may bind (PostgreSQL and MySQL: 65,535; SQLite:
+    /// 32,766 since 3.32). `insert_many` splits larger inserts into chunks under it.
+    pub const fn max_bind_parameters(self) -> usize {
+        match self {
+            Dialect::Postgres | Dialect::MySql => 65_535,
+            Dialect::Sqlite => 32_766,
+        }
+    }
+
     /// Whether `INSERT ... RETURNING` is available (MySQL has no RETURNING; the ORM reads the
     /// row back by its key instead).
     pub const fn has_returning(self) -> bool {
