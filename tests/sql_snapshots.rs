@@ -4,7 +4,7 @@
 //! name is `<case>@<dialect>`.
 
 use orm::prelude::*;
-use orm::query::ir::{InsertQuery, Statement, UpdateQuery};
+use orm::query::ir::{Assignment, InsertQuery, Statement, UpdateQuery};
 use orm::sql::{compile, ddl};
 use orm::{Compiled, Dialect};
 
@@ -254,7 +254,7 @@ fn updates() {
         let assignments = schema
             .update_columns()
             .map(|c| c.name)
-            .zip(u.update_values())
+            .zip(u.update_values().into_iter().map(Assignment::Value))
             .collect();
         let filter =
             orm::query::ir::Condition::primary_key_eq(schema, User::primary_key_values(u.id));
@@ -273,6 +273,15 @@ fn updates() {
                 .set(User::ACTIVE, false)
                 .set(User::NICKNAME, None)
                 .filter(User::AGE.gt(40))
+                .compile(d),
+        )
+    });
+    check("update_many_with_expressions", |d| {
+        render(
+            User::update_many()
+                .set(User::AGE, User::AGE + 1)
+                .set(User::SCORE, User::SCORE - 0.25)
+                .filter(User::ACTIVE.eq(true))
                 .compile(d),
         )
     });

@@ -33,7 +33,7 @@ pub use schema::{
     ReferentialAction,
 };
 pub use sql::{Compiled, Dialect};
-pub use value::{FieldType, IntoValue, SqlType, Value};
+pub use value::{Assign, FieldType, IntoValue, SqlType, Value};
 
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {

@@ -4,7 +4,9 @@ use std::future::Future;
 
 use crate::error::{Error, Result};
 use crate::exec::{Executor, RowRef};
-use crate::query::ir::{Condition, InsertQuery, Projection, SelectQuery, Statement, UpdateQuery};
+use crate::query::ir::{
+    Assignment, Condition, InsertQuery, Projection, SelectQuery, Statement, UpdateQuery,
+};
 use crate::query::{DeleteMany, Select, UpdateMany};
 use crate::schema::ModelSchema;
 use crate::value::Value;
@@ -98,10 +100,10 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// row.
     fn update<E: Executor>(&self, db: &E) -> impl Future<Output = Result<()>> + Send {
         let schema = Self::schema();
-        let assignments: Vec<(&'static str, Value)> = schema
+        let assignments: Vec<(&'static str, Assignment)> = schema
             .update_columns()
             .map(|c| c.name)
-            .zip(self.update_values())
+            .zip(self.update_values().into_iter().map(Assignment::Value))
             .collect();
         let filter =
             Condition::primary_key_eq(schema, Self::primary_key_values(self.primary_key()));

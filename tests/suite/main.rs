@@ -392,6 +392,24 @@ suite! {
         Ok(())
     }
 
+    async fn update_many_with_column_expressions(db) {
+        let users = seed_users(db).await?;
+        let n = User::update_many()
+            .set(User::AGE, User::AGE + 1)
+            .set(User::SCORE, User::SCORE - 0.5)
+            .filter(User::AGE.lt(40))
+            .execute(db)
+            .await?;
+        assert_eq!(n, 2);
+        let ada = User::find(db, users[0].id).await?.expect("Ada");
+        assert_eq!((ada.age, ada.score), (37, users[0].score - 0.5));
+        let linus = User::find(db, users[3].id).await?.expect("Linus");
+        assert_eq!(linus.age, 29);
+        let grace = User::find(db, users[2].id).await?.expect("Grace");
+        assert_eq!(grace, users[2], "rows outside the filter are untouched");
+        Ok(())
+    }
+
     async fn delete_by_key_and_delete_many(db) {
         let users = seed_users(db).await?;
         assert!(User::delete_by_key(db, users[0].id).await?);

@@ -144,13 +144,27 @@ pub struct InsertQuery {
     pub returning: bool,
 }
 
+/// The new value of a column in an update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Assignment {
+    /// `column = value`.
+    Value(Value),
+    /// `column = source + delta` (`$inc` on MongoDB when `source` is the column itself).
+    Add {
+        /// The column read.
+        source: &'static str,
+        /// The amount added, bound as a parameter.
+        delta: Value,
+    },
+}
+
 /// An `UPDATE` of the rows matching a condition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateQuery {
     /// The model written.
     pub schema: &'static ModelSchema,
-    /// `SET column = value` pairs.
-    pub assignments: Vec<(&'static str, Value)>,
+    /// `SET column = ...` pairs.
+    pub assignments: Vec<(&'static str, Assignment)>,
     /// `WHERE` condition.
     pub filter: Option<Condition>,
 }

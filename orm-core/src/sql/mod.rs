@@ -14,8 +14,8 @@ use sea_query::{
 
 use crate::error::Error;
 use crate::query::ir::{
-    CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery, Projection, SelectQuery,
-    Statement, UpdateQuery,
+    Assignment, CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery, Projection,
+    SelectQuery, Statement, UpdateQuery,
 };
 use crate::value::Value;
 
@@ -198,11 +198,17 @@ fn compile_update(q: &UpdateQuery, dialect: Dialect) -> Result<Compiled, Error> 
         )));
     }
     let mut update = Query::update();
-    update.table(q.schema.table).values(
-        q.assignments
-            .iter()
-            .map(|(name, v)| (*name, Expr::val(values::to_sea(v.clone())))),
-    );
+    update
+        .table(q.schema.table)
+        .values(q.assignments.iter().map(|(name, a)| {
+            let value = match a {
+                Assignment::Value(v) => Expr::val(values::to_sea(v.clone())),
+                Assignment::Add { source, delta } => {
+                    Expr::col(*source).add(Expr::val(values::to_sea(delta.clone())))
+                }
+            };
+            (*name, value)
+        }));
     if let Some(filter) = &q.filter {
         update.and_where(condition(filter, dialect));
     }
