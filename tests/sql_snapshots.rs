@@ -3,8 +3,9 @@
 //! Each case is written once and compiled for PostgreSQL, MySQL and SQLite; the snapshot
 //! name is `<case>@<dialect>`.
 
+use orm::OnConflict;
 use orm::prelude::*;
-use orm::query::ir::{Assignment, InsertQuery, Statement, UpdateQuery};
+use orm::query::ir::{Assignment, InsertQuery, Statement, UpdateQuery, UpsertQuery};
 use orm::sql::{compile, ddl};
 use orm::{Compiled, Dialect};
 
@@ -243,6 +244,36 @@ fn inserts() {
             returning: false,
         };
         render(compile(&Statement::Insert(q), d))
+    });
+}
+
+#[test]
+fn upserts() {
+    let upsert = |on_conflict: orm::query::ir::OnConflict, d| {
+        let insert = InsertQuery {
+            schema: User::schema(),
+            rows: vec![user().insert_values()],
+            returning: false,
+        };
+        render(compile(
+            &Statement::Upsert(UpsertQuery {
+                insert,
+                on_conflict,
+            }),
+            d,
+        ))
+    };
+    check("upsert_update", |d| {
+        upsert(
+            OnConflict::on(User::EMAIL)
+                .update(User::NAME)
+                .update(User::AGE)
+                .into_clause(),
+            d,
+        )
+    });
+    check("upsert_do_nothing", |d| {
+        upsert(OnConflict::on(User::EMAIL).do_nothing().into_clause(), d)
     });
 }
 

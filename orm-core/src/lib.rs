@@ -26,7 +26,7 @@ pub use exec::{
     Transaction, TxOptions,
 };
 pub use model::Model;
-pub use query::{Column, DeleteMany, Filter, Order, Select, UpdateMany};
+pub use query::{Column, DeleteMany, Filter, OnConflict, Order, Select, UpdateMany};
 pub use raw::{FromRow, Raw, raw};
 pub use schema::{
     ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema,

@@ -6,8 +6,9 @@ use crate::error::{Error, Result};
 use crate::exec::{Executor, RowRef};
 use crate::query::ir::{
     Assignment, Condition, InsertQuery, Projection, SelectQuery, Statement, UpdateQuery,
+    UpsertQuery,
 };
-use crate::query::{DeleteMany, Select, UpdateMany};
+use crate::query::{DeleteMany, OnConflict, Select, UpdateMany};
 use crate::schema::ModelSchema;
 use crate::value::Value;
 
@@ -93,6 +94,38 @@ pub trait Model: Sized + Send + Sync + 'static {
                 .await
                 .map_err(|e| e.resolve_constraint(schema))?;
             Ok(done.rows_affected)
+        }
+    }
+
+    /// Inserts `rows`, updating (or skipping) those that conflict with existing rows on the
+    /// columns of `on_conflict`: `ON CONFLICT ... DO UPDATE/NOTHING` on PostgreSQL and SQLite,
+    /// `ON DUPLICATE KEY UPDATE` on MySQL (which applies it to a conflict on any unique key).
+    ///
+    /// Returns nothing: the dialects count upserted rows differently (MySQL counts an updated
+    /// row twice), so no count would mean the same everywhere.
+    fn upsert_many<E: Executor>(
+        db: &E,
+        rows: &[Self],
+        on_conflict: OnConflict<Self>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let rows: Vec<Vec<Value>> = rows.iter().map(Self::insert_values).collect();
+        async move {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let schema = Self::schema();
+            let upsert = Statement::Upsert(UpsertQuery {
+                insert: InsertQuery {
+                    schema,
+                    rows,
+                    returning: false,
+                },
+                on_conflict: on_conflict.into_clause(),
+            });
+            db.execute(upsert)
+                .await
+                .map_err(|e| e.resolve_constraint(schema))?;
+            Ok(())
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use orm::prelude::*;
-use orm::{Dialect, Error};
+use orm::{Dialect, Error, OnConflict};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "users")]
@@ -407,6 +407,34 @@ suite! {
         assert_eq!(linus.age, 29);
         let grace = User::find(db, users[2].id).await?.expect("Grace");
         assert_eq!(grace, users[2], "rows outside the filter are untouched");
+        Ok(())
+    }
+
+    async fn upsert_updates_or_skips_conflicting_rows(db) {
+        seed_users(db).await?;
+        let mut ada = User::new("ada@example.com", "Ada Lovelace", 37);
+        ada.nickname = Some("enchantress".into());
+        let newcomer = User::new("new@example.com", "New", 20);
+        let on_email = OnConflict::on(User::EMAIL).update(User::NAME).update(User::AGE);
+        User::upsert_many(db, &[ada.clone(), newcomer.clone()], on_email).await?;
+        let stored = User::query().filter(User::EMAIL.eq("ada@example.com")).one(db).await?;
+        assert_eq!((stored.name.as_str(), stored.age), ("Ada Lovelace", 37), "updated columns");
+        assert_eq!(stored.nickname.as_deref(), Some("countess"), "columns not listed are kept");
+        assert_eq!(User::query().count(db).await?, 6, "the newcomer was inserted");
+
+        let ignored = User::new("alan@example.com", "Not Alan", 1);
+        User::upsert_many(db, &[ignored], OnConflict::on(User::EMAIL).do_nothing()).await?;
+        let alan = User::query().filter(User::EMAIL.eq("alan@example.com")).one(db).await?;
+        assert_eq!((alan.name.as_str(), alan.age), ("Alan", 41), "do_nothing keeps the row");
+        assert_eq!(User::query().count(db).await?, 6);
+
+        let m = Membership { user_id: 1, group_code: "g".into(), level: 1, role: "old".into() };
+        m.insert(db).await?;
+        let changed = Membership { role: "new".into(), ..m.clone() };
+        let on_key = OnConflict::on(Membership::USER_ID).and(Membership::GROUP_CODE).update(Membership::ROLE);
+        Membership::upsert_many(db, &[changed], on_key).await?;
+        let got = Membership::find(db, (1, "g".into())).await?.expect("row");
+        assert_eq!(got.role, "new", "composite conflict target");
         Ok(())
     }
 

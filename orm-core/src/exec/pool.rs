@@ -8,7 +8,7 @@ use super::sql_runner::{SqlRunner, sql_executor};
 use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions, run_in_transaction};
 use super::{Decoder, ExecResult, Executor};
 use crate::error::{Error, Result};
-use crate::query::ir::InsertQuery;
+use crate::query::ir::{InsertQuery, OnConflict};
 use crate::sql::{Compiled, Dialect};
 
 /// A pool of connections to one database; cheap to clone and share between tasks.
@@ -540,9 +540,13 @@ impl SqlRunner for Db {
         dispatch!(self, execute(statement))
     }
 
-    async fn run_chunked_insert(&self, query: InsertQuery) -> Result<ExecResult> {
+    async fn run_chunked_insert(
+        &self,
+        query: InsertQuery,
+        on_conflict: Option<OnConflict>,
+    ) -> Result<ExecResult> {
         let tx = self.begin().await?;
-        let done = super::sql_runner::insert_in_chunks(&tx, query).await?;
+        let done = super::sql_runner::insert_in_chunks(&tx, query, on_conflict).await?;
         tx.commit().await?;
         Ok(done)
     }

@@ -6,7 +6,9 @@ use std::future::Future;
 
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
-use crate::query::ir::{Condition, InsertQuery, Projection, SelectQuery, Statement};
+use crate::query::ir::{
+    Condition, InsertQuery, OnConflict, Projection, SelectQuery, Statement, UpsertQuery,
+};
 use crate::sql::{Compiled, Dialect, compile, compile_select};
 use crate::value::{FieldType, Value};
 
@@ -37,6 +39,7 @@ pub(crate) trait SqlRunner: Send + Sync {
     fn run_chunked_insert(
         &self,
         query: InsertQuery,
+        on_conflict: Option<OnConflict>,
     ) -> impl Future<Output = Result<ExecResult>> + Send;
 }
 
@@ -151,7 +154,13 @@ pub(crate) async fn execute<R: SqlRunner>(runner: &R, statement: Statement) -> R
     let dialect = runner.sql_dialect();
     match statement {
         Statement::Insert(query) if rows_per_statement(&query, dialect) < query.rows.len() => {
-            runner.run_chunked_insert(query).await
+            runner.run_chunked_insert(query, None).await
+        }
+        Statement::Upsert(UpsertQuery {
+            insert,
+            on_conflict,
+        }) if rows_per_statement(&insert, dialect) < insert.rows.len() => {
+            runner.run_chunked_insert(insert, Some(on_conflict)).await
         }
         other => runner.run_execute(compile(&other, dialect)?).await,
     }
@@ -167,6 +176,7 @@ fn rows_per_statement(query: &InsertQuery, dialect: Dialect) -> usize {
 pub(crate) async fn insert_in_chunks<R: SqlRunner>(
     runner: &R,
     query: InsertQuery,
+    on_conflict: Option<OnConflict>,
 ) -> Result<ExecResult> {
     let dialect = runner.sql_dialect();
     let chunk = rows_per_statement(&query, dialect);
@@ -178,9 +188,14 @@ pub(crate) async fn insert_in_chunks<R: SqlRunner>(
             rows: rows.by_ref().take(chunk).collect(),
             returning: false,
         };
-        let done = runner
-            .run_execute(compile(&Statement::Insert(part), dialect)?)
-            .await?;
+        let statement = match &on_conflict {
+            Some(on_conflict) => Statement::Upsert(UpsertQuery {
+                insert: part,
+                on_conflict: on_conflict.clone(),
+            }),
+            None => Statement::Insert(part),
+        };
+        let done = runner.run_execute(compile(&statement, dialect)?).await?;
         total.rows_affected += done.rows_affected;
         total.last_insert_id = done.last_insert_id.or(total.last_insert_id);
     }

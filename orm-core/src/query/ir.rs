@@ -144,6 +144,25 @@ pub struct InsertQuery {
     pub returning: bool,
 }
 
+/// What an insert does with a row whose key or unique columns already exist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnConflict {
+    /// The unique (or key) columns whose conflict is handled (PostgreSQL and SQLite need a
+    /// unique index on exactly these; MySQL applies the action on any unique key).
+    pub columns: Vec<&'static str>,
+    /// Columns overwritten with the new row's values; empty means "do nothing".
+    pub update: Vec<&'static str>,
+}
+
+/// An insert that updates (or skips) rows that conflict with existing ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpsertQuery {
+    /// The rows to insert.
+    pub insert: InsertQuery,
+    /// What to do on a conflict.
+    pub on_conflict: OnConflict,
+}
+
 /// The new value of a column in an update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Assignment {
@@ -185,6 +204,8 @@ pub enum Statement {
     Select(SelectQuery),
     /// An insert.
     Insert(InsertQuery),
+    /// An insert that updates or skips conflicting rows.
+    Upsert(UpsertQuery),
     /// An update.
     Update(UpdateQuery),
     /// A delete.

@@ -7,4 +7,4 @@ mod write;
 
 pub use column::{Column, Filter, Order, escape_like};
 pub use select::Select;
-pub use write::{ColumnPlus, DeleteMany, UpdateMany};
+pub use write::{ColumnPlus, DeleteMany, OnConflict, UpdateMany};

@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 
 use super::column::{Column, Filter};
+use super::ir;
 use super::ir::{Assignment, Condition, DeleteQuery, Statement, UpdateQuery};
 use crate::error::Result;
 use crate::exec::Executor;
@@ -154,5 +155,51 @@ impl<M: Model> DeleteMany<M> {
             .execute(Statement::Delete(self.query))
             .await?
             .rows_affected)
+    }
+}
+
+/// What [`Model::upsert_many`] does with rows that conflict with existing ones:
+/// `OnConflict::on(User::EMAIL).update(User::NAME)` or `OnConflict::on(User::EMAIL).do_nothing()`.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use = "pass the conflict clause to `upsert_many`"]
+pub struct OnConflict<M> {
+    clause: ir::OnConflict,
+    _marker: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> OnConflict<M> {
+    /// Handles conflicts on `column` (add more with [`and`](OnConflict::and)); PostgreSQL and
+    /// SQLite need a unique index or key on exactly these columns.
+    pub fn on<T: FieldType>(column: Column<M, T>) -> Self {
+        OnConflict {
+            clause: ir::OnConflict {
+                columns: vec![column.name()],
+                update: Vec::new(),
+            },
+            _marker: PhantomData,
+        }
+    }
+
+    /// Adds another conflict column (for a composite unique constraint).
+    pub fn and<T: FieldType>(mut self, column: Column<M, T>) -> Self {
+        self.clause.columns.push(column.name());
+        self
+    }
+
+    /// On conflict, overwrites `column` with the new row's value (repeat for more columns).
+    pub fn update<T: FieldType>(mut self, column: Column<M, T>) -> Self {
+        self.clause.update.push(column.name());
+        self
+    }
+
+    /// On conflict, keeps the existing row unchanged (the default when nothing is updated).
+    pub fn do_nothing(mut self) -> Self {
+        self.clause.update.clear();
+        self
+    }
+
+    /// The IR clause.
+    pub fn into_clause(self) -> ir::OnConflict {
+        self.clause
     }
 }

@@ -14,8 +14,8 @@ use sea_query::{
 
 use crate::error::Error;
 use crate::query::ir::{
-    Assignment, CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery, Projection,
-    SelectQuery, Statement, UpdateQuery,
+    Assignment, CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery, OnConflict,
+    Projection, SelectQuery, Statement, UpdateQuery,
 };
 use crate::value::Value;
 
@@ -88,7 +88,8 @@ impl std::fmt::Display for Compiled {
 pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
     match statement {
         Statement::Select(q) => Ok(compile_select(q, dialect)),
-        Statement::Insert(q) => compile_insert(q, dialect),
+        Statement::Insert(q) => compile_insert(q, None, dialect),
+        Statement::Upsert(q) => compile_insert(&q.insert, Some(&q.on_conflict), dialect),
         Statement::Update(q) => compile_update(q, dialect),
         Statement::Delete(q) => Ok(compile_delete(q, dialect)),
     }
@@ -164,7 +165,11 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Compiled {
     build(&select, dialect)
 }
 
-fn compile_insert(q: &InsertQuery, dialect: Dialect) -> Result<Compiled, Error> {
+fn compile_insert(
+    q: &InsertQuery,
+    on_conflict: Option<&OnConflict>,
+    dialect: Dialect,
+) -> Result<Compiled, Error> {
     let table = q.schema.table;
     let mut insert = Query::insert();
     insert.into_table(table);
@@ -183,6 +188,22 @@ fn compile_insert(q: &InsertQuery, dialect: Dialect) -> Result<Compiled, Error> 
                 .values(row.iter().cloned().map(|v| Expr::val(values::to_sea(v))))
                 .map_err(|e| Error::InvalidQuery(format!("insert into `{table}`: {e}")))?;
         }
+    }
+    if let Some(oc) = on_conflict {
+        if oc.columns.is_empty() {
+            return Err(Error::InvalidQuery(format!(
+                "upsert into `{table}` names no conflict column; add `.on(column)`"
+            )));
+        }
+        let mut clause = sea_query::OnConflict::columns(oc.columns.iter().copied());
+        if oc.update.is_empty() {
+            // MySQL: `ON DUPLICATE KEY UPDATE c = c`, not INSERT IGNORE, which would also
+            // swallow every other error (strict-mode conversions included).
+            clause.do_nothing_on(oc.columns.iter().copied());
+        } else {
+            clause.update_columns(oc.update.iter().copied());
+        }
+        insert.on_conflict(clause);
     }
     if q.returning && dialect.has_returning() {
         insert.returning(Query::returning().columns(q.schema.columns.iter().map(|c| c.name)));
