@@ -49,7 +49,7 @@ pub mod __private {
     pub use crate::error::{Error, Result};
     pub use crate::exec::RowRef;
     pub use crate::model::Model;
-    pub use crate::query::Column;
+    pub use crate::query::{BelongsTo, Column, HasMany, HasOne};
     pub use crate::schema::{
         ColumnSchema, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema, ReferentialAction,
     };
@@ -68,6 +68,8 @@ pub mod __private {
     pub const fn assert_key_field<T: KeyField>() {}
     /// Compile-time check that a `belongs_to` field has the type of the parent's key.
     pub const fn assert_foreign_key<F: crate::value::ReferencesKey<K>, K>() {}
+    /// Compile-time check for `has_many`/`has_one`: the child column holds the parent's key.
+    pub const fn assert_relation_key<K, C, F: crate::value::ReferencesKey<K>>(_: Column<C, F>) {}
     /// Compile-time check for `on_delete = "set_null"` (the field must be an `Option`).
     pub const fn assert_nullable_field<T: crate::value::SetNullField>() {}
     /// Compile-time check for `belongs_to`: the parent has a single-column primary key.

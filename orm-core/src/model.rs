@@ -34,6 +34,12 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// Decodes a row whose columns start at `offset`, in [`ModelSchema::columns`] order.
     fn decode_row(row: &RowRef<'_>, offset: usize) -> Result<Self>;
 
+    /// The value of the stored column at `index` (a position in [`ModelSchema::columns`]).
+    ///
+    /// # Panics
+    /// If `index` is not a column position of this model.
+    fn column_value(&self, index: usize) -> Value;
+
     /// Values of [`ModelSchema::insert_columns`], in that order.
     fn insert_values(&self) -> Vec<Value>;
 

@@ -11,7 +11,7 @@ use orm::prelude::*;
 use orm::{Dialect, Error, OnConflict};
 
 #[derive(Model, Debug, Clone, PartialEq)]
-#[orm(table = "users")]
+#[orm(table = "users", has_many(posts = Post::AUTHOR_ID, edited = Post::EDITOR_ID))]
 struct User {
     #[orm(primary_key, auto_increment)]
     id: i64,
@@ -84,7 +84,7 @@ struct Sample {
 /// A child table with foreign keys: deleting a user deletes their posts; an editor is
 /// unset instead.
 #[derive(Model, Debug, Clone, PartialEq)]
-#[orm(table = "posts")]
+#[orm(table = "posts", has_many(comments = Comment::POST_ID))]
 struct Post {
     #[orm(primary_key, auto_increment)]
     id: i64,
@@ -93,6 +93,148 @@ struct Post {
     #[orm(belongs_to = User, on_delete = "set_null")]
     editor_id: Option<i64>,
     title: String,
+}
+
+/// A grandchild: users → posts → comments.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "comments")]
+struct Comment {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    #[orm(belongs_to = Post, on_delete = "cascade")]
+    post_id: i64,
+    text: String,
+}
+
+/// Counts the statements an executor runs, to prove eager loading runs one per level.
+struct Counting<'a> {
+    db: &'a Db,
+    statements: AtomicU32,
+}
+
+impl<'a> Counting<'a> {
+    fn new(db: &'a Db) -> Self {
+        Counting {
+            db,
+            statements: AtomicU32::new(0),
+        }
+    }
+
+    fn take(&self) -> u32 {
+        self.statements.swap(0, Ordering::SeqCst)
+    }
+
+    fn tick(&self) {
+        self.statements.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Executor for Counting<'_> {
+    fn backend(&self) -> orm::Backend {
+        self.db.backend()
+    }
+
+    async fn fetch_all<T: Send + 'static>(
+        &self,
+        query: orm::query::ir::SelectQuery,
+        decode: orm::exec::Decoder<T>,
+    ) -> orm::Result<Vec<T>> {
+        self.tick();
+        self.db.fetch_all(query, decode).await
+    }
+
+    async fn fetch_optional<T: Send + 'static>(
+        &self,
+        query: orm::query::ir::SelectQuery,
+        decode: orm::exec::Decoder<T>,
+    ) -> orm::Result<Option<T>> {
+        self.tick();
+        self.db.fetch_optional(query, decode).await
+    }
+
+    async fn count(&self, query: orm::query::ir::SelectQuery) -> orm::Result<u64> {
+        self.tick();
+        self.db.count(query).await
+    }
+
+    async fn insert_returning<T: Send + 'static>(
+        &self,
+        query: orm::query::ir::InsertQuery,
+        decode: orm::exec::Decoder<T>,
+    ) -> orm::Result<T> {
+        self.tick();
+        self.db.insert_returning(query, decode).await
+    }
+
+    async fn execute(&self, statement: orm::query::ir::Statement) -> orm::Result<orm::ExecResult> {
+        self.tick();
+        self.db.execute(statement).await
+    }
+
+    async fn execute_raw(&self, sql: &str) -> orm::Result<orm::ExecResult> {
+        self.tick();
+        self.db.execute_raw(sql).await
+    }
+
+    async fn fetch_compiled<T: Send + 'static>(
+        &self,
+        statement: orm::Compiled,
+        decode: orm::exec::Decoder<T>,
+    ) -> orm::Result<Vec<T>> {
+        self.tick();
+        self.db.fetch_compiled(statement, decode).await
+    }
+
+    async fn execute_compiled(&self, statement: orm::Compiled) -> orm::Result<orm::ExecResult> {
+        self.tick();
+        self.db.execute_compiled(statement).await
+    }
+}
+
+/// `users` users, each with `posts` posts (edited by the next user), each with 2 comments.
+async fn seed_graph(db: &Db, users: usize, posts: usize) -> orm::Result<()> {
+    create_tables(db).await?;
+    let people: Vec<User> = (0..users)
+        .map(|i| User::new(&format!("g{i}@x.io"), &format!("G{i:04}"), 20))
+        .collect();
+    User::insert_many(db, &people).await?;
+    let ids: Vec<i64> = User::query()
+        .order_by(User::ID.asc())
+        .all(db)
+        .await?
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    let mut rows = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        for p in 0..posts {
+            let editor = if p == 0 {
+                None
+            } else {
+                Some(ids[(i + 1) % ids.len()])
+            };
+            rows.push(Post {
+                id: 0,
+                author_id: *id,
+                editor_id: editor,
+                title: format!("{i}/{p}"),
+            });
+        }
+    }
+    Post::insert_many(db, &rows).await?;
+    let post_ids: Vec<i64> = Post::query().all(db).await?.iter().map(|p| p.id).collect();
+    let comments: Vec<Comment> = post_ids
+        .iter()
+        .flat_map(|id| {
+            (0..2).map(move |c| Comment {
+                id: 0,
+                post_id: *id,
+                text: format!("c{c}"),
+            })
+        })
+        .collect();
+    Comment::insert_many(db, &comments).await?;
+    Ok(())
 }
 
 /// Reads the `users` table with a wrong field type, to provoke a decode error.
@@ -108,6 +250,7 @@ async fn create_tables(db: &Db) -> orm::Result<()> {
     db.create_table::<User>().await?;
     db.create_table::<Membership>().await?;
     db.create_table::<Post>().await?;
+    db.create_table::<Comment>().await?;
     db.create_table::<Sample>().await
 }
 
@@ -719,6 +862,65 @@ suite! {
         Ok(())
     }
 
+    async fn eager_loading_runs_one_query_per_level(db) {
+        seed_graph(db, 30, 3).await?;
+        let counting = Counting::new(db);
+        let users = User::query()
+            .order_by(User::ID.asc())
+            .with(User::posts().with(Post::comments()))
+            .all(&counting)
+            .await?;
+        assert_eq!(counting.take(), 3, "users, posts, comments: one statement each");
+        assert_eq!(users.len(), 30);
+        for (user, posts) in &users {
+            assert_eq!(posts.len(), 3, "{}", user.name);
+            for (post, comments) in posts {
+                assert_eq!(post.author_id, user.id);
+                assert_eq!(comments.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), ["c0", "c1"]);
+                assert!(comments.iter().all(|c| c.post_id == post.id));
+            }
+        }
+        let expected = Post::query().filter(Post::AUTHOR_ID.eq(users[7].0.id)).order_by(Post::ID.asc()).all(db).await?;
+        let loaded: Vec<Post> = users[7].1.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(loaded, expected, "same rows as a direct query");
+        Ok(())
+    }
+
+    async fn eager_loading_chunks_large_key_lists(db) {
+        seed_graph(db, 2_500, 1).await?;
+        let counting = Counting::new(db);
+        let users = User::query().with(User::posts()).all(&counting).await?;
+        assert_eq!(counting.take(), 1 + 3, "2,500 keys in chunks of 1,000");
+        assert!(users.iter().all(|(u, posts)| posts.len() == 1 && posts[0].author_id == u.id));
+        Ok(())
+    }
+
+    async fn belongs_to_and_several_relations_load_together(db) {
+        seed_graph(db, 4, 2).await?;
+        let counting = Counting::new(db);
+        let posts = Post::query()
+            .order_by(Post::ID.asc())
+            .with((Post::author(), Post::editor()))
+            .all(&counting)
+            .await?;
+        assert_eq!(counting.take(), 3);
+        for (post, (author, editor)) in &posts {
+            assert_eq!(author.as_ref().map(|a| a.id), Some(post.author_id));
+            assert_eq!(editor.as_ref().map(|e| e.id), post.editor_id, "NULL editor loads as None");
+        }
+        let (first_user, (posts_of, edited)) = User::query()
+            .order_by(User::ID.asc())
+            .with((User::posts(), User::edited()))
+            .optional(&counting)
+            .await?
+            .expect("a user");
+        assert_eq!(counting.take(), 3);
+        assert_eq!(posts_of.len(), 2);
+        assert!(edited.iter().all(|p| p.editor_id == Some(first_user.id)));
+        assert_eq!(edited.len(), 1, "the previous user's second post");
+        Ok(())
+    }
+
     async fn not_null_violation_names_the_column(db) {
         create_tables(db).await?;
         let err = db
@@ -748,6 +950,7 @@ suite! {
         create_tables(db).await?;
         create_tables(db).await?;
         User::new("x@x.io", "X", 1).insert(db).await?;
+        db.drop_table::<Comment>().await?;
         db.drop_table::<Post>().await?;
         db.drop_table::<User>().await?;
         let err = User::query().count(db).await.unwrap_err();

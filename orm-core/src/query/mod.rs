@@ -2,9 +2,11 @@
 
 mod column;
 pub mod ir;
+mod relation;
 mod select;
 mod write;
 
 pub use column::{Column, Filter, Order, escape_like};
+pub use relation::{BelongsTo, HasMany, HasManyWith, HasOne, Relation, WithRelation};
 pub use select::Select;
 pub use write::{ColumnPlus, DeleteMany, OnConflict, UpdateMany};

@@ -323,10 +323,10 @@ impl<T: SqlType> KeyField for T {}
 /// Marks a field that can hold the primary key `K` of the model it `belongs_to`.
 #[diagnostic::on_unimplemented(
     message = "a `{Self}` field cannot hold a key of type `{K}`",
-    label = "a `belongs_to` field has the parent's primary-key type, or its `Option`",
+    label = "a foreign-key column has the parent's primary-key type, or its `Option`",
     note = "a parent with a composite primary key cannot be referenced by a single field"
 )]
-pub trait ReferencesKey<K> {}
+pub trait ReferencesKey<K>: FieldType {}
 impl<T: SqlType> ReferencesKey<T> for T {}
 impl<T: SqlType> ReferencesKey<T> for Option<T> {}
 
