@@ -216,6 +216,35 @@ fn count_and_exists() {
 }
 
 #[test]
+fn aggregates_and_grouping() {
+    check("select_aggregates", |d| {
+        render(
+            User::query()
+                .filter(User::ACTIVE.eq(true))
+                .select((
+                    count_all(),
+                    User::AGE.sum(),
+                    User::SCORE.sum(),
+                    User::AGE.avg(),
+                    User::NAME.min(),
+                    User::AGE.max(),
+                ))
+                .compile(d),
+        )
+    });
+    check("group_by_having", |d| {
+        render(
+            User::query()
+                .select((User::ACTIVE, count_all(), User::NICKNAME.count()))
+                .group_by(User::ACTIVE)
+                .having(User::AGE.avg().gt(30.0) & User::AGE.sum().lt(1000))
+                .order_by(User::ACTIVE.desc())
+                .compile(d),
+        )
+    });
+}
+
+#[test]
 fn composite_key_lookup() {
     check("find_composite_key", |d| {
         render(

@@ -26,7 +26,7 @@ pub use exec::{
     Transaction, TxOptions,
 };
 pub use model::Model;
-pub use query::{Column, DeleteMany, Filter, OnConflict, Order, Select, UpdateMany};
+pub use query::{Column, DeleteMany, Filter, OnConflict, Order, Select, UpdateMany, count_all};
 pub use raw::{FromRow, Raw, raw};
 pub use schema::{
     ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema,
@@ -38,8 +38,8 @@ pub use value::{Assign, FieldType, IntoValue, SqlType, Value};
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {
     pub use crate::{
-        Column, Db, Error, Executor, Filter, FromRow, IsolationLevel, Model, PoolOptions, Result,
-        RetryPolicy, Transaction, TxOptions,
+        Column, Db, Error, Executor, Filter, FromRow, IsolationLevel, Model, OnConflict,
+        PoolOptions, Result, RetryPolicy, Transaction, TxOptions, count_all,
     };
 }
 

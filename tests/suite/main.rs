@@ -921,6 +921,46 @@ suite! {
         Ok(())
     }
 
+    async fn aggregates_have_one_type_on_every_dialect(db) {
+        seed_users(db).await?;
+        let stats = User::query()
+            .select((count_all(), User::AGE.sum(), User::AGE.avg(), User::AGE.min(), User::AGE.max(), User::SCORE.sum()))
+            .one(db)
+            .await?;
+        assert_eq!(stats, (5, Some(252), Some(50.4), Some(28), Some(85), Some(15.0)));
+        let empty = User::query()
+            .filter(User::AGE.gt(1000))
+            .select((count_all(), User::AGE.sum(), User::AGE.avg(), User::NAME.min(), User::NICKNAME.count()))
+            .one(db)
+            .await?;
+        assert_eq!(empty, (0, None, None, None, 0), "aggregates over no row");
+        let nicknames = User::query().select((User::NICKNAME.count(), User::NICKNAME.max())).one(db).await?;
+        assert_eq!(nicknames, (3, Some("countess".to_owned())), "COUNT(col) skips NULLs");
+        Ok(())
+    }
+
+    async fn group_by_and_having(db) {
+        seed_users(db).await?;
+        User::update_many().set(User::ACTIVE, false).filter(User::AGE.in_list([41, 85])).execute(db).await?;
+        let groups = User::query()
+            .select((User::ACTIVE, count_all(), User::AGE.sum(), User::AGE.avg()))
+            .group_by(User::ACTIVE)
+            .order_by(User::ACTIVE.asc())
+            .all(db)
+            .await?;
+        assert_eq!(groups, [(false, 2, Some(126), Some(63.0)), (true, 3, Some(126), Some(42.0))]);
+        let old_groups = User::query()
+            .select((User::ACTIVE,))
+            .group_by(User::ACTIVE)
+            .having(User::AGE.avg().gt(50.0))
+            .all(db)
+            .await?;
+        assert_eq!(old_groups, [(false,)]);
+        let names = User::query().filter(User::AGE.lt(40)).order_by(User::NAME.asc()).select((User::NAME, User::NICKNAME)).all(db).await?;
+        assert_eq!(names, [("Ada".to_owned(), Some("countess".to_owned())), ("Linus".to_owned(), None)]);
+        Ok(())
+    }
+
     async fn not_null_violation_names_the_column(db) {
         create_tables(db).await?;
         let err = db

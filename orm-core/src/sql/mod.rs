@@ -14,8 +14,8 @@ use sea_query::{
 
 use crate::error::Error;
 use crate::query::ir::{
-    Assignment, CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery, OnConflict,
-    Projection, SelectQuery, Statement, UpdateQuery,
+    AggregateFn, Assignment, CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery,
+    OnConflict, Projection, SelectExpr, SelectQuery, Statement, UpdateQuery,
 };
 use crate::value::Value;
 
@@ -140,7 +140,18 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Compiled {
     if let Some(o) = q.offset {
         select.offset(o);
     }
-    match q.projection {
+    match &q.projection {
+        Projection::Exprs(aggregation) => {
+            for expr in &aggregation.exprs {
+                select.expr(select_expr(expr, dialect));
+            }
+            for column in &aggregation.group_by {
+                select.group_by_col((column.table, column.name));
+            }
+            if let Some(having) = &aggregation.having {
+                select.and_having(condition(having, dialect));
+            }
+        }
         Projection::Model => {
             select.columns(q.schema.columns.iter().map(|c| (table, c.name)));
         }
@@ -163,6 +174,37 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Compiled {
         }
     }
     build(&select, dialect)
+}
+
+/// A selected expression; sums and averages are cast so that every dialect returns the
+/// documented type (`i64` for integer sums, `f64` for float sums and every average).
+fn select_expr(expr: &SelectExpr, dialect: Dialect) -> Expr {
+    let (function, column, integer) = match expr {
+        SelectExpr::Column(c) => return col(c),
+        SelectExpr::Aggregate {
+            function,
+            column,
+            integer,
+        } => (*function, column, *integer),
+    };
+    let arg = || column.as_ref().map_or_else(|| Expr::col(Asterisk), col);
+    let (big_int, double) = match dialect {
+        Dialect::Postgres => (Some("BIGINT"), Some("DOUBLE PRECISION")),
+        Dialect::MySql => (Some("SIGNED"), Some("DOUBLE")),
+        Dialect::Sqlite => (None, None),
+    };
+    let cast = |call: sea_query::FunctionCall, to: Option<&'static str>| match to {
+        Some(to) => Expr::from(Func::cast_as(call, to)),
+        None => Expr::from(call),
+    };
+    match function {
+        AggregateFn::Count => Func::count(arg()).into(),
+        AggregateFn::Sum if integer => cast(Func::sum(arg()), big_int),
+        AggregateFn::Sum => cast(Func::sum(arg()), double),
+        AggregateFn::Avg => cast(Func::avg(arg()), double),
+        AggregateFn::Min => Func::min(arg()).into(),
+        AggregateFn::Max => Func::max(arg()).into(),
+    }
 }
 
 fn compile_insert(
@@ -267,15 +309,10 @@ fn condition(c: &Condition, dialect: Dialect) -> Expr {
             value,
         } if value.is_null() => col(column).is_not_null(),
         Condition::Compare { column, op, value } => {
-            let op = match op {
-                CmpOp::Eq => BinOper::Equal,
-                CmpOp::Ne => BinOper::NotEqual,
-                CmpOp::Lt => BinOper::SmallerThan,
-                CmpOp::Le => BinOper::SmallerThanOrEqual,
-                CmpOp::Gt => BinOper::GreaterThan,
-                CmpOp::Ge => BinOper::GreaterThanOrEqual,
-            };
-            col(column).binary(op, val(value))
+            col(column).binary(binary_operator(*op), val(value))
+        }
+        Condition::CompareExpr { expr, op, value } => {
+            select_expr(expr, dialect).binary(binary_operator(*op), val(value))
         }
         Condition::Between { column, low, high } => col(column).between(val(low), val(high)),
         Condition::InList {
@@ -333,6 +370,17 @@ fn like(column: Expr, pattern: &str, case_insensitive: bool, dialect: Dialect) -
             Expr::from(Func::lower(column)).binary(BinOper::Like, pattern)
         }
         Dialect::MySql | Dialect::Sqlite => column.like(LikeExpr::new(pattern).escape('\\')),
+    }
+}
+
+fn binary_operator(op: CmpOp) -> BinOper {
+    match op {
+        CmpOp::Eq => BinOper::Equal,
+        CmpOp::Ne => BinOper::NotEqual,
+        CmpOp::Lt => BinOper::SmallerThan,
+        CmpOp::Le => BinOper::SmallerThanOrEqual,
+        CmpOp::Gt => BinOper::GreaterThan,
+        CmpOp::Ge => BinOper::GreaterThanOrEqual,
     }
 }
 
