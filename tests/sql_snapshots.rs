@@ -245,6 +245,17 @@ fn aggregates_and_grouping() {
 }
 
 #[test]
+fn row_locks() {
+    check("for_update", |d| {
+        render(User::query().filter(User::ID.eq(1)).for_update().compile(d))
+    });
+    check("skip_locked", |d| {
+        render(User::query().limit(10).skip_locked().compile(d))
+    });
+    check("no_wait", |d| render(User::query().no_wait().compile(d)));
+}
+
+#[test]
 fn composite_key_lookup() {
     check("find_composite_key", |d| {
         render(

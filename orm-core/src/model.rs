@@ -223,5 +223,6 @@ pub(crate) fn select_query<M: Model>(projection: Projection) -> SelectQuery {
         order: Vec::new(),
         limit: None,
         offset: None,
+        lock: None,
     }
 }

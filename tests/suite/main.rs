@@ -961,6 +961,26 @@ suite! {
         Ok(())
     }
 
+    async fn row_locks_skip_locked_and_no_wait(db) {
+        seed_users(db).await?;
+        let holder = db.begin().await?;
+        let ada = User::query().filter(User::NAME.eq("Ada")).for_update().one(&holder).await?;
+        assert_eq!(ada.age, 36);
+        if db.dialect() == Dialect::Sqlite {
+            let err = User::query().skip_locked().all(&holder).await.unwrap_err();
+            assert!(matches!(err, Error::InvalidQuery(_)), "SQLite says it cannot: {err:?}");
+            return holder.commit().await;
+        }
+        let other = db.begin().await?;
+        let free = User::query().order_by(User::NAME.asc()).skip_locked().all(&other).await?;
+        assert_eq!(names(&free), ["Alan", "Grace", "Linus", "barbara"], "Ada is locked");
+        let err = User::query().filter(User::NAME.eq("Ada")).no_wait().all(&other).await.unwrap_err();
+        assert!(matches!(err, Error::LockTimeout { .. }), "{err:?}");
+        other.rollback().await?;
+        holder.commit().await?;
+        Ok(())
+    }
+
     async fn not_null_violation_names_the_column(db) {
         create_tables(db).await?;
         let err = db

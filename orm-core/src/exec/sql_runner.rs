@@ -48,7 +48,7 @@ pub(crate) async fn fetch_all<R: SqlRunner, T: Send + 'static>(
     query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
-    let compiled = compile_select(&query, runner.sql_dialect());
+    let compiled = compile_select(&query, runner.sql_dialect())?;
     runner.run_fetch_all(compiled, decode).await
 }
 
@@ -57,13 +57,13 @@ pub(crate) async fn fetch_optional<R: SqlRunner, T: Send + 'static>(
     query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Option<T>> {
-    let compiled = compile_select(&query, runner.sql_dialect());
+    let compiled = compile_select(&query, runner.sql_dialect())?;
     runner.run_fetch_optional(compiled, decode).await
 }
 
 pub(crate) async fn count<R: SqlRunner>(runner: &R, mut query: SelectQuery) -> Result<u64> {
     query.projection = Projection::Count;
-    let compiled = compile_select(&query, runner.sql_dialect());
+    let compiled = compile_select(&query, runner.sql_dialect())?;
     Ok(runner
         .run_fetch_optional(compiled, decode_count)
         .await?
@@ -120,6 +120,7 @@ pub(crate) async fn insert_returning<R: SqlRunner, T: Send + 'static>(
         order: Vec::new(),
         limit: Some(1),
         offset: None,
+        lock: None,
     };
     let row = fetch_optional(runner, read_back, decode).await?;
     row.ok_or(Error::NotFound {

@@ -184,6 +184,19 @@ pub struct SelectQuery {
     pub limit: Option<u64>,
     /// `OFFSET`.
     pub offset: Option<u64>,
+    /// Row locking (`FOR UPDATE`), inside a transaction.
+    pub lock: Option<RowLock>,
+}
+
+/// How a select locks the rows it reads until the end of the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RowLock {
+    /// `FOR UPDATE`: wait for rows locked by others.
+    ForUpdate,
+    /// `FOR UPDATE SKIP LOCKED`: leave out rows locked by others (job queues).
+    SkipLocked,
+    /// `FOR UPDATE NOWAIT`: fail at once with [`crate::Error::LockTimeout`] if a row is locked.
+    NoWait,
 }
 
 /// An `INSERT` of one or more rows.

@@ -283,6 +283,7 @@ async fn fetch_in<M: Model, E: Executor>(
             order: order.clone(),
             limit: None,
             offset: None,
+            lock: None,
         };
         rows.extend(db.fetch_all(query, decode_model::<M>).await?);
     }

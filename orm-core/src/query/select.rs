@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use super::column::{Filter, Order};
-use super::ir::{Condition, Projection, SelectQuery, Statement};
+use super::ir::{Condition, Projection, RowLock, SelectQuery, Statement};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::model::{Model, decode_model, select_query};
@@ -46,6 +46,28 @@ impl<M: Model> Select<M> {
     /// Sorts by `order`; later calls break ties of earlier ones.
     pub fn order_by(mut self, order: Order<M>) -> Self {
         self.query.order.push(order.into_order_by());
+        self
+    }
+
+    /// Locks the selected rows until the transaction ends (`FOR UPDATE`); run it on a
+    /// [`Transaction`](crate::Transaction). On SQLite, whose transactions are serializable, it
+    /// adds nothing.
+    pub fn for_update(mut self) -> Self {
+        self.query.lock = Some(RowLock::ForUpdate);
+        self
+    }
+
+    /// Locks the selected rows, leaving out rows other transactions hold
+    /// (`FOR UPDATE SKIP LOCKED`: job queues). Not available on SQLite (`InvalidQuery`).
+    pub fn skip_locked(mut self) -> Self {
+        self.query.lock = Some(RowLock::SkipLocked);
+        self
+    }
+
+    /// Locks the selected rows, failing at once with [`Error::LockTimeout`] when one is held
+    /// by another transaction (`FOR UPDATE NOWAIT`). Not available on SQLite.
+    pub fn no_wait(mut self) -> Self {
+        self.query.lock = Some(RowLock::NoWait);
         self
     }
 

@@ -8,14 +8,14 @@ mod values;
 
 use sea_query::extension::postgres::PgBinOper;
 use sea_query::{
-    Asterisk, BinOper, Expr, ExprTrait, Func, LikeExpr, MysqlQueryBuilder, Order,
-    PostgresQueryBuilder, Query, QueryStatementWriter, SqliteQueryBuilder,
+    Asterisk, BinOper, Expr, ExprTrait, Func, LikeExpr, LockBehavior, LockType, MysqlQueryBuilder,
+    Order, PostgresQueryBuilder, Query, QueryStatementWriter, SqliteQueryBuilder,
 };
 
 use crate::error::Error;
 use crate::query::ir::{
     AggregateFn, Assignment, CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery,
-    OnConflict, Projection, SelectExpr, SelectQuery, Statement, UpdateQuery,
+    OnConflict, Projection, RowLock, SelectExpr, SelectQuery, Statement, UpdateQuery,
 };
 use crate::value::Value;
 
@@ -87,7 +87,7 @@ impl std::fmt::Display for Compiled {
 /// Compiles any IR statement for `dialect`.
 pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
     match statement {
-        Statement::Select(q) => Ok(compile_select(q, dialect)),
+        Statement::Select(q) => compile_select(q, dialect),
         Statement::Insert(q) => compile_insert(q, None, dialect),
         Statement::Upsert(q) => compile_insert(&q.insert, Some(&q.on_conflict), dialect),
         Statement::Update(q) => compile_update(q, dialect),
@@ -112,7 +112,7 @@ fn col(c: &ColumnRef) -> Expr {
 }
 
 /// Compiles a select.
-pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Compiled {
+pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Error> {
     let table = q.schema.table;
     let mut select = Query::select();
     select.from(table);
@@ -139,6 +139,28 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Compiled {
     }
     if let Some(o) = q.offset {
         select.offset(o);
+    }
+    match (q.lock, dialect) {
+        (None, _) => {}
+        // SQLite has no row locks: its transactions are serializable, so a conflicting writer
+        // fails with a retryable `LockTimeout`/`SerializationFailure` instead of waiting.
+        (Some(RowLock::ForUpdate), Dialect::Sqlite) => {}
+        (Some(lock), Dialect::Sqlite) => {
+            let method = if lock == RowLock::SkipLocked { "skip_locked" } else { "no_wait" };
+            return Err(Error::InvalidQuery(format!(
+                "SQLite has no row locks, so `{method}()` cannot be honoured; use `for_update()`, \
+                 which SQLite's serializable transactions already guarantee"
+            )));
+        }
+        (Some(RowLock::ForUpdate), _) => {
+            select.lock(LockType::Update);
+        }
+        (Some(RowLock::SkipLocked), _) => {
+            select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        (Some(RowLock::NoWait), _) => {
+            select.lock_with_behavior(LockType::Update, LockBehavior::Nowait);
+        }
     }
     match &q.projection {
         Projection::Exprs(aggregation) => {
@@ -170,10 +192,10 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Compiled {
             outer
                 .expr(Func::count(Expr::col(Asterisk)))
                 .from_subquery(select, "counted");
-            return build(&outer, dialect);
+            return Ok(build(&outer, dialect));
         }
     }
-    build(&select, dialect)
+    Ok(build(&select, dialect))
 }
 
 /// A selected expression; sums and averages are cast so that every dialect returns the
