@@ -146,7 +146,11 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
         // fails with a retryable `LockTimeout`/`SerializationFailure` instead of waiting.
         (Some(RowLock::ForUpdate), Dialect::Sqlite) => {}
         (Some(lock), Dialect::Sqlite) => {
-            let method = if lock == RowLock::SkipLocked { "skip_locked" } else { "no_wait" };
+            let method = if lock == RowLock::SkipLocked {
+                "skip_locked"
+            } else {
+                "no_wait"
+            };
             return Err(Error::InvalidQuery(format!(
                 "SQLite has no row locks, so `{method}()` cannot be honoured; use `for_update()`, \
                  which SQLite's serializable transactions already guarantee"
