@@ -10,7 +10,7 @@ use orm::sql::{compile, ddl};
 use orm::{Compiled, Dialect};
 
 #[derive(Model, Debug, Clone)]
-#[orm(table = "users")]
+#[orm(table = "users", has_many(posts = Post::AUTHOR_ID))]
 struct User {
     #[orm(primary_key, auto_increment)]
     id: i64,
@@ -241,6 +241,24 @@ fn aggregates_and_grouping() {
                 .order_by(User::ACTIVE.desc())
                 .compile(d),
         )
+    });
+}
+
+#[test]
+fn joins() {
+    check("inner_join", |d| {
+        render(
+            User::query()
+                .inner_join(User::posts())
+                .filter(User::AGE.gt(18))
+                .filter_joined(Post::EDITOR_ID.is_null())
+                .order_by_joined(Post::ID.desc())
+                .limit(5)
+                .compile(d),
+        )
+    });
+    check("left_join_belongs_to", |d| {
+        render(Post::query().left_join(Post::author()).compile(d))
     });
 }
 

@@ -216,13 +216,5 @@ pub(crate) fn decode_model<M: Model>(row: &RowRef<'_>) -> Result<M> {
 
 /// A select of every column of `M` (used by [`Select`]).
 pub(crate) fn select_query<M: Model>(projection: Projection) -> SelectQuery {
-    SelectQuery {
-        schema: M::schema(),
-        projection,
-        filter: None,
-        order: Vec::new(),
-        limit: None,
-        offset: None,
-        lock: None,
-    }
+    SelectQuery::new(M::schema(), projection)
 }

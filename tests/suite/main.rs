@@ -981,6 +981,35 @@ suite! {
         Ok(())
     }
 
+    async fn inner_and_left_joins_filter_and_order_on_both_sides(db) {
+        let users = seed_users(db).await?;
+        let (ada, alan, grace) = (&users[0], &users[1], &users[2]);
+        for (author, title) in [(ada, "a1"), (ada, "a2"), (alan, "b1")] {
+            Post { id: 0, author_id: author.id, editor_id: Some(grace.id), title: title.into() }.insert(db).await?;
+        }
+        let pairs = User::query()
+            .inner_join(User::posts())
+            .order_by(User::NAME.asc())
+            .order_by_joined(Post::TITLE.desc())
+            .all(db)
+            .await?;
+        let seen: Vec<(&str, &str)> = pairs.iter().map(|(u, p)| (u.name.as_str(), p.title.as_str())).collect();
+        assert_eq!(seen, [("Ada", "a2"), ("Ada", "a1"), ("Alan", "b1")]);
+        assert!(pairs.iter().all(|(u, p)| p.author_id == u.id));
+
+        let left = User::query().left_join(User::posts()).filter(User::AGE.lt(50)).order_by(User::NAME.asc()).all(db).await?;
+        let seen: Vec<(&str, Option<&str>)> =
+            left.iter().map(|(u, p)| (u.name.as_str(), p.as_ref().map(|p| p.title.as_str()))).collect();
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(seen.contains(&("Linus", None)), "users without posts stay, with None: {seen:?}");
+
+        let filtered = User::query().inner_join(User::posts()).filter_joined(Post::TITLE.like("a%")).count(db).await?;
+        assert_eq!(filtered, 2);
+        let (post, author) = Post::query().inner_join(Post::author()).filter_joined(User::NAME.eq("Alan")).one(db).await?;
+        assert_eq!((post.title.as_str(), author.name.as_str()), ("b1", "Alan"));
+        Ok(())
+    }
+
     async fn not_null_violation_names_the_column(db) {
         create_tables(db).await?;
         let err = db

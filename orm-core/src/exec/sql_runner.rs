@@ -113,15 +113,9 @@ pub(crate) async fn insert_returning<R: SqlRunner, T: Send + 'static>(
             ))
         })?)],
     };
-    let read_back = SelectQuery {
-        schema,
-        projection: Projection::Model,
-        filter: Some(Condition::primary_key_eq(schema, key)),
-        order: Vec::new(),
-        limit: Some(1),
-        offset: None,
-        lock: None,
-    };
+    let mut read_back = SelectQuery::new(schema, Projection::Model);
+    read_back.filter = Some(Condition::primary_key_eq(schema, key));
+    read_back.limit = Some(1);
     let row = fetch_optional(runner, read_back, decode).await?;
     row.ok_or(Error::NotFound {
         table: schema.table,

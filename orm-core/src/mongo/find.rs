@@ -48,6 +48,13 @@ pub enum SelectPlan {
 
 /// Compiles a select by its [`Projection`].
 pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
+    if q.join.is_some() {
+        return Err(crate::Error::InvalidQuery(
+            "joins are not supported on MongoDB yet; eager-load the relation with \
+             `.with(...)` instead, which runs batched `$in` queries"
+                .to_owned(),
+        ));
+    }
     if matches!(q.lock, Some(RowLock::SkipLocked | RowLock::NoWait)) {
         return Err(crate::Error::InvalidQuery(
             "MongoDB has no row locks: `skip_locked()`/`no_wait()` cannot be honoured \

@@ -186,6 +186,46 @@ pub struct SelectQuery {
     pub offset: Option<u64>,
     /// Row locking (`FOR UPDATE`), inside a transaction.
     pub lock: Option<RowLock>,
+    /// A second model's table joined to this one (its columns follow the model's).
+    pub join: Option<JoinClause>,
+}
+
+impl SelectQuery {
+    /// A select of `schema`'s table returning `projection`, with no filter, order or limit.
+    pub fn new(schema: &'static ModelSchema, projection: Projection) -> Self {
+        SelectQuery {
+            schema,
+            projection,
+            filter: None,
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            lock: None,
+            join: None,
+        }
+    }
+}
+
+/// How rows of the joined table combine with the model's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JoinKind {
+    /// Only pairs that match.
+    Inner,
+    /// Every row of the model, with the matching row or NULLs.
+    Left,
+}
+
+/// `JOIN other ON other.column = model.column`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JoinClause {
+    /// Inner or left.
+    pub kind: JoinKind,
+    /// The joined model.
+    pub schema: &'static ModelSchema,
+    /// The joined table's column.
+    pub joined_column: ColumnRef,
+    /// The model's column it equals.
+    pub model_column: ColumnRef,
 }
 
 /// How a select locks the rows it reads until the end of the transaction.

@@ -82,6 +82,11 @@ impl<P: Model, C: Model> HasMany<P, C> {
         }
     }
 
+    /// The child's foreign-key column.
+    pub fn foreign_key(&self) -> &'static str {
+        self.foreign_key
+    }
+
     /// Also loads `nested` for every child: `User::posts().with(Post::comments())`.
     pub fn with<R: Relation<C>>(self, nested: R) -> HasManyWith<P, C, R> {
         HasManyWith {
@@ -130,6 +135,11 @@ impl<P: Model, C: Model> HasOne<P, C> {
 }
 
 impl<C: Model, P: Model> BelongsTo<C, P> {
+    /// The child's foreign-key column.
+    pub fn foreign_key(&self) -> &'static str {
+        self.foreign_key
+    }
+
     /// The relation through `C`'s foreign-key column `foreign_key`, which holds `P`'s key.
     pub fn via<F: ReferencesKey<P::PrimaryKey>>(foreign_key: Column<C, F>) -> Self {
         BelongsTo {
@@ -272,19 +282,13 @@ async fn fetch_in<M: Model, E: Executor>(
         .collect();
     let mut rows = Vec::new();
     for chunk in distinct.chunks(KEYS_PER_QUERY) {
-        let query = SelectQuery {
-            schema,
-            projection: Projection::Model,
-            filter: Some(Condition::InList {
-                column,
-                values: chunk.to_vec(),
-                negated: false,
-            }),
-            order: order.clone(),
-            limit: None,
-            offset: None,
-            lock: None,
-        };
+        let mut query = SelectQuery::new(schema, Projection::Model);
+        query.filter = Some(Condition::InList {
+            column,
+            values: chunk.to_vec(),
+            negated: false,
+        });
+        query.order = order.clone();
         rows.extend(db.fetch_all(query, decode_model::<M>).await?);
     }
     Ok(rows)

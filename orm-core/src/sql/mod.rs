@@ -8,14 +8,15 @@ mod values;
 
 use sea_query::extension::postgres::PgBinOper;
 use sea_query::{
-    Asterisk, BinOper, Expr, ExprTrait, Func, LikeExpr, LockBehavior, LockType, MysqlQueryBuilder,
-    Order, PostgresQueryBuilder, Query, QueryStatementWriter, SqliteQueryBuilder,
+    Asterisk, BinOper, Expr, ExprTrait, Func, JoinType, LikeExpr, LockBehavior, LockType,
+    MysqlQueryBuilder, Order, PostgresQueryBuilder, Query, QueryStatementWriter,
+    SqliteQueryBuilder,
 };
 
 use crate::error::Error;
 use crate::query::ir::{
     AggregateFn, Assignment, CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery,
-    OnConflict, Projection, RowLock, SelectExpr, SelectQuery, Statement, UpdateQuery,
+    JoinKind, OnConflict, Projection, RowLock, SelectExpr, SelectQuery, Statement, UpdateQuery,
 };
 use crate::value::Value;
 
@@ -116,6 +117,14 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
     let table = q.schema.table;
     let mut select = Query::select();
     select.from(table);
+    if let Some(join) = &q.join {
+        let kind = match join.kind {
+            JoinKind::Inner => JoinType::InnerJoin,
+            JoinKind::Left => JoinType::LeftJoin,
+        };
+        let on = col(&join.joined_column).equals((join.model_column.table, join.model_column.name));
+        select.join(kind, join.schema.table, on);
+    }
     if let Some(filter) = &q.filter {
         select.and_where(condition(filter, dialect));
     }
@@ -180,6 +189,10 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
         }
         Projection::Model => {
             select.columns(q.schema.columns.iter().map(|c| (table, c.name)));
+            if let Some(join) = &q.join {
+                let joined = join.schema.table;
+                select.columns(join.schema.columns.iter().map(|c| (joined, c.name)));
+            }
         }
         Projection::Exists => {
             select.expr(Expr::cust("1"));
