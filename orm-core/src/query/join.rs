@@ -112,8 +112,11 @@ impl<M: Model, J: Model> JoinOutput<M, J> for Left {
 #[must_use = "a query does nothing until a terminal method such as `all(&db)` is awaited"]
 pub struct Joined<M, J, K> {
     query: SelectQuery,
-    _marker: PhantomData<fn() -> (M, J, K)>,
+    _marker: PhantomData<JoinTypes<M, J, K>>,
 }
+
+/// The type parameters of [`Joined`], held without owning any value.
+type JoinTypes<M, J, K> = fn() -> (M, J, K);
 
 impl<M: Model> Select<M> {
     /// Joins the rows of a relation, keeping only pairs that match: `(M, J)` rows.
