@@ -69,7 +69,9 @@ pub fn mongo_url() -> String {
 
 /// `url` with its database path replaced by `database` (options kept).
 fn with_database(url: &str, database: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("mongodb://host[/db][?options]");
+    let (scheme, rest) = url
+        .split_once("://")
+        .expect("mongodb://host[/db][?options]");
     let (rest, query) = match rest.split_once('?') {
         Some((r, q)) => (r, format!("?{q}")),
         None => (rest, String::new()),

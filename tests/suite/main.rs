@@ -491,6 +491,7 @@ suite! {
         Ok(())
     }
 
+    #[needs_real_mongodb("nx-27017 lacks transaction isolation: an outside read sees the uncommitted writes of a dropped transaction until its abort lands")]
     async fn transaction_rolls_back_when_the_body_panics(db) {
         create_tables(db).await?;
         let db2 = db.clone();
@@ -509,6 +510,7 @@ suite! {
         Ok(())
     }
 
+    #[needs_real_mongodb("nx-27017 lacks transaction isolation: an outside read sees the uncommitted writes of a dropped transaction until its abort lands")]
     async fn guard_rolls_back_on_drop_and_commits_explicitly(db) {
         create_tables(db).await?;
         {

@@ -14,9 +14,9 @@ mod transaction;
 
 use std::future::Future;
 
-pub use pool::{Db, PoolOptions};
 #[cfg(feature = "mongodb")]
 pub use mongo::{COUNTERS_COLLECTION, DEFAULT_DATABASE, DocumentRow};
+pub use pool::{Db, PoolOptions};
 pub use row::RowRef;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
 

@@ -8,8 +8,8 @@ use std::future::Future;
 use super::sql_runner::{self, SqlRunner};
 use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions, run_in_transaction};
 use super::{Backend, Decoder, ExecResult, Executor};
-use crate::query::ir::{InsertQuery, SelectQuery, Statement};
 use crate::error::{Error, Result};
+use crate::query::ir::{InsertQuery, SelectQuery, Statement};
 use crate::sql::{Compiled, Dialect};
 
 /// A pool of connections to one database; cheap to clone and share between tasks.

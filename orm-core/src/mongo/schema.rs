@@ -116,7 +116,10 @@ pub fn index_plans(schema: &ModelSchema) -> Result<Vec<IndexPlan>> {
     let key: Vec<&str> = schema.primary_key_columns().map(|c| c.name).collect();
     let mut plans = Vec::new();
     for index in schema.indexes {
-        if index.unique && index.columns.len() == key.len() && index.columns.iter().all(|c| key.contains(c)) {
+        if index.unique
+            && index.columns.len() == key.len()
+            && index.columns.iter().all(|c| key.contains(c))
+        {
             continue;
         }
         let mut keys = Document::new();

@@ -88,7 +88,8 @@ pub(crate) fn from_mongo(error: mongodb::error::Error, schema: Option<&ModelSche
 ///
 /// MongoDB: `E11000 duplicate key error collection: db.users index: uq_users_email dup key:
 /// {..}`. The nx-27017 test server: `UNIQUE constraint failed: index 'idx_users_email'` (its
-/// own name, `idx_<collection>_<fields>`, mapped back to the descriptor's index) or
+/// own name, `idx_<collection>_<field paths joined by _, dots as _>`, mapped back to the
+/// descriptor's index) or
 /// `UNIQUE constraint failed: users._id` for the key. The key's index is `_id_`.
 fn index_name(message: &str, schema: Option<&ModelSchema>) -> Option<String> {
     if let Some(start) = message.find("index: ") {
@@ -104,14 +105,16 @@ fn index_name(message: &str, schema: Option<&ModelSchema>) -> Option<String> {
             .indexes
             .iter()
             .find(|ix| {
-                ix.name == name || {
-                    let paths: Vec<String> = ix
-                        .columns
-                        .iter()
-                        .filter_map(|c| crate::mongo::field_path(schema, c).ok())
-                        .collect();
-                    format!("idx_{}_{}", schema.table, paths.join("_")) == name
-                }
+                ix.name == name
+                    || ix.unique && {
+                        let paths: Vec<String> = ix
+                            .columns
+                            .iter()
+                            .filter_map(|c| crate::mongo::field_path(schema, c).ok())
+                            .collect();
+                        format!("idx_{}_{}", schema.table, paths.join("_").replace('.', "_"))
+                            == name
+                    }
             })
             .map(|ix| ix.name.to_owned())
             .or_else(|| Some(name.to_owned()));

@@ -20,10 +20,10 @@ use mongodb::options::{
     ClientOptions, CountOptions, FindOptions, IndexOptions, ReadConcern, ReturnDocument,
     TransactionOptions,
 };
-use mongodb::{ClientSession, Client, Database, IndexModel};
+use mongodb::{Client, ClientSession, Database, IndexModel};
 
-pub use row::DocumentRow;
 pub(crate) use errors::from_mongo;
+pub use row::DocumentRow;
 
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
@@ -86,7 +86,8 @@ impl MongoPool {
             .validator(validator)
             .await;
         match created {
-            Err(e) if errors::code_and_message(&e).map(|c| c.0) == Some(errors::NAMESPACE_EXISTS) => {}
+            Err(e)
+                if errors::code_and_message(&e).map(|c| c.0) == Some(errors::NAMESPACE_EXISTS) => {}
             other => other.map_err(|e| from_mongo(e, Some(schema)))?,
         }
         let models: Vec<IndexModel> = index_plans(schema)?
@@ -115,7 +116,12 @@ impl MongoPool {
 
     /// Drops `schema`'s collection (if it exists) and its auto-increment counter.
     pub(crate) async fn drop_collection(&self, schema: &'static ModelSchema) -> Result<()> {
-        match self.database.collection::<Document>(schema.table).drop().await {
+        match self
+            .database
+            .collection::<Document>(schema.table)
+            .drop()
+            .await
+        {
             Err(e)
                 if errors::code_and_message(&e).map(|c| c.0)
                     == Some(errors::NAMESPACE_NOT_FOUND) => {}
@@ -288,7 +294,10 @@ async fn reserve_keys(database: &Database, schema: &'static ModelSchema, n: usiz
     let n = i64::try_from(n).map_err(|_| Error::InvalidQuery("too many rows".to_owned()))?;
     let counter = database
         .collection::<Document>(COUNTERS_COLLECTION)
-        .find_one_and_update(doc! { ID_FIELD: schema.table }, doc! { "$inc": { "seq": n } })
+        .find_one_and_update(
+            doc! { ID_FIELD: schema.table },
+            doc! { "$inc": { "seq": n } },
+        )
         .upsert(true)
         .return_document(ReturnDocument::After)
         .await
@@ -382,7 +391,9 @@ pub(crate) async fn execute(target: Target<'_>, statement: Statement) -> Result<
                 None => action.await,
                 Some(session) => action.session(session).await,
             };
-            done.map_err(|e| from_mongo(e, Some(schema)))?.inserted_ids.len() as u64
+            done.map_err(|e| from_mongo(e, Some(schema)))?
+                .inserted_ids
+                .len() as u64
         }
         Statement::Update(query) => {
             let schema = query.schema;

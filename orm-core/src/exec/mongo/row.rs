@@ -89,8 +89,15 @@ pub(crate) trait FromBson: Sized {
 }
 
 impl FromBson for bool {
+    /// A BSON boolean; also an int32 of exactly 0 or 1, which is how the nx-27017 test server
+    /// returns a boolean written by `$set` (a real MongoDB keeps the boolean).
     fn from_bson(value: RawBsonRef<'_>) -> Option<Self> {
-        value.as_bool()
+        match value {
+            RawBsonRef::Boolean(b) => Some(b),
+            RawBsonRef::Int32(0) => Some(false),
+            RawBsonRef::Int32(1) => Some(true),
+            _ => None,
+        }
     }
 }
 
