@@ -16,13 +16,13 @@ use std::future::Future;
 
 #[cfg(feature = "mongodb")]
 pub use mongo::{COUNTERS_COLLECTION, DEFAULT_DATABASE, DocumentRow};
-pub use pool::{Db, PoolOptions};
+pub use pool::{Db, Health, PoolOptions};
 pub use row::RowRef;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
 
 use crate::error::Result;
 use crate::query::ir::{InsertQuery, SelectQuery, Statement};
-use crate::sql::Dialect;
+use crate::sql::{Compiled, Dialect};
 
 /// Decodes one row; generated decoders and scalar readers have this shape.
 pub type Decoder<T> = fn(&RowRef<'_>) -> Result<T>;
@@ -125,6 +125,30 @@ pub trait Executor: Send + Sync {
     ///
     /// [`Error::InvalidQuery`]: crate::Error::InvalidQuery
     fn execute_raw(&self, sql: &str) -> impl Future<Output = Result<ExecResult>> + Send;
+
+    /// Runs an already compiled SQL query (see [`crate::raw`]) and decodes every row.
+    fn fetch_compiled<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send;
+
+    /// Runs an already compiled SQL statement that returns no rows.
+    fn execute_compiled(
+        &self,
+        statement: Compiled,
+    ) -> impl Future<Output = Result<ExecResult>> + Send;
 }
 
 pub(crate) use errors::*;
+
+/// The SQL dialect of `db`, or [`Error::InvalidQuery`](crate::Error::InvalidQuery) for a
+/// database that does not run SQL (MongoDB).
+pub(crate) fn sql_dialect_of<E: Executor>(db: &E) -> Result<Dialect> {
+    db.dialect().ok_or_else(|| {
+        crate::Error::InvalidQuery(format!(
+            "raw SQL on MongoDB: {} does not run SQL; use the typed query builder",
+            db.backend()
+        ))
+    })
+}

@@ -9,7 +9,7 @@ use super::sql_runner::{self, SqlRunner};
 use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions, run_in_transaction};
 use super::{Backend, Decoder, ExecResult, Executor};
 use crate::error::{Error, Result};
-use crate::query::ir::{InsertQuery, SelectQuery, Statement};
+use crate::query::ir::{InsertQuery, OnConflict, SelectQuery, Statement};
 use crate::sql::{Compiled, Dialect};
 
 /// A pool of connections to one database; cheap to clone and share between tasks.
@@ -189,6 +189,25 @@ impl PoolOptions {
     }
 }
 
+/// What [`Db::health`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    /// Round-trip time of a `SELECT 1`.
+    pub latency: Duration,
+    /// Connections open now (idle or in use).
+    pub connections: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// The pool's maximum.
+    pub max_connections: u32,
+}
+
+#[cfg(feature = "_sqlx")]
+fn pool_state<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> (u32, u32, u32) {
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+    (pool.size(), idle, pool.options().get_max_connections())
+}
+
 #[cfg(feature = "_sqlx")]
 fn sqlx_sql(sql: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql)
@@ -291,10 +310,10 @@ impl Db {
             let session = pool.begin(options).await?;
             return Ok(Transaction::new(
                 Backend::MongoDb,
-                TxConn::Mongo(super::mongo::MongoTx {
+                TxConn::Mongo(Box::new(super::mongo::MongoTx {
                     session,
                     database: pool.database.clone(),
-                }),
+                })),
             ));
         }
         let dialect = self.sql_dialect();
@@ -379,6 +398,37 @@ impl Db {
                 other => return other,
             }
         }
+    }
+
+    /// Pings the database and reports the round-trip time and the pool's state.
+    ///
+    /// On MongoDB the ping is the `ping` command; the driver does not expose its pool, so
+    /// `connections` and `idle` are 0 and `max_connections` is the configured maximum.
+    pub async fn health(&self) -> Result<Health> {
+        #[cfg(feature = "mongodb")]
+        if let Pool::Mongo(pool) = &self.pool {
+            return pool.health().await;
+        }
+        let started = std::time::Instant::now();
+        self.run_raw_sql("SELECT 1").await?;
+        let latency = started.elapsed();
+        let (connections, idle, max_connections) = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => pool_state(p),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => pool_state(p),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => pool_state(p),
+            #[cfg(feature = "mongodb")]
+            Pool::Mongo(_) => unreachable!("handled above"),
+            Pool::None(never) => match *never {},
+        };
+        Ok(Health {
+            latency,
+            connections,
+            idle,
+            max_connections,
+        })
     }
 
     /// Closes every connection of the pool, waiting for checked-out ones to return.
@@ -585,6 +635,17 @@ impl SqlRunner for Db {
     async fn run_execute(&self, statement: Compiled) -> Result<ExecResult> {
         dispatch!(self, execute(statement))
     }
+
+    async fn run_chunked_insert(
+        &self,
+        query: InsertQuery,
+        on_conflict: Option<OnConflict>,
+    ) -> Result<ExecResult> {
+        let tx = self.begin().await?;
+        let done = super::sql_runner::insert_in_chunks(&tx, query, on_conflict).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
 }
 
 #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
@@ -664,5 +725,21 @@ impl Executor for Db {
         by_backend!(self,
             sql => self.run_raw_sql(sql).await,
             mongo(_target) => super::mongo::execute_raw(sql))
+    }
+
+    async fn fetch_compiled<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        by_backend!(self,
+            sql => self.run_fetch_all(statement, decode).await,
+            mongo(_target) => super::mongo::execute_raw(&statement.sql).map(|_| Vec::new()))
+    }
+
+    async fn execute_compiled(&self, statement: Compiled) -> Result<ExecResult> {
+        by_backend!(self,
+            sql => self.run_execute(statement).await,
+            mongo(_target) => super::mongo::execute_raw(&statement.sql))
     }
 }

@@ -6,7 +6,9 @@ use std::future::Future;
 
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
-use crate::query::ir::{Condition, InsertQuery, Projection, SelectQuery, Statement};
+use crate::query::ir::{
+    Condition, InsertQuery, OnConflict, Projection, SelectQuery, Statement, UpsertQuery,
+};
 use crate::sql::{Compiled, Dialect, compile, compile_select};
 use crate::value::{FieldType, Value};
 
@@ -31,6 +33,14 @@ pub(crate) trait SqlRunner: Send + Sync {
 
     /// Runs a statement that returns no rows.
     fn run_execute(&self, statement: Compiled) -> impl Future<Output = Result<ExecResult>> + Send;
+
+    /// Runs an insert too large for one statement as several, all or nothing: a pool opens a
+    /// transaction for them, a transaction runs them in itself.
+    fn run_chunked_insert(
+        &self,
+        query: InsertQuery,
+        on_conflict: Option<OnConflict>,
+    ) -> impl Future<Output = Result<ExecResult>> + Send;
 }
 
 pub(crate) async fn fetch_all<R: SqlRunner, T: Send + 'static>(
@@ -141,6 +151,53 @@ fn key_values(query: &InsertQuery) -> Result<Vec<Value>> {
 }
 
 pub(crate) async fn execute<R: SqlRunner>(runner: &R, statement: Statement) -> Result<ExecResult> {
-    let compiled = compile(&statement, runner.sql_dialect())?;
-    runner.run_execute(compiled).await
+    let dialect = runner.sql_dialect();
+    match statement {
+        Statement::Insert(query) if rows_per_statement(&query, dialect) < query.rows.len() => {
+            runner.run_chunked_insert(query, None).await
+        }
+        Statement::Upsert(UpsertQuery {
+            insert,
+            on_conflict,
+        }) if rows_per_statement(&insert, dialect) < insert.rows.len() => {
+            runner.run_chunked_insert(insert, Some(on_conflict)).await
+        }
+        other => runner.run_execute(compile(&other, dialect)?).await,
+    }
+}
+
+/// How many rows of `query` fit in one statement under the dialect's parameter limit.
+fn rows_per_statement(query: &InsertQuery, dialect: Dialect) -> usize {
+    let columns = query.schema.insert_columns().count().max(1);
+    (dialect.max_bind_parameters() / columns).max(1)
+}
+
+/// Runs `query` as consecutive inserts of at most [`rows_per_statement`] rows each.
+pub(crate) async fn insert_in_chunks<R: SqlRunner>(
+    runner: &R,
+    query: InsertQuery,
+    on_conflict: Option<OnConflict>,
+) -> Result<ExecResult> {
+    let dialect = runner.sql_dialect();
+    let chunk = rows_per_statement(&query, dialect);
+    let mut total = ExecResult::default();
+    let mut rows = query.rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let part = InsertQuery {
+            schema: query.schema,
+            rows: rows.by_ref().take(chunk).collect(),
+            returning: false,
+        };
+        let statement = match &on_conflict {
+            Some(on_conflict) => Statement::Upsert(UpsertQuery {
+                insert: part,
+                on_conflict: on_conflict.clone(),
+            }),
+            None => Statement::Insert(part),
+        };
+        let done = runner.run_execute(compile(&statement, dialect)?).await?;
+        total.rows_affected += done.rows_affected;
+        total.last_insert_id = done.last_insert_id.or(total.last_insert_id);
+    }
+    Ok(total)
 }

@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use super::sql_runner::{self, SqlRunner};
 use super::{Backend, Decoder, ExecResult, Executor};
 use crate::error::{Error, Result};
-use crate::query::ir::{InsertQuery, SelectQuery, Statement};
+use crate::query::ir::{InsertQuery, OnConflict, SelectQuery, Statement};
 use crate::sql::{Compiled, Dialect};
 
 /// The isolation level of a transaction.
@@ -116,7 +116,7 @@ pub(crate) enum TxConn {
     #[cfg(feature = "mysql")]
     MySql(sqlx::Transaction<'static, sqlx::MySql>),
     #[cfg(feature = "mongodb")]
-    Mongo(super::mongo::MongoTx),
+    Mongo(Box<super::mongo::MongoTx>),
     #[allow(dead_code)]
     None(std::convert::Infallible),
 }
@@ -348,6 +348,14 @@ impl SqlRunner for Transaction {
         let mut guard = self.lock().await?;
         on_conn!(guard.as_mut().expect("locked"), execute(statement))
     }
+
+    async fn run_chunked_insert(
+        &self,
+        query: InsertQuery,
+        on_conflict: Option<OnConflict>,
+    ) -> Result<ExecResult> {
+        super::sql_runner::insert_in_chunks(self, query, on_conflict).await
+    }
 }
 
 impl Transaction {
@@ -429,6 +437,22 @@ impl Executor for Transaction {
         by_backend!(self,
             sql => self.run_raw_sql(sql).await,
             mongo(_target) => super::mongo::execute_raw(sql))
+    }
+
+    async fn fetch_compiled<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        by_backend!(self,
+            sql => self.run_fetch_all(statement, decode).await,
+            mongo(_target) => super::mongo::execute_raw(&statement.sql).map(|_| Vec::new()))
+    }
+
+    async fn execute_compiled(&self, statement: Compiled) -> Result<ExecResult> {
+        by_backend!(self,
+            sql => self.run_execute(statement).await,
+            mongo(_target) => super::mongo::execute_raw(&statement.sql))
     }
 }
 

@@ -61,6 +61,11 @@ impl<M: Model> Select<M> {
         self
     }
 
+    /// The IR of this query, by value.
+    pub(crate) fn into_ir(self) -> SelectQuery {
+        self.query
+    }
+
     /// The IR of this query.
     pub fn ir(&self) -> &SelectQuery {
         &self.query

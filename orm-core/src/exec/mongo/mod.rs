@@ -46,6 +46,7 @@ pub const DEFAULT_DATABASE: &str = "test";
 pub(crate) struct MongoPool {
     pub(crate) client: Client,
     pub(crate) database: Database,
+    max_connections: u32,
 }
 
 impl MongoPool {
@@ -73,7 +74,26 @@ impl MongoPool {
             .run_command(doc! { "ping": 1 })
             .await
             .map_err(|e| from_mongo(e, None))?;
-        Ok(MongoPool { client, database })
+        Ok(MongoPool {
+            client,
+            database,
+            max_connections,
+        })
+    }
+
+    /// Pings the server (see [`crate::Db::health`]).
+    pub(crate) async fn health(&self) -> Result<crate::exec::Health> {
+        let started = std::time::Instant::now();
+        self.database
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map_err(|e| from_mongo(e, None))?;
+        Ok(crate::exec::Health {
+            latency: started.elapsed(),
+            connections: 0,
+            idle: 0,
+            max_connections: self.max_connections,
+        })
     }
 
     /// Creates `schema`'s collection with its `$jsonSchema` validator, unless it exists, and
@@ -416,6 +436,12 @@ pub(crate) async fn execute(target: Target<'_>, statement: Statement) -> Result<
                 Some(session) => action.session(session).await,
             };
             done.map_err(|e| from_mongo(e, Some(schema)))?.deleted_count
+        }
+        Statement::Upsert(query) => {
+            return Err(Error::InvalidQuery(format!(
+                "upsert into `{}` is not supported on MongoDB yet (issue 6); insert, or update by key",
+                query.insert.schema.table
+            )));
         }
         Statement::Select(query) => {
             return Err(Error::InvalidQuery(format!(
