@@ -68,11 +68,13 @@ impl TxOptions {
     }
 
     /// The isolation level asked for, if any.
+    #[cfg_attr(not(feature = "mongodb"), allow(dead_code))]
     pub(crate) fn isolation_level(self) -> Option<IsolationLevel> {
         self.isolation
     }
 
     /// Whether a read-only transaction was asked for.
+    #[cfg_attr(not(feature = "mongodb"), allow(dead_code))]
     pub(crate) fn is_read_only(self) -> bool {
         self.read_only
     }
