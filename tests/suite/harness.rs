@@ -20,6 +20,7 @@ pub enum Backend {
     Sqlite,
     Postgres,
     MySql,
+    #[cfg_attr(not(feature = "mongodb"), allow(dead_code))]
     MongoDb,
 }
 
