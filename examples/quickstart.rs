@@ -37,7 +37,7 @@ struct Post {
 async fn main() -> orm::Result<()> {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite::memory:".to_owned());
     let db = Db::connect(&url).await?;
-    println!("connected to {} ({url})", db.dialect());
+    println!("connected to {} ({url})", db.backend());
 
     // Start from empty tables so the example can run again on a server database.
     db.drop_table::<Post>().await?;

@@ -978,3 +978,28 @@ fn like_wildcards_translate_and_escapes_are_literal() {
         assert_eq!(mongo::like_to_regex(pattern).expect("valid"), regex);
     }
 }
+
+fn schema_text(schema: &'static orm::ModelSchema) -> String {
+    let validator = render(mongo::validator(schema), doc_text);
+    let indexes = render(mongo::index_plans(schema), |plans| {
+        plans
+            .iter()
+            .map(|p| format!("{} unique={} {}", p.name, p.unique, doc_text(&p.keys)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    format!("validator:\n{validator}\nindexes:\n{indexes}")
+}
+
+#[test]
+fn ensure_schema_validator_and_indexes() {
+    check("ensure_schema_users", schema_text(User::schema()));
+    check(
+        "ensure_schema_composite_key",
+        schema_text(Membership::schema()),
+    );
+    check(
+        "ensure_schema_dollar_column",
+        schema_text(DollarName::schema()),
+    );
+}

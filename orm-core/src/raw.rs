@@ -118,21 +118,22 @@ impl Raw {
 
     /// Runs the query and decodes every row into `T`.
     pub async fn fetch_all<T: FromRow, E: Executor>(self, db: &E) -> Result<Vec<T>> {
-        db.fetch_compiled(self.compile(db.dialect())?, T::from_row)
+        db.fetch_compiled(self.compile(crate::exec::sql_dialect_of(db)?)?, T::from_row)
             .await
     }
 
     /// Runs the query and decodes the first row, if any.
     pub async fn fetch_optional<T: FromRow, E: Executor>(self, db: &E) -> Result<Option<T>> {
         let rows = db
-            .fetch_compiled(self.compile(db.dialect())?, T::from_row)
+            .fetch_compiled(self.compile(crate::exec::sql_dialect_of(db)?)?, T::from_row)
             .await?;
         Ok(rows.into_iter().next())
     }
 
     /// Runs a statement that returns no rows.
     pub async fn execute<E: Executor>(self, db: &E) -> Result<ExecResult> {
-        db.execute_compiled(self.compile(db.dialect())?).await
+        db.execute_compiled(self.compile(crate::exec::sql_dialect_of(db)?)?)
+            .await
     }
 }
 

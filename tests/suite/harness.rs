@@ -1,8 +1,14 @@
 //! Runs each suite test once per backend, each in its own database or schema.
 //!
-//! Backends come from `ORM_TEST_BACKENDS` (default `sqlite,postgres,mysql`); URLs from
-//! `ORM_TEST_POSTGRES_URL` and `ORM_TEST_MYSQL_URL`. A listed backend that cannot be reached
-//! fails the test; with `CI=true` every backend must be listed.
+//! Backends come from `ORM_TEST_BACKENDS` (default `sqlite,postgres,mysql,mongodb`); URLs from
+//! `ORM_TEST_POSTGRES_URL`, `ORM_TEST_MYSQL_URL` and `ORM_TEST_MONGO_URL` (default
+//! `mongodb://127.0.0.1:27018`, the nx-27017 test server `scripts/test.sh` starts). A listed
+//! backend that cannot be reached fails the test; with `CI=true` every backend must be listed.
+//!
+//! Capability tags in [`suite!`]: `#[requires(sql)]` before a test generates it only for the
+//! SQL backends; `#[needs_real_mongodb("nx-27017 lacks ...")]` generates it for MongoDB too,
+//! but `#[ignore]`d unless the build sees `ORM_TEST_MONGO_REAL=1` (a real MongoDB at
+//! `ORM_TEST_MONGO_URL`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -14,6 +20,8 @@ pub enum Backend {
     Sqlite,
     Postgres,
     MySql,
+    #[cfg_attr(not(feature = "mongodb"), allow(dead_code))]
+    MongoDb,
 }
 
 impl Backend {
@@ -22,6 +30,7 @@ impl Backend {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
             Backend::MySql => "mysql",
+            Backend::MongoDb => "mongodb",
         }
     }
 }
@@ -29,7 +38,15 @@ impl Backend {
 /// A database private to one test; dropped by [`TestDb::teardown`].
 pub struct TestDb {
     pub db: Db,
-    admin: Option<(Db, String)>,
+    admin: Option<Admin>,
+}
+
+/// What drops a test's database at teardown.
+enum Admin {
+    /// A SQL connection and the `DROP` statement.
+    Sql(Db, String),
+    /// A MongoDB client and the database to drop.
+    Mongo(mongodb::Client, String),
 }
 
 fn env_or(key: &str, default: &str) -> String {
@@ -47,8 +64,25 @@ pub fn mysql_url() -> String {
     env_or("ORM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 }
 
+pub fn mongo_url() -> String {
+    env_or("ORM_TEST_MONGO_URL", "mongodb://127.0.0.1:27018")
+}
+
+/// `url` with its database path replaced by `database` (options kept).
+fn with_database(url: &str, database: &str) -> String {
+    let (scheme, rest) = url
+        .split_once("://")
+        .expect("mongodb://host[/db][?options]");
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, format!("?{q}")),
+        None => (rest, String::new()),
+    };
+    let hosts = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{hosts}/{database}{query}")
+}
+
 fn enabled(backend: Backend) -> bool {
-    let list = env_or("ORM_TEST_BACKENDS", "sqlite,postgres,mysql");
+    let list = env_or("ORM_TEST_BACKENDS", "sqlite,postgres,mysql,mongodb");
     let on = list.split(',').any(|b| b.trim() == backend.name());
     if !on && std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!(
@@ -111,7 +145,10 @@ pub async fn setup(backend: Backend, test: &str) -> Option<TestDb> {
             let db = connect(format!("{base}{sep}options=-c%20search_path%3D{schema}")).await;
             TestDb {
                 db,
-                admin: Some((admin, format!("DROP SCHEMA \"{schema}\" CASCADE"))),
+                admin: Some(Admin::Sql(
+                    admin,
+                    format!("DROP SCHEMA \"{schema}\" CASCADE"),
+                )),
             }
         }
         Backend::MySql => {
@@ -128,7 +165,19 @@ pub async fn setup(backend: Backend, test: &str) -> Option<TestDb> {
             let db = connect(format!("{server}/{name}")).await;
             TestDb {
                 db,
-                admin: Some((admin, format!("DROP DATABASE `{name}`"))),
+                admin: Some(Admin::Sql(admin, format!("DROP DATABASE `{name}`"))),
+            }
+        }
+        Backend::MongoDb => {
+            let base = mongo_url();
+            let name = unique_name(test);
+            let client = mongodb::Client::with_uri_str(&base)
+                .await
+                .unwrap_or_else(|e| panic!("mongodb at {base} is unreachable: {e}"));
+            let db = connect(with_database(&base, &name)).await;
+            TestDb {
+                db,
+                admin: Some(Admin::Mongo(client, name)),
             }
         }
     })
@@ -138,45 +187,68 @@ impl TestDb {
     /// Closes the test's pool and drops its schema or database.
     pub async fn teardown(self) {
         self.db.close().await;
-        if let Some((admin, drop)) = self.admin {
-            admin.execute_raw(&drop).await.unwrap();
-            admin.close().await;
+        match self.admin {
+            Some(Admin::Sql(admin, drop)) => {
+                admin.execute_raw(&drop).await.unwrap();
+                admin.close().await;
+            }
+            Some(Admin::Mongo(client, name)) => {
+                client.database(&name).drop().await.unwrap();
+            }
+            None => {}
         }
     }
 }
 
-/// Declares suite tests once; each runs on SQLite, PostgreSQL and MySQL/MariaDB.
+/// Declares suite tests once; each runs on SQLite, PostgreSQL, MySQL/MariaDB and MongoDB.
 ///
 /// ```ignore
 /// suite! {
 ///     async fn name(db) { ...; Ok(()) }
+///     #[requires(sql)]                       // not generated for MongoDB
+///     async fn raw_sql(db) { ...; Ok(()) }
+///     #[needs_real_mongodb("nx-27017 lacks transaction isolation")]
+///     async fn isolation(db) { ...; Ok(()) } // ignored on the test server
 /// }
 /// ```
 #[macro_export]
 macro_rules! suite {
-    ($(async fn $name:ident($db:ident) $body:block)*) => {
+    ($($(#[$tag:ident($($arg:tt)*)])? async fn $name:ident($db:ident) $body:block)*) => {
         $(
             #[allow(clippy::unused_async)]
             async fn $name($db: &orm::Db) -> orm::Result<()> $body
         )*
-        $crate::suite!(@backend sqlite, Sqlite, $($name)*);
-        $crate::suite!(@backend postgres, Postgres, $($name)*);
-        $crate::suite!(@backend mysql, MySql, $($name)*);
+        $crate::suite!(@backend sqlite, Sqlite, $([$name $($tag($($arg)*))?])*);
+        $crate::suite!(@backend postgres, Postgres, $([$name $($tag($($arg)*))?])*);
+        $crate::suite!(@backend mysql, MySql, $([$name $($tag($($arg)*))?])*);
+        #[cfg(feature = "mongodb")]
+        $crate::suite!(@backend mongodb, MongoDb, $([$name $($tag($($arg)*))?])*);
     };
-    (@backend $module:ident, $variant:ident, $($name:ident)*) => {
+    (@backend $module:ident, $variant:ident, $([$name:ident $($tag:tt)*])*) => {
         mod $module {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-                async fn $name() {
-                    let test = concat!(module_path!(), "::", stringify!($name));
-                    let Some(t) = $crate::harness::setup($crate::harness::Backend::$variant, test).await
-                    else { return };
-                    if let Err(e) = super::$name(&t.db).await {
-                        panic!("{test} failed: {e}\n{e:?}");
-                    }
-                    t.teardown().await;
-                }
-            )*
+            $( $crate::suite!(@test $variant, $name, $($tag)*); )*
+        }
+    };
+    // SQL-only: not generated for MongoDB (listed in the README).
+    (@test MongoDb, $name:ident, requires(sql)) => {};
+    // Needs what the nx-27017 test server lacks: ignored there, run with ORM_TEST_MONGO_REAL=1.
+    (@test MongoDb, $name:ident, needs_real_mongodb($reason:literal)) => {
+        $crate::suite!(@run MongoDb, $name, cfg_attr(not(orm_mongo_real), ignore = $reason));
+    };
+    (@test $variant:ident, $name:ident, $($tag:tt)*) => {
+        $crate::suite!(@run $variant, $name,);
+    };
+    (@run $variant:ident, $name:ident, $($attr:meta)?) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+        $(#[$attr])?
+        async fn $name() {
+            let test = concat!(module_path!(), "::", stringify!($name));
+            let Some(t) = $crate::harness::setup($crate::harness::Backend::$variant, test).await
+            else { return };
+            if let Err(e) = super::$name(&t.db).await {
+                panic!("{test} failed: {e}\n{e:?}");
+            }
+            t.teardown().await;
         }
     };
 }

@@ -1,5 +1,7 @@
-//! The shared integration suite: every test runs on SQLite, PostgreSQL and MariaDB/MySQL,
-//! each in its own database or schema (see `harness.rs`).
+//! The shared integration suite: every test runs on SQLite, PostgreSQL, MariaDB/MySQL and
+//! MongoDB, each in its own database or schema (see `harness.rs`); tests tagged
+//! `#[requires(sql)]` skip MongoDB, tests tagged `#[needs_real_mongodb(..)]` are ignored on
+//! the nx-27017 test server.
 
 #[macro_use]
 mod harness;
@@ -8,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use orm::prelude::*;
-use orm::{Dialect, Error, OnConflict};
+use orm::{Backend, Dialect, Error, OnConflict};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "users", has_many(posts = Post::AUTHOR_ID, edited = Post::EDITOR_ID))]
@@ -553,6 +555,7 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)] // not yet on MongoDB (issue 6), see the README
     async fn upsert_updates_or_skips_conflicting_rows(db) {
         seed_users(db).await?;
         let mut ada = User::new("ada@example.com", "Ada Lovelace", 37);
@@ -633,6 +636,7 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)]
     async fn foreign_keys_reject_orphans_cascade_and_set_null(db) {
         let users = seed_users(db).await?;
         let (ada, alan) = (&users[0], &users[1]);
@@ -677,6 +681,7 @@ suite! {
         Ok(())
     }
 
+    #[needs_real_mongodb("nx-27017 lacks transaction isolation: an outside read sees the uncommitted writes of a dropped transaction until its abort lands")]
     async fn transaction_rolls_back_when_the_body_panics(db) {
         create_tables(db).await?;
         let db2 = db.clone();
@@ -695,6 +700,7 @@ suite! {
         Ok(())
     }
 
+    #[needs_real_mongodb("nx-27017 lacks transaction isolation: an outside read sees the uncommitted writes of a dropped transaction until its abort lands")]
     async fn guard_rolls_back_on_drop_and_commits_explicitly(db) {
         create_tables(db).await?;
         {
@@ -713,6 +719,7 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)]
     async fn savepoints_undo_only_their_own_work(db) {
         create_tables(db).await?;
         let tx = db.begin().await?;
@@ -735,8 +742,8 @@ suite! {
     async fn read_only_transactions_refuse_writes(db) {
         create_tables(db).await?;
         let begun = db.begin_with(TxOptions::new().read_only()).await;
-        if db.dialect() == Dialect::Sqlite {
-            assert!(matches!(begun.unwrap_err(), Error::Config(_)), "SQLite says it cannot");
+        if db.backend() == Dialect::Sqlite || db.backend() == Backend::MongoDb {
+            assert!(matches!(begun.unwrap_err(), Error::Config(_)), "{} says it cannot", db.backend());
             return Ok(());
         }
         let tx = begun?;
@@ -746,9 +753,10 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)]
     async fn isolation_levels_control_what_a_transaction_sees(db) {
         seed_users(db).await?;
-        if db.dialect() == Dialect::Sqlite {
+        if db.backend() == Dialect::Sqlite {
             // One connection, always serializable: every level is accepted and behaves so.
             for level in [IsolationLevel::ReadCommitted, IsolationLevel::RepeatableRead, IsolationLevel::Serializable] {
                 let tx = db.begin_with(TxOptions::new().isolation(level)).await?;
@@ -769,13 +777,14 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)]
     async fn serializable_conflicts_are_retried_and_keep_the_invariant(db) {
         create_tables(db).await?;
         // Two tasks each insert a "VIP" only if none exists yet (a write-skew race). Under
         // SERIALIZABLE one of them must fail and, retried, see the other's row.
         let barrier = Arc::new(tokio::sync::Barrier::new(2));
         let attempts = Arc::new(AtomicU32::new(0));
-        let concurrent = db.dialect() != Dialect::Sqlite; // one in-memory connection
+        let concurrent = db.backend() != Dialect::Sqlite; // one in-memory connection
         let mut tasks = Vec::new();
         for i in 0..2 {
             let (db, barrier, attempts) = (db.clone(), barrier.clone(), attempts.clone());
@@ -809,10 +818,11 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)]
     async fn insert_many_splits_under_the_parameter_limit_all_or_nothing(db) {
         create_tables(db).await?;
         // 6 bound columns a row: 12,000 rows exceed every dialect's limit for one statement.
-        let limit = db.dialect().max_bind_parameters() / 6;
+        let limit = db.dialect().expect("a SQL database").max_bind_parameters() / 6;
         let n = 12_000;
         assert!(n > limit, "the test must need more than one statement");
         let rows: Vec<User> = (0..n).map(|i| User::new(&format!("c{i}@x.io"), "C", i as i32)).collect();
@@ -828,6 +838,7 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)]
     async fn raw_sql_binds_parameters_and_decodes_tuples_and_models(db) {
         seed_users(db).await?;
         let rows: Vec<(String, i32)> = orm::raw("SELECT name, age FROM users WHERE age > ? AND name <> '?' ORDER BY age")
@@ -854,6 +865,7 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)]
     async fn health_reports_latency_and_pool_state(db) {
         let health = db.health().await?;
         assert!(health.latency < std::time::Duration::from_secs(5), "{health:?}");
@@ -862,6 +874,7 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)] // not yet on MongoDB (issue 6), see the README
     async fn eager_loading_runs_one_query_per_level(db) {
         seed_graph(db, 30, 3).await?;
         let counting = Counting::new(db);
@@ -921,6 +934,7 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)] // not yet on MongoDB (issue 6), see the README
     async fn aggregates_have_one_type_on_every_dialect(db) {
         seed_users(db).await?;
         let stats = User::query()
@@ -939,6 +953,7 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)] // not yet on MongoDB (issue 6), see the README
     async fn group_by_and_having(db) {
         seed_users(db).await?;
         User::update_many().set(User::ACTIVE, false).filter(User::AGE.in_list([41, 85])).execute(db).await?;
@@ -961,12 +976,13 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)] // row locks are SQL; MongoDB refuses skip_locked/no_wait with InvalidQuery
     async fn row_locks_skip_locked_and_no_wait(db) {
         seed_users(db).await?;
         let holder = db.begin().await?;
         let ada = User::query().filter(User::NAME.eq("Ada")).for_update().one(&holder).await?;
         assert_eq!(ada.age, 36);
-        if db.dialect() == Dialect::Sqlite {
+        if db.backend() == Dialect::Sqlite {
             let err = User::query().skip_locked().all(&holder).await.unwrap_err();
             assert!(matches!(err, Error::InvalidQuery(_)), "SQLite says it cannot: {err:?}");
             return holder.commit().await;
@@ -981,6 +997,7 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)] // not yet on MongoDB (issue 6), see the README
     async fn inner_and_left_joins_filter_and_order_on_both_sides(db) {
         let users = seed_users(db).await?;
         let (ada, alan, grace) = (&users[0], &users[1], &users[2]);
@@ -1010,6 +1027,7 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)]
     async fn not_null_violation_names_the_column(db) {
         create_tables(db).await?;
         let err = db
@@ -1042,6 +1060,11 @@ suite! {
         db.drop_table::<Comment>().await?;
         db.drop_table::<Post>().await?;
         db.drop_table::<User>().await?;
+        if db.backend() == Backend::MongoDb {
+            // A collection that does not exist reads as empty on MongoDB.
+            assert_eq!(User::query().count(db).await?, 0);
+            return Ok(());
+        }
         let err = User::query().count(db).await.unwrap_err();
         assert!(matches!(err, Error::Database { .. }), "{err:?}");
         Ok(())

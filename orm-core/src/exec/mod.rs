@@ -1,10 +1,12 @@
 //! Executors: run IR statements on a database and decode rows by position.
 //!
 //! The seam is narrow on purpose: an IR statement goes in, decoded values come out. Each
-//! backend compiles the IR itself (SQL through [`crate::sql`], BSON later), so a backend's
-//! driver can change (for speed) without touching builders or compilers.
+//! backend compiles the IR itself (SQL through [`crate::sql`], BSON through `crate::mongo`),
+//! so a backend's driver can change (for speed) without touching builders or compilers.
 
 mod errors;
+#[cfg(feature = "mongodb")]
+mod mongo;
 mod pool;
 mod row;
 mod sql_runner;
@@ -12,6 +14,8 @@ mod transaction;
 
 use std::future::Future;
 
+#[cfg(feature = "mongodb")]
+pub use mongo::{COUNTERS_COLLECTION, DEFAULT_DATABASE, DocumentRow};
 pub use pool::{Db, Health, PoolOptions};
 pub use row::RowRef;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
@@ -34,10 +38,30 @@ pub struct ExecResult {
 }
 
 /// The kind of database behind an executor.
+///
+/// Compare it with a [`Dialect`] directly: `db.backend() == Dialect::Sqlite`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Backend {
     /// A SQL database of this dialect.
     Sql(Dialect),
+    /// MongoDB (statements compile to BSON through `orm::mongo`; needs the `mongodb` feature).
+    MongoDb,
+}
+
+impl Backend {
+    /// The SQL dialect, or `None` for MongoDB.
+    pub fn dialect(self) -> Option<Dialect> {
+        match self {
+            Backend::Sql(dialect) => Some(dialect),
+            Backend::MongoDb => None,
+        }
+    }
+
+    /// Whether statements run as SQL (raw SQL, DDL text, SQL isolation levels apply).
+    pub fn is_sql(self) -> bool {
+        matches!(self, Backend::Sql(_))
+    }
 }
 
 impl PartialEq<Dialect> for Backend {
@@ -50,6 +74,7 @@ impl std::fmt::Display for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Backend::Sql(dialect) => dialect.fmt(f),
+            Backend::MongoDb => f.write_str("MongoDB"),
         }
     }
 }
@@ -62,11 +87,10 @@ pub trait Executor: Send + Sync {
     /// The database behind this executor.
     fn backend(&self) -> Backend;
 
-    /// The SQL dialect statements compile to.
-    fn dialect(&self) -> Dialect {
-        match self.backend() {
-            Backend::Sql(dialect) => dialect,
-        }
+    /// The SQL dialect statements compile to, or `None` when the database is not SQL
+    /// (MongoDB). Use [`backend`](Executor::backend) to tell every backend apart.
+    fn dialect(&self) -> Option<Dialect> {
+        self.backend().dialect()
     }
 
     /// Runs a select and decodes every row.
@@ -96,7 +120,10 @@ pub trait Executor: Send + Sync {
     /// Runs a write (insert, update, delete) that returns no rows.
     fn execute(&self, statement: Statement) -> impl Future<Output = Result<ExecResult>> + Send;
 
-    /// Runs SQL text with no parameters (DDL, session settings).
+    /// Runs SQL text with no parameters (DDL, session settings); [`Error::InvalidQuery`]
+    /// on MongoDB.
+    ///
+    /// [`Error::InvalidQuery`]: crate::Error::InvalidQuery
     fn execute_raw(&self, sql: &str) -> impl Future<Output = Result<ExecResult>> + Send;
 
     /// Runs an already compiled SQL query (see [`crate::raw`]) and decodes every row.
@@ -114,3 +141,14 @@ pub trait Executor: Send + Sync {
 }
 
 pub(crate) use errors::*;
+
+/// The SQL dialect of `db`, or [`Error::InvalidQuery`](crate::Error::InvalidQuery) for a
+/// database that does not run SQL (MongoDB).
+pub(crate) fn sql_dialect_of<E: Executor>(db: &E) -> Result<Dialect> {
+    db.dialect().ok_or_else(|| {
+        crate::Error::InvalidQuery(format!(
+            "raw SQL on MongoDB: {} does not run SQL; use the typed query builder",
+            db.backend()
+        ))
+    })
+}

@@ -1,14 +1,15 @@
-//! [`Db`]: a connection pool on one of the SQL backends, chosen by the URL scheme.
+//! [`Db`]: a connection pool on one of the backends (SQL through sqlx, MongoDB through its
+//! driver), chosen by the URL scheme.
 
 use std::time::Duration;
 
 use std::future::Future;
 
-use super::sql_runner::{SqlRunner, sql_executor};
+use super::sql_runner::{self, SqlRunner};
 use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions, run_in_transaction};
-use super::{Decoder, ExecResult, Executor};
+use super::{Backend, Decoder, ExecResult, Executor};
 use crate::error::{Error, Result};
-use crate::query::ir::{InsertQuery, OnConflict};
+use crate::query::ir::{InsertQuery, OnConflict, SelectQuery, Statement};
 use crate::sql::{Compiled, Dialect};
 
 /// A pool of connections to one database; cheap to clone and share between tasks.
@@ -31,6 +32,8 @@ enum Pool {
     Postgres(sqlx::PgPool),
     #[cfg(feature = "mysql")]
     MySql(sqlx::MySqlPool),
+    #[cfg(feature = "mongodb")]
+    Mongo(super::mongo::MongoPool),
     /// Keeps the enum inhabited-checkable when no backend feature is enabled.
     #[allow(dead_code)]
     None(std::convert::Infallible),
@@ -79,17 +82,33 @@ impl PoolOptions {
     }
 
     /// Connects to `url`: `sqlite:` (file or `sqlite::memory:`), `postgres://`/`postgresql://`,
-    /// `mysql://`/`mariadb://`.
+    /// `mysql://`/`mariadb://`, `mongodb://`/`mongodb+srv://` (database from the URL path,
+    /// default `test`; with the `mongodb` feature).
     pub async fn connect(self, url: &str) -> Result<Db> {
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
             "sqlite" => self.connect_sqlite(url).await,
             "postgres" | "postgresql" => self.connect_postgres(url).await,
             "mysql" | "mariadb" => self.connect_mysql(url).await,
+            "mongodb" | "mongodb+srv" => self.connect_mongodb(url).await,
             _ => Err(Error::Config(format!(
-                "unsupported URL scheme `{scheme}:`; use `sqlite:`, `postgres://` or `mysql://`"
+                "unsupported URL scheme `{scheme}:`; use `sqlite:`, `postgres://`, `mysql://` or `mongodb://`"
             ))),
         }
+    }
+
+    #[cfg(feature = "mongodb")]
+    async fn connect_mongodb(self, url: &str) -> Result<Db> {
+        let pool = super::mongo::MongoPool::connect(
+            url,
+            self.max_connections,
+            self.min_connections,
+            self.acquire_timeout,
+        )
+        .await?;
+        Ok(Db {
+            pool: Pool::Mongo(pool),
+        })
     }
 
     #[cfg(feature = "_sqlx")]
@@ -215,6 +234,7 @@ macro_rules! disabled_backend {
 disabled_backend!(connect_sqlite, "sqlite");
 disabled_backend!(connect_postgres, "postgres");
 disabled_backend!(connect_mysql, "mysql");
+disabled_backend!(connect_mongodb, "mongodb");
 
 impl Db {
     /// Connects with default [`PoolOptions`]; the backend is chosen by the URL scheme.
@@ -223,18 +243,49 @@ impl Db {
     }
 
     /// Creates `M`'s table and indexes unless they exist (the DDL of [`crate::sql::ddl`]).
+    ///
+    /// On MongoDB this is `ensure_schema`: the collection is created with a `$jsonSchema`
+    /// validator built from the descriptor (unless it exists), then the model's indexes and
+    /// unique indexes (see [`crate::mongo::validator`], [`crate::mongo::index_plans`]).
     pub async fn create_table<M: crate::Model>(&self) -> Result<()> {
-        for statement in crate::sql::ddl::create_table(M::schema(), self.dialect(), true)? {
+        let dialect = match self.backend() {
+            Backend::Sql(dialect) => dialect,
+            #[cfg(feature = "mongodb")]
+            Backend::MongoDb => return self.mongo()?.ensure_schema(M::schema()).await,
+            #[allow(unreachable_patterns)]
+            other => return Err(disabled(other)),
+        };
+        for statement in crate::sql::ddl::create_table(M::schema(), dialect, true)? {
             self.execute_raw(&statement).await?;
         }
         Ok(())
     }
 
-    /// Drops `M`'s table if it exists.
+    /// Drops `M`'s table if it exists (on MongoDB: the collection and its auto-increment
+    /// counter).
     pub async fn drop_table<M: crate::Model>(&self) -> Result<()> {
-        self.execute_raw(&crate::sql::ddl::drop_table(M::schema(), self.dialect()))
+        let dialect = match self.backend() {
+            Backend::Sql(dialect) => dialect,
+            #[cfg(feature = "mongodb")]
+            Backend::MongoDb => return self.mongo()?.drop_collection(M::schema()).await,
+            #[allow(unreachable_patterns)]
+            other => return Err(disabled(other)),
+        };
+        self.execute_raw(&crate::sql::ddl::drop_table(M::schema(), dialect))
             .await?;
         Ok(())
+    }
+
+    /// The MongoDB pool.
+    #[cfg(feature = "mongodb")]
+    fn mongo(&self) -> Result<&super::mongo::MongoPool> {
+        match &self.pool {
+            Pool::Mongo(pool) => Ok(pool),
+            _ => Err(Error::InvalidQuery(format!(
+                "`{}` is not a MongoDB database",
+                self.backend()
+            ))),
+        }
     }
 
     /// Begins a transaction with the database's defaults; see [`Transaction`].
@@ -247,8 +298,25 @@ impl Db {
 
     /// Begins a transaction with an isolation level or read-only mode.
     #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables))]
+    ///
+    /// On MongoDB the transaction runs in a driver session (a replica set or sharded cluster
+    /// is required; a standalone server fails with [`Error::Config`] at the first statement):
+    /// no isolation level means the server's default read concern, `ReadCommitted` →
+    /// `majority`, `RepeatableRead` → `snapshot`; `Serializable`, read-only transactions and
+    /// savepoints do not exist there and are [`Error::Config`].
     pub async fn begin_with(&self, options: TxOptions) -> Result<Transaction> {
-        let dialect = self.dialect();
+        #[cfg(feature = "mongodb")]
+        if let Pool::Mongo(pool) = &self.pool {
+            let session = pool.begin(options).await?;
+            return Ok(Transaction::new(
+                Backend::MongoDb,
+                TxConn::Mongo(Box::new(super::mongo::MongoTx {
+                    session,
+                    database: pool.database.clone(),
+                })),
+            ));
+        }
+        let dialect = self.sql_dialect();
         let sql = sqlx_sql(options.begin_sql(dialect)?);
         let conn = match &self.pool {
             #[cfg(feature = "sqlite")]
@@ -259,9 +327,11 @@ impl Db {
             }
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => TxConn::MySql(p.begin_with(sql).await.map_err(super::from_sqlx)?),
+            #[cfg(feature = "mongodb")]
+            Pool::Mongo(_) => unreachable!("handled above"),
             Pool::None(never) => match *never {},
         };
-        Ok(Transaction::new(dialect, conn))
+        Ok(Transaction::new(Backend::Sql(dialect), conn))
     }
 
     /// Runs `body` in a transaction: commits when it returns `Ok`, rolls back when it returns
@@ -331,7 +401,14 @@ impl Db {
     }
 
     /// Pings the database and reports the round-trip time and the pool's state.
+    ///
+    /// On MongoDB the ping is the `ping` command; the driver does not expose its pool, so
+    /// `connections` and `idle` are 0 and `max_connections` is the configured maximum.
     pub async fn health(&self) -> Result<Health> {
+        #[cfg(feature = "mongodb")]
+        if let Pool::Mongo(pool) = &self.pool {
+            return pool.health().await;
+        }
         let started = std::time::Instant::now();
         self.run_raw_sql("SELECT 1").await?;
         let latency = started.elapsed();
@@ -342,6 +419,8 @@ impl Db {
             Pool::Postgres(p) => pool_state(p),
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => pool_state(p),
+            #[cfg(feature = "mongodb")]
+            Pool::Mongo(_) => unreachable!("handled above"),
             Pool::None(never) => match *never {},
         };
         Ok(Health {
@@ -361,9 +440,19 @@ impl Db {
             Pool::Postgres(p) => p.close().await,
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => p.close().await,
+            #[cfg(feature = "mongodb")]
+            Pool::Mongo(p) => p.client.clone().shutdown().immediate(true).await,
             Pool::None(never) => match *never {},
         }
     }
+}
+
+/// The error for a backend this build cannot run.
+#[allow(dead_code)]
+fn disabled(backend: Backend) -> Error {
+    Error::Config(format!(
+        "this build has no `{backend}` backend; enable its cargo feature of `orm`"
+    ))
 }
 
 /// Per-backend glue: bind values, run, decode rows with the generated decoder.
@@ -501,6 +590,10 @@ macro_rules! dispatch {
             Pool::Postgres(p) => postgres::$func(p, $($arg),*).await,
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => mysql::$func(p, $($arg),*).await,
+            #[cfg(feature = "mongodb")]
+            Pool::Mongo(_) => Err(Error::InvalidQuery(
+                "internal error: a SQL statement reached a MongoDB pool".to_owned(),
+            )),
             Pool::None(never) => match *never {},
         }
     };
@@ -516,6 +609,9 @@ impl SqlRunner for Db {
             Pool::Postgres(_) => Dialect::Postgres,
             #[cfg(feature = "mysql")]
             Pool::MySql(_) => Dialect::MySql,
+            // `Executor for Db` sends MongoDB pools to the MongoDB executor, never here.
+            #[cfg(feature = "mongodb")]
+            Pool::Mongo(_) => unreachable!("a MongoDB pool has no SQL dialect"),
             Pool::None(never) => match *never {},
         }
     }
@@ -559,4 +655,91 @@ impl Db {
     }
 }
 
-sql_executor!(Db);
+/// Runs `$sql` on a SQL pool, `$mongo` (with a [`Target`](super::mongo::Target)) on MongoDB.
+macro_rules! by_backend {
+    ($self:ident, sql => $sql:expr, mongo($target:ident) => $mongo:expr) => {
+        match &$self.pool {
+            #[cfg(feature = "mongodb")]
+            Pool::Mongo(pool) => {
+                let $target = super::mongo::Target::pool(pool);
+                $mongo
+            }
+            _ => $sql,
+        }
+    };
+}
+
+#[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
+impl Executor for Db {
+    fn backend(&self) -> Backend {
+        match &self.pool {
+            #[cfg(feature = "mongodb")]
+            Pool::Mongo(_) => Backend::MongoDb,
+            _ => Backend::Sql(self.sql_dialect()),
+        }
+    }
+
+    async fn fetch_all<T: Send + 'static>(
+        &self,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        by_backend!(self,
+            sql => sql_runner::fetch_all(self, query, decode).await,
+            mongo(target) => super::mongo::fetch_all(target, query, decode).await)
+    }
+
+    async fn fetch_optional<T: Send + 'static>(
+        &self,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> Result<Option<T>> {
+        by_backend!(self,
+            sql => sql_runner::fetch_optional(self, query, decode).await,
+            mongo(target) => super::mongo::fetch_optional(target, query, decode).await)
+    }
+
+    async fn count(&self, query: SelectQuery) -> Result<u64> {
+        by_backend!(self,
+            sql => sql_runner::count(self, query).await,
+            mongo(target) => super::mongo::count(target, query).await)
+    }
+
+    async fn insert_returning<T: Send + 'static>(
+        &self,
+        query: InsertQuery,
+        decode: Decoder<T>,
+    ) -> Result<T> {
+        by_backend!(self,
+            sql => sql_runner::insert_returning(self, query, decode).await,
+            mongo(target) => super::mongo::insert_returning(target, query, decode).await)
+    }
+
+    async fn execute(&self, statement: Statement) -> Result<ExecResult> {
+        by_backend!(self,
+            sql => sql_runner::execute(self, statement).await,
+            mongo(target) => super::mongo::execute(target, statement).await)
+    }
+
+    async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
+        by_backend!(self,
+            sql => self.run_raw_sql(sql).await,
+            mongo(_target) => super::mongo::execute_raw(sql))
+    }
+
+    async fn fetch_compiled<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        by_backend!(self,
+            sql => self.run_fetch_all(statement, decode).await,
+            mongo(_target) => super::mongo::execute_raw(&statement.sql).map(|_| Vec::new()))
+    }
+
+    async fn execute_compiled(&self, statement: Compiled) -> Result<ExecResult> {
+        by_backend!(self,
+            sql => self.run_execute(statement).await,
+            mongo(_target) => super::mongo::execute_raw(&statement.sql))
+    }
+}

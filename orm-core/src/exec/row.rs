@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 
-/// A row returned by a SQL driver, read by column position in the order the compiler selected.
+/// A row returned by a driver, read by column position in the order the compiler selected.
 ///
 /// Generated decoders call [`crate::FieldType::decode`] with increasing indexes; no column is
 /// looked up by name.
@@ -17,6 +17,9 @@ pub enum RowRef<'r> {
     /// A MySQL or MariaDB row.
     #[cfg(feature = "mysql")]
     MySql(&'r sqlx::mysql::MySqlRow),
+    /// A MongoDB document, read through the model's field mapping.
+    #[cfg(feature = "mongodb")]
+    Document(super::DocumentRow<'r>),
     #[doc(hidden)]
     _Unreachable(std::convert::Infallible, std::marker::PhantomData<&'r ()>),
 }
@@ -58,6 +61,8 @@ impl RowRef<'_> {
             RowRef::Postgres(r) => name_of(r, index),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => name_of(r, index),
+            #[cfg(feature = "mongodb")]
+            RowRef::Document(d) => d.column_name(index),
             RowRef::_Unreachable(never, _) => match never {},
         }
     }
@@ -82,6 +87,8 @@ impl RowRef<'_> {
             RowRef::Postgres(r) => raw_is_null(r, index),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => raw_is_null(r, index),
+            #[cfg(feature = "mongodb")]
+            RowRef::Document(ref d) => Ok(d.value(index)?.is_none()),
             RowRef::_Unreachable(never, _) => match never {},
         }
     }
@@ -100,6 +107,16 @@ impl RowRef<'_> {
             RowRef::Postgres(r) => sqlx::Row::try_get::<Option<T>, _>(r, index),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => sqlx::Row::try_get::<Option<T>, _>(r, index),
+            // Types with a MongoDB mapping decode documents in their `SqlType` impl.
+            #[cfg(feature = "mongodb")]
+            RowRef::Document(d) => {
+                return Err(Error::Decode {
+                    column: d.column_name(index),
+                    index,
+                    expected,
+                    source: format!("`{expected}` has no MongoDB decoding").into(),
+                });
+            }
             RowRef::_Unreachable(never, _) => match never {},
         };
         #[cfg(feature = "_sqlx")]

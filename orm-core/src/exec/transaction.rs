@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::sql_runner::{SqlRunner, sql_executor};
-use super::{Decoder, ExecResult};
+use super::sql_runner::{self, SqlRunner};
+use super::{Backend, Decoder, ExecResult, Executor};
 use crate::error::{Error, Result};
-use crate::query::ir::{InsertQuery, OnConflict};
+use crate::query::ir::{InsertQuery, OnConflict, SelectQuery, Statement};
 use crate::sql::{Compiled, Dialect};
 
 /// The isolation level of a transaction.
@@ -67,6 +67,18 @@ impl TxOptions {
         self
     }
 
+    /// The isolation level asked for, if any.
+    #[cfg_attr(not(feature = "mongodb"), allow(dead_code))]
+    pub(crate) fn isolation_level(self) -> Option<IsolationLevel> {
+        self.isolation
+    }
+
+    /// Whether a read-only transaction was asked for.
+    #[cfg_attr(not(feature = "mongodb"), allow(dead_code))]
+    pub(crate) fn is_read_only(self) -> bool {
+        self.read_only
+    }
+
     /// The statement that begins such a transaction on `dialect`.
     pub(crate) fn begin_sql(self, dialect: Dialect) -> Result<String> {
         let mode = if self.read_only { " READ ONLY" } else { "" };
@@ -105,12 +117,14 @@ pub(crate) enum TxConn {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
     #[cfg(feature = "mysql")]
     MySql(sqlx::Transaction<'static, sqlx::MySql>),
+    #[cfg(feature = "mongodb")]
+    Mongo(Box<super::mongo::MongoTx>),
     #[allow(dead_code)]
     None(std::convert::Infallible),
 }
 
 struct Shared {
-    dialect: Dialect,
+    backend: Backend,
     /// The open transaction; `None` once committed or rolled back.
     conn: Mutex<Option<TxConn>>,
     /// Savepoints dropped without commit or rollback: rolled back before the next statement
@@ -150,17 +164,17 @@ impl Drop for Savepoint {
 impl std::fmt::Debug for Transaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transaction")
-            .field("dialect", &self.shared.dialect)
+            .field("backend", &self.shared.backend)
             .field("savepoint", &self.savepoint.as_ref().map(|s| &s.name))
             .finish()
     }
 }
 
 impl Transaction {
-    pub(crate) fn new(dialect: Dialect, conn: TxConn) -> Self {
+    pub(crate) fn new(backend: Backend, conn: TxConn) -> Self {
         Transaction {
             shared: Arc::new(Shared {
-                dialect,
+                backend,
                 conn: Mutex::new(Some(conn)),
                 abandoned: SyncMutex::new(Vec::new()),
                 savepoints: AtomicU32::new(0),
@@ -192,7 +206,15 @@ impl Transaction {
 
     /// Opens a savepoint: a nested transaction whose `commit` releases the savepoint and whose
     /// `rollback` (or drop) undoes only what ran since it.
+    ///
+    /// MongoDB has no savepoints: [`Error::Config`] there.
     pub async fn savepoint(&self) -> Result<Transaction> {
+        if !self.shared.backend.is_sql() {
+            return Err(Error::Config(format!(
+                "{} has no savepoints; split the work into separate transactions",
+                self.shared.backend
+            )));
+        }
         let n = self.shared.savepoints.fetch_add(1, Ordering::Relaxed);
         let name = format!("orm_savepoint_{n}");
         let mut guard = self.lock().await?;
@@ -247,6 +269,8 @@ impl Transaction {
             TxConn::Postgres(tx) => end_transaction(tx, commit).await,
             #[cfg(feature = "mysql")]
             TxConn::MySql(tx) => end_transaction(tx, commit).await,
+            #[cfg(feature = "mongodb")]
+            TxConn::Mongo(tx) => tx.finish(commit).await,
             TxConn::None(never) => match never {},
         }
     }
@@ -276,6 +300,10 @@ macro_rules! on_conn {
             TxConn::Postgres(tx) => super::pool::postgres::$func(&mut **tx, $($arg),*).await,
             #[cfg(feature = "mysql")]
             TxConn::MySql(tx) => super::pool::mysql::$func(&mut **tx, $($arg),*).await,
+            #[cfg(feature = "mongodb")]
+            TxConn::Mongo(_) => Err(Error::InvalidQuery(
+                "internal error: a SQL statement reached a MongoDB transaction".to_owned(),
+            )),
             TxConn::None(never) => match *never {},
         }
     };
@@ -287,7 +315,11 @@ async fn run_raw(conn: &mut TxConn, sql: &str) -> Result<ExecResult> {
 
 impl SqlRunner for Transaction {
     fn sql_dialect(&self) -> Dialect {
-        self.shared.dialect
+        // `Executor for Transaction` sends MongoDB transactions to the MongoDB executor.
+        self.shared
+            .backend
+            .dialect()
+            .expect("a MongoDB transaction has no SQL dialect")
     }
 
     async fn run_fetch_all<T: Send + 'static>(
@@ -335,7 +367,96 @@ impl Transaction {
     }
 }
 
-sql_executor!(Transaction);
+/// Runs `$sql` on a SQL transaction, `$mongo` (with a [`Target`](super::mongo::Target) on the
+/// session) on MongoDB.
+macro_rules! by_backend {
+    ($self:ident, sql => $sql:expr, mongo($target:ident) => $mongo:expr) => {{
+        #[cfg(feature = "mongodb")]
+        if $self.shared.backend == Backend::MongoDb {
+            let mut guard = $self.lock().await?;
+            return match guard.as_mut().expect("locked") {
+                TxConn::Mongo(tx) => {
+                    let $target = super::mongo::Target::tx(tx);
+                    $mongo
+                }
+                _ => Err(Error::InvalidQuery(
+                    "internal error: a MongoDB statement reached a SQL transaction".to_owned(),
+                )),
+            };
+        }
+        $sql
+    }};
+}
+
+impl Executor for Transaction {
+    fn backend(&self) -> Backend {
+        self.shared.backend
+    }
+
+    async fn fetch_all<T: Send + 'static>(
+        &self,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        by_backend!(self,
+            sql => sql_runner::fetch_all(self, query, decode).await,
+            mongo(target) => super::mongo::fetch_all(target, query, decode).await)
+    }
+
+    async fn fetch_optional<T: Send + 'static>(
+        &self,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> Result<Option<T>> {
+        by_backend!(self,
+            sql => sql_runner::fetch_optional(self, query, decode).await,
+            mongo(target) => super::mongo::fetch_optional(target, query, decode).await)
+    }
+
+    async fn count(&self, query: SelectQuery) -> Result<u64> {
+        by_backend!(self,
+            sql => sql_runner::count(self, query).await,
+            mongo(target) => super::mongo::count(target, query).await)
+    }
+
+    async fn insert_returning<T: Send + 'static>(
+        &self,
+        query: InsertQuery,
+        decode: Decoder<T>,
+    ) -> Result<T> {
+        by_backend!(self,
+            sql => sql_runner::insert_returning(self, query, decode).await,
+            mongo(target) => super::mongo::insert_returning(target, query, decode).await)
+    }
+
+    async fn execute(&self, statement: Statement) -> Result<ExecResult> {
+        by_backend!(self,
+            sql => sql_runner::execute(self, statement).await,
+            mongo(target) => super::mongo::execute(target, statement).await)
+    }
+
+    async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
+        by_backend!(self,
+            sql => self.run_raw_sql(sql).await,
+            mongo(_target) => super::mongo::execute_raw(sql))
+    }
+
+    async fn fetch_compiled<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        by_backend!(self,
+            sql => self.run_fetch_all(statement, decode).await,
+            mongo(_target) => super::mongo::execute_raw(&statement.sql).map(|_| Vec::new()))
+    }
+
+    async fn execute_compiled(&self, statement: Compiled) -> Result<ExecResult> {
+        by_backend!(self,
+            sql => self.run_execute(statement).await,
+            mongo(_target) => super::mongo::execute_raw(&statement.sql))
+    }
+}
 
 /// How [`Db::transaction_with_retry`](crate::Db::transaction_with_retry) retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

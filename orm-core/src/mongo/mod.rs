@@ -66,6 +66,7 @@ mod filter;
 mod find;
 mod insert;
 mod regex;
+mod schema;
 mod update;
 mod value;
 
@@ -77,6 +78,7 @@ pub use filter::{filter_document, match_nothing};
 pub use find::{CountPlan, FindPlan, SelectPlan, count_plan, exists_plan, find_plan, select_plan};
 pub use insert::insert_documents;
 pub use regex::{escape_regex, like_to_regex};
+pub use schema::{IndexPlan, index_plans, validator};
 pub use update::{UpdatePlan, update_plan};
 pub use value::to_bson;
 

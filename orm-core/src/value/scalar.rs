@@ -1,4 +1,5 @@
-//! [`SqlType`] for the built-in scalar types, decoded natively by every SQL driver.
+//! [`SqlType`] for the built-in scalar types, decoded natively by every SQL driver and from
+//! BSON documents on MongoDB.
 
 use super::{SqlType, Value};
 use crate::error::Error;
@@ -20,6 +21,10 @@ macro_rules! native_sql_type {
             }
 
             fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
+                #[cfg(feature = "mongodb")]
+                if let RowRef::Document(doc) = row {
+                    return doc.decode::<$ty>(index, stringify!($ty));
+                }
                 row.get::<$ty>(index, stringify!($ty))
             }
         }

@@ -1,0 +1,136 @@
+//! [`ModelSchema`] → the collection's `$jsonSchema` validator and its indexes.
+
+use bson::{Bson, Document, doc};
+
+use super::fields::{ID_FIELD, check_schema, path_of, single_key};
+use crate::error::Result;
+use crate::schema::{ColumnSchema, ColumnType, ModelSchema};
+
+/// An index the model declares, ready for `createIndexes`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexPlan {
+    /// The index name from the descriptor (`uq_<table>_<cols>` / `idx_<table>_<cols>`), so a
+    /// duplicate-key error names the same constraint as on SQL.
+    pub name: &'static str,
+    /// The key document: `{field: 1, ..}` in index order.
+    pub keys: Document,
+    /// Whether the index is unique.
+    pub unique: bool,
+}
+
+/// The BSON types a value of `ty` may be stored as.
+///
+/// Integers accept both `int` and `long` for `i64` (a small `i64` written by another client
+/// may be an int32; the ORM reads either), floats are `double`.
+fn bson_types(ty: ColumnType) -> Vec<&'static str> {
+    match ty {
+        ColumnType::Bool => vec!["bool"],
+        ColumnType::SmallInt | ColumnType::Int => vec!["int"],
+        ColumnType::BigInt => vec!["long", "int"],
+        ColumnType::Float | ColumnType::Double => vec!["double"],
+        ColumnType::Text => vec!["string"],
+        ColumnType::Bytes => vec!["binData"],
+        #[allow(unreachable_patterns)]
+        _ => Vec::new(),
+    }
+}
+
+/// The `$jsonSchema` property of one column: its BSON types (`null` added when nullable),
+/// `maxLength` for bounded text, and the 16-bit range for `i16`.
+fn property(col: &ColumnSchema) -> Document {
+    let mut types: Vec<Bson> = bson_types(col.ty).into_iter().map(Bson::from).collect();
+    if col.nullable {
+        types.push(Bson::from("null"));
+    }
+    let mut p = Document::new();
+    if !types.is_empty() {
+        p.insert("bsonType", types);
+    }
+    if let (ColumnType::Text, Some(max)) = (col.ty, col.max_length) {
+        p.insert("maxLength", i64::from(max));
+    }
+    if col.ty == ColumnType::SmallInt {
+        p.insert("minimum", i32::from(i16::MIN));
+        p.insert("maximum", i32::from(i16::MAX));
+    }
+    p
+}
+
+/// The validator of `schema`'s collection: `{$jsonSchema: {bsonType: "object", required: [..],
+/// properties: {..}}}`.
+///
+/// Every non-nullable column is required (a missing field reads as NULL, so it must be
+/// present); each property carries its BSON types, `maxLength` for `max_length` text columns
+/// and the range of `i16`. The key is `_id` (an embedded document with its own `required` and
+/// `properties` for a composite key). Extra fields are allowed, so documents written by an
+/// older version of the model stay valid.
+pub fn validator(schema: &ModelSchema) -> Result<Document> {
+    check_schema(schema)?;
+    let mut required = Vec::new();
+    let mut properties = Document::new();
+    let mut key_required = Vec::new();
+    let mut key_properties = Document::new();
+    for col in schema.columns {
+        match (col.primary_key, single_key(schema)) {
+            (true, true) => {
+                required.push(Bson::from(ID_FIELD));
+                properties.insert(ID_FIELD, property(col));
+            }
+            (true, false) => {
+                key_required.push(Bson::from(col.name));
+                key_properties.insert(col.name, property(col));
+            }
+            (false, _) => {
+                if !col.nullable {
+                    required.push(Bson::from(col.name));
+                }
+                properties.insert(path_of(schema, col), property(col));
+            }
+        }
+    }
+    if !key_required.is_empty() {
+        required.insert(0, Bson::from(ID_FIELD));
+        let key = doc! {
+            "bsonType": "object",
+            "required": key_required,
+            "properties": key_properties,
+        };
+        let mut with_key = doc! { ID_FIELD: key };
+        with_key.extend(properties);
+        properties = with_key;
+    }
+    Ok(doc! {
+        "$jsonSchema": {
+            "bsonType": "object",
+            "required": required,
+            "properties": properties,
+        }
+    })
+}
+
+/// The indexes `schema` declares, field-level and struct-level, by field path.
+///
+/// A unique index over exactly the primary-key columns is left out: `_id` is always unique.
+pub fn index_plans(schema: &ModelSchema) -> Result<Vec<IndexPlan>> {
+    check_schema(schema)?;
+    let key: Vec<&str> = schema.primary_key_columns().map(|c| c.name).collect();
+    let mut plans = Vec::new();
+    for index in schema.indexes {
+        if index.unique
+            && index.columns.len() == key.len()
+            && index.columns.iter().all(|c| key.contains(c))
+        {
+            continue;
+        }
+        let mut keys = Document::new();
+        for name in index.columns {
+            keys.insert(super::field_path(schema, name)?, 1);
+        }
+        plans.push(IndexPlan {
+            name: index.name,
+            keys,
+            unique: index.unique,
+        });
+    }
+    Ok(plans)
+}
