@@ -874,7 +874,7 @@ suite! {
         Ok(())
     }
 
-    #[requires(sql)] // not yet on MongoDB (issue 6), see the README
+    #[needs_real_mongodb("nx-27017 sorts integer _id values as text when a filter has many keys (10 before 9), so children come out of key order")]
     async fn eager_loading_runs_one_query_per_level(db) {
         seed_graph(db, 30, 3).await?;
         let counting = Counting::new(db);
