@@ -232,6 +232,14 @@ fn aggregates_and_grouping() {
                 .compile(d),
         )
     });
+    check("select_distinct", |d| {
+        render(
+            User::query()
+                .select((User::ACTIVE, User::AGE))
+                .distinct()
+                .compile(d),
+        )
+    });
     check("group_by_having", |d| {
         render(
             User::query()

@@ -971,6 +971,8 @@ suite! {
             .all(db)
             .await?;
         assert_eq!(old_groups, [(false,)]);
+        let flags = User::query().select((User::ACTIVE,)).distinct().order_by(User::ACTIVE.desc()).all(db).await?;
+        assert_eq!(flags, [(true,), (false,)], "DISTINCT");
         let names = User::query().filter(User::AGE.lt(40)).order_by(User::NAME.asc()).select((User::NAME, User::NICKNAME)).all(db).await?;
         assert_eq!(names, [("Ada".to_owned(), Some("countess".to_owned())), ("Linus".to_owned(), None)]);
         Ok(())

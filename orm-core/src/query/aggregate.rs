@@ -249,6 +249,7 @@ impl<M: Model> Select<M> {
             exprs: selection.exprs(),
             group_by: Vec::new(),
             having: None,
+            distinct: false,
         }));
         Projected {
             query,
@@ -263,6 +264,12 @@ impl<M: Model, S: Selection<M>> Projected<M, S> {
             Projection::Exprs(aggregation) => aggregation,
             _ => unreachable!("a projected select always has expressions"),
         }
+    }
+
+    /// Returns each distinct result row once (`SELECT DISTINCT`).
+    pub fn distinct(mut self) -> Self {
+        self.aggregation().distinct = true;
+        self
     }
 
     /// Groups the rows by `column` (repeat for more columns).

@@ -154,6 +154,8 @@ pub struct Aggregation {
     pub group_by: Vec<ColumnRef>,
     /// `HAVING` condition (over aggregates and grouped columns).
     pub having: Option<Condition>,
+    /// `SELECT DISTINCT`: duplicate result rows are returned once.
+    pub distinct: bool,
 }
 
 /// What a select returns.

@@ -177,6 +177,9 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
     }
     match &q.projection {
         Projection::Exprs(aggregation) => {
+            if aggregation.distinct {
+                select.distinct();
+            }
             for expr in &aggregation.exprs {
                 select.expr(select_expr(expr, dialect));
             }
