@@ -46,11 +46,13 @@ fn model(cont: &Container<'_>) -> TokenStream {
     let consts = column_consts(cont, &private, cont.stored_fields());
     let model_impl = model_impl(cont, &private);
     let type_checks = type_checks(cont, &private);
+    let ident = cont.ident;
     quote! {
         const _: () = {
             #consts
             #model_impl
             #type_checks
+            #private::register_model!(#ident);
         };
     }
 }

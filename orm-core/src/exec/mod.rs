@@ -3,6 +3,7 @@
 //! The seam is narrow on purpose: a [`Compiled`] statement goes in, decoded values come out.
 //! A backend's driver can change (for speed) without touching builders or compilers.
 
+mod connection;
 mod errors;
 mod pool;
 mod row;
@@ -10,6 +11,7 @@ mod transaction;
 
 use std::future::Future;
 
+pub use connection::Connection;
 pub use pool::{Db, PoolOptions};
 pub use row::RowRef;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
