@@ -212,10 +212,10 @@ impl Operation {
                         type_name(from),
                         type_name(to)
                     ))
-                } else if from.nullable && !to.nullable && to.default.is_none() {
+                } else if from.nullable && !to.nullable {
                     Some(format!(
-                        "alter column {table}.{}: NOT NULL without a default fails if any row \
-                         holds NULL; backfill first or add a default",
+                        "alter column {table}.{}: NOT NULL fails if any row holds NULL; \
+                         backfill the NULLs first (a hand-written migration)",
                         to.name
                     ))
                 } else {
@@ -514,6 +514,36 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
         phase.sort_by_key(|op| (op.table().to_owned(), op.target()));
     }
 
+    // Drops run before the renames: name their tables and objects as before the renames.
+    let old_name: BTreeMap<&str, &str> = renames_table
+        .iter()
+        .filter_map(|op| match op {
+            Operation::RenameTable { from, to } => Some((to.as_str(), from.as_str())),
+            _ => None,
+        })
+        .collect();
+    for op in drop_fks.iter_mut().chain(drop_ixs.iter_mut()) {
+        let table = op.table().to_owned();
+        let old = old_name.get(table.as_str()).copied().unwrap_or(&table);
+        let Some(original) = current.tables.get(old) else {
+            continue;
+        };
+        match op {
+            Operation::DropForeignKey { table, foreign_key } => {
+                if let Some(fk) = original.foreign_keys.iter().find(|f| f.name == foreign_key.name) {
+                    *foreign_key = fk.clone();
+                    *table = old.to_owned();
+                }
+            }
+            Operation::DropIndex { table, index } => {
+                if let Some(ix) = original.indexes.iter().find(|i| i.name == index.name) {
+                    *index = ix.clone();
+                    *table = old.to_owned();
+                }
+            }
+            _ => {}
+        }
+    }
     let mut ops = Vec::new();
     ops.extend(drop_fks);
     ops.extend(drop_ixs);

@@ -459,7 +459,10 @@ async fn live_mysql<E: Executor>(db: &E) -> Result<PhysSchema> {
         .await?;
     for (table, name, non_unique, col) in ixs {
         // InnoDB creates an index named after each foreign key that lacks one.
-        if grouped.contains_key(&(table.clone(), name.clone())) {
+        // It stays after the key is dropped: skip the derive's `fk_*` names too.
+        if grouped.contains_key(&(table.clone(), name.clone()))
+            || (name.starts_with("fk_") && non_unique == 1)
+        {
             continue;
         }
         let t = out.entry(table).or_default();
