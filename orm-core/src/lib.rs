@@ -21,8 +21,8 @@ pub mod value;
 
 pub use error::{Error, Result};
 pub use exec::{
-    Connection, Db, ExecResult, Executor, IsolationLevel, PoolOptions, RetryPolicy, RowRef, Transaction,
-    TxOptions,
+    Connection, Db, ExecResult, Executor, IsolationLevel, PoolOptions, RetryPolicy, RowRef,
+    Transaction, TxOptions,
 };
 pub use model::Model;
 pub use query::{Column, DeleteMany, Filter, Order, Select, UpdateMany};
@@ -78,11 +78,11 @@ pub mod __private {
     /// Compile-time check that a `default` literal fits the field (error points at the literal).
     pub fn assert_default<T: FieldType, L: DefaultLiteral<T::Base>>(_literal: L) {}
 
+    pub use crate::__orm_register_model as register_model;
     #[cfg(feature = "registry")]
     pub use crate::registry::RegisteredModel;
     #[cfg(feature = "registry")]
     pub use inventory;
-    pub use crate::__orm_register_model as register_model;
 }
 
 /// Every model registered by `#[derive(Model)]` (with the `registry` feature, which the
@@ -102,7 +102,9 @@ pub mod registry {
 
     /// The schema of every model linked into the program, in no particular order.
     pub fn models() -> impl Iterator<Item = &'static ModelSchema> {
-        inventory::iter::<RegisteredModel>.into_iter().map(|m| m.schema)
+        inventory::iter::<RegisteredModel>
+            .into_iter()
+            .map(|m| m.schema)
     }
 }
 

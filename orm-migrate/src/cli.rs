@@ -133,7 +133,7 @@ pub fn run(models: Models) -> ExitCode {
 
 async fn connect(url: Option<&str>) -> Result<Db> {
     let url = url.ok_or_else(|| {
-        Error::Db(orm_core::Error::Config(
+        Error::from(orm_core::Error::Config(
             "no database: pass --database-url or set DATABASE_URL".to_owned(),
         ))
     })?;
@@ -156,7 +156,7 @@ pub async fn execute(cli: Cli, models: &Models) -> Result<String> {
                 Some("mysql") => Dialect::MySql,
                 Some(_) => Dialect::Sqlite,
                 None => url.and_then(dialect_of).ok_or_else(|| {
-                    Error::Db(orm_core::Error::Config(
+                    Error::from(orm_core::Error::Config(
                         "generate needs a dialect: pass --dialect or --database-url".to_owned(),
                     ))
                 })?,
@@ -193,7 +193,11 @@ pub async fn execute(cli: Cli, models: &Models) -> Result<String> {
         Command::Down { steps, dry_run } => {
             let m = Migrator::new(connect(url).await?, &cli.dir, schema);
             let done = m.down(steps, dry_run).await?;
-            let verb = if dry_run { "would roll back" } else { "rolled back" };
+            let verb = if dry_run {
+                "would roll back"
+            } else {
+                "rolled back"
+            };
             if done.is_empty() {
                 "nothing to roll back\n".to_owned()
             } else {
@@ -206,7 +210,9 @@ pub async fn execute(cli: Cli, models: &Models) -> Result<String> {
             for s in m.status().await? {
                 let line = match &s.state {
                     State::Pending => "pending".to_owned(),
-                    State::Applied(h) => format!("applied {} ({} ms)", h.applied_at, h.execution_ms),
+                    State::Applied(h) => {
+                        format!("applied {} ({} ms)", h.applied_at, h.execution_ms)
+                    }
                     State::Changed(_) => "EDITED after it was applied: restore it".to_owned(),
                     State::Failed(_, how) => format!("FAILED: {how}"),
                     State::Missing(_) => "applied, but its directory is missing".to_owned(),

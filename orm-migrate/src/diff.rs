@@ -376,13 +376,14 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
     let mut cur = current.clone();
     let mut renames_table = Vec::new();
     for t in desired.tables.values() {
-        if let Some(old) = &t.renamed_from {
-            if !cur.tables.contains_key(&t.name) && cur.tables.contains_key(old) {
-                renames_table.push(Operation::RenameTable {
-                    from: old.clone(),
-                    to: t.name.clone(),
-                });
-            }
+        if let Some(old) = &t.renamed_from
+            && !cur.tables.contains_key(&t.name)
+            && cur.tables.contains_key(old)
+        {
+            renames_table.push(Operation::RenameTable {
+                from: old.clone(),
+                to: t.name.clone(),
+            });
         }
     }
     for op in &renames_table {
@@ -394,14 +395,15 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
             continue;
         };
         for col in &t.columns {
-            if let Some(old) = &col.renamed_from {
-                if c.column(&col.name).is_none() && c.column(old).is_some() {
-                    renames_column.push(Operation::RenameColumn {
-                        table: t.name.clone(),
-                        from: old.clone(),
-                        to: col.name.clone(),
-                    });
-                }
+            if let Some(old) = &col.renamed_from
+                && c.column(&col.name).is_none()
+                && c.column(old).is_some()
+            {
+                renames_column.push(Operation::RenameColumn {
+                    table: t.name.clone(),
+                    from: old.clone(),
+                    to: col.name.clone(),
+                });
             }
         }
     }
@@ -445,16 +447,14 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
                         ..col.clone()
                     },
                 }),
-                Some(old) if !old.same_definition(col) => {
-                    alter_cols.push(Operation::AlterColumn {
-                        table: name.clone(),
-                        from: old.clone(),
-                        to: Column {
-                            renamed_from: None,
-                            ..col.clone()
-                        },
-                    })
-                }
+                Some(old) if !old.same_definition(col) => alter_cols.push(Operation::AlterColumn {
+                    table: name.clone(),
+                    from: old.clone(),
+                    to: Column {
+                        renamed_from: None,
+                        ..col.clone()
+                    },
+                }),
                 Some(_) => {}
             }
         }
@@ -530,7 +530,11 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
         };
         match op {
             Operation::DropForeignKey { table, foreign_key } => {
-                if let Some(fk) = original.foreign_keys.iter().find(|f| f.name == foreign_key.name) {
+                if let Some(fk) = original
+                    .foreign_keys
+                    .iter()
+                    .find(|f| f.name == foreign_key.name)
+                {
                     *foreign_key = fk.clone();
                     *table = old.to_owned();
                 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// A database error from the ORM's executor.
     #[error("database error: {0}")]
-    Db(#[from] orm_core::Error),
+    Db(#[source] Box<orm_core::Error>),
     /// Reading or writing a migration file failed.
     #[error("cannot access `{path}`: {source}; check the path and its permissions")]
     Io {
@@ -66,9 +66,7 @@ pub enum Error {
     )]
     MissingApplied(String),
     /// A previous migration failed (MySQL/MariaDB, where DDL is not transactional).
-    #[error(
-        "migration {version} failed earlier and may be half applied; {recovery}"
-    )]
+    #[error("migration {version} failed earlier and may be half applied; {recovery}")]
     FailedMigration {
         /// Version of the failed migration.
         version: String,
@@ -84,7 +82,7 @@ pub enum Error {
         statement: String,
         /// The database error.
         #[source]
-        source: orm_core::Error,
+        source: Box<orm_core::Error>,
         /// What state the database is left in.
         state: String,
     },
@@ -98,6 +96,12 @@ pub enum Error {
     /// A requested version does not exist.
     #[error("no migration `{0}` in the migrations directory; `status` lists them")]
     UnknownVersion(String),
+}
+
+impl From<orm_core::Error> for Error {
+    fn from(e: orm_core::Error) -> Self {
+        Error::Db(Box::new(e))
+    }
 }
 
 /// `Result` with the migration [`Error`].

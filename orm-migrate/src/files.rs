@@ -138,10 +138,7 @@ fn json<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T> {
 
 /// Reads one migration directory.
 pub fn load_one(dir: &Path) -> Result<Migration> {
-    let base = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
+    let base = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let malformed = |reason: &str| Error::Malformed {
         path: dir.to_owned(),
         reason: reason.to_owned(),
@@ -379,12 +376,12 @@ pub fn generate(
         return Err(Error::Destructive(hazards));
     }
     let mut version = options.version.clone().unwrap_or_else(utc_timestamp);
-    if let Some(last) = existing.last() {
-        if version <= last.version {
-            // Same second (or a clock behind the last migration): keep the order strict.
-            let next: u64 = last.version.parse().unwrap_or(0) + 1;
-            version = format!("{next:014}");
-        }
+    if let Some(last) = existing.last()
+        && version <= last.version
+    {
+        // Same second (or a clock behind the last migration): keep the order strict.
+        let next: u64 = last.version.parse().unwrap_or(0) + 1;
+        version = format!("{next:014}");
     }
     let mut after = before.clone();
     for op in &ops {
@@ -419,7 +416,6 @@ pub fn generate(
     write(&path.join("down.sql"), &down)?;
     write(&path.join("operations.json"), &ops_json)?;
     write(&path.join("snapshot.json"), &after.to_json())?;
-
 
     Ok(Some(Generated {
         dir: path,

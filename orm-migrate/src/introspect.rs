@@ -52,10 +52,10 @@ fn norm_type(ty: &str) -> String {
         return "bool".to_owned();
     }
     for int in ["tinyint", "smallint", "bigint", "int"] {
-        if let Some(rest) = t.strip_prefix(int) {
-            if rest.starts_with('(') || rest.is_empty() {
-                return int.to_owned();
-            }
+        if let Some(rest) = t.strip_prefix(int)
+            && (rest.starts_with('(') || rest.is_empty())
+        {
+            return int.to_owned();
         }
     }
     t
@@ -254,13 +254,19 @@ async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
         )
         .await?;
     for (table, name, ty, nullable, default, identity) in cols {
-        let serial = default.as_deref().is_some_and(|d| d.starts_with("nextval("));
+        let serial = default
+            .as_deref()
+            .is_some_and(|d| d.starts_with("nextval("));
         out.entry(table).or_default().columns.insert(
             name,
             PhysColumn {
                 ty: norm_type(&ty),
                 nullable,
-                default: if serial { None } else { norm_default(default.as_deref()) },
+                default: if serial {
+                    None
+                } else {
+                    norm_default(default.as_deref())
+                },
                 auto_increment: identity || serial,
             },
         );
@@ -577,10 +583,13 @@ async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
                 },
             )
             .await?;
-        let mut grouped: BTreeMap<i64, Vec<(String, String, String, String, String)>> =
-            BTreeMap::new();
+        type FkRow = (String, String, String, String, String);
+        let mut grouped: BTreeMap<i64, Vec<FkRow>> = BTreeMap::new();
         for (id, rt, from, to, del, upd) in fks {
-            grouped.entry(id).or_default().push((rt, from, to, del, upd));
+            grouped
+                .entry(id)
+                .or_default()
+                .push((rt, from, to, del, upd));
         }
         for rows in grouped.values() {
             let cols: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();

@@ -106,9 +106,7 @@ pub fn sqlite_rebuilds(op: &Operation) -> bool {
         | Operation::DropColumn { .. }
         | Operation::AddForeignKey { .. }
         | Operation::DropForeignKey { .. } => true,
-        Operation::AddColumn { column, .. } => {
-            !column.nullable && column.default.is_none()
-        }
+        Operation::AddColumn { column, .. } => !column.nullable && column.default.is_none(),
         _ => false,
     }
 }
@@ -216,9 +214,7 @@ pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
         },
         AddIndex { table, index } => vec![create_index_sql(table, index, dialect)],
         DropIndex { table, index } => vec![sql(
-            SqIndex::drop()
-                .name(&index.name)
-                .table(Alias::new(table)),
+            SqIndex::drop().name(&index.name).table(Alias::new(table)),
             dialect,
         )],
         AddForeignKey { table, foreign_key } => {

@@ -224,19 +224,19 @@ impl Migrator {
     }
 
     fn check_dialect(&self, m: &Migration) -> Result<()> {
-        if let Some(ops) = &m.operations {
-            if ops.dialect != self.db.dialect().name() {
-                return Err(Error::Malformed {
-                    path: m.dir.clone(),
-                    reason: format!(
-                        "it was generated for {}, but the database is {}; generate migrations \
+        if let Some(ops) = &m.operations
+            && ops.dialect != self.db.dialect().name()
+        {
+            return Err(Error::Malformed {
+                path: m.dir.clone(),
+                reason: format!(
+                    "it was generated for {}, but the database is {}; generate migrations \
                          with `--dialect {}` (or the database URL) of the target database",
-                        ops.dialect,
-                        self.db.dialect(),
-                        self.db.dialect()
-                    ),
-                });
-            }
+                    ops.dialect,
+                    self.db.dialect(),
+                    self.db.dialect()
+                ),
+            });
         }
         Ok(())
     }
@@ -263,7 +263,7 @@ impl Migrator {
                     )
                     .await?;
                 if got.flatten() != Some(1) {
-                    return Err(Error::Db(orm_core::Error::LockTimeout {
+                    return Err(Error::from(orm_core::Error::LockTimeout {
                         source: "another deployer held the migration lock for 600 s; retry \
                                  when it is done"
                             .into(),
@@ -300,10 +300,10 @@ impl Migrator {
     /// applied others). With `dry_run`, returns what would run without running it.
     pub async fn up(&self, target: Option<&str>, dry_run: bool) -> Result<Vec<String>> {
         let migrations = self.migrations()?;
-        if let Some(t) = target {
-            if !migrations.iter().any(|m| m.version == t || m.id() == t) {
-                return Err(Error::UnknownVersion(t.to_owned()));
-            }
+        if let Some(t) = target
+            && !migrations.iter().any(|m| m.version == t || m.id() == t)
+        {
+            return Err(Error::UnknownVersion(t.to_owned()));
         }
         let limit = target.and_then(|t| {
             migrations
@@ -419,7 +419,7 @@ impl Migrator {
                 return Err(Error::Apply {
                     version: m.id(),
                     statement: stmt.clone(),
-                    source,
+                    source: Box::new(source),
                     state,
                 });
             }
@@ -434,11 +434,10 @@ impl Migrator {
                 return Err(Error::Apply {
                     version: m.id(),
                     statement: "PRAGMA foreign_key_check".to_owned(),
-                    source: orm_core::Error::ForeignKeyViolation {
+                    source: Box::new(orm_core::Error::ForeignKeyViolation {
                         constraint: None,
-                        source: format!("rows of {} reference missing rows", bad.join(", "))
-                            .into(),
-                    },
+                        source: format!("rows of {} reference missing rows", bad.join(", ")).into(),
+                    }),
                     state: "the transaction was rolled back; nothing is applied".to_owned(),
                 });
             }
@@ -566,15 +565,14 @@ impl Migrator {
                 return Err(Error::Apply {
                     version: m.id(),
                     statement: stmt.clone(),
-                    source,
+                    source: Box::new(source),
                     state: if dialect == Dialect::MySql {
                         "MySQL/MariaDB cannot roll back DDL: the statements before this one \
                          stay applied and the migration is still recorded as applied; finish \
                          down.sql by hand and delete its row from orm_migrations"
                             .to_owned()
                     } else {
-                        "the transaction was rolled back; the migration is still applied"
-                            .to_owned()
+                        "the transaction was rolled back; the migration is still applied".to_owned()
                     },
                 });
             }
@@ -616,10 +614,8 @@ impl Migrator {
         let history = Self::history_on(&conn).await?;
         self.check_history(&migrations, &history)?;
         let live = introspect::live(&conn).await?;
-        let mut drift = introspect::compare(
-            &introspect::expected(&self.models, conn.dialect()),
-            &live,
-        );
+        let mut drift =
+            introspect::compare(&introspect::expected(&self.models, conn.dialect()), &live);
         let pending = migrations
             .iter()
             .filter(|m| !history.iter().any(|h| h.version == m.version))

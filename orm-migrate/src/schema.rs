@@ -85,7 +85,9 @@ impl Default {
 }
 
 /// What happens to referencing rows (mirrors [`orm_core::ReferentialAction`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, std::default::Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, std::default::Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// `NO ACTION`.
@@ -284,7 +286,10 @@ impl Table {
         Table {
             name: model.table.to_owned(),
             columns,
-            primary_key: model.primary_key_columns().map(|c| c.name.to_owned()).collect(),
+            primary_key: model
+                .primary_key_columns()
+                .map(|c| c.name.to_owned())
+                .collect(),
             indexes,
             foreign_keys,
             renamed_from: model.renamed_from.map(str::to_owned),

@@ -273,13 +273,25 @@ mod tests {
     fn column_type_sql_is_the_create_table_type() {
         let cases = [
             (ColumnType::Bool, None, ["bool", "bool", "boolean"]),
-            (ColumnType::SmallInt, None, ["smallint", "smallint", "smallint"]),
+            (
+                ColumnType::SmallInt,
+                None,
+                ["smallint", "smallint", "smallint"],
+            ),
             (ColumnType::Int, None, ["integer", "int", "integer"]),
             (ColumnType::BigInt, None, ["bigint", "bigint", "integer"]),
             (ColumnType::Float, None, ["real", "float", "float"]),
-            (ColumnType::Double, None, ["double precision", "double", "double"]),
+            (
+                ColumnType::Double,
+                None,
+                ["double precision", "double", "double"],
+            ),
             (ColumnType::Text, None, ["text", "text", "text"]),
-            (ColumnType::Text, Some(12), ["varchar(12)", "varchar(12)", "varchar(12)"]),
+            (
+                ColumnType::Text,
+                Some(12),
+                ["varchar(12)", "varchar(12)", "varchar(12)"],
+            ),
             (ColumnType::Bytes, None, ["bytea", "blob", "blob"]),
         ];
         for (ty, len, expected) in cases {

@@ -192,7 +192,10 @@ fn enabled(backend: Backend) -> bool {
     let list = env_or("ORM_TEST_BACKENDS", "sqlite,postgres,mysql");
     let on = list.split(',').any(|b| b.trim() == backend.name());
     if !on && std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI must run every backend, but ORM_TEST_BACKENDS=`{list}` leaves out {}", backend.name());
+        panic!(
+            "CI must run every backend, but ORM_TEST_BACKENDS=`{list}` leaves out {}",
+            backend.name()
+        );
     }
     on
 }
@@ -208,7 +211,10 @@ pub struct Ctx {
 impl Ctx {
     pub async fn setup(backend: Backend, test: &str) -> Option<Ctx> {
         if !enabled(backend) {
-            eprintln!("SKIPPED {test} on {}: not in ORM_TEST_BACKENDS", backend.name());
+            eprintln!(
+                "SKIPPED {test} on {}: not in ORM_TEST_BACKENDS",
+                backend.name()
+            );
             return None;
         }
         static N: AtomicU32 = AtomicU32::new(0);
@@ -222,9 +228,19 @@ impl Ctx {
         let (url, cleanup) = match backend {
             Backend::Sqlite => (format!("sqlite://{}/db.sqlite", dir.display()), None),
             Backend::Postgres => {
-                let base = env_or("ORM_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test");
-                let admin = PoolOptions::new().max_connections(1).connect(&base).await.unwrap();
-                admin.execute_raw(&format!("CREATE SCHEMA \"{unique}\"")).await.unwrap();
+                let base = env_or(
+                    "ORM_TEST_POSTGRES_URL",
+                    "postgres://postgres@127.0.0.1:5432/test",
+                );
+                let admin = PoolOptions::new()
+                    .max_connections(1)
+                    .connect(&base)
+                    .await
+                    .unwrap();
+                admin
+                    .execute_raw(&format!("CREATE SCHEMA \"{unique}\""))
+                    .await
+                    .unwrap();
                 let sep = if base.contains('?') { '&' } else { '?' };
                 (
                     format!("{base}{sep}options=-c%20search_path%3D{unique}"),
@@ -233,8 +249,15 @@ impl Ctx {
             }
             Backend::MySql => {
                 let base = env_or("ORM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test");
-                let admin = PoolOptions::new().max_connections(1).connect(&base).await.unwrap();
-                admin.execute_raw(&format!("CREATE DATABASE `{unique}`")).await.unwrap();
+                let admin = PoolOptions::new()
+                    .max_connections(1)
+                    .connect(&base)
+                    .await
+                    .unwrap();
+                admin
+                    .execute_raw(&format!("CREATE DATABASE `{unique}`"))
+                    .await
+                    .unwrap();
                 let (server, _) = base.rsplit_once('/').unwrap();
                 (
                     format!("{server}/{unique}"),
@@ -242,8 +265,17 @@ impl Ctx {
                 )
             }
         };
-        let db = PoolOptions::new().max_connections(2).connect(&url).await.unwrap();
-        Some(Ctx { url, db, dir, cleanup })
+        let db = PoolOptions::new()
+            .max_connections(2)
+            .connect(&url)
+            .await
+            .unwrap();
+        Some(Ctx {
+            url,
+            db,
+            dir,
+            cleanup,
+        })
     }
 
     pub async fn teardown(self) {
@@ -273,7 +305,7 @@ macro_rules! per_backend {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let test = stringify!($name);
-                    let Some(ctx) = crate::common::Ctx::setup(crate::common::Backend::$variant, test).await
+                    let Some(ctx) = $crate::common::Ctx::setup($crate::common::Backend::$variant, test).await
                     else { return };
                     super::$name(&ctx).await;
                     ctx.teardown().await;
