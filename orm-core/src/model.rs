@@ -4,10 +4,12 @@ use std::future::Future;
 
 use crate::error::{Error, Result};
 use crate::exec::{Executor, RowRef};
-use crate::query::ir::{Condition, InsertQuery, Projection, SelectQuery, Statement, UpdateQuery};
-use crate::query::{DeleteMany, Select, UpdateMany};
+use crate::query::ir::{
+    Assignment, Condition, InsertQuery, Projection, SelectQuery, Statement, UpdateQuery,
+    UpsertQuery,
+};
+use crate::query::{DeleteMany, OnConflict, Select, UpdateMany};
 use crate::schema::ModelSchema;
-use crate::sql::compile;
 use crate::value::Value;
 
 /// A struct stored as one table (or collection); implemented by `#[derive(Model)]`.
@@ -31,6 +33,12 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// Decodes a row whose columns start at `offset`, in [`ModelSchema::columns`] order.
     fn decode_row(row: &RowRef<'_>, offset: usize) -> Result<Self>;
+
+    /// The value of the stored column at `index` (a position in [`ModelSchema::columns`]).
+    ///
+    /// # Panics
+    /// If `index` is not a column position of this model.
+    fn column_value(&self, index: usize) -> Value;
 
     /// Values of [`ModelSchema::insert_columns`], in that order.
     fn insert_values(&self) -> Vec<Value>;
@@ -62,48 +70,15 @@ pub trait Model: Sized + Send + Sync + 'static {
     ///
     /// Auto-increment columns are never written: the database generates them.
     fn insert<E: Executor>(&self, db: &E) -> impl Future<Output = Result<Self>> + Send {
-        let values = self.insert_values();
-        let key = Self::schema()
-            .auto_increment_column()
-            .is_none()
-            .then(|| Self::primary_key_values(self.primary_key()));
+        let query = InsertQuery {
+            schema: Self::schema(),
+            rows: vec![self.insert_values()],
+            returning: true,
+        };
         async move {
-            let schema = Self::schema();
-            let dialect = db.dialect();
-            let insert = Statement::Insert(InsertQuery {
-                schema,
-                rows: vec![values],
-                returning: dialect.has_returning(),
-            });
-            let compiled = compile(&insert, dialect)?;
-            if dialect.has_returning() {
-                let row = db
-                    .fetch_optional(compiled, decode_model::<Self>)
-                    .await
-                    .map_err(|e| e.resolve_constraint(schema))?;
-                return row.ok_or(Error::NotFound {
-                    table: schema.table,
-                    detail: " after insert",
-                });
-            }
-            // No RETURNING (MySQL): read the row back by the key it was stored under.
-            let done = db
-                .execute(compiled)
+            db.insert_returning(query, decode_model::<Self>)
                 .await
-                .map_err(|e| e.resolve_constraint(schema))?;
-            let key = match key {
-                Some(values) => values,
-                None => vec![Value::BigInt(done.last_insert_id.ok_or_else(|| {
-                    Error::InvalidQuery(format!(
-                        "the database reported no generated key for `{}`",
-                        schema.table
-                    ))
-                })?)],
-            };
-            Select::<Self>::new()
-                .with_condition(Condition::primary_key_eq(schema, key))
-                .one(db)
-                .await
+                .map_err(|e| e.resolve_constraint(Self::schema()))
         }
     }
 
@@ -121,10 +96,42 @@ pub trait Model: Sized + Send + Sync + 'static {
                 returning: false,
             });
             let done = db
-                .execute(compile(&insert, db.dialect())?)
+                .execute(insert)
                 .await
                 .map_err(|e| e.resolve_constraint(schema))?;
             Ok(done.rows_affected)
+        }
+    }
+
+    /// Inserts `rows`, updating (or skipping) those that conflict with existing rows on the
+    /// columns of `on_conflict`: `ON CONFLICT ... DO UPDATE/NOTHING` on PostgreSQL and SQLite,
+    /// `ON DUPLICATE KEY UPDATE` on MySQL (which applies it to a conflict on any unique key).
+    ///
+    /// Returns nothing: the dialects count upserted rows differently (MySQL counts an updated
+    /// row twice), so no count would mean the same everywhere.
+    fn upsert_many<E: Executor>(
+        db: &E,
+        rows: &[Self],
+        on_conflict: OnConflict<Self>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let rows: Vec<Vec<Value>> = rows.iter().map(Self::insert_values).collect();
+        async move {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let schema = Self::schema();
+            let upsert = Statement::Upsert(UpsertQuery {
+                insert: InsertQuery {
+                    schema,
+                    rows,
+                    returning: false,
+                },
+                on_conflict: on_conflict.into_clause(),
+            });
+            db.execute(upsert)
+                .await
+                .map_err(|e| e.resolve_constraint(schema))?;
+            Ok(())
         }
     }
 
@@ -132,10 +139,10 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// row.
     fn update<E: Executor>(&self, db: &E) -> impl Future<Output = Result<()>> + Send {
         let schema = Self::schema();
-        let assignments: Vec<(&'static str, Value)> = schema
+        let assignments: Vec<(&'static str, Assignment)> = schema
             .update_columns()
             .map(|c| c.name)
-            .zip(self.update_values())
+            .zip(self.update_values().into_iter().map(Assignment::Value))
             .collect();
         let filter =
             Condition::primary_key_eq(schema, Self::primary_key_values(self.primary_key()));
@@ -158,7 +165,7 @@ pub trait Model: Sized + Send + Sync + 'static {
                 filter: Some(filter),
             });
             let done = db
-                .execute(compile(&update, db.dialect())?)
+                .execute(update)
                 .await
                 .map_err(|e| e.resolve_constraint(schema))?;
             if done.rows_affected == 0 {

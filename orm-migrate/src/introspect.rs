@@ -230,7 +230,7 @@ type ColRow = (String, String, String, bool, Option<String>, bool);
 async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
     let mut out = PhysSchema::new();
     let cols: Vec<ColRow> = db
-        .fetch_all(
+        .fetch_compiled(
             text(
                 "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
                  NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '' \
@@ -279,7 +279,7 @@ async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
         )
     };
     let ixs: Vec<(String, String, bool, bool, String)> = db
-        .fetch_all(
+        .fetch_compiled(
             text(
                 &format!(
                     "SELECT t.relname::text, i.relname::text, ix.indisunique, ix.indisprimary, \
@@ -311,7 +311,7 @@ async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
         }
     }
     let fks: Vec<(String, String, String, String, String, String, String)> = db
-        .fetch_all(
+        .fetch_compiled(
             text(
                 &format!(
                     "SELECT t.relname::text, con.conname::text, rt.relname::text, {}, {}, \
@@ -361,7 +361,7 @@ async fn live_mysql<E: Executor>(db: &E) -> Result<PhysSchema> {
     let d = Dialect::MySql;
     let mut out = PhysSchema::new();
     let cols: Vec<(String, String, String, String, Option<String>, String)> = db
-        .fetch_all(
+        .fetch_compiled(
             text(
                 "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
                  CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
@@ -394,7 +394,7 @@ async fn live_mysql<E: Executor>(db: &E) -> Result<PhysSchema> {
         );
     }
     let fks: Vec<(String, String, String, String, String, String, String)> = db
-        .fetch_all(
+        .fetch_compiled(
             text(
                 "SELECT CAST(k.TABLE_NAME AS CHAR), CAST(k.CONSTRAINT_NAME AS CHAR), \
                  CAST(k.COLUMN_NAME AS CHAR), CAST(k.REFERENCED_TABLE_NAME AS CHAR), \
@@ -445,7 +445,7 @@ async fn live_mysql<E: Executor>(db: &E) -> Result<PhysSchema> {
         t.foreign_keys.sort();
     }
     let ixs: Vec<(String, String, i64, String)> = db
-        .fetch_all(
+        .fetch_compiled(
             text(
                 "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), \
                  CAST(NON_UNIQUE AS SIGNED), CAST(COLUMN_NAME AS CHAR) \
@@ -486,7 +486,7 @@ async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
     let d = Dialect::Sqlite;
     let mut out = PhysSchema::new();
     let tables: Vec<(String, String)> = db
-        .fetch_all(
+        .fetch_compiled(
             text(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'table' \
                  AND name NOT LIKE 'sqlite_%' ORDER BY name",
@@ -499,7 +499,7 @@ async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
         let autoinc = create.to_ascii_uppercase().contains("AUTOINCREMENT");
         let arg = || vec![Value::Text(table.clone())];
         let cols: Vec<(String, String, i64, Option<String>, i64)> = db
-            .fetch_all(
+            .fetch_compiled(
                 text(
                     "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) \
                      ORDER BY cid",
@@ -535,7 +535,7 @@ async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
         pk.sort();
         t.primary_key = pk.into_iter().map(|(_, n)| n).collect();
         let ixs: Vec<(String, i64, String)> = db
-            .fetch_all(
+            .fetch_compiled(
                 text(
                     "SELECT name, \"unique\", origin FROM pragma_index_list(?)",
                     arg(),
@@ -554,7 +554,7 @@ async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
                 continue;
             }
             let cols: Vec<String> = db
-                .fetch_all(
+                .fetch_compiled(
                     text(
                         "SELECT name FROM pragma_index_info(?) ORDER BY seqno",
                         vec![Value::Text(name.clone())],
@@ -565,7 +565,7 @@ async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
             t.indexes.insert(name, (cols, unique != 0));
         }
         let fks: Vec<(i64, String, String, String, String, String)> = db
-            .fetch_all(
+            .fetch_compiled(
                 text(
                     "SELECT id, \"table\", \"from\", \"to\", on_delete, on_update \
                      FROM pragma_foreign_key_list(?) ORDER BY id, seq",

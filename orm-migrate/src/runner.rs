@@ -126,7 +126,7 @@ impl Migrator {
 
     async fn history_on(conn: &Connection) -> Result<Vec<HistoryRow>> {
         Ok(conn
-            .fetch_all(
+            .fetch_compiled(
                 text(
                     format!(
                         "SELECT version, name, checksum, applied_at, execution_ms, success \
@@ -250,8 +250,8 @@ impl Migrator {
                 .await?;
             }
             Dialect::MySql => {
-                let got: Option<Option<i64>> = conn
-                    .fetch_optional(
+                let got: Vec<Option<i64>> = conn
+                    .fetch_compiled(
                         text(
                             format!(
                                 "SELECT CAST(GET_LOCK(CONCAT(DATABASE(), '.{HISTORY_TABLE}'), \
@@ -262,7 +262,7 @@ impl Migrator {
                         |r| Option::<i64>::decode(r, 0),
                     )
                     .await?;
-                if got.flatten() != Some(1) {
+                if got.first().copied().flatten() != Some(1) {
                     return Err(Error::from(orm_core::Error::LockTimeout {
                         source: "another deployer held the migration lock for 600 s; retry \
                                  when it is done"
@@ -426,7 +426,7 @@ impl Migrator {
         }
         if dialect == Dialect::Sqlite && m.kind == MigrationKind::Generated {
             let bad: Vec<String> = conn
-                .fetch_all(text("PRAGMA foreign_key_check", vec![]), |r| {
+                .fetch_compiled(text("PRAGMA foreign_key_check", vec![]), |r| {
                     String::decode(r, 0)
                 })
                 .await?;
@@ -465,7 +465,7 @@ impl Migrator {
                 "?".to_owned()
             }
         };
-        conn.execute(text(
+        conn.execute_compiled(text(
             format!(
                 "INSERT INTO {HISTORY_TABLE} (version, name, checksum, applied_at, execution_ms, \
                  success) VALUES ({}, {}, {}, {}, {}, {})",
@@ -582,7 +582,7 @@ impl Migrator {
         } else {
             "?"
         };
-        conn.execute(text(
+        conn.execute_compiled(text(
             format!("DELETE FROM {HISTORY_TABLE} WHERE version = {ph}"),
             vec![Value::Text(m.version.clone())],
         ))

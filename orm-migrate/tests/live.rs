@@ -33,7 +33,7 @@ fn migrator(ctx: &common::Ctx, schema: &Schema) -> Migrator {
 
 async fn rows(ctx: &common::Ctx, sql: &str) -> Vec<(String, i64)> {
     ctx.db
-        .fetch_all(
+        .fetch_compiled(
             Compiled {
                 sql: sql.to_owned(),
                 values: vec![],

@@ -8,8 +8,10 @@
 use tokio::sync::Mutex;
 
 use super::pool::{Db, Pool};
-use super::{Decoder, ExecResult, Executor};
+use super::sql_runner::{SqlRunner, sql_executor};
+use super::{Decoder, ExecResult};
 use crate::error::Result;
+use crate::query::ir::{InsertQuery, OnConflict};
 use crate::sql::{Compiled, Dialect};
 
 enum Conn {
@@ -56,7 +58,7 @@ impl Db {
             Pool::None(never) => match *never {},
         };
         Ok(Connection {
-            dialect: self.dialect(),
+            dialect: super::Executor::dialect(self),
             conn: Mutex::new(conn),
         })
     }
@@ -78,12 +80,12 @@ macro_rules! on_conn {
 }
 
 #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
-impl Executor for Connection {
-    fn dialect(&self) -> Dialect {
+impl SqlRunner for Connection {
+    fn sql_dialect(&self) -> Dialect {
         self.dialect
     }
 
-    async fn fetch_all<T: Send + 'static>(
+    async fn run_fetch_all<T: Send + 'static>(
         &self,
         statement: Compiled,
         decode: Decoder<T>,
@@ -92,7 +94,7 @@ impl Executor for Connection {
         on_conn!(&mut *guard, fetch_all(statement, decode))
     }
 
-    async fn fetch_optional<T: Send + 'static>(
+    async fn run_fetch_optional<T: Send + 'static>(
         &self,
         statement: Compiled,
         decode: Decoder<T>,
@@ -101,13 +103,28 @@ impl Executor for Connection {
         on_conn!(&mut *guard, fetch_optional(statement, decode))
     }
 
-    async fn execute(&self, statement: Compiled) -> Result<ExecResult> {
+    async fn run_execute(&self, statement: Compiled) -> Result<ExecResult> {
         let mut guard = self.conn.lock().await;
         on_conn!(&mut *guard, execute(statement))
     }
 
-    async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
+    /// On a bare connection the chunks run one after another, not atomically: run large
+    /// inserts inside a transaction when they must be all or nothing.
+    async fn run_chunked_insert(
+        &self,
+        query: InsertQuery,
+        on_conflict: Option<OnConflict>,
+    ) -> Result<ExecResult> {
+        super::sql_runner::insert_in_chunks(self, query, on_conflict).await
+    }
+}
+
+impl Connection {
+    #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
+    pub(crate) async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
         let mut guard = self.conn.lock().await;
         on_conn!(&mut *guard, execute_raw(sql))
     }
 }
+
+sql_executor!(Connection);

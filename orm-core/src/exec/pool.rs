@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use std::future::Future;
 
+use super::sql_runner::{SqlRunner, sql_executor};
 use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions, run_in_transaction};
 use super::{Decoder, ExecResult, Executor};
 use crate::error::{Error, Result};
+use crate::query::ir::{InsertQuery, OnConflict};
 use crate::sql::{Compiled, Dialect};
 
 /// A pool of connections to one database; cheap to clone and share between tasks.
@@ -168,6 +170,25 @@ impl PoolOptions {
     }
 }
 
+/// What [`Db::health`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    /// Round-trip time of a `SELECT 1`.
+    pub latency: Duration,
+    /// Connections open now (idle or in use).
+    pub connections: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// The pool's maximum.
+    pub max_connections: u32,
+}
+
+#[cfg(feature = "_sqlx")]
+fn pool_state<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> (u32, u32, u32) {
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+    (pool.size(), idle, pool.options().get_max_connections())
+}
+
 #[cfg(feature = "_sqlx")]
 fn sqlx_sql(sql: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql)
@@ -307,6 +328,28 @@ impl Db {
                 other => return other,
             }
         }
+    }
+
+    /// Pings the database and reports the round-trip time and the pool's state.
+    pub async fn health(&self) -> Result<Health> {
+        let started = std::time::Instant::now();
+        self.run_raw_sql("SELECT 1").await?;
+        let latency = started.elapsed();
+        let (connections, idle, max_connections) = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => pool_state(p),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => pool_state(p),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => pool_state(p),
+            Pool::None(never) => match *never {},
+        };
+        Ok(Health {
+            latency,
+            connections,
+            idle,
+            max_connections,
+        })
     }
 
     /// Closes every connection of the pool, waiting for checked-out ones to return.
@@ -464,8 +507,8 @@ macro_rules! dispatch {
 }
 
 #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
-impl Executor for Db {
-    fn dialect(&self) -> Dialect {
+impl SqlRunner for Db {
+    fn sql_dialect(&self) -> Dialect {
         match &self.pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(_) => Dialect::Sqlite,
@@ -477,7 +520,7 @@ impl Executor for Db {
         }
     }
 
-    async fn fetch_all<T: Send + 'static>(
+    async fn run_fetch_all<T: Send + 'static>(
         &self,
         statement: Compiled,
         decode: Decoder<T>,
@@ -485,7 +528,7 @@ impl Executor for Db {
         dispatch!(self, fetch_all(statement, decode))
     }
 
-    async fn fetch_optional<T: Send + 'static>(
+    async fn run_fetch_optional<T: Send + 'static>(
         &self,
         statement: Compiled,
         decode: Decoder<T>,
@@ -493,11 +536,27 @@ impl Executor for Db {
         dispatch!(self, fetch_optional(statement, decode))
     }
 
-    async fn execute(&self, statement: Compiled) -> Result<ExecResult> {
+    async fn run_execute(&self, statement: Compiled) -> Result<ExecResult> {
         dispatch!(self, execute(statement))
     }
 
-    async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
+    async fn run_chunked_insert(
+        &self,
+        query: InsertQuery,
+        on_conflict: Option<OnConflict>,
+    ) -> Result<ExecResult> {
+        let tx = self.begin().await?;
+        let done = super::sql_runner::insert_in_chunks(&tx, query, on_conflict).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+}
+
+#[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
+impl Db {
+    pub(crate) async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
         dispatch!(self, execute_raw(sql))
     }
 }
+
+sql_executor!(Db);

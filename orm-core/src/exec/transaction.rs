@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::{Decoder, ExecResult, Executor};
+use super::sql_runner::{SqlRunner, sql_executor};
+use super::{Decoder, ExecResult};
 use crate::error::{Error, Result};
+use crate::query::ir::{InsertQuery, OnConflict};
 use crate::sql::{Compiled, Dialect};
 
 /// The isolation level of a transaction.
@@ -238,36 +240,30 @@ impl Transaction {
                 .await
                 .map(drop);
         }
-        let conn = guard.take().expect("locked");
-        let result = match conn {
+        match guard.take().expect("locked") {
             #[cfg(feature = "sqlite")]
-            TxConn::Sqlite(tx) => {
-                if commit {
-                    tx.commit().await
-                } else {
-                    tx.rollback().await
-                }
-            }
+            TxConn::Sqlite(tx) => end_transaction(tx, commit).await,
             #[cfg(feature = "postgres")]
-            TxConn::Postgres(tx) => {
-                if commit {
-                    tx.commit().await
-                } else {
-                    tx.rollback().await
-                }
-            }
+            TxConn::Postgres(tx) => end_transaction(tx, commit).await,
             #[cfg(feature = "mysql")]
-            TxConn::MySql(tx) => {
-                if commit {
-                    tx.commit().await
-                } else {
-                    tx.rollback().await
-                }
-            }
+            TxConn::MySql(tx) => end_transaction(tx, commit).await,
             TxConn::None(never) => match never {},
-        };
-        result.map_err(super::from_sqlx)
+        }
     }
+}
+
+/// Commits or rolls back the driver's transaction.
+#[cfg(feature = "_sqlx")]
+async fn end_transaction<DB: sqlx::Database>(
+    tx: sqlx::Transaction<'static, DB>,
+    commit: bool,
+) -> Result<()> {
+    let done = if commit {
+        tx.commit().await
+    } else {
+        tx.rollback().await
+    };
+    done.map_err(super::from_sqlx)
 }
 
 /// Dispatches one call to the transaction's backend module, on its connection.
@@ -289,12 +285,12 @@ async fn run_raw(conn: &mut TxConn, sql: &str) -> Result<ExecResult> {
     on_conn!(conn, execute_raw(sql))
 }
 
-impl Executor for Transaction {
-    fn dialect(&self) -> Dialect {
+impl SqlRunner for Transaction {
+    fn sql_dialect(&self) -> Dialect {
         self.shared.dialect
     }
 
-    async fn fetch_all<T: Send + 'static>(
+    async fn run_fetch_all<T: Send + 'static>(
         &self,
         statement: Compiled,
         decode: Decoder<T>,
@@ -306,7 +302,7 @@ impl Executor for Transaction {
         )
     }
 
-    async fn fetch_optional<T: Send + 'static>(
+    async fn run_fetch_optional<T: Send + 'static>(
         &self,
         statement: Compiled,
         decode: Decoder<T>,
@@ -318,16 +314,28 @@ impl Executor for Transaction {
         )
     }
 
-    async fn execute(&self, statement: Compiled) -> Result<ExecResult> {
+    async fn run_execute(&self, statement: Compiled) -> Result<ExecResult> {
         let mut guard = self.lock().await?;
         on_conn!(guard.as_mut().expect("locked"), execute(statement))
     }
 
-    async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
+    async fn run_chunked_insert(
+        &self,
+        query: InsertQuery,
+        on_conflict: Option<OnConflict>,
+    ) -> Result<ExecResult> {
+        super::sql_runner::insert_in_chunks(self, query, on_conflict).await
+    }
+}
+
+impl Transaction {
+    pub(crate) async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
         let mut guard = self.lock().await?;
         run_raw(guard.as_mut().expect("locked"), sql).await
     }
 }
+
+sql_executor!(Transaction);
 
 /// How [`Db::transaction_with_retry`](crate::Db::transaction_with_retry) retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -48,10 +48,11 @@ pub enum SelectPlan {
 
 /// Compiles a select by its [`Projection`].
 pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
-    Ok(match q.projection {
+    Ok(match &q.projection {
         Projection::Model => SelectPlan::Find(find_plan(q)?),
         Projection::Count => SelectPlan::Count(count_plan(q)?),
         Projection::Exists => SelectPlan::Exists(exists_plan(q)?),
+        Projection::Exprs(_) => return Err(super::filter::aggregates_unsupported()),
     })
 }
 

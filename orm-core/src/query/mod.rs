@@ -1,10 +1,14 @@
 //! Typed query builders over the backend-neutral IR.
 
+mod aggregate;
 mod column;
 pub mod ir;
+mod relation;
 mod select;
 mod write;
 
+pub use aggregate::{Aggregate, CountAll, Projected, SelectItem, Selection, Summable, count_all};
 pub use column::{Column, Filter, Order, escape_like};
+pub use relation::{BelongsTo, HasMany, HasManyWith, HasOne, Relation, WithRelation};
 pub use select::Select;
-pub use write::{DeleteMany, UpdateMany};
+pub use write::{ColumnPlus, DeleteMany, OnConflict, UpdateMany};

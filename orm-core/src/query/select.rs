@@ -5,10 +5,9 @@ use std::marker::PhantomData;
 use super::column::{Filter, Order};
 use super::ir::{Condition, Projection, SelectQuery, Statement};
 use crate::error::{Error, Result};
-use crate::exec::{Executor, RowRef};
+use crate::exec::Executor;
 use crate::model::{Model, decode_model, select_query};
 use crate::sql::{Compiled, Dialect, compile};
-use crate::value::FieldType;
 
 /// A typed select over model `M`; nothing runs until a terminal method (`all`, `one`,
 /// `optional`, `count`, `exists`) is awaited.
@@ -62,6 +61,11 @@ impl<M: Model> Select<M> {
         self
     }
 
+    /// The IR of this query, by value.
+    pub(crate) fn into_ir(self) -> SelectQuery {
+        self.query
+    }
+
     /// The IR of this query.
     pub fn ir(&self) -> &SelectQuery {
         &self.query
@@ -90,8 +94,7 @@ impl<M: Model> Select<M> {
 
     /// Every matching row.
     pub async fn all<E: Executor>(self, db: &E) -> Result<Vec<M>> {
-        let compiled = self.compile(db.dialect())?;
-        db.fetch_all(compiled, decode_model::<M>).await
+        db.fetch_all(self.query, decode_model::<M>).await
     }
 
     /// The first matching row; [`Error::NotFound`] if there is none.
@@ -107,30 +110,17 @@ impl<M: Model> Select<M> {
         if self.query.limit.is_none() {
             self.query.limit = Some(1);
         }
-        let compiled = self.compile(db.dialect())?;
-        db.fetch_optional(compiled, decode_model::<M>).await
+        db.fetch_optional(self.query, decode_model::<M>).await
     }
 
     /// The number of matching rows (after `limit` and `offset`).
     pub async fn count<E: Executor>(self, db: &E) -> Result<u64> {
-        let compiled = self.compile_count(db.dialect())?;
-        let count = db.fetch_optional(compiled, decode_count).await?;
-        Ok(count.unwrap_or(0))
+        db.count(self.query).await
     }
 
     /// Whether any row matches.
-    pub async fn exists<E: Executor>(self, db: &E) -> Result<bool> {
-        let compiled = self.compile_exists(db.dialect())?;
-        Ok(db.fetch_optional(compiled, |_| Ok(())).await?.is_some())
+    pub async fn exists<E: Executor>(mut self, db: &E) -> Result<bool> {
+        self.query.projection = Projection::Exists;
+        Ok(db.fetch_optional(self.query, |_| Ok(())).await?.is_some())
     }
-}
-
-fn decode_count(row: &RowRef<'_>) -> Result<u64> {
-    let n = <i64 as FieldType>::decode(row, 0)?;
-    u64::try_from(n).map_err(|e| Error::Decode {
-        column: row.column_name(0),
-        index: 0,
-        expected: "u64",
-        source: Box::new(e),
-    })
 }

@@ -1,0 +1,271 @@
+//! The SQL side of the executor seam: compiled statements in, rows out, and the IR-level
+//! operations every SQL executor ([`Db`](super::Db), [`Transaction`](super::Transaction))
+//! shares on top of it.
+
+use std::future::Future;
+
+use super::{Decoder, ExecResult, RowRef};
+use crate::error::{Error, Result};
+use crate::query::ir::{
+    Condition, InsertQuery, OnConflict, Projection, SelectQuery, Statement, UpsertQuery,
+};
+use crate::sql::{Compiled, Dialect, compile, compile_select};
+use crate::value::{FieldType, Value};
+
+/// Runs compiled SQL on one connection or pool.
+pub(crate) trait SqlRunner: Send + Sync {
+    /// The dialect to compile for.
+    fn sql_dialect(&self) -> Dialect;
+
+    /// Runs a query and decodes every row.
+    fn run_fetch_all<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send;
+
+    /// Runs a query and decodes the first row, if any.
+    fn run_fetch_optional<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Option<T>>> + Send;
+
+    /// Runs a statement that returns no rows.
+    fn run_execute(&self, statement: Compiled) -> impl Future<Output = Result<ExecResult>> + Send;
+
+    /// Runs an insert too large for one statement as several, all or nothing: a pool opens a
+    /// transaction for them, a transaction runs them in itself.
+    fn run_chunked_insert(
+        &self,
+        query: InsertQuery,
+        on_conflict: Option<OnConflict>,
+    ) -> impl Future<Output = Result<ExecResult>> + Send;
+}
+
+pub(crate) async fn fetch_all<R: SqlRunner, T: Send + 'static>(
+    runner: &R,
+    query: SelectQuery,
+    decode: Decoder<T>,
+) -> Result<Vec<T>> {
+    let compiled = compile_select(&query, runner.sql_dialect());
+    runner.run_fetch_all(compiled, decode).await
+}
+
+pub(crate) async fn fetch_optional<R: SqlRunner, T: Send + 'static>(
+    runner: &R,
+    query: SelectQuery,
+    decode: Decoder<T>,
+) -> Result<Option<T>> {
+    let compiled = compile_select(&query, runner.sql_dialect());
+    runner.run_fetch_optional(compiled, decode).await
+}
+
+pub(crate) async fn count<R: SqlRunner>(runner: &R, mut query: SelectQuery) -> Result<u64> {
+    query.projection = Projection::Count;
+    let compiled = compile_select(&query, runner.sql_dialect());
+    Ok(runner
+        .run_fetch_optional(compiled, decode_count)
+        .await?
+        .unwrap_or(0))
+}
+
+fn decode_count(row: &RowRef<'_>) -> Result<u64> {
+    let n = <i64 as FieldType>::decode(row, 0)?;
+    u64::try_from(n).map_err(|e| Error::Decode {
+        column: row.column_name(0),
+        index: 0,
+        expected: "u64",
+        source: Box::new(e),
+    })
+}
+
+/// `INSERT ... RETURNING` where the dialect has it; elsewhere (MySQL) the insert, then a read
+/// of the row by the key it was stored under.
+pub(crate) async fn insert_returning<R: SqlRunner, T: Send + 'static>(
+    runner: &R,
+    mut query: InsertQuery,
+    decode: Decoder<T>,
+) -> Result<T> {
+    let dialect = runner.sql_dialect();
+    let schema = query.schema;
+    query.returning = dialect.has_returning();
+    // The key the row will be stored under, unless the database generates it.
+    let key = match schema.auto_increment_column() {
+        Some(_) => None,
+        None => Some(key_values(&query)?),
+    };
+    let compiled = compile(&Statement::Insert(query), dialect)?;
+    if dialect.has_returning() {
+        let row = runner.run_fetch_optional(compiled, decode).await?;
+        return row.ok_or(Error::NotFound {
+            table: schema.table,
+            detail: " after insert",
+        });
+    }
+    let done = runner.run_execute(compiled).await?;
+    let key = match key {
+        Some(values) => values,
+        None => vec![Value::BigInt(done.last_insert_id.ok_or_else(|| {
+            Error::InvalidQuery(format!(
+                "the database reported no generated key for `{}`",
+                schema.table
+            ))
+        })?)],
+    };
+    let read_back = SelectQuery {
+        schema,
+        projection: Projection::Model,
+        filter: Some(Condition::primary_key_eq(schema, key)),
+        order: Vec::new(),
+        limit: Some(1),
+        offset: None,
+    };
+    let row = fetch_optional(runner, read_back, decode).await?;
+    row.ok_or(Error::NotFound {
+        table: schema.table,
+        detail: " after insert",
+    })
+}
+
+/// The primary-key values of the single row of an insert, in key order.
+fn key_values(query: &InsertQuery) -> Result<Vec<Value>> {
+    let schema = query.schema;
+    let row = query
+        .rows
+        .first()
+        .ok_or_else(|| Error::InvalidQuery(format!("insert into `{}` has no row", schema.table)))?;
+    let positions: Vec<&str> = schema.insert_columns().map(|c| c.name).collect();
+    schema
+        .primary_key_columns()
+        .map(|key| {
+            positions
+                .iter()
+                .position(|name| *name == key.name)
+                .map(|i| row[i].clone())
+                .ok_or_else(|| {
+                    Error::InvalidQuery(format!("insert into `{}` lacks its key", schema.table))
+                })
+        })
+        .collect()
+}
+
+pub(crate) async fn execute<R: SqlRunner>(runner: &R, statement: Statement) -> Result<ExecResult> {
+    let dialect = runner.sql_dialect();
+    match statement {
+        Statement::Insert(query) if rows_per_statement(&query, dialect) < query.rows.len() => {
+            runner.run_chunked_insert(query, None).await
+        }
+        Statement::Upsert(UpsertQuery {
+            insert,
+            on_conflict,
+        }) if rows_per_statement(&insert, dialect) < insert.rows.len() => {
+            runner.run_chunked_insert(insert, Some(on_conflict)).await
+        }
+        other => runner.run_execute(compile(&other, dialect)?).await,
+    }
+}
+
+/// How many rows of `query` fit in one statement under the dialect's parameter limit.
+fn rows_per_statement(query: &InsertQuery, dialect: Dialect) -> usize {
+    let columns = query.schema.insert_columns().count().max(1);
+    (dialect.max_bind_parameters() / columns).max(1)
+}
+
+/// Runs `query` as consecutive inserts of at most [`rows_per_statement`] rows each.
+pub(crate) async fn insert_in_chunks<R: SqlRunner>(
+    runner: &R,
+    query: InsertQuery,
+    on_conflict: Option<OnConflict>,
+) -> Result<ExecResult> {
+    let dialect = runner.sql_dialect();
+    let chunk = rows_per_statement(&query, dialect);
+    let mut total = ExecResult::default();
+    let mut rows = query.rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let part = InsertQuery {
+            schema: query.schema,
+            rows: rows.by_ref().take(chunk).collect(),
+            returning: false,
+        };
+        let statement = match &on_conflict {
+            Some(on_conflict) => Statement::Upsert(UpsertQuery {
+                insert: part,
+                on_conflict: on_conflict.clone(),
+            }),
+            None => Statement::Insert(part),
+        };
+        let done = runner.run_execute(compile(&statement, dialect)?).await?;
+        total.rows_affected += done.rows_affected;
+        total.last_insert_id = done.last_insert_id.or(total.last_insert_id);
+    }
+    Ok(total)
+}
+
+/// Implements [`Executor`](super::Executor) for a [`SqlRunner`] by delegating to this module.
+macro_rules! sql_executor {
+    ($ty:ty) => {
+        impl $crate::exec::Executor for $ty {
+            fn backend(&self) -> $crate::exec::Backend {
+                $crate::exec::Backend::Sql(
+                    <Self as $crate::exec::sql_runner::SqlRunner>::sql_dialect(self),
+                )
+            }
+
+            async fn fetch_all<T: Send + 'static>(
+                &self,
+                query: $crate::query::ir::SelectQuery,
+                decode: $crate::exec::Decoder<T>,
+            ) -> $crate::Result<Vec<T>> {
+                $crate::exec::sql_runner::fetch_all(self, query, decode).await
+            }
+
+            async fn fetch_optional<T: Send + 'static>(
+                &self,
+                query: $crate::query::ir::SelectQuery,
+                decode: $crate::exec::Decoder<T>,
+            ) -> $crate::Result<Option<T>> {
+                $crate::exec::sql_runner::fetch_optional(self, query, decode).await
+            }
+
+            async fn count(&self, query: $crate::query::ir::SelectQuery) -> $crate::Result<u64> {
+                $crate::exec::sql_runner::count(self, query).await
+            }
+
+            async fn insert_returning<T: Send + 'static>(
+                &self,
+                query: $crate::query::ir::InsertQuery,
+                decode: $crate::exec::Decoder<T>,
+            ) -> $crate::Result<T> {
+                $crate::exec::sql_runner::insert_returning(self, query, decode).await
+            }
+
+            async fn execute(
+                &self,
+                statement: $crate::query::ir::Statement,
+            ) -> $crate::Result<$crate::exec::ExecResult> {
+                $crate::exec::sql_runner::execute(self, statement).await
+            }
+
+            async fn execute_raw(&self, sql: &str) -> $crate::Result<$crate::exec::ExecResult> {
+                self.run_raw_sql(sql).await
+            }
+
+            async fn fetch_compiled<T: Send + 'static>(
+                &self,
+                statement: $crate::sql::Compiled,
+                decode: $crate::exec::Decoder<T>,
+            ) -> $crate::Result<Vec<T>> {
+                self.run_fetch_all(statement, decode).await
+            }
+
+            async fn execute_compiled(
+                &self,
+                statement: $crate::sql::Compiled,
+            ) -> $crate::Result<$crate::exec::ExecResult> {
+                self.run_execute(statement).await
+            }
+        }
+    };
+}
+pub(crate) use sql_executor;
