@@ -12,6 +12,10 @@ pub use orm_core::*;
 #[cfg(feature = "derive")]
 pub use orm_derive::Model;
 
+/// Migrations: diff, files, runner, introspection and the CLI (the `migrate` feature).
+#[cfg(feature = "migrate")]
+pub use orm_migrate as migrate;
+
 /// Everything a user of the ORM usually needs in scope, including the derive.
 pub mod prelude {
     pub use orm_core::prelude::*;

@@ -22,8 +22,8 @@ pub mod value;
 
 pub use error::{Error, Result};
 pub use exec::{
-    Backend, Db, ExecResult, Executor, Health, IsolationLevel, PoolOptions, RetryPolicy, RowRef,
-    Transaction, TxOptions,
+    Backend, Connection, Db, ExecResult, Executor, Health, IsolationLevel, PoolOptions,
+    RetryPolicy, RowRef, Transaction, TxOptions,
 };
 pub use model::Model;
 pub use query::{Column, DeleteMany, Filter, OnConflict, Order, Select, UpdateMany, count_all};
@@ -81,4 +81,55 @@ pub mod __private {
     }
     /// Compile-time check that a `default` literal fits the field (error points at the literal).
     pub fn assert_default<T: FieldType, L: DefaultLiteral<T::Base>>(_literal: L) {}
+
+    pub use crate::__orm_register_model as register_model;
+    #[cfg(feature = "registry")]
+    pub use crate::registry::RegisteredModel;
+    #[cfg(feature = "registry")]
+    pub use inventory;
+}
+
+/// Every model registered by `#[derive(Model)]` (with the `registry` feature, which the
+/// facade's `migrate` feature turns on).
+#[cfg(feature = "registry")]
+pub mod registry {
+    use crate::schema::ModelSchema;
+
+    /// One model's descriptor, submitted by the derive. Not built by hand.
+    #[derive(Debug)]
+    pub struct RegisteredModel {
+        /// The model's schema.
+        pub schema: &'static ModelSchema,
+    }
+
+    inventory::collect!(RegisteredModel);
+
+    /// The schema of every model linked into the program, in no particular order.
+    pub fn models() -> impl Iterator<Item = &'static ModelSchema> {
+        inventory::iter::<RegisteredModel>
+            .into_iter()
+            .map(|m| m.schema)
+    }
+}
+
+/// Registers a model's schema for discovery; expands to nothing without `registry`.
+#[cfg(feature = "registry")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __orm_register_model {
+    ($model:ty) => {
+        $crate::__private::inventory::submit! {
+            $crate::__private::RegisteredModel {
+                schema: <$model as $crate::__private::Model>::SCHEMA,
+            }
+        }
+    };
+}
+
+/// Registers a model's schema for discovery; expands to nothing without `registry`.
+#[cfg(not(feature = "registry"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __orm_register_model {
+    ($model:ty) => {};
 }

@@ -46,6 +46,7 @@ fn model(cont: &Container<'_>) -> TokenStream {
     let consts = column_consts(cont, &private, cont.stored_fields());
     let model_impl = model_impl(cont, &private);
     let type_checks = type_checks(cont, &private);
+    let ident = cont.ident;
     let relations = relation_accessors(cont, &private);
     quote! {
         const _: () = {
@@ -53,6 +54,7 @@ fn model(cont: &Container<'_>) -> TokenStream {
             #relations
             #model_impl
             #type_checks
+            #private::register_model!(#ident);
         };
     }
 }

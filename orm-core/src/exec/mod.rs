@@ -4,6 +4,7 @@
 //! backend compiles the IR itself (SQL through [`crate::sql`], BSON through `crate::mongo`),
 //! so a backend's driver can change (for speed) without touching builders or compilers.
 
+mod connection;
 mod errors;
 #[cfg(feature = "mongodb")]
 mod mongo;
@@ -14,6 +15,7 @@ mod transaction;
 
 use std::future::Future;
 
+pub use connection::Connection;
 #[cfg(feature = "mongodb")]
 pub use mongo::{COUNTERS_COLLECTION, DEFAULT_DATABASE, DocumentRow};
 pub use pool::{Db, Health, PoolOptions};

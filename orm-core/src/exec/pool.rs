@@ -21,11 +21,11 @@ use crate::sql::{Compiled, Dialect};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: Pool,
+    pub(super) pool: Pool,
 }
 
 #[derive(Clone, Debug)]
-enum Pool {
+pub(super) enum Pool {
     #[cfg(feature = "sqlite")]
     Sqlite(sqlx::SqlitePool),
     #[cfg(feature = "postgres")]

@@ -14,7 +14,8 @@ use crate::schema::{
     ColumnSchema, ColumnType, DefaultValue, IndexSchema, ModelSchema, ReferentialAction,
 };
 
-fn render(statement: &impl SchemaStatementBuilder, dialect: Dialect) -> String {
+/// Renders a sea-query schema statement for `dialect` (the one place DDL text is produced).
+pub fn render(statement: &impl SchemaStatementBuilder, dialect: Dialect) -> String {
     match dialect {
         Dialect::Postgres => statement.to_string(PostgresQueryBuilder),
         Dialect::MySql => statement.to_string(MysqlQueryBuilder),
@@ -97,16 +98,23 @@ fn table_statement(schema: &ModelSchema, dialect: Dialect) -> Result<TableCreate
         }
         table.foreign_key(&mut key);
     }
+    table_options(&mut table, dialect);
+    Ok(table)
+}
+
+/// Adds the options every table the ORM creates gets on `dialect` (on MySQL/MariaDB: InnoDB,
+/// `utf8mb4`, binary collation so that text compares by code point).
+pub fn table_options(table: &mut TableCreateStatement, dialect: Dialect) {
     if dialect == Dialect::MySql {
         table
             .engine("InnoDB")
             .character_set("utf8mb4")
             .collate("utf8mb4_bin");
     }
-    Ok(table)
 }
 
-fn action(action: ReferentialAction) -> ForeignKeyAction {
+/// The sea-query spelling of a referential action.
+pub fn action(action: ReferentialAction) -> ForeignKeyAction {
     match action {
         ReferentialAction::NoAction => ForeignKeyAction::NoAction,
         ReferentialAction::Restrict => ForeignKeyAction::Restrict,
@@ -117,8 +125,58 @@ fn action(action: ReferentialAction) -> ForeignKeyAction {
 }
 
 fn column_def(column: &ColumnSchema, single_key: bool) -> ColumnDef {
-    let mut def = ColumnDef::new(column.name);
-    match (column.ty, column.max_length) {
+    column_def_for(&ColumnSpec {
+        name: column.name,
+        ty: column.ty,
+        max_length: column.max_length,
+        nullable: column.nullable,
+        primary_key: column.primary_key && single_key,
+        auto_increment: column.auto_increment,
+        default: column.default.map(|d| match d {
+            DefaultValue::Bool(b) => DefaultRef::Bool(b),
+            DefaultValue::Int(i) => DefaultRef::Int(i),
+            DefaultValue::Float(f) => DefaultRef::Float(f),
+            DefaultValue::Text(s) => DefaultRef::Text(s),
+        }),
+    })
+}
+
+/// A default value borrowed from any column description (static or owned).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DefaultRef<'a> {
+    /// A boolean literal.
+    Bool(bool),
+    /// An integer literal.
+    Int(i64),
+    /// A floating-point literal.
+    Float(f64),
+    /// A text literal (quoted by the dialect).
+    Text(&'a str),
+}
+
+/// A column definition borrowed from any column description: what [`column_def_for`] renders.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColumnSpec<'a> {
+    /// Column name.
+    pub name: &'a str,
+    /// Logical type.
+    pub ty: ColumnType,
+    /// `VARCHAR(N)` bound for text columns.
+    pub max_length: Option<u32>,
+    /// Whether NULL is accepted.
+    pub nullable: bool,
+    /// Whether to declare `PRIMARY KEY` inline (single-column keys only).
+    pub primary_key: bool,
+    /// Whether the database generates the value.
+    pub auto_increment: bool,
+    /// Database default.
+    pub default: Option<DefaultRef<'a>>,
+}
+
+/// Sets the storage type of `def` for a logical type: the one mapping from [`ColumnType`] to
+/// each dialect's type.
+pub fn set_column_type(def: &mut ColumnDef, ty: ColumnType, max_length: Option<u32>) {
+    match (ty, max_length) {
         (ColumnType::Bool, _) => def.boolean(),
         (ColumnType::SmallInt, _) => def.small_integer(),
         (ColumnType::Int, _) => def.integer(),
@@ -129,21 +187,47 @@ fn column_def(column: &ColumnSchema, single_key: bool) -> ColumnDef {
         (ColumnType::Text, None) => def.text(),
         (ColumnType::Bytes, _) => def.blob(),
     };
-    if !column.nullable {
+}
+
+/// The storage type `dialect` uses for a logical type, as SQL text (`integer`,
+/// `varchar(120)`, ...), rendered by the same mapping as `CREATE TABLE`.
+pub fn column_type_sql(ty: ColumnType, max_length: Option<u32>, dialect: Dialect) -> String {
+    let mut def = ColumnDef::new("c");
+    set_column_type(&mut def, ty, max_length);
+    let sql = render(Table::create().table("t").col(def), dialect);
+    // `CREATE TABLE "t" ( "c" <type> )`: the type sits between the column name and `)`.
+    let start = sql.find(['"', '`']).map_or(0, |i| i + 1);
+    let after_table = &sql[start..];
+    let column = after_table
+        .find("c\" ")
+        .or_else(|| after_table.find("c` "))
+        .map_or(0, |i| i + 3);
+    after_table[column..]
+        .trim_end()
+        .trim_end_matches(')')
+        .trim()
+        .to_owned()
+}
+
+/// A sea-query column definition for `spec`: type, nullability, inline key, default.
+pub fn column_def_for(spec: &ColumnSpec<'_>) -> ColumnDef {
+    let mut def = ColumnDef::new(spec.name.to_owned());
+    set_column_type(&mut def, spec.ty, spec.max_length);
+    if !spec.nullable {
         def.not_null();
     }
-    if column.primary_key && single_key {
+    if spec.primary_key {
         def.primary_key();
     }
-    if column.auto_increment {
+    if spec.auto_increment {
         def.auto_increment();
     }
-    if let Some(default) = column.default {
+    if let Some(default) = spec.default {
         match default {
-            DefaultValue::Bool(b) => def.default(b),
-            DefaultValue::Int(i) => def.default(i),
-            DefaultValue::Float(f) => def.default(f),
-            DefaultValue::Text(s) => def.default(s),
+            DefaultRef::Bool(b) => def.default(b),
+            DefaultRef::Int(i) => def.default(i),
+            DefaultRef::Float(f) => def.default(f),
+            DefaultRef::Text(s) => def.default(s.to_owned()),
         };
     }
     def
@@ -179,4 +263,41 @@ fn check_column(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_type_sql_is_the_create_table_type() {
+        let cases = [
+            (ColumnType::Bool, None, ["bool", "bool", "boolean"]),
+            (
+                ColumnType::SmallInt,
+                None,
+                ["smallint", "smallint", "smallint"],
+            ),
+            (ColumnType::Int, None, ["integer", "int", "integer"]),
+            (ColumnType::BigInt, None, ["bigint", "bigint", "integer"]),
+            (ColumnType::Float, None, ["real", "float", "float"]),
+            (
+                ColumnType::Double,
+                None,
+                ["double precision", "double", "double"],
+            ),
+            (ColumnType::Text, None, ["text", "text", "text"]),
+            (
+                ColumnType::Text,
+                Some(12),
+                ["varchar(12)", "varchar(12)", "varchar(12)"],
+            ),
+            (ColumnType::Bytes, None, ["bytea", "blob", "blob"]),
+        ];
+        for (ty, len, expected) in cases {
+            for (d, want) in Dialect::ALL.into_iter().zip(expected) {
+                assert_eq!(column_type_sql(ty, len, d), want, "{ty:?} on {d}");
+            }
+        }
+    }
 }

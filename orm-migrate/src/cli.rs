@@ -1,0 +1,239 @@
+//! The command line: `generate`, `up`, `down`, `status`, `verify`, `sql`.
+//!
+//! Call [`run`] from a binary of your crate (`src/bin/migrate.rs`):
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     orm_migrate::cli::run(orm_migrate::cli::Models::Registered)
+//! }
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use orm_core::{Db, Dialect, ModelSchema};
+
+use crate::error::{Error, Result};
+use crate::files::{GenerateOptions, generate};
+use crate::runner::{Migrator, State};
+use crate::schema::Schema;
+
+/// Which models the CLI diffs.
+#[derive(Debug, Clone)]
+pub enum Models {
+    /// Every `#[derive(Model)]` linked into the binary (the `migrate` feature registers them).
+    Registered,
+    /// An explicit list.
+    List(Vec<&'static ModelSchema>),
+}
+
+impl Models {
+    /// The desired schema.
+    pub fn schema(&self) -> Schema {
+        match self {
+            Models::Registered => Schema::registered(),
+            Models::List(list) => Schema::from_models(list.iter().copied()),
+        }
+    }
+}
+
+/// Migrations generated from the models, applied under a lock, with drift detection.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// Database URL (`postgres://…`, `mysql://…`, `sqlite://file.db`).
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Directory of the migrations.
+    #[arg(long, default_value = "migrations", global = true)]
+    pub dir: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A CLI command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a migration from the difference between the models and the last snapshot.
+    Generate {
+        /// Name of the migration (letters, digits, `_`, `-`).
+        name: String,
+        /// Dialect to render for (default: the scheme of --database-url).
+        #[arg(long, value_parser = ["postgres", "mysql", "sqlite"])]
+        dialect: Option<String>,
+        /// Accept the destructive operations on this target (`table` or `table.column`).
+        #[arg(long, value_name = "TARGET")]
+        allow: Vec<String>,
+        /// Accept every destructive operation.
+        #[arg(long)]
+        allow_destructive: bool,
+    },
+    /// Apply pending migrations (all, or up to a version).
+    Up {
+        /// Last version to apply (`YYYYMMDDHHMMSS` or the directory name).
+        #[arg(long)]
+        to: Option<String>,
+        /// Print what would run, run nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Roll back the last N applied migrations.
+    Down {
+        /// How many migrations to roll back.
+        #[arg(default_value_t = 1)]
+        steps: usize,
+        /// Print what would run, run nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List migrations and whether each is applied, pending, failed or edited.
+    Status,
+    /// Check that applied migrations are unchanged and the database matches the models
+    /// (exit code 1 on drift).
+    Verify,
+    /// Print the SQL `up` would run.
+    Sql {
+        /// Last version to include.
+        #[arg(long)]
+        to: Option<String>,
+    },
+}
+
+fn dialect_of(url: &str) -> Option<Dialect> {
+    match url.split(':').next()? {
+        "postgres" | "postgresql" => Some(Dialect::Postgres),
+        "mysql" | "mariadb" => Some(Dialect::MySql),
+        "sqlite" => Some(Dialect::Sqlite),
+        _ => None,
+    }
+}
+
+/// Parses the process arguments and runs the command; the exit code is 1 on any error
+/// (including drift for `verify`). Prints errors to stderr.
+pub fn run(models: Models) -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    match runtime.block_on(execute(cli, &models)) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn connect(url: Option<&str>) -> Result<Db> {
+    let url = url.ok_or_else(|| {
+        Error::from(orm_core::Error::Config(
+            "no database: pass --database-url or set DATABASE_URL".to_owned(),
+        ))
+    })?;
+    Ok(Db::connect(url).await?)
+}
+
+/// Runs a parsed command and returns what it prints.
+pub async fn execute(cli: Cli, models: &Models) -> Result<String> {
+    let schema = models.schema();
+    let url = cli.database_url.as_deref();
+    Ok(match cli.command {
+        Command::Generate {
+            name,
+            dialect,
+            allow,
+            allow_destructive,
+        } => {
+            let dialect = match dialect.as_deref() {
+                Some("postgres") => Dialect::Postgres,
+                Some("mysql") => Dialect::MySql,
+                Some(_) => Dialect::Sqlite,
+                None => url.and_then(dialect_of).ok_or_else(|| {
+                    Error::from(orm_core::Error::Config(
+                        "generate needs a dialect: pass --dialect or --database-url".to_owned(),
+                    ))
+                })?,
+            };
+            let options = GenerateOptions {
+                allow,
+                allow_destructive,
+                version: None,
+            };
+            match generate(&cli.dir, &name, &schema, dialect, &options)? {
+                None => "no changes: the models match the last migration's snapshot\n".to_owned(),
+                Some(g) => {
+                    let mut out = format!("created {}\n", g.dir.display());
+                    for op in &g.operations {
+                        out.push_str(&format!("  {}\n", op.describe()));
+                    }
+                    out
+                }
+            }
+        }
+        Command::Up { to, dry_run } => {
+            let m = Migrator::new(connect(url).await?, &cli.dir, schema)?;
+            if dry_run {
+                m.pending_sql(to.as_deref()).await?
+            } else {
+                let done = m.up(to.as_deref(), false).await?;
+                if done.is_empty() {
+                    "up to date\n".to_owned()
+                } else {
+                    done.iter().map(|id| format!("applied {id}\n")).collect()
+                }
+            }
+        }
+        Command::Down { steps, dry_run } => {
+            let m = Migrator::new(connect(url).await?, &cli.dir, schema)?;
+            let done = m.down(steps, dry_run).await?;
+            let verb = if dry_run {
+                "would roll back"
+            } else {
+                "rolled back"
+            };
+            if done.is_empty() {
+                "nothing to roll back\n".to_owned()
+            } else {
+                done.iter().map(|id| format!("{verb} {id}\n")).collect()
+            }
+        }
+        Command::Status => {
+            let m = Migrator::new(connect(url).await?, &cli.dir, schema)?;
+            let mut out = String::new();
+            for s in m.status().await? {
+                let line = match &s.state {
+                    State::Pending => "pending".to_owned(),
+                    State::Applied(h) => {
+                        format!("applied {} ({} ms)", h.applied_at, h.execution_ms)
+                    }
+                    State::Changed(_) => "EDITED after it was applied: restore it".to_owned(),
+                    State::Failed(_, how) => format!("FAILED: {how}"),
+                    State::Missing(_) => "applied, but its directory is missing".to_owned(),
+                };
+                out.push_str(&format!("{}_{}  {line}\n", s.version, s.name));
+            }
+            if out.is_empty() {
+                out.push_str("no migrations\n");
+            }
+            out
+        }
+        Command::Verify => {
+            Migrator::new(connect(url).await?, &cli.dir, schema)?
+                .verify()
+                .await?;
+            "ok: migrations unchanged, database matches the models\n".to_owned()
+        }
+        Command::Sql { to } => {
+            Migrator::new(connect(url).await?, &cli.dir, schema)?
+                .pending_sql(to.as_deref())
+                .await?
+        }
+    })
+}

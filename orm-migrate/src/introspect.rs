@@ -1,0 +1,673 @@
+//! Live introspection (PostgreSQL catalogs, MySQL/MariaDB `information_schema`, SQLite
+//! pragmas) and drift detection against the models.
+//!
+//! Both sides are compared in a *physical* form per dialect: the storage type as the dialect
+//! spells it (normalized), nullability, default literal, auto-increment, primary key, indexes
+//! and foreign keys. Physical equality is what "zero drift" means.
+
+use std::collections::BTreeMap;
+
+use orm_core::sql::ddl::column_type_sql;
+use orm_core::{Compiled, Dialect, Executor, FieldType, Value};
+
+use crate::error::Result;
+use crate::schema::{Action, Default, Schema};
+
+/// The history table, never part of the compared schema.
+pub const HISTORY_TABLE: &str = "orm_migrations";
+
+/// One column as the database stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhysColumn {
+    /// Normalized storage type (`bigint`, `varchar(120)`, `bool`, ...).
+    pub ty: String,
+    /// Whether NULL is accepted.
+    pub nullable: bool,
+    /// Normalized default literal.
+    pub default: Option<String>,
+    /// Whether the database generates values.
+    pub auto_increment: bool,
+}
+
+/// One table as the database stores it.
+#[derive(Debug, Clone, PartialEq, Eq, std::default::Default)]
+pub struct PhysTable {
+    /// Columns by name.
+    pub columns: BTreeMap<String, PhysColumn>,
+    /// Primary-key columns in key order.
+    pub primary_key: Vec<String>,
+    /// Indexes by name: (columns, unique).
+    pub indexes: BTreeMap<String, (Vec<String>, bool)>,
+    /// Foreign keys, each as one normalized line.
+    pub foreign_keys: Vec<String>,
+}
+
+/// A whole live (or expected) schema, tables by name.
+pub type PhysSchema = BTreeMap<String, PhysTable>;
+
+fn norm_type(ty: &str) -> String {
+    let t = ty.trim().to_ascii_lowercase();
+    let t = t.replace("character varying", "varchar");
+    if t == "boolean" || t == "tinyint(1)" {
+        return "bool".to_owned();
+    }
+    for int in ["tinyint", "smallint", "bigint", "int"] {
+        if let Some(rest) = t.strip_prefix(int)
+            && (rest.starts_with('(') || rest.is_empty())
+        {
+            return int.to_owned();
+        }
+    }
+    t
+}
+
+fn norm_default(d: Option<&str>) -> Option<String> {
+    let mut s = d?.trim().to_owned();
+    if s.eq_ignore_ascii_case("null") {
+        return None;
+    }
+    while s.starts_with('(') && s.ends_with(')') {
+        s = s[1..s.len() - 1].trim().to_owned();
+    }
+    if !s.starts_with('\'') {
+        if let Some((v, _)) = s.split_once("::") {
+            s = v.to_owned();
+        }
+    } else if let Some(end) = s.rfind('\'') {
+        // `'abc'::text` → `abc`; `''` inside is an escaped quote.
+        s = s[1..end].replace("''", "'");
+        return Some(s);
+    }
+    Some(match s.to_ascii_lowercase().as_str() {
+        "true" => "1".to_owned(),
+        "false" => "0".to_owned(),
+        _ => match s.parse::<f64>() {
+            Ok(f) => format!("{f}"),
+            Err(_) => s,
+        },
+    })
+}
+
+fn action_name(a: Action, dialect: Dialect) -> &'static str {
+    match (a, dialect) {
+        // InnoDB treats NO ACTION as RESTRICT and reports either.
+        (Action::NoAction | Action::Restrict, Dialect::MySql) => "RESTRICT",
+        _ => a.core().sql(),
+    }
+}
+
+fn norm_action(s: &str, dialect: Dialect) -> String {
+    let a = match s.to_ascii_uppercase().as_str() {
+        "A" | "NO ACTION" => Action::NoAction,
+        "R" | "RESTRICT" => Action::Restrict,
+        "C" | "CASCADE" => Action::Cascade,
+        "N" | "SET NULL" => Action::SetNull,
+        "D" | "SET DEFAULT" => Action::SetDefault,
+        _ => Action::NoAction,
+    };
+    action_name(a, dialect).to_owned()
+}
+
+fn fk_line(
+    name: &str,
+    cols: &[String],
+    ref_table: &str,
+    ref_cols: &[String],
+    del: &str,
+    upd: &str,
+    dialect: Dialect,
+) -> String {
+    // SQLite does not keep constraint names.
+    let name = if dialect == Dialect::Sqlite { "" } else { name };
+    format!(
+        "{name}({}) -> {ref_table}({}) on delete {del} on update {upd}",
+        cols.join(", "),
+        ref_cols.join(", ")
+    )
+}
+
+/// The physical form the models' schema takes on `dialect`.
+pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
+    schema
+        .tables
+        .values()
+        .map(|t| {
+            let columns = t
+                .columns
+                .iter()
+                .map(|c| {
+                    let default = c.default.as_ref().map(|d| match d {
+                        Default::Bool(b) => u8::from(*b).to_string(),
+                        Default::Int(i) => i.to_string(),
+                        Default::Float(f) => format!("{f}"),
+                        Default::Text(s) => s.clone(),
+                    });
+                    let pk = t.primary_key.contains(&c.name);
+                    (
+                        c.name.clone(),
+                        PhysColumn {
+                            ty: norm_type(&column_type_sql(c.ty.core(), c.max_length, dialect)),
+                            nullable: c.nullable && !pk,
+                            default: norm_default(default.as_deref().map(|d| {
+                                if matches!(c.default, Some(Default::Text(_))) {
+                                    // Compare text defaults unquoted on both sides.
+                                    return d;
+                                }
+                                d
+                            }))
+                            .map(|n| match &c.default {
+                                Some(Default::Text(s)) => s.clone(),
+                                _ => n,
+                            }),
+                            auto_increment: c.auto_increment,
+                        },
+                    )
+                })
+                .collect();
+            let indexes = t
+                .indexes
+                .iter()
+                .map(|ix| (ix.name.clone(), (ix.columns.clone(), ix.unique)))
+                .collect();
+            let mut foreign_keys: Vec<String> = t
+                .foreign_keys
+                .iter()
+                .map(|fk| {
+                    fk_line(
+                        &fk.name,
+                        &fk.columns,
+                        &fk.ref_table,
+                        &fk.ref_columns,
+                        action_name(fk.on_delete, dialect),
+                        action_name(fk.on_update, dialect),
+                        dialect,
+                    )
+                })
+                .collect();
+            foreign_keys.sort();
+            (
+                t.name.clone(),
+                PhysTable {
+                    columns,
+                    primary_key: t.primary_key.clone(),
+                    indexes,
+                    foreign_keys,
+                },
+            )
+        })
+        .collect()
+}
+
+fn text(sql: &str, values: Vec<Value>) -> Compiled {
+    Compiled {
+        sql: sql.to_owned(),
+        values,
+    }
+}
+
+fn split(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Reads the live schema of the database `db` is connected to (its current PostgreSQL schema,
+/// MySQL database, or SQLite main database), without the history table.
+pub async fn live<E: Executor>(db: &E) -> Result<PhysSchema> {
+    let dialect = crate::runner::sql_dialect(db)?;
+    let mut out = match dialect {
+        Dialect::Postgres => live_postgres(db).await?,
+        Dialect::MySql => live_mysql(db).await?,
+        Dialect::Sqlite => live_sqlite(db).await?,
+    };
+    out.remove(HISTORY_TABLE);
+    Ok(out)
+}
+
+type ColRow = (String, String, String, bool, Option<String>, bool);
+
+async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
+    let mut out = PhysSchema::new();
+    let cols: Vec<ColRow> = db
+        .fetch_compiled(
+            text(
+                "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+                 NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '' \
+                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+                 WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.attnum > 0 \
+                 AND NOT a.attisdropped ORDER BY 1, a.attnum",
+                vec![],
+            ),
+            |r| {
+                Ok((
+                    String::decode(r, 0)?,
+                    String::decode(r, 1)?,
+                    String::decode(r, 2)?,
+                    bool::decode(r, 3)?,
+                    Option::<String>::decode(r, 4)?,
+                    bool::decode(r, 5)?,
+                ))
+            },
+        )
+        .await?;
+    for (table, name, ty, nullable, default, identity) in cols {
+        let serial = default
+            .as_deref()
+            .is_some_and(|d| d.starts_with("nextval("));
+        out.entry(table).or_default().columns.insert(
+            name,
+            PhysColumn {
+                ty: norm_type(&ty),
+                nullable,
+                default: if serial {
+                    None
+                } else {
+                    norm_default(default.as_deref())
+                },
+                auto_increment: identity || serial,
+            },
+        );
+    }
+    let agg = |arr: &str, rel: &str| {
+        format!(
+            "(SELECT string_agg(a.attname::text, ',' ORDER BY k.ord) FROM unnest({arr}) \
+             WITH ORDINALITY k(num, ord) JOIN pg_attribute a ON a.attrelid = {rel} \
+             AND a.attnum = k.num)"
+        )
+    };
+    let ixs: Vec<(String, String, bool, bool, String)> = db
+        .fetch_compiled(
+            text(
+                &format!(
+                    "SELECT t.relname::text, i.relname::text, ix.indisunique, ix.indisprimary, \
+                     {} FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid \
+                     JOIN pg_class i ON i.oid = ix.indexrelid \
+                     JOIN pg_namespace n ON n.oid = t.relnamespace \
+                     WHERE n.nspname = current_schema() ORDER BY 1, 2",
+                    agg("ix.indkey", "t.oid")
+                ),
+                vec![],
+            ),
+            |r| {
+                Ok((
+                    String::decode(r, 0)?,
+                    String::decode(r, 1)?,
+                    bool::decode(r, 2)?,
+                    bool::decode(r, 3)?,
+                    String::decode(r, 4)?,
+                ))
+            },
+        )
+        .await?;
+    for (table, name, unique, primary, cols) in ixs {
+        let t = out.entry(table).or_default();
+        if primary {
+            t.primary_key = split(&cols);
+        } else {
+            t.indexes.insert(name, (split(&cols), unique));
+        }
+    }
+    let fks: Vec<(String, String, String, String, String, String, String)> = db
+        .fetch_compiled(
+            text(
+                &format!(
+                    "SELECT t.relname::text, con.conname::text, rt.relname::text, {}, {}, \
+                     con.confdeltype::text, con.confupdtype::text FROM pg_constraint con \
+                     JOIN pg_class t ON t.oid = con.conrelid \
+                     JOIN pg_class rt ON rt.oid = con.confrelid \
+                     JOIN pg_namespace n ON n.oid = t.relnamespace \
+                     WHERE con.contype = 'f' AND n.nspname = current_schema() ORDER BY 1, 2",
+                    agg("con.conkey", "con.conrelid"),
+                    agg("con.confkey", "con.confrelid")
+                ),
+                vec![],
+            ),
+            |r| {
+                Ok((
+                    String::decode(r, 0)?,
+                    String::decode(r, 1)?,
+                    String::decode(r, 2)?,
+                    String::decode(r, 3)?,
+                    String::decode(r, 4)?,
+                    String::decode(r, 5)?,
+                    String::decode(r, 6)?,
+                ))
+            },
+        )
+        .await?;
+    for (table, name, ref_table, cols, ref_cols, del, upd) in fks {
+        let d = Dialect::Postgres;
+        let line = fk_line(
+            &name,
+            &split(&cols),
+            &ref_table,
+            &split(&ref_cols),
+            &norm_action(&del, d),
+            &norm_action(&upd, d),
+            d,
+        );
+        out.entry(table).or_default().foreign_keys.push(line);
+    }
+    for t in out.values_mut() {
+        t.foreign_keys.sort();
+    }
+    Ok(out)
+}
+
+async fn live_mysql<E: Executor>(db: &E) -> Result<PhysSchema> {
+    let d = Dialect::MySql;
+    let mut out = PhysSchema::new();
+    let cols: Vec<(String, String, String, String, Option<String>, String)> = db
+        .fetch_compiled(
+            text(
+                "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+                 CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
+                 CAST(COLUMN_DEFAULT AS CHAR), CAST(EXTRA AS CHAR) \
+                 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+                 ORDER BY TABLE_NAME, ORDINAL_POSITION",
+                vec![],
+            ),
+            |r| {
+                Ok((
+                    String::decode(r, 0)?,
+                    String::decode(r, 1)?,
+                    String::decode(r, 2)?,
+                    String::decode(r, 3)?,
+                    Option::<String>::decode(r, 4)?,
+                    String::decode(r, 5)?,
+                ))
+            },
+        )
+        .await?;
+    for (table, name, ty, nullable, default, extra) in cols {
+        out.entry(table).or_default().columns.insert(
+            name,
+            PhysColumn {
+                ty: norm_type(&ty),
+                nullable: nullable == "YES",
+                default: norm_default(default.as_deref()),
+                auto_increment: extra.to_ascii_lowercase().contains("auto_increment"),
+            },
+        );
+    }
+    let fks: Vec<(String, String, String, String, String, String, String)> = db
+        .fetch_compiled(
+            text(
+                "SELECT CAST(k.TABLE_NAME AS CHAR), CAST(k.CONSTRAINT_NAME AS CHAR), \
+                 CAST(k.COLUMN_NAME AS CHAR), CAST(k.REFERENCED_TABLE_NAME AS CHAR), \
+                 CAST(k.REFERENCED_COLUMN_NAME AS CHAR), CAST(r.DELETE_RULE AS CHAR), \
+                 CAST(r.UPDATE_RULE AS CHAR) FROM information_schema.KEY_COLUMN_USAGE k \
+                 JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+                 ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA \
+                 AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME \
+                 WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL \
+                 ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+                vec![],
+            ),
+            |r| {
+                Ok((
+                    String::decode(r, 0)?,
+                    String::decode(r, 1)?,
+                    String::decode(r, 2)?,
+                    String::decode(r, 3)?,
+                    String::decode(r, 4)?,
+                    String::decode(r, 5)?,
+                    String::decode(r, 6)?,
+                ))
+            },
+        )
+        .await?;
+    // (table, name) -> (cols, ref_table, ref_cols, del, upd)
+    type Fk = (Vec<String>, String, Vec<String>, String, String);
+    let mut grouped: BTreeMap<(String, String), Fk> = BTreeMap::new();
+    for (table, name, col, ref_table, ref_col, del, upd) in fks {
+        let e = grouped
+            .entry((table, name))
+            .or_insert_with(|| (vec![], ref_table, vec![], del, upd));
+        e.0.push(col);
+        e.2.push(ref_col);
+    }
+    for ((table, name), (cols, ref_table, ref_cols, del, upd)) in &grouped {
+        let line = fk_line(
+            name,
+            cols,
+            ref_table,
+            ref_cols,
+            &norm_action(del, d),
+            &norm_action(upd, d),
+            d,
+        );
+        let t = out.entry(table.clone()).or_default();
+        t.foreign_keys.push(line);
+        t.foreign_keys.sort();
+    }
+    let ixs: Vec<(String, String, i64, String)> = db
+        .fetch_compiled(
+            text(
+                "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), \
+                 CAST(NON_UNIQUE AS SIGNED), CAST(COLUMN_NAME AS CHAR) \
+                 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+                 ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+                vec![],
+            ),
+            |r| {
+                Ok((
+                    String::decode(r, 0)?,
+                    String::decode(r, 1)?,
+                    i64::decode(r, 2)?,
+                    String::decode(r, 3)?,
+                ))
+            },
+        )
+        .await?;
+    for (table, name, non_unique, col) in ixs {
+        // InnoDB creates an index named after each foreign key that lacks one.
+        // It stays after the key is dropped: skip the derive's `fk_*` names too.
+        if grouped.contains_key(&(table.clone(), name.clone()))
+            || (name.starts_with("fk_") && non_unique == 1)
+        {
+            continue;
+        }
+        let t = out.entry(table).or_default();
+        if name == "PRIMARY" {
+            t.primary_key.push(col);
+        } else {
+            let e = t.indexes.entry(name).or_insert((vec![], non_unique == 0));
+            e.0.push(col);
+        }
+    }
+    Ok(out)
+}
+
+async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
+    let d = Dialect::Sqlite;
+    let mut out = PhysSchema::new();
+    let tables: Vec<(String, String)> = db
+        .fetch_compiled(
+            text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                vec![],
+            ),
+            |r| Ok((String::decode(r, 0)?, String::decode(r, 1)?)),
+        )
+        .await?;
+    for (table, create) in tables {
+        let autoinc = create.to_ascii_uppercase().contains("AUTOINCREMENT");
+        let arg = || vec![Value::Text(table.clone())];
+        let cols: Vec<(String, String, i64, Option<String>, i64)> = db
+            .fetch_compiled(
+                text(
+                    "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) \
+                     ORDER BY cid",
+                    arg(),
+                ),
+                |r| {
+                    Ok((
+                        String::decode(r, 0)?,
+                        String::decode(r, 1)?,
+                        i64::decode(r, 2)?,
+                        Option::<String>::decode(r, 3)?,
+                        i64::decode(r, 4)?,
+                    ))
+                },
+            )
+            .await?;
+        let mut t = PhysTable::default();
+        let mut pk: Vec<(i64, String)> = Vec::new();
+        for (name, ty, notnull, default, pk_pos) in cols {
+            if pk_pos > 0 {
+                pk.push((pk_pos, name.clone()));
+            }
+            t.columns.insert(
+                name,
+                PhysColumn {
+                    ty: norm_type(&ty),
+                    nullable: notnull == 0 && pk_pos == 0,
+                    default: norm_default(default.as_deref()),
+                    auto_increment: autoinc && pk_pos > 0,
+                },
+            );
+        }
+        pk.sort();
+        t.primary_key = pk.into_iter().map(|(_, n)| n).collect();
+        let ixs: Vec<(String, i64, String)> = db
+            .fetch_compiled(
+                text(
+                    "SELECT name, \"unique\", origin FROM pragma_index_list(?)",
+                    arg(),
+                ),
+                |r| {
+                    Ok((
+                        String::decode(r, 0)?,
+                        i64::decode(r, 1)?,
+                        String::decode(r, 2)?,
+                    ))
+                },
+            )
+            .await?;
+        for (name, unique, origin) in ixs {
+            if origin != "c" {
+                continue;
+            }
+            let cols: Vec<String> = db
+                .fetch_compiled(
+                    text(
+                        "SELECT name FROM pragma_index_info(?) ORDER BY seqno",
+                        vec![Value::Text(name.clone())],
+                    ),
+                    |r| String::decode(r, 0),
+                )
+                .await?;
+            t.indexes.insert(name, (cols, unique != 0));
+        }
+        let fks: Vec<(i64, String, String, String, String, String)> = db
+            .fetch_compiled(
+                text(
+                    "SELECT id, \"table\", \"from\", \"to\", on_delete, on_update \
+                     FROM pragma_foreign_key_list(?) ORDER BY id, seq",
+                    arg(),
+                ),
+                |r| {
+                    Ok((
+                        i64::decode(r, 0)?,
+                        String::decode(r, 1)?,
+                        String::decode(r, 2)?,
+                        String::decode(r, 3)?,
+                        String::decode(r, 4)?,
+                        String::decode(r, 5)?,
+                    ))
+                },
+            )
+            .await?;
+        type FkRow = (String, String, String, String, String);
+        let mut grouped: BTreeMap<i64, Vec<FkRow>> = BTreeMap::new();
+        for (id, rt, from, to, del, upd) in fks {
+            grouped
+                .entry(id)
+                .or_default()
+                .push((rt, from, to, del, upd));
+        }
+        for rows in grouped.values() {
+            let cols: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();
+            let refs: Vec<String> = rows.iter().map(|r| r.2.clone()).collect();
+            t.foreign_keys.push(fk_line(
+                "",
+                &cols,
+                &rows[0].0,
+                &refs,
+                &norm_action(&rows[0].3, d),
+                &norm_action(&rows[0].4, d),
+                d,
+            ));
+        }
+        t.foreign_keys.sort();
+        out.insert(table, t);
+    }
+    Ok(out)
+}
+
+/// The differences between the expected and the live schema, one line each (empty: no drift).
+pub fn compare(expected: &PhysSchema, live: &PhysSchema) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, want) in expected {
+        let Some(have) = live.get(name) else {
+            out.push(format!("table `{name}` is missing"));
+            continue;
+        };
+        for (c, w) in &want.columns {
+            match have.columns.get(c) {
+                None => out.push(format!("column `{name}.{c}` is missing")),
+                Some(h) if h != w => out.push(format!(
+                    "column `{name}.{c}` is {h:?} in the database, the models want {w:?}"
+                )),
+                Some(_) => {}
+            }
+        }
+        for c in have.columns.keys() {
+            if !want.columns.contains_key(c) {
+                out.push(format!("column `{name}.{c}` is not in the models"));
+            }
+        }
+        if want.primary_key != have.primary_key {
+            out.push(format!(
+                "primary key of `{name}` is ({}) in the database, the models want ({})",
+                have.primary_key.join(", "),
+                want.primary_key.join(", ")
+            ));
+        }
+        for (ix, w) in &want.indexes {
+            match have.indexes.get(ix) {
+                None => out.push(format!("index `{ix}` on `{name}` is missing")),
+                Some(h) if h != w => out.push(format!(
+                    "index `{ix}` on `{name}` is {h:?} in the database, the models want {w:?}"
+                )),
+                Some(_) => {}
+            }
+        }
+        for ix in have.indexes.keys() {
+            if !want.indexes.contains_key(ix) {
+                out.push(format!("index `{ix}` on `{name}` is not in the models"));
+            }
+        }
+        for fk in &want.foreign_keys {
+            if !have.foreign_keys.contains(fk) {
+                out.push(format!("foreign key {fk} on `{name}` is missing"));
+            }
+        }
+        for fk in &have.foreign_keys {
+            if !want.foreign_keys.contains(fk) {
+                out.push(format!("foreign key {fk} on `{name}` is not in the models"));
+            }
+        }
+    }
+    for name in live.keys() {
+        if !expected.contains_key(name) {
+            out.push(format!("table `{name}` is not in the models"));
+        }
+    }
+    out
+}

@@ -1,0 +1,22 @@
+//! Migrations for the `orm` crate: the models' descriptors are diffed against the snapshot of
+//! the last migration (offline) or the live database (introspection), the difference becomes
+//! neutral [`Operation`]s rendered to reviewable SQL per dialect, and a runner applies them
+//! under a lock, with a history table, checksums and drift detection.
+//!
+//! Use it through the CLI ([`cli::run`]) from a binary of your crate, or call [`Migrator`]
+//! directly.
+
+pub mod cli;
+pub mod diff;
+mod error;
+pub mod files;
+pub mod introspect;
+pub mod render;
+pub mod runner;
+pub mod schema;
+
+pub use diff::{Operation, diff};
+pub use error::{Error, Result};
+pub use files::{GenerateOptions, Generated, Migration, MigrationKind, generate};
+pub use runner::{Migrator, Status};
+pub use schema::Schema;

@@ -1,0 +1,328 @@
+//! Owned, serializable snapshots of a database schema, built from the models' static
+//! descriptors, read from a migration's `snapshot.json`, or compared with the live database.
+
+use std::collections::BTreeMap;
+
+use orm_core::sql::ddl::{ColumnSpec, DefaultRef};
+use orm_core::{ColumnType, DefaultValue, ModelSchema, ReferentialAction};
+use serde::{Deserialize, Serialize};
+
+/// A logical column type (mirrors [`orm_core::ColumnType`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColType {
+    /// `bool`.
+    Bool,
+    /// `i16`.
+    SmallInt,
+    /// `i32`.
+    Int,
+    /// `i64`.
+    BigInt,
+    /// `f32`.
+    Float,
+    /// `f64`.
+    Double,
+    /// `String`.
+    Text,
+    /// `Vec<u8>`.
+    Bytes,
+}
+
+impl ColType {
+    /// The runtime's type.
+    pub fn core(self) -> ColumnType {
+        match self {
+            ColType::Bool => ColumnType::Bool,
+            ColType::SmallInt => ColumnType::SmallInt,
+            ColType::Int => ColumnType::Int,
+            ColType::BigInt => ColumnType::BigInt,
+            ColType::Float => ColumnType::Float,
+            ColType::Double => ColumnType::Double,
+            ColType::Text => ColumnType::Text,
+            ColType::Bytes => ColumnType::Bytes,
+        }
+    }
+
+    fn from_core(ty: ColumnType) -> ColType {
+        match ty {
+            ColumnType::Bool => ColType::Bool,
+            ColumnType::SmallInt => ColType::SmallInt,
+            ColumnType::Int => ColType::Int,
+            ColumnType::BigInt => ColType::BigInt,
+            ColumnType::Float => ColType::Float,
+            ColumnType::Double => ColType::Double,
+            ColumnType::Bytes => ColType::Bytes,
+            _ => ColType::Text,
+        }
+    }
+}
+
+/// A database default value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Default {
+    /// A boolean literal.
+    Bool(bool),
+    /// An integer literal.
+    Int(i64),
+    /// A floating-point literal.
+    Float(f64),
+    /// A text literal.
+    Text(String),
+}
+
+impl Default {
+    /// Borrowed form for the DDL renderer.
+    pub fn as_ref(&self) -> DefaultRef<'_> {
+        match self {
+            Default::Bool(b) => DefaultRef::Bool(*b),
+            Default::Int(i) => DefaultRef::Int(*i),
+            Default::Float(f) => DefaultRef::Float(*f),
+            Default::Text(s) => DefaultRef::Text(s),
+        }
+    }
+}
+
+/// What happens to referencing rows (mirrors [`orm_core::ReferentialAction`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, std::default::Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// `NO ACTION`.
+    #[default]
+    NoAction,
+    /// `RESTRICT`.
+    Restrict,
+    /// `CASCADE`.
+    Cascade,
+    /// `SET NULL`.
+    SetNull,
+    /// `SET DEFAULT`.
+    SetDefault,
+}
+
+impl Action {
+    /// The runtime's action.
+    pub fn core(self) -> ReferentialAction {
+        match self {
+            Action::NoAction => ReferentialAction::NoAction,
+            Action::Restrict => ReferentialAction::Restrict,
+            Action::Cascade => ReferentialAction::Cascade,
+            Action::SetNull => ReferentialAction::SetNull,
+            Action::SetDefault => ReferentialAction::SetDefault,
+        }
+    }
+
+    fn from_core(a: ReferentialAction) -> Action {
+        match a {
+            ReferentialAction::NoAction => Action::NoAction,
+            ReferentialAction::Restrict => Action::Restrict,
+            ReferentialAction::Cascade => Action::Cascade,
+            ReferentialAction::SetNull => Action::SetNull,
+            ReferentialAction::SetDefault => Action::SetDefault,
+        }
+    }
+
+    fn is_no_action(&self) -> bool {
+        *self == Action::NoAction
+    }
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// Logical type.
+    #[serde(rename = "type")]
+    pub ty: ColType,
+    /// Whether NULL is accepted.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub nullable: bool,
+    /// Whether the database generates the value.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub auto_increment: bool,
+    /// Database default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Default>,
+    /// `VARCHAR(N)` bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// Previous name (a hint of the models, never stored in snapshots).
+    #[serde(skip)]
+    pub renamed_from: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl Column {
+    /// Whether everything but the name (and rename hint) is equal.
+    pub fn same_definition(&self, other: &Column) -> bool {
+        self.ty == other.ty
+            && self.nullable == other.nullable
+            && self.auto_increment == other.auto_increment
+            && self.default == other.default
+            && self.max_length == other.max_length
+    }
+}
+
+/// An index or unique constraint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Index {
+    /// Index name.
+    pub name: String,
+    /// Columns in index order.
+    pub columns: Vec<String>,
+    /// Whether it enforces uniqueness.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unique: bool,
+}
+
+/// A foreign key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignKey {
+    /// Constraint name.
+    pub name: String,
+    /// Referencing columns.
+    pub columns: Vec<String>,
+    /// Referenced table.
+    pub ref_table: String,
+    /// Referenced columns.
+    pub ref_columns: Vec<String>,
+    /// Action on delete.
+    #[serde(default, skip_serializing_if = "Action::is_no_action")]
+    pub on_delete: Action,
+    /// Action on update.
+    #[serde(default, skip_serializing_if = "Action::is_no_action")]
+    pub on_update: Action,
+}
+
+/// One table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    /// Table name.
+    pub name: String,
+    /// Columns, in table order.
+    pub columns: Vec<Column>,
+    /// Primary-key column names, in key order.
+    pub primary_key: Vec<String>,
+    /// Indexes and unique constraints, sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<Index>,
+    /// Foreign keys, sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_keys: Vec<ForeignKey>,
+    /// Previous name (a hint of the models, never stored in snapshots).
+    #[serde(skip)]
+    pub renamed_from: Option<String>,
+}
+
+impl Table {
+    /// The column named `name`.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The borrowed column definition the DDL renderer takes.
+    pub fn spec<'a>(&self, column: &'a Column) -> ColumnSpec<'a> {
+        ColumnSpec {
+            name: &column.name,
+            ty: column.ty.core(),
+            max_length: column.max_length,
+            nullable: column.nullable,
+            primary_key: self.primary_key.len() == 1 && self.primary_key[0] == column.name,
+            auto_increment: column.auto_increment,
+            default: column.default.as_ref().map(Default::as_ref),
+        }
+    }
+
+    /// Builds the owned snapshot of a model's table.
+    pub fn from_model(model: &ModelSchema) -> Table {
+        let columns = model
+            .columns
+            .iter()
+            .map(|c| Column {
+                name: c.name.to_owned(),
+                ty: ColType::from_core(c.ty),
+                nullable: c.nullable,
+                auto_increment: c.auto_increment,
+                default: c.default.map(|d| match d {
+                    DefaultValue::Bool(b) => Default::Bool(b),
+                    DefaultValue::Int(i) => Default::Int(i),
+                    DefaultValue::Float(f) => Default::Float(f),
+                    DefaultValue::Text(s) => Default::Text(s.to_owned()),
+                }),
+                max_length: c.max_length,
+                renamed_from: c.renamed_from.map(str::to_owned),
+            })
+            .collect();
+        let mut indexes: Vec<Index> = model
+            .indexes
+            .iter()
+            .map(|ix| Index {
+                name: ix.name.to_owned(),
+                columns: ix.columns.iter().map(|c| (*c).to_owned()).collect(),
+                unique: ix.unique,
+            })
+            .collect();
+        indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut foreign_keys: Vec<ForeignKey> = model
+            .foreign_keys
+            .iter()
+            .map(|fk| ForeignKey {
+                name: fk.name.to_owned(),
+                columns: fk.columns.iter().map(|c| (*c).to_owned()).collect(),
+                ref_table: fk.ref_table.to_owned(),
+                ref_columns: fk.ref_columns.iter().map(|c| (*c).to_owned()).collect(),
+                on_delete: Action::from_core(fk.on_delete),
+                on_update: Action::from_core(fk.on_update),
+            })
+            .collect();
+        foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+        Table {
+            name: model.table.to_owned(),
+            columns,
+            primary_key: model
+                .primary_key_columns()
+                .map(|c| c.name.to_owned())
+                .collect(),
+            indexes,
+            foreign_keys,
+            renamed_from: model.renamed_from.map(str::to_owned),
+        }
+    }
+}
+
+/// A whole schema: tables by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, std::default::Default)]
+pub struct Schema {
+    /// Tables, sorted by name.
+    pub tables: BTreeMap<String, Table>,
+}
+
+impl Schema {
+    /// The desired schema of a set of models.
+    pub fn from_models<'a>(models: impl IntoIterator<Item = &'a ModelSchema>) -> Schema {
+        let tables = models
+            .into_iter()
+            .map(|m| (m.table.to_owned(), Table::from_model(m)))
+            .collect();
+        Schema { tables }
+    }
+
+    /// Every model linked into the program (registered by `#[derive(Model)]`).
+    pub fn registered() -> Schema {
+        Schema::from_models(orm_core::registry::models())
+    }
+
+    /// The schema as pretty JSON with a trailing newline (the `snapshot.json` format).
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a schema always serializes");
+        s.push('\n');
+        s
+    }
+}
