@@ -4,6 +4,7 @@
 //! backend compiles the IR itself (SQL through [`crate::sql`], BSON later), so a backend's
 //! driver can change (for speed) without touching builders or compilers.
 
+mod bind;
 mod errors;
 mod pool;
 mod row;
