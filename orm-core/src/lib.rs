@@ -31,6 +31,8 @@ pub use schema::{
     ReferentialAction,
 };
 pub use sql::{Compiled, Dialect};
+#[cfg(feature = "json")]
+pub use value::Json;
 pub use value::{FieldType, IntoValue, SqlType, Value};
 
 /// Everything a user of the ORM usually needs in scope.
@@ -49,17 +51,24 @@ pub mod __private {
     pub use crate::model::Model;
     pub use crate::query::Column;
     pub use crate::schema::{
-        ColumnSchema, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema, ReferentialAction,
+        ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema, ReferentialAction,
     };
     pub use crate::value::{
-        AutoIncrementField, DefaultLiteral, FieldType, KeyField, SqlType, TextField, Value,
+        AutoIncrementField, DecimalField, DefaultLiteral, FieldType, KeyField, SqlType, TextField,
+        Value,
     };
+    pub use std::option::Option;
+    pub use std::result::Result as StdResult;
     pub use std::vec::Vec;
 
     /// Compile-time check that a field's type is storable (error points at the type).
     pub const fn assert_field_type<T: FieldType>() {}
     /// Compile-time check for `max_length` (error points at the field's type).
     pub const fn assert_text_field<T: TextField>() {}
+    /// Compile-time check for `precision`/`scale` (error points at the field's type).
+    pub const fn assert_decimal_field<T: DecimalField>() {}
+    /// Compile-time check that a `#[derive(SqlType)]` newtype wraps a storable type.
+    pub const fn assert_sql_type<T: SqlType>() {}
     /// Compile-time check for `auto_increment` (error points at the field's type).
     pub const fn assert_auto_increment_field<T: AutoIncrementField>() {}
     /// Compile-time check for primary-key fields (error points at the field's type).

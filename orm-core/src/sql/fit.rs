@@ -85,11 +85,11 @@ pub(crate) fn fits(column: &ColumnSchema, value: &Value, dialect: Dialect) -> Re
                 }
             }
         }
-        Value::Float(f) if dialect == Dialect::MySql && !f.is_finite() => {
-            return Err(out_of_range(column, non_finite(f64::from(*f))));
+        Value::Float(f) if !storable(f64::from(*f), dialect) => {
+            return Err(out_of_range(column, non_finite(f64::from(*f), dialect)));
         }
-        Value::Double(f) if dialect == Dialect::MySql && !f.is_finite() => {
-            return Err(out_of_range(column, non_finite(*f)));
+        Value::Double(f) if !storable(*f, dialect) => {
+            return Err(out_of_range(column, non_finite(*f, dialect)));
         }
         Value::BigUnsigned(u) if dialect != Dialect::MySql => {
             return Err(out_of_range(
@@ -108,10 +108,23 @@ pub(crate) fn fits(column: &ColumnSchema, value: &Value, dialect: Dialect) -> Re
     Ok(())
 }
 
-fn non_finite(f: f64) -> String {
+/// PostgreSQL stores NaN and ±infinity; SQLite stores ±infinity but turns NaN into NULL;
+/// MySQL/MariaDB store neither.
+fn storable(f: f64, dialect: Dialect) -> bool {
+    match dialect {
+        Dialect::Postgres => true,
+        Dialect::Sqlite => !f.is_nan(),
+        Dialect::MySql => f.is_finite(),
+    }
+}
+
+fn non_finite(f: f64, dialect: Dialect) -> String {
+    let db = match dialect {
+        Dialect::MySql => "MySQL/MariaDB",
+        _ => "SQLite (it would store NULL)",
+    };
     format!(
-        "MySQL/MariaDB cannot store {f} in a floating-point column; store NaN/infinity as NULL \
-         or in a separate flag"
+        "{db} cannot store {f} in a floating-point column; store it as NULL or in a separate flag"
     )
 }
 
