@@ -33,7 +33,7 @@ pub use schema::{
 pub use sql::{Compiled, Dialect};
 #[cfg(feature = "json")]
 pub use value::Json;
-pub use value::{FieldType, IntoValue, SqlType, Value};
+pub use value::{DecimalType, FieldType, IntoValue, SqlType, TextType, Value};
 
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {
@@ -54,8 +54,8 @@ pub mod __private {
         ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema, ReferentialAction,
     };
     pub use crate::value::{
-        AutoIncrementField, DecimalField, DefaultLiteral, FieldType, KeyField, SqlType, TextField,
-        Value,
+        AutoIncrementField, DecimalField, DecimalType, DefaultLiteral, FieldType, KeyField, SqlType,
+        TextField, TextType, Value,
     };
     pub use std::option::Option;
     pub use std::result::Result as StdResult;

@@ -183,12 +183,10 @@ pub fn derive_sql_type(input: &DeriveInput) -> TokenStream {
         // Text and decimal newtypes keep the options of their inner type.
         let markers = match last_segment(inner).as_deref() {
             Some("String") => quote! {
-                impl #private::TextField for #ident {}
-                impl #private::TextField for #private::Option<#ident> {}
+                impl #private::TextType for #ident {}
             },
             Some("Decimal") => quote! {
-                impl #private::DecimalField for #ident {}
-                impl #private::DecimalField for #private::Option<#ident> {}
+                impl #private::DecimalType for #ident {}
             },
             _ => quote!(),
         };

@@ -29,15 +29,11 @@ macro_rules! bind_backend {
                     Value::Text(v) => $q.bind(v),
                     Value::Bytes(v) => $q.bind(v),
                     #[cfg(feature = "chrono")]
-                    Value::ChronoDateTimeUtc(v) => $q.bind(v),
-                    #[cfg(feature = "chrono")]
                     Value::ChronoDateTime(v) => $q.bind(v),
                     #[cfg(feature = "chrono")]
                     Value::ChronoDate(v) => $q.bind(v),
                     #[cfg(feature = "chrono")]
                     Value::ChronoTime(v) => $q.bind(v),
-                    #[cfg(feature = "time")]
-                    Value::TimeOffsetDateTime(v) => $q.bind(v),
                     #[cfg(feature = "time")]
                     Value::TimePrimitiveDateTime(v) => $q.bind(v),
                     #[cfg(feature = "time")]
@@ -88,6 +84,10 @@ macro_rules! bind_backend {
 }
 
 bind_backend!(sqlite, "sqlite", sqlx::Sqlite, sqlite_null, |q, value| {
+    #[cfg(feature = "chrono")]
+    Value::ChronoDateTimeUtc(v) => q.bind(v),
+    #[cfg(feature = "time")]
+    Value::TimeOffsetDateTime(v) => q.bind(v),
     // SQLite keeps decimals as text (exact round trip) and JSON as text.
     #[cfg(feature = "decimal")]
     Value::Decimal(v) => q.bind(v.to_string()),
@@ -97,6 +97,10 @@ bind_backend!(sqlite, "sqlite", sqlx::Sqlite, sqlite_null, |q, value| {
 });
 
 bind_backend!(postgres, "postgres", sqlx::Postgres, postgres_null, |q, value| {
+    #[cfg(feature = "chrono")]
+    Value::ChronoDateTimeUtc(v) => q.bind(v),
+    #[cfg(feature = "time")]
+    Value::TimeOffsetDateTime(v) => q.bind(v),
     #[cfg(feature = "decimal")]
     Value::Decimal(v) => q.bind(v),
     #[cfg(feature = "json")]
@@ -105,6 +109,15 @@ bind_backend!(postgres, "postgres", sqlx::Postgres, postgres_null, |q, value| {
 });
 
 bind_backend!(mysql, "mysql", sqlx::MySql, mysql_null, |q, value| {
+    // sqlx sends a zoned timestamp as MySQL TIMESTAMP (1970..2038), which the server turns
+    // into NULL outside that range: send the UTC wall clock as a DATETIME instead.
+    #[cfg(feature = "chrono")]
+    Value::ChronoDateTimeUtc(v) => q.bind(v.naive_utc()),
+    #[cfg(feature = "time")]
+    Value::TimeOffsetDateTime(v) => {
+        let utc = v.to_offset(time::UtcOffset::UTC);
+        q.bind(time::PrimitiveDateTime::new(utc.date(), utc.time()))
+    }
     #[cfg(feature = "decimal")]
     Value::Decimal(v) => q.bind(v),
     #[cfg(feature = "json")]

@@ -41,5 +41,4 @@ impl SqlType for Decimal {
     }
 }
 
-impl super::DecimalField for Decimal {}
-impl super::DecimalField for Option<Decimal> {}
+impl super::DecimalType for Decimal {}

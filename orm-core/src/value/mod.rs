@@ -263,8 +263,19 @@ impl IntoValue<Option<Vec<u8>>> for &[u8] {
     note = "`like`, `ilike` and `max_length` only apply to text columns"
 )]
 pub trait TextField: FieldType {}
-impl TextField for String {}
-impl TextField for Option<String> {}
+impl<T: TextType> TextField for T {}
+impl<T: TextType> TextField for Option<T> {}
+
+/// A [`SqlType`] stored as text that text operations apply to: `String`, and newtypes of it
+/// (`#[derive(SqlType)] struct Email(String);`). Enums are text too, but not `TextType`.
+pub trait TextType: SqlType {}
+impl TextType for String {}
+
+/// A [`SqlType`] stored as a decimal, which `precision`/`scale` apply to: `Decimal` and
+/// newtypes of it.
+pub trait DecimalType: SqlType {}
+impl<T: DecimalType> DecimalField for T {}
+impl<T: DecimalType> DecimalField for Option<T> {}
 
 /// Marks the decimal field types, the only ones `precision`/`scale` apply to.
 #[diagnostic::on_unimplemented(
