@@ -92,22 +92,55 @@ fn filter_per_type() {
     let day = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
     let at = day.and_hms_micro_opt(12, 30, 15, 123_456).unwrap();
     let cases: Vec<(&str, Filter<Typed>)> = vec![
-        ("filter_uuid", Typed::ID.eq(&Uuid::from_u128(0x0123_4567_89ab_cdef))),
+        (
+            "filter_uuid",
+            Typed::ID.eq(Uuid::from_u128(0x0123_4567_89ab_cdef)),
+        ),
         ("filter_datetime_utc", Typed::AT_UTC.ge(at.and_utc())),
         ("filter_naive_datetime", Typed::AT.lt(at)),
-        ("filter_naive_date", Typed::DAY.between(day, day.succ_opt().unwrap())),
+        (
+            "filter_naive_date",
+            Typed::DAY.between(day, day.succ_opt().unwrap()),
+        ),
         ("filter_naive_time", Typed::CLOCK.gt(at.time())),
-        ("filter_offset_datetime", Typed::T_AT_UTC.le(time::OffsetDateTime::UNIX_EPOCH)),
+        (
+            "filter_offset_datetime",
+            Typed::T_AT_UTC.le(time::OffsetDateTime::UNIX_EPOCH),
+        ),
         ("filter_time_date", Typed::T_DAY.eq(time::Date::MIN)),
         ("filter_time_time", Typed::T_CLOCK.eq(None)),
-        ("filter_decimal", Typed::PRICE.gt(Decimal::new(1999, 2)) & Typed::AMOUNT.is_not_null()),
-        ("filter_json", Typed::DOC.eq(serde_json::json!({"a": [1, 2]}))),
-        ("filter_enum", Typed::STATUS.in_list([Status::Active, Status::OnHold]) | Typed::MAYBE_STATUS.eq(Status::Deleted)),
-        ("filter_newtype", Typed::EMAIL.eq(Email("a@x.io".into())) | Typed::EMAIL.ends_with("@x.io")),
-        ("filter_unsigned", Typed::TINY.eq(255u8) & Typed::SMALL.lt(65535u16) & Typed::MEDIUM.ge(4_000_000_000u32)),
+        (
+            "filter_decimal",
+            Typed::PRICE.gt(Decimal::new(1999, 2)) & Typed::AMOUNT.is_not_null(),
+        ),
+        (
+            "filter_json",
+            Typed::DOC.eq(serde_json::json!({"a": [1, 2]})),
+        ),
+        (
+            "filter_enum",
+            Typed::STATUS.in_list([Status::Active, Status::OnHold])
+                | Typed::MAYBE_STATUS.eq(Status::Deleted),
+        ),
+        (
+            "filter_newtype",
+            Typed::EMAIL.eq(Email("a@x.io".into())) | Typed::EMAIL.ends_with("@x.io"),
+        ),
+        (
+            "filter_unsigned",
+            Typed::TINY.eq(255u8) & Typed::SMALL.lt(65535u16) & Typed::MEDIUM.ge(4_000_000_000u32),
+        ),
     ];
     for (case, filter) in cases {
-        check(case, |d| render(Typed::query().filter(filter.clone()).compile(d)));
+        check(case, |d| {
+            render(Typed::query().filter(filter.clone()).compile(d))
+        });
     }
-    check("filter_u64", |d| render(Counter::query().filter(Counter::HITS.gt(u64::MAX)).compile(d)));
+    check("filter_u64", |d| {
+        render(
+            Counter::query()
+                .filter(Counter::HITS.gt(u64::MAX))
+                .compile(d),
+        )
+    });
 }

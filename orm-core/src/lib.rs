@@ -51,11 +51,12 @@ pub mod __private {
     pub use crate::model::Model;
     pub use crate::query::Column;
     pub use crate::schema::{
-        ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema, ReferentialAction,
+        ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema,
+        ReferentialAction,
     };
     pub use crate::value::{
-        AutoIncrementField, DecimalField, DecimalType, DefaultLiteral, FieldType, KeyField, SqlType,
-        TextField, TextType, Value,
+        AutoIncrementField, DecimalField, DecimalType, DefaultLiteral, FieldType, KeyField,
+        SqlType, TextField, TextType, Value,
     };
     pub use std::option::Option;
     pub use std::result::Result as StdResult;

@@ -23,9 +23,15 @@ fn krate(attrs: &TypeAttrs) -> syn::Path {
 fn no_generics(cx: &Ctxt, input: &DeriveInput, derive: &str) {
     let generics = &input.generics;
     if !generics.params.is_empty() {
-        cx.error_spanned_by(generics, format!("#[derive({derive})] does not support generics"));
+        cx.error_spanned_by(
+            generics,
+            format!("#[derive({derive})] does not support generics"),
+        );
     } else if let Some(where_clause) = &generics.where_clause {
-        cx.error_spanned_by(where_clause, format!("#[derive({derive})] does not support generics"));
+        cx.error_spanned_by(
+            where_clause,
+            format!("#[derive({derive})] does not support generics"),
+        );
     }
 }
 
@@ -67,12 +73,18 @@ pub fn derive_sql_enum(input: &DeriveInput) -> TokenStream {
                     },
                 };
                 if stored.is_empty() {
-                    cx.error_spanned_by(&variant.ident, "the stored value of a variant cannot be empty");
+                    cx.error_spanned_by(
+                        &variant.ident,
+                        "the stored value of a variant cannot be empty",
+                    );
                 }
                 if let Some((_, first)) = variants.iter().find(|(s, _)| *s == stored) {
                     cx.error_spanned_by(
                         &variant.ident,
-                        format!("variants `{first}` and `{}` are both stored as `{stored}`; rename one", variant.ident),
+                        format!(
+                            "variants `{first}` and `{}` are both stored as `{stored}`; rename one",
+                            variant.ident
+                        ),
                     );
                 }
                 variants.push((stored, &variant.ident));
@@ -82,7 +94,9 @@ pub fn derive_sql_enum(input: &DeriveInput) -> TokenStream {
             data.struct_token,
             "#[derive(SqlEnum)] needs an enum; for a newtype struct use #[derive(SqlType)]",
         ),
-        Data::Union(data) => cx.error_spanned_by(data.union_token, "#[derive(SqlEnum)] needs an enum"),
+        Data::Union(data) => {
+            cx.error_spanned_by(data.union_token, "#[derive(SqlEnum)] needs an enum")
+        }
     }
     finish(cx, || {
         let krate = krate(&attrs);
@@ -91,8 +105,13 @@ pub fn derive_sql_enum(input: &DeriveInput) -> TokenStream {
         let name = ident.to_string();
         let values: Vec<&String> = variants.iter().map(|(s, _)| s).collect();
         let idents: Vec<_> = variants.iter().map(|(_, i)| *i).collect();
-        let expected = values.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
-        let message = format!("unknown value `{{}}` for enum `{name}`; expected one of: {expected}");
+        let expected = values
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let message =
+            format!("unknown value `{{}}` for enum `{name}`; expected one of: {expected}");
         quote! {
             const _: () = {
                 #[automatically_derived]
@@ -147,8 +166,7 @@ pub fn derive_sql_type(input: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let attrs = TypeAttrs::from_attrs(&cx, &input.attrs, false);
     no_generics(&cx, input, "SqlType");
-    const SHAPE: &str =
-        "#[derive(SqlType)] needs a tuple struct with exactly one field, e.g. `struct Email(String);`";
+    const SHAPE: &str = "#[derive(SqlType)] needs a tuple struct with exactly one field, e.g. `struct Email(String);`";
     let inner = match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Unnamed(fields) if fields.unnamed.len() == 1 => Some(&fields.unnamed[0].ty),

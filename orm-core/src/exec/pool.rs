@@ -338,7 +338,9 @@ macro_rules! sqlx_backend {
 
             type Db = $db;
 
-            fn bind(statement: Compiled) -> Result<Query<'static, Db, <Db as Database>::Arguments>> {
+            fn bind(
+                statement: Compiled,
+            ) -> Result<Query<'static, Db, <Db as Database>::Arguments>> {
                 let mut q = sqlx::query(AssertSqlSafe(statement.sql));
                 for value in statement.values {
                     q = crate::exec::bind::$module::bind_value(q, value)?;
@@ -378,7 +380,10 @@ macro_rules! sqlx_backend {
                 executor: impl sqlx::Executor<'e, Database = Db>,
                 statement: Compiled,
             ) -> Result<ExecResult> {
-                let done = bind(statement)?.execute(executor).await.map_err(from_sqlx)?;
+                let done = bind(statement)?
+                    .execute(executor)
+                    .await
+                    .map_err(from_sqlx)?;
                 #[allow(clippy::redundant_closure_call)]
                 let last_insert_id = ($last_id)(&done);
                 Ok(ExecResult {

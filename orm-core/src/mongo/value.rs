@@ -46,7 +46,11 @@ pub fn to_bson(value: &Value) -> Bson {
         #[cfg(feature = "chrono")]
         Value::ChronoDateTime(v) => millis(v.and_utc().timestamp_millis()),
         #[cfg(feature = "chrono")]
-        Value::ChronoDate(v) => millis(v.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis()),
+        Value::ChronoDate(v) => millis(
+            v.and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+                .timestamp_millis(),
+        ),
         #[cfg(feature = "chrono")]
         Value::ChronoTime(v) => Bson::String(v.format("%H:%M:%S%.6f").to_string()),
         #[cfg(feature = "time")]

@@ -4,8 +4,9 @@
 //! `utf8mb4_bin` collation (PostgreSQL and SQLite compare bytes by default).
 
 use sea_query::{
-    Check, ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement, MysqlQueryBuilder,
-    PostgresQueryBuilder, SchemaStatementBuilder, SqliteQueryBuilder, Table, TableCreateStatement,
+    Check, ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement,
+    MysqlQueryBuilder, PostgresQueryBuilder, SchemaStatementBuilder, SqliteQueryBuilder, Table,
+    TableCreateStatement,
 };
 
 use super::Dialect;
@@ -140,7 +141,10 @@ fn checks(schema: &ModelSchema, column: &ColumnSchema, dialect: Dialect) -> Vec<
     }
     let wider = match dialect {
         Dialect::MySql => false,
-        Dialect::Postgres => matches!(column.ty, ColumnType::U8 | ColumnType::U16 | ColumnType::U32),
+        Dialect::Postgres => matches!(
+            column.ty,
+            ColumnType::U8 | ColumnType::U16 | ColumnType::U32
+        ),
         Dialect::Sqlite => true,
     };
     if let (Some((low, high)), true) = (column.ty.integer_range(), wider) {
@@ -163,9 +167,14 @@ fn column_def(column: &ColumnSchema, single_key: bool, dialect: Dialect) -> Colu
     let mut def = ColumnDef::new(column.name);
     // Enum columns are as wide as their longest value, so MySQL can index them.
     let max_length = column.max_length.or_else(|| {
-        column
-            .allowed_values
-            .map(|values| values.iter().map(|v| v.chars().count()).max().unwrap_or(1).max(1) as u32)
+        column.allowed_values.map(|values| {
+            values
+                .iter()
+                .map(|v| v.chars().count())
+                .max()
+                .unwrap_or(1)
+                .max(1) as u32
+        })
     });
     match (column.ty, max_length, dialect) {
         (ColumnType::Bool, _, _) => def.boolean(),
@@ -260,7 +269,11 @@ fn check_column(
              one); use `i64`, or `u32` if the values are smaller",
             schema.table,
             column.name,
-            if dialect == Dialect::Postgres { "PostgreSQL" } else { "SQLite" }
+            if dialect == Dialect::Postgres {
+                "PostgreSQL"
+            } else {
+                "SQLite"
+            }
         )));
     }
     if dialect == Dialect::MySql

@@ -77,10 +77,7 @@ pub(crate) fn fits(column: &ColumnSchema, value: &Value, dialect: Dialect) -> Re
                 if len > max as usize {
                     return Err(Error::ValueTooLong {
                         column: Some(column.name.to_owned()),
-                        source: format!(
-                            "{len} characters, but `max_length` is {max}"
-                        )
-                        .into(),
+                        source: format!("{len} characters, but `max_length` is {max}").into(),
                     });
                 }
             }
@@ -141,7 +138,9 @@ fn decimal_fits(
     if normalized.scale() > scale {
         return Err(out_of_range(
             column,
-            format!("{d} has more than {scale} decimal places (DECIMAL({precision},{scale})); round it first"),
+            format!(
+                "{d} has more than {scale} decimal places (DECIMAL({precision},{scale})); round it first"
+            ),
         ));
     }
     let integer = normalized.trunc().abs();

@@ -14,7 +14,9 @@ use crate::schema::ColumnType;
 /// Drops the digits below the microsecond (keeps leap-second nanoseconds in range).
 fn micros<T: Timelike>(value: T) -> T {
     let nanos = value.nanosecond();
-    value.with_nanosecond(nanos - nanos % 1_000).unwrap_or(value)
+    value
+        .with_nanosecond(nanos - nanos % 1_000)
+        .unwrap_or(value)
 }
 
 macro_rules! chrono_sql_type {

@@ -24,7 +24,11 @@ impl SqlType for Decimal {
             return text?
                 .map(|text| {
                     text.parse::<Decimal>().map_err(|e| {
-                        row.decode_error(index, "Decimal", format!("`{text}` is not a decimal: {e}"))
+                        row.decode_error(
+                            index,
+                            "Decimal",
+                            format!("`{text}` is not a decimal: {e}"),
+                        )
                     })
                 })
                 .transpose();
