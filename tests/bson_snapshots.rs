@@ -9,7 +9,7 @@ use orm::mongo::bson::{Bson, Document};
 use orm::mongo::{self, CountPlan, FindPlan, UpdatePlan};
 use orm::prelude::*;
 use orm::query::escape_like;
-use orm::query::ir::{Condition, DeleteQuery, InsertQuery, SelectQuery, UpdateQuery};
+use orm::query::ir::{Assignment, Condition, DeleteQuery, InsertQuery, SelectQuery, UpdateQuery};
 
 #[derive(Model, Debug, Clone)]
 #[orm(table = "users")]
@@ -589,7 +589,7 @@ fn updates() {
     let assignments = schema
         .update_columns()
         .map(|c| c.name)
-        .zip(u.update_values())
+        .zip(u.update_values().into_iter().map(Assignment::Value))
         .collect();
     let filter = Condition::primary_key_eq(schema, User::primary_key_values(u.id));
     check(
@@ -610,6 +610,19 @@ fn updates() {
                 User::update_many()
                     .set(User::ACTIVE, false)
                     .set(User::NICKNAME, None)
+                    .filter(User::AGE.gt(40))
+                    .ir(),
+            ),
+            update_text,
+        ),
+    );
+    check(
+        "update_many_increment",
+        render(
+            mongo::update_plan(
+                User::update_many()
+                    .set(User::AGE, User::AGE + 1)
+                    .set(User::NICKNAME, "x")
                     .filter(User::AGE.gt(40))
                     .ir(),
             ),

@@ -3,13 +3,14 @@
 //! Each case is written once and compiled for PostgreSQL, MySQL and SQLite; the snapshot
 //! name is `<case>@<dialect>`.
 
+use orm::OnConflict;
 use orm::prelude::*;
-use orm::query::ir::{InsertQuery, Statement, UpdateQuery};
+use orm::query::ir::{Assignment, InsertQuery, Statement, UpdateQuery, UpsertQuery};
 use orm::sql::{compile, ddl};
 use orm::{Compiled, Dialect};
 
 #[derive(Model, Debug, Clone)]
-#[orm(table = "users")]
+#[orm(table = "users", has_many(posts = Post::AUTHOR_ID))]
 struct User {
     #[orm(primary_key, auto_increment)]
     id: i64,
@@ -215,6 +216,64 @@ fn count_and_exists() {
 }
 
 #[test]
+fn aggregates_and_grouping() {
+    check("select_aggregates", |d| {
+        render(
+            User::query()
+                .filter(User::ACTIVE.eq(true))
+                .select((
+                    count_all(),
+                    User::AGE.sum(),
+                    User::SCORE.sum(),
+                    User::AGE.avg(),
+                    User::NAME.min(),
+                    User::AGE.max(),
+                ))
+                .compile(d),
+        )
+    });
+    check("group_by_having", |d| {
+        render(
+            User::query()
+                .select((User::ACTIVE, count_all(), User::NICKNAME.count()))
+                .group_by(User::ACTIVE)
+                .having(User::AGE.avg().gt(30.0) & User::AGE.sum().lt(1000))
+                .order_by(User::ACTIVE.desc())
+                .compile(d),
+        )
+    });
+}
+
+#[test]
+fn joins() {
+    check("inner_join", |d| {
+        render(
+            User::query()
+                .inner_join(User::posts())
+                .filter(User::AGE.gt(18))
+                .filter_joined(Post::EDITOR_ID.is_null())
+                .order_by_joined(Post::ID.desc())
+                .limit(5)
+                .compile(d),
+        )
+    });
+    check("left_join_belongs_to", |d| {
+        render(Post::query().left_join(Post::author()).compile(d))
+    });
+}
+
+#[test]
+fn row_locks() {
+    check("for_update", |d| {
+        render(User::query().filter(User::ID.eq(1)).for_update().compile(d))
+    });
+    check("skip_locked", |d| {
+        render(User::query().limit(10).skip_locked().compile(d))
+    });
+    check("no_wait", |d| render(User::query().no_wait().compile(d)));
+}
+
+#[test]
 fn composite_key_lookup() {
     check("find_composite_key", |d| {
         render(
@@ -247,6 +306,36 @@ fn inserts() {
 }
 
 #[test]
+fn upserts() {
+    let upsert = |on_conflict: orm::query::ir::OnConflict, d| {
+        let insert = InsertQuery {
+            schema: User::schema(),
+            rows: vec![user().insert_values()],
+            returning: false,
+        };
+        render(compile(
+            &Statement::Upsert(UpsertQuery {
+                insert,
+                on_conflict,
+            }),
+            d,
+        ))
+    };
+    check("upsert_update", |d| {
+        upsert(
+            OnConflict::on(User::EMAIL)
+                .update(User::NAME)
+                .update(User::AGE)
+                .into_clause(),
+            d,
+        )
+    });
+    check("upsert_do_nothing", |d| {
+        upsert(OnConflict::on(User::EMAIL).do_nothing().into_clause(), d)
+    });
+}
+
+#[test]
 fn updates() {
     check("update_loaded_row", |d| {
         let u = user();
@@ -254,7 +343,7 @@ fn updates() {
         let assignments = schema
             .update_columns()
             .map(|c| c.name)
-            .zip(u.update_values())
+            .zip(u.update_values().into_iter().map(Assignment::Value))
             .collect();
         let filter =
             orm::query::ir::Condition::primary_key_eq(schema, User::primary_key_values(u.id));
@@ -273,6 +362,15 @@ fn updates() {
                 .set(User::ACTIVE, false)
                 .set(User::NICKNAME, None)
                 .filter(User::AGE.gt(40))
+                .compile(d),
+        )
+    });
+    check("update_many_with_expressions", |d| {
+        render(
+            User::update_many()
+                .set(User::AGE, User::AGE + 1)
+                .set(User::SCORE, User::SCORE - 0.25)
+                .filter(User::ACTIVE.eq(true))
                 .compile(d),
         )
     });

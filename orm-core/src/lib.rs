@@ -15,17 +15,19 @@ pub mod model;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
 pub mod query;
+pub mod raw;
 pub mod schema;
 pub mod sql;
 pub mod value;
 
 pub use error::{Error, Result};
 pub use exec::{
-    Backend, Db, ExecResult, Executor, IsolationLevel, PoolOptions, RetryPolicy, RowRef,
+    Backend, Db, ExecResult, Executor, Health, IsolationLevel, PoolOptions, RetryPolicy, RowRef,
     Transaction, TxOptions,
 };
 pub use model::Model;
-pub use query::{Column, DeleteMany, Filter, Order, Select, UpdateMany};
+pub use query::{Column, DeleteMany, Filter, OnConflict, Order, Select, UpdateMany, count_all};
+pub use raw::{FromRow, Raw, raw};
 pub use schema::{
     ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema,
     ReferentialAction,
@@ -33,13 +35,13 @@ pub use schema::{
 pub use sql::{Compiled, Dialect};
 #[cfg(feature = "json")]
 pub use value::Json;
-pub use value::{DecimalType, FieldType, IntoValue, SqlType, TextType, Value};
+pub use value::{Assign, DecimalType, FieldType, IntoValue, SqlType, TextType, Value};
 
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {
     pub use crate::{
-        Column, Db, Error, Executor, Filter, IsolationLevel, Model, PoolOptions, Result,
-        RetryPolicy, Transaction, TxOptions,
+        Column, Db, Error, Executor, Filter, FromRow, IsolationLevel, Model, OnConflict,
+        PoolOptions, Result, RetryPolicy, Transaction, TxOptions, count_all,
     };
 }
 
@@ -49,7 +51,7 @@ pub mod __private {
     pub use crate::error::{Error, Result};
     pub use crate::exec::RowRef;
     pub use crate::model::Model;
-    pub use crate::query::Column;
+    pub use crate::query::{BelongsTo, Column, HasMany, HasOne};
     pub use crate::schema::{
         ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema,
         ReferentialAction,
@@ -76,6 +78,8 @@ pub mod __private {
     pub const fn assert_key_field<T: KeyField>() {}
     /// Compile-time check that a `belongs_to` field has the type of the parent's key.
     pub const fn assert_foreign_key<F: crate::value::ReferencesKey<K>, K>() {}
+    /// Compile-time check for `has_many`/`has_one`: the child column holds the parent's key.
+    pub const fn assert_relation_key<K, C, F: crate::value::ReferencesKey<K>>(_: Column<C, F>) {}
     /// Compile-time check for `on_delete = "set_null"` (the field must be an `Option`).
     pub const fn assert_nullable_field<T: crate::value::SetNullField>() {}
     /// Compile-time check for `belongs_to`: the parent has a single-column primary key.

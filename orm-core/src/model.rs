@@ -4,8 +4,11 @@ use std::future::Future;
 
 use crate::error::{Error, Result};
 use crate::exec::{Executor, RowRef};
-use crate::query::ir::{Condition, InsertQuery, Projection, SelectQuery, Statement, UpdateQuery};
-use crate::query::{DeleteMany, Select, UpdateMany};
+use crate::query::ir::{
+    Assignment, Condition, InsertQuery, Projection, SelectQuery, Statement, UpdateQuery,
+    UpsertQuery,
+};
+use crate::query::{DeleteMany, OnConflict, Select, UpdateMany};
 use crate::schema::ModelSchema;
 use crate::value::Value;
 
@@ -30,6 +33,12 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// Decodes a row whose columns start at `offset`, in [`ModelSchema::columns`] order.
     fn decode_row(row: &RowRef<'_>, offset: usize) -> Result<Self>;
+
+    /// The value of the stored column at `index` (a position in [`ModelSchema::columns`]).
+    ///
+    /// # Panics
+    /// If `index` is not a column position of this model.
+    fn column_value(&self, index: usize) -> Value;
 
     /// Values of [`ModelSchema::insert_columns`], in that order.
     fn insert_values(&self) -> Vec<Value>;
@@ -94,14 +103,46 @@ pub trait Model: Sized + Send + Sync + 'static {
         }
     }
 
+    /// Inserts `rows`, updating (or skipping) those that conflict with existing rows on the
+    /// columns of `on_conflict`: `ON CONFLICT ... DO UPDATE/NOTHING` on PostgreSQL and SQLite,
+    /// `ON DUPLICATE KEY UPDATE` on MySQL (which applies it to a conflict on any unique key).
+    ///
+    /// Returns nothing: the dialects count upserted rows differently (MySQL counts an updated
+    /// row twice), so no count would mean the same everywhere.
+    fn upsert_many<E: Executor>(
+        db: &E,
+        rows: &[Self],
+        on_conflict: OnConflict<Self>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let rows: Vec<Vec<Value>> = rows.iter().map(Self::insert_values).collect();
+        async move {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let schema = Self::schema();
+            let upsert = Statement::Upsert(UpsertQuery {
+                insert: InsertQuery {
+                    schema,
+                    rows,
+                    returning: false,
+                },
+                on_conflict: on_conflict.into_clause(),
+            });
+            db.execute(upsert)
+                .await
+                .map_err(|e| e.resolve_constraint(schema))?;
+            Ok(())
+        }
+    }
+
     /// Writes every non-key field of this loaded row; [`Error::NotFound`] if its key matches no
     /// row.
     fn update<E: Executor>(&self, db: &E) -> impl Future<Output = Result<()>> + Send {
         let schema = Self::schema();
-        let assignments: Vec<(&'static str, Value)> = schema
+        let assignments: Vec<(&'static str, Assignment)> = schema
             .update_columns()
             .map(|c| c.name)
-            .zip(self.update_values())
+            .zip(self.update_values().into_iter().map(Assignment::Value))
             .collect();
         let filter =
             Condition::primary_key_eq(schema, Self::primary_key_values(self.primary_key()));
@@ -175,12 +216,5 @@ pub(crate) fn decode_model<M: Model>(row: &RowRef<'_>) -> Result<M> {
 
 /// A select of every column of `M` (used by [`Select`]).
 pub(crate) fn select_query<M: Model>(projection: Projection) -> SelectQuery {
-    SelectQuery {
-        schema: M::schema(),
-        projection,
-        filter: None,
-        order: Vec::new(),
-        limit: None,
-        offset: None,
-    }
+    SelectQuery::new(M::schema(), projection)
 }

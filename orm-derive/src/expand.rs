@@ -46,9 +46,11 @@ fn model(cont: &Container<'_>) -> TokenStream {
     let consts = column_consts(cont, &private, cont.stored_fields());
     let model_impl = model_impl(cont, &private);
     let type_checks = type_checks(cont, &private);
+    let relations = relation_accessors(cont, &private);
     quote! {
         const _: () = {
             #consts
+            #relations
             #model_impl
             #type_checks
         };
@@ -83,6 +85,49 @@ pub fn column_consts<'f, 'a: 'f>(
     }
 }
 
+/// `impl User { pub fn posts() -> HasMany<User, Post> { ... } }` for `has_many`/`has_one`,
+/// and `pub fn author() -> BelongsTo<Post, User>` for each `belongs_to` field named `<x>_id`.
+fn relation_accessors(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+    let ident = cont.ident;
+    let many = cont.attrs.has_many.iter().map(|rel| (rel, quote!(HasMany)));
+    let one = cont.attrs.has_one.iter().map(|rel| (rel, quote!(HasOne)));
+    let children = many.chain(one).map(|(rel, kind)| {
+        let accessor = &rel.accessor;
+        let column = &rel.column;
+        let child = rel.child();
+        let doc = format!(
+            "The `{}` relation: rows of the child whose foreign key is this row's key.",
+            accessor
+        );
+        quote_spanned! {column.span()=>
+            #[doc = #doc]
+            pub fn #accessor() -> #private::#kind<#ident, #child> {
+                #private::assert_relation_key::<<#ident as #private::Model>::PrimaryKey, _, _>(#column);
+                #private::#kind::via_checked_elsewhere(#column)
+            }
+        }
+    });
+    let parents = cont.stored_fields().filter_map(|field| {
+        let parent = &field.attrs.belongs_to.as_ref()?.value;
+        let name = field.name();
+        let accessor = format_ident!("{}", name.strip_suffix("_id")?, span = field.ident.span());
+        let column = field.const_ident();
+        let doc = format!("The row `{name}` points at (many-to-one).");
+        Some(quote! {
+            #[doc = #doc]
+            pub fn #accessor() -> #private::BelongsTo<#ident, #parent> {
+                #private::BelongsTo::via(#ident::#column)
+            }
+        })
+    });
+    quote! {
+        impl #ident {
+            #(#children)*
+            #(#parents)*
+        }
+    }
+}
+
 /// `tokens` with every span set to `span`, so that an error in a path such as
 /// `::orm::__private::Column::new` points at the field's type rather than at the derive.
 fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
@@ -109,6 +154,7 @@ fn model_impl(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     let decode = decode_row(cont, private);
     let keys = cont.key_fields();
 
+    let column_value = column_value(cont, private);
     let insert = values(
         private,
         cont.stored_fields()
@@ -170,6 +216,10 @@ fn model_impl(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
                 __offset: ::core::primitive::usize,
             ) -> #private::Result<Self> {
                 #decode
+            }
+
+            fn column_value(&self, __index: ::core::primitive::usize) -> #private::Value {
+                #column_value
             }
 
             fn insert_values(&self) -> #private::Vec<#private::Value> {
@@ -356,6 +406,23 @@ fn decode_row(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     });
     quote! {
         ::core::result::Result::Ok(#ident { #(#inits),* })
+    }
+}
+
+/// The body of `column_value`: a match from stored-column position to the encoded field.
+fn column_value(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+    let arms = cont.stored_fields().enumerate().map(|(position, field)| {
+        let member = field.ident;
+        let ty = field.ty;
+        let position = Literal::usize_unsuffixed(position);
+        quote_spanned!(ty.span()=> #position => <#ty as #private::FieldType>::to_value(&self.#member),)
+    });
+    let name = cont.name();
+    quote! {
+        match __index {
+            #(#arms)*
+            _ => ::core::panic!("`{}` has no column at position {}", #name, __index),
+        }
     }
 }
 

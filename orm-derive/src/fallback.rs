@@ -75,6 +75,10 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
                     #stub
                 }
 
+                fn column_value(&self, _: ::core::primitive::usize) -> #private::Value {
+                    #stub
+                }
+
                 fn insert_values(&self) -> #private::Vec<#private::Value> {
                     #stub
                 }

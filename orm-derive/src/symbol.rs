@@ -34,6 +34,10 @@ pub const MAX_LENGTH: Symbol = Symbol("max_length");
 pub const SKIP: Symbol = Symbol("skip");
 /// Struct and field: `renamed_from = "old_name"` (a hint for the migration engine).
 pub const RENAMED_FROM: Symbol = Symbol("renamed_from");
+/// Struct: `has_many(posts = Post::AUTHOR_ID)`.
+pub const HAS_MANY: Symbol = Symbol("has_many");
+/// Struct: `has_one(profile = Profile::USER_ID)`.
+pub const HAS_ONE: Symbol = Symbol("has_one");
 /// Field: `belongs_to = Parent` (a foreign key to the parent's primary key).
 pub const BELONGS_TO: Symbol = Symbol("belongs_to");
 /// Field: `on_delete = "cascade"` (with `belongs_to`).
@@ -51,7 +55,7 @@ pub const RENAME_ALL: Symbol = Symbol("rename_all");
 pub const RENAME: Symbol = Symbol("rename");
 
 /// Options that only make sense on the struct.
-pub const STRUCT_ONLY: &[Symbol] = &[TABLE, CRATE];
+pub const STRUCT_ONLY: &[Symbol] = &[TABLE, CRATE, HAS_MANY, HAS_ONE];
 /// Options that only make sense on a field.
 pub const FIELD_ONLY: &[Symbol] = &[
     AUTO_INCREMENT,

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use orm::prelude::*;
-use orm::{Dialect, Error};
+use orm::{Dialect, Error, OnConflict};
 
 #[derive(Model, Debug, Clone, PartialEq)]
-#[orm(table = "users")]
+#[orm(table = "users", has_many(posts = Post::AUTHOR_ID, edited = Post::EDITOR_ID))]
 struct User {
     #[orm(primary_key, auto_increment)]
     id: i64,
@@ -85,7 +85,7 @@ struct Sample {
 /// A child table with foreign keys: deleting a user deletes their posts; an editor is
 /// unset instead.
 #[derive(Model, Debug, Clone, PartialEq)]
-#[orm(table = "posts")]
+#[orm(table = "posts", has_many(comments = Comment::POST_ID))]
 struct Post {
     #[orm(primary_key, auto_increment)]
     id: i64,
@@ -94,6 +94,148 @@ struct Post {
     #[orm(belongs_to = User, on_delete = "set_null")]
     editor_id: Option<i64>,
     title: String,
+}
+
+/// A grandchild: users → posts → comments.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "comments")]
+struct Comment {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    #[orm(belongs_to = Post, on_delete = "cascade")]
+    post_id: i64,
+    text: String,
+}
+
+/// Counts the statements an executor runs, to prove eager loading runs one per level.
+struct Counting<'a> {
+    db: &'a Db,
+    statements: AtomicU32,
+}
+
+impl<'a> Counting<'a> {
+    fn new(db: &'a Db) -> Self {
+        Counting {
+            db,
+            statements: AtomicU32::new(0),
+        }
+    }
+
+    fn take(&self) -> u32 {
+        self.statements.swap(0, Ordering::SeqCst)
+    }
+
+    fn tick(&self) {
+        self.statements.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Executor for Counting<'_> {
+    fn backend(&self) -> orm::Backend {
+        self.db.backend()
+    }
+
+    async fn fetch_all<T: Send + 'static>(
+        &self,
+        query: orm::query::ir::SelectQuery,
+        decode: orm::exec::Decoder<T>,
+    ) -> orm::Result<Vec<T>> {
+        self.tick();
+        self.db.fetch_all(query, decode).await
+    }
+
+    async fn fetch_optional<T: Send + 'static>(
+        &self,
+        query: orm::query::ir::SelectQuery,
+        decode: orm::exec::Decoder<T>,
+    ) -> orm::Result<Option<T>> {
+        self.tick();
+        self.db.fetch_optional(query, decode).await
+    }
+
+    async fn count(&self, query: orm::query::ir::SelectQuery) -> orm::Result<u64> {
+        self.tick();
+        self.db.count(query).await
+    }
+
+    async fn insert_returning<T: Send + 'static>(
+        &self,
+        query: orm::query::ir::InsertQuery,
+        decode: orm::exec::Decoder<T>,
+    ) -> orm::Result<T> {
+        self.tick();
+        self.db.insert_returning(query, decode).await
+    }
+
+    async fn execute(&self, statement: orm::query::ir::Statement) -> orm::Result<orm::ExecResult> {
+        self.tick();
+        self.db.execute(statement).await
+    }
+
+    async fn execute_raw(&self, sql: &str) -> orm::Result<orm::ExecResult> {
+        self.tick();
+        self.db.execute_raw(sql).await
+    }
+
+    async fn fetch_compiled<T: Send + 'static>(
+        &self,
+        statement: orm::Compiled,
+        decode: orm::exec::Decoder<T>,
+    ) -> orm::Result<Vec<T>> {
+        self.tick();
+        self.db.fetch_compiled(statement, decode).await
+    }
+
+    async fn execute_compiled(&self, statement: orm::Compiled) -> orm::Result<orm::ExecResult> {
+        self.tick();
+        self.db.execute_compiled(statement).await
+    }
+}
+
+/// `users` users, each with `posts` posts (edited by the next user), each with 2 comments.
+async fn seed_graph(db: &Db, users: usize, posts: usize) -> orm::Result<()> {
+    create_tables(db).await?;
+    let people: Vec<User> = (0..users)
+        .map(|i| User::new(&format!("g{i}@x.io"), &format!("G{i:04}"), 20))
+        .collect();
+    User::insert_many(db, &people).await?;
+    let ids: Vec<i64> = User::query()
+        .order_by(User::ID.asc())
+        .all(db)
+        .await?
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    let mut rows = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        for p in 0..posts {
+            let editor = if p == 0 {
+                None
+            } else {
+                Some(ids[(i + 1) % ids.len()])
+            };
+            rows.push(Post {
+                id: 0,
+                author_id: *id,
+                editor_id: editor,
+                title: format!("{i}/{p}"),
+            });
+        }
+    }
+    Post::insert_many(db, &rows).await?;
+    let post_ids: Vec<i64> = Post::query().all(db).await?.iter().map(|p| p.id).collect();
+    let comments: Vec<Comment> = post_ids
+        .iter()
+        .flat_map(|id| {
+            (0..2).map(move |c| Comment {
+                id: 0,
+                post_id: *id,
+                text: format!("c{c}"),
+            })
+        })
+        .collect();
+    Comment::insert_many(db, &comments).await?;
+    Ok(())
 }
 
 /// Reads the `users` table with a wrong field type, to provoke a decode error.
@@ -109,6 +251,7 @@ async fn create_tables(db: &Db) -> orm::Result<()> {
     db.create_table::<User>().await?;
     db.create_table::<Membership>().await?;
     db.create_table::<Post>().await?;
+    db.create_table::<Comment>().await?;
     db.create_table::<Sample>().await
 }
 
@@ -393,6 +536,52 @@ suite! {
         Ok(())
     }
 
+    async fn update_many_with_column_expressions(db) {
+        let users = seed_users(db).await?;
+        let n = User::update_many()
+            .set(User::AGE, User::AGE + 1)
+            .set(User::SCORE, User::SCORE - 0.5)
+            .filter(User::AGE.lt(40))
+            .execute(db)
+            .await?;
+        assert_eq!(n, 2);
+        let ada = User::find(db, users[0].id).await?.expect("Ada");
+        assert_eq!((ada.age, ada.score), (37, users[0].score - 0.5));
+        let linus = User::find(db, users[3].id).await?.expect("Linus");
+        assert_eq!(linus.age, 29);
+        let grace = User::find(db, users[2].id).await?.expect("Grace");
+        assert_eq!(grace, users[2], "rows outside the filter are untouched");
+        Ok(())
+    }
+
+    async fn upsert_updates_or_skips_conflicting_rows(db) {
+        seed_users(db).await?;
+        let mut ada = User::new("ada@example.com", "Ada Lovelace", 37);
+        ada.nickname = Some("enchantress".into());
+        let newcomer = User::new("new@example.com", "New", 20);
+        let on_email = OnConflict::on(User::EMAIL).update(User::NAME).update(User::AGE);
+        User::upsert_many(db, &[ada.clone(), newcomer.clone()], on_email).await?;
+        let stored = User::query().filter(User::EMAIL.eq("ada@example.com")).one(db).await?;
+        assert_eq!((stored.name.as_str(), stored.age), ("Ada Lovelace", 37), "updated columns");
+        assert_eq!(stored.nickname.as_deref(), Some("countess"), "columns not listed are kept");
+        assert_eq!(User::query().count(db).await?, 6, "the newcomer was inserted");
+
+        let ignored = User::new("alan@example.com", "Not Alan", 1);
+        User::upsert_many(db, &[ignored], OnConflict::on(User::EMAIL).do_nothing()).await?;
+        let alan = User::query().filter(User::EMAIL.eq("alan@example.com")).one(db).await?;
+        assert_eq!((alan.name.as_str(), alan.age), ("Alan", 41), "do_nothing keeps the row");
+        assert_eq!(User::query().count(db).await?, 6);
+
+        let m = Membership { user_id: 1, group_code: "g".into(), level: 1, role: "old".into() };
+        m.insert(db).await?;
+        let changed = Membership { role: "new".into(), ..m.clone() };
+        let on_key = OnConflict::on(Membership::USER_ID).and(Membership::GROUP_CODE).update(Membership::ROLE);
+        Membership::upsert_many(db, &[changed], on_key).await?;
+        let got = Membership::find(db, (1, "g".into())).await?.expect("row");
+        assert_eq!(got.role, "new", "composite conflict target");
+        Ok(())
+    }
+
     async fn delete_by_key_and_delete_many(db) {
         let users = seed_users(db).await?;
         assert!(User::delete_by_key(db, users[0].id).await?);
@@ -621,6 +810,207 @@ suite! {
         Ok(())
     }
 
+    async fn insert_many_splits_under_the_parameter_limit_all_or_nothing(db) {
+        create_tables(db).await?;
+        // 6 bound columns a row: 12,000 rows exceed every dialect's limit for one statement.
+        let limit = db.dialect().max_bind_parameters() / 6;
+        let n = 12_000;
+        assert!(n > limit, "the test must need more than one statement");
+        let rows: Vec<User> = (0..n).map(|i| User::new(&format!("c{i}@x.io"), "C", i as i32)).collect();
+        assert_eq!(User::insert_many(db, &rows).await?, n as u64);
+        assert_eq!(User::query().count(db).await?, n as u64);
+        User::delete_many().execute(db).await?;
+        // A duplicate in the last chunk undoes the earlier chunks too.
+        let mut rows = rows;
+        rows[n - 1].email = rows[0].email.clone();
+        let err = User::insert_many(db, &rows).await.unwrap_err();
+        assert!(err.is_unique_violation(), "{err:?}");
+        assert_eq!(User::query().count(db).await?, 0, "all or nothing");
+        Ok(())
+    }
+
+    async fn raw_sql_binds_parameters_and_decodes_tuples_and_models(db) {
+        seed_users(db).await?;
+        let rows: Vec<(String, i32)> = orm::raw("SELECT name, age FROM users WHERE age > ? AND name <> '?' ORDER BY age")
+            .bind(40)
+            .fetch_all(db)
+            .await?;
+        assert_eq!(rows, [("Alan".to_owned(), 41), ("barbara".to_owned(), 62), ("Grace".to_owned(), 85)]);
+        let users: Vec<User> = orm::raw("SELECT id, email, name, age, nickname, active, score FROM users WHERE nickname = ? OR name = ?")
+            .bind(None::<String>)
+            .bind("Ada")
+            .fetch_all(db)
+            .await?;
+        assert_eq!(names(&users), ["Ada"], "`= NULL` matches nothing; Ada matches by name");
+        let done = orm::raw("UPDATE users SET age = age + ? WHERE name = ?").bind(1).bind("Ada").execute(db).await?;
+        assert_eq!(done.rows_affected, 1);
+        let (age,): (i32,) = orm::raw("SELECT age FROM users WHERE name = ?").bind("Ada").fetch_optional(db).await?.expect("row");
+        assert_eq!(age, 37);
+        let hostile = "x'); DROP TABLE users; --";
+        let none: Option<(i64,)> = orm::raw("SELECT id FROM users WHERE name = ?").bind(hostile).fetch_optional(db).await?;
+        assert_eq!(none, None);
+        assert_eq!(User::query().count(db).await?, 5, "the table is intact");
+        let err = orm::raw("SELECT ?").fetch_all::<(i64,), _>(db).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidQuery(_)), "{err:?}");
+        Ok(())
+    }
+
+    async fn health_reports_latency_and_pool_state(db) {
+        let health = db.health().await?;
+        assert!(health.latency < std::time::Duration::from_secs(5), "{health:?}");
+        assert!(health.connections >= 1 && health.connections <= health.max_connections, "{health:?}");
+        assert!(health.idle <= health.connections, "{health:?}");
+        Ok(())
+    }
+
+    async fn eager_loading_runs_one_query_per_level(db) {
+        seed_graph(db, 30, 3).await?;
+        let counting = Counting::new(db);
+        let users = User::query()
+            .order_by(User::ID.asc())
+            .with(User::posts().with(Post::comments()))
+            .all(&counting)
+            .await?;
+        assert_eq!(counting.take(), 3, "users, posts, comments: one statement each");
+        assert_eq!(users.len(), 30);
+        for (user, posts) in &users {
+            assert_eq!(posts.len(), 3, "{}", user.name);
+            for (post, comments) in posts {
+                assert_eq!(post.author_id, user.id);
+                assert_eq!(comments.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), ["c0", "c1"]);
+                assert!(comments.iter().all(|c| c.post_id == post.id));
+            }
+        }
+        let expected = Post::query().filter(Post::AUTHOR_ID.eq(users[7].0.id)).order_by(Post::ID.asc()).all(db).await?;
+        let loaded: Vec<Post> = users[7].1.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(loaded, expected, "same rows as a direct query");
+        Ok(())
+    }
+
+    async fn eager_loading_chunks_large_key_lists(db) {
+        seed_graph(db, 2_500, 1).await?;
+        let counting = Counting::new(db);
+        let users = User::query().with(User::posts()).all(&counting).await?;
+        assert_eq!(counting.take(), 1 + 3, "2,500 keys in chunks of 1,000");
+        assert!(users.iter().all(|(u, posts)| posts.len() == 1 && posts[0].author_id == u.id));
+        Ok(())
+    }
+
+    async fn belongs_to_and_several_relations_load_together(db) {
+        seed_graph(db, 4, 2).await?;
+        let counting = Counting::new(db);
+        let posts = Post::query()
+            .order_by(Post::ID.asc())
+            .with((Post::author(), Post::editor()))
+            .all(&counting)
+            .await?;
+        assert_eq!(counting.take(), 3);
+        for (post, (author, editor)) in &posts {
+            assert_eq!(author.as_ref().map(|a| a.id), Some(post.author_id));
+            assert_eq!(editor.as_ref().map(|e| e.id), post.editor_id, "NULL editor loads as None");
+        }
+        let (first_user, (posts_of, edited)) = User::query()
+            .order_by(User::ID.asc())
+            .with((User::posts(), User::edited()))
+            .optional(&counting)
+            .await?
+            .expect("a user");
+        assert_eq!(counting.take(), 3);
+        assert_eq!(posts_of.len(), 2);
+        assert!(edited.iter().all(|p| p.editor_id == Some(first_user.id)));
+        assert_eq!(edited.len(), 1, "the previous user's second post");
+        Ok(())
+    }
+
+    async fn aggregates_have_one_type_on_every_dialect(db) {
+        seed_users(db).await?;
+        let stats = User::query()
+            .select((count_all(), User::AGE.sum(), User::AGE.avg(), User::AGE.min(), User::AGE.max(), User::SCORE.sum()))
+            .one(db)
+            .await?;
+        assert_eq!(stats, (5, Some(252), Some(50.4), Some(28), Some(85), Some(15.0)));
+        let empty = User::query()
+            .filter(User::AGE.gt(1000))
+            .select((count_all(), User::AGE.sum(), User::AGE.avg(), User::NAME.min(), User::NICKNAME.count()))
+            .one(db)
+            .await?;
+        assert_eq!(empty, (0, None, None, None, 0), "aggregates over no row");
+        let nicknames = User::query().select((User::NICKNAME.count(), User::NICKNAME.max())).one(db).await?;
+        assert_eq!(nicknames, (3, Some("countess".to_owned())), "COUNT(col) skips NULLs");
+        Ok(())
+    }
+
+    async fn group_by_and_having(db) {
+        seed_users(db).await?;
+        User::update_many().set(User::ACTIVE, false).filter(User::AGE.in_list([41, 85])).execute(db).await?;
+        let groups = User::query()
+            .select((User::ACTIVE, count_all(), User::AGE.sum(), User::AGE.avg()))
+            .group_by(User::ACTIVE)
+            .order_by(User::ACTIVE.asc())
+            .all(db)
+            .await?;
+        assert_eq!(groups, [(false, 2, Some(126), Some(63.0)), (true, 3, Some(126), Some(42.0))]);
+        let old_groups = User::query()
+            .select((User::ACTIVE,))
+            .group_by(User::ACTIVE)
+            .having(User::AGE.avg().gt(50.0))
+            .all(db)
+            .await?;
+        assert_eq!(old_groups, [(false,)]);
+        let names = User::query().filter(User::AGE.lt(40)).order_by(User::NAME.asc()).select((User::NAME, User::NICKNAME)).all(db).await?;
+        assert_eq!(names, [("Ada".to_owned(), Some("countess".to_owned())), ("Linus".to_owned(), None)]);
+        Ok(())
+    }
+
+    async fn row_locks_skip_locked_and_no_wait(db) {
+        seed_users(db).await?;
+        let holder = db.begin().await?;
+        let ada = User::query().filter(User::NAME.eq("Ada")).for_update().one(&holder).await?;
+        assert_eq!(ada.age, 36);
+        if db.dialect() == Dialect::Sqlite {
+            let err = User::query().skip_locked().all(&holder).await.unwrap_err();
+            assert!(matches!(err, Error::InvalidQuery(_)), "SQLite says it cannot: {err:?}");
+            return holder.commit().await;
+        }
+        let other = db.begin().await?;
+        let free = User::query().order_by(User::NAME.asc()).skip_locked().all(&other).await?;
+        assert_eq!(names(&free), ["Alan", "Grace", "Linus", "barbara"], "Ada is locked");
+        let err = User::query().filter(User::NAME.eq("Ada")).no_wait().all(&other).await.unwrap_err();
+        assert!(matches!(err, Error::LockTimeout { .. }), "{err:?}");
+        other.rollback().await?;
+        holder.commit().await?;
+        Ok(())
+    }
+
+    async fn inner_and_left_joins_filter_and_order_on_both_sides(db) {
+        let users = seed_users(db).await?;
+        let (ada, alan, grace) = (&users[0], &users[1], &users[2]);
+        for (author, title) in [(ada, "a1"), (ada, "a2"), (alan, "b1")] {
+            Post { id: 0, author_id: author.id, editor_id: Some(grace.id), title: title.into() }.insert(db).await?;
+        }
+        let pairs = User::query()
+            .inner_join(User::posts())
+            .order_by(User::NAME.asc())
+            .order_by_joined(Post::TITLE.desc())
+            .all(db)
+            .await?;
+        let seen: Vec<(&str, &str)> = pairs.iter().map(|(u, p)| (u.name.as_str(), p.title.as_str())).collect();
+        assert_eq!(seen, [("Ada", "a2"), ("Ada", "a1"), ("Alan", "b1")]);
+        assert!(pairs.iter().all(|(u, p)| p.author_id == u.id));
+
+        let left = User::query().left_join(User::posts()).filter(User::AGE.lt(50)).order_by(User::NAME.asc()).all(db).await?;
+        let seen: Vec<(&str, Option<&str>)> =
+            left.iter().map(|(u, p)| (u.name.as_str(), p.as_ref().map(|p| p.title.as_str()))).collect();
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(seen.contains(&("Linus", None)), "users without posts stay, with None: {seen:?}");
+
+        let filtered = User::query().inner_join(User::posts()).filter_joined(Post::TITLE.like("a%")).count(db).await?;
+        assert_eq!(filtered, 2);
+        let (post, author) = Post::query().inner_join(Post::author()).filter_joined(User::NAME.eq("Alan")).one(db).await?;
+        assert_eq!((post.title.as_str(), author.name.as_str()), ("b1", "Alan"));
+        Ok(())
+    }
+
     async fn not_null_violation_names_the_column(db) {
         create_tables(db).await?;
         let err = db
@@ -650,6 +1040,7 @@ suite! {
         create_tables(db).await?;
         create_tables(db).await?;
         User::new("x@x.io", "X", 1).insert(db).await?;
+        db.drop_table::<Comment>().await?;
         db.drop_table::<Post>().await?;
         db.drop_table::<User>().await?;
         let err = User::query().count(db).await.unwrap_err();

@@ -89,7 +89,8 @@ fn retry_kind(db: &dyn sqlx::error::DatabaseError) -> Option<fn(crate::error::Bo
     if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
         return match my.number() {
             1213 => Some(deadlock),
-            1205 => Some(lock_timeout),
+            // Lock wait timeout, and MySQL 8's NOWAIT (MariaDB reports NOWAIT as 1205).
+            1205 | 3572 => Some(lock_timeout),
             // MariaDB's snapshot-isolation conflict: "Record has changed since last read".
             1020 => Some(serialization),
             _ => None,

@@ -13,13 +13,13 @@ mod transaction;
 
 use std::future::Future;
 
-pub use pool::{Db, PoolOptions};
+pub use pool::{Db, Health, PoolOptions};
 pub use row::RowRef;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
 
 use crate::error::Result;
 use crate::query::ir::{InsertQuery, SelectQuery, Statement};
-use crate::sql::Dialect;
+use crate::sql::{Compiled, Dialect};
 
 /// Decodes one row; generated decoders and scalar readers have this shape.
 pub type Decoder<T> = fn(&RowRef<'_>) -> Result<T>;
@@ -99,6 +99,19 @@ pub trait Executor: Send + Sync {
 
     /// Runs SQL text with no parameters (DDL, session settings).
     fn execute_raw(&self, sql: &str) -> impl Future<Output = Result<ExecResult>> + Send;
+
+    /// Runs an already compiled SQL query (see [`crate::raw`]) and decodes every row.
+    fn fetch_compiled<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send;
+
+    /// Runs an already compiled SQL statement that returns no rows.
+    fn execute_compiled(
+        &self,
+        statement: Compiled,
+    ) -> impl Future<Output = Result<ExecResult>> + Send;
 }
 
 pub(crate) use errors::*;

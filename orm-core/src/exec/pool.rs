@@ -8,6 +8,7 @@ use super::sql_runner::{SqlRunner, sql_executor};
 use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions, run_in_transaction};
 use super::{Decoder, ExecResult, Executor};
 use crate::error::{Error, Result};
+use crate::query::ir::{InsertQuery, OnConflict};
 use crate::sql::{Compiled, Dialect};
 
 /// A pool of connections to one database; cheap to clone and share between tasks.
@@ -169,6 +170,25 @@ impl PoolOptions {
     }
 }
 
+/// What [`Db::health`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    /// Round-trip time of a `SELECT 1`.
+    pub latency: Duration,
+    /// Connections open now (idle or in use).
+    pub connections: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// The pool's maximum.
+    pub max_connections: u32,
+}
+
+#[cfg(feature = "_sqlx")]
+fn pool_state<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> (u32, u32, u32) {
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+    (pool.size(), idle, pool.options().get_max_connections())
+}
+
 #[cfg(feature = "_sqlx")]
 fn sqlx_sql(sql: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql)
@@ -308,6 +328,28 @@ impl Db {
                 other => return other,
             }
         }
+    }
+
+    /// Pings the database and reports the round-trip time and the pool's state.
+    pub async fn health(&self) -> Result<Health> {
+        let started = std::time::Instant::now();
+        self.run_raw_sql("SELECT 1").await?;
+        let latency = started.elapsed();
+        let (connections, idle, max_connections) = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => pool_state(p),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => pool_state(p),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => pool_state(p),
+            Pool::None(never) => match *never {},
+        };
+        Ok(Health {
+            latency,
+            connections,
+            idle,
+            max_connections,
+        })
     }
 
     /// Closes every connection of the pool, waiting for checked-out ones to return.
@@ -480,6 +522,17 @@ impl SqlRunner for Db {
 
     async fn run_execute(&self, statement: Compiled) -> Result<ExecResult> {
         dispatch!(self, execute(statement))
+    }
+
+    async fn run_chunked_insert(
+        &self,
+        query: InsertQuery,
+        on_conflict: Option<OnConflict>,
+    ) -> Result<ExecResult> {
+        let tx = self.begin().await?;
+        let done = super::sql_runner::insert_in_chunks(&tx, query, on_conflict).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 }
 

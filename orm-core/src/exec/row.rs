@@ -91,6 +91,30 @@ impl RowRef<'_> {
         }
     }
 
+    /// Whether the column at `index` is NULL (how a left join tells a missing row).
+    #[allow(unused_variables)]
+    pub fn is_null(&self, index: usize) -> Result<bool, Error> {
+        #[cfg(feature = "_sqlx")]
+        fn raw_is_null<R: sqlx::Row>(row: &R, index: usize) -> Result<bool, Error>
+        where
+            usize: sqlx::ColumnIndex<R>,
+        {
+            use sqlx::ValueRef;
+            row.try_get_raw(index)
+                .map(|v| v.is_null())
+                .map_err(crate::exec::from_sqlx)
+        }
+        match *self {
+            #[cfg(feature = "sqlite")]
+            RowRef::Sqlite(r) => raw_is_null(r, index),
+            #[cfg(feature = "postgres")]
+            RowRef::Postgres(r) => raw_is_null(r, index),
+            #[cfg(feature = "mysql")]
+            RowRef::MySql(r) => raw_is_null(r, index),
+            RowRef::_Unreachable(never, _) => match never {},
+        }
+    }
+
     /// Decodes the column at `index` as a nullable `T` through the driver's own decoder.
     #[allow(unused_variables)]
     pub(crate) fn get<T: NativeDecode>(

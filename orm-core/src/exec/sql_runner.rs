@@ -6,7 +6,9 @@ use std::future::Future;
 
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
-use crate::query::ir::{Condition, InsertQuery, Projection, SelectQuery, Statement};
+use crate::query::ir::{
+    Condition, InsertQuery, OnConflict, Projection, SelectQuery, Statement, UpsertQuery,
+};
 use crate::sql::{Compiled, Dialect, compile, compile_select};
 use crate::value::{FieldType, Value};
 
@@ -31,6 +33,14 @@ pub(crate) trait SqlRunner: Send + Sync {
 
     /// Runs a statement that returns no rows.
     fn run_execute(&self, statement: Compiled) -> impl Future<Output = Result<ExecResult>> + Send;
+
+    /// Runs an insert too large for one statement as several, all or nothing: a pool opens a
+    /// transaction for them, a transaction runs them in itself.
+    fn run_chunked_insert(
+        &self,
+        query: InsertQuery,
+        on_conflict: Option<OnConflict>,
+    ) -> impl Future<Output = Result<ExecResult>> + Send;
 }
 
 pub(crate) async fn fetch_all<R: SqlRunner, T: Send + 'static>(
@@ -38,7 +48,7 @@ pub(crate) async fn fetch_all<R: SqlRunner, T: Send + 'static>(
     query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
-    let compiled = compile_select(&query, runner.sql_dialect());
+    let compiled = compile_select(&query, runner.sql_dialect())?;
     runner.run_fetch_all(compiled, decode).await
 }
 
@@ -47,13 +57,13 @@ pub(crate) async fn fetch_optional<R: SqlRunner, T: Send + 'static>(
     query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Option<T>> {
-    let compiled = compile_select(&query, runner.sql_dialect());
+    let compiled = compile_select(&query, runner.sql_dialect())?;
     runner.run_fetch_optional(compiled, decode).await
 }
 
 pub(crate) async fn count<R: SqlRunner>(runner: &R, mut query: SelectQuery) -> Result<u64> {
     query.projection = Projection::Count;
-    let compiled = compile_select(&query, runner.sql_dialect());
+    let compiled = compile_select(&query, runner.sql_dialect())?;
     Ok(runner
         .run_fetch_optional(compiled, decode_count)
         .await?
@@ -103,14 +113,9 @@ pub(crate) async fn insert_returning<R: SqlRunner, T: Send + 'static>(
             ))
         })?)],
     };
-    let read_back = SelectQuery {
-        schema,
-        projection: Projection::Model,
-        filter: Some(Condition::primary_key_eq(schema, key)),
-        order: Vec::new(),
-        limit: Some(1),
-        offset: None,
-    };
+    let mut read_back = SelectQuery::new(schema, Projection::Model);
+    read_back.filter = Some(Condition::primary_key_eq(schema, key));
+    read_back.limit = Some(1);
     let row = fetch_optional(runner, read_back, decode).await?;
     row.ok_or(Error::NotFound {
         table: schema.table,
@@ -141,8 +146,55 @@ fn key_values(query: &InsertQuery) -> Result<Vec<Value>> {
 }
 
 pub(crate) async fn execute<R: SqlRunner>(runner: &R, statement: Statement) -> Result<ExecResult> {
-    let compiled = compile(&statement, runner.sql_dialect())?;
-    runner.run_execute(compiled).await
+    let dialect = runner.sql_dialect();
+    match statement {
+        Statement::Insert(query) if rows_per_statement(&query, dialect) < query.rows.len() => {
+            runner.run_chunked_insert(query, None).await
+        }
+        Statement::Upsert(UpsertQuery {
+            insert,
+            on_conflict,
+        }) if rows_per_statement(&insert, dialect) < insert.rows.len() => {
+            runner.run_chunked_insert(insert, Some(on_conflict)).await
+        }
+        other => runner.run_execute(compile(&other, dialect)?).await,
+    }
+}
+
+/// How many rows of `query` fit in one statement under the dialect's parameter limit.
+fn rows_per_statement(query: &InsertQuery, dialect: Dialect) -> usize {
+    let columns = query.schema.insert_columns().count().max(1);
+    (dialect.max_bind_parameters() / columns).max(1)
+}
+
+/// Runs `query` as consecutive inserts of at most [`rows_per_statement`] rows each.
+pub(crate) async fn insert_in_chunks<R: SqlRunner>(
+    runner: &R,
+    query: InsertQuery,
+    on_conflict: Option<OnConflict>,
+) -> Result<ExecResult> {
+    let dialect = runner.sql_dialect();
+    let chunk = rows_per_statement(&query, dialect);
+    let mut total = ExecResult::default();
+    let mut rows = query.rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let part = InsertQuery {
+            schema: query.schema,
+            rows: rows.by_ref().take(chunk).collect(),
+            returning: false,
+        };
+        let statement = match &on_conflict {
+            Some(on_conflict) => Statement::Upsert(UpsertQuery {
+                insert: part,
+                on_conflict: on_conflict.clone(),
+            }),
+            None => Statement::Insert(part),
+        };
+        let done = runner.run_execute(compile(&statement, dialect)?).await?;
+        total.rows_affected += done.rows_affected;
+        total.last_insert_id = done.last_insert_id.or(total.last_insert_id);
+    }
+    Ok(total)
 }
 
 /// Implements [`Executor`](super::Executor) for a [`SqlRunner`] by delegating to this module.
@@ -192,6 +244,21 @@ macro_rules! sql_executor {
 
             async fn execute_raw(&self, sql: &str) -> $crate::Result<$crate::exec::ExecResult> {
                 self.run_raw_sql(sql).await
+            }
+
+            async fn fetch_compiled<T: Send + 'static>(
+                &self,
+                statement: $crate::sql::Compiled,
+                decode: $crate::exec::Decoder<T>,
+            ) -> $crate::Result<Vec<T>> {
+                self.run_fetch_all(statement, decode).await
+            }
+
+            async fn execute_compiled(
+                &self,
+                statement: $crate::sql::Compiled,
+            ) -> $crate::Result<$crate::exec::ExecResult> {
+                self.run_execute(statement).await
             }
         }
     };

@@ -14,6 +14,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use super::sql_runner::{SqlRunner, sql_executor};
 use super::{Decoder, ExecResult};
 use crate::error::{Error, Result};
+use crate::query::ir::{InsertQuery, OnConflict};
 use crate::sql::{Compiled, Dialect};
 
 /// The isolation level of a transaction.
@@ -316,6 +317,14 @@ impl SqlRunner for Transaction {
     async fn run_execute(&self, statement: Compiled) -> Result<ExecResult> {
         let mut guard = self.lock().await?;
         on_conn!(guard.as_mut().expect("locked"), execute(statement))
+    }
+
+    async fn run_chunked_insert(
+        &self,
+        query: InsertQuery,
+        on_conflict: Option<OnConflict>,
+    ) -> Result<ExecResult> {
+        super::sql_runner::insert_in_chunks(self, query, on_conflict).await
     }
 }
 

@@ -17,7 +17,7 @@ use bson::{Bson, Document, doc};
 use super::fields::{check_schema, resolve};
 use super::regex::like_to_regex;
 use super::value::to_bson;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::query::ir::{CmpOp, ColumnRef, Condition};
 use crate::schema::ModelSchema;
 use crate::value::Value;
@@ -257,6 +257,7 @@ impl Compiler<'_> {
                 let (path, _) = self.column(column)?;
                 on_field(path, regex_operators(pattern, *case_insensitive)?)
             }
+            Condition::CompareExpr { .. } => return Err(aggregates_unsupported()),
             Condition::IsNull { column, negated } => {
                 let (path, _) = self.column(column)?;
                 if *negated {
@@ -332,6 +333,7 @@ impl Compiler<'_> {
                     nor(regex)
                 }
             }
+            Condition::CompareExpr { .. } => return Err(aggregates_unsupported()),
             Condition::IsNull { column, negated } => {
                 let (path, _) = self.column(column)?;
                 if *negated {
@@ -358,4 +360,13 @@ impl Compiler<'_> {
 /// `{path: {$nin: [values.., null]}}`: present, not null, and none of `values`.
 fn op_nin_with_null(path: String, values: Vec<Bson>) -> Match {
     field_op(path, "$nin", and_null(values))
+}
+
+/// Aggregates (`HAVING`, grouped projections) need a `$group` pipeline, not compiled yet.
+pub(crate) fn aggregates_unsupported() -> Error {
+    Error::InvalidQuery(
+        "aggregates and `having` are not supported on MongoDB yet (they need a `$group` \
+         pipeline); load the rows and aggregate in Rust, or use a SQL backend"
+            .to_owned(),
+    )
 }

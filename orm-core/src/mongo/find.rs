@@ -5,7 +5,7 @@ use bson::Document;
 use super::fields::{ID_FIELD, check_schema, path_of, resolve};
 use super::filter::{filter_document, match_nothing};
 use crate::error::Result;
-use crate::query::ir::{Direction, Projection, SelectQuery};
+use crate::query::ir::{Direction, Projection, RowLock, SelectQuery};
 use crate::schema::ModelSchema;
 
 /// The arguments of a `find`: filter, sort, skip, limit and projection.
@@ -48,10 +48,25 @@ pub enum SelectPlan {
 
 /// Compiles a select by its [`Projection`].
 pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
-    Ok(match q.projection {
+    if q.join.is_some() {
+        return Err(crate::Error::InvalidQuery(
+            "joins are not supported on MongoDB yet; eager-load the relation with \
+             `.with(...)` instead, which runs batched `$in` queries"
+                .to_owned(),
+        ));
+    }
+    if matches!(q.lock, Some(RowLock::SkipLocked | RowLock::NoWait)) {
+        return Err(crate::Error::InvalidQuery(
+            "MongoDB has no row locks: `skip_locked()`/`no_wait()` cannot be honoured \
+             (`for_update()` is accepted: conflicting writes in transactions abort)"
+                .to_owned(),
+        ));
+    }
+    Ok(match &q.projection {
         Projection::Model => SelectPlan::Find(find_plan(q)?),
         Projection::Count => SelectPlan::Count(count_plan(q)?),
         Projection::Exists => SelectPlan::Exists(exists_plan(q)?),
+        Projection::Exprs(_) => return Err(super::filter::aggregates_unsupported()),
     })
 }
 

@@ -6,7 +6,7 @@ use super::fields::field_path;
 use super::filter::filter_document;
 use super::value::to_bson;
 use crate::error::{Error, Result};
-use crate::query::ir::UpdateQuery;
+use crate::query::ir::{Assignment, UpdateQuery};
 
 /// The arguments of an `update_many`.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,8 @@ pub fn update_plan(q: &UpdateQuery) -> Result<UpdatePlan> {
     let filter = filter_document(schema, q.filter.as_ref())?;
     let mut set = Document::new();
     let mut unset = Document::new();
-    for (name, value) in &q.assignments {
+    let mut inc = Document::new();
+    for (name, assignment) in &q.assignments {
         let path = field_path(schema, name)?;
         if schema.column(name).is_some_and(|c| c.primary_key) {
             return Err(Error::InvalidQuery(format!(
@@ -44,6 +45,20 @@ pub fn update_plan(q: &UpdateQuery) -> Result<UpdatePlan> {
         }
         set.remove(&path);
         unset.remove(&path);
+        inc.remove(&path);
+        let value = match assignment {
+            Assignment::Value(value) => value,
+            Assignment::Add { source, delta } if source == name => {
+                inc.insert(path, to_bson(delta));
+                continue;
+            }
+            Assignment::Add { source, .. } => {
+                return Err(Error::InvalidQuery(format!(
+                    "update of `{}` sets `{name}` from another column (`{source}`), which MongoDB's update operators cannot express; only `{name} + n` (`$inc`) is supported",
+                    schema.table
+                )));
+            }
+        };
         if value.is_null() {
             unset.insert(path, Bson::String(String::new()));
         } else {
@@ -56,6 +71,9 @@ pub fn update_plan(q: &UpdateQuery) -> Result<UpdatePlan> {
     }
     if !unset.is_empty() {
         update.insert("$unset", unset);
+    }
+    if !inc.is_empty() {
+        update.insert("$inc", inc);
     }
     Ok(UpdatePlan { filter, update })
 }

@@ -72,6 +72,15 @@ pub enum Condition {
         /// Case-insensitive match (`ilike`).
         case_insensitive: bool,
     },
+    /// `expr <op> value` over a selected expression (an aggregate in `HAVING`).
+    CompareExpr {
+        /// Left side.
+        expr: SelectExpr,
+        /// Operator.
+        op: CmpOp,
+        /// Right side, bound as a parameter.
+        value: Value,
+    },
     /// `column IS NULL` or `IS NOT NULL`.
     IsNull {
         /// Tested column.
@@ -105,8 +114,50 @@ pub struct OrderBy {
     pub direction: Direction,
 }
 
-/// What a select returns.
+/// An aggregate function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggregateFn {
+    /// `COUNT(*)` without a column, `COUNT(col)` (non-NULL values) with one.
+    Count,
+    /// `SUM(col)`: `i64` for integer columns, `f64` for floating-point ones; NULL over no row.
+    Sum,
+    /// `AVG(col)` as an `f64` on every dialect; NULL over no row.
+    Avg,
+    /// `MIN(col)`, of the column's type; NULL over no row.
+    Min,
+    /// `MAX(col)`, of the column's type; NULL over no row.
+    Max,
+}
+
+/// One selected expression of a projection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SelectExpr {
+    /// A column.
+    Column(ColumnRef),
+    /// An aggregate over a column (or over all rows for `COUNT(*)`).
+    Aggregate {
+        /// The function.
+        function: AggregateFn,
+        /// Its argument; `None` only for `COUNT(*)`.
+        column: Option<ColumnRef>,
+        /// Whether the column holds integers (sums are then cast to a 64-bit integer).
+        integer: bool,
+    },
+}
+
+/// A projection onto expressions, with grouping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregation {
+    /// The selected expressions, decoded by position.
+    pub exprs: Vec<SelectExpr>,
+    /// `GROUP BY` columns.
+    pub group_by: Vec<ColumnRef>,
+    /// `HAVING` condition (over aggregates and grouped columns).
+    pub having: Option<Condition>,
+}
+
+/// What a select returns.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Projection {
     /// Every stored column of the model, in schema order.
     Model,
@@ -114,6 +165,8 @@ pub enum Projection {
     Count,
     /// Whether any row matches (`SELECT 1 ... LIMIT 1`).
     Exists,
+    /// Chosen expressions and aggregates, optionally grouped.
+    Exprs(Box<Aggregation>),
 }
 
 /// A `SELECT` over one model's table.
@@ -131,6 +184,59 @@ pub struct SelectQuery {
     pub limit: Option<u64>,
     /// `OFFSET`.
     pub offset: Option<u64>,
+    /// Row locking (`FOR UPDATE`), inside a transaction.
+    pub lock: Option<RowLock>,
+    /// A second model's table joined to this one (its columns follow the model's).
+    pub join: Option<JoinClause>,
+}
+
+impl SelectQuery {
+    /// A select of `schema`'s table returning `projection`, with no filter, order or limit.
+    pub fn new(schema: &'static ModelSchema, projection: Projection) -> Self {
+        SelectQuery {
+            schema,
+            projection,
+            filter: None,
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            lock: None,
+            join: None,
+        }
+    }
+}
+
+/// How rows of the joined table combine with the model's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JoinKind {
+    /// Only pairs that match.
+    Inner,
+    /// Every row of the model, with the matching row or NULLs.
+    Left,
+}
+
+/// `JOIN other ON other.column = model.column`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JoinClause {
+    /// Inner or left.
+    pub kind: JoinKind,
+    /// The joined model.
+    pub schema: &'static ModelSchema,
+    /// The joined table's column.
+    pub joined_column: ColumnRef,
+    /// The model's column it equals.
+    pub model_column: ColumnRef,
+}
+
+/// How a select locks the rows it reads until the end of the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RowLock {
+    /// `FOR UPDATE`: wait for rows locked by others.
+    ForUpdate,
+    /// `FOR UPDATE SKIP LOCKED`: leave out rows locked by others (job queues).
+    SkipLocked,
+    /// `FOR UPDATE NOWAIT`: fail at once with [`crate::Error::LockTimeout`] if a row is locked.
+    NoWait,
 }
 
 /// An `INSERT` of one or more rows.
@@ -144,13 +250,46 @@ pub struct InsertQuery {
     pub returning: bool,
 }
 
+/// What an insert does with a row whose key or unique columns already exist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnConflict {
+    /// The unique (or key) columns whose conflict is handled (PostgreSQL and SQLite need a
+    /// unique index on exactly these; MySQL applies the action on any unique key).
+    pub columns: Vec<&'static str>,
+    /// Columns overwritten with the new row's values; empty means "do nothing".
+    pub update: Vec<&'static str>,
+}
+
+/// An insert that updates (or skips) rows that conflict with existing ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpsertQuery {
+    /// The rows to insert.
+    pub insert: InsertQuery,
+    /// What to do on a conflict.
+    pub on_conflict: OnConflict,
+}
+
+/// The new value of a column in an update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Assignment {
+    /// `column = value`.
+    Value(Value),
+    /// `column = source + delta` (`$inc` on MongoDB when `source` is the column itself).
+    Add {
+        /// The column read.
+        source: &'static str,
+        /// The amount added, bound as a parameter.
+        delta: Value,
+    },
+}
+
 /// An `UPDATE` of the rows matching a condition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateQuery {
     /// The model written.
     pub schema: &'static ModelSchema,
-    /// `SET column = value` pairs.
-    pub assignments: Vec<(&'static str, Value)>,
+    /// `SET column = ...` pairs.
+    pub assignments: Vec<(&'static str, Assignment)>,
     /// `WHERE` condition.
     pub filter: Option<Condition>,
 }
@@ -171,6 +310,8 @@ pub enum Statement {
     Select(SelectQuery),
     /// An insert.
     Insert(InsertQuery),
+    /// An insert that updates or skips conflicting rows.
+    Upsert(UpsertQuery),
     /// An update.
     Update(UpdateQuery),
     /// A delete.

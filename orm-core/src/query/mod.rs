@@ -1,10 +1,16 @@
 //! Typed query builders over the backend-neutral IR.
 
+mod aggregate;
 mod column;
 pub mod ir;
+mod join;
+mod relation;
 mod select;
 mod write;
 
+pub use aggregate::{Aggregate, CountAll, Projected, SelectItem, Selection, Summable, count_all};
 pub use column::{Column, Filter, Order, escape_like};
+pub use join::{Inner, JoinOutput, Joinable, Joined, Left};
+pub use relation::{BelongsTo, HasMany, HasManyWith, HasOne, Relation, WithRelation};
 pub use select::Select;
-pub use write::{DeleteMany, UpdateMany};
+pub use write::{ColumnPlus, DeleteMany, OnConflict, UpdateMany};

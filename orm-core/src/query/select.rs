@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use super::column::{Filter, Order};
-use super::ir::{Condition, Projection, SelectQuery, Statement};
+use super::ir::{Condition, Projection, RowLock, SelectQuery, Statement};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::model::{Model, decode_model, select_query};
@@ -49,6 +49,28 @@ impl<M: Model> Select<M> {
         self
     }
 
+    /// Locks the selected rows until the transaction ends (`FOR UPDATE`); run it on a
+    /// [`Transaction`](crate::Transaction). On SQLite, whose transactions are serializable, it
+    /// adds nothing.
+    pub fn for_update(mut self) -> Self {
+        self.query.lock = Some(RowLock::ForUpdate);
+        self
+    }
+
+    /// Locks the selected rows, leaving out rows other transactions hold
+    /// (`FOR UPDATE SKIP LOCKED`: job queues). Not available on SQLite (`InvalidQuery`).
+    pub fn skip_locked(mut self) -> Self {
+        self.query.lock = Some(RowLock::SkipLocked);
+        self
+    }
+
+    /// Locks the selected rows, failing at once with [`Error::LockTimeout`] when one is held
+    /// by another transaction (`FOR UPDATE NOWAIT`). Not available on SQLite.
+    pub fn no_wait(mut self) -> Self {
+        self.query.lock = Some(RowLock::NoWait);
+        self
+    }
+
     /// Returns at most `n` rows.
     pub fn limit(mut self, n: u64) -> Self {
         self.query.limit = Some(n);
@@ -59,6 +81,11 @@ impl<M: Model> Select<M> {
     pub fn offset(mut self, n: u64) -> Self {
         self.query.offset = Some(n);
         self
+    }
+
+    /// The IR of this query, by value.
+    pub(crate) fn into_ir(self) -> SelectQuery {
+        self.query
     }
 
     /// The IR of this query.

@@ -3,12 +3,54 @@
 use std::marker::PhantomData;
 
 use super::column::{Column, Filter};
-use super::ir::{Condition, DeleteQuery, Statement, UpdateQuery};
+use super::ir;
+use super::ir::{Assignment, Condition, DeleteQuery, Statement, UpdateQuery};
 use crate::error::Result;
 use crate::exec::Executor;
 use crate::model::Model;
 use crate::sql::{Compiled, Dialect, compile};
-use crate::value::{FieldType, IntoValue};
+use crate::value::{Assign, FieldType, IntoValue, NumericField};
+
+/// `column + delta`, built with `Post::VIEWS + 1`; usable as the value of
+/// [`UpdateMany::set`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnPlus<M, T> {
+    source: &'static str,
+    delta: crate::value::Value,
+    _marker: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M: Model, T: NumericField, V: IntoValue<T>> std::ops::Add<V> for Column<M, T> {
+    type Output = ColumnPlus<M, T>;
+
+    fn add(self, delta: V) -> ColumnPlus<M, T> {
+        ColumnPlus {
+            source: self.name(),
+            delta: delta.into_value(),
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<M: Model, T: NumericField, V: IntoValue<T>> std::ops::Sub<V> for Column<M, T>
+where
+    V: std::ops::Neg<Output = V>,
+{
+    type Output = ColumnPlus<M, T>;
+
+    fn sub(self, delta: V) -> ColumnPlus<M, T> {
+        self + (-delta)
+    }
+}
+
+impl<M, T> Assign<M, T> for ColumnPlus<M, T> {
+    fn into_assignment(self) -> Assignment {
+        Assignment::Add {
+            source: self.source,
+            delta: self.delta,
+        }
+    }
+}
 
 /// An update of every row of `M` matching the filters: `set` columns, then `execute`.
 #[derive(Debug, Clone)]
@@ -30,11 +72,12 @@ impl<M: Model> UpdateMany<M> {
         }
     }
 
-    /// Sets `column` to `value` on every matching row.
-    pub fn set<T: FieldType>(mut self, column: Column<M, T>, value: impl IntoValue<T>) -> Self {
+    /// Sets `column` on every matching row to a value, or to an expression such as
+    /// `Post::VIEWS + 1`.
+    pub fn set<T: FieldType>(mut self, column: Column<M, T>, value: impl Assign<M, T>) -> Self {
         self.query
             .assignments
-            .push((column.name(), value.into_value()));
+            .push((column.name(), value.into_assignment()));
         self
     }
 
@@ -112,5 +155,51 @@ impl<M: Model> DeleteMany<M> {
             .execute(Statement::Delete(self.query))
             .await?
             .rows_affected)
+    }
+}
+
+/// What [`Model::upsert_many`] does with rows that conflict with existing ones:
+/// `OnConflict::on(User::EMAIL).update(User::NAME)` or `OnConflict::on(User::EMAIL).do_nothing()`.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use = "pass the conflict clause to `upsert_many`"]
+pub struct OnConflict<M> {
+    clause: ir::OnConflict,
+    _marker: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> OnConflict<M> {
+    /// Handles conflicts on `column` (add more with [`and`](OnConflict::and)); PostgreSQL and
+    /// SQLite need a unique index or key on exactly these columns.
+    pub fn on<T: FieldType>(column: Column<M, T>) -> Self {
+        OnConflict {
+            clause: ir::OnConflict {
+                columns: vec![column.name()],
+                update: Vec::new(),
+            },
+            _marker: PhantomData,
+        }
+    }
+
+    /// Adds another conflict column (for a composite unique constraint).
+    pub fn and<T: FieldType>(mut self, column: Column<M, T>) -> Self {
+        self.clause.columns.push(column.name());
+        self
+    }
+
+    /// On conflict, overwrites `column` with the new row's value (repeat for more columns).
+    pub fn update<T: FieldType>(mut self, column: Column<M, T>) -> Self {
+        self.clause.update.push(column.name());
+        self
+    }
+
+    /// On conflict, keeps the existing row unchanged (the default when nothing is updated).
+    pub fn do_nothing(mut self) -> Self {
+        self.clause.update.clear();
+        self
+    }
+
+    /// The IR clause.
+    pub fn into_clause(self) -> ir::OnConflict {
+        self.clause
     }
 }

@@ -8,7 +8,7 @@
 
 use super::Dialect;
 use crate::error::Error;
-use crate::query::ir::{Condition, Statement};
+use crate::query::ir::{Assignment, Condition, InsertQuery, Statement};
 use crate::schema::ColumnSchema;
 use crate::value::Value;
 
@@ -18,25 +18,30 @@ pub(crate) fn check(statement: &Statement, dialect: Dialect) -> Result<(), Error
     match statement {
         Statement::Select(q) => condition(q.filter.as_ref()),
         Statement::Delete(q) => condition(q.filter.as_ref()),
-        Statement::Insert(q) => {
-            let columns: Vec<&ColumnSchema> = q.schema.insert_columns().collect();
-            for row in &q.rows {
-                for (column, value) in columns.iter().zip(row) {
-                    fits(column, value, dialect)?;
-                }
-            }
-            Ok(())
-        }
+        Statement::Insert(q) => insert(q, dialect),
+        Statement::Upsert(q) => insert(&q.insert, dialect),
         Statement::Update(q) => {
-            for (name, value) in &q.assignments {
-                match q.schema.column(name) {
-                    Some(column) => fits(column, value, dialect)?,
-                    None => encodable(value)?,
+            for (name, assignment) in &q.assignments {
+                match (assignment, q.schema.column(name)) {
+                    (Assignment::Value(value), Some(column)) => fits(column, value, dialect)?,
+                    (Assignment::Value(value), None) => encodable(value)?,
+                    // The database checks the result of `col + delta` (OutOfRange on overflow).
+                    (Assignment::Add { delta, .. }, _) => encodable(delta)?,
                 }
             }
             condition(q.filter.as_ref())
         }
     }
+}
+
+fn insert(q: &InsertQuery, dialect: Dialect) -> Result<(), Error> {
+    let columns: Vec<&ColumnSchema> = q.schema.insert_columns().collect();
+    for row in &q.rows {
+        for (column, value) in columns.iter().zip(row) {
+            fits(column, value, dialect)?;
+        }
+    }
+    Ok(())
 }
 
 fn encodable(value: &Value) -> Result<(), Error> {

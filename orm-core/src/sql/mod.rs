@@ -9,14 +9,15 @@ mod values;
 
 use sea_query::extension::postgres::PgBinOper;
 use sea_query::{
-    Asterisk, BinOper, Expr, ExprTrait, Func, LikeExpr, MysqlQueryBuilder, Order,
-    PostgresQueryBuilder, Query, QueryStatementWriter, SqliteQueryBuilder,
+    Asterisk, BinOper, Expr, ExprTrait, Func, JoinType, LikeExpr, LockBehavior, LockType,
+    MysqlQueryBuilder, Order, PostgresQueryBuilder, Query, QueryStatementWriter,
+    SqliteQueryBuilder,
 };
 
 use crate::error::Error;
 use crate::query::ir::{
-    CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery, Projection, SelectQuery,
-    Statement, UpdateQuery,
+    AggregateFn, Assignment, CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery,
+    JoinKind, OnConflict, Projection, RowLock, SelectExpr, SelectQuery, Statement, UpdateQuery,
 };
 use crate::value::Value;
 
@@ -41,6 +42,15 @@ impl Dialect {
             Dialect::Postgres => "postgres",
             Dialect::MySql => "mysql",
             Dialect::Sqlite => "sqlite",
+        }
+    }
+
+    /// The most parameters one statement may bind (PostgreSQL and MySQL: 65,535; SQLite:
+    /// 32,766 since 3.32). `insert_many` splits larger inserts into chunks under it.
+    pub const fn max_bind_parameters(self) -> usize {
+        match self {
+            Dialect::Postgres | Dialect::MySql => 65_535,
+            Dialect::Sqlite => 32_766,
         }
     }
 
@@ -83,8 +93,9 @@ impl std::fmt::Display for Compiled {
 pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
     fit::check(statement, dialect)?;
     match statement {
-        Statement::Select(q) => Ok(compile_select(q, dialect)),
-        Statement::Insert(q) => compile_insert(q, dialect),
+        Statement::Select(q) => compile_select(q, dialect),
+        Statement::Insert(q) => compile_insert(q, None, dialect),
+        Statement::Upsert(q) => compile_insert(&q.insert, Some(&q.on_conflict), dialect),
         Statement::Update(q) => compile_update(q, dialect),
         Statement::Delete(q) => Ok(compile_delete(q, dialect)),
     }
@@ -107,10 +118,18 @@ fn col(c: &ColumnRef) -> Expr {
 }
 
 /// Compiles a select.
-pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Compiled {
+pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Error> {
     let table = q.schema.table;
     let mut select = Query::select();
     select.from(table);
+    if let Some(join) = &q.join {
+        let kind = match join.kind {
+            JoinKind::Inner => JoinType::InnerJoin,
+            JoinKind::Left => JoinType::LeftJoin,
+        };
+        let on = col(&join.joined_column).equals((join.model_column.table, join.model_column.name));
+        select.join(kind, join.schema.table, on);
+    }
     if let Some(filter) = &q.filter {
         select.and_where(condition(filter, dialect));
     }
@@ -135,9 +154,50 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Compiled {
     if let Some(o) = q.offset {
         select.offset(o);
     }
-    match q.projection {
+    match (q.lock, dialect) {
+        (None, _) => {}
+        // SQLite has no row locks: its transactions are serializable, so a conflicting writer
+        // fails with a retryable `LockTimeout`/`SerializationFailure` instead of waiting.
+        (Some(RowLock::ForUpdate), Dialect::Sqlite) => {}
+        (Some(lock), Dialect::Sqlite) => {
+            let method = if lock == RowLock::SkipLocked {
+                "skip_locked"
+            } else {
+                "no_wait"
+            };
+            return Err(Error::InvalidQuery(format!(
+                "SQLite has no row locks, so `{method}()` cannot be honoured; use `for_update()`, \
+                 which SQLite's serializable transactions already guarantee"
+            )));
+        }
+        (Some(RowLock::ForUpdate), _) => {
+            select.lock(LockType::Update);
+        }
+        (Some(RowLock::SkipLocked), _) => {
+            select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        (Some(RowLock::NoWait), _) => {
+            select.lock_with_behavior(LockType::Update, LockBehavior::Nowait);
+        }
+    }
+    match &q.projection {
+        Projection::Exprs(aggregation) => {
+            for expr in &aggregation.exprs {
+                select.expr(select_expr(expr, dialect));
+            }
+            for column in &aggregation.group_by {
+                select.group_by_col((column.table, column.name));
+            }
+            if let Some(having) = &aggregation.having {
+                select.and_having(condition(having, dialect));
+            }
+        }
         Projection::Model => {
             select.columns(q.schema.columns.iter().map(|c| (table, c.name)));
+            if let Some(join) = &q.join {
+                let joined = join.schema.table;
+                select.columns(join.schema.columns.iter().map(|c| (joined, c.name)));
+            }
         }
         Projection::Exists => {
             select.expr(Expr::cust("1"));
@@ -154,13 +214,48 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Compiled {
             outer
                 .expr(Func::count(Expr::col(Asterisk)))
                 .from_subquery(select, "counted");
-            return build(&outer, dialect);
+            return Ok(build(&outer, dialect));
         }
     }
-    build(&select, dialect)
+    Ok(build(&select, dialect))
 }
 
-fn compile_insert(q: &InsertQuery, dialect: Dialect) -> Result<Compiled, Error> {
+/// A selected expression; sums and averages are cast so that every dialect returns the
+/// documented type (`i64` for integer sums, `f64` for float sums and every average).
+fn select_expr(expr: &SelectExpr, dialect: Dialect) -> Expr {
+    let (function, column, integer) = match expr {
+        SelectExpr::Column(c) => return col(c),
+        SelectExpr::Aggregate {
+            function,
+            column,
+            integer,
+        } => (*function, column, *integer),
+    };
+    let arg = || column.as_ref().map_or_else(|| Expr::col(Asterisk), col);
+    let (big_int, double) = match dialect {
+        Dialect::Postgres => (Some("BIGINT"), Some("DOUBLE PRECISION")),
+        Dialect::MySql => (Some("SIGNED"), Some("DOUBLE")),
+        Dialect::Sqlite => (None, None),
+    };
+    let cast = |call: sea_query::FunctionCall, to: Option<&'static str>| match to {
+        Some(to) => Expr::from(Func::cast_as(call, to)),
+        None => Expr::from(call),
+    };
+    match function {
+        AggregateFn::Count => Func::count(arg()).into(),
+        AggregateFn::Sum if integer => cast(Func::sum(arg()), big_int),
+        AggregateFn::Sum => cast(Func::sum(arg()), double),
+        AggregateFn::Avg => cast(Func::avg(arg()), double),
+        AggregateFn::Min => Func::min(arg()).into(),
+        AggregateFn::Max => Func::max(arg()).into(),
+    }
+}
+
+fn compile_insert(
+    q: &InsertQuery,
+    on_conflict: Option<&OnConflict>,
+    dialect: Dialect,
+) -> Result<Compiled, Error> {
     let table = q.schema.table;
     let mut insert = Query::insert();
     insert.into_table(table);
@@ -180,6 +275,22 @@ fn compile_insert(q: &InsertQuery, dialect: Dialect) -> Result<Compiled, Error> 
                 .map_err(|e| Error::InvalidQuery(format!("insert into `{table}`: {e}")))?;
         }
     }
+    if let Some(oc) = on_conflict {
+        if oc.columns.is_empty() {
+            return Err(Error::InvalidQuery(format!(
+                "upsert into `{table}` names no conflict column; add `.on(column)`"
+            )));
+        }
+        let mut clause = sea_query::OnConflict::columns(oc.columns.iter().copied());
+        if oc.update.is_empty() {
+            // MySQL: `ON DUPLICATE KEY UPDATE c = c`, not INSERT IGNORE, which would also
+            // swallow every other error (strict-mode conversions included).
+            clause.do_nothing_on(oc.columns.iter().copied());
+        } else {
+            clause.update_columns(oc.update.iter().copied());
+        }
+        insert.on_conflict(clause);
+    }
     if q.returning && dialect.has_returning() {
         insert.returning(Query::returning().columns(q.schema.columns.iter().map(|c| c.name)));
     }
@@ -194,11 +305,17 @@ fn compile_update(q: &UpdateQuery, dialect: Dialect) -> Result<Compiled, Error> 
         )));
     }
     let mut update = Query::update();
-    update.table(q.schema.table).values(
-        q.assignments
-            .iter()
-            .map(|(name, v)| (*name, Expr::val(values::to_sea(v.clone())))),
-    );
+    update
+        .table(q.schema.table)
+        .values(q.assignments.iter().map(|(name, a)| {
+            let value = match a {
+                Assignment::Value(v) => Expr::val(values::to_sea(v.clone())),
+                Assignment::Add { source, delta } => {
+                    Expr::col(*source).add(Expr::val(values::to_sea(delta.clone())))
+                }
+            };
+            (*name, value)
+        }));
     if let Some(filter) = &q.filter {
         update.and_where(condition(filter, dialect));
     }
@@ -236,15 +353,10 @@ fn condition(c: &Condition, dialect: Dialect) -> Expr {
             value,
         } if value.is_null() => col(column).is_not_null(),
         Condition::Compare { column, op, value } => {
-            let op = match op {
-                CmpOp::Eq => BinOper::Equal,
-                CmpOp::Ne => BinOper::NotEqual,
-                CmpOp::Lt => BinOper::SmallerThan,
-                CmpOp::Le => BinOper::SmallerThanOrEqual,
-                CmpOp::Gt => BinOper::GreaterThan,
-                CmpOp::Ge => BinOper::GreaterThanOrEqual,
-            };
-            col(column).binary(op, val(value))
+            col(column).binary(binary_operator(*op), val(value))
+        }
+        Condition::CompareExpr { expr, op, value } => {
+            select_expr(expr, dialect).binary(binary_operator(*op), val(value))
         }
         Condition::Between { column, low, high } => col(column).between(val(low), val(high)),
         Condition::InList {
@@ -302,6 +414,17 @@ fn like(column: Expr, pattern: &str, case_insensitive: bool, dialect: Dialect) -
             Expr::from(Func::lower(column)).binary(BinOper::Like, pattern)
         }
         Dialect::MySql | Dialect::Sqlite => column.like(LikeExpr::new(pattern).escape('\\')),
+    }
+}
+
+fn binary_operator(op: CmpOp) -> BinOper {
+    match op {
+        CmpOp::Eq => BinOper::Equal,
+        CmpOp::Ne => BinOper::NotEqual,
+        CmpOp::Lt => BinOper::SmallerThan,
+        CmpOp::Le => BinOper::SmallerThanOrEqual,
+        CmpOp::Gt => BinOper::GreaterThan,
+        CmpOp::Ge => BinOper::GreaterThanOrEqual,
     }
 }
 

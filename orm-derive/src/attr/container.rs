@@ -2,9 +2,14 @@
 
 use syn::{DeriveInput, Ident, LitStr, Path};
 
-use super::{Once, for_each_option, has_list, parse_field_list, parse_lit_str, reject, unknown};
+use super::{
+    Once, RelationDecl, for_each_option, has_list, parse_field_list, parse_lit_str,
+    parse_relations, reject, unknown,
+};
 use crate::ctxt::Ctxt;
-use crate::symbol::{CRATE, FIELD_ONLY, INDEX, PRIMARY_KEY, RENAMED_FROM, Symbol, TABLE, UNIQUE};
+use crate::symbol::{
+    CRATE, FIELD_ONLY, HAS_MANY, HAS_ONE, INDEX, PRIMARY_KEY, RENAMED_FROM, Symbol, TABLE, UNIQUE,
+};
 
 /// A struct-level list of fields such as `unique(name, age)`.
 pub struct FieldList {
@@ -31,6 +36,10 @@ pub struct Container {
     pub index: Vec<FieldList>,
     /// `renamed_from = "old_table"`.
     pub renamed_from: Option<LitStr>,
+    /// Every `has_many(accessor = Child::FK)`, in order.
+    pub has_many: Vec<RelationDecl>,
+    /// Every `has_one(accessor = Child::FK)`, in order.
+    pub has_one: Vec<RelationDecl>,
 }
 
 impl Container {
@@ -43,6 +52,8 @@ impl Container {
         let mut unique = Vec::new();
         let mut index = Vec::new();
         let mut renamed_from = Once::new(cx, RENAMED_FROM);
+        let mut has_many = Vec::new();
+        let mut has_one = Vec::new();
 
         for_each_option(cx, &input.attrs, |meta| {
             if meta.path == TABLE {
@@ -53,6 +64,20 @@ impl Container {
                 if let Some(name) = parse_lit_str(cx, meta, RENAMED_FROM)? {
                     renamed_from.set(&meta.path, name);
                 }
+            } else if meta.path == HAS_MANY || meta.path == HAS_ONE {
+                let (name, list) = if meta.path == HAS_MANY {
+                    (HAS_MANY, &mut has_many)
+                } else {
+                    (HAS_ONE, &mut has_one)
+                };
+                if !has_list(meta) {
+                    return reject(
+                        cx,
+                        meta,
+                        format!("`{name}` needs a list: `{name}(posts = Post::AUTHOR_ID)`"),
+                    );
+                }
+                list.extend(parse_relations(cx, meta, name)?);
             } else if meta.path == CRATE {
                 if let Some(path) = parse_lit_str(cx, meta, CRATE)? {
                     match path.parse::<Path>() {
@@ -103,6 +128,8 @@ impl Container {
             unique,
             index,
             renamed_from: renamed_from.get(),
+            has_many,
+            has_one,
         }
     }
 }

@@ -201,6 +201,66 @@ fn parse_lit_str(
 /// `name(a, b, ...)`: a non-empty list of field names.
 ///
 /// An empty list, or items that are not plain identifiers, are reported and yield `None`.
+/// `name(accessor = Model::FOREIGN_KEY, ...)` for `has_many` / `has_one`: each relation's
+/// accessor name and the child's foreign-key column handle.
+fn parse_relations(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    name: Symbol,
+) -> syn::Result<Vec<RelationDecl>> {
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let items = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
+    let mut out = Vec::new();
+    if items.is_empty() {
+        cx.error_spanned_by(
+            key_ident(meta),
+            format!("`{name}(...)` needs a relation: `{name}(posts = Post::AUTHOR_ID)`"),
+        );
+    }
+    for item in items {
+        let expected = || {
+            format!(
+                "expected `accessor = Child::FOREIGN_KEY` in `{name}(...)`, e.g. `{name}(posts = Post::AUTHOR_ID)`"
+            )
+        };
+        let Expr::Assign(assign) = strip_groups(item) else {
+            return Err(syn::Error::new(content.span(), expected()));
+        };
+        let accessor = match strip_groups(*assign.left) {
+            Expr::Path(p) if p.path.get_ident().is_some() => p.path.get_ident().cloned(),
+            _ => None,
+        };
+        let column = match strip_groups(*assign.right) {
+            Expr::Path(p) if p.qself.is_none() && p.path.segments.len() >= 2 => Some(p.path),
+            _ => None,
+        };
+        match (accessor, column) {
+            (Some(accessor), Some(column)) => out.push(RelationDecl { accessor, column }),
+            _ => cx.error_spanned_by(assign.eq_token, expected()),
+        }
+    }
+    Ok(out)
+}
+
+/// One `accessor = Child::FOREIGN_KEY` of `has_many(...)` or `has_one(...)`.
+pub struct RelationDecl {
+    /// The generated function's name, e.g. `posts`.
+    pub accessor: Ident,
+    /// The child's foreign-key column handle, e.g. `Post::AUTHOR_ID`.
+    pub column: syn::Path,
+}
+
+impl RelationDecl {
+    /// The child model's path: the column handle without its last segment.
+    pub fn child(&self) -> syn::Path {
+        let mut child = self.column.clone();
+        child.segments.pop();
+        child.segments.pop_punct();
+        child
+    }
+}
+
 fn parse_field_list(
     cx: &Ctxt,
     meta: &ParseNestedMeta<'_>,

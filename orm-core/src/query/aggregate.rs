@@ -1,0 +1,334 @@
+//! Projections and aggregates: `User::query().select((User::CITY, count_all(),
+//! User::AGE.avg())).group_by(User::CITY).all(&db)` returns `Vec<(String, i64, Option<f64>)>`.
+//!
+//! Result types are the same on every dialect: `COUNT` is `i64`; `SUM` is `Option<i64>` over
+//! integer columns and `Option<f64>` over floating-point ones; `AVG` is `Option<f64>`; `MIN` and
+//! `MAX` have the column's type; every aggregate but `COUNT` is `None` over no row.
+
+use std::marker::PhantomData;
+
+use super::column::{Column, Filter, Order};
+use super::ir::{AggregateFn, Aggregation, CmpOp, Condition, Projection, SelectExpr, SelectQuery};
+use super::select::Select;
+use crate::error::{Error, Result};
+use crate::exec::{Executor, RowRef};
+use crate::model::Model;
+use crate::value::{FieldType, IntoValue};
+
+/// An expression selected from rows of `M`, decoding to `Output`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be selected from `{M}`",
+    label = "select columns or aggregates of `{M}`"
+)]
+pub trait SelectItem<M> {
+    /// The Rust type of the selected value.
+    type Output: FieldType;
+
+    /// The IR expression.
+    fn expr(&self) -> SelectExpr;
+}
+
+impl<M: Model, T: FieldType> SelectItem<M> for Column<M, T> {
+    type Output = T;
+
+    fn expr(&self) -> SelectExpr {
+        SelectExpr::Column(self.column_ref())
+    }
+}
+
+/// An aggregate over a column of `M`, of result type `T`; compare it in `having`.
+pub struct Aggregate<M, T> {
+    expr: SelectExpr,
+    _marker: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> Clone for Aggregate<M, T> {
+    fn clone(&self) -> Self {
+        Aggregate {
+            expr: self.expr,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<M: Model, T: FieldType> SelectItem<M> for Aggregate<M, T> {
+    type Output = T;
+
+    fn expr(&self) -> SelectExpr {
+        self.expr
+    }
+}
+
+/// `COUNT(*)` of the rows (of each group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountAll;
+
+/// `COUNT(*)`: the number of rows, or of rows in each group.
+pub fn count_all() -> CountAll {
+    CountAll
+}
+
+impl<M: Model> SelectItem<M> for CountAll {
+    type Output = i64;
+
+    fn expr(&self) -> SelectExpr {
+        SelectExpr::Aggregate {
+            function: AggregateFn::Count,
+            column: None,
+            integer: true,
+        }
+    }
+}
+
+/// Column types that `sum` and `avg` apply to, with the type of their sum.
+#[diagnostic::on_unimplemented(
+    message = "`sum`/`avg` need a numeric column, not `{Self}`",
+    label = "not `i16`, `i32`, `i64`, `f32`, `f64` or an `Option` of one"
+)]
+pub trait Summable: FieldType {
+    /// `i64` for integers, `f64` for floating-point numbers.
+    type Sum: crate::value::SqlType;
+    /// Whether the values are integers.
+    const INTEGER: bool;
+}
+
+macro_rules! summable {
+    ($($ty:ty => $sum:ty, $integer:literal;)*) => {$(
+        impl Summable for $ty {
+            type Sum = $sum;
+            const INTEGER: bool = $integer;
+        }
+        impl Summable for Option<$ty> {
+            type Sum = $sum;
+            const INTEGER: bool = $integer;
+        }
+    )*};
+}
+summable! {
+    i16 => i64, true;
+    i32 => i64, true;
+    i64 => i64, true;
+    f32 => f64, false;
+    f64 => f64, false;
+}
+
+impl<M: Model, T: FieldType> Column<M, T> {
+    fn aggregate<O>(self, function: AggregateFn, integer: bool) -> Aggregate<M, O> {
+        let expr = SelectExpr::Aggregate {
+            function,
+            column: Some(self.column_ref()),
+            integer,
+        };
+        Aggregate {
+            expr,
+            _marker: PhantomData,
+        }
+    }
+
+    /// `COUNT(column)`: the number of non-NULL values.
+    pub fn count(self) -> Aggregate<M, i64> {
+        self.aggregate(AggregateFn::Count, true)
+    }
+
+    /// `SUM(column)`: `i64` over integers, `f64` over floats; `None` over no row.
+    pub fn sum(self) -> Aggregate<M, Option<T::Sum>>
+    where
+        T: Summable,
+    {
+        self.aggregate(AggregateFn::Sum, T::INTEGER)
+    }
+
+    /// `AVG(column)` as an `f64`; `None` over no row.
+    pub fn avg(self) -> Aggregate<M, Option<f64>>
+    where
+        T: Summable,
+    {
+        self.aggregate(AggregateFn::Avg, T::INTEGER)
+    }
+
+    /// `MIN(column)`; `None` over no row.
+    pub fn min(self) -> Aggregate<M, Option<T::Base>> {
+        self.aggregate(AggregateFn::Min, false)
+    }
+
+    /// `MAX(column)`; `None` over no row.
+    pub fn max(self) -> Aggregate<M, Option<T::Base>> {
+        self.aggregate(AggregateFn::Max, false)
+    }
+}
+
+impl<M: Model, T: FieldType> Aggregate<M, T> {
+    fn compare(self, op: CmpOp, value: impl IntoValue<T>) -> Filter<M> {
+        Filter::from_condition(Condition::CompareExpr {
+            expr: self.expr,
+            op,
+            value: value.into_value(),
+        })
+    }
+
+    /// `aggregate = value` (in `having`).
+    pub fn eq(self, value: impl IntoValue<T>) -> Filter<M> {
+        self.compare(CmpOp::Eq, value)
+    }
+
+    /// `aggregate <> value` (in `having`).
+    pub fn ne(self, value: impl IntoValue<T>) -> Filter<M> {
+        self.compare(CmpOp::Ne, value)
+    }
+
+    /// `aggregate < value` (in `having`).
+    pub fn lt(self, value: impl IntoValue<T>) -> Filter<M> {
+        self.compare(CmpOp::Lt, value)
+    }
+
+    /// `aggregate <= value` (in `having`).
+    pub fn le(self, value: impl IntoValue<T>) -> Filter<M> {
+        self.compare(CmpOp::Le, value)
+    }
+
+    /// `aggregate > value` (in `having`).
+    pub fn gt(self, value: impl IntoValue<T>) -> Filter<M> {
+        self.compare(CmpOp::Gt, value)
+    }
+
+    /// `aggregate >= value` (in `having`).
+    pub fn ge(self, value: impl IntoValue<T>) -> Filter<M> {
+        self.compare(CmpOp::Ge, value)
+    }
+}
+
+/// What [`Select::select`] selects: a tuple of columns and aggregates of `M`.
+pub trait Selection<M>: Send + 'static {
+    /// One decoded row.
+    type Output: Send + 'static;
+
+    /// The IR expressions, in tuple order.
+    fn exprs(&self) -> Vec<SelectExpr>;
+
+    /// Decodes one row by position.
+    fn decode(row: &RowRef<'_>) -> Result<Self::Output>;
+}
+
+macro_rules! tuple_selection {
+    ($($name:ident $index:tt),+) => {
+        impl<M: Model, $($name: SelectItem<M> + Send + 'static),+> Selection<M> for ($($name,)+) {
+            type Output = ($($name::Output,)+);
+
+            fn exprs(&self) -> Vec<SelectExpr> {
+                vec![$(self.$index.expr()),+]
+            }
+
+            fn decode(row: &RowRef<'_>) -> Result<Self::Output> {
+                Ok(($(<$name::Output as FieldType>::decode(row, $index)?,)+))
+            }
+        }
+    };
+}
+tuple_selection!(A 0);
+tuple_selection!(A 0, B 1);
+tuple_selection!(A 0, B 1, C 2);
+tuple_selection!(A 0, B 1, C 2, D 3);
+tuple_selection!(A 0, B 1, C 2, D 3, E 4);
+tuple_selection!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_selection!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_selection!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+
+/// A select of chosen expressions; see [`Select::select`].
+#[must_use = "a query does nothing until a terminal method such as `all(&db)` is awaited"]
+pub struct Projected<M, S> {
+    query: SelectQuery,
+    _marker: PhantomData<fn() -> (M, S)>,
+}
+
+impl<M: Model> Select<M> {
+    /// Selects a tuple of columns and aggregates instead of whole rows:
+    /// `.select((User::CITY, count_all()))` gives `(String, i64)` rows.
+    pub fn select<S: Selection<M>>(self, selection: S) -> Projected<M, S> {
+        let mut query = self.into_ir();
+        query.projection = Projection::Exprs(Box::new(Aggregation {
+            exprs: selection.exprs(),
+            group_by: Vec::new(),
+            having: None,
+        }));
+        Projected {
+            query,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<M: Model, S: Selection<M>> Projected<M, S> {
+    fn aggregation(&mut self) -> &mut Aggregation {
+        match &mut self.query.projection {
+            Projection::Exprs(aggregation) => aggregation,
+            _ => unreachable!("a projected select always has expressions"),
+        }
+    }
+
+    /// Groups the rows by `column` (repeat for more columns).
+    pub fn group_by<T: FieldType>(mut self, column: Column<M, T>) -> Self {
+        self.aggregation().group_by.push(column.column_ref());
+        self
+    }
+
+    /// Keeps the groups matching `filter` (over aggregates or grouped columns); several calls
+    /// combine with AND.
+    pub fn having(mut self, filter: Filter<M>) -> Self {
+        let aggregation = self.aggregation();
+        aggregation.having = Some(Condition::and_opt(
+            aggregation.having.take(),
+            filter.into_condition(),
+        ));
+        self
+    }
+
+    /// Sorts by a column; later calls break ties of earlier ones.
+    pub fn order_by(mut self, order: Order<M>) -> Self {
+        self.query.order.push(order.into_order_by());
+        self
+    }
+
+    /// Returns at most `n` rows.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.query.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.query.offset = Some(n);
+        self
+    }
+
+    /// The IR of this query.
+    pub fn ir(&self) -> &SelectQuery {
+        &self.query
+    }
+
+    /// Compiles the query for `dialect` without running it.
+    pub fn compile(&self, dialect: crate::sql::Dialect) -> Result<crate::sql::Compiled> {
+        crate::sql::compile(
+            &crate::query::ir::Statement::Select(self.query.clone()),
+            dialect,
+        )
+    }
+
+    /// Every result row.
+    pub async fn all<E: Executor>(self, db: &E) -> Result<Vec<S::Output>> {
+        db.fetch_all(self.query, S::decode).await
+    }
+
+    /// The first result row; [`Error::NotFound`] if there is none.
+    pub async fn one<E: Executor>(self, db: &E) -> Result<S::Output> {
+        let table = M::schema().table;
+        self.optional(db)
+            .await?
+            .ok_or(Error::NotFound { table, detail: "" })
+    }
+
+    /// The first result row, or `None`.
+    pub async fn optional<E: Executor>(mut self, db: &E) -> Result<Option<S::Output>> {
+        self.query.limit.get_or_insert(1);
+        db.fetch_optional(self.query, S::decode).await
+    }
+}

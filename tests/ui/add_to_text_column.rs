@@ -1,0 +1,21 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+struct User {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    name: String,
+    age: i32,
+    nickname: Option<String>,
+}
+
+#[derive(Model)]
+struct Post {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    title: String,
+}
+
+fn main() {
+    let _ = User::update_many().set(User::NAME, User::NAME + 1);
+}

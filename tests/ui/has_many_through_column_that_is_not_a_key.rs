@@ -1,0 +1,27 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+#[orm(has_many(posts = Post::TITLE))]
+struct User {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+}
+
+#[derive(Model)]
+#[orm(has_many(comments = Comment::POST_ID))]
+struct Post {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    #[orm(belongs_to = User)]
+    author_id: i64,
+    title: String,
+}
+
+#[derive(Model)]
+struct Comment {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    #[orm(belongs_to = Post)]
+    post_id: i64,
+}
+fn main() {}
