@@ -12,13 +12,20 @@ pub use orm_core::*;
 #[cfg(feature = "derive")]
 pub use orm_derive::Model;
 
+/// `#[derive(SqlEnum)]`: a fieldless enum stored as text with a CHECK of its values.
+#[cfg(feature = "derive")]
+pub use orm_derive::SqlEnum;
 /// Migrations: diff, files, runner, introspection and the CLI (the `migrate` feature).
 #[cfg(feature = "migrate")]
 pub use orm_migrate as migrate;
+
+/// `#[derive(SqlType)]`: a one-field tuple struct stored as its inner type.
+#[cfg(feature = "derive")]
+pub use orm_derive::SqlType;
 
 /// Everything a user of the ORM usually needs in scope, including the derive.
 pub mod prelude {
     pub use orm_core::prelude::*;
     #[cfg(feature = "derive")]
-    pub use orm_derive::Model;
+    pub use orm_derive::{Model, SqlEnum, SqlType};
 }

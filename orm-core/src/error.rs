@@ -58,6 +58,36 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A string is longer than its column's `max_length`. Never truncated: checked by the ORM
+    /// before writing, and reported the same way when the database rejects it (MySQL `1406`,
+    /// PostgreSQL `22001`, SQLite's `ck_<table>_<col>_length` CHECK).
+    #[error(
+        "value too long for column {}: {source}; shorten it or raise the field's `max_length`",
+        display_name(.column)
+    )]
+    ValueTooLong {
+        /// The column, when known (PostgreSQL does not report it for raw SQL).
+        column: Option<String>,
+        /// The database's error, or the ORM's explanation.
+        source: BoxError,
+    },
+
+    /// A number does not fit its column: an integer outside the column type's range, a decimal
+    /// with more digits than `precision`/`scale` allow, or NaN/infinity on MySQL/MariaDB (which
+    /// cannot store them). Never rounded or clamped: checked by the ORM before writing, and
+    /// reported the same way when the database rejects it (MySQL `1264`, PostgreSQL `22003`,
+    /// the `ck_<table>_<col>_range` CHECK on PostgreSQL/SQLite).
+    #[error(
+        "value out of range for column {}: {source}; use a wider type or check the value",
+        display_name(.column)
+    )]
+    OutOfRange {
+        /// The column, when known.
+        column: Option<String>,
+        /// The database's error, or the ORM's explanation.
+        source: BoxError,
+    },
+
     /// A column's value could not be decoded into the field's Rust type.
     #[error("cannot decode column `{column}` (position {index}) as `{expected}`: {source}")]
     Decode {
@@ -156,6 +186,12 @@ impl Error {
             self,
             Error::SerializationFailure { .. } | Error::Deadlock { .. } | Error::LockTimeout { .. }
         )
+    }
+
+    /// Whether the error says that a value does not fit its column ([`Error::ValueTooLong`] or
+    /// [`Error::OutOfRange`]).
+    pub fn is_data_does_not_fit(&self) -> bool {
+        matches!(self, Error::ValueTooLong { .. } | Error::OutOfRange { .. })
     }
 
     /// Whether the error means that no row matched.

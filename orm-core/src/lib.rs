@@ -33,7 +33,9 @@ pub use schema::{
     ReferentialAction,
 };
 pub use sql::{Compiled, Dialect};
-pub use value::{Assign, FieldType, IntoValue, SqlType, Value};
+#[cfg(feature = "json")]
+pub use value::Json;
+pub use value::{Assign, DecimalType, FieldType, IntoValue, SqlType, TextType, Value};
 
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {
@@ -51,17 +53,25 @@ pub mod __private {
     pub use crate::model::Model;
     pub use crate::query::{BelongsTo, Column, HasMany, HasOne};
     pub use crate::schema::{
-        ColumnSchema, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema, ReferentialAction,
+        ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema,
+        ReferentialAction,
     };
     pub use crate::value::{
-        AutoIncrementField, DefaultLiteral, FieldType, KeyField, SqlType, TextField, Value,
+        AutoIncrementField, DecimalField, DecimalType, DefaultLiteral, FieldType, KeyField,
+        SqlType, TextField, TextType, Value,
     };
+    pub use std::option::Option;
+    pub use std::result::Result as StdResult;
     pub use std::vec::Vec;
 
     /// Compile-time check that a field's type is storable (error points at the type).
     pub const fn assert_field_type<T: FieldType>() {}
     /// Compile-time check for `max_length` (error points at the field's type).
     pub const fn assert_text_field<T: TextField>() {}
+    /// Compile-time check for `precision`/`scale` (error points at the field's type).
+    pub const fn assert_decimal_field<T: DecimalField>() {}
+    /// Compile-time check that a `#[derive(SqlType)]` newtype wraps a storable type.
+    pub const fn assert_sql_type<T: SqlType>() {}
     /// Compile-time check for `auto_increment` (error points at the field's type).
     pub const fn assert_auto_increment_field<T: AutoIncrementField>() {}
     /// Compile-time check for primary-key fields (error points at the field's type).

@@ -28,6 +28,31 @@ pub fn check(cx: &Ctxt, cont: &Container<'_>) {
     column_constants_are_distinct(cx, cont);
     index_names_are_distinct(cx, cont);
     referential_actions_need_belongs_to(cx, cont);
+    scale_needs_precision(cx, cont);
+}
+
+/// `scale` sizes the fraction of a `precision`-digit decimal, so it needs `precision` and
+/// cannot exceed it.
+fn scale_needs_precision(cx: &Ctxt, cont: &Container<'_>) {
+    for field in cont.fields() {
+        let Some(scale) = &field.attrs.scale else {
+            continue;
+        };
+        match &field.attrs.precision {
+            None => cx.error_spanned_by(
+                &scale.key,
+                "`scale` needs `precision` on the same field, e.g. `precision = 10, scale = 2`",
+            ),
+            Some(precision) if scale.value > precision.value => cx.error_spanned_by(
+                &scale.key,
+                format!(
+                    "`scale = {}` exceeds `precision = {}`: the scale counts digits within the precision",
+                    scale.value, precision.value
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
 }
 
 /// `on_delete` / `on_update` describe a foreign key, so they need `belongs_to` on the field.

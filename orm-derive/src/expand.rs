@@ -358,6 +358,17 @@ fn column_schema(field: &Field<'_>, primary_key: bool, private: &TokenStream) ->
         }
     };
     let renamed_from = option_str(field.attrs.renamed_from.as_ref().map(|o| o.value.value()));
+    let precision = match &field.attrs.precision {
+        None => quote!(::core::option::Option::None),
+        Some(precision) => {
+            let p = Literal::u32_suffixed(precision.value);
+            let s = Literal::u32_suffixed(field.attrs.scale.as_ref().map_or(0, |s| s.value));
+            quote!(::core::option::Option::Some((#p, #s)))
+        }
+    };
+    let allowed_values = quote_spanned! {ty.span()=>
+        <<#ty as #private::FieldType>::Base as #private::SqlType>::ALLOWED_VALUES
+    };
     quote! {
         #private::ColumnSchema {
             name: #name,
@@ -368,6 +379,8 @@ fn column_schema(field: &Field<'_>, primary_key: bool, private: &TokenStream) ->
             auto_increment: #auto_increment,
             default: #default,
             max_length: #max_length,
+            precision: #precision,
+            allowed_values: #allowed_values,
             renamed_from: #renamed_from,
         }
     }
@@ -444,6 +457,9 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         }
         if field.attrs.max_length.is_some() {
             checks.push(quote_spanned!(span=> #private::assert_text_field::<#ty>();));
+        }
+        if field.attrs.precision.is_some() || field.attrs.scale.is_some() {
+            checks.push(quote_spanned!(span=> #private::assert_decimal_field::<#ty>();));
         }
         if let Some(parent) = &field.attrs.belongs_to {
             let parent = &parent.value;

@@ -14,6 +14,7 @@ mod case;
 mod check;
 mod ctxt;
 mod expand;
+mod expand_types;
 mod fallback;
 mod symbol;
 
@@ -63,4 +64,38 @@ use proc_macro::TokenStream;
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     expand::derive(&input).into()
+}
+
+/// Derives `orm::SqlType` for a fieldless enum, stored as text.
+///
+/// Each variant is stored as its name, or as `#[orm(rename = "...")]`, or by the enum's
+/// `#[orm(rename_all = "...")]` rule (`lowercase`, `UPPERCASE`, `snake_case`,
+/// `SCREAMING_SNAKE_CASE`, `kebab-case`, `camelCase`, `PascalCase`). The table gets
+/// `CHECK (col IN (...))` named `ck_<table>_<col>` on every dialect, and the column is as wide
+/// as the longest value. Reading a value that is not a variant is an `Error::Decode`.
+///
+/// ```ignore
+/// #[derive(orm::SqlEnum, Debug, Clone, Copy, PartialEq)]
+/// #[orm(rename_all = "snake_case")]
+/// enum Status { Active, OnHold, #[orm(rename = "gone")] Deleted }
+/// ```
+#[proc_macro_derive(SqlEnum, attributes(orm))]
+pub fn derive_sql_enum(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    expand_types::derive_sql_enum(&input).into()
+}
+
+/// Derives `orm::SqlType` for a one-field tuple struct (a newtype), stored as the inner type.
+///
+/// A newtype of `String` also accepts `max_length` and text filters (`like`); a newtype of
+/// `Decimal` accepts `precision`/`scale`.
+///
+/// ```ignore
+/// #[derive(orm::SqlType, Debug, Clone, PartialEq)]
+/// struct Email(String);
+/// ```
+#[proc_macro_derive(SqlType, attributes(orm))]
+pub fn derive_sql_type(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    expand_types::derive_sql_type(&input).into()
 }

@@ -45,6 +45,15 @@ pub const ON_DELETE: Symbol = Symbol("on_delete");
 /// Field: `on_update = "cascade"` (with `belongs_to`).
 pub const ON_UPDATE: Symbol = Symbol("on_update");
 
+/// Field: `precision = P` (decimal fields).
+pub const PRECISION: Symbol = Symbol("precision");
+/// Field: `scale = S` (decimal fields, with `precision`).
+pub const SCALE: Symbol = Symbol("scale");
+/// Enum: `rename_all = "snake_case"` (`#[derive(SqlEnum)]`).
+pub const RENAME_ALL: Symbol = Symbol("rename_all");
+/// Enum variant: `rename = "..."` (`#[derive(SqlEnum)]`).
+pub const RENAME: Symbol = Symbol("rename");
+
 /// Options that only make sense on the struct.
 pub const STRUCT_ONLY: &[Symbol] = &[TABLE, CRATE, HAS_MANY, HAS_ONE];
 /// Options that only make sense on a field.
@@ -53,6 +62,8 @@ pub const FIELD_ONLY: &[Symbol] = &[
     COLUMN,
     DEFAULT,
     MAX_LENGTH,
+    PRECISION,
+    SCALE,
     SKIP,
     BELONGS_TO,
     ON_DELETE,

@@ -14,6 +14,7 @@ fn column(name: &str, ty: ColType) -> Column {
         auto_increment: false,
         default: None,
         max_length: None,
+        precision: None,
         renamed_from: None,
     }
 }

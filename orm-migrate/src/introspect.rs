@@ -146,7 +146,7 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
                     (
                         c.name.clone(),
                         PhysColumn {
-                            ty: norm_type(&column_type_sql(c.ty.core(), c.max_length, dialect)),
+                            ty: norm_type(&column_type_sql(&t.spec(c), dialect)),
                             nullable: c.nullable && !pk,
                             default: norm_default(default.as_deref().map(|d| {
                                 if matches!(c.default, Some(Default::Text(_))) {

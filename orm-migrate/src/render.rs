@@ -36,7 +36,7 @@ pub fn create_table_sql(table: &Table, as_name: &str, dialect: Dialect) -> Strin
     let mut stmt = SqTable::create();
     stmt.table(Alias::new(as_name));
     for c in &table.columns {
-        stmt.col(column_def_for(&table.spec(c)));
+        stmt.col(column_def_for(&table.spec(c), dialect));
     }
     if table.primary_key.len() > 1 {
         let mut key = SqIndex::create();
@@ -157,7 +157,7 @@ pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
             vec![sql(
                 SqTable::alter()
                     .table(Alias::new(table))
-                    .add_column(column_def_for(&spec)),
+                    .add_column(column_def_for(&spec, dialect)),
                 dialect,
             )]
         }
@@ -177,8 +177,11 @@ pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
             Dialect::Postgres => {
                 let mut v = Vec::new();
                 let head = format!("ALTER TABLE {} ALTER COLUMN {}", q(table), q(&to.name));
-                if from.ty != to.ty || from.max_length != to.max_length {
-                    let ty = column_type_sql(to.ty.core(), to.max_length, dialect);
+                if from.ty != to.ty
+                    || from.max_length != to.max_length
+                    || from.precision != to.precision
+                {
+                    let ty = column_type_sql(&to.type_spec(), dialect);
                     v.push(format!("{head} TYPE {ty} USING {}::{ty}", q(&to.name)));
                 }
                 if from.default != to.default {
@@ -207,7 +210,7 @@ pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                 vec![sql(
                     SqTable::alter()
                         .table(Alias::new(table))
-                        .modify_column(column_def_for(&spec)),
+                        .modify_column(column_def_for(&spec, dialect)),
                     dialect,
                 )]
             }

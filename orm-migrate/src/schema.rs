@@ -27,6 +27,28 @@ pub enum ColType {
     Text,
     /// `Vec<u8>`.
     Bytes,
+    /// `u8`.
+    U8,
+    /// `u16`.
+    U16,
+    /// `u32`.
+    U32,
+    /// `u64`.
+    U64,
+    /// a UTC timestamp.
+    TimestampTz,
+    /// a timestamp without zone.
+    Timestamp,
+    /// a date.
+    Date,
+    /// a time of day.
+    Time,
+    /// a UUID.
+    Uuid,
+    /// a decimal.
+    Decimal,
+    /// a JSON document.
+    Json,
 }
 
 impl ColType {
@@ -41,6 +63,17 @@ impl ColType {
             ColType::Double => ColumnType::Double,
             ColType::Text => ColumnType::Text,
             ColType::Bytes => ColumnType::Bytes,
+            ColType::U8 => ColumnType::U8,
+            ColType::U16 => ColumnType::U16,
+            ColType::U32 => ColumnType::U32,
+            ColType::U64 => ColumnType::U64,
+            ColType::TimestampTz => ColumnType::TimestampTz,
+            ColType::Timestamp => ColumnType::Timestamp,
+            ColType::Date => ColumnType::Date,
+            ColType::Time => ColumnType::Time,
+            ColType::Uuid => ColumnType::Uuid,
+            ColType::Decimal => ColumnType::Decimal,
+            ColType::Json => ColumnType::Json,
         }
     }
 
@@ -52,8 +85,22 @@ impl ColType {
             ColumnType::BigInt => ColType::BigInt,
             ColumnType::Float => ColType::Float,
             ColumnType::Double => ColType::Double,
+            ColumnType::Text => ColType::Text,
             ColumnType::Bytes => ColType::Bytes,
-            _ => ColType::Text,
+            ColumnType::U8 => ColType::U8,
+            ColumnType::U16 => ColType::U16,
+            ColumnType::U32 => ColType::U32,
+            ColumnType::U64 => ColType::U64,
+            ColumnType::TimestampTz => ColType::TimestampTz,
+            ColumnType::Timestamp => ColType::Timestamp,
+            ColumnType::Date => ColType::Date,
+            ColumnType::Time => ColType::Time,
+            ColumnType::Uuid => ColType::Uuid,
+            ColumnType::Decimal => ColType::Decimal,
+            ColumnType::Json => ColType::Json,
+            other => panic!(
+                "orm-migrate does not know the column type {other:?}; it must be updated with orm-core"
+            ),
         }
     }
 }
@@ -150,6 +197,9 @@ pub struct Column {
     /// `VARCHAR(N)` bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_length: Option<u32>,
+    /// `(precision, scale)` of a decimal column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<(u32, u32)>,
     /// Previous name (a hint of the models, never stored in snapshots).
     #[serde(skip)]
     pub renamed_from: Option<String>,
@@ -160,6 +210,20 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl Column {
+    /// The column's type as the DDL renderer takes it (no key, no default).
+    pub fn type_spec(&self) -> ColumnSpec<'_> {
+        ColumnSpec {
+            name: &self.name,
+            ty: self.ty.core(),
+            max_length: self.max_length,
+            precision: self.precision,
+            nullable: true,
+            primary_key: false,
+            auto_increment: false,
+            default: None,
+        }
+    }
+
     /// Whether everything but the name (and rename hint) is equal.
     pub fn same_definition(&self, other: &Column) -> bool {
         self.ty == other.ty
@@ -167,6 +231,7 @@ impl Column {
             && self.auto_increment == other.auto_increment
             && self.default == other.default
             && self.max_length == other.max_length
+            && self.precision == other.precision
     }
 }
 
@@ -233,6 +298,7 @@ impl Table {
             name: &column.name,
             ty: column.ty.core(),
             max_length: column.max_length,
+            precision: column.precision,
             nullable: column.nullable,
             primary_key: self.primary_key.len() == 1 && self.primary_key[0] == column.name,
             auto_increment: column.auto_increment,
@@ -256,7 +322,8 @@ impl Table {
                     DefaultValue::Float(f) => Default::Float(f),
                     DefaultValue::Text(s) => Default::Text(s.to_owned()),
                 }),
-                max_length: c.max_length,
+                max_length: orm_core::sql::ddl::effective_max_length(c),
+                precision: c.precision,
                 renamed_from: c.renamed_from.map(str::to_owned),
             })
             .collect();

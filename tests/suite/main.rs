@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod harness;
+mod types;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -14,9 +14,20 @@ pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {
             let constraint = db.constraint().map(str::to_owned);
             let kind = db.kind();
             let retry = retry_kind(&*db);
+            let code = db.code().map(|c| c.into_owned());
+            #[cfg(feature = "mysql")]
+            let mysql_number = db
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .map(|e| e.number());
+            #[cfg(not(feature = "mysql"))]
+            let mysql_number: Option<u16> = None;
             let source: crate::error::BoxError = Box::new(sqlx::Error::Database(db));
             if let Some(retry) = retry {
                 return retry(source);
+            }
+            if let Some(fit) = fit_kind(&message, code.as_deref(), mysql_number) {
+                let column = quoted_after(&message, "column '", '\'');
+                return fit(column, source);
             }
             match kind {
                 ErrorKind::UniqueViolation => Error::UniqueViolation {
@@ -97,6 +108,44 @@ fn retry_kind(db: &dyn sqlx::error::DatabaseError) -> Option<fn(crate::error::Bo
     }
 }
 
+type FitError = fn(Option<String>, crate::error::BoxError) -> Error;
+
+/// Values that do not fit their column, by error code or by the CHECK naming convention
+/// (`ck_<table>_<col>_length` / `ck_<table>_<col>_range`).
+#[cfg(feature = "_sqlx")]
+fn fit_kind(message: &str, code: Option<&str>, mysql_number: Option<u16>) -> Option<FitError> {
+    let too_long: FitError = |column, source| Error::ValueTooLong { column, source };
+    let out_of_range: FitError = |column, source| Error::OutOfRange { column, source };
+    match mysql_number {
+        Some(1406) => return Some(too_long),
+        // 1264 out of range; 1690 arithmetic out of range; 1367/1916 illegal double (NaN).
+        Some(1264 | 1690) => return Some(out_of_range),
+        Some(_) => {}
+        None => match code {
+            Some("22001") => return Some(too_long),
+            Some("22003") => return Some(out_of_range),
+            _ => {}
+        },
+    }
+    let check = check_name(message)?;
+    if check.starts_with("ck_") && check.ends_with("_length") {
+        Some(too_long)
+    } else if check.starts_with("ck_") && check.ends_with("_range") {
+        Some(out_of_range)
+    } else {
+        None
+    }
+}
+
+/// The name of the CHECK constraint a database error reports (SQLite, PostgreSQL, MariaDB,
+/// MySQL spellings).
+fn check_name(message: &str) -> Option<String> {
+    after(message, "CHECK constraint failed: ")
+        .or_else(|| quoted_after(message, "check constraint \"", '"'))
+        .or_else(|| quoted_after(message, "CONSTRAINT `", '`'))
+        .or_else(|| quoted_after(message, "Check constraint '", '\''))
+}
+
 /// MySQL: "Duplicate entry 'x' for key 'users.uq_users_email'" (MySQL 8 prefixes the table).
 fn mysql_key_name(message: &str) -> Option<String> {
     let start = message.rfind("for key '")? + "for key '".len();
@@ -134,9 +183,34 @@ impl Error {
                 });
                 Error::UniqueViolation { constraint, source }
             }
+            Error::ValueTooLong {
+                column: None,
+                source,
+            } => Error::ValueTooLong {
+                column: check_column(schema, &source.to_string(), "_length"),
+                source,
+            },
+            Error::OutOfRange {
+                column: None,
+                source,
+            } => Error::OutOfRange {
+                column: check_column(schema, &source.to_string(), "_range"),
+                source,
+            },
             other => other,
         }
     }
+}
+
+/// The column of `schema` whose `ck_<table>_<col><suffix>` CHECK the message names.
+fn check_column(schema: &ModelSchema, message: &str, suffix: &str) -> Option<String> {
+    let name = check_name(message)?;
+    let column = name
+        .strip_prefix("ck_")?
+        .strip_prefix(schema.table)?
+        .strip_prefix('_')?
+        .strip_suffix(suffix)?;
+    schema.column(column).map(|c| c.name.to_owned())
 }
 
 #[cfg(test)]

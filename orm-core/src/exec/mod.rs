@@ -4,6 +4,7 @@
 //! backend compiles the IR itself (SQL through [`crate::sql`], BSON through `crate::mongo`),
 //! so a backend's driver can change (for speed) without touching builders or compilers.
 
+mod bind;
 mod connection;
 mod errors;
 #[cfg(feature = "mongodb")]

@@ -465,37 +465,18 @@ macro_rules! sqlx_backend {
 
             use super::super::{Decoder, ExecResult, RowRef, from_sqlx};
             use crate::error::Result;
-            use crate::schema::ColumnType;
             use crate::sql::Compiled;
-            use crate::value::Value;
 
             type Db = $db;
 
-            fn bind(statement: Compiled) -> Query<'static, Db, <Db as Database>::Arguments> {
+            fn bind(
+                statement: Compiled,
+            ) -> Result<Query<'static, Db, <Db as Database>::Arguments>> {
                 let mut q = sqlx::query(AssertSqlSafe(statement.sql));
                 for value in statement.values {
-                    q = match value {
-                        Value::Bool(v) => q.bind(v),
-                        Value::SmallInt(v) => q.bind(v),
-                        Value::Int(v) => q.bind(v),
-                        Value::BigInt(v) => q.bind(v),
-                        Value::Float(v) => q.bind(v),
-                        Value::Double(v) => q.bind(v),
-                        Value::Text(v) => q.bind(v),
-                        Value::Bytes(v) => q.bind(v),
-                        Value::Null(ty) => match ty {
-                            ColumnType::Bool => q.bind(None::<bool>),
-                            ColumnType::SmallInt => q.bind(None::<i16>),
-                            ColumnType::Int => q.bind(None::<i32>),
-                            ColumnType::BigInt => q.bind(None::<i64>),
-                            ColumnType::Float => q.bind(None::<f32>),
-                            ColumnType::Double => q.bind(None::<f64>),
-                            ColumnType::Text => q.bind(None::<String>),
-                            ColumnType::Bytes => q.bind(None::<Vec<u8>>),
-                        },
-                    };
+                    q = crate::exec::bind::$module::bind_value(q, value)?;
                 }
-                q
+                Ok(q)
             }
 
             pub(crate) async fn fetch_all<'e, T>(
@@ -503,7 +484,7 @@ macro_rules! sqlx_backend {
                 statement: Compiled,
                 decode: Decoder<T>,
             ) -> Result<Vec<T>> {
-                let rows = bind(statement)
+                let rows = bind(statement)?
                     .fetch_all(executor)
                     .await
                     .map_err(from_sqlx)?;
@@ -517,7 +498,7 @@ macro_rules! sqlx_backend {
                 statement: Compiled,
                 decode: Decoder<T>,
             ) -> Result<Option<T>> {
-                let row = bind(statement)
+                let row = bind(statement)?
                     .fetch_optional(executor)
                     .await
                     .map_err(from_sqlx)?;
@@ -530,7 +511,10 @@ macro_rules! sqlx_backend {
                 executor: impl sqlx::Executor<'e, Database = Db>,
                 statement: Compiled,
             ) -> Result<ExecResult> {
-                let done = bind(statement).execute(executor).await.map_err(from_sqlx)?;
+                let done = bind(statement)?
+                    .execute(executor)
+                    .await
+                    .map_err(from_sqlx)?;
                 #[allow(clippy::redundant_closure_call)]
                 let last_insert_id = ($last_id)(&done);
                 Ok(ExecResult {

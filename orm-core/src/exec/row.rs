@@ -67,6 +67,22 @@ impl RowRef<'_> {
         }
     }
 
+    /// A decode error for the column at `index`: the value was read but does not fit
+    /// `expected` (e.g. an unknown enum variant, an out-of-range unsigned integer).
+    pub fn decode_error(
+        &self,
+        index: usize,
+        expected: &'static str,
+        reason: impl Into<crate::error::BoxError>,
+    ) -> Error {
+        Error::Decode {
+            column: self.column_name(index),
+            index,
+            expected,
+            source: reason.into(),
+        }
+    }
+
     /// Whether the column at `index` is NULL (how a left join tells a missing row).
     #[allow(unused_variables)]
     pub fn is_null(&self, index: usize) -> Result<bool, Error> {
@@ -130,5 +146,59 @@ impl RowRef<'_> {
         }
         #[cfg(not(feature = "_sqlx"))]
         result
+    }
+}
+
+/// Per-backend decoding, for types a driver decodes only on some backends (`u8` on MySQL,
+/// `Decimal` on PostgreSQL and MySQL). Each returns `None` when the row is of another backend.
+#[allow(dead_code, unused_variables)]
+impl RowRef<'_> {
+    #[cfg(feature = "_sqlx")]
+    fn wrap<T>(
+        &self,
+        index: usize,
+        expected: &'static str,
+        result: std::result::Result<Option<T>, sqlx::Error>,
+    ) -> Result<Option<T>, Error> {
+        result.map_err(|source| self.decode_error(index, expected, source))
+    }
+
+    /// The column as `T` if this is a SQLite row.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn get_sqlite<T: SqliteDecode>(
+        &self,
+        index: usize,
+        expected: &'static str,
+    ) -> Option<Result<Option<T>, Error>> {
+        match *self {
+            RowRef::Sqlite(r) => Some(self.wrap(index, expected, sqlx::Row::try_get(r, index))),
+            _ => None,
+        }
+    }
+
+    /// The column as `T` if this is a PostgreSQL row.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn get_postgres<T: PostgresDecode>(
+        &self,
+        index: usize,
+        expected: &'static str,
+    ) -> Option<Result<Option<T>, Error>> {
+        match *self {
+            RowRef::Postgres(r) => Some(self.wrap(index, expected, sqlx::Row::try_get(r, index))),
+            _ => None,
+        }
+    }
+
+    /// The column as `T` if this is a MySQL/MariaDB row.
+    #[cfg(feature = "mysql")]
+    pub(crate) fn get_mysql<T: MySqlDecode>(
+        &self,
+        index: usize,
+        expected: &'static str,
+    ) -> Option<Result<Option<T>, Error>> {
+        match *self {
+            RowRef::MySql(r) => Some(self.wrap(index, expected, sqlx::Row::try_get(r, index))),
+            _ => None,
+        }
     }
 }

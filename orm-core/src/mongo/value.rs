@@ -7,15 +7,33 @@ use crate::value::Value;
 
 /// The BSON form of a bound value.
 ///
-/// NULL → `null`; `bool` → boolean; `i16` and `i32` → int32; `i64` → int64; `f32` and `f64` →
-/// double; `String` → string; `Vec<u8>` → binary with the generic subtype (0).
+/// | value | BSON |
+/// | --- | --- |
+/// | NULL | `null` |
+/// | `bool` | boolean |
+/// | `i16`, `i32`, `u8`, `u16` | int32 |
+/// | `i64`, `u32`, `u64` up to `i64::MAX` | int64 |
+/// | `u64` above `i64::MAX` | decimal128 |
+/// | `f32`, `f64` | double |
+/// | `String`, enums | string |
+/// | `Vec<u8>` | binary, generic subtype (0) |
+/// | `Uuid` | binary, UUID subtype (4) |
+/// | `Decimal` | decimal128 (exact) |
+/// | `DateTime<Utc>`, `NaiveDateTime`, `OffsetDateTime`, `PrimitiveDateTime` | datetime (UTC; BSON keeps milliseconds) |
+/// | `NaiveDate`, `time::Date` | datetime at midnight UTC |
+/// | `NaiveTime`, `time::Time` | string `HH:MM:SS.ffffff` (BSON has no time-of-day type) |
+/// | `serde_json::Value`, `Json<T>` | the embedded document, array or scalar |
+///
+/// A value whose encoding failed (a `Json<T>` whose `Serialize` impl errors) becomes `null`;
+/// the SQL compilers reject it instead.
 pub fn to_bson(value: &Value) -> Bson {
     match value {
-        Value::Null(_) => Bson::Null,
+        Value::Null(_) | Value::Unencodable(..) => Bson::Null,
         Value::Bool(b) => Bson::Boolean(*b),
         Value::SmallInt(i) => Bson::Int32(i32::from(*i)),
         Value::Int(i) => Bson::Int32(*i),
         Value::BigInt(i) => Bson::Int64(*i),
+        Value::BigUnsigned(u) => decimal128(&u.to_string()),
         Value::Float(f) => Bson::Double(f64::from(*f)),
         Value::Double(f) => Bson::Double(*f),
         Value::Text(s) => Bson::String(s.clone()),
@@ -23,5 +41,75 @@ pub fn to_bson(value: &Value) -> Bson {
             subtype: BinarySubtype::Generic,
             bytes: bytes.clone(),
         }),
+        #[cfg(feature = "chrono")]
+        Value::ChronoDateTimeUtc(v) => millis(v.timestamp_millis()),
+        #[cfg(feature = "chrono")]
+        Value::ChronoDateTime(v) => millis(v.and_utc().timestamp_millis()),
+        #[cfg(feature = "chrono")]
+        Value::ChronoDate(v) => millis(
+            v.and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+                .timestamp_millis(),
+        ),
+        #[cfg(feature = "chrono")]
+        Value::ChronoTime(v) => Bson::String(v.format("%H:%M:%S%.6f").to_string()),
+        #[cfg(feature = "time")]
+        Value::TimeOffsetDateTime(v) => time_millis(*v),
+        #[cfg(feature = "time")]
+        Value::TimePrimitiveDateTime(v) => time_millis(v.assume_utc()),
+        #[cfg(feature = "time")]
+        Value::TimeDate(v) => time_millis(v.midnight().assume_utc()),
+        #[cfg(feature = "time")]
+        Value::TimeTime(v) => Bson::String(format!(
+            "{:02}:{:02}:{:02}.{:06}",
+            v.hour(),
+            v.minute(),
+            v.second(),
+            v.microsecond()
+        )),
+        #[cfg(feature = "uuid")]
+        Value::Uuid(v) => Bson::Binary(Binary {
+            subtype: BinarySubtype::Uuid,
+            bytes: v.as_bytes().to_vec(),
+        }),
+        #[cfg(feature = "decimal")]
+        Value::Decimal(v) => decimal128(&v.to_string()),
+        #[cfg(feature = "json")]
+        Value::Json(v) => json(v),
+    }
+}
+
+fn millis(ms: i64) -> Bson {
+    Bson::DateTime(bson::DateTime::from_millis(ms))
+}
+
+#[cfg(feature = "time")]
+fn time_millis(v: time::OffsetDateTime) -> Bson {
+    let ms = v.unix_timestamp_nanos() / 1_000_000;
+    millis(i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX }))
+}
+
+/// An exact decimal128; a number it cannot represent (none that `Decimal` or `u64` produce)
+/// falls back to its string form.
+fn decimal128(text: &str) -> Bson {
+    text.parse::<bson::Decimal128>()
+        .map_or_else(|_| Bson::String(text.to_owned()), Bson::Decimal128)
+}
+
+#[cfg(feature = "json")]
+fn json(value: &serde_json::Value) -> Bson {
+    use serde_json::Value as J;
+    match value {
+        J::Null => Bson::Null,
+        J::Bool(b) => Bson::Boolean(*b),
+        J::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Bson::Int64(i),
+            (None, _) if n.is_u64() => decimal128(&n.to_string()),
+            (None, Some(f)) => Bson::Double(f),
+            (None, None) => Bson::String(n.to_string()),
+        },
+        J::String(s) => Bson::String(s.clone()),
+        J::Array(items) => Bson::Array(items.iter().map(json).collect()),
+        J::Object(map) => Bson::Document(map.iter().map(|(k, v)| (k.clone(), json(v))).collect()),
     }
 }

@@ -25,9 +25,44 @@ pub enum ColumnType {
     Text,
     /// `Vec<u8>`.
     Bytes,
+    /// `u8`: `TINYINT UNSIGNED` on MySQL, `smallint` with a range CHECK elsewhere.
+    U8,
+    /// `u16`: `SMALLINT UNSIGNED` on MySQL, `integer` with a range CHECK elsewhere.
+    U16,
+    /// `u32`: `INT UNSIGNED` on MySQL, `bigint` with a range CHECK elsewhere.
+    U32,
+    /// `u64`: `BIGINT UNSIGNED` on MySQL; no other dialect can store it (`Error::Schema`).
+    U64,
+    /// A timestamp with time zone, stored in UTC (`DateTime<Utc>`, `OffsetDateTime`).
+    TimestampTz,
+    /// A timestamp without time zone (`NaiveDateTime`, `PrimitiveDateTime`).
+    Timestamp,
+    /// A calendar date (`NaiveDate`, `time::Date`).
+    Date,
+    /// A time of day (`NaiveTime`, `time::Time`).
+    Time,
+    /// `uuid::Uuid`.
+    Uuid,
+    /// `rust_decimal::Decimal`; sized by [`ColumnSchema::precision`].
+    Decimal,
+    /// `serde_json::Value` or `Json<T>`.
+    Json,
 }
 
 impl ColumnType {
+    /// The inclusive range a column of this type accepts, for the integer types whose storage
+    /// type is wider than the Rust type on some dialect (enforced by a `_range` CHECK there).
+    pub const fn integer_range(self) -> Option<(i64, i64)> {
+        match self {
+            ColumnType::SmallInt => Some((i16::MIN as i64, i16::MAX as i64)),
+            ColumnType::Int => Some((i32::MIN as i64, i32::MAX as i64)),
+            ColumnType::U8 => Some((0, u8::MAX as i64)),
+            ColumnType::U16 => Some((0, u16::MAX as i64)),
+            ColumnType::U32 => Some((0, u32::MAX as i64)),
+            _ => None,
+        }
+    }
+
     /// Whether values of this type are integers (the types `auto_increment` accepts).
     pub const fn is_integer(self) -> bool {
         matches!(
@@ -47,6 +82,17 @@ impl ColumnType {
             ColumnType::Double => "f64",
             ColumnType::Text => "String",
             ColumnType::Bytes => "Vec<u8>",
+            ColumnType::U8 => "u8",
+            ColumnType::U16 => "u16",
+            ColumnType::U32 => "u32",
+            ColumnType::U64 => "u64",
+            ColumnType::TimestampTz => "DateTime<Utc>",
+            ColumnType::Timestamp => "NaiveDateTime",
+            ColumnType::Date => "NaiveDate",
+            ColumnType::Time => "NaiveTime",
+            ColumnType::Uuid => "Uuid",
+            ColumnType::Decimal => "Decimal",
+            ColumnType::Json => "JSON",
         }
     }
 }
@@ -83,6 +129,10 @@ pub struct ColumnSchema {
     pub default: Option<DefaultValue>,
     /// Maximum length in characters for text columns.
     pub max_length: Option<u32>,
+    /// `(precision, scale)` of a decimal column (`#[orm(precision = P, scale = S)]`).
+    pub precision: Option<(u32, u32)>,
+    /// The only values a text-encoded enum column accepts (`CHECK (col IN (...))`).
+    pub allowed_values: Option<&'static [&'static str]>,
     /// The column's previous name (`#[orm(renamed_from = "...")]`), for the migration engine.
     pub renamed_from: Option<&'static str>,
 }

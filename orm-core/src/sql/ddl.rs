@@ -4,8 +4,9 @@
 //! `utf8mb4_bin` collation (PostgreSQL and SQLite compare bytes by default).
 
 use sea_query::{
-    ColumnDef, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement, MysqlQueryBuilder,
-    PostgresQueryBuilder, SchemaStatementBuilder, SqliteQueryBuilder, Table, TableCreateStatement,
+    Check, ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement,
+    MysqlQueryBuilder, PostgresQueryBuilder, SchemaStatementBuilder, SqliteQueryBuilder, Table,
+    TableCreateStatement,
 };
 
 use super::Dialect;
@@ -77,7 +78,12 @@ fn table_statement(schema: &ModelSchema, dialect: Dialect) -> Result<TableCreate
     let single_key = schema.primary_key.len() == 1;
     for column in schema.columns {
         check_column(schema, column, dialect)?;
-        table.col(column_def(column, single_key));
+        table.col(column_def(column, single_key, dialect));
+    }
+    for column in schema.columns {
+        for check in checks(schema, column, dialect) {
+            table.check(check);
+        }
     }
     if !single_key {
         let mut key = Index::create();
@@ -124,11 +130,52 @@ pub fn action(action: ReferentialAction) -> ForeignKeyAction {
     }
 }
 
-fn column_def(column: &ColumnSchema, single_key: bool) -> ColumnDef {
-    column_def_for(&ColumnSpec {
+/// The CHECK constraints of `column` on `dialect`, named by convention so that a violation
+/// maps to the right error (see `exec/errors.rs`):
+/// - `ck_<table>_<col>`: the allowed values of an enum column (every dialect);
+/// - `ck_<table>_<col>_length`: `max_length` on SQLite, which does not enforce `varchar(N)`;
+/// - `ck_<table>_<col>_range`: the range of an integer type stored in a wider column (unsigned
+///   types on PostgreSQL and SQLite, `i16`/`i32` on SQLite whose integers are all 64-bit).
+fn checks(schema: &ModelSchema, column: &ColumnSchema, dialect: Dialect) -> Vec<Check> {
+    let name = |suffix: &str| format!("ck_{}_{}{suffix}", schema.table, column.name);
+    let mut out = Vec::new();
+    if let Some(values) = column.allowed_values {
+        let expr = Expr::col(column.name).is_in(values.iter().copied());
+        out.push(Check::named(name(""), expr));
+    }
+    if let (Some(max), Dialect::Sqlite) = (column.max_length, dialect) {
+        let expr = Expr::cust(format!("length({})", quote(column.name, dialect))).lte(max);
+        out.push(Check::named(name("_length"), expr));
+    }
+    let wider = match dialect {
+        Dialect::MySql => false,
+        Dialect::Postgres => matches!(
+            column.ty,
+            ColumnType::U8 | ColumnType::U16 | ColumnType::U32
+        ),
+        Dialect::Sqlite => true,
+    };
+    if let (Some((low, high)), true) = (column.ty.integer_range(), wider) {
+        let expr = Expr::col(column.name).between(low, high);
+        out.push(Check::named(name("_range"), expr));
+    }
+    out
+}
+
+/// `name` quoted as an identifier of `dialect` (for expressions sea-query cannot build).
+fn quote(name: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::MySql => format!("`{}`", name.replace('`', "``")),
+        Dialect::Postgres | Dialect::Sqlite => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
+}
+
+fn column_def(column: &ColumnSchema, single_key: bool, dialect: Dialect) -> ColumnDef {
+    let spec = ColumnSpec {
         name: column.name,
         ty: column.ty,
-        max_length: column.max_length,
+        max_length: effective_max_length(column),
+        precision: column.precision,
         nullable: column.nullable,
         primary_key: column.primary_key && single_key,
         auto_increment: column.auto_increment,
@@ -138,6 +185,18 @@ fn column_def(column: &ColumnSchema, single_key: bool) -> ColumnDef {
             DefaultValue::Float(f) => DefaultRef::Float(f),
             DefaultValue::Text(s) => DefaultRef::Text(s),
         }),
+    };
+    column_def_for(&spec, dialect)
+}
+
+/// The `VARCHAR(N)` bound of a column: its `max_length`, or for an enum column the length of
+/// its longest value (so that MySQL can index it).
+pub fn effective_max_length(column: &ColumnSchema) -> Option<u32> {
+    column.max_length.or_else(|| {
+        column.allowed_values.map(|values| {
+            let longest = values.iter().map(|v| v.chars().count()).max().unwrap_or(1);
+            u32::try_from(longest.max(1)).unwrap_or(u32::MAX)
+        })
     })
 }
 
@@ -163,6 +222,8 @@ pub struct ColumnSpec<'a> {
     pub ty: ColumnType,
     /// `VARCHAR(N)` bound for text columns.
     pub max_length: Option<u32>,
+    /// `(precision, scale)` of a decimal column.
+    pub precision: Option<(u32, u32)>,
     /// Whether NULL is accepted.
     pub nullable: bool,
     /// Whether to declare `PRIMARY KEY` inline (single-column keys only).
@@ -173,27 +234,66 @@ pub struct ColumnSpec<'a> {
     pub default: Option<DefaultRef<'a>>,
 }
 
-/// Sets the storage type of `def` for a logical type: the one mapping from [`ColumnType`] to
-/// each dialect's type.
-pub fn set_column_type(def: &mut ColumnDef, ty: ColumnType, max_length: Option<u32>) {
-    match (ty, max_length) {
-        (ColumnType::Bool, _) => def.boolean(),
-        (ColumnType::SmallInt, _) => def.small_integer(),
-        (ColumnType::Int, _) => def.integer(),
-        (ColumnType::BigInt, _) => def.big_integer(),
-        (ColumnType::Float, _) => def.float(),
-        (ColumnType::Double, _) => def.double(),
-        (ColumnType::Text, Some(n)) => def.string_len(n),
-        (ColumnType::Text, None) => def.text(),
-        (ColumnType::Bytes, _) => def.blob(),
+/// The storage type of a column on `dialect`: the one mapping from [`ColumnType`] to each
+/// dialect's type, used by `CREATE TABLE` and by the migration engine.
+pub fn set_column_type(def: &mut ColumnDef, spec: &ColumnSpec<'_>, dialect: Dialect) {
+    use Dialect::{MySql, Postgres, Sqlite};
+    match (spec.ty, spec.max_length, dialect) {
+        (ColumnType::Bool, _, _) => def.boolean(),
+        (ColumnType::SmallInt, _, _) => def.small_integer(),
+        (ColumnType::Int, _, _) => def.integer(),
+        (ColumnType::BigInt, _, _) => def.big_integer(),
+        (ColumnType::Float, _, _) => def.float(),
+        (ColumnType::Double, _, _) => def.double(),
+        (ColumnType::Text, Some(n), _) => def.string_len(n),
+        (ColumnType::Text, None, _) => def.text(),
+        (ColumnType::Bytes, _, _) => def.blob(),
+        (ColumnType::U8, _, MySql) => def.tiny_unsigned(),
+        (ColumnType::U16, _, MySql) => def.small_unsigned(),
+        (ColumnType::U32, _, MySql) => def.unsigned(),
+        (ColumnType::U64, _, MySql) => def.big_unsigned(),
+        (ColumnType::U8, _, _) => def.small_integer(),
+        (ColumnType::U16, _, _) => def.integer(),
+        (ColumnType::U32 | ColumnType::U64, _, _) => def.big_integer(),
+        (ColumnType::TimestampTz, _, Postgres) => def.custom("timestamptz"),
+        (ColumnType::Timestamp, _, Postgres) => def.custom("timestamp"),
+        (ColumnType::TimestampTz | ColumnType::Timestamp, _, MySql) => def.custom("DATETIME(6)"),
+        (ColumnType::Date, _, Postgres | MySql) => def.custom("date"),
+        (ColumnType::Time, _, Postgres) => def.custom("time"),
+        (ColumnType::Time, _, MySql) => def.custom("TIME(6)"),
+        (ColumnType::Uuid, _, Postgres) => def.custom("uuid"),
+        (ColumnType::Uuid, _, MySql) => def.custom("BINARY(16)"),
+        (ColumnType::Uuid, _, Sqlite) => def.custom("BLOB"),
+        (ColumnType::Decimal, _, Postgres) => match spec.precision {
+            Some((p, s)) => def.custom(format!("numeric({p}, {s})")),
+            None => def.custom("numeric"),
+        },
+        // rust_decimal holds 28 decimal places and at most 29 integer digits.
+        (ColumnType::Decimal, _, MySql) => {
+            let (p, s) = spec.precision.unwrap_or((65, 28));
+            def.custom(format!("DECIMAL({p}, {s})"))
+        }
+        (ColumnType::Json, _, Postgres) => def.custom("jsonb"),
+        (ColumnType::Json, _, MySql) => def.custom("JSON"),
+        // SQLite: dates, times, decimals and JSON are text (exact, ISO-8601 for dates).
+        (
+            ColumnType::TimestampTz
+            | ColumnType::Timestamp
+            | ColumnType::Date
+            | ColumnType::Time
+            | ColumnType::Decimal
+            | ColumnType::Json,
+            _,
+            Sqlite,
+        ) => def.custom("TEXT"),
     };
 }
 
-/// The storage type `dialect` uses for a logical type, as SQL text (`integer`,
-/// `varchar(120)`, ...), rendered by the same mapping as `CREATE TABLE`.
-pub fn column_type_sql(ty: ColumnType, max_length: Option<u32>, dialect: Dialect) -> String {
+/// The storage type `dialect` uses for a column, as SQL text (`integer`, `varchar(120)`,
+/// ...), rendered by the same mapping as `CREATE TABLE`.
+pub fn column_type_sql(spec: &ColumnSpec<'_>, dialect: Dialect) -> String {
     let mut def = ColumnDef::new("c");
-    set_column_type(&mut def, ty, max_length);
+    set_column_type(&mut def, spec, dialect);
     let sql = render(Table::create().table("t").col(def), dialect);
     // `CREATE TABLE "t" ( "c" <type> )`: the type sits between the column name and `)`.
     let start = sql.find(['"', '`']).map_or(0, |i| i + 1);
@@ -209,10 +309,11 @@ pub fn column_type_sql(ty: ColumnType, max_length: Option<u32>, dialect: Dialect
         .to_owned()
 }
 
-/// A sea-query column definition for `spec`: type, nullability, inline key, default.
-pub fn column_def_for(spec: &ColumnSpec<'_>) -> ColumnDef {
+/// A sea-query column definition for `spec` on `dialect`: type, nullability, inline key,
+/// default.
+pub fn column_def_for(spec: &ColumnSpec<'_>, dialect: Dialect) -> ColumnDef {
     let mut def = ColumnDef::new(spec.name.to_owned());
-    set_column_type(&mut def, spec.ty, spec.max_length);
+    set_column_type(&mut def, spec, dialect);
     if !spec.nullable {
         def.not_null();
     }
@@ -251,10 +352,24 @@ fn check_column(
             schema.table, column.name
         )));
     }
+    if column.ty == ColumnType::U64 && dialect != Dialect::MySql {
+        return Err(Error::Schema(format!(
+            "`{}.{}` is a `u64`, which {} cannot store (its largest integer is a signed 64-bit \
+             one); use `i64`, or `u32` if the values are smaller",
+            schema.table,
+            column.name,
+            if dialect == Dialect::Postgres {
+                "PostgreSQL"
+            } else {
+                "SQLite"
+            }
+        )));
+    }
     if dialect == Dialect::MySql
         && keyed
-        && column.ty == ColumnType::Text
+        && matches!(column.ty, ColumnType::Text | ColumnType::Json)
         && column.max_length.is_none()
+        && column.allowed_values.is_none()
     {
         return Err(Error::Schema(format!(
             "`{}.{}` is a key or indexed column of unbounded length, which MySQL cannot index; \
@@ -296,7 +411,17 @@ mod tests {
         ];
         for (ty, len, expected) in cases {
             for (d, want) in Dialect::ALL.into_iter().zip(expected) {
-                assert_eq!(column_type_sql(ty, len, d), want, "{ty:?} on {d}");
+                let spec = ColumnSpec {
+                    name: "c",
+                    ty,
+                    max_length: len,
+                    precision: None,
+                    nullable: true,
+                    primary_key: false,
+                    auto_increment: false,
+                    default: None,
+                };
+                assert_eq!(column_type_sql(&spec, d), want, "{ty:?} on {d}");
             }
         }
     }

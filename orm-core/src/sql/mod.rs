@@ -4,6 +4,7 @@
 //! between dialects (RETURNING, ILIKE, OFFSET without LIMIT) is decided here, in one place.
 
 pub mod ddl;
+mod fit;
 mod values;
 
 use sea_query::extension::postgres::PgBinOper;
@@ -86,7 +87,11 @@ impl std::fmt::Display for Compiled {
 }
 
 /// Compiles any IR statement for `dialect`.
+///
+/// A value that does not fit its column (see [`Error::ValueTooLong`], [`Error::OutOfRange`])
+/// or cannot be encoded fails here, before anything is sent.
 pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
+    fit::check(statement, dialect)?;
     match statement {
         Statement::Select(q) => compile_select(q, dialect),
         Statement::Insert(q) => compile_insert(q, None, dialect),

@@ -5,7 +5,21 @@
 //! decimals, JSON, enums, newtypes) plug in by implementing [`SqlType`], without touching the
 //! derive macro.
 
+#[cfg(feature = "chrono")]
+mod chrono;
+#[cfg(feature = "decimal")]
+mod decimal;
+#[cfg(feature = "json")]
+mod json;
 mod scalar;
+#[cfg(feature = "time")]
+mod time;
+mod unsigned;
+#[cfg(feature = "uuid")]
+mod uuid;
+
+#[cfg(feature = "json")]
+pub use self::json::Json;
 
 use crate::error::Error;
 use crate::exec::RowRef;
@@ -34,6 +48,46 @@ pub enum Value {
     Text(String),
     /// A byte string.
     Bytes(Vec<u8>),
+    /// A `u64` above `i64::MAX` (smaller unsigned values are bound as the next wider signed
+    /// integer). Only MySQL/MariaDB can store it (`BIGINT UNSIGNED`).
+    BigUnsigned(u64),
+    /// A chrono timestamp in UTC (microsecond precision: finer digits are truncated).
+    #[cfg(feature = "chrono")]
+    ChronoDateTimeUtc(::chrono::DateTime<::chrono::Utc>),
+    /// A chrono timestamp without time zone.
+    #[cfg(feature = "chrono")]
+    ChronoDateTime(::chrono::NaiveDateTime),
+    /// A chrono date.
+    #[cfg(feature = "chrono")]
+    ChronoDate(::chrono::NaiveDate),
+    /// A chrono time of day.
+    #[cfg(feature = "chrono")]
+    ChronoTime(::chrono::NaiveTime),
+    /// A `time` timestamp with offset (normalized to UTC when encoded).
+    #[cfg(feature = "time")]
+    TimeOffsetDateTime(::time::OffsetDateTime),
+    /// A `time` timestamp without offset.
+    #[cfg(feature = "time")]
+    TimePrimitiveDateTime(::time::PrimitiveDateTime),
+    /// A `time` date.
+    #[cfg(feature = "time")]
+    TimeDate(::time::Date),
+    /// A `time` time of day.
+    #[cfg(feature = "time")]
+    TimeTime(::time::Time),
+    /// A UUID.
+    #[cfg(feature = "uuid")]
+    Uuid(::uuid::Uuid),
+    /// A decimal number.
+    #[cfg(feature = "decimal")]
+    Decimal(::rust_decimal::Decimal),
+    /// A JSON document.
+    #[cfg(feature = "json")]
+    Json(Box<::serde_json::Value>),
+    /// A value whose encoding failed (e.g. a [`Json`] whose `Serialize` impl errors); compiling
+    /// a statement that contains it fails with [`Error::InvalidQuery`] and this message.
+    #[doc(hidden)]
+    Unencodable(ColumnType, String),
 }
 
 impl Value {
@@ -49,11 +103,15 @@ impl Value {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a supported column type",
     label = "unsupported column type",
-    note = "supported: bool, i16, i32, i64, f32, f64, String, Vec<u8> and Option of each; implement `orm::SqlType` for your own types"
+    note = "supported: bool, integers, floats, String, Vec<u8>, dates and times (features `chrono`/`time`), Uuid, Decimal, JSON, `#[derive(SqlEnum)]` enums, `#[derive(SqlType)]` newtypes, and Option of each"
 )]
 pub trait SqlType: Sized + Send + Sync + 'static {
     /// The logical column type this Rust type is stored as.
     const COLUMN_TYPE: ColumnType;
+
+    /// The only values the column may hold, for text-encoded enums (`#[derive(SqlEnum)]`):
+    /// the DDL renders `CHECK (col IN (...))` named `ck_<table>_<col>`.
+    const ALLOWED_VALUES: Option<&'static [&'static str]> = None;
 
     /// Encodes a borrowed value.
     fn to_value(&self) -> Value;
@@ -71,7 +129,7 @@ pub trait SqlType: Sized + Send + Sync + 'static {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a supported field type for a model",
     label = "unsupported field type",
-    note = "supported: bool, i16, i32, i64, f32, f64, String, Vec<u8> and Option of each; implement `orm::SqlType` for your own types, or mark the field `#[orm(skip)]`"
+    note = "supported: bool, integers, floats, String, Vec<u8>, dates and times (features `chrono`/`time`), Uuid, Decimal, JSON, `#[derive(SqlEnum)]` enums, `#[derive(SqlType)]` newtypes, and Option of each; or mark the field `#[orm(skip)]`"
 )]
 pub trait FieldType: Sized + Send + Sync + 'static {
     /// The non-nullable type underneath (`T` for both `T` and `Option<T>`).
@@ -275,8 +333,27 @@ impl<M> Assign<M, Option<Vec<u8>>> for &[u8] {
     note = "`like`, `ilike` and `max_length` only apply to text columns"
 )]
 pub trait TextField: FieldType {}
-impl TextField for String {}
-impl TextField for Option<String> {}
+impl<T: TextType> TextField for T {}
+impl<T: TextType> TextField for Option<T> {}
+
+/// A [`SqlType`] stored as text that text operations apply to: `String`, and newtypes of it
+/// (`#[derive(SqlType)] struct Email(String);`). Enums are text too, but not `TextType`.
+pub trait TextType: SqlType {}
+impl TextType for String {}
+
+/// A [`SqlType`] stored as a decimal, which `precision`/`scale` apply to: `Decimal` and
+/// newtypes of it.
+pub trait DecimalType: SqlType {}
+impl<T: DecimalType> DecimalField for T {}
+impl<T: DecimalType> DecimalField for Option<T> {}
+
+/// Marks the decimal field types, the only ones `precision`/`scale` apply to.
+#[diagnostic::on_unimplemented(
+    message = "`precision`/`scale` need a decimal field, not `{Self}`",
+    label = "not a `rust_decimal::Decimal` or `Option<Decimal>`",
+    note = "`precision` and `scale` size a DECIMAL column; enable the `decimal` feature and use `rust_decimal::Decimal`"
+)]
+pub trait DecimalField: FieldType {}
 
 /// Marks the non-nullable numeric field types, the ones `column + n` applies to (adding to a
 /// NULL is NULL in SQL but an error on MongoDB, so nullable columns are left out).

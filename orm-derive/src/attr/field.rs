@@ -10,7 +10,7 @@ use super::{
 use crate::ctxt::Ctxt;
 use crate::symbol::{
     AUTO_INCREMENT, BELONGS_TO, COLUMN, DEFAULT, INDEX, MAX_LENGTH, ON_DELETE, ON_UPDATE,
-    PRIMARY_KEY, RENAMED_FROM, SKIP, STRUCT_ONLY, Symbol, UNIQUE,
+    PRECISION, PRIMARY_KEY, RENAMED_FROM, SCALE, SKIP, STRUCT_ONLY, Symbol, UNIQUE,
 };
 
 /// An option with a value, remembering its key for spans.
@@ -104,6 +104,10 @@ pub struct Field {
     pub default: Option<Opt<FieldDefault>>,
     /// `max_length = N`.
     pub max_length: Option<Opt<u32>>,
+    /// `precision = P` (decimal digits in total).
+    pub precision: Option<Opt<u32>>,
+    /// `scale = S` (decimal digits after the point).
+    pub scale: Option<Opt<u32>>,
     /// `skip`.
     pub skip: Option<Ident>,
     /// `renamed_from = "old_column"`.
@@ -127,6 +131,8 @@ impl Field {
         let mut default = Once::new(cx, DEFAULT);
         let mut max_length = Once::new(cx, MAX_LENGTH);
         let mut skip = Once::new(cx, SKIP);
+        let mut precision = Once::new(cx, PRECISION);
+        let mut scale = Once::new(cx, SCALE);
         let mut renamed_from = Once::new(cx, RENAMED_FROM);
         let mut belongs_to = Once::new(cx, BELONGS_TO);
         let mut on_delete = Once::new(cx, ON_DELETE);
@@ -174,6 +180,18 @@ impl Field {
                     && let Some(value) = max_length_value(cx, &expr)
                 {
                     max_length.set(&meta.path, Opt::new(meta, value));
+                }
+            } else if meta.path == PRECISION {
+                if let Some(expr) = parse_value(cx, meta, PRECISION, "10")?
+                    && let Some(value) = digits_value(cx, PRECISION, &expr, 1)
+                {
+                    precision.set(&meta.path, Opt::new(meta, value));
+                }
+            } else if meta.path == SCALE {
+                if let Some(expr) = parse_value(cx, meta, SCALE, "2")?
+                    && let Some(value) = digits_value(cx, SCALE, &expr, 0)
+                {
+                    scale.set(&meta.path, Opt::new(meta, value));
                 }
             } else if meta.path == RENAMED_FROM {
                 if let Some(name) = parse_lit_str(cx, meta, RENAMED_FROM)? {
@@ -223,6 +241,8 @@ impl Field {
             default: default.get(),
             max_length: max_length.get(),
             skip: skip.get(),
+            precision: precision.get(),
+            scale: scale.get(),
             renamed_from: renamed_from.get(),
             belongs_to: belongs_to.get(),
             on_delete: on_delete.get(),
@@ -242,6 +262,8 @@ impl Field {
         keys.extend(self.column.as_ref().map(|o| &o.key));
         keys.extend(self.default.as_ref().map(|o| &o.key));
         keys.extend(self.max_length.as_ref().map(|o| &o.key));
+        keys.extend(self.precision.as_ref().map(|o| &o.key));
+        keys.extend(self.scale.as_ref().map(|o| &o.key));
         keys.extend(self.renamed_from.as_ref().map(|o| &o.key));
         keys.extend(self.belongs_to.as_ref().map(|o| &o.key));
         keys.extend(self.on_delete.as_ref().map(|o| &o.key));
@@ -344,6 +366,33 @@ fn max_length_value(cx: &Ctxt, expr: &Expr) -> Option<u32> {
         Ok(n) => Some(n),
         Err(_) => {
             cx.error_spanned_by(expr, "`max_length` must fit in a u32");
+            None
+        }
+    }
+}
+
+/// The largest `precision`: `rust_decimal::Decimal` holds 28 significant digits exactly.
+pub const MAX_PRECISION: u32 = 28;
+
+/// The value of `precision = P` / `scale = S`: an integer from `min` to [`MAX_PRECISION`].
+fn digits_value(cx: &Ctxt, name: Symbol, expr: &Expr, min: u32) -> Option<u32> {
+    let parsed = match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int.base10_parse::<u32>().ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(n) if (min..=MAX_PRECISION).contains(&n) => Some(n),
+        _ => {
+            cx.error_spanned_by(
+                expr,
+                format!(
+                    "`{name}` must be an integer from {min} to {MAX_PRECISION} \
+                     (`rust_decimal::Decimal` holds at most {MAX_PRECISION} digits), e.g. \
+                     `precision = 10, scale = 2`"
+                ),
+            );
             None
         }
     }

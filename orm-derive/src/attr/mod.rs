@@ -6,9 +6,11 @@
 
 mod container;
 mod field;
+mod types;
 
 pub use container::{Container, FieldList};
 pub use field::{DefaultLit, Field, Opt, Referential};
+pub use types::{TypeAttrs, variant_rename};
 
 use proc_macro2::TokenTree;
 use quote::ToTokens;

@@ -1,0 +1,21 @@
+//! [`SqlType`] for `uuid::Uuid` (feature `uuid`): PostgreSQL `uuid`, MySQL `BINARY(16)`,
+//! SQLite `BLOB` (16 bytes); the byte order is the same everywhere, so ordering agrees.
+
+use ::uuid::Uuid;
+
+use super::{SqlType, Value};
+use crate::error::Error;
+use crate::exec::RowRef;
+use crate::schema::ColumnType;
+
+impl SqlType for Uuid {
+    const COLUMN_TYPE: ColumnType = ColumnType::Uuid;
+
+    fn to_value(&self) -> Value {
+        Value::Uuid(*self)
+    }
+
+    fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
+        row.get::<Uuid>(index, "Uuid")
+    }
+}

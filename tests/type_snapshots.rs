@@ -1,0 +1,146 @@
+//! insta snapshots of the DDL and of a filter for every field type, per dialect
+//! (`<case>@<dialect>`).
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use orm::prelude::*;
+use orm::sql::ddl;
+use orm::{Compiled, Dialect, Json, SqlEnum, SqlType};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+#[derive(SqlEnum, Debug, Clone, Copy, PartialEq)]
+#[orm(rename_all = "snake_case")]
+enum Status {
+    Active,
+    OnHold,
+    #[orm(rename = "gone")]
+    Deleted,
+}
+
+#[derive(SqlType, Debug, Clone, PartialEq)]
+struct Email(String);
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+struct Prefs {
+    theme: String,
+}
+
+/// Every field type of the optional features, once non-null and once nullable.
+#[derive(Model, Debug, Clone)]
+#[orm(table = "typed", index(status))]
+struct Typed {
+    #[orm(primary_key)]
+    id: Uuid,
+    at_utc: DateTime<Utc>,
+    at: NaiveDateTime,
+    day: NaiveDate,
+    clock: NaiveTime,
+    t_at_utc: time::OffsetDateTime,
+    t_at: time::PrimitiveDateTime,
+    t_day: time::Date,
+    t_clock: Option<time::Time>,
+    #[orm(precision = 10, scale = 2)]
+    price: Decimal,
+    amount: Option<Decimal>,
+    doc: serde_json::Value,
+    prefs: Option<Json<Prefs>>,
+    status: Status,
+    maybe_status: Option<Status>,
+    #[orm(max_length = 80)]
+    email: Email,
+    tiny: u8,
+    small: u16,
+    medium: Option<u32>,
+    short: i16,
+    int: i32,
+}
+
+/// `u64`: MySQL only.
+#[derive(Model, Debug, Clone)]
+#[orm(table = "counters")]
+struct Counter {
+    #[orm(primary_key)]
+    id: i64,
+    hits: u64,
+}
+
+fn render(compiled: orm::Result<Compiled>) -> String {
+    match compiled {
+        Ok(c) => c.to_string(),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+fn check(case: &str, f: impl Fn(Dialect) -> String) {
+    for dialect in Dialect::ALL {
+        insta::assert_snapshot!(format!("{case}@{dialect}"), f(dialect));
+    }
+}
+
+#[test]
+fn ddl_of_every_type() {
+    let ddl = |schema, d| match ddl::create_table(schema, d, false) {
+        Ok(statements) => statements.join(";\n"),
+        Err(e) => format!("error: {e}"),
+    };
+    check("create_table_typed", |d| ddl(Typed::schema(), d));
+    check("create_table_u64", |d| ddl(Counter::schema(), d));
+}
+
+#[test]
+fn filter_per_type() {
+    let day = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+    let at = day.and_hms_micro_opt(12, 30, 15, 123_456).unwrap();
+    let cases: Vec<(&str, Filter<Typed>)> = vec![
+        (
+            "filter_uuid",
+            Typed::ID.eq(Uuid::from_u128(0x0123_4567_89ab_cdef)),
+        ),
+        ("filter_datetime_utc", Typed::AT_UTC.ge(at.and_utc())),
+        ("filter_naive_datetime", Typed::AT.lt(at)),
+        (
+            "filter_naive_date",
+            Typed::DAY.between(day, day.succ_opt().unwrap()),
+        ),
+        ("filter_naive_time", Typed::CLOCK.gt(at.time())),
+        (
+            "filter_offset_datetime",
+            Typed::T_AT_UTC.le(time::OffsetDateTime::UNIX_EPOCH),
+        ),
+        ("filter_time_date", Typed::T_DAY.eq(time::Date::MIN)),
+        ("filter_time_time", Typed::T_CLOCK.eq(None)),
+        (
+            "filter_decimal",
+            Typed::PRICE.gt(Decimal::new(1999, 2)) & Typed::AMOUNT.is_not_null(),
+        ),
+        (
+            "filter_json",
+            Typed::DOC.eq(serde_json::json!({"a": [1, 2]})),
+        ),
+        (
+            "filter_enum",
+            Typed::STATUS.in_list([Status::Active, Status::OnHold])
+                | Typed::MAYBE_STATUS.eq(Status::Deleted),
+        ),
+        (
+            "filter_newtype",
+            Typed::EMAIL.eq(Email("a@x.io".into())) | Typed::EMAIL.ends_with("@x.io"),
+        ),
+        (
+            "filter_unsigned",
+            Typed::TINY.eq(255u8) & Typed::SMALL.lt(65535u16) & Typed::MEDIUM.ge(4_000_000_000u32),
+        ),
+    ];
+    for (case, filter) in cases {
+        check(case, |d| {
+            render(Typed::query().filter(filter.clone()).compile(d))
+        });
+    }
+    check("filter_u64", |d| {
+        render(
+            Counter::query()
+                .filter(Counter::HITS.gt(u64::MAX))
+                .compile(d),
+        )
+    });
+}

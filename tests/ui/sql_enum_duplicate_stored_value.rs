@@ -1,0 +1,9 @@
+#[derive(orm::SqlEnum)]
+#[orm(rename_all = "lowercase")]
+enum Level {
+    Low,
+    #[orm(rename = "low")]
+    Lowest,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+#[derive(orm::SqlEnum)]
+enum Shape {
+    Point,
+    Circle(f64),
+    Rect { w: f64, h: f64 },
+}
+
+fn main() {}

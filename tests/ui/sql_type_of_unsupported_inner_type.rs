@@ -1,0 +1,4 @@
+#[derive(orm::SqlType)]
+struct Tags(Vec<String>);
+
+fn main() {}

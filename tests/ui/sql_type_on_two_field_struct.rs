@@ -1,0 +1,4 @@
+#[derive(orm::SqlType)]
+struct Pair(String, i64);
+
+fn main() {}
