@@ -69,3 +69,33 @@ async fn pool_exhaustion_is_a_timeout() {
     assert!(err.to_string().contains("max_connections"), "{err}");
     busy.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn max_lifetime_replaces_connections() {
+    let backends = std::env::var("ORM_TEST_BACKENDS").unwrap_or_else(|_| "postgres".to_owned());
+    if !backends.split(',').any(|b| b.trim() == "postgres") {
+        eprintln!("SKIPPED max_lifetime_replaces_connections: postgres not in ORM_TEST_BACKENDS");
+        return;
+    }
+    let url = std::env::var("ORM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let db = PoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(Duration::from_millis(200))
+        .idle_timeout(None)
+        .connect(&url)
+        .await
+        .expect("PostgreSQL must be reachable for this test");
+    let pid = || async {
+        let (pid,): (i32,) = orm::raw("SELECT pg_backend_pid()")
+            .fetch_optional(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        pid
+    };
+    let first = pid().await;
+    assert_eq!(pid().await, first, "the same connection while it is young");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_ne!(pid().await, first, "an expired connection is replaced");
+}

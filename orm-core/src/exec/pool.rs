@@ -45,6 +45,8 @@ pub struct PoolOptions {
     max_connections: u32,
     min_connections: u32,
     acquire_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -53,12 +55,15 @@ impl Default for PoolOptions {
             max_connections: 10,
             min_connections: 0,
             acquire_timeout: Duration::from_secs(30),
+            idle_timeout: Some(Duration::from_secs(10 * 60)),
+            max_lifetime: Some(Duration::from_secs(30 * 60)),
         }
     }
 }
 
 impl PoolOptions {
-    /// Defaults: at most 10 connections, none kept open when idle, 30 s acquire timeout.
+    /// Defaults: at most 10 connections, none kept open when idle, 30 s acquire timeout, idle
+    /// connections closed after 10 minutes, connections replaced after 30 minutes.
     pub fn new() -> Self {
         Self::default()
     }
@@ -72,6 +77,19 @@ impl PoolOptions {
     /// Connections kept open even when idle.
     pub fn min_connections(mut self, n: u32) -> Self {
         self.min_connections = n;
+        self
+    }
+
+    /// Closes connections idle for longer than this (`None`: never); default 10 minutes.
+    /// An in-memory SQLite database keeps its one connection regardless.
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.idle_timeout = timeout.into();
+        self
+    }
+
+    /// Replaces connections older than this (`None`: never); default 30 minutes.
+    pub fn max_lifetime(mut self, lifetime: impl Into<Option<Duration>>) -> Self {
+        self.max_lifetime = lifetime.into();
         self
     }
 
@@ -117,6 +135,8 @@ impl PoolOptions {
             .max_connections(self.max_connections)
             .min_connections(self.min_connections)
             .acquire_timeout(self.acquire_timeout)
+            .idle_timeout(self.idle_timeout)
+            .max_lifetime(self.max_lifetime)
     }
 
     #[cfg(feature = "sqlite")]
