@@ -535,6 +535,12 @@ suite! {
             Err(Error::InvalidQuery(message)) => assert!(message.contains("JSON"), "{message}"),
             other => panic!("expected InvalidQuery, got {other:?}"),
         }
+        // In a filter too: the value must not be sent as NULL.
+        let bad = Json([((1, 2), 3)].into_iter().collect());
+        match WithMap::query().filter(WithMap::VALUE.eq(bad)).all(db).await {
+            Err(Error::InvalidQuery(message)) => assert!(message.contains("JSON"), "{message}"),
+            other => panic!("expected InvalidQuery from the filter, got {other:?}"),
+        }
         Ok(())
     }
 }

@@ -35,6 +35,8 @@ pub fn match_nothing() -> Document {
 /// See the module docs of [`crate::mongo`] for the translation of each condition.
 pub fn filter_document(schema: &ModelSchema, condition: Option<&Condition>) -> Result<Document> {
     check_schema(schema)?;
+    // A value whose encoding failed (a `Json<T>` that cannot serialize) is an error, never null.
+    crate::sql::fit::condition(condition)?;
     let matched = match condition {
         None => Match::All,
         Some(c) => Compiler { schema }.truthy(c)?,

@@ -16,7 +16,8 @@ use crate::value::Value;
 /// encoding failures.
 pub(crate) fn check(statement: &Statement, dialect: Dialect) -> Result<(), Error> {
     match statement {
-        Statement::Select(q) => condition(q.filter.as_ref()),
+        // Selects are checked by `compile_select`, which executors call directly.
+        Statement::Select(_) => Ok(()),
         Statement::Delete(q) => condition(q.filter.as_ref()),
         Statement::Insert(q) => insert(q, dialect),
         Statement::Upsert(q) => insert(&q.insert, dialect),
@@ -51,10 +52,12 @@ fn encodable(value: &Value) -> Result<(), Error> {
     }
 }
 
-fn condition(c: Option<&Condition>) -> Result<(), Error> {
+/// Checks that every value of a filter can be encoded (a `Json<T>` whose serialization failed
+/// must not be sent as NULL).
+pub(crate) fn condition(c: Option<&Condition>) -> Result<(), Error> {
     let Some(c) = c else { return Ok(()) };
     match c {
-        Condition::Compare { value, .. } => encodable(value),
+        Condition::Compare { value, .. } | Condition::CompareExpr { value, .. } => encodable(value),
         Condition::Between { low, high, .. } => encodable(low).and(encodable(high)),
         Condition::InList { values, .. } => values.iter().try_for_each(encodable),
         Condition::And(items) | Condition::Or(items) => {

@@ -4,7 +4,7 @@
 //! between dialects (RETURNING, ILIKE, OFFSET without LIMIT) is decided here, in one place.
 
 pub mod ddl;
-mod fit;
+pub(crate) mod fit;
 mod values;
 
 use sea_query::extension::postgres::PgBinOper;
@@ -119,6 +119,10 @@ fn col(c: &ColumnRef) -> Expr {
 
 /// Compiles a select.
 pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Error> {
+    fit::condition(q.filter.as_ref())?;
+    if let Projection::Exprs(aggregation) = &q.projection {
+        fit::condition(aggregation.having.as_ref())?;
+    }
     let table = q.schema.table;
     let mut select = Query::select();
     select.from(table);
