@@ -200,6 +200,9 @@ pub struct Column {
     /// `(precision, scale)` of a decimal column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<(u32, u32)>,
+    /// The collation of a text column (`None`: the ORM's code-point comparison).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
     /// Previous name (a hint of the models, never stored in snapshots).
     #[serde(skip)]
     pub renamed_from: Option<String>,
@@ -217,6 +220,7 @@ impl Column {
             ty: self.ty.core(),
             max_length: self.max_length,
             precision: self.precision,
+            collation: self.collation.as_deref(),
             nullable: true,
             primary_key: false,
             auto_increment: false,
@@ -299,6 +303,7 @@ impl Table {
             ty: column.ty.core(),
             max_length: column.max_length,
             precision: column.precision,
+            collation: column.collation.as_deref(),
             nullable: column.nullable,
             primary_key: self.primary_key.len() == 1 && self.primary_key[0] == column.name,
             auto_increment: column.auto_increment,
@@ -324,6 +329,7 @@ impl Table {
                 }),
                 max_length: orm_core::sql::ddl::effective_max_length(c),
                 precision: c.precision,
+                collation: c.collation.map(str::to_owned),
                 renamed_from: c.renamed_from.map(str::to_owned),
             })
             .collect();

@@ -8,12 +8,15 @@
 use std::marker::PhantomData;
 
 use super::column::{Column, Filter, Order};
-use super::ir::{AggregateFn, Aggregation, CmpOp, Condition, Projection, SelectExpr, SelectQuery};
+use super::expr::Expression;
+use super::ir::{
+    AggregateFn, Aggregation, Condition, Direction, Projection, SelectExpr, SelectQuery,
+};
 use super::select::Select;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, RowRef};
 use crate::model::Model;
-use crate::value::{FieldType, IntoValue};
+use crate::value::FieldType;
 
 /// An expression selected from rows of `M`, decoding to `Output`.
 #[diagnostic::on_unimplemented(
@@ -36,28 +39,9 @@ impl<M: Model, T: FieldType> SelectItem<M> for Column<M, T> {
     }
 }
 
-/// An aggregate over a column of `M`, of result type `T`; compare it in `having`.
-pub struct Aggregate<M, T> {
-    expr: SelectExpr,
-    _marker: PhantomData<fn() -> (M, T)>,
-}
-
-impl<M, T> Clone for Aggregate<M, T> {
-    fn clone(&self) -> Self {
-        Aggregate {
-            expr: self.expr,
-            _marker: PhantomData,
-        }
-    }
-}
-
-impl<M: Model, T: FieldType> SelectItem<M> for Aggregate<M, T> {
-    type Output = T;
-
-    fn expr(&self) -> SelectExpr {
-        self.expr
-    }
-}
+/// An aggregate over a column of `M`, of result type `T`: select it, compare it in `having`,
+/// sort by it.
+pub type Aggregate<M, T> = Expression<M, T>;
 
 /// `COUNT(*)` of the rows (of each group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,15 +52,31 @@ pub fn count_all() -> CountAll {
     CountAll
 }
 
-impl<M: Model> SelectItem<M> for CountAll {
-    type Output = i64;
+impl CountAll {
+    /// Ascending order on the row count of each group.
+    pub fn asc<M>(self) -> Order<M> {
+        Order::new(self.ir(), Direction::Asc)
+    }
 
-    fn expr(&self) -> SelectExpr {
+    /// Descending order on the row count of each group.
+    pub fn desc<M>(self) -> Order<M> {
+        Order::new(self.ir(), Direction::Desc)
+    }
+
+    fn ir(self) -> SelectExpr {
         SelectExpr::Aggregate {
             function: AggregateFn::Count,
             column: None,
             integer: true,
         }
+    }
+}
+
+impl<M: Model> SelectItem<M> for CountAll {
+    type Output = i64;
+
+    fn expr(&self) -> SelectExpr {
+        self.ir()
     }
 }
 
@@ -114,15 +114,11 @@ summable! {
 
 impl<M: Model, T: FieldType> Column<M, T> {
     fn aggregate<O>(self, function: AggregateFn, integer: bool) -> Aggregate<M, O> {
-        let expr = SelectExpr::Aggregate {
+        Expression::new(SelectExpr::Aggregate {
             function,
             column: Some(self.column_ref()),
             integer,
-        };
-        Aggregate {
-            expr,
-            _marker: PhantomData,
-        }
+        })
     }
 
     /// `COUNT(column)`: the number of non-NULL values.
@@ -154,46 +150,6 @@ impl<M: Model, T: FieldType> Column<M, T> {
     /// `MAX(column)`; `None` over no row.
     pub fn max(self) -> Aggregate<M, Option<T::Base>> {
         self.aggregate(AggregateFn::Max, false)
-    }
-}
-
-impl<M: Model, T: FieldType> Aggregate<M, T> {
-    fn compare(self, op: CmpOp, value: impl IntoValue<T>) -> Filter<M> {
-        Filter::from_condition(Condition::CompareExpr {
-            expr: self.expr,
-            op,
-            value: value.into_value(),
-        })
-    }
-
-    /// `aggregate = value` (in `having`).
-    pub fn eq(self, value: impl IntoValue<T>) -> Filter<M> {
-        self.compare(CmpOp::Eq, value)
-    }
-
-    /// `aggregate <> value` (in `having`).
-    pub fn ne(self, value: impl IntoValue<T>) -> Filter<M> {
-        self.compare(CmpOp::Ne, value)
-    }
-
-    /// `aggregate < value` (in `having`).
-    pub fn lt(self, value: impl IntoValue<T>) -> Filter<M> {
-        self.compare(CmpOp::Lt, value)
-    }
-
-    /// `aggregate <= value` (in `having`).
-    pub fn le(self, value: impl IntoValue<T>) -> Filter<M> {
-        self.compare(CmpOp::Le, value)
-    }
-
-    /// `aggregate > value` (in `having`).
-    pub fn gt(self, value: impl IntoValue<T>) -> Filter<M> {
-        self.compare(CmpOp::Gt, value)
-    }
-
-    /// `aggregate >= value` (in `having`).
-    pub fn ge(self, value: impl IntoValue<T>) -> Filter<M> {
-        self.compare(CmpOp::Ge, value)
     }
 }
 
@@ -289,7 +245,8 @@ impl<M: Model, S: Selection<M>> Projected<M, S> {
         self
     }
 
-    /// Sorts by a column; later calls break ties of earlier ones.
+    /// Sorts by a column, an aggregate (`count_all().desc()`) or a computed expression; later
+    /// calls break ties of earlier ones.
     pub fn order_by(mut self, order: Order<M>) -> Self {
         self.query.order.push(order.into_order_by());
         self

@@ -2,6 +2,7 @@
 
 mod aggregate;
 mod column;
+mod expr;
 pub mod ir;
 mod join;
 mod relation;
@@ -10,6 +11,7 @@ mod write;
 
 pub use aggregate::{Aggregate, CountAll, Projected, SelectItem, Selection, Summable, count_all};
 pub use column::{Column, Filter, Order, escape_like};
+pub use expr::Expression;
 pub use join::{Inner, JoinOutput, Joinable, Joined, Left};
 pub use relation::{BelongsTo, HasMany, HasManyWith, HasOne, Relation, WithRelation};
 pub use select::Select;

@@ -10,14 +10,15 @@ mod values;
 use sea_query::extension::postgres::PgBinOper;
 use sea_query::{
     Asterisk, BinOper, Expr, ExprTrait, Func, JoinType, LikeExpr, LockBehavior, LockType,
-    MysqlQueryBuilder, Order, PostgresQueryBuilder, Query, QueryStatementWriter,
-    SqliteQueryBuilder,
+    MysqlQueryBuilder, NullOrdering, Order, PostgresQueryBuilder, Query,
+    QueryStatementWriter, SqliteQueryBuilder,
 };
 
 use crate::error::Error;
 use crate::query::ir::{
-    AggregateFn, Assignment, CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery,
-    JoinKind, OnConflict, Projection, RowLock, SelectExpr, SelectQuery, Statement, UpdateQuery,
+    AggregateFn, Assignment, CaseFold, CmpOp, ColumnRef, Condition, DatePart, DeleteQuery,
+    Direction, InsertQuery, JoinKind, Nulls, OnConflict, OrderBy, Projection, RowLock, SelectExpr,
+    SelectQuery, Statement, UpdateQuery,
 };
 use crate::value::Value;
 
@@ -142,7 +143,11 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
             Direction::Asc => Order::Asc,
             Direction::Desc => Order::Desc,
         };
-        select.order_by((o.column.table, o.column.name), order);
+        let expr = select_expr(&o.expr, dialect);
+        match null_ordering(q, o, dialect) {
+            Some(nulls) => select.order_by_expr_with_nulls(expr, order, nulls),
+            None => select.order_by_expr(expr, order),
+        };
     }
     let mut limit = q.limit;
     if q.offset.is_some() && limit.is_none() && dialect != Dialect::Postgres {
@@ -227,11 +232,103 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
     Ok(build(&select, dialect))
 }
 
+/// The `NULLS FIRST`/`NULLS LAST` to write for `o`, or `None` when the dialect's own order
+/// already puts NULLs where the ORM promises (or the expression is never NULL, so that an index
+/// on a NOT NULL column keeps serving the sort). MySQL's missing `NULLS` clause is emulated by
+/// sea-query with an `expr IS NULL` sort key.
+fn null_ordering(q: &SelectQuery, o: &OrderBy, dialect: Dialect) -> Option<NullOrdering> {
+    let wanted = o.effective_nulls();
+    // PostgreSQL sorts NULL as the largest value; the others as the smallest.
+    let native = match (dialect, o.direction) {
+        (Dialect::Postgres, Direction::Asc) | (Dialect::MySql | Dialect::Sqlite, Direction::Desc) => {
+            Nulls::Last
+        }
+        (Dialect::Postgres, Direction::Desc) | (Dialect::MySql | Dialect::Sqlite, Direction::Asc) => {
+            Nulls::First
+        }
+    };
+    if wanted == native || !may_be_null(q, &o.expr) {
+        return None;
+    }
+    Some(match wanted {
+        Nulls::First => NullOrdering::First,
+        Nulls::Last => NullOrdering::Last,
+    })
+}
+
+/// Whether `expr` can be NULL in the rows of `q`.
+fn may_be_null(q: &SelectQuery, expr: &SelectExpr) -> bool {
+    let column = match expr {
+        SelectExpr::Column(c) | SelectExpr::Fold { column: c, .. } => c,
+        SelectExpr::Extract { column: c, .. } => c,
+        SelectExpr::Aggregate {
+            function: AggregateFn::Count,
+            ..
+        } => return false,
+        // Over no row (no grouping) every other aggregate is NULL.
+        SelectExpr::Aggregate { .. } => return true,
+    };
+    if column.table == q.schema.table {
+        return q.schema.column(column.name).is_none_or(|c| c.nullable);
+    }
+    match &q.join {
+        Some(join) if join.schema.table == column.table => {
+            join.kind == JoinKind::Left
+                || join.schema.column(column.name).is_none_or(|c| c.nullable)
+        }
+        _ => true,
+    }
+}
+
+/// `LOWER`/`UPPER` folding only ASCII letters on every dialect. SQLite's own functions do just
+/// that; PostgreSQL's do under the `C` collation; MySQL's `LOWER` folds accented capitals too, so
+/// it gets the 26 letters replaced one by one (`REPLACE` is case-sensitive on every collation).
+fn fold_case(expr: Expr, fold: CaseFold, dialect: Dialect) -> Expr {
+    let function = match fold {
+        CaseFold::Lower => "LOWER",
+        CaseFold::Upper => "UPPER",
+    };
+    match dialect {
+        Dialect::Sqlite => Expr::cust_with_expr(format!("{function}($1)"), expr),
+        Dialect::Postgres => Expr::cust_with_expr(format!("{function}($1 COLLATE \"C\")"), expr),
+        Dialect::MySql => {
+            let mut sql = String::from("$1");
+            for (from, to) in ('A'..='Z').zip('a'..='z') {
+                let (from, to) = match fold {
+                    CaseFold::Lower => (from, to),
+                    CaseFold::Upper => (to, from),
+                };
+                sql = format!("REPLACE({sql}, '{from}', '{to}')");
+            }
+            Expr::cust_with_expr(sql, expr)
+        }
+    }
+}
+
+/// A part of a date or timestamp as an integer. Timestamps are read in UTC: sqlx opens
+/// PostgreSQL sessions in UTC, MySQL `DATETIME` holds the UTC value the ORM wrote, and SQLite's
+/// `strftime` converts the stored ISO-8601 text to UTC.
+fn extract(expr: Expr, part: DatePart, dialect: Dialect) -> Expr {
+    let (name, format) = match part {
+        DatePart::Year => ("YEAR", "%Y"),
+        DatePart::Month => ("MONTH", "%m"),
+        DatePart::Day => ("DAY", "%d"),
+    };
+    let sql = match dialect {
+        Dialect::Postgres => format!("CAST(EXTRACT({name} FROM $1) AS INTEGER)"),
+        Dialect::MySql => format!("EXTRACT({name} FROM $1)"),
+        Dialect::Sqlite => format!("CAST(strftime('{format}', $1) AS INTEGER)"),
+    };
+    Expr::cust_with_expr(sql, expr)
+}
+
 /// A selected expression; sums and averages are cast so that every dialect returns the
 /// documented type (`i64` for integer sums, `f64` for float sums and every average).
 fn select_expr(expr: &SelectExpr, dialect: Dialect) -> Expr {
     let (function, column, integer) = match expr {
         SelectExpr::Column(c) => return col(c),
+        SelectExpr::Fold { fold, column } => return fold_case(col(column), *fold, dialect),
+        SelectExpr::Extract { part, column } => return extract(col(column), *part, dialect),
         SelectExpr::Aggregate {
             function,
             column,
@@ -405,20 +502,16 @@ fn like(column: Expr, pattern: &str, case_insensitive: bool, dialect: Dialect) -
     match dialect {
         // Backslash is PostgreSQL's default LIKE escape; sea-query cannot render ILIKE with an
         // ESCAPE clause, so none is written.
-        Dialect::Postgres if case_insensitive => {
-            column.binary(PgBinOper::ILike, Expr::val(pattern))
-        }
+        // ILIKE under the `C` collation folds ASCII letters only, like the other dialects.
+        Dialect::Postgres if case_insensitive => Expr::cust_with_expr("$1 COLLATE \"C\"", column)
+            .binary(PgBinOper::ILike, Expr::val(pattern)),
         Dialect::Postgres => column.like(pattern),
         // Declared explicitly: SQLite has no default escape, and MySQL loses it under
         // NO_BACKSLASH_ESCAPES.
         Dialect::MySql | Dialect::Sqlite if case_insensitive => {
-            // LOWER() on both sides: one folding rule for the column and the pattern.
-            let pattern = Expr::Binary(
-                Box::new(Func::lower(Expr::val(pattern)).into()),
-                BinOper::Escape,
-                Box::new(Expr::Constant('\\'.into())),
-            );
-            Expr::from(Func::lower(column)).binary(BinOper::Like, pattern)
+            // One folding rule everywhere: ASCII letters only, the pattern folded here.
+            fold_case(column, CaseFold::Lower, dialect)
+                .like(LikeExpr::new(pattern.to_ascii_lowercase()).escape('\\'))
         }
         Dialect::MySql | Dialect::Sqlite => column.like(LikeExpr::new(pattern).escape('\\')),
     }

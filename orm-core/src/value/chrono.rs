@@ -43,6 +43,10 @@ chrono_sql_type! {
     NaiveTime => Time, ChronoTime, "NaiveTime", micros;
 }
 
+impl super::DateType for DateTime<Utc> {}
+impl super::DateType for NaiveDateTime {}
+impl super::DateType for NaiveDate {}
+
 // A `DateTime` in another zone compares with a UTC column after conversion.
 impl IntoValue<DateTime<Utc>> for DateTime<::chrono::FixedOffset> {
     fn into_value(self) -> Value {
