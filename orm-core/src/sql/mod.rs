@@ -289,10 +289,10 @@ fn fold_case(expr: Expr, fold: CaseFold, dialect: Dialect) -> Expr {
         CaseFold::Upper => "UPPER",
     };
     match dialect {
-        Dialect::Sqlite => Expr::cust_with_expr(format!("{function}($1)"), expr),
-        Dialect::Postgres => Expr::cust_with_expr(format!("{function}($1 COLLATE \"C\")"), expr),
+        Dialect::Sqlite => custom(dialect, &format!("{function}(?)"), expr),
+        Dialect::Postgres => custom(dialect, &format!("{function}(? COLLATE \"C\")"), expr),
         Dialect::MySql => {
-            let mut sql = String::from("$1");
+            let mut sql = String::from("?");
             for (from, to) in ('A'..='Z').zip('a'..='z') {
                 let (from, to) = match fold {
                     CaseFold::Lower => (from, to),
@@ -300,7 +300,7 @@ fn fold_case(expr: Expr, fold: CaseFold, dialect: Dialect) -> Expr {
                 };
                 sql = format!("REPLACE({sql}, '{from}', '{to}')");
             }
-            Expr::cust_with_expr(sql, expr)
+            custom(dialect, &sql, expr)
         }
     }
 }
@@ -315,11 +315,21 @@ fn extract(expr: Expr, part: DatePart, dialect: Dialect) -> Expr {
         DatePart::Day => ("DAY", "%d"),
     };
     let sql = match dialect {
-        Dialect::Postgres => format!("CAST(EXTRACT({name} FROM $1) AS INTEGER)"),
-        Dialect::MySql => format!("EXTRACT({name} FROM $1)"),
-        Dialect::Sqlite => format!("CAST(strftime('{format}', $1) AS INTEGER)"),
+        Dialect::Postgres => format!("CAST(EXTRACT({name} FROM ?) AS INTEGER)"),
+        Dialect::MySql => format!("EXTRACT({name} FROM ?)"),
+        Dialect::Sqlite => format!("CAST(strftime('{format}', ?) AS INTEGER)"),
     };
-    Expr::cust_with_expr(sql, expr)
+    custom(dialect, &sql, expr)
+}
+
+/// A custom SQL fragment around one expression, written with `?` where the expression goes
+/// (sea-query substitutes the dialect's placeholder mark: `$1` on PostgreSQL, `?` elsewhere).
+fn custom(dialect: Dialect, template: &str, expr: Expr) -> Expr {
+    let template = match dialect {
+        Dialect::Postgres => template.replacen('?', "$1", 1),
+        Dialect::MySql | Dialect::Sqlite => template.to_owned(),
+    };
+    Expr::cust_with_expr(template, expr)
 }
 
 /// A selected expression; sums and averages are cast so that every dialect returns the
@@ -349,6 +359,11 @@ fn select_expr(expr: &SelectExpr, dialect: Dialect) -> Expr {
         AggregateFn::Count => Func::count(arg()).into(),
         AggregateFn::Sum if integer => cast(Func::sum(arg()), big_int),
         AggregateFn::Sum => cast(Func::sum(arg()), double),
+        // MySQL's AVG of integers is a DECIMAL rounded to 4 places (`div_precision_increment`);
+        // the exact sum divided in DOUBLE gives the correctly rounded mean, as on the others.
+        AggregateFn::Avg if integer && dialect == Dialect::MySql => {
+            cast(Func::sum(arg()), double).div(Func::count(arg()))
+        }
         AggregateFn::Avg => cast(Func::avg(arg()), double),
         AggregateFn::Min => Func::min(arg()).into(),
         AggregateFn::Max => Func::max(arg()).into(),
@@ -503,7 +518,7 @@ fn like(column: Expr, pattern: &str, case_insensitive: bool, dialect: Dialect) -
         // Backslash is PostgreSQL's default LIKE escape; sea-query cannot render ILIKE with an
         // ESCAPE clause, so none is written.
         // ILIKE under the `C` collation folds ASCII letters only, like the other dialects.
-        Dialect::Postgres if case_insensitive => Expr::cust_with_expr("$1 COLLATE \"C\"", column)
+        Dialect::Postgres if case_insensitive => custom(dialect, "? COLLATE \"C\"", column)
             .binary(PgBinOper::ILike, Expr::val(pattern)),
         Dialect::Postgres => column.like(pattern),
         // Declared explicitly: SQLite has no default escape, and MySQL loses it under

@@ -30,6 +30,10 @@ macro_rules! chrono_sql_type {
             }
 
             fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
+                #[cfg(feature = "mongodb")]
+                if let RowRef::Document(doc) = row {
+                    return doc.decode::<$ty>(index, $name);
+                }
                 row.get::<$ty>(index, $name)
             }
         }
