@@ -285,7 +285,14 @@ pub fn set_column_type(def: &mut ColumnDef, spec: &ColumnSpec<'_>, dialect: Dial
         }
         (ColumnType::Json, _, Postgres) => def.custom("jsonb"),
         (ColumnType::Json, _, MySql) => def.custom("JSON"),
-        // SQLite: dates, times, decimals and JSON are text (exact, ISO-8601 for dates).
+        // SQLite: a decimal of at most 18 digits is an integer scaled by 10^scale (exact
+        // order, comparison and sums; see `sql/scaled.rs`).
+        (ColumnType::Decimal, _, Sqlite)
+            if super::scaled::scaled_storage(spec.ty, spec.precision).is_some() =>
+        {
+            def.big_integer()
+        }
+        // SQLite: dates, times, other decimals and JSON are text (exact, ISO-8601 for dates).
         (
             ColumnType::TimestampTz
             | ColumnType::Timestamp

@@ -5,6 +5,7 @@
 
 pub mod ddl;
 pub(crate) mod fit;
+pub(crate) mod scaled;
 mod values;
 
 use sea_query::extension::postgres::PgBinOper;
@@ -15,6 +16,7 @@ use sea_query::{
 };
 
 use crate::error::Error;
+use crate::schema::{ColumnSchema, ModelSchema};
 use crate::query::ir::{
     AggregateFn, Assignment, CaseFold, CmpOp, ColumnRef, Condition, DatePart, DeleteQuery,
     Direction, InsertQuery, JoinKind, Nulls, OnConflict, OrderBy, Projection, RowLock, SelectExpr,
@@ -93,6 +95,18 @@ impl std::fmt::Display for Compiled {
 /// or cannot be encoded fails here, before anything is sent.
 pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
     fit::check(statement, dialect)?;
+    // Selects are scaled by `compile_select`, which executors also call directly.
+    #[cfg(feature = "decimal")]
+    if dialect == Dialect::Sqlite && !matches!(statement, Statement::Select(_)) {
+        if let Some(scaled) = scaled::scale_values(statement)? {
+            return compile_scaled(&scaled, dialect);
+        }
+    }
+    compile_scaled(statement, dialect)
+}
+
+/// Compiles a statement whose decimals are already scaled for SQLite.
+fn compile_scaled(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
     match statement {
         Statement::Select(q) => compile_select(q, dialect),
         Statement::Insert(q) => compile_insert(q, None, dialect),
@@ -124,6 +138,110 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
     if let Projection::Exprs(aggregation) = &q.projection {
         fit::condition(aggregation.having.as_ref())?;
     }
+    if dialect == Dialect::Sqlite {
+        refuse_text_decimal_order(q)?;
+        #[cfg(feature = "decimal")]
+        if let Some(scaled) = scaled::scale_select(q)? {
+            return select_sql(&scaled, dialect);
+        }
+    }
+    select_sql(q, dialect)
+}
+
+/// The schema of a column that `q` reads (its model's or the joined model's).
+fn column_schema(q: &SelectQuery, c: &ColumnRef) -> Option<&'static ColumnSchema> {
+    let schema = if c.table == q.schema.table {
+        q.schema
+    } else {
+        q.join.filter(|j| j.schema.table == c.table)?.schema
+    };
+    schema.column(c.name)
+}
+
+/// SQLite orders and compares decimals stored as text (no precision, or more than 18 digits)
+/// as text: `order_by` and `<`/`>`/`between` on them are refused rather than answered in
+/// text order.
+fn refuse_text_decimal_order(q: &SelectQuery) -> Result<(), Error> {
+    let refuse = |c: &ColumnRef, what: &str| -> Result<(), Error> {
+        match column_schema(q, c) {
+            Some(column) if scaled::is_text_decimal(column) => Err(Error::InvalidQuery(format!(
+                "SQLite stores `{}.{}` (a decimal without `precision` of at most {} digits) as \
+                 text, so {what} would follow text order; declare \
+                 `#[orm(precision = P, scale = S)]` with P <= {} to store it as a scaled integer",
+                c.table,
+                c.name,
+                scaled::MAX_SCALED_PRECISION,
+                scaled::MAX_SCALED_PRECISION
+            ))),
+            _ => Ok(()),
+        }
+    };
+    for o in &q.order {
+        if let SelectExpr::Column(c) = &o.expr {
+            refuse(c, "ordering by it")?;
+        }
+    }
+    fn ranges<'a>(c: &'a Condition, out: &mut Vec<&'a ColumnRef>) {
+        match c {
+            Condition::Compare { column, op, .. } if !matches!(op, CmpOp::Eq | CmpOp::Ne) => {
+                out.push(column);
+            }
+            Condition::Between { column, .. } => out.push(column),
+            Condition::And(items) | Condition::Or(items) => {
+                items.iter().for_each(|c| ranges(c, out));
+            }
+            Condition::Not(inner) => ranges(inner, out),
+            _ => {}
+        }
+    }
+    let mut compared = Vec::new();
+    if let Some(filter) = &q.filter {
+        ranges(filter, &mut compared);
+    }
+    compared
+        .into_iter()
+        .try_for_each(|c| refuse(c, "comparing it with `<`, `>` or `between`"))
+}
+
+/// The select list entry of `expr`: on SQLite, scaled decimal columns (and their MIN/MAX) are
+/// read back as exact decimal text.
+fn output_expr(q: &SelectQuery, expr: &SelectExpr, dialect: Dialect) -> Expr {
+    let sql = select_expr(expr, dialect);
+    let column = match expr {
+        SelectExpr::Column(c)
+        | SelectExpr::Aggregate {
+            function: AggregateFn::Min | AggregateFn::Max,
+            column: Some(c),
+            ..
+        } => c,
+        _ => return sql,
+    };
+    match column_schema(q, column) {
+        Some(column) => stored_column(sql, column, dialect),
+        None => sql,
+    }
+}
+
+/// The columns of `schema` as a select list, in schema order (decoded by position).
+fn model_columns(schema: &ModelSchema, dialect: Dialect) -> Vec<Expr> {
+    let table = schema.table;
+    schema
+        .columns
+        .iter()
+        .map(|c| stored_column(Expr::col((table, c.name)), c, dialect))
+        .collect()
+}
+
+/// `expr`, reading `column`, as returned to the decoder: a scaled decimal on SQLite is read
+/// back as exact decimal text.
+fn stored_column(expr: Expr, column: &ColumnSchema, dialect: Dialect) -> Expr {
+    match scaled::scale_of(column) {
+        Some(scale) if dialect == Dialect::Sqlite => scaled::read_back(expr, scale),
+        _ => expr,
+    }
+}
+
+fn select_sql(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Error> {
     let table = q.schema.table;
     let mut select = Query::select();
     select.from(table);
@@ -195,7 +313,7 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
                 select.distinct();
             }
             for expr in &aggregation.exprs {
-                select.expr(select_expr(expr, dialect));
+                select.expr(output_expr(q, expr, dialect));
             }
             for column in &aggregation.group_by {
                 select.group_by_col((column.table, column.name));
@@ -205,10 +323,9 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
             }
         }
         Projection::Model => {
-            select.columns(q.schema.columns.iter().map(|c| (table, c.name)));
+            select.exprs(model_columns(q.schema, dialect));
             if let Some(join) = &q.join {
-                let joined = join.schema.table;
-                select.columns(join.schema.columns.iter().map(|c| (joined, c.name)));
+                select.exprs(model_columns(join.schema, dialect));
             }
         }
         Projection::Exists => {
@@ -411,7 +528,12 @@ fn compile_insert(
         insert.on_conflict(clause);
     }
     if q.returning && dialect.has_returning() {
-        insert.returning(Query::returning().columns(q.schema.columns.iter().map(|c| c.name)));
+        let columns = q
+            .schema
+            .columns
+            .iter()
+            .map(|c| stored_column(Expr::col(c.name), c, dialect));
+        insert.returning(Query::returning().exprs(columns));
     }
     Ok(build(&insert, dialect))
 }
