@@ -22,6 +22,7 @@ pub struct Team {
 pub struct Entry {
     #[orm(primary_key)]
     pub id: i64,
+    pub bucket: i16,
     #[orm(precision = 10, scale = 2)]
     pub amount: Decimal,
     #[orm(precision = 10, scale = 2)]
@@ -181,6 +182,7 @@ fn generate() -> Data {
             });
             Entry {
                 id,
+                bucket: i16::try_from(id % 4).expect("small"),
                 amount: Decimal::new(cents, 2),
                 discount,
             }

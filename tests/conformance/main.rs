@@ -89,6 +89,8 @@ const CASES: &[(&str, Mongo)] = &[
     ("decimal_order_is_numeric", NO_DECIMAL128),
     ("decimal_compare_is_numeric", NO_DECIMAL128),
     ("decimal_nullable_desc_then_id", NO_DECIMAL128),
+    ("decimal_sums_are_exact", Refuses),
+    ("decimal_sum_grouped_with_having_and_order", Refuses),
 ];
 
 /// Runs the query named `case` on `db`.
@@ -362,6 +364,21 @@ async fn run(case: &str, db: &Db) -> orm::Result<Rows> {
                 .all(db)
                 .await?,
         ),
+        "decimal_sums_are_exact" => rows(
+            Entry::query()
+                .select((Entry::AMOUNT.sum(), Entry::DISCOUNT.sum(), count_all()))
+                .all(db)
+                .await?,
+        ),
+        "decimal_sum_grouped_with_having_and_order" => rows(
+            Entry::query()
+                .select((Entry::BUCKET, Entry::AMOUNT.sum(), Entry::DISCOUNT.min()))
+                .group_by(Entry::BUCKET)
+                .having(Entry::AMOUNT.sum().gt(Decimal::new(2_000_000, 2)))
+                .order_by(Entry::AMOUNT.sum().desc())
+                .all(db)
+                .await?,
+        ),
         "decimal_nullable_desc_then_id" => rows(
             Entry::query()
                 .order_by(Entry::DISCOUNT.desc())
@@ -595,6 +612,27 @@ fn expected(case: &str, data: &Data) -> Rows {
         "decimal_compare_is_numeric" => rows(d.entries.iter().filter(|e| {
             e.amount > Decimal::new(10_000, 2) && e.amount <= Decimal::new(90_050, 2)
         })),
+        "decimal_sums_are_exact" => {
+            let amounts: Decimal = d.entries.iter().map(|e| e.amount).sum();
+            let discounts: Decimal = d.entries.iter().filter_map(|e| e.discount).sum();
+            rows([(Some(amounts), Some(discounts), d.entries.len() as i64)])
+        }
+        "decimal_sum_grouped_with_having_and_order" => {
+            let mut groups: BTreeMap<i16, Vec<&Entry>> = BTreeMap::new();
+            for e in &d.entries {
+                groups.entry(e.bucket).or_default().push(e);
+            }
+            let mut out: Vec<(i16, Option<Decimal>, Option<Decimal>)> = groups
+                .into_iter()
+                .map(|(bucket, es)| {
+                    let sum: Decimal = es.iter().map(|e| e.amount).sum();
+                    (bucket, Some(sum), es.iter().filter_map(|e| e.discount).min())
+                })
+                .filter(|(_, sum, _)| *sum > Some(Decimal::new(2_000_000, 2)))
+                .collect();
+            out.sort_by(|a, b| b.1.cmp(&a.1));
+            rows(out)
+        }
         "decimal_nullable_desc_then_id" => {
             let mut all: Vec<&Entry> = d.entries.iter().collect();
             all.sort_by(|a, b| b.discount.cmp(&a.discount).then(a.id.cmp(&b.id)));

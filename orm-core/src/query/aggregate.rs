@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use super::column::{Column, Filter, Order};
 use super::expr::Expression;
 use super::ir::{
-    AggregateFn, Aggregation, Condition, Direction, Projection, SelectExpr, SelectQuery,
+    AggregateFn, Aggregation, Condition, Direction, Projection, SelectExpr, SelectQuery, ValueKind,
 };
 use super::select::Select;
 use crate::error::{Error, Result};
@@ -67,7 +67,7 @@ impl CountAll {
         SelectExpr::Aggregate {
             function: AggregateFn::Count,
             column: None,
-            integer: true,
+            kind: ValueKind::Integer,
         }
     }
 }
@@ -80,76 +80,99 @@ impl<M: Model> SelectItem<M> for CountAll {
     }
 }
 
-/// Column types that `sum` and `avg` apply to, with the type of their sum.
+/// Column types that `sum` applies to, with the type of their sum.
 #[diagnostic::on_unimplemented(
-    message = "`sum`/`avg` need a numeric column, not `{Self}`",
-    label = "not `i16`, `i32`, `i64`, `f32`, `f64` or an `Option` of one"
+    message = "`sum` needs a numeric column, not `{Self}`",
+    label = "not `i16`, `i32`, `i64`, `f32`, `f64`, `Decimal` or an `Option` of one"
 )]
 pub trait Summable: FieldType {
-    /// `i64` for integers, `f64` for floating-point numbers.
+    /// `i64` for integers, `f64` for floating-point numbers, `Decimal` for decimals.
     type Sum: crate::value::SqlType;
-    /// Whether the values are integers.
-    const INTEGER: bool;
+    /// What the values are.
+    const KIND: ValueKind;
 }
 
+/// Column types that `avg` applies to: integers and floats, averaged as an `f64`. A decimal
+/// mean has no exact result that every dialect agrees on; divide `sum()` by `count()`.
+#[diagnostic::on_unimplemented(
+    message = "`avg` needs an integer or floating-point column, not `{Self}`",
+    label = "not `i16`, `i32`, `i64`, `f32`, `f64` or an `Option` of one",
+    note = "the mean of decimals has no exact portable value: select `sum()` and `count()` and divide"
+)]
+pub trait Averageable: Summable {}
+
 macro_rules! summable {
-    ($($ty:ty => $sum:ty, $integer:literal;)*) => {$(
+    ($($ty:ty => $sum:ty, $kind:ident;)*) => {$(
         impl Summable for $ty {
             type Sum = $sum;
-            const INTEGER: bool = $integer;
+            const KIND: ValueKind = ValueKind::$kind;
         }
         impl Summable for Option<$ty> {
             type Sum = $sum;
-            const INTEGER: bool = $integer;
+            const KIND: ValueKind = ValueKind::$kind;
         }
+        impl Averageable for $ty {}
+        impl Averageable for Option<$ty> {}
     )*};
 }
 summable! {
-    i16 => i64, true;
-    i32 => i64, true;
-    i64 => i64, true;
-    f32 => f64, false;
-    f64 => f64, false;
+    i16 => i64, Integer;
+    i32 => i64, Integer;
+    i64 => i64, Integer;
+    f32 => f64, Float;
+    f64 => f64, Float;
+}
+
+#[cfg(feature = "decimal")]
+impl Summable for rust_decimal::Decimal {
+    type Sum = rust_decimal::Decimal;
+    const KIND: ValueKind = ValueKind::Decimal;
+}
+#[cfg(feature = "decimal")]
+impl Summable for Option<rust_decimal::Decimal> {
+    type Sum = rust_decimal::Decimal;
+    const KIND: ValueKind = ValueKind::Decimal;
 }
 
 impl<M: Model, T: FieldType> Column<M, T> {
-    fn aggregate<O>(self, function: AggregateFn, integer: bool) -> Aggregate<M, O> {
+    fn aggregate<O>(self, function: AggregateFn, kind: ValueKind) -> Aggregate<M, O> {
         Expression::new(SelectExpr::Aggregate {
             function,
             column: Some(self.column_ref()),
-            integer,
+            kind,
         })
     }
 
     /// `COUNT(column)`: the number of non-NULL values.
     pub fn count(self) -> Aggregate<M, i64> {
-        self.aggregate(AggregateFn::Count, true)
+        self.aggregate(AggregateFn::Count, ValueKind::Integer)
     }
 
-    /// `SUM(column)`: `i64` over integers, `f64` over floats; `None` over no row.
+    /// `SUM(column)`: `i64` over integers, `f64` over floats, an exact `Decimal` over
+    /// decimals (on SQLite too); `None` over no row.
     pub fn sum(self) -> Aggregate<M, Option<T::Sum>>
     where
         T: Summable,
     {
-        self.aggregate(AggregateFn::Sum, T::INTEGER)
+        self.aggregate(AggregateFn::Sum, T::KIND)
     }
 
     /// `AVG(column)` as an `f64`; `None` over no row.
     pub fn avg(self) -> Aggregate<M, Option<f64>>
     where
-        T: Summable,
+        T: Averageable,
     {
-        self.aggregate(AggregateFn::Avg, T::INTEGER)
+        self.aggregate(AggregateFn::Avg, T::KIND)
     }
 
     /// `MIN(column)`; `None` over no row.
     pub fn min(self) -> Aggregate<M, Option<T::Base>> {
-        self.aggregate(AggregateFn::Min, false)
+        self.aggregate(AggregateFn::Min, ValueKind::Other)
     }
 
     /// `MAX(column)`; `None` over no row.
     pub fn max(self) -> Aggregate<M, Option<T::Base>> {
-        self.aggregate(AggregateFn::Max, false)
+        self.aggregate(AggregateFn::Max, ValueKind::Other)
     }
 }
 

@@ -154,7 +154,8 @@ impl OrderBy {
 pub enum AggregateFn {
     /// `COUNT(*)` without a column, `COUNT(col)` (non-NULL values) with one.
     Count,
-    /// `SUM(col)`: `i64` for integer columns, `f64` for floating-point ones; NULL over no row.
+    /// `SUM(col)`: `i64` for integer columns, `f64` for floating-point ones, an exact decimal
+    /// for decimal ones; NULL over no row.
     Sum,
     /// `AVG(col)` as an `f64` on every dialect; NULL over no row.
     Avg,
@@ -210,9 +211,23 @@ pub enum SelectExpr {
         function: AggregateFn,
         /// Its argument; `None` only for `COUNT(*)`.
         column: Option<ColumnRef>,
-        /// Whether the column holds integers (sums are then cast to a 64-bit integer).
-        integer: bool,
+        /// What the column holds, which decides the type of `SUM` and `AVG`.
+        kind: ValueKind,
     },
+}
+
+/// What an aggregated column holds: integer sums are `i64`, float sums and every average
+/// `f64`, decimal sums exact decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueKind {
+    /// Integers.
+    Integer,
+    /// Floating-point numbers.
+    Float,
+    /// Exact decimals.
+    Decimal,
+    /// Anything else (`MIN`/`MAX`/`COUNT` of any column).
+    Other,
 }
 
 /// A projection onto expressions, with grouping.

@@ -9,7 +9,9 @@ mod relation;
 mod select;
 mod write;
 
-pub use aggregate::{Aggregate, CountAll, Projected, SelectItem, Selection, Summable, count_all};
+pub use aggregate::{
+    Aggregate, Averageable, CountAll, Projected, SelectItem, Selection, Summable, count_all,
+};
 pub use column::{Column, Filter, Order, escape_like};
 pub use expr::Expression;
 pub use join::{Inner, JoinOutput, Joinable, Joined, Left};

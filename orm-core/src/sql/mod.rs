@@ -20,7 +20,7 @@ use crate::schema::{ColumnSchema, ModelSchema};
 use crate::query::ir::{
     AggregateFn, Assignment, CaseFold, CmpOp, ColumnRef, Condition, DatePart, DeleteQuery,
     Direction, InsertQuery, JoinKind, Nulls, OnConflict, OrderBy, Projection, RowLock, SelectExpr,
-    SelectQuery, Statement, UpdateQuery,
+    SelectQuery, Statement, UpdateQuery, ValueKind,
 };
 use crate::value::Value;
 
@@ -210,7 +210,7 @@ fn output_expr(q: &SelectQuery, expr: &SelectExpr, dialect: Dialect) -> Expr {
     let column = match expr {
         SelectExpr::Column(c)
         | SelectExpr::Aggregate {
-            function: AggregateFn::Min | AggregateFn::Max,
+            function: AggregateFn::Min | AggregateFn::Max | AggregateFn::Sum,
             column: Some(c),
             ..
         } => c,
@@ -452,15 +452,15 @@ fn custom(dialect: Dialect, template: &str, expr: Expr) -> Expr {
 /// A selected expression; sums and averages are cast so that every dialect returns the
 /// documented type (`i64` for integer sums, `f64` for float sums and every average).
 fn select_expr(expr: &SelectExpr, dialect: Dialect) -> Expr {
-    let (function, column, integer) = match expr {
+    let (function, column, kind) = match expr {
         SelectExpr::Column(c) => return col(c),
         SelectExpr::Fold { fold, column } => return fold_case(col(column), *fold, dialect),
         SelectExpr::Extract { part, column } => return extract(col(column), *part, dialect),
         SelectExpr::Aggregate {
             function,
             column,
-            integer,
-        } => (*function, column, *integer),
+            kind,
+        } => (*function, column, *kind),
     };
     let arg = || column.as_ref().map_or_else(|| Expr::col(Asterisk), col);
     let (big_int, double) = match dialect {
@@ -474,11 +474,13 @@ fn select_expr(expr: &SelectExpr, dialect: Dialect) -> Expr {
     };
     match function {
         AggregateFn::Count => Func::count(arg()).into(),
-        AggregateFn::Sum if integer => cast(Func::sum(arg()), big_int),
+        AggregateFn::Sum if kind == ValueKind::Integer => cast(Func::sum(arg()), big_int),
+        // Exact on every dialect: NUMERIC/DECIMAL sums, and sums of SQLite's scaled integers.
+        AggregateFn::Sum if kind == ValueKind::Decimal => Func::sum(arg()).into(),
         AggregateFn::Sum => cast(Func::sum(arg()), double),
         // MySQL's AVG of integers is a DECIMAL rounded to 4 places (`div_precision_increment`);
         // the exact sum divided in DOUBLE gives the correctly rounded mean, as on the others.
-        AggregateFn::Avg if integer && dialect == Dialect::MySql => {
+        AggregateFn::Avg if kind == ValueKind::Integer && dialect == Dialect::MySql => {
             cast(Func::sum(arg()), double).div(Func::count(arg()))
         }
         AggregateFn::Avg => cast(Func::avg(arg()), double),

@@ -161,13 +161,14 @@ mod rewrite {
                     values.iter_mut().try_for_each(|v| scale(col, v))?;
                 }
             }
-            // MIN/MAX of a scaled column are scaled integers too.
+            // MIN/MAX/SUM of a scaled column are scaled integers too.
             Condition::CompareExpr { expr, value, .. } => {
                 let c = match expr {
                     SelectExpr::Column(c) => Some(*c),
                     SelectExpr::Aggregate {
                         function: crate::query::ir::AggregateFn::Min
-                        | crate::query::ir::AggregateFn::Max,
+                        | crate::query::ir::AggregateFn::Max
+                        | crate::query::ir::AggregateFn::Sum,
                         column,
                         ..
                     } => *column,
