@@ -7,6 +7,7 @@ pub mod ir;
 mod join;
 mod relation;
 mod select;
+mod subquery;
 mod write;
 
 pub use aggregate::{
@@ -17,4 +18,5 @@ pub use expr::Expression;
 pub use join::{Inner, JoinOutput, Joinable, Joined, Left};
 pub use relation::{BelongsTo, HasMany, HasManyWith, HasOne, Relation, WithRelation};
 pub use select::Select;
+pub use subquery::ComparableWith;
 pub use write::{ColumnPlus, DeleteMany, OnConflict, UpdateMany};
