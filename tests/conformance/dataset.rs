@@ -8,7 +8,7 @@ use orm::prelude::*;
 use rust_decimal::Decimal;
 
 #[derive(Model, Debug, Clone, PartialEq)]
-#[orm(table = "conf_teams")]
+#[orm(table = "conf_teams", has_many(members = Person::TEAM_ID))]
 pub struct Team {
     #[orm(primary_key)]
     pub id: i64,

@@ -85,6 +85,11 @@ const CASES: &[(&str, Mongo)] = &[
     ("group_by_ordered_by_count_desc", Refuses),
     ("having_with_order_by_average", Refuses),
     ("distinct_nullable_text_desc", Refuses),
+    ("in_subquery_of_ilike_matches", Answers),
+    ("not_in_subquery_without_nulls", Answers),
+    ("has_many_exists_where_accented_prefix", Answers),
+    ("has_many_not_exists", Answers),
+    ("belongs_to_exists_where_exact_text", Answers),
     ("decimal_round_trips_exactly", NO_DECIMAL128),
     ("decimal_order_is_numeric", NO_DECIMAL128),
     ("decimal_compare_is_numeric", NO_DECIMAL128),
@@ -346,6 +351,46 @@ async fn run(case: &str, db: &Db) -> orm::Result<Rows> {
                 .all(db)
                 .await?,
         ),
+        "in_subquery_of_ilike_matches" => rows(
+            by_id()
+                .filter(Person::TEAM_ID.in_subquery(
+                    Team::query()
+                        .filter(Team::NAME.ilike("RED"))
+                        .select_column(Team::ID),
+                ))
+                .all(db)
+                .await?,
+        ),
+        "not_in_subquery_without_nulls" => rows(
+            Team::query()
+                .filter(Team::ID.not_in_subquery(
+                    Person::query()
+                        .filter(Person::AGE.gt(74) & Person::TEAM_ID.is_not_null())
+                        .select_column(Person::TEAM_ID),
+                ))
+                .order_by(Team::ID.asc())
+                .all(db)
+                .await?,
+        ),
+        "has_many_exists_where_accented_prefix" => rows(
+            Team::query()
+                .filter(Team::members().exists_where(Person::NAME.starts_with("Éd")))
+                .order_by(Team::NAME.asc())
+                .all(db)
+                .await?,
+        ),
+        "has_many_not_exists" => rows(
+            Team::query()
+                .filter(!Team::members().exists())
+                .all(db)
+                .await?,
+        ),
+        "belongs_to_exists_where_exact_text" => rows(
+            by_id()
+                .filter(Person::team().exists_where(Team::NAME.eq("Édith")))
+                .all(db)
+                .await?,
+        ),
         "decimal_round_trips_exactly" => {
             rows(Entry::query().order_by(Entry::ID.asc()).all(db).await?)
         }
@@ -603,6 +648,45 @@ fn expected(case: &str, data: &Data) -> Rows {
             cities.reverse();
             rows(cities.into_iter().map(|c| (c,)))
         }
+        "in_subquery_of_ilike_matches" => {
+            let teams: Vec<i64> = d
+                .teams
+                .iter()
+                .filter(|t| fold(&t.name) == "red")
+                .map(|t| t.id)
+                .collect();
+            rows(people(d, |p| p.team_id.is_some_and(|id| teams.contains(&id))))
+        }
+        "not_in_subquery_without_nulls" => {
+            let old: Vec<i64> = d
+                .people
+                .iter()
+                .filter(|p| p.age.is_some_and(|a| a > 74))
+                .filter_map(|p| p.team_id)
+                .collect();
+            rows(d.teams.iter().filter(|t| !old.contains(&t.id)))
+        }
+        "has_many_exists_where_accented_prefix" => {
+            let mut teams: Vec<&Team> = d
+                .teams
+                .iter()
+                .filter(|t| {
+                    d.people
+                        .iter()
+                        .any(|p| p.team_id == Some(t.id) && p.name.starts_with("Éd"))
+                })
+                .collect();
+            teams.sort_by(|a, b| a.name.cmp(&b.name));
+            rows(teams)
+        }
+        "has_many_not_exists" => rows(
+            d.teams
+                .iter()
+                .filter(|t| !d.people.iter().any(|p| p.team_id == Some(t.id))),
+        ),
+        "belongs_to_exists_where_exact_text" => rows(people(d, |p| {
+            team(d, p.team_id).is_some_and(|t| t.name == "Édith")
+        })),
         "decimal_round_trips_exactly" => rows(&d.entries),
         "decimal_order_is_numeric" => {
             let mut all: Vec<&Entry> = d.entries.iter().collect();
