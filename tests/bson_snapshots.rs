@@ -900,7 +900,12 @@ fn check_hostile(text: &str) {
         (User::NAME.starts_with(text), "^", ".*", text),
         (User::NAME.ends_with(text), "^.*", "", text),
         (User::NAME.like(escape_like(text)), "^", "", text),
-        (User::NICKNAME.ilike(escape_like(text)), "^", "", folded.as_str()),
+        (
+            User::NICKNAME.ilike(escape_like(text)),
+            "^",
+            "",
+            folded.as_str(),
+        ),
     ];
     for (f, prefix, suffix, literal) in cases {
         let doc = compile(f);

@@ -148,18 +148,26 @@ fn generate() -> Data {
     let people = (1..=300)
         .map(|id: i64| {
             let index = usize::try_from(id).expect("small");
-            let name = NAMES[(index * 7 + usize::try_from(rng.next(3)).expect("small")) % NAMES.len()];
+            let name =
+                NAMES[(index * 7 + usize::try_from(rng.next(3)).expect("small")) % NAMES.len()];
             let city = CITIES[usize::try_from(rng.next(CITIES.len() as u64)).expect("small")];
-            let age = (rng.next(100) >= 15).then(|| 18 + i32::try_from(rng.next(60)).expect("small"));
+            let age =
+                (rng.next(100) >= 15).then(|| 18 + i32::try_from(rng.next(60)).expect("small"));
             let score = i32::try_from(index % 7 * 10).expect("small");
-            let born = first_birthday + Duration::days(i64::try_from(rng.next(22_000)).expect("small"));
+            let born =
+                first_birthday + Duration::days(i64::try_from(rng.next(22_000)).expect("small"));
             // Whole seconds and milliseconds mixed (MongoDB stores milliseconds).
             let seen_at = (rng.next(100) >= 20).then(|| {
                 let seconds = i64::try_from(rng.next(150_000_000)).expect("small");
-                let millis = if rng.next(2) == 0 { 0 } else { i64::try_from(rng.next(1000)).expect("small") };
+                let millis = if rng.next(2) == 0 {
+                    0
+                } else {
+                    i64::try_from(rng.next(1000)).expect("small")
+                };
                 epoch + Duration::seconds(seconds) + Duration::milliseconds(millis)
             });
-            let team_id = (rng.next(10) > 0).then(|| 1 + i64::try_from(rng.next(5)).expect("small"));
+            let team_id =
+                (rng.next(10) > 0).then(|| 1 + i64::try_from(rng.next(5)).expect("small"));
             Person {
                 id,
                 seq: id,
@@ -177,9 +185,8 @@ fn generate() -> Data {
         .map(|id| {
             // Cents from -500.00 to 1,500.00: "9.99" > "10.00" as text, not as numbers.
             let cents = i64::try_from(rng.next(200_001)).expect("small") - 50_000;
-            let discount = (rng.next(4) > 0).then(|| {
-                Decimal::new(i64::try_from(rng.next(10_000)).expect("small"), 2)
-            });
+            let discount = (rng.next(4) > 0)
+                .then(|| Decimal::new(i64::try_from(rng.next(10_000)).expect("small"), 2));
             Entry {
                 id,
                 bucket: i16::try_from(id % 4).expect("small"),

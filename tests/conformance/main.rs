@@ -106,9 +106,12 @@ async fn run(case: &str, db: &Db) -> orm::Result<Rows> {
         "eq_is_exact_and_case_sensitive" => {
             rows(by_id().filter(Person::NAME.eq("Edinburgh")).all(db).await?)
         }
-        "eq_does_not_ignore_trailing_spaces" => {
-            rows(by_id().filter(Person::NAME.eq("Edinburgh ")).all(db).await?)
-        }
+        "eq_does_not_ignore_trailing_spaces" => rows(
+            by_id()
+                .filter(Person::NAME.eq("Edinburgh "))
+                .all(db)
+                .await?,
+        ),
         "ne_keeps_every_other_spelling" => {
             rows(by_id().filter(Person::NAME.ne("Ada")).all(db).await?)
         }
@@ -120,9 +123,12 @@ async fn run(case: &str, db: &Db) -> orm::Result<Rows> {
                 .all(db)
                 .await?,
         ),
-        "between_on_text_is_code_point_range" => {
-            rows(by_id().filter(Person::NAME.between("E", "Z")).all(db).await?)
-        }
+        "between_on_text_is_code_point_range" => rows(
+            by_id()
+                .filter(Person::NAME.between("E", "Z"))
+                .all(db)
+                .await?,
+        ),
         "in_list_of_accented_spellings" => rows(
             by_id()
                 .filter(Person::NAME.in_list(["Zoë", "zoë", "Zoe"]))
@@ -141,13 +147,19 @@ async fn run(case: &str, db: &Db) -> orm::Result<Rows> {
         "contains_escapes_underscore" => {
             rows(by_id().filter(Person::NAME.contains("_")).all(db).await?)
         }
-        "starts_with_accented_capital" => {
-            rows(by_id().filter(Person::NAME.starts_with("É")).all(db).await?)
-        }
+        "starts_with_accented_capital" => rows(
+            by_id()
+                .filter(Person::NAME.starts_with("É"))
+                .all(db)
+                .await?,
+        ),
         "ends_with_space" => rows(by_id().filter(Person::NAME.ends_with(" ")).all(db).await?),
-        "ilike_folds_ascii_letters_only" => {
-            rows(by_id().filter(Person::NAME.ilike("edinBURGH%")).all(db).await?)
-        }
+        "ilike_folds_ascii_letters_only" => rows(
+            by_id()
+                .filter(Person::NAME.ilike("edinBURGH%"))
+                .all(db)
+                .await?,
+        ),
         "ilike_does_not_fold_accented_capitals" => {
             rows(by_id().filter(Person::NAME.ilike("ZOË")).all(db).await?)
         }
@@ -246,9 +258,7 @@ async fn run(case: &str, db: &Db) -> orm::Result<Rows> {
             out.extend(rows(values));
             out
         }
-        "not_eq_excludes_nulls" => {
-            rows(by_id().filter(!Person::CITY.eq("Paris")).all(db).await?)
-        }
+        "not_eq_excludes_nulls" => rows(by_id().filter(!Person::CITY.eq("Paris")).all(db).await?),
         "date_between_inclusive" => rows(
             by_id()
                 .filter(Person::BORN.between(date(1970, 1, 1), date(1979, 12, 31)))
@@ -353,21 +363,25 @@ async fn run(case: &str, db: &Db) -> orm::Result<Rows> {
         ),
         "in_subquery_of_ilike_matches" => rows(
             by_id()
-                .filter(Person::TEAM_ID.in_subquery(
-                    Team::query()
-                        .filter(Team::NAME.ilike("RED"))
-                        .select_column(Team::ID),
-                ))
+                .filter(
+                    Person::TEAM_ID.in_subquery(
+                        Team::query()
+                            .filter(Team::NAME.ilike("RED"))
+                            .select_column(Team::ID),
+                    ),
+                )
                 .all(db)
                 .await?,
         ),
         "not_in_subquery_without_nulls" => rows(
             Team::query()
-                .filter(Team::ID.not_in_subquery(
-                    Person::query()
-                        .filter(Person::AGE.gt(74) & Person::TEAM_ID.is_not_null())
-                        .select_column(Person::TEAM_ID),
-                ))
+                .filter(
+                    Team::ID.not_in_subquery(
+                        Person::query()
+                            .filter(Person::AGE.gt(74) & Person::TEAM_ID.is_not_null())
+                            .select_column(Person::TEAM_ID),
+                    ),
+                )
                 .order_by(Team::ID.asc())
                 .all(db)
                 .await?,
@@ -474,20 +488,17 @@ fn expected(case: &str, data: &Data) -> Rows {
         "eq_is_exact_and_case_sensitive" => rows(people(d, name_is("Edinburgh"))),
         "eq_does_not_ignore_trailing_spaces" => rows(people(d, name_is("Edinburgh "))),
         "ne_keeps_every_other_spelling" => rows(people(d, |p| p.name != "Ada")),
-        "lt_orders_text_by_code_point" => rows(sorted(
-            people(d, |p| p.name.as_str() < "a"),
-            |p| p.name.clone(),
-        )),
+        "lt_orders_text_by_code_point" => rows(sorted(people(d, |p| p.name.as_str() < "a"), |p| {
+            p.name.clone()
+        })),
         "between_on_text_is_code_point_range" => {
             rows(people(d, |p| ("E"..="Z").contains(&p.name.as_str())))
         }
-        "in_list_of_accented_spellings" => {
-            rows(people(d, |p| ["Zoë", "zoë", "Zoe"].contains(&p.name.as_str())))
-        }
+        "in_list_of_accented_spellings" => rows(people(d, |p| {
+            ["Zoë", "zoë", "Zoe"].contains(&p.name.as_str())
+        })),
         "like_prefix_is_case_sensitive" => rows(people(d, |p| p.name.starts_with("Lost"))),
-        "like_underscore_matches_one_character" => {
-            rows(people(d, |p| p.name.chars().count() == 1))
-        }
+        "like_underscore_matches_one_character" => rows(people(d, |p| p.name.chars().count() == 1)),
         "contains_escapes_percent" => rows(people(d, |p| p.name.contains('%'))),
         "contains_escapes_underscore" => rows(people(d, |p| p.name.contains('_'))),
         "starts_with_accented_capital" => rows(people(d, |p| p.name.starts_with('É'))),
@@ -511,9 +522,9 @@ fn expected(case: &str, data: &Data) -> Rows {
         "order_text_asc_nulls_first_by_default" => {
             rows(sorted(people(d, |_| true), |p| p.city.clone()))
         }
-        "order_text_desc_nulls_last_by_default" => {
-            rows(sorted(people(d, |_| true), |p| std::cmp::Reverse(p.city.clone())))
-        }
+        "order_text_desc_nulls_last_by_default" => rows(sorted(people(d, |_| true), |p| {
+            std::cmp::Reverse(p.city.clone())
+        })),
         "order_asc_nulls_last_explicit" => {
             rows(sorted(people(d, |_| true), |p| (p.age.is_none(), p.age)))
         }
@@ -559,7 +570,9 @@ fn expected(case: &str, data: &Data) -> Rows {
                 |p| std::cmp::Reverse(p.seen_at),
             ))
         }
-        "year_and_month_filter" => rows(people(d, |p| p.born.year() >= 1990 && p.born.month() == 2)),
+        "year_and_month_filter" => {
+            rows(people(d, |p| p.born.year() >= 1990 && p.born.month() == 2))
+        }
         "order_by_month_of_timestamp" => rows(sorted(people(d, |_| true), |p| {
             let month = p.seen_at.map(|t| t.month());
             let day = p.seen_at.map(|t| t.day());
@@ -635,7 +648,11 @@ fn expected(case: &str, data: &Data) -> Rows {
                 .filter(|(_, ages)| ages.len() > 35)
                 .map(|(score, ages)| {
                     let sum: i64 = ages.iter().map(|&a| i64::from(a)).sum();
-                    (score, Some(sum as f64 / ages.len() as f64), ages.len() as i64)
+                    (
+                        score,
+                        Some(sum as f64 / ages.len() as f64),
+                        ages.len() as i64,
+                    )
                 })
                 .collect();
             out.sort_by(|a, b| b.1.partial_cmp(&a.1).expect("no NaN"));
@@ -655,7 +672,9 @@ fn expected(case: &str, data: &Data) -> Rows {
                 .filter(|t| fold(&t.name) == "red")
                 .map(|t| t.id)
                 .collect();
-            rows(people(d, |p| p.team_id.is_some_and(|id| teams.contains(&id))))
+            rows(people(d, |p| {
+                p.team_id.is_some_and(|id| teams.contains(&id))
+            }))
         }
         "not_in_subquery_without_nulls" => {
             let old: Vec<i64> = d
@@ -693,9 +712,11 @@ fn expected(case: &str, data: &Data) -> Rows {
             all.sort_by(|a, b| a.amount.cmp(&b.amount).then(a.id.cmp(&b.id)));
             rows(all)
         }
-        "decimal_compare_is_numeric" => rows(d.entries.iter().filter(|e| {
-            e.amount > Decimal::new(10_000, 2) && e.amount <= Decimal::new(90_050, 2)
-        })),
+        "decimal_compare_is_numeric" => {
+            rows(d.entries.iter().filter(|e| {
+                e.amount > Decimal::new(10_000, 2) && e.amount <= Decimal::new(90_050, 2)
+            }))
+        }
         "decimal_sums_are_exact" => {
             let amounts: Decimal = d.entries.iter().map(|e| e.amount).sum();
             let discounts: Decimal = d.entries.iter().filter_map(|e| e.discount).sum();
@@ -710,11 +731,15 @@ fn expected(case: &str, data: &Data) -> Rows {
                 .into_iter()
                 .map(|(bucket, es)| {
                     let sum: Decimal = es.iter().map(|e| e.amount).sum();
-                    (bucket, Some(sum), es.iter().filter_map(|e| e.discount).min())
+                    (
+                        bucket,
+                        Some(sum),
+                        es.iter().filter_map(|e| e.discount).min(),
+                    )
                 })
                 .filter(|(_, sum, _)| *sum > Some(Decimal::new(2_000_000, 2)))
                 .collect();
-            out.sort_by(|a, b| b.1.cmp(&a.1));
+            out.sort_by_key(|row| std::cmp::Reverse(row.1));
             rows(out)
         }
         "decimal_nullable_desc_then_id" => {
@@ -727,10 +752,11 @@ fn expected(case: &str, data: &Data) -> Rows {
 }
 
 fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend::Sqlite, Backend::Postgres, Backend::MySql];
-    #[cfg(feature = "mongodb")]
-    all.push(Backend::MongoDb);
-    all
+    let mongo = cfg!(feature = "mongodb").then_some(Backend::MongoDb);
+    [Backend::Sqlite, Backend::Postgres, Backend::MySql]
+        .into_iter()
+        .chain(mongo)
+        .collect()
 }
 
 /// The first difference between two row lists, for the failure report.
@@ -813,12 +839,23 @@ fn the_dataset_covers_what_the_queries_probe() {
     assert!(count(&|p| p.seen_at.is_some_and(|t| t.timestamp_subsec_millis() > 0)) > 20);
     // Prices whose text order differs from their numeric order.
     assert!(d.entries.iter().any(|e| e.amount.is_sign_negative()));
-    assert!(d.entries.iter().any(|e| e.amount > Decimal::ZERO && e.amount < Decimal::TEN));
-    assert!(d.entries.iter().any(|e| e.amount >= Decimal::new(10_000, 2)));
+    assert!(
+        d.entries
+            .iter()
+            .any(|e| e.amount > Decimal::ZERO && e.amount < Decimal::TEN)
+    );
+    assert!(
+        d.entries
+            .iter()
+            .any(|e| e.amount >= Decimal::new(10_000, 2))
+    );
     assert!(d.entries.iter().any(|e| e.discount.is_none()));
     // Every expected answer of a filter is neither empty nor everything, except where noted.
     for (case, _) in CASES {
         let n = expected(case, d).len();
-        assert!(n > 0, "{case}: the expected answer is empty, so the query proves nothing");
+        assert!(
+            n > 0,
+            "{case}: the expected answer is empty, so the query proves nothing"
+        );
     }
 }

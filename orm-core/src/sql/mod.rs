@@ -11,17 +11,17 @@ mod values;
 use sea_query::extension::postgres::PgBinOper;
 use sea_query::{
     Asterisk, BinOper, Expr, ExprTrait, Func, JoinType, LikeExpr, LockBehavior, LockType,
-    MysqlQueryBuilder, NullOrdering, Order, PostgresQueryBuilder, Query,
-    QueryStatementWriter, SqliteQueryBuilder,
+    MysqlQueryBuilder, NullOrdering, Order, PostgresQueryBuilder, Query, QueryStatementWriter,
+    SqliteQueryBuilder,
 };
 
 use crate::error::Error;
-use crate::schema::{ColumnSchema, ModelSchema};
 use crate::query::ir::{
     AggregateFn, Assignment, CaseFold, CmpOp, ColumnRef, Condition, DatePart, DeleteQuery,
     Direction, InsertQuery, JoinKind, Nulls, OnConflict, OrderBy, Projection, RowLock, SelectExpr,
     SelectQuery, Statement, UpdateQuery, ValueKind,
 };
+use crate::schema::{ColumnSchema, ModelSchema};
 use crate::value::Value;
 use sea_query::SelectStatement;
 
@@ -98,10 +98,11 @@ pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Erro
     fit::check(statement, dialect)?;
     // Selects are scaled by `compile_select`, which executors also call directly.
     #[cfg(feature = "decimal")]
-    if dialect == Dialect::Sqlite && !matches!(statement, Statement::Select(_)) {
-        if let Some(scaled) = scaled::scale_values(statement)? {
-            return compile_scaled(&scaled, dialect);
-        }
+    if dialect == Dialect::Sqlite
+        && !matches!(statement, Statement::Select(_))
+        && let Some(scaled) = scaled::scale_values(statement)?
+    {
+        return compile_scaled(&scaled, dialect);
     }
     compile_scaled(statement, dialect)
 }
@@ -417,12 +418,10 @@ fn null_ordering(q: &SelectQuery, o: &OrderBy, dialect: Dialect) -> Option<NullO
     let wanted = o.effective_nulls();
     // PostgreSQL sorts NULL as the largest value; the others as the smallest.
     let native = match (dialect, o.direction) {
-        (Dialect::Postgres, Direction::Asc) | (Dialect::MySql | Dialect::Sqlite, Direction::Desc) => {
-            Nulls::Last
-        }
-        (Dialect::Postgres, Direction::Desc) | (Dialect::MySql | Dialect::Sqlite, Direction::Asc) => {
-            Nulls::First
-        }
+        (Dialect::Postgres, Direction::Asc)
+        | (Dialect::MySql | Dialect::Sqlite, Direction::Desc) => Nulls::Last,
+        (Dialect::Postgres, Direction::Desc)
+        | (Dialect::MySql | Dialect::Sqlite, Direction::Asc) => Nulls::First,
     };
     if wanted == native || !may_be_null(q, &o.expr) {
         return None;
@@ -761,8 +760,9 @@ fn like(column: Expr, pattern: &str, case_insensitive: bool, dialect: Dialect) -
         // Backslash is PostgreSQL's default LIKE escape; sea-query cannot render ILIKE with an
         // ESCAPE clause, so none is written.
         // ILIKE under the `C` collation folds ASCII letters only, like the other dialects.
-        Dialect::Postgres if case_insensitive => custom(dialect, "? COLLATE \"C\"", column)
-            .binary(PgBinOper::ILike, Expr::val(pattern)),
+        Dialect::Postgres if case_insensitive => {
+            custom(dialect, "? COLLATE \"C\"", column).binary(PgBinOper::ILike, Expr::val(pattern))
+        }
         Dialect::Postgres => column.like(pattern),
         // Declared explicitly: SQLite has no default escape, and MySQL loses it under
         // NO_BACKSLASH_ESCAPES.

@@ -145,18 +145,26 @@ mod rewrite {
         let Some(c) = c else { return Ok(()) };
         let column = |c: &ColumnRef| scope.column(c);
         match c {
-            Condition::Compare { column: c, value, .. } => {
+            Condition::Compare {
+                column: c, value, ..
+            } => {
                 if let Some(col) = column(c) {
                     scale(col, value)?;
                 }
             }
-            Condition::Between { column: c, low, high } => {
+            Condition::Between {
+                column: c,
+                low,
+                high,
+            } => {
                 if let Some(col) = column(c) {
                     scale(col, low)?;
                     scale(col, high)?;
                 }
             }
-            Condition::InList { column: c, values, .. } => {
+            Condition::InList {
+                column: c, values, ..
+            } => {
                 if let Some(col) = column(c) {
                     values.iter_mut().try_for_each(|v| scale(col, v))?;
                 }
@@ -166,9 +174,10 @@ mod rewrite {
                 let c = match expr {
                     SelectExpr::Column(c) => Some(*c),
                     SelectExpr::Aggregate {
-                        function: crate::query::ir::AggregateFn::Min
-                        | crate::query::ir::AggregateFn::Max
-                        | crate::query::ir::AggregateFn::Sum,
+                        function:
+                            crate::query::ir::AggregateFn::Min
+                            | crate::query::ir::AggregateFn::Max
+                            | crate::query::ir::AggregateFn::Sum,
                         column,
                         ..
                     } => *column,
