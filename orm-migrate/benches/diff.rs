@@ -16,6 +16,7 @@ fn column(name: &str, ty: ColType) -> Column {
         max_length: None,
         precision: None,
         collation: None,
+        allowed_values: None,
         renamed_from: None,
     }
 }
