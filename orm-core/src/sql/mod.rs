@@ -91,7 +91,7 @@ impl std::fmt::Display for Compiled {
 /// A value that does not fit its column (see [`Error::ValueTooLong`], [`Error::OutOfRange`])
 /// or cannot be encoded fails here, before anything is sent.
 pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
-    fit::check(statement, dialect)?;
+    fit::check(statement, Some(dialect))?;
     match statement {
         Statement::Select(q) => compile_select(q, dialect),
         Statement::Insert(q) => compile_insert(q, None, dialect),

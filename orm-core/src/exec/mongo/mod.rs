@@ -14,6 +14,7 @@
 
 mod errors;
 mod row;
+mod types;
 
 use bson::{Bson, Document, RawDocumentBuf, doc};
 use mongodb::options::{
@@ -24,6 +25,7 @@ use mongodb::{Client, ClientSession, Database, IndexModel};
 
 pub(crate) use errors::from_mongo;
 pub use row::DocumentRow;
+pub(crate) use row::FromBson;
 
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
@@ -377,6 +379,7 @@ pub(crate) async fn insert_returning<T>(
     decode: Decoder<T>,
 ) -> Result<T> {
     let schema = query.schema;
+    crate::sql::fit::insert(&query, None)?;
     let mut docs = documents(target.database, &query).await?;
     let (Some(doc), true) = (docs.pop(), docs.is_empty()) else {
         return Err(Error::InvalidQuery(format!(
@@ -398,6 +401,7 @@ pub(crate) async fn insert_returning<T>(
 /// Runs an insert (`insert_many`; nothing for no rows), update (`update_many`, matched count)
 /// or delete (`delete_many`).
 pub(crate) async fn execute(target: Target<'_>, statement: Statement) -> Result<ExecResult> {
+    crate::sql::fit::check(&statement, None)?;
     let rows_affected = match statement {
         Statement::Insert(query) => {
             let schema = query.schema;
