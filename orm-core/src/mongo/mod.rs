@@ -60,11 +60,13 @@
 //! [`Error::Schema`]: crate::Error::Schema
 //! [`ModelSchema`]: crate::ModelSchema
 
+mod aggregate;
 mod delete;
 mod fields;
 mod filter;
 mod find;
 mod insert;
+mod join;
 mod regex;
 mod schema;
 mod update;
@@ -72,11 +74,13 @@ mod value;
 
 pub use bson;
 
+pub use aggregate::{AggregatePlan, OUTPUT_FIELDS, aggregate_plan};
 pub use delete::delete_filter;
-pub use fields::{ID_FIELD, field_path};
+pub use fields::{ID_FIELD, JOINED_FIELD, field_path};
 pub use filter::{filter_document, match_nothing};
 pub use find::{CountPlan, FindPlan, SelectPlan, count_plan, exists_plan, find_plan, select_plan};
 pub use insert::insert_documents;
+pub use join::join_pipeline;
 pub use regex::{escape_regex, like_to_regex};
 pub use schema::{IndexPlan, index_plans, validator};
 pub use update::{UpdatePlan, update_plan};

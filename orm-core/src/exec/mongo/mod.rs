@@ -30,10 +30,10 @@ pub(crate) use row::FromBson;
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
 use crate::mongo::{
-    CountPlan, FindPlan, ID_FIELD, SelectPlan, count_plan, delete_filter, index_plans,
+    AggregatePlan, CountPlan, FindPlan, ID_FIELD, SelectPlan, count_plan, delete_filter, index_plans,
     insert_documents, select_plan, update_plan, validator,
 };
-use crate::query::ir::{InsertQuery, SelectQuery, Statement};
+use crate::query::ir::{InsertQuery, Projection, SelectQuery, Statement};
 use crate::schema::{ColumnType, ModelSchema};
 use crate::value::Value;
 
@@ -257,12 +257,98 @@ async fn run_find<T>(
     Ok(out)
 }
 
-fn find_of(query: &SelectQuery) -> Result<FindPlan> {
-    match select_plan(query)? {
-        SelectPlan::Find(plan) | SelectPlan::Exists(plan) => Ok(plan),
-        SelectPlan::Count(_) => Err(Error::InvalidQuery(format!(
+/// How the documents of a pipeline read as rows.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// Pairs of a join: the model's fields, the joined model's under `JOINED_FIELD`.
+    Joined(&'static ModelSchema, &'static ModelSchema),
+    /// Selected values at `OUTPUT_FIELDS`.
+    Output,
+}
+
+impl Shape {
+    fn row(self, doc: &bson::RawDocument) -> DocumentRow<'_> {
+        match self {
+            Shape::Joined(model, joined) => DocumentRow::joined(doc, model, joined),
+            Shape::Output => DocumentRow::output(doc),
+        }
+    }
+}
+
+/// Runs an `aggregate` pipeline on `schema`'s collection and decodes every document.
+async fn run_aggregate<T>(
+    target: Target<'_>,
+    schema: &'static ModelSchema,
+    pipeline: Vec<Document>,
+    shape: Shape,
+    decode: Decoder<T>,
+) -> Result<Vec<T>> {
+    let coll = target.database.collection::<Document>(schema.table);
+    let aggregate = coll.aggregate(pipeline);
+    let map = |e| from_mongo(e, Some(schema));
+    let mut out = Vec::new();
+    match target.session {
+        None => {
+            let mut cursor = aggregate.await.map_err(map)?;
+            while cursor.advance().await.map_err(map)? {
+                out.push(decode(&RowRef::Document(shape.row(cursor.current())))?);
+            }
+        }
+        Some(session) => {
+            let mut cursor = aggregate.session(&mut *session).await.map_err(map)?;
+            while cursor.advance(&mut *session).await.map_err(map)? {
+                out.push(decode(&RowRef::Document(shape.row(cursor.current())))?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a select that returns rows (`max`: at most one, for `fetch_optional`).
+async fn fetch<T>(
+    target: Target<'_>,
+    query: SelectQuery,
+    decode: Decoder<T>,
+    one: bool,
+) -> Result<Vec<T>> {
+    let schema = query.schema;
+    let limit_one = |pipeline: &mut Vec<Document>| {
+        if one {
+            pipeline.push(doc! { "$limit": 1 });
+        }
+    };
+    match select_plan(&query)? {
+        SelectPlan::Find(mut plan) | SelectPlan::Exists(mut plan) => {
+            if one {
+                plan.limit = Some(plan.limit.map_or(1, |l| l.min(1)));
+            }
+            run_find(target, schema, plan, decode).await
+        }
+        SelectPlan::Join(mut pipeline) => {
+            let joined = query.join.as_ref().expect("a join plan has a join").schema;
+            limit_one(&mut pipeline);
+            let shape = Shape::Joined(schema, joined);
+            run_aggregate(target, schema, pipeline, shape, decode).await
+        }
+        SelectPlan::Aggregate(AggregatePlan {
+            mut pipeline,
+            empty_row,
+        }) => {
+            limit_one(&mut pipeline);
+            let rows = run_aggregate(target, schema, pipeline, Shape::Output, decode).await?;
+            match empty_row {
+                // `$group` by `null` over no document: SQL's one row of COUNT 0 and NULLs.
+                Some(row) if rows.is_empty() => {
+                    let raw = RawDocumentBuf::try_from(&row)
+                        .map_err(|e| Error::InvalidQuery(e.to_string()))?;
+                    Ok(vec![decode(&RowRef::Document(DocumentRow::output(&raw)))?])
+                }
+                _ => Ok(rows),
+            }
+        }
+        SelectPlan::Count(_) | SelectPlan::JoinCount(_) => Err(Error::InvalidQuery(format!(
             "a count of `{}` returns a number, not rows; use `count()`",
-            query.schema.table
+            schema.table
         ))),
     }
 }
@@ -273,8 +359,7 @@ pub(crate) async fn fetch_all<T>(
     query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
-    let plan = find_of(&query)?;
-    run_find(target, query.schema, plan, decode).await
+    fetch(target, query, decode, false).await
 }
 
 /// Runs a select and decodes the first document, if any.
@@ -283,17 +368,23 @@ pub(crate) async fn fetch_optional<T>(
     query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Option<T>> {
-    let mut plan = find_of(&query)?;
-    plan.limit = Some(plan.limit.map_or(1, |l| l.min(1)));
-    Ok(run_find(target, query.schema, plan, decode)
-        .await?
-        .into_iter()
-        .next())
+    Ok(fetch(target, query, decode, true).await?.into_iter().next())
 }
 
 /// Counts the documents a select matches, after its skip and limit.
 pub(crate) async fn count(target: Target<'_>, query: SelectQuery) -> Result<u64> {
     let schema = query.schema;
+    if query.join.is_some() {
+        let mut counted = query.clone();
+        counted.projection = Projection::Count;
+        let SelectPlan::JoinCount(pipeline) = select_plan(&counted)? else {
+            unreachable!("a counted join compiles to a counting pipeline")
+        };
+        let decode: Decoder<i64> = |row| <i64 as crate::value::SqlType>::decode_nullable(row, 0).map(Option::unwrap_or_default);
+        let shape = Shape::Output;
+        let n = run_aggregate(target, schema, rename_count(pipeline), shape, decode).await?;
+        return Ok(n.first().map_or(0, |&n| n.unsigned_abs()));
+    }
     let CountPlan {
         filter,
         skip,
@@ -309,6 +400,13 @@ pub(crate) async fn count(target: Target<'_>, query: SelectQuery) -> Result<u64>
         Some(session) => action.session(session).await,
     };
     counted.map_err(|e| from_mongo(e, Some(schema)))
+}
+
+/// The counting pipeline with its count at the first output field, so that it decodes by
+/// position.
+fn rename_count(mut pipeline: Vec<Document>) -> Vec<Document> {
+    pipeline.push(doc! { "$project": { crate::mongo::OUTPUT_FIELDS[0]: "$n" } });
+    pipeline
 }
 
 /// Reserves `n` values of `schema`'s auto-increment counter; returns the first.
