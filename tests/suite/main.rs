@@ -556,7 +556,6 @@ suite! {
         Ok(())
     }
 
-    #[requires(sql)] // not yet on MongoDB (issue 6), see the README
     async fn upsert_updates_or_skips_conflicting_rows(db) {
         seed_users(db).await?;
         let mut ada = User::new("ada@example.com", "Ada Lovelace", 37);

@@ -76,7 +76,13 @@ impl Fields for ModelFields<'_> {
 
 /// `a AND b` of two filter documents (either may be `{}`).
 pub(crate) fn all_of(a: Document, b: Document) -> Document {
-    let wrap = |d: Document| if d.is_empty() { Match::All } else { Match::Doc(d) };
+    let wrap = |d: Document| {
+        if d.is_empty() {
+            Match::All
+        } else {
+            Match::Doc(d)
+        }
+    };
     all(vec![wrap(a), wrap(b)]).into_document()
 }
 

@@ -2,8 +2,8 @@
 
 use bson::Document;
 
-use super::fields::{ID_FIELD, check_schema, path_of, resolve};
 use super::aggregate::{AggregatePlan, aggregate_plan};
+use super::fields::{ID_FIELD, check_schema, path_of, resolve};
 use super::filter::{filter_document, match_nothing};
 use super::join::join_pipeline;
 use crate::error::Result;
@@ -74,7 +74,9 @@ pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
                 SelectPlan::Join(pipeline)
             }
             Projection::Count => {
-                pipeline.push(bson::doc! { "$group": { ID_FIELD: bson::Bson::Null, "n": { "$sum": 1 } } });
+                pipeline.push(
+                    bson::doc! { "$group": { ID_FIELD: bson::Bson::Null, "n": { "$sum": 1 } } },
+                );
                 SelectPlan::JoinCount(pipeline)
             }
             Projection::Exprs(_) => {

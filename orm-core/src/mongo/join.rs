@@ -33,10 +33,7 @@ use crate::schema::ModelSchema;
 /// The pipeline of a joined select returning pairs (before any count or exists stage).
 pub fn join_pipeline(q: &SelectQuery, join: &JoinClause) -> Result<Vec<Document>> {
     let model = q.schema;
-    let fields = JoinFields {
-        model,
-        join: *join,
-    };
+    let fields = JoinFields { model, join: *join };
     let mut pipeline = Vec::new();
     if q.limit == Some(0) {
         pipeline.push(doc! { "$match": match_nothing() });
@@ -87,7 +84,11 @@ pub fn join_pipeline(q: &SelectQuery, join: &JoinClause) -> Result<Vec<Document>
     if let Some(skip) = q.offset.filter(|&s| s > 0) {
         pipeline.push(doc! { "$skip": i64::try_from(skip).unwrap_or(i64::MAX) });
     }
-    if let Some(limit) = q.limit.and_then(|l| i64::try_from(l).ok()).filter(|&l| l > 0) {
+    if let Some(limit) = q
+        .limit
+        .and_then(|l| i64::try_from(l).ok())
+        .filter(|&l| l > 0)
+    {
         pipeline.push(doc! { "$limit": limit });
     }
     Ok(pipeline)
@@ -116,9 +117,7 @@ fn only_table(c: &Condition, table: &str) -> bool {
         | Condition::InList { column: col, .. }
         | Condition::Like { column: col, .. }
         | Condition::IsNull { column: col, .. } => column(col),
-        Condition::And(items) | Condition::Or(items) => {
-            items.iter().all(|c| only_table(c, table))
-        }
+        Condition::And(items) | Condition::Or(items) => items.iter().all(|c| only_table(c, table)),
         Condition::Not(inner) => only_table(inner, table),
         _ => false,
     }

@@ -70,6 +70,7 @@ mod join;
 mod regex;
 mod schema;
 mod update;
+mod upsert;
 mod value;
 
 pub use bson;
@@ -84,6 +85,7 @@ pub use join::join_pipeline;
 pub use regex::{escape_regex, like_to_regex};
 pub use schema::{IndexPlan, index_plans, validator};
 pub use update::{UpdatePlan, update_plan};
+pub use upsert::{upsert_plan, upsert_statements};
 pub use value::to_bson;
 
 #[cfg(doc)]

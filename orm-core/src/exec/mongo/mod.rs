@@ -30,10 +30,10 @@ pub(crate) use row::FromBson;
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
 use crate::mongo::{
-    AggregatePlan, CountPlan, FindPlan, ID_FIELD, SelectPlan, count_plan, delete_filter, index_plans,
-    insert_documents, select_plan, update_plan, validator,
+    AggregatePlan, CountPlan, FindPlan, ID_FIELD, SelectPlan, count_plan, delete_filter,
+    index_plans, insert_documents, select_plan, update_plan, upsert_statements, validator,
 };
-use crate::query::ir::{InsertQuery, Projection, SelectQuery, Statement};
+use crate::query::ir::{InsertQuery, Projection, SelectQuery, Statement, UpsertQuery};
 use crate::schema::{ColumnType, ModelSchema};
 use crate::value::Value;
 
@@ -380,7 +380,9 @@ pub(crate) async fn count(target: Target<'_>, query: SelectQuery) -> Result<u64>
         let SelectPlan::JoinCount(pipeline) = select_plan(&counted)? else {
             unreachable!("a counted join compiles to a counting pipeline")
         };
-        let decode: Decoder<i64> = |row| <i64 as crate::value::SqlType>::decode_nullable(row, 0).map(Option::unwrap_or_default);
+        let decode: Decoder<i64> = |row| {
+            <i64 as crate::value::SqlType>::decode_nullable(row, 0).map(Option::unwrap_or_default)
+        };
         let shape = Shape::Output;
         let n = run_aggregate(target, schema, rename_count(pipeline), shape, decode).await?;
         return Ok(n.first().map_or(0, |&n| n.unsigned_abs()));
@@ -539,12 +541,7 @@ pub(crate) async fn execute(target: Target<'_>, statement: Statement) -> Result<
             };
             done.map_err(|e| from_mongo(e, Some(schema)))?.deleted_count
         }
-        Statement::Upsert(query) => {
-            return Err(Error::InvalidQuery(format!(
-                "upsert into `{}` is not supported on MongoDB yet (issue 6); insert, or update by key",
-                query.insert.schema.table
-            )));
-        }
+        Statement::Upsert(query) => upsert(target, &query).await?,
         Statement::Select(query) => {
             return Err(Error::InvalidQuery(format!(
                 "a select of `{}` returns rows; use `fetch_all`/`count`, not `execute`",
@@ -556,6 +553,42 @@ pub(crate) async fn execute(target: Target<'_>, statement: Statement) -> Result<
         rows_affected,
         last_insert_id: None,
     })
+}
+
+/// Statements per `update` command of an upsert (far below the server's 100,000 and 16 MB).
+const UPSERT_BATCH: usize = 1_000;
+
+/// Runs an upsert as `update` commands of [`crate::mongo::upsert_statements`]; returns the
+/// number of documents matched or inserted.
+async fn upsert(target: Target<'_>, query: &UpsertQuery) -> Result<u64> {
+    let schema = query.insert.schema;
+    let docs = documents(target.database, &query.insert).await?;
+    let statements = upsert_statements(query, docs)?;
+    let mut session = target.session;
+    let mut written = 0;
+    for chunk in statements.chunks(UPSERT_BATCH) {
+        let command = doc! { "update": schema.table, "updates": chunk, "ordered": true };
+        let action = target.database.run_command(command);
+        let reply = match session.as_deref_mut() {
+            None => action.await,
+            Some(session) => action.session(session).await,
+        }
+        .map_err(|e| from_mongo(e, Some(schema)))?;
+        // Write errors come inside the reply, not as a command failure.
+        if let Ok(errors) = reply.get_array("writeErrors")
+            && let Some(Bson::Document(first)) = errors.first()
+        {
+            let code = first.get_i32("code").unwrap_or_default();
+            let message = first.get_str("errmsg").unwrap_or_default();
+            return Err(errors::from_write_error(code, message, Some(schema)));
+        }
+        written += match reply.get("n") {
+            Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or_default(),
+            Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or_default(),
+            _ => 0,
+        };
+    }
+    Ok(written)
 }
 
 /// SQL text cannot run on MongoDB.
