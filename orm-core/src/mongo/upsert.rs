@@ -123,7 +123,11 @@ pub fn upsert_statements(q: &UpsertQuery, documents: Vec<Document>) -> Result<Ve
             if !set.is_empty() {
                 update.insert("$set", set);
             }
-            update.insert("$setOnInsert", document);
+            // An empty `$setOnInsert` is left out unless it is the whole update (an empty
+            // update document would replace the stored one; MongoDB 5.0+ accepts `{}` there).
+            if !document.is_empty() || update.is_empty() {
+                update.insert("$setOnInsert", document);
+            }
             Ok(doc! { "q": filter, "u": update, "upsert": true })
         })
         .collect()
