@@ -143,6 +143,8 @@ fn inline(value: &Bson) -> String {
             let hex: String = b.bytes.iter().map(|x| format!("{x:02x}")).collect();
             format!("Binary({:?}, 0x{hex})", b.subtype)
         }
+        Bson::Decimal128(d) => format!("Decimal128({d})"),
+        Bson::DateTime(d) => format!("DateTime({})", d.timestamp_millis()),
         other => panic!("the compiler emitted an unexpected BSON type: {other:?}"),
     }
 }
@@ -1051,6 +1053,53 @@ fn ensure_schema_validator_and_indexes() {
         "ensure_schema_dollar_column",
         schema_text(DollarName::schema()),
     );
+}
+
+/// Every rich column type, for the validator's BSON types and ranges.
+#[cfg(all(
+    feature = "chrono",
+    feature = "time",
+    feature = "uuid",
+    feature = "decimal",
+    feature = "json"
+))]
+mod rich {
+    use orm::prelude::*;
+    use orm::{Json, SqlEnum};
+
+    #[derive(SqlEnum, Debug, Clone, Copy, PartialEq)]
+    pub enum Level {
+        Low,
+        High,
+    }
+
+    #[derive(Model, Debug, Clone)]
+    #[orm(table = "rich")]
+    pub struct Rich {
+        #[orm(primary_key)]
+        pub id: uuid::Uuid,
+        pub at: chrono::DateTime<chrono::Utc>,
+        pub local: chrono::NaiveDateTime,
+        pub day: chrono::NaiveDate,
+        pub clock: time::Time,
+        pub price: rust_decimal::Decimal,
+        pub doc: serde_json::Value,
+        pub tags: Json<Vec<String>>,
+        pub level: Level,
+        pub maybe_level: Option<Level>,
+        pub tiny: u8,
+        pub small: u16,
+        pub medium: u32,
+        pub big: Option<u64>,
+    }
+
+    #[test]
+    fn validator_knows_every_rich_type() {
+        super::check(
+            "ensure_schema_rich_types",
+            super::schema_text(Rich::schema()),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
