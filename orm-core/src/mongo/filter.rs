@@ -321,6 +321,9 @@ impl Compiler<'_> {
                 let (path, nullable) = self.fields.expr(expr)?;
                 compare_truthy(path, nullable, *op, value)
             }
+            Condition::InSubquery { .. } | Condition::Exists { .. } => {
+                return Err(unresolved_subquery());
+            }
             Condition::IsNull { column, negated } => {
                 let (path, _) = self.column(column)?;
                 if *negated {
@@ -393,6 +396,9 @@ impl Compiler<'_> {
                 let (path, nullable) = self.fields.expr(expr)?;
                 compare_falsy(path, nullable, *op, value)
             }
+            Condition::InSubquery { .. } | Condition::Exists { .. } => {
+                return Err(unresolved_subquery());
+            }
             Condition::IsNull { column, negated } => {
                 let (path, _) = self.column(column)?;
                 if *negated {
@@ -419,4 +425,15 @@ impl Compiler<'_> {
 /// `{path: {$nin: [values.., null]}}`: present, not null, and none of `values`.
 fn op_nin_with_null(path: String, values: Vec<Bson>) -> Match {
     field_op(path, "$nin", and_null(values))
+}
+
+/// A subquery reached the filter compiler: the executor runs subqueries first (a filter
+/// document cannot read another collection), so only a caller compiling by hand sees this.
+fn unresolved_subquery() -> Error {
+    Error::InvalidQuery(
+        "a subquery (`in_subquery`, a relation's `exists`) cannot be compiled into one MongoDB \
+         filter document; run the query through a `Db` or `Transaction`, which runs the \
+         subquery first"
+            .to_owned(),
+    )
 }

@@ -14,6 +14,7 @@
 
 mod errors;
 mod row;
+mod subquery;
 mod types;
 
 use bson::{Bson, Document, RawDocumentBuf, doc};
@@ -201,6 +202,14 @@ pub(crate) struct Target<'a> {
 }
 
 impl<'a> Target<'a> {
+    /// The same target for one more operation (a transaction's session is lent, not moved).
+    pub(crate) fn reborrow(&mut self) -> Target<'_> {
+        Target {
+            database: self.database,
+            session: self.session.as_deref_mut(),
+        }
+    }
+
     /// An operation outside any transaction.
     pub(crate) fn pool(pool: &'a MongoPool) -> Self {
         Target {
@@ -355,24 +364,27 @@ async fn fetch<T>(
 
 /// Runs a select and decodes every document.
 pub(crate) async fn fetch_all<T>(
-    target: Target<'_>,
-    query: SelectQuery,
+    mut target: Target<'_>,
+    mut query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
+    subquery::resolve_select(&mut target, &mut query).await?;
     fetch(target, query, decode, false).await
 }
 
 /// Runs a select and decodes the first document, if any.
 pub(crate) async fn fetch_optional<T>(
-    target: Target<'_>,
-    query: SelectQuery,
+    mut target: Target<'_>,
+    mut query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Option<T>> {
+    subquery::resolve_select(&mut target, &mut query).await?;
     Ok(fetch(target, query, decode, true).await?.into_iter().next())
 }
 
 /// Counts the documents a select matches, after its skip and limit.
-pub(crate) async fn count(target: Target<'_>, query: SelectQuery) -> Result<u64> {
+pub(crate) async fn count(mut target: Target<'_>, mut query: SelectQuery) -> Result<u64> {
+    subquery::resolve_select(&mut target, &mut query).await?;
     let schema = query.schema;
     if query.join.is_some() {
         let mut counted = query.clone();
@@ -500,7 +512,11 @@ pub(crate) async fn insert_returning<T>(
 
 /// Runs an insert (`insert_many`; nothing for no rows), update (`update_many`, matched count)
 /// or delete (`delete_many`).
-pub(crate) async fn execute(target: Target<'_>, statement: Statement) -> Result<ExecResult> {
+pub(crate) async fn execute(
+    mut target: Target<'_>,
+    mut statement: Statement,
+) -> Result<ExecResult> {
+    subquery::resolve_statement(&mut target, &mut statement).await?;
     crate::sql::fit::check(&statement, None)?;
     let rows_affected = match statement {
         Statement::Insert(query) => {

@@ -53,6 +53,11 @@ impl<'r> DocumentRow<'r> {
         }
     }
 
+    /// The whole document.
+    pub(crate) fn raw(&self) -> &'r RawDocument {
+        self.doc
+    }
+
     /// A row of `model`'s columns followed by `joined`'s, read from the embedded document
     /// [`JOINED_FIELD`] (missing after a left join without a match).
     pub fn joined(
