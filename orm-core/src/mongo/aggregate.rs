@@ -105,12 +105,17 @@ fn plain_stages(
     Ok(())
 }
 
-fn page(q: &SelectQuery, pipeline: &mut Vec<Document>) {
+/// `$skip` and `$limit` of `q` (a limit of 0 is compiled into the first `$match`).
+pub(crate) fn page(q: &SelectQuery, pipeline: &mut Vec<Document>) {
     if let Some(skip) = q.offset.filter(|&s| s > 0) {
         pipeline.push(doc! { "$skip": i64::try_from(skip).unwrap_or(i64::MAX) });
     }
-    if let Some(limit) = q.limit.filter(|&l| l > 0 && i64::try_from(l).is_ok()) {
-        pipeline.push(doc! { "$limit": limit as i64 });
+    if let Some(limit) = q
+        .limit
+        .and_then(|l| i64::try_from(l).ok())
+        .filter(|&l| l > 0)
+    {
+        pipeline.push(doc! { "$limit": limit });
     }
 }
 
@@ -306,19 +311,18 @@ impl<'s> Group<'s> {
 #[derive(Default)]
 struct Accumulators {
     fields: Document,
-    seen: Vec<Document>,
 }
 
 impl Accumulators {
-    /// The field holding `accumulator`, added on first use.
+    /// The field path (`$a<i>`) holding `accumulator`, added on first use.
     fn field(&mut self, accumulator: Document) -> String {
-        let at = match self.seen.iter().position(|a| *a == accumulator) {
+        let same = |(_, a): (&String, &Bson)| a.as_document() == Some(&accumulator);
+        let at = match self.fields.iter().position(same) {
             Some(at) => at,
             None => {
-                self.seen.push(accumulator.clone());
-                self.fields
-                    .insert(format!("a{}", self.seen.len() - 1), accumulator);
-                self.seen.len() - 1
+                let at = self.fields.len();
+                self.fields.insert(format!("a{at}"), accumulator);
+                at
             }
         };
         format!("$a{at}")

@@ -81,16 +81,7 @@ pub fn join_pipeline(q: &SelectQuery, join: &JoinClause) -> Result<Vec<Document>
     if !sort.is_empty() {
         pipeline.push(doc! { "$sort": sort });
     }
-    if let Some(skip) = q.offset.filter(|&s| s > 0) {
-        pipeline.push(doc! { "$skip": i64::try_from(skip).unwrap_or(i64::MAX) });
-    }
-    if let Some(limit) = q
-        .limit
-        .and_then(|l| i64::try_from(l).ok())
-        .filter(|&l| l > 0)
-    {
-        pipeline.push(doc! { "$limit": limit });
-    }
+    super::aggregate::page(q, &mut pipeline);
     Ok(pipeline)
 }
 
