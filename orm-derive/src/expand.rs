@@ -503,9 +503,24 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         }
         quote!(#(#checks)*)
     });
+    // Text defaults of enum fields must be stored values: checked by const evaluation.
+    let enum_defaults = cont.stored_fields().filter_map(|field| {
+        let default = field.attrs.default.as_ref()?;
+        let DefaultLit::Text(_) = &default.value.value else {
+            return None;
+        };
+        let (ty, literal) = (field.ty, &default.value.expr);
+        Some(quote_spanned! {literal.span()=>
+            const _: () = #private::assert_allowed_default(
+                <<#ty as #private::FieldType>::Base as #private::SqlType>::ALLOWED_VALUES,
+                #literal,
+            );
+        })
+    });
     quote! {
         let _ = || {
             #(#checks)*
         };
+        #(#enum_defaults)*
     }
 }
