@@ -6,13 +6,16 @@
 //! suffix, doubles always with a fraction, so that every type is visible in the snapshot.
 
 use orm::mongo::bson::{Bson, Document};
-use orm::mongo::{self, CountPlan, FindPlan, UpdatePlan};
+use orm::mongo::{self, AggregatePlan, CountPlan, FindPlan, UpdatePlan};
 use orm::prelude::*;
 use orm::query::escape_like;
-use orm::query::ir::{Assignment, Condition, DeleteQuery, InsertQuery, SelectQuery, UpdateQuery};
+use orm::query::ir::{
+    Assignment, Condition, DeleteQuery, InsertQuery, SelectQuery, UpdateQuery, UpsertQuery,
+};
+use orm::{OnConflict, count_all};
 
 #[derive(Model, Debug, Clone)]
-#[orm(table = "users")]
+#[orm(table = "users", has_many(posts = Post::AUTHOR_ID, edited = Post::EDITOR_ID))]
 struct User {
     #[orm(primary_key, auto_increment)]
     id: i64,
@@ -42,6 +45,19 @@ struct Membership {
     avatar: Option<Vec<u8>>,
     ratio: f32,
     flag: Option<bool>,
+}
+
+/// A child with a required and a nullable reference to `User`.
+#[derive(Model, Debug, Clone)]
+#[orm(table = "posts")]
+struct Post {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    #[orm(belongs_to = User)]
+    author_id: i64,
+    #[orm(belongs_to = User)]
+    editor_id: Option<i64>,
+    title: String,
 }
 
 /// A key chosen by the application.
@@ -127,6 +143,8 @@ fn inline(value: &Bson) -> String {
             let hex: String = b.bytes.iter().map(|x| format!("{x:02x}")).collect();
             format!("Binary({:?}, 0x{hex})", b.subtype)
         }
+        Bson::Decimal128(d) => format!("Decimal128({d})"),
+        Bson::DateTime(d) => format!("DateTime({})", d.timestamp_millis()),
         other => panic!("the compiler emitted an unexpected BSON type: {other:?}"),
     }
 }
@@ -199,6 +217,39 @@ fn update_text(p: &UpdatePlan) -> String {
         doc_text(&p.filter),
         doc_text(&p.update)
     )
+}
+
+fn pipeline_text(stages: &[Document]) -> String {
+    stages.iter().map(doc_text).collect::<Vec<_>>().join("\n")
+}
+
+fn aggregate_text(p: &AggregatePlan) -> String {
+    let mut out = pipeline_text(&p.pipeline);
+    if let Some(row) = &p.empty_row {
+        out.push_str(&format!("\nover no document: {}", doc_text(row)));
+    }
+    out
+}
+
+/// The plan of any select, as the executor runs it.
+fn select(q: &SelectQuery) -> String {
+    render(mongo::select_plan(q), |plan| match plan {
+        mongo::SelectPlan::Find(p) | mongo::SelectPlan::Exists(p) => find_text(p),
+        mongo::SelectPlan::Count(p) => count_text(p),
+        mongo::SelectPlan::Join(stages) => format!(
+            "aggregate on {}:\n{}",
+            q.schema.table,
+            pipeline_text(stages)
+        ),
+        mongo::SelectPlan::JoinCount(stages) => format!(
+            "aggregate on {} (count):\n{}",
+            q.schema.table,
+            pipeline_text(stages)
+        ),
+        mongo::SelectPlan::Aggregate(p) => {
+            format!("aggregate on {}:\n{}", q.schema.table, aggregate_text(p))
+        }
+    })
 }
 
 fn render<T>(result: orm::Result<T>, text: impl Fn(&T) -> String) -> String {
@@ -1022,5 +1073,293 @@ fn ensure_schema_validator_and_indexes() {
     check(
         "ensure_schema_dollar_column",
         schema_text(DollarName::schema()),
+    );
+}
+
+/// Every rich column type, for the validator's BSON types and ranges.
+#[cfg(all(
+    feature = "chrono",
+    feature = "time",
+    feature = "uuid",
+    feature = "decimal",
+    feature = "json"
+))]
+mod rich {
+    use orm::prelude::*;
+    use orm::{Json, SqlEnum};
+
+    #[derive(SqlEnum, Debug, Clone, Copy, PartialEq)]
+    pub enum Level {
+        Low,
+        High,
+    }
+
+    #[derive(Model, Debug, Clone)]
+    #[orm(table = "rich")]
+    pub struct Rich {
+        #[orm(primary_key)]
+        pub id: uuid::Uuid,
+        pub at: chrono::DateTime<chrono::Utc>,
+        pub local: chrono::NaiveDateTime,
+        pub day: chrono::NaiveDate,
+        pub clock: time::Time,
+        pub price: rust_decimal::Decimal,
+        pub doc: serde_json::Value,
+        pub tags: Json<Vec<String>>,
+        pub level: Level,
+        pub maybe_level: Option<Level>,
+        pub tiny: u8,
+        pub small: u16,
+        pub medium: u32,
+        pub big: Option<u64>,
+    }
+
+    #[test]
+    fn validator_knows_every_rich_type() {
+        super::check(
+            "ensure_schema_rich_types",
+            super::schema_text(Rich::schema()),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Projections, aggregates, joins and upserts
+
+#[test]
+fn projections_and_aggregates() {
+    check(
+        "select_columns",
+        select(
+            User::query()
+                .filter(User::AGE.ge(18))
+                .order_by(User::NAME.asc())
+                .limit(10)
+                .offset(20)
+                .select((User::NAME, User::NICKNAME))
+                .ir(),
+        ),
+    );
+    check(
+        "aggregates_ungrouped",
+        select(
+            User::query()
+                .select((
+                    count_all(),
+                    User::AGE.sum(),
+                    User::AGE.avg(),
+                    User::NAME.min(),
+                    User::NICKNAME.max(),
+                    User::NICKNAME.count(),
+                    User::SCORE.sum(),
+                ))
+                .ir(),
+        ),
+    );
+    check(
+        "group_by_having_order",
+        select(
+            User::query()
+                .filter(User::ACTIVE.eq(true))
+                .select((User::AGE, count_all(), User::SCORE.avg()))
+                .group_by(User::AGE)
+                .having(User::SCORE.avg().gt(2.0) & User::AGE.sum().le(100i64))
+                .order_by(User::AGE.desc())
+                .limit(3)
+                .ir(),
+        ),
+    );
+    check(
+        "group_by_two_columns",
+        select(
+            User::query()
+                .select((User::ACTIVE, User::NICKNAME, count_all()))
+                .group_by(User::ACTIVE)
+                .group_by(User::NICKNAME)
+                .ir(),
+        ),
+    );
+    check(
+        "distinct_columns",
+        select(
+            User::query()
+                .select((User::ACTIVE, User::NICKNAME))
+                .distinct()
+                .order_by(User::ACTIVE.desc())
+                .ir(),
+        ),
+    );
+    check(
+        "aggregate_paged_past_the_one_row",
+        select(User::query().offset(1).select((count_all(),)).ir()),
+    );
+    check(
+        "grouped_select_of_an_ungrouped_column",
+        select(
+            User::query()
+                .select((User::NAME, count_all()))
+                .group_by(User::AGE)
+                .ir(),
+        ),
+    );
+    check(
+        "having_without_group_by",
+        select(
+            User::query()
+                .select((count_all(),))
+                .having(User::AGE.max().gt(3))
+                .ir(),
+        ),
+    );
+}
+
+#[test]
+fn joins_lookup_and_unwind() {
+    check(
+        "inner_join",
+        select(
+            User::query()
+                .filter(User::AGE.lt(50) & User::NAME.ne("x"))
+                .inner_join(User::posts())
+                .filter_joined(Post::TITLE.like("a%"))
+                .order_by(User::NAME.asc())
+                .order_by_joined(Post::TITLE.desc())
+                .limit(5)
+                .ir(),
+        ),
+    );
+    check(
+        "left_join",
+        select(
+            User::query()
+                .left_join(User::posts())
+                .filter_joined(Post::TITLE.ne("x"))
+                .ir(),
+        ),
+    );
+    check(
+        "inner_join_on_a_nullable_column",
+        select(Post::query().inner_join(Post::editor()).ir()),
+    );
+    check(
+        "left_join_on_a_nullable_column",
+        select(User::query().left_join(User::edited()).ir()),
+    );
+    let mut count = User::query().inner_join(User::posts()).ir().clone();
+    count.projection = orm::query::ir::Projection::Count;
+    check("join_count", select(&count));
+    let locked = User::query().skip_locked().ir().clone();
+    check("skip_locked", select(&locked));
+}
+
+fn upsert(on_conflict: orm::query::ir::OnConflict, rows: Vec<Vec<orm::Value>>) -> String {
+    let q = UpsertQuery {
+        insert: InsertQuery {
+            schema: User::schema(),
+            rows,
+            returning: false,
+        },
+        on_conflict,
+    };
+    render(mongo::upsert_plan(&q), |statements| {
+        pipeline_text(statements)
+    })
+}
+
+fn upsert_of<M: Model>(row: &M, on_conflict: orm::query::ir::OnConflict) -> String {
+    let q = UpsertQuery {
+        insert: InsertQuery {
+            schema: M::schema(),
+            rows: vec![row.insert_values()],
+            returning: false,
+        },
+        on_conflict,
+    };
+    render(mongo::upsert_plan(&q), |statements| {
+        pipeline_text(statements)
+    })
+}
+
+#[test]
+fn upserts() {
+    let rows = || {
+        vec![
+            user(Some("ace")).insert_values(),
+            user(None).insert_values(),
+        ]
+    };
+    check(
+        "upsert_update",
+        upsert(
+            OnConflict::on(User::EMAIL)
+                .update(User::NAME)
+                .update(User::AGE)
+                .into_clause(),
+            rows(),
+        ),
+    );
+    check(
+        "upsert_do_nothing",
+        upsert(
+            OnConflict::on(User::EMAIL).do_nothing().into_clause(),
+            rows(),
+        ),
+    );
+    check(
+        "upsert_without_unique_index",
+        upsert(
+            OnConflict::on(User::NAME).do_nothing().into_clause(),
+            rows(),
+        ),
+    );
+    let m = Membership {
+        user_id: 7,
+        group_code: "g".into(),
+        level: 1,
+        role: "r".into(),
+        avatar: None,
+        ratio: 0.5,
+        flag: None,
+    };
+    check(
+        "upsert_composite_key",
+        upsert_of(
+            &m,
+            OnConflict::on(Membership::USER_ID)
+                .and(Membership::GROUP_CODE)
+                .update(Membership::ROLE)
+                .into_clause(),
+        ),
+    );
+    check(
+        "upsert_on_unique_index_of_a_composite_key_model",
+        upsert_of(
+            &m,
+            OnConflict::on(Membership::GROUP_CODE)
+                .and(Membership::LEVEL)
+                .update(Membership::ROLE)
+                .into_clause(),
+        ),
+    );
+    check(
+        "upsert_updating_the_key",
+        upsert_of(
+            &m,
+            OnConflict::on(Membership::GROUP_CODE)
+                .and(Membership::LEVEL)
+                .update(Membership::USER_ID)
+                .into_clause(),
+        ),
+    );
+    let note = Note {
+        slug: "a".into(),
+        body: Some("b".into()),
+    };
+    check(
+        "upsert_single_key",
+        upsert_of(
+            &note,
+            OnConflict::on(Note::SLUG).update(Note::BODY).into_clause(),
+        ),
     );
 }

@@ -163,6 +163,19 @@ impl RowRef<'_> {
         result.map_err(|source| self.decode_error(index, expected, source))
     }
 
+    /// The column as `T` if this is a MongoDB document.
+    #[cfg(feature = "mongodb")]
+    pub(crate) fn get_document<T: super::mongo::FromBson>(
+        &self,
+        index: usize,
+        expected: &'static str,
+    ) -> Option<Result<Option<T>, Error>> {
+        match *self {
+            RowRef::Document(ref d) => Some(d.decode(index, expected)),
+            _ => None,
+        }
+    }
+
     /// The column as `T` if this is a SQLite row.
     #[cfg(feature = "sqlite")]
     pub(crate) fn get_sqlite<T: SqliteDecode>(

@@ -7,6 +7,9 @@ use crate::schema::{ColumnSchema, ModelSchema};
 /// The name of MongoDB's primary-key field.
 pub const ID_FIELD: &str = "_id";
 
+/// The field a join's `$lookup` puts the joined document in (no column may have this name).
+pub const JOINED_FIELD: &str = "__orm_joined";
+
 /// Whether the model's key is one column, stored as `_id` itself.
 pub(crate) fn single_key(schema: &ModelSchema) -> bool {
     schema.primary_key.len() == 1
@@ -74,6 +77,8 @@ fn check_name(schema: &ModelSchema, col: &ColumnSchema) -> Result<()> {
         Some("contains `.`, which MongoDB reads as a path into an embedded document")
     } else if name.contains('\0') {
         Some("contains a NUL character")
+    } else if name == JOINED_FIELD {
+        Some("is the field joins use on MongoDB")
     } else if name == ID_FIELD && !(col.primary_key && single_key(schema)) {
         Some("is `_id`, which MongoDB reserves for the primary key")
     } else {

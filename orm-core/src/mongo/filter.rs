@@ -18,7 +18,7 @@ use super::fields::{check_schema, resolve};
 use super::regex::{ilike_to_regex, like_to_regex};
 use super::value::to_bson;
 use crate::error::{Error, Result};
-use crate::query::ir::{CmpOp, ColumnRef, Condition};
+use crate::query::ir::{CmpOp, ColumnRef, Condition, SelectExpr};
 use crate::schema::ModelSchema;
 use crate::value::Value;
 
@@ -37,11 +37,53 @@ pub fn filter_document(schema: &ModelSchema, condition: Option<&Condition>) -> R
     check_schema(schema)?;
     // A value whose encoding failed (a `Json<T>` that cannot serialize) is an error, never null.
     crate::sql::fit::condition(condition)?;
+    filter_with(&ModelFields(schema), condition)
+}
+
+/// The filter document of `condition`, with columns and aggregates resolved by `fields`.
+pub(crate) fn filter_with(fields: &dyn Fields, condition: Option<&Condition>) -> Result<Document> {
+    crate::sql::fit::condition(condition)?;
     let matched = match condition {
         None => Match::All,
-        Some(c) => Compiler { schema }.truthy(c)?,
+        Some(c) => Compiler { fields }.truthy(c)?,
     };
     Ok(matched.into_document())
+}
+
+/// Where a condition finds the values it tests: the field path of a column or of a computed
+/// aggregate, and whether it may be NULL.
+pub(crate) trait Fields {
+    /// The path and nullability of a column.
+    fn column(&self, column: &ColumnRef) -> Result<(String, bool)>;
+
+    /// The path and nullability of an aggregate (in `having`); only a `$group` stage has any.
+    fn expr(&self, _expr: &SelectExpr) -> Result<(String, bool)> {
+        Err(Error::InvalidQuery(
+            "an aggregate can only be compared in `having`, after `select(..)`".to_owned(),
+        ))
+    }
+}
+
+/// The fields of one model's documents.
+pub(crate) struct ModelFields<'s>(pub(crate) &'s ModelSchema);
+
+impl Fields for ModelFields<'_> {
+    fn column(&self, column: &ColumnRef) -> Result<(String, bool)> {
+        let (col, path) = resolve(self.0, column)?;
+        Ok((path, col.nullable))
+    }
+}
+
+/// `a AND b` of two filter documents (either may be `{}`).
+pub(crate) fn all_of(a: Document, b: Document) -> Document {
+    let wrap = |d: Document| {
+        if d.is_empty() {
+            Match::All
+        } else {
+            Match::Doc(d)
+        }
+    };
+    all(vec![wrap(a), wrap(b)]).into_document()
 }
 
 /// A compiled filter, with the two constants kept apart so that they fold away.
@@ -207,15 +249,37 @@ fn and_null(mut values: Vec<Bson>) -> Bson {
     Bson::Array(values)
 }
 
-struct Compiler<'s> {
-    schema: &'s ModelSchema,
+struct Compiler<'f> {
+    fields: &'f dyn Fields,
+}
+
+/// The documents where `path <op> value` is TRUE.
+fn compare_truthy(path: String, nullable: bool, op: CmpOp, value: &Value) -> Match {
+    match op {
+        CmpOp::Eq if value.is_null() => is_null(path),
+        CmpOp::Ne if value.is_null() => not_null(path),
+        _ if value.is_null() => Match::Nothing,
+        CmpOp::Ne if nullable => op_nin_with_null(path, vec![to_bson(value)]),
+        _ => field_op(path, operator(op), to_bson(value)),
+    }
+}
+
+/// The documents where `path <op> value` is FALSE.
+fn compare_falsy(path: String, nullable: bool, op: CmpOp, value: &Value) -> Match {
+    match op {
+        CmpOp::Eq if value.is_null() => not_null(path),
+        CmpOp::Ne if value.is_null() => is_null(path),
+        // `< NULL` and friends are always UNKNOWN.
+        _ if value.is_null() => Match::Nothing,
+        CmpOp::Eq if nullable => op_nin_with_null(path, vec![to_bson(value)]),
+        _ => field_op(path, negated_operator(op), to_bson(value)),
+    }
 }
 
 impl Compiler<'_> {
     /// The field path of a column and whether the column is nullable.
     fn column(&self, column: &ColumnRef) -> Result<(String, bool)> {
-        let (col, path) = resolve(self.schema, column)?;
-        Ok((path, col.nullable))
+        self.fields.column(column)
     }
 
     /// The documents where `c` is TRUE.
@@ -223,13 +287,7 @@ impl Compiler<'_> {
         Ok(match c {
             Condition::Compare { column, op, value } => {
                 let (path, nullable) = self.column(column)?;
-                match op {
-                    CmpOp::Eq if value.is_null() => is_null(path),
-                    CmpOp::Ne if value.is_null() => not_null(path),
-                    _ if value.is_null() => Match::Nothing,
-                    CmpOp::Ne if nullable => op_nin_with_null(path, vec![to_bson(value)]),
-                    _ => field_op(path, operator(*op), to_bson(value)),
-                }
+                compare_truthy(path, nullable, *op, value)
             }
             Condition::Between { column, low, high } => {
                 let (path, _) = self.column(column)?;
@@ -263,7 +321,10 @@ impl Compiler<'_> {
                 let (path, _) = self.column(column)?;
                 on_field(path, regex_operators(pattern, *case_insensitive)?)
             }
-            Condition::CompareExpr { .. } => return Err(aggregates_unsupported()),
+            Condition::CompareExpr { expr, op, value } => {
+                let (path, nullable) = self.fields.expr(expr)?;
+                compare_truthy(path, nullable, *op, value)
+            }
             Condition::InSubquery { .. } | Condition::Exists { .. } => {
                 return Err(unresolved_subquery());
             }
@@ -289,14 +350,7 @@ impl Compiler<'_> {
         Ok(match c {
             Condition::Compare { column, op, value } => {
                 let (path, nullable) = self.column(column)?;
-                match op {
-                    CmpOp::Eq if value.is_null() => not_null(path),
-                    CmpOp::Ne if value.is_null() => is_null(path),
-                    // `< NULL` and friends are always UNKNOWN.
-                    _ if value.is_null() => Match::Nothing,
-                    CmpOp::Eq if nullable => op_nin_with_null(path, vec![to_bson(value)]),
-                    _ => field_op(path, negated_operator(*op), to_bson(value)),
-                }
+                compare_falsy(path, nullable, *op, value)
             }
             Condition::Between { column, low, high } => {
                 let (path, _) = self.column(column)?;
@@ -342,7 +396,10 @@ impl Compiler<'_> {
                     nor(regex)
                 }
             }
-            Condition::CompareExpr { .. } => return Err(aggregates_unsupported()),
+            Condition::CompareExpr { expr, op, value } => {
+                let (path, nullable) = self.fields.expr(expr)?;
+                compare_falsy(path, nullable, *op, value)
+            }
             Condition::InSubquery { .. } | Condition::Exists { .. } => {
                 return Err(unresolved_subquery());
             }
@@ -374,7 +431,6 @@ fn op_nin_with_null(path: String, values: Vec<Bson>) -> Match {
     field_op(path, "$nin", and_null(values))
 }
 
-/// Aggregates (`HAVING`, grouped projections) need a `$group` pipeline, not compiled yet.
 /// A subquery reached the filter compiler: the executor runs subqueries first (a filter
 /// document cannot read another collection), so only a caller compiling by hand sees this.
 fn unresolved_subquery() -> Error {
@@ -382,14 +438,6 @@ fn unresolved_subquery() -> Error {
         "a subquery (`in_subquery`, a relation's `exists`) cannot be compiled into one MongoDB \
          filter document; run the query through a `Db` or `Transaction`, which runs the \
          subquery first"
-            .to_owned(),
-    )
-}
-
-pub(crate) fn aggregates_unsupported() -> Error {
-    Error::InvalidQuery(
-        "aggregates and `having` are not supported on MongoDB yet (they need a `$group` \
-         pipeline); load the rows and aggregate in Rust, or use a SQL backend"
             .to_owned(),
     )
 }

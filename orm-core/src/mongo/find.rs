@@ -2,10 +2,14 @@
 
 use bson::Document;
 
+use super::aggregate::{AggregatePlan, aggregate_plan};
 use super::fields::{ID_FIELD, check_schema, path_of, resolve};
 use super::filter::{filter_document, match_nothing};
+use super::join::join_pipeline;
 use crate::error::{Error, Result};
-use crate::query::ir::{Direction, Nulls, Projection, RowLock, SelectExpr, SelectQuery};
+use crate::query::ir::{
+    ColumnRef, Direction, Nulls, OrderBy, Projection, RowLock, SelectExpr, SelectQuery,
+};
 use crate::schema::ModelSchema;
 
 /// The arguments of a `find`: filter, sort, skip, limit and projection.
@@ -44,17 +48,18 @@ pub enum SelectPlan {
     Count(CountPlan),
     /// [`Projection::Exists`]: a `find` of at most one `_id`; a row means "exists".
     Exists(FindPlan),
+    /// A join returning pairs, or whether one exists: an `aggregate` pipeline over the
+    /// model's collection (see [`join_pipeline`]) whose documents embed the joined one.
+    Join(Vec<Document>),
+    /// The number of pairs of a join: the pipeline ends with `{$group: {_id: null, n}}`.
+    JoinCount(Vec<Document>),
+    /// [`Projection::Exprs`]: an `aggregate` pipeline whose documents hold the selected
+    /// values (see [`aggregate_plan`]).
+    Aggregate(AggregatePlan),
 }
 
 /// Compiles a select by its [`Projection`].
 pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
-    if q.join.is_some() {
-        return Err(crate::Error::InvalidQuery(
-            "joins are not supported on MongoDB yet; eager-load the relation with \
-             `.with(...)` instead, which runs batched `$in` queries"
-                .to_owned(),
-        ));
-    }
     if matches!(q.lock, Some(RowLock::SkipLocked | RowLock::NoWait)) {
         return Err(crate::Error::InvalidQuery(
             "MongoDB has no row locks: `skip_locked()`/`no_wait()` cannot be honoured \
@@ -62,11 +67,33 @@ pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
                 .to_owned(),
         ));
     }
+    if let Some(join) = &q.join {
+        let mut pipeline = join_pipeline(q, join)?;
+        return Ok(match &q.projection {
+            Projection::Model => SelectPlan::Join(pipeline),
+            Projection::Exists => {
+                pipeline.push(bson::doc! { "$limit": 1 });
+                SelectPlan::Join(pipeline)
+            }
+            Projection::Count => {
+                pipeline.push(
+                    bson::doc! { "$group": { ID_FIELD: bson::Bson::Null, "n": { "$sum": 1 } } },
+                );
+                SelectPlan::JoinCount(pipeline)
+            }
+            Projection::Exprs(_) => {
+                return Err(crate::Error::InvalidQuery(format!(
+                    "a projection of a join of `{}` cannot be compiled for MongoDB; load the pairs",
+                    q.schema.table
+                )));
+            }
+        });
+    }
     Ok(match &q.projection {
         Projection::Model => SelectPlan::Find(find_plan(q)?),
         Projection::Count => SelectPlan::Count(count_plan(q)?),
         Projection::Exists => SelectPlan::Exists(exists_plan(q)?),
-        Projection::Exprs(_) => return Err(super::filter::aggregates_unsupported()),
+        Projection::Exprs(aggregation) => SelectPlan::Aggregate(aggregate_plan(q, aggregation)?),
     })
 }
 
@@ -114,38 +141,47 @@ fn paged_filter(q: &SelectQuery) -> Result<(Document, Option<u64>)> {
     })
 }
 
+/// The column an `ORDER BY` term sorts by, where MongoDB can sort it: a plain column, with
+/// nulls where MongoDB puts them (as the smallest value, the ORM's default). An explicit
+/// `nulls_first()`/`nulls_last()` that asks for the opposite, and a computed expression, have
+/// no sort spelling and are refused.
+pub(crate) fn sort_column<'q>(schema: &ModelSchema, o: &'q OrderBy) -> Result<&'q ColumnRef> {
+    let SelectExpr::Column(column) = &o.expr else {
+        return Err(Error::InvalidQuery(format!(
+            "MongoDB cannot sort `{}` by a computed expression ({:?}) yet; sort by a column, or \
+             run this query on a SQL backend",
+            schema.table, o.expr
+        )));
+    };
+    let native = match o.direction {
+        Direction::Asc => Nulls::First,
+        Direction::Desc => Nulls::Last,
+    };
+    if o.effective_nulls() != native {
+        let asked = match native {
+            Nulls::First => "nulls_last()",
+            Nulls::Last => "nulls_first()",
+        };
+        return Err(Error::InvalidQuery(format!(
+            "MongoDB always sorts null as the smallest value, so `{asked}` on `{}.{}` cannot be \
+             honoured; drop it (nulls then come first ascending, last descending) or filter the \
+             nulls out",
+            column.table, column.name
+        )));
+    }
+    Ok(column)
+}
+
 /// `{field: 1 | -1, ..}` in `order_by` order; a column sorted twice keeps its first direction
 /// (the second term could never break a tie).
 ///
 /// MongoDB sorts `null` and missing fields as the smallest value, the ORM's default; an
 /// explicit `nulls_first()`/`nulls_last()` that asks for the opposite, and sorting by a
 /// computed expression, have no `find` sort spelling and are refused.
-fn sort_document(q: &SelectQuery) -> Result<Option<Document>> {
+pub(crate) fn sort_document(q: &SelectQuery) -> Result<Option<Document>> {
     let mut sort = Document::new();
     for o in &q.order {
-        let SelectExpr::Column(column) = &o.expr else {
-            return Err(Error::InvalidQuery(format!(
-                "MongoDB cannot sort `{}` by a computed expression ({:?}) yet; sort by a \
-                 column, or run this query on a SQL backend",
-                q.schema.table, o.expr
-            )));
-        };
-        let native = match o.direction {
-            Direction::Asc => Nulls::First,
-            Direction::Desc => Nulls::Last,
-        };
-        if o.effective_nulls() != native {
-            let asked = match native {
-                Nulls::First => "nulls_last()",
-                Nulls::Last => "nulls_first()",
-            };
-            return Err(Error::InvalidQuery(format!(
-                "MongoDB always sorts null as the smallest value, so `{asked}` on `{}.{}` \
-                 cannot be honoured; drop it (nulls then come first ascending, last \
-                 descending) or filter the nulls out",
-                column.table, column.name
-            )));
-        }
+        let column = sort_column(q.schema, o)?;
         let (_, path) = resolve(q.schema, column)?;
         if !sort.contains_key(&path) {
             let direction = match o.direction {

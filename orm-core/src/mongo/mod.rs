@@ -1,5 +1,6 @@
 //! Compiles the query IR to MongoDB commands as BSON: filters, sorts, projections, skip and
-//! limit, counts, inserted documents, updates and deletes.
+//! limit, counts, inserted documents, updates, upserts, deletes, `$group` pipelines for
+//! aggregates ([`aggregate_plan`]) and `$lookup` pipelines for joins ([`join_pipeline`]).
 //!
 //! This is the MongoDB counterpart of [`crate::sql`]: the same [`SelectQuery`],
 //! [`InsertQuery`], [`UpdateQuery`] and [`DeleteQuery`] go in, plain [`bson::Document`]s come
@@ -18,6 +19,10 @@
 //! | other column | field of the same name |
 //! | NULL | BSON `null` when inserted; an update to NULL `$unset`s the field; readers treat a missing field as NULL |
 //! | `bool`, `i16`/`i32`, `i64`, `f32`/`f64`, `String`, `Vec<u8>` | boolean, int32, int64, double, string, binary (generic subtype) |
+//! | dates, `Uuid`, `Decimal`, JSON, enums, unsigned integers | see [`to_bson`] |
+//! | `INSERT … ON CONFLICT` | an `update` command of upserts ([`upsert_statements`]) |
+//! | `SELECT a, COUNT(*) … GROUP BY a HAVING …` | `$match`, `$group`, `$project`, `$match` ([`aggregate_plan`]) |
+//! | `JOIN` | `$lookup` + `$unwind` ([`join_pipeline`]) |
 //!
 //! Field names come only from the static [`ModelSchema`] (never from user input), and a column
 //! name that MongoDB would read as something else (empty, starting with `$`, containing `.` or
@@ -65,26 +70,32 @@
 //! [`Error::Schema`]: crate::Error::Schema
 //! [`ModelSchema`]: crate::ModelSchema
 
+mod aggregate;
 mod delete;
 mod fields;
 mod filter;
 mod find;
 mod insert;
+mod join;
 mod regex;
 mod schema;
 mod update;
+mod upsert;
 mod value;
 
 pub use bson;
 
+pub use aggregate::{AggregatePlan, OUTPUT_FIELDS, aggregate_plan};
 pub use delete::delete_filter;
-pub use fields::{ID_FIELD, field_path};
+pub use fields::{ID_FIELD, JOINED_FIELD, field_path};
 pub use filter::{filter_document, match_nothing};
 pub use find::{CountPlan, FindPlan, SelectPlan, count_plan, exists_plan, find_plan, select_plan};
 pub use insert::insert_documents;
+pub use join::join_pipeline;
 pub use regex::{escape_regex, ilike_to_regex, like_to_regex};
 pub use schema::{IndexPlan, index_plans, validator};
 pub use update::{UpdatePlan, update_plan};
+pub use upsert::{upsert_plan, upsert_statements};
 pub use value::to_bson;
 
 #[cfg(doc)]

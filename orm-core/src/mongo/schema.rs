@@ -18,28 +18,51 @@ pub struct IndexPlan {
     pub unique: bool,
 }
 
-/// The BSON types a value of `ty` may be stored as.
+/// The BSON types a value of `ty` may be stored as (see [`super::to_bson`]).
 ///
-/// Integers accept both `int` and `long` for `i64` (a small `i64` written by another client
-/// may be an int32; the ORM reads either), floats are `double`.
-fn bson_types(ty: ColumnType) -> Vec<&'static str> {
+/// Integers accept both `int` and `long` for 64-bit columns (a small `i64` written by another
+/// client may be an int32; the ORM reads either), floats are `double`; a JSON column accepts
+/// any type (an embedded document, array or scalar).
+fn bson_types(ty: ColumnType) -> &'static [&'static str] {
     match ty {
-        ColumnType::Bool => vec!["bool"],
-        ColumnType::SmallInt | ColumnType::Int => vec!["int"],
-        ColumnType::BigInt => vec!["long", "int"],
-        ColumnType::Float | ColumnType::Double => vec!["double"],
-        ColumnType::Text => vec!["string"],
-        ColumnType::Bytes => vec!["binData"],
-        #[allow(unreachable_patterns)]
-        _ => Vec::new(),
+        ColumnType::Bool => &["bool"],
+        ColumnType::SmallInt | ColumnType::Int | ColumnType::U8 | ColumnType::U16 => &["int"],
+        ColumnType::BigInt | ColumnType::U32 => &["long", "int"],
+        ColumnType::U64 => &["long", "int", "decimal"],
+        ColumnType::Float | ColumnType::Double => &["double"],
+        ColumnType::Text | ColumnType::Time => &["string"],
+        ColumnType::Bytes | ColumnType::Uuid => &["binData"],
+        ColumnType::TimestampTz | ColumnType::Timestamp | ColumnType::Date => &["date"],
+        ColumnType::Decimal => &["decimal"],
+        ColumnType::Json => &[],
     }
 }
 
+/// The inclusive range the integer types narrower than their BSON type must keep.
+fn integer_range(ty: ColumnType) -> Option<(Bson, Bson)> {
+    match ty {
+        ColumnType::SmallInt => Some((i32::from(i16::MIN).into(), i32::from(i16::MAX).into())),
+        ColumnType::U8 => Some((0.into(), i32::from(u8::MAX).into())),
+        ColumnType::U16 => Some((0.into(), i32::from(u16::MAX).into())),
+        ColumnType::U32 => Some((0.into(), i64::from(u32::MAX).into())),
+        ColumnType::U64 => Some((0.into(), Bson::Decimal128(u64_max()))),
+        _ => None,
+    }
+}
+
+fn u64_max() -> bson::Decimal128 {
+    u64::MAX
+        .to_string()
+        .parse()
+        .expect("u64::MAX is a decimal128")
+}
+
 /// The `$jsonSchema` property of one column: its BSON types (`null` added when nullable),
-/// `maxLength` for bounded text, and the 16-bit range for `i16`.
+/// `maxLength` for bounded text, the range of the narrow and unsigned integer types, and the
+/// allowed values of an enum (`#[derive(SqlEnum)]`).
 fn property(col: &ColumnSchema) -> Document {
-    let mut types: Vec<Bson> = bson_types(col.ty).into_iter().map(Bson::from).collect();
-    if col.nullable {
+    let mut types: Vec<Bson> = bson_types(col.ty).iter().map(|&t| Bson::from(t)).collect();
+    if col.nullable && !types.is_empty() {
         types.push(Bson::from("null"));
     }
     let mut p = Document::new();
@@ -49,9 +72,16 @@ fn property(col: &ColumnSchema) -> Document {
     if let (ColumnType::Text, Some(max)) = (col.ty, col.max_length) {
         p.insert("maxLength", i64::from(max));
     }
-    if col.ty == ColumnType::SmallInt {
-        p.insert("minimum", i32::from(i16::MIN));
-        p.insert("maximum", i32::from(i16::MAX));
+    if let Some((min, max)) = integer_range(col.ty) {
+        p.insert("minimum", min);
+        p.insert("maximum", max);
+    }
+    if let Some(values) = col.allowed_values {
+        let mut allowed: Vec<Bson> = values.iter().map(|&v| Bson::from(v)).collect();
+        if col.nullable {
+            allowed.push(Bson::Null);
+        }
+        p.insert("enum", allowed);
     }
     p
 }

@@ -24,8 +24,9 @@ use crate::value::Value;
 /// | `NaiveTime`, `time::Time` | string `HH:MM:SS.ffffff` (BSON has no time-of-day type) |
 /// | `serde_json::Value`, `Json<T>` | the embedded document, array or scalar |
 ///
-/// A value whose encoding failed (a `Json<T>` whose `Serialize` impl errors) becomes `null`;
-/// the SQL compilers reject it instead.
+/// A value whose encoding failed (a `Json<T>` whose `Serialize` impl errors) becomes `null`
+/// here; the executor never sends one: filters and written values are checked first and
+/// fail with [`crate::Error::InvalidQuery`].
 pub fn to_bson(value: &Value) -> Bson {
     match value {
         Value::Null(_) | Value::Unencodable(..) => Bson::Null,
@@ -85,7 +86,8 @@ fn millis(ms: i64) -> Bson {
 
 #[cfg(feature = "time")]
 fn time_millis(v: time::OffsetDateTime) -> Bson {
-    let ms = v.unix_timestamp_nanos() / 1_000_000;
+    // Floor (not toward zero), as chrono's `timestamp_millis` does before 1970.
+    let ms = v.unix_timestamp_nanos().div_euclid(1_000_000);
     millis(i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX }))
 }
 

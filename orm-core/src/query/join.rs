@@ -187,6 +187,11 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Joined<M, J, K> {
         self
     }
 
+    /// The IR of this query.
+    pub fn ir(&self) -> &SelectQuery {
+        &self.query
+    }
+
     /// Compiles the query for `dialect` without running it.
     pub fn compile(&self, dialect: crate::sql::Dialect) -> Result<crate::sql::Compiled> {
         crate::sql::compile(

@@ -4,7 +4,9 @@
 //! The databases enforce the same rules (MySQL in strict mode, PostgreSQL natively, SQLite
 //! through the `ck_<table>_<col>_length`/`_range` CHECKs of the DDL); checking here as well
 //! names the column on every dialect and covers what a database would silently round (extra
-//! decimal places) or cannot store (NaN on MySQL, text decimals on SQLite).
+//! decimal places) or cannot store (NaN on MySQL, text decimals on SQLite). MongoDB writes go
+//! through the same check (`dialect` is `None`): its validator would report an over-long text
+//! as a generic validation failure, and documents store any double and any `u64` (decimal128).
 
 use super::Dialect;
 use crate::error::Error;
@@ -14,7 +16,7 @@ use crate::value::Value;
 
 /// Checks every written value of `statement` against its column, and every value against
 /// encoding failures.
-pub(crate) fn check(statement: &Statement, dialect: Dialect) -> Result<(), Error> {
+pub(crate) fn check(statement: &Statement, dialect: Option<Dialect>) -> Result<(), Error> {
     match statement {
         // Selects are checked by `compile_select`, which executors call directly.
         Statement::Select(_) => Ok(()),
@@ -35,7 +37,7 @@ pub(crate) fn check(statement: &Statement, dialect: Dialect) -> Result<(), Error
     }
 }
 
-fn insert(q: &InsertQuery, dialect: Dialect) -> Result<(), Error> {
+pub(crate) fn insert(q: &InsertQuery, dialect: Option<Dialect>) -> Result<(), Error> {
     let columns: Vec<&ColumnSchema> = q.schema.insert_columns().collect();
     for row in &q.rows {
         for (column, value) in columns.iter().zip(row) {
@@ -75,8 +77,12 @@ fn out_of_range(column: &ColumnSchema, why: String) -> Error {
     }
 }
 
-/// Whether `value` fits `column` on `dialect`.
-pub(crate) fn fits(column: &ColumnSchema, value: &Value, dialect: Dialect) -> Result<(), Error> {
+/// Whether `value` fits `column` on `dialect` (`None`: MongoDB).
+pub(crate) fn fits(
+    column: &ColumnSchema,
+    value: &Value,
+    dialect: Option<Dialect>,
+) -> Result<(), Error> {
     encodable(value)?;
     match value {
         Value::Text(text) => {
@@ -90,16 +96,14 @@ pub(crate) fn fits(column: &ColumnSchema, value: &Value, dialect: Dialect) -> Re
                 }
             }
         }
-        Value::Float(f) if !storable(f64::from(*f), dialect) => {
-            return Err(out_of_range(column, non_finite(f64::from(*f), dialect)));
-        }
-        Value::Double(f) if !storable(*f, dialect) => {
-            return Err(out_of_range(column, non_finite(*f, dialect)));
-        }
-        Value::BigUnsigned(u) if dialect != Dialect::MySql => {
+        Value::Float(f) => float_fits(column, f64::from(*f), dialect)?,
+        Value::Double(f) => float_fits(column, *f, dialect)?,
+        Value::BigUnsigned(u) if dialect.is_some_and(|d| d != Dialect::MySql) => {
             return Err(out_of_range(
                 column,
-                format!("{u} does not fit a signed 64-bit integer; only MySQL stores it"),
+                format!(
+                    "{u} does not fit a signed 64-bit integer; only MySQL and MongoDB store it"
+                ),
             ));
         }
         #[cfg(feature = "decimal")]
@@ -111,6 +115,13 @@ pub(crate) fn fits(column: &ColumnSchema, value: &Value, dialect: Dialect) -> Re
         _ => {}
     }
     Ok(())
+}
+
+fn float_fits(column: &ColumnSchema, f: f64, dialect: Option<Dialect>) -> Result<(), Error> {
+    match dialect {
+        Some(dialect) if !storable(f, dialect) => Err(out_of_range(column, non_finite(f, dialect))),
+        _ => Ok(()),
+    }
 }
 
 /// PostgreSQL stores NaN and ±infinity; SQLite stores ±infinity but turns NaN into NULL;

@@ -95,7 +95,7 @@ impl std::fmt::Display for Compiled {
 /// A value that does not fit its column (see [`Error::ValueTooLong`], [`Error::OutOfRange`])
 /// or cannot be encoded fails here, before anything is sent.
 pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
-    fit::check(statement, dialect)?;
+    fit::check(statement, Some(dialect))?;
     // Selects are scaled by `compile_select`, which executors also call directly.
     #[cfg(feature = "decimal")]
     if dialect == Dialect::Sqlite

@@ -31,8 +31,8 @@ macro_rules! chrono_sql_type {
 
             fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
                 #[cfg(feature = "mongodb")]
-                if let RowRef::Document(doc) = row {
-                    return doc.decode::<$ty>(index, $name);
+                if let Some(value) = row.get_document::<$ty>(index, $name) {
+                    return value;
                 }
                 row.get::<$ty>(index, $name)
             }

@@ -19,6 +19,10 @@ impl SqlType for Decimal {
     }
 
     fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
+        #[cfg(feature = "mongodb")]
+        if let Some(value) = row.get_document::<Decimal>(index, "Decimal") {
+            return value;
+        }
         #[cfg(feature = "sqlite")]
         if let Some(text) = row.get_sqlite::<String>(index, "Decimal") {
             return text?
@@ -48,7 +52,7 @@ impl SqlType for Decimal {
         if let Some(value) = row.get_mysql::<Decimal>(index, "Decimal") {
             return value;
         }
-        Err(row.decode_error(index, "Decimal", "no SQL backend is enabled"))
+        Err(row.decode_error(index, "Decimal", "no backend is enabled"))
     }
 }
 

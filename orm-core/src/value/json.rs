@@ -22,6 +22,10 @@ impl SqlType for serde_json::Value {
     }
 
     fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
+        #[cfg(feature = "mongodb")]
+        if let Some(value) = row.get_document::<serde_json::Value>(index, "serde_json::Value") {
+            return value;
+        }
         row.get::<serde_json::Value>(index, "serde_json::Value")
     }
 }
@@ -89,7 +93,7 @@ where
     }
 
     fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
-        row.get::<serde_json::Value>(index, "Json<T>")?
+        <serde_json::Value as SqlType>::decode_nullable(row, index)?
             .map(|json| {
                 serde_json::from_value(json).map(Json).map_err(|e| {
                     row.decode_error(

@@ -27,6 +27,10 @@ macro_rules! time_sql_type {
             }
 
             fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
+                #[cfg(feature = "mongodb")]
+                if let Some(value) = row.get_document::<$ty>(index, $name) {
+                    return value;
+                }
                 row.get::<$ty>(index, $name)
             }
         }

@@ -24,7 +24,7 @@ macro_rules! unsigned_sql_type {
                 if let Some(value) = row.get_mysql::<$ty>(index, stringify!($ty)) {
                     return value;
                 }
-                row.get::<$wide>(index, stringify!($ty))?
+                <$wide as SqlType>::decode_nullable(row, index)?
                     .map(|wide| {
                         <$ty>::try_from(wide).map_err(|_| {
                             row.decode_error(
@@ -56,6 +56,10 @@ impl SqlType for u64 {
     fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
         #[cfg(feature = "mysql")]
         if let Some(value) = row.get_mysql::<u64>(index, "u64") {
+            return value;
+        }
+        #[cfg(feature = "mongodb")]
+        if let Some(value) = row.get_document::<u64>(index, "u64") {
             return value;
         }
         row.get::<i64>(index, "u64")?

@@ -16,6 +16,10 @@ impl SqlType for Uuid {
     }
 
     fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
+        #[cfg(feature = "mongodb")]
+        if let Some(value) = row.get_document::<Uuid>(index, "Uuid") {
+            return value;
+        }
         row.get::<Uuid>(index, "Uuid")
     }
 }

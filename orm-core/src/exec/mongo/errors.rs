@@ -3,7 +3,7 @@
 
 use mongodb::error::{ErrorKind, WriteFailure};
 
-use crate::error::Error;
+use crate::error::{BoxError, Error};
 use crate::schema::ModelSchema;
 
 /// Duplicate key.
@@ -43,34 +43,57 @@ pub(crate) fn from_mongo(error: mongodb::error::Error, schema: Option<&ModelSche
             source: Box::new(error),
         };
     }
-    if let Some((code, message)) = code_and_message(&error) {
-        match code {
-            DUPLICATE_KEY => {
-                let constraint = index_name(message, schema);
-                return Error::UniqueViolation {
-                    constraint,
-                    source: Box::new(error),
-                };
-            }
-            DOCUMENT_VALIDATION_FAILURE => {
-                return Error::CheckViolation {
-                    constraint: schema.map(|s| format!("{}_validator", s.table)),
-                    source: Box::new(error),
-                };
-            }
-            WRITE_CONFLICT => {
-                return Error::SerializationFailure {
-                    source: Box::new(error),
-                };
-            }
-            ILLEGAL_OPERATION if message.contains("Transaction numbers") => {
-                return Error::Config(format!(
-                    "MongoDB transactions need a replica set or a sharded cluster, and this server is a standalone mongod ({message}); start it as a one-member replica set (`mongod --replSet rs0`, then `rs.initiate()`) or run without a transaction"
-                ));
-            }
-            _ => {}
+    if let Some(mapped) = code_and_message(&error).and_then(|(c, m)| by_code(c, m, schema)) {
+        return mapped.with(Box::new(error));
+    }
+    from_kind(error)
+}
+
+/// A write error reported inside a command's reply (`writeErrors` of an `update` command),
+/// mapped as the same error from the driver would be.
+pub(crate) fn from_write_error(code: i32, message: &str, schema: Option<&ModelSchema>) -> Error {
+    let source: BoxError = format!("MongoDB write error {code}: {message}").into();
+    match by_code(code, message, schema) {
+        Some(mapped) => mapped.with(source),
+        None => Error::Database { source },
+    }
+}
+
+/// A server error code that means the same as a SQL error, with what the error needs.
+enum Mapped {
+    Unique(Option<String>),
+    Check(Option<String>),
+    Conflict,
+    Config(String),
+}
+
+impl Mapped {
+    fn with(self, source: BoxError) -> Error {
+        match self {
+            Mapped::Unique(constraint) => Error::UniqueViolation { constraint, source },
+            Mapped::Check(constraint) => Error::CheckViolation { constraint, source },
+            Mapped::Conflict => Error::SerializationFailure { source },
+            Mapped::Config(message) => Error::Config(message),
         }
     }
+}
+
+fn by_code(code: i32, message: &str, schema: Option<&ModelSchema>) -> Option<Mapped> {
+    Some(match code {
+        DUPLICATE_KEY => Mapped::Unique(index_name(message, schema)),
+        DOCUMENT_VALIDATION_FAILURE => {
+            Mapped::Check(schema.map(|s| format!("{}_validator", s.table)))
+        }
+        WRITE_CONFLICT => Mapped::Conflict,
+        ILLEGAL_OPERATION if message.contains("Transaction numbers") => Mapped::Config(format!(
+            "MongoDB transactions need a replica set or a sharded cluster, and this server is a standalone mongod ({message}); start it as a one-member replica set (`mongod --replSet rs0`, then `rs.initiate()`) or run without a transaction"
+        )),
+        _ => return None,
+    })
+}
+
+/// The error for a driver error without a mapped server code.
+fn from_kind(error: mongodb::error::Error) -> Error {
     match &*error.kind {
         ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::DnsResolve { .. } => {
             Error::Connection {

@@ -15,6 +15,7 @@
 mod errors;
 mod row;
 mod subquery;
+mod types;
 
 use bson::{Bson, Document, RawDocumentBuf, doc};
 use mongodb::options::{
@@ -25,14 +26,15 @@ use mongodb::{Client, ClientSession, Database, IndexModel};
 
 pub(crate) use errors::from_mongo;
 pub use row::DocumentRow;
+pub(crate) use row::FromBson;
 
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
 use crate::mongo::{
-    CountPlan, FindPlan, ID_FIELD, SelectPlan, count_plan, delete_filter, index_plans,
-    insert_documents, select_plan, update_plan, validator,
+    AggregatePlan, CountPlan, FindPlan, ID_FIELD, SelectPlan, count_plan, delete_filter,
+    index_plans, insert_documents, select_plan, update_plan, upsert_statements, validator,
 };
-use crate::query::ir::{InsertQuery, SelectQuery, Statement};
+use crate::query::ir::{InsertQuery, Projection, SelectQuery, Statement, UpsertQuery};
 use crate::schema::{ColumnType, ModelSchema};
 use crate::value::Value;
 
@@ -264,12 +266,98 @@ async fn run_find<T>(
     Ok(out)
 }
 
-fn find_of(query: &SelectQuery) -> Result<FindPlan> {
-    match select_plan(query)? {
-        SelectPlan::Find(plan) | SelectPlan::Exists(plan) => Ok(plan),
-        SelectPlan::Count(_) => Err(Error::InvalidQuery(format!(
+/// How the documents of a pipeline read as rows.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// Pairs of a join: the model's fields, the joined model's under `JOINED_FIELD`.
+    Joined(&'static ModelSchema, &'static ModelSchema),
+    /// Selected values at `OUTPUT_FIELDS`.
+    Output,
+}
+
+impl Shape {
+    fn row(self, doc: &bson::RawDocument) -> DocumentRow<'_> {
+        match self {
+            Shape::Joined(model, joined) => DocumentRow::joined(doc, model, joined),
+            Shape::Output => DocumentRow::output(doc),
+        }
+    }
+}
+
+/// Runs an `aggregate` pipeline on `schema`'s collection and decodes every document.
+async fn run_aggregate<T>(
+    target: Target<'_>,
+    schema: &'static ModelSchema,
+    pipeline: Vec<Document>,
+    shape: Shape,
+    decode: Decoder<T>,
+) -> Result<Vec<T>> {
+    let coll = target.database.collection::<Document>(schema.table);
+    let aggregate = coll.aggregate(pipeline);
+    let map = |e| from_mongo(e, Some(schema));
+    let mut out = Vec::new();
+    match target.session {
+        None => {
+            let mut cursor = aggregate.await.map_err(map)?;
+            while cursor.advance().await.map_err(map)? {
+                out.push(decode(&RowRef::Document(shape.row(cursor.current())))?);
+            }
+        }
+        Some(session) => {
+            let mut cursor = aggregate.session(&mut *session).await.map_err(map)?;
+            while cursor.advance(&mut *session).await.map_err(map)? {
+                out.push(decode(&RowRef::Document(shape.row(cursor.current())))?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a select that returns rows (`max`: at most one, for `fetch_optional`).
+async fn fetch<T>(
+    target: Target<'_>,
+    query: SelectQuery,
+    decode: Decoder<T>,
+    one: bool,
+) -> Result<Vec<T>> {
+    let schema = query.schema;
+    let limit_one = |pipeline: &mut Vec<Document>| {
+        if one {
+            pipeline.push(doc! { "$limit": 1 });
+        }
+    };
+    match select_plan(&query)? {
+        SelectPlan::Find(mut plan) | SelectPlan::Exists(mut plan) => {
+            if one {
+                plan.limit = Some(plan.limit.map_or(1, |l| l.min(1)));
+            }
+            run_find(target, schema, plan, decode).await
+        }
+        SelectPlan::Join(mut pipeline) => {
+            let joined = query.join.as_ref().expect("a join plan has a join").schema;
+            limit_one(&mut pipeline);
+            let shape = Shape::Joined(schema, joined);
+            run_aggregate(target, schema, pipeline, shape, decode).await
+        }
+        SelectPlan::Aggregate(AggregatePlan {
+            mut pipeline,
+            empty_row,
+        }) => {
+            limit_one(&mut pipeline);
+            let rows = run_aggregate(target, schema, pipeline, Shape::Output, decode).await?;
+            match empty_row {
+                // `$group` by `null` over no document: SQL's one row of COUNT 0 and NULLs.
+                Some(row) if rows.is_empty() => {
+                    let raw = RawDocumentBuf::try_from(&row)
+                        .map_err(|e| Error::InvalidQuery(e.to_string()))?;
+                    Ok(vec![decode(&RowRef::Document(DocumentRow::output(&raw)))?])
+                }
+                _ => Ok(rows),
+            }
+        }
+        SelectPlan::Count(_) | SelectPlan::JoinCount(_) => Err(Error::InvalidQuery(format!(
             "a count of `{}` returns a number, not rows; use `count()`",
-            query.schema.table
+            schema.table
         ))),
     }
 }
@@ -281,8 +369,7 @@ pub(crate) async fn fetch_all<T>(
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
     subquery::resolve_select(&mut target, &mut query).await?;
-    let plan = find_of(&query)?;
-    run_find(target, query.schema, plan, decode).await
+    fetch(target, query, decode, false).await
 }
 
 /// Runs a select and decodes the first document, if any.
@@ -292,18 +379,26 @@ pub(crate) async fn fetch_optional<T>(
     decode: Decoder<T>,
 ) -> Result<Option<T>> {
     subquery::resolve_select(&mut target, &mut query).await?;
-    let mut plan = find_of(&query)?;
-    plan.limit = Some(plan.limit.map_or(1, |l| l.min(1)));
-    Ok(run_find(target, query.schema, plan, decode)
-        .await?
-        .into_iter()
-        .next())
+    Ok(fetch(target, query, decode, true).await?.into_iter().next())
 }
 
 /// Counts the documents a select matches, after its skip and limit.
 pub(crate) async fn count(mut target: Target<'_>, mut query: SelectQuery) -> Result<u64> {
     subquery::resolve_select(&mut target, &mut query).await?;
     let schema = query.schema;
+    if query.join.is_some() {
+        let mut counted = query.clone();
+        counted.projection = Projection::Count;
+        let SelectPlan::JoinCount(pipeline) = select_plan(&counted)? else {
+            unreachable!("a counted join compiles to a counting pipeline")
+        };
+        let decode: Decoder<i64> = |row| {
+            <i64 as crate::value::SqlType>::decode_nullable(row, 0).map(Option::unwrap_or_default)
+        };
+        let shape = Shape::Output;
+        let n = run_aggregate(target, schema, rename_count(pipeline), shape, decode).await?;
+        return Ok(n.first().map_or(0, |&n| n.unsigned_abs()));
+    }
     let CountPlan {
         filter,
         skip,
@@ -319,6 +414,13 @@ pub(crate) async fn count(mut target: Target<'_>, mut query: SelectQuery) -> Res
         Some(session) => action.session(session).await,
     };
     counted.map_err(|e| from_mongo(e, Some(schema)))
+}
+
+/// The counting pipeline with its count at the first output field, so that it decodes by
+/// position.
+fn rename_count(mut pipeline: Vec<Document>) -> Vec<Document> {
+    pipeline.push(doc! { "$project": { crate::mongo::OUTPUT_FIELDS[0]: "$n" } });
+    pipeline
 }
 
 /// Reserves `n` values of `schema`'s auto-increment counter; returns the first.
@@ -389,6 +491,7 @@ pub(crate) async fn insert_returning<T>(
     decode: Decoder<T>,
 ) -> Result<T> {
     let schema = query.schema;
+    crate::sql::fit::insert(&query, None)?;
     let mut docs = documents(target.database, &query).await?;
     let (Some(doc), true) = (docs.pop(), docs.is_empty()) else {
         return Err(Error::InvalidQuery(format!(
@@ -414,6 +517,7 @@ pub(crate) async fn execute(
     mut statement: Statement,
 ) -> Result<ExecResult> {
     subquery::resolve_statement(&mut target, &mut statement).await?;
+    crate::sql::fit::check(&statement, None)?;
     let rows_affected = match statement {
         Statement::Insert(query) => {
             let schema = query.schema;
@@ -453,12 +557,7 @@ pub(crate) async fn execute(
             };
             done.map_err(|e| from_mongo(e, Some(schema)))?.deleted_count
         }
-        Statement::Upsert(query) => {
-            return Err(Error::InvalidQuery(format!(
-                "upsert into `{}` is not supported on MongoDB yet (issue 6); insert, or update by key",
-                query.insert.schema.table
-            )));
-        }
+        Statement::Upsert(query) => upsert(target, &query).await?,
         Statement::Select(query) => {
             return Err(Error::InvalidQuery(format!(
                 "a select of `{}` returns rows; use `fetch_all`/`count`, not `execute`",
@@ -470,6 +569,42 @@ pub(crate) async fn execute(
         rows_affected,
         last_insert_id: None,
     })
+}
+
+/// Statements per `update` command of an upsert (far below the server's 100,000 and 16 MB).
+const UPSERT_BATCH: usize = 1_000;
+
+/// Runs an upsert as `update` commands of [`crate::mongo::upsert_statements`]; returns the
+/// number of documents matched or inserted.
+async fn upsert(target: Target<'_>, query: &UpsertQuery) -> Result<u64> {
+    let schema = query.insert.schema;
+    let docs = documents(target.database, &query.insert).await?;
+    let statements = upsert_statements(query, docs)?;
+    let mut session = target.session;
+    let mut written = 0;
+    for chunk in statements.chunks(UPSERT_BATCH) {
+        let command = doc! { "update": schema.table, "updates": chunk, "ordered": true };
+        let action = target.database.run_command(command);
+        let reply = match session.as_deref_mut() {
+            None => action.await,
+            Some(session) => action.session(session).await,
+        }
+        .map_err(|e| from_mongo(e, Some(schema)))?;
+        // Write errors come inside the reply, not as a command failure.
+        if let Ok(errors) = reply.get_array("writeErrors")
+            && let Some(Bson::Document(first)) = errors.first()
+        {
+            let code = first.get_i32("code").unwrap_or_default();
+            let message = first.get_str("errmsg").unwrap_or_default();
+            return Err(errors::from_write_error(code, message, Some(schema)));
+        }
+        written += match reply.get("n") {
+            Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or_default(),
+            Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or_default(),
+            _ => 0,
+        };
+    }
+    Ok(written)
 }
 
 /// SQL text cannot run on MongoDB.

@@ -3,25 +3,54 @@
 use bson::{RawBsonRef, RawDocument};
 
 use crate::error::{Error, Result};
-use crate::mongo::ID_FIELD;
+use crate::mongo::{ID_FIELD, JOINED_FIELD, OUTPUT_FIELDS};
 use crate::schema::{ColumnSchema, ModelSchema};
 
-/// A document returned by the MongoDB driver, read as a row of `schema`'s columns.
+/// A document returned by the MongoDB driver, read as a row by column position.
 ///
-/// Position `i` is `schema.columns[i]`; its value is read from the field the BSON compiler
-/// maps it to (`_id` for the single key, `_id.<col>` in a composite key, the column's name
-/// otherwise). A missing field reads as NULL. No intermediate map is built: each read walks
-/// the raw document.
+/// For a model ([`DocumentRow::new`]), position `i` is `schema.columns[i]`, read from the
+/// field the BSON compiler maps it to (`_id` for the single key, `_id.<col>` in a composite
+/// key, the column's name otherwise). For a joined pair ([`DocumentRow::joined`]) the joined
+/// model's columns follow, read inside the embedded document [`JOINED_FIELD`]. For a
+/// projection ([`DocumentRow::output`]) position `i` is the field
+/// [`OUTPUT_FIELDS`]`[i]` of an `aggregate` pipeline's output. A missing field reads as NULL.
+/// No intermediate map is built: each read walks the raw document.
 #[derive(Clone, Copy)]
 pub struct DocumentRow<'r> {
     doc: &'r RawDocument,
-    schema: &'static ModelSchema,
+    layout: Layout,
+}
+
+#[derive(Clone, Copy)]
+enum Layout {
+    Model(&'static ModelSchema),
+    Joined(&'static ModelSchema, &'static ModelSchema),
+    Output,
+}
+
+/// Where a column of `schema` is in one of its documents.
+fn read<'r>(
+    doc: &'r RawDocument,
+    schema: &ModelSchema,
+    col: &ColumnSchema,
+) -> bson::error::Result<Option<RawBsonRef<'r>>> {
+    match (col.primary_key, schema.primary_key.len() == 1) {
+        (true, true) => doc.get(ID_FIELD),
+        (true, false) => match doc.get(ID_FIELD)? {
+            Some(RawBsonRef::Document(key)) => key.get(col.name),
+            _ => Ok(None),
+        },
+        (false, _) => doc.get(col.name),
+    }
 }
 
 impl<'r> DocumentRow<'r> {
     /// A row of `schema` over a raw document.
     pub fn new(doc: &'r RawDocument, schema: &'static ModelSchema) -> Self {
-        DocumentRow { doc, schema }
+        DocumentRow {
+            doc,
+            layout: Layout::Model(schema),
+        }
     }
 
     /// The whole document.
@@ -29,31 +58,81 @@ impl<'r> DocumentRow<'r> {
         self.doc
     }
 
-    /// The schema column at `index`, if any.
-    pub(crate) fn column(&self, index: usize) -> Option<&'static ColumnSchema> {
-        self.schema.columns.get(index)
+    /// A row of `model`'s columns followed by `joined`'s, read from the embedded document
+    /// [`JOINED_FIELD`] (missing after a left join without a match).
+    pub fn joined(
+        doc: &'r RawDocument,
+        model: &'static ModelSchema,
+        joined: &'static ModelSchema,
+    ) -> Self {
+        DocumentRow {
+            doc,
+            layout: Layout::Joined(model, joined),
+        }
+    }
+
+    /// A row of selected values, position `i` in field [`OUTPUT_FIELDS`]`[i]`.
+    pub fn output(doc: &'r RawDocument) -> Self {
+        DocumentRow {
+            doc,
+            layout: Layout::Output,
+        }
+    }
+
+    /// The schema and column at `index`, for a model or joined layout.
+    fn column(&self, index: usize) -> Option<(&'static ModelSchema, &'static ColumnSchema)> {
+        match self.layout {
+            Layout::Model(schema) => Some((schema, schema.columns.get(index)?)),
+            Layout::Joined(model, joined) => match model.columns.get(index) {
+                Some(col) => Some((model, col)),
+                None => Some((joined, joined.columns.get(index - model.columns.len())?)),
+            },
+            Layout::Output => None,
+        }
     }
 
     /// Name of the column at `index` (for error messages).
     pub fn column_name(&self, index: usize) -> String {
-        self.column(index)
-            .map_or_else(|| format!("#{index}"), |c| c.name.to_owned())
+        match (self.layout, self.column(index)) {
+            (Layout::Joined(..), Some((schema, col))) => format!("{}.{}", schema.table, col.name),
+            (_, Some((_, col))) => col.name.to_owned(),
+            (Layout::Output, None) => OUTPUT_FIELDS
+                .get(index)
+                .map_or_else(|| format!("#{index}"), |f| (*f).to_owned()),
+            (_, None) => format!("#{index}"),
+        }
     }
 
     /// The raw value of the column at `index`; `None` when the field is missing or `null`.
     pub fn value(&self, index: usize) -> Result<Option<RawBsonRef<'r>>> {
-        let Some(col) = self.column(index) else {
-            return Err(self.error(index, "a column", "no such column in the model".into()));
-        };
         let bad = |e: bson::error::Error| self.error(index, "a BSON document", Box::new(e));
-        let single_key = self.schema.primary_key.len() == 1;
-        let value = match (col.primary_key, single_key) {
-            (true, true) => self.doc.get(ID_FIELD).map_err(bad)?,
-            (true, false) => match self.doc.get(ID_FIELD).map_err(bad)? {
-                Some(RawBsonRef::Document(key)) => key.get(col.name).map_err(bad)?,
-                _ => None,
-            },
-            (false, _) => self.doc.get(col.name).map_err(bad)?,
+        let value = match self.layout {
+            Layout::Output => {
+                let Some(field) = OUTPUT_FIELDS.get(index) else {
+                    return Err(self.error(index, "a value", "no such selected value".into()));
+                };
+                self.doc.get(field).map_err(bad)?
+            }
+            Layout::Model(_) | Layout::Joined(..) => {
+                let Some((schema, col)) = self.column(index) else {
+                    return Err(self.error(
+                        index,
+                        "a column",
+                        "no such column in the model".into(),
+                    ));
+                };
+                match self.layout {
+                    Layout::Joined(model, _) if index >= model.columns.len() => {
+                        match self.doc.get(JOINED_FIELD).map_err(bad)? {
+                            Some(RawBsonRef::Document(joined)) => {
+                                read(joined, schema, col).map_err(bad)?
+                            }
+                            _ => None,
+                        }
+                    }
+                    _ => read(self.doc, schema, col).map_err(bad)?,
+                }
+            }
         };
         Ok(value.filter(|v| !matches!(v, RawBsonRef::Null | RawBsonRef::Undefined)))
     }
@@ -160,44 +239,5 @@ impl FromBson for Vec<u8> {
             RawBsonRef::Binary(b) => Some(b.bytes.to_vec()),
             _ => None,
         }
-    }
-}
-
-/// The instant of a BSON date (milliseconds since the epoch, UTC).
-#[cfg(feature = "chrono")]
-fn bson_instant(value: RawBsonRef<'_>) -> Option<chrono::DateTime<chrono::Utc>> {
-    match value {
-        RawBsonRef::DateTime(d) => chrono::DateTime::from_timestamp_millis(d.timestamp_millis()),
-        _ => None,
-    }
-}
-
-#[cfg(feature = "chrono")]
-impl FromBson for chrono::DateTime<chrono::Utc> {
-    fn from_bson(value: RawBsonRef<'_>) -> Option<Self> {
-        bson_instant(value)
-    }
-}
-
-#[cfg(feature = "chrono")]
-impl FromBson for chrono::NaiveDateTime {
-    fn from_bson(value: RawBsonRef<'_>) -> Option<Self> {
-        bson_instant(value).map(|t| t.naive_utc())
-    }
-}
-
-/// A date is stored as the BSON date of its midnight UTC.
-#[cfg(feature = "chrono")]
-impl FromBson for chrono::NaiveDate {
-    fn from_bson(value: RawBsonRef<'_>) -> Option<Self> {
-        bson_instant(value).map(|t| t.date_naive())
-    }
-}
-
-/// A time of day is stored as `HH:MM:SS.ffffff` text.
-#[cfg(feature = "chrono")]
-impl FromBson for chrono::NaiveTime {
-    fn from_bson(value: RawBsonRef<'_>) -> Option<Self> {
-        chrono::NaiveTime::parse_from_str(value.as_str()?, "%H:%M:%S%.f").ok()
     }
 }
