@@ -89,12 +89,14 @@ impl CachedRow {
     ) -> Result<Option<T>> {
         match self.slot(index, expected)? {
             Slot::Null => Ok(None),
-            Slot::Value(value) => T::from_cached(value).map(Some).ok_or_else(|| Error::Decode {
-                column: format!("#{index}"),
-                index,
-                expected,
-                source: format!("the cached value is a {value:?}").into(),
-            }),
+            Slot::Value(value) => T::from_cached(value)
+                .map(Some)
+                .ok_or_else(|| Error::Decode {
+                    column: format!("#{index}"),
+                    index,
+                    expected,
+                    source: format!("the cached value is a {value:?}").into(),
+                }),
             Slot::NotNull | Slot::Unread => Err(not_recorded(index, expected)),
         }
     }
@@ -139,7 +141,9 @@ impl RowRecorder {
         read: Result<Option<T>>,
     ) -> Result<Option<T>> {
         if let Ok(value) = &read {
-            let slot = value.as_ref().map_or(Slot::Null, |v| Slot::Value(v.to_cached()));
+            let slot = value
+                .as_ref()
+                .map_or(Slot::Null, |v| Slot::Value(v.to_cached()));
             self.put(index, slot);
         }
         read

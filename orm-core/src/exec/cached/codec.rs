@@ -202,7 +202,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.at.checked_add(n).filter(|end| *end <= self.bytes.len());
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|end| *end <= self.bytes.len());
         let end = end.ok_or_else(|| corrupt("truncated"))?;
         let out = &self.bytes[self.at..end];
         self.at = end;
@@ -250,10 +253,8 @@ impl<'a> Reader<'a> {
             21 => Value::ChronoDateTime(self.chrono_instant()?.naive_utc()),
             #[cfg(feature = "chrono")]
             22 => Value::ChronoDate(
-                ::chrono::NaiveDate::from_num_days_from_ce_opt(i32::from_le_bytes(
-                    self.array()?,
-                ))
-                .ok_or_else(bad("date out of range"))?,
+                ::chrono::NaiveDate::from_num_days_from_ce_opt(i32::from_le_bytes(self.array()?))
+                    .ok_or_else(bad("date out of range"))?,
             ),
             #[cfg(feature = "chrono")]
             23 => {
