@@ -51,7 +51,11 @@ async fn a_second_read_is_a_local_hit_without_a_query() {
     let counting = sqlite_accounts(Duration::ZERO).await;
     let cache = cache("local_hit");
     let db = cache.wrap(counting.clone());
-    let query = || Account::query().filter(Account::BALANCE.gt(5)).order_by(Account::ID.asc());
+    let query = || {
+        Account::query()
+            .filter(Account::BALANCE.gt(5))
+            .order_by(Account::ID.asc())
+    };
     let first = query().cached(MINUTE).all(&db).await.unwrap();
     let second = query().cached(MINUTE).all(&db).await.unwrap();
     assert_eq!(first, vec![account(1, "ada", 10), account(2, "bob", 20)]);
@@ -60,7 +64,12 @@ async fn a_second_read_is_a_local_hit_without_a_query() {
     let stats = cache.stats();
     assert_eq!((stats.misses, stats.hits_local, stats.loads), (1, 1, 1));
     // A different bound value is a different key.
-    query().filter(Account::BALANCE.gt(15)).cached(MINUTE).all(&db).await.unwrap();
+    query()
+        .filter(Account::BALANCE.gt(15))
+        .cached(MINUTE)
+        .all(&db)
+        .await
+        .unwrap();
     assert_eq!(counting.reads(), 2);
 }
 
@@ -74,9 +83,14 @@ async fn uncached_reads_always_query_and_count_optional_exists_are_cached_separa
     assert_eq!(counting.reads(), 2, "no TTL, no caching");
     for _ in 0..2 {
         assert_eq!(Account::query().cached(MINUTE).count(&db).await.unwrap(), 2);
-        let bob = Account::query().filter(Account::NAME.eq("bob")).cached(MINUTE).optional(&db);
+        let bob = Account::query()
+            .filter(Account::NAME.eq("bob"))
+            .cached(MINUTE)
+            .optional(&db);
         assert_eq!(bob.await.unwrap(), Some(account(2, "bob", 20)));
-        let nobody = Account::query().filter(Account::NAME.eq("eve")).cached(MINUTE);
+        let nobody = Account::query()
+            .filter(Account::NAME.eq("eve"))
+            .cached(MINUTE);
         assert!(!nobody.exists(&db).await.unwrap());
     }
     assert_eq!(counting.reads(), 5, "three cached reads, each run once");
@@ -108,7 +122,10 @@ async fn a_model_default_ttl_caches_plain_queries() {
         .unwrap();
     let db = cache.wrap(counting.clone());
     for _ in 0..3 {
-        assert_eq!(Account::find(&db, 1).await.unwrap(), Some(account(1, "ada", 10)));
+        assert_eq!(
+            Account::find(&db, 1).await.unwrap(),
+            Some(account(1, "ada", 10))
+        );
     }
     assert_eq!(counting.reads(), 1);
 }
@@ -119,22 +136,48 @@ async fn every_kind_of_write_invalidates_its_table() {
     let cache = cache("writes");
     let db = cache.wrap(counting.clone());
     let names = || async {
-        let all = Account::query().order_by(Account::ID.asc()).cached(MINUTE).all(&db);
-        all.await.unwrap().into_iter().map(|a| a.name).collect::<Vec<_>>()
+        let all = Account::query()
+            .order_by(Account::ID.asc())
+            .cached(MINUTE)
+            .all(&db);
+        all.await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect::<Vec<_>>()
     };
     assert_eq!(names().await, ["ada", "bob"]);
     account(3, "cy", 0).insert(&db).await.unwrap();
     assert_eq!(names().await, ["ada", "bob", "cy"]);
-    Account::update_many().set(Account::NAME, "ADA").filter(Account::ID.eq(1)).execute(&db).await.unwrap();
+    Account::update_many()
+        .set(Account::NAME, "ADA")
+        .filter(Account::ID.eq(1))
+        .execute(&db)
+        .await
+        .unwrap();
     assert_eq!(names().await, ["ADA", "bob", "cy"]);
     Account::delete_by_key(&db, 3).await.unwrap();
     assert_eq!(names().await, ["ADA", "bob"]);
-    Account::upsert_many(&db, &[account(2, "bo", 1)], OnConflict::on(Account::ID).update(Account::NAME)).await.unwrap();
+    Account::upsert_many(
+        &db,
+        &[account(2, "bo", 1)],
+        OnConflict::on(Account::ID).update(Account::NAME),
+    )
+    .await
+    .unwrap();
     assert_eq!(names().await, ["ADA", "bo"]);
-    db.execute_raw_for("UPDATE accounts SET name = 'raw'", &["accounts"]).await.unwrap();
+    db.execute_raw_for("UPDATE accounts SET name = 'raw'", &["accounts"])
+        .await
+        .unwrap();
     assert_eq!(names().await, ["raw", "raw"]);
-    db.execute_raw("UPDATE accounts SET name = 'undeclared'").await.unwrap();
-    assert_eq!(names().await, ["undeclared", "undeclared"], "raw SQL without tables invalidates all");
+    db.execute_raw("UPDATE accounts SET name = 'undeclared'")
+        .await
+        .unwrap();
+    assert_eq!(
+        names().await,
+        ["undeclared", "undeclared"],
+        "raw SQL without tables invalidates all"
+    );
     assert_eq!(counting.reads(), 7);
 }
 
@@ -171,7 +214,11 @@ async fn one_hundred_concurrent_misses_on_a_cold_key_run_one_query() {
         .map(|_| {
             let db = db.clone();
             tokio::spawn(async move {
-                Account::query().order_by(Account::ID.asc()).cached(MINUTE).all(&*db).await
+                Account::query()
+                    .order_by(Account::ID.asc())
+                    .cached(MINUTE)
+                    .all(&*db)
+                    .await
             })
         })
         .collect();
@@ -190,14 +237,19 @@ async fn a_failed_load_reaches_its_caller_and_is_not_cached() {
     let missing = Account::query().cached(MINUTE).all(&db).await;
     assert!(missing.is_err(), "no table yet: {missing:?}");
     db.inner().create_table::<Account>().await.unwrap();
-    assert_eq!(Account::query().cached(MINUTE).all(&db).await.unwrap(), vec![]);
+    assert_eq!(
+        Account::query().cached(MINUTE).all(&db).await.unwrap(),
+        vec![]
+    );
 }
 
 #[tokio::test]
 async fn a_transaction_invalidates_on_commit_and_not_on_rollback() {
     let file = std::env::temp_dir().join(format!("orm-cache-tx-{}.db", std::process::id()));
     let _ = std::fs::remove_file(&file);
-    let db = Db::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+    let db = Db::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
     db.create_table::<Account>().await.unwrap();
     account(1, "ada", 10).insert(&db).await.unwrap();
     let counting = Counting::new(db.clone(), Duration::ZERO);
@@ -211,13 +263,21 @@ async fn a_transaction_invalidates_on_commit_and_not_on_rollback() {
     assert_eq!(balance().await, 10);
 
     let tx = plain.begin().await.unwrap();
-    Account::update_many().set(Account::BALANCE, 99).execute(&tx).await.unwrap();
+    Account::update_many()
+        .set(Account::BALANCE, 99)
+        .execute(&tx)
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(balance().await, 10);
     assert_eq!(counting.reads(), 1, "a rollback invalidates nothing");
 
     let tx = plain.begin().await.unwrap();
-    Account::update_many().set(Account::BALANCE, 42).execute(&tx).await.unwrap();
+    Account::update_many()
+        .set(Account::BALANCE, 42)
+        .execute(&tx)
+        .await
+        .unwrap();
     let inside = Account::query().one(&tx).await.unwrap();
     assert_eq!(inside.balance, 42, "the transaction reads its own write");
     tx.commit().await.unwrap();
@@ -225,7 +285,10 @@ async fn a_transaction_invalidates_on_commit_and_not_on_rollback() {
 
     plain
         .transaction(|tx| async move {
-            Account::update_many().set(Account::BALANCE, 7).execute(&tx).await?;
+            Account::update_many()
+                .set(Account::BALANCE, 7)
+                .execute(&tx)
+                .await?;
             Ok::<_, orm::Error>(())
         })
         .await
@@ -242,7 +305,11 @@ async fn a_write_through_one_db_is_never_read_stale_through_another() {
     let process = |prefix: String| {
         let url = url.clone();
         async move {
-            let cache = Cache::builder().redis_url(REDIS_URL).prefix(prefix).build().unwrap();
+            let cache = Cache::builder()
+                .redis_url(REDIS_URL)
+                .prefix(prefix)
+                .build()
+                .unwrap();
             cache.wrap(Db::connect(&url).await.unwrap())
         }
     };
@@ -276,7 +343,11 @@ async fn a_write_through_one_db_is_never_read_stale_through_another() {
     // A process with its own Redis prefix shares nothing: it keeps its stale copy.
     let c = process(format!("{prefix}-elsewhere")).await;
     let before = read(&c).await;
-    Account::update_many().set(Account::BALANCE, 0).execute(&a).await.unwrap();
+    Account::update_many()
+        .set(Account::BALANCE, 0)
+        .execute(&a)
+        .await
+        .unwrap();
     assert_eq!(read(&c).await, before, "the check above can fail");
     drop((a, b, c));
     common::drop_schema(&schema).await;
@@ -296,8 +367,15 @@ async fn a_redis_outage_causes_no_query_error_and_the_cache_recovers() {
         .unwrap();
     let db = cache.wrap(counting.clone());
     let names = || async {
-        let all = Account::query().order_by(Account::ID.asc()).cached(MINUTE).all(&db);
-        all.await.expect("no error reaches the query").into_iter().map(|a| a.name).collect::<Vec<_>>()
+        let all = Account::query()
+            .order_by(Account::ID.asc())
+            .cached(MINUTE)
+            .all(&db);
+        all.await
+            .expect("no error reaches the query")
+            .into_iter()
+            .map(|a| a.name)
+            .collect::<Vec<_>>()
     };
     assert_eq!(names().await, ["ada", "bob"]);
     assert_eq!(cache.stats().errors, 0);
@@ -307,8 +385,14 @@ async fn a_redis_outage_causes_no_query_error_and_the_cache_recovers() {
         assert_eq!(names().await, ["ada", "bob"]);
     }
     let down = cache.stats();
-    assert!(down.redis_down && down.breaker_trips == 1 && down.errors >= 2, "{down:?}");
-    assert!(down.errors <= 3, "the breaker stops calling Redis: {down:?}");
+    assert!(
+        down.redis_down && down.breaker_trips == 1 && down.errors >= 2,
+        "{down:?}"
+    );
+    assert!(
+        down.errors <= 3,
+        "the breaker stops calling Redis: {down:?}"
+    );
     assert_eq!(counting.reads(), 1, "served from the in-process tier");
     // This process's own write still invalidates its in-process tier.
     account(3, "cy", 0).insert(&db).await.expect("writes work");
@@ -356,7 +440,12 @@ async fn a_cache_without_redis_is_local_only() {
     Account::query().cached(MINUTE).all(&db).await.unwrap();
     Account::query().cached(MINUTE).all(&db).await.unwrap();
     assert_eq!(counting.reads(), 1);
-    Account::query().filter(Account::ID.eq(1)).cached(MINUTE).all(&db).await.unwrap();
+    Account::query()
+        .filter(Account::ID.eq(1))
+        .cached(MINUTE)
+        .all(&db)
+        .await
+        .unwrap();
     assert!(cache.local_entries().await <= 1, "bounded by entries");
     assert_eq!(cache.stats().errors, 0);
 }

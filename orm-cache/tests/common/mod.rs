@@ -118,7 +118,11 @@ impl Executor for Counting {
         self.db.count(q).await
     }
 
-    async fn insert_returning<T: Send + 'static>(&self, q: InsertQuery, d: Decoder<T>) -> Result<T> {
+    async fn insert_returning<T: Send + 'static>(
+        &self,
+        q: InsertQuery,
+        d: Decoder<T>,
+    ) -> Result<T> {
         self.db.insert_returning(q, d).await
     }
 
@@ -130,7 +134,11 @@ impl Executor for Counting {
         self.db.execute_raw(sql).await
     }
 
-    async fn fetch_compiled<T: Send + 'static>(&self, s: Compiled, d: Decoder<T>) -> Result<Vec<T>> {
+    async fn fetch_compiled<T: Send + 'static>(
+        &self,
+        s: Compiled,
+        d: Decoder<T>,
+    ) -> Result<Vec<T>> {
         self.read().await;
         self.db.fetch_compiled(s, d).await
     }
@@ -154,7 +162,14 @@ impl RedisServer {
             listener.local_addr().expect("bound").port()
         });
         let child = std::process::Command::new("/usr/bin/redis-server")
-            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .args(["--bind", "127.0.0.1"])
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -164,7 +179,10 @@ impl RedisServer {
             child: Some(child),
         };
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return server;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
