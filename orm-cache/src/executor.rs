@@ -197,8 +197,10 @@ impl<E: Executor> CacheView<'_, E> {
     }
 }
 
+/// Reads a cached count (stored as a `BIGINT` value, as every backend counts).
 fn decode_count(row: &RowRef<'_>) -> Result<u64> {
-    <u64 as FieldType>::decode(row, 0)
+    let n = <i64 as FieldType>::decode(row, 0)?;
+    u64::try_from(n).map_err(|e| row.decode_error(0, "u64", e))
 }
 
 tokio::task_local! {

@@ -399,7 +399,17 @@ async fn a_redis_outage_causes_no_query_error_and_the_cache_recovers() {
     assert_eq!(names().await, ["ada", "bob", "cy"]);
 
     let _server = RedisServer::start(Some(port)).await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The breaker probes after its cooldown; the connection may need one failed call to
+    // notice the new server, so allow a few cooldowns.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while cache.stats().redis_down {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Redis came back but the breaker stayed open"
+        );
+        assert_eq!(names().await, ["ada", "bob", "cy"]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(names().await, ["ada", "bob", "cy"]);
     let up = cache.stats();
     assert!(!up.redis_down, "the probe closed the breaker: {up:?}");

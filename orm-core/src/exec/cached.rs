@@ -240,6 +240,7 @@ impl CachedPrimitive for u64 {
     fn from_cached(value: &Value) -> Option<Self> {
         match value {
             Value::BigUnsigned(v) => Some(*v),
+            Value::BigInt(v) => u64::try_from(*v).ok(),
             _ => None,
         }
     }

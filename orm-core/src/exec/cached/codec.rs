@@ -39,10 +39,13 @@ pub fn decode_rows(bytes: &[u8]) -> Result<Vec<CachedRow>> {
     }
     let tag = r.u8()?;
     let count = r.len()?;
-    let backend = match (tag, count) {
-        (_, 0) => return Ok(Vec::new()),
-        (tag, _) => tag_backend(tag).ok_or_else(|| corrupt("unknown backend"))?,
-    };
+    if count == 0 {
+        return match r.at == bytes.len() {
+            true => Ok(Vec::new()),
+            false => Err(corrupt("trailing bytes")),
+        };
+    }
+    let backend = tag_backend(tag).ok_or_else(|| corrupt("unknown backend"))?;
     let mut rows = Vec::with_capacity(count.min(bytes.len()));
     for _ in 0..count {
         let n = r.len()?;
@@ -317,5 +320,60 @@ impl<'a> Reader<'a> {
     fn time_instant(&self, nanos: i128) -> Result<::time::OffsetDateTime> {
         ::time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
             .map_err(|_| corrupt("timestamp out of range"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Backend;
+    use crate::sql::Dialect;
+
+    fn rows() -> Vec<CachedRow> {
+        let values = vec![
+            Slot::Value(Value::Text("é\u{0}x".to_owned())),
+            Slot::Null,
+            Slot::NotNull,
+            Slot::Unread,
+            Slot::Value(Value::Double(f64::NAN.copysign(-1.0))),
+            Slot::Value(Value::BigUnsigned(u64::MAX)),
+            Slot::Value(Value::Bytes(vec![0, 1, 255])),
+        ];
+        vec![CachedRow::new(Backend::Sql(Dialect::MySql), values.clone()); 3]
+    }
+
+    #[test]
+    fn rows_round_trip_bit_for_bit() {
+        let mut bytes = Vec::new();
+        encode_rows(&rows(), &mut bytes);
+        let back = decode_rows(&bytes).unwrap();
+        let mut again = Vec::new();
+        encode_rows(&back, &mut again);
+        assert_eq!(bytes, again);
+        assert_eq!(back[0].backend(), Backend::Sql(Dialect::MySql));
+        assert_eq!(
+            back[2].slots()[0],
+            Slot::Value(Value::Text("é\u{0}x".to_owned()))
+        );
+    }
+
+    #[test]
+    fn truncated_or_foreign_bytes_are_an_error_not_a_panic() {
+        let mut bytes = Vec::new();
+        encode_rows(&rows(), &mut bytes);
+        for end in 0..bytes.len() {
+            assert!(decode_rows(&bytes[..end]).is_err(), "prefix of {end} bytes");
+        }
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(decode_rows(&trailing).is_err());
+        assert!(
+            decode_rows(&[FORMAT + 1, 1, 0, 0, 0, 0]).is_err(),
+            "another format"
+        );
+        assert!(
+            decode_rows(&[FORMAT, 1, 1, 0, 0, 0, 1, 0, 0, 0, 250]).is_err(),
+            "unknown tag"
+        );
     }
 }
