@@ -79,6 +79,13 @@ fn hit_latency(c: &mut Criterion) {
         .build()
         .unwrap()
         .wrap(sqlite.clone());
+    let bounded = Cache::builder()
+        .redis_url("redis://127.0.0.1:6379")
+        .prefix(prefix("bounded"))
+        .max_staleness(Duration::from_millis(100))
+        .build()
+        .unwrap()
+        .wrap(sqlite.clone());
     // No in-process capacity: every read is answered by Redis.
     let redis_tier = Cache::builder()
         .redis_url("redis://127.0.0.1:6379")
@@ -87,7 +94,7 @@ fn hit_latency(c: &mut Criterion) {
         .build()
         .unwrap()
         .wrap(sqlite.clone());
-    for db in [&local_only, &with_redis, &redis_tier] {
+    for db in [&local_only, &with_redis, &bounded, &redis_tier] {
         assert_eq!(rt.block_on(cached_page(db)).len(), 10);
     }
 
@@ -107,6 +114,10 @@ fn hit_latency(c: &mut Criterion) {
     group.bench_function("hit_in_process_redis_checked", |b| {
         b.to_async(&rt)
             .iter(|| async { black_box(cached_page(&with_redis).await) })
+    });
+    group.bench_function("hit_in_process_max_staleness_100ms", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(cached_page(&bounded).await) })
     });
     group.bench_function("hit_redis_tier", |b| {
         b.to_async(&rt)

@@ -40,6 +40,7 @@ pub struct CacheBuilder {
     breaker_threshold: u32,
     breaker_cooldown: Duration,
     outage: OutagePolicy,
+    max_staleness: Duration,
     model_ttls: HashMap<&'static str, Duration>,
 }
 
@@ -54,6 +55,7 @@ impl Default for CacheBuilder {
             breaker_threshold: 3,
             breaker_cooldown: Duration::from_secs(1),
             outage: OutagePolicy::default(),
+            max_staleness: Duration::ZERO,
             model_ttls: HashMap::new(),
         }
     }
@@ -106,6 +108,15 @@ impl CacheBuilder {
         self
     }
 
+    /// Lets an in-process hit skip the Redis round trip when Redis confirmed the generations
+    /// of its tables less than `window` ago (default zero: every hit asks Redis). Other
+    /// processes' writes may then be read stale for up to `window`; this process's own writes
+    /// still invalidate at once. An in-process hit costs microseconds instead of a round trip.
+    pub fn max_staleness(mut self, window: Duration) -> Self {
+        self.max_staleness = window;
+        self
+    }
+
     /// Caches every read of `M`'s table through the cached handle for `ttl`, without
     /// `.cached(..)` on each query (a per-query TTL still wins).
     pub fn model_ttl<M: Model>(mut self, ttl: Duration) -> Self {
@@ -113,8 +124,9 @@ impl CacheBuilder {
         self
     }
 
-    /// Builds the cache. Redis is connected lazily: a server that is down now only means
-    /// local caching until it answers.
+    /// Builds the cache (no runtime needed). Redis is connected on first use, in the Tokio
+    /// runtime of the query: a server that is down then only means local caching until it
+    /// answers.
     pub fn build(self) -> std::result::Result<Cache, crate::BuildError> {
         let redis = match &self.redis_url {
             Some(url) => {
@@ -125,10 +137,9 @@ impl CacheBuilder {
                     .set_response_timeout(Some(self.redis_timeout))
                     .set_number_of_retries(1)
                     .set_max_delay(self.breaker_cooldown);
-                let conn = redis::aio::ConnectionManager::new_lazy_with_config(client, config)
-                    .map_err(crate::BuildError::RedisUrl)?;
                 Some(RedisTier::new(
-                    conn,
+                    client,
+                    config,
                     self.prefix.clone(),
                     self.redis_timeout,
                     Breaker::new(self.breaker_threshold, self.breaker_cooldown),
@@ -158,6 +169,8 @@ impl CacheBuilder {
                 counters,
                 epochs: RwLock::new(HashMap::new()),
                 outage: self.outage,
+                max_staleness: self.max_staleness,
+                confirmed: RwLock::new(HashMap::new()),
                 model_ttls: self.model_ttls,
             }),
         })
@@ -270,6 +283,9 @@ pub(crate) struct Core {
     /// invalidation, effective at once and while Redis is down.
     epochs: RwLock<HashMap<String, AtomicU64>>,
     outage: OutagePolicy,
+    max_staleness: Duration,
+    /// Per set of generation names: the generations Redis returned last, and when.
+    confirmed: RwLock<HashMap<String, (Vec<u64>, Instant)>>,
     model_ttls: HashMap<&'static str, Duration>,
 }
 
@@ -337,6 +353,14 @@ impl Core {
         let Lookup { key, names, ttl } = lookup;
         let epochs = self.epochs(names);
         let local = self.local.get(&key).await;
+        if let Some(entry) = &local {
+            if entry.epochs == epochs && self.recently_confirmed(names, entry.gens.as_deref()) {
+                if let Some(rows) = decode_all(&entry.rows, decode, &self.counters) {
+                    self.counters.finish(Outcome::HitLocal, started.elapsed());
+                    return Ok(rows);
+                }
+            }
+        }
         let remote = match &self.redis {
             Some(redis) => Some(
                 redis
@@ -346,7 +370,10 @@ impl Core {
             None => None,
         };
         let gens = match &remote {
-            Some(Remote::Up { gens, .. }) => Some(gens.clone()),
+            Some(Remote::Up { gens, .. }) => {
+                self.confirm(names, gens);
+                Some(gens.clone())
+            }
             _ => None,
         };
         let redis_down = matches!(remote, Some(Remote::Down));
@@ -434,6 +461,28 @@ impl Core {
         };
         self.counters.finish(Outcome::Miss, started.elapsed());
         Ok(out)
+    }
+
+    /// Whether Redis returned `gens` for `names` within the staleness window.
+    fn recently_confirmed(&self, names: &[String], gens: Option<&[u64]>) -> bool {
+        let Some(gens) = gens else {
+            return false;
+        };
+        if self.max_staleness.is_zero() {
+            return false;
+        }
+        let confirmed = self.confirmed.read().unwrap_or_else(|e| e.into_inner());
+        confirmed
+            .get(&names.join("\0"))
+            .is_some_and(|(seen, at)| seen.as_slice() == gens && at.elapsed() < self.max_staleness)
+    }
+
+    fn confirm(&self, names: &[String], gens: &[u64]) {
+        if self.max_staleness.is_zero() {
+            return;
+        }
+        let mut confirmed = self.confirmed.write().unwrap_or_else(|e| e.into_inner());
+        confirmed.insert(names.join("\0"), (gens.to_vec(), Instant::now()));
     }
 
     async fn load_alone<T, F, Fut>(&self, load: &F) -> Result<Vec<T>>

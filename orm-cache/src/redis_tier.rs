@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::breaker::Breaker;
 use crate::key::Key;
@@ -28,7 +28,10 @@ pub(crate) enum Remote {
 }
 
 pub(crate) struct RedisTier {
-    conn: ConnectionManager,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    /// Created on first use, inside the caller's Tokio runtime (it spawns a task).
+    conn: tokio::sync::OnceCell<ConnectionManager>,
     prefix: String,
     timeout: Duration,
     pub(crate) breaker: Breaker,
@@ -52,13 +55,16 @@ fn token() -> u64 {
 
 impl RedisTier {
     pub(crate) fn new(
-        conn: ConnectionManager,
+        client: redis::Client,
+        config: ConnectionManagerConfig,
         prefix: String,
         timeout: Duration,
         breaker: Breaker,
     ) -> Self {
         RedisTier {
-            conn,
+            client,
+            config,
+            conn: tokio::sync::OnceCell::new(),
             prefix,
             timeout,
             breaker,
@@ -89,7 +95,19 @@ impl RedisTier {
         if !self.breaker.allow() {
             return None;
         }
-        let mut conn = self.conn.clone();
+        let conn = self
+            .conn
+            .get_or_try_init(|| async {
+                ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+            })
+            .await;
+        let mut conn = match conn {
+            Ok(conn) => conn.clone(),
+            Err(e) => {
+                self.failed(op, stats, &e.to_string());
+                return None;
+            }
+        };
         let outcome = tokio::time::timeout(self.timeout, request.query_async::<T>(&mut conn)).await;
         match outcome {
             Ok(Ok(value)) => {

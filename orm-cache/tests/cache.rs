@@ -9,6 +9,7 @@ use common::{Counting, REDIS_URL, RedisServer, prefix};
 use orm::cache::{Cache, CacheExt, CachedDb, OutagePolicy};
 use orm::prelude::*;
 
+/// A row of the tests' table.
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "accounts")]
 pub struct Account {
@@ -457,5 +458,51 @@ async fn a_cache_without_redis_is_local_only() {
         .await
         .unwrap();
     assert!(cache.local_entries().await <= 1, "bounded by entries");
+    assert!(cache.stats().evictions >= 1, "{:?}", cache.stats());
     assert_eq!(cache.stats().errors, 0);
+}
+
+#[tokio::test]
+async fn max_staleness_skips_redis_for_a_window_but_never_for_own_writes() {
+    let shared = prefix("staleness");
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    let window = Duration::from_millis(400);
+    let process = || {
+        let cache = Cache::builder()
+            .redis_url(REDIS_URL)
+            .prefix(shared.clone())
+            .max_staleness(window)
+            .build()
+            .unwrap();
+        cache.wrap(counting.db.clone())
+    };
+    let (a, b) = (process(), process());
+    let balance = |db: &CachedDb<Db>| {
+        let q = Account::query().filter(Account::ID.eq(1)).cached(MINUTE);
+        let db = db.clone();
+        async move { q.one(&db).await.unwrap().balance }
+    };
+    assert_eq!(balance(&b).await, 10);
+    let update = |db: CachedDb<Db>, to: i64| async move {
+        Account::update_many()
+            .set(Account::BALANCE, to)
+            .filter(Account::ID.eq(1))
+            .execute(&db)
+            .await
+            .unwrap();
+    };
+    update(a.clone(), 11).await;
+    assert_eq!(
+        balance(&b).await,
+        10,
+        "another process's write shows only after the window"
+    );
+    tokio::time::sleep(window + Duration::from_millis(50)).await;
+    assert_eq!(
+        balance(&b).await,
+        11,
+        "after the window Redis is asked again"
+    );
+    update(b.clone(), 12).await;
+    assert_eq!(balance(&b).await, 12, "own writes invalidate at once");
 }
