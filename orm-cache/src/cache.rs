@@ -353,13 +353,13 @@ impl Core {
         let Lookup { key, names, ttl } = lookup;
         let epochs = self.epochs(names);
         let local = self.local.get(&key).await;
-        if let Some(entry) = &local {
-            if entry.epochs == epochs && self.recently_confirmed(names, entry.gens.as_deref()) {
-                if let Some(rows) = decode_all(&entry.rows, decode, &self.counters) {
-                    self.counters.finish(Outcome::HitLocal, started.elapsed());
-                    return Ok(rows);
-                }
-            }
+        if let Some(entry) = &local
+            && entry.epochs == epochs
+            && self.recently_confirmed(names, entry.gens.as_deref())
+            && let Some(rows) = decode_all(&entry.rows, decode, &self.counters)
+        {
+            self.counters.finish(Outcome::HitLocal, started.elapsed());
+            return Ok(rows);
         }
         let remote = match &self.redis {
             Some(redis) => Some(

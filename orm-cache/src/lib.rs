@@ -21,7 +21,8 @@
 //! before it. While Redis is unreachable, each process serves its in-process tier with only
 //! its own writes invalidating it (other processes' writes show after the entry's TTL), or,
 //! with [`OutagePolicy::Bypass`], reads the database; entries cached during an outage are
-//! dropped when Redis returns.
+//! dropped when Redis returns. [`CacheBuilder::max_staleness`] trades the Redis round trip of
+//! an in-process hit for a window in which other processes' writes may not be seen yet.
 //!
 //! [moka]: https://docs.rs/moka
 

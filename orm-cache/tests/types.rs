@@ -79,7 +79,7 @@ fn sample(id: i64) -> Everything {
         small: -12_345,
         int: i32::MIN + 1,
         float: 1.5e-3,
-        double: -2.718_281_828_459_045,
+        double: -1.234_567_890_123_456_7e-300,
         text: "héllo \u{1F600} 'quoted' \\ \"x\"".to_owned(),
         bytes: vec![0, 255, 1, 254],
         tiny_unsigned: 255,
