@@ -428,3 +428,7 @@ impl DefaultLiteral<i64> for i64 {}
 impl DefaultLiteral<f32> for f32 {}
 impl DefaultLiteral<f64> for f64 {}
 impl DefaultLiteral<String> for &'static str {}
+impl DefaultLiteral<u8> for u8 {}
+impl DefaultLiteral<u16> for u16 {}
+impl DefaultLiteral<u32> for u32 {}
+impl DefaultLiteral<u64> for u64 {}
