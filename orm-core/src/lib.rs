@@ -35,7 +35,7 @@ pub use schema::{
 pub use sql::{Compiled, Dialect};
 #[cfg(feature = "json")]
 pub use value::Json;
-pub use value::{Assign, DecimalType, FieldType, IntoValue, SqlType, TextType, Value};
+pub use value::{Assign, DateType, DecimalType, FieldType, IntoValue, SqlType, TextType, Value};
 
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {

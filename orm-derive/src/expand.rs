@@ -378,6 +378,7 @@ fn column_schema(field: &Field<'_>, primary_key: bool, private: &TokenStream) ->
         }
     };
     let renamed_from = option_str(field.attrs.renamed_from.as_ref().map(|o| o.value.value()));
+    let collation = option_str(field.attrs.collation.as_ref().map(|o| o.value.value()));
     let precision = match &field.attrs.precision {
         None => quote!(::core::option::Option::None),
         Some(precision) => {
@@ -399,6 +400,7 @@ fn column_schema(field: &Field<'_>, primary_key: bool, private: &TokenStream) ->
             auto_increment: #auto_increment,
             default: #default,
             max_length: #max_length,
+            collation: #collation,
             precision: #precision,
             allowed_values: #allowed_values,
             renamed_from: #renamed_from,
@@ -475,7 +477,7 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         if field.attrs.auto_increment.is_some() {
             checks.push(quote_spanned!(span=> #private::assert_auto_increment_field::<#ty>();));
         }
-        if field.attrs.max_length.is_some() {
+        if field.attrs.max_length.is_some() || field.attrs.collation.is_some() {
             checks.push(quote_spanned!(span=> #private::assert_text_field::<#ty>();));
         }
         if field.attrs.precision.is_some() || field.attrs.scale.is_some() {

@@ -219,6 +219,50 @@ impl RowRef<'_> {
         }
     }
 
+    /// The display scale of a PostgreSQL NUMERIC in binary format (`dscale`, bytes 6-8 of its
+    /// header); `None` for another backend, a NULL or a text-format value.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn postgres_numeric_scale(&self, index: usize) -> Option<u32> {
+        let RowRef::Postgres(r) = *self else {
+            return None;
+        };
+        let raw = sqlx::Row::try_get_raw(r, index).ok()?;
+        if raw.format() != sqlx::postgres::PgValueFormat::Binary {
+            return None;
+        }
+        let header: [u8; 2] = raw.as_bytes().ok()?.get(6..8)?.try_into().ok()?;
+        Some(u32::from(u16::from_be_bytes(header)))
+    }
+
+    /// The column as a `Decimal` if this is a PostgreSQL row (or one recorded from it).
+    ///
+    /// sqlx reads a NUMERIC zero without its scale (`0` for `0.00`); the scale is in the
+    /// value's header, so a zero reads back as written, as on the other dialects. A recording
+    /// keeps the corrected value, so a cached row replays it.
+    #[cfg(all(feature = "postgres", feature = "decimal"))]
+    pub(crate) fn get_postgres_decimal(
+        &self,
+        index: usize,
+        expected: &'static str,
+    ) -> Option<Result<Option<rust_decimal::Decimal>, Error>> {
+        match *self {
+            RowRef::Postgres(_) => self.get_postgres(index, expected).map(|value| {
+                value.map(|v| {
+                    v.map(
+                        |d: rust_decimal::Decimal| match self.postgres_numeric_scale(index) {
+                            Some(scale) if d.is_zero() => rust_decimal::Decimal::new(0, scale),
+                            _ => d,
+                        },
+                    )
+                })
+            }),
+            RowRef::Recording(inner, recorder) => inner
+                .get_postgres_decimal(index, expected)
+                .map(|result| recorder.record(index, result)),
+            _ => self.get_postgres(index, expected),
+        }
+    }
+
     /// The column as `T` if this is a MySQL/MariaDB row.
     #[cfg(feature = "mysql")]
     pub(crate) fn get_mysql<T: MySqlDecode + CachedPrimitive>(

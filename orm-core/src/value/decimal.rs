@@ -34,7 +34,7 @@ impl SqlType for Decimal {
                 .transpose();
         }
         #[cfg(feature = "postgres")]
-        if let Some(value) = row.get_postgres::<Decimal>(index, "Decimal") {
+        if let Some(value) = row.get_postgres_decimal(index, "Decimal") {
             return value;
         }
         #[cfg(feature = "mysql")]

@@ -239,7 +239,6 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self, tag: u8) -> Result<Value> {
-        let bad = |what| move || corrupt(what);
         Ok(match tag {
             11 => Value::Bool(self.u8()? != 0),
             12 => Value::SmallInt(i16::from_le_bytes(self.array()?)),
@@ -257,7 +256,7 @@ impl<'a> Reader<'a> {
             #[cfg(feature = "chrono")]
             22 => Value::ChronoDate(
                 ::chrono::NaiveDate::from_num_days_from_ce_opt(i32::from_le_bytes(self.array()?))
-                    .ok_or_else(bad("date out of range"))?,
+                    .ok_or_else(|| corrupt("date out of range"))?,
             ),
             #[cfg(feature = "chrono")]
             23 => {
@@ -265,7 +264,7 @@ impl<'a> Reader<'a> {
                 let nanos = u32::from_le_bytes(self.array()?);
                 Value::ChronoTime(
                     ::chrono::NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos)
-                        .ok_or_else(bad("time out of range"))?,
+                        .ok_or_else(|| corrupt("time out of range"))?,
                 )
             }
             #[cfg(feature = "time")]
