@@ -28,6 +28,8 @@ check_port() { # name url
 }
 [[ ",$backends," == *",postgres,"* ]] && check_port PostgreSQL "$pg_url"
 [[ ",$backends," == *",mysql,"* ]] && check_port MariaDB/MySQL "$my_url"
+# The query cache's tests (orm-cache) run against Redis, PostgreSQL and MariaDB.
+check_port Redis "${ORM_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 
 if [[ ",$backends," == *",mongodb,"* && -z ${ORM_TEST_MONGO_URL:-} ]]; then
   ORM_TEST_MONGO_URL=$(bash scripts/mongo-server.sh start)

@@ -19,6 +19,10 @@ pub use orm_derive::SqlEnum;
 #[cfg(feature = "migrate")]
 pub use orm_migrate as migrate;
 
+/// The query cache: in-process and Redis tiers, invalidation on write (the `cache` feature).
+#[cfg(feature = "cache")]
+pub use orm_cache as cache;
+
 /// `#[derive(SqlType)]`: a one-field tuple struct stored as its inner type.
 #[cfg(feature = "derive")]
 pub use orm_derive::SqlType;

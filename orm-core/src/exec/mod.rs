@@ -5,6 +5,7 @@
 //! so a backend's driver can change (for speed) without touching builders or compilers.
 
 mod bind;
+pub mod cached;
 mod connection;
 mod errors;
 #[cfg(feature = "mongodb")]

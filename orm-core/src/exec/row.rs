@@ -1,5 +1,6 @@
 //! A borrowed database row, read by position.
 
+use super::cached::{CachedPrimitive, CachedRow, RowRecorder};
 use crate::error::Error;
 
 /// A row returned by a driver, read by column position in the order the compiler selected.
@@ -20,6 +21,11 @@ pub enum RowRef<'r> {
     /// A MongoDB document, read through the model's field mapping.
     #[cfg(feature = "mongodb")]
     Document(super::DocumentRow<'r>),
+    /// A row replayed from values recorded earlier (the query cache's hits).
+    Cached(&'r CachedRow),
+    /// A row read through while the values a decoder takes from it are recorded (the query
+    /// cache's misses; see [`CachedRow::record`]).
+    Recording(&'r RowRef<'r>, &'r RowRecorder),
     #[doc(hidden)]
     _Unreachable(std::convert::Infallible, std::marker::PhantomData<&'r ()>),
 }
@@ -63,6 +69,8 @@ impl RowRef<'_> {
             RowRef::MySql(r) => name_of(r, index),
             #[cfg(feature = "mongodb")]
             RowRef::Document(d) => d.column_name(index),
+            RowRef::Cached(_) => format!("#{index}"),
+            RowRef::Recording(inner, _) => inner.column_name(index),
             RowRef::_Unreachable(never, _) => match never {},
         }
     }
@@ -105,18 +113,28 @@ impl RowRef<'_> {
             RowRef::MySql(r) => raw_is_null(r, index),
             #[cfg(feature = "mongodb")]
             RowRef::Document(ref d) => Ok(d.value(index)?.is_none()),
+            RowRef::Cached(row) => row.is_null(index),
+            RowRef::Recording(inner, recorder) => {
+                let null = inner.is_null(index)?;
+                recorder.record_nullness(index, null);
+                Ok(null)
+            }
             RowRef::_Unreachable(never, _) => match never {},
         }
     }
 
     /// Decodes the column at `index` as a nullable `T` through the driver's own decoder.
     #[allow(unused_variables)]
-    pub(crate) fn get<T: NativeDecode>(
+    pub(crate) fn get<T: NativeDecode + CachedPrimitive>(
         &self,
         index: usize,
         expected: &'static str,
     ) -> Result<Option<T>, Error> {
         let result = match *self {
+            RowRef::Cached(row) => return row.get(index, expected),
+            RowRef::Recording(inner, recorder) => {
+                return recorder.record(index, inner.get::<T>(index, expected));
+            }
             #[cfg(feature = "sqlite")]
             RowRef::Sqlite(r) => sqlx::Row::try_get::<Option<T>, _>(r, index),
             #[cfg(feature = "postgres")]
@@ -178,26 +196,38 @@ impl RowRef<'_> {
 
     /// The column as `T` if this is a SQLite row.
     #[cfg(feature = "sqlite")]
-    pub(crate) fn get_sqlite<T: SqliteDecode>(
+    pub(crate) fn get_sqlite<T: SqliteDecode + CachedPrimitive>(
         &self,
         index: usize,
         expected: &'static str,
     ) -> Option<Result<Option<T>, Error>> {
         match *self {
             RowRef::Sqlite(r) => Some(self.wrap(index, expected, sqlx::Row::try_get(r, index))),
+            RowRef::Cached(row) if row.backend() == crate::sql::Dialect::Sqlite => {
+                Some(row.get(index, expected))
+            }
+            RowRef::Recording(inner, recorder) => inner
+                .get_sqlite::<T>(index, expected)
+                .map(|result| recorder.record(index, result)),
             _ => None,
         }
     }
 
     /// The column as `T` if this is a PostgreSQL row.
     #[cfg(feature = "postgres")]
-    pub(crate) fn get_postgres<T: PostgresDecode>(
+    pub(crate) fn get_postgres<T: PostgresDecode + CachedPrimitive>(
         &self,
         index: usize,
         expected: &'static str,
     ) -> Option<Result<Option<T>, Error>> {
         match *self {
             RowRef::Postgres(r) => Some(self.wrap(index, expected, sqlx::Row::try_get(r, index))),
+            RowRef::Cached(row) if row.backend() == crate::sql::Dialect::Postgres => {
+                Some(row.get(index, expected))
+            }
+            RowRef::Recording(inner, recorder) => inner
+                .get_postgres::<T>(index, expected)
+                .map(|result| recorder.record(index, result)),
             _ => None,
         }
     }
@@ -217,15 +247,50 @@ impl RowRef<'_> {
         Some(u32::from(u16::from_be_bytes(header)))
     }
 
+    /// The column as a `Decimal` if this is a PostgreSQL row (or one recorded from it).
+    ///
+    /// sqlx reads a NUMERIC zero without its scale (`0` for `0.00`); the scale is in the
+    /// value's header, so a zero reads back as written, as on the other dialects. A recording
+    /// keeps the corrected value, so a cached row replays it.
+    #[cfg(all(feature = "postgres", feature = "decimal"))]
+    pub(crate) fn get_postgres_decimal(
+        &self,
+        index: usize,
+        expected: &'static str,
+    ) -> Option<Result<Option<rust_decimal::Decimal>, Error>> {
+        match *self {
+            RowRef::Postgres(_) => self.get_postgres(index, expected).map(|value| {
+                value.map(|v| {
+                    v.map(
+                        |d: rust_decimal::Decimal| match self.postgres_numeric_scale(index) {
+                            Some(scale) if d.is_zero() => rust_decimal::Decimal::new(0, scale),
+                            _ => d,
+                        },
+                    )
+                })
+            }),
+            RowRef::Recording(inner, recorder) => inner
+                .get_postgres_decimal(index, expected)
+                .map(|result| recorder.record(index, result)),
+            _ => self.get_postgres(index, expected),
+        }
+    }
+
     /// The column as `T` if this is a MySQL/MariaDB row.
     #[cfg(feature = "mysql")]
-    pub(crate) fn get_mysql<T: MySqlDecode>(
+    pub(crate) fn get_mysql<T: MySqlDecode + CachedPrimitive>(
         &self,
         index: usize,
         expected: &'static str,
     ) -> Option<Result<Option<T>, Error>> {
         match *self {
             RowRef::MySql(r) => Some(self.wrap(index, expected, sqlx::Row::try_get(r, index))),
+            RowRef::Cached(row) if row.backend() == crate::sql::Dialect::MySql => {
+                Some(row.get(index, expected))
+            }
+            RowRef::Recording(inner, recorder) => inner
+                .get_mysql::<T>(index, expected)
+                .map(|result| recorder.record(index, result)),
             _ => None,
         }
     }

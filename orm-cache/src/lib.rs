@@ -1,0 +1,69 @@
+//! # orm-cache
+//!
+//! A query cache for the `orm` crate (`orm::cache` with the `cache` feature): results of
+//! selects are kept in an in-process tier ([moka]) and in Redis, keyed by a hash of the
+//! backend, the compiled statement and its bound values. Every write made through the cached
+//! handle moves a per-table generation in Redis (after commit, inside a transaction), and an
+//! entry whose tables' generations moved is a miss in every process.
+//!
+//! ```no_run
+//! # use std::time::Duration;
+//! # use orm_cache::{Cache, CacheExt};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let cache = Cache::builder().redis_url("redis://127.0.0.1:6379").prefix("myapp").build()?;
+//! let db = cache.wrap(orm_core::Db::connect("sqlite::memory:").await?);
+//! // let users = User::query().filter(User::ACTIVE.eq(true)).cached(Duration::from_secs(60)).all(&db).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! **Consistency.** Once a write made through a [`CachedDb`] (or a commit of a [`CachedTx`])
+//! has returned, no process whose cache uses the same Redis and prefix returns a row cached
+//! before it. While Redis is unreachable, each process serves its in-process tier with only
+//! its own writes invalidating it (other processes' writes show after the entry's TTL), or,
+//! with [`OutagePolicy::Bypass`], reads the database; entries cached during an outage are
+//! dropped when Redis returns. [`CacheBuilder::max_staleness`] trades the Redis round trip of
+//! an in-process hit for a window in which other processes' writes may not be seen yet.
+//!
+//! [moka]: https://docs.rs/moka
+
+mod breaker;
+mod cache;
+mod executor;
+mod key;
+mod redis_tier;
+mod select;
+mod stats;
+mod tx;
+
+pub use cache::{Cache, CacheBuilder, OutagePolicy};
+pub use executor::{CacheView, CachedDb};
+pub use select::{CacheExt, CachedSelect};
+pub use stats::CacheStats;
+pub use tx::CachedTx;
+
+/// Errors building a [`Cache`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The Redis URL could not be parsed.
+    RedisUrl(redis::RedisError),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildError::RedisUrl(e) => write!(
+                f,
+                "invalid Redis URL for the query cache ({e}); use `redis://host:port[/db]`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::RedisUrl(e) => Some(e),
+        }
+    }
+}

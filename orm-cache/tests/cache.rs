@@ -1,0 +1,508 @@
+//! The cache against the real Redis (127.0.0.1:6379), SQLite and PostgreSQL.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Counting, REDIS_URL, RedisServer, prefix};
+use orm::cache::{Cache, CacheExt, CachedDb, OutagePolicy};
+use orm::prelude::*;
+
+/// A row of the tests' table.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "accounts")]
+pub struct Account {
+    #[orm(primary_key)]
+    id: i64,
+    name: String,
+    balance: i64,
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn account(id: i64, name: &str, balance: i64) -> Account {
+    Account {
+        id,
+        name: name.to_owned(),
+        balance,
+    }
+}
+
+fn cache(test: &str) -> Cache {
+    Cache::builder()
+        .redis_url(REDIS_URL)
+        .prefix(prefix(test))
+        .build()
+        .expect("valid settings")
+}
+
+/// An in-memory SQLite database with a few accounts, behind a counting executor.
+async fn sqlite_accounts(delay: Duration) -> Counting {
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    db.create_table::<Account>().await.unwrap();
+    Account::insert_many(&db, &[account(1, "ada", 10), account(2, "bob", 20)])
+        .await
+        .unwrap();
+    Counting::new(db, delay)
+}
+
+#[tokio::test]
+async fn a_second_read_is_a_local_hit_without_a_query() {
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    let cache = cache("local_hit");
+    let db = cache.wrap(counting.clone());
+    let query = || {
+        Account::query()
+            .filter(Account::BALANCE.gt(5))
+            .order_by(Account::ID.asc())
+    };
+    let first = query().cached(MINUTE).all(&db).await.unwrap();
+    let second = query().cached(MINUTE).all(&db).await.unwrap();
+    assert_eq!(first, vec![account(1, "ada", 10), account(2, "bob", 20)]);
+    assert_eq!(second, first);
+    assert_eq!(counting.reads(), 1);
+    let stats = cache.stats();
+    assert_eq!((stats.misses, stats.hits_local, stats.loads), (1, 1, 1));
+    // A different bound value is a different key.
+    query()
+        .filter(Account::BALANCE.gt(15))
+        .cached(MINUTE)
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(counting.reads(), 2);
+}
+
+#[tokio::test]
+async fn uncached_reads_always_query_and_count_optional_exists_are_cached_separately() {
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    let cache = cache("kinds");
+    let db = cache.wrap(counting.clone());
+    Account::query().all(&db).await.unwrap();
+    Account::query().all(&db).await.unwrap();
+    assert_eq!(counting.reads(), 2, "no TTL, no caching");
+    for _ in 0..2 {
+        assert_eq!(Account::query().cached(MINUTE).count(&db).await.unwrap(), 2);
+        let bob = Account::query()
+            .filter(Account::NAME.eq("bob"))
+            .cached(MINUTE)
+            .optional(&db);
+        assert_eq!(bob.await.unwrap(), Some(account(2, "bob", 20)));
+        let nobody = Account::query()
+            .filter(Account::NAME.eq("eve"))
+            .cached(MINUTE);
+        assert!(!nobody.exists(&db).await.unwrap());
+    }
+    assert_eq!(counting.reads(), 5, "three cached reads, each run once");
+}
+
+#[tokio::test]
+async fn an_entry_expires_after_its_ttl_in_both_tiers() {
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    let cache = cache("ttl");
+    let db = cache.wrap(counting.clone());
+    let ttl = Duration::from_millis(300);
+    Account::query().cached(ttl).all(&db).await.unwrap();
+    Account::query().cached(ttl).all(&db).await.unwrap();
+    assert_eq!(counting.reads(), 1);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    Account::query().cached(ttl).all(&db).await.unwrap();
+    assert_eq!(counting.reads(), 2, "expired locally and in Redis");
+    assert_eq!(cache.stats().hits_redis, 0);
+}
+
+#[tokio::test]
+async fn a_model_default_ttl_caches_plain_queries() {
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    let cache = Cache::builder()
+        .redis_url(REDIS_URL)
+        .prefix(prefix("model_ttl"))
+        .model_ttl::<Account>(MINUTE)
+        .build()
+        .unwrap();
+    let db = cache.wrap(counting.clone());
+    for _ in 0..3 {
+        assert_eq!(
+            Account::find(&db, 1).await.unwrap(),
+            Some(account(1, "ada", 10))
+        );
+    }
+    assert_eq!(counting.reads(), 1);
+}
+
+#[tokio::test]
+async fn every_kind_of_write_invalidates_its_table() {
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    let cache = cache("writes");
+    let db = cache.wrap(counting.clone());
+    let names = || async {
+        let all = Account::query()
+            .order_by(Account::ID.asc())
+            .cached(MINUTE)
+            .all(&db);
+        all.await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names().await, ["ada", "bob"]);
+    account(3, "cy", 0).insert(&db).await.unwrap();
+    assert_eq!(names().await, ["ada", "bob", "cy"]);
+    Account::update_many()
+        .set(Account::NAME, "ADA")
+        .filter(Account::ID.eq(1))
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(names().await, ["ADA", "bob", "cy"]);
+    Account::delete_by_key(&db, 3).await.unwrap();
+    assert_eq!(names().await, ["ADA", "bob"]);
+    Account::upsert_many(
+        &db,
+        &[account(2, "bo", 1)],
+        OnConflict::on(Account::ID).update(Account::NAME),
+    )
+    .await
+    .unwrap();
+    assert_eq!(names().await, ["ADA", "bo"]);
+    db.execute_raw_for("UPDATE accounts SET name = 'raw'", &["accounts"])
+        .await
+        .unwrap();
+    assert_eq!(names().await, ["raw", "raw"]);
+    db.execute_raw("UPDATE accounts SET name = 'undeclared'")
+        .await
+        .unwrap();
+    assert_eq!(
+        names().await,
+        ["undeclared", "undeclared"],
+        "raw SQL without tables invalidates all"
+    );
+    assert_eq!(counting.reads(), 7);
+}
+
+#[tokio::test]
+async fn explicit_invalidation_by_table_and_by_tag() {
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    let cache = cache("explicit");
+    let db = cache.wrap(counting.clone());
+    let tagged = || Account::query().cached(MINUTE).tag("dashboard").all(&db);
+    tagged().await.unwrap();
+    tagged().await.unwrap();
+    assert_eq!(counting.reads(), 1);
+    cache.invalidate_tag("other").await;
+    tagged().await.unwrap();
+    assert_eq!(counting.reads(), 1, "another tag leaves it alone");
+    cache.invalidate_tag("dashboard").await;
+    tagged().await.unwrap();
+    assert_eq!(counting.reads(), 2);
+    cache.invalidate_model::<Account>().await;
+    tagged().await.unwrap();
+    assert_eq!(counting.reads(), 3);
+    cache.invalidate_all().await;
+    tagged().await.unwrap();
+    assert_eq!(counting.reads(), 4);
+}
+
+#[tokio::test]
+async fn one_hundred_concurrent_misses_on_a_cold_key_run_one_query() {
+    // Each query takes 200 ms, so all 100 readers arrive while the first one loads.
+    let counting = sqlite_accounts(Duration::from_millis(200)).await;
+    let cache = cache("stampede");
+    let db = Arc::new(cache.wrap(counting.clone()));
+    let readers: Vec<_> = (0..100)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                Account::query()
+                    .order_by(Account::ID.asc())
+                    .cached(MINUTE)
+                    .all(&*db)
+                    .await
+            })
+        })
+        .collect();
+    for reader in readers {
+        assert_eq!(reader.await.unwrap().unwrap().len(), 2);
+    }
+    assert_eq!(counting.reads(), 1);
+    assert_eq!(cache.stats().loads, 1);
+}
+
+#[tokio::test]
+async fn a_failed_load_reaches_its_caller_and_is_not_cached() {
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    let cache = cache("failed_load");
+    let db = cache.wrap(db);
+    let missing = Account::query().cached(MINUTE).all(&db).await;
+    assert!(missing.is_err(), "no table yet: {missing:?}");
+    db.inner().create_table::<Account>().await.unwrap();
+    assert_eq!(
+        Account::query().cached(MINUTE).all(&db).await.unwrap(),
+        vec![]
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_invalidates_on_commit_and_not_on_rollback() {
+    let file = std::env::temp_dir().join(format!("orm-cache-tx-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let db = Db::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    db.create_table::<Account>().await.unwrap();
+    account(1, "ada", 10).insert(&db).await.unwrap();
+    let counting = Counting::new(db.clone(), Duration::ZERO);
+    let cache = cache("tx");
+    let cached = cache.wrap(counting.clone());
+    let plain = cache.wrap(db);
+    let balance = || async {
+        let one = Account::query().cached(MINUTE).one(&cached);
+        one.await.unwrap().balance
+    };
+    assert_eq!(balance().await, 10);
+
+    let tx = plain.begin().await.unwrap();
+    Account::update_many()
+        .set(Account::BALANCE, 99)
+        .execute(&tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(balance().await, 10);
+    assert_eq!(counting.reads(), 1, "a rollback invalidates nothing");
+
+    let tx = plain.begin().await.unwrap();
+    Account::update_many()
+        .set(Account::BALANCE, 42)
+        .execute(&tx)
+        .await
+        .unwrap();
+    let inside = Account::query().one(&tx).await.unwrap();
+    assert_eq!(inside.balance, 42, "the transaction reads its own write");
+    tx.commit().await.unwrap();
+    assert_eq!(balance().await, 42, "the commit invalidated");
+
+    plain
+        .transaction(|tx| async move {
+            Account::update_many()
+                .set(Account::BALANCE, 7)
+                .execute(&tx)
+                .await?;
+            Ok::<_, orm::Error>(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(balance().await, 7);
+    let _ = std::fs::remove_file(&file);
+}
+
+/// Two application processes: separate pools and in-process tiers, one Redis.
+#[tokio::test]
+async fn a_write_through_one_db_is_never_read_stale_through_another() {
+    let (url, schema) = common::postgres_schema("cross_db").await;
+    let prefix = prefix("cross_db");
+    let process = |prefix: String| {
+        let url = url.clone();
+        async move {
+            let cache = Cache::builder()
+                .redis_url(REDIS_URL)
+                .prefix(prefix)
+                .build()
+                .unwrap();
+            cache.wrap(Db::connect(&url).await.unwrap())
+        }
+    };
+    let a: CachedDb<Db> = process(prefix.clone()).await;
+    let b: CachedDb<Db> = process(prefix.clone()).await;
+    a.inner().create_table::<Account>().await.unwrap();
+    account(1, "ada", 10).insert(&a).await.unwrap();
+    let read = |db: &CachedDb<Db>| {
+        let q = Account::query().filter(Account::ID.eq(1)).cached(MINUTE);
+        let db = db.clone();
+        async move { q.one(&db).await.unwrap().balance }
+    };
+    for round in 0..20_i64 {
+        // Both processes have the row cached locally...
+        assert_eq!(read(&a).await, 10 + round);
+        assert_eq!(read(&b).await, 10 + round);
+        // ...one writes; the other's next read must see it.
+        let writer = if round % 2 == 0 { &a } else { &b };
+        Account::update_many()
+            .set(Account::BALANCE, 11 + round)
+            .filter(Account::ID.eq(1))
+            .execute(writer)
+            .await
+            .unwrap();
+        assert_eq!(read(&a).await, 11 + round);
+        assert_eq!(read(&b).await, 11 + round);
+    }
+    assert!(b.cache().stats().stale >= 10, "{:?}", b.cache().stats());
+    assert!(b.cache().stats().hits() >= 10, "{:?}", b.cache().stats());
+
+    // A process with its own Redis prefix shares nothing: it keeps its stale copy.
+    let c = process(format!("{prefix}-elsewhere")).await;
+    let before = read(&c).await;
+    Account::update_many()
+        .set(Account::BALANCE, 0)
+        .execute(&a)
+        .await
+        .unwrap();
+    assert_eq!(read(&c).await, before, "the check above can fail");
+    drop((a, b, c));
+    common::drop_schema(&schema).await;
+}
+
+#[tokio::test]
+async fn a_redis_outage_causes_no_query_error_and_the_cache_recovers() {
+    let mut server = RedisServer::start(None).await;
+    let port = server.port;
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    let cache = Cache::builder()
+        .redis_url(server.url())
+        .prefix(prefix("outage"))
+        .redis_timeout(Duration::from_millis(100))
+        .circuit_breaker(2, Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let db = cache.wrap(counting.clone());
+    let names = || async {
+        let all = Account::query()
+            .order_by(Account::ID.asc())
+            .cached(MINUTE)
+            .all(&db);
+        all.await
+            .expect("no error reaches the query")
+            .into_iter()
+            .map(|a| a.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names().await, ["ada", "bob"]);
+    assert_eq!(cache.stats().errors, 0);
+
+    server.kill();
+    for _ in 0..20 {
+        assert_eq!(names().await, ["ada", "bob"]);
+    }
+    let down = cache.stats();
+    assert!(
+        down.redis_down && down.breaker_trips == 1 && down.errors >= 2,
+        "{down:?}"
+    );
+    assert!(
+        down.errors <= 3,
+        "the breaker stops calling Redis: {down:?}"
+    );
+    assert_eq!(counting.reads(), 1, "served from the in-process tier");
+    // This process's own write still invalidates its in-process tier.
+    account(3, "cy", 0).insert(&db).await.expect("writes work");
+    assert_eq!(names().await, ["ada", "bob", "cy"]);
+
+    let _server = RedisServer::start(Some(port)).await;
+    // The breaker probes after its cooldown; the connection may need one failed call to
+    // notice the new server, so allow a few cooldowns.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while cache.stats().redis_down {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Redis came back but the breaker stayed open"
+        );
+        assert_eq!(names().await, ["ada", "bob", "cy"]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(names().await, ["ada", "bob", "cy"]);
+    let up = cache.stats();
+    assert!(!up.redis_down, "the probe closed the breaker: {up:?}");
+    // The entry cached during the outage was not trusted once Redis returned; the reload
+    // went to Redis, and the next read is a hit again.
+    let reads = counting.reads();
+    assert_eq!(names().await, ["ada", "bob", "cy"]);
+    assert_eq!(counting.reads(), reads);
+    assert_eq!(cache.stats().errors, up.errors, "no new errors");
+}
+
+#[tokio::test]
+async fn bypass_policy_reads_the_database_while_redis_is_down() {
+    let mut server = RedisServer::start(None).await;
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    let cache = Cache::builder()
+        .redis_url(server.url())
+        .prefix(prefix("bypass"))
+        .redis_timeout(Duration::from_millis(100))
+        .outage_policy(OutagePolicy::Bypass)
+        .build()
+        .unwrap();
+    let db = cache.wrap(counting.clone());
+    Account::query().cached(MINUTE).all(&db).await.unwrap();
+    server.kill();
+    for _ in 0..5 {
+        Account::query().cached(MINUTE).all(&db).await.unwrap();
+    }
+    assert_eq!(counting.reads(), 6);
+    assert_eq!(cache.stats().bypassed, 5);
+}
+
+#[tokio::test]
+async fn a_cache_without_redis_is_local_only() {
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    let cache = Cache::builder().max_entries(1).build().unwrap();
+    let db = cache.wrap(counting.clone());
+    Account::query().cached(MINUTE).all(&db).await.unwrap();
+    Account::query().cached(MINUTE).all(&db).await.unwrap();
+    assert_eq!(counting.reads(), 1);
+    Account::query()
+        .filter(Account::ID.eq(1))
+        .cached(MINUTE)
+        .all(&db)
+        .await
+        .unwrap();
+    assert!(cache.local_entries().await <= 1, "bounded by entries");
+    assert!(cache.stats().evictions >= 1, "{:?}", cache.stats());
+    assert_eq!(cache.stats().errors, 0);
+}
+
+#[tokio::test]
+async fn max_staleness_skips_redis_for_a_window_but_never_for_own_writes() {
+    let shared = prefix("staleness");
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    let window = Duration::from_millis(400);
+    let process = || {
+        let cache = Cache::builder()
+            .redis_url(REDIS_URL)
+            .prefix(shared.clone())
+            .max_staleness(window)
+            .build()
+            .unwrap();
+        cache.wrap(counting.db.clone())
+    };
+    let (a, b) = (process(), process());
+    let balance = |db: &CachedDb<Db>| {
+        let q = Account::query().filter(Account::ID.eq(1)).cached(MINUTE);
+        let db = db.clone();
+        async move { q.one(&db).await.unwrap().balance }
+    };
+    assert_eq!(balance(&b).await, 10);
+    let update = |db: CachedDb<Db>, to: i64| async move {
+        Account::update_many()
+            .set(Account::BALANCE, to)
+            .filter(Account::ID.eq(1))
+            .execute(&db)
+            .await
+            .unwrap();
+    };
+    update(a.clone(), 11).await;
+    assert_eq!(
+        balance(&b).await,
+        10,
+        "another process's write shows only after the window"
+    );
+    tokio::time::sleep(window + Duration::from_millis(50)).await;
+    assert_eq!(
+        balance(&b).await,
+        11,
+        "after the window Redis is asked again"
+    );
+    update(b.clone(), 12).await;
+    assert_eq!(balance(&b).await, 12, "own writes invalidate at once");
+}

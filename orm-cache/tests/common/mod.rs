@@ -1,0 +1,210 @@
+//! Shared by the cache tests: databases, a statement-counting executor, Redis servers.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use orm::Executor;
+use orm::exec::Decoder;
+use orm::query::ir::{InsertQuery, SelectQuery, Statement};
+use orm::{Backend, Compiled, Db, ExecResult, PoolOptions, Result};
+
+/// The shared Redis every test uses (each with its own key prefix).
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// A key prefix no other test (or run) uses.
+pub fn prefix(test: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    format!(
+        "orm-cache-test:{test}:{}:{nanos}:{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("ORM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A fresh PostgreSQL schema for one test, and a URL whose connections use it; `drop_schema`
+/// removes it.
+pub async fn postgres_schema(test: &str) -> (String, String) {
+    let base = postgres_url();
+    let admin = PoolOptions::new()
+        .max_connections(1)
+        .connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is unreachable: {e}"));
+    let schema = format!("orm_cache_{test}_{}", std::process::id());
+    admin
+        .execute_raw(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+    admin
+        .execute_raw(&format!("CREATE SCHEMA \"{schema}\""))
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    (
+        format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+        schema,
+    )
+}
+
+pub async fn drop_schema(schema: &str) {
+    let admin = Db::connect(&postgres_url()).await.unwrap();
+    admin
+        .execute_raw(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+}
+
+/// An executor that counts the selects it runs and makes each take `delay`, so that
+/// concurrent readers overlap.
+#[derive(Clone, Debug)]
+pub struct Counting {
+    pub db: Db,
+    pub reads: Arc<AtomicU64>,
+    pub delay: Duration,
+}
+
+impl Counting {
+    pub fn new(db: Db, delay: Duration) -> Self {
+        Counting {
+            db,
+            reads: Arc::default(),
+            delay,
+        }
+    }
+
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    async fn read(&self) {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+    }
+}
+
+impl Executor for Counting {
+    fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    async fn fetch_all<T: Send + 'static>(&self, q: SelectQuery, d: Decoder<T>) -> Result<Vec<T>> {
+        self.read().await;
+        self.db.fetch_all(q, d).await
+    }
+
+    async fn fetch_optional<T: Send + 'static>(
+        &self,
+        q: SelectQuery,
+        d: Decoder<T>,
+    ) -> Result<Option<T>> {
+        self.read().await;
+        self.db.fetch_optional(q, d).await
+    }
+
+    async fn count(&self, q: SelectQuery) -> Result<u64> {
+        self.read().await;
+        self.db.count(q).await
+    }
+
+    async fn insert_returning<T: Send + 'static>(
+        &self,
+        q: InsertQuery,
+        d: Decoder<T>,
+    ) -> Result<T> {
+        self.db.insert_returning(q, d).await
+    }
+
+    async fn execute(&self, s: Statement) -> Result<ExecResult> {
+        self.db.execute(s).await
+    }
+
+    async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
+        self.db.execute_raw(sql).await
+    }
+
+    async fn fetch_compiled<T: Send + 'static>(
+        &self,
+        s: Compiled,
+        d: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        self.read().await;
+        self.db.fetch_compiled(s, d).await
+    }
+
+    async fn execute_compiled(&self, s: Compiled) -> Result<ExecResult> {
+        self.db.execute_compiled(s).await
+    }
+}
+
+/// A `redis-server` of the test's own, on a free port, killed on drop.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    /// Starts a server (no persistence) and waits until it answers.
+    pub async fn start(port: Option<u16>) -> RedisServer {
+        let port = port.unwrap_or_else(|| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            listener.local_addr().expect("bound").port()
+        });
+        let child = std::process::Command::new("/usr/bin/redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--bind", "127.0.0.1"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("/usr/bin/redis-server starts (install redis-server)");
+        let server = RedisServer {
+            port,
+            child: Some(child),
+        };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("redis-server on port {port} did not start listening");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server and waits until it is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill redis-server");
+            child.wait().expect("reap redis-server");
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

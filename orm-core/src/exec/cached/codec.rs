@@ -1,0 +1,378 @@
+//! A compact, versioned binary form of cached rows (what the query cache keeps in Redis), and
+//! of single values (what it hashes into cache keys).
+//!
+//! Layout: a format byte, the backend, the row count, then per row its slot count and slots;
+//! a slot is one tag byte and the value's bytes (integers little-endian, strings and byte
+//! strings length-prefixed). Timestamps keep nanoseconds, decimals their 16-byte form, JSON
+//! its text.
+
+use super::{CachedRow, Slot, backend_tag, tag_backend};
+use crate::error::{Error, Result};
+use crate::value::Value;
+
+/// Bumped whenever the layout changes, so that old entries read as unreadable (a miss).
+const FORMAT: u8 = 1;
+
+/// Serializes `rows` (all from one backend) into `out`.
+pub fn encode_rows(rows: &[CachedRow], out: &mut Vec<u8>) {
+    out.push(FORMAT);
+    out.push(rows.first().map_or(0, |r| backend_tag(r.backend)));
+    put_len(out, rows.len());
+    for row in rows {
+        put_len(out, row.slots.len());
+        for slot in &row.slots {
+            match slot {
+                Slot::Unread => out.push(0),
+                Slot::Null => out.push(1),
+                Slot::NotNull => out.push(2),
+                Slot::Value(value) => encode_value(value, out),
+            }
+        }
+    }
+}
+
+/// Reads rows written by [`encode_rows`].
+pub fn decode_rows(bytes: &[u8]) -> Result<Vec<CachedRow>> {
+    let mut r = Reader { bytes, at: 0 };
+    if r.u8()? != FORMAT {
+        return Err(corrupt("unknown format version"));
+    }
+    let tag = r.u8()?;
+    let count = r.len()?;
+    if count == 0 {
+        return match r.at == bytes.len() {
+            true => Ok(Vec::new()),
+            false => Err(corrupt("trailing bytes")),
+        };
+    }
+    let backend = tag_backend(tag).ok_or_else(|| corrupt("unknown backend"))?;
+    let mut rows = Vec::with_capacity(count.min(bytes.len()));
+    for _ in 0..count {
+        let n = r.len()?;
+        let mut slots = Vec::with_capacity(n.min(bytes.len()));
+        for _ in 0..n {
+            slots.push(match r.u8()? {
+                0 => Slot::Unread,
+                1 => Slot::Null,
+                2 => Slot::NotNull,
+                tag => Slot::Value(r.value(tag)?),
+            });
+        }
+        rows.push(CachedRow { backend, slots });
+    }
+    if r.at != bytes.len() {
+        return Err(corrupt("trailing bytes"));
+    }
+    Ok(rows)
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::Decode {
+        column: "cached rows".to_owned(),
+        index: 0,
+        expected: "rows written by orm's cache",
+        source: format!("unreadable cache entry ({what}); it is treated as a miss").into(),
+    }
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_len(out, bytes.len());
+    out.extend_from_slice(bytes);
+}
+
+/// Appends one value, tagged (tags 10 and up; 0-2 are the empty slots).
+pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null(ty) => {
+            out.push(10);
+            put_bytes(out, format!("{ty:?}").as_bytes());
+        }
+        Value::Bool(b) => out.extend_from_slice(&[11, u8::from(*b)]),
+        Value::SmallInt(i) => {
+            out.push(12);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Value::Int(i) => {
+            out.push(13);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Value::BigInt(i) => {
+            out.push(14);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Value::Float(f) => {
+            out.push(15);
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        Value::Double(f) => {
+            out.push(16);
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        Value::Text(s) => {
+            out.push(17);
+            put_bytes(out, s.as_bytes());
+        }
+        Value::Bytes(b) => {
+            out.push(18);
+            put_bytes(out, b);
+        }
+        Value::BigUnsigned(u) => {
+            out.push(19);
+            out.extend_from_slice(&u.to_le_bytes());
+        }
+        #[cfg(feature = "chrono")]
+        Value::ChronoDateTimeUtc(v) => {
+            out.push(20);
+            put_instant(out, v.timestamp(), v.timestamp_subsec_nanos());
+        }
+        #[cfg(feature = "chrono")]
+        Value::ChronoDateTime(v) => {
+            out.push(21);
+            let utc = v.and_utc();
+            put_instant(out, utc.timestamp(), utc.timestamp_subsec_nanos());
+        }
+        #[cfg(feature = "chrono")]
+        Value::ChronoDate(v) => {
+            out.push(22);
+            out.extend_from_slice(&::chrono::Datelike::num_days_from_ce(v).to_le_bytes());
+        }
+        #[cfg(feature = "chrono")]
+        Value::ChronoTime(v) => {
+            use ::chrono::Timelike;
+            out.push(23);
+            out.extend_from_slice(&v.num_seconds_from_midnight().to_le_bytes());
+            out.extend_from_slice(&v.nanosecond().to_le_bytes());
+        }
+        #[cfg(feature = "time")]
+        Value::TimeOffsetDateTime(v) => {
+            out.push(24);
+            out.extend_from_slice(&v.unix_timestamp_nanos().to_le_bytes());
+            out.extend_from_slice(&v.offset().whole_seconds().to_le_bytes());
+        }
+        #[cfg(feature = "time")]
+        Value::TimePrimitiveDateTime(v) => {
+            out.push(25);
+            out.extend_from_slice(&v.assume_utc().unix_timestamp_nanos().to_le_bytes());
+        }
+        #[cfg(feature = "time")]
+        Value::TimeDate(v) => {
+            out.push(26);
+            out.extend_from_slice(&v.to_julian_day().to_le_bytes());
+        }
+        #[cfg(feature = "time")]
+        Value::TimeTime(v) => {
+            out.push(27);
+            let (h, m, s, nanos) = v.as_hms_nano();
+            out.extend_from_slice(&[h, m, s]);
+            out.extend_from_slice(&nanos.to_le_bytes());
+        }
+        #[cfg(feature = "uuid")]
+        Value::Uuid(v) => {
+            out.push(28);
+            out.extend_from_slice(v.as_bytes());
+        }
+        #[cfg(feature = "decimal")]
+        Value::Decimal(v) => {
+            out.push(29);
+            out.extend_from_slice(&v.serialize());
+        }
+        #[cfg(feature = "json")]
+        Value::Json(v) => {
+            out.push(30);
+            put_bytes(out, v.to_string().as_bytes());
+        }
+        Value::Unencodable(ty, message) => {
+            out.push(31);
+            put_bytes(out, format!("{ty:?}: {message}").as_bytes());
+        }
+    }
+}
+
+#[cfg(feature = "chrono")]
+fn put_instant(out: &mut Vec<u8>, secs: i64, nanos: u32) {
+    out.extend_from_slice(&secs.to_le_bytes());
+    out.extend_from_slice(&nanos.to_le_bytes());
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|end| *end <= self.bytes.len());
+        let end = end.ok_or_else(|| corrupt("truncated"))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn len(&mut self) -> Result<usize> {
+        Ok(u32::from_le_bytes(self.array()?) as usize)
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8]> {
+        let n = self.len()?;
+        self.take(n)
+    }
+
+    fn text(&mut self) -> Result<String> {
+        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| corrupt("text is not UTF-8"))
+    }
+
+    fn value(&mut self, tag: u8) -> Result<Value> {
+        Ok(match tag {
+            11 => Value::Bool(self.u8()? != 0),
+            12 => Value::SmallInt(i16::from_le_bytes(self.array()?)),
+            13 => Value::Int(i32::from_le_bytes(self.array()?)),
+            14 => Value::BigInt(i64::from_le_bytes(self.array()?)),
+            15 => Value::Float(f32::from_le_bytes(self.array()?)),
+            16 => Value::Double(f64::from_le_bytes(self.array()?)),
+            17 => Value::Text(self.text()?),
+            18 => Value::Bytes(self.bytes()?.to_vec()),
+            19 => Value::BigUnsigned(u64::from_le_bytes(self.array()?)),
+            #[cfg(feature = "chrono")]
+            20 => Value::ChronoDateTimeUtc(self.chrono_instant()?),
+            #[cfg(feature = "chrono")]
+            21 => Value::ChronoDateTime(self.chrono_instant()?.naive_utc()),
+            #[cfg(feature = "chrono")]
+            22 => Value::ChronoDate(
+                ::chrono::NaiveDate::from_num_days_from_ce_opt(i32::from_le_bytes(self.array()?))
+                    .ok_or_else(|| corrupt("date out of range"))?,
+            ),
+            #[cfg(feature = "chrono")]
+            23 => {
+                let secs = u32::from_le_bytes(self.array()?);
+                let nanos = u32::from_le_bytes(self.array()?);
+                Value::ChronoTime(
+                    ::chrono::NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos)
+                        .ok_or_else(|| corrupt("time out of range"))?,
+                )
+            }
+            #[cfg(feature = "time")]
+            24 => {
+                let nanos = i128::from_le_bytes(self.array()?);
+                let offset = i32::from_le_bytes(self.array()?);
+                let offset = ::time::UtcOffset::from_whole_seconds(offset)
+                    .map_err(|_| corrupt("offset out of range"))?;
+                Value::TimeOffsetDateTime(self.time_instant(nanos)?.to_offset(offset))
+            }
+            #[cfg(feature = "time")]
+            25 => {
+                let nanos = i128::from_le_bytes(self.array()?);
+                let at = self.time_instant(nanos)?;
+                Value::TimePrimitiveDateTime(::time::PrimitiveDateTime::new(at.date(), at.time()))
+            }
+            #[cfg(feature = "time")]
+            26 => Value::TimeDate(
+                ::time::Date::from_julian_day(i32::from_le_bytes(self.array()?))
+                    .map_err(|_| corrupt("date out of range"))?,
+            ),
+            #[cfg(feature = "time")]
+            27 => {
+                let [h, m, s] = self.array()?;
+                let nanos = u32::from_le_bytes(self.array()?);
+                Value::TimeTime(
+                    ::time::Time::from_hms_nano(h, m, s, nanos)
+                        .map_err(|_| corrupt("time out of range"))?,
+                )
+            }
+            #[cfg(feature = "uuid")]
+            28 => Value::Uuid(::uuid::Uuid::from_bytes(self.array()?)),
+            #[cfg(feature = "decimal")]
+            29 => Value::Decimal(::rust_decimal::Decimal::deserialize(self.array()?)),
+            #[cfg(feature = "json")]
+            30 => Value::Json(Box::new(
+                serde_json::from_slice(self.bytes()?).map_err(|_| corrupt("invalid JSON"))?,
+            )),
+            _ => return Err(corrupt("unknown value tag")),
+        })
+    }
+
+    #[cfg(feature = "chrono")]
+    fn chrono_instant(&mut self) -> Result<::chrono::DateTime<::chrono::Utc>> {
+        let secs = i64::from_le_bytes(self.array()?);
+        let nanos = u32::from_le_bytes(self.array()?);
+        ::chrono::DateTime::from_timestamp(secs, nanos)
+            .ok_or_else(|| corrupt("timestamp out of range"))
+    }
+
+    #[cfg(feature = "time")]
+    fn time_instant(&self, nanos: i128) -> Result<::time::OffsetDateTime> {
+        ::time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .map_err(|_| corrupt("timestamp out of range"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Backend;
+    use crate::sql::Dialect;
+
+    fn rows() -> Vec<CachedRow> {
+        let values = vec![
+            Slot::Value(Value::Text("é\u{0}x".to_owned())),
+            Slot::Null,
+            Slot::NotNull,
+            Slot::Unread,
+            Slot::Value(Value::Double(f64::NAN.copysign(-1.0))),
+            Slot::Value(Value::BigUnsigned(u64::MAX)),
+            Slot::Value(Value::Bytes(vec![0, 1, 255])),
+        ];
+        vec![CachedRow::new(Backend::Sql(Dialect::MySql), values.clone()); 3]
+    }
+
+    #[test]
+    fn rows_round_trip_bit_for_bit() {
+        let mut bytes = Vec::new();
+        encode_rows(&rows(), &mut bytes);
+        let back = decode_rows(&bytes).unwrap();
+        let mut again = Vec::new();
+        encode_rows(&back, &mut again);
+        assert_eq!(bytes, again);
+        assert_eq!(back[0].backend(), Backend::Sql(Dialect::MySql));
+        assert_eq!(
+            back[2].slots()[0],
+            Slot::Value(Value::Text("é\u{0}x".to_owned()))
+        );
+    }
+
+    #[test]
+    fn truncated_or_foreign_bytes_are_an_error_not_a_panic() {
+        let mut bytes = Vec::new();
+        encode_rows(&rows(), &mut bytes);
+        for end in 0..bytes.len() {
+            assert!(decode_rows(&bytes[..end]).is_err(), "prefix of {end} bytes");
+        }
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(decode_rows(&trailing).is_err());
+        assert!(
+            decode_rows(&[FORMAT + 1, 1, 0, 0, 0, 0]).is_err(),
+            "another format"
+        );
+        assert!(
+            decode_rows(&[FORMAT, 1, 1, 0, 0, 0, 1, 0, 0, 0, 250]).is_err(),
+            "unknown tag"
+        );
+    }
+}
