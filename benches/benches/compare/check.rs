@@ -53,16 +53,53 @@ fn d_comment(c: &dsl::Comment) -> CommentRow {
 
 /// The trivial select returns the same users everywhere (`expected` of them).
 pub async fn select_users(ctx: &Ctx, expected: usize) {
-    let ours = sorted(orm_side::select_users(ctx).await.iter().map(ours::User::row).collect());
-    assert_eq!(ours.len(), expected, "select_users: the ORM read {} users", ours.len());
+    let ours = sorted(
+        orm_side::select_users(ctx)
+            .await
+            .iter()
+            .map(ours::User::row)
+            .collect(),
+    );
+    assert_eq!(
+        ours.len(),
+        expected,
+        "select_users: the ORM read {} users",
+        ours.len()
+    );
     let mut conn = ctx.diesel[0].lock().unwrap();
     same(
         "select_users",
         &ours,
         [
-            ("sqlx", sorted(sqlx_side::select_users(&ctx.sqlx).await.iter().map(sq_user).collect())),
-            ("SeaORM", sorted(sea_side::select_users(ctx).await.iter().map(sea_user).collect())),
-            ("Diesel", sorted(diesel_side::select_users(&mut conn).iter().map(d_user).collect())),
+            (
+                "sqlx",
+                sorted(
+                    sqlx_side::select_users(&ctx.sqlx)
+                        .await
+                        .iter()
+                        .map(sq_user)
+                        .collect(),
+                ),
+            ),
+            (
+                "SeaORM",
+                sorted(
+                    sea_side::select_users(ctx)
+                        .await
+                        .iter()
+                        .map(sea_user)
+                        .collect(),
+                ),
+            ),
+            (
+                "Diesel",
+                sorted(
+                    diesel_side::select_users(&mut conn)
+                        .iter()
+                        .map(d_user)
+                        .collect(),
+                ),
+            ),
         ],
     );
 }
@@ -70,7 +107,11 @@ pub async fn select_users(ctx: &Ctx, expected: usize) {
 /// The left join returns the same `(user, post?)` pairs everywhere.
 pub async fn join(ctx: &Ctx) {
     let ours = sorted(
-        orm_side::join(ctx).await.iter().map(|(u, p)| (u.row(), p.as_ref().map(ours::Post::row))).collect(),
+        orm_side::join(ctx)
+            .await
+            .iter()
+            .map(|(u, p)| (u.row(), p.as_ref().map(ours::Post::row)))
+            .collect(),
     );
     assert!(ours.iter().all(|(u, _)| u.2.as_deref() == Some("black")));
     let mut conn = ctx.diesel[0].lock().unwrap();
@@ -80,15 +121,32 @@ pub async fn join(ctx: &Ctx) {
         [
             (
                 "sqlx",
-                sorted(sqlx_side::join(ctx).await.iter().map(|(u, p)| (sq_user(u), p.as_ref().map(sq_post))).collect()),
+                sorted(
+                    sqlx_side::join(ctx)
+                        .await
+                        .iter()
+                        .map(|(u, p)| (sq_user(u), p.as_ref().map(sq_post)))
+                        .collect(),
+                ),
             ),
             (
                 "SeaORM",
-                sorted(sea_side::join(ctx).await.iter().map(|(u, p)| (sea_user(u), p.as_ref().map(sea_post))).collect()),
+                sorted(
+                    sea_side::join(ctx)
+                        .await
+                        .iter()
+                        .map(|(u, p)| (sea_user(u), p.as_ref().map(sea_post)))
+                        .collect(),
+                ),
             ),
             (
                 "Diesel",
-                sorted(diesel_side::join(&mut conn).iter().map(|(u, p)| (d_user(u), p.as_ref().map(d_post))).collect()),
+                sorted(
+                    diesel_side::join(&mut conn)
+                        .iter()
+                        .map(|(u, p)| (d_user(u), p.as_ref().map(d_post)))
+                        .collect(),
+                ),
             ),
         ],
     );
@@ -98,25 +156,49 @@ pub async fn join(ctx: &Ctx) {
 pub async fn insert(ctx: &Ctx, rows: &[NewRow]) {
     let stored = || async {
         let all = ours::NewUser::query().all(&ctx.orm).await.unwrap();
-        sorted(all.into_iter().map(|u| (u.name, u.hair_color)).collect::<Vec<_>>())
+        sorted(
+            all.into_iter()
+                .map(|u| (u.name, u.hair_color))
+                .collect::<Vec<_>>(),
+        )
     };
     let n = rows.len() as u64;
     crate::setup::clear_new_users(&ctx.orm).await;
-    assert_eq!(orm_side::insert(ctx, rows).await, n, "insert: the ORM's count");
+    assert_eq!(
+        orm_side::insert(ctx, rows).await,
+        n,
+        "insert: the ORM's count"
+    );
     let ours = stored().await;
-    assert_eq!(ours, sorted(rows.to_vec()), "insert: the ORM stored other rows");
+    assert_eq!(
+        ours,
+        sorted(rows.to_vec()),
+        "insert: the ORM stored other rows"
+    );
     crate::setup::clear_new_users(&ctx.orm).await;
-    assert_eq!(sqlx_side::insert(ctx, rows).await, n, "insert: sqlx's count");
+    assert_eq!(
+        sqlx_side::insert(ctx, rows).await,
+        n,
+        "insert: sqlx's count"
+    );
     let by_sqlx = stored().await;
     crate::setup::clear_new_users(&ctx.orm).await;
-    assert_eq!(sea_side::insert(ctx, rows).await, n, "insert: SeaORM's count");
+    assert_eq!(
+        sea_side::insert(ctx, rows).await,
+        n,
+        "insert: SeaORM's count"
+    );
     let by_sea = stored().await;
     crate::setup::clear_new_users(&ctx.orm).await;
     let count = diesel_side::insert(&mut ctx.diesel[0].lock().unwrap(), rows);
     assert_eq!(count as u64, n, "insert: Diesel's count");
     let by_diesel = stored().await;
     crate::setup::clear_new_users(&ctx.orm).await;
-    same("insert", &ours, [("sqlx", by_sqlx), ("SeaORM", by_sea), ("Diesel", by_diesel)]);
+    same(
+        "insert",
+        &ours,
+        [("sqlx", by_sqlx), ("SeaORM", by_sea), ("Diesel", by_diesel)],
+    );
 }
 
 fn tree<U, P, C>(
@@ -147,15 +229,42 @@ pub async fn associations(ctx: &Ctx, users: usize, posts: usize, comments: usize
         ours::Comment::row,
     );
     assert_eq!(ours.len(), users);
-    assert!(ours.iter().all(|(_, ps)| ps.len() == posts && ps.iter().all(|(_, cs)| cs.len() == comments)));
+    assert!(
+        ours.iter()
+            .all(|(_, ps)| ps.len() == posts && ps.iter().all(|(_, cs)| cs.len() == comments))
+    );
     let mut conn = ctx.diesel[0].lock().unwrap();
     same(
         "associations",
         &ours,
         [
-            ("sqlx", tree(&sqlx_side::associations(ctx).await, sq_user, sq_post, sq_comment)),
-            ("SeaORM", tree(&sea_side::associations(ctx).await, sea_user, sea_post, sea_comment)),
-            ("Diesel", tree(&diesel_side::associations(&mut conn), d_user, d_post, d_comment)),
+            (
+                "sqlx",
+                tree(
+                    &sqlx_side::associations(ctx).await,
+                    sq_user,
+                    sq_post,
+                    sq_comment,
+                ),
+            ),
+            (
+                "SeaORM",
+                tree(
+                    &sea_side::associations(ctx).await,
+                    sea_user,
+                    sea_post,
+                    sea_comment,
+                ),
+            ),
+            (
+                "Diesel",
+                tree(
+                    &diesel_side::associations(&mut conn),
+                    d_user,
+                    d_post,
+                    d_comment,
+                ),
+            ),
         ],
     );
 }
@@ -171,9 +280,21 @@ pub async fn find(ctx: &Ctx, ids: &[i64]) {
             "find",
             &ours,
             [
-                ("sqlx", sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await.as_ref().map(sq_user)),
-                ("SeaORM", sea_side::find(&ctx.sea, id).await.as_ref().map(sea_user)),
-                ("Diesel", diesel_side::find(&mut conn, id).as_ref().map(d_user)),
+                (
+                    "sqlx",
+                    sqlx_side::find(&ctx.sqlx, ctx.sql.find, id)
+                        .await
+                        .as_ref()
+                        .map(sq_user),
+                ),
+                (
+                    "SeaORM",
+                    sea_side::find(&ctx.sea, id).await.as_ref().map(sea_user),
+                ),
+                (
+                    "Diesel",
+                    diesel_side::find(&mut conn, id).as_ref().map(d_user),
+                ),
             ],
         );
     }
@@ -182,12 +303,20 @@ pub async fn find(ctx: &Ctx, ids: &[i64]) {
 /// Every builder renders the three predicates with three bound values.
 pub fn build(ctx: &Ctx) {
     let ours = orm_side::build(ctx.dialect);
-    assert_eq!(ours.values.len(), 3, "build: the ORM binds {:?}", ours.values);
+    assert_eq!(
+        ours.values.len(),
+        3,
+        "build: the ORM binds {:?}",
+        ours.values
+    );
     let theirs = sea_side::build(ctx.dialect);
     let binds = theirs.values.as_ref().map_or(0, |v| v.0.len());
     assert_eq!(binds, 3, "build: SeaORM binds {:?}", theirs.values);
     let diesel = diesel_side::build(ctx.dialect);
-    assert!(diesel.contains("LIKE") && diesel.contains("black"), "build: Diesel rendered {diesel}");
+    assert!(
+        diesel.contains("LIKE") && diesel.contains("black"),
+        "build: Diesel rendered {diesel}"
+    );
     for sql in [ours.sql.as_str(), theirs.sql.as_str(), diesel.as_str()] {
         assert!(sql.contains("LIKE"), "build: {sql}");
     }

@@ -304,12 +304,12 @@ pub mod sqlx_side {
 
 pub mod sea_side {
     use super::*;
+    use sea::{comment, new_user, post, user};
     use sea_orm::{
         ActiveValue::{NotSet, Set},
         ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, LoaderTrait, QueryFilter,
         QueryTrait,
     };
-    use sea::{comment, new_user, post, user};
 
     pub async fn select_users(ctx: &Ctx) -> Vec<user::Model> {
         user::Entity::find().all(&ctx.sea).await.unwrap()
@@ -401,9 +401,7 @@ macro_rules! with_conn {
 pub mod diesel_side {
     use super::*;
     use diesel::prelude::*;
-    use dsl::{
-        Comment, NewUser, Post, User, bench_new_users, bench_posts, bench_users,
-    };
+    use dsl::{Comment, NewUser, Post, User, bench_new_users, bench_posts, bench_users};
 
     pub fn select_users(conn: &mut DieselConn) -> Vec<User> {
         with_conn!(conn, c => bench_users::table.load::<User>(c).unwrap())

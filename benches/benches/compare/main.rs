@@ -155,7 +155,10 @@ async fn concurrently_blocking(ctx: &Ctx, ids: &Arc<Vec<i64>>) {
             tokio::task::spawn_blocking(move || {
                 let mut conn = conn.lock().unwrap();
                 for k in 0..LOOKUPS_PER_TASK {
-                    black_box(diesel_side::find(&mut conn, ids[(t * LOOKUPS_PER_TASK + k) % ids.len()]));
+                    black_box(diesel_side::find(
+                        &mut conn,
+                        ids[(t * LOOKUPS_PER_TASK + k) % ids.len()],
+                    ));
                 }
             })
         })
@@ -251,8 +254,12 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
     check::build(ctx);
     let dialect = ctx.dialect;
     let mut g = b.group("build_3_predicates");
-    g.bench_function(BenchmarkId::new("orm", "3"), |bn| bn.iter(|| orm_side::build(dialect)));
-    g.bench_function(BenchmarkId::new("seaorm", "3"), |bn| bn.iter(|| sea_side::build(dialect)));
+    g.bench_function(BenchmarkId::new("orm", "3"), |bn| {
+        bn.iter(|| orm_side::build(dialect))
+    });
+    g.bench_function(BenchmarkId::new("seaorm", "3"), |bn| {
+        bn.iter(|| sea_side::build(dialect))
+    });
     g.bench_function(BenchmarkId::new("diesel", "3"), |bn| {
         bn.iter(|| diesel_side::build(dialect))
     });
@@ -269,13 +276,18 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
 }
 
 fn dialects() -> Vec<Dialect> {
-    let list = std::env::var("ORM_BENCH_DIALECTS").unwrap_or_else(|_| "postgres,mysql,sqlite".into());
+    let list =
+        std::env::var("ORM_BENCH_DIALECTS").unwrap_or_else(|_| "postgres,mysql,sqlite".into());
     list.split(',')
         .map(|name| {
             Dialect::ALL
                 .into_iter()
                 .find(|d| d.name() == name.trim())
-                .unwrap_or_else(|| panic!("ORM_BENCH_DIALECTS: unknown dialect `{name}`; use postgres, mysql, sqlite"))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "ORM_BENCH_DIALECTS: unknown dialect `{name}`; use postgres, mysql, sqlite"
+                    )
+                })
         })
         .collect()
 }

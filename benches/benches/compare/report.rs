@@ -40,7 +40,13 @@ fn duration(ns: f64) -> String {
     } else {
         (ns, "ns")
     };
-    let digits = if value >= 100.0 { 0 } else if value >= 10.0 { 1 } else { 2 };
+    let digits = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
     format!("{value:.digits$} {unit}")
 }
 
@@ -49,7 +55,11 @@ fn ratio(ours: Option<f64>, theirs: Option<f64>, target: f64) -> String {
     match (ours, theirs) {
         (Some(a), Some(b)) if b > 0.0 => {
             let r = a / b;
-            if r <= target { format!("{r:.2}") } else { format!("{r:.2} ✗") }
+            if r <= target {
+                format!("{r:.2}")
+            } else {
+                format!("{r:.2} ✗")
+            }
         }
         _ => "n/a".into(),
     }
@@ -60,7 +70,10 @@ fn machine() -> String {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = info
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split(':').nth(1)))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split(':').nth(1))
+        })
         .map_or("unknown CPU".to_owned(), |m| m.trim().to_owned());
     let cores = info.lines().filter(|l| l.starts_with("processor")).count();
     format!("{model}, {cores} logical cores")
@@ -76,21 +89,32 @@ fn crate_versions() -> String {
         if let Some(n) = line.strip_prefix("name = ") {
             name = Some(n.trim_matches('"').to_owned());
         } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take()) {
-            found.entry(n).or_insert_with(|| v.trim_matches('"').to_owned());
+            found
+                .entry(n)
+                .or_insert_with(|| v.trim_matches('"').to_owned());
         }
     }
-    ["sqlx", "sea-orm", "sea-query", "diesel", "libsqlite3-sys", "criterion", "tokio"]
-        .iter()
-        .filter_map(|n| found.get(*n).map(|v| format!("{n} {v}")))
-        .collect::<Vec<_>>()
-        .join(", ")
+    [
+        "sqlx",
+        "sea-orm",
+        "sea-query",
+        "diesel",
+        "libsqlite3-sys",
+        "criterion",
+        "tokio",
+    ]
+    .iter()
+    .filter_map(|n| found.get(*n).map(|v| format!("{n} {v}")))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// Writes the report: machine, versions, then per dialect the medians and the three ratios.
 /// `benches/NOTES.md` (the findings, written by hand) is appended.
 pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
     let mut md = String::new();
-    let rustc = std::env::var("ORM_BENCH_RUSTC").unwrap_or_else(|_| "rustc (version not given)".into());
+    let rustc =
+        std::env::var("ORM_BENCH_RUSTC").unwrap_or_else(|_| "rustc (version not given)".into());
     let when = std::env::var("ORM_BENCH_DATE").unwrap_or_default();
     let _ = writeln!(md, "# Benchmarks\n");
     let _ = writeln!(
@@ -99,12 +123,21 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
          criterion samples; the ratios are this ORM's median divided by the other library's: \
          below 1 the ORM is faster. Targets: ORM ÷ sqlx ≤ 1.05 and ORM ÷ SeaORM ≤ 0.75; a ratio \
          that misses its target is marked ✗ (ORM ÷ Diesel has no target).\n",
-        if when.is_empty() { String::new() } else { format!(", {when}") }
+        if when.is_empty() {
+            String::new()
+        } else {
+            format!(", {when}")
+        }
     );
     let _ = writeln!(md, "- Machine: {}", machine());
     let _ = writeln!(md, "- Toolchain: {rustc}; crates: {}", crate_versions());
     for (dialect, version) in servers {
-        let _ = writeln!(md, "- {}: {}", dialect.name(), version.lines().next().unwrap_or(""));
+        let _ = writeln!(
+            md,
+            "- {}: {}",
+            dialect.name(),
+            version.lines().next().unwrap_or("")
+        );
     }
     let _ = writeln!(
         md,
@@ -198,14 +231,18 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
 pub fn profile(rt: &Runtime, spec: &str) {
     let parts: Vec<&str> = spec.split('/').collect();
     let [dialect, workload, lib, n, iterations] = parts[..] else {
-        panic!("ORM_BENCH_PROFILE: expected <dialect>/<workload>/<library>/<N>/<iterations>, got `{spec}`");
+        panic!(
+            "ORM_BENCH_PROFILE: expected <dialect>/<workload>/<library>/<N>/<iterations>, got `{spec}`"
+        );
     };
     let dialect = Dialect::ALL
         .into_iter()
         .find(|d| d.name() == dialect)
         .unwrap_or_else(|| panic!("ORM_BENCH_PROFILE: unknown dialect `{dialect}`"));
     let n: usize = n.parse().expect("ORM_BENCH_PROFILE: N is a number");
-    let iterations: usize = iterations.parse().expect("ORM_BENCH_PROFILE: iterations is a number");
+    let iterations: usize = iterations
+        .parse()
+        .expect("ORM_BENCH_PROFILE: iterations is a number");
     let ctx = rt.block_on(setup::connect(dialect));
     let ctx = &ctx;
     rt.block_on(async {
@@ -221,7 +258,9 @@ pub fn profile(rt: &Runtime, spec: &str) {
         for _ in 0..iterations {
             match (workload, lib) {
                 ("select_users", "orm") => drop(black_box(orm_side::select_users(ctx).await)),
-                ("select_users", "sqlx") => drop(black_box(sqlx_side::select_users(&ctx.sqlx).await)),
+                ("select_users", "sqlx") => {
+                    drop(black_box(sqlx_side::select_users(&ctx.sqlx).await))
+                }
                 ("select_users", "seaorm") => drop(black_box(sea_side::select_users(ctx).await)),
                 ("select_users", "diesel") => drop(black_box(diesel_side::select_users(&mut conn))),
                 ("left_join", "orm") => drop(black_box(orm_side::join(ctx).await)),
@@ -229,12 +268,14 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("left_join", "seaorm") => drop(black_box(sea_side::join(ctx).await)),
                 ("left_join", "diesel") => drop(black_box(diesel_side::join(&mut conn))),
                 ("find_by_pk", "orm") => drop(black_box(orm_side::find(&ctx.orm, id).await)),
-                ("find_by_pk", "sqlx") => {
-                    drop(black_box(sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await))
-                }
+                ("find_by_pk", "sqlx") => drop(black_box(
+                    sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await,
+                )),
                 ("find_by_pk", "seaorm") => drop(black_box(sea_side::find(&ctx.sea, id).await)),
                 ("find_by_pk", "diesel") => drop(black_box(diesel_side::find(&mut conn, id))),
-                _ => panic!("ORM_BENCH_PROFILE: unknown library `{lib}`; use orm, sqlx, seaorm, diesel"),
+                _ => panic!(
+                    "ORM_BENCH_PROFILE: unknown library `{lib}`; use orm, sqlx, seaorm, diesel"
+                ),
             }
         }
     });

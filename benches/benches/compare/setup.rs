@@ -39,7 +39,9 @@ pub fn url(dialect: Dialect) -> String {
 /// Creates the server-side database named by `url` when it does not exist yet.
 async fn create_database(dialect: Dialect, url: &str) {
     use sqlx::Connection as _;
-    let (server, name) = url.rsplit_once('/').expect("a database URL ends in /<database>");
+    let (server, name) = url
+        .rsplit_once('/')
+        .expect("a database URL ends in /<database>");
     let name = name.split('?').next().unwrap_or(name);
     assert!(
         name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
@@ -67,10 +69,12 @@ async fn create_database(dialect: Dialect, url: &str) {
             let mut conn = sqlx::MySqlConnection::connect(&format!("{server}/"))
                 .await
                 .unwrap_or_else(|e| panic!("MariaDB/MySQL is not reachable at {server}: {e}"));
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE IF NOT EXISTS {name}")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE IF NOT EXISTS {name}"
+            )))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         }
         Dialect::Sqlite => {}
     }
@@ -166,7 +170,9 @@ pub async fn server_version(ctx: &Ctx) -> String {
 
 async fn clear(db: &Db) {
     for table in ["bench_comments", "bench_posts", "bench_users"] {
-        db.execute_raw(&format!("DELETE FROM {table}")).await.unwrap();
+        db.execute_raw(&format!("DELETE FROM {table}"))
+            .await
+            .unwrap();
     }
 }
 
@@ -188,7 +194,13 @@ async fn insert_users(db: &Db, n: usize) -> Vec<i64> {
         })
         .collect();
     User::insert_many(db, &users).await.unwrap();
-    let mut ids: Vec<i64> = User::query().all(db).await.unwrap().iter().map(|u| u.id).collect();
+    let mut ids: Vec<i64> = User::query()
+        .all(db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
     ids.sort_unstable();
     ids
 }
@@ -228,7 +240,13 @@ pub async fn seed_tree(db: &Db, users: usize, posts: usize, comments: usize) -> 
         })
         .collect();
     Post::insert_many(db, &rows).await.unwrap();
-    let post_ids: Vec<i64> = Post::query().all(db).await.unwrap().iter().map(|p| p.id).collect();
+    let post_ids: Vec<i64> = Post::query()
+        .all(db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
     let rows: Vec<Comment> = post_ids
         .iter()
         .flat_map(|id| {

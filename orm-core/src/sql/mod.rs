@@ -224,7 +224,42 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
             return Ok(build(&outer, dialect));
         }
     }
-    Ok(build(&select, dialect))
+    let compiled = build(&select, dialect);
+    Ok(match dialect {
+        Dialect::Sqlite => inline_sqlite_paging(compiled, limit, q.offset),
+        _ => compiled,
+    })
+}
+
+/// Writes a SQLite `LIMIT`/`OFFSET` as integer literals instead of parameters.
+///
+/// SQLite (since 3.46) reads a bound `LIMIT` while planning and marks the prepared statement
+/// stale whenever that parameter is bound again, so every run of a cached `... LIMIT ?`
+/// statement is parsed and planned anew: about 40,000 instructions, more than the rest of a
+/// primary-key lookup (`benches/NOTES.md`). The numbers are the builder's `u64`s, never text.
+fn inline_sqlite_paging(
+    mut compiled: Compiled,
+    limit: Option<u64>,
+    offset: Option<u64>,
+) -> Compiled {
+    let (suffix, bound) = match (limit, offset) {
+        (Some(_), Some(_)) => (" LIMIT ? OFFSET ?", 2),
+        (Some(_), None) => (" LIMIT ?", 1),
+        (None, Some(_)) => (" OFFSET ?", 1),
+        (None, None) => return compiled,
+    };
+    if compiled.values.len() < bound || !compiled.sql.ends_with(suffix) {
+        return compiled;
+    }
+    compiled.sql.truncate(compiled.sql.len() - suffix.len());
+    compiled.values.truncate(compiled.values.len() - bound);
+    if let Some(limit) = limit {
+        compiled.sql.push_str(&format!(" LIMIT {limit}"));
+    }
+    if let Some(offset) = offset {
+        compiled.sql.push_str(&format!(" OFFSET {offset}"));
+    }
+    compiled
 }
 
 /// A selected expression; sums and averages are cast so that every dialect returns the
