@@ -67,6 +67,17 @@ struct Post {
     editor_id: Option<i64>,
 }
 
+/// A tree in one table: a subquery over it must alias the table to name the outer row.
+#[derive(Model, Debug, Clone)]
+#[orm(table = "categories", has_many(children = Category::PARENT_ID))]
+struct Category {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    #[orm(belongs_to = Category)]
+    parent_id: Option<i64>,
+    name: String,
+}
+
 fn user() -> User {
     User {
         id: 1,
@@ -267,6 +278,56 @@ fn joins() {
     });
     check("left_join_belongs_to", |d| {
         render(Post::query().left_join(Post::author()).compile(d))
+    });
+}
+
+#[test]
+fn subqueries() {
+    check("in_subquery", |d| {
+        let authors = Post::query()
+            .filter(Post::EDITOR_ID.is_not_null())
+            .select_column(Post::AUTHOR_ID);
+        render(
+            User::query()
+                .filter(User::ID.in_subquery(authors))
+                .compile(d),
+        )
+    });
+    check("not_in_subquery_with_limit", |d| {
+        let first = Post::query()
+            .order_by(Post::ID.asc())
+            .limit(3)
+            .select_column(Post::AUTHOR_ID);
+        render(
+            User::query()
+                .filter(User::ID.not_in_subquery(first))
+                .compile(d),
+        )
+    });
+    check("exists_has_many", |d| {
+        render(User::query().filter(User::posts().exists()).compile(d))
+    });
+    check("not_exists_where_nested", |d| {
+        let edited = Post::editor().exists_where(User::AGE.gt(60));
+        render(
+            User::query()
+                .filter(!User::posts().exists_where(edited))
+                .compile(d),
+        )
+    });
+    check("exists_same_table", |d| {
+        let named = Category::children().exists_where(Category::NAME.eq("leaf"));
+        render(Category::query().filter(named).compile(d))
+    });
+    check("delete_in_subquery_same_table", |d| {
+        let orphans = Category::query()
+            .filter(Category::PARENT_ID.is_null())
+            .select_column(Category::ID);
+        render(
+            Category::delete_many()
+                .filter(Category::PARENT_ID.in_subquery(orphans))
+                .compile(d),
+        )
     });
 }
 

@@ -243,6 +243,11 @@ fn model_impl(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     }
 }
 
+/// Whether a `belongs_to` target names the model itself (`Self` or its own identifier).
+fn refers_to_self(parent: &syn::Path, ident: &syn::Ident) -> bool {
+    parent.get_ident().is_some_and(|p| p == ident) || parent.is_ident("Self")
+}
+
 /// The `SCHEMA` constant: a reference to the descriptor (promoted to static memory).
 fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     let name = cont.name();
@@ -287,13 +292,28 @@ fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
             action(&field.attrs.on_delete),
             action(&field.attrs.on_update),
         );
-        let parent_schema = quote_spanned!(parent.span()=> <#parent as #private::Model>::SCHEMA);
+        // A tree (`belongs_to = Self` or the struct's own name) cannot read its own `SCHEMA`
+        // while defining it (a const cycle), so its table and key are written out.
+        let (ref_table, ref_column) = match keys.first() {
+            Some(key) if refers_to_self(parent, cont.ident) => {
+                let key = key.column_name();
+                (quote!(#table), quote!(#key))
+            }
+            _ => {
+                let parent_schema =
+                    quote_spanned!(parent.span()=> <#parent as #private::Model>::SCHEMA);
+                (
+                    quote!(#parent_schema.table),
+                    quote!(#parent_schema.columns[#parent_schema.primary_key[0]].name),
+                )
+            }
+        };
         Some(quote! {
             #private::ForeignKeySchema {
                 name: #name,
                 columns: &[#column],
-                ref_table: #parent_schema.table,
-                ref_columns: &[#parent_schema.columns[#parent_schema.primary_key[0]].name],
+                ref_table: #ref_table,
+                ref_columns: &[#ref_column],
                 on_delete: #on_delete,
                 on_update: #on_update,
             }

@@ -29,6 +29,23 @@ pub struct PhysColumn {
     pub auto_increment: bool,
 }
 
+impl std::fmt::Display for PhysColumn {
+    /// `bigint NOT NULL DEFAULT 0 AUTO_INCREMENT`, as a drift report shows it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.ty)?;
+        if !self.nullable {
+            f.write_str(" NOT NULL")?;
+        }
+        if let Some(default) = &self.default {
+            write!(f, " DEFAULT {default}")?;
+        }
+        if self.auto_increment {
+            f.write_str(" AUTO_INCREMENT")?;
+        }
+        Ok(())
+    }
+}
+
 /// One table as the database stores it.
 #[derive(Debug, Clone, PartialEq, Eq, std::default::Default)]
 pub struct PhysTable {
@@ -45,20 +62,35 @@ pub struct PhysTable {
 /// A whole live (or expected) schema, tables by name.
 pub type PhysSchema = BTreeMap<String, PhysTable>;
 
+/// One spelling per storage type, whichever way the catalog or the DDL writes it.
 fn norm_type(ty: &str) -> String {
     let t = ty.trim().to_ascii_lowercase();
-    let t = t.replace("character varying", "varchar");
+    let t = t.replace("character varying", "varchar").replace(", ", ",");
     if t == "boolean" || t == "tinyint(1)" {
         return "bool".to_owned();
     }
-    for int in ["tinyint", "smallint", "bigint", "int"] {
+    for int in ["tinyint", "smallint", "mediumint", "bigint", "int"] {
         if let Some(rest) = t.strip_prefix(int)
-            && (rest.starts_with('(') || rest.is_empty())
+            && (rest.starts_with('(') || rest.starts_with(' ') || rest.is_empty())
         {
-            return int.to_owned();
+            // `int(10) unsigned` (MySQL's catalog) and `int unsigned` (the DDL) are one type.
+            return if rest.contains("unsigned") {
+                format!("{int} unsigned")
+            } else {
+                int.to_owned()
+            };
         }
     }
-    t
+    match t.as_str() {
+        // PostgreSQL's catalog spells out what the DDL abbreviates.
+        "timestamp with time zone" => "timestamptz".to_owned(),
+        "timestamp without time zone" => "timestamp".to_owned(),
+        "time without time zone" => "time".to_owned(),
+        "time with time zone" => "timetz".to_owned(),
+        // MariaDB's JSON is an alias of LONGTEXT (plus a `json_valid` CHECK).
+        "json" | "longtext" => "longtext".to_owned(),
+        _ => t,
+    }
 }
 
 fn norm_default(d: Option<&str>) -> Option<String> {
@@ -622,7 +654,7 @@ pub fn compare(expected: &PhysSchema, live: &PhysSchema) -> Vec<String> {
             match have.columns.get(c) {
                 None => out.push(format!("column `{name}.{c}` is missing")),
                 Some(h) if h != w => out.push(format!(
-                    "column `{name}.{c}` is {h:?} in the database, the models want {w:?}"
+                    "column `{name}.{c}` is `{h}` in the database, the models want `{w}`"
                 )),
                 Some(_) => {}
             }

@@ -38,6 +38,12 @@ pub fn create_table_sql(table: &Table, as_name: &str, dialect: Dialect) -> Strin
     for c in &table.columns {
         stmt.col(column_def_for(&table.spec(c), dialect));
     }
+    for c in &table.columns {
+        // Named after the table's own name, also while a SQLite rebuild creates it as a copy.
+        for (name, expr) in ddl::column_checks(&table.name, &c.check_spec(), dialect) {
+            stmt.check(sea_query::Check::named(name, expr));
+        }
+    }
     if table.primary_key.len() > 1 {
         let mut key = SqIndex::create();
         for c in &table.primary_key {
@@ -113,8 +119,10 @@ pub fn sqlite_rebuilds(op: &Operation) -> bool {
 
 /// The statements of one operation, given the schema before it.
 pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec<String>> {
-    use Operation::*;
-    if dialect == Dialect::Sqlite && sqlite_rebuilds(op) {
+    if dialect == Dialect::Sqlite {
+        if !sqlite_rebuilds(op) {
+            return op_statements(op, state, dialect);
+        }
         let mut after = state.clone();
         after.apply(op);
         let name = op.table();
@@ -123,6 +131,93 @@ pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
         };
         return Ok(sqlite_rebuild(old, new));
     }
+    // A CHECK names its table and column and tests the column's type: drop it before the
+    // operation and add it (renamed, retyped) after, wherever the operation touches it.
+    let (drop, add) = check_changes(op, state, dialect);
+    let mut out = drop;
+    out.extend(op_statements(op, state, dialect)?);
+    out.extend(add);
+    Ok(out)
+}
+
+/// The checks of `column` of `table`, rendered.
+fn checks_of(table: &str, column: &Column, dialect: Dialect) -> Vec<ddl::ColumnCheck> {
+    ddl::column_check_sql(table, &column.check_spec(), dialect)
+}
+
+/// `ALTER TABLE .. DROP CONSTRAINT` for each check of a column (IF EXISTS: a table made
+/// before the checks were recorded in snapshots has none).
+fn drop_checks(table: &str, column: &Column, dialect: Dialect) -> Vec<String> {
+    let q = |n: &str| quote(n, dialect);
+    checks_of(table, column, dialect)
+        .into_iter()
+        .map(|c| {
+            format!(
+                "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}",
+                q(table),
+                q(&c.name)
+            )
+        })
+        .collect()
+}
+
+/// `ALTER TABLE .. ADD CONSTRAINT .. CHECK (..)` for each check of a column.
+fn add_checks(table: &str, column: &Column, dialect: Dialect) -> Vec<String> {
+    let q = |n: &str| quote(n, dialect);
+    checks_of(table, column, dialect)
+        .into_iter()
+        .map(|c| {
+            format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({})",
+                q(table),
+                q(&c.name),
+                c.condition
+            )
+        })
+        .collect()
+}
+
+/// The check statements to run before and after `op` on PostgreSQL and MySQL.
+fn check_changes(op: &Operation, state: &Schema, dialect: Dialect) -> (Vec<String>, Vec<String>) {
+    use Operation::*;
+    let column_of = |table: &str, name: &str| state.tables.get(table)?.column(name).cloned();
+    match op {
+        AddColumn { table, column } => (Vec::new(), add_checks(table, column, dialect)),
+        DropColumn { table, column } => (drop_checks(table, column, dialect), Vec::new()),
+        RenameColumn { table, from, to } => match column_of(table, from) {
+            Some(old) => {
+                let new = Column {
+                    name: to.clone(),
+                    ..old.clone()
+                };
+                (
+                    drop_checks(table, &old, dialect),
+                    add_checks(table, &new, dialect),
+                )
+            }
+            None => (Vec::new(), Vec::new()),
+        },
+        AlterColumn { table, from, to }
+            if checks_of(table, from, dialect) != checks_of(table, to, dialect) =>
+        {
+            (
+                drop_checks(table, from, dialect),
+                add_checks(table, to, dialect),
+            )
+        }
+        RenameTable { from, to } => {
+            let columns = state.tables.get(from).map_or(&[][..], |t| &t.columns[..]);
+            let drop = columns.iter().flat_map(|c| drop_checks(from, c, dialect));
+            let add = columns.iter().flat_map(|c| add_checks(to, c, dialect));
+            (drop.collect(), add.collect())
+        }
+        _ => (Vec::new(), Vec::new()),
+    }
+}
+
+/// The statements of one operation itself (checks aside), where the dialect does it in place.
+fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec<String>> {
+    use Operation::*;
     let q = |n: &str| quote(n, dialect);
     Ok(match op {
         CreateTable { table } => {
@@ -154,12 +249,23 @@ pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                 .spec(column)
             });
             spec.primary_key = false;
-            vec![sql(
+            let mut add = sql(
                 SqTable::alter()
                     .table(Alias::new(table))
                     .add_column(column_def_for(&spec, dialect)),
                 dialect,
-            )]
+            );
+            if dialect == Dialect::Sqlite {
+                // SQLite adds no table constraint in place, but takes named column checks.
+                for check in checks_of(table, column, dialect) {
+                    add.push_str(&format!(
+                        " CONSTRAINT {} CHECK ({})",
+                        q(&check.name),
+                        check.condition
+                    ));
+                }
+            }
+            vec![add]
         }
         DropColumn { table, column } => vec![sql(
             SqTable::alter()

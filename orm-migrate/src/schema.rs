@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use orm_core::sql::ddl::{ColumnSpec, DefaultRef};
+use orm_core::sql::ddl::{CheckSpec, ColumnSpec, DefaultRef};
 use orm_core::{ColumnType, DefaultValue, ModelSchema, ReferentialAction};
 use serde::{Deserialize, Serialize};
 
@@ -200,6 +200,9 @@ pub struct Column {
     /// `(precision, scale)` of a decimal column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<(u32, u32)>,
+    /// The values an enum column accepts (a CHECK constraint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_values: Option<Vec<String>>,
     /// Previous name (a hint of the models, never stored in snapshots).
     #[serde(skip)]
     pub renamed_from: Option<String>,
@@ -232,6 +235,21 @@ impl Column {
             && self.default == other.default
             && self.max_length == other.max_length
             && self.precision == other.precision
+            && self.allowed_values == other.allowed_values
+    }
+
+    /// What the column's CHECK constraints depend on. The declared length of an enum column
+    /// is its longest value, which its values check already bounds.
+    pub fn check_spec(&self) -> CheckSpec<'_> {
+        CheckSpec {
+            column: &self.name,
+            ty: self.ty.core(),
+            max_length: self.max_length,
+            allowed_values: self
+                .allowed_values
+                .as_ref()
+                .map(|v| v.iter().map(String::as_str).collect()),
+        }
     }
 }
 
@@ -324,6 +342,9 @@ impl Table {
                 }),
                 max_length: orm_core::sql::ddl::effective_max_length(c),
                 precision: c.precision,
+                allowed_values: c
+                    .allowed_values
+                    .map(|v| v.iter().map(|s| (*s).to_owned()).collect()),
                 renamed_from: c.renamed_from.map(str::to_owned),
             })
             .collect();

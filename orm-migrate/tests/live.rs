@@ -183,6 +183,46 @@ per_backend! {
         assert!(matches!(m.status().await.unwrap()[0].state, State::Changed(_)));
     }
 
+    async fn every_column_type_applies_with_zero_drift(ctx) {
+        let schema = Schema::from_models([<common::rich::Rich as orm::Model>::schema()]);
+        generate(&ctx.dir, "rich", &schema, ctx.dialect(), &options(0)).unwrap().unwrap();
+        let m = migrator(ctx, &schema);
+        assert_eq!(m.up(None, false).await.unwrap().len(), 1);
+        m.verify().await.unwrap_or_else(|e| panic!("drift on the rich types: {e}"));
+        // A second generate finds nothing to do: the snapshot matches the models.
+        assert!(generate(&ctx.dir, "again", &schema, ctx.dialect(), &options(1)).unwrap().is_none());
+    }
+
+    async fn check_constraints_follow_the_models(ctx) {
+        use common::tickets::{v1, v2};
+        let insert = |id: i64, status: &str| format!("INSERT INTO tickets (id, status) VALUES ({id}, '{status}')");
+        let rejected = |e: orm::Error| assert!(matches!(e, orm::Error::CheckViolation { .. }), "{e:?}");
+        let first = Schema::from_models([<v1::Ticket as orm::Model>::schema()]);
+        generate(&ctx.dir, "tickets", &first, ctx.dialect(), &options(0)).unwrap().unwrap();
+        migrator(ctx, &first).up(None, false).await.unwrap();
+        ctx.db.execute_raw(&insert(1, "Open")).await.unwrap();
+        rejected(ctx.db.execute_raw(&insert(2, "Shut")).await.unwrap_err());
+
+        // A new enum value and a new unsigned column: the migration replaces the CHECK.
+        let second = Schema::from_models([<v2::Ticket as orm::Model>::schema()]);
+        generate(&ctx.dir, "archived", &second, ctx.dialect(), &options(1)).unwrap().expect("the CHECK changed");
+        let m = migrator(ctx, &second);
+        m.up(None, false).await.unwrap();
+        m.verify().await.unwrap();
+        ctx.db.execute_raw(&insert(2, "Archived")).await.unwrap();
+        rejected(ctx.db.execute_raw(&insert(3, "Lost")).await.unwrap_err());
+        let too_big = ctx.db.execute_raw("INSERT INTO tickets (id, status, priority) VALUES (4, 'Open', 70000)").await.unwrap_err();
+        assert!(matches!(too_big, orm::Error::CheckViolation { .. } | orm::Error::OutOfRange { .. }), "{too_big:?}");
+
+        // Down restores the old CHECK, which the archived row no longer passes.
+        ctx.db.execute_raw("DELETE FROM tickets WHERE id = 2").await.unwrap();
+        assert_eq!(m.down(1, false).await.unwrap().len(), 1);
+        rejected(ctx.db.execute_raw(&insert(2, "Shut")).await.unwrap_err());
+        let archived = ctx.db.execute_raw(&insert(2, "Archived")).await.unwrap_err();
+        assert!(matches!(archived, orm::Error::CheckViolation { .. } | orm::Error::ValueTooLong { .. }), "{archived:?}");
+        migrator(ctx, &first).verify().await.unwrap();
+    }
+
     async fn verify_reports_a_change_made_by_hand(ctx) {
         generate_all(ctx, 1);
         let m = migrator(ctx, &versions()[0].1);

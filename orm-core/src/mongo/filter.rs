@@ -260,6 +260,9 @@ impl Compiler<'_> {
                 on_field(path, regex_operators(pattern, *case_insensitive)?)
             }
             Condition::CompareExpr { .. } => return Err(aggregates_unsupported()),
+            Condition::InSubquery { .. } | Condition::Exists { .. } => {
+                return Err(unresolved_subquery());
+            }
             Condition::IsNull { column, negated } => {
                 let (path, _) = self.column(column)?;
                 if *negated {
@@ -336,6 +339,9 @@ impl Compiler<'_> {
                 }
             }
             Condition::CompareExpr { .. } => return Err(aggregates_unsupported()),
+            Condition::InSubquery { .. } | Condition::Exists { .. } => {
+                return Err(unresolved_subquery());
+            }
             Condition::IsNull { column, negated } => {
                 let (path, _) = self.column(column)?;
                 if *negated {
@@ -365,6 +371,17 @@ fn op_nin_with_null(path: String, values: Vec<Bson>) -> Match {
 }
 
 /// Aggregates (`HAVING`, grouped projections) need a `$group` pipeline, not compiled yet.
+/// A subquery reached the filter compiler: the executor runs subqueries first (a filter
+/// document cannot read another collection), so only a caller compiling by hand sees this.
+fn unresolved_subquery() -> Error {
+    Error::InvalidQuery(
+        "a subquery (`in_subquery`, a relation's `exists`) cannot be compiled into one MongoDB \
+         filter document; run the query through a `Db` or `Transaction`, which runs the \
+         subquery first"
+            .to_owned(),
+    )
+}
+
 pub(crate) fn aggregates_unsupported() -> Error {
     Error::InvalidQuery(
         "aggregates and `having` are not supported on MongoDB yet (they need a `$group` \

@@ -312,6 +312,11 @@ impl<M: Model, S: Selection<M>> Projected<M, S> {
         &self.query
     }
 
+    /// The IR of this query, by value.
+    pub fn into_ir(self) -> SelectQuery {
+        self.query
+    }
+
     /// Compiles the query for `dialect` without running it.
     pub fn compile(&self, dialect: crate::sql::Dialect) -> Result<crate::sql::Compiled> {
         crate::sql::compile(

@@ -15,6 +15,13 @@ pub struct ColumnRef {
     pub name: &'static str,
 }
 
+impl ColumnRef {
+    /// The column `name` of `table`.
+    pub const fn new(table: &'static str, name: &'static str) -> Self {
+        ColumnRef { table, name }
+    }
+}
+
 /// A binary comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmpOp {
@@ -87,6 +94,27 @@ pub enum Condition {
         column: ColumnRef,
         /// `IS NOT NULL` when true.
         negated: bool,
+    },
+    /// `column IN (SELECT expr FROM ...)` or `NOT IN`: the subquery selects exactly one
+    /// expression. As in SQL, and as [`Condition::InList`], `NOT IN` matches no row when the
+    /// subquery returns a NULL.
+    InSubquery {
+        /// Tested column.
+        column: ColumnRef,
+        /// A select with a one-expression [`Projection::Exprs`].
+        subquery: Box<SelectQuery>,
+        /// `NOT IN` when true.
+        negated: bool,
+    },
+    /// `EXISTS (SELECT 1 FROM sub WHERE sub.inner = outer AND sub.filter)`: some row of the
+    /// subquery's table is related to the outer row (a relation's `exists`).
+    Exists {
+        /// The related rows; only its table and filter are read.
+        subquery: Box<SelectQuery>,
+        /// The subquery table's column that must equal `outer`.
+        inner: ColumnRef,
+        /// The outer query's column.
+        outer: ColumnRef,
     },
     /// All conditions hold (true when empty).
     And(Vec<Condition>),
@@ -320,7 +348,50 @@ pub enum Statement {
     Delete(DeleteQuery),
 }
 
+impl SelectQuery {
+    /// Every table the query reads: its own, the joined one and those of its subqueries, in
+    /// first-seen order without repeats (what a cache entry depends on).
+    pub fn tables(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        self.collect_tables(&mut out);
+        out
+    }
+
+    fn collect_tables(&self, out: &mut Vec<&'static str>) {
+        let mut push = |table| {
+            if !out.contains(&table) {
+                out.push(table);
+            }
+        };
+        push(self.schema.table);
+        if let Some(join) = &self.join {
+            push(join.schema.table);
+        }
+        let having = match &self.projection {
+            Projection::Exprs(aggregation) => aggregation.having.as_ref(),
+            _ => None,
+        };
+        for condition in self.filter.iter().chain(having) {
+            condition.visit_subqueries(&mut |sub| sub.collect_tables(out));
+        }
+    }
+}
+
 impl Condition {
+    /// Calls `f` on each subquery of this condition (not on their own nested subqueries).
+    pub fn visit_subqueries(&self, f: &mut impl FnMut(&SelectQuery)) {
+        match self {
+            Condition::InSubquery { subquery, .. } | Condition::Exists { subquery, .. } => {
+                f(subquery)
+            }
+            Condition::And(items) | Condition::Or(items) => {
+                items.iter().for_each(|c| c.visit_subqueries(f))
+            }
+            Condition::Not(inner) => inner.visit_subqueries(f),
+            _ => {}
+        }
+    }
+
     /// Combines conditions with AND, flattening nested ANDs.
     pub fn and_all(conditions: impl IntoIterator<Item = Condition>) -> Condition {
         let mut out = Vec::new();

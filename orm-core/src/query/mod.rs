@@ -6,6 +6,7 @@ pub mod ir;
 mod join;
 mod relation;
 mod select;
+mod subquery;
 mod write;
 
 pub use aggregate::{Aggregate, CountAll, Projected, SelectItem, Selection, Summable, count_all};
@@ -13,4 +14,5 @@ pub use column::{Column, Filter, Order, escape_like};
 pub use join::{Inner, JoinOutput, Joinable, Joined, Left};
 pub use relation::{BelongsTo, HasMany, HasManyWith, HasOne, Relation, WithRelation};
 pub use select::Select;
+pub use subquery::ComparableWith;
 pub use write::{ColumnPlus, DeleteMany, OnConflict, UpdateMany};

@@ -125,6 +125,11 @@ impl<P: Model, C: Model> HasOne<P, C> {
         }
     }
 
+    /// The one-to-many relation underneath.
+    pub(crate) fn as_has_many(&self) -> &HasMany<P, C> {
+        &self.inner
+    }
+
     /// [`via`](HasOne::via) without the key-type check, for derived accessors.
     #[doc(hidden)]
     pub fn via_checked_elsewhere<F: crate::value::FieldType>(foreign_key: Column<C, F>) -> Self {

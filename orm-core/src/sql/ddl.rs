@@ -5,8 +5,8 @@
 
 use sea_query::{
     Check, ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement,
-    MysqlQueryBuilder, PostgresQueryBuilder, SchemaStatementBuilder, SqliteQueryBuilder, Table,
-    TableCreateStatement,
+    MysqlQueryBuilder, PostgresQueryBuilder, Query, SchemaStatementBuilder, SqliteQueryBuilder,
+    Table, TableCreateStatement,
 };
 
 use super::Dialect;
@@ -130,36 +130,97 @@ pub fn action(action: ReferentialAction) -> ForeignKeyAction {
     }
 }
 
-/// The CHECK constraints of `column` on `dialect`, named by convention so that a violation
-/// maps to the right error (see `exec/errors.rs`):
+/// What the CHECK constraints of one column depend on (see [`column_checks`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckSpec<'a> {
+    /// The column's name.
+    pub column: &'a str,
+    /// Its logical type (integer ranges).
+    pub ty: ColumnType,
+    /// Its declared `max_length`.
+    pub max_length: Option<u32>,
+    /// The values an enum column accepts.
+    pub allowed_values: Option<Vec<&'a str>>,
+}
+
+impl<'a> CheckSpec<'a> {
+    /// The check spec of a model column.
+    pub fn of(column: &'a ColumnSchema) -> Self {
+        CheckSpec {
+            column: column.name,
+            ty: column.ty,
+            max_length: column.max_length,
+            allowed_values: column.allowed_values.map(<[&str]>::to_vec),
+        }
+    }
+}
+
+/// One CHECK constraint: its conventional name and the condition, rendered for a dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnCheck {
+    /// `ck_<table>_<column>[_length|_range]`.
+    pub name: String,
+    /// The condition, as SQL of the dialect.
+    pub condition: String,
+}
+
+/// The CHECK constraints of a column of `table` on `dialect`, named by convention so that a
+/// violation maps to the right error (see `exec/errors.rs`):
 /// - `ck_<table>_<col>`: the allowed values of an enum column (every dialect);
-/// - `ck_<table>_<col>_length`: `max_length` on SQLite, which does not enforce `varchar(N)`;
+/// - `ck_<table>_<col>_length`: `max_length` on SQLite, which does not enforce `varchar(N)`
+///   (not for enums, whose values check bounds the length already);
 /// - `ck_<table>_<col>_range`: the range of an integer type stored in a wider column (unsigned
 ///   types on PostgreSQL and SQLite, `i16`/`i32` on SQLite whose integers are all 64-bit).
-fn checks(schema: &ModelSchema, column: &ColumnSchema, dialect: Dialect) -> Vec<Check> {
-    let name = |suffix: &str| format!("ck_{}_{}{suffix}", schema.table, column.name);
+///
+/// `CREATE TABLE` (here) and the migration renderer both use it, so a table created either
+/// way carries the same constraints.
+pub fn column_checks(table: &str, spec: &CheckSpec<'_>, dialect: Dialect) -> Vec<(String, Expr)> {
+    let name = |suffix: &str| format!("ck_{table}_{}{suffix}", spec.column);
     let mut out = Vec::new();
-    if let Some(values) = column.allowed_values {
-        let expr = Expr::col(column.name).is_in(values.iter().copied());
-        out.push(Check::named(name(""), expr));
-    }
-    if let (Some(max), Dialect::Sqlite) = (column.max_length, dialect) {
-        let expr = Expr::cust(format!("length({})", quote(column.name, dialect))).lte(max);
-        out.push(Check::named(name("_length"), expr));
+    if let Some(values) = &spec.allowed_values {
+        let expr = Expr::col(spec.column.to_owned()).is_in(values.iter().copied());
+        out.push((name(""), expr));
+    } else if let (Some(max), Dialect::Sqlite) = (spec.max_length, dialect) {
+        let expr = Expr::cust(format!("length({})", quote(spec.column, dialect))).lte(max);
+        out.push((name("_length"), expr));
     }
     let wider = match dialect {
         Dialect::MySql => false,
-        Dialect::Postgres => matches!(
-            column.ty,
-            ColumnType::U8 | ColumnType::U16 | ColumnType::U32
-        ),
+        Dialect::Postgres => matches!(spec.ty, ColumnType::U8 | ColumnType::U16 | ColumnType::U32),
         Dialect::Sqlite => true,
     };
-    if let (Some((low, high)), true) = (column.ty.integer_range(), wider) {
-        let expr = Expr::col(column.name).between(low, high);
-        out.push(Check::named(name("_range"), expr));
+    if let (Some((low, high)), true) = (spec.ty.integer_range(), wider) {
+        let expr = Expr::col(spec.column.to_owned()).between(low, high);
+        out.push((name("_range"), expr));
     }
     out
+}
+
+/// [`column_checks`] rendered: each constraint's name and its condition as SQL text.
+pub fn column_check_sql(table: &str, spec: &CheckSpec<'_>, dialect: Dialect) -> Vec<ColumnCheck> {
+    column_checks(table, spec, dialect)
+        .into_iter()
+        .map(|(name, expr)| {
+            // The condition alone, as a `SELECT` list renders it.
+            let mut select = Query::select();
+            select.expr(expr);
+            let select = match dialect {
+                Dialect::Postgres => select.to_string(PostgresQueryBuilder),
+                Dialect::MySql => select.to_string(MysqlQueryBuilder),
+                Dialect::Sqlite => select.to_string(SqliteQueryBuilder),
+            };
+            let condition = select.trim_start_matches("SELECT ").to_owned();
+            ColumnCheck { name, condition }
+        })
+        .collect()
+}
+
+/// The named CHECK constraints of `column` (see [`column_checks`]).
+fn checks(schema: &ModelSchema, column: &ColumnSchema, dialect: Dialect) -> Vec<Check> {
+    column_checks(schema.table, &CheckSpec::of(column), dialect)
+        .into_iter()
+        .map(|(name, expr)| Check::named(name, expr))
+        .collect()
 }
 
 /// `name` quoted as an identifier of `dialect` (for expressions sea-query cannot build).

@@ -1,6 +1,7 @@
 //! Compiles the query IR to SQL for PostgreSQL, MySQL/MariaDB and SQLite through sea-query.
 //!
-//! Values are always bound parameters; identifiers are quoted by the dialect. What differs
+//! Values are always bound parameters (save SQLite's integer LIMIT/OFFSET, see
+//! `inline_sqlite_paging`); identifiers are quoted by the dialect. What differs
 //! between dialects (RETURNING, ILIKE, OFFSET without LIMIT) is decided here, in one place.
 
 pub mod ddl;
@@ -20,6 +21,7 @@ use crate::query::ir::{
     JoinKind, OnConflict, Projection, RowLock, SelectExpr, SelectQuery, Statement, UpdateQuery,
 };
 use crate::value::Value;
+use sea_query::SelectStatement;
 
 /// A SQL dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,7 +99,7 @@ pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Erro
         Statement::Insert(q) => compile_insert(q, None, dialect),
         Statement::Upsert(q) => compile_insert(&q.insert, Some(&q.on_conflict), dialect),
         Statement::Update(q) => compile_update(q, dialect),
-        Statement::Delete(q) => Ok(compile_delete(q, dialect)),
+        Statement::Delete(q) => compile_delete(q, dialect),
     }
 }
 
@@ -113,43 +115,124 @@ fn build(statement: &impl QueryStatementWriter, dialect: Dialect) -> Compiled {
     }
 }
 
-fn col(c: &ColumnRef) -> Expr {
-    Expr::col((c.table, c.name))
+/// How column references render while one SELECT is compiled. Inside a subquery the
+/// subquery's table is aliased (`sub1`, `sub2`, ...), so that a condition relating rows of one
+/// table (a tree of categories) can still name the outer row by the table's own name.
+struct Scope {
+    dialect: Dialect,
+    /// The aliased table and its alias, inside a subquery.
+    alias: Option<(&'static str, String)>,
+    depth: usize,
+}
+
+impl Scope {
+    fn top(dialect: Dialect) -> Scope {
+        Scope {
+            dialect,
+            alias: None,
+            depth: 0,
+        }
+    }
+
+    /// The scope of a subquery over `table`, nested in this one.
+    fn subquery(&self, table: &'static str) -> Scope {
+        let depth = self.depth + 1;
+        Scope {
+            dialect: self.dialect,
+            alias: Some((table, format!("sub{depth}"))),
+            depth,
+        }
+    }
+
+    fn col(&self, c: &ColumnRef) -> Expr {
+        match &self.alias {
+            Some((table, alias)) if *table == c.table => Expr::col((alias.clone(), c.name)),
+            _ => Expr::col((c.table, c.name)),
+        }
+    }
 }
 
 /// Compiles a select.
 pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Error> {
+    let compiled = build(&select_statement(q, &Scope::top(dialect))?, dialect);
+    let paged = q.limit.is_some() || q.offset.is_some() || q.projection == Projection::Exists;
+    Ok(match dialect {
+        Dialect::Sqlite if paged => inline_sqlite_paging(compiled),
+        _ => compiled,
+    })
+}
+
+/// Writes the trailing `LIMIT ?`/`OFFSET ?` of a SQLite select as integer literals.
+///
+/// SQLite (since 3.46) reads a bound `LIMIT` while planning and marks the prepared statement
+/// stale whenever that parameter is bound again, so every run of a cached `... LIMIT ?`
+/// statement is parsed and planned anew: about 40,000 instructions, more than the rest of a
+/// primary-key lookup (`benches/NOTES.md`). The numbers are the builder's integers, never text;
+/// anything else (a count over a limited subquery) keeps its parameters.
+fn inline_sqlite_paging(mut compiled: Compiled) -> Compiled {
+    let mut tail = String::new();
+    for clause in [" OFFSET ?", " LIMIT ?"] {
+        let Some(head) = compiled.sql.strip_suffix(clause) else {
+            continue;
+        };
+        let number = match compiled.values.last() {
+            Some(Value::BigInt(n)) => n.to_string(),
+            Some(Value::BigUnsigned(n)) => n.to_string(),
+            _ => break,
+        };
+        let keep = head.len();
+        compiled.values.pop();
+        compiled.sql.truncate(keep);
+        tail = format!("{}{number}{tail}", clause.trim_end_matches('?'));
+    }
+    compiled.sql.push_str(&tail);
+    compiled
+}
+
+/// Builds the sea-query statement of a select (or of a subquery, in a nested scope).
+fn select_statement(q: &SelectQuery, scope: &Scope) -> Result<SelectStatement, Error> {
     fit::condition(q.filter.as_ref())?;
     if let Projection::Exprs(aggregation) = &q.projection {
         fit::condition(aggregation.having.as_ref())?;
     }
+    let dialect = scope.dialect;
     let table = q.schema.table;
     let mut select = Query::select();
-    select.from(table);
+    match &scope.alias {
+        Some((aliased, alias)) if *aliased == table => {
+            select.from_as(table, alias.clone());
+        }
+        _ => {
+            select.from(table);
+        }
+    }
     if let Some(join) = &q.join {
         let kind = match join.kind {
             JoinKind::Inner => JoinType::InnerJoin,
             JoinKind::Left => JoinType::LeftJoin,
         };
-        let on = col(&join.joined_column).equals((join.model_column.table, join.model_column.name));
+        let on = scope
+            .col(&join.joined_column)
+            .eq(scope.col(&join.model_column));
         select.join(kind, join.schema.table, on);
     }
     if let Some(filter) = &q.filter {
-        select.and_where(condition(filter, dialect));
+        select.and_where(condition(filter, scope)?);
     }
     for o in &q.order {
         let order = match o.direction {
             Direction::Asc => Order::Asc,
             Direction::Desc => Order::Desc,
         };
-        select.order_by((o.column.table, o.column.name), order);
+        select.order_by_expr(scope.col(&o.column), order);
     }
     let mut limit = q.limit;
     if q.offset.is_some() && limit.is_none() && dialect != Dialect::Postgres {
         // MySQL and SQLite have no OFFSET without LIMIT; the largest limit means "no limit".
         limit = Some(i64::MAX as u64);
     }
-    if q.projection == Projection::Exists {
+    // One row answers `exists()`; inside `EXISTS (...)` the database stops at one by itself.
+    if q.projection == Projection::Exists && scope.depth == 0 {
         limit = Some(limit.map_or(1, |l| Ord::min(l, 1)));
     }
     if let Some(l) = limit {
@@ -190,20 +273,26 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
                 select.distinct();
             }
             for expr in &aggregation.exprs {
-                select.expr(select_expr(expr, dialect));
+                select.expr(select_expr(expr, scope));
             }
             for column in &aggregation.group_by {
-                select.group_by_col((column.table, column.name));
+                select.add_group_by([scope.col(column)]);
             }
             if let Some(having) = &aggregation.having {
-                select.and_having(condition(having, dialect));
+                select.and_having(condition(having, scope)?);
             }
         }
         Projection::Model => {
-            select.columns(q.schema.columns.iter().map(|c| (table, c.name)));
+            select.exprs(
+                q.schema
+                    .columns
+                    .iter()
+                    .map(|c| scope.col(&ColumnRef::new(table, c.name))),
+            );
             if let Some(join) = &q.join {
                 let joined = join.schema.table;
-                select.columns(join.schema.columns.iter().map(|c| (joined, c.name)));
+                let columns = join.schema.columns.iter();
+                select.exprs(columns.map(|c| scope.col(&ColumnRef::new(joined, c.name))));
             }
         }
         Projection::Exists => {
@@ -221,60 +310,29 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
             outer
                 .expr(Func::count(Expr::col(Asterisk)))
                 .from_subquery(select, "counted");
-            return Ok(build(&outer, dialect));
+            return Ok(outer);
         }
     }
-    let compiled = build(&select, dialect);
-    Ok(match dialect {
-        Dialect::Sqlite => inline_sqlite_paging(compiled, limit, q.offset),
-        _ => compiled,
-    })
-}
-
-/// Writes a SQLite `LIMIT`/`OFFSET` as integer literals instead of parameters.
-///
-/// SQLite (since 3.46) reads a bound `LIMIT` while planning and marks the prepared statement
-/// stale whenever that parameter is bound again, so every run of a cached `... LIMIT ?`
-/// statement is parsed and planned anew: about 40,000 instructions, more than the rest of a
-/// primary-key lookup (`benches/NOTES.md`). The numbers are the builder's `u64`s, never text.
-fn inline_sqlite_paging(
-    mut compiled: Compiled,
-    limit: Option<u64>,
-    offset: Option<u64>,
-) -> Compiled {
-    let (suffix, bound) = match (limit, offset) {
-        (Some(_), Some(_)) => (" LIMIT ? OFFSET ?", 2),
-        (Some(_), None) => (" LIMIT ?", 1),
-        (None, Some(_)) => (" OFFSET ?", 1),
-        (None, None) => return compiled,
-    };
-    if compiled.values.len() < bound || !compiled.sql.ends_with(suffix) {
-        return compiled;
-    }
-    compiled.sql.truncate(compiled.sql.len() - suffix.len());
-    compiled.values.truncate(compiled.values.len() - bound);
-    if let Some(limit) = limit {
-        compiled.sql.push_str(&format!(" LIMIT {limit}"));
-    }
-    if let Some(offset) = offset {
-        compiled.sql.push_str(&format!(" OFFSET {offset}"));
-    }
-    compiled
+    Ok(select)
 }
 
 /// A selected expression; sums and averages are cast so that every dialect returns the
 /// documented type (`i64` for integer sums, `f64` for float sums and every average).
-fn select_expr(expr: &SelectExpr, dialect: Dialect) -> Expr {
+fn select_expr(expr: &SelectExpr, scope: &Scope) -> Expr {
     let (function, column, integer) = match expr {
-        SelectExpr::Column(c) => return col(c),
+        SelectExpr::Column(c) => return scope.col(c),
         SelectExpr::Aggregate {
             function,
             column,
             integer,
         } => (*function, column, *integer),
     };
-    let arg = || column.as_ref().map_or_else(|| Expr::col(Asterisk), col);
-    let (big_int, double) = match dialect {
+    let arg = || {
+        column
+            .as_ref()
+            .map_or_else(|| Expr::col(Asterisk), |c| scope.col(c))
+    };
+    let (big_int, double) = match scope.dialect {
         Dialect::Postgres => (Some("BIGINT"), Some("DOUBLE PRECISION")),
         Dialect::MySql => (Some("SIGNED"), Some("DOUBLE")),
         Dialect::Sqlite => (None, None),
@@ -359,18 +417,18 @@ fn compile_update(q: &UpdateQuery, dialect: Dialect) -> Result<Compiled, Error> 
             (*name, value)
         }));
     if let Some(filter) = &q.filter {
-        update.and_where(condition(filter, dialect));
+        update.and_where(condition(filter, &Scope::top(dialect))?);
     }
     Ok(build(&update, dialect))
 }
 
-fn compile_delete(q: &DeleteQuery, dialect: Dialect) -> Compiled {
+fn compile_delete(q: &DeleteQuery, dialect: Dialect) -> Result<Compiled, Error> {
     let mut delete = Query::delete();
     delete.from_table(q.schema.table);
     if let Some(filter) = &q.filter {
-        delete.and_where(condition(filter, dialect));
+        delete.and_where(condition(filter, &Scope::top(dialect))?);
     }
-    build(&delete, dialect)
+    Ok(build(&delete, dialect))
 }
 
 fn constant(truth: bool) -> Expr {
@@ -382,8 +440,9 @@ fn val(v: &Value) -> Expr {
 }
 
 /// Compiles an IR condition to a sea-query expression.
-fn condition(c: &Condition, dialect: Dialect) -> Expr {
-    match c {
+fn condition(c: &Condition, scope: &Scope) -> Result<Expr, Error> {
+    let col = |c| scope.col(c);
+    Ok(match c {
         Condition::Compare {
             column,
             op: CmpOp::Eq,
@@ -398,7 +457,7 @@ fn condition(c: &Condition, dialect: Dialect) -> Expr {
             col(column).binary(binary_operator(*op), val(value))
         }
         Condition::CompareExpr { expr, op, value } => {
-            select_expr(expr, dialect).binary(binary_operator(*op), val(value))
+            select_expr(expr, scope).binary(binary_operator(*op), val(value))
         }
         Condition::Between { column, low, high } => col(column).between(val(low), val(high)),
         Condition::InList {
@@ -416,11 +475,36 @@ fn condition(c: &Condition, dialect: Dialect) -> Expr {
                 col(column).is_in(values)
             }
         }
+        Condition::InSubquery {
+            column,
+            subquery,
+            negated,
+        } => {
+            let sub = in_subquery(subquery, scope)?;
+            if *negated {
+                col(column).not_in_subquery(sub)
+            } else {
+                col(column).in_subquery(sub)
+            }
+        }
+        Condition::Exists {
+            subquery,
+            inner,
+            outer,
+        } => {
+            let mut related = (**subquery).clone();
+            related.projection = Projection::Exists;
+            related.order.clear();
+            let nested = scope.subquery(related.schema.table);
+            let mut sub = select_statement(&related, &nested)?;
+            sub.and_where(nested.col(inner).eq(col(outer)));
+            Expr::exists(sub)
+        }
         Condition::Like {
             column,
             pattern,
             case_insensitive,
-        } => like(col(column), pattern, *case_insensitive, dialect),
+        } => like(col(column), pattern, *case_insensitive, scope.dialect),
         Condition::IsNull {
             column,
             negated: false,
@@ -429,10 +513,36 @@ fn condition(c: &Condition, dialect: Dialect) -> Expr {
             column,
             negated: true,
         } => col(column).is_not_null(),
-        Condition::And(items) => fold(items, dialect, true),
-        Condition::Or(items) => fold(items, dialect, false),
-        Condition::Not(inner) => condition(inner, dialect).not(),
+        Condition::And(items) => fold(items, scope, true)?,
+        Condition::Or(items) => fold(items, scope, false)?,
+        Condition::Not(inner) => condition(inner, scope)?.not(),
+    })
+}
+
+/// The subquery of `IN (...)`, checked to select one expression. MariaDB refuses `LIMIT` in an
+/// `IN` subquery and a subquery over the table an `UPDATE`/`DELETE` writes; both are allowed
+/// from a derived table, so on MySQL the subquery is wrapped in one.
+fn in_subquery(subquery: &SelectQuery, scope: &Scope) -> Result<SelectStatement, Error> {
+    let single = matches!(&subquery.projection, Projection::Exprs(a) if a.exprs.len() == 1);
+    if !single {
+        return Err(Error::InvalidQuery(format!(
+            "an `in_subquery` subquery over `{}` must select exactly one column or aggregate; \
+             use `.select((column,))`",
+            subquery.schema.table
+        )));
     }
+    let nested = scope.subquery(subquery.schema.table);
+    let sub = select_statement(subquery, &nested)?;
+    if scope.dialect != Dialect::MySql {
+        return Ok(sub);
+    }
+    let derived = format!(
+        "{}_in",
+        nested.alias.as_ref().map_or("sub", |(_, a)| a.as_str())
+    );
+    let mut wrapper = Query::select();
+    wrapper.column(Asterisk).from_subquery(sub, derived);
+    Ok(wrapper)
 }
 
 /// `LIKE` with `\\` as the escape character on every dialect.
@@ -470,10 +580,12 @@ fn binary_operator(op: CmpOp) -> BinOper {
     }
 }
 
-fn fold(items: &[Condition], dialect: Dialect, all: bool) -> Expr {
-    let mut exprs = items.iter().map(|c| condition(c, dialect));
-    let Some(first) = exprs.next() else {
-        return constant(all);
+fn fold(items: &[Condition], scope: &Scope, all: bool) -> Result<Expr, Error> {
+    let mut exprs = items.iter().map(|c| condition(c, scope));
+    let Some(first) = exprs.next().transpose()? else {
+        return Ok(constant(all));
     };
-    exprs.fold(first, |acc, e| if all { acc.and(e) } else { acc.or(e) })
+    exprs.try_fold(first, |acc, e| {
+        Ok(if all { acc.and(e?) } else { acc.or(e?) })
+    })
 }

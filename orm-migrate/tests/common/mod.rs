@@ -200,6 +200,87 @@ fn enabled(backend: Backend) -> bool {
     on
 }
 
+/// One column of every rich type, to prove that introspection reads back what the DDL wrote.
+pub mod rich {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+    use orm::prelude::*;
+    use rust_decimal::Decimal;
+
+    #[derive(SqlEnum, Debug, Clone, Copy, PartialEq)]
+    pub enum Status {
+        Draft,
+        Published,
+    }
+
+    #[derive(Model, Debug)]
+    #[orm(table = "rich")]
+    pub struct Rich {
+        #[orm(primary_key)]
+        id: uuid::Uuid,
+        at: DateTime<Utc>,
+        naive: NaiveDateTime,
+        day: NaiveDate,
+        clock: NaiveTime,
+        #[orm(precision = 10, scale = 2)]
+        price: Decimal,
+        maybe_price: Option<Decimal>,
+        doc: serde_json::Value,
+        status: Status,
+        maybe_status: Option<Status>,
+        tiny: u8,
+        medium: u16,
+        big: u32,
+        huge: u64,
+        small: i16,
+        ratio: f32,
+        blob: Vec<u8>,
+        #[orm(max_length = 12, default = "x")]
+        code: String,
+        flag: Option<bool>,
+    }
+}
+
+/// An enum column that gains a value, and a range-checked unsigned column.
+pub mod tickets {
+    pub mod v1 {
+        use orm::prelude::*;
+
+        #[derive(SqlEnum, Debug, Clone, Copy, PartialEq)]
+        pub enum Status {
+            Open,
+            Closed,
+        }
+
+        #[derive(Model, Debug)]
+        #[orm(table = "tickets")]
+        pub struct Ticket {
+            #[orm(primary_key)]
+            id: i64,
+            status: Status,
+        }
+    }
+
+    pub mod v2 {
+        use orm::prelude::*;
+
+        #[derive(SqlEnum, Debug, Clone, Copy, PartialEq)]
+        pub enum Status {
+            Open,
+            Closed,
+            Archived,
+        }
+
+        #[derive(Model, Debug)]
+        #[orm(table = "tickets")]
+        pub struct Ticket {
+            #[orm(primary_key)]
+            id: i64,
+            status: Status,
+            priority: Option<u16>,
+        }
+    }
+}
+
 /// A database private to one test: its URL (for more pools), a pool, and a migrations dir.
 pub struct Ctx {
     pub url: String,

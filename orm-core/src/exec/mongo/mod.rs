@@ -14,6 +14,7 @@
 
 mod errors;
 mod row;
+mod subquery;
 
 use bson::{Bson, Document, RawDocumentBuf, doc};
 use mongodb::options::{
@@ -199,6 +200,14 @@ pub(crate) struct Target<'a> {
 }
 
 impl<'a> Target<'a> {
+    /// The same target for one more operation (a transaction's session is lent, not moved).
+    pub(crate) fn reborrow(&mut self) -> Target<'_> {
+        Target {
+            database: self.database,
+            session: self.session.as_deref_mut(),
+        }
+    }
+
     /// An operation outside any transaction.
     pub(crate) fn pool(pool: &'a MongoPool) -> Self {
         Target {
@@ -267,20 +276,22 @@ fn find_of(query: &SelectQuery) -> Result<FindPlan> {
 
 /// Runs a select and decodes every document.
 pub(crate) async fn fetch_all<T>(
-    target: Target<'_>,
-    query: SelectQuery,
+    mut target: Target<'_>,
+    mut query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
+    subquery::resolve_select(&mut target, &mut query).await?;
     let plan = find_of(&query)?;
     run_find(target, query.schema, plan, decode).await
 }
 
 /// Runs a select and decodes the first document, if any.
 pub(crate) async fn fetch_optional<T>(
-    target: Target<'_>,
-    query: SelectQuery,
+    mut target: Target<'_>,
+    mut query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Option<T>> {
+    subquery::resolve_select(&mut target, &mut query).await?;
     let mut plan = find_of(&query)?;
     plan.limit = Some(plan.limit.map_or(1, |l| l.min(1)));
     Ok(run_find(target, query.schema, plan, decode)
@@ -290,7 +301,8 @@ pub(crate) async fn fetch_optional<T>(
 }
 
 /// Counts the documents a select matches, after its skip and limit.
-pub(crate) async fn count(target: Target<'_>, query: SelectQuery) -> Result<u64> {
+pub(crate) async fn count(mut target: Target<'_>, mut query: SelectQuery) -> Result<u64> {
+    subquery::resolve_select(&mut target, &mut query).await?;
     let schema = query.schema;
     let CountPlan {
         filter,
@@ -397,7 +409,11 @@ pub(crate) async fn insert_returning<T>(
 
 /// Runs an insert (`insert_many`; nothing for no rows), update (`update_many`, matched count)
 /// or delete (`delete_many`).
-pub(crate) async fn execute(target: Target<'_>, statement: Statement) -> Result<ExecResult> {
+pub(crate) async fn execute(
+    mut target: Target<'_>,
+    mut statement: Statement,
+) -> Result<ExecResult> {
+    subquery::resolve_statement(&mut target, &mut statement).await?;
     let rows_affected = match statement {
         Statement::Insert(query) => {
             let schema = query.schema;

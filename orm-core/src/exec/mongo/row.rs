@@ -24,6 +24,11 @@ impl<'r> DocumentRow<'r> {
         DocumentRow { doc, schema }
     }
 
+    /// The whole document.
+    pub(crate) fn raw(&self) -> &'r RawDocument {
+        self.doc
+    }
+
     /// The schema column at `index`, if any.
     pub(crate) fn column(&self, index: usize) -> Option<&'static ColumnSchema> {
         self.schema.columns.get(index)
