@@ -5,7 +5,7 @@ use std::fmt::Debug;
 
 use orm::prelude::*;
 
-use crate::libs::{Ctx, NewRow, diesel_side, orm_side, sea_side, sqlx_side};
+use crate::libs::{Ctx, Nested, NewRow, diesel_side, orm_side, sea_side, sqlx_side};
 use crate::models::{CommentRow, PostRow, Tree, UserRow, dsl, ours, sea};
 
 /// Panics, naming the workload and the library, when `others` differ from `ours`.
@@ -66,7 +66,7 @@ pub async fn select_users(ctx: &Ctx, expected: usize) {
         "select_users: the ORM read {} users",
         ours.len()
     );
-    let mut conn = ctx.diesel[0].lock().unwrap();
+    let diesel = diesel_side::select_users(&mut ctx.diesel[0].lock().unwrap());
     same(
         "select_users",
         &ours,
@@ -91,15 +91,7 @@ pub async fn select_users(ctx: &Ctx, expected: usize) {
                         .collect(),
                 ),
             ),
-            (
-                "Diesel",
-                sorted(
-                    diesel_side::select_users(&mut conn)
-                        .iter()
-                        .map(d_user)
-                        .collect(),
-                ),
-            ),
+            ("Diesel", sorted(diesel.iter().map(d_user).collect())),
         ],
     );
 }
@@ -114,7 +106,7 @@ pub async fn join(ctx: &Ctx) {
             .collect(),
     );
     assert!(ours.iter().all(|(u, _)| u.2.as_deref() == Some("black")));
-    let mut conn = ctx.diesel[0].lock().unwrap();
+    let diesel = diesel_side::join(&mut ctx.diesel[0].lock().unwrap());
     same(
         "join",
         &ours,
@@ -142,7 +134,7 @@ pub async fn join(ctx: &Ctx) {
             (
                 "Diesel",
                 sorted(
-                    diesel_side::join(&mut conn)
+                    diesel
                         .iter()
                         .map(|(u, p)| (d_user(u), p.as_ref().map(d_post)))
                         .collect(),
@@ -202,7 +194,7 @@ pub async fn insert(ctx: &Ctx, rows: &[NewRow]) {
 }
 
 fn tree<U, P, C>(
-    rows: &[(U, Vec<(P, Vec<C>)>)],
+    rows: &Nested<U, P, C>,
     u: impl Fn(&U) -> UserRow,
     p: impl Fn(&P) -> PostRow,
     c: impl Fn(&C) -> CommentRow,
@@ -233,7 +225,7 @@ pub async fn associations(ctx: &Ctx, users: usize, posts: usize, comments: usize
         ours.iter()
             .all(|(_, ps)| ps.len() == posts && ps.iter().all(|(_, cs)| cs.len() == comments))
     );
-    let mut conn = ctx.diesel[0].lock().unwrap();
+    let diesel = diesel_side::associations(&mut ctx.diesel[0].lock().unwrap());
     same(
         "associations",
         &ours,
@@ -256,15 +248,7 @@ pub async fn associations(ctx: &Ctx, users: usize, posts: usize, comments: usize
                     sea_comment,
                 ),
             ),
-            (
-                "Diesel",
-                tree(
-                    &diesel_side::associations(&mut conn),
-                    d_user,
-                    d_post,
-                    d_comment,
-                ),
-            ),
+            ("Diesel", tree(&diesel, d_user, d_post, d_comment)),
         ],
     );
 }
@@ -272,7 +256,6 @@ pub async fn associations(ctx: &Ctx, users: usize, posts: usize, comments: usize
 /// A primary-key lookup finds the same user everywhere, and nothing for a missing key.
 pub async fn find(ctx: &Ctx, ids: &[i64]) {
     let missing = ids.iter().max().unwrap() + 1_000;
-    let mut conn = ctx.diesel[0].lock().unwrap();
     for id in [ids[0], ids[ids.len() / 2], missing] {
         let ours = orm_side::find(&ctx.orm, id).await.map(|u| u.row());
         assert_eq!(ours.is_some(), id != missing, "find({id}): the ORM");
@@ -293,7 +276,9 @@ pub async fn find(ctx: &Ctx, ids: &[i64]) {
                 ),
                 (
                     "Diesel",
-                    diesel_side::find(&mut conn, id).as_ref().map(d_user),
+                    diesel_side::find(&mut ctx.diesel[0].lock().unwrap(), id)
+                        .as_ref()
+                        .map(d_user),
                 ),
             ],
         );

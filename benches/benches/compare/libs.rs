@@ -24,6 +24,9 @@ pub struct Ctx {
     pub diesel: Vec<Arc<Mutex<DieselConn>>>,
 }
 
+/// Users, each with their posts, each with its comments: eager loading's result.
+pub type Nested<U, P, C> = Vec<(U, Vec<(P, Vec<C>)>)>;
+
 /// The input of the insert workload: `(name, hair_color)`.
 pub type NewRow = (String, Option<String>);
 
@@ -59,7 +62,7 @@ pub mod orm_side {
         NewUser::insert_many(&ctx.orm, &rows).await.unwrap()
     }
 
-    pub async fn associations(ctx: &Ctx) -> Vec<(User, Vec<(Post, Vec<Comment>)>)> {
+    pub async fn associations(ctx: &Ctx) -> Nested<User, Post, Comment> {
         User::query()
             .with(User::posts().with(Post::comments()))
             .all(&ctx.orm)
@@ -238,7 +241,7 @@ pub mod sqlx_side {
         sql
     }
 
-    pub async fn associations(ctx: &Ctx) -> Vec<(SqUser, Vec<(SqPost, Vec<SqComment>)>)> {
+    pub async fn associations(ctx: &Ctx) -> Nested<SqUser, SqPost, SqComment> {
         let users = select_users(&ctx.sqlx).await;
         let user_ids: Vec<i64> = users.iter().map(|u| u.id).collect();
         let sql = in_list(
@@ -336,9 +339,7 @@ pub mod sea_side {
             .unwrap()
     }
 
-    pub async fn associations(
-        ctx: &Ctx,
-    ) -> Vec<(user::Model, Vec<(post::Model, Vec<comment::Model>)>)> {
+    pub async fn associations(ctx: &Ctx) -> Nested<user::Model, post::Model, comment::Model> {
         let users = user::Entity::find().all(&ctx.sea).await.unwrap();
         let posts = users.load_many(post::Entity, &ctx.sea).await.unwrap();
         let flat: Vec<post::Model> = posts.iter().flatten().cloned().collect();
@@ -429,7 +430,7 @@ pub mod diesel_side {
             .unwrap())
     }
 
-    pub fn associations(conn: &mut DieselConn) -> Vec<(User, Vec<(Post, Vec<Comment>)>)> {
+    pub fn associations(conn: &mut DieselConn) -> Nested<User, Post, Comment> {
         with_conn!(conn, c => {
             let users = bench_users::table.load::<User>(c).unwrap();
             let posts = Post::belonging_to(&users).load::<Post>(c).unwrap();

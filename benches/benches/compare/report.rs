@@ -254,7 +254,7 @@ pub fn profile(rt: &Runtime, spec: &str) {
             _ => panic!("ORM_BENCH_PROFILE: profile select_users, left_join or find_by_pk"),
         }
         let id = orm_side::select_users(ctx).await[0].id;
-        let mut conn = ctx.diesel[0].lock().unwrap();
+        let conn = || ctx.diesel[0].lock().unwrap();
         for _ in 0..iterations {
             match (workload, lib) {
                 ("select_users", "orm") => drop(black_box(orm_side::select_users(ctx).await)),
@@ -262,17 +262,19 @@ pub fn profile(rt: &Runtime, spec: &str) {
                     drop(black_box(sqlx_side::select_users(&ctx.sqlx).await))
                 }
                 ("select_users", "seaorm") => drop(black_box(sea_side::select_users(ctx).await)),
-                ("select_users", "diesel") => drop(black_box(diesel_side::select_users(&mut conn))),
+                ("select_users", "diesel") => {
+                    drop(black_box(diesel_side::select_users(&mut conn())))
+                }
                 ("left_join", "orm") => drop(black_box(orm_side::join(ctx).await)),
                 ("left_join", "sqlx") => drop(black_box(sqlx_side::join(ctx).await)),
                 ("left_join", "seaorm") => drop(black_box(sea_side::join(ctx).await)),
-                ("left_join", "diesel") => drop(black_box(diesel_side::join(&mut conn))),
+                ("left_join", "diesel") => drop(black_box(diesel_side::join(&mut conn()))),
                 ("find_by_pk", "orm") => drop(black_box(orm_side::find(&ctx.orm, id).await)),
                 ("find_by_pk", "sqlx") => drop(black_box(
                     sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await,
                 )),
                 ("find_by_pk", "seaorm") => drop(black_box(sea_side::find(&ctx.sea, id).await)),
-                ("find_by_pk", "diesel") => drop(black_box(diesel_side::find(&mut conn, id))),
+                ("find_by_pk", "diesel") => drop(black_box(diesel_side::find(&mut conn(), id))),
                 _ => panic!(
                     "ORM_BENCH_PROFILE: unknown library `{lib}`; use orm, sqlx, seaorm, diesel"
                 ),
