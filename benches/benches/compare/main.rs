@@ -323,8 +323,9 @@ fn main() {
         };
         run_dialect(&mut b, &sizes);
         ran.extend(b.ran);
+        drop(ctx);
         if dialect == Dialect::Sqlite {
-            let _ = std::fs::remove_file(setup::url(dialect).trim_start_matches("sqlite://"));
+            setup::remove_sqlite_file();
         }
     }
     c.final_summary();

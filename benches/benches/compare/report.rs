@@ -281,4 +281,7 @@ pub fn profile(rt: &Runtime, spec: &str) {
             }
         }
     });
+    if dialect == Dialect::Sqlite {
+        setup::remove_sqlite_file();
+    }
 }

@@ -36,6 +36,15 @@ pub fn url(dialect: Dialect) -> String {
     }
 }
 
+/// Removes the SQLite database file (and its WAL files) that [`url`] names.
+pub fn remove_sqlite_file() {
+    let url = url(Dialect::Sqlite);
+    let path = url.trim_start_matches("sqlite://");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{path}{suffix}"));
+    }
+}
+
 /// Creates the server-side database named by `url` when it does not exist yet.
 async fn create_database(dialect: Dialect, url: &str) {
     use sqlx::Connection as _;
@@ -84,8 +93,7 @@ async fn create_database(dialect: Dialect, url: &str) {
 pub async fn connect(dialect: Dialect) -> Ctx {
     let url = url(dialect);
     if dialect == Dialect::Sqlite {
-        let path = url.trim_start_matches("sqlite://");
-        let _ = std::fs::remove_file(path);
+        remove_sqlite_file();
     } else {
         create_database(dialect, &url).await;
     }
