@@ -1,4 +1,4 @@
-//! A migrate binary as a user writes it: `cargo run --example migrate --features migrate --
+//! A migrate binary as a user writes it: `cargo run --example migrate --features migrate-cli --
 //! generate init --database-url sqlite://app.db`, then `up`, `status`, `verify`, `down`.
 //!
 //! Every `#[derive(Model)]` linked into the binary is found automatically (the `migrate`

@@ -1,10 +1,12 @@
-//! Quick start: two models on embedded SQLite (or on `DATABASE_URL` if set).
+//! Quick start: two models on embedded SQLite (or on `DATABASE_URL` if set), their tables
+//! created by a migration generated from the models.
 //!
 //! ```sh
 //! cargo run --example quickstart
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --example quickstart
 //! ```
 
+use orm::migrate::{GenerateOptions, Migrator, Schema};
 use orm::prelude::*;
 
 /// A writer.
@@ -25,6 +27,7 @@ struct Author {
 struct Post {
     #[orm(primary_key, auto_increment)]
     id: i64,
+    #[orm(belongs_to = Author, on_delete = "cascade")]
     author_id: i64,
     #[orm(max_length = 200)]
     title: String,
@@ -34,16 +37,27 @@ struct Post {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> orm::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite::memory:".to_owned());
     let db = Db::connect(&url).await?;
     println!("connected to {} ({url})", db.backend());
 
+    // The tables come from the models: write a migration for this database's dialect
+    // (nothing is written when the files already match the models) and apply what is pending.
+    let dir = std::env::temp_dir().join(format!("orm-quickstart-{}", db.backend()));
+    let schema = Schema::from_models([Author::schema(), Post::schema()]);
+    let migrator = Migrator::new(db.clone(), &dir, schema)?;
+    let (generated, applied) = migrator
+        .dev("create_blog", &GenerateOptions::default())
+        .await?;
+    if let Some(generated) = generated {
+        let up = std::fs::read_to_string(generated.dir.join("up.sql"))?;
+        println!("generated {}:\n{up}", generated.dir.display());
+    }
+    println!("applied migrations: {applied:?}");
     // Start from empty tables so the example can run again on a server database.
-    db.drop_table::<Post>().await?;
-    db.drop_table::<Author>().await?;
-    db.create_table::<Author>().await?;
-    db.create_table::<Post>().await?;
+    Post::delete_many().execute(&db).await?;
+    Author::delete_many().execute(&db).await?;
 
     let ada = Author {
         id: 0,

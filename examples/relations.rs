@@ -5,6 +5,7 @@
 //! cargo run --example relations
 //! ```
 
+use orm::migrate::{GenerateOptions, Migrator, Schema};
 use orm::prelude::*;
 
 /// A blog author.
@@ -41,15 +42,17 @@ struct Comment {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> orm::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite::memory:".to_owned());
     let db = Db::connect(&url).await?;
-    db.drop_table::<Comment>().await?;
-    db.drop_table::<Post>().await?;
-    db.drop_table::<Author>().await?;
-    db.create_table::<Author>().await?;
-    db.create_table::<Post>().await?;
-    db.create_table::<Comment>().await?;
+    // Tables from a migration generated from the models (see the quickstart), emptied so that
+    // the example can run again on a server database.
+    let dir = std::env::temp_dir().join(format!("orm-relations-{}", db.backend()));
+    let schema = Schema::from_models([Author::schema(), Post::schema(), Comment::schema()]);
+    Migrator::new(db.clone(), &dir, schema)?
+        .dev("create_blog", &GenerateOptions::default())
+        .await?;
+    Author::delete_many().execute(&db).await?;
 
     // Everything below commits together, or not at all.
     db.transaction(|tx| async move {

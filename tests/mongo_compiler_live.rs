@@ -956,10 +956,11 @@ async fn check_hostile(live: &Live, corpus: &[&str]) {
             expect(&|t| !t.contains(*text)),
             "not contains {text:?}"
         );
-        let lower = text.to_lowercase();
+        // `ilike` folds ASCII letters only, as on every SQL dialect.
+        let lower = text.to_ascii_lowercase();
         assert_eq!(
             names(User::NAME.ilike(escape_like(text))).await,
-            expect(&|t| t.to_lowercase() == lower),
+            expect(&|t| t.to_ascii_lowercase() == lower),
             "ilike {text:?}"
         );
     }

@@ -211,6 +211,28 @@ fn ordering_and_paging() {
     check("offset_without_limit", |d| {
         render(User::query().offset(5).compile(d))
     });
+    // NULL is the smallest value everywhere: PostgreSQL gets NULLS FIRST/LAST written out on
+    // nullable columns; an explicit choice against the dialect's order is emulated on MySQL.
+    check("order_nulls_default_and_explicit", |d| {
+        render(
+            User::query()
+                .order_by(User::NICKNAME.asc())
+                .order_by(User::NICKNAME.desc())
+                .order_by(User::NICKNAME.asc().nulls_last())
+                .order_by(User::NICKNAME.desc().nulls_first())
+                .order_by(User::AGE.asc().nulls_last())
+                .compile(d),
+        )
+    });
+    check("order_by_folded_text", |d| {
+        render(
+            User::query()
+                .filter(User::NAME.lower().eq("ada"))
+                .order_by(User::NAME.upper().asc())
+                .order_by(User::NICKNAME.lower().desc().nulls_first())
+                .compile(d),
+        )
+    });
 }
 
 #[test]
@@ -248,6 +270,16 @@ fn aggregates_and_grouping() {
             User::query()
                 .select((User::ACTIVE, User::AGE))
                 .distinct()
+                .compile(d),
+        )
+    });
+    check("group_by_ordered_by_aggregates", |d| {
+        render(
+            User::query()
+                .select((User::NICKNAME, count_all(), User::AGE.avg()))
+                .group_by(User::NICKNAME)
+                .order_by(count_all().desc())
+                .order_by(User::AGE.avg().asc().nulls_last())
                 .compile(d),
         )
     });

@@ -88,6 +88,34 @@ fn ddl_of_every_type() {
 }
 
 #[test]
+fn date_parts_and_decimal_sums() {
+    let render = |q: orm::Result<Compiled>| render(q);
+    check("date_parts", |d| {
+        render(
+            Typed::query()
+                .filter(Typed::DAY.year().eq(2024) & Typed::AT_UTC.month().ge(6))
+                .select((Typed::T_DAY.year(), Typed::AT.month(), Typed::DAY.day()))
+                .order_by(Typed::AT_UTC.day().desc())
+                .compile(d),
+        )
+    });
+    check("decimal_sum_and_having", |d| {
+        render(
+            Typed::query()
+                .select((Typed::STATUS, Typed::PRICE.sum(), Typed::PRICE.max()))
+                .group_by(Typed::STATUS)
+                .having(Typed::PRICE.sum().gt(Decimal::new(1_050, 2)))
+                .order_by(Typed::PRICE.sum().desc())
+                .compile(d),
+        )
+    });
+    // A decimal without precision is text on SQLite: ordering by it is refused there.
+    check("order_by_text_decimal", |d| {
+        render(Typed::query().order_by(Typed::AMOUNT.asc()).compile(d))
+    });
+}
+
+#[test]
 fn filter_per_type() {
     let day = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
     let at = day.and_hms_micro_opt(12, 30, 15, 123_456).unwrap();

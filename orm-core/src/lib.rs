@@ -35,7 +35,7 @@ pub use schema::{
 pub use sql::{Compiled, Dialect};
 #[cfg(feature = "json")]
 pub use value::Json;
-pub use value::{Assign, DecimalType, FieldType, IntoValue, SqlType, TextType, Value};
+pub use value::{Assign, DateType, DecimalType, FieldType, IntoValue, SqlType, TextType, Value};
 
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {
@@ -91,6 +91,30 @@ pub mod __private {
     }
     /// Compile-time check that a `default` literal fits the field (error points at the literal).
     pub fn assert_default<T: FieldType, L: DefaultLiteral<T::Base>>(_literal: L) {}
+
+    /// Compile-time check that a text `default` is one of an enum column's stored values
+    /// (a no-op for other columns, whose `allowed` is `None`).
+    pub const fn assert_allowed_default(allowed: Option<&'static [&'static str]>, literal: &str) {
+        let Some(values) = allowed else { return };
+        let mut i = 0;
+        while i < values.len() {
+            if values[i].len() == literal.len() {
+                let (a, b) = (values[i].as_bytes(), literal.as_bytes());
+                let mut j = 0;
+                while j < a.len() && a[j] == b[j] {
+                    j += 1;
+                }
+                if j == a.len() {
+                    return;
+                }
+            }
+            i += 1;
+        }
+        panic!(
+            "`default` is not a stored value of this enum: write the text a variant is stored as \
+             (after `rename`/`rename_all`), e.g. \"on_hold\""
+        );
+    }
 
     pub use crate::__orm_register_model as register_model;
     #[cfg(feature = "registry")]

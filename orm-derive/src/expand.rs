@@ -378,6 +378,7 @@ fn column_schema(field: &Field<'_>, primary_key: bool, private: &TokenStream) ->
         }
     };
     let renamed_from = option_str(field.attrs.renamed_from.as_ref().map(|o| o.value.value()));
+    let collation = option_str(field.attrs.collation.as_ref().map(|o| o.value.value()));
     let precision = match &field.attrs.precision {
         None => quote!(::core::option::Option::None),
         Some(precision) => {
@@ -399,6 +400,7 @@ fn column_schema(field: &Field<'_>, primary_key: bool, private: &TokenStream) ->
             auto_increment: #auto_increment,
             default: #default,
             max_length: #max_length,
+            collation: #collation,
             precision: #precision,
             allowed_values: #allowed_values,
             renamed_from: #renamed_from,
@@ -475,7 +477,7 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         if field.attrs.auto_increment.is_some() {
             checks.push(quote_spanned!(span=> #private::assert_auto_increment_field::<#ty>();));
         }
-        if field.attrs.max_length.is_some() {
+        if field.attrs.max_length.is_some() || field.attrs.collation.is_some() {
             checks.push(quote_spanned!(span=> #private::assert_text_field::<#ty>();));
         }
         if field.attrs.precision.is_some() || field.attrs.scale.is_some() {
@@ -503,9 +505,24 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         }
         quote!(#(#checks)*)
     });
+    // Text defaults of enum fields must be stored values: checked by const evaluation.
+    let enum_defaults = cont.stored_fields().filter_map(|field| {
+        let default = field.attrs.default.as_ref()?;
+        let DefaultLit::Text(_) = &default.value.value else {
+            return None;
+        };
+        let (ty, literal) = (field.ty, &default.value.expr);
+        Some(quote_spanned! {literal.span()=>
+            const _: () = #private::assert_allowed_default(
+                <<#ty as #private::FieldType>::Base as #private::SqlType>::ALLOWED_VALUES,
+                #literal,
+            );
+        })
+    });
     quote! {
         let _ = || {
             #(#checks)*
         };
+        #(#enum_defaults)*
     }
 }

@@ -124,6 +124,11 @@ pub fn derive_sql_enum(input: &DeriveInput) -> TokenStream {
                     }
                 }
 
+                // `#[orm(default = "stored_value")]` on a field of this enum; the value
+                // itself is checked against ALLOWED_VALUES at compile time.
+                #[automatically_derived]
+                impl #private::DefaultLiteral<#ident> for &'static str {}
+
                 #[automatically_derived]
                 impl #private::SqlType for #ident {
                     const COLUMN_TYPE: #private::ColumnType = #private::ColumnType::Text;

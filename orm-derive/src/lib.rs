@@ -45,6 +45,10 @@ use proc_macro::TokenStream;
 /// - `unique`, `index`: single-column unique constraint or index.
 /// - `default = <literal>`: database default (bool, integer, float or string).
 /// - `max_length = N`: maximum length of a text column.
+/// - `collation = "name"`: the collation a text column compares and sorts with (e.g.
+///   `"utf8mb4_unicode_ci"` on MySQL, `"und-x-icu"` on PostgreSQL, `"NOCASE"` on SQLite), an
+///   opt-in out of the portable code-point comparison; the name is written as is on every SQL
+///   dialect, so pick one that the databases you deploy to all know.
 /// - `skip`: not stored; filled with `Default::default()` when a row is read.
 ///
 /// ```ignore

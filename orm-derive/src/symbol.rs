@@ -30,6 +30,8 @@ pub const COLUMN: Symbol = Symbol("column");
 pub const DEFAULT: Symbol = Symbol("default");
 /// Field: `max_length = N`.
 pub const MAX_LENGTH: Symbol = Symbol("max_length");
+/// Field: `collation = "name"` (text columns: the database collation to compare with).
+pub const COLLATION: Symbol = Symbol("collation");
 /// Field: `skip`.
 pub const SKIP: Symbol = Symbol("skip");
 /// Struct and field: `renamed_from = "old_name"` (a hint for the migration engine).
@@ -62,6 +64,7 @@ pub const FIELD_ONLY: &[Symbol] = &[
     COLUMN,
     DEFAULT,
     MAX_LENGTH,
+    COLLATION,
     PRECISION,
     SCALE,
     SKIP,

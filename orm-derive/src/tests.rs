@@ -249,10 +249,18 @@ fn struct_lists_must_name_stored_fields() {
 
 #[test]
 fn values_of_the_wrong_form_are_rejected() {
-    let cases: [(DeriveInput, &str); 6] = [
+    let cases: [(DeriveInput, &str); 8] = [
         (
             parse_quote! { #[orm(table = 5)] struct A { #[orm(primary_key)] id: i64 } },
             "expected a string literal: `table = \"...\"`",
+        ),
+        (
+            parse_quote! { struct A { #[orm(primary_key)] id: i64, #[orm(collation = "")] s: String } },
+            "`collation` cannot be empty",
+        ),
+        (
+            parse_quote! { struct A { #[orm(primary_key)] id: i64, #[orm(collation = "a b")] s: String } },
+            "`collation` must name a collation (letters, digits, `_`, `-`, `.`, `@`), e.g. `collation = \"utf8mb4_unicode_ci\"`",
         ),
         (
             parse_quote! { struct A { #[orm(primary_key)] id: i64, #[orm(max_length = "a")] s: String } },

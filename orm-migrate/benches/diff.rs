@@ -15,6 +15,7 @@ fn column(name: &str, ty: ColType) -> Column {
         default: None,
         max_length: None,
         precision: None,
+        collation: None,
         allowed_values: None,
         renamed_from: None,
     }

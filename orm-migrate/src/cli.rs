@@ -121,14 +121,38 @@ pub fn run(models: Models) -> ExitCode {
         .expect("a tokio runtime starts");
     match runtime.block_on(execute(cli, &models)) {
         Ok(out) => {
-            print!("{out}");
+            for line in out.lines() {
+                anstream::println!("{}", colored(line));
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            let red = anstyle::AnsiColor::Red.on_default().bold();
+            anstream::eprintln!("{red}error:{red:#} {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// A line of output with its verdict colored: green for done, yellow for waiting, red for
+/// what needs a human (anstream drops the colors when the output is not a terminal).
+fn colored(line: &str) -> String {
+    use anstyle::AnsiColor::{Green, Red, Yellow};
+    let style = if line.contains("FAILED") || line.contains("EDITED") || line.contains("missing") {
+        Red.on_default().bold()
+    } else if line.contains("pending") || line.starts_with("would") || line.starts_with("no ") {
+        Yellow.on_default()
+    } else if line.starts_with("applied")
+        || line.starts_with("created")
+        || line.starts_with("rolled back")
+        || line.starts_with("ok:")
+        || line.contains("  applied ")
+    {
+        Green.on_default()
+    } else {
+        return line.to_owned();
+    };
+    format!("{style}{line}{style:#}")
 }
 
 async fn connect(url: Option<&str>) -> Result<Db> {

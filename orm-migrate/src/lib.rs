@@ -3,9 +3,10 @@
 //! neutral [`Operation`]s rendered to reviewable SQL per dialect, and a runner applies them
 //! under a lock, with a history table, checksums and drift detection.
 //!
-//! Use it through the CLI ([`cli::run`]) from a binary of your crate, or call [`Migrator`]
-//! directly.
+//! Use it through the CLI (`cli::run`, feature `cli`) from a binary of your crate, or call
+//! [`Migrator`] directly (as `examples/quickstart.rs` does at start-up).
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod diff;
 mod error;

@@ -13,7 +13,7 @@ use std::time::Instant;
 use orm_core::{Compiled, Connection, Db, Dialect, Executor, FieldType, Value};
 
 use crate::error::{Error, Result};
-use crate::files::{Migration, MigrationKind, load_dir};
+use crate::files::{GenerateOptions, Generated, Migration, MigrationKind, generate, load_dir};
 use crate::introspect::{self, HISTORY_TABLE};
 use crate::schema::Schema;
 
@@ -123,6 +123,20 @@ impl Migrator {
             dir: dir.into(),
             models,
         })
+    }
+
+    /// The development loop in one call (as `prisma migrate dev`): writes a migration named
+    /// `name` for whatever the models changed since the last one — destructive operations
+    /// refused unless `options` allow them — then applies every pending migration. Returns
+    /// the new migration, if any, and the ids applied. Commit the files it writes.
+    pub async fn dev(
+        &self,
+        name: &str,
+        options: &GenerateOptions,
+    ) -> Result<(Option<Generated>, Vec<String>)> {
+        let generated = generate(&self.dir, name, &self.models, self.dialect, options)?;
+        let applied = self.up(None, false).await?;
+        Ok((generated, applied))
     }
 
     /// The migrations on disk.

@@ -200,6 +200,9 @@ pub struct Column {
     /// `(precision, scale)` of a decimal column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<(u32, u32)>,
+    /// The collation of a text column (`None`: the ORM's code-point comparison).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
     /// The values an enum column accepts (a CHECK constraint).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_values: Option<Vec<String>>,
@@ -220,6 +223,7 @@ impl Column {
             ty: self.ty.core(),
             max_length: self.max_length,
             precision: self.precision,
+            collation: self.collation.as_deref(),
             nullable: true,
             primary_key: false,
             auto_increment: false,
@@ -317,6 +321,7 @@ impl Table {
             ty: column.ty.core(),
             max_length: column.max_length,
             precision: column.precision,
+            collation: column.collation.as_deref(),
             nullable: column.nullable,
             primary_key: self.primary_key.len() == 1 && self.primary_key[0] == column.name,
             auto_increment: column.auto_increment,
@@ -342,6 +347,7 @@ impl Table {
                 }),
                 max_length: orm_core::sql::ddl::effective_max_length(c),
                 precision: c.precision,
+                collation: c.collation.map(str::to_owned),
                 allowed_values: c
                     .allowed_values
                     .map(|v| v.iter().map(|s| (*s).to_owned()).collect()),

@@ -472,6 +472,27 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)] // database defaults apply to rows written by raw SQL
+    async fn enum_and_unsigned_defaults_fill_columns_a_raw_insert_leaves_out(db) {
+        #[derive(Model, Debug)]
+        #[orm(table = "defaults_rich")]
+        struct Defaults {
+            #[orm(primary_key)]
+            id: i64,
+            #[orm(default = "on_hold")]
+            status: Status,
+            #[orm(default = 65_535)]
+            port: u16,
+            #[orm(default = 7)]
+            retries: u32,
+        }
+        db.create_table::<Defaults>().await?;
+        db.execute_raw("INSERT INTO defaults_rich (id) VALUES (1)").await?;
+        let row = Defaults::find(db, 1).await?.expect("inserted");
+        assert_eq!((row.status, row.port, row.retries), (Status::OnHold, 65_535, 7));
+        Ok(())
+    }
+
     #[requires(sql)] // decoding these types from MongoDB documents is not implemented yet
     async fn unknown_enum_value_in_the_database_is_a_decode_error(db) {
         // A table without the CHECK, as an older schema would have it.

@@ -189,6 +189,21 @@ impl RowRef<'_> {
         }
     }
 
+    /// The display scale of a PostgreSQL NUMERIC in binary format (`dscale`, bytes 6-8 of its
+    /// header); `None` for another backend, a NULL or a text-format value.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn postgres_numeric_scale(&self, index: usize) -> Option<u32> {
+        let RowRef::Postgres(r) = *self else {
+            return None;
+        };
+        let raw = sqlx::Row::try_get_raw(r, index).ok()?;
+        if raw.format() != sqlx::postgres::PgValueFormat::Binary {
+            return None;
+        }
+        let header: [u8; 2] = raw.as_bytes().ok()?.get(6..8)?.try_into().ok()?;
+        Some(u32::from(u16::from_be_bytes(header)))
+    }
+
     /// The column as `T` if this is a MySQL/MariaDB row.
     #[cfg(feature = "mysql")]
     pub(crate) fn get_mysql<T: MySqlDecode>(

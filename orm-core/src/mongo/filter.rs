@@ -15,7 +15,7 @@
 use bson::{Bson, Document, doc};
 
 use super::fields::{check_schema, resolve};
-use super::regex::like_to_regex;
+use super::regex::{ilike_to_regex, like_to_regex};
 use super::value::to_bson;
 use crate::error::{Error, Result};
 use crate::query::ir::{CmpOp, ColumnRef, Condition};
@@ -183,8 +183,12 @@ fn negated_operator(op: CmpOp) -> &'static str {
 
 /// `{$regex: .., $options: ..}` for a LIKE pattern.
 fn regex_operators(pattern: &str, case_insensitive: bool) -> Result<Document> {
-    let options = if case_insensitive { "is" } else { "s" };
-    Ok(doc! { "$regex": like_to_regex(pattern)?, "$options": options })
+    let regex = if case_insensitive {
+        ilike_to_regex(pattern)?
+    } else {
+        like_to_regex(pattern)?
+    };
+    Ok(doc! { "$regex": regex, "$options": "s" })
 }
 
 /// The non-null values of a list, as BSON, and whether the list held a NULL.

@@ -4,8 +4,8 @@ use bson::Document;
 
 use super::fields::{ID_FIELD, check_schema, path_of, resolve};
 use super::filter::{filter_document, match_nothing};
-use crate::error::Result;
-use crate::query::ir::{Direction, Projection, RowLock, SelectQuery};
+use crate::error::{Error, Result};
+use crate::query::ir::{Direction, Nulls, Projection, RowLock, SelectExpr, SelectQuery};
 use crate::schema::ModelSchema;
 
 /// The arguments of a `find`: filter, sort, skip, limit and projection.
@@ -116,10 +116,37 @@ fn paged_filter(q: &SelectQuery) -> Result<(Document, Option<u64>)> {
 
 /// `{field: 1 | -1, ..}` in `order_by` order; a column sorted twice keeps its first direction
 /// (the second term could never break a tie).
+///
+/// MongoDB sorts `null` and missing fields as the smallest value, the ORM's default; an
+/// explicit `nulls_first()`/`nulls_last()` that asks for the opposite, and sorting by a
+/// computed expression, have no `find` sort spelling and are refused.
 fn sort_document(q: &SelectQuery) -> Result<Option<Document>> {
     let mut sort = Document::new();
     for o in &q.order {
-        let (_, path) = resolve(q.schema, &o.column)?;
+        let SelectExpr::Column(column) = &o.expr else {
+            return Err(Error::InvalidQuery(format!(
+                "MongoDB cannot sort `{}` by a computed expression ({:?}) yet; sort by a \
+                 column, or run this query on a SQL backend",
+                q.schema.table, o.expr
+            )));
+        };
+        let native = match o.direction {
+            Direction::Asc => Nulls::First,
+            Direction::Desc => Nulls::Last,
+        };
+        if o.effective_nulls() != native {
+            let asked = match native {
+                Nulls::First => "nulls_last()",
+                Nulls::Last => "nulls_first()",
+            };
+            return Err(Error::InvalidQuery(format!(
+                "MongoDB always sorts null as the smallest value, so `{asked}` on `{}.{}` \
+                 cannot be honoured; drop it (nulls then come first ascending, last \
+                 descending) or filter the nulls out",
+                column.table, column.name
+            )));
+        }
+        let (_, path) = resolve(q.schema, column)?;
         if !sort.contains_key(&path) {
             let direction = match o.direction {
                 Direction::Asc => 1,

@@ -47,14 +47,19 @@
 //! - `lt`/`le`/`gt`/`ge`/`between` with a NULL value, or `in_list` of only NULLs, match nothing.
 //! - An empty `in_list` / `any([])` match nothing ([`match_nothing`], `{_id: {$in: []}}`); an
 //!   empty `not_in` / `all([])` match everything (`{}`).
-//! - `like`/`ilike` become an anchored `$regex` string with `$options` `"s"` (`"is"` for
-//!   `ilike`); see [`like_to_regex`]. The BSON regular-expression type is never emitted.
+//! - `like`/`ilike` become an anchored `$regex` string with `$options` `"s"`; see
+//!   [`like_to_regex`]. `ilike` spells each ASCII letter as a class of both cases
+//!   ([`ilike_to_regex`]) instead of the `i` option, which would also fold accented letters:
+//!   only `A`-`Z` fold, as on every SQL dialect. The BSON regular-expression type is never
+//!   emitted.
 //!
 //! # Sorting and paging
 //!
 //! `order_by` becomes a sort document (`1` ascending, `-1` descending). MongoDB sorts `null`
-//! and missing fields *first* ascending and last descending (like MySQL and SQLite, unlike
-//! PostgreSQL). A `limit(0)` compiles to [`match_nothing`] without a limit, since MongoDB reads
+//! and missing fields *first* ascending and last descending: the ORM's portable default on
+//! every backend. `nulls_first()`/`nulls_last()` asking for the opposite, and sorting by a
+//! computed expression (`lower()`, `year()`, an aggregate), are refused with
+//! [`Error::InvalidQuery`](crate::Error::InvalidQuery). A `limit(0)` compiles to [`match_nothing`] without a limit, since MongoDB reads
 //! a limit of 0 as "no limit".
 //!
 //! [`Error::Schema`]: crate::Error::Schema
@@ -77,7 +82,7 @@ pub use fields::{ID_FIELD, field_path};
 pub use filter::{filter_document, match_nothing};
 pub use find::{CountPlan, FindPlan, SelectPlan, count_plan, exists_plan, find_plan, select_plan};
 pub use insert::insert_documents;
-pub use regex::{escape_regex, like_to_regex};
+pub use regex::{escape_regex, ilike_to_regex, like_to_regex};
 pub use schema::{IndexPlan, index_plans, validator};
 pub use update::{UpdatePlan, update_plan};
 pub use value::to_bson;

@@ -44,6 +44,27 @@ fn push_literal(out: &mut String, ch: char) {
 /// newlines as in SQL. A pattern ending in a lone `\` is an [`Error::InvalidQuery`], as on
 /// PostgreSQL.
 pub fn like_to_regex(pattern: &str) -> Result<String> {
+    translate(pattern, false)
+}
+
+/// [`like_to_regex`] for `ilike`: every ASCII letter becomes a class of both its cases
+/// (`a` → `[aA]`), so that, as on every SQL dialect, only `A`-`Z` fold; the regex `i` option
+/// would also fold accented letters (`É`/`é`).
+pub fn ilike_to_regex(pattern: &str) -> Result<String> {
+    translate(pattern, true)
+}
+
+fn translate(pattern: &str, fold_ascii: bool) -> Result<String> {
+    let push_literal = |out: &mut String, ch: char| {
+        if fold_ascii && ch.is_ascii_alphabetic() {
+            out.push('[');
+            out.push(ch.to_ascii_lowercase());
+            out.push(ch.to_ascii_uppercase());
+            out.push(']');
+        } else {
+            push_literal(out, ch);
+        }
+    };
     let mut out = String::with_capacity(pattern.len() * 2 + 1 + END.len());
     out.push('^');
     let mut chars = pattern.chars();

@@ -8,12 +8,15 @@
 use std::marker::PhantomData;
 
 use super::column::{Column, Filter, Order};
-use super::ir::{AggregateFn, Aggregation, CmpOp, Condition, Projection, SelectExpr, SelectQuery};
+use super::expr::Expression;
+use super::ir::{
+    AggregateFn, Aggregation, Condition, Direction, Projection, SelectExpr, SelectQuery, ValueKind,
+};
 use super::select::Select;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, RowRef};
 use crate::model::Model;
-use crate::value::{FieldType, IntoValue};
+use crate::value::FieldType;
 
 /// An expression selected from rows of `M`, decoding to `Output`.
 #[diagnostic::on_unimplemented(
@@ -36,28 +39,9 @@ impl<M: Model, T: FieldType> SelectItem<M> for Column<M, T> {
     }
 }
 
-/// An aggregate over a column of `M`, of result type `T`; compare it in `having`.
-pub struct Aggregate<M, T> {
-    expr: SelectExpr,
-    _marker: PhantomData<fn() -> (M, T)>,
-}
-
-impl<M, T> Clone for Aggregate<M, T> {
-    fn clone(&self) -> Self {
-        Aggregate {
-            expr: self.expr,
-            _marker: PhantomData,
-        }
-    }
-}
-
-impl<M: Model, T: FieldType> SelectItem<M> for Aggregate<M, T> {
-    type Output = T;
-
-    fn expr(&self) -> SelectExpr {
-        self.expr
-    }
-}
+/// An aggregate over a column of `M`, of result type `T`: select it, compare it in `having`,
+/// sort by it.
+pub type Aggregate<M, T> = Expression<M, T>;
 
 /// `COUNT(*)` of the rows (of each group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,132 +52,127 @@ pub fn count_all() -> CountAll {
     CountAll
 }
 
+impl CountAll {
+    /// Ascending order on the row count of each group.
+    pub fn asc<M>(self) -> Order<M> {
+        Order::new(self.ir(), Direction::Asc)
+    }
+
+    /// Descending order on the row count of each group.
+    pub fn desc<M>(self) -> Order<M> {
+        Order::new(self.ir(), Direction::Desc)
+    }
+
+    fn ir(self) -> SelectExpr {
+        SelectExpr::Aggregate {
+            function: AggregateFn::Count,
+            column: None,
+            kind: ValueKind::Integer,
+        }
+    }
+}
+
 impl<M: Model> SelectItem<M> for CountAll {
     type Output = i64;
 
     fn expr(&self) -> SelectExpr {
-        SelectExpr::Aggregate {
-            function: AggregateFn::Count,
-            column: None,
-            integer: true,
-        }
+        self.ir()
     }
 }
 
-/// Column types that `sum` and `avg` apply to, with the type of their sum.
+/// Column types that `sum` applies to, with the type of their sum.
 #[diagnostic::on_unimplemented(
-    message = "`sum`/`avg` need a numeric column, not `{Self}`",
-    label = "not `i16`, `i32`, `i64`, `f32`, `f64` or an `Option` of one"
+    message = "`sum` needs a numeric column, not `{Self}`",
+    label = "not `i16`, `i32`, `i64`, `f32`, `f64`, `Decimal` or an `Option` of one"
 )]
 pub trait Summable: FieldType {
-    /// `i64` for integers, `f64` for floating-point numbers.
+    /// `i64` for integers, `f64` for floating-point numbers, `Decimal` for decimals.
     type Sum: crate::value::SqlType;
-    /// Whether the values are integers.
-    const INTEGER: bool;
+    /// What the values are.
+    const KIND: ValueKind;
 }
 
+/// Column types that `avg` applies to: integers and floats, averaged as an `f64`. A decimal
+/// mean has no exact result that every dialect agrees on; divide `sum()` by `count()`.
+#[diagnostic::on_unimplemented(
+    message = "`avg` needs an integer or floating-point column, not `{Self}`",
+    label = "not `i16`, `i32`, `i64`, `f32`, `f64` or an `Option` of one",
+    note = "the mean of decimals has no exact portable value: select `sum()` and `count()` and divide"
+)]
+pub trait Averageable: Summable {}
+
 macro_rules! summable {
-    ($($ty:ty => $sum:ty, $integer:literal;)*) => {$(
+    ($($ty:ty => $sum:ty, $kind:ident;)*) => {$(
         impl Summable for $ty {
             type Sum = $sum;
-            const INTEGER: bool = $integer;
+            const KIND: ValueKind = ValueKind::$kind;
         }
         impl Summable for Option<$ty> {
             type Sum = $sum;
-            const INTEGER: bool = $integer;
+            const KIND: ValueKind = ValueKind::$kind;
         }
+        impl Averageable for $ty {}
+        impl Averageable for Option<$ty> {}
     )*};
 }
 summable! {
-    i16 => i64, true;
-    i32 => i64, true;
-    i64 => i64, true;
-    f32 => f64, false;
-    f64 => f64, false;
+    i16 => i64, Integer;
+    i32 => i64, Integer;
+    i64 => i64, Integer;
+    f32 => f64, Float;
+    f64 => f64, Float;
+}
+
+#[cfg(feature = "decimal")]
+impl Summable for rust_decimal::Decimal {
+    type Sum = rust_decimal::Decimal;
+    const KIND: ValueKind = ValueKind::Decimal;
+}
+#[cfg(feature = "decimal")]
+impl Summable for Option<rust_decimal::Decimal> {
+    type Sum = rust_decimal::Decimal;
+    const KIND: ValueKind = ValueKind::Decimal;
 }
 
 impl<M: Model, T: FieldType> Column<M, T> {
-    fn aggregate<O>(self, function: AggregateFn, integer: bool) -> Aggregate<M, O> {
-        let expr = SelectExpr::Aggregate {
+    fn aggregate<O>(self, function: AggregateFn, kind: ValueKind) -> Aggregate<M, O> {
+        Expression::new(SelectExpr::Aggregate {
             function,
             column: Some(self.column_ref()),
-            integer,
-        };
-        Aggregate {
-            expr,
-            _marker: PhantomData,
-        }
+            kind,
+        })
     }
 
     /// `COUNT(column)`: the number of non-NULL values.
     pub fn count(self) -> Aggregate<M, i64> {
-        self.aggregate(AggregateFn::Count, true)
+        self.aggregate(AggregateFn::Count, ValueKind::Integer)
     }
 
-    /// `SUM(column)`: `i64` over integers, `f64` over floats; `None` over no row.
+    /// `SUM(column)`: `i64` over integers, `f64` over floats, an exact `Decimal` over
+    /// decimals (on SQLite too); `None` over no row.
     pub fn sum(self) -> Aggregate<M, Option<T::Sum>>
     where
         T: Summable,
     {
-        self.aggregate(AggregateFn::Sum, T::INTEGER)
+        self.aggregate(AggregateFn::Sum, T::KIND)
     }
 
     /// `AVG(column)` as an `f64`; `None` over no row.
     pub fn avg(self) -> Aggregate<M, Option<f64>>
     where
-        T: Summable,
+        T: Averageable,
     {
-        self.aggregate(AggregateFn::Avg, T::INTEGER)
+        self.aggregate(AggregateFn::Avg, T::KIND)
     }
 
     /// `MIN(column)`; `None` over no row.
     pub fn min(self) -> Aggregate<M, Option<T::Base>> {
-        self.aggregate(AggregateFn::Min, false)
+        self.aggregate(AggregateFn::Min, ValueKind::Other)
     }
 
     /// `MAX(column)`; `None` over no row.
     pub fn max(self) -> Aggregate<M, Option<T::Base>> {
-        self.aggregate(AggregateFn::Max, false)
-    }
-}
-
-impl<M: Model, T: FieldType> Aggregate<M, T> {
-    fn compare(self, op: CmpOp, value: impl IntoValue<T>) -> Filter<M> {
-        Filter::from_condition(Condition::CompareExpr {
-            expr: self.expr,
-            op,
-            value: value.into_value(),
-        })
-    }
-
-    /// `aggregate = value` (in `having`).
-    pub fn eq(self, value: impl IntoValue<T>) -> Filter<M> {
-        self.compare(CmpOp::Eq, value)
-    }
-
-    /// `aggregate <> value` (in `having`).
-    pub fn ne(self, value: impl IntoValue<T>) -> Filter<M> {
-        self.compare(CmpOp::Ne, value)
-    }
-
-    /// `aggregate < value` (in `having`).
-    pub fn lt(self, value: impl IntoValue<T>) -> Filter<M> {
-        self.compare(CmpOp::Lt, value)
-    }
-
-    /// `aggregate <= value` (in `having`).
-    pub fn le(self, value: impl IntoValue<T>) -> Filter<M> {
-        self.compare(CmpOp::Le, value)
-    }
-
-    /// `aggregate > value` (in `having`).
-    pub fn gt(self, value: impl IntoValue<T>) -> Filter<M> {
-        self.compare(CmpOp::Gt, value)
-    }
-
-    /// `aggregate >= value` (in `having`).
-    pub fn ge(self, value: impl IntoValue<T>) -> Filter<M> {
-        self.compare(CmpOp::Ge, value)
+        self.aggregate(AggregateFn::Max, ValueKind::Other)
     }
 }
 
@@ -289,7 +268,8 @@ impl<M: Model, S: Selection<M>> Projected<M, S> {
         self
     }
 
-    /// Sorts by a column; later calls break ties of earlier ones.
+    /// Sorts by a column, an aggregate (`count_all().desc()`) or a computed expression; later
+    /// calls break ties of earlier ones.
     pub fn order_by(mut self, order: Order<M>) -> Self {
         self.query.order.push(order.into_order_by());
         self

@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use super::ir::{CmpOp, ColumnRef, Condition, Direction, OrderBy};
+use super::ir::{CmpOp, ColumnRef, Condition, Direction, Nulls, OrderBy, SelectExpr};
 use crate::model::Model;
 use crate::value::{FieldType, IntoValue, NullableField, TextField};
 
@@ -35,7 +35,8 @@ pub struct Filter<M> {
     _marker: PhantomData<fn() -> M>,
 }
 
-/// An `ORDER BY` term on model `M`.
+/// An `ORDER BY` term on model `M`. NULL sorts as the smallest value on every backend (first
+/// ascending, last descending) unless [`Order::nulls_first`]/[`Order::nulls_last`] say otherwise.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Order<M> {
     order: OrderBy,
@@ -210,14 +211,14 @@ impl<M: Model, T: FieldType> Column<M, T> {
         })
     }
 
-    /// Ascending order on this column.
+    /// Ascending order on this column (NULL first).
     pub fn asc(self) -> Order<M> {
-        Order::new(self.column_ref(), Direction::Asc)
+        Order::new(SelectExpr::Column(self.column_ref()), Direction::Asc)
     }
 
-    /// Descending order on this column.
+    /// Descending order on this column (NULL last).
     pub fn desc(self) -> Order<M> {
-        Order::new(self.column_ref(), Direction::Desc)
+        Order::new(SelectExpr::Column(self.column_ref()), Direction::Desc)
     }
 }
 
@@ -307,11 +308,29 @@ impl<M> std::ops::Not for Filter<M> {
 }
 
 impl<M> Order<M> {
-    fn new(column: ColumnRef, direction: Direction) -> Self {
+    pub(crate) fn new(expr: SelectExpr, direction: Direction) -> Self {
         Order {
-            order: OrderBy { column, direction },
+            order: OrderBy {
+                expr,
+                direction,
+                nulls: None,
+            },
             _marker: PhantomData,
         }
+    }
+
+    /// Puts NULLs before every value, whatever the direction (emulated with an `IS NULL` sort
+    /// key on MySQL/MariaDB).
+    pub fn nulls_first(mut self) -> Self {
+        self.order.nulls = Some(Nulls::First);
+        self
+    }
+
+    /// Puts NULLs after every value, whatever the direction (emulated with an `IS NULL` sort
+    /// key on MySQL/MariaDB).
+    pub fn nulls_last(mut self) -> Self {
+        self.order.nulls = Some(Nulls::Last);
+        self
     }
 
     /// The IR ordering term.

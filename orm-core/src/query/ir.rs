@@ -133,13 +133,48 @@ pub enum Direction {
     Desc,
 }
 
+/// Where NULLs go in an ordering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Nulls {
+    /// NULLs before every value.
+    First,
+    /// NULLs after every value.
+    Last,
+}
+
 /// One `ORDER BY` term.
+///
+/// Without an explicit [`Nulls`], NULL sorts as the smallest value on every backend: first
+/// ascending, last descending (the native order of MySQL, SQLite and MongoDB; PostgreSQL gets
+/// `NULLS FIRST`/`NULLS LAST` written out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OrderBy {
-    /// Sorted column.
-    pub column: ColumnRef,
+    /// Sorted expression (a column, an aggregate of a grouped projection, a computed value).
+    pub expr: SelectExpr,
     /// Direction.
     pub direction: Direction,
+    /// Explicit placement of NULLs; `None` is the portable default (NULL is smallest).
+    pub nulls: Option<Nulls>,
+}
+
+impl OrderBy {
+    /// An ascending or descending order on `column` with the default NULL placement.
+    pub fn column(column: ColumnRef, direction: Direction) -> Self {
+        OrderBy {
+            expr: SelectExpr::Column(column),
+            direction,
+            nulls: None,
+        }
+    }
+
+    /// Where NULLs end up: the explicit choice, else first ascending and last descending.
+    pub fn effective_nulls(&self) -> Nulls {
+        match (self.nulls, self.direction) {
+            (Some(nulls), _) => nulls,
+            (None, Direction::Asc) => Nulls::First,
+            (None, Direction::Desc) => Nulls::Last,
+        }
+    }
 }
 
 /// An aggregate function.
@@ -147,7 +182,8 @@ pub struct OrderBy {
 pub enum AggregateFn {
     /// `COUNT(*)` without a column, `COUNT(col)` (non-NULL values) with one.
     Count,
-    /// `SUM(col)`: `i64` for integer columns, `f64` for floating-point ones; NULL over no row.
+    /// `SUM(col)`: `i64` for integer columns, `f64` for floating-point ones, an exact decimal
+    /// for decimal ones; NULL over no row.
     Sum,
     /// `AVG(col)` as an `f64` on every dialect; NULL over no row.
     Avg,
@@ -157,20 +193,69 @@ pub enum AggregateFn {
     Max,
 }
 
-/// One selected expression of a projection.
+/// A part of a date or timestamp that [`SelectExpr::Extract`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DatePart {
+    /// The year (e.g. 2024).
+    Year,
+    /// The month, 1 to 12.
+    Month,
+    /// The day of the month, 1 to 31.
+    Day,
+}
+
+/// How [`SelectExpr::Fold`] changes the case of text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CaseFold {
+    /// `A`-`Z` become `a`-`z`; every other character is kept.
+    Lower,
+    /// `a`-`z` become `A`-`Z`; every other character is kept.
+    Upper,
+}
+
+/// One selected (or sorted, or compared) expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SelectExpr {
     /// A column.
     Column(ColumnRef),
+    /// A text column with its ASCII letters folded to one case, identically on every dialect
+    /// (other characters, accented capitals included, are kept as they are).
+    Fold {
+        /// The folding.
+        fold: CaseFold,
+        /// The text column.
+        column: ColumnRef,
+    },
+    /// A part of a date or timestamp column, as an integer (timestamps are read in UTC).
+    Extract {
+        /// The part.
+        part: DatePart,
+        /// The date or timestamp column.
+        column: ColumnRef,
+    },
     /// An aggregate over a column (or over all rows for `COUNT(*)`).
     Aggregate {
         /// The function.
         function: AggregateFn,
         /// Its argument; `None` only for `COUNT(*)`.
         column: Option<ColumnRef>,
-        /// Whether the column holds integers (sums are then cast to a 64-bit integer).
-        integer: bool,
+        /// What the column holds, which decides the type of `SUM` and `AVG`.
+        kind: ValueKind,
     },
+}
+
+/// What an aggregated column holds: integer sums are `i64`, float sums and every average
+/// `f64`, decimal sums exact decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueKind {
+    /// Integers.
+    Integer,
+    /// Floating-point numbers.
+    Float,
+    /// Exact decimals.
+    Decimal,
+    /// Anything else (`MIN`/`MAX`/`COUNT` of any column).
+    Other,
 }
 
 /// A projection onto expressions, with grouping.

@@ -2,6 +2,7 @@
 
 mod aggregate;
 mod column;
+mod expr;
 pub mod ir;
 mod join;
 mod relation;
@@ -9,8 +10,11 @@ mod select;
 mod subquery;
 mod write;
 
-pub use aggregate::{Aggregate, CountAll, Projected, SelectItem, Selection, Summable, count_all};
+pub use aggregate::{
+    Aggregate, Averageable, CountAll, Projected, SelectItem, Selection, Summable, count_all,
+};
 pub use column::{Column, Filter, Order, escape_like};
+pub use expr::Expression;
 pub use join::{Inner, JoinOutput, Joinable, Joined, Left};
 pub use relation::{BelongsTo, HasMany, HasManyWith, HasOne, Relation, WithRelation};
 pub use select::Select;

@@ -277,12 +277,12 @@ async fn fetch_in<M: Model, E: Executor>(
     let schema = M::schema();
     let order: Vec<OrderBy> = schema
         .primary_key_columns()
-        .map(|c| OrderBy {
-            column: ColumnRef {
+        .map(|c| {
+            let column = ColumnRef {
                 table: schema.table,
                 name: c.name,
-            },
-            direction: Direction::Asc,
+            };
+            OrderBy::column(column, Direction::Asc)
         })
         .collect();
     let mut rows = Vec::new();

@@ -129,6 +129,9 @@ pub struct ColumnSchema {
     pub default: Option<DefaultValue>,
     /// Maximum length in characters for text columns.
     pub max_length: Option<u32>,
+    /// The collation of a text column (`#[orm(collation = "...")]`), written into the DDL of
+    /// every SQL dialect; `None` is the ORM's code-point comparison.
+    pub collation: Option<&'static str>,
     /// `(precision, scale)` of a decimal column (`#[orm(precision = P, scale = S)]`).
     pub precision: Option<(u32, u32)>,
     /// The only values a text-encoded enum column accepts (`CHECK (col IN (...))`).

@@ -1,7 +1,10 @@
 //! DDL for a model's table: the same renderer the migration engine uses.
 //!
-//! Every table the ORM creates compares text by code point: MySQL/MariaDB tables use the
-//! `utf8mb4_bin` collation (PostgreSQL and SQLite compare bytes by default).
+//! Every table the ORM creates compares text by code point, without ignoring trailing spaces:
+//! MySQL/MariaDB tables use the `utf8mb4_nopad_bin` collation (`utf8mb4_bin` is a PAD SPACE
+//! collation, where `'a' = 'a '`), PostgreSQL text columns are declared `COLLATE "C"` (whatever
+//! the database's default locale), and SQLite compares bytes by default (`BINARY`). A column's
+//! `collation` option replaces that with a collation of the user's choice.
 
 use sea_query::{
     Check, ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement,
@@ -108,14 +111,18 @@ fn table_statement(schema: &ModelSchema, dialect: Dialect) -> Result<TableCreate
     Ok(table)
 }
 
+/// The collation of the tables the ORM creates on MySQL/MariaDB: code-point order, and no
+/// padding, so that `'a' <> 'a '` as on PostgreSQL and SQLite (MariaDB 10.2+).
+pub const MYSQL_COLLATION: &str = "utf8mb4_nopad_bin";
+
 /// Adds the options every table the ORM creates gets on `dialect` (on MySQL/MariaDB: InnoDB,
-/// `utf8mb4`, binary collation so that text compares by code point).
+/// `utf8mb4`, binary no-pad collation so that text compares by code point).
 pub fn table_options(table: &mut TableCreateStatement, dialect: Dialect) {
     if dialect == Dialect::MySql {
         table
             .engine("InnoDB")
             .character_set("utf8mb4")
-            .collate("utf8mb4_bin");
+            .collate(MYSQL_COLLATION);
     }
 }
 
@@ -237,6 +244,7 @@ fn column_def(column: &ColumnSchema, single_key: bool, dialect: Dialect) -> Colu
         ty: column.ty,
         max_length: effective_max_length(column),
         precision: column.precision,
+        collation: column.collation,
         nullable: column.nullable,
         primary_key: column.primary_key && single_key,
         auto_increment: column.auto_increment,
@@ -285,6 +293,8 @@ pub struct ColumnSpec<'a> {
     pub max_length: Option<u32>,
     /// `(precision, scale)` of a decimal column.
     pub precision: Option<(u32, u32)>,
+    /// The collation of a text column; `None` is code-point order.
+    pub collation: Option<&'a str>,
     /// Whether NULL is accepted.
     pub nullable: bool,
     /// Whether to declare `PRIMARY KEY` inline (single-column keys only).
@@ -336,7 +346,14 @@ pub fn set_column_type(def: &mut ColumnDef, spec: &ColumnSpec<'_>, dialect: Dial
         }
         (ColumnType::Json, _, Postgres) => def.custom("jsonb"),
         (ColumnType::Json, _, MySql) => def.custom("JSON"),
-        // SQLite: dates, times, decimals and JSON are text (exact, ISO-8601 for dates).
+        // SQLite: a decimal of at most 18 digits is an integer scaled by 10^scale (exact
+        // order, comparison and sums; see `sql/scaled.rs`).
+        (ColumnType::Decimal, _, Sqlite)
+            if super::scaled::scaled_storage(spec.ty, spec.precision).is_some() =>
+        {
+            def.big_integer()
+        }
+        // SQLite: dates, times, other decimals and JSON are text (exact, ISO-8601 for dates).
         (
             ColumnType::TimestampTz
             | ColumnType::Timestamp
@@ -375,6 +392,15 @@ pub fn column_type_sql(spec: &ColumnSpec<'_>, dialect: Dialect) -> String {
 pub fn column_def_for(spec: &ColumnSpec<'_>, dialect: Dialect) -> ColumnDef {
     let mut def = ColumnDef::new(spec.name.to_owned());
     set_column_type(&mut def, spec, dialect);
+    if spec.ty == ColumnType::Text {
+        // PostgreSQL text compares by the database's locale unless told otherwise; the other
+        // dialects get code-point order from the table (MySQL) or by default (SQLite).
+        match (spec.collation, dialect) {
+            (Some(name), _) => def.extra(format!("COLLATE {}", quote(name, dialect))),
+            (None, Dialect::Postgres) => def.extra("COLLATE \"C\""),
+            (None, Dialect::MySql | Dialect::Sqlite) => &mut def,
+        };
+    }
     if !spec.nullable {
         def.not_null();
     }
@@ -477,6 +503,7 @@ mod tests {
                     ty,
                     max_length: len,
                     precision: None,
+                    collation: None,
                     nullable: true,
                     primary_key: false,
                     auto_increment: false,

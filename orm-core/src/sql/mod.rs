@@ -6,20 +6,23 @@
 
 pub mod ddl;
 pub(crate) mod fit;
+pub(crate) mod scaled;
 mod values;
 
 use sea_query::extension::postgres::PgBinOper;
 use sea_query::{
     Asterisk, BinOper, Expr, ExprTrait, Func, JoinType, LikeExpr, LockBehavior, LockType,
-    MysqlQueryBuilder, Order, PostgresQueryBuilder, Query, QueryStatementWriter,
+    MysqlQueryBuilder, NullOrdering, Order, PostgresQueryBuilder, Query, QueryStatementWriter,
     SqliteQueryBuilder,
 };
 
 use crate::error::Error;
 use crate::query::ir::{
-    AggregateFn, Assignment, CmpOp, ColumnRef, Condition, DeleteQuery, Direction, InsertQuery,
-    JoinKind, OnConflict, Projection, RowLock, SelectExpr, SelectQuery, Statement, UpdateQuery,
+    AggregateFn, Assignment, CaseFold, CmpOp, ColumnRef, Condition, DatePart, DeleteQuery,
+    Direction, InsertQuery, JoinKind, Nulls, OnConflict, OrderBy, Projection, RowLock, SelectExpr,
+    SelectQuery, Statement, UpdateQuery, ValueKind,
 };
+use crate::schema::{ColumnSchema, ModelSchema};
 use crate::value::Value;
 use sea_query::SelectStatement;
 
@@ -94,6 +97,19 @@ impl std::fmt::Display for Compiled {
 /// or cannot be encoded fails here, before anything is sent.
 pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
     fit::check(statement, dialect)?;
+    // Selects are scaled by `compile_select`, which executors also call directly.
+    #[cfg(feature = "decimal")]
+    if dialect == Dialect::Sqlite
+        && !matches!(statement, Statement::Select(_))
+        && let Some(scaled) = scaled::scale_values(statement)?
+    {
+        return compile_scaled(&scaled, dialect);
+    }
+    compile_scaled(statement, dialect)
+}
+
+/// Compiles a statement whose decimals are already scaled for SQLite.
+fn compile_scaled(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
     match statement {
         Statement::Select(q) => compile_select(q, dialect),
         Statement::Insert(q) => compile_insert(q, None, dialect),
@@ -195,6 +211,120 @@ fn select_statement(q: &SelectQuery, scope: &Scope) -> Result<SelectStatement, E
     if let Projection::Exprs(aggregation) = &q.projection {
         fit::condition(aggregation.having.as_ref())?;
     }
+    if scope.dialect == Dialect::Sqlite {
+        refuse_text_decimal_order(q)?;
+        #[cfg(feature = "decimal")]
+        if let Some(scaled) = scaled::scale_select(q)? {
+            return select_body(&scaled, scope);
+        }
+    }
+    select_body(q, scope)
+}
+
+/// The schema of a column that `q` reads (its model's or the joined model's).
+fn column_schema(q: &SelectQuery, c: &ColumnRef) -> Option<&'static ColumnSchema> {
+    let schema = if c.table == q.schema.table {
+        q.schema
+    } else {
+        q.join.filter(|j| j.schema.table == c.table)?.schema
+    };
+    schema.column(c.name)
+}
+
+/// SQLite orders and compares decimals stored as text (no precision, or more than 18 digits)
+/// as text: `order_by` and `<`/`>`/`between` on them are refused rather than answered in
+/// text order.
+fn refuse_text_decimal_order(q: &SelectQuery) -> Result<(), Error> {
+    let refuse = |c: &ColumnRef, what: &str| -> Result<(), Error> {
+        match column_schema(q, c) {
+            Some(column) if scaled::is_text_decimal(column) => Err(Error::InvalidQuery(format!(
+                "SQLite stores `{}.{}` (a decimal without `precision` of at most {} digits) as \
+                 text, so {what} would follow text order; declare \
+                 `#[orm(precision = P, scale = S)]` with P <= {} to store it as a scaled integer",
+                c.table,
+                c.name,
+                scaled::MAX_SCALED_PRECISION,
+                scaled::MAX_SCALED_PRECISION
+            ))),
+            _ => Ok(()),
+        }
+    };
+    for o in &q.order {
+        if let SelectExpr::Column(c) = &o.expr {
+            refuse(c, "ordering by it")?;
+        }
+    }
+    fn ranges<'a>(c: &'a Condition, out: &mut Vec<&'a ColumnRef>) {
+        match c {
+            Condition::Compare { column, op, .. } if !matches!(op, CmpOp::Eq | CmpOp::Ne) => {
+                out.push(column);
+            }
+            Condition::Between { column, .. } => out.push(column),
+            Condition::And(items) | Condition::Or(items) => {
+                items.iter().for_each(|c| ranges(c, out));
+            }
+            Condition::Not(inner) => ranges(inner, out),
+            _ => {}
+        }
+    }
+    let mut compared = Vec::new();
+    if let Some(filter) = &q.filter {
+        ranges(filter, &mut compared);
+    }
+    compared
+        .into_iter()
+        .try_for_each(|c| refuse(c, "comparing it with `<`, `>` or `between`"))
+}
+
+/// The select list entry of `expr`: on SQLite, scaled decimal columns (and their MIN, MAX and
+/// SUM) are read back as exact decimal text, except inside a subquery, whose values the outer
+/// query compares with its own scaled integers.
+fn output_expr(q: &SelectQuery, expr: &SelectExpr, scope: &Scope) -> Expr {
+    let sql = select_expr(expr, scope);
+    if scope.depth > 0 {
+        return sql;
+    }
+    let column = match expr {
+        SelectExpr::Column(c)
+        | SelectExpr::Aggregate {
+            function: AggregateFn::Min | AggregateFn::Max | AggregateFn::Sum,
+            column: Some(c),
+            ..
+        } => c,
+        _ => return sql,
+    };
+    match column_schema(q, column) {
+        Some(column) => stored_column(sql, column, scope.dialect),
+        None => sql,
+    }
+}
+
+/// The columns of `schema` as a select list, in schema order (decoded by position).
+fn model_columns(schema: &ModelSchema, scope: &Scope) -> Vec<Expr> {
+    let table = schema.table;
+    schema
+        .columns
+        .iter()
+        .map(|c| {
+            let expr = scope.col(&ColumnRef::new(table, c.name));
+            if scope.depth > 0 {
+                return expr;
+            }
+            stored_column(expr, c, scope.dialect)
+        })
+        .collect()
+}
+
+/// `expr`, reading `column`, as returned to the decoder: a scaled decimal on SQLite is read
+/// back as exact decimal text.
+fn stored_column(expr: Expr, column: &ColumnSchema, dialect: Dialect) -> Expr {
+    match scaled::scale_of(column) {
+        Some(scale) if dialect == Dialect::Sqlite => scaled::read_back(expr, scale),
+        _ => expr,
+    }
+}
+
+fn select_body(q: &SelectQuery, scope: &Scope) -> Result<SelectStatement, Error> {
     let dialect = scope.dialect;
     let table = q.schema.table;
     let mut select = Query::select();
@@ -224,7 +354,11 @@ fn select_statement(q: &SelectQuery, scope: &Scope) -> Result<SelectStatement, E
             Direction::Asc => Order::Asc,
             Direction::Desc => Order::Desc,
         };
-        select.order_by_expr(scope.col(&o.column), order);
+        let expr = select_expr(&o.expr, scope);
+        match null_ordering(q, o, dialect) {
+            Some(nulls) => select.order_by_expr_with_nulls(expr, order, nulls),
+            None => select.order_by_expr(expr, order),
+        };
     }
     let mut limit = q.limit;
     if q.offset.is_some() && limit.is_none() && dialect != Dialect::Postgres {
@@ -273,7 +407,7 @@ fn select_statement(q: &SelectQuery, scope: &Scope) -> Result<SelectStatement, E
                 select.distinct();
             }
             for expr in &aggregation.exprs {
-                select.expr(select_expr(expr, scope));
+                select.expr(output_expr(q, expr, scope));
             }
             for column in &aggregation.group_by {
                 select.add_group_by([scope.col(column)]);
@@ -283,16 +417,9 @@ fn select_statement(q: &SelectQuery, scope: &Scope) -> Result<SelectStatement, E
             }
         }
         Projection::Model => {
-            select.exprs(
-                q.schema
-                    .columns
-                    .iter()
-                    .map(|c| scope.col(&ColumnRef::new(table, c.name))),
-            );
+            select.exprs(model_columns(q.schema, scope));
             if let Some(join) = &q.join {
-                let joined = join.schema.table;
-                let columns = join.schema.columns.iter();
-                select.exprs(columns.map(|c| scope.col(&ColumnRef::new(joined, c.name))));
+                select.exprs(model_columns(join.schema, scope));
             }
         }
         Projection::Exists => {
@@ -316,16 +443,119 @@ fn select_statement(q: &SelectQuery, scope: &Scope) -> Result<SelectStatement, E
     Ok(select)
 }
 
+/// The `NULLS FIRST`/`NULLS LAST` to write for `o`, or `None` when the dialect's own order
+/// already puts NULLs where the ORM promises (or the expression is never NULL, so that an index
+/// on a NOT NULL column keeps serving the sort). MySQL's missing `NULLS` clause is emulated by
+/// sea-query with an `expr IS NULL` sort key.
+fn null_ordering(q: &SelectQuery, o: &OrderBy, dialect: Dialect) -> Option<NullOrdering> {
+    let wanted = o.effective_nulls();
+    // PostgreSQL sorts NULL as the largest value; the others as the smallest.
+    let native = match (dialect, o.direction) {
+        (Dialect::Postgres, Direction::Asc)
+        | (Dialect::MySql | Dialect::Sqlite, Direction::Desc) => Nulls::Last,
+        (Dialect::Postgres, Direction::Desc)
+        | (Dialect::MySql | Dialect::Sqlite, Direction::Asc) => Nulls::First,
+    };
+    if wanted == native || !may_be_null(q, &o.expr) {
+        return None;
+    }
+    Some(match wanted {
+        Nulls::First => NullOrdering::First,
+        Nulls::Last => NullOrdering::Last,
+    })
+}
+
+/// Whether `expr` can be NULL in the rows of `q`.
+fn may_be_null(q: &SelectQuery, expr: &SelectExpr) -> bool {
+    let column = match expr {
+        SelectExpr::Column(c) | SelectExpr::Fold { column: c, .. } => c,
+        SelectExpr::Extract { column: c, .. } => c,
+        SelectExpr::Aggregate {
+            function: AggregateFn::Count,
+            ..
+        } => return false,
+        // Over no row (no grouping) every other aggregate is NULL.
+        SelectExpr::Aggregate { .. } => return true,
+    };
+    if column.table == q.schema.table {
+        return q.schema.column(column.name).is_none_or(|c| c.nullable);
+    }
+    match &q.join {
+        Some(join) if join.schema.table == column.table => {
+            join.kind == JoinKind::Left
+                || join.schema.column(column.name).is_none_or(|c| c.nullable)
+        }
+        _ => true,
+    }
+}
+
+/// `LOWER`/`UPPER` folding only ASCII letters on every dialect. SQLite's own functions do just
+/// that; PostgreSQL's do under the `C` collation; MySQL's `LOWER` folds accented capitals too, so
+/// it gets the 26 letters replaced one by one (`REPLACE` is case-sensitive on every collation).
+fn fold_case(expr: Expr, fold: CaseFold, dialect: Dialect) -> Expr {
+    let function = match fold {
+        CaseFold::Lower => "LOWER",
+        CaseFold::Upper => "UPPER",
+    };
+    match dialect {
+        Dialect::Sqlite => custom(dialect, &format!("{function}(?)"), expr),
+        Dialect::Postgres => custom(dialect, &format!("{function}(? COLLATE \"C\")"), expr),
+        Dialect::MySql => {
+            let mut sql = String::from("?");
+            for (from, to) in ('A'..='Z').zip('a'..='z') {
+                let (from, to) = match fold {
+                    CaseFold::Lower => (from, to),
+                    CaseFold::Upper => (to, from),
+                };
+                sql = format!("REPLACE({sql}, '{from}', '{to}')");
+            }
+            custom(dialect, &sql, expr)
+        }
+    }
+}
+
+/// A part of a date or timestamp as an integer. Timestamps are read in UTC: sqlx opens
+/// PostgreSQL sessions in UTC, MySQL `DATETIME` holds the UTC value the ORM wrote, and SQLite's
+/// `strftime` converts the stored ISO-8601 text to UTC.
+fn extract(expr: Expr, part: DatePart, dialect: Dialect) -> Expr {
+    let (name, format) = match part {
+        DatePart::Year => ("YEAR", "%Y"),
+        DatePart::Month => ("MONTH", "%m"),
+        DatePart::Day => ("DAY", "%d"),
+    };
+    let sql = match dialect {
+        Dialect::Postgres => format!("CAST(EXTRACT({name} FROM ?) AS INTEGER)"),
+        Dialect::MySql => format!("EXTRACT({name} FROM ?)"),
+        Dialect::Sqlite => format!("CAST(strftime('{format}', ?) AS INTEGER)"),
+    };
+    custom(dialect, &sql, expr)
+}
+
+/// A custom SQL fragment around one expression, written with `?` where the expression goes
+/// (sea-query substitutes the dialect's placeholder mark: `$1` on PostgreSQL, `?` elsewhere).
+fn custom(dialect: Dialect, template: &str, expr: Expr) -> Expr {
+    let template = match dialect {
+        Dialect::Postgres => template.replacen('?', "$1", 1),
+        Dialect::MySql | Dialect::Sqlite => template.to_owned(),
+    };
+    Expr::cust_with_expr(template, expr)
+}
+
 /// A selected expression; sums and averages are cast so that every dialect returns the
 /// documented type (`i64` for integer sums, `f64` for float sums and every average).
 fn select_expr(expr: &SelectExpr, scope: &Scope) -> Expr {
-    let (function, column, integer) = match expr {
+    let dialect = scope.dialect;
+    let (function, column, kind) = match expr {
         SelectExpr::Column(c) => return scope.col(c),
+        SelectExpr::Fold { fold, column } => return fold_case(scope.col(column), *fold, dialect),
+        SelectExpr::Extract { part, column } => {
+            return extract(scope.col(column), *part, dialect);
+        }
         SelectExpr::Aggregate {
             function,
             column,
-            integer,
-        } => (*function, column, *integer),
+            kind,
+        } => (*function, column, *kind),
     };
     let arg = || {
         column
@@ -343,8 +573,15 @@ fn select_expr(expr: &SelectExpr, scope: &Scope) -> Expr {
     };
     match function {
         AggregateFn::Count => Func::count(arg()).into(),
-        AggregateFn::Sum if integer => cast(Func::sum(arg()), big_int),
+        AggregateFn::Sum if kind == ValueKind::Integer => cast(Func::sum(arg()), big_int),
+        // Exact on every dialect: NUMERIC/DECIMAL sums, and sums of SQLite's scaled integers.
+        AggregateFn::Sum if kind == ValueKind::Decimal => Func::sum(arg()).into(),
         AggregateFn::Sum => cast(Func::sum(arg()), double),
+        // MySQL's AVG of integers is a DECIMAL rounded to 4 places (`div_precision_increment`);
+        // the exact sum divided in DOUBLE gives the correctly rounded mean, as on the others.
+        AggregateFn::Avg if kind == ValueKind::Integer && dialect == Dialect::MySql => {
+            cast(Func::sum(arg()), double).div(Func::count(arg()))
+        }
         AggregateFn::Avg => cast(Func::avg(arg()), double),
         AggregateFn::Min => Func::min(arg()).into(),
         AggregateFn::Max => Func::max(arg()).into(),
@@ -392,7 +629,12 @@ fn compile_insert(
         insert.on_conflict(clause);
     }
     if q.returning && dialect.has_returning() {
-        insert.returning(Query::returning().columns(q.schema.columns.iter().map(|c| c.name)));
+        let columns = q
+            .schema
+            .columns
+            .iter()
+            .map(|c| stored_column(Expr::col(c.name), c, dialect));
+        insert.returning(Query::returning().exprs(columns));
     }
     Ok(build(&insert, dialect))
 }
@@ -550,20 +792,17 @@ fn like(column: Expr, pattern: &str, case_insensitive: bool, dialect: Dialect) -
     match dialect {
         // Backslash is PostgreSQL's default LIKE escape; sea-query cannot render ILIKE with an
         // ESCAPE clause, so none is written.
+        // ILIKE under the `C` collation folds ASCII letters only, like the other dialects.
         Dialect::Postgres if case_insensitive => {
-            column.binary(PgBinOper::ILike, Expr::val(pattern))
+            custom(dialect, "? COLLATE \"C\"", column).binary(PgBinOper::ILike, Expr::val(pattern))
         }
         Dialect::Postgres => column.like(pattern),
         // Declared explicitly: SQLite has no default escape, and MySQL loses it under
         // NO_BACKSLASH_ESCAPES.
         Dialect::MySql | Dialect::Sqlite if case_insensitive => {
-            // LOWER() on both sides: one folding rule for the column and the pattern.
-            let pattern = Expr::Binary(
-                Box::new(Func::lower(Expr::val(pattern)).into()),
-                BinOper::Escape,
-                Box::new(Expr::Constant('\\'.into())),
-            );
-            Expr::from(Func::lower(column)).binary(BinOper::Like, pattern)
+            // One folding rule everywhere: ASCII letters only, the pattern folded here.
+            fold_case(column, CaseFold::Lower, dialect)
+                .like(LikeExpr::new(pattern.to_ascii_lowercase()).escape('\\'))
         }
         Dialect::MySql | Dialect::Sqlite => column.like(LikeExpr::new(pattern).escape('\\')),
     }

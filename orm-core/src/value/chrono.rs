@@ -30,6 +30,10 @@ macro_rules! chrono_sql_type {
             }
 
             fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
+                #[cfg(feature = "mongodb")]
+                if let RowRef::Document(doc) = row {
+                    return doc.decode::<$ty>(index, $name);
+                }
                 row.get::<$ty>(index, $name)
             }
         }
@@ -42,6 +46,10 @@ chrono_sql_type! {
     NaiveDate => Date, ChronoDate, "NaiveDate", |d: NaiveDate| d;
     NaiveTime => Time, ChronoTime, "NaiveTime", micros;
 }
+
+impl super::DateType for DateTime<Utc> {}
+impl super::DateType for NaiveDateTime {}
+impl super::DateType for NaiveDate {}
 
 // A `DateTime` in another zone compares with a UTC column after conversion.
 impl IntoValue<DateTime<Utc>> for DateTime<::chrono::FixedOffset> {

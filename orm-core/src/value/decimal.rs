@@ -35,7 +35,14 @@ impl SqlType for Decimal {
         }
         #[cfg(feature = "postgres")]
         if let Some(value) = row.get_postgres::<Decimal>(index, "Decimal") {
-            return value;
+            // sqlx reads a NUMERIC zero without its scale (`0` for `0.00`); the scale is in the
+            // value's header, so a zero reads back as written, as on the other dialects.
+            return value.map(|v| {
+                v.map(|d| match row.postgres_numeric_scale(index) {
+                    Some(scale) if d.is_zero() => Decimal::new(0, scale),
+                    _ => d,
+                })
+            });
         }
         #[cfg(feature = "mysql")]
         if let Some(value) = row.get_mysql::<Decimal>(index, "Decimal") {

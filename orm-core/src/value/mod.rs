@@ -330,7 +330,7 @@ impl<M> Assign<M, Option<Vec<u8>>> for &[u8] {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a text column type",
     label = "text operations need a `String` or `Option<String>` column",
-    note = "`like`, `ilike` and `max_length` only apply to text columns"
+    note = "`like`, `ilike`, `lower`, `upper`, `max_length` and `collation` only apply to text columns"
 )]
 pub trait TextField: FieldType {}
 impl<T: TextType> TextField for T {}
@@ -340,6 +340,27 @@ impl<T: TextType> TextField for Option<T> {}
 /// (`#[derive(SqlType)] struct Email(String);`). Enums are text too, but not `TextType`.
 pub trait TextType: SqlType {}
 impl TextType for String {}
+
+/// A [`SqlType`] holding a calendar date (a date or a timestamp), which `year()`, `month()`
+/// and `day()` apply to.
+pub trait DateType: SqlType {}
+
+/// Marks the date and timestamp field types that `year()`, `month()` and `day()` apply to,
+/// with the type of the extracted part (`i32`, or `Option<i32>` for a nullable column).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a date or timestamp column type",
+    label = "`year()`/`month()`/`day()` need a date or timestamp column (chrono or time)"
+)]
+pub trait DateField: FieldType {
+    /// `i32`, or `Option<i32>` for a nullable column.
+    type Part: FieldType;
+}
+impl<T: DateType> DateField for T {
+    type Part = i32;
+}
+impl<T: DateType> DateField for Option<T> {
+    type Part = Option<i32>;
+}
 
 /// A [`SqlType`] stored as a decimal, which `precision`/`scale` apply to: `Decimal` and
 /// newtypes of it.
@@ -428,3 +449,7 @@ impl DefaultLiteral<i64> for i64 {}
 impl DefaultLiteral<f32> for f32 {}
 impl DefaultLiteral<f64> for f64 {}
 impl DefaultLiteral<String> for &'static str {}
+impl DefaultLiteral<u8> for u8 {}
+impl DefaultLiteral<u16> for u16 {}
+impl DefaultLiteral<u32> for u32 {}
+impl DefaultLiteral<u64> for u64 {}

@@ -44,3 +44,7 @@ time_sql_type! {
     Date => Date, TimeDate, "time::Date", |d: Date| d;
     Time => Time, TimeTime, "time::Time", time_micros;
 }
+
+impl super::DateType for OffsetDateTime {}
+impl super::DateType for PrimitiveDateTime {}
+impl super::DateType for Date {}

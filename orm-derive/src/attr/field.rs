@@ -9,8 +9,8 @@ use super::{
 };
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    AUTO_INCREMENT, BELONGS_TO, COLUMN, DEFAULT, INDEX, MAX_LENGTH, ON_DELETE, ON_UPDATE,
-    PRECISION, PRIMARY_KEY, RENAMED_FROM, SCALE, SKIP, STRUCT_ONLY, Symbol, UNIQUE,
+    AUTO_INCREMENT, BELONGS_TO, COLLATION, COLUMN, DEFAULT, INDEX, MAX_LENGTH, ON_DELETE,
+    ON_UPDATE, PRECISION, PRIMARY_KEY, RENAMED_FROM, SCALE, SKIP, STRUCT_ONLY, Symbol, UNIQUE,
 };
 
 /// An option with a value, remembering its key for spans.
@@ -104,6 +104,8 @@ pub struct Field {
     pub default: Option<Opt<FieldDefault>>,
     /// `max_length = N`.
     pub max_length: Option<Opt<u32>>,
+    /// `collation = "name"` (a text column compared and sorted by that collation).
+    pub collation: Option<Opt<LitStr>>,
     /// `precision = P` (decimal digits in total).
     pub precision: Option<Opt<u32>>,
     /// `scale = S` (decimal digits after the point).
@@ -130,6 +132,7 @@ impl Field {
         let mut index = Once::new(cx, INDEX);
         let mut default = Once::new(cx, DEFAULT);
         let mut max_length = Once::new(cx, MAX_LENGTH);
+        let mut collation = Once::new(cx, COLLATION);
         let mut skip = Once::new(cx, SKIP);
         let mut precision = Once::new(cx, PRECISION);
         let mut scale = Once::new(cx, SCALE);
@@ -193,6 +196,12 @@ impl Field {
                 {
                     scale.set(&meta.path, Opt::new(meta, value));
                 }
+            } else if meta.path == COLLATION {
+                if let Some(name) = parse_lit_str(cx, meta, COLLATION)?
+                    && collation_name_ok(cx, &name)
+                {
+                    collation.set(&meta.path, Opt::new(meta, name));
+                }
             } else if meta.path == RENAMED_FROM {
                 if let Some(name) = parse_lit_str(cx, meta, RENAMED_FROM)? {
                     renamed_from.set(&meta.path, Opt::new(meta, name));
@@ -240,6 +249,7 @@ impl Field {
             index: index.get(),
             default: default.get(),
             max_length: max_length.get(),
+            collation: collation.get(),
             skip: skip.get(),
             precision: precision.get(),
             scale: scale.get(),
@@ -262,6 +272,7 @@ impl Field {
         keys.extend(self.column.as_ref().map(|o| &o.key));
         keys.extend(self.default.as_ref().map(|o| &o.key));
         keys.extend(self.max_length.as_ref().map(|o| &o.key));
+        keys.extend(self.collation.as_ref().map(|o| &o.key));
         keys.extend(self.precision.as_ref().map(|o| &o.key));
         keys.extend(self.scale.as_ref().map(|o| &o.key));
         keys.extend(self.renamed_from.as_ref().map(|o| &o.key));
@@ -344,6 +355,24 @@ fn action_value(cx: &Ctxt, name: Symbol, text: &LitStr) -> Option<Referential> {
         );
     }
     found.map(|(_, action)| *action)
+}
+
+/// Whether `collation = "..."` names a collation: it is written into the DDL as an identifier,
+/// so only letters, digits, `_`, `-`, `.` and `@` are accepted.
+fn collation_name_ok(cx: &Ctxt, name: &LitStr) -> bool {
+    let value = name.value();
+    let ok = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
+    if !ok {
+        cx.error_spanned_by(
+            name,
+            "`collation` must name a collation (letters, digits, `_`, `-`, `.`, `@`), e.g. \
+             `collation = \"utf8mb4_unicode_ci\"`",
+        );
+    }
+    ok
 }
 
 /// The value of `max_length = N`: an integer from 1 to `u32::MAX`.

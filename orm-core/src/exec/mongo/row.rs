@@ -162,3 +162,42 @@ impl FromBson for Vec<u8> {
         }
     }
 }
+
+/// The instant of a BSON date (milliseconds since the epoch, UTC).
+#[cfg(feature = "chrono")]
+fn bson_instant(value: RawBsonRef<'_>) -> Option<chrono::DateTime<chrono::Utc>> {
+    match value {
+        RawBsonRef::DateTime(d) => chrono::DateTime::from_timestamp_millis(d.timestamp_millis()),
+        _ => None,
+    }
+}
+
+#[cfg(feature = "chrono")]
+impl FromBson for chrono::DateTime<chrono::Utc> {
+    fn from_bson(value: RawBsonRef<'_>) -> Option<Self> {
+        bson_instant(value)
+    }
+}
+
+#[cfg(feature = "chrono")]
+impl FromBson for chrono::NaiveDateTime {
+    fn from_bson(value: RawBsonRef<'_>) -> Option<Self> {
+        bson_instant(value).map(|t| t.naive_utc())
+    }
+}
+
+/// A date is stored as the BSON date of its midnight UTC.
+#[cfg(feature = "chrono")]
+impl FromBson for chrono::NaiveDate {
+    fn from_bson(value: RawBsonRef<'_>) -> Option<Self> {
+        bson_instant(value).map(|t| t.date_naive())
+    }
+}
+
+/// A time of day is stored as `HH:MM:SS.ffffff` text.
+#[cfg(feature = "chrono")]
+impl FromBson for chrono::NaiveTime {
+    fn from_bson(value: RawBsonRef<'_>) -> Option<Self> {
+        chrono::NaiveTime::parse_from_str(value.as_str()?, "%H:%M:%S%.f").ok()
+    }
+}

@@ -1,0 +1,222 @@
+//! Exact decimals on SQLite, which has no decimal type: a decimal column declared with
+//! `precision = P, scale = S` and `P <= 18` is stored as the INTEGER `value × 10^S`.
+//!
+//! Integers order, compare and sum exactly, so `order_by`, `lt`/`between` and aggregates mean
+//! what they mean on PostgreSQL and MySQL. Values bound against such a column are scaled here,
+//! before binding; the column is read back as the exact decimal text (`-12.50`) that the
+//! `Decimal` decoder parses. A decimal without precision, or with `P > 18` (beyond `i64`),
+//! stays text: it round-trips exactly, but SQLite would order and compare it as text, so
+//! ordering by it or comparing it with `<`/`>`/`between` is refused on SQLite.
+
+use sea_query::Expr;
+
+use crate::schema::{ColumnSchema, ColumnType};
+
+/// The largest precision whose scaled integers fit an `i64` (10^18 - 1 < 2^63).
+pub const MAX_SCALED_PRECISION: u32 = 18;
+
+/// The scale of a decimal column that SQLite stores as a scaled integer, from its type and
+/// `(precision, scale)`.
+pub fn scaled_storage(ty: ColumnType, precision: Option<(u32, u32)>) -> Option<u32> {
+    match (ty, precision) {
+        (ColumnType::Decimal, Some((p, s))) if p <= MAX_SCALED_PRECISION => Some(s),
+        _ => None,
+    }
+}
+
+/// [`scaled_storage`] of a model column.
+pub(crate) fn scale_of(column: &ColumnSchema) -> Option<u32> {
+    scaled_storage(column.ty, column.precision)
+}
+
+/// Whether SQLite keeps `column` as decimal text (no numeric order).
+pub(crate) fn is_text_decimal(column: &ColumnSchema) -> bool {
+    column.ty == ColumnType::Decimal && scale_of(column).is_none()
+}
+
+/// The SQLite expression reading scaled column `x` back as exact decimal text (`NULL` stays
+/// `NULL`; `printf` would print it as 0).
+pub(crate) fn read_back(x: Expr, scale: u32) -> Expr {
+    if scale == 0 {
+        return Expr::cust_with_expr("CAST(? AS TEXT)", x);
+    }
+    let unit = 10_i64.pow(scale);
+    let template = format!(
+        "CASE WHEN ? IS NULL THEN NULL ELSE printf('%s%d.%0{scale}d', \
+         CASE WHEN ? < 0 THEN '-' ELSE '' END, abs(?) / {unit}, abs(?) % {unit}) END"
+    );
+    Expr::cust_with_exprs(template, std::iter::repeat_n(x, 4))
+}
+
+#[cfg(feature = "decimal")]
+pub(crate) use rewrite::{scale_select, scale_values};
+
+#[cfg(feature = "decimal")]
+mod rewrite {
+    use rust_decimal::Decimal;
+
+    use super::scale_of;
+    use crate::error::Error;
+    use crate::query::ir::{
+        Assignment, ColumnRef, Condition, Projection, SelectExpr, SelectQuery, Statement,
+    };
+    use crate::schema::{ColumnSchema, ModelSchema};
+    use crate::value::Value;
+
+    /// `statement` with every decimal bound against a scaled column replaced by its scaled
+    /// integer, or `None` when nothing changes (no scaled column: the common case, no copy).
+    pub(crate) fn scale_values(statement: &Statement) -> Result<Option<Statement>, Error> {
+        let schemas: Vec<&'static ModelSchema> = match statement {
+            Statement::Select(q) => return Ok(scale_select(q)?.map(Statement::Select)),
+            Statement::Insert(q) => vec![q.schema],
+            Statement::Upsert(q) => vec![q.insert.schema],
+            Statement::Update(q) => vec![q.schema],
+            Statement::Delete(q) => vec![q.schema],
+        };
+        if !has_scaled(&schemas) {
+            return Ok(None);
+        }
+        let scope = Scope(schemas);
+        let mut statement = statement.clone();
+        match &mut statement {
+            Statement::Select(_) => unreachable!("selects returned above"),
+            Statement::Insert(q) => rows(q.schema, &mut q.rows)?,
+            Statement::Upsert(q) => rows(q.insert.schema, &mut q.insert.rows)?,
+            Statement::Update(q) => {
+                for (name, assignment) in &mut q.assignments {
+                    if let (Assignment::Value(value), Some(column)) =
+                        (assignment, q.schema.column(name))
+                    {
+                        scale(column, value)?;
+                    }
+                }
+                condition(&scope, q.filter.as_mut())?;
+            }
+            Statement::Delete(q) => condition(&scope, q.filter.as_mut())?,
+        }
+        Ok(Some(statement))
+    }
+
+    /// The tables a statement reads, to find a column by reference.
+    struct Scope(Vec<&'static ModelSchema>);
+
+    impl Scope {
+        fn column(&self, c: &ColumnRef) -> Option<&'static ColumnSchema> {
+            self.0
+                .iter()
+                .find(|s| s.table == c.table)
+                .and_then(|s| s.column(c.name))
+        }
+    }
+
+    /// [`scale_values`] of a select.
+    pub(crate) fn scale_select(q: &SelectQuery) -> Result<Option<SelectQuery>, Error> {
+        let mut schemas = vec![q.schema];
+        schemas.extend(q.join.map(|j| j.schema));
+        if !has_scaled(&schemas) {
+            return Ok(None);
+        }
+        let scope = Scope(schemas);
+        let mut q = q.clone();
+        condition(&scope, q.filter.as_mut())?;
+        if let Projection::Exprs(aggregation) = &mut q.projection {
+            condition(&scope, aggregation.having.as_mut())?;
+        }
+        Ok(Some(q))
+    }
+
+    fn has_scaled(schemas: &[&'static ModelSchema]) -> bool {
+        schemas
+            .iter()
+            .any(|s| s.columns.iter().any(|c| scale_of(c).is_some()))
+    }
+
+    fn rows(schema: &ModelSchema, rows: &mut [Vec<Value>]) -> Result<(), Error> {
+        let columns: Vec<&ColumnSchema> = schema.insert_columns().collect();
+        for row in rows {
+            for (column, value) in columns.iter().zip(row.iter_mut()) {
+                scale(column, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn condition(scope: &Scope, c: Option<&mut Condition>) -> Result<(), Error> {
+        let Some(c) = c else { return Ok(()) };
+        let column = |c: &ColumnRef| scope.column(c);
+        match c {
+            Condition::Compare {
+                column: c, value, ..
+            } => {
+                if let Some(col) = column(c) {
+                    scale(col, value)?;
+                }
+            }
+            Condition::Between {
+                column: c,
+                low,
+                high,
+            } => {
+                if let Some(col) = column(c) {
+                    scale(col, low)?;
+                    scale(col, high)?;
+                }
+            }
+            Condition::InList {
+                column: c, values, ..
+            } => {
+                if let Some(col) = column(c) {
+                    values.iter_mut().try_for_each(|v| scale(col, v))?;
+                }
+            }
+            // MIN/MAX/SUM of a scaled column are scaled integers too.
+            Condition::CompareExpr { expr, value, .. } => {
+                let c = match expr {
+                    SelectExpr::Column(c) => Some(*c),
+                    SelectExpr::Aggregate {
+                        function:
+                            crate::query::ir::AggregateFn::Min
+                            | crate::query::ir::AggregateFn::Max
+                            | crate::query::ir::AggregateFn::Sum,
+                        column,
+                        ..
+                    } => *column,
+                    _ => None,
+                };
+                if let Some(col) = c.as_ref().and_then(column) {
+                    scale(col, value)?;
+                }
+            }
+            Condition::And(items) | Condition::Or(items) => {
+                for item in items {
+                    condition(scope, Some(item))?;
+                }
+            }
+            Condition::Not(inner) => condition(scope, Some(inner))?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Replaces a decimal bound against scaled `column` by `value × 10^scale`.
+    fn scale(column: &ColumnSchema, value: &mut Value) -> Result<(), Error> {
+        let (Some(scale), Value::Decimal(d)) = (scale_of(column), &*value) else {
+            return Ok(());
+        };
+        let mut scaled: Decimal = *d;
+        if d.normalize().scale() > scale {
+            return Err(Error::InvalidQuery(format!(
+                "{d} has more than {scale} decimal places, the scale of `{}`; round it first \
+                 (`round_dp({scale})`)",
+                column.name
+            )));
+        }
+        scaled.rescale(scale);
+        let mantissa = i64::try_from(scaled.mantissa()).map_err(|_| Error::OutOfRange {
+            column: Some(column.name.to_owned()),
+            source: format!("{d} does not fit the column's precision").into(),
+        })?;
+        *value = Value::BigInt(mantissa);
+        Ok(())
+    }
+}
