@@ -132,6 +132,7 @@ fn sqlite_null(_ty: crate::schema::ColumnType, q: sqlite::Q) -> crate::Result<sq
 }
 #[cfg(feature = "postgres")]
 fn postgres_null(ty: crate::schema::ColumnType, q: postgres::Q) -> crate::Result<postgres::Q> {
+    #[cfg(any(feature = "decimal", feature = "json"))]
     use crate::schema::ColumnType;
     Ok(match ty {
         #[cfg(feature = "decimal")]
@@ -143,6 +144,7 @@ fn postgres_null(ty: crate::schema::ColumnType, q: postgres::Q) -> crate::Result
 }
 #[cfg(feature = "mysql")]
 fn mysql_null(ty: crate::schema::ColumnType, q: mysql::Q) -> crate::Result<mysql::Q> {
+    #[cfg(feature = "decimal")]
     use crate::schema::ColumnType;
     Ok(match ty {
         #[cfg(feature = "decimal")]

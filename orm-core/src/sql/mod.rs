@@ -1,6 +1,7 @@
 //! Compiles the query IR to SQL for PostgreSQL, MySQL/MariaDB and SQLite through sea-query.
 //!
-//! Values are always bound parameters; identifiers are quoted by the dialect. What differs
+//! Values are always bound parameters (save SQLite's integer LIMIT/OFFSET, see
+//! `inline_sqlite_paging`); identifiers are quoted by the dialect. What differs
 //! between dialects (RETURNING, ILIKE, OFFSET without LIMIT) is decided here, in one place.
 
 pub mod ddl;
@@ -169,7 +170,39 @@ impl Scope {
 
 /// Compiles a select.
 pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Error> {
-    Ok(build(&select_statement(q, &Scope::top(dialect))?, dialect))
+    let compiled = build(&select_statement(q, &Scope::top(dialect))?, dialect);
+    let paged = q.limit.is_some() || q.offset.is_some() || q.projection == Projection::Exists;
+    Ok(match dialect {
+        Dialect::Sqlite if paged => inline_sqlite_paging(compiled),
+        _ => compiled,
+    })
+}
+
+/// Writes the trailing `LIMIT ?`/`OFFSET ?` of a SQLite select as integer literals.
+///
+/// SQLite (since 3.46) reads a bound `LIMIT` while planning and marks the prepared statement
+/// stale whenever that parameter is bound again, so every run of a cached `... LIMIT ?`
+/// statement is parsed and planned anew: about 40,000 instructions, more than the rest of a
+/// primary-key lookup (`benches/NOTES.md`). The numbers are the builder's integers, never text;
+/// anything else (a count over a limited subquery) keeps its parameters.
+fn inline_sqlite_paging(mut compiled: Compiled) -> Compiled {
+    let mut tail = String::new();
+    for clause in [" OFFSET ?", " LIMIT ?"] {
+        let Some(head) = compiled.sql.strip_suffix(clause) else {
+            continue;
+        };
+        let number = match compiled.values.last() {
+            Some(Value::BigInt(n)) => n.to_string(),
+            Some(Value::BigUnsigned(n)) => n.to_string(),
+            _ => break,
+        };
+        let keep = head.len();
+        compiled.values.pop();
+        compiled.sql.truncate(keep);
+        tail = format!("{}{number}{tail}", clause.trim_end_matches('?'));
+    }
+    compiled.sql.push_str(&tail);
+    compiled
 }
 
 /// Builds the sea-query statement of a select (or of a subquery, in a nested scope).

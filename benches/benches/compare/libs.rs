@@ -1,0 +1,464 @@
+//! The workloads, written once per library the way that library's documentation writes them.
+//! Each function returns the library's own values; `check.rs` reduces them to plain rows.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use orm::Dialect;
+
+use crate::models::{dsl, ours, sea};
+
+/// Users per task and tasks of the concurrent primary-key workload.
+pub const TASKS: usize = 16;
+/// Lookups each of the [`TASKS`] performs per iteration.
+pub const LOOKUPS_PER_TASK: usize = 8;
+
+/// One connection (or pool) per library, all on the same database.
+pub struct Ctx {
+    pub dialect: Dialect,
+    pub orm: orm::Db,
+    pub sqlx: SqlxPool,
+    pub sql: HandSql,
+    pub sea: sea_orm::DatabaseConnection,
+    /// One connection per concurrent task; the single-task workloads use the first.
+    pub diesel: Vec<Arc<Mutex<DieselConn>>>,
+}
+
+/// Users, each with their posts, each with its comments: eager loading's result.
+pub type Nested<U, P, C> = Vec<(U, Vec<(P, Vec<C>)>)>;
+
+/// The input of the insert workload: `(name, hair_color)`.
+pub type NewRow = (String, Option<String>);
+
+// ---------------------------------------------------------------- this ORM
+
+pub mod orm_side {
+    use super::*;
+    use orm::prelude::*;
+    use ours::{Comment, NewUser, Post, User};
+
+    pub async fn select_users(ctx: &Ctx) -> Vec<User> {
+        User::query().all(&ctx.orm).await.unwrap()
+    }
+
+    pub async fn join(ctx: &Ctx) -> Vec<(User, Option<Post>)> {
+        User::query()
+            .left_join(User::posts())
+            .filter(User::HAIR_COLOR.eq("black"))
+            .all(&ctx.orm)
+            .await
+            .unwrap()
+    }
+
+    pub async fn insert(ctx: &Ctx, rows: &[NewRow]) -> u64 {
+        let rows: Vec<NewUser> = rows
+            .iter()
+            .map(|(name, hair)| NewUser {
+                id: 0,
+                name: name.clone(),
+                hair_color: hair.clone(),
+            })
+            .collect();
+        NewUser::insert_many(&ctx.orm, &rows).await.unwrap()
+    }
+
+    pub async fn associations(ctx: &Ctx) -> Nested<User, Post, Comment> {
+        User::query()
+            .with(User::posts().with(Post::comments()))
+            .all(&ctx.orm)
+            .await
+            .unwrap()
+    }
+
+    pub async fn find(db: &Db, id: i64) -> Option<User> {
+        User::find(db, id).await.unwrap()
+    }
+
+    pub fn build(dialect: Dialect) -> orm::Compiled {
+        User::query()
+            .filter(User::ID.gt(10))
+            .filter(User::NAME.like("User 1%"))
+            .filter(User::HAIR_COLOR.eq("black"))
+            .compile(dialect)
+            .unwrap()
+    }
+}
+
+// ---------------------------------------------------------------- raw sqlx
+
+/// A sqlx pool of the dialect under test.
+#[derive(Clone)]
+pub enum SqlxPool {
+    Pg(sqlx::PgPool),
+    My(sqlx::MySqlPool),
+    Lite(sqlx::SqlitePool),
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool and `$row` naming its row type (the body
+/// is type-checked once per driver).
+macro_rules! with_pool {
+    ($pool:expr, $p:ident, $row:ident => $body:expr) => {
+        match $pool {
+            SqlxPool::Pg($p) => {
+                #[allow(dead_code)]
+                type $row = sqlx::postgres::PgRow;
+                $body
+            }
+            SqlxPool::My($p) => {
+                #[allow(dead_code)]
+                type $row = sqlx::mysql::MySqlRow;
+                $body
+            }
+            SqlxPool::Lite($p) => {
+                #[allow(dead_code)]
+                type $row = sqlx::sqlite::SqliteRow;
+                $body
+            }
+        }
+    };
+}
+
+/// Hand-written SQL, in the dialect's placeholder style.
+pub struct HandSql {
+    pub join: &'static str,
+    pub find: &'static str,
+    /// `$` (PostgreSQL) or `?`: the placeholder of generated `IN` lists.
+    pub numbered: bool,
+}
+
+impl HandSql {
+    pub fn new(dialect: Dialect) -> HandSql {
+        match dialect {
+            Dialect::Postgres => HandSql {
+                join: "SELECT u.id, u.name, u.hair_color, p.id, p.user_id, p.title, p.body \
+                       FROM bench_users u LEFT JOIN bench_posts p ON p.user_id = u.id \
+                       WHERE u.hair_color = $1",
+                find: "SELECT id, name, hair_color FROM bench_users WHERE id = $1",
+                numbered: true,
+            },
+            _ => HandSql {
+                join: "SELECT u.id, u.name, u.hair_color, p.id, p.user_id, p.title, p.body \
+                       FROM bench_users u LEFT JOIN bench_posts p ON p.user_id = u.id \
+                       WHERE u.hair_color = ?",
+                find: "SELECT id, name, hair_color FROM bench_users WHERE id = ?",
+                numbered: false,
+            },
+        }
+    }
+}
+
+/// A user decoded by hand.
+#[derive(Debug, Clone)]
+pub struct SqUser {
+    pub id: i64,
+    pub name: String,
+    pub hair_color: Option<String>,
+}
+
+/// A post decoded by hand.
+#[derive(Debug, Clone)]
+pub struct SqPost {
+    pub id: i64,
+    pub user_id: i64,
+    pub title: String,
+    pub body: Option<String>,
+}
+
+/// A comment decoded by hand.
+#[derive(Debug, Clone)]
+pub struct SqComment {
+    pub id: i64,
+    pub post_id: i64,
+    pub text: String,
+}
+
+pub mod sqlx_side {
+    use super::*;
+    use sqlx::Row;
+
+    macro_rules! user_at {
+        ($r:expr, $at:expr) => {
+            SqUser {
+                id: $r.get($at),
+                name: $r.get($at + 1),
+                hair_color: $r.get($at + 2),
+            }
+        };
+    }
+
+    pub async fn select_users(pool: &SqlxPool) -> Vec<SqUser> {
+        with_pool!(pool, p, Row => sqlx::query("SELECT id, name, hair_color FROM bench_users")
+            .map(|r: Row| user_at!(r, 0))
+            .fetch_all(p)
+            .await
+            .unwrap())
+    }
+
+    pub async fn join(ctx: &Ctx) -> Vec<(SqUser, Option<SqPost>)> {
+        with_pool!(&ctx.sqlx, p, Row => sqlx::query(ctx.sql.join)
+            .bind("black")
+            .map(|r: Row| {
+                let post = r.get::<Option<i64>, _>(3).map(|id| SqPost {
+                    id,
+                    user_id: r.get(4),
+                    title: r.get(5),
+                    body: r.get(6),
+                });
+                (user_at!(r, 0), post)
+            })
+            .fetch_all(p)
+            .await
+            .unwrap())
+    }
+
+    pub async fn insert(ctx: &Ctx, rows: &[NewRow]) -> u64 {
+        with_pool!(&ctx.sqlx, p, Row => {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO bench_new_users (name, hair_color) ");
+            q.push_values(rows, |mut b, (name, hair)| {
+                b.push_bind(name.as_str()).push_bind(hair.as_deref());
+            });
+            q.build().execute(p).await.unwrap().rows_affected()
+        })
+    }
+
+    /// `SELECT .. FROM table WHERE column IN (ids)`, placeholders in the dialect's style.
+    fn in_list(head: &str, ids: &[i64], numbered: bool) -> String {
+        let mut sql = String::with_capacity(head.len() + ids.len() * 6 + 2);
+        sql.push_str(head);
+        sql.push_str(" IN (");
+        for i in 0..ids.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            if numbered {
+                sql.push('$');
+                sql.push_str(&(i + 1).to_string());
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+        sql
+    }
+
+    pub async fn associations(ctx: &Ctx) -> Nested<SqUser, SqPost, SqComment> {
+        let users = select_users(&ctx.sqlx).await;
+        let user_ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+        let sql = in_list(
+            "SELECT id, user_id, title, body FROM bench_posts WHERE user_id",
+            &user_ids,
+            ctx.sql.numbered,
+        );
+        let posts: Vec<SqPost> = with_pool!(&ctx.sqlx, p, Row => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in &user_ids {
+                q = q.bind(*id);
+            }
+            q.map(|r: Row| SqPost { id: r.get(0), user_id: r.get(1), title: r.get(2), body: r.get(3) })
+                .fetch_all(p)
+                .await
+                .unwrap()
+        });
+        let post_ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
+        let sql = in_list(
+            "SELECT id, post_id, text FROM bench_comments WHERE post_id",
+            &post_ids,
+            ctx.sql.numbered,
+        );
+        let comments: Vec<SqComment> = with_pool!(&ctx.sqlx, p, Row => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in &post_ids {
+                q = q.bind(*id);
+            }
+            q.map(|r: Row| SqComment { id: r.get(0), post_id: r.get(1), text: r.get(2) })
+                .fetch_all(p)
+                .await
+                .unwrap()
+        });
+        let mut by_post: HashMap<i64, Vec<SqComment>> = HashMap::new();
+        for c in comments {
+            by_post.entry(c.post_id).or_default().push(c);
+        }
+        let mut by_user: HashMap<i64, Vec<(SqPost, Vec<SqComment>)>> = HashMap::new();
+        for p in posts {
+            let cs = by_post.remove(&p.id).unwrap_or_default();
+            by_user.entry(p.user_id).or_default().push((p, cs));
+        }
+        users
+            .into_iter()
+            .map(|u| {
+                let ps = by_user.remove(&u.id).unwrap_or_default();
+                (u, ps)
+            })
+            .collect()
+    }
+
+    pub async fn find(pool: &SqlxPool, sql: &'static str, id: i64) -> Option<SqUser> {
+        with_pool!(pool, p, Row => sqlx::query(sql)
+            .bind(id)
+            .map(|r: Row| user_at!(r, 0))
+            .fetch_optional(p)
+            .await
+            .unwrap())
+    }
+}
+
+// ---------------------------------------------------------------- SeaORM
+
+pub mod sea_side {
+    use super::*;
+    use sea::{comment, new_user, post, user};
+    use sea_orm::{
+        ActiveValue::{NotSet, Set},
+        ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, LoaderTrait, QueryFilter,
+        QueryTrait,
+    };
+
+    pub async fn select_users(ctx: &Ctx) -> Vec<user::Model> {
+        user::Entity::find().all(&ctx.sea).await.unwrap()
+    }
+
+    pub async fn join(ctx: &Ctx) -> Vec<(user::Model, Option<post::Model>)> {
+        user::Entity::find()
+            .find_also_related(post::Entity)
+            .filter(user::Column::HairColor.eq("black"))
+            .all(&ctx.sea)
+            .await
+            .unwrap()
+    }
+
+    pub async fn insert(ctx: &Ctx, rows: &[NewRow]) -> u64 {
+        let models = rows.iter().map(|(name, hair)| new_user::ActiveModel {
+            id: NotSet,
+            name: Set(name.clone()),
+            hair_color: Set(hair.clone()),
+        });
+        new_user::Entity::insert_many(models)
+            .exec_without_returning(&ctx.sea)
+            .await
+            .unwrap()
+    }
+
+    pub async fn associations(ctx: &Ctx) -> Nested<user::Model, post::Model, comment::Model> {
+        let users = user::Entity::find().all(&ctx.sea).await.unwrap();
+        let posts = users.load_many(post::Entity, &ctx.sea).await.unwrap();
+        let flat: Vec<post::Model> = posts.iter().flatten().cloned().collect();
+        let mut comments = flat
+            .load_many(comment::Entity, &ctx.sea)
+            .await
+            .unwrap()
+            .into_iter();
+        users
+            .into_iter()
+            .zip(posts)
+            .map(|(u, ps)| {
+                let ps = ps
+                    .into_iter()
+                    .map(|p| (p, comments.next().unwrap_or_default()))
+                    .collect();
+                (u, ps)
+            })
+            .collect()
+    }
+
+    pub async fn find(db: &DatabaseConnection, id: i64) -> Option<user::Model> {
+        user::Entity::find_by_id(id).one(db).await.unwrap()
+    }
+
+    pub fn build(dialect: Dialect) -> sea_orm::Statement {
+        let backend = match dialect {
+            Dialect::Postgres => DbBackend::Postgres,
+            Dialect::MySql => DbBackend::MySql,
+            Dialect::Sqlite => DbBackend::Sqlite,
+        };
+        user::Entity::find()
+            .filter(user::Column::Id.gt(10))
+            .filter(user::Column::Name.like("User 1%"))
+            .filter(user::Column::HairColor.eq("black"))
+            .build(backend)
+    }
+}
+
+// ---------------------------------------------------------------- Diesel
+
+/// A synchronous Diesel connection of the dialect under test.
+pub enum DieselConn {
+    Pg(diesel::PgConnection),
+    My(diesel::MysqlConnection),
+    Lite(diesel::SqliteConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection.
+macro_rules! with_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            DieselConn::Pg($c) => $body,
+            DieselConn::My($c) => $body,
+            DieselConn::Lite($c) => $body,
+        }
+    };
+}
+
+pub mod diesel_side {
+    use super::*;
+    use diesel::prelude::*;
+    use dsl::{Comment, NewUser, Post, User, bench_new_users, bench_posts, bench_users};
+
+    pub fn select_users(conn: &mut DieselConn) -> Vec<User> {
+        with_conn!(conn, c => bench_users::table.load::<User>(c).unwrap())
+    }
+
+    pub fn join(conn: &mut DieselConn) -> Vec<(User, Option<Post>)> {
+        with_conn!(conn, c => bench_users::table
+            .left_join(bench_posts::table)
+            .filter(bench_users::hair_color.eq("black"))
+            .load::<(User, Option<Post>)>(c)
+            .unwrap())
+    }
+
+    pub fn insert(conn: &mut DieselConn, rows: &[NewRow]) -> usize {
+        let rows: Vec<NewUser> = rows
+            .iter()
+            .map(|(name, hair)| NewUser {
+                name: name.clone(),
+                hair_color: hair.clone(),
+            })
+            .collect();
+        with_conn!(conn, c => diesel::insert_into(bench_new_users::table)
+            .values(&rows)
+            .execute(c)
+            .unwrap())
+    }
+
+    pub fn associations(conn: &mut DieselConn) -> Nested<User, Post, Comment> {
+        with_conn!(conn, c => {
+            let users = bench_users::table.load::<User>(c).unwrap();
+            let posts = Post::belonging_to(&users).load::<Post>(c).unwrap();
+            let comments = Comment::belonging_to(&posts).load::<Comment>(c).unwrap();
+            let comments = comments.grouped_by(&posts);
+            let posts_and_comments = posts.into_iter().zip(comments).grouped_by(&users);
+            users.into_iter().zip(posts_and_comments).collect()
+        })
+    }
+
+    pub fn find(conn: &mut DieselConn, id: i64) -> Option<User> {
+        with_conn!(conn, c => bench_users::table
+            .find(id)
+            .first::<User>(c)
+            .optional()
+            .unwrap())
+    }
+
+    /// Diesel's public way to render a statement without a connection: `debug_query`.
+    pub fn build(dialect: Dialect) -> String {
+        let q = bench_users::table
+            .filter(bench_users::id.gt(10))
+            .filter(bench_users::name.like("User 1%"))
+            .filter(bench_users::hair_color.eq("black"));
+        match dialect {
+            Dialect::Postgres => diesel::debug_query::<diesel::pg::Pg, _>(&q).to_string(),
+            Dialect::MySql => diesel::debug_query::<diesel::mysql::Mysql, _>(&q).to_string(),
+            Dialect::Sqlite => diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string(),
+        }
+    }
+}

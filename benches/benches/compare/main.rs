@@ -1,0 +1,335 @@
+//! This ORM side by side with raw sqlx, SeaORM 2.x and Diesel 2.x on the diesel_bench workloads,
+//! on PostgreSQL, MariaDB/MySQL and SQLite, in one run.
+//!
+//! ```sh
+//! bash scripts/bench.sh                          # the full matrix, writes BENCHMARKS.md
+//! ORM_BENCH_SMOKE=1 cargo test -p orm-benches --benches   # each benchmark once, tiny sizes
+//! ```
+//!
+//! Environment: `ORM_BENCH_DIALECTS` (default `postgres,mysql,sqlite`), `ORM_BENCH_SMOKE=1`
+//! (tiny sizes), `ORM_BENCH_REPORT=<file>` (write the Markdown report after the run), the URLs
+//! of `setup::url`, and `ORM_BENCH_PROFILE=<dialect>/<workload>/<library>/<param>/<iterations>`
+//! (no criterion: run one benchmark's body that many times, for `valgrind --tool=callgrind`).
+
+mod check;
+mod libs;
+mod models;
+mod report;
+mod setup;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
+use orm::Dialect;
+use tokio::runtime::Runtime;
+
+use libs::{Ctx, LOOKUPS_PER_TASK, TASKS, diesel_side, orm_side, sea_side, sqlx_side};
+
+/// The libraries, in report order.
+pub(crate) const LIBS: [&str; 4] = ["orm", "sqlx", "seaorm", "diesel"];
+
+/// Sizes of one run.
+struct Sizes {
+    select: Vec<usize>,
+    insert: Vec<usize>,
+    /// users × posts × comments of the eager-loading workload.
+    tree: (usize, usize, usize),
+}
+
+impl Sizes {
+    fn from_env() -> Sizes {
+        if std::env::var("ORM_BENCH_SMOKE").is_ok_and(|v| v == "1") {
+            Sizes {
+                select: vec![1, 10],
+                insert: vec![1, 10],
+                tree: (3, 2, 2),
+            }
+        } else {
+            Sizes {
+                select: vec![1, 10, 100, 1_000, 10_000],
+                insert: vec![1, 10, 25, 50, 100],
+                tree: (100, 10, 10),
+            }
+        }
+    }
+}
+
+/// One benchmark that ran: the report reads its median from criterion's output.
+#[derive(Clone, Debug)]
+pub(crate) struct Ran {
+    pub(crate) dialect: Dialect,
+    pub(crate) workload: &'static str,
+    pub(crate) lib: &'static str,
+    pub(crate) param: String,
+}
+
+impl Ran {
+    /// Criterion's group name.
+    pub(crate) fn group(&self) -> String {
+        format!("{}-{}", self.dialect.name(), self.workload)
+    }
+}
+
+struct Bench<'a> {
+    c: &'a mut Criterion,
+    rt: &'a Runtime,
+    ctx: &'a Ctx,
+    ran: Vec<Ran>,
+}
+
+impl Bench<'_> {
+    fn group(&mut self, workload: &'static str) -> BenchmarkGroup<'_, WallTime> {
+        let name = format!("{}-{workload}", self.ctx.dialect.name());
+        self.c.benchmark_group(name)
+    }
+
+    fn record(&mut self, workload: &'static str, param: &str) {
+        for lib in LIBS {
+            self.ran.push(Ran {
+                dialect: self.ctx.dialect,
+                workload,
+                lib,
+                param: param.to_owned(),
+            });
+        }
+    }
+}
+
+/// Registers the four libraries' bodies of one workload: `$orm`, `$sqlx`, `$sea` are async
+/// expressions, `$diesel` a closure over the Diesel connection.
+macro_rules! four {
+    ($b:expr, $workload:expr, $param:expr,
+     orm: $orm:expr, sqlx: $sqlx:expr, seaorm: $sea:expr, diesel: |$c:ident| $diesel:expr) => {{
+        let (rt, ctx) = ($b.rt, $b.ctx);
+        let param: String = $param.to_string();
+        let mut g = $b.group($workload);
+        g.bench_function(BenchmarkId::new("orm", &param), |b| {
+            b.to_async(rt).iter(|| async { black_box($orm) })
+        });
+        g.bench_function(BenchmarkId::new("sqlx", &param), |b| {
+            b.to_async(rt).iter(|| async { black_box($sqlx) })
+        });
+        g.bench_function(BenchmarkId::new("seaorm", &param), |b| {
+            b.to_async(rt).iter(|| async { black_box($sea) })
+        });
+        g.bench_function(BenchmarkId::new("diesel", &param), |b| {
+            let mut guard = ctx.diesel[0].lock().unwrap();
+            let $c = &mut *guard;
+            b.iter(|| black_box($diesel))
+        });
+        g.finish();
+        $b.record($workload, &param);
+    }};
+}
+
+/// Runs `lookups` primary-key lookups in each of [`TASKS`] spawned tasks, and waits for all.
+async fn concurrently<F, Fut>(ids: &Arc<Vec<i64>>, lookup: F)
+where
+    F: Fn(i64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future + Send,
+    Fut::Output: Send,
+{
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let (ids, lookup) = (ids.clone(), lookup.clone());
+            tokio::spawn(async move {
+                for k in 0..LOOKUPS_PER_TASK {
+                    black_box(lookup(ids[(t * LOOKUPS_PER_TASK + k) % ids.len()]).await);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// Diesel's counterpart: each task is a blocking task with its own connection.
+async fn concurrently_blocking(ctx: &Ctx, ids: &Arc<Vec<i64>>) {
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let (ids, conn) = (ids.clone(), ctx.diesel[t].clone());
+            tokio::task::spawn_blocking(move || {
+                let mut conn = conn.lock().unwrap();
+                for k in 0..LOOKUPS_PER_TASK {
+                    black_box(diesel_side::find(
+                        &mut conn,
+                        ids[(t * LOOKUPS_PER_TASK + k) % ids.len()],
+                    ));
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
+    let (rt, ctx) = (b.rt, b.ctx);
+    for &n in &sizes.select {
+        rt.block_on(setup::seed_users_and_posts(&ctx.orm, n));
+        rt.block_on(check::select_users(ctx, n));
+        rt.block_on(check::join(ctx));
+        four!(b, "select_users", n,
+            orm: orm_side::select_users(ctx).await,
+            sqlx: sqlx_side::select_users(&ctx.sqlx).await,
+            seaorm: sea_side::select_users(ctx).await,
+            diesel: |c| diesel_side::select_users(c));
+        four!(b, "left_join", n,
+            orm: orm_side::join(ctx).await,
+            sqlx: sqlx_side::join(ctx).await,
+            seaorm: sea_side::join(ctx).await,
+            diesel: |c| diesel_side::join(c));
+    }
+    for &n in &sizes.insert {
+        let rows = setup::new_rows(n);
+        rt.block_on(check::insert(ctx, &rows));
+        let rows = &rows;
+        four!(b, "insert", n,
+            orm: orm_side::insert(ctx, rows).await,
+            sqlx: sqlx_side::insert(ctx, rows).await,
+            seaorm: sea_side::insert(ctx, rows).await,
+            diesel: |c| diesel_side::insert(c, rows));
+        rt.block_on(setup::clear_new_users(&ctx.orm));
+    }
+    let (users, posts, comments) = sizes.tree;
+    let ids = rt.block_on(setup::seed_tree(&ctx.orm, users, posts, comments));
+    rt.block_on(check::associations(ctx, users, posts, comments));
+    four!(b, "associations", format!("{users}x{posts}x{comments}"),
+        orm: orm_side::associations(ctx).await,
+        sqlx: sqlx_side::associations(ctx).await,
+        seaorm: sea_side::associations(ctx).await,
+        diesel: |c| diesel_side::associations(c));
+
+    rt.block_on(check::find(ctx, &ids));
+    let id = ids[ids.len() / 2];
+    four!(b, "find_by_pk", 1,
+        orm: orm_side::find(&ctx.orm, id).await,
+        sqlx: sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await,
+        seaorm: sea_side::find(&ctx.sea, id).await,
+        diesel: |c| diesel_side::find(c, id));
+
+    let ids = Arc::new(ids);
+    let ids = &ids;
+    let find_sql = ctx.sql.find;
+    let param = format!("{TASKS}x{LOOKUPS_PER_TASK}");
+    let mut g = b.group("find_by_pk_concurrent");
+    g.bench_function(BenchmarkId::new("orm", &param), |bn| {
+        bn.to_async(rt).iter(|| {
+            let db = ctx.orm.clone();
+            concurrently(ids, move |id| {
+                let db = db.clone();
+                async move { orm_side::find(&db, id).await }
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new("sqlx", &param), |bn| {
+        bn.to_async(rt).iter(|| {
+            let pool = ctx.sqlx.clone();
+            concurrently(ids, move |id| {
+                let pool = pool.clone();
+                async move { sqlx_side::find(&pool, find_sql, id).await }
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new("seaorm", &param), |bn| {
+        bn.to_async(rt).iter(|| {
+            let db = ctx.sea.clone();
+            concurrently(ids, move |id| {
+                let db = db.clone();
+                async move { sea_side::find(&db, id).await }
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new("diesel", &param), |bn| {
+        bn.to_async(rt).iter(|| concurrently_blocking(ctx, ids))
+    });
+    g.finish();
+    b.record("find_by_pk_concurrent", &param);
+
+    check::build(ctx);
+    let dialect = ctx.dialect;
+    let mut g = b.group("build_3_predicates");
+    g.bench_function(BenchmarkId::new("orm", "3"), |bn| {
+        bn.iter(|| orm_side::build(dialect))
+    });
+    g.bench_function(BenchmarkId::new("seaorm", "3"), |bn| {
+        bn.iter(|| sea_side::build(dialect))
+    });
+    g.bench_function(BenchmarkId::new("diesel", "3"), |bn| {
+        bn.iter(|| diesel_side::build(dialect))
+    });
+    g.finish();
+    // Hand-written sqlx has no builder: its SQL is a constant, so the report shows no ratio.
+    for lib in ["orm", "seaorm", "diesel"] {
+        b.ran.push(Ran {
+            dialect,
+            workload: "build_3_predicates",
+            lib,
+            param: "3".into(),
+        });
+    }
+}
+
+fn dialects() -> Vec<Dialect> {
+    let list =
+        std::env::var("ORM_BENCH_DIALECTS").unwrap_or_else(|_| "postgres,mysql,sqlite".into());
+    list.split(',')
+        .map(|name| {
+            Dialect::ALL
+                .into_iter()
+                .find(|d| d.name() == name.trim())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "ORM_BENCH_DIALECTS: unknown dialect `{name}`; use postgres, mysql, sqlite"
+                    )
+                })
+        })
+        .collect()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if let Ok(spec) = std::env::var("ORM_BENCH_PROFILE") {
+        report::profile(&rt, &spec);
+        return;
+    }
+    let sizes = Sizes::from_env();
+    // Short runs: the whole matrix (≈230 benchmarks) stays within ~25 minutes.
+    let mut c = Criterion::default()
+        .output_directory(&report::criterion_dir())
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1_200))
+        .sample_size(20)
+        .without_plots()
+        .configure_from_args();
+    let mut ran = Vec::new();
+    let mut servers = Vec::new();
+    for dialect in dialects() {
+        let ctx = rt.block_on(setup::connect(dialect));
+        servers.push((dialect, rt.block_on(setup::server_version(&ctx))));
+        let mut b = Bench {
+            c: &mut c,
+            rt: &rt,
+            ctx: &ctx,
+            ran: Vec::new(),
+        };
+        run_dialect(&mut b, &sizes);
+        ran.extend(b.ran);
+        drop(ctx);
+        if dialect == Dialect::Sqlite {
+            setup::remove_sqlite_file();
+        }
+    }
+    c.final_summary();
+    if let Ok(path) = std::env::var("ORM_BENCH_REPORT") {
+        report::write(&path, &ran, &servers);
+    }
+}

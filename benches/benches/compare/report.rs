@@ -1,0 +1,287 @@
+//! `BENCHMARKS.md` from criterion's estimates of this run, and the profiling entry point.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use orm::Dialect;
+use tokio::runtime::Runtime;
+
+use crate::libs::{diesel_side, orm_side, sea_side, sqlx_side};
+use crate::{LIBS, Ran, setup};
+
+/// `<target>/criterion`, found from this binary's path (`<target>/<profile>/deps/compare-…`).
+pub fn criterion_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the benchmark binary knows its path");
+    exe.ancestors()
+        .nth(3)
+        .expect("the benchmark binary lives in <target>/<profile>/deps")
+        .join("criterion")
+}
+
+/// The median of one benchmark, in nanoseconds.
+fn median(ran: &Ran) -> Option<f64> {
+    let path = criterion_dir()
+        .join(ran.group())
+        .join(ran.lib)
+        .join(&ran.param)
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(&path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["median"]["point_estimate"].as_f64()
+}
+
+fn duration(ns: f64) -> String {
+    let (value, unit) = if ns >= 1e6 {
+        (ns / 1e6, "ms")
+    } else if ns >= 1e3 {
+        (ns / 1e3, "µs")
+    } else {
+        (ns, "ns")
+    };
+    let digits = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{value:.digits$} {unit}")
+}
+
+/// `Some(ours / theirs)` formatted, `target` marks a miss with ✗.
+fn ratio(ours: Option<f64>, theirs: Option<f64>, target: f64) -> String {
+    match (ours, theirs) {
+        (Some(a), Some(b)) if b > 0.0 => {
+            let r = a / b;
+            if r <= target {
+                format!("{r:.2}")
+            } else {
+                format!("{r:.2} ✗")
+            }
+        }
+        _ => "n/a".into(),
+    }
+}
+
+/// The CPU model and the number of logical cores, from `/proc/cpuinfo`.
+fn machine() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split(':').nth(1))
+        })
+        .map_or("unknown CPU".to_owned(), |m| m.trim().to_owned());
+    let cores = info.lines().filter(|l| l.starts_with("processor")).count();
+    format!("{model}, {cores} logical cores")
+}
+
+/// `name version` of the crates compared, read from the workspace's `Cargo.lock`.
+fn crate_versions() -> String {
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
+        .unwrap_or_default();
+    let mut found = BTreeMap::new();
+    let mut name = None;
+    for line in lock.lines() {
+        if let Some(n) = line.strip_prefix("name = ") {
+            name = Some(n.trim_matches('"').to_owned());
+        } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take()) {
+            found
+                .entry(n)
+                .or_insert_with(|| v.trim_matches('"').to_owned());
+        }
+    }
+    [
+        "sqlx",
+        "sea-orm",
+        "sea-query",
+        "diesel",
+        "libsqlite3-sys",
+        "criterion",
+        "tokio",
+    ]
+    .iter()
+    .filter_map(|n| found.get(*n).map(|v| format!("{n} {v}")))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// Writes the report: machine, versions, then per dialect the medians and the three ratios.
+/// `benches/NOTES.md` (the findings, written by hand) is appended.
+pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
+    let mut md = String::new();
+    let rustc =
+        std::env::var("ORM_BENCH_RUSTC").unwrap_or_else(|_| "rustc (version not given)".into());
+    let when = std::env::var("ORM_BENCH_DATE").unwrap_or_default();
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Produced by `bash scripts/bench.sh` (one run, all numbers below from it{}). Medians of \
+         criterion samples; the ratios are this ORM's median divided by the other library's: \
+         below 1 the ORM is faster. Targets: ORM ÷ sqlx ≤ 1.05 and ORM ÷ SeaORM ≤ 0.75; a ratio \
+         that misses its target is marked ✗ (ORM ÷ Diesel has no target).\n",
+        if when.is_empty() {
+            String::new()
+        } else {
+            format!(", {when}")
+        }
+    );
+    let _ = writeln!(md, "- Machine: {}", machine());
+    let _ = writeln!(md, "- Toolchain: {rustc}; crates: {}", crate_versions());
+    for (dialect, version) in servers {
+        let _ = writeln!(
+            md,
+            "- {}: {}",
+            dialect.name(),
+            version.lines().next().unwrap_or("")
+        );
+    }
+    let _ = writeln!(
+        md,
+        "- Workloads (diesel_bench shapes): `select_users` N users; `left_join` users LEFT JOIN \
+         posts WHERE hair_color = 'black' (N users, half black, two in three with a post); \
+         `insert` N users in one statement; `associations` users × posts × comments loaded \
+         eagerly (three queries); `find_by_pk` one lookup; `find_by_pk_concurrent` {} tasks × {} \
+         lookups at once; `build_3_predicates` building and compiling a 3-predicate select \
+         without running it (raw sqlx has no builder: n/a).",
+        crate::libs::TASKS,
+        crate::libs::LOOKUPS_PER_TASK
+    );
+
+    let mut misses = (0, 0, 0, 0);
+    for (dialect, _) in servers {
+        let _ = writeln!(md, "\n## {}\n", dialect.name());
+        let _ = writeln!(
+            md,
+            "| workload | N | ORM | sqlx | SeaORM | Diesel | ORM÷sqlx | ORM÷SeaORM | ORM÷Diesel |"
+        );
+        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let mut rows: Vec<(&'static str, String)> = Vec::new();
+        for r in ran.iter().filter(|r| r.dialect == *dialect) {
+            let key = (r.workload, r.param.clone());
+            if !rows.contains(&key) {
+                rows.push(key);
+            }
+        }
+        for (workload, param) in rows {
+            let m: Vec<Option<f64>> = LIBS
+                .iter()
+                .map(|lib| {
+                    ran.iter()
+                        .find(|r| {
+                            r.dialect == *dialect
+                                && r.workload == workload
+                                && r.param == param
+                                && r.lib == *lib
+                        })
+                        .and_then(median)
+                })
+                .collect();
+            let cell = |x: Option<f64>| x.map_or("n/a".into(), duration);
+            if let (Some(o), Some(s)) = (m[0], m[1]) {
+                misses.0 += 1;
+                if o / s > 1.05 {
+                    misses.1 += 1;
+                }
+            }
+            if let (Some(o), Some(s)) = (m[0], m[2]) {
+                misses.2 += 1;
+                if o / s > 0.75 {
+                    misses.3 += 1;
+                }
+            }
+            let _ = writeln!(
+                md,
+                "| {workload} | {param} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(m[0]),
+                cell(m[1]),
+                cell(m[2]),
+                cell(m[3]),
+                ratio(m[0], m[1], 1.05),
+                ratio(m[0], m[2], 0.75),
+                ratio(m[0], m[3], f64::INFINITY),
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\n**Targets in this run:** ORM ÷ sqlx ≤ 1.05 met on {} of {} rows; ORM ÷ SeaORM ≤ 0.75 \
+         met on {} of {} rows.",
+        misses.0 - misses.1,
+        misses.0,
+        misses.2 - misses.3,
+        misses.2
+    );
+    let notes = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/NOTES.md"))
+        .unwrap_or_default();
+    if !notes.is_empty() {
+        md.push('\n');
+        md.push_str(&notes);
+    }
+    std::fs::write(path, md).unwrap_or_else(|e| panic!("cannot write the report to {path}: {e}"));
+    eprintln!("wrote {path}");
+}
+
+/// `ORM_BENCH_PROFILE=<dialect>/<workload>/<library>/<N>/<iterations>`: seeds like the
+/// benchmark, then runs one library's body `iterations` times with no timing around it, so the
+/// difference of two callgrind runs (k and 0 iterations) is k times the body's instructions.
+pub fn profile(rt: &Runtime, spec: &str) {
+    let parts: Vec<&str> = spec.split('/').collect();
+    let [dialect, workload, lib, n, iterations] = parts[..] else {
+        panic!(
+            "ORM_BENCH_PROFILE: expected <dialect>/<workload>/<library>/<N>/<iterations>, got `{spec}`"
+        );
+    };
+    let dialect = Dialect::ALL
+        .into_iter()
+        .find(|d| d.name() == dialect)
+        .unwrap_or_else(|| panic!("ORM_BENCH_PROFILE: unknown dialect `{dialect}`"));
+    let n: usize = n.parse().expect("ORM_BENCH_PROFILE: N is a number");
+    let iterations: usize = iterations
+        .parse()
+        .expect("ORM_BENCH_PROFILE: iterations is a number");
+    let ctx = rt.block_on(setup::connect(dialect));
+    let ctx = &ctx;
+    rt.block_on(async {
+        match workload {
+            "select_users" | "left_join" => setup::seed_users_and_posts(&ctx.orm, n).await,
+            "find_by_pk" => {
+                setup::seed_users_and_posts(&ctx.orm, 100).await;
+            }
+            _ => panic!("ORM_BENCH_PROFILE: profile select_users, left_join or find_by_pk"),
+        }
+        let id = orm_side::select_users(ctx).await[0].id;
+        let conn = || ctx.diesel[0].lock().unwrap();
+        for _ in 0..iterations {
+            match (workload, lib) {
+                ("select_users", "orm") => drop(black_box(orm_side::select_users(ctx).await)),
+                ("select_users", "sqlx") => {
+                    drop(black_box(sqlx_side::select_users(&ctx.sqlx).await))
+                }
+                ("select_users", "seaorm") => drop(black_box(sea_side::select_users(ctx).await)),
+                ("select_users", "diesel") => {
+                    drop(black_box(diesel_side::select_users(&mut conn())))
+                }
+                ("left_join", "orm") => drop(black_box(orm_side::join(ctx).await)),
+                ("left_join", "sqlx") => drop(black_box(sqlx_side::join(ctx).await)),
+                ("left_join", "seaorm") => drop(black_box(sea_side::join(ctx).await)),
+                ("left_join", "diesel") => drop(black_box(diesel_side::join(&mut conn()))),
+                ("find_by_pk", "orm") => drop(black_box(orm_side::find(&ctx.orm, id).await)),
+                ("find_by_pk", "sqlx") => drop(black_box(
+                    sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await,
+                )),
+                ("find_by_pk", "seaorm") => drop(black_box(sea_side::find(&ctx.sea, id).await)),
+                ("find_by_pk", "diesel") => drop(black_box(diesel_side::find(&mut conn(), id))),
+                _ => panic!(
+                    "ORM_BENCH_PROFILE: unknown library `{lib}`; use orm, sqlx, seaorm, diesel"
+                ),
+            }
+        }
+    });
+    if dialect == Dialect::Sqlite {
+        setup::remove_sqlite_file();
+    }
+}

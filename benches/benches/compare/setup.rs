@@ -1,0 +1,280 @@
+//! Connections, tables and data. The ORM creates the tables and seeds them; every library then
+//! reads the same rows through its own connection (SQLite: the same file, one connection each).
+
+use std::sync::{Arc, Mutex};
+
+use diesel::Connection;
+use orm::prelude::*;
+use orm::{Dialect, PoolOptions};
+
+use crate::libs::{Ctx, DieselConn, HandSql, SqlxPool, TASKS};
+use crate::models::ours::{Comment, NewUser, Post, User};
+
+/// The database URL of `dialect`: `ORM_BENCH_POSTGRES_URL`, `ORM_BENCH_MYSQL_URL`,
+/// `ORM_BENCH_SQLITE_PATH`, with local defaults (database `orm_bench`, created if missing).
+pub fn url(dialect: Dialect) -> String {
+    let var = |name: &str, default: String| std::env::var(name).unwrap_or(default);
+    match dialect {
+        Dialect::Postgres => var(
+            "ORM_BENCH_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/orm_bench".into(),
+        ),
+        Dialect::MySql => var(
+            "ORM_BENCH_MYSQL_URL",
+            "mysql://root@127.0.0.1:3306/orm_bench".into(),
+        ),
+        Dialect::Sqlite => {
+            let path = var(
+                "ORM_BENCH_SQLITE_PATH",
+                std::env::temp_dir()
+                    .join(format!("orm_bench_{}.sqlite", std::process::id()))
+                    .display()
+                    .to_string(),
+            );
+            format!("sqlite://{path}")
+        }
+    }
+}
+
+/// Removes the SQLite database file (and its WAL files) that [`url`] names.
+pub fn remove_sqlite_file() {
+    let url = url(Dialect::Sqlite);
+    let path = url.trim_start_matches("sqlite://");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{path}{suffix}"));
+    }
+}
+
+/// Creates the server-side database named by `url` when it does not exist yet.
+async fn create_database(dialect: Dialect, url: &str) {
+    use sqlx::Connection as _;
+    let (server, name) = url
+        .rsplit_once('/')
+        .expect("a database URL ends in /<database>");
+    let name = name.split('?').next().unwrap_or(name);
+    assert!(
+        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "the benchmark database name `{name}` must be a plain identifier"
+    );
+    match dialect {
+        Dialect::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {server}: {e}"));
+            let exists: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                    .bind(name)
+                    .fetch_optional(&mut conn)
+                    .await
+                    .unwrap();
+            if exists.is_none() {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+        Dialect::MySql => {
+            let mut conn = sqlx::MySqlConnection::connect(&format!("{server}/"))
+                .await
+                .unwrap_or_else(|e| panic!("MariaDB/MySQL is not reachable at {server}: {e}"));
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE IF NOT EXISTS {name}"
+            )))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        Dialect::Sqlite => {}
+    }
+}
+
+/// Connects every library to `dialect`'s benchmark database and (re)creates the tables.
+pub async fn connect(dialect: Dialect) -> Ctx {
+    let url = url(dialect);
+    if dialect == Dialect::Sqlite {
+        remove_sqlite_file();
+    } else {
+        create_database(dialect, &url).await;
+    }
+    let pool = TASKS as u32;
+    let orm = PoolOptions::new()
+        .max_connections(pool)
+        .connect(&url)
+        .await
+        .unwrap();
+    // Tables first, so no other library prepares a statement against an older table.
+    orm.drop_table::<Comment>().await.unwrap();
+    orm.drop_table::<Post>().await.unwrap();
+    orm.drop_table::<User>().await.unwrap();
+    orm.drop_table::<NewUser>().await.unwrap();
+    orm.create_table::<User>().await.unwrap();
+    orm.create_table::<Post>().await.unwrap();
+    orm.create_table::<Comment>().await.unwrap();
+    orm.create_table::<NewUser>().await.unwrap();
+
+    let sqlx = match dialect {
+        Dialect::Postgres => SqlxPool::Pg(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(pool)
+                .connect(&url)
+                .await
+                .unwrap(),
+        ),
+        Dialect::MySql => SqlxPool::My(
+            sqlx::mysql::MySqlPoolOptions::new()
+                .max_connections(pool)
+                .connect(&url)
+                .await
+                .unwrap(),
+        ),
+        Dialect::Sqlite => SqlxPool::Lite(
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(pool)
+                .connect(&url)
+                .await
+                .unwrap(),
+        ),
+    };
+    let mut options = sea_orm::ConnectOptions::new(url.clone());
+    options.max_connections(pool).sqlx_logging(false);
+    let sea = sea_orm::Database::connect(options).await.unwrap();
+    let diesel = (0..TASKS)
+        .map(|_| {
+            let conn = match dialect {
+                Dialect::Postgres => DieselConn::Pg(diesel::PgConnection::establish(&url).unwrap()),
+                Dialect::MySql => DieselConn::My(diesel::MysqlConnection::establish(&url).unwrap()),
+                Dialect::Sqlite => DieselConn::Lite(
+                    diesel::SqliteConnection::establish(url.trim_start_matches("sqlite://"))
+                        .unwrap(),
+                ),
+            };
+            Arc::new(Mutex::new(conn))
+        })
+        .collect();
+    Ctx {
+        dialect,
+        orm,
+        sqlx,
+        sql: HandSql::new(dialect),
+        sea,
+        diesel,
+    }
+}
+
+/// The server's own version string (`SELECT version()`, `sqlite_version()`).
+pub async fn server_version(ctx: &Ctx) -> String {
+    match &ctx.sqlx {
+        SqlxPool::Pg(p) => sqlx::query_scalar("SELECT version()").fetch_one(p).await,
+        SqlxPool::My(p) => sqlx::query_scalar("SELECT version()").fetch_one(p).await,
+        SqlxPool::Lite(p) => {
+            sqlx::query_scalar("SELECT 'SQLite ' || sqlite_version()")
+                .fetch_one(p)
+                .await
+        }
+    }
+    .unwrap()
+}
+
+async fn clear(db: &Db) {
+    for table in ["bench_comments", "bench_posts", "bench_users"] {
+        db.execute_raw(&format!("DELETE FROM {table}"))
+            .await
+            .unwrap();
+    }
+}
+
+/// Hair colours cycle black, brown, black, none: half the users match the join's filter.
+fn hair(i: usize) -> Option<String> {
+    match i % 4 {
+        0 | 2 => Some("black".into()),
+        1 => Some("brown".into()),
+        _ => None,
+    }
+}
+
+async fn insert_users(db: &Db, n: usize) -> Vec<i64> {
+    let users: Vec<User> = (0..n)
+        .map(|i| User {
+            id: 0,
+            name: format!("User {i}"),
+            hair_color: hair(i),
+        })
+        .collect();
+    User::insert_many(db, &users).await.unwrap();
+    let mut ids: Vec<i64> = User::query()
+        .all(db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// `n` users; two of every three have one post (so the left join yields both matched and
+/// unmatched users).
+pub async fn seed_users_and_posts(db: &Db, n: usize) {
+    clear(db).await;
+    let ids = insert_users(db, n).await;
+    let posts: Vec<Post> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 2)
+        .map(|(i, id)| Post {
+            id: 0,
+            user_id: *id,
+            title: format!("Post {i}"),
+            body: (i % 2 == 0).then(|| format!("Body of post {i}")),
+        })
+        .collect();
+    Post::insert_many(db, &posts).await.unwrap();
+}
+
+/// `users` users × `posts` posts × `comments` comments; returns the user ids.
+pub async fn seed_tree(db: &Db, users: usize, posts: usize, comments: usize) -> Vec<i64> {
+    clear(db).await;
+    let ids = insert_users(db, users).await;
+    let rows: Vec<Post> = ids
+        .iter()
+        .flat_map(|id| {
+            (0..posts).map(move |p| Post {
+                id: 0,
+                user_id: *id,
+                title: format!("Post {p} of {id}"),
+                body: (p % 2 == 0).then(|| "body".to_owned()),
+            })
+        })
+        .collect();
+    Post::insert_many(db, &rows).await.unwrap();
+    let post_ids: Vec<i64> = Post::query()
+        .all(db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    let rows: Vec<Comment> = post_ids
+        .iter()
+        .flat_map(|id| {
+            (0..comments).map(move |c| Comment {
+                id: 0,
+                post_id: *id,
+                text: format!("Comment {c} on {id}"),
+            })
+        })
+        .collect();
+    Comment::insert_many(db, &rows).await.unwrap();
+    ids
+}
+
+/// The insert workload's input: `n` users, hair colours as in the seeded table.
+pub fn new_rows(n: usize) -> Vec<(String, Option<String>)> {
+    (0..n).map(|i| (format!("New user {i}"), hair(i))).collect()
+}
+
+/// Empties the insert workload's table.
+pub async fn clear_new_users(db: &Db) {
+    db.execute_raw("DELETE FROM bench_new_users").await.unwrap();
+}
