@@ -556,6 +556,33 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)]
+    async fn integer_overflow_in_column_expressions_is_out_of_range_everywhere(db) {
+        #[derive(Model, Debug, Clone, PartialEq)]
+        #[orm(table = "counters")]
+        struct Counter {
+            #[orm(primary_key)]
+            id: i64,
+            hits: i64,
+            small: i32,
+        }
+        db.create_table::<Counter>().await?;
+        let max = Counter { id: 1, hits: i64::MAX, small: i32::MAX }.insert(db).await?;
+        let min = Counter { id: 2, hits: i64::MIN, small: i32::MIN }.insert(db).await?;
+        for (id, delta) in [(1, 1), (2, -1)] {
+            let err = Counter::update_many().set(Counter::HITS, Counter::HITS + delta).filter(Counter::ID.eq(id)).execute(db).await.unwrap_err();
+            assert!(matches!(err, Error::OutOfRange { .. }), "i64 {delta:+}: {err:?}");
+            let err = Counter::update_many().set(Counter::SMALL, Counter::SMALL + delta as i32).filter(Counter::ID.eq(id)).execute(db).await.unwrap_err();
+            assert!(matches!(err, Error::OutOfRange { .. }), "i32 {delta:+}: {err:?}");
+        }
+        // Nothing was stored (SQLite would otherwise keep a float), and sums in range still work.
+        assert_eq!(Counter::find(db, 1).await?, Some(max));
+        assert_eq!(Counter::find(db, 2).await?, Some(min));
+        Counter::update_many().set(Counter::HITS, Counter::HITS + (-5)).filter(Counter::ID.eq(1)).execute(db).await?;
+        assert_eq!(Counter::find(db, 1).await?.map(|c| c.hits), Some(i64::MAX - 5));
+        Ok(())
+    }
+
     async fn upsert_updates_or_skips_conflicting_rows(db) {
         seed_users(db).await?;
         let mut ada = User::new("ada@example.com", "Ada Lovelace", 37);

@@ -124,6 +124,8 @@ fn fit_kind(message: &str, code: Option<&str>, mysql_number: Option<u16>) -> Opt
         None => match code {
             Some("22001") => return Some(too_long),
             Some("22003") => return Some(out_of_range),
+            // SQLite's checked `col + n` (see `sql::add_expr`).
+            Some("1") if message.contains("integer overflow") => return Some(out_of_range),
             _ => {}
         },
     }

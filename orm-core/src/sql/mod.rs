@@ -652,9 +652,7 @@ fn compile_update(q: &UpdateQuery, dialect: Dialect) -> Result<Compiled, Error> 
         .values(q.assignments.iter().map(|(name, a)| {
             let value = match a {
                 Assignment::Value(v) => Expr::val(values::to_sea(v.clone())),
-                Assignment::Add { source, delta } => {
-                    Expr::col(*source).add(Expr::val(values::to_sea(delta.clone())))
-                }
+                Assignment::Add { source, delta } => add_expr(source, delta, dialect),
             };
             (*name, value)
         }));
@@ -662,6 +660,22 @@ fn compile_update(q: &UpdateQuery, dialect: Dialect) -> Result<Compiled, Error> 
         update.and_where(condition(filter, &Scope::top(dialect))?);
     }
     Ok(build(&update, dialect))
+}
+
+/// `column + delta`. SQLite turns an integer sum that overflows 64 bits into a float (and
+/// stores it), where PostgreSQL and MySQL fail with "out of range": on SQLite the sum is
+/// checked and an overflow evaluates `abs(i64::MIN)`, SQLite's own "integer overflow" error,
+/// which maps to [`Error::OutOfRange`] as on the other dialects.
+fn add_expr(source: &'static str, delta: &Value, dialect: Dialect) -> Expr {
+    let sum = || Expr::col(source).add(Expr::val(values::to_sea(delta.clone())));
+    let integer = matches!(delta, Value::SmallInt(_) | Value::Int(_) | Value::BigInt(_));
+    if dialect != Dialect::Sqlite || !integer {
+        return sum();
+    }
+    let typeof_sum = Expr::from(Func::cust("typeof").arg(sum()));
+    Expr::case(typeof_sum.eq(Expr::cust("'integer'")), sum())
+        .finally(Expr::cust("abs(-9223372036854775807 - 1)"))
+        .into()
 }
 
 fn compile_delete(q: &DeleteQuery, dialect: Dialect) -> Result<Compiled, Error> {
