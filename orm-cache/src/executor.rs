@@ -144,10 +144,9 @@ impl<E: Executor> CacheView<'_, E> {
 
     /// Tables, tags and the global generation an entry of `query` depends on, sorted.
     fn names(&self, query: &SelectQuery) -> Vec<String> {
-        let mut names = vec![ALL.to_owned(), query.schema.table.to_owned()];
-        if let Some(join) = &query.join {
-            names.push(join.schema.table.to_owned());
-        }
+        // Every table read, the joined one and those of subqueries included.
+        let mut names = vec![ALL.to_owned()];
+        names.extend(query.tables().into_iter().map(str::to_owned));
         names.extend(self.tags.iter().cloned());
         names.sort();
         names.dedup();

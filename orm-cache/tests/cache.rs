@@ -19,6 +19,15 @@ pub struct Account {
     balance: i64,
 }
 
+/// A row of a second table, read by subqueries of `Account` queries.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "payments")]
+pub struct Payment {
+    #[orm(primary_key)]
+    id: i64,
+    account_id: i64,
+}
+
 const MINUTE: Duration = Duration::from_secs(60);
 
 fn account(id: i64, name: &str, balance: i64) -> Account {
@@ -180,6 +189,39 @@ async fn every_kind_of_write_invalidates_its_table() {
         "raw SQL without tables invalidates all"
     );
     assert_eq!(counting.reads(), 7);
+}
+
+#[tokio::test]
+async fn a_write_to_a_table_read_by_a_subquery_invalidates_the_entry() {
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    db.create_table::<Account>().await.unwrap();
+    db.create_table::<Payment>().await.unwrap();
+    Account::insert_many(&db, &[account(1, "ada", 10), account(2, "bob", 20)])
+        .await
+        .unwrap();
+    let cache = cache("subquery");
+    let db = cache.wrap(Counting::new(db, Duration::ZERO));
+    let payers = || async {
+        let ids = Payment::query().select_column(Payment::ACCOUNT_ID);
+        let all = Account::query()
+            .filter(Account::ID.in_subquery(ids))
+            .cached(MINUTE)
+            .all(&db);
+        all.await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect::<Vec<_>>()
+    };
+    assert!(payers().await.is_empty());
+    Payment {
+        id: 1,
+        account_id: 2,
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    assert_eq!(payers().await, ["bob"], "the entry read `payments` too");
 }
 
 #[tokio::test]
