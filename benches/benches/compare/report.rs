@@ -248,11 +248,16 @@ pub fn profile(rt: &Runtime, spec: &str) {
     rt.block_on(async {
         match workload {
             "select_users" | "left_join" => setup::seed_users_and_posts(&ctx.orm, n).await,
-            "find_by_pk" => {
+            "find_by_pk" | "insert" | "build_3_predicates" => {
                 setup::seed_users_and_posts(&ctx.orm, 100).await;
             }
-            _ => panic!("ORM_BENCH_PROFILE: profile select_users, left_join or find_by_pk"),
+            _ => panic!(
+                "ORM_BENCH_PROFILE: profile select_users, left_join, find_by_pk, insert or \
+                 build_3_predicates"
+            ),
         }
+        let rows = setup::new_rows(n);
+        let rows = &rows;
         let id = orm_side::select_users(ctx).await[0].id;
         let conn = || ctx.diesel[0].lock().unwrap();
         for _ in 0..iterations {
@@ -275,12 +280,22 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 )),
                 ("find_by_pk", "seaorm") => drop(black_box(sea_side::find(&ctx.sea, id).await)),
                 ("find_by_pk", "diesel") => drop(black_box(diesel_side::find(&mut conn(), id))),
+                ("insert", "orm") => drop(black_box(orm_side::insert(ctx, rows).await)),
+                ("insert", "sqlx") => drop(black_box(sqlx_side::insert(ctx, rows).await)),
+                ("insert", "seaorm") => drop(black_box(sea_side::insert(ctx, rows).await)),
+                ("insert", "diesel") => drop(black_box(diesel_side::insert(&mut conn(), rows))),
+                ("build_3_predicates", "orm") => drop(black_box(orm_side::build(dialect))),
+                ("build_3_predicates", "seaorm") => drop(black_box(sea_side::build(dialect))),
+                ("build_3_predicates", "diesel") => drop(black_box(diesel_side::build(dialect))),
                 _ => panic!(
                     "ORM_BENCH_PROFILE: unknown library `{lib}`; use orm, sqlx, seaorm, diesel"
                 ),
             }
         }
     });
+    if workload == "insert" {
+        rt.block_on(setup::clear_new_users(&ctx.orm));
+    }
     if dialect == Dialect::Sqlite {
         setup::remove_sqlite_file();
     }

@@ -479,23 +479,32 @@ impl Condition {
 
     /// Combines conditions with AND, flattening nested ANDs.
     pub fn and_all(conditions: impl IntoIterator<Item = Condition>) -> Condition {
-        let mut out = Vec::new();
-        for c in conditions {
-            match c {
-                Condition::And(inner) => out.extend(inner),
-                other => out.push(other),
-            }
-        }
-        if out.len() == 1 {
-            out.pop().expect("one element")
-        } else {
-            Condition::And(out)
-        }
+        let mut conditions = conditions.into_iter();
+        let mut out = match conditions.next() {
+            None => Vec::new(),
+            Some(Condition::And(inner)) => inner,
+            Some(single) => match conditions.next() {
+                // One condition stands for itself: no vector to allocate.
+                None => return single,
+                Some(second) => {
+                    let mut out = vec![single];
+                    push_flattened(&mut out, second);
+                    out
+                }
+            },
+        };
+        conditions.for_each(|c| push_flattened(&mut out, c));
+        from_conjuncts(out)
     }
 
     /// `existing AND condition`, or just `condition` when there is nothing yet.
     pub fn and_opt(existing: Option<Condition>, condition: Condition) -> Condition {
         match existing {
+            // Appending to an existing AND reuses its vector (what `and_all` would build).
+            Some(Condition::And(mut items)) if !items.is_empty() => {
+                push_flattened(&mut items, condition);
+                from_conjuncts(items)
+            }
             Some(existing) => Condition::and_all([existing, condition]),
             None => condition,
         }
@@ -513,5 +522,22 @@ impl Condition {
                 value,
             }
         }))
+    }
+}
+
+/// Appends `c` to a conjunction, its own conjuncts if it is an AND.
+fn push_flattened(out: &mut Vec<Condition>, c: Condition) {
+    match c {
+        Condition::And(inner) => out.extend(inner),
+        other => out.push(other),
+    }
+}
+
+/// The AND of `conjuncts`, or the one condition alone.
+fn from_conjuncts(mut conjuncts: Vec<Condition>) -> Condition {
+    if conjuncts.len() == 1 {
+        conjuncts.pop().expect("one element")
+    } else {
+        Condition::And(conjuncts)
     }
 }

@@ -7,7 +7,7 @@ use super::ir::{Condition, Projection, RowLock, SelectQuery, Statement};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::model::{Model, decode_model, select_query};
-use crate::sql::{Compiled, Dialect, compile};
+use crate::sql::{Compiled, Dialect, compile, compile_select};
 
 /// A typed select over model `M`; nothing runs until a terminal method (`all`, `one`,
 /// `optional`, `count`, `exists`) is awaited.
@@ -95,7 +95,8 @@ impl<M: Model> Select<M> {
 
     /// Compiles the query for `dialect` without running it (for logging and tests).
     pub fn compile(&self, dialect: Dialect) -> Result<Compiled> {
-        compile(&Statement::Select(self.query.clone()), dialect)
+        // What `compile(&Statement::Select(..))` does for a select, without copying the IR.
+        compile_select(&self.query, dialect)
     }
 
     fn compile_as(&self, projection: Projection, dialect: Dialect) -> Result<Compiled> {

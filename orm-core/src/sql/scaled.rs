@@ -49,7 +49,7 @@ pub(crate) fn read_back(x: Expr, scale: u32) -> Expr {
 }
 
 #[cfg(feature = "decimal")]
-pub(crate) use rewrite::{scale_select, scale_values};
+pub(crate) use rewrite::{scale, scale_select, scale_values};
 
 #[cfg(feature = "decimal")]
 mod rewrite {
@@ -199,7 +199,7 @@ mod rewrite {
     }
 
     /// Replaces a decimal bound against scaled `column` by `value × 10^scale`.
-    fn scale(column: &ColumnSchema, value: &mut Value) -> Result<(), Error> {
+    pub(crate) fn scale(column: &ColumnSchema, value: &mut Value) -> Result<(), Error> {
         let (Some(scale), Value::Decimal(d)) = (scale_of(column), &*value) else {
             return Ok(());
         };

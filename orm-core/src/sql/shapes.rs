@@ -1,0 +1,835 @@
+//! Compiled SQL of the statements whose text depends only on (model, shape, dialect): a lookup
+//! by primary key, an insert of a few whole rows, an update of a loaded row and a delete by
+//! primary key. Each is compiled through sea-query once per process; later calls reuse the
+//! text and only convert their values, exactly as the compiler would, for binding.
+//!
+//! A shape is recognised from the IR, never assumed from the caller, and everything that
+//! changes the text is either part of the key or keeps the statement out of the cache:
+//! - the model, by the address of its `'static` schema (two schemas at one address are one
+//!   schema; a model seen at two addresses only gets two entries with the same text);
+//! - the dialect;
+//! - for selects: only the full primary key compared with `=` in key order, no NULL value
+//!   (which would be `IS NULL`), no join, order, offset or lock, and a `LIMIT` of none or 1
+//!   (SQLite writes it as a literal), both in the key;
+//! - for inserts: every row holds exactly the model's insert columns; the row count and
+//!   `RETURNING` are in the key; at most [`MAX_CACHED_ROWS`] rows;
+//! - for updates: exactly the model's update columns, each set to a value, filtered by key;
+//! - upserts, `col = col + n`, subqueries and anything else compile every time.
+//!
+//! Debug builds compile every cached statement anew as well and panic on any difference, so
+//! the whole test suite checks the cache against the compiler.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{PoisonError, RwLock};
+
+use super::{Compiled, Dialect, values};
+use crate::error::Error;
+use crate::query::ir::{
+    Assignment, CmpOp, Condition, DeleteQuery, InsertQuery, Projection, SelectQuery, Statement,
+    UpdateQuery,
+};
+use crate::schema::{ColumnSchema, ModelSchema};
+use crate::value::Value;
+
+/// The most rows of an insert whose SQL is kept (one entry per row count).
+pub(crate) const MAX_CACHED_ROWS: usize = 128;
+
+/// What a statement is, as far as its SQL text goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Shape {
+    /// `SELECT <columns> FROM t WHERE <key> = ? [LIMIT 1]`.
+    SelectByKey {
+        /// `LIMIT 1` (else no limit).
+        limit_one: bool,
+    },
+    /// `INSERT INTO t (<insert columns>) VALUES <rows> [RETURNING <columns>]`.
+    Insert {
+        /// Number of rows.
+        rows: usize,
+        /// `RETURNING` asked for (the dialect decides whether it is written).
+        returning: bool,
+    },
+    /// `UPDATE t SET <update columns> = ? WHERE <key> = ?`.
+    UpdateByKey,
+    /// `DELETE FROM t WHERE <key> = ?`.
+    DeleteByKey,
+}
+
+/// One cache entry's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    /// Address of the model's `'static` schema.
+    schema: usize,
+    shape: Shape,
+    dialect: Dialect,
+}
+
+impl Key {
+    fn new(schema: &'static ModelSchema, shape: Shape, dialect: Dialect) -> Key {
+        Key {
+            schema: std::ptr::from_ref(schema) as usize,
+            shape,
+            dialect,
+        }
+    }
+}
+
+/// A multiply-rotate hasher for the few machine words of a [`Key`] (SipHash would cost more
+/// than the rest of a lookup; the keys are not attacker-chosen).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type Map = HashMap<Key, Box<str>, BuildHasherDefault<KeyHasher>>;
+
+static CACHE: RwLock<Map> = RwLock::new(HashMap::with_hasher(BuildHasherDefault::new()));
+
+/// The shape of a select, if it is a lookup by the whole primary key.
+pub(crate) fn select_shape(q: &SelectQuery) -> Option<Shape> {
+    let plain = q.projection == Projection::Model
+        && q.join.is_none()
+        && q.order.is_empty()
+        && q.offset.is_none()
+        && q.lock.is_none();
+    let limit_one = match q.limit {
+        None => false,
+        Some(1) => true,
+        Some(_) => return None,
+    };
+    (plain && is_key_filter(q.schema, q.filter.as_ref()))
+        .then_some(Shape::SelectByKey { limit_one })
+}
+
+/// The shape of a write, if it is one of the fixed ones.
+pub(crate) fn statement_shape(statement: &Statement) -> Option<Shape> {
+    match statement {
+        Statement::Select(q) => select_shape(q),
+        Statement::Insert(q) => insert_shape(q),
+        Statement::Update(q) => is_update_by_key(q).then_some(Shape::UpdateByKey),
+        Statement::Delete(q) => {
+            is_key_filter(q.schema, q.filter.as_ref()).then_some(Shape::DeleteByKey)
+        }
+        Statement::Upsert(_) => None,
+    }
+}
+
+fn insert_shape(q: &InsertQuery) -> Option<Shape> {
+    let columns = q.schema.insert_columns().count();
+    let whole_rows = columns > 0 && q.rows.iter().all(|row| row.len() == columns);
+    (whole_rows && (1..=MAX_CACHED_ROWS).contains(&q.rows.len())).then_some(Shape::Insert {
+        rows: q.rows.len(),
+        returning: q.returning,
+    })
+}
+
+fn is_update_by_key(q: &UpdateQuery) -> bool {
+    let mut columns = q.schema.update_columns();
+    let every_column = q.assignments.iter().all(|(name, assignment)| {
+        matches!(assignment, Assignment::Value(_))
+            && columns.next().is_some_and(|c| c.name == *name)
+    });
+    every_column
+        && columns.next().is_none()
+        && !q.assignments.is_empty()
+        && is_key_filter(q.schema, q.filter.as_ref())
+}
+
+/// The comparisons of a key filter, or of any conjunction.
+fn conjuncts(filter: &Condition) -> &[Condition] {
+    match filter {
+        Condition::And(items) => items,
+        single => std::slice::from_ref(single),
+    }
+}
+
+/// Whether `filter` is `k1 = v1 AND k2 = v2 ...` over the whole primary key of `schema`, in
+/// key order, with no NULL value.
+fn is_key_filter(schema: &ModelSchema, filter: Option<&Condition>) -> bool {
+    let Some(filter) = filter else { return false };
+    let items = conjuncts(filter);
+    !items.is_empty()
+        && items.len() == schema.primary_key.len()
+        && items
+            .iter()
+            .zip(schema.primary_key_columns())
+            .all(|(item, key)| match item {
+                Condition::Compare {
+                    column,
+                    op: CmpOp::Eq,
+                    value,
+                } => column.table == schema.table && column.name == key.name && !value.is_null(),
+                _ => false,
+            })
+}
+
+/// The compiled statement of a recognised `shape`: the kept SQL with `values` (the values
+/// the compiler would bind, in its order), or `compile`'s result, whose SQL is then kept.
+pub(crate) fn compiled(
+    schema: &'static ModelSchema,
+    shape: Shape,
+    dialect: Dialect,
+    values: impl FnOnce() -> Result<Vec<Value>, Error>,
+    compile: impl FnOnce() -> Result<Compiled, Error>,
+) -> Result<Compiled, Error> {
+    let key = Key::new(schema, shape, dialect);
+    let sql = CACHE
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+        .map(|sql| String::from(&**sql));
+    let Some(sql) = sql else {
+        let compiled = compile()?;
+        CACHE
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, compiled.sql.as_str().into());
+        return Ok(compiled);
+    };
+    let cached = Compiled {
+        sql,
+        values: values()?,
+    };
+    #[cfg(debug_assertions)]
+    check_against_compiler(&cached, compile);
+    Ok(cached)
+}
+
+/// Debug builds: the cached statement is what the compiler produces (values compared by
+/// their `Debug` text, so that a NaN equals itself).
+#[cfg(debug_assertions)]
+fn check_against_compiler(cached: &Compiled, compile: impl FnOnce() -> Result<Compiled, Error>) {
+    let fresh = compile().expect("a statement whose values convert compiles");
+    assert_eq!(
+        cached.sql, fresh.sql,
+        "cached SQL differs from the compiler's"
+    );
+    assert_eq!(
+        format!("{:?}", cached.values),
+        format!("{:?}", fresh.values),
+        "cached values differ from the compiler's for `{}`",
+        fresh.sql
+    );
+}
+
+/// `value` as the compiler binds it against `column` on `dialect`: a decimal scaled for
+/// SQLite where the column is stored scaled, then through sea-query's value type and back
+/// (which, e.g., turns a `u64` that fits into an `i64`).
+#[cfg_attr(not(feature = "decimal"), allow(unused_variables))]
+fn bound(column: &ColumnSchema, value: &Value, dialect: Dialect) -> Result<Value, Error> {
+    #[cfg(feature = "decimal")]
+    if dialect == Dialect::Sqlite && matches!(value, Value::Decimal(_)) {
+        let mut scaled = value.clone();
+        super::scaled::scale(column, &mut scaled)?;
+        return Ok(values::from_sea(values::to_sea(scaled)));
+    }
+    Ok(values::from_sea(values::to_sea(value.clone())))
+}
+
+/// The key values of a filter [`is_key_filter`] accepted, converted for binding.
+fn push_key_values(
+    schema: &ModelSchema,
+    filter: Option<&Condition>,
+    dialect: Dialect,
+    out: &mut Vec<Value>,
+) -> Result<(), Error> {
+    for (item, column) in conjuncts(filter.expect("a key filter"))
+        .iter()
+        .zip(schema.primary_key_columns())
+    {
+        if let Condition::Compare { value, .. } = item {
+            out.push(bound(column, value, dialect)?);
+        }
+    }
+    Ok(())
+}
+
+/// The values of a select of [`Shape::SelectByKey`], in the compiler's order: the key, then
+/// `LIMIT 1` where it is a parameter (SQLite writes it as a literal).
+pub(crate) fn select_values(q: &SelectQuery, dialect: Dialect) -> Result<Vec<Value>, Error> {
+    super::fit::condition(q.filter.as_ref())?;
+    let mut out = Vec::with_capacity(q.schema.primary_key.len() + 1);
+    push_key_values(q.schema, q.filter.as_ref(), dialect, &mut out)?;
+    if q.limit.is_some() && dialect != Dialect::Sqlite {
+        out.push(values::from_sea(sea_query::Value::BigUnsigned(Some(1))));
+    }
+    Ok(out)
+}
+
+/// The values of a write of a recognised shape, in the compiler's order (the statement has
+/// passed `fit::check`).
+pub(crate) fn statement_values(
+    statement: &Statement,
+    dialect: Dialect,
+) -> Result<Vec<Value>, Error> {
+    match statement {
+        Statement::Select(q) => select_values(q, dialect),
+        Statement::Insert(q) => insert_values(q, dialect),
+        Statement::Update(q) => update_values(q, dialect),
+        Statement::Delete(DeleteQuery { schema, filter }) => {
+            let mut out = Vec::with_capacity(schema.primary_key.len());
+            push_key_values(schema, filter.as_ref(), dialect, &mut out)?;
+            Ok(out)
+        }
+        Statement::Upsert(_) => unreachable!("upserts have no cached shape"),
+    }
+}
+
+fn insert_values(q: &InsertQuery, dialect: Dialect) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::with_capacity(q.rows.iter().map(Vec::len).sum());
+    for row in &q.rows {
+        for (column, value) in q.schema.insert_columns().zip(row) {
+            out.push(bound(column, value, dialect)?);
+        }
+    }
+    Ok(out)
+}
+
+fn update_values(q: &UpdateQuery, dialect: Dialect) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::with_capacity(q.assignments.len() + q.schema.primary_key.len());
+    for (column, (_, assignment)) in q.schema.update_columns().zip(&q.assignments) {
+        if let Assignment::Value(value) = assignment {
+            out.push(bound(column, value, dialect)?);
+        }
+    }
+    push_key_values(q.schema, q.filter.as_ref(), dialect, &mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::ir::{ColumnRef, Direction, OrderBy, RowLock, UpsertQuery};
+    use crate::schema::ColumnType;
+    use crate::sql::{compile, compile_checked, compile_select_uncached};
+
+    const fn column(
+        name: &'static str,
+        ty: ColumnType,
+        primary_key: bool,
+        auto_increment: bool,
+        nullable: bool,
+    ) -> ColumnSchema {
+        ColumnSchema {
+            name,
+            field: name,
+            ty,
+            nullable,
+            primary_key,
+            auto_increment,
+            default: None,
+            max_length: None,
+            collation: None,
+            precision: None,
+            allowed_values: None,
+            renamed_from: None,
+        }
+    }
+
+    const fn model(
+        table: &'static str,
+        columns: &'static [ColumnSchema],
+        primary_key: &'static [usize],
+    ) -> ModelSchema {
+        ModelSchema {
+            name: table,
+            table,
+            columns,
+            primary_key,
+            indexes: &[],
+            foreign_keys: &[],
+            renamed_from: None,
+        }
+    }
+
+    static USERS: ModelSchema = model(
+        "shape_users",
+        &[
+            column("id", ColumnType::BigInt, true, true, false),
+            column("name", ColumnType::Text, false, false, false),
+            column("nick", ColumnType::Text, false, false, true),
+            column("score", ColumnType::Double, false, false, true),
+        ],
+        &[0],
+    );
+
+    /// The same table read through a narrower model: its statements differ from `USERS`'.
+    static USER_NAMES: ModelSchema = model(
+        "shape_users",
+        &[
+            column("id", ColumnType::BigInt, true, true, false),
+            column("name", ColumnType::Text, false, false, false),
+        ],
+        &[0],
+    );
+
+    /// A composite key, declared in the other order than the columns, and no generated column.
+    static MEMBERS: ModelSchema = model(
+        "shape_members",
+        &[
+            column("user_id", ColumnType::BigInt, true, false, false),
+            column("code", ColumnType::Text, true, false, false),
+            column("level", ColumnType::SmallInt, false, false, false),
+            column("big", ColumnType::U64, false, false, true),
+        ],
+        &[1, 0],
+    );
+
+    fn key(schema: &'static ModelSchema, values: Vec<Value>) -> Condition {
+        Condition::primary_key_eq(schema, values)
+    }
+
+    fn find(schema: &'static ModelSchema, values: Vec<Value>, limit: Option<u64>) -> SelectQuery {
+        let mut q = SelectQuery::new(schema, Projection::Model);
+        q.filter = Some(key(schema, values));
+        q.limit = limit;
+        q
+    }
+
+    fn text(s: &str) -> Value {
+        Value::Text(s.to_owned())
+    }
+
+    fn insert(schema: &'static ModelSchema, rows: Vec<Vec<Value>>, returning: bool) -> Statement {
+        Statement::Insert(InsertQuery {
+            schema,
+            rows,
+            returning,
+        })
+    }
+
+    fn update(
+        schema: &'static ModelSchema,
+        values: Vec<Value>,
+        key_values: Vec<Value>,
+    ) -> Statement {
+        let assignments = schema
+            .update_columns()
+            .map(|c| c.name)
+            .zip(values.into_iter().map(Assignment::Value))
+            .collect();
+        Statement::Update(UpdateQuery {
+            schema,
+            assignments,
+            filter: Some(key(schema, key_values)),
+        })
+    }
+
+    fn delete(schema: &'static ModelSchema, key_values: Vec<Value>) -> Statement {
+        Statement::Delete(DeleteQuery {
+            schema,
+            filter: Some(key(schema, key_values)),
+        })
+    }
+
+    /// Statements of every cached shape; the second of each pair has other values (NULLs in
+    /// nullable columns where the first has values), so a hit must bind its own values.
+    fn cached_cases() -> Vec<(&'static str, [Statement; 2])> {
+        let user_row = |id: i64, nick: Option<&str>| {
+            vec![
+                text(&format!("user {id}")),
+                nick.map_or(Value::Null(ColumnType::Text), text),
+                Value::Double(f64::from(id as i32) / 2.0),
+            ]
+        };
+        let member_key = |id: i64, code: &str| vec![text(code), Value::BigInt(id)];
+        vec![
+            (
+                "find_limit_one",
+                [
+                    Statement::Select(find(&USERS, vec![Value::BigInt(1)], Some(1))),
+                    Statement::Select(find(&USERS, vec![Value::BigInt(2)], Some(1))),
+                ],
+            ),
+            (
+                "find_no_limit",
+                [
+                    Statement::Select(find(&USERS, vec![Value::BigInt(1)], None)),
+                    Statement::Select(find(&USERS, vec![Value::BigInt(3)], None)),
+                ],
+            ),
+            (
+                "find_narrow_model",
+                [
+                    Statement::Select(find(&USER_NAMES, vec![Value::BigInt(1)], Some(1))),
+                    Statement::Select(find(&USER_NAMES, vec![Value::BigInt(4)], Some(1))),
+                ],
+            ),
+            (
+                "find_composite",
+                [
+                    Statement::Select(find(&MEMBERS, member_key(1, "a"), Some(1))),
+                    Statement::Select(find(&MEMBERS, member_key(2, "b"), Some(1))),
+                ],
+            ),
+            (
+                "insert_one_returning",
+                [
+                    insert(&USERS, vec![user_row(1, Some("x"))], true),
+                    insert(&USERS, vec![user_row(2, None)], true),
+                ],
+            ),
+            (
+                "insert_one",
+                [
+                    insert(&USERS, vec![user_row(1, None)], false),
+                    insert(&USERS, vec![user_row(2, Some("y"))], false),
+                ],
+            ),
+            (
+                "insert_three",
+                [
+                    insert(&USERS, (1..=3).map(|i| user_row(i, None)).collect(), false),
+                    insert(
+                        &USERS,
+                        (4..=6).map(|i| user_row(i, Some("z"))).collect(),
+                        false,
+                    ),
+                ],
+            ),
+            (
+                "insert_composite_u64",
+                [
+                    insert(
+                        &MEMBERS,
+                        vec![vec![
+                            Value::BigInt(1),
+                            text("a"),
+                            Value::SmallInt(3),
+                            Value::BigUnsigned(7),
+                        ]],
+                        true,
+                    ),
+                    insert(
+                        &MEMBERS,
+                        vec![vec![
+                            Value::BigInt(2),
+                            text("b"),
+                            Value::SmallInt(4),
+                            Value::Null(ColumnType::U64),
+                        ]],
+                        true,
+                    ),
+                ],
+            ),
+            (
+                "update_by_key",
+                [
+                    update(&USERS, user_row(1, Some("n")), vec![Value::BigInt(1)]),
+                    update(&USERS, user_row(2, None), vec![Value::BigInt(2)]),
+                ],
+            ),
+            (
+                "update_composite",
+                [
+                    update(
+                        &MEMBERS,
+                        vec![Value::SmallInt(1), Value::Null(ColumnType::U64)],
+                        member_key(1, "a"),
+                    ),
+                    update(
+                        &MEMBERS,
+                        vec![Value::SmallInt(2), Value::BigUnsigned(9)],
+                        member_key(2, "b"),
+                    ),
+                ],
+            ),
+            (
+                "delete_by_key",
+                [
+                    delete(&USERS, vec![Value::BigInt(1)]),
+                    delete(&USERS, vec![Value::BigInt(2)]),
+                ],
+            ),
+            (
+                "delete_composite",
+                [
+                    delete(&MEMBERS, member_key(1, "a")),
+                    delete(&MEMBERS, member_key(2, "b")),
+                ],
+            ),
+        ]
+    }
+
+    /// What `compile` returns without the cache (an error included: a `u64` above what
+    /// PostgreSQL and SQLite store fails both ways).
+    fn uncached(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
+        match statement {
+            Statement::Select(q) => compile_select_uncached(q, dialect),
+            other => {
+                super::super::fit::check(other, Some(dialect))?;
+                compile_checked(other, dialect)
+            }
+        }
+    }
+
+    fn schema(statement: &Statement) -> &'static ModelSchema {
+        super::super::schema_of(statement)
+    }
+
+    fn kept_sql(statement: &Statement, dialect: Dialect) -> Option<String> {
+        let key = Key::new(schema(statement), statement_shape(statement)?, dialect);
+        let cache = CACHE.read().unwrap_or_else(PoisonError::into_inner);
+        cache.get(&key).map(|sql| sql.to_string())
+    }
+
+    #[test]
+    fn cached_statements_equal_the_compilers_for_every_shape_and_dialect() {
+        for dialect in Dialect::ALL {
+            for (case, statements) in cached_cases() {
+                for statement in &statements {
+                    assert!(
+                        statement_shape(statement).is_some(),
+                        "{case}: recognised as a fixed shape"
+                    );
+                    let expected = uncached(statement, dialect);
+                    // The first compile may fill the entry, the second is served from it.
+                    for _ in 0..2 {
+                        let got = compile(statement, dialect);
+                        assert_eq!(
+                            format!("{got:?}"),
+                            format!("{expected:?}"),
+                            "{case}@{dialect}"
+                        );
+                    }
+                    let Ok(expected) = expected else { continue };
+                    assert_eq!(
+                        kept_sql(statement, dialect).as_deref(),
+                        Some(expected.sql.as_str()),
+                        "{case}@{dialect}: the kept SQL"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_shape_model_and_dialect_has_its_own_entry() {
+        let mut seen: Vec<(Key, String)> = Vec::new();
+        for dialect in Dialect::ALL {
+            for (case, [statement, _]) in cached_cases() {
+                let Ok(Compiled { sql, .. }) = compile(&statement, dialect) else {
+                    continue;
+                };
+                let key = Key::new(
+                    schema(&statement),
+                    statement_shape(&statement).unwrap(),
+                    dialect,
+                );
+                for (other, other_sql) in &seen {
+                    assert_ne!(*other, key, "{case}@{dialect} shares a key");
+                    // Different keys may only share text when only RETURNING differs on
+                    // MySQL, which has none.
+                    if *other_sql == sql {
+                        assert_eq!(dialect, Dialect::MySql, "{case}@{dialect}: {sql}");
+                    }
+                }
+                seen.push((key, sql));
+            }
+        }
+    }
+
+    #[test]
+    fn statements_whose_text_depends_on_more_are_not_cached() {
+        let id = || vec![Value::BigInt(1)];
+        let null_key = find(&USERS, vec![Value::Null(ColumnType::BigInt)], Some(1));
+        let by_name = {
+            let mut q = SelectQuery::new(&USERS, Projection::Model);
+            q.filter = Some(Condition::Compare {
+                column: ColumnRef::new("shape_users", "name"),
+                op: CmpOp::Eq,
+                value: text("a"),
+            });
+            q
+        };
+        let limit_two = find(&USERS, id(), Some(2));
+        let mut ordered = find(&USERS, id(), Some(1));
+        ordered.order.push(OrderBy::column(
+            ColumnRef::new("shape_users", "id"),
+            Direction::Asc,
+        ));
+        let mut offset = find(&USERS, id(), Some(1));
+        offset.offset = Some(1);
+        let mut locked = find(&USERS, id(), Some(1));
+        locked.lock = Some(RowLock::ForUpdate);
+        let mut count = find(&USERS, id(), None);
+        count.projection = Projection::Count;
+        // The composite key in column order rather than key order.
+        let mut swapped = find(&MEMBERS, vec![text("a"), Value::BigInt(1)], Some(1));
+        if let Some(Condition::And(items)) = &mut swapped.filter {
+            items.reverse();
+        }
+        let half_key = find(&MEMBERS, vec![text("a")], Some(1));
+        let not_equal = {
+            let mut q = find(&USERS, id(), Some(1));
+            if let Some(Condition::Compare { op, .. }) = &mut q.filter {
+                *op = CmpOp::Ne;
+            }
+            q
+        };
+        let selects = [
+            ("null key", &null_key),
+            ("by name", &by_name),
+            ("limit 2", &limit_two),
+            ("ordered", &ordered),
+            ("offset", &offset),
+            ("locked", &locked),
+            ("count", &count),
+            ("key out of order", &swapped),
+            ("half a key", &half_key),
+            ("not equal", &not_equal),
+        ];
+        for (case, q) in selects {
+            assert_eq!(select_shape(q), None, "{case}");
+        }
+
+        let row = || vec![text("a"), Value::Null(ColumnType::Text), Value::Double(1.0)];
+        let short_row = insert(&USERS, vec![vec![text("a")]], false);
+        let too_many = insert(&USERS, vec![row(); MAX_CACHED_ROWS + 1], false);
+        let no_rows = insert(&USERS, Vec::new(), false);
+        let mut partial = update(&USERS, row(), id());
+        if let Statement::Update(q) = &mut partial {
+            q.assignments.pop();
+        }
+        let mut increment = update(&USERS, row(), id());
+        if let Statement::Update(q) = &mut increment {
+            q.assignments[2].1 = Assignment::Add {
+                source: "score",
+                delta: Value::Double(1.0),
+            };
+        }
+        let mut delete_by_name = delete(&USERS, id());
+        if let Statement::Delete(q) = &mut delete_by_name {
+            q.filter = by_name.filter.clone();
+        }
+        let upsert = Statement::Upsert(UpsertQuery {
+            insert: InsertQuery {
+                schema: &USERS,
+                rows: vec![row()],
+                returning: false,
+            },
+            on_conflict: crate::query::ir::OnConflict {
+                columns: vec!["id"],
+                update: vec!["name"],
+            },
+        });
+        let writes = [
+            ("short row", short_row),
+            ("too many rows", too_many),
+            ("no rows", no_rows),
+            ("partial update", partial),
+            ("increment", increment),
+            ("delete by name", delete_by_name),
+            ("upsert", upsert),
+        ];
+        for (case, statement) in &writes {
+            assert_eq!(statement_shape(statement), None, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_null_key_is_compared_with_is_null_not_a_kept_equality() {
+        for dialect in Dialect::ALL {
+            // Fill the entry of the ordinary lookup first.
+            compile_select(&find(&USERS, vec![Value::BigInt(1)], Some(1)), dialect).unwrap();
+            let null = find(&USERS, vec![Value::Null(ColumnType::BigInt)], Some(1));
+            let compiled = super::super::compile_select(&null, dialect).unwrap();
+            assert!(
+                compiled.sql.contains("IS NULL"),
+                "{dialect}: {}",
+                compiled.sql
+            );
+            assert_eq!(
+                compiled,
+                uncached(&Statement::Select(null), dialect).unwrap()
+            );
+        }
+    }
+
+    use super::super::compile_select;
+
+    #[cfg(feature = "decimal")]
+    #[test]
+    fn sqlite_scales_decimal_keys_and_values_of_cached_statements() {
+        use rust_decimal::Decimal;
+
+        static PRICES: ModelSchema = model(
+            "shape_prices",
+            &[
+                ColumnSchema {
+                    precision: Some((10, 2)),
+                    ..column("sku", ColumnType::Decimal, true, false, false)
+                },
+                ColumnSchema {
+                    precision: Some((12, 3)),
+                    ..column("amount", ColumnType::Decimal, false, false, true)
+                },
+                column("label", ColumnType::Text, false, false, false),
+            ],
+            &[0],
+        );
+        let d = |s: &str| Value::Decimal(s.parse::<Decimal>().unwrap());
+        let statements = [
+            Statement::Select(find(&PRICES, vec![d("12.5")], Some(1))),
+            Statement::Select(find(&PRICES, vec![d("-0.25")], Some(1))),
+            insert(&PRICES, vec![vec![d("1.5"), d("2.125"), text("a")]], true),
+            insert(
+                &PRICES,
+                vec![vec![d("3"), Value::Null(ColumnType::Decimal), text("b")]],
+                true,
+            ),
+            update(&PRICES, vec![d("7.001"), text("c")], vec![d("4.1")]),
+            delete(&PRICES, vec![d("9.99")]),
+        ];
+        for dialect in Dialect::ALL {
+            for statement in &statements {
+                let expected = uncached(statement, dialect).unwrap();
+                for _ in 0..2 {
+                    assert_eq!(compile(statement, dialect).unwrap(), expected, "{dialect}");
+                }
+            }
+        }
+        // On SQLite the key is bound as the scaled integer.
+        let q = find(&PRICES, vec![d("12.5")], Some(1));
+        let compiled = compile_select(&q, Dialect::Sqlite).unwrap();
+        assert_eq!(compiled.values, vec![Value::BigInt(1250)]);
+        // A key with more places than the column's scale fails as without the cache.
+        let q = find(&PRICES, vec![d("1.234")], Some(1));
+        let cached = compile_select(&q, Dialect::Sqlite).unwrap_err().to_string();
+        let fresh = compile_select_uncached(&q, Dialect::Sqlite)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(cached, fresh);
+    }
+}
