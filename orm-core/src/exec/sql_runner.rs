@@ -147,15 +147,18 @@ fn key_values(query: &InsertQuery) -> Result<Vec<Value>> {
 
 pub(crate) async fn execute<R: SqlRunner>(runner: &R, statement: Statement) -> Result<ExecResult> {
     let dialect = runner.sql_dialect();
+    // The chunked inserts (a transaction and a loop of statements) are boxed: inline, their
+    // state made every `execute` future several kilobytes, copied on each await of every
+    // insert, update and delete (a third of a one-row insert's instructions, benches/NOTES.md).
     match statement {
         Statement::Insert(query) if rows_per_statement(&query, dialect) < query.rows.len() => {
-            runner.run_chunked_insert(query, None).await
+            Box::pin(runner.run_chunked_insert(query, None)).await
         }
         Statement::Upsert(UpsertQuery {
             insert,
             on_conflict,
         }) if rows_per_statement(&insert, dialect) < insert.rows.len() => {
-            runner.run_chunked_insert(insert, Some(on_conflict)).await
+            Box::pin(runner.run_chunked_insert(insert, Some(on_conflict))).await
         }
         other => runner.run_execute(compile(&other, dialect)?).await,
     }

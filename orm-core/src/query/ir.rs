@@ -487,7 +487,9 @@ impl Condition {
                 // One condition stands for itself: no vector to allocate.
                 None => return single,
                 Some(second) => {
-                    let mut out = vec![single];
+                    // Room for the usual few filters without growing.
+                    let mut out = Vec::with_capacity(4);
+                    out.push(single);
                     push_flattened(&mut out, second);
                     out
                 }

@@ -431,19 +431,18 @@ fn output_expr(q: &SelectQuery, expr: &SelectExpr, scope: &Scope) -> Expr {
 }
 
 /// The columns of `schema` as a select list, in schema order (decoded by position).
-fn model_columns(schema: &ModelSchema, scope: &Scope) -> Vec<Expr> {
+fn model_columns<'a>(
+    schema: &'static ModelSchema,
+    scope: &'a Scope,
+) -> impl Iterator<Item = Expr> + 'a {
     let table = schema.table;
-    schema
-        .columns
-        .iter()
-        .map(|c| {
-            let expr = scope.col(&ColumnRef::new(table, c.name));
-            if scope.depth > 0 {
-                return expr;
-            }
-            stored_column(expr, c, scope.dialect)
-        })
-        .collect()
+    schema.columns.iter().map(move |c| {
+        let expr = scope.col(&ColumnRef::new(table, c.name));
+        if scope.depth > 0 {
+            return expr;
+        }
+        stored_column(expr, c, scope.dialect)
+    })
 }
 
 /// `expr`, reading `column`, as returned to the decoder: a scaled decimal on SQLite is read
@@ -557,9 +556,14 @@ fn select_body(
             }
         }
         Projection::Model => {
-            select.exprs(model_columns(q.schema, scope));
+            // One by one: `exprs` would collect them into a vector of its own first.
+            for column in model_columns(q.schema, scope) {
+                select.expr(column);
+            }
             if let Some(join) = &q.join {
-                select.exprs(model_columns(join.schema, scope));
+                for column in model_columns(join.schema, scope) {
+                    select.expr(column);
+                }
             }
         }
         Projection::Exists => {
