@@ -62,8 +62,14 @@ pub trait Model: Sized + Send + Sync + 'static {
         db: &E,
         key: Self::PrimaryKey,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        let filter = Condition::primary_key_eq(Self::schema(), Self::primary_key_values(key));
-        Select::<Self>::new().with_condition(filter).optional(db)
+        let mut query = select_query::<Self>(Projection::Model);
+        query.filter = Some(Condition::primary_key_eq(
+            Self::schema(),
+            Self::primary_key_values(key),
+        ));
+        // The whole primary key matches at most one row, so no `LIMIT 1` (on PostgreSQL and
+        // MySQL one parameter less to encode and bind; the statement is the hand-written one).
+        db.fetch_optional(query, decode_model::<Self>)
     }
 
     /// Inserts this row and returns it as stored, with generated keys filled in.

@@ -1,5 +1,5 @@
 //! Compiled SQL of the statements whose text depends only on (model, shape, dialect): a lookup
-//! by primary key, an insert of a few whole rows, an update of a loaded row and a delete by
+//! by primary key (or of every row), an insert of a few whole rows, an update of a loaded row and a delete by
 //! primary key. Each is compiled through sea-query once per process; later calls reuse the
 //! text and only convert their values, exactly as the compiler would, for binding.
 //!
@@ -8,9 +8,9 @@
 //! - the model, by the address of its `'static` schema (two schemas at one address are one
 //!   schema; a model seen at two addresses only gets two entries with the same text);
 //! - the dialect;
-//! - for selects: only the full primary key compared with `=` in key order, no NULL value
-//!   (which would be `IS NULL`), no join, order, offset or lock, and a `LIMIT` of none or 1
-//!   (SQLite writes it as a literal), both in the key;
+//! - for selects: whole rows, either unfiltered or filtered by the full primary key compared
+//!   with `=` in key order, no NULL value (which would be `IS NULL`), no join, order, offset
+//!   or lock, and a `LIMIT` of none or 1 (SQLite writes it as a literal), all in the key;
 //! - for inserts: every row holds exactly the model's insert columns; the row count and
 //!   `RETURNING` are in the key; at most [`MAX_CACHED_ROWS`] rows;
 //! - for updates: exactly the model's update columns, each set to a value, filtered by key;
@@ -38,8 +38,10 @@ pub(crate) const MAX_CACHED_ROWS: usize = 128;
 /// What a statement is, as far as its SQL text goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Shape {
-    /// `SELECT <columns> FROM t WHERE <key> = ? [LIMIT 1]`.
-    SelectByKey {
+    /// `SELECT <columns> FROM t [WHERE <key> = ?] [LIMIT 1]`.
+    Select {
+        /// Filtered by the whole primary key (else not filtered).
+        by_key: bool,
         /// `LIMIT 1` (else no limit).
         limit_one: bool,
     },
@@ -116,7 +118,7 @@ type Map = HashMap<Key, Box<str>, BuildHasherDefault<KeyHasher>>;
 
 static CACHE: RwLock<Map> = RwLock::new(HashMap::with_hasher(BuildHasherDefault::new()));
 
-/// The shape of a select, if it is a lookup by the whole primary key.
+/// The shape of a select, if it reads whole rows by the whole primary key or unfiltered.
 pub(crate) fn select_shape(q: &SelectQuery) -> Option<Shape> {
     let plain = q.projection == Projection::Model
         && q.join.is_none()
@@ -128,8 +130,9 @@ pub(crate) fn select_shape(q: &SelectQuery) -> Option<Shape> {
         Some(1) => true,
         Some(_) => return None,
     };
-    (plain && is_key_filter(q.schema, q.filter.as_ref()))
-        .then_some(Shape::SelectByKey { limit_one })
+    let by_key = q.filter.is_some();
+    (plain && (!by_key || is_key_filter(q.schema, q.filter.as_ref())))
+        .then_some(Shape::Select { by_key, limit_one })
 }
 
 /// The shape of a write, if it is one of the fixed ones.
@@ -275,12 +278,14 @@ fn push_key_values(
     Ok(())
 }
 
-/// The values of a select of [`Shape::SelectByKey`], in the compiler's order: the key, then
+/// The values of a select of [`Shape::Select`], in the compiler's order: the key, then
 /// `LIMIT 1` where it is a parameter (SQLite writes it as a literal).
 pub(crate) fn select_values(q: &SelectQuery, dialect: Dialect) -> Result<Vec<Value>, Error> {
-    super::fit::condition(q.filter.as_ref())?;
     let mut out = Vec::with_capacity(q.schema.primary_key.len() + 1);
-    push_key_values(q.schema, q.filter.as_ref(), dialect, &mut out)?;
+    if q.filter.is_some() {
+        super::fit::condition(q.filter.as_ref())?;
+        push_key_values(q.schema, q.filter.as_ref(), dialect, &mut out)?;
+    }
     if q.limit.is_some() && dialect != Dialect::Sqlite {
         out.push(values::from_sea(sea_query::Value::BigUnsigned(Some(1))));
     }
@@ -464,7 +469,18 @@ mod tests {
             ]
         };
         let member_key = |id: i64, code: &str| vec![text(code), Value::BigInt(id)];
+        let all = |schema, limit| {
+            Statement::Select(SelectQuery {
+                limit,
+                ..SelectQuery::new(schema, Projection::Model)
+            })
+        };
         vec![
+            ("select_all", [all(&USERS, None), all(&USERS, None)]),
+            (
+                "first_row",
+                [all(&MEMBERS, Some(1)), all(&MEMBERS, Some(1))],
+            ),
             (
                 "find_limit_one",
                 [
@@ -649,9 +665,10 @@ mod tests {
                 );
                 for (other, other_sql) in &seen {
                     assert_ne!(*other, key, "{case}@{dialect} shares a key");
-                    // Different keys may only share text when only RETURNING differs on
-                    // MySQL, which has none.
-                    if *other_sql == sql {
+                    // Within a dialect, different keys may only share text where RETURNING
+                    // is all they differ in, on MySQL, which has none. (Across dialects a
+                    // statement without placeholders may read the same.)
+                    if *other_sql == sql && other.dialect == dialect {
                         assert_eq!(dialect, Dialect::MySql, "{case}@{dialect}: {sql}");
                     }
                 }
