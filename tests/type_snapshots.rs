@@ -55,6 +55,16 @@ struct Typed {
     int: i32,
 }
 
+/// `bson::oid::ObjectId`: a key, a column and a nullable one.
+#[derive(Model, Debug, Clone)]
+#[orm(table = "docs", index(owner))]
+struct Doc {
+    #[orm(primary_key)]
+    id: orm::bson::oid::ObjectId,
+    owner: orm::bson::oid::ObjectId,
+    parent: Option<orm::bson::oid::ObjectId>,
+}
+
 /// `u64`: MySQL only.
 #[derive(Model, Debug, Clone)]
 #[orm(table = "counters")]
@@ -85,6 +95,7 @@ fn ddl_of_every_type() {
     };
     check("create_table_typed", |d| ddl(Typed::schema(), d));
     check("create_table_u64", |d| ddl(Counter::schema(), d));
+    check("create_table_object_id", |d| ddl(Doc::schema(), d));
 }
 
 #[test]
@@ -164,6 +175,19 @@ fn filter_per_type() {
             render(Typed::query().filter(filter.clone()).compile(d))
         });
     }
+    check("filter_object_id", |d| {
+        let oid = |hex| orm::bson::oid::ObjectId::parse_str(hex).unwrap();
+        render(
+            Doc::query()
+                .filter(
+                    Doc::ID.gt(oid("65f0a1b2c3d4e5f60718293a"))
+                        & Doc::OWNER.in_list([oid("000000000000000000000001")])
+                        & Doc::PARENT.is_null(),
+                )
+                .order_by(Doc::ID.desc())
+                .compile(d),
+        )
+    });
     check("filter_u64", |d| {
         render(
             Counter::query()
