@@ -547,9 +547,9 @@ mod tests {
         };
         assert_eq!(
             checks(Dialect::Postgres),
-            expected(r#"octet_length("ref") = 12"#)
+            expected(r#"(octet_length("ref")) = 12"#)
         );
-        assert_eq!(checks(Dialect::Sqlite), expected(r#"length("ref") = 12"#));
+        assert_eq!(checks(Dialect::Sqlite), expected(r#"(length("ref")) = 12"#));
         // `BINARY(12)` holds exactly 12 bytes.
         assert_eq!(checks(Dialect::MySql), vec![]);
     }

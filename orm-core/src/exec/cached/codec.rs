@@ -388,11 +388,7 @@ mod tests {
     fn object_ids_round_trip_and_differ_from_their_bytes() {
         use ::bson::oid::ObjectId;
         let oid = ObjectId::parse_str("65f0a1b2c3d4e5f60718293a").unwrap();
-        let slots = vec![
-            Slot::Value(Value::ObjectId(oid)),
-            Slot::Value(Value::Null(crate::schema::ColumnType::ObjectId)),
-            Slot::Null,
-        ];
+        let slots = vec![Slot::Value(Value::ObjectId(oid)), Slot::Null];
         let rows = vec![CachedRow::new(Backend::Sql(Dialect::Postgres), slots)];
         let mut bytes = Vec::new();
         encode_rows(&rows, &mut bytes);
