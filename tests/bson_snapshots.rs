@@ -98,14 +98,9 @@ struct IdName {
 }
 
 /// A MongoDB-native model: an ObjectId key (`_id`), an ObjectId reference and a nullable one.
-#[derive(Model, Debug, Clone)]
-#[orm(table = "docs", index(owner))]
-struct Doc {
-    #[orm(primary_key)]
-    id: orm::bson::oid::ObjectId,
-    owner: orm::bson::oid::ObjectId,
-    parent: Option<orm::bson::oid::ObjectId>,
-}
+#[path = "support/object_id_doc.rs"]
+mod object_id_doc;
+use object_id_doc::{Doc, oid};
 
 fn user(nickname: Option<&str>) -> User {
     User {
@@ -1051,8 +1046,6 @@ fn random_strings_of_metacharacters_only_ever_appear_as_values() {
 
 #[test]
 fn object_ids_are_native_object_ids_and_the_key_is_id() {
-    use orm::bson::oid::ObjectId;
-    let oid = |hex| ObjectId::parse_str(hex).unwrap();
     let (a, b) = (
         oid("65f0a1b2c3d4e5f60718293a"),
         oid("000000000000000000000001"),

@@ -194,7 +194,7 @@ async fn round_trip(url: &str, test: &str) {
                 .all(&view)
                 .await
                 .unwrap();
-            assert_eq!(found, [row.clone()], "by ObjectId on {dialect}");
+            assert_eq!(found, std::slice::from_ref(row), "by ObjectId on {dialect}");
         }
     }
     assert_eq!(second.stats().misses, 3);
