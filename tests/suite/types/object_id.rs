@@ -84,6 +84,9 @@ suite! {
         assert_eq!(key(by_key(OidDoc::ID.le(ids[1])).await?), &ids[..2]);
         assert_eq!(key(by_key(OidDoc::ID.ne(ids[1]) & OidDoc::RANK.ge(0)).await?).len(), 5);
         assert_eq!(key(by_key(OidDoc::PARENT.in_list([parent])).await?), ids);
+        // A subquery that reads ObjectIds (on MongoDB: run first, its values compared natively).
+        let referenced = OidDoc::query().filter(OidDoc::RANK.le(3) & OidDoc::MAYBE.is_not_null()).select_column(OidDoc::MAYBE);
+        assert_eq!(key(by_key(OidDoc::ID.in_subquery(referenced)).await?), [ids[2], ids[4]]);
 
         // Option<ObjectId>: NULL, order, and updates that set it and clear it.
         let unset = key(by_key(OidDoc::MAYBE.is_null()).await?);
