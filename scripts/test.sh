@@ -6,7 +6,8 @@
 #
 # Backends: ORM_TEST_BACKENDS (default sqlite,postgres,mysql,mongodb); URLs: ORM_TEST_POSTGRES_URL
 # (default postgres://postgres@127.0.0.1:5432/test), ORM_TEST_MYSQL_URL (default
-# mysql://root@127.0.0.1:3306/test), ORM_TEST_MONGO_URL (default: the server started here).
+# mysql://root@127.0.0.1:3306/test), ORM_TEST_MONGO_URL (default: the server started here) or
+# MONGODB_URL (a real MongoDB: also runs the tests the test server cannot).
 # With CI=true every backend must be reachable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,11 @@ check_port() { # name url
 # The query cache's tests (orm-cache) run against Redis, PostgreSQL and MariaDB.
 check_port Redis "${ORM_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 
+# MONGODB_URL: a real MongoDB (e.g. `docker compose up -d --wait mongodb`); the suite then also
+# runs the tests the nx-27017 test server cannot (read at build time by build.rs).
+if [[ -n ${MONGODB_URL:-} ]]; then
+  export ORM_TEST_MONGO_URL=$MONGODB_URL ORM_TEST_MONGO_REAL=1
+fi
 if [[ ",$backends," == *",mongodb,"* && -z ${ORM_TEST_MONGO_URL:-} ]]; then
   ORM_TEST_MONGO_URL=$(bash scripts/mongo-server.sh start)
   trap 'bash scripts/mongo-server.sh stop >/dev/null 2>&1 || true' EXIT

@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use orm_core::sql::ddl::column_type_sql;
+use orm_core::sql::ddl::{MYSQL_COLLATION, column_type_sql};
 use orm_core::{Compiled, Dialect, Executor, FieldType, Value};
 
 use crate::error::Result;
-use crate::schema::{Action, Default, Schema};
+use crate::schema::{Action, ColType, Column, Default, Schema};
 
 /// The history table, never part of the compared schema.
 pub const HISTORY_TABLE: &str = "orm_migrations";
@@ -27,6 +27,23 @@ pub struct PhysColumn {
     pub default: Option<String>,
     /// Whether the database generates values.
     pub auto_increment: bool,
+    /// The collation of a text column on PostgreSQL and MySQL/MariaDB (`default` on PostgreSQL
+    /// when the column has none of its own); `None` where it is not compared (other columns,
+    /// SQLite, whose catalog does not report it).
+    pub collation: Option<String>,
+}
+
+impl PhysColumn {
+    /// Whether the live column `self` is what `expected` describes: every property, and the
+    /// collation where the expected side names one (the catalogs also report collations of
+    /// columns the ORM does not declare text, such as MariaDB's JSON).
+    fn matches(&self, expected: &PhysColumn) -> bool {
+        self.ty == expected.ty
+            && self.nullable == expected.nullable
+            && self.default == expected.default
+            && self.auto_increment == expected.auto_increment
+            && (expected.collation.is_none() || self.collation == expected.collation)
+    }
 }
 
 impl std::fmt::Display for PhysColumn {
@@ -41,6 +58,9 @@ impl std::fmt::Display for PhysColumn {
         }
         if self.auto_increment {
             f.write_str(" AUTO_INCREMENT")?;
+        }
+        if let Some(collation) = &self.collation {
+            write!(f, " COLLATE {collation}")?;
         }
         Ok(())
     }
@@ -192,6 +212,7 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
                                 _ => n,
                             }),
                             auto_increment: c.auto_increment,
+                            collation: expected_collation(c, dialect),
                         },
                     )
                 })
@@ -230,6 +251,23 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
         .collect()
 }
 
+/// The collation a text column has when the ORM created it: its own, or the ORM's code-point
+/// collation (`"C"` on PostgreSQL, the table's on MySQL/MariaDB). Not compared on SQLite.
+fn expected_collation(c: &Column, dialect: Dialect) -> Option<String> {
+    if c.ty != ColType::Text {
+        return None;
+    }
+    match dialect {
+        Dialect::Postgres => Some(c.collation.clone().unwrap_or_else(|| "C".to_owned())),
+        Dialect::MySql => Some(
+            c.collation
+                .clone()
+                .unwrap_or_else(|| MYSQL_COLLATION.to_owned()),
+        ),
+        Dialect::Sqlite => None,
+    }
+}
+
 fn text(sql: &str, values: Vec<Value>) -> Compiled {
     Compiled {
         sql: sql.to_owned(),
@@ -257,7 +295,15 @@ pub async fn live<E: Executor>(db: &E) -> Result<PhysSchema> {
     Ok(out)
 }
 
-type ColRow = (String, String, String, bool, Option<String>, bool);
+type ColRow = (
+    String,
+    String,
+    String,
+    bool,
+    Option<String>,
+    bool,
+    Option<String>,
+);
 
 async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
     let mut out = PhysSchema::new();
@@ -265,7 +311,8 @@ async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
         .fetch_compiled(
             text(
                 "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
-                 NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '' \
+                 NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '', \
+                 (SELECT co.collname::text FROM pg_collation co WHERE co.oid = a.attcollation) \
                  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
                  JOIN pg_namespace n ON n.oid = c.relnamespace \
                  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
@@ -281,11 +328,12 @@ async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
                     bool::decode(r, 3)?,
                     Option::<String>::decode(r, 4)?,
                     bool::decode(r, 5)?,
+                    Option::<String>::decode(r, 6)?,
                 ))
             },
         )
         .await?;
-    for (table, name, ty, nullable, default, identity) in cols {
+    for (table, name, ty, nullable, default, identity, collation) in cols {
         let serial = default
             .as_deref()
             .is_some_and(|d| d.starts_with("nextval("));
@@ -300,6 +348,7 @@ async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
                     norm_default(default.as_deref())
                 },
                 auto_increment: identity || serial,
+                collation,
             },
         );
     }
@@ -392,12 +441,22 @@ async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
 async fn live_mysql<E: Executor>(db: &E) -> Result<PhysSchema> {
     let d = Dialect::MySql;
     let mut out = PhysSchema::new();
-    let cols: Vec<(String, String, String, String, Option<String>, String)> = db
+    type MyColRow = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+    );
+    let cols: Vec<MyColRow> = db
         .fetch_compiled(
             text(
                 "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
                  CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
-                 CAST(COLUMN_DEFAULT AS CHAR), CAST(EXTRA AS CHAR) \
+                 CAST(COLUMN_DEFAULT AS CHAR), CAST(EXTRA AS CHAR), \
+                 CAST(COLLATION_NAME AS CHAR) \
                  FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
                  ORDER BY TABLE_NAME, ORDINAL_POSITION",
                 vec![],
@@ -410,11 +469,12 @@ async fn live_mysql<E: Executor>(db: &E) -> Result<PhysSchema> {
                     String::decode(r, 3)?,
                     Option::<String>::decode(r, 4)?,
                     String::decode(r, 5)?,
+                    Option::<String>::decode(r, 6)?,
                 ))
             },
         )
         .await?;
-    for (table, name, ty, nullable, default, extra) in cols {
+    for (table, name, ty, nullable, default, extra, collation) in cols {
         out.entry(table).or_default().columns.insert(
             name,
             PhysColumn {
@@ -422,6 +482,7 @@ async fn live_mysql<E: Executor>(db: &E) -> Result<PhysSchema> {
                 nullable: nullable == "YES",
                 default: norm_default(default.as_deref()),
                 auto_increment: extra.to_ascii_lowercase().contains("auto_increment"),
+                collation,
             },
         );
     }
@@ -561,6 +622,7 @@ async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
                     nullable: notnull == 0 && pk_pos == 0,
                     default: norm_default(default.as_deref()),
                     auto_increment: autoinc && pk_pos > 0,
+                    collation: None,
                 },
             );
         }
@@ -653,7 +715,7 @@ pub fn compare(expected: &PhysSchema, live: &PhysSchema) -> Vec<String> {
         for (c, w) in &want.columns {
             match have.columns.get(c) {
                 None => out.push(format!("column `{name}.{c}` is missing")),
-                Some(h) if h != w => out.push(format!(
+                Some(h) if !h.matches(w) => out.push(format!(
                     "column `{name}.{c}` is `{h}` in the database, the models want `{w}`"
                 )),
                 Some(_) => {}

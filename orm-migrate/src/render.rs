@@ -11,7 +11,7 @@ use sea_query::{Alias, ForeignKey as SqForeignKey, Index as SqIndex, Table as Sq
 
 use crate::diff::Operation;
 use crate::error::Result;
-use crate::schema::{Column, Default, ForeignKey, Index, Schema, Table};
+use crate::schema::{ColType, Column, Default, ForeignKey, Index, Schema, Table};
 
 /// Quotes an identifier for `dialect`.
 pub fn quote(name: &str, dialect: Dialect) -> String {
@@ -286,9 +286,20 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                 if from.ty != to.ty
                     || from.max_length != to.max_length
                     || from.precision != to.precision
+                    || from.collation != to.collation
                 {
                     let ty = column_type_sql(&to.type_spec(), dialect);
-                    v.push(format!("{head} TYPE {ty} USING {}::{ty}", q(&to.name)));
+                    // Without COLLATE, `TYPE` would reset a text column to the database's
+                    // default collation (a locale), losing the code-point order of `"C"`.
+                    let collate = match (to.ty, &to.collation) {
+                        (ColType::Text, Some(name)) => format!(" COLLATE {}", q(name)),
+                        (ColType::Text, None) => " COLLATE \"C\"".to_owned(),
+                        _ => String::new(),
+                    };
+                    v.push(format!(
+                        "{head} TYPE {ty}{collate} USING {}::{ty}",
+                        q(&to.name)
+                    ));
                 }
                 if from.default != to.default {
                     v.push(match &to.default {

@@ -244,6 +244,7 @@ impl Column {
             && self.max_length == other.max_length
             && self.precision == other.precision
             && self.allowed_values == other.allowed_values
+            && self.collation == other.collation
     }
 
     /// What the column's CHECK constraints depend on. The declared length of an enum column

@@ -51,6 +51,33 @@ async fn rows(ctx: &common::Ctx, sql: &str) -> Vec<(String, i64)> {
         .unwrap()
 }
 
+mod notes {
+    use orm::prelude::*;
+
+    #[derive(Model, Debug)]
+    #[orm(table = "notes")]
+    pub struct Note {
+        #[orm(primary_key)]
+        pub id: i64,
+        #[orm(max_length = 50)]
+        pub body: String,
+    }
+}
+
+/// The bodies of `notes` in `ORDER BY body` order. `when` makes each call's SQL its own: a
+/// statement PostgreSQL prepared before `body` changed type cannot run after it.
+async fn sorted_bodies(ctx: &common::Ctx, when: &str) -> Vec<String> {
+    let sql = format!("SELECT body FROM notes ORDER BY body, id /* {when} */");
+    let compiled = Compiled {
+        sql,
+        values: vec![],
+    };
+    ctx.db
+        .fetch_compiled(compiled, |r| String::decode(r, 0))
+        .await
+        .unwrap()
+}
+
 per_backend! {
     async fn every_operation_kind_applies_with_zero_drift_and_round_trips(ctx) {
         let versions = versions();
@@ -221,6 +248,51 @@ per_backend! {
         let archived = ctx.db.execute_raw(&insert(2, "Archived")).await.unwrap_err();
         assert!(matches!(archived, orm::Error::CheckViolation { .. } | orm::Error::ValueTooLong { .. }), "{archived:?}");
         migrator(ctx, &first).verify().await.unwrap();
+    }
+
+    async fn collation_changes_are_migrated_and_verified(ctx) {
+        let code_point = Schema::from_models([<notes::Note as orm::Model>::schema()]);
+        generate(&ctx.dir, "notes", &code_point, ctx.dialect(), &options(0)).unwrap().unwrap();
+        migrator(ctx, &code_point).up(None, false).await.unwrap();
+        ctx.db.execute_raw("INSERT INTO notes (id, body) VALUES (1, 'b'), (2, 'B'), (3, 'a')").await.unwrap();
+        assert_eq!(sorted_bodies(ctx, "first").await, ["B", "a", "b"], "code-point order");
+
+        // A linguistic collation the dialect ships: the diff sees it and the migration applies it.
+        let (linguistic, order) = match ctx.dialect() {
+            Dialect::Postgres => ("und-x-icu", ["a", "b", "B"]),
+            Dialect::MySql => ("utf8mb4_unicode_ci", ["a", "b", "B"]),
+            Dialect::Sqlite => ("NOCASE", ["a", "b", "B"]),
+        };
+        let mut folded = code_point.clone();
+        let body = folded.tables.get_mut("notes").unwrap().columns.iter_mut().find(|c| c.name == "body").unwrap();
+        body.collation = Some(linguistic.to_owned());
+        body.max_length = Some(80);
+        generate(&ctx.dir, "collate", &folded, ctx.dialect(), &options(1)).unwrap().expect("the collation changed");
+        let m = migrator(ctx, &folded);
+        m.up(None, false).await.unwrap();
+        m.verify().await.unwrap_or_else(|e| panic!("after the collation change: {e}"));
+        assert_eq!(sorted_bodies(ctx, "up").await, order, "{linguistic} order");
+
+        // Down restores code-point order, and verify checks it against the first models.
+        m.down(1, false).await.unwrap();
+        migrator(ctx, &code_point).verify().await.unwrap_or_else(|e| panic!("after down: {e}"));
+        assert_eq!(sorted_bodies(ctx, "down").await, ["B", "a", "b"]);
+
+        // A collation changed by hand is drift (SQLite's catalog does not report collations).
+        let by_hand = match ctx.dialect() {
+            Dialect::Postgres => "ALTER TABLE notes ALTER COLUMN body TYPE varchar(50) COLLATE \"POSIX\"",
+            Dialect::MySql => "ALTER TABLE notes MODIFY body varchar(50) NOT NULL COLLATE utf8mb4_bin",
+            Dialect::Sqlite => return,
+        };
+        ctx.db.execute_raw(by_hand).await.unwrap();
+        match migrator(ctx, &code_point).verify().await {
+            // The second line says that the rolled-back migration is pending.
+            Err(Error::Drift(lines)) => {
+                assert!(lines[0].starts_with("column `notes.body` is `varchar(50) NOT NULL COLLATE"), "{lines:?}");
+                assert!(lines[1..].iter().all(|l| l.contains("pending")), "{lines:?}");
+            }
+            other => panic!("expected drift, got {other:?}"),
+        }
     }
 
     async fn verify_reports_a_change_made_by_hand(ctx) {

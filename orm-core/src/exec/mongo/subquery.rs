@@ -15,12 +15,14 @@ use std::pin::Pin;
 
 use bson::{Bson, RawDocumentBuf};
 
-use super::{DocumentRow, Target, run_find};
+use super::{DocumentRow, Target, fetch, run_find};
 use crate::error::{Error, Result};
 use crate::exec::RowRef;
 use crate::mongo::find_plan;
-use crate::query::ir::{ColumnRef, Condition, Projection, SelectExpr, SelectQuery, Statement};
-use crate::schema::ModelSchema;
+use crate::query::ir::{
+    AggregateFn, ColumnRef, Condition, Projection, SelectExpr, SelectQuery, Statement,
+};
+use crate::schema::{ColumnType, ModelSchema};
 use crate::value::Value;
 
 type Resolving<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
@@ -68,9 +70,7 @@ fn resolve<'a>(target: &'a mut Target<'_>, condition: &'a mut Condition) -> Reso
                 subquery,
                 negated,
             } => {
-                let inner = single_column(subquery)?;
-                let values = column_values(target, subquery, &inner).await?;
-                let ty = column_type(subquery.schema, &inner);
+                let (values, ty) = selected_values(target, subquery).await?;
                 *condition = Condition::InList {
                     column: *column,
                     values: values
@@ -118,27 +118,69 @@ fn resolve<'a>(target: &'a mut Target<'_>, condition: &'a mut Condition) -> Reso
     })
 }
 
-/// The one plain column an `IN` subquery selects.
-fn single_column(subquery: &SelectQuery) -> Result<ColumnRef> {
-    if let Projection::Exprs(aggregation) = &subquery.projection
-        && let [SelectExpr::Column(column)] = aggregation.exprs.as_slice()
+/// The values an `IN` subquery selects, and the column type of a NULL among them. One plain
+/// column reads through a `find`; an aggregate, `group_by`/`having` or `distinct` runs as the
+/// same pipeline a select of it would (see [`crate::mongo::aggregate_plan`]).
+async fn selected_values(
+    target: &mut Target<'_>,
+    subquery: &mut SelectQuery,
+) -> Result<(Vec<Bson>, ColumnType)> {
+    let Projection::Exprs(aggregation) = &subquery.projection else {
+        return Err(not_one_value(subquery));
+    };
+    let [expr] = aggregation.exprs.as_slice() else {
+        return Err(not_one_value(subquery));
+    };
+    // Only a NULL's type depends on it: `IN` never matches a NULL.
+    let ty = match expr {
+        SelectExpr::Aggregate {
+            function: AggregateFn::Count,
+            ..
+        } => ColumnType::BigInt,
+        SelectExpr::Aggregate {
+            function: AggregateFn::Avg,
+            ..
+        } => ColumnType::Double,
+        SelectExpr::Column(c)
+        | SelectExpr::Aggregate {
+            column: Some(c), ..
+        } => column_type(subquery.schema, c),
+        _ => ColumnType::BigInt,
+    };
+    if let SelectExpr::Column(column) = *expr
         && aggregation.group_by.is_empty()
         && aggregation.having.is_none()
+        && !aggregation.distinct
     {
-        return Ok(*column);
+        return Ok((column_values(target, subquery, &column).await?, ty));
     }
-    Err(Error::InvalidQuery(format!(
-        "on MongoDB an `in_subquery` subquery over `{}` must select one plain column, without \
-         aggregates or grouping; select the column, or run the aggregate first and filter with \
-         `in_list`",
-        subquery.schema.table
-    )))
+    resolve_select(target, subquery).await?;
+    let values = fetch(target.reborrow(), subquery.clone(), first_output, false).await?;
+    Ok((values, ty))
 }
 
-fn column_type(schema: &ModelSchema, column: &ColumnRef) -> crate::schema::ColumnType {
+fn not_one_value(subquery: &SelectQuery) -> Error {
+    Error::InvalidQuery(format!(
+        "an `in_subquery` subquery over `{}` must select exactly one value; select one column \
+         or aggregate",
+        subquery.schema.table
+    ))
+}
+
+/// The first selected value of a pipeline's output document (`null` when missing).
+fn first_output(row: &RowRef<'_>) -> Result<Bson> {
+    let RowRef::Document(doc) = row else {
+        unreachable!("MongoDB pipelines decode documents")
+    };
+    doc.value(0)?.map_or(Ok(Bson::Null), |raw| {
+        Bson::try_from(raw).map_err(|e| Error::InvalidQuery(format!("a subquery value: {e}")))
+    })
+}
+
+fn column_type(schema: &ModelSchema, column: &ColumnRef) -> ColumnType {
     schema
         .column(column.name)
-        .map_or(crate::schema::ColumnType::Text, |c| c.ty)
+        .map_or(ColumnType::Text, |c| c.ty)
 }
 
 /// The values of `column` in the rows `subquery` matches (its order, skip and limit apply);
@@ -183,7 +225,7 @@ fn whole_document(row: &RowRef<'_>) -> Result<RawDocumentBuf> {
 
 /// A value whose BSON form ([`crate::mongo::to_bson`]) is `bson`, so that it matches the
 /// stored field exactly.
-fn to_value(bson: Bson, ty: crate::schema::ColumnType) -> Result<Value> {
+fn to_value(bson: Bson, ty: ColumnType) -> Result<Value> {
     Ok(match bson {
         Bson::Null => Value::Null(ty),
         Bson::Boolean(b) => Value::Bool(b),
