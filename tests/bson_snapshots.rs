@@ -97,6 +97,11 @@ struct IdName {
     other: i32,
 }
 
+/// A MongoDB-native model: an ObjectId key (`_id`), an ObjectId reference and a nullable one.
+#[path = "support/object_id_doc.rs"]
+mod object_id_doc;
+use object_id_doc::{Doc, oid};
+
 fn user(nickname: Option<&str>) -> User {
     User {
         id: 1,
@@ -145,6 +150,7 @@ fn inline(value: &Bson) -> String {
         }
         Bson::Decimal128(d) => format!("Decimal128({d})"),
         Bson::DateTime(d) => format!("DateTime({})", d.timestamp_millis()),
+        Bson::ObjectId(o) => format!("ObjectId({o})"),
         other => panic!("the compiler emitted an unexpected BSON type: {other:?}"),
     }
 }
@@ -1036,6 +1042,38 @@ fn random_strings_of_metacharacters_only_ever_appear_as_values() {
             .collect();
         check_hostile(&text);
     }
+}
+
+#[test]
+fn object_ids_are_native_object_ids_and_the_key_is_id() {
+    let (a, b) = (
+        oid("65f0a1b2c3d4e5f60718293a"),
+        oid("000000000000000000000001"),
+    );
+    check(
+        "filter_object_id",
+        find(
+            Doc::query()
+                .filter(
+                    Doc::ID.gt(a)
+                        & Doc::OWNER.in_list([a, b])
+                        & Doc::PARENT.is_null()
+                        & Doc::PARENT.ne(b),
+                )
+                .order_by(Doc::ID.desc())
+                .ir(),
+        ),
+    );
+    check("ensure_schema_object_id", schema_text(Doc::schema()));
+    let row = Doc {
+        id: a,
+        owner: b,
+        parent: None,
+    };
+    check(
+        "insert_object_id",
+        insert(Doc::schema(), vec![row.insert_values()]),
+    );
 }
 
 #[test]

@@ -55,6 +55,13 @@ struct Typed {
     int: i32,
 }
 
+/// `bson::oid::ObjectId` (feature `bson`): a key, a column and a nullable one.
+#[cfg(feature = "bson")]
+#[path = "support/object_id_doc.rs"]
+mod object_id_doc;
+#[cfg(feature = "bson")]
+use object_id_doc::{Doc, oid};
+
 /// `u64`: MySQL only.
 #[derive(Model, Debug, Clone)]
 #[orm(table = "counters")]
@@ -85,6 +92,8 @@ fn ddl_of_every_type() {
     };
     check("create_table_typed", |d| ddl(Typed::schema(), d));
     check("create_table_u64", |d| ddl(Counter::schema(), d));
+    #[cfg(feature = "bson")]
+    check("create_table_object_id", |d| ddl(Doc::schema(), d));
 }
 
 #[test]
@@ -164,6 +173,19 @@ fn filter_per_type() {
             render(Typed::query().filter(filter.clone()).compile(d))
         });
     }
+    #[cfg(feature = "bson")]
+    check("filter_object_id", |d| {
+        render(
+            Doc::query()
+                .filter(
+                    Doc::ID.gt(oid("65f0a1b2c3d4e5f60718293a"))
+                        & Doc::OWNER.in_list([oid("000000000000000000000001")])
+                        & Doc::PARENT.is_null(),
+                )
+                .order_by(Doc::ID.desc())
+                .compile(d),
+        )
+    });
     check("filter_u64", |d| {
         render(
             Counter::query()

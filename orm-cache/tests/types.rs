@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use common::{REDIS_URL, prefix};
+use orm::bson::oid::ObjectId;
 use orm::cache::{Cache, CacheExt};
 use orm::prelude::*;
 use orm::{Json, SqlEnum, SqlType};
@@ -69,6 +70,15 @@ pub struct Everything {
     maybe_int: Option<i32>,
     maybe_uuid: Option<Uuid>,
     maybe_utc: Option<DateTime<Utc>>,
+    oid: ObjectId,
+    maybe_oid: Option<ObjectId>,
+}
+
+/// The ObjectId of row `id` (distinct per row, so a filter on it picks one).
+fn oid(id: i64) -> ObjectId {
+    let mut bytes = *b"\x65\xf0\xa1\xb2\xc3\xd4\xe5\xf6\x07\x18\x29\x00";
+    bytes[11] = id as u8;
+    ObjectId::from_bytes(bytes)
 }
 
 fn sample(id: i64) -> Everything {
@@ -106,6 +116,8 @@ fn sample(id: i64) -> Everything {
         maybe_int: None,
         maybe_uuid: Some(Uuid::nil()),
         maybe_utc: None,
+        oid: oid(id),
+        maybe_oid: (id % 2 == 0).then(|| oid(-id)),
     }
 }
 
@@ -173,6 +185,20 @@ async fn round_trip(url: &str, test: &str) {
     }
     assert_eq!(second.stats().misses, 1);
     assert_eq!(second.stats().hits_local, 1);
+
+    // A filter on an ObjectId is part of the key: each value gets its own entry.
+    for _ in 0..2 {
+        for row in &rows {
+            let found = Everything::query()
+                .filter(Everything::OID.eq(row.oid))
+                .all(&view)
+                .await
+                .unwrap();
+            assert_eq!(found, std::slice::from_ref(row), "by ObjectId on {dialect}");
+        }
+    }
+    assert_eq!(second.stats().misses, 3);
+    assert_eq!(second.stats().hits_local, 3);
     db.drop_table::<Everything>().await.unwrap();
 }
 

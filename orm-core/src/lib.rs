@@ -20,6 +20,9 @@ pub mod schema;
 pub mod sql;
 pub mod value;
 
+/// The `bson` crate, for `bson::oid::ObjectId` fields (feature `bson`, which `mongodb` turns on).
+#[cfg(feature = "bson")]
+pub use bson;
 pub use error::{Error, Result};
 pub use exec::{
     Backend, Connection, Db, ExecResult, Executor, Health, IsolationLevel, PoolOptions,

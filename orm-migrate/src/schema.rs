@@ -45,6 +45,8 @@ pub enum ColType {
     Time,
     /// a UUID.
     Uuid,
+    /// a MongoDB ObjectId (12 bytes).
+    ObjectId,
     /// a decimal.
     Decimal,
     /// a JSON document.
@@ -72,6 +74,7 @@ impl ColType {
             ColType::Date => ColumnType::Date,
             ColType::Time => ColumnType::Time,
             ColType::Uuid => ColumnType::Uuid,
+            ColType::ObjectId => ColumnType::ObjectId,
             ColType::Decimal => ColumnType::Decimal,
             ColType::Json => ColumnType::Json,
         }
@@ -96,6 +99,7 @@ impl ColType {
             ColumnType::Date => ColType::Date,
             ColumnType::Time => ColType::Time,
             ColumnType::Uuid => ColType::Uuid,
+            ColumnType::ObjectId => ColType::ObjectId,
             ColumnType::Decimal => ColType::Decimal,
             ColumnType::Json => ColType::Json,
             other => panic!(

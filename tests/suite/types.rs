@@ -176,6 +176,10 @@ macro_rules! make {
     };
 }
 
+/// `bson::oid::ObjectId` (feature `bson`).
+#[cfg(feature = "bson")]
+mod object_id;
+
 const MIN_DAY: i32 = 1; // 0001-01-01
 const MAX_DAY: i32 = 3_652_059; // 9999-12-31, days from 0001-01-01 (CE day 1)
 const DAY_MICROS: i64 = 86_400_000_000;

@@ -42,6 +42,9 @@ macro_rules! bind_backend {
                     Value::TimeTime(v) => $q.bind(v),
                     #[cfg(feature = "uuid")]
                     Value::Uuid(v) => $q.bind(v),
+                    // Its 12 bytes, in MongoDB's order.
+                    #[cfg(feature = "bson")]
+                    Value::ObjectId(v) => $q.bind(v.bytes().to_vec()),
                     Value::Unencodable(_, message) => return Err(Error::InvalidQuery(message)),
                     Value::Null(ty) => match ty {
                         ColumnType::Bool => $q.bind(None::<bool>),
@@ -53,7 +56,7 @@ macro_rules! bind_backend {
                         ColumnType::Float => $q.bind(None::<f32>),
                         ColumnType::Double => $q.bind(None::<f64>),
                         ColumnType::Text => $q.bind(None::<String>),
-                        ColumnType::Bytes => $q.bind(None::<Vec<u8>>),
+                        ColumnType::Bytes | ColumnType::ObjectId => $q.bind(None::<Vec<u8>>),
                         #[cfg(feature = "chrono")]
                         ColumnType::TimestampTz => {
                             $q.bind(None::<chrono::DateTime<chrono::Utc>>)

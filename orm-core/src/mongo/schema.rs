@@ -32,6 +32,7 @@ fn bson_types(ty: ColumnType) -> &'static [&'static str] {
         ColumnType::Float | ColumnType::Double => &["double"],
         ColumnType::Text | ColumnType::Time => &["string"],
         ColumnType::Bytes | ColumnType::Uuid => &["binData"],
+        ColumnType::ObjectId => &["objectId"],
         ColumnType::TimestampTz | ColumnType::Timestamp | ColumnType::Date => &["date"],
         ColumnType::Decimal => &["decimal"],
         ColumnType::Json => &[],

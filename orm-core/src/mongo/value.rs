@@ -18,6 +18,7 @@ use crate::value::Value;
 /// | `String`, enums | string |
 /// | `Vec<u8>` | binary, generic subtype (0) |
 /// | `Uuid` | binary, UUID subtype (4) |
+/// | `bson::oid::ObjectId` | ObjectId |
 /// | `Decimal` | decimal128 (exact) |
 /// | `DateTime<Utc>`, `NaiveDateTime`, `OffsetDateTime`, `PrimitiveDateTime` | datetime (UTC; BSON keeps milliseconds) |
 /// | `NaiveDate`, `time::Date` | datetime at midnight UTC |
@@ -77,6 +78,7 @@ pub fn to_bson(value: &Value) -> Bson {
         Value::Decimal(v) => decimal128(&v.to_string()),
         #[cfg(feature = "json")]
         Value::Json(v) => json(v),
+        Value::ObjectId(v) => Bson::ObjectId(*v),
     }
 }
 

@@ -43,6 +43,9 @@ pub enum ColumnType {
     Time,
     /// `uuid::Uuid`.
     Uuid,
+    /// `bson::oid::ObjectId`: 12 bytes (`bytea`, `BINARY(12)`, `BLOB`), a native ObjectId on
+    /// MongoDB.
+    ObjectId,
     /// `rust_decimal::Decimal`; sized by [`ColumnSchema::precision`].
     Decimal,
     /// `serde_json::Value` or `Json<T>`.
@@ -91,6 +94,7 @@ impl ColumnType {
             ColumnType::Date => "NaiveDate",
             ColumnType::Time => "NaiveTime",
             ColumnType::Uuid => "Uuid",
+            ColumnType::ObjectId => "ObjectId",
             ColumnType::Decimal => "Decimal",
             ColumnType::Json => "JSON",
         }

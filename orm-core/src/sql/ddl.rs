@@ -177,7 +177,9 @@ pub struct ColumnCheck {
 /// - `ck_<table>_<col>_length`: `max_length` on SQLite, which does not enforce `varchar(N)`
 ///   (not for enums, whose values check bounds the length already);
 /// - `ck_<table>_<col>_range`: the range of an integer type stored in a wider column (unsigned
-///   types on PostgreSQL and SQLite, `i16`/`i32` on SQLite whose integers are all 64-bit).
+///   types on PostgreSQL and SQLite, `i16`/`i32` on SQLite whose integers are all 64-bit);
+/// - `ck_<table>_<col>_oid`: an ObjectId is exactly 12 bytes, on PostgreSQL (`bytea`) and SQLite
+///   (`BLOB`); MySQL's `BINARY(12)` has the size in its type.
 ///
 /// `CREATE TABLE` (here) and the migration renderer both use it, so a table created either
 /// way carries the same constraints.
@@ -199,6 +201,15 @@ pub fn column_checks(table: &str, spec: &CheckSpec<'_>, dialect: Dialect) -> Vec
     if let (Some((low, high)), true) = (spec.ty.integer_range(), wider) {
         let expr = Expr::col(spec.column.to_owned()).between(low, high);
         out.push((name("_range"), expr));
+    }
+    let octets = match dialect {
+        Dialect::Postgres => Some("octet_length"),
+        Dialect::Sqlite => Some("length"),
+        Dialect::MySql => None,
+    };
+    if let (ColumnType::ObjectId, Some(octets)) = (spec.ty, octets) {
+        let expr = Expr::cust(format!("{octets}({})", quote(spec.column, dialect))).eq(12);
+        out.push((name("_oid"), expr));
     }
     out
 }
@@ -335,6 +346,10 @@ pub fn set_column_type(def: &mut ColumnDef, spec: &ColumnSpec<'_>, dialect: Dial
         (ColumnType::Uuid, _, Postgres) => def.custom("uuid"),
         (ColumnType::Uuid, _, MySql) => def.custom("BINARY(16)"),
         (ColumnType::Uuid, _, Sqlite) => def.custom("BLOB"),
+        // 12 bytes in MongoDB's order; PostgreSQL and SQLite get a length CHECK.
+        (ColumnType::ObjectId, _, Postgres) => def.custom("bytea"),
+        (ColumnType::ObjectId, _, MySql) => def.custom("BINARY(12)"),
+        (ColumnType::ObjectId, _, Sqlite) => def.custom("BLOB"),
         (ColumnType::Decimal, _, Postgres) => match spec.precision {
             Some((p, s)) => def.custom(format!("numeric({p}, {s})")),
             None => def.custom("numeric"),
@@ -495,6 +510,7 @@ mod tests {
                 ["varchar(12)", "varchar(12)", "varchar(12)"],
             ),
             (ColumnType::Bytes, None, ["bytea", "blob", "blob"]),
+            (ColumnType::ObjectId, None, ["bytea", "BINARY(12)", "BLOB"]),
         ];
         for (ty, len, expected) in cases {
             for (d, want) in Dialect::ALL.into_iter().zip(expected) {
@@ -512,5 +528,29 @@ mod tests {
                 assert_eq!(column_type_sql(&spec, d), want, "{ty:?} on {d}");
             }
         }
+    }
+
+    #[test]
+    fn object_id_columns_check_their_12_bytes_where_the_type_does_not() {
+        let spec = CheckSpec {
+            column: "ref",
+            ty: ColumnType::ObjectId,
+            max_length: None,
+            allowed_values: None,
+        };
+        let checks = |d| column_check_sql("docs", &spec, d);
+        let expected = |condition: &str| {
+            vec![ColumnCheck {
+                name: "ck_docs_ref_oid".to_owned(),
+                condition: condition.to_owned(),
+            }]
+        };
+        assert_eq!(
+            checks(Dialect::Postgres),
+            expected(r#"(octet_length("ref")) = 12"#)
+        );
+        assert_eq!(checks(Dialect::Sqlite), expected(r#"(length("ref")) = 12"#));
+        // `BINARY(12)` holds exactly 12 bytes.
+        assert_eq!(checks(Dialect::MySql), vec![]);
     }
 }

@@ -34,6 +34,8 @@ pub(crate) fn to_sea(v: Value) -> sea_query::Value {
         Value::TimeTime(v) => S::TimeTime(Some(v)),
         #[cfg(feature = "uuid")]
         Value::Uuid(v) => S::Uuid(Some(v)),
+        #[cfg(feature = "bson")]
+        Value::ObjectId(v) => S::Bytes(Some(v.bytes().to_vec())),
         #[cfg(feature = "decimal")]
         Value::Decimal(v) => S::Decimal(Some(v)),
         #[cfg(feature = "json")]
@@ -56,7 +58,7 @@ fn null(ty: ColumnType) -> sea_query::Value {
         ColumnType::Float => S::Float(None),
         ColumnType::Double => S::Double(None),
         ColumnType::Text => S::String(None),
-        ColumnType::Bytes => S::Bytes(None),
+        ColumnType::Bytes | ColumnType::ObjectId => S::Bytes(None),
         #[cfg(feature = "chrono")]
         ColumnType::TimestampTz => S::ChronoDateTimeUtc(None),
         #[cfg(feature = "chrono")]

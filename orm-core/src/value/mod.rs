@@ -2,7 +2,7 @@
 //!
 //! [`SqlType`] is implemented once per storable Rust type (`i64`, `String`, ...);
 //! [`FieldType`] adds nullability on top (`T` and `Option<T>`). New types (dates, UUIDs,
-//! decimals, JSON, enums, newtypes) plug in by implementing [`SqlType`], without touching the
+//! ObjectIds, decimals, JSON, enums, newtypes) plug in by implementing [`SqlType`], without touching the
 //! derive macro.
 
 #[cfg(feature = "chrono")]
@@ -11,6 +11,8 @@ mod chrono;
 mod decimal;
 #[cfg(feature = "json")]
 mod json;
+#[cfg(feature = "bson")]
+mod object_id;
 mod scalar;
 #[cfg(feature = "time")]
 mod time;
@@ -78,6 +80,9 @@ pub enum Value {
     /// A UUID.
     #[cfg(feature = "uuid")]
     Uuid(::uuid::Uuid),
+    /// A MongoDB ObjectId (12 bytes; a native ObjectId on MongoDB, the bytes elsewhere).
+    #[cfg(feature = "bson")]
+    ObjectId(::bson::oid::ObjectId),
     /// A decimal number.
     #[cfg(feature = "decimal")]
     Decimal(::rust_decimal::Decimal),
@@ -103,7 +108,7 @@ impl Value {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a supported column type",
     label = "unsupported column type",
-    note = "supported: bool, integers, floats, String, Vec<u8>, dates and times (features `chrono`/`time`), Uuid, Decimal, JSON, `#[derive(SqlEnum)]` enums, `#[derive(SqlType)]` newtypes, and Option of each"
+    note = "supported: bool, integers, floats, String, Vec<u8>, dates and times (features `chrono`/`time`), Uuid, ObjectId (feature `bson`), Decimal, JSON, `#[derive(SqlEnum)]` enums, `#[derive(SqlType)]` newtypes, and Option of each"
 )]
 pub trait SqlType: Sized + Send + Sync + 'static {
     /// The logical column type this Rust type is stored as.
@@ -129,7 +134,7 @@ pub trait SqlType: Sized + Send + Sync + 'static {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a supported field type for a model",
     label = "unsupported field type",
-    note = "supported: bool, integers, floats, String, Vec<u8>, dates and times (features `chrono`/`time`), Uuid, Decimal, JSON, `#[derive(SqlEnum)]` enums, `#[derive(SqlType)]` newtypes, and Option of each; or mark the field `#[orm(skip)]`"
+    note = "supported: bool, integers, floats, String, Vec<u8>, dates and times (features `chrono`/`time`), Uuid, ObjectId (feature `bson`), Decimal, JSON, `#[derive(SqlEnum)]` enums, `#[derive(SqlType)]` newtypes, and Option of each; or mark the field `#[orm(skip)]`"
 )]
 pub trait FieldType: Sized + Send + Sync + 'static {
     /// The non-nullable type underneath (`T` for both `T` and `Option<T>`).

@@ -237,6 +237,8 @@ pub mod rich {
         #[orm(max_length = 12, default = "x")]
         code: String,
         flag: Option<bool>,
+        oid: orm::bson::oid::ObjectId,
+        maybe_oid: Option<orm::bson::oid::ObjectId>,
     }
 }
 

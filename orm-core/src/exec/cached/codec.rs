@@ -4,7 +4,7 @@
 //! Layout: a format byte, the backend, the row count, then per row its slot count and slots;
 //! a slot is one tag byte and the value's bytes (integers little-endian, strings and byte
 //! strings length-prefixed). Timestamps keep nanoseconds, decimals their 16-byte form, JSON
-//! its text.
+//! its text, ObjectIds their 12 bytes.
 
 use super::{CachedRow, Slot, backend_tag, tag_backend};
 use crate::error::{Error, Result};
@@ -185,6 +185,11 @@ pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
             out.push(30);
             put_bytes(out, v.to_string().as_bytes());
         }
+        #[cfg(feature = "bson")]
+        Value::ObjectId(v) => {
+            out.push(32);
+            out.extend_from_slice(&v.bytes());
+        }
         Value::Unencodable(ty, message) => {
             out.push(31);
             put_bytes(out, format!("{ty:?}: {message}").as_bytes());
@@ -303,6 +308,8 @@ impl<'a> Reader<'a> {
             30 => Value::Json(Box::new(
                 serde_json::from_slice(self.bytes()?).map_err(|_| corrupt("invalid JSON"))?,
             )),
+            #[cfg(feature = "bson")]
+            32 => Value::ObjectId(::bson::oid::ObjectId::from_bytes(self.array()?)),
             _ => return Err(corrupt("unknown value tag")),
         })
     }
@@ -374,5 +381,25 @@ mod tests {
             decode_rows(&[FORMAT, 1, 1, 0, 0, 0, 1, 0, 0, 0, 250]).is_err(),
             "unknown tag"
         );
+    }
+
+    #[cfg(feature = "bson")]
+    #[test]
+    fn object_ids_round_trip_and_differ_from_their_bytes() {
+        use ::bson::oid::ObjectId;
+        let oid = ObjectId::parse_str("65f0a1b2c3d4e5f60718293a").unwrap();
+        let slots = vec![Slot::Value(Value::ObjectId(oid)), Slot::Null];
+        let rows = vec![CachedRow::new(Backend::Sql(Dialect::Postgres), slots)];
+        let mut bytes = Vec::new();
+        encode_rows(&rows, &mut bytes);
+        assert_eq!(decode_rows(&bytes).unwrap(), rows);
+        for end in 0..bytes.len() {
+            assert!(decode_rows(&bytes[..end]).is_err(), "prefix of {end} bytes");
+        }
+        // A cache key over an ObjectId is not the key over the same 12 bytes.
+        let (mut as_oid, mut as_bytes) = (Vec::new(), Vec::new());
+        encode_value(&Value::ObjectId(oid), &mut as_oid);
+        encode_value(&Value::Bytes(oid.bytes().to_vec()), &mut as_bytes);
+        assert_ne!(as_oid, as_bytes);
     }
 }

@@ -233,6 +233,7 @@ fn to_value(bson: Bson, ty: ColumnType) -> Result<Value> {
         Bson::Int64(i) => Value::BigInt(i),
         Bson::Double(f) => Value::Double(f),
         Bson::String(s) => Value::Text(s),
+        Bson::ObjectId(o) => Value::ObjectId(o),
         Bson::Binary(b) if b.subtype == bson::spec::BinarySubtype::Generic => Value::Bytes(b.bytes),
         #[cfg(feature = "uuid")]
         Bson::Binary(b) if b.subtype == bson::spec::BinarySubtype::Uuid => {

@@ -1,6 +1,7 @@
 //! [`FromBson`] for the rich column types, the inverse of [`crate::mongo::to_bson`]: dates
 //! from BSON datetimes, times of day from `HH:MM:SS.ffffff` strings, `Uuid` from binary
-//! subtype 4, `Decimal` and `u64` from decimal128, JSON from embedded documents and arrays.
+//! subtype 4, ObjectIds from BSON ObjectIds, `Decimal` and `u64` from decimal128, JSON from
+//! embedded documents and arrays.
 
 #[cfg(any(feature = "chrono", feature = "time", feature = "json"))]
 use bson::RawBsonRef;
@@ -102,6 +103,16 @@ mod time_types {
     }
 }
 
+impl FromBson for bson::oid::ObjectId {
+    /// A BSON ObjectId (how the ORM writes it).
+    fn from_bson(value: bson::RawBsonRef<'_>) -> Option<Self> {
+        match value {
+            bson::RawBsonRef::ObjectId(o) => Some(o),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(feature = "uuid")]
 impl FromBson for uuid::Uuid {
     /// 16 bytes of binary subtype 4 (the standard UUID subtype, which the ORM writes) or 0
@@ -183,6 +194,28 @@ impl FromBson for serde_json::Value {
             ),
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod object_id_tests {
+    use super::FromBson;
+    use bson::oid::ObjectId;
+
+    #[test]
+    fn object_ids_decode_from_bson_object_ids_only() {
+        let oid = ObjectId::new();
+        let value = crate::mongo::to_bson(&crate::value::Value::ObjectId(oid));
+        assert_eq!(value, bson::Bson::ObjectId(oid));
+        let doc = bson::rawdoc! {
+            "v": bson::RawBson::try_from(value).unwrap(),
+            "hex": oid.to_hex(),
+            "bin": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: oid.bytes().to_vec() },
+        };
+        let get = |key| ObjectId::from_bson(doc.get(key).unwrap().unwrap());
+        assert_eq!(get("v"), Some(oid));
+        // Its hex text or its bytes are another type: a decode error, not a guess.
+        assert_eq!((get("hex"), get("bin")), (None, None));
     }
 }
 
