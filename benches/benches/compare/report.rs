@@ -251,9 +251,11 @@ pub fn profile(rt: &Runtime, spec: &str) {
             "find_by_pk" | "insert" | "build_3_predicates" => {
                 setup::seed_users_and_posts(&ctx.orm, 100).await;
             }
+            // N users, each with 10 posts of 10 comments (the benchmark's 100x10x10 at N = 100).
+            "associations" => drop(setup::seed_tree(&ctx.orm, n, 10, 10).await),
             _ => panic!(
-                "ORM_BENCH_PROFILE: profile select_users, left_join, find_by_pk, insert or \
-                 build_3_predicates"
+                "ORM_BENCH_PROFILE: profile select_users, left_join, find_by_pk, insert, \
+                 associations or build_3_predicates"
             ),
         }
         let rows = setup::new_rows(n);
@@ -284,6 +286,12 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("insert", "sqlx") => drop(black_box(sqlx_side::insert(ctx, rows).await)),
                 ("insert", "seaorm") => drop(black_box(sea_side::insert(ctx, rows).await)),
                 ("insert", "diesel") => drop(black_box(diesel_side::insert(&mut conn(), rows))),
+                ("associations", "orm") => drop(black_box(orm_side::associations(ctx).await)),
+                ("associations", "sqlx") => drop(black_box(sqlx_side::associations(ctx).await)),
+                ("associations", "seaorm") => drop(black_box(sea_side::associations(ctx).await)),
+                ("associations", "diesel") => {
+                    drop(black_box(diesel_side::associations(&mut conn())))
+                }
                 ("build_3_predicates", "orm") => drop(black_box(orm_side::build(dialect))),
                 ("build_3_predicates", "seaorm") => drop(black_box(sea_side::build(dialect))),
                 ("build_3_predicates", "diesel") => drop(black_box(diesel_side::build(dialect))),
