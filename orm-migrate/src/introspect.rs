@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use orm_core::sql::ddl::{MYSQL_COLLATION, column_type_sql};
+use orm_core::sql::ddl::{MYSQL_COLLATION, column_type_sql, declared_collation};
 use orm_core::{Compiled, Dialect, Executor, FieldType, Value};
 
 use crate::error::Result;
@@ -251,21 +251,16 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
         .collect()
 }
 
-/// The collation a text column has when the ORM created it: its own, or the ORM's code-point
-/// collation (`"C"` on PostgreSQL, the table's on MySQL/MariaDB). Not compared on SQLite.
+/// The collation a text column has when the ORM created it: the one its DDL declares
+/// ([`declared_collation`]), or on MySQL/MariaDB the table's. Not compared on SQLite.
 fn expected_collation(c: &Column, dialect: Dialect) -> Option<String> {
-    if c.ty != ColType::Text {
-        return None;
-    }
+    let declared = declared_collation(&c.type_spec(), dialect);
     match dialect {
-        Dialect::Postgres => Some(c.collation.clone().unwrap_or_else(|| "C".to_owned())),
-        Dialect::MySql => Some(
-            c.collation
-                .clone()
-                .unwrap_or_else(|| MYSQL_COLLATION.to_owned()),
-        ),
         Dialect::Sqlite => None,
+        Dialect::MySql if c.ty == ColType::Text => Some(declared.unwrap_or(MYSQL_COLLATION)),
+        _ => declared,
     }
+    .map(str::to_owned)
 }
 
 fn text(sql: &str, values: Vec<Value>) -> Compiled {

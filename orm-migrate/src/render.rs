@@ -6,12 +6,14 @@
 //! column, to add a NOT NULL column without a default, and to add or drop a foreign key.
 
 use orm_core::Dialect;
-use orm_core::sql::ddl::{self, action, column_def_for, column_type_sql, render as sql};
+use orm_core::sql::ddl::{
+    self, action, column_def_for, column_type_sql, declared_collation, render as sql,
+};
 use sea_query::{Alias, ForeignKey as SqForeignKey, Index as SqIndex, Table as SqTable};
 
 use crate::diff::Operation;
 use crate::error::Result;
-use crate::schema::{ColType, Column, Default, ForeignKey, Index, Schema, Table};
+use crate::schema::{Column, Default, ForeignKey, Index, Schema, Table};
 
 /// Quotes an identifier for `dialect`.
 pub fn quote(name: &str, dialect: Dialect) -> String {
@@ -291,11 +293,9 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                     let ty = column_type_sql(&to.type_spec(), dialect);
                     // Without COLLATE, `TYPE` would reset a text column to the database's
                     // default collation (a locale), losing the code-point order of `"C"`.
-                    let collate = match (to.ty, &to.collation) {
-                        (ColType::Text, Some(name)) => format!(" COLLATE {}", q(name)),
-                        (ColType::Text, None) => " COLLATE \"C\"".to_owned(),
-                        _ => String::new(),
-                    };
+                    let collate = declared_collation(&to.type_spec(), dialect)
+                        .map(|name| format!(" COLLATE {}", q(name)))
+                        .unwrap_or_default();
                     v.push(format!(
                         "{head} TYPE {ty}{collate} USING {}::{ty}",
                         q(&to.name)

@@ -402,19 +402,28 @@ pub fn column_type_sql(spec: &ColumnSpec<'_>, dialect: Dialect) -> String {
         .to_owned()
 }
 
+/// The collation a text column is declared with on `dialect`: its own, or `"C"` on PostgreSQL,
+/// whose text otherwise compares by the database's locale. `None` for a column that names none
+/// (MySQL/MariaDB text takes the table's code-point collation, SQLite compares bytes by default)
+/// and for columns that are not text.
+pub fn declared_collation<'a>(spec: &ColumnSpec<'a>, dialect: Dialect) -> Option<&'a str> {
+    if spec.ty != ColumnType::Text {
+        return None;
+    }
+    match (spec.collation, dialect) {
+        (Some(name), _) => Some(name),
+        (None, Dialect::Postgres) => Some("C"),
+        (None, Dialect::MySql | Dialect::Sqlite) => None,
+    }
+}
+
 /// A sea-query column definition for `spec` on `dialect`: type, nullability, inline key,
 /// default.
 pub fn column_def_for(spec: &ColumnSpec<'_>, dialect: Dialect) -> ColumnDef {
     let mut def = ColumnDef::new(spec.name.to_owned());
     set_column_type(&mut def, spec, dialect);
-    if spec.ty == ColumnType::Text {
-        // PostgreSQL text compares by the database's locale unless told otherwise; the other
-        // dialects get code-point order from the table (MySQL) or by default (SQLite).
-        match (spec.collation, dialect) {
-            (Some(name), _) => def.extra(format!("COLLATE {}", quote(name, dialect))),
-            (None, Dialect::Postgres) => def.extra("COLLATE \"C\""),
-            (None, Dialect::MySql | Dialect::Sqlite) => &mut def,
-        };
+    if let Some(name) = declared_collation(spec, dialect) {
+        def.extra(format!("COLLATE {}", quote(name, dialect)));
     }
     if !spec.nullable {
         def.not_null();
