@@ -138,6 +138,23 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A statement prepared before a schema change (a migration that altered a column's type,
+    /// dropped or added columns of a table it reads) can no longer run as prepared
+    /// (PostgreSQL `0A000` "cached plan must not change result type", MySQL/MariaDB `1615`).
+    ///
+    /// On a [`Db`](crate::Db) the statement is prepared again and retried at once, so this
+    /// error only reaches code that runs inside a transaction (which the failed statement
+    /// aborted) or on a held [`Connection`](crate::Connection); the connection forgets its
+    /// prepared statements first, so retrying the whole transaction succeeds
+    /// ([`Error::is_retryable`]).
+    #[error(
+        "a statement prepared before a schema change (e.g. a migration that altered a column) could not run; its connection now prepares statements anew: retry the transaction, e.g. with `Db::transaction_with_retry`: {source}"
+    )]
+    SchemaChanged {
+        /// The database's own error.
+        source: BoxError,
+    },
+
     /// A lock could not be acquired in time (MySQL `innodb_lock_wait_timeout`, PostgreSQL
     /// `lock_timeout`/`NOWAIT`, SQLite busy timeout); retrying can succeed.
     #[error("timed out waiting for a lock held by another transaction: {source}")]
@@ -179,13 +196,22 @@ impl Error {
         matches!(self, Error::UniqueViolation { .. })
     }
 
-    /// Whether retrying the whole transaction can succeed: serialization failures, deadlocks
-    /// and lock timeouts.
+    /// Whether retrying the whole transaction can succeed: serialization failures, deadlocks,
+    /// lock timeouts, and statements prepared before a schema change.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::SerializationFailure { .. } | Error::Deadlock { .. } | Error::LockTimeout { .. }
+            Error::SerializationFailure { .. }
+                | Error::Deadlock { .. }
+                | Error::LockTimeout { .. }
+                | Error::SchemaChanged { .. }
         )
+    }
+
+    /// Whether a statement failed because it was prepared before a schema change
+    /// ([`Error::SchemaChanged`]).
+    pub fn is_schema_changed(&self) -> bool {
+        matches!(self, Error::SchemaChanged { .. })
     }
 
     /// Whether the error says that a value does not fit its column ([`Error::ValueTooLong`] or

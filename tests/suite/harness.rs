@@ -38,6 +38,9 @@ impl Backend {
 /// A database private to one test; dropped by [`TestDb::teardown`].
 pub struct TestDb {
     pub db: Db,
+    /// The URL `db` was opened with (`sqlite::memory:` on SQLite: private to `db`).
+    #[allow(dead_code)]
+    pub url: String,
     admin: Option<Admin>,
 }
 
@@ -81,7 +84,8 @@ fn with_database(url: &str, database: &str) -> String {
     format!("{scheme}://{hosts}/{database}{query}")
 }
 
-fn enabled(backend: Backend) -> bool {
+/// Whether `backend` is selected (`ORM_TEST_BACKENDS`); in CI every backend must be.
+pub fn enabled(backend: Backend) -> bool {
     let list = env_or("ORM_TEST_BACKENDS", "sqlite,postgres,mysql,mongodb");
     let on = list.split(',').any(|b| b.trim() == backend.name());
     if !on && std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -123,16 +127,21 @@ pub async fn setup(backend: Backend, test: &str) -> Option<TestDb> {
     }
     let options = PoolOptions::new().max_connections(3);
     let connect = |url: String| async move {
-        options
+        let db = options
             .connect(&url)
             .await
-            .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
+            .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+        (db, url)
     };
     Some(match backend {
-        Backend::Sqlite => TestDb {
-            db: connect("sqlite::memory:".into()).await,
-            admin: None,
-        },
+        Backend::Sqlite => {
+            let (db, url) = connect("sqlite::memory:".into()).await;
+            TestDb {
+                db,
+                url,
+                admin: None,
+            }
+        }
         Backend::Postgres => {
             let base = postgres_url();
             let admin = admin(&base, backend).await;
@@ -142,9 +151,11 @@ pub async fn setup(backend: Backend, test: &str) -> Option<TestDb> {
                 .await
                 .unwrap();
             let sep = if base.contains('?') { '&' } else { '?' };
-            let db = connect(format!("{base}{sep}options=-c%20search_path%3D{schema}")).await;
+            let (db, url) =
+                connect(format!("{base}{sep}options=-c%20search_path%3D{schema}")).await;
             TestDb {
                 db,
+                url,
                 admin: Some(Admin::Sql(
                     admin,
                     format!("DROP SCHEMA \"{schema}\" CASCADE"),
@@ -162,9 +173,10 @@ pub async fn setup(backend: Backend, test: &str) -> Option<TestDb> {
             let (server, _) = base
                 .rsplit_once('/')
                 .expect("MySQL URL ends with /database");
-            let db = connect(format!("{server}/{name}")).await;
+            let (db, url) = connect(format!("{server}/{name}")).await;
             TestDb {
                 db,
+                url,
                 admin: Some(Admin::Sql(admin, format!("DROP DATABASE `{name}`"))),
             }
         }
@@ -174,9 +186,10 @@ pub async fn setup(backend: Backend, test: &str) -> Option<TestDb> {
             let client = mongodb::Client::with_uri_str(&base)
                 .await
                 .unwrap_or_else(|e| panic!("mongodb at {base} is unreachable: {e}"));
-            let db = connect(with_database(&base, &name)).await;
+            let (db, url) = connect(with_database(&base, &name)).await;
             TestDb {
                 db,
+                url,
                 admin: Some(Admin::Mongo(client, name)),
             }
         }

@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod harness;
+mod schema_change;
 mod types;
 
 use std::sync::Arc;

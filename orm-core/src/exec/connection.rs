@@ -5,9 +5,15 @@
 //! Tools that need such state, such as the migration runner, hold a `Connection` for the whole
 //! run. It returns to the pool when dropped.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::sync::Mutex;
 
 use super::pool::{Db, Pool};
+#[cfg(feature = "_sqlx")]
+use super::prepared::forget_if_stale;
+use super::prepared::{SchemaClock, changes_schema};
 use super::sql_runner::{self, SqlRunner};
 use super::{Backend, Decoder, ExecResult, Executor};
 use crate::error::Result;
@@ -30,6 +36,10 @@ enum Conn {
 pub struct Connection {
     dialect: Dialect,
     conn: Mutex<Conn>,
+    /// The `Db`'s record of schema changes (see [`super::prepared`]).
+    schema_clock: Arc<SchemaClock>,
+    /// DDL ran since the last `COMMIT` run by hand: record it again at that commit.
+    uncommitted_ddl: AtomicBool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -68,20 +78,32 @@ impl Db {
         Ok(Connection {
             dialect,
             conn: Mutex::new(conn),
+            schema_clock: self.schema_clock.clone(),
+            uncommitted_ddl: AtomicBool::new(false),
         })
     }
 }
 
-/// Dispatches one call to the connection's backend module.
+/// Dispatches one call to the connection's backend module (the connection forgets its
+/// prepared statements when one of them outlived a schema change).
 macro_rules! on_conn {
     ($conn:expr, $func:ident ( $($arg:expr),* )) => {
         match $conn {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => super::pool::sqlite::$func(&mut **c, $($arg),*).await,
+            Conn::Sqlite(c) => {
+                let result = super::pool::sqlite::$func(&mut **c, $($arg),*).await;
+                forget_if_stale(&mut **c, result).await
+            }
             #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => super::pool::postgres::$func(&mut **c, $($arg),*).await,
+            Conn::Postgres(c) => {
+                let result = super::pool::postgres::$func(&mut **c, $($arg),*).await;
+                forget_if_stale(&mut **c, result).await
+            }
             #[cfg(feature = "mysql")]
-            Conn::MySql(c) => super::pool::mysql::$func(&mut **c, $($arg),*).await,
+            Conn::MySql(c) => {
+                let result = super::pool::mysql::$func(&mut **c, $($arg),*).await;
+                forget_if_stale(&mut **c, result).await
+            }
             Conn::None(never) => match *never {},
         }
     };
@@ -136,8 +158,45 @@ impl Connection {
     #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
     pub(crate) async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
         let mut guard = self.conn.lock().await;
-        on_conn!(&mut *guard, execute_raw(sql))
+        let done = on_conn!(&mut *guard, execute_raw(sql))?;
+        if changes_schema(sql) {
+            // This connection's later statements are prepared against the new schema, and the
+            // pool replaces connections opened before the change.
+            forget_statements(&mut guard).await?;
+            self.schema_clock.record_change();
+            self.uncommitted_ddl.store(true, Ordering::Release);
+        } else if ends_transaction(sql) && self.uncommitted_ddl.swap(false, Ordering::AcqRel) {
+            // Connections opened while the DDL was uncommitted prepared against the old schema.
+            self.schema_clock.record_change();
+        }
+        Ok(done)
     }
+}
+
+/// Makes the connection forget its prepared statements (after DDL it ran itself).
+#[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
+async fn forget_statements(conn: &mut Conn) -> Result<()> {
+    #[cfg(feature = "_sqlx")]
+    use sqlx::Connection as _;
+    let done = match conn {
+        #[cfg(feature = "sqlite")]
+        Conn::Sqlite(c) => c.clear_cached_statements().await,
+        #[cfg(feature = "postgres")]
+        Conn::Postgres(c) => c.clear_cached_statements().await,
+        #[cfg(feature = "mysql")]
+        Conn::MySql(c) => c.clear_cached_statements().await,
+        Conn::None(never) => match *never {},
+    };
+    done.map_err(super::from_sqlx)
+}
+
+/// Whether `sql` is a `COMMIT` (or `END`) run by hand.
+fn ends_transaction(sql: &str) -> bool {
+    let word = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next();
+    word.is_some_and(|w| w.eq_ignore_ascii_case("COMMIT") || w.eq_ignore_ascii_case("END"))
 }
 
 impl Executor for Connection {
@@ -186,10 +245,10 @@ impl Executor for Connection {
         statement: Compiled,
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
-        self.run_fetch_all(statement, decode).await
+        sql_runner::fetch_compiled(self, statement, decode).await
     }
 
     async fn execute_compiled(&self, statement: Compiled) -> Result<ExecResult> {
-        self.run_execute(statement).await
+        sql_runner::execute_compiled(self, statement).await
     }
 }

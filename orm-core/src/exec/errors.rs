@@ -85,6 +85,7 @@ fn retry_kind(db: &dyn sqlx::error::DatabaseError) -> Option<fn(crate::error::Bo
     let serialization: fn(_) -> Error = |source| Error::SerializationFailure { source };
     let deadlock: fn(_) -> Error = |source| Error::Deadlock { source };
     let lock_timeout: fn(_) -> Error = |source| Error::LockTimeout { source };
+    let schema_changed: fn(_) -> Error = |source| Error::SchemaChanged { source };
     #[cfg(feature = "mysql")]
     if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
         return match my.number() {
@@ -93,6 +94,8 @@ fn retry_kind(db: &dyn sqlx::error::DatabaseError) -> Option<fn(crate::error::Bo
             1205 | 3572 => Some(lock_timeout),
             // MariaDB's snapshot-isolation conflict: "Record has changed since last read".
             1020 => Some(serialization),
+            // "Prepared statement needs to be re-prepared": a table it reads was altered.
+            1615 => Some(schema_changed),
             _ => None,
         };
     }
@@ -101,6 +104,14 @@ fn retry_kind(db: &dyn sqlx::error::DatabaseError) -> Option<fn(crate::error::Bo
         Some("40001") => Some(serialization),
         Some("40P01") => Some(deadlock),
         Some("55P03") => Some(lock_timeout),
+        // A prepared statement whose result columns changed under it (ALTER TABLE … TYPE).
+        Some("0A000")
+            if db
+                .message()
+                .contains("cached plan must not change result type") =>
+        {
+            Some(schema_changed)
+        }
         // SQLite: SQLITE_BUSY_SNAPSHOT, then SQLITE_BUSY / SQLITE_LOCKED and their variants.
         Some("517") => Some(serialization),
         Some("5" | "6" | "261" | "262" | "773") => Some(lock_timeout),

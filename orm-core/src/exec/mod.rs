@@ -11,6 +11,7 @@ mod errors;
 #[cfg(feature = "mongodb")]
 mod mongo;
 mod pool;
+mod prepared;
 mod row;
 mod sql_runner;
 mod transaction;

@@ -1,10 +1,13 @@
 //! [`Db`]: a connection pool on one of the backends (SQL through sqlx, MongoDB through its
 //! driver), chosen by the URL scheme.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use std::future::Future;
-
+#[cfg(feature = "_sqlx")]
+use super::prepared::forget_if_stale;
+use super::prepared::{SchemaClock, changes_schema};
 use super::sql_runner::{self, SqlRunner};
 use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions, run_in_transaction};
 use super::{Backend, Decoder, ExecResult, Executor};
@@ -22,6 +25,8 @@ use crate::sql::{Compiled, Dialect};
 #[derive(Clone, Debug)]
 pub struct Db {
     pub(super) pool: Pool,
+    /// When DDL last ran through this `Db` (see [`super::prepared`]).
+    pub(super) schema_clock: Arc<SchemaClock>,
 }
 
 #[derive(Clone, Debug)]
@@ -126,17 +131,28 @@ impl PoolOptions {
         .await?;
         Ok(Db {
             pool: Pool::Mongo(pool),
+            schema_clock: Arc::new(SchemaClock::new()),
         })
     }
 
+    /// sqlx's pool settings; connections opened before the last DDL run through the `Db`
+    /// (`schema_clock`) are replaced when next handed out (see [`super::prepared`]).
     #[cfg(feature = "_sqlx")]
-    fn sqlx_options<DB: sqlx::Database>(&self) -> sqlx::pool::PoolOptions<DB> {
+    fn sqlx_options<DB: sqlx::Database>(
+        &self,
+        schema_clock: &Arc<SchemaClock>,
+    ) -> sqlx::pool::PoolOptions<DB> {
+        let clock = schema_clock.clone();
         sqlx::pool::PoolOptions::new()
             .max_connections(self.max_connections)
             .min_connections(self.min_connections)
             .acquire_timeout(self.acquire_timeout)
             .idle_timeout(self.idle_timeout)
             .max_lifetime(self.max_lifetime)
+            .before_acquire(move |_conn, meta| {
+                let fresh = !clock.predates_last_change(meta.age);
+                Box::pin(async move { Ok(fresh) })
+            })
     }
 
     #[cfg(feature = "sqlite")]
@@ -149,7 +165,8 @@ impl PoolOptions {
             .foreign_keys(true)
             // `like` is case-sensitive on every dialect; `ilike` is the case-insensitive one.
             .pragma("case_sensitive_like", "ON");
-        let mut pool = self.sqlx_options::<sqlx::Sqlite>();
+        let schema_clock = Arc::new(SchemaClock::new());
+        let mut pool = self.sqlx_options::<sqlx::Sqlite>(&schema_clock);
         let options = if in_memory {
             // One connection owns an in-memory database: keep exactly one, forever.
             pool = pool
@@ -164,19 +181,22 @@ impl PoolOptions {
         let pool = pool.connect_with(options).await.map_err(super::from_sqlx)?;
         Ok(Db {
             pool: Pool::Sqlite(pool),
+            schema_clock,
         })
     }
 
     #[cfg(feature = "postgres")]
     async fn connect_postgres(self, url: &str) -> Result<Db> {
         let options: sqlx::postgres::PgConnectOptions = url.parse().map_err(super::from_sqlx)?;
+        let schema_clock = Arc::new(SchemaClock::new());
         let pool = self
-            .sqlx_options::<sqlx::Postgres>()
+            .sqlx_options::<sqlx::Postgres>(&schema_clock)
             .connect_with(options)
             .await
             .map_err(super::from_sqlx)?;
         Ok(Db {
             pool: Pool::Postgres(pool),
+            schema_clock,
         })
     }
 
@@ -187,8 +207,9 @@ impl PoolOptions {
             None => url.to_owned(),
         };
         let options: sqlx::mysql::MySqlConnectOptions = url.parse().map_err(super::from_sqlx)?;
+        let schema_clock = Arc::new(SchemaClock::new());
         let pool = self
-            .sqlx_options::<sqlx::MySql>()
+            .sqlx_options::<sqlx::MySql>(&schema_clock)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     // Strict mode: a value that does not fit is an error, never truncated.
@@ -205,6 +226,7 @@ impl PoolOptions {
             .map_err(super::from_sqlx)?;
         Ok(Db {
             pool: Pool::MySql(pool),
+            schema_clock,
         })
     }
 }
@@ -330,6 +352,7 @@ impl Db {
             let session = pool.begin(options).await?;
             return Ok(Transaction::new(
                 Backend::MongoDb,
+                self.schema_clock.clone(),
                 TxConn::Mongo(Box::new(super::mongo::MongoTx {
                     session,
                     database: pool.database.clone(),
@@ -351,7 +374,11 @@ impl Db {
             Pool::Mongo(_) => unreachable!("handled above"),
             Pool::None(never) => match *never {},
         };
-        Ok(Transaction::new(Backend::Sql(dialect), conn))
+        Ok(Transaction::new(
+            Backend::Sql(dialect),
+            self.schema_clock.clone(),
+            conn,
+        ))
     }
 
     /// Runs `body` in a transaction: commits when it returns `Ok`, rolls back when it returns
@@ -587,16 +614,29 @@ sqlx_backend!(
     }
 );
 
-/// Dispatches one call to the pool's backend module.
+/// Dispatches one call to the pool's backend module, on a connection taken for it (so that a
+/// connection whose prepared statement outlived a schema change forgets its statements).
 macro_rules! dispatch {
     ($self:ident, $func:ident ( $($arg:expr),* )) => {
         match &$self.pool {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => sqlite::$func(p, $($arg),*).await,
+            Pool::Sqlite(p) => {
+                let mut conn = p.acquire().await.map_err(super::from_sqlx)?;
+                let result = sqlite::$func(&mut *conn, $($arg),*).await;
+                forget_if_stale(&mut *conn, result).await
+            }
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => postgres::$func(p, $($arg),*).await,
+            Pool::Postgres(p) => {
+                let mut conn = p.acquire().await.map_err(super::from_sqlx)?;
+                let result = postgres::$func(&mut *conn, $($arg),*).await;
+                forget_if_stale(&mut *conn, result).await
+            }
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => mysql::$func(p, $($arg),*).await,
+            Pool::MySql(p) => {
+                let mut conn = p.acquire().await.map_err(super::from_sqlx)?;
+                let result = mysql::$func(&mut *conn, $($arg),*).await;
+                forget_if_stale(&mut *conn, result).await
+            }
             #[cfg(feature = "mongodb")]
             Pool::Mongo(_) => Err(Error::InvalidQuery(
                 "internal error: a SQL statement reached a MongoDB pool".to_owned(),
@@ -608,6 +648,17 @@ macro_rules! dispatch {
 
 #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
 impl SqlRunner for Db {
+    fn stale_statement_retries(&self) -> u32 {
+        match &self.pool {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => p.options().get_max_connections(),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => p.options().get_max_connections(),
+            // SQLite prepares a statement again itself when the schema changed.
+            _ => 0,
+        }
+    }
+
     fn sql_dialect(&self) -> Dialect {
         match &self.pool {
             #[cfg(feature = "sqlite")]
@@ -658,7 +709,11 @@ impl SqlRunner for Db {
 #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
 impl Db {
     pub(crate) async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
-        dispatch!(self, execute_raw(sql))
+        let done = dispatch!(self, execute_raw(sql))?;
+        if changes_schema(sql) {
+            self.schema_clock.record_change();
+        }
+        Ok(done)
     }
 }
 
@@ -740,13 +795,13 @@ impl Executor for Db {
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
         by_backend!(self,
-            sql => self.run_fetch_all(statement, decode).await,
+            sql => sql_runner::fetch_compiled(self, statement, decode).await,
             mongo(_target) => super::mongo::execute_raw(&statement.sql).map(|_| Vec::new()))
     }
 
     async fn execute_compiled(&self, statement: Compiled) -> Result<ExecResult> {
         by_backend!(self,
-            sql => self.run_execute(statement).await,
+            sql => sql_runner::execute_compiled(self, statement).await,
             mongo(_target) => super::mongo::execute_raw(&statement.sql))
     }
 }

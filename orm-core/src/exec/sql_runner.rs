@@ -17,6 +17,15 @@ pub(crate) trait SqlRunner: Send + Sync {
     /// The dialect to compile for.
     fn sql_dialect(&self) -> Dialect;
 
+    /// How many times a statement refused because it was prepared before a schema change
+    /// ([`Error::SchemaChanged`]) is run again: on a pool, where each statement is its own
+    /// transaction, once per connection (each refusal makes one stale connection forget its
+    /// statements, and the next run may land on another); none inside a transaction, which
+    /// the refusal aborted, so its caller retries it whole.
+    fn stale_statement_retries(&self) -> u32 {
+        0
+    }
+
     /// Runs a query and decodes every row.
     fn run_fetch_all<T: Send + 'static>(
         &self,
@@ -43,13 +52,39 @@ pub(crate) trait SqlRunner: Send + Sync {
     ) -> impl Future<Output = Result<ExecResult>> + Send;
 }
 
+/// Compiles a statement with `compile` and runs it with `run`; when it was refused because it
+/// was prepared before a schema change, compiles and runs it again as often as the runner
+/// allows (the server refused it before executing anything, so nothing runs twice).
+async fn run_compiled<R, T, Fut>(
+    runner: &R,
+    compile: impl Fn() -> Result<Compiled>,
+    run: impl Fn(Compiled) -> Fut,
+) -> Result<T>
+where
+    R: SqlRunner,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut retries = runner.stale_statement_retries();
+    loop {
+        match run(compile()?).await {
+            Err(e) if e.is_schema_changed() && retries > 0 => retries -= 1,
+            done => return done,
+        }
+    }
+}
+
 pub(crate) async fn fetch_all<R: SqlRunner, T: Send + 'static>(
     runner: &R,
     query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
-    let compiled = compile_select(&query, runner.sql_dialect())?;
-    runner.run_fetch_all(compiled, decode).await
+    let dialect = runner.sql_dialect();
+    run_compiled(
+        runner,
+        || compile_select(&query, dialect),
+        |compiled| runner.run_fetch_all(compiled, decode),
+    )
+    .await
 }
 
 pub(crate) async fn fetch_optional<R: SqlRunner, T: Send + 'static>(
@@ -57,17 +92,54 @@ pub(crate) async fn fetch_optional<R: SqlRunner, T: Send + 'static>(
     query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Option<T>> {
-    let compiled = compile_select(&query, runner.sql_dialect())?;
-    runner.run_fetch_optional(compiled, decode).await
+    let dialect = runner.sql_dialect();
+    run_compiled(
+        runner,
+        || compile_select(&query, dialect),
+        |compiled| runner.run_fetch_optional(compiled, decode),
+    )
+    .await
 }
 
 pub(crate) async fn count<R: SqlRunner>(runner: &R, mut query: SelectQuery) -> Result<u64> {
     query.projection = Projection::Count;
-    let compiled = compile_select(&query, runner.sql_dialect())?;
-    Ok(runner
-        .run_fetch_optional(compiled, decode_count)
+    Ok(fetch_optional(runner, query, decode_count)
         .await?
         .unwrap_or(0))
+}
+
+/// A statement compiled by the caller (`raw`): kept for a second run only where the runner
+/// retries statements prepared before a schema change.
+pub(crate) async fn fetch_compiled<R: SqlRunner, T: Send + 'static>(
+    runner: &R,
+    statement: Compiled,
+    decode: Decoder<T>,
+) -> Result<Vec<T>> {
+    if runner.stale_statement_retries() == 0 {
+        return runner.run_fetch_all(statement, decode).await;
+    }
+    run_compiled(
+        runner,
+        || Ok(statement.clone()),
+        |compiled| runner.run_fetch_all(compiled, decode),
+    )
+    .await
+}
+
+/// [`fetch_compiled`] for a statement that returns no rows.
+pub(crate) async fn execute_compiled<R: SqlRunner>(
+    runner: &R,
+    statement: Compiled,
+) -> Result<ExecResult> {
+    if runner.stale_statement_retries() == 0 {
+        return runner.run_execute(statement).await;
+    }
+    run_compiled(
+        runner,
+        || Ok(statement.clone()),
+        |compiled| runner.run_execute(compiled),
+    )
+    .await
 }
 
 fn decode_count(row: &RowRef<'_>) -> Result<u64> {
@@ -95,15 +167,25 @@ pub(crate) async fn insert_returning<R: SqlRunner, T: Send + 'static>(
         Some(_) => None,
         None => Some(key_values(&query)?),
     };
-    let compiled = compile(&Statement::Insert(query), dialect)?;
+    let insert = Statement::Insert(query);
     if dialect.has_returning() {
-        let row = runner.run_fetch_optional(compiled, decode).await?;
+        let row = run_compiled(
+            runner,
+            || compile(&insert, dialect),
+            |compiled| runner.run_fetch_optional(compiled, decode),
+        )
+        .await?;
         return row.ok_or(Error::NotFound {
             table: schema.table,
             detail: " after insert",
         });
     }
-    let done = runner.run_execute(compiled).await?;
+    let done = run_compiled(
+        runner,
+        || compile(&insert, dialect),
+        |compiled| runner.run_execute(compiled),
+    )
+    .await?;
     let key = match key {
         Some(values) => values,
         None => vec![Value::BigInt(done.last_insert_id.ok_or_else(|| {
@@ -160,7 +242,14 @@ pub(crate) async fn execute<R: SqlRunner>(runner: &R, statement: Statement) -> R
         }) if rows_per_statement(&insert, dialect) < insert.rows.len() => {
             Box::pin(runner.run_chunked_insert(insert, Some(on_conflict))).await
         }
-        other => runner.run_execute(compile(&other, dialect)?).await,
+        other => {
+            run_compiled(
+                runner,
+                || compile(&other, dialect),
+                |compiled| runner.run_execute(compiled),
+            )
+            .await
+        }
     }
 }
 

@@ -5,12 +5,15 @@
 //! every query method that takes `&db` also takes `&tx`.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard};
 
+#[cfg(feature = "_sqlx")]
+use super::prepared::forget_if_stale;
+use super::prepared::{SchemaClock, changes_schema};
 use super::sql_runner::{self, SqlRunner};
 use super::{Backend, Decoder, ExecResult, Executor};
 use crate::error::{Error, Result};
@@ -131,6 +134,10 @@ struct Shared {
     /// (a destructor cannot run async code).
     abandoned: SyncMutex<Vec<String>>,
     savepoints: AtomicU32,
+    /// The `Db`'s record of schema changes, told at commit when this transaction ran DDL.
+    schema_clock: Arc<SchemaClock>,
+    /// Whether DDL ran in this transaction.
+    changed_schema: AtomicBool,
 }
 
 /// An open transaction. Dropping every handle without [`commit`](Transaction::commit) rolls it
@@ -171,13 +178,15 @@ impl std::fmt::Debug for Transaction {
 }
 
 impl Transaction {
-    pub(crate) fn new(backend: Backend, conn: TxConn) -> Self {
+    pub(crate) fn new(backend: Backend, schema_clock: Arc<SchemaClock>, conn: TxConn) -> Self {
         Transaction {
             shared: Arc::new(Shared {
                 backend,
                 conn: Mutex::new(Some(conn)),
                 abandoned: SyncMutex::new(Vec::new()),
                 savepoints: AtomicU32::new(0),
+                schema_clock,
+                changed_schema: AtomicBool::new(false),
             }),
             savepoint: None,
         }
@@ -262,7 +271,7 @@ impl Transaction {
                 .await
                 .map(drop);
         }
-        match guard.take().expect("locked") {
+        let ended = match guard.take().expect("locked") {
             #[cfg(feature = "sqlite")]
             TxConn::Sqlite(tx) => end_transaction(tx, commit).await,
             #[cfg(feature = "postgres")]
@@ -272,7 +281,12 @@ impl Transaction {
             #[cfg(feature = "mongodb")]
             TxConn::Mongo(tx) => tx.finish(commit).await,
             TxConn::None(never) => match never {},
+        };
+        if commit && ended.is_ok() && self.shared.changed_schema.load(Ordering::Acquire) {
+            // Other connections may hold statements prepared against the old schema.
+            self.shared.schema_clock.record_change();
         }
+        ended
     }
 }
 
@@ -290,16 +304,26 @@ async fn end_transaction<DB: sqlx::Database>(
     done.map_err(super::from_sqlx)
 }
 
-/// Dispatches one call to the transaction's backend module, on its connection.
+/// Dispatches one call to the transaction's backend module, on its connection (which forgets
+/// its prepared statements when one of them outlived a schema change).
 macro_rules! on_conn {
     ($conn:expr, $func:ident ( $($arg:expr),* )) => {
         match $conn {
             #[cfg(feature = "sqlite")]
-            TxConn::Sqlite(tx) => super::pool::sqlite::$func(&mut **tx, $($arg),*).await,
+            TxConn::Sqlite(tx) => {
+                let result = super::pool::sqlite::$func(&mut **tx, $($arg),*).await;
+                forget_if_stale(&mut **tx, result).await
+            }
             #[cfg(feature = "postgres")]
-            TxConn::Postgres(tx) => super::pool::postgres::$func(&mut **tx, $($arg),*).await,
+            TxConn::Postgres(tx) => {
+                let result = super::pool::postgres::$func(&mut **tx, $($arg),*).await;
+                forget_if_stale(&mut **tx, result).await
+            }
             #[cfg(feature = "mysql")]
-            TxConn::MySql(tx) => super::pool::mysql::$func(&mut **tx, $($arg),*).await,
+            TxConn::MySql(tx) => {
+                let result = super::pool::mysql::$func(&mut **tx, $($arg),*).await;
+                forget_if_stale(&mut **tx, result).await
+            }
             #[cfg(feature = "mongodb")]
             TxConn::Mongo(_) => Err(Error::InvalidQuery(
                 "internal error: a SQL statement reached a MongoDB transaction".to_owned(),
@@ -311,6 +335,23 @@ macro_rules! on_conn {
 
 async fn run_raw(conn: &mut TxConn, sql: &str) -> Result<ExecResult> {
     on_conn!(conn, execute_raw(sql))
+}
+
+/// Makes the connection forget its prepared statements (after DDL it ran itself).
+async fn forget_statements(conn: &mut TxConn) -> Result<()> {
+    use sqlx::Connection as _;
+    let done = match conn {
+        #[cfg(feature = "sqlite")]
+        TxConn::Sqlite(tx) => tx.clear_cached_statements().await,
+        #[cfg(feature = "postgres")]
+        TxConn::Postgres(tx) => tx.clear_cached_statements().await,
+        #[cfg(feature = "mysql")]
+        TxConn::MySql(tx) => tx.clear_cached_statements().await,
+        #[cfg(feature = "mongodb")]
+        TxConn::Mongo(_) => Ok(()),
+        TxConn::None(never) => match *never {},
+    };
+    done.map_err(super::from_sqlx)
 }
 
 impl SqlRunner for Transaction {
@@ -363,7 +404,14 @@ impl SqlRunner for Transaction {
 impl Transaction {
     pub(crate) async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
         let mut guard = self.lock().await?;
-        run_raw(guard.as_mut().expect("locked"), sql).await
+        let conn = guard.as_mut().expect("locked");
+        let done = run_raw(conn, sql).await?;
+        if changes_schema(sql) {
+            // Later statements of this transaction are prepared against the new schema.
+            forget_statements(conn).await?;
+            self.shared.changed_schema.store(true, Ordering::Release);
+        }
+        Ok(done)
     }
 }
 
@@ -447,13 +495,13 @@ impl Executor for Transaction {
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
         by_backend!(self,
-            sql => self.run_fetch_all(statement, decode).await,
+            sql => sql_runner::fetch_compiled(self, statement, decode).await,
             mongo(_target) => super::mongo::execute_raw(&statement.sql).map(|_| Vec::new()))
     }
 
     async fn execute_compiled(&self, statement: Compiled) -> Result<ExecResult> {
         by_backend!(self,
-            sql => self.run_execute(statement).await,
+            sql => sql_runner::execute_compiled(self, statement).await,
             mongo(_target) => super::mongo::execute_raw(&statement.sql))
     }
 }

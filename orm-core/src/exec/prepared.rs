@@ -1,0 +1,120 @@
+//! Prepared statements that outlive a schema change.
+//!
+//! sqlx keeps each connection's prepared statements for reuse. When a migration changes a
+//! table under them (say `ALTER COLUMN … TYPE`), PostgreSQL refuses to run such a statement
+//! ("cached plan must not change result type", [`Error::SchemaChanged`]) until the connection
+//! forgets it. Three mechanisms keep a running application working:
+//! - a connection whose statement failed that way forgets all its prepared statements at once
+//!   ([`forget_if_stale`]), so it fails at most once per schema change;
+//! - on a [`Db`](super::Db) the failed statement is prepared again and retried (nothing ran:
+//!   the server refuses it before executing), so pool users never see the error
+//!   ([`super::sql_runner`]);
+//! - DDL run through a `Db` (or its transactions and connections) is recorded in its
+//!   [`SchemaClock`], and the pool replaces every connection opened before it when it is next
+//!   handed out, so even transactions never meet a stale statement after the `Db`'s own
+//!   migrations.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// When DDL last ran through one [`Db`](super::Db) (shared by its clones, transactions and
+/// connections).
+#[derive(Debug)]
+pub(crate) struct SchemaClock {
+    origin: Instant,
+    /// Nanoseconds from `origin` to the end of the last schema change; 0 for none yet.
+    last_change: AtomicU64,
+}
+
+impl SchemaClock {
+    pub(crate) fn new() -> Self {
+        SchemaClock {
+            origin: Instant::now(),
+            last_change: AtomicU64::new(0),
+        }
+    }
+
+    /// Records that a schema change has just completed (or committed).
+    pub(crate) fn record_change(&self) {
+        let nanos = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_change.fetch_max(nanos.max(1), Ordering::AcqRel);
+    }
+
+    /// Whether a connection opened `age` ago predates the last schema change, so that its
+    /// prepared statements may describe the old schema.
+    pub(crate) fn predates_last_change(&self, age: Duration) -> bool {
+        let last = self.last_change.load(Ordering::Acquire);
+        if last == 0 {
+            return false;
+        }
+        let since_change = self
+            .origin
+            .elapsed()
+            .saturating_sub(Duration::from_nanos(last));
+        age >= since_change
+    }
+}
+
+/// Whether `sql` (one or more statements) can change the shape of a table or view: a
+/// statement beginning with `ALTER`, `DROP`, `CREATE` or `RENAME`. Errs on the side of yes:
+/// the only cost is that the pool opens fresh connections.
+pub(crate) fn changes_schema(sql: &str) -> bool {
+    sql.split(';').any(|statement| {
+        let word = statement
+            .trim_start()
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or_default();
+        ["ALTER", "DROP", "CREATE", "RENAME"]
+            .iter()
+            .any(|kw| word.eq_ignore_ascii_case(kw))
+    })
+}
+
+/// Passes `result` through; when it is [`Error::SchemaChanged`], first makes `conn` forget its
+/// prepared statements so that the next ones are prepared against the new schema.
+#[cfg(feature = "_sqlx")]
+pub(crate) async fn forget_if_stale<C, T>(conn: &mut C, result: Result<T>) -> Result<T>
+where
+    C: sqlx::Connection,
+    C::Database: sqlx::database::HasStatementCache,
+{
+    if let Err(Error::SchemaChanged { .. }) = &result {
+        // A connection that cannot even close its statements is broken: the pool's ping
+        // discards it before its next use, and the statement's own error is the one to report.
+        let _broken = conn.clear_cached_statements().await;
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ddl_is_recognised_at_the_start_of_any_statement() {
+        assert!(changes_schema("ALTER TABLE t ALTER COLUMN c TYPE bigint"));
+        assert!(changes_schema("  drop table t"));
+        assert!(changes_schema(
+            "BEGIN; alter table t add column c int; COMMIT"
+        ));
+        assert!(changes_schema("CREATE OR REPLACE VIEW v AS SELECT 1"));
+        assert!(!changes_schema("SELECT 'ALTER TABLE t'"));
+        assert!(!changes_schema("INSERT INTO t VALUES (1)"));
+        assert!(!changes_schema("altered"));
+    }
+
+    #[test]
+    fn connections_opened_before_a_change_predate_it() {
+        let clock = SchemaClock::new();
+        assert!(!clock.predates_last_change(Duration::from_secs(3600)));
+        std::thread::sleep(Duration::from_millis(5));
+        clock.record_change();
+        // Opened an hour ago: before the change. Opened just now (age 0): after it.
+        assert!(clock.predates_last_change(Duration::from_secs(3600)));
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!clock.predates_last_change(Duration::ZERO));
+    }
+}
