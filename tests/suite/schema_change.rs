@@ -115,9 +115,28 @@ fn widen_title(dialect: Dialect, width: u32) -> Vec<String> {
     }
 }
 
-async fn run_ddl(db: &Db, statements: &[String]) {
-    for sql in statements {
-        db.execute_raw(sql).await.unwrap();
+/// Runs a migration's statements in one call, so on one connection (as the migration runner
+/// does: SQLite checks `RENAME TO` against the connection's cached schema).
+async fn run_ddl(db: &impl Executor, statements: &[String]) {
+    let sql = statements.join(";\n");
+    if let Err(e) = db.execute_raw(&sql).await {
+        panic!("{sql}: {e}");
+    }
+}
+
+/// Holds every connection of `db` at once, each in a transaction, and reads through each:
+/// none may meet a statement prepared against the old schema.
+async fn read_in_a_transaction_on_every_connection(db: &Db) {
+    let mut txs = Vec::new();
+    for _ in 0..POOL_SIZE {
+        let tx = db.begin().await.unwrap();
+        assert_eq!(Doc::query().all(&tx).await.unwrap().len(), 3);
+        let first = Doc::find(&tx, 1).await.unwrap().unwrap();
+        assert_eq!(first.title, "document 1");
+        txs.push(tx);
+    }
+    for tx in txs {
+        tx.commit().await.unwrap();
     }
 }
 
@@ -274,21 +293,29 @@ async fn own_ddl_leaves_no_stale_statement_even_in_transactions(backend: Backend
     let dialect = p.app.backend().dialect().unwrap();
     setup_docs(&p.app).await;
     warm_every_connection(&p.app).await;
+    // Through the pool.
     run_ddl(&p.app, &widen_title(dialect, 200)).await;
-    // Every connection at once, each in a transaction: none may fail.
-    let mut txs = Vec::new();
-    for _ in 0..POOL_SIZE {
-        let tx = p.app.begin().await.unwrap();
-        assert_eq!(Doc::query().all(&tx).await.unwrap().len(), 3);
-        assert_eq!(
-            Doc::find(&tx, 1).await.unwrap().unwrap().title,
-            "document 1"
-        );
-        txs.push(tx);
+    read_in_a_transaction_on_every_connection(&p.app).await;
+    // Through a connection taken from it (as the migration runner does), which reads the
+    // table again itself before it is returned.
+    warm_every_connection(&p.app).await;
+    let conn = p.app.acquire().await.unwrap();
+    assert_eq!(Doc::query().all(&conn).await.unwrap().len(), 3);
+    run_ddl(&conn, &widen_title(dialect, 300)).await;
+    assert_eq!(Doc::query().all(&conn).await.unwrap().len(), 3);
+    drop(conn);
+    read_in_a_transaction_on_every_connection(&p.app).await;
+    // Statement by statement through the pool, each maybe on another connection. SQLite
+    // checks `RENAME TO deploy_docs` against the connection's cached schema: every connection
+    // reads the table just before the `DROP`, so each has cached a schema that still has it.
+    warm_every_connection(&p.app).await;
+    for sql in widen_title(dialect, 400) {
+        if sql.starts_with("DROP") {
+            warm_every_connection(&p.app).await;
+        }
+        p.app.execute_raw(&sql).await.unwrap();
     }
-    for tx in txs {
-        tx.commit().await.unwrap();
-    }
+    read_in_a_transaction_on_every_connection(&p.app).await;
     use_every_connection(&p.app, 2).await;
     p.teardown().await;
 }

@@ -25,7 +25,8 @@ use crate::sql::{Compiled, Dialect};
 #[derive(Clone, Debug)]
 pub struct Db {
     pub(super) pool: Pool,
-    /// When DDL last ran through this `Db` (see [`super::prepared`]).
+    /// When DDL last ran through this `Db` (see [`super::prepared`]); consulted by PostgreSQL
+    /// pools and SQLite file pools (MariaDB prepares statements again itself).
     pub(super) schema_clock: Arc<SchemaClock>,
 }
 
@@ -135,24 +136,30 @@ impl PoolOptions {
         })
     }
 
-    /// sqlx's pool settings; connections opened before the last DDL run through the `Db`
-    /// (`schema_clock`) are replaced when next handed out (see [`super::prepared`]).
     #[cfg(feature = "_sqlx")]
-    fn sqlx_options<DB: sqlx::Database>(
-        &self,
-        schema_clock: &Arc<SchemaClock>,
-    ) -> sqlx::pool::PoolOptions<DB> {
-        let clock = schema_clock.clone();
+    fn sqlx_options<DB: sqlx::Database>(&self) -> sqlx::pool::PoolOptions<DB> {
         sqlx::pool::PoolOptions::new()
             .max_connections(self.max_connections)
             .min_connections(self.min_connections)
             .acquire_timeout(self.acquire_timeout)
             .idle_timeout(self.idle_timeout)
             .max_lifetime(self.max_lifetime)
-            .before_acquire(move |_conn, meta| {
-                let fresh = !clock.predates_last_change(meta.age);
-                Box::pin(async move { Ok(fresh) })
-            })
+    }
+
+    /// `options` with connections opened before the last DDL run through the `Db`
+    /// (`schema_clock`) replaced when next handed out. Their prepared statements (PostgreSQL)
+    /// or cached schema (SQLite, whose `ALTER TABLE … RENAME` checks names against it before
+    /// reading the new one) describe the old tables (see [`super::prepared`]).
+    #[cfg(feature = "_sqlx")]
+    fn replacing_connections_older_than<DB: sqlx::Database>(
+        options: sqlx::pool::PoolOptions<DB>,
+        schema_clock: &Arc<SchemaClock>,
+    ) -> sqlx::pool::PoolOptions<DB> {
+        let clock = schema_clock.clone();
+        options.before_acquire(move |_conn, meta| {
+            let fresh = !clock.predates_last_change(meta.age);
+            Box::pin(async move { Ok(fresh) })
+        })
     }
 
     #[cfg(feature = "sqlite")]
@@ -166,7 +173,7 @@ impl PoolOptions {
             // `like` is case-sensitive on every dialect; `ilike` is the case-insensitive one.
             .pragma("case_sensitive_like", "ON");
         let schema_clock = Arc::new(SchemaClock::new());
-        let mut pool = self.sqlx_options::<sqlx::Sqlite>(&schema_clock);
+        let mut pool = self.sqlx_options::<sqlx::Sqlite>();
         let options = if in_memory {
             // One connection owns an in-memory database: keep exactly one, forever.
             pool = pool
@@ -176,6 +183,9 @@ impl PoolOptions {
                 .max_lifetime(None);
             options
         } else {
+            // An in-memory database lives and dies with its one connection: only files have
+            // connections to replace after DDL.
+            pool = Self::replacing_connections_older_than(pool, &schema_clock);
             options.journal_mode(SqliteJournalMode::Wal)
         };
         let pool = pool.connect_with(options).await.map_err(super::from_sqlx)?;
@@ -189,11 +199,13 @@ impl PoolOptions {
     async fn connect_postgres(self, url: &str) -> Result<Db> {
         let options: sqlx::postgres::PgConnectOptions = url.parse().map_err(super::from_sqlx)?;
         let schema_clock = Arc::new(SchemaClock::new());
-        let pool = self
-            .sqlx_options::<sqlx::Postgres>(&schema_clock)
-            .connect_with(options)
-            .await
-            .map_err(super::from_sqlx)?;
+        let pool = Self::replacing_connections_older_than(
+            self.sqlx_options::<sqlx::Postgres>(),
+            &schema_clock,
+        )
+        .connect_with(options)
+        .await
+        .map_err(super::from_sqlx)?;
         Ok(Db {
             pool: Pool::Postgres(pool),
             schema_clock,
@@ -207,9 +219,8 @@ impl PoolOptions {
             None => url.to_owned(),
         };
         let options: sqlx::mysql::MySqlConnectOptions = url.parse().map_err(super::from_sqlx)?;
-        let schema_clock = Arc::new(SchemaClock::new());
         let pool = self
-            .sqlx_options::<sqlx::MySql>(&schema_clock)
+            .sqlx_options::<sqlx::MySql>()
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     // Strict mode: a value that does not fit is an error, never truncated.
@@ -226,7 +237,7 @@ impl PoolOptions {
             .map_err(super::from_sqlx)?;
         Ok(Db {
             pool: Pool::MySql(pool),
-            schema_clock,
+            schema_clock: Arc::new(SchemaClock::new()),
         })
     }
 }

@@ -10,9 +10,13 @@
 //!   the server refuses it before executing), so pool users never see the error
 //!   ([`super::sql_runner`]);
 //! - DDL run through a `Db` (or its transactions and connections) is recorded in its
-//!   [`SchemaClock`], and the pool replaces every connection opened before it when it is next
-//!   handed out, so even transactions never meet a stale statement after the `Db`'s own
-//!   migrations.
+//!   [`SchemaClock`], and a PostgreSQL pool replaces every connection opened before it when it
+//!   is next handed out, so even transactions never meet a stale statement after the `Db`'s
+//!   own migrations. A SQLite file pool does the same: SQLite prepares statements again
+//!   itself, but checks some DDL (`ALTER TABLE … RENAME TO x`) against a connection's cached
+//!   schema, in which a table another connection dropped still exists. (An in-memory SQLite
+//!   database lives and dies with its one connection, which is never replaced; MariaDB needs
+//!   neither.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
