@@ -6,6 +6,7 @@
 #[macro_use]
 mod harness;
 mod types;
+mod values;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -95,7 +95,9 @@ pub(crate) async fn insert_returning<R: SqlRunner, T: Send + 'static>(
         Some(_) => None,
         None => Some(key_values(&query)?),
     };
-    let compiled = compile(&Statement::Insert(query), dialect)?;
+    let statement = Statement::Insert(query);
+    check_packet(runner, &statement).await?;
+    let compiled = compile(&statement, dialect)?;
     if dialect.has_returning() {
         let row = runner.run_fetch_optional(compiled, decode).await?;
         return row.ok_or(Error::NotFound {
@@ -150,17 +152,166 @@ pub(crate) async fn execute<R: SqlRunner>(runner: &R, statement: Statement) -> R
     // The chunked inserts (a transaction and a loop of statements) are boxed: inline, their
     // state made every `execute` future several kilobytes, copied on each await of every
     // insert, update and delete (a third of a one-row insert's instructions, benches/NOTES.md).
+    // MySQL/MariaDB: a statement over the server's `max_allowed_packet` is refused (and a
+    // large one drops the connection), so big inserts are split by size as well as by count.
+    let packet = match dialect {
+        Dialect::MySql => packet_limit(runner, statement_bytes(&statement)).await?,
+        _ => None,
+    };
     match statement {
-        Statement::Insert(query) if rows_per_statement(&query, dialect) < query.rows.len() => {
+        Statement::Insert(query) if needs_chunks(&query, dialect, packet) => {
             Box::pin(runner.run_chunked_insert(query, None)).await
         }
         Statement::Upsert(UpsertQuery {
             insert,
             on_conflict,
-        }) if rows_per_statement(&insert, dialect) < insert.rows.len() => {
+        }) if needs_chunks(&insert, dialect, packet) => {
             Box::pin(runner.run_chunked_insert(insert, Some(on_conflict))).await
         }
-        other => runner.run_execute(compile(&other, dialect)?).await,
+        other => {
+            if let Some(limit) = packet {
+                fits_packet(&other, limit)?;
+            }
+            runner.run_execute(compile(&other, dialect)?).await
+        }
+    }
+}
+
+fn needs_chunks(query: &InsertQuery, dialect: Dialect, packet: Option<usize>) -> bool {
+    rows_per_statement(query, dialect) < query.rows.len()
+        || packet.is_some_and(|limit| insert_bytes(query) > packet_budget(limit))
+}
+
+/// Statements estimated below this size are sent without asking the server for its
+/// `max_allowed_packet` (which no server sets below 1 MiB in practice: the default is 16 MiB on
+/// MariaDB, 64 MiB on MySQL 8).
+const PACKET_CHECK_ABOVE: usize = 1 << 20;
+
+/// The server's `max_allowed_packet`, read when a statement of `bytes` is large enough to come near it
+/// on MySQL/MariaDB (one round trip, only for such statements); `None` otherwise.
+async fn packet_limit<R: SqlRunner>(runner: &R, bytes: usize) -> Result<Option<usize>> {
+    if runner.sql_dialect() != Dialect::MySql || bytes <= PACKET_CHECK_ABOVE {
+        return Ok(None);
+    }
+    let read = Compiled {
+        sql: "SELECT CAST(@@max_allowed_packet AS SIGNED)".to_owned(),
+        values: Vec::new(),
+    };
+    let limit = runner
+        .run_fetch_optional(read, |row| <i64 as FieldType>::decode(row, 0))
+        .await?;
+    Ok(limit.and_then(|n| usize::try_from(n).ok()))
+}
+
+/// Refuses `statement` when it is larger than the server accepts (its `max_allowed_packet`,
+/// read by [`packet_limit`]).
+async fn check_packet<R: SqlRunner>(runner: &R, statement: &Statement) -> Result<()> {
+    if runner.sql_dialect() != Dialect::MySql {
+        return Ok(());
+    }
+    match packet_limit(runner, statement_bytes(statement)).await? {
+        Some(limit) => fits_packet(statement, limit),
+        None => Ok(()),
+    }
+}
+
+/// What of a statement of at most `limit` bytes its bound values may take: the rest is the
+/// execute packet's header, null bitmap and parameter types, counted generously.
+fn packet_budget(limit: usize) -> usize {
+    limit.saturating_sub(4096)
+}
+
+/// The bytes `value` takes in a MySQL execute packet (a length prefix and the data; fixed-size
+/// values 8), plus its type entry.
+fn value_bytes(value: &Value) -> usize {
+    let data = match value {
+        Value::Text(s) => s.len(),
+        Value::Bytes(b) => b.len(),
+        #[cfg(feature = "json")]
+        Value::Json(j) => j.to_string().len(),
+        _ => 32,
+    };
+    data + 9 + 2
+}
+
+fn insert_bytes(query: &InsertQuery) -> usize {
+    query.rows.iter().map(|row| row_bytes(row)).sum()
+}
+
+fn row_bytes(row: &[Value]) -> usize {
+    row.iter().map(value_bytes).sum()
+}
+
+/// The estimated size of the values `statement` binds.
+fn statement_bytes(statement: &Statement) -> usize {
+    match statement {
+        Statement::Insert(q) => insert_bytes(q),
+        Statement::Upsert(q) => insert_bytes(&q.insert),
+        Statement::Update(q) => q
+            .assignments
+            .iter()
+            .map(|(_, a)| match a {
+                crate::query::ir::Assignment::Value(v) => value_bytes(v),
+                crate::query::ir::Assignment::Add { delta, .. } => value_bytes(delta),
+            })
+            .sum(),
+        Statement::Select(_) | Statement::Delete(_) => 0,
+    }
+}
+
+/// `Ok` when `statement` fits a packet of `limit` bytes; otherwise [`Error::ValueTooLong`]
+/// naming the column of its largest value, the server's limit and how to raise it.
+fn fits_packet(statement: &Statement, limit: usize) -> Result<()> {
+    let bytes = statement_bytes(statement);
+    if bytes <= packet_budget(limit) {
+        return Ok(());
+    }
+    let (schema, largest) = match statement {
+        Statement::Insert(q) | Statement::Upsert(UpsertQuery { insert: q, .. }) => (
+            q.schema,
+            q.rows
+                .iter()
+                .flat_map(|row| q.schema.insert_columns().map(|c| c.name).zip(row))
+                .max_by_key(|(_, v)| value_bytes(v)),
+        ),
+        Statement::Update(q) => (
+            q.schema,
+            q.assignments
+                .iter()
+                .filter_map(|(name, a)| match a {
+                    crate::query::ir::Assignment::Value(v) => Some((*name, v)),
+                    crate::query::ir::Assignment::Add { .. } => None,
+                })
+                .max_by_key(|(_, v)| value_bytes(v)),
+        ),
+        Statement::Select(_) | Statement::Delete(_) => return Ok(()),
+    };
+    Err(packet_error(schema.table, largest, bytes, limit))
+}
+
+fn packet_error(table: &str, largest: Option<(&str, &Value)>, bytes: usize, limit: usize) -> Error {
+    let value = largest.map_or(String::new(), |(_, v)| {
+        format!("its largest value is {}, ", mib(value_bytes(v)))
+    });
+    Error::ValueTooLong {
+        column: largest.map(|(name, _)| name.to_owned()),
+        source: format!(
+            "a write to `{table}` of {} ({value}more than one statement can carry) is over the \
+             server's max_allowed_packet of {}; {}",
+            mib(bytes),
+            mib(limit),
+            crate::exec::errors::PACKET_ADVICE
+        )
+        .into(),
+    }
+}
+
+/// `n` bytes, in MiB when that is more readable.
+fn mib(n: usize) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20))
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -178,12 +329,47 @@ pub(crate) async fn insert_in_chunks<R: SqlRunner>(
 ) -> Result<ExecResult> {
     let dialect = runner.sql_dialect();
     let chunk = rows_per_statement(&query, dialect);
+    let budget = match dialect {
+        Dialect::MySql => packet_limit(runner, insert_bytes(&query)).await?,
+        _ => None,
+    }
+    .map(|limit| (limit, packet_budget(limit)));
+    if let Some((limit, budget)) = budget
+        && let Some(row) = query.rows.iter().find(|row| row_bytes(row) > budget)
+    {
+        // One row alone is over the limit: no split can send it.
+        let largest = query
+            .schema
+            .insert_columns()
+            .map(|c| c.name)
+            .zip(row)
+            .max_by_key(|(_, v)| value_bytes(v));
+        return Err(packet_error(
+            query.schema.table,
+            largest,
+            row_bytes(row),
+            limit,
+        ));
+    }
     let mut total = ExecResult::default();
     let mut rows = query.rows.into_iter().peekable();
     while rows.peek().is_some() {
+        // At most `chunk` rows, and (MySQL, large rows) at most the packet's budget of bytes.
+        let mut part_rows = Vec::new();
+        let mut bytes = 0;
+        while let Some(row) = rows.peek() {
+            let size = row_bytes(row);
+            let full = part_rows.len() >= chunk
+                || budget.is_some_and(|(_, budget)| !part_rows.is_empty() && bytes + size > budget);
+            if full {
+                break;
+            }
+            bytes += size;
+            part_rows.push(rows.next().expect("peeked"));
+        }
         let part = InsertQuery {
             schema: query.schema,
-            rows: rows.by_ref().take(chunk).collect(),
+            rows: part_rows,
             returning: false,
         };
         let statement = match &on_conflict {
