@@ -228,10 +228,34 @@ fn value_bytes(value: &Value) -> usize {
         Value::Text(s) => s.len(),
         Value::Bytes(b) => b.len(),
         #[cfg(feature = "json")]
-        Value::Json(j) => j.to_string().len(),
+        Value::Json(j) => json_bytes(j),
         _ => 32,
     };
     data + 9 + 2
+}
+
+/// About the length of `json` as text (its strings and keys, escapes aside, plus a few bytes
+/// per value), without serializing it; iterative, whatever its depth.
+#[cfg(feature = "json")]
+fn json_bytes(json: &serde_json::Value) -> usize {
+    use serde_json::Value as J;
+    let mut total = 0;
+    let mut stack = vec![json];
+    while let Some(value) = stack.pop() {
+        total += match value {
+            J::String(s) => s.len() + 2,
+            J::Array(items) => {
+                stack.extend(items);
+                2 + items.len()
+            }
+            J::Object(map) => {
+                stack.extend(map.values());
+                2 + map.keys().map(|k| k.len() + 4).sum::<usize>()
+            }
+            _ => 24,
+        };
+    }
+    total
 }
 
 fn insert_bytes(query: &InsertQuery) -> usize {
