@@ -58,13 +58,13 @@ pub enum Error {
         source: BoxError,
     },
 
-    /// A string is longer than its column's `max_length`. Never truncated: checked by the ORM
-    /// before writing, and reported the same way when the database rejects it (MySQL `1406`,
-    /// PostgreSQL `22001`, SQLite's `ck_<table>_<col>_length` CHECK).
-    #[error(
-        "value too long for column {}: {source}; shorten it or raise the field's `max_length`",
-        display_name(.column)
-    )]
+    /// A string is longer than its column holds: its `max_length`, or on MySQL/MariaDB the
+    /// server's `max_allowed_packet` (the largest statement it accepts) or an older `TEXT`
+    /// column's 65,535 bytes. Never truncated: checked by the ORM before writing, and reported
+    /// the same way when the database rejects it (MySQL `1406`/`1153`, PostgreSQL `22001`,
+    /// SQLite's `ck_<table>_<col>_length` CHECK). The message names the limit and what to
+    /// change.
+    #[error("value too long for column {}: {source}", display_name(.column))]
     ValueTooLong {
         /// The column, when known (PostgreSQL does not report it for raw SQL).
         column: Option<String>,
@@ -85,6 +85,20 @@ pub enum Error {
         /// The column, when known.
         column: Option<String>,
         /// The database's error, or the ORM's explanation.
+        source: BoxError,
+    },
+
+    /// A value no column of this backend can hold as written, so it is refused rather than
+    /// stored differently or left unreadable: text (or a JSON string or key) containing NUL
+    /// (U+0000), which PostgreSQL cannot store and SQLite's text functions stop at; JSON nested
+    /// deeper than the backend stores and reads back (MariaDB's JSON depth limit is 32). Checked
+    /// by the ORM before writing (the column is named); PostgreSQL's own refusals of raw SQL
+    /// (`22021`, `22P05`) map here too.
+    #[error("value cannot be stored in column {}: {source}", display_name(.column))]
+    InvalidValue {
+        /// The column, when known.
+        column: Option<String>,
+        /// What the backend cannot store, and what to do instead.
         source: BoxError,
     },
 
@@ -214,10 +228,13 @@ impl Error {
         matches!(self, Error::SchemaChanged { .. })
     }
 
-    /// Whether the error says that a value does not fit its column ([`Error::ValueTooLong`] or
-    /// [`Error::OutOfRange`]).
+    /// Whether the error says that a value does not fit its column ([`Error::ValueTooLong`],
+    /// [`Error::OutOfRange`] or [`Error::InvalidValue`]).
     pub fn is_data_does_not_fit(&self) -> bool {
-        matches!(self, Error::ValueTooLong { .. } | Error::OutOfRange { .. })
+        matches!(
+            self,
+            Error::ValueTooLong { .. } | Error::OutOfRange { .. } | Error::InvalidValue { .. }
+        )
     }
 
     /// Whether the error means that no row matched.

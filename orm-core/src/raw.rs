@@ -130,6 +130,14 @@ impl Raw {
         Ok(rows.into_iter().next())
     }
 
+    /// Runs the query and decodes its first row; [`Error::NotFound`] when it returns none.
+    pub async fn fetch_one<T: FromRow, E: Executor>(self, db: &E) -> Result<T> {
+        self.fetch_optional(db).await?.ok_or(Error::NotFound {
+            table: "raw SQL",
+            detail: " (the query returned no row)",
+        })
+    }
+
     /// Runs a statement that returns no rows.
     pub async fn execute<E: Executor>(self, db: &E) -> Result<ExecResult> {
         db.execute_compiled(self.compile(crate::exec::sql_dialect_of(db)?)?)

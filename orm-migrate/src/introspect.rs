@@ -38,11 +38,23 @@ impl PhysColumn {
     /// collation where the expected side names one (the catalogs also report collations of
     /// columns the ORM does not declare text, such as MariaDB's JSON).
     fn matches(&self, expected: &PhysColumn) -> bool {
-        self.ty == expected.ty
+        (self.ty == expected.ty || narrower_unbounded(&self.ty, &expected.ty))
             && self.nullable == expected.nullable
             && self.default == expected.default
             && self.auto_increment == expected.auto_increment
             && (expected.collation.is_none() || self.collation == expected.collation)
+    }
+}
+
+/// A MySQL/MariaDB `TEXT`/`MEDIUMTEXT` (`BLOB`/`MEDIUMBLOB`) where the models want the
+/// `LONGTEXT` (`LONGBLOB`) of an unbounded `String` (`Vec<u8>`): what earlier versions of the
+/// ORM created. Accepted as it is (no drift, no migration): such a column holds what it always
+/// held, and a longer value is `Error::ValueTooLong` with the `ALTER TABLE` that widens it.
+fn narrower_unbounded(live: &str, expected: &str) -> bool {
+    match expected {
+        "longtext" => matches!(live, "text" | "mediumtext"),
+        "longblob" => matches!(live, "blob" | "mediumblob"),
+        _ => false,
     }
 }
 

@@ -7,6 +7,7 @@
 mod harness;
 mod schema_change;
 mod types;
+mod values;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -106,8 +106,12 @@ bind_backend!(postgres, "postgres", sqlx::Postgres, postgres_null, |q, value| {
     Value::TimeOffsetDateTime(v) => q.bind(v),
     #[cfg(feature = "decimal")]
     Value::Decimal(v) => q.bind(v),
+    // The ORM's own text: floats stay floats through `jsonb`'s `numeric` (see `value/json.rs`).
     #[cfg(feature = "json")]
-    Value::Json(v) => q.bind(*v),
+    Value::Json(v) => q.bind(
+        serde_json::value::RawValue::from_string(crate::value::postgres_json_text(&v)?)
+            .map_err(|e| crate::Error::InvalidQuery(format!("cannot write JSON: {e}")))?,
+    ),
     Value::BigUnsigned(v) => return Err(super::u64_out_of_range(v, "PostgreSQL")),
 });
 

@@ -25,6 +25,9 @@ pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {
             if let Some(retry) = retry {
                 return retry(source);
             }
+            if let Some(error) = unstorable(mysql_number, code.as_deref()) {
+                return error(source);
+            }
             if let Some(fit) = fit_kind(&message, code.as_deref(), mysql_number) {
                 let column = quoted_after(&message, "column '", '\'');
                 return fit(column, source);
@@ -121,11 +124,85 @@ fn retry_kind(db: &dyn sqlx::error::DatabaseError) -> Option<fn(crate::error::Bo
 
 type FitError = fn(Option<String>, crate::error::BoxError) -> Error;
 
+/// What MySQL/MariaDB says when a statement is larger than the server accepts.
+pub(crate) const PACKET_ADVICE: &str = "MySQL/MariaDB refuse a statement larger than the \
+    server's `max_allowed_packet`; raise it on the server (`SET GLOBAL max_allowed_packet = \
+    1073741824`, or `max_allowed_packet = 1G` under `[mysqld]` in my.cnf; 1 GiB is the most), or \
+    keep such values out of the database (a file or object store)";
+
+/// Values a backend cannot take at all, whatever the column: a statement over MySQL's
+/// `max_allowed_packet` (`1153`; `1301` for a function result), NUL in PostgreSQL text
+/// (`22021`) or in a `jsonb` string (`22P05`).
+#[cfg(feature = "_sqlx")]
+fn unstorable(
+    mysql_number: Option<u16>,
+    code: Option<&str>,
+) -> Option<fn(crate::error::BoxError) -> Error> {
+    match (mysql_number, code) {
+        (Some(1153 | 1301), _) => Some(|source| Error::ValueTooLong {
+            column: None,
+            source: Explained::boxed(source, PACKET_ADVICE),
+        }),
+        (None, Some("22021" | "22P05")) => Some(|source| Error::InvalidValue {
+            column: None,
+            source: Explained::boxed(
+                source,
+                "PostgreSQL text and jsonb cannot hold NUL (U+0000) or a byte sequence that is \
+                 not UTF-8; remove it, or store such data as `Vec<u8>` (bytea)",
+            ),
+        }),
+        _ => None,
+    }
+}
+
+/// A driver's error followed by the ORM's explanation of it (what limit, what to change); the
+/// driver's error stays reachable as its `source`.
+#[derive(Debug)]
+pub(crate) struct Explained {
+    advice: std::borrow::Cow<'static, str>,
+    source: crate::error::BoxError,
+}
+
+impl Explained {
+    pub(crate) fn boxed(
+        source: crate::error::BoxError,
+        advice: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> crate::error::BoxError {
+        // Explaining again replaces the advice: the driver's error is kept once.
+        let source = match source.downcast::<Explained>() {
+            Ok(explained) => explained.source,
+            Err(other) => other,
+        };
+        Box::new(Explained {
+            advice: advice.into(),
+            source,
+        })
+    }
+}
+
+impl std::fmt::Display for Explained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; {}", self.source, self.advice)
+    }
+}
+
+impl std::error::Error for Explained {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
 /// Values that do not fit their column, by error code or by the CHECK naming convention
 /// (`ck_<table>_<col>_length` / `ck_<table>_<col>_range`).
 #[cfg(feature = "_sqlx")]
 fn fit_kind(message: &str, code: Option<&str>, mysql_number: Option<u16>) -> Option<FitError> {
-    let too_long: FitError = |column, source| Error::ValueTooLong { column, source };
+    let too_long: FitError = |column, source| Error::ValueTooLong {
+        column,
+        source: Explained::boxed(
+            source,
+            "shorten the value, or widen the column (the field's `max_length`)",
+        ),
+    };
     let out_of_range: FitError = |column, source| Error::OutOfRange { column, source };
     match mysql_number {
         Some(1406) => return Some(too_long),
@@ -196,12 +273,49 @@ impl Error {
                 });
                 Error::UniqueViolation { constraint, source }
             }
-            Error::ValueTooLong {
-                column: None,
+            Error::ValueTooLong { column, source } => {
+                let column =
+                    column.or_else(|| check_column(schema, &source.to_string(), "_length"));
+                match column.as_deref().and_then(|c| schema.column(c)) {
+                    Some(col) => Error::ValueTooLong {
+                        source: Explained::boxed(source, too_long_advice(schema, col)),
+                        column,
+                    },
+                    None => Error::ValueTooLong { column, source },
+                }
+            }
+            Error::CheckViolation {
+                constraint: Some(name),
                 source,
-            } => Error::ValueTooLong {
-                column: check_column(schema, &source.to_string(), "_length"),
-                source,
+            } => match json_depth_check(schema, &name) {
+                Some(col) => Error::InvalidValue {
+                    column: Some(col.name.to_owned()),
+                    source: Explained::boxed(
+                        source,
+                        "MariaDB's JSON columns refuse a document nesting more than 31 \
+                         arrays/objects, MariaDB's JSON depth limit (32), through the \
+                         `json_valid` CHECK it adds to every JSON column (not one of the \
+                         model's); flatten it, or store it as text (`String`)",
+                    ),
+                },
+                None => Error::CheckViolation {
+                    constraint: Some(name),
+                    source,
+                },
+            },
+            Error::Database { source } => match narrow_text_column(schema, &*source) {
+                Some(col) => Error::ValueTooLong {
+                    column: Some(col.name.to_owned()),
+                    source: Explained::boxed(
+                        source,
+                        format!(
+                            "the text is valid UTF-8, so MariaDB cut it short: {} (or the \
+                             column's character set is not utf8mb4)",
+                            too_long_advice(schema, col)
+                        ),
+                    ),
+                },
+                None => Error::Database { source },
             },
             Error::OutOfRange {
                 column: None,
@@ -212,6 +326,84 @@ impl Error {
             },
             other => other,
         }
+    }
+}
+
+/// What to change when a value is too long for `column`: its `max_length`, or (no
+/// `max_length`, so the column should be unbounded) a MySQL/MariaDB column narrower than the
+/// `LONGTEXT`/`LONGBLOB` the ORM creates.
+fn too_long_advice(schema: &ModelSchema, column: &crate::schema::ColumnSchema) -> String {
+    use crate::schema::ColumnType;
+    match (column.max_length, column.ty) {
+        (Some(max), _) => format!("shorten it or raise the field's `max_length` ({max})"),
+        (None, ty @ (ColumnType::Text | ColumnType::Bytes)) => {
+            let (wide, narrow) = if ty == ColumnType::Text {
+                ("LONGTEXT", "TEXT")
+            } else {
+                ("LONGBLOB", "BLOB")
+            };
+            let not_null = if column.nullable { "" } else { " NOT NULL" };
+            format!(
+                "`{}` is unbounded in the model, which is {wide} on MySQL/MariaDB, but this \
+                 column is narrower (a {narrow} column, as earlier versions of the ORM created, \
+                 holds 65,535 bytes); widen it: `ALTER TABLE `{}` MODIFY `{}` {wide}{not_null}`",
+                column.name, schema.table, column.name
+            )
+        }
+        (None, _) => "shorten the value, or widen the column".to_owned(),
+    }
+}
+
+/// The JSON column whose implicit `json_valid` CHECK MariaDB reports as violated (it names the
+/// CHECK after the column, `<table>.<column>` in its message): the ORM only writes valid JSON,
+/// so the document was nested deeper than MariaDB accepts.
+fn json_depth_check<'s>(
+    schema: &'s ModelSchema,
+    constraint: &str,
+) -> Option<&'s crate::schema::ColumnSchema> {
+    let name = constraint
+        .strip_prefix(schema.table)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .unwrap_or(constraint);
+    schema
+        .column(name)
+        .filter(|c| c.ty == crate::schema::ColumnType::Json)
+}
+
+/// MariaDB's "Incorrect string value" (`1366`) for an unbounded text column of `schema`: the
+/// ORM sends valid UTF-8 to `utf8mb4` tables, so the column is too narrow and MariaDB cut a
+/// character in two (an older `TEXT` column given more than 65,535 bytes).
+fn narrow_text_column<'s>(
+    schema: &'s ModelSchema,
+    source: &(dyn std::error::Error + 'static),
+) -> Option<&'s crate::schema::ColumnSchema> {
+    #[cfg(feature = "mysql")]
+    {
+        let sqlx::Error::Database(db) = source.downcast_ref::<sqlx::Error>()? else {
+            return None;
+        };
+        let my = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()?;
+        if my.number() != 1366 {
+            return None;
+        }
+        // MariaDB: "... for column `db`.`t`.`c` at row 1"; MySQL: "... for column 'c' at row 1".
+        let message = my.message();
+        let tail = &message[message.find("for column ")? + "for column ".len()..];
+        let target = tail.split(" at row").next()?;
+        let name = target
+            .rsplit('.')
+            .next()?
+            .trim_matches(|c| c == '`' || c == '\'');
+        schema.column(name).filter(|c| {
+            c.max_length.is_none()
+                && c.allowed_values.is_none()
+                && c.ty == crate::schema::ColumnType::Text
+        })
+    }
+    #[cfg(not(feature = "mysql"))]
+    {
+        let _ = (schema, source);
+        None
     }
 }
 

@@ -10,6 +10,7 @@ mod connection;
 mod errors;
 #[cfg(feature = "mongodb")]
 mod mongo;
+mod packet;
 mod pool;
 mod prepared;
 mod row;

@@ -109,6 +109,7 @@ impl PoolOptions {
     /// `mysql://`/`mariadb://`, `mongodb://`/`mongodb+srv://` (database from the URL path,
     /// default `test`; with the `mongodb` feature).
     pub async fn connect(self, url: &str) -> Result<Db> {
+        check_url(url)?;
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
             "sqlite" => self.connect_sqlite(url).await,
@@ -239,6 +240,103 @@ impl PoolOptions {
             pool: Pool::MySql(pool),
             schema_clock: Arc::new(SchemaClock::new()),
         })
+    }
+}
+
+/// Refuses a URL that names no database where the backend would otherwise pick one that is
+/// not what was meant, before anything connects:
+///
+/// - `sqlite:` / `sqlite://` with no path: SQLite would give every pooled connection its own
+///   private, temporary database (a table created on one is missing on the next). Refused
+///   rather than read as `sqlite::memory:`: an empty path is most often a setting that was not
+///   filled in (`sqlite://$DB_PATH`), and an in-memory database would lose what is written.
+/// - `mysql://host:3306` with no database: every query would fail with "No database selected".
+fn check_url(url: &str) -> Result<()> {
+    let (scheme, rest) = url.split_once(':').unwrap_or((url, ""));
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    match scheme {
+        "sqlite" => {
+            let file = path.strip_prefix("//").unwrap_or(path);
+            let in_memory = query.split('&').any(|kv| kv == "mode=memory");
+            if file.is_empty() && !in_memory {
+                return Err(Error::Config(format!(
+                    "`{url}` names no database file; write `sqlite://path/to/app.db` (created \
+                     if missing) or `sqlite::memory:` for an in-memory database (SQLite would \
+                     otherwise give each pooled connection its own temporary database)"
+                )));
+            }
+        }
+        "mysql" | "mariadb" => {
+            let after_hosts = path.strip_prefix("//").unwrap_or(path);
+            let database = after_hosts.split_once('/').map_or("", |(_, db)| db);
+            if database.trim_matches('/').is_empty() {
+                return Err(Error::Config(format!(
+                    "`{}` names no database; add it to the path, e.g. \
+                     `{scheme}://user@host:3306/app` (MySQL/MariaDB would connect and fail \
+                     every query with \"No database selected\")",
+                    redact(url)
+                )));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `url` with the password of its user info (`user:secret@`) replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::check_url;
+    use crate::error::Error;
+
+    #[test]
+    fn urls_without_a_database_are_refused_before_connecting() {
+        for url in [
+            "sqlite:",
+            "sqlite://",
+            "sqlite://?cache=shared",
+            "mysql://h:3306",
+            "mysql://h:3306/",
+            "mariadb://u:pw@h/?ssl-mode=disabled",
+        ] {
+            match check_url(url) {
+                Err(Error::Config(message)) => {
+                    assert!(message.contains("names no database"), "{url}: {message}");
+                    assert!(
+                        !message.contains(":pw@"),
+                        "the password is not repeated: {message}"
+                    );
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        for url in [
+            "sqlite::memory:",
+            "sqlite://app.db",
+            "sqlite:app.db",
+            "sqlite://?mode=memory",
+            "sqlite:///tmp/a.db",
+            "mysql://h/app",
+            "mysql://u:p@h:3306/app?ssl-mode=disabled",
+            "postgres://h",
+            "mongodb://h",
+        ] {
+            assert!(check_url(url).is_ok(), "{url}");
+        }
     }
 }
 

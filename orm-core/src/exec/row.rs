@@ -167,6 +167,88 @@ impl RowRef<'_> {
     }
 }
 
+/// The storage class of the column at `index` of a sqlx row, or `None` for NULL.
+#[cfg(feature = "_sqlx")]
+fn sql_type_name<R: sqlx::Row>(row: &R, index: usize) -> Result<Option<String>, Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+{
+    use sqlx::{TypeInfo, ValueRef};
+    let raw = row.try_get_raw(index).map_err(crate::exec::from_sqlx)?;
+    if raw.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(raw.type_info().name().to_owned()))
+}
+
+impl RowRef<'_> {
+    /// The column at `index` as an `i64`, whatever integer type holds it (PostgreSQL's
+    /// `smallint`, `integer` or `bigint`, SQLite's integers, MongoDB's int32 or int64): how
+    /// `u8`, `u16` and `u32` are read on the backends without unsigned types, so that a raw
+    /// query's `SELECT 5` decodes into a `u8` as a column does. Errors name `expected`, the
+    /// Rust type asked for, never the wider type read.
+    pub(crate) fn get_integer(
+        &self,
+        index: usize,
+        expected: &'static str,
+    ) -> Result<Option<i64>, Error> {
+        let not_integer = |ty: &str| {
+            self.decode_error(
+                index,
+                expected,
+                format!("the value is {ty}, not an integer"),
+            )
+        };
+        match *self {
+            #[cfg(feature = "postgres")]
+            RowRef::Postgres(r) => match sql_type_name(r, index)?.as_deref() {
+                None => Ok(None),
+                Some("INT2") => Ok(self.get::<i16>(index, expected)?.map(i64::from)),
+                Some("INT4") => Ok(self.get::<i32>(index, expected)?.map(i64::from)),
+                Some("INT8") => self.get::<i64>(index, expected),
+                Some(other) => Err(not_integer(&format!("a PostgreSQL `{other}`"))),
+            },
+            #[cfg(feature = "sqlite")]
+            RowRef::Sqlite(r) => match sql_type_name(r, index)?.as_deref() {
+                None => Ok(None),
+                Some("INTEGER") => self.get::<i64>(index, expected),
+                Some(other) => Err(not_integer(&format!("SQLite {other}"))),
+            },
+            // MySQL/MariaDB: `TINYINT UNSIGNED` … `BIGINT UNSIGNED` as well as signed types.
+            #[cfg(feature = "mysql")]
+            RowRef::MySql(r) => match sql_type_name(r, index)?.as_deref() {
+                None => Ok(None),
+                Some(ty) if ty.ends_with(" UNSIGNED") => self
+                    .wrap(
+                        index,
+                        expected,
+                        sqlx::Row::try_get::<Option<u64>, _>(r, index),
+                    )?
+                    .map(|u| {
+                        i64::try_from(u).map_err(|_| {
+                            self.decode_error(
+                                index,
+                                expected,
+                                format!("{u} is out of range for `{expected}`"),
+                            )
+                        })
+                    })
+                    .transpose(),
+                Some("TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT") => {
+                    self.get::<i64>(index, expected)
+                }
+                Some(other) => Err(not_integer(&format!("a MySQL `{other}`"))),
+            },
+            #[cfg(feature = "mongodb")]
+            RowRef::Document(ref d) => d.decode::<i64>(index, expected),
+            RowRef::Recording(inner, recorder) => {
+                recorder.record(index, inner.get_integer(index, expected))
+            }
+            _ => self.get::<i64>(index, expected),
+        }
+    }
+}
+
 /// Per-backend decoding, for types a driver decodes only on some backends (`u8` on MySQL,
 /// `Decimal` on PostgreSQL and MySQL). Each returns `None` when the row is of another backend.
 #[allow(dead_code, unused_variables)]

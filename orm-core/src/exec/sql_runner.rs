@@ -4,6 +4,10 @@
 
 use std::future::Future;
 
+use super::packet::{
+    check_packet, fits_packet, insert_bytes, packet_budget, packet_error, packet_limit,
+    row_bytes, statement_bytes, value_bytes,
+};
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
 use crate::query::ir::{
@@ -168,6 +172,7 @@ pub(crate) async fn insert_returning<R: SqlRunner, T: Send + 'static>(
         None => Some(key_values(&query)?),
     };
     let insert = Statement::Insert(query);
+    check_packet(runner, &insert).await?;
     if dialect.has_returning() {
         let row = run_compiled(
             runner,
@@ -232,17 +237,26 @@ pub(crate) async fn execute<R: SqlRunner>(runner: &R, statement: Statement) -> R
     // The chunked inserts (a transaction and a loop of statements) are boxed: inline, their
     // state made every `execute` future several kilobytes, copied on each await of every
     // insert, update and delete (a third of a one-row insert's instructions, benches/NOTES.md).
+    // MySQL/MariaDB: a statement over the server's `max_allowed_packet` is refused (and a
+    // large one drops the connection), so big inserts are split by size as well as by count.
+    let packet = match dialect {
+        Dialect::MySql => packet_limit(runner, statement_bytes(&statement)).await?,
+        _ => None,
+    };
     match statement {
-        Statement::Insert(query) if rows_per_statement(&query, dialect) < query.rows.len() => {
+        Statement::Insert(query) if needs_chunks(&query, dialect, packet) => {
             Box::pin(runner.run_chunked_insert(query, None)).await
         }
         Statement::Upsert(UpsertQuery {
             insert,
             on_conflict,
-        }) if rows_per_statement(&insert, dialect) < insert.rows.len() => {
+        }) if needs_chunks(&insert, dialect, packet) => {
             Box::pin(runner.run_chunked_insert(insert, Some(on_conflict))).await
         }
         other => {
+            if let Some(limit) = packet {
+                fits_packet(&other, limit)?;
+            }
             run_compiled(
                 runner,
                 || compile(&other, dialect),
@@ -251,6 +265,11 @@ pub(crate) async fn execute<R: SqlRunner>(runner: &R, statement: Statement) -> R
             .await
         }
     }
+}
+
+fn needs_chunks(query: &InsertQuery, dialect: Dialect, packet: Option<usize>) -> bool {
+    rows_per_statement(query, dialect) < query.rows.len()
+        || packet.is_some_and(|limit| insert_bytes(query) > packet_budget(limit))
 }
 
 /// How many rows of `query` fit in one statement under the dialect's parameter limit.
@@ -267,12 +286,47 @@ pub(crate) async fn insert_in_chunks<R: SqlRunner>(
 ) -> Result<ExecResult> {
     let dialect = runner.sql_dialect();
     let chunk = rows_per_statement(&query, dialect);
+    let budget = match dialect {
+        Dialect::MySql => packet_limit(runner, insert_bytes(&query)).await?,
+        _ => None,
+    }
+    .map(|limit| (limit, packet_budget(limit)));
+    if let Some((limit, budget)) = budget
+        && let Some(row) = query.rows.iter().find(|row| row_bytes(row) > budget)
+    {
+        // One row alone is over the limit: no split can send it.
+        let largest = query
+            .schema
+            .insert_columns()
+            .map(|c| c.name)
+            .zip(row)
+            .max_by_key(|(_, v)| value_bytes(v));
+        return Err(packet_error(
+            query.schema.table,
+            largest,
+            row_bytes(row),
+            limit,
+        ));
+    }
     let mut total = ExecResult::default();
     let mut rows = query.rows.into_iter().peekable();
     while rows.peek().is_some() {
+        // At most `chunk` rows, and (MySQL, large rows) at most the packet's budget of bytes.
+        let mut part_rows = Vec::new();
+        let mut bytes = 0;
+        while let Some(row) = rows.peek() {
+            let size = row_bytes(row);
+            let full = part_rows.len() >= chunk
+                || budget.is_some_and(|(_, budget)| !part_rows.is_empty() && bytes + size > budget);
+            if full {
+                break;
+            }
+            bytes += size;
+            part_rows.push(rows.next().expect("peeked"));
+        }
         let part = InsertQuery {
             schema: query.schema,
-            rows: rows.by_ref().take(chunk).collect(),
+            rows: part_rows,
             returning: false,
         };
         let statement = match &on_conflict {

@@ -96,7 +96,7 @@ pub use regex::{escape_regex, ilike_to_regex, like_to_regex};
 pub use schema::{IndexPlan, index_plans, validator};
 pub use update::{UpdatePlan, update_plan};
 pub use upsert::{upsert_plan, upsert_statements};
-pub use value::to_bson;
+pub use value::{JSON_KEY_ESCAPE, escape_json_key, to_bson, unescape_json_key};
 
 #[cfg(doc)]
 use crate::query::ir::{DeleteQuery, InsertQuery, SelectQuery, UpdateQuery};

@@ -114,6 +114,73 @@ fn json(value: &serde_json::Value) -> Bson {
         },
         J::String(s) => Bson::String(s.clone()),
         J::Array(items) => Bson::Array(items.iter().map(json).collect()),
-        J::Object(map) => Bson::Document(map.iter().map(|(k, v)| (k.clone(), json(v))).collect()),
+        J::Object(map) => Bson::Document(
+            map.iter()
+                .map(|(k, v)| (escape_json_key(k).into_owned(), json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// The character that marks an escaped key of a JSON document stored on MongoDB: `＄`
+/// (U+FF04, FULLWIDTH DOLLAR SIGN).
+pub const JSON_KEY_ESCAPE: char = '\u{FF04}';
+
+/// The field name a key of a JSON document (a `serde_json::Value` or `Json<T>` column) is
+/// stored under on MongoDB.
+///
+/// JSON from users is data, but a key that starts with `$` is not, to MongoDB and its tools:
+/// `{"$date": …}`, `{"$oid": …}`, `{"$ref": …, "$id": …}` are read as a date, an ObjectId, a
+/// DBRef (as extended JSON, by servers and drivers alike), and `$`-fields cannot be matched by
+/// a query. So such a key is stored behind [`JSON_KEY_ESCAPE`] (`$date` → `＄$date`), as is a
+/// key that already starts with that character (`＄x` → `＄＄x`), and reading removes it:
+/// every document reads back equal, filters on a JSON column compare the stored form, and no
+/// stored key starts with `$`. (The same rule that keeps `$` out of column names, see
+/// `mongo::fields`, applied to data instead of refused.)
+pub fn escape_json_key(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.starts_with('$') || key.starts_with(JSON_KEY_ESCAPE) {
+        std::borrow::Cow::Owned(format!("{JSON_KEY_ESCAPE}{key}"))
+    } else {
+        std::borrow::Cow::Borrowed(key)
+    }
+}
+
+/// The JSON key a stored field name stands for (the inverse of [`escape_json_key`]; a name it
+/// did not escape is returned as it is).
+pub fn unescape_json_key(name: &str) -> &str {
+    match name.strip_prefix(JSON_KEY_ESCAPE) {
+        Some(rest) if rest.starts_with('$') || rest.starts_with(JSON_KEY_ESCAPE) => rest,
+        _ => name,
+    }
+}
+
+#[cfg(test)]
+mod json_key_tests {
+    use super::{escape_json_key, unescape_json_key};
+
+    #[test]
+    fn dollar_keys_are_escaped_and_every_key_reads_back() {
+        assert_eq!(escape_json_key("$date"), "\u{FF04}$date");
+        assert_eq!(escape_json_key("a$"), "a$");
+        assert_eq!(escape_json_key("\u{FF04}x"), "\u{FF04}\u{FF04}x");
+        for key in [
+            "",
+            "$",
+            "$$",
+            "$date",
+            "$ref",
+            "a.b",
+            "\u{FF04}",
+            "\u{FF04}$x",
+            "\u{FF04}\u{FF04}",
+            "x\u{FF04}",
+            "é",
+        ] {
+            let stored = escape_json_key(key);
+            assert!(!stored.starts_with('$'), "{key:?} → {stored:?}");
+            assert_eq!(unescape_json_key(&stored), key, "{key:?} → {stored:?}");
+        }
+        // A name the ORM did not write keeps its marker.
+        assert_eq!(unescape_json_key("\u{FF04}abc"), "\u{FF04}abc");
     }
 }

@@ -328,6 +328,11 @@ pub fn set_column_type(def: &mut ColumnDef, spec: &ColumnSpec<'_>, dialect: Dial
         (ColumnType::Float, _, _) => def.float(),
         (ColumnType::Double, _, _) => def.double(),
         (ColumnType::Text, Some(n), _) => def.string_len(n),
+        // Unbounded text and bytes hold what PostgreSQL's `text`/`bytea` and SQLite's hold: on
+        // MySQL/MariaDB that is LONGTEXT/LONGBLOB (4 GiB; TEXT/BLOB stop at 65,535 bytes), in
+        // practice bounded by the server's `max_allowed_packet`.
+        (ColumnType::Text, None, MySql) => def.custom("longtext"),
+        (ColumnType::Bytes, _, MySql) => def.custom("longblob"),
         (ColumnType::Text, None, _) => def.text(),
         (ColumnType::Bytes, _, _) => def.blob(),
         (ColumnType::U8, _, MySql) => def.tiny_unsigned(),
@@ -512,13 +517,13 @@ mod tests {
                 None,
                 ["double precision", "double", "double"],
             ),
-            (ColumnType::Text, None, ["text", "text", "text"]),
+            (ColumnType::Text, None, ["text", "longtext", "text"]),
             (
                 ColumnType::Text,
                 Some(12),
                 ["varchar(12)", "varchar(12)", "varchar(12)"],
             ),
-            (ColumnType::Bytes, None, ["bytea", "blob", "blob"]),
+            (ColumnType::Bytes, None, ["bytea", "longblob", "blob"]),
             (ColumnType::ObjectId, None, ["bytea", "BINARY(12)", "BLOB"]),
         ];
         for (ty, len, expected) in cases {

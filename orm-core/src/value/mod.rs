@@ -22,6 +22,8 @@ mod uuid;
 
 #[cfg(feature = "json")]
 pub use self::json::Json;
+#[cfg(all(feature = "json", feature = "postgres"))]
+pub(crate) use self::json::postgres_text as postgres_json_text;
 
 use crate::error::Error;
 use crate::exec::RowRef;

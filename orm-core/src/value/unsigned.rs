@@ -20,17 +20,17 @@ macro_rules! unsigned_sql_type {
             }
 
             fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
-                #[cfg(feature = "mysql")]
-                if let Some(value) = row.get_mysql::<$ty>(index, stringify!($ty)) {
-                    return value;
-                }
-                <$wide as SqlType>::decode_nullable(row, index)?
+                row.get_integer(index, stringify!($ty))?
                     .map(|wide| {
                         <$ty>::try_from(wide).map_err(|_| {
                             row.decode_error(
                                 index,
                                 stringify!($ty),
-                                format!("{wide} is out of range for `{}`", stringify!($ty)),
+                                format!(
+                                    "{wide} is out of range for `{}` (0..={})",
+                                    stringify!($ty),
+                                    <$ty>::MAX
+                                ),
                             )
                         })
                     })

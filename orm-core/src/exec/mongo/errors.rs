@@ -100,6 +100,16 @@ fn from_kind(error: mongodb::error::Error) -> Error {
                 source: Box::new(error),
             }
         }
+        // The driver's own check of BSON's 16 MiB document limit.
+        ErrorKind::InvalidArgument { message, .. } if message.contains("must be within") => {
+            Error::ValueTooLong {
+                column: None,
+                source: crate::exec::errors::Explained::boxed(
+                    Box::new(error),
+                    crate::sql::fit::MONGO_DOCUMENT_ADVICE,
+                ),
+            }
+        }
         ErrorKind::InvalidArgument { message, .. } => Error::Config(message.clone()),
         _ => Error::Database {
             source: Box::new(error),

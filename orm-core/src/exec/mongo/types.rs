@@ -188,7 +188,8 @@ impl FromBson for serde_json::Value {
                 doc.into_iter()
                     .map(|field| {
                         let (key, item) = field.ok()?;
-                        Some((key.as_str().to_owned(), Self::from_bson(item)?))
+                        let key = crate::mongo::unescape_json_key(key.as_str());
+                        Some((key.to_owned(), Self::from_bson(item)?))
                     })
                     .collect::<Option<_>>()?,
             ),
