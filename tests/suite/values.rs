@@ -363,8 +363,11 @@ suite! {
             return Ok(());
         }
         // What a reader of the collection sees: `＄$date`, a plain string, not a date.
-        assert_eq!(orm::mongo::escape_json_key("$date"), "\u{FF04}$date");
-        assert_eq!(orm::mongo::unescape_json_key("\u{FF04}$date"), "$date");
+        #[cfg(feature = "mongodb")]
+        {
+            assert_eq!(orm::mongo::escape_json_key("$date"), "\u{FF04}$date");
+            assert_eq!(orm::mongo::unescape_json_key("\u{FF04}$date"), "$date");
+        }
         Ok(())
     }
 

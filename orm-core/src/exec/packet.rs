@@ -140,7 +140,12 @@ pub(crate) fn fits_packet(statement: &Statement, limit: usize) -> Result<()> {
     Err(packet_error(schema.table, largest, bytes, limit))
 }
 
-pub(crate) fn packet_error(table: &str, largest: Option<(&str, &Value)>, bytes: usize, limit: usize) -> Error {
+pub(crate) fn packet_error(
+    table: &str,
+    largest: Option<(&str, &Value)>,
+    bytes: usize,
+    limit: usize,
+) -> Error {
     let value = largest.map_or(String::new(), |(_, v)| {
         format!("its largest value is {}, ", mib(value_bytes(v)))
     });

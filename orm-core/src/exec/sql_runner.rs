@@ -5,8 +5,8 @@
 use std::future::Future;
 
 use super::packet::{
-    check_packet, fits_packet, insert_bytes, packet_budget, packet_error, packet_limit,
-    row_bytes, statement_bytes, value_bytes,
+    check_packet, fits_packet, insert_bytes, packet_budget, packet_error, packet_limit, row_bytes,
+    statement_bytes, value_bytes,
 };
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
