@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use std::future::Future;
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::acquire::{Remote, Wait, acquire};
 use super::sql_runner::{self, SqlRunner};
 use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions, run_in_transaction};
 use super::{Backend, Decoder, ExecResult, Executor};
@@ -172,9 +174,8 @@ impl PoolOptions {
         let options: sqlx::postgres::PgConnectOptions = url.parse().map_err(super::from_sqlx)?;
         let pool = self
             .sqlx_options::<sqlx::Postgres>()
-            .connect_with(options)
-            .await
-            .map_err(super::from_sqlx)?;
+            .connect_lazy_with(options);
+        first_connection(&pool).await?;
         Ok(Db {
             pool: Pool::Postgres(pool),
         })
@@ -200,13 +201,19 @@ impl PoolOptions {
                     Ok(())
                 })
             })
-            .connect_with(options)
-            .await
-            .map_err(super::from_sqlx)?;
+            .connect_lazy_with(options);
+        first_connection(&pool).await?;
         Ok(Db {
             pool: Pool::MySql(pool),
         })
     }
+}
+
+/// Opens the pool's first connection, failing at once with the cause (refused, name not
+/// resolved, TLS, login, unknown database) rather than retrying until the acquire timeout.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn first_connection<DB: Remote>(pool: &sqlx::Pool<DB>) -> Result<()> {
+    acquire(pool, Wait::FailFast).await.map(drop)
 }
 
 /// What [`Db::health`] reports.
@@ -342,11 +349,9 @@ impl Db {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => TxConn::Sqlite(p.begin_with(sql).await.map_err(super::from_sqlx)?),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => {
-                TxConn::Postgres(p.begin_with(sql).await.map_err(super::from_sqlx)?)
-            }
+            Pool::Postgres(p) => TxConn::Postgres(begin_on(p, sql).await?),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => TxConn::MySql(p.begin_with(sql).await.map_err(super::from_sqlx)?),
+            Pool::MySql(p) => TxConn::MySql(begin_on(p, sql).await?),
             #[cfg(feature = "mongodb")]
             Pool::Mongo(_) => unreachable!("handled above"),
             Pool::None(never) => match *never {},
@@ -393,7 +398,10 @@ impl Db {
 
     /// Runs `body` in a transaction and runs it again, in a new transaction, when it fails
     /// with a retryable error (serialization failure, deadlock, lock timeout), up to
-    /// `policy.max_attempts` times with exponential backoff. Other errors return at once.
+    /// `policy.max_attempts` times with exponential backoff; when every attempt failed so,
+    /// the error is [`Error::RetriesExhausted`] (with the count and the last error). Other
+    /// errors return at once, [`Error::CommitOutcomeUnknown`] included: a commit that may
+    /// have been applied is never run twice.
     pub async fn transaction_with_retry<T, F, Fut>(
         &self,
         options: TxOptions,
@@ -415,12 +423,22 @@ impl Db {
                     tokio::time::sleep(policy.backoff(attempt)).await;
                     attempt += 1;
                 }
+                Err(e) if e.is_retryable() => {
+                    return Err(Error::RetriesExhausted {
+                        attempts: attempt,
+                        last: Box::new(e),
+                    });
+                }
                 other => return other,
             }
         }
     }
 
     /// Pings the database and reports the round-trip time and the pool's state.
+    ///
+    /// A server that refuses connections is reported at once ([`Error::Connection`] naming
+    /// `host:port`), not after the acquire timeout; a pool whose connections are all in use
+    /// is waited for like any query.
     ///
     /// On MongoDB the ping is the `ping` command; the driver does not expose its pool, so
     /// `connections` and `idle` are 0 and `max_connections` is the configured maximum.
@@ -430,7 +448,7 @@ impl Db {
             return pool.health().await;
         }
         let started = std::time::Instant::now();
-        self.run_raw_sql("SELECT 1").await?;
+        self.ping().await?;
         let latency = started.elapsed();
         let (connections, idle, max_connections) = match &self.pool {
             #[cfg(feature = "sqlite")]
@@ -465,6 +483,19 @@ impl Db {
             Pool::None(never) => match *never {},
         }
     }
+}
+
+/// Begins a transaction with `sql` on a connection taken as [`acquire`] takes it.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn begin_on<DB: Remote>(
+    pool: &sqlx::Pool<DB>,
+    sql: sqlx::AssertSqlSafe<String>,
+) -> Result<sqlx::Transaction<'static, DB>> {
+    use sqlx::SqlSafeStr;
+    let conn = acquire(pool, Wait::Patient).await?;
+    sqlx::Transaction::begin(conn, Some(sql.into_sql_str()))
+        .await
+        .map_err(super::from_sqlx)
 }
 
 /// The error for a backend this build cannot run.
@@ -587,16 +618,26 @@ sqlx_backend!(
     }
 );
 
-/// Dispatches one call to the pool's backend module.
+/// Dispatches one call to the pool's backend module, on a connection taken from the pool
+/// (waiting for a server that refuses connections as `Wait::Patient` unless told otherwise).
 macro_rules! dispatch {
     ($self:ident, $func:ident ( $($arg:expr),* )) => {
+        dispatch!($self, Wait::Patient, $func($($arg),*))
+    };
+    ($self:ident, $wait:expr, $func:ident ( $($arg:expr),* )) => {
         match &$self.pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => sqlite::$func(p, $($arg),*).await,
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => postgres::$func(p, $($arg),*).await,
+            Pool::Postgres(p) => {
+                let mut conn = acquire(p, $wait).await?;
+                postgres::$func(&mut *conn, $($arg),*).await
+            }
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => mysql::$func(p, $($arg),*).await,
+            Pool::MySql(p) => {
+                let mut conn = acquire(p, $wait).await?;
+                mysql::$func(&mut *conn, $($arg),*).await
+            }
             #[cfg(feature = "mongodb")]
             Pool::Mongo(_) => Err(Error::InvalidQuery(
                 "internal error: a SQL statement reached a MongoDB pool".to_owned(),
@@ -659,6 +700,11 @@ impl SqlRunner for Db {
 impl Db {
     pub(crate) async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
         dispatch!(self, execute_raw(sql))
+    }
+
+    /// Runs `SELECT 1`, failing at once when the server refuses connections.
+    async fn ping(&self) -> Result<ExecResult> {
+        dispatch!(self, Wait::FailFast, execute_raw("SELECT 1"))
     }
 }
 
