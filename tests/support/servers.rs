@@ -66,6 +66,24 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// The processes whose parent is `pid` (from `/proc`).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|candidate| {
+            // `/proc/<pid>/stat`: "pid (comm) state ppid ..."; comm may contain spaces.
+            std::fs::read_to_string(format!("/proc/{candidate}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
+}
+
 fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
@@ -110,7 +128,7 @@ pub struct PrivateServer {
     pub kind: Kind,
     pub port: u16,
     dir: PathBuf,
-    /// The server process (the leader of its own process group), while it runs.
+    /// The server process (PostgreSQL's postmaster), while it runs.
     child: Mutex<Option<Child>>,
     /// Set when PostgreSQL must run as the `postgres` user.
     run_as: Option<(u32, u32)>,
@@ -303,7 +321,8 @@ impl PrivateServer {
         self.url_for("test")
     }
 
-    /// Crashes the server: SIGKILL to its whole process group, then waits until it is gone.
+    /// Crashes the server: SIGKILL to it and its children (PostgreSQL's backends), then waits
+    /// until it is gone.
     pub fn kill(&self) {
         self.signal("KILL");
     }
@@ -321,14 +340,17 @@ impl PrivateServer {
         let Some(mut child) = self.child.lock().unwrap().take() else {
             return;
         };
-        // The server leads its own process group: a group signal reaches every backend too.
-        let target = if signal == "KILL" {
-            format!("-{}", child.id())
-        } else {
-            child.id().to_string()
-        };
+        // A crash takes every process: PostgreSQL's backends are children of the postmaster
+        // in sessions of their own (a group signal would miss them).
+        let mut targets = vec![child.id()];
+        if signal == "KILL" {
+            targets.extend(children_of(child.id()));
+        }
         run(
-            Command::new("kill").args([&format!("-{signal}"), "--", &target]),
+            Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg("--")
+                .args(targets.iter().map(u32::to_string)),
             "kill",
         );
         child.wait().expect("reap the server");
@@ -361,8 +383,12 @@ impl PrivateServer {
 impl Drop for PrivateServer {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let mut targets = children_of(child.id());
+            targets.push(child.id());
             let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .arg("-KILL")
+                .arg("--")
+                .args(targets.iter().map(u32::to_string))
                 .status();
             let _ = child.wait();
         }

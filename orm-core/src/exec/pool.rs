@@ -95,7 +95,10 @@ impl PoolOptions {
         self
     }
 
-    /// How long a query waits for a free connection before failing with [`Error::Timeout`].
+    /// How long a query waits for a connection: for a free one when all are in use (then
+    /// [`Error::Timeout`]), or for a server that refuses connections to accept them again,
+    /// trying again at least every 250 ms (then [`Error::Connection`] with the refusal).
+    /// `Db::connect` and `Db::health` do not wait for a refusing server. Default 30 s.
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
