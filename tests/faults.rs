@@ -31,6 +31,13 @@ fn scheme(kind: Kind) -> &'static str {
     }
 }
 
+/// Asserts that `err` says `phrase`, and not the advice for a server that cannot be reached.
+fn says(err: &Error, phrase: &str, case: impl std::fmt::Debug) {
+    let message = err.to_string();
+    assert!(message.contains(phrase), "{case:?}: {message}");
+    assert!(!message.contains("check the URL"), "{case:?}: {message}");
+}
+
 /// A read of one BIGINT, 1.
 fn select_one(kind: Kind) -> &'static str {
     match kind {
@@ -38,6 +45,18 @@ fn select_one(kind: Kind) -> &'static str {
         // MariaDB reports integer literals as BIGINT (and has no CAST AS BIGINT).
         Kind::MariaDb => "SELECT 1",
     }
+}
+
+/// Starts a read of [`select_one`] that returns its result and when it finished.
+fn spawn_read(
+    db: &Db,
+    kind: Kind,
+) -> tokio::task::JoinHandle<(orm::Result<Option<(i64,)>>, Instant)> {
+    let db = db.clone();
+    tokio::spawn(async move {
+        let result = orm::raw(select_one(kind)).fetch_optional(&db).await;
+        (result, Instant::now())
+    })
 }
 
 /// A read that takes 30 s unless something cuts it short.
@@ -50,9 +69,7 @@ fn slow_read(kind: Kind) -> &'static str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_cut_off_by_a_crash_is_commit_outcome_unknown_and_not_retried() {
-    let servers = both_servers().await;
-    let cases = servers.iter().map(|server| async move {
-        let db = Db::connect(&server.url()).await.unwrap();
+    on_each_server(async |server, db| {
         db.execute_raw("CREATE TABLE notes (id INT PRIMARY KEY)")
             .await
             .unwrap();
@@ -74,23 +91,16 @@ async fn a_commit_cut_off_by_a_crash_is_commit_outcome_unknown_and_not_retried()
             matches!(err, Error::CommitOutcomeUnknown { .. }),
             "{kind:?}: {err:?}"
         );
-        let message = err.to_string();
-        assert!(
-            message.contains("may or may not have committed"),
-            "{kind:?}: {message}"
-        );
-        assert!(!message.contains("check the URL"), "{kind:?}: {message}");
+        says(&err, "may or may not have committed", kind);
         assert_eq!(attempts.load(Ordering::SeqCst), 1, "{kind:?}: retried");
-    });
-    join_all(cases).await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_cut_off_by_a_crash_or_a_stop_is_connection_lost() {
-    let servers = both_servers().await;
-    let cases = servers.iter().map(|server| async move {
+    on_each_server(async |server, db| {
         let kind = server.kind;
-        let db = Db::connect(&server.url()).await.unwrap();
         for (fault, inject) in [
             ("kill", PrivateServer::kill as fn(&PrivateServer)),
             ("stop", PrivateServer::stop),
@@ -108,15 +118,7 @@ async fn a_read_cut_off_by_a_crash_or_a_stop_is_connection_lost() {
                 matches!(err, Error::ConnectionLost { .. }),
                 "{kind:?} {fault}: {err:?}"
             );
-            let message = err.to_string();
-            assert!(
-                message.contains("connection to the database was lost"),
-                "{kind:?} {fault}: {message}"
-            );
-            assert!(
-                !message.contains("check the URL"),
-                "{kind:?} {fault}: {message}"
-            );
+            says(&err, "connection to the database was lost", (kind, fault));
             server.restart().await;
             // The same `Db` works again.
             let one: Option<(i64,)> = orm::raw(select_one(kind))
@@ -125,8 +127,8 @@ async fn a_read_cut_off_by_a_crash_or_a_stop_is_connection_lost() {
                 .unwrap_or_else(|e| panic!("{kind:?} after {fault}: {e}"));
             assert_eq!(one, Some((1,)));
         }
-    });
-    join_all(cases).await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,12 +160,11 @@ async fn connect_fails_at_once_and_names_the_cause() {
         );
     }
     // A wrong password and a database that does not exist, on real servers.
-    let servers = both_servers().await;
-    for server in &servers {
+    on_each_server(async |server, _db| {
         let kind = server.kind;
         let wrong_password = server
             .url()
-            .replacen("://postgres:", "://postgres:wrong", 1)
+            .replacen(servers::PASSWORD, "wrong", 1)
             .replacen("://root@", "://root:wrong@", 1);
         let err = Db::connect(&wrong_password).await.unwrap_err();
         assert!(
@@ -179,15 +180,14 @@ async fn connect_fails_at_once_and_names_the_cause() {
             "{kind:?}: {err:?}"
         );
         assert!(err.to_string().contains("no_such_db"), "{kind:?}: {err}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reports_a_stopped_server_at_once() {
-    let servers = both_servers().await;
-    let cases = servers.iter().map(|server| async move {
+    on_each_server(async |server, db| {
         let kind = server.kind;
-        let db = Db::connect(&server.url()).await.unwrap();
         db.health().await.unwrap();
         server.stop();
         let started = Instant::now();
@@ -202,27 +202,19 @@ async fn health_reports_a_stopped_server_at_once() {
         );
         server.restart().await;
         db.health().await.unwrap();
-    });
-    join_all(cases).await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_resumes_promptly_after_a_restart_with_default_settings() {
     const OUTAGE: Duration = Duration::from_secs(6);
-    let servers = both_servers().await;
-    let cases = servers.iter().map(|server| async move {
+    on_each_server(async |server, db| {
         let kind = server.kind;
-        let db = Db::connect(&server.url()).await.unwrap();
         db.health().await.unwrap();
         server.stop();
         // A read begun during the outage waits for the server (acquire timeout: 30 s).
-        let reader = db.clone();
-        let read = tokio::spawn(async move {
-            let result = orm::raw(select_one(kind))
-                .fetch_optional::<(i64,), _>(&reader)
-                .await;
-            (result, Instant::now())
-        });
+        let read = spawn_read(&db, kind);
         tokio::time::sleep(OUTAGE).await;
         let back = server.restart().await;
         let (result, done) = read.await.unwrap();
@@ -233,16 +225,14 @@ async fn service_resumes_promptly_after_a_restart_with_default_settings() {
             late < Duration::from_secs(2),
             "{kind:?}: the read finished {late:?} after the server was back"
         );
-    });
-    join_all(cases).await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_that_run_out_say_how_many_attempts_and_how_to_raise_them() {
-    let servers = both_servers().await;
-    let cases = servers.iter().map(|server| async move {
+    on_each_server(async |server, db| {
         let kind = server.kind;
-        let db = Db::connect(&server.url()).await.unwrap();
         db.execute_raw("CREATE TABLE locks (id INT PRIMARY KEY)")
             .await
             .unwrap();
@@ -288,13 +278,26 @@ async fn retries_that_run_out_say_how_many_attempts_and_how_to_raise_them() {
         );
         assert!(!message.contains("retry it"), "{kind:?}: {message}");
         holder.rollback().await.unwrap();
-    });
-    join_all(cases).await;
+    })
+    .await;
 }
 
-/// Runs the per-server cases concurrently and propagates the first panic.
-async fn join_all<F: std::future::Future<Output = ()>>(cases: impl Iterator<Item = F>) {
-    let mut cases: Vec<_> = cases.map(Box::pin).collect();
+/// Runs `case` on a private server of each kind (started here), concurrently, with a `Db`
+/// connected to its `test` database.
+async fn on_each_server(case: impl AsyncFn(&PrivateServer, Db)) {
+    let servers = both_servers().await;
+    let case = &case;
+    let mut cases: Vec<_> = servers
+        .iter()
+        .map(|server| {
+            Box::pin(async move {
+                let db = Db::connect(&server.url())
+                    .await
+                    .unwrap_or_else(|e| panic!("{:?}: {e}", server.kind));
+                case(server, db).await;
+            })
+        })
+        .collect();
     std::future::poll_fn(|cx| {
         cases.retain_mut(|case| case.as_mut().poll(cx).is_pending());
         if cases.is_empty() {
@@ -348,13 +351,7 @@ async fn measure_fault_timings() {
         for outage in [Duration::from_secs(1), Duration::from_secs(4)] {
             let mut late = Vec::new();
             for _ in 0..runs {
-                let reader = db.clone();
-                let read = tokio::spawn(async move {
-                    let result = orm::raw(select_one(kind))
-                        .fetch_optional::<(i64,), _>(&reader)
-                        .await;
-                    (result, Instant::now())
-                });
+                let read = spawn_read(&db, kind);
                 tokio::time::sleep(outage).await;
                 server.relaunch();
                 let up = first_login(&server.url()).await;

@@ -84,6 +84,19 @@ fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// SIGKILL to `pids`, some of which may have exited already.
+fn kill_quietly(pids: &[u32]) {
+    if pids.is_empty() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .arg("--")
+        .args(pids.iter().map(u32::to_string))
+        .stderr(Stdio::null())
+        .status();
+}
+
 fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
@@ -342,17 +355,16 @@ impl PrivateServer {
         };
         // A crash takes every process: PostgreSQL's backends are children of the postmaster
         // in sessions of their own (a group signal would miss them).
-        let mut targets = vec![child.id()];
-        if signal == "KILL" {
-            targets.extend(children_of(child.id()));
-        }
+        let children = if signal == "KILL" {
+            children_of(child.id())
+        } else {
+            Vec::new()
+        };
         run(
-            Command::new("kill")
-                .arg(format!("-{signal}"))
-                .arg("--")
-                .args(targets.iter().map(u32::to_string)),
+            Command::new("kill").args([&format!("-{signal}"), "--", &child.id().to_string()]),
             "kill",
         );
+        kill_quietly(&children);
         child.wait().expect("reap the server");
         // Backends of a killed group may take a moment to release the port.
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -385,11 +397,7 @@ impl Drop for PrivateServer {
         if let Some(mut child) = self.child.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let mut targets = children_of(child.id());
             targets.push(child.id());
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg("--")
-                .args(targets.iter().map(u32::to_string))
-                .status();
+            kill_quietly(&targets);
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);

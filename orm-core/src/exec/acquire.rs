@@ -182,7 +182,7 @@ pub(crate) async fn acquire<DB: Remote>(
 ) -> Result<PoolConnection<DB>> {
     let started = Instant::now();
     let deadline = started + pool.options().get_acquire_timeout();
-    let mut attempt = Box::pin(pool.acquire());
+    let mut attempt = std::pin::pin!(pool.acquire());
     let mut check = match wait {
         Wait::Patient => RECONNECT_EVERY,
         Wait::FailFast => FAIL_FAST_AFTER,
@@ -192,7 +192,7 @@ pub(crate) async fn acquire<DB: Remote>(
     let mut down: Option<Cause> = None;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let outcome = tokio::time::timeout(check.min(remaining), &mut attempt).await;
+        let outcome = tokio::time::timeout(check.min(remaining), attempt.as_mut()).await;
         let address = address.get_or_insert_with(|| DB::address(&pool.connect_options()));
         match outcome {
             Ok(Ok(conn)) => return Ok(conn),
@@ -212,7 +212,7 @@ pub(crate) async fn acquire<DB: Remote>(
                 }
                 down = Some(Cause::Io(e));
                 // A fresh attempt retries at once, then after 10, 20, 40… ms.
-                attempt = Box::pin(pool.acquire());
+                attempt.set(pool.acquire());
                 check = RECONNECT_EVERY;
             }
             Verdict::NoAnswer => {
@@ -222,7 +222,7 @@ pub(crate) async fn acquire<DB: Remote>(
             Verdict::Accepting => {
                 if down.take().is_some() {
                     // Back after an outage: connect now rather than after sqlx's back-off.
-                    attempt = Box::pin(pool.acquire());
+                    attempt.set(pool.acquire());
                     check = RECONNECT_EVERY;
                 } else {
                     // A slow handshake, or every connection in use: keep waiting.
