@@ -115,12 +115,57 @@ pub enum Error {
         source: BoxError,
     },
 
-    /// The database could not be reached or the connection broke.
+    /// No connection could be opened: the server refused it or did not answer at the URL's
+    /// host and port, the host name did not resolve, or the TLS handshake failed. The source
+    /// names the cause and `host:port`.
     #[error(
         "cannot connect to the database: {source}; check the URL and that the server is running"
     )]
     Connection {
+        /// What failed, with the address (or the driver's error).
+        source: BoxError,
+    },
+
+    /// An open connection broke while a statement ran (the server crashed, was stopped or
+    /// restarted, or the network dropped). A transaction on it was rolled back by the server;
+    /// a statement run outside a transaction may or may not have taken effect. The pool
+    /// replaces the connection: the next query reconnects.
+    #[error(
+        "the connection to the database was lost: {source}; an open transaction was rolled back, a write outside a transaction may or may not have been applied; the next query reconnects"
+    )]
+    ConnectionLost {
         /// The driver's error.
+        source: BoxError,
+    },
+
+    /// The connection broke while `COMMIT` was in flight: the transaction may or may not have
+    /// committed, and no client can tell. Never retried by
+    /// [`Db::transaction_with_retry`](crate::Db::transaction_with_retry): check whether its
+    /// writes are there (or make them idempotent) before running it again.
+    #[error(
+        "the connection was lost during COMMIT, so the transaction may or may not have committed: {source}; check whether its writes are there before running it again"
+    )]
+    CommitOutcomeUnknown {
+        /// The driver's error.
+        source: BoxError,
+    },
+
+    /// The server refused the credentials (wrong user name or password, or a user not
+    /// allowed to use the database).
+    #[error(
+        "the database server refused the login: {source}; check the user name and password in the URL and the user's privileges"
+    )]
+    Authentication {
+        /// The database's own error.
+        source: BoxError,
+    },
+
+    /// The database named in the URL does not exist on the server.
+    #[error(
+        "the database named in the URL does not exist: {source}; create it or correct the URL's database name"
+    )]
+    DatabaseNotFound {
+        /// The database's own error.
         source: BoxError,
     },
 
@@ -177,6 +222,18 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// [`Db::transaction_with_retry`](crate::Db::transaction_with_retry) ran out of attempts:
+    /// every one failed with a retryable error ([`Error::is_retryable`]); `last` is the last
+    /// attempt's error.
+    #[error("{}", retries_exhausted(*attempts, last))]
+    RetriesExhausted {
+        /// Attempts made, the first included (the policy's `max_attempts`).
+        attempts: u32,
+        /// The error of the last attempt.
+        #[source]
+        last: Box<Error>,
+    },
+
     /// The connection URL or options are invalid, or name a backend this build does not include.
     #[error("invalid database configuration: {0}")]
     Config(String),
@@ -195,6 +252,24 @@ pub enum Error {
         /// The driver's error.
         source: BoxError,
     },
+}
+
+fn retries_exhausted(attempts: u32, last: &Error) -> String {
+    let (what, source) = match last {
+        Error::SerializationFailure { source } => ("a serialization failure", Some(source)),
+        Error::Deadlock { source } => ("a deadlock", Some(source)),
+        Error::LockTimeout { source } => ("a lock wait timeout", Some(source)),
+        _ => ("a retryable error", None),
+    };
+    let detail = source.map_or_else(|| last.to_string(), ToString::to_string);
+    let tries = match attempts {
+        1 => "its only attempt".to_owned(),
+        n => format!("all {n} attempts"),
+    };
+    format!(
+        "the transaction failed on {tries} `Db::transaction_with_retry` made, the last with {what}: {detail}; raise `RetryPolicy::max_attempts` (it was \
+         {attempts}) or its backoff, or make concurrent transactions conflict less"
+    )
 }
 
 fn display_name(name: &Option<String>) -> String {

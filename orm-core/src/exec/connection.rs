@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Mutex;
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::acquire::{Wait, acquire};
 use super::pool::{Db, Pool};
 #[cfg(feature = "_sqlx")]
 use super::prepared::forget_if_stale;
@@ -62,9 +64,9 @@ impl Db {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => Conn::Sqlite(p.acquire().await.map_err(super::from_sqlx)?),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => Conn::Postgres(p.acquire().await.map_err(super::from_sqlx)?),
+            Pool::Postgres(p) => Conn::Postgres(acquire(p, Wait::Patient).await?),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => Conn::MySql(p.acquire().await.map_err(super::from_sqlx)?),
+            Pool::MySql(p) => Conn::MySql(acquire(p, Wait::Patient).await?),
             #[cfg(feature = "mongodb")]
             Pool::Mongo(_) => {
                 return Err(crate::error::Error::Config(

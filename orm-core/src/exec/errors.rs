@@ -28,6 +28,9 @@ pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {
             if let Some(error) = unstorable(mysql_number, code.as_deref()) {
                 return error(source);
             }
+            if let Some(session) = session_kind(code.as_deref(), mysql_number) {
+                return session(source);
+            }
             if let Some(fit) = fit_kind(&message, code.as_deref(), mysql_number) {
                 let column = quoted_after(&message, "column '", '\'');
                 return fit(column, source);
@@ -63,10 +66,15 @@ pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {
             source: Box::new(error),
         },
         sqlx::Error::Configuration(_) => Error::Config(error.to_string()),
+        sqlx::Error::Io(ref e) if is_connection_lost(e) => Error::ConnectionLost {
+            source: Box::new(error),
+        },
+        sqlx::Error::WorkerCrashed => Error::ConnectionLost {
+            source: Box::new(error),
+        },
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
         | sqlx::Error::Protocol(_) => Error::Connection {
             source: Box::new(error),
         },
@@ -119,6 +127,50 @@ fn retry_kind(db: &dyn sqlx::error::DatabaseError) -> Option<fn(crate::error::Bo
         Some("517") => Some(serialization),
         Some("5" | "6" | "261" | "262" | "773") => Some(lock_timeout),
         _ => None,
+    }
+}
+
+/// I/O errors that mean an open connection broke (the peer closed or reset it), as opposed
+/// to a connection that could not be opened.
+#[cfg(feature = "_sqlx")]
+pub(crate) fn is_connection_lost(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::UnexpectedEof
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::NotConnected
+    )
+}
+
+/// Server errors about the session itself: a login refused, a database that does not exist,
+/// a session the server terminated (shutdown, restart, killed).
+#[cfg(feature = "_sqlx")]
+fn session_kind(
+    code: Option<&str>,
+    mysql_number: Option<u16>,
+) -> Option<fn(crate::error::BoxError) -> Error> {
+    let login: fn(_) -> Error = |source| Error::Authentication { source };
+    let missing: fn(_) -> Error = |source| Error::DatabaseNotFound { source };
+    let lost: fn(_) -> Error = |source| Error::ConnectionLost { source };
+    match mysql_number {
+        // Access denied (bad password or user), access to the database denied.
+        Some(1045 | 1044) => Some(login),
+        Some(1049) => Some(missing),
+        // Server shutdown in progress; connection killed (MariaDB); disconnected for
+        // inactivity (MySQL 8).
+        Some(1053 | 1927 | 4031) => Some(lost),
+        Some(_) => None,
+        None => match code {
+            // PostgreSQL: invalid_password, invalid_authorization_specification.
+            Some("28P01" | "28000") => Some(login),
+            Some("3D000") => Some(missing),
+            // admin_shutdown (stop, pg_terminate_backend), crash_shutdown.
+            Some("57P01" | "57P02") => Some(lost),
+            _ => None,
+        },
     }
 }
 

@@ -4,6 +4,8 @@
 //! backend compiles the IR itself (SQL through [`crate::sql`], BSON through `crate::mongo`),
 //! so a backend's driver can change (for speed) without touching builders or compilers.
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod acquire;
 mod bind;
 pub mod cached;
 mod connection;

@@ -5,6 +5,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::acquire::{Remote, Wait, acquire};
 #[cfg(feature = "_sqlx")]
 use super::prepared::forget_if_stale;
 use super::prepared::{SchemaClock, changes_schema};
@@ -99,7 +101,10 @@ impl PoolOptions {
         self
     }
 
-    /// How long a query waits for a free connection before failing with [`Error::Timeout`].
+    /// How long a query waits for a connection: for a free one when all are in use (then
+    /// [`Error::Timeout`]), or for a server that refuses connections to accept them again,
+    /// trying again at least every 250 ms (then [`Error::Connection`] with the refusal).
+    /// `Db::connect` and `Db::health` do not wait for a refusing server. Default 30 s.
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
@@ -204,9 +209,8 @@ impl PoolOptions {
             self.sqlx_options::<sqlx::Postgres>(),
             &schema_clock,
         )
-        .connect_with(options)
-        .await
-        .map_err(super::from_sqlx)?;
+        .connect_lazy_with(options);
+        first_connection(&pool).await?;
         Ok(Db {
             pool: Pool::Postgres(pool),
             schema_clock,
@@ -233,9 +237,8 @@ impl PoolOptions {
                     Ok(())
                 })
             })
-            .connect_with(options)
-            .await
-            .map_err(super::from_sqlx)?;
+            .connect_lazy_with(options);
+        first_connection(&pool).await?;
         Ok(Db {
             pool: Pool::MySql(pool),
             schema_clock: Arc::new(SchemaClock::new()),
@@ -338,6 +341,13 @@ mod url_tests {
             assert!(check_url(url).is_ok(), "{url}");
         }
     }
+}
+
+/// Opens the pool's first connection, failing at once with the cause (refused, name not
+/// resolved, TLS, login, unknown database) rather than retrying until the acquire timeout.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn first_connection<DB: Remote>(pool: &sqlx::Pool<DB>) -> Result<()> {
+    acquire(pool, Wait::FailFast).await.map(drop)
 }
 
 /// What [`Db::health`] reports.
@@ -474,11 +484,9 @@ impl Db {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => TxConn::Sqlite(p.begin_with(sql).await.map_err(super::from_sqlx)?),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => {
-                TxConn::Postgres(p.begin_with(sql).await.map_err(super::from_sqlx)?)
-            }
+            Pool::Postgres(p) => TxConn::Postgres(begin_on(p, sql).await?),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => TxConn::MySql(p.begin_with(sql).await.map_err(super::from_sqlx)?),
+            Pool::MySql(p) => TxConn::MySql(begin_on(p, sql).await?),
             #[cfg(feature = "mongodb")]
             Pool::Mongo(_) => unreachable!("handled above"),
             Pool::None(never) => match *never {},
@@ -529,7 +537,10 @@ impl Db {
 
     /// Runs `body` in a transaction and runs it again, in a new transaction, when it fails
     /// with a retryable error (serialization failure, deadlock, lock timeout), up to
-    /// `policy.max_attempts` times with exponential backoff. Other errors return at once.
+    /// `policy.max_attempts` times with exponential backoff; when every attempt failed so,
+    /// the error is [`Error::RetriesExhausted`] (with the count and the last error). Other
+    /// errors return at once, [`Error::CommitOutcomeUnknown`] included: a commit that may
+    /// have been applied is never run twice.
     pub async fn transaction_with_retry<T, F, Fut>(
         &self,
         options: TxOptions,
@@ -551,12 +562,22 @@ impl Db {
                     tokio::time::sleep(policy.backoff(attempt)).await;
                     attempt += 1;
                 }
+                Err(e) if e.is_retryable() => {
+                    return Err(Error::RetriesExhausted {
+                        attempts: attempt,
+                        last: Box::new(e),
+                    });
+                }
                 other => return other,
             }
         }
     }
 
     /// Pings the database and reports the round-trip time and the pool's state.
+    ///
+    /// A server that refuses connections is reported at once ([`Error::Connection`] naming
+    /// `host:port`), not after the acquire timeout; a pool whose connections are all in use
+    /// is waited for like any query.
     ///
     /// On MongoDB the ping is the `ping` command; the driver does not expose its pool, so
     /// `connections` and `idle` are 0 and `max_connections` is the configured maximum.
@@ -566,7 +587,7 @@ impl Db {
             return pool.health().await;
         }
         let started = std::time::Instant::now();
-        self.run_raw_sql("SELECT 1").await?;
+        self.ping().await?;
         let latency = started.elapsed();
         let (connections, idle, max_connections) = match &self.pool {
             #[cfg(feature = "sqlite")]
@@ -601,6 +622,19 @@ impl Db {
             Pool::None(never) => match *never {},
         }
     }
+}
+
+/// Begins a transaction with `sql` on a connection taken as [`acquire`] takes it.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn begin_on<DB: Remote>(
+    pool: &sqlx::Pool<DB>,
+    sql: sqlx::AssertSqlSafe<String>,
+) -> Result<sqlx::Transaction<'static, DB>> {
+    use sqlx::SqlSafeStr;
+    let conn = acquire(pool, Wait::Patient).await?;
+    sqlx::Transaction::begin(conn, Some(sql.into_sql_str()))
+        .await
+        .map_err(super::from_sqlx)
 }
 
 /// The error for a backend this build cannot run.
@@ -723,10 +757,14 @@ sqlx_backend!(
     }
 );
 
-/// Dispatches one call to the pool's backend module, on a connection taken for it (so that a
-/// connection whose prepared statement outlived a schema change forgets its statements).
+/// Dispatches one call to the pool's backend module, on a connection taken from the pool
+/// (waiting for a server that refuses connections as `Wait::Patient` unless told otherwise),
+/// which forgets its prepared statements when one of them outlived a schema change.
 macro_rules! dispatch {
     ($self:ident, $func:ident ( $($arg:expr),* )) => {
+        dispatch!($self, Wait::Patient, $func($($arg),*))
+    };
+    ($self:ident, $wait:expr, $func:ident ( $($arg:expr),* )) => {
         match &$self.pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => {
@@ -736,13 +774,13 @@ macro_rules! dispatch {
             }
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => {
-                let mut conn = p.acquire().await.map_err(super::from_sqlx)?;
+                let mut conn = acquire(p, $wait).await?;
                 let result = postgres::$func(&mut *conn, $($arg),*).await;
                 forget_if_stale(&mut *conn, result).await
             }
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => {
-                let mut conn = p.acquire().await.map_err(super::from_sqlx)?;
+                let mut conn = acquire(p, $wait).await?;
                 let result = mysql::$func(&mut *conn, $($arg),*).await;
                 forget_if_stale(&mut *conn, result).await
             }
@@ -824,6 +862,11 @@ impl Db {
             self.schema_clock.record_change();
         }
         Ok(done)
+    }
+
+    /// Runs `SELECT 1`, failing at once when the server refuses connections.
+    async fn ping(&self) -> Result<ExecResult> {
+        dispatch!(self, Wait::FailFast, execute_raw("SELECT 1"))
     }
 }
 

@@ -296,12 +296,14 @@ async fn end_transaction<DB: sqlx::Database>(
     tx: sqlx::Transaction<'static, DB>,
     commit: bool,
 ) -> Result<()> {
-    let done = if commit {
-        tx.commit().await
-    } else {
-        tx.rollback().await
-    };
-    done.map_err(super::from_sqlx)
+    if !commit {
+        return tx.rollback().await.map_err(super::from_sqlx);
+    }
+    tx.commit().await.map_err(|e| match super::from_sqlx(e) {
+        // COMMIT was sent (or about to be): whether the server applied it is unknown.
+        Error::ConnectionLost { source } => Error::CommitOutcomeUnknown { source },
+        other => other,
+    })
 }
 
 /// Dispatches one call to the transaction's backend module, on its connection (which forgets
