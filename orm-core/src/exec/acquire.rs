@@ -193,6 +193,10 @@ pub(crate) async fn acquire<DB: Remote>(
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let outcome = tokio::time::timeout(check.min(remaining), attempt.as_mut()).await;
+        if let Ok(Ok(conn)) = outcome {
+            return Ok(conn);
+        }
+        // Only a slow or failed acquire needs the address (the hot path allocates nothing).
         let address = address.get_or_insert_with(|| DB::address(&pool.connect_options()));
         match outcome {
             Ok(Ok(conn)) => return Ok(conn),
