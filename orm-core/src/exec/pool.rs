@@ -768,19 +768,21 @@ macro_rules! dispatch {
         match &$self.pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => {
-                let mut conn = p.acquire().await.map_err(super::from_sqlx)?;
+                // Boxed: sqlx's acquire future is kilobytes, which inline would be copied at
+                // every await of every query (sqlx's own pool executor boxes it too).
+                let mut conn = Box::pin(p.acquire()).await.map_err(super::from_sqlx)?;
                 let result = sqlite::$func(&mut *conn, $($arg),*).await;
                 forget_if_stale(&mut *conn, result).await
             }
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => {
-                let mut conn = acquire(p, $wait).await?;
+                let mut conn = Box::pin(acquire(p, $wait)).await?;
                 let result = postgres::$func(&mut *conn, $($arg),*).await;
                 forget_if_stale(&mut *conn, result).await
             }
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => {
-                let mut conn = acquire(p, $wait).await?;
+                let mut conn = Box::pin(acquire(p, $wait)).await?;
                 let result = mysql::$func(&mut *conn, $($arg),*).await;
                 forget_if_stale(&mut *conn, result).await
             }
