@@ -290,7 +290,12 @@ async fn probe(address: &Address) -> Verdict {
 async fn connect(address: &Address) -> std::io::Result<()> {
     match address {
         Address::Tcp { host, port } => {
-            tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+            let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+            // A local port in the ephemeral range with no listener can "accept" a connection
+            // from itself (TCP simultaneous open): nothing is there.
+            if stream.local_addr()? == stream.peer_addr()? {
+                return Err(std::io::ErrorKind::ConnectionRefused.into());
+            }
         }
         #[cfg(unix)]
         Address::Unix(path) => {
