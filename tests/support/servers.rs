@@ -194,6 +194,13 @@ impl PrivateServer {
         self.dir.join("data")
     }
 
+    /// MariaDB's temporary directory, one per server.
+    fn tmp(&self) -> PathBuf {
+        let tmp = self.dir.join("tmp");
+        std::fs::create_dir_all(&tmp).expect("create the server's tmpdir");
+        tmp
+    }
+
     fn init(&self) {
         match self.kind {
             Kind::Postgres => {
@@ -230,6 +237,11 @@ impl PrivateServer {
                 if running_as_root() {
                     install.arg("--user=root");
                 }
+                // Concurrent bootstraps in one temporary directory collide on its temporary
+                // tables: each gets its own, and they run one at a time.
+                install.env("TMPDIR", self.tmp());
+                static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+                let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
                 run(&mut install, "mariadb-install-db");
             }
         }
@@ -278,6 +290,7 @@ impl PrivateServer {
                         "--pid-file={}",
                         self.dir.join("mysqld.pid").display()
                     ))
+                    .arg(format!("--tmpdir={}", self.tmp().display()))
                     .args([
                         "--bind-address=127.0.0.1",
                         "--skip-name-resolve",
@@ -303,11 +316,27 @@ impl PrivateServer {
         *self.child.lock().unwrap() = Some(child);
     }
 
+    /// Starts the server again if its process has exited: a port in the kernel's ephemeral
+    /// range can be taken for a moment by a client's connection to itself (TCP simultaneous
+    /// open, when nothing listens there), and the server then fails to bind it.
+    pub fn ensure_running(&self) {
+        let exited = self
+            .child
+            .lock()
+            .unwrap()
+            .as_mut()
+            .is_some_and(|child| child.try_wait().expect("server status").is_some());
+        if exited {
+            self.launch();
+        }
+    }
+
     /// Waits until the server accepts a login (at most 30 s).
     async fn wait_ready(&self) {
         let url = self.url_for(self.admin_database());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
+            self.ensure_running();
             let attempt = orm::PoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(2))

@@ -164,12 +164,11 @@ fn connection_error(address: &Address, cause: Cause, waited: Option<Duration>) -
     }
 }
 
-/// Classifies an error the pool returned while opening a connection to `address`.
-pub(crate) fn connect_error(error: sqlx::Error, address: &Address) -> Error {
+/// Classifies an error the pool returned while opening a connection to `address` (an I/O
+/// error there broke the handshake, never a statement).
+fn connect_error(error: sqlx::Error, address: &Address) -> Error {
     match error {
-        sqlx::Error::Io(e) if !super::is_connection_lost(&e) => {
-            connection_error(address, Cause::Io(e), None)
-        }
+        sqlx::Error::Io(e) => connection_error(address, Cause::Io(e), None),
         sqlx::Error::Tls(e) => connection_error(address, Cause::Tls(e), None),
         other => super::from_sqlx(other),
     }
@@ -294,7 +293,12 @@ async fn probe(address: &Address) -> Verdict {
 async fn connect(address: &Address) -> std::io::Result<()> {
     match address {
         Address::Tcp { host, port } => {
-            tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+            let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+            // A local port in the ephemeral range with no listener can "accept" a connection
+            // from itself (TCP simultaneous open): nothing is there.
+            if stream.local_addr()? == stream.peer_addr()? {
+                return Err(std::io::ErrorKind::ConnectionRefused.into());
+            }
         }
         #[cfg(unix)]
         Address::Unix(path) => {

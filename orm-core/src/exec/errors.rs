@@ -133,7 +133,7 @@ fn retry_kind(db: &dyn sqlx::error::DatabaseError) -> Option<fn(crate::error::Bo
 /// I/O errors that mean an open connection broke (the peer closed or reset it), as opposed
 /// to a connection that could not be opened.
 #[cfg(feature = "_sqlx")]
-pub(crate) fn is_connection_lost(e: &std::io::Error) -> bool {
+fn is_connection_lost(e: &std::io::Error) -> bool {
     use std::io::ErrorKind;
     matches!(
         e.kind(),
