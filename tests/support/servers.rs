@@ -224,9 +224,6 @@ impl PrivateServer {
                 run(&mut initdb, "initdb");
             }
             Kind::MariaDb => {
-                // Concurrent bootstraps sharing /tmp collide on their temporary tables
-                // ("Unknown table 'mysql.tmp_user_sys'"): each server gets its own tmpdir.
-                std::fs::create_dir_all(self.tmp()).expect("create the server's tmpdir");
                 let mut install = Command::new(MARIADB_INSTALL_DB);
                 install
                     .arg("--no-defaults")
@@ -245,11 +242,6 @@ impl PrivateServer {
                 run(&mut install, "mariadb-install-db");
             }
         }
-    }
-
-    /// The server's own temporary directory (MariaDB).
-    fn tmp(&self) -> PathBuf {
-        self.dir.join("tmp")
     }
 
     fn as_server_user(&self, mut command: Command) -> Command {
@@ -280,7 +272,6 @@ impl PrivateServer {
                 let mut c = Command::new(MARIADBD);
                 c.arg("--no-defaults")
                     .arg(format!("--datadir={}", self.data().display()))
-                    .arg(format!("--tmpdir={}", self.tmp().display()))
                     .arg(format!("--port={}", self.port))
                     .arg(format!(
                         "--socket={}",
