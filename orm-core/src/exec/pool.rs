@@ -168,12 +168,14 @@ impl PoolOptions {
         let schema_clock = Arc::new(SchemaClock::new());
         let mut pool = self.sqlx_options::<sqlx::Sqlite>(&schema_clock);
         let options = if in_memory {
-            // One connection owns an in-memory database: keep exactly one, forever.
+            // One connection owns an in-memory database: keep exactly one, forever (also after
+            // DDL: replacing it would drop the database; SQLite re-prepares stale statements).
             pool = pool
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
-                .max_lifetime(None);
+                .max_lifetime(None)
+                .before_acquire(|_, _| Box::pin(async { Ok(true) }));
             options
         } else {
             options.journal_mode(SqliteJournalMode::Wal)
