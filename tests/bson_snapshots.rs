@@ -61,6 +61,17 @@ struct Post {
 }
 
 /// A key chosen by the application.
+/// A model related to itself: an employee reports to another employee.
+#[derive(Model, Debug, Clone)]
+#[orm(table = "employees")]
+struct Employee {
+    #[orm(primary_key)]
+    id: i64,
+    name: String,
+    #[orm(belongs_to = Employee)]
+    reports_to: Option<i64>,
+}
+
 #[derive(Model, Debug, Clone)]
 #[orm(table = "notes")]
 struct Note {
@@ -1282,6 +1293,17 @@ fn joins_lookup_and_unwind() {
     check(
         "left_join_on_a_nullable_column",
         select(User::query().left_join(User::edited()).ir()),
+    );
+    check(
+        "self_join",
+        select(
+            Employee::query()
+                .left_join(BelongsTo::via(Employee::REPORTS_TO))
+                .filter(Employee::NAME.ne("x"))
+                .filter_joined(Employee::NAME.eq("Ada"))
+                .order_by_joined(Employee::NAME.asc())
+                .ir(),
+        ),
     );
     let mut count = User::query().inner_join(User::posts()).ir().clone();
     count.projection = orm::query::ir::Projection::Count;

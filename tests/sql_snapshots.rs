@@ -313,6 +313,31 @@ fn joins() {
     });
 }
 
+/// A model joined with itself: the joined side goes by an alias, which its filters, orders and
+/// selected columns name (issue 21: the table named twice was invalid SQL on every dialect).
+#[test]
+fn self_joins() {
+    check("self_join_belongs_to", |d| {
+        render(
+            Category::query()
+                .left_join(BelongsTo::via(Category::PARENT_ID))
+                .filter(Category::NAME.ne("x"))
+                .filter_joined(Category::NAME.like("r%"))
+                .order_by_joined(Category::NAME.asc())
+                .order_by(Category::ID.desc())
+                .compile(d),
+        )
+    });
+    check("self_join_has_many", |d| {
+        render(
+            Category::query()
+                .inner_join(Category::children())
+                .filter_joined(Category::PARENT_ID.is_not_null())
+                .compile(d),
+        )
+    });
+}
+
 #[test]
 fn subqueries() {
     check("in_subquery", |d| {

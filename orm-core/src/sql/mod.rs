@@ -354,12 +354,7 @@ fn reads_decimal(q: &SelectQuery) -> bool {
 
 /// The schema of a column that `q` reads (its model's or the joined model's).
 fn column_schema(q: &SelectQuery, c: &ColumnRef) -> Option<&'static ColumnSchema> {
-    let schema = if c.table == q.schema.table {
-        q.schema
-    } else {
-        q.join.filter(|j| j.schema.table == c.table)?.schema
-    };
-    schema.column(c.name)
+    q.schema_of(c)?.column(c.name)
 }
 
 /// SQLite orders and compares decimals stored as text (no precision, or more than 18 digits)
@@ -430,12 +425,13 @@ fn output_expr(q: &SelectQuery, expr: &SelectExpr, scope: &Scope) -> Expr {
     }
 }
 
-/// The columns of `schema` as a select list, in schema order (decoded by position).
+/// The columns of `schema` as a select list, in schema order (decoded by position), qualified
+/// with `table` (the schema's table, or its alias in a self-join).
 fn model_columns<'a>(
     schema: &'static ModelSchema,
+    table: &'static str,
     scope: &'a Scope,
 ) -> impl Iterator<Item = Expr> + 'a {
-    let table = schema.table;
     schema.columns.iter().map(move |c| {
         let expr = scope.col(&ColumnRef::new(table, c.name));
         if scope.depth > 0 {
@@ -478,7 +474,10 @@ fn select_body(
         let on = scope
             .col(&join.joined_column)
             .eq(scope.col(&join.model_column));
-        select.join(kind, join.schema.table, on);
+        match join.alias {
+            Some(alias) => select.join_as(kind, join.schema.table, alias, on),
+            None => select.join(kind, join.schema.table, on),
+        };
     }
     let filter = q.filter.as_ref().map(|f| condition(f, scope)).transpose()?;
     let filter = match (filter, correlate) {
@@ -557,11 +556,11 @@ fn select_body(
         }
         Projection::Model => {
             // One by one: `exprs` would collect them into a vector of its own first.
-            for column in model_columns(q.schema, scope) {
+            for column in model_columns(q.schema, q.schema.table, scope) {
                 select.expr(column);
             }
             if let Some(join) = &q.join {
-                for column in model_columns(join.schema, scope) {
+                for column in model_columns(join.schema, join.qualifier(), scope) {
                     select.expr(column);
                 }
             }
@@ -621,13 +620,13 @@ fn may_be_null(q: &SelectQuery, expr: &SelectExpr) -> bool {
         // Over no row (no grouping) every other aggregate is NULL.
         SelectExpr::Aggregate { .. } => return true,
     };
-    if column.table == q.schema.table {
-        return q.schema.column(column.name).is_none_or(|c| c.nullable);
-    }
     match &q.join {
-        Some(join) if join.schema.table == column.table => {
+        Some(join) if join.qualifier() == column.table => {
             join.kind == JoinKind::Left
                 || join.schema.column(column.name).is_none_or(|c| c.nullable)
+        }
+        _ if column.table == q.schema.table => {
+            q.schema.column(column.name).is_none_or(|c| c.nullable)
         }
         _ => true,
     }
