@@ -604,7 +604,7 @@ mod tests {
         match statement {
             Statement::Select(q) => compile_select_uncached(q, dialect),
             other => {
-                super::super::fit::check(other, Some(dialect))?;
+                super::super::check::statement(other, dialect)?;
                 compile_checked(other, dialect)
             }
         }
