@@ -1206,6 +1206,24 @@ fn projections_and_aggregates() {
         ),
     );
     check(
+        "count_distinct",
+        select(
+            User::query()
+                .select((User::ACTIVE, User::NAME.count_distinct()))
+                .group_by(User::ACTIVE)
+                .ir(),
+        ),
+    );
+    check(
+        "group_by_an_expression_is_refused",
+        select(
+            User::query()
+                .select((User::NAME.lower(), count_all()))
+                .group_by(User::NAME.lower())
+                .ir(),
+        ),
+    );
+    check(
         "group_by_having_order",
         select(
             User::query()

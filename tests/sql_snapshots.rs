@@ -283,6 +283,33 @@ fn aggregates_and_grouping() {
                 .compile(d),
         )
     });
+    check("count_distinct", |d| {
+        render(
+            User::query()
+                .select((User::ACTIVE, User::NICKNAME.count_distinct()))
+                .group_by(User::ACTIVE)
+                .having(User::NICKNAME.count_distinct().gt(1))
+                .order_by(User::NICKNAME.count_distinct().desc())
+                .compile(d),
+        )
+    });
+    check("group_by_an_expression", |d| {
+        render(
+            User::query()
+                .select((User::NAME.lower(), count_all()))
+                .group_by(User::NAME.lower())
+                .order_by(User::NAME.lower().asc())
+                .compile(d),
+        )
+    });
+    check("group_by_an_aggregate_is_refused", |d| {
+        render(
+            User::query()
+                .select((count_all(),))
+                .group_by(User::AGE.max())
+                .compile(d),
+        )
+    });
     check("group_by_having", |d| {
         render(
             User::query()

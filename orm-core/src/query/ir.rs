@@ -183,6 +183,8 @@ impl OrderBy {
 pub enum AggregateFn {
     /// `COUNT(*)` without a column, `COUNT(col)` (non-NULL values) with one.
     Count,
+    /// `COUNT(DISTINCT col)`: the number of distinct non-NULL values.
+    CountDistinct,
     /// `SUM(col)`: `i64` for integer columns, `f64` for floating-point ones, an exact decimal
     /// for decimal ones; NULL over no row.
     Sum,
@@ -192,6 +194,14 @@ pub enum AggregateFn {
     Min,
     /// `MAX(col)`, of the column's type; NULL over no row.
     Max,
+}
+
+impl AggregateFn {
+    /// Whether this is a count (`COUNT`, `COUNT(DISTINCT)`): an `i64`, 0 over no row, never
+    /// NULL.
+    pub const fn is_count(self) -> bool {
+        matches!(self, AggregateFn::Count | AggregateFn::CountDistinct)
+    }
 }
 
 /// A part of a date or timestamp that [`SelectExpr::Extract`] reads.
@@ -264,8 +274,8 @@ pub enum ValueKind {
 pub struct Aggregation {
     /// The selected expressions, decoded by position.
     pub exprs: Vec<SelectExpr>,
-    /// `GROUP BY` columns.
-    pub group_by: Vec<ColumnRef>,
+    /// `GROUP BY` columns and computed expressions (`year()`, `lower()`; never aggregates).
+    pub group_by: Vec<SelectExpr>,
     /// `HAVING` condition (over aggregates and grouped columns).
     pub having: Option<Condition>,
     /// `SELECT DISTINCT`: duplicate result rows are returned once.

@@ -11,7 +11,8 @@ mod subquery;
 mod write;
 
 pub use aggregate::{
-    Aggregate, Averageable, CountAll, Projected, SelectItem, Selection, Summable, count_all,
+    Aggregate, Averageable, CountAll, GroupKey, Projected, SelectItem, Selection, Summable,
+    count_all,
 };
 pub use column::{Column, Filter, Order, escape_like};
 pub use expr::Expression;

@@ -62,6 +62,9 @@ pub(super) fn select(q: &SelectQuery, dialect: Dialect) -> Result<(), Error> {
         refuse_text_decimal_order(q)?;
     }
     row_lock(q, capabilities)?;
+    if let Projection::Exprs(aggregation) = &q.projection {
+        group_keys(q, &aggregation.group_by)?;
+    }
     for condition in q.filter.iter().chain(having) {
         single_column_subqueries(condition)?;
     }
@@ -132,6 +135,25 @@ fn row_lock(q: &SelectQuery, capabilities: Capabilities) -> Result<(), Error> {
         "SQLite has no row locks, so `{method}()` cannot be honoured; use `for_update()`, \
          which SQLite's serializable transactions already guarantee"
     )))
+}
+
+/// `GROUP BY` keys are columns or computed expressions, never aggregates.
+fn group_keys(q: &SelectQuery, keys: &[SelectExpr]) -> Result<(), Error> {
+    for key in keys {
+        if let SelectExpr::Aggregate {
+            function, column, ..
+        } = key
+        {
+            let argument = column.map_or("*".to_owned(), |c| format!("{}.{}", c.table, c.name));
+            return Err(Error::InvalidQuery(format!(
+                "a select of `{}` cannot be grouped by an aggregate (`{function:?}({argument})`); \
+                 group by a column or an expression such as `year()`, and filter aggregates \
+                 with `having`",
+                q.schema.table
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The subquery of `IN (...)` selects exactly one expression.

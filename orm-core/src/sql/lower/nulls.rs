@@ -1,7 +1,7 @@
 //! Where NULLs sort: the ORM promises NULL as the smallest value on every dialect unless asked
 //! otherwise; PostgreSQL sorts it as the largest.
 
-use crate::query::ir::{AggregateFn, Direction, JoinKind, Nulls, OrderBy, SelectExpr, SelectQuery};
+use crate::query::ir::{Direction, JoinKind, Nulls, OrderBy, SelectExpr, SelectQuery};
 use crate::sql::Dialect;
 
 /// The `NULLS FIRST`/`NULLS LAST` placement to write for `o`, or `None` when the dialect's own order
@@ -26,10 +26,7 @@ fn may_be_null(q: &SelectQuery, expr: &SelectExpr) -> bool {
     let column = match expr {
         SelectExpr::Column(c) | SelectExpr::Fold { column: c, .. } => c,
         SelectExpr::Extract { column: c, .. } => c,
-        SelectExpr::Aggregate {
-            function: AggregateFn::Count,
-            ..
-        } => return false,
+        SelectExpr::Aggregate { function, .. } if function.is_count() => return false,
         // Over no row (no grouping) every other aggregate is NULL.
         SelectExpr::Aggregate { .. } => return true,
     };

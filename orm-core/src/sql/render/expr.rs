@@ -41,6 +41,7 @@ pub(super) fn select_expr(expr: &SelectExpr, scope: &Scope) -> Expr {
     };
     match function {
         AggregateFn::Count => Func::count(arg()).into(),
+        AggregateFn::CountDistinct => Func::count_distinct(arg()).into(),
         AggregateFn::Sum if kind == ValueKind::Integer => cast(Func::sum(arg()), big_int),
         // Exact on every dialect: NUMERIC/DECIMAL sums, and sums of SQLite's scaled integers.
         AggregateFn::Sum if kind == ValueKind::Decimal => Func::sum(arg()).into(),

@@ -27,8 +27,8 @@ pub(super) fn render(
             for expr in &aggregation.exprs {
                 select.expr(output_expr(q, expr, scope));
             }
-            for column in &aggregation.group_by {
-                select.add_group_by([scope.col(column)]);
+            for expr in &aggregation.group_by {
+                select.add_group_by([select_expr(expr, scope)]);
             }
             if let Some(having) = &aggregation.having {
                 select.and_having(condition(having, scope)?);
