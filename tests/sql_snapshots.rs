@@ -365,6 +365,25 @@ fn self_joins() {
     });
 }
 
+/// The statement `.explain(&db)`/`.explain_analyze(&db)` run, and the column holding the plan.
+#[test]
+fn explain() {
+    for analyze in [false, true] {
+        let case = if analyze {
+            "explain_analyze"
+        } else {
+            "explain"
+        };
+        check(case, |d| {
+            let select = User::query().filter(User::AGE.gt(18)).compile(d);
+            match select.and_then(|s| orm::sql::explain::explain(s, d, analyze)) {
+                Ok(e) => format!("{}\n-- plan in column {}", e.statement, e.column),
+                Err(e) => format!("error: {e}"),
+            }
+        });
+    }
+}
+
 #[test]
 fn subqueries() {
     check("in_subquery", |d| {

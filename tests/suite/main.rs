@@ -1265,6 +1265,32 @@ suite! {
         Ok(())
     }
 
+    async fn explain_shows_the_plan_of_any_typed_query(db) {
+        seed_users(db).await?;
+        let by_email = || User::query().filter(User::EMAIL.eq("ada@example.com"));
+        let Some(dialect) = db.dialect() else {
+            let err = by_email().explain(db).await.unwrap_err();
+            assert!(matches!(err, Error::InvalidQuery(_)) && err.to_string().contains("run the `explain` command"), "{err}");
+            return Ok(());
+        };
+        let plans = [
+            by_email().explain(db).await?,
+            User::query().inner_join(User::posts()).filter_joined(Post::TITLE.eq("x")).explain(db).await?,
+            User::query().select((User::ACTIVE, count_all())).group_by(User::ACTIVE).explain(db).await?,
+        ];
+        for plan in &plans {
+            assert!(plan.contains("users"), "{dialect}: the plan names the table read: {plan}");
+        }
+        assert!(plans[1].contains("posts"), "{dialect}: {}", plans[1]);
+        let analyzed = by_email().explain_analyze(db).await;
+        match dialect {
+            Dialect::Postgres => assert!(analyzed?.contains("actual time"), "ANALYZE ran the query"),
+            Dialect::MySql => assert!(analyzed?.contains("r_rows"), "ANALYZE ran the query"),
+            Dialect::Sqlite => assert!(matches!(analyzed, Err(Error::InvalidQuery(ref m)) if m.contains("no EXPLAIN ANALYZE")), "{analyzed:?}"),
+        }
+        Ok(())
+    }
+
     #[requires(sql)]
     async fn not_null_violation_names_the_column(db) {
         create_tables(db).await?;

@@ -207,6 +207,11 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Joined<M, J, K> {
         &self.query
     }
 
+    /// The IR of this query, by value.
+    pub fn into_ir(self) -> SelectQuery {
+        self.query
+    }
+
     /// Compiles the query for `dialect` without running it.
     pub fn compile(&self, dialect: crate::sql::Dialect) -> Result<crate::sql::Compiled> {
         crate::sql::compile(

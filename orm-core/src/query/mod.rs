@@ -2,6 +2,7 @@
 
 mod aggregate;
 mod column;
+mod explain;
 mod expr;
 pub mod ir;
 mod join;
@@ -15,6 +16,7 @@ pub use aggregate::{
     count_all,
 };
 pub use column::{Column, Filter, Order, escape_like};
+pub use explain::Explain;
 pub use expr::Expression;
 pub use join::{Inner, JoinOutput, Joinable, Joined, Left};
 pub use relation::{BelongsTo, HasMany, HasManyWith, HasOne, Relation, WithRelation};

@@ -32,6 +32,9 @@ pub struct Capabilities {
     /// An `IN (subquery)` may hold a `LIMIT` and read the table an `UPDATE`/`DELETE` writes
     /// (MariaDB refuses both unless the subquery is wrapped in a derived table).
     pub direct_in_subquery: bool,
+    /// `EXPLAIN` that also runs the query and reports what happened (PostgreSQL's
+    /// `EXPLAIN ANALYZE`, MariaDB's `ANALYZE`); SQLite has only `EXPLAIN QUERY PLAN`.
+    pub explain_analyze: bool,
 }
 
 impl Dialect {
@@ -58,6 +61,7 @@ impl Dialect {
                 row_locks: true,
                 stored_decimals: false,
                 direct_in_subquery: true,
+                explain_analyze: true,
             },
             Dialect::MySql => Capabilities {
                 returning: false,
@@ -67,6 +71,7 @@ impl Dialect {
                 row_locks: true,
                 stored_decimals: false,
                 direct_in_subquery: false,
+                explain_analyze: true,
             },
             Dialect::Sqlite => Capabilities {
                 returning: true,
@@ -77,6 +82,7 @@ impl Dialect {
                 row_locks: false,
                 stored_decimals: true,
                 direct_in_subquery: true,
+                explain_analyze: false,
             },
         }
     }

@@ -17,6 +17,7 @@
 mod check;
 pub mod ddl;
 mod dialect;
+pub mod explain;
 pub(crate) mod fit;
 mod lower;
 mod render;
