@@ -365,6 +365,30 @@ fn self_joins() {
     });
 }
 
+/// MySQL/MariaDB index hints; left out on PostgreSQL (no hints) and SQLite.
+#[test]
+fn index_hints() {
+    check("force_index", |d| {
+        render(
+            Membership::query()
+                .filter(Membership::ROLE.eq("admin"))
+                .force_index("idx_memberships_role_level")
+                .compile(d),
+        )
+    });
+    check("use_index_of_a_join", |d| {
+        render(
+            User::query()
+                .use_index("uq_users_email")
+                .inner_join(User::posts())
+                .compile(d),
+        )
+    });
+    check("hint_of_an_unknown_index", |d| {
+        render(User::query().ignore_index("idx_nope").compile(d))
+    });
+}
+
 /// The statement `.explain(&db)`/`.explain_analyze(&db)` run, and the column holding the plan.
 #[test]
 fn explain() {

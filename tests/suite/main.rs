@@ -1291,6 +1291,26 @@ suite! {
         Ok(())
     }
 
+    async fn index_hints_steer_mysql_and_are_left_out_elsewhere(db) {
+        seed_users(db).await?;
+        let ada = || User::query().filter(User::EMAIL.eq("ada@example.com") & User::AGE.gt(0));
+        for query in [ada().use_index("uq_users_email"), ada().force_index("uq_users_email"), ada().ignore_index("uq_users_email")] {
+            let found = query.all(db).await?;
+            assert_eq!(found.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["Ada"]);
+        }
+        let Some(dialect) = db.dialect() else { return Ok(()) };
+        let err = ada().use_index("idx_nope").all(db).await.unwrap_err();
+        assert!(err.to_string().contains("`users` has no index `idx_nope` to hint (its indexes: uq_users_email)"), "{err}");
+        if dialect == Dialect::MySql {
+            // The JSON plan names the index the optimizer chose.
+            let forced = ada().force_index("uq_users_email").explain(db).await?;
+            assert!(forced.contains("\"key\": \"uq_users_email\""), "{forced}");
+            let ignored = ada().ignore_index("uq_users_email").explain(db).await?;
+            assert!(!ignored.contains("\"key\": \"uq_users_email\""), "{ignored}");
+        }
+        Ok(())
+    }
+
     #[requires(sql)]
     async fn not_null_violation_names_the_column(db) {
         create_tables(db).await?;

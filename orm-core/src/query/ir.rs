@@ -314,6 +314,30 @@ pub struct SelectQuery {
     pub lock: Option<RowLock>,
     /// A second model's table joined to this one (its columns follow the model's).
     pub join: Option<JoinClause>,
+    /// An optimizer hint on the model's table (MySQL/MariaDB only; advisory elsewhere).
+    pub index_hint: Option<IndexHint>,
+}
+
+/// What an [`IndexHint`] asks of the optimizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IndexHintKind {
+    /// `USE INDEX (name)`: consider only this index.
+    Use,
+    /// `FORCE INDEX (name)`: use this index unless it cannot serve the query at all.
+    Force,
+    /// `IGNORE INDEX (name)`: never use this index.
+    Ignore,
+}
+
+/// A MySQL/MariaDB index hint on the model's table. PostgreSQL has no optimizer hints and
+/// SQLite's `INDEXED BY` fails a query its index cannot serve: both compile the query without
+/// it, as does MongoDB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IndexHint {
+    /// Use, force or ignore.
+    pub kind: IndexHintKind,
+    /// The index, one of the model's (`ModelSchema::indexes`).
+    pub index: &'static str,
 }
 
 impl SelectQuery {
@@ -328,6 +352,7 @@ impl SelectQuery {
             offset: None,
             lock: None,
             join: None,
+            index_hint: None,
         }
     }
 }

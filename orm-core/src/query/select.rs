@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use super::column::{Filter, Order};
-use super::ir::{Condition, Projection, RowLock, SelectQuery, Statement};
+use super::ir::{Condition, IndexHint, IndexHintKind, Projection, RowLock, SelectQuery, Statement};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::model::{Model, decode_model, select_query};
@@ -68,6 +68,31 @@ impl<M: Model> Select<M> {
     /// by another transaction (`FOR UPDATE NOWAIT`). Not available on SQLite.
     pub fn no_wait(mut self) -> Self {
         self.query.lock = Some(RowLock::NoWait);
+        self
+    }
+
+    /// MySQL/MariaDB `USE INDEX (index)`: the optimizer considers only this index of the
+    /// model's (its name as the DDL created it, e.g. `idx_users_age`). PostgreSQL has no
+    /// optimizer hints, and SQLite and MongoDB get none: the hint is left out there. A name
+    /// the model has no index of is an [`Error::InvalidQuery`] on every SQL dialect.
+    pub fn use_index(self, index: &'static str) -> Self {
+        self.hint(IndexHintKind::Use, index)
+    }
+
+    /// MySQL/MariaDB `FORCE INDEX (index)`: a table scan only if the index cannot serve the
+    /// query at all; left out elsewhere, as [`use_index`](Select::use_index).
+    pub fn force_index(self, index: &'static str) -> Self {
+        self.hint(IndexHintKind::Force, index)
+    }
+
+    /// MySQL/MariaDB `IGNORE INDEX (index)`; left out elsewhere, as
+    /// [`use_index`](Select::use_index).
+    pub fn ignore_index(self, index: &'static str) -> Self {
+        self.hint(IndexHintKind::Ignore, index)
+    }
+
+    fn hint(mut self, kind: IndexHintKind, index: &'static str) -> Self {
+        self.query.index_hint = Some(IndexHint { kind, index });
         self
     }
 

@@ -62,6 +62,7 @@ pub(super) fn select(q: &SelectQuery, dialect: Dialect) -> Result<(), Error> {
         refuse_text_decimal_order(q)?;
     }
     row_lock(q, capabilities)?;
+    index_hint(q)?;
     if let Projection::Exprs(aggregation) = &q.projection {
         group_keys(q, &aggregation.group_by)?;
     }
@@ -134,6 +135,29 @@ fn row_lock(q: &SelectQuery, capabilities: Capabilities) -> Result<(), Error> {
     Err(Error::InvalidQuery(format!(
         "SQLite has no row locks, so `{method}()` cannot be honoured; use `for_update()`, \
          which SQLite's serializable transactions already guarantee"
+    )))
+}
+
+/// An index hint names one of the model's indexes (checked on every dialect, so that a typo
+/// is found where the hint is left out too).
+fn index_hint(q: &SelectQuery) -> Result<(), Error> {
+    let Some(hint) = q.index_hint else {
+        return Ok(());
+    };
+    if q.schema.indexes.iter().any(|i| i.name == hint.index) {
+        return Ok(());
+    }
+    let known: Vec<&str> = q.schema.indexes.iter().map(|i| i.name).collect();
+    Err(Error::InvalidQuery(format!(
+        "`{}` has no index `{}` to hint (its indexes: {}); name one of them, as the DDL \
+         created it",
+        q.schema.table,
+        hint.index,
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
     )))
 }
 

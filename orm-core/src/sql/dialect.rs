@@ -35,6 +35,9 @@ pub struct Capabilities {
     /// `EXPLAIN` that also runs the query and reports what happened (PostgreSQL's
     /// `EXPLAIN ANALYZE`, MariaDB's `ANALYZE`); SQLite has only `EXPLAIN QUERY PLAN`.
     pub explain_analyze: bool,
+    /// Index hints (`USE`/`FORCE`/`IGNORE INDEX`, MySQL and MariaDB); elsewhere a hint is
+    /// left out (PostgreSQL has no optimizer hints).
+    pub index_hints: bool,
 }
 
 impl Dialect {
@@ -62,6 +65,7 @@ impl Dialect {
                 stored_decimals: false,
                 direct_in_subquery: true,
                 explain_analyze: true,
+                index_hints: false,
             },
             Dialect::MySql => Capabilities {
                 returning: false,
@@ -72,6 +76,7 @@ impl Dialect {
                 stored_decimals: false,
                 direct_in_subquery: false,
                 explain_analyze: true,
+                index_hints: true,
             },
             Dialect::Sqlite => Capabilities {
                 returning: true,
@@ -83,6 +88,7 @@ impl Dialect {
                 stored_decimals: true,
                 direct_in_subquery: true,
                 explain_analyze: false,
+                index_hints: false,
             },
         }
     }

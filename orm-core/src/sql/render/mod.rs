@@ -6,6 +6,7 @@ mod condition;
 mod date;
 mod delete;
 mod expr;
+mod hint;
 mod insert;
 mod join;
 mod like;

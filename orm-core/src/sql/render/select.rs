@@ -4,7 +4,7 @@
 use sea_query::{Expr, ExprTrait, Query, SelectStatement};
 
 use super::condition::condition;
-use super::{Scope, join, lock, order, paging, projection, set_where};
+use super::{Scope, hint, join, lock, order, paging, projection, set_where};
 use crate::error::Error;
 use crate::query::ir::SelectQuery;
 use crate::sql::{check, lower};
@@ -30,6 +30,7 @@ pub(super) fn statement(
             select.from(table);
         }
     }
+    hint::render(&mut select, q.index_hint, scope.dialect);
     if let Some(join) = &q.join {
         join::render(&mut select, join, scope);
     }
