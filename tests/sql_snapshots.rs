@@ -340,6 +340,42 @@ fn joins() {
     });
 }
 
+/// Projections and aggregates over a join, of columns of either side.
+#[test]
+fn join_projections() {
+    check("join_projection", |d| {
+        render(
+            Post::query()
+                .inner_join(Post::author())
+                .filter_joined(User::AGE.gt(18))
+                .select((Post::ID, User::NAME, User::SCORE))
+                .order_by_joined(User::NAME.asc())
+                .limit(10)
+                .compile(d),
+        )
+    });
+    check("join_aggregate_grouped_by_joined_column", |d| {
+        render(
+            Post::query()
+                .inner_join(Post::author())
+                .select((User::NAME, count_all(), Post::EDITOR_ID.count_distinct()))
+                .group_by_joined(User::NAME)
+                .having_joined(User::AGE.max().gt(30))
+                .order_by(count_all().desc())
+                .compile(d),
+        )
+    });
+    check("self_join_projection", |d| {
+        render(
+            Category::query()
+                .inner_join(Category::parent())
+                .select::<(OfModel, OfJoined), _>((Category::NAME, Category::NAME))
+                .order_by_joined(Category::NAME.lower().asc())
+                .compile(d),
+        )
+    });
+}
+
 /// A model joined with itself: the joined side goes by an alias, which its filters, orders and
 /// selected columns name (issue 21: the table named twice was invalid SQL on every dialect).
 #[test]

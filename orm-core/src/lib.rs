@@ -30,8 +30,8 @@ pub use exec::{
 };
 pub use model::Model;
 pub use query::{
-    BelongsTo, Column, DeleteMany, Explain, Filter, HasMany, HasManyWith, HasOne, OnConflict,
-    Order, Select, UpdateMany, count_all,
+    BelongsTo, Column, DeleteMany, Explain, Filter, HasMany, HasManyWith, HasOne, OfJoined,
+    OfModel, OnConflict, Order, Select, UpdateMany, count_all,
 };
 pub use raw::{FromRow, Raw, raw};
 pub use schema::{
@@ -47,8 +47,8 @@ pub use value::{Assign, DateType, DecimalType, FieldType, IntoValue, SqlType, Te
 pub mod prelude {
     pub use crate::{
         BelongsTo, Column, Db, Error, Executor, Explain, Filter, FromRow, HasMany, HasManyWith,
-        HasOne, IsolationLevel, Model, OnConflict, PoolOptions, Result, RetryPolicy, Transaction,
-        TxOptions, count_all,
+        HasOne, IsolationLevel, Model, OfJoined, OfModel, OnConflict, PoolOptions, Result,
+        RetryPolicy, Transaction, TxOptions, count_all,
     };
 }
 

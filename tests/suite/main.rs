@@ -1311,6 +1311,44 @@ suite! {
         Ok(())
     }
 
+    async fn projections_and_aggregates_over_a_join(db) {
+        let users = seed_users(db).await?;
+        let (ada, alan, grace) = (&users[0], &users[1], &users[2]);
+        for (author, editor, title) in [(ada, Some(grace), "a1"), (ada, Some(alan), "a2"), (ada, Some(grace), "a3"), (alan, None, "b1")] {
+            Post { id: 0, author_id: author.id, editor_id: editor.map(|e| e.id), title: title.into() }.insert(db).await?;
+        }
+        let titles = Post::query()
+            .inner_join(Post::author())
+            .filter_joined(User::AGE.lt(40))
+            .select((Post::TITLE, User::NAME))
+            .order_by(Post::TITLE.desc());
+        let per_author = Post::query()
+            .inner_join(Post::author())
+            .select((User::NAME, count_all(), Post::EDITOR_ID.count_distinct()))
+            .group_by_joined(User::NAME)
+            .having_joined(User::AGE.max().gt(30))
+            .order_by(count_all().desc());
+        let managers = Employee::query()
+            .inner_join(BelongsTo::<Employee, Employee>::via(Employee::REPORTS_TO))
+            .select::<(OfModel, OfJoined), _>((Employee::NAME, Employee::NAME))
+            .order_by(Employee::NAME.asc());
+        if db.dialect().is_none() {
+            let err = titles.all(db).await.unwrap_err();
+            assert!(err.to_string().contains("a projection of a join of `posts` cannot be compiled for MongoDB"), "{err}");
+            return Ok(());
+        }
+        let seen = titles.all(db).await?;
+        assert_eq!(seen, [("a3".to_owned(), "Ada".to_owned()), ("a2".to_owned(), "Ada".to_owned()), ("a1".to_owned(), "Ada".to_owned())]);
+        assert_eq!(per_author.all(db).await?, [("Ada".to_owned(), 3, 2), ("Alan".to_owned(), 1, 0)]);
+        db.create_table::<Employee>().await?;
+        for (id, name, reports_to) in [(1, "Ada", None), (2, "Alan", Some(1)), (3, "Grace", Some(2))] {
+            Employee { id, name: name.into(), reports_to }.insert(db).await?;
+        }
+        let pairs = managers.all(db).await?;
+        assert_eq!(pairs, [("Alan".to_owned(), "Ada".to_owned()), ("Grace".to_owned(), "Alan".to_owned())]);
+        Ok(())
+    }
+
     #[requires(sql)]
     async fn not_null_violation_names_the_column(db) {
         create_tables(db).await?;

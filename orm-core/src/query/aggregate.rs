@@ -251,9 +251,16 @@ impl<M: Model> Select<M> {
     /// Selects a tuple of columns and aggregates instead of whole rows:
     /// `.select((User::CITY, count_all()))` gives `(String, i64)` rows.
     pub fn select<S: Selection<M>>(self, selection: S) -> Projected<M, S> {
-        let mut query = self.into_ir();
+        let exprs = selection.exprs();
+        Projected::new(self.into_ir(), exprs)
+    }
+}
+
+impl<M, S> Projected<M, S> {
+    /// `query` selecting `exprs` (ungrouped, not distinct).
+    pub(super) fn new(mut query: SelectQuery, exprs: Vec<SelectExpr>) -> Self {
         query.projection = Projection::Exprs(Box::new(Aggregation {
-            exprs: selection.exprs(),
+            exprs,
             group_by: Vec::new(),
             having: None,
             distinct: false,
@@ -263,16 +270,21 @@ impl<M: Model> Select<M> {
             _marker: PhantomData,
         }
     }
-}
 
-impl<M: Model, S: Selection<M>> Projected<M, S> {
-    fn aggregation(&mut self) -> &mut Aggregation {
+    /// The query being built.
+    pub(super) fn query_mut(&mut self) -> &mut SelectQuery {
+        &mut self.query
+    }
+
+    pub(super) fn aggregation(&mut self) -> &mut Aggregation {
         match &mut self.query.projection {
             Projection::Exprs(aggregation) => aggregation,
             _ => unreachable!("a projected select always has expressions"),
         }
     }
+}
 
+impl<M: Model, S: Selection<M>> Projected<M, S> {
     /// Returns each distinct result row once (`SELECT DISTINCT`).
     pub fn distinct(mut self) -> Self {
         self.aggregation().distinct = true;

@@ -6,6 +6,7 @@ mod explain;
 mod expr;
 pub mod ir;
 mod join;
+mod join_select;
 mod relation;
 mod select;
 mod subquery;
@@ -19,6 +20,9 @@ pub use column::{Column, Filter, Order, escape_like};
 pub use explain::Explain;
 pub use expr::Expression;
 pub use join::{Inner, JoinOutput, Joinable, Joined, Left};
+pub use join_select::{
+    JoinItem, JoinProjected, JoinSelection, JoinedSelection, OfJoined, OfModel, OfOneModel,
+};
 pub use relation::{BelongsTo, HasMany, HasManyWith, HasOne, Relation, WithRelation};
 pub use select::Select;
 pub use subquery::ComparableWith;
