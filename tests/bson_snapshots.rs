@@ -1323,6 +1323,26 @@ fn joins_lookup_and_unwind() {
                 .ir(),
         ),
     );
+    let last = User {
+        id: 9,
+        email: "a@b".into(),
+        name: "Ada".into(),
+        age: 36,
+        nickname: None,
+        active: true,
+        score: 1.0,
+    };
+    check(
+        "keyset_after",
+        select(
+            User::query()
+                .order_by(User::AGE.desc())
+                .order_by(User::ID.asc())
+                .after(&last)
+                .limit(2)
+                .ir(),
+        ),
+    );
     let mut count = User::query().inner_join(User::posts()).ir().clone();
     count.projection = orm::query::ir::Projection::Count;
     check("join_count", select(&count));

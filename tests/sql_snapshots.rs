@@ -401,6 +401,41 @@ fn self_joins() {
     });
 }
 
+/// Keyset pagination: the rows after a given one, in the query's order.
+#[test]
+fn keyset_pagination() {
+    let last = Membership {
+        user_id: 7,
+        group_code: "g".into(),
+        level: 3,
+        role: "admin".into(),
+        avatar: None,
+        ratio: 0.5,
+        small: None,
+        flag: None,
+    };
+    check("keyset_after", |d| {
+        render(
+            Membership::query()
+                .filter(Membership::ROLE.ne("x"))
+                .order_by(Membership::LEVEL.desc())
+                .order_by(Membership::USER_ID.asc())
+                .order_by(Membership::GROUP_CODE.asc())
+                .after(&last)
+                .limit(20)
+                .compile(d),
+        )
+    });
+    check("keyset_without_the_key_is_refused", |d| {
+        render(
+            Membership::query()
+                .order_by(Membership::LEVEL.desc())
+                .after(&last)
+                .compile(d),
+        )
+    });
+}
+
 /// MySQL/MariaDB index hints; left out on PostgreSQL (no hints) and SQLite.
 #[test]
 fn index_hints() {

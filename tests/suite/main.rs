@@ -1349,6 +1349,32 @@ suite! {
         Ok(())
     }
 
+    async fn keyset_pages_read_every_row_once_in_order(db) {
+        seed_users(db).await?;
+        for (i, age) in [36, 41, 36, 28].into_iter().enumerate() {
+            User::new(&format!("tie{i}@example.com"), &format!("Tie{i}"), age).insert(db).await?;
+        }
+        let ordered = || User::query().filter(User::AGE.lt(80)).order_by(User::AGE.desc()).order_by(User::ID.asc());
+        let expected: Vec<i64> = ordered().all(db).await?.iter().map(|u| u.id).collect();
+        assert_eq!(expected.len(), 8);
+        let (mut seen, mut last): (Vec<i64>, Option<User>) = (Vec::new(), None);
+        loop {
+            let page = match &last {
+                None => ordered().limit(3).all(db).await?,
+                Some(last) => ordered().after(last).limit(3).all(db).await?,
+            };
+            let Some(tail) = page.last().cloned() else { break };
+            seen.extend(page.iter().map(|u| u.id));
+            last = Some(tail);
+        }
+        assert_eq!(seen, expected, "pages of 3 in (age desc, id asc) order, ties on age included");
+        let unkeyed = User::query().order_by(User::AGE.desc()).after(last.as_ref().unwrap()).all(db).await.unwrap_err();
+        assert!(unkeyed.to_string().contains("must include every primary-key column"), "{unkeyed}");
+        let nullable = User::query().order_by(User::NICKNAME.asc()).order_by(User::ID.asc()).after(last.as_ref().unwrap()).all(db).await.unwrap_err();
+        assert!(nullable.to_string().contains("`nickname` is nullable"), "{nullable}");
+        Ok(())
+    }
+
     #[requires(sql)]
     async fn not_null_violation_names_the_column(db) {
         create_tables(db).await?;

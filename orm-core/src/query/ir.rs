@@ -316,6 +316,9 @@ pub struct SelectQuery {
     pub join: Option<JoinClause>,
     /// An optimizer hint on the model's table (MySQL/MariaDB only; advisory elsewhere).
     pub index_hint: Option<IndexHint>,
+    /// Keyset pagination: only the rows after this one (every column value of the model, in
+    /// schema order) in the query's order; see [`crate::query::keyset`].
+    pub after: Option<Vec<Value>>,
 }
 
 /// What an [`IndexHint`] asks of the optimizer.
@@ -353,6 +356,7 @@ impl SelectQuery {
             lock: None,
             join: None,
             index_hint: None,
+            after: None,
         }
     }
 }

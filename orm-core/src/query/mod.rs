@@ -7,6 +7,7 @@ mod expr;
 pub mod ir;
 mod join;
 mod join_select;
+pub mod keyset;
 mod relation;
 mod select;
 mod subquery;

@@ -96,6 +96,15 @@ impl<M: Model> Select<M> {
         self
     }
 
+    /// Keyset pagination: only the rows after `last` in this query's order (see
+    /// [`keyset`](crate::query::keyset)). The order must include the primary key and use NOT
+    /// NULL columns, else running the query is an [`Error::InvalidQuery`].
+    pub fn after(mut self, last: &M) -> Self {
+        let values = (0..M::schema().columns.len()).map(|i| last.column_value(i));
+        self.query.after = Some(values.collect());
+        self
+    }
+
     /// Returns at most `n` rows.
     pub fn limit(mut self, n: u64) -> Self {
         self.query.limit = Some(n);

@@ -125,7 +125,8 @@ pub(crate) fn select_shape(q: &SelectQuery) -> Option<Shape> {
         && q.order.is_empty()
         && q.offset.is_none()
         && q.lock.is_none()
-        && q.index_hint.is_none();
+        && q.index_hint.is_none()
+        && q.after.is_none();
     let limit_one = match q.limit {
         None => false,
         Some(1) => true,

@@ -1,5 +1,7 @@
 //! Pass 2: the IR rewritten for one dialect. Each portability rule is one small, named rewrite
 //! in its own module, applied here in a fixed order; rendering then writes what it is given.
+//! Before them, keyset pagination (`after`) becomes a filter (`crate::query::keyset`, shared
+//! with MongoDB), so that its decimals are scaled as any other.
 
 mod decimals;
 mod nulls;
@@ -27,7 +29,10 @@ pub(super) fn select(
     dialect: Dialect,
     depth: usize,
 ) -> Result<LoweredSelect<'_>, Error> {
-    let query = decimals::scale_select(q, dialect)?;
+    let query = match crate::query::keyset::with_keyset(q)? {
+        Cow::Borrowed(q) => decimals::scale_select(q, dialect)?,
+        Cow::Owned(keyed) => Cow::Owned(decimals::scale_select(&keyed, dialect)?.into_owned()),
+    };
     let limit = paging::limit(&query, dialect, depth);
     Ok(LoweredSelect { query, limit })
 }
