@@ -2,17 +2,17 @@
 //!
 //! A statement goes through three passes, each with one job:
 //!
-//! 1. [`check`]: what the statement asks is checked against the dialect's [`Capabilities`] and
-//!    the columns' limits ([`fit`]); a refusal is an error that says what to do instead.
-//! 2. [`lower`]: the IR is rewritten for the dialect, each portability rule one small named
+//! 1. `check`: what the statement asks is checked against the dialect's [`Capabilities`] and
+//!    the columns' limits (`fit`); a refusal is an error that says what to do instead.
+//! 2. `lower`: the IR is rewritten for the dialect, each portability rule one small named
 //!    rewrite (SQLite's scaled decimals, `OFFSET` without `LIMIT`, where NULLs sort).
-//! 3. [`render`]: the lowered IR is written through sea-query, one module per clause or
+//! 3. `render`: the lowered IR is written through sea-query, one module per clause or
 //!    construct (`render/select.rs`, `render/join.rs`, `render/order.rs`, `render/like.rs`, …).
 //!
 //! Values are always bound parameters (save SQLite's integer LIMIT/OFFSET, see
 //! `render::paging`); identifiers are quoted by the dialect. Statements of a few common shapes
 //! (a find by key, an insert of one row, …) are compiled once per model and dialect and kept
-//! ([`shapes`]); the passes run only for the first of each.
+//! (`shapes`); the passes run only for the first of each.
 
 mod check;
 pub mod ddl;
