@@ -61,6 +61,17 @@ struct Post {
 }
 
 /// A key chosen by the application.
+/// A model related to itself: an employee reports to another employee.
+#[derive(Model, Debug, Clone)]
+#[orm(table = "employees")]
+struct Employee {
+    #[orm(primary_key)]
+    id: i64,
+    name: String,
+    #[orm(belongs_to = Employee)]
+    reports_to: Option<i64>,
+}
+
 #[derive(Model, Debug, Clone)]
 #[orm(table = "notes")]
 struct Note {
@@ -1214,6 +1225,24 @@ fn projections_and_aggregates() {
         ),
     );
     check(
+        "count_distinct",
+        select(
+            User::query()
+                .select((User::ACTIVE, User::NAME.count_distinct()))
+                .group_by(User::ACTIVE)
+                .ir(),
+        ),
+    );
+    check(
+        "group_by_an_expression_is_refused",
+        select(
+            User::query()
+                .select((User::NAME.lower(), count_all()))
+                .group_by(User::NAME.lower())
+                .ir(),
+        ),
+    );
+    check(
         "group_by_having_order",
         select(
             User::query()
@@ -1301,6 +1330,37 @@ fn joins_lookup_and_unwind() {
     check(
         "left_join_on_a_nullable_column",
         select(User::query().left_join(User::edited()).ir()),
+    );
+    check(
+        "self_join",
+        select(
+            Employee::query()
+                .left_join(BelongsTo::via(Employee::REPORTS_TO))
+                .filter(Employee::NAME.ne("x"))
+                .filter_joined(Employee::NAME.eq("Ada"))
+                .order_by_joined(Employee::NAME.asc())
+                .ir(),
+        ),
+    );
+    let last = User {
+        id: 9,
+        email: "a@b".into(),
+        name: "Ada".into(),
+        age: 36,
+        nickname: None,
+        active: true,
+        score: 1.0,
+    };
+    check(
+        "keyset_after",
+        select(
+            User::query()
+                .order_by(User::AGE.desc())
+                .order_by(User::ID.asc())
+                .after(&last)
+                .limit(2)
+                .ir(),
+        ),
     );
     let mut count = User::query().inner_join(User::posts()).ir().clone();
     count.projection = orm::query::ir::Projection::Count;

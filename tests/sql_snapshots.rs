@@ -283,6 +283,33 @@ fn aggregates_and_grouping() {
                 .compile(d),
         )
     });
+    check("count_distinct", |d| {
+        render(
+            User::query()
+                .select((User::ACTIVE, User::NICKNAME.count_distinct()))
+                .group_by(User::ACTIVE)
+                .having(User::NICKNAME.count_distinct().gt(1))
+                .order_by(User::NICKNAME.count_distinct().desc())
+                .compile(d),
+        )
+    });
+    check("group_by_an_expression", |d| {
+        render(
+            User::query()
+                .select((User::NAME.lower(), count_all()))
+                .group_by(User::NAME.lower())
+                .order_by(User::NAME.lower().asc())
+                .compile(d),
+        )
+    });
+    check("group_by_an_aggregate_is_refused", |d| {
+        render(
+            User::query()
+                .select((count_all(),))
+                .group_by(User::AGE.max())
+                .compile(d),
+        )
+    });
     check("group_by_having", |d| {
         render(
             User::query()
@@ -311,6 +338,145 @@ fn joins() {
     check("left_join_belongs_to", |d| {
         render(Post::query().left_join(Post::author()).compile(d))
     });
+}
+
+/// Projections and aggregates over a join, of columns of either side.
+#[test]
+fn join_projections() {
+    check("join_projection", |d| {
+        render(
+            Post::query()
+                .inner_join(Post::author())
+                .filter_joined(User::AGE.gt(18))
+                .select((Post::ID, User::NAME, User::SCORE))
+                .order_by_joined(User::NAME.asc())
+                .limit(10)
+                .compile(d),
+        )
+    });
+    check("join_aggregate_grouped_by_joined_column", |d| {
+        render(
+            Post::query()
+                .inner_join(Post::author())
+                .select((User::NAME, count_all(), Post::EDITOR_ID.count_distinct()))
+                .group_by_joined(User::NAME)
+                .having_joined(User::AGE.max().gt(30))
+                .order_by(count_all().desc())
+                .compile(d),
+        )
+    });
+    check("self_join_projection", |d| {
+        render(
+            Category::query()
+                .inner_join(Category::parent())
+                .select::<(OfModel, OfJoined), _>((Category::NAME, Category::NAME))
+                .order_by_joined(Category::NAME.lower().asc())
+                .compile(d),
+        )
+    });
+}
+
+/// A model joined with itself: the joined side goes by an alias, which its filters, orders and
+/// selected columns name (issue 21: the table named twice was invalid SQL on every dialect).
+#[test]
+fn self_joins() {
+    check("self_join_belongs_to", |d| {
+        render(
+            Category::query()
+                .left_join(BelongsTo::via(Category::PARENT_ID))
+                .filter(Category::NAME.ne("x"))
+                .filter_joined(Category::NAME.like("r%"))
+                .order_by_joined(Category::NAME.asc())
+                .order_by(Category::ID.desc())
+                .compile(d),
+        )
+    });
+    check("self_join_has_many", |d| {
+        render(
+            Category::query()
+                .inner_join(Category::children())
+                .filter_joined(Category::PARENT_ID.is_not_null())
+                .compile(d),
+        )
+    });
+}
+
+/// Keyset pagination: the rows after a given one, in the query's order.
+#[test]
+fn keyset_pagination() {
+    let last = Membership {
+        user_id: 7,
+        group_code: "g".into(),
+        level: 3,
+        role: "admin".into(),
+        avatar: None,
+        ratio: 0.5,
+        small: None,
+        flag: None,
+    };
+    check("keyset_after", |d| {
+        render(
+            Membership::query()
+                .filter(Membership::ROLE.ne("x"))
+                .order_by(Membership::LEVEL.desc())
+                .order_by(Membership::USER_ID.asc())
+                .order_by(Membership::GROUP_CODE.asc())
+                .after(&last)
+                .limit(20)
+                .compile(d),
+        )
+    });
+    check("keyset_without_the_key_is_refused", |d| {
+        render(
+            Membership::query()
+                .order_by(Membership::LEVEL.desc())
+                .after(&last)
+                .compile(d),
+        )
+    });
+}
+
+/// MySQL/MariaDB index hints; left out on PostgreSQL (no hints) and SQLite.
+#[test]
+fn index_hints() {
+    check("force_index", |d| {
+        render(
+            Membership::query()
+                .filter(Membership::ROLE.eq("admin"))
+                .force_index("idx_memberships_role_level")
+                .compile(d),
+        )
+    });
+    check("use_index_of_a_join", |d| {
+        render(
+            User::query()
+                .use_index("uq_users_email")
+                .inner_join(User::posts())
+                .compile(d),
+        )
+    });
+    check("hint_of_an_unknown_index", |d| {
+        render(User::query().ignore_index("idx_nope").compile(d))
+    });
+}
+
+/// The statement `.explain(&db)`/`.explain_analyze(&db)` run, and the column holding the plan.
+#[test]
+fn explain() {
+    for analyze in [false, true] {
+        let case = if analyze {
+            "explain_analyze"
+        } else {
+            "explain"
+        };
+        check(case, |d| {
+            let select = User::query().filter(User::AGE.gt(18)).compile(d);
+            match select.and_then(|s| orm::sql::explain::explain(s, d, analyze)) {
+                Ok(e) => format!("{}\n-- plan in column {}", e.statement, e.column),
+                Err(e) => format!("error: {e}"),
+            }
+        });
+    }
 }
 
 #[test]

@@ -108,6 +108,15 @@ fn date_parts_and_decimal_sums() {
                 .compile(d),
         )
     });
+    check("group_by_year", |d| {
+        render(
+            Typed::query()
+                .select((Typed::T_DAY.year(), count_all(), Typed::PRICE.sum()))
+                .group_by(Typed::T_DAY.year())
+                .order_by(Typed::T_DAY.year().desc())
+                .compile(d),
+        )
+    });
     check("decimal_sum_and_having", |d| {
         render(
             Typed::query()

@@ -29,7 +29,10 @@ pub use exec::{
     RetryPolicy, RowRef, Transaction, TxOptions,
 };
 pub use model::Model;
-pub use query::{Column, DeleteMany, Filter, OnConflict, Order, Select, UpdateMany, count_all};
+pub use query::{
+    BelongsTo, Column, DeleteMany, Explain, Filter, HasMany, HasManyWith, HasOne, OfJoined,
+    OfModel, OnConflict, Order, Select, UpdateMany, count_all,
+};
 pub use raw::{FromRow, Raw, raw};
 pub use schema::{
     ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema,
@@ -43,8 +46,9 @@ pub use value::{Assign, DateType, DecimalType, FieldType, IntoValue, SqlType, Te
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {
     pub use crate::{
-        Column, Db, Error, Executor, Filter, FromRow, IsolationLevel, Model, OnConflict,
-        PoolOptions, Result, RetryPolicy, Transaction, TxOptions, count_all,
+        BelongsTo, Column, Db, Error, Executor, Explain, Filter, FromRow, HasMany, HasManyWith,
+        HasOne, IsolationLevel, Model, OfJoined, OfModel, OnConflict, PoolOptions, Result,
+        RetryPolicy, Transaction, TxOptions, count_all,
     };
 }
 

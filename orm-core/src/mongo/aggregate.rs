@@ -138,7 +138,14 @@ fn group_stages(
 ) -> Result<Option<Document>> {
     let schema = q.schema;
     let mut keys: Vec<ColumnRef> = Vec::new();
-    for column in &aggregation.group_by {
+    for expr in &aggregation.group_by {
+        let SelectExpr::Column(column) = expr else {
+            return Err(Error::InvalidQuery(format!(
+                "MongoDB cannot group `{}` by a computed expression ({expr:?}) yet; group by a \
+                 column, or use a SQL backend",
+                schema.table
+            )));
+        };
         if !keys.contains(column) {
             keys.push(*column);
         }
@@ -223,13 +230,8 @@ fn group_stages(
     Ok((group.keys.is_empty() && shown).then(|| {
         let mut row = Document::new();
         for (expr, name) in aggregation.exprs.iter().zip(OUTPUT_FIELDS) {
-            let count = matches!(
-                expr,
-                SelectExpr::Aggregate {
-                    function: AggregateFn::Count,
-                    ..
-                }
-            );
+            let count =
+                matches!(expr, SelectExpr::Aggregate { function, .. } if function.is_count());
             row.insert(name, if count { Bson::Int64(0) } else { Bson::Null });
         }
         row
@@ -354,6 +356,14 @@ impl Accumulators {
         };
         let field = match function {
             AggregateFn::Count => self.field(doc! { "$sum": non_null(&path) }),
+            // The set of values, nulls left out as SQL's `COUNT(DISTINCT)` does (a missing
+            // field adds nothing to `$addToSet`).
+            AggregateFn::CountDistinct => {
+                let values = self.field(doc! { "$addToSet": path.as_str() });
+                return Bson::Document(doc! {
+                    "$size": { "$setDifference": [values, [Bson::Null]] }
+                });
+            }
             AggregateFn::Sum => {
                 let sum = self.field(doc! { "$sum": path.as_str() });
                 let count = self.field(doc! { "$sum": non_null(&path) });
@@ -396,13 +406,8 @@ impl Fields for HavingFields<'_> {
     }
 
     fn expr(&self, expr: &SelectExpr) -> Result<(String, bool)> {
-        let nullable = !matches!(
-            expr,
-            SelectExpr::Aggregate {
-                function: AggregateFn::Count,
-                ..
-            }
-        );
+        let nullable =
+            !matches!(expr, SelectExpr::Aggregate { function, .. } if function.is_count());
         if let Some(at) = self.selected.iter().position(|e| e == expr) {
             return Ok((OUTPUT_FIELDS[at].to_owned(), nullable));
         }

@@ -60,6 +60,8 @@ pub enum SelectPlan {
 
 /// Compiles a select by its [`Projection`].
 pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
+    // Keyset pagination is a filter (and refused where it does not apply).
+    let q = &*crate::query::keyset::with_keyset(q)?;
     if matches!(q.lock, Some(RowLock::SkipLocked | RowLock::NoWait)) {
         return Err(crate::Error::InvalidQuery(
             "MongoDB has no row locks: `skip_locked()`/`no_wait()` cannot be honoured \
@@ -134,6 +136,7 @@ pub fn count_plan(q: &SelectQuery) -> Result<CountPlan> {
 
 /// The filter and the positive limit of `q`: `limit(0)` becomes a filter matching nothing.
 fn paged_filter(q: &SelectQuery) -> Result<(Document, Option<u64>)> {
+    let q = crate::query::keyset::with_keyset(q)?;
     let filter = filter_document(q.schema, q.filter.as_ref())?;
     Ok(match q.limit {
         Some(0) => (match_nothing(), None),

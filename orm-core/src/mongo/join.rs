@@ -42,7 +42,7 @@ pub fn join_pipeline(q: &SelectQuery, join: &JoinClause) -> Result<Vec<Document>
     let model_fields = ModelFields(model);
     let mut before = filter_with(&model_fields, before.as_ref())?;
     let (local_col, local) = resolve(model, &join.model_column)?;
-    let (foreign_col, foreign) = resolve(join.schema, &join.joined_column)?;
+    let (foreign_col, foreign) = resolve(join.schema, &unaliased(join, &join.joined_column))?;
     if local_col.nullable && join.kind == JoinKind::Inner {
         // A NULL key joins nothing (SQL), where `$lookup` would pair it with null fields.
         before = super::filter::all_of(before, doc! { &local: { "$nin": [Bson::Null] } });
@@ -114,6 +114,14 @@ fn only_table(c: &Condition, table: &str) -> bool {
     }
 }
 
+/// `column` of the joined side under its table's own name (a self-join names it by alias).
+fn unaliased(join: &JoinClause, column: &ColumnRef) -> ColumnRef {
+    ColumnRef {
+        table: join.schema.table,
+        name: column.name,
+    }
+}
+
 /// Fields of a joined document: the model's at their paths, the joined model's under
 /// [`JOINED_FIELD`] (nullable after a left join).
 struct JoinFields {
@@ -123,16 +131,16 @@ struct JoinFields {
 
 impl Fields for JoinFields {
     fn column(&self, column: &ColumnRef) -> Result<(String, bool)> {
-        if column.table == self.model.table {
-            return ModelFields(self.model).column(column);
-        }
-        if column.table != self.join.schema.table {
+        if column.table != self.join.qualifier() {
+            if column.table == self.model.table {
+                return ModelFields(self.model).column(column);
+            }
             return Err(Error::InvalidQuery(format!(
                 "column `{}.{}` belongs to neither `{}` nor the joined `{}`",
                 column.table, column.name, self.model.table, self.join.schema.table
             )));
         }
-        let (col, path) = resolve(self.join.schema, column)?;
+        let (col, path) = resolve(self.join.schema, &unaliased(&self.join, column))?;
         Ok((
             format!("{JOINED_FIELD}.{path}"),
             col.nullable || self.join.kind == JoinKind::Left,

@@ -148,6 +148,11 @@ impl<M: Model, T: FieldType> Column<M, T> {
         self.aggregate(AggregateFn::Count, ValueKind::Integer)
     }
 
+    /// `COUNT(DISTINCT column)`: the number of distinct non-NULL values.
+    pub fn count_distinct(self) -> Aggregate<M, i64> {
+        self.aggregate(AggregateFn::CountDistinct, ValueKind::Integer)
+    }
+
     /// `SUM(column)`: `i64` over integers, `f64` over floats, an exact `Decimal` over
     /// decimals (on SQLite too); `None` over no row.
     pub fn sum(self) -> Aggregate<M, Option<T::Sum>>
@@ -173,6 +178,29 @@ impl<M: Model, T: FieldType> Column<M, T> {
     /// `MAX(column)`; `None` over no row.
     pub fn max(self) -> Aggregate<M, Option<T::Base>> {
         self.aggregate(AggregateFn::Max, ValueKind::Other)
+    }
+}
+
+/// What [`Projected::group_by`] groups by: a column of `M` or a computed expression over one
+/// (an aggregate is refused when the query is compiled: SQL cannot group by one).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot group a select of `{M}`",
+    label = "group by a column of `{M}` or an expression over one, e.g. `.group_by(Invoice::DATE.year())`"
+)]
+pub trait GroupKey<M> {
+    /// The IR expression grouped by.
+    fn group_expr(&self) -> SelectExpr;
+}
+
+impl<M: Model, T: FieldType> GroupKey<M> for Column<M, T> {
+    fn group_expr(&self) -> SelectExpr {
+        SelectExpr::Column(self.column_ref())
+    }
+}
+
+impl<M: Model, T: FieldType> GroupKey<M> for Expression<M, T> {
+    fn group_expr(&self) -> SelectExpr {
+        self.ir()
     }
 }
 
@@ -223,9 +251,16 @@ impl<M: Model> Select<M> {
     /// Selects a tuple of columns and aggregates instead of whole rows:
     /// `.select((User::CITY, count_all()))` gives `(String, i64)` rows.
     pub fn select<S: Selection<M>>(self, selection: S) -> Projected<M, S> {
-        let mut query = self.into_ir();
+        let exprs = selection.exprs();
+        Projected::new(self.into_ir(), exprs)
+    }
+}
+
+impl<M, S> Projected<M, S> {
+    /// `query` selecting `exprs` (ungrouped, not distinct).
+    pub(super) fn new(mut query: SelectQuery, exprs: Vec<SelectExpr>) -> Self {
         query.projection = Projection::Exprs(Box::new(Aggregation {
-            exprs: selection.exprs(),
+            exprs,
             group_by: Vec::new(),
             having: None,
             distinct: false,
@@ -235,25 +270,31 @@ impl<M: Model> Select<M> {
             _marker: PhantomData,
         }
     }
-}
 
-impl<M: Model, S: Selection<M>> Projected<M, S> {
-    fn aggregation(&mut self) -> &mut Aggregation {
+    /// The query being built.
+    pub(super) fn query_mut(&mut self) -> &mut SelectQuery {
+        &mut self.query
+    }
+
+    pub(super) fn aggregation(&mut self) -> &mut Aggregation {
         match &mut self.query.projection {
             Projection::Exprs(aggregation) => aggregation,
             _ => unreachable!("a projected select always has expressions"),
         }
     }
+}
 
+impl<M: Model, S: Selection<M>> Projected<M, S> {
     /// Returns each distinct result row once (`SELECT DISTINCT`).
     pub fn distinct(mut self) -> Self {
         self.aggregation().distinct = true;
         self
     }
 
-    /// Groups the rows by `column` (repeat for more columns).
-    pub fn group_by<T: FieldType>(mut self, column: Column<M, T>) -> Self {
-        self.aggregation().group_by.push(column.column_ref());
+    /// Groups the rows by a column or a computed expression (`Invoice::DATE.year()`,
+    /// `User::NAME.lower()`); repeat for more keys.
+    pub fn group_by(mut self, key: impl GroupKey<M>) -> Self {
+        self.aggregation().group_by.push(key.group_expr());
         self
     }
 

@@ -9,7 +9,8 @@ use crate::value::Value;
 /// A column of a table, by database names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ColumnRef {
-    /// Table name.
+    /// Table name, or the alias of a joined table ([`JoinClause::alias`]) for the joined
+    /// side of a join of a table with itself.
     pub table: &'static str,
     /// Column name.
     pub name: &'static str,
@@ -182,6 +183,8 @@ impl OrderBy {
 pub enum AggregateFn {
     /// `COUNT(*)` without a column, `COUNT(col)` (non-NULL values) with one.
     Count,
+    /// `COUNT(DISTINCT col)`: the number of distinct non-NULL values.
+    CountDistinct,
     /// `SUM(col)`: `i64` for integer columns, `f64` for floating-point ones, an exact decimal
     /// for decimal ones; NULL over no row.
     Sum,
@@ -191,6 +194,14 @@ pub enum AggregateFn {
     Min,
     /// `MAX(col)`, of the column's type; NULL over no row.
     Max,
+}
+
+impl AggregateFn {
+    /// Whether this is a count (`COUNT`, `COUNT(DISTINCT)`): an `i64`, 0 over no row, never
+    /// NULL.
+    pub const fn is_count(self) -> bool {
+        matches!(self, AggregateFn::Count | AggregateFn::CountDistinct)
+    }
 }
 
 /// A part of a date or timestamp that [`SelectExpr::Extract`] reads.
@@ -263,8 +274,8 @@ pub enum ValueKind {
 pub struct Aggregation {
     /// The selected expressions, decoded by position.
     pub exprs: Vec<SelectExpr>,
-    /// `GROUP BY` columns.
-    pub group_by: Vec<ColumnRef>,
+    /// `GROUP BY` columns and computed expressions (`year()`, `lower()`; never aggregates).
+    pub group_by: Vec<SelectExpr>,
     /// `HAVING` condition (over aggregates and grouped columns).
     pub having: Option<Condition>,
     /// `SELECT DISTINCT`: duplicate result rows are returned once.
@@ -303,6 +314,33 @@ pub struct SelectQuery {
     pub lock: Option<RowLock>,
     /// A second model's table joined to this one (its columns follow the model's).
     pub join: Option<JoinClause>,
+    /// An optimizer hint on the model's table (MySQL/MariaDB only; advisory elsewhere).
+    pub index_hint: Option<IndexHint>,
+    /// Keyset pagination: only the rows after this one (every column value of the model, in
+    /// schema order) in the query's order; see [`crate::query::keyset`].
+    pub after: Option<Vec<Value>>,
+}
+
+/// What an [`IndexHint`] asks of the optimizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IndexHintKind {
+    /// `USE INDEX (name)`: consider only this index.
+    Use,
+    /// `FORCE INDEX (name)`: use this index unless it cannot serve the query at all.
+    Force,
+    /// `IGNORE INDEX (name)`: never use this index.
+    Ignore,
+}
+
+/// A MySQL/MariaDB index hint on the model's table. PostgreSQL has no optimizer hints and
+/// SQLite's `INDEXED BY` fails a query its index cannot serve: both compile the query without
+/// it, as does MongoDB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IndexHint {
+    /// Use, force or ignore.
+    pub kind: IndexHintKind,
+    /// The index, one of the model's (`ModelSchema::indexes`).
+    pub index: &'static str,
 }
 
 impl SelectQuery {
@@ -317,6 +355,8 @@ impl SelectQuery {
             offset: None,
             lock: None,
             join: None,
+            index_hint: None,
+            after: None,
         }
     }
 }
@@ -330,17 +370,53 @@ pub enum JoinKind {
     Left,
 }
 
-/// `JOIN other ON other.column = model.column`.
+/// `JOIN other [AS alias] ON other.column = model.column`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct JoinClause {
     /// Inner or left.
     pub kind: JoinKind,
     /// The joined model.
     pub schema: &'static ModelSchema,
+    /// The name the joined table goes by when it is the model's own table (a self-join:
+    /// employee ⋈ manager); the joined side's [`ColumnRef`]s then name this alias.
+    pub alias: Option<&'static str>,
     /// The joined table's column.
     pub joined_column: ColumnRef,
     /// The model's column it equals.
     pub model_column: ColumnRef,
+}
+
+/// The aliases a self-join gives the joined table: the first that is not the model's own
+/// table name.
+const JOIN_ALIASES: [&str; 2] = ["joined", "joined_2"];
+
+impl JoinClause {
+    /// The alias the joined table needs beside the model's table `model_table`: `None` for
+    /// two different tables, else a name distinct from `model_table`.
+    pub fn alias_for(model_table: &str, joined_table: &str) -> Option<&'static str> {
+        (model_table == joined_table).then(|| {
+            JOIN_ALIASES
+                .into_iter()
+                .find(|alias| *alias != model_table)
+                .expect("two distinct aliases")
+        })
+    }
+
+    /// The name the joined side's columns are qualified with: its alias, else its table.
+    pub fn qualifier(&self) -> &'static str {
+        self.alias.unwrap_or(self.schema.table)
+    }
+
+    /// `column` of the joined model's table as this join names it (through its alias).
+    pub fn qualify(&self, column: ColumnRef) -> ColumnRef {
+        match self.alias {
+            Some(alias) if column.table == self.schema.table => ColumnRef {
+                table: alias,
+                name: column.name,
+            },
+            _ => column,
+        }
+    }
 }
 
 /// How a select locks the rows it reads until the end of the transaction.
@@ -434,6 +510,16 @@ pub enum Statement {
 }
 
 impl SelectQuery {
+    /// The model whose table `column` names in this query: the model's own, or the joined
+    /// one (by its alias in a self-join); `None` for a column of neither.
+    pub fn schema_of(&self, column: &ColumnRef) -> Option<&'static ModelSchema> {
+        match &self.join {
+            Some(join) if join.qualifier() == column.table => Some(join.schema),
+            _ if self.schema.table == column.table => Some(self.schema),
+            _ => None,
+        }
+    }
+
     /// Every table the query reads: its own, the joined one and those of its subqueries, in
     /// first-seen order without repeats (what a cache entry depends on).
     pub fn tables(&self) -> Vec<&'static str> {
@@ -462,7 +548,39 @@ impl SelectQuery {
     }
 }
 
+impl SelectExpr {
+    /// The column this expression reads, if any (`COUNT(*)` reads none).
+    pub fn column_mut(&mut self) -> Option<&mut ColumnRef> {
+        match self {
+            SelectExpr::Column(column)
+            | SelectExpr::Fold { column, .. }
+            | SelectExpr::Extract { column, .. } => Some(column),
+            SelectExpr::Aggregate { column, .. } => column.as_mut(),
+        }
+    }
+}
+
 impl Condition {
+    /// Calls `f` on every column of the query this condition filters (a subquery's own
+    /// columns are left alone; the outer column an `IN (subquery)` or `EXISTS` compares with
+    /// is visited).
+    pub fn visit_columns_mut(&mut self, f: &mut impl FnMut(&mut ColumnRef)) {
+        match self {
+            Condition::Compare { column, .. }
+            | Condition::Between { column, .. }
+            | Condition::InList { column, .. }
+            | Condition::Like { column, .. }
+            | Condition::IsNull { column, .. }
+            | Condition::InSubquery { column, .. }
+            | Condition::Exists { outer: column, .. } => f(column),
+            Condition::CompareExpr { expr, .. } => expr.column_mut().into_iter().for_each(f),
+            Condition::And(items) | Condition::Or(items) => {
+                items.iter_mut().for_each(|c| c.visit_columns_mut(f))
+            }
+            Condition::Not(inner) => inner.visit_columns_mut(f),
+        }
+    }
+
     /// Calls `f` on each subquery of this condition (not on their own nested subqueries).
     pub fn visit_subqueries(&self, f: &mut impl FnMut(&SelectQuery)) {
         match self {

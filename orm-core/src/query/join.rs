@@ -132,12 +132,16 @@ impl<M: Model> Select<M> {
     fn join<R: Joinable<M>, K>(self, relation: R, kind: JoinKind) -> Joined<M, R::Joined, K> {
         let (joined_column, model_column) = relation.on();
         let mut query = self.into_ir();
-        query.join = Some(JoinClause {
+        let schema = R::Joined::schema();
+        let mut join = JoinClause {
             kind,
-            schema: R::Joined::schema(),
+            schema,
+            alias: JoinClause::alias_for(M::schema().table, schema.table),
             joined_column,
             model_column,
-        });
+        };
+        join.joined_column = join.qualify(joined_column);
+        query.join = Some(join);
         Joined {
             query,
             _marker: PhantomData,
@@ -155,8 +159,15 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Joined<M, J, K> {
     /// Keeps the pairs whose joined side matches `filter` (on a left join, a filter on the
     /// joined side also drops the rows without a match, as in SQL).
     pub fn filter_joined(mut self, filter: Filter<J>) -> Self {
-        self.and(filter.into_condition());
+        let mut condition = filter.into_condition();
+        let join = self.join_clause();
+        condition.visit_columns_mut(&mut |c| *c = join.qualify(*c));
+        self.and(condition);
         self
+    }
+
+    fn join_clause(&self) -> JoinClause {
+        self.query.join.expect("a joined select has its join")
     }
 
     fn and(&mut self, condition: Condition) {
@@ -171,7 +182,11 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Joined<M, J, K> {
 
     /// Sorts by a column of the joined model.
     pub fn order_by_joined(mut self, order: Order<J>) -> Self {
-        self.query.order.push(order.into_order_by());
+        let mut order = order.into_order_by();
+        if let Some(column) = order.expr.column_mut() {
+            *column = self.join_clause().qualify(*column);
+        }
+        self.query.order.push(order);
         self
     }
 
@@ -190,6 +205,11 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Joined<M, J, K> {
     /// The IR of this query.
     pub fn ir(&self) -> &SelectQuery {
         &self.query
+    }
+
+    /// The IR of this query, by value.
+    pub fn into_ir(self) -> SelectQuery {
+        self.query
     }
 
     /// Compiles the query for `dialect` without running it.

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use super::column::{Filter, Order};
-use super::ir::{Condition, Projection, RowLock, SelectQuery, Statement};
+use super::ir::{Condition, IndexHint, IndexHintKind, Projection, RowLock, SelectQuery, Statement};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::model::{Model, decode_model, select_query};
@@ -68,6 +68,40 @@ impl<M: Model> Select<M> {
     /// by another transaction (`FOR UPDATE NOWAIT`). Not available on SQLite.
     pub fn no_wait(mut self) -> Self {
         self.query.lock = Some(RowLock::NoWait);
+        self
+    }
+
+    /// MySQL/MariaDB `USE INDEX (index)`: the optimizer considers only this index of the
+    /// model's (its name as the DDL created it, e.g. `idx_users_age`). PostgreSQL has no
+    /// optimizer hints, and SQLite and MongoDB get none: the hint is left out there. A name
+    /// the model has no index of is an [`Error::InvalidQuery`] on every SQL dialect.
+    pub fn use_index(self, index: &'static str) -> Self {
+        self.hint(IndexHintKind::Use, index)
+    }
+
+    /// MySQL/MariaDB `FORCE INDEX (index)`: a table scan only if the index cannot serve the
+    /// query at all; left out elsewhere, as [`use_index`](Select::use_index).
+    pub fn force_index(self, index: &'static str) -> Self {
+        self.hint(IndexHintKind::Force, index)
+    }
+
+    /// MySQL/MariaDB `IGNORE INDEX (index)`; left out elsewhere, as
+    /// [`use_index`](Select::use_index).
+    pub fn ignore_index(self, index: &'static str) -> Self {
+        self.hint(IndexHintKind::Ignore, index)
+    }
+
+    fn hint(mut self, kind: IndexHintKind, index: &'static str) -> Self {
+        self.query.index_hint = Some(IndexHint { kind, index });
+        self
+    }
+
+    /// Keyset pagination: only the rows after `last` in this query's order (see
+    /// [`keyset`](crate::query::keyset)). The order must include the primary key and use NOT
+    /// NULL columns, else running the query is an [`Error::InvalidQuery`].
+    pub fn after(mut self, last: &M) -> Self {
+        let values = (0..M::schema().columns.len()).map(|i| last.column_value(i));
+        self.query.after = Some(values.collect());
         self
     }
 

@@ -76,7 +76,7 @@ mod rewrite {
         if !has_scaled(&schemas) {
             return Ok(None);
         }
-        let scope = Scope(schemas);
+        let scope = Scope(schemas.iter().map(|s| (s.table, *s)).collect());
         let mut statement = statement.clone();
         match &mut statement {
             Statement::Select(_) => unreachable!("selects returned above"),
@@ -97,15 +97,16 @@ mod rewrite {
         Ok(Some(statement))
     }
 
-    /// The tables a statement reads, to find a column by reference.
-    struct Scope(Vec<&'static ModelSchema>);
+    /// The tables a statement reads, each with the name its columns are qualified with (a
+    /// self-join's alias), to find a column by reference.
+    struct Scope(Vec<(&'static str, &'static ModelSchema)>);
 
     impl Scope {
         fn column(&self, c: &ColumnRef) -> Option<&'static ColumnSchema> {
             self.0
                 .iter()
-                .find(|s| s.table == c.table)
-                .and_then(|s| s.column(c.name))
+                .find(|(name, _)| *name == c.table)
+                .and_then(|(_, s)| s.column(c.name))
         }
     }
 
@@ -116,7 +117,9 @@ mod rewrite {
         if !has_scaled(&schemas) {
             return Ok(None);
         }
-        let scope = Scope(schemas);
+        let mut scope = vec![(q.schema.table, q.schema)];
+        scope.extend(q.join.map(|j| (j.qualifier(), j.schema)));
+        let scope = Scope(scope);
         let mut q = q.clone();
         condition(&scope, q.filter.as_mut())?;
         if let Projection::Exprs(aggregation) = &mut q.projection {

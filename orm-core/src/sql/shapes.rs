@@ -124,7 +124,9 @@ pub(crate) fn select_shape(q: &SelectQuery) -> Option<Shape> {
         && q.join.is_none()
         && q.order.is_empty()
         && q.offset.is_none()
-        && q.lock.is_none();
+        && q.lock.is_none()
+        && q.index_hint.is_none()
+        && q.after.is_none();
     let limit_one = match q.limit {
         None => false,
         Some(1) => true,
@@ -604,7 +606,7 @@ mod tests {
         match statement {
             Statement::Select(q) => compile_select_uncached(q, dialect),
             other => {
-                super::super::fit::check(other, Some(dialect))?;
+                super::super::check::statement(other, dialect)?;
                 compile_checked(other, dialect)
             }
         }

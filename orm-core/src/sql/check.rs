@@ -1,0 +1,203 @@
+//! Pass 1: a statement is checked against the dialect's [`Capabilities`] and the columns'
+//! limits before anything is built. Each rule is one function; a refusal says what to do.
+
+use super::{Capabilities, Dialect, fit, scaled};
+use crate::error::Error;
+use crate::query::ir::{
+    CmpOp, ColumnRef, Condition, Projection, RowLock, SelectExpr, SelectQuery, Statement,
+};
+use crate::schema::{ColumnType, ModelSchema};
+
+/// Checks a write (selects are checked level by level by [`select`]).
+pub(super) fn statement(statement: &Statement, dialect: Dialect) -> Result<(), Error> {
+    fit::check(statement, Some(dialect))?;
+    match statement {
+        Statement::Insert(q) => insert_rows(q.schema, q.rows.len()),
+        Statement::Upsert(q) => {
+            insert_rows(q.insert.schema, q.insert.rows.len())?;
+            conflict_columns(q.insert.schema, &q.on_conflict.columns)
+        }
+        Statement::Update(q) if q.assignments.is_empty() => Err(Error::InvalidQuery(format!(
+            "update of `{}` sets no column; add at least one `set(column, value)`",
+            q.schema.table
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A table whose columns are all generated takes one row per insert (`DEFAULT VALUES`).
+fn insert_rows(schema: &ModelSchema, rows: usize) -> Result<(), Error> {
+    if schema.insert_columns().next().is_none() && rows != 1 {
+        return Err(Error::InvalidQuery(format!(
+            "`{}` has only generated columns; insert its rows one at a time",
+            schema.table
+        )));
+    }
+    Ok(())
+}
+
+/// An upsert names the columns whose conflict it handles.
+fn conflict_columns(schema: &ModelSchema, columns: &[&str]) -> Result<(), Error> {
+    if columns.is_empty() {
+        return Err(Error::InvalidQuery(format!(
+            "upsert into `{}` names no conflict column; add `.on(column)`",
+            schema.table
+        )));
+    }
+    Ok(())
+}
+
+/// Checks one level of a select (its subqueries are checked when they are compiled).
+pub(super) fn select(q: &SelectQuery, dialect: Dialect) -> Result<(), Error> {
+    fit::condition(q.filter.as_ref())?;
+    let having = match &q.projection {
+        Projection::Exprs(aggregation) => aggregation.having.as_ref(),
+        _ => None,
+    };
+    fit::condition(having)?;
+    let capabilities = dialect.capabilities();
+    // Both decimal rules read decimal columns only: a model without one (the common case)
+    // skips them.
+    if capabilities.stored_decimals && reads_decimal(q) {
+        refuse_text_decimal_order(q)?;
+    }
+    row_lock(q, capabilities)?;
+    index_hint(q)?;
+    if let Projection::Exprs(aggregation) = &q.projection {
+        group_keys(q, &aggregation.group_by)?;
+    }
+    for condition in q.filter.iter().chain(having) {
+        single_column_subqueries(condition)?;
+    }
+    Ok(())
+}
+
+/// Whether the model of `q` or its joined model has a decimal column.
+pub(super) fn reads_decimal(q: &SelectQuery) -> bool {
+    let has = |schema: &ModelSchema| schema.columns.iter().any(|c| c.ty == ColumnType::Decimal);
+    has(q.schema) || q.join.is_some_and(|j| has(j.schema))
+}
+
+/// SQLite orders and compares decimals stored as text (no precision, or more than 18 digits)
+/// as text: `order_by` and `<`/`>`/`between` on them are refused rather than answered in
+/// text order.
+fn refuse_text_decimal_order(q: &SelectQuery) -> Result<(), Error> {
+    let refuse = |c: &ColumnRef, what: &str| -> Result<(), Error> {
+        match q.schema_of(c).and_then(|s| s.column(c.name)) {
+            Some(column) if scaled::is_text_decimal(column) => Err(Error::InvalidQuery(format!(
+                "SQLite stores `{}.{}` (a decimal without `precision` of at most {} digits) as \
+                 text, so {what} would follow text order; declare \
+                 `#[orm(precision = P, scale = S)]` with P <= {} to store it as a scaled integer",
+                c.table,
+                c.name,
+                scaled::MAX_SCALED_PRECISION,
+                scaled::MAX_SCALED_PRECISION
+            ))),
+            _ => Ok(()),
+        }
+    };
+    for o in &q.order {
+        if let SelectExpr::Column(c) = &o.expr {
+            refuse(c, "ordering by it")?;
+        }
+    }
+    fn ranges<'a>(c: &'a Condition, out: &mut Vec<&'a ColumnRef>) {
+        match c {
+            Condition::Compare { column, op, .. } if !matches!(op, CmpOp::Eq | CmpOp::Ne) => {
+                out.push(column);
+            }
+            Condition::Between { column, .. } => out.push(column),
+            Condition::And(items) | Condition::Or(items) => {
+                items.iter().for_each(|c| ranges(c, out));
+            }
+            Condition::Not(inner) => ranges(inner, out),
+            _ => {}
+        }
+    }
+    let mut compared = Vec::new();
+    if let Some(filter) = &q.filter {
+        ranges(filter, &mut compared);
+    }
+    compared
+        .into_iter()
+        .try_for_each(|c| refuse(c, "comparing it with `<`, `>` or `between`"))
+}
+
+/// Without row locks (SQLite, whose transactions are serializable), `for_update()` adds
+/// nothing, and `skip_locked()`/`no_wait()` cannot be honoured.
+fn row_lock(q: &SelectQuery, capabilities: Capabilities) -> Result<(), Error> {
+    let method = match q.lock {
+        _ if capabilities.row_locks => return Ok(()),
+        None | Some(RowLock::ForUpdate) => return Ok(()),
+        Some(RowLock::SkipLocked) => "skip_locked",
+        Some(RowLock::NoWait) => "no_wait",
+    };
+    Err(Error::InvalidQuery(format!(
+        "SQLite has no row locks, so `{method}()` cannot be honoured; use `for_update()`, \
+         which SQLite's serializable transactions already guarantee"
+    )))
+}
+
+/// An index hint names one of the model's indexes (checked on every dialect, so that a typo
+/// is found where the hint is left out too).
+fn index_hint(q: &SelectQuery) -> Result<(), Error> {
+    let Some(hint) = q.index_hint else {
+        return Ok(());
+    };
+    if q.schema.indexes.iter().any(|i| i.name == hint.index) {
+        return Ok(());
+    }
+    let known: Vec<&str> = q.schema.indexes.iter().map(|i| i.name).collect();
+    Err(Error::InvalidQuery(format!(
+        "`{}` has no index `{}` to hint (its indexes: {}); name one of them, as the DDL \
+         created it",
+        q.schema.table,
+        hint.index,
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )))
+}
+
+/// `GROUP BY` keys are columns or computed expressions, never aggregates.
+fn group_keys(q: &SelectQuery, keys: &[SelectExpr]) -> Result<(), Error> {
+    for key in keys {
+        if let SelectExpr::Aggregate {
+            function, column, ..
+        } = key
+        {
+            let argument = column.map_or("*".to_owned(), |c| format!("{}.{}", c.table, c.name));
+            return Err(Error::InvalidQuery(format!(
+                "a select of `{}` cannot be grouped by an aggregate (`{function:?}({argument})`); \
+                 group by a column or an expression such as `year()`, and filter aggregates \
+                 with `having`",
+                q.schema.table
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The subquery of `IN (...)` selects exactly one expression.
+fn single_column_subqueries(c: &Condition) -> Result<(), Error> {
+    match c {
+        Condition::InSubquery { subquery, .. } => {
+            let single = matches!(&subquery.projection, Projection::Exprs(a) if a.exprs.len() == 1);
+            if !single {
+                return Err(Error::InvalidQuery(format!(
+                    "an `in_subquery` subquery over `{}` must select exactly one column or \
+                     aggregate; use `.select((column,))`",
+                    subquery.schema.table
+                )));
+            }
+            Ok(())
+        }
+        Condition::And(items) | Condition::Or(items) => {
+            items.iter().try_for_each(single_column_subqueries)
+        }
+        Condition::Not(inner) => single_column_subqueries(inner),
+        _ => Ok(()),
+    }
+}

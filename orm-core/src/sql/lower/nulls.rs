@@ -1,0 +1,43 @@
+//! Where NULLs sort: the ORM promises NULL as the smallest value on every dialect unless asked
+//! otherwise; PostgreSQL sorts it as the largest.
+
+use crate::query::ir::{Direction, JoinKind, Nulls, OrderBy, SelectExpr, SelectQuery};
+use crate::sql::Dialect;
+
+/// The `NULLS FIRST`/`NULLS LAST` placement to write for `o`, or `None` when the dialect's own order
+/// already puts NULLs where the ORM promises (or the expression is never NULL, so that an index
+/// on a NOT NULL column keeps serving the sort). MySQL's missing `NULLS` clause is emulated by
+/// sea-query with an `expr IS NULL` sort key.
+pub(crate) fn placement(q: &SelectQuery, o: &OrderBy, dialect: Dialect) -> Option<Nulls> {
+    let wanted = o.effective_nulls();
+    // PostgreSQL sorts NULL as the largest value; the others as the smallest.
+    let native = match (dialect.capabilities().nulls_sort_largest, o.direction) {
+        (true, Direction::Asc) | (false, Direction::Desc) => Nulls::Last,
+        (true, Direction::Desc) | (false, Direction::Asc) => Nulls::First,
+    };
+    if wanted == native || !may_be_null(q, &o.expr) {
+        return None;
+    }
+    Some(wanted)
+}
+
+/// Whether `expr` can be NULL in the rows of `q`.
+fn may_be_null(q: &SelectQuery, expr: &SelectExpr) -> bool {
+    let column = match expr {
+        SelectExpr::Column(c) | SelectExpr::Fold { column: c, .. } => c,
+        SelectExpr::Extract { column: c, .. } => c,
+        SelectExpr::Aggregate { function, .. } if function.is_count() => return false,
+        // Over no row (no grouping) every other aggregate is NULL.
+        SelectExpr::Aggregate { .. } => return true,
+    };
+    match &q.join {
+        Some(join) if join.qualifier() == column.table => {
+            join.kind == JoinKind::Left
+                || join.schema.column(column.name).is_none_or(|c| c.nullable)
+        }
+        _ if column.table == q.schema.table => {
+            q.schema.column(column.name).is_none_or(|c| c.nullable)
+        }
+        _ => true,
+    }
+}

@@ -1,0 +1,58 @@
+//! Selected (or sorted, or compared) expressions: columns, folded text, date parts and
+//! aggregates with the types the ORM documents.
+
+use sea_query::{Asterisk, Expr, ExprTrait, Func};
+
+use super::Scope;
+use super::date::extract;
+use super::text::fold_case;
+use crate::query::ir::{AggregateFn, SelectExpr, ValueKind};
+use crate::sql::Dialect;
+
+/// A selected expression; sums and averages are cast so that every dialect returns the
+/// documented type (`i64` for integer sums, `f64` for float sums and every average).
+pub(super) fn select_expr(expr: &SelectExpr, scope: &Scope) -> Expr {
+    let dialect = scope.dialect;
+    let (function, column, kind) = match expr {
+        SelectExpr::Column(c) => return scope.col(c),
+        SelectExpr::Fold { fold, column } => return fold_case(scope.col(column), *fold, dialect),
+        SelectExpr::Extract { part, column } => {
+            return extract(scope.col(column), *part, dialect);
+        }
+        SelectExpr::Aggregate {
+            function,
+            column,
+            kind,
+        } => (*function, column, *kind),
+    };
+    let arg = || {
+        column
+            .as_ref()
+            .map_or_else(|| Expr::col(Asterisk), |c| scope.col(c))
+    };
+    let (big_int, double) = match scope.dialect {
+        Dialect::Postgres => (Some("BIGINT"), Some("DOUBLE PRECISION")),
+        Dialect::MySql => (Some("SIGNED"), Some("DOUBLE")),
+        Dialect::Sqlite => (None, None),
+    };
+    let cast = |call: sea_query::FunctionCall, to: Option<&'static str>| match to {
+        Some(to) => Expr::from(Func::cast_as(call, to)),
+        None => Expr::from(call),
+    };
+    match function {
+        AggregateFn::Count => Func::count(arg()).into(),
+        AggregateFn::CountDistinct => Func::count_distinct(arg()).into(),
+        AggregateFn::Sum if kind == ValueKind::Integer => cast(Func::sum(arg()), big_int),
+        // Exact on every dialect: NUMERIC/DECIMAL sums, and sums of SQLite's scaled integers.
+        AggregateFn::Sum if kind == ValueKind::Decimal => Func::sum(arg()).into(),
+        AggregateFn::Sum => cast(Func::sum(arg()), double),
+        // MySQL's AVG of integers is a DECIMAL rounded to 4 places (`div_precision_increment`);
+        // the exact sum divided in DOUBLE gives the correctly rounded mean, as on the others.
+        AggregateFn::Avg if kind == ValueKind::Integer && dialect == Dialect::MySql => {
+            cast(Func::sum(arg()), double).div(Func::count(arg()))
+        }
+        AggregateFn::Avg => cast(Func::avg(arg()), double),
+        AggregateFn::Min => Func::min(arg()).into(),
+        AggregateFn::Max => Func::max(arg()).into(),
+    }
+}

@@ -1,0 +1,49 @@
+//! A `SELECT` (or a subquery, in a nested [`Scope`]): each level is checked and lowered, then
+//! its clauses are written in order by their own modules.
+
+use sea_query::{Expr, ExprTrait, Query, SelectStatement};
+
+use super::condition::condition;
+use super::{Scope, hint, join, lock, order, paging, projection, set_where};
+use crate::error::Error;
+use crate::query::ir::SelectQuery;
+use crate::sql::{check, lower};
+
+/// Builds the sea-query statement of one level of a select.
+///
+/// `correlate` is ANDed after the filter (an `EXISTS` subquery's link to the outer row).
+pub(super) fn statement(
+    q: &SelectQuery,
+    scope: &Scope,
+    correlate: Option<Expr>,
+) -> Result<SelectStatement, Error> {
+    check::select(q, scope.dialect)?;
+    let lowered = lower::select(q, scope.dialect, scope.depth)?;
+    let q = lowered.query.as_ref();
+    let table = q.schema.table;
+    let mut select = Query::select();
+    match &scope.alias {
+        Some((aliased, alias)) if *aliased == table => {
+            select.from_as(table, alias.clone());
+        }
+        _ => {
+            select.from(table);
+        }
+    }
+    hint::render(&mut select, q.index_hint, scope.dialect);
+    if let Some(join) = &q.join {
+        join::render(&mut select, join, scope);
+    }
+    let filter = q.filter.as_ref().map(|f| condition(f, scope)).transpose()?;
+    let filter = match (filter, correlate) {
+        (Some(filter), Some(link)) => Some(filter.and(link)),
+        (filter, link) => filter.or(link),
+    };
+    if let Some(filter) = filter {
+        set_where(&mut select, filter);
+    }
+    order::render(&mut select, q, scope);
+    paging::render(&mut select, lowered.limit, q.offset);
+    lock::render(&mut select, q.lock, scope.dialect);
+    projection::render(select, q, lowered.limit, scope)
+}

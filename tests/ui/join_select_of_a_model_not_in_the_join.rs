@@ -1,0 +1,28 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+#[orm(has_many(posts = Post::AUTHOR_ID))]
+struct User {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+}
+
+#[derive(Model)]
+struct Post {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    #[orm(belongs_to = User)]
+    author_id: i64,
+}
+
+#[derive(Model)]
+struct Tag {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    label: String,
+}
+
+fn main() {
+    // `Tag` is neither side of the join: its column cannot be selected.
+    let _ = User::query().inner_join(User::posts()).select((User::ID, Tag::LABEL));
+}
