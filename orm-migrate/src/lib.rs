@@ -13,6 +13,7 @@ mod error;
 pub mod files;
 pub mod introspect;
 pub mod render;
+pub mod rows;
 pub mod runner;
 pub mod schema;
 

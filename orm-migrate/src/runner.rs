@@ -12,8 +12,11 @@ use std::time::Instant;
 
 use orm_core::{Compiled, Connection, Db, Dialect, Executor, FieldType, Value};
 
+use crate::diff::Operation;
 use crate::error::{Error, Result};
-use crate::files::{GenerateOptions, Generated, Migration, MigrationKind, generate, load_dir};
+use crate::files::{
+    GenerateOptions, Generated, Migration, MigrationKind, generate, latest_snapshot, load_dir,
+};
 use crate::introspect::{self, HISTORY_TABLE};
 use crate::schema::Schema;
 
@@ -109,6 +112,76 @@ fn recovery(dialect: Dialect, row: &HistoryRow, dir: &str) -> String {
         v = row.version,
         n = row.name
     )
+}
+
+/// The schema before migration `m`: the snapshot of the last generated migration before it.
+fn snapshot_before(migrations: &[Migration], m: &Migration) -> Schema {
+    let earlier: Vec<Migration> = migrations
+        .iter()
+        .filter(|o| o.version < m.version)
+        .cloned()
+        .collect();
+    latest_snapshot(&earlier)
+}
+
+/// Refuses to run generated migration `m` (or its `down`) when rows in the database would not
+/// survive it: a value that does not fit a narrower type, a NULL a NOT NULL refuses, duplicates
+/// of a new unique index, rows a new foreign key refuses. Runs before any statement of the
+/// migration, inside its transaction where the dialect has one, so nothing has changed.
+async fn check_rows(
+    conn: &Connection,
+    migrations: &[Migration],
+    m: &Migration,
+    down: bool,
+) -> Result<()> {
+    let (Some(ops), Some(after)) = (&m.operations, &m.snapshot) else {
+        return Ok(());
+    };
+    let dialect = conn.dialect();
+    let (ops, before): (Vec<Operation>, Schema) = if down {
+        (
+            ops.operations
+                .iter()
+                .rev()
+                .map(Operation::inverse)
+                .collect(),
+            after.clone(),
+        )
+    } else {
+        (ops.operations.clone(), snapshot_before(migrations, m))
+    };
+    let mut problems = Vec::new();
+    for check in crate::rows::row_checks(&ops, &before, dialect)
+        .into_iter()
+        .filter(|c| c.blocks)
+    {
+        let count = check.count(conn, dialect, 5).await.map_err(|e| match e {
+            Error::Db(source) => Error::Apply {
+                version: m.id(),
+                statement: format!(
+                    "(checking the rows of {}) {}",
+                    check.subject, check.condition
+                ),
+                source,
+                state: "nothing of this migration ran; the rows it would change could not be \
+                        checked"
+                    .to_owned(),
+            },
+            other => other,
+        })?;
+        if count.rows > 0 {
+            problems.push(check.describe(&count));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::RowsDoNotFit {
+            action: if down { "rolling back" } else { "applying" },
+            version: m.id(),
+            problems,
+        })
+    }
 }
 
 impl Migrator {
@@ -415,6 +488,12 @@ impl Migrator {
         if dialect == Dialect::Postgres {
             conn.execute_raw("BEGIN").await?;
         }
+        if let Err(e) = check_rows(conn, migrations, m, false).await {
+            if dialect == Dialect::Postgres {
+                conn.execute_raw("ROLLBACK").await?;
+            }
+            return Err(e);
+        }
         for (i, stmt) in statements.iter().enumerate() {
             if let Err(source) = conn.execute_raw(stmt).await {
                 let state = match dialect {
@@ -584,6 +663,12 @@ impl Migrator {
         let dialect = conn.dialect();
         if dialect == Dialect::Postgres {
             conn.execute_raw("BEGIN").await?;
+        }
+        if let Err(e) = check_rows(conn, migrations, m, true).await {
+            if dialect == Dialect::Postgres {
+                conn.execute_raw("ROLLBACK").await?;
+            }
+            return Err(e);
         }
         for stmt in &statements {
             if let Err(source) = conn.execute_raw(stmt).await {

@@ -13,6 +13,7 @@ use sea_query::{
 };
 
 use super::Dialect;
+pub use super::scaled::{MAX_SCALED_PRECISION, scaled_storage};
 use crate::error::Error;
 use crate::schema::{
     ColumnSchema, ColumnType, DefaultValue, IndexSchema, ModelSchema, ReferentialAction,
