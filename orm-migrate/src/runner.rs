@@ -107,8 +107,9 @@ fn recovery(dialect: Dialect, row: &HistoryRow, dir: &str) -> String {
     let _ = dialect;
     format!(
         "MySQL/MariaDB cannot roll back DDL, so the statements before the failing one stayed \
-         applied. Compare the database with {dir}/{v}_{n}/up.sql, undo what ran (or finish it) \
-         by hand, then run `DELETE FROM {HISTORY_TABLE} WHERE version = '{v}'` and `up` again",
+         applied. Compare the database with {dir}/{v}_{n}/up.sql (or down.sql, when a rollback \
+         failed), undo what ran (or finish it) by hand, then run `DELETE FROM {HISTORY_TABLE} \
+         WHERE version = '{v}'` (the migration is then not applied) and `up` again",
         v = row.version,
         n = row.name
     )
@@ -670,31 +671,45 @@ impl Migrator {
             }
             return Err(e);
         }
-        for stmt in &statements {
-            if let Err(source) = conn.execute_raw(stmt).await {
-                if dialect == Dialect::Postgres {
-                    conn.execute_raw("ROLLBACK").await?;
-                }
-                return Err(Error::Apply {
-                    version: m.id(),
-                    statement: stmt.clone(),
-                    source: Box::new(source),
-                    state: if dialect == Dialect::MySql {
-                        "MySQL/MariaDB cannot roll back DDL: the statements before this one \
-                         stay applied and the migration is still recorded as applied; finish \
-                         down.sql by hand and delete its row from orm_migrations"
-                            .to_owned()
-                    } else {
-                        "the transaction was rolled back; the migration is still applied".to_owned()
-                    },
-                });
-            }
-        }
         let ph = if dialect == Dialect::Postgres {
             "$1"
         } else {
             "?"
         };
+        for (i, stmt) in statements.iter().enumerate() {
+            if let Err(source) = conn.execute_raw(stmt).await {
+                if dialect == Dialect::Postgres {
+                    conn.execute_raw("ROLLBACK").await?;
+                }
+                let state = if dialect == Dialect::MySql && i > 0 {
+                    // Half rolled back: it must not stay recorded as applied.
+                    conn.execute_compiled(text(
+                        format!("UPDATE {HISTORY_TABLE} SET success = FALSE WHERE version = {ph}"),
+                        vec![Value::Text(m.version.clone())],
+                    ))
+                    .await?;
+                    format!(
+                        "MySQL/MariaDB cannot roll back DDL: {i} of {} statements of down.sql \
+                         ran and stay applied, so the migration is now recorded as failed, not \
+                         applied. Finish down.sql by hand and run `DELETE FROM {HISTORY_TABLE} \
+                         WHERE version = '{v}'`, or undo those statements and run `UPDATE \
+                         {HISTORY_TABLE} SET success = TRUE WHERE version = '{v}'`",
+                        statements.len(),
+                        v = m.version
+                    )
+                } else {
+                    "nothing of down.sql stayed applied (the transaction was rolled back, or the \
+                     first statement failed); the migration is still applied"
+                        .to_owned()
+                };
+                return Err(Error::Apply {
+                    version: m.id(),
+                    statement: stmt.clone(),
+                    source: Box::new(source),
+                    state,
+                });
+            }
+        }
         conn.execute_compiled(text(
             format!("DELETE FROM {HISTORY_TABLE} WHERE version = {ph}"),
             vec![Value::Text(m.version.clone())],

@@ -117,6 +117,86 @@ mod items_v3 {
     }
 }
 
+/// A table renamed with its unique constraint, index, foreign key and checks.
+mod books_v1 {
+    use orm::prelude::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[orm(table = "shelves")]
+    pub struct Shelf {
+        #[orm(primary_key)]
+        pub id: i64,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[orm(table = "books")]
+    pub struct Book {
+        #[orm(primary_key)]
+        pub id: i64,
+        #[orm(belongs_to = Shelf)]
+        pub shelf_id: i64,
+        #[orm(unique, max_length = 100)]
+        pub title: String,
+        #[orm(index)]
+        pub year: i32,
+        pub pages: Option<u16>,
+    }
+}
+
+mod books_v2 {
+    use orm::prelude::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[orm(table = "novels", renamed_from = "books")]
+    pub struct Novel {
+        #[orm(primary_key)]
+        pub id: i64,
+        #[orm(belongs_to = super::books_v1::Shelf)]
+        pub shelf_id: i64,
+        #[orm(unique, max_length = 100)]
+        pub title: String,
+        #[orm(index)]
+        pub year: i32,
+        pub pages: Option<u16>,
+    }
+}
+
+/// A composite index that MariaDB comes to use for a foreign key.
+mod posts_v1 {
+    use orm::prelude::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[orm(table = "writers")]
+    pub struct Writer {
+        #[orm(primary_key)]
+        pub id: i64,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[orm(table = "articles")]
+    pub struct Article {
+        #[orm(primary_key)]
+        pub id: i64,
+        #[orm(belongs_to = Writer)]
+        pub writer_id: i64,
+        pub published: i32,
+    }
+}
+
+mod posts_v2 {
+    use orm::prelude::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[orm(table = "articles", index(writer_id, published))]
+    pub struct Article {
+        #[orm(primary_key)]
+        pub id: i64,
+        #[orm(belongs_to = super::posts_v1::Writer)]
+        pub writer_id: i64,
+        pub published: i32,
+    }
+}
+
 fn schema_of(m: &'static orm::ModelSchema) -> Schema {
     Schema::from_models([m])
 }
@@ -216,5 +296,94 @@ per_backend! {
         db.close().await;
         assert_eq!(m3.down(1, false).await.unwrap().len(), 1);
         m.verify().await.unwrap();
+    }
+
+    /// Issue 17, item 3: renaming a table renames its unique constraint, index, foreign key
+    /// and checks (named after it): not destructive, nothing dropped on the way.
+    async fn a_renamed_table_keeps_its_constraints(ctx) {
+        let v1 = Schema::from_models([books_v1::Shelf::SCHEMA, books_v1::Book::SCHEMA]);
+        let v2 = Schema::from_models([books_v1::Shelf::SCHEMA, books_v2::Novel::SCHEMA]);
+        generate(&ctx.dir, "books", &v1, ctx.dialect(), &allow_all(0)).unwrap().unwrap();
+        migrator(ctx, &v1).up(None, false).await.unwrap();
+        ctx.db.execute_raw("INSERT INTO shelves (id) VALUES (1)").await.unwrap();
+        ctx.db.execute_raw("INSERT INTO books (id, shelf_id, title, year, pages) VALUES (1, 1, 'Dune', 1965, 412)").await.unwrap();
+
+        // Not refused: nothing destructive without `--allow`.
+        let safe = GenerateOptions { allow_destructive: false, ..allow_all(1) };
+        let g = generate(&ctx.dir, "rename", &v2, ctx.dialect(), &safe).unwrap().expect("a rename");
+        let described: Vec<String> = g.operations.iter().map(|o| o.describe()).collect();
+        assert_eq!(described, [
+            "rename table books to novels",
+            "rename foreign key novels.fk_books_shelf_id to fk_novels_shelf_id",
+            "rename index novels.idx_books_year to idx_novels_year",
+            "rename index novels.uq_books_title to uq_novels_title",
+        ]);
+        let up = std::fs::read_to_string(g.dir.join("up.sql")).unwrap();
+        if ctx.dialect() != Dialect::Sqlite {
+            // SQLite renames no index: it creates the new one before dropping the old, inside
+            // the migration's exclusive transaction.
+            assert!(!up.contains("DROP INDEX") && !up.contains("DROP CONSTRAINT \"uq"), "{up}");
+        }
+        let m = migrator(ctx, &v2);
+        m.up(None, false).await.unwrap();
+        m.verify().await.unwrap_or_else(|e| panic!("after the rename: {e}"));
+        assert_eq!(count(ctx, "SELECT COUNT(*) FROM novels WHERE title = 'Dune' AND pages = 412").await, 1);
+        // Still unique, still a foreign key, still range-checked.
+        let dup = ctx.db.execute_raw("INSERT INTO novels (id, shelf_id, title, year) VALUES (2, 1, 'Dune', 1966)").await.unwrap_err();
+        assert!(matches!(dup, orm::Error::UniqueViolation { .. }), "{dup:?}");
+        let orphan = ctx.db.execute_raw("INSERT INTO novels (id, shelf_id, title, year) VALUES (3, 9, 'Emma', 1815)").await.unwrap_err();
+        assert!(matches!(orphan, orm::Error::ForeignKeyViolation { .. }), "{orphan:?}");
+        let big = ctx.db.execute_raw("INSERT INTO novels (id, shelf_id, title, year, pages) VALUES (4, 1, 'Long', 1, 70000)").await.unwrap_err();
+        assert!(matches!(big, orm::Error::CheckViolation { .. } | orm::Error::OutOfRange { .. }), "{big:?}");
+
+        // Down renames everything back.
+        m.down(1, false).await.unwrap();
+        migrator(ctx, &v1).verify().await.unwrap_or_else(|e| panic!("after down: {e}"));
+        let dup = ctx.db.execute_raw("INSERT INTO books (id, shelf_id, title, year) VALUES (2, 1, 'Dune', 1966)").await.unwrap_err();
+        assert!(matches!(dup, orm::Error::UniqueViolation { .. }), "{dup:?}");
+    }
+
+    /// Issue 17, item 4: dropping a composite index that MariaDB uses for a foreign key (its
+    /// own index went when the composite one came) gives the key its index back in the same
+    /// statement; and a rollback that fails half-way on MariaDB is not left recorded as applied.
+    async fn down_sql_is_valid_for_the_constraints_that_exist(ctx) {
+        let v1 = Schema::from_models([posts_v1::Writer::SCHEMA, posts_v1::Article::SCHEMA]);
+        let v2 = Schema::from_models([posts_v1::Writer::SCHEMA, posts_v2::Article::SCHEMA]);
+        generate(&ctx.dir, "articles", &v1, ctx.dialect(), &allow_all(0)).unwrap().unwrap();
+        generate(&ctx.dir, "composite", &v2, ctx.dialect(), &allow_all(1)).unwrap().unwrap();
+        let m = migrator(ctx, &v2);
+        m.up(None, false).await.unwrap();
+        m.verify().await.unwrap();
+        ctx.db.execute_raw("INSERT INTO writers (id) VALUES (1)").await.unwrap();
+        ctx.db.execute_raw("INSERT INTO articles (id, writer_id, published) VALUES (1, 1, 2024)").await.unwrap();
+        for round in 0..2 {
+            m.down(1, false).await.unwrap_or_else(|e| panic!("round {round}: {e}"));
+            migrator(ctx, &v1).verify().await.unwrap_or_else(|e| panic!("round {round}: {e}"));
+            let orphan = ctx.db.execute_raw("INSERT INTO articles (id, writer_id, published) VALUES (2, 7, 1)").await.unwrap_err();
+            assert!(matches!(orphan, orm::Error::ForeignKeyViolation { .. }), "{orphan:?}");
+            m.up(None, false).await.unwrap();
+            m.verify().await.unwrap();
+        }
+        assert_eq!(count(ctx, "SELECT COUNT(*) FROM articles").await, 1);
+
+        // A hand-written migration whose down.sql fails at its second statement.
+        let dir = ctx.dir.join("20260201000005_extra");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("up.sql"), "CREATE TABLE extra_a (id INTEGER PRIMARY KEY);\nCREATE TABLE extra_b (id INTEGER PRIMARY KEY);\n").unwrap();
+        std::fs::write(dir.join("down.sql"), "DROP TABLE extra_b;\nDROP TABLE no_such_table;\nDROP TABLE extra_a;\n").unwrap();
+        m.up(None, false).await.unwrap();
+        let err = m.down(1, false).await.unwrap_err();
+        let status = m.status().await.unwrap();
+        if ctx.dialect() == Dialect::MySql {
+            assert!(err.to_string().contains("now recorded as failed, not applied"), "{err}");
+            assert!(matches!(&status[2].state, State::Failed(..)), "{:?}", status[2]);
+            // Neither up nor down runs over it until a human has looked.
+            assert!(matches!(m.up(None, false).await, Err(Error::FailedMigration { .. })));
+            assert!(matches!(m.down(1, false).await, Err(Error::FailedMigration { .. })));
+        } else {
+            assert!(err.to_string().contains("still applied"), "{err}");
+            assert!(matches!(&status[2].state, State::Applied(..)), "{:?}", status[2]);
+            assert_eq!(count(ctx, "SELECT COUNT(*) FROM extra_b").await, 0, "rolled back: extra_b is there");
+        }
     }
 }
