@@ -64,15 +64,15 @@ impl Migration {
         format!("{}_{}", self.version, self.name)
     }
 
-    /// The statements of `up.sql`.
-    pub fn up_statements(&self) -> Vec<String> {
-        split_statements(&self.up)
+    /// The statements of `up.sql`, split by `dialect`'s lexical rules.
+    pub fn up_statements(&self, dialect: Dialect) -> Vec<String> {
+        split_statements(&self.up, dialect)
     }
 
-    /// The statements of `down.sql`.
-    pub fn down_statements(&self) -> Result<Vec<String>> {
+    /// The statements of `down.sql`, split by `dialect`'s lexical rules.
+    pub fn down_statements(&self, dialect: Dialect) -> Result<Vec<String>> {
         match &self.down {
-            Some(down) => Ok(split_statements(down)),
+            Some(down) => Ok(split_statements(down, dialect)),
             None => Err(Error::Malformed {
                 path: self.dir.clone(),
                 reason: "it has no down.sql, so it cannot be rolled back; add one".to_owned(),
@@ -232,50 +232,7 @@ pub fn latest_snapshot(migrations: &[Migration]) -> Schema {
         .unwrap_or_default()
 }
 
-/// Splits SQL text into statements at `;` outside quotes and comments.
-pub fn split_statements(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = text.chars().peekable();
-    let mut quote: Option<char> = None;
-    while let Some(c) = chars.next() {
-        match quote {
-            Some(q) => {
-                cur.push(c);
-                if c == q {
-                    quote = None;
-                }
-            }
-            None => match c {
-                '\'' | '"' | '`' => {
-                    quote = Some(c);
-                    cur.push(c);
-                }
-                '-' if chars.peek() == Some(&'-') => {
-                    for c in chars.by_ref() {
-                        if c == '\n' {
-                            cur.push('\n');
-                            break;
-                        }
-                    }
-                }
-                ';' => {
-                    let s = cur.trim();
-                    if !s.is_empty() {
-                        out.push(s.to_owned());
-                    }
-                    cur.clear();
-                }
-                _ => cur.push(c),
-            },
-        }
-    }
-    let s = cur.trim();
-    if !s.is_empty() {
-        out.push(s.to_owned());
-    }
-    out
-}
+pub use crate::split::split_statements;
 
 /// The current UTC time as `YYYYMMDDHHMMSS`.
 pub fn utc_timestamp() -> String {

@@ -16,6 +16,7 @@ pub mod render;
 pub mod rows;
 pub mod runner;
 pub mod schema;
+mod split;
 
 pub use diff::{Operation, diff};
 pub use error::{Error, Result};

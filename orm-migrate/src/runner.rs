@@ -485,7 +485,7 @@ impl Migrator {
         }
         let dialect = conn.dialect();
         let start = Instant::now();
-        let statements = m.up_statements();
+        let statements = m.up_statements(dialect);
         if dialect == Dialect::Postgres {
             conn.execute_raw("BEGIN").await?;
         }
@@ -657,11 +657,11 @@ impl Migrator {
             .iter()
             .find(|m| m.version == last.version)
             .ok_or_else(|| Error::MissingApplied(last.version.clone()))?;
-        let statements = m.down_statements()?;
+        let dialect = conn.dialect();
+        let statements = m.down_statements(dialect)?;
         if dry_run {
             return Ok(Some(m.id()));
         }
-        let dialect = conn.dialect();
         if dialect == Dialect::Postgres {
             conn.execute_raw("BEGIN").await?;
         }

@@ -33,7 +33,11 @@ async fn count(ctx: &common::Ctx, sql: &str) -> i64 {
                 sql: sql.to_owned(),
                 values: vec![],
             },
-            |r| i64::decode(r, 0),
+            // `COUNT(*)` is a bigint; a column may be an `integer`.
+            |r| match i64::decode(r, 0) {
+                Ok(n) => Ok(n),
+                Err(_) => i32::decode(r, 0).map(i64::from),
+            },
         )
         .await
         .unwrap();
@@ -194,6 +198,99 @@ mod posts_v2 {
         #[orm(belongs_to = super::posts_v1::Writer)]
         pub writer_id: i64,
         pub published: i32,
+    }
+}
+
+mod counters {
+    use orm::prelude::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[orm(table = "counters")]
+    pub struct Counter {
+        #[orm(primary_key)]
+        pub id: i64,
+        pub hits: i32,
+        pub touched: i32,
+    }
+}
+
+/// A hand-written migration per dialect: a function, a trigger and a procedure (SQLite has
+/// neither functions nor procedures in SQL: a trigger with a `CASE` and a view), with quotes,
+/// comments and semicolons inside their bodies.
+fn routines(d: Dialect) -> (&'static str, &'static str) {
+    match d {
+        Dialect::Postgres => (
+            r#"-- orm:owns trigger counters.trg_counters_touch
+CREATE FUNCTION counters_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- a comment; inside the body
+  NEW.touched := OLD.touched + 1; -- ';' too
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER trg_counters_touch BEFORE UPDATE ON counters
+  FOR EACH ROW EXECUTE FUNCTION counters_touch();
+CREATE FUNCTION doubled(x integer) RETURNS integer LANGUAGE sql IMMUTABLE
+  BEGIN ATOMIC SELECT CASE WHEN x IS NULL THEN 0 ELSE x * 2 END; END;
+CREATE PROCEDURE bump(n integer) LANGUAGE plpgsql AS $body$
+BEGIN
+  UPDATE counters SET hits = hits + n WHERE note_of(n) <> 'x;y';
+END
+$body$;
+CREATE FUNCTION note_of(n integer) RETURNS text LANGUAGE sql AS 'SELECT ''n;'' || n';
+"#,
+            "DROP PROCEDURE bump(integer);
+DROP FUNCTION note_of(integer);
+DROP FUNCTION doubled(integer);
+DROP TRIGGER trg_counters_touch ON counters;
+DROP FUNCTION counters_touch();
+",
+        ),
+        Dialect::MySql => (
+            r#"-- orm:owns trigger counters.trg_counters_touch
+CREATE TRIGGER trg_counters_touch BEFORE UPDATE ON counters FOR EACH ROW
+BEGIN
+  # a comment; inside the body
+  IF NEW.hits > 100 THEN
+    SET NEW.hits = 100;
+  END IF;
+  SET NEW.touched = OLD.touched + 1; -- ';' too
+END;
+CREATE FUNCTION doubled(x INT) RETURNS INT DETERMINISTIC
+BEGIN
+  DECLARE y INT DEFAULT 0;
+  SET y = CASE WHEN x IS NULL THEN 0 ELSE x * 2 END;
+  RETURN IF(y > 1000, 1000, y);
+END;
+CREATE PROCEDURE bump(IN n INT)
+BEGIN
+  DECLARE i INT DEFAULT 0;
+  WHILE i < n DO
+    UPDATE counters SET hits = hits + 1 WHERE 'x;y' <> "a;b";
+    SET i = i + 1;
+  END WHILE;
+END;
+"#,
+            "DROP PROCEDURE bump;
+DROP FUNCTION doubled;
+DROP TRIGGER trg_counters_touch;
+",
+        ),
+        Dialect::Sqlite => (
+            r#"-- orm:owns trigger counters.trg_counters_touch
+CREATE TRIGGER trg_counters_touch AFTER UPDATE OF hits ON counters
+BEGIN
+  -- a comment; inside the body
+  UPDATE counters SET touched = touched + CASE WHEN NEW.hits > OLD.hits THEN 1 ELSE 0 END
+    WHERE id = NEW.id;
+  SELECT 'x;y';
+END;
+CREATE VIEW doubled AS SELECT id, hits * 2 AS hits FROM counters;
+"#,
+            "DROP VIEW doubled;
+DROP TRIGGER trg_counters_touch;
+",
+        ),
     }
 }
 
@@ -385,5 +482,42 @@ per_backend! {
             assert!(matches!(&status[2].state, State::Applied(..)), "{:?}", status[2]);
             assert_eq!(count(ctx, "SELECT COUNT(*) FROM extra_b").await, 0, "rolled back: extra_b is there");
         }
+    }
+
+    /// Issue 17, item 6: hand-written migrations are split by the dialect's lexical rules, so
+    /// function, trigger and procedure bodies (dollar quotes, `BEGIN … END`, comments, quotes)
+    /// run whole, and roll back.
+    async fn hand_written_routines_run_whole(ctx) {
+        let schema = schema_of(counters::Counter::SCHEMA);
+        generate(&ctx.dir, "counters", &schema, ctx.dialect(), &allow_all(0)).unwrap().unwrap();
+        let dir = ctx.dir.join("20260201000001_routines");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (up, down) = routines(ctx.dialect());
+        std::fs::write(dir.join("up.sql"), up).unwrap();
+        std::fs::write(dir.join("down.sql"), down).unwrap();
+        let m = migrator(ctx, &schema);
+        assert_eq!(m.up(None, false).await.unwrap().len(), 2);
+        ctx.db.execute_raw("INSERT INTO counters (id, hits, touched) VALUES (1, 1, 0)").await.unwrap();
+        match ctx.dialect() {
+            Dialect::Postgres => {
+                ctx.db.execute_raw("CALL bump(2)").await.unwrap();
+                assert_eq!(count(ctx, "SELECT doubled(hits) FROM counters").await, 6);
+            }
+            Dialect::MySql => {
+                ctx.db.execute_raw("CALL bump(2)").await.unwrap();
+                assert_eq!(count(ctx, "SELECT doubled(hits) FROM counters").await, 6);
+            }
+            Dialect::Sqlite => {
+                ctx.db.execute_raw("UPDATE counters SET hits = hits + 2").await.unwrap();
+                assert_eq!(count(ctx, "SELECT hits FROM doubled").await, 6);
+            }
+        }
+        assert_eq!(count(ctx, "SELECT touched FROM counters").await.min(1), 1, "the trigger ran");
+        m.down(1, false).await.unwrap();
+        m.verify().await.unwrap_or_else(|e| panic!("after down: {e}"));
+        ctx.db.execute_raw("UPDATE counters SET hits = 0").await.unwrap();
+        let touched = count(ctx, "SELECT touched FROM counters").await;
+        m.up(None, false).await.unwrap();
+        assert_eq!(count(ctx, "SELECT touched FROM counters").await, touched, "no trigger after down");
     }
 }
