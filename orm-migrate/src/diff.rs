@@ -800,19 +800,27 @@ fn dependency_order(tables: Vec<Table>) -> Vec<Table> {
 /// The hazards of `ops` not covered by `allow` (targets such as `users` or `users.email`)
 /// unless `allow_all`.
 pub fn refused(ops: &[Operation], allow: &[String], allow_all: bool) -> Vec<String> {
+    refused_at(ops, allow, allow_all)
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect()
+}
+
+/// [`refused`], each with the position of its operation in `ops`.
+pub fn refused_at(ops: &[Operation], allow: &[String], allow_all: bool) -> Vec<(usize, String)> {
     if allow_all {
         return Vec::new();
     }
     let mut new_tables = BTreeSet::new();
     let mut out = Vec::new();
-    for op in ops {
+    for (i, op) in ops.iter().enumerate() {
         if let Operation::CreateTable { table } = op {
             new_tables.insert(table.name.clone());
         }
         if let Some(h) = op.hazard(&new_tables) {
             let target = op.target();
             if !allow.iter().any(|a| *a == target || *a == op.table()) {
-                out.push(format!("{h} (allow with `--allow {target}`)"));
+                out.push((i, format!("{h} (allow with `--allow {target}`)")));
             }
         }
     }

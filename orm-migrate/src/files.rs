@@ -9,7 +9,7 @@ use orm_core::Dialect;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::diff::{Operation, diff, refused};
+use crate::diff::{Operation, diff, refused, refused_at};
 use crate::error::{Error, Result};
 use crate::render::render_op;
 use crate::schema::Schema;
@@ -378,4 +378,51 @@ pub fn generate(
         dir: path,
         operations: ops,
     }))
+}
+
+/// [`generate`] with a database at hand (the CLI's `--database-url`, [`crate::Migrator::dev`]):
+/// the dialect is the database's, and a refusal says, for each destructive operation, how many
+/// rows it would lose or fail on in that database, with a few of their keys, so that the
+/// choice to `--allow` it is an informed one.
+pub async fn generate_with_db<E: orm_core::Executor>(
+    db: &E,
+    dir: &Path,
+    name: &str,
+    desired: &Schema,
+    options: &GenerateOptions,
+) -> Result<Option<Generated>> {
+    let dialect = crate::runner::sql_dialect(db)?;
+    match generate(dir, name, desired, dialect, options) {
+        Err(Error::Destructive(plain)) => {
+            let before = latest_snapshot(&load_dir(dir)?);
+            let ops = diff(&before, desired)?;
+            let refusals = refused_at(&ops, &options.allow, options.allow_destructive);
+            if refusals.len() != plain.len() {
+                return Err(Error::Destructive(plain));
+            }
+            let checks = crate::rows::row_checks(&ops, &before, dialect);
+            let mut out = Vec::with_capacity(refusals.len());
+            for (i, hazard) in refusals {
+                let mut line = hazard;
+                for check in checks.iter().filter(|c| c.op == i) {
+                    match check.count(db, dialect, 3).await {
+                        Ok(count) => {
+                            line.push_str(&format!(
+                                "\n      in the database: {}",
+                                check.describe(&count)
+                            ));
+                        }
+                        Err(e) => line.push_str(&format!(
+                            "\n      in the database: could not count the rows of {} ({e}); is \
+                             every migration applied?",
+                            check.subject
+                        )),
+                    }
+                }
+                out.push(line);
+            }
+            Err(Error::Destructive(out))
+        }
+        other => other,
+    }
 }

@@ -15,7 +15,7 @@ use orm_core::{Compiled, Connection, Db, Dialect, Executor, FieldType, Value};
 use crate::diff::Operation;
 use crate::error::{Error, Result};
 use crate::files::{
-    GenerateOptions, Generated, Migration, MigrationKind, generate, latest_snapshot, load_dir,
+    GenerateOptions, Generated, Migration, MigrationKind, latest_snapshot, load_dir,
 };
 use crate::introspect::{self, HISTORY_TABLE};
 use crate::schema::Schema;
@@ -208,7 +208,9 @@ impl Migrator {
         name: &str,
         options: &GenerateOptions,
     ) -> Result<(Option<Generated>, Vec<String>)> {
-        let generated = generate(&self.dir, name, &self.models, self.dialect, options)?;
+        let generated =
+            crate::files::generate_with_db(&self.db, &self.dir, name, &self.models, options)
+                .await?;
         let applied = self.up(None, false).await?;
         Ok((generated, applied))
     }

@@ -520,4 +520,37 @@ per_backend! {
         m.up(None, false).await.unwrap();
         assert_eq!(count(ctx, "SELECT touched FROM counters").await, touched, "no trigger after down");
     }
+
+    /// Issue 17, item 5: with a database, a refusal says how many rows each destructive change
+    /// would lose or fail on, with a few keys (through the CLI and `Migrator::dev`).
+    async fn refusals_count_what_would_be_lost(ctx) {
+        let v1 = schema_of(items_v1::Item::SCHEMA);
+        generate(&ctx.dir, "items", &v1, ctx.dialect(), &allow_all(0)).unwrap().unwrap();
+        migrator(ctx, &v1).up(None, false).await.unwrap();
+        for (id, name, kind) in [(1, "a", "Tool"), (2, "a name of twenty-eight chars", "Gadget"), (3, "c", "Part"), (4, "d", "Part")] {
+            items_v1::Item { id, name: name.into(), qty: id, amount: None, kind: kind.into() }.insert(&ctx.db).await.unwrap();
+        }
+        // Narrowing, through `dev`.
+        let err = migrator(ctx, &schema_of(items_v2::Item::SCHEMA)).dev("narrow", &GenerateOptions::default()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("alter column items.name: varchar(100) to varchar(20) is narrower"), "{text}");
+        assert!(text.contains("in the database: items.name: 1 row is longer than 20 characters (varchar(100) to varchar(20)) (keys: 2)"), "{text}");
+        assert!(text.contains("in the database: items.kind: 1 row holds a value the column no longer accepts"), "{text}");
+        assert!(text.contains("in the database: items.amount: 0 rows do not fit"), "{text}");
+
+        // Dropping a column and a table, through the CLI with --database-url.
+        let mut dropped = v1.clone();
+        dropped.tables.get_mut("items").unwrap().columns.retain(|c| c.name != "kind");
+        let run = |schema: Schema| {
+            let cli = <orm_migrate::cli::Cli as clap::Parser>::try_parse_from([
+                "migrate", "--database-url", ctx.url.as_str(), "--dir", ctx.dir.to_str().unwrap(), "generate", "drop",
+            ]).unwrap();
+            async move { orm_migrate::cli::execute(cli, &orm_migrate::cli::Models::Schema(schema)).await }
+        };
+        let err = run(dropped).await.unwrap_err().to_string();
+        assert!(err.contains("drop column items.kind: the values of `kind` in every row would be lost (allow with `--allow items.kind`)\n      in the database: items.kind: 4 rows hold a non-null value that would be lost (keys: 1, 2, 3, …)"), "{err}");
+        let err = run(Schema::default()).await.unwrap_err().to_string();
+        assert!(err.contains("in the database: items: 4 rows would be deleted (keys: 1, 2, 3, …)"), "{err}");
+        assert_eq!(migrator(ctx, &v1).migrations().unwrap().len(), 1, "nothing written");
+    }
 }
