@@ -56,6 +56,9 @@ pub struct Migration {
     pub snapshot: Option<Schema>,
     /// `file:sha256` for each present file, space-separated (recorded in the history table).
     pub checksum: String,
+    /// The objects a hand-written migration declares its own (`-- orm:owns` lines of
+    /// `up.sql`), which `verify` accepts while it is applied.
+    pub owns: Vec<crate::introspect::Owned>,
 }
 
 impl Migration {
@@ -172,7 +175,13 @@ pub fn load_one(dir: &Path) -> Result<Migration> {
             ));
         }
     };
+    let owns = match kind {
+        MigrationKind::Sql => crate::introspect::Owned::directives(&up)
+            .map_err(|e| malformed(&format!("an `-- orm:owns` line of up.sql is wrong: {e}")))?,
+        MigrationKind::Generated => Vec::new(),
+    };
     Ok(Migration {
+        owns,
         version: version.to_owned(),
         name: name.to_owned(),
         dir: dir.to_owned(),

@@ -122,6 +122,36 @@ pub fn sqlite_rebuilds(op: &Operation) -> bool {
 /// The statements of one operation, given the schema before it.
 pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec<String>> {
     if dialect == Dialect::Sqlite {
+        if let Operation::RenameTable { from, to } = op {
+            // SQLite renames no CHECK: a table with checks (named after it) is rebuilt under
+            // its new name, inside the migration's transaction.
+            let mut out = op_statements(op, state, dialect)?;
+            if let Some(t) = state.tables.get(from)
+                && t.columns
+                    .iter()
+                    .any(|c| !checks_of(from, c, dialect).is_empty())
+            {
+                let renamed = Table {
+                    name: to.clone(),
+                    ..t.clone()
+                };
+                out.extend(sqlite_rebuild(&renamed, &renamed));
+            }
+            return Ok(out);
+        }
+        if let Operation::RenameColumn { table, from, .. } = op
+            && let Some(t) = state.tables.get(table)
+            && t.column(from)
+                .is_some_and(|c| !checks_of(table, c, dialect).is_empty())
+        {
+            // Nor a CHECK named after a renamed column: rebuild with the new names.
+            let mut after = state.clone();
+            after.apply(op);
+            let new = &after.tables[table];
+            let mut out = op_statements(op, state, dialect)?;
+            out.extend(sqlite_rebuild(new, new));
+            return Ok(out);
+        }
         if !sqlite_rebuilds(op) {
             return op_statements(op, state, dialect);
         }

@@ -70,6 +70,7 @@ pub struct Migrator {
     dialect: Dialect,
     dir: PathBuf,
     models: Schema,
+    owned: Vec<introspect::Owned>,
 }
 
 /// The SQL dialect of `db`; migrations are SQL, so MongoDB is refused with a clear error.
@@ -196,7 +197,24 @@ impl Migrator {
             dialect,
             dir: dir.into(),
             models,
+            owned: Vec::new(),
         })
+    }
+
+    /// Declares objects owned by SQL outside the migrations (`index users.idx_users_gin`,
+    /// `trigger users.trg_touch`, `default users.created_at`, `check users.ck_custom`, `column
+    /// users.search`, `table audit_log`): `verify` accepts them as they are. A hand-written
+    /// migration declares its own with `-- orm:owns …` lines in its `up.sql` instead.
+    pub fn owning<'a>(mut self, objects: impl IntoIterator<Item = &'a str>) -> Result<Migrator> {
+        for o in objects {
+            self.owned.push(
+                introspect::Owned::parse(o).map_err(|reason| Error::Malformed {
+                    path: self.dir.clone(),
+                    reason: format!("owned object {reason}"),
+                })?,
+            );
+        }
+        Ok(self)
     }
 
     /// The development loop in one call (as `prisma migrate dev`): writes a migration named
@@ -744,8 +762,16 @@ impl Migrator {
         let history = Self::history_on(&conn).await?;
         self.check_history(&migrations, &history)?;
         let live = introspect::live(&conn).await?;
-        let mut drift =
-            introspect::compare(&introspect::expected(&self.models, conn.dialect()), &live);
+        // What applied hand-written migrations declare their own, and what was listed.
+        let mut owned = introspect::Ownership::default();
+        owned.0.extend(self.owned.iter().cloned());
+        for m in &migrations {
+            if history.iter().any(|h| h.version == m.version && h.success) {
+                owned.0.extend(m.owns.iter().cloned());
+            }
+        }
+        let expected = introspect::expected(&self.models, conn.dialect());
+        let mut drift = introspect::compare_owned(&expected, &live, &owned);
         let pending = migrations
             .iter()
             .filter(|m| !history.iter().any(|h| h.version == m.version))

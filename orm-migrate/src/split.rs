@@ -22,6 +22,73 @@ pub fn split_statements(text: &str, dialect: Dialect) -> Vec<String> {
     Splitter::new(text, dialect).run()
 }
 
+/// The words and quoted identifiers of a SQLite statement, unquoted, in order (string
+/// literals and comments skipped): enough to read `CONSTRAINT <name> CHECK` clauses.
+pub(crate) fn words(sql: &str) -> Vec<String> {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\'' => {
+                i += 1;
+                while i < chars.len() {
+                    if chars[i] == '\'' {
+                        if chars.get(i + 1) == Some(&'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            '"' | '`' | '[' => {
+                let close = if c == '[' { ']' } else { c };
+                let mut w = String::new();
+                i += 1;
+                while i < chars.len() {
+                    if chars[i] == close {
+                        if close != ']' && chars.get(i + 1) == Some(&close) {
+                            w.push(close);
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    w.push(chars[i]);
+                    i += 1;
+                }
+                i += 1;
+                out.push(w);
+            }
+            '-' if chars.get(i + 1) == Some(&'-') => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+            }
+            '/' if chars.get(i + 1) == Some(&'*') => {
+                i += 2;
+                while i + 1 < chars.len() && !(chars[i] == '*' && chars[i + 1] == '/') {
+                    i += 1;
+                }
+                i += 2;
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                let start = i;
+                while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                    i += 1;
+                }
+                out.push(chars[start..i].iter().collect());
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
 struct Splitter<'a> {
     chars: Vec<char>,
     i: usize,

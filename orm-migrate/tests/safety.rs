@@ -294,6 +294,74 @@ DROP TRIGGER trg_counters_touch;
     }
 }
 
+mod accounts {
+    use orm::prelude::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[orm(table = "accounts")]
+    pub struct Account {
+        #[orm(primary_key)]
+        pub id: i64,
+        #[orm(unique, max_length = 100)]
+        pub email: String,
+        pub score: i32,
+        pub data: Option<serde_json::Value>,
+    }
+}
+
+/// A hand-written migration adding objects the models do not declare: a server default, a GIN
+/// or plain index, a partial index, a CHECK, a trigger and a table (what each dialect has).
+/// Returns the up.sql body, its `-- orm:owns` lines, and down.sql.
+fn extras(d: Dialect) -> (&'static str, &'static str, &'static str) {
+    match d {
+        Dialect::Postgres => (
+            r#"ALTER TABLE accounts ALTER COLUMN score SET DEFAULT 10;
+CREATE INDEX idx_accounts_data_gin ON accounts USING gin (data);
+CREATE INDEX idx_accounts_active_email ON accounts (email) WHERE score > 0;
+ALTER TABLE accounts ADD CONSTRAINT ck_accounts_score_positive CHECK (score >= 0);
+CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text);
+CREATE FUNCTION accounts_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO audit_log (note) VALUES ('updated;'); RETURN NEW; END $$;
+CREATE TRIGGER trg_accounts_touch AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION accounts_touch();
+"#,
+            "-- orm:owns default accounts.score\n-- orm:owns index accounts.idx_accounts_data_gin\n\
+             -- orm:owns index accounts.idx_accounts_active_email\n\
+             -- orm:owns check accounts.ck_accounts_score_positive\n\
+             -- orm:owns trigger accounts.trg_accounts_touch\n-- orm:owns table audit_log\n",
+            "DROP TRIGGER trg_accounts_touch ON accounts;\nDROP FUNCTION accounts_touch();\nDROP TABLE audit_log;\n\
+             ALTER TABLE accounts DROP CONSTRAINT ck_accounts_score_positive;\nDROP INDEX idx_accounts_active_email;\n\
+             DROP INDEX idx_accounts_data_gin;\nALTER TABLE accounts ALTER COLUMN score DROP DEFAULT;\n",
+        ),
+        Dialect::MySql => (
+            r#"ALTER TABLE accounts ALTER COLUMN score SET DEFAULT 10;
+CREATE INDEX idx_accounts_score ON accounts (score);
+ALTER TABLE accounts ADD CONSTRAINT ck_accounts_score_positive CHECK (score >= 0);
+CREATE TABLE audit_log (id bigint AUTO_INCREMENT PRIMARY KEY, note text);
+CREATE TRIGGER trg_accounts_touch AFTER UPDATE ON accounts FOR EACH ROW
+BEGIN INSERT INTO audit_log (note) VALUES ('updated;'); END;
+"#,
+            "-- orm:owns default accounts.score\n-- orm:owns index accounts.idx_accounts_score\n\
+             -- orm:owns check accounts.ck_accounts_score_positive\n\
+             -- orm:owns trigger accounts.trg_accounts_touch\n-- orm:owns table audit_log\n",
+            "DROP TRIGGER trg_accounts_touch;\nDROP TABLE audit_log;\n\
+             ALTER TABLE accounts DROP CONSTRAINT ck_accounts_score_positive;\nDROP INDEX idx_accounts_score ON accounts;\n\
+             ALTER TABLE accounts ALTER COLUMN score DROP DEFAULT;\n",
+        ),
+        Dialect::Sqlite => (
+            r#"CREATE INDEX idx_accounts_score ON accounts (score);
+CREATE INDEX idx_accounts_active_email ON accounts (email) WHERE score > 0;
+CREATE TABLE audit_log (id INTEGER PRIMARY KEY, note TEXT, CONSTRAINT ck_audit_note CHECK (note <> ''));
+CREATE TRIGGER trg_accounts_touch AFTER UPDATE ON accounts
+BEGIN INSERT INTO audit_log (note) VALUES ('updated;'); END;
+"#,
+            "-- orm:owns index accounts.idx_accounts_score\n\
+             -- orm:owns index accounts.idx_accounts_active_email\n\
+             -- orm:owns trigger accounts.trg_accounts_touch\n-- orm:owns table audit_log\n",
+            "DROP TRIGGER trg_accounts_touch;\nDROP TABLE audit_log;\nDROP INDEX idx_accounts_active_email;\nDROP INDEX idx_accounts_score;\n",
+        ),
+    }
+}
+
 fn schema_of(m: &'static orm::ModelSchema) -> Schema {
     Schema::from_models([m])
 }
@@ -552,5 +620,64 @@ per_backend! {
         let err = run(Schema::default()).await.unwrap_err().to_string();
         assert!(err.contains("in the database: items: 4 rows would be deleted (keys: 1, 2, 3, …)"), "{err}");
         assert_eq!(migrator(ctx, &v1).migrations().unwrap().len(), 1, "nothing written");
+    }
+
+    /// Issue 17, item 7: `verify` compares CHECK constraints and triggers too, accepts what a
+    /// hand-written migration declares its own (`-- orm:owns`) or what is listed
+    /// (`Migrator::owning`), and still reports everything else.
+    async fn verify_accepts_owned_hand_written_objects_and_reports_the_rest(ctx) {
+        let schema = schema_of(accounts::Account::SCHEMA);
+        generate(&ctx.dir, "accounts", &schema, ctx.dialect(), &allow_all(0)).unwrap().unwrap();
+        let dir = ctx.dir.join("20260201000001_extras");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (up, owns, down) = extras(ctx.dialect());
+        std::fs::write(dir.join("up.sql"), up).unwrap();
+        std::fs::write(dir.join("down.sql"), down).unwrap();
+        let m = migrator(ctx, &schema);
+        m.up(None, false).await.unwrap();
+        ctx.db.execute_raw("INSERT INTO accounts (id, email, score) VALUES (1, 'a@b.c', 3)").await.unwrap();
+        ctx.db.execute_raw("UPDATE accounts SET score = 4").await.unwrap();
+        assert_eq!(count(ctx, "SELECT COUNT(*) FROM audit_log").await, 1, "the trigger ran");
+
+        // Not declared: every hand-written object is a difference, checks and triggers included.
+        let owned = owns.lines().count();
+        let lines = match m.verify().await {
+            Err(Error::Drift(lines)) => lines,
+            other => panic!("expected drift, got {other:?}"),
+        };
+        assert_eq!(lines.len(), owned, "{lines:#?}");
+        for name in owns.lines().map(|l| l.rsplit(['.', ' ']).next().unwrap()) {
+            assert!(lines.iter().any(|l| l.contains(&format!("`{name}`")) || l.contains(&format!("`accounts.{name}`"))), "{name}: {lines:#?}");
+        }
+
+        // Declared by the migration that adds them (edited after a rollback, as one does).
+        m.down(1, false).await.unwrap();
+        m.verify().await.unwrap();
+        std::fs::write(dir.join("up.sql"), format!("{owns}{up}")).unwrap();
+        m.up(None, false).await.unwrap();
+        m.verify().await.unwrap_or_else(|e| panic!("owned objects are accepted: {e}"));
+
+        // Anything else is still reported: a trigger and an index added by hand.
+        let (trigger, index) = match ctx.dialect() {
+            Dialect::Postgres => ("CREATE TRIGGER trg_sneaky BEFORE INSERT ON accounts FOR EACH ROW EXECUTE FUNCTION accounts_touch()",
+                "CREATE INDEX idx_sneaky ON accounts (score)"),
+            Dialect::MySql => ("CREATE TRIGGER trg_sneaky BEFORE INSERT ON accounts FOR EACH ROW SET NEW.score = NEW.score",
+                "CREATE INDEX idx_sneaky ON accounts (email)"),
+            Dialect::Sqlite => ("CREATE TRIGGER trg_sneaky BEFORE INSERT ON accounts BEGIN SELECT 1; END",
+                "CREATE INDEX idx_sneaky ON accounts (email)"),
+        };
+        ctx.db.execute_raw(trigger).await.unwrap();
+        ctx.db.execute_raw(index).await.unwrap();
+        match m.verify().await {
+            Err(Error::Drift(lines)) => assert_eq!(lines, [
+                "index `idx_sneaky` on `accounts` is not in the models",
+                "trigger `trg_sneaky` on `accounts` is not in the models (own it with `-- orm:owns trigger accounts.trg_sneaky` in the hand-written migration that adds it)",
+            ]),
+            other => panic!("expected drift, got {other:?}"),
+        }
+        // Listed objects are accepted too.
+        migrator(ctx, &schema).owning(["trigger accounts.trg_sneaky", "index accounts.idx_sneaky"]).unwrap()
+            .verify().await.unwrap();
+        assert!(matches!(migrator(ctx, &schema).owning(["view accounts.v"]), Err(Error::Malformed { .. })));
     }
 }
