@@ -73,16 +73,34 @@ fn fk_statement(table: &str, fk: &ForeignKey) -> sea_query::ForeignKeyCreateStat
     key
 }
 
-fn create_index_sql(table: &str, ix: &Index, dialect: Dialect) -> String {
-    let mut index = SqIndex::create();
-    index.name(&ix.name).table(Alias::new(table));
-    for c in &ix.columns {
-        index.col(Alias::new(c));
+/// `CREATE INDEX` of `ix` on `table` (whose columns say which are nullable: PostgreSQL indexes
+/// those `NULLS FIRST`, the ORM's order; see [`ddl::create_index_sql`]).
+fn create_index_sql(table: &Table, ix: &Index, dialect: Dialect) -> String {
+    let columns: Vec<(&str, bool)> = ix
+        .columns
+        .iter()
+        .map(|c| (c.as_str(), table.column(c).is_some_and(|c| c.nullable)))
+        .collect();
+    ddl::create_index_sql(&table.name, &ix.name, &columns, ix.unique, false, dialect)
+}
+
+/// [`create_index_sql`] on the table `name` of `state` (a bare table when it is unknown).
+fn create_index_in(state: &Schema, name: &str, ix: &Index, dialect: Dialect) -> String {
+    match state.tables.get(name) {
+        Some(t) => create_index_sql(t, ix, dialect),
+        None => create_index_sql(&bare_table(name), ix, dialect),
     }
-    if ix.unique {
-        index.unique();
+}
+
+fn bare_table(name: &str) -> Table {
+    Table {
+        name: name.to_owned(),
+        columns: vec![],
+        primary_key: vec![],
+        indexes: vec![],
+        foreign_keys: vec![],
+        renamed_from: None,
     }
-    sql(&index, dialect)
 }
 
 /// The up statements of `ops`, applied to `before`.
@@ -328,7 +346,7 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                 table
                     .indexes
                     .iter()
-                    .map(|ix| create_index_sql(&table.name, ix, dialect)),
+                    .map(|ix| create_index_sql(table, ix, dialect)),
             );
             v
         }
@@ -417,6 +435,16 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                     v.extend(backfill(table, from, to, dialect));
                     let verb = if to.nullable { "DROP" } else { "SET" };
                     v.push(format!("{head} {verb} NOT NULL"));
+                    // The NULL order of the column's indexes follows its nullability: create
+                    // them again (inside the migration's transaction: never without them).
+                    let mut after = state.clone();
+                    after.apply(op);
+                    if let Some(t) = after.tables.get(table) {
+                        for ix in t.indexes.iter().filter(|ix| ix.columns.contains(&to.name)) {
+                            v.push(format!("DROP INDEX {}", q(&ix.name)));
+                            v.push(create_index_sql(t, ix, dialect));
+                        }
+                    }
                 }
                 v
             }
@@ -441,7 +469,7 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                 v
             }
         },
-        AddIndex { table, index } => vec![create_index_sql(table, index, dialect)],
+        AddIndex { table, index } => vec![create_index_in(state, table, index, dialect)],
         DropIndex { table, index } => match mysql_fk_needing(state, table, index, dialect) {
             // InnoDB dropped the foreign key's own index when this one could serve it: give
             // the key its index back in the same statement (error 1553 otherwise).
@@ -481,7 +509,8 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                 .and_then(|t| t.indexes.iter().find(|i| &i.name == from))
             {
                 Some(ix) => vec![
-                    create_index_sql(
+                    create_index_in(
+                        state,
                         table,
                         &Index {
                             name: to.clone(),
@@ -634,11 +663,7 @@ fn sqlite_rebuild(old: &Table, new: &Table) -> Vec<String> {
             quote(&new.name, d)
         ),
     ];
-    v.extend(
-        new.indexes
-            .iter()
-            .map(|ix| create_index_sql(&new.name, ix, d)),
-    );
+    v.extend(new.indexes.iter().map(|ix| create_index_sql(new, ix, d)));
     v
 }
 

@@ -362,6 +362,39 @@ BEGIN INSERT INTO audit_log (note) VALUES ('updated;'); END;
     }
 }
 
+mod scores {
+    use orm::prelude::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[orm(table = "scores", index(team, rank))]
+    pub struct Score {
+        #[orm(primary_key)]
+        pub id: i64,
+        #[orm(index)]
+        pub rank: Option<i32>,
+        pub team: i32,
+    }
+}
+
+/// The query plan of `compiled` (EXPLAIN, or EXPLAIN QUERY PLAN on SQLite), one line per row.
+async fn plan(ctx: &common::Ctx, compiled: Compiled) -> Vec<String> {
+    let (prefix, column) = match ctx.dialect() {
+        Dialect::Postgres => ("EXPLAIN ", 0),
+        Dialect::MySql => ("EXPLAIN ", 9),
+        Dialect::Sqlite => ("EXPLAIN QUERY PLAN ", 3),
+    };
+    let explain = Compiled {
+        sql: format!("{prefix}{}", compiled.sql),
+        values: compiled.values,
+    };
+    let decode: orm::exec::Decoder<String> = match column {
+        0 => |r| Ok(Option::<String>::decode(r, 0)?.unwrap_or_default()),
+        3 => |r| Ok(Option::<String>::decode(r, 3)?.unwrap_or_default()),
+        _ => |r| Ok(Option::<String>::decode(r, 9)?.unwrap_or_default()),
+    };
+    ctx.db.fetch_compiled(explain, decode).await.unwrap()
+}
+
 fn schema_of(m: &'static orm::ModelSchema) -> Schema {
     Schema::from_models([m])
 }
@@ -679,5 +712,64 @@ per_backend! {
         migrator(ctx, &schema).owning(["trigger accounts.trg_sneaky", "index accounts.idx_sneaky"]).unwrap()
             .verify().await.unwrap();
         assert!(matches!(migrator(ctx, &schema).owning(["view accounts.v"]), Err(Error::Malformed { .. })));
+    }
+
+    /// Issue 17, item 8: an index on a nullable column serves the ORM's own NULL order
+    /// (`ASC NULLS FIRST`, `DESC NULLS LAST` on PostgreSQL): no sort step, on 10,000 rows, for
+    /// a table created by a migration and for one whose column became nullable later.
+    async fn indexes_serve_the_orms_null_order(ctx) {
+        let schema = schema_of(scores::Score::SCHEMA);
+        let mut not_null = schema.clone();
+        for c in &mut not_null.tables.get_mut("scores").unwrap().columns {
+            c.nullable = false;
+        }
+        // First NOT NULL (plain indexes), then nullable: the migration recreates the indexes.
+        generate(&ctx.dir, "scores", &not_null, ctx.dialect(), &allow_all(0)).unwrap().unwrap();
+        generate(&ctx.dir, "nullable", &schema, ctx.dialect(), &allow_all(1)).unwrap().unwrap();
+        let m = migrator(ctx, &schema);
+        m.up(None, false).await.unwrap();
+        m.verify().await.unwrap();
+        let rows = "SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE g % 1000 END, g % 7 FROM";
+        let fill = match ctx.dialect() {
+            Dialect::Postgres => format!("INSERT INTO scores (id, rank, team) {rows} generate_series(1, 10000) g"),
+            _ => format!("INSERT INTO scores (id, rank, team) WITH d(n) AS (SELECT 0 UNION ALL SELECT 1 \
+                          UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 \
+                          UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9), \
+                          s(g) AS (SELECT a.n * 1000 + b.n * 100 + c.n * 10 + e.n + 1 FROM d a, d b, d c, d e) \
+                          {rows} s"),
+        };
+        ctx.db.execute_raw(&fill).await.unwrap();
+        ctx.db.execute_raw(match ctx.dialect() {
+            Dialect::Postgres => "ANALYZE scores",
+            Dialect::MySql => "ANALYZE TABLE scores",
+            Dialect::Sqlite => "ANALYZE",
+        }).await.unwrap();
+        use scores::Score;
+        let queries = [
+            Score::query().order_by(Score::RANK.asc()).limit(100),
+            Score::query().order_by(Score::RANK.desc()).limit(100),
+            Score::query().filter(Score::TEAM.eq(3)).order_by(Score::RANK.asc()).limit(100),
+        ];
+        for (i, q) in queries.into_iter().enumerate() {
+            let compiled = q.compile(ctx.dialect()).unwrap();
+            let sql = compiled.sql.clone();
+            if ctx.dialect() == Dialect::MySql && i < 2 {
+                // MariaDB sorts NULLs first ascending itself (no `IS NULL` sort key that would
+                // defeat an index); without a filter its optimizer prefers scanning the
+                // covering (team, rank) index and sorting, whatever the NULL order.
+                assert!(!sql.contains("IS NULL"), "{sql}");
+                continue;
+            }
+            let lines = plan(ctx, compiled).await;
+            let sorts = lines.iter().any(|l| {
+                l.contains("Sort") || l.contains("filesort") || l.contains("TEMP B-TREE")
+            });
+            assert!(!sorts, "{sql} sorts instead of reading an index:\n{}", lines.join("\n"));
+            // And the rows come in the ORM's order: NULLs first ascending.
+            if sql.contains("ASC") && !sql.contains("WHERE") {
+                let first = q.all(&ctx.db).await.unwrap();
+                assert!(first.iter().all(|s| s.rank.is_none()), "NULLs first");
+            }
+        }
     }
 }
