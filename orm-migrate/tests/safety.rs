@@ -772,4 +772,56 @@ per_backend! {
             }
         }
     }
+
+    /// Issue 17, items 2 and 4: a new unique over duplicates and a new foreign key over rows
+    /// it refuses fail before anything runs (MariaDB included), naming the rows; a column
+    /// retyped on both sides of a foreign key migrates up and down (MariaDB errors 1832/1833).
+    async fn constraints_over_existing_rows_and_retyped_keys(ctx) {
+        let v1 = Schema::from_models([posts_v1::Writer::SCHEMA, posts_v1::Article::SCHEMA]);
+        // The same tables with 32-bit keys, and without the foreign key.
+        let mut narrow = v1.clone();
+        for (table, col) in [("writers", "id"), ("articles", "writer_id")] {
+            let t = narrow.tables.get_mut(table).unwrap();
+            t.columns.iter_mut().find(|c| c.name == col).unwrap().ty = orm_migrate::schema::ColType::Int;
+        }
+        let mut loose = narrow.clone();
+        loose.tables.get_mut("articles").unwrap().foreign_keys.clear();
+        generate(&ctx.dir, "loose", &loose, ctx.dialect(), &allow_all(0)).unwrap().unwrap();
+        migrator(ctx, &loose).up(None, false).await.unwrap();
+        ctx.db.execute_raw("INSERT INTO writers (id) VALUES (1), (2)").await.unwrap();
+        ctx.db.execute_raw("INSERT INTO articles (id, writer_id, published) VALUES (1, 1, 7), (2, 9, 7), (3, 8, 5)").await.unwrap();
+
+        // A foreign key and a unique over rows that refuse them.
+        let mut strict = narrow.clone();
+        strict.tables.get_mut("articles").unwrap().indexes.push(orm_migrate::schema::Index {
+            name: "uq_articles_published".into(),
+            columns: vec!["published".into()],
+            unique: true,
+        });
+        generate(&ctx.dir, "strict", &strict, ctx.dialect(), &allow_all(1)).unwrap().unwrap();
+        let err = migrator(ctx, &strict).up(None, false).await.unwrap_err();
+        let mut lines = problems(&err);
+        lines.sort();
+        assert_eq!(lines, [
+            "articles.fk_articles_writer_id: 2 rows reference a missing row of writers (keys: 2, 3)",
+            "articles.uq_articles_published: 2 rows share their (published) with another row (keys: 1, 2)",
+        ]);
+        migrator(ctx, &loose).verify().await.unwrap_or_else(|e| panic!("nothing changed: {e}"));
+        ctx.db.execute_raw("UPDATE articles SET writer_id = 2, published = id WHERE id > 1").await.unwrap();
+        migrator(ctx, &strict).up(None, false).await.unwrap();
+        migrator(ctx, &strict).verify().await.unwrap();
+
+        // Both sides of the key widen to 64 bits, and back.
+        let mut wide = v1.clone();
+        wide.tables.get_mut("articles").unwrap().indexes = strict.tables["articles"].indexes.clone();
+        generate(&ctx.dir, "wide", &wide, ctx.dialect(), &allow_all(2)).unwrap().unwrap();
+        let m = migrator(ctx, &wide);
+        m.up(None, false).await.unwrap_or_else(|e| panic!("widening the key: {e}"));
+        m.verify().await.unwrap();
+        let orphan = ctx.db.execute_raw("INSERT INTO articles (id, writer_id, published) VALUES (9, 77, 9)").await.unwrap_err();
+        assert!(matches!(orphan, orm::Error::ForeignKeyViolation { .. }), "{orphan:?}");
+        m.down(1, false).await.unwrap_or_else(|e| panic!("narrowing the key back: {e}"));
+        migrator(ctx, &strict).verify().await.unwrap();
+        assert_eq!(count(ctx, "SELECT COUNT(*) FROM articles WHERE writer_id IN (1, 2)").await, 3);
+    }
 }
