@@ -121,7 +121,9 @@ fn singular(problem: &str) -> String {
         ("are ", "is "),
         ("hold ", "holds "),
         ("have ", "has "),
-        ("would ", "would "),
+        ("do ", "does "),
+        ("share ", "shares "),
+        ("reference ", "references "),
     ] {
         if let Some(rest) = problem.strip_prefix(plural) {
             return format!("{one}{rest}");

@@ -395,6 +395,39 @@ async fn plan(ctx: &common::Ctx, compiled: Compiled) -> Vec<String> {
     ctx.db.fetch_compiled(explain, decode).await.unwrap()
 }
 
+/// Other casts a migration generates: double to float, an unbounded decimal to a bounded one,
+/// text to integer.
+mod casts_v1 {
+    use orm::prelude::*;
+    use rust_decimal::Decimal;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[orm(table = "casts")]
+    pub struct Cast {
+        #[orm(primary_key)]
+        pub id: i64,
+        pub ratio: f64,
+        pub price: Option<Decimal>,
+        pub code: String,
+    }
+}
+
+mod casts_v2 {
+    use orm::prelude::*;
+    use rust_decimal::Decimal;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[orm(table = "casts")]
+    pub struct Cast {
+        #[orm(primary_key)]
+        pub id: i64,
+        pub ratio: f32,
+        #[orm(precision = 6, scale = 2)]
+        pub price: Option<Decimal>,
+        pub code: i32,
+    }
+}
+
 fn schema_of(m: &'static orm::ModelSchema) -> Schema {
     Schema::from_models([m])
 }
@@ -823,5 +856,42 @@ per_backend! {
         m.down(1, false).await.unwrap_or_else(|e| panic!("narrowing the key back: {e}"));
         migrator(ctx, &strict).verify().await.unwrap();
         assert_eq!(count(ctx, "SELECT COUNT(*) FROM articles WHERE writer_id IN (1, 2)").await, 3);
+    }
+
+    /// Issue 17, item 2, the other casts: double to float (PostgreSQL, MariaDB: SQLite stores
+    /// both as 8-byte REAL), an unbounded decimal to `decimal(6, 2)` (SQLite: decimal text to a
+    /// scaled integer), text to integer — each refused over a value it would change, exact
+    /// once the values fit.
+    async fn every_generated_cast_refuses_what_it_would_change(ctx) {
+        let (v1, v2) = (schema_of(casts_v1::Cast::SCHEMA), schema_of(casts_v2::Cast::SCHEMA));
+        generate(&ctx.dir, "casts", &v1, ctx.dialect(), &allow_all(0)).unwrap().unwrap();
+        migrator(ctx, &v1).up(None, false).await.unwrap();
+        let ok = casts_v1::Cast { id: 1, ratio: 0.5, price: Some(dec("12.5")), code: "12".into() };
+        let bad = casts_v1::Cast { id: 2, ratio: 0.1, price: Some(dec("12345.678")), code: "abc".into() };
+        ok.clone().insert(&ctx.db).await.unwrap();
+        bad.clone().insert(&ctx.db).await.unwrap();
+        generate(&ctx.dir, "narrow", &v2, ctx.dialect(), &allow_all(1)).unwrap().unwrap();
+        let m = migrator(ctx, &v2);
+        let mut lines = problems(&m.up(None, false).await.unwrap_err());
+        lines.sort();
+        let mut expected = vec![
+            "casts.code: 1 row is not an integer between -2147483648 and 2147483647 (text to int) (keys: 2)",
+            "casts.price: 1 row does not fit decimal(6, 2) exactly (decimal to decimal(6, 2)) (keys: 2)",
+        ];
+        if ctx.dialect() != Dialect::Sqlite {
+            expected.push("casts.ratio: 1 row would change as float (double to float) (keys: 2)");
+        }
+        assert_eq!(lines, expected);
+        let rows = casts_v1::Cast::query().order_by(casts_v1::Cast::ID.asc()).all(&ctx.db).await.unwrap();
+        assert_eq!(rows, [ok, bad.clone()], "nothing changed");
+
+        casts_v1::Cast { ratio: 0.25, price: Some(dec("-1234.5")), code: " 7".into(), ..bad }.update(&ctx.db).await.unwrap();
+        m.up(None, false).await.unwrap();
+        m.verify().await.unwrap();
+        let db = fresh(ctx).await;
+        let rows = casts_v2::Cast::query().order_by(casts_v2::Cast::ID.asc()).all(&db).await.unwrap();
+        let got: Vec<(f32, Option<Decimal>, i32)> = rows.into_iter().map(|r| (r.ratio, r.price, r.code)).collect();
+        assert_eq!(got, [(0.5, Some(dec("12.50")), 12), (0.25, Some(dec("-1234.50")), 7)]);
+        db.close().await;
     }
 }
