@@ -149,11 +149,11 @@ pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                     .iter()
                     .any(|c| !checks_of(from, c, dialect).is_empty())
             {
-                let renamed = Table {
-                    name: to.clone(),
-                    ..t.clone()
-                };
-                out.extend(sqlite_rebuild(&renamed, &renamed));
+                // Renamed in the schema too: a key of the table on itself follows the name.
+                let mut after = state.clone();
+                after.apply(op);
+                let renamed = &after.tables[to];
+                out.extend(sqlite_rebuild(renamed, renamed));
             }
             return Ok(out);
         }

@@ -818,7 +818,10 @@ async fn run_case(ctx: &common::Ctx, seed: u64, steps: usize) {
             log.pop();
             continue;
         }
-        result.unwrap_or_else(|e| panic!("{}: up: {e}", context()));
+        result.unwrap_or_else(|e| {
+            let sql = std::fs::read_to_string(g.dir.join("up.sql")).unwrap_or_default();
+            panic!("{}: up: {e}\n{sql}", context())
+        });
         let plain = w.schema(&BTreeMap::new());
         m(&plain)
             .verify()

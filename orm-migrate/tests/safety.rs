@@ -144,6 +144,8 @@ mod books_v1 {
         #[orm(index)]
         pub year: i32,
         pub pages: Option<u16>,
+        #[orm(belongs_to = Book)]
+        pub sequel_of: Option<i64>,
     }
 }
 
@@ -162,6 +164,8 @@ mod books_v2 {
         #[orm(index)]
         pub year: i32,
         pub pages: Option<u16>,
+        #[orm(belongs_to = Novel)]
+        pub sequel_of: Option<i64>,
     }
 }
 
@@ -538,6 +542,8 @@ per_backend! {
         migrator(ctx, &v1).up(None, false).await.unwrap();
         ctx.db.execute_raw("INSERT INTO shelves (id) VALUES (1)").await.unwrap();
         ctx.db.execute_raw("INSERT INTO books (id, shelf_id, title, year, pages) VALUES (1, 1, 'Dune', 1965, 412)").await.unwrap();
+        // A key of the table on itself follows the new name.
+        ctx.db.execute_raw("INSERT INTO books (id, shelf_id, title, year, sequel_of) VALUES (5, 1, 'Dune Messiah', 1969, 1)").await.unwrap();
 
         // Not refused: nothing destructive without `--allow`.
         let safe = GenerateOptions { allow_destructive: false, ..allow_all(1) };
@@ -545,6 +551,7 @@ per_backend! {
         let described: Vec<String> = g.operations.iter().map(|o| o.describe()).collect();
         assert_eq!(described, [
             "rename table books to novels",
+            "rename foreign key novels.fk_books_sequel_of to fk_novels_sequel_of",
             "rename foreign key novels.fk_books_shelf_id to fk_novels_shelf_id",
             "rename index novels.idx_books_year to idx_novels_year",
             "rename index novels.uq_books_title to uq_novels_title",
@@ -559,6 +566,8 @@ per_backend! {
         m.up(None, false).await.unwrap();
         m.verify().await.unwrap_or_else(|e| panic!("after the rename: {e}"));
         assert_eq!(count(ctx, "SELECT COUNT(*) FROM novels WHERE title = 'Dune' AND pages = 412").await, 1);
+        let dangling = ctx.db.execute_raw("UPDATE novels SET sequel_of = 42 WHERE id = 5").await.unwrap_err();
+        assert!(matches!(dangling, orm::Error::ForeignKeyViolation { .. }), "{dangling:?}");
         // Still unique, still a foreign key, still range-checked.
         let dup = ctx.db.execute_raw("INSERT INTO novels (id, shelf_id, title, year) VALUES (2, 1, 'Dune', 1966)").await.unwrap_err();
         assert!(matches!(dup, orm::Error::UniqueViolation { .. }), "{dup:?}");
