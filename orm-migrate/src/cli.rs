@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 use orm_core::{Db, Dialect, ModelSchema};
 
 use crate::error::{Error, Result};
-use crate::files::{GenerateOptions, generate};
+use crate::files::{GenerateOptions, generate, generate_with_db};
 use crate::runner::{Migrator, State};
 use crate::schema::Schema;
 
@@ -26,6 +26,8 @@ pub enum Models {
     Registered,
     /// An explicit list.
     List(Vec<&'static ModelSchema>),
+    /// A schema built by hand (tools, tests).
+    Schema(Schema),
 }
 
 impl Models {
@@ -34,6 +36,7 @@ impl Models {
         match self {
             Models::Registered => Schema::registered(),
             Models::List(list) => Schema::from_models(list.iter().copied()),
+            Models::Schema(schema) => schema.clone(),
         }
     }
 }
@@ -190,7 +193,17 @@ pub async fn execute(cli: Cli, models: &Models) -> Result<String> {
                 allow_destructive,
                 version: None,
             };
-            match generate(&cli.dir, &name, &schema, dialect, &options)? {
+            // With a database, a refusal counts the rows each destructive change would lose.
+            let generated = match url {
+                Some(url) if dialect_of(url) == Some(dialect) => {
+                    let db = connect(Some(url)).await?;
+                    let g = generate_with_db(&db, &cli.dir, &name, &schema, &options).await;
+                    db.close().await;
+                    g?
+                }
+                _ => generate(&cli.dir, &name, &schema, dialect, &options)?,
+            };
+            match generated {
                 None => "no changes: the models match the last migration's snapshot\n".to_owned(),
                 Some(g) => {
                     let mut out = format!("created {}\n", g.dir.display());

@@ -92,6 +92,25 @@ pub enum Operation {
         /// The foreign key.
         foreign_key: ForeignKey,
     },
+    /// Rename an index or unique constraint (its definition unchanged), e.g. one named after a
+    /// renamed table: never a window without it.
+    RenameIndex {
+        /// Table name.
+        table: String,
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// Rename a foreign key (its definition unchanged).
+    RenameForeignKey {
+        /// Table name.
+        table: String,
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
 }
 
 impl Operation {
@@ -118,6 +137,16 @@ impl Operation {
             DropIndex { table, index } => AddIndex { table, index },
             AddForeignKey { table, foreign_key } => DropForeignKey { table, foreign_key },
             DropForeignKey { table, foreign_key } => AddForeignKey { table, foreign_key },
+            RenameIndex { table, from, to } => RenameIndex {
+                table,
+                from: to,
+                to: from,
+            },
+            RenameForeignKey { table, from, to } => RenameForeignKey {
+                table,
+                from: to,
+                to: from,
+            },
         }
     }
 
@@ -134,7 +163,9 @@ impl Operation {
             | AddIndex { table, .. }
             | DropIndex { table, .. }
             | AddForeignKey { table, .. }
-            | DropForeignKey { table, .. } => table,
+            | DropForeignKey { table, .. }
+            | RenameIndex { table, .. }
+            | RenameForeignKey { table, .. } => table,
         }
     }
 
@@ -151,6 +182,7 @@ impl Operation {
             AddForeignKey { foreign_key, .. } | DropForeignKey { foreign_key, .. } => {
                 format!("{t}.{}", foreign_key.name)
             }
+            RenameIndex { to, .. } | RenameForeignKey { to, .. } => format!("{t}.{to}"),
         }
     }
 
@@ -173,6 +205,12 @@ impl Operation {
             DropIndex { .. } => "drop index",
             AddForeignKey { .. } => "add foreign key",
             DropForeignKey { .. } => "drop foreign key",
+            RenameIndex { table, from, to } => {
+                return format!("rename index {table}.{from} to {to}");
+            }
+            RenameForeignKey { table, from, to } => {
+                return format!("rename foreign key {table}.{from} to {to}");
+            }
         };
         format!("{kind} {}", self.target())
     }
@@ -206,8 +244,8 @@ impl Operation {
             AlterColumn { table, from, to } => {
                 if narrows(from, to) {
                     Some(format!(
-                        "alter column {table}.{}: {} to {} is narrower; values that do not fit \
-                         would be truncated or rejected",
+                        "alter column {table}.{}: {} to {} is narrower; if any row does not fit, \
+                         the migration fails before it changes anything (values are never cut)",
                         to.name,
                         type_name(from),
                         type_name(to)
@@ -232,20 +270,45 @@ impl Operation {
     }
 }
 
-fn type_name(c: &Column) -> String {
-    match (c.ty, c.max_length) {
-        (ColType::Text, Some(n)) => format!("varchar({n})"),
-        (ty, _) => format!("{ty:?}").to_lowercase(),
+/// A column's type as messages name it: `varchar(20)`, `decimal(10, 2)`, `enum(a, b)`, `int`.
+pub fn type_name(c: &Column) -> String {
+    match (c.ty, c.max_length, c.precision, &c.allowed_values) {
+        (ColType::Text, _, _, Some(values)) => format!("enum({})", values.join(", ")),
+        (ColType::Text, Some(n), _, _) => format!("varchar({n})"),
+        (ColType::Decimal, _, Some((p, s)), _) => format!("decimal({p}, {s})"),
+        (ty, ..) => format!("{ty:?}").to_lowercase(),
+    }
+}
+
+/// Whether a decimal of `to`'s precision may not hold every value of `from`'s (fewer digits
+/// before or after the point; `None` is unbounded).
+pub fn decimal_narrows(from: Option<(u32, u32)>, to: Option<(u32, u32)>) -> bool {
+    match (from, to) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some((p1, s1)), Some((p2, s2))) => {
+            s2 < s1 || p2.saturating_sub(s2) < p1.saturating_sub(s1)
+        }
     }
 }
 
 /// Whether changing `from` into `to` may not fit existing values.
 pub fn narrows(from: &Column, to: &Column) -> bool {
     use ColType::*;
+    if let Some(values) = &to.allowed_values {
+        // An enum accepts only its values: every other text (or a value it lost) is refused.
+        return match &from.allowed_values {
+            Some(old) => old.iter().any(|v| !values.contains(v)),
+            None => true,
+        };
+    }
     if from.ty == to.ty {
+        if from.ty == Decimal {
+            return decimal_narrows(from.precision, to.precision);
+        }
         return match (from.max_length, to.max_length) {
             (_, None) => false,
-            (None, Some(_)) => from.ty == Text,
+            (None, Some(_)) => from.ty == Text && from.allowed_values.is_none(),
             (Some(a), Some(b)) => b < a,
         };
     }
@@ -259,6 +322,9 @@ pub fn narrows(from: &Column, to: &Column) -> bool {
         || (from.ty == Float && to.ty == Double)
         || (matches!(from.ty, SmallInt | Int) && to.ty == Double)
         || (from.ty == Bool && matches!(to.ty, SmallInt | Int | BigInt))
+        || (matches!(from.ty, U8 | U16) && matches!(to.ty, Int | BigInt))
+        || (from.ty == U8 && to.ty == SmallInt)
+        || (from.ty == U32 && to.ty == BigInt)
         || (to.ty == Text && to.max_length.is_none() && from.ty != Bytes);
     !widening
 }
@@ -343,6 +409,22 @@ impl Schema {
                     DropForeignKey { foreign_key, .. } => {
                         t.foreign_keys.retain(|f| f.name != foreign_key.name)
                     }
+                    RenameIndex { from, to, .. } => {
+                        for ix in &mut t.indexes {
+                            if &ix.name == from {
+                                ix.name = to.clone();
+                            }
+                        }
+                        sort_ix(t);
+                    }
+                    RenameForeignKey { from, to, .. } => {
+                        for fk in &mut t.foreign_keys {
+                            if &fk.name == from {
+                                fk.name = to.clone();
+                            }
+                        }
+                        sort_fk(t);
+                    }
                     CreateTable { .. } | DropTable { .. } | RenameTable { .. } => {}
                 }
             }
@@ -369,9 +451,11 @@ fn without_hints(mut t: Table) -> Table {
 
 /// The operations that turn `current` into `desired`, in a deterministic order.
 ///
-/// Phases: drop foreign keys, drop indexes, rename tables, rename columns, drop tables
-/// (children first), create tables (parents first), add, alter and drop columns, add indexes,
-/// add foreign keys. Within a phase, operations are sorted by table and name.
+/// Phases: drop foreign keys, drop indexes, rename tables, rename columns, rename indexes and
+/// foreign keys, drop tables (children first), create tables (parents first), add, alter and
+/// drop columns, add indexes, add foreign keys. Within a phase, operations are sorted by table
+/// and name. A foreign key on a column whose type changes is dropped first and added again
+/// last (MySQL/MariaDB cannot retype a column inside one).
 pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
     let mut cur = current.clone();
     let mut renames_table = Vec::new();
@@ -413,7 +497,7 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
 
     let (mut drop_fks, mut drop_ixs, mut add_cols, mut alter_cols, mut drop_cols) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut add_ixs, mut add_fks) = (Vec::new(), Vec::new());
+    let (mut add_ixs, mut add_fks, mut renames_object) = (Vec::new(), Vec::new(), Vec::new());
     let dropped: Vec<&Table> = cur
         .tables
         .values()
@@ -466,8 +550,23 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
                 });
             }
         }
+        // An index or foreign key whose definition is unchanged under another name (named
+        // after a renamed table, say) is renamed, never dropped and created again.
+        let renamed_ixs = pair_renames(
+            &have.indexes,
+            &want.indexes,
+            |i| &i.name,
+            |a, b| a.columns == b.columns && a.unique == b.unique,
+        );
+        for (from, to) in &renamed_ixs {
+            renames_object.push(Operation::RenameIndex {
+                table: name.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            });
+        }
         for ix in &have.indexes {
-            if !want.indexes.contains(ix) {
+            if !want.indexes.contains(ix) && !renamed_ixs.iter().any(|(f, _)| *f == ix.name) {
                 drop_ixs.push(Operation::DropIndex {
                     table: name.clone(),
                     index: ix.clone(),
@@ -475,15 +574,34 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
             }
         }
         for ix in &want.indexes {
-            if !have.indexes.contains(ix) {
+            if !have.indexes.contains(ix) && !renamed_ixs.iter().any(|(_, t)| *t == ix.name) {
                 add_ixs.push(Operation::AddIndex {
                     table: name.clone(),
                     index: ix.clone(),
                 });
             }
         }
+        let renamed_fks = pair_renames(
+            &have.foreign_keys,
+            &want.foreign_keys,
+            |f| &f.name,
+            |a, b| {
+                a.columns == b.columns
+                    && a.ref_table == b.ref_table
+                    && a.ref_columns == b.ref_columns
+                    && a.on_delete == b.on_delete
+                    && a.on_update == b.on_update
+            },
+        );
+        for (from, to) in &renamed_fks {
+            renames_object.push(Operation::RenameForeignKey {
+                table: name.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            });
+        }
         for fk in &have.foreign_keys {
-            if !want.foreign_keys.contains(fk) {
+            if !want.foreign_keys.contains(fk) && !renamed_fks.iter().any(|(f, _)| *f == fk.name) {
                 drop_fks.push(Operation::DropForeignKey {
                     table: name.clone(),
                     foreign_key: fk.clone(),
@@ -491,11 +609,51 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
             }
         }
         for fk in &want.foreign_keys {
-            if !have.foreign_keys.contains(fk) {
+            if !have.foreign_keys.contains(fk) && !renamed_fks.iter().any(|(_, t)| *t == fk.name) {
                 add_fks.push(Operation::AddForeignKey {
                     table: name.clone(),
                     foreign_key: fk.clone(),
                 });
+            }
+        }
+    }
+    // A column whose type changes cannot stay in a foreign key on MySQL/MariaDB (errors 1832,
+    // 1833), and both of its sides usually change together: drop each foreign key on such a
+    // column (as referencing or referenced column) first and add it again last.
+    let retyped: BTreeSet<(String, String)> = alter_cols
+        .iter()
+        .filter_map(|op| match op {
+            Operation::AlterColumn { table, from, to } if retypes(from, to) => {
+                Some((table.clone(), to.name.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    if !retyped.is_empty() {
+        for (name, have) in &cur.tables {
+            let Some(want) = desired.tables.get(name) else {
+                continue;
+            };
+            for fk in &have.foreign_keys {
+                let touched = fk
+                    .columns
+                    .iter()
+                    .any(|c| retyped.contains(&(name.clone(), c.clone())))
+                    || fk
+                        .ref_columns
+                        .iter()
+                        .any(|c| retyped.contains(&(fk.ref_table.clone(), c.clone())));
+                let kept = want.foreign_keys.contains(fk);
+                if touched && kept {
+                    drop_fks.push(Operation::DropForeignKey {
+                        table: name.clone(),
+                        foreign_key: fk.clone(),
+                    });
+                    add_fks.push(Operation::AddForeignKey {
+                        table: name.clone(),
+                        foreign_key: fk.clone(),
+                    });
+                }
             }
         }
     }
@@ -510,6 +668,7 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
         &mut add_fks,
         &mut renames_table,
         &mut renames_column,
+        &mut renames_object,
     ] {
         phase.sort_by_key(|op| (op.table().to_owned(), op.target()));
     }
@@ -553,6 +712,7 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
     ops.extend(drop_ixs);
     ops.extend(renames_table);
     ops.extend(renames_column);
+    ops.extend(renames_object);
     let mut drop_order = dependency_order(dropped.into_iter().cloned().collect());
     drop_order.reverse();
     ops.extend(
@@ -571,6 +731,49 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
     ops.extend(add_ixs);
     ops.extend(add_fks);
     Ok(ops)
+}
+
+/// The pairs (old name, new name) of objects of `have` and `want` that differ only by name:
+/// each unmatched object of `have` whose definition equals exactly one unmatched object of
+/// `want`, with names free on both sides.
+fn pair_renames<T: PartialEq>(
+    have: &[T],
+    want: &[T],
+    name: impl Fn(&T) -> &String,
+    same: impl Fn(&T, &T) -> bool,
+) -> Vec<(String, String)> {
+    let gone: Vec<&T> = have.iter().filter(|h| !want.contains(h)).collect();
+    let new: Vec<&T> = want.iter().filter(|w| !have.contains(w)).collect();
+    let mut out = Vec::new();
+    for h in &gone {
+        if want.iter().any(|w| name(w) == name(h)) {
+            continue;
+        }
+        let matches: Vec<&&T> = new
+            .iter()
+            .filter(|w| same(h, w) && !have.iter().any(|x| name(x) == name(w)))
+            .collect();
+        let rivals = gone
+            .iter()
+            .filter(|g| same(g, matches.first().map_or(h, |m| m)))
+            .count();
+        if let [only] = matches[..]
+            && rivals == 1
+            && !out.iter().any(|(_, t): &(String, String)| t == name(only))
+        {
+            out.push((name(h).clone(), name(only).clone()));
+        }
+    }
+    out
+}
+
+/// Whether an alteration changes the column's storage type (not only its nullability or
+/// default).
+pub fn retypes(from: &Column, to: &Column) -> bool {
+    from.ty != to.ty
+        || from.max_length != to.max_length
+        || from.precision != to.precision
+        || from.collation != to.collation
 }
 
 /// Tables ordered so that a referenced table comes before the tables referencing it (cycles
@@ -597,19 +800,27 @@ fn dependency_order(tables: Vec<Table>) -> Vec<Table> {
 /// The hazards of `ops` not covered by `allow` (targets such as `users` or `users.email`)
 /// unless `allow_all`.
 pub fn refused(ops: &[Operation], allow: &[String], allow_all: bool) -> Vec<String> {
+    refused_at(ops, allow, allow_all)
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect()
+}
+
+/// [`refused`], each with the position of its operation in `ops`.
+pub fn refused_at(ops: &[Operation], allow: &[String], allow_all: bool) -> Vec<(usize, String)> {
     if allow_all {
         return Vec::new();
     }
     let mut new_tables = BTreeSet::new();
     let mut out = Vec::new();
-    for op in ops {
+    for (i, op) in ops.iter().enumerate() {
         if let Operation::CreateTable { table } = op {
             new_tables.insert(table.name.clone());
         }
         if let Some(h) = op.hazard(&new_tables) {
             let target = op.target();
             if !allow.iter().any(|a| *a == target || *a == op.table()) {
-                out.push(format!("{h} (allow with `--allow {target}`)"));
+                out.push((i, format!("{h} (allow with `--allow {target}`)")));
             }
         }
     }

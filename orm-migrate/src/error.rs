@@ -93,6 +93,21 @@ pub enum Error {
         .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n")
     )]
     Drift(Vec<String>),
+    /// Rows already in the database do not fit what a migration (or its `down`) would make of
+    /// them: nothing was changed. Each line names the column and how many rows.
+    #[error(
+        "{action} {version} would not keep every row as it is, so nothing was changed:\n{}\n\
+         fix or delete these rows first (a hand-written migration), or change the models",
+        .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    RowsDoNotFit {
+        /// `applying` or `rolling back`.
+        action: &'static str,
+        /// The migration.
+        version: String,
+        /// One line per problem: `posts.title: 3 rows are longer than 20 characters (..)`.
+        problems: Vec<String>,
+    },
     /// A requested version does not exist.
     #[error("no migration `{0}` in the migrations directory; `status` lists them")]
     UnknownVersion(String),

@@ -9,7 +9,7 @@ use orm_core::Dialect;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::diff::{Operation, diff, refused};
+use crate::diff::{Operation, diff, refused, refused_at};
 use crate::error::{Error, Result};
 use crate::render::render_op;
 use crate::schema::Schema;
@@ -56,6 +56,9 @@ pub struct Migration {
     pub snapshot: Option<Schema>,
     /// `file:sha256` for each present file, space-separated (recorded in the history table).
     pub checksum: String,
+    /// The objects a hand-written migration declares its own (`-- orm:owns` lines of
+    /// `up.sql`), which `verify` accepts while it is applied.
+    pub owns: Vec<crate::introspect::Owned>,
 }
 
 impl Migration {
@@ -64,15 +67,15 @@ impl Migration {
         format!("{}_{}", self.version, self.name)
     }
 
-    /// The statements of `up.sql`.
-    pub fn up_statements(&self) -> Vec<String> {
-        split_statements(&self.up)
+    /// The statements of `up.sql`, split by `dialect`'s lexical rules.
+    pub fn up_statements(&self, dialect: Dialect) -> Vec<String> {
+        split_statements(&self.up, dialect)
     }
 
-    /// The statements of `down.sql`.
-    pub fn down_statements(&self) -> Result<Vec<String>> {
+    /// The statements of `down.sql`, split by `dialect`'s lexical rules.
+    pub fn down_statements(&self, dialect: Dialect) -> Result<Vec<String>> {
         match &self.down {
-            Some(down) => Ok(split_statements(down)),
+            Some(down) => Ok(split_statements(down, dialect)),
             None => Err(Error::Malformed {
                 path: self.dir.clone(),
                 reason: "it has no down.sql, so it cannot be rolled back; add one".to_owned(),
@@ -172,7 +175,13 @@ pub fn load_one(dir: &Path) -> Result<Migration> {
             ));
         }
     };
+    let owns = match kind {
+        MigrationKind::Sql => crate::introspect::Owned::directives(&up)
+            .map_err(|e| malformed(&format!("an `-- orm:owns` line of up.sql is wrong: {e}")))?,
+        MigrationKind::Generated => Vec::new(),
+    };
     Ok(Migration {
+        owns,
         version: version.to_owned(),
         name: name.to_owned(),
         dir: dir.to_owned(),
@@ -232,50 +241,7 @@ pub fn latest_snapshot(migrations: &[Migration]) -> Schema {
         .unwrap_or_default()
 }
 
-/// Splits SQL text into statements at `;` outside quotes and comments.
-pub fn split_statements(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = text.chars().peekable();
-    let mut quote: Option<char> = None;
-    while let Some(c) = chars.next() {
-        match quote {
-            Some(q) => {
-                cur.push(c);
-                if c == q {
-                    quote = None;
-                }
-            }
-            None => match c {
-                '\'' | '"' | '`' => {
-                    quote = Some(c);
-                    cur.push(c);
-                }
-                '-' if chars.peek() == Some(&'-') => {
-                    for c in chars.by_ref() {
-                        if c == '\n' {
-                            cur.push('\n');
-                            break;
-                        }
-                    }
-                }
-                ';' => {
-                    let s = cur.trim();
-                    if !s.is_empty() {
-                        out.push(s.to_owned());
-                    }
-                    cur.clear();
-                }
-                _ => cur.push(c),
-            },
-        }
-    }
-    let s = cur.trim();
-    if !s.is_empty() {
-        out.push(s.to_owned());
-    }
-    out
-}
+pub use crate::split::split_statements;
 
 /// The current UTC time as `YYYYMMDDHHMMSS`.
 pub fn utc_timestamp() -> String {
@@ -421,4 +387,51 @@ pub fn generate(
         dir: path,
         operations: ops,
     }))
+}
+
+/// [`generate`] with a database at hand (the CLI's `--database-url`, [`crate::Migrator::dev`]):
+/// the dialect is the database's, and a refusal says, for each destructive operation, how many
+/// rows it would lose or fail on in that database, with a few of their keys, so that the
+/// choice to `--allow` it is an informed one.
+pub async fn generate_with_db<E: orm_core::Executor>(
+    db: &E,
+    dir: &Path,
+    name: &str,
+    desired: &Schema,
+    options: &GenerateOptions,
+) -> Result<Option<Generated>> {
+    let dialect = crate::runner::sql_dialect(db)?;
+    match generate(dir, name, desired, dialect, options) {
+        Err(Error::Destructive(plain)) => {
+            let before = latest_snapshot(&load_dir(dir)?);
+            let ops = diff(&before, desired)?;
+            let refusals = refused_at(&ops, &options.allow, options.allow_destructive);
+            if refusals.len() != plain.len() {
+                return Err(Error::Destructive(plain));
+            }
+            let checks = crate::rows::row_checks(&ops, &before, dialect);
+            let mut out = Vec::with_capacity(refusals.len());
+            for (i, hazard) in refusals {
+                let mut line = hazard;
+                for check in checks.iter().filter(|c| c.op == i) {
+                    match check.count(db, dialect, 3).await {
+                        Ok(count) => {
+                            line.push_str(&format!(
+                                "\n      in the database: {}",
+                                check.describe(&count)
+                            ));
+                        }
+                        Err(e) => line.push_str(&format!(
+                            "\n      in the database: could not count the rows of {} ({e}); is \
+                             every migration applied?",
+                            check.subject
+                        )),
+                    }
+                }
+                out.push(line);
+            }
+            Err(Error::Destructive(out))
+        }
+        other => other,
+    }
 }

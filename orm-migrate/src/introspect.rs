@@ -3,11 +3,18 @@
 //!
 //! Both sides are compared in a *physical* form per dialect: the storage type as the dialect
 //! spells it (normalized), nullability, default literal, auto-increment, primary key, indexes
-//! and foreign keys. Physical equality is what "zero drift" means.
+//! (columns, uniqueness, and on PostgreSQL and SQLite whether they are partial or on
+//! expressions), foreign keys, CHECK constraints (by name: their conditions are not compared,
+//! each catalog rewrites them its own way) and triggers (by name; the models declare none).
+//! Physical equality is what "zero drift" means.
+//!
+//! Objects a hand-written migration adds on purpose are declared in its `up.sql` with
+//! `-- orm:owns <kind> <table>[.<name>]` lines (see [`Owned`]): `verify` accepts them as they
+//! are and still reports everything else.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use orm_core::sql::ddl::{MYSQL_COLLATION, column_type_sql, declared_collation};
+use orm_core::sql::ddl::{MYSQL_COLLATION, column_check_sql, column_type_sql, declared_collation};
 use orm_core::{Compiled, Dialect, Executor, FieldType, Value};
 
 use crate::error::Result;
@@ -89,6 +96,96 @@ pub struct PhysTable {
     pub indexes: BTreeMap<String, (Vec<String>, bool)>,
     /// Foreign keys, each as one normalized line.
     pub foreign_keys: Vec<String>,
+    /// Names of the CHECK constraints (named ones, on SQLite).
+    pub checks: BTreeSet<String>,
+    /// Names of the triggers on the table.
+    pub triggers: BTreeSet<String>,
+}
+
+/// What kind of object a hand-written migration owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OwnedKind {
+    /// A whole table the models do not declare (`table audit_log`).
+    Table,
+    /// A column the models do not declare (`column users.search`).
+    Column,
+    /// The default of a column (`default users.created_at`).
+    Default,
+    /// An index, whatever its definition (`index users.idx_users_tags_gin`).
+    Index,
+    /// A CHECK constraint (`check users.ck_users_age_positive`).
+    Check,
+    /// A trigger (`trigger users.trg_users_touch`).
+    Trigger,
+}
+
+/// One object owned by hand-written SQL, which `verify` accepts as it is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Owned {
+    /// Its kind.
+    pub kind: OwnedKind,
+    /// Its table.
+    pub table: String,
+    /// Its name (the column's for `column` and `default`); `None` for a table.
+    pub name: Option<String>,
+}
+
+impl Owned {
+    /// Parses `index users.idx_users_gin` (the text after `-- orm:owns`).
+    pub fn parse(text: &str) -> Result<Owned, String> {
+        let mut parts = text.split_whitespace();
+        let (Some(kind), Some(target), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!(
+                "`{text}`: write `<kind> <table>[.<name>]`, e.g. `index users.idx_users_gin`"
+            ));
+        };
+        let kind = match kind.to_ascii_lowercase().as_str() {
+            "table" => OwnedKind::Table,
+            "column" => OwnedKind::Column,
+            "default" => OwnedKind::Default,
+            "index" => OwnedKind::Index,
+            "check" => OwnedKind::Check,
+            "trigger" => OwnedKind::Trigger,
+            other => {
+                return Err(format!(
+                    "`{other}` is not a kind of owned object: table, column, default, index, \
+                     check or trigger"
+                ));
+            }
+        };
+        let (table, name) = match (kind, target.split_once('.')) {
+            (OwnedKind::Table, None) => (target.to_owned(), None),
+            (OwnedKind::Table, Some(_)) => {
+                return Err(format!("`{text}`: a table is named without a dot"));
+            }
+            (_, Some((t, n))) if !t.is_empty() && !n.is_empty() => {
+                (t.to_owned(), Some(n.to_owned()))
+            }
+            _ => return Err(format!("`{text}`: name it as `<table>.<name>`")),
+        };
+        Ok(Owned { kind, table, name })
+    }
+
+    /// The `-- orm:owns` directives of a hand-written migration's SQL.
+    pub fn directives(sql: &str) -> Result<Vec<Owned>, String> {
+        sql.lines()
+            .filter_map(|l| l.trim().strip_prefix("-- orm:owns "))
+            .map(Owned::parse)
+            .collect()
+    }
+}
+
+/// The objects owned by hand-written SQL, as `verify` consults them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ownership(pub BTreeSet<Owned>);
+
+impl Ownership {
+    fn owns(&self, kind: OwnedKind, table: &str, name: Option<&str>) -> bool {
+        self.0.iter().any(|o| {
+            (o.kind == OwnedKind::Table && o.table == table)
+                || (o.kind == kind && o.table == table && o.name.as_deref() == name)
+        })
+    }
 }
 
 /// A whole live (or expected) schema, tables by name.
@@ -250,6 +347,12 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
                 })
                 .collect();
             foreign_keys.sort();
+            let checks = t
+                .columns
+                .iter()
+                .flat_map(|c| column_check_sql(&t.name, &c.check_spec(), dialect))
+                .map(|c| c.name)
+                .collect();
             (
                 t.name.clone(),
                 PhysTable {
@@ -257,6 +360,8 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
                     primary_key: t.primary_key.clone(),
                     indexes,
                     foreign_keys,
+                    checks,
+                    triggers: BTreeSet::new(),
                 },
             )
         })
@@ -287,6 +392,21 @@ fn split(s: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// Adds `(table, 'c' | 't', name)` rows: CHECK constraints and triggers.
+fn add_named(out: &mut PhysSchema, rows: Vec<(String, String, String)>) {
+    for (table, kind, name) in rows {
+        // A trigger on a table of another schema does not concern this one.
+        let Some(t) = out.get_mut(&table) else {
+            continue;
+        };
+        if kind == "c" {
+            t.checks.insert(name);
+        } else {
+            t.triggers.insert(name);
+        }
+    }
 }
 
 /// Reads the live schema of the database `db` is connected to (its current PostgreSQL schema,
@@ -366,17 +486,23 @@ async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
              AND a.attnum = k.num)"
         )
     };
+    // Key columns (an expression shows as `(expression)`), then `USING <method>` for other
+    // methods than b-tree and `WHERE <predicate>` for a partial index.
     let ixs: Vec<(String, String, bool, bool, String)> = db
         .fetch_compiled(
             text(
-                &format!(
-                    "SELECT t.relname::text, i.relname::text, ix.indisunique, ix.indisprimary, \
-                     {} FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid \
-                     JOIN pg_class i ON i.oid = ix.indexrelid \
-                     JOIN pg_namespace n ON n.oid = t.relnamespace \
-                     WHERE n.nspname = current_schema() ORDER BY 1, 2",
-                    agg("ix.indkey", "t.oid")
-                ),
+                "SELECT t.relname::text, i.relname::text, ix.indisunique, ix.indisprimary, \
+                 concat_ws(',', (SELECT string_agg(COALESCE(a.attname::text, '(expression)'), \
+                 ',' ORDER BY k.ord) FROM unnest(ix.indkey) WITH ORDINALITY k(num, ord) \
+                 LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.num \
+                 WHERE k.ord <= ix.indnkeyatts), \
+                 (SELECT 'USING ' || am.amname::text FROM pg_am am WHERE am.oid = i.relam \
+                 AND am.amname <> 'btree'), \
+                 'WHERE ' || pg_get_expr(ix.indpred, ix.indrelid)) \
+                 FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid \
+                 JOIN pg_class i ON i.oid = ix.indexrelid \
+                 JOIN pg_namespace n ON n.oid = t.relnamespace \
+                 WHERE n.nspname = current_schema() ORDER BY 1, 2",
                 vec![],
             ),
             |r| {
@@ -398,6 +524,29 @@ async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
             t.indexes.insert(name, (split(&cols), unique));
         }
     }
+    let named: Vec<(String, String, String)> = db
+        .fetch_compiled(
+            text(
+                "SELECT t.relname::text, 'c', con.conname::text FROM pg_constraint con \
+                 JOIN pg_class t ON t.oid = con.conrelid \
+                 JOIN pg_namespace n ON n.oid = t.relnamespace \
+                 WHERE con.contype = 'c' AND n.nspname = current_schema() \
+                 UNION ALL SELECT t.relname::text, 't', tg.tgname::text FROM pg_trigger tg \
+                 JOIN pg_class t ON t.oid = tg.tgrelid \
+                 JOIN pg_namespace n ON n.oid = t.relnamespace \
+                 WHERE NOT tg.tgisinternal AND n.nspname = current_schema()",
+                vec![],
+            ),
+            |r| {
+                Ok((
+                    String::decode(r, 0)?,
+                    String::decode(r, 1)?,
+                    String::decode(r, 2)?,
+                ))
+            },
+        )
+        .await?;
+    add_named(&mut out, named);
     let fks: Vec<(String, String, String, String, String, String, String)> = db
         .fetch_compiled(
             text(
@@ -579,6 +728,29 @@ async fn live_mysql<E: Executor>(db: &E) -> Result<PhysSchema> {
             e.0.push(col);
         }
     }
+    // MariaDB's JSON type is LONGTEXT with a column-level `json_valid` CHECK named after the
+    // column: part of the type, not a constraint of the models.
+    let named: Vec<(String, String, String)> = db
+        .fetch_compiled(
+            text(
+                "SELECT CAST(TABLE_NAME AS CHAR), 'c', CAST(CONSTRAINT_NAME AS CHAR) \
+                 FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() \
+                 AND NOT (LEVEL = 'Column' AND CHECK_CLAUSE LIKE 'json\\_valid(%') \
+                 UNION ALL SELECT CAST(EVENT_OBJECT_TABLE AS CHAR), 't', \
+                 CAST(TRIGGER_NAME AS CHAR) FROM information_schema.TRIGGERS \
+                 WHERE TRIGGER_SCHEMA = DATABASE()",
+                vec![],
+            ),
+            |r| {
+                Ok((
+                    String::decode(r, 0)?,
+                    String::decode(r, 1)?,
+                    String::decode(r, 2)?,
+                ))
+            },
+        )
+        .await?;
+    add_named(&mut out, named);
     Ok(out)
 }
 
@@ -635,10 +807,10 @@ async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
         }
         pk.sort();
         t.primary_key = pk.into_iter().map(|(_, n)| n).collect();
-        let ixs: Vec<(String, i64, String)> = db
+        let ixs: Vec<(String, i64, String, i64)> = db
             .fetch_compiled(
                 text(
-                    "SELECT name, \"unique\", origin FROM pragma_index_list(?)",
+                    "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?)",
                     arg(),
                 ),
                 |r| {
@@ -646,25 +818,30 @@ async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
                         String::decode(r, 0)?,
                         i64::decode(r, 1)?,
                         String::decode(r, 2)?,
+                        i64::decode(r, 3)?,
                     ))
                 },
             )
             .await?;
-        for (name, unique, origin) in ixs {
+        for (name, unique, origin, partial) in ixs {
             if origin != "c" {
                 continue;
             }
-            let cols: Vec<String> = db
+            let mut cols: Vec<String> = db
                 .fetch_compiled(
                     text(
                         "SELECT name FROM pragma_index_info(?) ORDER BY seqno",
                         vec![Value::Text(name.clone())],
                     ),
-                    |r| String::decode(r, 0),
+                    |r| Ok(Option::<String>::decode(r, 0)?.unwrap_or("(expression)".into())),
                 )
                 .await?;
+            if partial != 0 {
+                cols.push("WHERE (partial)".to_owned());
+            }
             t.indexes.insert(name, (cols, unique != 0));
         }
+        t.checks = sqlite_checks(&create);
         let fks: Vec<(i64, String, String, String, String, String)> = db
             .fetch_compiled(
                 text(
@@ -708,11 +885,46 @@ async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
         t.foreign_keys.sort();
         out.insert(table, t);
     }
+    let triggers: Vec<(String, String, String)> = db
+        .fetch_compiled(
+            text(
+                "SELECT tbl_name, 't', name FROM sqlite_master WHERE type = 'trigger'",
+                vec![],
+            ),
+            |r| {
+                Ok((
+                    String::decode(r, 0)?,
+                    String::decode(r, 1)?,
+                    String::decode(r, 2)?,
+                ))
+            },
+        )
+        .await?;
+    add_named(&mut out, triggers);
     Ok(out)
+}
+
+/// The names of the `CONSTRAINT <name> CHECK` clauses of a SQLite `CREATE TABLE` (SQLite keeps
+/// no catalog of them; unnamed checks are not reported).
+fn sqlite_checks(create: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let words = crate::split::words(create);
+    for w in words.windows(3) {
+        if w[0].eq_ignore_ascii_case("CONSTRAINT") && w[2].eq_ignore_ascii_case("CHECK") {
+            out.insert(w[1].clone());
+        }
+    }
+    out
 }
 
 /// The differences between the expected and the live schema, one line each (empty: no drift).
 pub fn compare(expected: &PhysSchema, live: &PhysSchema) -> Vec<String> {
+    compare_owned(expected, live, &Ownership::default())
+}
+
+/// [`compare`], accepting as they are the objects `owned` by hand-written SQL.
+pub fn compare_owned(expected: &PhysSchema, live: &PhysSchema, owned: &Ownership) -> Vec<String> {
+    use OwnedKind as K;
     let mut out = Vec::new();
     for (name, want) in expected {
         let Some(have) = live.get(name) else {
@@ -720,16 +932,25 @@ pub fn compare(expected: &PhysSchema, live: &PhysSchema) -> Vec<String> {
             continue;
         };
         for (c, w) in &want.columns {
-            match have.columns.get(c) {
-                None => out.push(format!("column `{name}.{c}` is missing")),
-                Some(h) if !h.matches(w) => out.push(format!(
+            let h = match have.columns.get(c) {
+                None => {
+                    out.push(format!("column `{name}.{c}` is missing"));
+                    continue;
+                }
+                Some(h) if owned.owns(K::Default, name, Some(c)) => &PhysColumn {
+                    default: w.default.clone(),
+                    ..h.clone()
+                },
+                Some(h) => h,
+            };
+            if !h.matches(w) {
+                out.push(format!(
                     "column `{name}.{c}` is `{h}` in the database, the models want `{w}`"
-                )),
-                Some(_) => {}
+                ));
             }
         }
         for c in have.columns.keys() {
-            if !want.columns.contains_key(c) {
+            if !want.columns.contains_key(c) && !owned.owns(K::Column, name, Some(c)) {
                 out.push(format!("column `{name}.{c}` is not in the models"));
             }
         }
@@ -743,6 +964,7 @@ pub fn compare(expected: &PhysSchema, live: &PhysSchema) -> Vec<String> {
         for (ix, w) in &want.indexes {
             match have.indexes.get(ix) {
                 None => out.push(format!("index `{ix}` on `{name}` is missing")),
+                Some(_) if owned.owns(K::Index, name, Some(ix)) => {}
                 Some(h) if h != w => out.push(format!(
                     "index `{ix}` on `{name}` is {h:?} in the database, the models want {w:?}"
                 )),
@@ -750,8 +972,25 @@ pub fn compare(expected: &PhysSchema, live: &PhysSchema) -> Vec<String> {
             }
         }
         for ix in have.indexes.keys() {
-            if !want.indexes.contains_key(ix) {
+            if !want.indexes.contains_key(ix) && !owned.owns(K::Index, name, Some(ix)) {
                 out.push(format!("index `{ix}` on `{name}` is not in the models"));
+            }
+        }
+        for ck in want.checks.difference(&have.checks) {
+            out.push(format!("check `{ck}` on `{name}` is missing"));
+        }
+        for ck in have.checks.difference(&want.checks) {
+            if !owned.owns(K::Check, name, Some(ck)) {
+                out.push(format!("check `{ck}` on `{name}` is not in the models"));
+            }
+        }
+        for tg in have.triggers.difference(&want.triggers) {
+            if !owned.owns(K::Trigger, name, Some(tg)) {
+                out.push(format!(
+                    "trigger `{tg}` on `{name}` is not in the models (own it with \
+                     `-- orm:owns trigger {name}.{tg}` in the hand-written migration that adds \
+                     it)"
+                ));
             }
         }
         for fk in &want.foreign_keys {
@@ -766,7 +1005,7 @@ pub fn compare(expected: &PhysSchema, live: &PhysSchema) -> Vec<String> {
         }
     }
     for name in live.keys() {
-        if !expected.contains_key(name) {
+        if !expected.contains_key(name) && !owned.owns(K::Table, name, None) {
             out.push(format!("table `{name}` is not in the models"));
         }
     }

@@ -13,8 +13,10 @@ mod error;
 pub mod files;
 pub mod introspect;
 pub mod render;
+pub mod rows;
 pub mod runner;
 pub mod schema;
+mod split;
 
 pub use diff::{Operation, diff};
 pub use error::{Error, Result};

@@ -73,16 +73,34 @@ fn fk_statement(table: &str, fk: &ForeignKey) -> sea_query::ForeignKeyCreateStat
     key
 }
 
-fn create_index_sql(table: &str, ix: &Index, dialect: Dialect) -> String {
-    let mut index = SqIndex::create();
-    index.name(&ix.name).table(Alias::new(table));
-    for c in &ix.columns {
-        index.col(Alias::new(c));
+/// `CREATE INDEX` of `ix` on `table` (whose columns say which are nullable: PostgreSQL indexes
+/// those `NULLS FIRST`, the ORM's order; see [`ddl::create_index_sql`]).
+fn create_index_sql(table: &Table, ix: &Index, dialect: Dialect) -> String {
+    let columns: Vec<(&str, bool)> = ix
+        .columns
+        .iter()
+        .map(|c| (c.as_str(), table.column(c).is_some_and(|c| c.nullable)))
+        .collect();
+    ddl::create_index_sql(&table.name, &ix.name, &columns, ix.unique, false, dialect)
+}
+
+/// [`create_index_sql`] on the table `name` of `state` (a bare table when it is unknown).
+fn create_index_in(state: &Schema, name: &str, ix: &Index, dialect: Dialect) -> String {
+    match state.tables.get(name) {
+        Some(t) => create_index_sql(t, ix, dialect),
+        None => create_index_sql(&bare_table(name), ix, dialect),
     }
-    if ix.unique {
-        index.unique();
+}
+
+fn bare_table(name: &str) -> Table {
+    Table {
+        name: name.to_owned(),
+        columns: vec![],
+        primary_key: vec![],
+        indexes: vec![],
+        foreign_keys: vec![],
+        renamed_from: None,
     }
-    sql(&index, dialect)
 }
 
 /// The up statements of `ops`, applied to `before`.
@@ -122,6 +140,36 @@ pub fn sqlite_rebuilds(op: &Operation) -> bool {
 /// The statements of one operation, given the schema before it.
 pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec<String>> {
     if dialect == Dialect::Sqlite {
+        if let Operation::RenameTable { from, to } = op {
+            // SQLite renames no CHECK: a table with checks (named after it) is rebuilt under
+            // its new name, inside the migration's transaction.
+            let mut out = op_statements(op, state, dialect)?;
+            if let Some(t) = state.tables.get(from)
+                && t.columns
+                    .iter()
+                    .any(|c| !checks_of(from, c, dialect).is_empty())
+            {
+                // Renamed in the schema too: a key of the table on itself follows the name.
+                let mut after = state.clone();
+                after.apply(op);
+                let renamed = &after.tables[to];
+                out.extend(sqlite_rebuild(renamed, renamed));
+            }
+            return Ok(out);
+        }
+        if let Operation::RenameColumn { table, from, .. } = op
+            && let Some(t) = state.tables.get(table)
+            && t.column(from)
+                .is_some_and(|c| !checks_of(table, c, dialect).is_empty())
+        {
+            // Nor a CHECK named after a renamed column: rebuild with the new names.
+            let mut after = state.clone();
+            after.apply(op);
+            let new = &after.tables[table];
+            let mut out = op_statements(op, state, dialect)?;
+            out.extend(sqlite_rebuild(new, new));
+            return Ok(out);
+        }
         if !sqlite_rebuilds(op) {
             return op_statements(op, state, dialect);
         }
@@ -136,10 +184,86 @@ pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
     // A CHECK names its table and column and tests the column's type: drop it before the
     // operation and add it (renamed, retyped) after, wherever the operation touches it.
     let (drop, add) = check_changes(op, state, dialect);
+    if let Operation::RenameTable { from, to } = op {
+        // Renamed with the table, never dropped: no moment without them.
+        let columns = state.tables.get(from).map_or(&[][..], |t| &t.columns[..]);
+        let mut out = op_statements(op, state, dialect)?;
+        out.extend(rename_checks(from, to, columns, dialect));
+        return Ok(out);
+    }
     let mut out = drop;
     out.extend(op_statements(op, state, dialect)?);
     out.extend(add);
+    if dialect == Dialect::MySql {
+        // MySQL/MariaDB commit each DDL statement: one `ALTER TABLE` per operation is atomic,
+        // so an operation never stays half applied (a check dropped, its column unchanged).
+        out = merge_alters(out);
+    }
     Ok(out)
+}
+
+/// Joins consecutive `ALTER TABLE `t` ...` statements on the same table into one.
+fn merge_alters(statements: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut head: Option<String> = None;
+    for stmt in statements {
+        let this = alter_head(&stmt);
+        match (&head, this) {
+            (Some(h), Some(t)) if *h == t => {
+                let last = out.last_mut().expect("a head has its statement");
+                last.push_str(", ");
+                last.push_str(stmt[t.len()..].trim_start());
+            }
+            (_, t) => {
+                head = t;
+                out.push(stmt);
+            }
+        }
+    }
+    out
+}
+
+/// `ALTER TABLE `t` ` of a MySQL `ALTER TABLE` statement (not a rename of the table).
+fn alter_head(stmt: &str) -> Option<String> {
+    let rest = stmt.strip_prefix("ALTER TABLE `")?;
+    let end = rest.find("` ")?;
+    let head = format!("ALTER TABLE `{}` ", &rest[..end]);
+    let spec = &stmt[head.len()..];
+    (!spec.starts_with("RENAME TO")).then_some(head)
+}
+
+/// The checks of `columns` renamed from `from`'s names to `to`'s, after `from` was renamed.
+fn rename_checks(from: &str, to: &str, columns: &[Column], dialect: Dialect) -> Vec<String> {
+    let q = |n: &str| quote(n, dialect);
+    let mut specs = Vec::new();
+    for c in columns {
+        let old = checks_of(from, c, dialect);
+        let new = checks_of(to, c, dialect);
+        for (o, n) in old.iter().zip(&new) {
+            match dialect {
+                Dialect::Postgres => specs.push(format!(
+                    "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+                    q(to),
+                    q(&o.name),
+                    q(&n.name)
+                )),
+                _ => {
+                    specs.push(format!("DROP CONSTRAINT IF EXISTS {}", q(&o.name)));
+                    specs.push(format!(
+                        "ADD CONSTRAINT {} CHECK ({})",
+                        q(&n.name),
+                        n.condition
+                    ));
+                }
+            }
+        }
+    }
+    match dialect {
+        Dialect::Postgres => specs,
+        _ if specs.is_empty() => specs,
+        // One statement: the old checks give way to the new ones at once.
+        _ => vec![format!("ALTER TABLE {} {}", q(to), specs.join(", "))],
+    }
 }
 
 /// The checks of `column` of `table`, rendered.
@@ -207,12 +331,6 @@ fn check_changes(op: &Operation, state: &Schema, dialect: Dialect) -> (Vec<Strin
                 add_checks(table, to, dialect),
             )
         }
-        RenameTable { from, to } => {
-            let columns = state.tables.get(from).map_or(&[][..], |t| &t.columns[..]);
-            let drop = columns.iter().flat_map(|c| drop_checks(from, c, dialect));
-            let add = columns.iter().flat_map(|c| add_checks(to, c, dialect));
-            (drop.collect(), add.collect())
-        }
         _ => (Vec::new(), Vec::new()),
     }
 }
@@ -228,7 +346,7 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                 table
                     .indexes
                     .iter()
-                    .map(|ix| create_index_sql(&table.name, ix, dialect)),
+                    .map(|ix| create_index_sql(table, ix, dialect)),
             );
             v
         }
@@ -296,10 +414,16 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                     let collate = declared_collation(&to.type_spec(), dialect)
                         .map(|name| format!(" COLLATE {}", q(name)))
                         .unwrap_or_default();
-                    v.push(format!(
-                        "{head} TYPE {ty}{collate} USING {}::{ty}",
-                        q(&to.name)
-                    ));
+                    // Within a family (text, numbers) the assignment cast applies: it refuses
+                    // a value that does not fit, where an explicit `::varchar(20)` would cut
+                    // it. Other changes need the explicit cast (which fails on what it cannot
+                    // convert); the runner checks the rows before either runs.
+                    let using = if pg_assignable(from, to) {
+                        String::new()
+                    } else {
+                        format!(" USING {}::{ty}", q(&to.name))
+                    };
+                    v.push(format!("{head} TYPE {ty}{collate}{using}"));
                 }
                 if from.default != to.default {
                     v.push(match &to.default {
@@ -308,8 +432,19 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                     });
                 }
                 if from.nullable != to.nullable {
+                    v.extend(backfill(table, from, to, dialect));
                     let verb = if to.nullable { "DROP" } else { "SET" };
                     v.push(format!("{head} {verb} NOT NULL"));
+                    // The NULL order of the column's indexes follows its nullability: create
+                    // them again (inside the migration's transaction: never without them).
+                    let mut after = state.clone();
+                    after.apply(op);
+                    if let Some(t) = after.tables.get(table) {
+                        for ix in t.indexes.iter().filter(|ix| ix.columns.contains(&to.name)) {
+                            v.push(format!("DROP INDEX {}", q(&ix.name)));
+                            v.push(create_index_sql(t, ix, dialect));
+                        }
+                    }
                 }
                 v
             }
@@ -324,19 +459,108 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                 });
                 let mut spec = t.spec(to);
                 spec.primary_key = false;
-                vec![sql(
+                let mut v = backfill(table, from, to, dialect);
+                v.push(sql(
                     SqTable::alter()
                         .table(Alias::new(table))
                         .modify_column(column_def_for(&spec, dialect)),
                     dialect,
-                )]
+                ));
+                v
             }
         },
-        AddIndex { table, index } => vec![create_index_sql(table, index, dialect)],
-        DropIndex { table, index } => vec![sql(
-            SqIndex::drop().name(&index.name).table(Alias::new(table)),
-            dialect,
-        )],
+        AddIndex { table, index } => vec![create_index_in(state, table, index, dialect)],
+        DropIndex { table, index } => match mysql_fk_needing(state, table, index, dialect) {
+            // InnoDB dropped the foreign key's own index when this one could serve it: give
+            // the key its index back in the same statement (error 1553 otherwise).
+            Some(fks) => {
+                let mut specs: Vec<String> = fks
+                    .iter()
+                    .map(|fk| {
+                        let cols: Vec<String> = fk.columns.iter().map(|c| q(c)).collect();
+                        format!(
+                            "ADD INDEX IF NOT EXISTS {} ({})",
+                            q(&fk.name),
+                            cols.join(", ")
+                        )
+                    })
+                    .collect();
+                specs.push(format!("DROP INDEX {}", q(&index.name)));
+                vec![format!("ALTER TABLE {} {}", q(table), specs.join(", "))]
+            }
+            None => vec![sql(
+                SqIndex::drop().name(&index.name).table(Alias::new(table)),
+                dialect,
+            )],
+        },
+        RenameIndex { table, from, to } => match dialect {
+            Dialect::Postgres => vec![format!("ALTER INDEX {} RENAME TO {}", q(from), q(to))],
+            Dialect::MySql => vec![format!(
+                "ALTER TABLE {} RENAME INDEX {} TO {}",
+                q(table),
+                q(from),
+                q(to)
+            )],
+            // SQLite renames no index: create it under the new name, then drop the old one,
+            // inside the migration's exclusive transaction.
+            Dialect::Sqlite => match state
+                .tables
+                .get(table)
+                .and_then(|t| t.indexes.iter().find(|i| &i.name == from))
+            {
+                Some(ix) => vec![
+                    create_index_in(
+                        state,
+                        table,
+                        &Index {
+                            name: to.clone(),
+                            ..ix.clone()
+                        },
+                        dialect,
+                    ),
+                    format!("DROP INDEX {}", q(from)),
+                ],
+                None => Vec::new(),
+            },
+        },
+        RenameForeignKey { table, from, to } => match dialect {
+            Dialect::Postgres => vec![format!(
+                "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+                q(table),
+                q(from),
+                q(to)
+            )],
+            Dialect::MySql => match state
+                .tables
+                .get(table)
+                .and_then(|t| t.foreign_keys.iter().find(|f| &f.name == from))
+            {
+                // One statement: the key is never missing.
+                Some(fk) => {
+                    let add = sql(
+                        &fk_statement(
+                            table,
+                            &ForeignKey {
+                                name: to.clone(),
+                                ..fk.clone()
+                            },
+                        ),
+                        dialect,
+                    );
+                    let add = add
+                        .split_once(" ADD ")
+                        .map_or(add.clone(), |(_, a)| format!("ADD {a}"));
+                    vec![format!(
+                        "ALTER TABLE {} DROP FOREIGN KEY {}, {add}",
+                        q(table),
+                        q(from)
+                    )]
+                }
+                None => Vec::new(),
+            },
+            // SQLite keeps no constraint names (its catalog reports none).
+            Dialect::Sqlite => Vec::new(),
+        },
         AddForeignKey { table, foreign_key } => {
             vec![sql(&fk_statement(table, foreign_key), dialect)]
         }
@@ -347,6 +571,61 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
             dialect,
         )],
     })
+}
+
+/// When a column becomes NOT NULL with a default, its NULLs take the default first (as
+/// SQLite's rebuild does); without a default the runner refuses rows holding NULL.
+fn backfill(table: &str, from: &Column, to: &Column, dialect: Dialect) -> Vec<String> {
+    match &to.default {
+        Some(d) if from.nullable && !to.nullable => vec![format!(
+            "UPDATE {t} SET {c} = {v} WHERE {c} IS NULL",
+            t = quote(table, dialect),
+            c = quote(&from.name, dialect),
+            v = literal(d)
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether PostgreSQL's assignment cast converts `from` into `to` (same family: text, or
+/// numbers), so that `ALTER .. TYPE` needs no `USING`.
+fn pg_assignable(from: &Column, to: &Column) -> bool {
+    use crate::schema::ColType::*;
+    let family = |c: &Column| match c.ty {
+        Text => 1,
+        SmallInt | Int | BigInt | U8 | U16 | U32 | U64 | Float | Double | Decimal => 2,
+        _ => 0,
+    };
+    family(from) != 0 && family(from) == family(to)
+}
+
+/// The foreign keys of `table` that only `index` serves on MySQL/MariaDB: their columns lead
+/// the index, and no other index (nor the primary key) of the table starts with them.
+fn mysql_fk_needing(
+    state: &Schema,
+    table: &str,
+    index: &Index,
+    dialect: Dialect,
+) -> Option<Vec<ForeignKey>> {
+    if dialect != Dialect::MySql {
+        return None;
+    }
+    let t = state.tables.get(table)?;
+    let leads = |cols: &[String], fk: &ForeignKey| cols.starts_with(&fk.columns);
+    let fks: Vec<ForeignKey> = t
+        .foreign_keys
+        .iter()
+        .filter(|fk| leads(&index.columns, fk))
+        .filter(|fk| {
+            !leads(&t.primary_key, fk)
+                && !t
+                    .indexes
+                    .iter()
+                    .any(|ix| ix.name != index.name && leads(&ix.columns, fk))
+        })
+        .cloned()
+        .collect();
+    (!fks.is_empty()).then_some(fks)
 }
 
 /// SQLite's table rebuild: new table, copy the shared columns, drop, rename, indexes.
@@ -384,20 +663,11 @@ fn sqlite_rebuild(old: &Table, new: &Table) -> Vec<String> {
             quote(&new.name, d)
         ),
     ];
-    v.extend(
-        new.indexes
-            .iter()
-            .map(|ix| create_index_sql(&new.name, ix, d)),
-    );
+    v.extend(new.indexes.iter().map(|ix| create_index_sql(new, ix, d)));
     v
 }
 
-/// How a rebuild copies one column: as is, or with the new default filling NULLs when the
-/// column becomes NOT NULL.
+/// How a rebuild copies one column (see [`crate::rows::sqlite_copy`]).
 fn copy_expr(old: &Column, new: &Column) -> String {
-    let name = quote(&new.name, Dialect::Sqlite);
-    match (&new.default, old.nullable && !new.nullable) {
-        (Some(d), true) => format!("COALESCE({name}, {})", literal(d)),
-        _ => name,
-    }
+    crate::rows::sqlite_copy(old, new)
 }

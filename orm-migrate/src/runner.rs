@@ -12,8 +12,11 @@ use std::time::Instant;
 
 use orm_core::{Compiled, Connection, Db, Dialect, Executor, FieldType, Value};
 
+use crate::diff::Operation;
 use crate::error::{Error, Result};
-use crate::files::{GenerateOptions, Generated, Migration, MigrationKind, generate, load_dir};
+use crate::files::{
+    GenerateOptions, Generated, Migration, MigrationKind, latest_snapshot, load_dir,
+};
 use crate::introspect::{self, HISTORY_TABLE};
 use crate::schema::Schema;
 
@@ -67,6 +70,7 @@ pub struct Migrator {
     dialect: Dialect,
     dir: PathBuf,
     models: Schema,
+    owned: Vec<introspect::Owned>,
 }
 
 /// The SQL dialect of `db`; migrations are SQL, so MongoDB is refused with a clear error.
@@ -104,11 +108,82 @@ fn recovery(dialect: Dialect, row: &HistoryRow, dir: &str) -> String {
     let _ = dialect;
     format!(
         "MySQL/MariaDB cannot roll back DDL, so the statements before the failing one stayed \
-         applied. Compare the database with {dir}/{v}_{n}/up.sql, undo what ran (or finish it) \
-         by hand, then run `DELETE FROM {HISTORY_TABLE} WHERE version = '{v}'` and `up` again",
+         applied. Compare the database with {dir}/{v}_{n}/up.sql (or down.sql, when a rollback \
+         failed), undo what ran (or finish it) by hand, then run `DELETE FROM {HISTORY_TABLE} \
+         WHERE version = '{v}'` (the migration is then not applied) and `up` again",
         v = row.version,
         n = row.name
     )
+}
+
+/// The schema before migration `m`: the snapshot of the last generated migration before it.
+fn snapshot_before(migrations: &[Migration], m: &Migration) -> Schema {
+    let earlier: Vec<Migration> = migrations
+        .iter()
+        .filter(|o| o.version < m.version)
+        .cloned()
+        .collect();
+    latest_snapshot(&earlier)
+}
+
+/// Refuses to run generated migration `m` (or its `down`) when rows in the database would not
+/// survive it: a value that does not fit a narrower type, a NULL a NOT NULL refuses, duplicates
+/// of a new unique index, rows a new foreign key refuses. Runs before any statement of the
+/// migration, inside its transaction where the dialect has one, so nothing has changed.
+async fn check_rows(
+    conn: &Connection,
+    migrations: &[Migration],
+    m: &Migration,
+    down: bool,
+) -> Result<()> {
+    let (Some(ops), Some(after)) = (&m.operations, &m.snapshot) else {
+        return Ok(());
+    };
+    let dialect = conn.dialect();
+    let (ops, before): (Vec<Operation>, Schema) = if down {
+        (
+            ops.operations
+                .iter()
+                .rev()
+                .map(Operation::inverse)
+                .collect(),
+            after.clone(),
+        )
+    } else {
+        (ops.operations.clone(), snapshot_before(migrations, m))
+    };
+    let mut problems = Vec::new();
+    for check in crate::rows::row_checks(&ops, &before, dialect)
+        .into_iter()
+        .filter(|c| c.blocks)
+    {
+        let count = check.count(conn, dialect, 5).await.map_err(|e| match e {
+            Error::Db(source) => Error::Apply {
+                version: m.id(),
+                statement: format!(
+                    "(checking the rows of {}) {}",
+                    check.subject, check.condition
+                ),
+                source,
+                state: "nothing of this migration ran; the rows it would change could not be \
+                        checked"
+                    .to_owned(),
+            },
+            other => other,
+        })?;
+        if count.rows > 0 {
+            problems.push(check.describe(&count));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::RowsDoNotFit {
+            action: if down { "rolling back" } else { "applying" },
+            version: m.id(),
+            problems,
+        })
+    }
 }
 
 impl Migrator {
@@ -122,7 +197,24 @@ impl Migrator {
             dialect,
             dir: dir.into(),
             models,
+            owned: Vec::new(),
         })
+    }
+
+    /// Declares objects owned by SQL outside the migrations (`index users.idx_users_gin`,
+    /// `trigger users.trg_touch`, `default users.created_at`, `check users.ck_custom`, `column
+    /// users.search`, `table audit_log`): `verify` accepts them as they are. A hand-written
+    /// migration declares its own with `-- orm:owns …` lines in its `up.sql` instead.
+    pub fn owning<'a>(mut self, objects: impl IntoIterator<Item = &'a str>) -> Result<Migrator> {
+        for o in objects {
+            self.owned.push(
+                introspect::Owned::parse(o).map_err(|reason| Error::Malformed {
+                    path: self.dir.clone(),
+                    reason: format!("owned object {reason}"),
+                })?,
+            );
+        }
+        Ok(self)
     }
 
     /// The development loop in one call (as `prisma migrate dev`): writes a migration named
@@ -134,7 +226,9 @@ impl Migrator {
         name: &str,
         options: &GenerateOptions,
     ) -> Result<(Option<Generated>, Vec<String>)> {
-        let generated = generate(&self.dir, name, &self.models, self.dialect, options)?;
+        let generated =
+            crate::files::generate_with_db(&self.db, &self.dir, name, &self.models, options)
+                .await?;
         let applied = self.up(None, false).await?;
         Ok((generated, applied))
     }
@@ -411,9 +505,15 @@ impl Migrator {
         }
         let dialect = conn.dialect();
         let start = Instant::now();
-        let statements = m.up_statements();
+        let statements = m.up_statements(dialect);
         if dialect == Dialect::Postgres {
             conn.execute_raw("BEGIN").await?;
+        }
+        if let Err(e) = check_rows(conn, migrations, m, false).await {
+            if dialect == Dialect::Postgres {
+                conn.execute_raw("ROLLBACK").await?;
+            }
+            return Err(e);
         }
         for (i, stmt) in statements.iter().enumerate() {
             if let Err(source) = conn.execute_raw(stmt).await {
@@ -577,39 +677,59 @@ impl Migrator {
             .iter()
             .find(|m| m.version == last.version)
             .ok_or_else(|| Error::MissingApplied(last.version.clone()))?;
-        let statements = m.down_statements()?;
+        let dialect = conn.dialect();
+        let statements = m.down_statements(dialect)?;
         if dry_run {
             return Ok(Some(m.id()));
         }
-        let dialect = conn.dialect();
         if dialect == Dialect::Postgres {
             conn.execute_raw("BEGIN").await?;
         }
-        for stmt in &statements {
-            if let Err(source) = conn.execute_raw(stmt).await {
-                if dialect == Dialect::Postgres {
-                    conn.execute_raw("ROLLBACK").await?;
-                }
-                return Err(Error::Apply {
-                    version: m.id(),
-                    statement: stmt.clone(),
-                    source: Box::new(source),
-                    state: if dialect == Dialect::MySql {
-                        "MySQL/MariaDB cannot roll back DDL: the statements before this one \
-                         stay applied and the migration is still recorded as applied; finish \
-                         down.sql by hand and delete its row from orm_migrations"
-                            .to_owned()
-                    } else {
-                        "the transaction was rolled back; the migration is still applied".to_owned()
-                    },
-                });
+        if let Err(e) = check_rows(conn, migrations, m, true).await {
+            if dialect == Dialect::Postgres {
+                conn.execute_raw("ROLLBACK").await?;
             }
+            return Err(e);
         }
         let ph = if dialect == Dialect::Postgres {
             "$1"
         } else {
             "?"
         };
+        for (i, stmt) in statements.iter().enumerate() {
+            if let Err(source) = conn.execute_raw(stmt).await {
+                if dialect == Dialect::Postgres {
+                    conn.execute_raw("ROLLBACK").await?;
+                }
+                let state = if dialect == Dialect::MySql && i > 0 {
+                    // Half rolled back: it must not stay recorded as applied.
+                    conn.execute_compiled(text(
+                        format!("UPDATE {HISTORY_TABLE} SET success = FALSE WHERE version = {ph}"),
+                        vec![Value::Text(m.version.clone())],
+                    ))
+                    .await?;
+                    format!(
+                        "MySQL/MariaDB cannot roll back DDL: {i} of {} statements of down.sql \
+                         ran and stay applied, so the migration is now recorded as failed, not \
+                         applied. Finish down.sql by hand and run `DELETE FROM {HISTORY_TABLE} \
+                         WHERE version = '{v}'`, or undo those statements and run `UPDATE \
+                         {HISTORY_TABLE} SET success = TRUE WHERE version = '{v}'`",
+                        statements.len(),
+                        v = m.version
+                    )
+                } else {
+                    "nothing of down.sql stayed applied (the transaction was rolled back, or the \
+                     first statement failed); the migration is still applied"
+                        .to_owned()
+                };
+                return Err(Error::Apply {
+                    version: m.id(),
+                    statement: stmt.clone(),
+                    source: Box::new(source),
+                    state,
+                });
+            }
+        }
         conn.execute_compiled(text(
             format!("DELETE FROM {HISTORY_TABLE} WHERE version = {ph}"),
             vec![Value::Text(m.version.clone())],
@@ -642,8 +762,16 @@ impl Migrator {
         let history = Self::history_on(&conn).await?;
         self.check_history(&migrations, &history)?;
         let live = introspect::live(&conn).await?;
-        let mut drift =
-            introspect::compare(&introspect::expected(&self.models, conn.dialect()), &live);
+        // What applied hand-written migrations declare their own, and what was listed.
+        let mut owned = introspect::Ownership::default();
+        owned.0.extend(self.owned.iter().cloned());
+        for m in &migrations {
+            if history.iter().any(|h| h.version == m.version && h.success) {
+                owned.0.extend(m.owns.iter().cloned());
+            }
+        }
+        let expected = introspect::expected(&self.models, conn.dialect());
+        let mut drift = introspect::compare_owned(&expected, &live, &owned);
         let pending = migrations
             .iter()
             .filter(|m| !history.iter().any(|h| h.version == m.version))

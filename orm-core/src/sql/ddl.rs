@@ -13,6 +13,7 @@ use sea_query::{
 };
 
 use super::Dialect;
+pub use super::scaled::{MAX_SCALED_PRECISION, scaled_storage};
 use crate::error::Error;
 use crate::schema::{
     ColumnSchema, ColumnType, DefaultValue, IndexSchema, ModelSchema, ReferentialAction,
@@ -49,13 +50,71 @@ pub fn create_table(
     }
     let mut out = vec![render(&table, dialect)];
     for ix in schema.indexes {
-        let mut index = index_statement(schema, ix);
-        if if_not_exists {
-            index.if_not_exists();
-        }
-        out.push(render(&index, dialect));
+        let columns: Vec<(&str, bool)> = ix
+            .columns
+            .iter()
+            .map(|c| (*c, schema.column(c).is_some_and(|c| c.nullable)))
+            .collect();
+        out.push(create_index_sql(
+            schema.table,
+            ix.name,
+            &columns,
+            ix.unique,
+            if_not_exists,
+            dialect,
+        ));
     }
     Ok(out)
+}
+
+/// `CREATE [UNIQUE] INDEX` of `columns` (each with whether it is nullable) on `table`.
+///
+/// The ORM orders NULLs first ascending and last descending on every dialect. MySQL and SQLite
+/// do so natively; PostgreSQL sorts NULL as the largest value, so the compiler writes `ASC
+/// NULLS FIRST` / `DESC NULLS LAST` for a nullable column — which a plain b-tree index cannot
+/// return in order. A nullable column is therefore indexed `NULLS FIRST` on PostgreSQL: the
+/// index then serves the ORM's order both ways (forward ascending, backward descending).
+pub fn create_index_sql(
+    table: &str,
+    name: &str,
+    columns: &[(&str, bool)],
+    unique: bool,
+    if_not_exists: bool,
+    dialect: Dialect,
+) -> String {
+    if dialect == Dialect::Postgres && columns.iter().any(|(_, nullable)| *nullable) {
+        let cols: Vec<String> = columns
+            .iter()
+            .map(|(c, nullable)| {
+                let c = quote(c, dialect);
+                if *nullable {
+                    format!("{c} NULLS FIRST")
+                } else {
+                    c
+                }
+            })
+            .collect();
+        return format!(
+            "CREATE {}INDEX {}{} ON {} ({})",
+            if unique { "UNIQUE " } else { "" },
+            if if_not_exists { "IF NOT EXISTS " } else { "" },
+            quote(name, dialect),
+            quote(table, dialect),
+            cols.join(", ")
+        );
+    }
+    let mut index = Index::create();
+    index.name(name).table(sea_query::Alias::new(table));
+    for (c, _) in columns {
+        index.col(sea_query::Alias::new(*c));
+    }
+    if unique {
+        index.unique();
+    }
+    if if_not_exists {
+        index.if_not_exists();
+    }
+    render(&index, dialect)
 }
 
 fn index_statement(schema: &ModelSchema, ix: &IndexSchema) -> IndexCreateStatement {

@@ -382,8 +382,9 @@ impl Ctx {
 /// Declares async tests once; each runs on SQLite, PostgreSQL and MySQL/MariaDB.
 #[macro_export]
 macro_rules! per_backend {
-    ($(async fn $name:ident($ctx:ident) $body:block)*) => {
+    ($($(#[$meta:meta])* async fn $name:ident($ctx:ident) $body:block)*) => {
         $(
+            $(#[$meta])*
             async fn $name($ctx: &common::Ctx) $body
         )*
         per_backend!(@backend sqlite, Sqlite, $($name)*);
