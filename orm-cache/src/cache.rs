@@ -15,10 +15,11 @@ use orm_core::{Model, Result};
 use crate::breaker::Breaker;
 use crate::executor::CachedDb;
 use crate::key::Key;
-use crate::redis_tier::{RedisTier, Remote, split_entry};
+use crate::shared::{Remote, SharedTier, Store, split_entry};
 use crate::stats::{CacheStats, Counters, Outcome};
 
-/// What reads do while Redis is unreachable (the breaker is open).
+/// What reads do while the shared tier (Redis, Redis Cluster or Memcached) is unreachable
+/// (the breaker is open).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutagePolicy {
     /// Serve the in-process tier: this process's own writes still invalidate it at once,
@@ -32,7 +33,8 @@ pub enum OutagePolicy {
 /// Settings for a [`Cache`]; `Cache::builder().redis_url(..).prefix(..).build()`.
 #[derive(Debug, Clone)]
 pub struct CacheBuilder {
-    redis_url: Option<String>,
+    shared: Vec<SharedConfig>,
+    memcached_pool: usize,
     prefix: String,
     max_entries: u64,
     max_bytes: Option<u64>,
@@ -47,7 +49,8 @@ pub struct CacheBuilder {
 impl Default for CacheBuilder {
     fn default() -> Self {
         CacheBuilder {
-            redis_url: None,
+            shared: Vec::new(),
+            memcached_pool: 4,
             prefix: "orm".to_owned(),
             max_entries: 10_000,
             max_bytes: None,
@@ -65,7 +68,37 @@ impl CacheBuilder {
     /// The Redis server shared by every process (`redis://host:port[/db]`). Without one the
     /// cache is in-process only, and writes of other processes are not seen before the TTL.
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
-        self.redis_url = Some(url.into());
+        self.shared.push(SharedConfig::Redis(url.into()));
+        self
+    }
+
+    /// Memcached (`host:port`) as the shared tier instead of Redis (the `memcached` feature):
+    /// the same generations, guarantee and outage behaviour. Memcached expires entries in
+    /// whole seconds (a TTL is rounded up) and may evict a generation under memory pressure,
+    /// which only turns the entries that depend on it into misses.
+    #[cfg(feature = "memcached")]
+    pub fn memcached(mut self, address: impl Into<String>) -> Self {
+        self.shared.push(SharedConfig::Memcached(address.into()));
+        self
+    }
+
+    /// A Redis Cluster as the shared tier instead of one Redis (the `redis-cluster`
+    /// feature): `nodes` are some of its nodes (`redis://host:port`), the rest are found from
+    /// them. Every key of this cache carries the hash tag `{prefix}`, so an entry and the
+    /// generations it depends on live in one slot (one node and its replica); caches with
+    /// other prefixes spread over the other slots.
+    #[cfg(feature = "redis-cluster")]
+    pub fn redis_cluster<S: Into<String>>(mut self, nodes: impl IntoIterator<Item = S>) -> Self {
+        self.shared.push(SharedConfig::Cluster(
+            nodes.into_iter().map(Into::into).collect(),
+        ));
+        self
+    }
+
+    /// How many connections the Memcached tier opens (default 4).
+    #[cfg(feature = "memcached")]
+    pub fn memcached_connections(mut self, n: usize) -> Self {
+        self.memcached_pool = n;
         self
     }
 
@@ -128,23 +161,16 @@ impl CacheBuilder {
     /// runtime of the query: a server that is down then only means local caching until it
     /// answers.
     pub fn build(self) -> std::result::Result<Cache, crate::BuildError> {
-        let redis = match &self.redis_url {
-            Some(url) => {
-                let client =
-                    redis::Client::open(url.as_str()).map_err(crate::BuildError::RedisUrl)?;
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.redis_timeout))
-                    .set_response_timeout(Some(self.redis_timeout))
-                    .set_number_of_retries(1)
-                    .set_max_delay(self.breaker_cooldown);
-                Some(RedisTier::new(
-                    client,
-                    config,
-                    self.prefix.clone(),
-                    self.redis_timeout,
-                    Breaker::new(self.breaker_threshold, self.breaker_cooldown),
-                ))
-            }
+        if self.shared.len() > 1 {
+            return Err(crate::BuildError::SeveralSharedTiers);
+        }
+        let redis = match self.shared.first() {
+            Some(config) => Some(SharedTier::new(
+                self.store(config)?,
+                self.prefix.clone(),
+                self.redis_timeout,
+                Breaker::new(self.breaker_threshold, self.breaker_cooldown),
+            )),
             None => None,
         };
         let counters = Arc::new(Counters::default());
@@ -175,6 +201,59 @@ impl CacheBuilder {
             }),
         })
     }
+}
+
+impl CacheBuilder {
+    /// Connects (lazily) to the configured shared tier.
+    fn store(&self, config: &SharedConfig) -> std::result::Result<Store, crate::BuildError> {
+        Ok(match config {
+            SharedConfig::Redis(url) => {
+                let client =
+                    redis::Client::open(url.as_str()).map_err(crate::BuildError::RedisUrl)?;
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.redis_timeout))
+                    .set_response_timeout(Some(self.redis_timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(self.breaker_cooldown);
+                Store::Redis(crate::shared::redis::RedisStore::new(client, config))
+            }
+            #[cfg(feature = "memcached")]
+            SharedConfig::Memcached(address) => {
+                let address = address.strip_prefix("tcp://").unwrap_or(address);
+                if address
+                    .rsplit_once(':')
+                    .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+                {
+                    return Err(crate::BuildError::MemcachedAddress(address.to_owned()));
+                }
+                Store::Memcached(crate::shared::memcached::MemcachedStore::new(
+                    address.to_owned(),
+                    self.memcached_pool,
+                ))
+            }
+            #[cfg(feature = "redis-cluster")]
+            SharedConfig::Cluster(nodes) => {
+                let client =
+                    redis::cluster::ClusterClient::builder(nodes.iter().map(String::as_str))
+                        .connection_timeout(self.redis_timeout)
+                        .response_timeout(self.redis_timeout)
+                        .retries(1)
+                        .build()
+                        .map_err(crate::BuildError::RedisUrl)?;
+                Store::Cluster(crate::shared::cluster::ClusterStore::new(client))
+            }
+        })
+    }
+}
+
+/// The server chosen as the shared tier.
+#[derive(Debug, Clone)]
+enum SharedConfig {
+    Redis(String),
+    #[cfg(feature = "memcached")]
+    Memcached(String),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(Vec<String>),
 }
 
 /// The query cache; cheap to clone. Wrap a database with [`Cache::wrap`] and read through the
@@ -277,7 +356,7 @@ impl Expiry<Key, Arc<Entry>> for TtlExpiry {
 
 pub(crate) struct Core {
     local: moka::future::Cache<Key, Arc<Entry>>,
-    redis: Option<RedisTier>,
+    redis: Option<SharedTier>,
     pub(crate) counters: Arc<Counters>,
     /// Per table (and tag), how many writes this process made: the in-process tier's own
     /// invalidation, effective at once and while Redis is down.

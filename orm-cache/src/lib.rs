@@ -30,8 +30,8 @@ mod breaker;
 mod cache;
 mod executor;
 mod key;
-mod redis_tier;
 mod select;
+mod shared;
 mod stats;
 mod tx;
 
@@ -47,6 +47,10 @@ pub use tx::CachedTx;
 pub enum BuildError {
     /// The Redis URL could not be parsed.
     RedisUrl(redis::RedisError),
+    /// The Memcached address is not `host:port`.
+    MemcachedAddress(String),
+    /// More than one shared tier (Redis, Redis Cluster, Memcached) was configured.
+    SeveralSharedTiers,
 }
 
 impl std::fmt::Display for BuildError {
@@ -56,6 +60,15 @@ impl std::fmt::Display for BuildError {
                 f,
                 "invalid Redis URL for the query cache ({e}); use `redis://host:port[/db]`"
             ),
+            BuildError::MemcachedAddress(a) => write!(
+                f,
+                "invalid Memcached address `{a}` for the query cache; use `host:port`"
+            ),
+            BuildError::SeveralSharedTiers => write!(
+                f,
+                "the query cache has one shared tier: configure only one of `redis_url`, \
+                 `redis_cluster` and `memcached` (build a second Cache for another server)"
+            ),
         }
     }
 }
@@ -64,6 +77,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::RedisUrl(e) => Some(e),
+            BuildError::MemcachedAddress(_) | BuildError::SeveralSharedTiers => None,
         }
     }
 }

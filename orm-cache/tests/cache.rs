@@ -5,8 +5,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Counting, REDIS_URL, RedisServer, prefix};
-use orm::cache::{Cache, CacheExt, CachedDb, OutagePolicy};
+use common::{Counting, REDIS_URL, Server, prefix};
+use orm::cache::{Cache, CacheBuilder, CacheExt, CachedDb, OutagePolicy};
 use orm::prelude::*;
 
 /// A row of the tests' table.
@@ -48,7 +48,7 @@ fn cache(test: &str) -> Cache {
 
 /// An in-memory SQLite database with a few accounts, behind a counting executor.
 async fn sqlite_accounts(delay: Duration) -> Counting {
-    let db = Db::connect("sqlite::memory:").await.unwrap();
+    let db = common::sqlite().await;
     db.create_table::<Account>().await.unwrap();
     Account::insert_many(&db, &[account(1, "ada", 10), account(2, "bob", 20)])
         .await
@@ -193,7 +193,7 @@ async fn every_kind_of_write_invalidates_its_table() {
 
 #[tokio::test]
 async fn a_write_to_a_table_read_by_a_subquery_invalidates_the_entry() {
-    let db = Db::connect("sqlite::memory:").await.unwrap();
+    let db = common::sqlite().await;
     db.create_table::<Account>().await.unwrap();
     db.create_table::<Payment>().await.unwrap();
     Account::insert_many(&db, &[account(1, "ada", 10), account(2, "bob", 20)])
@@ -274,7 +274,7 @@ async fn one_hundred_concurrent_misses_on_a_cold_key_run_one_query() {
 
 #[tokio::test]
 async fn a_failed_load_reaches_its_caller_and_is_not_cached() {
-    let db = Db::connect("sqlite::memory:").await.unwrap();
+    let db = common::sqlite().await;
     let cache = cache("failed_load");
     let db = cache.wrap(db);
     let missing = Account::query().cached(MINUTE).all(&db).await;
@@ -343,18 +343,25 @@ async fn a_transaction_invalidates_on_commit_and_not_on_rollback() {
 /// Two application processes: separate pools and in-process tiers, one Redis.
 #[tokio::test]
 async fn a_write_through_one_db_is_never_read_stale_through_another() {
-    let (url, schema) = common::postgres_schema("cross_db").await;
-    let prefix = prefix("cross_db");
+    never_stale_across_processes("cross_db", |b| b.redis_url(REDIS_URL)).await;
+}
+
+/// The same with Memcached as the shared tier.
+#[tokio::test]
+async fn with_memcached_a_write_through_one_db_is_never_read_stale_through_another() {
+    let server = Server::memcached(None).await;
+    never_stale_across_processes("cross_db_mc", |b| b.memcached(server.url())).await;
+}
+
+/// Two processes sharing the tier `shared` adds to a builder: each write is seen by the
+/// other's next read; a third process with another prefix keeps its stale copy.
+async fn never_stale_across_processes(test: &str, shared: impl Fn(CacheBuilder) -> CacheBuilder) {
+    let (url, schema) = common::postgres_schema(test).await;
+    let prefix = prefix(test);
     let process = |prefix: String| {
         let url = url.clone();
-        async move {
-            let cache = Cache::builder()
-                .redis_url(REDIS_URL)
-                .prefix(prefix)
-                .build()
-                .unwrap();
-            cache.wrap(Db::connect(&url).await.unwrap())
-        }
+        let cache = shared(Cache::builder()).prefix(prefix).build().unwrap();
+        async move { cache.wrap(Db::connect(&url).await.unwrap()) }
     };
     let a: CachedDb<Db> = process(prefix.clone()).await;
     let b: CachedDb<Db> = process(prefix.clone()).await;
@@ -398,11 +405,26 @@ async fn a_write_through_one_db_is_never_read_stale_through_another() {
 
 #[tokio::test]
 async fn a_redis_outage_causes_no_query_error_and_the_cache_recovers() {
-    let mut server = RedisServer::start(None).await;
-    let port = server.port;
+    let server = Server::redis(None).await;
+    let url = server.url();
+    outage_causes_no_query_error_and_recovers(server, |b| b.redis_url(url)).await;
+}
+
+#[tokio::test]
+async fn a_memcached_outage_causes_no_query_error_and_the_cache_recovers() {
+    let server = Server::memcached(None).await;
+    let url = server.url();
+    outage_causes_no_query_error_and_recovers(server, |b| b.memcached(url)).await;
+}
+
+/// Kills the shared tier's server between reads and writes, then restarts it: no query
+/// fails, the in-process tier serves meanwhile, and the shared tier is trusted again after.
+async fn outage_causes_no_query_error_and_recovers(
+    mut server: Server,
+    shared: impl FnOnce(CacheBuilder) -> CacheBuilder,
+) {
     let counting = sqlite_accounts(Duration::ZERO).await;
-    let cache = Cache::builder()
-        .redis_url(server.url())
+    let cache = shared(Cache::builder())
         .prefix(prefix("outage"))
         .redis_timeout(Duration::from_millis(100))
         .circuit_breaker(2, Duration::from_millis(300))
@@ -441,14 +463,14 @@ async fn a_redis_outage_causes_no_query_error_and_the_cache_recovers() {
     account(3, "cy", 0).insert(&db).await.expect("writes work");
     assert_eq!(names().await, ["ada", "bob", "cy"]);
 
-    let _server = RedisServer::start(Some(port)).await;
+    server.restart().await;
     // The breaker probes after its cooldown; the connection may need one failed call to
     // notice the new server, so allow a few cooldowns.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while cache.stats().redis_down {
         assert!(
             std::time::Instant::now() < deadline,
-            "Redis came back but the breaker stayed open"
+            "the server came back but the breaker stayed open"
         );
         assert_eq!(names().await, ["ada", "bob", "cy"]);
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -466,7 +488,7 @@ async fn a_redis_outage_causes_no_query_error_and_the_cache_recovers() {
 
 #[tokio::test]
 async fn bypass_policy_reads_the_database_while_redis_is_down() {
-    let mut server = RedisServer::start(None).await;
+    let mut server = Server::redis(None).await;
     let counting = sqlite_accounts(Duration::ZERO).await;
     let cache = Cache::builder()
         .redis_url(server.url())
