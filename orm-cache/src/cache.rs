@@ -240,7 +240,10 @@ impl CacheBuilder {
                         .retries(1)
                         .build()
                         .map_err(crate::BuildError::RedisUrl)?;
-                Store::Cluster(crate::shared::cluster::ClusterStore::new(client))
+                Store::Cluster(crate::shared::cluster::ClusterStore::new(
+                    client,
+                    self.redis_timeout / 2,
+                ))
             }
         })
     }

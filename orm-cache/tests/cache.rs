@@ -5,6 +5,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::cluster::Cluster;
 use common::{Counting, REDIS_URL, Server, prefix};
 use orm::cache::{Cache, CacheBuilder, CacheExt, CachedDb, OutagePolicy};
 use orm::prelude::*;
@@ -569,4 +570,139 @@ async fn max_staleness_skips_redis_for_a_window_but_never_for_own_writes() {
     );
     update(b.clone(), 12).await;
     assert_eq!(balance(&b).await, 12, "own writes invalidate at once");
+}
+
+/// Redis Cluster: the cross-process guarantee holds, and every key of a cache (an entry and
+/// the generations it depends on) lives in one slot.
+#[tokio::test]
+async fn with_a_redis_cluster_writes_are_never_stale_and_an_entry_shares_its_slot() {
+    let cluster = Cluster::start().await;
+    never_stale_across_processes("cross_db_cluster", |b| b.redis_cluster(cluster.urls())).await;
+
+    let prefix = prefix("slot");
+    let cache = Cache::builder()
+        .redis_cluster(cluster.urls())
+        .prefix(prefix.clone())
+        .build()
+        .unwrap();
+    let db = cache.wrap(sqlite_accounts(Duration::ZERO).await);
+    for id in [1, 2] {
+        let one = Account::query().filter(Account::ID.eq(id)).cached(MINUTE);
+        one.one(&db).await.unwrap();
+    }
+    // The generations of `*` and `accounts`, and two entries.
+    let tag = format!("{{{prefix}}}");
+    assert_eq!(cluster.keys_in_slot_of(&tag).await, 4);
+    assert_eq!(cache.stats().errors, 0, "{:?}", cache.stats());
+}
+
+/// Two processes read and write under load while the master serving the cache's slot is
+/// killed: no query fails, and once its replica took over a write through one process is
+/// seen by the other again (the time that takes is printed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_killed_mid_load_causes_no_query_error_and_the_cache_recovers() {
+    let mut cluster = Cluster::start().await;
+    let prefix = prefix("cluster_kill");
+    let db = common::sqlite().await;
+    db.create_table::<Account>().await.unwrap();
+    let rows: Vec<Account> = (1..=20).map(|id| account(id, "n", 0)).collect();
+    Account::insert_many(&db, &rows).await.unwrap();
+    let process = || {
+        let cache = Cache::builder()
+            .redis_cluster(cluster.urls())
+            .prefix(prefix.clone())
+            .redis_timeout(Duration::from_millis(200))
+            .circuit_breaker(2, Duration::from_millis(300))
+            .build()
+            .unwrap();
+        cache.wrap(db.clone())
+    };
+    let (a, b) = (process(), process());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failures = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let queries = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let workers: Vec<_> = (0..8_i64)
+        .map(|w| {
+            let db = if w % 2 == 0 { a.clone() } else { b.clone() };
+            let (stop, failures, queries) = (stop.clone(), failures.clone(), queries.clone());
+            tokio::spawn(async move {
+                let mut i = w;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    let id = 2 + i % 19;
+                    let done = if i % 10 == 0 {
+                        Account::update_many()
+                            .set(Account::BALANCE, i)
+                            .filter(Account::ID.eq(id))
+                            .execute(&db)
+                            .await
+                            .map(|_| ())
+                    } else {
+                        let q = Account::query().filter(Account::ID.eq(id)).cached(MINUTE);
+                        q.one(&db).await.map(|_| ())
+                    };
+                    queries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if let Err(e) = done {
+                        eprintln!("query failed: {e}");
+                        failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let master = cluster.master_of(&format!("{{{prefix}}}")).await;
+    cluster.kill(master);
+    let killed = std::time::Instant::now();
+
+    // Recovered: a write through `a` is read through `b` (row 1 is left to this loop).
+    let balance = |db: &CachedDb<Db>| {
+        let q = Account::query().filter(Account::ID.eq(1)).cached(MINUTE);
+        let db = db.clone();
+        async move {
+            q.one(&db)
+                .await
+                .expect("no error reaches the query")
+                .balance
+        }
+    };
+    let mut round = 0;
+    loop {
+        round += 1;
+        balance(&b).await;
+        Account::update_many()
+            .set(Account::BALANCE, -round)
+            .filter(Account::ID.eq(1))
+            .execute(&a)
+            .await
+            .expect("writes work during the failover");
+        if balance(&b).await == -round && !a.cache().stats().redis_down {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "the cache did not recover within 30 s of the kill: {:?}",
+            b.cache().stats()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let recovery = killed.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let (sa, sb) = (a.cache().stats(), b.cache().stats());
+    eprintln!(
+        "cluster failover: recovered in {recovery:?}; {} queries, {} failed; errors counted {} + {}",
+        queries.load(std::sync::atomic::Ordering::Relaxed),
+        failures.load(std::sync::atomic::Ordering::Relaxed),
+        sa.errors,
+        sb.errors
+    );
+    assert_eq!(failures.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert!(
+        sa.errors + sb.errors > 0,
+        "the kill was noticed: {sa:?} {sb:?}"
+    );
+    assert!(sb.hits_redis > 0, "{sb:?}");
 }

@@ -117,7 +117,7 @@ fn put_pipeline(key: &str, value: &[u8], ttl: Duration) -> redis::Pipeline {
 }
 
 /// `SET` of new generation tokens.
-fn set_gens_pipeline(gens: &[(String, u64)]) -> redis::Pipeline {
+pub(crate) fn set_gens_pipeline(gens: &[(String, u64)]) -> redis::Pipeline {
     let mut pipe = redis::pipe();
     for (key, token) in gens {
         pipe.cmd("SET").arg(key).arg(token).ignore();
