@@ -79,12 +79,7 @@ impl Cluster {
     pub async fn master_of(&self, key: &str) -> u16 {
         let port = self.live_port();
         let mut conn = connect(port).await;
-        let slot: u16 = redis::cmd("CLUSTER")
-            .arg("KEYSLOT")
-            .arg(key)
-            .query_async(&mut conn)
-            .await
-            .expect("CLUSTER KEYSLOT");
+        let slot = slot_of(&mut conn, key).await;
         let nodes: String = redis::cmd("CLUSTER")
             .arg("NODES")
             .query_async(&mut conn)
@@ -118,12 +113,7 @@ impl Cluster {
     /// How many keys `key`'s slot holds, asked of the master serving it.
     pub async fn keys_in_slot_of(&self, key: &str) -> u64 {
         let mut conn = connect(self.master_of(key).await).await;
-        let slot: u16 = redis::cmd("CLUSTER")
-            .arg("KEYSLOT")
-            .arg(key)
-            .query_async(&mut conn)
-            .await
-            .expect("CLUSTER KEYSLOT");
+        let slot = slot_of(&mut conn, key).await;
         redis::cmd("CLUSTER")
             .arg("COUNTKEYSINSLOT")
             .arg(slot)
@@ -194,6 +184,15 @@ async fn connect(port: u16) -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .unwrap_or_else(|e| panic!("cluster node on {port}: {e}"))
+}
+
+async fn slot_of(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> u16 {
+    redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .expect("CLUSTER KEYSLOT")
 }
 
 async fn cluster_info(port: u16) -> String {
