@@ -13,6 +13,7 @@ use orm_core::exec::cached::{CachedRow, decode_rows, encode_rows};
 use orm_core::{Model, Result};
 
 use crate::breaker::Breaker;
+use crate::codec::Codec;
 use crate::executor::CachedDb;
 use crate::key::Key;
 use crate::shared::{Remote, SharedTier, Store, split_entry};
@@ -44,6 +45,7 @@ pub struct CacheBuilder {
     outage: OutagePolicy,
     max_staleness: Duration,
     model_ttls: HashMap<&'static str, Duration>,
+    codec: Codec,
 }
 
 impl Default for CacheBuilder {
@@ -60,6 +62,7 @@ impl Default for CacheBuilder {
             outage: OutagePolicy::default(),
             max_staleness: Duration::ZERO,
             model_ttls: HashMap::new(),
+            codec: Codec::default(),
         }
     }
 }
@@ -92,6 +95,26 @@ impl CacheBuilder {
         self.shared.push(SharedConfig::Cluster(
             nodes.into_iter().map(Into::into).collect(),
         ));
+        self
+    }
+
+    /// Compresses shared-tier entries larger than `bytes` with zstd at `level` (1 fast ..
+    /// 19 small; 3 is zstd's default) when that makes them smaller (the `compression`
+    /// feature). Every process sharing the prefix reads them, whatever its own setting.
+    #[cfg(feature = "compression")]
+    pub fn compress_above(mut self, bytes: usize, level: i32) -> Self {
+        self.codec.compress_above = Some(bytes);
+        self.codec.level = level;
+        self
+    }
+
+    /// Encrypts shared-tier entries with AES-256-GCM under the keys of `keys` (the
+    /// `encryption` feature), bound to their key so they cannot be swapped. An entry that
+    /// does not decrypt (unknown or retired key, altered, or stored unencrypted) is a miss,
+    /// counted in `errors`. Generations are not encrypted: they are random tokens.
+    #[cfg(feature = "encryption")]
+    pub fn encryption(mut self, keys: impl crate::KeyProvider) -> Self {
+        self.codec.keys = Some(Arc::new(keys));
         self
     }
 
@@ -170,6 +193,7 @@ impl CacheBuilder {
                 self.prefix.clone(),
                 self.redis_timeout,
                 Breaker::new(self.breaker_threshold, self.breaker_cooldown),
+                self.codec.clone(),
             )),
             None => None,
         };

@@ -28,8 +28,11 @@
 
 mod breaker;
 mod cache;
+mod codec;
 mod executor;
 mod key;
+#[cfg(feature = "encryption")]
+mod keys;
 mod select;
 mod shared;
 mod stats;
@@ -37,6 +40,8 @@ mod tx;
 
 pub use cache::{Cache, CacheBuilder, OutagePolicy};
 pub use executor::{CacheView, CachedDb};
+#[cfg(feature = "encryption")]
+pub use keys::{EncryptionKey, KeyProvider, StaticKeys};
 pub use select::{CacheExt, CachedSelect};
 pub use stats::CacheStats;
 pub use tx::CachedTx;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::cluster::Cluster;
 use common::{Counting, REDIS_URL, Server, prefix};
-use orm::cache::{Cache, CacheBuilder, CacheExt, CachedDb, OutagePolicy};
+use orm::cache::{Cache, CacheBuilder, CacheExt, CachedDb, OutagePolicy, StaticKeys};
 use orm::prelude::*;
 
 /// A row of the tests' table.
@@ -40,9 +40,14 @@ fn account(id: i64, name: &str, balance: i64) -> Account {
 }
 
 fn cache(test: &str) -> Cache {
+    cache_at(&prefix(test))
+}
+
+/// A cache on the shared Redis under `prefix`, default settings.
+fn cache_at(prefix: &str) -> Cache {
     Cache::builder()
         .redis_url(REDIS_URL)
-        .prefix(prefix(test))
+        .prefix(prefix)
         .build()
         .expect("valid settings")
 }
@@ -705,4 +710,142 @@ async fn a_cluster_node_killed_mid_load_causes_no_query_error_and_the_cache_reco
         "the kill was noticed: {sa:?} {sb:?}"
     );
     assert!(sb.hits_redis > 0, "{sb:?}");
+}
+
+/// The entries (not generations) the shared Redis holds under `prefix`, as stored.
+async fn stored_entries(prefix: &str) -> Vec<Vec<u8>> {
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:e:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut values = Vec::new();
+    for key in keys {
+        let value: Vec<u8> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        values.push(value);
+    }
+    values
+}
+
+#[tokio::test]
+async fn large_entries_are_stored_compressed_and_every_process_reads_them() {
+    let db = common::sqlite().await;
+    db.create_table::<Account>().await.unwrap();
+    let rows: Vec<Account> = (1..=200)
+        .map(|id| account(id, &format!("customer number {id} of the test"), id))
+        .collect();
+    Account::insert_many(&db, &rows).await.unwrap();
+    let all = |cached: CachedDb<Db>| async move {
+        let q = Account::query().order_by(Account::ID.asc()).cached(MINUTE);
+        q.all(&cached).await.unwrap()
+    };
+    let (small, plain) = (prefix("zstd"), prefix("zstd_off"));
+    let compressing = Cache::builder()
+        .redis_url(REDIS_URL)
+        .prefix(small.clone())
+        .compress_above(1024, 3)
+        .build()
+        .unwrap();
+    assert_eq!(all(compressing.wrap(db.clone())).await, rows);
+    assert_eq!(all(cache_at(&plain).wrap(db.clone())).await, rows);
+    let (compressed, uncompressed) = (stored_entries(&small).await, stored_entries(&plain).await);
+    assert_eq!((compressed.len(), uncompressed.len()), (1, 1));
+    assert!(
+        compressed[0].len() * 3 < uncompressed[0].len(),
+        "{} vs {} bytes",
+        compressed[0].len(),
+        uncompressed[0].len()
+    );
+    // Another process, without compression of its own, reads the compressed entry.
+    let reader = cache_at(&small);
+    assert_eq!(all(reader.wrap(db.clone())).await, rows);
+    assert_eq!((reader.stats().hits_redis, reader.stats().errors), (1, 0));
+}
+
+#[tokio::test]
+async fn encrypted_entries_are_read_with_their_key_after_a_rotation_and_missed_without_it() {
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    let (key1, key2) = ([1; 32], [2; 32]);
+    let shared = prefix("aes");
+    let process = |keys: Option<StaticKeys>| {
+        let mut builder = Cache::builder().redis_url(REDIS_URL).prefix(shared.clone());
+        if let Some(keys) = keys {
+            builder = builder.encryption(keys);
+        }
+        builder.build().unwrap()
+    };
+    let names = |cache: &Cache| {
+        let db = cache.wrap(counting.clone());
+        async move {
+            let q = Account::query().order_by(Account::ID.asc()).cached(MINUTE);
+            let all = q.all(&db).await.expect("never an error");
+            all.into_iter().map(|a| a.name).collect::<Vec<_>>()
+        }
+    };
+    let writer = process(Some(StaticKeys::new(1, key1)));
+    assert_eq!(names(&writer).await, ["ada", "bob"]);
+    let stored = stored_entries(&shared).await;
+    assert_eq!(stored.len(), 1);
+    assert!(
+        !stored[0].windows(3).any(|w| w == b"ada"),
+        "encrypted at rest"
+    );
+
+    let rotated = process(Some(StaticKeys::new(2, key2).with_old(1, key1)));
+    assert_eq!(names(&rotated).await, ["ada", "bob"]);
+    assert_eq!(
+        (rotated.stats().hits_redis, rotated.stats().errors),
+        (1, 0),
+        "the old key still reads"
+    );
+
+    let reads = counting.reads();
+    for stranger in [
+        process(Some(StaticKeys::new(1, [9; 32]))), // same id, other key
+        process(Some(StaticKeys::new(3, key2))),    // key 1 retired
+        process(None),                              // no key at all
+    ] {
+        assert_eq!(
+            names(&stranger).await,
+            ["ada", "bob"],
+            "a miss, never garbage"
+        );
+        assert_eq!(stranger.stats().hits_redis, 0);
+        assert_eq!(stranger.stats().errors, 1, "{:?}", stranger.stats());
+    }
+    assert_eq!(
+        counting.reads(),
+        reads + 3,
+        "each stranger read the database"
+    );
+    // Plain entries are refused as well while encryption is on.
+    let plain = prefix("aes_plain");
+    names(
+        &Cache::builder()
+            .redis_url(REDIS_URL)
+            .prefix(plain.clone())
+            .build()
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        stored_entries(&plain).await[0]
+            .windows(3)
+            .any(|w| w == b"ada"),
+        "the check above can fail"
+    );
+    let strict = Cache::builder()
+        .redis_url(REDIS_URL)
+        .prefix(plain)
+        .encryption(StaticKeys::new(1, key1))
+        .build()
+        .unwrap();
+    names(&strict).await;
+    assert_eq!((strict.stats().hits_redis, strict.stats().errors), (0, 1));
 }

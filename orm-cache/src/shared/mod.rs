@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use self::redis::Commands as _;
 use crate::breaker::Breaker;
+use crate::codec::{Codec, Refused};
 use crate::key::Key;
 use crate::stats::Counters;
 
@@ -97,6 +98,7 @@ pub(crate) struct SharedTier {
     prefix: String,
     timeout: Duration,
     pub(crate) breaker: Breaker,
+    codec: Codec,
     /// Tables and tags written while the tier was unreachable: their generations move as
     /// soon as it answers again, before anything is read from it.
     pending: Mutex<BTreeSet<String>>,
@@ -121,12 +123,19 @@ pub(crate) fn millis(ttl: Duration) -> u64 {
 }
 
 impl SharedTier {
-    pub(crate) fn new(store: Store, prefix: String, timeout: Duration, breaker: Breaker) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        prefix: String,
+        timeout: Duration,
+        breaker: Breaker,
+        codec: Codec,
+    ) -> Self {
         SharedTier {
             store,
             prefix,
             timeout,
             breaker,
+            codec,
             pending: Mutex::new(BTreeSet::new()),
         }
     }
@@ -205,6 +214,10 @@ impl SharedTier {
             return Remote::Down;
         };
         if gens.len() == names.len() && gens.iter().all(Option::is_some) {
+            let entry = match (entry, &entry_key) {
+                (Some(stored), Some(name)) => self.open(name, &stored, stats),
+                _ => None,
+            };
             return Remote::Up {
                 gens: gens.into_iter().flatten().collect(),
                 entry,
@@ -247,7 +260,29 @@ impl SharedTier {
         }
         value.extend_from_slice(rows);
         let entry_key = self.entry_key(key);
-        on_store!(&self.store, s => self.call("store", stats, s.put(&entry_key, &value, ttl)).await);
+        let sealed = self.codec.seal(entry_key.as_bytes(), &value);
+        on_store!(&self.store, s => self.call("store", stats, s.put(&entry_key, &sealed, ttl)).await);
+    }
+
+    /// The entry stored under `name`, or `None` (counted, logged) when it does not open.
+    fn open(&self, name: &str, stored: &[u8], stats: &Counters) -> Option<Vec<u8>> {
+        match self.codec.open(name.as_bytes(), stored) {
+            Ok(value) => Some(value),
+            Err(why) => {
+                let op = match why {
+                    Refused::Decrypt | Refused::Plaintext => "decrypt",
+                    Refused::Format | Refused::Decompress => "decode",
+                };
+                stats.error(op);
+                tracing::warn!(
+                    target: "orm_cache",
+                    reason = ?why,
+                    "a shared entry could not be opened (another key, version or setting); \
+                     reading the database"
+                );
+                None
+            }
+        }
     }
 
     /// Moves the generations of `names`; kept for later when the tier does not answer.
