@@ -112,7 +112,6 @@ fn widen_title(dialect: Dialect, width: u32) -> Vec<String> {
             "DROP TABLE deploy_docs".to_owned(),
             "ALTER TABLE deploy_docs_new RENAME TO deploy_docs".to_owned(),
         ],
-        other => panic!("no DDL for {other:?}"),
     }
 }
 

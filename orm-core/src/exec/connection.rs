@@ -158,7 +158,8 @@ impl Connection {
     #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
     pub(crate) async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
         let mut guard = self.conn.lock().await;
-        let done = on_conn!(&mut *guard, execute_raw(sql))?;
+        let done: Result<ExecResult> = on_conn!(&mut *guard, execute_raw(sql));
+        let done = done?;
         if changes_schema(sql) {
             // This connection's later statements are prepared against the new schema, and the
             // pool replaces connections opened before the change.
@@ -187,7 +188,10 @@ async fn forget_statements(conn: &mut Conn) -> Result<()> {
         Conn::MySql(c) => c.clear_cached_statements().await,
         Conn::None(never) => match *never {},
     };
-    done.map_err(super::from_sqlx)
+    #[cfg(feature = "_sqlx")]
+    return done.map_err(super::from_sqlx);
+    #[cfg(not(feature = "_sqlx"))]
+    done
 }
 
 /// Whether `sql` is a `COMMIT` (or `END`) run by hand.

@@ -709,7 +709,8 @@ impl SqlRunner for Db {
 #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
 impl Db {
     pub(crate) async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
-        let done = dispatch!(self, execute_raw(sql))?;
+        let done: Result<ExecResult> = dispatch!(self, execute_raw(sql));
+        let done = done?;
         if changes_schema(sql) {
             self.schema_clock.record_change();
         }

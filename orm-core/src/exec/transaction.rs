@@ -271,7 +271,7 @@ impl Transaction {
                 .await
                 .map(drop);
         }
-        let ended = match guard.take().expect("locked") {
+        let ended: Result<()> = match guard.take().expect("locked") {
             #[cfg(feature = "sqlite")]
             TxConn::Sqlite(tx) => end_transaction(tx, commit).await,
             #[cfg(feature = "postgres")]
@@ -338,7 +338,9 @@ async fn run_raw(conn: &mut TxConn, sql: &str) -> Result<ExecResult> {
 }
 
 /// Makes the connection forget its prepared statements (after DDL it ran itself).
+#[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
 async fn forget_statements(conn: &mut TxConn) -> Result<()> {
+    #[cfg(feature = "_sqlx")]
     use sqlx::Connection as _;
     let done = match conn {
         #[cfg(feature = "sqlite")]
@@ -351,7 +353,10 @@ async fn forget_statements(conn: &mut TxConn) -> Result<()> {
         TxConn::Mongo(_) => Ok(()),
         TxConn::None(never) => match *never {},
     };
-    done.map_err(super::from_sqlx)
+    #[cfg(feature = "_sqlx")]
+    return done.map_err(super::from_sqlx);
+    #[cfg(not(feature = "_sqlx"))]
+    done
 }
 
 impl SqlRunner for Transaction {
