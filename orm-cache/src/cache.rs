@@ -35,6 +35,7 @@ pub enum OutagePolicy {
 #[derive(Debug, Clone)]
 pub struct CacheBuilder {
     shared: Vec<SharedConfig>,
+    #[cfg(feature = "memcached")]
     memcached_pool: usize,
     prefix: String,
     max_entries: u64,
@@ -52,6 +53,7 @@ impl Default for CacheBuilder {
     fn default() -> Self {
         CacheBuilder {
             shared: Vec::new(),
+            #[cfg(feature = "memcached")]
             memcached_pool: 4,
             prefix: "orm".to_owned(),
             max_entries: 10_000,

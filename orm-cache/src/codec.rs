@@ -26,6 +26,7 @@ pub(crate) enum Refused {
     /// Encrypted with a key this process does not have, or altered since.
     Decrypt,
     /// Not encrypted, while this cache requires encryption.
+    #[cfg_attr(not(feature = "encryption"), allow(dead_code))]
     Plaintext,
     /// Compressed, but does not decompress (or this build has no zstd).
     Decompress,

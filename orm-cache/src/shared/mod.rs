@@ -46,6 +46,8 @@ pub(crate) type StoreResult<T> = std::result::Result<T, String>;
 pub(crate) type Fetched = (Vec<Option<u64>>, Option<Vec<u8>>);
 
 /// The server behind the shared tier.
+// One per cache, built once: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Store {
     Redis(redis::RedisStore),
     #[cfg(feature = "memcached")]
