@@ -268,7 +268,7 @@ impl CacheBuilder {
                         .map_err(crate::BuildError::RedisUrl)?;
                 Store::Cluster(crate::shared::cluster::ClusterStore::new(
                     client,
-                    self.redis_timeout / 2,
+                    self.redis_timeout / 4,
                 ))
             }
         })
@@ -329,7 +329,9 @@ impl Cache {
 
     /// Makes every cached read of `table` a miss, in every process.
     pub async fn invalidate_table(&self, table: &str) {
-        self.core.invalidate(&[table.to_owned()]).await;
+        self.core
+            .invalidate(&crate::scope::whole_table(table))
+            .await;
     }
 
     /// Makes every cached read of `M`'s table a miss, in every process.

@@ -33,6 +33,7 @@ mod executor;
 mod key;
 #[cfg(feature = "encryption")]
 mod keys;
+mod scope;
 mod select;
 mod shared;
 mod stats;

@@ -5,7 +5,7 @@
 //! Replication is asynchronous: an invalidation the master acknowledged but had not passed
 //! to its replica would be lost if the master died at that moment, and the promoted replica
 //! would still hold the previous generation. So every invalidation waits (`WAIT 1`, at most
-//! half the call timeout) until a replica has it; when none confirms in time (no replica
+//! a quarter of the call timeout) until a replica has it; when none confirms in time (no replica
 //! left), it is logged as a warning.
 
 use std::time::Duration;
