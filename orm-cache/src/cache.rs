@@ -45,6 +45,7 @@ pub struct CacheBuilder {
     breaker_cooldown: Duration,
     outage: OutagePolicy,
     max_staleness: Duration,
+    lease: Duration,
     model_ttls: HashMap<&'static str, Duration>,
     codec: Codec,
 }
@@ -63,6 +64,7 @@ impl Default for CacheBuilder {
             breaker_cooldown: Duration::from_secs(1),
             outage: OutagePolicy::default(),
             max_staleness: Duration::ZERO,
+            lease: Duration::from_secs(2),
             model_ttls: HashMap::new(),
             codec: Codec::default(),
         }
@@ -175,6 +177,16 @@ impl CacheBuilder {
         self
     }
 
+    /// Cross-process stampede protection (default 2 s; zero turns it off): on a miss, the
+    /// first process takes a lease on the key in the shared tier and loads; the others wait
+    /// up to `lease` for its entry instead of querying the database too, and load themselves
+    /// when it does not come (the leader failed, or a write moved the generations).
+    /// Within a process, concurrent misses of a key always share one load.
+    pub fn stampede_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
     /// Caches every read of `M`'s table through the cached handle for `ttl`, without
     /// `.cached(..)` on each query (a per-query TTL still wins).
     pub fn model_ttl<M: Model>(mut self, ttl: Duration) -> Self {
@@ -222,6 +234,7 @@ impl CacheBuilder {
                 epochs: RwLock::new(HashMap::new()),
                 outage: self.outage,
                 max_staleness: self.max_staleness,
+                lease: self.lease,
                 confirmed: RwLock::new(HashMap::new()),
                 model_ttls: self.model_ttls,
             }),
@@ -351,6 +364,9 @@ impl Cache {
     }
 }
 
+/// How often a miss waiting for another process's load looks for its entry.
+const LEASE_POLL: Duration = Duration::from_millis(10);
+
 /// The generation every entry depends on: raw writes that declare no table move it.
 pub(crate) const ALL: &str = "*";
 
@@ -394,6 +410,8 @@ pub(crate) struct Core {
     epochs: RwLock<HashMap<String, AtomicU64>>,
     outage: OutagePolicy,
     max_staleness: Duration,
+    /// How long a miss waits for another process's load of the same key.
+    lease: Duration,
     /// Per set of generation names: the generations Redis returned last, and when.
     confirmed: RwLock<HashMap<String, (Vec<u64>, Instant)>>,
     model_ttls: HashMap<&'static str, Duration>,
@@ -530,6 +548,12 @@ impl Core {
         let loaded = self
             .local
             .try_get_with(key, async {
+                if let Some(entry) = self
+                    .await_other_process(&key, names, &gens, &epochs, ttl)
+                    .await
+                {
+                    return Ok(entry);
+                }
                 Counters::bump(&self.counters.loads, "orm_cache_loads_total");
                 match load().await {
                     Ok(pairs) => {
@@ -571,6 +595,51 @@ impl Core {
         };
         self.counters.finish(Outcome::Miss, started.elapsed());
         Ok(out)
+    }
+
+    /// When another process holds the load lease of `key`, waits for the entry it stores;
+    /// `None` when this process should load (it took the lease, the tier is down, the
+    /// generations moved, or the lease ran out).
+    async fn await_other_process(
+        &self,
+        key: &Key,
+        names: &[String],
+        gens: &Option<Vec<u64>>,
+        epochs: &[u64],
+        ttl: Duration,
+    ) -> Option<Arc<Entry>> {
+        let (Some(shared), Some(now)) = (&self.redis, gens) else {
+            return None;
+        };
+        if self.lease.is_zero()
+            || shared.lease(key, self.lease, &self.counters).await != Some(false)
+        {
+            return None;
+        }
+        let deadline = Instant::now() + self.lease;
+        while Instant::now() < deadline {
+            tokio::time::sleep(LEASE_POLL).await;
+            let Remote::Up { gens: seen, entry } =
+                shared.read(names, Some(key), &self.counters).await
+            else {
+                return None;
+            };
+            if &seen != now {
+                return None;
+            }
+            let Some(bytes) = entry else { continue };
+            return match split_entry(&bytes).map(|(g, rows)| (g, decode_rows(rows))) {
+                Some((stored, Ok(rows))) if &stored == now => Some(Arc::new(Entry::new(
+                    Some(stored),
+                    epochs.to_vec(),
+                    rows,
+                    ttl,
+                    bytes.len(),
+                ))),
+                _ => None,
+            };
+        }
+        None
     }
 
     /// Whether Redis returned `gens` for `names` within the staleness window.

@@ -284,6 +284,52 @@ async fn one_hundred_concurrent_misses_on_a_cold_key_run_one_query() {
     assert_eq!(cache.stats().loads, 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_hundred_misses_from_two_processes_run_one_query_through_redis() {
+    misses_across_processes_share_one_load(|b| b.redis_url(REDIS_URL)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_hundred_misses_from_two_processes_run_one_query_through_memcached() {
+    let server = Server::memcached(None).await;
+    misses_across_processes_share_one_load(|b| b.memcached(server.url())).await;
+}
+
+/// Two processes (own caches, one shared tier) with 50 concurrent misses each on one cold
+/// key: one database query in all; without the lease, one per process.
+async fn misses_across_processes_share_one_load(shared: impl Fn(CacheBuilder) -> CacheBuilder) {
+    for (lease, queries) in [(Duration::from_secs(5), 1), (Duration::ZERO, 2)] {
+        // Each query takes 300 ms, so all readers arrive while the first one loads.
+        let counting = sqlite_accounts(Duration::from_millis(300)).await;
+        let prefix = prefix("lease");
+        let process = || {
+            let cache = shared(Cache::builder())
+                .prefix(prefix.clone())
+                .redis_timeout(Duration::from_secs(2))
+                .stampede_lease(lease)
+                .build()
+                .unwrap();
+            Arc::new(cache.wrap(counting.clone()))
+        };
+        let processes = [process(), process()];
+        let readers: Vec<_> = (0..100)
+            .map(|i| {
+                let db = processes[i % 2].clone();
+                tokio::spawn(async move {
+                    let q = Account::query().order_by(Account::ID.asc()).cached(MINUTE);
+                    q.all(&*db).await
+                })
+            })
+            .collect();
+        for reader in readers {
+            assert_eq!(reader.await.unwrap().unwrap().len(), 2);
+        }
+        assert_eq!(counting.reads(), queries, "lease {lease:?}");
+        let loads: u64 = processes.iter().map(|p| p.cache().stats().loads).sum();
+        assert_eq!(loads, queries);
+    }
+}
+
 #[tokio::test]
 async fn a_failed_load_reaches_its_caller_and_is_not_cached() {
     let db = common::sqlite().await;

@@ -93,7 +93,7 @@ async fn writer(
     let plain = mine.inner().clone();
     let mut rng = Rng(seed);
     let span = (ids.end - ids.start) as u64;
-    let mut pick = move |rng: &mut Rng| ids.start + rng.below(span) as i64;
+    let pick = move |rng: &mut Rng| ids.start + rng.below(span) as i64;
     for step in 0..150 {
         let id = pick(&mut rng);
         let value = rng.below(1000) as i64;

@@ -128,11 +128,35 @@ impl MemcachedStore {
         .await
     }
 
-    pub(crate) async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
-        let (key, value) = (key.to_owned(), value.to_vec());
+    /// Stores an entry, and drops the load lease `release` (waiters then stop waiting).
+    pub(crate) async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        release: &str,
+    ) -> StoreResult<()> {
+        let (key, value, release) = (key.to_owned(), value.to_vec(), release.to_owned());
         self.with_client(async move |c: &mut Client| {
             c.set(&key, value.as_slice(), Some(seconds(ttl)), None)
-                .await
+                .await?;
+            match c.delete(&release).await {
+                Ok(()) | Err(Error::Protocol(Status::NotFound)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    /// `add` with the lease's TTL (whole seconds): whether this caller took the lease.
+    pub(crate) async fn lease(&self, key: &str, token: u64, ttl: Duration) -> StoreResult<bool> {
+        let key = key.to_owned();
+        self.with_client(async move |c: &mut Client| {
+            match c.add(&key, token, Some(seconds(ttl)), None).await {
+                Ok(()) => Ok(true),
+                Err(Error::Protocol(Status::NotStored)) => Ok(false),
+                Err(e) => Err(e),
+            }
         })
         .await
     }

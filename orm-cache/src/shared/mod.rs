@@ -150,6 +150,10 @@ impl SharedTier {
         self.store.key(&self.prefix, 'e', &key.hex())
     }
 
+    fn lease_key(&self, key: &Key) -> String {
+        self.store.key(&self.prefix, 'l', &key.hex())
+    }
+
     fn pending(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -263,7 +267,8 @@ impl SharedTier {
         value.extend_from_slice(rows);
         let entry_key = self.entry_key(key);
         let sealed = self.codec.seal(entry_key.as_bytes(), &value);
-        on_store!(&self.store, s => self.call("store", stats, s.put(&entry_key, &sealed, ttl)).await);
+        let lease_key = self.lease_key(key);
+        on_store!(&self.store, s => self.call("store", stats, s.put(&entry_key, &sealed, ttl, &lease_key)).await);
     }
 
     /// The entry stored under `name`, or `None` (counted, logged) when it does not open.
@@ -285,6 +290,13 @@ impl SharedTier {
                 None
             }
         }
+    }
+
+    /// Takes the load lease of `key` for `ttl`: `Some(true)` when this caller got it,
+    /// `Some(false)` when another holds it, `None` when the tier did not answer.
+    pub(crate) async fn lease(&self, key: &Key, ttl: Duration, stats: &Counters) -> Option<bool> {
+        let lease_key = self.lease_key(key);
+        on_store!(&self.store, s => self.call("lease", stats, s.lease(&lease_key, token(), ttl)).await)
     }
 
     /// Moves the generations of `names`; kept for later when the tier does not answer.

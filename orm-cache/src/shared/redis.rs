@@ -74,12 +74,29 @@ pub(crate) trait Commands {
             .map(|(g,)| g)
     }
 
-    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
-        self.query(&put_pipeline(key, value, ttl)).await
+    /// Stores an entry, and drops the load lease `release` (waiters then stop waiting).
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration, release: &str) -> StoreResult<()> {
+        let mut pipe = put_pipeline(key, value, ttl);
+        pipe.cmd("DEL").arg(release).ignore();
+        self.query(&pipe).await
     }
 
     async fn set_gens(&self, gens: &[(String, u64)]) -> StoreResult<()> {
         self.query(&set_gens_pipeline(gens)).await
+    }
+
+    /// `SET key token NX PX ttl`: whether this caller took the lease.
+    async fn lease(&self, key: &str, token: u64, ttl: Duration) -> StoreResult<bool> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(key)
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl));
+        self.query::<(Option<String>,)>(&pipe)
+            .await
+            .map(|(set,)| set.is_some())
     }
 }
 

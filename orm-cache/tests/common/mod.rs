@@ -30,11 +30,11 @@ pub fn prefix(test: &str) -> String {
     )
 }
 
-/// A fresh SQLite database in a file of its own (in the temp directory).
+/// The URL of a fresh SQLite database in a file of its own (in the temp directory).
 ///
 /// A file rather than `sqlite::memory:`: a pool replaces its connections after DDL
 /// (orm-core's schema clock), and a replaced in-memory connection starts empty.
-pub async fn sqlite() -> Db {
+pub fn sqlite_url() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let file = std::env::temp_dir().join(format!(
         "orm-cache-test-{}-{}.db",
@@ -44,9 +44,15 @@ pub async fn sqlite() -> Db {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }
-    Db::connect(&format!("sqlite://{}", file.display()))
+    format!("sqlite://{}", file.display())
+}
+
+/// A fresh SQLite database, see [`sqlite_url`].
+pub async fn sqlite() -> Db {
+    let url = sqlite_url();
+    Db::connect(&url)
         .await
-        .unwrap_or_else(|e| panic!("SQLite at {}: {e}", file.display()))
+        .unwrap_or_else(|e| panic!("SQLite at {url}: {e}"))
 }
 
 pub fn postgres_url() -> String {
