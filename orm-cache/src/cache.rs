@@ -325,6 +325,12 @@ impl Cache {
         CachedDb::new(self.clone(), db)
     }
 
+    /// Typed key-value access to the shared tier, beside query results (the `kv` feature).
+    #[cfg(feature = "kv")]
+    pub fn kv(&self) -> crate::Kv<'_> {
+        crate::Kv::new(self.core.redis.as_ref())
+    }
+
     /// A snapshot of the statistics.
     pub fn stats(&self) -> CacheStats {
         let (trips, down) = match &self.core.redis {

@@ -36,6 +36,8 @@ mod executor;
 mod key;
 #[cfg(feature = "encryption")]
 mod keys;
+#[cfg(feature = "kv")]
+mod kv;
 mod scope;
 mod select;
 mod shared;
@@ -46,6 +48,8 @@ pub use cache::{Cache, CacheBuilder, OutagePolicy};
 pub use executor::{CacheView, CachedDb};
 #[cfg(feature = "encryption")]
 pub use keys::{EncryptionKey, KeyProvider, StaticKeys};
+#[cfg(feature = "kv")]
+pub use kv::{Kv, KvError};
 pub use select::{CacheExt, CachedSelect};
 pub use stats::CacheStats;
 pub use tx::CachedTx;

@@ -173,6 +173,70 @@ impl MemcachedStore {
     }
 }
 
+/// The key-value API's calls (see `crate::kv`).
+#[cfg(feature = "kv")]
+impl MemcachedStore {
+    pub(crate) async fn kv_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let key = key.to_owned();
+        self.with_client(async move |c: &mut Client| Ok(c.get(&key).await?.and_then(|v| v.data)))
+            .await
+    }
+
+    pub(crate) async fn kv_set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<()> {
+        let (key, value) = (key.to_owned(), value.to_vec());
+        self.with_client(async move |c: &mut Client| {
+            c.set(&key, value.as_slice(), Some(ttl.map_or(0, seconds)), None)
+                .await
+        })
+        .await
+    }
+
+    pub(crate) async fn kv_delete(&self, key: &str) -> StoreResult<bool> {
+        let key = key.to_owned();
+        self.with_client(async move |c: &mut Client| match c.delete(&key).await {
+            Ok(()) => Ok(true),
+            Err(Error::Protocol(Status::NotFound)) => Ok(false),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    /// Adds `by` to the counter at `key` (created at `by`, floored at zero as Memcached's
+    /// counters are unsigned).
+    pub(crate) async fn kv_incr(&self, key: &str, by: i64) -> StoreResult<i64> {
+        let key = key.to_owned();
+        self.with_client(async move |c: &mut Client| {
+            for _ in 0..2 {
+                let moved = if by >= 0 {
+                    c.increment(&key, by.unsigned_abs()).await
+                } else {
+                    c.decrement(&key, by.unsigned_abs()).await
+                };
+                match moved {
+                    Ok(n) => return Ok(i64::try_from(n).unwrap_or(i64::MAX)),
+                    Err(Error::Protocol(Status::NotFound)) => {
+                        let start = by.max(0);
+                        match c.add(&key, start.unsigned_abs(), None, None).await {
+                            Ok(()) => return Ok(start),
+                            // Created by another client meanwhile: count on it.
+                            Err(Error::Protocol(Status::NotStored)) => continue,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(Error::Protocol(Status::NotStored))
+        })
+        .await
+    }
+}
+
 /// `get` of keys none of which exist answers "not found" rather than an empty list.
 fn not_found_is_empty(e: Error) -> Result<Vec<async_memcached::Value>, Error> {
     match e {

@@ -70,8 +70,8 @@ macro_rules! on_store {
 }
 
 impl Store {
-    /// The server's name, for logs.
-    fn name(&self) -> &'static str {
+    /// The server's name, for logs and errors.
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Store::Redis(_) => "Redis",
             #[cfg(feature = "memcached")]
@@ -139,6 +139,28 @@ impl SharedTier {
             breaker,
             codec,
             pending: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// The server, for the key-value API.
+    #[cfg(feature = "kv")]
+    pub(crate) fn server(&self) -> &Store {
+        &self.store
+    }
+
+    /// The call timeout.
+    #[cfg(feature = "kv")]
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The store's key for the application key `key`.
+    #[cfg(feature = "kv")]
+    pub(crate) fn kv_key(&self, key: &str) -> String {
+        match &self.store {
+            #[cfg(feature = "memcached")]
+            Store::Memcached(_) => memcached::key(&self.prefix, 'k', key),
+            _ => format!("{}:k:{key}", self.prefix),
         }
     }
 

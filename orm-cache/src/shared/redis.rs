@@ -53,6 +53,15 @@ pub(crate) trait Commands {
             .map_err(|e| e.to_string())
     }
 
+    /// Runs one command.
+    async fn command<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> StoreResult<T> {
+        let conn = self.connection().await.map_err(|e| e.to_string())?;
+        command
+            .query_async::<T>(&mut conn.clone())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     async fn fetch(&self, gens: &[String], entry: Option<&str>) -> StoreResult<Fetched> {
         let request = fetch_pipeline(gens, entry);
         match entry {
