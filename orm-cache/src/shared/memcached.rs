@@ -82,9 +82,21 @@ impl MemcachedStore {
         }
     }
 
-    async fn get_gens(client: &mut Client, gens: &[String]) -> Result<Vec<Option<u64>>, Error> {
-        let found = client.get_multi(gens).await.or_else(not_found_is_empty)?;
-        Ok(gens
+    /// The generations `gens` and, with `entry`, the entry: one `get` of all the keys, one
+    /// round trip.
+    async fn get_all(
+        client: &mut Client,
+        gens: &[String],
+        entry: Option<&str>,
+    ) -> Result<Fetched, Error> {
+        let mut keys = gens.to_vec();
+        keys.extend(entry.map(str::to_owned));
+        let mut found = client.get_multi(&keys).await.or_else(not_found_is_empty)?;
+        let stored = entry.and_then(|key| {
+            let at = found.iter().position(|v| v.key == key.as_bytes())?;
+            found.swap_remove(at).data
+        });
+        let now = gens
             .iter()
             .map(|k| {
                 found
@@ -92,19 +104,15 @@ impl MemcachedStore {
                     .find(|v| v.key == k.as_bytes())
                     .and_then(|v| parse_gen(v.data.as_deref()))
             })
-            .collect())
+            .collect();
+        Ok((now, stored))
     }
 
     pub(crate) async fn fetch(&self, gens: &[String], entry: Option<&str>) -> StoreResult<Fetched> {
         let gens = gens.to_vec();
         let entry = entry.map(str::to_owned);
         self.with_client(async move |c: &mut Client| {
-            let now = Self::get_gens(c, &gens).await?;
-            let stored = match &entry {
-                Some(key) => c.get(key).await?.and_then(|v| v.data),
-                None => None,
-            };
-            Ok((now, stored))
+            Self::get_all(c, &gens, entry.as_deref()).await
         })
         .await
     }
@@ -123,7 +131,7 @@ impl MemcachedStore {
                     Err(e) => return Err(e),
                 }
             }
-            Self::get_gens(c, &gens).await
+            Ok(Self::get_all(c, &gens, None).await?.0)
         })
         .await
     }
