@@ -54,6 +54,7 @@ pub(crate) trait Commands {
     }
 
     /// Runs one command.
+    #[cfg(feature = "kv")]
     async fn command<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> StoreResult<T> {
         let conn = self.connection().await.map_err(|e| e.to_string())?;
         command
