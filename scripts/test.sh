@@ -31,6 +31,8 @@ check_port() { # name url
 [[ ",$backends," == *",mysql,"* ]] && check_port MariaDB/MySQL "$my_url"
 # The query cache's tests (orm-cache) run against Redis, PostgreSQL and MariaDB.
 check_port Redis "${ORM_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+# ...and against memcached and redis-server processes of their own (killed to inject outages).
+bash scripts/cache-servers.sh install
 
 # MONGODB_URL: a real MongoDB (e.g. `docker compose up -d --wait mongodb`); the suite then also
 # runs the tests the nx-27017 test server cannot (read at build time by build.rs).

@@ -1,14 +1,18 @@
 //! Latency of a cache hit (in-process tier, with and without the Redis generation check, and
-//! the Redis tier) against the same query run uncached on SQLite and PostgreSQL.
+//! the Redis and Memcached tiers) against the same query run uncached on SQLite and
+//! PostgreSQL and against a raw client `GET` of the same stored bytes; then the cost of
+//! compression and encryption on a hundred-row entry.
 //!
-//! Needs Redis at 127.0.0.1:6379 and PostgreSQL at `ORM_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/test`): `cargo bench -p orm-cache`.
+//! Needs Redis at 127.0.0.1:6379, PostgreSQL at `ORM_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) and `/usr/bin/memcached` (started here on a free
+//! port): `cargo bench -p orm-cache`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use async_memcached::AsciiProtocol;
 use criterion::{Criterion, criterion_group, criterion_main};
-use orm::cache::{Cache, CacheExt, CachedDb};
+use orm::cache::{Cache, CacheBuilder, CacheExt, CachedDb, StaticKeys};
 use orm::prelude::*;
 
 /// A row of the benchmark table.
@@ -62,6 +66,76 @@ async fn cached_page<E: Executor>(db: &CachedDb<E>) -> Vec<Item> {
         .all(db)
         .await
         .unwrap()
+}
+
+/// All hundred rows: an entry of a few kilobytes, for compression and encryption.
+async fn cached_all<E: Executor>(db: &CachedDb<E>) -> Vec<Item> {
+    Item::query()
+        .order_by(Item::ID.asc())
+        .cached(TTL)
+        .all(db)
+        .await
+        .unwrap()
+}
+
+/// A `memcached` of the benchmark's own on a free port, killed on drop.
+struct Memcached(std::process::Child, u16);
+
+impl Memcached {
+    fn start() -> Memcached {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new("/usr/bin/memcached")
+            .args([
+                "-p",
+                &port.to_string(),
+                "-l",
+                "127.0.0.1",
+                "-U",
+                "0",
+                "-u",
+                "root",
+            ])
+            .spawn()
+            .expect("/usr/bin/memcached (bash scripts/cache-servers.sh install)");
+        let server = Memcached(child, port);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("memcached did not start on {port}");
+    }
+}
+
+impl Drop for Memcached {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The one entry a shared tier holds under `prefix` (Redis), as stored.
+async fn stored_entry(conn: &mut redis::aio::MultiplexedConnection, prefix: &str) -> Vec<u8> {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:e:*"))
+        .query_async(conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    redis::cmd("GET")
+        .arg(&keys[0])
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+
+/// A cache whose every read is answered by its shared tier (no in-process capacity).
+fn shared_only(builder: CacheBuilder, name: &str) -> Cache {
+    builder.prefix(prefix(name)).max_entries(0).build().unwrap()
 }
 
 fn hit_latency(c: &mut Criterion) {
@@ -130,6 +204,113 @@ fn hit_latency(c: &mut Criterion) {
         stats.loads, 1,
         "the Redis tier answered every read: {stats:?}"
     );
+
+    // Each shared tier against its raw client reading the same bytes.
+    let memcached = Memcached::start();
+    let memcached_tier = shared_only(
+        Cache::builder().memcached(format!("127.0.0.1:{}", memcached.1)),
+        "memcached",
+    )
+    .wrap(sqlite.clone());
+    assert_eq!(rt.block_on(cached_page(&memcached_tier)).len(), 10);
+    let redis_client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut raw_redis = rt
+        .block_on(redis_client.get_multiplexed_async_connection())
+        .unwrap();
+    let payload = rt.block_on(stored_entry(&mut raw_redis, &prefix("redis")));
+    let raw_key = format!("{}:raw", prefix("redis"));
+    rt.block_on(async {
+        redis::cmd("SET")
+            .arg(&raw_key)
+            .arg(&payload)
+            .query_async::<()>(&mut raw_redis)
+            .await
+    })
+    .unwrap();
+    let raw_memcached = rt.block_on(async {
+        let mut client = async_memcached::Client::new(format!("tcp://127.0.0.1:{}", memcached.1))
+            .await
+            .unwrap();
+        client
+            .set("raw", payload.as_slice(), None, None)
+            .await
+            .unwrap();
+        tokio::sync::Mutex::new(client)
+    });
+    let mut group = c.benchmark_group("shared_tier_vs_raw_get");
+    group.bench_function("hit_redis_tier", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(cached_page(&redis_tier).await) })
+    });
+    group.bench_function("raw_redis_get_same_bytes", |b| {
+        b.to_async(&rt).iter(|| {
+            let mut conn = raw_redis.clone();
+            let key = raw_key.clone();
+            async move {
+                let v: Vec<u8> = redis::cmd("GET")
+                    .arg(key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                black_box(v)
+            }
+        })
+    });
+    group.bench_function("hit_memcached_tier", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(cached_page(&memcached_tier).await) })
+    });
+    group.bench_function("raw_memcached_get_same_bytes", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut client = raw_memcached.lock().await;
+            black_box(client.get("raw").await.unwrap())
+        })
+    });
+    group.finish();
+    assert_eq!(
+        memcached_tier.cache().stats().loads,
+        1,
+        "Memcached answered"
+    );
+
+    // Compression and encryption of a hundred-row entry in the Redis tier.
+    let key = [7; 32];
+    let variants = [
+        ("plain", Cache::builder()),
+        ("zstd", Cache::builder().compress_above(1024, 3)),
+        (
+            "aes_gcm",
+            Cache::builder().encryption(StaticKeys::new(1, key)),
+        ),
+        (
+            "zstd_aes_gcm",
+            Cache::builder()
+                .compress_above(1024, 3)
+                .encryption(StaticKeys::new(1, key)),
+        ),
+    ];
+    let mut group = c.benchmark_group("hundred_rows_redis_tier");
+    for (name, builder) in variants {
+        let cache = shared_only(
+            builder.redis_url("redis://127.0.0.1:6379"),
+            &format!("codec-{name}"),
+        );
+        let db = cache.wrap(sqlite.clone());
+        assert_eq!(rt.block_on(cached_all(&db)).len(), 100);
+        let size = rt
+            .block_on(stored_entry(
+                &mut raw_redis,
+                &prefix(&format!("codec-{name}")),
+            ))
+            .len();
+        eprintln!("hundred rows, {name}: {size} bytes stored");
+        group.bench_function(name, |b| {
+            b.to_async(&rt)
+                .iter(|| async { black_box(cached_all(&db).await) })
+        });
+        assert_eq!(cache.stats().loads, 1, "{name}: the tier answered");
+    }
+    group.finish();
     rt.block_on(postgres.drop_table::<Item>()).unwrap();
     let _ = std::fs::remove_file(&file);
 }

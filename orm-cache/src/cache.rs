@@ -13,12 +13,14 @@ use orm_core::exec::cached::{CachedRow, decode_rows, encode_rows};
 use orm_core::{Model, Result};
 
 use crate::breaker::Breaker;
+use crate::codec::Codec;
 use crate::executor::CachedDb;
 use crate::key::Key;
-use crate::redis_tier::{RedisTier, Remote, split_entry};
+use crate::shared::{Remote, SharedTier, Store, split_entry};
 use crate::stats::{CacheStats, Counters, Outcome};
 
-/// What reads do while Redis is unreachable (the breaker is open).
+/// What reads do while the shared tier (Redis, Redis Cluster or Memcached) is unreachable
+/// (the breaker is open).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutagePolicy {
     /// Serve the in-process tier: this process's own writes still invalidate it at once,
@@ -32,7 +34,9 @@ pub enum OutagePolicy {
 /// Settings for a [`Cache`]; `Cache::builder().redis_url(..).prefix(..).build()`.
 #[derive(Debug, Clone)]
 pub struct CacheBuilder {
-    redis_url: Option<String>,
+    shared: Vec<SharedConfig>,
+    #[cfg(feature = "memcached")]
+    memcached_pool: usize,
     prefix: String,
     max_entries: u64,
     max_bytes: Option<u64>,
@@ -41,13 +45,17 @@ pub struct CacheBuilder {
     breaker_cooldown: Duration,
     outage: OutagePolicy,
     max_staleness: Duration,
+    lease: Duration,
     model_ttls: HashMap<&'static str, Duration>,
+    codec: Codec,
 }
 
 impl Default for CacheBuilder {
     fn default() -> Self {
         CacheBuilder {
-            redis_url: None,
+            shared: Vec::new(),
+            #[cfg(feature = "memcached")]
+            memcached_pool: 4,
             prefix: "orm".to_owned(),
             max_entries: 10_000,
             max_bytes: None,
@@ -56,7 +64,9 @@ impl Default for CacheBuilder {
             breaker_cooldown: Duration::from_secs(1),
             outage: OutagePolicy::default(),
             max_staleness: Duration::ZERO,
+            lease: Duration::from_secs(2),
             model_ttls: HashMap::new(),
+            codec: Codec::default(),
         }
     }
 }
@@ -65,7 +75,57 @@ impl CacheBuilder {
     /// The Redis server shared by every process (`redis://host:port[/db]`). Without one the
     /// cache is in-process only, and writes of other processes are not seen before the TTL.
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
-        self.redis_url = Some(url.into());
+        self.shared.push(SharedConfig::Redis(url.into()));
+        self
+    }
+
+    /// Memcached (`host:port`) as the shared tier instead of Redis (the `memcached` feature):
+    /// the same generations, guarantee and outage behaviour. Memcached expires entries in
+    /// whole seconds (a TTL is rounded up) and may evict a generation under memory pressure,
+    /// which only turns the entries that depend on it into misses.
+    #[cfg(feature = "memcached")]
+    pub fn memcached(mut self, address: impl Into<String>) -> Self {
+        self.shared.push(SharedConfig::Memcached(address.into()));
+        self
+    }
+
+    /// A Redis Cluster as the shared tier instead of one Redis (the `redis-cluster`
+    /// feature): `nodes` are some of its nodes (`redis://host:port`), the rest are found from
+    /// them. Every key of this cache carries the hash tag `{prefix}`, so an entry and the
+    /// generations it depends on live in one slot (one node and its replica); caches with
+    /// other prefixes spread over the other slots.
+    #[cfg(feature = "redis-cluster")]
+    pub fn redis_cluster<S: Into<String>>(mut self, nodes: impl IntoIterator<Item = S>) -> Self {
+        self.shared.push(SharedConfig::Cluster(
+            nodes.into_iter().map(Into::into).collect(),
+        ));
+        self
+    }
+
+    /// Compresses shared-tier entries larger than `bytes` with zstd at `level` (1 fast ..
+    /// 19 small; 3 is zstd's default) when that makes them smaller (the `compression`
+    /// feature). Every process sharing the prefix reads them, whatever its own setting.
+    #[cfg(feature = "compression")]
+    pub fn compress_above(mut self, bytes: usize, level: i32) -> Self {
+        self.codec.compress_above = Some(bytes);
+        self.codec.level = level;
+        self
+    }
+
+    /// Encrypts shared-tier entries with AES-256-GCM under the keys of `keys` (the
+    /// `encryption` feature), bound to their key so they cannot be swapped. An entry that
+    /// does not decrypt (unknown or retired key, altered, or stored unencrypted) is a miss,
+    /// counted in `errors`. Generations are not encrypted: they are random tokens.
+    #[cfg(feature = "encryption")]
+    pub fn encryption(mut self, keys: impl crate::KeyProvider) -> Self {
+        self.codec.keys = Some(Arc::new(keys));
+        self
+    }
+
+    /// How many connections the Memcached tier opens (default 4).
+    #[cfg(feature = "memcached")]
+    pub fn memcached_connections(mut self, n: usize) -> Self {
+        self.memcached_pool = n;
         self
     }
 
@@ -117,6 +177,16 @@ impl CacheBuilder {
         self
     }
 
+    /// Cross-process stampede protection (default 2 s; zero turns it off): on a miss, the
+    /// first process takes a lease on the key in the shared tier and loads; the others wait
+    /// up to `lease` for its entry instead of querying the database too, and load themselves
+    /// when it does not come (the leader failed, or a write moved the generations).
+    /// Within a process, concurrent misses of a key always share one load.
+    pub fn stampede_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
     /// Caches every read of `M`'s table through the cached handle for `ttl`, without
     /// `.cached(..)` on each query (a per-query TTL still wins).
     pub fn model_ttl<M: Model>(mut self, ttl: Duration) -> Self {
@@ -128,23 +198,17 @@ impl CacheBuilder {
     /// runtime of the query: a server that is down then only means local caching until it
     /// answers.
     pub fn build(self) -> std::result::Result<Cache, crate::BuildError> {
-        let redis = match &self.redis_url {
-            Some(url) => {
-                let client =
-                    redis::Client::open(url.as_str()).map_err(crate::BuildError::RedisUrl)?;
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.redis_timeout))
-                    .set_response_timeout(Some(self.redis_timeout))
-                    .set_number_of_retries(1)
-                    .set_max_delay(self.breaker_cooldown);
-                Some(RedisTier::new(
-                    client,
-                    config,
-                    self.prefix.clone(),
-                    self.redis_timeout,
-                    Breaker::new(self.breaker_threshold, self.breaker_cooldown),
-                ))
-            }
+        if self.shared.len() > 1 {
+            return Err(crate::BuildError::SeveralSharedTiers);
+        }
+        let redis = match self.shared.first() {
+            Some(config) => Some(SharedTier::new(
+                self.store(config)?,
+                self.prefix.clone(),
+                self.redis_timeout,
+                Breaker::new(self.breaker_threshold, self.breaker_cooldown),
+                self.codec.clone(),
+            )),
             None => None,
         };
         let counters = Arc::new(Counters::default());
@@ -170,11 +234,68 @@ impl CacheBuilder {
                 epochs: RwLock::new(HashMap::new()),
                 outage: self.outage,
                 max_staleness: self.max_staleness,
+                lease: self.lease,
                 confirmed: RwLock::new(HashMap::new()),
                 model_ttls: self.model_ttls,
             }),
         })
     }
+}
+
+impl CacheBuilder {
+    /// Connects (lazily) to the configured shared tier.
+    fn store(&self, config: &SharedConfig) -> std::result::Result<Store, crate::BuildError> {
+        Ok(match config {
+            SharedConfig::Redis(url) => {
+                let client =
+                    redis::Client::open(url.as_str()).map_err(crate::BuildError::RedisUrl)?;
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.redis_timeout))
+                    .set_response_timeout(Some(self.redis_timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(self.breaker_cooldown);
+                Store::Redis(crate::shared::redis::RedisStore::new(client, config))
+            }
+            #[cfg(feature = "memcached")]
+            SharedConfig::Memcached(address) => {
+                let address = address.strip_prefix("tcp://").unwrap_or(address);
+                if address
+                    .rsplit_once(':')
+                    .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+                {
+                    return Err(crate::BuildError::MemcachedAddress(address.to_owned()));
+                }
+                Store::Memcached(crate::shared::memcached::MemcachedStore::new(
+                    address.to_owned(),
+                    self.memcached_pool,
+                ))
+            }
+            #[cfg(feature = "redis-cluster")]
+            SharedConfig::Cluster(nodes) => {
+                let client =
+                    redis::cluster::ClusterClient::builder(nodes.iter().map(String::as_str))
+                        .connection_timeout(self.redis_timeout)
+                        .response_timeout(self.redis_timeout)
+                        .retries(1)
+                        .build()
+                        .map_err(crate::BuildError::RedisUrl)?;
+                Store::Cluster(crate::shared::cluster::ClusterStore::new(
+                    client,
+                    self.redis_timeout / 4,
+                ))
+            }
+        })
+    }
+}
+
+/// The server chosen as the shared tier.
+#[derive(Debug, Clone)]
+enum SharedConfig {
+    Redis(String),
+    #[cfg(feature = "memcached")]
+    Memcached(String),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(Vec<String>),
 }
 
 /// The query cache; cheap to clone. Wrap a database with [`Cache::wrap`] and read through the
@@ -204,6 +325,12 @@ impl Cache {
         CachedDb::new(self.clone(), db)
     }
 
+    /// Typed key-value access to the shared tier, beside query results (the `kv` feature).
+    #[cfg(feature = "kv")]
+    pub fn kv(&self) -> crate::Kv<'_> {
+        crate::Kv::new(self.core.redis.as_ref())
+    }
+
     /// A snapshot of the statistics.
     pub fn stats(&self) -> CacheStats {
         let (trips, down) = match &self.core.redis {
@@ -221,7 +348,9 @@ impl Cache {
 
     /// Makes every cached read of `table` a miss, in every process.
     pub async fn invalidate_table(&self, table: &str) {
-        self.core.invalidate(&[table.to_owned()]).await;
+        self.core
+            .invalidate(&crate::scope::whole_table(table))
+            .await;
     }
 
     /// Makes every cached read of `M`'s table a miss, in every process.
@@ -240,6 +369,9 @@ impl Cache {
         self.core.invalidate(&[ALL.to_owned()]).await;
     }
 }
+
+/// How often a miss waiting for another process's load looks for its entry.
+const LEASE_POLL: Duration = Duration::from_millis(10);
 
 /// The generation every entry depends on: raw writes that declare no table move it.
 pub(crate) const ALL: &str = "*";
@@ -277,13 +409,15 @@ impl Expiry<Key, Arc<Entry>> for TtlExpiry {
 
 pub(crate) struct Core {
     local: moka::future::Cache<Key, Arc<Entry>>,
-    redis: Option<RedisTier>,
+    redis: Option<SharedTier>,
     pub(crate) counters: Arc<Counters>,
     /// Per table (and tag), how many writes this process made: the in-process tier's own
     /// invalidation, effective at once and while Redis is down.
     epochs: RwLock<HashMap<String, AtomicU64>>,
     outage: OutagePolicy,
     max_staleness: Duration,
+    /// How long a miss waits for another process's load of the same key.
+    lease: Duration,
     /// Per set of generation names: the generations Redis returned last, and when.
     confirmed: RwLock<HashMap<String, (Vec<u64>, Instant)>>,
     model_ttls: HashMap<&'static str, Duration>,
@@ -420,6 +554,12 @@ impl Core {
         let loaded = self
             .local
             .try_get_with(key, async {
+                if let Some(entry) = self
+                    .await_other_process(&key, names, &gens, &epochs, ttl)
+                    .await
+                {
+                    return Ok(entry);
+                }
                 Counters::bump(&self.counters.loads, "orm_cache_loads_total");
                 match load().await {
                     Ok(pairs) => {
@@ -461,6 +601,51 @@ impl Core {
         };
         self.counters.finish(Outcome::Miss, started.elapsed());
         Ok(out)
+    }
+
+    /// When another process holds the load lease of `key`, waits for the entry it stores;
+    /// `None` when this process should load (it took the lease, the tier is down, the
+    /// generations moved, or the lease ran out).
+    async fn await_other_process(
+        &self,
+        key: &Key,
+        names: &[String],
+        gens: &Option<Vec<u64>>,
+        epochs: &[u64],
+        ttl: Duration,
+    ) -> Option<Arc<Entry>> {
+        let (Some(shared), Some(now)) = (&self.redis, gens) else {
+            return None;
+        };
+        if self.lease.is_zero()
+            || shared.lease(key, self.lease, &self.counters).await != Some(false)
+        {
+            return None;
+        }
+        let deadline = Instant::now() + self.lease;
+        while Instant::now() < deadline {
+            tokio::time::sleep(LEASE_POLL).await;
+            let Remote::Up { gens: seen, entry } =
+                shared.read(names, Some(key), &self.counters).await
+            else {
+                return None;
+            };
+            if &seen != now {
+                return None;
+            }
+            let Some(bytes) = entry else { continue };
+            return match split_entry(&bytes).map(|(g, rows)| (g, decode_rows(rows))) {
+                Some((stored, Ok(rows))) if &stored == now => Some(Arc::new(Entry::new(
+                    Some(stored),
+                    epochs.to_vec(),
+                    rows,
+                    ttl,
+                    bytes.len(),
+                ))),
+                _ => None,
+            };
+        }
+        None
     }
 
     /// Whether Redis returned `gens` for `names` within the staleness window.

@@ -12,6 +12,7 @@ use orm_core::{Backend, Compiled, ExecResult, Executor, FieldType, Result, RowRe
 
 use crate::cache::{ALL, Cache, Lookup, tag_name};
 use crate::key::{Key, Read};
+use crate::scope;
 
 /// A database handle whose reads go through a [`Cache`]; get one with [`Cache::wrap`].
 ///
@@ -69,8 +70,7 @@ impl<E: Executor> CachedDb<E> {
     /// Runs raw SQL that writes `tables`, then invalidates them (instead of everything).
     pub async fn execute_raw_for(&self, sql: &str, tables: &[&str]) -> Result<ExecResult> {
         let done = self.db.execute_raw(sql).await?;
-        self.invalidate(tables.iter().map(|t| (*t).to_owned()).collect())
-            .await;
+        self.invalidate(tables_named(tables)).await;
         Ok(done)
     }
 
@@ -81,8 +81,7 @@ impl<E: Executor> CachedDb<E> {
         tables: &[&str],
     ) -> Result<ExecResult> {
         let done = self.db.execute_compiled(statement).await?;
-        self.invalidate(tables.iter().map(|t| (*t).to_owned()).collect())
-            .await;
+        self.invalidate(tables_named(tables)).await;
         Ok(done)
     }
 
@@ -99,15 +98,9 @@ impl<E: Executor> CachedDb<E> {
     }
 }
 
-/// The tables a write statement changes.
-pub(crate) fn written_table(statement: &Statement) -> &'static str {
-    match statement {
-        Statement::Select(q) => q.schema.table,
-        Statement::Insert(q) => q.schema.table,
-        Statement::Upsert(q) => q.insert.schema.table,
-        Statement::Update(q) => q.schema.table,
-        Statement::Delete(q) => q.schema.table,
-    }
+/// Every generation of `tables` (raw SQL names tables, not rows).
+fn tables_named(tables: &[&str]) -> Vec<String> {
+    tables.iter().flat_map(|t| scope::whole_table(t)).collect()
 }
 
 /// A [`CachedDb`] with a TTL (and tags) for every select run on it; see [`CachedDb::cached`].
@@ -142,11 +135,13 @@ impl<E: Executor> CacheView<'_, E> {
             .or_else(|| self.db.cache.core.model_ttl(query.schema.table))
     }
 
-    /// Tables, tags and the global generation an entry of `query` depends on, sorted.
+    /// Tables (or rows), tags and the global generation an entry of `query` depends on,
+    /// sorted.
     fn names(&self, query: &SelectQuery) -> Vec<String> {
-        // Every table read, the joined one and those of subqueries included.
+        // Every table read, the joined one and those of subqueries included, or the rows
+        // of its own table the query pins.
         let mut names = vec![ALL.to_owned()];
-        names.extend(query.tables().into_iter().map(str::to_owned));
+        names.extend(scope::read(query));
         names.extend(self.tags.iter().cloned());
         names.sort();
         names.dedup();
@@ -301,16 +296,16 @@ impl<E: Executor> Executor for CacheView<'_, E> {
         query: InsertQuery,
         decode: Decoder<T>,
     ) -> Result<T> {
-        let table = query.schema.table;
+        let names = scope::insert(&query);
         let row = self.db.db.insert_returning(query, decode).await?;
-        self.db.invalidate(vec![table.to_owned()]).await;
+        self.db.invalidate(names).await;
         Ok(row)
     }
 
     async fn execute(&self, statement: Statement) -> Result<ExecResult> {
-        let table = written_table(&statement);
+        let names = scope::write(&statement);
         let done = self.db.db.execute(statement).await?;
-        self.db.invalidate(vec![table.to_owned()]).await;
+        self.db.invalidate(names).await;
         Ok(done)
     }
 

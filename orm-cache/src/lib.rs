@@ -1,10 +1,13 @@
 //! # orm-cache
 //!
 //! A query cache for the `orm` crate (`orm::cache` with the `cache` feature): results of
-//! selects are kept in an in-process tier ([moka]) and in Redis, keyed by a hash of the
-//! backend, the compiled statement and its bound values. Every write made through the cached
-//! handle moves a per-table generation in Redis (after commit, inside a transaction), and an
-//! entry whose tables' generations moved is a miss in every process.
+//! selects are kept in an in-process tier ([moka]) and in a shared tier (Redis; a Redis
+//! Cluster with the `redis-cluster` feature; Memcached with `memcached`), keyed by a hash of
+//! the backend, the compiled statement and its bound values. Every write made through the
+//! cached handle moves a per-table (or, for reads that pin primary keys, per-row) generation
+//! in the shared tier (after commit, inside a transaction), and an entry whose generations
+//! moved is a miss in every process. Shared entries can be compressed (`compression`, zstd)
+//! and encrypted (`encryption`, AES-256-GCM).
 //!
 //! ```no_run
 //! # use std::time::Duration;
@@ -17,8 +20,8 @@
 //! ```
 //!
 //! **Consistency.** Once a write made through a [`CachedDb`] (or a commit of a [`CachedTx`])
-//! has returned, no process whose cache uses the same Redis and prefix returns a row cached
-//! before it. While Redis is unreachable, each process serves its in-process tier with only
+//! has returned, no process whose cache uses the same shared tier and prefix returns a row
+//! cached before it. While the shared tier is unreachable, each process serves its in-process tier with only
 //! its own writes invalidating it (other processes' writes show after the entry's TTL), or,
 //! with [`OutagePolicy::Bypass`], reads the database; entries cached during an outage are
 //! dropped when Redis returns. [`CacheBuilder::max_staleness`] trades the Redis round trip of
@@ -28,15 +31,25 @@
 
 mod breaker;
 mod cache;
+mod codec;
 mod executor;
 mod key;
-mod redis_tier;
+#[cfg(feature = "encryption")]
+mod keys;
+#[cfg(feature = "kv")]
+mod kv;
+mod scope;
 mod select;
+mod shared;
 mod stats;
 mod tx;
 
 pub use cache::{Cache, CacheBuilder, OutagePolicy};
 pub use executor::{CacheView, CachedDb};
+#[cfg(feature = "encryption")]
+pub use keys::{EncryptionKey, KeyProvider, StaticKeys};
+#[cfg(feature = "kv")]
+pub use kv::{Kv, KvError};
 pub use select::{CacheExt, CachedSelect};
 pub use stats::CacheStats;
 pub use tx::CachedTx;
@@ -47,6 +60,10 @@ pub use tx::CachedTx;
 pub enum BuildError {
     /// The Redis URL could not be parsed.
     RedisUrl(redis::RedisError),
+    /// The Memcached address is not `host:port`.
+    MemcachedAddress(String),
+    /// More than one shared tier (Redis, Redis Cluster, Memcached) was configured.
+    SeveralSharedTiers,
 }
 
 impl std::fmt::Display for BuildError {
@@ -56,6 +73,15 @@ impl std::fmt::Display for BuildError {
                 f,
                 "invalid Redis URL for the query cache ({e}); use `redis://host:port[/db]`"
             ),
+            BuildError::MemcachedAddress(a) => write!(
+                f,
+                "invalid Memcached address `{a}` for the query cache; use `host:port`"
+            ),
+            BuildError::SeveralSharedTiers => write!(
+                f,
+                "the query cache has one shared tier: configure only one of `redis_url`, \
+                 `redis_cluster` and `memcached` (build a second Cache for another server)"
+            ),
         }
     }
 }
@@ -64,6 +90,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::RedisUrl(e) => Some(e),
+            BuildError::MemcachedAddress(_) | BuildError::SeveralSharedTiers => None,
         }
     }
 }

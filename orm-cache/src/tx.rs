@@ -11,7 +11,8 @@ use orm_core::{
 };
 
 use crate::cache::{ALL, Cache};
-use crate::executor::{CachedDb, written_table};
+use crate::executor::CachedDb;
+use crate::scope;
 use crate::stats::Counters;
 
 /// A transaction begun through a [`CachedDb`]. Its reads go to the database (they must see
@@ -21,7 +22,8 @@ use crate::stats::Counters;
 pub struct CachedTx {
     tx: Transaction,
     cache: Cache,
-    /// Tables written so far, shared by the transaction and its savepoints.
+    /// Generations of the tables and rows written so far, shared by the transaction and
+    /// its savepoints.
     written: Arc<Mutex<BTreeSet<String>>>,
     savepoint: bool,
 }
@@ -82,7 +84,7 @@ impl CachedTx {
         })
     }
 
-    /// Commits, then invalidates every table written (for a savepoint: releases it).
+    /// Commits, then invalidates every table and row written (for a savepoint: releases it).
     pub async fn commit(self) -> Result<()> {
         let CachedTx {
             tx,
@@ -113,8 +115,8 @@ impl CachedTx {
         self.written.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn wrote(&self, table: &str) {
-        self.written().insert(table.to_owned());
+    fn wrote(&self, names: impl IntoIterator<Item = String>) {
+        self.written().extend(names);
     }
 
     fn bypassed(&self) {
@@ -160,17 +162,17 @@ impl Executor for CachedTx {
     ) -> Result<T> {
         // Recorded before running: a statement that fails may still have written (MySQL
         // keeps what a failed multi-row statement did), and over-invalidating is harmless.
-        self.wrote(query.schema.table);
+        self.wrote(scope::insert(&query));
         self.tx.insert_returning(query, decode).await
     }
 
     async fn execute(&self, statement: Statement) -> Result<ExecResult> {
-        self.wrote(written_table(&statement));
+        self.wrote(scope::write(&statement));
         self.tx.execute(statement).await
     }
 
     async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
-        self.wrote(ALL);
+        self.wrote([ALL.to_owned()]);
         self.tx.execute_raw(sql).await
     }
 
@@ -183,7 +185,7 @@ impl Executor for CachedTx {
     }
 
     async fn execute_compiled(&self, statement: Compiled) -> Result<ExecResult> {
-        self.wrote(ALL);
+        self.wrote([ALL.to_owned()]);
         self.tx.execute_compiled(statement).await
     }
 }

@@ -204,7 +204,7 @@ async fn round_trip(url: &str, test: &str) {
 
 #[tokio::test]
 async fn every_supported_type_round_trips_through_both_tiers_on_sqlite() {
-    round_trip("sqlite::memory:", "types_sqlite").await;
+    round_trip(&common::sqlite_url(), "types_sqlite").await;
 }
 
 #[tokio::test]

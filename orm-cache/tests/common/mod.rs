@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -26,6 +28,31 @@ pub fn prefix(test: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The URL of a fresh SQLite database in a file of its own (in the temp directory).
+///
+/// A file rather than `sqlite::memory:`: a pool replaces its connections after DDL
+/// (orm-core's schema clock), and a replaced in-memory connection starts empty.
+pub fn sqlite_url() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let file = std::env::temp_dir().join(format!(
+        "orm-cache-test-{}-{}.db",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    format!("sqlite://{}", file.display())
+}
+
+/// A fresh SQLite database, see [`sqlite_url`].
+pub async fn sqlite() -> Db {
+    let url = sqlite_url();
+    Db::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("SQLite at {url}: {e}"))
 }
 
 pub fn postgres_url() -> String {
@@ -148,62 +175,122 @@ impl Executor for Counting {
     }
 }
 
-/// A `redis-server` of the test's own, on a free port, killed on drop.
-pub struct RedisServer {
+/// A server of the test's own (`redis-server` or `memcached`) on a free port, killed on
+/// drop; tests kill and restart it to inject outages.
+pub struct Server {
     pub port: u16,
+    kind: Kind,
     child: Option<std::process::Child>,
 }
 
-impl RedisServer {
-    /// Starts a server (no persistence) and waits until it answers.
-    pub async fn start(port: Option<u16>) -> RedisServer {
-        let port = port.unwrap_or_else(|| {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-            listener.local_addr().expect("bound").port()
-        });
-        let child = std::process::Command::new("/usr/bin/redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--bind", "127.0.0.1"])
+#[derive(Clone, Copy)]
+enum Kind {
+    Redis,
+    Memcached,
+}
+
+/// A free TCP port (the OS's choice).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("bound").port()
+}
+
+impl Server {
+    /// Starts a `redis-server` (no persistence) and waits until it answers.
+    pub async fn redis(port: Option<u16>) -> Server {
+        Server::start(Kind::Redis, port.unwrap_or_else(free_port)).await
+    }
+
+    /// Starts a `memcached` (installed by `scripts/cache-servers.sh install`) and waits until
+    /// it answers.
+    pub async fn memcached(port: Option<u16>) -> Server {
+        Server::start(Kind::Memcached, port.unwrap_or_else(free_port)).await
+    }
+
+    async fn start(kind: Kind, port: u16) -> Server {
+        let mut server = Server {
+            port,
+            kind,
+            child: None,
+        };
+        server.restart().await;
+        server
+    }
+
+    /// Starts the server again on its port (after [`kill`](Self::kill)).
+    pub async fn restart(&mut self) {
+        let port = self.port.to_string();
+        let (program, args): (&str, Vec<&str>) = match self.kind {
+            Kind::Redis => (
+                "/usr/bin/redis-server",
+                vec![
+                    "--port",
+                    &port,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--bind",
+                    "127.0.0.1",
+                ],
+            ),
+            // `-u root` only matters when run as root, which memcached otherwise refuses.
+            Kind::Memcached => (
+                "/usr/bin/memcached",
+                vec![
+                    "-p",
+                    &port,
+                    "-l",
+                    "127.0.0.1",
+                    "-U",
+                    "0",
+                    "-m",
+                    "64",
+                    "-u",
+                    "root",
+                ],
+            ),
+        };
+        let child = std::process::Command::new(program)
+            .args(args)
             .stdout(std::process::Stdio::null())
             .spawn()
-            .expect("/usr/bin/redis-server starts (install redis-server)");
-        let server = RedisServer {
-            port,
-            child: Some(child),
-        };
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{program} does not start ({e}): run `bash scripts/cache-servers.sh install`"
+                )
+            });
+        self.child = Some(child);
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
                 .await
                 .is_ok()
             {
-                return server;
+                return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("redis-server on port {port} did not start listening");
+        panic!("{program} on port {} did not start listening", self.port);
     }
 
+    /// `redis://127.0.0.1:port` for Redis, `127.0.0.1:port` for Memcached.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match self.kind {
+            Kind::Redis => format!("redis://127.0.0.1:{}", self.port),
+            Kind::Memcached => format!("127.0.0.1:{}", self.port),
+        }
     }
 
     /// Kills the server and waits until it is gone.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            child.kill().expect("kill redis-server");
-            child.wait().expect("reap redis-server");
+            child.kill().expect("kill the test's server");
+            child.wait().expect("reap the test's server");
         }
     }
 }
 
-impl Drop for RedisServer {
+impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
