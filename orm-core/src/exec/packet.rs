@@ -42,6 +42,32 @@ pub(crate) async fn check_packet<R: SqlRunner>(runner: &R, statement: &Statement
     }
 }
 
+/// Refuses a statement compiled by the caller (`raw`) when its text and values are larger than
+/// the server accepts: MySQL/MariaDB answer such a statement by closing the connection, which
+/// the client may see before the error (a lost connection instead of the limit).
+pub(crate) async fn check_compiled_packet<R: SqlRunner>(
+    runner: &R,
+    statement: &Compiled,
+) -> Result<()> {
+    if runner.sql_dialect() != Dialect::MySql {
+        return Ok(());
+    }
+    let bytes = statement.sql.len() + statement.values.iter().map(value_bytes).sum::<usize>();
+    match packet_limit(runner, bytes).await? {
+        Some(limit) if bytes > packet_budget(limit) => Err(Error::ValueTooLong {
+            column: None,
+            source: format!(
+                "a statement of {} is over the server's max_allowed_packet of {}; {}",
+                mib(bytes),
+                mib(limit),
+                crate::exec::errors::PACKET_ADVICE
+            )
+            .into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// What of a statement of at most `limit` bytes its bound values may take: the rest is the
 /// execute packet's header, null bitmap and parameter types, counted generously.
 pub(crate) fn packet_budget(limit: usize) -> usize {

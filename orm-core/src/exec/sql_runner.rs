@@ -5,8 +5,8 @@
 use std::future::Future;
 
 use super::packet::{
-    check_packet, fits_packet, insert_bytes, packet_budget, packet_error, packet_limit, row_bytes,
-    statement_bytes, value_bytes,
+    check_compiled_packet, check_packet, fits_packet, insert_bytes, packet_budget, packet_error,
+    packet_limit, row_bytes, statement_bytes, value_bytes,
 };
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
@@ -119,6 +119,7 @@ pub(crate) async fn fetch_compiled<R: SqlRunner, T: Send + 'static>(
     statement: Compiled,
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
+    check_compiled_packet(runner, &statement).await?;
     if runner.stale_statement_retries() == 0 {
         return runner.run_fetch_all(statement, decode).await;
     }
@@ -135,6 +136,7 @@ pub(crate) async fn execute_compiled<R: SqlRunner>(
     runner: &R,
     statement: Compiled,
 ) -> Result<ExecResult> {
+    check_compiled_packet(runner, &statement).await?;
     if runner.stale_statement_retries() == 0 {
         return runner.run_execute(statement).await;
     }
