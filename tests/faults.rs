@@ -229,6 +229,57 @@ async fn service_resumes_promptly_after_a_restart_with_default_settings() {
     .await;
 }
 
+/// A connection lost in the middle of a transaction (its server session ended: an
+/// administrator's kill, a proxy's timeout) rolled the transaction back, so
+/// `transaction_with_retry` runs it again, and only the second attempt's writes remain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_whose_connection_is_lost_before_commit_is_run_again() {
+    on_each_server(async |server, db| {
+        let kind = server.kind;
+        db.execute_raw("CREATE TABLE notes (id INT PRIMARY KEY)")
+            .await
+            .unwrap();
+        let (session_id, kill) = match kind {
+            Kind::Postgres => (
+                "SELECT CAST(pg_backend_pid() AS BIGINT)",
+                "SELECT pg_terminate_backend(",
+            ),
+            Kind::MariaDb => ("SELECT CAST(CONNECTION_ID() AS SIGNED)", "KILL ("),
+        };
+        let admin = Db::connect(&server.url()).await.unwrap();
+        let attempts = AtomicU32::new(0);
+        db.transaction_with_retry(TxOptions::new(), RetryPolicy::default(), |tx| {
+            let attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1;
+            let admin = &admin;
+            async move {
+                tx.execute_raw(&format!("INSERT INTO notes (id) VALUES ({attempt})"))
+                    .await?;
+                if attempt == 1 {
+                    let (id,): (i64,) = orm::raw(session_id).fetch_one(&tx).await?;
+                    admin.execute_raw(&format!("{kill}{id})")).await?;
+                }
+                tx.execute_raw("INSERT INTO notes (id) VALUES (100)")
+                    .await?;
+                Ok(())
+            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{kind:?}: {e:?}"));
+        assert_eq!(attempts.load(Ordering::SeqCst), 2, "{kind:?}");
+        let ids: Vec<(i32,)> = orm::raw("SELECT id FROM notes ORDER BY id")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+        assert_eq!(
+            ids,
+            vec![(2,), (100,)],
+            "{kind:?}: the first attempt was rolled back"
+        );
+        admin.close().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_that_run_out_say_how_many_attempts_and_how_to_raise_them() {
     on_each_server(async |server, db| {

@@ -536,7 +536,9 @@ impl Db {
     }
 
     /// Runs `body` in a transaction and runs it again, in a new transaction, when it fails
-    /// with a retryable error (serialization failure, deadlock, lock timeout), up to
+    /// with a retryable error (serialization failure, deadlock, lock timeout, a statement
+    /// prepared before a schema change) or because its connection was lost before `COMMIT`
+    /// (the server rolled it back; [`Error::ConnectionLost`]), up to
     /// `policy.max_attempts` times with exponential backoff; when every attempt failed so,
     /// the error is [`Error::RetriesExhausted`] (with the count and the last error). Other
     /// errors return at once, [`Error::CommitOutcomeUnknown`] included: a commit that may
@@ -558,11 +560,11 @@ impl Db {
                 Err(e) => Err(e),
             };
             match outcome {
-                Err(e) if e.is_retryable() && attempt < policy.max_attempts.max(1) => {
+                Err(e) if reruns_transaction(&e) && attempt < policy.max_attempts.max(1) => {
                     tokio::time::sleep(policy.backoff(attempt)).await;
                     attempt += 1;
                 }
-                Err(e) if e.is_retryable() => {
+                Err(e) if reruns_transaction(&e) => {
                     return Err(Error::RetriesExhausted {
                         attempts: attempt,
                         last: Box::new(e),
@@ -635,6 +637,14 @@ async fn begin_on<DB: Remote>(
     sqlx::Transaction::begin(conn, Some(sql.into_sql_str()))
         .await
         .map_err(super::from_sqlx)
+}
+
+/// Whether [`Db::transaction_with_retry`] runs a transaction that failed with `error` again:
+/// the retryable conflicts ([`Error::is_retryable`]), and a connection lost before `COMMIT`
+/// (the server rolled the transaction back with the connection; a loss during `COMMIT` is
+/// [`Error::CommitOutcomeUnknown`], never rerun).
+fn reruns_transaction(error: &Error) -> bool {
+    error.is_retryable() || matches!(error, Error::ConnectionLost { .. })
 }
 
 /// The error for a backend this build cannot run.
