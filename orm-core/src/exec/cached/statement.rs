@@ -9,7 +9,7 @@ use crate::sql::{Compiled, compile_select};
 /// statement or its values do (the query cache's).
 ///
 /// On SQL it is the compiled SQL and its bound values. On MongoDB `sql` names the collection
-/// and the one value is the compiled BSON plan ([`crate::mongo::select_plan`]: filter, sort,
+/// and the one value is the compiled BSON plan (`orm::mongo::select_plan`: filter, sort,
 /// skip, limit, projection or pipeline, values inlined) with the collection, as BSON bytes
 /// (which keep BSON types apart: an int32 `5` and an int64 `5` differ).
 ///
