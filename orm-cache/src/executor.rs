@@ -5,9 +5,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use orm_core::exec::Decoder;
-use orm_core::exec::cached::{CachedRow, Slot};
+use orm_core::exec::cached::{CachedRow, Slot, read_statement};
 use orm_core::query::ir::{InsertQuery, Projection, SelectQuery, Statement};
-use orm_core::sql::compile_select;
 use orm_core::{Backend, Compiled, ExecResult, Executor, FieldType, Result, RowRef, Value};
 
 use crate::cache::{ALL, Cache, Lookup, tag_name};
@@ -25,7 +24,9 @@ use crate::scope;
 /// [`execute_compiled_for`](CachedDb::execute_compiled_for), which name their tables.
 ///
 /// Wrap a pool: for transactions use [`CachedDb::begin`], whose writes invalidate on commit.
-/// Raw selects (`fetch_compiled`) and MongoDB reads are never cached.
+/// Raw selects (`fetch_compiled`) are never cached. MongoDB reads are cached like SQL ones
+/// (keyed by the compiled BSON plan), except those with subqueries (`in_subquery`, a
+/// relation's `exists`), which run as several reads and go straight to the database.
 #[derive(Clone)]
 pub struct CachedDb<E> {
     pub(crate) cache: Cache,
@@ -128,7 +129,7 @@ impl<E: Executor> CacheView<'_, E> {
 
     /// The TTL of `query`, or `None` when it is not cached.
     fn ttl_of(&self, query: &SelectQuery) -> Option<Duration> {
-        if query.lock.is_some() || !self.db.db.backend().is_sql() {
+        if query.lock.is_some() {
             return None;
         }
         self.ttl
@@ -150,7 +151,7 @@ impl<E: Executor> CacheView<'_, E> {
 
     /// Runs `query` through the cache when it is cached, loading misses with `load`;
     /// `Ok(None)` when it is not cached (or does not compile, which the database path then
-    /// reports).
+    /// reports, or is a MongoDB read with subqueries, which has no single plan to key).
     async fn read<T, F, Fut>(
         &self,
         query: &SelectQuery,
@@ -167,15 +168,13 @@ impl<E: Executor> CacheView<'_, E> {
             return Ok(None);
         };
         let backend = self.db.db.backend();
-        let Some(dialect) = backend.dialect() else {
-            return Ok(None);
-        };
+        // SQL text and values, or MongoDB's BSON plan with its values and collection.
         let compiled = if read == Read::Count {
             let mut counted = query.clone();
             counted.projection = Projection::Count;
-            compile_select(&counted, dialect)
+            read_statement(&counted, backend)
         } else {
-            compile_select(query, dialect)
+            read_statement(query, backend)
         };
         let Ok(compiled) = compiled else {
             return Ok(None);

@@ -3,7 +3,8 @@
 //! Values go through serde (JSON, so other programs can read them); keys live under
 //! `<prefix>:k:` so they never meet the query cache's own keys. Every tier has `get`, `set`
 //! (with a TTL), `delete` and counters; Redis and Redis Cluster also have lists, sets,
-//! hashes, sorted sets and publish. Unlike query caching, errors here are returned: the
+//! hashes, sorted sets and publish, and one Redis server pipelines and MULTI/EXEC
+//! transactions with WATCH (`kv_batch`). Unlike query caching, errors here are returned: the
 //! application decides what a missing cache server means for it.
 
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ pub enum KvError {
     /// The cache was built without a shared tier.
     NoSharedTier,
     /// The shared tier has no such operation (Memcached has no lists, sets, hashes, sorted
-    /// sets or publish).
+    /// sets, publish, pipelines or transactions; Redis Cluster no pipelines or transactions).
     Unsupported {
         /// The operation.
         op: &'static str,
@@ -66,7 +67,7 @@ impl std::fmt::Display for KvError {
             KvError::Unsupported { op, tier } => write!(
                 f,
                 "{tier} has no `{op}`: use get/set/delete/incr there, or Redis for lists, sets, \
-                 hashes, sorted sets and publish"
+                 hashes, sorted sets, publish, pipelines and transactions"
             ),
             KvError::Server { op, tier, message } => {
                 write!(f, "{tier} failed `{op}`: {message}")
@@ -100,14 +101,14 @@ impl std::fmt::Debug for Kv<'_> {
     }
 }
 
-fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, KvError> {
+pub(crate) fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, KvError> {
     serde_json::to_vec(value).map_err(|e| KvError::Serde {
         key: key.to_owned(),
         message: e.to_string(),
     })
 }
 
-fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, KvError> {
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, KvError> {
     serde_json::from_slice(bytes).map_err(|e| KvError::Serde {
         key: key.to_owned(),
         message: e.to_string(),
@@ -123,12 +124,12 @@ impl<'a> Kv<'a> {
         Kv { tier }
     }
 
-    fn tier(&self) -> Result<&'a SharedTier, KvError> {
+    pub(crate) fn tier(&self) -> Result<&'a SharedTier, KvError> {
         self.tier.ok_or(KvError::NoSharedTier)
     }
 
     /// Runs `call` within the tier's timeout, naming `op` in errors.
-    async fn timed<T>(
+    pub(crate) async fn timed<T>(
         &self,
         op: &'static str,
         call: impl Future<Output = Result<T, String>>,
@@ -164,7 +165,7 @@ impl<'a> Kv<'a> {
         }
     }
 
-    fn key(&self, key: &str) -> Result<String, KvError> {
+    pub(crate) fn key(&self, key: &str) -> Result<String, KvError> {
         Ok(self.tier()?.kv_key(key))
     }
 

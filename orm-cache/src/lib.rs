@@ -38,6 +38,8 @@ mod key;
 mod keys;
 #[cfg(feature = "kv")]
 mod kv;
+#[cfg(feature = "kv")]
+mod kv_batch;
 mod scope;
 mod select;
 mod shared;
@@ -50,6 +52,8 @@ pub use executor::{CacheView, CachedDb};
 pub use keys::{EncryptionKey, KeyProvider, StaticKeys};
 #[cfg(feature = "kv")]
 pub use kv::{Kv, KvError};
+#[cfg(feature = "kv")]
+pub use kv_batch::{KvBatch, KvReplies};
 pub use select::{CacheExt, CachedSelect};
 pub use stats::CacheStats;
 pub use tx::CachedTx;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::{REDIS_URL, Server, prefix};
-use orm::cache::{Cache, KvError};
+use orm::cache::{Cache, KvBatch, KvError};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,6 +116,104 @@ async fn memcached_has_the_basics_and_says_so_for_the_rest() {
         err.to_string().contains("Memcached has no `list_push`"),
         "{err}"
     );
+    let mut batch = KvBatch::new();
+    batch.incr("n", 1);
+    let err = cache.kv().pipeline(&batch).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KvError::Unsupported {
+                op: "pipeline",
+                tier: "Memcached"
+            }
+        ),
+        "{err:?}"
+    );
+    let err = cache
+        .kv()
+        .transaction(&["n"], |_| async { Ok(KvBatch::new()) })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KvError::Unsupported {
+                op: "transaction",
+                tier: "Memcached"
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+/// A transfer of `amount` from the `balance` a transaction read (its watched key 0).
+fn transfer(snapshot: &orm::cache::KvReplies, amount: i64) -> Result<KvBatch, KvError> {
+    let balance: i64 = snapshot.value(0)?.expect("a balance");
+    let mut batch = KvBatch::new();
+    batch
+        .set("balance", &(balance - amount), None)?
+        .incr("spent", amount);
+    Ok(batch)
+}
+
+#[tokio::test]
+async fn redis_pipelines_and_transactions_that_a_watched_write_aborts() {
+    let shared = prefix("kv_batch");
+    let build = || {
+        Cache::builder()
+            .redis_url(REDIS_URL)
+            .prefix(&shared)
+            .build()
+            .unwrap()
+    };
+    let (cache, other) = (build(), build());
+    let kv = cache.kv();
+
+    // A pipeline: one reply per command, in order.
+    let mut batch = KvBatch::new();
+    batch
+        .set("s", &session(1), None)
+        .unwrap()
+        .incr("n", 2)
+        .incr("n", 3)
+        .get("s")
+        .get("missing")
+        .delete("s");
+    let replies = kv.pipeline(&batch).await.unwrap();
+    assert_eq!(replies.len(), 6);
+    assert_eq!(replies.number(2).unwrap(), 5);
+    assert_eq!(replies.value::<Session>(3).unwrap(), Some(session(1)));
+    assert_eq!(replies.value::<Session>(4).unwrap(), None);
+    assert_eq!(replies.number(5).unwrap(), 1);
+    assert!(matches!(replies.number(6), Err(KvError::Serde { .. })));
+    assert_eq!(kv.get::<i64>("n").await.unwrap(), Some(5));
+    assert_eq!(kv.get::<Session>("s").await.unwrap(), None);
+
+    // A transaction over an unchanged watched key commits.
+    kv.set("balance", &100_i64, None).await.unwrap();
+    let done = kv
+        .transaction(
+            &["balance"],
+            |snapshot| async move { transfer(&snapshot, 30) },
+        )
+        .await
+        .unwrap()
+        .expect("no other client wrote `balance`");
+    assert_eq!(done.number(1).unwrap(), 30);
+    assert_eq!(kv.get::<i64>("balance").await.unwrap(), Some(70));
+
+    // Another client writes the watched key between WATCH and EXEC: nothing is written.
+    let theirs = other.kv();
+    let raced = kv
+        .transaction(&["balance"], |snapshot| async move {
+            theirs.set("balance", &1_000_i64, None).await?;
+            transfer(&snapshot, 30)
+        })
+        .await
+        .unwrap();
+    assert!(raced.is_none(), "EXEC must fail after a watched write");
+    assert_eq!(kv.get::<i64>("balance").await.unwrap(), Some(1_000));
+    assert_eq!(kv.get::<i64>("spent").await.unwrap(), Some(30));
 }
 
 #[tokio::test]

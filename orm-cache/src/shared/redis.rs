@@ -23,6 +23,14 @@ impl RedisStore {
     }
 }
 
+#[cfg(feature = "kv")]
+impl RedisStore {
+    /// A new connection of its own (for WATCH, whose state belongs to a connection).
+    pub(crate) async fn dedicated(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+        self.client.get_multiplexed_async_connection().await
+    }
+}
+
 impl Commands for RedisStore {
     type Connection = ConnectionManager;
 

@@ -195,6 +195,8 @@ cached_primitive! {
     #[cfg(feature = "time")] ::time::Time => TimeTime;
     #[cfg(feature = "uuid")] ::uuid::Uuid => Uuid;
     #[cfg(feature = "decimal")] ::rust_decimal::Decimal => Decimal;
+    #[cfg(feature = "bson")] ::bson::oid::ObjectId => ObjectId;
+
 }
 
 #[cfg(feature = "json")]
@@ -267,4 +269,8 @@ fn tag_backend(tag: u8) -> Option<Backend> {
 }
 
 mod codec;
+#[cfg(all(test, feature = "mongodb", feature = "decimal", feature = "uuid"))]
+mod document_tests;
+mod statement;
 pub use codec::{decode_rows, encode_rows, encode_value};
+pub use statement::read_statement;

@@ -141,7 +141,7 @@ impl RowRef<'_> {
             RowRef::Postgres(r) => sqlx::Row::try_get::<Option<T>, _>(r, index),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => sqlx::Row::try_get::<Option<T>, _>(r, index),
-            // Types with a MongoDB mapping decode documents in their `SqlType` impl.
+            // Types with a MongoDB mapping decode documents through `get_document` first.
             #[cfg(feature = "mongodb")]
             RowRef::Document(d) => {
                 return Err(Error::Decode {
@@ -263,15 +263,26 @@ impl RowRef<'_> {
         result.map_err(|source| self.decode_error(index, expected, source))
     }
 
-    /// The column as `T` if this is a MongoDB document.
+    /// The column as `T` if this is a MongoDB document, or a row recorded from one.
+    ///
+    /// Every type with a MongoDB mapping reads documents through here, so a document read
+    /// through [`RowRef::Recording`] records the value decoded (as `T`), and a row replayed
+    /// from the cache ([`RowRef::Cached`] of [`Backend::MongoDb`](super::Backend::MongoDb))
+    /// takes the same path back.
     #[cfg(feature = "mongodb")]
-    pub(crate) fn get_document<T: super::mongo::FromBson>(
+    pub(crate) fn get_document<T: super::mongo::FromBson + CachedPrimitive>(
         &self,
         index: usize,
         expected: &'static str,
     ) -> Option<Result<Option<T>, Error>> {
         match *self {
             RowRef::Document(ref d) => Some(d.decode(index, expected)),
+            RowRef::Cached(row) if row.backend() == super::Backend::MongoDb => {
+                Some(row.get(index, expected))
+            }
+            RowRef::Recording(inner, recorder) => inner
+                .get_document::<T>(index, expected)
+                .map(|result| recorder.record(index, result)),
             _ => None,
         }
     }

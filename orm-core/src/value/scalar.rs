@@ -22,8 +22,8 @@ macro_rules! native_sql_type {
 
             fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
                 #[cfg(feature = "mongodb")]
-                if let RowRef::Document(doc) = row {
-                    return doc.decode::<$ty>(index, stringify!($ty));
+                if let Some(value) = row.get_document::<$ty>(index, stringify!($ty)) {
+                    return value;
                 }
                 row.get::<$ty>(index, stringify!($ty))
             }
