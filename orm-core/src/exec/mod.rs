@@ -134,7 +134,7 @@ pub trait Executor: Send + Sync {
     /// [`Error::InvalidQuery`]: crate::Error::InvalidQuery
     fn execute_raw(&self, sql: &str) -> impl Future<Output = Result<ExecResult>> + Send;
 
-    /// Runs an already compiled SQL query (see [`crate::raw`]) and decodes every row.
+    /// Runs an already compiled SQL query (see [`crate::raw()`]) and decodes every row.
     fn fetch_compiled<T: Send + 'static>(
         &self,
         statement: Compiled,

@@ -407,7 +407,8 @@ impl Db {
     ///
     /// On MongoDB this is `ensure_schema`: the collection is created with a `$jsonSchema`
     /// validator built from the descriptor (unless it exists), then the model's indexes and
-    /// unique indexes (see [`crate::mongo::validator`], [`crate::mongo::index_plans`]).
+    /// unique indexes (see `orm_core::mongo::validator` and `orm_core::mongo::index_plans`,
+    /// with the `mongodb` feature).
     pub async fn create_table<M: crate::Model>(&self) -> Result<()> {
         let dialect = match self.backend() {
             Backend::Sql(dialect) => dialect,

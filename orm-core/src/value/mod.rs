@@ -91,7 +91,7 @@ pub enum Value {
     /// A JSON document.
     #[cfg(feature = "json")]
     Json(Box<::serde_json::Value>),
-    /// A value whose encoding failed (e.g. a [`Json`] whose `Serialize` impl errors); compiling
+    /// A value whose encoding failed (e.g. a `Json<T>` whose `Serialize` impl errors); compiling
     /// a statement that contains it fails with [`Error::InvalidQuery`] and this message.
     #[doc(hidden)]
     Unencodable(ColumnType, String),
