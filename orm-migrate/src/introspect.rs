@@ -394,8 +394,18 @@ fn split(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Adds `(table, 'c' | 't', name)` rows: CHECK constraints and triggers.
-fn add_named(out: &mut PhysSchema, rows: Vec<(String, String, String)>) {
+/// Reads `(table, 'c' | 't', name)` rows with `sql` and adds them to `out`: CHECK
+/// constraints and triggers.
+async fn add_named<E: Executor>(db: &E, sql: &str, out: &mut PhysSchema) -> Result<()> {
+    let rows: Vec<(String, String, String)> = db
+        .fetch_compiled(text(sql, vec![]), |r| {
+            Ok((
+                String::decode(r, 0)?,
+                String::decode(r, 1)?,
+                String::decode(r, 2)?,
+            ))
+        })
+        .await?;
     for (table, kind, name) in rows {
         // A trigger on a table of another schema does not concern this one.
         let Some(t) = out.get_mut(&table) else {
@@ -407,6 +417,7 @@ fn add_named(out: &mut PhysSchema, rows: Vec<(String, String, String)>) {
             t.triggers.insert(name);
         }
     }
+    Ok(())
 }
 
 /// Reads the live schema of the database `db` is connected to (its current PostgreSQL schema,
@@ -524,29 +535,19 @@ async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
             t.indexes.insert(name, (split(&cols), unique));
         }
     }
-    let named: Vec<(String, String, String)> = db
-        .fetch_compiled(
-            text(
-                "SELECT t.relname::text, 'c', con.conname::text FROM pg_constraint con \
-                 JOIN pg_class t ON t.oid = con.conrelid \
-                 JOIN pg_namespace n ON n.oid = t.relnamespace \
-                 WHERE con.contype = 'c' AND n.nspname = current_schema() \
-                 UNION ALL SELECT t.relname::text, 't', tg.tgname::text FROM pg_trigger tg \
-                 JOIN pg_class t ON t.oid = tg.tgrelid \
-                 JOIN pg_namespace n ON n.oid = t.relnamespace \
-                 WHERE NOT tg.tgisinternal AND n.nspname = current_schema()",
-                vec![],
-            ),
-            |r| {
-                Ok((
-                    String::decode(r, 0)?,
-                    String::decode(r, 1)?,
-                    String::decode(r, 2)?,
-                ))
-            },
-        )
-        .await?;
-    add_named(&mut out, named);
+    add_named(
+        db,
+        "SELECT t.relname::text, 'c', con.conname::text FROM pg_constraint con \
+             JOIN pg_class t ON t.oid = con.conrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             WHERE con.contype = 'c' AND n.nspname = current_schema() \
+             UNION ALL SELECT t.relname::text, 't', tg.tgname::text FROM pg_trigger tg \
+             JOIN pg_class t ON t.oid = tg.tgrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             WHERE NOT tg.tgisinternal AND n.nspname = current_schema()",
+        &mut out,
+    )
+    .await?;
     let fks: Vec<(String, String, String, String, String, String, String)> = db
         .fetch_compiled(
             text(
@@ -730,27 +731,17 @@ async fn live_mysql<E: Executor>(db: &E) -> Result<PhysSchema> {
     }
     // MariaDB's JSON type is LONGTEXT with a column-level `json_valid` CHECK named after the
     // column: part of the type, not a constraint of the models.
-    let named: Vec<(String, String, String)> = db
-        .fetch_compiled(
-            text(
-                "SELECT CAST(TABLE_NAME AS CHAR), 'c', CAST(CONSTRAINT_NAME AS CHAR) \
-                 FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() \
-                 AND NOT (LEVEL = 'Column' AND CHECK_CLAUSE LIKE 'json\\_valid(%') \
-                 UNION ALL SELECT CAST(EVENT_OBJECT_TABLE AS CHAR), 't', \
-                 CAST(TRIGGER_NAME AS CHAR) FROM information_schema.TRIGGERS \
-                 WHERE TRIGGER_SCHEMA = DATABASE()",
-                vec![],
-            ),
-            |r| {
-                Ok((
-                    String::decode(r, 0)?,
-                    String::decode(r, 1)?,
-                    String::decode(r, 2)?,
-                ))
-            },
-        )
-        .await?;
-    add_named(&mut out, named);
+    add_named(
+        db,
+        "SELECT CAST(TABLE_NAME AS CHAR), 'c', CAST(CONSTRAINT_NAME AS CHAR) \
+             FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() \
+             AND NOT (LEVEL = 'Column' AND CHECK_CLAUSE LIKE 'json\\_valid(%') \
+             UNION ALL SELECT CAST(EVENT_OBJECT_TABLE AS CHAR), 't', \
+             CAST(TRIGGER_NAME AS CHAR) FROM information_schema.TRIGGERS \
+             WHERE TRIGGER_SCHEMA = DATABASE()",
+        &mut out,
+    )
+    .await?;
     Ok(out)
 }
 
@@ -885,22 +876,12 @@ async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
         t.foreign_keys.sort();
         out.insert(table, t);
     }
-    let triggers: Vec<(String, String, String)> = db
-        .fetch_compiled(
-            text(
-                "SELECT tbl_name, 't', name FROM sqlite_master WHERE type = 'trigger'",
-                vec![],
-            ),
-            |r| {
-                Ok((
-                    String::decode(r, 0)?,
-                    String::decode(r, 1)?,
-                    String::decode(r, 2)?,
-                ))
-            },
-        )
-        .await?;
-    add_named(&mut out, triggers);
+    add_named(
+        db,
+        "SELECT tbl_name, 't', name FROM sqlite_master WHERE type = 'trigger'",
+        &mut out,
+    )
+    .await?;
     Ok(out)
 }
 

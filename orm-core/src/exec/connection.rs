@@ -15,7 +15,7 @@ use super::acquire::{Wait, acquire};
 use super::pool::{Db, Pool};
 #[cfg(feature = "_sqlx")]
 use super::prepared::forget_if_stale;
-use super::prepared::{SchemaClock, changes_schema};
+use super::prepared::{SchemaClock, changes_schema, starts_with_keyword};
 use super::sql_runner::{self, SqlRunner};
 use super::{Backend, Decoder, ExecResult, Executor};
 use crate::error::Result;
@@ -198,11 +198,7 @@ async fn forget_statements(conn: &mut Conn) -> Result<()> {
 
 /// Whether `sql` is a `COMMIT` (or `END`) run by hand.
 fn ends_transaction(sql: &str) -> bool {
-    let word = sql
-        .trim_start()
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .next();
-    word.is_some_and(|w| w.eq_ignore_ascii_case("COMMIT") || w.eq_ignore_ascii_case("END"))
+    starts_with_keyword(sql, &["COMMIT", "END"])
 }
 
 impl Executor for Connection {

@@ -65,16 +65,18 @@ impl SchemaClock {
 /// statement beginning with `ALTER`, `DROP`, `CREATE` or `RENAME`. Errs on the side of yes:
 /// the only cost is that the pool opens fresh connections.
 pub(crate) fn changes_schema(sql: &str) -> bool {
-    sql.split(';').any(|statement| {
-        let word = statement
-            .trim_start()
-            .split(|c: char| !c.is_ascii_alphabetic())
-            .next()
-            .unwrap_or_default();
-        ["ALTER", "DROP", "CREATE", "RENAME"]
-            .iter()
-            .any(|kw| word.eq_ignore_ascii_case(kw))
-    })
+    sql.split(';')
+        .any(|statement| starts_with_keyword(statement, &["ALTER", "DROP", "CREATE", "RENAME"]))
+}
+
+/// Whether the first word of `sql` is one of `keywords` (ASCII, any case).
+pub(crate) fn starts_with_keyword(sql: &str, keywords: &[&str]) -> bool {
+    let word = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default();
+    keywords.iter().any(|kw| word.eq_ignore_ascii_case(kw))
 }
 
 /// Passes `result` through; when it is [`Error::SchemaChanged`], first makes `conn` forget its
