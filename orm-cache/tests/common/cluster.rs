@@ -1,11 +1,12 @@
 //! A Redis Cluster of the test's own: six `redis-server` nodes in cluster mode (three
 //! masters, one replica each), killed on drop.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Six nodes on `base..base + 6`, their cluster bus on `base + BUS..base + BUS + 6` (the
-/// default, port + 10000, does not exist above 55535), their files in a temp directory.
+/// Six nodes on kernel-chosen ports, each with its cluster bus on a second kernel-chosen port
+/// (the default, port + 10000, may not exist or may be taken), their files in a temp directory.
 pub struct Cluster {
     pub ports: Vec<u16>,
     nodes: Vec<Option<Child>>,
@@ -13,31 +14,44 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts the nodes on the first free ports of 55800..55900, joins them with
-    /// `redis-cli --cluster create` and waits until every node reports `cluster_state:ok`.
+    /// Starts the nodes on free ports, joins them with `redis-cli --cluster create` and waits
+    /// until every node reports `cluster_state:ok`.
     pub async fn start() -> Cluster {
-        let base = free_base();
-        let dir =
-            std::env::temp_dir().join(format!("orm-cache-cluster-{}-{base}", std::process::id()));
+        let (ports, buses) = free_ports();
+        let dir = std::env::temp_dir().join(format!(
+            "orm-cache-cluster-{}-{}",
+            std::process::id(),
+            ports[0]
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a temp directory for the cluster");
-        let ports: Vec<u16> = (base..base + 6).collect();
         let mut cluster = Cluster {
             ports: ports.clone(),
             nodes: Vec::new(),
             dir,
         };
-        for port in &ports {
-            let child = Command::new("/usr/bin/redis-server")
+        for (port, bus) in ports.iter().zip(&buses) {
+            let mut command = Command::new("/usr/bin/redis-server");
+            command
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--cluster-port", &(port + BUS).to_string()])
+                .args(["--cluster-port", &bus.to_string()])
                 .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
                 .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
                 .args(["--save", "", "--appendonly", "no"])
                 // Replicas sync at once (the default waits 5 s for more replicas to batch).
                 .args(["--repl-diskless-sync-delay", "0"])
                 .current_dir(&cluster.dir)
-                .stdout(Stdio::null())
+                .stdout(Stdio::null());
+            // A node outlives a test process that is killed (a timeout, ^C) unless the kernel
+            // ends it with its parent; a leftover node would hold its ports for later runs.
+            // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+            let child = command
                 .spawn()
                 .expect("/usr/bin/redis-server starts (bash scripts/cache-servers.sh install)");
             cluster.nodes.push(Some(child));
@@ -156,26 +170,17 @@ impl Drop for Cluster {
     }
 }
 
-/// How far above its node port a node's cluster bus listens.
-const BUS: u16 = 50;
-
-/// The first `base` of 55800..55850, not handed out before by this process, whose node and
-/// bus ports are all free.
-fn free_base() -> u16 {
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(55800);
-    loop {
-        let base = NEXT.fetch_add(6, std::sync::atomic::Ordering::Relaxed);
-        assert!(
-            base + 6 <= 55800 + BUS,
-            "no six free ports left in 55800..55900"
-        );
-        let free = (base..base + 6)
-            .flat_map(|p| [p, p + BUS])
-            .all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
-        if free {
-            return base;
-        }
-    }
+/// Six node ports and six cluster-bus ports, all distinct, chosen by the kernel: the twelve
+/// listeners are held together so that none is handed out twice, then closed for the nodes.
+fn free_ports() -> (Vec<u16>, Vec<u16>) {
+    let listeners: Vec<std::net::TcpListener> = (0..12)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().expect("bound").port())
+        .collect();
+    (ports[..6].to_vec(), ports[6..].to_vec())
 }
 
 async fn connect(port: u16) -> redis::aio::MultiplexedConnection {
