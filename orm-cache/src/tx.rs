@@ -46,19 +46,7 @@ impl CachedDb<Db> {
         Fut: Future<Output = std::result::Result<T, E>>,
         E: From<Error>,
     {
-        let tx = self.begin().await?;
-        match body(tx.clone()).await {
-            Ok(value) => {
-                tx.commit().await?;
-                Ok(value)
-            }
-            Err(e) => {
-                // The body's error is the one to report; a failed rollback also ends the
-                // transaction (the server rolls back when the connection is reset).
-                let _rollback = tx.rollback().await;
-                Err(e)
-            }
-        }
+        self.begin().await?.run(body).await
     }
 }
 
@@ -87,5 +75,15 @@ impl CachedTx {
     /// still invalidate at the outer commit, which is merely conservative).
     pub async fn rollback(self) -> Result<()> {
         Finish::rollback(self.layered).await
+    }
+}
+
+impl Finish for CachedTx {
+    async fn commit(self) -> Result<()> {
+        CachedTx::commit(self).await
+    }
+
+    async fn rollback(self) -> Result<()> {
+        CachedTx::rollback(self).await
     }
 }

@@ -942,7 +942,11 @@ async fn the_cache_is_a_layer_that_stacks_with_others_and_invalidates_at_commit(
     let read = || Account::find(&stack, 1);
     assert_eq!(read().await.unwrap(), Some(account(1, "ada", 10)));
     assert_eq!(read().await.unwrap(), Some(account(1, "ada", 10)));
-    assert_eq!(below.seen(), 1, "the second read is answered by the cache layer");
+    assert_eq!(
+        below.seen(),
+        1,
+        "the second read is answered by the cache layer"
+    );
 
     // A transaction begun through the stack: its reads go to the database, its write
     // invalidates the row once committed, not before.
@@ -953,11 +957,18 @@ async fn the_cache_is_a_layer_that_stacks_with_others_and_invalidates_at_commit(
         .execute(&tx)
         .await
         .unwrap();
-    assert_eq!(Account::find(&tx, 1).await.unwrap(), Some(account(1, "ada", 99)));
+    assert_eq!(
+        Account::find(&tx, 1).await.unwrap(),
+        Some(account(1, "ada", 99))
+    );
     let seen = below.seen();
     tx.commit().await.unwrap();
     assert_eq!(read().await.unwrap(), Some(account(1, "ada", 99)));
-    assert_eq!(below.seen(), seen + 1, "the committed write made the entry a miss");
+    assert_eq!(
+        below.seen(),
+        seen + 1,
+        "the committed write made the entry a miss"
+    );
 
     // A rolled-back write leaves the entry valid (and the row unchanged).
     let tx = Begin::begin(&stack).await.unwrap();

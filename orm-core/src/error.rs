@@ -280,6 +280,37 @@ fn display_name(name: &Option<String>) -> String {
 }
 
 impl Error {
+    /// The variant's name in snake case (`unique_violation`, `connection_lost`, …): a stable,
+    /// low-cardinality label for metrics and the `error.type` of tracing spans.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } => "not_found",
+            Error::UniqueViolation { .. } => "unique_violation",
+            Error::ForeignKeyViolation { .. } => "foreign_key_violation",
+            Error::CheckViolation { .. } => "check_violation",
+            Error::NotNullViolation { .. } => "not_null_violation",
+            Error::ValueTooLong { .. } => "value_too_long",
+            Error::OutOfRange { .. } => "out_of_range",
+            Error::InvalidValue { .. } => "invalid_value",
+            Error::Decode { .. } => "decode",
+            Error::Connection { .. } => "connection",
+            Error::ConnectionLost { .. } => "connection_lost",
+            Error::CommitOutcomeUnknown { .. } => "commit_outcome_unknown",
+            Error::Authentication { .. } => "authentication",
+            Error::DatabaseNotFound { .. } => "database_not_found",
+            Error::Timeout { .. } => "timeout",
+            Error::SerializationFailure { .. } => "serialization_failure",
+            Error::Deadlock { .. } => "deadlock",
+            Error::SchemaChanged { .. } => "schema_changed",
+            Error::LockTimeout { .. } => "lock_timeout",
+            Error::RetriesExhausted { .. } => "retries_exhausted",
+            Error::Config(_) => "config",
+            Error::Schema(_) => "schema",
+            Error::InvalidQuery(_) => "invalid_query",
+            Error::Database { .. } => "database",
+        }
+    }
+
     /// Whether the error is a unique-constraint violation.
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, Error::UniqueViolation { .. })

@@ -16,6 +16,8 @@ pub use exec::mock;
 pub mod model;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub mod observe;
 pub mod query;
 pub mod raw;
 pub mod schema;

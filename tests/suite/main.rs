@@ -6,6 +6,8 @@
 #[macro_use]
 mod harness;
 mod layers;
+#[cfg(all(feature = "tracing", feature = "metrics"))]
+mod observe;
 mod reporting;
 mod schema_change;
 mod types;

@@ -223,6 +223,17 @@ fn last_micro() -> NaiveTime {
     NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).unwrap()
 }
 
+/// Whether `value` holds `false` under a key `id` at any depth.
+fn has_false_id(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| (k == "id" && *v == serde_json::Value::Bool(false)) || has_false_id(v)),
+        serde_json::Value::Array(items) => items.iter().any(has_false_id),
+        _ => false,
+    }
+}
+
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
     use serde_json::Value as J;
     let leaf = prop_oneof![
@@ -340,7 +351,12 @@ suite! {
         ];
         // On MongoDB a top-level JSON `null` is BSON `null`, which is NULL (README, MongoDB).
         let mongo = is_mongo(db);
-        let strategy = json_value().prop_filter("no top-level null on MongoDB", move |v| !(mongo && v.is_null()));
+        // The nx-27017 test server stores a `false` under a key named `id` as 0 (pymongo sees
+        // the same; README, "The MongoDB test server"): such documents are left to real MongoDB.
+        let test_server = mongo && !cfg!(orm_mongo_real);
+        let strategy = json_value()
+            .prop_filter("no top-level null on MongoDB", move |v| !(mongo && v.is_null()))
+            .prop_filter("no `id: false` on the test server", move |v| !(test_server && has_false_id(v)));
         round_trip(db, extremes, strategy, make!(RtJsonValue), same).await
     }
 

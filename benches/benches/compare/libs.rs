@@ -102,6 +102,13 @@ pub mod orm_side {
         db.layer(PassThrough).layer(PassThrough).layer(PassThrough)
     }
 
+    /// `db` under the tracing and metrics layers, with no subscriber or recorder installed
+    /// (`orm_observed` in instruction counts).
+    pub fn observed(db: &Db) -> impl Executor {
+        db.layer(orm::observe::Metrics::new())
+            .layer(orm::observe::Tracing::new())
+    }
+
     pub fn build(dialect: Dialect) -> orm::Compiled {
         User::query()
             .filter(User::ID.gt(10))

@@ -264,6 +264,8 @@ pub fn profile(rt: &Runtime, spec: &str) {
         let conn = || ctx.diesel[0].lock().unwrap();
         let layered = orm_side::layers3(&ctx.orm);
         let layered = &layered;
+        let observed = orm_side::observed(&ctx.orm);
+        let observed = &observed;
         for _ in 0..iterations {
             match (workload, lib) {
                 ("select_users", "orm") => drop(black_box(orm_side::select_users(ctx).await)),
@@ -283,6 +285,9 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("left_join", "diesel") => drop(black_box(diesel_side::join(&mut conn()))),
                 ("find_by_pk", "orm") => drop(black_box(orm_side::find(&ctx.orm, id).await)),
                 ("find_by_pk", "orm_layers3") => drop(black_box(orm_side::find(layered, id).await)),
+                ("find_by_pk", "orm_observed") => {
+                    drop(black_box(orm_side::find(observed, id).await))
+                }
                 ("find_by_pk", "sqlx") => drop(black_box(
                     sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await,
                 )),
@@ -306,7 +311,8 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("build_3_predicates", "diesel") => drop(black_box(diesel_side::build(dialect))),
                 _ => panic!(
                     "ORM_BENCH_PROFILE: unknown library `{lib}`; use orm, orm_layers3 (three \
-                     pass-through layers), sqlx, seaorm, diesel"
+                     pass-through layers), orm_observed (tracing and metrics layers, find_by_pk), \
+                     sqlx, seaorm, diesel"
                 ),
             }
         }

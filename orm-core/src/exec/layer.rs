@@ -130,7 +130,7 @@ impl<T> Op<T> {
                 Some(query.schema)
             }
             Op::InsertReturning(query, _) => Some(query.schema),
-            Op::Execute(statement) => Some(statement_schema(statement)),
+            Op::Execute(statement) => Some(statement.schema()),
             Op::ExecuteRaw(_) | Op::FetchCompiled(..) | Op::ExecuteCompiled(_) => None,
         }
     }
@@ -186,16 +186,6 @@ fn sql_dialect(backend: Backend) -> Result<crate::sql::Dialect> {
             "{backend} writes have no single compiled statement; read the IR statement instead"
         ))
     })
-}
-
-fn statement_schema(statement: &Statement) -> &'static ModelSchema {
-    match statement {
-        Statement::Select(q) => q.schema,
-        Statement::Insert(q) => q.schema,
-        Statement::Upsert(q) => q.insert.schema,
-        Statement::Update(q) => q.schema,
-        Statement::Delete(q) => q.schema,
-    }
 }
 
 /// Code that runs around every operation of the executor it is stacked on (see the module
@@ -477,6 +467,33 @@ pub trait Finish: Executor + Sized {
 
     /// Rolls back.
     fn rollback(self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Runs `body` with a handle of this transaction: commits when it returns `Ok`, rolls
+    /// back when it returns `Err` (a panic drops the transaction, which rolls it back).
+    fn run<T, Er, Fut>(
+        self,
+        body: impl FnOnce(Self) -> Fut,
+    ) -> impl Future<Output = std::result::Result<T, Er>>
+    where
+        Self: Clone,
+        Fut: Future<Output = std::result::Result<T, Er>>,
+        Er: From<Error>,
+    {
+        async move {
+            match body(self.clone()).await {
+                Ok(value) => {
+                    self.commit().await?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    // The body's error is the one to report; a failed rollback also ends the
+                    // transaction (the server rolls back when the connection is reset).
+                    let _rollback = self.rollback().await;
+                    Err(e)
+                }
+            }
+        }
+    }
 }
 
 impl Begin for Db {
@@ -530,16 +547,6 @@ impl<L: Layer + Clone, E: Begin> Layered<L, E> {
         Fut: Future<Output = std::result::Result<T, Er>>,
         Er: From<Error>,
     {
-        let tx = Begin::begin(self).await?;
-        match body(tx.clone()).await {
-            Ok(value) => {
-                tx.commit().await?;
-                Ok(value)
-            }
-            Err(e) => {
-                let _rollback = tx.rollback().await;
-                Err(e)
-            }
-        }
+        Begin::begin(self).await?.run(body).await
     }
 }

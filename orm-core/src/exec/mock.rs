@@ -28,6 +28,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use super::cached::{CachedRow, Slot};
+use super::sql_driver::SqlDriver;
 use super::{Backend, Db, Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -211,15 +212,37 @@ impl MockConn {
         }
     }
 
-    pub(crate) fn fetch_all<T>(&self, statement: Compiled, decode: Decoder<T>) -> Result<Vec<T>> {
+    /// Records SQL text without parameters; it always succeeds and consumes no result
+    /// (transaction control, DDL, session settings).
+    pub(crate) fn record_raw(&self, sql: &str) -> Result<ExecResult> {
+        lock(&self.db.state.log).push(MockStatement {
+            sql: sql.to_owned(),
+            values: Vec::new(),
+        });
+        Ok(ExecResult::default())
+    }
+
+    /// Ends a transaction begun on this connection.
+    pub(crate) fn finish(self, commit: bool) -> Result<()> {
+        self.record_raw(if commit { "COMMIT" } else { "ROLLBACK" })
+            .map(drop)
+    }
+}
+
+impl SqlDriver for MockConn {
+    async fn fetch_all<T: Send>(
+        &mut self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
         self.rows(statement)?
             .into_iter()
             .map(|row| decode_row(row, decode))
             .collect()
     }
 
-    pub(crate) fn fetch_optional<T>(
-        &self,
+    async fn fetch_optional<T: Send>(
+        &mut self,
         statement: Compiled,
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
@@ -230,27 +253,19 @@ impl MockConn {
             .transpose()
     }
 
-    pub(crate) fn execute(&self, statement: Compiled) -> Result<ExecResult> {
+    async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {
         match self.run(statement)? {
             (MockResult::Exec(done), _) => Ok(done),
             (other, sql) => Err(wrong_kind(&sql, "an exec result", &other)),
         }
     }
 
-    /// Records SQL text without parameters; it always succeeds and consumes no result
-    /// (transaction control, DDL, session settings).
-    pub(crate) fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
-        lock(&self.db.state.log).push(MockStatement {
-            sql: sql.to_owned(),
-            values: Vec::new(),
-        });
-        Ok(ExecResult::default())
+    async fn execute_raw(&mut self, sql: &str) -> Result<ExecResult> {
+        self.record_raw(sql)
     }
 
-    /// Ends a transaction begun on this connection.
-    pub(crate) fn finish(self, commit: bool) -> Result<()> {
-        self.execute_raw(if commit { "COMMIT" } else { "ROLLBACK" })
-            .map(drop)
+    async fn forget_statements(&mut self) -> Result<()> {
+        Ok(())
     }
 }
 

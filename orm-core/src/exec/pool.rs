@@ -7,10 +7,11 @@ use std::time::Duration;
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use super::acquire::{Remote, acquire};
+use super::layer::Finish;
 use super::prepared::{SchemaClock, changes_schema};
 use super::sql_driver::{PooledConn, SqlConn, Wait};
 use super::target::{Target, executor_for_target};
-use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions, run_in_transaction};
+use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions};
 use super::{Backend, ExecResult, Executor};
 use crate::error::{Error, Result};
 use crate::query::ir::{InsertQuery, OnConflict};
@@ -494,7 +495,7 @@ impl Db {
         #[cfg(feature = "mock")]
         if let Pool::Mock(mock) = &self.pool {
             let conn = mock.connect()?;
-            conn.execute_raw(&begin)?;
+            conn.record_raw(&begin)?;
             return Ok(Transaction::new(
                 Backend::Sql(dialect),
                 self.schema_clock.clone(),
@@ -556,7 +557,7 @@ impl Db {
         E: From<Error>,
     {
         let tx = self.begin_with(options).await?;
-        run_in_transaction(tx, body).await
+        tx.run(body).await
     }
 
     /// Runs `body` in a transaction and runs it again, in a new transaction, when it fails
@@ -580,7 +581,7 @@ impl Db {
         let mut attempt = 1;
         loop {
             let outcome = match self.begin_with(options).await {
-                Ok(tx) => run_in_transaction(tx, &mut body).await,
+                Ok(tx) => tx.run(&mut body).await,
                 Err(e) => Err(e),
             };
             match outcome {

@@ -1,23 +1,56 @@
-//! The SQL drivers below the executor: one connection of any of them, borrowed for one
-//! statement ([`SqlConn`]), and the per-dialect glue on sqlx that binds values, runs the
+//! The SQL drivers below the executor: what a driver does with one of its connections
+//! ([`SqlDriver`], one implementation per driver), one connection of any of them borrowed for
+//! one statement ([`SqlConn`]), and the per-dialect glue on sqlx that binds values, runs the
 //! statement and decodes rows as they arrive.
 //!
 //! Every SQL statement of a pool, a transaction or a held connection reaches its driver through
 //! [`SqlConn`]; this is the only place that matches on the driver, so a new SQL driver is one
-//! variant here and one module (see `mock` for the smallest one).
+//! [`SqlDriver`] implementation and one variant here (see `mock` for the smallest one).
+
+use std::future::Future;
 
 use super::{Decoder, ExecResult};
 use crate::error::Result;
 use crate::sql::Compiled;
 
+/// What a SQL driver does with one of its connections. Transactions are SQL statements run on
+/// one connection (`BEGIN …`, `SAVEPOINT …`, `COMMIT`), so these five are all a driver needs.
+pub(crate) trait SqlDriver: Send {
+    /// Runs a query and decodes every row as it arrives (each driver row is dropped once
+    /// decoded).
+    fn fetch_all<T: Send>(
+        &mut self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send;
+
+    /// Runs a query and decodes its first row, if any.
+    fn fetch_optional<T: Send>(
+        &mut self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Option<T>>> + Send;
+
+    /// Runs a statement that returns no rows.
+    fn execute(&mut self, statement: Compiled) -> impl Future<Output = Result<ExecResult>> + Send;
+
+    /// Runs SQL text without parameters (DDL, transaction control, session settings).
+    fn execute_raw(&mut self, sql: &str) -> impl Future<Output = Result<ExecResult>> + Send;
+
+    /// Forgets the connection's prepared statements (after a schema change: its later
+    /// statements are prepared against the new schema).
+    fn forget_statements(&mut self) -> impl Future<Output = Result<()>> + Send;
+}
+
 /// Per-backend glue: bind values, run, decode rows with the generated decoder.
 macro_rules! sqlx_backend {
-    ($module:ident, $feature:literal, $db:ty, $variant:ident, $last_id:expr) => {
+    ($module:ident, $feature:literal, $db:ty, $conn:ty, $variant:ident, $last_id:expr) => {
         #[cfg(feature = $feature)]
         pub(crate) mod $module {
             use sqlx::query::Query;
             use sqlx::{AssertSqlSafe, Database};
 
+            use super::super::prepared::forget_if_stale;
             use super::super::{Decoder, ExecResult, RowRef, from_sqlx};
             use crate::error::Result;
             use crate::sql::Compiled;
@@ -94,6 +127,43 @@ macro_rules! sqlx_backend {
                     last_insert_id: None,
                 })
             }
+
+            /// Each statement's error passes through `forget_if_stale`: a statement prepared
+            /// before a schema change makes the connection forget its statements.
+            impl super::SqlDriver for $conn {
+                async fn fetch_all<T: Send>(
+                    &mut self,
+                    statement: Compiled,
+                    decode: Decoder<T>,
+                ) -> Result<Vec<T>> {
+                    let result = fetch_all(&mut *self, statement, decode).await;
+                    forget_if_stale(self, result).await
+                }
+
+                async fn fetch_optional<T: Send>(
+                    &mut self,
+                    statement: Compiled,
+                    decode: Decoder<T>,
+                ) -> Result<Option<T>> {
+                    let result = fetch_optional(&mut *self, statement, decode).await;
+                    forget_if_stale(self, result).await
+                }
+
+                async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {
+                    let result = execute(&mut *self, statement).await;
+                    forget_if_stale(self, result).await
+                }
+
+                async fn execute_raw(&mut self, sql: &str) -> Result<ExecResult> {
+                    let result = execute_raw(&mut *self, sql).await;
+                    forget_if_stale(self, result).await
+                }
+
+                async fn forget_statements(&mut self) -> Result<()> {
+                    use sqlx::Connection as _;
+                    self.clear_cached_statements().await.map_err(from_sqlx)
+                }
+            }
         }
     };
 }
@@ -102,6 +172,7 @@ sqlx_backend!(
     sqlite,
     "sqlite",
     sqlx::Sqlite,
+    sqlx::SqliteConnection,
     Sqlite,
     |r: &sqlx::sqlite::SqliteQueryResult| { Some(r.last_insert_rowid()) }
 );
@@ -109,6 +180,7 @@ sqlx_backend!(
     postgres,
     "postgres",
     sqlx::Postgres,
+    sqlx::PgConnection,
     Postgres,
     |_: &sqlx::postgres::PgQueryResult| { None }
 );
@@ -116,6 +188,7 @@ sqlx_backend!(
     mysql,
     "mysql",
     sqlx::MySql,
+    sqlx::MySqlConnection,
     MySql,
     |r: &sqlx::mysql::MySqlQueryResult| {
         i64::try_from(r.last_insert_id()).ok().filter(|id| *id != 0)
@@ -141,45 +214,32 @@ pub(crate) enum SqlConn<'c> {
     #[cfg(feature = "mysql")]
     MySql(&'c mut sqlx::MySqlConnection),
     #[cfg(feature = "mock")]
-    Mock(&'c super::mock::MockConn),
+    Mock(&'c mut super::mock::MockConn),
     #[allow(dead_code)]
     None(std::convert::Infallible, std::marker::PhantomData<&'c ()>),
 }
 
-/// Runs `$func` of the connection's driver module; a sqlx connection then forgets its prepared
-/// statements when one of them outlived a schema change ([`forget_if_stale`]).
+/// Runs `$func` on the connection, whichever driver it is.
 macro_rules! on_driver {
     ($conn:expr, $func:ident ( $($arg:expr),* )) => {
         match $conn {
             #[cfg(feature = "sqlite")]
-            SqlConn::Sqlite(c) => {
-                let result = sqlite::$func(&mut *c, $($arg),*).await;
-                forget_if_stale(c, result).await
-            }
+            SqlConn::Sqlite(c) => c.$func($($arg),*).await,
             #[cfg(feature = "postgres")]
-            SqlConn::Postgres(c) => {
-                let result = postgres::$func(&mut *c, $($arg),*).await;
-                forget_if_stale(c, result).await
-            }
+            SqlConn::Postgres(c) => c.$func($($arg),*).await,
             #[cfg(feature = "mysql")]
-            SqlConn::MySql(c) => {
-                let result = mysql::$func(&mut *c, $($arg),*).await;
-                forget_if_stale(c, result).await
-            }
+            SqlConn::MySql(c) => c.$func($($arg),*).await,
             #[cfg(feature = "mock")]
-            SqlConn::Mock(c) => c.$func($($arg),*),
+            SqlConn::Mock(c) => c.$func($($arg),*).await,
             SqlConn::None(never, _) => match never {},
         }
     };
 }
 
-#[cfg(feature = "_sqlx")]
-use super::prepared::forget_if_stale;
-
-#[cfg_attr(not(feature = "_sqlx"), allow(unused_variables))]
+#[cfg_attr(not(any(feature = "_sqlx", feature = "mock")), allow(unused_variables))]
 impl SqlConn<'_> {
     /// Runs a query and decodes every row as it arrives.
-    pub(crate) async fn fetch_all<T>(
+    pub(crate) async fn fetch_all<T: Send>(
         self,
         statement: Compiled,
         decode: Decoder<T>,
@@ -188,7 +248,7 @@ impl SqlConn<'_> {
     }
 
     /// Runs a query and decodes its first row, if any.
-    pub(crate) async fn fetch_optional<T>(
+    pub(crate) async fn fetch_optional<T: Send>(
         self,
         statement: Compiled,
         decode: Decoder<T>,
@@ -209,23 +269,7 @@ impl SqlConn<'_> {
     /// Makes the connection forget its prepared statements (after DDL it ran itself: its later
     /// statements are prepared against the new schema).
     pub(crate) async fn forget_statements(self) -> Result<()> {
-        #[cfg(feature = "_sqlx")]
-        use sqlx::Connection as _;
-        let done = match self {
-            #[cfg(feature = "sqlite")]
-            SqlConn::Sqlite(c) => c.clear_cached_statements().await,
-            #[cfg(feature = "postgres")]
-            SqlConn::Postgres(c) => c.clear_cached_statements().await,
-            #[cfg(feature = "mysql")]
-            SqlConn::MySql(c) => c.clear_cached_statements().await,
-            #[cfg(feature = "mock")]
-            SqlConn::Mock(_) => return Ok(()),
-            SqlConn::None(never, _) => match never {},
-        };
-        #[cfg(feature = "_sqlx")]
-        return done.map_err(super::from_sqlx);
-        #[cfg(not(feature = "_sqlx"))]
-        done
+        on_driver!(self, forget_statements())
     }
 }
 

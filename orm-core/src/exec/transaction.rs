@@ -4,7 +4,6 @@
 //! A [`Transaction`] is a cheap handle (clones share one transaction) and an [`Executor`], so
 //! every query method that takes `&db` also takes `&tx`.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::Duration;
@@ -408,28 +407,5 @@ impl RetryPolicy {
             .map_or(0, |d| d.subsec_nanos());
         let jitter = capped.mul_f64(f64::from(nanos % 500) / 1000.0);
         capped.saturating_sub(jitter)
-    }
-}
-
-/// Runs `body` in a transaction on `begin()`: commit on `Ok`, rollback on `Err` or panic.
-pub(crate) async fn run_in_transaction<T, E, Fut>(
-    tx: Transaction,
-    body: impl FnOnce(Transaction) -> Fut,
-) -> std::result::Result<T, E>
-where
-    Fut: Future<Output = std::result::Result<T, E>>,
-    E: From<Error>,
-{
-    match body(tx.clone()).await {
-        Ok(value) => {
-            tx.commit().await?;
-            Ok(value)
-        }
-        Err(e) => {
-            // The body's error is the one to report; a failed rollback also ends the
-            // transaction (the server rolls back when the connection is reset).
-            let _rollback = tx.rollback().await;
-            Err(e)
-        }
     }
 }

@@ -509,6 +509,19 @@ pub enum Statement {
     Delete(DeleteQuery),
 }
 
+impl Statement {
+    /// The model the statement reads or writes (an upsert's: the one it inserts into).
+    pub fn schema(&self) -> &'static ModelSchema {
+        match self {
+            Statement::Select(q) => q.schema,
+            Statement::Insert(q) => q.schema,
+            Statement::Upsert(q) => q.insert.schema,
+            Statement::Update(q) => q.schema,
+            Statement::Delete(q) => q.schema,
+        }
+    }
+}
+
 impl SelectQuery {
     /// The model whose table `column` names in this query: the model's own, or the joined
     /// one (by its alias in a self-join); `None` for a column of neither.

@@ -29,7 +29,6 @@ pub use dialect::{Capabilities, Dialect};
 
 use crate::error::Error;
 use crate::query::ir::{SelectQuery, Statement};
-use crate::schema::ModelSchema;
 use crate::value::Value;
 
 /// A statement compiled for one dialect: SQL text with placeholders and the values to bind.
@@ -63,7 +62,7 @@ pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Erro
     check::statement(statement, dialect)?;
     if let Some(shape) = shapes::statement_shape(statement) {
         return shapes::compiled(
-            schema_of(statement),
+            statement.schema(),
             shape,
             dialect,
             || shapes::statement_values(statement, dialect),
@@ -71,17 +70,6 @@ pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Erro
         );
     }
     compile_checked(statement, dialect)
-}
-
-/// The model a statement reads or writes.
-fn schema_of(statement: &Statement) -> &'static ModelSchema {
-    match statement {
-        Statement::Select(q) => q.schema,
-        Statement::Insert(q) => q.schema,
-        Statement::Upsert(q) => q.insert.schema,
-        Statement::Update(q) => q.schema,
-        Statement::Delete(q) => q.schema,
-    }
 }
 
 /// [`compile`] after [`check::statement`]: lowered, then rendered.

@@ -613,7 +613,7 @@ mod tests {
     }
 
     fn schema(statement: &Statement) -> &'static ModelSchema {
-        super::super::schema_of(statement)
+        statement.schema()
     }
 
     fn kept_sql(statement: &Statement, dialect: Dialect) -> Option<String> {

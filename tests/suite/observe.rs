@@ -1,0 +1,267 @@
+//! Observability layers (`orm::observe`): the spans, events and metric values they produce on
+//! every backend, and that a bound value never appears in them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use orm::exec::{Begin, Finish};
+use orm::observe::{Metrics, Tracing};
+use orm::prelude::*;
+use orm::{Backend, Dialect, Error};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "obs_items")]
+struct Item {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(max_length = 60)]
+    secret: String,
+}
+
+/// A value that must never be recorded.
+const SECRET: &str = "s3cret-value-never-logged";
+
+/// One captured span or event: its name, its parent span's name, and its fields.
+#[derive(Debug, Clone, Default)]
+struct Captured {
+    name: String,
+    parent: Option<String>,
+    fields: HashMap<String, String>,
+}
+
+#[derive(Clone, Default)]
+struct Capture {
+    spans: Arc<Mutex<HashMap<u64, Captured>>>,
+    order: Arc<Mutex<Vec<u64>>>,
+    events: Arc<Mutex<Vec<Captured>>>,
+}
+
+struct Fields<'a>(&'a mut HashMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Capture {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut captured = Captured {
+            name: attrs.metadata().name().to_owned(),
+            parent: ctx
+                .span(id)
+                .and_then(|s| s.parent())
+                .map(|p| p.name().to_owned()),
+            ..Captured::default()
+        };
+        attrs.record(&mut Fields(&mut captured.fields));
+        self.spans.lock().unwrap().insert(id.into_u64(), captured);
+        self.order.lock().unwrap().push(id.into_u64());
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
+        if let Some(span) = self.spans.lock().unwrap().get_mut(&id.into_u64()) {
+            values.record(&mut Fields(&mut span.fields));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        let mut captured = Captured {
+            name: event.metadata().target().to_owned(),
+            parent: ctx.event_span(event).map(|s| s.name().to_owned()),
+            ..Captured::default()
+        };
+        event.record(&mut Fields(&mut captured.fields));
+        self.events.lock().unwrap().push(captured);
+    }
+}
+
+impl Capture {
+    fn spans(&self) -> Vec<Captured> {
+        let spans = self.spans.lock().unwrap();
+        self.order
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|id| spans[id].clone())
+            .collect()
+    }
+
+    fn statements(&self) -> Vec<Captured> {
+        self.spans()
+            .into_iter()
+            .filter(|s| s.name == "db.statement")
+            .collect()
+    }
+}
+
+/// The metric recorder of this test binary (installed once), and every counter value read
+/// from it so far: a snapshot resets the recorder's counters, so each snapshot is added to
+/// this running total, which tests running at the same time then all see.
+fn recorder() -> &'static (Snapshotter, Mutex<HashMap<String, u64>>) {
+    static RECORDER: OnceLock<(Snapshotter, Mutex<HashMap<String, u64>>)> = OnceLock::new();
+    RECORDER.get_or_init(|| {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        recorder
+            .install()
+            .expect("the only metrics recorder of the suite");
+        (snapshotter, Mutex::new(HashMap::new()))
+    })
+}
+
+/// `name{k="v",…}` with the labels sorted.
+fn metric_id(name: &str, labels: impl IntoIterator<Item = (String, String)>) -> String {
+    let mut labels: Vec<String> = labels
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect();
+    labels.sort();
+    format!("{name}{{{}}}", labels.join(","))
+}
+
+/// The value of counter `name` with exactly these labels (0 if never incremented).
+fn counter(name: &str, labels: &[(&str, &str)]) -> u64 {
+    let (snapshotter, totals) = recorder();
+    let mut totals = totals.lock().unwrap();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        if let DebugValue::Counter(n) = value {
+            let key = key.key();
+            let labels = key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()));
+            *totals.entry(metric_id(key.name(), labels)).or_default() += n;
+        }
+    }
+    let wanted = metric_id(
+        name,
+        labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    totals.get(&wanted).copied().unwrap_or(0)
+}
+
+fn system(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sql(Dialect::Postgres) => "postgresql",
+        Backend::Sql(Dialect::MySql) => "mysql",
+        Backend::Sql(Dialect::Sqlite) => "sqlite",
+        _ => "mongodb",
+    }
+}
+
+suite! {
+    async fn every_statement_has_a_span_with_the_database_conventions_and_no_bound_value(db) {
+        db.create_table::<Item>().await?;
+        let capture = Capture::default();
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+        let traced = db.layer(Tracing::new().slow_query_threshold(Duration::ZERO));
+        let item = Item { id: 1, secret: SECRET.into() };
+        item.clone().insert(&traced).await?;
+        let found = Item::query().filter(Item::SECRET.eq(SECRET)).all(&traced).await?;
+        assert_eq!(found, vec![item.clone()]);
+        let err = item.clone().insert(&traced).await.unwrap_err();
+        assert!(matches!(err, Error::UniqueViolation { .. }), "{err:?}");
+
+        let mongo = db.backend() == Backend::MongoDb;
+        let (insert, select) = if mongo { ("insert", "find") } else { ("INSERT", "SELECT") };
+        let spans = capture.statements();
+        assert_eq!(spans.len(), 3, "{spans:#?}");
+        for span in &spans {
+            assert_eq!(span.fields["db.system.name"], system(db.backend()));
+            assert_eq!(span.fields["db.collection.name"], "obs_items");
+            assert_eq!(span.fields["otel.kind"], "client");
+            for value in span.fields.values() {
+                assert!(!value.contains(SECRET), "a bound value was recorded: {span:#?}");
+            }
+        }
+        assert_eq!(spans[0].fields["otel.name"], format!("{insert} obs_items"));
+        assert_eq!(spans[0].fields["orm.rows_affected"], "1");
+        assert_eq!(spans[1].fields["db.operation.name"], select);
+        assert_eq!(spans[1].fields["db.response.returned_rows"], "1");
+        assert_eq!(spans[2].fields["error.type"], "unique_violation");
+        assert_eq!(spans[2].fields["otel.status_code"], "ERROR");
+        if !mongo {
+            let text = &spans[1].fields["db.query.text"];
+            assert!(text.starts_with("SELECT") && text.contains("obs_items"), "{text}");
+        }
+        // A zero threshold makes every statement slow: one event each, under its span.
+        let events = capture.events.lock().unwrap().clone();
+        let slow: Vec<&Captured> = events.iter().filter(|e| e.name == "orm::slow_query").collect();
+        assert_eq!(slow.len(), 3, "{events:#?}");
+        assert!(slow.iter().all(|e| e.parent.as_deref() == Some("db.statement")));
+        assert!(slow.iter().all(|e| !e.fields.values().any(|v| v.contains(SECRET))));
+        Ok(())
+    }
+
+    async fn a_transaction_has_a_span_its_statements_nest_under(db) {
+        db.create_table::<Item>().await?;
+        let capture = Capture::default();
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+        let traced = db.layer(Tracing::new());
+        let tx = Begin::begin(&traced).await?;
+        Item { id: 1, secret: "a".into() }.insert(&tx).await?;
+        tx.commit().await?;
+        let tx = Begin::begin(&traced).await?;
+        Item { id: 2, secret: "b".into() }.insert(&tx).await?;
+        tx.rollback().await?;
+        assert_eq!(Item::query().count(db).await?, 1);
+
+        let spans = capture.spans();
+        let transactions: Vec<&Captured> = spans.iter().filter(|s| s.name == "db.transaction").collect();
+        assert_eq!(transactions.len(), 2, "{spans:#?}");
+        assert_eq!(transactions[0].fields["orm.outcome"], "commit");
+        assert_eq!(transactions[1].fields["orm.outcome"], "rollback");
+        let statements = capture.statements();
+        assert_eq!(statements.len(), 2);
+        assert!(statements.iter().all(|s| s.parent.as_deref() == Some("db.transaction")), "{statements:#?}");
+        Ok(())
+    }
+
+    async fn statements_are_counted_by_backend_model_operation_and_outcome(db) {
+        db.create_table::<Item>().await?;
+        let metrics = Metrics::new();
+        let measured = db.layer(metrics.clone());
+        let backend = system(db.backend());
+        let mongo = db.backend() == Backend::MongoDb;
+        let (insert, select) = if mongo { ("insert", "find") } else { ("INSERT", "SELECT") };
+        let labels = |operation: &'static str, outcome: &'static str| {
+            [("backend", backend), ("model", "obs_items"), ("operation", operation), ("outcome", outcome)]
+        };
+        let before_ok = counter("orm_statements_total", &labels(select, "ok"));
+        let before_dup = counter("orm_statements_total", &labels(insert, "unique_violation"));
+        Item { id: 1, secret: "a".into() }.insert(&measured).await?;
+        Item::insert_many(&measured, &[Item { id: 2, secret: "b".into() }, Item { id: 3, secret: "c".into() }]).await?;
+        for _ in 0..3 {
+            assert_eq!(Item::query().all(&measured).await?.len(), 3);
+        }
+        assert!(Item { id: 1, secret: "again".into() }.insert(&measured).await.is_err());
+        assert_eq!(counter("orm_statements_total", &labels(select, "ok")) - before_ok, 3);
+        assert_eq!(counter("orm_statements_total", &labels(insert, "unique_violation")) - before_dup, 1);
+
+        let stats = metrics.stats();
+        assert_eq!(stats.statements, 6);
+        assert_eq!(stats.errors, 1);
+        assert_eq!(stats.rows_returned, 9);
+        assert_eq!(stats.rows_affected, 3);
+        assert!(stats.slowest > Duration::ZERO && stats.total_time >= stats.slowest, "{stats:?}");
+
+        let tx = Begin::begin(&measured).await?;
+        Item::delete_many().filter(Item::ID.eq(3)).execute(&tx).await?;
+        tx.commit().await?;
+        assert_eq!(metrics.stats().commits, 1);
+        assert_eq!(metrics.stats().rows_affected, 4);
+        Ok(())
+    }
+}
