@@ -100,3 +100,22 @@ pub use value::{JSON_KEY_ESCAPE, escape_json_key, to_bson, unescape_json_key};
 
 #[cfg(doc)]
 use crate::query::ir::{DeleteQuery, InsertQuery, SelectQuery, UpdateQuery};
+
+/// MongoDB has no translation yet of the nesting expressions (arithmetic, `coalesce`,
+/// `case_when`, `cast`) nor of the exact decimal `avg`: a select using one is refused with
+/// [`crate::Error::Unsupported`] naming it.
+pub(crate) fn refuse_nesting(q: &crate::query::ir::SelectQuery) -> crate::Result<()> {
+    let mut construct = None;
+    q.visit_exprs(&mut |e| {
+        construct = construct.or(e.construct());
+    });
+    match construct {
+        Some(construct) => Err(crate::Error::Unsupported {
+            backend: "MongoDB",
+            construct,
+            table: q.schema.table,
+            advice: "select the columns and compute in Rust, or run this query on a SQL backend",
+        }),
+        None => Ok(()),
+    }
+}
