@@ -389,6 +389,25 @@ fn nesting_expressions() {
                 .compile(d),
         )
     });
+    check("aggregates_over_expressions", |d| {
+        render(
+            User::query()
+                .select((
+                    User::ACTIVE,
+                    (User::AGE * 12).sum(),
+                    (User::SCORE * User::AGE).avg(),
+                    User::NICKNAME.coalesce(User::NAME).count_distinct(),
+                    (User::AGE.as_expr() - 1).max(),
+                ))
+                .group_by(User::ACTIVE)
+                .having((User::AGE * 12).sum().gt(100_i64))
+                .order_by((User::AGE * 12).sum().desc())
+                .compile(d),
+        )
+    });
+    check("an_aggregate_of_an_aggregate_is_refused", |d| {
+        render(User::query().select((User::AGE.sum().max(),)).compile(d))
+    });
     check("group_by_an_expression_over_an_aggregate_is_refused", |d| {
         render(
             User::query()

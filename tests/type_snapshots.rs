@@ -157,6 +157,15 @@ fn date_parts_and_decimal_sums() {
                 .compile(d),
         )
     });
+    check("decimal_sum_of_products", |d| {
+        render(
+            Typed::query()
+                .select((Typed::STATUS, (Typed::PRICE * Typed::INT).sum()))
+                .group_by(Typed::STATUS)
+                .having((Typed::PRICE * Typed::INT).sum().gt(Decimal::new(1_000, 2)))
+                .compile(d),
+        )
+    });
     // Arithmetic over a decimal SQLite keeps as text is refused there.
     check("text_decimal_arithmetic", |d| {
         render(Typed::query().select((Typed::AMOUNT * 2,)).compile(d))

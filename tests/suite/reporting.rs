@@ -347,6 +347,10 @@ suite! {
             &format!("SELECT {} FROM rep_lines WHERE unit_price >= 0 ORDER BY id", cents(db, if dialect == Some(Dialect::Sqlite) { "unit_price + 50" } else { "unit_price + 0.50" }))).await?;
         same(db, "discounts, none as zero", Line::query().select((Line::ID, Line::DISCOUNT.coalesce(0), Line::DISCOUNT.coalesce(Line::QUANTITY))).order_by(Line::ID.asc()).all(db).await?,
             "SELECT id, COALESCE(discount, 0), COALESCE(discount, quantity) FROM rep_lines ORDER BY id").await?;
+        same(db, "revenue per track", Line::query().filter(Line::UNIT_PRICE.ge(Decimal::ZERO)).select((Line::TRACK_ID, (Line::UNIT_PRICE * Line::QUANTITY).sum(), (Line::QUANTITY * 2).sum())).group_by(Line::TRACK_ID).order_by((Line::UNIT_PRICE * Line::QUANTITY).sum().desc()).all(db).await?,
+            &format!("SELECT track_id, {} AS revenue, CAST(SUM(quantity * 2) AS {int}) FROM rep_lines WHERE unit_price >= 0 GROUP BY track_id ORDER BY SUM(unit_price * quantity) DESC", cents(db, "SUM(unit_price * quantity)"))).await?;
+        same(db, "revenue per genre, over a join", Line::query().inner_join(Line::track()).filter(Line::UNIT_PRICE.ge(Decimal::ZERO)).select((Track::GENRE, (Line::UNIT_PRICE * Line::QUANTITY).sum())).group_by_joined(Track::GENRE).order_by_joined(Track::GENRE.asc()).all(db).await?,
+            &format!("SELECT t.genre, {} FROM rep_lines l JOIN rep_tracks t ON t.id = l.track_id WHERE l.unit_price >= 0 GROUP BY t.genre ORDER BY t.genre", cents(db, "SUM(l.unit_price * l.quantity)"))).await?;
         // The exact mean, rounded half away from zero to the column's 2 places.
         let means: Vec<(i64, Option<Decimal>)> = Line::query().select((Line::TRACK_ID, Line::UNIT_PRICE.avg())).group_by(Line::TRACK_ID).order_by(Line::TRACK_ID.asc()).all(db).await?;
         assert_eq!(means, vec![
@@ -363,6 +367,32 @@ suite! {
             &format!("SELECT track_id, {rounded} AS mean FROM rep_lines WHERE unit_price > 0 GROUP BY track_id HAVING AVG(unit_price) >= {} ORDER BY mean DESC, track_id", if dialect == Some(Dialect::Sqlite) { "99.5" } else { "0.995" })).await?;
         let none: Option<(Option<Decimal>,)> = Line::query().filter(Line::ID.lt(0)).select((Line::UNIT_PRICE.avg(),)).optional(db).await?;
         assert_eq!(none, Some((None,)), "the mean of no row is NULL");
+        Ok(())
+    }
+
+    async fn nesting_expressions_run_on_sql_and_are_refused_by_name_on_mongodb(db) {
+        seed(db).await?;
+        let seconds = Track::query().select((Track::ID, Track::MS / 1000)).order_by(Track::ID.asc()).limit(2).all(db).await;
+        let unrated = Track::query().filter(Track::RATING.coalesce(0).eq(0)).count(db).await;
+        let deleted = Track::delete_many().filter((Track::PRICE_CENTS * 2).gt(250_i64)).execute(db).await;
+        if db.dialect().is_some() {
+            assert_eq!(seconds?, vec![(1, Some(308_i64)), (2, Some(181))]);
+            assert_eq!(unrated?, 3);
+            assert_eq!(deleted?, 6, "the tracks priced 1.29");
+            return Ok(());
+        }
+        for (result, construct) in [
+            (seconds.map(|_| ()), "arithmetic (`+ - * /`)"),
+            (unrated.map(|_| ()), "`coalesce`"),
+            (deleted.map(|_| ()), "arithmetic (`+ - * /`)"),
+        ] {
+            match result {
+                Err(Error::Unsupported { backend: "MongoDB", construct: refused, table: "rep_tracks", .. }) => {
+                    assert_eq!(refused, construct);
+                }
+                other => panic!("expected MongoDB to refuse {construct}, got {other:?}"),
+            }
+        }
         Ok(())
     }
 }

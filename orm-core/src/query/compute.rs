@@ -9,9 +9,10 @@
 //! divisor is NULL on every dialect. `Column + value` stays the update increment
 //! ([`super::ColumnPlus`]); start from [`Column::as_expr`] to add inside a select.
 
+use super::aggregate::{Averageable, Summable};
 use super::column::{Column, Filter};
 use super::expr::Expression;
-use super::ir::{ArithOp, CastTo, SelectExpr, ValueKind};
+use super::ir::{AggregateFn, ArithOp, CastTo, SelectExpr, ValueKind};
 use crate::model::Model;
 use crate::value::{FieldType, IntoValue};
 
@@ -352,5 +353,53 @@ impl<M: Model, T: FieldType> Case<M, T> {
                 <T::Base as crate::value::SqlType>::COLUMN_TYPE,
             ))),
         })
+    }
+}
+
+impl<M: Model, T: FieldType> Expression<M, T> {
+    fn aggregate_of<O>(self, function: AggregateFn, kind: ValueKind) -> Expression<M, O> {
+        Expression::new(SelectExpr::AggregateOf {
+            function,
+            arg: Box::new(self.into_ir()),
+            kind,
+        })
+    }
+
+    /// `COUNT(expression)`: the number of non-NULL values.
+    pub fn count(self) -> Expression<M, i64> {
+        self.aggregate_of(AggregateFn::Count, ValueKind::Integer)
+    }
+
+    /// `COUNT(DISTINCT expression)`: the number of distinct non-NULL values.
+    pub fn count_distinct(self) -> Expression<M, i64> {
+        self.aggregate_of(AggregateFn::CountDistinct, ValueKind::Integer)
+    }
+
+    /// `SUM(expression)` (`SUM(price * quantity)`): `i64` over integers, `f64` over floats,
+    /// an exact `Decimal` over decimals; `None` over no row.
+    pub fn sum(self) -> Expression<M, Option<T::Sum>>
+    where
+        T: Summable,
+    {
+        self.aggregate_of(AggregateFn::Sum, T::KIND)
+    }
+
+    /// `AVG(expression)` as an `f64` over integers and floats (a decimal expression has no
+    /// declared scale to round its exact mean to: average a decimal column instead).
+    pub fn avg(self) -> Expression<M, Option<f64>>
+    where
+        T: Averageable<Avg = f64>,
+    {
+        self.aggregate_of(AggregateFn::Avg, T::KIND)
+    }
+
+    /// `MIN(expression)`; `None` over no row.
+    pub fn min(self) -> Expression<M, Option<T::Base>> {
+        self.aggregate_of(AggregateFn::Min, ValueKind::Other)
+    }
+
+    /// `MAX(expression)`; `None` over no row.
+    pub fn max(self) -> Expression<M, Option<T::Base>> {
+        self.aggregate_of(AggregateFn::Max, ValueKind::Other)
     }
 }

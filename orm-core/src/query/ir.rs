@@ -256,6 +256,15 @@ pub enum SelectExpr {
         /// What the column holds, which decides the type of `SUM` and `AVG`.
         kind: ValueKind,
     },
+    /// An aggregate over a computed expression (`SUM(price * quantity)`).
+    AggregateOf {
+        /// The function (`COUNT(DISTINCT)` included).
+        function: AggregateFn,
+        /// The aggregated expression.
+        arg: Box<SelectExpr>,
+        /// What the expression's values are, which decides the type of `SUM` and `AVG`.
+        kind: ValueKind,
+    },
     /// A value operand (`price * 2`), bound as a parameter.
     Value(Value),
     /// `left <op> right` over numbers of one [`ValueKind`] (see [`ArithOp`] for what each
@@ -619,6 +628,7 @@ impl SelectExpr {
             | SelectExpr::Fold { column, .. }
             | SelectExpr::Extract { column, .. } => f(column),
             SelectExpr::Aggregate { column, .. } => column.iter_mut().for_each(f),
+            SelectExpr::AggregateOf { arg, .. } => arg.visit_columns_mut(f),
             SelectExpr::Value(_) => {}
             SelectExpr::Arith { left, right, .. } => {
                 left.visit_columns_mut(f);
@@ -664,7 +674,9 @@ impl SelectExpr {
                 }
                 otherwise.visit(f);
             }
-            SelectExpr::Cast { expr, .. } => expr.visit(f),
+            SelectExpr::Cast { expr, .. } | SelectExpr::AggregateOf { arg: expr, .. } => {
+                expr.visit(f)
+            }
             _ => {}
         }
     }
@@ -678,6 +690,7 @@ impl SelectExpr {
             SelectExpr::Coalesce(_) => "`coalesce`",
             SelectExpr::Case { .. } => "`case_when`",
             SelectExpr::Cast { .. } => "`cast`",
+            SelectExpr::AggregateOf { .. } => "an aggregate over an expression",
             SelectExpr::Aggregate {
                 function: AggregateFn::Avg,
                 kind: ValueKind::Decimal,
@@ -690,7 +703,12 @@ impl SelectExpr {
     /// Whether an aggregate occurs in this expression (at any depth).
     pub fn has_aggregate(&self) -> bool {
         let mut found = false;
-        self.visit(&mut |e| found |= matches!(e, SelectExpr::Aggregate { .. }));
+        self.visit(&mut |e| {
+            found |= matches!(
+                e,
+                SelectExpr::Aggregate { .. } | SelectExpr::AggregateOf { .. }
+            )
+        });
         found
     }
 }

@@ -168,16 +168,19 @@ fn index_hint(q: &SelectQuery) -> Result<(), Error> {
 fn group_keys(q: &SelectQuery, keys: &[SelectExpr]) -> Result<(), Error> {
     for key in keys {
         let mut aggregate = None;
-        key.visit(&mut |e| {
-            if let SelectExpr::Aggregate {
+        key.visit(&mut |e| match e {
+            SelectExpr::Aggregate {
                 function, column, ..
-            } = e
-            {
-                aggregate.get_or_insert((*function, *column));
+            } => {
+                let argument = column.map_or("*".to_owned(), |c| format!("{}.{}", c.table, c.name));
+                aggregate.get_or_insert((*function, argument));
             }
+            SelectExpr::AggregateOf { function, .. } => {
+                aggregate.get_or_insert((*function, "..".to_owned()));
+            }
+            _ => {}
         });
-        if let Some((function, column)) = aggregate {
-            let argument = column.map_or("*".to_owned(), |c| format!("{}.{}", c.table, c.name));
+        if let Some((function, argument)) = aggregate {
             return Err(Error::InvalidQuery(format!(
                 "a select of `{}` cannot be grouped by an aggregate (`{function:?}({argument})`); \
                  group by a column or an expression such as `year()`, and filter aggregates \
@@ -189,9 +192,10 @@ fn group_keys(q: &SelectQuery, keys: &[SelectExpr]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Decimal expressions: the exact `avg` rounds to its column's declared scale; on SQLite,
-/// arithmetic, `coalesce` and `case_when` compute over scaled integers, which a decimal
-/// stored as text is not, and at most 18 decimal places fit.
+/// Computed expressions: an aggregate does not nest in another; the exact decimal `avg`
+/// rounds to its column's declared scale; on SQLite, arithmetic, `coalesce` and `case_when`
+/// compute over scaled integers, which a decimal stored as text is not, and at most 18
+/// decimal places fit.
 fn decimal_expressions(q: &SelectQuery, capabilities: Capabilities) -> Result<(), Error> {
     let column = |c: &ColumnRef| q.schema_of(c).and_then(|s| s.column(c.name));
     let mut refusal = None;
@@ -211,6 +215,27 @@ fn decimal_expressions(q: &SelectQuery, capabilities: Capabilities) -> Result<()
                  declare `#[orm(precision = P, scale = S)]` on the field",
                 c.table, c.name
             ));
+        }
+        if let SelectExpr::AggregateOf { arg, .. } = e
+            && arg.has_aggregate()
+        {
+            refusal = Some(
+                "an aggregate cannot aggregate another (`sum().max()`); select the inner \
+                 aggregate per group, or aggregate the column directly"
+                    .to_owned(),
+            );
+        }
+        if let SelectExpr::AggregateOf {
+            function: AggregateFn::Avg,
+            kind: ValueKind::Decimal,
+            ..
+        } = e
+        {
+            refusal = Some(
+                "`avg` over a decimal expression has no declared scale to round to; average \
+                 a decimal column, or `cast::<f64>()` the expression first"
+                    .to_owned(),
+            );
         }
         if !capabilities.stored_decimals || e.construct().is_none() {
             return;

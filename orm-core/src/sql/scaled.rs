@@ -66,6 +66,11 @@ pub(crate) fn expr_scale<'s>(
             column: Some(c),
             ..
         } => of_column(c),
+        SelectExpr::AggregateOf {
+            function: AggregateFn::Sum | AggregateFn::Min | AggregateFn::Max,
+            arg,
+            ..
+        } => expr_scale(arg, column),
         #[cfg(feature = "decimal")]
         SelectExpr::Value(crate::value::Value::Decimal(d)) => Some(d.scale()),
         SelectExpr::Arith {

@@ -29,6 +29,7 @@ fn may_be_null(q: &SelectQuery, expr: &SelectExpr) -> bool {
         SelectExpr::Aggregate { function, .. } if function.is_count() => return false,
         // Over no row (no grouping) every other aggregate is NULL.
         SelectExpr::Aggregate { .. } => return true,
+        SelectExpr::AggregateOf { function, .. } => return !function.is_count(),
         SelectExpr::Value(value) => return value.is_null(),
         // A zero divisor gives NULL.
         SelectExpr::Arith {

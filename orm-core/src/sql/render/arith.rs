@@ -14,45 +14,25 @@ use crate::sql::Dialect;
 use crate::value::Value;
 
 /// `left <op> right` over numbers of `kind`. SQLite turns an integer result that overflows
-/// 64 bits into a float, silently: there the outermost integer operation fails instead with
-/// SQLite's own integer-overflow error (an overflow inside stays a float up to it), as
-/// PostgreSQL and MariaDB fail natively.
+/// 64 bits into a float, silently: there the outermost integer operation (`checked`) fails
+/// instead with SQLite's own integer-overflow error (an overflow inside stays a float up to
+/// it), as PostgreSQL and MariaDB fail natively.
 pub(super) fn arith(
     op: ArithOp,
     left: &SelectExpr,
     right: &SelectExpr,
     kind: ValueKind,
     scope: &Scope,
-) -> Result<Expr, Error> {
-    let sql = unchecked(op, left, right, kind, scope)?;
-    if scope.dialect != Dialect::Sqlite || kind == ValueKind::Float {
-        return Ok(sql);
-    }
-    let is_real = Expr::from(Func::cust("typeof").arg(sql.clone())).eq(Expr::cust("'real'"));
-    Ok(
-        Expr::case(is_real, Expr::cust("abs(-9223372036854775807 - 1)"))
-            .finally(sql)
-            .into(),
-    )
-}
-
-fn unchecked(
-    op: ArithOp,
-    left: &SelectExpr,
-    right: &SelectExpr,
-    kind: ValueKind,
-    scope: &Scope,
+    checked: bool,
 ) -> Result<Expr, Error> {
     let dialect = scope.dialect;
     let (mut l, mut r) = (operand(left, scope)?, operand(right, scope)?);
     if kind == ValueKind::Decimal
         && matches!(op, ArithOp::Add | ArithOp::Sub)
-        && let (Some(ls), Some(rs)) = (
-            scope.stored_scale(left).or(Some(0)),
-            scope.stored_scale(right).or(Some(0)),
-        )
         && dialect.capabilities().stored_decimals
     {
+        let ls = scope.stored_scale(left).unwrap_or(0);
+        let rs = scope.stored_scale(right).unwrap_or(0);
         let to = Ord::max(ls, rs);
         l = rescale(l, ls, to);
         r = rescale(r, rs, to);
@@ -69,7 +49,7 @@ fn unchecked(
     if kind == ValueKind::Integer && dialect == Dialect::Postgres && !computed_in_64_bits {
         l = Func::cast_as(l, "BIGINT").into();
     }
-    Ok(match op {
+    let sql = match op {
         ArithOp::Add => l.add(r),
         ArithOp::Sub => l.sub(r),
         ArithOp::Mul => l.mul(r),
@@ -80,7 +60,16 @@ fn unchecked(
                 _ => l.div(divisor),
             }
         }
-    })
+    };
+    if !checked || dialect != Dialect::Sqlite || kind == ValueKind::Float {
+        return Ok(sql);
+    }
+    let is_real = Expr::from(Func::cust("typeof").arg(sql.clone())).eq(Expr::cust("'real'"));
+    Ok(
+        Expr::case(is_real, Expr::cust("abs(-9223372036854775807 - 1)"))
+            .finally(sql)
+            .into(),
+    )
 }
 
 /// An operand: a value is bound (a decimal on SQLite as its scaled integer), anything else is
@@ -93,7 +82,7 @@ fn operand(expr: &SelectExpr, scope: &Scope) -> Result<Expr, Error> {
             left,
             right,
             kind,
-        } => unchecked(*op, left, right, *kind, scope),
+        } => arith(*op, left, right, *kind, scope, false),
         other => select_expr(other, scope),
     }
 }

@@ -7,7 +7,7 @@ use super::date::extract;
 use super::text::fold_case;
 use super::{Scope, arith, average, cast, conditional};
 use crate::error::Error;
-use crate::query::ir::{AggregateFn, SelectExpr, ValueKind};
+use crate::query::ir::{AggregateFn, ColumnRef, SelectExpr, ValueKind};
 use crate::sql::Dialect;
 
 /// A selected (or compared, sorted, grouped) expression; sums and averages are cast so that
@@ -31,13 +31,21 @@ pub(super) fn select_expr(expr: &SelectExpr, scope: &Scope) -> Result<Expr, Erro
             left,
             right,
             kind,
-        } => return arith::arith(*op, left, right, *kind, scope),
+        } => return arith::arith(*op, left, right, *kind, scope, true),
         SelectExpr::Coalesce(items) => return conditional::coalesce(items, scope),
         SelectExpr::Case {
             branches,
             otherwise,
         } => return conditional::case(branches, otherwise, scope),
         SelectExpr::Cast { expr, to } => return cast::cast(expr, *to, scope),
+        SelectExpr::AggregateOf {
+            function,
+            arg,
+            kind,
+        } => {
+            let sql = select_expr(arg, scope)?;
+            return Ok(aggregate(*function, &|| sql.clone(), *kind, None, scope));
+        }
         SelectExpr::Aggregate {
             function,
             column,
@@ -49,6 +57,19 @@ pub(super) fn select_expr(expr: &SelectExpr, scope: &Scope) -> Result<Expr, Erro
             .as_ref()
             .map_or_else(|| Expr::col(Asterisk), |c| scope.col(c))
     };
+    Ok(aggregate(function, &arg, kind, column.as_ref(), scope))
+}
+
+/// `function(arg)`, of the documented type; `column` is the aggregated column, if it is one
+/// (a decimal `AVG` reads its scale).
+fn aggregate(
+    function: AggregateFn,
+    arg: &dyn Fn() -> Expr,
+    kind: ValueKind,
+    column: Option<&ColumnRef>,
+    scope: &Scope,
+) -> Expr {
+    let dialect = scope.dialect;
     let (big_int, double) = match scope.dialect {
         Dialect::Postgres => (Some("BIGINT"), Some("DOUBLE PRECISION")),
         Dialect::MySql => (Some("SIGNED"), Some("DOUBLE")),
@@ -58,7 +79,7 @@ pub(super) fn select_expr(expr: &SelectExpr, scope: &Scope) -> Result<Expr, Erro
         Some(to) => Expr::from(Func::cast_as(call, to)),
         None => Expr::from(call),
     };
-    Ok(match function {
+    match function {
         AggregateFn::Count => Func::count(arg()).into(),
         AggregateFn::CountDistinct => Func::count_distinct(arg()).into(),
         AggregateFn::Sum if kind == ValueKind::Integer => cast(Func::sum(arg()), big_int),
@@ -84,5 +105,5 @@ pub(super) fn select_expr(expr: &SelectExpr, scope: &Scope) -> Result<Expr, Erro
         AggregateFn::Avg => cast(Func::avg(arg()), double),
         AggregateFn::Min => Func::min(arg()).into(),
         AggregateFn::Max => Func::max(arg()).into(),
-    })
+    }
 }
