@@ -331,6 +331,8 @@ suite! {
         let band = || case_when(Track::MS.lt(200_000), "short").when(Track::MS.lt(300_000), "medium").otherwise("long");
         same(db, "tracks per length band", Track::query().select((band(), count_all())).group_by(band()).order_by(band().asc()).all(db).await?,
             "SELECT CASE WHEN ms < 200000 THEN 'short' WHEN ms < 300000 THEN 'medium' ELSE 'long' END AS band, COUNT(*) FROM rep_tracks GROUP BY band ORDER BY band").await?;
+        same(db, "distinct length bands, CASE without ELSE", Track::query().select((case_when(Track::MS.lt(200_000), "short").when(Track::MS.ge(300_000), "long").end(),)).distinct().order_by(case_when(Track::MS.lt(200_000), "short").when(Track::MS.ge(300_000), "long").end().asc()).all(db).await?,
+            &format!("SELECT DISTINCT CASE WHEN ms < 200000 THEN 'short' WHEN ms >= 300000 THEN 'long' END AS band FROM rep_tracks ORDER BY band{}", if dialect == Some(Dialect::Postgres) { " NULLS FIRST" } else { "" })).await?;
         same(db, "tracks over five minutes by arithmetic", Track::query().filter((Track::MS / 1000).gt(300_i64)).select((Track::NAME,)).order_by(Track::NAME.asc()).all(db).await?,
             &format!("SELECT name FROM rep_tracks WHERE ms {div} 1000 > 300 ORDER BY name")).await?;
         same(db, "cents per minute, dearest first", Track::query().select((Track::ID, Track::PRICE_CENTS * 60_000 / Track::MS)).order_by((Track::PRICE_CENTS * 60_000 / Track::MS).desc()).order_by(Track::ID.asc()).limit(5).all(db).await?,

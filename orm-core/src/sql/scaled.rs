@@ -226,7 +226,8 @@ mod rewrite {
             // integers too.
             Condition::CompareExpr { expr, value, .. } => {
                 if let Some(to) = super::expr_scale(expr, &column) {
-                    scale_to(to, value, &format!("{expr:?}"))?;
+                    let what = expr.construct().unwrap_or("the compared aggregate");
+                    scale_to(to, value, what)?;
                 }
             }
             Condition::And(items) | Condition::Or(items) => {

@@ -90,15 +90,19 @@ fn output_expr(q: &SelectQuery, expr: &SelectExpr, scope: &Scope) -> Result<Expr
     })
 }
 
-/// The select-list position (`GROUP BY 2`) standing for `expr` in a grouped select, when
-/// `expr` is selected and binds values: PostgreSQL cannot tell that `CASE WHEN x < $1 ..` in
-/// the select list and `CASE WHEN x < $4 ..` in `GROUP BY` are one expression, and refuses
-/// the select. Every dialect reads a position in `GROUP BY` and `ORDER BY`.
+/// The select-list position (`GROUP BY 2`) standing for `expr` in a grouped (or `DISTINCT`)
+/// select, when `expr` is selected and binds values: PostgreSQL cannot tell that
+/// `CASE WHEN x < $1 ..` in the select list and `CASE WHEN x < $4 ..` in `GROUP BY` or
+/// `ORDER BY` are one expression, and refuses the select. Every dialect reads a position in
+/// `GROUP BY` and `ORDER BY`.
 pub(super) fn ordinal(q: &SelectQuery, expr: &SelectExpr) -> Option<Expr> {
     let Projection::Exprs(aggregation) = &q.projection else {
         return None;
     };
-    if aggregation.group_by.is_empty() && !aggregation.exprs.iter().any(SelectExpr::has_aggregate) {
+    let grouped = !aggregation.group_by.is_empty()
+        || aggregation.distinct
+        || aggregation.exprs.iter().any(SelectExpr::has_aggregate);
+    if !grouped {
         return None;
     }
     let mut binds = false;
