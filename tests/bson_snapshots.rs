@@ -1480,3 +1480,42 @@ fn upserts() {
         ),
     );
 }
+
+/// Arithmetic, `coalesce`, `case_when`, casts and aggregates over expressions have no
+/// pipeline translation: each is refused with `Error::Unsupported` naming it, wherever it is.
+#[test]
+fn nesting_expressions_are_refused_by_name() {
+    check(
+        "arithmetic_selected_is_refused",
+        select(User::query().select((User::ID, User::AGE * 2)).ir()),
+    );
+    check(
+        "coalesce_filtered_is_refused",
+        select(
+            User::query()
+                .filter(User::NICKNAME.coalesce(User::NAME).eq("ada"))
+                .ir(),
+        ),
+    );
+    check(
+        "case_when_ordered_is_refused",
+        select(
+            User::query()
+                .order_by(case_when(User::AGE.lt(18), 0).otherwise(1).asc())
+                .ir(),
+        ),
+    );
+    check(
+        "cast_grouped_is_refused",
+        select(
+            User::query()
+                .select((User::AGE.cast::<f64>(), count_all()))
+                .group_by(User::AGE.cast::<f64>())
+                .ir(),
+        ),
+    );
+    check(
+        "aggregate_of_an_expression_is_refused",
+        select(User::query().select(((User::AGE * 12).sum(),)).ir()),
+    );
+}

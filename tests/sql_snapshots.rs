@@ -323,6 +323,102 @@ fn aggregates_and_grouping() {
 }
 
 #[test]
+fn nesting_expressions() {
+    check("arithmetic_selected", |d| {
+        render(
+            User::query()
+                .select((
+                    User::AGE * 2,
+                    User::AGE.as_expr() + User::ID,
+                    User::AGE.as_expr() - 1,
+                    User::SCORE * User::AGE,
+                    User::AGE / 3,
+                    User::SCORE / 2.0,
+                    (User::AGE * 12 + 6) / User::ID,
+                ))
+                .compile(d),
+        )
+    });
+    check("arithmetic_filtered_ordered_grouped", |d| {
+        render(
+            User::query()
+                .filter((User::AGE * 12).gt(360_i64))
+                .select((User::AGE / 10, count_all()))
+                .group_by(User::AGE / 10)
+                .having(User::ID.count().gt(1))
+                .order_by((User::AGE / 10).desc())
+                .compile(d),
+        )
+    });
+    check("coalesce", |d| {
+        render(
+            User::query()
+                .filter(User::NICKNAME.coalesce(User::NAME).eq("ada"))
+                .select((
+                    User::NICKNAME.coalesce("anonymous"),
+                    User::NICKNAME.coalesce(User::NICKNAME),
+                ))
+                .order_by(User::NICKNAME.coalesce(User::NAME).asc())
+                .compile(d),
+        )
+    });
+    check("case_when", |d| {
+        let band = || {
+            case_when(User::AGE.lt(18), "minor")
+                .when(User::AGE.lt(65), "adult")
+                .otherwise("senior")
+        };
+        render(
+            User::query()
+                .select((band(), count_all()))
+                .group_by(band())
+                .order_by(band().asc())
+                .compile(d),
+        )
+    });
+    check("cast", |d| {
+        render(
+            User::query()
+                .filter(User::AGE.cast::<String>().eq("42"))
+                .select((
+                    User::AGE.cast::<f64>() / 4.0,
+                    User::ID.cast::<String>(),
+                    (User::AGE * 2).cast::<f64>(),
+                ))
+                .order_by(User::AGE.cast::<i64>().desc())
+                .compile(d),
+        )
+    });
+    check("aggregates_over_expressions", |d| {
+        render(
+            User::query()
+                .select((
+                    User::ACTIVE,
+                    (User::AGE * 12).sum(),
+                    (User::SCORE * User::AGE).avg(),
+                    User::NICKNAME.coalesce(User::NAME).count_distinct(),
+                    (User::AGE.as_expr() - 1).max(),
+                ))
+                .group_by(User::ACTIVE)
+                .having((User::AGE * 12).sum().gt(100_i64))
+                .order_by((User::AGE * 12).sum().desc())
+                .compile(d),
+        )
+    });
+    check("an_aggregate_of_an_aggregate_is_refused", |d| {
+        render(User::query().select((User::AGE.sum().max(),)).compile(d))
+    });
+    check("group_by_an_expression_over_an_aggregate_is_refused", |d| {
+        render(
+            User::query()
+                .select((count_all(),))
+                .group_by(User::AGE.max() + 1)
+                .compile(d),
+        )
+    });
+}
+
+#[test]
 fn joins() {
     check("inner_join", |d| {
         render(

@@ -127,6 +127,49 @@ fn date_parts_and_decimal_sums() {
                 .compile(d),
         )
     });
+    check("decimal_avg", |d| {
+        render(
+            Typed::query()
+                .select((Typed::STATUS, Typed::PRICE.avg()))
+                .group_by(Typed::STATUS)
+                .having(Typed::PRICE.avg().gt(Decimal::new(1_050, 2)))
+                .order_by(Typed::PRICE.avg().desc())
+                .compile(d),
+        )
+    });
+    // The scale `avg` rounds to is the column's: a decimal without one is refused.
+    check("decimal_avg_without_scale", |d| {
+        render(Typed::query().select((Typed::AMOUNT.avg(),)).compile(d))
+    });
+    check("decimal_arithmetic", |d| {
+        render(
+            Typed::query()
+                .filter((Typed::PRICE * Typed::INT).gt(Decimal::new(10_000, 2)))
+                .select((
+                    Typed::PRICE * Typed::INT,
+                    Typed::PRICE.as_expr() + Decimal::new(5, 1),
+                    Typed::PRICE.as_expr() - Typed::SHORT,
+                    Typed::PRICE * Typed::PRICE,
+                    Typed::PRICE.cast::<f64>(),
+                    case_when(Typed::INT.gt(1), Typed::PRICE).otherwise(Decimal::new(1, 3)),
+                ))
+                .order_by((Typed::PRICE * 3).desc())
+                .compile(d),
+        )
+    });
+    check("decimal_sum_of_products", |d| {
+        render(
+            Typed::query()
+                .select((Typed::STATUS, (Typed::PRICE * Typed::INT).sum()))
+                .group_by(Typed::STATUS)
+                .having((Typed::PRICE * Typed::INT).sum().gt(Decimal::new(1_000, 2)))
+                .compile(d),
+        )
+    });
+    // Arithmetic over a decimal SQLite keeps as text is refused there.
+    check("text_decimal_arithmetic", |d| {
+        render(Typed::query().select((Typed::AMOUNT * 2,)).compile(d))
+    });
     // A decimal without precision is text on SQLite: ordering by it is refused there.
     check("order_by_text_decimal", |d| {
         render(Typed::query().order_by(Typed::AMOUNT.asc()).compile(d))

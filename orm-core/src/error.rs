@@ -246,6 +246,20 @@ pub enum Error {
     #[error("invalid query: {0}")]
     InvalidQuery(String),
 
+    /// The backend has no translation of a construct the query uses (e.g. arithmetic on
+    /// MongoDB); the query is valid on the backends that have one.
+    #[error("{backend} cannot run {construct} (in a query of `{table}`); {advice}")]
+    Unsupported {
+        /// The backend (`"MongoDB"`).
+        backend: &'static str,
+        /// The construct, as the builder spells it (`arithmetic (+ - * /)`, `coalesce`, ..).
+        construct: &'static str,
+        /// The table queried.
+        table: &'static str,
+        /// What to do instead.
+        advice: &'static str,
+    },
+
     /// Any other error reported by the database.
     #[error("database error: {source}")]
     Database {

@@ -35,7 +35,7 @@ pub use exec::{
 pub use model::Model;
 pub use query::{
     BelongsTo, Column, DeleteMany, Explain, Filter, HasMany, HasManyWith, HasOne, OfJoined,
-    OfModel, OnConflict, Order, Select, UpdateMany, count_all,
+    OfModel, OnConflict, Order, Select, UpdateMany, case_when, count_all,
 };
 pub use raw::{FromRow, Raw, raw};
 pub use schema::{
@@ -52,7 +52,7 @@ pub mod prelude {
     pub use crate::{
         BelongsTo, Column, Db, Error, Executor, Explain, Filter, FromRow, HasMany, HasManyWith,
         HasOne, IsolationLevel, Model, OfJoined, OfModel, OnConflict, PoolOptions, Result,
-        RetryPolicy, Transaction, TxOptions, count_all,
+        RetryPolicy, Transaction, TxOptions, case_when, count_all,
     };
 }
 

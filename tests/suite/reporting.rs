@@ -6,6 +6,7 @@ use std::fmt::Debug;
 
 use orm::prelude::*;
 use orm::{Dialect, raw};
+use rust_decimal::Decimal;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "rep_artists", has_many(albums = Album::ARTIST_ID))]
@@ -48,6 +49,50 @@ struct Staff {
     name: String,
     #[orm(belongs_to = Staff)]
     reports_to: Option<i64>,
+}
+
+/// An invoice line: a decimal price stored exactly (a scaled integer on SQLite).
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "rep_lines")]
+struct Line {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(belongs_to = Track)]
+    track_id: i64,
+    #[orm(precision = 8, scale = 2)]
+    unit_price: Decimal,
+    quantity: i32,
+    discount: Option<i32>,
+}
+
+async fn seed_lines(db: &Db) -> orm::Result<()> {
+    db.create_table::<Line>().await?;
+    // Track 1's mean price is 0.995 (half: rounds away from zero to 1.00), track 2's is
+    // 1.0033.. (1.00), track 3's 1.2966.. (1.30), track 9's -0.125 (a refund: -0.13).
+    let lines = [
+        (1, 1, 99, 1, None),
+        (2, 1, 100, 3, Some(10)),
+        (3, 2, 100, 2, None),
+        (4, 2, 100, 1, Some(0)),
+        (5, 2, 101, 5, None),
+        (6, 3, 129, 1, Some(25)),
+        (7, 3, 129, 2, None),
+        (8, 3, 131, 4, None),
+        (9, 9, -25, 1, None),
+        (10, 9, 0, 2, Some(50)),
+    ];
+    for (id, track_id, cents, quantity, discount) in lines {
+        Line {
+            id,
+            track_id,
+            unit_price: Decimal::new(cents, 2),
+            quantity,
+            discount,
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
 }
 
 async fn seed(db: &Db) -> orm::Result<()> {
@@ -165,6 +210,15 @@ async fn same<T: FromRow + PartialEq + Debug>(
     Ok(())
 }
 
+/// Hand-written SQL of a decimal expression with scale 2, as text on SQLite, which stores
+/// such decimals as integers scaled by 100 (non-negative values here).
+fn cents(db: &Db, scaled: &str) -> String {
+    match db.dialect() {
+        Some(Dialect::Sqlite) => format!("printf('%d.%02d', ({scaled}) / 100, ({scaled}) % 100)"),
+        _ => scaled.to_owned(),
+    }
+}
+
 /// The dialect's name for a 64-bit integer in `CAST`, so that hand-written sums decode as `i64`.
 fn bigint(db: &Db) -> &'static str {
     match db.dialect() {
@@ -253,6 +307,99 @@ suite! {
             "SELECT title FROM rep_albums a WHERE EXISTS (SELECT 1 FROM rep_tracks t WHERE t.album_id = a.id AND t.ms > 300000) ORDER BY title",
         )
         .await?;
+        Ok(())
+    }
+
+    #[requires(sql)]
+    async fn reporting_expressions_agree_with_hand_written_sql(db) {
+        seed(db).await?;
+        seed_lines(db).await?;
+        let dialect = db.dialect();
+        let int = bigint(db);
+        let div = if dialect == Some(Dialect::MySql) { "DIV" } else { "/" };
+        let double = match dialect {
+            Some(Dialect::MySql) => "DOUBLE",
+            Some(Dialect::Sqlite) => "REAL",
+            _ => "DOUBLE PRECISION",
+        };
+        same(db, "whole minutes per track", Track::query().select((Track::NAME, Track::MS / 60_000)).order_by(Track::ID.asc()).all(db).await?,
+            &format!("SELECT name, ms {div} 60000 FROM rep_tracks ORDER BY id")).await?;
+        same(db, "price in units, as a float", Track::query().select((Track::ID, Track::PRICE_CENTS.cast::<f64>() / 100.0)).order_by(Track::ID.asc()).all(db).await?,
+            &format!("SELECT id, CAST(price_cents AS {double}) / 100.0 FROM rep_tracks ORDER BY id")).await?;
+        same(db, "ratings, unrated as zero", Track::query().select((Track::ID, Track::RATING.coalesce(0))).order_by(Track::ID.asc()).all(db).await?,
+            "SELECT id, COALESCE(rating, 0) FROM rep_tracks ORDER BY id").await?;
+        let band = || case_when(Track::MS.lt(200_000), "short").when(Track::MS.lt(300_000), "medium").otherwise("long");
+        same(db, "tracks per length band", Track::query().select((band(), count_all())).group_by(band()).order_by(band().asc()).all(db).await?,
+            "SELECT CASE WHEN ms < 200000 THEN 'short' WHEN ms < 300000 THEN 'medium' ELSE 'long' END AS band, COUNT(*) FROM rep_tracks GROUP BY band ORDER BY band").await?;
+        same(db, "distinct length bands, CASE without ELSE", Track::query().select((case_when(Track::MS.lt(200_000), "short").when(Track::MS.ge(300_000), "long").end(),)).distinct().order_by(case_when(Track::MS.lt(200_000), "short").when(Track::MS.ge(300_000), "long").end().asc()).all(db).await?,
+            &format!("SELECT DISTINCT CASE WHEN ms < 200000 THEN 'short' WHEN ms >= 300000 THEN 'long' END AS band FROM rep_tracks ORDER BY band{}", if dialect == Some(Dialect::Postgres) { " NULLS FIRST" } else { "" })).await?;
+        same(db, "tracks over five minutes by arithmetic", Track::query().filter((Track::MS / 1000).gt(300_i64)).select((Track::NAME,)).order_by(Track::NAME.asc()).all(db).await?,
+            &format!("SELECT name FROM rep_tracks WHERE ms {div} 1000 > 300 ORDER BY name")).await?;
+        same(db, "cents per minute, dearest first", Track::query().select((Track::ID, Track::PRICE_CENTS * 60_000 / Track::MS)).order_by((Track::PRICE_CENTS * 60_000 / Track::MS).desc()).order_by(Track::ID.asc()).limit(5).all(db).await?,
+            &format!("SELECT id, (price_cents * 60000) {div} ms AS per_minute FROM rep_tracks ORDER BY per_minute DESC, id LIMIT 5")).await?;
+        same(db, "albums per decade", Album::query().select((Album::YEAR / 10 * 10, count_all())).group_by(Album::YEAR / 10 * 10).order_by((Album::YEAR / 10 * 10).asc()).all(db).await?,
+            &format!("SELECT CAST((year {div} 10) * 10 AS {int}) AS decade, COUNT(*) FROM rep_albums GROUP BY decade ORDER BY decade")).await?;
+        same(db, "rating as text", Track::query().filter(Track::RATING.is_not_null()).select((Track::ID.cast::<String>(),)).order_by(Track::ID.asc()).limit(3).all(db).await?,
+            &format!("SELECT CAST(id AS {}) AS label FROM rep_tracks WHERE rating IS NOT NULL ORDER BY rep_tracks.id LIMIT 3", if dialect == Some(Dialect::MySql) { "CHAR" } else { "TEXT" })).await?;
+        same(db, "line totals", Line::query().filter(Line::UNIT_PRICE.ge(Decimal::ZERO)).select((Line::ID, Line::UNIT_PRICE * Line::QUANTITY)).order_by(Line::ID.asc()).all(db).await?,
+            &format!("SELECT id, {} FROM rep_lines WHERE unit_price >= 0 ORDER BY id", cents(db, "unit_price * quantity"))).await?;
+        same(db, "lines over three units", Line::query().filter((Line::UNIT_PRICE * Line::QUANTITY).gt(Decimal::new(300, 2))).select((Line::ID,)).order_by(Line::ID.asc()).all(db).await?,
+            &format!("SELECT id FROM rep_lines WHERE unit_price * quantity > {} ORDER BY id", if dialect == Some(Dialect::Sqlite) { "300" } else { "3.00" })).await?;
+        same(db, "prices plus a fee of 0.5", Line::query().filter(Line::UNIT_PRICE.ge(Decimal::ZERO)).select((Line::UNIT_PRICE.as_expr() + Decimal::new(5, 1),)).order_by(Line::ID.asc()).all(db).await?,
+            &format!("SELECT {} FROM rep_lines WHERE unit_price >= 0 ORDER BY id", cents(db, if dialect == Some(Dialect::Sqlite) { "unit_price + 50" } else { "unit_price + 0.50" }))).await?;
+        same(db, "discounts, none as zero", Line::query().select((Line::ID, Line::DISCOUNT.coalesce(0), Line::DISCOUNT.coalesce(Line::QUANTITY))).order_by(Line::ID.asc()).all(db).await?,
+            "SELECT id, COALESCE(discount, 0), COALESCE(discount, quantity) FROM rep_lines ORDER BY id").await?;
+        same(db, "revenue per track", Line::query().filter(Line::UNIT_PRICE.ge(Decimal::ZERO)).select((Line::TRACK_ID, (Line::UNIT_PRICE * Line::QUANTITY).sum(), (Line::QUANTITY * 2).sum())).group_by(Line::TRACK_ID).order_by((Line::UNIT_PRICE * Line::QUANTITY).sum().desc()).all(db).await?,
+            &format!("SELECT track_id, {} AS revenue, CAST(SUM(quantity * 2) AS {int}) FROM rep_lines WHERE unit_price >= 0 GROUP BY track_id ORDER BY SUM(unit_price * quantity) DESC", cents(db, "SUM(unit_price * quantity)"))).await?;
+        same(db, "revenue per genre, over a join", Line::query().inner_join(Line::track()).filter(Line::UNIT_PRICE.ge(Decimal::ZERO)).select((Track::GENRE, (Line::UNIT_PRICE * Line::QUANTITY).sum())).group_by_joined(Track::GENRE).order_by_joined(Track::GENRE.asc()).all(db).await?,
+            &format!("SELECT t.genre, {} FROM rep_lines l JOIN rep_tracks t ON t.id = l.track_id WHERE l.unit_price >= 0 GROUP BY t.genre ORDER BY t.genre", cents(db, "SUM(l.unit_price * l.quantity)"))).await?;
+        // The exact mean, rounded half away from zero to the column's 2 places.
+        let means: Vec<(i64, Option<Decimal>)> = Line::query().select((Line::TRACK_ID, Line::UNIT_PRICE.avg())).group_by(Line::TRACK_ID).order_by(Line::TRACK_ID.asc()).all(db).await?;
+        assert_eq!(means, vec![
+            (1, Some(Decimal::new(100, 2))),
+            (2, Some(Decimal::new(100, 2))),
+            (3, Some(Decimal::new(130, 2))),
+            (9, Some(Decimal::new(-13, 2))),
+        ]);
+        let rounded = match dialect {
+            Some(Dialect::Sqlite) => cents(db, "CAST(ROUND(AVG(unit_price)) AS INTEGER)"),
+            _ => "ROUND(AVG(unit_price), 2)".to_owned(),
+        };
+        same(db, "mean unit price per track", Line::query().filter(Line::UNIT_PRICE.gt(Decimal::ZERO)).select((Line::TRACK_ID, Line::UNIT_PRICE.avg())).group_by(Line::TRACK_ID).having(Line::UNIT_PRICE.avg().ge(Decimal::new(100, 2))).order_by(Line::UNIT_PRICE.avg().desc()).order_by(Line::TRACK_ID.asc()).all(db).await?,
+            &format!("SELECT track_id, {rounded} AS mean FROM rep_lines WHERE unit_price > 0 GROUP BY track_id HAVING AVG(unit_price) >= {} ORDER BY mean DESC, track_id", if dialect == Some(Dialect::Sqlite) { "99.5" } else { "0.995" })).await?;
+        let none: Option<(Option<Decimal>,)> = Line::query().filter(Line::ID.lt(0)).select((Line::UNIT_PRICE.avg(),)).optional(db).await?;
+        assert_eq!(none, Some((None,)), "the mean of no row is NULL");
+        Ok(())
+    }
+
+    async fn nesting_expressions_run_on_sql_and_are_refused_by_name_on_mongodb(db) {
+        seed(db).await?;
+        let seconds = Track::query().select((Track::ID, Track::MS / 1000)).order_by(Track::ID.asc()).limit(2).all(db).await;
+        let unrated = Track::query().filter(Track::RATING.coalesce(0).eq(0)).count(db).await;
+        let deleted = Track::delete_many().filter((Track::PRICE_CENTS * 2).gt(250_i64)).execute(db).await;
+        if db.dialect().is_some() {
+            assert_eq!(seconds?, vec![(1, Some(308_i64)), (2, Some(181))]);
+            assert_eq!(unrated?, 3);
+            assert_eq!(deleted?, 6, "the tracks priced 1.29");
+            // 64-bit overflow fails on every dialect (SQLite would silently give a float).
+            match Track::query().select((Track::MS * i64::MAX,)).all(db).await {
+                Err(Error::OutOfRange { .. } | Error::Database { .. }) => {}
+                other => panic!("an overflowing product must fail, got {other:?}"),
+            }
+            return Ok(());
+        }
+        for (result, construct) in [
+            (seconds.map(|_| ()), "arithmetic (`+ - * /`)"),
+            (unrated.map(|_| ()), "`coalesce`"),
+            (deleted.map(|_| ()), "arithmetic (`+ - * /`)"),
+        ] {
+            match result {
+                Err(Error::Unsupported { backend: "MongoDB", construct: refused, table: "rep_tracks", .. }) => {
+                    assert_eq!(refused, construct);
+                }
+                other => panic!("expected MongoDB to refuse {construct}, got {other:?}"),
+            }
+        }
         Ok(())
     }
 }

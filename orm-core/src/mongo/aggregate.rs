@@ -49,6 +49,7 @@ pub struct AggregatePlan {
 
 /// Compiles a select whose projection is [`Projection::Exprs`](crate::query::ir::Projection).
 pub fn aggregate_plan(q: &SelectQuery, aggregation: &Aggregation) -> Result<AggregatePlan> {
+    super::refuse_nesting(q)?;
     let schema = q.schema;
     if aggregation.exprs.len() > OUTPUT_FIELDS.len() {
         return Err(Error::InvalidQuery(format!(
@@ -241,7 +242,7 @@ fn group_stages(
 /// Every aggregate a `having` condition compares.
 fn having_exprs(c: &Condition, out: &mut Vec<SelectExpr>) {
     match c {
-        Condition::CompareExpr { expr, .. } => out.push(*expr),
+        Condition::CompareExpr { expr, .. } => out.push(expr.clone()),
         Condition::And(items) | Condition::Or(items) => {
             items.iter().for_each(|c| having_exprs(c, out));
         }
@@ -316,9 +317,7 @@ impl<'s> Group<'s> {
                     .transpose()?;
                 Ok(accumulators.value(*function, path))
             }
-            SelectExpr::Fold { .. } | SelectExpr::Extract { .. } => {
-                Err(computed_unsupported(self.schema))
-            }
+            _ => Err(computed_unsupported(self.schema)),
         }
     }
 }

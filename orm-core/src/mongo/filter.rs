@@ -33,8 +33,14 @@ pub fn match_nothing() -> Document {
 /// `None`).
 ///
 /// See the module docs of [`crate::mongo`] for the translation of each condition.
-pub fn filter_document(schema: &ModelSchema, condition: Option<&Condition>) -> Result<Document> {
+pub fn filter_document(
+    schema: &'static ModelSchema,
+    condition: Option<&Condition>,
+) -> Result<Document> {
     check_schema(schema)?;
+    if let Some(condition) = condition {
+        super::refuse_nesting_in(schema, |f| condition.visit_exprs(&mut |e| f(e)))?;
+    }
     // A value whose encoding failed (a `Json<T>` that cannot serialize) is an error, never null.
     crate::sql::fit::condition(condition)?;
     filter_with(&ModelFields(schema), condition)

@@ -62,6 +62,7 @@ pub enum SelectPlan {
 pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
     // Keyset pagination is a filter (and refused where it does not apply).
     let q = &*crate::query::keyset::with_keyset(q)?;
+    super::refuse_nesting(q)?;
     if matches!(q.lock, Some(RowLock::SkipLocked | RowLock::NoWait)) {
         return Err(crate::Error::InvalidQuery(
             "MongoDB has no row locks: `skip_locked()`/`no_wait()` cannot be honoured \

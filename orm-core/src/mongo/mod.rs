@@ -100,3 +100,30 @@ pub use value::{JSON_KEY_ESCAPE, escape_json_key, to_bson, unescape_json_key};
 
 #[cfg(doc)]
 use crate::query::ir::{DeleteQuery, InsertQuery, SelectQuery, UpdateQuery};
+
+/// MongoDB has no translation yet of the nesting expressions (arithmetic, `coalesce`,
+/// `case_when`, `cast`) nor of the exact decimal `avg`: a select using one is refused with
+/// [`crate::Error::Unsupported`] naming it.
+pub(crate) fn refuse_nesting(q: &crate::query::ir::SelectQuery) -> crate::Result<()> {
+    refuse_nesting_in(q.schema, |f| q.visit_exprs(&mut |e| f(e)))
+}
+
+/// [`refuse_nesting`] of the expressions `visit` reaches in a statement over `schema`.
+pub(crate) fn refuse_nesting_in(
+    schema: &'static crate::schema::ModelSchema,
+    visit: impl FnOnce(&mut dyn FnMut(&crate::query::ir::SelectExpr)),
+) -> crate::Result<()> {
+    let mut construct = None;
+    visit(&mut |e| {
+        construct = construct.or(e.construct());
+    });
+    match construct {
+        Some(construct) => Err(crate::Error::Unsupported {
+            backend: "MongoDB",
+            construct,
+            table: schema.table,
+            advice: "select the columns and compute in Rust, or run this query on a SQL backend",
+        }),
+        None => Ok(()),
+    }
+}

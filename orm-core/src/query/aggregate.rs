@@ -2,7 +2,8 @@
 //! User::AGE.avg())).group_by(User::CITY).all(&db)` returns `Vec<(String, i64, Option<f64>)>`.
 //!
 //! Result types are the same on every dialect: `COUNT` is `i64`; `SUM` is `Option<i64>` over
-//! integer columns and `Option<f64>` over floating-point ones; `AVG` is `Option<f64>`; `MIN` and
+//! integer columns and `Option<f64>` over floating-point ones; `AVG` is `Option<f64>` (an exact
+//! `Option<Decimal>` at the column's scale over decimals); `MIN` and
 //! `MAX` have the column's type; every aggregate but `COUNT` is `None` over no row.
 
 use std::marker::PhantomData;
@@ -92,14 +93,17 @@ pub trait Summable: FieldType {
     const KIND: ValueKind;
 }
 
-/// Column types that `avg` applies to: integers and floats, averaged as an `f64`. A decimal
-/// mean has no exact result that every dialect agrees on; divide `sum()` by `count()`.
+/// Column types that `avg` applies to, with the type of their mean: `f64` for integers and
+/// floats; for decimals an exact `Decimal` rounded half away from zero to the column's scale,
+/// the same on every dialect.
 #[diagnostic::on_unimplemented(
-    message = "`avg` needs an integer or floating-point column, not `{Self}`",
-    label = "not `i16`, `i32`, `i64`, `f32`, `f64` or an `Option` of one",
-    note = "the mean of decimals has no exact portable value: select `sum()` and `count()` and divide"
+    message = "`avg` needs a numeric column, not `{Self}`",
+    label = "not `i16`, `i32`, `i64`, `f32`, `f64`, `Decimal` or an `Option` of one"
 )]
-pub trait Averageable: Summable {}
+pub trait Averageable: Summable {
+    /// `f64`, or `Decimal` for decimals.
+    type Avg: crate::value::SqlType;
+}
 
 macro_rules! summable {
     ($($ty:ty => $sum:ty, $kind:ident;)*) => {$(
@@ -111,8 +115,12 @@ macro_rules! summable {
             type Sum = $sum;
             const KIND: ValueKind = ValueKind::$kind;
         }
-        impl Averageable for $ty {}
-        impl Averageable for Option<$ty> {}
+        impl Averageable for $ty {
+            type Avg = f64;
+        }
+        impl Averageable for Option<$ty> {
+            type Avg = f64;
+        }
     )*};
 }
 summable! {
@@ -132,6 +140,14 @@ impl Summable for rust_decimal::Decimal {
 impl Summable for Option<rust_decimal::Decimal> {
     type Sum = rust_decimal::Decimal;
     const KIND: ValueKind = ValueKind::Decimal;
+}
+#[cfg(feature = "decimal")]
+impl Averageable for rust_decimal::Decimal {
+    type Avg = rust_decimal::Decimal;
+}
+#[cfg(feature = "decimal")]
+impl Averageable for Option<rust_decimal::Decimal> {
+    type Avg = rust_decimal::Decimal;
 }
 
 impl<M: Model, T: FieldType> Column<M, T> {
@@ -162,8 +178,9 @@ impl<M: Model, T: FieldType> Column<M, T> {
         self.aggregate(AggregateFn::Sum, T::KIND)
     }
 
-    /// `AVG(column)` as an `f64`; `None` over no row.
-    pub fn avg(self) -> Aggregate<M, Option<f64>>
+    /// `AVG(column)`: an `f64` over integers and floats; over decimals an exact `Decimal`
+    /// rounded half away from zero to the column's scale (on SQLite too); `None` over no row.
+    pub fn avg(self) -> Aggregate<M, Option<T::Avg>>
     where
         T: Averageable,
     {

@@ -37,7 +37,7 @@ pub struct Filter<M> {
 
 /// An `ORDER BY` term on model `M`. NULL sorts as the smallest value on every backend (first
 /// ascending, last descending) unless [`Order::nulls_first`]/[`Order::nulls_last`] say otherwise.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Order<M> {
     order: OrderBy,
     _marker: PhantomData<fn() -> M>,

@@ -1,6 +1,7 @@
 //! Computed expressions over a model's columns: aggregates (`User::AGE.avg()`), case folding
-//! (`User::NAME.lower()`) and date parts (`Event::AT.year()`). Each can be selected, compared
-//! (in `filter`, or in `having` for aggregates) and sorted by.
+//! (`User::NAME.lower()`), date parts (`Event::AT.year()`) and the nesting ones of
+//! [`super::compute`] (arithmetic, `coalesce`, `case_when`, casts). Each can be selected,
+//! compared (in `filter`, or in `having` for aggregates), sorted by and grouped by.
 //!
 //! Every expression means the same on every dialect: `lower()`/`upper()` fold only the ASCII
 //! letters `A`-`Z`/`a`-`z` (accented capitals stay as they are, as on SQLite, which has no
@@ -22,10 +23,9 @@ pub struct Expression<M, T> {
 
 impl<M, T> Clone for Expression<M, T> {
     fn clone(&self) -> Self {
-        *self
+        Expression::new(self.expr.clone())
     }
 }
-impl<M, T> Copy for Expression<M, T> {}
 
 impl<M, T> std::fmt::Debug for Expression<M, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -44,6 +44,11 @@ impl<M, T> Expression<M, T> {
 
     /// The IR expression.
     pub fn ir(&self) -> SelectExpr {
+        self.expr.clone()
+    }
+
+    /// The IR expression, by value.
+    pub fn into_ir(self) -> SelectExpr {
         self.expr
     }
 }
@@ -52,7 +57,7 @@ impl<M: Model, T: FieldType> SelectItem<M> for Expression<M, T> {
     type Output = T;
 
     fn expr(&self) -> SelectExpr {
-        self.expr
+        self.expr.clone()
     }
 }
 

@@ -148,7 +148,7 @@ pub enum Nulls {
 /// Without an explicit [`Nulls`], NULL sorts as the smallest value on every backend: first
 /// ascending, last descending (the native order of MySQL, SQLite and MongoDB; PostgreSQL gets
 /// `NULLS FIRST`/`NULLS LAST` written out).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OrderBy {
     /// Sorted expression (a column, an aggregate of a grouped projection, a computed value).
     pub expr: SelectExpr,
@@ -188,7 +188,8 @@ pub enum AggregateFn {
     /// `SUM(col)`: `i64` for integer columns, `f64` for floating-point ones, an exact decimal
     /// for decimal ones; NULL over no row.
     Sum,
-    /// `AVG(col)` as an `f64` on every dialect; NULL over no row.
+    /// `AVG(col)`: an `f64` over integers and floats; over decimals an exact decimal rounded
+    /// half away from zero to the column's scale, on every dialect. NULL over no row.
     Avg,
     /// `MIN(col)`, of the column's type; NULL over no row.
     Min,
@@ -224,8 +225,10 @@ pub enum CaseFold {
     Upper,
 }
 
-/// One selected (or sorted, or compared) expression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// One selected (or sorted, or compared, or grouped) expression. Expressions nest:
+/// arithmetic, `COALESCE`, `CASE WHEN` and casts take expressions as operands.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum SelectExpr {
     /// A column.
     Column(ColumnRef),
@@ -253,6 +256,74 @@ pub enum SelectExpr {
         /// What the column holds, which decides the type of `SUM` and `AVG`.
         kind: ValueKind,
     },
+    /// An aggregate over a computed expression (`SUM(price * quantity)`).
+    AggregateOf {
+        /// The function (`COUNT(DISTINCT)` included).
+        function: AggregateFn,
+        /// The aggregated expression.
+        arg: Box<SelectExpr>,
+        /// What the expression's values are, which decides the type of `SUM` and `AVG`.
+        kind: ValueKind,
+    },
+    /// A value operand (`price * 2`), bound as a parameter.
+    Value(Value),
+    /// `left <op> right` over numbers of one [`ValueKind`] (see [`ArithOp`] for what each
+    /// operator means on every dialect).
+    Arith {
+        /// The operator.
+        op: ArithOp,
+        /// Left operand.
+        left: Box<SelectExpr>,
+        /// Right operand.
+        right: Box<SelectExpr>,
+        /// What the operands and the result are: integers (computed in 64 bits), floats or
+        /// exact decimals.
+        kind: ValueKind,
+    },
+    /// `COALESCE(a, b, ...)`: the first operand that is not NULL.
+    Coalesce(Vec<SelectExpr>),
+    /// `CASE WHEN c1 THEN e1 WHEN c2 THEN e2 ... ELSE otherwise END`.
+    Case {
+        /// The conditions, tried in order, each with its result.
+        branches: Vec<(Condition, SelectExpr)>,
+        /// The result when no condition holds (a NULL [`SelectExpr::Value`] for none).
+        otherwise: Box<SelectExpr>,
+    },
+    /// `CAST(expr AS ...)` to a portable type.
+    Cast {
+        /// The converted expression.
+        expr: Box<SelectExpr>,
+        /// The type it becomes.
+        to: CastTo,
+    },
+}
+
+/// An arithmetic operator of [`SelectExpr::Arith`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArithOp {
+    /// `+`.
+    Add,
+    /// `-`.
+    Sub,
+    /// `*`.
+    Mul,
+    /// `/`: integer division truncates toward zero (`DIV` on MySQL, whose `/` gives a
+    /// decimal); a zero divisor gives NULL on every dialect (PostgreSQL would raise an error:
+    /// the divisor is written `NULLIF(divisor, 0)`). Decimals are not divided (no exact
+    /// portable result).
+    Div,
+}
+
+/// The type a [`SelectExpr::Cast`] converts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CastTo {
+    /// A 64-bit integer (`BIGINT`, MySQL `SIGNED`, SQLite `INTEGER`), from an integer.
+    Integer,
+    /// A 64-bit float (`DOUBLE PRECISION`, `DOUBLE`, `REAL`), from an integer, a float or a
+    /// decimal (its nearest float).
+    Float,
+    /// Text (`TEXT`, MySQL `CHAR`), from an integer: its decimal digits.
+    Text,
 }
 
 /// What an aggregated column holds: integer sums are `i64`, float sums and every average
@@ -562,18 +633,131 @@ impl SelectQuery {
 }
 
 impl SelectExpr {
-    /// The column this expression reads, if any (`COUNT(*)` reads none).
-    pub fn column_mut(&mut self) -> Option<&mut ColumnRef> {
+    /// Calls `f` on every column this expression reads, nested operands and `CASE`
+    /// conditions included (`COUNT(*)` and values read none).
+    pub fn visit_columns_mut(&mut self, f: &mut impl FnMut(&mut ColumnRef)) {
         match self {
             SelectExpr::Column(column)
             | SelectExpr::Fold { column, .. }
-            | SelectExpr::Extract { column, .. } => Some(column),
-            SelectExpr::Aggregate { column, .. } => column.as_mut(),
+            | SelectExpr::Extract { column, .. } => f(column),
+            SelectExpr::Aggregate { column, .. } => column.iter_mut().for_each(f),
+            SelectExpr::AggregateOf { arg, .. } => arg.visit_columns_mut(f),
+            SelectExpr::Value(_) => {}
+            SelectExpr::Arith { left, right, .. } => {
+                left.visit_columns_mut(f);
+                right.visit_columns_mut(f);
+            }
+            SelectExpr::Coalesce(items) => items.iter_mut().for_each(|e| e.visit_columns_mut(f)),
+            SelectExpr::Case {
+                branches,
+                otherwise,
+            } => {
+                for (condition, result) in branches {
+                    condition.visit_columns_mut(f);
+                    result.visit_columns_mut(f);
+                }
+                otherwise.visit_columns_mut(f);
+            }
+            SelectExpr::Cast { expr, .. } => expr.visit_columns_mut(f),
         }
+    }
+
+    /// Calls `f` on every column this expression reads (see [`Self::visit_columns_mut`]).
+    pub fn visit_columns(&self, f: &mut impl FnMut(&ColumnRef)) {
+        self.clone().visit_columns_mut(&mut |c| f(c));
+    }
+
+    /// Calls `f` on this expression and on every expression nested in it (operands, `CASE`
+    /// conditions and results), outermost first.
+    pub fn visit(&self, f: &mut impl FnMut(&SelectExpr)) {
+        f(self);
+        match self {
+            SelectExpr::Arith { left, right, .. } => {
+                left.visit(f);
+                right.visit(f);
+            }
+            SelectExpr::Coalesce(items) => items.iter().for_each(|e| e.visit(f)),
+            SelectExpr::Case {
+                branches,
+                otherwise,
+            } => {
+                for (condition, result) in branches {
+                    condition.visit_exprs(f);
+                    result.visit(f);
+                }
+                otherwise.visit(f);
+            }
+            SelectExpr::Cast { expr, .. } | SelectExpr::AggregateOf { arg: expr, .. } => {
+                expr.visit(f)
+            }
+            _ => {}
+        }
+    }
+
+    /// The builder's name of this expression's outermost nesting construct (`None` for a
+    /// column, fold, date part or aggregate), for errors that name it.
+    pub fn construct(&self) -> Option<&'static str> {
+        Some(match self {
+            SelectExpr::Value(_) => "a value operand",
+            SelectExpr::Arith { .. } => "arithmetic (`+ - * /`)",
+            SelectExpr::Coalesce(_) => "`coalesce`",
+            SelectExpr::Case { .. } => "`case_when`",
+            SelectExpr::Cast { .. } => "`cast`",
+            SelectExpr::AggregateOf { .. } => "an aggregate over an expression",
+            SelectExpr::Aggregate {
+                function: AggregateFn::Avg,
+                kind: ValueKind::Decimal,
+                ..
+            } => "`avg` over a decimal column",
+            _ => return None,
+        })
+    }
+
+    /// Whether an aggregate occurs in this expression (at any depth).
+    pub fn has_aggregate(&self) -> bool {
+        let mut found = false;
+        self.visit(&mut |e| {
+            found |= matches!(
+                e,
+                SelectExpr::Aggregate { .. } | SelectExpr::AggregateOf { .. }
+            )
+        });
+        found
+    }
+}
+
+impl SelectQuery {
+    /// Calls `f` on every expression this select reads at its own level (selected, grouped,
+    /// compared in its filter or `having`, sorted by), nested ones included.
+    pub fn visit_exprs(&self, f: &mut impl FnMut(&SelectExpr)) {
+        if let Projection::Exprs(aggregation) = &self.projection {
+            aggregation.exprs.iter().for_each(|e| e.visit(f));
+            aggregation.group_by.iter().for_each(|e| e.visit(f));
+            if let Some(having) = &aggregation.having {
+                having.visit_exprs(f);
+            }
+        }
+        if let Some(filter) = &self.filter {
+            filter.visit_exprs(f);
+        }
+        self.order.iter().for_each(|o| o.expr.visit(f));
     }
 }
 
 impl Condition {
+    /// Calls `f` on every expression this condition compares (and those nested in them; not
+    /// inside subqueries).
+    pub fn visit_exprs(&self, f: &mut impl FnMut(&SelectExpr)) {
+        match self {
+            Condition::CompareExpr { expr, .. } => expr.visit(f),
+            Condition::And(items) | Condition::Or(items) => {
+                items.iter().for_each(|c| c.visit_exprs(f))
+            }
+            Condition::Not(inner) => inner.visit_exprs(f),
+            _ => {}
+        }
+    }
+
     /// Calls `f` on every column of the query this condition filters (a subquery's own
     /// columns are left alone; the outer column an `IN (subquery)` or `EXISTS` compares with
     /// is visited).
@@ -586,7 +770,7 @@ impl Condition {
             | Condition::IsNull { column, .. }
             | Condition::InSubquery { column, .. }
             | Condition::Exists { outer: column, .. } => f(column),
-            Condition::CompareExpr { expr, .. } => expr.column_mut().into_iter().for_each(f),
+            Condition::CompareExpr { expr, .. } => expr.visit_columns_mut(f),
             Condition::And(items) | Condition::Or(items) => {
                 items.iter_mut().for_each(|c| c.visit_columns_mut(f))
             }

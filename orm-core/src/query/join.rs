@@ -183,9 +183,10 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Joined<M, J, K> {
     /// Sorts by a column of the joined model.
     pub fn order_by_joined(mut self, order: Order<J>) -> Self {
         let mut order = order.into_order_by();
-        if let Some(column) = order.expr.column_mut() {
-            *column = self.join_clause().qualify(*column);
-        }
+        let join = self.join_clause();
+        order
+            .expr
+            .visit_columns_mut(&mut |column| *column = join.qualify(*column));
         self.query.order.push(order);
         self
     }

@@ -64,9 +64,7 @@ impl<M: Model, J: Model, S: SelectItem<J> + OfOneModel> JoinItem<M, J, OfJoined>
 
 /// `expr` of the joined model, named through `join`'s alias.
 fn qualified(mut expr: SelectExpr, join: &JoinClause) -> SelectExpr {
-    if let Some(column) = expr.column_mut() {
-        *column = join.qualify(*column);
-    }
+    expr.visit_columns_mut(&mut |column| *column = join.qualify(*column));
     expr
 }
 

@@ -2,6 +2,7 @@
 
 mod aggregate;
 mod column;
+pub mod compute;
 mod explain;
 mod expr;
 pub mod ir;
@@ -18,6 +19,7 @@ pub use aggregate::{
     count_all,
 };
 pub use column::{Column, Filter, Order, escape_like};
+pub use compute::{Case, Operand, case_when};
 pub use explain::Explain;
 pub use expr::Expression;
 pub use join::{Inner, JoinOutput, Joinable, Joined, Left};

@@ -4,7 +4,8 @@
 use super::{Capabilities, Dialect, fit, scaled};
 use crate::error::Error;
 use crate::query::ir::{
-    CmpOp, ColumnRef, Condition, Projection, RowLock, SelectExpr, SelectQuery, Statement,
+    AggregateFn, CmpOp, ColumnRef, Condition, Projection, RowLock, SelectExpr, SelectQuery,
+    Statement, ValueKind,
 };
 use crate::schema::{ColumnType, ModelSchema};
 
@@ -66,6 +67,7 @@ pub(super) fn select(q: &SelectQuery, dialect: Dialect) -> Result<(), Error> {
     if let Projection::Exprs(aggregation) = &q.projection {
         group_keys(q, &aggregation.group_by)?;
     }
+    decimal_expressions(q, capabilities)?;
     for condition in q.filter.iter().chain(having) {
         single_column_subqueries(condition)?;
     }
@@ -161,14 +163,24 @@ fn index_hint(q: &SelectQuery) -> Result<(), Error> {
     )))
 }
 
-/// `GROUP BY` keys are columns or computed expressions, never aggregates.
+/// `GROUP BY` keys are columns or computed expressions, never aggregates (nor expressions
+/// over one).
 fn group_keys(q: &SelectQuery, keys: &[SelectExpr]) -> Result<(), Error> {
     for key in keys {
-        if let SelectExpr::Aggregate {
-            function, column, ..
-        } = key
-        {
-            let argument = column.map_or("*".to_owned(), |c| format!("{}.{}", c.table, c.name));
+        let mut aggregate = None;
+        key.visit(&mut |e| match e {
+            SelectExpr::Aggregate {
+                function, column, ..
+            } => {
+                let argument = column.map_or("*".to_owned(), |c| format!("{}.{}", c.table, c.name));
+                aggregate.get_or_insert((*function, argument));
+            }
+            SelectExpr::AggregateOf { function, .. } => {
+                aggregate.get_or_insert((*function, "..".to_owned()));
+            }
+            _ => {}
+        });
+        if let Some((function, argument)) = aggregate {
             return Err(Error::InvalidQuery(format!(
                 "a select of `{}` cannot be grouped by an aggregate (`{function:?}({argument})`); \
                  group by a column or an expression such as `year()`, and filter aggregates \
@@ -178,6 +190,87 @@ fn group_keys(q: &SelectQuery, keys: &[SelectExpr]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Computed expressions: an aggregate does not nest in another; the exact decimal `avg`
+/// rounds to its column's declared scale; on SQLite, arithmetic, `coalesce` and `case_when`
+/// compute over scaled integers, which a decimal stored as text is not, and at most 18
+/// decimal places fit.
+fn decimal_expressions(q: &SelectQuery, capabilities: Capabilities) -> Result<(), Error> {
+    let column = |c: &ColumnRef| q.schema_of(c).and_then(|s| s.column(c.name));
+    let mut refusal = None;
+    q.visit_exprs(&mut |e| {
+        if refusal.is_some() {
+            return;
+        }
+        if let SelectExpr::Aggregate {
+            function: AggregateFn::Avg,
+            kind: ValueKind::Decimal,
+            column: Some(c),
+        } = e
+            && column(c).is_some_and(|s| s.precision.is_none())
+        {
+            refusal = Some(format!(
+                "`avg` of `{}.{}` rounds to the column's scale, which it does not declare; \
+                 declare `#[orm(precision = P, scale = S)]` on the field",
+                c.table, c.name
+            ));
+        }
+        if let SelectExpr::AggregateOf { arg, .. } = e
+            && arg.has_aggregate()
+        {
+            refusal = Some(
+                "an aggregate cannot aggregate another (`sum().max()`); select the inner \
+                 aggregate per group, or aggregate the column directly"
+                    .to_owned(),
+            );
+        }
+        if let SelectExpr::AggregateOf {
+            function: AggregateFn::Avg,
+            kind: ValueKind::Decimal,
+            ..
+        } = e
+        {
+            refusal = Some(
+                "`avg` over a decimal expression has no declared scale to round to; average \
+                 a decimal column, or `cast::<f64>()` the expression first"
+                    .to_owned(),
+            );
+        }
+        if !capabilities.stored_decimals || e.construct().is_none() {
+            return;
+        }
+        let mut text = None;
+        e.visit_columns(&mut |c| {
+            if let Some(schema) = column(c)
+                && scaled::is_text_decimal(schema)
+            {
+                text.get_or_insert(*c);
+            }
+        });
+        if let Some(c) = text {
+            refusal = Some(format!(
+                "SQLite stores `{}.{}` (a decimal without `precision` of at most {} digits) as \
+                 text, so {} cannot compute with it exactly; declare \
+                 `#[orm(precision = P, scale = S)]` with P <= {} to store it as a scaled integer",
+                c.table,
+                c.name,
+                scaled::MAX_SCALED_PRECISION,
+                e.construct().unwrap_or("an expression"),
+                scaled::MAX_SCALED_PRECISION
+            ));
+        } else if let Some(scale) = scaled::expr_scale(e, &column)
+            && scale > scaled::MAX_SCALED_PRECISION
+        {
+            refusal = Some(format!(
+                "{} has {scale} decimal places on SQLite, where decimals are 64-bit scaled \
+                 integers of at most {} places; round an operand first or cast it to `f64`",
+                e.construct().unwrap_or("an expression"),
+                scaled::MAX_SCALED_PRECISION
+            ));
+        }
+    });
+    refusal.map_or(Ok(()), |r| Err(Error::InvalidQuery(r)))
 }
 
 /// The subquery of `IN (...)` selects exactly one expression.

@@ -10,6 +10,7 @@
 
 use sea_query::Expr;
 
+use crate::query::ir::{AggregateFn, ArithOp, ColumnRef, SelectExpr, ValueKind};
 use crate::schema::{ColumnSchema, ColumnType};
 
 /// The largest precision whose scaled integers fit an `i64` (10^18 - 1 < 2^63).
@@ -48,6 +49,57 @@ pub(crate) fn read_back(x: Expr, scale: u32) -> Expr {
     Expr::cust_with_exprs(template, std::iter::repeat_n(x, 4))
 }
 
+/// The scale at which SQLite holds the decimal value of `expr` as a scaled integer, or `None`
+/// when it is not a decimal of that kind. `column` finds a column's schema. A decimal value
+/// keeps its own scale; `+`/`-` are computed at the larger scale of their operands, `*` at the
+/// sum; `COALESCE` and `CASE` at the largest scale of their results; `SUM`, `MIN`, `MAX` and
+/// `AVG` at their column's.
+pub(crate) fn expr_scale<'s>(
+    expr: &SelectExpr,
+    column: &dyn Fn(&ColumnRef) -> Option<&'s ColumnSchema>,
+) -> Option<u32> {
+    let of_column = |c: &ColumnRef| column(c).and_then(scale_of);
+    match expr {
+        SelectExpr::Column(c) => of_column(c),
+        SelectExpr::Aggregate {
+            function: AggregateFn::Sum | AggregateFn::Min | AggregateFn::Max | AggregateFn::Avg,
+            column: Some(c),
+            ..
+        } => of_column(c),
+        SelectExpr::AggregateOf {
+            function: AggregateFn::Sum | AggregateFn::Min | AggregateFn::Max,
+            arg,
+            ..
+        } => expr_scale(arg, column),
+        #[cfg(feature = "decimal")]
+        SelectExpr::Value(crate::value::Value::Decimal(d)) => Some(d.scale()),
+        SelectExpr::Arith {
+            op,
+            left,
+            right,
+            kind: ValueKind::Decimal,
+        } => {
+            let left = expr_scale(left, column).unwrap_or(0);
+            let right = expr_scale(right, column).unwrap_or(0);
+            Some(match op {
+                ArithOp::Mul => left + right,
+                _ => left.max(right),
+            })
+        }
+        SelectExpr::Coalesce(items) => items.iter().filter_map(|e| expr_scale(e, column)).max(),
+        SelectExpr::Case {
+            branches,
+            otherwise,
+        } => branches
+            .iter()
+            .map(|(_, e)| e)
+            .chain(std::iter::once(&**otherwise))
+            .filter_map(|e| expr_scale(e, column))
+            .max(),
+        _ => None,
+    }
+}
+
 #[cfg(feature = "decimal")]
 pub(crate) use rewrite::{scale, scale_select, scale_values};
 
@@ -57,9 +109,7 @@ mod rewrite {
 
     use super::scale_of;
     use crate::error::Error;
-    use crate::query::ir::{
-        Assignment, ColumnRef, Condition, Projection, SelectExpr, SelectQuery, Statement,
-    };
+    use crate::query::ir::{Assignment, ColumnRef, Condition, Projection, SelectQuery, Statement};
     use crate::schema::{ColumnSchema, ModelSchema};
     use crate::value::Value;
 
@@ -172,22 +222,12 @@ mod rewrite {
                     values.iter_mut().try_for_each(|v| scale(col, v))?;
                 }
             }
-            // MIN/MAX/SUM of a scaled column are scaled integers too.
+            // MIN/MAX/SUM/AVG of a scaled column, and arithmetic over one, are scaled
+            // integers too.
             Condition::CompareExpr { expr, value, .. } => {
-                let c = match expr {
-                    SelectExpr::Column(c) => Some(*c),
-                    SelectExpr::Aggregate {
-                        function:
-                            crate::query::ir::AggregateFn::Min
-                            | crate::query::ir::AggregateFn::Max
-                            | crate::query::ir::AggregateFn::Sum,
-                        column,
-                        ..
-                    } => *column,
-                    _ => None,
-                };
-                if let Some(col) = c.as_ref().and_then(column) {
-                    scale(col, value)?;
+                if let Some(to) = super::expr_scale(expr, &column) {
+                    let what = expr.construct().unwrap_or("the compared aggregate");
+                    scale_to(to, value, what)?;
                 }
             }
             Condition::And(items) | Condition::Or(items) => {
@@ -198,6 +238,27 @@ mod rewrite {
             Condition::Not(inner) => condition(scope, Some(inner))?,
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Replaces a decimal compared with a scaled expression (`what`) by `value × 10^scale`.
+    pub(crate) fn scale_to(scale: u32, value: &mut Value, what: &str) -> Result<(), Error> {
+        let Value::Decimal(d) = &*value else {
+            return Ok(());
+        };
+        if d.normalize().scale() > scale {
+            return Err(Error::InvalidQuery(format!(
+                "{d} has more than {scale} decimal places, the scale of {what} on SQLite; \
+                 round it first (`round_dp({scale})`)"
+            )));
+        }
+        let mut scaled: Decimal = *d;
+        scaled.rescale(scale);
+        let mantissa = i64::try_from(scaled.mantissa()).map_err(|_| Error::OutOfRange {
+            column: None,
+            source: format!("{d} at scale {scale} does not fit a 64-bit integer").into(),
+        })?;
+        *value = Value::BigInt(mantissa);
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! Where NULLs sort: the ORM promises NULL as the smallest value on every dialect unless asked
 //! otherwise; PostgreSQL sorts it as the largest.
 
-use crate::query::ir::{Direction, JoinKind, Nulls, OrderBy, SelectExpr, SelectQuery};
+use crate::query::ir::{ArithOp, Direction, JoinKind, Nulls, OrderBy, SelectExpr, SelectQuery};
 use crate::sql::Dialect;
 
 /// The `NULLS FIRST`/`NULLS LAST` placement to write for `o`, or `None` when the dialect's own order
@@ -29,6 +29,23 @@ fn may_be_null(q: &SelectQuery, expr: &SelectExpr) -> bool {
         SelectExpr::Aggregate { function, .. } if function.is_count() => return false,
         // Over no row (no grouping) every other aggregate is NULL.
         SelectExpr::Aggregate { .. } => return true,
+        SelectExpr::AggregateOf { function, .. } => return !function.is_count(),
+        SelectExpr::Value(value) => return value.is_null(),
+        // A zero divisor gives NULL.
+        SelectExpr::Arith {
+            op: ArithOp::Div, ..
+        } => return true,
+        SelectExpr::Arith { left, right, .. } => {
+            return may_be_null(q, left) || may_be_null(q, right);
+        }
+        SelectExpr::Coalesce(items) => return items.iter().all(|e| may_be_null(q, e)),
+        SelectExpr::Case {
+            branches,
+            otherwise,
+        } => {
+            return may_be_null(q, otherwise) || branches.iter().any(|(_, e)| may_be_null(q, e));
+        }
+        SelectExpr::Cast { expr, .. } => return may_be_null(q, expr),
     };
     match &q.join {
         Some(join) if join.qualifier() == column.table => {

@@ -25,7 +25,7 @@ pub(super) fn condition(c: &Condition, scope: &Scope) -> Result<Expr, Error> {
             col(column).binary(binary_operator(*op), val(value))
         }
         Condition::CompareExpr { expr, op, value } => {
-            expr::select_expr(expr, scope).binary(binary_operator(*op), val(value))
+            expr::select_expr(expr, scope)?.binary(binary_operator(*op), val(value))
         }
         Condition::Between { column, low, high } => col(column).between(val(low), val(high)),
         Condition::InList {

@@ -13,7 +13,10 @@ pub(super) fn render(q: &DeleteQuery, dialect: Dialect) -> Result<Compiled, Erro
     let mut delete = Query::delete();
     delete.from_table(q.schema.table);
     if let Some(filter) = &q.filter {
-        set_where(&mut delete, condition(filter, &Scope::top(dialect))?);
+        set_where(
+            &mut delete,
+            condition(filter, &Scope::writing(dialect, q.schema))?,
+        );
     }
     Ok(build(&delete, dialect))
 }

@@ -3,21 +3,48 @@
 
 use sea_query::{Asterisk, Expr, ExprTrait, Func};
 
-use super::Scope;
 use super::date::extract;
 use super::text::fold_case;
-use crate::query::ir::{AggregateFn, SelectExpr, ValueKind};
+use super::{Scope, arith, average, cast, conditional};
+use crate::error::Error;
+use crate::query::ir::{AggregateFn, ColumnRef, SelectExpr, ValueKind};
 use crate::sql::Dialect;
 
-/// A selected expression; sums and averages are cast so that every dialect returns the
-/// documented type (`i64` for integer sums, `f64` for float sums and every average).
-pub(super) fn select_expr(expr: &SelectExpr, scope: &Scope) -> Expr {
+/// A selected (or compared, sorted, grouped) expression; sums and averages are cast so that
+/// every dialect returns the documented type (`i64` for integer sums, `f64` for float sums
+/// and averages of integers and floats, an exact decimal for decimal ones). On SQLite a
+/// decimal expression is a scaled integer here ([`crate::sql::scaled`]); the select list reads
+/// it back.
+pub(super) fn select_expr(expr: &SelectExpr, scope: &Scope) -> Result<Expr, Error> {
     let dialect = scope.dialect;
     let (function, column, kind) = match expr {
-        SelectExpr::Column(c) => return scope.col(c),
-        SelectExpr::Fold { fold, column } => return fold_case(scope.col(column), *fold, dialect),
+        SelectExpr::Column(c) => return Ok(scope.col(c)),
+        SelectExpr::Fold { fold, column } => {
+            return Ok(fold_case(scope.col(column), *fold, dialect));
+        }
         SelectExpr::Extract { part, column } => {
-            return extract(scope.col(column), *part, dialect);
+            return Ok(extract(scope.col(column), *part, dialect));
+        }
+        SelectExpr::Value(value) => return Ok(arith::value_operand(value, scope)),
+        SelectExpr::Arith {
+            op,
+            left,
+            right,
+            kind,
+        } => return arith::arith(*op, left, right, *kind, scope, true),
+        SelectExpr::Coalesce(items) => return conditional::coalesce(items, scope),
+        SelectExpr::Case {
+            branches,
+            otherwise,
+        } => return conditional::case(branches, otherwise, scope),
+        SelectExpr::Cast { expr, to } => return cast::cast(expr, *to, scope),
+        SelectExpr::AggregateOf {
+            function,
+            arg,
+            kind,
+        } => {
+            let sql = select_expr(arg, scope)?;
+            return Ok(aggregate(*function, &|| sql.clone(), *kind, None, scope));
         }
         SelectExpr::Aggregate {
             function,
@@ -30,6 +57,19 @@ pub(super) fn select_expr(expr: &SelectExpr, scope: &Scope) -> Expr {
             .as_ref()
             .map_or_else(|| Expr::col(Asterisk), |c| scope.col(c))
     };
+    Ok(aggregate(function, &arg, kind, column.as_ref(), scope))
+}
+
+/// `function(arg)`, of the documented type; `column` is the aggregated column, if it is one
+/// (a decimal `AVG` reads its scale).
+fn aggregate(
+    function: AggregateFn,
+    arg: &dyn Fn() -> Expr,
+    kind: ValueKind,
+    column: Option<&ColumnRef>,
+    scope: &Scope,
+) -> Expr {
+    let dialect = scope.dialect;
     let (big_int, double) = match scope.dialect {
         Dialect::Postgres => (Some("BIGINT"), Some("DOUBLE PRECISION")),
         Dialect::MySql => (Some("SIGNED"), Some("DOUBLE")),
@@ -51,6 +91,17 @@ pub(super) fn select_expr(expr: &SelectExpr, scope: &Scope) -> Expr {
         AggregateFn::Avg if kind == ValueKind::Integer && dialect == Dialect::MySql => {
             cast(Func::sum(arg()), double).div(Func::count(arg()))
         }
+        AggregateFn::Avg if kind == ValueKind::Decimal => match column {
+            // The check pass refused a decimal column without a declared scale.
+            Some(c) => {
+                let scale = scope
+                    .column(c)
+                    .and_then(|c| c.precision)
+                    .map_or(0, |(_, s)| s);
+                average::decimal_avg(c, scale, scope)
+            }
+            None => Func::avg(arg()).into(),
+        },
         AggregateFn::Avg => cast(Func::avg(arg()), double),
         AggregateFn::Min => Func::min(arg()).into(),
         AggregateFn::Max => Func::max(arg()).into(),

@@ -2,7 +2,11 @@
 //! Nothing here decides what a dialect supports ([`super::check`]) or rewrites the query
 //! ([`super::lower`]); what differs is only how a construct is spelled.
 
+mod arith;
+mod average;
+mod cast;
 mod condition;
+mod conditional;
 mod date;
 mod delete;
 mod expr;
@@ -26,7 +30,8 @@ use sea_query::{
 
 use super::{Compiled, Dialect, values};
 use crate::error::Error;
-use crate::query::ir::{ColumnRef, SelectQuery, Statement};
+use crate::query::ir::{ColumnRef, SelectExpr, SelectQuery, Statement};
+use crate::schema::{ColumnSchema, ModelSchema};
 use crate::value::Value;
 
 /// Renders a lowered write (selects go through [`select`]).
@@ -140,6 +145,9 @@ struct Scope {
     /// The aliased table and its alias, inside a subquery.
     alias: Option<(&'static str, String)>,
     depth: usize,
+    /// The tables whose columns are in reach (this level's, then the outer levels'), each by
+    /// the name its columns are qualified with, to find a column's schema (its decimal scale).
+    tables: Vec<(&'static str, &'static ModelSchema)>,
 }
 
 impl Scope {
@@ -148,6 +156,7 @@ impl Scope {
             dialect,
             alias: None,
             depth: 0,
+            tables: Vec::new(),
         }
     }
 
@@ -158,7 +167,47 @@ impl Scope {
             dialect: self.dialect,
             alias: Some((table, format!("sub{depth}"))),
             depth,
+            tables: self.tables.clone(),
         }
+    }
+
+    /// This scope with the tables of one level of a select in reach (first, so that they
+    /// shadow an outer level's).
+    fn reading(&self, q: &SelectQuery) -> Scope {
+        let mut tables = vec![(q.schema.table, q.schema)];
+        tables.extend(q.join.map(|j| (j.qualifier(), j.schema)));
+        tables.extend(self.tables.iter().copied());
+        Scope {
+            dialect: self.dialect,
+            alias: self.alias.clone(),
+            depth: self.depth,
+            tables,
+        }
+    }
+
+    /// The scope of a write to `schema`'s table.
+    fn writing(dialect: Dialect, schema: &'static ModelSchema) -> Scope {
+        Scope {
+            tables: vec![(schema.table, schema)],
+            ..Scope::top(dialect)
+        }
+    }
+
+    /// The schema of the column `c` names, if it is in reach.
+    fn column(&self, c: &ColumnRef) -> Option<&'static ColumnSchema> {
+        self.tables
+            .iter()
+            .find(|(name, _)| *name == c.table)
+            .and_then(|(_, schema)| schema.column(c.name))
+    }
+
+    /// The scale SQLite stores `expr`'s decimal value at (a scaled integer), or `None` when
+    /// it is no decimal or the dialect keeps decimals as they are.
+    fn stored_scale(&self, expr: &SelectExpr) -> Option<u32> {
+        if !self.dialect.capabilities().stored_decimals {
+            return None;
+        }
+        crate::sql::scaled::expr_scale(expr, &|c| self.column(c))
     }
 
     fn col(&self, c: &ColumnRef) -> Expr {

@@ -3,23 +3,39 @@
 
 use sea_query::{NullOrdering, Order, SelectStatement};
 
-use super::Scope;
 use super::expr::select_expr;
+use super::{Scope, projection};
+use crate::error::Error;
 use crate::query::ir::{Direction, Nulls, SelectQuery};
-use crate::sql::lower;
+use crate::sql::{Dialect, lower};
 
 /// Writes the `ORDER BY` terms of `q`.
-pub(super) fn render(select: &mut SelectStatement, q: &SelectQuery, scope: &Scope) {
+pub(super) fn render(
+    select: &mut SelectStatement,
+    q: &SelectQuery,
+    scope: &Scope,
+) -> Result<(), Error> {
     for o in &q.order {
         let order = match o.direction {
             Direction::Asc => Order::Asc,
             Direction::Desc => Order::Desc,
         };
-        let expr = select_expr(&o.expr, scope);
-        match lower::null_placement(q, o, scope.dialect) {
+        let placement = lower::null_placement(q, o, scope.dialect);
+        // MySQL writes a NULL placement as a sort key `expr IS NULL`, which needs the
+        // expression itself (`2 IS NULL` would be a constant).
+        let position = match (placement, scope.dialect) {
+            (Some(_), Dialect::MySql) => None,
+            _ => projection::ordinal(q, &o.expr),
+        };
+        let expr = match position {
+            Some(position) => position,
+            None => select_expr(&o.expr, scope)?,
+        };
+        match placement {
             Some(Nulls::First) => select.order_by_expr_with_nulls(expr, order, NullOrdering::First),
             Some(Nulls::Last) => select.order_by_expr_with_nulls(expr, order, NullOrdering::Last),
             None => select.order_by_expr(expr, order),
         };
     }
+    Ok(())
 }

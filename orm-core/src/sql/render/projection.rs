@@ -7,7 +7,7 @@ use super::Scope;
 use super::condition::condition;
 use super::expr::select_expr;
 use crate::error::Error;
-use crate::query::ir::{AggregateFn, ColumnRef, Projection, SelectExpr, SelectQuery};
+use crate::query::ir::{ColumnRef, Projection, SelectExpr, SelectQuery};
 use crate::schema::{ColumnSchema, ModelSchema};
 use crate::sql::{Dialect, scaled};
 
@@ -25,10 +25,14 @@ pub(super) fn render(
                 select.distinct();
             }
             for expr in &aggregation.exprs {
-                select.expr(output_expr(q, expr, scope));
+                select.expr(output_expr(q, expr, scope)?);
             }
             for expr in &aggregation.group_by {
-                select.add_group_by([select_expr(expr, scope)]);
+                let key = match ordinal(q, expr) {
+                    Some(position) => position,
+                    None => select_expr(expr, scope)?,
+                };
+                select.add_group_by([key]);
             }
             if let Some(having) = &aggregation.having {
                 select.and_having(condition(having, scope)?);
@@ -66,27 +70,48 @@ pub(super) fn render(
     Ok(select)
 }
 
-/// The select list entry of `expr`: on SQLite, scaled decimal columns (and their MIN, MAX and
-/// SUM) are read back as exact decimal text, except inside a subquery, whose values the outer
-/// query compares with its own scaled integers.
-fn output_expr(q: &SelectQuery, expr: &SelectExpr, scope: &Scope) -> Expr {
-    let sql = select_expr(expr, scope);
+/// The select list entry of `expr`: on SQLite, decimals stored as scaled integers (columns,
+/// their MIN, MAX, SUM and AVG, arithmetic over them) are read back as exact decimal text,
+/// except inside a subquery, whose values the outer query compares with its own scaled
+/// integers.
+fn output_expr(q: &SelectQuery, expr: &SelectExpr, scope: &Scope) -> Result<Expr, Error> {
+    let sql = select_expr(expr, scope)?;
     if scope.depth > 0 {
-        return sql;
+        return Ok(sql);
     }
-    let column = match expr {
-        SelectExpr::Column(c)
-        | SelectExpr::Aggregate {
-            function: AggregateFn::Min | AggregateFn::Max | AggregateFn::Sum,
-            column: Some(c),
-            ..
-        } => c,
-        _ => return sql,
-    };
-    match q.schema_of(column).and_then(|s| s.column(column.name)) {
-        Some(column) => stored_column(sql, column, scope.dialect),
+    if let SelectExpr::Column(column) = expr
+        && let Some(column) = q.schema_of(column).and_then(|s| s.column(column.name))
+    {
+        return Ok(stored_column(sql, column, scope.dialect));
+    }
+    Ok(match scope.stored_scale(expr) {
+        Some(scale) => scaled::read_back(sql, scale),
         None => sql,
+    })
+}
+
+/// The select-list position (`GROUP BY 2`) standing for `expr` in a grouped (or `DISTINCT`)
+/// select, when `expr` is selected and binds values: PostgreSQL cannot tell that
+/// `CASE WHEN x < $1 ..` in the select list and `CASE WHEN x < $4 ..` in `GROUP BY` or
+/// `ORDER BY` are one expression, and refuses the select. Every dialect reads a position in
+/// `GROUP BY` and `ORDER BY`.
+pub(super) fn ordinal(q: &SelectQuery, expr: &SelectExpr) -> Option<Expr> {
+    let Projection::Exprs(aggregation) = &q.projection else {
+        return None;
+    };
+    let grouped = !aggregation.group_by.is_empty()
+        || aggregation.distinct
+        || aggregation.exprs.iter().any(SelectExpr::has_aggregate);
+    if !grouped {
+        return None;
     }
+    let mut binds = false;
+    expr.visit(&mut |e| binds |= matches!(e, SelectExpr::Value(_) | SelectExpr::Case { .. }));
+    if !binds {
+        return None;
+    }
+    let at = aggregation.exprs.iter().position(|e| e == expr)?;
+    Some(Expr::cust((at + 1).to_string()))
 }
 
 /// The columns of `schema` as a select list, in schema order (decoded by position), qualified

@@ -20,6 +20,7 @@ pub(super) fn statement(
     check::select(q, scope.dialect)?;
     let lowered = lower::select(q, scope.dialect, scope.depth)?;
     let q = lowered.query.as_ref();
+    let scope = &scope.reading(q);
     let table = q.schema.table;
     let mut select = Query::select();
     match &scope.alias {
@@ -42,7 +43,7 @@ pub(super) fn statement(
     if let Some(filter) = filter {
         set_where(&mut select, filter);
     }
-    order::render(&mut select, q, scope);
+    order::render(&mut select, q, scope)?;
     paging::render(&mut select, lowered.limit, q.offset);
     lock::render(&mut select, q.lock, scope.dialect);
     projection::render(select, q, lowered.limit, scope)

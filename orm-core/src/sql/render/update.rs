@@ -23,7 +23,10 @@ pub(super) fn render(q: &UpdateQuery, dialect: Dialect) -> Result<Compiled, Erro
             (*name, value)
         }));
     if let Some(filter) = &q.filter {
-        set_where(&mut update, condition(filter, &Scope::top(dialect))?);
+        set_where(
+            &mut update,
+            condition(filter, &Scope::writing(dialect, q.schema))?,
+        );
     }
     Ok(build(&update, dialect))
 }
