@@ -321,6 +321,7 @@ impl Error {
             Error::Config(_) => "config",
             Error::Schema(_) => "schema",
             Error::InvalidQuery(_) => "invalid_query",
+            Error::Unsupported { .. } => "unsupported",
             Error::Database { .. } => "database",
         }
     }
