@@ -6,13 +6,22 @@
 
 mod blob;
 mod codec;
+mod consistency;
 mod download;
 mod error;
+mod lifecycle;
+mod ops;
+mod presign;
+mod resumable;
 mod store;
 mod upload;
 
 pub use blob::Blob;
 pub use codec::{KeyProvider, StaticKeys};
+pub use consistency::{AfterCommit, BlobField, SweepReport, Sweeper};
+pub use lifecycle::Lifecycle;
+pub use ops::ObjectInfo;
+pub use resumable::ResumeState;
 pub use download::BlobStream;
 pub use error::{Result, StorageError};
 pub use store::{DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, Storage, Store, StoreBuilder, StoreKind};

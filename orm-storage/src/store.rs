@@ -78,6 +78,7 @@ pub struct StoreBuilder {
     part_size: usize,
     concurrency: usize,
     gcs_credentials: Option<GcpCredentialProvider>,
+    retry: Option<object_store::RetryConfig>,
 }
 
 impl fmt::Debug for StoreBuilder {
@@ -106,6 +107,7 @@ impl StoreBuilder {
             part_size: DEFAULT_PART_SIZE,
             concurrency: DEFAULT_CONCURRENCY,
             gcs_credentials: None,
+            retry: None,
         }
     }
 
@@ -151,6 +153,17 @@ impl StoreBuilder {
         self
     }
 
+    /// How S3, GCS and Azure requests are retried (default: `object_store`'s, up to 10
+    /// retries within 3 minutes). Lower it to fail fast when a server is down.
+    pub fn retry(mut self, max_retries: usize, timeout: std::time::Duration) -> Self {
+        self.retry = Some(object_store::RetryConfig {
+            max_retries,
+            retry_timeout: timeout,
+            ..object_store::RetryConfig::default()
+        });
+        self
+    }
+
     /// GCS only: the provider of the bearer tokens that authorize requests (instead of the
     /// one derived from the service account key or the environment). Presigned URLs are
     /// still signed with the service account key (`google_service_account_key`).
@@ -189,6 +202,9 @@ impl StoreBuilder {
         ) = match url.scheme() {
             "s3" | "s3a" => {
                 let mut b = AmazonS3Builder::from_env().with_url(self.url.as_str());
+                if let Some(retry) = &self.retry {
+                    b = b.with_retry(retry.clone());
+                }
                 for (k, v) in &self.options {
                     b = b.with_config(AmazonS3ConfigKey::from_str(k).map_err(|_| unknown(k))?, v);
                 }
@@ -197,6 +213,9 @@ impl StoreBuilder {
             }
             "gs" => {
                 let mut b = GoogleCloudStorageBuilder::from_env().with_url(self.url.as_str());
+                if let Some(retry) = &self.retry {
+                    b = b.with_retry(retry.clone());
+                }
                 for (k, v) in &self.options {
                     b = b.with_config(GoogleConfigKey::from_str(k).map_err(|_| unknown(k))?, v);
                 }
@@ -208,6 +227,9 @@ impl StoreBuilder {
             }
             "az" | "azure" | "abfs" | "abfss" | "adl" => {
                 let mut b = MicrosoftAzureBuilder::from_env().with_url(self.url.as_str());
+                if let Some(retry) = &self.retry {
+                    b = b.with_retry(retry.clone());
+                }
                 for (k, v) in &self.options {
                     b = b.with_config(AzureConfigKey::from_str(k).map_err(|_| unknown(k))?, v);
                 }
@@ -371,6 +393,12 @@ impl Store {
     /// Runs resumable uploads on `multipart` (usually the same value as the store).
     pub fn with_multipart(self, multipart: Arc<dyn MultipartStore>) -> Store {
         self.edit(|i| i.multipart = Some(multipart))
+    }
+
+    /// The same store (same objects) with another key provider, e.g. after a key rotation.
+    pub fn with_encryption(&self, keys: impl KeyProvider) -> Store {
+        let keys: Arc<dyn KeyProvider> = Arc::new(keys);
+        self.clone().edit(|i| i.encoding.keys = Some(keys))
     }
 
     /// The store's name, as recorded in its blobs.
