@@ -283,6 +283,12 @@ pub fn shared(kind: Kind) -> &'static (Kind, u16) {
 /// An emulator handle for a shared emulator (not owned: dropping it kills nothing).
 pub fn shared_handle(kind: Kind) -> std::mem::ManuallyDrop<Emulator> {
     let (kind, port) = *shared(kind);
+    attach(kind, port)
+}
+
+/// A handle for an emulator of `kind` that runs on `port`, started by someone else
+/// (not owned: dropping it kills nothing).
+pub fn attach(kind: Kind, port: u16) -> std::mem::ManuallyDrop<Emulator> {
     std::mem::ManuallyDrop::new(Emulator {
         kind,
         port,
