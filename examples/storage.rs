@@ -62,11 +62,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     bar.finish();
 
     // ...then commit the row. A crash in between leaves an orphan for the sweeper.
-    let ada = User { id: 0, name: "Ada".into(), avatar: Some(avatar) }.insert(&db).await?;
+    let ada = User {
+        id: 0,
+        name: "Ada".into(),
+        avatar: Some(avatar),
+    }
+    .insert(&db)
+    .await?;
     let avatar = ada.avatar.as_ref().expect("just set");
     println!("stored {} bytes, sha256 {}", avatar.size, avatar.sha256);
 
-    match storage.presigned_get(avatar, Duration::from_secs(600)).await {
+    match storage
+        .presigned_get(avatar, Duration::from_secs(600))
+        .await
+    {
         Ok(url) => println!("download for 10 minutes: {url}"),
         Err(e) => println!("no presigned URL: {e}"),
     }
@@ -75,10 +84,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .references(User::AVATAR)
         .run(&db)
         .await?;
-    println!("sweeper: {} objects, {} referenced", report.listed, report.referenced);
+    println!(
+        "sweeper: {} objects, {} referenced",
+        report.listed, report.referenced
+    );
 
     // Deleting the row deletes the object, after the deletion committed.
-    storage.delete_row(&db, &ada, |u| u.avatar.iter().collect()).await?;
+    storage
+        .delete_row(&db, &ada, |u| u.avatar.iter().collect())
+        .await?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

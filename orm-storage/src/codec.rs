@@ -330,7 +330,11 @@ fn cipher(key: &[u8; 32]) -> aes_gcm::Aes256Gcm {
     aes_gcm::Aes256Gcm::new(&aes_gcm::Key::<aes_gcm::Aes256Gcm>::from(*key))
 }
 
-fn nonce(prefix: &[u8; PREFIX], counter: u32, last: bool) -> aes_gcm::Nonce<aes_gcm::aead::consts::U12> {
+fn nonce(
+    prefix: &[u8; PREFIX],
+    counter: u32,
+    last: bool,
+) -> aes_gcm::Nonce<aes_gcm::aead::consts::U12> {
     let mut bytes = [0u8; 12];
     bytes[..PREFIX].copy_from_slice(prefix);
     bytes[PREFIX..PREFIX + 4].copy_from_slice(&counter.to_be_bytes());
@@ -399,10 +403,16 @@ mod tests {
         };
         let (stored, id) = encode(&encoding, b"secret");
         let err = decode(&stored, id.clone(), Some(wrong), 4096).unwrap_err();
-        assert!(matches!(err, StorageError::WrongKey { ref key_id, .. } if key_id == "k1"), "{err}");
+        assert!(
+            matches!(err, StorageError::WrongKey { ref key_id, .. } if key_id == "k1"),
+            "{err}"
+        );
         let none: Arc<dyn KeyProvider> = Arc::new(StaticKeys::new("k2", [7; 32]));
         let err = decode(&stored, id, Some(none), 4096).unwrap_err();
-        assert!(matches!(err, StorageError::UnknownKey { ref key_id } if key_id == "k1"), "{err}");
+        assert!(
+            matches!(err, StorageError::UnknownKey { ref key_id } if key_id == "k1"),
+            "{err}"
+        );
     }
 
     #[test]

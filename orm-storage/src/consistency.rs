@@ -108,7 +108,8 @@ impl BlobField for Option<Blob> {
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-type Reader = Box<dyn for<'a> Fn(&'a Db) -> BoxFuture<'a, orm_core::Result<Vec<Blob>>> + Send + Sync>;
+type Reader =
+    Box<dyn for<'a> Fn(&'a Db) -> BoxFuture<'a, orm_core::Result<Vec<Blob>>> + Send + Sync>;
 
 /// Deletes the objects of a store that no row references: uploads whose row never
 /// committed (a crash, a rollback, a failed insert) and objects whose row's deletion

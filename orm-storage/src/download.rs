@@ -58,10 +58,7 @@ impl Check {
 
     fn finish(&mut self) -> Result<()> {
         if self.seen != self.size {
-            return Err(self.integrity(format!(
-                "{} bytes read, {} recorded",
-                self.seen, self.size
-            )));
+            return Err(self.integrity(format!("{} bytes read, {} recorded", self.seen, self.size)));
         }
         let sha = hex::encode(std::mem::take(&mut self.hasher).finalize());
         if sha != self.sha256 {
@@ -95,7 +92,11 @@ impl Store {
             .into_stream()
             .map(move |r| r.map_err(|e| store.error(&key, e)));
         let decoder = (!blob.is_plain()).then(|| {
-            Decoder::new(&blob.key, blob.key_id.clone(), self.inner.encoding.keys.clone())
+            Decoder::new(
+                &blob.key,
+                blob.key_id.clone(),
+                self.inner.encoding.keys.clone(),
+            )
         });
         let check = Check {
             store: self.inner.name.clone(),
@@ -182,7 +183,11 @@ impl Store {
 
     /// Writes `blob`'s content to `writer`, streaming; returns the bytes written. The writer
     /// has seen every byte only if this returns `Ok` (the check comes at the end).
-    pub async fn download_to<W: AsyncWrite + Unpin>(&self, blob: &Blob, mut writer: W) -> Result<u64> {
+    pub async fn download_to<W: AsyncWrite + Unpin>(
+        &self,
+        blob: &Blob,
+        mut writer: W,
+    ) -> Result<u64> {
         let mut stream = self.download(blob).await?;
         let mut n = 0;
         while let Some(chunk) = stream.next().await {

@@ -161,7 +161,10 @@ impl StorageError {
         let text = chain_text(&error);
         let lower = text.to_ascii_lowercase();
         if is_unreachable(&error) {
-            return StorageError::Unavailable { store, source: error };
+            return StorageError::Unavailable {
+                store,
+                source: error,
+            };
         }
         if lower.contains("nosuchbucket")
             || lower.contains("containernotfound")
@@ -169,7 +172,10 @@ impl StorageError {
             || lower.contains("no such bucket")
             || lower.contains("specified bucket does not exist")
         {
-            return StorageError::BucketNotFound { store, source: error };
+            return StorageError::BucketNotFound {
+                store,
+                source: error,
+            };
         }
         match error {
             object_store::Error::NotFound { .. } => StorageError::NotFound {
@@ -177,24 +183,30 @@ impl StorageError {
                 key: key.to_owned(),
             },
             object_store::Error::Unauthenticated { .. }
-            | object_store::Error::PermissionDenied { .. } => {
-                StorageError::Unauthorized { store, source: error }
-            }
+            | object_store::Error::PermissionDenied { .. } => StorageError::Unauthorized {
+                store,
+                source: error,
+            },
             _ if lower.contains("invalidaccesskeyid")
                 || lower.contains("signaturedoesnotmatch")
                 || lower.contains("authorizationfailure")
                 || lower.contains("authenticationfailed")
                 || lower.contains("403 forbidden") =>
             {
-                StorageError::Unauthorized { store, source: error }
-            }
-            object_store::Error::NotSupported { .. } | object_store::Error::NotImplemented { .. } => {
-                StorageError::Unsupported {
+                StorageError::Unauthorized {
                     store,
-                    what: error.to_string(),
+                    source: error,
                 }
             }
-            _ => StorageError::Store { store, source: error },
+            object_store::Error::NotSupported { .. }
+            | object_store::Error::NotImplemented { .. } => StorageError::Unsupported {
+                store,
+                what: error.to_string(),
+            },
+            _ => StorageError::Store {
+                store,
+                source: error,
+            },
         }
     }
 
@@ -225,8 +237,13 @@ fn is_unreachable(error: &(dyn StdError + 'static)) -> bool {
         if let Some(io) = e.downcast_ref::<std::io::Error>()
             && matches!(
                 io.kind(),
-                ConnectionRefused | ConnectionReset | ConnectionAborted | BrokenPipe | TimedOut
-                    | UnexpectedEof | NotConnected
+                ConnectionRefused
+                    | ConnectionReset
+                    | ConnectionAborted
+                    | BrokenPipe
+                    | TimedOut
+                    | UnexpectedEof
+                    | NotConnected
             )
         {
             return true;

@@ -19,11 +19,11 @@ mod upload;
 pub use blob::Blob;
 pub use codec::{KeyProvider, StaticKeys};
 pub use consistency::{AfterCommit, BlobField, SweepReport, Sweeper};
+pub use download::BlobStream;
+pub use error::{Result, StorageError};
 pub use lifecycle::Lifecycle;
 pub use ops::ObjectInfo;
 pub use resumable::ResumeState;
-pub use download::BlobStream;
-pub use error::{Result, StorageError};
 pub use store::{DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, Storage, Store, StoreBuilder, StoreKind};
 pub use upload::{DEFAULT_CONTENT_TYPE, Progress, ProgressStream, UploadOptions};
 

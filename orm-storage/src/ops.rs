@@ -42,7 +42,9 @@ impl Store {
 
     /// One listing call, to surface a missing bucket or bad credentials.
     async fn list_page(&self, prefix: Option<&str>) -> Result<()> {
-        let path = prefix.map(|p| self.path(p)).or_else(|| self.inner.prefix.clone());
+        let path = prefix
+            .map(|p| self.path(p))
+            .or_else(|| self.inner.prefix.clone());
         self.inner
             .object
             .list_with_delimiter(path.as_ref())
@@ -188,7 +190,11 @@ impl crate::store::Storage {
     }
 
     /// [`Store::read_range`] from `blob`'s store.
-    pub async fn read_range(&self, blob: &Blob, range: std::ops::Range<u64>) -> Result<bytes::Bytes> {
+    pub async fn read_range(
+        &self,
+        blob: &Blob,
+        range: std::ops::Range<u64>,
+    ) -> Result<bytes::Bytes> {
         self.store_of(blob)?.read_range(blob, range).await
     }
 

@@ -66,7 +66,9 @@ impl Store {
             reason: reason.to_owned(),
         };
         if !blob.public {
-            return Err(refuse("the blob is not marked public (`UploadOptions::public(true)`)"));
+            return Err(refuse(
+                "the blob is not marked public (`UploadOptions::public(true)`)",
+            ));
         }
         if !blob.is_plain() {
             return Err(refuse("the blob is stored compressed or encrypted"));

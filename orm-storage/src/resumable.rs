@@ -61,7 +61,8 @@ impl Store {
         if !inner.encoding.is_plain() {
             return Err(StorageError::Unsupported {
                 store: inner.name.clone(),
-                what: "resumable uploads of compressed or encrypted content: use `upload_file`".into(),
+                what: "resumable uploads of compressed or encrypted content: use `upload_file`"
+                    .into(),
             });
         }
         let io = |doing: String| move |e| StorageError::Io { doing, source: e };
@@ -179,7 +180,10 @@ impl Store {
             .map_err(|e| self.error(key, e))?;
         tokio::fs::remove_file(state_file)
             .await
-            .map_err(io(format!("removing the state file {}", state_file.display())))?;
+            .map_err(io(format!(
+                "removing the state file {}",
+                state_file.display()
+            )))?;
         progress.finished = true;
         options.report(progress);
         Ok(Blob {

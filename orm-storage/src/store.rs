@@ -51,6 +51,15 @@ impl StoreKind {
     }
 }
 
+/// What a URL's scheme gives: the store, and what it can also do (sign URLs, resumable
+/// multipart uploads).
+type Backend = (
+    StoreKind,
+    Arc<dyn ObjectStore>,
+    Option<Arc<dyn Signer>>,
+    Option<Arc<dyn MultipartStore>>,
+);
+
 /// Default size of one part of a multipart upload (8 MiB).
 pub const DEFAULT_PART_SIZE: usize = 8 << 20;
 /// Default number of parts uploaded at once.
@@ -194,12 +203,7 @@ impl StoreBuilder {
                 url.scheme()
             ))
         };
-        let (kind, object, signer, multipart): (
-            StoreKind,
-            Arc<dyn ObjectStore>,
-            Option<Arc<dyn Signer>>,
-            Option<Arc<dyn MultipartStore>>,
-        ) = match url.scheme() {
+        let (kind, object, signer, multipart): Backend = match url.scheme() {
             "s3" | "s3a" => {
                 let mut b = AmazonS3Builder::from_env().with_url(self.url.as_str());
                 if let Some(retry) = &self.retry {
@@ -247,7 +251,11 @@ impl StoreBuilder {
                     return Err(unknown(k));
                 }
                 std::fs::create_dir_all(&dir).map_err(|e| StorageError::Io {
-                    doing: format!("creating the directory {} of store `{}`", dir.display(), self.name),
+                    doing: format!(
+                        "creating the directory {} of store `{}`",
+                        dir.display(),
+                        self.name
+                    ),
                     source: e,
                 })?;
                 let s = LocalFileSystem::new_with_prefix(&dir).map_err(config)?;
@@ -287,7 +295,11 @@ impl StoreBuilder {
         let public_base_url = self
             .public_base_url
             .map(|base| {
-                let base = if base.ends_with('/') { base } else { format!("{base}/") };
+                let base = if base.ends_with('/') {
+                    base
+                } else {
+                    format!("{base}/")
+                };
                 Url::parse(&base).map_err(|e| {
                     StorageError::Config(format!(
                         "store `{}`: public base URL `{base}`: {e}",
@@ -349,7 +361,11 @@ impl Store {
     /// provider, client options, a wrapper such as `ThrottledStore`); no presigned URLs nor
     /// resumable uploads unless given with [`with_signer`](Self::with_signer) and
     /// [`with_multipart`](Self::with_multipart).
-    pub fn from_object_store(name: impl Into<String>, kind: StoreKind, store: Arc<dyn ObjectStore>) -> Store {
+    pub fn from_object_store(
+        name: impl Into<String>,
+        kind: StoreKind,
+        store: Arc<dyn ObjectStore>,
+    ) -> Store {
         Store {
             inner: Arc::new(Inner {
                 name: name.into(),
@@ -381,7 +397,9 @@ impl Store {
         });
         let mut inner = inner;
         f(&mut inner);
-        Store { inner: Arc::new(inner) }
+        Store {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Presigns URLs with `signer` (usually the same `AmazonS3`/`GoogleCloudStorage`/
@@ -430,7 +448,12 @@ impl Store {
         match &self.inner.prefix {
             Some(prefix) => path
                 .prefix_match(prefix)
-                .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/"))
+                .map(|parts| {
+                    parts
+                        .map(|p| p.as_ref().to_owned())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
                 .unwrap_or_else(|| path.to_string()),
             None => path.to_string(),
         }

@@ -181,7 +181,9 @@ impl<R: AsyncRead + Unpin> ContentReader<R> {
     }
 
     pub(crate) fn key_id(&self) -> Option<String> {
-        self.encoder.as_ref().and_then(|e| e.key_id().map(str::to_owned))
+        self.encoder
+            .as_ref()
+            .and_then(|e| e.key_id().map(str::to_owned))
     }
 
     pub(crate) fn sha256(&self) -> String {

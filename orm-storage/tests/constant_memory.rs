@@ -28,7 +28,11 @@ fn pattern(pos: u64, n: usize) -> &'static [u8] {
 }
 
 impl AsyncRead for Generated {
-    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let n = (buf.remaining() as u64).min(self.left).min(2 << 20) as usize;
         buf.put_slice(pattern(self.pos, n));
         self.left -= n as u64;
@@ -40,7 +44,10 @@ impl AsyncRead for Generated {
 /// Peak resident set size of this process, in bytes.
 fn peak_rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM");
     let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
     kib * 1024
 }
@@ -55,7 +62,11 @@ async fn a_one_gib_object_streams_up_and_down_in_constant_memory() {
         .unwrap();
     let before = peak_rss();
     let blob = store
-        .upload("gib", Generated { left: GIB, pos: 0 }, UploadOptions::new().size(GIB))
+        .upload(
+            "gib",
+            Generated { left: GIB, pos: 0 },
+            UploadOptions::new().size(GIB),
+        )
         .await
         .unwrap();
     assert_eq!(blob.size, GIB);
@@ -66,7 +77,10 @@ async fn a_one_gib_object_streams_up_and_down_in_constant_memory() {
         let chunk = chunk.unwrap();
         for (i, piece) in chunk.chunks(2 << 20).enumerate() {
             let at = pos + (i as u64) * (2 << 20);
-            assert!(piece == pattern(at, piece.len()), "content differs near {at}");
+            assert!(
+                piece == pattern(at, piece.len()),
+                "content differs near {at}"
+            );
         }
         expected.update(&chunk);
         pos += chunk.len() as u64;

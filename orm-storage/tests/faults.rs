@@ -23,12 +23,21 @@ struct SlowSource {
 
 impl SlowSource {
     fn new(len: usize, fail_after: Option<usize>) -> Self {
-        SlowSource { left: len, fail_after, produced: 0, sleep: None }
+        SlowSource {
+            left: len,
+            fail_after,
+            produced: 0,
+            sleep: None,
+        }
     }
 }
 
 impl AsyncRead for SlowSource {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         if self.left == 0 {
             return Poll::Ready(Ok(()));
         }
@@ -37,7 +46,7 @@ impl AsyncRead for SlowSource {
         {
             return Poll::Ready(Err(std::io::Error::other("the source broke")));
         }
-        if self.produced % (1 << 20) == 0 {
+        if self.produced.is_multiple_of(1 << 20) {
             let sleep = self
                 .sleep
                 .get_or_insert_with(|| Box::pin(tokio::time::sleep(Duration::from_millis(20))));
@@ -47,7 +56,11 @@ impl AsyncRead for SlowSource {
             self.sleep = None;
         }
         let to_next_mib = (1 << 20) - self.produced % (1 << 20);
-        let n = buf.remaining().min(self.left).min(to_next_mib).min(64 << 10);
+        let n = buf
+            .remaining()
+            .min(self.left)
+            .min(to_next_mib)
+            .min(64 << 10);
         buf.put_slice(&vec![7u8; n]);
         self.left -= n;
         self.produced += n;
@@ -67,7 +80,10 @@ async fn killed_mid_upload(kind: Kind) {
         .build()
         .unwrap();
     // A committed object, to show that the restarted server kept its data.
-    store.upload_bytes("before", vec![5; 100], UploadOptions::new()).await.unwrap();
+    store
+        .upload_bytes("before", vec![5; 100], UploadOptions::new())
+        .await
+        .unwrap();
     if kind == Kind::Azure {
         // Azurite writes its metadata to disk every 5 s (LokiJS autosave): let it.
         tokio::time::sleep(Duration::from_secs(6)).await;
@@ -99,13 +115,23 @@ async fn killed_mid_upload(kind: Kind) {
         .expect("the upload gives up")
         .unwrap()
         .unwrap_err();
-    assert!(matches!(err, StorageError::Unavailable { .. }), "{}: {err:?}", kind.name());
+    assert!(
+        matches!(err, StorageError::Unavailable { .. }),
+        "{}: {err:?}",
+        kind.name()
+    );
     assert!(err.is_unavailable());
     assert!(err.to_string().contains("nothing was committed"), "{err}");
     // The server comes back with its data: the object is not there, not even in part.
     emulator.restart();
     assert!(!store.exists("big").await.unwrap());
-    let listed: Vec<String> = store.list(None).await.unwrap().into_iter().map(|o| o.key).collect();
+    let listed: Vec<String> = store
+        .list(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
     assert_eq!(listed, ["before"]);
 }
 
@@ -126,26 +152,54 @@ async fn moto_killed_mid_upload_is_a_typed_error() {
     let mut emulator = Emulator::start(Kind::S3, None);
     let bucket = common::unique("faults");
     emulator.create_bucket(&bucket).await;
-    let store = emulator.builder(&bucket, "").retry(1, Duration::from_secs(3)).build().unwrap();
-    store.upload_bytes("small", vec![1; 10], UploadOptions::new()).await.unwrap();
+    let store = emulator
+        .builder(&bucket, "")
+        .retry(1, Duration::from_secs(3))
+        .build()
+        .unwrap();
+    store
+        .upload_bytes("small", vec![1; 10], UploadOptions::new())
+        .await
+        .unwrap();
     emulator.kill();
-    let err = store.upload_bytes("x", vec![1; 10], UploadOptions::new()).await.unwrap_err();
+    let err = store
+        .upload_bytes("x", vec![1; 10], UploadOptions::new())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StorageError::Unavailable { .. }), "{err:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_that_fails_mid_upload_leaves_no_object_on_any_store() {
-    for kind in [Kind::Memory, Kind::Local, Kind::S3, Kind::S3rver, Kind::Azure] {
+    for kind in [
+        Kind::Memory,
+        Kind::Local,
+        Kind::S3,
+        Kind::S3rver,
+        Kind::Azure,
+    ] {
         let store = common::store_with(kind, |b| b.part_size(5 << 20).concurrency(2)).await;
         for fail_after in [100, 12 << 20] {
             let err = store
-                .upload("broken", SlowSource::new(20 << 20, Some(fail_after)), UploadOptions::new())
+                .upload(
+                    "broken",
+                    SlowSource::new(20 << 20, Some(fail_after)),
+                    UploadOptions::new(),
+                )
                 .await
                 .unwrap_err();
-            assert!(matches!(err, StorageError::Io { .. }), "{}: {err:?}", kind.name());
+            assert!(
+                matches!(err, StorageError::Io { .. }),
+                "{}: {err:?}",
+                kind.name()
+            );
             assert!(err.to_string().contains("the source broke"), "{err}");
             assert!(!store.exists("broken").await.unwrap(), "{}", kind.name());
-            assert!(store.list(None).await.unwrap().is_empty(), "{}", kind.name());
+            assert!(
+                store.list(None).await.unwrap().is_empty(),
+                "{}",
+                kind.name()
+            );
         }
     }
 }
@@ -165,10 +219,21 @@ async fn wrong_credentials_are_a_clear_error() {
             _ => builder.option("aws_access_key_id", "WRONG"),
         };
         let store = builder.build().unwrap();
-        let err = store.upload_bytes("x", vec![1; 10], UploadOptions::new()).await.unwrap_err();
-        assert!(matches!(err, StorageError::Unauthorized { .. }), "{}: {err:?}", kind.name());
+        let err = store
+            .upload_bytes("x", vec![1; 10], UploadOptions::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StorageError::Unauthorized { .. }),
+            "{}: {err:?}",
+            kind.name()
+        );
         assert!(err.to_string().contains("refused the credentials"), "{err}");
         let err = store.check().await.unwrap_err();
-        assert!(matches!(err, StorageError::Unauthorized { .. }), "{}: {err:?}", kind.name());
+        assert!(
+            matches!(err, StorageError::Unauthorized { .. }),
+            "{}: {err:?}",
+            kind.name()
+        );
     }
 }

@@ -60,9 +60,16 @@ async fn database(backend: &str) -> Db {
                 .execute_raw(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
                 .await
                 .unwrap();
-            admin.execute_raw(&format!("CREATE SCHEMA \"{schema}\"")).await.unwrap();
+            admin
+                .execute_raw(&format!("CREATE SCHEMA \"{schema}\""))
+                .await
+                .unwrap();
             let sep = if base.contains('?') { '&' } else { '?' };
-            connect(&format!("{base}{sep}options=-c%20search_path%3D{schema}"), backend).await
+            connect(
+                &format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+                backend,
+            )
+            .await
         }
         "mysql" => {
             let base = std::env::var("ORM_TEST_MYSQL_URL")
@@ -75,8 +82,16 @@ async fn database(backend: &str) -> Db {
             let (server, options) = base.split_once('?').unwrap_or((&base, ""));
             let rest = server.strip_prefix("mongodb://").unwrap_or(server);
             let host = rest.split('/').next().unwrap_or(rest);
-            let options = if options.is_empty() { String::new() } else { format!("?{options}") };
-            connect(&format!("mongodb://{host}/orm_storage_{pid}{options}"), backend).await
+            let options = if options.is_empty() {
+                String::new()
+            } else {
+                format!("?{options}")
+            };
+            connect(
+                &format!("mongodb://{host}/orm_storage_{pid}{options}"),
+                backend,
+            )
+            .await
         }
         other => unreachable!("{other}"),
     };
@@ -103,7 +118,11 @@ async fn blob_fields_stay_consistent_with_their_objects(backend: &str) {
         let store = store.clone();
         async move {
             store
-                .upload_bytes(key, common::content(2000, 1), UploadOptions::new().content_type("image/png"))
+                .upload_bytes(
+                    key,
+                    common::content(2000, 1),
+                    UploadOptions::new().content_type("image/png"),
+                )
                 .await
                 .unwrap()
         }
@@ -112,27 +131,45 @@ async fn blob_fields_stay_consistent_with_their_objects(backend: &str) {
     // Upload, then commit the row: the blob reads back whole, `None` too.
     let kept = upload("docs/1.png").await;
     let thumb = upload("docs/1-thumb.png").await;
-    let doc = Doc { id: 1, title: "one".into(), avatar: kept.clone(), thumb: Some(thumb.clone()) }
-        .insert(&db)
-        .await
-        .unwrap();
-    let plain = Doc { id: 2, title: "two".into(), avatar: upload("docs/2.png").await, thumb: None }
-        .insert(&db)
-        .await
-        .unwrap();
+    let doc = Doc {
+        id: 1,
+        title: "one".into(),
+        avatar: kept.clone(),
+        thumb: Some(thumb.clone()),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    let plain = Doc {
+        id: 2,
+        title: "two".into(),
+        avatar: upload("docs/2.png").await,
+        thumb: None,
+    }
+    .insert(&db)
+    .await
+    .unwrap();
     assert_eq!(Doc::find(&db, 1).await.unwrap(), Some(doc.clone()));
     assert_eq!(Doc::find(&db, 2).await.unwrap(), Some(plain.clone()));
     let read = Doc::find(&db, 1).await.unwrap().unwrap();
-    assert_eq!(storage.read_all(&read.avatar).await.unwrap(), common::content(2000, 1));
+    assert_eq!(
+        storage.read_all(&read.avatar).await.unwrap(),
+        common::content(2000, 1)
+    );
 
     // A crash after the upload (no row), and a rolled-back insert: two orphans.
     let crashed = upload("docs/crashed.png").await;
     let rolled_back = upload("docs/rolled-back.png").await;
     let tx = db.begin().await.unwrap();
-    Doc { id: 3, title: "three".into(), avatar: rolled_back.clone(), thumb: None }
-        .insert(&tx)
-        .await
-        .unwrap();
+    Doc {
+        id: 3,
+        title: "three".into(),
+        avatar: rolled_back.clone(),
+        thumb: None,
+    }
+    .insert(&tx)
+    .await
+    .unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(Doc::find(&db, 3).await.unwrap(), None);
 
@@ -143,15 +180,26 @@ async fn blob_fields_stay_consistent_with_their_objects(backend: &str) {
     };
     // Young objects are kept: their row may be about to commit.
     let report = sweeper().run(&db).await.unwrap();
-    assert_eq!((report.listed, report.referenced, report.too_young), (5, 3, 2), "{report:?}");
+    assert_eq!(
+        (report.listed, report.referenced, report.too_young),
+        (5, 3, 2),
+        "{report:?}"
+    );
     assert!(report.deleted.is_empty());
     tokio::time::sleep(Duration::from_millis(20)).await;
     let mut report = sweeper().grace(Duration::ZERO).run(&db).await.unwrap();
     report.deleted.sort();
-    assert_eq!(report.deleted, [crashed.key.clone(), rolled_back.key.clone()]);
+    assert_eq!(
+        report.deleted,
+        [crashed.key.clone(), rolled_back.key.clone()]
+    );
     assert_eq!(report.referenced, 3);
     for blob in [&kept, &thumb, &plain.avatar] {
-        assert!(store.exists(&blob.key).await.unwrap(), "{} is referenced", blob.key);
+        assert!(
+            store.exists(&blob.key).await.unwrap(),
+            "{} is referenced",
+            blob.key
+        );
     }
     assert!(!store.exists(&crashed.key).await.unwrap());
     assert!(!store.exists(&rolled_back.key).await.unwrap());
@@ -182,7 +230,12 @@ async fn blob_fields_stay_consistent_with_their_objects(backend: &str) {
     assert!(!store.exists(&thumb.key).await.unwrap());
 
     // The one-call form.
-    assert!(storage.delete_row(&db, &plain, |d| vec![&d.avatar]).await.unwrap());
+    assert!(
+        storage
+            .delete_row(&db, &plain, |d| vec![&d.avatar])
+            .await
+            .unwrap()
+    );
     assert!(!store.exists(&plain.avatar.key).await.unwrap());
     assert_eq!(Doc::query().count(&db).await.unwrap(), 0);
 
@@ -211,8 +264,16 @@ async fn blob_fields_stay_consistent_with_their_objects_on_mongodb() {
 
 #[test]
 fn a_blob_is_a_json_column() {
-    let column = Doc::schema().columns.iter().find(|c| c.name == "avatar").unwrap();
+    let column = Doc::schema()
+        .columns
+        .iter()
+        .find(|c| c.name == "avatar")
+        .unwrap();
     assert_eq!(column.ty, orm::ColumnType::Json);
-    let thumb = Doc::schema().columns.iter().find(|c| c.name == "thumb").unwrap();
+    let thumb = Doc::schema()
+        .columns
+        .iter()
+        .find(|c| c.name == "thumb")
+        .unwrap();
     assert!(thumb.nullable);
 }

@@ -15,7 +15,11 @@ const CHILD_ENV: &str = "ORM_STORAGE_RESUMABLE_CHILD";
 const PART: usize = 5 << 20;
 
 fn store(endpoint_port: u16, bucket: &str) -> orm_storage::Store {
-    common::attach(Kind::S3, endpoint_port).builder(bucket, "").part_size(PART).build().unwrap()
+    common::attach(Kind::S3, endpoint_port)
+        .builder(bucket, "")
+        .part_size(PART)
+        .build()
+        .unwrap()
 }
 
 /// The child's side: uploads slowly (a pause after each part) until the parent kills it.
@@ -24,8 +28,11 @@ fn store(endpoint_port: u16, bucket: &str) -> orm_storage::Store {
 async fn child_uploads_until_killed() {
     let args = std::env::var(CHILD_ENV)
         .expect("only run as the child of a_resumable_upload_survives_a_killed_process");
-    let [port, bucket, source, state]: [&str; 4] =
-        args.split('\n').collect::<Vec<_>>().try_into().expect("4 arguments");
+    let [port, bucket, source, state]: [&str; 4] = args
+        .split('\n')
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("4 arguments");
     let store = store(port.parse().unwrap(), bucket);
     store
         .upload_resumable(
@@ -52,10 +59,20 @@ async fn a_resumable_upload_survives_a_killed_process() {
     let state = dir.join("upload.json");
 
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_uploads_until_killed", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "child_uploads_until_killed",
+            "--ignored",
+            "--nocapture",
+        ])
         .env(
             CHILD_ENV,
-            format!("{}\n{bucket}\n{}\n{}", emulator.port, source.display(), state.display()),
+            format!(
+                "{}\n{bucket}\n{}\n{}",
+                emulator.port,
+                source.display(),
+                state.display()
+            ),
         )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -72,12 +89,21 @@ async fn a_resumable_upload_survives_a_killed_process() {
             child.wait().unwrap();
             break s.parts.len();
         }
-        assert!(child.try_wait().unwrap().is_none(), "the child ended on its own");
-        assert!(Instant::now() < deadline, "the child recorded no parts within 60 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child ended on its own"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the child recorded no parts within 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let store = store(emulator.port, &bucket);
-    assert!(!store.exists("resumed").await.unwrap(), "nothing is visible mid-upload");
+    assert!(
+        !store.exists("resumed").await.unwrap(),
+        "nothing is visible mid-upload"
+    );
     let state_then: ResumeState = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     assert!(state_then.parts.len() >= parts && state_then.parts.len() < 7);
 
@@ -119,10 +145,24 @@ async fn a_state_file_of_another_upload_or_a_changed_source_is_refused() {
         .to_string()
     };
     std::fs::write(&state, recorded("other-key", 100)).unwrap();
-    let err = store.upload_resumable("k", &source, &state, UploadOptions::new()).await.unwrap_err();
-    assert!(err.to_string().contains("belongs to the upload of `other-key`"), "{err}");
+    let err = store
+        .upload_resumable("k", &source, &state, UploadOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("belongs to the upload of `other-key`"),
+        "{err}"
+    );
     std::fs::write(&state, recorded("k", 99)).unwrap();
-    let err = store.upload_resumable("k", &source, &state, UploadOptions::new()).await.unwrap_err();
-    assert!(err.to_string().contains("delete the state file to start over"), "{err}");
+    let err = store
+        .upload_resumable("k", &source, &state, UploadOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("delete the state file to start over"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

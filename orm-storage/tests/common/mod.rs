@@ -114,7 +114,15 @@ impl Emulator {
             Kind::S3rver => {
                 let mut c = Command::new("node");
                 c.arg(dir.join("node/node_modules/s3rver/bin/s3rver.js"));
-                c.args(["-a", "127.0.0.1", "-p", &port, "--silent", "--no-vhost-buckets", "-d"]);
+                c.args([
+                    "-a",
+                    "127.0.0.1",
+                    "-p",
+                    &port,
+                    "--silent",
+                    "--no-vhost-buckets",
+                    "-d",
+                ]);
                 c.arg(self.data.as_ref().expect("s3rver data dir"));
                 c
             }
@@ -127,7 +135,11 @@ impl Emulator {
                     "--blobPort",
                     &port,
                     "--location",
-                    self.data.as_ref().expect("azurite data dir").to_str().expect("utf-8 path"),
+                    self.data
+                        .as_ref()
+                        .expect("azurite data dir")
+                        .to_str()
+                        .expect("utf-8 path"),
                     "--silent",
                     "--skipApiVersionCheck",
                     "--disableTelemetry",
@@ -155,8 +167,15 @@ impl Emulator {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(90);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("the {} emulator exited at start ({status})", self.kind.name());
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "the {} emulator exited at start ({status})",
+                    self.kind.name()
+                );
             }
             assert!(
                 Instant::now() < deadline,
@@ -228,19 +247,24 @@ impl Emulator {
     /// A builder for a store on bucket `bucket` of this emulator.
     pub fn builder(&self, bucket: &str, prefix: &str) -> StoreBuilder {
         match self.kind {
-            Kind::S3 | Kind::S3rver => StoreBuilder::new(self.kind.name(), format!("s3://{bucket}/{prefix}"))
-                .option("aws_endpoint", self.endpoint())
-                .option("aws_allow_http", "true")
-                // s3rver's fixed credentials; moto takes any.
-                .option("aws_access_key_id", "S3RVER")
-                .option("aws_secret_access_key", "S3RVER")
-                .option("aws_region", "us-east-1")
-                .option("aws_virtual_hosted_style_request", "false"),
+            Kind::S3 | Kind::S3rver => {
+                StoreBuilder::new(self.kind.name(), format!("s3://{bucket}/{prefix}"))
+                    .option("aws_endpoint", self.endpoint())
+                    .option("aws_allow_http", "true")
+                    // s3rver's fixed credentials; moto takes any.
+                    .option("aws_access_key_id", "S3RVER")
+                    .option("aws_secret_access_key", "S3RVER")
+                    .option("aws_region", "us-east-1")
+                    .option("aws_virtual_hosted_style_request", "false")
+            }
             Kind::Gcs => gcs_builder(&self.endpoint(), bucket, prefix),
             Kind::Azure => StoreBuilder::new(self.kind.name(), format!("az://{bucket}/{prefix}"))
                 .option("azure_storage_account_name", AZURE_ACCOUNT)
                 .option("azure_storage_account_key", AZURE_KEY)
-                .option("azure_storage_endpoint", format!("{}/{AZURE_ACCOUNT}", self.endpoint()))
+                .option(
+                    "azure_storage_endpoint",
+                    format!("{}/{AZURE_ACCOUNT}", self.endpoint()),
+                )
                 .option("azure_allow_http", "true"),
             Kind::Memory | Kind::Local => unreachable!("no server"),
         }
@@ -268,14 +292,20 @@ pub fn shared(kind: Kind) -> &'static (Kind, u16) {
                 .into_iter()
                 .map(|k| Emulator::start(k, None))
                 .collect();
-            tx.send(emulators.iter().map(|e| (e.kind, e.port)).collect::<Vec<_>>())
-                .expect("the test waits");
+            tx.send(
+                emulators
+                    .iter()
+                    .map(|e| (e.kind, e.port))
+                    .collect::<Vec<_>>(),
+            )
+            .expect("the test waits");
             // Keep them (and this thread) alive until the process exits.
             loop {
                 std::thread::park();
             }
         });
-        rx.recv().expect("the emulators started (see the panic above)")
+        rx.recv()
+            .expect("the emulators started (see the panic above)")
     });
     all.iter().find(|(k, _)| *k == kind).expect("started")
 }
