@@ -76,28 +76,30 @@ async fn database(backend: &str) -> Db {
                 .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
             connect(&base, backend).await
         }
-        "mongodb" => {
-            let base = std::env::var("ORM_TEST_MONGO_URL")
-                .unwrap_or_else(|_| "mongodb://127.0.0.1:27018".to_owned());
-            let (server, options) = base.split_once('?').unwrap_or((&base, ""));
-            let rest = server.strip_prefix("mongodb://").unwrap_or(server);
-            let host = rest.split('/').next().unwrap_or(rest);
-            let options = if options.is_empty() {
-                String::new()
-            } else {
-                format!("?{options}")
-            };
-            connect(
-                &format!("mongodb://{host}/orm_storage_{pid}{options}"),
-                backend,
-            )
-            .await
-        }
+        "mongodb" => connect(&mongo_url(), backend).await,
         other => unreachable!("{other}"),
     };
     db.drop_table::<Doc>().await.unwrap();
     db.create_table::<Doc>().await.unwrap();
     db
+}
+
+/// A database of this process on the MongoDB server (`ORM_TEST_MONGO_URL`'s host and options).
+fn mongo_url() -> String {
+    let base = std::env::var("ORM_TEST_MONGO_URL")
+        .unwrap_or_else(|_| "mongodb://127.0.0.1:27018".to_owned());
+    let (server, options) = base.split_once('?').unwrap_or((&base, ""));
+    let rest = server.strip_prefix("mongodb://").unwrap_or(server);
+    let host = rest.split('/').next().unwrap_or(rest);
+    let options = if options.is_empty() {
+        String::new()
+    } else {
+        format!("?{options}")
+    };
+    format!(
+        "mongodb://{host}/orm_storage_{}{options}",
+        std::process::id()
+    )
 }
 
 async fn storage() -> (Storage, Store) {
@@ -156,6 +158,20 @@ async fn blob_fields_stay_consistent_with_their_objects(backend: &str) {
         storage.read_all(&read.avatar).await.unwrap(),
         common::content(2000, 1)
     );
+    if backend == "mongodb" {
+        // A blob is an embedded document, not a string of JSON.
+        let client = mongodb::Client::with_uri_str(mongo_url()).await.unwrap();
+        let raw = client
+            .database(&format!("orm_storage_{}", std::process::id()))
+            .collection::<mongodb::bson::Document>("orm_storage_docs")
+            .find_one(mongodb::bson::doc! {"_id": 1i64})
+            .await
+            .unwrap()
+            .expect("the row");
+        let avatar = raw.get_document("avatar").expect("a sub-document");
+        assert_eq!(avatar.get_str("sha256").unwrap(), kept.sha256);
+        assert_eq!(avatar.get_str("content_type").unwrap(), "image/png");
+    }
 
     // A crash after the upload (no row), and a rolled-back insert: two orphans.
     let crashed = upload("docs/crashed.png").await;
