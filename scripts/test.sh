@@ -2,7 +2,8 @@
 # Runs the whole test suite: every crate's unit tests, the compile-fail (trybuild) cases, the
 # SQL and BSON snapshots, the shared integration suite on SQLite, PostgreSQL and MariaDB/MySQL,
 # and the MongoDB compiler against a MongoDB-wire test server that this script installs (from
-# PyPI, into target/) and starts, and stops again when the tests end.
+# PyPI, into target/) and starts, and stops again when the tests end; object storage against
+# S3 and Azure emulators (moto, s3rver, azurite) that its tests start and kill.
 #
 # Backends: ORM_TEST_BACKENDS (default sqlite,postgres,mysql,mongodb); URLs: ORM_TEST_POSTGRES_URL
 # (default postgres://postgres@127.0.0.1:5432/test), ORM_TEST_MYSQL_URL (default
@@ -33,6 +34,9 @@ check_port() { # name url
 check_port Redis "${ORM_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 # ...and against memcached and redis-server processes of their own (killed to inject outages).
 bash scripts/cache-servers.sh install
+# Object storage's tests (orm-storage) start moto, s3rver and azurite on free ports (installed
+# once into target/storage-emulators/, reused afterwards).
+bash scripts/storage-emulators.sh install
 
 # MONGODB_URL: a real MongoDB (e.g. `docker compose up -d --wait mongodb`); the suite then also
 # runs the tests the nx-27017 test server cannot (read at build time by build.rs).

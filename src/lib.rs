@@ -23,6 +23,11 @@ pub use orm_migrate as migrate;
 #[cfg(feature = "cache")]
 pub use orm_cache as cache;
 
+/// Object storage: stores by URL, `Blob` fields, uploads, presigned URLs (the `storage`
+/// feature).
+#[cfg(feature = "storage")]
+pub use orm_storage as storage;
+
 /// `#[derive(SqlType)]`: a one-field tuple struct stored as its inner type.
 #[cfg(feature = "derive")]
 pub use orm_derive::SqlType;

@@ -1,0 +1,420 @@
+//! Streaming uploads: the content is read in blocks, hashed, optionally compressed and
+//! encrypted, and sent as one request (small objects) or as a multipart upload with a
+//! bounded number of parts in flight, so memory stays at about `part_size × (concurrency + 1)`
+//! whatever the object's size.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures::channel::mpsc;
+use futures::stream::{FuturesUnordered, StreamExt};
+use object_store::{Attribute, Attributes, PutMultipartOptions, PutOptions, PutPayload};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::blob::Blob;
+use crate::codec::{BLOCK, Encoder};
+use crate::error::{Result, StorageError};
+use crate::store::Store;
+
+/// The content type recorded when an upload names none.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// How far an upload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Bytes of content read from the source so far.
+    pub read: u64,
+    /// Bytes the store has acknowledged (stored bytes: after compression and encryption).
+    pub sent: u64,
+    /// The content's size, when given with [`UploadOptions::size`].
+    pub total: Option<u64>,
+    /// Whether the upload is complete (the object is visible).
+    pub finished: bool,
+}
+
+/// A stream of [`Progress`] reports (see [`UploadOptions::progress_stream`]); it ends when
+/// the upload ends.
+pub type ProgressStream = mpsc::UnboundedReceiver<Progress>;
+
+type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Parts being uploaded; each yields its size once the store acknowledged it.
+type InFlight = FuturesUnordered<futures::future::BoxFuture<'static, object_store::Result<u64>>>;
+
+/// Options of one upload.
+#[derive(Clone, Default)]
+#[must_use]
+pub struct UploadOptions {
+    pub(crate) content_type: Option<String>,
+    pub(crate) public: bool,
+    pub(crate) total: Option<u64>,
+    pub(crate) progress: Vec<ProgressFn>,
+}
+
+impl fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("content_type", &self.content_type)
+            .field("public", &self.public)
+            .field("total", &self.total)
+            .field("progress_callbacks", &self.progress.len())
+            .finish()
+    }
+}
+
+impl UploadOptions {
+    /// Defaults: `application/octet-stream`, not public, no progress reports.
+    pub fn new() -> Self {
+        UploadOptions::default()
+    }
+
+    /// The content's MIME type (recorded in the blob, and sent to stores that keep it).
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    /// Marks the blob public: [`Storage::public_url`](crate::Storage::public_url) gives its
+    /// URL under the store's public base URL.
+    pub fn public(mut self, public: bool) -> Self {
+        self.public = public;
+        self
+    }
+
+    /// The content's size, reported as [`Progress::total`].
+    pub fn size(mut self, total: u64) -> Self {
+        self.total = Some(total);
+        self
+    }
+
+    /// Calls `f` after each part the store acknowledged, and once at the end.
+    pub fn on_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress.push(Arc::new(f));
+        self
+    }
+
+    /// The same reports as [`on_progress`](Self::on_progress), as a stream.
+    pub fn progress_stream(self) -> (Self, ProgressStream) {
+        let (tx, rx) = mpsc::unbounded();
+        (
+            self.on_progress(move |p| {
+                // The receiver may have been dropped: nobody is listening then.
+                let _ = tx.unbounded_send(p);
+            }),
+            rx,
+        )
+    }
+
+    pub(crate) fn report(&self, progress: Progress) {
+        for f in &self.progress {
+            f(progress);
+        }
+    }
+}
+
+/// Reads content in blocks, hashes it, and yields the bytes to store.
+pub(crate) struct ContentReader<R> {
+    reader: R,
+    hasher: Sha256,
+    pub(crate) read: u64,
+    encoder: Option<Encoder>,
+    header_sent: bool,
+    eof: bool,
+    what: String,
+}
+
+impl<R: AsyncRead + Unpin> ContentReader<R> {
+    pub(crate) fn new(reader: R, encoder: Option<Encoder>, what: String) -> Self {
+        ContentReader {
+            reader,
+            hasher: Sha256::new(),
+            read: 0,
+            encoder,
+            header_sent: false,
+            eof: false,
+            what,
+        }
+    }
+
+    /// The next bytes to store; `None` at the end.
+    pub(crate) async fn next(&mut self) -> Result<Option<Bytes>> {
+        if self.eof {
+            return Ok(None);
+        }
+        let mut block = BytesMut::with_capacity(BLOCK);
+        while block.len() < BLOCK {
+            let n = self
+                .reader
+                .read_buf(&mut block)
+                .await
+                .map_err(|e| StorageError::Io {
+                    doing: format!("reading the content of {}", self.what),
+                    source: e,
+                })?;
+            if n == 0 {
+                break;
+            }
+        }
+        self.hasher.update(&block);
+        self.read += block.len() as u64;
+        let last = block.len() < BLOCK;
+        let Some(encoder) = &mut self.encoder else {
+            self.eof = last;
+            return Ok((!block.is_empty()).then(|| block.freeze()));
+        };
+        let mut out = Vec::new();
+        if !self.header_sent {
+            out = encoder.header();
+            self.header_sent = true;
+        }
+        if !block.is_empty() {
+            out.extend(encoder.frame(&block, false)?);
+        }
+        if last {
+            out.extend(encoder.frame(&[], true)?);
+            self.eof = true;
+        }
+        Ok(Some(Bytes::from(out)))
+    }
+
+    pub(crate) fn key_id(&self) -> Option<String> {
+        self.encoder
+            .as_ref()
+            .and_then(|e| e.key_id().map(str::to_owned))
+    }
+
+    pub(crate) fn sha256(&self) -> String {
+        hex::encode(self.hasher.clone().finalize())
+    }
+}
+
+/// Collects stored bytes into parts of exactly `size` bytes (the last may be shorter).
+pub(crate) struct Parts {
+    size: usize,
+    chunks: Vec<Bytes>,
+    len: usize,
+}
+
+impl Parts {
+    pub(crate) fn new(size: usize) -> Self {
+        Parts {
+            size,
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Adds `bytes`; returns the parts that are now full.
+    pub(crate) fn push(&mut self, mut bytes: Bytes) -> Vec<PutPayload> {
+        let mut full = Vec::new();
+        while !bytes.is_empty() {
+            let take = (self.size - self.len).min(bytes.len());
+            self.len += take;
+            self.chunks.push(bytes.split_to(take));
+            if self.len == self.size {
+                full.push(self.chunks.drain(..).collect());
+                self.len = 0;
+            }
+        }
+        full
+    }
+
+    /// The bytes left (a last, shorter part), if any.
+    pub(crate) fn rest(&mut self) -> Option<PutPayload> {
+        (self.len > 0).then(|| {
+            self.len = 0;
+            self.chunks.drain(..).collect()
+        })
+    }
+}
+
+impl Store {
+    /// Uploads the content read from `reader` under `key`, streaming: memory stays at about
+    /// `part_size × (concurrency + 1)` whatever the size. Returns the [`Blob`] to store in a
+    /// row (see [`Storage::upload_then`](crate::Storage::upload_then) for keeping row and
+    /// object consistent).
+    ///
+    /// On any error the multipart upload is aborted: no partial object becomes visible.
+    pub async fn upload<R: AsyncRead + Unpin + Send>(
+        &self,
+        key: &str,
+        reader: R,
+        options: UploadOptions,
+    ) -> Result<Blob> {
+        let inner = &self.inner;
+        let path = self.path(key);
+        let encoder = (!inner.encoding.is_plain()).then(|| Encoder::new(&inner.encoding));
+        let mut content = ContentReader::new(
+            reader,
+            encoder,
+            format!("`{key}` for store `{}`", inner.name),
+        );
+        let content_type = options
+            .content_type
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned());
+        let mut attributes = Attributes::new();
+        if self.takes_attributes() {
+            attributes.insert(Attribute::ContentType, content_type.clone().into());
+        }
+        let mut progress = Progress {
+            read: 0,
+            sent: 0,
+            total: options.total,
+            finished: false,
+        };
+
+        // The first part decides: one request, or a multipart upload.
+        let mut parts = Parts::new(inner.part_size);
+        let mut ready = Vec::new();
+        let mut stored = 0u64;
+        while ready.is_empty() {
+            match content.next().await? {
+                Some(bytes) => {
+                    stored += bytes.len() as u64;
+                    ready = parts.push(bytes);
+                }
+                None => break,
+            }
+        }
+        let result = if ready.is_empty() || content.eof && parts.len == 0 && ready.len() == 1 {
+            let payload: PutPayload = match ready.pop() {
+                Some(part) => part,
+                None => parts.rest().unwrap_or_default(),
+            };
+            let opts = PutOptions {
+                attributes,
+                ..PutOptions::default()
+            };
+            inner
+                .object
+                .put_opts(&path, payload, opts)
+                .await
+                .map_err(|e| self.error(key, e))?
+        } else {
+            let opts = PutMultipartOptions {
+                attributes,
+                ..PutMultipartOptions::default()
+            };
+            let mut upload = inner
+                .object
+                .put_multipart_opts(&path, opts)
+                .await
+                .map_err(|e| self.error(key, e))?;
+            let outcome: Result<()> = async {
+                let mut in_flight: InFlight = FuturesUnordered::new();
+                let mut send = |part: PutPayload, in_flight: &mut InFlight| {
+                    let len = part.content_length() as u64;
+                    let fut = upload.put_part(part);
+                    in_flight.push(Box::pin(async move { fut.await.map(|()| len) }));
+                };
+                loop {
+                    for part in ready.drain(..) {
+                        while in_flight.len() >= inner.concurrency {
+                            let done = in_flight.next().await.expect("non-empty");
+                            progress.sent += done.map_err(|e| self.error(key, e))?;
+                            progress.read = content.read;
+                            options.report(progress);
+                        }
+                        send(part, &mut in_flight);
+                    }
+                    match content.next().await? {
+                        Some(bytes) => {
+                            stored += bytes.len() as u64;
+                            ready = parts.push(bytes);
+                        }
+                        None => {
+                            ready.extend(parts.rest());
+                            for part in ready.drain(..) {
+                                send(part, &mut in_flight);
+                            }
+                            break;
+                        }
+                    }
+                }
+                while let Some(done) = in_flight.next().await {
+                    progress.sent += done.map_err(|e| self.error(key, e))?;
+                    progress.read = content.read;
+                    options.report(progress);
+                }
+                Ok(())
+            }
+            .await;
+            match outcome {
+                Ok(()) => match upload.complete().await {
+                    Ok(result) => result,
+                    Err(e) => {
+                        // The error that matters is the completion's; an abort that fails
+                        // too leaves parts the store's own cleanup (or the sweeper) removes.
+                        let _ = upload.abort().await;
+                        return Err(self.error(key, e));
+                    }
+                },
+                Err(e) => {
+                    // Same as above: the upload's error is the one to report.
+                    let _ = upload.abort().await;
+                    return Err(e);
+                }
+            }
+        };
+        progress.read = content.read;
+        progress.sent = stored;
+        progress.finished = true;
+        options.report(progress);
+        Ok(Blob {
+            store: inner.name.clone(),
+            key: key.to_owned(),
+            size: content.read,
+            content_type,
+            sha256: content.sha256(),
+            etag: result.e_tag,
+            public: options.public,
+            compression: inner.encoding.zstd_level.map(|_| "zstd".to_owned()),
+            key_id: content.key_id(),
+            stored_size: (!inner.encoding.is_plain()).then_some(stored),
+        })
+    }
+
+    /// Uploads `bytes` under `key` (see [`upload`](Self::upload)).
+    pub async fn upload_bytes(
+        &self,
+        key: &str,
+        bytes: impl Into<Bytes>,
+        options: UploadOptions,
+    ) -> Result<Blob> {
+        let bytes: Bytes = bytes.into();
+        let total = bytes.len() as u64;
+        let options = if options.total.is_none() {
+            options.size(total)
+        } else {
+            options
+        };
+        self.upload(key, &bytes[..], options).await
+    }
+
+    /// Uploads the file at `file` under `key`, streaming (see [`upload`](Self::upload)).
+    pub async fn upload_file(
+        &self,
+        key: &str,
+        file: impl AsRef<std::path::Path>,
+        options: UploadOptions,
+    ) -> Result<Blob> {
+        let file = file.as_ref();
+        let io = |e| StorageError::Io {
+            doing: format!("opening {}", file.display()),
+            source: e,
+        };
+        let f = tokio::fs::File::open(file).await.map_err(io)?;
+        let len = f.metadata().await.map_err(io)?.len();
+        let options = if options.total.is_none() {
+            options.size(len)
+        } else {
+            options
+        };
+        self.upload(key, tokio::io::BufReader::with_capacity(BLOCK, f), options)
+            .await
+    }
+}
