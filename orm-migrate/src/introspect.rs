@@ -222,7 +222,9 @@ fn norm_type(ty: &str) -> String {
     }
 }
 
-fn norm_default(d: Option<&str>) -> Option<String> {
+/// A default literal as the catalog reports it, unquoted (`'it''s'::text` and MySQL/MariaDB's
+/// `'it\'s'` are `it's`), with booleans as `1`/`0` and numbers in one spelling.
+fn norm_default(d: Option<&str>, dialect: Dialect) -> Option<String> {
     let mut s = d?.trim().to_owned();
     if s.eq_ignore_ascii_case("null") {
         return None;
@@ -235,9 +237,14 @@ fn norm_default(d: Option<&str>) -> Option<String> {
             s = v.to_owned();
         }
     } else if let Some(end) = s.rfind('\'') {
-        // `'abc'::text` → `abc`; `''` inside is an escaped quote.
-        s = s[1..end].replace("''", "'");
-        return Some(s);
+        // `'abc'::text` → `abc`; `''` inside is an escaped quote, and on MySQL/MariaDB a
+        // backslash escapes the next character.
+        let quoted = &s[1..end];
+        return Some(if dialect == Dialect::MySql {
+            unescape_mysql(quoted)
+        } else {
+            quoted.replace("''", "'")
+        });
     }
     Some(match s.to_ascii_lowercase().as_str() {
         "true" => "1".to_owned(),
@@ -247,6 +254,31 @@ fn norm_default(d: Option<&str>) -> Option<String> {
             Err(_) => s,
         },
     })
+}
+
+/// The text of a MySQL/MariaDB string literal's body (escapes `\'`, `\\`, `\n`, ... and `''`).
+fn unescape_mysql(quoted: &str) -> String {
+    let mut out = String::with_capacity(quoted.len());
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('t') => out.push('\t'),
+                Some('0') => out.push('\0'),
+                Some('Z') => out.push('\x1a'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            },
+            '\'' if chars.clone().next() == Some('\'') => {
+                chars.next();
+                out.push('\'');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn action_name(a: Action, dialect: Dialect) -> &'static str {
@@ -297,11 +329,12 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
                 .columns
                 .iter()
                 .map(|c| {
-                    let default = c.default.as_ref().map(|d| match d {
-                        Default::Bool(b) => u8::from(*b).to_string(),
-                        Default::Int(i) => i.to_string(),
-                        Default::Float(f) => format!("{f}"),
-                        Default::Text(s) => s.clone(),
+                    // Text defaults compare unquoted; the others as the catalogs spell them.
+                    let default = c.default.as_ref().and_then(|d| match d {
+                        Default::Bool(b) => norm_default(Some(&u8::from(*b).to_string()), dialect),
+                        Default::Int(i) => norm_default(Some(&i.to_string()), dialect),
+                        Default::Float(f) => norm_default(Some(&format!("{f}")), dialect),
+                        Default::Text(s) => Some(s.clone()),
                     });
                     let pk = t.primary_key.contains(&c.name);
                     (
@@ -309,17 +342,7 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
                         PhysColumn {
                             ty: norm_type(&column_type_sql(&t.spec(c), dialect)),
                             nullable: c.nullable && !pk,
-                            default: norm_default(default.as_deref().map(|d| {
-                                if matches!(c.default, Some(Default::Text(_))) {
-                                    // Compare text defaults unquoted on both sides.
-                                    return d;
-                                }
-                                d
-                            }))
-                            .map(|n| match &c.default {
-                                Some(Default::Text(s)) => s.clone(),
-                                _ => n,
-                            }),
+                            default,
                             auto_increment: c.auto_increment,
                             collation: expected_collation(c, dialect),
                         },
@@ -483,7 +506,7 @@ async fn live_postgres<E: Executor>(db: &E) -> Result<PhysSchema> {
                 default: if serial {
                     None
                 } else {
-                    norm_default(default.as_deref())
+                    norm_default(default.as_deref(), Dialect::Postgres)
                 },
                 auto_increment: identity || serial,
                 collation,
@@ -637,7 +660,7 @@ async fn live_mysql<E: Executor>(db: &E) -> Result<PhysSchema> {
             PhysColumn {
                 ty: norm_type(&ty),
                 nullable: nullable == "YES",
-                default: norm_default(default.as_deref()),
+                default: norm_default(default.as_deref(), d),
                 auto_increment: extra.to_ascii_lowercase().contains("auto_increment"),
                 collation,
             },
@@ -790,7 +813,7 @@ async fn live_sqlite<E: Executor>(db: &E) -> Result<PhysSchema> {
                 PhysColumn {
                     ty: norm_type(&ty),
                     nullable: notnull == 0 && pk_pos == 0,
-                    default: norm_default(default.as_deref()),
+                    default: norm_default(default.as_deref(), d),
                     auto_increment: autoinc && pk_pos > 0,
                     collation: None,
                 },
