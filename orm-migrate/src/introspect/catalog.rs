@@ -28,10 +28,12 @@ pub struct Catalog {
     /// is `NULL` where the key names no column (the referenced table's primary key), the
     /// actions are spelled as in SQL (`NO ACTION`, `SET NULL`, ...) or as PostgreSQL's codes.
     pub foreign_keys: &'static str,
-    /// `(table, kind, text)` of CHECK constraints (`c`: the name), triggers (`t`: the name) and,
-    /// where the catalog keeps no names of checks, the `CREATE TABLE` text to find them in
-    /// (`s`).
+    /// `(table, kind, text, definition)` of CHECK constraints (`c`: the name, and the
+    /// condition), triggers (`t`: the name) and, where the catalog keeps no list of checks, the
+    /// `CREATE TABLE` text to find them in (`s`).
     pub named: &'static str,
+    /// `(name)` of every view and materialized view.
+    pub views: &'static str,
     /// Catalog spellings of storage types (lower case) and the DDL's spelling of the same
     /// type; a spelling followed by `(` (a length, a precision) matches with it.
     pub type_aliases: &'static [(&'static str, &'static str)],
@@ -88,14 +90,16 @@ pub static POSTGRES: Catalog = Catalog {
         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num \
         JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = k.ref_num \
         WHERE con.contype = 'f' AND n.nspname = current_schema() ORDER BY 1, 2, k.ord",
-    named: "SELECT t.relname::text, 'c', con.conname::text FROM pg_constraint con \
-        JOIN pg_class t ON t.oid = con.conrelid \
+    named: "SELECT t.relname::text, 'c', con.conname::text, pg_get_constraintdef(con.oid) \
+        FROM pg_constraint con JOIN pg_class t ON t.oid = con.conrelid \
         JOIN pg_namespace n ON n.oid = t.relnamespace \
         WHERE con.contype = 'c' AND n.nspname = current_schema() \
-        UNION ALL SELECT t.relname::text, 't', tg.tgname::text FROM pg_trigger tg \
+        UNION ALL SELECT t.relname::text, 't', tg.tgname::text, NULL FROM pg_trigger tg \
         JOIN pg_class t ON t.oid = tg.tgrelid \
         JOIN pg_namespace n ON n.oid = t.relnamespace \
         WHERE NOT tg.tgisinternal AND n.nspname = current_schema()",
+    views: "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+        WHERE n.nspname = current_schema() AND c.relkind IN ('v', 'm') ORDER BY 1",
     type_aliases: &[
         ("character varying", "varchar"),
         ("boolean", "bool"),
@@ -147,12 +151,15 @@ pub static MYSQL: Catalog = Catalog {
         ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
     // MariaDB's JSON type is LONGTEXT with a column-level `json_valid` CHECK named after the
     // column: part of the type, not a constraint of the models.
-    named: "SELECT CAST(TABLE_NAME AS CHAR), 'c', CAST(CONSTRAINT_NAME AS CHAR) \
+    named: "SELECT CAST(TABLE_NAME AS CHAR), 'c', CAST(CONSTRAINT_NAME AS CHAR), \
+        CAST(CHECK_CLAUSE AS CHAR) \
         FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() \
         AND NOT (LEVEL = 'Column' AND CHECK_CLAUSE LIKE 'json\\_valid(%') \
         UNION ALL SELECT CAST(EVENT_OBJECT_TABLE AS CHAR), 't', \
-        CAST(TRIGGER_NAME AS CHAR) FROM information_schema.TRIGGERS \
+        CAST(TRIGGER_NAME AS CHAR), CAST(NULL AS CHAR) FROM information_schema.TRIGGERS \
         WHERE TRIGGER_SCHEMA = DATABASE()",
+    views: "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES \
+        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'VIEW' ORDER BY 1",
     type_aliases: &[
         ("tinyint(1)", "bool"),
         // MariaDB's JSON is an alias of LONGTEXT (plus a `json_valid` CHECK).
@@ -183,9 +190,10 @@ pub static SQLITE: Catalog = Catalog {
         JOIN pragma_foreign_key_list(m.name) f \
         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
         ORDER BY m.name, f.id, f.seq",
-    named: "SELECT tbl_name, 't', name FROM sqlite_master WHERE type = 'trigger' \
-        UNION ALL SELECT name, 's', sql FROM sqlite_master WHERE type = 'table' \
+    named: "SELECT tbl_name, 't', name, NULL FROM sqlite_master WHERE type = 'trigger' \
+        UNION ALL SELECT name, 's', sql, NULL FROM sqlite_master WHERE type = 'table' \
         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+    views: "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name",
     type_aliases: &[("boolean", "bool")],
     keeps_foreign_key_names: false,
     no_action_is_restrict: false,

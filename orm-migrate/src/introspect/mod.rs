@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use orm_core::sql::ddl::{MYSQL_COLLATION, column_check_sql, column_type_sql, declared_collation};
-use orm_core::{ColumnType, Dialect, Executor};
+use orm_core::{ColumnType, Dialect, Executor, ReferentialAction};
 
 use crate::error::Result;
 use crate::schema::{Column, Default, Schema};
@@ -28,7 +28,7 @@ pub mod catalog;
 mod read;
 
 use catalog::Catalog;
-use read::action_name;
+pub use read::{LiveColumn, LiveForeignKey, LiveIndex, LiveSchema, LiveTable};
 
 /// The history table, never part of the compared schema.
 pub const HISTORY_TABLE: &str = "orm_migrations";
@@ -397,9 +397,86 @@ fn expected_collation(c: &Column, dialect: Dialect) -> Option<String> {
 /// MySQL database, or SQLite main database), without the history table.
 pub async fn live<E: Executor>(db: &E) -> Result<PhysSchema> {
     let dialect = crate::runner::sql_dialect(db)?;
+    Ok(physical(&live_schema(db).await?, dialect))
+}
+
+/// [`live`] as the catalog reports it (not normalized), without the history table.
+pub async fn live_schema<E: Executor>(db: &E) -> Result<LiveSchema> {
+    let dialect = crate::runner::sql_dialect(db)?;
     let mut out = read::live(db, catalog::of(dialect)).await?;
-    out.remove(HISTORY_TABLE);
+    out.tables.remove(HISTORY_TABLE);
     Ok(out)
+}
+
+/// The physical form of a live schema read on `dialect`, as drift detection compares it.
+pub fn physical(live: &LiveSchema, dialect: Dialect) -> PhysSchema {
+    let catalog = catalog::of(dialect);
+    let table = |t: &LiveTable| {
+        let columns = t
+            .columns
+            .iter()
+            .map(|c| {
+                let column = PhysColumn {
+                    ty: norm_type(catalog, &c.storage_type),
+                    nullable: c.nullable,
+                    default: norm_default(c.default.as_deref(), catalog),
+                    auto_increment: c.auto_increment,
+                    collation: c.collation.clone().filter(|_| catalog.reports_collations),
+                };
+                (c.name.clone(), column)
+            })
+            .collect();
+        let indexes = t
+            .indexes
+            .iter()
+            .map(|ix| {
+                let mut columns: Vec<String> = ix
+                    .columns
+                    .iter()
+                    .map(|c| c.clone().unwrap_or_else(|| "(expression)".to_owned()))
+                    .collect();
+                columns.extend(ix.method.as_ref().map(|m| format!("USING {m}")));
+                columns.extend(ix.predicate.as_ref().map(|p| format!("WHERE {p}")));
+                (ix.name.clone(), (columns, ix.unique))
+            })
+            .collect();
+        let mut foreign_keys: Vec<String> = t
+            .foreign_keys
+            .iter()
+            .map(|fk| {
+                fk_line(
+                    &fk.name,
+                    &fk.columns,
+                    &fk.ref_table,
+                    &fk.ref_columns,
+                    action_name(fk.on_delete, catalog),
+                    action_name(fk.on_update, catalog),
+                    catalog,
+                )
+            })
+            .collect();
+        foreign_keys.sort();
+        PhysTable {
+            columns,
+            primary_key: t.primary_key.clone(),
+            indexes,
+            foreign_keys,
+            checks: t.checks.keys().cloned().collect(),
+            triggers: t.triggers.clone(),
+        }
+    };
+    live.tables
+        .iter()
+        .map(|(name, t)| (name.clone(), table(t)))
+        .collect()
+}
+
+/// The spelling under which `catalog` reports `action` (InnoDB's `NO ACTION` is `RESTRICT`).
+fn action_name(action: ReferentialAction, catalog: &Catalog) -> &'static str {
+    match action {
+        ReferentialAction::NoAction if catalog.no_action_is_restrict => "RESTRICT",
+        _ => action.sql(),
+    }
 }
 
 /// The differences between the expected and the live schema, one line each (empty: no drift).

@@ -1,23 +1,100 @@
 //! The one reader of live catalogs: runs a dialect's [`Catalog`] queries and decodes their rows
-//! into the physical schema that drift detection compares.
+//! into a [`LiveSchema`], from which drift detection ([`super::physical`]) and `pull` work.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use orm_core::{Compiled, Executor, FieldType, ReferentialAction};
 
 use super::catalog::Catalog;
-use super::{PhysColumn, PhysSchema, fk_line, norm_default, norm_type};
 use crate::error::Result;
+
+/// One column as the catalog reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveColumn {
+    /// Name.
+    pub name: String,
+    /// The catalog's spelling of the storage type (`character varying(20)`, `int(11)`, ...).
+    pub storage_type: String,
+    /// Whether NULL is accepted.
+    pub nullable: bool,
+    /// The catalog's text of the default expression (`'x'::text`, `0`, `now()`).
+    pub default: Option<String>,
+    /// Whether the database generates values (identity, serial, `AUTO_INCREMENT`,
+    /// `AUTOINCREMENT`).
+    pub auto_increment: bool,
+    /// The column's collation, where the catalog reports one.
+    pub collation: Option<String>,
+}
+
+/// One index other than the primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveIndex {
+    /// Name.
+    pub name: String,
+    /// Key columns in order; `None` for an expression.
+    pub columns: Vec<Option<String>>,
+    /// Whether it enforces uniqueness.
+    pub unique: bool,
+    /// Its access method where it is not the default (`gin`, ...).
+    pub method: Option<String>,
+    /// The condition of a partial index.
+    pub predicate: Option<String>,
+}
+
+/// One foreign key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveForeignKey {
+    /// Name (empty where the catalog keeps none).
+    pub name: String,
+    /// Referencing columns.
+    pub columns: Vec<String>,
+    /// Referenced table.
+    pub ref_table: String,
+    /// Referenced columns, in the same order.
+    pub ref_columns: Vec<String>,
+    /// Action on delete.
+    pub on_delete: ReferentialAction,
+    /// Action on update.
+    pub on_update: ReferentialAction,
+}
+
+/// One table as the catalog reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveTable {
+    /// Columns in table order.
+    pub columns: Vec<LiveColumn>,
+    /// Primary-key columns in key order.
+    pub primary_key: Vec<String>,
+    /// Indexes, by name.
+    pub indexes: Vec<LiveIndex>,
+    /// Foreign keys, in the catalog's order.
+    pub foreign_keys: Vec<LiveForeignKey>,
+    /// CHECK constraints: name and condition (named ones only, on SQLite).
+    pub checks: BTreeMap<String, String>,
+    /// Names of the triggers on the table.
+    pub triggers: BTreeSet<String>,
+}
+
+impl LiveTable {
+    /// The column named `name`.
+    pub fn column(&self, name: &str) -> Option<&LiveColumn> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// A live schema: its tables by name, and the names of its views.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveSchema {
+    /// Base tables by name.
+    pub tables: BTreeMap<String, LiveTable>,
+    /// Views (and materialized views), which no model describes.
+    pub views: Vec<String>,
+}
 
 /// One row of [`Catalog::columns`].
 struct ColumnRow {
     table: String,
-    name: String,
-    ty: String,
-    nullable: bool,
-    default: Option<String>,
-    auto_increment: bool,
-    collation: Option<String>,
+    column: LiveColumn,
     key_position: i64,
 }
 
@@ -56,17 +133,20 @@ async fn fetch<E: Executor, T: Send + 'static>(
 }
 
 /// Reads the live schema described by `catalog` (history table included).
-pub async fn live<E: Executor>(db: &E, catalog: &Catalog) -> Result<PhysSchema> {
-    let mut out = PhysSchema::new();
+pub async fn live<E: Executor>(db: &E, catalog: &Catalog) -> Result<LiveSchema> {
+    let mut out = LiveSchema::default();
+    let tables = &mut out.tables;
     let columns = fetch(db, catalog.columns, |r| {
         Ok(ColumnRow {
             table: String::decode(r, 0)?,
-            name: String::decode(r, 1)?,
-            ty: String::decode(r, 2)?,
-            nullable: i64::decode(r, 3)? != 0,
-            default: Option::<String>::decode(r, 4)?,
-            auto_increment: i64::decode(r, 5)? != 0,
-            collation: Option::<String>::decode(r, 6)?,
+            column: LiveColumn {
+                name: String::decode(r, 1)?,
+                storage_type: String::decode(r, 2)?,
+                nullable: i64::decode(r, 3)? != 0,
+                default: Option::<String>::decode(r, 4)?,
+                auto_increment: i64::decode(r, 5)? != 0,
+                collation: Option::<String>::decode(r, 6)?,
+            },
             key_position: i64::decode(r, 7)?,
         })
     })
@@ -74,22 +154,13 @@ pub async fn live<E: Executor>(db: &E, catalog: &Catalog) -> Result<PhysSchema> 
     let mut keys: Vec<(String, i64, String)> = Vec::new();
     for c in columns {
         if c.key_position > 0 {
-            keys.push((c.table.clone(), c.key_position, c.name.clone()));
+            keys.push((c.table.clone(), c.key_position, c.column.name.clone()));
         }
-        out.entry(c.table).or_default().columns.insert(
-            c.name,
-            PhysColumn {
-                ty: norm_type(catalog, &c.ty),
-                nullable: c.nullable,
-                default: norm_default(c.default.as_deref(), catalog),
-                auto_increment: c.auto_increment,
-                collation: c.collation.filter(|_| catalog.reports_collations),
-            },
-        );
+        tables.entry(c.table).or_default().columns.push(c.column);
     }
     keys.sort();
     for (table, _, column) in keys {
-        out.entry(table).or_default().primary_key.push(column);
+        tables.entry(table).or_default().primary_key.push(column);
     }
 
     let indexes = fetch(db, catalog.indexes, |r| {
@@ -103,22 +174,21 @@ pub async fn live<E: Executor>(db: &E, catalog: &Catalog) -> Result<PhysSchema> 
         })
     })
     .await?;
-    for ix in consecutive(indexes, |a, b| a.table == b.table && a.name == b.name) {
-        let first = &ix[0];
-        let mut columns: Vec<String> = ix
-            .iter()
-            .map(|r| {
-                r.column
-                    .clone()
-                    .unwrap_or_else(|| "(expression)".to_owned())
-            })
-            .collect();
-        columns.extend(first.method.as_ref().map(|m| format!("USING {m}")));
-        columns.extend(first.predicate.as_ref().map(|p| format!("WHERE {p}")));
-        out.entry(first.table.clone())
+    for mut ix in consecutive(indexes, |a, b| a.table == b.table && a.name == b.name) {
+        let first = ix.remove(0);
+        let mut columns = vec![first.column];
+        columns.extend(ix.into_iter().map(|r| r.column));
+        tables
+            .entry(first.table)
             .or_default()
             .indexes
-            .insert(first.name.clone(), (columns, first.unique));
+            .push(LiveIndex {
+                name: first.name,
+                columns,
+                unique: first.unique,
+                method: first.method,
+                predicate: first.predicate,
+            });
     }
 
     let foreign_keys = fetch(db, catalog.foreign_keys, |r| {
@@ -136,31 +206,27 @@ pub async fn live<E: Executor>(db: &E, catalog: &Catalog) -> Result<PhysSchema> 
     .await?;
     for key in consecutive(foreign_keys, |a, b| a.table == b.table && a.key == b.key) {
         let first = &key[0];
-        let columns: Vec<String> = key.iter().map(|r| r.column.clone()).collect();
         // A key that names no referenced columns references the primary key.
-        let ref_columns: Vec<String> = match key.iter().map(|r| r.ref_column.clone()).collect() {
+        let ref_columns = match key.iter().map(|r| r.ref_column.clone()).collect() {
             Some(named) => named,
-            None => out
+            None => tables
                 .get(&first.ref_table)
                 .map(|t| t.primary_key.clone())
                 .unwrap_or_default(),
         };
-        let line = fk_line(
-            &first.name,
-            &columns,
-            &first.ref_table,
-            &ref_columns,
-            action_name(parse_action(&first.on_delete), catalog),
-            action_name(parse_action(&first.on_update), catalog),
-            catalog,
-        );
-        out.entry(first.table.clone())
+        let fk = LiveForeignKey {
+            name: first.name.clone(),
+            columns: key.iter().map(|r| r.column.clone()).collect(),
+            ref_table: first.ref_table.clone(),
+            ref_columns,
+            on_delete: parse_action(&first.on_delete),
+            on_update: parse_action(&first.on_update),
+        };
+        tables
+            .entry(first.table.clone())
             .or_default()
             .foreign_keys
-            .push(line);
-    }
-    for t in out.values_mut() {
-        t.foreign_keys.sort();
+            .push(fk);
     }
 
     let named = fetch(db, catalog.named, |r| {
@@ -168,17 +234,18 @@ pub async fn live<E: Executor>(db: &E, catalog: &Catalog) -> Result<PhysSchema> 
             String::decode(r, 0)?,
             String::decode(r, 1)?,
             String::decode(r, 2)?,
+            Option::<String>::decode(r, 3)?,
         ))
     })
     .await?;
-    for (table, kind, text) in named {
+    for (table, kind, text, definition) in named {
         // A trigger on a table of another schema does not concern this one.
-        let Some(t) = out.get_mut(&table) else {
+        let Some(t) = tables.get_mut(&table) else {
             continue;
         };
         match kind.as_str() {
             "c" => {
-                t.checks.insert(text);
+                t.checks.insert(text, definition.unwrap_or_default());
             }
             "t" => {
                 t.triggers.insert(text);
@@ -186,6 +253,7 @@ pub async fn live<E: Executor>(db: &E, catalog: &Catalog) -> Result<PhysSchema> 
             _ => t.checks.extend(named_checks(&text)),
         }
     }
+    out.views = fetch(db, catalog.views, |r| String::decode(r, 0)).await?;
     Ok(out)
 }
 
@@ -204,7 +272,7 @@ fn consecutive<T>(rows: Vec<T>, same: fn(&T, &T) -> bool) -> Vec<Vec<T>> {
 
 /// A referential action as the catalogs report it: its SQL spelling, or PostgreSQL's one-letter
 /// code (`a`, `r`, `c`, `n`, `d`).
-pub(super) fn parse_action(s: &str) -> ReferentialAction {
+fn parse_action(s: &str) -> ReferentialAction {
     match s.to_ascii_uppercase().as_str() {
         "R" | "RESTRICT" => ReferentialAction::Restrict,
         "C" | "CASCADE" => ReferentialAction::Cascade,
@@ -214,21 +282,128 @@ pub(super) fn parse_action(s: &str) -> ReferentialAction {
     }
 }
 
-/// The spelling under which `catalog` reports `action` (InnoDB's `NO ACTION` is `RESTRICT`).
-pub(super) fn action_name(action: ReferentialAction, catalog: &Catalog) -> &'static str {
-    match action {
-        ReferentialAction::NoAction if catalog.no_action_is_restrict => "RESTRICT",
-        _ => action.sql(),
+/// The `CONSTRAINT <name> CHECK (<condition>)` clauses of a `CREATE TABLE`, for a catalog that
+/// keeps no list of them (unnamed checks are not reported).
+fn named_checks(create: &str) -> BTreeMap<String, String> {
+    let chars: Vec<char> = create.chars().collect();
+    let mut out = BTreeMap::new();
+    // The last two words (quoted identifiers unquoted), to find `CONSTRAINT <name> CHECK`.
+    let mut words: [String; 3] = Default::default();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let word = match c {
+            '\'' => {
+                i = skip_quoted(&chars, i);
+                Some(String::new())
+            }
+            '"' | '`' => {
+                let start = i + 1;
+                i = skip_quoted(&chars, i);
+                let inner: String = chars[start..i.saturating_sub(1).max(start)]
+                    .iter()
+                    .collect();
+                Some(inner.replace(&format!("{c}{c}"), &c.to_string()))
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                let start = i;
+                while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                    i += 1;
+                }
+                Some(chars[start..i].iter().collect())
+            }
+            '(' => {
+                if words[2].eq_ignore_ascii_case("CHECK")
+                    && words[0].eq_ignore_ascii_case("CONSTRAINT")
+                {
+                    let end = closing_paren(&chars, i);
+                    let condition: String = chars[i + 1..end].iter().collect();
+                    out.insert(words[1].clone(), condition.trim().to_owned());
+                    i = end;
+                }
+                i += 1;
+                Some(String::new())
+            }
+            c if c.is_whitespace() => {
+                i += 1;
+                None
+            }
+            _ => {
+                i += 1;
+                Some(String::new())
+            }
+        };
+        if let Some(word) = word {
+            words.rotate_left(1);
+            words[2] = word;
+        }
     }
+    out
 }
 
-/// The names of the `CONSTRAINT <name> CHECK` clauses of a `CREATE TABLE` (for a catalog that
-/// keeps no list of them; unnamed checks are not reported).
-fn named_checks(create: &str) -> BTreeSet<String> {
-    let words = crate::split::words(create);
-    words
-        .windows(3)
-        .filter(|w| w[0].eq_ignore_ascii_case("CONSTRAINT") && w[2].eq_ignore_ascii_case("CHECK"))
-        .map(|w| w[1].clone())
-        .collect()
+/// The index of the `)` that closes the `(` at `open` (or the end of `chars`).
+fn closing_paren(chars: &[char], open: usize) -> usize {
+    let mut depth = 0;
+    let mut i = open;
+    while i < chars.len() {
+        match chars[i] {
+            '\'' | '"' | '`' => {
+                i = skip_quoted(chars, i);
+                continue;
+            }
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    chars.len()
+}
+
+/// The index after the quoted text that starts at `i` (a doubled quote stays inside).
+fn skip_quoted(chars: &[char], mut i: usize) -> usize {
+    let quote = chars[i];
+    i += 1;
+    while i < chars.len() {
+        if chars[i] == quote {
+            if chars.get(i + 1) == Some(&quote) {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_checks_of_a_create_table_with_their_conditions() {
+        let create = r#"CREATE TABLE "t" ("a" integer CHECK (a > 0), "b" varchar(3) NOT NULL,
+            CONSTRAINT "ck_t_b" CHECK ("b" IN ('x', 'y)', 'z''s')),
+            constraint ck_t_a_range check ((a) between 0 and (9)))"#;
+        let checks = named_checks(create);
+        assert_eq!(
+            checks.into_iter().collect::<Vec<_>>(),
+            [
+                (
+                    "ck_t_a_range".to_owned(),
+                    "(a) between 0 and (9)".to_owned()
+                ),
+                (
+                    "ck_t_b".to_owned(),
+                    r#""b" IN ('x', 'y)', 'z''s')"#.to_owned()
+                ),
+            ]
+        );
+    }
 }
