@@ -22,13 +22,13 @@ use orm_core::sql::ddl::{MYSQL_COLLATION, column_check_sql, column_type_sql, dec
 use orm_core::{ColumnType, Dialect, Executor, ReferentialAction};
 
 use crate::error::Result;
-use crate::schema::{Column, Default, Schema};
+use crate::schema::{Column, Default, ForeignKey, Schema};
 
 pub mod catalog;
 mod read;
 
 use catalog::Catalog;
-pub use read::{LiveColumn, LiveForeignKey, LiveIndex, LiveSchema, LiveTable};
+pub use read::{LiveColumn, LiveIndex, LiveSchema, LiveTable};
 
 /// The history table, never part of the compared schema.
 pub const HISTORY_TABLE: &str = "orm_migrations";
@@ -287,25 +287,29 @@ fn unescape_mysql(quoted: &str) -> String {
     out
 }
 
-fn fk_line(
-    name: &str,
-    cols: &[String],
-    ref_table: &str,
-    ref_cols: &[String],
-    del: &str,
-    upd: &str,
-    catalog: &Catalog,
-) -> String {
-    let name = if catalog.keeps_foreign_key_names {
-        name
-    } else {
-        ""
-    };
-    format!(
-        "{name}({}) -> {ref_table}({}) on delete {del} on update {upd}",
-        cols.join(", "),
-        ref_cols.join(", ")
-    )
+/// Each foreign key as one normalized line, sorted (names left out where the catalog keeps
+/// none).
+fn fk_lines(fks: &[ForeignKey], catalog: &Catalog) -> Vec<String> {
+    let mut out: Vec<String> = fks
+        .iter()
+        .map(|fk| {
+            let name = if catalog.keeps_foreign_key_names {
+                fk.name.as_str()
+            } else {
+                ""
+            };
+            format!(
+                "{name}({}) -> {}({}) on delete {} on update {}",
+                fk.columns.join(", "),
+                fk.ref_table,
+                fk.ref_columns.join(", "),
+                action_name(fk.on_delete, catalog),
+                action_name(fk.on_update, catalog),
+            )
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 /// The physical form the models' schema takes on `dialect`.
@@ -344,22 +348,7 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
                 .iter()
                 .map(|ix| (ix.name.clone(), (ix.columns.clone(), ix.unique)))
                 .collect();
-            let mut foreign_keys: Vec<String> = t
-                .foreign_keys
-                .iter()
-                .map(|fk| {
-                    fk_line(
-                        &fk.name,
-                        &fk.columns,
-                        &fk.ref_table,
-                        &fk.ref_columns,
-                        action_name(fk.on_delete, catalog),
-                        action_name(fk.on_update, catalog),
-                        catalog,
-                    )
-                })
-                .collect();
-            foreign_keys.sort();
+            let foreign_keys = fk_lines(&t.foreign_keys, catalog);
             let checks = t
                 .columns
                 .iter()
@@ -440,22 +429,7 @@ pub fn physical(live: &LiveSchema, dialect: Dialect) -> PhysSchema {
                 (ix.name.clone(), (columns, ix.unique))
             })
             .collect();
-        let mut foreign_keys: Vec<String> = t
-            .foreign_keys
-            .iter()
-            .map(|fk| {
-                fk_line(
-                    &fk.name,
-                    &fk.columns,
-                    &fk.ref_table,
-                    &fk.ref_columns,
-                    action_name(fk.on_delete, catalog),
-                    action_name(fk.on_update, catalog),
-                    catalog,
-                )
-            })
-            .collect();
-        foreign_keys.sort();
+        let foreign_keys = fk_lines(&t.foreign_keys, catalog);
         PhysTable {
             columns,
             primary_key: t.primary_key.clone(),

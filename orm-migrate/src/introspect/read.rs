@@ -7,6 +7,7 @@ use orm_core::{Compiled, Executor, FieldType, ReferentialAction};
 
 use super::catalog::Catalog;
 use crate::error::Result;
+use crate::schema::ForeignKey;
 
 /// One column as the catalog reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,23 +42,6 @@ pub struct LiveIndex {
     pub predicate: Option<String>,
 }
 
-/// One foreign key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveForeignKey {
-    /// Name (empty where the catalog keeps none).
-    pub name: String,
-    /// Referencing columns.
-    pub columns: Vec<String>,
-    /// Referenced table.
-    pub ref_table: String,
-    /// Referenced columns, in the same order.
-    pub ref_columns: Vec<String>,
-    /// Action on delete.
-    pub on_delete: ReferentialAction,
-    /// Action on update.
-    pub on_update: ReferentialAction,
-}
-
 /// One table as the catalog reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveTable {
@@ -68,7 +52,7 @@ pub struct LiveTable {
     /// Indexes, by name.
     pub indexes: Vec<LiveIndex>,
     /// Foreign keys, in the catalog's order.
-    pub foreign_keys: Vec<LiveForeignKey>,
+    pub foreign_keys: Vec<ForeignKey>,
     /// CHECK constraints: name and condition (named ones only, on SQLite).
     pub checks: BTreeMap<String, String>,
     /// Names of the triggers on the table.
@@ -214,7 +198,7 @@ pub async fn live<E: Executor>(db: &E, catalog: &Catalog) -> Result<LiveSchema> 
                 .map(|t| t.primary_key.clone())
                 .unwrap_or_default(),
         };
-        let fk = LiveForeignKey {
+        let fk = ForeignKey {
             name: first.name.clone(),
             columns: key.iter().map(|r| r.column.clone()).collect(),
             ref_table: first.ref_table.clone(),
