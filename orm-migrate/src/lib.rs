@@ -12,6 +12,7 @@ pub mod diff;
 mod error;
 pub mod files;
 pub mod introspect;
+pub mod pull;
 pub mod render;
 pub mod rows;
 pub mod runner;

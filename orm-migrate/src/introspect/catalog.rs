@@ -132,7 +132,9 @@ pub static MYSQL: Catalog = Catalog {
     // the key is dropped: the derive's `fk_*` names are skipped too.
     indexes: "SELECT CAST(s.TABLE_NAME AS CHAR), CAST(s.INDEX_NAME AS CHAR), \
         CAST(s.NON_UNIQUE = 0 AS SIGNED), CAST(s.SEQ_IN_INDEX AS SIGNED), \
-        CAST(s.COLUMN_NAME AS CHAR), CAST(NULL AS CHAR), CAST(NULL AS CHAR) \
+        CAST(s.COLUMN_NAME AS CHAR), \
+        CAST(CASE WHEN s.INDEX_TYPE <> 'BTREE' THEN LOWER(s.INDEX_TYPE) END AS CHAR), \
+        CAST(NULL AS CHAR) \
         FROM information_schema.STATISTICS s WHERE s.TABLE_SCHEMA = DATABASE() \
         AND s.INDEX_NAME <> 'PRIMARY' AND NOT (s.INDEX_NAME LIKE 'fk\\_%' AND s.NON_UNIQUE = 1) \
         AND NOT EXISTS (SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS r \
@@ -194,7 +196,8 @@ pub static SQLITE: Catalog = Catalog {
         UNION ALL SELECT name, 's', sql, NULL FROM sqlite_master WHERE type = 'table' \
         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
     views: "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name",
-    type_aliases: &[("boolean", "bool")],
+    // One storage class: SQLite's `bigint` is the 64-bit `integer` the ORM declares.
+    type_aliases: &[("boolean", "bool"), ("bigint", "integer")],
     keeps_foreign_key_names: false,
     no_action_is_restrict: false,
     reports_collations: false,

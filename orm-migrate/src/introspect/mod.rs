@@ -203,7 +203,7 @@ pub type PhysSchema = BTreeMap<String, PhysTable>;
 
 /// One spelling per storage type, whichever way `catalog` or the DDL writes it: lower case,
 /// the catalog's aliases replaced by the DDL's names, integer display widths dropped.
-fn norm_type(catalog: &Catalog, ty: &str) -> String {
+pub(crate) fn norm_type(catalog: &Catalog, ty: &str) -> String {
     let mut t = ty.trim().to_ascii_lowercase().replace(", ", ",");
     for (alias, name) in catalog.type_aliases {
         if let Some(rest) = t.strip_prefix(alias)
@@ -230,7 +230,7 @@ fn norm_type(catalog: &Catalog, ty: &str) -> String {
 
 /// A default literal as the catalog reports it, unquoted (`'it''s'::text` and MySQL/MariaDB's
 /// `'it\'s'` are `it's`), with booleans as `1`/`0` and numbers in one spelling.
-fn norm_default(d: Option<&str>, catalog: &Catalog) -> Option<String> {
+pub(crate) fn norm_default(d: Option<&str>, catalog: &Catalog) -> Option<String> {
     let mut s = d?.trim().to_owned();
     if s.eq_ignore_ascii_case("null") {
         return None;
@@ -372,7 +372,7 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
 
 /// The collation a text column has when the ORM created it: the one its DDL declares
 /// ([`declared_collation`]), or on MySQL/MariaDB the table's. Not compared on SQLite.
-fn expected_collation(c: &Column, dialect: Dialect) -> Option<String> {
+pub(crate) fn expected_collation(c: &Column, dialect: Dialect) -> Option<String> {
     let declared = declared_collation(&c.type_spec(), dialect);
     match dialect {
         Dialect::Sqlite => None,
