@@ -161,7 +161,12 @@ pub fn models(live: &LiveSchema, dialect: Dialect, options: &PullOptions) -> Pul
     for m in &models {
         for f in &m.fields {
             if let Some((parent, ..)) = &f.belongs_to {
-                children.push((parent.clone(), m.name.clone(), m.table.name.clone(), f.ident.clone()));
+                children.push((
+                    parent.clone(),
+                    m.name.clone(),
+                    m.table.name.clone(),
+                    f.ident.clone(),
+                ));
             }
         }
     }
@@ -229,9 +234,8 @@ fn model(
             notes,
         });
     }
-    let field_of = |fields: &[PulledField], column: &str| {
-        fields.iter().position(|f| f.column.name == column)
-    };
+    let field_of =
+        |fields: &[PulledField], column: &str| fields.iter().position(|f| f.column.name == column);
     let mut notes = Vec::new();
     let mut indexes = Vec::new();
     let mut composite_indexes = Vec::new();
@@ -515,7 +519,10 @@ fn type_arguments(storage: &str) -> (Option<u32>, Option<(u32, u32)>) {
     else {
         return (None, None);
     };
-    let numbers: Vec<u32> = args.split(',').filter_map(|n| n.trim().parse().ok()).collect();
+    let numbers: Vec<u32> = args
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
     match numbers[..] {
         [n] => (Some(n), Some((n, 0))),
         [p, s] => (None, Some((p, s))),
@@ -565,29 +572,39 @@ fn enum_values(condition: &str) -> Option<Vec<String>> {
 /// The nearest logical type of a storage type with no exact mapping, by its family.
 fn approximate(storage: &str) -> Option<ColumnType> {
     let has = |words: &[&str]| words.iter().any(|w| storage.contains(w));
-    Some(if has(&["interval", "range", "geometry", "point", "polygon", "linestring", "[]"]) {
-        return None;
-    } else if has(&["int"]) {
-        ColumnType::BigInt
-    } else if has(&["char", "text", "clob", "enum", "set("]) {
-        ColumnType::Text
-    } else if has(&["real", "float", "double"]) {
-        ColumnType::Double
-    } else if has(&["numeric", "decimal"]) {
-        ColumnType::Decimal
-    } else if has(&["bytea", "blob", "binary"]) {
-        ColumnType::Bytes
-    } else if has(&["json"]) {
-        ColumnType::Json
-    } else if has(&["timestamp", "datetime"]) {
-        ColumnType::Timestamp
-    } else if has(&["date"]) {
-        ColumnType::Date
-    } else if has(&["time"]) {
-        ColumnType::Time
-    } else {
-        return None;
-    })
+    Some(
+        if has(&[
+            "interval",
+            "range",
+            "geometry",
+            "point",
+            "polygon",
+            "linestring",
+            "[]",
+        ]) {
+            return None;
+        } else if has(&["int"]) {
+            ColumnType::BigInt
+        } else if has(&["char", "text", "clob", "enum", "set("]) {
+            ColumnType::Text
+        } else if has(&["real", "float", "double"]) {
+            ColumnType::Double
+        } else if has(&["numeric", "decimal"]) {
+            ColumnType::Decimal
+        } else if has(&["bytea", "blob", "binary"]) {
+            ColumnType::Bytes
+        } else if has(&["json"]) {
+            ColumnType::Json
+        } else if has(&["timestamp", "datetime"]) {
+            ColumnType::Timestamp
+        } else if has(&["date"]) {
+            ColumnType::Date
+        } else if has(&["time"]) {
+            ColumnType::Time
+        } else {
+            return None;
+        },
+    )
 }
 
 /// A catalog default as a literal `#[orm(default = ...)]` of a `ty` field can declare.
@@ -643,11 +660,11 @@ pub fn rust_type(ty: ColumnType) -> &'static str {
 }
 
 const KEYWORDS: [&str; 51] = [
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
-    "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
-    "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true",
-    "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final",
-    "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
+    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
 ];
 
 /// The words of a database name (split at non-alphanumerics and lower-to-upper changes).
@@ -796,7 +813,10 @@ mod code {
                 let _ = writeln!(
                     out,
                     "#[doc = {}]\n#[derive(SqlEnum, Debug, Clone, Copy, PartialEq, Eq)]\npub enum {} {{",
-                    string(&format!(" The values of `{}.{}`.", m.table.name, f.column.name)),
+                    string(&format!(
+                        " The values of `{}.{}`.",
+                        m.table.name, f.column.name
+                    )),
                     enum_name(m, f)
                 );
                 for (ident, value) in variants {
