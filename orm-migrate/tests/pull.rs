@@ -12,16 +12,22 @@ mod common;
 
 use orm::prelude::*;
 use orm::{Compiled, Dialect, Executor, FieldType};
+use orm_migrate::files::GenerateOptions;
 use orm_migrate::introspect::{self, Owned, Ownership};
 use orm_migrate::pull::{PullOptions, code, pull};
+use orm_migrate::runner::State;
+use orm_migrate::{Error, Migrator, generate};
 
 #[allow(dead_code)] // not every relation accessor is called here
+#[rustfmt::skip] // as `pull` formats it
 #[path = "pulled/mysql.rs"]
 mod pulled_mysql;
 #[allow(dead_code)] // not every relation accessor is called here
+#[rustfmt::skip] // as `pull` formats it
 #[path = "pulled/postgres.rs"]
 mod pulled_postgres;
 #[allow(dead_code)] // not every relation accessor is called here
+#[rustfmt::skip] // as `pull` formats it
 #[path = "pulled/sqlite.rs"]
 mod pulled_sqlite;
 
@@ -304,6 +310,46 @@ per_backend! {
         assert!(drift.is_empty(), "drift:\n{}", drift.join("\n"));
 
         reads_match(ctx, dialect).await;
+    }
+
+    async fn baseline_records_the_live_schema_as_applied_and_generate_diffs_from_it(ctx) {
+        let dialect = ctx.dialect();
+        for statement in statements(dialect, SCHEMA) {
+            ctx.db.execute_raw(&statement).await.unwrap();
+        }
+        let pulled = pull(&ctx.db, &PullOptions::default()).await.unwrap();
+        let owned = ["table audit_log", "index authors.idx_authors_lower_name", "column measurements.span", "column measurements.spot"];
+        let owned: Vec<&str> = owned.into_iter()
+            .filter(|o| !o.contains("measurements.s") || not_modelled(dialect).0.iter().any(|x| x.name.as_deref() == o.split('.').nth(1)))
+            .collect();
+        let migrator = Migrator::new(ctx.db.clone(), &ctx.dir, pulled.schema()).unwrap().owning(owned.clone()).unwrap();
+        let (migration, skipped) = migrator.baseline("baseline").await.unwrap();
+        assert!(skipped.iter().any(|s| s.contains("audit_log")), "{skipped:?}");
+        assert!(migration.up.contains("CREATE TABLE"), "{}", migration.up);
+        // Recorded as applied, nothing re-created, zero drift.
+        let states: Vec<bool> = migrator.status().await.unwrap().iter()
+            .map(|s| matches!(s.state, State::Applied(_))).collect();
+        assert_eq!(states, [true]);
+        assert!(migrator.up(None, false).await.unwrap().is_empty());
+        migrator.verify().await.unwrap_or_else(|e| panic!("{e}"));
+        // Refused once there is a history.
+        let again = migrator.baseline("again").await.unwrap_err();
+        assert!(matches!(again, Error::HistoryExists(_)), "{again}");
+        assert!(again.to_string().contains("has applied 1 migration"), "{again}");
+        // `generate` diffs from the baseline: the same models change nothing, a new column is
+        // one operation that applies.
+        let options = GenerateOptions::default();
+        assert!(generate(&ctx.dir, "same", &pulled.schema(), dialect, &options).unwrap().is_none());
+        let mut models = pulled.schema();
+        let tags = models.tables.get_mut("tags").unwrap();
+        let mut color = tags.columns.iter().find(|c| c.name == "label").unwrap().clone();
+        color.name = "color".to_owned();
+        tags.columns.push(color);
+        let generated = generate(&ctx.dir, "color", &models, dialect, &options).unwrap().unwrap();
+        assert_eq!(generated.operations.len(), 1, "{:?}", generated.operations);
+        let migrator = Migrator::new(ctx.db.clone(), &ctx.dir, models).unwrap().owning(owned).unwrap();
+        assert_eq!(migrator.up(None, false).await.unwrap().len(), 1);
+        migrator.verify().await.unwrap_or_else(|e| panic!("{e}"));
     }
 }
 

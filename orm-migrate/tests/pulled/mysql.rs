@@ -70,11 +70,7 @@ pub struct Comments {
     #[orm(collation = "utf8mb4_general_ci")]
     pub body: String,
     /// `User Name`.
-    #[orm(
-        column = "User Name",
-        max_length = 50,
-        collation = "utf8mb4_general_ci"
-    )]
+    #[orm(column = "User Name", max_length = 50, collation = "utf8mb4_general_ci")]
     pub user_name: Option<String>,
     /// `created_on`.
     pub created_on: chrono::NaiveDate,

@@ -130,12 +130,7 @@ pub struct Order {
     #[orm(primary_key, auto_increment)]
     pub id: i64,
     /// `type`.
-    #[orm(
-        column = "type",
-        max_length = 20,
-        collation = "default",
-        default = "web"
-    )]
+    #[orm(column = "type", max_length = 20, collation = "default", default = "web")]
     pub type_: String,
     /// `total`.
     #[orm(precision = 10, scale = 2)]
