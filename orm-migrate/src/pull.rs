@@ -176,7 +176,12 @@ pub fn models(live: &LiveSchema, dialect: Dialect, options: &PullOptions) -> Pul
             if *parent != m.name {
                 continue;
             }
-            let mut accessor = field_ident(child_table).0;
+            // A self-reference's rows are the row's children.
+            let mut accessor = if *child == m.name {
+                "children".to_owned()
+            } else {
+                field_ident(child_table).0
+            };
             let taken = |a: &str| {
                 m.fields
                     .iter()

@@ -44,7 +44,7 @@ pub struct Authors {
 }
 /// A row of `categories`.
 #[derive(Model, Debug, Clone, PartialEq)]
-#[orm(has_many(categories = Categories::PARENT_ID))]
+#[orm(has_many(children = Categories::PARENT_ID))]
 pub struct Categories {
     /// `id`.
     #[orm(primary_key, auto_increment)]
