@@ -200,6 +200,34 @@ async fn connect(url: Option<&str>) -> Result<Db> {
     Ok(Db::connect(url).await?)
 }
 
+/// Models inferred from samples of the collections of the MongoDB database at `url` (its path
+/// names the database), 100 documents each.
+#[cfg(feature = "mongodb")]
+async fn pull_mongo(url: &str, collections: &[String]) -> Result<crate::pull::Pulled> {
+    let unreachable = |e: mongodb::error::Error| {
+        Error::Unsupported(format!("cannot connect to MongoDB at `{url}`: {e}"))
+    };
+    let options = mongodb::options::ClientOptions::parse(url)
+        .await
+        .map_err(unreachable)?;
+    let name = options.default_database.clone().ok_or_else(|| {
+        Error::Unsupported(format!(
+            "`{url}` names no database: write it as the URL's path (`mongodb://host/app`)"
+        ))
+    })?;
+    let client = mongodb::Client::with_options(options).map_err(unreachable)?;
+    crate::pull::infer_mongo(&client.database(&name), collections, 100).await
+}
+
+#[cfg(not(feature = "mongodb"))]
+async fn pull_mongo(_url: &str, _collections: &[String]) -> Result<crate::pull::Pulled> {
+    Err(Error::Unsupported(
+        "pulling models from MongoDB needs orm-migrate's `mongodb` feature (the `orm` command \
+         has it)"
+            .to_owned(),
+    ))
+}
+
 /// Runs a parsed command and returns what it prints.
 pub async fn execute(cli: Cli, models: &Models) -> Result<String> {
     let schema = match models {
@@ -225,10 +253,15 @@ pub async fn execute(cli: Cli, models: &Models) -> Result<String> {
             out
         }
         Command::Pull { out, tables } => {
-            let db = connect(url).await?;
-            let pulled = crate::pull::pull(&db, &crate::pull::PullOptions { tables }).await;
-            db.close().await;
-            let code = crate::pull::code(&pulled?);
+            let pulled = if url.is_some_and(|u| u.starts_with("mongodb")) {
+                pull_mongo(url.unwrap_or_default(), &tables).await?
+            } else {
+                let db = connect(url).await?;
+                let pulled = crate::pull::pull(&db, &crate::pull::PullOptions { tables }).await;
+                db.close().await;
+                pulled?
+            };
+            let code = crate::pull::code(&pulled);
             match out {
                 None => code,
                 Some(path) => {

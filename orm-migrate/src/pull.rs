@@ -17,7 +17,7 @@ use crate::schema::{Column, Default, Index, Schema, Table};
 
 /// The logical types in the order `pull` prefers them when several fit a storage type equally
 /// (signed before unsigned, wider before narrower, the plain byte string before ObjectId).
-const PREFERENCE: [ColumnType; 20] = [
+pub(crate) const PREFERENCE: [ColumnType; 20] = [
     ColumnType::Bool,
     ColumnType::BigInt,
     ColumnType::Int,
@@ -79,8 +79,8 @@ pub struct PulledModel {
 /// Models pulled from a live database.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pulled {
-    /// The dialect they were read from.
-    pub dialect: Dialect,
+    /// What they were read from (`a postgres database`), for the generated code's header.
+    pub source: String,
     /// One model per table, by table name.
     pub models: Vec<PulledModel>,
     /// What was left out, one line each (tables without a primary key, views, columns of
@@ -196,7 +196,7 @@ pub fn models(live: &LiveSchema, dialect: Dialect, options: &PullOptions) -> Pul
     }
     skipped.sort();
     Pulled {
-        dialect,
+        source: format!("a {dialect} database"),
         models,
         skipped,
     }
@@ -699,7 +699,7 @@ fn words(name: &str) -> Vec<String> {
 
 /// A field name for a column, and whether it differs from the column name (then the field
 /// needs `#[orm(column = "...")]`).
-fn field_ident(name: &str) -> (String, bool) {
+pub(crate) fn field_ident(name: &str) -> (String, bool) {
     let mut ident = words(name)
         .iter()
         .map(|w| w.to_lowercase())
@@ -716,7 +716,7 @@ fn field_ident(name: &str) -> (String, bool) {
 }
 
 /// A type name (`UpperCamelCase`) for a table or an enum value.
-fn type_ident(name: &str) -> String {
+pub(crate) fn type_ident(name: &str) -> String {
     let mut ident: String = words(name)
         .iter()
         .map(|w| {
@@ -762,6 +762,42 @@ fn derived_table_name(name: &str) -> String {
 #[cfg(feature = "pull")]
 pub use code::code;
 
+/// Models inferred from samples of MongoDB collections (all of the database's when
+/// `collections` is empty), `sample` documents each: an inference, as the code says.
+#[cfg(feature = "mongodb")]
+pub async fn infer_mongo(
+    db: &mongodb::Database,
+    collections: &[String],
+    sample: u32,
+) -> Result<Pulled> {
+    let mut names = collections.to_vec();
+    if names.is_empty() {
+        names = db.list_collection_names().await.map_err(|e| {
+            crate::error::Error::Unsupported(format!(
+                "cannot list the collections of the MongoDB database `{}`: {e}; check the URL, \
+                 the credentials and that the server is up",
+                db.name()
+            ))
+        })?;
+        names.sort();
+    }
+    let mut models = Vec::new();
+    let mut skipped = Vec::new();
+    for name in names {
+        let (model, left_out) = crate::infer::infer(db, &name, sample).await?;
+        models.push(model);
+        skipped.extend(left_out);
+    }
+    Ok(Pulled {
+        source: format!(
+            "samples of the MongoDB database `{}` (an inference: MongoDB keeps no schema)",
+            db.name()
+        ),
+        models,
+        skipped,
+    })
+}
+
 #[cfg(feature = "pull")]
 mod code {
     //! The Rust source of pulled models, formatted by prettyplease.
@@ -794,8 +830,8 @@ mod code {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "//! Models pulled from a {} database by `orm pull`.",
-            pulled.dialect
+            "//! Models pulled from {} by `orm pull`.",
+            pulled.source
         );
         out.push_str("use orm::prelude::*;\n");
         for m in &pulled.models {
