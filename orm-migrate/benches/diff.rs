@@ -8,18 +8,7 @@ use orm::ColumnType;
 use orm_migrate::schema::{Column, ForeignKey, Index, Schema, Table};
 
 fn column(name: &str, ty: ColumnType) -> Column {
-    Column {
-        name: name.to_owned(),
-        ty,
-        nullable: false,
-        auto_increment: false,
-        default: None,
-        max_length: None,
-        precision: None,
-        collation: None,
-        allowed_values: None,
-        renamed_from: None,
-    }
+    Column::new(name, ty, false)
 }
 
 /// 200 tables of 12 columns, 2 indexes and a foreign key each.

@@ -137,22 +137,7 @@ pub fn from_documents(collection: &str, docs: &[Document]) -> (PulledModel, Vec<
         let (ident, _) = crate::pull::field_ident(if primary { "id" } else { &key });
         fields.push(PulledField {
             ident,
-            column: Column {
-                name: if primary {
-                    "id".to_owned()
-                } else {
-                    key.clone()
-                },
-                ty,
-                nullable,
-                auto_increment: false,
-                default: None,
-                max_length: None,
-                precision: None,
-                collation: None,
-                allowed_values: None,
-                renamed_from: None,
-            },
+            column: Column::new(if primary { "id" } else { &key }, ty, nullable),
             variants: None,
             unique: false,
             index: false,

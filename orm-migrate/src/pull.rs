@@ -387,16 +387,8 @@ fn column(table: &str, c: &LiveColumn, live: &LiveTable, dialect: Dialect) -> Op
     let mut candidates: Vec<Column> = Vec::new();
     for ty in PREFERENCE {
         let base = Column {
-            name: c.name.clone(),
-            ty,
-            nullable: c.nullable,
             auto_increment: c.auto_increment,
-            default: None,
-            max_length: None,
-            precision: None,
-            collation: None,
-            allowed_values: None,
-            renamed_from: None,
+            ..Column::new(&c.name, ty, c.nullable)
         };
         candidates.push(base.clone());
         if ty == ColumnType::Text {
@@ -457,16 +449,9 @@ fn column(table: &str, c: &LiveColumn, live: &LiveTable, dialect: Dialect) -> Op
                 rust_type(ty)
             ));
             Column {
-                name: c.name.clone(),
-                ty,
-                nullable: c.nullable,
                 auto_increment: c.auto_increment,
-                default: None,
                 max_length: if ty == ColumnType::Text { length } else { None },
-                precision: None,
-                collation: None,
-                allowed_values: None,
-                renamed_from: None,
+                ..Column::new(&c.name, ty, c.nullable)
             }
         }
     };

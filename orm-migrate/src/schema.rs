@@ -54,6 +54,23 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl Column {
+    /// A column of type `ty` with nothing else declared (no default, length, precision,
+    /// collation or values).
+    pub fn new(name: &str, ty: ColumnType, nullable: bool) -> Column {
+        Column {
+            name: name.to_owned(),
+            ty,
+            nullable,
+            auto_increment: false,
+            default: None,
+            max_length: None,
+            precision: None,
+            collation: None,
+            allowed_values: None,
+            renamed_from: None,
+        }
+    }
+
     /// The column's type as the DDL renderer takes it (no key, no default).
     pub fn type_spec(&self) -> ColumnSpec<'_> {
         ColumnSpec {

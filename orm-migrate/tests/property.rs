@@ -149,18 +149,7 @@ impl World {
     fn schema(&self, renamed: &BTreeMap<u32, String>) -> Schema {
         let mut schema = Schema::default();
         for t in &self.tabs {
-            let mut columns = vec![Column {
-                name: "id".into(),
-                ty: ColumnType::BigInt,
-                nullable: false,
-                auto_increment: false,
-                default: None,
-                max_length: None,
-                precision: None,
-                collation: None,
-                allowed_values: None,
-                renamed_from: None,
-            }];
+            let mut columns = vec![Column::new("id", ColumnType::BigInt, false)];
             for c in &t.cols {
                 let (ty, max_length) = match c.ty {
                     Ty::Int => (ColumnType::Int, None),
