@@ -47,7 +47,7 @@ mod stats;
 mod tx;
 
 pub use cache::{Cache, CacheBuilder, OutagePolicy};
-pub use executor::{CacheView, CachedDb};
+pub use executor::{CacheLayer, CacheView, CachedDb};
 #[cfg(feature = "encryption")]
 pub use keys::{EncryptionKey, KeyProvider, StaticKeys};
 #[cfg(feature = "kv")]

@@ -901,3 +901,73 @@ async fn encrypted_entries_are_read_with_their_key_after_a_rotation_and_missed_w
     names(&strict).await;
     assert_eq!((strict.stats().hits_redis, strict.stats().errors), (0, 1));
 }
+
+/// Counts the operations that reach the executor below it.
+#[derive(Clone, Default)]
+struct Below(Arc<std::sync::atomic::AtomicUsize>);
+
+impl orm::exec::Layer for Below {
+    async fn call<E: orm::Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        op: orm::exec::Op<T>,
+    ) -> orm::Result<orm::exec::Outcome<T>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        op.run(inner).await
+    }
+}
+
+impl Below {
+    fn seen(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[tokio::test]
+async fn the_cache_is_a_layer_that_stacks_with_others_and_invalidates_at_commit() {
+    use orm::exec::{Begin, Finish};
+    let db = common::sqlite().await;
+    db.create_table::<Account>().await.unwrap();
+    Account::insert_many(&db, &[account(1, "ada", 10), account(2, "bob", 20)])
+        .await
+        .unwrap();
+    let cache = Cache::builder()
+        .redis_url(REDIS_URL)
+        .prefix(prefix("layer_stack"))
+        .model_ttl::<Account>(MINUTE)
+        .build()
+        .unwrap();
+    let below = Below::default();
+    let stack = db.layer(below.clone()).layer(cache.layer());
+    let read = || Account::find(&stack, 1);
+    assert_eq!(read().await.unwrap(), Some(account(1, "ada", 10)));
+    assert_eq!(read().await.unwrap(), Some(account(1, "ada", 10)));
+    assert_eq!(below.seen(), 1, "the second read is answered by the cache layer");
+
+    // A transaction begun through the stack: its reads go to the database, its write
+    // invalidates the row once committed, not before.
+    let tx = Begin::begin(&stack).await.unwrap();
+    Account::update_many()
+        .set(Account::BALANCE, 99)
+        .filter(Account::ID.eq(1))
+        .execute(&tx)
+        .await
+        .unwrap();
+    assert_eq!(Account::find(&tx, 1).await.unwrap(), Some(account(1, "ada", 99)));
+    let seen = below.seen();
+    tx.commit().await.unwrap();
+    assert_eq!(read().await.unwrap(), Some(account(1, "ada", 99)));
+    assert_eq!(below.seen(), seen + 1, "the committed write made the entry a miss");
+
+    // A rolled-back write leaves the entry valid (and the row unchanged).
+    let tx = Begin::begin(&stack).await.unwrap();
+    Account::delete_many()
+        .filter(Account::ID.eq(1))
+        .execute(&tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let seen = below.seen();
+    assert_eq!(read().await.unwrap(), Some(account(1, "ada", 99)));
+    assert_eq!(below.seen(), seen, "still a hit after a rollback");
+}

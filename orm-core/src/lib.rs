@@ -11,6 +11,8 @@
 
 pub mod error;
 pub mod exec;
+#[cfg(feature = "mock")]
+pub use exec::mock;
 pub mod model;
 #[cfg(feature = "mongodb")]
 pub mod mongo;

@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod harness;
+mod layers;
 mod reporting;
 mod schema_change;
 mod types;

@@ -262,9 +262,14 @@ pub fn profile(rt: &Runtime, spec: &str) {
         let rows = &rows;
         let id = orm_side::select_users(ctx).await[0].id;
         let conn = || ctx.diesel[0].lock().unwrap();
+        let layered = orm_side::layers3(&ctx.orm);
+        let layered = &layered;
         for _ in 0..iterations {
             match (workload, lib) {
                 ("select_users", "orm") => drop(black_box(orm_side::select_users(ctx).await)),
+                ("select_users", "orm_layers3") => {
+                    drop(black_box(orm_side::select_users_on(layered).await))
+                }
                 ("select_users", "sqlx") => {
                     drop(black_box(sqlx_side::select_users(&ctx.sqlx).await))
                 }
@@ -277,12 +282,16 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("left_join", "seaorm") => drop(black_box(sea_side::join(ctx).await)),
                 ("left_join", "diesel") => drop(black_box(diesel_side::join(&mut conn()))),
                 ("find_by_pk", "orm") => drop(black_box(orm_side::find(&ctx.orm, id).await)),
+                ("find_by_pk", "orm_layers3") => drop(black_box(orm_side::find(layered, id).await)),
                 ("find_by_pk", "sqlx") => drop(black_box(
                     sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await,
                 )),
                 ("find_by_pk", "seaorm") => drop(black_box(sea_side::find(&ctx.sea, id).await)),
                 ("find_by_pk", "diesel") => drop(black_box(diesel_side::find(&mut conn(), id))),
                 ("insert", "orm") => drop(black_box(orm_side::insert(ctx, rows).await)),
+                ("insert", "orm_layers3") => {
+                    black_box(orm_side::insert_on(layered, rows).await);
+                }
                 ("insert", "sqlx") => drop(black_box(sqlx_side::insert(ctx, rows).await)),
                 ("insert", "seaorm") => drop(black_box(sea_side::insert(ctx, rows).await)),
                 ("insert", "diesel") => drop(black_box(diesel_side::insert(&mut conn(), rows))),
@@ -296,7 +305,8 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("build_3_predicates", "seaorm") => drop(black_box(sea_side::build(dialect))),
                 ("build_3_predicates", "diesel") => drop(black_box(diesel_side::build(dialect))),
                 _ => panic!(
-                    "ORM_BENCH_PROFILE: unknown library `{lib}`; use orm, sqlx, seaorm, diesel"
+                    "ORM_BENCH_PROFILE: unknown library `{lib}`; use orm, orm_layers3 (three \
+                     pass-through layers), sqlx, seaorm, diesel"
                 ),
             }
         }

@@ -1,7 +1,6 @@
 //! A Redis Cluster of the test's own: six `redis-server` nodes in cluster mode (three
 //! masters, one replica each), killed on drop.
 
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,8 +30,11 @@ impl Cluster {
             dir,
         };
         for (port, bus) in ports.iter().zip(&buses) {
-            let mut command = Command::new("/usr/bin/redis-server");
-            command
+            // A node outlives a test process that is killed (a timeout, ^C) unless the kernel
+            // ends it with its parent (`setpriv --pdeathsig`, util-linux); a leftover node
+            // would hold its ports for later runs.
+            let child = Command::new("/usr/bin/setpriv")
+                .args(["--pdeathsig", "KILL", "/usr/bin/redis-server"])
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--cluster-port", &bus.to_string()])
                 .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
@@ -41,17 +43,7 @@ impl Cluster {
                 // Replicas sync at once (the default waits 5 s for more replicas to batch).
                 .args(["--repl-diskless-sync-delay", "0"])
                 .current_dir(&cluster.dir)
-                .stdout(Stdio::null());
-            // A node outlives a test process that is killed (a timeout, ^C) unless the kernel
-            // ends it with its parent; a leftover node would hold its ports for later runs.
-            // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-            unsafe {
-                command.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
-            let child = command
+                .stdout(Stdio::null())
                 .spawn()
                 .expect("/usr/bin/redis-server starts (bash scripts/cache-servers.sh install)");
             cluster.nodes.push(Some(child));

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 
+pub(crate) use super::sql_driver::Wait;
 use crate::error::{BoxError, Error, Result};
 
 /// While the server refuses connections, a waiting query starts a fresh connection attempt
@@ -33,15 +34,6 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// A probe's verdict is reused by other waiters for this long (one probe per server and
 /// interval, however many queries wait).
 const PROBE_REUSE: Duration = Duration::from_millis(100);
-
-/// How long an acquire waits for a server that refuses connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Wait {
-    /// Up to the pool's acquire timeout, reconnecting promptly when the server is back.
-    Patient,
-    /// Not at all: a refused connection is an [`Error::Connection`] at once.
-    FailFast,
-}
 
 /// Where a pool's connections go.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -8,20 +8,28 @@
 mod acquire;
 mod bind;
 pub mod cached;
+mod capabilities;
 mod connection;
 mod errors;
+pub mod layer;
+#[cfg(feature = "mock")]
+pub mod mock;
 #[cfg(feature = "mongodb")]
 mod mongo;
 mod packet;
 mod pool;
 mod prepared;
 mod row;
+mod sql_driver;
 mod sql_runner;
+pub(crate) mod target;
 mod transaction;
 
 use std::future::Future;
 
+pub use capabilities::BackendCapabilities;
 pub use connection::Connection;
+pub use layer::{Begin, Delegate, Finish, Layer, Layered, Op, Outcome};
 #[cfg(feature = "mongodb")]
 pub use mongo::{COUNTERS_COLLECTION, DEFAULT_DATABASE, DocumentRow};
 pub use pool::{Db, Health, PoolOptions};
@@ -101,6 +109,12 @@ pub trait Executor: Send + Sync {
         self.backend().dialect()
     }
 
+    /// What the database behind this executor offers (transactions, savepoints, row locks,
+    /// SQL, …), as data.
+    fn capabilities(&self) -> BackendCapabilities {
+        self.backend().capabilities()
+    }
+
     /// Runs a select and decodes every row.
     fn fetch_all<T: Send + 'static>(
         &self,
@@ -153,7 +167,7 @@ pub(crate) use errors::*;
 /// The SQL dialect of `db`, or [`Error::InvalidQuery`](crate::Error::InvalidQuery) for a
 /// database that does not run SQL (MongoDB).
 pub(crate) fn sql_dialect_of<E: Executor>(db: &E) -> Result<Dialect> {
-    db.dialect().ok_or_else(|| {
+    db.capabilities().sql.ok_or_else(|| {
         crate::Error::InvalidQuery(format!(
             "raw SQL on MongoDB: {} does not run SQL; use the typed query builder",
             db.backend()

@@ -3,7 +3,7 @@
 //! splits large inserts by size and refuses what cannot fit with a typed error that names the
 //! limit.
 
-use super::sql_runner::SqlRunner;
+use super::target::Target;
 use crate::error::{Error, Result};
 use crate::query::ir::{InsertQuery, Statement, UpsertQuery};
 use crate::sql::{Compiled, Dialect};
@@ -16,7 +16,7 @@ const PACKET_CHECK_ABOVE: usize = 1 << 20;
 
 /// The server's `max_allowed_packet`, read when a statement of `bytes` is large enough to come near it
 /// on MySQL/MariaDB (one round trip, only for such statements); `None` otherwise.
-pub(crate) async fn packet_limit<R: SqlRunner>(runner: &R, bytes: usize) -> Result<Option<usize>> {
+pub(crate) async fn packet_limit<R: Target>(runner: &R, bytes: usize) -> Result<Option<usize>> {
     if runner.sql_dialect() != Dialect::MySql || bytes <= PACKET_CHECK_ABOVE {
         return Ok(None);
     }
@@ -32,7 +32,7 @@ pub(crate) async fn packet_limit<R: SqlRunner>(runner: &R, bytes: usize) -> Resu
 
 /// Refuses `statement` when it is larger than the server accepts (its `max_allowed_packet`,
 /// read by [`packet_limit`]).
-pub(crate) async fn check_packet<R: SqlRunner>(runner: &R, statement: &Statement) -> Result<()> {
+pub(crate) async fn check_packet<R: Target>(runner: &R, statement: &Statement) -> Result<()> {
     if runner.sql_dialect() != Dialect::MySql {
         return Ok(());
     }
@@ -45,7 +45,7 @@ pub(crate) async fn check_packet<R: SqlRunner>(runner: &R, statement: &Statement
 /// Refuses a statement compiled by the caller (`raw`) when its text and values are larger than
 /// the server accepts: MySQL/MariaDB answer such a statement by closing the connection, which
 /// the client may see before the error (a lost connection instead of the limit).
-pub(crate) async fn check_compiled_packet<R: SqlRunner>(
+pub(crate) async fn check_compiled_packet<R: Target>(
     runner: &R,
     statement: &Compiled,
 ) -> Result<()> {

@@ -6,16 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use super::acquire::{Remote, Wait, acquire};
-#[cfg(feature = "_sqlx")]
-use super::prepared::forget_if_stale;
+use super::acquire::{Remote, acquire};
 use super::prepared::{SchemaClock, changes_schema};
-use super::sql_runner::{self, SqlRunner};
+use super::sql_driver::{PooledConn, SqlConn, Wait};
+use super::target::{Target, executor_for_target};
 use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions, run_in_transaction};
-use super::{Backend, Decoder, ExecResult, Executor};
+use super::{Backend, ExecResult, Executor};
 use crate::error::{Error, Result};
-use crate::query::ir::{InsertQuery, OnConflict, SelectQuery, Statement};
-use crate::sql::{Compiled, Dialect};
+use crate::query::ir::{InsertQuery, OnConflict};
+use crate::sql::Dialect;
 
 /// A pool of connections to one database; cheap to clone and share between tasks.
 ///
@@ -42,6 +41,8 @@ pub(super) enum Pool {
     MySql(sqlx::MySqlPool),
     #[cfg(feature = "mongodb")]
     Mongo(super::mongo::MongoPool),
+    #[cfg(feature = "mock")]
+    Mock(super::mock::MockDatabase),
     /// Keeps the enum inhabited-checkable when no backend feature is enabled.
     #[allow(dead_code)]
     None(std::convert::Infallible),
@@ -398,6 +399,15 @@ disabled_backend!(connect_mysql, "mysql");
 disabled_backend!(connect_mongodb, "mongodb");
 
 impl Db {
+    /// A `Db` whose statements run on `mock` (see [`MockDatabase`](super::mock::MockDatabase)).
+    #[cfg(feature = "mock")]
+    pub(crate) fn from_mock(mock: super::mock::MockDatabase) -> Db {
+        Db {
+            pool: Pool::Mock(mock),
+            schema_clock: Arc::new(SchemaClock::new()),
+        }
+    }
+
     /// Connects with default [`PoolOptions`]; the backend is chosen by the URL scheme.
     pub async fn connect(url: &str) -> Result<Db> {
         PoolOptions::default().connect(url).await
@@ -480,8 +490,21 @@ impl Db {
             ));
         }
         let dialect = self.sql_dialect();
-        let sql = sqlx_sql(options.begin_sql(dialect)?);
+        let begin = options.begin_sql(dialect)?;
+        #[cfg(feature = "mock")]
+        if let Pool::Mock(mock) = &self.pool {
+            let conn = mock.connect()?;
+            conn.execute_raw(&begin)?;
+            return Ok(Transaction::new(
+                Backend::Sql(dialect),
+                self.schema_clock.clone(),
+                TxConn::Mock(conn),
+            ));
+        }
+        let sql = sqlx_sql(begin);
         let conn = match &self.pool {
+            #[cfg(feature = "mock")]
+            Pool::Mock(_) => unreachable!("handled above"),
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => TxConn::Sqlite(p.begin_with(sql).await.map_err(super::from_sqlx)?),
             #[cfg(feature = "postgres")]
@@ -599,6 +622,9 @@ impl Db {
             Pool::Postgres(p) => pool_state(p),
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => pool_state(p),
+            // Every connection of a mock is the same script: one, always idle.
+            #[cfg(feature = "mock")]
+            Pool::Mock(_) => (1, 1, 1),
             #[cfg(feature = "mongodb")]
             Pool::Mongo(_) => unreachable!("handled above"),
             Pool::None(never) => match *never {},
@@ -622,6 +648,8 @@ impl Db {
             Pool::MySql(p) => p.close().await,
             #[cfg(feature = "mongodb")]
             Pool::Mongo(p) => p.client.clone().shutdown().immediate(true).await,
+            #[cfg(feature = "mock")]
+            Pool::Mock(_) => {}
             Pool::None(never) => match *never {},
         }
     }
@@ -656,158 +684,69 @@ fn disabled(backend: Backend) -> Error {
     ))
 }
 
-/// Per-backend glue: bind values, run, decode rows with the generated decoder.
-macro_rules! sqlx_backend {
-    ($module:ident, $feature:literal, $db:ty, $variant:ident, $last_id:expr) => {
-        #[cfg(feature = $feature)]
-        pub(super) mod $module {
-            use sqlx::query::Query;
-            use sqlx::{AssertSqlSafe, Database};
-
-            use super::super::{Decoder, ExecResult, RowRef, from_sqlx};
-            use crate::error::Result;
-            use crate::sql::Compiled;
-
-            type Db = $db;
-
-            fn bind(
-                statement: Compiled,
-            ) -> Result<Query<'static, Db, <Db as Database>::Arguments>> {
-                let mut q = sqlx::query(AssertSqlSafe(statement.sql));
-                for value in statement.values {
-                    q = crate::exec::bind::$module::bind_value(q, value)?;
-                }
-                Ok(q)
-            }
-
-            pub(crate) async fn fetch_all<'e, T>(
-                executor: impl sqlx::Executor<'e, Database = Db>,
-                statement: Compiled,
-                decode: Decoder<T>,
-            ) -> Result<Vec<T>> {
-                // Each row is decoded as it arrives and dropped at once: collecting every
-                // driver row first and decoding afterwards kept them all alive, which made
-                // malloc a third of the cost of a 1,000-row read (benches/NOTES.md). The
-                // stream is a `dyn Stream`, so `poll_next` needs no `futures` import.
-                let mut rows = bind(statement)?.fetch(executor);
-                let mut decoded = Vec::new();
-                while let Some(row) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
-                    decoded.push(decode(&RowRef::$variant(&row.map_err(from_sqlx)?))?);
-                }
-                Ok(decoded)
-            }
-
-            pub(crate) async fn fetch_optional<'e, T>(
-                executor: impl sqlx::Executor<'e, Database = Db>,
-                statement: Compiled,
-                decode: Decoder<T>,
-            ) -> Result<Option<T>> {
-                let row = bind(statement)?
-                    .fetch_optional(executor)
-                    .await
-                    .map_err(from_sqlx)?;
-                row.as_ref()
-                    .map(|row| decode(&RowRef::$variant(row)))
-                    .transpose()
-            }
-
-            pub(crate) async fn execute<'e>(
-                executor: impl sqlx::Executor<'e, Database = Db>,
-                statement: Compiled,
-            ) -> Result<ExecResult> {
-                let done = bind(statement)?
-                    .execute(executor)
-                    .await
-                    .map_err(from_sqlx)?;
-                #[allow(clippy::redundant_closure_call)]
-                let last_insert_id = ($last_id)(&done);
-                Ok(ExecResult {
-                    rows_affected: done.rows_affected(),
-                    last_insert_id,
-                })
-            }
-
-            pub(crate) async fn execute_raw<'e>(
-                executor: impl sqlx::Executor<'e, Database = Db>,
-                sql: &str,
-            ) -> Result<ExecResult> {
-                let done = executor
-                    .execute(AssertSqlSafe(sql.to_owned()))
-                    .await
-                    .map_err(from_sqlx)?;
-                Ok(ExecResult {
-                    rows_affected: done.rows_affected(),
-                    last_insert_id: None,
-                })
-            }
-        }
-    };
+/// What one statement on a [`Db`] holds: a connection taken from a SQL pool, or the MongoDB
+/// pool (whose driver takes a connection per operation itself).
+pub(crate) enum PoolSession<'a> {
+    Sql(PooledConn),
+    #[cfg(feature = "mongodb")]
+    Mongo(&'a super::mongo::MongoPool),
+    #[allow(dead_code)]
+    None(std::convert::Infallible, std::marker::PhantomData<&'a ()>),
 }
 
-sqlx_backend!(
-    sqlite,
-    "sqlite",
-    sqlx::Sqlite,
-    Sqlite,
-    |r: &sqlx::sqlite::SqliteQueryResult| { Some(r.last_insert_rowid()) }
-);
-sqlx_backend!(
-    postgres,
-    "postgres",
-    sqlx::Postgres,
-    Postgres,
-    |_: &sqlx::postgres::PgQueryResult| { None }
-);
-sqlx_backend!(
-    mysql,
-    "mysql",
-    sqlx::MySql,
-    MySql,
-    |r: &sqlx::mysql::MySqlQueryResult| {
-        i64::try_from(r.last_insert_id()).ok().filter(|id| *id != 0)
-    }
-);
-
-/// Dispatches one call to the pool's backend module, on a connection taken from the pool
-/// (waiting for a server that refuses connections as `Wait::Patient` unless told otherwise),
-/// which forgets its prepared statements when one of them outlived a schema change.
-macro_rules! dispatch {
-    ($self:ident, $func:ident ( $($arg:expr),* )) => {
-        dispatch!($self, Wait::Patient, $func($($arg),*))
-    };
-    ($self:ident, $wait:expr, $func:ident ( $($arg:expr),* )) => {
-        match &$self.pool {
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "mysql")),
+    allow(unused_variables, unreachable_code)
+)]
+impl Pool {
+    /// Takes a connection from a SQL pool, waiting as `wait` says for a server that refuses
+    /// connections (SQLite, a file, never refuses).
+    pub(crate) async fn acquire_sql(&self, wait: Wait) -> Result<PooledConn> {
+        Ok(match self {
+            // Boxed: sqlx's acquire future is kilobytes, which inline would be copied at
+            // every await of every query (sqlx's own pool executor boxes it too).
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => {
-                // Boxed: sqlx's acquire future is kilobytes, which inline would be copied at
-                // every await of every query (sqlx's own pool executor boxes it too).
-                let mut conn = Box::pin(p.acquire()).await.map_err(super::from_sqlx)?;
-                let result = sqlite::$func(&mut *conn, $($arg),*).await;
-                forget_if_stale(&mut *conn, result).await
+                PooledConn::Sqlite(Box::pin(p.acquire()).await.map_err(super::from_sqlx)?)
             }
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => {
-                let mut conn = Box::pin(acquire(p, $wait)).await?;
-                let result = postgres::$func(&mut *conn, $($arg),*).await;
-                forget_if_stale(&mut *conn, result).await
-            }
+            Pool::Postgres(p) => PooledConn::Postgres(Box::pin(acquire(p, wait)).await?),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => {
-                let mut conn = Box::pin(acquire(p, $wait)).await?;
-                let result = mysql::$func(&mut *conn, $($arg),*).await;
-                forget_if_stale(&mut *conn, result).await
-            }
+            Pool::MySql(p) => PooledConn::MySql(Box::pin(acquire(p, wait)).await?),
+            #[cfg(feature = "mock")]
+            Pool::Mock(mock) => PooledConn::Mock(mock.connect()?),
             #[cfg(feature = "mongodb")]
-            Pool::Mongo(_) => Err(Error::InvalidQuery(
-                "internal error: a SQL statement reached a MongoDB pool".to_owned(),
-            )),
+            Pool::Mongo(_) => {
+                return Err(Error::Config(
+                    "MongoDB has no dedicated SQL connections; `Db::acquire` is for SQL databases"
+                        .to_owned(),
+                ));
+            }
             Pool::None(never) => match *never {},
-        }
-    };
+        })
+    }
 }
 
 #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
-impl SqlRunner for Db {
+impl Target for Db {
+    type Session<'a> = PoolSession<'a>;
+
+    fn target_backend(&self) -> Backend {
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => Backend::Sql(Dialect::Sqlite),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => Backend::Sql(Dialect::Postgres),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => Backend::Sql(Dialect::MySql),
+            #[cfg(feature = "mock")]
+            Pool::Mock(mock) => Backend::Sql(mock.dialect()),
+            #[cfg(feature = "mongodb")]
+            Pool::Mongo(_) => Backend::MongoDb,
+            Pool::None(never) => match *never {},
+        }
+    }
+
     fn stale_statement_retries(&self) -> u32 {
         match &self.pool {
             #[cfg(feature = "postgres")]
@@ -819,39 +758,46 @@ impl SqlRunner for Db {
         }
     }
 
-    fn sql_dialect(&self) -> Dialect {
-        match &self.pool {
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(_) => Dialect::Sqlite,
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(_) => Dialect::Postgres,
-            #[cfg(feature = "mysql")]
-            Pool::MySql(_) => Dialect::MySql,
-            // `Executor for Db` sends MongoDB pools to the MongoDB executor, never here.
+    async fn session(&self) -> Result<PoolSession<'_>> {
+        #[cfg(feature = "mongodb")]
+        if let Pool::Mongo(pool) = &self.pool {
+            return Ok(PoolSession::Mongo(pool));
+        }
+        self.pool
+            .acquire_sql(Wait::Patient)
+            .await
+            .map(PoolSession::Sql)
+    }
+
+    fn sql<'c>(session: &'c mut PoolSession<'_>) -> Result<SqlConn<'c>> {
+        match session {
+            PoolSession::Sql(conn) => Ok(conn.sql()),
             #[cfg(feature = "mongodb")]
-            Pool::Mongo(_) => unreachable!("a MongoDB pool has no SQL dialect"),
-            Pool::None(never) => match *never {},
+            PoolSession::Mongo(_) => Err(Error::InvalidQuery(
+                "internal error: a SQL statement reached a MongoDB pool".to_owned(),
+            )),
+            PoolSession::None(never, _) => match *never {},
         }
     }
 
-    async fn run_fetch_all<T: Send + 'static>(
-        &self,
-        statement: Compiled,
-        decode: Decoder<T>,
-    ) -> Result<Vec<T>> {
-        dispatch!(self, fetch_all(statement, decode))
+    #[cfg(feature = "mongodb")]
+    fn mongo<'c>(session: &'c mut PoolSession<'_>) -> Result<super::mongo::Target<'c>> {
+        match session {
+            PoolSession::Mongo(pool) => Ok(super::mongo::Target::pool(pool)),
+            _ => Err(Error::InvalidQuery(
+                "internal error: a MongoDB statement reached a SQL pool".to_owned(),
+            )),
+        }
     }
 
-    async fn run_fetch_optional<T: Send + 'static>(
-        &self,
-        statement: Compiled,
-        decode: Decoder<T>,
-    ) -> Result<Option<T>> {
-        dispatch!(self, fetch_optional(statement, decode))
-    }
-
-    async fn run_execute(&self, statement: Compiled) -> Result<ExecResult> {
-        dispatch!(self, execute(statement))
+    async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
+        let mut session = self.session().await?;
+        let done = Self::sql(&mut session)?.execute_raw(sql).await?;
+        if changes_schema(sql) {
+            // Other connections may hold statements prepared against the old schema.
+            self.schema_clock.record_change();
+        }
+        Ok(done)
     }
 
     async fn run_chunked_insert(
@@ -866,108 +812,12 @@ impl SqlRunner for Db {
     }
 }
 
-#[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
-impl Db {
-    pub(crate) async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
-        let done: Result<ExecResult> = dispatch!(self, execute_raw(sql));
-        let done = done?;
-        if changes_schema(sql) {
-            self.schema_clock.record_change();
-        }
-        Ok(done)
-    }
+executor_for_target!(Db);
 
+impl Db {
     /// Runs `SELECT 1`, failing at once when the server refuses connections.
     async fn ping(&self) -> Result<ExecResult> {
-        dispatch!(self, Wait::FailFast, execute_raw("SELECT 1"))
-    }
-}
-
-/// Runs `$sql` on a SQL pool, `$mongo` (with a [`Target`](super::mongo::Target)) on MongoDB.
-macro_rules! by_backend {
-    ($self:ident, sql => $sql:expr, mongo($target:ident) => $mongo:expr) => {
-        match &$self.pool {
-            #[cfg(feature = "mongodb")]
-            Pool::Mongo(pool) => {
-                let $target = super::mongo::Target::pool(pool);
-                $mongo
-            }
-            _ => $sql,
-        }
-    };
-}
-
-#[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
-impl Executor for Db {
-    fn backend(&self) -> Backend {
-        match &self.pool {
-            #[cfg(feature = "mongodb")]
-            Pool::Mongo(_) => Backend::MongoDb,
-            _ => Backend::Sql(self.sql_dialect()),
-        }
-    }
-
-    async fn fetch_all<T: Send + 'static>(
-        &self,
-        query: SelectQuery,
-        decode: Decoder<T>,
-    ) -> Result<Vec<T>> {
-        by_backend!(self,
-            sql => sql_runner::fetch_all(self, query, decode).await,
-            mongo(target) => super::mongo::fetch_all(target, query, decode).await)
-    }
-
-    async fn fetch_optional<T: Send + 'static>(
-        &self,
-        query: SelectQuery,
-        decode: Decoder<T>,
-    ) -> Result<Option<T>> {
-        by_backend!(self,
-            sql => sql_runner::fetch_optional(self, query, decode).await,
-            mongo(target) => super::mongo::fetch_optional(target, query, decode).await)
-    }
-
-    async fn count(&self, query: SelectQuery) -> Result<u64> {
-        by_backend!(self,
-            sql => sql_runner::count(self, query).await,
-            mongo(target) => super::mongo::count(target, query).await)
-    }
-
-    async fn insert_returning<T: Send + 'static>(
-        &self,
-        query: InsertQuery,
-        decode: Decoder<T>,
-    ) -> Result<T> {
-        by_backend!(self,
-            sql => sql_runner::insert_returning(self, query, decode).await,
-            mongo(target) => super::mongo::insert_returning(target, query, decode).await)
-    }
-
-    async fn execute(&self, statement: Statement) -> Result<ExecResult> {
-        by_backend!(self,
-            sql => sql_runner::execute(self, statement).await,
-            mongo(target) => super::mongo::execute(target, statement).await)
-    }
-
-    async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
-        by_backend!(self,
-            sql => self.run_raw_sql(sql).await,
-            mongo(_target) => super::mongo::execute_raw(sql))
-    }
-
-    async fn fetch_compiled<T: Send + 'static>(
-        &self,
-        statement: Compiled,
-        decode: Decoder<T>,
-    ) -> Result<Vec<T>> {
-        by_backend!(self,
-            sql => sql_runner::fetch_compiled(self, statement, decode).await,
-            mongo(_target) => super::mongo::execute_raw(&statement.sql).map(|_| Vec::new()))
-    }
-
-    async fn execute_compiled(&self, statement: Compiled) -> Result<ExecResult> {
-        by_backend!(self,
-            sql => sql_runner::execute_compiled(self, statement).await,
-            mongo(_target) => super::mongo::execute_raw(&statement.sql))
+        let mut conn = self.pool.acquire_sql(Wait::FailFast).await?;
+        conn.sql().execute_raw("SELECT 1").await
     }
 }

@@ -1,6 +1,6 @@
-//! The SQL side of the executor seam: compiled statements in, rows out, and the IR-level
-//! operations every SQL executor ([`Db`](super::Db), [`Transaction`](super::Transaction))
-//! shares on top of it.
+//! The SQL side of every target: how each kind of IR statement is compiled for the target's
+//! dialect, sized (parameter and packet limits), run again after a schema change, and decoded,
+//! written once for pools, transactions and held connections ([`Target`]).
 
 use std::future::Future;
 
@@ -8,6 +8,7 @@ use super::packet::{
     check_compiled_packet, check_packet, fits_packet, insert_bytes, packet_budget, packet_error,
     packet_limit, row_bytes, statement_bytes, value_bytes,
 };
+use super::target::Target;
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
 use crate::query::ir::{
@@ -15,46 +16,6 @@ use crate::query::ir::{
 };
 use crate::sql::{Compiled, Dialect, compile, compile_select};
 use crate::value::{FieldType, Value};
-
-/// Runs compiled SQL on one connection or pool.
-pub(crate) trait SqlRunner: Send + Sync {
-    /// The dialect to compile for.
-    fn sql_dialect(&self) -> Dialect;
-
-    /// How many times a statement refused because it was prepared before a schema change
-    /// ([`Error::SchemaChanged`]) is run again: on a pool, where each statement is its own
-    /// transaction, once per connection (each refusal makes one stale connection forget its
-    /// statements, and the next run may land on another); none inside a transaction, which
-    /// the refusal aborted, so its caller retries it whole.
-    fn stale_statement_retries(&self) -> u32 {
-        0
-    }
-
-    /// Runs a query and decodes every row.
-    fn run_fetch_all<T: Send + 'static>(
-        &self,
-        statement: Compiled,
-        decode: Decoder<T>,
-    ) -> impl Future<Output = Result<Vec<T>>> + Send;
-
-    /// Runs a query and decodes the first row, if any.
-    fn run_fetch_optional<T: Send + 'static>(
-        &self,
-        statement: Compiled,
-        decode: Decoder<T>,
-    ) -> impl Future<Output = Result<Option<T>>> + Send;
-
-    /// Runs a statement that returns no rows.
-    fn run_execute(&self, statement: Compiled) -> impl Future<Output = Result<ExecResult>> + Send;
-
-    /// Runs an insert too large for one statement as several, all or nothing: a pool opens a
-    /// transaction for them, a transaction runs them in itself.
-    fn run_chunked_insert(
-        &self,
-        query: InsertQuery,
-        on_conflict: Option<OnConflict>,
-    ) -> impl Future<Output = Result<ExecResult>> + Send;
-}
 
 /// Compiles a statement with `compile` and runs it with `run`; when it was refused because it
 /// was prepared before a schema change, compiles and runs it again as often as the runner
@@ -65,7 +26,7 @@ async fn run_compiled<R, T, Fut>(
     run: impl Fn(Compiled) -> Fut,
 ) -> Result<T>
 where
-    R: SqlRunner,
+    R: Target,
     Fut: Future<Output = Result<T>>,
 {
     let mut retries = runner.stale_statement_retries();
@@ -77,7 +38,7 @@ where
     }
 }
 
-pub(crate) async fn fetch_all<R: SqlRunner, T: Send + 'static>(
+pub(crate) async fn fetch_all<R: Target, T: Send + 'static>(
     runner: &R,
     query: SelectQuery,
     decode: Decoder<T>,
@@ -91,7 +52,7 @@ pub(crate) async fn fetch_all<R: SqlRunner, T: Send + 'static>(
     .await
 }
 
-pub(crate) async fn fetch_optional<R: SqlRunner, T: Send + 'static>(
+pub(crate) async fn fetch_optional<R: Target, T: Send + 'static>(
     runner: &R,
     query: SelectQuery,
     decode: Decoder<T>,
@@ -105,7 +66,7 @@ pub(crate) async fn fetch_optional<R: SqlRunner, T: Send + 'static>(
     .await
 }
 
-pub(crate) async fn count<R: SqlRunner>(runner: &R, mut query: SelectQuery) -> Result<u64> {
+pub(crate) async fn count<R: Target>(runner: &R, mut query: SelectQuery) -> Result<u64> {
     query.projection = Projection::Count;
     Ok(fetch_optional(runner, query, decode_count)
         .await?
@@ -114,7 +75,7 @@ pub(crate) async fn count<R: SqlRunner>(runner: &R, mut query: SelectQuery) -> R
 
 /// A statement compiled by the caller (`raw`): kept for a second run only where the runner
 /// retries statements prepared before a schema change.
-pub(crate) async fn fetch_compiled<R: SqlRunner, T: Send + 'static>(
+pub(crate) async fn fetch_compiled<R: Target, T: Send + 'static>(
     runner: &R,
     statement: Compiled,
     decode: Decoder<T>,
@@ -132,7 +93,7 @@ pub(crate) async fn fetch_compiled<R: SqlRunner, T: Send + 'static>(
 }
 
 /// [`fetch_compiled`] for a statement that returns no rows.
-pub(crate) async fn execute_compiled<R: SqlRunner>(
+pub(crate) async fn execute_compiled<R: Target>(
     runner: &R,
     statement: Compiled,
 ) -> Result<ExecResult> {
@@ -160,7 +121,7 @@ fn decode_count(row: &RowRef<'_>) -> Result<u64> {
 
 /// `INSERT ... RETURNING` where the dialect has it; elsewhere (MySQL) the insert, then a read
 /// of the row by the key it was stored under.
-pub(crate) async fn insert_returning<R: SqlRunner, T: Send + 'static>(
+pub(crate) async fn insert_returning<R: Target, T: Send + 'static>(
     runner: &R,
     mut query: InsertQuery,
     decode: Decoder<T>,
@@ -234,7 +195,7 @@ fn key_values(query: &InsertQuery) -> Result<Vec<Value>> {
         .collect()
 }
 
-pub(crate) async fn execute<R: SqlRunner>(runner: &R, statement: Statement) -> Result<ExecResult> {
+pub(crate) async fn execute<R: Target>(runner: &R, statement: Statement) -> Result<ExecResult> {
     let dialect = runner.sql_dialect();
     // The chunked inserts (a transaction and a loop of statements) are boxed: inline, their
     // state made every `execute` future several kilobytes, copied on each await of every
@@ -281,7 +242,7 @@ fn rows_per_statement(query: &InsertQuery, dialect: Dialect) -> usize {
 }
 
 /// Runs `query` as consecutive inserts of at most [`rows_per_statement`] rows each.
-pub(crate) async fn insert_in_chunks<R: SqlRunner>(
+pub(crate) async fn insert_in_chunks<R: Target>(
     runner: &R,
     query: InsertQuery,
     on_conflict: Option<OnConflict>,

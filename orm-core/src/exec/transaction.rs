@@ -11,14 +11,12 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard};
 
-#[cfg(feature = "_sqlx")]
-use super::prepared::forget_if_stale;
 use super::prepared::{SchemaClock, changes_schema};
-use super::sql_runner::{self, SqlRunner};
-use super::{Backend, Decoder, ExecResult, Executor};
+use super::sql_driver::SqlConn;
+use super::target::{Target, executor_for_target};
+use super::{Backend, ExecResult};
 use crate::error::{Error, Result};
-use crate::query::ir::{InsertQuery, OnConflict, SelectQuery, Statement};
-use crate::sql::{Compiled, Dialect};
+use crate::sql::Dialect;
 
 /// The isolation level of a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,6 +120,8 @@ pub(crate) enum TxConn {
     MySql(sqlx::Transaction<'static, sqlx::MySql>),
     #[cfg(feature = "mongodb")]
     Mongo(Box<super::mongo::MongoTx>),
+    #[cfg(feature = "mock")]
+    Mock(super::mock::MockConn),
     #[allow(dead_code)]
     None(std::convert::Infallible),
 }
@@ -218,7 +218,7 @@ impl Transaction {
     ///
     /// MongoDB has no savepoints: [`Error::Config`] there.
     pub async fn savepoint(&self) -> Result<Transaction> {
-        if !self.shared.backend.is_sql() {
+        if !self.shared.backend.capabilities().savepoints {
             return Err(Error::Config(format!(
                 "{} has no savepoints; split the work into separate transactions",
                 self.shared.backend
@@ -280,6 +280,8 @@ impl Transaction {
             TxConn::MySql(tx) => end_transaction(tx, commit).await,
             #[cfg(feature = "mongodb")]
             TxConn::Mongo(tx) => tx.finish(commit).await,
+            #[cfg(feature = "mock")]
+            TxConn::Mock(conn) => conn.finish(commit),
             TxConn::None(never) => match never {},
         };
         if commit && ended.is_ok() && self.shared.changed_schema.load(Ordering::Acquire) {
@@ -306,212 +308,71 @@ async fn end_transaction<DB: sqlx::Database>(
     })
 }
 
-/// Dispatches one call to the transaction's backend module, on its connection (which forgets
-/// its prepared statements when one of them outlived a schema change).
-macro_rules! on_conn {
-    ($conn:expr, $func:ident ( $($arg:expr),* )) => {
-        match $conn {
+impl TxConn {
+    /// The transaction's SQL connection, lent for one statement.
+    fn sql(&mut self) -> Result<SqlConn<'_>> {
+        match self {
             #[cfg(feature = "sqlite")]
-            TxConn::Sqlite(tx) => {
-                let result = super::pool::sqlite::$func(&mut **tx, $($arg),*).await;
-                forget_if_stale(&mut **tx, result).await
-            }
+            TxConn::Sqlite(tx) => Ok(SqlConn::Sqlite(tx)),
             #[cfg(feature = "postgres")]
-            TxConn::Postgres(tx) => {
-                let result = super::pool::postgres::$func(&mut **tx, $($arg),*).await;
-                forget_if_stale(&mut **tx, result).await
-            }
+            TxConn::Postgres(tx) => Ok(SqlConn::Postgres(tx)),
             #[cfg(feature = "mysql")]
-            TxConn::MySql(tx) => {
-                let result = super::pool::mysql::$func(&mut **tx, $($arg),*).await;
-                forget_if_stale(&mut **tx, result).await
-            }
+            TxConn::MySql(tx) => Ok(SqlConn::MySql(tx)),
+            #[cfg(feature = "mock")]
+            TxConn::Mock(conn) => Ok(SqlConn::Mock(conn)),
             #[cfg(feature = "mongodb")]
             TxConn::Mongo(_) => Err(Error::InvalidQuery(
                 "internal error: a SQL statement reached a MongoDB transaction".to_owned(),
             )),
             TxConn::None(never) => match *never {},
         }
-    };
+    }
 }
 
+/// Runs SQL text without parameters on the transaction's connection.
 async fn run_raw(conn: &mut TxConn, sql: &str) -> Result<ExecResult> {
-    on_conn!(conn, execute_raw(sql))
+    conn.sql()?.execute_raw(sql).await
 }
 
-/// Makes the connection forget its prepared statements (after DDL it ran itself).
-#[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
-async fn forget_statements(conn: &mut TxConn) -> Result<()> {
-    #[cfg(feature = "_sqlx")]
-    use sqlx::Connection as _;
-    let done = match conn {
-        #[cfg(feature = "sqlite")]
-        TxConn::Sqlite(tx) => tx.clear_cached_statements().await,
-        #[cfg(feature = "postgres")]
-        TxConn::Postgres(tx) => tx.clear_cached_statements().await,
-        #[cfg(feature = "mysql")]
-        TxConn::MySql(tx) => tx.clear_cached_statements().await,
-        #[cfg(feature = "mongodb")]
-        TxConn::Mongo(_) => Ok(()),
-        TxConn::None(never) => match *never {},
-    };
-    #[cfg(feature = "_sqlx")]
-    return done.map_err(super::from_sqlx);
-    #[cfg(not(feature = "_sqlx"))]
-    done
-}
+impl Target for Transaction {
+    type Session<'a> = MutexGuard<'a, Option<TxConn>>;
 
-impl SqlRunner for Transaction {
-    fn sql_dialect(&self) -> Dialect {
-        // `Executor for Transaction` sends MongoDB transactions to the MongoDB executor.
-        self.shared
-            .backend
-            .dialect()
-            .expect("a MongoDB transaction has no SQL dialect")
+    fn target_backend(&self) -> Backend {
+        self.shared.backend
     }
 
-    async fn run_fetch_all<T: Send + 'static>(
-        &self,
-        statement: Compiled,
-        decode: Decoder<T>,
-    ) -> Result<Vec<T>> {
-        let mut guard = self.lock().await?;
-        on_conn!(
-            guard.as_mut().expect("locked"),
-            fetch_all(statement, decode)
-        )
+    async fn session(&self) -> Result<Self::Session<'_>> {
+        self.lock().await
     }
 
-    async fn run_fetch_optional<T: Send + 'static>(
-        &self,
-        statement: Compiled,
-        decode: Decoder<T>,
-    ) -> Result<Option<T>> {
-        let mut guard = self.lock().await?;
-        on_conn!(
-            guard.as_mut().expect("locked"),
-            fetch_optional(statement, decode)
-        )
+    fn sql<'c>(session: &'c mut Self::Session<'_>) -> Result<SqlConn<'c>> {
+        session.as_mut().expect("locked").sql()
     }
 
-    async fn run_execute(&self, statement: Compiled) -> Result<ExecResult> {
-        let mut guard = self.lock().await?;
-        on_conn!(guard.as_mut().expect("locked"), execute(statement))
+    #[cfg(feature = "mongodb")]
+    fn mongo<'c>(session: &'c mut Self::Session<'_>) -> Result<super::mongo::Target<'c>> {
+        match session.as_mut().expect("locked") {
+            TxConn::Mongo(tx) => Ok(super::mongo::Target::tx(tx)),
+            _ => Err(Error::InvalidQuery(
+                "internal error: a MongoDB statement reached a SQL transaction".to_owned(),
+            )),
+        }
     }
 
-    async fn run_chunked_insert(
-        &self,
-        query: InsertQuery,
-        on_conflict: Option<OnConflict>,
-    ) -> Result<ExecResult> {
-        super::sql_runner::insert_in_chunks(self, query, on_conflict).await
-    }
-}
-
-impl Transaction {
-    pub(crate) async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
+    async fn run_raw_sql(&self, sql: &str) -> Result<ExecResult> {
         let mut guard = self.lock().await?;
         let conn = guard.as_mut().expect("locked");
         let done = run_raw(conn, sql).await?;
         if changes_schema(sql) {
             // Later statements of this transaction are prepared against the new schema.
-            forget_statements(conn).await?;
+            conn.sql()?.forget_statements().await?;
             self.shared.changed_schema.store(true, Ordering::Release);
         }
         Ok(done)
     }
 }
 
-/// Runs `$sql` on a SQL transaction, `$mongo` (with a [`Target`](super::mongo::Target) on the
-/// session) on MongoDB.
-macro_rules! by_backend {
-    ($self:ident, sql => $sql:expr, mongo($target:ident) => $mongo:expr) => {{
-        #[cfg(feature = "mongodb")]
-        if $self.shared.backend == Backend::MongoDb {
-            let mut guard = $self.lock().await?;
-            return match guard.as_mut().expect("locked") {
-                TxConn::Mongo(tx) => {
-                    let $target = super::mongo::Target::tx(tx);
-                    $mongo
-                }
-                _ => Err(Error::InvalidQuery(
-                    "internal error: a MongoDB statement reached a SQL transaction".to_owned(),
-                )),
-            };
-        }
-        $sql
-    }};
-}
-
-impl Executor for Transaction {
-    fn backend(&self) -> Backend {
-        self.shared.backend
-    }
-
-    async fn fetch_all<T: Send + 'static>(
-        &self,
-        query: SelectQuery,
-        decode: Decoder<T>,
-    ) -> Result<Vec<T>> {
-        by_backend!(self,
-            sql => sql_runner::fetch_all(self, query, decode).await,
-            mongo(target) => super::mongo::fetch_all(target, query, decode).await)
-    }
-
-    async fn fetch_optional<T: Send + 'static>(
-        &self,
-        query: SelectQuery,
-        decode: Decoder<T>,
-    ) -> Result<Option<T>> {
-        by_backend!(self,
-            sql => sql_runner::fetch_optional(self, query, decode).await,
-            mongo(target) => super::mongo::fetch_optional(target, query, decode).await)
-    }
-
-    async fn count(&self, query: SelectQuery) -> Result<u64> {
-        by_backend!(self,
-            sql => sql_runner::count(self, query).await,
-            mongo(target) => super::mongo::count(target, query).await)
-    }
-
-    async fn insert_returning<T: Send + 'static>(
-        &self,
-        query: InsertQuery,
-        decode: Decoder<T>,
-    ) -> Result<T> {
-        by_backend!(self,
-            sql => sql_runner::insert_returning(self, query, decode).await,
-            mongo(target) => super::mongo::insert_returning(target, query, decode).await)
-    }
-
-    async fn execute(&self, statement: Statement) -> Result<ExecResult> {
-        by_backend!(self,
-            sql => sql_runner::execute(self, statement).await,
-            mongo(target) => super::mongo::execute(target, statement).await)
-    }
-
-    async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
-        by_backend!(self,
-            sql => self.run_raw_sql(sql).await,
-            mongo(_target) => super::mongo::execute_raw(sql))
-    }
-
-    async fn fetch_compiled<T: Send + 'static>(
-        &self,
-        statement: Compiled,
-        decode: Decoder<T>,
-    ) -> Result<Vec<T>> {
-        by_backend!(self,
-            sql => sql_runner::fetch_compiled(self, statement, decode).await,
-            mongo(_target) => super::mongo::execute_raw(&statement.sql).map(|_| Vec::new()))
-    }
-
-    async fn execute_compiled(&self, statement: Compiled) -> Result<ExecResult> {
-        by_backend!(self,
-            sql => sql_runner::execute_compiled(self, statement).await,
-            mongo(_target) => super::mongo::execute_raw(&statement.sql))
-    }
-}
+executor_for_target!(Transaction);
 
 /// How [`Db::transaction_with_retry`](crate::Db::transaction_with_retry) retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

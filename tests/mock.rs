@@ -1,0 +1,212 @@
+//! The mock driver (`orm::mock`, feature `mock`): the code under test runs on a scripted
+//! database, and the test asserts on what it was given and what it sent.
+
+use orm::mock::{MockDatabase, MockResult, MockStatement};
+use orm::prelude::*;
+use orm::{Dialect, Error, ExecResult, Executor, Value};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "accounts")]
+struct Account {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    #[orm(max_length = 80)]
+    owner: String,
+    balance: i64,
+    note: Option<String>,
+}
+
+fn account(id: i64, owner: &str, balance: i64) -> Account {
+    Account {
+        id,
+        owner: owner.into(),
+        balance,
+        note: None,
+    }
+}
+
+/// The code under test: moves `amount` between two accounts in one transaction.
+async fn transfer(db: &Db, from: i64, to: i64, amount: i64) -> orm::Result<()> {
+    db.transaction(|tx| async move {
+        let source = Account::find(&tx, from)
+            .await?
+            .ok_or_else(|| Error::InvalidQuery(format!("no account {from}")))?;
+        if source.balance < amount {
+            return Err(Error::InvalidQuery("insufficient funds".into()));
+        }
+        for (id, delta) in [(from, -amount), (to, amount)] {
+            Account::update_many()
+                .set(Account::BALANCE, Account::BALANCE + delta)
+                .filter(Account::ID.eq(id))
+                .execute(&tx)
+                .await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn scripted_rows_are_decoded_and_every_statement_is_recorded_with_its_values() {
+    let mock = MockDatabase::new(Dialect::Postgres)
+        .append(MockResult::models([
+            account(1, "ada", 100),
+            account(2, "bob", 5),
+        ]))
+        .append(MockResult::rows([[Value::BigInt(2)]]));
+    let db = mock.db();
+    let rows = Account::query()
+        .filter(Account::BALANCE.gt(0))
+        .order_by(Account::ID.asc())
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![account(1, "ada", 100), account(2, "bob", 5)]);
+    assert_eq!(Account::query().count(&db).await.unwrap(), 2);
+    assert_eq!(mock.remaining(), 0);
+    let sent = mock.take_statements();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[0],
+        MockStatement {
+            sql: Account::query()
+                .filter(Account::BALANCE.gt(0))
+                .order_by(Account::ID.asc())
+                .compile(Dialect::Postgres)
+                .unwrap()
+                .sql,
+            values: vec![Value::BigInt(0)],
+        }
+    );
+    assert!(sent[0].sql.contains("\"balance\" > $1"), "{}", sent[0].sql);
+    assert!(
+        sent[1].sql.starts_with("SELECT COUNT(*)"),
+        "{}",
+        sent[1].sql
+    );
+    assert!(mock.statements().is_empty(), "taken");
+}
+
+#[tokio::test]
+async fn a_transaction_is_recorded_from_begin_to_commit_and_an_error_rolls_it_back() {
+    let mock = MockDatabase::new(Dialect::MySql)
+        .append(MockResult::models([account(1, "ada", 100)]))
+        .append(MockResult::exec(ExecResult {
+            rows_affected: 1,
+            last_insert_id: None,
+        }))
+        .append(MockResult::exec(ExecResult {
+            rows_affected: 1,
+            last_insert_id: None,
+        }));
+    transfer(&mock.db(), 1, 2, 30).await.unwrap();
+    let sql: Vec<String> = mock.take_statements().into_iter().map(|s| s.sql).collect();
+    assert_eq!(sql.len(), 5, "{sql:#?}");
+    assert_eq!(sql[0], "START TRANSACTION");
+    assert!(sql[1].starts_with("SELECT "), "{sql:#?}");
+    assert!(
+        sql[2].starts_with("UPDATE `accounts` SET `balance` = `balance` + ?"),
+        "{sql:#?}"
+    );
+    assert_eq!(sql[4], "COMMIT");
+
+    // A scripted failure reaches the caller, and the transaction is rolled back.
+    let mock = MockDatabase::new(Dialect::Sqlite)
+        .append(MockResult::models([account(1, "ada", 100)]))
+        .append(MockResult::error(Error::Deadlock {
+            source: "scripted".into(),
+        }));
+    let err = transfer(&mock.db(), 1, 2, 30).await.unwrap_err();
+    assert!(matches!(err, Error::Deadlock { .. }), "{err:?}");
+    let sql: Vec<String> = mock.statements().into_iter().map(|s| s.sql).collect();
+    assert_eq!(sql.first().map(String::as_str), Some("BEGIN"));
+    assert_eq!(sql.last().map(String::as_str), Some("ROLLBACK"), "{sql:#?}");
+
+    // The code's own refusal: no update is sent.
+    let mock =
+        MockDatabase::new(Dialect::Postgres).append(MockResult::models([account(1, "ada", 10)]));
+    let err = transfer(&mock.db(), 1, 2, 30).await.unwrap_err();
+    assert!(err.to_string().contains("insufficient funds"), "{err}");
+    assert!(
+        !mock
+            .statements()
+            .iter()
+            .any(|s| s.sql.starts_with("UPDATE"))
+    );
+}
+
+#[tokio::test]
+async fn insert_returning_follows_the_dialect() {
+    // PostgreSQL: one INSERT ... RETURNING, answered with the stored row.
+    let mock =
+        MockDatabase::new(Dialect::Postgres).append(MockResult::models([account(7, "eve", 1)]));
+    let stored = account(0, "eve", 1).insert(&mock.db()).await.unwrap();
+    assert_eq!(stored.id, 7);
+    let sent = mock.statements();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].sql.contains("RETURNING"), "{}", sent[0].sql);
+    assert_eq!(
+        sent[0].values,
+        vec![
+            Value::Text("eve".into()),
+            Value::BigInt(1),
+            Value::Null(orm::ColumnType::Text)
+        ]
+    );
+
+    // MySQL has no RETURNING: the insert, then a read of the row by the generated key.
+    let mock = MockDatabase::new(Dialect::MySql)
+        .append(MockResult::exec(ExecResult {
+            rows_affected: 1,
+            last_insert_id: Some(7),
+        }))
+        .append(MockResult::models([account(7, "eve", 1)]));
+    let stored = account(0, "eve", 1).insert(&mock.db()).await.unwrap();
+    assert_eq!(stored.id, 7);
+    let sent = mock.statements();
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent[0].sql.starts_with("INSERT INTO `accounts`"),
+        "{}",
+        sent[0].sql
+    );
+    assert_eq!(sent[1].values, vec![Value::BigInt(7), Value::BigInt(1)]);
+}
+
+#[tokio::test]
+async fn a_missing_or_mismatched_result_names_the_statement() {
+    let mock = MockDatabase::new(Dialect::Sqlite);
+    let err = Account::find(&mock.db(), 1).await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("no scripted result left"), "{message}");
+    assert!(message.contains("FROM \"accounts\""), "{message}");
+
+    mock.push(MockResult::exec(ExecResult::default()));
+    let err = Account::find(&mock.db(), 1).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("needs rows, but the next scripted result is an exec result"),
+        "{err}"
+    );
+
+    mock.push(MockResult::rows([[Value::Text("not a number".into())]]));
+    let err = Account::query().count(&mock.db()).await.unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn raw_sql_and_ddl_are_recorded_and_consume_nothing() {
+    let mock = MockDatabase::new(Dialect::Postgres);
+    let db = mock.db();
+    db.create_table::<Account>().await.unwrap();
+    db.execute_raw("SET statement_timeout = 1000")
+        .await
+        .unwrap();
+    let sql: Vec<String> = mock.statements().into_iter().map(|s| s.sql).collect();
+    assert!(
+        sql[0].starts_with("CREATE TABLE IF NOT EXISTS \"accounts\""),
+        "{sql:#?}"
+    );
+    assert_eq!(sql.last().unwrap(), "SET statement_timeout = 1000");
+    assert_eq!(db.health().await.unwrap().max_connections, 1);
+}
