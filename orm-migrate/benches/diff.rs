@@ -4,21 +4,11 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use orm_migrate::schema::{ColType, Column, ForeignKey, Index, Schema, Table};
+use orm::ColumnType;
+use orm_migrate::schema::{Column, ForeignKey, Index, Schema, Table};
 
-fn column(name: &str, ty: ColType) -> Column {
-    Column {
-        name: name.to_owned(),
-        ty,
-        nullable: false,
-        auto_increment: false,
-        default: None,
-        max_length: None,
-        precision: None,
-        collation: None,
-        allowed_values: None,
-        renamed_from: None,
-    }
+fn column(name: &str, ty: ColumnType) -> Column {
+    Column::new(name, ty, false)
 }
 
 /// 200 tables of 12 columns, 2 indexes and a foreign key each.
@@ -28,18 +18,23 @@ fn models(variant: u32) -> Schema {
         let name = format!("table_{i:03}");
         let mut columns = vec![Column {
             auto_increment: true,
-            ..column("id", ColType::BigInt)
+            ..column("id", ColumnType::BigInt)
         }];
         for c in 0..10 {
-            let ty = [ColType::Int, ColType::Text, ColType::Bool, ColType::Double][c % 4];
+            let ty = [
+                ColumnType::Int,
+                ColumnType::Text,
+                ColumnType::Bool,
+                ColumnType::Double,
+            ][c % 4];
             columns.push(column(&format!("col_{c}"), ty));
         }
         // The variant changes every tenth table a little.
         if variant == 1 && i % 10 == 0 {
             columns[3].nullable = true;
-            columns.push(column("added", ColType::Int));
+            columns.push(column("added", ColumnType::Int));
         }
-        columns.push(column("parent_id", ColType::BigInt));
+        columns.push(column("parent_id", ColumnType::BigInt));
         tables.insert(
             name.clone(),
             Table {

@@ -28,6 +28,9 @@ pub enum Models {
     List(Vec<&'static ModelSchema>),
     /// A schema built by hand (tools, tests).
     Schema(Schema),
+    /// The snapshot of the last generated migration in `--dir`: what the installable CLI
+    /// (`orm-cli`) compares with, having no models of its own (`generate` is refused).
+    LatestSnapshot,
 }
 
 impl Models {
@@ -37,6 +40,7 @@ impl Models {
             Models::Registered => Schema::registered(),
             Models::List(list) => Schema::from_models(list.iter().copied()),
             Models::Schema(schema) => schema.clone(),
+            Models::LatestSnapshot => Schema::default(),
         }
     }
 }
@@ -102,6 +106,22 @@ pub enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Start the history of an existing database: write a migration whose snapshot is the live
+    /// schema and record it as applied, without running it (refused if a history exists).
+    Baseline {
+        /// Name of the migration.
+        #[arg(default_value = "baseline")]
+        name: String,
+    },
+    /// Write Rust models (`#[derive(Model)]`) of the live database, to stdout or a file.
+    Pull {
+        /// The file to write (default: stdout).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Only this table (repeatable; default: every table).
+        #[arg(long = "table", value_name = "TABLE")]
+        tables: Vec<String>,
+    },
 }
 
 fn dialect_of(url: &str) -> Option<Dialect> {
@@ -117,12 +137,25 @@ fn dialect_of(url: &str) -> Option<Dialect> {
 /// (including drift for `verify`). Prints errors to stderr.
 pub fn run(models: Models) -> ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = runtime().expect("a tokio runtime starts");
+    report(runtime.block_on(execute(cli, &models)))
+}
+
+/// The async runtime the CLI runs its commands on.
+pub type Runtime = tokio::runtime::Runtime;
+
+/// A runtime for [`execute`] (one worker thread).
+pub fn runtime() -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .expect("a tokio runtime starts");
-    match runtime.block_on(execute(cli, &models)) {
+}
+
+/// Prints a command's output (colored on a terminal, plain when piped) or its error, and
+/// returns the exit code: 0 on success, 1 on any error (drift included).
+pub fn report(result: Result<String>) -> ExitCode {
+    match result {
         Ok(out) => {
             for line in out.lines() {
                 anstream::println!("{}", colored(line));
@@ -167,11 +200,79 @@ async fn connect(url: Option<&str>) -> Result<Db> {
     Ok(Db::connect(url).await?)
 }
 
+/// Models inferred from samples of the collections of the MongoDB database at `url` (its path
+/// names the database), 100 documents each.
+#[cfg(feature = "mongodb")]
+async fn pull_mongo(url: &str, collections: &[String]) -> Result<crate::pull::Pulled> {
+    let unreachable = |e: mongodb::error::Error| {
+        Error::Unsupported(format!("cannot connect to MongoDB at `{url}`: {e}"))
+    };
+    let options = mongodb::options::ClientOptions::parse(url)
+        .await
+        .map_err(unreachable)?;
+    let name = options.default_database.clone().ok_or_else(|| {
+        Error::Unsupported(format!(
+            "`{url}` names no database: write it as the URL's path (`mongodb://host/app`)"
+        ))
+    })?;
+    let client = mongodb::Client::with_options(options).map_err(unreachable)?;
+    crate::pull::infer_mongo(&client.database(&name), collections, 100).await
+}
+
+#[cfg(not(feature = "mongodb"))]
+async fn pull_mongo(_url: &str, _collections: &[String]) -> Result<crate::pull::Pulled> {
+    Err(Error::Unsupported(
+        "pulling models from MongoDB needs orm-migrate's `mongodb` feature (the `orm` command \
+         has it)"
+            .to_owned(),
+    ))
+}
+
 /// Runs a parsed command and returns what it prints.
 pub async fn execute(cli: Cli, models: &Models) -> Result<String> {
-    let schema = models.schema();
+    let schema = match models {
+        Models::LatestSnapshot => crate::files::latest_snapshot(&crate::files::load_dir(&cli.dir)?),
+        _ => models.schema(),
+    };
     let url = cli.database_url.as_deref();
+    if matches!(models, Models::LatestSnapshot) && matches!(cli.command, Command::Generate { .. }) {
+        return Err(Error::Unsupported(
+            "`generate` needs your models: run it from a binary of your crate \
+             (`src/bin/migrate.rs` calling `orm::migrate::cli::run`)"
+                .to_owned(),
+        ));
+    }
     Ok(match cli.command {
+        Command::Baseline { name } => {
+            let db = connect(url).await?;
+            let (m, skipped) = Migrator::new(db, &cli.dir, schema)?.baseline(&name).await?;
+            let mut out = format!("created {} (recorded as applied)\n", m.dir.display());
+            for s in skipped {
+                out.push_str(&format!("  left out: {s}\n"));
+            }
+            out
+        }
+        Command::Pull { out, tables } => {
+            let pulled = if url.is_some_and(|u| u.starts_with("mongodb")) {
+                pull_mongo(url.unwrap_or_default(), &tables).await?
+            } else {
+                let db = connect(url).await?;
+                let pulled = crate::pull::pull(&db, &crate::pull::PullOptions { tables }).await;
+                db.close().await;
+                pulled?
+            };
+            let code = crate::pull::code(&pulled);
+            match out {
+                None => code,
+                Some(path) => {
+                    std::fs::write(&path, &code).map_err(|source| Error::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    format!("created {}\n", path.display())
+                }
+            }
+        }
         Command::Generate {
             name,
             dialect,

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::schema::{ColType, Column, ForeignKey, Index, Schema, Table};
+use orm_core::ColumnType;
+
+use crate::schema::{Column, ForeignKey, Index, Schema, Table};
 
 /// One backend-neutral schema change. Every operation carries what its inverse needs, so
 /// `down` is derived from `up` without the database.
@@ -273,9 +275,9 @@ impl Operation {
 /// A column's type as messages name it: `varchar(20)`, `decimal(10, 2)`, `enum(a, b)`, `int`.
 pub fn type_name(c: &Column) -> String {
     match (c.ty, c.max_length, c.precision, &c.allowed_values) {
-        (ColType::Text, _, _, Some(values)) => format!("enum({})", values.join(", ")),
-        (ColType::Text, Some(n), _, _) => format!("varchar({n})"),
-        (ColType::Decimal, _, Some((p, s)), _) => format!("decimal({p}, {s})"),
+        (ColumnType::Text, _, _, Some(values)) => format!("enum({})", values.join(", ")),
+        (ColumnType::Text, Some(n), _, _) => format!("varchar({n})"),
+        (ColumnType::Decimal, _, Some((p, s)), _) => format!("decimal({p}, {s})"),
         (ty, ..) => format!("{ty:?}").to_lowercase(),
     }
 }
@@ -294,7 +296,7 @@ pub fn decimal_narrows(from: Option<(u32, u32)>, to: Option<(u32, u32)>) -> bool
 
 /// Whether changing `from` into `to` may not fit existing values.
 pub fn narrows(from: &Column, to: &Column) -> bool {
-    use ColType::*;
+    use ColumnType::*;
     if let Some(values) = &to.allowed_values {
         // An enum accepts only its values: every other text (or a value it lost) is refused.
         return match &from.allowed_values {
@@ -312,7 +314,7 @@ pub fn narrows(from: &Column, to: &Column) -> bool {
             (Some(a), Some(b)) => b < a,
         };
     }
-    let rank = |t: ColType| match t {
+    let rank = |t: ColumnType| match t {
         SmallInt => 1,
         Int => 2,
         BigInt => 3,

@@ -27,6 +27,12 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// `baseline` on a database or directory that already has a migration history.
+    #[error(
+        "cannot baseline: {0}; a baseline starts the history of a database that has none (use \
+         `status`, `up` and `verify` with the existing history instead)"
+    )]
+    HistoryExists(String),
     /// A migration directory is malformed.
     #[error("migration `{path}` is malformed: {reason}")]
     Malformed {

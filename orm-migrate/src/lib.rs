@@ -11,7 +11,10 @@ pub mod cli;
 pub mod diff;
 mod error;
 pub mod files;
+#[cfg(feature = "mongodb")]
+mod infer;
 pub mod introspect;
+pub mod pull;
 pub mod render;
 pub mod rows;
 pub mod runner;

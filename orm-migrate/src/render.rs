@@ -65,8 +65,8 @@ fn fk_statement(table: &str, fk: &ForeignKey) -> sea_query::ForeignKeyCreateStat
     key.name(&fk.name)
         .from_tbl(Alias::new(table))
         .to_tbl(Alias::new(&fk.ref_table))
-        .on_delete(action(fk.on_delete.core()))
-        .on_update(action(fk.on_update.core()));
+        .on_delete(action(fk.on_delete))
+        .on_update(action(fk.on_update));
     for (c, r) in fk.columns.iter().zip(&fk.ref_columns) {
         key.from_col(Alias::new(c)).to_col(Alias::new(r));
     }
@@ -590,7 +590,7 @@ fn backfill(table: &str, from: &Column, to: &Column, dialect: Dialect) -> Vec<St
 /// Whether PostgreSQL's assignment cast converts `from` into `to` (same family: text, or
 /// numbers), so that `ALTER .. TYPE` needs no `USING`.
 fn pg_assignable(from: &Column, to: &Column) -> bool {
-    use crate::schema::ColType::*;
+    use orm_core::ColumnType::*;
     let family = |c: &Column| match c.ty {
         Text => 1,
         SmallInt | Int | BigInt | U8 | U16 | U32 | U64 | Float | Double | Decimal => 2,

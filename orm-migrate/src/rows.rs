@@ -11,12 +11,12 @@
 use std::collections::BTreeMap;
 
 use orm_core::sql::ddl::scaled_storage;
-use orm_core::{Compiled, Dialect, Executor, FieldType};
+use orm_core::{ColumnType, Compiled, Dialect, Executor, FieldType};
 
 use crate::diff::{Operation, narrows, type_name};
 use crate::error::Result;
 use crate::render::quote;
-use crate::schema::{ColType, Column, Default, Schema};
+use crate::schema::{Column, Default, Schema};
 
 /// The rows one operation concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -392,16 +392,16 @@ fn literal(s: &str) -> String {
 }
 
 /// The signed range of an integer type (`None`: not an integer).
-fn int_range(ty: ColType) -> Option<(i128, i128)> {
+fn int_range(ty: ColumnType) -> Option<(i128, i128)> {
     Some(match ty {
-        ColType::SmallInt => (i16::MIN.into(), i16::MAX.into()),
-        ColType::Int => (i32::MIN.into(), i32::MAX.into()),
-        ColType::BigInt => (i64::MIN.into(), i64::MAX.into()),
-        ColType::U8 => (0, u8::MAX.into()),
-        ColType::U16 => (0, u16::MAX.into()),
-        ColType::U32 => (0, u32::MAX.into()),
-        ColType::U64 => (0, u64::MAX.into()),
-        ColType::Bool => (0, 1),
+        ColumnType::SmallInt => (i16::MIN.into(), i16::MAX.into()),
+        ColumnType::Int => (i32::MIN.into(), i32::MAX.into()),
+        ColumnType::BigInt => (i64::MIN.into(), i64::MAX.into()),
+        ColumnType::U8 => (0, u8::MAX.into()),
+        ColumnType::U16 => (0, u16::MAX.into()),
+        ColumnType::U32 => (0, u32::MAX.into()),
+        ColumnType::U64 => (0, u64::MAX.into()),
+        ColumnType::Bool => (0, 1),
         _ => return None,
     })
 }
@@ -413,7 +413,7 @@ fn pow10(n: u32) -> String {
 /// The condition selecting the values of column `c` that `to` cannot hold exactly, and what
 /// it says of them; `None` when every value fits.
 pub fn does_not_fit(c: &str, from: &Column, to: &Column, d: Dialect) -> Option<(String, String)> {
-    use ColType::*;
+    use ColumnType::*;
     if let Some(values) = &to.allowed_values {
         let list: Vec<String> = values.iter().map(|v| literal(v)).collect();
         return Some((
@@ -422,7 +422,7 @@ pub fn does_not_fit(c: &str, from: &Column, to: &Column, d: Dialect) -> Option<(
         ));
     }
     let sqlite_scale = |col: &Column| match d {
-        Dialect::Sqlite => scaled_storage(col.ty.core(), col.precision),
+        Dialect::Sqlite => scaled_storage(col.ty, col.precision),
         _ => None,
     };
     let text_decimal = d == Dialect::Sqlite && from.ty == Decimal && sqlite_scale(from).is_none();
@@ -571,11 +571,11 @@ pub fn does_not_fit(c: &str, from: &Column, to: &Column, d: Dialect) -> Option<(
 /// it differs (a decimal's scaled integer, text), and filling NULLs with the new default when
 /// the column becomes NOT NULL.
 pub fn sqlite_copy(old: &Column, new: &Column) -> String {
-    use ColType::*;
+    use ColumnType::*;
     // A rebuild copies the columns both tables share, by name.
     let c = quote(&new.name, Dialect::Sqlite);
-    let scale = |col: &Column| scaled_storage(col.ty.core(), col.precision);
-    let ints = |ty: ColType| int_range(ty).is_some() && ty != Bool;
+    let scale = |col: &Column| scaled_storage(col.ty, col.precision);
+    let ints = |ty: ColumnType| int_range(ty).is_some() && ty != Bool;
     let value = match (old.ty, new.ty, scale(old), scale(new)) {
         (Decimal, Decimal, Some(a), Some(b)) if b > a => format!("{c} * {}", pow10(b - a)),
         (Decimal, Decimal, Some(a), Some(b)) if b < a => format!("{c} / {}", pow10(a - b)),

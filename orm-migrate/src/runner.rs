@@ -233,6 +233,64 @@ impl Migrator {
         Ok((generated, applied))
     }
 
+    /// Starts the migration history of an existing database without changing it (Prisma's
+    /// baselining, Django's `--fake-initial`): writes a migration named `name` whose snapshot is
+    /// the live schema as `pull` reads it (its `up.sql` creates that schema elsewhere) and
+    /// records it as applied. `generate` then diffs the models from there. Returns the
+    /// migration and what `pull` left out (see [`crate::pull::Pulled::skipped`]): own those
+    /// objects in a hand-written migration if `verify` should accept them.
+    ///
+    /// Refused with [`Error::HistoryExists`] when the history table has rows or the directory
+    /// already holds migrations.
+    pub async fn baseline(&self, name: &str) -> Result<(Migration, Vec<String>)> {
+        let history = self.history().await?;
+        if let Some(last) = history.last() {
+            return Err(Error::HistoryExists(format!(
+                "the database has applied {} migration(s), the last `{}_{}`",
+                history.len(),
+                last.version,
+                last.name
+            )));
+        }
+        let migrations = self.migrations()?;
+        if let Some(last) = migrations.last() {
+            return Err(Error::HistoryExists(format!(
+                "`{}` already holds {} migration(s), the last `{}`; apply them with `up`",
+                self.dir.display(),
+                migrations.len(),
+                last.id()
+            )));
+        }
+        let pulled = crate::pull::pull(&self.db, &crate::pull::PullOptions::default()).await?;
+        let generated = crate::files::generate(
+            &self.dir,
+            name,
+            &pulled.schema(),
+            self.dialect,
+            &GenerateOptions::default(),
+        )?
+        .ok_or_else(|| {
+            Error::Unsupported(
+                "baseline of a database without a table a model can describe: there is \
+                 nothing to baseline; write models and `generate` the first migration"
+                    .to_owned(),
+            )
+        })?;
+        let migration = crate::files::load_one(&generated.dir)?;
+        let conn = self.db.acquire().await?;
+        Self::ensure_history(&conn).await?;
+        let row = HistoryRow {
+            version: migration.version.clone(),
+            name: migration.name.clone(),
+            checksum: migration.checksum.clone(),
+            applied_at: now_utc(),
+            execution_ms: 0,
+            success: true,
+        };
+        Self::record(&conn, &row).await?;
+        Ok((migration, pulled.skipped))
+    }
+
     /// The migrations on disk.
     pub fn migrations(&self) -> Result<Vec<Migration>> {
         load_dir(&self.dir)

@@ -1,185 +1,19 @@
 //! Owned, serializable snapshots of a database schema, built from the models' static
 //! descriptors, read from a migration's `snapshot.json`, or compared with the live database.
+//!
+//! The enums inside them (column type, default, referential action) are the runtime's own
+//! ([`ColumnType`], [`DefaultValue`], [`ReferentialAction`], with orm-core's `serde` feature),
+//! so a snapshot names a type exactly as the models do.
 
 use std::collections::BTreeMap;
 
-use orm_core::sql::ddl::{CheckSpec, ColumnSpec, DefaultRef};
+use orm_core::sql::ddl::{CheckSpec, ColumnSpec};
 use orm_core::{ColumnType, DefaultValue, ModelSchema, ReferentialAction};
 use serde::{Deserialize, Serialize};
 
-/// A logical column type (mirrors [`orm_core::ColumnType`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ColType {
-    /// `bool`.
-    Bool,
-    /// `i16`.
-    SmallInt,
-    /// `i32`.
-    Int,
-    /// `i64`.
-    BigInt,
-    /// `f32`.
-    Float,
-    /// `f64`.
-    Double,
-    /// `String`.
-    Text,
-    /// `Vec<u8>`.
-    Bytes,
-    /// `u8`.
-    U8,
-    /// `u16`.
-    U16,
-    /// `u32`.
-    U32,
-    /// `u64`.
-    U64,
-    /// a UTC timestamp.
-    TimestampTz,
-    /// a timestamp without zone.
-    Timestamp,
-    /// a date.
-    Date,
-    /// a time of day.
-    Time,
-    /// a UUID.
-    Uuid,
-    /// a MongoDB ObjectId (12 bytes).
-    ObjectId,
-    /// a decimal.
-    Decimal,
-    /// a JSON document.
-    Json,
-}
-
-impl ColType {
-    /// The runtime's type.
-    pub fn core(self) -> ColumnType {
-        match self {
-            ColType::Bool => ColumnType::Bool,
-            ColType::SmallInt => ColumnType::SmallInt,
-            ColType::Int => ColumnType::Int,
-            ColType::BigInt => ColumnType::BigInt,
-            ColType::Float => ColumnType::Float,
-            ColType::Double => ColumnType::Double,
-            ColType::Text => ColumnType::Text,
-            ColType::Bytes => ColumnType::Bytes,
-            ColType::U8 => ColumnType::U8,
-            ColType::U16 => ColumnType::U16,
-            ColType::U32 => ColumnType::U32,
-            ColType::U64 => ColumnType::U64,
-            ColType::TimestampTz => ColumnType::TimestampTz,
-            ColType::Timestamp => ColumnType::Timestamp,
-            ColType::Date => ColumnType::Date,
-            ColType::Time => ColumnType::Time,
-            ColType::Uuid => ColumnType::Uuid,
-            ColType::ObjectId => ColumnType::ObjectId,
-            ColType::Decimal => ColumnType::Decimal,
-            ColType::Json => ColumnType::Json,
-        }
-    }
-
-    fn from_core(ty: ColumnType) -> ColType {
-        match ty {
-            ColumnType::Bool => ColType::Bool,
-            ColumnType::SmallInt => ColType::SmallInt,
-            ColumnType::Int => ColType::Int,
-            ColumnType::BigInt => ColType::BigInt,
-            ColumnType::Float => ColType::Float,
-            ColumnType::Double => ColType::Double,
-            ColumnType::Text => ColType::Text,
-            ColumnType::Bytes => ColType::Bytes,
-            ColumnType::U8 => ColType::U8,
-            ColumnType::U16 => ColType::U16,
-            ColumnType::U32 => ColType::U32,
-            ColumnType::U64 => ColType::U64,
-            ColumnType::TimestampTz => ColType::TimestampTz,
-            ColumnType::Timestamp => ColType::Timestamp,
-            ColumnType::Date => ColType::Date,
-            ColumnType::Time => ColType::Time,
-            ColumnType::Uuid => ColType::Uuid,
-            ColumnType::ObjectId => ColType::ObjectId,
-            ColumnType::Decimal => ColType::Decimal,
-            ColumnType::Json => ColType::Json,
-            other => panic!(
-                "orm-migrate does not know the column type {other:?}; it must be updated with orm-core"
-            ),
-        }
-    }
-}
-
-/// A database default value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Default {
-    /// A boolean literal.
-    Bool(bool),
-    /// An integer literal.
-    Int(i64),
-    /// A floating-point literal.
-    Float(f64),
-    /// A text literal.
-    Text(String),
-}
-
-impl Default {
-    /// Borrowed form for the DDL renderer.
-    pub fn as_ref(&self) -> DefaultRef<'_> {
-        match self {
-            Default::Bool(b) => DefaultRef::Bool(*b),
-            Default::Int(i) => DefaultRef::Int(*i),
-            Default::Float(f) => DefaultRef::Float(*f),
-            Default::Text(s) => DefaultRef::Text(s),
-        }
-    }
-}
-
-/// What happens to referencing rows (mirrors [`orm_core::ReferentialAction`]).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, std::default::Default,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// `NO ACTION`.
-    #[default]
-    NoAction,
-    /// `RESTRICT`.
-    Restrict,
-    /// `CASCADE`.
-    Cascade,
-    /// `SET NULL`.
-    SetNull,
-    /// `SET DEFAULT`.
-    SetDefault,
-}
-
-impl Action {
-    /// The runtime's action.
-    pub fn core(self) -> ReferentialAction {
-        match self {
-            Action::NoAction => ReferentialAction::NoAction,
-            Action::Restrict => ReferentialAction::Restrict,
-            Action::Cascade => ReferentialAction::Cascade,
-            Action::SetNull => ReferentialAction::SetNull,
-            Action::SetDefault => ReferentialAction::SetDefault,
-        }
-    }
-
-    fn from_core(a: ReferentialAction) -> Action {
-        match a {
-            ReferentialAction::NoAction => Action::NoAction,
-            ReferentialAction::Restrict => Action::Restrict,
-            ReferentialAction::Cascade => Action::Cascade,
-            ReferentialAction::SetNull => Action::SetNull,
-            ReferentialAction::SetDefault => Action::SetDefault,
-        }
-    }
-
-    fn is_no_action(&self) -> bool {
-        *self == Action::NoAction
-    }
-}
+/// A database default value, with its text owned (the core type; serialized as
+/// `{"int": 0}`, `{"text": "x"}`, ...).
+pub type Default = DefaultValue<String>;
 
 /// One column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,7 +22,7 @@ pub struct Column {
     pub name: String,
     /// Logical type.
     #[serde(rename = "type")]
-    pub ty: ColType,
+    pub ty: ColumnType,
     /// Whether NULL is accepted.
     #[serde(default, skip_serializing_if = "is_false")]
     pub nullable: bool,
@@ -220,11 +54,28 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl Column {
+    /// A column of type `ty` with nothing else declared (no default, length, precision,
+    /// collation or values).
+    pub fn new(name: &str, ty: ColumnType, nullable: bool) -> Column {
+        Column {
+            name: name.to_owned(),
+            ty,
+            nullable,
+            auto_increment: false,
+            default: None,
+            max_length: None,
+            precision: None,
+            collation: None,
+            allowed_values: None,
+            renamed_from: None,
+        }
+    }
+
     /// The column's type as the DDL renderer takes it (no key, no default).
     pub fn type_spec(&self) -> ColumnSpec<'_> {
         ColumnSpec {
             name: &self.name,
-            ty: self.ty.core(),
+            ty: self.ty,
             max_length: self.max_length,
             precision: self.precision,
             collation: self.collation.as_deref(),
@@ -252,7 +103,7 @@ impl Column {
     pub fn check_spec(&self) -> CheckSpec<'_> {
         CheckSpec {
             column: &self.name,
-            ty: self.ty.core(),
+            ty: self.ty,
             max_length: self.max_length,
             allowed_values: self
                 .allowed_values
@@ -286,11 +137,11 @@ pub struct ForeignKey {
     /// Referenced columns.
     pub ref_columns: Vec<String>,
     /// Action on delete.
-    #[serde(default, skip_serializing_if = "Action::is_no_action")]
-    pub on_delete: Action,
+    #[serde(default, skip_serializing_if = "ReferentialAction::is_no_action")]
+    pub on_delete: ReferentialAction,
     /// Action on update.
-    #[serde(default, skip_serializing_if = "Action::is_no_action")]
-    pub on_update: Action,
+    #[serde(default, skip_serializing_if = "ReferentialAction::is_no_action")]
+    pub on_update: ReferentialAction,
 }
 
 /// One table.
@@ -323,14 +174,14 @@ impl Table {
     pub fn spec<'a>(&self, column: &'a Column) -> ColumnSpec<'a> {
         ColumnSpec {
             name: &column.name,
-            ty: column.ty.core(),
+            ty: column.ty,
             max_length: column.max_length,
             precision: column.precision,
             collation: column.collation.as_deref(),
             nullable: column.nullable,
             primary_key: self.primary_key.len() == 1 && self.primary_key[0] == column.name,
             auto_increment: column.auto_increment,
-            default: column.default.as_ref().map(Default::as_ref),
+            default: column.default.as_ref().map(Default::borrowed),
         }
     }
 
@@ -341,15 +192,10 @@ impl Table {
             .iter()
             .map(|c| Column {
                 name: c.name.to_owned(),
-                ty: ColType::from_core(c.ty),
+                ty: c.ty,
                 nullable: c.nullable,
                 auto_increment: c.auto_increment,
-                default: c.default.map(|d| match d {
-                    DefaultValue::Bool(b) => Default::Bool(b),
-                    DefaultValue::Int(i) => Default::Int(i),
-                    DefaultValue::Float(f) => Default::Float(f),
-                    DefaultValue::Text(s) => Default::Text(s.to_owned()),
-                }),
+                default: c.default.as_ref().map(DefaultValue::owned),
                 max_length: orm_core::sql::ddl::effective_max_length(c),
                 precision: c.precision,
                 collation: c.collation.map(str::to_owned),
@@ -377,8 +223,8 @@ impl Table {
                 columns: fk.columns.iter().map(|c| (*c).to_owned()).collect(),
                 ref_table: fk.ref_table.to_owned(),
                 ref_columns: fk.ref_columns.iter().map(|c| (*c).to_owned()).collect(),
-                on_delete: Action::from_core(fk.on_delete),
-                on_update: Action::from_core(fk.on_update),
+                on_delete: fk.on_delete,
+                on_update: fk.on_update,
             })
             .collect();
         foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));

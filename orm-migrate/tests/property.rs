@@ -19,9 +19,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use orm::{ColumnType, ReferentialAction};
 use orm::{Compiled, Dialect, Executor, FieldType};
 use orm_migrate::files::GenerateOptions;
-use orm_migrate::schema::{Action, ColType, Column, Default as Dflt, ForeignKey, Index, Table};
+use orm_migrate::schema::{Column, Default as Dflt, ForeignKey, Index, Table};
 use orm_migrate::{Error, Migrator, Schema, generate};
 
 /// xorshift64*: small, fast, reproducible from its seed.
@@ -148,23 +149,12 @@ impl World {
     fn schema(&self, renamed: &BTreeMap<u32, String>) -> Schema {
         let mut schema = Schema::default();
         for t in &self.tabs {
-            let mut columns = vec![Column {
-                name: "id".into(),
-                ty: ColType::BigInt,
-                nullable: false,
-                auto_increment: false,
-                default: None,
-                max_length: None,
-                precision: None,
-                collation: None,
-                allowed_values: None,
-                renamed_from: None,
-            }];
+            let mut columns = vec![Column::new("id", ColumnType::BigInt, false)];
             for c in &t.cols {
                 let (ty, max_length) = match c.ty {
-                    Ty::Int => (ColType::Int, None),
-                    Ty::BigInt => (ColType::BigInt, None),
-                    Ty::Varchar(n) => (ColType::Text, Some(n)),
+                    Ty::Int => (ColumnType::Int, None),
+                    Ty::BigInt => (ColumnType::BigInt, None),
+                    Ty::Varchar(n) => (ColumnType::Text, Some(n)),
                 };
                 columns.push(Column {
                     name: c.name.clone(),
@@ -209,8 +199,8 @@ impl World {
                         columns: vec![col.name.clone()],
                         ref_table: self.tab(col.parent.expect("a reference")).name.clone(),
                         ref_columns: vec!["id".into()],
-                        on_delete: Action::NoAction,
-                        on_update: Action::NoAction,
+                        on_delete: ReferentialAction::NoAction,
+                        on_update: ReferentialAction::NoAction,
                     }
                 })
                 .collect();

@@ -824,7 +824,7 @@ per_backend! {
         let mut narrow = v1.clone();
         for (table, col) in [("writers", "id"), ("articles", "writer_id")] {
             let t = narrow.tables.get_mut(table).unwrap();
-            t.columns.iter_mut().find(|c| c.name == col).unwrap().ty = orm_migrate::schema::ColType::Int;
+            t.columns.iter_mut().find(|c| c.name == col).unwrap().ty = orm::ColumnType::Int;
         }
         let mut loose = narrow.clone();
         loose.tables.get_mut("articles").unwrap().foreign_keys.clear();

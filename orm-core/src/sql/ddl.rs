@@ -318,12 +318,7 @@ fn column_def(column: &ColumnSchema, single_key: bool, dialect: Dialect) -> Colu
         nullable: column.nullable,
         primary_key: column.primary_key && single_key,
         auto_increment: column.auto_increment,
-        default: column.default.map(|d| match d {
-            DefaultValue::Bool(b) => DefaultRef::Bool(b),
-            DefaultValue::Int(i) => DefaultRef::Int(i),
-            DefaultValue::Float(f) => DefaultRef::Float(f),
-            DefaultValue::Text(s) => DefaultRef::Text(s),
-        }),
+        default: column.default,
     };
     column_def_for(&spec, dialect)
 }
@@ -340,17 +335,7 @@ pub fn effective_max_length(column: &ColumnSchema) -> Option<u32> {
 }
 
 /// A default value borrowed from any column description (static or owned).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum DefaultRef<'a> {
-    /// A boolean literal.
-    Bool(bool),
-    /// An integer literal.
-    Int(i64),
-    /// A floating-point literal.
-    Float(f64),
-    /// A text literal (quoted by the dialect).
-    Text(&'a str),
-}
+pub type DefaultRef<'a> = DefaultValue<&'a str>;
 
 /// A column definition borrowed from any column description: what [`column_def_for`] renders.
 #[derive(Debug, Clone, Copy, PartialEq)]
