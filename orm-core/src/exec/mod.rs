@@ -163,6 +163,8 @@ pub trait Executor: Send + Sync {
 }
 
 pub(crate) use errors::*;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub(crate) use prepared::starts_with_keyword;
 
 /// The SQL dialect of `db`, or [`Error::InvalidQuery`](crate::Error::InvalidQuery) for a
 /// database that does not run SQL (MongoDB).

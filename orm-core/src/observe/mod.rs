@@ -31,7 +31,7 @@ pub use metrics::{Metrics, QueryStats};
 #[cfg(feature = "tracing")]
 pub use tracing::Tracing;
 
-use crate::exec::{Backend, Op};
+use crate::exec::{Backend, Op, starts_with_keyword};
 use crate::query::ir::Statement;
 use crate::sql::Dialect;
 
@@ -95,15 +95,9 @@ fn first_word(sql: &str) -> &'static str {
         "EXPLAIN",
         "CALL",
     ];
-    let word = sql
-        .trim_start()
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .next()
-        .unwrap_or_default();
     VERBS
-        .iter()
-        .find(|verb| word.eq_ignore_ascii_case(verb))
-        .copied()
+        .into_iter()
+        .find(|verb| starts_with_keyword(sql, &[verb]))
         .unwrap_or("OTHER")
 }
 
