@@ -22,6 +22,8 @@
 //! Bound values are never recorded, only the statement with its placeholders.
 
 #[cfg(feature = "metrics")]
+mod handles;
+#[cfg(feature = "metrics")]
 mod metrics;
 #[cfg(feature = "tracing")]
 mod tracing;
