@@ -208,29 +208,49 @@ suite! {
         Ok(())
     }
 
+    #[needs_real_mongodb("nx-27017 runs concurrent transactions as savepoints of one SQLite transaction: one's abort removes the others' savepoints")]
     async fn concurrent_transactions_never_fork_the_chain(db) {
         setup(db).await?;
         let audited = db.audited(Audit::new());
+        let sql = db.backend().is_sql();
         let writers = (1..=8).map(|id| {
             let audited = audited.clone();
             tokio::spawn(async move {
-                AuditContext::new()
-                    .with_actor(format!("writer-{id}"))
-                    .scope(audited.transaction(|tx| async move {
-                        note(id, "w").insert(&tx).await?;
-                        tokio::task::yield_now().await;
-                        note(id + 100, "w").insert(&tx).await?;
-                        Result::Ok(())
-                    }))
-                    .await
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    let written = AuditContext::new()
+                        .with_actor(format!("writer-{id}"))
+                        .scope(audited.transaction(|tx| async move {
+                            note(id, "w").insert(&tx).await?;
+                            tokio::task::yield_now().await;
+                            note(id + 100, "w").insert(&tx).await?;
+                            Result::Ok(())
+                        }))
+                        .await;
+                    match written {
+                        Ok(()) => return Result::Ok(attempts),
+                        // MongoDB does not wait for the head: the second of two transactions
+                        // appending at once fails (a write conflict; on the test server the
+                        // duplicate `seq`), rolls back, and is retried.
+                        Err(e) if !sql && attempts < 50 => {
+                            assert!(matches!(e, Error::UniqueViolation { .. } | Error::SerializationFailure { .. }), "{e:?}");
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
             })
         });
         for writer in writers.collect::<Vec<_>>() {
-            writer.await.expect("the writer task")?;
+            let attempts = writer.await.expect("the writer task")?;
+            if sql {
+                assert_eq!(attempts, 1, "SQL appenders wait for the head lock instead of failing");
+            }
         }
+        assert_eq!(Note::query().count(db).await?, 16);
         let records = audit::records(db).await?;
         assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=16).collect::<Vec<_>>());
-        // Each transaction's two records are adjacent and chained.
+        // Each transaction's two records are adjacent.
         for pair in records.chunks(2) {
             assert_eq!(pair[0].actor, pair[1].actor);
         }

@@ -34,9 +34,11 @@
 //! - **Chained.** Each record carries the SHA-256 of its own content and of the record before
 //!   it ([`AuditRecord::canonical_bytes`] defines the encoding); the head row
 //!   (`orm_audit_head`) holds the last one's.
-//! - **Serialized.** Appending locks the head row (`SELECT … FOR UPDATE` on PostgreSQL and
-//!   MySQL; SQLite's writer lock; on MongoDB concurrent transactions that both move the head
-//!   conflict and one aborts, to be retried), so concurrent transactions never fork the chain.
+//! - **Never forked.** Appending locks the head row (`SELECT … FOR UPDATE` on PostgreSQL and
+//!   MySQL; SQLite's single writer), so concurrent transactions append one after the other.
+//!   MongoDB has no lock to wait on: of two transactions appending at once, the second fails
+//!   (a write conflict on the head, or a duplicate `seq`, the log's key) and rolls back, to be
+//!   retried; either way `seq` being the key rules out two records at one position.
 //! - **Verifiable.** [`verify`] names each row edited, deleted or inserted behind the
 //!   audit's back ([`ChainReport::breaks`]).
 //! - **No secret in the clear.** Bound values are recorded only with
