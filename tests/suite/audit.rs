@@ -61,7 +61,11 @@ impl Count {
 }
 
 impl Layer for Count {
-    async fn call<E: Executor, T: Send + 'static>(&self, inner: &E, op: Op<T>) -> Result<Outcome<T>> {
+    async fn call<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        op: Op<T>,
+    ) -> Result<Outcome<T>> {
         self.0.fetch_add(1, Ordering::SeqCst);
         op.run(inner).await
     }
@@ -74,13 +78,23 @@ async fn setup(db: &Db) -> Result<()> {
 }
 
 fn context() -> AuditContext {
-    AuditContext::new().with_actor("alice").with_trace_id("trace-1").with_request_id("req-1")
+    AuditContext::new()
+        .with_actor("alice")
+        .with_trace_id("trace-1")
+        .with_request_id("req-1")
 }
 
 fn ops(records: &[AuditRecord]) -> Vec<(&str, Option<&str>, Option<&str>, i64)> {
     records
         .iter()
-        .map(|r| (r.operation.as_str(), r.table_name.as_deref(), r.row_key.as_deref(), r.rows_affected))
+        .map(|r| {
+            (
+                r.operation.as_str(),
+                r.table_name.as_deref(),
+                r.row_key.as_deref(),
+                r.rows_affected,
+            )
+        })
         .collect()
 }
 

@@ -74,26 +74,34 @@ impl Plan {
                     record(operation, Some(schema.table), keys, changes, None)
                 })
                 .collect();
-            let generated_key = (key_positions.is_none() && query.rows.len() == 1).then_some(schema);
+            let generated_key =
+                (key_positions.is_none() && query.rows.len() == 1).then_some(schema);
             Plan {
                 records,
                 generated_key,
                 counts_from_outcome: false,
             }
         };
-        let by_filter = |operation, schema: &'static ModelSchema, filter: Option<&Condition>, changes| {
-            let keys = keys_in_filter(schema, filter);
-            // Without keys, the statement says which rows were meant.
-            let statement = match keys {
-                None => op.compile(backend).ok().map(|c| c.sql),
-                Some(_) => None,
+        let by_filter =
+            |operation, schema: &'static ModelSchema, filter: Option<&Condition>, changes| {
+                let keys = keys_in_filter(schema, filter);
+                // Without keys, the statement says which rows were meant.
+                let statement = match keys {
+                    None => op.compile(backend).ok().map(|c| c.sql),
+                    Some(_) => None,
+                };
+                Plan {
+                    records: vec![record(
+                        operation,
+                        Some(schema.table),
+                        keys,
+                        changes,
+                        statement,
+                    )],
+                    generated_key: None,
+                    counts_from_outcome: true,
+                }
             };
-            Plan {
-                records: vec![record(operation, Some(schema.table), keys, changes, statement)],
-                generated_key: None,
-                counts_from_outcome: true,
-            }
-        };
         Some(match op {
             Op::FetchAll(..) | Op::FetchOptional(..) | Op::Count(_) | Op::FetchCompiled(..) => {
                 return None;
@@ -112,10 +120,9 @@ impl Plan {
                                 Assignment::Value(value) => value.clone(),
                                 // An increment's result is computed by the database: the
                                 // record holds the expression.
-                                Assignment::Add { source, delta } => Value::Text(format!(
-                                    "{source} + {}",
-                                    value_json(delta)
-                                )),
+                                Assignment::Add { source, delta } => {
+                                    Value::Text(format!("{source} + {}", value_json(delta)))
+                                }
                             };
                             (*column, value)
                         }),
@@ -146,7 +153,11 @@ impl Plan {
 
     /// The records, completed from what the write reported (and the key read from the
     /// inserted row, if one was captured).
-    pub(crate) fn finish<T>(mut self, outcome: &Outcome<T>, captured_key: Option<Vec<Value>>) -> Vec<Pending> {
+    pub(crate) fn finish<T>(
+        mut self,
+        outcome: &Outcome<T>,
+        captured_key: Option<Vec<Value>>,
+    ) -> Vec<Pending> {
         let done = match outcome {
             Outcome::Done(done) => Some(*done),
             _ => None,
@@ -236,7 +247,10 @@ fn keys_in_filter(schema: &ModelSchema, filter: Option<&Condition>) -> Option<Ve
                         column,
                         op: CmpOp::Eq,
                         value,
-                    } if column.table == schema.table && column.name == name && !value.is_null() => {
+                    } if column.table == schema.table
+                        && column.name == name
+                        && !value.is_null() =>
+                    {
                         Some(value.clone())
                     }
                     _ => None,
@@ -348,13 +362,12 @@ fn decode_with_key<T: 'static>(row: &RowRef<'_>) -> Result<T> {
 
 /// A generated (integer) key column of `row`; `None` for other types.
 fn integer_at(row: &RowRef<'_>, index: usize, ty: ColumnType) -> Option<Value> {
-    let value = match ty {
+    match ty {
         ColumnType::SmallInt => i16::decode_nullable(row, index).ok()?.map(Value::SmallInt),
         ColumnType::Int => i32::decode_nullable(row, index).ok()?.map(Value::Int),
         ColumnType::BigInt => i64::decode_nullable(row, index).ok()?.map(Value::BigInt),
         _ => None,
-    };
-    value
+    }
 }
 
 #[cfg(test)]
@@ -398,13 +411,19 @@ mod tests {
     #[test]
     fn keys_are_read_from_filters_that_name_them_and_only_those() {
         let key = |n| vec![Value::BigInt(n)];
-        assert_eq!(keys_in_filter(&SCHEMA, Some(&id_is(CmpOp::Eq, 7))), Some(vec![key(7)]));
+        assert_eq!(
+            keys_in_filter(&SCHEMA, Some(&id_is(CmpOp::Eq, 7))),
+            Some(vec![key(7)])
+        );
         let list = Condition::InList {
             column: ColumnRef::new("t", "id"),
             values: vec![Value::BigInt(1), Value::BigInt(2)],
             negated: false,
         };
-        assert_eq!(keys_in_filter(&SCHEMA, Some(&list)), Some(vec![key(1), key(2)]));
+        assert_eq!(
+            keys_in_filter(&SCHEMA, Some(&list)),
+            Some(vec![key(1), key(2)])
+        );
         let narrowed = Condition::And(vec![id_is(CmpOp::Eq, 3), id_is(CmpOp::Gt, 0)]);
         assert_eq!(keys_in_filter(&SCHEMA, Some(&narrowed)), Some(vec![key(3)]));
         assert_eq!(keys_in_filter(&SCHEMA, Some(&id_is(CmpOp::Gt, 3))), None);

@@ -265,7 +265,10 @@ impl Layer for AuditLayer {
 /// wait here, so each one chains to the record the previous one committed.
 fn head_query() -> SelectQuery {
     let mut query = SelectQuery::new(&AUDIT_HEAD, Projection::Model);
-    query.filter = Some(Condition::primary_key_eq(&AUDIT_HEAD, vec![Value::Int(HEAD_ID)]));
+    query.filter = Some(Condition::primary_key_eq(
+        &AUDIT_HEAD,
+        vec![Value::Int(HEAD_ID)],
+    ));
     query.lock = Some(RowLock::ForUpdate);
     query
 }
@@ -353,7 +356,10 @@ async fn append<E: Executor>(tx: &E, records: Vec<Pending>) -> Result<()> {
             ("seq", Assignment::Value(Value::BigInt(seq))),
             ("hash", Assignment::Value(Value::Text(prev_hash))),
         ],
-        filter: Some(Condition::primary_key_eq(&AUDIT_HEAD, vec![Value::Int(HEAD_ID)])),
+        filter: Some(Condition::primary_key_eq(
+            &AUDIT_HEAD,
+            vec![Value::Int(HEAD_ID)],
+        )),
     }))
     .await?;
     Ok(())

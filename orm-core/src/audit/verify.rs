@@ -172,14 +172,26 @@ mod tests {
     }
 
     fn found(rows: &[AuditRecord], head: &Head) -> Vec<(i64, BreakKind)> {
-        walk(rows, head).into_iter().map(|b| (b.seq, b.kind)).collect()
+        walk(rows, head)
+            .into_iter()
+            .map(|b| (b.seq, b.kind))
+            .collect()
     }
 
     #[test]
     fn an_intact_chain_has_no_break() {
         let rows = chain(4);
         assert!(found(&rows, &head_of(&rows)).is_empty());
-        assert!(found(&[], &Head { seq: 0, hash: GENESIS_HASH.into() }).is_empty());
+        assert!(
+            found(
+                &[],
+                &Head {
+                    seq: 0,
+                    hash: GENESIS_HASH.into()
+                }
+            )
+            .is_empty()
+        );
     }
 
     #[test]

@@ -18,8 +18,11 @@ pub mod mock;
 mod mongo;
 mod packet;
 mod pool;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+mod pool_observe;
 mod prepared;
 mod row;
+mod server;
 mod sql_driver;
 mod sql_runner;
 pub(crate) mod target;
@@ -34,6 +37,7 @@ pub use layer::{Begin, Delegate, Finish, Layer, Layered, Op, Outcome};
 pub use mongo::{COUNTERS_COLLECTION, DEFAULT_DATABASE, DocumentRow};
 pub use pool::{Db, Health, PoolOptions};
 pub use row::RowRef;
+pub use server::ServerInfo;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
 
 use crate::error::Result;
