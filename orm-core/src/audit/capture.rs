@@ -373,22 +373,13 @@ fn integer_at(row: &RowRef<'_>, index: usize, ty: ColumnType) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::table::column;
     use crate::query::ir::ColumnRef;
     use crate::schema::ColumnSchema;
 
     static COLUMNS: [ColumnSchema; 1] = [ColumnSchema {
-        name: "id",
-        field: "id",
-        ty: ColumnType::BigInt,
-        nullable: false,
-        primary_key: true,
         auto_increment: true,
-        default: None,
-        max_length: None,
-        collation: None,
-        precision: None,
-        allowed_values: None,
-        renamed_from: None,
+        ..column("id", ColumnType::BigInt, false, true)
     }];
     static SCHEMA: ModelSchema = ModelSchema {
         name: "T",

@@ -17,7 +17,13 @@ const ENCODING_TAG: &[u8] = b"orm-audit-v1";
 /// The key of the chain head's only row.
 pub(crate) const HEAD_ID: i32 = 1;
 
-const fn column(name: &'static str, ty: ColumnType, nullable: bool, key: bool) -> ColumnSchema {
+/// A plain column: no default, length, collation or generated value.
+pub(crate) const fn column(
+    name: &'static str,
+    ty: ColumnType,
+    nullable: bool,
+    key: bool,
+) -> ColumnSchema {
     ColumnSchema {
         name,
         field: name,

@@ -672,20 +672,8 @@ impl Db {
         let started = std::time::Instant::now();
         self.ping().await?;
         let latency = started.elapsed();
-        let (connections, idle, max_connections) = match &self.pool {
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => pool_state(p),
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => pool_state(p),
-            #[cfg(feature = "mysql")]
-            Pool::MySql(p) => pool_state(p),
-            // Every connection of a mock is the same script: one, always idle.
-            #[cfg(feature = "mock")]
-            Pool::Mock(_) => (1, 1, 1),
-            #[cfg(feature = "mongodb")]
-            Pool::Mongo(_) => unreachable!("handled above"),
-            Pool::None(never) => match *never {},
-        };
+        // Every connection of a mock is the same script: one, always idle.
+        let (connections, idle, max_connections) = self.pool.state().unwrap_or((1, 1, 1));
         Ok(Health {
             latency,
             connections,
@@ -773,19 +761,18 @@ impl Pool {
         }
     }
 
-    /// Connections open and idle now; `None` where the driver does not tell (MongoDB, mock).
-    #[cfg(feature = "metrics")]
-    pub(super) fn connections(&self) -> Option<(u32, u32)> {
-        let (open, idle, _) = match self {
+    /// Connections open, idle and at most; `None` where the driver does not tell (MongoDB,
+    /// mock).
+    pub(super) fn state(&self) -> Option<(u32, u32, u32)> {
+        match self {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => pool_state(p),
+            Pool::Sqlite(p) => Some(pool_state(p)),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => pool_state(p),
+            Pool::Postgres(p) => Some(pool_state(p)),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => pool_state(p),
-            _ => return None,
-        };
-        Some((open, idle))
+            Pool::MySql(p) => Some(pool_state(p)),
+            _ => None,
+        }
     }
 
     /// Takes a connection from a SQL pool, waiting as `wait` says for a server that refuses

@@ -42,7 +42,7 @@ pub(super) async fn acquire<T>(pool: &Pool, acquire: impl Future<Output = Result
             "outcome" => outcome,
         )
         .record(started.elapsed().as_secs_f64());
-        if let Some((open, idle)) = pool.connections() {
+        if let Some((open, idle, _)) = pool.state() {
             let gauge = |state: &'static str, n: u32| {
                 ::metrics::gauge!("orm_pool_connections", "backend" => backend, "state" => state)
                     .set(f64::from(n));
