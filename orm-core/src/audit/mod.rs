@@ -59,7 +59,9 @@
 //!   record holds the assigned values (an increment as `column + delta`); before-images
 //!   are not recorded.
 //! - raw SQL ([`Executor::execute_raw`](crate::Executor::execute_raw), `execute_compiled`):
-//!   one record with the SQL text (placeholders, never values), `table_name` `NULL`.
+//!   one record with the SQL text (placeholders, never values), `table_name` `NULL`. DDL on
+//!   MySQL/MariaDB commits the transaction it runs in, so its record is written after it, in
+//!   a transaction of its own, not atomically with it.
 //!
 //! # Cost
 //!
