@@ -408,6 +408,30 @@ suite! {
         Ok(())
     }
 
+    async fn bound_values_are_recorded_only_when_asked_and_never_a_redacted_column(db) {
+        db.create_table::<Item>().await?;
+        let capture = Capture::default();
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+        let traced = db.layer(Tracing::new().record_values(["secret"]));
+        Item { id: 7, secret: SECRET.into() }.insert(&traced).await?;
+        assert_eq!(Item::query().filter(Item::SECRET.eq(SECRET)).all(&traced).await?.len(), 1);
+        Item::update_many().set(Item::SECRET, SECRET).filter(Item::ID.eq(7)).execute(&traced).await?;
+        let plain = db.layer(Tracing::new());
+        assert_eq!(Item::query().filter(Item::ID.eq(7)).count(&plain).await?, 1);
+
+        let statements = capture.statements();
+        assert_eq!(statements.len(), 4, "{statements:#?}");
+        let shown = |i: usize| statements[i].fields.get("db.query.parameters").cloned();
+        assert_eq!(shown(0).as_deref(), Some("obs_items.id=7, obs_items.secret=[redacted]"));
+        assert_eq!(shown(1).as_deref(), Some("obs_items.secret=[redacted]"));
+        assert_eq!(shown(2).as_deref(), Some("obs_items.secret=[redacted], obs_items.id=7"));
+        assert_eq!(shown(3), None, "values are recorded only when asked for");
+        for span in capture.spans() {
+            assert!(!span.fields.values().any(|v| v.contains(SECRET)), "{span:#?}");
+        }
+        Ok(())
+    }
+
     async fn a_rerun_transaction_is_counted_with_its_reason(db) {
         db.create_table::<Item>().await?;
         let backend = system(db.backend());

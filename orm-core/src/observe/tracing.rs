@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
+use super::parameters::{Redaction, parameters};
 use super::{operation_name, system_name};
 use crate::error::Result;
 use crate::exec::{Executor, Layer, Op, Outcome, ServerInfo};
@@ -34,6 +35,8 @@ pub struct Tracing {
     transaction: Option<Span>,
     /// Where the database is, for `db.namespace` and `server.address`.
     server: Option<Arc<ServerInfo>>,
+    /// Whose bound values are shown, when they are (`record_values`).
+    values: Option<Arc<Redaction>>,
 }
 
 impl Tracing {
@@ -52,6 +55,20 @@ impl Tracing {
     /// [`Db::server`](crate::Db::server) (`Tracing::new().server(db.server())`).
     pub fn server(mut self, server: &ServerInfo) -> Self {
         self.server = Some(Arc::new(server.clone()));
+        self
+    }
+
+    /// Also records each statement's bound values, by column, in the span field
+    /// `db.query.parameters` (`users.email="ada@example.com", users.id=7`) — except those of a
+    /// column named in `redacted` (any table), shown as [`REDACTED`](super::REDACTED).
+    /// Values of SQL the caller wrote (raw, compiled) have no column to redact by and are
+    /// never recorded. Off by default: values may be personal data.
+    pub fn record_values<S: Into<String>>(mut self, redacted: impl IntoIterator<Item = S>) -> Self {
+        let mut redaction = Redaction::default();
+        for column in redacted {
+            redaction.add(None, column.into());
+        }
+        self.values = Some(Arc::new(redaction));
         self
     }
 
@@ -87,6 +104,7 @@ impl Tracing {
             server.address = Empty,
             server.port = Empty,
             db.query.text = Empty,
+            db.query.parameters = Empty,
             db.response.returned_rows = Empty,
             orm.rows_affected = Empty,
             error.type = Empty,
@@ -106,6 +124,9 @@ impl Layer for Tracing {
         let span = self.statement_span(system_name(backend), operation, table);
         if !span.is_disabled() {
             self.record_server(&span);
+            if let Some(shown) = self.values.as_deref().and_then(|r| parameters(&op, r)) {
+                span.record("db.query.parameters", shown.as_str());
+            }
         }
         let slow = self.slow_query;
         // Compiled only for someone who will read it (compiling again costs as much as the
@@ -171,6 +192,7 @@ impl Layer for Tracing {
             slow_query: self.slow_query,
             transaction: Some(span),
             server: self.server.clone(),
+            values: self.values.clone(),
         }
     }
 
