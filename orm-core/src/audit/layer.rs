@@ -11,6 +11,7 @@ use super::{Audit, ChainReport};
 use crate::error::{Error, Result};
 use crate::exec::{
     Backend, Begin, Db, Decoder, ExecResult, Executor, Finish, Layer, Layered, Op, Outcome,
+    RowStream,
 };
 use crate::query::ir::{
     Assignment, Condition, InsertQuery, OnConflict, Projection, RowLock, SelectQuery, Statement,
@@ -131,6 +132,14 @@ impl<E: Begin> Executor for Audited<E> {
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
         self.inner.fetch_optional(query, decode).await
+    }
+
+    fn fetch_stream<T: Send + 'static>(
+        &self,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> RowStream<'_, T> {
+        self.inner.fetch_stream(query, decode)
     }
 
     async fn count(&self, query: SelectQuery) -> Result<u64> {
