@@ -9,6 +9,8 @@
     allow(dead_code, unused_imports, unused_variables, unreachable_code)
 )]
 
+#[cfg(feature = "audit")]
+pub mod audit;
 pub mod error;
 pub mod exec;
 #[cfg(feature = "mock")]

@@ -5,6 +5,8 @@
 
 #[macro_use]
 mod harness;
+#[cfg(feature = "audit")]
+mod audit;
 mod layers;
 #[cfg(all(feature = "tracing", feature = "metrics"))]
 mod observe;

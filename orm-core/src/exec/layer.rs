@@ -228,6 +228,15 @@ pub trait Layer: Send + Sync {
         self.clone()
     }
 
+    /// Called when a transaction begun through this layer is about to commit, with the
+    /// executor below it (the transaction): the layer's last chance to write in it (the
+    /// audit trail appends its records here). An error aborts the commit: the transaction
+    /// is then dropped, which rolls it back.
+    fn before_commit<E: Executor>(&self, inner: &E) -> impl Future<Output = Result<()>> + Send {
+        let _ = inner;
+        async { Ok(()) }
+    }
+
     /// Called once a transaction begun through this layer (the value
     /// [`for_transaction`](Layer::for_transaction) returned) has committed.
     fn committed(&self) -> impl Future<Output = ()> + Send {
@@ -560,6 +569,7 @@ impl<L: Layer + Clone, E: Begin> Begin for Layered<L, E> {
 
 impl<L: Layer, E: Finish> Finish for Layered<L, E> {
     async fn commit(self) -> Result<()> {
+        self.layer.before_commit(&self.inner).await?;
         self.inner.commit().await?;
         self.layer.committed().await;
         Ok(())

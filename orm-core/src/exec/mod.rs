@@ -18,8 +18,11 @@ pub mod mock;
 mod mongo;
 mod packet;
 mod pool;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+mod pool_observe;
 mod prepared;
 mod row;
+mod server;
 mod sql_driver;
 mod sql_runner;
 mod stream;
@@ -35,6 +38,7 @@ pub use layer::{Begin, Delegate, Finish, Layer, Layered, Op, Outcome};
 pub use mongo::{COUNTERS_COLLECTION, DEFAULT_DATABASE, DocumentRow};
 pub use pool::{Db, Health, PoolOptions};
 pub use row::RowRef;
+pub use server::ServerInfo;
 pub use stream::RowStream;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
 
