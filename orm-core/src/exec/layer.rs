@@ -85,30 +85,23 @@ pub enum Outcome<T> {
 
 impl<T: Send + 'static> Op<T> {
     /// Runs the operation on `executor` (the layer below, or the database).
-    ///
-    /// The operation below runs in a future of its own on the heap: kept inline, each layer's
-    /// future would hold the largest future of all eight operations of the executor below, and
-    /// every layer stacked would copy it again (about 1,000 instructions per layer; one
-    /// allocation costs a tenth of that).
     pub async fn run<E: Executor>(self, executor: &E) -> Result<Outcome<T>> {
         Ok(match self {
-            Op::FetchAll(query, decode) => {
-                Outcome::Rows(Box::pin(executor.fetch_all(query, decode)).await?)
-            }
+            Op::FetchAll(query, decode) => Outcome::Rows(executor.fetch_all(query, decode).await?),
             Op::FetchOptional(query, decode) => {
-                Outcome::Row(Box::pin(executor.fetch_optional(query, decode)).await?)
+                Outcome::Row(executor.fetch_optional(query, decode).await?)
             }
-            Op::Count(query) => Outcome::Count(Box::pin(executor.count(query)).await?),
+            Op::Count(query) => Outcome::Count(executor.count(query).await?),
             Op::InsertReturning(query, decode) => {
-                Outcome::Inserted(Box::pin(executor.insert_returning(query, decode)).await?)
+                Outcome::Inserted(executor.insert_returning(query, decode).await?)
             }
-            Op::Execute(statement) => Outcome::Done(Box::pin(executor.execute(statement)).await?),
-            Op::ExecuteRaw(sql) => Outcome::Done(Box::pin(executor.execute_raw(&sql)).await?),
+            Op::Execute(statement) => Outcome::Done(executor.execute(statement).await?),
+            Op::ExecuteRaw(sql) => Outcome::Done(executor.execute_raw(&sql).await?),
             Op::FetchCompiled(statement, decode) => {
-                Outcome::Rows(Box::pin(executor.fetch_compiled(statement, decode)).await?)
+                Outcome::Rows(executor.fetch_compiled(statement, decode).await?)
             }
             Op::ExecuteCompiled(statement) => {
-                Outcome::Done(Box::pin(executor.execute_compiled(statement)).await?)
+                Outcome::Done(executor.execute_compiled(statement).await?)
             }
         })
     }
