@@ -320,6 +320,25 @@ fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         })
     });
     let renamed_from = option_str(cont.attrs.renamed_from.as_ref().map(|l| l.value()));
+    let ident = cont.ident;
+    let checks = cont.checks();
+    let checks = checks.iter().map(|check| {
+        let name = &check.name;
+        let column = option_str(check.column.clone());
+        let condition = check.condition;
+        // A closure without captures is a `fn() -> Condition`; `Self` is the model inside it,
+        // and a filter of another model is a type error at the condition.
+        let build = quote_spanned! {condition.span()=>
+            || #private::check_condition::<#ident>(#condition)
+        };
+        quote! {
+            #private::CheckSchema {
+                name: #name,
+                column: #column,
+                condition: #build,
+            }
+        }
+    });
 
     quote! {
         &#private::ModelSchema {
@@ -329,6 +348,7 @@ fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
             primary_key: &[#(#positions),*],
             indexes: &[#(#indexes),*],
             foreign_keys: &[#(#foreign_keys),*],
+            checks: &[#(#checks),*],
             renamed_from: #renamed_from,
         }
     }
@@ -496,6 +516,13 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         };
         if sets_null(&field.attrs.on_delete) || sets_null(&field.attrs.on_update) {
             checks.push(quote_spanned!(span=> #private::assert_nullable_field::<#ty>();));
+        }
+        if let Some(check) = &field.attrs.check {
+            checks.push(quote_spanned! {check.key.span()=>
+                const { #private::assert_check_not_on_enum(
+                    <<#ty as #private::FieldType>::Base as #private::SqlType>::ALLOWED_VALUES,
+                ) };
+            });
         }
         if let Some(default) = &field.attrs.default {
             let literal = &default.value.expr;

@@ -65,6 +65,7 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
                     primary_key: &[],
                     indexes: &[],
                     foreign_keys: &[],
+                    checks: &[],
                     renamed_from: ::core::option::Option::None,
                 };
 
