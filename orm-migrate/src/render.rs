@@ -137,11 +137,41 @@ fn bare_table(name: &str) -> Table {
 pub fn render_up(ops: &[Operation], before: &Schema, dialect: Dialect) -> Result<Vec<String>> {
     let mut state = before.clone();
     let mut out = Vec::new();
-    for op in ops {
-        out.extend(render_op(op, &state, dialect)?);
-        state.apply(op);
+    let mut i = 0;
+    while i < ops.len() {
+        let run = sqlite_check_run(&ops[i..], dialect);
+        if run > 1 {
+            // SQLite rebuilds a table for each check it adds or drops: one rebuild serves a
+            // run of them on the same table.
+            let mut after = state.clone();
+            ops[i..i + run].iter().for_each(|op| after.apply(op));
+            let name = ops[i].table();
+            if let (Some(old), Some(new)) = (state.tables.get(name), after.tables.get(name)) {
+                out.extend(sqlite_rebuild(old, new)?);
+            }
+            state = after;
+            i += run;
+            continue;
+        }
+        out.extend(render_op(&ops[i], &state, dialect)?);
+        state.apply(&ops[i]);
+        i += 1;
     }
     Ok(out)
+}
+
+/// How many operations from the first are checks added or dropped on one table, on SQLite
+/// (0 elsewhere).
+fn sqlite_check_run(ops: &[Operation], dialect: Dialect) -> usize {
+    let is_check =
+        |op: &Operation| matches!(op, Operation::AddCheck { .. } | Operation::DropCheck { .. });
+    match ops.first() {
+        Some(first) if dialect == Dialect::Sqlite && is_check(first) => ops
+            .iter()
+            .take_while(|op| is_check(op) && op.table() == first.table())
+            .count(),
+        _ => 0,
+    }
 }
 
 /// The down statements of `ops` (their inverses in reverse order), applied to the schema after
