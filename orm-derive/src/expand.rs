@@ -517,13 +517,6 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         if sets_null(&field.attrs.on_delete) || sets_null(&field.attrs.on_update) {
             checks.push(quote_spanned!(span=> #private::assert_nullable_field::<#ty>();));
         }
-        if let Some(check) = &field.attrs.check {
-            checks.push(quote_spanned! {check.key.span()=>
-                const { #private::assert_check_not_on_enum(
-                    <<#ty as #private::FieldType>::Base as #private::SqlType>::ALLOWED_VALUES,
-                ) };
-            });
-        }
         if let Some(default) = &field.attrs.default {
             let literal = &default.value.expr;
             checks.push(quote_spanned! {literal.span()=>
@@ -546,10 +539,22 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
             );
         })
     });
+    // A field-level check is named like an enum column's own CHECK: checked by const
+    // evaluation (outside the closure above, which is never evaluated).
+    let enum_checks = cont.stored_fields().filter_map(|field| {
+        let check = field.attrs.check.as_ref()?;
+        let ty = field.ty;
+        Some(quote_spanned! {check.key.span()=>
+            const _: () = #private::assert_check_not_on_enum(
+                <<#ty as #private::FieldType>::Base as #private::SqlType>::ALLOWED_VALUES,
+            );
+        })
+    });
     quote! {
         let _ = || {
             #(#checks)*
         };
         #(#enum_defaults)*
+        #(#enum_checks)*
     }
 }
