@@ -15,6 +15,7 @@ pub use types::{TypeAttrs, variant_rename};
 use proc_macro2::TokenTree;
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, Lit, LitStr, Path, Token};
 
@@ -302,8 +303,24 @@ fn parse_field_list(
 ) -> syn::Result<Option<FieldList>> {
     let content;
     syn::parenthesized!(content in meta.input);
-    let items = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
     let key = key_ident(meta);
+    // `index(a, where = "...")` is not an expression list: name what is accepted instead of
+    // syn's "expected an expression".
+    let tokens: proc_macro2::TokenStream = content.parse()?;
+    if let Some(option) = tokens.clone().into_iter().find_map(|t| match t {
+        TokenTree::Ident(ident) if ident == "where" => Some(ident),
+        _ => None,
+    }) {
+        cx.error_spanned_by(
+            &option,
+            format!(
+                "`{name}(...)` takes field names only: partial indexes (`where`) are not \
+                 supported; write `{name}(a, b)`"
+            ),
+        );
+        return Ok(None);
+    }
+    let items = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(tokens)?;
     if items.is_empty() {
         cx.error_spanned_by(
             &key,
