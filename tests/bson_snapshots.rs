@@ -1131,6 +1131,23 @@ fn schema_text(schema: &'static orm::ModelSchema) -> String {
     format!("validator:\n{validator}\nindexes:\n{indexes}")
 }
 
+/// User CHECK constraints, for the validator's three-valued `$jsonSchema` clauses.
+#[derive(Model, Debug, Clone)]
+#[orm(
+    table = "scored",
+    check(tier_or_pinned = Self::TIER.in_list(["hot", "warm"]).or(Self::PINNED.eq(true)))
+)]
+struct Scored {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(check = Self::CONFIDENCE.between(0.0, 1.0))]
+    confidence: f64,
+    tier: String,
+    pinned: bool,
+    #[orm(check = !Self::RETRIES.gt(5))]
+    retries: Option<i32>,
+}
+
 #[test]
 fn ensure_schema_validator_and_indexes() {
     check("ensure_schema_users", schema_text(User::schema()));
@@ -1142,6 +1159,7 @@ fn ensure_schema_validator_and_indexes() {
         "ensure_schema_dollar_column",
         schema_text(DollarName::schema()),
     );
+    check("ensure_schema_user_checks", schema_text(Scored::schema()));
 }
 
 /// Every rich column type, for the validator's BSON types and ranges.

@@ -9,6 +9,26 @@ use orm::query::ir::{Assignment, InsertQuery, Statement, UpdateQuery, UpsertQuer
 use orm::sql::{compile, ddl};
 use orm::{Compiled, Dialect};
 
+/// User CHECK constraints: per column, on a nullable column, and over several columns.
+#[derive(Model, Debug, Clone)]
+#[orm(
+    table = "scored",
+    check(tier_or_pinned = Self::TIER.in_list(["hot", "warm"]).or(Self::PINNED.eq(true))),
+    check(note_set_unless_hot = !(Self::TIER.eq("hot").and(Self::NOTE.is_null())))
+)]
+struct Scored {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(check = Self::CONFIDENCE.ge(0.0).and(Self::CONFIDENCE.le(1.0)))]
+    confidence: f64,
+    #[orm(max_length = 10)]
+    tier: String,
+    pinned: bool,
+    #[orm(check = Self::RETRIES.between(0, 5).or(Self::RETRIES.eq(-1)))]
+    retries: Option<i32>,
+    note: Option<String>,
+}
+
 #[derive(Model, Debug, Clone)]
 #[orm(table = "users", has_many(posts = Post::AUTHOR_ID))]
 struct User {
@@ -761,6 +781,9 @@ fn create_and_drop_table_ddl() {
     check("create_table_with_foreign_keys", |d| ddl(Post::schema(), d));
     check("create_table_unbounded_text_key", |d| {
         ddl(Note::schema(), d)
+    });
+    check("create_table_with_user_checks", |d| {
+        ddl(Scored::schema(), d)
     });
     check("drop_table_users", |d| ddl::drop_table(User::schema(), d));
 }

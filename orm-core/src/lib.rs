@@ -41,8 +41,8 @@ pub use query::{
 };
 pub use raw::{FromRow, Raw, raw};
 pub use schema::{
-    ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema,
-    ReferentialAction,
+    CheckExpr, CheckLiteral, CheckOp, CheckSchema, ColumnSchema, ColumnType, DefaultValue,
+    ForeignKeySchema, IndexSchema, ModelSchema, ReferentialAction,
 };
 pub use sql::{Compiled, Dialect};
 #[cfg(feature = "json")]
@@ -64,10 +64,12 @@ pub mod __private {
     pub use crate::error::{Error, Result};
     pub use crate::exec::RowRef;
     pub use crate::model::Model;
+    pub use crate::query::Filter;
+    pub use crate::query::ir::Condition;
     pub use crate::query::{BelongsTo, Column, HasMany, HasOne};
     pub use crate::schema::{
-        ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema, ModelSchema,
-        ReferentialAction,
+        CheckSchema, ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema,
+        ModelSchema, ReferentialAction,
     };
     pub use crate::value::{
         AutoIncrementField, DecimalField, DecimalType, DefaultLiteral, FieldType, KeyField,
@@ -100,6 +102,21 @@ pub mod __private {
         assert!(
             schema.primary_key.len() == 1,
             "`belongs_to` needs a parent model with a single-column primary key"
+        );
+    }
+    /// A `check = ...` expression as the condition it builds: it must be a filter of the model
+    /// itself (`Filter<M>`), so a column of another model is a type error at the expression.
+    pub fn check_condition<M>(filter: Filter<M>) -> Condition {
+        filter.into_condition()
+    }
+    /// Compile-time check that a field-level `check` is not on an enum column, whose own CHECK
+    /// of allowed values already has the name `ck_<table>_<column>`.
+    pub const fn assert_check_not_on_enum(allowed: Option<&'static [&'static str]>) {
+        assert!(
+            allowed.is_none(),
+            "a field-level `check` is named `ck_<table>_<column>`, the name of this enum \
+             column's own CHECK of allowed values; put it on the struct instead: \
+             `#[orm(check(name = ...))]`"
         );
     }
     /// Compile-time check that a `default` literal fits the field (error points at the literal).

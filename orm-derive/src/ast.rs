@@ -45,6 +45,18 @@ pub struct Index {
     pub span: Span,
 }
 
+/// A CHECK constraint as it will appear in the schema.
+pub struct Check<'e> {
+    /// `ck_<table>_<column>` (field-level) or `ck_<table>_<name>` (struct-level).
+    pub name: String,
+    /// The column of a field-level check.
+    pub column: Option<String>,
+    /// The condition as written (an expression of type `Filter<Self>`).
+    pub condition: &'e syn::Expr,
+    /// The check's name or `check` key, for errors.
+    pub span: Span,
+}
+
 impl<'a> Container<'a> {
     /// Builds the AST, parsing every attribute; records shape and attribute errors in `cx`.
     pub fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Self {
@@ -134,6 +146,28 @@ impl<'a> Container<'a> {
                 .filter(|f| f.attrs.primary_key.is_some())
                 .collect(),
         }
+    }
+
+    /// Every user CHECK constraint: field-level ones in field order, then struct-level ones.
+    pub fn checks(&self) -> Vec<Check<'_>> {
+        let table = self.table_name();
+        let fields = self.stored_fields().filter_map(|field| {
+            let check = field.attrs.check.as_ref()?;
+            let column = field.column_name();
+            Some(Check {
+                name: format!("ck_{table}_{column}"),
+                column: Some(column),
+                condition: &check.value,
+                span: check.key.span(),
+            })
+        });
+        let named = self.attrs.checks.iter().map(|check| Check {
+            name: format!("ck_{table}_{}", check.name.unraw()),
+            column: None,
+            condition: &check.condition,
+            span: check.name.span(),
+        });
+        fields.chain(named).collect()
     }
 
     /// Every index and unique constraint, in schema order: field-level `unique`, struct-level

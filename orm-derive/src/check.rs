@@ -29,6 +29,37 @@ pub fn check(cx: &Ctxt, cont: &Container<'_>) {
     index_names_are_distinct(cx, cont);
     referential_actions_need_belongs_to(cx, cont);
     scale_needs_precision(cx, cont);
+    check_names_are_distinct(cx, cont);
+}
+
+/// A named check's constraint cannot take the name of another check, nor of the checks the
+/// ORM derives from a column (`ck_<table>_<column>[_length|_range|_oid]`).
+fn check_names_are_distinct(cx: &Ctxt, cont: &Container<'_>) {
+    let table = cont.table_name();
+    let mut derived = HashSet::new();
+    for field in cont.stored_fields() {
+        for suffix in ["", "_length", "_range", "_oid"] {
+            derived.insert(format!("ck_{table}_{}{suffix}", field.column_name()));
+        }
+    }
+    let checks = cont.checks();
+    for check in checks.iter().filter(|c| c.column.is_none()) {
+        if derived.contains(&check.name) {
+            cx.error_at(
+                check.span,
+                format!(
+                    "the check `{}` has the name of a CHECK the ORM derives from a column; \
+                     choose another name, or put `check = ...` on that field",
+                    check.name
+                ),
+            );
+        }
+    }
+    report_duplicates(
+        cx,
+        checks.iter().map(|c| (c.name.clone(), c.span)),
+        |name| format!("duplicate check `{name}`: give each check its own name"),
+    );
 }
 
 /// `scale` sizes the fraction of a `precision`-digit decimal, so it needs `precision` and

@@ -320,6 +320,25 @@ fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         })
     });
     let renamed_from = option_str(cont.attrs.renamed_from.as_ref().map(|l| l.value()));
+    let ident = cont.ident;
+    let checks = cont.checks();
+    let checks = checks.iter().map(|check| {
+        let name = &check.name;
+        let column = option_str(check.column.clone());
+        let condition = check.condition;
+        // A closure without captures is a `fn() -> Condition`; `Self` is the model inside it,
+        // and a filter of another model is a type error at the condition.
+        let build = quote_spanned! {condition.span()=>
+            || #private::check_condition::<#ident>(#condition)
+        };
+        quote! {
+            #private::CheckSchema {
+                name: #name,
+                column: #column,
+                condition: #build,
+            }
+        }
+    });
 
     quote! {
         &#private::ModelSchema {
@@ -329,6 +348,7 @@ fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
             primary_key: &[#(#positions),*],
             indexes: &[#(#indexes),*],
             foreign_keys: &[#(#foreign_keys),*],
+            checks: &[#(#checks),*],
             renamed_from: #renamed_from,
         }
     }
@@ -519,10 +539,22 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
             );
         })
     });
+    // A field-level check is named like an enum column's own CHECK: checked by const
+    // evaluation (outside the closure above, which is never evaluated).
+    let enum_checks = cont.stored_fields().filter_map(|field| {
+        let check = field.attrs.check.as_ref()?;
+        let ty = field.ty;
+        Some(quote_spanned! {check.key.span()=>
+            const _: () = #private::assert_check_not_on_enum(
+                <<#ty as #private::FieldType>::Base as #private::SqlType>::ALLOWED_VALUES,
+            );
+        })
+    });
     quote! {
         let _ = || {
             #(#checks)*
         };
         #(#enum_defaults)*
+        #(#enum_checks)*
     }
 }

@@ -11,7 +11,7 @@ use crate::ast::Container;
 use crate::expand::column_consts;
 
 /// The errors, the column constants that can still be computed, and a `Model` impl whose
-/// methods are `unimplemented!()` (with `PrimaryKey = ()`).
+/// methods are `unimplemented!()` (with the declared key type as `PrimaryKey`).
 pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
     let errors = errors.to_compile_error();
     let krate = cont.krate();
@@ -45,6 +45,52 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
         TokenStream::new()
     };
 
+    // The declared key type, so that another model's `belongs_to = ThisModel` is checked
+    // against it and reports nothing new (`()` would make every such field an error too).
+    let keys = cont.key_fields();
+    let key_type = match keys.as_slice() {
+        _ if !generics.params.is_empty() => quote!(()),
+        [single] => {
+            let ty = single.ty;
+            quote!(#ty)
+        }
+        several => {
+            let types = several.iter().map(|f| f.ty);
+            quote!((#(#types,)*))
+        }
+    };
+
+    // The table and its key columns, for the same reason: a child's foreign key reads the
+    // parent's table and key column (their types are placeholders: nothing runs).
+    let (table, key_columns) = if generics.params.is_empty() {
+        let columns: Vec<TokenStream> = keys
+            .iter()
+            .map(|f| {
+                let (name, field) = (f.column_name(), f.name());
+                quote! {
+                    #private::ColumnSchema {
+                        name: #name,
+                        field: #field,
+                        ty: #private::ColumnType::BigInt,
+                        nullable: false,
+                        primary_key: true,
+                        auto_increment: false,
+                        default: ::core::option::Option::None,
+                        max_length: ::core::option::Option::None,
+                        collation: ::core::option::Option::None,
+                        precision: ::core::option::Option::None,
+                        allowed_values: ::core::option::Option::None,
+                        renamed_from: ::core::option::Option::None,
+                    }
+                }
+            })
+            .collect();
+        (cont.table_name(), columns)
+    } else {
+        (String::new(), Vec::new())
+    };
+    let key_positions = (0..key_columns.len()).map(proc_macro2::Literal::usize_unsuffixed);
+
     let stub = quote!(::core::unimplemented!(
         "#[derive(Model)] failed; see the errors above"
     ));
@@ -56,15 +102,16 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
 
             #[automatically_derived]
             impl #impl_generics #private::Model for #ident #ty_generics #where_clause {
-                type PrimaryKey = ();
+                type PrimaryKey = #key_type;
 
                 const SCHEMA: &'static #private::ModelSchema = &#private::ModelSchema {
                     name: "",
-                    table: "",
-                    columns: &[],
-                    primary_key: &[],
+                    table: #table,
+                    columns: &[#(#key_columns),*],
+                    primary_key: &[#(#key_positions),*],
                     indexes: &[],
                     foreign_keys: &[],
+                    checks: &[],
                     renamed_from: ::core::option::Option::None,
                 };
 
@@ -87,7 +134,9 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
                     #stub
                 }
 
-                fn primary_key(&self) -> Self::PrimaryKey {}
+                fn primary_key(&self) -> Self::PrimaryKey {
+                    #stub
+                }
 
                 fn primary_key_values(_: Self::PrimaryKey) -> #private::Vec<#private::Value> {
                     #stub

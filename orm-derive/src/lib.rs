@@ -34,6 +34,13 @@ use proc_macro::TokenStream;
 /// - `primary_key(a, b)`: composite primary key, by field name.
 /// - `unique(a, b)`: composite unique constraint (repeatable).
 /// - `index(a, b)`: composite index (repeatable).
+/// - `has_many(name = Child::FOREIGN_KEY)`, `has_one(name = Child::FOREIGN_KEY)`: relation
+///   accessors `Parent::name()` for eager loading (`with`) and `exists`, through the child's
+///   `belongs_to` column (repeatable).
+/// - `check(name = <filter>)`: a table CHECK constraint `ck_<table>_<name>`, a typed filter
+///   over this model's columns, e.g. `check(hot_or_pinned = Self::TIER.eq("hot").or(Self::PINNED.eq(true)))`
+///   (repeatable; the name must differ from the checks the ORM derives from columns).
+/// - `renamed_from = "old"`: the table's previous name, for the migration engine.
 /// - `crate = "path"`: path of the runtime crate (default `::orm`; `"orm_core"` when depending
 ///   on `orm-core` directly).
 ///
@@ -49,6 +56,18 @@ use proc_macro::TokenStream;
 ///   `"utf8mb4_unicode_ci"` on MySQL, `"und-x-icu"` on PostgreSQL, `"NOCASE"` on SQLite), an
 ///   opt-in out of the portable code-point comparison; the name is written as is on every SQL
 ///   dialect, so pick one that the databases you deploy to all know.
+/// - `precision = P, scale = S`: `NUMERIC(P, S)` of a `Decimal` field (P at most 28; `scale`
+///   needs `precision`).
+/// - `belongs_to = Parent`: a foreign key `fk_<table>_<column>` to `Parent`'s single-column
+///   primary key (the field has the key's type, or its `Option`), and the accessor
+///   `Child::parent()` for a field named `parent_id`.
+/// - `on_delete = "…"`, `on_update = "…"`: with `belongs_to`, `no_action` (default),
+///   `restrict`, `cascade`, `set_null` (an `Option` field) or `set_default`.
+/// - `check = <filter>`: a CHECK constraint `ck_<table>_<column>`, a typed filter over this
+///   model's columns (`Self::AGE.ge(0)`): comparisons, `between`, `in_list`, `is_null`, `and`,
+///   `or`, `not`, with bool, integer, float, decimal or text values. A column of another model
+///   or a value of the wrong type does not compile; an enum field takes its check on the struct.
+/// - `renamed_from = "old"`: the column's previous name, for the migration engine.
 /// - `skip`: not stored; filled with `Default::default()` when a row is read.
 ///
 /// ```ignore

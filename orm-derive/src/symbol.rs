@@ -47,6 +47,9 @@ pub const ON_DELETE: Symbol = Symbol("on_delete");
 /// Field: `on_update = "cascade"` (with `belongs_to`).
 pub const ON_UPDATE: Symbol = Symbol("on_update");
 
+/// Field: `check = <filter>` (a CHECK over the model's columns); struct: `check(name = <filter>)`.
+pub const CHECK: Symbol = Symbol("check");
+
 /// Field: `precision = P` (decimal fields).
 pub const PRECISION: Symbol = Symbol("precision");
 /// Field: `scale = S` (decimal fields, with `precision`).

@@ -385,6 +385,9 @@ fn invalid_models_still_get_a_fallback_impl_and_constants() {
     };
     let out = crate::expand::derive(&input).to_string();
     assert!(out.contains("compile_error"), "{out}");
-    assert!(out.contains("type PrimaryKey = () ;"), "{out}");
+    // The declared key type and key column, so that a child's `belongs_to = A` reports
+    // nothing of its own.
+    assert!(out.contains("type PrimaryKey = i64 ;"), "{out}");
+    assert!(out.contains("primary_key : & [0]"), "{out}");
     assert!(out.contains("pub const NAME"), "{out}");
 }

@@ -61,6 +61,7 @@ fn models(variant: u32) -> Schema {
                     on_delete: Default::default(),
                     on_update: Default::default(),
                 }],
+                checks: vec![],
                 renamed_from: None,
             },
         );

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use orm_core::ColumnType;
 
-use crate::schema::{Column, ForeignKey, Index, Schema, Table};
+use crate::schema::{Check, Column, ForeignKey, Index, Schema, Table};
 
 /// One backend-neutral schema change. Every operation carries what its inverse needs, so
 /// `down` is derived from `up` without the database.
@@ -94,6 +94,20 @@ pub enum Operation {
         /// The foreign key.
         foreign_key: ForeignKey,
     },
+    /// Add a user CHECK constraint.
+    AddCheck {
+        /// Table name.
+        table: String,
+        /// The check.
+        check: Check,
+    },
+    /// Drop a user CHECK constraint (its definition is kept for `down`).
+    DropCheck {
+        /// Table name.
+        table: String,
+        /// The check.
+        check: Check,
+    },
     /// Rename an index or unique constraint (its definition unchanged), e.g. one named after a
     /// renamed table: never a window without it.
     RenameIndex {
@@ -139,6 +153,8 @@ impl Operation {
             DropIndex { table, index } => AddIndex { table, index },
             AddForeignKey { table, foreign_key } => DropForeignKey { table, foreign_key },
             DropForeignKey { table, foreign_key } => AddForeignKey { table, foreign_key },
+            AddCheck { table, check } => DropCheck { table, check },
+            DropCheck { table, check } => AddCheck { table, check },
             RenameIndex { table, from, to } => RenameIndex {
                 table,
                 from: to,
@@ -166,6 +182,8 @@ impl Operation {
             | DropIndex { table, .. }
             | AddForeignKey { table, .. }
             | DropForeignKey { table, .. }
+            | AddCheck { table, .. }
+            | DropCheck { table, .. }
             | RenameIndex { table, .. }
             | RenameForeignKey { table, .. } => table,
         }
@@ -184,6 +202,7 @@ impl Operation {
             AddForeignKey { foreign_key, .. } | DropForeignKey { foreign_key, .. } => {
                 format!("{t}.{}", foreign_key.name)
             }
+            AddCheck { check, .. } | DropCheck { check, .. } => format!("{t}.{}", check.name),
             RenameIndex { to, .. } | RenameForeignKey { to, .. } => format!("{t}.{to}"),
         }
     }
@@ -207,6 +226,8 @@ impl Operation {
             DropIndex { .. } => "drop index",
             AddForeignKey { .. } => "add foreign key",
             DropForeignKey { .. } => "drop foreign key",
+            AddCheck { .. } => "add check",
+            DropCheck { .. } => "drop check",
             RenameIndex { table, from, to } => {
                 return format!("rename index {table}.{from} to {to}");
             }
@@ -388,6 +409,9 @@ impl Schema {
                         for fk in &mut t.foreign_keys {
                             rename_in(&mut fk.columns, from, to);
                         }
+                        for check in &mut t.checks {
+                            check.condition.rename_column(from, to);
+                        }
                     }
                     AlterColumn { to, .. } => {
                         for c in &mut t.columns {
@@ -411,6 +435,12 @@ impl Schema {
                     DropForeignKey { foreign_key, .. } => {
                         t.foreign_keys.retain(|f| f.name != foreign_key.name)
                     }
+                    AddCheck { check, .. } => {
+                        t.checks.retain(|c| c.name != check.name);
+                        t.checks.push(check.clone());
+                        t.checks.sort_by(|a, b| a.name.cmp(&b.name));
+                    }
+                    DropCheck { check, .. } => t.checks.retain(|c| c.name != check.name),
                     RenameIndex { from, to, .. } => {
                         for ix in &mut t.indexes {
                             if &ix.name == from {
@@ -454,8 +484,8 @@ fn without_hints(mut t: Table) -> Table {
 /// The operations that turn `current` into `desired`, in a deterministic order.
 ///
 /// Phases: drop foreign keys, drop indexes, rename tables, rename columns, rename indexes and
-/// foreign keys, drop tables (children first), create tables (parents first), add, alter and
-/// drop columns, add indexes, add foreign keys. Within a phase, operations are sorted by table
+/// foreign keys, drop checks, drop tables (children first), create tables (parents first),
+/// add, alter and drop columns, add indexes, add foreign keys, add checks. Within a phase, operations are sorted by table
 /// and name. A foreign key on a column whose type changes is dropped first and added again
 /// last (MySQL/MariaDB cannot retype a column inside one).
 pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
@@ -500,6 +530,7 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
     let (mut drop_fks, mut drop_ixs, mut add_cols, mut alter_cols, mut drop_cols) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut add_ixs, mut add_fks, mut renames_object) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut drop_checks, mut add_checks) = (Vec::new(), Vec::new());
     let dropped: Vec<&Table> = cur
         .tables
         .values()
@@ -618,6 +649,23 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
                 });
             }
         }
+        // A check whose condition changed is dropped and added again (a CHECK has no ALTER).
+        for check in &have.checks {
+            if !want.checks.contains(check) {
+                drop_checks.push(Operation::DropCheck {
+                    table: name.clone(),
+                    check: check.clone(),
+                });
+            }
+        }
+        for check in &want.checks {
+            if !have.checks.contains(check) {
+                add_checks.push(Operation::AddCheck {
+                    table: name.clone(),
+                    check: check.clone(),
+                });
+            }
+        }
     }
     // A column whose type changes cannot stay in a foreign key on MySQL/MariaDB (errors 1832,
     // 1833), and both of its sides usually change together: drop each foreign key on such a
@@ -668,6 +716,8 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
         &mut drop_cols,
         &mut add_ixs,
         &mut add_fks,
+        &mut drop_checks,
+        &mut add_checks,
         &mut renames_table,
         &mut renames_column,
         &mut renames_object,
@@ -715,6 +765,8 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
     ops.extend(renames_table);
     ops.extend(renames_column);
     ops.extend(renames_object);
+    // After the renames: a check is dropped by its name on the table as renamed.
+    ops.extend(drop_checks);
     let mut drop_order = dependency_order(dropped.into_iter().cloned().collect());
     drop_order.reverse();
     ops.extend(
@@ -732,6 +784,8 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
     ops.extend(drop_cols);
     ops.extend(add_ixs);
     ops.extend(add_fks);
+    // Last: a check may read columns added or retyped above.
+    ops.extend(add_checks);
     Ok(ops)
 }
 

@@ -338,6 +338,7 @@ fn model(
         primary_key: live.primary_key.clone(),
         indexes,
         foreign_keys,
+        checks: vec![],
         renamed_from: None,
     };
     PulledModel {

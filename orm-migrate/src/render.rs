@@ -13,7 +13,7 @@ use sea_query::{Alias, ForeignKey as SqForeignKey, Index as SqIndex, Table as Sq
 
 use crate::diff::Operation;
 use crate::error::Result;
-use crate::schema::{Column, Default, ForeignKey, Index, Schema, Table};
+use crate::schema::{Check, Column, Default, ForeignKey, Index, Schema, Table};
 
 /// Quotes an identifier for `dialect`.
 pub fn quote(name: &str, dialect: Dialect) -> String {
@@ -34,7 +34,10 @@ fn literal(default: &Default) -> String {
 }
 
 /// The `CREATE TABLE` statement of `table` (named `as_name`), without its indexes.
-pub fn create_table_sql(table: &Table, as_name: &str, dialect: Dialect) -> String {
+///
+/// # Errors
+/// When a user check cannot be written for `dialect` (see [`user_check_sql`]).
+pub fn create_table_sql(table: &Table, as_name: &str, dialect: Dialect) -> Result<String> {
     let mut stmt = SqTable::create();
     stmt.table(Alias::new(as_name));
     for c in &table.columns {
@@ -45,6 +48,12 @@ pub fn create_table_sql(table: &Table, as_name: &str, dialect: Dialect) -> Strin
         for (name, expr) in ddl::column_checks(&table.name, &c.check_spec(), dialect) {
             stmt.check(sea_query::Check::named(name, expr));
         }
+    }
+    for check in &table.checks {
+        stmt.check(sea_query::Check::named(
+            check.name.clone(),
+            user_check_expr(table, check, dialect)?,
+        ));
     }
     if table.primary_key.len() > 1 {
         let mut key = SqIndex::create();
@@ -57,7 +66,27 @@ pub fn create_table_sql(table: &Table, as_name: &str, dialect: Dialect) -> Strin
         stmt.foreign_key(&mut fk_statement(as_name, fk));
     }
     ddl::table_options(&mut stmt, dialect);
-    sql(&stmt, dialect)
+    Ok(sql(&stmt, dialect))
+}
+
+/// The condition of a user check of `table`, for `dialect`.
+fn user_check_expr(table: &Table, check: &Check, dialect: Dialect) -> Result<sea_query::Expr> {
+    let storage = |name: &str| table.storage(name);
+    Ok(orm_core::sql::constraint::check_condition(
+        &table.name,
+        &check.name,
+        &check.condition,
+        &storage,
+        dialect,
+    )?)
+}
+
+/// The condition of a user check of `table`, as SQL text of `dialect`.
+pub fn user_check_sql(table: &Table, check: &Check, dialect: Dialect) -> Result<String> {
+    Ok(ddl::condition_sql(
+        user_check_expr(table, check, dialect)?,
+        dialect,
+    ))
 }
 
 fn fk_statement(table: &str, fk: &ForeignKey) -> sea_query::ForeignKeyCreateStatement {
@@ -99,6 +128,7 @@ fn bare_table(name: &str) -> Table {
         primary_key: vec![],
         indexes: vec![],
         foreign_keys: vec![],
+        checks: vec![],
         renamed_from: None,
     }
 }
@@ -107,11 +137,41 @@ fn bare_table(name: &str) -> Table {
 pub fn render_up(ops: &[Operation], before: &Schema, dialect: Dialect) -> Result<Vec<String>> {
     let mut state = before.clone();
     let mut out = Vec::new();
-    for op in ops {
-        out.extend(render_op(op, &state, dialect)?);
-        state.apply(op);
+    let mut i = 0;
+    while i < ops.len() {
+        let run = sqlite_check_run(&ops[i..], dialect);
+        if run > 1 {
+            // SQLite rebuilds a table for each check it adds or drops: one rebuild serves a
+            // run of them on the same table.
+            let mut after = state.clone();
+            ops[i..i + run].iter().for_each(|op| after.apply(op));
+            let name = ops[i].table();
+            if let (Some(old), Some(new)) = (state.tables.get(name), after.tables.get(name)) {
+                out.extend(sqlite_rebuild(old, new)?);
+            }
+            state = after;
+            i += run;
+            continue;
+        }
+        out.extend(render_op(&ops[i], &state, dialect)?);
+        state.apply(&ops[i]);
+        i += 1;
     }
     Ok(out)
+}
+
+/// How many operations from the first are checks added or dropped on one table, on SQLite
+/// (0 elsewhere).
+fn sqlite_check_run(ops: &[Operation], dialect: Dialect) -> usize {
+    let is_check =
+        |op: &Operation| matches!(op, Operation::AddCheck { .. } | Operation::DropCheck { .. });
+    match ops.first() {
+        Some(first) if dialect == Dialect::Sqlite && is_check(first) => ops
+            .iter()
+            .take_while(|op| is_check(op) && op.table() == first.table())
+            .count(),
+        _ => 0,
+    }
 }
 
 /// The down statements of `ops` (their inverses in reverse order), applied to the schema after
@@ -131,7 +191,9 @@ pub fn sqlite_rebuilds(op: &Operation) -> bool {
         Operation::AlterColumn { .. }
         | Operation::DropColumn { .. }
         | Operation::AddForeignKey { .. }
-        | Operation::DropForeignKey { .. } => true,
+        | Operation::DropForeignKey { .. }
+        | Operation::AddCheck { .. }
+        | Operation::DropCheck { .. } => true,
         Operation::AddColumn { column, .. } => !column.nullable && column.default.is_none(),
         _ => false,
     }
@@ -145,15 +207,16 @@ pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
             // its new name, inside the migration's transaction.
             let mut out = op_statements(op, state, dialect)?;
             if let Some(t) = state.tables.get(from)
-                && t.columns
-                    .iter()
-                    .any(|c| !checks_of(from, c, dialect).is_empty())
+                && (!t.checks.is_empty()
+                    || t.columns
+                        .iter()
+                        .any(|c| !checks_of(from, c, dialect).is_empty()))
             {
                 // Renamed in the schema too: a key of the table on itself follows the name.
                 let mut after = state.clone();
                 after.apply(op);
                 let renamed = &after.tables[to];
-                out.extend(sqlite_rebuild(renamed, renamed));
+                out.extend(sqlite_rebuild(renamed, renamed)?);
             }
             return Ok(out);
         }
@@ -167,7 +230,7 @@ pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
             after.apply(op);
             let new = &after.tables[table];
             let mut out = op_statements(op, state, dialect)?;
-            out.extend(sqlite_rebuild(new, new));
+            out.extend(sqlite_rebuild(new, new)?);
             return Ok(out);
         }
         if !sqlite_rebuilds(op) {
@@ -179,7 +242,7 @@ pub fn render_op(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
         let (Some(old), Some(new)) = (state.tables.get(name), after.tables.get(name)) else {
             return Ok(Vec::new());
         };
-        return Ok(sqlite_rebuild(old, new));
+        return sqlite_rebuild(old, new);
     }
     // A CHECK names its table and column and tests the column's type: drop it before the
     // operation and add it (renamed, retyped) after, wherever the operation touches it.
@@ -341,7 +404,7 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
     let q = |n: &str| quote(n, dialect);
     Ok(match op {
         CreateTable { table } => {
-            let mut v = vec![create_table_sql(table, &table.name, dialect)];
+            let mut v = vec![create_table_sql(table, &table.name, dialect)?];
             v.extend(
                 table
                     .indexes
@@ -364,6 +427,7 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                     primary_key: vec![],
                     indexes: vec![],
                     foreign_keys: vec![],
+                    checks: vec![],
                     renamed_from: None,
                 }
                 .spec(column)
@@ -455,6 +519,7 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                     primary_key: vec![],
                     indexes: vec![],
                     foreign_keys: vec![],
+                    checks: vec![],
                     renamed_from: None,
                 });
                 let mut spec = t.spec(to);
@@ -564,6 +629,22 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
         AddForeignKey { table, foreign_key } => {
             vec![sql(&fk_statement(table, foreign_key), dialect)]
         }
+        AddCheck { table, check } => {
+            let condition = match state.tables.get(table) {
+                Some(t) => user_check_sql(t, check, dialect)?,
+                None => user_check_sql(&bare_table(table), check, dialect)?,
+            };
+            vec![format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({condition})",
+                q(table),
+                q(&check.name)
+            )]
+        }
+        DropCheck { table, check } => vec![format!(
+            "ALTER TABLE {} DROP CONSTRAINT {}",
+            q(table),
+            q(&check.name)
+        )],
         DropForeignKey { table, foreign_key } => vec![sql(
             SqForeignKey::drop()
                 .name(&foreign_key.name)
@@ -632,7 +713,7 @@ fn mysql_fk_needing(
 ///
 /// The runner turns `PRAGMA foreign_keys` off around the migration's transaction and runs
 /// `PRAGMA foreign_key_check` before committing, as SQLite's documentation prescribes.
-fn sqlite_rebuild(old: &Table, new: &Table) -> Vec<String> {
+fn sqlite_rebuild(old: &Table, new: &Table) -> Result<Vec<String>> {
     let d = Dialect::Sqlite;
     let tmp = format!("_orm_new_{}", new.name);
     let shared: Vec<String> = new
@@ -648,7 +729,7 @@ fn sqlite_rebuild(old: &Table, new: &Table) -> Vec<String> {
         .map(|c| copy_expr(old.column(&c.name).expect("filtered"), c))
         .collect();
     let mut v = vec![
-        create_table_sql(new, &tmp, d),
+        create_table_sql(new, &tmp, d)?,
         format!(
             "INSERT INTO {} ({}) SELECT {} FROM {}",
             quote(&tmp, d),
@@ -664,7 +745,7 @@ fn sqlite_rebuild(old: &Table, new: &Table) -> Vec<String> {
         ),
     ];
     v.extend(new.indexes.iter().map(|ix| create_index_sql(new, ix, d)));
-    v
+    Ok(v)
 }
 
 /// How a rebuild copies one column (see [`crate::rows::sqlite_copy`]).

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use orm_core::sql::ddl::{CheckSpec, ColumnSpec};
-use orm_core::{ColumnType, DefaultValue, ModelSchema, ReferentialAction};
+use orm_core::{CheckExpr, ColumnType, DefaultValue, ModelSchema, ReferentialAction};
 use serde::{Deserialize, Serialize};
 
 /// A database default value, with its text owned (the core type; serialized as
@@ -144,6 +144,16 @@ pub struct ForeignKey {
     pub on_update: ReferentialAction,
 }
 
+/// A user CHECK constraint (`#[orm(check = ...)]`): its name and its neutral condition,
+/// rendered for the migration's dialect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// Constraint name (`ck_<table>_<column>` or `ck_<table>_<name>`).
+    pub name: String,
+    /// The condition.
+    pub condition: CheckExpr,
+}
+
 /// One table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
@@ -159,6 +169,9 @@ pub struct Table {
     /// Foreign keys, sorted by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub foreign_keys: Vec<ForeignKey>,
+    /// User CHECK constraints, sorted by name (absent from snapshots written before them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
     /// Previous name (a hint of the models, never stored in snapshots).
     #[serde(skip)]
     pub renamed_from: Option<String>,
@@ -185,7 +198,16 @@ impl Table {
         }
     }
 
+    /// What rendering a check needs of this table's column `name` (type and precision).
+    pub fn storage(&self, name: &str) -> Option<orm_core::sql::constraint::ColumnStorage> {
+        self.column(name).map(|c| (c.ty, c.precision))
+    }
+
     /// Builds the owned snapshot of a model's table.
+    ///
+    /// # Panics
+    /// When a `check` holds what a CHECK constraint cannot (a subquery, a computed
+    /// expression, a date or UUID literal): the message names the check and what to write.
     pub fn from_model(model: &ModelSchema) -> Table {
         let columns = model
             .columns
@@ -228,6 +250,15 @@ impl Table {
             })
             .collect();
         foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut checks: Vec<Check> = model
+            .checks
+            .iter()
+            .map(|check| Check {
+                name: check.name.to_owned(),
+                condition: check.expr().unwrap_or_else(|e| panic!("{e}")),
+            })
+            .collect();
+        checks.sort_by(|a, b| a.name.cmp(&b.name));
         Table {
             name: model.table.to_owned(),
             columns,
@@ -237,6 +268,7 @@ impl Table {
                 .collect(),
             indexes,
             foreign_keys,
+            checks,
             renamed_from: model.renamed_from.map(str::to_owned),
         }
     }

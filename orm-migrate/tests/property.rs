@@ -213,6 +213,7 @@ impl World {
                     primary_key: vec!["id".into()],
                     indexes,
                     foreign_keys,
+                    checks: vec![],
                     renamed_from: renamed.get(&t.id).cloned(),
                 },
             );

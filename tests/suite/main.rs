@@ -3,6 +3,7 @@
 //! `#[requires(sql)]` skip MongoDB, tests tagged `#[needs_real_mongodb(..)]` are ignored on
 //! the nx-27017 test server.
 
+mod checks;
 #[macro_use]
 mod harness;
 #[cfg(feature = "audit")]

@@ -71,6 +71,7 @@
 //! [`ModelSchema`]: crate::ModelSchema
 
 mod aggregate;
+mod check;
 mod delete;
 mod fields;
 mod filter;

@@ -130,13 +130,20 @@ pub fn validator(schema: &ModelSchema) -> Result<Document> {
         with_key.extend(properties);
         properties = with_key;
     }
-    Ok(doc! {
-        "$jsonSchema": {
-            "bsonType": "object",
-            "required": required,
-            "properties": properties,
-        }
-    })
+    let mut json_schema = doc! {
+        "bsonType": "object",
+        "required": required,
+        "properties": properties,
+    };
+    if !schema.checks.is_empty() {
+        let clauses = schema
+            .checks
+            .iter()
+            .map(|check| super::check::check_clause(schema, check))
+            .collect::<Result<Vec<_>>>()?;
+        json_schema.insert("allOf", clauses);
+    }
+    Ok(doc! { "$jsonSchema": json_schema })
 }
 
 /// The indexes `schema` declares, field-level and struct-level, by field path.

@@ -7,6 +7,10 @@
 //! the form of `orm-migrate`'s `snapshot.json` and `operations.json` (snake_case names), so a
 //! new column type or referential action is one edit here.
 
+mod check;
+
+pub use check::{CheckExpr, CheckLiteral, CheckOp, CheckSchema};
+
 /// The logical, backend-neutral type of a column.
 ///
 /// Each dialect maps a logical type to its own storage type (see [`crate::sql::ddl`]).
@@ -266,6 +270,8 @@ pub struct ModelSchema {
     pub indexes: &'static [IndexSchema],
     /// Foreign keys to other models' tables.
     pub foreign_keys: &'static [ForeignKeySchema],
+    /// User CHECK constraints (`#[orm(check = ...)]`), field-level then struct-level.
+    pub checks: &'static [CheckSchema],
     /// The table's previous name (`#[orm(renamed_from = "...")]`), for the migration engine.
     pub renamed_from: Option<&'static str>,
 }

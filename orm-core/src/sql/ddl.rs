@@ -147,6 +147,9 @@ fn table_statement(schema: &ModelSchema, dialect: Dialect) -> Result<TableCreate
             table.check(check);
         }
     }
+    for (name, condition) in model_user_checks(schema, dialect)? {
+        table.check(Check::named(name, condition));
+    }
     if !single_key {
         let mut key = Index::create();
         for c in schema.primary_key_columns() {
@@ -277,17 +280,46 @@ pub fn column_checks(table: &str, spec: &CheckSpec<'_>, dialect: Dialect) -> Vec
 pub fn column_check_sql(table: &str, spec: &CheckSpec<'_>, dialect: Dialect) -> Vec<ColumnCheck> {
     column_checks(table, spec, dialect)
         .into_iter()
-        .map(|(name, expr)| {
-            // The condition alone, as a `SELECT` list renders it.
-            let mut select = Query::select();
-            select.expr(expr);
-            let select = match dialect {
-                Dialect::Postgres => select.to_string(PostgresQueryBuilder),
-                Dialect::MySql => select.to_string(MysqlQueryBuilder),
-                Dialect::Sqlite => select.to_string(SqliteQueryBuilder),
-            };
-            let condition = select.trim_start_matches("SELECT ").to_owned();
-            ColumnCheck { name, condition }
+        .map(|(name, expr)| ColumnCheck {
+            name,
+            condition: condition_sql(expr, dialect),
+        })
+        .collect()
+}
+
+/// A condition as SQL text of `dialect`, literals inlined and quoted by sea-query (DDL has no
+/// bound parameters).
+pub fn condition_sql(expr: Expr, dialect: Dialect) -> String {
+    // The condition alone, as a `SELECT` list renders it.
+    let mut select = Query::select();
+    select.expr(expr);
+    let select = match dialect {
+        Dialect::Postgres => select.to_string(PostgresQueryBuilder),
+        Dialect::MySql => select.to_string(MysqlQueryBuilder),
+        Dialect::Sqlite => select.to_string(SqliteQueryBuilder),
+    };
+    select.trim_start_matches("SELECT ").to_owned()
+}
+
+/// The user CHECK constraints of a model (`#[orm(check = ...)]`): name and condition.
+pub fn model_user_checks(
+    schema: &ModelSchema,
+    dialect: Dialect,
+) -> Result<Vec<(String, Expr)>, Error> {
+    let storage = |name: &str| schema.column(name).map(|c| (c.ty, c.precision));
+    schema
+        .checks
+        .iter()
+        .map(|check| {
+            let expr = check.expr()?;
+            let condition = super::constraint::check_condition(
+                schema.table,
+                check.name,
+                &expr,
+                &storage,
+                dialect,
+            )?;
+            Ok((check.name.to_owned(), condition))
         })
         .collect()
 }

@@ -15,6 +15,7 @@
 //! (`shapes`); the passes run only for the first of each.
 
 mod check;
+pub mod constraint;
 pub mod ddl;
 mod dialect;
 pub mod explain;

@@ -376,6 +376,7 @@ mod tests {
             primary_key,
             indexes: &[],
             foreign_keys: &[],
+            checks: &[],
             renamed_from: None,
         }
     }

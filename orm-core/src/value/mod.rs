@@ -446,7 +446,9 @@ impl<T: SqlType> SetNullField for Option<T> {}
 /// A literal accepted by `#[orm(default = ...)]` for a field whose base type is `T`.
 #[diagnostic::on_unimplemented(
     message = "`default` value of type `{Self}` does not fit a `{T}` field",
-    label = "wrong type for this field's default"
+    label = "wrong type for this field's default",
+    note = "`default` takes a literal of the field's own type: `true`/`false` for `bool`, an integer or float for a number, a string for `String` and `SqlEnum` fields",
+    note = "dates, times, UUIDs, decimals, JSON and bytes take no database default: set the value when building the struct"
 )]
 pub trait DefaultLiteral<T> {}
 impl DefaultLiteral<bool> for bool {}

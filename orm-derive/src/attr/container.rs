@@ -3,12 +3,13 @@
 use syn::{DeriveInput, Ident, LitStr, Path};
 
 use super::{
-    Once, RelationDecl, for_each_option, has_list, parse_field_list, parse_lit_str,
-    parse_relations, reject, unknown,
+    NamedCheck, Once, RelationDecl, for_each_option, has_list, parse_field_list, parse_lit_str,
+    parse_named_checks, parse_relations, reject, unknown,
 };
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    CRATE, FIELD_ONLY, HAS_MANY, HAS_ONE, INDEX, PRIMARY_KEY, RENAMED_FROM, Symbol, TABLE, UNIQUE,
+    CHECK, CRATE, FIELD_ONLY, HAS_MANY, HAS_ONE, INDEX, PRIMARY_KEY, RENAMED_FROM, Symbol, TABLE,
+    UNIQUE,
 };
 
 /// A struct-level list of fields such as `unique(name, age)`.
@@ -40,6 +41,8 @@ pub struct Container {
     pub has_many: Vec<RelationDecl>,
     /// Every `has_one(accessor = Child::FK)`, in order.
     pub has_one: Vec<RelationDecl>,
+    /// Every `check(name = <filter>)`, in order.
+    pub checks: Vec<NamedCheck>,
 }
 
 impl Container {
@@ -54,6 +57,7 @@ impl Container {
         let mut renamed_from = Once::new(cx, RENAMED_FROM);
         let mut has_many = Vec::new();
         let mut has_one = Vec::new();
+        let mut checks = Vec::new();
 
         for_each_option(cx, &input.attrs, |meta| {
             if meta.path == TABLE {
@@ -78,6 +82,17 @@ impl Container {
                     );
                 }
                 list.extend(parse_relations(cx, meta, name)?);
+            } else if meta.path == CHECK {
+                if !has_list(meta) {
+                    return reject(
+                        cx,
+                        meta,
+                        "on the struct, a check is named: \
+                         `#[orm(check(adult = Self::AGE.ge(18)))]` (named `ck_<table>_adult`); \
+                         `check = ...` without a name goes on a field",
+                    );
+                }
+                checks.extend(parse_named_checks(cx, meta)?);
             } else if meta.path == CRATE {
                 if let Some(path) = parse_lit_str(cx, meta, CRATE)? {
                     match path.parse::<Path>() {
@@ -130,6 +145,7 @@ impl Container {
             renamed_from: renamed_from.get(),
             has_many,
             has_one,
+            checks,
         }
     }
 }

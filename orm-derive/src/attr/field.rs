@@ -9,7 +9,7 @@ use super::{
 };
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    AUTO_INCREMENT, BELONGS_TO, COLLATION, COLUMN, DEFAULT, INDEX, MAX_LENGTH, ON_DELETE,
+    AUTO_INCREMENT, BELONGS_TO, CHECK, COLLATION, COLUMN, DEFAULT, INDEX, MAX_LENGTH, ON_DELETE,
     ON_UPDATE, PRECISION, PRIMARY_KEY, RENAMED_FROM, SCALE, SKIP, STRUCT_ONLY, Symbol, UNIQUE,
 };
 
@@ -120,6 +120,8 @@ pub struct Field {
     pub on_delete: Option<Opt<Referential>>,
     /// `on_update = "..."`.
     pub on_update: Option<Opt<Referential>>,
+    /// `check = <filter>`: a CHECK constraint named `ck_<table>_<column>`.
+    pub check: Option<Opt<Expr>>,
 }
 
 impl Field {
@@ -140,6 +142,7 @@ impl Field {
         let mut belongs_to = Once::new(cx, BELONGS_TO);
         let mut on_delete = Once::new(cx, ON_DELETE);
         let mut on_update = Once::new(cx, ON_UPDATE);
+        let mut check = Once::new(cx, CHECK);
 
         for_each_option(cx, &field.attrs, |meta| {
             let flags = [
@@ -218,6 +221,19 @@ impl Field {
                         ),
                     }
                 }
+            } else if meta.path == CHECK {
+                if has_list(meta) {
+                    return reject(
+                        cx,
+                        meta,
+                        "on a field, `check` takes the condition itself: \
+                         `#[orm(check = Self::AGE.ge(0))]`; named checks `check(name = ...)` \
+                         go on the struct",
+                    );
+                }
+                if let Some(expr) = parse_value(cx, meta, CHECK, "Self::AGE.ge(0)")? {
+                    check.set(&meta.path, Opt::new(meta, expr));
+                }
             } else if meta.path == ON_DELETE || meta.path == ON_UPDATE {
                 let (name, slot) = if meta.path == ON_DELETE {
                     (ON_DELETE, &mut on_delete)
@@ -257,6 +273,7 @@ impl Field {
             belongs_to: belongs_to.get(),
             on_delete: on_delete.get(),
             on_update: on_update.get(),
+            check: check.get(),
         }
     }
 
@@ -279,6 +296,7 @@ impl Field {
         keys.extend(self.belongs_to.as_ref().map(|o| &o.key));
         keys.extend(self.on_delete.as_ref().map(|o| &o.key));
         keys.extend(self.on_update.as_ref().map(|o| &o.key));
+        keys.extend(self.check.as_ref().map(|o| &o.key));
         keys
     }
 }

@@ -15,6 +15,7 @@ pub use types::{TypeAttrs, variant_rename};
 use proc_macro2::TokenTree;
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, Lit, LitStr, Path, Token};
 
@@ -243,6 +244,40 @@ fn parse_relations(
     Ok(out)
 }
 
+/// `check(name = <filter>, ...)` on the struct: each check's name and condition.
+fn parse_named_checks(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<NamedCheck>> {
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let items = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
+    const EXPECTED: &str =
+        "expected `name = <filter>` in `check(...)`, e.g. `check(adult = Self::AGE.ge(18))`";
+    if items.is_empty() {
+        cx.error_spanned_by(key_ident(meta), EXPECTED);
+    }
+    let mut out = Vec::new();
+    for item in items {
+        match strip_groups(item) {
+            Expr::Assign(assign) => match strip_groups(*assign.left) {
+                Expr::Path(p) if p.path.get_ident().is_some() => out.push(NamedCheck {
+                    name: p.path.get_ident().cloned().expect("checked above"),
+                    condition: strip_groups(*assign.right),
+                }),
+                other => cx.error_spanned_by(other, EXPECTED),
+            },
+            other => cx.error_spanned_by(other, EXPECTED),
+        }
+    }
+    Ok(out)
+}
+
+/// One `name = <filter>` of `check(...)` on the struct.
+pub struct NamedCheck {
+    /// The check's name (the constraint is `ck_<table>_<name>`).
+    pub name: Ident,
+    /// The condition: an expression of type `Filter<Self>`.
+    pub condition: Expr,
+}
+
 /// One `accessor = Child::FOREIGN_KEY` of `has_many(...)` or `has_one(...)`.
 pub struct RelationDecl {
     /// The generated function's name, e.g. `posts`.
@@ -268,8 +303,24 @@ fn parse_field_list(
 ) -> syn::Result<Option<FieldList>> {
     let content;
     syn::parenthesized!(content in meta.input);
-    let items = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
     let key = key_ident(meta);
+    // `index(a, where = "...")` is not an expression list: name what is accepted instead of
+    // syn's "expected an expression".
+    let tokens: proc_macro2::TokenStream = content.parse()?;
+    if let Some(option) = tokens.clone().into_iter().find_map(|t| match t {
+        TokenTree::Ident(ident) if ident == "where" => Some(ident),
+        _ => None,
+    }) {
+        cx.error_spanned_by(
+            &option,
+            format!(
+                "`{name}(...)` takes field names only: partial indexes (`where`) are not \
+                 supported; write `{name}(a, b)`"
+            ),
+        );
+        return Ok(None);
+    }
+    let items = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(tokens)?;
     if items.is_empty() {
         cx.error_spanned_by(
             &key,

@@ -354,6 +354,7 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
                 .iter()
                 .flat_map(|c| column_check_sql(&t.name, &c.check_spec(), dialect))
                 .map(|c| c.name)
+                .chain(t.checks.iter().map(|c| c.name.clone()))
                 .collect();
             (
                 t.name.clone(),

@@ -1,0 +1,11 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+#[orm(index(email, where = "email IS NOT NULL"))]
+struct User {
+    #[orm(primary_key)]
+    id: i64,
+    email: Option<String>,
+}
+
+fn main() {}
