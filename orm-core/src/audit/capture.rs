@@ -388,6 +388,7 @@ mod tests {
         primary_key: &[0],
         indexes: &[],
         foreign_keys: &[],
+        checks: &[],
         renamed_from: None,
     };
 

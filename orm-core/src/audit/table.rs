@@ -64,6 +64,7 @@ pub static AUDIT_LOG: ModelSchema = ModelSchema {
     primary_key: &[0],
     indexes: &[],
     foreign_keys: &[],
+    checks: &[],
     renamed_from: None,
 };
 
@@ -83,6 +84,7 @@ pub static AUDIT_HEAD: ModelSchema = ModelSchema {
     primary_key: &[0],
     indexes: &[],
     foreign_keys: &[],
+    checks: &[],
     renamed_from: None,
 };
 
