@@ -334,7 +334,7 @@ async fn fetch<T>(
             run_find(target, schema, plan, decode).await
         }
         SelectPlan::Join(mut pipeline) => {
-            let joined = query.join.as_ref().expect("a join plan has a join").schema;
+            let joined = query.joins[0].schema;
             limit_one(&mut pipeline);
             let shape = Shape::Joined(schema, joined);
             run_aggregate(target, schema, pipeline, shape, decode).await
@@ -386,7 +386,7 @@ pub(crate) async fn fetch_optional<T>(
 pub(crate) async fn count(mut target: Target<'_>, mut query: SelectQuery) -> Result<u64> {
     subquery::resolve_select(&mut target, &mut query).await?;
     let schema = query.schema;
-    if query.join.is_some() {
+    if !query.joins.is_empty() {
         let mut counted = query.clone();
         counted.projection = Projection::Count;
         let SelectPlan::JoinCount(pipeline) = select_plan(&counted)? else {
