@@ -693,6 +693,30 @@ fn set_operations() {
     });
 }
 
+/// Trees walked with `WITH RECURSIVE` (issue 21, item 4): down through a `HasMany`, up
+/// through a `BelongsTo`.
+#[test]
+fn recursive_walks() {
+    check("walk_down_a_tree", |d| {
+        render(
+            Category::query()
+                .filter(Category::NAME.eq("root"))
+                .with_recursive(Category::children())
+                .max_depth(5)
+                .compile(d),
+        )
+    });
+    check("walk_up_a_tree", |d| {
+        render(
+            Category::query()
+                .filter(Category::ID.eq(9))
+                .with_recursive(BelongsTo::<Category, Category>::via(Category::PARENT_ID))
+                .limit(3)
+                .compile(d),
+        )
+    });
+}
+
 /// Keyset pagination: the rows after a given one, in the query's order.
 #[test]
 fn keyset_pagination() {

@@ -456,7 +456,25 @@ suite! {
         Ok(())
     }
 
-    async fn joins_windows_and_set_operations_run_on_sql_and_are_refused_by_name_on_mongodb(db) {
+    #[requires(sql)]
+    async fn recursive_walks_agree_with_hand_written_sql(db) {
+        seed(db).await?;
+        let reports = || HasMany::<Staff, Staff>::via(Staff::REPORTS_TO);
+        let manager = || BelongsTo::<Staff, Staff>::via(Staff::REPORTS_TO);
+        let int = bigint(db);
+        let walked = |rows: Vec<(Staff, i64)>| rows.into_iter().map(|(s, depth)| (s.id, s.name, depth)).collect::<Vec<_>>();
+        same(db, "everyone under Nancy, with depth", walked(Staff::query().filter(Staff::NAME.eq("Nancy")).with_recursive(reports()).all(db).await?),
+            &format!("WITH RECURSIVE t (id, name, depth) AS (SELECT id, name, CAST(0 AS {int}) FROM rep_staff WHERE name = 'Nancy' UNION ALL SELECT s.id, s.name, t.depth + 1 FROM rep_staff s JOIN t ON s.reports_to = t.id) SELECT id, name, depth FROM t ORDER BY depth, id")).await?;
+        same(db, "the whole hierarchy from the top", walked(Staff::query().filter(Staff::REPORTS_TO.is_null()).with_recursive(reports()).all(db).await?),
+            &format!("WITH RECURSIVE t (id, name, depth) AS (SELECT id, name, CAST(0 AS {int}) FROM rep_staff WHERE reports_to IS NULL UNION ALL SELECT s.id, s.name, t.depth + 1 FROM rep_staff s JOIN t ON s.reports_to = t.id) SELECT id, name, depth FROM t ORDER BY depth, id")).await?;
+        same(db, "Robert's chain of managers", walked(Staff::query().filter(Staff::NAME.eq("Robert")).with_recursive(manager()).all(db).await?),
+            &format!("WITH RECURSIVE t (id, name, reports_to, depth) AS (SELECT id, name, reports_to, CAST(0 AS {int}) FROM rep_staff WHERE name = 'Robert' UNION ALL SELECT s.id, s.name, s.reports_to, t.depth + 1 FROM rep_staff s JOIN t ON s.id = t.reports_to) SELECT id, name, depth FROM t ORDER BY depth, id")).await?;
+        same(db, "one level below the top", walked(Staff::query().filter(Staff::REPORTS_TO.is_null()).with_recursive(reports()).max_depth(1).all(db).await?),
+            &format!("WITH RECURSIVE t (id, name, depth) AS (SELECT id, name, CAST(0 AS {int}) FROM rep_staff WHERE reports_to IS NULL UNION ALL SELECT s.id, s.name, t.depth + 1 FROM rep_staff s JOIN t ON s.reports_to = t.id WHERE t.depth < 1) SELECT id, name, depth FROM t ORDER BY depth, id")).await?;
+        Ok(())
+    }
+
+    async fn joins_windows_set_operations_and_walks_run_on_sql_and_are_refused_by_name_on_mongodb(db) {
         seed(db).await?;
         let chained = Track::query().inner_join(Track::album()).inner_join(Album::artist()).select((Track::ID, Artist::NAME)).order_by(Track::ID.asc()).limit(2).all(db).await;
         let right = Album::query().right_join(Album::artist()).select((Artist::NAME,)).order_by(Artist::NAME.asc()).limit(1).all(db).await;
@@ -464,6 +482,7 @@ suite! {
         let numbered = Track::query().select((Track::ID, row_number().order_by(Track::ID.desc()))).order_by(Track::ID.asc()).limit(2).all(db).await;
         let derived = Track::query().select((Track::ID,)).derived().filter(|(id,)| id.le(2)).all(db).await;
         let union = Artist::query().select((Artist::NAME,)).union(Staff::query().select((Staff::NAME,))).all(db).await;
+        let walk = Staff::query().filter(Staff::ID.eq(2)).with_recursive(HasMany::<Staff, Staff>::via(Staff::REPORTS_TO)).all(db).await;
         if db.dialect().is_some() {
             assert_eq!(chained?, vec![(1, "Queen".to_owned()), (2, "Queen".to_owned())]);
             assert_eq!(right?, vec![("ABBA".to_owned(),)]);
@@ -473,6 +492,7 @@ suite! {
             derived.sort();
             assert_eq!(derived, vec![(1,), (2,)]);
             assert_eq!(union?.len(), 11, "4 artists and 7 staff, no shared name");
+            assert_eq!(walk?.into_iter().map(|(s, depth)| (s.id, depth)).collect::<Vec<_>>(), vec![(2, 0), (3, 1), (4, 1), (5, 1)]);
             return Ok(());
         }
         for (result, construct) in [
@@ -482,6 +502,7 @@ suite! {
             (numbered.map(|_| ()), "a window function (`over`)"),
             (derived.map(|_| ()), "a derived table (`derived()`)"),
             (union.map(|_| ()), "`union`"),
+            (walk.map(|_| ()), "`with_recursive`"),
         ] {
             match result {
                 Err(Error::Unsupported { backend: "MongoDB", construct: refused, .. }) => {

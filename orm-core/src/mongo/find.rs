@@ -63,6 +63,15 @@ pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
     // Keyset pagination is a filter (and refused where it does not apply).
     let q = &*crate::query::keyset::with_keyset(q)?;
     super::refuse_nesting(q)?;
+    if q.walk.is_some() {
+        return Err(crate::Error::Unsupported {
+            backend: "MongoDB",
+            construct: "`with_recursive`",
+            table: q.schema.table,
+            advice: "load the levels with repeated `in_list` queries, or run this query on a \
+                     SQL backend",
+        });
+    }
     if let Some(member) = q.compound.first() {
         return Err(crate::Error::Unsupported {
             backend: "MongoDB",

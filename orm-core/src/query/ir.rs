@@ -513,6 +513,28 @@ pub struct SelectQuery {
     /// selects as many expressions of the same types, and none is sorted or paged (the
     /// combined rows are, through [`Self::outer`]).
     pub compound: Vec<Compound>,
+    /// A walk of a tree in the model's table (`WITH RECURSIVE`): the rows the filter selects,
+    /// then their related rows level by level; each row comes with its depth.
+    pub walk: Option<TreeWalk>,
+}
+
+/// The name of the common table expression of a [`TreeWalk`].
+pub const WALK_TABLE: &str = "walk";
+
+/// The column of a [`TreeWalk`] row holding its depth (0 for the starting rows).
+pub const WALK_DEPTH: &str = "depth";
+
+/// `WITH RECURSIVE walk AS (<start rows, depth 0> UNION ALL SELECT next.*, walk.depth + 1 FROM
+/// t AS next JOIN walk ON next.step = walk.from WHERE walk.depth < max_depth) SELECT * FROM
+/// walk`: the rows a select's filter picks, then the rows a self-relation reaches from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TreeWalk {
+    /// The column of the next level's rows (`reports_to` for the reports of a manager).
+    pub step: ColumnRef,
+    /// The column of the current level's rows it equals (`id`).
+    pub from: ColumnRef,
+    /// The deepest level walked to (a guard against cycles in the data).
+    pub max_depth: u32,
 }
 
 /// A set operation combining a select's rows with another select's.
@@ -608,6 +630,7 @@ impl SelectQuery {
             after: None,
             outer: None,
             compound: Vec::new(),
+            walk: None,
         }
     }
 }

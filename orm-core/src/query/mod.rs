@@ -15,6 +15,7 @@ pub mod keyset;
 mod relation;
 mod select;
 mod subquery;
+mod walk;
 mod window;
 mod write;
 
@@ -36,5 +37,6 @@ pub use join_select::{
 pub use relation::{BelongsTo, HasMany, HasManyWith, HasOne, Relation, WithRelation};
 pub use select::Select;
 pub use subquery::ComparableWith;
+pub use walk::{DEFAULT_MAX_DEPTH, Walk};
 pub use window::{Window, dense_rank, rank, row_number};
 pub use write::{ColumnPlus, DeleteMany, OnConflict, UpdateMany};

@@ -122,6 +122,7 @@ static CACHE: RwLock<Map> = RwLock::new(HashMap::with_hasher(BuildHasherDefault:
 pub(crate) fn select_shape(q: &SelectQuery) -> Option<Shape> {
     let plain = q.projection == Projection::Model
         && q.joins.is_empty()
+        && q.walk.is_none()
         && q.order.is_empty()
         && q.offset.is_none()
         && q.lock.is_none()

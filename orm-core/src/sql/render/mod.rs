@@ -24,6 +24,7 @@ mod select;
 mod subquery;
 mod text;
 mod update;
+mod walk;
 mod window;
 
 use sea_query::{
@@ -51,6 +52,10 @@ pub(super) fn write_statement(statement: &Statement, dialect: Dialect) -> Result
 /// Compiles a select: each level (the statement, then each subquery as it is reached) is
 /// checked, lowered and rendered.
 pub(super) fn select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Error> {
+    if let Some(walk) = &q.walk {
+        let compiled = build(&walk::render(q, walk, &Scope::top(dialect))?, dialect);
+        return Ok(paging::inline_sqlite_paging(q, compiled, dialect));
+    }
     let compiled = build(&select::statement(q, &Scope::top(dialect), None)?, dialect);
     Ok(match &q.outer {
         // The outer select's paging ends the statement.
