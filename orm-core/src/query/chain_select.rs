@@ -129,8 +129,11 @@ chain_selection!(A IA 0, B IB 1, C IC 2, D ID 3, E IE 4, F IF 5, G IG 6, H IH 7)
 #[must_use = "a query does nothing until a terminal method such as `all(&db)` is awaited"]
 pub struct ChainProjected<L, S, Is> {
     query: SelectQuery,
-    _marker: PhantomData<fn() -> (L, S, Is)>,
+    _marker: PhantomData<ProjectedTypes<L, S, Is>>,
 }
+
+/// The type parameters of [`ChainProjected`], held without owning any value.
+type ProjectedTypes<L, S, Is> = fn() -> (L, S, Is);
 
 impl<L: Sources> JoinChain<L> {
     /// Selects a tuple of columns, expressions and aggregates of any joined model:

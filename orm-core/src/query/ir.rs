@@ -515,7 +515,7 @@ pub struct SelectQuery {
     pub compound: Vec<Compound>,
     /// A walk of a tree in the model's table (`WITH RECURSIVE`): the rows the filter selects,
     /// then their related rows level by level; each row comes with its depth.
-    pub walk: Option<TreeWalk>,
+    pub walk: Option<Box<TreeWalk>>,
 }
 
 /// The name of the common table expression of a [`TreeWalk`].

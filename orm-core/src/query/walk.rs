@@ -32,11 +32,11 @@ impl<M: Model> Select<M> {
     pub fn with_recursive<R: Joinable<M, Joined = M>>(self, relation: R) -> Walk<M> {
         let (step, from) = relation.on();
         let mut query = self.into_ir();
-        query.walk = Some(TreeWalk {
+        query.walk = Some(Box::new(TreeWalk {
             step,
             from,
             max_depth: DEFAULT_MAX_DEPTH,
-        });
+        }));
         Walk {
             query,
             _marker: PhantomData,
