@@ -30,7 +30,7 @@ pub use bson;
 pub use error::{Error, Result};
 pub use exec::{
     Backend, Connection, Db, ExecResult, Executor, Health, IsolationLevel, PoolOptions,
-    RetryPolicy, RowRef, Transaction, TxOptions,
+    RetryPolicy, RowRef, RowStream, Transaction, TxOptions,
 };
 pub use model::Model;
 pub use query::ir::FrameBound;

@@ -38,7 +38,7 @@
 
 use std::future::Future;
 
-use super::{Backend, Db, Decoder, ExecResult, Executor, Transaction};
+use super::{Backend, Db, Decoder, ExecResult, Executor, RowStream, Transaction};
 use crate::error::{Error, Result};
 use crate::query::ir::{InsertQuery, Projection, SelectQuery, Statement};
 use crate::schema::ModelSchema;
@@ -199,6 +199,18 @@ pub trait Layer: Send + Sync {
         op: Op<T>,
     ) -> impl Future<Output = Result<Outcome<T>>> + Send;
 
+    /// Streams the rows of `query` ([`Executor::fetch_stream`]); by default straight from
+    /// `inner`. Streams do not pass through [`call`](Layer::call) (their rows are never all
+    /// in hand to make an [`Outcome`] of); a layer that watches reads overrides this.
+    fn fetch_stream<'a, E: Executor, T: Send + 'static>(
+        &'a self,
+        inner: &'a E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> RowStream<'a, T> {
+        inner.fetch_stream(query, decode)
+    }
+
     /// The layer that a transaction begun through this one runs its statements through
     /// (default: a copy of this one). A layer that keeps per-transaction state (the writes
     /// to act on at commit) starts it fresh here.
@@ -320,6 +332,14 @@ impl<L: Layer, E: Executor> Executor for Layered<L, E> {
         expect_outcome!(outcome, Row, "fetch_optional")
     }
 
+    fn fetch_stream<T: Send + 'static>(
+        &self,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> RowStream<'_, T> {
+        self.layer.fetch_stream(&self.inner, query, decode)
+    }
+
     async fn count(&self, query: SelectQuery) -> Result<u64> {
         let outcome = self.layer.call(&self.inner, Op::<()>::Count(query)).await;
         expect_outcome!(outcome, Count, "count")
@@ -412,6 +432,14 @@ impl<D: Delegate> Executor for D {
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
         self.delegate().fetch_optional(query, decode)
+    }
+
+    fn fetch_stream<T: Send + 'static>(
+        &self,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> RowStream<'_, T> {
+        self.delegate().fetch_stream(query, decode)
     }
 
     fn count(&self, query: SelectQuery) -> impl Future<Output = Result<u64>> + Send {
