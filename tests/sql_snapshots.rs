@@ -7,7 +7,7 @@ use orm::OnConflict;
 use orm::prelude::*;
 use orm::query::ir::{Assignment, InsertQuery, Statement, UpdateQuery, UpsertQuery};
 use orm::sql::{compile, ddl};
-use orm::{Compiled, Dialect};
+use orm::{Compiled, Dialect, FrameBound};
 
 /// User CHECK constraints: per column, on a nullable column, and over several columns.
 #[derive(Model, Debug, Clone)]
@@ -512,6 +512,226 @@ fn self_joins() {
             Category::query()
                 .inner_join(Category::children())
                 .filter_joined(Category::PARENT_ID.is_not_null())
+                .compile(d),
+        )
+    });
+}
+
+/// Any number of joins (issue 21, item 1): chained through relations of any model already in
+/// the query or explicit `on` columns; inner, left, right and cross; a table joined again takes
+/// the next free alias; filters, orders, projections and grouping on any model of the chain.
+#[test]
+fn join_chains() {
+    check("chain_self_join_twice", |d| {
+        render(
+            Category::query()
+                .inner_join(BelongsTo::via(Category::PARENT_ID))
+                .inner_join::<S1, _, _>(BelongsTo::<Category, Category>::via(Category::PARENT_ID))
+                .filter::<S2, _>(Category::NAME.ne("root"))
+                .select::<(S0, S1, S2), _>((Category::NAME, Category::NAME, Category::NAME))
+                .order_by::<S1, _>(Category::NAME.asc())
+                .compile(d),
+        )
+    });
+    check("chain_author_and_editor_grouped", |d| {
+        render(
+            Post::query()
+                .inner_join(Post::author())
+                .left_join::<S0, _, _>(BelongsTo::<Post, User>::via(Post::EDITOR_ID))
+                .select::<(S1, S0, S2), _>((User::NAME, count_all(), User::NAME.count()))
+                .group_by::<S1, _>(User::NAME)
+                .having::<S2, _>(User::AGE.max().gt(30))
+                .order_by::<S1, _>(User::NAME.asc())
+                .compile(d),
+        )
+    });
+    check("chain_left_joins_order_nullable_sides", |d| {
+        render(
+            Category::query()
+                .left_join(Category::children())
+                .left_join::<S1, _, _>(HasMany::<Category, Category>::via(Category::PARENT_ID))
+                .select::<(S0, S1, S2), _>((Category::NAME, Category::NAME, Category::NAME))
+                .order_by::<S0, _>(Category::ID.asc())
+                .order_by::<S2, _>(Category::NAME.desc())
+                .compile(d),
+        )
+    });
+    check("chain_right_join", |d| {
+        render(
+            Post::query()
+                .right_join(Post::author())
+                .select((User::NAME, Post::ID.count()))
+                .group_by(User::NAME)
+                .order_by(User::NAME.asc())
+                .compile(d),
+        )
+    });
+    check("chain_cross_join", |d| {
+        render(
+            User::query()
+                .cross_join::<Category>()
+                .filter(Category::PARENT_ID.is_null())
+                .select((User::NAME, Category::NAME))
+                .limit(10)
+                .compile(d),
+        )
+    });
+    check("chain_join_on_columns", |d| {
+        render(
+            Post::query()
+                .join_on(Inner, User::ID, Post::EDITOR_ID)
+                .join_on(Left, Category::ID, User::ID)
+                .filter(User::ACTIVE.eq(true))
+                .select((Post::ID, User::EMAIL, Category::NAME))
+                .order_by(Post::ID.asc())
+                .compile(d),
+        )
+    });
+}
+
+/// Window functions (issue 21, item 3): ranks, `lag`/`lead`, aggregates over partitions and
+/// frames, sorted by and filtered through a derived table (top-N per group in one query).
+#[test]
+fn window_functions() {
+    check("window_ranks", |d| {
+        render(
+            User::query()
+                .select((
+                    User::NAME,
+                    row_number()
+                        .partition_by(User::ACTIVE)
+                        .order_by(User::AGE.desc()),
+                    rank().order_by(User::SCORE.asc()),
+                    dense_rank().order_by(User::NICKNAME.asc()),
+                ))
+                .order_by(rank().order_by(User::SCORE.asc()).asc())
+                .compile(d),
+        )
+    });
+    check("window_lag_lead_and_frames", |d| {
+        render(
+            User::query()
+                .filter(User::AGE.gt(18))
+                .select((
+                    User::ID,
+                    User::AGE.lag(1).order_by(User::ID.asc()),
+                    User::AGE
+                        .lead(2)
+                        .partition_by(User::ACTIVE)
+                        .order_by(User::ID.asc()),
+                    User::AGE
+                        .sum_over()
+                        .order_by(User::ID.asc())
+                        .rows(FrameBound::UnboundedPreceding, FrameBound::CurrentRow),
+                    User::SCORE.avg_over().partition_by(User::ACTIVE),
+                    Window::count_all()
+                        .partition_by(User::ACTIVE)
+                        .rows(FrameBound::Preceding(2), FrameBound::Following(1)),
+                    User::NICKNAME
+                        .max_over()
+                        .order_by(User::NICKNAME.desc().nulls_first()),
+                ))
+                .compile(d),
+        )
+    });
+    check("window_top_n_per_group", |d| {
+        render(
+            User::query()
+                .filter(User::AGE.gt(18))
+                .select((
+                    User::ACTIVE,
+                    User::NAME,
+                    row_number()
+                        .partition_by(User::ACTIVE)
+                        .order_by(User::SCORE.desc()),
+                ))
+                .derived()
+                .filter(|(_, _, n)| n.le(2))
+                .order_by(|(active, _, _)| active.asc())
+                .order_by(|(_, _, n)| n.asc())
+                .limit(10)
+                .compile(d),
+        )
+    });
+    check("window_in_where_is_refused", |d| {
+        let mut q = User::query().select((User::ID,)).into_ir();
+        q.filter = Some(orm::query::ir::Condition::CompareExpr {
+            expr: row_number::<User>().order_by(User::AGE.desc()).ir(),
+            op: orm::query::ir::CmpOp::Le,
+            value: orm::Value::BigInt(2),
+        });
+        render(compile(&Statement::Select(q), d))
+    });
+}
+
+/// Set operations (issue 21, item 4): members combined unsorted, the combination read as a
+/// derived table that filters, sorts and pages it.
+#[test]
+fn set_operations() {
+    check("union_of_two_models", |d| {
+        render(
+            User::query()
+                .filter(User::AGE.gt(30))
+                .select((User::NAME,))
+                .union(Category::query().select((Category::NAME,)))
+                .union_all(
+                    Note::query()
+                        .filter(Note::BODY.is_null())
+                        .select((Note::SLUG,)),
+                )
+                .order_by(|(name,)| name.asc())
+                .limit(20)
+                .compile(d),
+        )
+    });
+    check("intersect_and_except", |d| {
+        render(
+            User::query()
+                .select((User::ID, User::NAME))
+                .intersect(
+                    Post::query()
+                        .inner_join(Post::author())
+                        .select((User::ID, User::NAME)),
+                )
+                .except(
+                    User::query()
+                        .filter(User::ACTIVE.eq(false))
+                        .select((User::ID, User::NAME)),
+                )
+                .filter(|(id, _)| id.gt(10))
+                .compile(d),
+        )
+    });
+    check("union_of_a_sorted_select_is_refused", |d| {
+        render(
+            User::query()
+                .select((User::NAME,))
+                .order_by(User::NAME.asc())
+                .union(Category::query().select((Category::NAME,)))
+                .compile(d),
+        )
+    });
+}
+
+/// Trees walked with `WITH RECURSIVE` (issue 21, item 4): down through a `HasMany`, up
+/// through a `BelongsTo`.
+#[test]
+fn recursive_walks() {
+    check("walk_down_a_tree", |d| {
+        render(
+            Category::query()
+                .filter(Category::NAME.eq("root"))
+                .with_recursive(Category::children())
+                .max_depth(5)
+                .compile(d),
+        )
+    });
+    check("walk_up_a_tree", |d| {
+        render(
+            Category::query()
+                .filter(Category::ID.eq(9))
+                .with_recursive(BelongsTo::<Category, Category>::via(Category::PARENT_ID))
+                .limit(3)
                 .compile(d),
         )
     });

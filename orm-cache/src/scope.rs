@@ -111,7 +111,7 @@ fn known(name: &str, keys: Option<Vec<i128>>) -> Vec<String> {
 
 /// The keys a read pins, when it reads only rows with those keys of its own table.
 fn pinned_read(query: &SelectQuery) -> Option<Vec<i128>> {
-    if query.join.is_some() {
+    if !query.joins.is_empty() || !query.compound.is_empty() || query.walk.is_some() {
         return None;
     }
     let having = match &query.projection {

@@ -35,9 +35,11 @@ pub use exec::{
     RetryPolicy, RowRef, RowStream, Transaction, TxOptions,
 };
 pub use model::Model;
+pub use query::ir::FrameBound;
 pub use query::{
-    BelongsTo, Column, DeleteMany, Explain, Filter, HasMany, HasManyWith, HasOne, OfJoined,
-    OfModel, OnConflict, Order, Select, UpdateMany, case_when, count_all,
+    BelongsTo, Column, DeleteMany, Explain, Filter, HasMany, HasManyWith, HasOne, Inner, Left,
+    OfJoined, OfModel, OnConflict, Order, Right, S0, S1, S2, S3, S4, S5, S6, S7, S8, Select,
+    UpdateMany, Window, case_when, count_all, dense_rank, rank, row_number,
 };
 pub use raw::{FromRow, Raw, raw};
 pub use schema::{
@@ -53,8 +55,9 @@ pub use value::{Assign, DateType, DecimalType, FieldType, IntoValue, SqlType, Te
 pub mod prelude {
     pub use crate::{
         BelongsTo, Column, Db, Error, Executor, Explain, Filter, FromRow, HasMany, HasManyWith,
-        HasOne, IsolationLevel, Model, OfJoined, OfModel, OnConflict, PoolOptions, Result,
-        RetryPolicy, Transaction, TxOptions, case_when, count_all,
+        HasOne, Inner, IsolationLevel, Left, Model, OfJoined, OfModel, OnConflict, PoolOptions,
+        Result, RetryPolicy, Right, S0, S1, S2, S3, S4, S5, S6, S7, S8, Transaction, TxOptions,
+        Window, case_when, count_all, dense_rank, rank, row_number,
     };
 }
 

@@ -5,7 +5,7 @@
 use std::fmt::Debug;
 
 use orm::prelude::*;
-use orm::{Dialect, raw};
+use orm::{Dialect, FrameBound, raw};
 use rust_decimal::Decimal;
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -369,6 +369,148 @@ suite! {
             &format!("SELECT track_id, {rounded} AS mean FROM rep_lines WHERE unit_price > 0 GROUP BY track_id HAVING AVG(unit_price) >= {} ORDER BY mean DESC, track_id", if dialect == Some(Dialect::Sqlite) { "99.5" } else { "0.995" })).await?;
         let none: Option<(Option<Decimal>,)> = Line::query().filter(Line::ID.lt(0)).select((Line::UNIT_PRICE.avg(),)).optional(db).await?;
         assert_eq!(none, Some((None,)), "the mean of no row is NULL");
+        Ok(())
+    }
+
+    #[requires(sql)]
+    async fn join_chains_agree_with_hand_written_sql(db) {
+        seed(db).await?;
+        seed_lines(db).await?;
+        let int = bigint(db);
+        let manager = || BelongsTo::<Staff, Staff>::via(Staff::REPORTS_TO);
+        let reports = || HasMany::<Staff, Staff>::via(Staff::REPORTS_TO);
+        same(db, "tracks with album and artist", Track::query().inner_join(Track::album()).inner_join(Album::artist()).filter(Artist::NAME.ne("ABBA")).select((Track::NAME, Album::TITLE, Artist::NAME)).order_by(Artist::NAME.asc()).order_by(Track::ID.asc()).all(db).await?,
+            "SELECT t.name, al.title, ar.name FROM rep_tracks t JOIN rep_albums al ON al.id = t.album_id JOIN rep_artists ar ON ar.id = al.artist_id WHERE ar.name <> 'ABBA' ORDER BY ar.name, t.id").await?;
+        same(db, "tracks, length and genres per artist", Track::query().inner_join(Track::album()).inner_join(Album::artist()).select((Artist::NAME, count_all(), Track::MS.sum(), Track::GENRE.count_distinct())).group_by(Artist::NAME).order_by(count_all().desc::<Track>()).order_by(Artist::NAME.asc()).all(db).await?,
+            &format!("SELECT ar.name, COUNT(*), CAST(SUM(t.ms) AS {int}), COUNT(DISTINCT t.genre) FROM rep_tracks t JOIN rep_albums al ON al.id = t.album_id JOIN rep_artists ar ON ar.id = al.artist_id GROUP BY ar.name ORDER BY COUNT(*) DESC, ar.name")).await?;
+        same(db, "artists with over five tracks, from the artist side", Artist::query().inner_join(Artist::albums()).inner_join(Album::tracks()).select((Artist::NAME, Album::YEAR.min(), Track::RATING.max())).group_by(Artist::NAME).having(Track::ID.count().gt(5)).order_by(Artist::NAME.asc()).all(db).await?,
+            "SELECT ar.name, MIN(al.year), MAX(t.rating) FROM rep_artists ar JOIN rep_albums al ON al.artist_id = ar.id JOIN rep_tracks t ON t.album_id = al.id GROUP BY ar.name HAVING COUNT(t.id) > 5 ORDER BY ar.name").await?;
+        same(db, "every artist, album and track, left-joined", Artist::query().left_join(Artist::albums()).left_join(Album::tracks()).select((Artist::NAME, Album::TITLE, Track::NAME)).order_by(Artist::ID.asc()).order_by(Album::ID.asc()).order_by(Track::ID.asc()).all(db).await?,
+            "SELECT ar.name, al.title, t.name FROM rep_artists ar LEFT JOIN rep_albums al ON al.artist_id = ar.id LEFT JOIN rep_tracks t ON t.album_id = al.id ORDER BY ar.id, al.id, t.id").await?;
+        same(db, "albums per artist, right-joined", Album::query().right_join(Album::artist()).select((Artist::NAME, Album::ID.count())).group_by(Artist::NAME).order_by(Artist::NAME.asc()).all(db).await?,
+            "SELECT ar.name, COUNT(al.id) FROM rep_albums al RIGHT JOIN rep_artists ar ON ar.id = al.artist_id GROUP BY ar.name ORDER BY ar.name").await?;
+        same(db, "staff, manager and the manager's manager", Staff::query().inner_join(manager()).inner_join::<S1, _, _>(manager()).select::<(S0, S1, S2), _>((Staff::NAME, Staff::NAME, Staff::NAME)).order_by::<S0, _>(Staff::NAME.asc()).all(db).await?,
+            "SELECT e.name, m.name, g.name FROM rep_staff e JOIN rep_staff m ON m.id = e.reports_to JOIN rep_staff g ON g.id = m.reports_to ORDER BY e.name").await?;
+        same(db, "everyone with two levels of management, if any", Staff::query().left_join(manager()).left_join::<S1, _, _>(manager()).filter::<S0, _>(Staff::ID.ne(7)).select::<(S0, S1, S2), _>((Staff::NAME, Staff::NAME, Staff::NAME)).order_by::<S0, _>(Staff::ID.asc()).all(db).await?,
+            "SELECT e.name, m.name, g.name FROM rep_staff e LEFT JOIN rep_staff m ON m.id = e.reports_to LEFT JOIN rep_staff g ON g.id = m.reports_to WHERE e.id <> 7 ORDER BY e.id").await?;
+        same(db, "indirect reports per manager", Staff::query().inner_join(reports()).inner_join::<S1, _, _>(reports()).select::<(S0, S0), _>((Staff::NAME, count_all())).group_by::<S0, _>(Staff::NAME).order_by::<S0, _>(Staff::NAME.asc()).all(db).await?,
+            "SELECT g.name, COUNT(*) FROM rep_staff g JOIN rep_staff m ON m.reports_to = g.id JOIN rep_staff e ON e.reports_to = m.id GROUP BY g.name ORDER BY g.name").await?;
+        same(db, "artists crossed with the top of the hierarchy", Artist::query().cross_join::<Staff>().filter(Staff::REPORTS_TO.is_null()).select((Artist::NAME, Staff::NAME)).order_by(Artist::NAME.asc()).all(db).await?,
+            "SELECT ar.name, s.name FROM rep_artists ar CROSS JOIN rep_staff s WHERE s.reports_to IS NULL ORDER BY ar.name").await?;
+        same(db, "first album year per artist, joined on columns", Track::query().join_on(Inner, Album::ID, Track::ALBUM_ID).join_on(Inner, Artist::ID, Album::ARTIST_ID).filter(Album::YEAR.ge(1976)).select((Artist::NAME, Album::YEAR.min(), Track::ID.count())).group_by(Artist::NAME).order_by(Artist::NAME.asc()).all(db).await?,
+            "SELECT ar.name, MIN(al.year), COUNT(t.id) FROM rep_tracks t JOIN rep_albums al ON al.id = t.album_id JOIN rep_artists ar ON ar.id = al.artist_id WHERE al.year >= 1976 GROUP BY ar.name ORDER BY ar.name").await?;
+        same(db, "revenue per artist over three joins", Line::query().inner_join(Line::track()).inner_join(Track::album()).inner_join(Album::artist()).filter(Line::UNIT_PRICE.ge(Decimal::ZERO)).select((Artist::NAME, (Line::UNIT_PRICE * Line::QUANTITY).sum())).group_by(Artist::NAME).order_by(Artist::NAME.asc()).all(db).await?,
+            &format!("SELECT ar.name, {} FROM rep_lines l JOIN rep_tracks t ON t.id = l.track_id JOIN rep_albums al ON al.id = t.album_id JOIN rep_artists ar ON ar.id = al.artist_id WHERE l.unit_price >= 0 GROUP BY ar.name ORDER BY ar.name", cents(db, "SUM(l.unit_price * l.quantity)"))).await?;
+        let rows = Track::query().inner_join(Track::album()).inner_join(Album::artist()).filter(Album::YEAR.lt(1975)).count(db).await?;
+        let expected: Vec<(i64,)> = raw("SELECT COUNT(*) FROM rep_tracks t JOIN rep_albums al ON al.id = t.album_id WHERE al.year < 1975").fetch_all(db).await?;
+        assert_eq!(rows as i64, expected[0].0, "joined rows counted");
+        Ok(())
+    }
+
+    #[requires(sql)]
+    async fn window_functions_agree_with_hand_written_sql(db) {
+        seed(db).await?;
+        let dialect = db.dialect();
+        let int = bigint(db);
+        let double = match dialect {
+            Some(Dialect::MySql) => "DOUBLE",
+            Some(Dialect::Sqlite) => "REAL",
+            _ => "DOUBLE PRECISION",
+        };
+        let per_album = || row_number().partition_by(Track::ALBUM_ID).order_by(Track::MS.desc()).order_by(Track::ID.asc());
+        same(db, "top two tracks per album, longest first", Track::query().select((Track::ALBUM_ID, Track::NAME, per_album())).derived().filter(|(_, _, n)| n.le(2)).order_by(|(album, _, _)| album.asc()).order_by(|(_, _, n)| n.asc()).all(db).await?,
+            &format!("SELECT album_id, name, rn FROM (SELECT album_id, name, CAST(ROW_NUMBER() OVER (PARTITION BY album_id ORDER BY ms DESC, id) AS {int}) AS rn FROM rep_tracks) AS d WHERE rn <= 2 ORDER BY album_id, rn")).await?;
+        same(db, "the longest track of each album with its artist, over a join", Track::query().inner_join(Track::album()).select((Album::ARTIST_ID, Track::NAME, row_number().partition_by(Track::ALBUM_ID).order_by(Track::MS.desc()))).derived().filter(|(_, _, n)| n.eq(1)).order_by(|(artist, _, _)| artist.asc()).order_by(|(_, name, _)| name.asc()).all(db).await?,
+            &format!("SELECT artist_id, name, rn FROM (SELECT a.artist_id, t.name, CAST(ROW_NUMBER() OVER (PARTITION BY t.album_id ORDER BY t.ms DESC) AS {int}) AS rn FROM rep_tracks t JOIN rep_albums a ON a.id = t.album_id) AS d WHERE rn = 1 ORDER BY artist_id, name")).await?;
+        same(db, "price ranks within each album", Track::query().select((Track::ID, rank().partition_by(Track::ALBUM_ID).order_by(Track::PRICE_CENTS.desc()), dense_rank().order_by(Track::PRICE_CENTS.desc()))).order_by(Track::ID.asc()).all(db).await?,
+            &format!("SELECT id, CAST(RANK() OVER (PARTITION BY album_id ORDER BY price_cents DESC) AS {int}), CAST(DENSE_RANK() OVER (ORDER BY price_cents DESC) AS {int}) FROM rep_tracks ORDER BY id")).await?;
+        same(db, "previous and next track length in each album", Track::query().select((Track::ID, Track::MS.lag(1).partition_by(Track::ALBUM_ID).order_by(Track::ID.asc()), Track::MS.lead(2).partition_by(Track::ALBUM_ID).order_by(Track::ID.asc()))).order_by(Track::ID.asc()).all(db).await?,
+            "SELECT id, LAG(ms, 1) OVER (PARTITION BY album_id ORDER BY id), LEAD(ms, 2) OVER (PARTITION BY album_id ORDER BY id) FROM rep_tracks ORDER BY id").await?;
+        same(db, "running length and moving maximum rating", Track::query().select((Track::ID, Track::MS.sum_over().partition_by(Track::ALBUM_ID).order_by(Track::ID.asc()).rows(FrameBound::UnboundedPreceding, FrameBound::CurrentRow), Track::RATING.max_over().order_by(Track::ID.asc()).rows(FrameBound::Preceding(1), FrameBound::Following(1)), Window::count_all().partition_by(Track::GENRE.lower()))).order_by(Track::ID.asc()).all(db).await?,
+            &format!("SELECT id, CAST(SUM(ms) OVER (PARTITION BY album_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS {int}), MAX(rating) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING), CAST(COUNT(*) OVER (PARTITION BY LOWER(genre)) AS {int}) FROM rep_tracks ORDER BY id")).await?;
+        let mean = if dialect == Some(Dialect::MySql) {
+            format!("CAST(SUM(ms) OVER (PARTITION BY album_id) AS {double}) / COUNT(ms) OVER (PARTITION BY album_id)")
+        } else {
+            format!("CAST(AVG(ms) OVER (PARTITION BY album_id) AS {double})")
+        };
+        same(db, "each track beside its album's mean length", Track::query().select((Track::ID, Track::MS, Track::MS.avg_over().partition_by(Track::ALBUM_ID))).order_by(Track::ID.asc()).all(db).await?,
+            &format!("SELECT id, ms, {mean} FROM rep_tracks ORDER BY id")).await?;
+        same(db, "tracks ranked by length, the rank sorted on", Track::query().select((Track::NAME, rank().order_by(Track::MS.desc()))).order_by(rank().order_by(Track::MS.desc()).asc()).order_by(Track::NAME.asc()).limit(5).all(db).await?,
+            &format!("SELECT name, CAST(RANK() OVER (ORDER BY ms DESC) AS {int}) AS r FROM rep_tracks ORDER BY r, name LIMIT 5")).await?;
+        Ok(())
+    }
+
+    #[requires(sql)]
+    async fn set_operations_agree_with_hand_written_sql(db) {
+        seed(db).await?;
+        same(db, "artist and staff names", Artist::query().select((Artist::NAME,)).union(Staff::query().select((Staff::NAME,))).order_by(|(name,)| name.asc()).all(db).await?,
+            "SELECT name FROM rep_artists UNION SELECT name FROM rep_staff ORDER BY 1").await?;
+        same(db, "albums of five-star tracks and early albums, duplicates kept", Track::query().filter(Track::RATING.eq(5)).select((Track::ALBUM_ID,)).union_all(Album::query().filter(Album::YEAR.lt(1975)).select((Album::ID,))).order_by(|(album,)| album.asc()).all(db).await?,
+            "SELECT album_id FROM rep_tracks WHERE rating = 5 UNION ALL SELECT id FROM rep_albums WHERE year < 1975 ORDER BY 1").await?;
+        same(db, "genres of both Queen's and Björk's albums", Track::query().filter(Track::ALBUM_ID.le(3)).select((Track::GENRE,)).intersect(Track::query().filter(Track::ALBUM_ID.ge(6)).select((Track::GENRE,))).order_by(|(genre,)| genre.asc()).all(db).await?,
+            "SELECT genre FROM rep_tracks WHERE album_id <= 3 INTERSECT SELECT genre FROM rep_tracks WHERE album_id >= 6 ORDER BY 1").await?;
+        same(db, "artists without albums, by difference", Artist::query().select((Artist::ID, Artist::NAME)).except(Album::query().inner_join(Album::artist()).select((Artist::ID, Artist::NAME))).all(db).await?,
+            "SELECT id, name FROM rep_artists EXCEPT SELECT ar.id, ar.name FROM rep_albums al JOIN rep_artists ar ON ar.id = al.artist_id").await?;
+        same(db, "a page of the combined names", Artist::query().select((Artist::NAME,)).union(Staff::query().select((Staff::NAME,))).filter(|(name,)| name.ne("Queen")).order_by(|(name,)| name.desc()).limit(3).offset(1).all(db).await?,
+            "SELECT name FROM (SELECT name FROM rep_artists UNION SELECT name FROM rep_staff) AS d WHERE name <> 'Queen' ORDER BY name DESC LIMIT 3 OFFSET 1").await?;
+        Ok(())
+    }
+
+    #[requires(sql)]
+    async fn recursive_walks_agree_with_hand_written_sql(db) {
+        seed(db).await?;
+        let reports = || HasMany::<Staff, Staff>::via(Staff::REPORTS_TO);
+        let manager = || BelongsTo::<Staff, Staff>::via(Staff::REPORTS_TO);
+        let int = bigint(db);
+        let walked = |rows: Vec<(Staff, i64)>| rows.into_iter().map(|(s, depth)| (s.id, s.name, depth)).collect::<Vec<_>>();
+        same(db, "everyone under Nancy, with depth", walked(Staff::query().filter(Staff::NAME.eq("Nancy")).with_recursive(reports()).all(db).await?),
+            &format!("WITH RECURSIVE t (id, name, depth) AS (SELECT id, name, CAST(0 AS {int}) FROM rep_staff WHERE name = 'Nancy' UNION ALL SELECT s.id, s.name, t.depth + 1 FROM rep_staff s JOIN t ON s.reports_to = t.id) SELECT id, name, depth FROM t ORDER BY depth, id")).await?;
+        same(db, "the whole hierarchy from the top", walked(Staff::query().filter(Staff::REPORTS_TO.is_null()).with_recursive(reports()).all(db).await?),
+            &format!("WITH RECURSIVE t (id, name, depth) AS (SELECT id, name, CAST(0 AS {int}) FROM rep_staff WHERE reports_to IS NULL UNION ALL SELECT s.id, s.name, t.depth + 1 FROM rep_staff s JOIN t ON s.reports_to = t.id) SELECT id, name, depth FROM t ORDER BY depth, id")).await?;
+        same(db, "Robert's chain of managers", walked(Staff::query().filter(Staff::NAME.eq("Robert")).with_recursive(manager()).all(db).await?),
+            &format!("WITH RECURSIVE t (id, name, reports_to, depth) AS (SELECT id, name, reports_to, CAST(0 AS {int}) FROM rep_staff WHERE name = 'Robert' UNION ALL SELECT s.id, s.name, s.reports_to, t.depth + 1 FROM rep_staff s JOIN t ON s.id = t.reports_to) SELECT id, name, depth FROM t ORDER BY depth, id")).await?;
+        same(db, "one level below the top", walked(Staff::query().filter(Staff::REPORTS_TO.is_null()).with_recursive(reports()).max_depth(1).all(db).await?),
+            &format!("WITH RECURSIVE t (id, name, depth) AS (SELECT id, name, CAST(0 AS {int}) FROM rep_staff WHERE reports_to IS NULL UNION ALL SELECT s.id, s.name, t.depth + 1 FROM rep_staff s JOIN t ON s.reports_to = t.id WHERE t.depth < 1) SELECT id, name, depth FROM t ORDER BY depth, id")).await?;
+        Ok(())
+    }
+
+    async fn joins_windows_set_operations_and_walks_run_on_sql_and_are_refused_by_name_on_mongodb(db) {
+        seed(db).await?;
+        let chained = Track::query().inner_join(Track::album()).inner_join(Album::artist()).select((Track::ID, Artist::NAME)).order_by(Track::ID.asc()).limit(2).all(db).await;
+        let right = Album::query().right_join(Album::artist()).select((Artist::NAME,)).order_by(Artist::NAME.asc()).limit(1).all(db).await;
+        let cross = Artist::query().cross_join::<Staff>().count(db).await;
+        let numbered = Track::query().select((Track::ID, row_number().order_by(Track::ID.desc()))).order_by(Track::ID.asc()).limit(2).all(db).await;
+        let derived = Track::query().select((Track::ID,)).derived().filter(|(id,)| id.le(2)).all(db).await;
+        let union = Artist::query().select((Artist::NAME,)).union(Staff::query().select((Staff::NAME,))).all(db).await;
+        let walk = Staff::query().filter(Staff::ID.eq(2)).with_recursive(HasMany::<Staff, Staff>::via(Staff::REPORTS_TO)).all(db).await;
+        if db.dialect().is_some() {
+            assert_eq!(chained?, vec![(1, "Queen".to_owned()), (2, "Queen".to_owned())]);
+            assert_eq!(right?, vec![("ABBA".to_owned(),)]);
+            assert_eq!(cross?, 28, "4 artists × 7 staff");
+            assert_eq!(numbered?, vec![(1, 16), (2, 15)]);
+            let mut derived = derived?;
+            derived.sort();
+            assert_eq!(derived, vec![(1,), (2,)]);
+            assert_eq!(union?.len(), 11, "4 artists and 7 staff, no shared name");
+            assert_eq!(walk?.into_iter().map(|(s, depth)| (s.id, depth)).collect::<Vec<_>>(), vec![(2, 0), (3, 1), (4, 1), (5, 1)]);
+            return Ok(());
+        }
+        for (result, construct) in [
+            (chained.map(|_| ()), "a second join (chained `$lookup`s)"),
+            (right.map(|_| ()), "`right_join`"),
+            (cross.map(|_| ()), "`cross_join`"),
+            (numbered.map(|_| ()), "a window function (`over`)"),
+            (derived.map(|_| ()), "a derived table (`derived()`)"),
+            (union.map(|_| ()), "`union`"),
+            (walk.map(|_| ()), "`with_recursive`"),
+        ] {
+            match result {
+                Err(Error::Unsupported { backend: "MongoDB", construct: refused, .. }) => {
+                    assert_eq!(refused, construct);
+                }
+                other => panic!("expected MongoDB to refuse {construct}, got {other:?}"),
+            }
+        }
         Ok(())
     }
 

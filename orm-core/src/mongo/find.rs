@@ -63,6 +63,37 @@ pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
     // Keyset pagination is a filter (and refused where it does not apply).
     let q = &*crate::query::keyset::with_keyset(q)?;
     super::refuse_nesting(q)?;
+    if q.walk.is_some() {
+        return Err(crate::Error::Unsupported {
+            backend: "MongoDB",
+            construct: "`with_recursive`",
+            table: q.schema.table,
+            advice: "load the levels with repeated `in_list` queries, or run this query on a \
+                     SQL backend",
+        });
+    }
+    if let Some(member) = q.compound.first() {
+        return Err(crate::Error::Unsupported {
+            backend: "MongoDB",
+            construct: match member.op {
+                crate::query::ir::SetOp::Union => "`union`",
+                crate::query::ir::SetOp::UnionAll => "`union_all`",
+                crate::query::ir::SetOp::Intersect => "`intersect`",
+                crate::query::ir::SetOp::Except => "`except`",
+            },
+            table: q.schema.table,
+            advice: "run each select and combine the rows in Rust, or run this query on a SQL \
+                     backend",
+        });
+    }
+    if q.outer.is_some() {
+        return Err(crate::Error::Unsupported {
+            backend: "MongoDB",
+            construct: "a derived table (`derived()`)",
+            table: q.schema.table,
+            advice: "filter the selected rows in Rust, or run this query on a SQL backend",
+        });
+    }
     if matches!(q.lock, Some(RowLock::SkipLocked | RowLock::NoWait)) {
         return Err(crate::Error::InvalidQuery(
             "MongoDB has no row locks: `skip_locked()`/`no_wait()` cannot be honoured \
@@ -70,7 +101,7 @@ pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
                 .to_owned(),
         ));
     }
-    if let Some(join) = &q.join {
+    if let Some(join) = super::join::single_join(q)? {
         let mut pipeline = join_pipeline(q, join)?;
         return Ok(match &q.projection {
             Projection::Model => SelectPlan::Join(pipeline),

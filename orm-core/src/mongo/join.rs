@@ -30,9 +30,44 @@ use crate::error::{Error, Result};
 use crate::query::ir::{ColumnRef, Condition, Direction, JoinClause, JoinKind, SelectQuery};
 use crate::schema::ModelSchema;
 
+/// The one join of `q`, if it has one; a second join, a right join and a cross join are
+/// refused with [`Error::Unsupported`] (no chained `$lookup` translation yet).
+pub fn single_join(q: &SelectQuery) -> Result<Option<&JoinClause>> {
+    let refuse = |construct, advice| Error::Unsupported {
+        backend: "MongoDB",
+        construct,
+        table: q.schema.table,
+        advice,
+    };
+    match q.joins.as_slice() {
+        [] => Ok(None),
+        [join] => match (join.kind, join.on) {
+            (JoinKind::Inner | JoinKind::Left, Some(_)) => Ok(Some(join)),
+            (JoinKind::Right, _) => Err(refuse(
+                "`right_join`",
+                "swap the sides into a `left_join`, or run this query on a SQL backend",
+            )),
+            _ => Err(refuse(
+                "`cross_join`",
+                "load both collections and combine them in Rust, or run this query on a SQL backend",
+            )),
+        },
+        _ => Err(refuse(
+            "a second join (chained `$lookup`s)",
+            "join once and load the next level with `.with(..)`, or run this query on a SQL backend",
+        )),
+    }
+}
+
 /// The pipeline of a joined select returning pairs (before any count or exists stage).
 pub fn join_pipeline(q: &SelectQuery, join: &JoinClause) -> Result<Vec<Document>> {
     let model = q.schema;
+    let Some(on) = join.on else {
+        return Err(Error::InvalidQuery(format!(
+            "a `cross_join` of `{}` has no `$lookup` on MongoDB",
+            model.table
+        )));
+    };
     let fields = JoinFields { model, join: *join };
     let mut pipeline = Vec::new();
     if q.limit == Some(0) {
@@ -41,8 +76,8 @@ pub fn join_pipeline(q: &SelectQuery, join: &JoinClause) -> Result<Vec<Document>
     let (before, after) = split(q.filter.as_ref(), model.table);
     let model_fields = ModelFields(model);
     let mut before = filter_with(&model_fields, before.as_ref())?;
-    let (local_col, local) = resolve(model, &join.model_column)?;
-    let (foreign_col, foreign) = resolve(join.schema, &unaliased(join, &join.joined_column))?;
+    let (local_col, local) = resolve(model, &on.other)?;
+    let (foreign_col, foreign) = resolve(join.schema, &unaliased(join, &on.joined))?;
     if local_col.nullable && join.kind == JoinKind::Inner {
         // A NULL key joins nothing (SQL), where `$lookup` would pair it with null fields.
         before = super::filter::all_of(before, doc! { &local: { "$nin": [Bson::Null] } });

@@ -64,7 +64,7 @@ impl CountAll {
         Order::new(self.ir(), Direction::Desc)
     }
 
-    fn ir(self) -> SelectExpr {
+    pub(super) fn ir(self) -> SelectExpr {
         SelectExpr::Aggregate {
             function: AggregateFn::Count,
             column: None,

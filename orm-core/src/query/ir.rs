@@ -296,6 +296,121 @@ pub enum SelectExpr {
         /// The type it becomes.
         to: CastTo,
     },
+    /// A window function: `f(..) OVER (PARTITION BY .. ORDER BY .. frame)`, computed per row
+    /// over its partition (only in the select list and `ORDER BY`; SQL refuses it in `WHERE`,
+    /// `GROUP BY` and `HAVING`).
+    Window(Box<WindowExpr>),
+}
+
+/// `function OVER (PARTITION BY partition_by ORDER BY order_by frame)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowExpr {
+    /// The function computed over the window.
+    pub function: WindowFn,
+    /// The rows of one partition share these values (all rows when empty).
+    pub partition_by: Vec<SelectExpr>,
+    /// The order of the rows within a partition.
+    pub order_by: Vec<OrderBy>,
+    /// The rows an aggregate reads around the current one (the dialects' default when `None`:
+    /// the partition up to the current row's last peer when ordered, else all of it).
+    pub frame: Option<WindowFrame>,
+}
+
+/// A function of a [`WindowExpr`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum WindowFn {
+    /// `ROW_NUMBER()`: 1, 2, 3, .. in the window's order (ties numbered arbitrarily).
+    RowNumber,
+    /// `RANK()`: ties share a rank, the next rank skips (1, 1, 3).
+    Rank,
+    /// `DENSE_RANK()`: ties share a rank, the next does not skip (1, 1, 2).
+    DenseRank,
+    /// `LAG(expr, offset)`: `expr` of the row `offset` rows before, NULL before the first.
+    Lag {
+        /// The value read from the earlier row.
+        expr: SelectExpr,
+        /// How many rows back.
+        offset: u32,
+    },
+    /// `LEAD(expr, offset)`: `expr` of the row `offset` rows after, NULL after the last.
+    Lead {
+        /// The value read from the later row.
+        expr: SelectExpr,
+        /// How many rows ahead.
+        offset: u32,
+    },
+    /// An aggregate over the window's frame (`SUM(ms) OVER (..)`); `arg` `None` for `COUNT(*)`.
+    Aggregate {
+        /// The function.
+        function: AggregateFn,
+        /// Its argument.
+        arg: Option<SelectExpr>,
+        /// What the argument holds (the result type of `SUM` and `AVG`).
+        kind: ValueKind,
+    },
+}
+
+/// The frame of a window: which rows around the current one an aggregate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WindowFrame {
+    /// `ROWS` (counted rows) or `RANGE` (rows by value of the single order key).
+    pub unit: FrameUnit,
+    /// The first row of the frame.
+    pub start: FrameBound,
+    /// The last row of the frame.
+    pub end: FrameBound,
+}
+
+/// How a [`WindowFrame`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FrameUnit {
+    /// Physical rows.
+    Rows,
+    /// Peers by the order key's value (only unbounded or current-row bounds are portable).
+    Range,
+}
+
+/// One end of a [`WindowFrame`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FrameBound {
+    /// The partition's first row.
+    UnboundedPreceding,
+    /// `n` rows before the current one.
+    Preceding(u32),
+    /// The current row.
+    CurrentRow,
+    /// `n` rows after the current one.
+    Following(u32),
+    /// The partition's last row.
+    UnboundedFollowing,
+}
+
+impl WindowExpr {
+    /// Every expression the window reads: the function's argument, the partition keys and
+    /// the order keys.
+    fn operands_mut(&mut self) -> impl Iterator<Item = &mut SelectExpr> {
+        let arg = match &mut self.function {
+            WindowFn::Lag { expr, .. } | WindowFn::Lead { expr, .. } => Some(expr),
+            WindowFn::Aggregate { arg, .. } => arg.as_mut(),
+            WindowFn::RowNumber | WindowFn::Rank | WindowFn::DenseRank => None,
+        };
+        arg.into_iter()
+            .chain(self.partition_by.iter_mut())
+            .chain(self.order_by.iter_mut().map(|o| &mut o.expr))
+    }
+
+    /// Every expression the window reads: the function's argument, the partition keys and
+    /// the order keys.
+    pub fn operands(&self) -> impl Iterator<Item = &SelectExpr> {
+        let arg = match &self.function {
+            WindowFn::Lag { expr, .. } | WindowFn::Lead { expr, .. } => Some(expr),
+            WindowFn::Aggregate { arg, .. } => arg.as_ref(),
+            WindowFn::RowNumber | WindowFn::Rank | WindowFn::DenseRank => None,
+        };
+        arg.into_iter()
+            .chain(self.partition_by.iter())
+            .chain(self.order_by.iter().map(|o| &o.expr))
+    }
 }
 
 /// An arithmetic operator of [`SelectExpr::Arith`].
@@ -383,13 +498,98 @@ pub struct SelectQuery {
     pub offset: Option<u64>,
     /// Row locking (`FOR UPDATE`), inside a transaction.
     pub lock: Option<RowLock>,
-    /// A second model's table joined to this one (its columns follow the model's).
-    pub join: Option<JoinClause>,
+    /// Tables joined to the model's, in order (a whole-row select returns their columns after
+    /// the model's, in this order); each join's `ON` may read the model or an earlier join.
+    pub joins: Vec<JoinClause>,
     /// An optimizer hint on the model's table (MySQL/MariaDB only; advisory elsewhere).
     pub index_hint: Option<IndexHint>,
     /// Keyset pagination: only the rows after this one (every column value of the model, in
     /// schema order) in the query's order; see [`crate::query::keyset`].
     pub after: Option<Vec<Value>>,
+    /// A select over this one's rows, which it reads as a derived table (to filter on a
+    /// window function: top-N per group); its conditions name [`DERIVED_TABLE`]'s columns.
+    pub outer: Option<Box<OuterSelect>>,
+    /// Selects combined with this one's rows, in order (`UNION`, `INTERSECT`, `EXCEPT`); each
+    /// selects as many expressions of the same types, and none is sorted or paged (the
+    /// combined rows are, through [`Self::outer`]).
+    pub compound: Vec<Compound>,
+    /// A walk of a tree in the model's table (`WITH RECURSIVE`): the rows the filter selects,
+    /// then their related rows level by level; each row comes with its depth.
+    pub walk: Option<Box<TreeWalk>>,
+}
+
+/// The name of the common table expression of a [`TreeWalk`].
+pub const WALK_TABLE: &str = "walk";
+
+/// The column of a [`TreeWalk`] row holding its depth (0 for the starting rows).
+pub const WALK_DEPTH: &str = "depth";
+
+/// `WITH RECURSIVE walk AS (<start rows, depth 0> UNION ALL SELECT next.*, walk.depth + 1 FROM
+/// t AS next JOIN walk ON next.step = walk.from WHERE walk.depth < max_depth) SELECT * FROM
+/// walk`: the rows a select's filter picks, then the rows a self-relation reaches from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TreeWalk {
+    /// The column of the next level's rows (`reports_to` for the reports of a manager).
+    pub step: ColumnRef,
+    /// The column of the current level's rows it equals (`id`).
+    pub from: ColumnRef,
+    /// The deepest level walked to (a guard against cycles in the data).
+    pub max_depth: u32,
+}
+
+/// A set operation combining a select's rows with another select's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SetOp {
+    /// `UNION`: the rows of either, each distinct row once.
+    Union,
+    /// `UNION ALL`: the rows of both, duplicates kept.
+    UnionAll,
+    /// `INTERSECT`: the distinct rows of both.
+    Intersect,
+    /// `EXCEPT`: the distinct rows of the first that the second lacks.
+    Except,
+}
+
+impl SetOp {
+    /// The builder's name of this operation, for errors that name it.
+    pub const fn method(self) -> &'static str {
+        match self {
+            SetOp::Union => "union",
+            SetOp::UnionAll => "union_all",
+            SetOp::Intersect => "intersect",
+            SetOp::Except => "except",
+        }
+    }
+}
+
+/// One member of a compound select: `<op> <query>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compound {
+    /// How its rows combine with those before it.
+    pub op: SetOp,
+    /// The combined select.
+    pub query: SelectQuery,
+}
+
+/// The alias of the derived table an [`OuterSelect`] reads.
+pub const DERIVED_TABLE: &str = "derived";
+
+/// The names of a derived table's columns, by position in the inner select list.
+pub const DERIVED_COLUMNS: [&str; 8] = ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"];
+
+/// `SELECT c0, c1, .. FROM (<the select>) AS derived WHERE .. ORDER BY .. LIMIT .. OFFSET ..`:
+/// the inner select's expressions, named [`DERIVED_COLUMNS`], filtered, sorted and paged once
+/// computed (window functions included).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OuterSelect {
+    /// `WHERE` over the derived columns.
+    pub filter: Option<Condition>,
+    /// `ORDER BY` over the derived columns.
+    pub order: Vec<OrderBy>,
+    /// `LIMIT`.
+    pub limit: Option<u64>,
+    /// `OFFSET`.
+    pub offset: Option<u64>,
 }
 
 /// What an [`IndexHint`] asks of the optimizer.
@@ -425,52 +625,80 @@ impl SelectQuery {
             limit: None,
             offset: None,
             lock: None,
-            join: None,
+            joins: Vec::new(),
             index_hint: None,
             after: None,
+            outer: None,
+            compound: Vec::new(),
+            walk: None,
         }
     }
 }
 
-/// How rows of the joined table combine with the model's rows.
+/// How rows of the joined table combine with the rows read so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JoinKind {
-    /// Only pairs that match.
+    /// Only rows that match.
     Inner,
-    /// Every row of the model, with the matching row or NULLs.
+    /// Every row read so far, with the matching joined row or NULLs.
     Left,
+    /// Every joined row, with the matching rows read so far or NULLs (PostgreSQL, MySQL and
+    /// SQLite 3.39+, the bundled one).
+    Right,
+    /// Every combination of the rows read so far with the joined rows (no `ON`).
+    Cross,
 }
 
-/// `JOIN other [AS alias] ON other.column = model.column`.
+impl JoinKind {
+    /// The builder's name of this kind, for errors that name it.
+    pub const fn method(self) -> &'static str {
+        match self {
+            JoinKind::Inner => "inner_join",
+            JoinKind::Left => "left_join",
+            JoinKind::Right => "right_join",
+            JoinKind::Cross => "cross_join",
+        }
+    }
+}
+
+/// The equality of a join's `ON`: `joined = other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JoinOn {
+    /// The joined table's column (named through the join's alias when it has one).
+    pub joined: ColumnRef,
+    /// The column of the model or of an earlier join it equals.
+    pub other: ColumnRef,
+}
+
+/// `<kind> JOIN other [AS alias] [ON other.column = earlier.column]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct JoinClause {
-    /// Inner or left.
+    /// Inner, left, right or cross.
     pub kind: JoinKind,
     /// The joined model.
     pub schema: &'static ModelSchema,
-    /// The name the joined table goes by when it is the model's own table (a self-join:
-    /// employee ⋈ manager); the joined side's [`ColumnRef`]s then name this alias.
+    /// The name the joined table goes by when its name is already taken in the query (a
+    /// self-join: employee ⋈ manager); the joined side's [`ColumnRef`]s then name this alias.
     pub alias: Option<&'static str>,
-    /// The joined table's column.
-    pub joined_column: ColumnRef,
-    /// The model's column it equals.
-    pub model_column: ColumnRef,
+    /// The `ON` equality; `None` for a cross join.
+    pub on: Option<JoinOn>,
 }
 
-/// The aliases a self-join gives the joined table: the first that is not the model's own
-/// table name.
-const JOIN_ALIASES: [&str; 2] = ["joined", "joined_2"];
+/// The aliases joined tables take when their name is already in use, first free one first.
+const JOIN_ALIASES: [&str; 8] = [
+    "joined", "joined_2", "joined_3", "joined_4", "joined_5", "joined_6", "joined_7", "joined_8",
+];
 
 impl JoinClause {
-    /// The alias the joined table needs beside the model's table `model_table`: `None` for
-    /// two different tables, else a name distinct from `model_table`.
-    pub fn alias_for(model_table: &str, joined_table: &str) -> Option<&'static str> {
-        (model_table == joined_table).then(|| {
-            JOIN_ALIASES
-                .into_iter()
-                .find(|alias| *alias != model_table)
-                .expect("two distinct aliases")
-        })
+    /// The alias a table joined to `query` needs: `None` when no table or alias of the
+    /// query goes by its name, else the first free name of a fixed list (`None` past it: the
+    /// compiler then refuses the query, whose table names clash).
+    pub fn alias_in(query: &SelectQuery, joined_table: &'static str) -> Option<&'static str> {
+        let taken = |name: &str| query.sources().any(|(qualifier, _)| qualifier == name);
+        if !taken(joined_table) {
+            return None;
+        }
+        JOIN_ALIASES.into_iter().find(|alias| !taken(alias))
     }
 
     /// The name the joined side's columns are qualified with: its alias, else its table.
@@ -597,11 +825,16 @@ impl SelectQuery {
     /// The model whose table `column` names in this query: the model's own, or the joined
     /// one (by its alias in a self-join); `None` for a column of neither.
     pub fn schema_of(&self, column: &ColumnRef) -> Option<&'static ModelSchema> {
-        match &self.join {
-            Some(join) if join.qualifier() == column.table => Some(join.schema),
-            _ if self.schema.table == column.table => Some(self.schema),
-            _ => None,
-        }
+        self.sources()
+            .find(|(name, _)| *name == column.table)
+            .map(|(_, schema)| schema)
+    }
+
+    /// Each table the query reads at its own level with the name its columns are qualified
+    /// with: the model's, then each join's (by its alias when it has one).
+    pub fn sources(&self) -> impl Iterator<Item = (&'static str, &'static ModelSchema)> + '_ {
+        std::iter::once((self.schema.table, self.schema))
+            .chain(self.joins.iter().map(|j| (j.qualifier(), j.schema)))
     }
 
     /// Every table the query reads: its own, the joined one and those of its subqueries, in
@@ -619,7 +852,7 @@ impl SelectQuery {
             }
         };
         push(self.schema.table);
-        if let Some(join) = &self.join {
+        for join in &self.joins {
             push(join.schema.table);
         }
         let having = match &self.projection {
@@ -628,6 +861,9 @@ impl SelectQuery {
         };
         for condition in self.filter.iter().chain(having) {
             condition.visit_subqueries(&mut |sub| sub.collect_tables(out));
+        }
+        for member in &self.compound {
+            member.query.collect_tables(out);
         }
     }
 }
@@ -659,6 +895,9 @@ impl SelectExpr {
                 otherwise.visit_columns_mut(f);
             }
             SelectExpr::Cast { expr, .. } => expr.visit_columns_mut(f),
+            SelectExpr::Window(window) => {
+                window.operands_mut().for_each(|e| e.visit_columns_mut(f))
+            }
         }
     }
 
@@ -690,6 +929,7 @@ impl SelectExpr {
             SelectExpr::Cast { expr, .. } | SelectExpr::AggregateOf { arg: expr, .. } => {
                 expr.visit(f)
             }
+            SelectExpr::Window(window) => window.operands().for_each(|e| e.visit(f)),
             _ => {}
         }
     }
@@ -703,6 +943,7 @@ impl SelectExpr {
             SelectExpr::Coalesce(_) => "`coalesce`",
             SelectExpr::Case { .. } => "`case_when`",
             SelectExpr::Cast { .. } => "`cast`",
+            SelectExpr::Window(_) => "a window function (`over`)",
             SelectExpr::AggregateOf { .. } => "an aggregate over an expression",
             SelectExpr::Aggregate {
                 function: AggregateFn::Avg,

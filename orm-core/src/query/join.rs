@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 
 use super::column::{Filter, Order};
-use super::ir::{ColumnRef, Condition, JoinClause, JoinKind, SelectQuery};
+use super::ir::{ColumnRef, Condition, JoinClause, JoinKind, JoinOn, SelectQuery};
 use super::relation::{BelongsTo, HasMany};
 use super::select::Select;
 use crate::error::{Error, Result};
@@ -130,22 +130,39 @@ impl<M: Model> Select<M> {
     }
 
     fn join<R: Joinable<M>, K>(self, relation: R, kind: JoinKind) -> Joined<M, R::Joined, K> {
-        let (joined_column, model_column) = relation.on();
         let mut query = self.into_ir();
-        let schema = R::Joined::schema();
-        let mut join = JoinClause {
-            kind,
-            schema,
-            alias: JoinClause::alias_for(M::schema().table, schema.table),
-            joined_column,
-            model_column,
-        };
-        join.joined_column = join.qualify(joined_column);
-        query.join = Some(join);
+        query
+            .joins
+            .push(JoinClause::of_relation(&query, &relation, kind));
         Joined {
             query,
             _marker: PhantomData,
         }
+    }
+}
+
+impl JoinClause {
+    /// The join of `relation` to `query`, whose `M` side is the query's model (the model's
+    /// own table, never aliased): aliased when its table is already in the query.
+    pub(super) fn of_relation<M: Model, R: Joinable<M>>(
+        query: &SelectQuery,
+        relation: &R,
+        kind: JoinKind,
+    ) -> JoinClause {
+        let (joined, other) = relation.on();
+        let schema = R::Joined::schema();
+        let alias = JoinClause::alias_in(query, schema.table);
+        let mut join = JoinClause {
+            kind,
+            schema,
+            alias,
+            on: None,
+        };
+        join.on = Some(JoinOn {
+            joined: join.qualify(joined),
+            other,
+        });
+        join
     }
 }
 
@@ -167,7 +184,7 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Joined<M, J, K> {
     }
 
     fn join_clause(&self) -> JoinClause {
-        self.query.join.expect("a joined select has its join")
+        self.query.joins[0]
     }
 
     fn and(&mut self, condition: Condition) {

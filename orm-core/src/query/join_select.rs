@@ -142,14 +142,14 @@ impl<M: Model, J: Model> Joined<M, J, Inner> {
         selection: S,
     ) -> JoinProjected<M, J, S, Sides> {
         let query = self.into_ir();
-        let join = query.join.expect("a joined select has its join");
+        let join = query.joins[0];
         Projected::new(query, selection.join_exprs(&join))
     }
 }
 
 impl<M: Model, J: Model, S, Sides> JoinProjected<M, J, S, Sides> {
     fn join(&mut self) -> JoinClause {
-        self.query_mut().join.expect("a joined select has its join")
+        self.query_mut().joins[0]
     }
 
     /// Groups the rows by a column of the joined model or an expression over one.

@@ -29,7 +29,7 @@ pub fn with_keyset(q: &SelectQuery) -> Result<Cow<'_, SelectQuery>> {
 fn condition(q: &SelectQuery, after: &[crate::value::Value]) -> Result<Condition> {
     let table = q.schema.table;
     let refuse = |why: String| Err(Error::InvalidQuery(format!("`after` on `{table}`: {why}")));
-    if q.join.is_some() || matches!(q.projection, Projection::Exprs(_)) {
+    if !q.joins.is_empty() || matches!(q.projection, Projection::Exprs(_)) {
         return refuse(
             "keyset pagination applies to rows of one model, not to a join or a projection \
              yet; page the model's rows, or use `offset`"

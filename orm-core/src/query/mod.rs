@@ -1,8 +1,11 @@
 //! Typed query builders over the backend-neutral IR.
 
 mod aggregate;
+pub mod chain;
+mod chain_select;
 mod column;
 pub mod compute;
+mod derived;
 mod explain;
 mod expr;
 pub mod ir;
@@ -12,14 +15,19 @@ pub mod keyset;
 mod relation;
 mod select;
 mod subquery;
+mod walk;
+mod window;
 mod write;
 
 pub use aggregate::{
     Aggregate, Averageable, CountAll, GroupKey, Projected, SelectItem, Selection, Summable,
     count_all,
 };
+pub use chain::{ChainJoin, Contains, JoinChain, Right, S0, S1, S2, S3, S4, S5, S6, S7, S8};
+pub use chain_select::{ChainItem, ChainProjected, ChainSelection, ModelItem};
 pub use column::{Column, Filter, Order, escape_like};
 pub use compute::{Case, Operand, case_when};
+pub use derived::{Derived, DerivedColumn, DerivedRow, Rows};
 pub use explain::Explain;
 pub use expr::Expression;
 pub use join::{Inner, JoinOutput, Joinable, Joined, Left};
@@ -29,4 +37,6 @@ pub use join_select::{
 pub use relation::{BelongsTo, HasMany, HasManyWith, HasOne, Relation, WithRelation};
 pub use select::Select;
 pub use subquery::ComparableWith;
+pub use walk::{DEFAULT_MAX_DEPTH, Walk};
+pub use window::{Window, dense_rank, rank, row_number};
 pub use write::{ColumnPlus, DeleteMany, OnConflict, UpdateMany};

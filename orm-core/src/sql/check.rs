@@ -5,7 +5,7 @@ use super::{Capabilities, Dialect, fit, scaled};
 use crate::error::Error;
 use crate::query::ir::{
     AggregateFn, CmpOp, ColumnRef, Condition, Projection, RowLock, SelectExpr, SelectQuery,
-    Statement, ValueKind,
+    Statement, ValueKind, WindowFn,
 };
 use crate::schema::{ColumnType, ModelSchema};
 
@@ -56,6 +56,9 @@ pub(super) fn select(q: &SelectQuery, dialect: Dialect) -> Result<(), Error> {
         _ => None,
     };
     fit::condition(having)?;
+    distinct_sources(q)?;
+    windows(q)?;
+    compound_members(q)?;
     let capabilities = dialect.capabilities();
     // Both decimal rules read decimal columns only: a model without one (the common case)
     // skips them.
@@ -74,10 +77,127 @@ pub(super) fn select(q: &SelectQuery, dialect: Dialect) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether the model of `q` or its joined model has a decimal column.
+/// Every table of a select goes by its own name (a join gives a repeated table an alias,
+/// from a fixed list that a select joining one table too often runs out of).
+fn distinct_sources(q: &SelectQuery) -> Result<(), Error> {
+    for (position, (name, _)) in q.sources().enumerate() {
+        if q.sources()
+            .take(position)
+            .any(|(earlier, _)| earlier == name)
+        {
+            return Err(Error::InvalidQuery(format!(
+                "`{name}` is joined more often than the aliases a select can give one table \
+                 (`joined` to `joined_8`); split the query"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The selects of a `UNION`/`INTERSECT`/`EXCEPT` select as many expressions as the first, and
+/// neither they nor the first sort, page or lock their own rows (SQL sorts and pages the
+/// combined rows, which the outer select of a derived table does).
+fn compound_members(q: &SelectQuery) -> Result<(), Error> {
+    let Some(first) = q.compound.first() else {
+        return Ok(());
+    };
+    let width = |q: &SelectQuery| match &q.projection {
+        Projection::Exprs(aggregation) => Some(aggregation.exprs.len()),
+        _ => None,
+    };
+    let op = first.op.method();
+    let ordered = |q: &SelectQuery| {
+        !q.order.is_empty() || q.limit.is_some() || q.offset.is_some() || q.lock.is_some()
+    };
+    if ordered(q)
+        || q.compound
+            .iter()
+            .any(|m| ordered(&m.query) || m.query.outer.is_some())
+    {
+        return Err(Error::InvalidQuery(format!(
+            "the selects of a `{op}` of `{}` are combined unsorted and unpaged; sort and page \
+             the combined rows with the `order_by`/`limit` of the result",
+            q.schema.table
+        )));
+    }
+    for member in &q.compound {
+        if width(&member.query).is_none() || width(&member.query) != width(q) {
+            return Err(Error::InvalidQuery(format!(
+                "every select of a `{}` selects as many values as the first (`{}` and `{}` \
+                 differ)",
+                member.op.method(),
+                q.schema.table,
+                member.query.schema.table
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Window functions are computed after `WHERE`, `GROUP BY` and `HAVING`, so they are read
+/// only by the select list and `ORDER BY`; they nest in no aggregate nor other window; their
+/// aggregates are over integers and floats (an exact decimal sum has no portable window form).
+fn windows(q: &SelectQuery) -> Result<(), Error> {
+    let has_window = |e: &SelectExpr| {
+        let mut found = false;
+        e.visit(&mut |e| found |= matches!(e, SelectExpr::Window(_)));
+        found
+    };
+    let mut filtered = false;
+    let mut grouped = false;
+    if let Some(filter) = &q.filter {
+        filter.visit_exprs(&mut |e| filtered |= has_window(e));
+    }
+    if let Projection::Exprs(aggregation) = &q.projection {
+        if let Some(having) = &aggregation.having {
+            having.visit_exprs(&mut |e| filtered |= has_window(e));
+        }
+        grouped = aggregation.group_by.iter().any(has_window);
+    }
+    if filtered || grouped {
+        return Err(Error::InvalidQuery(format!(
+            "a window function cannot {} the rows of `{}`: SQL computes it after `WHERE`, \
+             `GROUP BY` and `HAVING`; select it, and filter on it through `.derived()`",
+            if filtered { "filter" } else { "group" },
+            q.schema.table
+        )));
+    }
+    let mut refusal = None;
+    q.visit_exprs(&mut |e| match e {
+        SelectExpr::Aggregate { .. } | SelectExpr::AggregateOf { .. } if has_window(e) => {
+            refusal.get_or_insert(
+                "an aggregate cannot read a window function; select the \
+                                   window in a derived table and aggregate over it",
+            );
+        }
+        SelectExpr::Window(w) => {
+            if w.operands().any(has_window) {
+                refusal.get_or_insert("a window function cannot read another window function");
+            }
+            if let WindowFn::Aggregate {
+                kind: ValueKind::Decimal,
+                ..
+            } = w.function
+            {
+                refusal.get_or_insert(
+                    "a window aggregate over a decimal column has no exact \
+                                       portable form; group by the partition keys and use \
+                                       `sum()`/`avg()` instead",
+                );
+            }
+        }
+        _ => {}
+    });
+    match refusal {
+        Some(refusal) => Err(Error::InvalidQuery(refusal.to_owned())),
+        None => Ok(()),
+    }
+}
+
+/// Whether the model of `q` or one of its joined models has a decimal column.
 pub(super) fn reads_decimal(q: &SelectQuery) -> bool {
     let has = |schema: &ModelSchema| schema.columns.iter().any(|c| c.ty == ColumnType::Decimal);
-    has(q.schema) || q.join.is_some_and(|j| has(j.schema))
+    q.sources().any(|(_, schema)| has(schema))
 }
 
 /// SQLite orders and compares decimals stored as text (no precision, or more than 18 digits)

@@ -162,14 +162,11 @@ mod rewrite {
 
     /// [`scale_values`] of a select.
     pub(crate) fn scale_select(q: &SelectQuery) -> Result<Option<SelectQuery>, Error> {
-        let mut schemas = vec![q.schema];
-        schemas.extend(q.join.map(|j| j.schema));
+        let schemas: Vec<_> = q.sources().map(|(_, schema)| schema).collect();
         if !has_scaled(&schemas) {
             return Ok(None);
         }
-        let mut scope = vec![(q.schema.table, q.schema)];
-        scope.extend(q.join.map(|j| (j.qualifier(), j.schema)));
-        let scope = Scope(scope);
+        let scope = Scope(q.sources().collect());
         let mut q = q.clone();
         condition(&scope, q.filter.as_mut())?;
         if let Projection::Exprs(aggregation) = &mut q.projection {

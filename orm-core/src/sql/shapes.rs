@@ -121,7 +121,8 @@ static CACHE: RwLock<Map> = RwLock::new(HashMap::with_hasher(BuildHasherDefault:
 /// The shape of a select, if it reads whole rows by the whole primary key or unfiltered.
 pub(crate) fn select_shape(q: &SelectQuery) -> Option<Shape> {
     let plain = q.projection == Projection::Model
-        && q.join.is_none()
+        && q.joins.is_empty()
+        && q.walk.is_none()
         && q.order.is_empty()
         && q.offset.is_none()
         && q.lock.is_none()

@@ -378,7 +378,7 @@ fn select_stream<'a, T: Send + 'static>(
             find_stream(target, schema, plan, decode)
         }
         SelectPlan::Join(mut pipeline) => {
-            let joined = query.join.as_ref().expect("a join plan has a join").schema;
+            let joined = query.joins[0].schema;
             limit_one(&mut pipeline);
             let shape = Shape::Joined(schema, joined);
             aggregate_stream(target, schema, pipeline, shape, None, decode)
@@ -448,7 +448,7 @@ pub(crate) async fn fetch_optional<T: Send + 'static>(
 pub(crate) async fn count(mut target: Target<'_>, mut query: SelectQuery) -> Result<u64> {
     subquery::resolve_select(&mut target, &mut query).await?;
     let schema = query.schema;
-    if query.join.is_some() {
+    if !query.joins.is_empty() {
         let mut counted = query.clone();
         counted.projection = Projection::Count;
         let SelectPlan::JoinCount(pipeline) = select_plan(&counted)? else {

@@ -1,7 +1,9 @@
 //! Where NULLs sort: the ORM promises NULL as the smallest value on every dialect unless asked
 //! otherwise; PostgreSQL sorts it as the largest.
 
-use crate::query::ir::{ArithOp, Direction, JoinKind, Nulls, OrderBy, SelectExpr, SelectQuery};
+use crate::query::ir::{
+    ArithOp, Direction, JoinKind, Nulls, OrderBy, SelectExpr, SelectQuery, WindowFn,
+};
 use crate::sql::Dialect;
 
 /// The `NULLS FIRST`/`NULLS LAST` placement to write for `o`, or `None` when the dialect's own order
@@ -46,15 +48,28 @@ fn may_be_null(q: &SelectQuery, expr: &SelectExpr) -> bool {
             return may_be_null(q, otherwise) || branches.iter().any(|(_, e)| may_be_null(q, e));
         }
         SelectExpr::Cast { expr, .. } => return may_be_null(q, expr),
+        // Ranks and counts are never NULL; `lag`/`lead` are at a partition's edge.
+        SelectExpr::Window(w) => {
+            return match &w.function {
+                WindowFn::RowNumber | WindowFn::Rank | WindowFn::DenseRank => false,
+                WindowFn::Aggregate { function, .. } => !function.is_count(),
+                WindowFn::Lag { .. } | WindowFn::Lead { .. } => true,
+            };
+        }
     };
-    match &q.join {
-        Some(join) if join.qualifier() == column.table => {
-            join.kind == JoinKind::Left
-                || join.schema.column(column.name).is_none_or(|c| c.nullable)
-        }
-        _ if column.table == q.schema.table => {
-            q.schema.column(column.name).is_none_or(|c| c.nullable)
-        }
-        _ => true,
-    }
+    let Some(position) = q.sources().position(|(name, _)| name == column.table) else {
+        return true;
+    };
+    let (_, schema) = q.sources().nth(position).expect("a source at its position");
+    schema.column(column.name).is_none_or(|c| c.nullable) || outer_side(q, position)
+}
+
+/// Whether an outer join can fill the source at `position` (0: the model, then each join)
+/// with NULLs: its own left join, or a right join after it.
+fn outer_side(q: &SelectQuery, position: usize) -> bool {
+    let own_left = position > 0 && q.joins[position - 1].kind == JoinKind::Left;
+    own_left
+        || q.joins[position..]
+            .iter()
+            .any(|j| j.kind == JoinKind::Right)
 }

@@ -5,7 +5,7 @@ use sea_query::{Asterisk, Expr, ExprTrait, Func};
 
 use super::date::extract;
 use super::text::fold_case;
-use super::{Scope, arith, average, cast, conditional};
+use super::{Scope, arith, average, cast, conditional, window};
 use crate::error::Error;
 use crate::query::ir::{AggregateFn, ColumnRef, SelectExpr, ValueKind};
 use crate::sql::Dialect;
@@ -38,6 +38,7 @@ pub(super) fn select_expr(expr: &SelectExpr, scope: &Scope) -> Result<Expr, Erro
             otherwise,
         } => return conditional::case(branches, otherwise, scope),
         SelectExpr::Cast { expr, to } => return cast::cast(expr, *to, scope),
+        SelectExpr::Window(w) => return window::window(w, scope),
         SelectExpr::AggregateOf {
             function,
             arg,

@@ -5,10 +5,12 @@
 mod arith;
 mod average;
 mod cast;
+mod compound;
 mod condition;
 mod conditional;
 mod date;
 mod delete;
+mod derived;
 mod expr;
 mod hint;
 mod insert;
@@ -22,6 +24,8 @@ mod select;
 mod subquery;
 mod text;
 mod update;
+mod walk;
+mod window;
 
 use sea_query::{
     ConditionalStatement, Expr, LogicalChainOper, MysqlQueryBuilder, PostgresQueryBuilder,
@@ -48,8 +52,18 @@ pub(super) fn write_statement(statement: &Statement, dialect: Dialect) -> Result
 /// Compiles a select: each level (the statement, then each subquery as it is reached) is
 /// checked, lowered and rendered.
 pub(super) fn select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Error> {
+    if let Some(walk) = &q.walk {
+        let compiled = build(&walk::render(q, walk, &Scope::top(dialect))?, dialect);
+        return Ok(paging::inline_sqlite_paging(q, compiled, dialect));
+    }
     let compiled = build(&select::statement(q, &Scope::top(dialect), None)?, dialect);
-    Ok(paging::inline_sqlite_paging(q, compiled, dialect))
+    Ok(match &q.outer {
+        // The outer select's paging ends the statement.
+        Some(outer) => {
+            paging::inline_sqlite_paging_of(outer.limit, outer.offset, compiled, dialect)
+        }
+        None => paging::inline_sqlite_paging(q, compiled, dialect),
+    })
 }
 
 fn build(statement: &impl QueryStatementWriter, dialect: Dialect) -> Compiled {
@@ -174,8 +188,7 @@ impl Scope {
     /// This scope with the tables of one level of a select in reach (first, so that they
     /// shadow an outer level's).
     fn reading(&self, q: &SelectQuery) -> Scope {
-        let mut tables = vec![(q.schema.table, q.schema)];
-        tables.extend(q.join.map(|j| (j.qualifier(), j.schema)));
+        let mut tables: Vec<_> = q.sources().collect();
         tables.extend(self.tables.iter().copied());
         Scope {
             dialect: self.dialect,

@@ -6,7 +6,7 @@ use sea_query::{NullOrdering, Order, SelectStatement};
 use super::expr::select_expr;
 use super::{Scope, projection};
 use crate::error::Error;
-use crate::query::ir::{Direction, Nulls, SelectQuery};
+use crate::query::ir::{Direction, Nulls, OrderBy, SelectQuery};
 use crate::sql::{Dialect, lower};
 
 /// Writes the `ORDER BY` terms of `q`.
@@ -15,7 +15,17 @@ pub(super) fn render(
     q: &SelectQuery,
     scope: &Scope,
 ) -> Result<(), Error> {
-    for o in &q.order {
+    terms(select, &q.order, q, scope)
+}
+
+/// Writes `order`, terms of a select over `q`'s rows (`q`'s own, or its outer select's).
+pub(super) fn terms(
+    select: &mut SelectStatement,
+    order: &[OrderBy],
+    q: &SelectQuery,
+    scope: &Scope,
+) -> Result<(), Error> {
+    for o in order {
         let order = match o.direction {
             Direction::Asc => Order::Asc,
             Direction::Desc => Order::Desc,

@@ -30,6 +30,19 @@ pub(super) fn inline_sqlite_paging(
     }
 }
 
+/// [`inline_sqlite_paging`] of a select over a derived table, paged by `limit` and `offset`.
+pub(super) fn inline_sqlite_paging_of(
+    limit: Option<u64>,
+    offset: Option<u64>,
+    compiled: Compiled,
+    dialect: Dialect,
+) -> Compiled {
+    match dialect {
+        Dialect::Sqlite if limit.is_some() || offset.is_some() => inline_literals(compiled),
+        _ => compiled,
+    }
+}
+
 /// Writes the trailing `LIMIT ?`/`OFFSET ?` of a SQLite select as integer literals.
 ///
 /// SQLite (since 3.46) reads a bound `LIMIT` while planning and marks the prepared statement

@@ -3,9 +3,9 @@
 
 use sea_query::{Asterisk, Expr, Func, Query, SelectStatement};
 
-use super::Scope;
 use super::condition::condition;
 use super::expr::select_expr;
+use super::{Scope, derived};
 use crate::error::Error;
 use crate::query::ir::{ColumnRef, Projection, SelectExpr, SelectQuery};
 use crate::schema::{ColumnSchema, ModelSchema};
@@ -24,8 +24,13 @@ pub(super) fn render(
             if aggregation.distinct {
                 select.distinct();
             }
-            for expr in &aggregation.exprs {
-                select.expr(output_expr(q, expr, scope)?);
+            for (i, expr) in aggregation.exprs.iter().enumerate() {
+                let expr = output_expr(q, expr, scope)?;
+                match q.outer {
+                    // An outer select reads the derived table's columns by name.
+                    Some(_) => select.expr_as(expr, derived::column_name(i)?),
+                    None => select.expr(expr),
+                };
             }
             for expr in &aggregation.group_by {
                 let key = match ordinal(q, expr) {
@@ -43,7 +48,7 @@ pub(super) fn render(
             for column in model_columns(q.schema, q.schema.table, scope) {
                 select.expr(column);
             }
-            if let Some(join) = &q.join {
+            for join in &q.joins {
                 for column in model_columns(join.schema, join.qualifier(), scope) {
                     select.expr(column);
                 }

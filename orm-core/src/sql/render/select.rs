@@ -4,7 +4,7 @@
 use sea_query::{Expr, ExprTrait, Query, SelectStatement};
 
 use super::condition::condition;
-use super::{Scope, hint, join, lock, order, paging, projection, set_where};
+use super::{Scope, compound, derived, hint, join, lock, order, paging, projection, set_where};
 use crate::error::Error;
 use crate::query::ir::SelectQuery;
 use crate::sql::{check, lower};
@@ -14,9 +14,10 @@ use crate::sql::{check, lower};
 /// `correlate` is ANDed after the filter (an `EXISTS` subquery's link to the outer row).
 pub(super) fn statement(
     q: &SelectQuery,
-    scope: &Scope,
+    outer_scope: &Scope,
     correlate: Option<Expr>,
 ) -> Result<SelectStatement, Error> {
+    let scope = outer_scope;
     check::select(q, scope.dialect)?;
     let lowered = lower::select(q, scope.dialect, scope.depth)?;
     let q = lowered.query.as_ref();
@@ -32,7 +33,7 @@ pub(super) fn statement(
         }
     }
     hint::render(&mut select, q.index_hint, scope.dialect);
-    if let Some(join) = &q.join {
+    for join in &q.joins {
         join::render(&mut select, join, scope);
     }
     let filter = q.filter.as_ref().map(|f| condition(f, scope)).transpose()?;
@@ -46,5 +47,12 @@ pub(super) fn statement(
     order::render(&mut select, q, scope)?;
     paging::render(&mut select, lowered.limit, q.offset);
     lock::render(&mut select, q.lock, scope.dialect);
-    projection::render(select, q, lowered.limit, scope)
+    let mut select = projection::render(select, q, lowered.limit, scope)?;
+    for member in &q.compound {
+        compound::render(&mut select, member, outer_scope)?;
+    }
+    match &q.outer {
+        Some(outer) => derived::render(select, q, outer, scope),
+        None => Ok(select),
+    }
 }
