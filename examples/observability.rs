@@ -30,11 +30,14 @@ async fn main() -> orm::Result<()> {
         .expect("the only metrics recorder");
 
     let metrics = Metrics::new();
-    let db = Db::connect("sqlite::memory:")
-        .await?
-        .layer(metrics.clone())
-        .layer(Tracing::new().slow_query_threshold(Duration::from_micros(1)));
-    db.inner().inner().create_table::<User>().await?;
+    let plain = Db::connect("sqlite::memory:").await?;
+    plain.create_table::<User>().await?;
+    // Pool acquires reported (span, gauges, histogram); spans name the database.
+    let db = plain.observe_pool().layer(metrics.clone()).layer(
+        Tracing::new()
+            .server(plain.server())
+            .slow_query_threshold(Duration::from_micros(1)),
+    );
 
     let ada = User {
         id: 0,

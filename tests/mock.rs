@@ -210,3 +210,25 @@ async fn raw_sql_and_ddl_are_recorded_and_consume_nothing() {
     assert_eq!(sql.last().unwrap(), "SET statement_timeout = 1000");
     assert_eq!(db.health().await.unwrap().max_connections, 1);
 }
+
+#[tokio::test]
+async fn a_stream_reads_scripted_rows_one_at_a_time_and_records_its_statement() {
+    use futures::TryStreamExt;
+    let mock = MockDatabase::new(Dialect::Sqlite).append(MockResult::models([
+        account(1, "ada", 100),
+        account(2, "bob", 5),
+        account(3, "cy", 0),
+    ]));
+    let db = mock.db();
+    let mut rows = Account::query().order_by(Account::ID.asc()).stream(&db);
+    assert_eq!(rows.try_next().await.unwrap(), Some(account(1, "ada", 100)));
+    let rest: Vec<Account> = rows.try_collect().await.unwrap();
+    assert_eq!(rest, vec![account(2, "bob", 5), account(3, "cy", 0)]);
+    let sent = mock.take_statements();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].sql.starts_with("SELECT"), "{}", sent[0].sql);
+    // Nothing scripted: the stream's only item is the error naming the statement.
+    let mut nothing = Account::query().stream(&db);
+    let err = nothing.try_next().await.unwrap_err();
+    assert!(err.to_string().contains("SELECT"), "{err}");
+}

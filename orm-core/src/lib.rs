@@ -9,6 +9,8 @@
     allow(dead_code, unused_imports, unused_variables, unreachable_code)
 )]
 
+#[cfg(feature = "audit")]
+pub mod audit;
 pub mod error;
 pub mod exec;
 #[cfg(feature = "mock")]
@@ -30,7 +32,7 @@ pub use bson;
 pub use error::{Error, Result};
 pub use exec::{
     Backend, Connection, Db, ExecResult, Executor, Health, IsolationLevel, PoolOptions,
-    RetryPolicy, RowRef, Transaction, TxOptions,
+    RetryPolicy, RowRef, RowStream, Transaction, TxOptions,
 };
 pub use model::Model;
 pub use query::{

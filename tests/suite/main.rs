@@ -5,11 +5,14 @@
 
 #[macro_use]
 mod harness;
+#[cfg(feature = "audit")]
+mod audit;
 mod layers;
 #[cfg(all(feature = "tracing", feature = "metrics"))]
 mod observe;
 mod reporting;
 mod schema_change;
+mod stream;
 mod types;
 mod values;
 
@@ -181,6 +184,15 @@ impl Executor for Counting<'_> {
     ) -> orm::Result<Option<T>> {
         self.tick();
         self.db.fetch_optional(query, decode).await
+    }
+
+    fn fetch_stream<T: Send + 'static>(
+        &self,
+        query: orm::query::ir::SelectQuery,
+        decode: orm::exec::Decoder<T>,
+    ) -> orm::RowStream<'_, T> {
+        self.tick();
+        self.db.fetch_stream(query, decode)
     }
 
     async fn count(&self, query: orm::query::ir::SelectQuery) -> orm::Result<u64> {

@@ -24,6 +24,26 @@ struct Item {
     secret: String,
 }
 
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "obs_authors", has_many(books = Book::AUTHOR_ID))]
+struct Author {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(max_length = 60)]
+    name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "obs_books")]
+struct Book {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(belongs_to = Author)]
+    author_id: i64,
+    #[orm(max_length = 60)]
+    title: String,
+}
+
 /// A value that must never be recorded.
 const SECRET: &str = "s3cret-value-never-logged";
 
@@ -108,16 +128,71 @@ impl Capture {
 /// The metric recorder of this test binary (installed once), and every counter value read
 /// from it so far: a snapshot resets the recorder's counters, so each snapshot is added to
 /// this running total, which tests running at the same time then all see.
-fn recorder() -> &'static (Snapshotter, Mutex<HashMap<String, u64>>) {
-    static RECORDER: OnceLock<(Snapshotter, Mutex<HashMap<String, u64>>)> = OnceLock::new();
+fn recorder() -> &'static (Snapshotter, Mutex<Totals>) {
+    static RECORDER: OnceLock<(Snapshotter, Mutex<Totals>)> = OnceLock::new();
     RECORDER.get_or_init(|| {
         let recorder = DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
         recorder
             .install()
             .expect("the only metrics recorder of the suite");
-        (snapshotter, Mutex::new(HashMap::new()))
+        (snapshotter, Mutex::new(Totals::default()))
     })
+}
+
+/// Every metric value read so far: counters and histogram sizes summed; for a gauge (which a
+/// snapshot resets to 0, so that an increment or a decrement after it reads as the change
+/// alone), the sum of what each snapshot read and the last non-zero value.
+#[derive(Default)]
+struct Totals {
+    counts: HashMap<String, u64>,
+    gauges: HashMap<String, (f64, f64)>,
+}
+
+/// Reads a snapshot into the running totals.
+fn snapshot() -> std::sync::MutexGuard<'static, Totals> {
+    let (snapshotter, totals) = recorder();
+    let mut totals = totals.lock().unwrap();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let key = key.key();
+        let labels = key
+            .labels()
+            .map(|l| (l.key().to_owned(), l.value().to_owned()));
+        let id = metric_id(key.name(), labels);
+        match value {
+            DebugValue::Counter(n) => *totals.counts.entry(id).or_default() += n,
+            DebugValue::Histogram(values) => {
+                *totals.counts.entry(id).or_default() += values.len() as u64;
+            }
+            DebugValue::Gauge(value) => {
+                let (sum, last) = totals.gauges.entry(id).or_default();
+                *sum += value.into_inner();
+                if value.into_inner() != 0.0 {
+                    *last = value.into_inner();
+                }
+            }
+        }
+    }
+    totals
+}
+
+fn wanted(name: &str, labels: &[(&str, &str)]) -> String {
+    metric_id(
+        name,
+        labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    )
+}
+
+/// Gauge `name`: the sum of its changes (for one moved by increments and decrements) and its
+/// last value set (for one that is set).
+fn gauge(name: &str, labels: &[(&str, &str)]) -> (f64, f64) {
+    snapshot()
+        .gauges
+        .get(&wanted(name, labels))
+        .copied()
+        .unwrap_or_default()
 }
 
 /// `name{k="v",…}` with the labels sorted.
@@ -130,26 +205,14 @@ fn metric_id(name: &str, labels: impl IntoIterator<Item = (String, String)>) -> 
     format!("{name}{{{}}}", labels.join(","))
 }
 
-/// The value of counter `name` with exactly these labels (0 if never incremented).
+/// The value of counter `name` with exactly these labels (0 if never incremented); for a
+/// histogram, how many values it recorded.
 fn counter(name: &str, labels: &[(&str, &str)]) -> u64 {
-    let (snapshotter, totals) = recorder();
-    let mut totals = totals.lock().unwrap();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        if let DebugValue::Counter(n) = value {
-            let key = key.key();
-            let labels = key
-                .labels()
-                .map(|l| (l.key().to_owned(), l.value().to_owned()));
-            *totals.entry(metric_id(key.name(), labels)).or_default() += n;
-        }
-    }
-    let wanted = metric_id(
-        name,
-        labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    totals.get(&wanted).copied().unwrap_or(0)
+    snapshot()
+        .counts
+        .get(&wanted(name, labels))
+        .copied()
+        .unwrap_or(0)
 }
 
 fn system(backend: Backend) -> &'static str {
@@ -262,6 +325,139 @@ suite! {
         tx.commit().await?;
         assert_eq!(metrics.stats().commits, 1);
         assert_eq!(metrics.stats().rows_affected, 4);
+        Ok(())
+    }
+
+    async fn pool_acquires_are_spanned_and_measured_and_spans_name_the_server(db) {
+        db.create_table::<Item>().await?;
+        let capture = Capture::default();
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+        let backend = system(db.backend());
+        let acquired = [("backend", backend), ("outcome", "ok")];
+        let before = counter("orm_pool_acquire_seconds", &acquired);
+        let traced = db.observe_pool().layer(Tracing::new().server(db.server()));
+        Item { id: 1, secret: "a".into() }.insert(&traced).await?;
+        assert_eq!(Item::query().count(&traced).await?, 1);
+        let tx = Begin::begin(&traced).await?;
+        Item { id: 2, secret: "b".into() }.insert(&tx).await?;
+        tx.commit().await?;
+
+        let server = db.server();
+        assert!(server.namespace.is_some(), "{server:?}");
+        let spans = capture.spans();
+        let named: Vec<&Captured> = spans.iter().filter(|s| s.name != "db.pool.acquire").collect();
+        assert_eq!(named.len(), 4, "{spans:#?}");
+        for span in named {
+            assert_eq!(span.fields.get("db.namespace"), server.namespace.as_ref(), "{span:#?}");
+            assert_eq!(span.fields.get("server.address"), server.address.as_ref(), "{span:#?}");
+            assert_eq!(span.fields.get("server.port"), server.port.map(|p| p.to_string()).as_ref());
+        }
+        let acquires: Vec<&Captured> = spans.iter().filter(|s| s.name == "db.pool.acquire").collect();
+        if db.backend() == Backend::MongoDb {
+            // The driver's pool is its own: nothing to report.
+            assert!(acquires.is_empty(), "{acquires:#?}");
+            assert_eq!(counter("orm_pool_acquire_seconds", &acquired), before);
+            return Ok(());
+        }
+        // Under the statement that needed a connection (MySQL reads an inserted row back on
+        // a second one), and one for the transaction's, under the caller's span (none here).
+        assert!(acquires.len() >= 3, "{spans:#?}");
+        assert_eq!(acquires.iter().filter(|s| s.parent.is_none()).count(), 1, "{acquires:#?}");
+        assert!(acquires.iter().all(|s| s.parent.is_none() || s.parent.as_deref() == Some("db.statement")));
+        assert!(acquires.iter().all(|s| s.fields["db.system.name"] == backend));
+        assert_eq!(counter("orm_pool_acquire_seconds", &acquired) - before, acquires.len() as u64);
+        let connections = |state| gauge("orm_pool_connections", &[("backend", backend), ("state", state)]).1;
+        assert!(connections("open") >= 1.0, "open connections");
+        assert!(connections("in_use") >= 1.0, "the acquiring connection is in use");
+        assert!(connections("open") <= 3.0, "the harness's pool has at most 3");
+        // Every task that waited has its connection.
+        assert_eq!(gauge("orm_pool_waiting", &[("backend", backend)]).0, 0.0);
+        Ok(())
+    }
+
+    async fn each_eager_loading_level_has_a_span_under_the_callers(db) {
+        db.create_table::<Author>().await?;
+        db.create_table::<Book>().await?;
+        Author { id: 1, name: "Le Guin".into() }.insert(db).await?;
+        Book::insert_many(db, &[
+            Book { id: 1, author_id: 1, title: "The Dispossessed".into() },
+            Book { id: 2, author_id: 1, title: "Lathe of Heaven".into() },
+        ]).await?;
+        let capture = Capture::default();
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+        let traced = db.layer(Tracing::new());
+        let handler = tracing::info_span!("handler");
+        let loaded = tracing::Instrument::instrument(
+            Author::query().with(Author::books()).all(&traced),
+            handler,
+        )
+        .await?;
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].1.len(), 2);
+        let spans = capture.spans();
+        let levels: Vec<&Captured> = spans.iter().filter(|s| s.name == "orm.eager_load").collect();
+        assert_eq!(levels.len(), 1, "{spans:#?}");
+        assert_eq!(levels[0].parent.as_deref(), Some("handler"));
+        assert_eq!(levels[0].fields["db.collection.name"], "obs_books");
+        assert_eq!(levels[0].fields["orm.keys"], "1");
+        let statements = capture.statements();
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[0].parent.as_deref(), Some("handler"));
+        assert_eq!(statements[1].parent.as_deref(), Some("orm.eager_load"));
+        assert_eq!(statements[1].fields["db.collection.name"], "obs_books");
+        Ok(())
+    }
+
+    async fn bound_values_are_recorded_only_when_asked_and_never_a_redacted_column(db) {
+        db.create_table::<Item>().await?;
+        let capture = Capture::default();
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+        let traced = db.layer(Tracing::new().record_values(["secret"]));
+        Item { id: 7, secret: SECRET.into() }.insert(&traced).await?;
+        assert_eq!(Item::query().filter(Item::SECRET.eq(SECRET)).all(&traced).await?.len(), 1);
+        Item::update_many().set(Item::SECRET, SECRET).filter(Item::ID.eq(7)).execute(&traced).await?;
+        let plain = db.layer(Tracing::new());
+        assert_eq!(Item::query().filter(Item::ID.eq(7)).count(&plain).await?, 1);
+
+        let statements = capture.statements();
+        assert_eq!(statements.len(), 4, "{statements:#?}");
+        let shown = |i: usize| statements[i].fields.get("db.query.parameters").cloned();
+        assert_eq!(shown(0).as_deref(), Some("obs_items.id=7, obs_items.secret=[redacted]"));
+        assert_eq!(shown(1).as_deref(), Some("obs_items.secret=[redacted]"));
+        assert_eq!(shown(2).as_deref(), Some("obs_items.secret=[redacted], obs_items.id=7"));
+        assert_eq!(shown(3), None, "values are recorded only when asked for");
+        for span in capture.spans() {
+            assert!(!span.fields.values().any(|v| v.contains(SECRET)), "{span:#?}");
+        }
+        Ok(())
+    }
+
+    async fn a_rerun_transaction_is_counted_with_its_reason(db) {
+        db.create_table::<Item>().await?;
+        let backend = system(db.backend());
+        let labels = [("backend", backend), ("reason", "serialization_failure")];
+        let before = counter("orm_transaction_retries_total", &labels);
+        let attempts = Arc::new(Mutex::new(0_i64));
+        let policy = orm::RetryPolicy::default();
+        db.transaction_with_retry(orm::TxOptions::new(), policy, |tx| {
+            let attempts = attempts.clone();
+            async move {
+                let attempt = {
+                    let mut n = attempts.lock().unwrap();
+                    *n += 1;
+                    *n
+                };
+                Item { id: attempt, secret: "x".into() }.insert(&tx).await?;
+                if attempt == 1 {
+                    return Err(Error::SerializationFailure { source: "a conflict, made up".into() });
+                }
+                Ok(())
+            }
+        })
+        .await?;
+        assert_eq!(*attempts.lock().unwrap(), 2);
+        assert_eq!(Item::query().all(db).await?.iter().map(|i| i.id).collect::<Vec<_>>(), [2]);
+        assert_eq!(counter("orm_transaction_retries_total", &labels) - before, 1);
         Ok(())
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use orm::Executor;
 use orm::exec::Decoder;
 use orm::query::ir::{InsertQuery, SelectQuery, Statement};
-use orm::{Backend, Compiled, Db, ExecResult, PoolOptions, Result};
+use orm::{Backend, Compiled, Db, ExecResult, PoolOptions, Result, RowStream};
 
 /// The shared Redis every test uses (each with its own key prefix).
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -139,6 +139,11 @@ impl Executor for Counting {
     ) -> Result<Option<T>> {
         self.read().await;
         self.db.fetch_optional(q, d).await
+    }
+
+    /// Streams are not counted: the cache never serves them (they read the database).
+    fn fetch_stream<T: Send + 'static>(&self, q: SelectQuery, d: Decoder<T>) -> RowStream<'_, T> {
+        self.db.fetch_stream(q, d)
     }
 
     async fn count(&self, q: SelectQuery) -> Result<u64> {

@@ -44,7 +44,9 @@ impl Db {
     /// SQLite database this is the pool's only connection: other queries on the `Db` wait
     /// until it is dropped.
     pub async fn acquire(&self) -> Result<Connection> {
-        let conn = self.pool.acquire_sql(Wait::Patient).await?;
+        let conn = self
+            .observed_acquire(self.pool.acquire_sql(Wait::Patient))
+            .await?;
         let dialect = self.backend().dialect().expect("acquired from a SQL pool");
         Ok(Connection {
             dialect,

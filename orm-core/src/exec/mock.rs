@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use super::cached::{CachedRow, Slot};
 use super::sql_driver::SqlDriver;
-use super::{Backend, Db, Decoder, ExecResult, RowRef};
+use super::{Backend, Db, Decoder, ExecResult, RowRef, RowStream};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::sql::{Compiled, Dialect};
@@ -251,6 +251,20 @@ impl SqlDriver for MockConn {
             .next()
             .map(|row| decode_row(row, decode))
             .transpose()
+    }
+
+    /// The scripted rows, handed over one at a time (a mock keeps them all already).
+    fn fetch_stream<T: Send + 'static>(
+        &mut self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> RowStream<'_, T> {
+        let rows = self.rows(statement);
+        Box::pin(async_stream::try_stream! {
+            for row in rows? {
+                yield decode_row(row, decode)?;
+            }
+        })
     }
 
     async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {

@@ -18,10 +18,14 @@ pub mod mock;
 mod mongo;
 mod packet;
 mod pool;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+mod pool_observe;
 mod prepared;
 mod row;
+mod server;
 mod sql_driver;
 mod sql_runner;
+mod stream;
 pub(crate) mod target;
 mod transaction;
 
@@ -34,6 +38,8 @@ pub use layer::{Begin, Delegate, Finish, Layer, Layered, Op, Outcome};
 pub use mongo::{COUNTERS_COLLECTION, DEFAULT_DATABASE, DocumentRow};
 pub use pool::{Db, Health, PoolOptions};
 pub use row::RowRef;
+pub use server::ServerInfo;
+pub use stream::RowStream;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
 
 use crate::error::Result;
@@ -128,6 +134,15 @@ pub trait Executor: Send + Sync {
         query: SelectQuery,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Option<T>>> + Send;
+
+    /// Runs a select and hands its rows over one at a time, each decoded as it arrives, in
+    /// constant memory (see [`RowStream`]). The stream holds a connection until it ends or is
+    /// dropped; on MongoDB it reads a cursor.
+    fn fetch_stream<T: Send + 'static>(
+        &self,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> RowStream<'_, T>;
 
     /// Counts the rows a select matches (after its limit and offset).
     fn count(&self, query: SelectQuery) -> impl Future<Output = Result<u64>> + Send;

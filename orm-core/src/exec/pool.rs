@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::acquire::{Remote, acquire};
 use super::layer::Finish;
 use super::prepared::{SchemaClock, changes_schema};
+use super::server::ServerInfo;
 use super::sql_driver::{PooledConn, SqlConn, Wait};
 use super::target::{Target, executor_for_target};
 use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions};
@@ -30,6 +31,11 @@ pub struct Db {
     /// When DDL last ran through this `Db` (see [`super::prepared`]); consulted by PostgreSQL
     /// pools and SQLite file pools (MariaDB prepares statements again itself).
     pub(super) schema_clock: Arc<SchemaClock>,
+    /// Where the connect URL points (no credentials).
+    server: Arc<ServerInfo>,
+    /// Whether acquiring a connection is reported ([`Db::observe_pool`]).
+    #[cfg_attr(not(any(feature = "tracing", feature = "metrics")), allow(dead_code))]
+    observe_pool: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -118,7 +124,7 @@ impl PoolOptions {
     pub async fn connect(self, url: &str) -> Result<Db> {
         check_url(url)?;
         let scheme = url.split(':').next().unwrap_or_default();
-        match scheme {
+        let mut db = match scheme {
             "sqlite" => self.connect_sqlite(url).await,
             "postgres" | "postgresql" => self.connect_postgres(url).await,
             "mysql" | "mariadb" => self.connect_mysql(url).await,
@@ -126,7 +132,9 @@ impl PoolOptions {
             _ => Err(Error::Config(format!(
                 "unsupported URL scheme `{scheme}:`; use `sqlite:`, `postgres://`, `mysql://` or `mongodb://`"
             ))),
-        }
+        }?;
+        db.server = Arc::new(ServerInfo::from_url(url));
+        Ok(db)
     }
 
     #[cfg(feature = "mongodb")]
@@ -138,10 +146,10 @@ impl PoolOptions {
             self.acquire_timeout,
         )
         .await?;
-        Ok(Db {
-            pool: Pool::Mongo(pool),
-            schema_clock: Arc::new(SchemaClock::new()),
-        })
+        Ok(Db::from_pool(
+            Pool::Mongo(pool),
+            Arc::new(SchemaClock::new()),
+        ))
     }
 
     #[cfg(feature = "_sqlx")]
@@ -197,10 +205,7 @@ impl PoolOptions {
             options.journal_mode(SqliteJournalMode::Wal)
         };
         let pool = pool.connect_with(options).await.map_err(super::from_sqlx)?;
-        Ok(Db {
-            pool: Pool::Sqlite(pool),
-            schema_clock,
-        })
+        Ok(Db::from_pool(Pool::Sqlite(pool), schema_clock))
     }
 
     #[cfg(feature = "postgres")]
@@ -213,10 +218,7 @@ impl PoolOptions {
         )
         .connect_lazy_with(options);
         first_connection(&pool).await?;
-        Ok(Db {
-            pool: Pool::Postgres(pool),
-            schema_clock,
-        })
+        Ok(Db::from_pool(Pool::Postgres(pool), schema_clock))
     }
 
     #[cfg(feature = "mysql")]
@@ -241,10 +243,10 @@ impl PoolOptions {
             })
             .connect_lazy_with(options);
         first_connection(&pool).await?;
-        Ok(Db {
-            pool: Pool::MySql(pool),
-            schema_clock: Arc::new(SchemaClock::new()),
-        })
+        Ok(Db::from_pool(
+            Pool::MySql(pool),
+            Arc::new(SchemaClock::new()),
+        ))
     }
 }
 
@@ -400,13 +402,55 @@ disabled_backend!(connect_mysql, "mysql");
 disabled_backend!(connect_mongodb, "mongodb");
 
 impl Db {
+    /// A `Db` on `pool`, not observed, whose server is unknown until
+    /// [`PoolOptions::connect`] reads it from the URL.
+    fn from_pool(pool: Pool, schema_clock: Arc<SchemaClock>) -> Db {
+        Db {
+            pool,
+            schema_clock,
+            server: Arc::default(),
+            observe_pool: false,
+        }
+    }
+
+    /// Where this database's connect URL points: host, port and database (no credentials),
+    /// for [`Tracing::server`](crate::observe::Tracing::server)'s `server.address` and
+    /// `db.namespace`.
+    pub fn server(&self) -> &ServerInfo {
+        &self.server
+    }
+
+    /// This database (the same pool) with every connection it takes reported: a
+    /// `db.pool.acquire` span under the caller's span (feature `tracing`); the
+    /// `orm_pool_waiting` gauge (tasks waiting for a connection), the
+    /// `orm_pool_acquire_seconds` histogram (by `outcome`) and the `orm_pool_connections`
+    /// gauges (`state` = `open`, `idle`, `in_use`, sampled at each acquire) through the
+    /// `metrics` facade (feature `metrics`); all labelled `backend`. MongoDB's driver keeps
+    /// its pool to itself: nothing is reported there.
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    pub fn observe_pool(&self) -> Db {
+        Db {
+            observe_pool: true,
+            ..self.clone()
+        }
+    }
+
+    /// Takes a connection as `acquire` does, reported when the pool is observed.
+    pub(super) async fn observed_acquire<T>(
+        &self,
+        acquire: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        if self.observe_pool {
+            return super::pool_observe::acquire(&self.pool, acquire).await;
+        }
+        acquire.await
+    }
+
     /// A `Db` whose statements run on `mock` (see [`MockDatabase`](super::mock::MockDatabase)).
     #[cfg(feature = "mock")]
     pub(crate) fn from_mock(mock: super::mock::MockDatabase) -> Db {
-        Db {
-            pool: Pool::Mock(mock),
-            schema_clock: Arc::new(SchemaClock::new()),
-        }
+        Db::from_pool(Pool::Mock(mock), Arc::new(SchemaClock::new()))
     }
 
     /// Connects with default [`PoolOptions`]; the backend is chosen by the URL scheme.
@@ -503,19 +547,24 @@ impl Db {
             ));
         }
         let sql = sqlx_sql(begin);
-        let conn = match &self.pool {
-            #[cfg(feature = "mock")]
-            Pool::Mock(_) => unreachable!("handled above"),
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => TxConn::Sqlite(p.begin_with(sql).await.map_err(super::from_sqlx)?),
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => TxConn::Postgres(begin_on(p, sql).await?),
-            #[cfg(feature = "mysql")]
-            Pool::MySql(p) => TxConn::MySql(begin_on(p, sql).await?),
-            #[cfg(feature = "mongodb")]
-            Pool::Mongo(_) => unreachable!("handled above"),
-            Pool::None(never) => match *never {},
+        let begun = async {
+            Result::<TxConn>::Ok(match &self.pool {
+                #[cfg(feature = "mock")]
+                Pool::Mock(_) => unreachable!("handled above"),
+                #[cfg(feature = "sqlite")]
+                Pool::Sqlite(p) => {
+                    TxConn::Sqlite(p.begin_with(sql).await.map_err(super::from_sqlx)?)
+                }
+                #[cfg(feature = "postgres")]
+                Pool::Postgres(p) => TxConn::Postgres(begin_on(p, sql).await?),
+                #[cfg(feature = "mysql")]
+                Pool::MySql(p) => TxConn::MySql(begin_on(p, sql).await?),
+                #[cfg(feature = "mongodb")]
+                Pool::Mongo(_) => unreachable!("handled above"),
+                Pool::None(never) => match *never {},
+            })
         };
+        let conn = self.observed_acquire(begun).await?;
         Ok(Transaction::new(
             Backend::Sql(dialect),
             self.schema_clock.clone(),
@@ -586,6 +635,13 @@ impl Db {
             };
             match outcome {
                 Err(e) if reruns_transaction(&e) && attempt < policy.max_attempts.max(1) => {
+                    #[cfg(feature = "metrics")]
+                    ::metrics::counter!(
+                        "orm_transaction_retries_total",
+                        "backend" => crate::observe::system_name(self.backend()),
+                        "reason" => e.kind(),
+                    )
+                    .increment(1);
                     tokio::time::sleep(policy.backoff(attempt)).await;
                     attempt += 1;
                 }
@@ -616,20 +672,8 @@ impl Db {
         let started = std::time::Instant::now();
         self.ping().await?;
         let latency = started.elapsed();
-        let (connections, idle, max_connections) = match &self.pool {
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => pool_state(p),
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => pool_state(p),
-            #[cfg(feature = "mysql")]
-            Pool::MySql(p) => pool_state(p),
-            // Every connection of a mock is the same script: one, always idle.
-            #[cfg(feature = "mock")]
-            Pool::Mock(_) => (1, 1, 1),
-            #[cfg(feature = "mongodb")]
-            Pool::Mongo(_) => unreachable!("handled above"),
-            Pool::None(never) => match *never {},
-        };
+        // Every connection of a mock is the same script: one, always idle.
+        let (connections, idle, max_connections) = self.pool.state().unwrap_or((1, 1, 1));
         Ok(Health {
             latency,
             connections,
@@ -700,6 +744,37 @@ pub(crate) enum PoolSession<'a> {
     allow(unused_variables, unreachable_code)
 )]
 impl Pool {
+    /// The backend this pool connects to.
+    pub(super) fn backend(&self) -> Backend {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => Backend::Sql(Dialect::Sqlite),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => Backend::Sql(Dialect::Postgres),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => Backend::Sql(Dialect::MySql),
+            #[cfg(feature = "mock")]
+            Pool::Mock(mock) => Backend::Sql(mock.dialect()),
+            #[cfg(feature = "mongodb")]
+            Pool::Mongo(_) => Backend::MongoDb,
+            Pool::None(never) => match *never {},
+        }
+    }
+
+    /// Connections open, idle and at most; `None` where the driver does not tell (MongoDB,
+    /// mock).
+    pub(super) fn state(&self) -> Option<(u32, u32, u32)> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => Some(pool_state(p)),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => Some(pool_state(p)),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => Some(pool_state(p)),
+            _ => None,
+        }
+    }
+
     /// Takes a connection from a SQL pool, waiting as `wait` says for a server that refuses
     /// connections (SQLite, a file, never refuses).
     pub(crate) async fn acquire_sql(&self, wait: Wait) -> Result<PooledConn> {
@@ -733,19 +808,7 @@ impl Target for Db {
     type Session<'a> = PoolSession<'a>;
 
     fn target_backend(&self) -> Backend {
-        match &self.pool {
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(_) => Backend::Sql(Dialect::Sqlite),
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(_) => Backend::Sql(Dialect::Postgres),
-            #[cfg(feature = "mysql")]
-            Pool::MySql(_) => Backend::Sql(Dialect::MySql),
-            #[cfg(feature = "mock")]
-            Pool::Mock(mock) => Backend::Sql(mock.dialect()),
-            #[cfg(feature = "mongodb")]
-            Pool::Mongo(_) => Backend::MongoDb,
-            Pool::None(never) => match *never {},
-        }
+        self.pool.backend()
     }
 
     fn stale_statement_retries(&self) -> u32 {
@@ -764,8 +827,7 @@ impl Target for Db {
         if let Pool::Mongo(pool) = &self.pool {
             return Ok(PoolSession::Mongo(pool));
         }
-        self.pool
-            .acquire_sql(Wait::Patient)
+        self.observed_acquire(self.pool.acquire_sql(Wait::Patient))
             .await
             .map(PoolSession::Sql)
     }

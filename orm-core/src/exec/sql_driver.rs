@@ -9,7 +9,7 @@
 
 use std::future::Future;
 
-use super::{Decoder, ExecResult};
+use super::{Decoder, ExecResult, RowStream};
 use crate::error::Result;
 use crate::sql::Compiled;
 
@@ -31,6 +31,14 @@ pub(crate) trait SqlDriver: Send {
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Option<T>>> + Send;
 
+    /// Runs a query and hands its rows over one at a time, each decoded as it arrives
+    /// (constant memory: no row is kept once handed over).
+    fn fetch_stream<T: Send + 'static>(
+        &mut self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> RowStream<'_, T>;
+
     /// Runs a statement that returns no rows.
     fn execute(&mut self, statement: Compiled) -> impl Future<Output = Result<ExecResult>> + Send;
 
@@ -51,7 +59,7 @@ macro_rules! sqlx_backend {
             use sqlx::{AssertSqlSafe, Database};
 
             use super::super::prepared::forget_if_stale;
-            use super::super::{Decoder, ExecResult, RowRef, from_sqlx};
+            use super::super::{Decoder, ExecResult, RowRef, RowStream, from_sqlx};
             use crate::error::Result;
             use crate::sql::Compiled;
 
@@ -82,6 +90,31 @@ macro_rules! sqlx_backend {
                     decoded.push(decode(&RowRef::$variant(&row.map_err(from_sqlx)?))?);
                 }
                 Ok(decoded)
+            }
+
+            /// The rows of `statement` on `conn`, decoded one at a time; an error that tells
+            /// the statement was prepared before a schema change makes `conn` forget its
+            /// statements (after the driver's stream let go of it).
+            pub(crate) fn fetch_stream<T: Send + 'static>(
+                conn: &mut $conn,
+                statement: Compiled,
+                decode: Decoder<T>,
+            ) -> RowStream<'_, T> {
+                Box::pin(async_stream::try_stream! {
+                    let failed = {
+                        let mut rows = bind(statement)?.fetch(&mut *conn);
+                        loop {
+                            match std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+                                Some(Ok(row)) => yield decode(&RowRef::$variant(&row))?,
+                                Some(Err(e)) => break Some(from_sqlx(e)),
+                                None => break None,
+                            }
+                        }
+                    };
+                    if let Some(e) = failed {
+                        forget_if_stale(conn, Err::<(), _>(e)).await?;
+                    }
+                })
             }
 
             pub(crate) async fn fetch_optional<'e, T>(
@@ -147,6 +180,14 @@ macro_rules! sqlx_backend {
                 ) -> Result<Option<T>> {
                     let result = fetch_optional(&mut *self, statement, decode).await;
                     forget_if_stale(self, result).await
+                }
+
+                fn fetch_stream<T: Send + 'static>(
+                    &mut self,
+                    statement: Compiled,
+                    decode: Decoder<T>,
+                ) -> RowStream<'_, T> {
+                    fetch_stream(self, statement, decode)
                 }
 
                 async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {
@@ -237,7 +278,7 @@ macro_rules! on_driver {
 }
 
 #[cfg_attr(not(any(feature = "_sqlx", feature = "mock")), allow(unused_variables))]
-impl SqlConn<'_> {
+impl<'c> SqlConn<'c> {
     /// Runs a query and decodes every row as it arrives.
     pub(crate) async fn fetch_all<T: Send>(
         self,
@@ -254,6 +295,25 @@ impl SqlConn<'_> {
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
         on_driver!(self, fetch_optional(statement, decode))
+    }
+
+    /// Runs a query and hands its rows over one at a time (see [`SqlDriver::fetch_stream`]).
+    pub(crate) fn fetch_stream<T: Send + 'static>(
+        self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> RowStream<'c, T> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            SqlConn::Sqlite(c) => c.fetch_stream(statement, decode),
+            #[cfg(feature = "postgres")]
+            SqlConn::Postgres(c) => c.fetch_stream(statement, decode),
+            #[cfg(feature = "mysql")]
+            SqlConn::MySql(c) => c.fetch_stream(statement, decode),
+            #[cfg(feature = "mock")]
+            SqlConn::Mock(c) => c.fetch_stream(statement, decode),
+            SqlConn::None(never, _) => match never {},
+        }
     }
 
     /// Runs a statement that returns no rows.

@@ -208,6 +208,14 @@ macro_rules! executor_for_target {
                 $crate::exec::target::fetch_optional(self, query, decode).await
             }
 
+            fn fetch_stream<T: Send + 'static>(
+                &self,
+                query: $crate::query::ir::SelectQuery,
+                decode: $crate::exec::Decoder<T>,
+            ) -> $crate::exec::RowStream<'_, T> {
+                $crate::exec::stream::fetch_stream(self, query, decode)
+            }
+
             async fn count(&self, query: $crate::query::ir::SelectQuery) -> $crate::Result<u64> {
                 $crate::exec::target::count(self, query).await
             }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::handles::{Handles, Labels};
 use super::{operation_name, system_name};
 use crate::error::Result;
 use crate::exec::{Executor, Layer, Op, Outcome};
@@ -15,10 +16,14 @@ use crate::exec::{Executor, Layer, Op, Outcome};
 /// or `rollback` — and keeps totals of its own for applications without a recorder
 /// ([`stats`](Metrics::stats)). Clones share the totals.
 ///
+/// Each label set's handles are registered with the recorder once, at its first statement:
+/// install the recorder before the layer runs statements.
+///
 /// [`Error::kind`]: crate::Error::kind
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     totals: Arc<Totals>,
+    handles: Arc<Handles>,
 }
 
 #[derive(Debug, Default)]
@@ -121,21 +126,14 @@ impl Layer for Metrics {
                 e.kind()
             }
         };
-        ::metrics::counter!(
-            "orm_statements_total",
-            "backend" => backend,
-            "model" => model,
-            "operation" => operation,
-            "outcome" => result,
-        )
-        .increment(1);
-        ::metrics::histogram!(
-            "orm_statement_duration_seconds",
-            "backend" => backend,
-            "model" => model,
-            "operation" => operation,
-        )
-        .record(elapsed.as_secs_f64());
+        let handles = self.handles.statement(Labels {
+            backend,
+            model,
+            operation,
+            outcome: result,
+        });
+        handles.count.increment(1);
+        handles.latency.record(elapsed.as_secs_f64());
         outcome
     }
 

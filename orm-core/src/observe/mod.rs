@@ -19,15 +19,22 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Bound values are never recorded, only the statement with its placeholders.
+//! Bound values are not recorded, only the statement with its placeholders, unless
+//! [`Tracing::record_values`] asks for them (and then never those of a redacted column).
 
 #[cfg(feature = "metrics")]
+mod handles;
+#[cfg(feature = "metrics")]
 mod metrics;
+#[cfg(feature = "tracing")]
+mod parameters;
 #[cfg(feature = "tracing")]
 mod tracing;
 
 #[cfg(feature = "metrics")]
 pub use metrics::{Metrics, QueryStats};
+#[cfg(feature = "tracing")]
+pub use parameters::REDACTED;
 #[cfg(feature = "tracing")]
 pub use tracing::Tracing;
 

@@ -1,28 +1,31 @@
 //! [`Tracing`]: one span per statement and per transaction, and slow-statement events.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
+use super::parameters::{Redaction, parameters};
 use super::{operation_name, system_name};
 use crate::error::Result;
-use crate::exec::{Executor, Layer, Op, Outcome};
+use crate::exec::{Executor, Layer, Op, Outcome, ServerInfo};
 
 /// A [`Layer`] that opens a span for every statement, named `"{operation} {table}"` with
 /// OpenTelemetry's database attributes: `db.system.name`, `db.operation.name`,
 /// `db.collection.name`, `db.query.text` (the statement with placeholders; never its values),
 /// `db.response.returned_rows`, `orm.rows_affected`, `error.type` (the [`Error::kind`]), and
-/// `otel.kind = "client"`. Spans nest under the caller's span; a transaction begun through the
+/// `otel.kind = "client"`; with [`server`](Tracing::server), also `db.namespace`,
+/// `server.address` and `server.port`. Spans nest under the caller's span; a transaction begun through the
 /// layer has a span of its own (`transaction`, with `orm.outcome` = `commit` or `rollback`)
 /// that its statements nest under.
 ///
 /// With [`slow_query_threshold`](Tracing::slow_query_threshold), a statement that took longer
 /// is also reported as a `WARN` event of target `orm::slow_query` with its text and duration.
 ///
-/// When no subscriber is interested in the spans, a statement costs the layer a callsite check
-/// and two clock reads; the statement's text is only compiled for an enabled span or a slow
-/// statement.
+/// When no subscriber listens at `INFO` and no slow-statement threshold is set, a statement
+/// costs the layer one atomic load; otherwise the statement's text is compiled only for an
+/// enabled span or a slow-statement check.
 ///
 /// [`Error::kind`]: crate::Error::kind
 #[derive(Debug, Clone, Default)]
@@ -30,6 +33,10 @@ pub struct Tracing {
     slow_query: Option<Duration>,
     /// The span of the transaction this layer instance serves, if any.
     transaction: Option<Span>,
+    /// Where the database is, for `db.namespace` and `server.address`.
+    server: Option<Arc<ServerInfo>>,
+    /// Whose bound values are shown, when they are (`record_values`).
+    values: Option<Arc<Redaction>>,
 }
 
 impl Tracing {
@@ -42,6 +49,41 @@ impl Tracing {
     pub fn slow_query_threshold(mut self, threshold: Duration) -> Self {
         self.slow_query = Some(threshold);
         self
+    }
+
+    /// Records `server`'s database and address on every span: pass
+    /// [`Db::server`](crate::Db::server) (`Tracing::new().server(db.server())`).
+    pub fn server(mut self, server: &ServerInfo) -> Self {
+        self.server = Some(Arc::new(server.clone()));
+        self
+    }
+
+    /// Also records each statement's bound values, by column, in the span field
+    /// `db.query.parameters` (`users.email="ada@example.com", users.id=7`) — except those of a
+    /// column named in `redacted` (any table), shown as [`REDACTED`](super::REDACTED).
+    /// Values of SQL the caller wrote (raw, compiled) have no column to redact by and are
+    /// never recorded. Off by default: values may be personal data.
+    pub fn record_values<S: Into<String>>(mut self, redacted: impl IntoIterator<Item = S>) -> Self {
+        let mut redaction = Redaction::default();
+        for column in redacted {
+            redaction.add(None, column.into());
+        }
+        self.values = Some(Arc::new(redaction));
+        self
+    }
+
+    /// Records the server's attributes on `span`.
+    fn record_server(&self, span: &Span) {
+        let Some(server) = &self.server else { return };
+        if let Some(namespace) = &server.namespace {
+            span.record("db.namespace", namespace.as_str());
+        }
+        if let Some(address) = &server.address {
+            span.record("server.address", address.as_str());
+        }
+        if let Some(port) = server.port {
+            span.record("server.port", port);
+        }
     }
 
     fn statement_span(&self, system: &'static str, operation: &'static str, table: &str) -> Span {
@@ -58,7 +100,11 @@ impl Tracing {
             db.system.name = system,
             db.operation.name = operation,
             db.collection.name = table,
+            db.namespace = Empty,
+            server.address = Empty,
+            server.port = Empty,
             db.query.text = Empty,
+            db.query.parameters = Empty,
             db.response.returned_rows = Empty,
             orm.rows_affected = Empty,
             error.type = Empty,
@@ -72,10 +118,21 @@ impl Layer for Tracing {
         inner: &E,
         op: Op<T>,
     ) -> Result<Outcome<T>> {
+        // Nothing listens at INFO and no slow-statement threshold: the statement runs as if
+        // the layer were not there (one relaxed atomic load).
+        if self.slow_query.is_none() && !tracing::level_enabled!(tracing::Level::INFO) {
+            return op.run(inner).await;
+        }
         let backend = inner.backend();
         let operation = operation_name(&op, backend);
         let table = op.schema().map_or("", |s| s.table);
         let span = self.statement_span(system_name(backend), operation, table);
+        if !span.is_disabled() {
+            self.record_server(&span);
+            if let Some(shown) = self.values.as_deref().and_then(|r| parameters(&op, r)) {
+                span.record("db.query.parameters", shown.as_str());
+            }
+        }
         let slow = self.slow_query;
         // Compiled only for someone who will read it (compiling again costs as much as the
         // executor's own compile).
@@ -126,14 +183,21 @@ impl Layer for Tracing {
     }
 
     fn for_transaction(&self) -> Self {
+        let span = tracing::info_span!(
+            "db.transaction",
+            otel.name = "transaction",
+            otel.kind = "client",
+            db.namespace = Empty,
+            server.address = Empty,
+            server.port = Empty,
+            orm.outcome = Empty,
+        );
+        self.record_server(&span);
         Tracing {
             slow_query: self.slow_query,
-            transaction: Some(tracing::info_span!(
-                "db.transaction",
-                otel.name = "transaction",
-                otel.kind = "client",
-                orm.outcome = Empty,
-            )),
+            transaction: Some(span),
+            server: self.server.clone(),
+            values: self.values.clone(),
         }
     }
 

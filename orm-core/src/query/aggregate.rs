@@ -15,7 +15,7 @@ use super::ir::{
 };
 use super::select::Select;
 use crate::error::{Error, Result};
-use crate::exec::{Executor, RowRef};
+use crate::exec::{Executor, RowRef, RowStream};
 use crate::model::Model;
 use crate::value::FieldType;
 
@@ -366,6 +366,12 @@ impl<M: Model, S: Selection<M>> Projected<M, S> {
     /// Every result row.
     pub async fn all<E: Executor>(self, db: &E) -> Result<Vec<S::Output>> {
         db.fetch_all(self.query, S::decode).await
+    }
+
+    /// Every result row, handed over one at a time as the database returns it (constant
+    /// memory; see [`Select::stream`]).
+    pub fn stream<E: Executor>(self, db: &E) -> RowStream<'_, S::Output> {
+        db.fetch_stream(self.query, S::decode)
     }
 
     /// The first result row; [`Error::NotFound`] if there is none.

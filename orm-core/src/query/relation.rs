@@ -285,18 +285,33 @@ async fn fetch_in<M: Model, E: Executor>(
             OrderBy::column(column, Direction::Asc)
         })
         .collect();
-    let mut rows = Vec::new();
-    for chunk in distinct.chunks(KEYS_PER_QUERY) {
-        let mut query = SelectQuery::new(schema, Projection::Model);
-        query.filter = Some(Condition::InList {
-            column,
-            values: chunk.to_vec(),
-            negated: false,
-        });
-        query.order = order.clone();
-        rows.extend(db.fetch_all(query, decode_model::<M>).await?);
-    }
-    Ok(rows)
+    let fetch = async {
+        let mut rows = Vec::new();
+        for chunk in distinct.chunks(KEYS_PER_QUERY) {
+            let mut query = SelectQuery::new(schema, Projection::Model);
+            query.filter = Some(Condition::InList {
+                column,
+                values: chunk.to_vec(),
+                negated: false,
+            });
+            query.order = order.clone();
+            rows.extend(db.fetch_all(query, decode_model::<M>).await?);
+        }
+        Result::<Vec<M>>::Ok(rows)
+    };
+    // A span per level (feature `tracing`): its statements nest under it, it under the
+    // caller's span.
+    #[cfg(feature = "tracing")]
+    let fetch = tracing::Instrument::instrument(
+        fetch,
+        tracing::info_span!(
+            "orm.eager_load",
+            otel.name = %format_args!("eager load {}", schema.table),
+            db.collection.name = schema.table,
+            orm.keys = distinct.len(),
+        ),
+    );
+    fetch.await
 }
 
 /// The single-column primary key of a row (relations are only built for such keys: a

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use super::column::{Filter, Order};
 use super::ir::{Condition, IndexHint, IndexHintKind, Projection, RowLock, SelectQuery, Statement};
 use crate::error::{Error, Result};
-use crate::exec::Executor;
+use crate::exec::{Executor, RowStream};
 use crate::model::{Model, decode_model, select_query};
 use crate::sql::{Compiled, Dialect, compile, compile_select};
 
@@ -152,6 +152,25 @@ impl<M: Model> Select<M> {
     /// Every matching row.
     pub async fn all<E: Executor>(self, db: &E) -> Result<Vec<M>> {
         db.fetch_all(self.query, decode_model::<M>).await
+    }
+
+    /// Every matching row, handed over one at a time as the database returns it: a read of
+    /// any size in constant memory (a cursor on MongoDB). The stream holds a connection until
+    /// it ends or is dropped (see [`RowStream`]).
+    ///
+    /// ```no_run
+    /// # use orm_core::prelude::*;
+    /// # async fn run<M: Model>(db: &orm_core::Db) -> orm_core::Result<()> {
+    /// use futures_core::Stream;
+    /// let mut rows = M::query().stream(db);
+    /// while let Some(row) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+    ///     let _row: M = row?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    /// (With `futures::TryStreamExt` in scope: `while let Some(row) = rows.try_next().await? {…}`.)
+    pub fn stream<E: Executor>(self, db: &E) -> RowStream<'_, M> {
+        db.fetch_stream(self.query, decode_model::<M>)
     }
 
     /// The first matching row; [`Error::NotFound`] if there is none.

@@ -28,7 +28,8 @@ pub(crate) use errors::from_mongo;
 pub use row::DocumentRow;
 pub(crate) use row::FromBson;
 
-use super::{Decoder, ExecResult, RowRef};
+use super::stream::next;
+use super::{Decoder, ExecResult, RowRef, RowStream};
 use crate::error::{Error, Result};
 use crate::mongo::{
     AggregatePlan, CountPlan, FindPlan, ID_FIELD, SelectPlan, count_plan, delete_filter,
@@ -227,41 +228,56 @@ impl<'a> Target<'a> {
     }
 }
 
-/// Runs a `find` and decodes every document (at most `max`).
-async fn run_find<T>(
+/// Runs a `find`, handing over each document decoded as the cursor reads it.
+fn find_stream<'a, T: Send + 'static>(
+    target: Target<'a>,
+    schema: &'static ModelSchema,
+    plan: FindPlan,
+    decode: Decoder<T>,
+) -> RowStream<'a, T> {
+    Box::pin(async_stream::try_stream! {
+        let coll = target.database.collection::<RawDocumentBuf>(schema.table);
+        let mut options = FindOptions::default();
+        options.sort = plan.sort;
+        options.skip = plan.skip;
+        options.limit = plan.limit;
+        options.projection = Some(plan.projection);
+        let find = coll.find(plan.filter).with_options(options);
+        let map = |e| from_mongo(e, Some(schema));
+        match target.session {
+            None => {
+                let mut cursor = find.await.map_err(map)?;
+                while cursor.advance().await.map_err(map)? {
+                    let row = decode(&RowRef::Document(DocumentRow::new(cursor.current(), schema)))?;
+                    yield row;
+                }
+            }
+            Some(session) => {
+                let mut cursor = find.session(&mut *session).await.map_err(map)?;
+                while cursor.advance(&mut *session).await.map_err(map)? {
+                    let row = decode(&RowRef::Document(DocumentRow::new(cursor.current(), schema)))?;
+                    yield row;
+                }
+            }
+        }
+    })
+}
+
+/// Runs a `find` and decodes every document.
+async fn run_find<T: Send + 'static>(
     target: Target<'_>,
     schema: &'static ModelSchema,
     plan: FindPlan,
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
-    let coll = target.database.collection::<RawDocumentBuf>(schema.table);
-    let mut options = FindOptions::default();
-    options.sort = plan.sort;
-    options.skip = plan.skip;
-    options.limit = plan.limit;
-    options.projection = Some(plan.projection);
-    let find = coll.find(plan.filter).with_options(options);
-    let map = |e| from_mongo(e, Some(schema));
+    collect(find_stream(target, schema, plan, decode)).await
+}
+
+/// Every row of `rows`.
+async fn collect<T>(mut rows: RowStream<'_, T>) -> Result<Vec<T>> {
     let mut out = Vec::new();
-    match target.session {
-        None => {
-            let mut cursor = find.await.map_err(map)?;
-            while cursor.advance().await.map_err(map)? {
-                out.push(decode(&RowRef::Document(DocumentRow::new(
-                    cursor.current(),
-                    schema,
-                )))?);
-            }
-        }
-        Some(session) => {
-            let mut cursor = find.session(&mut *session).await.map_err(map)?;
-            while cursor.advance(&mut *session).await.map_err(map)? {
-                out.push(decode(&RowRef::Document(DocumentRow::new(
-                    cursor.current(),
-                    schema,
-                )))?);
-            }
-        }
+    while let Some(row) = next(&mut rows).await {
+        out.push(row?);
     }
     Ok(out)
 }
@@ -284,86 +300,132 @@ impl Shape {
     }
 }
 
+/// Runs an `aggregate` pipeline on `schema`'s collection, handing over each document decoded
+/// as the cursor reads it; `empty_row` (if any) is handed over when the pipeline returned none.
+fn aggregate_stream<'a, T: Send + 'static>(
+    target: Target<'a>,
+    schema: &'static ModelSchema,
+    pipeline: Vec<Document>,
+    shape: Shape,
+    empty_row: Option<Document>,
+    decode: Decoder<T>,
+) -> RowStream<'a, T> {
+    Box::pin(async_stream::try_stream! {
+        let coll = target.database.collection::<Document>(schema.table);
+        let aggregate = coll.aggregate(pipeline);
+        let map = |e| from_mongo(e, Some(schema));
+        let mut any = false;
+        match target.session {
+            None => {
+                let mut cursor = aggregate.await.map_err(map)?;
+                while cursor.advance().await.map_err(map)? {
+                    any = true;
+                    let row = decode(&RowRef::Document(shape.row(cursor.current())))?;
+                    yield row;
+                }
+            }
+            Some(session) => {
+                let mut cursor = aggregate.session(&mut *session).await.map_err(map)?;
+                while cursor.advance(&mut *session).await.map_err(map)? {
+                    any = true;
+                    let row = decode(&RowRef::Document(shape.row(cursor.current())))?;
+                    yield row;
+                }
+            }
+        }
+        if let Some(empty) = empty_row.filter(|_| !any) {
+            // `$group` by `null` over no document: SQL's one row of COUNT 0 and NULLs.
+            let raw = RawDocumentBuf::try_from(&empty)
+                .map_err(|e| Error::InvalidQuery(e.to_string()))?;
+            let row = decode(&RowRef::Document(DocumentRow::output(&raw)))?;
+            yield row;
+        }
+    })
+}
+
 /// Runs an `aggregate` pipeline on `schema`'s collection and decodes every document.
-async fn run_aggregate<T>(
+async fn run_aggregate<T: Send + 'static>(
     target: Target<'_>,
     schema: &'static ModelSchema,
     pipeline: Vec<Document>,
     shape: Shape,
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
-    let coll = target.database.collection::<Document>(schema.table);
-    let aggregate = coll.aggregate(pipeline);
-    let map = |e| from_mongo(e, Some(schema));
-    let mut out = Vec::new();
-    match target.session {
-        None => {
-            let mut cursor = aggregate.await.map_err(map)?;
-            while cursor.advance().await.map_err(map)? {
-                out.push(decode(&RowRef::Document(shape.row(cursor.current())))?);
-            }
-        }
-        Some(session) => {
-            let mut cursor = aggregate.session(&mut *session).await.map_err(map)?;
-            while cursor.advance(&mut *session).await.map_err(map)? {
-                out.push(decode(&RowRef::Document(shape.row(cursor.current())))?);
-            }
-        }
-    }
-    Ok(out)
+    collect(aggregate_stream(
+        target, schema, pipeline, shape, None, decode,
+    ))
+    .await
 }
 
-/// Runs a select that returns rows (`max`: at most one, for `fetch_optional`).
-async fn fetch<T>(
-    target: Target<'_>,
+/// The rows of a select (`one`: at most one, for `fetch_optional`).
+fn select_stream<'a, T: Send + 'static>(
+    target: Target<'a>,
     query: SelectQuery,
     decode: Decoder<T>,
     one: bool,
-) -> Result<Vec<T>> {
+) -> Result<RowStream<'a, T>> {
     let schema = query.schema;
     let limit_one = |pipeline: &mut Vec<Document>| {
         if one {
             pipeline.push(doc! { "$limit": 1 });
         }
     };
-    match select_plan(&query)? {
+    Ok(match select_plan(&query)? {
         SelectPlan::Find(mut plan) | SelectPlan::Exists(mut plan) => {
             if one {
                 plan.limit = Some(plan.limit.map_or(1, |l| l.min(1)));
             }
-            run_find(target, schema, plan, decode).await
+            find_stream(target, schema, plan, decode)
         }
         SelectPlan::Join(mut pipeline) => {
             let joined = query.join.as_ref().expect("a join plan has a join").schema;
             limit_one(&mut pipeline);
             let shape = Shape::Joined(schema, joined);
-            run_aggregate(target, schema, pipeline, shape, decode).await
+            aggregate_stream(target, schema, pipeline, shape, None, decode)
         }
         SelectPlan::Aggregate(AggregatePlan {
             mut pipeline,
             empty_row,
         }) => {
             limit_one(&mut pipeline);
-            let rows = run_aggregate(target, schema, pipeline, Shape::Output, decode).await?;
-            match empty_row {
-                // `$group` by `null` over no document: SQL's one row of COUNT 0 and NULLs.
-                Some(row) if rows.is_empty() => {
-                    let raw = RawDocumentBuf::try_from(&row)
-                        .map_err(|e| Error::InvalidQuery(e.to_string()))?;
-                    Ok(vec![decode(&RowRef::Document(DocumentRow::output(&raw)))?])
-                }
-                _ => Ok(rows),
-            }
+            aggregate_stream(target, schema, pipeline, Shape::Output, empty_row, decode)
         }
-        SelectPlan::Count(_) | SelectPlan::JoinCount(_) => Err(Error::InvalidQuery(format!(
-            "a count of `{}` returns a number, not rows; use `count()`",
-            schema.table
-        ))),
-    }
+        SelectPlan::Count(_) | SelectPlan::JoinCount(_) => {
+            return Err(Error::InvalidQuery(format!(
+                "a count of `{}` returns a number, not rows; use `count()`",
+                schema.table
+            )));
+        }
+    })
+}
+
+/// Runs a select that returns rows (`one`: at most one, for `fetch_optional`).
+async fn fetch<T: Send + 'static>(
+    target: Target<'_>,
+    query: SelectQuery,
+    decode: Decoder<T>,
+    one: bool,
+) -> Result<Vec<T>> {
+    collect(select_stream(target, query, decode, one)?).await
+}
+
+/// Runs a select and hands over each document decoded as the cursor reads it.
+pub(crate) fn fetch_stream<T: Send + 'static>(
+    mut target: Target<'_>,
+    mut query: SelectQuery,
+    decode: Decoder<T>,
+) -> RowStream<'_, T> {
+    Box::pin(async_stream::try_stream! {
+        subquery::resolve_select(&mut target, &mut query).await?;
+        let mut rows = select_stream(target, query, decode, false)?;
+        while let Some(row) = next(&mut rows).await {
+            yield row?;
+        }
+    })
 }
 
 /// Runs a select and decodes every document.
-pub(crate) async fn fetch_all<T>(
+pub(crate) async fn fetch_all<T: Send + 'static>(
     mut target: Target<'_>,
     mut query: SelectQuery,
     decode: Decoder<T>,
@@ -373,7 +435,7 @@ pub(crate) async fn fetch_all<T>(
 }
 
 /// Runs a select and decodes the first document, if any.
-pub(crate) async fn fetch_optional<T>(
+pub(crate) async fn fetch_optional<T: Send + 'static>(
     mut target: Target<'_>,
     mut query: SelectQuery,
     decode: Decoder<T>,

@@ -1,0 +1,189 @@
+//! A tamper-evident audit trail of every write (feature `audit`).
+//!
+//! [`Db::audited`](crate::Db::audited) wraps a database so that every write made through it —
+//! insert, upsert, update, delete, bulk update and delete, and raw SQL — leaves an
+//! [`AuditRecord`] in the table `orm_audit_log`, with the actor, trace id and request id of
+//! the task's [`AuditContext`], the table, the keys of the rows written and, when asked for,
+//! the values written ([`Audit::record_changes`], with [`Audit::redact`] for secrets).
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")]
+//! # async fn run() -> orm_core::Result<()> {
+//! use orm_core::audit::{self, Audit, AuditContext};
+//!
+//! let db = orm_core::Db::connect("sqlite::memory:").await?;
+//! audit::create_tables(&db).await?;
+//! let audited = db.audited(Audit::new().record_changes().redact("password"));
+//! AuditContext::new()
+//!     .with_actor("admin")
+//!     .with_request_id("req-1")
+//!     .scope(audited.execute_raw("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+//!     .await?;
+//! assert!(audit::verify(&db).await?.is_intact());
+//! # Ok(()) }
+//! # use orm_core::Executor;
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **Same transaction.** A record is written in the transaction of the write it records: a
+//!   write made on the audited handle directly runs in a transaction of its own with its
+//!   record; in a transaction begun on it, the records of all its writes are appended just
+//!   before it commits. A rolled-back (or dropped) transaction leaves no record, and a
+//!   failed append aborts the commit.
+//! - **Chained.** Each record carries the SHA-256 of its own content and of the record before
+//!   it ([`AuditRecord::canonical_bytes`] defines the encoding); the head row
+//!   (`orm_audit_head`) holds the last one's.
+//! - **Never forked.** Appending locks the head row (`SELECT … FOR UPDATE` on PostgreSQL and
+//!   MySQL; SQLite's single writer), so concurrent transactions append one after the other.
+//!   MongoDB has no lock to wait on: of two transactions appending at once, the second fails
+//!   (a write conflict on the head, or a duplicate `seq`, the log's key) and rolls back, to be
+//!   retried; either way `seq` being the key rules out two records at one position.
+//! - **Verifiable.** [`verify`] names each row edited, deleted or inserted behind the
+//!   audit's back ([`ChainReport::breaks`]).
+//! - **No secret in the clear.** Bound values are recorded only with
+//!   [`Audit::record_changes`], and never those of a column [`redact`](Audit::redact)ed;
+//!   statement text is recorded with placeholders only.
+//!
+//! # What a record holds
+//!
+//! - insert and upsert: one record per row, with its key (the row's key values, or the key
+//!   the database generated for a one-row insert; `NULL` for generated keys of a many-row
+//!   insert) and, with `record_changes`, the values inserted.
+//! - update and delete: one record per statement with the affected row count. `row_key`
+//!   holds the keys the filter names (`key = v`, `key IN (…)`, `=` on every column of a
+//!   composite key, alone or AND-ed with further conditions, in which case only some of them
+//!   may have matched: `rows_affected` says how many did). For any other filter `row_key` is
+//!   `NULL` and `statement` holds the statement's SQL text with placeholders (`NULL` on
+//!   MongoDB); the keys of such rows are not known. With `record_changes`, an update's
+//!   record holds the assigned values (an increment as `column + delta`); before-images
+//!   are not recorded.
+//! - raw SQL ([`Executor::execute_raw`](crate::Executor::execute_raw), `execute_compiled`):
+//!   one record with the SQL text (placeholders, never values), `table_name` `NULL`. DDL on
+//!   MySQL/MariaDB commits the transaction it runs in, so its record is written after it, in
+//!   a transaction of its own, not atomically with it.
+//!
+//! # Cost
+//!
+//! A transaction with writes costs three statements more at commit — lock the head, insert
+//! its records (one insert per 500), move the head — however many writes it made. A write
+//! outside a transaction also pays for the transaction around it (`BEGIN`, `COMMIT`).
+//! Reads cost nothing.
+//!
+//! # Tables
+//!
+//! [`create_tables`] creates `orm_audit_log` and `orm_audit_head` (their schemas are
+//! [`AUDIT_LOG`] and [`AUDIT_HEAD`], for migrations that create them instead); the head row
+//! is created on the first append when missing.
+
+mod capture;
+mod context;
+mod layer;
+mod table;
+mod verify;
+
+use std::sync::Arc;
+
+pub use capture::REDACTED;
+pub use context::AuditContext;
+pub use layer::{AuditLayer, Audited};
+pub use table::{AUDIT_HEAD, AUDIT_LOG, AuditRecord, GENESIS_HASH};
+pub use verify::{BreakKind, ChainBreak, ChainReport, verify};
+
+use crate::error::{Error, Result};
+use crate::exec::{Backend, Db, Executor};
+use crate::query::ir::{Projection, SelectQuery};
+
+/// What the audit records (see the [module docs](self)): build it, then hand it to
+/// [`Db::audited`](crate::Db::audited).
+#[derive(Debug, Clone, Default)]
+pub struct Audit {
+    config: Arc<Config>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Config {
+    record_changes: bool,
+    /// `(table, column)`; a `None` table redacts the column in every table.
+    redacted: Vec<(Option<String>, String)>,
+}
+
+impl Audit {
+    /// An audit that records keys, not values.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also records the values each write sets (inserted rows, assigned columns) in
+    /// [`AuditRecord::changes`].
+    pub fn record_changes(mut self) -> Self {
+        Arc::make_mut(&mut self.config).record_changes = true;
+        self
+    }
+
+    /// Never records the value of a column named `column`, in any table: it reads
+    /// [`REDACTED`].
+    pub fn redact(mut self, column: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.config)
+            .redacted
+            .push((None, column.into()));
+        self
+    }
+
+    /// Never records the value of `table`'s column `column`.
+    pub fn redact_in(mut self, table: impl Into<String>, column: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.config)
+            .redacted
+            .push((Some(table.into()), column.into()));
+        self
+    }
+
+    /// Whether written values are recorded.
+    pub fn records_changes(&self) -> bool {
+        self.config.record_changes
+    }
+
+    /// Whether `table`'s column `column` is redacted.
+    pub fn is_redacted(&self, table: &str, column: &str) -> bool {
+        self.config
+            .redacted
+            .iter()
+            .any(|(t, c)| c == column && t.as_deref().is_none_or(|t| t == table))
+    }
+}
+
+/// Creates the audit tables unless they exist, and the empty chain's head row. Run it on the
+/// plain database (not the audited handle), once, like a migration.
+///
+/// On MongoDB the collections are created by their first write; this creates the head.
+pub async fn create_tables(db: &Db) -> Result<()> {
+    if let Backend::Sql(dialect) = db.backend() {
+        for schema in [&AUDIT_LOG, &AUDIT_HEAD] {
+            for statement in crate::sql::ddl::create_table(schema, dialect, true)? {
+                db.execute_raw(&statement).await?;
+            }
+        }
+    }
+    db.execute(layer::seed_head()).await?;
+    Ok(())
+}
+
+/// Every record of the log, in chain order (reads the whole table).
+pub async fn records<E: Executor>(db: &E) -> Result<Vec<AuditRecord>> {
+    let mut rows = db
+        .fetch_all(
+            SelectQuery::new(&AUDIT_LOG, Projection::Model),
+            AuditRecord::decode,
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Database { .. } => Error::Config(format!(
+                "cannot read the audit log `{}`: {e}; create it with \
+                 `orm::audit::create_tables`",
+                AUDIT_LOG.table
+            )),
+            other => other,
+        })?;
+    rows.sort_by_key(|r| r.seq);
+    Ok(rows)
+}

@@ -1,0 +1,257 @@
+//! The audit tables — the log (`orm_audit_log`) and its chain head (`orm_audit_head`) — as
+//! static schemas, their rows, and the canonical encoding each record's hash is taken over.
+
+use sha2::{Digest, Sha256};
+
+use crate::error::Result;
+use crate::exec::RowRef;
+use crate::schema::{ColumnSchema, ColumnType, ModelSchema};
+use crate::value::{FieldType, Value};
+
+/// The `prev_hash` of the first record: 64 zeros.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The first bytes of every record's canonical encoding (its version).
+const ENCODING_TAG: &[u8] = b"orm-audit-v1";
+
+/// The key of the chain head's only row.
+pub(crate) const HEAD_ID: i32 = 1;
+
+/// A plain column: no default, length, collation or generated value.
+pub(crate) const fn column(
+    name: &'static str,
+    ty: ColumnType,
+    nullable: bool,
+    key: bool,
+) -> ColumnSchema {
+    ColumnSchema {
+        name,
+        field: name,
+        ty,
+        nullable,
+        primary_key: key,
+        auto_increment: false,
+        default: None,
+        max_length: None,
+        collation: None,
+        precision: None,
+        allowed_values: None,
+        renamed_from: None,
+    }
+}
+
+static LOG_COLUMNS: [ColumnSchema; 13] = [
+    column("seq", ColumnType::BigInt, false, true),
+    column("recorded_at_us", ColumnType::BigInt, false, false),
+    column("actor", ColumnType::Text, true, false),
+    column("trace_id", ColumnType::Text, true, false),
+    column("request_id", ColumnType::Text, true, false),
+    column("operation", ColumnType::Text, false, false),
+    column("table_name", ColumnType::Text, true, false),
+    column("row_key", ColumnType::Text, true, false),
+    column("changes", ColumnType::Text, true, false),
+    column("statement", ColumnType::Text, true, false),
+    column("rows_affected", ColumnType::BigInt, false, false),
+    column("prev_hash", ColumnType::Text, false, false),
+    column("hash", ColumnType::Text, false, false),
+];
+
+/// The audit log table, `orm_audit_log`: one [`AuditRecord`] per row, keyed by `seq`.
+pub static AUDIT_LOG: ModelSchema = ModelSchema {
+    name: "AuditRecord",
+    table: "orm_audit_log",
+    columns: &LOG_COLUMNS,
+    primary_key: &[0],
+    indexes: &[],
+    foreign_keys: &[],
+    renamed_from: None,
+};
+
+static HEAD_COLUMNS: [ColumnSchema; 3] = [
+    column("id", ColumnType::Int, false, true),
+    column("seq", ColumnType::BigInt, false, false),
+    column("hash", ColumnType::Text, false, false),
+];
+
+/// The chain head, `orm_audit_head`: one row (`id = 1`) with the `seq` and `hash` of the last
+/// record. Appending transactions lock it (`SELECT … FOR UPDATE`), which serializes them, and
+/// [`verify`](super::verify) compares it with the log's last row, which finds deleted tail rows.
+pub static AUDIT_HEAD: ModelSchema = ModelSchema {
+    name: "AuditHead",
+    table: "orm_audit_head",
+    columns: &HEAD_COLUMNS,
+    primary_key: &[0],
+    indexes: &[],
+    foreign_keys: &[],
+    renamed_from: None,
+};
+
+/// One row of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Position in the chain, from 1 with no gaps.
+    pub seq: i64,
+    /// When the write was made (microseconds since the Unix epoch, the writer's clock).
+    pub recorded_at_us: i64,
+    /// [`AuditContext::actor`](super::AuditContext::actor) of the writing task.
+    pub actor: Option<String>,
+    /// [`AuditContext::trace_id`](super::AuditContext::trace_id) of the writing task.
+    pub trace_id: Option<String>,
+    /// [`AuditContext::request_id`](super::AuditContext::request_id) of the writing task.
+    pub request_id: Option<String>,
+    /// `insert`, `upsert`, `update`, `delete`, or `raw` (SQL text the caller wrote).
+    pub operation: String,
+    /// The table written; `NULL` for raw SQL.
+    pub table_name: Option<String>,
+    /// The keys of the rows written, as JSON: an array of keys, each an array of the
+    /// primary-key values in key order (`[[7]]`, `[[1],[2]]`, `[[3,"eu"]]`); `NULL` when
+    /// unknown (see the module docs).
+    pub row_key: Option<String>,
+    /// The written values as a JSON object by column (redacted columns read
+    /// `"[redacted]"`), when the audit records changes; `NULL` otherwise.
+    pub changes: Option<String>,
+    /// The statement with placeholders (never bound values): raw SQL, and bulk writes whose
+    /// keys are unknown.
+    pub statement: Option<String>,
+    /// The rows the write reported as affected (1 per inserted row's record).
+    pub rows_affected: i64,
+    /// The previous record's `hash` ([`GENESIS_HASH`] for the first).
+    pub prev_hash: String,
+    /// SHA-256, lowercase hex, of this record's [canonical encoding](AuditRecord::canonical_bytes).
+    pub hash: String,
+}
+
+impl AuditRecord {
+    /// The bytes the record's hash is taken over: `orm-audit-v1`, then every column but `hash`
+    /// in table order — an integer as `0x01` and its 8 bytes big-endian, a text as `0x01`,
+    /// its UTF-8 length as 8 bytes big-endian and its bytes, a `NULL` as `0x00`. Every field
+    /// has a length or a fixed size, so two different records never encode alike; `prev_hash`
+    /// is inside, which chains each record to the one before.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(ENCODING_TAG);
+        let int = |out: &mut Vec<u8>, n: i64| {
+            out.push(1);
+            out.extend_from_slice(&n.to_be_bytes());
+        };
+        let text = |out: &mut Vec<u8>, s: Option<&str>| match s {
+            None => out.push(0),
+            Some(s) => {
+                out.push(1);
+                out.extend_from_slice(&(s.len() as u64).to_be_bytes());
+                out.extend_from_slice(s.as_bytes());
+            }
+        };
+        int(&mut out, self.seq);
+        int(&mut out, self.recorded_at_us);
+        text(&mut out, self.actor.as_deref());
+        text(&mut out, self.trace_id.as_deref());
+        text(&mut out, self.request_id.as_deref());
+        text(&mut out, Some(&self.operation));
+        text(&mut out, self.table_name.as_deref());
+        text(&mut out, self.row_key.as_deref());
+        text(&mut out, self.changes.as_deref());
+        text(&mut out, self.statement.as_deref());
+        int(&mut out, self.rows_affected);
+        text(&mut out, Some(&self.prev_hash));
+        out
+    }
+
+    /// The hash this record's content gives (what `hash` holds unless the row was edited).
+    pub fn content_hash(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical_bytes()))
+    }
+
+    /// The row's values, in [`AUDIT_LOG`] column order.
+    pub(crate) fn into_values(self) -> Vec<Value> {
+        vec![
+            FieldType::into_value(self.seq),
+            FieldType::into_value(self.recorded_at_us),
+            FieldType::into_value(self.actor),
+            FieldType::into_value(self.trace_id),
+            FieldType::into_value(self.request_id),
+            FieldType::into_value(self.operation),
+            FieldType::into_value(self.table_name),
+            FieldType::into_value(self.row_key),
+            FieldType::into_value(self.changes),
+            FieldType::into_value(self.statement),
+            FieldType::into_value(self.rows_affected),
+            FieldType::into_value(self.prev_hash),
+            FieldType::into_value(self.hash),
+        ]
+    }
+
+    /// Decodes a row selected with every [`AUDIT_LOG`] column.
+    pub(crate) fn decode(row: &RowRef<'_>) -> Result<AuditRecord> {
+        Ok(AuditRecord {
+            seq: FieldType::decode(row, 0)?,
+            recorded_at_us: FieldType::decode(row, 1)?,
+            actor: FieldType::decode(row, 2)?,
+            trace_id: FieldType::decode(row, 3)?,
+            request_id: FieldType::decode(row, 4)?,
+            operation: FieldType::decode(row, 5)?,
+            table_name: FieldType::decode(row, 6)?,
+            row_key: FieldType::decode(row, 7)?,
+            changes: FieldType::decode(row, 8)?,
+            statement: FieldType::decode(row, 9)?,
+            rows_affected: FieldType::decode(row, 10)?,
+            prev_hash: FieldType::decode(row, 11)?,
+            hash: FieldType::decode(row, 12)?,
+        })
+    }
+}
+
+/// The chain head: the `seq` and `hash` of the last record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl Head {
+    /// Decodes a row selected with every [`AUDIT_HEAD`] column.
+    pub(crate) fn decode(row: &RowRef<'_>) -> Result<Head> {
+        Ok(Head {
+            seq: FieldType::decode(row, 1)?,
+            hash: FieldType::decode(row, 2)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> AuditRecord {
+        AuditRecord {
+            seq: 1,
+            recorded_at_us: 1_700_000_000_000_000,
+            actor: Some("alice".into()),
+            trace_id: None,
+            request_id: Some("r1".into()),
+            operation: "insert".into(),
+            table_name: Some("users".into()),
+            row_key: Some("[[1]]".into()),
+            changes: None,
+            statement: None,
+            rows_affected: 1,
+            prev_hash: GENESIS_HASH.into(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn every_field_is_inside_the_hash() {
+        let base = record().content_hash();
+        let mut moved = record();
+        // The same characters split differently between two fields hash differently.
+        moved.actor = Some("alicer1".into());
+        moved.request_id = None;
+        assert_ne!(moved.content_hash(), base);
+        let mut relinked = record();
+        relinked.prev_hash = "1".repeat(64);
+        assert_ne!(relinked.content_hash(), base);
+        assert_eq!(record().content_hash(), base);
+        assert_eq!(base.len(), 64);
+    }
+}

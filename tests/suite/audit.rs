@@ -1,0 +1,318 @@
+//! The audit trail (`orm::audit`): a record for every write, in the write's transaction,
+//! hash-chained, verified, redacted; on every backend.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use orm::audit::{self, Audit, AuditContext, AuditRecord, BreakKind, REDACTED};
+use orm::exec::{Begin, Finish, Layer, Op, Outcome};
+use orm::prelude::*;
+use orm::{Backend, Error, Executor, OnConflict, Result};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "audit_accounts")]
+struct Account {
+    #[orm(primary_key, auto_increment)]
+    id: i64,
+    #[orm(unique, max_length = 60)]
+    name: String,
+    #[orm(max_length = 60)]
+    password: String,
+    balance: i64,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "audit_notes")]
+struct Note {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(max_length = 60)]
+    body: String,
+}
+
+/// A value that must never be recorded.
+const SECRET: &str = "hunter2-never-audited";
+
+fn account(name: &str, balance: i64) -> Account {
+    Account {
+        id: 0,
+        name: name.into(),
+        password: SECRET.into(),
+        balance,
+    }
+}
+
+fn note(id: i64, body: &str) -> Note {
+    Note {
+        id,
+        body: body.into(),
+    }
+}
+
+/// Counts the operations that reach the layer below the audit (the writes and the audit's
+/// own statements).
+#[derive(Clone, Default)]
+struct Count(Arc<AtomicU64>);
+
+impl Count {
+    fn take(&self) -> u64 {
+        self.0.swap(0, Ordering::SeqCst)
+    }
+}
+
+impl Layer for Count {
+    async fn call<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        op: Op<T>,
+    ) -> Result<Outcome<T>> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        op.run(inner).await
+    }
+}
+
+async fn setup(db: &Db) -> Result<()> {
+    db.create_table::<Account>().await?;
+    db.create_table::<Note>().await?;
+    audit::create_tables(db).await
+}
+
+fn context() -> AuditContext {
+    AuditContext::new()
+        .with_actor("alice")
+        .with_trace_id("trace-1")
+        .with_request_id("req-1")
+}
+
+fn ops(records: &[AuditRecord]) -> Vec<(&str, Option<&str>, Option<&str>, i64)> {
+    records
+        .iter()
+        .map(|r| {
+            (
+                r.operation.as_str(),
+                r.table_name.as_deref(),
+                r.row_key.as_deref(),
+                r.rows_affected,
+            )
+        })
+        .collect()
+}
+
+suite! {
+    async fn every_write_is_recorded_with_its_context_keys_and_values(db) {
+        setup(db).await?;
+        let audited = db.audited(Audit::new().record_changes().redact("password"));
+        let (ada, bob) = context()
+            .scope(async {
+                let ada = account("ada", 10).insert(&audited).await?;
+                let mut bob = account("bob", 20).insert(&audited).await?;
+                bob.balance = 25;
+                bob.update(&audited).await?;
+                Note::insert_many(&audited, &[note(1, "a"), note(2, "b")]).await?;
+                Note::upsert_many(&audited, &[note(2, "b2")], OnConflict::on(Note::ID).update(Note::BODY)).await?;
+                Note::update_many().set(Note::BODY, "z").filter(Note::ID.in_list([1, 2])).execute(&audited).await?;
+                Note::delete_many().filter(Note::BODY.eq("z")).execute(&audited).await?;
+                Result::Ok((ada, bob))
+            })
+            .await?;
+        // Reads are not recorded; the data is what was written.
+        assert_eq!(Account::find(&audited, ada.id).await?, Some(ada.clone()));
+        assert_eq!(Account::find(db, bob.id).await?.map(|b| b.balance), Some(25));
+        assert_eq!(Note::query().count(db).await?, 0);
+
+        let records = audit::records(db).await?;
+        let (a, b) = (format!("[[{}]]", ada.id), format!("[[{}]]", bob.id));
+        let delete_text = records.get(7).and_then(|r| r.statement.clone());
+        assert_eq!(
+            ops(&records),
+            [
+                ("insert", Some("audit_accounts"), Some(a.as_str()), 1),
+                ("insert", Some("audit_accounts"), Some(b.as_str()), 1),
+                ("update", Some("audit_accounts"), Some(b.as_str()), 1),
+                ("insert", Some("audit_notes"), Some("[[1]]"), 1),
+                ("insert", Some("audit_notes"), Some("[[2]]"), 1),
+                ("upsert", Some("audit_notes"), Some("[[2]]"), 1),
+                ("update", Some("audit_notes"), Some("[[1],[2]]"), 2),
+                // Not by key: the statement says which rows.
+                ("delete", Some("audit_notes"), None, 2),
+            ]
+        );
+        assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
+        for r in &records {
+            assert_eq!(r.actor.as_deref(), Some("alice"));
+            assert_eq!(r.trace_id.as_deref(), Some("trace-1"));
+            assert_eq!(r.request_id.as_deref(), Some("req-1"));
+            assert!(!format!("{r:?}").contains(SECRET), "a redacted value was recorded: {r:#?}");
+        }
+        let changes: serde_json::Value = serde_json::from_str(records[0].changes.as_deref().unwrap()).unwrap();
+        assert_eq!(changes, serde_json::json!({"name": "ada", "password": REDACTED, "balance": 10}));
+        let changes: serde_json::Value = serde_json::from_str(records[2].changes.as_deref().unwrap()).unwrap();
+        assert_eq!(changes, serde_json::json!({"name": "bob", "password": REDACTED, "balance": 25}));
+        assert_eq!(records[6].changes.as_deref(), Some(r#"{"body":"z"}"#));
+        if db.backend() == Backend::MongoDb {
+            assert_eq!(delete_text, None);
+        } else {
+            let text = delete_text.expect("the bulk delete's statement");
+            assert!(text.starts_with("DELETE") && text.contains("audit_notes") && !text.contains("'z'"), "{text}");
+            // Raw SQL: the text, no table.
+            audited.execute_raw("UPDATE audit_notes SET body = 'x' WHERE 1 = 0").await?;
+            let raw = audit::records(db).await?.pop().unwrap();
+            assert_eq!((raw.operation.as_str(), raw.table_name, raw.actor), ("raw", None, None));
+            assert_eq!(raw.statement.as_deref(), Some("UPDATE audit_notes SET body = 'x' WHERE 1 = 0"));
+        }
+        let report = audit::verify(db).await?;
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.rows, report.head_seq as u64);
+        Ok(())
+    }
+
+    async fn a_rolled_back_write_leaves_no_record_and_a_committed_one_its_records(db) {
+        setup(db).await?;
+        let audited = db.audited(Audit::new());
+        let failed: std::result::Result<(), Error> = audited
+            .transaction(|tx| async move {
+                note(1, "kept?").insert(&tx).await?;
+                Err(Error::InvalidQuery("the body gives up".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        let tx = Begin::begin(&audited).await?;
+        note(2, "rolled back").insert(&tx).await?;
+        tx.rollback().await?;
+        assert_eq!(Note::query().count(db).await?, 0);
+        assert!(audit::records(db).await?.is_empty());
+
+        audited
+            .transaction(|tx| async move {
+                note(3, "a").insert(&tx).await?;
+                note(4, "b").insert(&tx).await?;
+                Result::Ok(())
+            })
+            .await?;
+        let records = audit::records(db).await?;
+        assert_eq!(records.iter().map(|r| r.row_key.as_deref()).collect::<Vec<_>>(), [Some("[[3]]"), Some("[[4]]")]);
+        assert_eq!(records[1].prev_hash, records[0].hash);
+        assert_eq!(records[0].prev_hash, audit::GENESIS_HASH);
+        // A failing write is not recorded either.
+        assert!(note(3, "again").insert(&audited).await.is_err());
+        assert_eq!(audit::records(db).await?.len(), 2);
+        assert!(audit::verify(db).await?.is_intact());
+        Ok(())
+    }
+
+    async fn the_audit_costs_three_statements_per_transaction(db) {
+        setup(db).await?;
+        let count = Count::default();
+        let audited = db.layer(count.clone()).audited(Audit::new());
+        note(1, "a").insert(&audited).await?;
+        // The insert, then: lock the head, insert the record, move the head.
+        assert_eq!(count.take(), 4);
+        audited
+            .transaction(|tx| async move {
+                for id in 2..=6 {
+                    note(id, "b").insert(&tx).await?;
+                }
+                Result::Ok(())
+            })
+            .await?;
+        assert_eq!(count.take(), 5 + 3);
+        assert_eq!(Note::query().count(&audited).await?, 6);
+        assert_eq!(count.take(), 1);
+        assert_eq!(audit::records(db).await?.len(), 6);
+        Ok(())
+    }
+
+    #[needs_real_mongodb("nx-27017 runs concurrent transactions as savepoints of one SQLite transaction: one's abort removes the others' savepoints")]
+    async fn concurrent_transactions_never_fork_the_chain(db) {
+        setup(db).await?;
+        let audited = db.audited(Audit::new());
+        let sql = db.backend().is_sql();
+        let writers = (1..=8).map(|id| {
+            let audited = audited.clone();
+            tokio::spawn(async move {
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    let written = AuditContext::new()
+                        .with_actor(format!("writer-{id}"))
+                        .scope(audited.transaction(|tx| async move {
+                            note(id, "w").insert(&tx).await?;
+                            tokio::task::yield_now().await;
+                            note(id + 100, "w").insert(&tx).await?;
+                            Result::Ok(())
+                        }))
+                        .await;
+                    match written {
+                        Ok(()) => return Result::Ok(attempts),
+                        // MongoDB does not wait for the head: the second of two transactions
+                        // appending at once fails (a write conflict; on the test server the
+                        // duplicate `seq`), rolls back, and is retried.
+                        Err(e) if !sql && attempts < 50 => {
+                            assert!(matches!(e, Error::UniqueViolation { .. } | Error::SerializationFailure { .. }), "{e:?}");
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            })
+        });
+        for writer in writers.collect::<Vec<_>>() {
+            let attempts = writer.await.expect("the writer task")?;
+            if sql {
+                assert_eq!(attempts, 1, "SQL appenders wait for the head lock instead of failing");
+            }
+        }
+        assert_eq!(Note::query().count(db).await?, 16);
+        let records = audit::records(db).await?;
+        assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=16).collect::<Vec<_>>());
+        // Each transaction's two records are adjacent.
+        for pair in records.chunks(2) {
+            assert_eq!(pair[0].actor, pair[1].actor);
+        }
+        let report = audit::verify(db).await?;
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.head_seq, 16);
+        Ok(())
+    }
+
+    #[requires(sql)]
+    async fn verify_names_the_row_edited_deleted_or_inserted_by_raw_sql(db) {
+        setup(db).await?;
+        let audited = db.audited(Audit::new());
+        for id in 1..=4 {
+            note(id, "n").insert(&audited).await?;
+        }
+        assert!(audit::verify(db).await?.is_intact());
+        let breaks = |report: audit::ChainReport| -> Vec<(i64, BreakKind)> {
+            report.breaks.into_iter().map(|b| (b.seq, b.kind)).collect()
+        };
+
+        db.execute_raw("UPDATE orm_audit_log SET actor = 'mallory' WHERE seq = 2").await?;
+        let report = audit::verify(db).await?;
+        assert_eq!(report.breaks[0].to_string(), "audit row 2 was edited: its content no longer hashes to its stored hash");
+        assert_eq!(breaks(report), [(2, BreakKind::Edited)]);
+        db.execute_raw("UPDATE orm_audit_log SET actor = NULL WHERE seq = 2").await?;
+        assert!(audit::verify(db).await?.is_intact());
+
+        let third = audit::records(db).await?.remove(2);
+        db.execute_raw("DELETE FROM orm_audit_log WHERE seq = 3").await?;
+        assert_eq!(breaks(audit::verify(db).await?), [(3, BreakKind::Deleted)]);
+        db.execute_raw(&format!(
+            "INSERT INTO orm_audit_log (seq, recorded_at_us, operation, table_name, row_key, rows_affected, prev_hash, hash) \
+             VALUES (3, {}, 'insert', 'audit_notes', '[[3]]', 1, '{}', '{}')",
+            third.recorded_at_us, third.prev_hash, third.hash
+        ))
+        .await?;
+        assert!(audit::verify(db).await?.is_intact());
+
+        db.execute_raw(&format!(
+            "INSERT INTO orm_audit_log (seq, recorded_at_us, operation, rows_affected, prev_hash, hash) \
+             VALUES (5, 0, 'insert', 1, '{}', '{}')",
+            third.hash, third.hash
+        ))
+        .await?;
+        assert_eq!(breaks(audit::verify(db).await?), [(5, BreakKind::Inserted)]);
+        db.execute_raw("DELETE FROM orm_audit_log WHERE seq >= 4").await?;
+        assert_eq!(breaks(audit::verify(db).await?), [(4, BreakKind::Deleted)]);
+        Ok(())
+    }
+}
