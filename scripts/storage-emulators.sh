@@ -2,10 +2,12 @@
 # Installs the object-store emulators that orm-storage's tests start on kernel-chosen ports
 # (and kill, to inject faults): moto's S3 server from PyPI into a virtualenv; azurite and
 # s3rver (an S3 server that checks presigned URLs' expiry, which moto does not) from npm.
-# No GCS emulator: object_store's GCS client speaks the XML API with percent-encoded paths,
-# which gcp-storage-emulator answers with 501 and fake-gcs-server (PyPI wrapper) with
-# "invalid uploadType"; GCS is tested offline (configuration, URL signing) instead. Everything goes under target/storage-emulators/ and is
-# reused when present; the tests find it there (or under ORM_STORAGE_EMULATORS).
+# No GCS emulator: object_store's GCS client speaks the XML API, of which gcp-storage-emulator
+# lacks HEAD, DELETE, list, copy and multipart (501) and fake-gcs-server takes no write
+# ("invalid uploadType"); neither checks signed URLs. GCS is tested offline (configuration, URL
+# signing) instead; docs/gcs-emulators.md has the evidence. Everything goes under
+# target/storage-emulators/ and is reused when present; the tests find it there (or under
+# ORM_STORAGE_EMULATORS).
 #
 #   bash scripts/storage-emulators.sh install   # idempotent
 #   bash scripts/storage-emulators.sh path      # prints the install directory

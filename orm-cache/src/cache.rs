@@ -281,6 +281,7 @@ impl CacheBuilder {
                         .map_err(crate::BuildError::RedisUrl)?;
                 Store::Cluster(crate::shared::cluster::ClusterStore::new(
                     client,
+                    nodes.clone(),
                     self.redis_timeout / 4,
                 ))
             }

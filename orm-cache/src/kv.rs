@@ -3,8 +3,8 @@
 //! Values go through serde (JSON, so other programs can read them); keys live under
 //! `<prefix>:k:` so they never meet the query cache's own keys. Every tier has `get`, `set`
 //! (with a TTL), `delete` and counters; Redis and Redis Cluster also have lists, sets,
-//! hashes, sorted sets and publish, and one Redis server pipelines and MULTI/EXEC
-//! transactions with WATCH (`kv_batch`). Unlike query caching, errors here are returned: the
+//! hashes, sorted sets, publish and subscribe (`kv_pubsub`), pipelines and MULTI/EXEC
+//! transactions with WATCH (`kv_batch`; on a cluster, keys of one hash tag). Unlike query caching, errors here are returned: the
 //! application decides what a missing cache server means for it.
 
 use std::collections::HashMap;
@@ -24,7 +24,7 @@ pub enum KvError {
     /// The cache was built without a shared tier.
     NoSharedTier,
     /// The shared tier has no such operation (Memcached has no lists, sets, hashes, sorted
-    /// sets, publish, pipelines or transactions; Redis Cluster no pipelines or transactions).
+    /// sets, pub/sub, pipelines or transactions).
     Unsupported {
         /// The operation.
         op: &'static str,
@@ -47,6 +47,12 @@ pub enum KvError {
         /// The tier's server.
         tier: &'static str,
     },
+    /// Redis Cluster runs a pipeline or transaction on one node: these keys hash to
+    /// different slots.
+    CrossSlot {
+        /// Two of the keys (application keys) whose slots differ.
+        keys: Vec<String>,
+    },
     /// A value did not (de)serialize as the requested type.
     Serde {
         /// The key.
@@ -67,7 +73,7 @@ impl std::fmt::Display for KvError {
             KvError::Unsupported { op, tier } => write!(
                 f,
                 "{tier} has no `{op}`: use get/set/delete/incr there, or Redis for lists, sets, \
-                 hashes, sorted sets, publish, pipelines and transactions"
+                 hashes, sorted sets, pub/sub, pipelines and transactions"
             ),
             KvError::Server { op, tier, message } => {
                 write!(f, "{tier} failed `{op}`: {message}")
@@ -76,6 +82,13 @@ impl std::fmt::Display for KvError {
                 f,
                 "{tier} did not answer `{op}` within the cache's timeout; raise \
                  `redis_timeout` or check the server"
+            ),
+            KvError::CrossSlot { keys } => write!(
+                f,
+                "Redis Cluster runs a pipeline or transaction on one slot, but `{}` hash to \
+                 different slots: give the keys one hash tag (`{{user:1}}:name`, \
+                 `{{user:1}}:visits`) so they share a slot",
+                keys.join("` and `")
             ),
             KvError::Serde { key, message } => write!(
                 f,

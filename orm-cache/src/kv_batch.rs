@@ -1,4 +1,5 @@
-//! Pipelines and MULTI/EXEC transactions with WATCH for [`Kv`] (Redis only).
+//! Pipelines and MULTI/EXEC transactions with WATCH for [`Kv`] (Redis, and Redis Cluster
+//! when the keys share a slot).
 //!
 //! A [`KvBatch`] lists typed commands; [`Kv::pipeline`] sends them in one round trip (not
 //! atomically), [`Kv::transaction`] watches keys, reads them, lets the caller build the batch
@@ -21,6 +22,15 @@ enum Op {
     Set(String, Vec<u8>, Option<Duration>),
     Delete(String),
     Incr(String, i64),
+}
+
+impl Op {
+    /// Its application key.
+    fn key(&self) -> &str {
+        match self {
+            Op::Get(key) | Op::Set(key, ..) | Op::Delete(key) | Op::Incr(key, _) => key,
+        }
+    }
 }
 
 /// Commands to run together: [`Kv::pipeline`] or inside [`Kv::transaction`]. Reply `i` is
@@ -160,20 +170,44 @@ impl KvReplies {
     }
 }
 
-impl Kv<'_> {
-    /// The Redis server of this tier, or the typed error of a tier without `op`.
-    #[cfg_attr(
-        not(any(feature = "memcached", feature = "redis-cluster")),
-        allow(unused_variables)
-    )]
-    fn single_redis(&self, op: &'static str) -> Result<&crate::shared::redis::RedisStore, KvError> {
-        match self.tier()?.server() {
-            Store::Redis(s) => Ok(s),
+/// A connection of its own for a transaction, on one Redis server or on the cluster master
+/// serving the transaction's slot.
+enum Server<'a> {
+    Redis(&'a crate::shared::redis::RedisStore),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(&'a crate::shared::cluster::ClusterStore),
+}
+
+impl Server<'_> {
+    /// A connection of its own; on a cluster, to the master serving `route`'s slot.
+    #[cfg_attr(not(feature = "redis-cluster"), allow(unused_variables))]
+    async fn dedicated(
+        &self,
+        route: Option<&str>,
+    ) -> Result<redis::aio::MultiplexedConnection, String> {
+        match self {
+            Server::Redis(s) => s.dedicated().await.map_err(|e| e.to_string()),
             #[cfg(feature = "redis-cluster")]
-            Store::Cluster(_) => Err(KvError::Unsupported {
-                op,
-                tier: "Redis Cluster",
-            }),
+            Server::Cluster(s) => match route {
+                Some(key) => s.dedicated_for(key).await,
+                None => Err(
+                    "a transaction on Redis Cluster needs a key to find its slot's \
+                             master: watch a key or add a command"
+                        .to_owned(),
+                ),
+            },
+        }
+    }
+}
+
+impl Kv<'_> {
+    /// The Redis server or cluster of this tier, or the typed error of Memcached.
+    #[cfg_attr(not(feature = "memcached"), allow(unused_variables))]
+    fn redis_server(&self, op: &'static str) -> Result<Server<'_>, KvError> {
+        match self.tier()?.server() {
+            Store::Redis(s) => Ok(Server::Redis(s)),
+            #[cfg(feature = "redis-cluster")]
+            Store::Cluster(s) => Ok(Server::Cluster(s)),
             #[cfg(feature = "memcached")]
             Store::Memcached(_) => Err(KvError::Unsupported {
                 op,
@@ -182,18 +216,53 @@ impl Kv<'_> {
         }
     }
 
+    /// On a cluster, checks that the application keys `keys` hash to one slot (Redis Cluster
+    /// runs a pipeline or MULTI/EXEC on one node only).
+    #[cfg_attr(not(feature = "redis-cluster"), allow(unused_variables))]
+    fn one_slot<'k>(
+        &self,
+        server: &Server<'_>,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<(), KvError> {
+        #[cfg(feature = "redis-cluster")]
+        if let Server::Cluster(_) = server {
+            use redis::cluster_routing::{Route, SlotAddr};
+            let mut first: Option<(&str, Route)> = None;
+            for key in keys {
+                let route = Route::with_key(self.key(key)?, SlotAddr::Master);
+                match first {
+                    None => first = Some((key, route)),
+                    Some((one, slot)) if slot != route => {
+                        return Err(KvError::CrossSlot {
+                            keys: vec![one.to_owned(), key.to_owned()],
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Runs `batch` in one round trip (not atomically: other clients' commands may run
-    /// between its commands); one reply per command. Redis only: Memcached and Redis Cluster
-    /// answer [`KvError::Unsupported`].
+    /// between its commands); one reply per command. Redis, and Redis Cluster when the keys
+    /// share a slot (one hash tag: `{user:1}:name`, `{user:1}:visits`;
+    /// [`KvError::CrossSlot`] otherwise); Memcached answers [`KvError::Unsupported`].
     pub async fn pipeline(&self, batch: &KvBatch) -> Result<KvReplies, KvError> {
-        let store = self.single_redis("pipeline")?;
+        let server = self.redis_server("pipeline")?;
+        self.one_slot(&server, batch.ops.iter().map(Op::key))?;
         let (pipe, keys) = batch.pipeline(self)?;
-        let replies = self
-            .timed(
-                "pipeline",
-                crate::shared::redis::Commands::query(store, &pipe),
-            )
-            .await?;
+        let replies = match server {
+            Server::Redis(s) => {
+                self.timed("pipeline", crate::shared::redis::Commands::query(s, &pipe))
+                    .await?
+            }
+            #[cfg(feature = "redis-cluster")]
+            Server::Cluster(s) => {
+                self.timed("pipeline", crate::shared::redis::Commands::query(s, &pipe))
+                    .await?
+            }
+        };
         Ok(KvReplies { keys, replies })
     }
 
@@ -202,8 +271,10 @@ impl Kv<'_> {
     /// `MULTI`/`EXEC`. `Ok(None)` when another client changed a watched key before `EXEC`
     /// (nothing was written: read again and retry); otherwise the batch's replies.
     ///
-    /// Runs on a connection of its own (WATCH belongs to a connection), opened per call.
-    /// Redis only: Memcached and Redis Cluster answer [`KvError::Unsupported`].
+    /// Runs on a connection of its own (WATCH belongs to a connection), opened per call: on
+    /// Redis Cluster to the master serving the keys' slot, so the watched keys and the batch's
+    /// keys must share one (a hash tag; [`KvError::CrossSlot`] otherwise). Memcached answers
+    /// [`KvError::Unsupported`].
     pub async fn transaction<F, Fut>(
         &self,
         watch: &[&str],
@@ -213,40 +284,55 @@ impl Kv<'_> {
         F: FnOnce(KvReplies) -> Fut,
         Fut: Future<Output = Result<KvBatch, KvError>>,
     {
-        let store = self.single_redis("transaction")?;
+        let server = self.redis_server("transaction")?;
+        self.one_slot(&server, watch.iter().copied())?;
         let watched = watch
             .iter()
             .map(|k| self.key(k))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut conn = self
-            .timed("transaction", async {
-                store.dedicated().await.map_err(|e| e.to_string())
-            })
-            .await?;
-        let values: Vec<redis::Value> = self
-            .timed("transaction", async {
-                if watched.is_empty() {
-                    return Ok(Vec::new());
-                }
-                redis::cmd("WATCH")
-                    .arg(&watched)
-                    .query_async::<()>(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let mut get = redis::pipe();
-                for key in &watched {
-                    get.cmd("GET").arg(key);
-                }
-                get.query_async(&mut conn).await.map_err(|e| e.to_string())
-            })
-            .await?;
+        let mut conn = None;
+        let mut values: Vec<redis::Value> = Vec::new();
+        if let Some(route) = watched.first() {
+            let mut watching = self
+                .timed("transaction", server.dedicated(Some(route)))
+                .await?;
+            values = self
+                .timed("transaction", async {
+                    redis::cmd("WATCH")
+                        .arg(&watched)
+                        .query_async::<()>(&mut watching)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let mut get = redis::pipe();
+                    for key in &watched {
+                        get.cmd("GET").arg(key);
+                    }
+                    get.query_async(&mut watching)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+                .await?;
+            conn = Some(watching);
+        }
         let snapshot = KvReplies {
             keys: watch.iter().map(|k| (*k).to_owned()).collect(),
             replies: values,
         };
         let batch = build(snapshot).await?;
+        self.one_slot(
+            &server,
+            watch.iter().copied().chain(batch.ops.iter().map(Op::key)),
+        )?;
         let (mut pipe, keys) = batch.pipeline(self)?;
         pipe.atomic();
+        let mut conn = match conn {
+            Some(conn) => conn,
+            None => {
+                let route = batch.ops.first().map(|op| self.key(op.key())).transpose()?;
+                self.timed("transaction", server.dedicated(route.as_deref()))
+                    .await?
+            }
+        };
         let replies: Option<Vec<redis::Value>> = self
             .timed("transaction", async {
                 pipe.query_async(&mut conn).await.map_err(|e| e.to_string())

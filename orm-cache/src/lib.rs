@@ -40,6 +40,8 @@ mod keys;
 mod kv;
 #[cfg(feature = "kv")]
 mod kv_batch;
+#[cfg(feature = "kv")]
+mod kv_pubsub;
 mod scope;
 mod select;
 mod shared;
@@ -54,6 +56,8 @@ pub use keys::{EncryptionKey, KeyProvider, StaticKeys};
 pub use kv::{Kv, KvError};
 #[cfg(feature = "kv")]
 pub use kv_batch::{KvBatch, KvReplies};
+#[cfg(feature = "kv")]
+pub use kv_pubsub::{KvMessage, KvSubscription};
 pub use select::{CacheExt, CachedSelect};
 pub use stats::CacheStats;
 pub use tx::CachedTx;

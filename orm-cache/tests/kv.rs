@@ -5,9 +5,14 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use common::cluster::Cluster;
 use common::{REDIS_URL, Server, prefix};
 use orm::cache::{Cache, KvBatch, KvError};
 use serde::{Deserialize, Serialize};
+
+/// The calls' timeout where the timeout is not what a test is about: a loaded CI machine can
+/// take longer than the default 50 ms to open a connection.
+const SLOW_MACHINE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Session {
@@ -144,16 +149,137 @@ async fn memcached_has_the_basics_and_says_so_for_the_rest() {
         ),
         "{err:?}"
     );
+    let err = cache.kv().subscribe::<u8>(&["events"]).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KvError::Unsupported {
+                op: "subscribe",
+                tier: "Memcached"
+            }
+        ),
+        "{err:?}"
+    );
 }
 
-/// A transfer of `amount` from the `balance` a transaction read (its watched key 0).
-fn transfer(snapshot: &orm::cache::KvReplies, amount: i64) -> Result<KvBatch, KvError> {
+/// A transfer of `amount` from the balance a transaction read (its watched key 0) at `balance`,
+/// counted at `spent`.
+fn transfer(
+    snapshot: &orm::cache::KvReplies,
+    (balance_key, spent_key): (&str, &str),
+    amount: i64,
+) -> Result<KvBatch, KvError> {
     let balance: i64 = snapshot.value(0)?.expect("a balance");
     let mut batch = KvBatch::new();
     batch
-        .set("balance", &(balance - amount), None)?
-        .incr("spent", amount);
+        .set(balance_key, &(balance - amount), None)?
+        .incr(spent_key, amount);
     Ok(batch)
+}
+
+/// Pipelines, and transactions that a write to a watched key aborts, through `cache` with a
+/// second process `other`; `key` names the keys (one hash tag on a cluster).
+async fn pipelines_and_watched_transactions(
+    cache: &Cache,
+    other: &Cache,
+    key: impl Fn(&str) -> String,
+) {
+    let kv = cache.kv();
+    let (s, n, missing) = (key("s"), key("n"), key("missing"));
+    let (balance, spent) = (key("balance"), key("spent"));
+
+    // A pipeline: one reply per command, in order.
+    let mut batch = KvBatch::new();
+    batch
+        .set(&s, &session(1), None)
+        .unwrap()
+        .incr(&n, 2)
+        .incr(&n, 3)
+        .get(&s)
+        .get(&missing)
+        .delete(&s);
+    let replies = kv.pipeline(&batch).await.unwrap();
+    assert_eq!(replies.len(), 6);
+    assert_eq!(replies.number(2).unwrap(), 5);
+    assert_eq!(replies.value::<Session>(3).unwrap(), Some(session(1)));
+    assert_eq!(replies.value::<Session>(4).unwrap(), None);
+    assert_eq!(replies.number(5).unwrap(), 1);
+    assert!(matches!(replies.number(6), Err(KvError::Serde { .. })));
+    assert_eq!(kv.get::<i64>(&n).await.unwrap(), Some(5));
+    assert_eq!(kv.get::<Session>(&s).await.unwrap(), None);
+
+    // A transaction over an unchanged watched key commits.
+    kv.set(&balance, &100_i64, None).await.unwrap();
+    let keys = (balance.as_str(), spent.as_str());
+    let done = kv
+        .transaction(&[&balance], |snapshot| async move {
+            transfer(&snapshot, keys, 30)
+        })
+        .await
+        .unwrap()
+        .expect("no other client wrote the balance");
+    assert_eq!(done.number(1).unwrap(), 30);
+    assert_eq!(kv.get::<i64>(&balance).await.unwrap(), Some(70));
+
+    // Another client writes the watched key between WATCH and EXEC: nothing is written.
+    let theirs = other.kv();
+    let raced = kv
+        .transaction(&[&balance], |snapshot| async move {
+            theirs.set(keys.0, &1_000_i64, None).await?;
+            transfer(&snapshot, keys, 30)
+        })
+        .await
+        .unwrap();
+    assert!(raced.is_none(), "EXEC must fail after a watched write");
+    assert_eq!(kv.get::<i64>(&balance).await.unwrap(), Some(1_000));
+    assert_eq!(kv.get::<i64>(&spent).await.unwrap(), Some(30));
+}
+
+/// The next message of `events`, within 5 s.
+async fn next_message(
+    events: &mut orm::cache::KvSubscription<Session>,
+) -> Result<orm::cache::KvMessage<Session>, KvError> {
+    tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("a message within 5 s")
+        .expect("the subscription is open")
+}
+
+/// Publish and subscribe through `cache`: typed messages on the channels subscribed to, named
+/// as published; a message of another type is an error item, not the end of the stream.
+/// `counted`: `publish` counts this subscriber (one server; on a cluster it counts the
+/// subscribers of the node that took the `PUBLISH` only).
+async fn publish_and_subscribe(cache: &Cache, counted: bool) {
+    let kv = cache.kv();
+    let mut events = kv.subscribe::<Session>(&["events", "audit"]).await.unwrap();
+    let receivers = kv.publish("events", &session(3)).await.unwrap();
+    kv.publish("elsewhere", &session(4)).await.unwrap();
+    kv.publish("audit", &"not a session").await.unwrap();
+    kv.publish("audit", &session(5)).await.unwrap();
+    if counted {
+        assert_eq!(receivers, 1);
+    }
+    let first = next_message(&mut events).await.unwrap();
+    assert_eq!(
+        (first.channel.as_str(), first.value),
+        ("events", session(3))
+    );
+    let wrong = next_message(&mut events).await;
+    assert!(
+        matches!(&wrong, Err(KvError::Serde { key, .. }) if key == "audit"),
+        "{wrong:?}"
+    );
+    let last = next_message(&mut events).await.unwrap();
+    assert_eq!((last.channel.as_str(), last.value), ("audit", session(5)));
+    drop(events);
+    if counted {
+        // Unsubscribed when dropped (the server may take a moment to notice).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while kv.publish("events", &session(6)).await.unwrap() != 0 {
+            assert!(std::time::Instant::now() < deadline, "still subscribed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 #[tokio::test]
@@ -163,57 +289,63 @@ async fn redis_pipelines_and_transactions_that_a_watched_write_aborts() {
         Cache::builder()
             .redis_url(REDIS_URL)
             .prefix(&shared)
+            .redis_timeout(SLOW_MACHINE)
+            .build()
+            .unwrap()
+    };
+    pipelines_and_watched_transactions(&build(), &build(), str::to_owned).await;
+}
+
+#[tokio::test]
+async fn redis_subscribers_receive_typed_messages_until_they_drop() {
+    let cache = Cache::builder()
+        .redis_url(REDIS_URL)
+        .prefix(prefix("kv_pubsub"))
+        .redis_timeout(SLOW_MACHINE)
+        .build()
+        .unwrap();
+    publish_and_subscribe(&cache, true).await;
+}
+
+/// Redis Cluster: pipelines and watched transactions when the keys share a hash tag (on a
+/// connection to the slot's master), a clear error when they do not, and pub/sub through any
+/// node.
+#[tokio::test]
+async fn redis_cluster_pipelines_transactions_and_pubsub_on_one_hash_tag() {
+    let cluster = Cluster::start().await;
+    let shared = prefix("kv_cluster");
+    let build = || {
+        Cache::builder()
+            .redis_cluster(cluster.urls())
+            .prefix(&shared)
+            .redis_timeout(SLOW_MACHINE)
             .build()
             .unwrap()
     };
     let (cache, other) = (build(), build());
-    let kv = cache.kv();
-
-    // A pipeline: one reply per command, in order.
+    pipelines_and_watched_transactions(&cache, &other, |k| format!("{{acct:7}}:{k}")).await;
+    // `{acct:7}` and `{acct:8}` hash to slots 1946 and 13941.
     let mut batch = KvBatch::new();
-    batch
-        .set("s", &session(1), None)
-        .unwrap()
-        .incr("n", 2)
-        .incr("n", 3)
-        .get("s")
-        .get("missing")
-        .delete("s");
-    let replies = kv.pipeline(&batch).await.unwrap();
-    assert_eq!(replies.len(), 6);
-    assert_eq!(replies.number(2).unwrap(), 5);
-    assert_eq!(replies.value::<Session>(3).unwrap(), Some(session(1)));
-    assert_eq!(replies.value::<Session>(4).unwrap(), None);
-    assert_eq!(replies.number(5).unwrap(), 1);
-    assert!(matches!(replies.number(6), Err(KvError::Serde { .. })));
-    assert_eq!(kv.get::<i64>("n").await.unwrap(), Some(5));
-    assert_eq!(kv.get::<Session>("s").await.unwrap(), None);
-
-    // A transaction over an unchanged watched key commits.
-    kv.set("balance", &100_i64, None).await.unwrap();
-    let done = kv
-        .transaction(
-            &["balance"],
-            |snapshot| async move { transfer(&snapshot, 30) },
-        )
-        .await
-        .unwrap()
-        .expect("no other client wrote `balance`");
-    assert_eq!(done.number(1).unwrap(), 30);
-    assert_eq!(kv.get::<i64>("balance").await.unwrap(), Some(70));
-
-    // Another client writes the watched key between WATCH and EXEC: nothing is written.
-    let theirs = other.kv();
-    let raced = kv
-        .transaction(&["balance"], |snapshot| async move {
-            theirs.set("balance", &1_000_i64, None).await?;
-            transfer(&snapshot, 30)
+    batch.incr("{acct:7}:n", 1).incr("{acct:8}:n", 1);
+    let err = cache.kv().pipeline(&batch).await.unwrap_err();
+    assert!(
+        matches!(&err, KvError::CrossSlot { keys } if keys == &["{acct:7}:n", "{acct:8}:n"]),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("give the keys one hash tag"),
+        "{err}"
+    );
+    let err = cache
+        .kv()
+        .transaction(&["{acct:7}:n", "{acct:8}:n"], |_| async {
+            Ok(KvBatch::new())
         })
         .await
-        .unwrap();
-    assert!(raced.is_none(), "EXEC must fail after a watched write");
-    assert_eq!(kv.get::<i64>("balance").await.unwrap(), Some(1_000));
-    assert_eq!(kv.get::<i64>("spent").await.unwrap(), Some(30));
+        .unwrap_err();
+    assert!(matches!(err, KvError::CrossSlot { .. }), "{err:?}");
+    assert_eq!(cache.kv().get::<i64>("{acct:8}:n").await.unwrap(), None);
+    publish_and_subscribe(&cache, false).await;
 }
 
 #[tokio::test]

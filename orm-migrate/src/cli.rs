@@ -99,7 +99,13 @@ pub enum Command {
     Status,
     /// Check that applied migrations are unchanged and the database matches the models
     /// (exit code 1 on drift).
-    Verify,
+    Verify {
+        /// An object owned by SQL outside the migrations, accepted as it is (repeatable):
+        /// `table audit_log`, `index users.idx_users_gin`, `trigger users.trg_touch`,
+        /// `column users.search`, `default users.created_at`, `check users.ck_custom`.
+        #[arg(long = "owns", value_name = "OBJECT", value_parser = owned_object)]
+        owns: Vec<String>,
+    },
     /// Print the SQL `up` would run.
     Sql {
         /// Last version to include.
@@ -122,6 +128,11 @@ pub enum Command {
         #[arg(long = "table", value_name = "TABLE")]
         tables: Vec<String>,
     },
+}
+
+/// Checks an `--owns` value when the command line is parsed, so a typo is a usage error.
+fn owned_object(text: &str) -> std::result::Result<String, String> {
+    crate::introspect::Owned::parse(text).map(|_| text.to_owned())
 }
 
 fn dialect_of(url: &str) -> Option<Dialect> {
@@ -362,8 +373,9 @@ pub async fn execute(cli: Cli, models: &Models) -> Result<String> {
             }
             out
         }
-        Command::Verify => {
+        Command::Verify { owns } => {
             Migrator::new(connect(url).await?, &cli.dir, schema)?
+                .owning(owns.iter().map(String::as_str))?
                 .verify()
                 .await?;
             "ok: migrations unchanged, database matches the models\n".to_owned()

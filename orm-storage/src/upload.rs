@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use futures::channel::mpsc;
-use futures::stream::{FuturesUnordered, StreamExt};
 use object_store::{Attribute, Attributes, PutMultipartOptions, PutOptions, PutPayload};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -41,8 +40,17 @@ pub type ProgressStream = mpsc::UnboundedReceiver<Progress>;
 
 type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
-/// Parts being uploaded; each yields its size once the store acknowledged it.
-type InFlight = FuturesUnordered<futures::future::BoxFuture<'static, object_store::Result<u64>>>;
+/// Parts being uploaded, each a task of its own (as `object_store::WriteMultipart` does), so
+/// that they make progress while the next blocks are read and hashed; each yields its size
+/// once the store acknowledged it.
+type InFlight = tokio::task::JoinSet<object_store::Result<u64>>;
+
+/// The outcome of a finished part task (a panic in one becomes the store's join error).
+fn joined(
+    done: Result<object_store::Result<u64>, tokio::task::JoinError>,
+) -> object_store::Result<u64> {
+    done.unwrap_or_else(|source| Err(object_store::Error::JoinError { source }))
+}
 
 /// Options of one upload.
 #[derive(Clone, Default)]
@@ -305,17 +313,17 @@ impl Store {
                 .await
                 .map_err(|e| self.error(key, e))?;
             let outcome: Result<()> = async {
-                let mut in_flight: InFlight = FuturesUnordered::new();
+                let mut in_flight = InFlight::new();
                 let mut send = |part: PutPayload, in_flight: &mut InFlight| {
                     let len = part.content_length() as u64;
                     let fut = upload.put_part(part);
-                    in_flight.push(Box::pin(async move { fut.await.map(|()| len) }));
+                    in_flight.spawn(async move { fut.await.map(|()| len) });
                 };
                 loop {
                     for part in ready.drain(..) {
                         while in_flight.len() >= inner.concurrency {
-                            let done = in_flight.next().await.expect("non-empty");
-                            progress.sent += done.map_err(|e| self.error(key, e))?;
+                            let done = in_flight.join_next().await.expect("non-empty");
+                            progress.sent += joined(done).map_err(|e| self.error(key, e))?;
                             progress.read = content.read;
                             options.report(progress);
                         }
@@ -335,8 +343,8 @@ impl Store {
                         }
                     }
                 }
-                while let Some(done) = in_flight.next().await {
-                    progress.sent += done.map_err(|e| self.error(key, e))?;
+                while let Some(done) = in_flight.join_next().await {
+                    progress.sent += joined(done).map_err(|e| self.error(key, e))?;
                     progress.read = content.read;
                     options.report(progress);
                 }

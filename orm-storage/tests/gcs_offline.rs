@@ -1,6 +1,6 @@
 //! GCS without a server: no emulator installable from the project's registries answers
-//! object_store's GCS client (it uses the XML API with percent-encoded object paths:
-//! gcp-storage-emulator replies 501, fake-gcs-server "invalid uploadType"), so what can be
+//! object_store's GCS client (it uses the XML API: gcp-storage-emulator lacks HEAD, DELETE, list,
+//! copy and multipart, fake-gcs-server takes no XML write; docs/gcs-emulators.md), so what can be
 //! checked without Google is checked here: configuration from the URL and URL signing with a
 //! service account key (V4 signatures are computed locally).
 

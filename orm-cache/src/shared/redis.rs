@@ -29,6 +29,14 @@ impl RedisStore {
     pub(crate) async fn dedicated(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
         self.client.get_multiplexed_async_connection().await
     }
+
+    /// A connection for `SUBSCRIBE` (one of its own: a subscribed connection runs nothing else).
+    pub(crate) async fn pubsub(&self) -> StoreResult<redis::aio::PubSub> {
+        self.client
+            .get_async_pubsub()
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 impl Commands for RedisStore {
