@@ -721,6 +721,7 @@ pub(crate) fn type_ident(name: &str) -> String {
 }
 
 /// The table name the derive gives a struct (its name in snake_case), as orm-derive computes it.
+#[cfg(feature = "pull")]
 fn derived_table_name(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     let mut out = String::new();

@@ -82,6 +82,7 @@ pub fn to_bson(value: &Value) -> Bson {
     }
 }
 
+#[cfg(any(feature = "chrono", feature = "time"))]
 fn millis(ms: i64) -> Bson {
     Bson::DateTime(bson::DateTime::from_millis(ms))
 }
