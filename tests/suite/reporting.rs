@@ -4,6 +4,7 @@
 
 use std::fmt::Debug;
 
+use futures::TryStreamExt;
 use orm::prelude::*;
 use orm::{Dialect, FrameBound, raw};
 use rust_decimal::Decimal;
@@ -381,6 +382,8 @@ suite! {
         let reports = || HasMany::<Staff, Staff>::via(Staff::REPORTS_TO);
         same(db, "tracks with album and artist", Track::query().inner_join(Track::album()).inner_join(Album::artist()).filter(Artist::NAME.ne("ABBA")).select((Track::NAME, Album::TITLE, Artist::NAME)).order_by(Artist::NAME.asc()).order_by(Track::ID.asc()).all(db).await?,
             "SELECT t.name, al.title, ar.name FROM rep_tracks t JOIN rep_albums al ON al.id = t.album_id JOIN rep_artists ar ON ar.id = al.artist_id WHERE ar.name <> 'ABBA' ORDER BY ar.name, t.id").await?;
+        same(db, "tracks with album and artist, streamed", Track::query().inner_join(Track::album()).inner_join(Album::artist()).filter(Artist::NAME.ne("ABBA")).select((Track::NAME, Album::TITLE, Artist::NAME)).order_by(Artist::NAME.asc()).order_by(Track::ID.asc()).stream(db).try_collect().await?,
+            "SELECT t.name, al.title, ar.name FROM rep_tracks t JOIN rep_albums al ON al.id = t.album_id JOIN rep_artists ar ON ar.id = al.artist_id WHERE ar.name <> 'ABBA' ORDER BY ar.name, t.id").await?;
         same(db, "tracks, length and genres per artist", Track::query().inner_join(Track::album()).inner_join(Album::artist()).select((Artist::NAME, count_all(), Track::MS.sum(), Track::GENRE.count_distinct())).group_by(Artist::NAME).order_by(count_all().desc::<Track>()).order_by(Artist::NAME.asc()).all(db).await?,
             &format!("SELECT ar.name, COUNT(*), CAST(SUM(t.ms) AS {int}), COUNT(DISTINCT t.genre) FROM rep_tracks t JOIN rep_albums al ON al.id = t.album_id JOIN rep_artists ar ON ar.id = al.artist_id GROUP BY ar.name ORDER BY COUNT(*) DESC, ar.name")).await?;
         same(db, "artists with over five tracks, from the artist side", Artist::query().inner_join(Artist::albums()).inner_join(Album::tracks()).select((Artist::NAME, Album::YEAR.min(), Track::RATING.max())).group_by(Artist::NAME).having(Track::ID.count().gt(5)).order_by(Artist::NAME.asc()).all(db).await?,
@@ -419,6 +422,8 @@ suite! {
         };
         let per_album = || row_number().partition_by(Track::ALBUM_ID).order_by(Track::MS.desc()).order_by(Track::ID.asc());
         same(db, "top two tracks per album, longest first", Track::query().select((Track::ALBUM_ID, Track::NAME, per_album())).derived().filter(|(_, _, n)| n.le(2)).order_by(|(album, _, _)| album.asc()).order_by(|(_, _, n)| n.asc()).all(db).await?,
+            &format!("SELECT album_id, name, rn FROM (SELECT album_id, name, CAST(ROW_NUMBER() OVER (PARTITION BY album_id ORDER BY ms DESC, id) AS {int}) AS rn FROM rep_tracks) AS d WHERE rn <= 2 ORDER BY album_id, rn")).await?;
+        same(db, "top two tracks per album, streamed", Track::query().select((Track::ALBUM_ID, Track::NAME, per_album())).derived().filter(|(_, _, n)| n.le(2)).order_by(|(album, _, _)| album.asc()).order_by(|(_, _, n)| n.asc()).stream(db).try_collect().await?,
             &format!("SELECT album_id, name, rn FROM (SELECT album_id, name, CAST(ROW_NUMBER() OVER (PARTITION BY album_id ORDER BY ms DESC, id) AS {int}) AS rn FROM rep_tracks) AS d WHERE rn <= 2 ORDER BY album_id, rn")).await?;
         same(db, "the longest track of each album with its artist, over a join", Track::query().inner_join(Track::album()).select((Album::ARTIST_ID, Track::NAME, row_number().partition_by(Track::ALBUM_ID).order_by(Track::MS.desc()))).derived().filter(|(_, _, n)| n.eq(1)).order_by(|(artist, _, _)| artist.asc()).order_by(|(_, name, _)| name.asc()).all(db).await?,
             &format!("SELECT artist_id, name, rn FROM (SELECT a.artist_id, t.name, CAST(ROW_NUMBER() OVER (PARTITION BY t.album_id ORDER BY t.ms DESC) AS {int}) AS rn FROM rep_tracks t JOIN rep_albums a ON a.id = t.album_id) AS d WHERE rn = 1 ORDER BY artist_id, name")).await?;
@@ -464,6 +469,8 @@ suite! {
         let int = bigint(db);
         let walked = |rows: Vec<(Staff, i64)>| rows.into_iter().map(|(s, depth)| (s.id, s.name, depth)).collect::<Vec<_>>();
         same(db, "everyone under Nancy, with depth", walked(Staff::query().filter(Staff::NAME.eq("Nancy")).with_recursive(reports()).all(db).await?),
+            &format!("WITH RECURSIVE t (id, name, depth) AS (SELECT id, name, CAST(0 AS {int}) FROM rep_staff WHERE name = 'Nancy' UNION ALL SELECT s.id, s.name, t.depth + 1 FROM rep_staff s JOIN t ON s.reports_to = t.id) SELECT id, name, depth FROM t ORDER BY depth, id")).await?;
+        same(db, "everyone under Nancy, streamed", walked(Staff::query().filter(Staff::NAME.eq("Nancy")).with_recursive(reports()).stream(db).try_collect::<Vec<_>>().await?),
             &format!("WITH RECURSIVE t (id, name, depth) AS (SELECT id, name, CAST(0 AS {int}) FROM rep_staff WHERE name = 'Nancy' UNION ALL SELECT s.id, s.name, t.depth + 1 FROM rep_staff s JOIN t ON s.reports_to = t.id) SELECT id, name, depth FROM t ORDER BY depth, id")).await?;
         same(db, "the whole hierarchy from the top", walked(Staff::query().filter(Staff::REPORTS_TO.is_null()).with_recursive(reports()).all(db).await?),
             &format!("WITH RECURSIVE t (id, name, depth) AS (SELECT id, name, CAST(0 AS {int}) FROM rep_staff WHERE reports_to IS NULL UNION ALL SELECT s.id, s.name, t.depth + 1 FROM rep_staff s JOIN t ON s.reports_to = t.id) SELECT id, name, depth FROM t ORDER BY depth, id")).await?;

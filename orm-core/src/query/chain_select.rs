@@ -237,6 +237,12 @@ impl<L: Sources, S: ChainSelection<L, Is>, Is> ChainProjected<L, S, Is> {
         db.fetch_all(self.query, S::decode).await
     }
 
+    /// Every result row, handed over one at a time as the database returns it (constant
+    /// memory; see [`Select::stream`](crate::query::Select::stream)).
+    pub fn stream<E: Executor>(self, db: &E) -> crate::exec::RowStream<'_, S::Output> {
+        db.fetch_stream(self.query, S::decode)
+    }
+
     /// The first result row; [`Error::NotFound`] if there is none.
     pub async fn one<E: Executor>(self, db: &E) -> Result<S::Output> {
         let table = self.query.schema.table;

@@ -293,6 +293,12 @@ impl<R: DerivedRow> Derived<R> {
         db.fetch_all(self.query, self.decode).await
     }
 
+    /// Every result row, handed over one at a time as the database returns it (constant
+    /// memory; see [`Select::stream`](crate::query::Select::stream)).
+    pub fn stream<E: Executor>(self, db: &E) -> crate::exec::RowStream<'_, R> {
+        db.fetch_stream(self.query, self.decode)
+    }
+
     /// The first result row; [`Error::NotFound`] if there is none.
     pub async fn one<E: Executor>(mut self, db: &E) -> Result<R> {
         let table = self.query.schema.table;

@@ -243,6 +243,12 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Joined<M, J, K> {
         db.fetch_all(self.query, K::decode).await
     }
 
+    /// Every result row, handed over one at a time as the database returns it (constant
+    /// memory; see [`Select::stream`](crate::query::Select::stream)).
+    pub fn stream<E: Executor>(self, db: &E) -> crate::exec::RowStream<'_, K::Row> {
+        db.fetch_stream(self.query, K::decode)
+    }
+
     /// The first pair; [`Error::NotFound`] if there is none.
     pub async fn one<E: Executor>(self, db: &E) -> Result<K::Row> {
         let table = M::schema().table;

@@ -79,6 +79,12 @@ impl<M: Model> Walk<M> {
     pub async fn all<E: Executor>(self, db: &E) -> Result<Vec<(M, i64)>> {
         db.fetch_all(self.query, decode::<M>).await
     }
+
+    /// Every result row, handed over one at a time as the database returns it (constant
+    /// memory; see [`Select::stream`](crate::query::Select::stream)).
+    pub fn stream<E: Executor>(self, db: &E) -> crate::exec::RowStream<'_, (M, i64)> {
+        db.fetch_stream(self.query, decode::<M>)
+    }
 }
 
 /// A walked row: the model's columns, then its depth.
