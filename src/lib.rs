@@ -28,6 +28,17 @@ pub use orm_cache as cache;
 #[cfg(feature = "storage")]
 pub use orm_storage as storage;
 
+/// Typed change streams from the database's log: PostgreSQL logical decoding, the MariaDB
+/// binlog, MongoDB change streams (the `changes` feature and `changes-*` sources).
+#[cfg(feature = "changes")]
+pub use orm_changes as changes;
+
+/// Logical backup and restore: portable, compressed, optionally encrypted archives of the
+/// models' rows, restored into the same or another backend; incremental chains, retention and
+/// scheduling (the `backup` feature).
+#[cfg(feature = "backup")]
+pub use orm_backup as backup;
+
 /// `#[derive(SqlType)]`: a one-field tuple struct stored as its inner type.
 #[cfg(feature = "derive")]
 pub use orm_derive::SqlType;

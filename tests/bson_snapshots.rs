@@ -1119,12 +1119,62 @@ fn like_wildcards_translate_and_escapes_are_literal() {
     }
 }
 
+/// Index options: descending keys and partial indexes translate, a hash index is `hashed`,
+/// a GIN index is PostgreSQL's alone, `include` has no MongoDB form.
+// Two indexes start with `tier`: clippy reads the derive's options as repeated attributes.
+#[allow(clippy::duplicated_attributes)]
+#[derive(Model, Debug, Clone)]
+#[orm(table = "memories")]
+#[orm(index(tags, method = "gin"))]
+#[orm(index(tier, method = "hash"))]
+#[orm(index(tier, desc(created_at), include(confidence)))]
+#[orm(unique(email, where = Self::DELETED_AT.is_null()))]
+#[orm(index(confidence, where = Self::CONFIDENCE.ge(0.5).and(Self::TIER.eq("hot"))))]
+struct Memory {
+    #[orm(primary_key)]
+    id: i64,
+    email: String,
+    tier: String,
+    tags: String,
+    confidence: f64,
+    created_at: i64,
+    deleted_at: Option<i64>,
+}
+
+/// A function key, which MongoDB has no index for.
+#[derive(Model, Debug, Clone)]
+#[orm(table = "handles")]
+#[orm(unique(lower(handle)))]
+struct Handle {
+    #[orm(primary_key)]
+    id: i64,
+    handle: String,
+}
+
+#[test]
+fn index_options_translate_or_are_refused() {
+    check("ensure_schema_index_options", schema_text(Memory::schema()));
+    check("ensure_schema_function_key", schema_text(Handle::schema()));
+}
+
 fn schema_text(schema: &'static orm::ModelSchema) -> String {
     let validator = render(mongo::validator(schema), doc_text);
     let indexes = render(mongo::index_plans(schema), |plans| {
         plans
             .iter()
-            .map(|p| format!("{} unique={} {}", p.name, p.unique, doc_text(&p.keys)))
+            .map(|p| {
+                let partial = p
+                    .partial_filter
+                    .as_ref()
+                    .map(|f| format!(" partialFilterExpression={}", doc_text(f)))
+                    .unwrap_or_default();
+                format!(
+                    "{} unique={} {}{partial}",
+                    p.name,
+                    p.unique,
+                    doc_text(&p.keys)
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     });

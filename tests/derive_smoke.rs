@@ -77,21 +77,9 @@ fn user_schema_describes_columns_key_and_indexes() {
     assert_eq!(
         schema.indexes,
         &[
-            IndexSchema {
-                name: "uq_users_email",
-                columns: &["email"],
-                unique: true
-            },
-            IndexSchema {
-                name: "uq_users_name_years",
-                columns: &["name", "years"],
-                unique: true
-            },
-            IndexSchema {
-                name: "idx_users_years",
-                columns: &["years"],
-                unique: false
-            },
+            IndexSchema::plain("uq_users_email", &["email"], true),
+            IndexSchema::plain("uq_users_name_years", &["name", "years"], true),
+            IndexSchema::plain("idx_users_years", &["years"], false),
         ]
     );
 }

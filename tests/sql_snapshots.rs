@@ -29,6 +29,118 @@ struct Scored {
     note: Option<String>,
 }
 
+/// The index options every SQL dialect builds (or leaves out, documented): a GIN index on
+/// JSON, a hash index, a descending key with included columns, a partial index over a typed
+/// filter.
+// Two indexes start with `tier`: clippy reads the derive's options as repeated attributes.
+#[allow(clippy::duplicated_attributes)]
+#[derive(Model, Debug, Clone)]
+#[orm(table = "memories")]
+#[orm(index(tags, method = "gin"))]
+#[orm(index(tier, method = "hash"))]
+#[orm(index(tier, desc(created_at), include(confidence)))]
+#[orm(index(retention_until, where = Self::RETENTION_UNTIL.is_not_null().and(Self::CONFIDENCE.ge(0.5))))]
+struct Memory {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(max_length = 10)]
+    tier: String,
+    tags: serde_json::Value,
+    confidence: f64,
+    created_at: chrono::DateTime<chrono::Utc>,
+    retention_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What MySQL/MariaDB refuse: a function key (case-insensitive uniqueness) and a unique
+/// partial index (one live account per email).
+#[derive(Model, Debug, Clone)]
+#[orm(table = "handles")]
+#[orm(unique(lower(handle)))]
+#[orm(unique(email, name = "uq_handles_live_email", where = Self::DELETED_AT.is_null()))]
+struct Handle {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(max_length = 40)]
+    handle: String,
+    #[orm(max_length = 120)]
+    email: String,
+    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A soft-deleting model: its deletes are updates, its queries skip deleted rows.
+#[derive(Model, Debug, Clone)]
+#[orm(table = "trash")]
+struct Trash {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(max_length = 20)]
+    title: String,
+    #[orm(soft_delete)]
+    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Soft delete: `delete_many` sets the column in live rows; queries read live rows unless
+/// `with_deleted` / `only_deleted`; `hard()` deletes. (The time bound is the application's
+/// clock, rendered as `?`.)
+#[test]
+fn soft_delete_statements() {
+    // The SQL only: the deletion time bound is the clock's.
+    let compiled =
+        |r: orm::Result<Compiled>| r.map(|c| c.sql).unwrap_or_else(|e| format!("error: {e}"));
+    check("soft_delete_many", |d| {
+        compiled(Trash::delete_many().filter(Trash::TITLE.eq("x")).compile(d))
+    });
+    check("soft_delete_hard", |d| {
+        compiled(
+            Trash::delete_many()
+                .hard()
+                .filter(Trash::TITLE.eq("x"))
+                .compile(d),
+        )
+    });
+    check("soft_delete_select_live", |d| {
+        compiled(Trash::query().filter(Trash::TITLE.eq("x")).compile(d))
+    });
+    check("soft_delete_select_with_deleted", |d| {
+        compiled(
+            Trash::query()
+                .filter(Trash::TITLE.eq("x"))
+                .with_deleted()
+                .compile(d),
+        )
+    });
+    check("soft_delete_select_only_deleted", |d| {
+        compiled(Trash::query().only_deleted().compile(d))
+    });
+}
+
+/// Every kind of column default: generated (`now()`, `uuid()`), literal (JSON, decimal, date)
+/// and application-side (`default_fn`, absent from the DDL).
+#[derive(Model, Debug, Clone)]
+#[orm(table = "defaults")]
+struct Defaults {
+    #[orm(primary_key, default = uuid())]
+    id: uuid::Uuid,
+    #[orm(default = now())]
+    created_at: chrono::DateTime<chrono::Utc>,
+    #[orm(default = now())]
+    seen_at: Option<chrono::NaiveDateTime>,
+    #[orm(default = now())]
+    day: chrono::NaiveDate,
+    #[orm(default = "{}")]
+    metadata: serde_json::Value,
+    #[orm(precision = 10, scale = 2, default = "0.50")]
+    confidence: rust_decimal::Decimal,
+    #[orm(default = "2030-01-31")]
+    retention_until: chrono::NaiveDate,
+    #[orm(max_length = 20, default_fn = new_token)]
+    token: String,
+}
+
+fn new_token() -> String {
+    "t".to_owned()
+}
+
 #[derive(Model, Debug, Clone)]
 #[orm(table = "users", has_many(posts = Post::AUTHOR_ID))]
 struct User {
@@ -1005,5 +1117,37 @@ fn create_and_drop_table_ddl() {
     check("create_table_with_user_checks", |d| {
         ddl(Scored::schema(), d)
     });
+    check("create_table_with_defaults", |d| ddl(Defaults::schema(), d));
+    check("create_table_with_index_options", |d| {
+        ddl(Memory::schema(), d)
+    });
+    check("create_table_with_expression_index", |d| {
+        ddl(Handle::schema(), d)
+    });
     check("drop_table_users", |d| ddl::drop_table(User::schema(), d));
+}
+
+/// An insert of rows whose generated fields are unset: `COALESCE(?, <the database's value>)`
+/// where the dialect generates it (the NULLs bound); elsewhere `Model::insert` has already
+/// put its own values in place of the NULLs (a UUID outside PostgreSQL).
+#[test]
+fn insert_with_generated_defaults() {
+    let row = Defaults {
+        id: uuid::Uuid::nil(),
+        created_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+        seen_at: None,
+        day: chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+        metadata: serde_json::json!({}),
+        confidence: rust_decimal::Decimal::new(1, 0),
+        retention_until: chrono::NaiveDate::from_ymd_opt(2030, 1, 31).unwrap(),
+        token: String::new(),
+    };
+    check("insert_with_generated_defaults", |d| {
+        let insert = Statement::Insert(InsertQuery {
+            schema: Defaults::schema(),
+            rows: vec![row.insert_values(), row.insert_values()],
+            returning: true,
+        });
+        render(compile(&insert, d))
+    });
 }

@@ -17,6 +17,9 @@ use orm::prelude::*;
 #[path = "suite/harness.rs"]
 #[allow(dead_code)]
 mod harness;
+#[path = "support/rss.rs"]
+mod rss;
+use rss::resident_mib;
 
 const ROWS: i64 = 1_000_000;
 /// How far the resident set may grow while a million rows stream by.
@@ -29,17 +32,6 @@ struct Row {
     id: i64,
     payload: String,
     amount: f64,
-}
-
-/// The process's resident set in MiB (`/proc/self/statm`, in pages of 4 KiB).
-fn resident_mib() -> f64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-    let pages: f64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .expect("resident pages in statm");
-    pages * 4096.0 / (1024.0 * 1024.0)
 }
 
 /// Streams every row, checking each, and returns the largest growth of the resident set.

@@ -48,6 +48,8 @@ pub struct CacheBuilder {
     lease: Duration,
     model_ttls: HashMap<&'static str, Duration>,
     codec: Codec,
+    #[cfg(feature = "tls")]
+    redis_tls: Option<orm_core::tls::Tls>,
 }
 
 impl Default for CacheBuilder {
@@ -67,6 +69,8 @@ impl Default for CacheBuilder {
             lease: Duration::from_secs(2),
             model_ttls: HashMap::new(),
             codec: Codec::default(),
+            #[cfg(feature = "tls")]
+            redis_tls: None,
         }
     }
 }
@@ -76,6 +80,16 @@ impl CacheBuilder {
     /// cache is in-process only, and writes of other processes are not seen before the TTL.
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
         self.shared.push(SharedConfig::Redis(url.into()));
+        self
+    }
+
+    /// TLS to the Redis server of [`redis_url`](Self::redis_url) (feature `tls`, rustls):
+    /// `require` encrypts, `verify-ca` also checks the certificate's chain against the CA,
+    /// `verify-full` also its host name; a client certificate for servers started with
+    /// `--tls-auth-clients yes`. A `redis://` URL is upgraded to `rediss://`.
+    #[cfg(feature = "tls")]
+    pub fn redis_tls(mut self, tls: orm_core::tls::Tls) -> Self {
+        self.redis_tls = Some(tls);
         self
     }
 
@@ -247,6 +261,14 @@ impl CacheBuilder {
     fn store(&self, config: &SharedConfig) -> std::result::Result<Store, crate::BuildError> {
         Ok(match config {
             SharedConfig::Redis(url) => {
+                #[cfg(feature = "tls")]
+                let client = match &self.redis_tls {
+                    Some(tls) => crate::tls::client(url, tls)?,
+                    None => {
+                        redis::Client::open(url.as_str()).map_err(crate::BuildError::RedisUrl)?
+                    }
+                };
+                #[cfg(not(feature = "tls"))]
                 let client =
                     redis::Client::open(url.as_str()).map_err(crate::BuildError::RedisUrl)?;
                 let config = redis::aio::ConnectionManagerConfig::new()

@@ -46,6 +46,8 @@ mod scope;
 mod select;
 mod shared;
 mod stats;
+#[cfg(feature = "tls")]
+mod tls;
 mod tx;
 
 pub use cache::{Cache, CacheBuilder, OutagePolicy};
@@ -72,6 +74,9 @@ pub enum BuildError {
     MemcachedAddress(String),
     /// More than one shared tier (Redis, Redis Cluster, Memcached) was configured.
     SeveralSharedTiers,
+    /// The TLS settings for Redis cannot be used (a file is missing, the mode contradicts
+    /// the URL).
+    Tls(String),
 }
 
 impl std::fmt::Display for BuildError {
@@ -85,6 +90,7 @@ impl std::fmt::Display for BuildError {
                 f,
                 "invalid Memcached address `{a}` for the query cache; use `host:port`"
             ),
+            BuildError::Tls(message) => write!(f, "query cache: {message}"),
             BuildError::SeveralSharedTiers => write!(
                 f,
                 "the query cache has one shared tier: configure only one of `redis_url`, \
@@ -98,7 +104,9 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::RedisUrl(e) => Some(e),
-            BuildError::MemcachedAddress(_) | BuildError::SeveralSharedTiers => None,
+            BuildError::MemcachedAddress(_)
+            | BuildError::SeveralSharedTiers
+            | BuildError::Tls(_) => None,
         }
     }
 }

@@ -15,25 +15,29 @@
 //!
 //! [verify]
 //! owns = ["table audit_log", "index users.idx_users_gin"]
+//!
+//! [[lifecycle]]                                          # `orm lifecycle run`
+//! table = "sessions"
+//! column = "expires_at"
+//! older_than = "30d"
+//! action = "delete"                                      # or "archive" + archive_to = "DIR|URL"
 //! ```
 //!
-//! Every string value may use `${NAME}` ([`crate::expand`]). An unknown key, a value of the
-//! wrong type or broken TOML is an error naming the file, the line and the key: a typo never
-//! silently falls back to a default.
+//! The file is the library's (`orm_core::config::file`: also `[database]` TLS, credentials
+//! and pool, `[cache]`, `[topology]`, `[environments.<ORM_ENV>]` sections and `ORM_…`
+//! overrides); the CLI reads it with the library's reader. Every string value may use
+//! `${NAME}` (an environment variable). An unknown key, a value of the wrong type or broken
+//! TOML is an error naming the file, the line and the key: a typo never silently falls back
+//! to a default.
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use toml::Spanned;
+use orm_core::config::file::ConfigFile;
+pub use orm_core::config::file::{ConfigError, locate};
 
-use crate::expand::expand_env;
-
-/// The name the file is looked for under.
-pub const FILE_NAME: &str = "orm.toml";
-
-/// A configuration file, read and checked; paths are resolved against its directory and
-/// `${NAME}` references are expanded.
+/// A configuration file, read and checked (by the library's own reader,
+/// [`orm_core::config::file`], with the `ORM_ENV` section and `ORM_…` overrides applied); paths
+/// are resolved against its directory and `${NAME}` references are expanded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Config {
     /// The file it was read from.
@@ -50,53 +54,8 @@ pub struct Config {
     pub pull_out: Option<PathBuf>,
     /// `[verify] owns`.
     pub verify_owns: Option<Vec<String>>,
-}
-
-/// A configuration file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file cannot be read.
-    #[error(
-        "cannot read the configuration file `{path}`: {source}; check the path given to \
-         --config or ORM_CONFIG"
-    )]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML, has an unknown key, or a value is wrong.
-    #[error("invalid configuration file `{path}`, line {line}{}: {message}", key_part(.key))]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line of the problem.
-        line: usize,
-        /// The dotted key at fault (`pull.tables`), when the problem is in a key or its value.
-        key: Option<String>,
-        /// What is wrong and what to do.
-        message: String,
-    },
-}
-
-fn key_part(key: &Option<String>) -> String {
-    key.as_ref()
-        .map(|k| format!(", key `{k}`"))
-        .unwrap_or_default()
-}
-
-/// The file to read: `explicit` (`--config`), else the first `orm.toml` in `start` or one of its
-/// ancestors.
-pub fn locate(explicit: Option<&Path>, start: &Path) -> Option<PathBuf> {
-    match explicit {
-        Some(path) => Some(path.to_owned()),
-        None => start
-            .ancestors()
-            .map(|dir| dir.join(FILE_NAME))
-            .find(|candidate| candidate.is_file()),
-    }
+    /// `[[lifecycle]]` policies (see [`crate::lifecycle`]).
+    pub lifecycle: Vec<crate::lifecycle::LifecycleRule>,
 }
 
 impl Config {
@@ -109,147 +68,34 @@ impl Config {
         Config::parse(path, &text)
     }
 
-    /// Checks `text`, the contents of the file at `path`.
+    /// Checks `text`, the contents of the file at `path`, with the process environment.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let source = Source { path, text };
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            source.invalid(span, e.message().trim_end().to_owned())
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let string = |key: &str, value: Option<Spanned<String>>| {
-            value.map(|v| source.expand(key, &v)).transpose()
-        };
-        let strings = |key: &str, values: Option<Vec<Spanned<String>>>| {
-            values
-                .map(|vs| vs.iter().map(|v| source.expand(key, v)).collect())
-                .transpose()
-        };
-        let owns: Option<Vec<String>> = strings("verify.owns", raw.verify.owns.clone())?;
-        if let (Some(owns), Some(spanned)) = (&owns, &raw.verify.owns) {
-            for (text, at) in owns.iter().zip(spanned) {
-                orm_migrate::introspect::Owned::parse(text)
-                    .map_err(|reason| source.invalid_at("verify.owns", at.span(), reason))?;
+        let file = ConfigFile::parse(path, text, |name| std::env::var(name).ok())?;
+        if let Some(owns) = &file.verify_owns {
+            for owned in owns {
+                orm_migrate::introspect::Owned::parse(&owned.value)
+                    .map_err(|reason| file.error_at(text, &owned.origin, reason))?;
             }
         }
         Ok(Config {
             path: path.to_owned(),
-            database_url: string("database.url", raw.database.url)?,
-            schema: string("database.schema", raw.database.schema)?,
-            migrations_dir: string("migrations.dir", raw.migrations.dir)?.map(|d| base.join(d)),
-            pull_tables: strings("pull.tables", raw.pull.tables)?,
-            pull_out: string("pull.out", raw.pull.out)?.map(|o| base.join(o)),
-            verify_owns: owns,
+            database_url: file.database_url().map(str::to_owned),
+            schema: file.database.schema.clone(),
+            migrations_dir: file.migrations_dir.clone(),
+            pull_tables: file.pull_tables.clone(),
+            pull_out: file.pull_out.clone(),
+            verify_owns: file
+                .verify_owns
+                .map(|owns| owns.into_iter().map(|o| o.value).collect()),
+            lifecycle: crate::lifecycle::parse_rules(path, text)?,
         })
     }
-}
-
-/// The file being checked, to turn byte offsets into lines and keys.
-struct Source<'a> {
-    path: &'a Path,
-    text: &'a str,
-}
-
-impl Source<'_> {
-    fn line_of(&self, offset: usize) -> usize {
-        let offset = offset.min(self.text.len());
-        self.text[..offset].matches('\n').count() + 1
-    }
-
-    /// An error at `span` from the TOML parser; the key is read from the source around it.
-    fn invalid(&self, span: Range<usize>, message: String) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.to_owned(),
-            line: self.line_of(span.start),
-            key: self.key_at(span.start),
-            message,
-        }
-    }
-
-    /// An error in the value of `key` at `span`.
-    fn invalid_at(&self, key: &str, span: Range<usize>, message: String) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.to_owned(),
-            line: self.line_of(span.start),
-            key: Some(key.to_owned()),
-            message,
-        }
-    }
-
-    fn expand(&self, key: &str, value: &Spanned<String>) -> Result<String, ConfigError> {
-        expand_env(value.get_ref()).map_err(|e| self.invalid_at(key, value.span(), e.to_string()))
-    }
-
-    /// The dotted key (`pull.tables`) whose line holds `offset`: the table header above it and
-    /// the key before the `=` on its line, or the header itself on a header line.
-    fn key_at(&self, offset: usize) -> Option<String> {
-        let offset = offset.min(self.text.len());
-        let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line = self.text[line_start..].lines().next().unwrap_or("").trim();
-        if let Some(header) = table_header(line) {
-            return Some(header.to_owned());
-        }
-        let key = line.split_once('=').map(|(k, _)| k.trim())?;
-        let table = self.text[..line_start]
-            .lines()
-            .rev()
-            .find_map(|l| table_header(l.trim()));
-        Some(match table {
-            Some(table) => format!("{table}.{key}"),
-            None => key.to_owned(),
-        })
-    }
-}
-
-fn table_header(line: &str) -> Option<&str> {
-    let inner = line.strip_prefix('[')?;
-    let end = inner.find(']')?;
-    Some(inner[..end].trim_matches(['[', ' ']))
-}
-
-/// The file as written: every table and key optional, unknown ones refused.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    database: RawDatabase,
-    #[serde(default)]
-    migrations: RawMigrations,
-    #[serde(default)]
-    pull: RawPull,
-    #[serde(default)]
-    verify: RawVerify,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDatabase {
-    url: Option<Spanned<String>>,
-    schema: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMigrations {
-    dir: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPull {
-    tables: Option<Vec<Spanned<String>>>,
-    out: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawVerify {
-    owns: Option<Vec<Spanned<String>>>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use orm_core::config::file::FILE_NAME;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("/project/orm.toml"), text)
@@ -294,6 +140,7 @@ owns = ["table audit_log", "index users.idx_gin"]
                 pull_tables: Some(vec!["users".into(), "orders".into()]),
                 pull_out: Some("/project/src/models.rs".into()),
                 verify_owns: Some(vec!["table audit_log".into(), "index users.idx_gin".into()]),
+                lifecycle: Vec::new(),
             }
         );
     }

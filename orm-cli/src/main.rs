@@ -1,13 +1,19 @@
 //! `orm`: adopt an existing database and run its migrations without your crate.
 //!
+//! `orm backup create|list|verify|restore|prune` takes and restores logical backups (`orm-backup`);
+//! `orm lifecycle run [--dry-run]` runs the `[[lifecycle]]` policies of `orm.toml`.
+//! `orm backup physical create|verify|restore|archive-now` physical ones (`pg_basebackup` with WAL
+//! archiving and point-in-time recovery, `mariadb-backup` full and incremental).
 //! `orm db pull` writes models of a live database, `orm migrate baseline` starts its migration
 //! history, and `orm migrate status|up|down|verify|sql` run an existing `migrations/`
 //! directory, comparing with its last snapshot. `generate` needs your models and stays in your
 //! crate (`src/bin/migrate.rs` calling `orm::migrate::cli::run`). Settings come from flags, the
 //! environment and the project's `orm.toml` ([`config`]), in that order ([`settings`]).
 
+mod backup;
 mod config;
-mod expand;
+mod lifecycle;
+mod physical;
 mod settings;
 
 use std::path::PathBuf;
@@ -26,6 +32,16 @@ Examples:
   orm migrate status                       # applied / pending / edited migrations
   orm migrate verify                       # exit code 1 on drift (for CI)
   orm migrate up --dry-run | less          # the SQL that would run
+  orm backup create --to /var/backups/app --watermark updated_at
+  orm backup create --to s3://bucket/app --incremental --key-env ORM_BACKUP_KEY
+  orm backup list --to /var/backups/app    # id, kind, status, rows, bytes, parent
+  orm backup restore <id> --to /var/backups/app --database-url sqlite://copy.db
+  orm backup prune --to /var/backups/app --daily 7 --weekly 4 --monthly 12 --yearly 5
+  orm lifecycle run --dry-run              # rows each [[lifecycle]] policy would delete/archive
+  orm lifecycle run                        # delete or archive them, in batches
+  orm backup physical create --to /backups/base-1 --wal-archive /var/lib/wal-archive
+  orm backup physical restore /backups/base-1 --datadir /srv/pg-restored --target-time 2026-12-06T14:05:00Z
+  orm backup physical create --to /backups/inc-1 --incremental-from /backups/full   # MariaDB
 
 Configuration: orm.toml, the nearest one in this directory or a parent (or --config PATH):
   [database]
@@ -38,6 +54,12 @@ Configuration: orm.toml, the nearest one in this directory or a parent (or --con
   out = \"src/models.rs\"
   [verify]
   owns = [\"table audit_log\", \"index users.idx_users_gin\"]   # objects SQL owns
+  [[lifecycle]]                        # one per policy, for `orm lifecycle run`
+  table = \"sessions\"
+  column = \"expires_at\"               # a timestamp or date column
+  older_than = \"30d\"                  # ms, s, m, h, d, w
+  action = \"delete\"                   # or \"archive\" with archive_to = \"DIR|URL\"
+  batch_size = 1000                    # optional; pause = \"100ms\" between batches
 Precedence: a flag, then its environment variable (DATABASE_URL, ORM_CONFIG), then orm.toml,
 then the default. An unknown key or a malformed file is an error naming its line and key.
 
@@ -70,6 +92,30 @@ enum Group {
     },
     /// Run the migrations of a `migrations/` directory (`generate` stays in your crate).
     Migrate(Cli),
+    /// Logical backups: create, list, verify, restore (into any SQL database), prune.
+    Backup {
+        #[command(subcommand)]
+        command: backup::BackupCommand,
+    },
+    /// Data lifecycle: run orm.toml's `[[lifecycle]]` policies (delete or archive old rows).
+    Lifecycle {
+        #[command(subcommand)]
+        command: lifecycle::LifecycleCommand,
+    },
+}
+
+/// What the command line asks for.
+enum Run {
+    /// A migration or `db` command.
+    Migrate(Cli),
+    /// A backup command, with orm.toml's database URL.
+    Backup(backup::BackupCommand, Option<String>),
+    /// A lifecycle command, with orm.toml's database URL and policies.
+    Lifecycle(
+        lifecycle::LifecycleCommand,
+        Option<String>,
+        Vec<lifecycle::LifecycleRule>,
+    ),
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,7 +146,7 @@ enum SetupError {
 }
 
 /// The command line resolved against the configuration file.
-fn setup() -> Result<Cli, SetupError> {
+fn setup() -> Result<Run, SetupError> {
     let matches = Top::command().get_matches();
     let top = Top::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let cwd = std::env::current_dir().map_err(SetupError::WorkingDir)?;
@@ -109,6 +155,13 @@ fn setup() -> Result<Cli, SetupError> {
         None => None,
     };
     let cli = match top.group {
+        Group::Backup { command } => {
+            return Ok(Run::Backup(command, config.and_then(|c| c.database_url)));
+        }
+        Group::Lifecycle { command } => {
+            let (url, rules) = config.map_or((None, Vec::new()), |c| (c.database_url, c.lifecycle));
+            return Ok(Run::Lifecycle(command, url, rules));
+        }
         Group::Migrate(cli) => cli,
         Group::Db {
             command:
@@ -124,12 +177,17 @@ fn setup() -> Result<Cli, SetupError> {
         },
     };
     let given = |id: &str| settings::given(&matches, id);
-    Ok(settings::apply(cli, top.schema, given, config.as_ref())?)
+    Ok(Run::Migrate(settings::apply(
+        cli,
+        top.schema,
+        given,
+        config.as_ref(),
+    )?))
 }
 
 fn main() -> ExitCode {
-    let cli = match setup() {
-        Ok(cli) => cli,
+    let run = match setup() {
+        Ok(run) => run,
         Err(e) => {
             let red = anstyle::AnsiColor::Red.on_default().bold();
             anstream::eprintln!("{red}error:{red:#} {e}");
@@ -143,5 +201,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    report(runtime.block_on(execute(cli, &Models::LatestSnapshot)))
+    match run {
+        Run::Migrate(cli) => report(runtime.block_on(execute(cli, &Models::LatestSnapshot))),
+        Run::Backup(command, url) => runtime.block_on(backup::run(command, url)),
+        Run::Lifecycle(command, url, rules) => {
+            runtime.block_on(lifecycle::run(command, url, rules))
+        }
+    }
 }

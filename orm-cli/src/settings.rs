@@ -144,6 +144,7 @@ mod tests {
             pull_tables: Some(vec!["users".into()]),
             pull_out: Some("/p/src/models.rs".into()),
             verify_owns: Some(vec!["table audit_log".into()]),
+            lifecycle: Vec::new(),
         }
     }
 

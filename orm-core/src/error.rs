@@ -22,6 +22,19 @@ pub enum Error {
         detail: &'static str,
     },
 
+    /// An update of a loaded row whose `#[orm(version)]` no longer matches the stored row:
+    /// another writer updated it since it was read (optimistic locking).
+    #[error(
+        "the `{table}` row was changed by another writer since it was read (its version is no \
+         longer {expected}); read it again and retry the change"
+    )]
+    Conflict {
+        /// Table of the row.
+        table: &'static str,
+        /// The version the update expected (the one it was read with).
+        expected: i64,
+    },
+
     /// A unique constraint or primary key rejected a duplicate value.
     #[error("duplicate value violates unique constraint {}: {source}", display_name(.constraint))]
     UniqueViolation {
@@ -234,6 +247,25 @@ pub enum Error {
         last: Box<Error>,
     },
 
+    /// A node of a replicated [`Topology`](crate::topology::Topology) could not run the
+    /// statement, and the statement was **not applied**: the node refused connections, is
+    /// read-only (a primary demoted by a failover: PostgreSQL `25006`, MariaDB `1290`), or
+    /// no node is the primary right now. A failover is usually under way: the topology is
+    /// looking for the new primary, and running the statement again (after a short wait)
+    /// succeeds once it is found ([`Error::is_retryable`]).
+    #[error(
+        "the {role} `{node}` is unavailable and the statement was not applied: {source}; a failover may be under way: run it again shortly (`Error::is_retryable`)"
+    )]
+    NodeUnavailable {
+        /// The node (`host:port/database`), or the nodes tried.
+        node: String,
+        /// `"primary"` or `"replica"`.
+        role: &'static str,
+        /// Why it could not run there.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// The connection URL or options are invalid, or name a backend this build does not include.
     #[error("invalid database configuration: {0}")]
     Config(String),
@@ -260,12 +292,66 @@ pub enum Error {
         advice: &'static str,
     },
 
+    /// A distributed (two-phase) transaction failed; the [`DistributedError`] names the
+    /// participant and says what became of the others (feature `distributed`).
+    ///
+    /// [`DistributedError`]: crate::exec::distributed::DistributedError
+    #[cfg(feature = "distributed")]
+    #[error(transparent)]
+    Distributed(Box<crate::exec::distributed::DistributedError>),
+    /// A sharded statement could not be routed to one shard: no shard key in its filter, rows
+    /// of several shards, a transaction bound to another shard, … (feature `sharding`); the
+    /// [`ShardError`] names the model and key. Nothing ran.
+    ///
+    /// [`ShardError`]: crate::shard::ShardError
+    #[cfg(feature = "sharding")]
+    #[error(transparent)]
+    Shard(Box<crate::shard::ShardError>),
+    /// An access rule refused the statement: the [`crate::access`] layer's policy (then the
+    /// statement never reached the database) or the database's own privileges.
+    #[error(
+        "permission denied: `{actor}`{} may not {} `{table}`: {reason}; grant it (a role, an \
+         override) or run it as an actor that has it",
+        roles_of(roles),
+        action_phrase(action)
+    )]
+    PermissionDenied {
+        /// Who was refused: the [`Actor`](crate::access::Actor)'s user, `(no actor)`, or the
+        /// database user.
+        actor: String,
+        /// The roles it held.
+        roles: Vec<String>,
+        /// The table (`*` for raw SQL and DDL, whose tables are not parsed).
+        table: String,
+        /// The action refused: `read`, `insert`, `update`, `delete`, `raw` or `ddl` (the
+        /// names of [`access::Action`](crate::access::Action)).
+        action: String,
+        /// Why.
+        reason: String,
+    },
+
     /// Any other error reported by the database.
     #[error("database error: {source}")]
     Database {
         /// The driver's error.
         source: BoxError,
     },
+}
+
+fn roles_of(roles: &[String]) -> String {
+    if roles.is_empty() {
+        String::new()
+    } else {
+        format!(" (roles: {})", roles.join(", "))
+    }
+}
+
+fn action_phrase(action: &str) -> &str {
+    match action {
+        "raw" => "run raw SQL on",
+        "ddl" => "change the schema of",
+        other => other,
+    }
 }
 
 fn retries_exhausted(attempts: u32, last: &Error) -> String {
@@ -299,6 +385,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::NotFound { .. } => "not_found",
+            Error::Conflict { .. } => "conflict",
             Error::UniqueViolation { .. } => "unique_violation",
             Error::ForeignKeyViolation { .. } => "foreign_key_violation",
             Error::CheckViolation { .. } => "check_violation",
@@ -318,10 +405,16 @@ impl Error {
             Error::SchemaChanged { .. } => "schema_changed",
             Error::LockTimeout { .. } => "lock_timeout",
             Error::RetriesExhausted { .. } => "retries_exhausted",
+            Error::NodeUnavailable { .. } => "node_unavailable",
             Error::Config(_) => "config",
             Error::Schema(_) => "schema",
             Error::InvalidQuery(_) => "invalid_query",
             Error::Unsupported { .. } => "unsupported",
+            #[cfg(feature = "distributed")]
+            Error::Distributed(_) => "distributed",
+            #[cfg(feature = "sharding")]
+            Error::Shard(_) => "shard",
+            Error::PermissionDenied { .. } => "permission_denied",
             Error::Database { .. } => "database",
         }
     }
@@ -332,7 +425,8 @@ impl Error {
     }
 
     /// Whether retrying the whole transaction can succeed: serialization failures, deadlocks,
-    /// lock timeouts, and statements prepared before a schema change.
+    /// lock timeouts, statements prepared before a schema change, and statements a replicated
+    /// topology's node could not run during a failover ([`Error::NodeUnavailable`]).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
@@ -340,6 +434,7 @@ impl Error {
                 | Error::Deadlock { .. }
                 | Error::LockTimeout { .. }
                 | Error::SchemaChanged { .. }
+                | Error::NodeUnavailable { .. }
         )
     }
 

@@ -1,20 +1,31 @@
 //! Runtime of the `orm` crate: schema descriptors, values, the query IR and its typed
-//! builders, the SQL compilers, the sqlx executors and the error type.
+//! builders, the SQL compilers, the executors (sqlx for PostgreSQL and MySQL, the native SQLite
+//! driver) and the error type.
 //!
 //! Users depend on the `orm` facade, which re-exports this crate and the derive macro.
 
 // Without a backend feature only the compilers are usable; the executor glue is inert.
 #![cfg_attr(
-    not(feature = "_sqlx"),
+    not(any(feature = "_sqlx", feature = "sqlite")),
     allow(dead_code, unused_imports, unused_variables, unreachable_code)
 )]
 
+#[cfg(feature = "access")]
+pub mod access;
 #[cfg(feature = "audit")]
 pub mod audit;
+pub mod config;
+pub mod credentials;
+#[cfg(feature = "dynamodb")]
+pub mod dynamo;
 pub mod error;
 pub mod exec;
+#[cfg(feature = "distributed")]
+pub use exec::distributed;
 #[cfg(feature = "mock")]
 pub use exec::mock;
+#[cfg(all(feature = "topology", any(feature = "postgres", feature = "mysql")))]
+pub use exec::topology;
 pub mod model;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
@@ -23,7 +34,10 @@ pub mod observe;
 pub mod query;
 pub mod raw;
 pub mod schema;
+#[cfg(feature = "sharding")]
+pub mod shard;
 pub mod sql;
+pub mod tls;
 pub mod value;
 
 /// The `bson` crate, for `bson::oid::ObjectId` fields (feature `bson`, which `mongodb` turns on).
@@ -31,7 +45,7 @@ pub mod value;
 pub use bson;
 pub use error::{Error, Result};
 pub use exec::{
-    Backend, Connection, Db, ExecResult, Executor, Health, IsolationLevel, PoolOptions,
+    Backend, Connection, Db, ExecResult, Executor, Health, IsolationLevel, PoolOptions, PoolStatus,
     RetryPolicy, RowRef, RowStream, Transaction, TxOptions,
 };
 pub use model::Model;
@@ -44,12 +58,16 @@ pub use query::{
 pub use raw::{FromRow, Raw, raw};
 pub use schema::{
     CheckExpr, CheckLiteral, CheckOp, CheckSchema, ColumnSchema, ColumnType, DefaultValue,
-    ForeignKeySchema, IndexSchema, ModelSchema, ReferentialAction,
+    ForeignKeySchema, IndexFunction, IndexKey, IndexMethod, IndexSchema, ModelSchema,
+    ReferentialAction,
 };
 pub use sql::{Compiled, Dialect};
 #[cfg(feature = "json")]
 pub use value::Json;
-pub use value::{Assign, DateType, DecimalType, FieldType, IntoValue, SqlType, TextType, Value};
+pub use value::{
+    Assign, DateType, DecimalType, FieldType, IntoValue, NowDefault, SoftDeleteField, SqlType,
+    TextType, TimestampField, Unset, UuidDefault, Value,
+};
 
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {
@@ -71,12 +89,12 @@ pub mod __private {
     pub use crate::query::ir::Condition;
     pub use crate::query::{BelongsTo, Column, HasMany, HasOne};
     pub use crate::schema::{
-        CheckSchema, ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexSchema,
-        ModelSchema, ReferentialAction,
+        CheckSchema, ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexFunction,
+        IndexKey, IndexMethod, IndexSchema, ModelSchema, ReferentialAction,
     };
     pub use crate::value::{
         AutoIncrementField, DecimalField, DecimalType, DefaultLiteral, FieldType, KeyField,
-        SqlType, TextField, TextType, Value,
+        NowDefault, SqlType, TextField, TextType, Unset, UuidDefault, Value,
     };
     pub use std::option::Option;
     pub use std::result::Result as StdResult;
@@ -98,6 +116,14 @@ pub mod __private {
     pub const fn assert_foreign_key<F: crate::value::ReferencesKey<K>, K>() {}
     /// Compile-time check for `has_many`/`has_one`: the child column holds the parent's key.
     pub const fn assert_relation_key<K, C, F: crate::value::ReferencesKey<K>>(_: Column<C, F>) {}
+    /// Compile-time check for `version` (an `i16`/`i32`/`i64` field).
+    pub const fn assert_version_field<T: crate::value::generated::VersionField>() {}
+    /// Compile-time check that a `soft_delete` field is a nullable timestamp.
+    pub const fn assert_soft_delete_field<T: crate::value::SoftDeleteField>() {}
+    pub use crate::value::SoftDeleteField;
+    pub use crate::value::generated::{
+        Generator, fn_default, now_default, timestamp_default, uuid_default,
+    };
     /// Compile-time check for `on_delete = "set_null"` (the field must be an `Option`).
     pub const fn assert_nullable_field<T: crate::value::SetNullField>() {}
     /// Compile-time check for `belongs_to`: the parent has a single-column primary key.
@@ -124,6 +150,19 @@ pub mod __private {
     }
     /// Compile-time check that a `default` literal fits the field (error points at the literal).
     pub fn assert_default<T: FieldType, L: DefaultLiteral<T::Base>>(_literal: L) {}
+
+    /// Compile-time check that a text `default` fits its column: JSON text for JSON, digits
+    /// for a decimal, an ISO date for a date, one of an enum column's stored values.
+    pub const fn assert_text_default(
+        ty: crate::schema::ColumnType,
+        allowed: Option<&'static [&'static str]>,
+        literal: &str,
+    ) {
+        if let Some(message) = crate::schema::default::text_default_error(ty, literal) {
+            panic!("{}", message);
+        }
+        assert_allowed_default(allowed, literal);
+    }
 
     /// Compile-time check that a text `default` is one of an enum column's stored values
     /// (a no-op for other columns, whose `allowed` is `None`).

@@ -4,7 +4,7 @@
 use proc_macro2::Span;
 use quote::format_ident;
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, Fields, Ident, Type};
+use syn::{Data, DeriveInput, Fields, Ident, LitStr, Type};
 
 use crate::attr;
 use crate::case::{screaming_snake_case, snake_case};
@@ -34,13 +34,22 @@ pub struct Field<'a> {
 }
 
 /// An index or unique constraint as it will appear in the schema.
-pub struct Index {
+pub struct Index<'a> {
     /// `uq_<table>_<cols>` or `idx_<table>_<cols>`.
     pub name: String,
     /// Column names, in order.
     pub columns: Vec<String>,
     /// Whether it is a unique constraint.
     pub unique: bool,
+    /// How each column is indexed (`desc`, `lower`), position by position; empty for a
+    /// field-level index.
+    pub keys: Vec<attr::KeyAttr>,
+    /// The access method, if given.
+    pub method: Option<attr::IndexMethodAttr>,
+    /// Column names of `include(...)`.
+    pub include: Vec<String>,
+    /// The `where` filter of a partial index (an expression of type `Filter<Self>`).
+    pub predicate: Option<&'a syn::Expr>,
     /// Where it was declared (the `unique`/`index` key), for errors.
     pub span: Span,
 }
@@ -172,28 +181,36 @@ impl<'a> Container<'a> {
 
     /// Every index and unique constraint, in schema order: field-level `unique`, struct-level
     /// `unique(...)`, field-level `index`, struct-level `index(...)`.
-    pub fn indexes(&self) -> Vec<Index> {
+    pub fn indexes(&self) -> Vec<Index<'_>> {
         let table = self.table_name();
-        let make = |unique: bool, columns: Vec<String>, span: Span| {
+        let make = |unique: bool, columns: Vec<String>, given: Option<&LitStr>, span: Span| {
             let prefix = if unique { "uq" } else { "idx" };
-            let name = format!("{prefix}_{table}_{}", columns.join("_"));
+            let name = given.map_or_else(
+                || format!("{prefix}_{table}_{}", columns.join("_")),
+                LitStr::value,
+            );
             Index {
                 name,
                 columns,
                 unique,
+                keys: Vec::new(),
+                method: None,
+                include: Vec::new(),
+                predicate: None,
                 span,
             }
         };
         let mut indexes = Vec::new();
         for unique in [true, false] {
             for field in self.stored_fields() {
-                let flag = if unique {
-                    &field.attrs.unique
+                let (flag, given) = if unique {
+                    (&field.attrs.unique, &field.attrs.unique_name)
                 } else {
-                    &field.attrs.index
+                    (&field.attrs.index, &field.attrs.index_name)
                 };
                 if let Some(key) = flag {
-                    indexes.push(make(unique, vec![field.column_name()], key.span()));
+                    let columns = vec![field.column_name()];
+                    indexes.push(make(unique, columns, given.as_ref(), key.span()));
                 }
             }
             let lists = if unique {
@@ -208,7 +225,35 @@ impl<'a> Container<'a> {
                     .filter_map(|ident| self.field_named(ident))
                     .map(Field::column_name)
                     .collect();
-                indexes.push(make(unique, columns, list.key.span()));
+                let mut index = make(unique, columns, list.name.as_ref(), list.key.span());
+                let options = &list.options;
+                if options.keys.iter().any(|k| *k != attr::KeyAttr::default()) {
+                    index.keys.clone_from(&options.keys);
+                    if list.name.is_none() {
+                        // `idx_users_lower_email`: distinct from the plain index of `email`.
+                        let parts: Vec<String> = index
+                            .columns
+                            .iter()
+                            .zip(&index.keys)
+                            .map(|(c, k)| {
+                                let lower = if k.lower { "lower_" } else { "" };
+                                let desc = if k.descending { "_desc" } else { "" };
+                                format!("{lower}{c}{desc}")
+                            })
+                            .collect();
+                        let prefix = if unique { "uq" } else { "idx" };
+                        index.name = format!("{prefix}_{table}_{}", parts.join("_"));
+                    }
+                }
+                index.method = options.method.as_ref().map(|(_, m)| *m);
+                index.include = options
+                    .include
+                    .iter()
+                    .filter_map(|ident| self.field_named(ident))
+                    .map(Field::column_name)
+                    .collect();
+                index.predicate = options.predicate.as_ref();
+                indexes.push(index);
             }
         }
         indexes

@@ -157,15 +157,17 @@ fn model_impl(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     let keys = cont.key_fields();
 
     let column_value = column_value(cont, private);
-    let insert = values(
+    let insert = insert_values(
         private,
         cont.stored_fields()
             .filter(|f| f.attrs.auto_increment.is_none()),
     );
-    let update = values(
+    let generated = generated_value(cont, private);
+    let update = update_values(
         private,
         cont.stored_fields().filter(|f| !f.is_one_of(&keys)),
     );
+    let touch = touch(cont, private);
 
     let key_types = keys.iter().map(|f| f.ty);
     let key_type = match keys.as_slice() {
@@ -228,6 +230,10 @@ fn model_impl(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
                 #insert
             }
 
+            #generated
+
+            #touch
+
             fn update_values(&self) -> #private::Vec<#private::Value> {
                 #update
             }
@@ -263,18 +269,51 @@ fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         Literal::usize_unsuffixed(position.expect("checked: key fields are stored"))
     });
     let indexes = cont.indexes();
+    let ident = cont.ident;
     let indexes = indexes.iter().map(|index| {
         let Index {
             name,
             columns,
             unique,
+            keys,
+            method,
+            include,
+            predicate,
             ..
         } = index;
+        let keys = keys.iter().map(|k| {
+            let descending = k.descending;
+            let function = if k.lower {
+                quote!(#private::Option::Some(#private::IndexFunction::Lower))
+            } else {
+                quote!(#private::Option::None)
+            };
+            quote!(#private::IndexKey { function: #function, descending: #descending })
+        });
+        let method = match method {
+            Some(m) => {
+                let variant = format_ident!("{}", m.variant());
+                quote!(#private::Option::Some(#private::IndexMethod::#variant))
+            }
+            None => quote!(#private::Option::None),
+        };
+        // As for checks: a capture-free closure is a `fn() -> Condition`, and a filter of
+        // another model is a type error at the condition.
+        let predicate = match predicate {
+            Some(condition) => quote_spanned! {condition.span()=>
+                #private::Option::Some(|| #private::check_condition::<#ident>(#condition))
+            },
+            None => quote!(#private::Option::None),
+        };
         quote! {
             #private::IndexSchema {
                 name: #name,
                 columns: &[#(#columns),*],
                 unique: #unique,
+                keys: &[#(#keys),*],
+                method: #method,
+                include: &[#(#include),*],
+                predicate: #predicate,
             }
         }
     });
@@ -282,7 +321,10 @@ fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     let foreign_keys = cont.stored_fields().filter_map(|field| {
         let parent = &field.attrs.belongs_to.as_ref()?.value;
         let column = field.column_name();
-        let name = format!("fk_{table}_{column}");
+        let name = field.attrs.fk_name.as_ref().map_or_else(
+            || format!("fk_{table}_{column}"),
+            |given| given.value.value(),
+        );
         let action = |opt: &Option<crate::attr::Opt<crate::attr::Referential>>| {
             let variant =
                 format_ident!("{}", opt.as_ref().map_or("NoAction", |a| a.value.variant()));
@@ -320,7 +362,14 @@ fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         })
     });
     let renamed_from = option_str(cont.attrs.renamed_from.as_ref().map(|l| l.value()));
-    let ident = cont.ident;
+    let shard_key = match stored.iter().position(|f| f.attrs.shard_key.is_some()) {
+        Some(position) => quote!(::core::option::Option::Some(#position)),
+        None => quote!(::core::option::Option::None),
+    };
+    let soft_delete = match stored.iter().position(|f| f.attrs.soft_delete.is_some()) {
+        Some(position) => quote!(::core::option::Option::Some(#position)),
+        None => quote!(::core::option::Option::None),
+    };
     let checks = cont.checks();
     let checks = checks.iter().map(|check| {
         let name = &check.name;
@@ -350,6 +399,8 @@ fn schema(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
             foreign_keys: &[#(#foreign_keys),*],
             checks: &[#(#checks),*],
             renamed_from: #renamed_from,
+            shard_key: #shard_key,
+            soft_delete: #soft_delete,
         }
     }
 }
@@ -386,6 +437,8 @@ fn column_schema(field: &Field<'_>, primary_key: bool, private: &TokenStream) ->
                     quote!(Float(#f))
                 }
                 DefaultLit::Text(s) => quote!(Text(#s)),
+                DefaultLit::Now => quote!(Now),
+                DefaultLit::Uuid => quote!(Uuid),
             };
             quote!(::core::option::Option::Some(#private::DefaultValue::#value))
         }
@@ -470,17 +523,183 @@ fn column_value(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     }
 }
 
-/// `Vec::from([FieldType::to_value(&self.a), ...])` over `fields`.
-fn values<'f, 'a: 'f>(
+/// The body of `update_values`: each field's value, the current time for `updated_at`.
+fn update_values<'f, 'a: 'f>(
     private: &TokenStream,
     fields: impl Iterator<Item = &'f Field<'a>>,
 ) -> TokenStream {
     let values = fields.map(|field| {
         let member = field.ident;
         let ty = field.ty;
-        quote_spanned!(ty.span()=> <#ty as #private::FieldType>::to_value(&self.#member))
+        match (&field.attrs.updated_at, generator(field, private)) {
+            (Some(_), Some(generator)) => quote_spanned! {ty.span()=>
+                <#ty as #private::FieldType>::into_value((#generator.make)())
+            },
+            _ => quote_spanned!(ty.span()=> <#ty as #private::FieldType>::to_value(&self.#member)),
+        }
     });
     quote!(#private::Vec::from([#(#values),*]))
+}
+
+/// `touch`: the `updated_at` column and the current time (omitted without one).
+fn touch(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+    let version = cont
+        .stored_fields()
+        .find(|f| f.attrs.version.is_some())
+        .map(|field| {
+            let (ty, column) = (field.ty, field.column_name());
+            let key = field.attrs.version.as_ref().expect("found");
+            quote_spanned! {key.span()=>
+                const VERSION_COLUMN: #private::Option<&'static str> = {
+                    #private::assert_version_field::<#ty>();
+                    ::core::option::Option::Some(#column)
+                };
+            }
+        });
+    let touch = updated_at(cont, private);
+    let soft_delete = cont
+        .stored_fields()
+        .find(|f| f.attrs.soft_delete.is_some())
+        .map(|field| {
+            let (ty, column) = (field.ty, field.column_name());
+            // Spanned at the field's type: a type that is no nullable timestamp is the error.
+            quote_spanned! {ty.span()=>
+                fn soft_delete_now() -> #private::Option<(&'static str, #private::Value)> {
+                    ::core::option::Option::Some((
+                        #column,
+                        <#ty as #private::SoftDeleteField>::deleted_now(),
+                    ))
+                }
+            }
+        });
+    quote!(#version #touch #soft_delete)
+}
+
+/// `touch` for the `updated_at` field (omitted without one).
+fn updated_at(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+    let Some(field) = cont.stored_fields().find(|f| f.attrs.updated_at.is_some()) else {
+        return TokenStream::new();
+    };
+    let Some(generator) = generator(field, private) else {
+        return TokenStream::new();
+    };
+    let (ty, column) = (field.ty, field.column_name());
+    quote! {
+        fn touch() -> #private::Option<(&'static str, #private::Value)> {
+            ::core::option::Option::Some((
+                #column,
+                <#ty as #private::FieldType>::into_value((#generator.make)()),
+            ))
+        }
+    }
+}
+
+/// The body of `insert_values`: each field's value, except that a field with a generated
+/// default (`now()`, `uuid()`) is NULL while unset (the database, or `generated_value`, fills
+/// it) and a field with `default_fn` takes the function's value while unset.
+fn insert_values<'f, 'a: 'f>(
+    private: &TokenStream,
+    fields: impl Iterator<Item = &'f Field<'a>>,
+) -> TokenStream {
+    let values = fields.map(|field| {
+        let member = field.ident;
+        let ty = field.ty;
+        let value =
+            quote_spanned!(ty.span()=> <#ty as #private::FieldType>::to_value(&self.#member));
+        let null = quote_spanned! {ty.span()=>
+            #private::Value::Null(
+                <<#ty as #private::FieldType>::Base as #private::SqlType>::COLUMN_TYPE,
+            )
+        };
+        let Some(generator) = generator(field, private) else {
+            return value;
+        };
+        // `default_fn`: the function's value; `now()`/`uuid()`: NULL, for the database (or
+        // `generated_value`) to fill.
+        let make =
+            quote_spanned!(ty.span()=> <#ty as #private::FieldType>::into_value((__generator.make)()));
+        if field.attrs.updated_at.is_some() {
+            // Every insert writes the current time.
+            return quote_spanned!(ty.span()=> { let __generator = #generator; #make });
+        }
+        let app_side = field.attrs.default_fn.is_some() || field.attrs.created_at.is_some();
+        let fill = if app_side { make } else { null };
+        quote_spanned! {ty.span()=>
+            {
+                let __generator = #generator;
+                if (__generator.is_unset)(&self.#member) {
+                    #fill
+                } else {
+                    #value
+                }
+            }
+        }
+    });
+    quote!(#private::Vec::from([#(#values),*]))
+}
+
+/// The `Generator` of a field with `default = now()` / `uuid()` or `default_fn`, spanned at
+/// the option: the one place that requires the field's type to fit it, so a misfit is one
+/// error however often the generator is used.
+fn generator(field: &Field<'_>, private: &TokenStream) -> Option<TokenStream> {
+    let ty = field.ty;
+    if let Some(key) = field
+        .attrs
+        .created_at
+        .as_ref()
+        .or(field.attrs.updated_at.as_ref())
+    {
+        return Some(quote_spanned!(key.span()=> #private::timestamp_default::<#ty>()));
+    }
+    if let Some(function) = &field.attrs.default_fn {
+        let path = &function.value;
+        return Some(quote_spanned!(path.span()=> #private::fn_default::<#ty>(#path)));
+    }
+    let default = field.attrs.default.as_ref()?;
+    let span = default.value.expr.span();
+    match default.value.value {
+        DefaultLit::Now => Some(quote_spanned!(span=> #private::now_default::<#ty>())),
+        DefaultLit::Uuid => Some(quote_spanned!(span=> #private::uuid_default::<#ty>())),
+        _ => None,
+    }
+}
+
+/// `generated_value`: the application's value of each `now()` / `uuid()` field, by column
+/// position (omitted when the model has none).
+fn generated_value(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+    let arms: Vec<TokenStream> = cont
+        .stored_fields()
+        .enumerate()
+        .filter_map(|(position, field)| {
+            let ty = field.ty;
+            if !field.attrs.default.as_ref()?.value.value.is_generated()
+                || field.attrs.created_at.is_some()
+                || field.attrs.updated_at.is_some()
+            {
+                return None;
+            }
+            let generator = generator(field, private)?;
+            let position = Literal::usize_unsuffixed(position);
+            Some(quote_spanned! {ty.span()=>
+                #position => ::core::option::Option::Some(
+                    <#ty as #private::FieldType>::into_value((#generator.make)()),
+                ),
+            })
+        })
+        .collect();
+    if arms.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        fn generated_value(
+            __index: ::core::primitive::usize,
+        ) -> #private::Option<#private::Value> {
+            match __index {
+                #(#arms)*
+                _ => ::core::option::Option::None,
+            }
+        }
+    }
 }
 
 /// Type-level checks, each spanned at the field's type (or at the `default` literal), inside a
@@ -519,13 +738,31 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         }
         if let Some(default) = &field.attrs.default {
             let literal = &default.value.expr;
-            checks.push(quote_spanned! {literal.span()=>
-                #private::assert_default::<#ty, _>(#literal);
-            });
+            // `now()`/`uuid()` are checked where the insert uses their generator.
+            if !default.value.value.is_generated() {
+                checks.push(quote_spanned! {literal.span()=>
+                    #private::assert_default::<#ty, _>(#literal);
+                });
+            }
         }
         quote!(#(#checks)*)
     });
-    // Text defaults of enum fields must be stored values: checked by const evaluation.
+    // `lower(field)` in an index applies to text columns only: checked at the field's name.
+    let lower_keys = cont
+        .attrs
+        .unique
+        .iter()
+        .chain(&cont.attrs.index)
+        .flat_map(|list| list.fields.iter().zip(&list.options.keys))
+        .filter(|(_, key)| key.lower)
+        .filter_map(|(ident, _)| {
+            let ty = cont.field_named(ident)?.ty;
+            Some(quote_spanned!(ident.span()=> #private::assert_text_field::<#ty>();))
+        })
+        .collect::<Vec<_>>();
+    let checks = checks.chain(std::iter::once(quote!(#(#lower_keys)*)));
+    // Text defaults must fit the column (JSON text, decimal digits, a date, an enum's stored
+    // value): checked by const evaluation.
     let enum_defaults = cont.stored_fields().filter_map(|field| {
         let default = field.attrs.default.as_ref()?;
         let DefaultLit::Text(_) = &default.value.value else {
@@ -533,7 +770,8 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
         };
         let (ty, literal) = (field.ty, &default.value.expr);
         Some(quote_spanned! {literal.span()=>
-            const _: () = #private::assert_allowed_default(
+            const _: () = #private::assert_text_default(
+                <<#ty as #private::FieldType>::Base as #private::SqlType>::COLUMN_TYPE,
                 <<#ty as #private::FieldType>::Base as #private::SqlType>::ALLOWED_VALUES,
                 #literal,
             );

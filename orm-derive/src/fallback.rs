@@ -113,6 +113,8 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
                     foreign_keys: &[],
                     checks: &[],
                     renamed_from: ::core::option::Option::None,
+                    shard_key: ::core::option::Option::None,
+                    soft_delete: ::core::option::Option::None,
                 };
 
                 fn decode_row(

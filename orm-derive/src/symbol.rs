@@ -28,10 +28,22 @@ pub const AUTO_INCREMENT: Symbol = Symbol("auto_increment");
 pub const COLUMN: Symbol = Symbol("column");
 /// Field: `default = <literal>`.
 pub const DEFAULT: Symbol = Symbol("default");
+/// Field: `default_fn = path` (a function the insert calls when the field is unset).
+pub const DEFAULT_FN: Symbol = Symbol("default_fn");
+/// Field: `created_at` (set to the current time by an insert when unset).
+pub const CREATED_AT: Symbol = Symbol("created_at");
+/// Field: `updated_at` (set to the current time by every insert and update).
+pub const UPDATED_AT: Symbol = Symbol("updated_at");
+/// Field: `version` (optimistic locking: an integer compared and incremented by updates).
+pub const VERSION: Symbol = Symbol("version");
+/// Field: `soft_delete` (a nullable timestamp set by deletes instead of removing the row).
+pub const SOFT_DELETE: Symbol = Symbol("soft_delete");
 /// Field: `max_length = N`.
 pub const MAX_LENGTH: Symbol = Symbol("max_length");
 /// Field: `collation = "name"` (text columns: the database collation to compare with).
 pub const COLLATION: Symbol = Symbol("collation");
+/// Field: `shard_key` (the column that picks the shard a row lives in).
+pub const SHARD_KEY: Symbol = Symbol("shard_key");
 /// Field: `skip`.
 pub const SKIP: Symbol = Symbol("skip");
 /// Struct and field: `renamed_from = "old_name"` (a hint for the migration engine).
@@ -46,6 +58,8 @@ pub const BELONGS_TO: Symbol = Symbol("belongs_to");
 pub const ON_DELETE: Symbol = Symbol("on_delete");
 /// Field: `on_update = "cascade"` (with `belongs_to`).
 pub const ON_UPDATE: Symbol = Symbol("on_update");
+/// Field: `fk_name = "..."` (with `belongs_to`: the database's name for the foreign key).
+pub const FK_NAME: Symbol = Symbol("fk_name");
 
 /// Field: `check = <filter>` (a CHECK over the model's columns); struct: `check(name = <filter>)`.
 pub const CHECK: Symbol = Symbol("check");
@@ -66,14 +80,21 @@ pub const FIELD_ONLY: &[Symbol] = &[
     AUTO_INCREMENT,
     COLUMN,
     DEFAULT,
+    DEFAULT_FN,
+    CREATED_AT,
+    UPDATED_AT,
+    VERSION,
+    SOFT_DELETE,
     MAX_LENGTH,
     COLLATION,
     PRECISION,
     SCALE,
     SKIP,
+    SHARD_KEY,
     BELONGS_TO,
     ON_DELETE,
     ON_UPDATE,
+    FK_NAME,
 ];
 
 impl Symbol {

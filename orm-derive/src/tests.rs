@@ -186,6 +186,20 @@ fn duplicate_column_names_after_rename_are_rejected() {
 }
 
 #[test]
+fn a_model_has_one_shard_key_set_by_the_application() {
+    assert_error_contains(
+        parse_quote! {
+            struct A { #[orm(primary_key)] id: i64, #[orm(shard_key)] a: i64, #[orm(shard_key)] b: i64 }
+        },
+        "a model has one shard key",
+    );
+    assert_error_contains(
+        parse_quote! { struct A { #[orm(primary_key, auto_increment, shard_key)] id: i64 } },
+        "the shard key `id` cannot be `auto_increment`",
+    );
+}
+
+#[test]
 fn auto_increment_needs_the_single_primary_key() {
     assert_error_contains(
         parse_quote! { struct A { #[orm(primary_key)] id: i64, #[orm(auto_increment)] n: i64 } },
@@ -272,7 +286,7 @@ fn values_of_the_wrong_form_are_rejected() {
         ),
         (
             parse_quote! { struct A { #[orm(primary_key)] id: i64, #[orm(default = some_fn())] n: i64 } },
-            "`default` must be a literal: a bool, an integer, a float or a string, e.g. `default = 0`",
+            "`default` must be a literal (a bool, an integer, a float or a string, e.g. `default = 0`), `now()` or `uuid()`; for a value your code computes, write `default_fn = path`",
         ),
         (
             parse_quote! { struct A { #[orm(primary_key = true)] id: i64 } },
@@ -390,4 +404,32 @@ fn invalid_models_still_get_a_fallback_impl_and_constants() {
     assert!(out.contains("type PrimaryKey = i64 ;"), "{out}");
     assert!(out.contains("primary_key : & [0]"), "{out}");
     assert!(out.contains("pub const NAME"), "{out}");
+}
+
+#[test]
+fn generated_defaults_and_maintained_columns_expand_to_their_generators() {
+    let out = expansion(parse_quote! {
+        struct Note {
+            #[orm(primary_key, default = uuid())] id: Uuid,
+            #[orm(default = now())] at: DateTime<Utc>,
+            #[orm(default_fn = token)] token: String,
+            #[orm(created_at)] created: DateTime<Utc>,
+            #[orm(updated_at)] updated: DateTime<Utc>,
+            #[orm(version)] version: i32,
+        }
+    });
+    for expected in [
+        ":: orm :: __private :: DefaultValue :: Uuid",
+        ":: orm :: __private :: DefaultValue :: Now",
+        ":: orm :: __private :: uuid_default :: < Uuid > ()",
+        ":: orm :: __private :: now_default :: < DateTime < Utc > > ()",
+        ":: orm :: __private :: fn_default :: < String > (token)",
+        ":: orm :: __private :: timestamp_default :: < DateTime < Utc > > ()",
+        "fn generated_value",
+        "fn touch",
+        "const VERSION_COLUMN",
+        ":: orm :: __private :: assert_version_field :: < i32 > ()",
+    ] {
+        assert!(out.contains(expected), "missing `{expected}` in:\n{out}");
+    }
 }

@@ -46,11 +46,13 @@ fn models(variant: u32) -> Schema {
                         name: format!("idx_{name}_col_0"),
                         columns: vec!["col_0".into()],
                         unique: false,
+                        ..Index::default()
                     },
                     Index {
                         name: format!("uq_{name}_col_1"),
                         columns: vec!["col_1".into()],
                         unique: true,
+                        ..Index::default()
                     },
                 ],
                 foreign_keys: vec![ForeignKey {

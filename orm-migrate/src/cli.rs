@@ -77,6 +77,16 @@ pub enum Command {
         #[arg(long)]
         allow_destructive: bool,
     },
+    /// Write the migration that joins a divergent history (two migrations written on the same
+    /// parent, e.g. on two merged branches): it runs nothing and records both as its parents.
+    Merge {
+        /// Name of the migration (letters, digits, `_`, `-`).
+        #[arg(default_value = "merge")]
+        name: String,
+        /// Dialect to record (default: the branches' migrations').
+        #[arg(long, value_parser = ["postgres", "mysql", "sqlite"])]
+        dialect: Option<String>,
+    },
     /// Apply pending migrations (all, or up to a version).
     Up {
         /// Last version to apply (`YYYYMMDDHHMMSS` or the directory name).
@@ -133,6 +143,15 @@ pub enum Command {
 /// Checks an `--owns` value when the command line is parsed, so a typo is a usage error.
 fn owned_object(text: &str) -> std::result::Result<String, String> {
     crate::introspect::Owned::parse(text).map(|_| text.to_owned())
+}
+
+/// A `--dialect` value (checked by clap: `postgres`, `mysql` or `sqlite`).
+fn dialect_named(name: &str) -> Dialect {
+    match name {
+        "postgres" => Dialect::Postgres,
+        "mysql" => Dialect::MySql,
+        _ => Dialect::Sqlite,
+    }
 }
 
 fn dialect_of(url: &str) -> Option<Dialect> {
@@ -291,9 +310,7 @@ pub async fn execute(cli: Cli, models: &Models) -> Result<String> {
             allow_destructive,
         } => {
             let dialect = match dialect.as_deref() {
-                Some("postgres") => Dialect::Postgres,
-                Some("mysql") => Dialect::MySql,
-                Some(_) => Dialect::Sqlite,
+                Some(name) => dialect_named(name),
                 None => url.and_then(dialect_of).ok_or_else(|| {
                     Error::from(orm_core::Error::Config(
                         "generate needs a dialect: pass --dialect or --database-url".to_owned(),
@@ -325,6 +342,17 @@ pub async fn execute(cli: Cli, models: &Models) -> Result<String> {
                     out
                 }
             }
+        }
+        Command::Merge { name, dialect } => {
+            let options = crate::lineage::MergeOptions {
+                dialect: dialect.as_deref().map(dialect_named),
+                version: None,
+            };
+            let merged = crate::lineage::merge(&cli.dir, &name, &options)?;
+            format!(
+                "created {} (review it, commit it, then `up`)\n",
+                merged.dir.display()
+            )
         }
         Command::Up { to, dry_run } => {
             let m = Migrator::new(connect(url).await?, &cli.dir, schema)?;
@@ -359,9 +387,15 @@ pub async fn execute(cli: Cli, models: &Models) -> Result<String> {
             for s in m.status().await? {
                 let line = match &s.state {
                     State::Pending => "pending".to_owned(),
-                    State::Applied(h) => {
-                        format!("applied {} ({} ms)", h.applied_at, h.execution_ms)
-                    }
+                    State::Applied(h) => format!(
+                        "applied {} ({} ms{})",
+                        h.applied_at,
+                        h.execution_ms,
+                        h.vcs_revision
+                            .as_deref()
+                            .map(|r| format!(", from {r}"))
+                            .unwrap_or_default()
+                    ),
                     State::Changed(_) => "EDITED after it was applied: restore it".to_owned(),
                     State::Failed(_, how) => format!("FAILED: {how}"),
                     State::Missing(_) => "applied, but its directory is missing".to_owned(),

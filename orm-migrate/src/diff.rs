@@ -405,6 +405,10 @@ impl Schema {
                         rename_in(&mut t.primary_key, from, to);
                         for ix in &mut t.indexes {
                             rename_in(&mut ix.columns, from, to);
+                            rename_in(&mut ix.include, from, to);
+                            if let Some(predicate) = &mut ix.predicate {
+                                predicate.rename_column(from, to);
+                            }
                         }
                         for fk in &mut t.foreign_keys {
                             rename_in(&mut fk.columns, from, to);
@@ -589,7 +593,13 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
             &have.indexes,
             &want.indexes,
             |i| &i.name,
-            |a, b| a.columns == b.columns && a.unique == b.unique,
+            |a, b| {
+                let unnamed = |i: &Index| Index {
+                    name: String::new(),
+                    ..i.clone()
+                };
+                unnamed(a) == unnamed(b)
+            },
         );
         for (from, to) in &renamed_ixs {
             renames_object.push(Operation::RenameIndex {

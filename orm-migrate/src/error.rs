@@ -33,6 +33,40 @@ pub enum Error {
          `status`, `up` and `verify` with the existing history instead)"
     )]
     HistoryExists(String),
+    /// Two or more migrations were written on the same parent (two branches merged): the
+    /// history has several heads.
+    #[error(
+        "the migration history has diverged: {} were each written on {} without knowing of the \
+         other(s) (two branches were merged). Run `merge <name>` to write the migration that \
+         joins them, review it, then `up`",
+        heads.join(", "),
+        base.as_deref().unwrap_or("an empty history")
+    )]
+    DivergentHistory {
+        /// The newest migration the heads share.
+        base: Option<String>,
+        /// The migrations nothing builds on, oldest first.
+        heads: Vec<String>,
+    },
+    /// `merge` found branches changing the same table or column.
+    #[error(
+        "cannot merge {} automatically:\n{}\nwrite the reconciling migration by hand, with an \
+         `-- orm:parent <id>` line in its up.sql for each of them",
+        heads.join(", "),
+        conflicts.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
+    )]
+    MergeConflict {
+        /// The heads to merge.
+        heads: Vec<String>,
+        /// What two branches both change.
+        conflicts: Vec<String>,
+    },
+    /// `merge` on a history with one head (or none).
+    #[error(
+        "nothing to merge: the migration history is one line{}",
+        .0.as_deref().map(|h| format!(" ending at {h}")).unwrap_or_default()
+    )]
+    NothingToMerge(Option<String>),
     /// A migration directory is malformed.
     #[error("migration `{path}` is malformed: {reason}")]
     Malformed {

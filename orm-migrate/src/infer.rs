@@ -140,8 +140,11 @@ pub fn from_documents(collection: &str, docs: &[Document]) -> (PulledModel, Vec<
             column: Column::new(if primary { "id" } else { &key }, ty, nullable),
             variants: None,
             unique: false,
+            unique_name: None,
             index: false,
+            index_name: None,
             belongs_to: None,
+            fk_name: None,
             notes,
         });
     }

@@ -14,15 +14,19 @@ pub mod files;
 #[cfg(feature = "mongodb")]
 mod infer;
 pub mod introspect;
+pub mod lineage;
 pub mod pull;
 pub mod render;
 pub mod rows;
 pub mod runner;
 pub mod schema;
 mod split;
+pub mod validate;
 
 pub use diff::{Operation, diff};
 pub use error::{Error, Result};
 pub use files::{GenerateOptions, Generated, Migration, MigrationKind, generate};
+pub use lineage::{MergeOptions, merge};
 pub use runner::{Migrator, Status};
 pub use schema::Schema;
+pub use validate::Validation;

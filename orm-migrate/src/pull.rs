@@ -12,7 +12,7 @@ use orm_core::sql::ddl::{ColumnSpec, column_check_sql, column_type_sql};
 use orm_core::{ColumnType, DefaultValue, Dialect, Executor, ReferentialAction};
 
 use crate::error::Result;
-use crate::introspect::{self, LiveColumn, LiveSchema, LiveTable, catalog};
+use crate::introspect::{self, LiveColumn, LiveSchema, LiveTable, SQLITE_AUTOINDEX, catalog};
 use crate::schema::{Column, Default, Index, Schema, Table};
 
 /// The logical types in the order `pull` prefers them when several fit a storage type equally
@@ -49,14 +49,32 @@ pub struct PulledField {
     pub column: Column,
     /// The values of an enum column, with the Rust name of each variant.
     pub variants: Option<Vec<(String, String)>>,
-    /// `unique` / `index` on the field (a single-column index with the derive's name).
+    /// `unique` on the field: a single-column unique constraint.
     pub unique: bool,
-    /// A single-column index with the derive's name.
+    /// `unique = "…"`: the database's name for it, where the derive's would differ.
+    pub unique_name: Option<String>,
+    /// `index` on the field: a single-column index.
     pub index: bool,
+    /// `index = "…"`: the database's name for it, where the derive's would differ.
+    pub index_name: Option<String>,
     /// `belongs_to`: the parent's struct name, and the key's actions.
     pub belongs_to: Option<(String, ReferentialAction, ReferentialAction)>,
+    /// `fk_name = "…"`: the database's name for the foreign key, where the derive's would
+    /// differ.
+    pub fk_name: Option<String>,
     /// What the field only approximates.
     pub notes: Vec<String>,
+}
+
+/// A composite unique constraint or index of a pulled model (`unique(a, b)` on the struct).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PulledIndex {
+    /// The Rust field names, in index order.
+    pub fields: Vec<String>,
+    /// Whether it is a unique constraint.
+    pub unique: bool,
+    /// `name = "…"`: the database's name for it, where the derive's would differ.
+    pub name: Option<String>,
 }
 
 /// One pulled model.
@@ -68,8 +86,8 @@ pub struct PulledModel {
     pub table: Table,
     /// The fields, in column order.
     pub fields: Vec<PulledField>,
-    /// Composite unique constraints and indexes (field names), with uniqueness.
-    pub composite_indexes: Vec<(Vec<String>, bool)>,
+    /// Composite unique constraints and indexes.
+    pub composite_indexes: Vec<PulledIndex>,
     /// `has_many` relations: accessor, child struct, child field.
     pub has_many: Vec<(String, String, String)>,
     /// What the model only approximates or leaves out.
@@ -234,14 +252,17 @@ fn model(
             column,
             variants,
             unique: false,
+            unique_name: None,
             index: false,
+            index_name: None,
             belongs_to: None,
+            fk_name: None,
             notes,
         });
     }
     let field_of =
         |fields: &[PulledField], column: &str| fields.iter().position(|f| f.column.name == column);
-    let mut notes = Vec::new();
+    let notes = Vec::new();
     let mut indexes = Vec::new();
     let mut composite_indexes = Vec::new();
     for ix in &live.indexes {
@@ -268,27 +289,30 @@ fn model(
         };
         let prefix = if ix.unique { "uq" } else { "idx" };
         let derived = format!("{prefix}_{table_name}_{}", columns.join("_"));
-        if derived != ix.name {
-            notes.push(format!(
-                "the database names the index on ({}) `{}`; the derive names it `{derived}`",
-                columns.join(", "),
-                ix.name
-            ));
-        }
+        // The database's own name is kept (`unique = "orders_sku_key"`), except SQLite's for
+        // a UNIQUE constraint, which no statement can give: the ORM's index stands for it.
+        let own_name =
+            (derived != ix.name && !ix.name.starts_with(SQLITE_AUTOINDEX)).then(|| ix.name.clone());
         if let [one] = positions[..] {
             if ix.unique {
                 fields[one].unique = true;
+                fields[one].unique_name = own_name.clone();
             } else {
                 fields[one].index = true;
+                fields[one].index_name = own_name.clone();
             }
         } else {
-            let idents = positions.iter().map(|&p| fields[p].ident.clone()).collect();
-            composite_indexes.push((idents, ix.unique));
+            composite_indexes.push(PulledIndex {
+                fields: positions.iter().map(|&p| fields[p].ident.clone()).collect(),
+                unique: ix.unique,
+                name: own_name.clone(),
+            });
         }
         indexes.push(Index {
-            name: derived,
+            name: own_name.unwrap_or(derived),
             columns,
             unique: ix.unique,
+            ..<Index as std::default::Default>::default()
         });
     }
     indexes.sort_by(|a, b| a.name.cmp(&b.name));
@@ -317,17 +341,13 @@ fn model(
             continue;
         };
         let derived = format!("fk_{table_name}_{col}");
-        if dialect != Dialect::Sqlite && derived != fk.name {
-            notes.push(format!(
-                "the database names the foreign key on `{col}` `{}`; the derive names it \
-                 `{derived}`",
-                fk.name
-            ));
-        }
+        // SQLite forgets foreign-key names: there the derive's stands.
+        let own_name = (dialect != Dialect::Sqlite && derived != fk.name).then(|| fk.name.clone());
         let position = field_of(&fields, col).expect("checked above");
         fields[position].belongs_to = Some((parent_struct.clone(), fk.on_delete, fk.on_update));
+        fields[position].fk_name = own_name.clone();
         foreign_keys.push(crate::schema::ForeignKey {
-            name: derived,
+            name: own_name.unwrap_or(derived),
             ..fk.clone()
         });
     }
@@ -374,7 +394,21 @@ type Mapped = (Column, Option<Vec<(String, String)>>, Vec<String>);
 
 fn column(table: &str, c: &LiveColumn, live: &LiveTable, dialect: Dialect) -> Option<Mapped> {
     let catalog = catalog::of(dialect);
-    let storage = introspect::norm_type(catalog, &c.storage_type);
+    let mut storage = introspect::norm_type(catalog, &c.storage_type);
+    let mut notes = Vec::new();
+    // SQLite keeps no length: a `varchar(n)` without the ORM's CHECK holds text of any length.
+    if dialect == Dialect::Sqlite && approximate(&storage) == Some(ColumnType::Text) {
+        let bounded = introspect::sqlite_text_bounded(live, table, &c.name);
+        let stored = introspect::sqlite_storage(storage.clone(), bounded);
+        if stored != storage {
+            notes.push(format!(
+                "declared `{}`, which SQLite does not enforce (no CHECK bounds its length); \
+                 read as text of any length",
+                c.storage_type
+            ));
+            storage = stored;
+        }
+    }
     let (length, precision) = type_arguments(&storage);
     // The checks the ORM would name after this column, and the values of its enum check.
     let prefix = format!("ck_{table}_{}", c.name);
@@ -386,7 +420,13 @@ fn column(table: &str, c: &LiveColumn, live: &LiveTable, dialect: Dialect) -> Op
     let values = live.checks.get(&prefix).and_then(|cond| enum_values(cond));
     let mut best: Option<((bool, usize), Column)> = None;
     let mut candidates: Vec<Column> = Vec::new();
-    for ty in PREFERENCE {
+    // `json` (MySQL's type, MariaDB's LONGTEXT with a `json_valid` CHECK) is stored as
+    // `longtext` but holds JSON.
+    let json = dialect == Dialect::MySql && c.storage_type.eq_ignore_ascii_case("json");
+    for ty in PREFERENCE
+        .into_iter()
+        .filter(|ty| !json || *ty == ColumnType::Json)
+    {
         let base = Column {
             auto_increment: c.auto_increment,
             ..Column::new(&c.name, ty, c.nullable)
@@ -439,7 +479,6 @@ fn column(table: &str, c: &LiveColumn, live: &LiveTable, dialect: Dialect) -> Op
             best = Some((score, candidate));
         }
     }
-    let mut notes = Vec::new();
     let mut column = match best {
         Some((_, column)) => column,
         None => {
@@ -602,7 +641,22 @@ fn approximate(storage: &str) -> Option<ColumnType> {
 fn default_value(raw: &str, ty: ColumnType, catalog: &catalog::Catalog) -> Option<Default> {
     let quoted = raw.trim_start_matches('(').trim_start().starts_with('\'');
     let text = introspect::norm_default(Some(raw), catalog)?;
+    for generated in [DefaultValue::Now, DefaultValue::Uuid] {
+        let spelling = introspect::generated_spelling(&generated, ty, catalog.dialect);
+        if introspect::norm_default(spelling, catalog).as_ref() == Some(&text) {
+            return Some(generated);
+        }
+    }
     match ty {
+        ColumnType::Json | ColumnType::Date if quoted || catalog.dialect == Dialect::MySql => {
+            Some(DefaultValue::Text(text))
+        }
+        // (SQLite keeps most decimals as scaled integers: their default is not the value.)
+        ColumnType::Decimal
+            if catalog.dialect != Dialect::Sqlite && text.parse::<f64>().is_ok() =>
+        {
+            Some(DefaultValue::Text(text))
+        }
         ColumnType::Text if quoted || catalog.dialect == Dialect::MySql => {
             Some(DefaultValue::Text(text))
         }
@@ -877,9 +931,14 @@ mod code {
             let idents: Vec<&str> = key.iter().map(|f| f.ident.as_str()).collect();
             options.push(format!("primary_key({})", idents.join(", ")));
         }
-        for (idents, unique) in &m.composite_indexes {
-            let kind = if *unique { "unique" } else { "index" };
-            options.push(format!("{kind}({})", idents.join(", ")));
+        for ix in &m.composite_indexes {
+            let kind = if ix.unique { "unique" } else { "index" };
+            let name = ix.name.as_ref().map(|n| format!(", name = {}", string(n)));
+            options.push(format!(
+                "{kind}({}{})",
+                ix.fields.join(", "),
+                name.unwrap_or_default()
+            ));
         }
         for (accessor, child, field) in &m.has_many {
             options.push(format!(
@@ -917,11 +976,15 @@ mod code {
         if c.auto_increment && key && c.ty.is_integer() {
             options.push("auto_increment".to_owned());
         }
-        if f.unique {
-            options.push("unique".to_owned());
-        }
-        if f.index {
-            options.push("index".to_owned());
+        for (set, kind, name) in [
+            (f.unique, "unique", &f.unique_name),
+            (f.index, "index", &f.index_name),
+        ] {
+            match name {
+                Some(name) if set => options.push(format!("{kind} = {}", string(name))),
+                None if set => options.push(kind.to_owned()),
+                _ => {}
+            }
         }
         if c.allowed_values.is_none()
             && let Some(n) = c.max_length
@@ -942,6 +1005,8 @@ mod code {
                     DefaultValue::Int(i) => i.to_string(),
                     DefaultValue::Float(v) => format!("{v:?}"),
                     DefaultValue::Text(s) => string(s),
+                    DefaultValue::Now => "now()".to_owned(),
+                    DefaultValue::Uuid => "uuid()".to_owned(),
                 }
             ));
         }
@@ -952,6 +1017,9 @@ mod code {
             }
             if !on_update.is_no_action() {
                 options.push(format!("on_update = \"{}\"", action(*on_update)));
+            }
+            if let Some(name) = &f.fk_name {
+                options.push(format!("fk_name = {}", string(name)));
             }
         }
         if !options.is_empty() {

@@ -23,14 +23,23 @@ pub fn quote(name: &str, dialect: Dialect) -> String {
     }
 }
 
-/// A default as a SQL literal.
-fn literal(default: &Default) -> String {
-    match default {
+/// A constant default as a SQL literal (`None` for a generated one).
+fn literal(default: &Default) -> Option<String> {
+    Some(match default {
         Default::Bool(b) => b.to_string(),
         Default::Int(i) => i.to_string(),
         Default::Float(f) => format!("{f:?}"),
         Default::Text(s) => format!("'{}'", s.replace('\'', "''")),
-    }
+        Default::Now | Default::Uuid => return None,
+    })
+}
+
+/// The SQL of `column`'s default on `dialect` (as `CREATE TABLE` writes it), or `None` where
+/// it has none there (no default, or `uuid()` outside PostgreSQL, which the ORM generates).
+pub(crate) fn default_sql(column: &Column, dialect: Dialect) -> Option<String> {
+    let default = column.default.as_ref()?;
+    orm_core::sql::default::default_sql(&default.borrowed(), column.ty, column.precision, dialect)
+        .or_else(|| literal(default))
 }
 
 /// The `CREATE TABLE` statement of `table` (named `as_name`), without its indexes.
@@ -103,18 +112,28 @@ fn fk_statement(table: &str, fk: &ForeignKey) -> sea_query::ForeignKeyCreateStat
 }
 
 /// `CREATE INDEX` of `ix` on `table` (whose columns say which are nullable: PostgreSQL indexes
-/// those `NULLS FIRST`, the ORM's order; see [`ddl::create_index_sql`]).
-fn create_index_sql(table: &Table, ix: &Index, dialect: Dialect) -> String {
-    let columns: Vec<(&str, bool)> = ix
-        .columns
-        .iter()
-        .map(|c| (c.as_str(), table.column(c).is_some_and(|c| c.nullable)))
-        .collect();
-    ddl::create_index_sql(&table.name, &ix.name, &columns, ix.unique, false, dialect)
+/// those `NULLS FIRST`, the ORM's order; see [`ddl::index_sql`] for what each dialect makes of
+/// methods, function and descending keys, `include` and partial indexes).
+/// Nothing for an index the dialect does not build ([`ddl::index_is_built`]).
+fn create_index_sql(table: &Table, ix: &Index, dialect: Dialect) -> Result<Vec<String>> {
+    if !ddl::index_is_built(ix.method, dialect) {
+        return Ok(Vec::new());
+    }
+    Ok(vec![ddl::index_sql(
+        &ix.spec(table),
+        &|c| table.storage(c),
+        false,
+        dialect,
+    )?])
 }
 
 /// [`create_index_sql`] on the table `name` of `state` (a bare table when it is unknown).
-fn create_index_in(state: &Schema, name: &str, ix: &Index, dialect: Dialect) -> String {
+fn create_index_in(
+    state: &Schema,
+    name: &str,
+    ix: &Index,
+    dialect: Dialect,
+) -> Result<Vec<String>> {
     match state.tables.get(name) {
         Some(t) => create_index_sql(t, ix, dialect),
         None => create_index_sql(&bare_table(name), ix, dialect),
@@ -194,7 +213,12 @@ pub fn sqlite_rebuilds(op: &Operation) -> bool {
         | Operation::DropForeignKey { .. }
         | Operation::AddCheck { .. }
         | Operation::DropCheck { .. } => true,
-        Operation::AddColumn { column, .. } => !column.nullable && column.default.is_none(),
+        // `ADD COLUMN` takes no NOT NULL column without a default, nor a default that is not
+        // a constant (`now()`).
+        Operation::AddColumn { column, .. } => {
+            (!column.nullable && column.default.is_none())
+                || column.default.as_ref().is_some_and(|d| d.is_generated())
+        }
         _ => false,
     }
 }
@@ -405,12 +429,9 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
     Ok(match op {
         CreateTable { table } => {
             let mut v = vec![create_table_sql(table, &table.name, dialect)?];
-            v.extend(
-                table
-                    .indexes
-                    .iter()
-                    .map(|ix| create_index_sql(table, ix, dialect)),
-            );
+            for ix in &table.indexes {
+                v.extend(create_index_sql(table, ix, dialect)?);
+            }
             v
         }
         DropTable { table } => vec![sql(SqTable::drop().table(Alias::new(&table.name)), dialect)],
@@ -490,8 +511,8 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                     v.push(format!("{head} TYPE {ty}{collate}{using}"));
                 }
                 if from.default != to.default {
-                    v.push(match &to.default {
-                        Some(d) => format!("{head} SET DEFAULT {}", literal(d)),
+                    v.push(match default_sql(to, dialect) {
+                        Some(d) => format!("{head} SET DEFAULT {d}"),
                         None => format!("{head} DROP DEFAULT"),
                     });
                 }
@@ -504,9 +525,11 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                     let mut after = state.clone();
                     after.apply(op);
                     if let Some(t) = after.tables.get(table) {
-                        for ix in t.indexes.iter().filter(|ix| ix.columns.contains(&to.name)) {
+                        for ix in t.indexes.iter().filter(|ix| {
+                            ix.columns.contains(&to.name) && ddl::index_is_built(ix.method, dialect)
+                        }) {
                             v.push(format!("DROP INDEX {}", q(&ix.name)));
-                            v.push(create_index_sql(t, ix, dialect));
+                            v.extend(create_index_sql(t, ix, dialect)?);
                         }
                     }
                 }
@@ -534,7 +557,17 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                 v
             }
         },
-        AddIndex { table, index } => vec![create_index_in(state, table, index, dialect)],
+        AddIndex { table, index } => create_index_in(state, table, index, dialect)?,
+        DropIndex { index, .. } if !ddl::index_is_built(index.method, dialect) => Vec::new(),
+        RenameIndex { table, from, .. }
+            if state
+                .tables
+                .get(table)
+                .and_then(|t| t.indexes.iter().find(|i| &i.name == from))
+                .is_some_and(|i| !ddl::index_is_built(i.method, dialect)) =>
+        {
+            Vec::new()
+        }
         DropIndex { table, index } => match mysql_fk_needing(state, table, index, dialect) {
             // InnoDB dropped the foreign key's own index when this one could serve it: give
             // the key its index back in the same statement (error 1553 otherwise).
@@ -573,8 +606,8 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                 .get(table)
                 .and_then(|t| t.indexes.iter().find(|i| &i.name == from))
             {
-                Some(ix) => vec![
-                    create_index_in(
+                Some(ix) => {
+                    let mut v = create_index_in(
                         state,
                         table,
                         &Index {
@@ -582,9 +615,10 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                             ..ix.clone()
                         },
                         dialect,
-                    ),
-                    format!("DROP INDEX {}", q(from)),
-                ],
+                    )?;
+                    v.push(format!("DROP INDEX {}", q(from)));
+                    v
+                }
                 None => Vec::new(),
             },
         },
@@ -657,12 +691,11 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
 /// When a column becomes NOT NULL with a default, its NULLs take the default first (as
 /// SQLite's rebuild does); without a default the runner refuses rows holding NULL.
 fn backfill(table: &str, from: &Column, to: &Column, dialect: Dialect) -> Vec<String> {
-    match &to.default {
-        Some(d) if from.nullable && !to.nullable => vec![format!(
+    match default_sql(to, dialect) {
+        Some(v) if from.nullable && !to.nullable => vec![format!(
             "UPDATE {t} SET {c} = {v} WHERE {c} IS NULL",
             t = quote(table, dialect),
             c = quote(&from.name, dialect),
-            v = literal(d)
         )],
         _ => Vec::new(),
     }
@@ -744,7 +777,9 @@ fn sqlite_rebuild(old: &Table, new: &Table) -> Result<Vec<String>> {
             quote(&new.name, d)
         ),
     ];
-    v.extend(new.indexes.iter().map(|ix| create_index_sql(new, ix, d)));
+    for ix in &new.indexes {
+        v.extend(create_index_sql(new, ix, d)?);
+    }
     Ok(v)
 }
 

@@ -593,19 +593,30 @@ pub fn sqlite_copy(old: &Column, new: &Column) -> String {
         (Float | Double, Decimal, _, None) => format!("CAST({c} AS TEXT)"),
         _ => c.clone(),
     };
-    match (&new.default, old.nullable && !new.nullable) {
-        (Some(d), true) => format!("COALESCE({value}, {})", default_literal(d)),
+    match (default_literal(new), old.nullable && !new.nullable) {
+        (Some(d), true) => format!("COALESCE({value}, {d})"),
         _ => value,
     }
 }
 
-fn default_literal(d: &Default) -> String {
-    match d {
+/// `column`'s default in SQLite's SQL (`None`: it has none there).
+fn default_literal(column: &Column) -> Option<String> {
+    let d = column.default.as_ref()?;
+    if let Some(sql) = orm_core::sql::default::default_sql(
+        &d.borrowed(),
+        column.ty,
+        column.precision,
+        Dialect::Sqlite,
+    ) {
+        return Some(sql);
+    }
+    Some(match d {
         Default::Bool(b) => i32::from(*b).to_string(),
         Default::Int(i) => i.to_string(),
         Default::Float(f) => format!("{f:?}"),
         Default::Text(s) => literal(s),
-    }
+        Default::Now | Default::Uuid => return None,
+    })
 }
 
 /// A scaled decimal (`value × 10^scale`) as exact decimal text (`-12.50`).

@@ -14,9 +14,7 @@ use orm_core::{Compiled, Connection, Db, Dialect, Executor, FieldType, Value};
 
 use crate::diff::Operation;
 use crate::error::{Error, Result};
-use crate::files::{
-    GenerateOptions, Generated, Migration, MigrationKind, latest_snapshot, load_dir,
-};
+use crate::files::{GenerateOptions, Generated, Migration, MigrationKind, load_dir};
 use crate::introspect::{self, HISTORY_TABLE};
 use crate::schema::Schema;
 
@@ -35,6 +33,10 @@ pub struct HistoryRow {
     pub execution_ms: i64,
     /// `false` when it failed part-way (MySQL/MariaDB only).
     pub success: bool,
+    /// The version-control revision of the migrations directory it was applied from (`git
+    /// rev-parse HEAD`, `-dirty` with uncommitted changes there); `None` outside a checkout
+    /// and for migrations applied before revisions were recorded.
+    pub vcs_revision: Option<String>,
 }
 
 /// The state of one migration.
@@ -116,14 +118,10 @@ fn recovery(dialect: Dialect, row: &HistoryRow, dir: &str) -> String {
     )
 }
 
-/// The schema before migration `m`: the snapshot of the last generated migration before it.
-fn snapshot_before(migrations: &[Migration], m: &Migration) -> Schema {
-    let earlier: Vec<Migration> = migrations
-        .iter()
-        .filter(|o| o.version < m.version)
-        .cloned()
-        .collect();
-    latest_snapshot(&earlier)
+/// The schema migration `m` was written on: its parent's snapshot (that of the nearest
+/// generated ancestor), which after a merge of branches is not the migration before it.
+fn snapshot_before(migrations: &[Migration], m: &Migration) -> Result<Schema> {
+    Ok(crate::lineage::Lineage::new(migrations)?.snapshot_before(&m.id()))
 }
 
 /// Refuses to run generated migration `m` (or its `down`) when rows in the database would not
@@ -150,7 +148,7 @@ async fn check_rows(
             after.clone(),
         )
     } else {
-        (ops.operations.clone(), snapshot_before(migrations, m))
+        (ops.operations.clone(), snapshot_before(migrations, m)?)
     };
     let mut problems = Vec::new();
     for check in crate::rows::row_checks(&ops, &before, dialect)
@@ -286,6 +284,7 @@ impl Migrator {
             applied_at: now_utc(),
             execution_ms: 0,
             success: true,
+            vcs_revision: crate::lineage::vcs_revision(&self.dir),
         };
         Self::record(&conn, &row).await?;
         Ok((migration, pulled.skipped))
@@ -300,9 +299,35 @@ impl Migrator {
         conn.execute_raw(&format!(
             "CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (version VARCHAR(14) NOT NULL PRIMARY \
              KEY, name VARCHAR(255) NOT NULL, checksum TEXT NOT NULL, applied_at VARCHAR(19) \
-             NOT NULL, execution_ms BIGINT NOT NULL, success BOOLEAN NOT NULL)"
+             NOT NULL, execution_ms BIGINT NOT NULL, success BOOLEAN NOT NULL, vcs_revision \
+             VARCHAR(80))"
         ))
         .await?;
+        // A history table written before revisions were recorded gains the column.
+        let has_revision = match conn.dialect() {
+            Dialect::Sqlite => format!(
+                "SELECT COUNT(*) FROM pragma_table_info('{HISTORY_TABLE}') \
+                 WHERE name = 'vcs_revision'"
+            ),
+            Dialect::Postgres => format!(
+                "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = \
+                 current_schema() AND table_name = '{HISTORY_TABLE}' AND column_name = \
+                 'vcs_revision'"
+            ),
+            Dialect::MySql => format!(
+                "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = \
+                 DATABASE() AND table_name = '{HISTORY_TABLE}' AND column_name = 'vcs_revision'"
+            ),
+        };
+        let found: Vec<i64> = conn
+            .fetch_compiled(text(has_revision, vec![]), |r| i64::decode(r, 0))
+            .await?;
+        if found.first().copied() == Some(0) {
+            conn.execute_raw(&format!(
+                "ALTER TABLE {HISTORY_TABLE} ADD COLUMN vcs_revision VARCHAR(80)"
+            ))
+            .await?;
+        }
         Ok(())
     }
 
@@ -311,8 +336,8 @@ impl Migrator {
             .fetch_compiled(
                 text(
                     format!(
-                        "SELECT version, name, checksum, applied_at, execution_ms, success \
-                         FROM {HISTORY_TABLE} ORDER BY version"
+                        "SELECT version, name, checksum, applied_at, execution_ms, success, \
+                         vcs_revision FROM {HISTORY_TABLE} ORDER BY version"
                     ),
                     vec![],
                 ),
@@ -324,10 +349,16 @@ impl Migrator {
                         applied_at: String::decode(r, 3)?,
                         execution_ms: i64::decode(r, 4)?,
                         success: bool::decode(r, 5)?,
+                        vcs_revision: Option::<String>::decode(r, 6)?,
                     })
                 },
             )
             .await?)
+    }
+
+    /// The database this migrator runs on.
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// The history table's rows (empty when it does not exist yet).
@@ -338,8 +369,12 @@ impl Migrator {
     }
 
     /// Every migration on disk or in the history, with its state, by version.
+    ///
+    /// A divergent history (two migrations written on the same parent) is
+    /// [`Error::DivergentHistory`].
     pub async fn status(&self) -> Result<Vec<Status>> {
         let migrations = self.migrations()?;
+        crate::lineage::check(&migrations)?;
         let history = self.history().await?;
         Ok(self.states(&migrations, &history))
     }
@@ -478,8 +513,12 @@ impl Migrator {
     /// Applies pending migrations in order, up to and including `target` (all when `None`).
     /// Returns the ids of the migrations applied (by this call; a concurrent runner may have
     /// applied others). With `dry_run`, returns what would run without running it.
+    ///
+    /// Refused with [`Error::DivergentHistory`] when two migrations were written on the same
+    /// parent (two branches merged): `merge` writes the migration that joins them.
     pub async fn up(&self, target: Option<&str>, dry_run: bool) -> Result<Vec<String>> {
         let migrations = self.migrations()?;
+        crate::lineage::check(&migrations)?;
         if let Some(t) = target
             && !migrations.iter().any(|m| m.version == t || m.id() == t)
         {
@@ -593,6 +632,7 @@ impl Migrator {
                             applied_at: now_utc(),
                             execution_ms: start.elapsed().as_millis() as i64,
                             success: false,
+                            vcs_revision: crate::lineage::vcs_revision(&self.dir),
                         };
                         Self::record(conn, &row).await?;
                         format!(
@@ -635,6 +675,7 @@ impl Migrator {
             applied_at: now_utc(),
             execution_ms: start.elapsed().as_millis() as i64,
             success: true,
+            vcs_revision: crate::lineage::vcs_revision(&self.dir),
         };
         Self::record(conn, &row).await?;
         if dialect == Dialect::Postgres {
@@ -654,13 +695,14 @@ impl Migrator {
         conn.execute_compiled(text(
             format!(
                 "INSERT INTO {HISTORY_TABLE} (version, name, checksum, applied_at, execution_ms, \
-                 success) VALUES ({}, {}, {}, {}, {}, {})",
+                 success, vcs_revision) VALUES ({}, {}, {}, {}, {}, {}, {})",
                 ph(1),
                 ph(2),
                 ph(3),
                 ph(4),
                 ph(5),
-                ph(6)
+                ph(6),
+                ph(7)
             ),
             vec![
                 Value::Text(row.version.clone()),
@@ -669,6 +711,10 @@ impl Migrator {
                 Value::Text(row.applied_at.clone()),
                 Value::BigInt(row.execution_ms),
                 Value::Bool(row.success),
+                match &row.vcs_revision {
+                    Some(revision) => Value::Text(revision.clone()),
+                    None => Value::Null(orm_core::ColumnType::Text),
+                },
             ],
         ))
         .await?;
@@ -811,10 +857,12 @@ impl Migrator {
         Ok(out)
     }
 
-    /// Checks that applied migrations are unchanged and that the live schema matches the
-    /// models. Returns [`Error::Drift`] listing each difference otherwise.
+    /// Checks that the history is one line, that applied migrations are unchanged and that the
+    /// live schema matches the models. Returns [`Error::Drift`] listing each difference
+    /// otherwise.
     pub async fn verify(&self) -> Result<()> {
         let migrations = self.migrations()?;
+        crate::lineage::check(&migrations)?;
         let conn = self.db.acquire().await?;
         Self::ensure_history(&conn).await?;
         let history = Self::history_on(&conn).await?;

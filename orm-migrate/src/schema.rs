@@ -7,8 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use orm_core::sql::ddl::{CheckSpec, ColumnSpec};
-use orm_core::{CheckExpr, ColumnType, DefaultValue, ModelSchema, ReferentialAction};
+use orm_core::sql::ddl::{CheckSpec, ColumnSpec, IndexSpec};
+use orm_core::{
+    CheckExpr, ColumnType, DefaultValue, IndexKey, IndexMethod, ModelSchema, ReferentialAction,
+};
 use serde::{Deserialize, Serialize};
 
 /// A database default value, with its text owned (the core type; serialized as
@@ -114,15 +116,79 @@ impl Column {
 }
 
 /// An index or unique constraint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Two indexes of the same name whose definitions differ in any part (keys, their order or
+/// function, method, included columns, condition) are a dropped and an added index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, std::default::Default)]
 pub struct Index {
     /// Index name.
     pub name: String,
-    /// Columns in index order.
+    /// Columns in index order (for a function key, the column it reads).
     pub columns: Vec<String>,
     /// Whether it enforces uniqueness.
     #[serde(default, skip_serializing_if = "is_false")]
     pub unique: bool,
+    /// How each column is indexed, position by position; empty when every key is the plain
+    /// column ascending (absent from snapshots written before index options).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<IndexKey>,
+    /// The access method; `None` is the dialect's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<IndexMethod>,
+    /// Non-key columns stored in the index (PostgreSQL's `INCLUDE`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// The condition of a partial index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<CheckExpr>,
+}
+
+impl Index {
+    /// A plain index of `columns` (ascending, every row, the default method).
+    pub fn plain(name: impl Into<String>, columns: &[&str], unique: bool) -> Index {
+        Index {
+            name: name.into(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            unique,
+            ..<Index as std::default::Default>::default()
+        }
+    }
+
+    /// How the key at `position` is indexed.
+    pub fn key(&self, position: usize) -> IndexKey {
+        self.keys.get(position).copied().unwrap_or(IndexKey::ASC)
+    }
+
+    /// Whether this is a plain index: ascending columns over every row, the default method,
+    /// no included columns.
+    pub fn is_plain(&self) -> bool {
+        self.keys.iter().all(|k| *k == IndexKey::ASC)
+            && self.method.is_none()
+            && self.include.is_empty()
+            && self.predicate.is_none()
+    }
+
+    /// The borrowed definition the DDL renderer takes, on `table` (whose columns say which
+    /// keys are nullable).
+    pub fn spec<'a>(&'a self, table: &'a Table) -> IndexSpec<'a> {
+        IndexSpec {
+            table: &table.name,
+            name: &self.name,
+            keys: self
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let nullable = table.column(c).is_some_and(|c| c.nullable);
+                    (c.as_str(), nullable, self.key(i))
+                })
+                .collect(),
+            unique: self.unique,
+            method: self.method,
+            include: self.include.iter().map(String::as_str).collect(),
+            predicate: self.predicate.as_ref(),
+        }
+    }
 }
 
 /// A foreign key.
@@ -234,6 +300,14 @@ impl Table {
                 name: ix.name.to_owned(),
                 columns: ix.columns.iter().map(|c| (*c).to_owned()).collect(),
                 unique: ix.unique,
+                keys: if ix.keys.iter().all(|k| *k == IndexKey::ASC) {
+                    Vec::new()
+                } else {
+                    ix.keys.to_vec()
+                },
+                method: ix.method,
+                include: ix.include.iter().map(|c| (*c).to_owned()).collect(),
+                predicate: ix.predicate_expr().unwrap_or_else(|e| panic!("{e}")),
             })
             .collect();
         indexes.sort_by(|a, b| a.name.cmp(&b.name));

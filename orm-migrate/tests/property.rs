@@ -185,6 +185,7 @@ impl World {
                         name: format!("{prefix}_{}_{}", t.name, cols.join("_")),
                         columns: cols,
                         unique: ix.unique,
+                        ..Index::default()
                     }
                 })
                 .collect();

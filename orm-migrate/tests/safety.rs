@@ -839,6 +839,7 @@ per_backend! {
             name: "uq_articles_published".into(),
             columns: vec!["published".into()],
             unique: true,
+            ..Default::default()
         });
         generate(&ctx.dir, "strict", &strict, ctx.dialect(), &allow_all(1)).unwrap().unwrap();
         let err = migrator(ctx, &strict).up(None, false).await.unwrap_err();

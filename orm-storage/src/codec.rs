@@ -84,28 +84,34 @@ impl KeyProvider for StaticKeys {
     }
 }
 
-/// How an upload encodes its content.
+/// How an upload encodes its content (also the part encoding of `orm-backup`'s archives).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Encoding {
-    pub(crate) zstd_level: Option<i32>,
-    pub(crate) keys: Option<Arc<dyn KeyProvider>>,
+pub struct Encoding {
+    /// The zstd level each block is compressed with; `None`: stored as is.
+    pub zstd_level: Option<i32>,
+    /// The keys blocks are sealed with (AES-256-GCM, the provider's current key); `None`: not
+    /// encrypted.
+    pub keys: Option<Arc<dyn KeyProvider>>,
 }
 
 impl Encoding {
-    pub(crate) fn is_plain(&self) -> bool {
+    /// Whether content is stored as is (no compression, no encryption).
+    pub fn is_plain(&self) -> bool {
         self.zstd_level.is_none() && self.keys.is_none()
     }
 }
 
-/// Encodes content blocks into frames.
-pub(crate) struct Encoder {
+/// Encodes content blocks into frames: write [`Encoder::header`], then one
+/// [`Encoder::frame`] per block of at most [`BLOCK`] bytes, then an empty last frame.
+pub struct Encoder {
     level: Option<i32>,
     seal: Option<(aes_gcm::Aes256Gcm, [u8; PREFIX], String)>,
     counter: u32,
 }
 
 impl Encoder {
-    pub(crate) fn new(encoding: &Encoding) -> Self {
+    /// An encoder for `encoding` (a fresh random nonce prefix when it encrypts).
+    pub fn new(encoding: &Encoding) -> Self {
         let seal = encoding.keys.as_ref().map(|keys| {
             let (id, key) = keys.current();
             let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::generate();
@@ -121,12 +127,12 @@ impl Encoder {
     }
 
     /// The id of the key this encoder seals with.
-    pub(crate) fn key_id(&self) -> Option<&str> {
+    pub fn key_id(&self) -> Option<&str> {
         self.seal.as_ref().map(|(_, _, id)| id.as_str())
     }
 
     /// The object's header.
-    pub(crate) fn header(&self) -> Vec<u8> {
+    pub fn header(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         out.push(VERSION);
         let mut flags = 0;
@@ -144,7 +150,7 @@ impl Encoder {
     }
 
     /// One frame holding `block` (at most [`BLOCK`] bytes); `last` for the final one.
-    pub(crate) fn frame(&mut self, block: &[u8], last: bool) -> Result<Vec<u8>> {
+    pub fn frame(&mut self, block: &[u8], last: bool) -> Result<Vec<u8>> {
         let mut payload = match self.level {
             Some(level) => zstd::bulk::compress(block, level).map_err(|e| StorageError::Io {
                 doing: "compressing with zstd".into(),
@@ -174,8 +180,9 @@ impl Encoder {
     }
 }
 
-/// Decodes frames back into content, incrementally.
-pub(crate) struct Decoder {
+/// Decodes frames back into content, incrementally: [`Decoder::push`] stored bytes as they
+/// are read, then [`Decoder::finish`] to check that nothing was cut off.
+pub struct Decoder {
     key: String,
     key_id: Option<String>,
     keys: Option<Arc<dyn KeyProvider>>,
@@ -189,11 +196,7 @@ pub(crate) struct Decoder {
 
 impl Decoder {
     /// A decoder for object `key` whose blob says `key_id` (checked against the header).
-    pub(crate) fn new(
-        key: &str,
-        key_id: Option<String>,
-        keys: Option<Arc<dyn KeyProvider>>,
-    ) -> Self {
+    pub fn new(key: &str, key_id: Option<String>, keys: Option<Arc<dyn KeyProvider>>) -> Self {
         Decoder {
             key: key.to_owned(),
             key_id,
@@ -215,7 +218,7 @@ impl Decoder {
     }
 
     /// Feeds stored bytes; returns the content blocks now complete.
-    pub(crate) fn push(&mut self, data: &[u8]) -> Result<Vec<Bytes>> {
+    pub fn push(&mut self, data: &[u8]) -> Result<Vec<Bytes>> {
         self.buf.extend_from_slice(data);
         let mut out = Vec::new();
         if !self.header {
@@ -318,7 +321,7 @@ impl Decoder {
     }
 
     /// Checks that the object ended where it should (after its last frame).
-    pub(crate) fn finish(&self) -> Result<()> {
+    pub fn finish(&self) -> Result<()> {
         if !self.header || !self.done || !self.buf.is_empty() {
             return Err(self.corrupt("truncated: the last frame is missing"));
         }

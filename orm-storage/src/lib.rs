@@ -5,7 +5,7 @@
 //! See the README's "File storage" section for the whole tour.
 
 mod blob;
-mod codec;
+pub mod codec;
 mod consistency;
 mod download;
 mod error;

@@ -1,13 +1,12 @@
 //! The audit trail (`orm::audit`): a record for every write, in the write's transaction,
 //! hash-chained, verified, redacted; on every backend.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use orm::audit::{self, Audit, AuditContext, AuditRecord, BreakKind, REDACTED};
-use orm::exec::{Begin, Finish, Layer, Op, Outcome};
+use orm::exec::{Begin, Finish};
 use orm::prelude::*;
 use orm::{Backend, Error, Executor, OnConflict, Result};
+
+use crate::harness::Reached;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "audit_accounts")]
@@ -46,28 +45,6 @@ fn note(id: i64, body: &str) -> Note {
     Note {
         id,
         body: body.into(),
-    }
-}
-
-/// Counts the operations that reach the layer below the audit (the writes and the audit's
-/// own statements).
-#[derive(Clone, Default)]
-struct Count(Arc<AtomicU64>);
-
-impl Count {
-    fn take(&self) -> u64 {
-        self.0.swap(0, Ordering::SeqCst)
-    }
-}
-
-impl Layer for Count {
-    async fn call<E: Executor, T: Send + 'static>(
-        &self,
-        inner: &E,
-        op: Op<T>,
-    ) -> Result<Outcome<T>> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        op.run(inner).await
     }
 }
 
@@ -202,7 +179,7 @@ suite! {
 
     async fn the_audit_costs_three_statements_per_transaction(db) {
         setup(db).await?;
-        let count = Count::default();
+        let count = Reached::default();
         let audited = db.layer(count.clone()).audited(Audit::new());
         note(1, "a").insert(&audited).await?;
         // The insert, then: lock the head, insert the record, move the head.

@@ -265,3 +265,42 @@ macro_rules! suite {
         }
     };
 }
+
+/// A layer that counts the operations reaching it: stacked below another layer, it proves
+/// what that layer let through to the database (streams count once).
+#[derive(Clone, Default)]
+#[allow(dead_code)] // the harness is shared by test binaries that do not all use it
+pub struct Reached(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+#[allow(dead_code)] // the harness is shared by test binaries that do not all use it
+impl Reached {
+    /// The operations counted since the last call.
+    pub fn take(&self) -> u64 {
+        self.0.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn tick(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl orm::exec::Layer for Reached {
+    async fn call<E: orm::Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        op: orm::exec::Op<T>,
+    ) -> orm::Result<orm::exec::Outcome<T>> {
+        self.tick();
+        op.run(inner).await
+    }
+
+    fn fetch_stream<'a, E: orm::Executor, T: Send + 'static>(
+        &'a self,
+        inner: &'a E,
+        query: orm::query::ir::SelectQuery,
+        decode: orm::exec::Decoder<T>,
+    ) -> orm::RowStream<'a, T> {
+        self.tick();
+        inner.fetch_stream(query, decode)
+    }
+}

@@ -3,9 +3,19 @@
 //! `#[requires(sql)]` skip MongoDB, tests tagged `#[needs_real_mongodb(..)]` are ignored on
 //! the nx-27017 test server.
 
+// The audit tests' futures nest the TLS-capable connection types (rustls streams) of every
+// backend: deeper than the default limit of 128 when computing their layout.
+#![recursion_limit = "256"]
+
 mod checks;
+mod defaults;
+mod soft_delete;
+mod timestamps;
+mod versions;
 #[macro_use]
 mod harness;
+#[cfg(feature = "access")]
+mod access;
 #[cfg(feature = "audit")]
 mod audit;
 mod layers;

@@ -97,6 +97,15 @@ fn kill_quietly(pids: &[u32]) {
         .status();
 }
 
+/// Creates `path` (and its parents) for the server's user to write into: as root, owned by
+/// `postgres` (a WAL archive that PostgreSQL's `archive_command` copies into).
+pub fn server_writable_dir(path: &Path) {
+    std::fs::create_dir_all(path).expect("create the directory");
+    if running_as_root() {
+        chown_tree(path, user_ids("postgres"));
+    }
+}
+
 fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
@@ -145,12 +154,22 @@ pub struct PrivateServer {
     child: Mutex<Option<Child>>,
     /// Set when PostgreSQL must run as the `postgres` user.
     run_as: Option<(u32, u32)>,
+    /// Server settings added to the command line: PostgreSQL `name=value` (each passed as
+    /// `-c name=value`), MariaDB `--name=value` options (after the defaults, so they win).
+    settings: Vec<String>,
 }
 
 impl PrivateServer {
     /// Creates a data directory, starts the server and waits until it accepts logins to its
     /// `test` database (created here).
     pub async fn start(kind: Kind) -> PrivateServer {
+        Self::start_with(kind, &[]).await
+    }
+
+    /// [`PrivateServer::start`] with server settings of the test's own: PostgreSQL
+    /// `"name=value"` (e.g. `"max_prepared_transactions=10"`, `"wal_level=logical"`), MariaDB
+    /// `"--name=value"` options (e.g. `"--log-bin=binlog"`), applied on every (re)start.
+    pub async fn start_with(kind: Kind, settings: &[&str]) -> PrivateServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!(
             "orm-fault-{}-{}-{port}",
@@ -169,6 +188,7 @@ impl PrivateServer {
             dir,
             child: Mutex::new(None),
             run_as,
+            settings: settings.iter().map(|s| (*s).to_owned()).collect(),
         };
         server.init();
         server.launch();
@@ -183,11 +203,118 @@ impl PrivateServer {
         server
     }
 
+    /// A PostgreSQL hot standby of `primary` (which must allow replication connections, as
+    /// `initdb`'s defaults do): a `pg_basebackup -R` copy of its data, started on a free port
+    /// with `settings`, streaming from it. Waits until the standby accepts logins.
+    pub async fn start_pg_standby(primary: &PrivateServer, settings: &[&str]) -> PrivateServer {
+        assert_eq!(
+            primary.kind,
+            Kind::Postgres,
+            "a standby of a PostgreSQL server"
+        );
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "orm-fault-pg-standby-{}-{port}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the standby's directory");
+        let server = PrivateServer {
+            kind: Kind::Postgres,
+            port,
+            dir,
+            child: Mutex::new(None),
+            run_as: primary.run_as,
+            settings: settings.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        if let Some(ids) = server.run_as {
+            chown_tree(&server.dir, ids);
+        }
+        let mut backup = server.as_server_user(Command::new(format!("{PG_BIN}/pg_basebackup")));
+        backup
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .arg("-D")
+            .arg(server.data())
+            .args(["-R", "-X", "stream", "--checkpoint=fast", "--no-sync"])
+            .env("PGPASSWORD", PASSWORD);
+        run(&mut backup, "pg_basebackup");
+        server.launch();
+        server.wait_ready().await;
+        server
+    }
+
+    /// A server of `kind` on a free port that is not started and has no data yet: the test
+    /// writes its data directory ([`PrivateServer::data_dir`], e.g. a restored backup), then
+    /// starts it with [`PrivateServer::start_existing`]. `settings` as for
+    /// [`PrivateServer::start_with`].
+    pub fn unstarted(kind: Kind, settings: &[&str]) -> PrivateServer {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "orm-fault-{}-restored-{}-{port}",
+            match kind {
+                Kind::Postgres => "pg",
+                Kind::MariaDb => "mariadb",
+            },
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the server's directory");
+        PrivateServer {
+            kind,
+            port,
+            dir,
+            child: Mutex::new(None),
+            run_as: (kind == Kind::Postgres && running_as_root()).then(|| user_ids("postgres")),
+            settings: settings.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    /// Starts the server on the data directory the test wrote (given to the server's user),
+    /// and waits until it accepts logins.
+    pub async fn start_existing(&self) {
+        if let Some(ids) = self.run_as {
+            chown_tree(&self.dir, ids);
+        }
+        self.launch();
+        self.wait_ready().await;
+    }
+
+    /// Starts the server on the data directory the test wrote without waiting for it.
+    pub fn launch_existing(&self) {
+        if let Some(ids) = self.run_as {
+            chown_tree(&self.dir, ids);
+        }
+        self.launch();
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data()
+    }
+
+    /// The server's log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
     fn admin_database(&self) -> &'static str {
         match self.kind {
             Kind::Postgres => "postgres",
             Kind::MariaDb => "mysql",
         }
+    }
+
+    /// The server's own directory (data, log, socket): a test may put files there, e.g.
+    /// certificates that its settings name.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn data(&self) -> PathBuf {
@@ -266,6 +393,9 @@ impl PrivateServer {
                     .args(["-p", &self.port.to_string(), "-k"])
                     .arg(&self.dir)
                     .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]);
+                for setting in &self.settings {
+                    c.args(["-c", setting]);
+                }
                 c
             }
             Kind::MariaDb => {
@@ -294,6 +424,7 @@ impl PrivateServer {
                 if running_as_root() {
                     c.arg("--user=root");
                 }
+                c.args(&self.settings);
                 c
             }
         };

@@ -1,5 +1,6 @@
 use orm::prelude::*;
 
+// A partial index's condition is a filter of the model, not SQL text.
 #[derive(Model)]
 #[orm(index(email, where = "email IS NOT NULL"))]
 struct User {

@@ -17,7 +17,11 @@ pub const LOOKUPS_PER_TASK: usize = 8;
 pub struct Ctx {
     pub dialect: Dialect,
     pub orm: orm::Db,
-    pub sqlx: SqlxPool,
+    /// sqlx as diesel_bench runs it: one bare connection on PostgreSQL and MariaDB/MySQL (no
+    /// pool, so no ping on acquire or release), the pool on SQLite.
+    pub sqlx: Sqlx,
+    /// A pool of [`TASKS`] sqlx connections for the concurrent workload (and the SQLite cells).
+    pub sqlx_pool: SqlxPool,
     pub sql: HandSql,
     pub sea: sea_orm::DatabaseConnection,
     /// One connection per concurrent task; the single-task workloads use the first.
@@ -82,6 +86,16 @@ pub mod orm_side {
         User::find(db, id).await.unwrap()
     }
 
+    /// The mixed workload's write: one user renamed.
+    pub async fn rename(db: &impl Executor, id: i64) -> u64 {
+        User::update_many()
+            .set(User::NAME, format!("Renamed {id}"))
+            .filter(User::ID.eq(id))
+            .execute(db)
+            .await
+            .unwrap()
+    }
+
     /// A layer that only passes each operation on: three of them stacked measure what the
     /// layer seam costs a query (`orm_layers3` in instruction counts).
     #[derive(Clone, Copy)]
@@ -107,6 +121,35 @@ pub mod orm_side {
     pub fn observed(db: &Db) -> impl Executor {
         db.layer(orm::observe::Metrics::new())
             .layer(orm::observe::Tracing::new())
+    }
+
+    /// `db` under the access-control layer: a reader of every table, with a policy of a few
+    /// roles and users (`orm_access` in instruction counts).
+    pub fn guarded(db: &Db) -> impl Executor {
+        use orm::access::{AccessControl, Action, Policy};
+        let policy = Policy::new()
+            .role("reader", |r| r.allow("*", [Action::Read]))
+            .role("writer", |r| {
+                r.inherit("reader").allow("users", [Action::Insert])
+            })
+            .user("bench", ["reader"])
+            .user("other", ["writer"]);
+        db.layer(AccessControl::new(policy))
+    }
+
+    /// A topology whose primary and replica are the benchmark's server, probed once an hour
+    /// (so that no probe runs while instructions are counted): the cost of routing
+    /// (`orm_topology` in instruction counts).
+    pub async fn topology(dialect: Dialect) -> orm::topology::Topology {
+        let url = crate::setup::url(dialect);
+        Db::topology()
+            .primary(url.clone())
+            .replica(url)
+            .pool_options(orm::PoolOptions::new().max_connections(crate::libs::TASKS as u32))
+            .probe_interval(std::time::Duration::from_secs(3600))
+            .connect()
+            .await
+            .expect("connect the topology")
     }
 
     pub fn build(dialect: Dialect) -> orm::Compiled {
@@ -149,6 +192,38 @@ macro_rules! with_pool {
                 type $row = sqlx::sqlite::SqliteRow;
                 $body
             }
+        }
+    };
+}
+
+/// What the sqlx workloads run on: one bare connection (PostgreSQL, MariaDB/MySQL), or a pool.
+#[derive(Clone)]
+pub enum Sqlx {
+    Pg(Arc<tokio::sync::Mutex<sqlx::PgConnection>>),
+    My(Arc<tokio::sync::Mutex<sqlx::MySqlConnection>>),
+    Pool(SqlxPool),
+}
+
+/// Like [`with_pool!`] over a [`Sqlx`]: a bare connection is locked (uncontended, once per
+/// statement, as the ORM's own `Connection` is) and `$p` is `&mut` that connection.
+macro_rules! with_sqlx {
+    ($sqlx:expr, $p:ident, $row:ident => $body:expr) => {
+        match $sqlx {
+            Sqlx::Pg(conn) => {
+                #[allow(dead_code)]
+                type $row = sqlx::postgres::PgRow;
+                let mut guard = conn.lock().await;
+                let $p = &mut *guard;
+                $body
+            }
+            Sqlx::My(conn) => {
+                #[allow(dead_code)]
+                type $row = sqlx::mysql::MySqlRow;
+                let mut guard = conn.lock().await;
+                let $p = &mut *guard;
+                $body
+            }
+            Sqlx::Pool(pool) => with_pool!(pool, $p, $row => $body),
         }
     };
 }
@@ -221,8 +296,8 @@ pub mod sqlx_side {
         };
     }
 
-    pub async fn select_users(pool: &SqlxPool) -> Vec<SqUser> {
-        with_pool!(pool, p, Row => sqlx::query("SELECT id, name, hair_color FROM bench_users")
+    pub async fn select_users(sqlx: &Sqlx) -> Vec<SqUser> {
+        with_sqlx!(sqlx, p, Row => sqlx::query("SELECT id, name, hair_color FROM bench_users")
             .map(|r: Row| user_at!(r, 0))
             .fetch_all(p)
             .await
@@ -230,7 +305,7 @@ pub mod sqlx_side {
     }
 
     pub async fn join(ctx: &Ctx) -> Vec<(SqUser, Option<SqPost>)> {
-        with_pool!(&ctx.sqlx, p, Row => sqlx::query(ctx.sql.join)
+        with_sqlx!(&ctx.sqlx, p, Row => sqlx::query(ctx.sql.join)
             .bind("black")
             .map(|r: Row| {
                 let post = r.get::<Option<i64>, _>(3).map(|id| SqPost {
@@ -247,7 +322,7 @@ pub mod sqlx_side {
     }
 
     pub async fn insert(ctx: &Ctx, rows: &[NewRow]) -> u64 {
-        with_pool!(&ctx.sqlx, p, Row => {
+        with_sqlx!(&ctx.sqlx, p, Row => {
             let mut q = sqlx::QueryBuilder::new("INSERT INTO bench_new_users (name, hair_color) ");
             q.push_values(rows, |mut b, (name, hair)| {
                 b.push_bind(name.as_str()).push_bind(hair.as_deref());
@@ -284,7 +359,7 @@ pub mod sqlx_side {
             &user_ids,
             ctx.sql.numbered,
         );
-        let posts: Vec<SqPost> = with_pool!(&ctx.sqlx, p, Row => {
+        let posts: Vec<SqPost> = with_sqlx!(&ctx.sqlx, p, Row => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in &user_ids {
                 q = q.bind(*id);
@@ -300,7 +375,7 @@ pub mod sqlx_side {
             &post_ids,
             ctx.sql.numbered,
         );
-        let comments: Vec<SqComment> = with_pool!(&ctx.sqlx, p, Row => {
+        let comments: Vec<SqComment> = with_sqlx!(&ctx.sqlx, p, Row => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in &post_ids {
                 q = q.bind(*id);
@@ -328,13 +403,24 @@ pub mod sqlx_side {
             .collect()
     }
 
-    pub async fn find(pool: &SqlxPool, sql: &'static str, id: i64) -> Option<SqUser> {
-        with_pool!(pool, p, Row => sqlx::query(sql)
+    pub async fn find(sqlx: &Sqlx, sql: &'static str, id: i64) -> Option<SqUser> {
+        with_sqlx!(sqlx, p, Row => sqlx::query(sql)
             .bind(id)
             .map(|r: Row| user_at!(r, 0))
             .fetch_optional(p)
             .await
             .unwrap())
+    }
+
+    /// The mixed workload's write (SQLite's placeholders).
+    pub async fn rename(sqlx: &Sqlx, id: i64) -> u64 {
+        with_sqlx!(sqlx, p, Row => sqlx::query("UPDATE bench_users SET name = ? WHERE id = ?")
+            .bind(format!("Renamed {id}"))
+            .bind(id)
+            .execute(p)
+            .await
+            .unwrap()
+            .rows_affected())
     }
 }
 
@@ -481,6 +567,14 @@ pub mod diesel_side {
             .find(id)
             .first::<User>(c)
             .optional()
+            .unwrap())
+    }
+
+    /// The mixed workload's write.
+    pub fn rename(conn: &mut DieselConn, id: i64) -> usize {
+        with_conn!(conn, c => diesel::update(bench_users::table.find(id))
+            .set(bench_users::name.eq(format!("Renamed {id}")))
+            .execute(c)
             .unwrap())
     }
 

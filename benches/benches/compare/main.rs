@@ -9,13 +9,16 @@
 //! Environment: `ORM_BENCH_DIALECTS` (default `postgres,mysql,sqlite`), `ORM_BENCH_SMOKE=1`
 //! (tiny sizes), `ORM_BENCH_REPORT=<file>` (write the Markdown report after the run), the URLs
 //! of `setup::url`, and `ORM_BENCH_PROFILE=<dialect>/<workload>/<library>/<param>/<iterations>`
-//! (no criterion: run one benchmark's body that many times, for `valgrind --tool=callgrind`).
+//! (no criterion: run one benchmark's body that many times, for `valgrind --tool=callgrind`),
+//! `ORM_BENCH_THROUGHPUT=<dialect>/<library>/<tasks>/<seconds>` (queries per second of
+//! `find_by_pk` with many tasks, see `throughput.rs`).
 
 mod check;
 mod libs;
 mod models;
 mod report;
 mod setup;
+mod throughput;
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -28,8 +31,10 @@ use tokio::runtime::Runtime;
 
 use libs::{Ctx, LOOKUPS_PER_TASK, TASKS, diesel_side, orm_side, sea_side, sqlx_side};
 
-/// The libraries, in report order.
-pub(crate) const LIBS: [&str; 4] = ["orm", "sqlx", "seaorm", "diesel"];
+/// The libraries, in report order. `orm_held` is this ORM through one connection held from
+/// `Db::acquire` (PostgreSQL and MariaDB/MySQL only): beside `orm` it shows what the pool path
+/// costs.
+pub(crate) const LIBS: [&str; 5] = ["orm", "orm_held", "sqlx", "seaorm", "diesel"];
 
 /// Sizes of one run.
 struct Sizes {
@@ -77,6 +82,9 @@ struct Bench<'a> {
     c: &'a mut Criterion,
     rt: &'a Runtime,
     ctx: &'a Ctx,
+    /// One connection taken from `ctx.orm` (PostgreSQL, MariaDB/MySQL), for `orm_held`;
+    /// given back before the concurrent workload, which needs the whole pool.
+    held: Option<orm::Connection>,
     ran: Vec<Ran>,
 }
 
@@ -99,16 +107,25 @@ impl Bench<'_> {
 }
 
 /// Registers the four libraries' bodies of one workload: `$orm`, `$sqlx`, `$sea` are async
-/// expressions, `$diesel` a closure over the Diesel connection.
+/// expressions, `$diesel` a closure over the Diesel connection; `$held`, when given, the ORM's
+/// body over a held connection `$h` (run only where `$b.held` is one).
 macro_rules! four {
     ($b:expr, $workload:expr, $param:expr,
-     orm: $orm:expr, sqlx: $sqlx:expr, seaorm: $sea:expr, diesel: |$c:ident| $diesel:expr) => {{
+     orm: $orm:expr, $(held: |$h:ident| $held:expr,)? sqlx: $sqlx:expr, seaorm: $sea:expr,
+     diesel: |$c:ident| $diesel:expr) => {{
         let (rt, ctx) = ($b.rt, $b.ctx);
         let param: String = $param.to_string();
-        let mut g = $b.group($workload);
+        #[allow(unused_variables)]
+        let held = $b.held.as_ref();
+        let mut g = $b.c.benchmark_group(format!("{}-{}", ctx.dialect.name(), $workload));
         g.bench_function(BenchmarkId::new("orm", &param), |b| {
             b.to_async(rt).iter(|| async { black_box($orm) })
         });
+        $(if let Some($h) = held {
+            g.bench_function(BenchmarkId::new("orm_held", &param), |b| {
+                b.to_async(rt).iter(|| async { black_box($held) })
+            });
+        })?
         g.bench_function(BenchmarkId::new("sqlx", &param), |b| {
             b.to_async(rt).iter(|| async { black_box($sqlx) })
         });
@@ -147,6 +164,65 @@ where
     }
 }
 
+/// Whether operation `k` of a task of the mixed workload writes (one in four).
+fn writes(k: usize) -> bool {
+    k % 4 == 3
+}
+
+/// The mixed workload: each of [`TASKS`] spawned tasks runs [`LOOKUPS_PER_TASK`] operations,
+/// one in four a write (`write`), the others primary-key lookups (`read`).
+async fn mixed<R, W, RF, WF>(ids: &Arc<Vec<i64>>, read: R, write: W)
+where
+    R: Fn(i64) -> RF + Clone + Send + 'static,
+    W: Fn(i64) -> WF + Clone + Send + 'static,
+    RF: std::future::Future + Send,
+    RF::Output: Send,
+    WF: std::future::Future + Send,
+    WF::Output: Send,
+{
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let (ids, read, write) = (ids.clone(), read.clone(), write.clone());
+            tokio::spawn(async move {
+                for k in 0..LOOKUPS_PER_TASK {
+                    let id = ids[(t * LOOKUPS_PER_TASK + k) % ids.len()];
+                    if writes(k) {
+                        black_box(write(id).await);
+                    } else {
+                        black_box(read(id).await);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// Diesel's mixed workload: blocking tasks, a connection each (as r2d2 hands them out).
+async fn mixed_blocking(ctx: &Ctx, ids: &Arc<Vec<i64>>) {
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let (ids, conn) = (ids.clone(), ctx.diesel[t].clone());
+            tokio::task::spawn_blocking(move || {
+                let mut conn = conn.lock().unwrap();
+                for k in 0..LOOKUPS_PER_TASK {
+                    let id = ids[(t * LOOKUPS_PER_TASK + k) % ids.len()];
+                    if writes(k) {
+                        black_box(diesel_side::rename(&mut conn, id));
+                    } else {
+                        black_box(diesel_side::find(&mut conn, id));
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
 /// Diesel's counterpart: each task is a blocking task with its own connection.
 async fn concurrently_blocking(ctx: &Ctx, ids: &Arc<Vec<i64>>) {
     let tasks: Vec<_> = (0..TASKS)
@@ -176,6 +252,7 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
         rt.block_on(check::join(ctx));
         four!(b, "select_users", n,
             orm: orm_side::select_users(ctx).await,
+            held: |h| orm_side::select_users_on(h).await,
             sqlx: sqlx_side::select_users(&ctx.sqlx).await,
             seaorm: sea_side::select_users(ctx).await,
             diesel: |c| diesel_side::select_users(c));
@@ -191,6 +268,7 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
         let rows = &rows;
         four!(b, "insert", n,
             orm: orm_side::insert(ctx, rows).await,
+            held: |h| orm_side::insert_on(h, rows).await,
             sqlx: sqlx_side::insert(ctx, rows).await,
             seaorm: sea_side::insert(ctx, rows).await,
             diesel: |c| diesel_side::insert(c, rows));
@@ -209,10 +287,12 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
     let id = ids[ids.len() / 2];
     four!(b, "find_by_pk", 1,
         orm: orm_side::find(&ctx.orm, id).await,
+        held: |h| orm_side::find(h, id).await,
         sqlx: sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await,
         seaorm: sea_side::find(&ctx.sea, id).await,
         diesel: |c| diesel_side::find(c, id));
 
+    b.held = None;
     let ids = Arc::new(ids);
     let ids = &ids;
     let find_sql = ctx.sql.find;
@@ -229,7 +309,7 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
     });
     g.bench_function(BenchmarkId::new("sqlx", &param), |bn| {
         bn.to_async(rt).iter(|| {
-            let pool = ctx.sqlx.clone();
+            let pool = libs::Sqlx::Pool(ctx.sqlx_pool.clone());
             concurrently(ids, move |id| {
                 let pool = pool.clone();
                 async move { sqlx_side::find(&pool, find_sql, id).await }
@@ -250,6 +330,55 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
     });
     g.finish();
     b.record("find_by_pk_concurrent", &param);
+
+    // SQLite's WAL: readers alongside one writer at a time (SeaORM has no part in it).
+    if ctx.dialect == Dialect::Sqlite {
+        let mut g = b.group("mixed_read_write");
+        g.bench_function(BenchmarkId::new("orm", &param), |bn| {
+            bn.to_async(rt).iter(|| {
+                let (reader, writer) = (ctx.orm.clone(), ctx.orm.clone());
+                mixed(
+                    ids,
+                    move |id| {
+                        let db = reader.clone();
+                        async move { orm_side::find(&db, id).await }
+                    },
+                    move |id| {
+                        let db = writer.clone();
+                        async move { orm_side::rename(&db, id).await }
+                    },
+                )
+            })
+        });
+        g.bench_function(BenchmarkId::new("sqlx", &param), |bn| {
+            bn.to_async(rt).iter(|| {
+                let (reader, writer) = (ctx.sqlx.clone(), ctx.sqlx.clone());
+                mixed(
+                    ids,
+                    move |id| {
+                        let pool = reader.clone();
+                        async move { sqlx_side::find(&pool, find_sql, id).await }
+                    },
+                    move |id| {
+                        let pool = writer.clone();
+                        async move { sqlx_side::rename(&pool, id).await }
+                    },
+                )
+            })
+        });
+        g.bench_function(BenchmarkId::new("diesel", &param), |bn| {
+            bn.to_async(rt).iter(|| mixed_blocking(ctx, ids))
+        });
+        g.finish();
+        for lib in ["orm", "sqlx", "diesel"] {
+            b.ran.push(Ran {
+                dialect: Dialect::Sqlite,
+                workload: "mixed_read_write",
+                lib,
+                param: param.clone(),
+            });
+        }
+    }
 
     check::build(ctx);
     let dialect = ctx.dialect;
@@ -301,6 +430,10 @@ fn main() {
         report::profile(&rt, &spec);
         return;
     }
+    if let Ok(spec) = std::env::var("ORM_BENCH_THROUGHPUT") {
+        throughput::run(&rt, &spec);
+        return;
+    }
     let sizes = Sizes::from_env();
     // Short runs: the whole matrix (≈230 benchmarks) stays within ~25 minutes.
     let mut c = Criterion::default()
@@ -319,6 +452,7 @@ fn main() {
             c: &mut c,
             rt: &rt,
             ctx: &ctx,
+            held: (dialect != Dialect::Sqlite).then(|| rt.block_on(ctx.orm.acquire()).unwrap()),
             ran: Vec::new(),
         };
         run_dialect(&mut b, &sizes);

@@ -7,7 +7,7 @@ use diesel::Connection;
 use orm::prelude::*;
 use orm::{Dialect, PoolOptions};
 
-use crate::libs::{Ctx, DieselConn, HandSql, SqlxPool, TASKS};
+use crate::libs::{Ctx, DieselConn, HandSql, Sqlx, SqlxPool, TASKS};
 use crate::models::ours::{Comment, NewUser, Post, User};
 
 /// The database URL of `dialect`: `ORM_BENCH_POSTGRES_URL`, `ORM_BENCH_MYSQL_URL`,
@@ -113,7 +113,7 @@ pub async fn connect(dialect: Dialect) -> Ctx {
     orm.create_table::<Comment>().await.unwrap();
     orm.create_table::<NewUser>().await.unwrap();
 
-    let sqlx = match dialect {
+    let sqlx_pool = match dialect {
         Dialect::Postgres => SqlxPool::Pg(
             sqlx::postgres::PgPoolOptions::new()
                 .max_connections(pool)
@@ -136,6 +136,7 @@ pub async fn connect(dialect: Dialect) -> Ctx {
                 .unwrap(),
         ),
     };
+    let sqlx = bare_sqlx(dialect, &url, &sqlx_pool).await;
     let mut options = sea_orm::ConnectOptions::new(url.clone());
     options.max_connections(pool).sqlx_logging(false);
     let sea = sea_orm::Database::connect(options).await.unwrap();
@@ -144,10 +145,18 @@ pub async fn connect(dialect: Dialect) -> Ctx {
             let conn = match dialect {
                 Dialect::Postgres => DieselConn::Pg(diesel::PgConnection::establish(&url).unwrap()),
                 Dialect::MySql => DieselConn::My(diesel::MysqlConnection::establish(&url).unwrap()),
-                Dialect::Sqlite => DieselConn::Lite(
-                    diesel::SqliteConnection::establish(url.trim_start_matches("sqlite://"))
-                        .unwrap(),
-                ),
+                Dialect::Sqlite => {
+                    use diesel::RunQueryDsl;
+                    let mut conn =
+                        diesel::SqliteConnection::establish(url.trim_start_matches("sqlite://"))
+                            .unwrap();
+                    // Diesel waits for no lock by default: concurrent writers need this
+                    // (what an r2d2 `CustomizeConnection` sets), sqlx's and the ORM's default.
+                    diesel::sql_query("PRAGMA busy_timeout = 5000")
+                        .execute(&mut conn)
+                        .unwrap();
+                    DieselConn::Lite(conn)
+                }
             };
             Arc::new(Mutex::new(conn))
         })
@@ -156,15 +165,32 @@ pub async fn connect(dialect: Dialect) -> Ctx {
         dialect,
         orm,
         sqlx,
+        sqlx_pool,
         sql: HandSql::new(dialect),
         sea,
         diesel,
     }
 }
 
+/// sqlx's single-task side, as diesel_bench sets it up: one bare connection on the servers
+/// (`PgConnection::connect`, `MySqlConnection::connect`); SQLite keeps `pool`.
+async fn bare_sqlx(dialect: Dialect, url: &str, pool: &SqlxPool) -> Sqlx {
+    use sqlx::Connection as _;
+    use tokio::sync::Mutex;
+    match dialect {
+        Dialect::Postgres => Sqlx::Pg(Arc::new(Mutex::new(
+            sqlx::PgConnection::connect(url).await.unwrap(),
+        ))),
+        Dialect::MySql => Sqlx::My(Arc::new(Mutex::new(
+            sqlx::MySqlConnection::connect(url).await.unwrap(),
+        ))),
+        Dialect::Sqlite => Sqlx::Pool(pool.clone()),
+    }
+}
+
 /// The server's own version string (`SELECT version()`, `sqlite_version()`).
 pub async fn server_version(ctx: &Ctx) -> String {
-    match &ctx.sqlx {
+    match &ctx.sqlx_pool {
         SqlxPool::Pg(p) => sqlx::query_scalar("SELECT version()").fetch_one(p).await,
         SqlxPool::My(p) => sqlx::query_scalar("SELECT version()").fetch_one(p).await,
         SqlxPool::Lite(p) => {

@@ -390,6 +390,8 @@ mod tests {
         foreign_keys: &[],
         checks: &[],
         renamed_from: None,
+        shard_key: None,
+        soft_delete: None,
     };
 
     fn id_is(op: CmpOp, value: i64) -> Condition {

@@ -66,6 +66,8 @@ pub static AUDIT_LOG: ModelSchema = ModelSchema {
     foreign_keys: &[],
     checks: &[],
     renamed_from: None,
+    shard_key: None,
+    soft_delete: None,
 };
 
 static HEAD_COLUMNS: [ColumnSchema; 3] = [
@@ -86,6 +88,8 @@ pub static AUDIT_HEAD: ModelSchema = ModelSchema {
     foreign_keys: &[],
     checks: &[],
     renamed_from: None,
+    shard_key: None,
+    soft_delete: None,
 };
 
 /// One row of the audit log.

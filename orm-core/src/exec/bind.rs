@@ -1,4 +1,4 @@
-//! Binding [`Value`]s to sqlx queries, per backend: each driver encodes the same logical value
+//! Binding [`Value`]s to sqlx queries, per backend (SQLite binds in `super::sqlite::bind`): each driver encodes the same logical value
 //! its own way (a decimal is text on SQLite, JSON is `jsonb` on PostgreSQL and text
 //! elsewhere; a `u64` above `i64::MAX` only fits MySQL's `BIGINT UNSIGNED`).
 
@@ -86,19 +86,6 @@ macro_rules! bind_backend {
     };
 }
 
-bind_backend!(sqlite, "sqlite", sqlx::Sqlite, sqlite_null, |q, value| {
-    #[cfg(feature = "chrono")]
-    Value::ChronoDateTimeUtc(v) => q.bind(v),
-    #[cfg(feature = "time")]
-    Value::TimeOffsetDateTime(v) => q.bind(v),
-    // SQLite keeps decimals as text (exact round trip) and JSON as text.
-    #[cfg(feature = "decimal")]
-    Value::Decimal(v) => q.bind(v.to_string()),
-    #[cfg(feature = "json")]
-    Value::Json(v) => q.bind(v.to_string()),
-    Value::BigUnsigned(v) => return Err(super::u64_out_of_range(v, "SQLite")),
-});
-
 bind_backend!(postgres, "postgres", sqlx::Postgres, postgres_null, |q, value| {
     #[cfg(feature = "chrono")]
     Value::ChronoDateTimeUtc(v) => q.bind(v),
@@ -133,10 +120,6 @@ bind_backend!(mysql, "mysql", sqlx::MySql, mysql_null, |q, value| {
 });
 
 /// A typed NULL of a type whose Rust type differs per backend (decimal, JSON).
-#[cfg(feature = "sqlite")]
-fn sqlite_null(_ty: crate::schema::ColumnType, q: sqlite::Q) -> crate::Result<sqlite::Q> {
-    Ok(q.bind(None::<String>))
-}
 #[cfg(feature = "postgres")]
 fn postgres_null(ty: crate::schema::ColumnType, q: postgres::Q) -> crate::Result<postgres::Q> {
     #[cfg(any(feature = "decimal", feature = "json"))]
@@ -160,7 +143,9 @@ fn mysql_null(ty: crate::schema::ColumnType, q: mysql::Q) -> crate::Result<mysql
     })
 }
 
-fn u64_out_of_range(value: u64, dialect: &str) -> crate::Error {
+/// The error for a `u64` above `i64::MAX` on a dialect without unsigned 64-bit integers.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn u64_out_of_range(value: u64, dialect: &str) -> crate::Error {
     crate::Error::OutOfRange {
         column: None,
         source: format!(

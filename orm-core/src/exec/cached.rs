@@ -255,6 +255,7 @@ fn backend_tag(backend: Backend) -> u8 {
         Backend::Sql(Dialect::MySql) => 2,
         Backend::Sql(Dialect::Sqlite) => 3,
         Backend::MongoDb => 4,
+        Backend::DynamoDb => 5,
     }
 }
 
@@ -264,6 +265,7 @@ fn tag_backend(tag: u8) -> Option<Backend> {
         2 => Backend::Sql(Dialect::MySql),
         3 => Backend::Sql(Dialect::Sqlite),
         4 => Backend::MongoDb,
+        5 => Backend::DynamoDb,
         _ => return None,
     })
 }

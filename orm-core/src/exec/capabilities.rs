@@ -81,12 +81,31 @@ impl BackendCapabilities {
     };
 }
 
+impl BackendCapabilities {
+    /// DynamoDB's: transactions as one `TransactWriteItems` at commit (no savepoints, no
+    /// isolation levels to choose, no read-only mode), no joins, aggregates, row locks or SQL.
+    pub const DYNAMODB: BackendCapabilities = BackendCapabilities {
+        sql: None,
+        query: None,
+        transactions: true,
+        savepoints: false,
+        isolation_levels: &[],
+        read_only_transactions: false,
+        row_locks: false,
+        joins: false,
+        aggregates: false,
+        max_bind_parameters: None,
+        dedicated_connections: false,
+    };
+}
+
 impl Backend {
     /// What this backend offers.
     pub const fn capabilities(self) -> BackendCapabilities {
         match self {
             Backend::Sql(dialect) => BackendCapabilities::of_dialect(dialect),
             Backend::MongoDb => BackendCapabilities::MONGODB,
+            Backend::DynamoDb => BackendCapabilities::DYNAMODB,
         }
     }
 }

@@ -79,6 +79,13 @@ impl Target for Connection {
         ))
     }
 
+    #[cfg(feature = "dynamodb")]
+    fn dynamo<'c>(_session: &'c mut Self::Session<'_>) -> Result<super::dynamo::Target<'c>> {
+        Err(crate::error::Error::InvalidQuery(
+            "internal error: a DynamoDB statement reached a SQL connection".to_owned(),
+        ))
+    }
+
     /// DDL makes this connection forget its prepared statements (its later statements are
     /// prepared against the new schema) and the pool replace connections opened before it;
     /// uncommitted DDL is recorded again at the `COMMIT` run by hand, since connections opened
@@ -103,6 +110,13 @@ impl Connection {
     /// The connection's SQL dialect (a connection is always to a SQL database).
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// Closes the connection when it is dropped instead of returning it to the pool (the
+    /// server then rolls back whatever transaction it left open).
+    #[cfg(feature = "distributed")]
+    pub(crate) fn close_on_drop(&mut self) {
+        self.conn.get_mut().close_on_drop();
     }
 }
 

@@ -31,6 +31,9 @@ pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {
             if let Some(session) = session_kind(code.as_deref(), mysql_number) {
                 return session(source);
             }
+            if matches!(mysql_number, Some(1142 | 1143)) || code.as_deref() == Some("42501") {
+                return denied_by_database(&message, source);
+            }
             if let Some(fit) = fit_kind(&message, code.as_deref(), mysql_number) {
                 let column = quoted_after(&message, "column '", '\'');
                 return fit(column, source);
@@ -53,10 +56,7 @@ pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {
                 ErrorKind::NotNullViolation => Error::NotNullViolation {
                     column: quoted_after(&message, "Column '", '\'')
                         .or_else(|| quoted_after(&message, "column \"", '"'))
-                        .or_else(|| {
-                            after(&message, "NOT NULL constraint failed: ")
-                                .map(|c| c.rsplit('.').next().unwrap_or(&c).to_owned())
-                        }),
+                        .or_else(|| sqlite_column(&message, "NOT NULL constraint failed: ")),
                     source,
                 },
                 _ => Error::Database { source },
@@ -123,10 +123,42 @@ fn retry_kind(db: &dyn sqlx::error::DatabaseError) -> Option<fn(crate::error::Bo
         {
             Some(schema_changed)
         }
-        // SQLite: SQLITE_BUSY_SNAPSHOT, then SQLITE_BUSY / SQLITE_LOCKED and their variants.
-        Some("517") => Some(serialization),
-        Some("5" | "6" | "261" | "262" | "773") => Some(lock_timeout),
         _ => None,
+    }
+}
+
+/// The database's own privileges refused a statement (PostgreSQL `42501`
+/// insufficient_privilege, MySQL/MariaDB 1142/1143 command denied), with the table and
+/// action its message names: `permission denied for table posts`, `INSERT command denied to
+/// user 'app'@'localhost' for table `db`.`posts``.
+#[cfg(feature = "_sqlx")]
+fn denied_by_database(message: &str, source: crate::error::BoxError) -> Error {
+    let table = after(message, "permission denied for table ")
+        .or_else(|| after(message, " for table "))
+        .map(|t| {
+            let last = t.rsplit('.').next().unwrap_or(&t);
+            last.trim_matches(|c| c == '`' || c == '\'' || c == '"')
+                .to_owned()
+        })
+        .unwrap_or_else(|| "?".to_owned());
+    let action = message
+        .split_whitespace()
+        .next()
+        .filter(|_| message.contains("command denied"))
+        .map_or("run this statement on", |verb| match verb {
+            "SELECT" => "read",
+            "INSERT" => "insert",
+            "UPDATE" => "update",
+            "DELETE" => "delete",
+            _ => "ddl",
+        });
+    Error::PermissionDenied {
+        actor: quoted_after(message, "to user '", '\'')
+            .unwrap_or_else(|| "the database user".to_owned()),
+        roles: Vec::new(),
+        table,
+        action: action.to_owned(),
+        reason: format!("the database refused it ({source})"),
     }
 }
 
@@ -174,7 +206,23 @@ fn session_kind(
     }
 }
 
-type FitError = fn(Option<String>, crate::error::BoxError) -> Error;
+pub(crate) type FitError = fn(Option<String>, crate::error::BoxError) -> Error;
+
+/// A value longer than its column takes.
+fn too_long(column: Option<String>, source: crate::error::BoxError) -> Error {
+    Error::ValueTooLong {
+        column,
+        source: Explained::boxed(
+            source,
+            "shorten the value, or widen the column (the field's `max_length`)",
+        ),
+    }
+}
+
+/// A number outside its column's range.
+fn out_of_range(column: Option<String>, source: crate::error::BoxError) -> Error {
+    Error::OutOfRange { column, source }
+}
 
 /// What MySQL/MariaDB says when a statement is larger than the server accepts.
 pub(crate) const PACKET_ADVICE: &str = "MySQL/MariaDB refuse a statement larger than the \
@@ -248,27 +296,24 @@ impl std::error::Error for Explained {
 /// (`ck_<table>_<col>_length` / `ck_<table>_<col>_range`).
 #[cfg(feature = "_sqlx")]
 fn fit_kind(message: &str, code: Option<&str>, mysql_number: Option<u16>) -> Option<FitError> {
-    let too_long: FitError = |column, source| Error::ValueTooLong {
-        column,
-        source: Explained::boxed(
-            source,
-            "shorten the value, or widen the column (the field's `max_length`)",
-        ),
-    };
-    let out_of_range: FitError = |column, source| Error::OutOfRange { column, source };
     match mysql_number {
-        Some(1406) => return Some(too_long),
+        Some(1406) => return Some(too_long as FitError),
         // 1264 out of range; 1690 arithmetic out of range; 1367/1916 illegal double (NaN).
         Some(1264 | 1690) => return Some(out_of_range),
         Some(_) => {}
         None => match code {
             Some("22001") => return Some(too_long),
             Some("22003") => return Some(out_of_range),
-            // SQLite's checked `col + n` (see `sql::add_expr`).
-            Some("1") if message.contains("integer overflow") => return Some(out_of_range),
             _ => {}
         },
     }
+    check_kind(message)
+}
+
+/// Values that do not fit their column by the CHECK naming convention:
+/// `ck_<table>_<col>_length` (too long) and `ck_<table>_<col>_range` (out of range).
+#[cfg(any(feature = "_sqlx", feature = "sqlite"))]
+pub(crate) fn check_kind(message: &str) -> Option<FitError> {
     let check = check_name(message)?;
     if check.starts_with("ck_") && check.ends_with("_length") {
         Some(too_long)
@@ -277,6 +322,13 @@ fn fit_kind(message: &str, code: Option<&str>, mysql_number: Option<u16>) -> Opt
     } else {
         None
     }
+}
+
+/// The column SQLite names after `marker` (`NOT NULL constraint failed: users.email`), without
+/// its table.
+#[cfg(any(feature = "_sqlx", feature = "sqlite"))]
+pub(crate) fn sqlite_column(message: &str, marker: &str) -> Option<String> {
+    after(message, marker).map(|c| c.rsplit('.').next().unwrap_or(&c).to_owned())
 }
 
 /// The name of the CHECK constraint a database error reports (SQLite, PostgreSQL, MariaDB,
@@ -288,6 +340,7 @@ fn check_name(message: &str) -> Option<String> {
         .or_else(|| quoted_after(message, "Check constraint '", '\''))
 }
 
+#[cfg_attr(not(feature = "_sqlx"), allow(dead_code))]
 /// MySQL: "Duplicate entry 'x' for key 'users.uq_users_email'" (MySQL 8 prefixes the table).
 fn mysql_key_name(message: &str) -> Option<String> {
     let start = message.rfind("for key '")? + "for key '".len();

@@ -9,7 +9,14 @@ mod acquire;
 mod bind;
 pub mod cached;
 mod capabilities;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod conn_pool;
+mod connect;
 mod connection;
+#[cfg(feature = "distributed")]
+pub mod distributed;
+#[cfg(feature = "dynamodb")]
+mod dynamo;
 mod errors;
 pub mod layer;
 #[cfg(feature = "mock")]
@@ -21,22 +28,31 @@ mod pool;
 #[cfg(any(feature = "tracing", feature = "metrics"))]
 mod pool_observe;
 mod prepared;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod remote_pool;
 mod row;
 mod server;
 mod sql_driver;
 mod sql_runner;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod stream;
 pub(crate) mod target;
+#[cfg(all(feature = "topology", any(feature = "postgres", feature = "mysql")))]
+pub mod topology;
 mod transaction;
 
 use std::future::Future;
 
 pub use capabilities::BackendCapabilities;
 pub use connection::Connection;
+#[cfg(feature = "dynamodb")]
+pub use dynamo::ItemRow;
 pub use layer::{Begin, Delegate, Finish, Layer, Layered, Op, Outcome};
 #[cfg(feature = "mongodb")]
 pub use mongo::{COUNTERS_COLLECTION, DEFAULT_DATABASE, DocumentRow};
-pub use pool::{Db, Health, PoolOptions};
+pub(crate) use pool::redact as redact_url;
+pub use pool::{Db, Health, PoolOptions, PoolStatus};
 pub use row::RowRef;
 pub use server::ServerInfo;
 pub use stream::RowStream;
@@ -69,14 +85,17 @@ pub enum Backend {
     Sql(Dialect),
     /// MongoDB (statements compile to BSON through `orm::mongo`; needs the `mongodb` feature).
     MongoDb,
+    /// Amazon DynamoDB (statements compile through `orm::dynamo`; needs the `dynamodb`
+    /// feature).
+    DynamoDb,
 }
 
 impl Backend {
-    /// The SQL dialect, or `None` for MongoDB.
+    /// The SQL dialect, or `None` for MongoDB and DynamoDB.
     pub fn dialect(self) -> Option<Dialect> {
         match self {
             Backend::Sql(dialect) => Some(dialect),
-            Backend::MongoDb => None,
+            Backend::MongoDb | Backend::DynamoDb => None,
         }
     }
 
@@ -97,6 +116,7 @@ impl std::fmt::Display for Backend {
         match self {
             Backend::Sql(dialect) => dialect.fmt(f),
             Backend::MongoDb => f.write_str("MongoDB"),
+            Backend::DynamoDb => f.write_str("DynamoDB"),
         }
     }
 }
@@ -177,16 +197,19 @@ pub trait Executor: Send + Sync {
     ) -> impl Future<Output = Result<ExecResult>> + Send;
 }
 
+#[cfg_attr(not(feature = "_sqlx"), allow(unused_imports))]
 pub(crate) use errors::*;
 #[cfg(any(feature = "tracing", feature = "metrics"))]
 pub(crate) use prepared::starts_with_keyword;
+#[cfg(feature = "sharding")]
+pub(crate) use stream::next as stream_next;
 
 /// The SQL dialect of `db`, or [`Error::InvalidQuery`](crate::Error::InvalidQuery) for a
 /// database that does not run SQL (MongoDB).
 pub(crate) fn sql_dialect_of<E: Executor>(db: &E) -> Result<Dialect> {
     db.capabilities().sql.ok_or_else(|| {
         crate::Error::InvalidQuery(format!(
-            "raw SQL on MongoDB: {} does not run SQL; use the typed query builder",
+            "raw SQL on {0}: {0} does not run SQL; use the typed query builder",
             db.backend()
         ))
     })

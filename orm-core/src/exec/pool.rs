@@ -1,22 +1,31 @@
-//! [`Db`]: a connection pool on one of the backends (SQL through sqlx, MongoDB through its
-//! driver), chosen by the URL scheme.
+//! [`Db`]: a connection pool on one of the backends (SQLite on its own driver and pool,
+//! PostgreSQL and MySQL through sqlx, MongoDB through its driver), chosen by the URL scheme.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use super::acquire::{Remote, acquire};
+use super::acquire::Remote;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::conn_pool::Limits;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::connect::Connector;
+use super::connect::Login;
 use super::layer::Finish;
 use super::prepared::{SchemaClock, changes_schema};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::remote_pool::{PooledTx, RemotePool, SqlxConnect};
 use super::server::ServerInfo;
 use super::sql_driver::{PooledConn, SqlConn, Wait};
 use super::target::{Target, executor_for_target};
 use super::transaction::{RetryPolicy, Transaction, TxConn, TxOptions};
-use super::{Backend, ExecResult, Executor};
+use super::{Backend, Decoder, ExecResult, Executor};
+use crate::credentials::{CredentialProvider, Credentials};
 use crate::error::{Error, Result};
 use crate::query::ir::{InsertQuery, OnConflict};
-use crate::sql::Dialect;
+use crate::sql::{Compiled, Dialect};
+use crate::tls::Tls;
 
 /// A pool of connections to one database; cheap to clone and share between tasks.
 ///
@@ -41,13 +50,15 @@ pub struct Db {
 #[derive(Clone, Debug)]
 pub(super) enum Pool {
     #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(super::sqlite::SqlitePool),
     #[cfg(feature = "postgres")]
-    Postgres(sqlx::PgPool),
+    Postgres(RemotePool<sqlx::Postgres>),
     #[cfg(feature = "mysql")]
-    MySql(sqlx::MySqlPool),
+    MySql(RemotePool<sqlx::MySql>),
     #[cfg(feature = "mongodb")]
     Mongo(super::mongo::MongoPool),
+    #[cfg(feature = "dynamodb")]
+    Dynamo(super::dynamo::DynamoPool),
     #[cfg(feature = "mock")]
     Mock(super::mock::MockDatabase),
     /// Keeps the enum inhabited-checkable when no backend feature is enabled.
@@ -63,6 +74,10 @@ pub struct PoolOptions {
     acquire_timeout: Duration,
     idle_timeout: Option<Duration>,
     max_lifetime: Option<Duration>,
+    tls: Option<Tls>,
+    login: Login,
+    /// Refusals are reported at once (see [`PoolOptions::fail_fast_on_refusal`]).
+    fail_fast: bool,
 }
 
 impl Default for PoolOptions {
@@ -73,6 +88,9 @@ impl Default for PoolOptions {
             acquire_timeout: Duration::from_secs(30),
             idle_timeout: Some(Duration::from_secs(10 * 60)),
             max_lifetime: Some(Duration::from_secs(30 * 60)),
+            tls: None,
+            login: Login::Url,
+            fail_fast: false,
         }
     }
 }
@@ -118,19 +136,59 @@ impl PoolOptions {
         self
     }
 
+    /// Reports a server that refuses connections at once ([`Error::Connection`]) instead of
+    /// waiting up to the acquire timeout for it to accept them again: for the nodes of a
+    /// replicated topology, whose reads and writes go to another node meanwhile.
+    #[cfg_attr(not(feature = "topology"), allow(dead_code))]
+    pub(crate) fn fail_fast_on_refusal(mut self) -> Self {
+        self.fail_fast = true;
+        self
+    }
+
+    /// TLS for every connection ([`Tls`]: mode, CA, client certificate), over what the URL's
+    /// `sslmode` / `ssl-mode` / `tls` parameters say. Ignored by SQLite.
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Logs in as `credentials` instead of the URL's user and password.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.login = Login::Fixed(credentials);
+        self
+    }
+
+    /// Asks `provider` for the credentials of every new connection (PostgreSQL, MySQL), so a
+    /// rotated password is used without a restart; see [`CredentialProvider`]. MongoDB's
+    /// driver opens its connections itself: it asks once, at connect.
+    pub fn credential_provider(mut self, provider: impl CredentialProvider) -> Self {
+        self.login = Login::Provider(Arc::new(provider));
+        self
+    }
+
+    /// [`credential_provider`](Self::credential_provider) with a shared provider.
+    pub fn credential_provider_arc(mut self, provider: Arc<dyn CredentialProvider>) -> Self {
+        self.login = Login::Provider(provider);
+        self
+    }
+
     /// Connects to `url`: `sqlite:` (file or `sqlite::memory:`), `postgres://`/`postgresql://`,
     /// `mysql://`/`mariadb://`, `mongodb://`/`mongodb+srv://` (database from the URL path,
     /// default `test`; with the `mongodb` feature).
     pub async fn connect(self, url: &str) -> Result<Db> {
         check_url(url)?;
+        if let Some(tls) = &self.tls {
+            tls.validate()?;
+        }
         let scheme = url.split(':').next().unwrap_or_default();
         let mut db = match scheme {
             "sqlite" => self.connect_sqlite(url).await,
             "postgres" | "postgresql" => self.connect_postgres(url).await,
             "mysql" | "mariadb" => self.connect_mysql(url).await,
             "mongodb" | "mongodb+srv" => self.connect_mongodb(url).await,
+            "dynamodb" => self.connect_dynamodb(url).await,
             _ => Err(Error::Config(format!(
-                "unsupported URL scheme `{scheme}:`; use `sqlite:`, `postgres://`, `mysql://` or `mongodb://`"
+                "unsupported URL scheme `{scheme}:`; use `sqlite:`, `postgres://`, `mysql://`, `mongodb://` or `dynamodb://`"
             ))),
         }?;
         db.server = Arc::new(ServerInfo::from_url(url));
@@ -139,8 +197,9 @@ impl PoolOptions {
 
     #[cfg(feature = "mongodb")]
     async fn connect_mongodb(self, url: &str) -> Result<Db> {
+        let options = super::connect::mongodb_options(url, self.tls.as_ref(), &self.login).await?;
         let pool = super::mongo::MongoPool::connect(
-            url,
+            options,
             self.max_connections,
             self.min_connections,
             self.acquire_timeout,
@@ -152,72 +211,61 @@ impl PoolOptions {
         ))
     }
 
-    #[cfg(feature = "_sqlx")]
-    fn sqlx_options<DB: sqlx::Database>(&self) -> sqlx::pool::PoolOptions<DB> {
-        sqlx::pool::PoolOptions::new()
-            .max_connections(self.max_connections)
-            .min_connections(self.min_connections)
-            .acquire_timeout(self.acquire_timeout)
-            .idle_timeout(self.idle_timeout)
-            .max_lifetime(self.max_lifetime)
+    #[cfg(feature = "dynamodb")]
+    async fn connect_dynamodb(self, url: &str) -> Result<Db> {
+        let pool = super::dynamo::DynamoPool::connect(url, self.acquire_timeout).await?;
+        Ok(Db::from_pool(
+            Pool::Dynamo(pool),
+            Arc::new(SchemaClock::new()),
+        ))
     }
 
-    /// `options` with connections opened before the last DDL run through the `Db`
-    /// (`schema_clock`) replaced when next handed out. Their prepared statements (PostgreSQL)
-    /// or cached schema (SQLite, whose `ALTER TABLE … RENAME` checks names against it before
-    /// reading the new one) describe the old tables (see [`super::prepared`]).
-    #[cfg(feature = "_sqlx")]
-    fn replacing_connections_older_than<DB: sqlx::Database>(
-        options: sqlx::pool::PoolOptions<DB>,
-        schema_clock: &Arc<SchemaClock>,
-    ) -> sqlx::pool::PoolOptions<DB> {
-        let clock = schema_clock.clone();
-        options.before_acquire(move |_conn, meta| {
-            let fresh = !clock.predates_last_change(meta.age);
-            Box::pin(async move { Ok(fresh) })
-        })
+    /// The limits of the ORM's own pool (PostgreSQL, MySQL/MariaDB).
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections,
+            min_connections: self.min_connections,
+            acquire_timeout: self.acquire_timeout,
+            idle_timeout: self.idle_timeout,
+            max_lifetime: self.max_lifetime,
+            fail_fast: self.fail_fast,
+        }
     }
 
     #[cfg(feature = "sqlite")]
     async fn connect_sqlite(self, url: &str) -> Result<Db> {
-        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-        let options: SqliteConnectOptions = url.parse().map_err(super::from_sqlx)?;
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let options = options
-            .create_if_missing(true)
-            .foreign_keys(true)
-            // `like` is case-sensitive on every dialect; `ilike` is the case-insensitive one.
-            .pragma("case_sensitive_like", "ON");
+        use super::sqlite::{SqlitePool, config::SqliteConfig, pool::Limits as SqliteLimits};
+        let config = SqliteConfig::parse(url)?;
         let schema_clock = Arc::new(SchemaClock::new());
-        let mut pool = self.sqlx_options::<sqlx::Sqlite>();
-        let options = if in_memory {
-            // One connection owns an in-memory database: keep exactly one, forever.
-            pool = pool
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None);
-            options
-        } else {
-            // An in-memory database lives and dies with its one connection: only files have
-            // connections to replace after DDL.
-            pool = Self::replacing_connections_older_than(pool, &schema_clock);
-            options.journal_mode(SqliteJournalMode::Wal)
-        };
-        let pool = pool.connect_with(options).await.map_err(super::from_sqlx)?;
+        // Connections that predate DDL run through the `Db` are replaced when next handed out
+        // (their cached schema can be stale, see `prepared`); an in-memory database keeps
+        // its one connection regardless.
+        let pool = SqlitePool::open(
+            config,
+            SqliteLimits {
+                max: self.max_connections,
+                min: self.min_connections,
+                acquire_timeout: self.acquire_timeout,
+                idle_timeout: self.idle_timeout,
+                max_lifetime: self.max_lifetime,
+            },
+            schema_clock.clone(),
+        )?;
         Ok(Db::from_pool(Pool::Sqlite(pool), schema_clock))
     }
 
     #[cfg(feature = "postgres")]
     async fn connect_postgres(self, url: &str) -> Result<Db> {
         let options: sqlx::postgres::PgConnectOptions = url.parse().map_err(super::from_sqlx)?;
+        let connector = Connector::new(options, self.tls.as_ref(), self.login.clone());
         let schema_clock = Arc::new(SchemaClock::new());
-        let pool = Self::replacing_connections_older_than(
-            self.sqlx_options::<sqlx::Postgres>(),
-            &schema_clock,
-        )
-        .connect_lazy_with(options);
-        first_connection(&pool).await?;
+        let pool = RemotePool::new(
+            SqlxConnect::<sqlx::Postgres>::new(connector, None),
+            self.limits(),
+            schema_clock.clone(),
+        );
+        pool.open_first().await?;
         Ok(Db::from_pool(Pool::Postgres(pool), schema_clock))
     }
 
@@ -228,25 +276,19 @@ impl PoolOptions {
             None => url.to_owned(),
         };
         let options: sqlx::mysql::MySqlConnectOptions = url.parse().map_err(super::from_sqlx)?;
-        let pool = self
-            .sqlx_options::<sqlx::MySql>()
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    // Strict mode: a value that does not fit is an error, never truncated.
-                    sqlx::Executor::execute(
-                        conn,
-                        "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES')",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            })
-            .connect_lazy_with(options);
-        first_connection(&pool).await?;
-        Ok(Db::from_pool(
-            Pool::MySql(pool),
+        // MariaDB prepares statements again itself after DDL: no connection predates it.
+        let schema_clock = Arc::new(SchemaClock::new());
+        let pool = RemotePool::new(
+            // Strict mode: a value that does not fit is an error, never truncated.
+            SqlxConnect::<sqlx::MySql>::new(
+                Connector::new(options, self.tls.as_ref(), self.login.clone()),
+                Some("SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES')"),
+            ),
+            self.limits(),
             Arc::new(SchemaClock::new()),
-        ))
+        );
+        pool.open_first().await?;
+        Ok(Db::from_pool(Pool::MySql(pool), schema_clock))
     }
 }
 
@@ -291,7 +333,7 @@ fn check_url(url: &str) -> Result<()> {
 }
 
 /// `url` with the password of its user info (`user:secret@`) replaced by `***`.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -347,13 +389,6 @@ mod url_tests {
     }
 }
 
-/// Opens the pool's first connection, failing at once with the cause (refused, name not
-/// resolved, TLS, login, unknown database) rather than retrying until the acquire timeout.
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-async fn first_connection<DB: Remote>(pool: &sqlx::Pool<DB>) -> Result<()> {
-    acquire(pool, Wait::FailFast).await.map(drop)
-}
-
 /// What [`Db::health`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Health {
@@ -367,20 +402,22 @@ pub struct Health {
     pub max_connections: u32,
 }
 
-#[cfg(feature = "_sqlx")]
-fn pool_state<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> (u32, u32, u32) {
-    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
-    (pool.size(), idle, pool.options().get_max_connections())
-}
-
-#[cfg(feature = "_sqlx")]
-fn sqlx_sql(sql: String) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(sql)
-}
-
-#[cfg(not(feature = "_sqlx"))]
-fn sqlx_sql(sql: String) -> String {
-    sql
+/// A pool's gauges at one instant ([`Db::pool_status`]); read it as often as you like (no
+/// query, no lock held for long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStatus {
+    /// Connections open now (idle or in use).
+    pub size: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// Connections lent to a statement, transaction or stream.
+    pub in_use: u32,
+    /// Tasks waiting for a connection (PostgreSQL and MySQL/MariaDB pools; `None` for SQLite,
+    /// whose pool does not count them).
+    pub waiting: Option<u32>,
+    /// The pool's maximum.
+    pub max: u32,
 }
 
 macro_rules! disabled_backend {
@@ -400,6 +437,7 @@ disabled_backend!(connect_sqlite, "sqlite");
 disabled_backend!(connect_postgres, "postgres");
 disabled_backend!(connect_mysql, "mysql");
 disabled_backend!(connect_mongodb, "mongodb");
+disabled_backend!(connect_dynamodb, "dynamodb");
 
 impl Db {
     /// A `Db` on `pool`, not observed, whose server is unknown until
@@ -465,14 +503,22 @@ impl Db {
     /// unique indexes (see `orm_core::mongo::validator` and `orm_core::mongo::index_plans`,
     /// with the `mongodb` feature).
     pub async fn create_table<M: crate::Model>(&self) -> Result<()> {
+        self.create_table_of(M::schema()).await
+    }
+
+    /// [`create_table`](Db::create_table) for a descriptor known only at run time (a model
+    /// from the registry, or one a backup archive describes).
+    pub async fn create_table_of(&self, schema: &'static crate::ModelSchema) -> Result<()> {
         let dialect = match self.backend() {
             Backend::Sql(dialect) => dialect,
             #[cfg(feature = "mongodb")]
-            Backend::MongoDb => return self.mongo()?.ensure_schema(M::schema()).await,
+            Backend::MongoDb => return self.mongo()?.ensure_schema(schema).await,
+            #[cfg(feature = "dynamodb")]
+            Backend::DynamoDb => return self.dynamo()?.ensure_schema(schema).await,
             #[allow(unreachable_patterns)]
             other => return Err(disabled(other)),
         };
-        for statement in crate::sql::ddl::create_table(M::schema(), dialect, true)? {
+        for statement in crate::sql::ddl::create_table(schema, dialect, true)? {
             self.execute_raw(&statement).await?;
         }
         Ok(())
@@ -485,6 +531,8 @@ impl Db {
             Backend::Sql(dialect) => dialect,
             #[cfg(feature = "mongodb")]
             Backend::MongoDb => return self.mongo()?.drop_collection(M::schema()).await,
+            #[cfg(feature = "dynamodb")]
+            Backend::DynamoDb => return self.dynamo()?.drop_table(M::schema()).await,
             #[allow(unreachable_patterns)]
             other => return Err(disabled(other)),
         };
@@ -505,6 +553,29 @@ impl Db {
         }
     }
 
+    /// The `aws-sdk-dynamodb` client of a `dynamodb://` database (the endpoint, region,
+    /// credentials and HTTP client of its URL), for what the ORM does not do (PartiQL, table
+    /// settings, streams); `None` on other backends.
+    #[cfg(feature = "dynamodb")]
+    pub fn dynamodb_client(&self) -> Option<crate::dynamo::sdk::Client> {
+        match &self.pool {
+            Pool::Dynamo(pool) => Some(pool.client.clone()),
+            _ => None,
+        }
+    }
+
+    /// The DynamoDB pool.
+    #[cfg(feature = "dynamodb")]
+    fn dynamo(&self) -> Result<&super::dynamo::DynamoPool> {
+        match &self.pool {
+            Pool::Dynamo(pool) => Ok(pool),
+            _ => Err(Error::InvalidQuery(format!(
+                "`{}` is not a DynamoDB database",
+                self.backend()
+            ))),
+        }
+    }
+
     /// Begins a transaction with the database's defaults; see [`Transaction`].
     ///
     /// Run its queries on `&tx`, not on `&db`: on an in-memory SQLite database the
@@ -514,7 +585,10 @@ impl Db {
     }
 
     /// Begins a transaction with an isolation level or read-only mode.
-    #[cfg_attr(not(feature = "_sqlx"), allow(unused_variables))]
+    #[cfg_attr(
+        not(any(feature = "_sqlx", feature = "sqlite")),
+        allow(unused_variables)
+    )]
     ///
     /// On MongoDB the transaction runs in a driver session (a replica set or sharded cluster
     /// is required; a standalone server fails with [`Error::Config`] at the first statement):
@@ -534,6 +608,15 @@ impl Db {
                 })),
             ));
         }
+        #[cfg(feature = "dynamodb")]
+        if let Pool::Dynamo(pool) = &self.pool {
+            options.check_dynamodb()?;
+            return Ok(Transaction::new(
+                Backend::DynamoDb,
+                self.schema_clock.clone(),
+                TxConn::Dynamo(Box::new(super::dynamo::DynamoTx::new(pool.clone()))),
+            ));
+        }
         let dialect = self.sql_dialect();
         let begin = options.begin_sql(dialect)?;
         #[cfg(feature = "mock")]
@@ -546,21 +629,24 @@ impl Db {
                 TxConn::Mock(conn),
             ));
         }
-        let sql = sqlx_sql(begin);
         let begun = async {
             Result::<TxConn>::Ok(match &self.pool {
                 #[cfg(feature = "mock")]
                 Pool::Mock(_) => unreachable!("handled above"),
                 #[cfg(feature = "sqlite")]
                 Pool::Sqlite(p) => {
-                    TxConn::Sqlite(p.begin_with(sql).await.map_err(super::from_sqlx)?)
+                    let mut conn = p.acquire().await?;
+                    SqlConn::Sqlite(conn.conn()).execute_raw(&begin).await?;
+                    TxConn::Sqlite(conn)
                 }
                 #[cfg(feature = "postgres")]
-                Pool::Postgres(p) => TxConn::Postgres(begin_on(p, sql).await?),
+                Pool::Postgres(p) => TxConn::Postgres(begin_on(p, begin).await?),
                 #[cfg(feature = "mysql")]
-                Pool::MySql(p) => TxConn::MySql(begin_on(p, sql).await?),
+                Pool::MySql(p) => TxConn::MySql(begin_on(p, begin).await?),
                 #[cfg(feature = "mongodb")]
                 Pool::Mongo(_) => unreachable!("handled above"),
+                #[cfg(feature = "dynamodb")]
+                Pool::Dynamo(_) => unreachable!("handled above"),
                 Pool::None(never) => match *never {},
             })
         };
@@ -669,6 +755,10 @@ impl Db {
         if let Pool::Mongo(pool) = &self.pool {
             return pool.health().await;
         }
+        #[cfg(feature = "dynamodb")]
+        if let Pool::Dynamo(pool) = &self.pool {
+            return pool.health().await;
+        }
         let started = std::time::Instant::now();
         self.ping().await?;
         let latency = started.elapsed();
@@ -679,6 +769,20 @@ impl Db {
             connections,
             idle,
             max_connections,
+        })
+    }
+
+    /// The pool's gauges now: open, idle, in-use and maximum connections, and the tasks
+    /// waiting for one; `None` where the driver keeps its pool to itself (MongoDB) or for a
+    /// mock. No query runs (unlike [`health`](Db::health)).
+    pub fn pool_status(&self) -> Option<PoolStatus> {
+        let (size, idle, max) = self.pool.state()?;
+        Some(PoolStatus {
+            size,
+            idle,
+            in_use: size.saturating_sub(idle),
+            waiting: self.pool.waiting(),
+            max,
         })
     }
 
@@ -693,6 +797,8 @@ impl Db {
             Pool::MySql(p) => p.close().await,
             #[cfg(feature = "mongodb")]
             Pool::Mongo(p) => p.client.clone().shutdown().immediate(true).await,
+            #[cfg(feature = "dynamodb")]
+            Pool::Dynamo(_) => {}
             #[cfg(feature = "mock")]
             Pool::Mock(_) => {}
             Pool::None(never) => match *never {},
@@ -700,24 +806,20 @@ impl Db {
     }
 }
 
-/// Begins a transaction with `sql` on a connection taken as [`acquire`] takes it.
+/// Begins a transaction with `sql` on a connection of `pool`.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-async fn begin_on<DB: Remote>(
-    pool: &sqlx::Pool<DB>,
-    sql: sqlx::AssertSqlSafe<String>,
-) -> Result<sqlx::Transaction<'static, DB>> {
-    use sqlx::SqlSafeStr;
-    let conn = acquire(pool, Wait::Patient).await?;
-    sqlx::Transaction::begin(conn, Some(sql.into_sql_str()))
-        .await
-        .map_err(super::from_sqlx)
+async fn begin_on<DB: Remote>(pool: &RemotePool<DB>, sql: String) -> Result<PooledTx<DB>>
+where
+    DB::Connection: super::sql_driver::SqlDriver,
+{
+    PooledTx::begin(Box::pin(pool.acquire(Wait::Patient)).await?, &sql).await
 }
 
 /// Whether [`Db::transaction_with_retry`] runs a transaction that failed with `error` again:
 /// the retryable conflicts ([`Error::is_retryable`]), and a connection lost before `COMMIT`
 /// (the server rolled the transaction back with the connection; a loss during `COMMIT` is
 /// [`Error::CommitOutcomeUnknown`], never rerun).
-fn reruns_transaction(error: &Error) -> bool {
+pub(super) fn reruns_transaction(error: &Error) -> bool {
     error.is_retryable() || matches!(error, Error::ConnectionLost { .. })
 }
 
@@ -729,12 +831,42 @@ fn disabled(backend: Backend) -> Error {
     ))
 }
 
+/// A read that fails this soon with a lost connection, on a connection lent without a ping
+/// (inside the pool's alive-bypass window), found a session the server had already ended
+/// (stopped, restarted, killed while idle): it runs once more on a fresh connection, waiting
+/// for the server as an acquire does. A read that failed later was running when the
+/// connection broke: its caller gets [`Error::ConnectionLost`] at once. Writes are never run
+/// again (one may have reached the server): they report [`Error::ConnectionLost`].
+const ENDED_BEFORE: Duration = Duration::from_millis(50);
+
+/// Whether a read failed because its connection was lost (and so may run on another).
+fn lost(error: &Error) -> bool {
+    matches!(error, Error::ConnectionLost { .. })
+}
+
+impl PoolSession<'_> {
+    /// Whether the session's connection was lent without a ping (see
+    /// [`PooledConn::unchecked`]).
+    fn unchecked(&self) -> bool {
+        match self {
+            PoolSession::Sql(conn) => conn.unchecked(),
+            #[cfg(feature = "mongodb")]
+            PoolSession::Mongo(_) => false,
+            #[cfg(feature = "dynamodb")]
+            PoolSession::Dynamo(_) => false,
+            PoolSession::None(never, _) => match *never {},
+        }
+    }
+}
+
 /// What one statement on a [`Db`] holds: a connection taken from a SQL pool, or the MongoDB
 /// pool (whose driver takes a connection per operation itself).
 pub(crate) enum PoolSession<'a> {
     Sql(PooledConn),
     #[cfg(feature = "mongodb")]
     Mongo(&'a super::mongo::MongoPool),
+    #[cfg(feature = "dynamodb")]
+    Dynamo(&'a super::dynamo::DynamoPool),
     #[allow(dead_code)]
     None(std::convert::Infallible, std::marker::PhantomData<&'a ()>),
 }
@@ -757,6 +889,8 @@ impl Pool {
             Pool::Mock(mock) => Backend::Sql(mock.dialect()),
             #[cfg(feature = "mongodb")]
             Pool::Mongo(_) => Backend::MongoDb,
+            #[cfg(feature = "dynamodb")]
+            Pool::Dynamo(_) => Backend::DynamoDb,
             Pool::None(never) => match *never {},
         }
     }
@@ -766,11 +900,22 @@ impl Pool {
     pub(super) fn state(&self) -> Option<(u32, u32, u32)> {
         match self {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => Some(pool_state(p)),
+            Pool::Sqlite(p) => Some(p.state()),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => Some(pool_state(p)),
+            Pool::Postgres(p) => Some(p.state()),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => Some(pool_state(p)),
+            Pool::MySql(p) => Some(p.state()),
+            _ => None,
+        }
+    }
+
+    /// Tasks waiting for a connection; `None` where the pool does not count them.
+    fn waiting(&self) -> Option<u32> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => Some(p.waiting()),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => Some(p.waiting()),
             _ => None,
         }
     }
@@ -779,16 +924,16 @@ impl Pool {
     /// connections (SQLite, a file, never refuses).
     pub(crate) async fn acquire_sql(&self, wait: Wait) -> Result<PooledConn> {
         Ok(match self {
-            // Boxed: sqlx's acquire future is kilobytes, which inline would be copied at
-            // every await of every query (sqlx's own pool executor boxes it too).
+            // Not boxed: SQLite's acquire opens a connection without awaiting, its future
+            // is small.
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => {
-                PooledConn::Sqlite(Box::pin(p.acquire()).await.map_err(super::from_sqlx)?)
-            }
+            Pool::Sqlite(p) => PooledConn::Sqlite(p.acquire().await?),
+            // Boxed: an acquire that may open a connection is a large future, which inline
+            // would be copied at every await of every query.
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => PooledConn::Postgres(Box::pin(acquire(p, wait)).await?),
+            Pool::Postgres(p) => PooledConn::Postgres(Box::pin(p.acquire(wait)).await?),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => PooledConn::MySql(Box::pin(acquire(p, wait)).await?),
+            Pool::MySql(p) => PooledConn::MySql(Box::pin(p.acquire(wait)).await?),
             #[cfg(feature = "mock")]
             Pool::Mock(mock) => PooledConn::Mock(mock.connect()?),
             #[cfg(feature = "mongodb")]
@@ -798,12 +943,22 @@ impl Pool {
                         .to_owned(),
                 ));
             }
+            #[cfg(feature = "dynamodb")]
+            Pool::Dynamo(_) => {
+                return Err(Error::Config(
+                    "DynamoDB has no dedicated SQL connections; `Db::acquire` is for SQL databases"
+                        .to_owned(),
+                ));
+            }
             Pool::None(never) => match *never {},
         })
     }
 }
 
-#[cfg_attr(not(feature = "_sqlx"), allow(unused_variables, unreachable_code))]
+#[cfg_attr(
+    not(any(feature = "_sqlx", feature = "sqlite")),
+    allow(unused_variables, unreachable_code)
+)]
 impl Target for Db {
     type Session<'a> = PoolSession<'a>;
 
@@ -814,9 +969,9 @@ impl Target for Db {
     fn stale_statement_retries(&self) -> u32 {
         match &self.pool {
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => p.options().get_max_connections(),
+            Pool::Postgres(p) => p.max_connections(),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => p.options().get_max_connections(),
+            Pool::MySql(p) => p.max_connections(),
             // SQLite prepares a statement again itself when the schema changed.
             _ => 0,
         }
@@ -826,6 +981,10 @@ impl Target for Db {
         #[cfg(feature = "mongodb")]
         if let Pool::Mongo(pool) = &self.pool {
             return Ok(PoolSession::Mongo(pool));
+        }
+        #[cfg(feature = "dynamodb")]
+        if let Pool::Dynamo(pool) = &self.pool {
+            return Ok(PoolSession::Dynamo(pool));
         }
         self.observed_acquire(self.pool.acquire_sql(Wait::Patient))
             .await
@@ -839,6 +998,10 @@ impl Target for Db {
             PoolSession::Mongo(_) => Err(Error::InvalidQuery(
                 "internal error: a SQL statement reached a MongoDB pool".to_owned(),
             )),
+            #[cfg(feature = "dynamodb")]
+            PoolSession::Dynamo(_) => Err(Error::InvalidQuery(
+                "internal error: a SQL statement reached a DynamoDB pool".to_owned(),
+            )),
             PoolSession::None(never, _) => match *never {},
         }
     }
@@ -850,6 +1013,55 @@ impl Target for Db {
             _ => Err(Error::InvalidQuery(
                 "internal error: a MongoDB statement reached a SQL pool".to_owned(),
             )),
+        }
+    }
+
+    #[cfg(feature = "dynamodb")]
+    fn dynamo<'c>(session: &'c mut PoolSession<'_>) -> Result<super::dynamo::Target<'c>> {
+        match session {
+            PoolSession::Dynamo(pool) => Ok(super::dynamo::Target::pool(pool)),
+            _ => Err(Error::InvalidQuery(
+                "internal error: a DynamoDB statement reached another pool".to_owned(),
+            )),
+        }
+    }
+
+    async fn run_read_all<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        again: &(dyn Fn() -> Result<Compiled> + Sync),
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        let mut session = self.session().await?;
+        let started = std::time::Instant::now();
+        let unchecked = session.unchecked();
+        match Self::sql(&mut session)?.fetch_all(statement, decode).await {
+            Err(e) if unchecked && lost(&e) && started.elapsed() < ENDED_BEFORE => {
+                drop(session);
+                self.run_fetch_all(again()?, decode).await
+            }
+            done => done,
+        }
+    }
+
+    async fn run_read_optional<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        again: &(dyn Fn() -> Result<Compiled> + Sync),
+        decode: Decoder<T>,
+    ) -> Result<Option<T>> {
+        let mut session = self.session().await?;
+        let started = std::time::Instant::now();
+        let unchecked = session.unchecked();
+        match Self::sql(&mut session)?
+            .fetch_optional(statement, decode)
+            .await
+        {
+            Err(e) if unchecked && lost(&e) && started.elapsed() < ENDED_BEFORE => {
+                drop(session);
+                self.run_fetch_optional(again()?, decode).await
+            }
+            done => done,
         }
     }
 
@@ -868,7 +1080,7 @@ impl Target for Db {
         query: InsertQuery,
         on_conflict: Option<OnConflict>,
     ) -> Result<ExecResult> {
-        let tx = self.begin().await?;
+        let tx = self.begin_with(TxOptions::new().for_write()).await?;
         let done = super::sql_runner::insert_in_chunks(&tx, query, on_conflict).await?;
         tx.commit().await?;
         Ok(done)
@@ -878,9 +1090,18 @@ impl Target for Db {
 executor_for_target!(Db);
 
 impl Db {
-    /// Runs `SELECT 1`, failing at once when the server refuses connections.
+    /// Runs `SELECT 1`, failing at once when the server refuses connections (also when the
+    /// idle connection it took finds the server gone: then on a fresh one).
     async fn ping(&self) -> Result<ExecResult> {
         let mut conn = self.pool.acquire_sql(Wait::FailFast).await?;
-        conn.sql().execute_raw("SELECT 1").await
+        let unchecked = conn.unchecked();
+        match conn.sql().execute_raw("SELECT 1").await {
+            Err(e) if unchecked && lost(&e) => {
+                drop(conn);
+                let mut conn = self.pool.acquire_sql(Wait::FailFast).await?;
+                conn.sql().execute_raw("SELECT 1").await
+            }
+            done => done,
+        }
     }
 }

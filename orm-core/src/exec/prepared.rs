@@ -21,6 +21,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "_sqlx")]
 use crate::error::{Error, Result};
 
 /// When DDL last ran through one [`Db`](super::Db) (shared by its clones, transactions and

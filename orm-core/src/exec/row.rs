@@ -11,7 +11,7 @@ use crate::error::Error;
 pub enum RowRef<'r> {
     /// A SQLite row.
     #[cfg(feature = "sqlite")]
-    Sqlite(&'r sqlx::sqlite::SqliteRow),
+    Sqlite(&'r rusqlite::Row<'r>),
     /// A PostgreSQL row.
     #[cfg(feature = "postgres")]
     Postgres(&'r sqlx::postgres::PgRow),
@@ -21,6 +21,9 @@ pub enum RowRef<'r> {
     /// A MongoDB document, read through the model's field mapping.
     #[cfg(feature = "mongodb")]
     Document(super::DocumentRow<'r>),
+    /// A DynamoDB item, read through the attributes the plan decodes.
+    #[cfg(feature = "dynamodb")]
+    Item(super::ItemRow<'r>),
     /// A row replayed from values recorded earlier (the query cache's hits).
     Cached(&'r CachedRow),
     /// A row read through while the values a decoder takes from it are recorded (the query
@@ -42,7 +45,12 @@ macro_rules! driver_bound {
         impl<T> $name for T {}
     };
 }
-driver_bound!(SqliteDecode, "sqlite", sqlx::Sqlite);
+#[cfg(feature = "sqlite")]
+pub(crate) use super::sqlite::SqliteDecode;
+#[cfg(not(feature = "sqlite"))]
+pub(crate) trait SqliteDecode {}
+#[cfg(not(feature = "sqlite"))]
+impl<T> SqliteDecode for T {}
 driver_bound!(PostgresDecode, "postgres", sqlx::Postgres);
 driver_bound!(MySqlDecode, "mysql", sqlx::MySql);
 
@@ -62,13 +70,18 @@ impl RowRef<'_> {
         }
         match *self {
             #[cfg(feature = "sqlite")]
-            RowRef::Sqlite(r) => name_of(r, index),
+            RowRef::Sqlite(r) => r
+                .as_ref()
+                .column_name(index)
+                .map_or_else(|_| format!("#{index}"), str::to_owned),
             #[cfg(feature = "postgres")]
             RowRef::Postgres(r) => name_of(r, index),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => name_of(r, index),
             #[cfg(feature = "mongodb")]
             RowRef::Document(d) => d.column_name(index),
+            #[cfg(feature = "dynamodb")]
+            RowRef::Item(d) => d.column_name(index),
             RowRef::Cached(_) => format!("#{index}"),
             RowRef::Recording(inner, _) => inner.column_name(index),
             RowRef::_Unreachable(never, _) => match never {},
@@ -106,13 +119,17 @@ impl RowRef<'_> {
         }
         match *self {
             #[cfg(feature = "sqlite")]
-            RowRef::Sqlite(r) => raw_is_null(r, index),
+            RowRef::Sqlite(r) => {
+                Ok(self.sqlite_value(r, index, "a column")? == rusqlite::types::ValueRef::Null)
+            }
             #[cfg(feature = "postgres")]
             RowRef::Postgres(r) => raw_is_null(r, index),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => raw_is_null(r, index),
             #[cfg(feature = "mongodb")]
             RowRef::Document(ref d) => Ok(d.value(index)?.is_none()),
+            #[cfg(feature = "dynamodb")]
+            RowRef::Item(ref d) => Ok(d.value(index)?.is_none()),
             RowRef::Cached(row) => row.is_null(index),
             RowRef::Recording(inner, recorder) => {
                 let null = inner.is_null(index)?;
@@ -130,40 +147,64 @@ impl RowRef<'_> {
         index: usize,
         expected: &'static str,
     ) -> Result<Option<T>, Error> {
-        let result = match *self {
-            RowRef::Cached(row) => return row.get(index, expected),
+        match *self {
+            RowRef::Cached(row) => row.get(index, expected),
             RowRef::Recording(inner, recorder) => {
-                return recorder.record(index, inner.get::<T>(index, expected));
+                recorder.record(index, inner.get::<T>(index, expected))
             }
             #[cfg(feature = "sqlite")]
-            RowRef::Sqlite(r) => sqlx::Row::try_get::<Option<T>, _>(r, index),
+            RowRef::Sqlite(r) => self.decode_sqlite(r, index, expected),
             #[cfg(feature = "postgres")]
-            RowRef::Postgres(r) => sqlx::Row::try_get::<Option<T>, _>(r, index),
+            RowRef::Postgres(r) => self.wrap(index, expected, sqlx::Row::try_get(r, index)),
             #[cfg(feature = "mysql")]
-            RowRef::MySql(r) => sqlx::Row::try_get::<Option<T>, _>(r, index),
+            RowRef::MySql(r) => self.wrap(index, expected, sqlx::Row::try_get(r, index)),
             // Types with a MongoDB mapping decode documents through `get_document` first.
             #[cfg(feature = "mongodb")]
-            RowRef::Document(d) => {
-                return Err(Error::Decode {
-                    column: d.column_name(index),
-                    index,
-                    expected,
-                    source: format!("`{expected}` has no MongoDB decoding").into(),
-                });
-            }
-            RowRef::_Unreachable(never, _) => match never {},
-        };
-        #[cfg(feature = "_sqlx")]
-        {
-            result.map_err(|source| Error::Decode {
-                column: self.column_name(index),
+            RowRef::Document(d) => Err(Error::Decode {
+                column: d.column_name(index),
                 index,
                 expected,
-                source: Box::new(source),
-            })
+                source: format!("`{expected}` has no MongoDB decoding").into(),
+            }),
+            #[cfg(feature = "dynamodb")]
+            RowRef::Item(d) => Err(Error::Decode {
+                column: d.column_name(index),
+                index,
+                expected,
+                source: format!("`{expected}` has no DynamoDB decoding").into(),
+            }),
+            RowRef::_Unreachable(never, _) => match never {},
         }
-        #[cfg(not(feature = "_sqlx"))]
-        result
+    }
+}
+
+/// Reading the current row of a SQLite statement, straight from `sqlite3_column_*`.
+#[cfg(feature = "sqlite")]
+impl RowRef<'_> {
+    /// The value of the column at `index` (a decode error naming `expected` if there is none).
+    fn sqlite_value<'v>(
+        &self,
+        row: &'v rusqlite::Row<'_>,
+        index: usize,
+        expected: &'static str,
+    ) -> Result<rusqlite::types::ValueRef<'v>, Error> {
+        row.get_ref(index)
+            .map_err(|e| self.decode_error(index, expected, e))
+    }
+
+    /// The column at `index` as a nullable `T`.
+    fn decode_sqlite<T: SqliteDecode>(
+        &self,
+        row: &rusqlite::Row<'_>,
+        index: usize,
+        expected: &'static str,
+    ) -> Result<Option<T>, Error> {
+        match self.sqlite_value(row, index, expected)? {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            value => T::decode_sqlite(value)
+                .map(Some)
+                .map_err(|reason| self.decode_error(index, expected, reason)),
+        }
     }
 }
 
@@ -209,10 +250,13 @@ impl RowRef<'_> {
                 Some(other) => Err(not_integer(&format!("a PostgreSQL `{other}`"))),
             },
             #[cfg(feature = "sqlite")]
-            RowRef::Sqlite(r) => match sql_type_name(r, index)?.as_deref() {
-                None => Ok(None),
-                Some("INTEGER") => self.get::<i64>(index, expected),
-                Some(other) => Err(not_integer(&format!("SQLite {other}"))),
+            RowRef::Sqlite(r) => match self.sqlite_value(r, index, expected)? {
+                rusqlite::types::ValueRef::Null => Ok(None),
+                rusqlite::types::ValueRef::Integer(i) => Ok(Some(i)),
+                other => Err(not_integer(&format!(
+                    "SQLite {}",
+                    super::sqlite::decode::storage_class(other)
+                ))),
             },
             // MySQL/MariaDB: `TINYINT UNSIGNED` … `BIGINT UNSIGNED` as well as signed types.
             #[cfg(feature = "mysql")]
@@ -241,6 +285,8 @@ impl RowRef<'_> {
             },
             #[cfg(feature = "mongodb")]
             RowRef::Document(ref d) => d.decode::<i64>(index, expected),
+            #[cfg(feature = "dynamodb")]
+            RowRef::Item(ref d) => d.decode::<i64>(index, expected),
             RowRef::Recording(inner, recorder) => {
                 recorder.record(index, inner.get_integer(index, expected))
             }
@@ -287,6 +333,26 @@ impl RowRef<'_> {
         }
     }
 
+    /// The column as `T` if this is a DynamoDB item, or a row recorded from one (the
+    /// DynamoDB counterpart of `get_document`).
+    #[cfg(feature = "dynamodb")]
+    pub(crate) fn get_item<T: super::dynamo::FromAttr + CachedPrimitive>(
+        &self,
+        index: usize,
+        expected: &'static str,
+    ) -> Option<Result<Option<T>, Error>> {
+        match *self {
+            RowRef::Item(ref d) => Some(d.decode(index, expected)),
+            RowRef::Cached(row) if row.backend() == super::Backend::DynamoDb => {
+                Some(row.get(index, expected))
+            }
+            RowRef::Recording(inner, recorder) => inner
+                .get_item::<T>(index, expected)
+                .map(|result| recorder.record(index, result)),
+            _ => None,
+        }
+    }
+
     /// The column as `T` if this is a SQLite row.
     #[cfg(feature = "sqlite")]
     pub(crate) fn get_sqlite<T: SqliteDecode + CachedPrimitive>(
@@ -295,7 +361,7 @@ impl RowRef<'_> {
         expected: &'static str,
     ) -> Option<Result<Option<T>, Error>> {
         match *self {
-            RowRef::Sqlite(r) => Some(self.wrap(index, expected, sqlx::Row::try_get(r, index))),
+            RowRef::Sqlite(r) => Some(self.decode_sqlite(r, index, expected)),
             RowRef::Cached(row) if row.backend() == crate::sql::Dialect::Sqlite => {
                 Some(row.get(index, expected))
             }

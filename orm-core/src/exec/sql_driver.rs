@@ -1,7 +1,8 @@
 //! The SQL drivers below the executor: what a driver does with one of its connections
 //! ([`SqlDriver`], one implementation per driver), one connection of any of them borrowed for
-//! one statement ([`SqlConn`]), and the per-dialect glue on sqlx that binds values, runs the
-//! statement and decodes rows as they arrive.
+//! one statement ([`SqlConn`]), and the per-dialect glue on sqlx (PostgreSQL, MySQL/MariaDB)
+//! that binds values, runs the statement and decodes rows as they arrive. SQLite has its own
+//! driver (`super::sqlite`).
 //!
 //! Every SQL statement of a pool, a transaction or a held connection reaches its driver through
 //! [`SqlConn`]; this is the only place that matches on the driver, so a new SQL driver is one
@@ -105,7 +106,12 @@ macro_rules! sqlx_backend {
                         let mut rows = bind(statement)?.fetch(&mut *conn);
                         loop {
                             match std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
-                                Some(Ok(row)) => yield decode(&RowRef::$variant(&row))?,
+                                Some(Ok(row)) => {
+                                    // The `RowRef` ends here: it is not `Send` (SQLite's
+                                    // row is in the enum) and must not live across `yield`.
+                                    let decoded = decode(&RowRef::$variant(&row));
+                                    yield decoded?;
+                                }
                                 Some(Err(e)) => break Some(from_sqlx(e)),
                                 None => break None,
                             }
@@ -210,14 +216,6 @@ macro_rules! sqlx_backend {
 }
 
 sqlx_backend!(
-    sqlite,
-    "sqlite",
-    sqlx::Sqlite,
-    sqlx::SqliteConnection,
-    Sqlite,
-    |r: &sqlx::sqlite::SqliteQueryResult| { Some(r.last_insert_rowid()) }
-);
-sqlx_backend!(
     postgres,
     "postgres",
     sqlx::Postgres,
@@ -249,11 +247,11 @@ pub(crate) enum Wait {
 /// held [`Connection`](super::Connection)).
 pub(crate) enum SqlConn<'c> {
     #[cfg(feature = "sqlite")]
-    Sqlite(&'c mut sqlx::SqliteConnection),
+    Sqlite(&'c mut super::sqlite::SqliteConn),
     #[cfg(feature = "postgres")]
-    Postgres(&'c mut sqlx::PgConnection),
+    Postgres(&'c mut Tracked<sqlx::PgConnection>),
     #[cfg(feature = "mysql")]
-    MySql(&'c mut sqlx::MySqlConnection),
+    MySql(&'c mut Tracked<sqlx::MySqlConnection>),
     #[cfg(feature = "mock")]
     Mock(&'c mut super::mock::MockConn),
     #[allow(dead_code)]
@@ -277,7 +275,10 @@ macro_rules! on_driver {
     };
 }
 
-#[cfg_attr(not(any(feature = "_sqlx", feature = "mock")), allow(unused_variables))]
+#[cfg_attr(
+    not(any(feature = "_sqlx", feature = "sqlite", feature = "mock")),
+    allow(unused_variables)
+)]
 impl<'c> SqlConn<'c> {
     /// Runs a query and decodes every row as it arrives.
     pub(crate) async fn fetch_all<T: Send>(
@@ -336,11 +337,11 @@ impl<'c> SqlConn<'c> {
 /// A connection taken out of a SQL pool, returned to it when dropped.
 pub(crate) enum PooledConn {
     #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Sqlite(super::sqlite::PooledSqlite),
     #[cfg(feature = "postgres")]
-    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    Postgres(super::remote_pool::RemoteConn<sqlx::Postgres>),
     #[cfg(feature = "mysql")]
-    MySql(sqlx::pool::PoolConnection<sqlx::MySql>),
+    MySql(super::remote_pool::RemoteConn<sqlx::MySql>),
     #[cfg(feature = "mock")]
     Mock(super::mock::MockConn),
     #[allow(dead_code)]
@@ -348,18 +349,146 @@ pub(crate) enum PooledConn {
 }
 
 impl PooledConn {
+    /// Closes the connection when it is dropped instead of returning it to the pool (its
+    /// session holds state the next user must not inherit, e.g. an open transaction, which
+    /// the server rolls back when the connection closes).
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+    pub(crate) fn close_on_drop(&mut self) {
+        match self {
+            // The SQLite pool rolls back a transaction left open when its connection returns
+            // (and two-phase commit refuses SQLite participants).
+            #[cfg(feature = "sqlite")]
+            PooledConn::Sqlite(_) => {}
+            // A connection marked broken is dropped by its pool, not lent again.
+            #[cfg(feature = "postgres")]
+            PooledConn::Postgres(c) => c.conn().broken = true,
+            #[cfg(feature = "mysql")]
+            PooledConn::MySql(c) => c.conn().broken = true,
+            #[cfg(feature = "mock")]
+            PooledConn::Mock(_) => {}
+            PooledConn::None(never) => match *never {},
+        }
+    }
+
     /// The connection, lent for one statement.
     pub(crate) fn sql(&mut self) -> SqlConn<'_> {
         match self {
             #[cfg(feature = "sqlite")]
-            PooledConn::Sqlite(c) => SqlConn::Sqlite(c),
+            PooledConn::Sqlite(c) => SqlConn::Sqlite(c.conn()),
             #[cfg(feature = "postgres")]
-            PooledConn::Postgres(c) => SqlConn::Postgres(c),
+            PooledConn::Postgres(c) => SqlConn::Postgres(c.conn()),
             #[cfg(feature = "mysql")]
-            PooledConn::MySql(c) => SqlConn::MySql(c),
+            PooledConn::MySql(c) => SqlConn::MySql(c.conn()),
             #[cfg(feature = "mock")]
             PooledConn::Mock(c) => SqlConn::Mock(c),
             PooledConn::None(never) => match *never {},
         }
+    }
+}
+
+impl PooledConn {
+    /// Whether the connection was handed out without a ping (reused inside the pool's
+    /// alive-bypass window), so that a read it finds broken may run again on another.
+    pub(crate) fn unchecked(&self) -> bool {
+        match self {
+            #[cfg(feature = "postgres")]
+            PooledConn::Postgres(c) => c.unchecked(),
+            #[cfg(feature = "mysql")]
+            PooledConn::MySql(c) => c.unchecked(),
+            _ => false,
+        }
+    }
+}
+
+/// Whether `error` leaves the connection it came from unusable: lost, or broken off in the
+/// middle of the protocol (the next statement would read the rest of this one's answer).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) fn breaks_connection(error: &crate::error::Error) -> bool {
+    matches!(
+        error,
+        crate::error::Error::ConnectionLost { .. }
+            | crate::error::Error::CommitOutcomeUnknown { .. }
+            | crate::error::Error::Connection { .. }
+    )
+}
+
+/// A driver connection that remembers whether a statement found it broken
+/// ([`breaks_connection`]), so that its pool drops it instead of lending it again.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) struct Tracked<C> {
+    pub(crate) conn: C,
+    pub(crate) broken: bool,
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+impl<C> Tracked<C> {
+    pub(crate) fn new(conn: C) -> Self {
+        Tracked {
+            conn,
+            broken: false,
+        }
+    }
+
+    /// Passes `result` on, remembering whether its error broke the connection.
+    pub(crate) fn note<T>(&mut self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            self.broken |= breaks_connection(e);
+        }
+        result
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+impl<C: SqlDriver> SqlDriver for Tracked<C> {
+    async fn fetch_all<T: Send>(
+        &mut self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        let result = self.conn.fetch_all(statement, decode).await;
+        self.note(result)
+    }
+
+    async fn fetch_optional<T: Send>(
+        &mut self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Option<T>> {
+        let result = self.conn.fetch_optional(statement, decode).await;
+        self.note(result)
+    }
+
+    fn fetch_stream<T: Send + 'static>(
+        &mut self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> RowStream<'_, T> {
+        let Tracked { conn, broken } = self;
+        Box::pin(async_stream::try_stream! {
+            let mut rows = conn.fetch_stream(statement, decode);
+            while let Some(row) =
+                std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await
+            {
+                if let Err(e) = &row {
+                    *broken |= breaks_connection(e);
+                }
+                yield row?;
+            }
+        })
+    }
+
+    async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {
+        let result = self.conn.execute(statement).await;
+        self.note(result)
+    }
+
+    async fn execute_raw(&mut self, sql: &str) -> Result<ExecResult> {
+        let result = self.conn.execute_raw(sql).await;
+        self.note(result)
+    }
+
+    async fn forget_statements(&mut self) -> Result<()> {
+        let result = self.conn.forget_statements().await;
+        self.note(result)
     }
 }

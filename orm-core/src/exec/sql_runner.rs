@@ -8,6 +8,7 @@ use super::packet::{
     check_compiled_packet, check_packet, fits_packet, insert_bytes, packet_budget, packet_error,
     packet_limit, row_bytes, statement_bytes, value_bytes,
 };
+use super::prepared::starts_with_keyword;
 use super::target::Target;
 use super::{Decoder, ExecResult, RowRef};
 use crate::error::{Error, Result};
@@ -43,12 +44,21 @@ pub(crate) async fn fetch_all<R: Target, T: Send + 'static>(
     query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
+    fetch_all_ref(runner, &query, decode).await
+}
+
+/// [`fetch_all`] of a borrowed query (a replicated topology runs it again on another node
+/// when its node failed).
+pub(crate) async fn fetch_all_ref<R: Target, T: Send + 'static>(
+    runner: &R,
+    query: &SelectQuery,
+    decode: Decoder<T>,
+) -> Result<Vec<T>> {
     let dialect = runner.sql_dialect();
-    run_compiled(
-        runner,
-        || compile_select(&query, dialect),
-        |compiled| runner.run_fetch_all(compiled, decode),
-    )
+    let again = || compile_select(query, dialect);
+    run_compiled(runner, again, |compiled| {
+        runner.run_read_all(compiled, &again, decode)
+    })
     .await
 }
 
@@ -57,12 +67,20 @@ pub(crate) async fn fetch_optional<R: Target, T: Send + 'static>(
     query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Option<T>> {
+    fetch_optional_ref(runner, &query, decode).await
+}
+
+/// [`fetch_optional`] of a borrowed query.
+pub(crate) async fn fetch_optional_ref<R: Target, T: Send + 'static>(
+    runner: &R,
+    query: &SelectQuery,
+    decode: Decoder<T>,
+) -> Result<Option<T>> {
     let dialect = runner.sql_dialect();
-    run_compiled(
-        runner,
-        || compile_select(&query, dialect),
-        |compiled| runner.run_fetch_optional(compiled, decode),
-    )
+    let again = || compile_select(query, dialect);
+    run_compiled(runner, again, |compiled| {
+        runner.run_read_optional(compiled, &again, decode)
+    })
     .await
 }
 
@@ -84,11 +102,17 @@ pub(crate) async fn fetch_compiled<R: Target, T: Send + 'static>(
     if runner.stale_statement_retries() == 0 {
         return runner.run_fetch_all(statement, decode).await;
     }
-    run_compiled(
-        runner,
-        || Ok(statement.clone()),
-        |compiled| runner.run_fetch_all(compiled, decode),
-    )
+    let again = || Ok(statement.clone());
+    if starts_with_keyword(&statement.sql, &["SELECT", "SHOW", "VALUES"]) {
+        // A plain read: a pool may run it again on another connection (see `run_read_all`).
+        return run_compiled(runner, again, |compiled| {
+            runner.run_read_all(compiled, &again, decode)
+        })
+        .await;
+    }
+    run_compiled(runner, again, |compiled| {
+        runner.run_fetch_all(compiled, decode)
+    })
     .await
 }
 
@@ -109,7 +133,7 @@ pub(crate) async fn execute_compiled<R: Target>(
     .await
 }
 
-fn decode_count(row: &RowRef<'_>) -> Result<u64> {
+pub(crate) fn decode_count(row: &RowRef<'_>) -> Result<u64> {
     let n = <i64 as FieldType>::decode(row, 0)?;
     u64::try_from(n).map_err(|e| Error::Decode {
         column: row.column_name(0),

@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use futures_core::Stream;
 
-#[cfg(feature = "mongodb")]
+#[cfg(any(feature = "mongodb", feature = "dynamodb"))]
 use super::Backend;
 use super::Decoder;
 use super::target::Target;
@@ -44,6 +44,15 @@ pub(crate) fn fetch_stream<X: Target, T: Send + 'static>(
         if x.target_backend() == Backend::MongoDb {
             let mut session = x.session().await?;
             let mut rows = super::mongo::fetch_stream(X::mongo(&mut session)?, query, decode);
+            while let Some(row) = next(&mut rows).await {
+                yield row?;
+            }
+            return;
+        }
+        #[cfg(feature = "dynamodb")]
+        if x.target_backend() == Backend::DynamoDb {
+            let mut session = x.session().await?;
+            let mut rows = super::dynamo::fetch_stream(X::dynamo(&mut session)?, query, decode);
             while let Some(row) = next(&mut rows).await {
                 yield row?;
             }

@@ -50,6 +50,10 @@ pub(crate) trait Target: Send + Sync + Sized {
     #[cfg(feature = "mongodb")]
     fn mongo<'c>(session: &'c mut Self::Session<'_>) -> Result<super::mongo::Target<'c>>;
 
+    /// Where a DynamoDB operation of a session runs (the pool, or the transaction's buffer).
+    #[cfg(feature = "dynamodb")]
+    fn dynamo<'c>(session: &'c mut Self::Session<'_>) -> Result<super::dynamo::Target<'c>>;
+
     /// Runs SQL text without parameters, with the target's bookkeeping of schema changes.
     fn run_raw_sql(&self, sql: &str) -> impl Future<Output = Result<ExecResult>> + Send;
 
@@ -90,6 +94,31 @@ pub(crate) trait Target: Send + Sync + Sized {
         }
     }
 
+    /// Runs a read compiled by the ORM from a [`SelectQuery`] (`statement`; `again` compiles it
+    /// anew) and decodes every row. A pool runs it once more on another connection when the
+    /// one it reused without a ping turned out broken (a read is safe to run twice); other
+    /// targets run it as [`run_fetch_all`](Target::run_fetch_all) does.
+    fn run_read_all<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        again: &(dyn Fn() -> Result<Compiled> + Sync),
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send {
+        let _ = again;
+        self.run_fetch_all(statement, decode)
+    }
+
+    /// [`run_read_all`](Target::run_read_all) for the first row, if any.
+    fn run_read_optional<T: Send + 'static>(
+        &self,
+        statement: Compiled,
+        again: &(dyn Fn() -> Result<Compiled> + Sync),
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Option<T>>> + Send {
+        let _ = again;
+        self.run_fetch_optional(statement, decode)
+    }
+
     /// Runs a compiled statement that returns no rows.
     fn run_execute(&self, statement: Compiled) -> impl Future<Output = Result<ExecResult>> + Send {
         async move {
@@ -101,18 +130,26 @@ pub(crate) trait Target: Send + Sync + Sized {
 
 /// Runs `$sql` on a SQL target, `$mongo` (with the session's MongoDB target) on MongoDB.
 macro_rules! by_backend {
-    ($target:ident, sql => $sql:expr, mongo($mongo_target:ident) => $mongo:expr) => {{
+    ($target:ident, sql => $sql:expr, mongo($mongo_target:ident) => $mongo:expr, dynamo($dynamo_target:ident) => $dynamo:expr) => {{
         #[cfg(feature = "mongodb")]
         if $target.target_backend() == Backend::MongoDb {
             let mut session = $target.session().await?;
             let $mongo_target = X::mongo(&mut session)?;
             return $mongo;
         }
+        #[cfg(feature = "dynamodb")]
+        if $target.target_backend() == Backend::DynamoDb {
+            let mut session = $target.session().await?;
+            let $dynamo_target = X::dynamo(&mut session)?;
+            return $dynamo;
+        }
         $sql
     }};
 }
 
-// The operations of `Executor`, once for every target.
+// The operations of `Executor`, once for every target. DynamoDB's futures are boxed: inline,
+// one more backend's state machines pushed deep layered callers (orm-cache's tests) past the
+// compiler's query depth limit.
 
 pub(crate) async fn fetch_all<X: Target, T: Send + 'static>(
     x: &X,
@@ -121,7 +158,8 @@ pub(crate) async fn fetch_all<X: Target, T: Send + 'static>(
 ) -> Result<Vec<T>> {
     by_backend!(x,
         sql => sql_runner::fetch_all(x, query, decode).await,
-        mongo(target) => super::mongo::fetch_all(target, query, decode).await)
+        mongo(target) => super::mongo::fetch_all(target, query, decode).await,
+        dynamo(target) => Box::pin(super::dynamo::fetch_all(target, query, decode)).await)
 }
 
 pub(crate) async fn fetch_optional<X: Target, T: Send + 'static>(
@@ -131,13 +169,15 @@ pub(crate) async fn fetch_optional<X: Target, T: Send + 'static>(
 ) -> Result<Option<T>> {
     by_backend!(x,
         sql => sql_runner::fetch_optional(x, query, decode).await,
-        mongo(target) => super::mongo::fetch_optional(target, query, decode).await)
+        mongo(target) => super::mongo::fetch_optional(target, query, decode).await,
+        dynamo(target) => Box::pin(super::dynamo::fetch_optional(target, query, decode)).await)
 }
 
 pub(crate) async fn count<X: Target>(x: &X, query: SelectQuery) -> Result<u64> {
     by_backend!(x,
         sql => sql_runner::count(x, query).await,
-        mongo(target) => super::mongo::count(target, query).await)
+        mongo(target) => super::mongo::count(target, query).await,
+        dynamo(target) => Box::pin(super::dynamo::count(target, query)).await)
 }
 
 pub(crate) async fn insert_returning<X: Target, T: Send + 'static>(
@@ -147,19 +187,25 @@ pub(crate) async fn insert_returning<X: Target, T: Send + 'static>(
 ) -> Result<T> {
     by_backend!(x,
         sql => sql_runner::insert_returning(x, query, decode).await,
-        mongo(target) => super::mongo::insert_returning(target, query, decode).await)
+        mongo(target) => super::mongo::insert_returning(target, query, decode).await,
+        dynamo(target) => Box::pin(super::dynamo::insert_returning(target, query, decode)).await)
 }
 
 pub(crate) async fn execute<X: Target>(x: &X, statement: Statement) -> Result<ExecResult> {
     by_backend!(x,
         sql => sql_runner::execute(x, statement).await,
-        mongo(target) => super::mongo::execute(target, statement).await)
+        mongo(target) => super::mongo::execute(target, statement).await,
+        dynamo(target) => Box::pin(super::dynamo::execute(target, statement)).await)
 }
 
 pub(crate) async fn execute_raw<X: Target>(x: &X, sql: &str) -> Result<ExecResult> {
     #[cfg(feature = "mongodb")]
     if x.target_backend() == Backend::MongoDb {
         return super::mongo::execute_raw(sql);
+    }
+    #[cfg(feature = "dynamodb")]
+    if x.target_backend() == Backend::DynamoDb {
+        return super::dynamo::execute_raw(sql);
     }
     x.run_raw_sql(sql).await
 }
@@ -173,6 +219,10 @@ pub(crate) async fn fetch_compiled<X: Target, T: Send + 'static>(
     if x.target_backend() == Backend::MongoDb {
         return super::mongo::execute_raw(&statement.sql).map(|_| Vec::new());
     }
+    #[cfg(feature = "dynamodb")]
+    if x.target_backend() == Backend::DynamoDb {
+        return super::dynamo::execute_raw(&statement.sql).map(|_| Vec::new());
+    }
     sql_runner::fetch_compiled(x, statement, decode).await
 }
 
@@ -180,6 +230,10 @@ pub(crate) async fn execute_compiled<X: Target>(x: &X, statement: Compiled) -> R
     #[cfg(feature = "mongodb")]
     if x.target_backend() == Backend::MongoDb {
         return super::mongo::execute_raw(&statement.sql);
+    }
+    #[cfg(feature = "dynamodb")]
+    if x.target_backend() == Backend::DynamoDb {
+        return super::dynamo::execute_raw(&statement.sql);
     }
     sql_runner::execute_compiled(x, statement).await
 }

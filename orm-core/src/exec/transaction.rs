@@ -31,7 +31,7 @@ pub enum IsolationLevel {
 }
 
 impl IsolationLevel {
-    fn sql(self) -> &'static str {
+    pub(crate) fn sql(self) -> &'static str {
         match self {
             IsolationLevel::ReadCommitted => "READ COMMITTED",
             IsolationLevel::RepeatableRead => "REPEATABLE READ",
@@ -45,6 +45,7 @@ impl IsolationLevel {
 pub struct TxOptions {
     isolation: Option<IsolationLevel>,
     read_only: bool,
+    for_write: bool,
 }
 
 impl TxOptions {
@@ -64,6 +65,17 @@ impl TxOptions {
     /// read-only transactions, so [`Db::begin_with`](crate::Db::begin_with) refuses this there.
     pub fn read_only(mut self) -> Self {
         self.read_only = true;
+        self
+    }
+
+    /// Says the transaction will write: on SQLite it takes the write lock at `BEGIN`
+    /// (`BEGIN IMMEDIATE`), waiting there for other writers, so that its first write cannot
+    /// fail because another connection wrote since its first read
+    /// ([`Error::SerializationFailure`], `SQLITE_BUSY_SNAPSHOT`). Other dialects lock rows
+    /// as they write and ignore it. The ORM's own multi-statement writes (chunked inserts)
+    /// begin this way.
+    pub fn for_write(mut self) -> Self {
+        self.for_write = true;
         self
     }
 
@@ -104,6 +116,7 @@ impl TxOptions {
                         .to_owned(),
                 ));
             }
+            Dialect::Sqlite if self.for_write => "BEGIN IMMEDIATE".to_owned(),
             Dialect::Sqlite => "BEGIN".to_owned(),
         })
     }
@@ -112,13 +125,15 @@ impl TxOptions {
 /// The driver's transaction, one variant per backend.
 pub(crate) enum TxConn {
     #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(super::sqlite::PooledSqlite),
     #[cfg(feature = "postgres")]
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(super::remote_pool::PooledTx<sqlx::Postgres>),
     #[cfg(feature = "mysql")]
-    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+    MySql(super::remote_pool::PooledTx<sqlx::MySql>),
     #[cfg(feature = "mongodb")]
     Mongo(Box<super::mongo::MongoTx>),
+    #[cfg(feature = "dynamodb")]
+    Dynamo(Box<super::dynamo::DynamoTx>),
     #[cfg(feature = "mock")]
     Mock(super::mock::MockConn),
     #[allow(dead_code)]
@@ -272,13 +287,27 @@ impl Transaction {
         }
         let ended: Result<()> = match guard.take().expect("locked") {
             #[cfg(feature = "sqlite")]
-            TxConn::Sqlite(tx) => end_transaction(tx, commit).await,
+            TxConn::Sqlite(mut conn) => {
+                let sql = if commit { "COMMIT" } else { "ROLLBACK" };
+                SqlConn::Sqlite(conn.conn())
+                    .execute_raw(sql)
+                    .await
+                    .map(drop)
+            }
             #[cfg(feature = "postgres")]
-            TxConn::Postgres(tx) => end_transaction(tx, commit).await,
+            TxConn::Postgres(tx) => tx.end(commit).await,
             #[cfg(feature = "mysql")]
-            TxConn::MySql(tx) => end_transaction(tx, commit).await,
+            TxConn::MySql(tx) => tx.end(commit).await.map_err(|e| match e {
+                // InnoDB reports a deadlock while a statement waits for a lock, never on
+                // COMMIT: a 1213 there is a Galera node's certification failure (another node
+                // committed a conflicting write first), a serialization failure.
+                Error::Deadlock { source } if commit => Error::SerializationFailure { source },
+                other => other,
+            }),
             #[cfg(feature = "mongodb")]
             TxConn::Mongo(tx) => tx.finish(commit).await,
+            #[cfg(feature = "dynamodb")]
+            TxConn::Dynamo(tx) => tx.finish(commit).await,
             #[cfg(feature = "mock")]
             TxConn::Mock(conn) => conn.finish(commit),
             TxConn::None(never) => match never {},
@@ -291,37 +320,25 @@ impl Transaction {
     }
 }
 
-/// Commits or rolls back the driver's transaction.
-#[cfg(feature = "_sqlx")]
-async fn end_transaction<DB: sqlx::Database>(
-    tx: sqlx::Transaction<'static, DB>,
-    commit: bool,
-) -> Result<()> {
-    if !commit {
-        return tx.rollback().await.map_err(super::from_sqlx);
-    }
-    tx.commit().await.map_err(|e| match super::from_sqlx(e) {
-        // COMMIT was sent (or about to be): whether the server applied it is unknown.
-        Error::ConnectionLost { source } => Error::CommitOutcomeUnknown { source },
-        other => other,
-    })
-}
-
 impl TxConn {
     /// The transaction's SQL connection, lent for one statement.
     fn sql(&mut self) -> Result<SqlConn<'_>> {
         match self {
             #[cfg(feature = "sqlite")]
-            TxConn::Sqlite(tx) => Ok(SqlConn::Sqlite(tx)),
+            TxConn::Sqlite(conn) => Ok(SqlConn::Sqlite(conn.conn())),
             #[cfg(feature = "postgres")]
-            TxConn::Postgres(tx) => Ok(SqlConn::Postgres(tx)),
+            TxConn::Postgres(tx) => Ok(SqlConn::Postgres(tx.conn())),
             #[cfg(feature = "mysql")]
-            TxConn::MySql(tx) => Ok(SqlConn::MySql(tx)),
+            TxConn::MySql(tx) => Ok(SqlConn::MySql(tx.conn())),
             #[cfg(feature = "mock")]
             TxConn::Mock(conn) => Ok(SqlConn::Mock(conn)),
             #[cfg(feature = "mongodb")]
             TxConn::Mongo(_) => Err(Error::InvalidQuery(
                 "internal error: a SQL statement reached a MongoDB transaction".to_owned(),
+            )),
+            #[cfg(feature = "dynamodb")]
+            TxConn::Dynamo(_) => Err(Error::InvalidQuery(
+                "internal error: a SQL statement reached a DynamoDB transaction".to_owned(),
             )),
             TxConn::None(never) => match *never {},
         }
@@ -354,6 +371,16 @@ impl Target for Transaction {
             TxConn::Mongo(tx) => Ok(super::mongo::Target::tx(tx)),
             _ => Err(Error::InvalidQuery(
                 "internal error: a MongoDB statement reached a SQL transaction".to_owned(),
+            )),
+        }
+    }
+
+    #[cfg(feature = "dynamodb")]
+    fn dynamo<'c>(session: &'c mut Self::Session<'_>) -> Result<super::dynamo::Target<'c>> {
+        match session.as_mut().expect("locked") {
+            TxConn::Dynamo(tx) => Ok(super::dynamo::Target::tx(tx)),
+            _ => Err(Error::InvalidQuery(
+                "internal error: a DynamoDB statement reached another transaction".to_owned(),
             )),
         }
     }

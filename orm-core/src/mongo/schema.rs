@@ -4,7 +4,7 @@ use bson::{Bson, Document, doc};
 
 use super::fields::{ID_FIELD, check_schema, path_of, single_key};
 use crate::error::Result;
-use crate::schema::{ColumnSchema, ColumnType, ModelSchema};
+use crate::schema::{ColumnSchema, ColumnType, IndexMethod, ModelSchema};
 
 /// An index the model declares, ready for `createIndexes`.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +16,9 @@ pub struct IndexPlan {
     pub keys: Document,
     /// Whether the index is unique.
     pub unique: bool,
+    /// The `partialFilterExpression` of a partial index (`where = ...`): the filter document
+    /// of its condition.
+    pub partial_filter: Option<Document>,
 }
 
 /// The BSON types a value of `ty` may be stored as (see [`super::to_bson`]).
@@ -155,19 +158,54 @@ pub fn index_plans(schema: &ModelSchema) -> Result<Vec<IndexPlan>> {
     let mut plans = Vec::new();
     for index in schema.indexes {
         if index.unique
+            && index.is_plain()
             && index.columns.len() == key.len()
             && index.columns.iter().all(|c| key.contains(c))
         {
             continue;
         }
+        let refuse = |what: String| {
+            crate::error::Error::Schema(format!(
+                "index `{}` of `{}` {what}, which MongoDB has no equivalent of; keep the index \
+                 to the SQL dialects (a model for MongoDB declares it without that option)",
+                index.name, schema.table
+            ))
+        };
+        // `gin` and `gist` are PostgreSQL's alone, left out elsewhere (see
+        // `sql::ddl::index_is_built`).
+        let hashed = match index.method {
+            None | Some(IndexMethod::Btree) => false,
+            Some(IndexMethod::Hash) => true,
+            Some(_) => continue,
+        };
         let mut keys = Document::new();
-        for name in index.columns {
-            keys.insert(super::field_path(schema, name)?, 1);
+        for (name, key) in index.key_specs() {
+            if let Some(f) = key.function {
+                return Err(refuse(format!(
+                    "indexes `{}({name})` (a case-insensitive index is a collation there)",
+                    f.sql()
+                )));
+            }
+            let direction = match (hashed, key.descending) {
+                (true, _) => Bson::String("hashed".to_owned()),
+                (false, false) => Bson::Int32(1),
+                (false, true) => Bson::Int32(-1),
+            };
+            keys.insert(super::field_path(schema, name)?, direction);
         }
+        // `include` columns have no MongoDB form: every index can cover any field it keys, and
+        // leaving them out changes no result.
+        let partial_filter = index
+            .predicate
+            .map(|predicate| {
+                super::filter::filter_with(&super::filter::ModelFields(schema), Some(&predicate()))
+            })
+            .transpose()?;
         plans.push(IndexPlan {
             name: index.name,
             keys,
             unique: index.unique,
+            partial_filter,
         });
     }
     Ok(plans)

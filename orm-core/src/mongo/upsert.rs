@@ -46,7 +46,7 @@ pub fn upsert_statements(q: &UpsertQuery, documents: Vec<Document>) -> Result<Ve
         && !schema
             .indexes
             .iter()
-            .any(|ix| ix.unique && same_set(ix.columns))
+            .any(|ix| ix.unique && ix.is_plain() && same_set(ix.columns))
     {
         return Err(Error::InvalidQuery(format!(
             "upsert into `{}` on ({}): on MongoDB the conflict columns must be the primary key or a unique index of the model, so that one document at most matches",

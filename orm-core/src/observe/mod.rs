@@ -50,6 +50,7 @@ pub(crate) fn system_name(backend: Backend) -> &'static str {
         Backend::Sql(Dialect::MySql) => "mysql",
         Backend::Sql(Dialect::Sqlite) => "sqlite",
         Backend::MongoDb => "mongodb",
+        Backend::DynamoDb => "aws.dynamodb",
     }
 }
 

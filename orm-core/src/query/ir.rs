@@ -516,6 +516,20 @@ pub struct SelectQuery {
     /// A walk of a tree in the model's table (`WITH RECURSIVE`): the rows the filter selects,
     /// then their related rows level by level; each row comes with its depth.
     pub walk: Option<Box<TreeWalk>>,
+    /// How a key-value backend (DynamoDB) may read: whether a full-table scan is allowed and
+    /// whether reads are strongly consistent. SQL databases and MongoDB ignore it.
+    pub read: ReadOptions,
+}
+
+/// Read options of key-value backends ([`SelectQuery::read`]); SQL and MongoDB ignore them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ReadOptions {
+    /// A filter that no key or index serves may run as a full-table `Scan` (otherwise it is
+    /// an [`Error::InvalidQuery`](crate::Error::InvalidQuery) naming the missing index).
+    pub allow_scan: bool,
+    /// Strongly consistent reads (DynamoDB's `ConsistentRead`); eventually consistent
+    /// otherwise.
+    pub consistent: bool,
 }
 
 /// The name of the common table expression of a [`TreeWalk`].
@@ -631,6 +645,7 @@ impl SelectQuery {
             outer: None,
             compound: Vec::new(),
             walk: None,
+            read: ReadOptions::default(),
         }
     }
 }
@@ -1029,6 +1044,21 @@ impl Condition {
                 items.iter().for_each(|c| c.visit_subqueries(f))
             }
             Condition::Not(inner) => inner.visit_subqueries(f),
+            _ => {}
+        }
+    }
+
+    /// Calls `f` on each subquery of this condition, mutably (not on their own nested
+    /// subqueries).
+    pub fn visit_subqueries_mut(&mut self, f: &mut impl FnMut(&mut SelectQuery)) {
+        match self {
+            Condition::InSubquery { subquery, .. } | Condition::Exists { subquery, .. } => {
+                f(subquery)
+            }
+            Condition::And(items) | Condition::Or(items) => {
+                items.iter_mut().for_each(|c| c.visit_subqueries_mut(f))
+            }
+            Condition::Not(inner) => inner.visit_subqueries_mut(f),
             _ => {}
         }
     }

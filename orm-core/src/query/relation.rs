@@ -289,11 +289,15 @@ async fn fetch_in<M: Model, E: Executor>(
         let mut rows = Vec::new();
         for chunk in distinct.chunks(KEYS_PER_QUERY) {
             let mut query = SelectQuery::new(schema, Projection::Model);
-            query.filter = Some(Condition::InList {
-                column,
-                values: chunk.to_vec(),
-                negated: false,
-            });
+            // A soft-deleting child's deleted rows are not loaded.
+            query.filter = Some(Condition::and_opt(
+                crate::model::deleted_rows(schema, false),
+                Condition::InList {
+                    column,
+                    values: chunk.to_vec(),
+                    negated: false,
+                },
+            ));
             query.order = order.clone();
             rows.extend(db.fetch_all(query, decode_model::<M>).await?);
         }

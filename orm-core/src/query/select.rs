@@ -38,6 +38,29 @@ impl<M: Model> Select<M> {
         self
     }
 
+    /// Reads soft-deleted rows too (a model with an `#[orm(soft_delete)]` column; every query
+    /// of such a model skips them by default). Nothing changes for another model.
+    pub fn with_deleted(mut self) -> Self {
+        if let Some(live) = crate::model::deleted_rows(M::schema(), false) {
+            self.query.filter = self
+                .query
+                .filter
+                .take()
+                .and_then(|f| without_conjunct(f, &live));
+        }
+        self
+    }
+
+    /// Reads only soft-deleted rows (a model with an `#[orm(soft_delete)]` column); for
+    /// another model, no row.
+    pub fn only_deleted(mut self) -> Self {
+        self = self.with_deleted();
+        let deleted = crate::model::deleted_rows(M::schema(), true)
+            .unwrap_or_else(|| Condition::Or(Vec::new()));
+        self.query.filter = Some(Condition::and_opt(self.query.filter.take(), deleted));
+        self
+    }
+
     /// Keeps the rows matching `filter`; several calls combine with AND.
     pub fn filter(self, filter: Filter<M>) -> Self {
         self.with_condition(filter.into_condition())
@@ -102,6 +125,23 @@ impl<M: Model> Select<M> {
     pub fn after(mut self, last: &M) -> Self {
         let values = (0..M::schema().columns.len()).map(|i| last.column_value(i));
         self.query.after = Some(values.collect());
+        self
+    }
+
+    /// Lets DynamoDB serve this query with a full-table `Scan` when neither the table's key
+    /// nor an index serves its filter (without it such a query is an
+    /// [`Error::InvalidQuery`](crate::Error::InvalidQuery) naming the attributes to index).
+    /// A scan reads, and is billed for, every item of the table. Other backends ignore it.
+    pub fn allow_scan(mut self) -> Self {
+        self.query.read.allow_scan = true;
+        self
+    }
+
+    /// Strongly consistent reads on DynamoDB (`ConsistentRead`): the query sees every write
+    /// acknowledged before it started. Not available on a global secondary index. Other
+    /// backends ignore it (their reads are consistent).
+    pub fn consistent_read(mut self) -> Self {
+        self.query.read.consistent = true;
         self
     }
 
@@ -198,5 +238,24 @@ impl<M: Model> Select<M> {
     pub async fn exists<E: Executor>(mut self, db: &E) -> Result<bool> {
         self.query.projection = Projection::Exists;
         Ok(db.fetch_optional(self.query, |_| Ok(())).await?.is_some())
+    }
+}
+
+/// `condition` without one top-level conjunct equal to `conjunct` (`None` when nothing is
+/// left).
+fn without_conjunct(condition: Condition, conjunct: &Condition) -> Option<Condition> {
+    match condition {
+        c if c == *conjunct => None,
+        Condition::And(mut items) => {
+            if let Some(i) = items.iter().position(|c| c == conjunct) {
+                items.remove(i);
+            }
+            match items.len() {
+                0 => None,
+                1 => items.pop(),
+                _ => Some(Condition::And(items)),
+            }
+        }
+        other => Some(other),
     }
 }

@@ -68,8 +68,14 @@ fn exists<O: Model, R: Model>(
     inner: &'static str,
     outer: &'static str,
 ) -> Filter<O> {
+    // `select_query` reads only the live rows of a soft-deleting model.
     let mut subquery = select_query::<R>(Projection::Exists);
-    subquery.filter = related.map(Filter::into_condition);
+    if let Some(related) = related {
+        subquery.filter = Some(Condition::and_opt(
+            subquery.filter.take(),
+            related.into_condition(),
+        ));
+    }
     Filter::from_condition(Condition::Exists {
         subquery: Box::new(subquery),
         inner: ColumnRef::new(R::schema().table, inner),

@@ -97,24 +97,65 @@ impl<M: Model> UpdateMany<M> {
 
     /// Compiles the statement for `dialect` without running it.
     pub fn compile(&self, dialect: Dialect) -> Result<Compiled> {
-        compile(&Statement::Update(self.query.clone()), dialect)
+        compile(
+            &Statement::Update(touched::<M>(self.query.clone())),
+            dialect,
+        )
     }
 
-    /// Runs the update; returns the number of rows matched.
+    /// Runs the update; returns the number of rows matched. A model with an
+    /// `#[orm(updated_at)]` column also sets it to the current time, unless the update sets it.
     pub async fn execute<E: Executor>(self, db: &E) -> Result<u64> {
         let done = db
-            .execute(Statement::Update(self.query))
+            .execute(Statement::Update(touched::<M>(self.query)))
             .await
             .map_err(|e| e.resolve_constraint(M::schema()))?;
         Ok(done.rows_affected)
     }
 }
 
+/// `query` with `M`'s `updated_at` column set to now and its `version` incremented, unless the
+/// update sets them itself (or `M` has none, or nothing is assigned: an update without
+/// assignments stays refused as such).
+fn touched<M: Model>(mut query: UpdateQuery) -> UpdateQuery {
+    if let Some((column, now)) = M::touch()
+        && !query.assignments.is_empty()
+        && !query.assignments.iter().any(|(c, _)| *c == column)
+    {
+        query.assignments.push((column, Assignment::Value(now)));
+    }
+    // A changed row gets a new version (`version = version + 1`), unless the update sets it.
+    if let Some(column) = M::VERSION_COLUMN
+        && let Some(ty) = M::schema().column(column).map(|c| c.ty)
+        && !query.assignments.is_empty()
+        && !query.assignments.iter().any(|(c, _)| *c == column)
+    {
+        let one = match ty {
+            crate::schema::ColumnType::SmallInt => crate::value::Value::SmallInt(1),
+            crate::schema::ColumnType::Int => crate::value::Value::Int(1),
+            _ => crate::value::Value::BigInt(1),
+        };
+        query.assignments.push((
+            column,
+            Assignment::Add {
+                source: column,
+                delta: one,
+            },
+        ));
+    }
+    query
+}
+
 /// A delete of every row of `M` matching the filters (all rows when there is none).
+///
+/// For a model with an `#[orm(soft_delete)]` column it is an update that sets the column to
+/// the current time in the matching live rows (the rows stay, every query skips them);
+/// [`hard`](DeleteMany::hard) makes it a `DELETE`.
 #[derive(Debug, Clone)]
 #[must_use = "a delete does nothing until `execute(&db)` is awaited"]
 pub struct DeleteMany<M> {
     query: DeleteQuery,
+    hard: bool,
     _marker: PhantomData<fn() -> M>,
 }
 
@@ -125,7 +166,32 @@ impl<M: Model> DeleteMany<M> {
                 schema: M::schema(),
                 filter: None,
             },
+            hard: false,
             _marker: PhantomData,
+        }
+    }
+
+    /// Removes the matching rows (soft-deleted or not) even when the model soft-deletes.
+    pub fn hard(mut self) -> Self {
+        self.hard = true;
+        self
+    }
+
+    /// The statement this delete runs: a `DELETE`, or for a soft-deleting model (unless
+    /// [`hard`](DeleteMany::hard)) the update that marks the live matching rows deleted (and
+    /// keeps `updated_at` and the version as any update does).
+    pub fn statement(&self) -> Statement {
+        match M::soft_delete_now() {
+            Some((column, now)) if !self.hard => {
+                let live = crate::model::deleted_rows(M::schema(), false)
+                    .expect("a soft-deleting model has the column");
+                Statement::Update(touched::<M>(UpdateQuery {
+                    schema: M::schema(),
+                    assignments: vec![(column, Assignment::Value(now))],
+                    filter: Some(Condition::and_opt(self.query.filter.clone(), live)),
+                }))
+            }
+            _ => Statement::Delete(self.query.clone()),
         }
     }
 
@@ -146,15 +212,13 @@ impl<M: Model> DeleteMany<M> {
 
     /// Compiles the statement for `dialect` without running it.
     pub fn compile(&self, dialect: Dialect) -> Result<Compiled> {
-        compile(&Statement::Delete(self.query.clone()), dialect)
+        compile(&self.statement(), dialect)
     }
 
-    /// Runs the delete; returns the number of rows deleted.
+    /// Runs the delete; returns the number of rows deleted (soft-deleted for a soft-deleting
+    /// model).
     pub async fn execute<E: Executor>(self, db: &E) -> Result<u64> {
-        Ok(db
-            .execute(Statement::Delete(self.query))
-            .await?
-            .rows_affected)
+        Ok(db.execute(self.statement()).await?.rows_affected)
     }
 }
 

@@ -8,15 +8,16 @@
 
 use sea_query::{
     Check, ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement,
-    MysqlQueryBuilder, PostgresQueryBuilder, Query, SchemaStatementBuilder, SqliteQueryBuilder,
-    Table, TableCreateStatement,
+    IndexOrder, MysqlQueryBuilder, PostgresQueryBuilder, Query, SchemaStatementBuilder,
+    SqliteQueryBuilder, Table, TableCreateStatement,
 };
 
 use super::Dialect;
 pub use super::scaled::{MAX_SCALED_PRECISION, scaled_storage};
 use crate::error::Error;
 use crate::schema::{
-    ColumnSchema, ColumnType, DefaultValue, IndexSchema, ModelSchema, ReferentialAction,
+    CheckExpr, ColumnSchema, ColumnType, DefaultValue, IndexKey, IndexMethod, IndexSchema,
+    ModelSchema, ReferentialAction,
 };
 
 /// Renders a sea-query schema statement for `dialect` (the one place DDL text is produced).
@@ -40,34 +41,97 @@ pub fn create_table(
     if if_not_exists {
         table.if_not_exists();
     }
+    let predicates = schema
+        .indexes
+        .iter()
+        .map(IndexSchema::predicate_expr)
+        .collect::<Result<Vec<_>, _>>()?;
+    let specs: Vec<IndexSpec<'_>> = schema
+        .indexes
+        .iter()
+        .zip(&predicates)
+        .filter(|(ix, _)| index_is_built(ix.method, dialect))
+        .map(|(ix, predicate)| IndexSpec::of_model(schema, ix, predicate.as_ref()))
+        .collect();
+    let storage = |name: &str| schema.column(name).map(|c| (c.ty, c.precision));
     if dialect == Dialect::MySql {
         // MySQL has no CREATE INDEX IF NOT EXISTS: declare the indexes inside CREATE TABLE so
         // that IF NOT EXISTS covers them too.
-        for ix in schema.indexes {
-            table.index(&mut index_statement(schema, ix));
+        for spec in &specs {
+            check_index(spec, &storage, dialect)?;
+            table.index(&mut mysql_index_statement(spec));
         }
         return Ok(vec![render(&table, dialect)]);
     }
     let mut out = vec![render(&table, dialect)];
-    for ix in schema.indexes {
-        let columns: Vec<(&str, bool)> = ix
-            .columns
-            .iter()
-            .map(|c| (*c, schema.column(c).is_some_and(|c| c.nullable)))
-            .collect();
-        out.push(create_index_sql(
-            schema.table,
-            ix.name,
-            &columns,
-            ix.unique,
-            if_not_exists,
-            dialect,
-        ));
+    for spec in &specs {
+        out.push(index_sql(spec, &storage, if_not_exists, dialect)?);
     }
     Ok(out)
 }
 
-/// `CREATE [UNIQUE] INDEX` of `columns` (each with whether it is nullable) on `table`.
+/// Whether `dialect` builds an index of `method` at all: `gin` and `gist` indexes exist on
+/// PostgreSQL only. Elsewhere they are left out (a b-tree in their place would serve none of
+/// the containment or overlap lookups they are for, and MySQL/MariaDB cannot index a JSON
+/// column); `hash` becomes the dialect's b-tree, which serves the same equality lookups.
+pub fn index_is_built(method: Option<IndexMethod>, dialect: Dialect) -> bool {
+    dialect == Dialect::Postgres || !matches!(method, Some(IndexMethod::Gin | IndexMethod::Gist))
+}
+
+/// An index definition borrowed from any description (a model's static one or the migration
+/// engine's owned one): what [`index_sql`] renders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexSpec<'a> {
+    /// The indexed table.
+    pub table: &'a str,
+    /// The index's name.
+    pub name: &'a str,
+    /// Each key: its column, whether the column is nullable, and how it is indexed.
+    pub keys: Vec<(&'a str, bool, IndexKey)>,
+    /// Whether the index enforces uniqueness.
+    pub unique: bool,
+    /// The access method; `None` is the dialect's default.
+    pub method: Option<IndexMethod>,
+    /// Non-key columns stored in the index.
+    pub include: Vec<&'a str>,
+    /// The condition of a partial index.
+    pub predicate: Option<&'a CheckExpr>,
+}
+
+impl<'a> IndexSpec<'a> {
+    /// The spec of an index of a model, whose predicate was built by
+    /// [`IndexSchema::predicate_expr`].
+    pub fn of_model(
+        schema: &'a ModelSchema,
+        ix: &'a IndexSchema,
+        predicate: Option<&'a CheckExpr>,
+    ) -> Self {
+        IndexSpec {
+            table: schema.table,
+            name: ix.name,
+            keys: ix
+                .key_specs()
+                .map(|(c, key)| (c, schema.column(c).is_some_and(|c| c.nullable), key))
+                .collect(),
+            unique: ix.unique,
+            method: ix.method,
+            include: ix.include.to_vec(),
+            predicate,
+        }
+    }
+
+    /// Whether every key is an ascending column, the method the default, with no included
+    /// columns and no condition.
+    fn is_plain(&self) -> bool {
+        self.keys.iter().all(|(_, _, k)| *k == IndexKey::ASC)
+            && self.method.is_none()
+            && self.include.is_empty()
+            && self.predicate.is_none()
+    }
+}
+
+/// `CREATE [UNIQUE] INDEX` of `columns` (each with whether it is nullable) on `table`: a plain
+/// index of ascending columns (see [`index_sql`] for the others).
 ///
 /// The ORM orders NULLs first ascending and last descending on every dialect. MySQL and SQLite
 /// do so natively; PostgreSQL sorts NULL as the largest value, so the compiler writes `ASC
@@ -82,48 +146,154 @@ pub fn create_index_sql(
     if_not_exists: bool,
     dialect: Dialect,
 ) -> String {
-    if dialect == Dialect::Postgres && columns.iter().any(|(_, nullable)| *nullable) {
-        let cols: Vec<String> = columns
+    let spec = IndexSpec {
+        table,
+        name,
+        keys: columns
             .iter()
-            .map(|(c, nullable)| {
-                let c = quote(c, dialect);
-                if *nullable {
-                    format!("{c} NULLS FIRST")
-                } else {
-                    c
-                }
-            })
-            .collect();
-        return format!(
-            "CREATE {}INDEX {}{} ON {} ({})",
-            if unique { "UNIQUE " } else { "" },
-            if if_not_exists { "IF NOT EXISTS " } else { "" },
-            quote(name, dialect),
-            quote(table, dialect),
-            cols.join(", ")
-        );
-    }
-    let mut index = Index::create();
-    index.name(name).table(sea_query::Alias::new(table));
-    for (c, _) in columns {
-        index.col(sea_query::Alias::new(*c));
-    }
-    if unique {
-        index.unique();
-    }
-    if if_not_exists {
-        index.if_not_exists();
-    }
-    render(&index, dialect)
+            .map(|(c, nullable)| (*c, *nullable, IndexKey::ASC))
+            .collect(),
+        unique,
+        method: None,
+        include: Vec::new(),
+        predicate: None,
+    };
+    index_sql(&spec, &|_| None, if_not_exists, dialect).expect("a plain index always renders")
 }
 
-fn index_statement(schema: &ModelSchema, ix: &IndexSchema) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(ix.name).table(schema.table);
-    for c in ix.columns {
-        index.col(*c);
+/// `CREATE [UNIQUE] INDEX` of `spec` on `dialect`; `storage` describes the columns a partial
+/// index's condition reads.
+///
+/// - PostgreSQL writes everything: `USING <method>`, descending and function keys, `INCLUDE`,
+///   `WHERE`. A nullable key is indexed `NULLS FIRST` ascending and `DESC NULLS LAST`
+///   descending, the ORM's order (see [`create_index_sql`]).
+/// - SQLite writes descending and function keys and `WHERE`; it has one kind of index, so a
+///   method is ignored, and no `INCLUDE` (the included columns are left out).
+/// - MySQL/MariaDB write descending keys (honoured by MariaDB 10.8+); InnoDB's indexes are all
+///   b-trees, so a method and `INCLUDE` are ignored. They have no partial indexes: a
+///   non-unique partial index covers every row there (the same lookups, a larger index), and
+///   a unique one is refused (it would reject rows its condition leaves out), as is a function
+///   key (MariaDB has no expression indexes).
+pub fn index_sql(
+    spec: &IndexSpec<'_>,
+    storage: &dyn Fn(&str) -> Option<super::constraint::ColumnStorage>,
+    if_not_exists: bool,
+    dialect: Dialect,
+) -> Result<String, Error> {
+    check_index(spec, storage, dialect)?;
+    let plain_columns = spec.is_plain()
+        && (dialect != Dialect::Postgres || !spec.keys.iter().any(|(_, nullable, _)| *nullable));
+    if plain_columns || dialect == Dialect::MySql {
+        let mut index = if dialect == Dialect::MySql {
+            mysql_index_statement(spec)
+        } else {
+            let mut index = Index::create();
+            for (c, _, _) in &spec.keys {
+                index.col(sea_query::Alias::new(*c));
+            }
+            if spec.unique {
+                index.unique();
+            }
+            index
+        };
+        index
+            .name(spec.name)
+            .table(sea_query::Alias::new(spec.table));
+        if if_not_exists {
+            index.if_not_exists();
+        }
+        return Ok(render(&index, dialect));
     }
-    if ix.unique {
+    let keys: Vec<String> = spec
+        .keys
+        .iter()
+        .map(|(c, nullable, key)| {
+            let mut sql = match key.function {
+                Some(f) => format!("{}({})", f.sql(), quote(c, dialect)),
+                None => quote(c, dialect),
+            };
+            match (key.descending, dialect == Dialect::Postgres && *nullable) {
+                (false, false) => {}
+                (false, true) => sql.push_str(" NULLS FIRST"),
+                (true, false) => sql.push_str(" DESC"),
+                (true, true) => sql.push_str(" DESC NULLS LAST"),
+            }
+            sql
+        })
+        .collect();
+    let mut sql = format!(
+        "CREATE {}INDEX {}{} ON {}",
+        if spec.unique { "UNIQUE " } else { "" },
+        if if_not_exists { "IF NOT EXISTS " } else { "" },
+        quote(spec.name, dialect),
+        quote(spec.table, dialect),
+    );
+    if let (Some(method), Dialect::Postgres) = (spec.method, dialect) {
+        sql.push_str(" USING ");
+        sql.push_str(method.sql());
+    }
+    sql.push_str(&format!(" ({})", keys.join(", ")));
+    if !spec.include.is_empty() && dialect == Dialect::Postgres {
+        let include: Vec<String> = spec.include.iter().map(|c| quote(c, dialect)).collect();
+        sql.push_str(&format!(" INCLUDE ({})", include.join(", ")));
+    }
+    if let Some(predicate) = spec.predicate {
+        let condition =
+            super::constraint::check_condition(spec.table, spec.name, predicate, storage, dialect)?;
+        sql.push_str(" WHERE ");
+        sql.push_str(&condition_sql(condition, dialect));
+    }
+    Ok(sql)
+}
+
+/// Refuses what `dialect` cannot build of an index, saying what to do instead.
+fn check_index(
+    spec: &IndexSpec<'_>,
+    storage: &dyn Fn(&str) -> Option<super::constraint::ColumnStorage>,
+    dialect: Dialect,
+) -> Result<(), Error> {
+    let (table, name) = (spec.table, spec.name);
+    if dialect == Dialect::MySql {
+        if let Some((c, _, key)) = spec.keys.iter().find(|(_, _, k)| k.function.is_some()) {
+            let f = key.function.map_or("", |f| f.sql());
+            return Err(Error::Schema(format!(
+                "index `{name}` of `{table}` indexes `{f}({c})`, and MySQL/MariaDB have no \
+                 expression indexes; index the column itself and give it a case-insensitive \
+                 collation (`#[orm(collation = \"utf8mb4_unicode_ci\")]`), or keep this index \
+                 to PostgreSQL and SQLite"
+            )));
+        }
+        if spec.unique && spec.predicate.is_some() {
+            return Err(Error::Schema(format!(
+                "unique index `{name}` of `{table}` is partial (`where`), and MySQL/MariaDB have \
+                 no partial indexes: a full unique index would reject rows its condition leaves \
+                 out; enforce the rule in the application on MySQL, or keep this index to \
+                 PostgreSQL and SQLite"
+            )));
+        }
+    }
+    if let Some(predicate) = spec.predicate {
+        // The condition's columns and literals are checked where they are rendered.
+        super::constraint::check_condition(table, name, predicate, storage, dialect)?;
+    }
+    Ok(())
+}
+
+/// The sea-query index of `spec` for MySQL/MariaDB: its columns, in their order (function keys
+/// are refused by [`check_index`]; a method, `INCLUDE` and a condition have no MySQL form).
+fn mysql_index_statement(spec: &IndexSpec<'_>) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index
+        .name(spec.name)
+        .table(sea_query::Alias::new(spec.table));
+    for (c, _, key) in &spec.keys {
+        if key.descending {
+            index.col((sea_query::Alias::new(*c), IndexOrder::Desc));
+        } else {
+            index.col(sea_query::Alias::new(*c));
+        }
+    }
+    if spec.unique {
         index.unique();
     }
     index
@@ -516,12 +686,18 @@ pub fn column_def_for(spec: &ColumnSpec<'_>, dialect: Dialect) -> ColumnDef {
         def.auto_increment();
     }
     if let Some(default) = spec.default {
-        match default {
-            DefaultRef::Bool(b) => def.default(b),
-            DefaultRef::Int(i) => def.default(i),
-            DefaultRef::Float(f) => def.default(f),
-            DefaultRef::Text(s) => def.default(s.to_owned()),
-        };
+        if let Some(sql) = super::default::default_sql(&default, spec.ty, spec.precision, dialect) {
+            def.default(Expr::cust(sql));
+        } else {
+            match default {
+                DefaultRef::Bool(b) => def.default(b),
+                DefaultRef::Int(i) => def.default(i),
+                DefaultRef::Float(f) => def.default(f),
+                DefaultRef::Text(s) => def.default(s.to_owned()),
+                // A UUID outside PostgreSQL: no database default, the ORM generates it.
+                DefaultRef::Now | DefaultRef::Uuid => &mut def,
+            };
+        }
     }
     def
 }
@@ -536,7 +712,7 @@ fn check_column(
         || schema
             .indexes
             .iter()
-            .any(|ix| ix.columns.contains(&column.name));
+            .any(|ix| index_is_built(ix.method, dialect) && ix.columns.contains(&column.name));
     if dialect == Dialect::MySql && keyed && column.ty == ColumnType::Bytes {
         return Err(Error::Schema(format!(
             "`{}.{}` is a key or indexed byte-string column, which MySQL cannot index without a \

@@ -17,6 +17,7 @@
 mod check;
 pub mod constraint;
 pub mod ddl;
+pub mod default;
 mod dialect;
 pub mod explain;
 pub(crate) mod fit;

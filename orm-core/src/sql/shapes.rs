@@ -379,6 +379,8 @@ mod tests {
             foreign_keys: &[],
             checks: &[],
             renamed_from: None,
+            shard_key: None,
+            soft_delete: None,
         }
     }
 

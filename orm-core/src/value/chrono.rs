@@ -34,6 +34,10 @@ macro_rules! chrono_sql_type {
                 if let Some(value) = row.get_document::<$ty>(index, $name) {
                     return value;
                 }
+                #[cfg(feature = "dynamodb")]
+                if let Some(value) = row.get_item::<$ty>(index, $name) {
+                    return value;
+                }
                 row.get::<$ty>(index, $name)
             }
         }
@@ -57,3 +61,6 @@ impl IntoValue<DateTime<Utc>> for DateTime<::chrono::FixedOffset> {
         self.with_timezone(&Utc).to_value()
     }
 }
+
+/// `#[orm(default = "2024-01-31")]`: an ISO-8601 date (checked when the model compiles).
+impl super::DefaultLiteral<NaiveDate> for &'static str {}

@@ -23,6 +23,10 @@ impl SqlType for Decimal {
         if let Some(value) = row.get_document::<Decimal>(index, "Decimal") {
             return value;
         }
+        #[cfg(feature = "dynamodb")]
+        if let Some(value) = row.get_item::<Decimal>(index, "Decimal") {
+            return value;
+        }
         #[cfg(feature = "sqlite")]
         if let Some(text) = row.get_sqlite::<String>(index, "Decimal") {
             return text?
@@ -50,3 +54,10 @@ impl SqlType for Decimal {
 }
 
 impl super::DecimalType for Decimal {}
+
+/// `#[orm(default = "0.00")]` (digits, checked when the model compiles) or an integer or float
+/// literal.
+impl super::DefaultLiteral<Decimal> for &'static str {}
+impl super::DefaultLiteral<Decimal> for i32 {}
+impl super::DefaultLiteral<Decimal> for i64 {}
+impl super::DefaultLiteral<Decimal> for f64 {}

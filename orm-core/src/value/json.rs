@@ -33,6 +33,10 @@ impl SqlType for serde_json::Value {
         if let Some(value) = row.get_document::<serde_json::Value>(index, "serde_json::Value") {
             return value;
         }
+        #[cfg(feature = "dynamodb")]
+        if let Some(value) = row.get_item::<serde_json::Value>(index, "serde_json::Value") {
+            return value;
+        }
         row.get::<serde_json::Value>(index, "serde_json::Value")
     }
 }
@@ -177,3 +181,7 @@ mod tests {
         }
     }
 }
+
+/// `#[orm(default = "{}")]`: the JSON text (checked when the model compiles).
+impl super::DefaultLiteral<serde_json::Value> for &'static str {}
+impl<T> super::DefaultLiteral<Json<T>> for &'static str where Json<T>: SqlType {}

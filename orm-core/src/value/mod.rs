@@ -9,6 +9,7 @@
 mod chrono;
 #[cfg(feature = "decimal")]
 mod decimal;
+pub(crate) mod generated;
 #[cfg(feature = "json")]
 mod json;
 #[cfg(feature = "bson")]
@@ -20,6 +21,7 @@ mod unsigned;
 #[cfg(feature = "uuid")]
 mod uuid;
 
+pub use self::generated::{NowDefault, SoftDeleteField, TimestampField, Unset, UuidDefault};
 #[cfg(feature = "json")]
 pub use self::json::Json;
 #[cfg(all(feature = "json", feature = "postgres"))]
@@ -447,8 +449,8 @@ impl<T: SqlType> SetNullField for Option<T> {}
 #[diagnostic::on_unimplemented(
     message = "`default` value of type `{Self}` does not fit a `{T}` field",
     label = "wrong type for this field's default",
-    note = "`default` takes a literal of the field's own type: `true`/`false` for `bool`, an integer or float for a number, a string for `String` and `SqlEnum` fields",
-    note = "dates, times, UUIDs, decimals, JSON and bytes take no database default: set the value when building the struct"
+    note = "`default` takes a literal of the field's own type: `true`/`false` for `bool`, an integer or float for a number, a string for `String` and `SqlEnum` fields, JSON text for JSON (`\"{{}}\"`), digits for `Decimal` (`\"0.00\"`, `0`), an ISO date for dates (`\"2024-01-31\"`)",
+    note = "timestamps and dates take `default = now()`, UUIDs `default = uuid()`; times and bytes take no database default (use `default_fn = path` for a value computed by the application)"
 )]
 pub trait DefaultLiteral<T> {}
 impl DefaultLiteral<bool> for bool {}

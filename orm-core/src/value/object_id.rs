@@ -22,6 +22,10 @@ impl SqlType for ObjectId {
         if let Some(value) = row.get_document::<ObjectId>(index, "ObjectId") {
             return value;
         }
+        #[cfg(feature = "dynamodb")]
+        if let Some(value) = row.get_item::<ObjectId>(index, "ObjectId") {
+            return value;
+        }
         let Some(bytes) = row.get::<Vec<u8>>(index, "ObjectId")? else {
             return Ok(None);
         };

@@ -25,6 +25,10 @@ macro_rules! native_sql_type {
                 if let Some(value) = row.get_document::<$ty>(index, stringify!($ty)) {
                     return value;
                 }
+                #[cfg(feature = "dynamodb")]
+                if let Some(value) = row.get_item::<$ty>(index, stringify!($ty)) {
+                    return value;
+                }
                 row.get::<$ty>(index, stringify!($ty))
             }
         }

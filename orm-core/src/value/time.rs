@@ -31,6 +31,10 @@ macro_rules! time_sql_type {
                 if let Some(value) = row.get_document::<$ty>(index, $name) {
                     return value;
                 }
+                #[cfg(feature = "dynamodb")]
+                if let Some(value) = row.get_item::<$ty>(index, $name) {
+                    return value;
+                }
                 row.get::<$ty>(index, $name)
             }
         }
@@ -52,3 +56,6 @@ time_sql_type! {
 impl super::DateType for OffsetDateTime {}
 impl super::DateType for PrimitiveDateTime {}
 impl super::DateType for Date {}
+
+/// `#[orm(default = "2024-01-31")]`: an ISO-8601 date (checked when the model compiles).
+impl super::DefaultLiteral<::time::Date> for &'static str {}

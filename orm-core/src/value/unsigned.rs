@@ -62,6 +62,10 @@ impl SqlType for u64 {
         if let Some(value) = row.get_document::<u64>(index, "u64") {
             return value;
         }
+        #[cfg(feature = "dynamodb")]
+        if let Some(value) = row.get_item::<u64>(index, "u64") {
+            return value;
+        }
         row.get::<i64>(index, "u64")?
             .map(|wide| {
                 u64::try_from(wide).map_err(|_| {

@@ -20,6 +20,10 @@ impl SqlType for Uuid {
         if let Some(value) = row.get_document::<Uuid>(index, "Uuid") {
             return value;
         }
+        #[cfg(feature = "dynamodb")]
+        if let Some(value) = row.get_item::<Uuid>(index, "Uuid") {
+            return value;
+        }
         row.get::<Uuid>(index, "Uuid")
     }
 }

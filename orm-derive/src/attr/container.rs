@@ -18,6 +18,12 @@ pub struct FieldList {
     pub key: Ident,
     /// The listed field names, in order (never empty).
     pub fields: Vec<Ident>,
+    /// `name = "..."` in the list: the database's name for the index or constraint (a
+    /// database the ORM did not create names its own, e.g. `orders_sku_key`).
+    pub name: Option<LitStr>,
+    /// Index options (`desc`, `lower`, `method`, `include`, `where`); empty for
+    /// `primary_key(...)`.
+    pub options: super::IndexOptions,
 }
 
 /// The struct-level options.

@@ -4,13 +4,14 @@ use syn::meta::ParseNestedMeta;
 use syn::{Expr, ExprLit, ExprPath, ExprUnary, Ident, Lit, LitStr, Path, UnOp};
 
 use super::{
-    Once, for_each_option, has_list, key_ident, parse_flag, parse_lit_str, parse_value, reject,
-    unknown,
+    Once, for_each_option, has_list, has_value, key_ident, parse_flag, parse_lit_str, parse_value,
+    reject, unknown,
 };
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    AUTO_INCREMENT, BELONGS_TO, CHECK, COLLATION, COLUMN, DEFAULT, INDEX, MAX_LENGTH, ON_DELETE,
-    ON_UPDATE, PRECISION, PRIMARY_KEY, RENAMED_FROM, SCALE, SKIP, STRUCT_ONLY, Symbol, UNIQUE,
+    AUTO_INCREMENT, BELONGS_TO, CHECK, COLLATION, COLUMN, CREATED_AT, DEFAULT, DEFAULT_FN, FK_NAME,
+    INDEX, MAX_LENGTH, ON_DELETE, ON_UPDATE, PRECISION, PRIMARY_KEY, RENAMED_FROM, SCALE,
+    SHARD_KEY, SKIP, SOFT_DELETE, STRUCT_ONLY, Symbol, UNIQUE, UPDATED_AT, VERSION,
 };
 
 /// An option with a value, remembering its key for spans.
@@ -41,6 +42,17 @@ pub enum DefaultLit {
     Float(f64),
     /// A string literal.
     Text(String),
+    /// `now()`: the current time, generated on insert.
+    Now,
+    /// `uuid()`: a new UUID, generated on insert.
+    Uuid,
+}
+
+impl DefaultLit {
+    /// Whether the value is generated on insert (`now()`, `uuid()`).
+    pub fn is_generated(&self) -> bool {
+        matches!(self, DefaultLit::Now | DefaultLit::Uuid)
+    }
 }
 
 /// A parsed `default`: its value and the literal as written (checked against the field's type
@@ -96,12 +108,18 @@ pub struct Field {
     pub auto_increment: Option<Ident>,
     /// `column = "name"`.
     pub column: Option<Opt<LitStr>>,
-    /// `unique`.
+    /// `unique` (or `unique = "name"`).
     pub unique: Option<Ident>,
-    /// `index`.
+    /// `unique = "name"`: the database's name for the constraint.
+    pub unique_name: Option<LitStr>,
+    /// `index` (or `index = "name"`).
     pub index: Option<Ident>,
-    /// `default = <literal>`.
+    /// `index = "name"`: the database's name for the index.
+    pub index_name: Option<LitStr>,
+    /// `default = <literal>`, `default = now()`, `default = uuid()`.
     pub default: Option<Opt<FieldDefault>>,
+    /// `default_fn = path`: called by an insert when the field is unset.
+    pub default_fn: Option<Opt<Path>>,
     /// `max_length = N`.
     pub max_length: Option<Opt<u32>>,
     /// `collation = "name"` (a text column compared and sorted by that collation).
@@ -112,6 +130,16 @@ pub struct Field {
     pub scale: Option<Opt<u32>>,
     /// `skip`.
     pub skip: Option<Ident>,
+    /// `created_at`.
+    pub created_at: Option<Ident>,
+    /// `updated_at`.
+    pub updated_at: Option<Ident>,
+    /// `version`.
+    pub version: Option<Ident>,
+    /// `soft_delete`.
+    pub soft_delete: Option<Ident>,
+    /// `shard_key`.
+    pub shard_key: Option<Ident>,
     /// `renamed_from = "old_column"`.
     pub renamed_from: Option<Opt<LitStr>>,
     /// `belongs_to = Parent`.
@@ -120,6 +148,8 @@ pub struct Field {
     pub on_delete: Option<Opt<Referential>>,
     /// `on_update = "..."`.
     pub on_update: Option<Opt<Referential>>,
+    /// `fk_name = "..."`: the database's name for the foreign key of `belongs_to`.
+    pub fk_name: Option<Opt<LitStr>>,
     /// `check = <filter>`: a CHECK constraint named `ck_<table>_<column>`.
     pub check: Option<Opt<Expr>>,
 }
@@ -133,9 +163,15 @@ impl Field {
         let mut unique = Once::new(cx, UNIQUE);
         let mut index = Once::new(cx, INDEX);
         let mut default = Once::new(cx, DEFAULT);
+        let mut default_fn = Once::new(cx, DEFAULT_FN);
         let mut max_length = Once::new(cx, MAX_LENGTH);
         let mut collation = Once::new(cx, COLLATION);
         let mut skip = Once::new(cx, SKIP);
+        let mut created_at = Once::new(cx, CREATED_AT);
+        let mut updated_at = Once::new(cx, UPDATED_AT);
+        let mut version = Once::new(cx, VERSION);
+        let mut soft_delete = Once::new(cx, SOFT_DELETE);
+        let mut shard_key = Once::new(cx, SHARD_KEY);
         let mut precision = Once::new(cx, PRECISION);
         let mut scale = Once::new(cx, SCALE);
         let mut renamed_from = Once::new(cx, RENAMED_FROM);
@@ -143,14 +179,35 @@ impl Field {
         let mut on_delete = Once::new(cx, ON_DELETE);
         let mut on_update = Once::new(cx, ON_UPDATE);
         let mut check = Once::new(cx, CHECK);
+        let mut fk_name = Once::new(cx, FK_NAME);
+        let mut unique_name = None;
+        let mut index_name = None;
 
         for_each_option(cx, &field.attrs, |meta| {
+            // `unique = "name"` / `index = "name"`: the flag, with the database's own name.
+            if (meta.path == UNIQUE || meta.path == INDEX) && has_value(meta) {
+                let (key, slot, names) = if meta.path == UNIQUE {
+                    (UNIQUE, &mut unique, &mut unique_name)
+                } else {
+                    (INDEX, &mut index, &mut index_name)
+                };
+                if let Some(name) = parse_lit_str(cx, meta, key)? {
+                    *names = Some(name);
+                }
+                slot.set(&meta.path, key_ident(meta));
+                return Ok(());
+            }
             let flags = [
                 (PRIMARY_KEY, &mut primary_key),
                 (UNIQUE, &mut unique),
                 (INDEX, &mut index),
                 (AUTO_INCREMENT, &mut auto_increment),
                 (SKIP, &mut skip),
+                (CREATED_AT, &mut created_at),
+                (UPDATED_AT, &mut updated_at),
+                (VERSION, &mut version),
+                (SOFT_DELETE, &mut soft_delete),
+                (SHARD_KEY, &mut shard_key),
             ];
             for (name, slot) in flags {
                 if meta.path != name {
@@ -180,6 +237,19 @@ impl Field {
                     && let Some(value) = default_literal(cx, &expr)
                 {
                     default.set(&meta.path, Opt::new(meta, FieldDefault { value, expr }));
+                }
+            } else if meta.path == DEFAULT_FN {
+                if let Some(expr) = parse_value(cx, meta, DEFAULT_FN, "new_token")? {
+                    match expr {
+                        Expr::Path(ExprPath {
+                            path, qself: None, ..
+                        }) => default_fn.set(&meta.path, Opt::new(meta, path)),
+                        other => cx.error_spanned_by(
+                            &other,
+                            "`default_fn` names a function without arguments that returns the \
+                             field's type, e.g. `default_fn = new_token` (no call parentheses)",
+                        ),
+                    }
                 }
             } else if meta.path == MAX_LENGTH {
                 if let Some(expr) = parse_value(cx, meta, MAX_LENGTH, "255")?
@@ -220,6 +290,10 @@ impl Field {
                             "`belongs_to` names the parent model, e.g. `belongs_to = User`",
                         ),
                     }
+                }
+            } else if meta.path == FK_NAME {
+                if let Some(name) = parse_lit_str(cx, meta, FK_NAME)? {
+                    fk_name.set(&meta.path, Opt::new(meta, name));
                 }
             } else if meta.path == CHECK {
                 if has_list(meta) {
@@ -262,17 +336,26 @@ impl Field {
             auto_increment: auto_increment.get(),
             column: column.get(),
             unique: unique.get(),
+            unique_name,
             index: index.get(),
+            index_name,
             default: default.get(),
+            default_fn: default_fn.get(),
             max_length: max_length.get(),
             collation: collation.get(),
             skip: skip.get(),
+            created_at: created_at.get(),
+            updated_at: updated_at.get(),
+            version: version.get(),
+            soft_delete: soft_delete.get(),
+            shard_key: shard_key.get(),
             precision: precision.get(),
             scale: scale.get(),
             renamed_from: renamed_from.get(),
             belongs_to: belongs_to.get(),
             on_delete: on_delete.get(),
             on_update: on_update.get(),
+            fk_name: fk_name.get(),
             check: check.get(),
         }
     }
@@ -284,10 +367,16 @@ impl Field {
             &self.auto_increment,
             &self.unique,
             &self.index,
+            &self.created_at,
+            &self.updated_at,
+            &self.version,
+            &self.soft_delete,
+            &self.shard_key,
         ];
         let mut keys: Vec<&Ident> = flags.into_iter().flatten().collect();
         keys.extend(self.column.as_ref().map(|o| &o.key));
         keys.extend(self.default.as_ref().map(|o| &o.key));
+        keys.extend(self.default_fn.as_ref().map(|o| &o.key));
         keys.extend(self.max_length.as_ref().map(|o| &o.key));
         keys.extend(self.collation.as_ref().map(|o| &o.key));
         keys.extend(self.precision.as_ref().map(|o| &o.key));
@@ -296,6 +385,7 @@ impl Field {
         keys.extend(self.belongs_to.as_ref().map(|o| &o.key));
         keys.extend(self.on_delete.as_ref().map(|o| &o.key));
         keys.extend(self.on_update.as_ref().map(|o| &o.key));
+        keys.extend(self.fk_name.as_ref().map(|o| &o.key));
         keys.extend(self.check.as_ref().map(|o| &o.key));
         keys
     }
@@ -304,9 +394,26 @@ impl Field {
 /// The value of `default = <literal>`: a bool, an integer, a float or a string, integers and
 /// floats possibly negated.
 fn default_literal(cx: &Ctxt, expr: &Expr) -> Option<DefaultLit> {
-    const EXPECTED: &str =
-        "`default` must be a literal: a bool, an integer, a float or a string, e.g. `default = 0`";
+    const EXPECTED: &str = "`default` must be a literal (a bool, an integer, a float or a \
+                            string, e.g. `default = 0`), `now()` or `uuid()`; for a value your \
+                            code computes, write `default_fn = path`";
     let (negative, lit) = match expr {
+        Expr::Call(call) if call.args.is_empty() => {
+            let func = match &*call.func {
+                Expr::Path(ExprPath {
+                    path, qself: None, ..
+                }) => path.get_ident().map(Ident::to_string),
+                _ => None,
+            };
+            return match func.as_deref() {
+                Some("now") => Some(DefaultLit::Now),
+                Some("uuid") => Some(DefaultLit::Uuid),
+                _ => {
+                    cx.error_spanned_by(expr, EXPECTED);
+                    None
+                }
+            };
+        }
         Expr::Lit(ExprLit { lit, .. }) => (false, lit),
         Expr::Unary(ExprUnary {
             op: UnOp::Neg(_),

@@ -15,12 +15,11 @@ pub use types::{TypeAttrs, variant_rename};
 use proc_macro2::TokenTree;
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
-use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, Lit, LitStr, Path, Token};
 
 use crate::ctxt::Ctxt;
-use crate::symbol::{ORM, Symbol};
+use crate::symbol::{ORM, PRIMARY_KEY, Symbol};
 
 /// Runs `parse` on every option of every `#[orm(...)]` attribute in `attrs`, recording (and
 /// then skipping) attributes that are not a parenthesized list of options.
@@ -296,6 +295,100 @@ impl RelationDecl {
     }
 }
 
+/// The options of `index(...)` / `unique(...)` beyond the listed fields.
+#[derive(Default)]
+pub struct IndexOptions {
+    /// How each listed field is indexed, position by position (`desc(a)`, `lower(a)`).
+    pub keys: Vec<KeyAttr>,
+    /// `method = "gin"`.
+    pub method: Option<(LitStr, IndexMethodAttr)>,
+    /// `include(a, b)`: the listed fields.
+    pub include: Vec<Ident>,
+    /// `where = <filter>`: an expression of type `Filter<Self>`.
+    pub predicate: Option<Expr>,
+}
+
+/// How one key of an index is indexed: `desc(...)` and/or `lower(...)` around a field name.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+pub struct KeyAttr {
+    /// `desc(field)`.
+    pub descending: bool,
+    /// `lower(field)`.
+    pub lower: bool,
+}
+
+/// An index method the derive accepts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum IndexMethodAttr {
+    /// `btree`.
+    Btree,
+    /// `hash`.
+    Hash,
+    /// `gin`.
+    Gin,
+    /// `gist`.
+    Gist,
+}
+
+impl IndexMethodAttr {
+    /// The `IndexMethod` variant's name.
+    pub fn variant(self) -> &'static str {
+        match self {
+            IndexMethodAttr::Btree => "Btree",
+            IndexMethodAttr::Hash => "Hash",
+            IndexMethodAttr::Gin => "Gin",
+            IndexMethodAttr::Gist => "Gist",
+        }
+    }
+}
+
+/// One item of a field list: an expression, or `where = <filter>` (`where` is a keyword, so
+/// it is not an expression).
+enum ListItem {
+    Expr(Expr),
+    Where(Token![where], Expr),
+}
+
+fn parse_list_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<ListItem>> {
+    let mut items = Vec::new();
+    while !input.is_empty() {
+        if input.peek(Token![where]) {
+            let token: Token![where] = input.parse()?;
+            input.parse::<Token![=]>()?;
+            items.push(ListItem::Where(token, input.parse()?));
+        } else {
+            items.push(ListItem::Expr(input.parse()?));
+        }
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(items)
+}
+
+/// A key of an index list: a field name, possibly inside `desc(...)` and/or `lower(...)`.
+fn parse_key(expr: Expr, key: &mut KeyAttr) -> Result<Ident, Box<Expr>> {
+    match strip_groups(expr) {
+        Expr::Path(p)
+            if p.qself.is_none() && p.attrs.is_empty() && p.path.get_ident().is_some() =>
+        {
+            Ok(p.path.get_ident().cloned().expect("checked above"))
+        }
+        Expr::Call(call) if call.args.len() == 1 => {
+            let flag = match &*call.func {
+                Expr::Path(f) if f.path.is_ident("desc") && !key.descending => &mut key.descending,
+                Expr::Path(f) if f.path.is_ident("lower") && !key.lower => &mut key.lower,
+                _ => return Err(Box::new(Expr::Call(call))),
+            };
+            *flag = true;
+            let arg = call.args.into_iter().next().expect("one argument");
+            parse_key(arg, key)
+        }
+        other => Err(Box::new(other)),
+    }
+}
+
 fn parse_field_list(
     cx: &Ctxt,
     meta: &ParseNestedMeta<'_>,
@@ -304,23 +397,7 @@ fn parse_field_list(
     let content;
     syn::parenthesized!(content in meta.input);
     let key = key_ident(meta);
-    // `index(a, where = "...")` is not an expression list: name what is accepted instead of
-    // syn's "expected an expression".
-    let tokens: proc_macro2::TokenStream = content.parse()?;
-    if let Some(option) = tokens.clone().into_iter().find_map(|t| match t {
-        TokenTree::Ident(ident) if ident == "where" => Some(ident),
-        _ => None,
-    }) {
-        cx.error_spanned_by(
-            &option,
-            format!(
-                "`{name}(...)` takes field names only: partial indexes (`where`) are not \
-                 supported; write `{name}(a, b)`"
-            ),
-        );
-        return Ok(None);
-    }
-    let items = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(tokens)?;
+    let items = parse_list_items(&content)?;
     if items.is_empty() {
         cx.error_spanned_by(
             &key,
@@ -328,20 +405,153 @@ fn parse_field_list(
         );
         return Ok(None);
     }
+    let is_key = name == PRIMARY_KEY;
     let mut fields = Vec::with_capacity(items.len());
+    let mut index_name: Option<LitStr> = None;
+    let mut options = IndexOptions::default();
     let mut valid = true;
+    let mut error = |at: &dyn ToTokens, message: String| {
+        valid = false;
+        cx.error_spanned_by(at, message);
+    };
     for item in items {
-        match strip_groups(item) {
-            Expr::Path(p)
-                if p.qself.is_none() && p.attrs.is_empty() && p.path.get_ident().is_some() =>
+        let expr = match item {
+            ListItem::Where(token, _) if is_key => {
+                error(
+                    &token,
+                    "`primary_key(...)` takes field names only; a partial index is \
+                     `index(a, where = Self::A.is_not_null())`"
+                        .to_owned(),
+                );
+                continue;
+            }
+            ListItem::Where(token, condition) => {
+                if let Expr::Lit(syn::ExprLit {
+                    lit: Lit::Str(_), ..
+                }) = strip_groups(condition.clone())
+                {
+                    error(
+                        &condition,
+                        format!(
+                            "`where` in `{name}(...)` is a filter of this model, not SQL text: \
+                             `where = Self::EMAIL.is_not_null()`"
+                        ),
+                    );
+                } else if options.predicate.is_some() {
+                    error(&token, format!("duplicate `where` in `{name}(...)`"));
+                } else {
+                    options.predicate = Some(condition);
+                }
+                continue;
+            }
+            ListItem::Expr(expr) => strip_groups(expr),
+        };
+        match expr {
+            Expr::Assign(assign) if is_key => {
+                error(
+                    &assign,
+                    "`primary_key(...)` takes field names only: a primary key's name is not \
+                     part of the schema (`verify` compares its columns)"
+                        .to_owned(),
+                );
+            }
+            // `unique(a, b, name = "orders_a_b_key")`: the database's own name.
+            Expr::Assign(assign) if matches!(&*assign.left, Expr::Path(p) if p.path.is_ident("name")) => {
+                match strip_groups(*assign.right) {
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) if !s.value().is_empty() && index_name.is_none() => index_name = Some(s),
+                    other => error(
+                        &other,
+                        format!(
+                            "`name` in `{name}(...)` is one non-empty string: \
+                             `{name}(a, b, name = \"...\")`"
+                        ),
+                    ),
+                }
+            }
+            // `index(tags, method = "gin")`.
+            Expr::Assign(assign) if matches!(&*assign.left, Expr::Path(p) if p.path.is_ident("method")) =>
             {
-                fields.push(p.path.get_ident().cloned().expect("checked above"));
+                const METHODS: &str = "`method` is one of \"btree\", \"hash\", \"gin\" or \"gist\"";
+                match strip_groups(*assign.right) {
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) if options.method.is_none() => {
+                        let method = match s.value().as_str() {
+                            "btree" => Some(IndexMethodAttr::Btree),
+                            "hash" => Some(IndexMethodAttr::Hash),
+                            "gin" => Some(IndexMethodAttr::Gin),
+                            "gist" => Some(IndexMethodAttr::Gist),
+                            _ => None,
+                        };
+                        match method {
+                            Some(method) => options.method = Some((s, method)),
+                            None => error(
+                                &s,
+                                format!("unknown index method `{}`: {METHODS}", s.value()),
+                            ),
+                        }
+                    }
+                    other => error(&other, format!("{METHODS}, given once")),
+                }
+            }
+            // `index(a, include(b, c))`.
+            Expr::Call(call)
+                if !is_key
+                    && matches!(&*call.func, Expr::Path(p) if p.path.is_ident("include")) =>
+            {
+                for arg in call.args {
+                    match strip_groups(arg) {
+                        Expr::Path(p) if p.qself.is_none() && p.path.get_ident().is_some() => {
+                            options
+                                .include
+                                .push(p.path.get_ident().cloned().expect("checked above"));
+                        }
+                        other => error(
+                            &other,
+                            "`include(...)` lists field names: `include(a, b)`".to_owned(),
+                        ),
+                    }
+                }
             }
             other => {
-                valid = false;
-                cx.error_spanned_by(&other, format!("expected a field name in `{name}(...)`"));
+                let mut key_attr = KeyAttr::default();
+                match parse_key(other, &mut key_attr) {
+                    Ok(ident) if is_key && key_attr != KeyAttr::default() => error(
+                        &ident,
+                        "`primary_key(...)` takes field names only".to_owned(),
+                    ),
+                    Ok(ident) => {
+                        fields.push(ident);
+                        options.keys.push(key_attr);
+                    }
+                    Err(other) if is_key => {
+                        error(&other, format!("expected a field name in `{name}(...)`"));
+                    }
+                    Err(other) => error(
+                        &other,
+                        format!(
+                            "expected a field name in `{name}(...)`, `desc(field)`, \
+                             `lower(field)`, `include(fields...)`, `method = \"...\"`, \
+                             `where = <filter of Self>` or `name = \"...\"`"
+                        ),
+                    ),
+                }
             }
         }
     }
-    Ok(valid.then_some(FieldList { key, fields }))
+    if fields.is_empty() && valid {
+        cx.error_spanned_by(
+            &key,
+            format!("`{name}(...)` needs at least one field: `{name}(a, b)`"),
+        );
+        return Ok(None);
+    }
+    Ok(valid.then_some(FieldList {
+        key,
+        fields,
+        name: index_name,
+        options,
+    }))
 }

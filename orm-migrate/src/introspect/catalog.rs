@@ -18,10 +18,11 @@ pub struct Catalog {
     /// text of the default expression (`NULL` for none and for a sequence that makes the column
     /// auto-increment).
     pub columns: &'static str,
-    /// `(table, index, unique, position, column, method, predicate)`: one row per key column of
-    /// each index other than the primary key and those the database made for a foreign key;
-    /// `column` is `NULL` for an expression, `method` names a non-default access method and
-    /// `predicate` the condition of a partial index.
+    /// `(table, index, unique, position, column, method, predicate, descending)`: one row per
+    /// key column of each index other than the primary key and those the database made for a
+    /// foreign key; `column` is `NULL` for an expression, `method` names a non-default access
+    /// method, `predicate` the condition of a partial index, and `descending` is 1 for a key
+    /// in descending order.
     pub indexes: &'static str,
     /// `(table, key, name, column, ref_table, ref_column, on_delete, on_update)`: one row per
     /// column of each foreign key, in key order; `key` groups the rows of one key, `ref_column`
@@ -73,7 +74,8 @@ pub static POSTGRES: Catalog = Catalog {
         AND NOT a.attisdropped ORDER BY 1, a.attnum",
     indexes: "SELECT t.relname::text, i.relname::text, ix.indisunique::int::int8, k.ord::int8, \
         a.attname::text, (SELECT am.amname::text FROM pg_am am WHERE am.oid = i.relam \
-        AND am.amname <> 'btree'), pg_get_expr(ix.indpred, ix.indrelid) \
+        AND am.amname <> 'btree'), pg_get_expr(ix.indpred, ix.indrelid), \
+        (ix.indoption[(k.ord - 1)::int] & 1)::int8 \
         FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid \
         JOIN pg_class i ON i.oid = ix.indexrelid \
         JOIN pg_namespace n ON n.oid = t.relnamespace \
@@ -117,8 +119,14 @@ pub static POSTGRES: Catalog = Catalog {
 /// MySQL and MariaDB: `information_schema` of the current database.
 pub static MYSQL: Catalog = Catalog {
     dialect: Dialect::MySql,
+    // MariaDB's JSON is LONGTEXT with a column-level `json_valid` CHECK named after the
+    // column: reported as `json`, as MySQL reports its own.
     columns: "SELECT CAST(c.TABLE_NAME AS CHAR), CAST(c.COLUMN_NAME AS CHAR), \
-        CAST(c.COLUMN_TYPE AS CHAR), CAST(c.IS_NULLABLE = 'YES' AS SIGNED), \
+        CAST(CASE WHEN EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k \
+        WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME \
+        AND k.LEVEL = 'Column' AND k.CONSTRAINT_NAME = c.COLUMN_NAME \
+        AND k.CHECK_CLAUSE LIKE 'json\\_valid(%') THEN 'json' ELSE c.COLUMN_TYPE END AS CHAR), \
+        CAST(c.IS_NULLABLE = 'YES' AS SIGNED), \
         CAST(c.COLUMN_DEFAULT AS CHAR), CAST(c.EXTRA LIKE '%auto_increment%' AS SIGNED), \
         CAST(c.COLLATION_NAME AS CHAR), CAST(COALESCE(s.SEQ_IN_INDEX, 0) AS SIGNED) \
         FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
@@ -128,18 +136,23 @@ pub static MYSQL: Catalog = Catalog {
         AND s.TABLE_NAME = c.TABLE_NAME AND s.COLUMN_NAME = c.COLUMN_NAME \
         AND s.INDEX_NAME = 'PRIMARY' \
         WHERE c.TABLE_SCHEMA = DATABASE() ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
-    // InnoDB creates an index named after each foreign key that lacks one, and keeps it after
-    // the key is dropped: the derive's `fk_*` names are skipped too.
+    // InnoDB creates an index for each foreign key that lacks one, named after the key (or,
+    // for a key the database named itself, such as `orders_ibfk_1`, after its first column),
+    // and keeps it after the key is dropped: the derive's `fk_*` names are skipped too.
     indexes: "SELECT CAST(s.TABLE_NAME AS CHAR), CAST(s.INDEX_NAME AS CHAR), \
         CAST(s.NON_UNIQUE = 0 AS SIGNED), CAST(s.SEQ_IN_INDEX AS SIGNED), \
         CAST(s.COLUMN_NAME AS CHAR), \
         CAST(CASE WHEN s.INDEX_TYPE <> 'BTREE' THEN LOWER(s.INDEX_TYPE) END AS CHAR), \
-        CAST(NULL AS CHAR) \
+        CAST(NULL AS CHAR), CAST(COALESCE(s.COLLATION = 'D', 0) AS SIGNED) \
         FROM information_schema.STATISTICS s WHERE s.TABLE_SCHEMA = DATABASE() \
         AND s.INDEX_NAME <> 'PRIMARY' AND NOT (s.INDEX_NAME LIKE 'fk\\_%' AND s.NON_UNIQUE = 1) \
         AND NOT EXISTS (SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS r \
         WHERE r.CONSTRAINT_SCHEMA = s.TABLE_SCHEMA AND r.TABLE_NAME = s.TABLE_NAME \
         AND r.CONSTRAINT_NAME = s.INDEX_NAME) \
+        AND NOT (s.NON_UNIQUE = 1 AND EXISTS (SELECT 1 FROM information_schema.KEY_COLUMN_USAGE k \
+        WHERE k.TABLE_SCHEMA = s.TABLE_SCHEMA AND k.TABLE_NAME = s.TABLE_NAME \
+        AND k.REFERENCED_TABLE_NAME IS NOT NULL AND k.ORDINAL_POSITION = 1 \
+        AND k.COLUMN_NAME = s.INDEX_NAME)) \
         ORDER BY s.TABLE_NAME, s.INDEX_NAME, s.SEQ_IN_INDEX",
     foreign_keys: "SELECT CAST(k.TABLE_NAME AS CHAR), CAST(k.CONSTRAINT_NAME AS CHAR), \
         CAST(k.CONSTRAINT_NAME AS CHAR), CAST(k.COLUMN_NAME AS CHAR), \
@@ -182,11 +195,11 @@ pub static SQLITE: Catalog = Catalog {
         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
         ORDER BY m.name, p.cid",
     indexes: "SELECT m.name, l.name, l.\"unique\", i.seqno, i.name, NULL, \
-        CASE WHEN l.partial THEN '(partial)' END \
+        CASE WHEN l.partial THEN '(partial)' END, i.\"desc\" \
         FROM sqlite_master m JOIN pragma_index_list(m.name) l \
-        JOIN pragma_index_info(l.name) i \
+        JOIN pragma_index_xinfo(l.name) i \
         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
-        AND l.origin = 'c' ORDER BY m.name, l.name, i.seqno",
+        AND l.origin IN ('c', 'u') AND i.key = 1 ORDER BY m.name, l.name, i.seqno",
     foreign_keys: "SELECT m.name, CAST(f.id AS TEXT), '', f.\"from\", f.\"table\", f.\"to\", \
         f.on_delete, f.on_update FROM sqlite_master m \
         JOIN pragma_foreign_key_list(m.name) f \

@@ -19,10 +19,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use orm_core::sql::ddl::{MYSQL_COLLATION, column_check_sql, column_type_sql, declared_collation};
-use orm_core::{ColumnType, Dialect, Executor, ReferentialAction};
+use orm_core::{ColumnType, Dialect, Executor, IndexMethod, ReferentialAction};
 
 use crate::error::Result;
-use crate::schema::{Column, Default, ForeignKey, Schema};
+use crate::render::default_sql;
+use crate::schema::{Column, Default, ForeignKey, Index, Schema};
 
 pub mod catalog;
 mod read;
@@ -32,6 +33,11 @@ pub use read::{LiveColumn, LiveIndex, LiveSchema, LiveTable};
 
 /// The history table, never part of the compared schema.
 pub const HISTORY_TABLE: &str = "orm_migrations";
+
+/// How SQLite names the index of a `UNIQUE` constraint in `CREATE TABLE`
+/// (`sqlite_autoindex_<table>_<n>`): no statement can give it a name of its own, so it stands
+/// for any unique index of the models on the same columns.
+pub const SQLITE_AUTOINDEX: &str = "sqlite_autoindex_";
 
 /// One column as the database stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,6 +318,24 @@ fn fk_lines(fks: &[ForeignKey], catalog: &Catalog) -> Vec<String> {
     out
 }
 
+/// How `dialect`'s catalog spells a generated default (`now()`, `uuid()`) of a `ty` column:
+/// the DDL's expression, with PostgreSQL's added casts.
+pub(crate) fn generated_spelling(
+    default: &Default,
+    ty: ColumnType,
+    dialect: Dialect,
+) -> Option<&'static str> {
+    match (default, ty, dialect) {
+        (Default::Now, ColumnType::Timestamp, Dialect::Postgres) => {
+            Some("timezone('UTC'::text, now())")
+        }
+        (Default::Now, ColumnType::Date, Dialect::Postgres) => {
+            Some("(timezone('UTC'::text, now()))::date")
+        }
+        _ => orm_core::sql::default::generated_sql(default, ty, dialect),
+    }
+}
+
 /// The physical form the models' schema takes on `dialect`.
 pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
     let catalog = catalog::of(dialect);
@@ -325,10 +349,16 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
                 .map(|c| {
                     // Text defaults compare unquoted; the others as the catalogs spell them.
                     let default = c.default.as_ref().and_then(|d| match d {
+                        _ if c.ty == ColumnType::Decimal => {
+                            norm_default(default_sql(c, dialect).as_deref(), catalog)
+                        }
                         Default::Bool(b) => norm_default(Some(&u8::from(*b).to_string()), catalog),
                         Default::Int(i) => norm_default(Some(&i.to_string()), catalog),
                         Default::Float(f) => norm_default(Some(&format!("{f}")), catalog),
                         Default::Text(s) => Some(s.clone()),
+                        Default::Now | Default::Uuid => {
+                            norm_default(generated_spelling(d, c.ty, dialect), catalog)
+                        }
                     });
                     let pk = t.primary_key.contains(&c.name);
                     (
@@ -346,7 +376,8 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
             let indexes = t
                 .indexes
                 .iter()
-                .map(|ix| (ix.name.clone(), (ix.columns.clone(), ix.unique)))
+                .filter(|ix| orm_core::sql::ddl::index_is_built(ix.method, dialect))
+                .map(|ix| (ix.name.clone(), (expected_index(ix, dialect), ix.unique)))
                 .collect();
             let foreign_keys = fk_lines(&t.foreign_keys, catalog);
             let checks = t
@@ -369,6 +400,48 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
             )
         })
         .collect()
+}
+
+/// How the physical form spells a key that indexes an expression (`lower(email)`).
+const EXPRESSION: &str = "(expression)";
+/// How the physical form marks a partial index.
+const PARTIAL: &str = "WHERE (partial)";
+
+/// The physical form of an index the ORM created on `dialect` (see [`physical`]): its keys
+/// (an expression as `(expression)`, a descending key followed by ` DESC`), then
+/// `USING <method>` and `WHERE (partial)` where the dialect keeps them. `include` columns are
+/// not key columns, which the catalogs list alone.
+pub(crate) fn expected_index(ix: &Index, dialect: Dialect) -> Vec<String> {
+    let mut out: Vec<String> = ix
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let key = ix.key(i);
+            let name = if key.function.is_some() {
+                EXPRESSION.to_owned()
+            } else {
+                c.clone()
+            };
+            if key.descending {
+                format!("{name} DESC")
+            } else {
+                name
+            }
+        })
+        .collect();
+    if dialect == Dialect::Postgres {
+        out.extend(
+            ix.method
+                .filter(|m| *m != IndexMethod::Btree)
+                .map(|m| format!("USING {}", m.sql())),
+        );
+    }
+    // MySQL/MariaDB have no partial indexes: the ORM creates a full one there.
+    if ix.predicate.is_some() && dialect != Dialect::MySql {
+        out.push(PARTIAL.to_owned());
+    }
+    out
 }
 
 /// The collation a text column has when the ORM created it: the one its DDL declares
@@ -401,13 +474,17 @@ pub async fn live_schema<E: Executor>(db: &E) -> Result<LiveSchema> {
 /// The physical form of a live schema read on `dialect`, as drift detection compares it.
 pub fn physical(live: &LiveSchema, dialect: Dialect) -> PhysSchema {
     let catalog = catalog::of(dialect);
-    let table = |t: &LiveTable| {
+    let table = |name: &str, t: &LiveTable| {
         let columns = t
             .columns
             .iter()
             .map(|c| {
+                let mut ty = norm_type(catalog, &c.storage_type);
+                if dialect == Dialect::Sqlite {
+                    ty = sqlite_storage(ty, sqlite_text_bounded(t, name, &c.name));
+                }
                 let column = PhysColumn {
-                    ty: norm_type(catalog, &c.storage_type),
+                    ty,
                     nullable: c.nullable,
                     default: norm_default(c.default.as_deref(), catalog),
                     auto_increment: c.auto_increment,
@@ -423,10 +500,16 @@ pub fn physical(live: &LiveSchema, dialect: Dialect) -> PhysSchema {
                 let mut columns: Vec<String> = ix
                     .columns
                     .iter()
-                    .map(|c| c.clone().unwrap_or_else(|| "(expression)".to_owned()))
+                    .zip(ix.descending.iter().chain(std::iter::repeat(&false)))
+                    .map(|(c, desc)| {
+                        let key = c.clone().unwrap_or_else(|| EXPRESSION.to_owned());
+                        if *desc { format!("{key} DESC") } else { key }
+                    })
                     .collect();
                 columns.extend(ix.method.as_ref().map(|m| format!("USING {m}")));
-                columns.extend(ix.predicate.as_ref().map(|p| format!("WHERE {p}")));
+                // Each catalog spells a condition its own way (SQLite keeps none): compared
+                // as "partial", a changed condition is the snapshot diff's to find.
+                columns.extend(ix.predicate.as_ref().map(|_| PARTIAL.to_owned()));
                 (ix.name.clone(), (columns, ix.unique))
             })
             .collect();
@@ -442,8 +525,47 @@ pub fn physical(live: &LiveSchema, dialect: Dialect) -> PhysSchema {
     };
     live.tables
         .iter()
-        .map(|(name, t)| (name.clone(), table(t)))
+        .map(|(name, t)| (name.clone(), table(name, t)))
         .collect()
+}
+
+/// Whether a text column of a SQLite table has a CHECK of the ORM's that bounds its length:
+/// `ck_<table>_<column>_length`, or the allowed values of an enum (`ck_<table>_<column>`).
+pub(crate) fn sqlite_text_bounded(t: &LiveTable, table: &str, column: &str) -> bool {
+    let values = format!("ck_{table}_{column}");
+    let length = format!("{values}_length");
+    t.checks.contains_key(&values) || t.checks.contains_key(&length)
+}
+
+/// What a column declared by hand on SQLite stores, in the ORM's spelling, where the
+/// declaration says more than SQLite keeps: SQLite's declared types only choose an affinity.
+/// A `varchar(n)` (or `char(n)`, `clob`, ...) without the ORM's length CHECK is unbounded
+/// text; a `date`/`datetime`/`timestamp`/`time` column holds the ISO text the ORM writes for
+/// dates and times (its NUMERIC affinity keeps such text as it is). The ORM's own spellings
+/// are kept.
+pub(crate) fn sqlite_storage(ty: String, bounded: bool) -> String {
+    let text_like = [
+        "varchar",
+        "char",
+        "character",
+        "nvarchar",
+        "nchar",
+        "varying character",
+        "native character",
+        "clob",
+    ]
+    .iter()
+    .any(|t| {
+        ty.strip_prefix(t)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('('))
+    });
+    let base = ty.split('(').next().unwrap_or_default();
+    let temporal = ["date", "datetime", "timestamp", "time"].contains(&base);
+    if (text_like && !bounded) || temporal {
+        "text".to_owned()
+    } else {
+        ty
+    }
 }
 
 /// The spelling under which `catalog` reports `action` (InnoDB's `NO ACTION` is `RESTRICT`).
@@ -498,8 +620,9 @@ pub fn compare_owned(expected: &PhysSchema, live: &PhysSchema, owned: &Ownership
                 want.primary_key.join(", ")
             ));
         }
+        let have_indexes = with_autoindexes_named(&want.indexes, &have.indexes);
         for (ix, w) in &want.indexes {
-            match have.indexes.get(ix) {
+            match have_indexes.get(ix) {
                 None => out.push(format!("index `{ix}` on `{name}` is missing")),
                 Some(_) if owned.owns(K::Index, name, Some(ix)) => {}
                 Some(h) if h != w => out.push(format!(
@@ -508,7 +631,7 @@ pub fn compare_owned(expected: &PhysSchema, live: &PhysSchema, owned: &Ownership
                 Some(_) => {}
             }
         }
-        for ix in have.indexes.keys() {
+        for ix in have_indexes.keys() {
             if !want.indexes.contains_key(ix) && !owned.owns(K::Index, name, Some(ix)) {
                 out.push(format!("index `{ix}` on `{name}` is not in the models"));
             }
@@ -544,6 +667,27 @@ pub fn compare_owned(expected: &PhysSchema, live: &PhysSchema, owned: &Ownership
     for name in live.keys() {
         if !expected.contains_key(name) && !owned.owns(K::Table, name, None) {
             out.push(format!("table `{name}` is not in the models"));
+        }
+    }
+    out
+}
+
+/// The live indexes of one table with each SQLite `UNIQUE`-constraint index
+/// ([`SQLITE_AUTOINDEX`]) renamed to the expected unique index on the same columns that the
+/// database lacks by name (the two are the same constraint).
+fn with_autoindexes_named(
+    want: &BTreeMap<String, (Vec<String>, bool)>,
+    have: &BTreeMap<String, (Vec<String>, bool)>,
+) -> BTreeMap<String, (Vec<String>, bool)> {
+    let mut out = have.clone();
+    for (auto, definition) in have.iter().filter(|(n, _)| n.starts_with(SQLITE_AUTOINDEX)) {
+        let stands_for = want
+            .iter()
+            .find(|(name, w)| *w == definition && !out.contains_key(*name))
+            .map(|(name, _)| name.clone());
+        if let Some(name) = stands_for {
+            out.remove(auto);
+            out.insert(name, definition.clone());
         }
     }
     out

@@ -40,6 +40,8 @@ pub struct LiveIndex {
     pub method: Option<String>,
     /// The condition of a partial index.
     pub predicate: Option<String>,
+    /// Whether each key (in `columns`' order) is in descending order.
+    pub descending: Vec<bool>,
 }
 
 /// One table as the catalog reports it.
@@ -90,6 +92,7 @@ struct IndexRow {
     column: Option<String>,
     method: Option<String>,
     predicate: Option<String>,
+    descending: bool,
 }
 
 /// One row of [`Catalog::foreign_keys`].
@@ -155,13 +158,18 @@ pub async fn live<E: Executor>(db: &E, catalog: &Catalog) -> Result<LiveSchema> 
             column: Option::<String>::decode(r, 4)?,
             method: Option::<String>::decode(r, 5)?,
             predicate: Option::<String>::decode(r, 6)?,
+            descending: Option::<i64>::decode(r, 7)?.unwrap_or(0) != 0,
         })
     })
     .await?;
     for mut ix in consecutive(indexes, |a, b| a.table == b.table && a.name == b.name) {
         let first = ix.remove(0);
         let mut columns = vec![first.column];
-        columns.extend(ix.into_iter().map(|r| r.column));
+        let mut descending = vec![first.descending];
+        for r in ix {
+            columns.push(r.column);
+            descending.push(r.descending);
+        }
         tables
             .entry(first.table)
             .or_default()
@@ -172,6 +180,7 @@ pub async fn live<E: Executor>(db: &E, catalog: &Catalog) -> Result<LiveSchema> 
                 unique: first.unique,
                 method: first.method,
                 predicate: first.predicate,
+                descending,
             });
     }
 

@@ -84,8 +84,7 @@ pub struct Files {
     /// `data`.
     pub data: Vec<u8>,
     /// `doc`.
-    #[orm(collation = "utf8mb4_bin")]
-    pub doc: Option<String>,
+    pub doc: Option<serde_json::Value>,
     /// `ref`.
     #[orm(column = "ref")]
     pub ref_: Option<uuid::Uuid>,

@@ -28,7 +28,7 @@ pub struct Authors {
     #[orm(max_length = 100)]
     pub name: String,
     /// `email`.
-    #[orm(max_length = 120)]
+    #[orm(unique, max_length = 120)]
     pub email: String,
     /// `bio`.
     pub bio: Option<String>,
@@ -49,7 +49,7 @@ pub struct Categories {
     #[orm(primary_key, auto_increment)]
     pub id: i64,
     /// `name`.
-    #[orm(max_length = 40)]
+    #[orm(unique, max_length = 40)]
     pub name: String,
     /// `parent_id`.
     #[orm(belongs_to = Categories, on_delete = "set_null")]
@@ -109,7 +109,7 @@ pub struct Measurements {
 }
 /// A row of `memberships`.
 #[derive(Model, Debug, Clone, PartialEq)]
-#[orm(primary_key(author_id, tag_code))]
+#[orm(primary_key(author_id, tag_code), unique(tag_code, since))]
 pub struct Memberships {
     /// `author_id`.
     #[orm(belongs_to = Authors)]

@@ -20,7 +20,57 @@ pub fn read_statement(query: &SelectQuery, backend: Backend) -> Result<Compiled>
     match backend {
         Backend::Sql(dialect) => compile_select(query, dialect),
         Backend::MongoDb => mongo_statement(query),
+        Backend::DynamoDb => dynamo_statement(query),
     }
+}
+
+/// A DynamoDB read as a cache key: its request, expressions and placeholders (sorted, so
+/// that the same query always gives the same text).
+#[cfg(feature = "dynamodb")]
+fn dynamo_statement(query: &SelectQuery) -> Result<Compiled> {
+    use crate::dynamo::{ReadPolicy, read_plan};
+    let policy = ReadPolicy {
+        allow_scan: true,
+        consistent: query.read.consistent,
+    };
+    let plan = read_plan(query, policy)?;
+    let mut names: Vec<_> = plan.placeholders.names.iter().collect();
+    names.sort();
+    let mut values: Vec<_> = plan.placeholders.values.iter().collect();
+    values.sort_by(|a, b| a.0.cmp(b.0));
+    let kind = match &plan.kind {
+        crate::dynamo::ReadKind::Get { key } => {
+            let mut key: Vec<_> = key.iter().collect();
+            key.sort_by(|a, b| a.0.cmp(b.0));
+            format!("get {key:?}")
+        }
+        other => format!("{other:?}"),
+    };
+    let text = format!(
+        "DynamoDB select on `{}`: {kind} filter={:?} projection={:?} forward={} sort={:?} \
+         offset={} limit={:?} consistent={} count={} names={names:?} values={values:?}",
+        query.schema.table,
+        plan.filter,
+        plan.projection,
+        plan.forward,
+        plan.sort_in_memory,
+        plan.offset,
+        plan.limit,
+        plan.consistent,
+        matches!(query.projection, crate::query::ir::Projection::Count),
+    );
+    Ok(Compiled {
+        sql: format!("DynamoDB select on `{}`", query.schema.table),
+        values: vec![crate::value::Value::Text(text)],
+    })
+}
+
+#[cfg(not(feature = "dynamodb"))]
+fn dynamo_statement(_query: &SelectQuery) -> Result<Compiled> {
+    Err(crate::error::Error::Config(
+        "this build has no `dynamodb` backend; enable the `dynamodb` cargo feature of `orm`"
+            .to_owned(),
+    ))
 }
 
 #[cfg(feature = "mongodb")]

@@ -54,17 +54,15 @@ pub(crate) struct MongoPool {
 }
 
 impl MongoPool {
-    /// Connects to `url`; the database is the URL's path (`mongodb://host/db`), or
+    /// Connects with `options` (read from the URL, with TLS and credentials applied); the
+    /// database is the URL's path (`mongodb://host/db`), or
     /// [`DEFAULT_DATABASE`]. Checks that the server answers `ping`.
     pub(crate) async fn connect(
-        url: &str,
+        mut options: ClientOptions,
         max_connections: u32,
         min_connections: u32,
         acquire_timeout: std::time::Duration,
     ) -> Result<MongoPool> {
-        let mut options = ClientOptions::parse(url)
-            .await
-            .map_err(|e| from_mongo(e, None))?;
         options.max_pool_size = Some(max_connections);
         options.min_pool_size = Some(min_connections);
         options.server_selection_timeout = Some(acquire_timeout);
@@ -123,6 +121,7 @@ impl MongoPool {
                         IndexOptions::builder()
                             .name(plan.name.to_owned())
                             .unique(plan.unique)
+                            .partial_filter_expression(plan.partial_filter)
                             .build(),
                     )
                     .build()
@@ -248,14 +247,14 @@ fn find_stream<'a, T: Send + 'static>(
             None => {
                 let mut cursor = find.await.map_err(map)?;
                 while cursor.advance().await.map_err(map)? {
-                    let row = decode(&RowRef::Document(DocumentRow::new(cursor.current(), schema)))?;
+                    let row = decode_document(decode, DocumentRow::new(cursor.current(), schema))?;
                     yield row;
                 }
             }
             Some(session) => {
                 let mut cursor = find.session(&mut *session).await.map_err(map)?;
                 while cursor.advance(&mut *session).await.map_err(map)? {
-                    let row = decode(&RowRef::Document(DocumentRow::new(cursor.current(), schema)))?;
+                    let row = decode_document(decode, DocumentRow::new(cursor.current(), schema))?;
                     yield row;
                 }
             }
@@ -320,7 +319,7 @@ fn aggregate_stream<'a, T: Send + 'static>(
                 let mut cursor = aggregate.await.map_err(map)?;
                 while cursor.advance().await.map_err(map)? {
                     any = true;
-                    let row = decode(&RowRef::Document(shape.row(cursor.current())))?;
+                    let row = decode_document(decode, shape.row(cursor.current()))?;
                     yield row;
                 }
             }
@@ -328,7 +327,7 @@ fn aggregate_stream<'a, T: Send + 'static>(
                 let mut cursor = aggregate.session(&mut *session).await.map_err(map)?;
                 while cursor.advance(&mut *session).await.map_err(map)? {
                     any = true;
-                    let row = decode(&RowRef::Document(shape.row(cursor.current())))?;
+                    let row = decode_document(decode, shape.row(cursor.current()))?;
                     yield row;
                 }
             }
@@ -337,7 +336,7 @@ fn aggregate_stream<'a, T: Send + 'static>(
             // `$group` by `null` over no document: SQL's one row of COUNT 0 and NULLs.
             let raw = RawDocumentBuf::try_from(&empty)
                 .map_err(|e| Error::InvalidQuery(e.to_string()))?;
-            let row = decode(&RowRef::Document(DocumentRow::output(&raw)))?;
+            let row = decode_document(decode, DocumentRow::output(&raw))?;
             yield row;
         }
     })
@@ -570,6 +569,12 @@ pub(crate) async fn insert_returning<T>(
     };
     done.map_err(|e| from_mongo(e, Some(schema)))?;
     decode(&RowRef::Document(DocumentRow::new(&raw, schema)))
+}
+
+/// Decodes one document; the borrowed row ends here, so that a stream holds no `RowRef`
+/// (not `Send` with the SQLite driver's row in it) across its `yield`.
+fn decode_document<T>(decode: Decoder<T>, row: DocumentRow<'_>) -> Result<T> {
+    decode(&RowRef::Document(row))
 }
 
 /// Runs an insert (`insert_many`; nothing for no rows), update (`update_many`, matched count)

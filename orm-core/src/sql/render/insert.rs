@@ -1,12 +1,13 @@
 //! `INSERT`, with `ON CONFLICT`/`ON DUPLICATE KEY UPDATE` for upserts and `RETURNING` where
 //! the dialect has it.
 
-use sea_query::{Expr, Query};
+use sea_query::{Expr, Func, Query};
 
 use super::build;
 use super::projection::stored_column;
 use crate::error::Error;
 use crate::query::ir::{InsertQuery, OnConflict};
+use crate::sql::default::generated_sql;
 use crate::sql::{Compiled, Dialect, values};
 
 /// Writes an insert (an upsert with `on_conflict`).
@@ -24,9 +25,24 @@ pub(super) fn render(
         insert.or_default_values();
     } else {
         insert.columns(columns.iter().copied());
+        // A column the database generates (`default = now()`, `uuid()` on PostgreSQL) takes
+        // its default where the row leaves it unset (NULL): `COALESCE(?, now())`, one text for
+        // every row, so the statement's SQL does not depend on its values.
+        let generated: Vec<Option<&'static str>> = q
+            .schema
+            .insert_columns()
+            .map(|c| generated_sql(c.default.as_ref()?, c.ty, dialect))
+            .collect();
         for row in &q.rows {
+            let exprs = row.iter().zip(&generated).map(|(v, generated)| {
+                let value = Expr::val(values::to_sea(v.clone()));
+                match generated {
+                    Some(sql) => Func::coalesce([value, Expr::cust(*sql)]).into(),
+                    None => value,
+                }
+            });
             insert
-                .values(row.iter().cloned().map(|v| Expr::val(values::to_sea(v))))
+                .values(exprs)
                 .map_err(|e| Error::InvalidQuery(format!("insert into `{table}`: {e}")))?;
         }
     }

@@ -31,7 +31,10 @@ impl std::fmt::Display for ExpandError {
 }
 
 /// `text` with every `${NAME}` replaced by `lookup(NAME)` and `$$` by `$`.
-pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, ExpandError> {
+pub(crate) fn expand(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, ExpandError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -59,11 +62,6 @@ pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Str
     }
     out.push_str(rest);
     Ok(out)
-}
-
-/// `text` expanded from the process environment.
-pub fn expand_env(text: &str) -> Result<String, ExpandError> {
-    expand(text, |name| std::env::var(name).ok())
 }
 
 fn is_variable_name(name: &str) -> bool {

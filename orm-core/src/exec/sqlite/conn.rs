@@ -1,0 +1,399 @@
+//! One SQLite connection ([`SqliteConn`]) and how a statement runs on it.
+//!
+//! A statement runs **inline, on the calling task**: bind, step, decode each row straight from
+//! `sqlite3_column_*` into the generated decoder, no thread hand-off, no intermediate row.
+//! What that can block the runtime for is bounded by the statement's own work in SQLite,
+//! never by a lock: SQLite's busy handler is replaced by one that only notes that SQLite
+//! wants to wait ([`wants_to_wait`]); the statement then fails with `SQLITE_BUSY` at once, the
+//! task sleeps asynchronously and runs it again, until the busy timeout (5 s) has passed
+//! ([`Error::LockTimeout`](crate::Error::LockTimeout)). Where SQLite would not wait (waiting
+//! could only deadlock, or `BUSY_SNAPSHOT`), the error is returned at once, as SQLite's own
+//! handler would. A point lookup blocks for microseconds, a 10,000-row read for a few
+//! milliseconds; results too large to block for belong in [`fetch_stream`], which runs the
+//! statement on a blocking thread of the runtime and hands rows over in batches (one
+//! hand-off per batch, not per row).
+//!
+//! [`fetch_stream`]: crate::Executor::fetch_stream
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, Statement};
+use tokio::sync::{mpsc, oneshot};
+
+use super::bind::bind_all;
+use super::errors::{from_rusqlite, is_busy};
+use crate::error::{Error, Result};
+use crate::exec::sql_driver::SqlDriver;
+use crate::exec::{Decoder, ExecResult, RowRef, RowStream};
+use crate::sql::Compiled;
+
+/// Rows a stream's thread decodes before handing them over together.
+const STREAM_BATCH: usize = 128;
+
+thread_local! {
+    /// Set by [`wants_to_wait`] when SQLite asked to wait for a lock during the statement
+    /// this thread is running.
+    static WANTED_TO_WAIT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The connection's busy handler: records that SQLite would wait for the lock, and declines,
+/// so that the statement fails with `SQLITE_BUSY` and the task waits asynchronously.
+fn wants_to_wait(_attempts: i32) -> bool {
+    WANTED_TO_WAIT.with(|wanted| wanted.set(true));
+    false
+}
+
+/// Why one attempt at a statement failed: SQLite's error (maybe `BUSY`, worth another
+/// attempt) or the ORM's own (binding, decoding).
+pub(crate) enum Failure {
+    Sqlite(rusqlite::Error),
+    Orm(Error),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Failure::Sqlite(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Orm(e)
+    }
+}
+
+type Attempt<R> = std::result::Result<R, Failure>;
+
+/// What happens after a failed attempt.
+enum Next {
+    /// Wait this long and run the statement again.
+    Retry(Duration),
+    Fail(Error),
+}
+
+/// Tells, after attempt number `attempt` (from 0) failed with `failure`, whether to wait and
+/// try again: only when SQLite wanted to wait for a lock and the busy timeout is not over.
+fn after_failure(failure: Failure, attempt: u32, started: Instant, timeout: Duration) -> Next {
+    match failure {
+        Failure::Sqlite(e)
+            if is_busy(&e) && WANTED_TO_WAIT.with(Cell::get) && started.elapsed() < timeout =>
+        {
+            // 0.1 ms doubling up to 8 ms: a lock held for one short write is retried soon,
+            // a long one without spinning.
+            Next::Retry(Duration::from_micros(100 << attempt.min(7)))
+        }
+        Failure::Sqlite(e) => Next::Fail(from_rusqlite(e)),
+        Failure::Orm(e) => Next::Fail(e),
+    }
+}
+
+/// A SQLite connection. Its rusqlite [`Connection`] is away while a stream's blocking thread
+/// runs a statement on it, and comes back through `returning`.
+pub(crate) struct SqliteConn {
+    conn: Option<Connection>,
+    returning: Option<oneshot::Receiver<Connection>>,
+    busy_timeout: Duration,
+    opened: Instant,
+}
+
+impl SqliteConn {
+    /// Wraps a freshly opened connection, installing the async-friendly busy handler.
+    pub(crate) fn new(conn: Connection, busy_timeout: Duration) -> Result<Self> {
+        conn.busy_handler(Some(wants_to_wait))
+            .map_err(from_rusqlite)?;
+        Ok(SqliteConn {
+            conn: Some(conn),
+            returning: None,
+            busy_timeout,
+            opened: Instant::now(),
+        })
+    }
+
+    /// When the connection was opened.
+    pub(crate) fn opened(&self) -> Instant {
+        self.opened
+    }
+
+    /// The rusqlite connection, waiting for a stream's thread to give it back.
+    pub(crate) async fn connection(&mut self) -> Result<&mut Connection> {
+        if let Some(returning) = self.returning.take() {
+            match returning.await {
+                Ok(conn) => self.conn = Some(conn),
+                Err(_) => {
+                    return Err(Error::ConnectionLost {
+                        source: "the SQLite connection was lost: the thread streaming rows on \
+                                 it panicked; run the statement again (on another connection)"
+                            .into(),
+                    });
+                }
+            }
+        }
+        self.conn.as_mut().ok_or_else(|| Error::ConnectionLost {
+            source: "the SQLite connection was lost; run the statement again".into(),
+        })
+    }
+
+    /// The rusqlite connection if it is here (not away on a stream's thread).
+    pub(crate) fn present(&mut self) -> Option<&mut Connection> {
+        self.conn.as_mut()
+    }
+
+    /// Whether the connection can be handed out again (it was not lost with a thread).
+    pub(crate) fn is_usable(&self) -> bool {
+        self.conn.is_some() || self.returning.is_some()
+    }
+
+    /// Runs `attempt` on the connection, again after an asynchronous wait whenever SQLite
+    /// wanted to wait for a lock (see the module documentation).
+    async fn run<R>(
+        &mut self,
+        mut attempt: impl FnMut(&mut Connection) -> Attempt<R>,
+    ) -> Result<R> {
+        let started = Instant::now();
+        let timeout = self.busy_timeout;
+        let mut attempts = 0;
+        loop {
+            let conn = self.connection().await?;
+            WANTED_TO_WAIT.with(|wanted| wanted.set(false));
+            let failure = match attempt(conn) {
+                Ok(done) => return Ok(done),
+                Err(failure) => failure,
+            };
+            match after_failure(failure, attempts, started, timeout) {
+                Next::Retry(pause) => {
+                    tokio::time::sleep(pause).await;
+                    attempts += 1;
+                }
+                Next::Fail(error) => return Err(error),
+            }
+        }
+    }
+}
+
+/// `statement` prepared (from the connection's cache) with its values bound.
+fn prepare<'c>(
+    conn: &'c Connection,
+    statement: &Compiled,
+) -> Attempt<rusqlite::CachedStatement<'c>> {
+    let mut prepared = conn.prepare_cached(&statement.sql)?;
+    bind_all(&mut prepared, &statement.values)?;
+    Ok(prepared)
+}
+
+/// Steps through every row of `prepared`, decoding each as it arrives.
+fn decode_rows<T>(
+    prepared: &mut Statement<'_>,
+    decode: Decoder<T>,
+    mut each: impl FnMut(T),
+) -> Attempt<()> {
+    let mut rows = prepared.raw_query();
+    while let Some(row) = rows.next()? {
+        each(decode(&RowRef::Sqlite(row))?);
+    }
+    Ok(())
+}
+
+/// Runs a statement whose rows (if any) are not wanted, and reports what it changed.
+fn execute_prepared(conn: &Connection, prepared: &mut Statement<'_>) -> Attempt<ExecResult> {
+    let mut rows = prepared.raw_query();
+    while rows.next()?.is_some() {}
+    drop(rows);
+    let rows_affected = if prepared.readonly() {
+        0
+    } else {
+        conn.changes()
+    };
+    Ok(ExecResult {
+        rows_affected,
+        last_insert_id: Some(conn.last_insert_rowid()),
+    })
+}
+
+/// Runs SQL text of one or more statements without parameters.
+fn execute_text(conn: &Connection, sql: &str) -> Attempt<ExecResult> {
+    // rusqlite tells several statements apart by preparing the rest too, which fails when a
+    // later one names a table an earlier one creates (a migration's table rebuild): text with
+    // an inner `;` runs statement by statement (a `;` in a literal only costs the cache).
+    if sql.trim_end().trim_end_matches(';').contains(';') {
+        let before = conn.total_changes();
+        let ran = conn.execute_batch(sql);
+        // Not run again after BUSY: the statements before the busy one have run.
+        WANTED_TO_WAIT.with(|wanted| wanted.set(false));
+        ran?;
+        return Ok(ExecResult {
+            rows_affected: conn.total_changes() - before,
+            last_insert_id: None,
+        });
+    }
+    let mut prepared = conn.prepare_cached(sql)?;
+    let done = execute_prepared(conn, &mut prepared)?;
+    Ok(ExecResult {
+        last_insert_id: None,
+        ..done
+    })
+}
+
+/// Runs `statement` on `conn` on the current (blocking) thread, sending its decoded rows to
+/// `rows` in batches; waits for locks as [`SqliteConn::run`] does, by sleeping the thread.
+fn stream_rows<T>(
+    conn: &Connection,
+    statement: &Compiled,
+    decode: Decoder<T>,
+    rows: &mpsc::Sender<Result<Vec<T>>>,
+    timeout: Duration,
+) {
+    let started = Instant::now();
+    let mut attempts = 0;
+    loop {
+        WANTED_TO_WAIT.with(|wanted| wanted.set(false));
+        let mut sent_any = false;
+        let outcome = (|| -> Attempt<()> {
+            let mut prepared = prepare(conn, statement)?;
+            let mut query = prepared.raw_query();
+            let mut batch = Vec::with_capacity(STREAM_BATCH);
+            while let Some(row) = query.next()? {
+                batch.push(decode(&RowRef::Sqlite(row))?);
+                if batch.len() == STREAM_BATCH {
+                    sent_any = true;
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(STREAM_BATCH));
+                    if rows.blocking_send(Ok(full)).is_err() {
+                        // The stream was dropped: stop stepping, give the connection back.
+                        return Ok(());
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                // A dropped stream no longer wants them.
+                let _unwanted = rows.blocking_send(Ok(batch));
+            }
+            Ok(())
+        })();
+        let Err(failure) = outcome else { return };
+        match after_failure(failure, attempts, started, timeout) {
+            Next::Retry(pause) if !sent_any => {
+                std::thread::sleep(pause);
+                attempts += 1;
+            }
+            Next::Retry(_) => {
+                let _unwanted = rows.blocking_send(Err(Error::LockTimeout {
+                    source: "the SQLite database stayed locked in the middle of a stream".into(),
+                }));
+                return;
+            }
+            Next::Fail(error) => {
+                let _unwanted = rows.blocking_send(Err(error));
+                return;
+            }
+        }
+    }
+}
+
+impl SqlDriver for SqliteConn {
+    async fn fetch_all<T: Send>(
+        &mut self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        self.run(|conn| {
+            let mut prepared = prepare(conn, &statement)?;
+            let mut decoded = Vec::new();
+            decode_rows(&mut prepared, decode, |row| decoded.push(row))?;
+            Ok(decoded)
+        })
+        .await
+    }
+
+    async fn fetch_optional<T: Send>(
+        &mut self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> Result<Option<T>> {
+        self.run(|conn| {
+            let mut prepared = prepare(conn, &statement)?;
+            // A write with RETURNING finishes only when stepped to its end; a read stops at
+            // its first row.
+            let writes = !prepared.readonly();
+            let mut rows = prepared.raw_query();
+            let first = match rows.next()? {
+                Some(row) => Some(decode(&RowRef::Sqlite(row))?),
+                None => return Ok(None),
+            };
+            if writes {
+                while rows.next()?.is_some() {}
+            }
+            Ok(first)
+        })
+        .await
+    }
+
+    fn fetch_stream<T: Send + 'static>(
+        &mut self,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> RowStream<'_, T> {
+        Box::pin(async_stream::try_stream! {
+            self.connection().await?;
+            let conn = self.conn.take().expect("reclaimed above");
+            let (back, returning) = oneshot::channel();
+            self.returning = Some(returning);
+            let (sender, mut batches) = mpsc::channel(2);
+            let timeout = self.busy_timeout;
+            // The statement runs where blocking is allowed: a stream may be read slowly and
+            // long, which must not hold a runtime thread.
+            tokio::task::spawn_blocking(move || {
+                stream_rows(&conn, &statement, decode, &sender, timeout);
+                drop(sender);
+                // Whoever uses the connection next takes it back (or nobody: then it closes).
+                let _unclaimed = back.send(conn);
+            });
+            while let Some(batch) = batches.recv().await {
+                for row in batch? {
+                    yield row;
+                }
+            }
+        })
+    }
+
+    async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {
+        self.run(|conn| {
+            let mut prepared = prepare(conn, &statement)?;
+            execute_prepared(conn, &mut prepared)
+        })
+        .await
+    }
+
+    async fn execute_raw(&mut self, sql: &str) -> Result<ExecResult> {
+        self.run(|conn| execute_text(conn, sql)).await
+    }
+
+    async fn forget_statements(&mut self) -> Result<()> {
+        self.connection().await?.flush_prepared_statement_cache();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_statements_run_in_turn_on_one_connection() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('a'), ('b')")
+            .unwrap();
+        let rebuild = "CREATE TABLE t_new (id INTEGER PRIMARY KEY, v TEXT NOT NULL);\n\
+                       INSERT INTO t_new SELECT id, v FROM t;\n\
+                       DROP TABLE t;\n\
+                       ALTER TABLE t_new RENAME TO t";
+        let done = execute_text(&conn, rebuild).map_err(|f| match f {
+            Failure::Sqlite(e) => e.to_string(),
+            Failure::Orm(e) => e.to_string(),
+        });
+        assert_eq!(done.unwrap().rows_affected, 2);
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 2);
+    }
+}
