@@ -72,8 +72,10 @@ pub use plan::{Item, ReadKind, ReadPlan, ReadPolicy, key_attributes, read_plan};
 pub(crate) use value::time_formats;
 #[cfg(feature = "json")]
 pub use value::{attr_to_json, json_to_attr};
-pub use value::{compare_attrs, compare_numbers, to_attr};
-pub use write::{insert_items, key_of, not_exists, update_expression, write_condition};
+pub use value::{compare_attrs, compare_numbers, into_attr, to_attr};
+pub use write::{
+    insert_items, into_insert_items, key_of, not_exists, update_expression, write_condition,
+};
 
 /// The table holding the auto-increment counters: one item per table, `{name, seq}`.
 pub const COUNTERS_TABLE: &str = "__orm_counters";

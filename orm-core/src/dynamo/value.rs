@@ -65,6 +65,16 @@ pub fn to_attr(value: &Value) -> Result<Option<AttributeValue>> {
     }
 }
 
+/// [`to_attr`] of a value the caller no longer needs: text, bytes and JSON move into the
+/// attribute value instead of being copied (what an insert's items are built with).
+pub fn into_attr(value: Value) -> Result<Option<AttributeValue>> {
+    match value {
+        Value::Text(t) => Ok(Some(AttributeValue::S(t))),
+        Value::Bytes(b) => Ok(Some(AttributeValue::B(b.into()))),
+        other => to_attr(&other),
+    }
+}
+
 /// The fixed-width text forms of the `time` crate's values (the same as chrono's).
 #[cfg(feature = "time")]
 pub(crate) mod time_formats {

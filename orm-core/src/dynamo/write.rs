@@ -3,7 +3,7 @@
 use super::expr::{FilterCompiler, Placeholders, unsupported};
 use super::keys::table_key;
 use super::plan::Item;
-use super::value::to_attr;
+use super::value::into_attr;
 use crate::error::{Error, Result};
 use crate::query::ir::{Assignment, Condition, InsertQuery, UpdateQuery};
 use crate::schema::ModelSchema;
@@ -11,15 +11,21 @@ use crate::schema::ModelSchema;
 /// The items of an insert, one per row (NULL values left out). An auto-increment key left
 /// out of the rows is not in the items: the executor assigns it.
 pub fn insert_items(query: &InsertQuery) -> Result<Vec<Item>> {
-    let columns: Vec<_> = query.schema.insert_columns().collect();
+    into_insert_items(query.clone())
+}
+
+/// [`insert_items`] of an insert the caller no longer needs: its values move into the items
+/// (text and bytes are not copied).
+pub fn into_insert_items(query: InsertQuery) -> Result<Vec<Item>> {
+    let columns: Vec<&'static str> = query.schema.insert_columns().map(|c| c.name).collect();
     query
         .rows
-        .iter()
+        .into_iter()
         .map(|row| {
             let mut item = Item::with_capacity(row.len());
-            for (column, value) in columns.iter().zip(row) {
-                if let Some(attr) = to_attr(value)? {
-                    item.insert(column.name.to_owned(), attr);
+            for (name, value) in columns.iter().zip(row) {
+                if let Some(attr) = into_attr(value)? {
+                    item.insert((*name).to_owned(), attr);
                 }
             }
             Ok(item)

@@ -41,8 +41,8 @@ pub use row::ItemRow;
 use super::{Decoder, ExecResult, RowRef, RowStream};
 use crate::dynamo::{
     COUNTERS_TABLE, Item, MAX_BATCH_WRITE_ITEMS, MAX_TRANSACTION_ITEMS, Placeholders, ReadKind,
-    ReadPlan, ReadPolicy, UNIQUE_TABLE, compare_attrs, insert_items, key_of, key_type, not_exists,
-    read_plan, secondary_indexes, table_key, update_expression, write_condition,
+    ReadPlan, ReadPolicy, UNIQUE_TABLE, compare_attrs, into_insert_items, key_of, key_type,
+    not_exists, read_plan, secondary_indexes, table_key, update_expression, write_condition,
 };
 use crate::error::{Error, Result};
 use crate::query::ir::{
@@ -445,14 +445,24 @@ impl DynamoTx {
 
 /// Runs `writes` as one `TransactWriteItems`.
 async fn transact(client: &Client, writes: Vec<(TransactWriteItem, FailureMeans)>) -> Result<()> {
-    if writes.len() > MAX_TRANSACTION_ITEMS {
+    let (items, means): (Vec<_>, Vec<_>) = writes.into_iter().unzip();
+    transact_items(client, items, &means).await
+}
+
+/// Runs `items` as one `TransactWriteItems`; `means[i]` says what a failed condition of
+/// `items[i]` means.
+async fn transact_items(
+    client: &Client,
+    items: Vec<TransactWriteItem>,
+    means: &[FailureMeans],
+) -> Result<()> {
+    if items.len() > MAX_TRANSACTION_ITEMS {
         return Err(Error::InvalidQuery(format!(
             "a DynamoDB transaction holds at most {MAX_TRANSACTION_ITEMS} writes (unique-value \
              guards included), this one has {}; split the work into smaller transactions",
-            writes.len()
+            items.len()
         )));
     }
-    let (items, means): (Vec<_>, Vec<_>) = writes.into_iter().unzip();
     let sent = client
         .transact_write_items()
         .set_transact_items(Some(items))
@@ -533,8 +543,6 @@ async fn read_items(
     if wanted == Some(0) {
         return Ok(items);
     }
-    let names = plan.placeholders.names_or_none();
-    let values = plan.placeholders.values_or_none();
     match &plan.kind {
         ReadKind::Get { key } => {
             let got = client
@@ -543,61 +551,18 @@ async fn read_items(
                 .set_key(Some(key.clone()))
                 .consistent_read(plan.consistent)
                 .set_projection_expression(plan.projection.clone())
-                .set_expression_attribute_names(names)
+                .set_expression_attribute_names(plan.placeholders.names_or_none())
                 .send()
                 .await
                 .map_err(|e| from_sdk(e, table))?;
             items.extend(got.item);
         }
-        ReadKind::Query {
-            index,
-            key_condition,
-        } => {
-            let mut start = None;
-            loop {
-                let page = client
-                    .query()
-                    .table_name(table)
-                    .set_index_name(index.map(str::to_owned))
-                    .key_condition_expression(key_condition)
-                    .set_filter_expression(plan.filter.clone())
-                    .set_projection_expression(plan.projection.clone())
-                    .set_expression_attribute_names(names.clone())
-                    .set_expression_attribute_values(values.clone())
-                    .scan_index_forward(plan.forward)
-                    .consistent_read(plan.consistent)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk(e, table))?;
+        ReadKind::Query { .. } | ReadKind::Scan => {
+            for_each_page(client, table, plan, false, |page| {
                 items.extend(page.items.unwrap_or_default());
-                start = page.last_evaluated_key;
-                if start.is_none() || wanted.is_some_and(|w| items.len() as u64 >= w) {
-                    break;
-                }
-            }
-        }
-        ReadKind::Scan => {
-            let mut start = None;
-            loop {
-                let page = client
-                    .scan()
-                    .table_name(table)
-                    .set_filter_expression(plan.filter.clone())
-                    .set_projection_expression(plan.projection.clone())
-                    .set_expression_attribute_names(names.clone())
-                    .set_expression_attribute_values(values.clone())
-                    .consistent_read(plan.consistent)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk(e, table))?;
-                items.extend(page.items.unwrap_or_default());
-                start = page.last_evaluated_key;
-                if start.is_none() || wanted.is_some_and(|w| items.len() as u64 >= w) {
-                    break;
-                }
-            }
+                wanted.is_none_or(|w| (items.len() as u64) < w)
+            })
+            .await?;
         }
     }
     if plan.reads_all() {
@@ -609,6 +574,87 @@ async fn read_items(
         items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     }
     Ok(items)
+}
+
+/// One page of a `Query` or `Scan`.
+struct Page {
+    items: Option<Vec<Item>>,
+    /// The items matched on this page (`Select=COUNT`).
+    count: i32,
+}
+
+/// Reads the pages of `plan`'s `Query` or `Scan` in turn (`count`: `Select=COUNT`, no
+/// items), handing each to `take`, until the last page or until `take` returns `false`.
+async fn for_each_page(
+    client: &Client,
+    table: &'static str,
+    plan: &ReadPlan,
+    count: bool,
+    mut take: impl FnMut(Page) -> bool,
+) -> Result<()> {
+    let names = plan.placeholders.names_or_none();
+    let values = plan.placeholders.values_or_none();
+    let projection = plan.projection.as_ref().filter(|_| !count);
+    let select = count.then_some(Select::Count);
+    let mut start = None;
+    loop {
+        let page = match &plan.kind {
+            ReadKind::Query {
+                index,
+                key_condition,
+            } => {
+                let out = client
+                    .query()
+                    .table_name(table)
+                    .set_index_name(index.map(str::to_owned))
+                    .key_condition_expression(key_condition)
+                    .scan_index_forward(plan.forward)
+                    .set_filter_expression(plan.filter.clone())
+                    .set_projection_expression(projection.cloned())
+                    .set_expression_attribute_names(names.clone())
+                    .set_expression_attribute_values(values.clone())
+                    .consistent_read(plan.consistent)
+                    .set_select(select.clone())
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk(e, table))?;
+                start = out.last_evaluated_key;
+                Page {
+                    items: out.items,
+                    count: out.count,
+                }
+            }
+            ReadKind::Scan => {
+                let out = client
+                    .scan()
+                    .table_name(table)
+                    .set_filter_expression(plan.filter.clone())
+                    .set_projection_expression(projection.cloned())
+                    .set_expression_attribute_names(names.clone())
+                    .set_expression_attribute_values(values.clone())
+                    .consistent_read(plan.consistent)
+                    .set_select(select.clone())
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk(e, table))?;
+                start = out.last_evaluated_key;
+                Page {
+                    items: out.items,
+                    count: out.count,
+                }
+            }
+            ReadKind::Get { .. } => {
+                return Err(Error::InvalidQuery(format!(
+                    "internal error: a GetItem of `{table}` has no pages"
+                )));
+            }
+        };
+        if !take(page) || start.is_none() {
+            return Ok(());
+        }
+    }
 }
 
 /// Sorts items by `order` (NULL — an absent attribute — placed as each term asks).
@@ -717,61 +763,17 @@ pub(crate) async fn count(target: Target<'_>, query: SelectQuery) -> Result<u64>
     counted.order.clear();
     let plan = read_plan(&counted, target.pool.policy(&query))?;
     let client = &target.pool.client;
-    let names = plan.placeholders.names_or_none();
-    let values = plan.placeholders.values_or_none();
     let mut total: u64 = 0;
     match &plan.kind {
         ReadKind::Get { .. } => {
             total = read_items(client, schema, &plan).await?.len() as u64;
         }
-        ReadKind::Query {
-            index,
-            key_condition,
-        } => {
-            let mut start = None;
-            loop {
-                let page = client
-                    .query()
-                    .table_name(table)
-                    .set_index_name(index.map(str::to_owned))
-                    .key_condition_expression(key_condition)
-                    .set_filter_expression(plan.filter.clone())
-                    .set_expression_attribute_names(names.clone())
-                    .set_expression_attribute_values(values.clone())
-                    .consistent_read(plan.consistent)
-                    .select(Select::Count)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk(e, table))?;
+        ReadKind::Query { .. } | ReadKind::Scan => {
+            for_each_page(client, table, &plan, true, |page| {
                 total += u64::try_from(page.count).unwrap_or_default();
-                start = page.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
-        }
-        ReadKind::Scan => {
-            let mut start = None;
-            loop {
-                let page = client
-                    .scan()
-                    .table_name(table)
-                    .set_filter_expression(plan.filter.clone())
-                    .set_expression_attribute_names(names.clone())
-                    .set_expression_attribute_values(values.clone())
-                    .consistent_read(plan.consistent)
-                    .select(Select::Count)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk(e, table))?;
-                total += u64::try_from(page.count).unwrap_or_default();
-                start = page.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
+                true
+            })
+            .await?;
         }
     }
     let after_offset = total.saturating_sub(query.offset.unwrap_or(0));
@@ -806,9 +808,9 @@ async fn reserve_keys(client: &Client, schema: &'static ModelSchema, n: usize) -
 }
 
 /// The items of an insert, with keys from the counter for an auto-increment key.
-async fn items_of(client: &Client, query: &InsertQuery) -> Result<Vec<Item>> {
+async fn items_of(client: &Client, query: InsertQuery) -> Result<Vec<Item>> {
     let schema = query.schema;
-    let mut items = insert_items(query)?;
+    let mut items = into_insert_items(query)?;
     let Some(auto) = schema.auto_increment_column() else {
         return Ok(items);
     };
@@ -896,7 +898,6 @@ fn guard_delete(key: &str) -> Result<TransactWriteItem> {
         .build())
 }
 
-/// The writes of inserting `item`: a conditional put and a guard per unique value.
 /// The condition every insert into a table carries (`attribute_not_exists(#pk)`, its names),
 /// built once per statement rather than once per item.
 struct InsertCondition {
@@ -915,32 +916,40 @@ impl InsertCondition {
             constraint: primary_key_name(schema),
         })
     }
+
+    /// The conditional put of `item`.
+    fn put(&self, schema: &'static ModelSchema, item: Item) -> Result<Put> {
+        Put::builder()
+            .table_name(schema.table)
+            .set_item(Some(item))
+            .condition_expression(self.expression.clone())
+            .set_expression_attribute_names(self.names.clone())
+            .build()
+            .map_err(build_error)
+    }
 }
 
-fn insert_writes(
+/// Adds the writes of inserting `item` to `writes` (and what each one's failed condition
+/// means to `means`): a conditional put and a guard per unique value.
+fn push_insert_writes(
     schema: &'static ModelSchema,
     item: Item,
     condition: &InsertCondition,
-) -> Result<Vec<(TransactWriteItem, FailureMeans)>> {
+    writes: &mut Vec<TransactWriteItem>,
+    means: &mut Vec<FailureMeans>,
+) -> Result<()> {
     let guard_keys = guards(schema, &item);
-    let mut writes = vec![(
+    writes.push(
         TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(schema.table)
-                    .set_item(Some(item))
-                    .condition_expression(condition.expression.clone())
-                    .set_expression_attribute_names(condition.names.clone())
-                    .build()
-                    .map_err(build_error)?,
-            )
+            .put(condition.put(schema, item)?)
             .build(),
-        FailureMeans::Taken(condition.constraint),
-    )];
+    );
+    means.push(FailureMeans::Taken(condition.constraint));
     for (index, key) in guard_keys {
-        writes.push((guard_put(&key)?, FailureMeans::Taken(index)));
+        writes.push(guard_put(&key)?);
+        means.push(FailureMeans::Taken(index));
     }
-    Ok(writes)
+    Ok(())
 }
 
 fn primary_key_name(schema: &'static ModelSchema) -> &'static str {
@@ -957,34 +966,36 @@ fn primary_key_name(schema: &'static ModelSchema) -> &'static str {
 }
 
 /// Inserts `items`: buffered in a transaction; one conditional `PutItem` for a lone item
-/// without unique values; otherwise `TransactWriteItems` of up to 100 writes each.
+/// without unique values; otherwise `TransactWriteItems` of up to 100 writes each (an item
+/// and its guards always in the same one). The writes go straight into the request's list:
+/// no per-item list, no copy of the whole batch.
 async fn insert(target: Target<'_>, schema: &'static ModelSchema, items: Vec<Item>) -> Result<u64> {
     let n = items.len() as u64;
     let condition = InsertCondition::of(schema)?;
-    let mut writes = Vec::with_capacity(items.len());
-    for item in items {
-        writes.extend(insert_writes(schema, item, &condition)?);
-    }
+    let per_item = 1 + schema.indexes.iter().filter(|i| i.unique).count();
     if let Some(tx) = target.tx {
-        tx.extend(writes);
+        let (mut writes, mut means) = (Vec::new(), Vec::new());
+        for item in items {
+            push_insert_writes(schema, item, &condition, &mut writes, &mut means)?;
+        }
+        tx.extend(writes.into_iter().zip(means));
         return Ok(n);
     }
     let client = &target.pool.client;
-    if writes.len() == 1 {
-        let (write, _) = writes.pop().expect("one write");
-        let put = write.put.expect("an insert is a put");
+    if items.len() == 1 && per_item == 1 {
+        let item = items.into_iter().next().expect("one item");
         let sent = client
             .put_item()
-            .table_name(put.table_name)
-            .set_item(Some(put.item))
-            .set_condition_expression(put.condition_expression)
-            .set_expression_attribute_names(put.expression_attribute_names)
+            .table_name(schema.table)
+            .set_item(Some(item))
+            .condition_expression(condition.expression)
+            .set_expression_attribute_names(condition.names)
             .send()
             .await;
         return match sent {
             Ok(_) => Ok(n),
             Err(e) if errors::is_condition_failed(&e) => Err(Error::UniqueViolation {
-                constraint: Some(primary_key_name(schema).to_owned()),
+                constraint: Some(condition.constraint.to_owned()),
                 source: Box::new(errors::SdkErrorText(format!(
                     "an item of `{}` with this key exists",
                     schema.table
@@ -993,17 +1004,26 @@ async fn insert(target: Target<'_>, schema: &'static ModelSchema, items: Vec<Ite
             Err(e) => Err(from_sdk(e, schema.table)),
         };
     }
-    // Chunks never split an item from its guards.
-    let mut chunk: Vec<(TransactWriteItem, FailureMeans)> = Vec::new();
-    let per_item = 1 + schema.indexes.iter().filter(|i| i.unique).count();
-    for write in writes {
-        chunk.push(write);
-        if chunk.len() + per_item > MAX_TRANSACTION_ITEMS && chunk.len().is_multiple_of(per_item) {
-            transact(client, std::mem::take(&mut chunk)).await?;
+    // Whole items per request (one item with more guards than a request holds still goes
+    // alone, and `transact_items` explains the limit).
+    let chunk = (MAX_TRANSACTION_ITEMS / per_item).max(1) * per_item;
+    let capacity = items.len().saturating_mul(per_item).min(chunk);
+    let mut writes = Vec::with_capacity(capacity);
+    let mut means = Vec::with_capacity(capacity);
+    for item in items {
+        push_insert_writes(schema, item, &condition, &mut writes, &mut means)?;
+        if writes.len() + per_item > chunk {
+            transact_items(
+                client,
+                std::mem::replace(&mut writes, Vec::with_capacity(capacity)),
+                &means,
+            )
+            .await?;
+            means.clear();
         }
     }
-    if !chunk.is_empty() {
-        transact(client, chunk).await?;
+    if !writes.is_empty() {
+        transact_items(client, writes, &means).await?;
     }
     Ok(n)
 }
@@ -1016,7 +1036,7 @@ pub(crate) async fn insert_returning<T>(
 ) -> Result<T> {
     let schema = query.schema;
     crate::sql::fit::insert(&query, None)?;
-    let mut items = items_of(&target.pool.client, &query).await?;
+    let mut items = items_of(&target.pool.client, query).await?;
     let (Some(item), true) = (items.pop(), items.is_empty()) else {
         return Err(Error::InvalidQuery(format!(
             "insert into `{}` must have exactly one row to return it",
@@ -1364,7 +1384,7 @@ async fn upsert(target: Target<'_>, query: &UpsertQuery) -> Result<u64> {
             advice: "upsert on the primary key; check unique values with a query first",
         });
     }
-    let items = items_of(&target.pool.client, &query.insert).await?;
+    let items = items_of(&target.pool.client, query.insert.clone()).await?;
     let mut writes = Vec::new();
     for item in items {
         let item_key = key_of(schema, &item)?;
@@ -1425,11 +1445,12 @@ pub(crate) async fn execute(target: Target<'_>, statement: Statement) -> Result<
     crate::sql::fit::check(&statement, None)?;
     let rows_affected = match statement {
         Statement::Insert(query) => {
-            let items = items_of(&target.pool.client, &query).await?;
+            let schema = query.schema;
+            let items = items_of(&target.pool.client, query).await?;
             if items.is_empty() {
                 return Ok(ExecResult::default());
             }
-            insert(target, query.schema, items).await?
+            insert(target, schema, items).await?
         }
         Statement::Update(query) => update(target, &query).await?,
         Statement::Delete(query) => delete(target, &query).await?,

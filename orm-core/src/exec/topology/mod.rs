@@ -751,13 +751,23 @@ impl Topology {
 
     /// Where the next read runs: `Some(replica)` or `None` for the primary.
     async fn read_target(&self, tried: u64) -> Option<usize> {
+        match self.quick_read_target(tried) {
+            Ok(target) => target,
+            Err(token) => self.replayed_target(tried, &token).await,
+        }
+    }
+
+    /// [`Self::read_target`] without waiting: `Err(token)` when the task's read-your-writes
+    /// scope has a token (which may need the primary's position, or a replica's).
+    #[inline]
+    fn quick_read_target(&self, tried: u64) -> std::result::Result<Option<usize>, Arc<Token>> {
         let (force, token) = scope::lookup(self.id());
         if self.force_primary || force {
-            return None;
+            return Ok(None);
         }
         match token {
-            None => self.pick_replica(tried),
-            Some(token) => self.replayed_target(tried, &token).await,
+            None => Ok(self.pick_replica(tried)),
+            Some(token) => Err(token),
         }
     }
 
@@ -847,6 +857,11 @@ impl Topology {
 
     /// Runs a read on a replica (or the primary), again on another node when its node
     /// failed (the query is borrowed, so a retry costs nothing until it happens).
+    ///
+    /// One await holds the statement's future: the node is chosen without waiting unless a
+    /// read-your-writes scope or a primary search needs to (those, and the backoff, are boxed),
+    /// so this future is hardly larger than the statement's own and routing costs a read
+    /// little more than a plain [`Db`].
     async fn read<T: Send + 'static>(
         &self,
         query: &SelectQuery,
@@ -857,10 +872,39 @@ impl Topology {
         let mut tried = 0u64;
         let mut attempt = 1;
         loop {
-            let target = self.read_target(tried).await;
-            let outcome = match target {
-                Some(index) => self.run_on_replica(index, query, read).await,
-                None if self.inner.settings.attrs == SessionAttrs::StandbyOnly
+            let target = match self.quick_read_target(tried) {
+                Ok(target) => target,
+                Err(token) => Box::pin(self.replayed_target(tried, &token)).await,
+            };
+            // The node that runs it: the replica, or the primary (also for a replica whose
+            // breaker or pool turned it away).
+            let replica = target.filter(|&index| {
+                let node = &self.inner.nodes[index];
+                node.breaker.allow() && node.db().is_some()
+            });
+            let outcome = match replica {
+                Some(index) => {
+                    let node = &self.inner.nodes[index];
+                    let db = node.db_for_statement().expect("checked above");
+                    let outcome = if self.inner.settings.read_policy == ReadPolicy::LeastLatency {
+                        let started = Instant::now();
+                        let outcome = read.run(db, query).await;
+                        node.record_latency(started.elapsed());
+                        outcome
+                    } else {
+                        read.run(db, query).await
+                    };
+                    match &outcome {
+                        Err(e) if failure::node_failed(e) => {
+                            node.breaker.failure();
+                            node.set_role(Role::Unknown);
+                        }
+                        _ => node.breaker.success(),
+                    }
+                    outcome
+                }
+                None if target.is_none()
+                    && self.inner.settings.attrs == SessionAttrs::StandbyOnly
                     && !self.force_primary =>
                 {
                     Err(unavailable(
@@ -873,14 +917,24 @@ impl Topology {
                         },
                     ))
                 }
-                None => self.primary_read(query, read).await,
+                None => match self.primary_db_for_read().await {
+                    Err(e) => Err(e),
+                    Ok((index, db)) => match read.run(db, query).await {
+                        Err(e) if failure::node_failed(&e) => {
+                            self.inner.nodes[index].breaker.failure();
+                            self.search_in_background(index);
+                            Err(e)
+                        }
+                        outcome => outcome,
+                    },
+                },
             };
             match outcome {
                 Err(e) if attempt < attempts && failure::node_failed(&e) => {
                     if let Some(index) = target.filter(|&i| i < 64) {
                         tried |= 1 << index;
                     }
-                    tokio::time::sleep(policy.backoff(attempt)).await;
+                    Box::pin(tokio::time::sleep(policy.backoff(attempt))).await;
                     attempt += 1;
                 }
                 outcome => return outcome,
@@ -888,55 +942,12 @@ impl Topology {
         }
     }
 
-    async fn run_on_replica<T: Send + 'static>(
-        &self,
-        index: usize,
-        query: &SelectQuery,
-        read: Read<T>,
-    ) -> Result<Outcome<T>> {
-        let node = &self.inner.nodes[index];
-        if !node.breaker.allow() {
-            return self.primary_read(query, read).await;
-        }
-        let Some(db) = node.db_for_statement() else {
-            return self.primary_read(query, read).await;
-        };
-        let outcome = if self.inner.settings.read_policy == ReadPolicy::LeastLatency {
-            let started = Instant::now();
-            let outcome = read.run(db, query).await;
-            node.record_latency(started.elapsed());
-            outcome
-        } else {
-            read.run(db, query).await
-        };
-        match &outcome {
-            Err(e) if failure::node_failed(e) => {
-                node.breaker.failure();
-                node.set_role(Role::Unknown);
-            }
-            _ => node.breaker.success(),
-        }
-        outcome
-    }
-
-    /// A read on the primary: a failed node starts the search for a new one.
-    async fn primary_read<T: Send + 'static>(
-        &self,
-        query: &SelectQuery,
-        read: Read<T>,
-    ) -> Result<Outcome<T>> {
+    /// The primary's index and pool for a read (a statement counted on it).
+    async fn primary_db_for_read(&self) -> Result<(usize, &Db)> {
         let index = self.primary_index().await?;
-        let node = &self.inner.nodes[index];
-        let Some(db) = node.db_for_statement() else {
-            return Err(self.no_primary());
-        };
-        match read.run(db, query).await {
-            Err(e) if failure::node_failed(&e) => {
-                node.breaker.failure();
-                self.search_in_background(index);
-                Err(e)
-            }
-            outcome => outcome,
+        match self.inner.nodes[index].db_for_statement() {
+            Some(db) => Ok((index, db)),
+            None => Err(self.no_primary()),
         }
     }
 
@@ -946,7 +957,8 @@ impl Topology {
         if index != NO_PRIMARY {
             return Ok(index);
         }
-        self.rediscover(NO_PRIMARY).await
+        // Boxed: the search's future (probes of every node) stays out of every statement's.
+        Box::pin(self.rediscover(NO_PRIMARY)).await
     }
 
     /// Runs `op` on the primary; an idempotent handle runs it again on the new primary after
@@ -1135,7 +1147,8 @@ impl Executor for Topology {
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
         let outcome = if query.lock.is_some() {
-            self.write(Op::FetchAll(query, decode)).await
+            // Boxed: a write's future (every op, failover) stays out of the reads'.
+            Box::pin(self.write(Op::FetchAll(query, decode))).await
         } else {
             self.read(&query, Read::All(decode)).await
         };
@@ -1151,7 +1164,8 @@ impl Executor for Topology {
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
         let outcome = if query.lock.is_some() {
-            self.write(Op::FetchOptional(query, decode)).await
+            // Boxed: a write's future (every op, failover) stays out of the reads'.
+            Box::pin(self.write(Op::FetchOptional(query, decode))).await
         } else {
             self.read(&query, Read::Optional(decode)).await
         };
