@@ -67,6 +67,7 @@ use self::node::{Node, UNMEASURED};
 use self::scope::{Scope, Token};
 use self::url::SessionAttrs;
 use super::layer::{Begin, Finish, Op, Outcome};
+use super::sql_runner::{decode_count, fetch_all_ref, fetch_optional_ref};
 use super::{Backend, Db, Decoder, ExecResult, Executor, PoolOptions, RowStream};
 use super::{RetryPolicy, Transaction, TxOptions};
 use crate::error::{Error, Result};
@@ -414,38 +415,6 @@ fn copy_op<T>(op: &Op<T>) -> Op<T> {
         Op::FetchCompiled(statement, decode) => Op::FetchCompiled(statement.clone(), *decode),
         Op::ExecuteCompiled(statement) => Op::ExecuteCompiled(statement.clone()),
         read => copy_read(read).expect("every other op is a read"),
-    }
-}
-
-/// Which read a routed select is (the decoder it needs): run on a node with the query
-/// borrowed.
-enum Read<T> {
-    All(Decoder<T>),
-    Optional(Decoder<T>),
-    /// The query's projection is already `Count`.
-    Count,
-}
-
-impl<T> Clone for Read<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T> Copy for Read<T> {}
-
-impl<T: Send + 'static> Read<T> {
-    async fn run(self, db: &Db, query: &SelectQuery) -> Result<Outcome<T>> {
-        use super::sql_runner::{decode_count, fetch_all_ref, fetch_optional_ref};
-        match self {
-            Read::All(decode) => fetch_all_ref(db, query, decode).await.map(Outcome::Rows),
-            Read::Optional(decode) => fetch_optional_ref(db, query, decode)
-                .await
-                .map(Outcome::Row),
-            Read::Count => fetch_optional_ref(db, query, decode_count)
-                .await
-                .map(|n| Outcome::Count(n.unwrap_or(0))),
-        }
     }
 }
 
@@ -855,18 +824,19 @@ impl Topology {
         }
     }
 
-    /// Runs a read on a replica (or the primary), again on another node when its node
-    /// failed (the query is borrowed, so a retry costs nothing until it happens).
+    /// Runs a read (`run`, given the node's pool) on a replica or the primary, again on
+    /// another node when its node failed (`run` borrows the query, so a retry costs nothing
+    /// until it happens).
     ///
     /// One await holds the statement's future: the node is chosen without waiting unless a
     /// read-your-writes scope or a primary search needs to (those, and the backoff, are boxed),
     /// so this future is hardly larger than the statement's own and routing costs a read
     /// little more than a plain [`Db`].
-    async fn read<T: Send + 'static>(
-        &self,
-        query: &SelectQuery,
-        read: Read<T>,
-    ) -> Result<Outcome<T>> {
+    async fn read<'s, R, F, Fut>(&'s self, run: F) -> Result<R>
+    where
+        F: Fn(&'s Db) -> Fut,
+        Fut: Future<Output = Result<R>>,
+    {
         let policy = self.inner.settings.read_retry;
         let attempts = policy.max_attempts.max(1);
         let mut tried = 0u64;
@@ -888,11 +858,11 @@ impl Topology {
                     let db = node.db_for_statement().expect("checked above");
                     let outcome = if self.inner.settings.read_policy == ReadPolicy::LeastLatency {
                         let started = Instant::now();
-                        let outcome = read.run(db, query).await;
+                        let outcome = run(db).await;
                         node.record_latency(started.elapsed());
                         outcome
                     } else {
-                        read.run(db, query).await
+                        run(db).await
                     };
                     match &outcome {
                         Err(e) if failure::node_failed(e) => {
@@ -919,7 +889,7 @@ impl Topology {
                 }
                 None => match self.primary_db_for_read().await {
                     Err(e) => Err(e),
-                    Ok((index, db)) => match read.run(db, query).await {
+                    Ok((index, db)) => match run(db).await {
                         Err(e) if failure::node_failed(&e) => {
                             self.inner.nodes[index].breaker.failure();
                             self.search_in_background(index);
@@ -1146,16 +1116,15 @@ impl Executor for Topology {
         query: SelectQuery,
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
-        let outcome = if query.lock.is_some() {
+        if query.lock.is_some() {
             // Boxed: a write's future (every op, failover) stays out of the reads'.
-            Box::pin(self.write(Op::FetchAll(query, decode))).await
-        } else {
-            self.read(&query, Read::All(decode)).await
-        };
-        expect(outcome, |o| match o {
-            Outcome::Rows(rows) => Some(rows),
-            _ => None,
-        })
+            let outcome = Box::pin(self.write(Op::FetchAll(query, decode))).await;
+            return expect(outcome, |o| match o {
+                Outcome::Rows(rows) => Some(rows),
+                _ => None,
+            });
+        }
+        self.read(|db| fetch_all_ref(db, &query, decode)).await
     }
 
     async fn fetch_optional<T: Send + 'static>(
@@ -1163,16 +1132,15 @@ impl Executor for Topology {
         query: SelectQuery,
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
-        let outcome = if query.lock.is_some() {
+        if query.lock.is_some() {
             // Boxed: a write's future (every op, failover) stays out of the reads'.
-            Box::pin(self.write(Op::FetchOptional(query, decode))).await
-        } else {
-            self.read(&query, Read::Optional(decode)).await
-        };
-        expect(outcome, |o| match o {
-            Outcome::Row(row) => Some(row),
-            _ => None,
-        })
+            let outcome = Box::pin(self.write(Op::FetchOptional(query, decode))).await;
+            return expect(outcome, |o| match o {
+                Outcome::Row(row) => Some(row),
+                _ => None,
+            });
+        }
+        self.read(|db| fetch_optional_ref(db, &query, decode)).await
     }
 
     fn fetch_stream<T: Send + 'static>(
@@ -1195,11 +1163,10 @@ impl Executor for Topology {
 
     async fn count(&self, mut query: SelectQuery) -> Result<u64> {
         query.projection = crate::query::ir::Projection::Count;
-        let outcome = self.read(&query, Read::<()>::Count).await;
-        expect(outcome, |o| match o {
-            Outcome::Count(n) => Some(n),
-            _ => None,
-        })
+        let n = self
+            .read(|db| fetch_optional_ref(db, &query, decode_count))
+            .await?;
+        Ok(n.unwrap_or(0))
     }
 
     async fn insert_returning<T: Send + 'static>(
