@@ -51,9 +51,10 @@ pub use exec::{
 pub use model::Model;
 pub use query::ir::FrameBound;
 pub use query::{
-    BelongsTo, Column, DeleteMany, Explain, Filter, HasMany, HasManyWith, HasOne, Inner, Left,
-    OfJoined, OfModel, OnConflict, Order, Right, S0, S1, S2, S3, S4, S5, S6, S7, S8, Select,
-    UpdateMany, Window, case_when, count_all, dense_rank, rank, row_number,
+    BelongsTo, Column, DeleteMany, Explain, Filter, HasMany, HasManyThrough, HasManyThroughWith,
+    HasManyWith, HasOne, Inner, Left, OfJoined, OfModel, OnConflict, Order, Right, S0, S1, S2, S3,
+    S4, S5, S6, S7, S8, Select, UpdateMany, Window, case_when, count_all, dense_rank, rank,
+    row_number,
 };
 pub use raw::{FromRow, Raw, raw};
 pub use schema::{
@@ -72,10 +73,10 @@ pub use value::{
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {
     pub use crate::{
-        BelongsTo, Column, Db, Error, Executor, Explain, Filter, FromRow, HasMany, HasManyWith,
-        HasOne, Inner, IsolationLevel, Left, Model, OfJoined, OfModel, OnConflict, PoolOptions,
-        Result, RetryPolicy, Right, S0, S1, S2, S3, S4, S5, S6, S7, S8, Transaction, TxOptions,
-        Window, case_when, count_all, dense_rank, rank, row_number,
+        BelongsTo, Column, Db, Error, Executor, Explain, Filter, FromRow, HasMany, HasManyThrough,
+        HasManyWith, HasOne, Inner, IsolationLevel, Left, Model, OfJoined, OfModel, OnConflict,
+        PoolOptions, Result, RetryPolicy, Right, S0, S1, S2, S3, S4, S5, S6, S7, S8, Transaction,
+        TxOptions, Window, case_when, count_all, dense_rank, rank, row_number,
     };
 }
 
@@ -87,7 +88,9 @@ pub mod __private {
     pub use crate::model::Model;
     pub use crate::query::Filter;
     pub use crate::query::ir::Condition;
-    pub use crate::query::{BelongsTo, Column, HasMany, HasOne};
+    pub use crate::query::{
+        BelongsTo, BelongsToModel, Column, HasMany, HasManyThrough, HasOne, JoinModel,
+    };
     pub use crate::schema::{
         CheckSchema, ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexFunction,
         IndexKey, IndexMethod, IndexSchema, ModelSchema, ReferentialAction,

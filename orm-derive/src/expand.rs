@@ -5,12 +5,12 @@
 //! else by absolute path, so user code that shadows `Result`, `Vec` or `usize` still compiles.
 
 use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::DeriveInput;
 use syn::spanned::Spanned;
 
 use crate::ast::{Container, Field, Index};
-use crate::attr::DefaultLit;
+use crate::attr::{DefaultLit, RelationTarget, column_model};
 use crate::check;
 use crate::ctxt::Ctxt;
 use crate::fallback;
@@ -48,10 +48,12 @@ fn model(cont: &Container<'_>) -> TokenStream {
     let type_checks = type_checks(cont, &private);
     let ident = cont.ident;
     let relations = relation_accessors(cont, &private);
+    let join_impls = join_model_impls(cont, &private);
     quote! {
         const _: () = {
             #consts
             #relations
+            #join_impls
             #model_impl
             #type_checks
             #private::register_model!(#ident);
@@ -88,24 +90,46 @@ pub fn column_consts<'f, 'a: 'f>(
 }
 
 /// `impl User { pub fn posts() -> HasMany<User, Post> { ... } }` for `has_many`/`has_one`,
+/// `pub fn tags() -> HasManyThrough<Post, PostTag, Tag>` for `has_many(tags = through(..))`,
 /// and `pub fn author() -> BelongsTo<Post, User>` for each `belongs_to` field named `<x>_id`.
-fn relation_accessors(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+pub fn relation_accessors(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     let ident = cont.ident;
     let many = cont.attrs.has_many.iter().map(|rel| (rel, quote!(HasMany)));
     let one = cont.attrs.has_one.iter().map(|rel| (rel, quote!(HasOne)));
     let children = many.chain(one).map(|(rel, kind)| {
         let accessor = &rel.accessor;
-        let column = &rel.column;
-        let child = rel.child();
-        let doc = format!(
-            "The `{}` relation: rows of the child whose foreign key is this row's key.",
-            accessor
-        );
-        quote_spanned! {column.span()=>
-            #[doc = #doc]
-            pub fn #accessor() -> #private::#kind<#ident, #child> {
-                #private::assert_relation_key::<<#ident as #private::Model>::PrimaryKey, _, _>(#column);
-                #private::#kind::via_checked_elsewhere(#column)
+        match &rel.target {
+            RelationTarget::Column(column) => {
+                let child = column_model(column);
+                let doc = format!(
+                    "The `{accessor}` relation: rows of the child whose foreign key is this row's key."
+                );
+                quote_spanned! {column.span()=>
+                    #[doc = #doc]
+                    pub fn #accessor() -> #private::#kind<#ident, #child> {
+                        #private::assert_relation_key::<<#ident as #private::Model>::PrimaryKey, _, _>(#column);
+                        #private::#kind::via_checked_elsewhere(#column)
+                    }
+                }
+            }
+            RelationTarget::Through { join, target } => {
+                let doc = format!(
+                    "The `{accessor}` relation (many-to-many): the rows linked to this row by \
+                     rows of the join model `{}`.",
+                    join.to_token_stream()
+                );
+                let target = match target {
+                    Some(target) => quote!(#target),
+                    None => quote_spanned! {join.span()=>
+                        <#join as #private::JoinModel<#ident>>::Other
+                    },
+                };
+                quote_spanned! {join.span()=>
+                    #[doc = #doc]
+                    pub fn #accessor() -> #private::HasManyThrough<#ident, #join, #target> {
+                        #private::HasManyThrough::new()
+                    }
+                }
             }
         }
     });
@@ -127,6 +151,65 @@ fn relation_accessors(cont: &Container<'_>, private: &TokenStream) -> TokenStrea
             #(#children)*
             #(#parents)*
         }
+    }
+}
+
+/// What makes the model usable as the join model of a many-to-many relation: `BelongsToModel<P>`
+/// for each parent named by exactly one `belongs_to` field, and `JoinModel` both ways when
+/// there are exactly two `belongs_to` fields to two different models. Emitted for a failed
+/// derive too, so that a relation through this model reports nothing new.
+pub fn join_model_impls(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+    if !cont.original.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let ident = cont.ident;
+    // Each parent, spelled as the struct's own name for `Self`, with its fields' columns.
+    let mut parents: Vec<(String, TokenStream, Vec<String>)> = Vec::new();
+    let mut links = 0;
+    for field in cont.stored_fields() {
+        let Some(parent) = field.attrs.belongs_to.as_ref().map(|o| &o.value) else {
+            continue;
+        };
+        links += 1;
+        let parent = if refers_to_self(parent, ident) {
+            quote!(#ident)
+        } else {
+            quote!(#parent)
+        };
+        let key = parent.to_string();
+        match parents.iter_mut().find(|(k, ..)| *k == key) {
+            Some((.., columns)) => columns.push(field.column_name()),
+            None => parents.push((key, parent, vec![field.column_name()])),
+        }
+    }
+    let belongs = parents
+        .iter()
+        .filter(|(.., columns)| columns.len() == 1)
+        .map(|(_, parent, columns)| {
+            let column = &columns[0];
+            quote! {
+                #[automatically_derived]
+                impl #private::BelongsToModel<#parent> for #ident {
+                    const FOREIGN_KEY: &'static ::core::primitive::str = #column;
+                }
+            }
+        });
+    let join = match parents.as_slice() {
+        [(_, a, _), (_, b, _)] if links == 2 => quote! {
+            #[automatically_derived]
+            impl #private::JoinModel<#a> for #ident {
+                type Other = #b;
+            }
+            #[automatically_derived]
+            impl #private::JoinModel<#b> for #ident {
+                type Other = #a;
+            }
+        },
+        _ => TokenStream::new(),
+    };
+    quote! {
+        #(#belongs)*
+        #join
     }
 }
 

@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::ast::Container;
-use crate::expand::column_consts;
+use crate::expand::{column_consts, join_model_impls, relation_accessors};
 
 /// The errors, the column constants that can still be computed, and a `Model` impl whose
 /// methods are `unimplemented!()` (with the declared key type as `PrimaryKey`).
@@ -91,6 +91,16 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
     };
     let key_positions = (0..key_columns.len()).map(proc_macro2::Literal::usize_unsuffixed);
 
+    // The relation accessors and join-model impls, so that code using them (or a
+    // `through(ThisModel)` elsewhere) reports nothing new.
+    let relations = if generics.params.is_empty() {
+        let accessors = relation_accessors(cont, &private);
+        let joins = join_model_impls(cont, &private);
+        quote!(#accessors #joins)
+    } else {
+        TokenStream::new()
+    };
+
     let stub = quote!(::core::unimplemented!(
         "#[derive(Model)] failed; see the errors above"
     ));
@@ -99,6 +109,7 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
 
         const _: () = {
             #consts
+            #relations
 
             #[automatically_derived]
             impl #impl_generics #private::Model for #ident #ty_generics #where_clause {

@@ -263,7 +263,7 @@ impl<M: Model, R: Relation<M>> WithRelation<M, R> {
 
 /// Rows of `M` whose `column` is one of `keys` (NULLs and duplicates left out), one query per
 /// chunk of keys, ordered by `M`'s primary key.
-async fn fetch_in<M: Model, E: Executor>(
+pub(super) async fn fetch_in<M: Model, E: Executor>(
     db: &E,
     column: ColumnRef,
     keys: &[Value],
@@ -320,11 +320,11 @@ async fn fetch_in<M: Model, E: Executor>(
 
 /// The single-column primary key of a row (relations are only built for such keys: a
 /// composite key is a tuple, which `ReferencesKey` rejects at compile time).
-fn single_key<M: Model>(row: &M) -> Value {
+pub(super) fn single_key<M: Model>(row: &M) -> Value {
     M::primary_key_values(row.primary_key()).swap_remove(0)
 }
 
-fn position(schema: &crate::schema::ModelSchema, column: &str) -> usize {
+pub(super) fn position(schema: &crate::schema::ModelSchema, column: &str) -> usize {
     schema
         .columns
         .iter()
@@ -334,7 +334,7 @@ fn position(schema: &crate::schema::ModelSchema, column: &str) -> usize {
 
 /// A hashable form of a key value; integers of every width compare equal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
+pub(super) enum Key {
     Null,
     Bool(bool),
     Int(i64),
@@ -345,7 +345,7 @@ enum Key {
 }
 
 impl Key {
-    fn of(value: &Value) -> Key {
+    pub(super) fn of(value: &Value) -> Key {
         match value {
             Value::Null(_) => Key::Null,
             Value::Bool(b) => Key::Bool(*b),
