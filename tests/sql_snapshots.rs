@@ -210,6 +210,39 @@ struct Category {
     name: String,
 }
 
+/// Many-to-many: articles and labels through a join model with soft delete; labels are
+/// soft-deleted too.
+#[derive(Model, Debug, Clone)]
+#[orm(table = "articles", has_many(labels = through(ArticleLabel)))]
+struct Article {
+    #[orm(primary_key)]
+    id: i64,
+    title: String,
+}
+
+#[derive(Model, Debug, Clone)]
+#[orm(table = "labels", has_many(articles = through(ArticleLabel, Article)))]
+struct Label {
+    #[orm(primary_key)]
+    id: i64,
+    name: String,
+    #[orm(soft_delete)]
+    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Model, Debug, Clone)]
+#[orm(table = "article_labels")]
+struct ArticleLabel {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(belongs_to = Article)]
+    article_id: i64,
+    #[orm(belongs_to = Label)]
+    label_id: i64,
+    #[orm(soft_delete)]
+    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 fn user() -> User {
     User {
         id: 1,
@@ -960,6 +993,21 @@ fn subqueries() {
                 .filter(!User::posts().exists_where(edited))
                 .compile(d),
         )
+    });
+    check("exists_many_to_many", |d| {
+        render(
+            Article::query()
+                .filter(Article::labels().exists())
+                .compile(d),
+        )
+    });
+    check("exists_where_many_to_many", |d| {
+        let rust = Article::labels().exists_where(Label::NAME.eq("rust"));
+        render(Article::query().filter(rust).compile(d))
+    });
+    check("not_exists_where_many_to_many_reverse", |d| {
+        let titled = Label::articles().exists_where(Article::TITLE.like("%sql%"));
+        render(Label::query().filter(!titled).compile(d))
     });
     check("exists_same_table", |d| {
         let named = Category::children().exists_where(Category::NAME.eq("leaf"));

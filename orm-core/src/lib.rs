@@ -124,6 +124,7 @@ pub mod __private {
     /// Compile-time check that a `soft_delete` field is a nullable timestamp.
     pub const fn assert_soft_delete_field<T: crate::value::SoftDeleteField>() {}
     pub use crate::value::SoftDeleteField;
+    pub use crate::value::UnknownKey;
     pub use crate::value::generated::{
         Generator, fn_default, now_default, timestamp_default, uuid_default,
     };
@@ -153,6 +154,25 @@ pub mod __private {
     }
     /// Compile-time check that a `default` literal fits the field (error points at the literal).
     pub fn assert_default<T: FieldType, L: DefaultLiteral<T::Base>>(_literal: L) {}
+    /// [`assert_default`] for a UUID field (says `uuid()` instead).
+    pub fn assert_uuid_default<T: FieldType, L: crate::value::UuidDefaultLiteral<T::Base>>(_: L) {}
+    /// [`assert_default`] for a timestamp field (says `now()` instead).
+    pub fn assert_timestamp_default<
+        T: FieldType,
+        L: crate::value::TimestampDefaultLiteral<T::Base>,
+    >(
+        _: L,
+    ) {
+    }
+    /// [`assert_default`] for a JSON field (says JSON text).
+    pub fn assert_json_default<T: FieldType, L: crate::value::JsonDefaultLiteral<T::Base>>(_: L) {}
+    /// [`assert_default`] for a decimal field (says a number or digits).
+    pub fn assert_decimal_default<T: FieldType, L: crate::value::DecimalDefaultLiteral<T::Base>>(
+        _: L,
+    ) {
+    }
+    /// [`assert_default`] for a date field (says an ISO date).
+    pub fn assert_date_default<T: FieldType, L: crate::value::DateDefaultLiteral<T::Base>>(_: L) {}
 
     /// Compile-time check that a text `default` fits its column: JSON text for JSON, digits
     /// for a decimal, an ISO date for a date, one of an enum column's stored values.

@@ -118,16 +118,19 @@ pub fn relation_accessors(cont: &Container<'_>, private: &TokenStream) -> TokenS
                      rows of the join model `{}`.",
                     join.to_token_stream()
                 );
-                let target = match target {
-                    Some(target) => quote!(#target),
-                    None => quote_spanned! {join.span()=>
-                        <#join as #private::JoinModel<#ident>>::Other
-                    },
+                // Errors point at the join model (or the target) the user named.
+                let private = respan(private, join.span());
+                let (target, build) = match target {
+                    Some(target) => (quote!(#target), quote_spanned!(target.span()=> new)),
+                    None => (
+                        quote_spanned!(join.span()=> <#join as #private::JoinModel<#ident>>::Other),
+                        quote_spanned!(join.span()=> joined),
+                    ),
                 };
                 quote_spanned! {join.span()=>
                     #[doc = #doc]
                     pub fn #accessor() -> #private::HasManyThrough<#ident, #join, #target> {
-                        #private::HasManyThrough::new()
+                        #private::HasManyThrough::#build()
                     }
                 }
             }
@@ -195,16 +198,23 @@ pub fn join_model_impls(cont: &Container<'_>, private: &TokenStream) -> TokenStr
             }
         });
     let join = match parents.as_slice() {
-        [(_, a, _), (_, b, _)] if links == 2 => quote! {
+        [(_, a, a_columns), (_, b, b_columns)] if links == 2 => {
+            let (a_column, b_column) = (&a_columns[0], &b_columns[0]);
+            quote! {
             #[automatically_derived]
             impl #private::JoinModel<#a> for #ident {
                 type Other = #b;
+                const TO_SELF: &'static ::core::primitive::str = #a_column;
+                const TO_OTHER: &'static ::core::primitive::str = #b_column;
             }
             #[automatically_derived]
             impl #private::JoinModel<#b> for #ident {
                 type Other = #a;
+                const TO_SELF: &'static ::core::primitive::str = #b_column;
+                const TO_OTHER: &'static ::core::primitive::str = #a_column;
             }
-        },
+            }
+        }
         _ => TokenStream::new(),
     };
     quote! {
@@ -785,6 +795,43 @@ fn generated_value(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     }
 }
 
+/// The check of a literal `default` for a field of type `ty`: one that says what a UUID,
+/// timestamp, JSON, decimal or date field takes instead (recognised by the type's last path
+/// segment, inside an `Option`), else the generic one. All accept the same literals.
+fn default_assertion(ty: &syn::Type) -> proc_macro2::Ident {
+    let name = match last_segment(ty) {
+        Some(segment) if segment.ident == "Option" => match &segment.arguments {
+            syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+                Some(syn::GenericArgument::Type(inner)) => last_segment(inner),
+                _ => None,
+            },
+            _ => None,
+        },
+        other => other,
+    }
+    .map(|segment| segment.ident.to_string());
+    let assert = match name.as_deref() {
+        Some("Uuid") => "assert_uuid_default",
+        Some("DateTime" | "NaiveDateTime" | "OffsetDateTime" | "PrimitiveDateTime") => {
+            "assert_timestamp_default"
+        }
+        Some("Value" | "Json") => "assert_json_default",
+        Some("Decimal") => "assert_decimal_default",
+        Some("NaiveDate" | "Date") => "assert_date_default",
+        _ => "assert_default",
+    };
+    format_ident!("{assert}")
+}
+
+/// The last segment of a plain type path (`chrono::DateTime<Utc>` → `DateTime<Utc>`).
+fn last_segment(ty: &syn::Type) -> Option<&syn::PathSegment> {
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
+        syn::Type::Group(g) => last_segment(&g.elem),
+        _ => None,
+    }
+}
+
 /// Type-level checks, each spanned at the field's type (or at the `default` literal), inside a
 /// closure that is type-checked but never called.
 fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
@@ -823,8 +870,9 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
             let literal = &default.value.expr;
             // `now()`/`uuid()` are checked where the insert uses their generator.
             if !default.value.value.is_generated() {
+                let assert = default_assertion(ty);
                 checks.push(quote_spanned! {literal.span()=>
-                    #private::assert_default::<#ty, _>(#literal);
+                    #private::#assert::<#ty, _>(#literal);
                 });
             }
         }

@@ -50,6 +50,8 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
     let keys = cont.key_fields();
     let key_type = match keys.as_slice() {
         _ if !generics.params.is_empty() => quote!(()),
+        // No key (a reported error): a type every foreign key accepts.
+        [] => quote!(#private::UnknownKey),
         [single] => {
             let ty = single.ty;
             quote!(#ty)
@@ -63,10 +65,16 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
     // The table and its key columns, for the same reason: a child's foreign key reads the
     // parent's table and key column (their types are placeholders: nothing runs).
     let (table, key_columns) = if generics.params.is_empty() {
-        let columns: Vec<TokenStream> = keys
+        // Without a key (a reported error), a placeholder `id`, so that a child's foreign key
+        // still finds a key column to name.
+        let names: Vec<(String, String)> = if keys.is_empty() {
+            vec![("id".to_owned(), "id".to_owned())]
+        } else {
+            keys.iter().map(|f| (f.column_name(), f.name())).collect()
+        };
+        let columns: Vec<TokenStream> = names
             .iter()
-            .map(|f| {
-                let (name, field) = (f.column_name(), f.name());
+            .map(|(name, field)| {
                 quote! {
                     #private::ColumnSchema {
                         name: #name,

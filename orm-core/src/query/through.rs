@@ -33,7 +33,8 @@ pub trait BelongsToModel<P: Model>: Model {
 }
 
 /// A join model between `P` and one other model: `#[derive(Model)]` implements it, both ways,
-/// for a model with exactly two `belongs_to` fields to two different models.
+/// for a model with exactly two `belongs_to` fields to two different models (what
+/// `has_many(tags = through(PostTag))` reads).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a join model between `{P}` and exactly one other model",
     label = "`through({Self})` cannot tell which model it leads to",
@@ -43,6 +44,10 @@ pub trait BelongsToModel<P: Model>: Model {
 pub trait JoinModel<P: Model>: Model {
     /// The model on the other side of the join.
     type Other: Model;
+    /// The join model's column that holds `P`'s primary key.
+    const TO_SELF: &'static str;
+    /// The join model's column that holds [`Other`](JoinModel::Other)'s primary key.
+    const TO_OTHER: &'static str;
 }
 
 /// The rows of `T` linked to a `P` by rows of the join model `J` (many-to-many).
@@ -61,8 +66,22 @@ pub struct HasManyThroughWith<P, J, T, R> {
 }
 
 impl<P: Model, J: Model, T: Model> HasManyThrough<P, J, T> {
+    /// The relation through a join model with exactly two `belongs_to` fields, to `P` and to
+    /// `T` (what `has_many(tags = through(PostTag))` generates).
+    pub fn joined() -> Self
+    where
+        J: JoinModel<P, Other = T>,
+    {
+        HasManyThrough {
+            join_key: J::TO_SELF,
+            target_key: J::TO_OTHER,
+            _marker: PhantomData,
+        }
+    }
+
     /// The relation through the join model's `belongs_to` fields to `P` and to `T` (what
-    /// `has_many(tags = through(PostTag))` generates).
+    /// `has_many(tags = through(PostTag, Tag))` generates).
+    #[allow(clippy::new_without_default)]
     pub fn new() -> Self
     where
         J: BelongsToModel<P> + BelongsToModel<T>,
