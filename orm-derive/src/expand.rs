@@ -145,7 +145,7 @@ pub fn relation_accessors(cont: &Container<'_>, private: &TokenStream) -> TokenS
         Some(quote! {
             #[doc = #doc]
             pub fn #accessor() -> #private::BelongsTo<#ident, #parent> {
-                #private::BelongsTo::via(#ident::#column)
+                #private::BelongsTo::via_checked_elsewhere(#ident::#column)
             }
         })
     });

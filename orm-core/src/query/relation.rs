@@ -152,6 +152,16 @@ impl<C: Model, P: Model> BelongsTo<C, P> {
             _marker: PhantomData,
         }
     }
+
+    /// [`via`](BelongsTo::via) without the key-type check, for derived accessors: the derive
+    /// checks the `belongs_to` field's type at the field, once.
+    #[doc(hidden)]
+    pub fn via_checked_elsewhere<F: crate::value::FieldType>(foreign_key: Column<C, F>) -> Self {
+        BelongsTo {
+            foreign_key: foreign_key.name(),
+            _marker: PhantomData,
+        }
+    }
 }
 
 impl<P: Model, C: Model> Relation<P> for HasMany<P, C> {
