@@ -1597,8 +1597,9 @@ mod many_to_many {
     use std::sync::{Arc, Mutex};
 
     use orm::mock::{MockDatabase, MockResult};
+    use orm::mongo::bson::Document;
     use orm::prelude::*;
-    use orm::{Backend, Dialect};
+    use orm::{Backend, Dialect, Value};
 
     #[derive(Model, Debug, Clone)]
     #[orm(table = "articles", has_many(labels = through(ArticleLabel)))]
@@ -1639,11 +1640,16 @@ mod many_to_many {
             inner: &E,
             op: orm::exec::Op<T>,
         ) -> orm::Result<orm::exec::Outcome<T>> {
+            // A MongoDB read compiles to one value: the BSON command (collection and plan).
             let compiled = op.compile(Backend::MongoDb)?;
+            let [Value::Bytes(bytes)] = compiled.values.as_slice() else {
+                panic!("a MongoDB read is one BSON document: {compiled}");
+            };
+            let command = Document::from_reader(bytes.as_slice()).expect("BSON");
             self.0
                 .lock()
                 .expect("not poisoned")
-                .push(compiled.to_string());
+                .push(super::doc_text(&command));
             op.run(inner).await
         }
     }
