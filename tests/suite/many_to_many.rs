@@ -140,6 +140,9 @@ fn named(rows: &[(MmPost, Vec<MmTag>)]) -> Vec<(i64, Vec<&str>)> {
         .collect()
 }
 
+/// A tag's name with its category's, if any.
+type TagAndCategory<'a> = (&'a str, Option<&'a str>);
+
 fn ids(posts: &[MmPost]) -> Vec<i64> {
     posts.iter().map(|p| p.id).collect()
 }
@@ -182,7 +185,7 @@ crate::suite! {
             .all(&counting)
             .await?;
         assert_eq!(counting.take(), 1 + 3 + 2, "posts; join rows, tags, categories; join rows, tags");
-        let categories: Vec<(i64, Vec<(&str, Option<&str>)>)> = posts
+        let categories: Vec<(i64, Vec<TagAndCategory<'_>>)> = posts
             .iter()
             .map(|(p, (tags, _))| {
                 let tags = tags.iter().map(|(t, c)| (t.name.as_str(), c.as_ref().map(|c| c.name.as_str()))).collect();

@@ -50,13 +50,16 @@ pub trait JoinModel<P: Model>: Model {
     const TO_OTHER: &'static str;
 }
 
+/// The marker of [`HasManyThrough`]: the three models, owned by none of them.
+type Models<P, J, T> = PhantomData<fn() -> (P, J, T)>;
+
 /// The rows of `T` linked to a `P` by rows of the join model `J` (many-to-many).
 pub struct HasManyThrough<P, J, T> {
     /// `J`'s column that holds `P`'s key.
     join_key: &'static str,
     /// `J`'s column that holds `T`'s key.
     target_key: &'static str,
-    _marker: PhantomData<fn() -> (P, J, T)>,
+    _marker: Models<P, J, T>,
 }
 
 /// A [`HasManyThrough`] whose targets load a nested relation too.
