@@ -1592,6 +1592,9 @@ fn nesting_expressions_are_refused_by_name() {
 // Many-to-many: the finds eager loading sends (recorded by a layer over the mock driver, which
 // answers with scripted rows), as MongoDB receives them.
 
+#[path = "support/articles.rs"]
+mod articles;
+
 #[cfg(feature = "mock")]
 mod many_to_many {
     use std::sync::{Arc, Mutex};
@@ -1601,34 +1604,7 @@ mod many_to_many {
     use orm::prelude::*;
     use orm::{Backend, Dialect, Value};
 
-    #[derive(Model, Debug, Clone)]
-    #[orm(table = "articles", has_many(labels = through(ArticleLabel)))]
-    struct Article {
-        #[orm(primary_key)]
-        id: i64,
-        title: String,
-    }
-
-    #[derive(Model, Debug, Clone)]
-    #[orm(table = "labels")]
-    struct Label {
-        #[orm(primary_key)]
-        id: i64,
-        name: String,
-        #[orm(soft_delete)]
-        deleted_at: Option<chrono::DateTime<chrono::Utc>>,
-    }
-
-    #[derive(Model, Debug, Clone)]
-    #[orm(table = "article_labels")]
-    struct ArticleLabel {
-        #[orm(primary_key)]
-        id: i64,
-        #[orm(belongs_to = Article)]
-        article_id: i64,
-        #[orm(belongs_to = Label)]
-        label_id: i64,
-    }
+    use super::articles::{Article, ArticleLabel, Label};
 
     /// Keeps each operation's BSON form.
     #[derive(Clone, Default)]
@@ -1672,16 +1648,19 @@ mod many_to_many {
                     id: 10,
                     article_id: 1,
                     label_id: 7,
+                    deleted_at: None,
                 },
                 ArticleLabel {
                     id: 11,
                     article_id: 2,
                     label_id: 7,
+                    deleted_at: None,
                 },
                 ArticleLabel {
                     id: 12,
                     article_id: 2,
                     label_id: 8,
+                    deleted_at: None,
                 },
             ]))
             .append(MockResult::models([

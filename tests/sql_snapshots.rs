@@ -210,38 +210,9 @@ struct Category {
     name: String,
 }
 
-/// Many-to-many: articles and labels through a join model with soft delete; labels are
-/// soft-deleted too.
-#[derive(Model, Debug, Clone)]
-#[orm(table = "articles", has_many(labels = through(ArticleLabel)))]
-struct Article {
-    #[orm(primary_key)]
-    id: i64,
-    title: String,
-}
-
-#[derive(Model, Debug, Clone)]
-#[orm(table = "labels", has_many(articles = through(ArticleLabel, Article)))]
-struct Label {
-    #[orm(primary_key)]
-    id: i64,
-    name: String,
-    #[orm(soft_delete)]
-    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-#[derive(Model, Debug, Clone)]
-#[orm(table = "article_labels")]
-struct ArticleLabel {
-    #[orm(primary_key)]
-    id: i64,
-    #[orm(belongs_to = Article)]
-    article_id: i64,
-    #[orm(belongs_to = Label)]
-    label_id: i64,
-    #[orm(soft_delete)]
-    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
-}
+#[path = "support/articles.rs"]
+mod articles;
+use articles::{Article, Label};
 
 fn user() -> User {
     User {

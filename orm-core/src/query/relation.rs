@@ -177,14 +177,7 @@ impl<P: Model, C: Model, R: Relation<C>> Relation<P> for HasManyWith<P, C, R> {
 
     async fn load<E: Executor>(&self, db: &E, parents: &[P]) -> Result<Vec<Self::Loaded>> {
         let children = self.parent.children(db, parents).await?;
-        let sizes: Vec<usize> = children.iter().map(Vec::len).collect();
-        let flat: Vec<C> = children.into_iter().flatten().collect();
-        let nested = self.nested.load(db, &flat).await?;
-        let mut pairs = flat.into_iter().zip(nested);
-        Ok(sizes
-            .into_iter()
-            .map(|n| pairs.by_ref().take(n).collect::<Vec<_>>())
-            .collect())
+        load_nested(db, children, &self.nested).await
     }
 }
 
@@ -269,6 +262,23 @@ impl<M: Model, R: Relation<M>> WithRelation<M, R> {
         let [parent] = parents;
         Ok(loaded.into_iter().next().map(|l| (parent, l)))
     }
+}
+
+/// Loads `nested` for every row of every parent's `children` (one call over all of them) and
+/// pairs each row with what it loaded, keeping the grouping by parent.
+pub(super) async fn load_nested<C: Model, R: Relation<C>, E: Executor>(
+    db: &E,
+    children: Vec<Vec<C>>,
+    nested: &R,
+) -> Result<Vec<Vec<(C, R::Loaded)>>> {
+    let sizes: Vec<usize> = children.iter().map(Vec::len).collect();
+    let flat: Vec<C> = children.into_iter().flatten().collect();
+    let loaded = nested.load(db, &flat).await?;
+    let mut pairs = flat.into_iter().zip(loaded);
+    Ok(sizes
+        .into_iter()
+        .map(|n| pairs.by_ref().take(n).collect::<Vec<_>>())
+        .collect())
 }
 
 /// Rows of `M` whose `column` is one of `keys` (NULLs and duplicates left out), one query per

@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 
 use super::column::Column;
 use super::ir::ColumnRef;
-use super::relation::{Key, Relation, fetch_in, position, single_key};
+use super::relation::{Key, Relation, fetch_in, load_nested, position, single_key};
 use crate::error::Result;
 use crate::exec::Executor;
 use crate::model::Model;
@@ -204,13 +204,6 @@ impl<P: Model, J: Model, T: Model + Clone, R: Relation<T>> Relation<P>
 
     async fn load<E: Executor>(&self, db: &E, parents: &[P]) -> Result<Vec<Self::Loaded>> {
         let targets = self.parent.targets(db, parents).await?;
-        let sizes: Vec<usize> = targets.iter().map(Vec::len).collect();
-        let flat: Vec<T> = targets.into_iter().flatten().collect();
-        let nested = self.nested.load(db, &flat).await?;
-        let mut pairs = flat.into_iter().zip(nested);
-        Ok(sizes
-            .into_iter()
-            .map(|n| pairs.by_ref().take(n).collect::<Vec<_>>())
-            .collect())
+        load_nested(db, targets, &self.nested).await
     }
 }
