@@ -52,6 +52,13 @@ impl InMemoryStore {
         InMemoryStore::default()
     }
 
+    /// The audit rows `keep` accepts, oldest first.
+    fn audit_where(&self, keep: impl Fn(&PolicyAuditEntry) -> bool) -> Vec<PolicyAuditEntry> {
+        let mut rows: Vec<_> = self.with(|s| s.audit.iter().filter(|e| keep(e)).cloned().collect());
+        rows.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        rows
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let mut state = self
             .state
@@ -278,23 +285,11 @@ impl MemoryStore for InMemoryStore {
     }
 
     async fn audit_by_memory(&self, id: Uuid) -> orm::Result<Vec<PolicyAuditEntry>> {
-        Ok(self.with(|s| {
-            s.audit
-                .iter()
-                .filter(|e| e.memory_id == Some(id))
-                .cloned()
-                .collect()
-        }))
+        Ok(self.audit_where(|e| e.memory_id == Some(id)))
     }
 
     async fn audit_by_trace(&self, trace_id: &str) -> orm::Result<Vec<PolicyAuditEntry>> {
-        Ok(self.with(|s| {
-            s.audit
-                .iter()
-                .filter(|e| e.trace_id == trace_id)
-                .cloned()
-                .collect()
-        }))
+        Ok(self.audit_where(|e| e.trace_id == trace_id))
     }
 
     async fn retrieve_with_audit(
