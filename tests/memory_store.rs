@@ -577,6 +577,7 @@ async fn retrieve_with_audit_is_one_transaction(store: &impl MemoryStore) -> orm
 }
 
 crate::suite! {
+    #[needs_real_mongodb("nx-27017 matches no binary value in a filter, a UUID key included (not even with $eq)")]
     async fn memory_store_daos_read_back_what_was_written(db) {
         Box::pin(daos_read_back_what_was_written(&sql_store(db).await?)).await
     }
@@ -586,6 +587,7 @@ crate::suite! {
         Box::pin(confidence_is_checked(&sql_store(db).await?)).await
     }
 
+    #[needs_real_mongodb("nx-27017 matches no binary value in a filter, a UUID key included (not even with $eq)")]
     async fn memory_store_relationships_cascade_and_audit_rows_are_detached(db) {
         Box::pin(relationships_cascade_and_audit_rows_are_detached(&sql_store(db).await?)).await
     }
@@ -622,17 +624,17 @@ crate::suite! {
         Box::pin(context_cache_set_replaces(&sql_store(db).await?)).await
     }
 
-    #[needs_real_mongodb("nx-27017 stores a date written by $set as text")]
+    #[needs_real_mongodb("nx-27017 stores a date written by $set as text and matches no UUID")]
     async fn memory_store_stale_updates_conflict(db) {
         Box::pin(stale_updates_conflict(&sql_store(db).await?)).await
     }
 
-    #[needs_real_mongodb("nx-27017 stores a date written by $set as text")]
+    #[needs_real_mongodb("nx-27017 stores a date written by $set as text and matches no UUID")]
     async fn memory_store_retrieve_with_audit_is_one_transaction(db) {
         Box::pin(retrieve_with_audit_is_one_transaction(&sql_store(db).await?)).await
     }
 
-    #[needs_real_mongodb("nx-27017 stores a date written by $set as text")]
+    #[needs_real_mongodb("nx-27017 stores a date written by $set as text and matches no UUID")]
     async fn memory_store_cached_reads_are_served_and_invalidated_by_writes(db) {
         let store = sql_store(db).await?;
         let m = store.create(memory(Tier::Semantic, "cached", 0.5, 0)).await?;
