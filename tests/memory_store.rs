@@ -174,7 +174,11 @@ async fn pages_and_search(
     let literal = store
         .search(&search(Some("50% done_"), None, None, None))
         .await?;
-    assert_eq!(literal, [working.clone()], "% and _ are literal");
+    assert_eq!(
+        literal,
+        std::slice::from_ref(working),
+        "% and _ are literal"
+    );
     let in_range = store.search(&search(None, None, Some(1), Some(10))).await?;
     let mut expected = semantic[..4].to_vec();
     expected.insert(0, episode.clone());
@@ -202,13 +206,19 @@ async fn expiry_distribution_and_audit(
     episode: &MemoryObject,
     working: &MemoryObject,
 ) -> orm::Result<()> {
-    assert_eq!(store.find_expired(at(150), 10).await?, [episode.clone()]);
+    assert_eq!(
+        store.find_expired(at(150), 10).await?,
+        std::slice::from_ref(episode)
+    );
     assert_eq!(
         store.find_expired(at(300), 10).await?,
         [episode.clone(), working.clone()],
         "oldest retention first"
     );
-    assert_eq!(store.find_expired(at(300), 1).await?, [episode.clone()]);
+    assert_eq!(
+        store.find_expired(at(300), 1).await?,
+        std::slice::from_ref(episode)
+    );
     assert_eq!(store.find_expired(at(50), 10).await?, []);
 
     assert_eq!(
@@ -363,10 +373,11 @@ async fn relationships_cascade_and_audit_rows_are_detached(
         .record_audit(audit_row(c.id, "create", &context("trace-c")))
         .await?;
 
+    assert_eq!(store.relationships_of(a.id).await?, [ab, ab2, ba]);
     assert!(store.delete(a.id).await?);
     assert_eq!(
         store.relationships_of(b.id).await?,
-        [cb.clone()],
+        std::slice::from_ref(&cb),
         "a's edges, both ways, went"
     );
     assert_eq!(store.relationships_of(a.id).await?, []);
@@ -383,7 +394,6 @@ async fn relationships_cascade_and_audit_rows_are_detached(
     );
     assert_eq!(audit[1].memory_id, Some(c.id));
     assert_eq!(store.audit_by_memory(a.id).await?, []);
-    let _ = ba;
     Ok(())
 }
 
