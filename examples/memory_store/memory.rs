@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::models::{ContextCacheEntry, MemoryObject, MemoryRelationship, PolicyAuditEntry, Tier};
 use crate::store::{
     AuditContext, MemoryStore, Page, Search, Stats, audit_row, cache_row, confidence_out_of_range,
+    expiry,
 };
 
 #[derive(Default, Clone)]
@@ -341,8 +342,7 @@ impl MemoryStore for InMemoryStore {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> orm::Result<()> {
-        let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
-        let mut row = cache_row(key, value, now + ttl);
+        let mut row = cache_row(key, value, expiry(now, ttl));
         row.id = Uuid::now_v7();
         row.created_at = crate::memory::now();
         self.with(|s| match s.cache.get_mut(key) {

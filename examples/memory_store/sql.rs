@@ -12,7 +12,7 @@ use orm_cache::{Cache, CacheExt, CachedDb};
 use uuid::Uuid;
 
 use crate::models::{ContextCacheEntry, MemoryObject, MemoryRelationship, PolicyAuditEntry, Tier};
-use crate::store::{AuditContext, MemoryStore, Page, Search, Stats, audit_row, cache_row};
+use crate::store::{AuditContext, MemoryStore, Page, Search, Stats, audit_row, cache_row, expiry};
 
 /// How long a cached read is served (writes through the store invalidate it at once).
 pub const READ_TTL: Duration = Duration::from_secs(60);
@@ -281,8 +281,7 @@ impl MemoryStore for SqlStore {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> orm::Result<()> {
-        let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
-        let row = cache_row(key, value, now + ttl);
+        let row = cache_row(key, value, expiry(now, ttl));
         ContextCacheEntry::upsert_many(
             &self.db,
             &[row],

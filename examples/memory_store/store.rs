@@ -216,6 +216,14 @@ pub fn audit_row(memory_id: Uuid, action: &str, context: &AuditContext) -> Polic
     }
 }
 
+/// `ttl` after `now` (the end of time for a TTL beyond chrono's range).
+pub fn expiry(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(ttl)
+        .ok()
+        .and_then(|ttl| now.checked_add_signed(ttl))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// A context-cache row.
 pub fn cache_row(
     key: &str,
