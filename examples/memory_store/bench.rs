@@ -113,7 +113,7 @@ impl fmt::Display for Report {
         for m in &self.rows {
             writeln!(
                 f,
-                "| {} | {:.3} ms | {:.3} ms | < {} ms | {:.0}× |",
+                "| {} | {:.3} ms | {:.3} ms | < {} ms | {:.1}× |",
                 m.name,
                 m.p50.as_secs_f64() * 1e3,
                 m.p95.as_secs_f64() * 1e3,
