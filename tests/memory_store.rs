@@ -676,6 +676,29 @@ crate::suite! {
         assert_eq!(store.cache().stats().misses - before, 2, "invalidated by the update");
         Ok(())
     }
+
+    #[needs_real_mongodb("nx-27017 stores a date written by $set as text and matches no UUID")]
+    async fn memory_store_processes_sharing_redis_see_each_others_writes(db) {
+        // Two stores (two processes' worth of caches) with one Redis tier and prefix: an
+        // update through one is never read stale through the other.
+        let redis = std::env::var("ORM_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let config = Config {
+            redis_url: Some(redis),
+            cache_prefix: format!("memory-store-test:{}", Uuid::now_v7().simple()),
+            ..Config::for_url("unused")
+        };
+        app::migrate(db, &app::default_migrations_dir()).await?;
+        let cache = || app::build_cache(&config).map_err(|e| Error::Config(format!("cache: {e}")));
+        let (a, b) = (SqlStore::new(db.clone(), cache()?), SqlStore::new(db.clone(), cache()?));
+        let m = a.create(memory(Tier::Semantic, "shared", 0.5, 0)).await?;
+        assert_eq!(a.find_by_id(m.id).await?.as_ref(), Some(&m));
+        assert_eq!(b.find_by_id(m.id).await?.as_ref(), Some(&m));
+        assert_eq!(b.find_by_id(m.id).await?.as_ref(), Some(&m));
+        assert!(a.cache().stats().misses >= 1 && b.cache().stats().hits() >= 1, "b served from the cache");
+        let updated = b.update(MemoryObject { content: "changed by b".into(), ..m.clone() }).await?;
+        assert_eq!(a.find_by_id(m.id).await?, Some(updated), "a reads b's write, not its cached row");
+        Ok(())
+    }
 }
 
 #[tokio::test]
