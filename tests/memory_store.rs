@@ -770,6 +770,16 @@ async fn an_unreachable_database_falls_back_to_the_in_memory_store() {
 }
 
 #[test]
+fn the_fall_back_message_hides_the_password() {
+    assert_eq!(
+        app::redact("postgres://app:s3cret@db:5432/x"),
+        "postgres://app:***@db:5432/x"
+    );
+    assert_eq!(app::redact("postgres://app@db/x"), "postgres://app@db/x");
+    assert_eq!(app::redact("sqlite::memory:"), "sqlite::memory:");
+}
+
+#[test]
 fn committed_migrations_match_the_models() {
     // Generating again into a copy of the committed migrations writes nothing.
     let copy = tempfile::tempdir().unwrap();

@@ -180,9 +180,11 @@ pub async fn open(config: &Config) -> Result<Opened, Box<dyn std::error::Error +
 
 /// `url` without its password.
 pub fn redact(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, rest)), Some(_)) => {
-            let (auth, host) = rest.rsplit_once('@').unwrap_or(("", rest));
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((auth, host)) if auth.contains(':') => {
             let user = auth.split(':').next().unwrap_or("");
             format!("{scheme}://{user}:***@{host}")
         }
