@@ -137,7 +137,15 @@ async fn time<T>(f: impl Future<Output = orm::Result<T>>) -> orm::Result<(Durati
 
 /// Runs the benchmark on the empty database at `url` (its tables made by the migrations, as
 /// timed); `config` gives the migrations and the cache settings.
-pub async fn run_on(url: &str, config: &Config, sizes: &Sizes) -> orm::Result<Report> {
+///
+/// `unflushed_url`, when given, is the same database with `synchronous_commit = off`: create
+/// and update are measured again there, without the commit's wait for the disk.
+pub async fn run_on(
+    url: &str,
+    unflushed_url: Option<&str>,
+    config: &Config,
+    sizes: &Sizes,
+) -> orm::Result<Report> {
     let db = PoolOptions::new().max_connections(5).connect(url).await?;
     let (migrations, _) = time(migrate(&db, &config.migrations)).await?;
     let cache =
@@ -251,6 +259,28 @@ pub async fn run_on(url: &str, config: &Config, sizes: &Sizes) -> orm::Result<Re
         samples,
     ));
 
+    if let Some(unflushed) = unflushed_url {
+        let db = PoolOptions::new()
+            .max_connections(5)
+            .connect(unflushed)
+            .await?;
+        let store = SqlStore::new(
+            db.clone(),
+            build_cache(config).map_err(|e| orm::Error::Config(format!("the query cache: {e}")))?,
+        );
+        let (mut creates, mut updates) = (Vec::new(), Vec::new());
+        for i in 0..sizes.samples {
+            let m = MemoryObject::new(Tier::Working, format!("unflushed memory {i}"), 0.5);
+            let (took, mut m) = time(store.create(m)).await?;
+            creates.push(took);
+            m.confidence = 0.25;
+            updates.push(time(store.update(m)).await?.0);
+        }
+        out.push(Measured::of("create, commit not flushed", ms(50), creates));
+        out.push(Measured::of("update, commit not flushed", ms(25), updates));
+        db.close().await;
+    }
+
     let mut samples = Vec::new();
     if db.backend().dialect().is_some() {
         for _ in 0..sizes.samples {
@@ -288,7 +318,7 @@ pub async fn run(
 ) -> Result<Report, Box<dyn std::error::Error + Send + Sync>> {
     let url = &config.database_url;
     if !url.starts_with("postgres") {
-        return Ok(run_on(url, config, sizes).await?);
+        return Ok(run_on(url, None, config, sizes).await?);
     }
     let admin = PoolOptions::new().max_connections(1).connect(url).await?;
     let schema = format!("memory_store_bench_{}", std::process::id());
@@ -296,17 +326,18 @@ pub async fn run(
         .execute_raw(&format!("CREATE SCHEMA \"{schema}\""))
         .await?;
     let sep = if url.contains('?') { '&' } else { '?' };
-    let result = run_on(
-        &format!("{url}{sep}options=-c%20search_path%3D{schema}"),
-        config,
-        sizes,
-    )
-    .await;
+    let options = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let result = run_on(&options, Some(&unflushed(&options)), config, sizes).await;
     admin
         .execute_raw(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
         .await?;
     admin.close().await;
     Ok(result?)
+}
+
+/// A PostgreSQL URL whose `options` parameter is last: the same with `synchronous_commit = off`.
+pub fn unflushed(url_ending_in_options: &str) -> String {
+    format!("{url_ending_in_options}%20-c%20synchronous_commit%3Doff")
 }
 
 /// Writes a migration named `name` for whatever the models changed, for each SQL dialect,
