@@ -1587,3 +1587,107 @@ fn nesting_expressions_are_refused_by_name() {
         select(User::query().select(((User::AGE * 12).sum(),)).ir()),
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Many-to-many: the finds eager loading sends (recorded by a layer over the mock driver, which
+// answers with scripted rows), as MongoDB receives them.
+
+#[path = "support/articles.rs"]
+mod articles;
+
+#[cfg(feature = "mock")]
+mod many_to_many {
+    use std::sync::{Arc, Mutex};
+
+    use orm::mock::{MockDatabase, MockResult};
+    use orm::mongo::bson::Document;
+    use orm::prelude::*;
+    use orm::{Backend, Dialect, Value};
+
+    use super::articles::{Article, ArticleLabel, Label};
+
+    /// Keeps each operation's BSON form.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    impl orm::exec::Layer for Recorder {
+        async fn call<E: Executor, T: Send + 'static>(
+            &self,
+            inner: &E,
+            op: orm::exec::Op<T>,
+        ) -> orm::Result<orm::exec::Outcome<T>> {
+            // A MongoDB read compiles to one value: the BSON command (collection and plan).
+            let compiled = op.compile(Backend::MongoDb)?;
+            let [Value::Bytes(bytes)] = compiled.values.as_slice() else {
+                panic!("a MongoDB read is one BSON document: {compiled}");
+            };
+            let command = Document::from_reader(bytes.as_slice()).expect("BSON");
+            self.0
+                .lock()
+                .expect("not poisoned")
+                .push(super::doc_text(&command));
+            op.run(inner).await
+        }
+    }
+
+    #[tokio::test]
+    async fn many_to_many_eager_loading_finds() {
+        let mock = MockDatabase::new(Dialect::Sqlite)
+            .append(MockResult::models([
+                Article {
+                    id: 1,
+                    title: "a".into(),
+                },
+                Article {
+                    id: 2,
+                    title: "b".into(),
+                },
+            ]))
+            .append(MockResult::models([
+                ArticleLabel {
+                    id: 10,
+                    article_id: 1,
+                    label_id: 7,
+                    deleted_at: None,
+                },
+                ArticleLabel {
+                    id: 11,
+                    article_id: 2,
+                    label_id: 7,
+                    deleted_at: None,
+                },
+                ArticleLabel {
+                    id: 12,
+                    article_id: 2,
+                    label_id: 8,
+                    deleted_at: None,
+                },
+            ]))
+            .append(MockResult::models([
+                Label {
+                    id: 7,
+                    name: "rust".into(),
+                    deleted_at: None,
+                },
+                Label {
+                    id: 8,
+                    name: "sql".into(),
+                    deleted_at: None,
+                },
+            ]));
+        let recorder = Recorder::default();
+        let db = mock.db().layer(recorder.clone());
+        let loaded = Article::query()
+            .with(Article::labels())
+            .all(&db)
+            .await
+            .expect("scripted");
+        let labels: Vec<(i64, Vec<i64>)> = loaded
+            .iter()
+            .map(|(a, labels)| (a.id, labels.iter().map(|l| l.id).collect()))
+            .collect();
+        assert_eq!(labels, [(1, vec![7]), (2, vec![7, 8])]);
+        let statements = recorder.0.lock().expect("not poisoned").join("\n\n");
+        insta::assert_snapshot!("many_to_many_eager_loading@mongodb", statements);
+    }
+}

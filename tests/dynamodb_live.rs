@@ -496,3 +496,58 @@ async fn hostile_strings_are_only_values() {
         "no filter matched more than its value"
     );
 }
+
+/// Many-to-many: a post's tags through a join model.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "ddb_mm_posts", has_many(tags = through(DdbPostTag)))]
+struct DdbPost {
+    #[orm(primary_key)]
+    id: i64,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "ddb_mm_tags")]
+struct DdbTag {
+    #[orm(primary_key)]
+    id: i64,
+    name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "ddb_mm_post_tags")]
+struct DdbPostTag {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(belongs_to = DdbPost)]
+    post_id: i64,
+    #[orm(belongs_to = DdbTag)]
+    tag_id: i64,
+}
+
+/// A relation's `exists` is a subquery, which DynamoDB cannot run: refused by name when the
+/// read is planned (no server needed), for many-to-many as for the other relations.
+#[test]
+fn relation_exists_is_refused_as_a_subquery() {
+    let policy = orm::dynamo::ReadPolicy {
+        allow_scan: true,
+        consistent: false,
+    };
+    let many_to_many =
+        DdbPost::query().filter(DdbPost::tags().exists_where(DdbTag::NAME.eq("rust")));
+    let many_to_one =
+        DdbPostTag::query().filter(DdbPostTag::post().exists_where(DdbPost::ID.eq(1)));
+    for query in [many_to_many.ir().clone(), many_to_one.ir().clone()] {
+        let err = orm::dynamo::read_plan(&query, policy).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Unsupported {
+                    backend: "DynamoDB",
+                    construct: "a subquery",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+}

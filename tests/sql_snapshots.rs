@@ -210,6 +210,10 @@ struct Category {
     name: String,
 }
 
+#[path = "support/articles.rs"]
+mod articles;
+use articles::{Article, Label};
+
 fn user() -> User {
     User {
         id: 1,
@@ -960,6 +964,21 @@ fn subqueries() {
                 .filter(!User::posts().exists_where(edited))
                 .compile(d),
         )
+    });
+    check("exists_many_to_many", |d| {
+        render(
+            Article::query()
+                .filter(Article::labels().exists())
+                .compile(d),
+        )
+    });
+    check("exists_where_many_to_many", |d| {
+        let rust = Article::labels().exists_where(Label::NAME.eq("rust"));
+        render(Article::query().filter(rust).compile(d))
+    });
+    check("not_exists_where_many_to_many_reverse", |d| {
+        let titled = Label::articles().exists_where(Article::TITLE.like("%sql%"));
+        render(Label::query().filter(!titled).compile(d))
     });
     check("exists_same_table", |d| {
         let named = Category::children().exists_where(Category::NAME.eq("leaf"));

@@ -3,7 +3,7 @@
 //! A [`Backup`] reads the rows of chosen models (or every registered one) from any backend
 //! (SQLite, PostgreSQL, MySQL/MariaDB, MongoDB) through one consistent snapshot, streaming
 //! them into a portable archive: one part per table in a versioned, backend-neutral, exact
-//! encoding of the ORM's values ([`format`]), zstd-compressed, optionally encrypted with
+//! encoding of the ORM's values ([`format`](mod@format)), zstd-compressed, optionally encrypted with
 //! AES-256-GCM ([`keys`]), and a manifest ([`Manifest`]) holding the schema snapshot (the
 //! migration engine's), row counts, SHA-256 and row digests per part. A [`Restore`] writes an
 //! archive, or a chain of a full backup and its incrementals, into the same or another backend

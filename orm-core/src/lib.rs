@@ -51,9 +51,10 @@ pub use exec::{
 pub use model::Model;
 pub use query::ir::FrameBound;
 pub use query::{
-    BelongsTo, Column, DeleteMany, Explain, Filter, HasMany, HasManyWith, HasOne, Inner, Left,
-    OfJoined, OfModel, OnConflict, Order, Right, S0, S1, S2, S3, S4, S5, S6, S7, S8, Select,
-    UpdateMany, Window, case_when, count_all, dense_rank, rank, row_number,
+    BelongsTo, Column, DeleteMany, Explain, Filter, HasMany, HasManyThrough, HasManyThroughWith,
+    HasManyWith, HasOne, Inner, Left, OfJoined, OfModel, OnConflict, Order, Right, S0, S1, S2, S3,
+    S4, S5, S6, S7, S8, Select, UpdateMany, Window, case_when, count_all, dense_rank, rank,
+    row_number,
 };
 pub use raw::{FromRow, Raw, raw};
 pub use schema::{
@@ -72,10 +73,10 @@ pub use value::{
 /// Everything a user of the ORM usually needs in scope.
 pub mod prelude {
     pub use crate::{
-        BelongsTo, Column, Db, Error, Executor, Explain, Filter, FromRow, HasMany, HasManyWith,
-        HasOne, Inner, IsolationLevel, Left, Model, OfJoined, OfModel, OnConflict, PoolOptions,
-        Result, RetryPolicy, Right, S0, S1, S2, S3, S4, S5, S6, S7, S8, Transaction, TxOptions,
-        Window, case_when, count_all, dense_rank, rank, row_number,
+        BelongsTo, Column, Db, Error, Executor, Explain, Filter, FromRow, HasMany, HasManyThrough,
+        HasManyWith, HasOne, Inner, IsolationLevel, Left, Model, OfJoined, OfModel, OnConflict,
+        PoolOptions, Result, RetryPolicy, Right, S0, S1, S2, S3, S4, S5, S6, S7, S8, Transaction,
+        TxOptions, Window, case_when, count_all, dense_rank, rank, row_number,
     };
 }
 
@@ -87,7 +88,9 @@ pub mod __private {
     pub use crate::model::Model;
     pub use crate::query::Filter;
     pub use crate::query::ir::Condition;
-    pub use crate::query::{BelongsTo, Column, HasMany, HasOne};
+    pub use crate::query::{
+        BelongsTo, BelongsToModel, Column, HasMany, HasManyThrough, HasOne, JoinModel,
+    };
     pub use crate::schema::{
         CheckSchema, ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexFunction,
         IndexKey, IndexMethod, IndexSchema, ModelSchema, ReferentialAction,
@@ -121,6 +124,7 @@ pub mod __private {
     /// Compile-time check that a `soft_delete` field is a nullable timestamp.
     pub const fn assert_soft_delete_field<T: crate::value::SoftDeleteField>() {}
     pub use crate::value::SoftDeleteField;
+    pub use crate::value::UnknownKey;
     pub use crate::value::generated::{
         Generator, fn_default, now_default, timestamp_default, uuid_default,
     };
@@ -150,6 +154,25 @@ pub mod __private {
     }
     /// Compile-time check that a `default` literal fits the field (error points at the literal).
     pub fn assert_default<T: FieldType, L: DefaultLiteral<T::Base>>(_literal: L) {}
+    /// [`assert_default`] for a UUID field (says `uuid()` instead).
+    pub fn assert_uuid_default<T: FieldType, L: crate::value::UuidDefaultLiteral<T::Base>>(_: L) {}
+    /// [`assert_default`] for a timestamp field (says `now()` instead).
+    pub fn assert_timestamp_default<
+        T: FieldType,
+        L: crate::value::TimestampDefaultLiteral<T::Base>,
+    >(
+        _: L,
+    ) {
+    }
+    /// [`assert_default`] for a JSON field (says JSON text).
+    pub fn assert_json_default<T: FieldType, L: crate::value::JsonDefaultLiteral<T::Base>>(_: L) {}
+    /// [`assert_default`] for a decimal field (says a number or digits).
+    pub fn assert_decimal_default<T: FieldType, L: crate::value::DecimalDefaultLiteral<T::Base>>(
+        _: L,
+    ) {
+    }
+    /// [`assert_default`] for a date field (says an ISO date).
+    pub fn assert_date_default<T: FieldType, L: crate::value::DateDefaultLiteral<T::Base>>(_: L) {}
 
     /// Compile-time check that a text `default` fits its column: JSON text for JSON, digits
     /// for a decimal, an ISO date for a date, one of an enum column's stored values.

@@ -20,6 +20,11 @@ use crate::value::Value;
 /// [`insert_many`](Model::insert_many), [`update`](Model::update),
 /// [`update_many`](Model::update_many), [`delete`](Model::delete),
 /// [`delete_by_key`](Model::delete_by_key) and [`delete_many`](Model::delete_many).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a model",
+    label = "a model is expected here",
+    note = "a model is a struct with `#[derive(Model)]`"
+)]
 pub trait Model: Sized + Send + Sync + 'static {
     /// The primary key: the key field's type, or a tuple for a composite key.
     type PrimaryKey: Send + Sync;

@@ -5,12 +5,12 @@
 //! else by absolute path, so user code that shadows `Result`, `Vec` or `usize` still compiles.
 
 use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::DeriveInput;
 use syn::spanned::Spanned;
 
 use crate::ast::{Container, Field, Index};
-use crate::attr::DefaultLit;
+use crate::attr::{DefaultLit, RelationTarget, column_model};
 use crate::check;
 use crate::ctxt::Ctxt;
 use crate::fallback;
@@ -48,10 +48,12 @@ fn model(cont: &Container<'_>) -> TokenStream {
     let type_checks = type_checks(cont, &private);
     let ident = cont.ident;
     let relations = relation_accessors(cont, &private);
+    let join_impls = join_model_impls(cont, &private);
     quote! {
         const _: () = {
             #consts
             #relations
+            #join_impls
             #model_impl
             #type_checks
             #private::register_model!(#ident);
@@ -88,24 +90,49 @@ pub fn column_consts<'f, 'a: 'f>(
 }
 
 /// `impl User { pub fn posts() -> HasMany<User, Post> { ... } }` for `has_many`/`has_one`,
+/// `pub fn tags() -> HasManyThrough<Post, PostTag, Tag>` for `has_many(tags = through(..))`,
 /// and `pub fn author() -> BelongsTo<Post, User>` for each `belongs_to` field named `<x>_id`.
-fn relation_accessors(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+pub fn relation_accessors(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     let ident = cont.ident;
     let many = cont.attrs.has_many.iter().map(|rel| (rel, quote!(HasMany)));
     let one = cont.attrs.has_one.iter().map(|rel| (rel, quote!(HasOne)));
     let children = many.chain(one).map(|(rel, kind)| {
         let accessor = &rel.accessor;
-        let column = &rel.column;
-        let child = rel.child();
-        let doc = format!(
-            "The `{}` relation: rows of the child whose foreign key is this row's key.",
-            accessor
-        );
-        quote_spanned! {column.span()=>
-            #[doc = #doc]
-            pub fn #accessor() -> #private::#kind<#ident, #child> {
-                #private::assert_relation_key::<<#ident as #private::Model>::PrimaryKey, _, _>(#column);
-                #private::#kind::via_checked_elsewhere(#column)
+        match &rel.target {
+            RelationTarget::Column(column) => {
+                let child = column_model(column);
+                let doc = format!(
+                    "The `{accessor}` relation: rows of the child whose foreign key is this row's key."
+                );
+                quote_spanned! {column.span()=>
+                    #[doc = #doc]
+                    pub fn #accessor() -> #private::#kind<#ident, #child> {
+                        #private::assert_relation_key::<<#ident as #private::Model>::PrimaryKey, _, _>(#column);
+                        #private::#kind::via_checked_elsewhere(#column)
+                    }
+                }
+            }
+            RelationTarget::Through { join, target } => {
+                let doc = format!(
+                    "The `{accessor}` relation (many-to-many): the rows linked to this row by \
+                     rows of the join model `{}`.",
+                    join.to_token_stream()
+                );
+                // Errors point at the join model (or the target) the user named.
+                let private = respan(private, join.span());
+                let (target, build) = match target {
+                    Some(target) => (quote!(#target), quote_spanned!(target.span()=> new)),
+                    None => (
+                        quote_spanned!(join.span()=> <#join as #private::JoinModel<#ident>>::Other),
+                        quote_spanned!(join.span()=> joined),
+                    ),
+                };
+                quote_spanned! {join.span()=>
+                    #[doc = #doc]
+                    pub fn #accessor() -> #private::HasManyThrough<#ident, #join, #target> {
+                        #private::HasManyThrough::#build()
+                    }
+                }
             }
         }
     });
@@ -118,7 +145,7 @@ fn relation_accessors(cont: &Container<'_>, private: &TokenStream) -> TokenStrea
         Some(quote! {
             #[doc = #doc]
             pub fn #accessor() -> #private::BelongsTo<#ident, #parent> {
-                #private::BelongsTo::via(#ident::#column)
+                #private::BelongsTo::via_checked_elsewhere(#ident::#column)
             }
         })
     });
@@ -127,6 +154,72 @@ fn relation_accessors(cont: &Container<'_>, private: &TokenStream) -> TokenStrea
             #(#children)*
             #(#parents)*
         }
+    }
+}
+
+/// What makes the model usable as the join model of a many-to-many relation: `BelongsToModel<P>`
+/// for each parent named by exactly one `belongs_to` field, and `JoinModel` both ways when
+/// there are exactly two `belongs_to` fields to two different models. Emitted for a failed
+/// derive too, so that a relation through this model reports nothing new.
+pub fn join_model_impls(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+    if !cont.original.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let ident = cont.ident;
+    // Each parent, spelled as the struct's own name for `Self`, with its fields' columns.
+    let mut parents: Vec<(String, TokenStream, Vec<String>)> = Vec::new();
+    let mut links = 0;
+    for field in cont.stored_fields() {
+        let Some(parent) = field.attrs.belongs_to.as_ref().map(|o| &o.value) else {
+            continue;
+        };
+        links += 1;
+        let parent = if refers_to_self(parent, ident) {
+            quote!(#ident)
+        } else {
+            quote!(#parent)
+        };
+        let key = parent.to_string();
+        match parents.iter_mut().find(|(k, ..)| *k == key) {
+            Some((.., columns)) => columns.push(field.column_name()),
+            None => parents.push((key, parent, vec![field.column_name()])),
+        }
+    }
+    let belongs = parents
+        .iter()
+        .filter(|(.., columns)| columns.len() == 1)
+        .map(|(_, parent, columns)| {
+            let column = &columns[0];
+            quote! {
+                #[automatically_derived]
+                impl #private::BelongsToModel<#parent> for #ident {
+                    const FOREIGN_KEY: &'static ::core::primitive::str = #column;
+                }
+            }
+        });
+    let join = match parents.as_slice() {
+        [(_, a, a_columns), (_, b, b_columns)] if links == 2 => {
+            let (a_column, b_column) = (&a_columns[0], &b_columns[0]);
+            quote! {
+            #[automatically_derived]
+            impl #private::JoinModel<#a> for #ident {
+                type Other = #b;
+                const TO_SELF: &'static ::core::primitive::str = #a_column;
+                const TO_OTHER: &'static ::core::primitive::str = #b_column;
+            }
+            #[automatically_derived]
+            impl #private::JoinModel<#b> for #ident {
+                type Other = #a;
+                const TO_SELF: &'static ::core::primitive::str = #b_column;
+                const TO_OTHER: &'static ::core::primitive::str = #a_column;
+            }
+            }
+        }
+        _ => TokenStream::new(),
+    };
+    quote! {
+        #(#belongs)*
+        #join
     }
 }
 
@@ -702,6 +795,43 @@ fn generated_value(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     }
 }
 
+/// The check of a literal `default` for a field of type `ty`: one that says what a UUID,
+/// timestamp, JSON, decimal or date field takes instead (recognised by the type's last path
+/// segment, inside an `Option`), else the generic one. All accept the same literals.
+fn default_assertion(ty: &syn::Type) -> proc_macro2::Ident {
+    let name = match last_segment(ty) {
+        Some(segment) if segment.ident == "Option" => match &segment.arguments {
+            syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+                Some(syn::GenericArgument::Type(inner)) => last_segment(inner),
+                _ => None,
+            },
+            _ => None,
+        },
+        other => other,
+    }
+    .map(|segment| segment.ident.to_string());
+    let assert = match name.as_deref() {
+        Some("Uuid") => "assert_uuid_default",
+        Some("DateTime" | "NaiveDateTime" | "OffsetDateTime" | "PrimitiveDateTime") => {
+            "assert_timestamp_default"
+        }
+        Some("Value" | "Json") => "assert_json_default",
+        Some("Decimal") => "assert_decimal_default",
+        Some("NaiveDate" | "Date") => "assert_date_default",
+        _ => "assert_default",
+    };
+    format_ident!("{assert}")
+}
+
+/// The last segment of a plain type path (`chrono::DateTime<Utc>` → `DateTime<Utc>`).
+fn last_segment(ty: &syn::Type) -> Option<&syn::PathSegment> {
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
+        syn::Type::Group(g) => last_segment(&g.elem),
+        _ => None,
+    }
+}
+
 /// Type-level checks, each spanned at the field's type (or at the `default` literal), inside a
 /// closure that is type-checked but never called.
 fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
@@ -740,8 +870,9 @@ fn type_checks(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
             let literal = &default.value.expr;
             // `now()`/`uuid()` are checked where the insert uses their generator.
             if !default.value.value.is_generated() {
+                let assert = default_assertion(ty);
                 checks.push(quote_spanned! {literal.span()=>
-                    #private::assert_default::<#ty, _>(#literal);
+                    #private::#assert::<#ty, _>(#literal);
                 });
             }
         }

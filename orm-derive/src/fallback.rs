@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::ast::Container;
-use crate::expand::column_consts;
+use crate::expand::{column_consts, join_model_impls, relation_accessors};
 
 /// The errors, the column constants that can still be computed, and a `Model` impl whose
 /// methods are `unimplemented!()` (with the declared key type as `PrimaryKey`).
@@ -50,6 +50,8 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
     let keys = cont.key_fields();
     let key_type = match keys.as_slice() {
         _ if !generics.params.is_empty() => quote!(()),
+        // No key (a reported error): a type every foreign key accepts.
+        [] => quote!(#private::UnknownKey),
         [single] => {
             let ty = single.ty;
             quote!(#ty)
@@ -63,10 +65,16 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
     // The table and its key columns, for the same reason: a child's foreign key reads the
     // parent's table and key column (their types are placeholders: nothing runs).
     let (table, key_columns) = if generics.params.is_empty() {
-        let columns: Vec<TokenStream> = keys
+        // Without a key (a reported error), a placeholder `id`, so that a child's foreign key
+        // still finds a key column to name.
+        let names: Vec<(String, String)> = if keys.is_empty() {
+            vec![("id".to_owned(), "id".to_owned())]
+        } else {
+            keys.iter().map(|f| (f.column_name(), f.name())).collect()
+        };
+        let columns: Vec<TokenStream> = names
             .iter()
-            .map(|f| {
-                let (name, field) = (f.column_name(), f.name());
+            .map(|(name, field)| {
                 quote! {
                     #private::ColumnSchema {
                         name: #name,
@@ -91,6 +99,16 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
     };
     let key_positions = (0..key_columns.len()).map(proc_macro2::Literal::usize_unsuffixed);
 
+    // The relation accessors and join-model impls, so that code using them (or a
+    // `through(ThisModel)` elsewhere) reports nothing new.
+    let relations = if generics.params.is_empty() {
+        let accessors = relation_accessors(cont, &private);
+        let joins = join_model_impls(cont, &private);
+        quote!(#accessors #joins)
+    } else {
+        TokenStream::new()
+    };
+
     let stub = quote!(::core::unimplemented!(
         "#[derive(Model)] failed; see the errors above"
     ));
@@ -99,6 +117,7 @@ pub fn expand(cont: &Container<'_>, errors: syn::Error) -> TokenStream {
 
         const _: () = {
             #consts
+            #relations
 
             #[automatically_derived]
             impl #impl_generics #private::Model for #ident #ty_generics #where_clause {

@@ -433,3 +433,62 @@ fn generated_defaults_and_maintained_columns_expand_to_their_generators() {
         assert!(out.contains(expected), "missing `{expected}` in:\n{out}");
     }
 }
+
+#[test]
+fn a_join_model_points_at_each_side_once_and_at_the_other_side_both_ways() {
+    let out = expansion(parse_quote! {
+        struct PostTag {
+            #[orm(primary_key)] id: i64,
+            #[orm(belongs_to = Post)] post_id: i64,
+            #[orm(belongs_to = Tag)] tag_id: i64,
+        }
+    });
+    for fragment in [
+        "impl :: orm :: __private :: BelongsToModel < Post > for PostTag { const FOREIGN_KEY : & 'static :: core :: primitive :: str = \"post_id\" ; }",
+        "impl :: orm :: __private :: BelongsToModel < Tag > for PostTag { const FOREIGN_KEY : & 'static :: core :: primitive :: str = \"tag_id\" ; }",
+        "impl :: orm :: __private :: JoinModel < Post > for PostTag { type Other = Tag ; const TO_SELF : & 'static :: core :: primitive :: str = \"post_id\" ; const TO_OTHER : & 'static :: core :: primitive :: str = \"tag_id\" ; }",
+        "impl :: orm :: __private :: JoinModel < Tag > for PostTag { type Other = Post ; const TO_SELF : & 'static :: core :: primitive :: str = \"tag_id\" ; const TO_OTHER : & 'static :: core :: primitive :: str = \"post_id\" ; }",
+    ] {
+        assert!(out.contains(fragment), "missing {fragment:?} in {out}");
+    }
+}
+
+#[test]
+fn two_keys_to_one_parent_make_neither_a_belongs_to_model_nor_a_join_model() {
+    // A follow graph: two keys to `User`, so `through(Follow)` cannot pick one (the relation
+    // is built with `HasManyThrough::via`); the key to `Team` still identifies that side.
+    let out = expansion(parse_quote! {
+        struct Follow {
+            #[orm(primary_key)] id: i64,
+            #[orm(belongs_to = User)] follower_id: i64,
+            #[orm(belongs_to = Self)] parent_id: Option<i64>,
+            #[orm(belongs_to = User)] followed_id: i64,
+            #[orm(belongs_to = Team)] team_id: i64,
+        }
+    });
+    assert!(!out.contains("BelongsToModel < User >"), "{out}");
+    assert!(!out.contains("JoinModel"), "{out}");
+    assert!(out.contains("BelongsToModel < Team > for Follow"), "{out}");
+    assert!(
+        out.contains("BelongsToModel < Follow > for Follow"),
+        "`Self` is the struct: {out}"
+    );
+}
+
+#[test]
+fn through_is_refused_in_has_one_and_malformed_lists() {
+    assert_single_error(
+        parse_quote! {
+            #[orm(has_one(tag = through(PostTag)))]
+            struct Post { #[orm(primary_key)] id: i64 }
+        },
+        "`has_one` cannot go through a join model; a many-to-many relation is `has_many(tags = through(PostTag))`",
+    );
+    assert_error_contains(
+        parse_quote! {
+            #[orm(has_many(tags = through(PostTag, Tag, Topic)))]
+            struct Post { #[orm(primary_key)] id: i64 }
+        },
+        "`through(...)` names the join model",
+    );
+}

@@ -9,6 +9,7 @@
 
 mod checks;
 mod defaults;
+mod many_to_many;
 mod soft_delete;
 mod timestamps;
 mod versions;

@@ -84,6 +84,28 @@ fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// A CPU quota on one server's processes, in a cgroup (v1 `cpu` controller) of its own: it
+/// stands in for a host of the server's own where every server shares this machine's cores
+/// (a replica can then add capacity that the others do not take). On drop, the processes go
+/// back to the root group and the group is removed.
+pub struct CpuQuota {
+    dir: PathBuf,
+}
+
+const CPU_CGROUPS: &str = "/sys/fs/cgroup/cpu";
+
+impl Drop for CpuQuota {
+    fn drop(&mut self) {
+        if let Ok(procs) = std::fs::read_to_string(self.dir.join("cgroup.procs")) {
+            for pid in procs.lines() {
+                // A process that exited meanwhile has nothing to move.
+                let _ = std::fs::write(Path::new(CPU_CGROUPS).join("cgroup.procs"), pid);
+            }
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
 /// SIGKILL to `pids`, some of which may have exited already.
 fn kill_quietly(pids: &[u32]) {
     if pids.is_empty() {
@@ -497,6 +519,47 @@ impl PrivateServer {
 
     /// Crashes the server: SIGKILL to it and its children (PostgreSQL's backends), then waits
     /// until it is gone.
+    /// Limits the server, and every process it starts from now on (PostgreSQL forks a
+    /// backend per connection), to `percent` of one core until the quota is dropped.
+    /// Needs root and cgroup v1's `cpu` controller at /sys/fs/cgroup/cpu (this machine's).
+    pub fn limit_cpu(&self, percent: u32) -> CpuQuota {
+        let pid = self
+            .child
+            .lock()
+            .unwrap()
+            .as_ref()
+            .expect("limit_cpu on a running server")
+            .id();
+        let dir = Path::new(CPU_CGROUPS).join(format!("orm-test-{}", self.port));
+        let write = |file: &str, value: String| {
+            std::fs::write(dir.join(file), &value).unwrap_or_else(|e| {
+                panic!(
+                    "setting {file} = {value} in {}: {e} (a CPU quota needs root and cgroup v1's \
+                     cpu controller mounted at {CPU_CGROUPS})",
+                    dir.display()
+                )
+            })
+        };
+        if let Err(e) = std::fs::create_dir(&dir)
+            && e.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            panic!(
+                "creating the cgroup {}: {e} (a CPU quota needs root and cgroup v1's cpu \
+                 controller mounted at {CPU_CGROUPS})",
+                dir.display()
+            );
+        }
+        let quota = CpuQuota { dir: dir.clone() };
+        write("cpu.cfs_period_us", "100000".to_owned());
+        write("cpu.cfs_quota_us", (percent * 1000).to_string());
+        write("cgroup.procs", pid.to_string());
+        for child in children_of(pid) {
+            // A backend that exited meanwhile has nothing to move.
+            let _ = std::fs::write(dir.join("cgroup.procs"), child.to_string());
+        }
+        quota
+    }
+
     pub fn kill(&self) {
         self.signal("KILL");
     }

@@ -64,8 +64,17 @@ impl MemcachedStore {
         &self,
         op: impl AsyncFnOnce(&mut Client) -> Result<T, Error>,
     ) -> StoreResult<T> {
-        let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
-        let mut conn = self.connections[slot].lock().await;
+        // The first idle connection: at low concurrency every call reuses the same one (and so
+        // the same Memcached worker thread, still running: rotating over idle connections
+        // woke a sleeping server thread per call and doubled a hit's latency). Only when all
+        // are busy does a call queue, on the next connection in turn.
+        let mut conn = match self.connections.iter().find_map(|c| c.try_lock().ok()) {
+            Some(idle) => idle,
+            None => {
+                let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
+                self.connections[slot].lock().await
+            }
+        };
         if conn.as_ref().is_none_or(Client::is_closed) {
             let client = Client::new(format!("tcp://{}", self.address))
                 .await

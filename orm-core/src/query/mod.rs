@@ -15,6 +15,7 @@ pub mod keyset;
 mod relation;
 mod select;
 mod subquery;
+mod through;
 mod walk;
 mod window;
 mod write;
@@ -37,6 +38,7 @@ pub use join_select::{
 pub use relation::{BelongsTo, HasMany, HasManyWith, HasOne, Relation, WithRelation};
 pub use select::Select;
 pub use subquery::ComparableWith;
+pub use through::{BelongsToModel, HasManyThrough, HasManyThroughWith, JoinModel};
 pub use walk::{DEFAULT_MAX_DEPTH, Walk};
 pub use window::{Window, dense_rank, rank, row_number};
 pub use write::{ColumnPlus, DeleteMany, OnConflict, UpdateMany};

@@ -152,6 +152,16 @@ impl<C: Model, P: Model> BelongsTo<C, P> {
             _marker: PhantomData,
         }
     }
+
+    /// [`via`](BelongsTo::via) without the key-type check, for derived accessors: the derive
+    /// checks the `belongs_to` field's type at the field, once.
+    #[doc(hidden)]
+    pub fn via_checked_elsewhere<F: crate::value::FieldType>(foreign_key: Column<C, F>) -> Self {
+        BelongsTo {
+            foreign_key: foreign_key.name(),
+            _marker: PhantomData,
+        }
+    }
 }
 
 impl<P: Model, C: Model> Relation<P> for HasMany<P, C> {
@@ -167,14 +177,7 @@ impl<P: Model, C: Model, R: Relation<C>> Relation<P> for HasManyWith<P, C, R> {
 
     async fn load<E: Executor>(&self, db: &E, parents: &[P]) -> Result<Vec<Self::Loaded>> {
         let children = self.parent.children(db, parents).await?;
-        let sizes: Vec<usize> = children.iter().map(Vec::len).collect();
-        let flat: Vec<C> = children.into_iter().flatten().collect();
-        let nested = self.nested.load(db, &flat).await?;
-        let mut pairs = flat.into_iter().zip(nested);
-        Ok(sizes
-            .into_iter()
-            .map(|n| pairs.by_ref().take(n).collect::<Vec<_>>())
-            .collect())
+        load_nested(db, children, &self.nested).await
     }
 }
 
@@ -261,9 +264,26 @@ impl<M: Model, R: Relation<M>> WithRelation<M, R> {
     }
 }
 
+/// Loads `nested` for every row of every parent's `children` (one call over all of them) and
+/// pairs each row with what it loaded, keeping the grouping by parent.
+pub(super) async fn load_nested<C: Model, R: Relation<C>, E: Executor>(
+    db: &E,
+    children: Vec<Vec<C>>,
+    nested: &R,
+) -> Result<Vec<Vec<(C, R::Loaded)>>> {
+    let sizes: Vec<usize> = children.iter().map(Vec::len).collect();
+    let flat: Vec<C> = children.into_iter().flatten().collect();
+    let loaded = nested.load(db, &flat).await?;
+    let mut pairs = flat.into_iter().zip(loaded);
+    Ok(sizes
+        .into_iter()
+        .map(|n| pairs.by_ref().take(n).collect::<Vec<_>>())
+        .collect())
+}
+
 /// Rows of `M` whose `column` is one of `keys` (NULLs and duplicates left out), one query per
 /// chunk of keys, ordered by `M`'s primary key.
-async fn fetch_in<M: Model, E: Executor>(
+pub(super) async fn fetch_in<M: Model, E: Executor>(
     db: &E,
     column: ColumnRef,
     keys: &[Value],
@@ -320,11 +340,11 @@ async fn fetch_in<M: Model, E: Executor>(
 
 /// The single-column primary key of a row (relations are only built for such keys: a
 /// composite key is a tuple, which `ReferencesKey` rejects at compile time).
-fn single_key<M: Model>(row: &M) -> Value {
+pub(super) fn single_key<M: Model>(row: &M) -> Value {
     M::primary_key_values(row.primary_key()).swap_remove(0)
 }
 
-fn position(schema: &crate::schema::ModelSchema, column: &str) -> usize {
+pub(super) fn position(schema: &crate::schema::ModelSchema, column: &str) -> usize {
     schema
         .columns
         .iter()
@@ -334,7 +354,7 @@ fn position(schema: &crate::schema::ModelSchema, column: &str) -> usize {
 
 /// A hashable form of a key value; integers of every width compare equal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
+pub(super) enum Key {
     Null,
     Bool(bool),
     Int(i64),
@@ -345,7 +365,7 @@ enum Key {
 }
 
 impl Key {
-    fn of(value: &Value) -> Key {
+    pub(super) fn of(value: &Value) -> Key {
         match value {
             Value::Null(_) => Key::Null,
             Value::Bool(b) => Key::Bool(*b),

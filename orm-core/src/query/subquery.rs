@@ -10,6 +10,7 @@ use super::column::{Column, Filter};
 use super::ir::{ColumnRef, Condition, Projection};
 use super::relation::{BelongsTo, HasMany, HasOne};
 use super::select::Select;
+use super::through::HasManyThrough;
 use crate::model::{Model, select_query};
 use crate::value::{FieldType, SqlType};
 
@@ -121,6 +122,26 @@ impl<C: Model, P: Model> BelongsTo<C, P> {
     /// A row with a NULL foreign key has no parent and never matches.
     pub fn exists_where(&self, filter: Filter<P>) -> Filter<C> {
         exists::<C, P>(Some(filter), key_column::<P>(), self.foreign_key())
+    }
+}
+
+impl<P: Model, J: Model, T: Model> HasManyThrough<P, J, T> {
+    /// The parents linked to at least one live target: `Post::tags().exists()` (negate with
+    /// `!` for the parents with none). Nested `EXISTS`: a join row of the parent whose target
+    /// row exists.
+    pub fn exists(&self) -> Filter<P> {
+        self.linked(None)
+    }
+
+    /// The parents linked to at least one target matching `filter`:
+    /// `Post::tags().exists_where(Tag::NAME.eq("rust"))`.
+    pub fn exists_where(&self, filter: Filter<T>) -> Filter<P> {
+        self.linked(Some(filter))
+    }
+
+    fn linked(&self, filter: Option<Filter<T>>) -> Filter<P> {
+        let target = exists::<J, T>(filter, key_column::<T>(), self.target_key());
+        exists::<P, J>(Some(target), self.join_key(), key_column::<P>())
     }
 }
 

@@ -437,6 +437,13 @@ pub trait ReferencesKey<K>: FieldType {}
 impl<T: SqlType> ReferencesKey<T> for T {}
 impl<T: SqlType> ReferencesKey<T> for Option<T> {}
 
+/// The primary-key type of a model whose `#[derive(Model)]` failed before its key was known:
+/// every field may hold it, so that the models referring to the failed one report nothing
+/// beyond the derive's own errors. Never a value.
+#[doc(hidden)]
+pub enum UnknownKey {}
+impl<T: FieldType> ReferencesKey<UnknownKey> for T {}
+
 /// Marks the fields whose foreign key may use `on_delete`/`on_update = "set_null"`.
 #[diagnostic::on_unimplemented(
     message = "`set_null` needs a nullable field, not `{Self}`",
@@ -453,6 +460,55 @@ impl<T: SqlType> SetNullField for Option<T> {}
     note = "timestamps and dates take `default = now()`, UUIDs `default = uuid()`; times and bytes take no database default (use `default_fn = path` for a value computed by the application)"
 )]
 pub trait DefaultLiteral<T> {}
+
+/// [`DefaultLiteral`] for the field types whose mistakes the generic message explains badly:
+/// the derive checks a `default` on a UUID, timestamp, JSON, decimal or date field (recognised
+/// by the type's name) through one of these, each saying what that field takes instead.
+macro_rules! default_literal_for {
+    ($($(#[$attr:meta])* $name:ident;)*) => {$(
+        $(#[$attr])*
+        pub trait $name<T> {}
+        impl<T, L: DefaultLiteral<T>> $name<T> for L {}
+    )*};
+}
+
+default_literal_for! {
+    /// A literal `default` of a UUID field (there is none).
+    #[diagnostic::on_unimplemented(
+        message = "a UUID field takes no literal `default` (`{Self}` given)",
+        label = "not a default for a UUID field",
+        note = "write `default = uuid()`: PostgreSQL generates it (`gen_random_uuid()`), other backends get `Uuid::now_v7()` from the application; or `default_fn = path` for a value of your own"
+    )]
+    UuidDefaultLiteral;
+    /// A literal `default` of a timestamp field (there is none).
+    #[diagnostic::on_unimplemented(
+        message = "a timestamp field takes no literal `default` (`{Self}` given)",
+        label = "not a default for a timestamp field",
+        note = "write `default = now()` for the database's current time (or `#[orm(created_at)]` / `#[orm(updated_at)]`); for a fixed instant use `default_fn = path`"
+    )]
+    TimestampDefaultLiteral;
+    /// A literal `default` of a JSON field: JSON text.
+    #[diagnostic::on_unimplemented(
+        message = "a JSON field's `default` is JSON text in a string, not `{Self}`",
+        label = "write the JSON as a string literal",
+        note = "e.g. `default = \"{{}}\"`, `default = \"[]\"`, `default = \"5\"`, `default = \"true\"`"
+    )]
+    JsonDefaultLiteral;
+    /// A literal `default` of a decimal field: a number or its digits.
+    #[diagnostic::on_unimplemented(
+        message = "a decimal field's `default` is a number or a string of digits, not `{Self}`",
+        label = "not a decimal",
+        note = "e.g. `default = 0`, `default = 2.5` or `default = \"19.99\"` (exact)"
+    )]
+    DecimalDefaultLiteral;
+    /// A literal `default` of a date field: an ISO date.
+    #[diagnostic::on_unimplemented(
+        message = "a date field's `default` is an ISO-8601 date in a string, not `{Self}`",
+        label = "not a date",
+        note = "e.g. `default = \"2024-01-31\"`, or `default = now()` for the current date"
+    )]
+    DateDefaultLiteral;
+}
 impl DefaultLiteral<bool> for bool {}
 impl DefaultLiteral<i16> for i16 {}
 impl DefaultLiteral<i32> for i32 {}

@@ -19,7 +19,7 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, Lit, LitStr, Path, Token};
 
 use crate::ctxt::Ctxt;
-use crate::symbol::{ORM, PRIMARY_KEY, Symbol};
+use crate::symbol::{HAS_MANY, ORM, PRIMARY_KEY, Symbol, THROUGH};
 
 /// Runs `parse` on every option of every `#[orm(...)]` attribute in `attrs`, recording (and
 /// then skipping) attributes that are not a parenthesized list of options.
@@ -202,7 +202,8 @@ fn parse_lit_str(
 ///
 /// An empty list, or items that are not plain identifiers, are reported and yield `None`.
 /// `name(accessor = Model::FOREIGN_KEY, ...)` for `has_many` / `has_one`: each relation's
-/// accessor name and the child's foreign-key column handle.
+/// accessor name and the child's foreign-key column handle; for `has_many`, also
+/// `accessor = through(Join)` / `through(Join, Target)` (many-to-many).
 fn parse_relations(
     cx: &Ctxt,
     meta: &ParseNestedMeta<'_>,
@@ -220,8 +221,13 @@ fn parse_relations(
     }
     for item in items {
         let expected = || {
+            let through = if name == HAS_MANY {
+                ", or `tags = through(PostTag)` for many-to-many through a join model"
+            } else {
+                ""
+            };
             format!(
-                "expected `accessor = Child::FOREIGN_KEY` in `{name}(...)`, e.g. `{name}(posts = Post::AUTHOR_ID)`"
+                "expected `accessor = Child::FOREIGN_KEY` in `{name}(...)`, e.g. `{name}(posts = Post::AUTHOR_ID)`{through}"
             )
         };
         let Expr::Assign(assign) = strip_groups(item) else {
@@ -231,16 +237,69 @@ fn parse_relations(
             Expr::Path(p) if p.path.get_ident().is_some() => p.path.get_ident().cloned(),
             _ => None,
         };
-        let column = match strip_groups(*assign.right) {
-            Expr::Path(p) if p.qself.is_none() && p.path.segments.len() >= 2 => Some(p.path),
+        let target = match strip_groups(*assign.right) {
+            Expr::Path(p) if p.qself.is_none() && p.path.segments.len() >= 2 => {
+                Some(RelationTarget::Column(p.path))
+            }
+            Expr::Call(call) if is_through(&call.func) => match parse_through(cx, name, &call) {
+                Some(through) => Some(through),
+                None => continue,
+            },
             _ => None,
         };
-        match (accessor, column) {
-            (Some(accessor), Some(column)) => out.push(RelationDecl { accessor, column }),
+        match (accessor, target) {
+            (Some(accessor), Some(target)) => out.push(RelationDecl { accessor, target }),
             _ => cx.error_spanned_by(assign.eq_token, expected()),
         }
     }
     Ok(out)
+}
+
+/// Whether a call is `through(...)`.
+fn is_through(func: &Expr) -> bool {
+    matches!(func, Expr::Path(p) if p.path == THROUGH)
+}
+
+/// `through(Join)` or `through(Join, Target)` (only in `has_many`); reports and returns `None`
+/// for anything else.
+fn parse_through(cx: &Ctxt, name: Symbol, call: &syn::ExprCall) -> Option<RelationTarget> {
+    if name != HAS_MANY {
+        cx.error_spanned_by(
+            &call.func,
+            format!(
+                "`{name}` cannot go through a join model; a many-to-many relation is \
+                 `has_many(tags = through(PostTag))`"
+            ),
+        );
+        return None;
+    }
+    let paths: Vec<Option<syn::Path>> = call
+        .args
+        .iter()
+        .map(|arg| match strip_groups(arg.clone()) {
+            Expr::Path(p) if p.qself.is_none() => Some(p.path),
+            _ => None,
+        })
+        .collect();
+    match paths.as_slice() {
+        [Some(join)] => Some(RelationTarget::Through {
+            join: join.clone(),
+            target: None,
+        }),
+        [Some(join), Some(target)] => Some(RelationTarget::Through {
+            join: join.clone(),
+            target: Some(target.clone()),
+        }),
+        _ => {
+            cx.error_spanned_by(
+                call,
+                "`through(...)` names the join model, and the target model when the join model \
+                 has more than two `belongs_to` fields: `through(PostTag)` or \
+                 `through(PostTag, Tag)`",
+            );
+            None
+        }
+    }
 }
 
 /// `check(name = <filter>, ...)` on the struct: each check's name and condition.
@@ -277,22 +336,35 @@ pub struct NamedCheck {
     pub condition: Expr,
 }
 
-/// One `accessor = Child::FOREIGN_KEY` of `has_many(...)` or `has_one(...)`.
+/// One `accessor = Child::FOREIGN_KEY` (or `accessor = through(Join)`) of `has_many(...)` or
+/// `has_one(...)`.
 pub struct RelationDecl {
     /// The generated function's name, e.g. `posts`.
     pub accessor: Ident,
-    /// The child's foreign-key column handle, e.g. `Post::AUTHOR_ID`.
-    pub column: syn::Path,
+    /// Where the related rows are.
+    pub target: RelationTarget,
 }
 
-impl RelationDecl {
-    /// The child model's path: the column handle without its last segment.
-    pub fn child(&self) -> syn::Path {
-        let mut child = self.column.clone();
-        child.segments.pop();
-        child.segments.pop_punct();
-        child
-    }
+/// What a relation declaration points at.
+pub enum RelationTarget {
+    /// The child's foreign-key column handle, e.g. `Post::AUTHOR_ID`.
+    Column(syn::Path),
+    /// `through(Join)` / `through(Join, Target)`: many-to-many through a join model with a
+    /// `belongs_to` field to each side.
+    Through {
+        /// The join model, e.g. `PostTag`.
+        join: syn::Path,
+        /// The target model when given; else the join model's other side.
+        target: Option<syn::Path>,
+    },
+}
+
+/// The child model's path: a column handle without its last segment.
+pub fn column_model(column: &syn::Path) -> syn::Path {
+    let mut child = column.clone();
+    child.segments.pop();
+    child.segments.pop_punct();
+    child
 }
 
 /// The options of `index(...)` / `unique(...)` beyond the listed fields.
