@@ -822,12 +822,13 @@ async fn benchmark_runs_at_smoke_size() {
         };
         // The harness's PostgreSQL URL ends in its `options` (the test's schema).
         let unflushed = (backend == harness::Backend::Postgres).then(|| bench::unflushed(&t.url));
-        let report = bench::run_on(
+        // On the heap: in a debug build the benchmark's future outgrows a test thread's stack.
+        let report = Box::pin(bench::run_on(
             &t.url,
             unflushed.as_deref(),
             &Config::for_url(&t.url),
             &bench::Sizes::smoke(),
-        )
+        ))
         .await
         .unwrap();
         println!("{report}");

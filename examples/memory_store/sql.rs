@@ -90,15 +90,9 @@ impl MemoryStore for SqlStore {
 
     async fn delete(&self, id: Uuid) -> orm::Result<bool> {
         if self.has_foreign_keys() {
-            // ON DELETE CASCADE / SET NULL change the other two tables in the database. The
-            // query cache invalidates the table a statement writes, not the tables a foreign
-            // key's action changes: those are invalidated here.
-            let deleted = MemoryObject::delete_by_key(&self.db, id).await?;
-            if deleted {
-                self.cache.invalidate_model::<MemoryRelationship>().await;
-                self.cache.invalidate_model::<PolicyAuditEntry>().await;
-            }
-            return Ok(deleted);
+            // ON DELETE CASCADE / SET NULL change the other two tables in the database; the
+            // query cache invalidates them with this one (it reads the models' foreign keys).
+            return MemoryObject::delete_by_key(&self.db, id).await;
         }
         self.db
             .transaction(|tx| async move {

@@ -13,10 +13,18 @@
 //! writes to other rows leave it cached. Only single-column integer keys are pinned: a text
 //! key may compare equal to another spelling under the column's collation (case, accents,
 //! trailing spaces on MySQL), which a per-key generation could not see.
+//!
+//! The database changes more than the statement names: a delete (or a key update) of `T`
+//! also deletes or updates the rows of tables whose foreign keys to `T` cascade or set NULL /
+//! their default. Their whole tables move with it, found among every model linked into the
+//! program (the derive registers each one).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use orm_core::Value;
 use orm_core::query::ir::{CmpOp, Condition, InsertQuery, Projection, SelectQuery, Statement};
-use orm_core::schema::ModelSchema;
+use orm_core::schema::{ForeignKeySchema, ModelSchema, ReferentialAction};
 
 /// More keys than this in one read or write are treated as unknown (per table).
 const MAX_PINNED: usize = 32;
@@ -78,9 +86,87 @@ pub(crate) fn write(statement: &Statement) -> Vec<String> {
             let keys = (!moves_key)
                 .then(|| pinned(q.schema, q.filter.as_ref()))
                 .flatten();
-            known(q.schema.table, keys)
+            let mut names = known(q.schema.table, keys);
+            let sets = |fk: &ForeignKeySchema| {
+                q.assignments
+                    .iter()
+                    .any(|(column, _)| fk.ref_columns.contains(column))
+            };
+            extend_referencing(
+                &mut names,
+                q.schema.table,
+                &|fk| sets(fk).then_some(fk.on_update),
+                |fk| fk.on_update,
+            );
+            names
         }
-        Statement::Delete(q) => known(q.schema.table, pinned(q.schema, q.filter.as_ref())),
+        Statement::Delete(q) => {
+            let mut names = known(q.schema.table, pinned(q.schema, q.filter.as_ref()));
+            extend_referencing(&mut names, q.schema.table, &|fk| Some(fk.on_delete), |fk| {
+                fk.on_delete
+            });
+            names
+        }
+    }
+}
+
+/// Foreign keys by the table they reference: (referencing table, key).
+type ByParent = HashMap<&'static str, Vec<(&'static str, &'static ForeignKeySchema)>>;
+
+/// Every linked model's foreign keys, by the table they reference.
+fn foreign_keys_to() -> &'static ByParent {
+    static BY_PARENT: OnceLock<ByParent> = OnceLock::new();
+    BY_PARENT.get_or_init(|| {
+        let mut by_parent: HashMap<_, Vec<_>> = HashMap::new();
+        for model in orm_core::registry::models() {
+            for fk in model.foreign_keys {
+                by_parent
+                    .entry(fk.ref_table)
+                    .or_default()
+                    .push((model.table, fk));
+            }
+        }
+        by_parent
+    })
+}
+
+/// Adds the whole tables whose rows the database changes through foreign keys to `parent`
+/// when `parent`'s rows are deleted or their keys updated: `action` says which action a key
+/// to `parent` takes for this statement (`None`: not touched), `cascaded` which one a key to
+/// a table reached by a cascade takes (the cascade deletes its rows or updates their
+/// referencing columns, which may be what its own referencing tables name: followed too).
+fn extend_referencing(
+    names: &mut Vec<String>,
+    parent: &'static str,
+    action: &dyn Fn(&ForeignKeySchema) -> Option<ReferentialAction>,
+    cascaded: fn(&ForeignKeySchema) -> ReferentialAction,
+) {
+    let mut seen = vec![parent];
+    let mut frontier = vec![parent];
+    while let Some(table) = frontier.pop() {
+        for &(child, fk) in foreign_keys_to().get(table).into_iter().flatten() {
+            let taken = if table == parent {
+                action(fk)
+            } else {
+                Some(cascaded(fk))
+            };
+            let changes = matches!(
+                taken,
+                Some(
+                    ReferentialAction::Cascade
+                        | ReferentialAction::SetNull
+                        | ReferentialAction::SetDefault
+                )
+            );
+            if !changes || seen.contains(&child) {
+                continue;
+            }
+            seen.push(child);
+            names.extend(whole_table(child));
+            if taken == Some(ReferentialAction::Cascade) {
+                frontier.push(child);
+            }
+        }
     }
 }
 
