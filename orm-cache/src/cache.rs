@@ -561,7 +561,10 @@ impl Core {
                 Some((stored, Ok(rows))) if &stored == now => {
                     let entry = Entry::new(Some(stored), epochs.clone(), rows, ttl, bytes.len());
                     if let Some(out) = decode_all(&entry.rows, decode, &self.counters) {
-                        self.local.insert(key, Arc::new(entry)).await;
+                        // An in-process tier of no capacity would only evict it again.
+                        if self.local.policy().max_capacity() != Some(0) {
+                            self.local.insert(key, Arc::new(entry)).await;
+                        }
                         self.counters.finish(Outcome::HitRedis, started.elapsed());
                         return Ok(out);
                     }
