@@ -141,7 +141,10 @@ fn extend_referencing(
     action: &dyn Fn(&ForeignKeySchema) -> Option<ReferentialAction>,
     cascaded: fn(&ForeignKeySchema) -> ReferentialAction,
 ) {
-    let mut seen = vec![parent];
+    // `parent` is not marked seen: a foreign key of `parent` to itself (a manager column set
+    // NULL with its row's deletion) changes rows of `parent` whose keys the statement does
+    // not name, so the whole table moves too.
+    let mut seen = Vec::new();
     let mut frontier = vec![parent];
     while let Some(table) = frontier.pop() {
         for &(child, fk) in foreign_keys_to().get(table).into_iter().flatten() {

@@ -50,6 +50,16 @@ pub struct Note {
     text: String,
 }
 
+/// Points at another owner's row of its own table: a delete changes rows it does not name.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "fkc_staff")]
+pub struct Staff {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(belongs_to = Staff, on_delete = "set_null")]
+    manager_id: Option<i64>,
+}
+
 /// Unrelated to owners: a delete of an owner leaves its cached reads alone.
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "fkc_other")]
@@ -168,6 +178,43 @@ async fn check(db: Db, test: &str) {
         cache.stats().loads,
         loads,
         "a table no foreign key ties to owners stays cached"
+    );
+
+    // A foreign key to its own table: deleting the manager by key clears the report's
+    // manager, a row the delete does not name, read pinned to its own key.
+    db.drop_table::<Staff>().await.unwrap();
+    db.create_table::<Staff>().await.unwrap();
+    Staff::insert_many(
+        &db,
+        &[
+            Staff {
+                id: 1,
+                manager_id: None,
+            },
+            Staff {
+                id: 2,
+                manager_id: Some(1),
+            },
+        ],
+    )
+    .await
+    .unwrap();
+    let manager_of_2 = async || {
+        Staff::query()
+            .filter(Staff::ID.eq(2))
+            .cached(MINUTE)
+            .one(&cached)
+            .await
+            .unwrap()
+            .manager_id
+    };
+    assert_eq!(manager_of_2().await, Some(1));
+    assert_eq!(manager_of_2().await, Some(1), "cached");
+    assert!(Staff::delete_by_key(&cached, 1).await.unwrap());
+    assert_eq!(
+        manager_of_2().await,
+        None,
+        "the report of the deleted manager"
     );
 
     // A bulk delete (keys unknown) the same way.
