@@ -512,6 +512,91 @@ async fn a_schema_the_target_cannot_hold_is_refused_with_nothing_written() {
     }
 }
 
+/// A table read from a live PostgreSQL database (`Backup::live_tables`, the CLI's backups of
+/// databases whose models are not linked in) carries PostgreSQL's collation names: its
+/// `default`, `C` and `POSIX` become the target's own default on MariaDB and SQLite (which
+/// have none of those names), every value reads back; a collation only PostgreSQL has is
+/// refused before anything is written, and kept on a restore into PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_postgres_table_restores_into_other_databases_with_their_default_collations() {
+    let Some(src) = harness::setup(Backend::Postgres, "backup_collations").await else {
+        return;
+    };
+    for sql in [
+        "CREATE TABLE live_notes (id bigint PRIMARY KEY, title text NOT NULL, \
+         code varchar(20) COLLATE \"C\", body text COLLATE \"POSIX\")",
+        "INSERT INTO live_notes VALUES (1, 'Ünïcode ✓', 'b', NULL), (2, 'plain', 'A', 'it''s')",
+        "CREATE TABLE live_icu (id bigint PRIMARY KEY, name text COLLATE \"und-x-icu\")",
+        "INSERT INTO live_icu VALUES (1, 'Zoë')",
+    ] {
+        src.db.execute_raw(sql).await.unwrap();
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (notes, icu) = (tmp.path().join("notes"), tmp.path().join("icu"));
+    Backup::new()
+        .live_tables(&src.db, &["live_notes".to_owned()])
+        .await
+        .unwrap()
+        .to_dir(&src.db, &notes)
+        .await
+        .unwrap();
+    Backup::new()
+        .live_tables(&src.db, &["live_icu".to_owned()])
+        .await
+        .unwrap()
+        .to_dir(&src.db, &icu)
+        .await
+        .unwrap();
+    let notes = Archive::open(&notes).unwrap();
+    let icu = Archive::open(&icu).unwrap();
+    type Note = (i64, String, Option<String>, Option<String>);
+    let expected: Vec<Note> = vec![
+        (1, "Ünïcode ✓".into(), Some("b".into()), None),
+        (2, "plain".into(), Some("A".into()), Some("it's".into())),
+    ];
+    for target in [Backend::Sqlite, Backend::MySql, Backend::Postgres] {
+        let t = harness::setup(target, "backup_collations_into")
+            .await
+            .unwrap();
+        Restore::new()
+            .run(&t.db, std::slice::from_ref(&notes))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", label(target)));
+        let back: Vec<Note> = orm::raw("SELECT id, title, code, body FROM live_notes ORDER BY id")
+            .fetch_all(&t.db)
+            .await
+            .unwrap();
+        assert_eq!(back, expected, "{}", label(target));
+        let out = Restore::new().run(&t.db, std::slice::from_ref(&icu)).await;
+        if target == Backend::Postgres {
+            out.unwrap();
+            let collation: (String,) = orm::raw(
+                "SELECT collation_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = 'live_icu' \
+                 AND column_name = 'name'",
+            )
+            .fetch_one(&t.db)
+            .await
+            .unwrap();
+            assert_eq!(collation.0, "und-x-icu");
+        } else {
+            let err = out.unwrap_err();
+            assert!(
+                matches!(&err, BackupError::UnsupportedSchema { table, .. } if table == "live_icu"),
+                "{}: {err:?}",
+                label(target)
+            );
+            assert!(err.to_string().contains("und-x-icu"), "{err}");
+            let left = orm::raw("SELECT id FROM live_icu")
+                .fetch_all::<(i64,), _>(&t.db)
+                .await;
+            assert!(left.is_err(), "{}: live_icu was created", label(target));
+        }
+        t.teardown().await;
+    }
+    src.teardown().await;
+}
+
 /// Whether the suite's backend `b` is a SQL database (rows written in a transaction that
 /// rolls back are not left behind).
 fn is_sql(b: Backend) -> bool {

@@ -212,8 +212,13 @@ impl Restore {
             }
             tables.retain(|name, _| only.iter().any(|t| t == name));
         }
-        let ordered = dependency_order(&tables.values().copied().collect::<Vec<_>>());
         let backend = db.backend();
+        let source = chain.first().map_or("", |a| a.manifest().source.as_str());
+        let portable = tables
+            .values()
+            .map(|t| portable_collations(t, source, backend))
+            .collect::<Result<Vec<Table>>>()?;
+        let ordered = dependency_order(&portable.iter().collect::<Vec<_>>());
         let existing = existing_tables(db, &ordered).await?;
         let mut plans: Vec<Plan> = ordered
             .iter()
@@ -553,6 +558,53 @@ async fn existing_tables(db: &Db, tables: &[&Table]) -> Result<HashMap<String, u
         }
     }
     Ok(out)
+}
+
+/// Collations that compare strings byte by byte, under the names each database gives them:
+/// the one every database the ORM creates text columns with by default (PostgreSQL `C`,
+/// MySQL/MariaDB's binary `utf8mb4` ones, SQLite `BINARY`).
+const BYTEWISE_COLLATIONS: [&str; 7] = [
+    "C",
+    "POSIX",
+    "BINARY",
+    "binary",
+    "utf8mb4_bin",
+    "utf8mb4_nopad_bin",
+    "utf8mb4_0900_bin",
+];
+
+/// `table` as `target` can create it when its rows were read from `source` (the backend's
+/// name in the manifest). A collation is a database's own name: into the same kind of
+/// database it is kept (and MongoDB creates none); into another, a byte-order collation and PostgreSQL's `default` (the
+/// database's own default) become the target's default (byte order, as the ORM creates
+/// text columns everywhere), and any other is refused before anything is written — the
+/// target would compare and sort that column differently, or reject the name.
+fn portable_collations(table: &Table, source: &str, target: Backend) -> Result<Table> {
+    let mut table = table.clone();
+    // MongoDB has no column collations to create.
+    if source == target.to_string() || target.dialect().is_none() {
+        return Ok(table);
+    }
+    for column in &mut table.columns {
+        let Some(name) = column.collation.as_deref() else {
+            continue;
+        };
+        if name == "default" || BYTEWISE_COLLATIONS.contains(&name) {
+            column.collation = None;
+            continue;
+        }
+        return Err(BackupError::UnsupportedSchema {
+            backend: target.to_string(),
+            table: table.name.clone(),
+            detail: format!(
+                "column `{}` has the {source} collation `{name}`, which {target} does not \
+                 have; restore into {source}, or change the column to a byte-order collation \
+                 (`C` on PostgreSQL, `utf8mb4_bin` on MySQL/MariaDB) before the backup",
+                column.name
+            ),
+        });
+    }
+    Ok(table)
 }
 
 /// The DDL creating the missing tables on a SQL target (`None` on MongoDB, where collections
