@@ -173,6 +173,54 @@ async fn insert_returning_follows_the_dialect() {
     assert_eq!(sent[1].values, vec![Value::BigInt(7), Value::BigInt(1)]);
 }
 
+/// MySQL reads an inserted row back with a second statement. Inside a transaction, a row
+/// that is not there means the server ended the transaction in between (a Galera node does,
+/// when another node's write set wins certification, and the notice can be swallowed): a
+/// retryable serialization failure, asked of the session — while a transaction the server
+/// still holds open keeps reporting the row as not found.
+#[tokio::test]
+async fn an_inserted_row_missing_inside_a_transaction_the_server_ended_is_a_serialization_failure()
+{
+    for (in_transaction, retryable) in [(0_i64, true), (1, false)] {
+        let mock = MockDatabase::new(Dialect::MySql)
+            .append(MockResult::exec(ExecResult {
+                rows_affected: 1,
+                last_insert_id: Some(7),
+            }))
+            .append(MockResult::models(Vec::<Account>::new()))
+            .append(MockResult::rows([[Value::BigInt(in_transaction)]]));
+        let db = mock.db();
+        let err = db
+            .transaction(|tx| async move { account(0, "eve", 1).insert(&tx).await })
+            .await
+            .unwrap_err();
+        if retryable {
+            assert!(matches!(err, Error::SerializationFailure { .. }), "{err:?}");
+            assert!(err.is_retryable());
+            assert!(err.to_string().contains("`accounts`"), "{err}");
+        } else {
+            assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+        }
+        let sent = mock.take_statements();
+        assert_eq!(sent.last().unwrap().sql, "ROLLBACK");
+        assert!(
+            sent.iter().any(|s| s.sql == "SELECT @@in_transaction"),
+            "{sent:?}"
+        );
+    }
+
+    // Outside a transaction (each statement its own), nothing is asked: the row is not found.
+    let mock = MockDatabase::new(Dialect::MySql)
+        .append(MockResult::exec(ExecResult {
+            rows_affected: 1,
+            last_insert_id: Some(7),
+        }))
+        .append(MockResult::models(Vec::<Account>::new()));
+    let err = account(0, "eve", 1).insert(&mock.db()).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    assert_eq!(mock.remaining(), 0);
+}
+
 #[tokio::test]
 async fn a_missing_or_mismatched_result_names_the_statement() {
     let mock = MockDatabase::new(Dialect::Sqlite);

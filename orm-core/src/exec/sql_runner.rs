@@ -190,11 +190,46 @@ pub(crate) async fn insert_returning<R: Target, T: Send + 'static>(
     let mut read_back = SelectQuery::new(schema, Projection::Model);
     read_back.filter = Some(Condition::primary_key_eq(schema, key));
     read_back.limit = Some(1);
-    let row = fetch_optional(runner, read_back, decode).await?;
-    row.ok_or(Error::NotFound {
-        table: schema.table,
+    match fetch_optional(runner, read_back, decode).await? {
+        Some(row) => Ok(row),
+        None => Err(missing_after_insert(runner, schema.table).await),
+    }
+}
+
+/// Why a row an insert has just stored is not found by its key in the next statement.
+///
+/// Inside a transaction that can only be because the server ended the transaction between the
+/// two statements without telling this session: a Galera node rolls back a transaction whose
+/// rows another node's committed write set touched, and reports it (error 1213) to the
+/// session's next command — unless that command is one with no reply (`COM_STMT_CLOSE`), which
+/// swallows it, so the read runs on its own, outside the rolled-back transaction. The insert is
+/// gone with the transaction: that is a serialization failure, and the transaction must run
+/// again (`transaction_with_retry` does). Asked of the session (`@@in_transaction`) rather than
+/// assumed, so that a row moved by the database itself (a trigger changing its key) is still
+/// reported as not found.
+async fn missing_after_insert<R: Target>(runner: &R, table: &'static str) -> Error {
+    let not_found = Error::NotFound {
+        table,
         detail: " after insert",
-    })
+    };
+    if !runner.in_transaction() || runner.sql_dialect() != Dialect::MySql {
+        return not_found;
+    }
+    let probe = Compiled {
+        sql: "SELECT @@in_transaction".to_owned(),
+        values: Vec::new(),
+    };
+    match runner.run_fetch_optional(probe, decode_count).await {
+        Ok(Some(0)) => Error::SerializationFailure {
+            source: format!(
+                "the server rolled this transaction back between the insert into `{table}` and \
+                 the read of the row it stored (on a Galera cluster: a write set from another \
+                 node won certification); run the transaction again"
+            )
+            .into(),
+        },
+        _ => not_found,
+    }
 }
 
 /// The primary-key values of the single row of an insert, in key order.

@@ -40,6 +40,13 @@ pub(crate) trait Target: Send + Sync + Sized {
         0
     }
 
+    /// Whether the target's statements run inside one transaction the ORM opened (a
+    /// [`Transaction`](super::Transaction), a distributed branch), so that a row written by one
+    /// statement is visible to the next unless the server ended the transaction.
+    fn in_transaction(&self) -> bool {
+        false
+    }
+
     /// Takes the session for one statement.
     fn session(&self) -> impl Future<Output = Result<Self::Session<'_>>> + Send;
 

@@ -357,6 +357,10 @@ impl Target for Transaction {
         self.shared.backend
     }
 
+    fn in_transaction(&self) -> bool {
+        true
+    }
+
     async fn session(&self) -> Result<Self::Session<'_>> {
         self.lock().await
     }
