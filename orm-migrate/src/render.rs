@@ -72,6 +72,7 @@ pub fn create_table_sql(table: &Table, as_name: &str, dialect: Dialect) -> Resul
         stmt.primary_key(&mut key);
     }
     for fk in &table.foreign_keys {
+        ddl::check_foreign_key_actions(&table.name, &fk.name, fk.on_delete, fk.on_update, dialect)?;
         stmt.foreign_key(&mut fk_statement(as_name, fk));
     }
     ddl::table_options(&mut stmt, dialect);
@@ -661,6 +662,13 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
             Dialect::Sqlite => Vec::new(),
         },
         AddForeignKey { table, foreign_key } => {
+            ddl::check_foreign_key_actions(
+                table,
+                &foreign_key.name,
+                foreign_key.on_delete,
+                foreign_key.on_update,
+                dialect,
+            )?;
             vec![sql(&fk_statement(table, foreign_key), dialect)]
         }
         AddCheck { table, check } => {

@@ -166,3 +166,46 @@ fn generated_sql_per_dialect() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// A shelf; deleting it moves its books to shelf 1.
+#[derive(orm::Model, Debug)]
+#[orm(table = "shelves")]
+struct Shelf {
+    #[orm(primary_key)]
+    id: i64,
+}
+
+/// `ON DELETE SET DEFAULT`, which InnoDB accepts and does not carry out.
+#[derive(orm::Model, Debug)]
+#[orm(table = "books")]
+struct Book {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(belongs_to = Shelf, on_delete = "set_default", default = 1)]
+    shelf_id: i64,
+}
+
+#[test]
+fn set_default_actions_are_refused_on_mysql_and_generated_elsewhere() {
+    use orm::Model as _;
+    let schema = Schema::from_models([Shelf::SCHEMA, Book::SCHEMA]);
+    for dialect in Dialect::ALL {
+        let dir = temp_dir("set_default");
+        let generated = generate(&dir, "shelves", &schema, dialect, &fixed(0, false));
+        if dialect == Dialect::MySql {
+            let err = generated.unwrap_err();
+            let Error::Db(inner) = &err else {
+                panic!("expected the ORM's schema error, got {err:?}");
+            };
+            assert!(
+                matches!(**inner, orm::Error::Schema(ref m) if m.contains("ON DELETE SET DEFAULT")),
+                "{inner:?}"
+            );
+        } else {
+            let g = generated.unwrap().unwrap();
+            let up = std::fs::read_to_string(g.dir.join("up.sql")).unwrap();
+            assert!(up.contains("ON DELETE SET DEFAULT"), "{dialect}: {up}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

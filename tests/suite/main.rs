@@ -119,6 +119,24 @@ struct Post {
     title: String,
 }
 
+/// A shelf; deleting it moves its books to shelf 1 (`ON DELETE SET DEFAULT`).
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "shelves")]
+struct Shelf {
+    #[orm(primary_key)]
+    id: i64,
+}
+
+/// A book on a shelf, shelf 1 by default.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "books")]
+struct Book {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(belongs_to = Shelf, on_delete = "set_default", default = 1)]
+    shelf_id: i64,
+}
+
 /// A grandchild: users → posts → comments.
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "comments")]
@@ -767,6 +785,31 @@ suite! {
         assert_eq!(Post::find(db, p1.id).await?, None, "cascade deleted Ada's post");
         let kept = Post::find(db, p2.id).await?.expect("Alan's post stays");
         assert_eq!(kept.editor_id, None, "Ada as editor was set to NULL");
+        Ok(())
+    }
+
+    // `ON DELETE SET DEFAULT` sets the children's column to its default on PostgreSQL and
+    // SQLite; MySQL/MariaDB would keep RESTRICT without a word (a parent's delete then
+    // fails), so the table is refused there instead of meaning something else.
+    #[requires(sql)]
+    async fn on_delete_set_default_sets_the_default_or_is_refused_where_it_would_not(db) {
+        let created = db.create_table::<Shelf>().await.and(db.create_table::<Book>().await);
+        if db.backend() == Dialect::MySql {
+            match created {
+                Err(Error::Schema(message)) => {
+                    assert!(message.contains("SET DEFAULT") && message.contains("fk_books_shelf_id"), "{message}")
+                }
+                other => panic!("expected a schema error, got {other:?}"),
+            }
+            return Ok(());
+        }
+        created?;
+        for id in [1, 2] {
+            Shelf { id }.insert(db).await?;
+        }
+        Book { id: 10, shelf_id: 2 }.insert(db).await?;
+        Shelf::delete_many().filter(Shelf::ID.eq(2)).execute(db).await?;
+        assert_eq!(Book::find(db, 10).await?, Some(Book { id: 10, shelf_id: 1 }));
         Ok(())
     }
 

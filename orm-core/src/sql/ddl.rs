@@ -328,6 +328,7 @@ fn table_statement(schema: &ModelSchema, dialect: Dialect) -> Result<TableCreate
         table.primary_key(&mut key);
     }
     for fk in schema.foreign_keys {
+        check_foreign_key_actions(schema.table, fk.name, fk.on_delete, fk.on_update, dialect)?;
         let mut key = ForeignKey::create();
         key.name(fk.name)
             .from_tbl(schema.table)
@@ -356,6 +357,33 @@ pub fn table_options(table: &mut TableCreateStatement, dialect: Dialect) {
             .character_set("utf8mb4")
             .collate(MYSQL_COLLATION);
     }
+}
+
+/// Refuses a foreign key whose actions `dialect` would not carry out. MySQL/MariaDB (InnoDB)
+/// accept `ON DELETE SET DEFAULT` / `ON UPDATE SET DEFAULT` and silently keep `RESTRICT`
+/// instead, so deleting a parent would fail there while PostgreSQL and SQLite set the
+/// children's column to its default: one declaration, two meanings. Checked by `CREATE TABLE`
+/// and by the migration renderer.
+pub fn check_foreign_key_actions(
+    table: &str,
+    name: &str,
+    on_delete: ReferentialAction,
+    on_update: ReferentialAction,
+    dialect: Dialect,
+) -> Result<(), Error> {
+    if dialect != Dialect::MySql {
+        return Ok(());
+    }
+    for (event, action) in [("DELETE", on_delete), ("UPDATE", on_update)] {
+        if action == ReferentialAction::SetDefault {
+            return Err(Error::Schema(format!(
+                "foreign key `{name}` of `{table}` is `ON {event} SET DEFAULT`, which MySQL and \
+                 MariaDB (InnoDB) accept but do not carry out (they keep RESTRICT); use \
+                 `set_null`, `cascade` or `restrict`, or set the default in the application"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The sea-query spelling of a referential action.
