@@ -113,6 +113,20 @@ async fn certification_conflicts_are_retried_and_nothing_committed_is_lost() {
         .execute_raw("CREATE DATABASE IF NOT EXISTS galera_test")
         .await
         .unwrap();
+    // DDL reaches the other nodes in total order, but after node 1 has answered: each node
+    // must have applied it before a pool can name the database there.
+    for &port in &cluster.ports[1..] {
+        let node = connect(port, "mysql").await;
+        let (schemas,): (i64,) = synced(&node, async |conn: &orm::Connection| {
+            orm::raw("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'galera_test'")
+                .fetch_one(conn)
+                .await
+                .unwrap()
+        })
+        .await;
+        assert_eq!(schemas, 1, "galera_test on the node on port {port}");
+        node.close().await;
+    }
     let nodes = [
         connect(cluster.ports[0], "galera_test").await,
         connect(cluster.ports[1], "galera_test").await,
