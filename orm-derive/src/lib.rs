@@ -126,7 +126,8 @@ use proc_macro::TokenStream;
 ///   primary key (the field has the key's type, or its `Option`), and the accessor
 ///   `Child::parent()` for a field named `parent_id`.
 /// - `on_delete = "…"`, `on_update = "…"`: with `belongs_to`, `no_action` (default),
-///   `restrict`, `cascade`, `set_null` (an `Option` field) or `set_default`.
+///   `restrict`, `cascade`, `set_null` (an `Option` field) or `set_default` (PostgreSQL and
+///   SQLite; refused on MySQL/MariaDB, whose InnoDB would keep `RESTRICT`).
 /// - `fk_name = "…"`: with `belongs_to`, the foreign key's name instead of
 ///   `fk_<table>_<column>` (e.g. PostgreSQL's `orders_user_id_fkey` of an existing database).
 /// - `check = <filter>`: a CHECK constraint `ck_<table>_<column>`, a typed filter over this
