@@ -40,5 +40,5 @@ pub use select::Select;
 pub use subquery::ComparableWith;
 pub use through::{BelongsToModel, HasManyThrough, HasManyThroughWith, JoinModel};
 pub use walk::{DEFAULT_MAX_DEPTH, Walk};
-pub use window::{Window, dense_rank, rank, row_number};
+pub use window::{Window, WindowComparand, dense_rank, rank, row_number};
 pub use write::{ColumnPlus, DeleteMany, OnConflict, UpdateMany};

@@ -1,8 +1,8 @@
 //! Window functions: `row_number().partition_by(Track::GENRE).order_by(Track::MS.desc())`
 //! numbers each genre's tracks longest first; `Track::MS.sum_over().order_by(..)
 //! .rows(UnboundedPreceding, CurrentRow)` is a running total. A [`Window`] is selected (or
-//! sorted by), never compared: it has no `eq`/`lt`/.. and is no [`Filter`](super::Filter), so
-//! a window function in `WHERE` does not compile. Filter on one through a derived table
+//! sorted by), never compared: its `eq`/`lt`/.. do not compile (their message says what to
+//! do) and it is no [`Filter`](super::Filter), so a window function in `WHERE` does not compile. Filter on one through a derived table
 //! ([`Projected::derived`](super::Projected::derived)).
 
 use std::marker::PhantomData;
@@ -21,6 +21,62 @@ use crate::value::FieldType;
 pub struct Window<M, T> {
     window: WindowExpr,
     _marker: PhantomData<fn() -> (M, T)>,
+}
+
+/// What a window function could be compared with inside the query that computes it: nothing
+/// (SQL evaluates window functions after `WHERE`). Implemented by no type, and sealed, so that
+/// `row_number()...le(2)` fails with a message saying how to filter on a window instead of
+/// reaching for `Iterator::le`.
+#[diagnostic::on_unimplemented(
+    message = "a window function cannot be filtered in the query that computes it",
+    label = "SQL computes window functions after `WHERE`",
+    note = "select the window, call `.derived()` on the select, and filter the derived table's column (see `Projected::derived`)"
+)]
+pub trait WindowComparand: sealed::Never {}
+
+mod sealed {
+    /// Implemented by no type: [`WindowComparand`](super::WindowComparand) stays unimplemented.
+    pub trait Never {}
+}
+
+/// Comparisons that do not compile (their bound is never met): they exist only so that
+/// comparing a window says what to do instead.
+impl<M, T> Window<M, T> {
+    /// Does not compile: "equal to" cannot be asked of a window function in the query that
+    /// computes it (see [`WindowComparand`]).
+    pub fn eq<V: WindowComparand>(self, _value: V) -> super::Filter<M> {
+        unreachable!("`WindowComparand` has no implementations")
+    }
+
+    /// Does not compile: "not equal to" cannot be asked of a window function in the query that
+    /// computes it (see [`WindowComparand`]).
+    pub fn ne<V: WindowComparand>(self, _value: V) -> super::Filter<M> {
+        unreachable!("`WindowComparand` has no implementations")
+    }
+
+    /// Does not compile: "less than" cannot be asked of a window function in the query that
+    /// computes it (see [`WindowComparand`]).
+    pub fn lt<V: WindowComparand>(self, _value: V) -> super::Filter<M> {
+        unreachable!("`WindowComparand` has no implementations")
+    }
+
+    /// Does not compile: "at most" cannot be asked of a window function in the query that
+    /// computes it (see [`WindowComparand`]).
+    pub fn le<V: WindowComparand>(self, _value: V) -> super::Filter<M> {
+        unreachable!("`WindowComparand` has no implementations")
+    }
+
+    /// Does not compile: "greater than" cannot be asked of a window function in the query that
+    /// computes it (see [`WindowComparand`]).
+    pub fn gt<V: WindowComparand>(self, _value: V) -> super::Filter<M> {
+        unreachable!("`WindowComparand` has no implementations")
+    }
+
+    /// Does not compile: "at least" cannot be asked of a window function in the query that
+    /// computes it (see [`WindowComparand`]).
+    pub fn ge<V: WindowComparand>(self, _value: V) -> super::Filter<M> {
+        unreachable!("`WindowComparand` has no implementations")
+    }
 }
 
 impl<M, T> Clone for Window<M, T> {
