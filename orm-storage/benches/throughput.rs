@@ -1,6 +1,6 @@
 //! Upload and download throughput of 1 MiB and 64 MiB objects: orm-storage against the same
-//! calls made on `object_store` directly, in one run, on a local directory, in memory and on S3 (moto,
-//! started here on a free port; `bash scripts/storage-emulators.sh install` first).
+//! calls made on `object_store` directly, in one run, on a local directory, in memory and on
+//! S3 (moto, started here on a free port; `bash scripts/storage-emulators.sh install` first).
 //!
 //! ```sh
 //! cargo bench -p orm-storage --bench throughput
