@@ -1,10 +1,15 @@
 //! Upload and download throughput of 1 MiB and 64 MiB objects: orm-storage against the same
-//! calls made on `object_store` directly, in one run, on a local directory and on S3 (moto,
-//! started here on a free port; `bash scripts/storage-emulators.sh install` first).
+//! calls made on `object_store` directly, in one run, on a local directory, in memory and on
+//! S3 (moto, started here on a free port; `bash scripts/storage-emulators.sh install` first).
 //!
 //! ```sh
 //! cargo bench -p orm-storage --bench throughput
+//! # only some stores (no emulator needed without s3-moto):
+//! ORM_BENCH_STORES=local,memory cargo bench -p orm-storage --bench throughput
 //! ```
+//!
+//! `ORM_BENCH_STORES` is a comma-separated list of `local`, `memory` and `s3-moto` (default:
+//! all three); moto is started only when `s3-moto` is in it.
 //!
 //! The ORM also hashes (SHA-256) on the way up and checks size and hash on the way down; the
 //! raw calls do neither. Both sides use 8 MiB parts, 4 in flight.
@@ -66,24 +71,44 @@ fn throughput(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
+    let wanted =
+        std::env::var("ORM_BENCH_STORES").unwrap_or_else(|_| "local,memory,s3-moto".to_owned());
+    let wanted: Vec<&str> = wanted.split(',').map(str::trim).collect();
+    for name in &wanted {
+        assert!(
+            ["local", "memory", "s3-moto"].contains(name),
+            "ORM_BENCH_STORES: unknown store `{name}`; write local, memory and/or s3-moto"
+        );
+    }
     let dir = std::env::temp_dir().join(common::unique("orm-storage-bench"));
-    let local = orm_storage::StoreBuilder::new("local", format!("file://{}", dir.display()))
-        .part_size(PART)
-        .concurrency(CONCURRENCY)
-        .build()
-        .unwrap();
-    let moto = common::Emulator::start(common::Kind::S3, None);
-    let bucket = common::unique("bench");
-    rt.block_on(moto.create_bucket(&bucket));
-    let s3 = moto
-        .builder(&bucket, "")
-        .part_size(PART)
-        .concurrency(CONCURRENCY)
-        .build()
-        .unwrap();
+    let mut stores = Vec::new();
+    if wanted.contains(&"local") {
+        let url = format!("file://{}", dir.display());
+        stores.push(("local", orm_storage::StoreBuilder::new("local", url)));
+    }
+    if wanted.contains(&"memory") {
+        stores.push((
+            "memory",
+            orm_storage::StoreBuilder::new("memory", "memory://"),
+        ));
+    }
+    let moto = wanted.contains(&"s3-moto").then(|| {
+        let moto = common::Emulator::start(common::Kind::S3, None);
+        let bucket = common::unique("bench");
+        rt.block_on(moto.create_bucket(&bucket));
+        stores.push(("s3-moto", moto.builder(&bucket, "")));
+        moto
+    });
+    let stores: Vec<(&str, orm_storage::Store)> = stores
+        .into_iter()
+        .map(|(name, builder)| {
+            let store = builder.part_size(PART).concurrency(CONCURRENCY).build();
+            (name, store.unwrap())
+        })
+        .collect();
     let smoke = std::env::var_os("ORM_BENCH_SMOKE").is_some();
 
-    for (store_name, store) in [("local", &local), ("s3-moto", &s3)] {
+    for (store_name, store) in &stores {
         for (size_name, size) in [("1MiB", 1usize << 20), ("64MiB", 64 << 20)] {
             let data = Bytes::from(common::content(size, 3));
             let raw = store.object_store().clone();

@@ -7,12 +7,12 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt};
-use object_store::ObjectStoreExt;
+use object_store::{GetResultPayload, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::blob::Blob;
-use crate::codec::Decoder;
+use crate::codec::{BLOCK, Decoder};
 use crate::error::{Result, StorageError};
 use crate::store::Store;
 
@@ -76,6 +76,96 @@ impl Check {
     }
 }
 
+/// Reads an object of the local store from its file in blocks of [`BLOCK`] bytes on the
+/// blocking pool, one block ahead of the caller (`object_store`'s own stream of a local
+/// file reads 8 KiB per blocking task). With a [`Check`], each block is also hashed there
+/// as it is read, so the check runs beside the caller's work rather than on its task.
+struct FileBlocks {
+    file: std::fs::File,
+    /// The file's path, for errors.
+    path: std::path::PathBuf,
+    remaining: u64,
+    check: Option<Check>,
+}
+
+impl FileBlocks {
+    /// The next block; at the end, the check's error if any (then `None`).
+    fn step(&mut self) -> Option<Result<Bytes>> {
+        use std::io::Read;
+        // One read per block where the kernel allows (`read_to_end` would start at 8 KiB).
+        let mut block = vec![0u8; self.remaining.min(BLOCK as u64) as usize];
+        let mut filled = 0;
+        while filled < block.len() {
+            match self.file.read(&mut block[filled..]) {
+                // A file shorter than when it was opened ends here (the check reports it).
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.remaining = 0;
+                    return Some(Err(StorageError::Io {
+                        doing: format!("reading {}", self.path.display()),
+                        source: e,
+                    }));
+                }
+            }
+        }
+        block.truncate(filled);
+        self.remaining = if filled == 0 {
+            0
+        } else {
+            self.remaining - filled as u64
+        };
+        let check = self.check.as_mut();
+        if block.is_empty() {
+            return check.and_then(|c| c.finish().err()).map(Err);
+        }
+        if let Some(Err(e)) = check.map(|c| c.feed(&block)) {
+            self.remaining = 0;
+            return Some(Err(e));
+        }
+        Some(Ok(block.into()))
+    }
+
+    /// The blocks as a stream that reads (and hashes) the next block while the caller handles
+    /// the one before.
+    fn into_stream(self, range_start: u64) -> BoxStream<'static, Result<Bytes>> {
+        type Step = tokio::task::JoinHandle<(FileBlocks, Option<Result<Bytes>>)>;
+        let spawn = |mut blocks: FileBlocks| -> Step {
+            tokio::task::spawn_blocking(move || {
+                let item = blocks.step();
+                (blocks, item)
+            })
+        };
+        let mut first = self;
+        let first: Step = tokio::task::spawn_blocking(move || {
+            use std::io::{Seek, SeekFrom};
+            if let Err(e) = first.file.seek(SeekFrom::Start(range_start)) {
+                let doing = format!("seeking in {}", first.path.display());
+                return (first, Some(Err(StorageError::Io { doing, source: e })));
+            }
+            let item = first.step();
+            (first, item)
+        });
+        futures::stream::unfold(Some(first), move |pending| async move {
+            let (blocks, item) = match pending?.await {
+                Ok(done) => done,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => {
+                    let source = std::io::Error::other(e);
+                    let doing = "reading a local object (the runtime is shutting down)".into();
+                    return Some((Err(StorageError::Io { doing, source }), None));
+                }
+            };
+            match item? {
+                Ok(block) => Some((Ok(block), Some(spawn(blocks)))),
+                Err(e) => Some((Err(e), None)),
+            }
+        })
+        .boxed()
+    }
+}
+
 impl Store {
     /// Streams `blob`'s content (decoded, checked against its size and SHA-256).
     pub async fn download(&self, blob: &Blob) -> Result<BlobStream> {
@@ -86,18 +176,6 @@ impl Store {
             .get(&self.path(&blob.key))
             .await
             .map_err(|e| self.error(&blob.key, e))?;
-        let store = self.clone();
-        let key = blob.key.clone();
-        let raw = got
-            .into_stream()
-            .map(move |r| r.map_err(|e| store.error(&key, e)));
-        let decoder = (!blob.is_plain()).then(|| {
-            Decoder::new(
-                &blob.key,
-                blob.key_id.clone(),
-                self.inner.encoding.keys.clone(),
-            )
-        });
         let check = Check {
             store: self.inner.name.clone(),
             key: blob.key.clone(),
@@ -106,6 +184,37 @@ impl Store {
             hasher: Sha256::new(),
             seen: 0,
         };
+        let (raw, check) = match got.payload {
+            // The local store: its file, read in large blocks. A plain blob is the content
+            // itself, checked as it is read.
+            GetResultPayload::File(file, path) => {
+                let mut blocks = FileBlocks {
+                    file,
+                    path,
+                    remaining: got.range.end - got.range.start,
+                    check: None,
+                };
+                if blob.is_plain() {
+                    blocks.check = Some(check);
+                    let inner = blocks.into_stream(got.range.start);
+                    return Ok(BlobStream { inner });
+                }
+                (blocks.into_stream(got.range.start), check)
+            }
+            GetResultPayload::Stream(stream) => {
+                let store = self.clone();
+                let key = blob.key.clone();
+                let stream = stream.map(move |r| r.map_err(|e| store.error(&key, e)));
+                (stream.boxed(), check)
+            }
+        };
+        let decoder = (!blob.is_plain()).then(|| {
+            Decoder::new(
+                &blob.key,
+                blob.key_id.clone(),
+                self.inner.encoding.keys.clone(),
+            )
+        });
         struct State {
             raw: BoxStream<'static, Result<Bytes>>,
             decoder: Option<Decoder>,
@@ -114,7 +223,7 @@ impl Store {
             done: bool,
         }
         let state = State {
-            raw: raw.boxed(),
+            raw,
             decoder,
             check,
             queue: Default::default(),

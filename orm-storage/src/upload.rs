@@ -1,7 +1,8 @@
-//! Streaming uploads: the content is read in blocks, hashed, optionally compressed and
-//! encrypted, and sent as one request (small objects) or as a multipart upload with a
-//! bounded number of parts in flight, so memory stays at about `part_size × (concurrency + 1)`
-//! whatever the object's size.
+//! Streaming uploads: the content is read in blocks (in-memory bytes are sliced, not copied),
+//! hashed on a blocking thread beside the upload, optionally compressed and encrypted, and
+//! sent as one request (small objects) or as a multipart upload with a bounded number of parts
+//! in flight, so memory stays at about `part_size × (concurrency + 1)` whatever the object's
+//! size.
 
 use std::fmt;
 use std::sync::Arc;
@@ -123,10 +124,83 @@ impl UploadOptions {
     }
 }
 
+/// Blocks from this size on are hashed on a blocking thread beside the upload (smaller content
+/// is hashed in place: starting a thread would cost more than the hash).
+const HASH_ON_THREAD_FROM: usize = 256 << 10;
+
+/// Blocks read but not yet hashed, at most: the reader runs that far ahead of the hashing
+/// thread (enough to keep it busy), and memory stays within the parts' bound.
+const HASH_DEPTH: usize = 2;
+
+/// The SHA-256 of an upload's content. Small content is hashed in place; from the first block
+/// of [`HASH_ON_THREAD_FROM`] bytes on, blocks (shared `Bytes`, not copies) go through a
+/// bounded channel to a blocking thread that hashes them while the upload reads the next
+/// blocks and sends parts, so the hash costs the upload no time when a core is free.
+enum Hashing {
+    Inline(Sha256),
+    Thread {
+        blocks: tokio::sync::mpsc::Sender<Bytes>,
+        digest: tokio::task::JoinHandle<Sha256>,
+    },
+}
+
+impl Hashing {
+    /// Hashes `block` (in order after the blocks before it); waits while [`HASH_DEPTH`] blocks
+    /// wait for the hashing thread.
+    async fn update(&mut self, block: Bytes) {
+        match self {
+            Hashing::Inline(hasher) if block.len() < HASH_ON_THREAD_FROM => hasher.update(&block),
+            Hashing::Inline(hasher) => {
+                let mut hasher = std::mem::take(hasher);
+                let (blocks, mut rx) = tokio::sync::mpsc::channel::<Bytes>(HASH_DEPTH);
+                let digest = tokio::task::spawn_blocking(move || {
+                    while let Some(block) = rx.blocking_recv() {
+                        hasher.update(&block);
+                    }
+                    hasher
+                });
+                // The thread is running: it takes the block (it only stops once `blocks` is
+                // dropped, or by panicking, which `finish` reports).
+                let _ = blocks.send(block).await;
+                *self = Hashing::Thread { blocks, digest };
+            }
+            Hashing::Thread { blocks, .. } => {
+                // An error means the thread panicked: `finish` reports it.
+                let _ = blocks.send(block).await;
+            }
+        }
+    }
+
+    /// The hex SHA-256 of every block given; waits for the hashing thread, if any. A panic of
+    /// that thread is resumed here, as if the hash had been computed in place.
+    async fn finish(self) -> object_store::Result<String> {
+        let hasher = match self {
+            Hashing::Inline(hasher) => hasher,
+            Hashing::Thread { blocks, digest } => {
+                drop(blocks);
+                match digest.await {
+                    Ok(hasher) => hasher,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(source) => return Err(object_store::Error::JoinError { source }),
+                }
+            }
+        };
+        Ok(hex::encode(hasher.finalize()))
+    }
+}
+
+/// Where an upload's content comes from.
+pub(crate) enum Source<R> {
+    /// Bytes in memory: cut into blocks without a copy.
+    Bytes(Bytes),
+    /// A reader, read into blocks of [`BLOCK`] bytes.
+    Reader(R),
+}
+
 /// Reads content in blocks, hashes it, and yields the bytes to store.
 pub(crate) struct ContentReader<R> {
-    reader: R,
-    hasher: Sha256,
+    source: Source<R>,
+    hashing: Hashing,
     pub(crate) read: u64,
     encoder: Option<Encoder>,
     header_sent: bool,
@@ -135,10 +209,10 @@ pub(crate) struct ContentReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> ContentReader<R> {
-    pub(crate) fn new(reader: R, encoder: Option<Encoder>, what: String) -> Self {
+    pub(crate) fn new(source: Source<R>, encoder: Option<Encoder>, what: String) -> Self {
         ContentReader {
-            reader,
-            hasher: Sha256::new(),
+            source,
+            hashing: Hashing::Inline(Sha256::new()),
             read: 0,
             encoder,
             header_sent: false,
@@ -147,15 +221,15 @@ impl<R: AsyncRead + Unpin> ContentReader<R> {
         }
     }
 
-    /// The next bytes to store; `None` at the end.
-    pub(crate) async fn next(&mut self) -> Result<Option<Bytes>> {
-        if self.eof {
-            return Ok(None);
-        }
+    /// The next block of content: at most [`BLOCK`] bytes, shorter only at the end.
+    async fn block(&mut self) -> Result<Bytes> {
+        let reader = match &mut self.source {
+            Source::Bytes(bytes) => return Ok(bytes.split_to(bytes.len().min(BLOCK))),
+            Source::Reader(reader) => reader,
+        };
         let mut block = BytesMut::with_capacity(BLOCK);
         while block.len() < BLOCK {
-            let n = self
-                .reader
+            let n = reader
                 .read_buf(&mut block)
                 .await
                 .map_err(|e| StorageError::Io {
@@ -166,12 +240,23 @@ impl<R: AsyncRead + Unpin> ContentReader<R> {
                 break;
             }
         }
-        self.hasher.update(&block);
+        Ok(block.freeze())
+    }
+
+    /// The next bytes to store; `None` at the end.
+    pub(crate) async fn next(&mut self) -> Result<Option<Bytes>> {
+        if self.eof {
+            return Ok(None);
+        }
+        let block = self.block().await?;
         self.read += block.len() as u64;
         let last = block.len() < BLOCK;
+        if !block.is_empty() {
+            self.hashing.update(block.clone()).await;
+        }
         let Some(encoder) = &mut self.encoder else {
             self.eof = last;
-            return Ok((!block.is_empty()).then(|| block.freeze()));
+            return Ok((!block.is_empty()).then_some(block));
         };
         let mut out = Vec::new();
         if !self.header_sent {
@@ -194,8 +279,11 @@ impl<R: AsyncRead + Unpin> ContentReader<R> {
             .and_then(|e| e.key_id().map(str::to_owned))
     }
 
-    pub(crate) fn sha256(&self) -> String {
-        hex::encode(self.hasher.clone().finalize())
+    /// The content's hex SHA-256, once every block has been read.
+    pub(crate) async fn sha256(&mut self) -> object_store::Result<String> {
+        std::mem::replace(&mut self.hashing, Hashing::Inline(Sha256::new()))
+            .finish()
+            .await
     }
 }
 
@@ -252,11 +340,21 @@ impl Store {
         reader: R,
         options: UploadOptions,
     ) -> Result<Blob> {
+        self.upload_from(key, Source::Reader(reader), options).await
+    }
+
+    /// [`upload`](Self::upload) from either kind of [`Source`].
+    async fn upload_from<R: AsyncRead + Unpin + Send>(
+        &self,
+        key: &str,
+        source: Source<R>,
+        options: UploadOptions,
+    ) -> Result<Blob> {
         let inner = &self.inner;
         let path = self.path(key);
         let encoder = (!inner.encoding.is_plain()).then(|| Encoder::new(&inner.encoding));
         let mut content = ContentReader::new(
-            reader,
+            source,
             encoder,
             format!("`{key}` for store `{}`", inner.name),
         );
@@ -288,86 +386,92 @@ impl Store {
                 None => break,
             }
         }
-        let result = if ready.is_empty() || content.eof && parts.len == 0 && ready.len() == 1 {
-            let payload: PutPayload = match ready.pop() {
-                Some(part) => part,
-                None => parts.rest().unwrap_or_default(),
-            };
-            let opts = PutOptions {
-                attributes,
-                ..PutOptions::default()
-            };
-            inner
-                .object
-                .put_opts(&path, payload, opts)
-                .await
-                .map_err(|e| self.error(key, e))?
-        } else {
-            let opts = PutMultipartOptions {
-                attributes,
-                ..PutMultipartOptions::default()
-            };
-            let mut upload = inner
-                .object
-                .put_multipart_opts(&path, opts)
-                .await
-                .map_err(|e| self.error(key, e))?;
-            let outcome: Result<()> = async {
-                let mut in_flight = InFlight::new();
-                let mut send = |part: PutPayload, in_flight: &mut InFlight| {
-                    let len = part.content_length() as u64;
-                    let fut = upload.put_part(part);
-                    in_flight.spawn(async move { fut.await.map(|()| len) });
+        let (result, sha256) =
+            if ready.is_empty() || content.eof && parts.len == 0 && ready.len() == 1 {
+                let payload: PutPayload = match ready.pop() {
+                    Some(part) => part,
+                    None => parts.rest().unwrap_or_default(),
                 };
-                loop {
-                    for part in ready.drain(..) {
-                        while in_flight.len() >= inner.concurrency {
-                            let done = in_flight.join_next().await.expect("non-empty");
-                            progress.sent += joined(done).map_err(|e| self.error(key, e))?;
-                            progress.read = content.read;
-                            options.report(progress);
-                        }
-                        send(part, &mut in_flight);
-                    }
-                    match content.next().await? {
-                        Some(bytes) => {
-                            stored += bytes.len() as u64;
-                            ready = parts.push(bytes);
-                        }
-                        None => {
-                            ready.extend(parts.rest());
-                            for part in ready.drain(..) {
-                                send(part, &mut in_flight);
+                let opts = PutOptions {
+                    attributes,
+                    ..PutOptions::default()
+                };
+                // The hashing thread (if any) finishes while the object is written.
+                let result = inner
+                    .object
+                    .put_opts(&path, payload, opts)
+                    .await
+                    .map_err(|e| self.error(key, e))?;
+                let sha256 = content.sha256().await.map_err(|e| self.error(key, e))?;
+                (result, sha256)
+            } else {
+                let opts = PutMultipartOptions {
+                    attributes,
+                    ..PutMultipartOptions::default()
+                };
+                let mut upload = inner
+                    .object
+                    .put_multipart_opts(&path, opts)
+                    .await
+                    .map_err(|e| self.error(key, e))?;
+                let outcome: Result<String> = async {
+                    let mut in_flight = InFlight::new();
+                    let mut send = |part: PutPayload, in_flight: &mut InFlight| {
+                        let len = part.content_length() as u64;
+                        let fut = upload.put_part(part);
+                        in_flight.spawn(async move { fut.await.map(|()| len) });
+                    };
+                    loop {
+                        for part in ready.drain(..) {
+                            while in_flight.len() >= inner.concurrency {
+                                let done = in_flight.join_next().await.expect("non-empty");
+                                progress.sent += joined(done).map_err(|e| self.error(key, e))?;
+                                progress.read = content.read;
+                                options.report(progress);
                             }
-                            break;
+                            send(part, &mut in_flight);
+                        }
+                        match content.next().await? {
+                            Some(bytes) => {
+                                stored += bytes.len() as u64;
+                                ready = parts.push(bytes);
+                            }
+                            None => {
+                                ready.extend(parts.rest());
+                                for part in ready.drain(..) {
+                                    send(part, &mut in_flight);
+                                }
+                                break;
+                            }
                         }
                     }
-                }
-                while let Some(done) = in_flight.join_next().await {
-                    progress.sent += joined(done).map_err(|e| self.error(key, e))?;
-                    progress.read = content.read;
-                    options.report(progress);
-                }
-                Ok(())
-            }
-            .await;
-            match outcome {
-                Ok(()) => match upload.complete().await {
-                    Ok(result) => result,
-                    Err(e) => {
-                        // The error that matters is the completion's; an abort that fails
-                        // too leaves parts the store's own cleanup (or the sweeper) removes.
-                        let _ = upload.abort().await;
-                        return Err(self.error(key, e));
+                    // Before the object is complete: the hash is part of the blob.
+                    let sha256 = content.sha256().await.map_err(|e| self.error(key, e))?;
+                    while let Some(done) = in_flight.join_next().await {
+                        progress.sent += joined(done).map_err(|e| self.error(key, e))?;
+                        progress.read = content.read;
+                        options.report(progress);
                     }
-                },
-                Err(e) => {
-                    // Same as above: the upload's error is the one to report.
-                    let _ = upload.abort().await;
-                    return Err(e);
+                    Ok(sha256)
                 }
-            }
-        };
+                .await;
+                match outcome {
+                    Ok(sha256) => match upload.complete().await {
+                        Ok(result) => (result, sha256),
+                        Err(e) => {
+                            // The error that matters is the completion's; an abort that fails
+                            // too leaves parts the store's own cleanup (or the sweeper) removes.
+                            let _ = upload.abort().await;
+                            return Err(self.error(key, e));
+                        }
+                    },
+                    Err(e) => {
+                        // Same as above: the upload's error is the one to report.
+                        let _ = upload.abort().await;
+                        return Err(e);
+                    }
+                }
+            };
         progress.read = content.read;
         progress.sent = stored;
         progress.finished = true;
@@ -377,7 +481,7 @@ impl Store {
             key: key.to_owned(),
             size: content.read,
             content_type,
-            sha256: content.sha256(),
+            sha256,
             etag: result.e_tag,
             public: options.public,
             compression: inner.encoding.zstd_level.map(|_| "zstd".to_owned()),
@@ -400,7 +504,8 @@ impl Store {
         } else {
             options
         };
-        self.upload(key, &bytes[..], options).await
+        self.upload_from(key, Source::<tokio::io::Empty>::Bytes(bytes), options)
+            .await
     }
 
     /// Uploads the file at `file` under `key`, streaming (see [`upload`](Self::upload)).

@@ -340,6 +340,34 @@ async fn an_object_changed_outside_the_orm_fails_its_check(kind: Kind) {
         .unwrap();
     let err = store.read_all(&blob).await.unwrap_err();
     assert!(matches!(err, StorageError::Integrity { .. }), "{err}");
+
+    // An object of several blocks, whose hash is computed beside the upload and checked
+    // block by block as it is read: a byte changed in its third block, a byte missing at
+    // its end, a byte more.
+    let data = content((3 << 20) + 17, 8);
+    let blob = store
+        .upload_bytes("d", data.clone(), UploadOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(blob.sha256, sha(&data));
+    assert!(store.read_all(&blob).await.unwrap() == data);
+    let mut changed = data.clone();
+    changed[(2 << 20) + 5] ^= 0x80;
+    let mut longer = data.clone();
+    longer.push(0);
+    for bad in [changed, data[..data.len() - 1].to_vec(), longer] {
+        let len = bad.len();
+        store
+            .object_store()
+            .put(&store.path("d"), PutPayload::from(bad))
+            .await
+            .unwrap();
+        let err = store.read_all(&blob).await.unwrap_err();
+        assert!(
+            matches!(err, StorageError::Integrity { .. }),
+            "{len} bytes: {err}"
+        );
+    }
 }
 
 async fn lifecycle_expires_objects_by_prefix_and_age(kind: Kind) {
