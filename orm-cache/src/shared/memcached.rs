@@ -122,8 +122,9 @@ impl MemcachedStore {
         Ok((now, stored))
     }
 
-    /// The generations `gens` and the entry `entry`, read with the caller's keys (a hit's
-    /// path: no copies of them, unlike [`Self::with_client`]'s closure would need).
+    /// The generations `gens` and the entry `entry`, read with the caller's keys: a hit's
+    /// path, so no copies of them (a `with_client` closure would need owned ones to keep the
+    /// layer's future `Send`).
     pub(crate) async fn fetch(&self, gens: &[String], entry: Option<&str>) -> StoreResult<Fetched> {
         let mut conn = self.connection().await?;
         let client = conn.as_mut().expect("connected above");
