@@ -6,12 +6,17 @@
 //! Needs Redis at 127.0.0.1:6379, PostgreSQL at `ORM_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`) and `/usr/bin/memcached` (started here on a free
 //! port): `cargo bench -p orm-cache`.
+//!
+//! `ORM_CACHE_BENCH_PROFILE=<read>/<n>` runs only `n` reads of one kind after the same setup
+//! and exits, for counting instructions under callgrind (run it with `n` = 0 and `n` = k and
+//! divide the difference by k): `<read>` is `in_process`, `redis_tier`, `raw_redis`,
+//! `memcached_tier` or `raw_memcached`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use async_memcached::AsciiProtocol;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use orm::cache::{Cache, CacheBuilder, CacheExt, CachedDb, StaticKeys};
 use orm::prelude::*;
 
@@ -315,5 +320,99 @@ fn hit_latency(c: &mut Criterion) {
     let _ = std::fs::remove_file(&file);
 }
 
+/// `n` reads of one kind (see the module's documentation), without criterion.
+fn profile(spec: &str) {
+    let (read, n) = spec
+        .split_once('/')
+        .and_then(|(read, n)| Some((read, n.parse::<usize>().ok()?)))
+        .expect("ORM_CACHE_BENCH_PROFILE=<read>/<n>");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let file = std::env::temp_dir().join(format!("orm-cache-profile-{}.db", std::process::id()));
+    let sqlite = rt.block_on(seeded(&format!("sqlite://{}", file.display())));
+    let memcached = Memcached::start();
+    let builder = match read {
+        "in_process" => Cache::builder(),
+        "redis_tier" | "raw_redis" => Cache::builder().redis_url("redis://127.0.0.1:6379"),
+        "memcached_tier" | "raw_memcached" => {
+            Cache::builder().memcached(format!("127.0.0.1:{}", memcached.1))
+        }
+        other => panic!("unknown read `{other}`"),
+    };
+    let max_entries = if read == "in_process" { 10 } else { 0 };
+    // A generous timeout: under callgrind every call is many times slower.
+    let cache = builder
+        .prefix(prefix(&format!("profile-{read}")))
+        .redis_timeout(Duration::from_secs(5))
+        .max_entries(max_entries)
+        .build()
+        .unwrap();
+    let db = cache.wrap(sqlite.clone());
+    rt.block_on(async {
+        assert_eq!(cached_page(&db).await.len(), 10);
+        // What the raw reads fetch: the entry as the Redis tier stored it (the same bytes
+        // any tier stores for this read).
+        let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let payload = if read.starts_with("raw") {
+            let name = "profile-payload";
+            let builder = Cache::builder()
+                .redis_url("redis://127.0.0.1:6379")
+                .redis_timeout(Duration::from_secs(5));
+            let stored = shared_only(builder, name).wrap(sqlite.clone());
+            assert_eq!(cached_page(&stored).await.len(), 10);
+            stored_entry(&mut conn, &prefix(name)).await
+        } else {
+            Vec::new()
+        };
+        match read {
+            "raw_redis" => {
+                let key = format!("{}:raw", prefix("profile"));
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&payload)
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .unwrap();
+                for _ in 0..n {
+                    let v: Vec<u8> = redis::cmd("GET")
+                        .arg(&key)
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap();
+                    black_box(v);
+                }
+            }
+            "raw_memcached" => {
+                let mut client =
+                    async_memcached::Client::new(format!("tcp://127.0.0.1:{}", memcached.1))
+                        .await
+                        .unwrap();
+                client
+                    .set("raw", payload.as_slice(), None, None)
+                    .await
+                    .unwrap();
+                for _ in 0..n {
+                    black_box(client.get("raw").await.unwrap());
+                }
+            }
+            _ => {
+                for _ in 0..n {
+                    black_box(cached_page(&db).await);
+                }
+            }
+        }
+    });
+    assert_eq!(cache.stats().loads, 1, "{read}: the cache answered");
+    let _ = std::fs::remove_file(&file);
+}
+
 criterion_group!(benches, hit_latency);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("ORM_CACHE_BENCH_PROFILE") {
+        profile(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

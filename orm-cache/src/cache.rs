@@ -559,10 +559,10 @@ impl Core {
         {
             match split_entry(bytes).map(|(g, rows)| (g, decode_rows(rows))) {
                 Some((stored, Ok(rows))) if &stored == now => {
-                    let entry = Entry::new(Some(stored), epochs.clone(), rows, ttl, bytes.len());
-                    if let Some(out) = decode_all(&entry.rows, decode, &self.counters) {
+                    if let Some(out) = decode_all(&rows, decode, &self.counters) {
                         // An in-process tier of no capacity would only evict it again.
                         if self.local.policy().max_capacity() != Some(0) {
+                            let entry = Entry::new(Some(stored), epochs, rows, ttl, bytes.len());
                             self.local.insert(key, Arc::new(entry)).await;
                         }
                         self.counters.finish(Outcome::HitRedis, started.elapsed());

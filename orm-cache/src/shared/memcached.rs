@@ -23,7 +23,7 @@ pub(crate) struct MemcachedStore {
 /// The Memcached key for `kind` and `name` under `prefix`: as is when Memcached accepts it
 /// (at most 250 printable bytes, no space), otherwise a SHA-256 of it.
 pub(crate) fn key(prefix: &str, kind: char, name: &str) -> String {
-    let plain = format!("{prefix}:{kind}:{name}");
+    let plain = super::plain_key(prefix, kind, name);
     if plain.len() <= MAX_KEY && plain.bytes().all(|b| b.is_ascii_graphic()) {
         return plain;
     }
@@ -58,12 +58,8 @@ impl MemcachedStore {
         }
     }
 
-    /// Runs `op` on one of the connections, opening it first if needed; a connection that
-    /// failed is closed so that the next call opens a fresh one.
-    async fn with_client<T>(
-        &self,
-        op: impl AsyncFnOnce(&mut Client) -> Result<T, Error>,
-    ) -> StoreResult<T> {
+    /// One of the connections, opened first if needed.
+    async fn connection(&self) -> StoreResult<tokio::sync::MutexGuard<'_, Option<Client>>> {
         // The first idle connection: at low concurrency every call reuses the same one (and so
         // the same Memcached worker thread, still running: rotating over idle connections
         // woke a sleeping server thread per call and doubled a hit's latency). Only when all
@@ -81,6 +77,16 @@ impl MemcachedStore {
                 .map_err(|e| format!("connecting to Memcached at {}: {e}", self.address))?;
             *conn = Some(client);
         }
+        Ok(conn)
+    }
+
+    /// Runs `op` on one of the connections, opening it first if needed; a connection that
+    /// failed is closed so that the next call opens a fresh one.
+    async fn with_client<T>(
+        &self,
+        op: impl AsyncFnOnce(&mut Client) -> Result<T, Error>,
+    ) -> StoreResult<T> {
+        let mut conn = self.connection().await?;
         let client = conn.as_mut().expect("connected above");
         match op(client).await {
             Ok(value) => Ok(value),
@@ -92,14 +98,13 @@ impl MemcachedStore {
     }
 
     /// The generations `gens` and, with `entry`, the entry: one `get` of all the keys, one
-    /// round trip.
+    /// round trip. The keys are written from the caller's strings (no copies).
     async fn get_all(
         client: &mut Client,
         gens: &[String],
         entry: Option<&str>,
     ) -> Result<Fetched, Error> {
-        let mut keys = gens.to_vec();
-        keys.extend(entry.map(str::to_owned));
+        let keys: Vec<&str> = gens.iter().map(|k| k.as_str()).chain(entry).collect();
         let mut found = client.get_multi(&keys).await.or_else(not_found_is_empty)?;
         let stored = entry.and_then(|key| {
             let at = found.iter().position(|v| v.key == key.as_bytes())?;
@@ -117,13 +122,19 @@ impl MemcachedStore {
         Ok((now, stored))
     }
 
+    /// The generations `gens` and the entry `entry`, read with the caller's keys: a hit's
+    /// path, so no copies of them (a `with_client` closure would need owned ones to keep the
+    /// layer's future `Send`).
     pub(crate) async fn fetch(&self, gens: &[String], entry: Option<&str>) -> StoreResult<Fetched> {
-        let gens = gens.to_vec();
-        let entry = entry.map(str::to_owned);
-        self.with_client(async move |c: &mut Client| {
-            Self::get_all(c, &gens, entry.as_deref()).await
-        })
-        .await
+        let mut conn = self.connection().await?;
+        let client = conn.as_mut().expect("connected above");
+        match Self::get_all(client, gens, entry).await {
+            Ok(fetched) => Ok(fetched),
+            Err(e) => {
+                *conn = None;
+                Err(e.to_string())
+            }
+        }
     }
 
     pub(crate) async fn init(
