@@ -76,6 +76,7 @@
 //! [`AUDIT_LOG`] and [`AUDIT_HEAD`], for migrations that create them instead); the head row
 //! is created on the first append when missing.
 
+mod append;
 mod capture;
 mod context;
 mod layer;
@@ -164,8 +165,25 @@ pub async fn create_tables(db: &Db) -> Result<()> {
             }
         }
     }
-    db.execute(layer::seed_head()).await?;
+    db.execute(append::seed_head()).await?;
     Ok(())
+}
+
+/// Registers on a SQLite connection the function appending hashes the chain with
+/// (`orm_audit_sha256(text)`: SHA-256 of the text's UTF-8, lowercase hex; `NULL` for `NULL`).
+#[cfg(feature = "sqlite")]
+pub(crate) fn register_sqlite_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    use sha2::{Digest, Sha256};
+    conn.create_scalar_function(
+        append::SQLITE_SHA256,
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let text: Option<String> = ctx.get(0)?;
+            Ok(text.map(|t| hex::encode(Sha256::digest(t))))
+        },
+    )
 }
 
 /// Every record of the log, in chain order (reads the whole table).
