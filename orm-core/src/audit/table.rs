@@ -98,6 +98,17 @@ pub static AUDIT_HEAD: ModelSchema = ModelSchema {
     soft_delete: None,
 };
 
+// The migration engine's model list (`registry`, which the facade's `migrate` feature turns
+// on) holds the audit tables, so that `migrate` creates them like any model's.
+#[cfg(feature = "registry")]
+inventory::submit! {
+    crate::registry::RegisteredModel { schema: &AUDIT_LOG }
+}
+#[cfg(feature = "registry")]
+inventory::submit! {
+    crate::registry::RegisteredModel { schema: &AUDIT_HEAD }
+}
+
 /// One row of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -303,6 +314,18 @@ mod tests {
         assert_ne!(record().content_hash(Some(&base)), base);
         assert_eq!(record().content_hash(None), base);
         assert_eq!(base.len(), 64);
+    }
+
+    #[cfg(feature = "registry")]
+    #[test]
+    fn the_audit_tables_are_in_the_migration_model_list() {
+        for schema in [&AUDIT_LOG, &AUDIT_HEAD] {
+            assert!(
+                crate::registry::models().any(|m| std::ptr::eq(m, schema)),
+                "{} is registered",
+                schema.table
+            );
+        }
     }
 
     #[test]
