@@ -33,7 +33,6 @@ pub(crate) const RECORDS_PER_BATCH: usize = 500;
 
 /// The name of the SHA-256 function the ORM's SQLite driver registers on its connections
 /// (text in, lowercase hex out).
-#[cfg(feature = "sqlite")]
 pub(crate) const SQLITE_SHA256: &str = "orm_audit_sha256";
 
 /// The log's columns the ORM supplies, in order; `seq`, `prev_hash` and `hash` come from the
@@ -139,30 +138,37 @@ impl Sql {
         self
     }
 
-    /// A quoted identifier.
-    fn ident(&mut self, name: &str) -> &mut Self {
-        let quote = if self.dialect == Dialect::MySql {
-            '`'
+    /// `name` quoted as the dialect quotes identifiers.
+    fn quoted(&self, name: &str) -> String {
+        if self.dialect == Dialect::MySql {
+            format!("`{name}`")
         } else {
-            '"'
-        };
-        self.text.push(quote);
-        self.text.push_str(name);
-        self.text.push(quote);
-        self
+            format!("\"{name}\"")
+        }
     }
 
-    /// A placeholder bound to `value` (cast to `cast` on PostgreSQL, whose `VALUES` rows
-    /// give an untyped parameter no type).
-    fn bind(&mut self, value: Value, cast: &str) -> &mut Self {
+    /// A quoted identifier.
+    fn ident(&mut self, name: &str) -> &mut Self {
+        let quoted = self.quoted(name);
+        self.push(&quoted)
+    }
+
+    /// A placeholder bound to `value`, returned rather than written (for expressions built
+    /// before they are written); cast to `cast` on PostgreSQL, whose `VALUES` rows give an
+    /// untyped parameter no type.
+    fn placeholder_for(&mut self, value: Value, cast: &str) -> String {
         self.values.push(value);
         if self.dialect == Dialect::Postgres {
-            self.text
-                .push_str(&format!("${}::{cast}", self.values.len()));
+            format!("${}::{cast}", self.values.len())
         } else {
-            self.text.push('?');
+            "?".to_owned()
         }
-        self
+    }
+
+    /// A placeholder bound to `value` (see [`placeholder_for`](Self::placeholder_for)).
+    fn bind(&mut self, value: Value, cast: &str) -> &mut Self {
+        let placeholder = self.placeholder_for(value, cast);
+        self.push(&placeholder)
     }
 
     /// The chain hash of `prev`, `seq` and `digest` (SQL expressions): SHA-256, lowercase
@@ -174,13 +180,8 @@ impl Sql {
                  'hex')"
             ),
             Dialect::MySql => format!("SHA2(CONCAT({prev}, ':', {seq}, ':', {digest}), 256)"),
-            #[cfg(feature = "sqlite")]
             Dialect::Sqlite => {
                 format!("{SQLITE_SHA256}({prev} || ':' || ({seq}) || ':' || {digest})")
-            }
-            #[cfg(not(feature = "sqlite"))]
-            Dialect::Sqlite => {
-                format!("orm_audit_sha256({prev} || ':' || ({seq}) || ':' || {digest})")
             }
         };
         self.push(&hash)
@@ -206,33 +207,17 @@ fn size_and_last(batch: &[(AuditRecord, String)]) -> (usize, Value) {
 /// alone, so the three read the old head on every dialect.
 fn head_assignments(sql: &mut Sql, batch: &[(AuditRecord, String)]) {
     let (n, last) = size_and_last(batch);
-    let q = |name: &str| {
-        if sql.dialect == Dialect::MySql {
-            format!("`{name}`")
-        } else {
-            format!("\"{name}\"")
-        }
-    };
-    let (seq, hash, prev) = (q("seq"), q("hash"), q("prev_hash"));
+    let (seq, hash, prev) = (
+        sql.quoted("seq"),
+        sql.quoted("hash"),
+        sql.quoted("prev_hash"),
+    );
     sql.push(&format!(" SET {prev} = {hash}, {hash} = "));
     let last = sql.placeholder_for(last, "text");
     sql.chain_hash(&hash, &format!("{seq} + {n}"), &last);
     sql.push(&format!(", {seq} = {seq} + {n} WHERE "))
         .ident("id")
         .push(&format!(" = {HEAD_ID}"));
-}
-
-impl Sql {
-    /// A placeholder bound to `value`, returned rather than written (for expressions built
-    /// before they are written).
-    fn placeholder_for(&mut self, value: Value, cast: &str) -> String {
-        self.values.push(value);
-        if self.dialect == Dialect::Postgres {
-            format!("${}::{cast}", self.values.len())
-        } else {
-            "?".to_owned()
-        }
-    }
 }
 
 /// The SQL type a supplied column is bound as on PostgreSQL.
@@ -277,13 +262,7 @@ fn insert_into(sql: &mut Sql) {
 
 /// ` SELECT <base> + b.i, b.<supplied>…, <anchor>, <chain hash>` of the records in `b`.
 fn select_linked(sql: &mut Sql, base: &str, anchor: &str) {
-    let b = |sql: &Sql, column: &str| {
-        if sql.dialect == Dialect::MySql {
-            format!("`b`.`{column}`")
-        } else {
-            format!("\"b\".\"{column}\"")
-        }
-    };
+    let b = |sql: &Sql, column: &str| format!("{}.{}", sql.quoted("b"), sql.quoted(column));
     let seq = format!("{base} + {}", b(sql, "i"));
     sql.push(" SELECT ").push(&seq);
     for column in SUPPLIED {
