@@ -63,12 +63,7 @@ fn decode_slot<const N: usize>(row: &RowRef<'_>) -> orm_core::Result<Vec<Value>>
     let schema = SCHEMAS[N].get().ok_or_else(|| {
         orm_core::Error::InvalidQuery("a backup decoder ran before its model was set".into())
     })?;
-    schema
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| column_value(row, i, c.ty))
-        .collect()
+    orm_core::value::decode_columns(row, schema)
 }
 
 /// The column at `index` of `row`, decoded as the logical type `ty` says

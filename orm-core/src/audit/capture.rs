@@ -318,14 +318,7 @@ tokio::task_local! {
 /// Every column of a row of the task's [`READING`] model, as values.
 fn decode_row(row: &RowRef<'_>) -> Result<Vec<Value>> {
     READING
-        .try_with(|schema| {
-            schema
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| column_value(row, i, c.ty))
-                .collect()
-        })
+        .try_with(|schema| crate::value::decode_columns(row, schema))
         .map_err(|_| {
             Error::InvalidQuery(
                 "the audit layer decoded the rows before an update or delete outside its task \
@@ -333,18 +326,6 @@ fn decode_row(row: &RowRef<'_>) -> Result<Vec<Value>> {
                     .to_owned(),
             )
         })?
-}
-
-/// The column at `index` of `row`, decoded as `ty` says; a type whose feature is off is
-/// recorded as a note saying so rather than failing the write.
-fn column_value(row: &RowRef<'_>, index: usize, ty: ColumnType) -> Result<Value> {
-    match crate::value::decode_column(row, index, ty) {
-        Err(Error::Decode { .. }) if !row.is_null(index)? => Ok(Value::Text(format!(
-            "[a {} the audit cannot read without its orm-core feature]",
-            ty.rust_name()
-        ))),
-        other => other,
-    }
 }
 
 /// Positions (in an insert row) of the primary-key columns, or `None` when the database

@@ -138,8 +138,8 @@ pub struct AuditRecord {
     /// reading `"[redacted]"`), when the audit records changes; `NULL` otherwise and for
     /// inserts, upserts and raw SQL.
     pub before_values: Option<String>,
-    /// The statement with placeholders (never bound values): raw SQL, and bulk writes whose
-    /// keys are unknown.
+    /// The statement with placeholders (never bound values): raw SQL, and updates and
+    /// deletes whose filter names no key (`NULL` on MongoDB).
     pub statement: Option<String>,
     /// The rows the write reported as affected (1 per inserted row's record).
     pub rows_affected: i64,

@@ -1,10 +1,11 @@
-//! [`decode_column`]: a column read as the [`ColumnType`] a schema gives it, for code that
-//! knows its rows only at run time (backups, the audit's before values).
+//! [`decode_column`]: a column read as the [`ColumnType`] a schema gives it, and
+//! [`decode_columns`], a row of a model read so, for code that knows its rows only at run
+//! time (backups, the audit's before values).
 
 use super::{SqlType, Value};
 use crate::error::Error;
 use crate::exec::RowRef;
-use crate::schema::ColumnType;
+use crate::schema::{ColumnType, ModelSchema};
 
 fn read<T: SqlType>(row: &RowRef<'_>, index: usize, ty: ColumnType) -> Result<Value, Error> {
     Ok(match T::decode_nullable(row, index)? {
@@ -58,4 +59,18 @@ pub fn decode_column(row: &RowRef<'_>, index: usize, ty: ColumnType) -> Result<V
              times, `uuid`, `decimal`, `json`, `bson` for ObjectIds)",
         )),
     }
+}
+
+/// Every column of `row`, a row of `schema` selected whole (in schema order), decoded by
+/// [`decode_column`].
+///
+/// # Errors
+/// As [`decode_column`], for the first column that fails.
+pub fn decode_columns(row: &RowRef<'_>, schema: &ModelSchema) -> Result<Vec<Value>, Error> {
+    schema
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| decode_column(row, i, c.ty))
+        .collect()
 }

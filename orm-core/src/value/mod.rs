@@ -22,7 +22,7 @@ mod unsigned;
 #[cfg(feature = "uuid")]
 mod uuid;
 
-pub use self::dynamic::decode_column;
+pub use self::dynamic::{decode_column, decode_columns};
 pub use self::generated::{NowDefault, SoftDeleteField, TimestampField, Unset, UuidDefault};
 #[cfg(feature = "json")]
 pub use self::json::Json;
