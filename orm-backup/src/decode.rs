@@ -8,7 +8,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use orm_core::exec::Decoder;
-use orm_core::{ColumnType, ModelSchema, RowRef, SqlType, Value};
+use orm_core::{ColumnType, ModelSchema, RowRef, Value};
 
 use crate::error::{BackupError, Result};
 
@@ -63,50 +63,11 @@ fn decode_slot<const N: usize>(row: &RowRef<'_>) -> orm_core::Result<Vec<Value>>
     let schema = SCHEMAS[N].get().ok_or_else(|| {
         orm_core::Error::InvalidQuery("a backup decoder ran before its model was set".into())
     })?;
-    schema
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| column_value(row, i, c.ty))
-        .collect()
+    orm_core::value::decode_columns(row, schema)
 }
 
-fn read<T: SqlType>(row: &RowRef<'_>, index: usize, ty: ColumnType) -> orm_core::Result<Value> {
-    Ok(match T::decode_nullable(row, index)? {
-        Some(v) => v.into_value(),
-        None => Value::Null(ty),
-    })
-}
-
-/// The column at `index` of `row`, decoded as the logical type `ty` says.
+/// The column at `index` of `row`, decoded as the logical type `ty` says
+/// ([`orm_core::value::decode_column`]).
 pub fn column_value(row: &RowRef<'_>, index: usize, ty: ColumnType) -> orm_core::Result<Value> {
-    use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-    match ty {
-        ColumnType::Bool => read::<bool>(row, index, ty),
-        ColumnType::SmallInt => read::<i16>(row, index, ty),
-        ColumnType::Int => read::<i32>(row, index, ty),
-        ColumnType::BigInt => read::<i64>(row, index, ty),
-        ColumnType::Float => read::<f32>(row, index, ty),
-        ColumnType::Double => read::<f64>(row, index, ty),
-        ColumnType::Text => read::<String>(row, index, ty),
-        ColumnType::Bytes => read::<Vec<u8>>(row, index, ty),
-        ColumnType::U8 => read::<u8>(row, index, ty),
-        ColumnType::U16 => read::<u16>(row, index, ty),
-        ColumnType::U32 => read::<u32>(row, index, ty),
-        ColumnType::U64 => read::<u64>(row, index, ty),
-        ColumnType::TimestampTz => read::<DateTime<Utc>>(row, index, ty),
-        ColumnType::Timestamp => read::<NaiveDateTime>(row, index, ty),
-        ColumnType::Date => read::<NaiveDate>(row, index, ty),
-        ColumnType::Time => read::<NaiveTime>(row, index, ty),
-        ColumnType::Uuid => read::<uuid::Uuid>(row, index, ty),
-        #[cfg(feature = "bson")]
-        ColumnType::ObjectId => read::<orm_core::bson::oid::ObjectId>(row, index, ty),
-        ColumnType::Decimal => read::<rust_decimal::Decimal>(row, index, ty),
-        ColumnType::Json => read::<serde_json::Value>(row, index, ty),
-        other => Err(row.decode_error(
-            index,
-            other.rust_name(),
-            "orm-backup cannot read this column type (an ObjectId needs its `bson` feature)",
-        )),
-    }
+    orm_core::value::decode_column(row, index, ty)
 }

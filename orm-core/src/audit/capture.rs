@@ -8,10 +8,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value as Json};
 
+use super::table::AuditRecord;
 use super::{Audit, AuditContext};
 use crate::error::{Error, Result};
-use crate::exec::{Backend, Decoder, Op, Outcome, RowRef};
-use crate::query::ir::{Assignment, CmpOp, Condition, InsertQuery, Statement};
+use crate::exec::{Backend, Decoder, Executor, Op, Outcome, RowRef};
+use crate::query::ir::{
+    Assignment, CmpOp, ColumnRef, Condition, Direction, InsertQuery, OrderBy, Projection, RowLock,
+    SelectQuery, Statement,
+};
 use crate::schema::{ColumnType, ModelSchema};
 use crate::value::{SqlType, Value};
 
@@ -27,6 +31,7 @@ pub(crate) struct Pending {
     pub table: Option<&'static str>,
     pub keys: Option<Vec<Vec<Value>>>,
     pub changes: Option<String>,
+    pub before_values: Option<String>,
     pub statement: Option<String>,
     pub rows_affected: i64,
 }
@@ -40,6 +45,9 @@ pub(crate) struct Plan {
     /// Whether `rows_affected` comes from the outcome (updates, deletes, raw SQL) rather than
     /// one per inserted row.
     counts_from_outcome: bool,
+    /// The read of an update's or delete's rows before it runs (their values, when the audit
+    /// records changes, and their keys, when the filter does not name them).
+    before: Option<SelectQuery>,
 }
 
 impl Plan {
@@ -54,6 +62,7 @@ impl Plan {
             table,
             keys,
             changes,
+            before_values: None,
             statement,
             rows_affected: 1,
         };
@@ -80,6 +89,7 @@ impl Plan {
                 records,
                 generated_key,
                 counts_from_outcome: false,
+                before: None,
             }
         };
         let by_filter =
@@ -90,6 +100,8 @@ impl Plan {
                     None => op.compile(backend).ok().map(|c| c.sql),
                     Some(_) => None,
                 };
+                let before = (audit.records_changes() || keys.is_none())
+                    .then(|| before_query(schema, filter, backend));
                 Plan {
                     records: vec![record(
                         operation,
@@ -100,6 +112,7 @@ impl Plan {
                     )],
                     generated_key: None,
                     counts_from_outcome: true,
+                    before,
                 }
             };
         Some(match op {
@@ -137,11 +150,13 @@ impl Plan {
                 records: vec![record("raw", None, None, None, Some(sql.clone()))],
                 generated_key: None,
                 counts_from_outcome: true,
+                before: None,
             },
             Op::ExecuteCompiled(compiled) => Plan {
                 records: vec![record("raw", None, None, None, Some(compiled.sql.clone()))],
                 generated_key: None,
                 counts_from_outcome: true,
+                before: None,
             },
         })
     }
@@ -151,13 +166,50 @@ impl Plan {
         self.generated_key
     }
 
-    /// The records, completed from what the write reported (and the key read from the
-    /// inserted row, if one was captured).
+    /// Reads the rows an update or delete is about to write (in its transaction, `inner`,
+    /// locking them where the backend can), when the plan needs them; `None` otherwise.
+    pub(crate) async fn read_before<E: Executor>(
+        &mut self,
+        inner: &E,
+    ) -> Result<Option<Vec<Vec<Value>>>> {
+        let Some(query) = self.before.take() else {
+            return Ok(None);
+        };
+        let schema = query.schema;
+        READING
+            .scope(schema, inner.fetch_all(query, decode_row))
+            .await
+            .map(Some)
+    }
+
+    /// The records, completed from what the write reported, the key read from the inserted
+    /// row (if one was captured) and the rows read before it ran (if they were).
     pub(crate) fn finish<T>(
         mut self,
         outcome: &Outcome<T>,
         captured_key: Option<Vec<Value>>,
+        before: Option<(&'static ModelSchema, Vec<Vec<Value>>)>,
+        audit: &Audit,
     ) -> Vec<Pending> {
+        if let (Some((schema, rows)), [record]) = (before, self.records.as_mut_slice()) {
+            if record.keys.is_none() {
+                record.keys = Some(
+                    rows.iter()
+                        .map(|row| schema.primary_key.iter().map(|&i| row[i].clone()).collect())
+                        .collect(),
+                );
+            }
+            if audit.records_changes() {
+                let objects: Vec<String> = rows
+                    .into_iter()
+                    .map(|row| {
+                        let columns = schema.columns.iter().map(|c| c.name);
+                        audit.changes_json(schema.table, columns.zip(row))
+                    })
+                    .collect();
+                record.before_values = Some(format!("[{}]", objects.join(",")));
+            }
+        }
         let done = match outcome {
             Outcome::Done(done) => Some(*done),
             _ => None,
@@ -179,6 +231,28 @@ impl Plan {
 }
 
 impl Pending {
+    /// The record, `seq`, `prev_hash` and `hash` still empty (the chain fills them in).
+    pub(crate) fn into_record(self) -> AuditRecord {
+        let row_key = self.row_key();
+        let context = self.context.unwrap_or_default();
+        AuditRecord {
+            seq: 0,
+            recorded_at_us: self.recorded_at_us,
+            actor: context.actor,
+            trace_id: context.trace_id,
+            request_id: context.request_id,
+            operation: self.operation.to_owned(),
+            table_name: self.table.map(str::to_owned),
+            row_key,
+            changes: self.changes,
+            before_values: self.before_values,
+            statement: self.statement,
+            rows_affected: self.rows_affected,
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
     /// The record's keys as stored in `row_key`.
     pub(crate) fn row_key(&self) -> Option<String> {
         self.keys.as_ref().map(|keys| {
@@ -210,6 +284,48 @@ impl Audit {
         }
         Json::Object(object).to_string()
     }
+}
+
+/// The select of the rows an update or delete with `filter` writes, in key order, locked
+/// until the transaction ends where the backend has row locks.
+fn before_query(
+    schema: &'static ModelSchema,
+    filter: Option<&Condition>,
+    backend: Backend,
+) -> SelectQuery {
+    let mut query = SelectQuery::new(schema, Projection::Model);
+    query.filter = filter.cloned();
+    query.order = schema
+        .primary_key_columns()
+        .map(|c| OrderBy::column(ColumnRef::new(schema.table, c.name), Direction::Asc))
+        .collect();
+    if let Backend::Sql(dialect) = backend
+        && dialect.capabilities().row_locks
+    {
+        query.lock = Some(RowLock::ForUpdate);
+    }
+    // The write itself reads these rows however its backend can (DynamoDB: a scan for a
+    // filter no key serves): the read before it must not be refused where the write is not.
+    query.read.allow_scan = true;
+    query
+}
+
+tokio::task_local! {
+    /// The model whose rows [`decode_row`] reads.
+    static READING: &'static ModelSchema;
+}
+
+/// Every column of a row of the task's [`READING`] model, as values.
+fn decode_row(row: &RowRef<'_>) -> Result<Vec<Value>> {
+    READING
+        .try_with(|schema| crate::value::decode_columns(row, schema))
+        .map_err(|_| {
+            Error::InvalidQuery(
+                "the audit layer decoded the rows before an update or delete outside its task \
+                 (a driver that decodes on another task cannot report them)"
+                    .to_owned(),
+            )
+        })?
 }
 
 /// Positions (in an insert row) of the primary-key columns, or `None` when the database

@@ -5,24 +5,16 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use super::append::append;
 use super::capture::{KeyCapture, Pending, Plan};
-use super::table::{AUDIT_HEAD, AUDIT_LOG, AuditRecord, GENESIS_HASH, HEAD_ID, Head};
 use super::{Audit, ChainReport};
 use crate::error::{Error, Result};
 use crate::exec::{
     Backend, Begin, Db, Decoder, ExecResult, Executor, Finish, Layer, Layered, Op, Outcome,
     RowStream,
 };
-use crate::query::ir::{
-    Assignment, Condition, InsertQuery, OnConflict, Projection, RowLock, SelectQuery, Statement,
-    UpdateQuery, UpsertQuery,
-};
+use crate::query::ir::{InsertQuery, SelectQuery, Statement};
 use crate::sql::Compiled;
-use crate::value::Value;
-
-/// Audit records appended per insert statement (13 values each, well under every dialect's
-/// limit on bound parameters).
-const RECORDS_PER_INSERT: usize = 500;
 
 /// An executor whose every write is recorded in the audit chain, in the write's own
 /// transaction: a write made on it directly runs in a transaction of its own (begin, write,
@@ -230,8 +222,13 @@ impl Layer for AuditLayer {
         inner: &E,
         op: Op<T>,
     ) -> Result<Outcome<T>> {
-        let Some(plan) = Plan::of(&op, inner.backend(), &self.audit) else {
+        let Some(mut plan) = Plan::of(&op, inner.backend(), &self.audit) else {
             return op.run(inner).await;
+        };
+        let before = match (plan.read_before(inner).await?, &op) {
+            (Some(rows), Op::Execute(Statement::Update(q))) => Some((q.schema, rows)),
+            (Some(rows), Op::Execute(Statement::Delete(q))) => Some((q.schema, rows)),
+            _ => None,
         };
         let (outcome, key) = match (plan.wants_generated_key(), op) {
             (Some(schema), Op::InsertReturning(query, decode)) => {
@@ -243,7 +240,7 @@ impl Layer for AuditLayer {
             }
             (_, op) => (op.run(inner).await?, None),
         };
-        let records = plan.finish(&outcome, key);
+        let records = plan.finish(&outcome, key, before, &self.audit);
         if let Ok(mut pending) = self.pending.lock() {
             pending.extend(records);
         }
@@ -268,108 +265,4 @@ impl Layer for AuditLayer {
     async fn rolled_back(&self) {
         self.take_pending();
     }
-}
-
-/// The select of the chain head, locking it until the transaction ends: concurrent appenders
-/// wait here, so each one chains to the record the previous one committed.
-fn head_query() -> SelectQuery {
-    let mut query = SelectQuery::new(&AUDIT_HEAD, Projection::Model);
-    query.filter = Some(Condition::primary_key_eq(
-        &AUDIT_HEAD,
-        vec![Value::Int(HEAD_ID)],
-    ));
-    query.lock = Some(RowLock::ForUpdate);
-    query
-}
-
-/// Reads the chain head, creating it (empty chain) when the tables were created by a
-/// migration rather than [`create_tables`](super::create_tables).
-async fn locked_head<E: Executor>(tx: &E) -> Result<Head> {
-    if let Some(head) = tx.fetch_optional(head_query(), Head::decode).await? {
-        return Ok(head);
-    }
-    tx.execute(seed_head()).await?;
-    tx.fetch_optional(head_query(), Head::decode)
-        .await?
-        .ok_or_else(|| {
-            Error::InvalidQuery(
-                "the audit chain head (`orm_audit_head`, id 1) could not be created; create \
-                 the audit tables with `orm::audit::create_tables`"
-                    .to_owned(),
-            )
-        })
-}
-
-/// The insert of the empty chain's head, skipped if it exists.
-pub(crate) fn seed_head() -> Statement {
-    Statement::Upsert(UpsertQuery {
-        insert: InsertQuery {
-            schema: &AUDIT_HEAD,
-            rows: vec![vec![
-                Value::Int(HEAD_ID),
-                Value::BigInt(0),
-                Value::Text(GENESIS_HASH.to_owned()),
-            ]],
-            returning: false,
-        },
-        on_conflict: OnConflict {
-            columns: vec!["id"],
-            update: Vec::new(),
-        },
-    })
-}
-
-/// Appends `records` to the chain in transaction `tx`: lock the head, insert the records
-/// (each hashing the one before), move the head. Three statements per transaction however
-/// many records it has (one more insert per 500 records).
-async fn append<E: Executor>(tx: &E, records: Vec<Pending>) -> Result<()> {
-    let head = locked_head(tx).await?;
-    let mut seq = head.seq;
-    let mut prev_hash = head.hash;
-    let mut rows = Vec::with_capacity(records.len());
-    for pending in records {
-        seq += 1;
-        let context = pending.context.clone().unwrap_or_default();
-        let mut record = AuditRecord {
-            seq,
-            recorded_at_us: pending.recorded_at_us,
-            actor: context.actor,
-            trace_id: context.trace_id,
-            request_id: context.request_id,
-            operation: pending.operation.to_owned(),
-            table_name: pending.table.map(str::to_owned),
-            row_key: pending.row_key(),
-            changes: pending.changes,
-            statement: pending.statement,
-            rows_affected: pending.rows_affected,
-            prev_hash,
-            hash: String::new(),
-        };
-        record.hash = record.content_hash();
-        prev_hash = record.hash.clone();
-        rows.push(record.into_values());
-    }
-    while !rows.is_empty() {
-        let rest = rows.split_off(rows.len().min(RECORDS_PER_INSERT));
-        let batch = std::mem::replace(&mut rows, rest);
-        tx.execute(Statement::Insert(InsertQuery {
-            schema: &AUDIT_LOG,
-            rows: batch,
-            returning: false,
-        }))
-        .await?;
-    }
-    tx.execute(Statement::Update(UpdateQuery {
-        schema: &AUDIT_HEAD,
-        assignments: vec![
-            ("seq", Assignment::Value(Value::BigInt(seq))),
-            ("hash", Assignment::Value(Value::Text(prev_hash))),
-        ],
-        filter: Some(Condition::primary_key_eq(
-            &AUDIT_HEAD,
-            vec![Value::Int(HEAD_ID)],
-        )),
-    }))
-    .await?;
-    Ok(())
 }

@@ -1,5 +1,7 @@
 //! The audit tables — the log (`orm_audit_log`) and its chain head (`orm_audit_head`) — as
-//! static schemas, their rows, and the canonical encoding each record's hash is taken over.
+//! static schemas, their rows, and the hash each record carries: a digest of its content
+//! (computed by the ORM), chained to the previous transaction's last record by SHA-256 over
+//! text (computed by the database on SQL, so that appending needs no read of the head first).
 
 use sha2::{Digest, Sha256};
 
@@ -12,7 +14,7 @@ use crate::value::{FieldType, Value};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The first bytes of every record's canonical encoding (its version).
-const ENCODING_TAG: &[u8] = b"orm-audit-v1";
+const ENCODING_TAG: &[u8] = b"orm-audit-v2";
 
 /// The key of the chain head's only row.
 pub(crate) const HEAD_ID: i32 = 1;
@@ -40,7 +42,7 @@ pub(crate) const fn column(
     }
 }
 
-static LOG_COLUMNS: [ColumnSchema; 13] = [
+static LOG_COLUMNS: [ColumnSchema; 14] = [
     column("seq", ColumnType::BigInt, false, true),
     column("recorded_at_us", ColumnType::BigInt, false, false),
     column("actor", ColumnType::Text, true, false),
@@ -50,6 +52,7 @@ static LOG_COLUMNS: [ColumnSchema; 13] = [
     column("table_name", ColumnType::Text, true, false),
     column("row_key", ColumnType::Text, true, false),
     column("changes", ColumnType::Text, true, false),
+    column("before_values", ColumnType::Text, true, false),
     column("statement", ColumnType::Text, true, false),
     column("rows_affected", ColumnType::BigInt, false, false),
     column("prev_hash", ColumnType::Text, false, false),
@@ -70,15 +73,18 @@ pub static AUDIT_LOG: ModelSchema = ModelSchema {
     soft_delete: None,
 };
 
-static HEAD_COLUMNS: [ColumnSchema; 3] = [
+static HEAD_COLUMNS: [ColumnSchema; 4] = [
     column("id", ColumnType::Int, false, true),
     column("seq", ColumnType::BigInt, false, false),
     column("hash", ColumnType::Text, false, false),
+    column("prev_hash", ColumnType::Text, false, false),
 ];
 
 /// The chain head, `orm_audit_head`: one row (`id = 1`) with the `seq` and `hash` of the last
-/// record. Appending transactions lock it (`SELECT … FOR UPDATE`), which serializes them, and
-/// [`verify`](super::verify) compares it with the log's last row, which finds deleted tail rows.
+/// record, and the `prev_hash` the last transaction's records link to. Appending moves it
+/// first (an `UPDATE`, which locks the row until the transaction ends and so serializes
+/// appenders), then inserts the records that link to it; [`verify`](super::verify) compares
+/// it with the log's last row, which finds deleted tail rows.
 pub static AUDIT_HEAD: ModelSchema = ModelSchema {
     name: "AuditHead",
     table: "orm_audit_head",
@@ -91,6 +97,17 @@ pub static AUDIT_HEAD: ModelSchema = ModelSchema {
     shard_key: None,
     soft_delete: None,
 };
+
+// The migration engine's model list (`registry`, which the facade's `migrate` feature turns
+// on) holds the audit tables, so that `migrate` creates them like any model's.
+#[cfg(feature = "registry")]
+inventory::submit! {
+    crate::registry::RegisteredModel { schema: &AUDIT_LOG }
+}
+#[cfg(feature = "registry")]
+inventory::submit! {
+    crate::registry::RegisteredModel { schema: &AUDIT_HEAD }
+}
 
 /// One row of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,24 +133,33 @@ pub struct AuditRecord {
     /// The written values as a JSON object by column (redacted columns read
     /// `"[redacted]"`), when the audit records changes; `NULL` otherwise.
     pub changes: Option<String>,
-    /// The statement with placeholders (never bound values): raw SQL, and bulk writes whose
-    /// keys are unknown.
+    /// An update's or delete's affected rows as they were before it, read in its transaction
+    /// just before it ran: a JSON array of objects by column (every column, redacted ones
+    /// reading `"[redacted]"`), when the audit records changes; `NULL` otherwise and for
+    /// inserts, upserts and raw SQL.
+    pub before_values: Option<String>,
+    /// The statement with placeholders (never bound values): raw SQL, and updates and
+    /// deletes whose filter names no key (`NULL` on MongoDB).
     pub statement: Option<String>,
     /// The rows the write reported as affected (1 per inserted row's record).
     pub rows_affected: i64,
-    /// The previous record's `hash` ([`GENESIS_HASH`] for the first).
+    /// The `hash` of the last record appended before this record's transaction
+    /// ([`GENESIS_HASH`] for the first transaction's): the records of one transaction share
+    /// it, and are chained to each other through their [digests](AuditRecord::digest).
     pub prev_hash: String,
-    /// SHA-256, lowercase hex, of this record's [canonical encoding](AuditRecord::canonical_bytes).
+    /// [`chain_hash`](AuditRecord::chain_hash)`(prev_hash, seq, digest)`: SHA-256, lowercase
+    /// hex, of the text `{prev_hash}:{seq}:{digest}`.
     pub hash: String,
 }
 
 impl AuditRecord {
-    /// The bytes the record's hash is taken over: `orm-audit-v1`, then every column but `hash`
-    /// in table order — an integer as `0x01` and its 8 bytes big-endian, a text as `0x01`,
-    /// its UTF-8 length as 8 bytes big-endian and its bytes, a `NULL` as `0x00`. Every field
-    /// has a length or a fixed size, so two different records never encode alike; `prev_hash`
-    /// is inside, which chains each record to the one before.
-    pub fn canonical_bytes(&self) -> Vec<u8> {
+    /// The bytes a record's digest is taken over: `orm-audit-v2`, then every column but `seq`,
+    /// `prev_hash` and `hash` in table order, then `batch_prev`, the digest of the record
+    /// before it in the same transaction (`NULL` for a transaction's first) — an integer as
+    /// `0x01` and its 8 bytes big-endian, a text as `0x01`, its UTF-8 length as 8 bytes
+    /// big-endian and its bytes, a `NULL` as `0x00`. Every field has a length or a fixed size,
+    /// so two different records never encode alike.
+    pub fn canonical_bytes(&self, batch_prev: Option<&str>) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(ENCODING_TAG);
         let int = |out: &mut Vec<u8>, n: i64| {
@@ -148,7 +174,6 @@ impl AuditRecord {
                 out.extend_from_slice(s.as_bytes());
             }
         };
-        int(&mut out, self.seq);
         int(&mut out, self.recorded_at_us);
         text(&mut out, self.actor.as_deref());
         text(&mut out, self.trace_id.as_deref());
@@ -157,15 +182,31 @@ impl AuditRecord {
         text(&mut out, self.table_name.as_deref());
         text(&mut out, self.row_key.as_deref());
         text(&mut out, self.changes.as_deref());
+        text(&mut out, self.before_values.as_deref());
         text(&mut out, self.statement.as_deref());
         int(&mut out, self.rows_affected);
-        text(&mut out, Some(&self.prev_hash));
+        text(&mut out, batch_prev);
         out
     }
 
-    /// The hash this record's content gives (what `hash` holds unless the row was edited).
-    pub fn content_hash(&self) -> String {
-        hex::encode(Sha256::digest(self.canonical_bytes()))
+    /// SHA-256, lowercase hex, of the record's [canonical bytes](Self::canonical_bytes):
+    /// what the ORM computes for it before it is appended.
+    pub fn digest(&self, batch_prev: Option<&str>) -> String {
+        hex::encode(Sha256::digest(self.canonical_bytes(batch_prev)))
+    }
+
+    /// The hash of a record at `seq` with `digest`, linked to `prev_hash`: SHA-256, lowercase
+    /// hex, of the UTF-8 text `{prev_hash}:{seq}:{digest}` (`seq` in decimal). Text, so that
+    /// the database computes it while appending (`sha256()` on PostgreSQL, `SHA2(…, 256)` on
+    /// MySQL/MariaDB, the function the ORM's SQLite driver registers).
+    pub fn chain_hash(prev_hash: &str, seq: i64, digest: &str) -> String {
+        hex::encode(Sha256::digest(format!("{prev_hash}:{seq}:{digest}")))
+    }
+
+    /// The hash this record's content gives when `batch_prev` is the digest of the record
+    /// before it in its transaction (what `hash` holds unless a row was edited).
+    pub fn content_hash(&self, batch_prev: Option<&str>) -> String {
+        Self::chain_hash(&self.prev_hash, self.seq, &self.digest(batch_prev))
     }
 
     /// The row's values, in [`AUDIT_LOG`] column order.
@@ -180,6 +221,7 @@ impl AuditRecord {
             FieldType::into_value(self.table_name),
             FieldType::into_value(self.row_key),
             FieldType::into_value(self.changes),
+            FieldType::into_value(self.before_values),
             FieldType::into_value(self.statement),
             FieldType::into_value(self.rows_affected),
             FieldType::into_value(self.prev_hash),
@@ -199,19 +241,22 @@ impl AuditRecord {
             table_name: FieldType::decode(row, 6)?,
             row_key: FieldType::decode(row, 7)?,
             changes: FieldType::decode(row, 8)?,
-            statement: FieldType::decode(row, 9)?,
-            rows_affected: FieldType::decode(row, 10)?,
-            prev_hash: FieldType::decode(row, 11)?,
-            hash: FieldType::decode(row, 12)?,
+            before_values: FieldType::decode(row, 9)?,
+            statement: FieldType::decode(row, 10)?,
+            rows_affected: FieldType::decode(row, 11)?,
+            prev_hash: FieldType::decode(row, 12)?,
+            hash: FieldType::decode(row, 13)?,
         })
     }
 }
 
-/// The chain head: the `seq` and `hash` of the last record.
+/// The chain head: the `seq` and `hash` of the last record, and the `prev_hash` of the last
+/// transaction's records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Head {
     pub seq: i64,
     pub hash: String,
+    pub prev_hash: String,
 }
 
 impl Head {
@@ -220,6 +265,7 @@ impl Head {
         Ok(Head {
             seq: FieldType::decode(row, 1)?,
             hash: FieldType::decode(row, 2)?,
+            prev_hash: FieldType::decode(row, 3)?,
         })
     }
 }
@@ -239,6 +285,7 @@ mod tests {
             table_name: Some("users".into()),
             row_key: Some("[[1]]".into()),
             changes: None,
+            before_values: None,
             statement: None,
             rows_affected: 1,
             prev_hash: GENESIS_HASH.into(),
@@ -248,16 +295,45 @@ mod tests {
 
     #[test]
     fn every_field_is_inside_the_hash() {
-        let base = record().content_hash();
+        let base = record().content_hash(None);
         let mut moved = record();
         // The same characters split differently between two fields hash differently.
         moved.actor = Some("alicer1".into());
         moved.request_id = None;
-        assert_ne!(moved.content_hash(), base);
+        assert_ne!(moved.content_hash(None), base);
         let mut relinked = record();
         relinked.prev_hash = "1".repeat(64);
-        assert_ne!(relinked.content_hash(), base);
-        assert_eq!(record().content_hash(), base);
+        assert_ne!(relinked.content_hash(None), base);
+        let mut renumbered = record();
+        renumbered.seq = 2;
+        assert_ne!(renumbered.content_hash(None), base);
+        let mut before = record();
+        before.before_values = Some("[]".into());
+        assert_ne!(before.content_hash(None), base);
+        // The record before it in its transaction is inside too.
+        assert_ne!(record().content_hash(Some(&base)), base);
+        assert_eq!(record().content_hash(None), base);
         assert_eq!(base.len(), 64);
+    }
+
+    #[cfg(feature = "registry")]
+    #[test]
+    fn the_audit_tables_are_in_the_migration_model_list() {
+        for schema in [&AUDIT_LOG, &AUDIT_HEAD] {
+            assert!(
+                crate::registry::models().any(|m| std::ptr::eq(m, schema)),
+                "{} is registered",
+                schema.table
+            );
+        }
+    }
+
+    #[test]
+    fn the_chain_hash_is_sha256_of_its_text() {
+        // `printf '%s' "$(printf '0%.0s' {1..64}):1:abc" | sha256sum`
+        assert_eq!(
+            AuditRecord::chain_hash(GENESIS_HASH, 1, "abc"),
+            "830e6f6bf02131fac9efba759524f277571c2ad7003cfa09c139db45626c60b2"
+        );
     }
 }

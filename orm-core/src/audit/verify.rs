@@ -12,7 +12,9 @@ use crate::query::ir::{Projection, SelectQuery};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BreakKind {
-    /// The row's content no longer gives its stored hash: a column was changed.
+    /// The row's content no longer gives its stored hash: a column was changed (this row's,
+    /// or that of the record before it in the same transaction, rewritten with a
+    /// recomputed hash: a transaction's records are chained through their digests).
     Edited,
     /// The row is missing: the rows around it (or the chain head) say it existed.
     Deleted,
@@ -92,6 +94,7 @@ pub async fn verify<E: Executor>(db: &E) -> Result<ChainReport> {
         .unwrap_or(Head {
             seq: 0,
             hash: GENESIS_HASH.to_owned(),
+            prev_hash: GENESIS_HASH.to_owned(),
         });
     let rows = super::records(db).await?;
     Ok(ChainReport {
@@ -102,11 +105,18 @@ pub async fn verify<E: Executor>(db: &E) -> Result<ChainReport> {
 }
 
 /// The breaks of a chain of `rows` (sorted by `seq`) ending at `head`.
+///
+/// A row continues the transaction of the row before when both carry the same `prev_hash`
+/// (and no row is missing between them): its digest is then taken with that row's digest.
+/// Otherwise it starts a transaction, and its `prev_hash` must be the row before's `hash`.
+/// A row after a missing one, or after a broken row of its own transaction, cannot be
+/// checked against its hash: the break before it is the one named.
 fn walk(rows: &[AuditRecord], head: &Head) -> Vec<ChainBreak> {
     let mut breaks = Vec::new();
     let mut push = |seq, kind| breaks.push(ChainBreak { seq, kind });
     let mut expected = 1;
-    let mut prev_hash = GENESIS_HASH;
+    // The row before: its hash, its prev_hash, its digest, and whether it checked out.
+    let mut before: Option<(&str, &str, String, bool)> = None;
     for row in rows {
         if row.seq > head.seq || row.seq < expected {
             push(row.seq, BreakKind::Inserted);
@@ -116,18 +126,33 @@ fn walk(rows: &[AuditRecord], head: &Head) -> Vec<ChainBreak> {
         for missing in expected..row.seq {
             push(missing, BreakKind::Deleted);
         }
-        if row.content_hash() != row.hash {
+        let same_transaction = before.as_ref().filter(|(hash, prev_hash, ..)| {
+            !gap && row.prev_hash == *prev_hash && row.prev_hash != *hash
+        });
+        let digest = row.digest(same_transaction.map(|(_, _, digest, _)| digest.as_str()));
+        let intact = AuditRecord::chain_hash(&row.prev_hash, row.seq, &digest) == row.hash;
+        let linked = match (&before, same_transaction) {
+            (_, Some(_)) => true,
+            (None, None) => row.prev_hash == GENESIS_HASH,
+            (Some((hash, ..)), None) => row.prev_hash == *hash,
+        };
+        let checkable = !gap && same_transaction.is_none_or(|(.., ok)| *ok);
+        if !intact && checkable {
             push(row.seq, BreakKind::Edited);
-        } else if !gap && row.prev_hash != prev_hash {
+        } else if intact && !gap && !linked {
             push(row.seq, BreakKind::Unlinked);
         }
         expected = row.seq + 1;
-        prev_hash = &row.hash;
+        before = Some((&row.hash, &row.prev_hash, digest, intact && checkable));
     }
     for missing in expected..=head.seq {
         push(missing, BreakKind::Deleted);
     }
-    if expected == head.seq + 1 && head.seq > 0 && prev_hash != head.hash {
+    if let Some((hash, ..)) = before
+        && expected == head.seq + 1
+        && head.seq > 0
+        && hash != head.hash
+    {
         push(head.seq, BreakKind::Unlinked);
     }
     breaks
@@ -137,10 +162,16 @@ fn walk(rows: &[AuditRecord], head: &Head) -> Vec<ChainBreak> {
 mod tests {
     use super::*;
 
-    fn chain(n: i64) -> Vec<AuditRecord> {
+    /// A chain of transactions of the given numbers of records, hashed as appending does.
+    fn chain(transactions: &[usize]) -> Vec<AuditRecord> {
         let mut prev = GENESIS_HASH.to_owned();
-        (1..=n)
-            .map(|seq| {
+        let mut seq = 0;
+        let mut rows = Vec::new();
+        for &size in transactions {
+            let mut batch_prev: Option<String> = None;
+            let mut last = prev.clone();
+            for _ in 0..size {
+                seq += 1;
                 let mut r = AuditRecord {
                     seq,
                     recorded_at_us: seq * 1000,
@@ -151,16 +182,21 @@ mod tests {
                     table_name: Some("t".into()),
                     row_key: Some(format!("[[{seq}]]")),
                     changes: None,
+                    before_values: None,
                     statement: None,
                     rows_affected: 1,
                     prev_hash: prev.clone(),
                     hash: String::new(),
                 };
-                r.hash = r.content_hash();
-                prev = r.hash.clone();
-                r
-            })
-            .collect()
+                let digest = r.digest(batch_prev.as_deref());
+                r.hash = AuditRecord::chain_hash(&prev, seq, &digest);
+                last = r.hash.clone();
+                batch_prev = Some(digest);
+                rows.push(r);
+            }
+            prev = last;
+        }
+        rows
     }
 
     fn head_of(rows: &[AuditRecord]) -> Head {
@@ -168,6 +204,7 @@ mod tests {
         Head {
             seq: last.seq,
             hash: last.hash.clone(),
+            prev_hash: last.prev_hash.clone(),
         }
     }
 
@@ -180,14 +217,17 @@ mod tests {
 
     #[test]
     fn an_intact_chain_has_no_break() {
-        let rows = chain(4);
+        let rows = chain(&[1, 1, 1, 1]);
+        assert!(found(&rows, &head_of(&rows)).is_empty());
+        let rows = chain(&[3, 1, 2]);
         assert!(found(&rows, &head_of(&rows)).is_empty());
         assert!(
             found(
                 &[],
                 &Head {
                     seq: 0,
-                    hash: GENESIS_HASH.into()
+                    hash: GENESIS_HASH.into(),
+                    prev_hash: GENESIS_HASH.into(),
                 }
             )
             .is_empty()
@@ -196,7 +236,7 @@ mod tests {
 
     #[test]
     fn edits_deletions_insertions_and_relinks_are_named() {
-        let rows = chain(4);
+        let rows = chain(&[1, 1, 1, 1]);
         let head = head_of(&rows);
 
         let mut edited = rows.clone();
@@ -211,22 +251,46 @@ mod tests {
         assert_eq!(found(tail_deleted, &head), [(4, BreakKind::Deleted)]);
 
         let mut inserted = rows.clone();
-        let mut extra = chain(5).pop().expect("row 5");
+        let mut extra = chain(&[1, 1, 1, 1, 1]).pop().expect("row 5");
         extra.prev_hash = rows[3].hash.clone();
-        extra.hash = extra.content_hash();
+        extra.hash = extra.content_hash(None);
         inserted.push(extra);
         assert_eq!(found(&inserted, &head), [(5, BreakKind::Inserted)]);
 
         // Row 2 rewritten and rehashed: row 3 no longer links to it.
         let mut rehashed = rows.clone();
         rehashed[1].actor = Some("mallory".into());
-        rehashed[1].hash = rehashed[1].content_hash();
+        rehashed[1].hash = rehashed[1].content_hash(None);
         assert_eq!(found(&rehashed, &head), [(3, BreakKind::Unlinked)]);
 
         // The last row rewritten and rehashed: the head no longer links to it.
         let mut last = rows.clone();
         last[3].actor = Some("mallory".into());
-        last[3].hash = last[3].content_hash();
+        last[3].hash = last[3].content_hash(None);
         assert_eq!(found(&last, &head), [(4, BreakKind::Unlinked)]);
+    }
+
+    #[test]
+    fn the_records_of_one_transaction_are_chained_to_each_other() {
+        // Rows 1-3 one transaction, 4-5 another.
+        let rows = chain(&[3, 2]);
+        let head = head_of(&rows);
+        assert_eq!(rows[1].prev_hash, rows[0].prev_hash);
+        assert_eq!(rows[3].prev_hash, rows[2].hash);
+
+        let mut edited = rows.clone();
+        edited[1].actor = Some("mallory".into());
+        assert_eq!(found(&edited, &head), [(2, BreakKind::Edited)]);
+
+        // Row 2 rewritten with a recomputed hash: row 3, of its transaction, no longer checks.
+        let mut rehashed = rows.clone();
+        rehashed[1].actor = Some("mallory".into());
+        let digest = rehashed[0].digest(None);
+        rehashed[1].hash = rehashed[1].content_hash(Some(&digest));
+        assert_eq!(found(&rehashed, &head), [(3, BreakKind::Edited)]);
+
+        let mut middle = rows.clone();
+        middle.remove(1);
+        assert_eq!(found(&middle, &head), [(2, BreakKind::Deleted)]);
     }
 }

@@ -9,6 +9,7 @@
 mod chrono;
 #[cfg(feature = "decimal")]
 mod decimal;
+mod dynamic;
 pub(crate) mod generated;
 #[cfg(feature = "json")]
 mod json;
@@ -21,6 +22,7 @@ mod unsigned;
 #[cfg(feature = "uuid")]
 mod uuid;
 
+pub use self::dynamic::{decode_column, decode_columns};
 pub use self::generated::{NowDefault, SoftDeleteField, TimestampField, Unset, UuidDefault};
 #[cfg(feature = "json")]
 pub use self::json::Json;

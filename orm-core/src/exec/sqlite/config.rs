@@ -59,7 +59,8 @@ impl SqliteConfig {
     }
 
     /// Opens a connection: created if missing, foreign keys enforced, `LIKE` case-sensitive
-    /// (as on every dialect; `ilike` is the case-insensitive one), WAL for files.
+    /// (as on every dialect; `ilike` is the case-insensitive one), WAL for files; with the
+    /// `audit` feature, the SHA-256 function the audit chain is appended with.
     pub(crate) fn open(&self) -> Result<SqliteConn> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -82,6 +83,8 @@ impl SqliteConfig {
             pragmas.push_str(" PRAGMA journal_mode = WAL;");
         }
         opened.execute_batch(&pragmas).map_err(from_rusqlite)?;
+        #[cfg(feature = "audit")]
+        crate::audit::register_sqlite_functions(&opened).map_err(from_rusqlite)?;
         SqliteConn::new(opened, BUSY_TIMEOUT)
     }
 }
