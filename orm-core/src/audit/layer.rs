@@ -10,8 +10,8 @@ use super::table::{AUDIT_HEAD, AUDIT_LOG, AuditRecord, GENESIS_HASH, HEAD_ID, He
 use super::{Audit, ChainReport};
 use crate::error::{Error, Result};
 use crate::exec::{
-    Backend, Begin, Db, Decoder, ExecResult, Executor, Finish, Layer, Layered, Op, Outcome,
-    RowStream,
+    Backend, Begin, Db, Decoder, ExecResult, Executor, Finish, Layer, Layered, Op, OpKind, OpKinds,
+    Outcome, RowStream,
 };
 use crate::query::ir::{
     Assignment, Condition, InsertQuery, OnConflict, Projection, RowLock, SelectQuery, Statement,
@@ -225,6 +225,9 @@ impl AuditLayer {
 }
 
 impl Layer for AuditLayer {
+    /// Reads (typed or compiled) leave no record: they go straight to the executor below.
+    const CALLS: OpKinds = OpKinds::NOT_READS.without(OpKind::FetchCompiled);
+
     async fn call<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
