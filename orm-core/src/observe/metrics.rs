@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use std::future::Future;
 
+use futures_util::FutureExt;
+
 use super::handles::{Handles, Labels};
 use super::{on_backend, operation_name, statement_verb, system_name};
 use crate::error::Result;
@@ -95,23 +97,42 @@ enum Counted {
 
 impl Metrics {
     /// Runs `statement` (an operation of `operation` on `model`), timing it, and counts it.
-    async fn measure<R>(
+    ///
+    /// A `map` of the statement's future, not an `async fn`: an `async fn` would hold the
+    /// statement's future twice (as its argument and as the future it awaits), doubling the
+    /// size of every future above it.
+    fn measure<R, F: Future<Output = Result<R>>>(
         &self,
         backend: Backend,
         operation: &'static str,
         model: &'static str,
-        statement: impl Future<Output = Result<R>>,
+        statement: F,
         counted: impl FnOnce(&R) -> Counted,
-    ) -> Result<R> {
+    ) -> impl Future<Output = Result<R>> {
         let started = Instant::now();
-        let outcome = statement.await;
+        statement.map(move |outcome| {
+            self.record(backend, operation, model, started, &outcome, counted);
+            outcome
+        })
+    }
+
+    /// Counts one statement that started at `started` and ended with `outcome`.
+    fn record<R>(
+        &self,
+        backend: Backend,
+        operation: &'static str,
+        model: &'static str,
+        started: Instant,
+        outcome: &Result<R>,
+        counted: impl FnOnce(&R) -> Counted,
+    ) {
         let elapsed = started.elapsed();
         let t = &self.totals;
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         t.statements.fetch_add(1, Ordering::Relaxed);
         t.nanos.fetch_add(nanos, Ordering::Relaxed);
         t.slowest_nanos.fetch_max(nanos, Ordering::Relaxed);
-        let result = match &outcome {
+        let result = match outcome {
             Ok(value) => {
                 match counted(value) {
                     Counted::Returned(rows) => {
@@ -137,7 +158,6 @@ impl Metrics {
         });
         handles.count.increment(1);
         handles.latency.record(elapsed.as_secs_f64());
-        outcome
     }
 }
 
