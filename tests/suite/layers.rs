@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use orm::exec::{Begin, Finish, Layer, Op, Outcome};
+use orm::exec::{Begin, Finish, Layer, Op, OpKind, OpKinds, Outcome};
 use orm::prelude::*;
 use orm::{Backend, Executor, Result};
 
@@ -106,6 +106,56 @@ impl Layer for FixedCount {
             Op::Count(_) => Ok(Outcome::Count(42)),
             other => other.run(inner).await,
         }
+    }
+}
+
+/// Overrides only the typed `count` (answers 7) and hands no operation to `call`: every other
+/// operation goes straight to the executor below.
+#[derive(Clone)]
+struct TypedCount;
+
+impl Layer for TypedCount {
+    const CALLS: OpKinds = OpKinds::NONE;
+
+    fn call<E: Executor, T: Send + 'static>(
+        &self,
+        _inner: &E,
+        op: Op<T>,
+    ) -> impl std::future::Future<Output = Result<Outcome<T>>> + Send {
+        let name = op.name();
+        async move { panic!("`call` got `{name}` although CALLS is NONE") }
+    }
+
+    async fn count<E: Executor>(
+        &self,
+        _inner: &E,
+        _query: orm::query::ir::SelectQuery,
+    ) -> Result<u64> {
+        Ok(7)
+    }
+}
+
+/// A [`Recorder`] whose `call` sees the writes only, and only while `on` is set
+/// (`Layer::is_active`).
+#[derive(Clone)]
+struct WritesWhileOn {
+    recorder: Recorder,
+    on: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Layer for WritesWhileOn {
+    const CALLS: OpKinds = OpKinds::NOT_READS;
+
+    fn is_active(&self) -> bool {
+        self.on.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn call<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        op: Op<T>,
+    ) -> impl std::future::Future<Output = Result<Outcome<T>>> + Send {
+        self.recorder.call(inner, op)
     }
 }
 
@@ -216,6 +266,64 @@ suite! {
         // Everything else passes through.
         assert_eq!(Note::find(&layered, 1).await?, Some(note(1, "one")));
         assert_eq!(take(&log).len(), 2);
+        Ok(())
+    }
+
+    async fn a_typed_method_answers_its_operation_and_the_others_pass_straight_through(db) {
+        db.create_table::<Note>().await?;
+        note(1, "one").insert(db).await?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let layered = db.layer(Recorder::new("below", &log)).layer(TypedCount);
+        assert_eq!(Note::query().count(&layered).await?, 7);
+        assert!(take(&log).is_empty(), "the count never reached the layer below");
+        // Every other operation reaches the layer below (TypedCount's `call` would panic).
+        note(2, "two").insert(&layered).await?;
+        assert_eq!(Note::find(&layered, 2).await?, Some(note(2, "two")));
+        let all = Note::query().order_by(Note::ID.asc()).all(&layered).await?;
+        assert_eq!(all, vec![note(1, "one"), note(2, "two")]);
+        Note::update_many().set(Note::BODY, "edited").filter(Note::ID.eq(2)).execute(&layered).await?;
+        let names: Vec<String> = take(&log)
+            .iter()
+            .filter(|e| e.contains(" < "))
+            .map(|e| e.split(" write").next().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "below insert_returning layer_notes",
+                "below fetch_optional layer_notes",
+                "below fetch_all layer_notes",
+                "below execute layer_notes",
+            ]
+        );
+        Ok(())
+    }
+
+    async fn call_sees_only_the_kinds_it_asks_for_and_only_while_active(db) {
+        db.create_table::<Note>().await?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let on = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let layered = db.layer(WritesWhileOn {
+            recorder: Recorder::new("w", &log),
+            on: on.clone(),
+        });
+        note(1, "one").insert(&layered).await?;
+        assert_eq!(Note::find(&layered, 1).await?, Some(note(1, "one")));
+        assert_eq!(Note::query().count(&layered).await?, 1);
+        Note::delete_many().filter(Note::ID.eq(1)).execute(&layered).await?;
+        let names: Vec<String> = take(&log)
+            .iter()
+            .filter(|e| e.contains(" < "))
+            .map(|e| e.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(names, ["w insert_returning", "w execute"], "reads skip `call`");
+        // Inactive: the write goes straight below, and still happens.
+        on.store(false, std::sync::atomic::Ordering::Relaxed);
+        note(2, "two").insert(&layered).await?;
+        assert!(take(&log).is_empty());
+        assert_eq!(Note::find(db, 2).await?, Some(note(2, "two")));
+        assert!(OpKinds::NOT_READS.contains(OpKind::Execute));
+        assert!(!OpKinds::NOT_READS.contains(OpKind::FetchOptional));
         Ok(())
     }
 }

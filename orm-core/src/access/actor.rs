@@ -84,6 +84,12 @@ impl Actor {
     pub fn current() -> Option<Arc<Actor>> {
         CURRENT.try_with(Arc::clone).ok()
     }
+
+    /// `f` of the running task's actor, borrowed (no reference count touched); `None` outside
+    /// any [`scope`](Actor::scope).
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Actor) -> R) -> Option<R> {
+        CURRENT.try_with(|actor| f(actor)).ok()
+    }
 }
 
 impl fmt::Debug for Actor {

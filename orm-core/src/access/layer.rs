@@ -1,12 +1,15 @@
 //! [`AccessControl`]: the layer that checks each statement for the task's [`Actor`] and adds
 //! the row rules to what it reads, updates and deletes.
 
+use std::future::{Future, Ready, ready};
 use std::sync::Arc;
+
+use futures_util::future::Either;
 
 use super::policy::{Action, EVERY_TABLE, Resolved};
 use super::{Actor, Policy};
 use crate::error::{Error, Result};
-use crate::exec::layer::{Layer, Op, Outcome};
+use crate::exec::layer::{Layer, Op, OpKinds, Outcome};
 use crate::exec::{Decoder, Executor, RowStream};
 use crate::query::ir::{Condition, JoinKind, Projection, SelectQuery, Statement};
 
@@ -77,15 +80,41 @@ impl AccessControl {
 
     /// A select `actor` may read: every table it reads allowed, the row rules added.
     fn read(&self, actor: &Actor, mut query: SelectQuery) -> Result<SelectQuery> {
-        if reads_one_table(&query) {
+        self.admit_read(actor, &mut query)?;
+        Ok(query)
+    }
+
+    /// Checks that `actor` may read every table `query` reads and adds the row rules to it,
+    /// in place.
+    fn admit_read(&self, actor: &Actor, query: &mut SelectQuery) -> Result<()> {
+        if reads_one_table(query) {
             self.policy.check(actor, query.schema.table, Action::Read)?;
         } else {
             for table in query.tables() {
                 self.policy.check(actor, table, Action::Read)?;
             }
         }
-        self.restrict(actor, &mut query)?;
-        Ok(query)
+        self.restrict(actor, query)
+    }
+
+    /// `query` as the task's actor may read it (see [`admit_read`](Self::admit_read)), the
+    /// actor borrowed from the task, not cloned.
+    fn admit_current_read(&self, query: &mut SelectQuery) -> Result<()> {
+        Actor::with_current(|actor| self.admit_read(actor, query))
+            .unwrap_or_else(|| Err(no_actor(query.schema.table, Action::Read)))
+    }
+
+    /// `run(query)` once the task's actor may read `query` (with its row rules added), or the
+    /// refusal as a ready future.
+    fn guarded_read<R, F: Future<Output = Result<R>>>(
+        &self,
+        mut query: SelectQuery,
+        run: impl FnOnce(SelectQuery) -> F,
+    ) -> Either<Ready<Result<R>>, F> {
+        match self.admit_current_read(&mut query) {
+            Ok(()) => Either::Right(run(query)),
+            Err(error) => Either::Left(ready(Err(error))),
+        }
     }
 
     /// A write `actor` may run: its action allowed on its table, the tables its filter reads
@@ -287,17 +316,49 @@ fn is_ddl(sql: &str) -> bool {
         .any(|w| first.eq_ignore_ascii_case(w))
 }
 
+/// The typed reads are checked in their own methods (no [`Op`] built, the select admitted in
+/// place); every other operation goes through [`call`](Layer::call).
 impl Layer for AccessControl {
+    const CALLS: OpKinds = OpKinds::NOT_READS;
+
     async fn call<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
         op: Op<T>,
     ) -> Result<Outcome<T>> {
-        let Some(actor) = Actor::current() else {
-            let table = op.schema().map_or(EVERY_TABLE, |s| s.table);
-            return Err(no_actor(table, op_action(&op)));
-        };
-        self.admit(&actor, op)?.run(inner).await
+        // What a refusal outside any scope names (the op moves into the check).
+        let table = op.schema().map_or(EVERY_TABLE, |s| s.table);
+        let action = op_action(&op);
+        match Actor::with_current(|actor| self.admit(actor, op)) {
+            Some(admitted) => admitted?.run(inner).await,
+            None => Err(no_actor(table, action)),
+        }
+    }
+
+    fn fetch_all<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send {
+        self.guarded_read(query, |query| inner.fetch_all(query, decode))
+    }
+
+    fn fetch_optional<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Option<T>>> + Send {
+        self.guarded_read(query, |query| inner.fetch_optional(query, decode))
+    }
+
+    fn count<E: Executor>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+    ) -> impl Future<Output = Result<u64>> + Send {
+        self.guarded_read(query, |query| inner.count(query))
     }
 
     fn fetch_stream<'a, E: Executor, T: Send + 'static>(
@@ -306,12 +367,9 @@ impl Layer for AccessControl {
         query: SelectQuery,
         decode: Decoder<T>,
     ) -> RowStream<'a, T> {
-        let admitted = match Actor::current() {
-            Some(actor) => self.read(&actor, query),
-            None => Err(no_actor(query.schema.table, Action::Read)),
-        };
-        match admitted {
-            Ok(query) => inner.fetch_stream(query, decode),
+        let mut query = query;
+        match self.admit_current_read(&mut query) {
+            Ok(()) => inner.fetch_stream(query, decode),
             Err(error) => Box::pin(async_stream::stream! { yield Err(error); }),
         }
     }

@@ -256,6 +256,7 @@ impl Policy {
         }
         let mut out = ResolvedRole {
             grants: role.grants.iter().map(|(t, b)| (t.clone(), *b)).collect(),
+            every_table: role.grants.get(EVERY_TABLE).copied().unwrap_or(0),
             all_rows: role.all_rows,
         };
         if !seen.insert(name.to_owned()) {
@@ -275,6 +276,8 @@ impl Policy {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ResolvedRole {
     grants: FxHashMap<String, u8>,
+    /// The actions granted on `*` (also in `grants`), read without a lookup.
+    every_table: u8,
     all_rows: bool,
 }
 
@@ -283,12 +286,16 @@ impl ResolvedRole {
         for (table, bits) in &other.grants {
             *self.grants.entry(table.clone()).or_default() |= bits;
         }
+        self.every_table |= other.every_table;
         self.all_rows |= other.all_rows;
     }
 
     fn grants(&self, table: &str, action: Action) -> bool {
-        let has = |t: &str| self.grants.get(t).is_some_and(|b| b & action.bit() != 0);
-        has(table) || has(EVERY_TABLE)
+        self.every_table & action.bit() != 0
+            || self
+                .grants
+                .get(table)
+                .is_some_and(|b| b & action.bit() != 0)
     }
 }
 

@@ -10,8 +10,8 @@ use super::capture::{KeyCapture, Pending, Plan};
 use super::{Audit, ChainReport};
 use crate::error::{Error, Result};
 use crate::exec::{
-    Backend, Begin, Db, Decoder, ExecResult, Executor, Finish, Layer, Layered, Op, Outcome,
-    RowStream,
+    Backend, Begin, Db, Decoder, ExecResult, Executor, Finish, Layer, Layered, Op, OpKind, OpKinds,
+    Outcome, RowStream,
 };
 use crate::query::ir::{InsertQuery, SelectQuery, Statement};
 use crate::sql::Compiled;
@@ -217,6 +217,9 @@ impl AuditLayer {
 }
 
 impl Layer for AuditLayer {
+    /// Reads (typed or compiled) leave no record: they go straight to the executor below.
+    const CALLS: OpKinds = OpKinds::NOT_READS.without(OpKind::FetchCompiled);
+
     async fn call<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,

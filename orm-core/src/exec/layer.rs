@@ -7,8 +7,15 @@
 //! ([`Op::run`]) or answers it itself, and sees the [`Outcome`]. A [`Layered`] executor is an
 //! [`Executor`] like any other, so every query builder runs on it; its transactions
 //! ([`Begin::begin`]) run their statements through the same layers, and a layer learns when
-//! such a transaction commits or rolls back. Layers are static types: a `Db` with none costs
-//! nothing, and each layer costs what its `call` does.
+//! such a transaction commits or rolls back.
+//!
+//! A layer may instead (or also) override the typed method of an operation
+//! ([`Layer::fetch_optional`], [`Layer::execute`], …) and say which operations its `call`
+//! sees ([`Layer::CALLS`]): an operation it leaves out goes straight to the executor below,
+//! the layer's method returning the inner executor's future itself, with no [`Op`] built and
+//! no future wrapped. Layers are static types: a `Db` with none costs nothing, and each layer
+//! costs what it does (the access-control layer checks reads in its typed methods; tracing
+//! with nothing listening is one atomic load, [`Layer::is_active`]).
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")]
@@ -37,6 +44,8 @@
 //! ```
 
 use std::future::Future;
+
+use futures_util::future::Either;
 
 use super::{Backend, Db, Decoder, ExecResult, Executor, RowStream, Transaction};
 use crate::error::{Error, Result};
@@ -108,6 +117,20 @@ impl<T: Send + 'static> Op<T> {
 }
 
 impl<T> Op<T> {
+    /// The operation's kind (which [`Executor`] method it is).
+    pub fn kind(&self) -> OpKind {
+        match self {
+            Op::FetchAll(..) => OpKind::FetchAll,
+            Op::FetchOptional(..) => OpKind::FetchOptional,
+            Op::Count(_) => OpKind::Count,
+            Op::InsertReturning(..) => OpKind::InsertReturning,
+            Op::Execute(_) => OpKind::Execute,
+            Op::ExecuteRaw(_) => OpKind::ExecuteRaw,
+            Op::FetchCompiled(..) => OpKind::FetchCompiled,
+            Op::ExecuteCompiled(_) => OpKind::ExecuteCompiled,
+        }
+    }
+
     /// The operation's name, as its [`Executor`] method is called (`"fetch_all"`, …).
     pub fn name(&self) -> &'static str {
         match self {
@@ -188,16 +211,275 @@ fn sql_dialect(backend: Backend) -> Result<crate::sql::Dialect> {
     })
 }
 
+/// Unwraps the outcome a layer returned for an op of the given kind.
+macro_rules! expect_outcome {
+    ($outcome:expr, $variant:ident, $op:literal) => {
+        match $outcome? {
+            Outcome::$variant(value) => Ok(value),
+            other => Err(wrong_outcome($op, outcome_name(&other))),
+        }
+    };
+}
+
+fn outcome_name<T>(outcome: &Outcome<T>) -> &'static str {
+    match outcome {
+        Outcome::Rows(_) => "Rows",
+        Outcome::Row(_) => "Row",
+        Outcome::Inserted(_) => "Inserted",
+        Outcome::Count(_) => "Count",
+        Outcome::Done(_) => "Done",
+    }
+}
+
+fn wrong_outcome(op: &str, got: &str) -> Error {
+    Error::InvalidQuery(format!(
+        "a layer answered `{op}` with `Outcome::{got}`; a layer must return the outcome of \
+         the op it was given (see `orm_core::exec::layer::Outcome`)"
+    ))
+}
+
+/// The kind of an [`Op`], without its statement: which of the [`Executor`] methods it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OpKind {
+    /// [`Op::FetchAll`].
+    FetchAll,
+    /// [`Op::FetchOptional`].
+    FetchOptional,
+    /// [`Op::Count`].
+    Count,
+    /// [`Op::InsertReturning`].
+    InsertReturning,
+    /// [`Op::Execute`].
+    Execute,
+    /// [`Op::ExecuteRaw`].
+    ExecuteRaw,
+    /// [`Op::FetchCompiled`].
+    FetchCompiled,
+    /// [`Op::ExecuteCompiled`].
+    ExecuteCompiled,
+}
+
+impl OpKind {
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// A set of [`OpKind`]s: the operations a layer's [`call`](Layer::call) is given
+/// ([`Layer::CALLS`]). Built in `const` context: `OpKinds::NONE.with(OpKind::Execute)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OpKinds(u8);
+
+impl OpKinds {
+    /// Every operation.
+    pub const ALL: OpKinds = OpKinds(u8::MAX);
+    /// None: every operation goes straight to the executor below, unless the layer overrides
+    /// its typed method.
+    pub const NONE: OpKinds = OpKinds(0);
+    /// The typed reads: [`OpKind::FetchAll`], [`OpKind::FetchOptional`], [`OpKind::Count`].
+    pub const READS: OpKinds = OpKinds::NONE
+        .with(OpKind::FetchAll)
+        .with(OpKind::FetchOptional)
+        .with(OpKind::Count);
+    /// Every operation but the typed reads (what may change data, and SQL the caller wrote).
+    pub const NOT_READS: OpKinds = OpKinds(!OpKinds::READS.0);
+
+    /// This set and `kind`.
+    #[must_use]
+    pub const fn with(self, kind: OpKind) -> OpKinds {
+        OpKinds(self.0 | kind.bit())
+    }
+
+    /// This set without `kind`.
+    #[must_use]
+    pub const fn without(self, kind: OpKind) -> OpKinds {
+        OpKinds(self.0 & !kind.bit())
+    }
+
+    /// Whether `kind` is in the set.
+    pub const fn contains(self, kind: OpKind) -> bool {
+        self.0 & kind.bit() != 0
+    }
+}
+
 /// Code that runs around every operation of the executor it is stacked on (see the module
-/// docs). Implement [`call`](Layer::call); the transaction hooks are optional.
+/// docs).
+///
+/// Two ways to write one, which mix:
+/// - **One entry point**: implement [`call`](Layer::call), which every operation in
+///   [`CALLS`](Layer::CALLS) (by default all of them) reaches as an [`Op`]. Simplest for a layer
+///   that treats every statement alike (tracing, metrics, audit).
+/// - **Typed methods**: override [`fetch_optional`](Layer::fetch_optional),
+///   [`execute`](Layer::execute), … for the operations the layer acts on, and set `CALLS` to
+///   the operations `call` should still see ([`OpKinds::NONE`] for none). An operation outside
+///   `CALLS` that the layer does not override goes straight to the executor below, with
+///   nothing built or wrapped: a layer costs only what it does.
+///
+/// The transaction hooks are optional.
 pub trait Layer: Send + Sync {
+    /// The operations that the default typed methods hand to [`call`](Layer::call) (when
+    /// [`is_active`](Layer::is_active)); the others go straight to the executor below. Known
+    /// at compile time, so a layer that leaves an operation out adds nothing to it.
+    const CALLS: OpKinds = OpKinds::ALL;
+
     /// Runs `op`: usually `op.run(inner).await` with something before and after it; a layer
     /// may also answer without running it (a cache hit) or run it more than once (a retry).
+    /// By default it only runs it.
     fn call<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
         op: Op<T>,
-    ) -> impl Future<Output = Result<Outcome<T>>> + Send;
+    ) -> impl Future<Output = Result<Outcome<T>>> + Send {
+        op.run(inner)
+    }
+
+    /// Whether [`call`](Layer::call) has work to do now (default: yes). Asked once per
+    /// operation in [`CALLS`](Layer::CALLS); `false` sends the operation straight to the
+    /// executor below (tracing with nothing listening).
+    fn is_active(&self) -> bool {
+        true
+    }
+
+    /// [`Executor::fetch_all`] through this layer; by default [`call`](Layer::call) with
+    /// [`Op::FetchAll`] (see [`CALLS`](Layer::CALLS)).
+    fn fetch_all<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send {
+        if Self::CALLS.contains(OpKind::FetchAll) && self.is_active() {
+            Either::Left(async move {
+                let outcome = self.call(inner, Op::FetchAll(query, decode)).await;
+                expect_outcome!(outcome, Rows, "fetch_all")
+            })
+        } else {
+            Either::Right(inner.fetch_all(query, decode))
+        }
+    }
+
+    /// [`Executor::fetch_optional`] through this layer; by default [`call`](Layer::call) with
+    /// [`Op::FetchOptional`] (see [`CALLS`](Layer::CALLS)).
+    fn fetch_optional<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Option<T>>> + Send {
+        if Self::CALLS.contains(OpKind::FetchOptional) && self.is_active() {
+            Either::Left(async move {
+                let outcome = self.call(inner, Op::FetchOptional(query, decode)).await;
+                expect_outcome!(outcome, Row, "fetch_optional")
+            })
+        } else {
+            Either::Right(inner.fetch_optional(query, decode))
+        }
+    }
+
+    /// [`Executor::count`] through this layer; by default [`call`](Layer::call) with
+    /// [`Op::Count`] (see [`CALLS`](Layer::CALLS)).
+    fn count<E: Executor>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+    ) -> impl Future<Output = Result<u64>> + Send {
+        if Self::CALLS.contains(OpKind::Count) && self.is_active() {
+            Either::Left(async move {
+                let outcome = self.call(inner, Op::<()>::Count(query)).await;
+                expect_outcome!(outcome, Count, "count")
+            })
+        } else {
+            Either::Right(inner.count(query))
+        }
+    }
+
+    /// [`Executor::insert_returning`] through this layer; by default [`call`](Layer::call)
+    /// with [`Op::InsertReturning`] (see [`CALLS`](Layer::CALLS)).
+    fn insert_returning<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: InsertQuery,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<T>> + Send {
+        if Self::CALLS.contains(OpKind::InsertReturning) && self.is_active() {
+            Either::Left(async move {
+                let outcome = self.call(inner, Op::InsertReturning(query, decode)).await;
+                expect_outcome!(outcome, Inserted, "insert_returning")
+            })
+        } else {
+            Either::Right(inner.insert_returning(query, decode))
+        }
+    }
+
+    /// [`Executor::execute`] through this layer; by default [`call`](Layer::call) with
+    /// [`Op::Execute`] (see [`CALLS`](Layer::CALLS)).
+    fn execute<E: Executor>(
+        &self,
+        inner: &E,
+        statement: Statement,
+    ) -> impl Future<Output = Result<ExecResult>> + Send {
+        if Self::CALLS.contains(OpKind::Execute) && self.is_active() {
+            Either::Left(async move {
+                let outcome = self.call(inner, Op::<()>::Execute(statement)).await;
+                expect_outcome!(outcome, Done, "execute")
+            })
+        } else {
+            Either::Right(inner.execute(statement))
+        }
+    }
+
+    /// [`Executor::execute_raw`] through this layer; by default [`call`](Layer::call) with
+    /// [`Op::ExecuteRaw`] (see [`CALLS`](Layer::CALLS)).
+    fn execute_raw<E: Executor>(
+        &self,
+        inner: &E,
+        sql: &str,
+    ) -> impl Future<Output = Result<ExecResult>> + Send {
+        if Self::CALLS.contains(OpKind::ExecuteRaw) && self.is_active() {
+            Either::Left(async move {
+                let outcome = self.call(inner, Op::<()>::ExecuteRaw(sql.to_owned())).await;
+                expect_outcome!(outcome, Done, "execute_raw")
+            })
+        } else {
+            Either::Right(inner.execute_raw(sql))
+        }
+    }
+
+    /// [`Executor::fetch_compiled`] through this layer; by default [`call`](Layer::call) with
+    /// [`Op::FetchCompiled`] (see [`CALLS`](Layer::CALLS)).
+    fn fetch_compiled<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        statement: Compiled,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send {
+        if Self::CALLS.contains(OpKind::FetchCompiled) && self.is_active() {
+            Either::Left(async move {
+                let outcome = self.call(inner, Op::FetchCompiled(statement, decode)).await;
+                expect_outcome!(outcome, Rows, "fetch_compiled")
+            })
+        } else {
+            Either::Right(inner.fetch_compiled(statement, decode))
+        }
+    }
+
+    /// [`Executor::execute_compiled`] through this layer; by default [`call`](Layer::call)
+    /// with [`Op::ExecuteCompiled`] (see [`CALLS`](Layer::CALLS)).
+    fn execute_compiled<E: Executor>(
+        &self,
+        inner: &E,
+        statement: Compiled,
+    ) -> impl Future<Output = Result<ExecResult>> + Send {
+        if Self::CALLS.contains(OpKind::ExecuteCompiled) && self.is_active() {
+            Either::Left(async move {
+                let outcome = self.call(inner, Op::<()>::ExecuteCompiled(statement)).await;
+                expect_outcome!(outcome, Done, "execute_compiled")
+            })
+        } else {
+            Either::Right(inner.execute_compiled(statement))
+        }
+    }
 
     /// Streams the rows of `query` ([`Executor::fetch_stream`]); by default straight from
     /// `inner`. Streams do not pass through [`call`](Layer::call) (their rows are never all
@@ -285,60 +567,25 @@ impl Db {
     }
 }
 
-/// Unwraps the outcome a layer returned for an op of the given kind.
-macro_rules! expect_outcome {
-    ($outcome:expr, $variant:ident, $op:literal) => {
-        match $outcome? {
-            Outcome::$variant(value) => Ok(value),
-            other => Err(wrong_outcome($op, outcome_name(&other))),
-        }
-    };
-}
-
-fn outcome_name<T>(outcome: &Outcome<T>) -> &'static str {
-    match outcome {
-        Outcome::Rows(_) => "Rows",
-        Outcome::Row(_) => "Row",
-        Outcome::Inserted(_) => "Inserted",
-        Outcome::Count(_) => "Count",
-        Outcome::Done(_) => "Done",
-    }
-}
-
-fn wrong_outcome(op: &str, got: &str) -> Error {
-    Error::InvalidQuery(format!(
-        "a layer answered `{op}` with `Outcome::{got}`; a layer must return the outcome of \
-         the op it was given (see `orm_core::exec::layer::Outcome`)"
-    ))
-}
-
 impl<L: Layer, E: Executor> Executor for Layered<L, E> {
     fn backend(&self) -> Backend {
         self.inner.backend()
     }
 
-    async fn fetch_all<T: Send + 'static>(
+    fn fetch_all<T: Send + 'static>(
         &self,
         query: SelectQuery,
         decode: Decoder<T>,
-    ) -> Result<Vec<T>> {
-        let outcome = self
-            .layer
-            .call(&self.inner, Op::FetchAll(query, decode))
-            .await;
-        expect_outcome!(outcome, Rows, "fetch_all")
+    ) -> impl Future<Output = Result<Vec<T>>> + Send {
+        self.layer.fetch_all(&self.inner, query, decode)
     }
 
-    async fn fetch_optional<T: Send + 'static>(
+    fn fetch_optional<T: Send + 'static>(
         &self,
         query: SelectQuery,
         decode: Decoder<T>,
-    ) -> Result<Option<T>> {
-        let outcome = self
-            .layer
-            .call(&self.inner, Op::FetchOptional(query, decode))
-            .await;
-        expect_outcome!(outcome, Row, "fetch_optional")
+    ) -> impl Future<Output = Result<Option<T>>> + Send {
+        self.layer.fetch_optional(&self.inner, query, decode)
     }
 
     fn fetch_stream<T: Send + 'static>(
@@ -349,57 +596,39 @@ impl<L: Layer, E: Executor> Executor for Layered<L, E> {
         self.layer.fetch_stream(&self.inner, query, decode)
     }
 
-    async fn count(&self, query: SelectQuery) -> Result<u64> {
-        let outcome = self.layer.call(&self.inner, Op::<()>::Count(query)).await;
-        expect_outcome!(outcome, Count, "count")
+    fn count(&self, query: SelectQuery) -> impl Future<Output = Result<u64>> + Send {
+        self.layer.count(&self.inner, query)
     }
 
-    async fn insert_returning<T: Send + 'static>(
+    fn insert_returning<T: Send + 'static>(
         &self,
         query: InsertQuery,
         decode: Decoder<T>,
-    ) -> Result<T> {
-        let outcome = self
-            .layer
-            .call(&self.inner, Op::InsertReturning(query, decode))
-            .await;
-        expect_outcome!(outcome, Inserted, "insert_returning")
+    ) -> impl Future<Output = Result<T>> + Send {
+        self.layer.insert_returning(&self.inner, query, decode)
     }
 
-    async fn execute(&self, statement: Statement) -> Result<ExecResult> {
-        let outcome = self
-            .layer
-            .call(&self.inner, Op::<()>::Execute(statement))
-            .await;
-        expect_outcome!(outcome, Done, "execute")
+    fn execute(&self, statement: Statement) -> impl Future<Output = Result<ExecResult>> + Send {
+        self.layer.execute(&self.inner, statement)
     }
 
-    async fn execute_raw(&self, sql: &str) -> Result<ExecResult> {
-        let outcome = self
-            .layer
-            .call(&self.inner, Op::<()>::ExecuteRaw(sql.to_owned()))
-            .await;
-        expect_outcome!(outcome, Done, "execute_raw")
+    fn execute_raw(&self, sql: &str) -> impl Future<Output = Result<ExecResult>> + Send {
+        self.layer.execute_raw(&self.inner, sql)
     }
 
-    async fn fetch_compiled<T: Send + 'static>(
+    fn fetch_compiled<T: Send + 'static>(
         &self,
         statement: Compiled,
         decode: Decoder<T>,
-    ) -> Result<Vec<T>> {
-        let outcome = self
-            .layer
-            .call(&self.inner, Op::FetchCompiled(statement, decode))
-            .await;
-        expect_outcome!(outcome, Rows, "fetch_compiled")
+    ) -> impl Future<Output = Result<Vec<T>>> + Send {
+        self.layer.fetch_compiled(&self.inner, statement, decode)
     }
 
-    async fn execute_compiled(&self, statement: Compiled) -> Result<ExecResult> {
-        let outcome = self
-            .layer
-            .call(&self.inner, Op::<()>::ExecuteCompiled(statement))
-            .await;
-        expect_outcome!(outcome, Done, "execute_compiled")
+    fn execute_compiled(
+        &self,
+        statement: Compiled,
+    ) -> impl Future<Output = Result<ExecResult>> + Send {
+        self.layer.execute_compiled(&self.inner, statement)
     }
 }
 

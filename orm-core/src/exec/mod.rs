@@ -48,7 +48,7 @@ pub use capabilities::BackendCapabilities;
 pub use connection::Connection;
 #[cfg(feature = "dynamodb")]
 pub use dynamo::ItemRow;
-pub use layer::{Begin, Delegate, Finish, Layer, Layered, Op, Outcome};
+pub use layer::{Begin, Delegate, Finish, Layer, Layered, Op, OpKind, OpKinds, Outcome};
 #[cfg(feature = "mongodb")]
 pub use mongo::{COUNTERS_COLLECTION, DEFAULT_DATABASE, DocumentRow};
 pub(crate) use pool::redact as redact_url;

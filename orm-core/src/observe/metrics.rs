@@ -4,10 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+
+use futures_util::FutureExt;
+
 use super::handles::{Handles, Labels};
-use super::{operation_name, system_name};
+use super::{on_backend, operation_name, statement_verb, system_name};
 use crate::error::Result;
-use crate::exec::{Executor, Layer, Op, Outcome};
+use crate::exec::{Backend, Decoder, ExecResult, Executor, Layer, Op, OpKind, OpKinds, Outcome};
+use crate::query::ir::{InsertQuery, SelectQuery, Statement};
 
 /// A [`Layer`] that measures every statement through the [`metrics`](https://docs.rs/metrics)
 /// facade — `orm_statements_total` (counter) and `orm_statement_duration_seconds`
@@ -83,58 +88,193 @@ impl Metrics {
     }
 }
 
-impl Layer for Metrics {
-    async fn call<E: Executor, T: Send + 'static>(
+/// What a statement reported, for the totals.
+enum Counted {
+    Returned(u64),
+    Affected(u64),
+    Nothing,
+}
+
+impl Metrics {
+    /// Runs `statement` (an operation of `operation` on `model`), timing it, and counts it.
+    ///
+    /// A `map` of the statement's future, not an `async fn`: an `async fn` would hold the
+    /// statement's future twice (as its argument and as the future it awaits), doubling the
+    /// size of every future above it.
+    fn measure<R, F: Future<Output = Result<R>>>(
         &self,
-        inner: &E,
-        op: Op<T>,
-    ) -> Result<Outcome<T>> {
-        let backend = system_name(inner.backend());
-        let operation = operation_name(&op, inner.backend());
-        let model = op.schema().map_or("", |s| s.table);
+        backend: Backend,
+        operation: &'static str,
+        model: &'static str,
+        statement: F,
+        counted: impl FnOnce(&R) -> Counted,
+    ) -> impl Future<Output = Result<R>> {
         let started = Instant::now();
-        let outcome = op.run(inner).await;
+        statement.map(move |outcome| {
+            self.record(backend, operation, model, started, &outcome, counted);
+            outcome
+        })
+    }
+
+    /// Counts one statement that started at `started` and ended with `outcome`.
+    fn record<R>(
+        &self,
+        backend: Backend,
+        operation: &'static str,
+        model: &'static str,
+        started: Instant,
+        outcome: &Result<R>,
+        counted: impl FnOnce(&R) -> Counted,
+    ) {
         let elapsed = started.elapsed();
         let t = &self.totals;
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         t.statements.fetch_add(1, Ordering::Relaxed);
         t.nanos.fetch_add(nanos, Ordering::Relaxed);
         t.slowest_nanos.fetch_max(nanos, Ordering::Relaxed);
-        let result = match &outcome {
-            Ok(Outcome::Rows(rows)) => {
-                t.rows_returned
-                    .fetch_add(rows.len() as u64, Ordering::Relaxed);
+        let result = match outcome {
+            Ok(value) => {
+                match counted(value) {
+                    Counted::Returned(rows) => {
+                        t.rows_returned.fetch_add(rows, Ordering::Relaxed);
+                    }
+                    Counted::Affected(rows) => {
+                        t.rows_affected.fetch_add(rows, Ordering::Relaxed);
+                    }
+                    Counted::Nothing => {}
+                }
                 "ok"
             }
-            Ok(Outcome::Row(row)) => {
-                t.rows_returned
-                    .fetch_add(u64::from(row.is_some()), Ordering::Relaxed);
-                "ok"
-            }
-            Ok(Outcome::Inserted(_)) => {
-                t.rows_affected.fetch_add(1, Ordering::Relaxed);
-                "ok"
-            }
-            Ok(Outcome::Done(done)) => {
-                t.rows_affected
-                    .fetch_add(done.rows_affected, Ordering::Relaxed);
-                "ok"
-            }
-            Ok(_) => "ok",
             Err(e) => {
                 t.errors.fetch_add(1, Ordering::Relaxed);
                 e.kind()
             }
         };
         let handles = self.handles.statement(Labels {
-            backend,
+            backend: system_name(backend),
             model,
             operation,
             outcome: result,
         });
         handles.count.increment(1);
         handles.latency.record(elapsed.as_secs_f64());
-        outcome
+    }
+}
+
+/// The typed reads, inserts and IR writes are measured in their own methods (no [`Op`] built
+/// for them); SQL the caller wrote goes through [`call`](Layer::call).
+impl Layer for Metrics {
+    const CALLS: OpKinds = OpKinds::NONE
+        .with(OpKind::ExecuteRaw)
+        .with(OpKind::FetchCompiled)
+        .with(OpKind::ExecuteCompiled);
+
+    fn call<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        op: Op<T>,
+    ) -> impl Future<Output = Result<Outcome<T>>> + Send {
+        let backend = inner.backend();
+        let operation = operation_name(&op, backend);
+        let model = op.schema().map_or("", |s| s.table);
+        self.measure(
+            backend,
+            operation,
+            model,
+            op.run(inner),
+            |outcome| match outcome {
+                Outcome::Rows(rows) => Counted::Returned(rows.len() as u64),
+                Outcome::Row(row) => Counted::Returned(u64::from(row.is_some())),
+                Outcome::Inserted(_) => Counted::Affected(1),
+                Outcome::Done(done) => Counted::Affected(done.rows_affected),
+                _ => Counted::Nothing,
+            },
+        )
+    }
+
+    fn fetch_all<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send {
+        let backend = inner.backend();
+        let model = query.schema.table;
+        let statement = inner.fetch_all(query, decode);
+        self.measure(
+            backend,
+            on_backend("SELECT", backend),
+            model,
+            statement,
+            |rows| Counted::Returned(rows.len() as u64),
+        )
+    }
+
+    fn fetch_optional<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Option<T>>> + Send {
+        let backend = inner.backend();
+        let model = query.schema.table;
+        let statement = inner.fetch_optional(query, decode);
+        self.measure(
+            backend,
+            on_backend("SELECT", backend),
+            model,
+            statement,
+            |row| Counted::Returned(u64::from(row.is_some())),
+        )
+    }
+
+    fn count<E: Executor>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+    ) -> impl Future<Output = Result<u64>> + Send {
+        let backend = inner.backend();
+        let model = query.schema.table;
+        let statement = inner.count(query);
+        self.measure(
+            backend,
+            on_backend("SELECT", backend),
+            model,
+            statement,
+            |_| Counted::Nothing,
+        )
+    }
+
+    fn insert_returning<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: InsertQuery,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<T>> + Send {
+        let backend = inner.backend();
+        let model = query.schema.table;
+        let statement = inner.insert_returning(query, decode);
+        self.measure(
+            backend,
+            on_backend("INSERT", backend),
+            model,
+            statement,
+            |_| Counted::Affected(1),
+        )
+    }
+
+    fn execute<E: Executor>(
+        &self,
+        inner: &E,
+        statement: Statement,
+    ) -> impl Future<Output = Result<ExecResult>> + Send {
+        let backend = inner.backend();
+        let operation = on_backend(statement_verb(&statement), backend);
+        let model = statement.schema().table;
+        let statement = inner.execute(statement);
+        self.measure(backend, operation, model, statement, |done| {
+            Counted::Affected(done.rows_affected)
+        })
     }
 
     async fn committed(&self) {

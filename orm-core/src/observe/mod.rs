@@ -60,17 +60,28 @@ pub(crate) fn operation_name<T>(op: &Op<T>, backend: Backend) -> &'static str {
     let verb = match op {
         Op::FetchAll(..) | Op::FetchOptional(..) | Op::Count(_) => "SELECT",
         Op::InsertReturning(..) => "INSERT",
-        Op::Execute(statement) => match statement {
-            Statement::Select(_) => "SELECT",
-            Statement::Insert(_) | Statement::Upsert(_) => "INSERT",
-            Statement::Update(_) => "UPDATE",
-            Statement::Delete(_) => "DELETE",
-        },
+        Op::Execute(statement) => statement_verb(statement),
         Op::ExecuteRaw(sql) => first_word(sql),
         Op::FetchCompiled(statement, _) | Op::ExecuteCompiled(statement) => {
             first_word(&statement.sql)
         }
     };
+    on_backend(verb, backend)
+}
+
+/// The SQL verb of an IR statement.
+pub(crate) fn statement_verb(statement: &Statement) -> &'static str {
+    match statement {
+        Statement::Select(_) => "SELECT",
+        Statement::Insert(_) | Statement::Upsert(_) => "INSERT",
+        Statement::Update(_) => "UPDATE",
+        Statement::Delete(_) => "DELETE",
+    }
+}
+
+/// `db.operation.name` of a SQL verb on `backend`: the verb itself, or on MongoDB its
+/// command.
+pub(crate) fn on_backend(verb: &'static str, backend: Backend) -> &'static str {
     if backend != Backend::MongoDb {
         return verb;
     }

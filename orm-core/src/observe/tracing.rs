@@ -113,16 +113,17 @@ impl Tracing {
 }
 
 impl Layer for Tracing {
+    /// Nothing listens at INFO and no slow-statement threshold: the statement goes straight
+    /// to the executor below, as if the layer were not there (one relaxed atomic load).
+    fn is_active(&self) -> bool {
+        self.slow_query.is_some() || tracing::level_enabled!(tracing::Level::INFO)
+    }
+
     async fn call<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
         op: Op<T>,
     ) -> Result<Outcome<T>> {
-        // Nothing listens at INFO and no slow-statement threshold: the statement runs as if
-        // the layer were not there (one relaxed atomic load).
-        if self.slow_query.is_none() && !tracing::level_enabled!(tracing::Level::INFO) {
-            return op.run(inner).await;
-        }
         let backend = inner.backend();
         let operation = operation_name(&op, backend);
         let table = op.schema().map_or("", |s| s.table);
