@@ -209,6 +209,23 @@ async fn an_inserted_row_missing_inside_a_transaction_the_server_ended_is_a_seri
         );
     }
 
+    // The server answers the question with the abort itself (Galera's 1213): that error.
+    let mock = MockDatabase::new(Dialect::MySql)
+        .append(MockResult::exec(ExecResult {
+            rows_affected: 1,
+            last_insert_id: Some(7),
+        }))
+        .append(MockResult::models(Vec::<Account>::new()))
+        .append(MockResult::error(Error::Deadlock {
+            source: "1213 (40001): Deadlock found when trying to get lock".into(),
+        }));
+    let err = mock
+        .db()
+        .transaction(|tx| async move { account(0, "eve", 1).insert(&tx).await })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Deadlock { .. }), "{err:?}");
+
     // Outside a transaction (each statement its own), nothing is asked: the row is not found.
     let mock = MockDatabase::new(Dialect::MySql)
         .append(MockResult::exec(ExecResult {

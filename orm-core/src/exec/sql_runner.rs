@@ -228,6 +228,8 @@ async fn missing_after_insert<R: Target>(runner: &R, table: &'static str) -> Err
             )
             .into(),
         },
+        // The abort reported to this very question (1213): the transaction is gone.
+        Err(e) if e.is_retryable() => e,
         _ => not_found,
     }
 }
