@@ -56,7 +56,7 @@ pub use query::{
     S4, S5, S6, S7, S8, Select, UpdateMany, Window, case_when, count_all, dense_rank, rank,
     row_number,
 };
-pub use raw::{FromRow, Raw, raw};
+pub use raw::{FromRow, FromValues, Raw, raw};
 pub use schema::{
     CheckExpr, CheckLiteral, CheckOp, CheckSchema, ColumnSchema, ColumnType, DefaultValue,
     ForeignKeySchema, IndexFunction, IndexKey, IndexMethod, IndexSchema, ModelSchema,
@@ -86,6 +86,7 @@ pub mod __private {
     pub use crate::error::{Error, Result};
     pub use crate::exec::RowRef;
     pub use crate::model::Model;
+    pub use crate::raw::{FromRow, FromValues};
     pub use crate::query::Filter;
     pub use crate::query::ir::Condition;
     pub use crate::query::{

@@ -10,6 +10,7 @@ use super::chain::{
     Contains, Here, JoinChain, Nullability, Position, Sources, qualify_condition, qualify_expr,
 };
 use super::column::{Column, Filter, Order};
+use super::derived::{Derived, DerivedColumn};
 use super::expr::Expression;
 use super::ir::{Aggregation, Condition, Projection, SelectExpr, SelectQuery};
 use crate::error::{Error, Result};
@@ -84,6 +85,17 @@ impl<L> ChainItem<L, Here> for CountAll {
 
     fn chain_expr(&self, _: &SelectQuery) -> SelectExpr {
         self.ir()
+    }
+}
+
+/// A column of a common table joined to the query ([`JoinChain::join_cte`]).
+impl<L: Contains<Derived<R>, I>, I: Position, R: 'static, T: FieldType> ChainItem<L, I>
+    for DerivedColumn<R, T>
+{
+    type Output = <L::Null as Nullability>::Out<T>;
+
+    fn chain_expr(&self, query: &SelectQuery) -> SelectExpr {
+        qualify_expr(query, I::INDEX, SelectExpr::Column(self.column()))
     }
 }
 
@@ -181,7 +193,7 @@ impl<L: Sources, S: ChainSelection<L, Is>, Is> ChainProjected<L, S, Is> {
 
     /// Keeps the groups matching `filter` over aggregates or grouped columns of any joined
     /// model; several calls combine with AND.
-    pub fn having<I: Position, X: Model>(mut self, filter: Filter<X>) -> Self
+    pub fn having<I: Position, X>(mut self, filter: Filter<X>) -> Self
     where
         L: Contains<X, I>,
     {
@@ -192,7 +204,7 @@ impl<L: Sources, S: ChainSelection<L, Is>, Is> ChainProjected<L, S, Is> {
     }
 
     /// Sorts by a column, an aggregate or an expression of any joined model.
-    pub fn order_by<I: Position, X: Model>(mut self, order: Order<X>) -> Self
+    pub fn order_by<I: Position, X>(mut self, order: Order<X>) -> Self
     where
         L: Contains<X, I>,
     {
