@@ -914,6 +914,23 @@ fn common_tables() {
     });
 }
 
+/// What a query over common tables reads is the tables their selects read (what the query
+/// cache invalidates on), never the common tables' names.
+#[test]
+fn common_tables_list_the_tables_they_read() {
+    let counts = Post::query()
+        .select((Post::AUTHOR_ID, count_all()))
+        .group_by(Post::AUTHOR_ID)
+        .cte("posts_per_author");
+    let busy = counts.query().filter(|(_, n)| n.ge(3)).cte("busy_authors");
+    let (author, _) = busy.columns();
+    let joined = User::query()
+        .join_cte(Inner, &busy, author, User::ID)
+        .select((User::NAME,));
+    assert_eq!(joined.ir().tables(), vec!["posts", "users"]);
+    assert_eq!(counts.query().ir().tables(), vec!["posts"]);
+}
+
 /// Join chains loading whole models (issue 21, item 1): every column of each model in join
 /// order, a self-joined table's columns through its alias.
 #[test]

@@ -537,14 +537,17 @@ suite! {
         Ok(())
     }
 
-    #[requires(sql)]
-    async fn a_column_neither_grouped_nor_aggregated_is_refused_before_any_sql(db) {
+    async fn a_column_neither_grouped_nor_aggregated_is_refused_before_any_statement(db) {
         seed(db).await?;
         match Track::query().select((Track::GENRE, Track::NAME, count_all())).group_by(Track::GENRE).all(db).await {
             Err(Error::UngroupedColumn { name, table: "rep_tracks", column: "name", clause: "selected" }) => {
                 assert_eq!(name, "Track::NAME");
             }
             other => panic!("expected the ungrouped `name` to be refused, got {other:?}"),
+        }
+        if db.dialect().is_none() {
+            // MongoDB runs no chain of joins (refused by name above).
+            return Ok(());
         }
         let refused = Track::query().inner_join(Track::album()).inner_join(Album::artist()).select((Artist::NAME, count_all())).group_by(Artist::NAME).order_by(Album::TITLE.asc()).all(db).await;
         assert!(matches!(refused, Err(Error::UngroupedColumn { column: "title", clause: "sorted by", .. })), "{refused:?}");

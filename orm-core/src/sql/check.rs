@@ -355,7 +355,7 @@ fn group_keys(q: &SelectQuery, keys: &[SelectExpr]) -> Result<(), Error> {
 /// group), every selected or sorted expression is a group key, an aggregate, or computed from
 /// group keys; a column of a model whose whole primary key is grouped is one value per group
 /// too (SQL's functional dependence). Windows are computed after grouping and left alone.
-fn grouped_columns(q: &SelectQuery, aggregation: &Aggregation) -> Result<(), Error> {
+pub(crate) fn grouped_columns(q: &SelectQuery, aggregation: &Aggregation) -> Result<(), Error> {
     let keys = &aggregation.group_by;
     if keys.is_empty() && !aggregation.exprs.iter().any(has_aggregate) {
         return Ok(());
