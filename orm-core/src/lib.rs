@@ -86,12 +86,12 @@ pub mod __private {
     pub use crate::error::{Error, Result};
     pub use crate::exec::RowRef;
     pub use crate::model::Model;
-    pub use crate::raw::{FromRow, FromValues};
     pub use crate::query::Filter;
     pub use crate::query::ir::Condition;
     pub use crate::query::{
         BelongsTo, BelongsToModel, Column, HasMany, HasManyThrough, HasOne, JoinModel,
     };
+    pub use crate::raw::{FromRow, FromValues};
     pub use crate::schema::{
         CheckSchema, ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexFunction,
         IndexKey, IndexMethod, IndexSchema, ModelSchema, ReferentialAction,

@@ -42,9 +42,10 @@ pub fn derive_from_row(input: &DeriveInput) -> TokenStream {
         let ident = &input.ident;
         let types: Vec<_> = fields.iter().map(|f| &f.ty).collect();
         let positions: Vec<_> = (0..fields.len()).map(Index::from).collect();
-        let decoded = types.iter().zip(&positions).map(|(ty, i)| {
-            quote!(<#ty as #private::FieldType>::decode(__row, #i)?)
-        });
+        let decoded = types
+            .iter()
+            .zip(&positions)
+            .map(|(ty, i)| quote!(<#ty as #private::FieldType>::decode(__row, #i)?));
         let moved = positions.iter().map(|i| quote!(__values.#i));
         let (decoded, moved) = match fields {
             Fields::Named(_) => {

@@ -31,7 +31,8 @@ use super::chain_select::{ChainProjected, ChainSelection};
 use super::column::Column;
 use super::derived::{Derived, DerivedColumn, DerivedRow};
 use super::ir::{
-    Aggregation, COMMON_TABLE, ColumnRef, CommonTable, DERIVED_COLUMNS, Projection, SelectExpr, SelectQuery,
+    Aggregation, COMMON_TABLE, ColumnRef, CommonTable, DERIVED_COLUMNS, Projection, SelectExpr,
+    SelectQuery,
 };
 use super::join::{JoinOutput, Joined};
 use super::select::Select;
@@ -272,7 +273,11 @@ impl<M: Model, J: Model, K: JoinOutput<M, J> + ChainJoin> Joined<M, J, K> {
         cte: &Cte<R>,
         joined: DerivedColumn<R, T>,
         other: Column<X, U>,
-    ) -> Then<Cons<Source<M, Required>, Cons<Source<J, <K as ChainJoin>::Null>, super::chain::Nil>>, C, Derived<R>>
+    ) -> Then<
+        Cons<Source<M, Required>, Cons<Source<J, <K as ChainJoin>::Null>, super::chain::Nil>>,
+        C,
+        Derived<R>,
+    >
     where
         C: ChainJoin,
         R: DerivedRow,
@@ -280,7 +285,8 @@ impl<M: Model, J: Model, K: JoinOutput<M, J> + ChainJoin> Joined<M, J, K> {
         I: Position,
         X: Model,
         U: FieldType<Base = T::Base>,
-        Cons<Source<M, Required>, Cons<Source<J, <K as ChainJoin>::Null>, super::chain::Nil>>: Contains<X, I>,
+        Cons<Source<M, Required>, Cons<Source<J, <K as ChainJoin>::Null>, super::chain::Nil>>:
+            Contains<X, I>,
     {
         JoinChain::new(self.into_ir()).join_cte::<C, R, T, I, X, U>(kind, cte, joined, other)
     }

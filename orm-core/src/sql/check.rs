@@ -4,8 +4,8 @@
 use super::{Capabilities, Dialect, fit, scaled};
 use crate::error::Error;
 use crate::query::ir::{
-    AggregateFn, Aggregation, COMMON_TABLE, CmpOp, ColumnRef, Condition, Projection, RowLock, SelectExpr, SelectQuery,
-    Statement, ValueKind, WindowFn,
+    AggregateFn, Aggregation, COMMON_TABLE, CmpOp, ColumnRef, Condition, Projection, RowLock,
+    SelectExpr, SelectQuery, Statement, ValueKind, WindowFn,
 };
 use crate::schema::{ColumnType, ModelSchema};
 
@@ -414,7 +414,9 @@ fn ungrouped(
     }
     let column = |c: &ColumnRef| (!grouped(c)).then_some(*c);
     match expr {
-        SelectExpr::Column(c) | SelectExpr::Fold { column: c, .. } | SelectExpr::Extract { column: c, .. } => column(c),
+        SelectExpr::Column(c)
+        | SelectExpr::Fold { column: c, .. }
+        | SelectExpr::Extract { column: c, .. } => column(c),
         SelectExpr::Aggregate { .. }
         | SelectExpr::AggregateOf { .. }
         | SelectExpr::Window(_)

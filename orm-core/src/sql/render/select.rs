@@ -4,7 +4,9 @@
 use sea_query::{Expr, ExprTrait, Query, SelectStatement};
 
 use super::condition::condition;
-use super::{Scope, compound, cte, derived, hint, join, lock, order, paging, projection, set_where};
+use super::{
+    Scope, compound, cte, derived, hint, join, lock, order, paging, projection, set_where,
+};
 use crate::error::Error;
 use crate::query::ir::SelectQuery;
 use crate::sql::{check, lower};
