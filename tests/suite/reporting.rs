@@ -528,6 +528,8 @@ suite! {
         let rows = Album::query().right_join(Album::artist()).order_by(Artist::ID.asc()).order_by(Album::ID.asc()).all(db).await?;
         same(db, "artists with their albums or none, right joined whole models", rows.into_iter().map(|(al, ar)| (ar.name, al.map(|al| al.title))).collect(),
             "SELECT ar.name, al.title FROM rep_artists ar LEFT JOIN rep_albums al ON al.artist_id = ar.id ORDER BY ar.id, al.id").await?;
+        same(db, "albums per artist, none counted as zero, a left join projected", Artist::query().left_join(Artist::albums()).select((Artist::NAME, Album::ID.count())).group_by(Artist::NAME).order_by(Artist::NAME.asc()).all(db).await?,
+            "SELECT ar.name, COUNT(al.id) FROM rep_artists ar LEFT JOIN rep_albums al ON al.artist_id = ar.id GROUP BY ar.name ORDER BY ar.name").await?;
         let first = Track::query().inner_join(Track::album()).inner_join(Album::artist()).order_by(Track::ID.desc()).one(db).await?;
         assert_eq!((first.0.name.as_str(), first.2.name.as_str()), ("Isobel", "Björk"), "one row of whole models");
         same(db, "tracks with album and artist into a struct", Track::query().inner_join(Track::album()).inner_join(Album::artist()).select((Track::NAME, Album::TITLE, Artist::NAME)).order_by(Track::ID.asc()).all_as::<TrackLine, _>(db).await?,

@@ -7,12 +7,14 @@ use std::marker::PhantomData;
 
 use super::aggregate::CountAll;
 use super::chain::{
-    Contains, Here, JoinChain, Nullability, Position, Sources, qualify_condition, qualify_expr,
+    Cons, Contains, Here, JoinChain, Nil, Nullability, Nullable, Position, Required, Source,
+    Sources, qualify_condition, qualify_expr,
 };
 use super::column::{Column, Filter, Order};
 use super::derived::{Derived, DerivedColumn};
 use super::expr::Expression;
 use super::ir::{Aggregation, Condition, Projection, SelectExpr, SelectQuery};
+use super::join::{Joined, Left};
 use crate::error::{Error, Result};
 use crate::exec::{Executor, RowRef};
 use crate::model::Model;
@@ -164,6 +166,22 @@ impl<L: Sources> JoinChain<L> {
             query,
             _marker: PhantomData,
         }
+    }
+}
+
+/// The models of a left join of `J` to `M`: `J`'s side NULL-able.
+type LeftPair<M, J> = Cons<Source<M, Required>, Cons<Source<J, Nullable>, Nil>>;
+
+impl<M: Model, J: Model> Joined<M, J, Left> {
+    /// Selects a tuple of columns, expressions and aggregates of either model, the joined
+    /// model's as `Option`s (NULL where an `M` row has no match):
+    /// `Artist::query().left_join(Artist::albums()).select((Artist::NAME, Album::TITLE))`
+    /// gives `(String, Option<String>)` rows. Group, filter groups and sort as a chain's.
+    pub fn select<Is, S: ChainSelection<LeftPair<M, J>, Is>>(
+        self,
+        selection: S,
+    ) -> ChainProjected<LeftPair<M, J>, S, Is> {
+        JoinChain::new(self.into_ir()).select(selection)
     }
 }
 

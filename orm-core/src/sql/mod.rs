@@ -18,6 +18,7 @@ mod check;
 
 /// The grouping rule of every backend's compiler: a grouped select reads only group keys,
 /// aggregates and what is computed from them ([`Error::UngroupedColumn`](crate::Error) otherwise).
+#[cfg(feature = "mongodb")]
 pub(crate) use check::grouped_columns;
 pub mod constraint;
 pub mod ddl;
