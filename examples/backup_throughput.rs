@@ -1,4 +1,4 @@
-//! Backup and restore throughput of `orm::backup` on PostgreSQL and MariaDB, side by side with
+//! Backup and restore throughput of `polyorm::backup` on PostgreSQL and MariaDB, side by side with
 //! `pg_dump`/`pg_restore` and `mariadb-dump`/`mariadb` of the same rows in the same run.
 //!
 //! ```text
@@ -16,8 +16,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use orm::backup::{Archive, Backup, Restore};
-use orm::prelude::*;
+use polyorm::backup::{Archive, Backup, Restore};
+use polyorm::prelude::*;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "bench_backup")]
@@ -140,7 +140,7 @@ async fn main() {
             ),
         },
     ];
-    let tmp = std::env::temp_dir().join(format!("orm-backup-bench-{}", std::process::id()));
+    let tmp = std::env::temp_dir().join(format!("polyorm-backup-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     for server in servers {
         let postgres = server.label == "PostgreSQL";
@@ -167,15 +167,20 @@ async fn main() {
             .await
             .unwrap();
         let took = started.elapsed();
-        let orm_backup = took;
+        let polyorm_backup = took;
         let growth = resident_mib() - before;
         let part = manifest.part("bench_backup").unwrap();
-        line("orm backup (rows encoded)", rows, part.content_bytes, took);
-        line("orm backup (archive written)", rows, part.bytes, took);
-        println!("  orm backup resident set growth: {growth:+.1} MiB");
+        line(
+            "polyorm backup (rows encoded)",
+            rows,
+            part.content_bytes,
+            took,
+        );
+        line("polyorm backup (archive written)", rows, part.bytes, took);
+        println!("  polyorm backup resident set growth: {growth:+.1} MiB");
         let archive = Archive::open(&path).unwrap();
         let started = Instant::now();
-        orm::backup::verify(&archive, None).unwrap();
+        polyorm::backup::verify(&archive, None).unwrap();
         line("orm verify", rows, part.bytes, started.elapsed());
         // The ORM: restore into an empty schema (batches of 1,000, checked after).
         let dst = Db::connect(&scoped(&server.base, names[1], postgres))
@@ -245,7 +250,7 @@ async fn main() {
         let tool = if postgres { "pg_dump" } else { "mariadb-dump" };
         println!(
             "  orm / {tool}: backup time {:.2}x, restore time {:.2}x, stored size {:.2}x",
-            orm_backup.as_secs_f64() / tool_backup.as_secs_f64(),
+            polyorm_backup.as_secs_f64() / tool_backup.as_secs_f64(),
             orm_restore.as_secs_f64() / tool_restore.as_secs_f64(),
             part.bytes as f64 / tool_size as f64
         );

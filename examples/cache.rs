@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use orm::cache::{Cache, CacheExt};
-use orm::prelude::*;
+use polyorm::cache::{Cache, CacheExt};
+use polyorm::prelude::*;
 
 /// A product in a catalogue.
 #[derive(Model, Debug, Clone, PartialEq)]

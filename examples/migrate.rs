@@ -4,7 +4,7 @@
 //! Every `#[derive(Model)]` linked into the binary is found automatically (the `migrate`
 //! feature registers them); pass `Models::List(vec![Author::SCHEMA, ...])` to list them.
 
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 /// An author.
 #[derive(Model, Debug, Clone)]
@@ -32,5 +32,5 @@ pub struct Post {
 }
 
 fn main() -> std::process::ExitCode {
-    orm::migrate::cli::run(orm::migrate::cli::Models::Registered)
+    polyorm::migrate::cli::run(polyorm::migrate::cli::Models::Registered)
 }

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusBuilder;
-use orm::exec::{Begin, Finish};
-use orm::observe::{Metrics, Tracing};
-use orm::prelude::*;
+use polyorm::exec::{Begin, Finish};
+use polyorm::observe::{Metrics, Tracing};
+use polyorm::prelude::*;
 
 #[derive(Model, Debug, Clone)]
 #[orm(table = "users")]
@@ -19,7 +19,7 @@ struct User {
 }
 
 #[tokio::main]
-async fn main() -> orm::Result<()> {
+async fn main() -> polyorm::Result<()> {
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
         .with_target(true)

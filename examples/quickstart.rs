@@ -6,8 +6,8 @@
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --example quickstart
 //! ```
 
-use orm::migrate::{GenerateOptions, Migrator, Schema};
-use orm::prelude::*;
+use polyorm::migrate::{GenerateOptions, Migrator, Schema};
+use polyorm::prelude::*;
 
 /// A writer.
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -155,7 +155,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .insert(&db)
     .await
     {
-        Err(e @ orm::Error::UniqueViolation { .. }) => println!("\nduplicate email refused: {e}"),
+        Err(e @ polyorm::Error::UniqueViolation { .. }) => {
+            println!("\nduplicate email refused: {e}")
+        }
         other => println!("\nunexpected result for a duplicate email: {other:?}"),
     }
 

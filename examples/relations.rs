@@ -5,8 +5,8 @@
 //! cargo run --example relations
 //! ```
 
-use orm::migrate::{GenerateOptions, Migrator, Schema};
-use orm::prelude::*;
+use polyorm::migrate::{GenerateOptions, Migrator, Schema};
+use polyorm::prelude::*;
 
 /// A blog author.
 #[derive(Model, Debug, Clone)]
@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Comment::insert_many(&tx, &comments).await?;
             }
         }
-        Ok::<_, orm::Error>(())
+        Ok::<_, polyorm::Error>(())
     })
     .await?;
 

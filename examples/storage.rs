@@ -14,8 +14,8 @@
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use orm::prelude::*;
-use orm::storage::{Blob, Storage, StoreBuilder, Sweeper, UploadOptions};
+use polyorm::prelude::*;
+use polyorm::storage::{Blob, Storage, StoreBuilder, Sweeper, UploadOptions};
 
 /// A user whose avatar lives in the object store; the row holds its description (store,
 /// key, size, content type, SHA-256, ETag) as JSON.
@@ -30,7 +30,7 @@ struct User {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::temp_dir().join(format!("orm-storage-example-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("polyorm-storage-example-{}", std::process::id()));
     let url = std::env::var("STORAGE_URL").unwrap_or_else(|_| format!("file://{}", dir.display()));
     let storage = Storage::new().with_store(
         StoreBuilder::new("avatars", url)

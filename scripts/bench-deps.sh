@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the benchmarks (benches/, package orm-benches) need beyond the library's own
+# Installs what the benchmarks (benches/, package polyorm-benches) need beyond the library's own
 # build: the C client libraries Diesel links (libpq for PostgreSQL, libmysqlclient for
 # MariaDB/MySQL, found through pkg-config) and valgrind for the instruction counts. Debian
 # packages; only the missing ones are installed (apt-get needs root, or sudo).

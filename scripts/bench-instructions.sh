@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 [[ $# -ge 4 ]] || { echo "usage: $0 <dialect> <workload> <library> <N> [iterations]" >&2; exit 2; }
 dialect=$1 workload=$2 lib=$3 n=$4 k=${5:-200}
 bash scripts/bench-deps.sh
-bin=$(cargo bench -p orm-benches --bench compare --no-run --message-format=json 2>/dev/null \
+bin=$(cargo bench -p polyorm-benches --bench compare --no-run --message-format=json 2>/dev/null \
   | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 out=$(mktemp -d)
 count() { # iterations

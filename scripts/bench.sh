@@ -16,4 +16,4 @@ export ORM_BENCH_REPORT=${ORM_BENCH_REPORT:-$PWD/BENCHMARKS.md}
 ORM_BENCH_RUSTC=$(rustc -V)
 ORM_BENCH_DATE=$(date -u +%Y-%m-%d)
 export ORM_BENCH_RUSTC ORM_BENCH_DATE
-cargo bench -p orm-benches --bench compare -- "$@"
+cargo bench -p polyorm-benches --bench compare -- "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the change-stream tests (orm-changes) need beyond the SQL servers: the wal2json
+# Installs what the change-stream tests (polyorm-changes) need beyond the SQL servers: the wal2json
 # logical decoding plugin for the PostgreSQL 15 binaries their private servers run (Debian's
 # postgresql-15-wal2json). The MariaDB binlog tests need nothing more than mariadbd.
 set -euo pipefail

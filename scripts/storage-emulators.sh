@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the object-store emulators that orm-storage's tests start on kernel-chosen ports
+# Installs the object-store emulators that polyorm-storage's tests start on kernel-chosen ports
 # (and kill, to inject faults): moto's S3 server from PyPI into a virtualenv; azurite and
 # s3rver (an S3 server that checks presigned URLs' expiry, which moto does not) from npm.
 # No GCS emulator: object_store's GCS client speaks the XML API, of which gcp-storage-emulator

@@ -33,14 +33,14 @@ check_port() { # name url
 }
 [[ ",$backends," == *",postgres,"* ]] && check_port PostgreSQL "$pg_url"
 [[ ",$backends," == *",mysql,"* ]] && check_port MariaDB/MySQL "$my_url"
-# The query cache's tests (orm-cache) run against Redis, PostgreSQL and MariaDB.
+# The query cache's tests (polyorm-cache) run against Redis, PostgreSQL and MariaDB.
 check_port Redis "${ORM_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 # ...and against memcached and redis-server processes of their own (killed to inject outages).
 bash scripts/cache-servers.sh install
-# Object storage's tests (orm-storage) start moto, s3rver and azurite on free ports (installed
+# Object storage's tests (polyorm-storage) start moto, s3rver and azurite on free ports (installed
 # once into target/storage-emulators/, reused afterwards).
 bash scripts/storage-emulators.sh install
-# Change streams (orm-changes) start private PostgreSQL servers with wal_level=logical that
+# Change streams (polyorm-changes) start private PostgreSQL servers with wal_level=logical that
 # decode through wal2json (installed here from Debian if missing) and private MariaDB servers
 # writing a row-based binlog.
 bash scripts/changes-deps.sh
@@ -51,7 +51,7 @@ bash scripts/galera.sh install
 # replicas from the installed binaries, and a pg_auto_failover formation (installed here from
 # Debian if missing).
 bash scripts/ha-servers.sh install
-# Physical backups (tests/physical_backup.rs, orm-cli/tests/physical_backup.rs) run
+# Physical backups (tests/physical_backup.rs, polyorm-cli/tests/physical_backup.rs) run
 # mariadb-backup (installed here from Debian if missing) and pg_basebackup on private servers.
 bash scripts/physical-backup-deps.sh
 

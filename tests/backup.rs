@@ -1,4 +1,4 @@
-//! Logical backup and restore (`orm::backup`) against the real servers: rows of every type
+//! Logical backup and restore (`polyorm::backup`) against the real servers: rows of every type
 //! written on each backend, backed up, restored into every backend and read back equal;
 //! corrupt, truncated and wrongly keyed archives, non-empty targets and schemas a target
 //! cannot hold refused with nothing written; incremental and differential chains.
@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use harness::{Backend, TestDb};
-use orm::backup::{Archive, Backup, BackupError, KeyProvider, Restore, StaticKeys, verify};
-use orm::prelude::*;
+use polyorm::backup::{Archive, Backup, BackupError, KeyProvider, Restore, StaticKeys, verify};
+use polyorm::prelude::*;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -222,7 +222,7 @@ fn keys(byte: u8) -> Arc<dyn KeyProvider> {
 async fn written(db: &Db) -> u64 {
     let mut n = 0;
     if db.backend().is_sql() {
-        let live = orm::migrate::introspect::live_schema(db).await.unwrap();
+        let live = polyorm::migrate::introspect::live_schema(db).await.unwrap();
         return live.tables.len() as u64;
     }
     n += Item::query().count(db).await.unwrap();
@@ -279,7 +279,10 @@ async fn every_value_round_trips_from_every_backend_into_every_backend() {
 }
 
 /// A SQLite source archived as a directory, and a target of each backend.
-async fn sqlite_archive(dir: &Path, keys: Option<Arc<dyn KeyProvider>>) -> orm::backup::Manifest {
+async fn sqlite_archive(
+    dir: &Path,
+    keys: Option<Arc<dyn KeyProvider>>,
+) -> polyorm::backup::Manifest {
     let src = harness::setup(Backend::Sqlite, "backup_sqlite_source")
         .await
         .unwrap();
@@ -293,7 +296,7 @@ async fn sqlite_archive(dir: &Path, keys: Option<Arc<dyn KeyProvider>>) -> orm::
     manifest
 }
 
-fn part_path(dir: &Path, manifest: &orm::backup::Manifest) -> std::path::PathBuf {
+fn part_path(dir: &Path, manifest: &polyorm::backup::Manifest) -> std::path::PathBuf {
     dir.join(&manifest.part("bk_items").unwrap().file)
 }
 
@@ -562,15 +565,16 @@ async fn a_live_postgres_table_restores_into_other_databases_with_their_default_
             .run(&t.db, std::slice::from_ref(&notes))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", label(target)));
-        let back: Vec<Note> = orm::raw("SELECT id, title, code, body FROM live_notes ORDER BY id")
-            .fetch_all(&t.db)
-            .await
-            .unwrap();
+        let back: Vec<Note> =
+            polyorm::raw("SELECT id, title, code, body FROM live_notes ORDER BY id")
+                .fetch_all(&t.db)
+                .await
+                .unwrap();
         assert_eq!(back, expected, "{}", label(target));
         let out = Restore::new().run(&t.db, std::slice::from_ref(&icu)).await;
         if target == Backend::Postgres {
             out.unwrap();
-            let collation: (String,) = orm::raw(
+            let collation: (String,) = polyorm::raw(
                 "SELECT collation_name::text FROM information_schema.columns \
                  WHERE table_schema = current_schema() AND table_name = 'live_icu' \
                  AND column_name = 'name'",
@@ -587,7 +591,7 @@ async fn a_live_postgres_table_restores_into_other_databases_with_their_default_
                 label(target)
             );
             assert!(err.to_string().contains("und-x-icu"), "{err}");
-            let left = orm::raw("SELECT id FROM live_icu")
+            let left = polyorm::raw("SELECT id FROM live_icu")
                 .fetch_all::<(i64,), _>(&t.db)
                 .await;
             assert!(left.is_err(), "{}: live_icu was created", label(target));
@@ -718,11 +722,11 @@ async fn incremental_and_differential_chains_restore_the_latest_rows() {
 
 /// Runs a schedule of one backup per second into `target` until five runs finished, then
 /// checks what the history holds and restores its newest backup.
-async fn five_scheduled_runs<T: orm::backup::BackupTarget + 'static>(
+async fn five_scheduled_runs<T: polyorm::backup::BackupTarget + 'static>(
     target: Arc<T>,
     scratch: &Path,
 ) {
-    use orm::backup::{BackupKind, BackupStatus, History, Retention, Scheduler};
+    use polyorm::backup::{BackupKind, BackupStatus, History, Retention, Scheduler};
     let src = harness::setup(Backend::Sqlite, "backup_schedule")
         .await
         .unwrap();
@@ -829,11 +833,13 @@ async fn five_scheduled_runs<T: orm::backup::BackupTarget + 'static>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_backups_land_in_a_local_directory_and_a_blob_store_and_are_pruned() {
     let tmp = tempfile::tempdir().unwrap();
-    let local = Arc::new(orm::backup::LocalTarget::new(tmp.path().join("history")));
+    let local = Arc::new(polyorm::backup::LocalTarget::new(
+        tmp.path().join("history"),
+    ));
     five_scheduled_runs(local, &tmp.path().join("scratch-local")).await;
-    let store = orm::storage::StoreBuilder::new("backups", "memory://")
+    let store = polyorm::storage::StoreBuilder::new("backups", "memory://")
         .build()
         .unwrap();
-    let blob = Arc::new(orm::backup::StorageTarget::new(store, "app/nightly"));
+    let blob = Arc::new(polyorm::backup::StorageTarget::new(store, "app/nightly"));
     five_scheduled_runs(blob, &tmp.path().join("scratch-blob")).await;
 }

@@ -1,4 +1,4 @@
-//! A million-row backup (`orm::backup`) runs in constant memory on every SQL backend: the
+//! A million-row backup (`polyorm::backup`) runs in constant memory on every SQL backend: the
 //! process's resident set, sampled every 10,000 rows while the rows are read and archived,
 //! and again while the archive is verified, never grows more than [`BOUND_MIB`] above where it
 //! was. Its own test binary, one test at a time, so that nothing else moves the resident set.
@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use harness::Backend;
-use orm::backup::{Archive, Backup, StaticKeys, verify};
-use orm::prelude::*;
+use polyorm::backup::{Archive, Backup, StaticKeys, verify};
+use polyorm::prelude::*;
 
 #[path = "suite/harness.rs"]
 #[allow(dead_code)]

@@ -1,18 +1,18 @@
 //! insta snapshots of the BSON every builder feature compiles to on MongoDB, and
-//! operator-injection property tests of the BSON compiler (`orm::mongo`).
+//! operator-injection property tests of the BSON compiler (`polyorm::mongo`).
 //!
 //! MongoDB is one backend, so each case is snapshotted once, as `<case>@mongodb`. BSON is
 //! rendered by [`bson_text`]: strings with Rust escapes, `Int64` numbers with an `i64`
 //! suffix, doubles always with a fraction, so that every type is visible in the snapshot.
 
-use orm::mongo::bson::{Bson, Document};
-use orm::mongo::{self, AggregatePlan, CountPlan, FindPlan, UpdatePlan};
-use orm::prelude::*;
-use orm::query::escape_like;
-use orm::query::ir::{
+use polyorm::mongo::bson::{Bson, Document};
+use polyorm::mongo::{self, AggregatePlan, CountPlan, FindPlan, UpdatePlan};
+use polyorm::prelude::*;
+use polyorm::query::escape_like;
+use polyorm::query::ir::{
     Assignment, Condition, DeleteQuery, InsertQuery, SelectQuery, UpdateQuery, UpsertQuery,
 };
-use orm::{OnConflict, count_all};
+use polyorm::{OnConflict, count_all};
 
 #[derive(Model, Debug, Clone)]
 #[orm(table = "users", has_many(posts = Post::AUTHOR_ID, edited = Post::EDITOR_ID))]
@@ -269,7 +269,7 @@ fn select(q: &SelectQuery) -> String {
     })
 }
 
-fn render<T>(result: orm::Result<T>, text: impl Fn(&T) -> String) -> String {
+fn render<T>(result: polyorm::Result<T>, text: impl Fn(&T) -> String) -> String {
     match result {
         Ok(v) => text(&v),
         Err(e) => format!("error: {e}"),
@@ -549,13 +549,13 @@ fn count_and_exists() {
 #[test]
 fn select_plan_follows_the_projection() {
     let mut q = User::query().filter(User::AGE.gt(1)).ir().clone();
-    q.projection = orm::query::ir::Projection::Count;
+    q.projection = polyorm::query::ir::Projection::Count;
     let plan = mongo::select_plan(&q).expect("compiles");
     assert_eq!(
         plan,
         mongo::SelectPlan::Count(mongo::count_plan(&q).expect("compiles"))
     );
-    q.projection = orm::query::ir::Projection::Exists;
+    q.projection = polyorm::query::ir::Projection::Exists;
     let plan = mongo::select_plan(&q).expect("compiles");
     assert_eq!(
         plan,
@@ -591,7 +591,7 @@ fn composite_key_lookup() {
     );
 }
 
-fn insert(schema: &'static orm::ModelSchema, rows: Vec<Vec<orm::Value>>) -> String {
+fn insert(schema: &'static polyorm::ModelSchema, rows: Vec<Vec<polyorm::Value>>) -> String {
     let q = InsertQuery {
         schema,
         rows,
@@ -645,7 +645,7 @@ fn inserts() {
     );
     check(
         "insert_wrong_row_length",
-        insert(User::schema(), vec![vec![orm::Value::Int(1)]]),
+        insert(User::schema(), vec![vec![polyorm::Value::Int(1)]]),
     );
     check("insert_no_rows", insert(User::schema(), Vec::new()));
 }
@@ -808,7 +808,7 @@ const HOSTILE: &[&str] = &[
 ];
 
 /// Every key the compiler may write: operators it chose and field paths of the schema.
-fn allowed_keys(schema: &orm::ModelSchema) -> Vec<String> {
+fn allowed_keys(schema: &polyorm::ModelSchema) -> Vec<String> {
     let mut keys: Vec<String> = [
         "$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin", "$regex", "$options", "$and",
         "$or", "$nor", "$set", "$unset", "_id",
@@ -847,7 +847,7 @@ fn strings_of(value: &Bson, out: &mut Vec<String>) {
     }
 }
 
-fn assert_only_values(what: &str, doc: &Document, schema: &orm::ModelSchema) {
+fn assert_only_values(what: &str, doc: &Document, schema: &polyorm::ModelSchema) {
     if what != "update" && what != "insert" {
         assert_filter_shape(doc);
     }
@@ -942,7 +942,7 @@ fn check_hostile(text: &str) {
         ] {
             let err = mongo::filter_document(schema, Some(&f.into_condition())).unwrap_err();
             assert!(
-                matches!(&err, orm::Error::InvalidQuery(m) if m.contains("NUL")),
+                matches!(&err, polyorm::Error::InvalidQuery(m) if m.contains("NUL")),
                 "{text:?}: {err:?}"
             );
         }
@@ -951,7 +951,7 @@ fn check_hostile(text: &str) {
         let eq = compile(User::NAME.eq(text));
         assert_only_values("eq", &eq, schema);
         let mut expected = Document::new();
-        expected.insert("name", orm::mongo::bson::doc! { "$eq": text });
+        expected.insert("name", polyorm::mongo::bson::doc! { "$eq": text });
         assert_eq!(eq, expected, "eq {text:?}");
 
         // ne, in_list, not_in, nullable column, negation: the text only ever as a value.
@@ -1157,7 +1157,7 @@ fn index_options_translate_or_are_refused() {
     check("ensure_schema_function_key", schema_text(Handle::schema()));
 }
 
-fn schema_text(schema: &'static orm::ModelSchema) -> String {
+fn schema_text(schema: &'static polyorm::ModelSchema) -> String {
     let validator = render(mongo::validator(schema), doc_text);
     let indexes = render(mongo::index_plans(schema), |plans| {
         plans
@@ -1221,8 +1221,8 @@ fn ensure_schema_validator_and_indexes() {
     feature = "json"
 ))]
 mod rich {
-    use orm::prelude::*;
-    use orm::{Json, SqlEnum};
+    use polyorm::prelude::*;
+    use polyorm::{Json, SqlEnum};
 
     #[derive(SqlEnum, Debug, Clone, Copy, PartialEq)]
     pub enum Level {
@@ -1431,13 +1431,13 @@ fn joins_lookup_and_unwind() {
         ),
     );
     let mut count = User::query().inner_join(User::posts()).ir().clone();
-    count.projection = orm::query::ir::Projection::Count;
+    count.projection = polyorm::query::ir::Projection::Count;
     check("join_count", select(&count));
     let locked = User::query().skip_locked().ir().clone();
     check("skip_locked", select(&locked));
 }
 
-fn upsert(on_conflict: orm::query::ir::OnConflict, rows: Vec<Vec<orm::Value>>) -> String {
+fn upsert(on_conflict: polyorm::query::ir::OnConflict, rows: Vec<Vec<polyorm::Value>>) -> String {
     let q = UpsertQuery {
         insert: InsertQuery {
             schema: User::schema(),
@@ -1451,7 +1451,7 @@ fn upsert(on_conflict: orm::query::ir::OnConflict, rows: Vec<Vec<orm::Value>>) -
     })
 }
 
-fn upsert_of<M: Model>(row: &M, on_conflict: orm::query::ir::OnConflict) -> String {
+fn upsert_of<M: Model>(row: &M, on_conflict: polyorm::query::ir::OnConflict) -> String {
     let q = UpsertQuery {
         insert: InsertQuery {
             schema: M::schema(),
@@ -1599,10 +1599,10 @@ mod articles;
 mod many_to_many {
     use std::sync::{Arc, Mutex};
 
-    use orm::mock::{MockDatabase, MockResult};
-    use orm::mongo::bson::Document;
-    use orm::prelude::*;
-    use orm::{Backend, Dialect, Value};
+    use polyorm::mock::{MockDatabase, MockResult};
+    use polyorm::mongo::bson::Document;
+    use polyorm::prelude::*;
+    use polyorm::{Backend, Dialect, Value};
 
     use super::articles::{Article, ArticleLabel, Label};
 
@@ -1610,12 +1610,12 @@ mod many_to_many {
     #[derive(Clone, Default)]
     struct Recorder(Arc<Mutex<Vec<String>>>);
 
-    impl orm::exec::Layer for Recorder {
+    impl polyorm::exec::Layer for Recorder {
         async fn call<E: Executor, T: Send + 'static>(
             &self,
             inner: &E,
-            op: orm::exec::Op<T>,
-        ) -> orm::Result<orm::exec::Outcome<T>> {
+            op: polyorm::exec::Op<T>,
+        ) -> polyorm::Result<polyorm::exec::Outcome<T>> {
             // A MongoDB read compiles to one value: the BSON command (collection and plan).
             let compiled = op.compile(Backend::MongoDb)?;
             let [Value::Bytes(bytes)] = compiled.values.as_slice() else {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[tokio::test]
 async fn unreachable_server_is_a_connection_error() {
@@ -88,7 +88,7 @@ async fn max_lifetime_replaces_connections() {
         .await
         .expect("PostgreSQL must be reachable for this test");
     let pid = || async {
-        let (pid,): (i32,) = orm::raw("SELECT pg_backend_pid()")
+        let (pid,): (i32,) = polyorm::raw("SELECT pg_backend_pid()")
             .fetch_optional(&db)
             .await
             .unwrap()

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use orm::config::{DatabaseConfig, PasswordSource};
-use orm::credentials::{CredentialProvider, Credentials, CredentialsFuture, Secret};
-use orm::observe::Tracing;
-use orm::{Db, Error, Executor, PoolOptions};
+use polyorm::config::{DatabaseConfig, PasswordSource};
+use polyorm::credentials::{CredentialProvider, Credentials, CredentialsFuture, Secret};
+use polyorm::observe::Tracing;
+use polyorm::{Db, Error, Executor, PoolOptions};
 use servers::{Kind, PrivateServer};
 
 /// Every password these tests use starts with this, so one search finds any of them.
@@ -179,13 +179,13 @@ async fn rotating_the_password_under_load_fails_no_query() {
                     n += 1;
                     let id = worker * 1_000_000 + n;
                     let round = async {
-                        orm::raw("INSERT INTO rot_load (id, worker, n) VALUES (?, ?, ?)")
+                        polyorm::raw("INSERT INTO rot_load (id, worker, n) VALUES (?, ?, ?)")
                             .bind(id)
                             .bind(worker)
                             .bind(n)
                             .execute(&db)
                             .await?;
-                        let (back,): (i64,) = orm::raw("SELECT n FROM rot_load WHERE id = ?")
+                        let (back,): (i64,) = polyorm::raw("SELECT n FROM rot_load WHERE id = ?")
                             .bind(id)
                             .fetch_one(&db)
                             .await?;
@@ -227,7 +227,7 @@ async fn rotating_the_password_under_load_fails_no_query() {
             "{kind:?}: queries failed: {failures:?}"
         );
         let written = written.load(Ordering::Relaxed);
-        let (rows,): (i64,) = orm::raw("SELECT COUNT(*) FROM rot_load")
+        let (rows,): (i64,) = polyorm::raw("SELECT COUNT(*) FROM rot_load")
             .fetch_one(&db)
             .await
             .unwrap();
@@ -312,7 +312,7 @@ async fn a_password_file_and_the_db_variables_connect_and_hide_the_password() {
     .unwrap();
     assert_eq!(config.password, Some(PasswordSource::File(secret.clone())));
     let db = config.connect().await.expect("connect from the DB_* set");
-    let (user,): (String,) = orm::raw("SELECT current_user::text")
+    let (user,): (String,) = polyorm::raw("SELECT current_user::text")
         .fetch_one(&db)
         .await
         .unwrap();

@@ -1,8 +1,8 @@
 //! Smoke test of `#[derive(Model)]` against the runtime: the generated schema and column
 //! constants, and an insert/query roundtrip on in-memory SQLite.
 
-use orm::prelude::*;
-use orm::{ColumnType, DefaultValue, IndexSchema};
+use polyorm::prelude::*;
+use polyorm::{ColumnType, DefaultValue, IndexSchema};
 
 /// A model with an auto-increment key, a nullable field, a default, `max_length`, a skipped
 /// field and a renamed column.
@@ -161,7 +161,7 @@ fn values_follow_insert_and_update_column_order() {
     );
     assert_eq!(user.update_values().len(), 3);
     assert_eq!(user.primary_key(), 7);
-    assert_eq!(User::primary_key_values(7), [orm::Value::BigInt(7)]);
+    assert_eq!(User::primary_key_values(7), [polyorm::Value::BigInt(7)]);
 
     let member = GroupMember {
         user_id: 1,
@@ -177,12 +177,12 @@ fn values_follow_insert_and_update_column_order() {
     assert_eq!(member.primary_key(), (1, 2));
     assert_eq!(
         GroupMember::primary_key_values((1, 2)),
-        [orm::Value::BigInt(1), orm::Value::Int(2)]
+        [polyorm::Value::BigInt(1), polyorm::Value::Int(2)]
     );
 }
 
 #[tokio::test]
-async fn insert_and_query_roundtrip_on_sqlite() -> orm::Result<()> {
+async fn insert_and_query_roundtrip_on_sqlite() -> polyorm::Result<()> {
     let db = Db::connect("sqlite::memory:").await?;
     db.create_table::<User>().await?;
     db.create_table::<GroupMember>().await?;
@@ -259,7 +259,7 @@ async fn insert_and_query_roundtrip_on_sqlite() -> orm::Result<()> {
 }
 
 /// Generated code names everything by absolute path, so a module that shadows prelude names
-/// (and depends on `orm-core` directly through `crate = "..."`) still compiles.
+/// (and depends on `polyorm-core` directly through `crate = "..."`) still compiles.
 mod shadowed_prelude {
     #![allow(dead_code, non_camel_case_types, non_upper_case_globals)]
 
@@ -274,8 +274,8 @@ mod shadowed_prelude {
     mod core {}
     mod std {}
 
-    #[derive(orm::Model)]
-    #[orm(crate = "orm_core", primary_key(r#type, label))]
+    #[derive(polyorm::Model)]
+    #[orm(crate = "polyorm_core", primary_key(r#type, label))]
     pub struct Keyword {
         pub r#type: i64,
         pub label: ::std::string::String,

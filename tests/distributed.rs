@@ -16,9 +16,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use orm::distributed::{Coordinator, DecisionLog, DistributedError, Step};
-use orm::prelude::*;
-use orm::{Dialect, Error, PoolOptions};
+use polyorm::distributed::{Coordinator, DecisionLog, DistributedError, Step};
+use polyorm::prelude::*;
+use polyorm::{Dialect, Error, PoolOptions};
 use servers::{Kind, PrivateServer};
 
 /// A row written on every participant.
@@ -84,14 +84,14 @@ async fn ids(db: &Db) -> Vec<i64> {
 async fn prepared(db: &Db) -> Vec<String> {
     if db.backend() == Dialect::Postgres {
         let rows: Vec<(String,)> =
-            orm::raw("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()")
+            polyorm::raw("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()")
                 .fetch_all(db)
                 .await
                 .unwrap();
         rows.into_iter().map(|(gid,)| gid).collect()
     } else {
         let rows: Vec<(i64, i64, i64, Vec<u8>)> =
-            orm::raw("XA RECOVER").fetch_all(db).await.unwrap();
+            polyorm::raw("XA RECOVER").fetch_all(db).await.unwrap();
         rows.into_iter()
             .map(|(.., data)| String::from_utf8(data).unwrap())
             .collect()

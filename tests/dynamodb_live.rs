@@ -5,7 +5,7 @@
 //! what `bash scripts/dynamodb-server.sh start` runs: moto). An unreachable server fails the
 //! tests, unless `ORM_TEST_BACKENDS` is set without `dynamodb`. Each test has its own tables.
 
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 const DEFAULT_URL: &str = "dynamodb://127.0.0.1:27191?region=us-east-1";
 
@@ -483,7 +483,9 @@ async fn hostile_strings_are_only_values() {
             .unwrap();
         assert_eq!(by_body, vec![note.clone()], "{s:?}");
         let prefix = Note::query()
-            .filter(Note::TAG.eq(*s) & Note::BODY.like(format!("{}%", orm::query::escape_like(s))))
+            .filter(
+                Note::TAG.eq(*s) & Note::BODY.like(format!("{}%", polyorm::query::escape_like(s))),
+            )
             .count(&db)
             .await
             .unwrap();
@@ -528,7 +530,7 @@ struct DdbPostTag {
 /// read is planned (no server needed), for many-to-many as for the other relations.
 #[test]
 fn relation_exists_is_refused_as_a_subquery() {
-    let policy = orm::dynamo::ReadPolicy {
+    let policy = polyorm::dynamo::ReadPolicy {
         allow_scan: true,
         consistent: false,
     };
@@ -537,7 +539,7 @@ fn relation_exists_is_refused_as_a_subquery() {
     let many_to_one =
         DdbPostTag::query().filter(DdbPostTag::post().exists_where(DdbPost::ID.eq(1)));
     for query in [many_to_many.ir().clone(), many_to_one.ir().clone()] {
-        let err = orm::dynamo::read_plan(&query, policy).unwrap_err();
+        let err = polyorm::dynamo::read_plan(&query, policy).unwrap_err();
         assert!(
             matches!(
                 err,

@@ -11,8 +11,8 @@ mod servers;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use orm::prelude::*;
-use orm::{Error, RetryPolicy, TxOptions};
+use polyorm::prelude::*;
+use polyorm::{Error, RetryPolicy, TxOptions};
 use servers::{Kind, PrivateServer, free_port};
 
 /// Starts one private server of each kind, concurrently.
@@ -51,10 +51,10 @@ fn select_one(kind: Kind) -> &'static str {
 fn spawn_read(
     db: &Db,
     kind: Kind,
-) -> tokio::task::JoinHandle<(orm::Result<Option<(i64,)>>, Instant)> {
+) -> tokio::task::JoinHandle<(polyorm::Result<Option<(i64,)>>, Instant)> {
     let db = db.clone();
     tokio::spawn(async move {
-        let result = orm::raw(select_one(kind)).fetch_optional(&db).await;
+        let result = polyorm::raw(select_one(kind)).fetch_optional(&db).await;
         (result, Instant::now())
     })
 }
@@ -107,7 +107,7 @@ async fn a_read_cut_off_by_a_crash_or_a_stop_is_connection_lost() {
         ] {
             let reader = db.clone();
             let read = tokio::spawn(async move {
-                orm::raw(slow_read(kind))
+                polyorm::raw(slow_read(kind))
                     .fetch_optional::<(i64,), _>(&reader)
                     .await
             });
@@ -121,7 +121,7 @@ async fn a_read_cut_off_by_a_crash_or_a_stop_is_connection_lost() {
             says(&err, "connection to the database was lost", (kind, fault));
             server.restart().await;
             // The same `Db` works again.
-            let one: Option<(i64,)> = orm::raw(select_one(kind))
+            let one: Option<(i64,)> = polyorm::raw(select_one(kind))
                 .fetch_optional(&db)
                 .await
                 .unwrap_or_else(|e| panic!("{kind:?} after {fault}: {e}"));
@@ -255,7 +255,7 @@ async fn a_transaction_whose_connection_is_lost_before_commit_is_run_again() {
                 tx.execute_raw(&format!("INSERT INTO notes (id) VALUES ({attempt})"))
                     .await?;
                 if attempt == 1 {
-                    let (id,): (i64,) = orm::raw(session_id).fetch_one(&tx).await?;
+                    let (id,): (i64,) = polyorm::raw(session_id).fetch_one(&tx).await?;
                     admin.execute_raw(&format!("{kill}{id})")).await?;
                 }
                 tx.execute_raw("INSERT INTO notes (id) VALUES (100)")
@@ -266,7 +266,7 @@ async fn a_transaction_whose_connection_is_lost_before_commit_is_run_again() {
         .await
         .unwrap_or_else(|e| panic!("{kind:?}: {e:?}"));
         assert_eq!(attempts.load(Ordering::SeqCst), 2, "{kind:?}");
-        let ids: Vec<(i32,)> = orm::raw("SELECT id FROM notes ORDER BY id")
+        let ids: Vec<(i32,)> = polyorm::raw("SELECT id FROM notes ORDER BY id")
             .fetch_all(&db)
             .await
             .unwrap();

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use orm::prelude::*;
-use orm::{Error, PoolOptions, RetryPolicy, TxOptions};
+use polyorm::prelude::*;
+use polyorm::{Error, PoolOptions, RetryPolicy, TxOptions};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "galera_counter")]
@@ -90,7 +90,7 @@ async fn connect(port: u16, database: &str) -> Db {
 
 /// Reads on `db` (a node) on a session that first waits for the node to have applied
 /// everything the cluster committed (`wsrep_sync_wait`).
-async fn synced<T>(db: &Db, read: impl AsyncFn(&orm::Connection) -> T) -> T {
+async fn synced<T>(db: &Db, read: impl AsyncFn(&polyorm::Connection) -> T) -> T {
     let conn = db.acquire().await.unwrap();
     conn.execute_raw("SET SESSION wsrep_sync_wait = 1")
         .await
@@ -117,8 +117,8 @@ async fn certification_conflicts_are_retried_and_nothing_committed_is_lost() {
     // must have applied it before a pool can name the database there.
     for &port in &cluster.ports[1..] {
         let node = connect(port, "mysql").await;
-        let (schemas,): (i64,) = synced(&node, async |conn: &orm::Connection| {
-            orm::raw("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'galera_test'")
+        let (schemas,): (i64,) = synced(&node, async |conn: &polyorm::Connection| {
+            polyorm::raw("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'galera_test'")
                 .fetch_one(conn)
                 .await
                 .unwrap()
@@ -245,7 +245,7 @@ async fn certification_conflicts_are_retried_and_nothing_committed_is_lost() {
         retries.load(Ordering::SeqCst)
     );
     for (i, node) in nodes.iter().enumerate() {
-        let (n, entries) = synced(node, async |db: &orm::Connection| {
+        let (n, entries) = synced(node, async |db: &polyorm::Connection| {
             (
                 Counter::find(db, 1).await.unwrap().unwrap().n,
                 Entry::query().count(db).await.unwrap(),
@@ -273,7 +273,7 @@ async fn certification_conflicts_are_retried_and_nothing_committed_is_lost() {
         .unwrap_or_else(|e| panic!("write {i} after node 3 died: {e}"));
     }
     for (i, node) in nodes[..2].iter().enumerate() {
-        let entries = synced(node, async |db: &orm::Connection| {
+        let entries = synced(node, async |db: &polyorm::Connection| {
             Entry::query().count(db).await.unwrap()
         })
         .await;
@@ -284,7 +284,7 @@ async fn certification_conflicts_are_retried_and_nothing_committed_is_lost() {
             i + 1
         );
     }
-    let (size,): (String,) = orm::raw("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_CLUSTER_SIZE'")
+    let (size,): (String,) = polyorm::raw("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_CLUSTER_SIZE'")
         .fetch_one(&nodes[0])
         .await
         .unwrap();

@@ -1,4 +1,4 @@
-//! Data lifecycle policies (`orm::backup::lifecycle`) against the real servers: rows past an
+//! Data lifecycle policies (`polyorm::backup::lifecycle`) against the real servers: rows past an
 //! age (and matching a typed condition) deleted or archived-then-deleted in batches on SQLite,
 //! PostgreSQL, MariaDB and MongoDB, every remaining and archived value read back; dry runs
 //! change nothing; a run SIGKILLed between archiving and deleting, or between two batches,
@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use harness::{Backend, TestDb};
-use orm::backup::lifecycle::Step;
-use orm::backup::{
+use polyorm::backup::lifecycle::Step;
+use polyorm::backup::{
     AnyTarget, Archive, BackupError, BackupTarget, History, Lifecycle, LocalTarget, Policy, Restore,
 };
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[path = "suite/harness.rs"]
 #[allow(dead_code)]
@@ -163,7 +163,7 @@ async fn policies_delete_or_archive_exactly_the_old_rows_on_every_backend() {
         let now = now_ms();
         seed(db, now).await;
         let dir = tempfile::tempdir().unwrap();
-        // Archives in a directory, or in a blob store (orm-storage's in-memory one).
+        // Archives in a directory, or in a blob store (polyorm-storage's in-memory one).
         let target = match backend {
             Backend::Postgres | Backend::MongoDb => AnyTarget::parse("memory://").unwrap(),
             _ => AnyTarget::Local(LocalTarget::new(dir.path().join("archive"))),

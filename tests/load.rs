@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use orm::PoolOptions;
-use orm::prelude::*;
+use polyorm::PoolOptions;
+use polyorm::prelude::*;
 use servers::{Kind, PrivateServer};
 
 const TASKS: usize = 10_000;
@@ -110,7 +110,7 @@ async fn ten_thousand_tasks_share_a_hundred_connections() {
                 }
                 .insert(&conn)
                 .await?;
-                Ok::<_, orm::Error>(waited)
+                Ok::<_, polyorm::Error>(waited)
             })
         })
         .collect();

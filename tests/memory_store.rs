@@ -35,8 +35,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, TimeZone, Utc};
-use orm::prelude::*;
-use orm::{Db, Error};
+use polyorm::prelude::*;
+use polyorm::{Db, Error};
 use uuid::Uuid;
 
 use app::{Config, Opened};
@@ -47,7 +47,7 @@ use store::{AuditContext, MemoryStore, Page, Search, audit_row};
 
 /// The store on a test's database: the example's migrations applied (and verified), reads
 /// through an in-process query cache.
-async fn sql_store(db: &Db) -> orm::Result<SqlStore> {
+async fn sql_store(db: &Db) -> polyorm::Result<SqlStore> {
     app::migrate(db, &app::default_migrations_dir()).await?;
     let cache = app::build_cache(&Config::for_url("unused"))
         .map_err(|e| Error::Config(format!("cache: {e}")))?;
@@ -84,7 +84,7 @@ fn ids(rows: &[MemoryObject]) -> Vec<Uuid> {
 
 /// Create, find by id, find by tier with paging, search, find expired, stats, tier
 /// distribution, audit by memory and trace, delete: every value read back as written.
-async fn daos_read_back_what_was_written(store: &impl MemoryStore) -> orm::Result<()> {
+async fn daos_read_back_what_was_written(store: &impl MemoryStore) -> polyorm::Result<()> {
     let mut semantic = Vec::new();
     for i in 0..5 {
         let m = store
@@ -138,7 +138,7 @@ async fn pages_and_search(
     semantic: &[MemoryObject],
     episode: &MemoryObject,
     working: &MemoryObject,
-) -> orm::Result<()> {
+) -> polyorm::Result<()> {
     let mut pages = Vec::new();
     for n in 0..3 {
         pages.push(store.find_by_tier(Tier::Semantic, Page::nth(n, 2)).await?);
@@ -205,7 +205,7 @@ async fn expiry_distribution_and_audit(
     store: &impl MemoryStore,
     episode: &MemoryObject,
     working: &MemoryObject,
-) -> orm::Result<()> {
+) -> polyorm::Result<()> {
     assert_eq!(
         store.find_expired(at(150), 10).await?,
         std::slice::from_ref(episode)
@@ -268,7 +268,7 @@ async fn expiry_distribution_and_audit(
 }
 
 /// Stats over everything written so far, then a delete.
-async fn stats_and_delete(store: &impl MemoryStore, working: &MemoryObject) -> orm::Result<()> {
+async fn stats_and_delete(store: &impl MemoryStore, working: &MemoryObject) -> polyorm::Result<()> {
     let stats = store.stats().await?;
     assert_eq!(
         (
@@ -293,7 +293,7 @@ async fn stats_and_delete(store: &impl MemoryStore, working: &MemoryObject) -> o
 
 /// A confidence outside 0..=1 is the ORM's `CheckViolation` naming the constraint, on insert
 /// and on update; nothing is stored.
-async fn confidence_is_checked(store: &impl MemoryStore) -> orm::Result<()> {
+async fn confidence_is_checked(store: &impl MemoryStore) -> polyorm::Result<()> {
     let kept = store
         .create(MemoryObject::new(Tier::Working, "sure", 1.0))
         .await?;
@@ -329,7 +329,7 @@ async fn confidence_is_checked(store: &impl MemoryStore) -> orm::Result<()> {
 /// keeps the audit rows with `memory_id` NULL.
 async fn relationships_cascade_and_audit_rows_are_detached(
     store: &impl MemoryStore,
-) -> orm::Result<()> {
+) -> polyorm::Result<()> {
     let a = store.create(memory(Tier::Semantic, "a", 0.5, 0)).await?;
     let b = store.create(memory(Tier::Semantic, "b", 0.5, 1)).await?;
     let c = store.create(memory(Tier::Semantic, "c", 0.5, 2)).await?;
@@ -399,7 +399,7 @@ async fn relationships_cascade_and_audit_rows_are_detached(
 
 /// The context cache: a value read back until it expires, replaced by a second `set`,
 /// and `cleanup` removing exactly the expired entries.
-async fn context_cache_expires_and_is_cleaned_up(store: &impl MemoryStore) -> orm::Result<()> {
+async fn context_cache_expires_and_is_cleaned_up(store: &impl MemoryStore) -> polyorm::Result<()> {
     let now = Utc::now().trunc_subsecs(0);
     let hour = Duration::from_secs(3600);
     let value = serde_json::json!({"topics": ["orm", "rust"], "score": 0.5});
@@ -455,7 +455,7 @@ async fn context_cache_expires_and_is_cleaned_up(store: &impl MemoryStore) -> or
 }
 
 /// `set` of an existing key replaces its value and expiry.
-async fn context_cache_set_replaces(store: &impl MemoryStore) -> orm::Result<()> {
+async fn context_cache_set_replaces(store: &impl MemoryStore) -> polyorm::Result<()> {
     let now = Utc::now().trunc_subsecs(0);
     store
         .cache_set(
@@ -486,7 +486,7 @@ async fn context_cache_set_replaces(store: &impl MemoryStore) -> orm::Result<()>
 
 /// Optimistic locking: an update bumps the version and `updated_at`; a stale one is a
 /// `Conflict` and changes nothing.
-async fn stale_updates_conflict(store: &impl MemoryStore) -> orm::Result<()> {
+async fn stale_updates_conflict(store: &impl MemoryStore) -> polyorm::Result<()> {
     let m = store
         .create(memory(Tier::Procedural, "how to deploy", 0.5, 0))
         .await?;
@@ -531,7 +531,7 @@ async fn stale_updates_conflict(store: &impl MemoryStore) -> orm::Result<()> {
 /// `retrieve_with_audit`: the access counted and the audit row written together; a missing
 /// memory writes nothing; a failure after the audit row was written (the access counter at
 /// `i64::MAX` cannot count another access) keeps neither.
-async fn retrieve_with_audit_is_one_transaction(store: &impl MemoryStore) -> orm::Result<()> {
+async fn retrieve_with_audit_is_one_transaction(store: &impl MemoryStore) -> polyorm::Result<()> {
     let m = store
         .create(memory(Tier::Semantic, "read me", 0.5, 0))
         .await?;
@@ -702,7 +702,7 @@ crate::suite! {
 }
 
 #[tokio::test]
-async fn in_memory_store_behaves_as_the_database() -> orm::Result<()> {
+async fn in_memory_store_behaves_as_the_database() -> polyorm::Result<()> {
     Box::pin(daos_read_back_what_was_written(&InMemoryStore::new())).await?;
     Box::pin(confidence_is_checked(&InMemoryStore::new())).await?;
     Box::pin(relationships_cascade_and_audit_rows_are_detached(

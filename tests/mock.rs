@@ -1,9 +1,9 @@
-//! The mock driver (`orm::mock`, feature `mock`): the code under test runs on a scripted
+//! The mock driver (`polyorm::mock`, feature `mock`): the code under test runs on a scripted
 //! database, and the test asserts on what it was given and what it sent.
 
-use orm::mock::{MockDatabase, MockResult, MockStatement};
-use orm::prelude::*;
-use orm::{Dialect, Error, ExecResult, Executor, Value};
+use polyorm::mock::{MockDatabase, MockResult, MockStatement};
+use polyorm::prelude::*;
+use polyorm::{Dialect, Error, ExecResult, Executor, Value};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "accounts")]
@@ -26,7 +26,7 @@ fn account(id: i64, owner: &str, balance: i64) -> Account {
 }
 
 /// The code under test: moves `amount` between two accounts in one transaction.
-async fn transfer(db: &Db, from: i64, to: i64, amount: i64) -> orm::Result<()> {
+async fn transfer(db: &Db, from: i64, to: i64, amount: i64) -> polyorm::Result<()> {
     db.transaction(|tx| async move {
         let source = Account::find(&tx, from)
             .await?
@@ -150,7 +150,7 @@ async fn insert_returning_follows_the_dialect() {
         vec![
             Value::Text("eve".into()),
             Value::BigInt(1),
-            Value::Null(orm::ColumnType::Text)
+            Value::Null(polyorm::ColumnType::Text)
         ]
     );
 

@@ -1,4 +1,4 @@
-//! The BSON compiler (`orm::mongo`) against a live MongoDB-wire server, through the official
+//! The BSON compiler (`polyorm::mongo`) against a live MongoDB-wire server, through the official
 //! driver: the compiled filters, sorts, paging, counts, inserts, updates and deletes return the
 //! rows the shared SQL suite expects, and each is also checked against the same query on
 //! in-memory SQLite.
@@ -11,11 +11,11 @@
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::{ClientOptions, CountOptions, FindOptions};
 use mongodb::{Client, Collection};
-use orm::Select;
-use orm::mongo::{self, FindPlan};
-use orm::prelude::*;
-use orm::query::escape_like;
-use orm::query::ir::{InsertQuery, SelectQuery};
+use polyorm::Select;
+use polyorm::mongo::{self, FindPlan};
+use polyorm::prelude::*;
+use polyorm::query::escape_like;
+use polyorm::query::ir::{InsertQuery, SelectQuery};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "users")]

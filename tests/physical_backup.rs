@@ -1,4 +1,4 @@
-//! Physical backups (`orm::backup::physical`) on private servers of the tests' own
+//! Physical backups (`polyorm::backup::physical`) on private servers of the tests' own
 //! (tests/support/servers.rs): PostgreSQL base backups with WAL archiving restored to a recorded
 //! time, MariaDB full + incremental backups (`mariadb-backup`, installed by
 //! scripts/physical-backup-deps.sh) restored into new data directories; each restore is started
@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use orm::backup::BackupError;
-use orm::backup::physical::mariadb::{MariaDbPhysical, MariaDbRestore};
-use orm::backup::physical::postgres::{
+use polyorm::backup::BackupError;
+use polyorm::backup::physical::mariadb::{MariaDbPhysical, MariaDbRestore};
+use polyorm::backup::physical::postgres::{
     PgPhysical, PgRestore, RecoveryTarget, archive_command, wait_until_promoted,
 };
-use orm::backup::physical::{PgFormat, PhysicalKind, verify_physical};
-use orm::{Compiled, Db, Executor, FieldType};
+use polyorm::backup::physical::{PgFormat, PhysicalKind, verify_physical};
+use polyorm::{Compiled, Db, Executor, FieldType};
 
 #[path = "support/servers.rs"]
 mod servers;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use orm::prelude::*;
+use polyorm::prelude::*;
 use servers::{Kind, PrivateServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -72,7 +72,7 @@ fn lookup(kind: Kind) -> &'static str {
 
 /// Client→server packets of `n` lookups on `executor`, after one to prepare the statement.
 async fn packets_of(proxy: &CountingProxy, kind: Kind, executor: &impl Executor, n: i64) -> u64 {
-    let warm: Vec<(i64,)> = orm::raw(lookup(kind))
+    let warm: Vec<(i64,)> = polyorm::raw(lookup(kind))
         .bind(0_i64)
         .fetch_all(executor)
         .await
@@ -80,7 +80,7 @@ async fn packets_of(proxy: &CountingProxy, kind: Kind, executor: &impl Executor,
     assert_eq!(warm, vec![(0,)]);
     let before = proxy.writes();
     for i in 1..=n {
-        let row: Vec<(i64,)> = orm::raw(lookup(kind))
+        let row: Vec<(i64,)> = polyorm::raw(lookup(kind))
             .bind(i)
             .fetch_all(executor)
             .await
@@ -126,7 +126,7 @@ async fn a_query_through_db_sends_the_packets_of_a_held_connection() {
         // After more than the alive-bypass window idle, one ping validates the connection.
         tokio::time::sleep(Duration::from_millis(700)).await;
         let before = proxy.writes();
-        let row: Vec<(i64,)> = orm::raw(lookup(kind))
+        let row: Vec<(i64,)> = polyorm::raw(lookup(kind))
             .bind(7_i64)
             .fetch_all(&db)
             .await
@@ -146,7 +146,7 @@ async fn session_id(kind: Kind, conn: &impl Executor) -> i64 {
         Kind::Postgres => "SELECT CAST(pg_backend_pid() AS BIGINT)",
         Kind::MariaDb => "SELECT CAST(CONNECTION_ID() AS SIGNED)",
     };
-    let row: Option<(i64,)> = orm::raw(sql).fetch_optional(conn).await.unwrap();
+    let row: Option<(i64,)> = polyorm::raw(sql).fetch_optional(conn).await.unwrap();
     row.unwrap().0
 }
 
@@ -159,10 +159,10 @@ async fn kill_session(kind: Kind, admin: &Db, id: i64) {
     };
     match kind {
         Kind::Postgres => {
-            let _: Vec<(bool,)> = orm::raw(sql).bind(id).fetch_all(admin).await.unwrap();
+            let _: Vec<(bool,)> = polyorm::raw(sql).bind(id).fetch_all(admin).await.unwrap();
         }
         Kind::MariaDb => {
-            orm::raw(sql).bind(id).execute(admin).await.unwrap();
+            polyorm::raw(sql).bind(id).execute(admin).await.unwrap();
         }
     }
     let alive = match kind {
@@ -174,7 +174,7 @@ async fn kill_session(kind: Kind, admin: &Db, id: i64) {
         }
     };
     for _ in 0..200 {
-        let n: Option<(i64,)> = orm::raw(alive)
+        let n: Option<(i64,)> = polyorm::raw(alive)
             .bind(id)
             .fetch_optional(admin)
             .await
@@ -201,7 +201,7 @@ async fn a_connection_ended_while_idle_is_replaced_for_a_read_and_reported_for_a
         db.execute_raw("CREATE TABLE pool_notes (id INT PRIMARY KEY)")
             .await
             .unwrap();
-        orm::raw("INSERT INTO pool_notes (id) VALUES (1)")
+        polyorm::raw("INSERT INTO pool_notes (id) VALUES (1)")
             .execute(&db)
             .await
             .unwrap();
@@ -221,7 +221,7 @@ async fn a_connection_ended_while_idle_is_replaced_for_a_read_and_reported_for_a
         // again: the typed error, and the next statement works on a fresh connection.
         let id = session_id(kind, &db).await;
         kill_session(kind, &admin, id).await;
-        let err = orm::raw("INSERT INTO pool_notes (id) VALUES (2)")
+        let err = polyorm::raw("INSERT INTO pool_notes (id) VALUES (2)")
             .execute(&db)
             .await
             .unwrap_err();
@@ -239,7 +239,7 @@ async fn a_connection_ended_while_idle_is_replaced_for_a_read_and_reported_for_a
         let id = session_id(kind, &db).await;
         kill_session(kind, &admin, id).await;
         tokio::time::sleep(Duration::from_millis(700)).await;
-        orm::raw("INSERT INTO pool_notes (id) VALUES (3)")
+        polyorm::raw("INSERT INTO pool_notes (id) VALUES (3)")
             .execute(&db)
             .await
             .unwrap();
@@ -258,6 +258,6 @@ async fn db_count(kind: Kind, db: &Db) -> i64 {
         Kind::Postgres => "SELECT CAST(COUNT(*) AS BIGINT) FROM pool_notes",
         Kind::MariaDb => "SELECT CAST(COUNT(*) AS SIGNED) FROM pool_notes",
     };
-    let row: Option<(i64,)> = orm::raw(sql).fetch_optional(db).await.unwrap();
+    let row: Option<(i64,)> = polyorm::raw(sql).fetch_optional(db).await.unwrap();
     row.unwrap().0
 }

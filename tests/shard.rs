@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use orm::prelude::*;
-use orm::shard::{HashMod, Lookup, Ranges, ShardError, ShardKey, Shards};
-use orm::{Error, PoolOptions};
+use polyorm::prelude::*;
+use polyorm::shard::{HashMod, Lookup, Ranges, ShardError, ShardKey, Shards};
+use polyorm::{Error, PoolOptions};
 
 /// An order of a tenant; tenants are spread over the shards.
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -81,7 +81,7 @@ async fn databases(base: &str, names: &[&str]) -> Vec<Db> {
     dbs
 }
 
-fn shards_over(router: impl orm::shard::ShardRouter, dbs: Vec<Db>) -> Shards {
+fn shards_over(router: impl polyorm::shard::ShardRouter, dbs: Vec<Db>) -> Shards {
     let mut builder = Shards::builder(router).shard_key(Note::TENANT);
     for (i, db) in dbs.into_iter().enumerate() {
         builder = builder.shard(format!("s{i}"), db);
@@ -527,7 +527,7 @@ async fn lookup_router_places_named_tenants_and_refuses_unknown_ones() {
 /// its branches named after the shards (MariaDB XA on the shared server).
 #[tokio::test]
 async fn a_write_across_shards_commits_with_two_phase_commit() {
-    use orm::distributed::{Coordinator, DecisionLog};
+    use polyorm::distributed::{Coordinator, DecisionLog};
     let base = env_or("ORM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test");
     let dbs = databases(&base, &["orm_shard2pc_0", "orm_shard2pc_1"]).await;
     let shards = shards_over(Ranges::new().from(0, 0).from(100, 1), dbs);

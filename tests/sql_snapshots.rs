@@ -3,11 +3,11 @@
 //! Each case is written once and compiled for PostgreSQL, MySQL and SQLite; the snapshot
 //! name is `<case>@<dialect>`.
 
-use orm::OnConflict;
-use orm::prelude::*;
-use orm::query::ir::{Assignment, InsertQuery, Statement, UpdateQuery, UpsertQuery};
-use orm::sql::{compile, ddl};
-use orm::{Compiled, Dialect, FrameBound};
+use polyorm::OnConflict;
+use polyorm::prelude::*;
+use polyorm::query::ir::{Assignment, InsertQuery, Statement, UpdateQuery, UpsertQuery};
+use polyorm::sql::{compile, ddl};
+use polyorm::{Compiled, Dialect, FrameBound};
 
 /// User CHECK constraints: per column, on a nullable column, and over several columns.
 #[derive(Model, Debug, Clone)]
@@ -86,7 +86,7 @@ struct Trash {
 fn soft_delete_statements() {
     // The SQL only: the deletion time bound is the clock's.
     let compiled =
-        |r: orm::Result<Compiled>| r.map(|c| c.sql).unwrap_or_else(|e| format!("error: {e}"));
+        |r: polyorm::Result<Compiled>| r.map(|c| c.sql).unwrap_or_else(|e| format!("error: {e}"));
     check("soft_delete_many", |d| {
         compiled(Trash::delete_many().filter(Trash::TITLE.eq("x")).compile(d))
     });
@@ -226,7 +226,7 @@ fn user() -> User {
     }
 }
 
-fn render(compiled: orm::Result<Compiled>) -> String {
+fn render(compiled: polyorm::Result<Compiled>) -> String {
     match compiled {
         Ok(c) => c.to_string(),
         Err(e) => format!("error: {e}"),
@@ -771,10 +771,10 @@ fn window_functions() {
     });
     check("window_in_where_is_refused", |d| {
         let mut q = User::query().select((User::ID,)).into_ir();
-        q.filter = Some(orm::query::ir::Condition::CompareExpr {
+        q.filter = Some(polyorm::query::ir::Condition::CompareExpr {
             expr: row_number::<User>().order_by(User::AGE.desc()).ir(),
-            op: orm::query::ir::CmpOp::Le,
-            value: orm::Value::BigInt(2),
+            op: polyorm::query::ir::CmpOp::Le,
+            value: polyorm::Value::BigInt(2),
         });
         render(compile(&Statement::Select(q), d))
     });
@@ -1091,7 +1091,7 @@ fn explain() {
         };
         check(case, |d| {
             let select = User::query().filter(User::AGE.gt(18)).compile(d);
-            match select.and_then(|s| orm::sql::explain::explain(s, d, analyze)) {
+            match select.and_then(|s| polyorm::sql::explain::explain(s, d, analyze)) {
                 Ok(e) => format!("{}\n-- plan in column {}", e.statement, e.column),
                 Err(e) => format!("error: {e}"),
             }
@@ -1209,7 +1209,7 @@ fn inserts() {
 
 #[test]
 fn upserts() {
-    let upsert = |on_conflict: orm::query::ir::OnConflict, d| {
+    let upsert = |on_conflict: polyorm::query::ir::OnConflict, d| {
         let insert = InsertQuery {
             schema: User::schema(),
             rows: vec![user().insert_values()],
@@ -1248,7 +1248,7 @@ fn updates() {
             .zip(u.update_values().into_iter().map(Assignment::Value))
             .collect();
         let filter =
-            orm::query::ir::Condition::primary_key_eq(schema, User::primary_key_values(u.id));
+            polyorm::query::ir::Condition::primary_key_eq(schema, User::primary_key_values(u.id));
         render(compile(
             &Statement::Update(UpdateQuery {
                 schema,

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use orm::prelude::*;
-use orm::{IsolationLevel, RetryPolicy, TxOptions};
+use polyorm::prelude::*;
+use polyorm::{IsolationLevel, RetryPolicy, TxOptions};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "native_counters")]

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use futures::TryStreamExt;
 use harness::Backend;
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[path = "suite/harness.rs"]
 #[allow(dead_code)]

@@ -15,8 +15,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use certs::{Ca, Leaf, Use};
-use orm::tls::{SslMode, Tls};
-use orm::{Db, Error, Executor, PoolOptions};
+use polyorm::tls::{SslMode, Tls};
+use polyorm::{Db, Error, Executor, PoolOptions};
 use servers::{Kind, PASSWORD, PrivateServer};
 
 /// The certificates of one server's tests.
@@ -75,7 +75,7 @@ impl Drop for Pki {
     }
 }
 
-async fn connect(url: &str, tls: Tls) -> orm::Result<Db> {
+async fn connect(url: &str, tls: Tls) -> polyorm::Result<Db> {
     PoolOptions::new()
         .acquire_timeout(Duration::from_secs(10))
         .tls(tls)
@@ -88,17 +88,18 @@ async fn encrypted(db: &Db, kind: Kind) -> bool {
     match kind {
         Kind::Postgres => {
             let (ssl,): (bool,) =
-                orm::raw("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                polyorm::raw("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
                     .fetch_one(db)
                     .await
                     .expect("read pg_stat_ssl");
             ssl
         }
         Kind::MariaDb => {
-            let (_, cipher): (String, String) = orm::raw("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
-                .fetch_one(db)
-                .await
-                .expect("read Ssl_cipher");
+            let (_, cipher): (String, String) =
+                polyorm::raw("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+                    .fetch_one(db)
+                    .await
+                    .expect("read Ssl_cipher");
             !cipher.is_empty()
         }
     }
@@ -144,7 +145,7 @@ async fn modes_and_failures(
     db.execute_raw("INSERT INTO tls_probe VALUES (1, 'over tls')")
         .await
         .expect("insert");
-    let (note,): (String,) = orm::raw("SELECT note FROM tls_probe WHERE id = 1")
+    let (note,): (String,) = polyorm::raw("SELECT note FROM tls_probe WHERE id = 1")
         .fetch_one(&db)
         .await
         .expect("read back");
@@ -276,7 +277,7 @@ async fn postgres_tls_modes_certificate_checks_and_client_certificates() {
     )
     .await
     .expect("client certificate login");
-    let (user,): (String,) = orm::raw("SELECT current_user::text")
+    let (user,): (String,) = polyorm::raw("SELECT current_user::text")
         .fetch_one(&db)
         .await
         .unwrap();
@@ -328,7 +329,7 @@ async fn mariadb_tls_modes_certificate_checks_and_client_certificates() {
     )
     .await
     .expect("client certificate login");
-    let (user,): (String,) = orm::raw("SELECT CURRENT_USER()")
+    let (user,): (String,) = polyorm::raw("SELECT CURRENT_USER()")
         .fetch_one(&db)
         .await
         .unwrap();
@@ -350,7 +351,7 @@ async fn require_against_a_server_without_tls_fails_and_says_so() {
     let mariadb = std::env::var("ORM_TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
     let shared = Db::connect(&mariadb).await.expect("the shared MariaDB");
-    let (_, have_ssl): (String, String) = orm::raw("SHOW VARIABLES LIKE 'have_ssl'")
+    let (_, have_ssl): (String, String) = polyorm::raw("SHOW VARIABLES LIKE 'have_ssl'")
         .fetch_one(&shared)
         .await
         .unwrap();

@@ -12,9 +12,9 @@ mod servers;
 
 use std::time::{Duration, Instant};
 
-use orm::prelude::*;
-use orm::topology::{Durability, ReadPolicy, Role, Topology, TopologyHealth};
-use orm::{Error, raw};
+use polyorm::prelude::*;
+use polyorm::topology::{Durability, ReadPolicy, Role, Topology, TopologyHealth};
+use polyorm::{Error, raw};
 use servers::{Kind, PASSWORD, PrivateServer};
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ fn statements(health: &TopologyHealth, port: u16) -> u64 {
     node(health, port).statements
 }
 
-fn node(health: &TopologyHealth, port: u16) -> &orm::topology::NodeHealth {
+fn node(health: &TopologyHealth, port: u16) -> &polyorm::topology::NodeHealth {
     health
         .node(&format!("127.0.0.1:{port}/"))
         .unwrap_or_else(|| panic!("no node on port {port}: {health:#?}"))
@@ -212,7 +212,7 @@ async fn postgres_reads_go_to_standbys_writes_to_the_primary_and_read_your_write
 
     // Per-transaction durability: remote_apply returns once both standbys applied the commit.
     let tx = db
-        .begin_durable(orm::TxOptions::default(), Durability::RemoteApply)
+        .begin_durable(polyorm::TxOptions::default(), Durability::RemoteApply)
         .await
         .unwrap();
     item(13).insert(&tx).await.unwrap();
@@ -281,7 +281,7 @@ async fn postgres_reads_go_to_standbys_writes_to_the_primary_and_read_your_write
     // bring the count to the threshold.
     let mut down = db.health().await;
     for _ in 0..3 {
-        if node(&down, a.port).breaker != orm::topology::BreakerState::Closed {
+        if node(&down, a.port).breaker != polyorm::topology::BreakerState::Closed {
             break;
         }
         down = db.health().await;
@@ -290,7 +290,7 @@ async fn postgres_reads_go_to_standbys_writes_to_the_primary_and_read_your_write
     assert!(!node(&down, a.port).in_rotation);
     assert_ne!(
         node(&down, a.port).breaker,
-        orm::topology::BreakerState::Closed,
+        polyorm::topology::BreakerState::Closed,
         "{down:#?}"
     );
     a.restart().await;
@@ -311,10 +311,10 @@ async fn postgres_reads_go_to_standbys_writes_to_the_primary_and_read_your_write
     // One validation report: every node, the migrations, the schema's drift.
     let dir = primary.dir().join("migrations");
     std::fs::create_dir_all(&dir).unwrap();
-    let migrator = orm::migrate::Migrator::new(
+    let migrator = polyorm::migrate::Migrator::new(
         db.primary_db().unwrap(),
         &dir,
-        orm::migrate::Schema::from_models([Item::schema()]),
+        polyorm::migrate::Schema::from_models([Item::schema()]),
     )
     .unwrap();
     let report = migrator.validate_topology(&db).await;
@@ -630,7 +630,7 @@ async fn replica_reads_scale_with_a_second_replica() {
         .unwrap();
     seed.close().await;
     let _quotas = [&primary, &a, &b].map(|server| server.limit_cpu(5));
-    let options = orm::PoolOptions::new().max_connections(16);
+    let options = polyorm::PoolOptions::new().max_connections(16);
     let one = Db::topology()
         .primary(primary.url())
         .replica(a.url())

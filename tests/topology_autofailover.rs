@@ -14,9 +14,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use orm::prelude::*;
-use orm::topology::Role;
-use orm::{Error, raw};
+use polyorm::prelude::*;
+use polyorm::topology::Role;
+use polyorm::{Error, raw};
 use servers::free_port;
 
 #[derive(Model, Debug, Clone, PartialEq)]

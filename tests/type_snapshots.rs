@@ -2,9 +2,9 @@
 //! (`<case>@<dialect>`).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use orm::prelude::*;
-use orm::sql::ddl;
-use orm::{Compiled, Dialect, Json, SqlEnum, SqlType};
+use polyorm::prelude::*;
+use polyorm::sql::ddl;
+use polyorm::{Compiled, Dialect, Json, SqlEnum, SqlType};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -71,7 +71,7 @@ struct Counter {
     hits: u64,
 }
 
-fn render(compiled: orm::Result<Compiled>) -> String {
+fn render(compiled: polyorm::Result<Compiled>) -> String {
     match compiled {
         Ok(c) => c.to_string(),
         Err(e) => format!("error: {e}"),
@@ -98,7 +98,7 @@ fn ddl_of_every_type() {
 
 #[test]
 fn date_parts_and_decimal_sums() {
-    let render = |q: orm::Result<Compiled>| render(q);
+    let render = |q: polyorm::Result<Compiled>| render(q);
     check("date_parts", |d| {
         render(
             Typed::query()

@@ -4,7 +4,7 @@
 //! 100 items decoded into the struct).
 //!
 //! Needs the emulator: `bash scripts/dynamodb-server.sh start`, then
-//! `cargo bench -p orm-benches --features dynamodb --bench dynamodb` (URL:
+//! `cargo bench -p polyorm-benches --features dynamodb --bench dynamodb` (URL:
 //! `ORM_BENCH_DYNAMODB_URL`, default `dynamodb://127.0.0.1:27191?region=us-east-1`).
 //! `ORM_BENCH_PROFILE=<workload>/<orm|raw>/<iterations>` runs one body that many times after
 //! the setup and exits, for `valgrind --tool=callgrind` (client instructions only: the
@@ -14,10 +14,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use criterion::{Criterion, criterion_group};
-use orm::dynamo::AttributeValue;
-use orm::dynamo::sdk::Client;
-use orm::dynamo::sdk::types::{Put, TransactWriteItem};
-use orm::prelude::*;
+use polyorm::dynamo::AttributeValue;
+use polyorm::dynamo::sdk::Client;
+use polyorm::dynamo::sdk::types::{Put, TransactWriteItem};
+use polyorm::prelude::*;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "bench_ddb_rows", primary_key(part, seq))]

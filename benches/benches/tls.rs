@@ -3,7 +3,7 @@
 //! certificate checks (`verify-full`). Private servers with certificates made here (rcgen),
 //! so the numbers compare the same server with TLS off and on.
 //!
-//! `cargo bench -p orm-benches --bench tls` (criterion; ≈1 minute after the build).
+//! `cargo bench -p polyorm-benches --bench tls` (criterion; ≈1 minute after the build).
 
 #[path = "../../tests/support/certs.rs"]
 mod certs;
@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use certs::{Ca, Use};
 use criterion::Criterion;
-use orm::tls::{SslMode, Tls};
-use orm::{Db, Executor, PoolOptions};
+use polyorm::tls::{SslMode, Tls};
+use polyorm::{Db, Executor, PoolOptions};
 use servers::{Kind, PASSWORD, PrivateServer};
 
 fn main() {
@@ -89,7 +89,7 @@ fn main() {
             c.bench_function(&format!("tls-{name}-rows_1000-{mode}"), |b| {
                 b.to_async(&rt).iter(|| async {
                     let all: Vec<(i64, String)> =
-                        orm::raw(rows).fetch_all(&db).await.expect("rows");
+                        polyorm::raw(rows).fetch_all(&db).await.expect("rows");
                     assert_eq!(all.len(), 1000);
                 })
             });

@@ -4,7 +4,7 @@
 //! lacks; both with their default durability settings).
 //!
 //! ```sh
-//! cargo bench -p orm-benches --bench two_phase      # prints the medians and the 10 ms check
+//! cargo bench -p polyorm-benches --bench two_phase      # prints the medians and the 10 ms check
 //! ```
 //!
 //! Each iteration begins, inserts one row on each database and commits; `commit/*` times the
@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
-use orm::distributed::{Coordinator, DecisionLog};
-use orm::{Db, Executor};
+use polyorm::distributed::{Coordinator, DecisionLog};
+use polyorm::{Db, Executor};
 use servers::{Kind, PrivateServer};
 use tokio::runtime::Runtime;
 

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use orm::migrate::{Migrator, Schema};
-use orm::prelude::*;
-use orm::{Backend, Dialect, PoolOptions};
-use orm_cache::Cache;
+use polyorm::migrate::{Migrator, Schema};
+use polyorm::prelude::*;
+use polyorm::{Backend, Dialect, PoolOptions};
+use polyorm_cache::Cache;
 
 use crate::memory::InMemoryStore;
 use crate::models::{
@@ -110,7 +110,7 @@ pub fn build_cache(config: &Config) -> Result<Cache, Box<dyn std::error::Error +
 /// Applies the committed migrations of `db`'s dialect and checks that the live schema is the
 /// models' (`Migrator::verify`); on MongoDB, creates the collections, validators and indexes.
 /// Returns the migrations applied now.
-pub async fn migrate(db: &Db, root: &Path) -> orm::Result<Vec<String>> {
+pub async fn migrate(db: &Db, root: &Path) -> polyorm::Result<Vec<String>> {
     let Backend::Sql(dialect) = db.backend() else {
         db.create_table::<MemoryObject>().await?;
         db.create_table::<MemoryRelationship>().await?;
@@ -129,16 +129,16 @@ pub async fn migrate(db: &Db, root: &Path) -> orm::Result<Vec<String>> {
     Ok(applied)
 }
 
-fn migrate_error(e: orm::migrate::Error) -> orm::Error {
-    orm::Error::Schema(format!("the memory store's migrations failed: {e}"))
+fn migrate_error(e: polyorm::migrate::Error) -> polyorm::Error {
+    polyorm::Error::Schema(format!("the memory store's migrations failed: {e}"))
 }
 
 /// Whether `e` means "no database there" (the service then runs in memory) rather than a
 /// mistake to fix (wrong password, missing database, bad URL).
-pub fn unreachable(e: &orm::Error) -> bool {
+pub fn unreachable(e: &polyorm::Error) -> bool {
     matches!(
         e,
-        orm::Error::Connection { .. } | orm::Error::Timeout { .. }
+        polyorm::Error::Connection { .. } | polyorm::Error::Timeout { .. }
     )
 }
 

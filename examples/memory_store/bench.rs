@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use orm::migrate::{GenerateOptions, Schema, files::generate};
-use orm::prelude::*;
-use orm::{Dialect, PoolOptions};
+use polyorm::migrate::{GenerateOptions, Schema, files::generate};
+use polyorm::prelude::*;
+use polyorm::{Dialect, PoolOptions};
 
 use crate::app::{Config, build_cache, migrate, migrations_dir};
 use crate::models::{ContextCacheEntry, MemoryObject, Tier, schemas};
@@ -129,7 +129,7 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-async fn time<T>(f: impl Future<Output = orm::Result<T>>) -> orm::Result<(Duration, T)> {
+async fn time<T>(f: impl Future<Output = polyorm::Result<T>>) -> polyorm::Result<(Duration, T)> {
     let start = Instant::now();
     let value = f.await?;
     Ok((start.elapsed(), value))
@@ -145,11 +145,11 @@ pub async fn run_on(
     unflushed_url: Option<&str>,
     config: &Config,
     sizes: &Sizes,
-) -> orm::Result<Report> {
+) -> polyorm::Result<Report> {
     let db = PoolOptions::new().max_connections(5).connect(url).await?;
     let (migrations, _) = time(migrate(&db, &config.migrations)).await?;
     let cache =
-        build_cache(config).map_err(|e| orm::Error::Config(format!("the query cache: {e}")))?;
+        build_cache(config).map_err(|e| polyorm::Error::Config(format!("the query cache: {e}")))?;
     let store = SqlStore::new(db.clone(), cache);
     let topics = 100;
 
@@ -266,7 +266,8 @@ pub async fn run_on(
             .await?;
         let store = SqlStore::new(
             db.clone(),
-            build_cache(config).map_err(|e| orm::Error::Config(format!("the query cache: {e}")))?,
+            build_cache(config)
+                .map_err(|e| polyorm::Error::Config(format!("the query cache: {e}")))?,
         );
         let (mut creates, mut updates) = (Vec::new(), Vec::new());
         for i in 0..sizes.samples {
@@ -346,7 +347,7 @@ pub fn write_migrations(
     root: &Path,
     name: &str,
     version: Option<String>,
-) -> orm::migrate::Result<Vec<(Dialect, Option<PathBuf>)>> {
+) -> polyorm::migrate::Result<Vec<(Dialect, Option<PathBuf>)>> {
     let schema = Schema::from_models(schemas());
     let options = GenerateOptions {
         version,

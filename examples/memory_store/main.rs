@@ -87,7 +87,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 }
 
 /// A tour of the store's operations.
-async fn demo(store: &impl MemoryStore) -> orm::Result<()> {
+async fn demo(store: &impl MemoryStore) -> polyorm::Result<()> {
     println!("memory store on {}", store.kind());
     let run = uuid::Uuid::now_v7().simple().to_string();
     let fact = store
@@ -132,14 +132,16 @@ async fn demo(store: &impl MemoryStore) -> orm::Result<()> {
         ))
         .await
     {
-        Err(orm::Error::UniqueViolation { .. }) => println!("the same relationship twice: refused"),
+        Err(polyorm::Error::UniqueViolation { .. }) => {
+            println!("the same relationship twice: refused")
+        }
         other => println!("unexpected: {other:?}"),
     }
     match store
         .create(MemoryObject::new(Tier::Working, "too sure", 1.5))
         .await
     {
-        Err(orm::Error::CheckViolation { constraint, .. }) => {
+        Err(polyorm::Error::CheckViolation { constraint, .. }) => {
             println!("confidence 1.5: refused by {constraint:?}");
         }
         other => println!("confidence 1.5: {other:?} (MongoDB test servers do not validate)"),

@@ -74,7 +74,7 @@ impl MemoryStore for InMemoryStore {
         "in-memory".to_owned()
     }
 
-    async fn create(&self, mut memory: MemoryObject) -> orm::Result<MemoryObject> {
+    async fn create(&self, mut memory: MemoryObject) -> polyorm::Result<MemoryObject> {
         if !(0.0..=1.0).contains(&memory.confidence) {
             return Err(confidence_out_of_range(memory.confidence));
         }
@@ -86,7 +86,7 @@ impl MemoryStore for InMemoryStore {
         memory.updated_at = at;
         self.with(|s| {
             if s.memories.contains_key(&memory.id) {
-                return Err(orm::Error::UniqueViolation {
+                return Err(polyorm::Error::UniqueViolation {
                     constraint: Some("memory_objects_pkey".to_owned()),
                     source: format!("a memory with id {} exists already", memory.id).into(),
                 });
@@ -96,11 +96,11 @@ impl MemoryStore for InMemoryStore {
         })
     }
 
-    async fn find_by_id(&self, id: Uuid) -> orm::Result<Option<MemoryObject>> {
+    async fn find_by_id(&self, id: Uuid) -> polyorm::Result<Option<MemoryObject>> {
         Ok(self.with(|s| s.memories.get(&id).cloned()))
     }
 
-    async fn find_by_tier(&self, tier: Tier, page: Page) -> orm::Result<Vec<MemoryObject>> {
+    async fn find_by_tier(&self, tier: Tier, page: Page) -> polyorm::Result<Vec<MemoryObject>> {
         let mut rows: Vec<_> = self.with(|s| {
             s.memories
                 .values()
@@ -116,17 +116,20 @@ impl MemoryStore for InMemoryStore {
             .collect())
     }
 
-    async fn update(&self, mut memory: MemoryObject) -> orm::Result<MemoryObject> {
+    async fn update(&self, mut memory: MemoryObject) -> polyorm::Result<MemoryObject> {
         if !(0.0..=1.0).contains(&memory.confidence) {
             return Err(confidence_out_of_range(memory.confidence));
         }
         self.with(|s| {
-            let stored = s.memories.get_mut(&memory.id).ok_or(orm::Error::NotFound {
-                table: "memory_objects",
-                detail: " the primary key",
-            })?;
+            let stored = s
+                .memories
+                .get_mut(&memory.id)
+                .ok_or(polyorm::Error::NotFound {
+                    table: "memory_objects",
+                    detail: " the primary key",
+                })?;
             if stored.version != memory.version {
-                return Err(orm::Error::Conflict {
+                return Err(polyorm::Error::Conflict {
                     table: "memory_objects",
                     expected: i64::from(memory.version),
                 });
@@ -138,7 +141,7 @@ impl MemoryStore for InMemoryStore {
         })
     }
 
-    async fn delete(&self, id: Uuid) -> orm::Result<bool> {
+    async fn delete(&self, id: Uuid) -> polyorm::Result<bool> {
         Ok(self.with(|s| {
             let existed = s.memories.remove(&id).is_some();
             s.relationships
@@ -152,7 +155,7 @@ impl MemoryStore for InMemoryStore {
         }))
     }
 
-    async fn search(&self, search: &Search) -> orm::Result<Vec<MemoryObject>> {
+    async fn search(&self, search: &Search) -> polyorm::Result<Vec<MemoryObject>> {
         let mut rows: Vec<_> = self.with(|s| {
             s.memories
                 .values()
@@ -173,7 +176,11 @@ impl MemoryStore for InMemoryStore {
         Ok(rows)
     }
 
-    async fn find_expired(&self, now: DateTime<Utc>, limit: u64) -> orm::Result<Vec<MemoryObject>> {
+    async fn find_expired(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> polyorm::Result<Vec<MemoryObject>> {
         let mut rows: Vec<_> = self.with(|s| {
             s.memories
                 .values()
@@ -190,7 +197,7 @@ impl MemoryStore for InMemoryStore {
         Ok(rows)
     }
 
-    async fn stats(&self) -> orm::Result<Stats> {
+    async fn stats(&self) -> polyorm::Result<Stats> {
         Ok(self.with(|s| {
             let n = s.memories.len();
             Stats {
@@ -209,7 +216,7 @@ impl MemoryStore for InMemoryStore {
         }))
     }
 
-    async fn tier_distribution(&self) -> orm::Result<BTreeMap<Tier, i64>> {
+    async fn tier_distribution(&self) -> polyorm::Result<BTreeMap<Tier, i64>> {
         Ok(self.with(|s| {
             let mut out = BTreeMap::new();
             for m in s.memories.values() {
@@ -222,9 +229,9 @@ impl MemoryStore for InMemoryStore {
     async fn relate(
         &self,
         mut relationship: MemoryRelationship,
-    ) -> orm::Result<MemoryRelationship> {
+    ) -> polyorm::Result<MemoryRelationship> {
         if !(0.0..=1.0).contains(&relationship.strength) {
-            return Err(orm::Error::CheckViolation {
+            return Err(polyorm::Error::CheckViolation {
                 constraint: Some("ck_memory_relationships_strength".to_owned()),
                 source: format!(
                     "strength {} is outside 0..=1: store a value from 0 to 1",
@@ -240,7 +247,7 @@ impl MemoryStore for InMemoryStore {
         self.with(|s| {
             for end in [relationship.source_id, relationship.target_id] {
                 if !s.memories.contains_key(&end) {
-                    return Err(orm::Error::ForeignKeyViolation {
+                    return Err(polyorm::Error::ForeignKeyViolation {
                         constraint: None,
                         source: format!("no memory has id {end}: create it first").into(),
                     });
@@ -252,7 +259,7 @@ impl MemoryStore for InMemoryStore {
                     && r.relationship_type == relationship.relationship_type
             };
             if s.relationships.iter().any(|r| same(&r)) {
-                return Err(orm::Error::UniqueViolation {
+                return Err(polyorm::Error::UniqueViolation {
                     constraint: None,
                     source: "this (source, target, type) relationship exists already".into(),
                 });
@@ -262,7 +269,7 @@ impl MemoryStore for InMemoryStore {
         })
     }
 
-    async fn relationships_of(&self, id: Uuid) -> orm::Result<Vec<MemoryRelationship>> {
+    async fn relationships_of(&self, id: Uuid) -> polyorm::Result<Vec<MemoryRelationship>> {
         let mut rows: Vec<_> = self.with(|s| {
             s.relationships
                 .iter()
@@ -274,7 +281,7 @@ impl MemoryStore for InMemoryStore {
         Ok(rows)
     }
 
-    async fn record_audit(&self, mut entry: PolicyAuditEntry) -> orm::Result<PolicyAuditEntry> {
+    async fn record_audit(&self, mut entry: PolicyAuditEntry) -> polyorm::Result<PolicyAuditEntry> {
         entry.id = key_or_new(entry.id);
         if unset(entry.created_at) {
             entry.created_at = now();
@@ -285,11 +292,11 @@ impl MemoryStore for InMemoryStore {
         })
     }
 
-    async fn audit_by_memory(&self, id: Uuid) -> orm::Result<Vec<PolicyAuditEntry>> {
+    async fn audit_by_memory(&self, id: Uuid) -> polyorm::Result<Vec<PolicyAuditEntry>> {
         Ok(self.audit_where(|e| e.memory_id == Some(id)))
     }
 
-    async fn audit_by_trace(&self, trace_id: &str) -> orm::Result<Vec<PolicyAuditEntry>> {
+    async fn audit_by_trace(&self, trace_id: &str) -> polyorm::Result<Vec<PolicyAuditEntry>> {
         Ok(self.audit_where(|e| e.trace_id == trace_id))
     }
 
@@ -297,7 +304,7 @@ impl MemoryStore for InMemoryStore {
         &self,
         id: Uuid,
         context: &AuditContext,
-    ) -> orm::Result<Option<MemoryObject>> {
+    ) -> polyorm::Result<Option<MemoryObject>> {
         // One lock held for the whole operation: the in-memory transaction.
         let mut entry = audit_row(id, "retrieve", context);
         entry.id = Uuid::now_v7();
@@ -309,7 +316,7 @@ impl MemoryStore for InMemoryStore {
             let count = memory
                 .access_count
                 .checked_add(1)
-                .ok_or(orm::Error::OutOfRange {
+                .ok_or(polyorm::Error::OutOfRange {
                     column: Some("access_count".to_owned()),
                     source: "access_count is at i64::MAX and cannot count another access".into(),
                 })?;
@@ -326,7 +333,7 @@ impl MemoryStore for InMemoryStore {
         &self,
         key: &str,
         now: DateTime<Utc>,
-    ) -> orm::Result<Option<serde_json::Value>> {
+    ) -> polyorm::Result<Option<serde_json::Value>> {
         Ok(self.with(|s| {
             s.cache
                 .get(key)
@@ -341,7 +348,7 @@ impl MemoryStore for InMemoryStore {
         value: serde_json::Value,
         now: DateTime<Utc>,
         ttl: Duration,
-    ) -> orm::Result<()> {
+    ) -> polyorm::Result<()> {
         let mut row = cache_row(key, value, expiry(now, ttl));
         row.id = Uuid::now_v7();
         row.created_at = crate::memory::now();
@@ -357,7 +364,7 @@ impl MemoryStore for InMemoryStore {
         Ok(())
     }
 
-    async fn cache_cleanup(&self, now: DateTime<Utc>) -> orm::Result<u64> {
+    async fn cache_cleanup(&self, now: DateTime<Utc>) -> polyorm::Result<u64> {
         Ok(self.with(|s| {
             let before = s.cache.len();
             s.cache.retain(|_, e| e.expires_at >= now);
@@ -365,7 +372,7 @@ impl MemoryStore for InMemoryStore {
         }))
     }
 
-    async fn health(&self) -> orm::Result<Duration> {
+    async fn health(&self) -> polyorm::Result<Duration> {
         let start = Instant::now();
         self.with(|_| ());
         Ok(start.elapsed())

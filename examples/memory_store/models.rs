@@ -2,8 +2,8 @@
 //! checks, defaults, indexes and foreign keys from these declarations.
 
 use chrono::{DateTime, Utc};
-use orm::SqlEnum;
-use orm::prelude::*;
+use polyorm::SqlEnum;
+use polyorm::prelude::*;
 use uuid::Uuid;
 
 /// How long-lived and how abstract a memory is; stored as text with a CHECK restricting the
@@ -155,7 +155,7 @@ pub struct ContextCacheEntry {
 }
 
 /// The four models' schemas, in dependency order (the migration engine's input).
-pub fn schemas() -> [&'static orm::ModelSchema; 4] {
+pub fn schemas() -> [&'static polyorm::ModelSchema; 4] {
     [
         MemoryObject::schema(),
         MemoryRelationship::schema(),

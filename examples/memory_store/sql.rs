@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-// In your crate: `orm` with the `cache` feature, and `orm::cache::…`.
-use orm::prelude::*;
-use orm::{Executor, OnConflict};
-use orm_cache::{Cache, CacheExt, CachedDb};
+// In your crate: `polyorm` with the `cache` feature, and `polyorm::cache::…`.
+use polyorm::prelude::*;
+use polyorm::{Executor, OnConflict};
+use polyorm_cache::{Cache, CacheExt, CachedDb};
 use uuid::Uuid;
 
 use crate::models::{ContextCacheEntry, MemoryObject, MemoryRelationship, PolicyAuditEntry, Tier};
@@ -54,11 +54,11 @@ impl MemoryStore for SqlStore {
         self.db().backend().to_string()
     }
 
-    async fn create(&self, memory: MemoryObject) -> orm::Result<MemoryObject> {
+    async fn create(&self, memory: MemoryObject) -> polyorm::Result<MemoryObject> {
         memory.insert(&self.db).await
     }
 
-    async fn find_by_id(&self, id: Uuid) -> orm::Result<Option<MemoryObject>> {
+    async fn find_by_id(&self, id: Uuid) -> polyorm::Result<Option<MemoryObject>> {
         MemoryObject::query()
             .filter(MemoryObject::ID.eq(id))
             .cached(READ_TTL)
@@ -66,7 +66,7 @@ impl MemoryStore for SqlStore {
             .await
     }
 
-    async fn find_by_tier(&self, tier: Tier, page: Page) -> orm::Result<Vec<MemoryObject>> {
+    async fn find_by_tier(&self, tier: Tier, page: Page) -> polyorm::Result<Vec<MemoryObject>> {
         MemoryObject::query()
             .filter(MemoryObject::TIER.eq(tier))
             .order_by(MemoryObject::CREATED_AT.desc())
@@ -78,17 +78,17 @@ impl MemoryStore for SqlStore {
             .await
     }
 
-    async fn update(&self, memory: MemoryObject) -> orm::Result<MemoryObject> {
+    async fn update(&self, memory: MemoryObject) -> polyorm::Result<MemoryObject> {
         memory.update(&self.db).await?;
         MemoryObject::find(&self.db, memory.id)
             .await?
-            .ok_or(orm::Error::NotFound {
+            .ok_or(polyorm::Error::NotFound {
                 table: "memory_objects",
                 detail: " the primary key (deleted right after the update)",
             })
     }
 
-    async fn delete(&self, id: Uuid) -> orm::Result<bool> {
+    async fn delete(&self, id: Uuid) -> polyorm::Result<bool> {
         if self.has_foreign_keys() {
             // ON DELETE CASCADE / SET NULL change the other two tables in the database; the
             // query cache invalidates them with this one (it reads the models' foreign keys).
@@ -112,7 +112,7 @@ impl MemoryStore for SqlStore {
             .await
     }
 
-    async fn search(&self, search: &Search) -> orm::Result<Vec<MemoryObject>> {
+    async fn search(&self, search: &Search) -> polyorm::Result<Vec<MemoryObject>> {
         let mut query = MemoryObject::query();
         if let Some(text) = &search.text {
             query = query.filter(MemoryObject::CONTENT.contains(text));
@@ -135,7 +135,11 @@ impl MemoryStore for SqlStore {
             .await
     }
 
-    async fn find_expired(&self, now: DateTime<Utc>, limit: u64) -> orm::Result<Vec<MemoryObject>> {
+    async fn find_expired(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> polyorm::Result<Vec<MemoryObject>> {
         MemoryObject::query()
             .filter(MemoryObject::RETENTION_UNTIL.lt(now))
             .order_by(MemoryObject::RETENTION_UNTIL.asc())
@@ -145,7 +149,7 @@ impl MemoryStore for SqlStore {
             .await
     }
 
-    async fn stats(&self) -> orm::Result<Stats> {
+    async fn stats(&self) -> polyorm::Result<Stats> {
         let cached = self.db.cached(READ_TTL);
         let (memories, mean_confidence, with_retention) = MemoryObject::query()
             .select((
@@ -184,7 +188,7 @@ impl MemoryStore for SqlStore {
         })
     }
 
-    async fn tier_distribution(&self) -> orm::Result<BTreeMap<Tier, i64>> {
+    async fn tier_distribution(&self) -> polyorm::Result<BTreeMap<Tier, i64>> {
         let rows = MemoryObject::query()
             .select((MemoryObject::TIER, count_all()))
             .group_by(MemoryObject::TIER)
@@ -193,11 +197,14 @@ impl MemoryStore for SqlStore {
         Ok(rows.into_iter().collect())
     }
 
-    async fn relate(&self, relationship: MemoryRelationship) -> orm::Result<MemoryRelationship> {
+    async fn relate(
+        &self,
+        relationship: MemoryRelationship,
+    ) -> polyorm::Result<MemoryRelationship> {
         relationship.insert(&self.db).await
     }
 
-    async fn relationships_of(&self, id: Uuid) -> orm::Result<Vec<MemoryRelationship>> {
+    async fn relationships_of(&self, id: Uuid) -> polyorm::Result<Vec<MemoryRelationship>> {
         MemoryRelationship::query()
             .filter(MemoryRelationship::SOURCE_ID.eq(id) | MemoryRelationship::TARGET_ID.eq(id))
             .order_by(MemoryRelationship::CREATED_AT.asc())
@@ -207,11 +214,11 @@ impl MemoryStore for SqlStore {
             .await
     }
 
-    async fn record_audit(&self, entry: PolicyAuditEntry) -> orm::Result<PolicyAuditEntry> {
+    async fn record_audit(&self, entry: PolicyAuditEntry) -> polyorm::Result<PolicyAuditEntry> {
         entry.insert(&self.db).await
     }
 
-    async fn audit_by_memory(&self, id: Uuid) -> orm::Result<Vec<PolicyAuditEntry>> {
+    async fn audit_by_memory(&self, id: Uuid) -> polyorm::Result<Vec<PolicyAuditEntry>> {
         PolicyAuditEntry::query()
             .filter(PolicyAuditEntry::MEMORY_ID.eq(id))
             .order_by(PolicyAuditEntry::CREATED_AT.asc())
@@ -221,7 +228,7 @@ impl MemoryStore for SqlStore {
             .await
     }
 
-    async fn audit_by_trace(&self, trace_id: &str) -> orm::Result<Vec<PolicyAuditEntry>> {
+    async fn audit_by_trace(&self, trace_id: &str) -> polyorm::Result<Vec<PolicyAuditEntry>> {
         PolicyAuditEntry::query()
             .filter(PolicyAuditEntry::TRACE_ID.eq(trace_id))
             .order_by(PolicyAuditEntry::CREATED_AT.asc())
@@ -235,7 +242,7 @@ impl MemoryStore for SqlStore {
         &self,
         id: Uuid,
         context: &AuditContext,
-    ) -> orm::Result<Option<MemoryObject>> {
+    ) -> polyorm::Result<Option<MemoryObject>> {
         let audit = audit_row(id, "retrieve", context);
         // Reads inside the transaction go to the database (they must see its own writes);
         // what it wrote is invalidated in the cache when it commits.
@@ -259,7 +266,7 @@ impl MemoryStore for SqlStore {
         &self,
         key: &str,
         now: DateTime<Utc>,
-    ) -> orm::Result<Option<serde_json::Value>> {
+    ) -> polyorm::Result<Option<serde_json::Value>> {
         // Not through the query cache: `now` differs on every call, so would its key.
         let entry = ContextCacheEntry::query()
             .filter(ContextCacheEntry::KEY.eq(key) & ContextCacheEntry::EXPIRES_AT.gt(now))
@@ -274,7 +281,7 @@ impl MemoryStore for SqlStore {
         value: serde_json::Value,
         now: DateTime<Utc>,
         ttl: Duration,
-    ) -> orm::Result<()> {
+    ) -> polyorm::Result<()> {
         let row = cache_row(key, value, expiry(now, ttl));
         ContextCacheEntry::upsert_many(
             &self.db,
@@ -287,14 +294,14 @@ impl MemoryStore for SqlStore {
         Ok(())
     }
 
-    async fn cache_cleanup(&self, now: DateTime<Utc>) -> orm::Result<u64> {
+    async fn cache_cleanup(&self, now: DateTime<Utc>) -> polyorm::Result<u64> {
         ContextCacheEntry::delete_many()
             .filter(ContextCacheEntry::EXPIRES_AT.lt(now))
             .execute(&self.db)
             .await
     }
 
-    async fn health(&self) -> orm::Result<Duration> {
+    async fn health(&self) -> polyorm::Result<Duration> {
         Ok(self.db().health().await?.latency)
     }
 }

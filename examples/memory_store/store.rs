@@ -76,7 +76,7 @@ pub struct Stats {
 
 /// The memory store's operations; every read returns what the last write left.
 ///
-/// Errors are `orm::Error` on both implementations: a confidence outside 0..=1 is
+/// Errors are `polyorm::Error` on both implementations: a confidence outside 0..=1 is
 /// `CheckViolation`, a duplicate relationship `UniqueViolation`, a stale update `Conflict`.
 pub trait MemoryStore: Send + Sync {
     /// Which implementation this is (`"postgres"`, `"sqlite"`, …, or `"in-memory"`).
@@ -86,20 +86,20 @@ pub trait MemoryStore: Send + Sync {
     fn create(
         &self,
         memory: MemoryObject,
-    ) -> impl Future<Output = orm::Result<MemoryObject>> + Send;
+    ) -> impl Future<Output = polyorm::Result<MemoryObject>> + Send;
 
     /// The memory with this id.
     fn find_by_id(
         &self,
         id: Uuid,
-    ) -> impl Future<Output = orm::Result<Option<MemoryObject>>> + Send;
+    ) -> impl Future<Output = polyorm::Result<Option<MemoryObject>>> + Send;
 
     /// A page of the memories of one tier, newest first.
     fn find_by_tier(
         &self,
         tier: Tier,
         page: Page,
-    ) -> impl Future<Output = orm::Result<Vec<MemoryObject>>> + Send;
+    ) -> impl Future<Output = polyorm::Result<Vec<MemoryObject>>> + Send;
 
     /// Writes every field of a memory read before; `Error::Conflict` when another write came
     /// in between (read it again and retry), `Error::NotFound` when it is gone. Returns the
@@ -107,60 +107,62 @@ pub trait MemoryStore: Send + Sync {
     fn update(
         &self,
         memory: MemoryObject,
-    ) -> impl Future<Output = orm::Result<MemoryObject>> + Send;
+    ) -> impl Future<Output = polyorm::Result<MemoryObject>> + Send;
 
     /// Deletes a memory, its relationships (both directions) and detaches its audit rows
     /// (`memory_id` NULL); whether it existed.
-    fn delete(&self, id: Uuid) -> impl Future<Output = orm::Result<bool>> + Send;
+    fn delete(&self, id: Uuid) -> impl Future<Output = polyorm::Result<bool>> + Send;
 
     /// Memories matching every criterion of `search`, newest first.
     fn search(
         &self,
         search: &Search,
-    ) -> impl Future<Output = orm::Result<Vec<MemoryObject>>> + Send;
+    ) -> impl Future<Output = polyorm::Result<Vec<MemoryObject>>> + Send;
 
     /// Memories whose retention date is before `now`, oldest retention first.
     fn find_expired(
         &self,
         now: DateTime<Utc>,
         limit: u64,
-    ) -> impl Future<Output = orm::Result<Vec<MemoryObject>>> + Send;
+    ) -> impl Future<Output = polyorm::Result<Vec<MemoryObject>>> + Send;
 
     /// Figures over the whole store.
-    fn stats(&self) -> impl Future<Output = orm::Result<Stats>> + Send;
+    fn stats(&self) -> impl Future<Output = polyorm::Result<Stats>> + Send;
 
     /// Memories per tier (tiers without any are left out).
-    fn tier_distribution(&self) -> impl Future<Output = orm::Result<BTreeMap<Tier, i64>>> + Send;
+    fn tier_distribution(
+        &self,
+    ) -> impl Future<Output = polyorm::Result<BTreeMap<Tier, i64>>> + Send;
 
     /// Stores a relationship; the same (source, target, type) twice is `UniqueViolation`.
     fn relate(
         &self,
         relationship: MemoryRelationship,
-    ) -> impl Future<Output = orm::Result<MemoryRelationship>> + Send;
+    ) -> impl Future<Output = polyorm::Result<MemoryRelationship>> + Send;
 
     /// Relationships starting or ending at a memory, oldest first.
     fn relationships_of(
         &self,
         id: Uuid,
-    ) -> impl Future<Output = orm::Result<Vec<MemoryRelationship>>> + Send;
+    ) -> impl Future<Output = polyorm::Result<Vec<MemoryRelationship>>> + Send;
 
     /// Appends an audit row.
     fn record_audit(
         &self,
         entry: PolicyAuditEntry,
-    ) -> impl Future<Output = orm::Result<PolicyAuditEntry>> + Send;
+    ) -> impl Future<Output = polyorm::Result<PolicyAuditEntry>> + Send;
 
     /// Audit rows about one memory, oldest first.
     fn audit_by_memory(
         &self,
         id: Uuid,
-    ) -> impl Future<Output = orm::Result<Vec<PolicyAuditEntry>>> + Send;
+    ) -> impl Future<Output = polyorm::Result<Vec<PolicyAuditEntry>>> + Send;
 
     /// Audit rows of one trace, oldest first.
     fn audit_by_trace(
         &self,
         trace_id: &str,
-    ) -> impl Future<Output = orm::Result<Vec<PolicyAuditEntry>>> + Send;
+    ) -> impl Future<Output = polyorm::Result<Vec<PolicyAuditEntry>>> + Send;
 
     /// Reads a memory, counts the access and writes a `retrieve` audit row, all in one
     /// transaction: if any step fails, none of them is kept. `None` (and no audit row) when
@@ -169,14 +171,14 @@ pub trait MemoryStore: Send + Sync {
         &self,
         id: Uuid,
         context: &AuditContext,
-    ) -> impl Future<Output = orm::Result<Option<MemoryObject>>> + Send;
+    ) -> impl Future<Output = polyorm::Result<Option<MemoryObject>>> + Send;
 
     /// The cached analysis under `key`, unless it expired before `now`.
     fn cache_get(
         &self,
         key: &str,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = orm::Result<Option<serde_json::Value>>> + Send;
+    ) -> impl Future<Output = polyorm::Result<Option<serde_json::Value>>> + Send;
 
     /// Stores (or replaces) the analysis under `key` until `now + ttl`.
     fn cache_set(
@@ -185,18 +187,21 @@ pub trait MemoryStore: Send + Sync {
         value: serde_json::Value,
         now: DateTime<Utc>,
         ttl: Duration,
-    ) -> impl Future<Output = orm::Result<()>> + Send;
+    ) -> impl Future<Output = polyorm::Result<()>> + Send;
 
     /// Removes the entries that expired before `now`; how many went.
-    fn cache_cleanup(&self, now: DateTime<Utc>) -> impl Future<Output = orm::Result<u64>> + Send;
+    fn cache_cleanup(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = polyorm::Result<u64>> + Send;
 
     /// One round trip to the database (nothing for the in-memory store): its latency.
-    fn health(&self) -> impl Future<Output = orm::Result<Duration>> + Send;
+    fn health(&self) -> impl Future<Output = polyorm::Result<Duration>> + Send;
 }
 
 /// The error for a confidence outside 0..=1, as the database reports it.
-pub fn confidence_out_of_range(value: f64) -> orm::Error {
-    orm::Error::CheckViolation {
+pub fn confidence_out_of_range(value: f64) -> polyorm::Error {
+    polyorm::Error::CheckViolation {
         constraint: Some("ck_memory_objects_confidence".to_owned()),
         source: format!("confidence {value} is outside 0..=1: store a value from 0 to 1").into(),
     }

@@ -4,7 +4,7 @@
 //! numeric order (negative ones too), dates and millisecond timestamps.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use orm::prelude::*;
+use polyorm::prelude::*;
 use rust_decimal::Decimal;
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -210,7 +210,7 @@ pub fn data() -> &'static Data {
 
 /// Creates the tables and inserts the dataset; `with_decimals: false` leaves the decimal
 /// entries out (for the MongoDB test server).
-pub async fn load(db: &Db, with_decimals: bool) -> orm::Result<()> {
+pub async fn load(db: &Db, with_decimals: bool) -> polyorm::Result<()> {
     db.create_table::<Team>().await?;
     db.create_table::<Person>().await?;
     let data = data();

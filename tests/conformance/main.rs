@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use orm::prelude::*;
-use orm::{Error, count_all};
+use polyorm::prelude::*;
+use polyorm::{Error, count_all};
 use rust_decimal::Decimal;
 
 use dataset::{Data, Entry, Person, Team, data};
@@ -107,7 +107,7 @@ const CASES: &[(&str, Mongo)] = &[
 
 /// Runs the query named `case` on `db`.
 #[allow(clippy::too_many_lines)]
-async fn run(case: &str, db: &Db) -> orm::Result<Rows> {
+async fn run(case: &str, db: &Db) -> polyorm::Result<Rows> {
     let by_id = || Person::query().order_by(Person::SEQ.asc());
     Ok(match case {
         "eq_is_exact_and_case_sensitive" => {

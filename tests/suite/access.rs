@@ -1,11 +1,11 @@
-//! Access control (`orm::access`): roles with inheritance and wildcards, per-user overrides,
+//! Access control (`polyorm::access`): roles with inheritance and wildcards, per-user overrides,
 //! row rules on reads, updates, deletes, joins, subqueries and streams, policies loaded from
 //! tables, and a refused statement never reaching the database.
 
 use futures::TryStreamExt;
-use orm::access::{AccessControl, Action, Actor, Policy};
-use orm::prelude::*;
-use orm::{Error, Executor, Result};
+use polyorm::access::{AccessControl, Action, Actor, Policy};
+use polyorm::prelude::*;
+use polyorm::{Error, Executor, Result};
 
 use crate::harness::Reached;
 
@@ -206,7 +206,7 @@ suite! {
     #[requires(sql)]
     async fn a_policy_loads_from_its_tables(db) {
         seed(db).await?;
-        orm::access::create_tables(db).await?;
+        polyorm::access::create_tables(db).await?;
         for sql in [
             "INSERT INTO orm_access_grants (role, table_name, action) VALUES ('reader', '*', 'read'), ('clerk', 'access_notes', 'insert')",
             "INSERT INTO orm_access_role_parents (role, parent) VALUES ('clerk', 'reader')",
@@ -225,7 +225,7 @@ suite! {
         db.execute_raw("INSERT INTO orm_access_grants (role, table_name, action) VALUES ('reader', '*', 'fly')").await?;
         let err = Policy::load(db).await.unwrap_err();
         assert!(err.to_string().contains("`fly`"), "{err}");
-        for table in orm::access::TABLES {
+        for table in polyorm::access::TABLES {
             db.execute_raw(&format!("DROP TABLE {table}")).await?;
         }
         Ok(())

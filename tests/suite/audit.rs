@@ -1,10 +1,10 @@
-//! The audit trail (`orm::audit`): a record for every write, in the write's transaction,
+//! The audit trail (`polyorm::audit`): a record for every write, in the write's transaction,
 //! hash-chained, verified, redacted; on every backend.
 
-use orm::audit::{self, Audit, AuditContext, AuditRecord, BreakKind, REDACTED};
-use orm::exec::{Begin, Finish};
-use orm::prelude::*;
-use orm::{Backend, Dialect, Error, Executor, OnConflict, Result};
+use polyorm::audit::{self, Audit, AuditContext, AuditRecord, BreakKind, REDACTED};
+use polyorm::exec::{Begin, Finish};
+use polyorm::prelude::*;
+use polyorm::{Backend, Dialect, Error, Executor, OnConflict, Result};
 
 use crate::harness::Reached;
 

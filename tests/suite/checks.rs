@@ -2,8 +2,8 @@
 //! dialect (and into the collection's `$jsonSchema` validator on MongoDB), a violation is the
 //! same `CheckViolation` naming the constraint, and NULL passes a check as in SQL.
 
-use orm::Error;
-use orm::prelude::*;
+use polyorm::Error;
+use polyorm::prelude::*;
 
 /// A per-column range check, a per-column check on a nullable column, and a table check over
 /// two columns.
@@ -35,7 +35,7 @@ fn memory(id: i64, confidence: f64, tier: &str, pinned: bool, retries: Option<i3
 }
 
 /// The constraint a refused write names (SQL reports it; MongoDB's validator names none).
-fn refused_by(result: orm::Result<impl std::fmt::Debug>, db: &Db, constraint: &str) {
+fn refused_by(result: polyorm::Result<impl std::fmt::Debug>, db: &Db, constraint: &str) {
     match result {
         Err(Error::CheckViolation {
             constraint: named, ..

@@ -5,7 +5,7 @@
 //! other means (raw SQL without those columns).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use orm::prelude::*;
+use polyorm::prelude::*;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -126,10 +126,10 @@ crate::suite! {
         // Another writer (raw SQL) names only the columns without a database default. The
         // key and `trace` have one only on PostgreSQL (`gen_random_uuid()`); elsewhere the
         // writer supplies them, as the ORM does.
-        let sql = if db.backend() == orm::Dialect::Postgres {
+        let sql = if db.backend() == polyorm::Dialect::Postgres {
             "INSERT INTO df_memories (content, token) VALUES ('raw', 't')".to_owned()
         } else {
-            let id = if db.backend() == orm::Dialect::MySql {
+            let id = if db.backend() == polyorm::Dialect::MySql {
                 "X'0000000000000000000000000000000A'"
             } else {
                 "X'0000000000000000000000000000000a'"
@@ -144,7 +144,7 @@ crate::suite! {
         assert!(recent(read.created_at), "created_at from the database's clock: {read:?}");
         assert!(recent(read.seen_at.expect("seen_at").and_utc()));
         assert!(!read.id.is_nil());
-        assert_eq!(read.trace.is_some(), db.backend() == orm::Dialect::Postgres);
+        assert_eq!(read.trace.is_some(), db.backend() == polyorm::Dialect::Postgres);
 
         db.create_table::<Ledger>().await?;
         db.execute_raw("INSERT INTO df_ledger (id) VALUES (1)").await?;

@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 /// A backend of the shared suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,7 +229,7 @@ macro_rules! suite {
     ($($(#[$tag:ident($($arg:tt)*)])? async fn $name:ident($db:ident) $body:block)*) => {
         $(
             #[allow(clippy::unused_async)]
-            async fn $name($db: &orm::Db) -> orm::Result<()> $body
+            async fn $name($db: &polyorm::Db) -> polyorm::Result<()> $body
         )*
         $crate::suite!(@backend sqlite, Sqlite, $([$name $($tag($($arg)*))?])*);
         $crate::suite!(@backend postgres, Postgres, $([$name $($tag($($arg)*))?])*);
@@ -284,22 +284,22 @@ impl Reached {
     }
 }
 
-impl orm::exec::Layer for Reached {
-    async fn call<E: orm::Executor, T: Send + 'static>(
+impl polyorm::exec::Layer for Reached {
+    async fn call<E: polyorm::Executor, T: Send + 'static>(
         &self,
         inner: &E,
-        op: orm::exec::Op<T>,
-    ) -> orm::Result<orm::exec::Outcome<T>> {
+        op: polyorm::exec::Op<T>,
+    ) -> polyorm::Result<polyorm::exec::Outcome<T>> {
         self.tick();
         op.run(inner).await
     }
 
-    fn fetch_stream<'a, E: orm::Executor, T: Send + 'static>(
+    fn fetch_stream<'a, E: polyorm::Executor, T: Send + 'static>(
         &'a self,
         inner: &'a E,
-        query: orm::query::ir::SelectQuery,
-        decode: orm::exec::Decoder<T>,
-    ) -> orm::RowStream<'a, T> {
+        query: polyorm::query::ir::SelectQuery,
+        decode: polyorm::exec::Decoder<T>,
+    ) -> polyorm::RowStream<'a, T> {
         self.tick();
         inner.fetch_stream(query, decode)
     }

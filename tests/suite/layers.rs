@@ -1,11 +1,11 @@
-//! Layers (`orm::exec::layer`): code stacked on an executor sees every operation, its compiled
+//! Layers (`polyorm::exec::layer`): code stacked on an executor sees every operation, its compiled
 //! form and its outcome, may answer it itself, and runs inside transactions begun through it.
 
 use std::sync::{Arc, Mutex};
 
-use orm::exec::{Begin, Finish, Layer, Op, OpKind, OpKinds, Outcome};
-use orm::prelude::*;
-use orm::{Backend, Executor, Result};
+use polyorm::exec::{Begin, Finish, Layer, Op, OpKind, OpKinds, Outcome};
+use polyorm::prelude::*;
+use polyorm::{Backend, Executor, Result};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "layer_notes")]
@@ -129,7 +129,7 @@ impl Layer for TypedCount {
     async fn count<E: Executor>(
         &self,
         _inner: &E,
-        _query: orm::query::ir::SelectQuery,
+        _query: polyorm::query::ir::SelectQuery,
     ) -> Result<u64> {
         Ok(7)
     }
@@ -248,7 +248,7 @@ suite! {
         layered
             .transaction(|tx| async move {
                 note(4, "four").insert(&tx).await?;
-                Ok::<_, orm::Error>(())
+                Ok::<_, polyorm::Error>(())
             })
             .await?;
         assert!(take(&log).ends_with(&["inner committed".to_owned(), "outer committed".to_owned()]));

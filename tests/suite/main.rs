@@ -31,8 +31,8 @@ mod values;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use orm::prelude::*;
-use orm::{Backend, Dialect, Error, OnConflict};
+use polyorm::prelude::*;
+use polyorm::{Backend, Dialect, Error, OnConflict};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "users", has_many(posts = Post::AUTHOR_ID, edited = Post::EDITOR_ID))]
@@ -194,78 +194,84 @@ impl<'a> Counting<'a> {
 }
 
 impl Executor for Counting<'_> {
-    fn backend(&self) -> orm::Backend {
+    fn backend(&self) -> polyorm::Backend {
         self.db.backend()
     }
 
     async fn fetch_all<T: Send + 'static>(
         &self,
-        query: orm::query::ir::SelectQuery,
-        decode: orm::exec::Decoder<T>,
-    ) -> orm::Result<Vec<T>> {
+        query: polyorm::query::ir::SelectQuery,
+        decode: polyorm::exec::Decoder<T>,
+    ) -> polyorm::Result<Vec<T>> {
         self.tick();
         self.db.fetch_all(query, decode).await
     }
 
     async fn fetch_optional<T: Send + 'static>(
         &self,
-        query: orm::query::ir::SelectQuery,
-        decode: orm::exec::Decoder<T>,
-    ) -> orm::Result<Option<T>> {
+        query: polyorm::query::ir::SelectQuery,
+        decode: polyorm::exec::Decoder<T>,
+    ) -> polyorm::Result<Option<T>> {
         self.tick();
         self.db.fetch_optional(query, decode).await
     }
 
     fn fetch_stream<T: Send + 'static>(
         &self,
-        query: orm::query::ir::SelectQuery,
-        decode: orm::exec::Decoder<T>,
-    ) -> orm::RowStream<'_, T> {
+        query: polyorm::query::ir::SelectQuery,
+        decode: polyorm::exec::Decoder<T>,
+    ) -> polyorm::RowStream<'_, T> {
         self.tick();
         self.db.fetch_stream(query, decode)
     }
 
-    async fn count(&self, query: orm::query::ir::SelectQuery) -> orm::Result<u64> {
+    async fn count(&self, query: polyorm::query::ir::SelectQuery) -> polyorm::Result<u64> {
         self.tick();
         self.db.count(query).await
     }
 
     async fn insert_returning<T: Send + 'static>(
         &self,
-        query: orm::query::ir::InsertQuery,
-        decode: orm::exec::Decoder<T>,
-    ) -> orm::Result<T> {
+        query: polyorm::query::ir::InsertQuery,
+        decode: polyorm::exec::Decoder<T>,
+    ) -> polyorm::Result<T> {
         self.tick();
         self.db.insert_returning(query, decode).await
     }
 
-    async fn execute(&self, statement: orm::query::ir::Statement) -> orm::Result<orm::ExecResult> {
+    async fn execute(
+        &self,
+        statement: polyorm::query::ir::Statement,
+    ) -> polyorm::Result<polyorm::ExecResult> {
         self.tick();
         self.db.execute(statement).await
     }
 
-    async fn execute_raw(&self, sql: &str) -> orm::Result<orm::ExecResult> {
+    async fn execute_raw(&self, sql: &str) -> polyorm::Result<polyorm::ExecResult> {
         self.tick();
         self.db.execute_raw(sql).await
     }
 
     async fn fetch_compiled<T: Send + 'static>(
         &self,
-        statement: orm::Compiled,
-        decode: orm::exec::Decoder<T>,
-    ) -> orm::Result<Vec<T>> {
+        statement: polyorm::Compiled,
+        decode: polyorm::exec::Decoder<T>,
+    ) -> polyorm::Result<Vec<T>> {
         self.tick();
         self.db.fetch_compiled(statement, decode).await
     }
 
-    async fn execute_compiled(&self, statement: orm::Compiled) -> orm::Result<orm::ExecResult> {
+    async fn execute_compiled(
+        &self,
+        statement: polyorm::Compiled,
+    ) -> polyorm::Result<polyorm::ExecResult> {
         self.tick();
         self.db.execute_compiled(statement).await
     }
 }
 
 /// `users` users, each with `posts` posts (edited by the next user), each with 2 comments.
-async fn seed_graph(db: &Db, users: usize, posts: usize) -> orm::Result<()> {
+async fn seed_graph(db: &Db, users: usize, posts: usize) -> polyorm::Result<()> {
     create_tables(db).await?;
     let people: Vec<User> = (0..users)
         .map(|i| User::new(&format!("g{i}@x.io"), &format!("G{i:04}"), 20))
@@ -352,7 +358,7 @@ struct NewTicket {
     state: NewTicketState,
 }
 
-async fn create_tables(db: &Db) -> orm::Result<()> {
+async fn create_tables(db: &Db) -> polyorm::Result<()> {
     db.create_table::<User>().await?;
     db.create_table::<Membership>().await?;
     db.create_table::<Post>().await?;
@@ -360,7 +366,7 @@ async fn create_tables(db: &Db) -> orm::Result<()> {
     db.create_table::<Sample>().await
 }
 
-async fn seed_users(db: &Db) -> orm::Result<Vec<User>> {
+async fn seed_users(db: &Db) -> polyorm::Result<Vec<User>> {
     create_tables(db).await?;
     let mut out = Vec::new();
     for (i, (email, name, age, nick)) in [
@@ -996,26 +1002,26 @@ suite! {
     #[requires(sql)]
     async fn raw_sql_binds_parameters_and_decodes_tuples_and_models(db) {
         seed_users(db).await?;
-        let rows: Vec<(String, i32)> = orm::raw("SELECT name, age FROM users WHERE age > ? AND name <> '?' ORDER BY age")
+        let rows: Vec<(String, i32)> = polyorm::raw("SELECT name, age FROM users WHERE age > ? AND name <> '?' ORDER BY age")
             .bind(40)
             .fetch_all(db)
             .await?;
         assert_eq!(rows, [("Alan".to_owned(), 41), ("barbara".to_owned(), 62), ("Grace".to_owned(), 85)]);
-        let users: Vec<User> = orm::raw("SELECT id, email, name, age, nickname, active, score FROM users WHERE nickname = ? OR name = ?")
+        let users: Vec<User> = polyorm::raw("SELECT id, email, name, age, nickname, active, score FROM users WHERE nickname = ? OR name = ?")
             .bind(None::<String>)
             .bind("Ada")
             .fetch_all(db)
             .await?;
         assert_eq!(names(&users), ["Ada"], "`= NULL` matches nothing; Ada matches by name");
-        let done = orm::raw("UPDATE users SET age = age + ? WHERE name = ?").bind(1).bind("Ada").execute(db).await?;
+        let done = polyorm::raw("UPDATE users SET age = age + ? WHERE name = ?").bind(1).bind("Ada").execute(db).await?;
         assert_eq!(done.rows_affected, 1);
-        let (age,): (i32,) = orm::raw("SELECT age FROM users WHERE name = ?").bind("Ada").fetch_optional(db).await?.expect("row");
+        let (age,): (i32,) = polyorm::raw("SELECT age FROM users WHERE name = ?").bind("Ada").fetch_optional(db).await?.expect("row");
         assert_eq!(age, 37);
         let hostile = "x'); DROP TABLE users; --";
-        let none: Option<(i64,)> = orm::raw("SELECT id FROM users WHERE name = ?").bind(hostile).fetch_optional(db).await?;
+        let none: Option<(i64,)> = polyorm::raw("SELECT id FROM users WHERE name = ?").bind(hostile).fetch_optional(db).await?;
         assert_eq!(none, None);
         assert_eq!(User::query().count(db).await?, 5, "the table is intact");
-        let err = orm::raw("SELECT ?").fetch_all::<(i64,), _>(db).await.unwrap_err();
+        let err = polyorm::raw("SELECT ?").fetch_all::<(i64,), _>(db).await.unwrap_err();
         assert!(matches!(err, Error::InvalidQuery(_)), "{err:?}");
         Ok(())
     }

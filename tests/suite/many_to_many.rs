@@ -4,7 +4,7 @@
 //! filter by the linked rows on every backend.
 
 use chrono::{DateTime, Utc};
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "mm_posts", has_many(tags = through(MmPostTag)))]
@@ -78,7 +78,7 @@ fn link(id: i64, post_id: i64, tag_id: i64) -> MmPostTag {
 
 /// Posts 1–4 and tags rust(1), sql(2), async(3), old(4): post 1 has rust and async, post 2
 /// async, rust and sql (linked in that order), post 3 none, post 4 sql and old.
-async fn seed(db: &Db) -> orm::Result<()> {
+async fn seed(db: &Db) -> polyorm::Result<()> {
     db.create_table::<MmCategory>().await?;
     db.create_table::<MmPost>().await?;
     db.create_table::<MmTag>().await?;

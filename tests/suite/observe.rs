@@ -1,4 +1,4 @@
-//! Observability layers (`orm::observe`): the spans, events and metric values they produce on
+//! Observability layers (`polyorm::observe`): the spans, events and metric values they produce on
 //! every backend, and that a bound value never appears in them.
 
 use std::collections::HashMap;
@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use orm::exec::{Begin, Finish};
-use orm::observe::{Metrics, Tracing};
-use orm::prelude::*;
-use orm::{Backend, Dialect, Error};
+use polyorm::exec::{Begin, Finish};
+use polyorm::observe::{Metrics, Tracing};
+use polyorm::prelude::*;
+use polyorm::{Backend, Dialect, Error};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -261,7 +261,7 @@ suite! {
         }
         // A zero threshold makes every statement slow: one event each, under its span.
         let events = capture.events.lock().unwrap().clone();
-        let slow: Vec<&Captured> = events.iter().filter(|e| e.name == "orm::slow_query").collect();
+        let slow: Vec<&Captured> = events.iter().filter(|e| e.name == "polyorm::slow_query").collect();
         assert_eq!(slow.len(), 3, "{events:#?}");
         assert!(slow.iter().all(|e| e.parent.as_deref() == Some("db.statement")));
         assert!(slow.iter().all(|e| !e.fields.values().any(|v| v.contains(SECRET))));
@@ -438,8 +438,8 @@ suite! {
         let labels = [("backend", backend), ("reason", "serialization_failure")];
         let before = counter("orm_transaction_retries_total", &labels);
         let attempts = Arc::new(Mutex::new(0_i64));
-        let policy = orm::RetryPolicy::default();
-        db.transaction_with_retry(orm::TxOptions::new(), policy, |tx| {
+        let policy = polyorm::RetryPolicy::default();
+        db.transaction_with_retry(polyorm::TxOptions::new(), policy, |tx| {
             let attempts = attempts.clone();
             async move {
                 let attempt = {

@@ -5,8 +5,8 @@
 use std::fmt::Debug;
 
 use futures::TryStreamExt;
-use orm::prelude::*;
-use orm::{Dialect, FrameBound, raw};
+use polyorm::prelude::*;
+use polyorm::{Dialect, FrameBound, raw};
 use rust_decimal::Decimal;
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -78,7 +78,7 @@ struct TrackLine {
 #[derive(FromRow, Debug, PartialEq)]
 struct GenreCount(String, i64);
 
-async fn seed_lines(db: &Db) -> orm::Result<()> {
+async fn seed_lines(db: &Db) -> polyorm::Result<()> {
     db.create_table::<Line>().await?;
     // Track 1's mean price is 0.995 (half: rounds away from zero to 1.00), track 2's is
     // 1.0033.. (1.00), track 3's 1.2966.. (1.30), track 9's -0.125 (a refund: -0.13).
@@ -108,7 +108,7 @@ async fn seed_lines(db: &Db) -> orm::Result<()> {
     Ok(())
 }
 
-async fn seed(db: &Db) -> orm::Result<()> {
+async fn seed(db: &Db) -> polyorm::Result<()> {
     db.create_table::<Artist>().await?;
     db.create_table::<Album>().await?;
     db.create_table::<Track>().await?;
@@ -213,7 +213,7 @@ async fn same<T: FromRow + PartialEq + Debug>(
     what: &str,
     typed: Vec<T>,
     sql: &str,
-) -> orm::Result<()> {
+) -> polyorm::Result<()> {
     let expected: Vec<T> = raw(sql).fetch_all(db).await?;
     assert!(
         !expected.is_empty() || what.contains("empty"),

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use orm::prelude::*;
-use orm::{Dialect, Error};
+use polyorm::prelude::*;
+use polyorm::{Dialect, Error};
 
 use crate::harness::{self, Backend};
 

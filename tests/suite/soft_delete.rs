@@ -4,7 +4,7 @@
 //! back; `hard_delete` / `delete_many().hard()` remove rows for good.
 
 use chrono::{DateTime, Utc};
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "sd_folders", has_many(notes = Note::FOLDER_ID))]

@@ -4,9 +4,9 @@
 //! by the integer key: the nx-27017 test server sorts integer `_id`s as text.)
 
 use futures::TryStreamExt;
-use orm::exec::{Layer, Op, Outcome};
-use orm::prelude::*;
-use orm::{Executor, Result};
+use polyorm::exec::{Layer, Op, Outcome};
+use polyorm::prelude::*;
+use polyorm::{Executor, Result};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "stream_readings")]
@@ -162,7 +162,7 @@ suite! {
         let mut missing = Missing::query().stream(db);
         match missing.try_next().await {
             Err(_) => {}
-            Ok(rows) if db.backend() == orm::Backend::MongoDb => {
+            Ok(rows) if db.backend() == polyorm::Backend::MongoDb => {
                 // A collection that does not exist is empty on MongoDB.
                 assert_eq!(rows, None);
             }

@@ -3,8 +3,8 @@
 //! backend; a `created_at` given by the caller is kept.
 
 use chrono::{DateTime, Duration, Utc};
-use orm::OnConflict;
-use orm::prelude::*;
+use polyorm::OnConflict;
+use polyorm::prelude::*;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "ts_notes")]
@@ -31,7 +31,7 @@ fn note(id: i64, slug: &str, body: &str) -> Note {
 }
 
 /// The stored row with key `id`.
-async fn read(db: &Db, id: i64) -> orm::Result<Note> {
+async fn read(db: &Db, id: i64) -> polyorm::Result<Note> {
     Ok(Note::find(db, id).await?.expect("the row is stored"))
 }
 

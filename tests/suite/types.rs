@@ -3,8 +3,8 @@
 //! enum CHECKs and decode errors.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use orm::prelude::*;
-use orm::{Dialect, Error, Json, SqlEnum, SqlType};
+use polyorm::prelude::*;
+use polyorm::{Dialect, Error, Json, SqlEnum, SqlType};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use rust_decimal::Decimal;
@@ -98,7 +98,7 @@ async fn round_trip<M, T, S>(
     strategy: S,
     make: fn(i64, T) -> M,
     expected: fn(&T) -> T,
-) -> orm::Result<()>
+) -> polyorm::Result<()>
 where
     M: Model<PrimaryKey = i64> + std::fmt::Debug + PartialEq + Clone + Send + Sync + 'static,
     T: Clone + std::fmt::Debug + Send + 'static,

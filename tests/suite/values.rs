@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use orm::prelude::*;
-use orm::{Backend, Dialect, Error};
+use polyorm::prelude::*;
+use polyorm::{Backend, Dialect, Error};
 use serde_json::{Value as J, json};
 
 /// Unbounded text, bytes and JSON.
@@ -52,7 +52,7 @@ fn json_depth_limit(db: &Db) -> usize {
 }
 
 /// Every row, by key. (nx-27017 sorts integer keys as text, so the rows are sorted here.)
-async fn all_by_id(db: &Db) -> orm::Result<Vec<Doc>> {
+async fn all_by_id(db: &Db) -> polyorm::Result<Vec<Doc>> {
     let mut rows = Doc::query().all(db).await?;
     rows.sort_by_key(|d| d.id);
     Ok(rows)
@@ -211,7 +211,7 @@ suite! {
         db.create_table::<Doc>().await?;
         let huge = "a".repeat(17 << 20);
         let result = doc(1, huge.clone(), json!({})).insert(db).await;
-        let limited = |result: orm::Result<()>, what: &str| match result {
+        let limited = |result: polyorm::Result<()>, what: &str| match result {
             Err(err @ Error::ValueTooLong { .. }) => {
                 assert!(matches!(&err, Error::ValueTooLong { column: Some(c), .. } if c == "body"), "{what}: {err:?}");
                 let message = err.to_string();
@@ -233,7 +233,7 @@ suite! {
             if db.backend() == Dialect::MySql {
                 // Raw SQL is measured too (the server would close the connection, which the
                 // client may see before its error).
-                let err = orm::raw("UPDATE docs SET body = ? WHERE id = 1").bind(huge).execute(db).await.unwrap_err();
+                let err = polyorm::raw("UPDATE docs SET body = ? WHERE id = 1").bind(huge).execute(db).await.unwrap_err();
                 assert!(matches!(err, Error::ValueTooLong { column: None, .. }), "{err:?}");
                 assert!(err.to_string().contains("max_allowed_packet"), "{err}");
             }
@@ -366,8 +366,8 @@ suite! {
         // What a reader of the collection sees: `＄$date`, a plain string, not a date.
         #[cfg(feature = "mongodb")]
         {
-            assert_eq!(orm::mongo::escape_json_key("$date"), "\u{FF04}$date");
-            assert_eq!(orm::mongo::unescape_json_key("\u{FF04}$date"), "$date");
+            assert_eq!(polyorm::mongo::escape_json_key("$date"), "\u{FF04}$date");
+            assert_eq!(polyorm::mongo::unescape_json_key("\u{FF04}$date"), "$date");
         }
         Ok(())
     }
@@ -449,9 +449,9 @@ suite! {
             return Ok(());
         }
         let insert = "INSERT INTO docs (id, body, blob, data) VALUES (?, ?, ?, ?)";
-        let err = orm::raw(insert).bind(1i64).bind("a\0b").bind(Vec::<u8>::new()).bind(json!({})).execute(db).await.unwrap_err();
+        let err = polyorm::raw(insert).bind(1i64).bind("a\0b").bind(Vec::<u8>::new()).bind(json!({})).execute(db).await.unwrap_err();
         assert!(matches!(err, Error::InvalidValue { column: None, .. }), "{err:?}");
-        let err = orm::raw("INSERT INTO docs (id, body, blob, data) VALUES (2, 'x', '', '{\"k\": \"\\u0000\"}')")
+        let err = polyorm::raw("INSERT INTO docs (id, body, blob, data) VALUES (2, 'x', '', '{\"k\": \"\\u0000\"}')")
             .execute(db).await.unwrap_err();
         assert!(matches!(err, Error::InvalidValue { column: None, .. }), "{err:?}");
         assert!(err.to_string().contains("NUL (U+0000)"), "{err}");
@@ -463,7 +463,7 @@ suite! {
     #[requires(sql)]
     async fn raw_unsigned_decoding_names_the_rust_type(db) {
         for (sql, want) in [("SELECT 5", Some(5u8)), ("SELECT 255", Some(255)), ("SELECT 300", None), ("SELECT -1", None), ("SELECT 70000", None), ("SELECT 5000000000", None), ("SELECT 'x'", None)] {
-            match (orm::raw(sql).fetch_one::<(u8,), _>(db).await, want) {
+            match (polyorm::raw(sql).fetch_one::<(u8,), _>(db).await, want) {
                 (Ok((got,)), Some(want)) => assert_eq!(got, want, "{sql}"),
                 (Err(Error::Decode { expected, source, .. }), None) => {
                     assert_eq!(expected, "u8", "{sql}");
@@ -473,9 +473,9 @@ suite! {
                 (other, _) => panic!("{sql}: {other:?}"),
             }
         }
-        let (small, mid) = orm::raw("SELECT 65535, 4294967295").fetch_one::<(u16, u32), _>(db).await?;
+        let (small, mid) = polyorm::raw("SELECT 65535, 4294967295").fetch_one::<(u16, u32), _>(db).await?;
         assert_eq!((small, mid), (u16::MAX, u32::MAX));
-        match orm::raw("SELECT 65536").fetch_one::<(u16,), _>(db).await {
+        match polyorm::raw("SELECT 65536").fetch_one::<(u16,), _>(db).await {
             Err(Error::Decode { expected: "u16", source, .. }) => assert!(source.to_string().contains("`u16`"), "{source}"),
             other => panic!("{other:?}"),
         }

@@ -2,8 +2,8 @@
 //! updated it is `Error::Conflict` and changes nothing; each update increments the version;
 //! `update_many` increments it in every row it changes.
 
-use orm::Error;
-use orm::prelude::*;
+use polyorm::Error;
+use polyorm::prelude::*;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "ver_accounts")]

@@ -4,7 +4,7 @@
 // Shared by test binaries that do not all use every item.
 #![allow(dead_code)]
 
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(Model, Debug, Clone)]
 #[orm(table = "articles", has_many(labels = through(ArticleLabel)))]

@@ -1,8 +1,8 @@
 //! The ObjectId model of the SQL and BSON snapshot tests (feature `bson`), one definition for
 //! both: an ObjectId key (`_id` on MongoDB), an indexed ObjectId column and a nullable one.
 
-use orm::bson::oid::ObjectId;
-use orm::prelude::*;
+use polyorm::bson::oid::ObjectId;
+use polyorm::prelude::*;
 
 #[derive(Model, Debug, Clone)]
 #[orm(table = "docs", index(owner))]

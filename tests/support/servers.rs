@@ -215,10 +215,10 @@ impl PrivateServer {
         server.init();
         server.launch();
         server.wait_ready().await;
-        let admin = orm::Db::connect(&server.url_for(server.admin_database()))
+        let admin = polyorm::Db::connect(&server.url_for(server.admin_database()))
             .await
             .expect("the private server accepts its administrator");
-        orm::Executor::execute_raw(&admin, "CREATE DATABASE test")
+        polyorm::Executor::execute_raw(&admin, "CREATE DATABASE test")
             .await
             .expect("CREATE DATABASE test");
         admin.close().await;
@@ -481,7 +481,7 @@ impl PrivateServer {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             self.ensure_running();
-            let attempt = orm::PoolOptions::new()
+            let attempt = polyorm::PoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(2))
                 .connect(&url)

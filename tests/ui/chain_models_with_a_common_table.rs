@@ -1,4 +1,4 @@
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(Model)]
 struct Album {
@@ -15,7 +15,7 @@ struct Track {
     ms: i64,
 }
 
-async fn run(db: &Db) -> orm::Result<()> {
+async fn run(db: &Db) -> polyorm::Result<()> {
     let lengths = Track::query()
         .select((Track::ALBUM_ID, Track::MS.sum()))
         .group_by(Track::ALBUM_ID)

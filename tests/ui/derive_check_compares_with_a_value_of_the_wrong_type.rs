@@ -1,4 +1,4 @@
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(Model)]
 #[orm(check(adult = Self::AGE.ge("18")))]

@@ -1,6 +1,6 @@
-use orm::prelude::*;
+use polyorm::prelude::*;
 
-#[derive(orm::SqlEnum, Debug, Clone, Copy, PartialEq)]
+#[derive(polyorm::SqlEnum, Debug, Clone, Copy, PartialEq)]
 enum Tier {
     Hot,
     Cold,

@@ -1,4 +1,4 @@
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 // `fk_name` names the foreign key of `belongs_to`: without one there is nothing to name.
 #[derive(Model)]

@@ -1,6 +1,6 @@
 // `default` takes a literal, `now()` or `uuid()`; `default_fn` names a function (no call) and
 // does not combine with a generated default. All reported together.
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 fn new_token() -> String {
     "t".to_owned()

@@ -1,6 +1,6 @@
 // `now()` fits timestamps and dates, `uuid()` fits `Uuid`, `default_fn` returns the field's
 // type: each misuse is reported at the option.
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 fn new_token() -> i64 {
     7

@@ -1,6 +1,6 @@
 // A text default is checked against the column: JSON text for JSON, an ISO date for a date;
 // a UUID takes `uuid()`, not a literal.
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(Model)]
 struct Doc {

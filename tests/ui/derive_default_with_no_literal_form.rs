@@ -1,6 +1,6 @@
 // Literal defaults that no literal of another type would fix: a UUID, a timestamp and a
 // JSON field each say what they take instead.
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(Model)]
 struct Doc {

@@ -1,4 +1,4 @@
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(SqlEnum, Debug, Clone, Copy, PartialEq)]
 #[orm(rename_all = "snake_case")]

@@ -1,6 +1,6 @@
 // `Session` fails to derive (no primary key, an unknown option); the models that refer to
 // it (a foreign key of type `Uuid`, a relation, its column handles) report nothing more.
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(Model, Clone)]
 #[orm(has_many(events = Event::SESSION_ID))]

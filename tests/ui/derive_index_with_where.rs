@@ -1,4 +1,4 @@
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 // A partial index's condition is a filter of the model, not SQL text.
 #[derive(Model)]

@@ -1,4 +1,4 @@
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 // Two soft-delete fields, one on a key, one with a default.
 #[derive(Model)]

@@ -1,5 +1,5 @@
 // `created_at`/`updated_at` need a timestamp field, one of each per model, not on a key.
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(Model)]
 struct Note {

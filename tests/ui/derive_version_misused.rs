@@ -1,5 +1,5 @@
 // `version` needs an integer field, and a model has one.
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(Model)]
 struct Account {

@@ -1,6 +1,6 @@
-use orm::prelude::*;
+use polyorm::prelude::*;
 
-#[derive(orm::SqlEnum, Clone, Copy)]
+#[derive(polyorm::SqlEnum, Clone, Copy)]
 enum Status {
     Active,
     Closed,

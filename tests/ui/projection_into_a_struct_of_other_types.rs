@@ -1,4 +1,4 @@
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(Model)]
 struct Album {
@@ -14,7 +14,7 @@ struct TitleYear {
     year: i32,
 }
 
-async fn run(db: &Db) -> orm::Result<()> {
+async fn run(db: &Db) -> polyorm::Result<()> {
     // The struct holds a title then a year: a year then a title is refused.
     let _: Vec<TitleYear> = Album::query()
         .select((Album::YEAR, Album::TITLE))

@@ -1,4 +1,4 @@
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 #[derive(Model)]
 struct User {
@@ -9,7 +9,7 @@ struct User {
     nickname: Option<String>,
 }
 
-async fn run(db: &Db) -> orm::Result<()> {
+async fn run(db: &Db) -> polyorm::Result<()> {
     let rows: Vec<(String, i32)> = User::query().select((User::NAME, count_all())).all(db).await?;
     drop(rows);
     Ok(())

@@ -1,4 +1,4 @@
-#[derive(orm::SqlEnum)]
+#[derive(polyorm::SqlEnum)]
 #[orm(rename_all = "lowercase")]
 enum Level {
     Low,

@@ -1,4 +1,4 @@
-#[derive(orm::SqlEnum)]
+#[derive(polyorm::SqlEnum)]
 enum Shape {
     Point,
     Circle(f64),

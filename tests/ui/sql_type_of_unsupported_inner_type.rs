@@ -1,4 +1,4 @@
-#[derive(orm::SqlType)]
+#[derive(polyorm::SqlType)]
 struct Tags(Vec<String>);
 
 fn main() {}

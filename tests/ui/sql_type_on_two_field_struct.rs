@@ -1,4 +1,4 @@
-#[derive(orm::SqlType)]
+#[derive(polyorm::SqlType)]
 struct Pair(String, i64);
 
 fn main() {}

@@ -3,7 +3,7 @@
 
 use std::fmt::Debug;
 
-use orm::prelude::*;
+use polyorm::prelude::*;
 
 use crate::libs::{Ctx, Nested, NewRow, diesel_side, orm_side, sea_side, sqlx_side};
 use crate::models::{CommentRow, PostRow, Tree, UserRow, dsl, ours, sea};

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use orm::Dialect;
+use polyorm::Dialect;
 
 use crate::models::{dsl, ours, sea};
 
@@ -16,7 +16,7 @@ pub const LOOKUPS_PER_TASK: usize = 8;
 /// One connection (or pool) per library, all on the same database.
 pub struct Ctx {
     pub dialect: Dialect,
-    pub orm: orm::Db,
+    pub orm: polyorm::Db,
     /// sqlx as diesel_bench runs it: one bare connection on PostgreSQL and MariaDB/MySQL (no
     /// pool, so no ping on acquire or release), the pool on SQLite.
     pub sqlx: Sqlx,
@@ -38,8 +38,8 @@ pub type NewRow = (String, Option<String>);
 
 pub mod orm_side {
     use super::*;
-    use orm::prelude::*;
     use ours::{Comment, NewUser, Post, User};
+    use polyorm::prelude::*;
 
     pub async fn select_users(ctx: &Ctx) -> Vec<User> {
         select_users_on(&ctx.orm).await
@@ -102,8 +102,8 @@ pub mod orm_side {
     #[derive(Clone, Copy)]
     pub struct PassThrough;
 
-    impl orm::exec::Layer for PassThrough {
-        const CALLS: orm::exec::OpKinds = orm::exec::OpKinds::NONE;
+    impl polyorm::exec::Layer for PassThrough {
+        const CALLS: polyorm::exec::OpKinds = polyorm::exec::OpKinds::NONE;
     }
 
     /// `db` under three [`PassThrough`] layers.
@@ -114,14 +114,14 @@ pub mod orm_side {
     /// `db` under the tracing and metrics layers, with no subscriber or recorder installed
     /// (`orm_observed` in instruction counts).
     pub fn observed(db: &Db) -> impl Executor {
-        db.layer(orm::observe::Metrics::new())
-            .layer(orm::observe::Tracing::new())
+        db.layer(polyorm::observe::Metrics::new())
+            .layer(polyorm::observe::Tracing::new())
     }
 
     /// `db` under the access-control layer: a reader of every table, with a policy of a few
     /// roles and users (`orm_access` in instruction counts).
     pub fn guarded(db: &Db) -> impl Executor {
-        use orm::access::{AccessControl, Action, Policy};
+        use polyorm::access::{AccessControl, Action, Policy};
         let policy = Policy::new()
             .role("reader", |r| r.allow("*", [Action::Read]))
             .role("writer", |r| {
@@ -135,19 +135,19 @@ pub mod orm_side {
     /// A topology whose primary and replica are the benchmark's server, probed once an hour
     /// (so that no probe runs while instructions are counted): the cost of routing
     /// (`orm_topology` in instruction counts).
-    pub async fn topology(dialect: Dialect) -> orm::topology::Topology {
+    pub async fn topology(dialect: Dialect) -> polyorm::topology::Topology {
         let url = crate::setup::url(dialect);
         Db::topology()
             .primary(url.clone())
             .replica(url)
-            .pool_options(orm::PoolOptions::new().max_connections(crate::libs::TASKS as u32))
+            .pool_options(polyorm::PoolOptions::new().max_connections(crate::libs::TASKS as u32))
             .probe_interval(std::time::Duration::from_secs(3600))
             .connect()
             .await
             .expect("connect the topology")
     }
 
-    pub fn build(dialect: Dialect) -> orm::Compiled {
+    pub fn build(dialect: Dialect) -> polyorm::Compiled {
         User::query()
             .filter(User::ID.gt(10))
             .filter(User::NAME.like("User 1%"))

@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! bash scripts/bench.sh                          # the full matrix, writes BENCHMARKS.md
-//! ORM_BENCH_SMOKE=1 cargo test -p orm-benches --benches   # each benchmark once, tiny sizes
+//! ORM_BENCH_SMOKE=1 cargo test -p polyorm-benches --benches   # each benchmark once, tiny sizes
 //! ```
 //!
 //! Environment: `ORM_BENCH_DIALECTS` (default `postgres,mysql,sqlite`), `ORM_BENCH_SMOKE=1`
@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
-use orm::Dialect;
+use polyorm::Dialect;
 use tokio::runtime::Runtime;
 
 use libs::{Ctx, LOOKUPS_PER_TASK, TASKS, diesel_side, orm_side, sea_side, sqlx_side};
@@ -84,7 +84,7 @@ struct Bench<'a> {
     ctx: &'a Ctx,
     /// One connection taken from `ctx.orm` (PostgreSQL, MariaDB/MySQL), for `orm_held`;
     /// given back before the concurrent workload, which needs the whole pool.
-    held: Option<orm::Connection>,
+    held: Option<polyorm::Connection>,
     ran: Vec<Ran>,
 }
 

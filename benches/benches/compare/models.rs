@@ -15,7 +15,7 @@ pub type Tree = Vec<(UserRow, Vec<(PostRow, Vec<CommentRow>)>)>;
 
 /// This ORM's models.
 pub mod ours {
-    use orm::prelude::*;
+    use polyorm::prelude::*;
 
     /// A user.
     #[derive(Model, Debug, Clone)]

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use orm::Dialect;
+use polyorm::Dialect;
 use tokio::runtime::Runtime;
 
 use crate::libs::{diesel_side, orm_side, sea_side, sqlx_side};
@@ -264,7 +264,7 @@ pub fn profile(rt: &Runtime, spec: &str) {
     let ctx = rt.block_on(setup::connect(dialect));
     let ctx = &ctx;
     // Every statement runs as one actor, as a request handler's would (`orm_access`).
-    rt.block_on(orm::access::Actor::new("bench").scope(async {
+    rt.block_on(polyorm::access::Actor::new("bench").scope(async {
         match workload {
             "select_users" | "left_join" => setup::seed_users_and_posts(&ctx.orm, n).await,
             "find_by_pk" | "insert" | "build_3_predicates" => {

@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use diesel::Connection;
-use orm::prelude::*;
-use orm::{Dialect, PoolOptions};
+use polyorm::prelude::*;
+use polyorm::{Dialect, PoolOptions};
 
 use crate::libs::{Ctx, DieselConn, HandSql, Sqlx, SqlxPool, TASKS};
 use crate::models::ours::{Comment, NewUser, Post, User};

@@ -2,7 +2,7 @@
 //! beside `pgbench -S -M prepared -c <tasks>` on the same server:
 //!
 //! ```sh
-//! ORM_BENCH_THROUGHPUT=postgres/orm/64/10 cargo bench -p orm-benches --bench compare
+//! ORM_BENCH_THROUGHPUT=postgres/orm/64/10 cargo bench -p polyorm-benches --bench compare
 //! ```
 //!
 //! `<dialect>/<library>/<tasks>/<seconds>`; the library is `orm` (through `Db`, a pool of
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::Connection as _;
-use orm::{Dialect, PoolOptions};
+use polyorm::{Dialect, PoolOptions};
 use tokio::runtime::Runtime;
 
 use crate::libs::{DieselConn, HandSql, Sqlx, SqlxPool, diesel_side, orm_side, sqlx_side};

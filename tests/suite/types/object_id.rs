@@ -2,9 +2,9 @@
 //! (`_id` on MongoDB) found, filtered, ordered, updated and deleted, comparisons and counts on
 //! ObjectId columns, and what a value of the wrong length does.
 
-use orm::bson::oid::ObjectId;
-use orm::prelude::*;
-use orm::{Dialect, Error};
+use polyorm::bson::oid::ObjectId;
+use polyorm::prelude::*;
+use polyorm::{Dialect, Error};
 use proptest::prelude::*;
 
 use super::{round_trip, same};
@@ -32,7 +32,7 @@ fn oid(hex: &str) -> ObjectId {
 /// Six `OidDoc`s inserted out of order, their keys in ObjectId order (byte orders that a
 /// signed, little-endian or numeric comparison would get wrong), and their common `parent`.
 /// `maybe` is NULL for keys 0, 4 and 5, and keys 2, 3 and 4 for keys 1, 2 and 3.
-async fn seed_object_ids(db: &Db) -> orm::Result<([ObjectId; 6], ObjectId)> {
+async fn seed_object_ids(db: &Db) -> polyorm::Result<([ObjectId; 6], ObjectId)> {
     db.create_table::<OidDoc>().await?;
     let ids = [
         oid("000000000000000000000001"),

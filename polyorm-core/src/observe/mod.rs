@@ -1,0 +1,134 @@
+//! Observability as layers (see [`crate::exec::layer`]): [`Tracing`] (feature `tracing`) opens
+//! one span per statement, following OpenTelemetry's database conventions, and reports slow
+//! statements; [`Metrics`] (feature `metrics`) counts statements, their latency and outcome
+//! through the `metrics` facade and keeps a snapshot of its own ([`Metrics::stats`]).
+//!
+//! ```
+//! # #[cfg(all(feature = "sqlite", feature = "tracing", feature = "metrics"))]
+//! # async fn run() -> polyorm_core::Result<()> {
+//! use polyorm_core::observe::{Metrics, Tracing};
+//! use std::time::Duration;
+//!
+//! let metrics = Metrics::new();
+//! let db = polyorm_core::Db::connect("sqlite::memory:")
+//!     .await?
+//!     .layer(metrics.clone())
+//!     .layer(Tracing::new().slow_query_threshold(Duration::from_millis(100)));
+//! # let _ = &db;
+//! println!("{:?}", metrics.stats());
+//! # Ok(()) }
+//! ```
+//!
+//! Bound values are not recorded, only the statement with its placeholders, unless
+//! [`Tracing::record_values`] asks for them (and then never those of a redacted column).
+
+#[cfg(feature = "metrics")]
+mod handles;
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(feature = "tracing")]
+mod parameters;
+#[cfg(feature = "tracing")]
+mod tracing;
+
+#[cfg(feature = "metrics")]
+pub use metrics::{Metrics, QueryStats};
+#[cfg(feature = "tracing")]
+pub use parameters::REDACTED;
+#[cfg(feature = "tracing")]
+pub use tracing::Tracing;
+
+use crate::exec::{Backend, Op, starts_with_keyword};
+use crate::query::ir::Statement;
+use crate::sql::Dialect;
+
+/// `db.system.name` of OpenTelemetry's conventions for `backend` (MariaDB reports as
+/// `mysql`: the driver cannot tell them apart).
+pub(crate) fn system_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sql(Dialect::Postgres) => "postgresql",
+        Backend::Sql(Dialect::MySql) => "mysql",
+        Backend::Sql(Dialect::Sqlite) => "sqlite",
+        Backend::MongoDb => "mongodb",
+        Backend::DynamoDb => "aws.dynamodb",
+    }
+}
+
+/// `db.operation.name`: the SQL verb (`SELECT`, `INSERT`, …; for raw SQL its first word), or
+/// MongoDB's command (`find`, `insert`, `update`, `delete`).
+pub(crate) fn operation_name<T>(op: &Op<T>, backend: Backend) -> &'static str {
+    let verb = match op {
+        Op::FetchAll(..) | Op::FetchOptional(..) | Op::Count(_) => "SELECT",
+        Op::InsertReturning(..) => "INSERT",
+        Op::Execute(statement) => statement_verb(statement),
+        Op::ExecuteRaw(sql) => first_word(sql),
+        Op::FetchCompiled(statement, _) | Op::ExecuteCompiled(statement) => {
+            first_word(&statement.sql)
+        }
+    };
+    on_backend(verb, backend)
+}
+
+/// The SQL verb of an IR statement.
+pub(crate) fn statement_verb(statement: &Statement) -> &'static str {
+    match statement {
+        Statement::Select(_) => "SELECT",
+        Statement::Insert(_) | Statement::Upsert(_) => "INSERT",
+        Statement::Update(_) => "UPDATE",
+        Statement::Delete(_) => "DELETE",
+    }
+}
+
+/// `db.operation.name` of a SQL verb on `backend`: the verb itself, or on MongoDB its
+/// command.
+pub(crate) fn on_backend(verb: &'static str, backend: Backend) -> &'static str {
+    if backend != Backend::MongoDb {
+        return verb;
+    }
+    match verb {
+        "SELECT" => "find",
+        "INSERT" => "insert",
+        "UPDATE" => "update",
+        "DELETE" => "delete",
+        _ => "command",
+    }
+}
+
+/// The first word of `sql`, as one of the verbs a label may take (anything else: `OTHER`).
+fn first_word(sql: &str) -> &'static str {
+    const VERBS: [&str; 16] = [
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "WITH",
+        "CREATE",
+        "ALTER",
+        "DROP",
+        "TRUNCATE",
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "SET",
+        "EXPLAIN",
+        "CALL",
+    ];
+    VERBS
+        .into_iter()
+        .find(|verb| starts_with_keyword(sql, &[verb]))
+        .unwrap_or("OTHER")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_statements_are_named_by_their_first_word_from_a_closed_set() {
+        assert_eq!(first_word("  select 1"), "SELECT");
+        assert_eq!(first_word("CREATE TABLE t (x int)"), "CREATE");
+        assert_eq!(first_word("VACUUM"), "OTHER");
+        assert_eq!(first_word(""), "OTHER");
+    }
+}
