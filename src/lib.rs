@@ -39,6 +39,10 @@ pub use polyorm_changes as changes;
 #[cfg(feature = "backup")]
 pub use polyorm_backup as backup;
 
+/// `#[derive(FromRow)]`: a struct that a projection's rows decode into, field by field.
+#[cfg(feature = "derive")]
+pub use polyorm_derive::FromRow;
+
 /// `#[derive(SqlType)]`: a one-field tuple struct stored as its inner type.
 #[cfg(feature = "derive")]
 pub use polyorm_derive::SqlType;
@@ -47,5 +51,5 @@ pub use polyorm_derive::SqlType;
 pub mod prelude {
     pub use polyorm_core::prelude::*;
     #[cfg(feature = "derive")]
-    pub use polyorm_derive::{Model, SqlEnum, SqlType};
+    pub use polyorm_derive::{FromRow, Model, SqlEnum, SqlType};
 }

@@ -829,6 +829,174 @@ fn set_operations() {
     });
 }
 
+/// Common table expressions (issue 21, item 4): a projection named in `WITH`, read directly,
+/// joined to models, filtered on its columns; several in one query, one built from another.
+#[test]
+fn common_tables() {
+    let posts_per_author = || {
+        Post::query()
+            .select((Post::AUTHOR_ID, count_all()))
+            .group_by(Post::AUTHOR_ID)
+            .cte("posts_per_author")
+    };
+    check("cte_read_directly", |d| {
+        render(
+            posts_per_author()
+                .query()
+                .filter(|(_, posts)| posts.ge(2))
+                .order_by(|(_, posts)| posts.desc())
+                .limit(5)
+                .compile(d),
+        )
+    });
+    check("cte_joined_to_a_model", |d| {
+        let counts = posts_per_author();
+        let (author, posts) = counts.columns();
+        render(
+            User::query()
+                .join_cte(Inner, &counts, author, User::ID)
+                .filter(posts.gt(1))
+                .filter(User::ACTIVE.eq(true))
+                .select((User::NAME, posts))
+                .order_by(posts.desc())
+                .compile(d),
+        )
+    });
+    check("cte_built_from_another_and_two_joined", |d| {
+        let counts = posts_per_author();
+        let busy = counts
+            .query()
+            .filter(|(_, posts)| posts.ge(3))
+            .cte("busy_authors");
+        let edited = Post::query()
+            .filter(Post::EDITOR_ID.is_not_null())
+            .select((Post::AUTHOR_ID, Post::EDITOR_ID.count_distinct()))
+            .group_by(Post::AUTHOR_ID)
+            .cte("editors_per_author");
+        let (busy_author, busy_posts) = busy.columns();
+        let (edited_author, editors) = edited.columns();
+        render(
+            User::query()
+                .join_cte(Inner, &busy, busy_author, User::ID)
+                .join_cte(Left, &edited, edited_author, User::ID)
+                // Two common tables of one row type are told apart by position, as a
+                // model joined twice is.
+                .select::<(S0, S1, S2), _>((User::NAME, busy_posts, editors))
+                .order_by(User::NAME.asc())
+                .compile(d),
+        )
+    });
+    check("cte_of_a_union", |d| {
+        let names = User::query()
+            .select((User::NAME,))
+            .union(Category::query().select((Category::NAME,)))
+            .cte("names");
+        render(
+            names
+                .query()
+                .filter(|(name,)| name.ne("root"))
+                .order_by(|(name,)| name.asc())
+                .compile(d),
+        )
+    });
+    check("cte_named_like_a_table_is_refused", |d| {
+        let counts = Post::query()
+            .select((Post::AUTHOR_ID, count_all()))
+            .group_by(Post::AUTHOR_ID)
+            .cte("users");
+        let (author, _) = counts.columns();
+        render(
+            User::query()
+                .join_cte(Inner, &counts, author, User::ID)
+                .select((User::NAME,))
+                .compile(d),
+        )
+    });
+}
+
+/// What a query over common tables reads is the tables their selects read (what the query
+/// cache invalidates on), never the common tables' names.
+#[test]
+fn common_tables_list_the_tables_they_read() {
+    let counts = Post::query()
+        .select((Post::AUTHOR_ID, count_all()))
+        .group_by(Post::AUTHOR_ID)
+        .cte("posts_per_author");
+    let busy = counts.query().filter(|(_, n)| n.ge(3)).cte("busy_authors");
+    let (author, _) = busy.columns();
+    let joined = User::query()
+        .join_cte(Inner, &busy, author, User::ID)
+        .select((User::NAME,));
+    assert_eq!(joined.ir().tables(), vec!["posts", "users"]);
+    assert_eq!(counts.query().ir().tables(), vec!["posts"]);
+}
+
+/// Join chains loading whole models (issue 21, item 1): every column of each model in join
+/// order, a self-joined table's columns through its alias.
+#[test]
+fn join_chain_models() {
+    check("chain_models_self_join_twice", |d| {
+        render(
+            Category::query()
+                .inner_join(BelongsTo::via(Category::PARENT_ID))
+                .left_join::<S1, _, _>(BelongsTo::<Category, Category>::via(Category::PARENT_ID))
+                .order_by::<S0, _>(Category::ID.asc())
+                .compile(d),
+        )
+    });
+    check("chain_models_author_and_editor", |d| {
+        render(
+            Post::query()
+                .inner_join(Post::author())
+                .left_join::<S0, _, _>(BelongsTo::<Post, User>::via(Post::EDITOR_ID))
+                .filter::<S1, _>(User::ACTIVE.eq(true))
+                .limit(10)
+                .compile(d),
+        )
+    });
+}
+
+/// A column neither grouped nor aggregated in a grouped select is refused before any SQL is
+/// sent, naming it (issue 21, item 7); grouping by a key makes its model's columns one value
+/// per group.
+#[test]
+fn ungrouped_columns() {
+    check("ungrouped_column_selected_is_refused", |d| {
+        render(
+            User::query()
+                .select((User::NAME, User::AGE, count_all()))
+                .group_by(User::NAME)
+                .compile(d),
+        )
+    });
+    check("ungrouped_column_beside_an_aggregate_is_refused", |d| {
+        render(
+            User::query()
+                .select((User::EMAIL, User::AGE.max()))
+                .compile(d),
+        )
+    });
+    check("ungrouped_column_sorted_by_is_refused", |d| {
+        render(
+            Post::query()
+                .inner_join(Post::author())
+                .select((User::NAME, count_all()))
+                .group_by_joined(User::NAME)
+                .order_by(Post::ID.asc())
+                .compile(d),
+        )
+    });
+    check("grouped_by_key_selects_its_columns", |d| {
+        render(
+            Post::query()
+                .inner_join(Post::author())
+                .select((User::ID, User::NAME, count_all()))
+                .group_by_joined(User::ID)
+                .compile(d),
+        )
+    });
+}
+
 /// Trees walked with `WITH RECURSIVE` (issue 21, item 4): down through a `HasMany`, up
 /// through a `BelongsTo`.
 #[test]

@@ -278,6 +278,25 @@ pub enum Error {
     #[error("invalid query: {0}")]
     InvalidQuery(String),
 
+    /// A grouped select (or one of aggregates) returns or sorts by a column that it neither
+    /// groups by nor aggregates: a group has no one value of it (PostgreSQL refuses the query,
+    /// MySQL and SQLite would return any row's). Found before any SQL is sent.
+    #[error(
+        "`{name}` (`{table}.{column}`) is {clause} in a grouped select but neither grouped nor \
+         aggregated; group by it (`.group_by({name})`) or aggregate it (`{name}.max()`, \
+         `{name}.count()`, ..)"
+    )]
+    UngroupedColumn {
+        /// The column as the builder names it (`Track::NAME`).
+        name: String,
+        /// The table (or alias) whose column it is.
+        table: &'static str,
+        /// The column's name in the database.
+        column: &'static str,
+        /// Where the query reads it: `"selected"` or `"sorted by"`.
+        clause: &'static str,
+    },
+
     /// The backend has no translation of a construct the query uses (e.g. arithmetic on
     /// MongoDB); the query is valid on the backends that have one.
     #[error("{backend} cannot run {construct} (in a query of `{table}`); {advice}")]
@@ -409,6 +428,7 @@ impl Error {
             Error::Config(_) => "config",
             Error::Schema(_) => "schema",
             Error::InvalidQuery(_) => "invalid_query",
+            Error::UngroupedColumn { .. } => "ungrouped_column",
             Error::Unsupported { .. } => "unsupported",
             #[cfg(feature = "distributed")]
             Error::Distributed(_) => "distributed",

@@ -56,7 +56,7 @@ pub use query::{
     S4, S5, S6, S7, S8, Select, UpdateMany, Window, case_when, count_all, dense_rank, rank,
     row_number,
 };
-pub use raw::{FromRow, Raw, raw};
+pub use raw::{FromRow, FromValues, Raw, raw};
 pub use schema::{
     CheckExpr, CheckLiteral, CheckOp, CheckSchema, ColumnSchema, ColumnType, DefaultValue,
     ForeignKeySchema, IndexFunction, IndexKey, IndexMethod, IndexSchema, ModelSchema,
@@ -91,6 +91,7 @@ pub mod __private {
     pub use crate::query::{
         BelongsTo, BelongsToModel, Column, HasMany, HasManyThrough, HasOne, JoinModel,
     };
+    pub use crate::raw::{FromRow, FromValues};
     pub use crate::schema::{
         CheckSchema, ColumnSchema, ColumnType, DefaultValue, ForeignKeySchema, IndexFunction,
         IndexKey, IndexMethod, IndexSchema, ModelSchema, ReferentialAction,

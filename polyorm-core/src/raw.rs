@@ -26,6 +26,19 @@ pub trait FromRow: Sized + Send + 'static {
     fn from_row(row: &RowRef<'_>) -> Result<Self>;
 }
 
+/// A struct built from the values of a projection, one field per value in order: what
+/// `#[derive(FromRow)]` generates beside [`FromRow`], so that `select((..)).all_as::<T>(&db)`
+/// compiles only when the selected values have the struct's field types.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be built from rows of `{V}`",
+    label = "select values of the struct's field types, in field order",
+    note = "`#[derive(FromRow)]` on the struct builds it from exactly its fields' types, in order"
+)]
+pub trait FromValues<V>: Sized + Send + 'static {
+    /// The struct holding `values`.
+    fn from_values(values: V) -> Self;
+}
+
 impl<M: Model> FromRow for M {
     fn from_row(row: &RowRef<'_>) -> Result<Self> {
         M::decode_row(row, 0)

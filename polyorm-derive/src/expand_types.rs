@@ -13,14 +13,14 @@ use syn::{Data, DeriveInput, Fields, Type};
 use crate::attr::{TypeAttrs, variant_rename};
 use crate::ctxt::Ctxt;
 
-fn krate(attrs: &TypeAttrs) -> syn::Path {
+pub(crate) fn krate(attrs: &TypeAttrs) -> syn::Path {
     attrs
         .krate
         .clone()
         .unwrap_or_else(|| syn::parse_quote!(::polyorm))
 }
 
-fn no_generics(cx: &Ctxt, input: &DeriveInput, derive: &str) {
+pub(crate) fn no_generics(cx: &Ctxt, input: &DeriveInput, derive: &str) {
     let generics = &input.generics;
     if !generics.params.is_empty() {
         cx.error_spanned_by(
@@ -35,7 +35,7 @@ fn no_generics(cx: &Ctxt, input: &DeriveInput, derive: &str) {
     }
 }
 
-fn finish(cx: Ctxt, output: impl FnOnce() -> TokenStream) -> TokenStream {
+pub(crate) fn finish(cx: Ctxt, output: impl FnOnce() -> TokenStream) -> TokenStream {
     match cx.check() {
         Ok(()) => output(),
         Err(errors) => errors.to_compile_error(),

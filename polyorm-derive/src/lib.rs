@@ -14,6 +14,7 @@ mod case;
 mod check;
 mod ctxt;
 mod expand;
+mod expand_row;
 mod expand_types;
 mod fallback;
 mod symbol;
@@ -188,4 +189,22 @@ pub fn derive_sql_enum(input: TokenStream) -> TokenStream {
 pub fn derive_sql_type(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     expand_types::derive_sql_type(&input).into()
+}
+
+/// Derives `polyorm::FromRow` and `polyorm::FromValues` for a struct that the rows of a projection
+/// decode into: one field per selected value, in order.
+///
+/// `select((Track::NAME, Album::TITLE)).all_as::<TrackLine>(&db)` then compiles only when the
+/// selected values have the struct's field types in field order; `raw(sql).fetch_all` decodes
+/// it by position too. Named and tuple structs of 1 to 8 fields; `#[orm(crate = "...")]` as for
+/// the other derives.
+///
+/// ```ignore
+/// #[derive(polyorm::FromRow, Debug)]
+/// struct TrackLine { track: String, album: String, artist: Option<String> }
+/// ```
+#[proc_macro_derive(FromRow, attributes(orm))]
+pub fn derive_from_row(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    expand_row::derive_from_row(&input).into()
 }

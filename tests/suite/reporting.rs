@@ -66,6 +66,18 @@ struct Line {
     discount: Option<i32>,
 }
 
+/// A track with its album and artist, from a projection of a join chain.
+#[derive(FromRow, Debug, PartialEq)]
+struct TrackLine {
+    track: String,
+    album: String,
+    artist: String,
+}
+
+/// A genre and its number of tracks.
+#[derive(FromRow, Debug, PartialEq)]
+struct GenreCount(String, i64);
+
 async fn seed_lines(db: &Db) -> polyorm::Result<()> {
     db.create_table::<Line>().await?;
     // Track 1's mean price is 0.995 (half: rounds away from zero to 1.00), track 2's is
@@ -481,6 +493,72 @@ suite! {
         Ok(())
     }
 
+    #[requires(sql)]
+    async fn common_tables_agree_with_hand_written_sql(db) {
+        seed(db).await?;
+        let int = bigint(db);
+        let lengths_sql = format!("l (album_id, ms) AS (SELECT album_id, CAST(SUM(ms) AS {int}) FROM rep_tracks GROUP BY album_id)");
+        let lengths = Track::query().select((Track::ALBUM_ID, Track::MS.sum())).group_by(Track::ALBUM_ID).cte("album_length");
+        same(db, "albums over nine minutes, from a common table", lengths.query().filter(|(_, ms)| ms.gt(540_000_i64)).order_by(|(album, _)| album.asc()).all(db).await?,
+            &format!("WITH {lengths_sql} SELECT album_id, ms FROM l WHERE ms > 540000 ORDER BY album_id")).await?;
+        let (album, ms) = lengths.columns();
+        same(db, "albums with their artist and length, a common table joined", Album::query().join_cte(Inner, &lengths, album, Album::ID).inner_join(Album::artist()).filter(ms.lt(900_000_i64)).select((Artist::NAME, Album::TITLE, ms)).order_by(ms.desc()).order_by(Album::TITLE.asc()).all(db).await?,
+            &format!("WITH {lengths_sql} SELECT ar.name, al.title, l.ms FROM rep_albums al JOIN l ON l.album_id = al.id JOIN rep_artists ar ON ar.id = al.artist_id WHERE l.ms < 900000 ORDER BY l.ms DESC, al.title")).await?;
+        let long = lengths.query().filter(|(_, ms)| ms.gt(540_000_i64)).cte("long_album");
+        let fives = Track::query().filter(Track::RATING.eq(5)).select((Track::ALBUM_ID, count_all())).group_by(Track::ALBUM_ID).cte("five_stars");
+        let ((long_album, long_ms), (five_album, five_count)) = (long.columns(), fives.columns());
+        same(db, "long albums and their five-star tracks, one common table built on another", Album::query().join_cte(Inner, &long, long_album, Album::ID).join_cte(Left, &fives, five_album, Album::ID).select((Album::TITLE, long_ms, five_count)).order_by(Album::TITLE.asc()).all(db).await?,
+            &format!("WITH {lengths_sql}, g (album_id, ms) AS (SELECT album_id, ms FROM l WHERE ms > 540000), f (album_id, n) AS (SELECT album_id, COUNT(*) FROM rep_tracks WHERE rating = 5 GROUP BY album_id) SELECT a.title, g.ms, f.n FROM rep_albums a JOIN g ON g.album_id = a.id LEFT JOIN f ON f.album_id = a.id ORDER BY a.title")).await?;
+        let names = Artist::query().select((Artist::NAME,)).union(Staff::query().select((Staff::NAME,))).cte("names");
+        same(db, "artist and staff names but Queen, from a common table of a union", names.query().filter(|(name,)| name.ne("Queen")).order_by(|(name,)| name.asc()).all(db).await?,
+            "WITH n (name) AS (SELECT name FROM rep_artists UNION SELECT name FROM rep_staff) SELECT name FROM n WHERE name <> 'Queen' ORDER BY name").await?;
+        Ok(())
+    }
+
+    #[requires(sql)]
+    async fn join_chains_load_whole_models_and_structs_agree_with_hand_written_sql(db) {
+        seed(db).await?;
+        let rows = Track::query().inner_join(Track::album()).inner_join(Album::artist()).filter(Album::YEAR.lt(1976)).order_by(Track::ID.asc()).all(db).await?;
+        same(db, "tracks with their album and artist, whole models", rows.into_iter().map(|(t, al, ar)| (t.name, al.title, ar.name)).collect(),
+            "SELECT t.name, al.title, ar.name FROM rep_tracks t JOIN rep_albums al ON al.id = t.album_id JOIN rep_artists ar ON ar.id = al.artist_id WHERE al.year < 1976 ORDER BY t.id").await?;
+        let manager = || BelongsTo::<Staff, Staff>::via(Staff::REPORTS_TO);
+        let rows = Staff::query().left_join(manager()).left_join::<S1, _, _>(manager()).order_by::<S0, _>(Staff::ID.asc()).all(db).await?;
+        same(db, "staff, manager and the manager's manager, whole models", rows.into_iter().map(|(e, m, g)| (e.id, e.name, m.map(|m| m.name), g.map(|g| g.name))).collect(),
+            "SELECT e.id, e.name, m.name, g.name FROM rep_staff e LEFT JOIN rep_staff m ON m.id = e.reports_to LEFT JOIN rep_staff g ON g.id = m.reports_to ORDER BY e.id").await?;
+        let rows = Album::query().right_join(Album::artist()).order_by(Artist::ID.asc()).order_by(Album::ID.asc()).all(db).await?;
+        same(db, "artists with their albums or none, right joined whole models", rows.into_iter().map(|(al, ar)| (ar.name, al.map(|al| al.title))).collect(),
+            "SELECT ar.name, al.title FROM rep_artists ar LEFT JOIN rep_albums al ON al.artist_id = ar.id ORDER BY ar.id, al.id").await?;
+        same(db, "albums per artist, none counted as zero, a left join projected", Artist::query().left_join(Artist::albums()).select((Artist::NAME, Album::ID.count())).group_by(Artist::NAME).order_by(Artist::NAME.asc()).all(db).await?,
+            "SELECT ar.name, COUNT(al.id) FROM rep_artists ar LEFT JOIN rep_albums al ON al.artist_id = ar.id GROUP BY ar.name ORDER BY ar.name").await?;
+        let first = Track::query().inner_join(Track::album()).inner_join(Album::artist()).order_by(Track::ID.desc()).one(db).await?;
+        assert_eq!((first.0.name.as_str(), first.2.name.as_str()), ("Isobel", "Björk"), "one row of whole models");
+        same(db, "tracks with album and artist into a struct", Track::query().inner_join(Track::album()).inner_join(Album::artist()).select((Track::NAME, Album::TITLE, Artist::NAME)).order_by(Track::ID.asc()).all_as::<TrackLine, _>(db).await?,
+            "SELECT t.name, al.title, ar.name FROM rep_tracks t JOIN rep_albums al ON al.id = t.album_id JOIN rep_artists ar ON ar.id = al.artist_id ORDER BY t.id").await?;
+        same(db, "tracks per genre into a tuple struct", Track::query().select((Track::GENRE, count_all())).group_by(Track::GENRE).order_by(Track::GENRE.asc()).all_as::<GenreCount, _>(db).await?,
+            "SELECT genre, COUNT(*) FROM rep_tracks GROUP BY genre ORDER BY genre").await?;
+        Ok(())
+    }
+
+    async fn a_column_neither_grouped_nor_aggregated_is_refused_before_any_statement(db) {
+        seed(db).await?;
+        match Track::query().select((Track::GENRE, Track::NAME, count_all())).group_by(Track::GENRE).all(db).await {
+            Err(Error::UngroupedColumn { name, table: "rep_tracks", column: "name", clause: "selected" }) => {
+                assert_eq!(name, "Track::NAME");
+            }
+            other => panic!("expected the ungrouped `name` to be refused, got {other:?}"),
+        }
+        if db.dialect().is_none() {
+            // MongoDB runs no chain of joins (refused by name above).
+            return Ok(());
+        }
+        let refused = Track::query().inner_join(Track::album()).inner_join(Album::artist()).select((Artist::NAME, count_all())).group_by(Artist::NAME).order_by(Album::TITLE.asc()).all(db).await;
+        assert!(matches!(refused, Err(Error::UngroupedColumn { column: "title", clause: "sorted by", .. })), "{refused:?}");
+        // Grouping by a model's key makes its other columns one value per group.
+        let per_album = Track::query().inner_join(Track::album()).select((Album::ID, Album::TITLE, count_all())).group_by_joined(Album::ID).order_by_joined(Album::ID.asc()).all(db).await?;
+        assert_eq!(per_album.first(), Some(&(1, "Sheer Heart Attack".to_owned(), 2)));
+        Ok(())
+    }
+
     async fn joins_windows_set_operations_and_walks_run_on_sql_and_are_refused_by_name_on_mongodb(db) {
         seed(db).await?;
         let chained = Track::query().inner_join(Track::album()).inner_join(Album::artist()).select((Track::ID, Artist::NAME)).order_by(Track::ID.asc()).limit(2).all(db).await;
@@ -490,7 +568,17 @@ suite! {
         let derived = Track::query().select((Track::ID,)).derived().filter(|(id,)| id.le(2)).all(db).await;
         let union = Artist::query().select((Artist::NAME,)).union(Staff::query().select((Staff::NAME,))).all(db).await;
         let walk = Staff::query().filter(Staff::ID.eq(2)).with_recursive(HasMany::<Staff, Staff>::via(Staff::REPORTS_TO)).all(db).await;
+        let ids = Track::query().select((Track::ID, Track::ALBUM_ID)).cte("track_ids");
+        let common = ids.query().filter(|(id, _)| id.le(2)).all(db).await;
+        let (_, album) = ids.columns();
+        let joined_common = Album::query().join_cte(Inner, &ids, album, Album::ID).select((Album::TITLE,)).all(db).await;
+        let models = Track::query().inner_join(Track::album()).inner_join(Album::artist()).order_by(Track::ID.asc()).limit(1).all(db).await;
         if db.dialect().is_some() {
+            let mut common = common?;
+            common.sort();
+            assert_eq!(common, vec![(1, 1), (2, 1)]);
+            assert_eq!(joined_common?.len(), 16, "one title per track");
+            assert_eq!(models?.into_iter().map(|(t, al, ar)| (t.id, al.id, ar.id)).collect::<Vec<_>>(), vec![(1, 1, 1)]);
             assert_eq!(chained?, vec![(1, "Queen".to_owned()), (2, "Queen".to_owned())]);
             assert_eq!(right?, vec![("ABBA".to_owned(),)]);
             assert_eq!(cross?, 28, "4 artists × 7 staff");
@@ -510,6 +598,9 @@ suite! {
             (derived.map(|_| ()), "a derived table (`derived()`)"),
             (union.map(|_| ()), "`union`"),
             (walk.map(|_| ()), "`with_recursive`"),
+            (common.map(|_| ()), "a common table expression (`cte()`)"),
+            (joined_common.map(|_| ()), "a common table expression (`cte()`)"),
+            (models.map(|_| ()), "a second join (chained `$lookup`s)"),
         ] {
             match result {
                 Err(Error::Unsupported { backend: "MongoDB", construct: refused, .. }) => {

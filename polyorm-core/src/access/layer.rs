@@ -273,7 +273,7 @@ fn reads_one_table(query: &SelectQuery) -> bool {
     for condition in query.filter.iter().chain(having) {
         condition.visit_subqueries(&mut |_| subqueries = true);
     }
-    query.joins.is_empty() && query.compound.is_empty() && !subqueries
+    query.joins.is_empty() && query.compound.is_empty() && query.with.is_empty() && !subqueries
 }
 
 /// The refusal of a statement run outside any [`Actor::scope`].

@@ -370,10 +370,14 @@ fn refuse_shapes(query: &SelectQuery) -> Result<()> {
             "DynamoDB has no joins: read each table by key (eager loading batches the reads)",
         ));
     }
-    if query.outer.is_some() || !query.compound.is_empty() || query.walk.is_some() {
+    if query.outer.is_some()
+        || !query.compound.is_empty()
+        || query.walk.is_some()
+        || !query.with.is_empty()
+    {
         return Err(unsupported(
             schema,
-            "derived tables, set operations and recursive walks",
+            "derived tables, set operations, recursive walks and common tables",
             "run the parts as separate queries and combine them in Rust",
         ));
     }

@@ -50,6 +50,7 @@ pub struct AggregatePlan {
 /// Compiles a select whose projection is [`Projection::Exprs`](crate::query::ir::Projection).
 pub fn aggregate_plan(q: &SelectQuery, aggregation: &Aggregation) -> Result<AggregatePlan> {
     super::refuse_nesting(q)?;
+    crate::sql::grouped_columns(q, aggregation)?;
     let schema = q.schema;
     if aggregation.exprs.len() > OUTPUT_FIELDS.len() {
         return Err(Error::InvalidQuery(format!(

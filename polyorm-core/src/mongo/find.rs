@@ -62,6 +62,15 @@ pub enum SelectPlan {
 pub fn select_plan(q: &SelectQuery) -> Result<SelectPlan> {
     // Keyset pagination is a filter (and refused where it does not apply).
     let q = &*crate::query::keyset::with_keyset(q)?;
+    if !q.with.is_empty() {
+        return Err(crate::Error::Unsupported {
+            backend: "MongoDB",
+            construct: "a common table expression (`cte()`)",
+            table: q.schema.table,
+            advice: "run the common table's select first and filter with its values \
+                     (`in_list`), or run this query on a SQL backend",
+        });
+    }
     super::refuse_nesting(q)?;
     if q.walk.is_some() {
         return Err(crate::Error::Unsupported {

@@ -53,19 +53,19 @@ impl Nullability for Nullable {
 
 /// A list of the models a query reads (built by the joins, never by hand).
 pub trait Sources: 'static {
-    /// The list with model `M` appended, NULL-able as `N`.
-    type Push<M: Model, N: Nullability>: Sources;
+    /// The list with model `M` (or common table) appended, NULL-able as `N`.
+    type Push<M: 'static, N: Nullability>: Sources;
     /// The list with every side NULL-able (what a right join makes of the sides before it).
     type AllNullable: Sources;
 }
 
 impl Sources for Nil {
-    type Push<M: Model, N: Nullability> = Cons<Source<M, N>, Nil>;
+    type Push<M: 'static, N: Nullability> = Cons<Source<M, N>, Nil>;
     type AllNullable = Nil;
 }
 
-impl<M: Model, N: Nullability, T: Sources> Sources for Cons<Source<M, N>, T> {
-    type Push<J: Model, K: Nullability> = Cons<Source<M, N>, T::Push<J, K>>;
+impl<M: 'static, N: Nullability, T: Sources> Sources for Cons<Source<M, N>, T> {
+    type Push<J: 'static, K: Nullability> = Cons<Source<M, N>, T::Push<J, K>>;
     type AllNullable = Cons<Source<M, Nullable>, T::AllNullable>;
 }
 
@@ -273,21 +273,36 @@ impl<M: Model, J: Model, K: JoinOutput<M, J> + ChainJoin> Joined<M, J, K> {
 }
 
 impl<L: Sources> JoinChain<L> {
-    fn new(query: SelectQuery) -> Self {
+    pub(super) fn new(query: SelectQuery) -> Self {
         JoinChain {
             query,
             _marker: PhantomData,
         }
     }
 
+    /// The IR of this query, to change.
+    pub(super) fn query_mut(&mut self) -> &mut SelectQuery {
+        &mut self.query
+    }
+
     /// Appends the join of `J` typed as `K` and written as `kind`, on `on` (`(joined column,
     /// earlier column)`).
     fn push<K: ChainJoin, J: Model>(
-        mut self,
+        self,
         kind: JoinKind,
         on: Option<(ColumnRef, ColumnRef)>,
     ) -> Then<L, K, J> {
-        let schema = J::schema();
+        self.push_source::<K, J>(J::schema(), kind, on)
+    }
+
+    /// Appends the join of the table `schema` describes (a model's or a common table's),
+    /// typed as the source `J`.
+    pub(super) fn push_source<K: ChainJoin, J: 'static>(
+        mut self,
+        schema: &'static crate::schema::ModelSchema,
+        kind: JoinKind,
+        on: Option<(ColumnRef, ColumnRef)>,
+    ) -> Then<L, K, J> {
         let mut join = JoinClause {
             kind,
             schema,
@@ -380,7 +395,7 @@ impl<L: Sources> JoinChain<L> {
 
     /// Keeps the rows matching `filter` over any model of the query; several calls combine
     /// with AND.
-    pub fn filter<I: Position, X: Model>(mut self, filter: Filter<X>) -> Self
+    pub fn filter<I: Position, X>(mut self, filter: Filter<X>) -> Self
     where
         L: Contains<X, I>,
     {
@@ -390,7 +405,7 @@ impl<L: Sources> JoinChain<L> {
     }
 
     /// Sorts by a column or expression of any model of the query; later calls break ties.
-    pub fn order_by<I: Position, X: Model>(mut self, order: Order<X>) -> Self
+    pub fn order_by<I: Position, X>(mut self, order: Order<X>) -> Self
     where
         L: Contains<X, I>,
     {
@@ -420,6 +435,14 @@ impl<L: Sources> JoinChain<L> {
     /// The IR of this query, by value.
     pub fn into_ir(self) -> SelectQuery {
         self.query
+    }
+
+    /// Compiles the query for `dialect` without running it.
+    pub fn compile(&self, dialect: crate::sql::Dialect) -> Result<crate::sql::Compiled> {
+        crate::sql::compile(
+            &crate::query::ir::Statement::Select(self.query.clone()),
+            dialect,
+        )
     }
 
     /// The number of joined rows.

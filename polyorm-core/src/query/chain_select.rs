@@ -7,11 +7,14 @@ use std::marker::PhantomData;
 
 use super::aggregate::CountAll;
 use super::chain::{
-    Contains, Here, JoinChain, Nullability, Position, Sources, qualify_condition, qualify_expr,
+    Cons, Contains, Here, JoinChain, Nil, Nullability, Nullable, Position, Required, Source,
+    Sources, qualify_condition, qualify_expr,
 };
 use super::column::{Column, Filter, Order};
+use super::derived::{Derived, DerivedColumn};
 use super::expr::Expression;
 use super::ir::{Aggregation, Condition, Projection, SelectExpr, SelectQuery};
+use super::join::{Joined, Left};
 use crate::error::{Error, Result};
 use crate::exec::{Executor, RowRef};
 use crate::model::Model;
@@ -87,6 +90,17 @@ impl<L> ChainItem<L, Here> for CountAll {
     }
 }
 
+/// A column of a common table joined to the query ([`JoinChain::join_cte`]).
+impl<L: Contains<Derived<R>, I>, I: Position, R: 'static, T: FieldType> ChainItem<L, I>
+    for DerivedColumn<R, T>
+{
+    type Output = <L::Null as Nullability>::Out<T>;
+
+    fn chain_expr(&self, query: &SelectQuery) -> SelectExpr {
+        qualify_expr(query, I::INDEX, SelectExpr::Column(self.column()))
+    }
+}
+
 /// What [`JoinChain::select`] selects: a tuple of [`ChainItem`]s, `Is` their positions.
 pub trait ChainSelection<L, Is>: Send + 'static {
     /// One decoded row.
@@ -155,6 +169,22 @@ impl<L: Sources> JoinChain<L> {
     }
 }
 
+/// The models of a left join of `J` to `M`: `J`'s side NULL-able.
+type LeftPair<M, J> = Cons<Source<M, Required>, Cons<Source<J, Nullable>, Nil>>;
+
+impl<M: Model, J: Model> Joined<M, J, Left> {
+    /// Selects a tuple of columns, expressions and aggregates of either model, the joined
+    /// model's as `Option`s (NULL where an `M` row has no match):
+    /// `Artist::query().left_join(Artist::albums()).select((Artist::NAME, Album::TITLE))`
+    /// gives `(String, Option<String>)` rows. Group, filter groups and sort as a chain's.
+    pub fn select<Is, S: ChainSelection<LeftPair<M, J>, Is>>(
+        self,
+        selection: S,
+    ) -> ChainProjected<LeftPair<M, J>, S, Is> {
+        JoinChain::new(self.into_ir()).select(selection)
+    }
+}
+
 impl<L: Sources, S: ChainSelection<L, Is>, Is> ChainProjected<L, S, Is> {
     fn aggregation(&mut self) -> &mut Aggregation {
         match &mut self.query.projection {
@@ -181,7 +211,7 @@ impl<L: Sources, S: ChainSelection<L, Is>, Is> ChainProjected<L, S, Is> {
 
     /// Keeps the groups matching `filter` over aggregates or grouped columns of any joined
     /// model; several calls combine with AND.
-    pub fn having<I: Position, X: Model>(mut self, filter: Filter<X>) -> Self
+    pub fn having<I: Position, X>(mut self, filter: Filter<X>) -> Self
     where
         L: Contains<X, I>,
     {
@@ -192,7 +222,7 @@ impl<L: Sources, S: ChainSelection<L, Is>, Is> ChainProjected<L, S, Is> {
     }
 
     /// Sorts by a column, an aggregate or an expression of any joined model.
-    pub fn order_by<I: Position, X: Model>(mut self, order: Order<X>) -> Self
+    pub fn order_by<I: Position, X>(mut self, order: Order<X>) -> Self
     where
         L: Contains<X, I>,
     {

@@ -20,7 +20,7 @@ use super::chain::Sources;
 use super::chain_select::{ChainProjected, ChainSelection};
 use super::column::{Filter, Order};
 use super::ir::{
-    CmpOp, ColumnRef, Compound, Condition, DERIVED_COLUMNS, DERIVED_TABLE, Direction, OuterSelect,
+    CmpOp, ColumnRef, Compound, Condition, DERIVED_COLUMNS, DERIVED_TABLE, Direction, OrderBy,
     SelectQuery, SetOp,
 };
 use crate::error::{Error, Result};
@@ -33,10 +33,16 @@ use crate::value::{FieldType, IntoValue};
 pub struct Derived<R> {
     query: SelectQuery,
     decode: Decoder<R>,
+    /// The name the row's columns are qualified with: [`DERIVED_TABLE`] when the query reads
+    /// its inner select through [`SelectQuery::outer`], a common table's name when it reads
+    /// that table directly ([`Cte::query`](super::cte::Cte::query)).
+    from: &'static str,
 }
 
-/// The `T` value at one position of a derived row `R`.
+/// The `T` value at one position of a derived row `R` (of a derived table, or of a common
+/// table expression, whose name then qualifies it).
 pub struct DerivedColumn<R, T> {
+    table: &'static str,
     position: usize,
     _marker: PhantomData<fn() -> (R, T)>,
 }
@@ -49,15 +55,17 @@ impl<R, T> Clone for DerivedColumn<R, T> {
 impl<R, T> Copy for DerivedColumn<R, T> {}
 
 impl<R, T: FieldType> DerivedColumn<R, T> {
-    fn at(position: usize) -> Self {
+    fn at(table: &'static str, position: usize) -> Self {
         DerivedColumn {
+            table,
             position,
             _marker: PhantomData,
         }
     }
 
-    fn column(self) -> ColumnRef {
-        ColumnRef::new(DERIVED_TABLE, DERIVED_COLUMNS[self.position])
+    /// The column as the IR names it (`derived.c1`, or `<common table>.c1`).
+    pub(super) fn column(self) -> ColumnRef {
+        ColumnRef::new(self.table, DERIVED_COLUMNS[self.position])
     }
 
     fn compare(self, op: CmpOp, value: impl IntoValue<T>) -> Filter<Derived<R>> {
@@ -117,8 +125,12 @@ pub trait DerivedRow: Sized + Send + 'static {
     /// The tuple of this row's columns.
     type Columns;
 
-    /// The columns, in row order.
-    fn columns() -> Self::Columns;
+    /// The columns, in row order, qualified by `table` (the derived table's alias or a common
+    /// table's name).
+    fn columns_in(table: &'static str) -> Self::Columns;
+
+    /// How many columns a row has.
+    const WIDTH: usize;
 }
 
 macro_rules! derived_row {
@@ -126,8 +138,10 @@ macro_rules! derived_row {
         impl<$($name: FieldType),+> DerivedRow for ($($name,)+) {
             type Columns = ($(DerivedColumn<Self, $name>,)+);
 
-            fn columns() -> Self::Columns {
-                ($(DerivedColumn::at($index),)+)
+            const WIDTH: usize = [$($index),+].len();
+
+            fn columns_in(table: &'static str) -> Self::Columns {
+                ($(DerivedColumn::at(table, $index),)+)
             }
         }
     };
@@ -209,10 +223,35 @@ where
 impl<R: DerivedRow> Derived<R> {
     fn new(mut query: SelectQuery, decode: Decoder<R>) -> Self {
         query.outer = Some(Box::default());
-        Derived { query, decode }
+        Derived {
+            query,
+            decode,
+            from: DERIVED_TABLE,
+        }
+    }
+
+    /// The rows of `query`, a select of the columns of the common table `from`, filtered,
+    /// sorted and paged by that select itself.
+    pub(super) fn reading(query: SelectQuery, decode: Decoder<R>, from: &'static str) -> Self {
+        Derived {
+            query,
+            decode,
+            from,
+        }
+    }
+
+    /// The select and the decoder of its rows.
+    pub(super) fn into_parts(self) -> (SelectQuery, Decoder<R>) {
+        (self.query, self.decode)
     }
 
     fn combine(mut self, op: SetOp, other: impl Rows<R>) -> Self {
+        if self.query.outer.is_none() {
+            // The rows of a common table, combined: the combination is a derived table (the
+            // members of a set operation are neither sorted nor paged).
+            self.query.outer = Some(Box::default());
+            self.from = DERIVED_TABLE;
+        }
         let query = other.rows_ir();
         self.query.compound.push(Compound { op, query });
         self
@@ -239,39 +278,56 @@ impl<R: DerivedRow> Derived<R> {
         self.combine(SetOp::Except, other)
     }
 
-    fn outer(&mut self) -> &mut OuterSelect {
-        self.query
-            .outer
-            .as_mut()
-            .expect("a derived select has its outer select")
+    /// The clauses that filter, sort and page the rows: the outer select's over a derived
+    /// table, the select's own over a common table.
+    fn clauses(&mut self) -> Clauses<'_> {
+        match &mut self.query.outer {
+            Some(outer) => Clauses {
+                filter: &mut outer.filter,
+                order: &mut outer.order,
+                limit: &mut outer.limit,
+                offset: &mut outer.offset,
+            },
+            None => Clauses {
+                filter: &mut self.query.filter,
+                order: &mut self.query.order,
+                limit: &mut self.query.limit,
+                offset: &mut self.query.offset,
+            },
+        }
+    }
+
+    /// The row's columns, as the rows are read.
+    pub fn columns(&self) -> R::Columns {
+        R::columns_in(self.from)
     }
 
     /// Keeps the rows matching the filter built from the row's columns:
     /// `.filter(|(_, _, rank)| rank.le(2))`; several calls combine with AND.
     pub fn filter(mut self, filter: impl FnOnce(R::Columns) -> Filter<Derived<R>>) -> Self {
-        let condition = filter(R::columns()).into_condition();
-        let outer = self.outer();
-        outer.filter = Some(Condition::and_opt(outer.filter.take(), condition));
+        let condition = filter(self.columns()).into_condition();
+        let slot = self.clauses().filter;
+        *slot = Some(Condition::and_opt(slot.take(), condition));
         self
     }
 
     /// Sorts by one of the row's columns: `.order_by(|(genre, _, _)| genre.asc())`; later
     /// calls break ties.
     pub fn order_by(mut self, order: impl FnOnce(R::Columns) -> Order<Derived<R>>) -> Self {
-        let order = order(R::columns()).into_order_by();
-        self.outer().order.push(order);
+        let order = order(self.columns()).into_order_by();
+        self.clauses().order.push(order);
         self
     }
 
     /// Returns at most `n` rows.
     pub fn limit(mut self, n: u64) -> Self {
-        self.outer().limit = Some(n);
+        *self.clauses().limit = Some(n);
         self
     }
 
     /// Skips the first `n` rows.
     pub fn offset(mut self, n: u64) -> Self {
-        self.outer().offset = Some(n);
+        *self.clauses().offset = Some(n);
         self
     }
 
@@ -302,9 +358,17 @@ impl<R: DerivedRow> Derived<R> {
     /// The first result row; [`Error::NotFound`] if there is none.
     pub async fn one<E: Executor>(mut self, db: &E) -> Result<R> {
         let table = self.query.schema.table;
-        self.outer().limit.get_or_insert(1);
+        self.clauses().limit.get_or_insert(1);
         db.fetch_optional(self.query, self.decode)
             .await?
             .ok_or(Error::NotFound { table, detail: "" })
     }
+}
+
+/// The filter, order and paging of the rows a [`Derived`] reads.
+struct Clauses<'a> {
+    filter: &'a mut Option<Condition>,
+    order: &'a mut Vec<OrderBy>,
+    limit: &'a mut Option<u64>,
+    offset: &'a mut Option<u64>,
 }

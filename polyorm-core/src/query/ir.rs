@@ -516,6 +516,9 @@ pub struct SelectQuery {
     /// A walk of a tree in the model's table (`WITH RECURSIVE`): the rows the filter selects,
     /// then their related rows level by level; each row comes with its depth.
     pub walk: Option<Box<TreeWalk>>,
+    /// Common table expressions the query reads (`WITH name (c0, c1, ..) AS (<select>)`),
+    /// each after those it reads; joins and the `FROM` of a CTE's rows name them like tables.
+    pub with: Vec<CommonTable>,
     /// How a key-value backend (DynamoDB) may read: whether a full-table scan is allowed and
     /// whether reads are strongly consistent. SQL databases and MongoDB ignore it.
     pub read: ReadOptions,
@@ -585,6 +588,21 @@ pub struct Compound {
     pub query: SelectQuery,
 }
 
+/// `name (c0, c1, ..) AS (<query>)`: a select named in a `WITH` clause, read like a table by
+/// the query that lists it (and by the common tables after it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommonTable {
+    /// The name the query reads its rows by.
+    pub name: &'static str,
+    /// Its rows: a projection (its expressions are the columns [`DERIVED_COLUMNS`], in order),
+    /// which may itself be a derived table or a set operation.
+    pub query: SelectQuery,
+}
+
+/// The [`ModelSchema::name`] of a common table's descriptor (what a join of one reads): no
+/// Rust struct is named so.
+pub const COMMON_TABLE: &str = "common table expression";
+
 /// The alias of the derived table an [`OuterSelect`] reads.
 pub const DERIVED_TABLE: &str = "derived";
 
@@ -645,6 +663,7 @@ impl SelectQuery {
             outer: None,
             compound: Vec::new(),
             walk: None,
+            with: Vec::new(),
             read: ReadOptions::default(),
         }
     }
@@ -857,10 +876,17 @@ impl SelectQuery {
     pub fn tables(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
         self.collect_tables(&mut out);
+        // A common table's name is no table: the tables its select reads are listed instead.
+        if !self.with.is_empty() {
+            out.retain(|table| !self.with.iter().any(|c| c.name == *table));
+        }
         out
     }
 
     fn collect_tables(&self, out: &mut Vec<&'static str>) {
+        for common in &self.with {
+            common.query.collect_tables(out);
+        }
         let mut push = |table| {
             if !out.contains(&table) {
                 out.push(table);

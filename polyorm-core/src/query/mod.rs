@@ -2,12 +2,15 @@
 
 mod aggregate;
 pub mod chain;
+mod chain_models;
 mod chain_select;
 mod column;
 pub mod compute;
+mod cte;
 mod derived;
 mod explain;
 mod expr;
+mod into_struct;
 pub mod ir;
 mod join;
 mod join_select;
@@ -25,9 +28,11 @@ pub use aggregate::{
     count_all,
 };
 pub use chain::{ChainJoin, Contains, JoinChain, Right, S0, S1, S2, S3, S4, S5, S6, S7, S8};
+pub use chain_models::{ChainModels, ModelSide};
 pub use chain_select::{ChainItem, ChainProjected, ChainSelection, ModelItem};
 pub use column::{Column, Filter, Order, escape_like};
 pub use compute::{Case, Operand, case_when};
+pub use cte::Cte;
 pub use derived::{Derived, DerivedColumn, DerivedRow, Rows};
 pub use explain::Explain;
 pub use expr::Expression;

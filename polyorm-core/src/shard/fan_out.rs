@@ -78,9 +78,13 @@ impl Plan {
             what: what.to_owned(),
             hint,
         };
-        if query.outer.is_some() || !query.compound.is_empty() || query.walk.is_some() {
+        if query.outer.is_some()
+            || !query.compound.is_empty()
+            || query.walk.is_some()
+            || !query.with.is_empty()
+        {
             return Err(refuse(
-                "a derived table, a set operation or a recursive walk",
+                "a derived table, a set operation, a recursive walk or a common table",
                 "run it on each shard (`shards.shard(i)`) and combine the results yourself",
             ));
         }

@@ -4,8 +4,8 @@
 use super::{Capabilities, Dialect, fit, scaled};
 use crate::error::Error;
 use crate::query::ir::{
-    AggregateFn, CmpOp, ColumnRef, Condition, Projection, RowLock, SelectExpr, SelectQuery,
-    Statement, ValueKind, WindowFn,
+    AggregateFn, Aggregation, COMMON_TABLE, CmpOp, ColumnRef, Condition, Projection, RowLock,
+    SelectExpr, SelectQuery, Statement, ValueKind, WindowFn,
 };
 use crate::schema::{ColumnType, ModelSchema};
 
@@ -59,6 +59,7 @@ pub(super) fn select(q: &SelectQuery, dialect: Dialect) -> Result<(), Error> {
     distinct_sources(q)?;
     windows(q)?;
     compound_members(q)?;
+    common_tables(q)?;
     let capabilities = dialect.capabilities();
     // Both decimal rules read decimal columns only: a model without one (the common case)
     // skips them.
@@ -69,6 +70,7 @@ pub(super) fn select(q: &SelectQuery, dialect: Dialect) -> Result<(), Error> {
     index_hint(q)?;
     if let Projection::Exprs(aggregation) = &q.projection {
         group_keys(q, &aggregation.group_by)?;
+        grouped_columns(q, aggregation)?;
     }
     decimal_expressions(q, capabilities)?;
     for condition in q.filter.iter().chain(having) {
@@ -90,6 +92,43 @@ fn distinct_sources(q: &SelectQuery) -> Result<(), Error> {
                  (`joined` to `joined_8`); split the query"
             )));
         }
+    }
+    Ok(())
+}
+
+/// The common tables of a `WITH` clause each have their own name, which no table the
+/// statement reads has (the common table would hide it).
+fn common_tables(q: &SelectQuery) -> Result<(), Error> {
+    if q.with.is_empty() {
+        return Ok(());
+    }
+    if q.walk.is_some() {
+        return Err(Error::InvalidQuery(format!(
+            "a walk of `{}` (`with_recursive`) cannot also read common tables; join the \
+             common table in a query over the walked rows' keys instead",
+            q.schema.table
+        )));
+    }
+    for (position, table) in q.with.iter().enumerate() {
+        if q.with[..position].iter().any(|t| t.name == table.name) {
+            return Err(Error::InvalidQuery(format!(
+                "two different common tables are named `{}`; give each `cte(..)` its own name",
+                table.name
+            )));
+        }
+    }
+    let levels = std::iter::once(q).chain(q.with.iter().map(|t| &t.query));
+    let models: Vec<&str> = levels
+        .flat_map(|level| level.sources())
+        .filter(|(_, schema)| schema.name != COMMON_TABLE)
+        .map(|(_, schema)| schema.table)
+        .collect();
+    if let Some(table) = q.with.iter().find(|t| models.contains(&t.name)) {
+        return Err(Error::InvalidQuery(format!(
+            "the common table `{0}` has the name of a table the query reads; name it \
+             otherwise (`cte(\"{0}_rows\")`)",
+            table.name
+        )));
     }
     Ok(())
 }
@@ -310,6 +349,112 @@ fn group_keys(q: &SelectQuery, keys: &[SelectExpr]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// In a grouped select (one with `GROUP BY`, or with aggregates and no `GROUP BY`: one
+/// group), every selected or sorted expression is a group key, an aggregate, or computed from
+/// group keys; a column of a model whose whole primary key is grouped is one value per group
+/// too (SQL's functional dependence). Windows are computed after grouping and left alone.
+pub(crate) fn grouped_columns(q: &SelectQuery, aggregation: &Aggregation) -> Result<(), Error> {
+    let keys = &aggregation.group_by;
+    if keys.is_empty() && !aggregation.exprs.iter().any(has_aggregate) {
+        return Ok(());
+    }
+    let grouped = |c: &ColumnRef| {
+        let key = |name: &str| {
+            keys.iter()
+                .any(|k| matches!(k, SelectExpr::Column(k) if k.table == c.table && k.name == name))
+        };
+        key(c.name)
+            || q.schema_of(c).is_some_and(|schema| {
+                !schema.primary_key.is_empty()
+                    && schema.primary_key_columns().all(|pk| key(pk.name))
+            })
+    };
+    let exprs = aggregation.exprs.iter().map(|e| (e, "selected"));
+    let orders = q.order.iter().map(|o| (&o.expr, "sorted by"));
+    for (expr, clause) in exprs.chain(orders) {
+        if let Some(c) = ungrouped(expr, keys, &grouped) {
+            return Err(Error::UngroupedColumn {
+                name: builder_name(q, &c),
+                table: c.table,
+                column: c.name,
+                clause,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether `expr` aggregates rows (outside any window).
+fn has_aggregate(expr: &SelectExpr) -> bool {
+    match expr {
+        SelectExpr::Aggregate { .. } | SelectExpr::AggregateOf { .. } => true,
+        SelectExpr::Window(_) => false,
+        SelectExpr::Arith { left, right, .. } => has_aggregate(left) || has_aggregate(right),
+        SelectExpr::Coalesce(items) => items.iter().any(has_aggregate),
+        SelectExpr::Case {
+            branches,
+            otherwise,
+        } => branches.iter().any(|(_, e)| has_aggregate(e)) || has_aggregate(otherwise),
+        SelectExpr::Cast { expr, .. } => has_aggregate(expr),
+        _ => false,
+    }
+}
+
+/// The first column `expr` reads outside aggregates that is not `grouped`, unless `expr` is
+/// itself a group key.
+fn ungrouped(
+    expr: &SelectExpr,
+    keys: &[SelectExpr],
+    grouped: &impl Fn(&ColumnRef) -> bool,
+) -> Option<ColumnRef> {
+    if keys.contains(expr) {
+        return None;
+    }
+    let column = |c: &ColumnRef| (!grouped(c)).then_some(*c);
+    match expr {
+        SelectExpr::Column(c)
+        | SelectExpr::Fold { column: c, .. }
+        | SelectExpr::Extract { column: c, .. } => column(c),
+        SelectExpr::Aggregate { .. }
+        | SelectExpr::AggregateOf { .. }
+        | SelectExpr::Window(_)
+        | SelectExpr::Value(_) => None,
+        SelectExpr::Arith { left, right, .. } => {
+            ungrouped(left, keys, grouped).or_else(|| ungrouped(right, keys, grouped))
+        }
+        SelectExpr::Coalesce(items) => items.iter().find_map(|e| ungrouped(e, keys, grouped)),
+        SelectExpr::Cast { expr, .. } => ungrouped(expr, keys, grouped),
+        SelectExpr::Case {
+            branches,
+            otherwise,
+        } => {
+            for (condition, result) in branches {
+                let mut read = Vec::new();
+                condition.clone().visit_columns_mut(&mut |c| read.push(*c));
+                if let Some(c) = read.iter().find_map(column) {
+                    return Some(c);
+                }
+                if let Some(c) = ungrouped(result, keys, grouped) {
+                    return Some(c);
+                }
+            }
+            ungrouped(otherwise, keys, grouped)
+        }
+    }
+}
+
+/// How the builder names column `c` of `q`: `Track::NAME` (its model's constant), or
+/// `name.c1` for a common table's column.
+fn builder_name(q: &SelectQuery, c: &ColumnRef) -> String {
+    match q.schema_of(c) {
+        Some(schema) if schema.name != COMMON_TABLE => {
+            let field = schema.column(c.name).map_or(c.name, |column| column.field);
+            format!("{}::{}", schema.name, field.to_ascii_uppercase())
+        }
+        _ => format!("{}.{}", c.table, c.name),
+    }
 }
 
 /// Computed expressions: an aggregate does not nest in another; the exact decimal `avg`

@@ -15,6 +15,11 @@
 //! (`shapes`); the passes run only for the first of each.
 
 mod check;
+
+/// The grouping rule of every backend's compiler: a grouped select reads only group keys,
+/// aggregates and what is computed from them ([`Error::UngroupedColumn`](crate::Error) otherwise).
+#[cfg(feature = "mongodb")]
+pub(crate) use check::grouped_columns;
 pub mod constraint;
 pub mod ddl;
 pub mod default;

@@ -123,6 +123,7 @@ pub(crate) fn select_shape(q: &SelectQuery) -> Option<Shape> {
     let plain = q.projection == Projection::Model
         && q.joins.is_empty()
         && q.walk.is_none()
+        && q.with.is_empty()
         && q.order.is_empty()
         && q.offset.is_none()
         && q.lock.is_none()

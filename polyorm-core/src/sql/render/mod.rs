@@ -8,6 +8,7 @@ mod cast;
 mod compound;
 mod condition;
 mod conditional;
+mod cte;
 mod date;
 mod delete;
 mod derived;

@@ -4,7 +4,9 @@
 use sea_query::{Expr, ExprTrait, Query, SelectStatement};
 
 use super::condition::condition;
-use super::{Scope, compound, derived, hint, join, lock, order, paging, projection, set_where};
+use super::{
+    Scope, compound, cte, derived, hint, join, lock, order, paging, projection, set_where,
+};
 use crate::error::Error;
 use crate::query::ir::SelectQuery;
 use crate::sql::{check, lower};
@@ -51,8 +53,12 @@ pub(super) fn statement(
     for member in &q.compound {
         compound::render(&mut select, member, outer_scope)?;
     }
-    match &q.outer {
-        Some(outer) => derived::render(select, q, outer, scope),
-        None => Ok(select),
+    let mut select = match &q.outer {
+        Some(outer) => derived::render(select, q, outer, scope)?,
+        None => select,
+    };
+    if !q.with.is_empty() {
+        select.with_cte(cte::clause(&q.with, outer_scope)?);
     }
+    Ok(select)
 }
