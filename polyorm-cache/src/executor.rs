@@ -110,8 +110,9 @@ impl CacheLayer {
     }
 
     /// Runs `query` through the cache when it is cached, loading misses with `load`;
-    /// `Ok(None)` when it is not cached (or does not compile, which the database path then
-    /// reports, or is a MongoDB read with subqueries, which has no single plan to key).
+    /// `Ok(None)` when it is not cached (or, keyed by its compiled statement, does not
+    /// compile, which the database path then reports, or is a MongoDB read with subqueries,
+    /// which has no single plan to key).
     async fn read<T, F, Fut>(
         &self,
         backend: Backend,
@@ -128,20 +129,26 @@ impl CacheLayer {
         let Some(ttl) = self.ttl_of(query) else {
             return Ok(None);
         };
-        // SQL text and values, or MongoDB's BSON plan with its values and collection.
-        let compiled = if read == Read::Count {
-            let mut counted = query.clone();
-            counted.projection = Projection::Count;
-            read_statement(&counted, backend)
-        } else {
-            read_statement(query, backend)
-        };
-        let Ok(compiled) = compiled else {
-            return Ok(None);
+        let key = match Key::of_query(backend, read, query) {
+            Some(key) => key,
+            None => {
+                // SQL text and values, or MongoDB's BSON plan with its values and collection.
+                let compiled = if read == Read::Count {
+                    let mut counted = query.clone();
+                    counted.projection = Projection::Count;
+                    read_statement(&counted, backend)
+                } else {
+                    read_statement(query, backend)
+                };
+                let Ok(compiled) = compiled else {
+                    return Ok(None);
+                };
+                Key::of(backend, read, &compiled)
+            }
         };
         let names = self.names(query);
         let lookup = Lookup {
-            key: Key::of(backend, read, &compiled),
+            key,
             names: &names,
             ttl,
         };

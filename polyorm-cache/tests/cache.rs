@@ -89,6 +89,64 @@ async fn a_second_read_is_a_local_hit_without_a_query() {
     assert_eq!(counting.reads(), 2);
 }
 
+/// The `accounts` table read through a model of fewer columns.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "accounts")]
+pub struct AccountName {
+    #[orm(primary_key)]
+    id: i64,
+    name: String,
+}
+
+/// A table with a floating-point column.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "readings")]
+pub struct Reading {
+    #[orm(primary_key)]
+    id: i64,
+    value: f64,
+}
+
+/// Keys come from the select's IR (no SQL is compiled on a hit): values the IR's `==` calls
+/// equal but that bind differently, and two models of one table, still get their own entries.
+#[tokio::test]
+async fn keys_tell_apart_equal_comparing_values_and_models_of_one_table() {
+    let counting = sqlite_accounts(Duration::ZERO).await;
+    counting.db.create_table::<Reading>().await.unwrap();
+    let reading = Reading { id: 1, value: 1.5 };
+    reading.insert(&counting.db).await.unwrap();
+    let cache = cache("strict_keys");
+    let db = cache.wrap(counting.clone());
+    for (bound, reads) in [(0.0_f64, 1), (-0.0, 2), (0.0, 2), (-0.0, 2)] {
+        let above = Reading::query()
+            .filter(Reading::VALUE.gt(bound))
+            .cached(MINUTE)
+            .all(&db);
+        assert_eq!(above.await.unwrap(), vec![reading.clone()]);
+        assert_eq!(counting.reads(), reads, "after {bound:?}");
+    }
+    let whole = Account::query()
+        .filter(Account::ID.eq(1))
+        .cached(MINUTE)
+        .all(&db);
+    assert_eq!(whole.await.unwrap(), vec![account(1, "ada", 10)]);
+    let narrow = AccountName::query()
+        .filter(AccountName::ID.eq(1))
+        .cached(MINUTE)
+        .all(&db);
+    let expected = AccountName {
+        id: 1,
+        name: "ada".to_owned(),
+    };
+    assert_eq!(narrow.await.unwrap(), vec![expected]);
+    assert_eq!(counting.reads(), 4, "each model read once");
+    let stats = cache.stats();
+    assert_eq!(
+        stats.errors, 0,
+        "no entry decoded by the other model: {stats:?}"
+    );
+}
+
 #[tokio::test]
 async fn uncached_reads_always_query_and_count_optional_exists_are_cached_separately() {
     let counting = sqlite_accounts(Duration::ZERO).await;

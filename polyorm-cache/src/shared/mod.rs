@@ -363,8 +363,9 @@ impl SharedTier {
     }
 }
 
-/// Splits a shared entry into the generations it was read under and the encoded rows.
-pub(crate) fn split_entry(value: &[u8]) -> Option<(Vec<u64>, &[u8])> {
+/// Splits a shared entry into the generations it was read under and where its encoded rows
+/// start.
+pub(crate) fn split_entry(value: &[u8]) -> Option<(Vec<u64>, usize)> {
     let n = u32::from_le_bytes(value.get(..4)?.try_into().ok()?) as usize;
     let gens_end = 4usize.checked_add(n.checked_mul(8)?)?;
     let gens = value
@@ -372,5 +373,5 @@ pub(crate) fn split_entry(value: &[u8]) -> Option<(Vec<u64>, &[u8])> {
         .chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8")))
         .collect();
-    Some((gens, &value[gens_end..]))
+    Some((gens, gens_end))
 }

@@ -3,8 +3,9 @@
 //!
 //! A decoder reads columns through [`RowRef`]; run on [`RowRef::Recording`], every value it
 //! reads is captured as a [`Value`] ([`CachedRow::record`]); run on [`RowRef::Cached`], it reads
-//! those values back ([`CachedRow::decode`]). Each column is recorded as the Rust type the
-//! decoder asked for, so the replay takes exactly the same decoding path, on every backend and
+//! those values back ([`CachedRow::decode`]); run on [`RowRef::Encoded`], it reads them straight
+//! from the bytes [`encode_rows`] wrote ([`decode_encoded`]). Each column is recorded as the
+//! Rust type the decoder asked for, so the replay takes exactly the same decoding path, on every backend and
 //! for every field type (enums, newtypes and `Json<T>` decode through their base types).
 
 use std::sync::Mutex;
@@ -155,6 +156,11 @@ impl RowRecorder {
 pub(crate) trait CachedPrimitive: Sized {
     fn to_cached(&self) -> Value;
     fn from_cached(value: &Value) -> Option<Self>;
+    /// [`from_cached`](Self::from_cached) of a value read for this call only (moved, not
+    /// cloned); the value back when it is not of this type.
+    fn from_cached_owned(value: Value) -> std::result::Result<Self, Value> {
+        Self::from_cached(&value).ok_or(value)
+    }
 }
 
 macro_rules! cached_primitive {
@@ -170,6 +176,12 @@ macro_rules! cached_primitive {
                 match value {
                     Value::$variant(v) => Some(v.clone()),
                     _ => None,
+                }
+            }
+            fn from_cached_owned(value: Value) -> std::result::Result<Self, Value> {
+                match value {
+                    Value::$variant(v) => Ok(v),
+                    other => Err(other),
                 }
             }
         }
@@ -208,6 +220,12 @@ impl CachedPrimitive for serde_json::Value {
         match value {
             Value::Json(v) => Some((**v).clone()),
             _ => None,
+        }
+    }
+    fn from_cached_owned(value: Value) -> std::result::Result<Self, Value> {
+        match value {
+            Value::Json(v) => Ok(*v),
+            other => Err(other),
         }
     }
 }
@@ -273,6 +291,8 @@ fn tag_backend(tag: u8) -> Option<Backend> {
 mod codec;
 #[cfg(all(test, feature = "mongodb", feature = "decimal", feature = "uuid"))]
 mod document_tests;
+mod key;
 mod statement;
-pub use codec::{decode_rows, encode_rows, encode_value};
+pub use codec::{EncodedRow, decode_encoded, decode_rows, encode_rows, encode_value};
+pub use key::encode_select;
 pub use statement::read_statement;

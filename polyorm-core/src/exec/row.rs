@@ -1,6 +1,6 @@
 //! A borrowed database row, read by position.
 
-use super::cached::{CachedPrimitive, CachedRow, RowRecorder};
+use super::cached::{CachedPrimitive, CachedRow, EncodedRow, RowRecorder};
 use crate::error::Error;
 
 /// A row returned by a driver, read by column position in the order the compiler selected.
@@ -26,6 +26,9 @@ pub enum RowRef<'r> {
     Item(super::ItemRow<'r>),
     /// A row replayed from values recorded earlier (the query cache's hits).
     Cached(&'r CachedRow),
+    /// A row replayed in place from the bytes of an encoded cache entry (the query cache's
+    /// hits; see [`decode_encoded`](super::cached::decode_encoded)).
+    Encoded(&'r EncodedRow<'r>),
     /// A row read through while the values a decoder takes from it are recorded (the query
     /// cache's misses; see [`CachedRow::record`]).
     Recording(&'r RowRef<'r>, &'r RowRecorder),
@@ -82,7 +85,7 @@ impl RowRef<'_> {
             RowRef::Document(d) => d.column_name(index),
             #[cfg(feature = "dynamodb")]
             RowRef::Item(d) => d.column_name(index),
-            RowRef::Cached(_) => format!("#{index}"),
+            RowRef::Cached(_) | RowRef::Encoded(_) => format!("#{index}"),
             RowRef::Recording(inner, _) => inner.column_name(index),
             RowRef::_Unreachable(never, _) => match never {},
         }
@@ -131,6 +134,7 @@ impl RowRef<'_> {
             #[cfg(feature = "dynamodb")]
             RowRef::Item(ref d) => Ok(d.value(index)?.is_none()),
             RowRef::Cached(row) => row.is_null(index),
+            RowRef::Encoded(row) => row.is_null(index),
             RowRef::Recording(inner, recorder) => {
                 let null = inner.is_null(index)?;
                 recorder.record_nullness(index, null);
@@ -149,6 +153,7 @@ impl RowRef<'_> {
     ) -> Result<Option<T>, Error> {
         match *self {
             RowRef::Cached(row) => row.get(index, expected),
+            RowRef::Encoded(row) => row.get(index, expected),
             RowRef::Recording(inner, recorder) => {
                 recorder.record(index, inner.get::<T>(index, expected))
             }
@@ -326,6 +331,9 @@ impl RowRef<'_> {
             RowRef::Cached(row) if row.backend() == super::Backend::MongoDb => {
                 Some(row.get(index, expected))
             }
+            RowRef::Encoded(row) if row.backend() == super::Backend::MongoDb => {
+                Some(row.get(index, expected))
+            }
             RowRef::Recording(inner, recorder) => inner
                 .get_document::<T>(index, expected)
                 .map(|result| recorder.record(index, result)),
@@ -344,6 +352,9 @@ impl RowRef<'_> {
         match *self {
             RowRef::Item(ref d) => Some(d.decode(index, expected)),
             RowRef::Cached(row) if row.backend() == super::Backend::DynamoDb => {
+                Some(row.get(index, expected))
+            }
+            RowRef::Encoded(row) if row.backend() == super::Backend::DynamoDb => {
                 Some(row.get(index, expected))
             }
             RowRef::Recording(inner, recorder) => inner
@@ -365,6 +376,9 @@ impl RowRef<'_> {
             RowRef::Cached(row) if row.backend() == crate::sql::Dialect::Sqlite => {
                 Some(row.get(index, expected))
             }
+            RowRef::Encoded(row) if row.backend() == crate::sql::Dialect::Sqlite => {
+                Some(row.get(index, expected))
+            }
             RowRef::Recording(inner, recorder) => inner
                 .get_sqlite::<T>(index, expected)
                 .map(|result| recorder.record(index, result)),
@@ -382,6 +396,9 @@ impl RowRef<'_> {
         match *self {
             RowRef::Postgres(r) => Some(self.wrap(index, expected, sqlx::Row::try_get(r, index))),
             RowRef::Cached(row) if row.backend() == crate::sql::Dialect::Postgres => {
+                Some(row.get(index, expected))
+            }
+            RowRef::Encoded(row) if row.backend() == crate::sql::Dialect::Postgres => {
                 Some(row.get(index, expected))
             }
             RowRef::Recording(inner, recorder) => inner
@@ -445,6 +462,9 @@ impl RowRef<'_> {
         match *self {
             RowRef::MySql(r) => Some(self.wrap(index, expected, sqlx::Row::try_get(r, index))),
             RowRef::Cached(row) if row.backend() == crate::sql::Dialect::MySql => {
+                Some(row.get(index, expected))
+            }
+            RowRef::Encoded(row) if row.backend() == crate::sql::Dialect::MySql => {
                 Some(row.get(index, expected))
             }
             RowRef::Recording(inner, recorder) => inner

@@ -6,8 +6,9 @@
 //! strings length-prefixed). Timestamps keep nanoseconds, decimals their 16-byte form, JSON
 //! its text, ObjectIds their 12 bytes.
 
-use super::{CachedRow, Slot, backend_tag, tag_backend};
+use super::{CachedPrimitive, CachedRow, Slot, backend_tag, tag_backend};
 use crate::error::{Error, Result};
+use crate::exec::Backend;
 use crate::value::Value;
 
 /// Bumped whenever the layout changes, so that old entries read as unreadable (a miss).
@@ -65,6 +66,111 @@ pub fn decode_rows(bytes: &[u8]) -> Result<Vec<CachedRow>> {
     }
     Ok(rows)
 }
+
+/// Decodes every row of an entry written by [`encode_rows`] with `decode`, reading the values
+/// in place (no [`CachedRow`]s in between: a string column is copied once, into the model).
+///
+/// The same values as [`decode_rows`] then [`CachedRow::decode`] on each row; an error when the
+/// bytes are not such an entry or a row does not decode.
+pub fn decode_encoded<T>(bytes: &[u8], decode: super::super::Decoder<T>) -> Result<Vec<T>> {
+    let mut r = Reader { bytes, at: 0 };
+    if r.u8()? != FORMAT {
+        return Err(corrupt("unknown format version"));
+    }
+    let tag = r.u8()?;
+    let count = r.len()?;
+    if count == 0 {
+        return match r.at == bytes.len() {
+            true => Ok(Vec::new()),
+            false => Err(corrupt("trailing bytes")),
+        };
+    }
+    let backend = tag_backend(tag).ok_or_else(|| corrupt("unknown backend"))?;
+    let mut out = Vec::with_capacity(count.min(bytes.len()));
+    // Where each slot of the current row starts, reused from row to row.
+    let mut slots = Vec::new();
+    for _ in 0..count {
+        let n = r.len()?;
+        slots.clear();
+        for _ in 0..n {
+            slots.push(r.at);
+            let tag = r.u8()?;
+            r.skip_value(tag)?;
+        }
+        let row = EncodedRow {
+            backend,
+            bytes,
+            slots: &slots,
+        };
+        out.push(decode(&super::super::RowRef::Encoded(&row))?);
+    }
+    if r.at != bytes.len() {
+        return Err(corrupt("trailing bytes"));
+    }
+    Ok(out)
+}
+
+/// One row of an entry written by [`encode_rows`], read in place by
+/// [`decode_encoded`] (through [`RowRef::Encoded`](super::super::RowRef::Encoded)).
+#[derive(Debug)]
+pub struct EncodedRow<'r> {
+    backend: Backend,
+    /// The whole entry.
+    bytes: &'r [u8],
+    /// Where each slot's tag is in `bytes`, by column position.
+    slots: &'r [usize],
+}
+
+impl EncodedRow<'_> {
+    /// The backend the row was read from (decoders branch on it for some types).
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The tag of the slot at `index`, and a reader after it.
+    fn slot(&self, index: usize, expected: &'static str) -> Result<(u8, Reader<'_>)> {
+        let at = *self
+            .slots
+            .get(index)
+            .ok_or_else(|| super::not_recorded(index, expected))?;
+        let mut r = Reader {
+            bytes: self.bytes,
+            at,
+        };
+        Ok((r.u8()?, r))
+    }
+
+    pub(crate) fn is_null(&self, index: usize) -> Result<bool> {
+        match self.slot(index, "a column")?.0 {
+            UNREAD => Err(super::not_recorded(index, "a column")),
+            tag => Ok(tag == NULL),
+        }
+    }
+
+    pub(crate) fn get<T: CachedPrimitive>(
+        &self,
+        index: usize,
+        expected: &'static str,
+    ) -> Result<Option<T>> {
+        match self.slot(index, expected)? {
+            (NULL, _) => Ok(None),
+            (UNREAD | NOT_NULL, _) => Err(super::not_recorded(index, expected)),
+            (tag, mut r) => T::from_cached_owned(r.value(tag)?)
+                .map(Some)
+                .map_err(|value| Error::Decode {
+                    column: format!("#{index}"),
+                    index,
+                    expected,
+                    source: format!("the cached value is a {value:?}").into(),
+                }),
+        }
+    }
+}
+
+/// The tags of the slots that hold no value.
+const UNREAD: u8 = 0;
+const NULL: u8 = 1;
+const NOT_NULL: u8 = 2;
 
 fn corrupt(what: &str) -> Error {
     Error::Decode {
@@ -243,6 +349,26 @@ impl<'a> Reader<'a> {
         String::from_utf8(self.bytes()?.to_vec()).map_err(|_| corrupt("text is not UTF-8"))
     }
 
+    /// Moves past the value of a slot tagged `tag` (as [`encode_value`] wrote it) without
+    /// reading it.
+    fn skip_value(&mut self, tag: u8) -> Result<()> {
+        let size = match tag {
+            UNREAD | NULL | NOT_NULL => 0,
+            // Length-prefixed: a `Null`'s type, text, bytes, JSON, an unencodable value.
+            10 | 17 | 18 | 30 | 31 => self.len()?,
+            11 => 1,
+            12 => 2,
+            13 | 15 | 22 | 26 => 4,
+            27 => 7,
+            14 | 16 | 19 | 23 => 8,
+            20 | 21 | 32 => 12,
+            25 | 28 | 29 => 16,
+            24 => 20,
+            _ => return Err(corrupt("unknown value tag")),
+        };
+        self.take(size).map(drop)
+    }
+
     fn value(&mut self, tag: u8) -> Result<Value> {
         Ok(match tag {
             11 => Value::Bool(self.u8()? != 0),
@@ -332,7 +458,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::Backend;
+    use crate::exec::RowRef;
     use crate::sql::Dialect;
 
     fn rows() -> Vec<CachedRow> {
@@ -381,6 +507,125 @@ mod tests {
             decode_rows(&[FORMAT, 1, 1, 0, 0, 0, 1, 0, 0, 0, 250]).is_err(),
             "unknown tag"
         );
+    }
+
+    /// Reads columns 0, 4 and 6 as values and 1 and 2 for NULL (3 was not read).
+    type Read = (String, bool, bool, Option<f64>, Vec<u8>);
+
+    fn read(row: &RowRef<'_>) -> Result<Read> {
+        use crate::FieldType;
+        Ok((
+            String::decode(row, 0)?,
+            row.is_null(1)?,
+            row.is_null(2)?,
+            <Option<f64>>::decode(row, 4)?,
+            <Vec<u8>>::decode(row, 6)?,
+        ))
+    }
+
+    fn read_unread(row: &RowRef<'_>) -> Result<Option<String>> {
+        <Option<String> as crate::FieldType>::decode(row, 3)
+    }
+
+    fn read_as_i64(row: &RowRef<'_>) -> Result<i64> {
+        <i64 as crate::FieldType>::decode(row, 0)
+    }
+
+    #[test]
+    fn rows_decode_in_place_as_from_cached_rows() {
+        let mut bytes = Vec::new();
+        encode_rows(&rows(), &mut bytes);
+        let from_rows: Vec<Read> = decode_rows(&bytes)
+            .unwrap()
+            .iter()
+            .map(|r| r.decode(read))
+            .collect::<Result<_>>()
+            .unwrap();
+        let in_place = decode_encoded(&bytes, read).unwrap();
+        assert_eq!(format!("{from_rows:?}"), format!("{in_place:?}"));
+        assert_eq!(in_place.len(), 3);
+        assert_eq!(in_place[0].0, "é\u{0}x");
+        assert!(in_place[0].1 && !in_place[0].2);
+        assert_eq!(in_place[0].4, vec![0, 1, 255]);
+        // A column the recording decoder did not read, or read as another type: an error
+        // (the cache's miss), as from the cached rows.
+        assert!(decode_encoded(&bytes, read_unread).is_err());
+        assert!(decode_rows(&bytes).unwrap()[0].decode(read_unread).is_err());
+        let wrong = decode_encoded(&bytes, read_as_i64).unwrap_err().to_string();
+        assert!(wrong.contains("Text"), "{wrong}");
+        // No rows.
+        let mut empty = Vec::new();
+        encode_rows(&[], &mut empty);
+        assert!(decode_encoded(&empty, read).unwrap().is_empty());
+    }
+
+    #[test]
+    fn truncated_or_foreign_bytes_decode_in_place_to_an_error_not_a_panic() {
+        let mut bytes = Vec::new();
+        encode_rows(&rows(), &mut bytes);
+        for end in 0..bytes.len() {
+            assert!(
+                decode_encoded(&bytes[..end], read).is_err(),
+                "prefix of {end} bytes"
+            );
+        }
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(decode_encoded(&trailing, read).is_err());
+        let mut other = bytes.clone();
+        other[0] = FORMAT + 1;
+        assert!(decode_encoded(&other, read).is_err());
+    }
+
+    /// Every value's encoded size is what the in-place reader skips.
+    #[test]
+    fn skipping_a_value_moves_past_exactly_its_bytes() {
+        let mut values = Vec::new();
+        values.extend([
+            Value::Null(crate::schema::ColumnType::Text),
+            Value::Bool(true),
+            Value::SmallInt(-2),
+            Value::Int(-3),
+            Value::BigInt(-4),
+            Value::Float(0.5),
+            Value::Double(-0.0),
+            Value::Text("ab".to_owned()),
+            Value::Bytes(vec![1, 2, 3]),
+            Value::BigUnsigned(7),
+            Value::Unencodable(crate::schema::ColumnType::Text, "x".to_owned()),
+        ]);
+        #[cfg(feature = "chrono")]
+        values.extend([
+            Value::ChronoDateTimeUtc(::chrono::DateTime::UNIX_EPOCH),
+            Value::ChronoDateTime(::chrono::DateTime::UNIX_EPOCH.naive_utc()),
+            Value::ChronoDate(::chrono::DateTime::UNIX_EPOCH.date_naive()),
+            Value::ChronoTime(::chrono::DateTime::UNIX_EPOCH.time()),
+        ]);
+        #[cfg(feature = "time")]
+        values.extend([
+            Value::TimeOffsetDateTime(::time::OffsetDateTime::UNIX_EPOCH),
+            Value::TimePrimitiveDateTime(::time::PrimitiveDateTime::MIN),
+            Value::TimeDate(::time::Date::MIN),
+            Value::TimeTime(::time::Time::MIDNIGHT),
+        ]);
+        #[cfg(feature = "uuid")]
+        values.push(Value::Uuid(::uuid::Uuid::nil()));
+        #[cfg(feature = "decimal")]
+        values.push(Value::Decimal(::rust_decimal::Decimal::new(100, 2)));
+        #[cfg(feature = "json")]
+        values.push(Value::Json(Box::new(serde_json::json!({"a": [1]}))));
+        #[cfg(feature = "bson")]
+        values.push(Value::ObjectId(::bson::oid::ObjectId::from_bytes([3; 12])));
+        for value in values {
+            let mut bytes = Vec::new();
+            encode_value(&value, &mut bytes);
+            let mut r = Reader {
+                bytes: &bytes,
+                at: 1,
+            };
+            r.skip_value(bytes[0]).unwrap();
+            assert_eq!(r.at, bytes.len(), "{value:?}");
+        }
     }
 
     #[cfg(feature = "bson")]
