@@ -203,6 +203,28 @@ suite! {
         Ok(())
     }
 
+    async fn a_reader_of_every_table_is_still_refused_what_an_override_denies_in_a_join(db) {
+        seed(db).await?;
+        // Both read every table through `reader`'s `*` grant (the layer then skips the walk
+        // over the tables a query reads); frank has an override denying him the notes.
+        let policy = Policy::new()
+            .role("reader", |r| r.allow("*", [Action::Read]))
+            .user("frank", ["reader"])
+            .deny_user("frank", "access_notes", Action::Read);
+        let guarded = db.layer(AccessControl::new(policy));
+        let frank = Actor::new("frank");
+        assert_eq!(frank.clone().scope(AccessDoc::query().count(&guarded)).await?, 3);
+        let joined = frank.clone().scope(AccessDoc::query().filter(AccessDoc::ID.in_subquery(AccessNote::query().select_column(AccessNote::DOC_ID))).count(&guarded)).await;
+        denied(joined, "frank", "access_notes", "read");
+        let joined = frank.scope(AccessNote::query().inner_join(AccessNote::doc()).all(&guarded)).await;
+        denied(joined, "frank", "access_notes", "read");
+        // A role given for the request grants `*` the same way.
+        let guest = Actor::new("guest").with_role("reader");
+        let notes = guest.scope(AccessNote::query().inner_join(AccessNote::doc()).all(&guarded)).await?;
+        assert_eq!(notes.len(), 3);
+        Ok(())
+    }
+
     #[requires(sql)]
     async fn a_policy_loads_from_its_tables(db) {
         seed(db).await?;

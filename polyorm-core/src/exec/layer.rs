@@ -17,6 +17,12 @@
 //! costs what it does (the access-control layer checks reads in its typed methods; tracing
 //! with nothing listening is one atomic load, [`Layer::is_active`]).
 //!
+//! An operation that does reach `call` runs in a heap future of its own (one allocation): the
+//! `call` path, with the [`Op`] and [`Op::run`]'s future for every operation below, is then
+//! eight bytes of the future a typed method returns, so a skipped operation's future stays the
+//! size of the inner executor's, at every level of the stack (a future is moved whole each
+//! time it is returned or awaited).
+//!
 //! ```
 //! # #[cfg(feature = "sqlite")]
 //! # async fn run() -> polyorm_core::Result<()> {
@@ -316,6 +322,10 @@ impl OpKinds {
 ///   `CALLS` that the layer does not override goes straight to the executor below, with
 ///   nothing built or wrapped: a layer costs only what it does.
 ///
+/// An operation handed to `call` by a default typed method runs in a heap future (see the
+/// module docs); a layer that acts on every statement of a hot path and wants no allocation
+/// overrides the typed method instead (as `Metrics` does, a `map` of the inner future).
+///
 /// The transaction hooks are optional.
 pub trait Layer: Send + Sync {
     /// The operations that the default typed methods hand to [`call`](Layer::call) (when
@@ -350,10 +360,10 @@ pub trait Layer: Send + Sync {
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
         if Self::CALLS.contains(OpKind::FetchAll) && self.is_active() {
-            Either::Left(async move {
+            Either::Left(Box::pin(async move {
                 let outcome = self.call(inner, Op::FetchAll(query, decode)).await;
                 expect_outcome!(outcome, Rows, "fetch_all")
-            })
+            }))
         } else {
             Either::Right(inner.fetch_all(query, decode))
         }
@@ -368,10 +378,10 @@ pub trait Layer: Send + Sync {
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
         if Self::CALLS.contains(OpKind::FetchOptional) && self.is_active() {
-            Either::Left(async move {
+            Either::Left(Box::pin(async move {
                 let outcome = self.call(inner, Op::FetchOptional(query, decode)).await;
                 expect_outcome!(outcome, Row, "fetch_optional")
-            })
+            }))
         } else {
             Either::Right(inner.fetch_optional(query, decode))
         }
@@ -385,10 +395,10 @@ pub trait Layer: Send + Sync {
         query: SelectQuery,
     ) -> impl Future<Output = Result<u64>> + Send {
         if Self::CALLS.contains(OpKind::Count) && self.is_active() {
-            Either::Left(async move {
+            Either::Left(Box::pin(async move {
                 let outcome = self.call(inner, Op::<()>::Count(query)).await;
                 expect_outcome!(outcome, Count, "count")
-            })
+            }))
         } else {
             Either::Right(inner.count(query))
         }
@@ -403,10 +413,10 @@ pub trait Layer: Send + Sync {
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<T>> + Send {
         if Self::CALLS.contains(OpKind::InsertReturning) && self.is_active() {
-            Either::Left(async move {
+            Either::Left(Box::pin(async move {
                 let outcome = self.call(inner, Op::InsertReturning(query, decode)).await;
                 expect_outcome!(outcome, Inserted, "insert_returning")
-            })
+            }))
         } else {
             Either::Right(inner.insert_returning(query, decode))
         }
@@ -420,10 +430,10 @@ pub trait Layer: Send + Sync {
         statement: Statement,
     ) -> impl Future<Output = Result<ExecResult>> + Send {
         if Self::CALLS.contains(OpKind::Execute) && self.is_active() {
-            Either::Left(async move {
+            Either::Left(Box::pin(async move {
                 let outcome = self.call(inner, Op::<()>::Execute(statement)).await;
                 expect_outcome!(outcome, Done, "execute")
-            })
+            }))
         } else {
             Either::Right(inner.execute(statement))
         }
@@ -437,10 +447,10 @@ pub trait Layer: Send + Sync {
         sql: &str,
     ) -> impl Future<Output = Result<ExecResult>> + Send {
         if Self::CALLS.contains(OpKind::ExecuteRaw) && self.is_active() {
-            Either::Left(async move {
+            Either::Left(Box::pin(async move {
                 let outcome = self.call(inner, Op::<()>::ExecuteRaw(sql.to_owned())).await;
                 expect_outcome!(outcome, Done, "execute_raw")
-            })
+            }))
         } else {
             Either::Right(inner.execute_raw(sql))
         }
@@ -455,10 +465,10 @@ pub trait Layer: Send + Sync {
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
         if Self::CALLS.contains(OpKind::FetchCompiled) && self.is_active() {
-            Either::Left(async move {
+            Either::Left(Box::pin(async move {
                 let outcome = self.call(inner, Op::FetchCompiled(statement, decode)).await;
                 expect_outcome!(outcome, Rows, "fetch_compiled")
-            })
+            }))
         } else {
             Either::Right(inner.fetch_compiled(statement, decode))
         }
@@ -472,10 +482,10 @@ pub trait Layer: Send + Sync {
         statement: Compiled,
     ) -> impl Future<Output = Result<ExecResult>> + Send {
         if Self::CALLS.contains(OpKind::ExecuteCompiled) && self.is_active() {
-            Either::Left(async move {
+            Either::Left(Box::pin(async move {
                 let outcome = self.call(inner, Op::<()>::ExecuteCompiled(statement)).await;
                 expect_outcome!(outcome, Done, "execute_compiled")
-            })
+            }))
         } else {
             Either::Right(inner.execute_compiled(statement))
         }

@@ -100,17 +100,20 @@ impl Metrics {
     ///
     /// A `map` of the statement's future, not an `async fn`: an `async fn` would hold the
     /// statement's future twice (as its argument and as the future it awaits), doubling the
-    /// size of every future above it.
+    /// size of every future above it. The statement's future is made by `statement` after the
+    /// clock is read, right where it is returned: with the clock read in between (a call the
+    /// compiler cannot see through), the future, as large as the whole stack below, was built
+    /// aside and copied (400 instructions of `memcpy` per find on SQLite).
     fn measure<R, F: Future<Output = Result<R>>>(
         &self,
         backend: Backend,
         operation: &'static str,
         model: &'static str,
-        statement: F,
+        statement: impl FnOnce() -> F,
         counted: impl FnOnce(&R) -> Counted,
     ) -> impl Future<Output = Result<R>> {
         let started = Instant::now();
-        statement.map(move |outcome| {
+        statement().map(move |outcome| {
             self.record(backend, operation, model, started, &outcome, counted);
             outcome
         })
@@ -181,7 +184,7 @@ impl Layer for Metrics {
             backend,
             operation,
             model,
-            op.run(inner),
+            || op.run(inner),
             |outcome| match outcome {
                 Outcome::Rows(rows) => Counted::Returned(rows.len() as u64),
                 Outcome::Row(row) => Counted::Returned(u64::from(row.is_some())),
@@ -200,7 +203,7 @@ impl Layer for Metrics {
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
         let backend = inner.backend();
         let model = query.schema.table;
-        let statement = inner.fetch_all(query, decode);
+        let statement = move || inner.fetch_all(query, decode);
         self.measure(
             backend,
             on_backend("SELECT", backend),
@@ -218,7 +221,7 @@ impl Layer for Metrics {
     ) -> impl Future<Output = Result<Option<T>>> + Send {
         let backend = inner.backend();
         let model = query.schema.table;
-        let statement = inner.fetch_optional(query, decode);
+        let statement = move || inner.fetch_optional(query, decode);
         self.measure(
             backend,
             on_backend("SELECT", backend),
@@ -235,7 +238,7 @@ impl Layer for Metrics {
     ) -> impl Future<Output = Result<u64>> + Send {
         let backend = inner.backend();
         let model = query.schema.table;
-        let statement = inner.count(query);
+        let statement = move || inner.count(query);
         self.measure(
             backend,
             on_backend("SELECT", backend),
@@ -253,7 +256,7 @@ impl Layer for Metrics {
     ) -> impl Future<Output = Result<T>> + Send {
         let backend = inner.backend();
         let model = query.schema.table;
-        let statement = inner.insert_returning(query, decode);
+        let statement = move || inner.insert_returning(query, decode);
         self.measure(
             backend,
             on_backend("INSERT", backend),
@@ -271,7 +274,7 @@ impl Layer for Metrics {
         let backend = inner.backend();
         let operation = on_backend(statement_verb(&statement), backend);
         let model = statement.schema().table;
-        let statement = inner.execute(statement);
+        let statement = move || inner.execute(statement);
         self.measure(backend, operation, model, statement, |done| {
             Counted::Affected(done.rows_affected)
         })
