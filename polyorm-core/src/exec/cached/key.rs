@@ -39,6 +39,7 @@ pub fn encode_select(query: &SelectQuery, out: &mut Vec<u8>) -> bool {
         outer,
         compound,
         walk,
+        with,
         read,
     } = query;
     if lock.is_some()
@@ -47,6 +48,7 @@ pub fn encode_select(query: &SelectQuery, out: &mut Vec<u8>) -> bool {
         || outer.is_some()
         || !compound.is_empty()
         || walk.is_some()
+        || !with.is_empty()
     {
         return false;
     }
@@ -469,7 +471,19 @@ mod tests {
                 outer: col("id"),
             },
         ])));
-        for q in [&mut locked, &mut joined, &mut by_expr, &mut nested] {
+        // A select reading a common table expression (the CTE's rows are not in its encoding).
+        let mut with_cte = select(None);
+        with_cte.with.push(crate::query::ir::CommonTable {
+            name: "recent",
+            query: select(None),
+        });
+        for q in [
+            &mut locked,
+            &mut joined,
+            &mut by_expr,
+            &mut nested,
+            &mut with_cte,
+        ] {
             assert!(encoded(q).is_none(), "{q:?}");
         }
     }
