@@ -32,8 +32,9 @@ pub fn encode_rows(rows: &[CachedRow], out: &mut Vec<u8>) {
     }
 }
 
-/// Reads rows written by [`encode_rows`].
-pub fn decode_rows(bytes: &[u8]) -> Result<Vec<CachedRow>> {
+/// Reads an entry's header: the reader after it, the rows' backend and their number; `None`
+/// for an entry of no rows (nothing may follow it).
+fn read_header(bytes: &[u8]) -> Result<Option<(Reader<'_>, Backend, usize)>> {
     let mut r = Reader { bytes, at: 0 };
     if r.u8()? != FORMAT {
         return Err(corrupt("unknown format version"));
@@ -42,11 +43,19 @@ pub fn decode_rows(bytes: &[u8]) -> Result<Vec<CachedRow>> {
     let count = r.len()?;
     if count == 0 {
         return match r.at == bytes.len() {
-            true => Ok(Vec::new()),
+            true => Ok(None),
             false => Err(corrupt("trailing bytes")),
         };
     }
     let backend = tag_backend(tag).ok_or_else(|| corrupt("unknown backend"))?;
+    Ok(Some((r, backend, count)))
+}
+
+/// Reads rows written by [`encode_rows`].
+pub fn decode_rows(bytes: &[u8]) -> Result<Vec<CachedRow>> {
+    let Some((mut r, backend, count)) = read_header(bytes)? else {
+        return Ok(Vec::new());
+    };
     let mut rows = Vec::with_capacity(count.min(bytes.len()));
     for _ in 0..count {
         let n = r.len()?;
@@ -73,19 +82,9 @@ pub fn decode_rows(bytes: &[u8]) -> Result<Vec<CachedRow>> {
 /// The same values as [`decode_rows`] then [`CachedRow::decode`] on each row; an error when the
 /// bytes are not such an entry or a row does not decode.
 pub fn decode_encoded<T>(bytes: &[u8], decode: super::super::Decoder<T>) -> Result<Vec<T>> {
-    let mut r = Reader { bytes, at: 0 };
-    if r.u8()? != FORMAT {
-        return Err(corrupt("unknown format version"));
-    }
-    let tag = r.u8()?;
-    let count = r.len()?;
-    if count == 0 {
-        return match r.at == bytes.len() {
-            true => Ok(Vec::new()),
-            false => Err(corrupt("trailing bytes")),
-        };
-    }
-    let backend = tag_backend(tag).ok_or_else(|| corrupt("unknown backend"))?;
+    let Some((mut r, backend, count)) = read_header(bytes)? else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::with_capacity(count.min(bytes.len()));
     // Where each slot of the current row starts, reused from row to row.
     let mut slots = Vec::new();
