@@ -396,6 +396,15 @@ impl Cache {
 /// How often a miss waiting for another process's load looks for its entry.
 const LEASE_POLL: Duration = Duration::from_millis(10);
 
+/// Whose turn it is to load a missed key, across processes.
+enum Turn {
+    /// Another process loaded and stored the entry.
+    Stored(Arc<Entry>),
+    /// This process loads; `leased` when it holds the key's load lease (released if the load
+    /// fails, since no entry will end the other processes' wait).
+    Load { leased: bool },
+}
+
 /// The generation every entry depends on: raw writes that declare no table move it.
 pub(crate) const ALL: &str = "*";
 
@@ -595,12 +604,13 @@ impl Core {
         let loaded = self
             .local
             .try_get_with(key, async {
-                if let Some(entry) = self
+                let leased = match self
                     .await_other_process(&key, names, &gens, &epochs, ttl)
                     .await
                 {
-                    return Ok(entry);
-                }
+                    Turn::Stored(entry) => return Ok(entry),
+                    Turn::Load { leased } => leased,
+                };
                 Counters::bump(&self.counters.loads, "orm_cache_loads_total");
                 match load().await {
                     Ok(pairs) => {
@@ -620,6 +630,11 @@ impl Core {
                         )))
                     }
                     Err(e) => {
+                        // Nothing will be stored: let the next reader (in any process)
+                        // load now instead of waiting out the lease.
+                        if let (true, Some(shared)) = (leased, &self.redis) {
+                            shared.release(&key, &self.counters).await;
+                        }
                         failure = Some(e);
                         Err(LoadFailed)
                     }
@@ -644,9 +659,10 @@ impl Core {
         Ok(out)
     }
 
-    /// When another process holds the load lease of `key`, waits for the entry it stores;
-    /// `None` when this process should load (it took the lease, the tier is down, the
-    /// generations moved, or the lease ran out).
+    /// When another process holds the load lease of `key`, waits for the entry it stores
+    /// ([`Turn::Stored`]); otherwise this process loads ([`Turn::Load`]: it took the lease, the
+    /// tier is down, the generations moved, the lease ran out, or its holder gave it up
+    /// without storing anything, e.g. because its load failed).
     async fn await_other_process(
         &self,
         key: &Key,
@@ -654,14 +670,18 @@ impl Core {
         gens: &Option<Vec<u64>>,
         epochs: &[u64],
         ttl: Duration,
-    ) -> Option<Arc<Entry>> {
+    ) -> Turn {
+        let unleased = Turn::Load { leased: false };
         let (Some(shared), Some(now)) = (&self.redis, gens) else {
-            return None;
+            return unleased;
         };
-        if self.lease.is_zero()
-            || shared.lease(key, self.lease, &self.counters).await != Some(false)
-        {
-            return None;
+        if self.lease.is_zero() {
+            return unleased;
+        }
+        match shared.lease(key, self.lease, &self.counters).await {
+            Some(false) => {}
+            Some(true) => return Turn::Load { leased: true },
+            None => return unleased,
         }
         let deadline = Instant::now() + self.lease;
         while Instant::now() < deadline {
@@ -669,24 +689,32 @@ impl Core {
             let Remote::Up { gens: seen, entry } =
                 shared.read(names, Some(key), &self.counters).await
             else {
-                return None;
+                return unleased;
             };
             if &seen != now {
-                return None;
+                return unleased;
             }
-            let Some(bytes) = entry else { continue };
+            let Some(bytes) = entry else {
+                // Still loading, or its holder released the lease without an entry: then
+                // this reader takes the lease and loads.
+                match shared.lease(key, self.lease, &self.counters).await {
+                    Some(false) => continue,
+                    Some(true) => return Turn::Load { leased: true },
+                    None => return unleased,
+                }
+            };
             return match split_entry(&bytes).map(|(g, at)| (g, decode_rows(&bytes[at..]))) {
-                Some((stored, Ok(rows))) if &stored == now => Some(Arc::new(Entry::new(
+                Some((stored, Ok(rows))) if &stored == now => Turn::Stored(Arc::new(Entry::new(
                     Some(stored),
                     epochs.to_vec(),
                     rows,
                     ttl,
                     bytes.len(),
                 ))),
-                _ => None,
+                _ => unleased,
             };
         }
-        None
+        unleased
     }
 
     /// Whether Redis returned `gens` for `names` within the staleness window.

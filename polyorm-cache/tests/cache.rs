@@ -388,6 +388,68 @@ async fn misses_across_processes_share_one_load(shared: impl Fn(CacheBuilder) ->
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_load_gives_up_its_lease_through_redis() {
+    a_failed_load_gives_up_its_lease(|b| b.redis_url(REDIS_URL)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_load_gives_up_its_lease_through_memcached() {
+    let server = Server::memcached(None).await;
+    a_failed_load_gives_up_its_lease(|b| b.memcached(server.url())).await;
+}
+
+/// Two processes miss one key whose query fails (its table does not exist yet): the process
+/// holding the load lease gives it up with its error, so the other one — already waiting, or
+/// arriving later — loads at once instead of waiting out the 10-second lease.
+async fn a_failed_load_gives_up_its_lease(shared: impl Fn(CacheBuilder) -> CacheBuilder) {
+    const LEASE: Duration = Duration::from_secs(10);
+    // No table: every load fails, after 300 ms.
+    let counting = Counting::new(common::sqlite().await, Duration::from_millis(300));
+    let prefix = prefix("failed_lease");
+    let process = || {
+        let cache = shared(Cache::builder())
+            .prefix(prefix.clone())
+            .redis_timeout(Duration::from_secs(2))
+            .stampede_lease(LEASE)
+            .build()
+            .unwrap();
+        Arc::new(cache.wrap(counting.clone()))
+    };
+    let (first, second) = (process(), process());
+    let read = |db: Arc<CachedDb<Counting>>| async move {
+        let started = std::time::Instant::now();
+        let result = Account::query().cached(MINUTE).all(&*db).await;
+        (result, started.elapsed())
+    };
+    // The second process arrives while the first one loads, and waits for it.
+    let loading = tokio::spawn(read(first.clone()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (waited, waited_for) = read(second.clone()).await;
+    let (failed, _) = loading.await.unwrap();
+    assert!(failed.is_err(), "no table yet: {failed:?}");
+    assert!(waited.is_err(), "no table yet: {waited:?}");
+    assert!(
+        waited_for < LEASE / 2,
+        "the waiting process should load once the failed loader gives up its lease, \
+         not wait it out: waited {waited_for:?}"
+    );
+    // A later miss finds no stale lease either.
+    let (later, later_took) = read(first.clone()).await;
+    assert!(later.is_err());
+    assert!(later_took < LEASE / 2, "took {later_took:?}");
+    assert_eq!(counting.reads(), 3, "each miss loaded once");
+    // Once the query can succeed, it is loaded and shared as usual.
+    counting.db.create_table::<Account>().await.unwrap();
+    assert_eq!(read(second).await.0.unwrap(), vec![]);
+    assert_eq!(read(first).await.0.unwrap(), vec![]);
+    assert_eq!(
+        counting.reads(),
+        4,
+        "the second process's entry served the first"
+    );
+}
+
 #[tokio::test]
 async fn a_failed_load_reaches_its_caller_and_is_not_cached() {
     let db = common::sqlite().await;

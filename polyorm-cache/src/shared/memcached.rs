@@ -176,6 +176,16 @@ impl MemcachedStore {
         .await
     }
 
+    /// Drops the load lease `key` (no entry follows).
+    pub(crate) async fn release(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.with_client(async move |c: &mut Client| match c.delete(&key).await {
+            Ok(()) | Err(Error::Protocol(Status::NotFound)) => Ok(()),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
     /// `add` with the lease's TTL (whole seconds): whether this caller took the lease.
     pub(crate) async fn lease(&self, key: &str, token: u64, ttl: Duration) -> StoreResult<bool> {
         let key = key.to_owned();

@@ -333,6 +333,13 @@ impl SharedTier {
         on_store!(&self.store, s => self.call("lease", stats, s.lease(&lease_key, token(), ttl)).await)
     }
 
+    /// Gives up the load lease of `key` taken by [`lease`](Self::lease) without storing an
+    /// entry, so that waiting processes stop waiting and one of them loads.
+    pub(crate) async fn release(&self, key: &Key, stats: &Counters) {
+        let lease_key = self.lease_key(key);
+        on_store!(&self.store, s => self.call("release", stats, s.release(&lease_key)).await);
+    }
+
     /// Moves the generations of `names`; kept for later when the tier does not answer.
     pub(crate) async fn bump(&self, names: &[String], stats: &Counters) {
         if !self.send_bumps(names, stats).await {

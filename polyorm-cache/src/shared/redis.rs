@@ -111,6 +111,13 @@ pub(crate) trait Commands {
         self.query(&set_gens_pipeline(gens)).await
     }
 
+    /// Drops the load lease `key` (no entry follows).
+    async fn release(&self, key: &str) -> StoreResult<()> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL").arg(key).ignore();
+        self.query(&pipe).await
+    }
+
     /// `SET key token NX PX ttl`: whether this caller took the lease.
     async fn lease(&self, key: &str, token: u64, ttl: Duration) -> StoreResult<bool> {
         let mut pipe = redis::pipe();
