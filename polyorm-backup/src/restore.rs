@@ -676,8 +676,8 @@ async fn advance_keys(
         }
         Backend::MongoDb => {
             static COLUMNS: [polyorm_core::ColumnSchema; 2] = [
-                counter_column("id", ColumnType::Text, true),
-                counter_column("seq", ColumnType::BigInt, false),
+                polyorm_core::ColumnSchema::plain("id", ColumnType::Text, false, true),
+                polyorm_core::ColumnSchema::plain("seq", ColumnType::BigInt, false, false),
             ];
             static COUNTERS: ModelSchema = ModelSchema {
                 name: "OrmCounter",
@@ -715,27 +715,6 @@ async fn advance_keys(
 
 /// The collection of MongoDB's auto-increment counters (polyorm-core's `COUNTERS_COLLECTION`).
 const COUNTERS_COLLECTION: &str = "__orm_counters";
-
-const fn counter_column(
-    name: &'static str,
-    ty: ColumnType,
-    key: bool,
-) -> polyorm_core::ColumnSchema {
-    polyorm_core::ColumnSchema {
-        name,
-        field: name,
-        ty,
-        nullable: false,
-        primary_key: key,
-        auto_increment: false,
-        default: None,
-        max_length: None,
-        collation: None,
-        precision: None,
-        allowed_values: None,
-        renamed_from: None,
-    }
-}
 
 /// Reads the restored table back: its row count and digest must be the archives'.
 async fn read_back(db: &Db, plan: &Plan<'_>) -> Result<u64> {

@@ -157,21 +157,9 @@ fn schema_of(name: &'static str, width: usize) -> &'static ModelSchema {
     schema
 }
 
+/// A CTE's column: text, nullable, decoded by position.
 const fn column(name: &'static str) -> ColumnSchema {
-    ColumnSchema {
-        name,
-        field: name,
-        ty: ColumnType::Text,
-        nullable: true,
-        primary_key: false,
-        auto_increment: false,
-        default: None,
-        max_length: None,
-        collation: None,
-        precision: None,
-        allowed_values: None,
-        renamed_from: None,
-    }
+    ColumnSchema::plain(name, ColumnType::Text, true, false)
 }
 
 /// The columns of a common table, by position (as [`DERIVED_COLUMNS`] names them).

@@ -217,6 +217,33 @@ pub struct ColumnSchema {
     pub renamed_from: Option<&'static str>,
 }
 
+impl ColumnSchema {
+    /// A plain column named `name` (the field has the same name): no default, length,
+    /// collation, precision, allowed values or generated value. For schemas the ORM builds
+    /// itself (its own tables, common table expressions) rather than derives.
+    pub const fn plain(
+        name: &'static str,
+        ty: ColumnType,
+        nullable: bool,
+        primary_key: bool,
+    ) -> ColumnSchema {
+        ColumnSchema {
+            name,
+            field: name,
+            ty,
+            nullable,
+            primary_key,
+            auto_increment: false,
+            default: None,
+            max_length: None,
+            collation: None,
+            precision: None,
+            allowed_values: None,
+            renamed_from: None,
+        }
+    }
+}
+
 /// An index or unique constraint over one or more columns.
 ///
 /// Beyond plain ascending columns, an index can order a key descending or index a function of

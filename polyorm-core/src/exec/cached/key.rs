@@ -225,20 +225,7 @@ mod tests {
     use crate::sql::{Dialect, compile_select};
 
     const fn column(name: &'static str, ty: ColumnType, primary_key: bool) -> ColumnSchema {
-        ColumnSchema {
-            name,
-            field: name,
-            ty,
-            nullable: !primary_key,
-            primary_key,
-            auto_increment: false,
-            default: None,
-            max_length: None,
-            collation: None,
-            precision: None,
-            allowed_values: None,
-            renamed_from: None,
-        }
+        ColumnSchema::plain(name, ty, !primary_key, primary_key)
     }
 
     static ITEMS: ModelSchema = ModelSchema {
