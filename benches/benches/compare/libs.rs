@@ -299,6 +299,22 @@ pub mod sqlx_side {
             .unwrap())
     }
 
+    /// Every user, one row at a time (`fetch`), none kept; returns how many.
+    pub async fn stream_users(sqlx: &Sqlx) -> usize {
+        use futures::TryStreamExt;
+        with_sqlx!(sqlx, p, Row => {
+            let mut rows = sqlx::query("SELECT id, name, hair_color FROM bench_users")
+                .map(|r: Row| user_at!(r, 0))
+                .fetch(p);
+            let mut n = 0;
+            while let Some(user) = rows.try_next().await.unwrap() {
+                std::hint::black_box(user);
+                n += 1;
+            }
+            n
+        })
+    }
+
     pub async fn join(ctx: &Ctx) -> Vec<(SqUser, Option<SqPost>)> {
         with_sqlx!(&ctx.sqlx, p, Row => sqlx::query(ctx.sql.join)
             .bind("black")

@@ -11,10 +11,12 @@
 //! of `setup::url`, and `ORM_BENCH_PROFILE=<dialect>/<workload>/<library>/<param>/<iterations>`
 //! (no criterion: run one benchmark's body that many times, for `valgrind --tool=callgrind`),
 //! `ORM_BENCH_THROUGHPUT=<dialect>/<library>/<tasks>/<seconds>` (queries per second of
-//! `find_by_pk` with many tasks, see `throughput.rs`).
+//! `find_by_pk` with many tasks, see `throughput.rs`), `ORM_BENCH_MEMORY=<dialect>/<library>/<mode>`
+//! (peak memory of reading 100,000 rows, see `memory.rs` and `scripts/bench-memory.sh`).
 
 mod check;
 mod libs;
+mod memory;
 mod models;
 mod report;
 mod setup;
@@ -432,6 +434,10 @@ fn main() {
     }
     if let Ok(spec) = std::env::var("ORM_BENCH_THROUGHPUT") {
         throughput::run(&rt, &spec);
+        return;
+    }
+    if let Ok(spec) = std::env::var("ORM_BENCH_MEMORY") {
+        memory::run(&rt, &spec);
         return;
     }
     let sizes = Sizes::from_env();
