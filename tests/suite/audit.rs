@@ -190,20 +190,18 @@ suite! {
         Ok(())
     }
 
-    async fn the_audit_costs_one_statement_per_transaction_on_postgres_two_on_mysql_and_sqlite(db) {
+    async fn the_audit_costs_one_statement_per_transaction_on_sql_three_on_mongodb(db) {
         setup(db).await?;
         let count = Reached::default();
         let audited = db.layer(count.clone()).audited(Audit::new());
-        // The records are appended by one statement on PostgreSQL (a data-modifying WITH),
-        // two on MySQL/MariaDB and SQLite (move the head, insert the records), three on
+        // The records are appended by one statement on SQL (PostgreSQL: a data-modifying
+        // WITH; MySQL/MariaDB and SQLite: a plain INSERT the linking trigger links), three on
         // MongoDB (read the head, insert the records, move the head).
-        let extra = match db.backend() {
-            Backend::Sql(Dialect::Postgres) => 1,
-            Backend::Sql(_) => 2,
-            _ => 3,
-        };
+        let extra = if db.backend().is_sql() { 1 } else { 3 };
+        // The handle's first append on MySQL/MariaDB and SQLite asks once for the trigger.
+        let probe = u64::from(matches!(db.backend(), Backend::Sql(Dialect::MySql | Dialect::Sqlite)));
         note(1, "a").insert(&audited).await?;
-        assert_eq!(count.take(), 1 + extra);
+        assert_eq!(count.take(), 1 + extra + probe);
         audited
             .transaction(|tx| async move {
                 for id in 2..=6 {
@@ -228,6 +226,85 @@ suite! {
         // Six records in one transaction share the head they were linked to.
         assert!(records[1..6].iter().all(|r| r.prev_hash == records[0].hash));
         assert!(audit::verify(db).await?.is_intact());
+        Ok(())
+    }
+
+    #[requires(sql)]
+    async fn tables_made_before_the_trigger_keep_their_chain_in_two_statements_until_create_tables_adds_it(db) {
+        setup(db).await?;
+        // Audit tables of an earlier version: no linking trigger (PostgreSQL never has one).
+        let triggered = matches!(db.backend(), Backend::Sql(Dialect::MySql | Dialect::Sqlite));
+        if triggered {
+            db.execute_raw("DROP TRIGGER orm_audit_link").await?;
+        }
+        let count = Reached::default();
+        let audited = db.layer(count.clone()).audited(Audit::new());
+        note(1, "a").insert(&audited).await?;
+        note(2, "b").insert(&audited).await?;
+        // MySQL/MariaDB and SQLite: one probe, then two statements per append (move the head,
+        // insert the records); PostgreSQL: one.
+        let (probe, append) = if triggered { (1, 2) } else { (0, 1) };
+        assert_eq!(count.take(), 2 * (1 + append) + probe);
+        // Run again, `create_tables` adds the trigger; a new handle finds it and continues the
+        // chain the two-statement appends started, in one statement.
+        audit::create_tables(db).await?;
+        let audited = db.layer(count.clone()).audited(Audit::new());
+        audited
+            .transaction(|tx| async move {
+                note(3, "c").insert(&tx).await?;
+                note(4, "d").insert(&tx).await?;
+                Result::Ok(())
+            })
+            .await?;
+        assert_eq!(count.take(), 2 + 1 + probe);
+        note(5, "e").insert(&audited).await?;
+        assert_eq!(count.take(), 1 + 1);
+        let records = audit::records(db).await?;
+        assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=5).collect::<Vec<_>>());
+        assert_eq!(records[1].prev_hash, records[0].hash);
+        // The transaction's two records share the head they were linked to.
+        assert_eq!(records[2].prev_hash, records[1].hash);
+        assert_eq!(records[3].prev_hash, records[1].hash);
+        assert_eq!(records[4].prev_hash, records[3].hash);
+        let report = audit::verify(db).await?;
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.head_seq, 5);
+        Ok(())
+    }
+
+    #[requires(sql)]
+    async fn a_generated_migration_makes_the_audit_tables_with_their_trigger_and_no_drift(db) {
+        #[cfg(feature = "migrate")]
+        {
+            use polyorm::migrate::files::GenerateOptions;
+            use polyorm::migrate::{Migrator, Schema, generate};
+            // The audit tables as the migration engine's model list holds them, beside the
+            // model the test writes (its table made by the same migration).
+            let models = Schema::from_models([&audit::AUDIT_LOG, &audit::AUDIT_HEAD, <Note as polyorm::Model>::SCHEMA]);
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let options = GenerateOptions { allow: vec![], allow_destructive: false, version: Some("20260101000000".into()) };
+            let dialect = db.dialect().expect("a SQL database");
+            let generated = generate(dir.path(), "audit", &models, dialect, &options)
+                .expect("the migration is generated")
+                .expect("the audit tables are new");
+            let up = std::fs::read_to_string(generated.dir.join("up.sql")).expect("the up file");
+            assert_eq!(up.contains("CREATE TRIGGER"), dialect != Dialect::Postgres, "{up}");
+            let migrator = Migrator::new(db.clone(), dir.path(), models).expect("a SQL database");
+            assert_eq!(migrator.up(None, false).await.expect("the migration applies").len(), 1);
+            migrator.verify().await.expect("no drift: the trigger is the ORM's own");
+            let count = Reached::default();
+            let audited = db.layer(count.clone()).audited(Audit::new());
+            // The head row is made by the first append; the trigger links in one statement.
+            for id in 1..=2 {
+                note(id, "m").insert(&audited).await?;
+            }
+            let probe = u64::from(dialect != Dialect::Postgres);
+            assert_eq!(count.take(), 2 * 2 + probe);
+            let report = audit::verify(db).await?;
+            assert!(report.is_intact(), "{report:?}");
+            assert_eq!(report.head_seq, 2);
+            migrator.verify().await.expect("still no drift after appending");
+        }
         Ok(())
     }
 

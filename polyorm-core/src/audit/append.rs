@@ -3,21 +3,30 @@
 //! The ORM computes each record's [digest](AuditRecord::digest) (the records of one
 //! transaction chained to each other through it); the database links them to the chain: it
 //! moves the head (`seq + n`, the new `hash`, and the old `hash` kept as `prev_hash`) and
-//! inserts the records, each hashed over `{prev_hash}:{seq}:{digest}`. Moving the head is an
-//! `UPDATE`, which waits for (and then reads) any concurrent appender's committed head, so
-//! appenders take turns and never fork the chain:
+//! inserts the records, each hashed over `{prev_hash}:{seq}:{digest}`. Moving the head waits
+//! for (and then reads) any concurrent appender's committed head, so appenders take turns
+//! and never fork the chain:
 //!
 //! - PostgreSQL: one statement, the `UPDATE … RETURNING` of the head in a data-modifying
 //!   `WITH` whose `INSERT … SELECT` writes the records.
-//! - MySQL/MariaDB and SQLite: two, the `UPDATE` of the head then the `INSERT … SELECT`
-//!   that reads it (neither has data-modifying `WITH`, and MySQL's `UPDATE` returns no rows).
+//! - MySQL/MariaDB and SQLite: one statement, a plain multi-row `INSERT … VALUES` that the
+//!   [linking trigger](super::trigger) (`orm_audit_link`, made with the tables) links to the
+//!   chain row by row. Whether the database has the trigger is found on the first append of
+//!   an [`Audited`](super::Audited) handle (one select, kept by its clones); audit tables made
+//!   before the trigger existed are appended to as before, in two statements: the `UPDATE`
+//!   of the head then the `INSERT … SELECT` that reads it (neither has data-modifying
+//!   `WITH`, and MySQL's `UPDATE` returns no rows) — [`create_tables`](super::create_tables)
+//!   adds the trigger to them.
 //! - MongoDB: three, read (lock) the head, insert the records, move the head — its query
 //!   language has no SHA-256, so the ORM hashes and needs the head's hash first.
 //!
 //! Each of these once per [`RECORDS_PER_BATCH`] records.
 
+use std::sync::{Arc, OnceLock};
+
 use super::capture::Pending;
 use super::table::{AUDIT_HEAD, AUDIT_LOG, AuditRecord, GENESIS_HASH, HEAD_ID, Head};
+use super::trigger::has_link_trigger;
 use crate::error::{Error, Result};
 use crate::exec::{Backend, Executor};
 use crate::query::ir::{
@@ -51,13 +60,39 @@ const SUPPLIED: [&str; 11] = [
     "rows_affected",
 ];
 
+/// Whether the database links appended records with the [linking
+/// trigger](super::trigger): found by an audited handle's first append on MySQL/MariaDB or
+/// SQLite, and kept by its clones and their transactions.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LinkCache(Arc<OnceLock<bool>>);
+
+impl LinkCache {
+    /// Whether the database behind `tx` has the trigger (asked once).
+    async fn linked<E: Executor>(&self, tx: &E) -> Result<bool> {
+        if let Some(linked) = self.0.get() {
+            return Ok(*linked);
+        }
+        let linked = has_link_trigger(tx).await?;
+        Ok(*self.0.get_or_init(|| linked))
+    }
+}
+
 /// Appends `records` to the chain in transaction `tx` (see the module docs for the
 /// statements it takes).
-pub(crate) async fn append<E: Executor>(tx: &E, mut records: Vec<Pending>) -> Result<()> {
+pub(crate) async fn append<E: Executor>(
+    tx: &E,
+    mut records: Vec<Pending>,
+    link: &LinkCache,
+) -> Result<()> {
     while !records.is_empty() {
         let rest = records.split_off(records.len().min(RECORDS_PER_BATCH));
         let batch = digested(std::mem::replace(&mut records, rest));
         match tx.backend() {
+            Backend::Sql(Dialect::Postgres) => append_sql(tx, Dialect::Postgres, &batch).await?,
+            Backend::Sql(dialect) if link.linked(tx).await? => {
+                tx.execute_compiled(insert_for_trigger(dialect, &batch))
+                    .await?;
+            }
             Backend::Sql(dialect) => append_sql(tx, dialect, &batch).await?,
             _ => append_after_read(tx, batch).await?,
         }
@@ -335,7 +370,30 @@ fn postgres_append(batch: &[(AuditRecord, String)]) -> Compiled {
     sql.compiled()
 }
 
-/// MySQL/MariaDB and SQLite, first statement: move the head (and lock it).
+/// MySQL/MariaDB and SQLite with the linking trigger, the one statement: the batch's rows
+/// as the trigger takes them (`seq` = -1, -2, … in batch order, `prev_hash` empty, the
+/// digest in `hash`), which it links to the chain.
+fn insert_for_trigger(dialect: Dialect, batch: &[(AuditRecord, String)]) -> Compiled {
+    let mut sql = Sql::new(dialect);
+    insert_into(&mut sql);
+    sql.push(" VALUES ");
+    for (i, (record, digest)) in batch.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push(&format!("(-{}", i + 1));
+        for (column, value) in SUPPLIED.iter().zip(supplied(record)) {
+            sql.push(", ").bind(value, cast_of(column));
+        }
+        sql.push(", '', ")
+            .bind(Value::Text(digest.clone()), "text")
+            .push(")");
+    }
+    sql.compiled()
+}
+
+/// MySQL/MariaDB and SQLite without the linking trigger, first statement: move the head (and
+/// lock it).
 fn move_head(dialect: Dialect, batch: &[(AuditRecord, String)]) -> Compiled {
     let mut sql = Sql::new(dialect);
     sql.push("UPDATE ").ident(AUDIT_HEAD.table);
@@ -343,7 +401,7 @@ fn move_head(dialect: Dialect, batch: &[(AuditRecord, String)]) -> Compiled {
     sql.compiled()
 }
 
-/// MySQL/MariaDB and SQLite, second statement: insert the records, linked to the head the
+/// MySQL/MariaDB and SQLite without the linking trigger, second statement: insert the records, linked to the head the
 /// first one moved (its `seq - n` and `prev_hash` are the old head's `seq` and `hash`).
 /// `?` binds in text order, so the rows are written before the `SELECT` that reads them:
 /// a `WITH` on SQLite; on MySQL/MariaDB the `SELECT` binds nothing.
@@ -492,6 +550,7 @@ mod tests {
             for compiled in [
                 move_head(dialect, &batch(2)),
                 insert_linked(dialect, &batch(2)),
+                insert_for_trigger(dialect, &batch(2)),
             ] {
                 assert_eq!(
                     compiled.sql.matches('?').count(),
