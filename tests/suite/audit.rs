@@ -54,6 +54,14 @@ async fn setup(db: &Db) -> Result<()> {
     audit::create_tables(db).await
 }
 
+/// Checks that `verify` finds the chain unbroken, ending at `head_seq`.
+async fn assert_chain_intact(db: &Db, head_seq: i64) -> Result<()> {
+    let report = audit::verify(db).await?;
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.head_seq, head_seq);
+    Ok(())
+}
+
 fn context() -> AuditContext {
     AuditContext::new()
         .with_actor("alice")
@@ -196,12 +204,15 @@ suite! {
         let audited = db.layer(count.clone()).audited(Audit::new());
         // The records are appended by one statement on SQL (PostgreSQL: a data-modifying
         // WITH; MySQL/MariaDB and SQLite: a plain INSERT the linking trigger links), three on
-        // MongoDB (read the head, insert the records, move the head).
-        let extra = if db.backend().is_sql() { 1 } else { 3 };
-        // The handle's first append on MySQL/MariaDB and SQLite asks once for the trigger.
-        let probe = u64::from(matches!(db.backend(), Backend::Sql(Dialect::MySql | Dialect::Sqlite)));
+        // MongoDB (read the head, insert the records, move the head). The handle's first
+        // append costs one more on MySQL/MariaDB and SQLite (it asks for the trigger).
+        let (first, warm) = match db.backend() {
+            Backend::Sql(Dialect::Postgres) => (1, 1),
+            Backend::Sql(_) => (2, 1),
+            _ => (3, 3),
+        };
         note(1, "a").insert(&audited).await?;
-        assert_eq!(count.take(), 1 + extra + probe);
+        assert_eq!(count.take(), 1 + first);
         audited
             .transaction(|tx| async move {
                 for id in 2..=6 {
@@ -210,15 +221,15 @@ suite! {
                 Result::Ok(())
             })
             .await?;
-        assert_eq!(count.take(), 5 + extra);
+        assert_eq!(count.take(), 5 + warm);
         assert_eq!(Note::query().count(&audited).await?, 6);
         assert_eq!(count.take(), 1);
         // An update by key without `record_changes` reads nothing first; one whose filter
         // names no key reads the keys it writes (one select).
         note(1, "c").update(&audited).await?;
-        assert_eq!(count.take(), 1 + extra);
+        assert_eq!(count.take(), 1 + warm);
         Note::update_many().set(Note::BODY, "d").filter(Note::BODY.eq("b")).execute(&audited).await?;
-        assert_eq!(count.take(), 2 + extra);
+        assert_eq!(count.take(), 2 + warm);
         let records = audit::records(db).await?;
         assert_eq!(records.len(), 8);
         assert_eq!(records[7].row_key.as_deref(), Some("[[2],[3],[4],[5],[6]]"));
@@ -226,6 +237,40 @@ suite! {
         // Six records in one transaction share the head they were linked to.
         assert!(records[1..6].iter().all(|r| r.prev_hash == records[0].hash));
         assert!(audit::verify(db).await?.is_intact());
+        Ok(())
+    }
+
+    async fn handles_appending_in_turn_continue_one_chain(db) {
+        setup(db).await?;
+        let count = Reached::default();
+        let (one, other) = (db.layer(count.clone()).audited(Audit::new()), db.layer(count.clone()).audited(Audit::new()));
+        let mongo = !db.backend().is_sql();
+        // Per append: SQL one statement (and one probe per handle on MySQL/MariaDB and
+        // SQLite); MongoDB three.
+        let probe = u64::from(matches!(db.backend(), Backend::Sql(Dialect::MySql | Dialect::Sqlite)));
+        let expect = |sql: u64, mongo_count: u64| if mongo { mongo_count } else { sql };
+        note(1, "a").insert(&one).await?;
+        assert_eq!(count.take(), 1 + expect(1 + probe, 3));
+        note(2, "b").insert(&one).await?;
+        assert_eq!(count.take(), 1 + expect(1, 3));
+        note(3, "c").insert(&other).await?;
+        assert_eq!(count.take(), 1 + expect(1 + probe, 3));
+        note(4, "d").insert(&one).await?;
+        assert_eq!(count.take(), 1 + expect(1, 3));
+        note(5, "e").insert(&one).await?;
+        assert_eq!(count.take(), 1 + expect(1, 3));
+        // A rolled-back transaction appends nothing; `other` left the head at 3, `one` has
+        // moved it since.
+        let tx = Begin::begin(&other).await?;
+        note(6, "f").insert(&tx).await?;
+        tx.rollback().await?;
+        count.take();
+        note(7, "g").insert(&other).await?;
+        assert_eq!(count.take(), 1 + expect(1, 3));
+        let records = audit::records(db).await?;
+        assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
+        assert_eq!(records.iter().filter_map(|r| r.row_key.as_deref()).collect::<Vec<_>>(), ["[[1]]", "[[2]]", "[[3]]", "[[4]]", "[[5]]", "[[7]]"]);
+        assert_chain_intact(db, 6).await?;
         Ok(())
     }
 
@@ -266,9 +311,7 @@ suite! {
         assert_eq!(records[2].prev_hash, records[1].hash);
         assert_eq!(records[3].prev_hash, records[1].hash);
         assert_eq!(records[4].prev_hash, records[3].hash);
-        let report = audit::verify(db).await?;
-        assert!(report.is_intact(), "{report:?}");
-        assert_eq!(report.head_seq, 5);
+        assert_chain_intact(db, 5).await?;
         Ok(())
     }
 
@@ -294,15 +337,15 @@ suite! {
             migrator.verify().await.expect("no drift: the trigger is the ORM's own");
             let count = Reached::default();
             let audited = db.layer(count.clone()).audited(Audit::new());
-            // The head row is made by the first append; the trigger links in one statement.
+            // The head row is made by the first append: by the trigger on MySQL/MariaDB and
+            // SQLite (after the handle's one probe for it), which then links in one statement;
+            // PostgreSQL's append finds no head, creates it and appends again (two more).
             for id in 1..=2 {
                 note(id, "m").insert(&audited).await?;
             }
-            let probe = u64::from(dialect != Dialect::Postgres);
-            assert_eq!(count.take(), 2 * 2 + probe);
-            let report = audit::verify(db).await?;
-            assert!(report.is_intact(), "{report:?}");
-            assert_eq!(report.head_seq, 2);
+            let first = if dialect == Dialect::Postgres { 2 } else { 1 };
+            assert_eq!(count.take(), 2 * 2 + first);
+            assert_chain_intact(db, 2).await?;
             migrator.verify().await.expect("still no drift after appending");
         }
         Ok(())
@@ -334,9 +377,7 @@ suite! {
         assert_eq!(records[499].prev_hash, audit::GENESIS_HASH);
         assert_eq!(records[500].prev_hash, records[499].hash);
         assert_eq!(records[1203].prev_hash, records[1202].hash);
-        let report = audit::verify(db).await?;
-        assert!(report.is_intact(), "{report:?}");
-        assert_eq!(report.head_seq, 1204);
+        assert_chain_intact(db, 1204).await?;
         Ok(())
     }
 
@@ -438,9 +479,7 @@ suite! {
         for pair in records.chunks(2) {
             assert_eq!(pair[0].actor, pair[1].actor);
         }
-        let report = audit::verify(db).await?;
-        assert!(report.is_intact(), "{report:?}");
-        assert_eq!(report.head_seq, 16);
+        assert_chain_intact(db, 16).await?;
         Ok(())
     }
 

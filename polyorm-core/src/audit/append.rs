@@ -60,20 +60,25 @@ const SUPPLIED: [&str; 11] = [
     "rows_affected",
 ];
 
-/// Whether the database links appended records with the [linking
-/// trigger](super::trigger): found by an audited handle's first append on MySQL/MariaDB or
-/// SQLite, and kept by its clones and their transactions.
+/// What an audited handle's appends remember, shared by its clones and their transactions.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct LinkCache(Arc<OnceLock<bool>>);
+pub(crate) struct HandleCache(Arc<Remembered>);
 
-impl LinkCache {
+#[derive(Debug, Default)]
+struct Remembered {
+    /// Whether the database links records with the [linking trigger](super::trigger)
+    /// (MySQL/MariaDB and SQLite): found by the handle's first append.
+    linked: OnceLock<bool>,
+}
+
+impl HandleCache {
     /// Whether the database behind `tx` has the trigger (asked once).
     async fn linked<E: Executor>(&self, tx: &E) -> Result<bool> {
-        if let Some(linked) = self.0.get() {
+        if let Some(linked) = self.0.linked.get() {
             return Ok(*linked);
         }
         let linked = has_link_trigger(tx).await?;
-        Ok(*self.0.get_or_init(|| linked))
+        Ok(*self.0.linked.get_or_init(|| linked))
     }
 }
 
@@ -82,14 +87,14 @@ impl LinkCache {
 pub(crate) async fn append<E: Executor>(
     tx: &E,
     mut records: Vec<Pending>,
-    link: &LinkCache,
+    cache: &HandleCache,
 ) -> Result<()> {
     while !records.is_empty() {
         let rest = records.split_off(records.len().min(RECORDS_PER_BATCH));
         let batch = digested(std::mem::replace(&mut records, rest));
         match tx.backend() {
             Backend::Sql(Dialect::Postgres) => append_sql(tx, Dialect::Postgres, &batch).await?,
-            Backend::Sql(dialect) if link.linked(tx).await? => {
+            Backend::Sql(dialect) if cache.linked(tx).await? => {
                 tx.execute_compiled(insert_for_trigger(dialect, &batch))
                     .await?;
             }
@@ -438,37 +443,57 @@ fn insert_linked(dialect: Dialect, batch: &[(AuditRecord, String)]) -> Compiled 
 /// records, move the head.
 async fn append_after_read<E: Executor>(tx: &E, batch: Vec<(AuditRecord, String)>) -> Result<()> {
     let head = locked_head(tx).await?;
-    let mut seq = head.seq;
-    let mut last_hash = head.hash.clone();
-    let mut rows = Vec::with_capacity(batch.len());
-    for (mut record, digest) in batch {
-        seq += 1;
-        record.seq = seq;
-        record.prev_hash = head.hash.clone();
-        record.hash = AuditRecord::chain_hash(&head.hash, seq, &digest);
-        last_hash = record.hash.clone();
-        rows.push(record.into_values());
-    }
+    let (rows, moved) = linked_rows(head.seq, &head.hash, &batch);
+    insert_rows(tx, rows).await?;
+    let filter = Condition::primary_key_eq(&AUDIT_HEAD, vec![Value::Int(HEAD_ID)]);
+    tx.execute(move_head_to(&moved, head.hash, filter)).await?;
+    Ok(())
+}
+
+/// The batch's rows linked, here, to the head at `seq` with `hash`, and the head after them
+/// (`seq`, `hash`).
+fn linked_rows(
+    seq: i64,
+    hash: &str,
+    batch: &[(AuditRecord, String)],
+) -> (Vec<Vec<Value>>, (i64, String)) {
+    let mut last = (seq, hash.to_owned());
+    let rows = batch
+        .iter()
+        .map(|(record, digest)| {
+            let mut record = record.clone();
+            record.seq = last.0 + 1;
+            record.prev_hash = hash.to_owned();
+            record.hash = AuditRecord::chain_hash(hash, record.seq, digest);
+            last = (record.seq, record.hash.clone());
+            record.into_values()
+        })
+        .collect();
+    (rows, last)
+}
+
+async fn insert_rows<E: Executor>(tx: &E, rows: Vec<Vec<Value>>) -> Result<()> {
     tx.execute(Statement::Insert(InsertQuery {
         schema: &AUDIT_LOG,
         rows,
         returning: false,
     }))
     .await?;
-    tx.execute(Statement::Update(UpdateQuery {
+    Ok(())
+}
+
+/// The update of the head matched by `filter` to `moved` (`seq`, `hash`), keeping the hash
+/// it moved from as `prev_hash`.
+fn move_head_to(moved: &(i64, String), from: String, filter: Condition) -> Statement {
+    Statement::Update(UpdateQuery {
         schema: &AUDIT_HEAD,
         assignments: vec![
-            ("seq", Assignment::Value(Value::BigInt(seq))),
-            ("hash", Assignment::Value(Value::Text(last_hash))),
-            ("prev_hash", Assignment::Value(Value::Text(head.hash))),
+            ("seq", Assignment::Value(Value::BigInt(moved.0))),
+            ("hash", Assignment::Value(Value::Text(moved.1.clone()))),
+            ("prev_hash", Assignment::Value(Value::Text(from))),
         ],
-        filter: Some(Condition::primary_key_eq(
-            &AUDIT_HEAD,
-            vec![Value::Int(HEAD_ID)],
-        )),
-    }))
-    .await?;
-    Ok(())
+        filter: Some(filter),
+    })
 }
 
 /// The select of the chain head, locking it until the transaction ends where the backend

@@ -265,7 +265,7 @@ impl Layer for AuditLayer {
         if records.is_empty() {
             return Ok(());
         }
-        append(inner, records, &self.audit.link).await
+        append(inner, records, &self.audit.cache).await
     }
 
     async fn rolled_back(&self) {

@@ -126,8 +126,8 @@ use crate::query::ir::{Projection, SelectQuery};
 #[derive(Debug, Clone, Default)]
 pub struct Audit {
     config: Arc<Config>,
-    /// How the database links records, found by the first append (per audited handle).
-    link: append::LinkCache,
+    /// What the handle's appends remember (whether the trigger exists).
+    cache: append::HandleCache,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -170,9 +170,9 @@ impl Audit {
     }
 
     /// This configuration for a new audited handle: it finds afresh how its database links
-    /// records (another handle's may be another database's).
+    /// records and where its chain ends (another handle's may be another database's).
     pub(crate) fn for_new_handle(mut self) -> Self {
-        self.link = append::LinkCache::default();
+        self.cache = append::HandleCache::default();
         self
     }
 
