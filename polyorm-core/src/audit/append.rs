@@ -17,12 +17,17 @@
 //!   of the head then the `INSERT … SELECT` that reads it (neither has data-modifying
 //!   `WITH`, and MySQL's `UPDATE` returns no rows) — [`create_tables`](super::create_tables)
 //!   adds the trigger to them.
-//! - MongoDB: three, read (lock) the head, insert the records, move the head — its query
-//!   language has no SHA-256, so the ORM hashes and needs the head's hash first.
+//! - MongoDB: its query language has no SHA-256, so the ORM hashes and needs the head's hash
+//!   first. Two when the head is the one the handle's last append left (kept in memory, per
+//!   [`Audited`](super::Audited) handle): move it with a compare-and-set `update` (filtered
+//!   on that `seq` and `hash`), insert the records. Three otherwise — the handle's first
+//!   append, or when another handle or process appended since (the compare-and-set matched
+//!   nothing, one statement more): read (lock) the head, insert the records, move the head.
+//!   Concurrent transactions moving the head conflict (a write conflict), as they did.
 //!
 //! Each of these once per [`RECORDS_PER_BATCH`] records.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::capture::Pending;
 use super::table::{AUDIT_HEAD, AUDIT_LOG, AuditRecord, GENESIS_HASH, HEAD_ID, Head};
@@ -30,8 +35,8 @@ use super::trigger::has_link_trigger;
 use crate::error::{Error, Result};
 use crate::exec::{Backend, Executor};
 use crate::query::ir::{
-    Assignment, Condition, InsertQuery, OnConflict, Projection, RowLock, SelectQuery, Statement,
-    UpdateQuery, UpsertQuery,
+    Assignment, CmpOp, ColumnRef, Condition, InsertQuery, OnConflict, Projection, RowLock,
+    SelectQuery, Statement, UpdateQuery, UpsertQuery,
 };
 use crate::sql::{Compiled, Dialect};
 use crate::value::{FieldType, Value};
@@ -69,6 +74,9 @@ struct Remembered {
     /// Whether the database links records with the [linking trigger](super::trigger)
     /// (MySQL/MariaDB and SQLite): found by the handle's first append.
     linked: OnceLock<bool>,
+    /// MongoDB: the head (`seq`, `hash`) as this handle's last append left it, which the next
+    /// one moves without reading it first, if it is still the head.
+    head: Mutex<Option<(i64, String)>>,
 }
 
 impl HandleCache {
@@ -79,6 +87,16 @@ impl HandleCache {
         }
         let linked = has_link_trigger(tx).await?;
         Ok(*self.0.linked.get_or_init(|| linked))
+    }
+
+    fn head(&self) -> Option<(i64, String)> {
+        self.0.head.lock().ok().and_then(|head| head.clone())
+    }
+
+    fn remember_head(&self, head: Option<(i64, String)>) {
+        if let Ok(mut cached) = self.0.head.lock() {
+            *cached = head;
+        }
     }
 }
 
@@ -99,7 +117,7 @@ pub(crate) async fn append<E: Executor>(
                     .await?;
             }
             Backend::Sql(dialect) => append_sql(tx, dialect, &batch).await?,
-            _ => append_after_read(tx, batch).await?,
+            _ => append_unhashed(tx, batch, cache).await?,
         }
     }
     Ok(())
@@ -439,15 +457,59 @@ fn insert_linked(dialect: Dialect, batch: &[(AuditRecord, String)]) -> Compiled 
     sql.compiled()
 }
 
-/// MongoDB: read the head (locking it where the backend can), hash here, insert the
-/// records, move the head.
-async fn append_after_read<E: Executor>(tx: &E, batch: Vec<(AuditRecord, String)>) -> Result<()> {
+/// MongoDB (and DynamoDB), whose query language has no SHA-256, so the ORM hashes and needs
+/// the head first. On MongoDB, with the head this handle's last append left: move it from
+/// exactly that head (a compare-and-set `update`) and insert the records. Otherwise, or when
+/// that is not the head any more (another handle or process appended, or that transaction
+/// rolled back): read (lock) the head, insert the records, move the head.
+async fn append_unhashed<E: Executor>(
+    tx: &E,
+    batch: Vec<(AuditRecord, String)>,
+    cache: &HandleCache,
+) -> Result<()> {
+    // Only where an update that matches nothing is counted as such (tested on MongoDB).
+    let cached = if matches!(tx.backend(), Backend::MongoDb) {
+        cache.head()
+    } else {
+        None
+    };
+    if let Some((seq, hash)) = cached {
+        let (rows, moved) = linked_rows(seq, &hash, &batch);
+        let filter = Condition::and_all([
+            Condition::primary_key_eq(&AUDIT_HEAD, vec![Value::Int(HEAD_ID)]),
+            head_column_eq("seq", Value::BigInt(seq)),
+            head_column_eq("hash", Value::Text(hash.clone())),
+        ]);
+        if tx
+            .execute(move_head_to(&moved, hash, filter))
+            .await?
+            .rows_affected
+            > 0
+        {
+            insert_rows(tx, rows).await?;
+            cache.remember_head(Some(moved));
+            return Ok(());
+        }
+    }
     let head = locked_head(tx).await?;
     let (rows, moved) = linked_rows(head.seq, &head.hash, &batch);
     insert_rows(tx, rows).await?;
     let filter = Condition::primary_key_eq(&AUDIT_HEAD, vec![Value::Int(HEAD_ID)]);
     tx.execute(move_head_to(&moved, head.hash, filter)).await?;
+    cache.remember_head(Some(moved));
     Ok(())
+}
+
+/// `orm_audit_head.<column> = value`.
+fn head_column_eq(column: &'static str, value: Value) -> Condition {
+    Condition::Compare {
+        column: ColumnRef {
+            table: AUDIT_HEAD.table,
+            name: column,
+        },
+        op: CmpOp::Eq,
+        value,
+    }
 }
 
 /// The batch's rows linked, here, to the head at `seq` with `hash`, and the head after them

@@ -85,10 +85,13 @@
 //! ORM's SQLite driver registers on its connections: another program's connection cannot
 //! insert into the log). An audited handle's first append there asks once whether the
 //! trigger exists; audit tables made before it are appended to in two statements (`UPDATE`
-//! the head, then `INSERT … SELECT` it) until [`create_tables`] adds it. **Three on
-//! MongoDB** (read the head, insert the records, move the head: its query language has no
-//! SHA-256, so the ORM hashes, and needs the head's hash first). A write outside a transaction also pays for the transaction around it (`BEGIN`,
-//! `COMMIT`). An update or delete that reads its rows first (see above) costs one select
+//! the head, then `INSERT … SELECT` it) until [`create_tables`] adds it. **Two on MongoDB**
+//! (its query language has no SHA-256, so the ORM hashes, and needs the head's hash first):
+//! move the head the handle's last append left with a compare-and-set `update`, then insert
+//! the records; three on the handle's first append (read the head, insert, move), four when
+//! another handle or process appended since (the compare-and-set matches nothing). A write
+//! outside a transaction also pays for the transaction around it (`BEGIN`, `COMMIT`). An
+//! update or delete that reads its rows first (see above) costs one select
 //! more. Other reads cost nothing.
 //!
 //! # Tables
@@ -126,7 +129,7 @@ use crate::query::ir::{Projection, SelectQuery};
 #[derive(Debug, Clone, Default)]
 pub struct Audit {
     config: Arc<Config>,
-    /// What the handle's appends remember (whether the trigger exists).
+    /// What the handle's appends remember (whether the trigger exists, MongoDB's head).
     cache: append::HandleCache,
 }
 
