@@ -240,6 +240,34 @@ pub mod registry {
             .into_iter()
             .map(|m| m.schema)
     }
+
+    /// A trigger the ORM keeps on one of its own tables (the audit's linking trigger),
+    /// submitted by the module that needs it, so that the migration engine creates it with
+    /// its table and does not report it as drift. Not built by hand.
+    #[derive(Debug)]
+    pub struct RegisteredTrigger {
+        /// The table the trigger is on.
+        pub table: &'static str,
+        /// The trigger's name.
+        pub name: &'static str,
+        /// Its `CREATE TRIGGER` statement on a dialect; `None` where the table has none.
+        pub create: fn(crate::sql::Dialect) -> Option<String>,
+    }
+
+    inventory::collect!(RegisteredTrigger);
+
+    /// Every trigger the ORM keeps on its own tables, in no particular order.
+    pub fn triggers() -> impl Iterator<Item = &'static RegisteredTrigger> {
+        inventory::iter::<RegisteredTrigger>.into_iter()
+    }
+
+    /// The `(name, CREATE TRIGGER)` of each trigger the ORM keeps on `table` on `dialect`.
+    pub fn triggers_on(table: &str, dialect: crate::sql::Dialect) -> Vec<(&'static str, String)> {
+        triggers()
+            .filter(|t| t.table == table)
+            .filter_map(|t| Some((t.name, (t.create)(dialect)?)))
+            .collect()
+    }
 }
 
 /// Registers a model's schema for discovery; expands to nothing without `registry`.

@@ -438,6 +438,7 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
             for ix in &table.indexes {
                 v.extend(create_index_sql(table, ix, dialect)?);
             }
+            v.extend(owned_triggers(&table.name, dialect));
             v
         }
         DropTable { table } => vec![sql(SqTable::drop().table(Alias::new(&table.name)), dialect)],
@@ -793,7 +794,18 @@ fn sqlite_rebuild(old: &Table, new: &Table) -> Result<Vec<String>> {
     for ix in &new.indexes {
         v.extend(create_index_sql(new, ix, d)?);
     }
+    // Dropping the old table dropped its triggers too.
+    v.extend(owned_triggers(&new.name, d));
     Ok(v)
+}
+
+/// The `CREATE TRIGGER`s of the triggers the ORM keeps on `table` (the audit log's linking
+/// trigger, with the core's `audit` feature), made with the table.
+fn owned_triggers(table: &str, dialect: Dialect) -> Vec<String> {
+    polyorm_core::registry::triggers_on(table, dialect)
+        .into_iter()
+        .map(|(_, create)| create)
+        .collect()
 }
 
 /// How a rebuild copies one column (see [`crate::rows::sqlite_copy`]).

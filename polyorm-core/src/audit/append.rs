@@ -3,26 +3,40 @@
 //! The ORM computes each record's [digest](AuditRecord::digest) (the records of one
 //! transaction chained to each other through it); the database links them to the chain: it
 //! moves the head (`seq + n`, the new `hash`, and the old `hash` kept as `prev_hash`) and
-//! inserts the records, each hashed over `{prev_hash}:{seq}:{digest}`. Moving the head is an
-//! `UPDATE`, which waits for (and then reads) any concurrent appender's committed head, so
-//! appenders take turns and never fork the chain:
+//! inserts the records, each hashed over `{prev_hash}:{seq}:{digest}`. Moving the head waits
+//! for (and then reads) any concurrent appender's committed head, so appenders take turns
+//! and never fork the chain:
 //!
 //! - PostgreSQL: one statement, the `UPDATE … RETURNING` of the head in a data-modifying
 //!   `WITH` whose `INSERT … SELECT` writes the records.
-//! - MySQL/MariaDB and SQLite: two, the `UPDATE` of the head then the `INSERT … SELECT`
-//!   that reads it (neither has data-modifying `WITH`, and MySQL's `UPDATE` returns no rows).
-//! - MongoDB: three, read (lock) the head, insert the records, move the head — its query
-//!   language has no SHA-256, so the ORM hashes and needs the head's hash first.
+//! - MySQL/MariaDB and SQLite: one statement, a plain multi-row `INSERT … VALUES` that the
+//!   [linking trigger](super::trigger) (`orm_audit_link`, made with the tables) links to the
+//!   chain row by row. Whether the database has the trigger is found on the first append of
+//!   an [`Audited`](super::Audited) handle (one select, kept by its clones); audit tables made
+//!   before the trigger existed are appended to as before, in two statements: the `UPDATE`
+//!   of the head then the `INSERT … SELECT` that reads it (neither has data-modifying
+//!   `WITH`, and MySQL's `UPDATE` returns no rows) — [`create_tables`](super::create_tables)
+//!   adds the trigger to them.
+//! - MongoDB: its query language has no SHA-256, so the ORM hashes and needs the head's hash
+//!   first. Two when the head is the one the handle's last append left (kept in memory, per
+//!   [`Audited`](super::Audited) handle): move it with a compare-and-set `update` (filtered
+//!   on that `seq` and `hash`), insert the records. Three otherwise — the handle's first
+//!   append, or when another handle or process appended since (the compare-and-set matched
+//!   nothing, one statement more): read (lock) the head, insert the records, move the head.
+//!   Concurrent transactions moving the head conflict (a write conflict), as they did.
 //!
 //! Each of these once per [`RECORDS_PER_BATCH`] records.
 
+use std::sync::{Arc, Mutex, OnceLock};
+
 use super::capture::Pending;
 use super::table::{AUDIT_HEAD, AUDIT_LOG, AuditRecord, GENESIS_HASH, HEAD_ID, Head};
+use super::trigger::has_link_trigger;
 use crate::error::{Error, Result};
 use crate::exec::{Backend, Executor};
 use crate::query::ir::{
-    Assignment, Condition, InsertQuery, OnConflict, Projection, RowLock, SelectQuery, Statement,
-    UpdateQuery, UpsertQuery,
+    Assignment, CmpOp, ColumnRef, Condition, InsertQuery, OnConflict, Projection, RowLock,
+    SelectQuery, Statement, UpdateQuery, UpsertQuery,
 };
 use crate::sql::{Compiled, Dialect};
 use crate::value::{FieldType, Value};
@@ -51,15 +65,59 @@ const SUPPLIED: [&str; 11] = [
     "rows_affected",
 ];
 
+/// What an audited handle's appends remember, shared by its clones and their transactions.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HandleCache(Arc<Remembered>);
+
+#[derive(Debug, Default)]
+struct Remembered {
+    /// Whether the database links records with the [linking trigger](super::trigger)
+    /// (MySQL/MariaDB and SQLite): found by the handle's first append.
+    linked: OnceLock<bool>,
+    /// MongoDB: the head (`seq`, `hash`) as this handle's last append left it, which the next
+    /// one moves without reading it first, if it is still the head.
+    head: Mutex<Option<(i64, String)>>,
+}
+
+impl HandleCache {
+    /// Whether the database behind `tx` has the trigger (asked once).
+    async fn linked<E: Executor>(&self, tx: &E) -> Result<bool> {
+        if let Some(linked) = self.0.linked.get() {
+            return Ok(*linked);
+        }
+        let linked = has_link_trigger(tx).await?;
+        Ok(*self.0.linked.get_or_init(|| linked))
+    }
+
+    fn head(&self) -> Option<(i64, String)> {
+        self.0.head.lock().ok().and_then(|head| head.clone())
+    }
+
+    fn remember_head(&self, head: Option<(i64, String)>) {
+        if let Ok(mut cached) = self.0.head.lock() {
+            *cached = head;
+        }
+    }
+}
+
 /// Appends `records` to the chain in transaction `tx` (see the module docs for the
 /// statements it takes).
-pub(crate) async fn append<E: Executor>(tx: &E, mut records: Vec<Pending>) -> Result<()> {
+pub(crate) async fn append<E: Executor>(
+    tx: &E,
+    mut records: Vec<Pending>,
+    cache: &HandleCache,
+) -> Result<()> {
     while !records.is_empty() {
         let rest = records.split_off(records.len().min(RECORDS_PER_BATCH));
         let batch = digested(std::mem::replace(&mut records, rest));
         match tx.backend() {
+            Backend::Sql(Dialect::Postgres) => append_sql(tx, Dialect::Postgres, &batch).await?,
+            Backend::Sql(dialect) if cache.linked(tx).await? => {
+                tx.execute_compiled(insert_for_trigger(dialect, &batch))
+                    .await?;
+            }
             Backend::Sql(dialect) => append_sql(tx, dialect, &batch).await?,
-            _ => append_after_read(tx, batch).await?,
+            _ => append_unhashed(tx, batch, cache).await?,
         }
     }
     Ok(())
@@ -335,7 +393,30 @@ fn postgres_append(batch: &[(AuditRecord, String)]) -> Compiled {
     sql.compiled()
 }
 
-/// MySQL/MariaDB and SQLite, first statement: move the head (and lock it).
+/// MySQL/MariaDB and SQLite with the linking trigger, the one statement: the batch's rows
+/// as the trigger takes them (`seq` = -1, -2, … in batch order, `prev_hash` empty, the
+/// digest in `hash`), which it links to the chain.
+fn insert_for_trigger(dialect: Dialect, batch: &[(AuditRecord, String)]) -> Compiled {
+    let mut sql = Sql::new(dialect);
+    insert_into(&mut sql);
+    sql.push(" VALUES ");
+    for (i, (record, digest)) in batch.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push(&format!("(-{}", i + 1));
+        for (column, value) in SUPPLIED.iter().zip(supplied(record)) {
+            sql.push(", ").bind(value, cast_of(column));
+        }
+        sql.push(", '', ")
+            .bind(Value::Text(digest.clone()), "text")
+            .push(")");
+    }
+    sql.compiled()
+}
+
+/// MySQL/MariaDB and SQLite without the linking trigger, first statement: move the head (and
+/// lock it).
 fn move_head(dialect: Dialect, batch: &[(AuditRecord, String)]) -> Compiled {
     let mut sql = Sql::new(dialect);
     sql.push("UPDATE ").ident(AUDIT_HEAD.table);
@@ -343,7 +424,7 @@ fn move_head(dialect: Dialect, batch: &[(AuditRecord, String)]) -> Compiled {
     sql.compiled()
 }
 
-/// MySQL/MariaDB and SQLite, second statement: insert the records, linked to the head the
+/// MySQL/MariaDB and SQLite without the linking trigger, second statement: insert the records, linked to the head the
 /// first one moved (its `seq - n` and `prev_hash` are the old head's `seq` and `hash`).
 /// `?` binds in text order, so the rows are written before the `SELECT` that reads them:
 /// a `WITH` on SQLite; on MySQL/MariaDB the `SELECT` binds nothing.
@@ -376,41 +457,105 @@ fn insert_linked(dialect: Dialect, batch: &[(AuditRecord, String)]) -> Compiled 
     sql.compiled()
 }
 
-/// MongoDB: read the head (locking it where the backend can), hash here, insert the
-/// records, move the head.
-async fn append_after_read<E: Executor>(tx: &E, batch: Vec<(AuditRecord, String)>) -> Result<()> {
-    let head = locked_head(tx).await?;
-    let mut seq = head.seq;
-    let mut last_hash = head.hash.clone();
-    let mut rows = Vec::with_capacity(batch.len());
-    for (mut record, digest) in batch {
-        seq += 1;
-        record.seq = seq;
-        record.prev_hash = head.hash.clone();
-        record.hash = AuditRecord::chain_hash(&head.hash, seq, &digest);
-        last_hash = record.hash.clone();
-        rows.push(record.into_values());
+/// MongoDB (and DynamoDB), whose query language has no SHA-256, so the ORM hashes and needs
+/// the head first. On MongoDB, with the head this handle's last append left: move it from
+/// exactly that head (a compare-and-set `update`) and insert the records. Otherwise, or when
+/// that is not the head any more (another handle or process appended, or that transaction
+/// rolled back): read (lock) the head, insert the records, move the head.
+async fn append_unhashed<E: Executor>(
+    tx: &E,
+    batch: Vec<(AuditRecord, String)>,
+    cache: &HandleCache,
+) -> Result<()> {
+    // Only where an update that matches nothing is counted as such (tested on MongoDB).
+    let cached = if matches!(tx.backend(), Backend::MongoDb) {
+        cache.head()
+    } else {
+        None
+    };
+    if let Some((seq, hash)) = cached {
+        let (rows, moved) = linked_rows(seq, &hash, &batch);
+        let filter = Condition::and_all([
+            Condition::primary_key_eq(&AUDIT_HEAD, vec![Value::Int(HEAD_ID)]),
+            head_column_eq("seq", Value::BigInt(seq)),
+            head_column_eq("hash", Value::Text(hash.clone())),
+        ]);
+        if tx
+            .execute(move_head_to(&moved, hash, filter))
+            .await?
+            .rows_affected
+            > 0
+        {
+            insert_rows(tx, rows).await?;
+            cache.remember_head(Some(moved));
+            return Ok(());
+        }
     }
+    let head = locked_head(tx).await?;
+    let (rows, moved) = linked_rows(head.seq, &head.hash, &batch);
+    insert_rows(tx, rows).await?;
+    let filter = Condition::primary_key_eq(&AUDIT_HEAD, vec![Value::Int(HEAD_ID)]);
+    tx.execute(move_head_to(&moved, head.hash, filter)).await?;
+    cache.remember_head(Some(moved));
+    Ok(())
+}
+
+/// `orm_audit_head.<column> = value`.
+fn head_column_eq(column: &'static str, value: Value) -> Condition {
+    Condition::Compare {
+        column: ColumnRef {
+            table: AUDIT_HEAD.table,
+            name: column,
+        },
+        op: CmpOp::Eq,
+        value,
+    }
+}
+
+/// The batch's rows linked, here, to the head at `seq` with `hash`, and the head after them
+/// (`seq`, `hash`).
+fn linked_rows(
+    seq: i64,
+    hash: &str,
+    batch: &[(AuditRecord, String)],
+) -> (Vec<Vec<Value>>, (i64, String)) {
+    let mut last = (seq, hash.to_owned());
+    let rows = batch
+        .iter()
+        .map(|(record, digest)| {
+            let mut record = record.clone();
+            record.seq = last.0 + 1;
+            record.prev_hash = hash.to_owned();
+            record.hash = AuditRecord::chain_hash(hash, record.seq, digest);
+            last = (record.seq, record.hash.clone());
+            record.into_values()
+        })
+        .collect();
+    (rows, last)
+}
+
+async fn insert_rows<E: Executor>(tx: &E, rows: Vec<Vec<Value>>) -> Result<()> {
     tx.execute(Statement::Insert(InsertQuery {
         schema: &AUDIT_LOG,
         rows,
         returning: false,
     }))
     .await?;
-    tx.execute(Statement::Update(UpdateQuery {
+    Ok(())
+}
+
+/// The update of the head matched by `filter` to `moved` (`seq`, `hash`), keeping the hash
+/// it moved from as `prev_hash`.
+fn move_head_to(moved: &(i64, String), from: String, filter: Condition) -> Statement {
+    Statement::Update(UpdateQuery {
         schema: &AUDIT_HEAD,
         assignments: vec![
-            ("seq", Assignment::Value(Value::BigInt(seq))),
-            ("hash", Assignment::Value(Value::Text(last_hash))),
-            ("prev_hash", Assignment::Value(Value::Text(head.hash))),
+            ("seq", Assignment::Value(Value::BigInt(moved.0))),
+            ("hash", Assignment::Value(Value::Text(moved.1.clone()))),
+            ("prev_hash", Assignment::Value(Value::Text(from))),
         ],
-        filter: Some(Condition::primary_key_eq(
-            &AUDIT_HEAD,
-            vec![Value::Int(HEAD_ID)],
-        )),
-    }))
-    .await?;
-    Ok(())
+        filter: Some(filter),
+    })
 }
 
 /// The select of the chain head, locking it until the transaction ends where the backend
@@ -492,6 +637,7 @@ mod tests {
             for compiled in [
                 move_head(dialect, &batch(2)),
                 insert_linked(dialect, &batch(2)),
+                insert_for_trigger(dialect, &batch(2)),
             ] {
                 assert_eq!(
                     compiled.sql.matches('?').count(),

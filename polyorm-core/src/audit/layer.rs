@@ -74,7 +74,7 @@ impl Db {
     /// Create the tables first with [`create_tables`](super::create_tables).
     pub fn audited(&self, audit: Audit) -> Audited<Db> {
         Audited {
-            audit,
+            audit: audit.for_new_handle(),
             inner: self.clone(),
         }
     }
@@ -84,7 +84,10 @@ impl<L, E> Layered<L, E> {
     /// This stack with every write recorded in the audit chain; the layers below see the
     /// audit's own statements too (a tracing layer below traces them).
     pub fn audited(self, audit: Audit) -> Audited<Self> {
-        Audited { audit, inner: self }
+        Audited {
+            audit: audit.for_new_handle(),
+            inner: self,
+        }
     }
 }
 
@@ -262,7 +265,7 @@ impl Layer for AuditLayer {
         if records.is_empty() {
             return Ok(());
         }
-        append(inner, records).await
+        append(inner, records, &self.audit.cache).await
     }
 
     async fn rolled_back(&self) {

@@ -38,10 +38,11 @@
 //!   ([`AuditRecord::canonical_bytes`], [`AuditRecord::chain_hash`]); the head row
 //!   (`orm_audit_head`) holds the last one's. The ORM computes the digests, the database the
 //!   hashes (on SQL), so appending needs no read of the head first.
-//! - **Never forked.** Appending moves the head row first, with an `UPDATE` that locks it
-//!   until the transaction ends (SQLite: its single writer), and links the records to what
-//!   it moved from, so concurrent transactions append one after the other, each to the head
-//!   the one before committed. MongoDB has no lock to wait on: of two transactions appending
+//! - **Never forked.** Appending moves the head row, with an `UPDATE` (PostgreSQL) or, in
+//!   the linking trigger, a `SELECT … FOR UPDATE` (MySQL/MariaDB) that locks it until the
+//!   transaction ends (SQLite: its single writer), and links the records to what it moved
+//!   from, so concurrent transactions append one after the other, each to the head the one
+//!   before committed. MongoDB has no lock to wait on: of two transactions appending
 //!   at once, the second fails (a write conflict on the head, or a duplicate `seq`, the log's
 //!   key) and rolls back, to be retried; either way `seq` being the key rules out two
 //!   records at one position.
@@ -75,16 +76,22 @@
 //!
 //! # Cost
 //!
-//! A transaction with writes costs, at commit, however many writes it made (and once more
-//! per further 500 records): **one statement on PostgreSQL** (a data-modifying `WITH`:
-//! `UPDATE` the head `RETURNING` its old `seq` and hash, `INSERT … SELECT` the records
-//! hashed with `sha256()`), **two on MySQL/MariaDB and SQLite** (`UPDATE` the head, then the
-//! `INSERT … SELECT`: neither has data-modifying `WITH`, nor MySQL `UPDATE … RETURNING`;
-//! `SHA2(…, 256)`, and on SQLite `orm_audit_sha256`, which the ORM's SQLite driver registers
-//! on its connections), **three on MongoDB** (read the head, insert the records, move the
-//! head: its query language has no SHA-256, so the ORM hashes, and needs the head's hash
-//! first). A write outside a transaction also pays for the transaction around it (`BEGIN`,
-//! `COMMIT`). An update or delete that reads its rows first (see above) costs one select
+//! A transaction with writes costs one statement more than the writes it made, at commit (and
+//! once more per further 500 records), on SQL: **PostgreSQL** a data-modifying `WITH`
+//! (`UPDATE` the head `RETURNING` its old `seq` and hash, `INSERT … SELECT` the records
+//! hashed with `sha256()`); **MySQL/MariaDB and SQLite** a plain multi-row
+//! `INSERT … VALUES` that the linking trigger `orm_audit_link`, created with the tables,
+//! links to the chain row by row (`SHA2(…, 256)`, and on SQLite `orm_audit_sha256`, which the
+//! ORM's SQLite driver registers on its connections: another program's connection cannot
+//! insert into the log). An audited handle's first append there asks once whether the
+//! trigger exists; audit tables made before it are appended to in two statements (`UPDATE`
+//! the head, then `INSERT … SELECT` it) until [`create_tables`] adds it. **Two on MongoDB**
+//! (its query language has no SHA-256, so the ORM hashes, and needs the head's hash first):
+//! move the head the handle's last append left with a compare-and-set `update`, then insert
+//! the records; three on the handle's first append (read the head, insert, move), four when
+//! another handle or process appended since (the compare-and-set matches nothing). A write
+//! outside a transaction also pays for the transaction around it (`BEGIN`, `COMMIT`). An
+//! update or delete that reads its rows first (see above) costs one select
 //! more. Other reads cost nothing.
 //!
 //! # Tables
@@ -92,8 +99,9 @@
 //! [`create_tables`] creates `orm_audit_log` and `orm_audit_head` (their schemas are
 //! [`AUDIT_LOG`] and [`AUDIT_HEAD`]; with the `registry` feature, which the facade's
 //! `migrate` feature turns on, both are in the migration engine's model list, so that a
-//! migrate binary creates them like any model's table); the head row is created on the first
-//! append when missing. Appending on SQLite needs the ORM's own driver (the hash function
+//! migrate binary creates them like any model's table, and the linking trigger with the log,
+//! which its drift check expects); the head row is created on the first append when
+//! missing. Appending on SQLite needs the ORM's own driver (the hash function
 //! is registered on its connections).
 
 mod append;
@@ -101,6 +109,7 @@ mod capture;
 mod context;
 mod layer;
 mod table;
+mod trigger;
 mod verify;
 
 use std::sync::Arc;
@@ -120,6 +129,8 @@ use crate::query::ir::{Projection, SelectQuery};
 #[derive(Debug, Clone, Default)]
 pub struct Audit {
     config: Arc<Config>,
+    /// What the handle's appends remember (whether the trigger exists, MongoDB's head).
+    cache: append::HandleCache,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -161,6 +172,13 @@ impl Audit {
         self
     }
 
+    /// This configuration for a new audited handle: it finds afresh how its database links
+    /// records and where its chain ends (another handle's may be another database's).
+    pub(crate) fn for_new_handle(mut self) -> Self {
+        self.cache = append::HandleCache::default();
+        self
+    }
+
     /// Whether written values are recorded.
     pub fn records_changes(&self) -> bool {
         self.config.record_changes
@@ -175,8 +193,11 @@ impl Audit {
     }
 }
 
-/// Creates the audit tables unless they exist, and the empty chain's head row. Run it on the
-/// plain database (not the audited handle), once, like a migration.
+/// Creates the audit tables unless they exist, the linking trigger of MySQL/MariaDB and
+/// SQLite unless it exists (also on tables made before it), and the empty chain's head row.
+/// Run it on the plain database (not the audited handle), once, like a migration; creating
+/// the trigger on MySQL/MariaDB takes the `TRIGGER` privilege (and, with binary logging on,
+/// `SUPER` or `log_bin_trust_function_creators`).
 ///
 /// On MongoDB the collections are created by their first write; this creates the head.
 pub async fn create_tables(db: &Db) -> Result<()> {
@@ -186,6 +207,7 @@ pub async fn create_tables(db: &Db) -> Result<()> {
                 db.execute_raw(&statement).await?;
             }
         }
+        trigger::ensure_link_trigger(db).await?;
     }
     db.execute(append::seed_head()).await?;
     Ok(())

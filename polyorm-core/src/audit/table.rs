@@ -81,10 +81,11 @@ static HEAD_COLUMNS: [ColumnSchema; 4] = [
 ];
 
 /// The chain head, `orm_audit_head`: one row (`id = 1`) with the `seq` and `hash` of the last
-/// record, and the `prev_hash` the last transaction's records link to. Appending moves it
-/// first (an `UPDATE`, which locks the row until the transaction ends and so serializes
-/// appenders), then inserts the records that link to it; [`verify`](super::verify) compares
-/// it with the log's last row, which finds deleted tail rows.
+/// record, and the `prev_hash` the last transaction's records link to. Appending locks it
+/// until the transaction ends (an `UPDATE`, or the linking trigger's `SELECT … FOR UPDATE`
+/// on MySQL/MariaDB), which serializes appenders, moves it and links the records to it;
+/// [`verify`](super::verify) compares it with the log's last row, which finds deleted tail
+/// rows.
 pub static AUDIT_HEAD: ModelSchema = ModelSchema {
     name: "AuditHead",
     table: "orm_audit_head",

@@ -397,7 +397,11 @@ pub fn expected(schema: &Schema, dialect: Dialect) -> PhysSchema {
                     indexes,
                     foreign_keys,
                     checks,
-                    triggers: BTreeSet::new(),
+                    // The ORM's own (the audit log's linking trigger) are expected, not drift.
+                    triggers: polyorm_core::registry::triggers_on(&t.name, dialect)
+                        .into_iter()
+                        .map(|(name, _)| name.to_owned())
+                        .collect(),
                 },
             )
         })
