@@ -7,8 +7,8 @@
 //! ORM_BENCH_MEMORY=sqlite/orm/stream cargo bench -p polyorm-benches --bench compare
 //! ```
 //!
-//! `<dialect>/seed` writes the rows once; `<dialect>/<library>/<all|stream>` connects every
-//! library (as the other benchmarks do), then resets the kernel's peak-RSS mark
+//! `<dialect>/seed` makes the tables and writes the rows once; `<dialect>/<library>/<all|stream>`
+//! connects every library to them (as the other benchmarks do), then resets the kernel's peak-RSS mark
 //! (`/proc/self/clear_refs`, value 5), reads the rows and prints how far the peak rose above
 //! the resident size before the read. A fresh process per measurement: memory a previous read
 //! freed would stay in the allocator and hide the next one's peak.
@@ -45,7 +45,7 @@ pub fn run(rt: &Runtime, spec: &str) {
         }
         [name, lib, mode] => {
             let dialect = dialect(name);
-            let ctx = rt.block_on(setup::connect(dialect));
+            let ctx = rt.block_on(setup::reconnect(dialect));
             let seeded = rt.block_on(ours::User::query().count(&ctx.orm)).unwrap();
             assert_eq!(
                 seeded, ROWS as u64,

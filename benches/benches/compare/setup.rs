@@ -91,9 +91,21 @@ async fn create_database(dialect: Dialect, url: &str) {
 
 /// Connects every library to `dialect`'s benchmark database and (re)creates the tables.
 pub async fn connect(dialect: Dialect) -> Ctx {
+    connect_to(dialect, true).await
+}
+
+/// Connects every library to the tables an earlier process made and seeded (the SQLite file
+/// included), leaving their rows as they are.
+pub async fn reconnect(dialect: Dialect) -> Ctx {
+    connect_to(dialect, false).await
+}
+
+async fn connect_to(dialect: Dialect, fresh: bool) -> Ctx {
     let url = url(dialect);
     if dialect == Dialect::Sqlite {
-        remove_sqlite_file();
+        if fresh {
+            remove_sqlite_file();
+        }
     } else {
         create_database(dialect, &url).await;
     }
@@ -103,15 +115,17 @@ pub async fn connect(dialect: Dialect) -> Ctx {
         .connect(&url)
         .await
         .unwrap();
-    // Tables first, so no other library prepares a statement against an older table.
-    orm.drop_table::<Comment>().await.unwrap();
-    orm.drop_table::<Post>().await.unwrap();
-    orm.drop_table::<User>().await.unwrap();
-    orm.drop_table::<NewUser>().await.unwrap();
-    orm.create_table::<User>().await.unwrap();
-    orm.create_table::<Post>().await.unwrap();
-    orm.create_table::<Comment>().await.unwrap();
-    orm.create_table::<NewUser>().await.unwrap();
+    if fresh {
+        // Tables first, so no other library prepares a statement against an older table.
+        orm.drop_table::<Comment>().await.unwrap();
+        orm.drop_table::<Post>().await.unwrap();
+        orm.drop_table::<User>().await.unwrap();
+        orm.drop_table::<NewUser>().await.unwrap();
+        orm.create_table::<User>().await.unwrap();
+        orm.create_table::<Post>().await.unwrap();
+        orm.create_table::<Comment>().await.unwrap();
+        orm.create_table::<NewUser>().await.unwrap();
+    }
 
     let sqlx_pool = match dialect {
         Dialect::Postgres => SqlxPool::Pg(

@@ -197,7 +197,9 @@ impl Audit {
 /// SQLite unless it exists (also on tables made before it), and the empty chain's head row.
 /// Run it on the plain database (not the audited handle), once, like a migration; creating
 /// the trigger on MySQL/MariaDB takes the `TRIGGER` privilege (and, with binary logging on,
-/// `SUPER` or `log_bin_trust_function_creators`).
+/// `SUPER` or `log_bin_trust_function_creators`). Where the server refuses the trigger, the
+/// tables are still made and appends take two statements instead of one (a warning is logged
+/// with the `tracing` feature); run this again once the privilege is granted.
 ///
 /// On MongoDB the collections are created by their first write; this creates the head.
 pub async fn create_tables(db: &Db) -> Result<()> {
@@ -207,7 +209,18 @@ pub async fn create_tables(db: &Db) -> Result<()> {
                 db.execute_raw(&statement).await?;
             }
         }
-        trigger::ensure_link_trigger(db).await?;
+        // The chain stays correct without the trigger (two statements per append).
+        if let Err(refused) = trigger::ensure_link_trigger(db).await {
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                error = %refused,
+                "the audit's linking trigger could not be created: appends take two \
+                 statements; grant TRIGGER (and, with binary logging, SUPER or \
+                 log_bin_trust_function_creators) and run create_tables again"
+            );
+            #[cfg(not(feature = "tracing"))]
+            let _ = refused;
+        }
     }
     db.execute(append::seed_head()).await?;
     Ok(())
