@@ -24,11 +24,13 @@ use std::marker::PhantomData;
 use std::sync::{Mutex, PoisonError};
 
 use super::aggregate::{Projected, Selection};
+use super::grouping::ValidGrouping;
 use super::chain::{
     ChainJoin, Cons, Contains, Here, JoinChain, Position, Required, Source, Sources, Then, qualify,
 };
 use super::chain_select::{ChainProjected, ChainSelection};
 use super::column::Column;
+use super::grouping::ColumnId;
 use super::derived::{Derived, DerivedColumn, DerivedRow};
 use super::ir::{
     Aggregation, COMMON_TABLE, ColumnRef, CommonTable, DERIVED_COLUMNS, Projection, SelectExpr,
@@ -186,7 +188,7 @@ static COLUMNS: [ColumnSchema; 8] = [
     column(DERIVED_COLUMNS[7]),
 ];
 
-impl<M: Model, S: Selection<M>> Projected<M, S>
+impl<M: Model, S: Selection<M> + ValidGrouping<G>, G> Projected<M, S, G>
 where
     S::Output: DerivedRow,
 {
@@ -226,7 +228,7 @@ impl<L: Sources> JoinChain<L> {
         _kind: K,
         cte: &Cte<R>,
         joined: DerivedColumn<R, T>,
-        other: Column<X, U>,
+        other: Column<X, U, impl ColumnId>,
     ) -> Then<L, K, Derived<R>>
     where
         K: ChainJoin,
@@ -251,7 +253,7 @@ impl<M: Model> Select<M> {
         kind: K,
         cte: &Cte<R>,
         joined: DerivedColumn<R, T>,
-        other: Column<M, U>,
+        other: Column<M, U, impl ColumnId>,
     ) -> Then<Cons<Source<M, Required>, super::chain::Nil>, K, Derived<R>>
     where
         K: ChainJoin,
@@ -272,7 +274,7 @@ impl<M: Model, J: Model, K: JoinOutput<M, J> + ChainJoin> Joined<M, J, K> {
         kind: C,
         cte: &Cte<R>,
         joined: DerivedColumn<R, T>,
-        other: Column<X, U>,
+        other: Column<X, U, impl ColumnId>,
     ) -> Then<
         Cons<Source<M, Required>, Cons<Source<J, <K as ChainJoin>::Null>, super::chain::Nil>>,
         C,

@@ -16,6 +16,7 @@
 use std::marker::PhantomData;
 
 use super::aggregate::{Projected, Selection};
+use super::grouping::ValidGrouping;
 use super::chain::Sources;
 use super::chain_select::{ChainProjected, ChainSelection};
 use super::column::{Filter, Order};
@@ -165,7 +166,7 @@ pub trait Rows<R> {
     fn rows_ir(self) -> SelectQuery;
 }
 
-impl<M: Model, S: Selection<M>> Rows<S::Output> for Projected<M, S> {
+impl<M: Model, S: Selection<M> + ValidGrouping<G>, G> Rows<S::Output> for Projected<M, S, G> {
     fn rows_ir(self) -> SelectQuery {
         self.into_ir()
     }
@@ -177,7 +178,7 @@ impl<L: Sources, S: ChainSelection<L, Is>, Is> Rows<S::Output> for ChainProjecte
     }
 }
 
-impl<M: Model, S: Selection<M>> Projected<M, S>
+impl<M: Model, S: Selection<M> + ValidGrouping<G>, G> Projected<M, S, G>
 where
     S::Output: DerivedRow,
 {

@@ -4,6 +4,7 @@
 //! so a selection of other types (or in another order of types) does not compile.
 
 use super::aggregate::{Projected, Selection};
+use super::grouping::ValidGrouping;
 use super::chain::Sources;
 use super::chain_select::{ChainProjected, ChainSelection};
 use crate::error::{Error, Result};
@@ -51,7 +52,7 @@ macro_rules! into_struct {
     };
 }
 
-impl<M: Model, S: Selection<M>> Projected<M, S> {
+impl<M: Model, S: Selection<M> + ValidGrouping<G>, G> Projected<M, S, G> {
     into_struct!(S::decode);
 }
 
