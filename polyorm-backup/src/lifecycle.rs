@@ -258,7 +258,11 @@ impl<M> PolicyBuilder<M> {
 impl<M: Model> PolicyBuilder<M> {
     /// Selects rows whose timestamp `column` is older than `age` (before now − `age` when the
     /// run starts; NULLs are never selected).
-    pub fn older_than<T: AgeColumn>(mut self, column: Column<M, T, impl ColumnId>, age: Duration) -> Self {
+    pub fn older_than<T: AgeColumn>(
+        mut self,
+        column: Column<M, T, impl ColumnId>,
+        age: Duration,
+    ) -> Self {
         self.age = Some((column.name(), age));
         self
     }

@@ -81,7 +81,7 @@ pub fn column_consts<'f, 'a: 'f>(
             let column = field.column_name();
             let doc = format!("Column `{column}` of `{table}`.");
             let id_doc = format!("The identity of `{ident}::{name}` in grouping checks.");
-            let id_def = quote! {
+            let id_def = quote_spanned! {field.ident.span()=>
                 #[doc = #id_doc]
                 #[doc(hidden)]
                 #[allow(non_camel_case_types)]
@@ -108,7 +108,12 @@ pub fn column_consts<'f, 'a: 'f>(
 /// The identity type of `field`'s column: `User_EMAIL` for `User::EMAIL`, so that compile
 /// errors name the column as the user wrote it.
 fn column_id(cont: &Container<'_>, field: &Field<'_>) -> syn::Ident {
-    format_ident!("{}_{}", cont.ident.unraw(), field.const_ident())
+    format_ident!(
+        "{}_{}",
+        cont.ident.unraw(),
+        field.const_ident(),
+        span = field.ident.span()
+    )
 }
 
 /// For each pair of columns (selected, key): whether grouping by `key` makes `selected` one
@@ -125,14 +130,19 @@ fn grouping_impls(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     let mut impls = TokenStream::new();
     for selected in &fields {
         let id = column_id(cont, selected);
+        // At the field, so that rustc's notes point at the column, not at the derive.
+        let span = selected.ident.span();
         for key in &fields {
             let key_id = column_id(cont, key);
             let key_name = key.const_ident().to_string();
-            let valid = key_name == selected.const_ident().to_string() || keys.contains(&key_name);
+            let valid = std::ptr::eq(*selected, *key) || keys.contains(&key_name);
+            let private = respan(private, span);
             impls.extend(if valid {
-                quote!(impl<R> #private::GroupedIn<(#key_id, R)> for #id {})
+                quote_spanned!(span=> impl<R> #private::GroupedIn<(#key_id, R)> for #id {})
             } else {
-                quote!(impl<R> #private::GroupedIn<(#key_id, R)> for #id where #id: #private::GroupedIn<R> {})
+                quote_spanned! {span=>
+                    impl<R> #private::GroupedIn<(#key_id, R)> for #id where #id: #private::GroupedIn<R> {}
+                }
             });
         }
     }

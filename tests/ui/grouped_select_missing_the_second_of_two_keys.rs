@@ -9,26 +9,23 @@ struct User {
     age: i32,
 }
 
-async fn report(db: &Db) -> Result<()> {
+fn report(db: &Db) {
     // Both `city` and `age` are selected; only `city` is grouped.
     let _ = User::query()
         .select((User::CITY, User::AGE, count_all()))
         .group_by(User::CITY)
-        .optional(db)
-        .await?;
-    // Grouped by both (in any order), the same select compiles.
+        .optional(db);
+    // Grouped by both (in either order), the same select compiles.
     let _ = User::query()
         .select((User::CITY, User::AGE, count_all()))
         .group_by(User::AGE)
         .group_by(User::CITY)
-        .optional(db)
-        .await?;
+        .optional(db);
     // A computed key does not stand for the column it reads.
     let _ = User::query()
         .select((User::NAME, count_all()))
         .group_by(User::NAME.lower())
         .cte("names");
-    Ok(())
 }
 
 fn main() {

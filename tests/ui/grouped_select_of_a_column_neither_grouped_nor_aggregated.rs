@@ -9,14 +9,12 @@ struct User {
     age: i32,
 }
 
-async fn report(db: &Db) -> Result<()> {
+fn report(db: &Db) {
     // `name` is a `String` like the key `city`, but it is not grouped: each city has many names.
     let _ = User::query()
         .select((User::CITY, User::NAME, count_all()))
         .group_by(User::CITY)
-        .all(db)
-        .await?;
-    Ok(())
+        .all(db);
 }
 
 fn main() {

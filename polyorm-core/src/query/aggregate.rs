@@ -277,8 +277,11 @@ tuple_selection!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 #[must_use = "a query does nothing until a terminal method such as `all(&db)` is awaited"]
 pub struct Projected<M, S, G = ()> {
     query: SelectQuery,
-    _marker: PhantomData<fn() -> (M, S, G)>,
+    _marker: PhantomData<ProjectedTypes<M, S, G>>,
 }
+
+/// The type parameters of [`Projected`], held without owning any value.
+type ProjectedTypes<M, S, G> = fn() -> (M, S, G);
 
 impl<M: Model> Select<M> {
     /// Selects a tuple of columns and aggregates instead of whole rows:

@@ -15,8 +15,11 @@ use crate::value::{FieldType, IntoValue, NullableField, TextField};
 /// ([`super::grouping`]); APIs that take any column accept any `Id`.
 pub struct Column<M, T, Id> {
     name: &'static str,
-    _marker: PhantomData<fn() -> (M, T, Id)>,
+    _marker: PhantomData<ColumnTypes<M, T, Id>>,
 }
+
+/// The type parameters of [`Column`], held without owning any value.
+type ColumnTypes<M, T, Id> = fn() -> (M, T, Id);
 
 impl<M, T, Id> Clone for Column<M, T, Id> {
     fn clone(&self) -> Self {

@@ -24,14 +24,13 @@ use std::marker::PhantomData;
 use std::sync::{Mutex, PoisonError};
 
 use super::aggregate::{Projected, Selection};
-use super::grouping::ValidGrouping;
 use super::chain::{
     ChainJoin, Cons, Contains, Here, JoinChain, Position, Required, Source, Sources, Then, qualify,
 };
 use super::chain_select::{ChainProjected, ChainSelection};
 use super::column::Column;
-use super::grouping::ColumnId;
 use super::derived::{Derived, DerivedColumn, DerivedRow};
+use super::grouping::{ColumnId, ValidGrouping};
 use super::ir::{
     Aggregation, COMMON_TABLE, ColumnRef, CommonTable, DERIVED_COLUMNS, Projection, SelectExpr,
     SelectQuery,
@@ -188,13 +187,16 @@ static COLUMNS: [ColumnSchema; 8] = [
     column(DERIVED_COLUMNS[7]),
 ];
 
-impl<M: Model, S: Selection<M> + ValidGrouping<G>, G> Projected<M, S, G>
+impl<M: Model, S: Selection<M>, G> Projected<M, S, G>
 where
     S::Output: DerivedRow,
 {
     /// Names this projection's rows as the common table `name` (`WITH name AS (this)`), to
     /// read or join in later queries; see [`Cte`].
-    pub fn cte(self, name: &'static str) -> Cte<S::Output> {
+    pub fn cte(self, name: &'static str) -> Cte<S::Output>
+    where
+        S: ValidGrouping<G>,
+    {
         Cte::new(name, self.into_ir(), S::decode)
     }
 }

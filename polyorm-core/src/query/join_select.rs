@@ -10,9 +10,9 @@
 use std::marker::PhantomData;
 
 use super::aggregate::{GroupKey, Projected, SelectItem, Selection};
-use super::grouping::ValidGrouping;
 use super::column::{Column, Filter, Order};
 use super::expr::Expression;
+use super::grouping::ValidGrouping;
 use super::ir::{Condition, JoinClause, SelectExpr};
 use super::join::{Inner, Joined};
 use crate::error::Result;

@@ -76,7 +76,9 @@ impl<P: Model, C: Model> HasMany<P, C> {
     /// [`via`](HasMany::via) without the key-type check, for derived accessors, which check
     /// it separately so that a mismatch is reported at the column handle.
     #[doc(hidden)]
-    pub fn via_checked_elsewhere<F: crate::value::FieldType>(foreign_key: Column<C, F, impl ColumnId>) -> Self {
+    pub fn via_checked_elsewhere<F: crate::value::FieldType>(
+        foreign_key: Column<C, F, impl ColumnId>,
+    ) -> Self {
         HasMany {
             foreign_key: foreign_key.name(),
             _marker: PhantomData,
@@ -133,7 +135,9 @@ impl<P: Model, C: Model> HasOne<P, C> {
 
     /// [`via`](HasOne::via) without the key-type check, for derived accessors.
     #[doc(hidden)]
-    pub fn via_checked_elsewhere<F: crate::value::FieldType>(foreign_key: Column<C, F, impl ColumnId>) -> Self {
+    pub fn via_checked_elsewhere<F: crate::value::FieldType>(
+        foreign_key: Column<C, F, impl ColumnId>,
+    ) -> Self {
         HasOne {
             inner: HasMany::via_checked_elsewhere(foreign_key),
         }
@@ -157,7 +161,9 @@ impl<C: Model, P: Model> BelongsTo<C, P> {
     /// [`via`](BelongsTo::via) without the key-type check, for derived accessors: the derive
     /// checks the `belongs_to` field's type at the field, once.
     #[doc(hidden)]
-    pub fn via_checked_elsewhere<F: crate::value::FieldType>(foreign_key: Column<C, F, impl ColumnId>) -> Self {
+    pub fn via_checked_elsewhere<F: crate::value::FieldType>(
+        foreign_key: Column<C, F, impl ColumnId>,
+    ) -> Self {
         BelongsTo {
             foreign_key: foreign_key.name(),
             _marker: PhantomData,

@@ -6,8 +6,8 @@
 //! and filters by the values it read (see `exec::mongo::subquery`).
 
 use super::aggregate::{Projected, SelectItem};
-use super::grouping::{ColumnId, ValidGrouping};
 use super::column::{Column, Filter};
+use super::grouping::{ColumnId, ValidGrouping};
 use super::ir::{ColumnRef, Condition, Projection};
 use super::relation::{BelongsTo, HasMany, HasOne};
 use super::select::Select;

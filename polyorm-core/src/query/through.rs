@@ -100,7 +100,10 @@ impl<P: Model, J: Model, T: Model> HasManyThrough<P, J, T> {
     /// The relation through two columns of the join model: `to_parent` holds `P`'s key and
     /// `to_target` holds `T`'s (for a join model with two keys to the same model, e.g.
     /// `HasManyThrough::<User, Follow, User>::via(Follow::FOLLOWER_ID, Follow::FOLLOWED_ID)`).
-    pub fn via<F, G>(to_parent: Column<J, F, impl ColumnId>, to_target: Column<J, G, impl ColumnId>) -> Self
+    pub fn via<F, G>(
+        to_parent: Column<J, F, impl ColumnId>,
+        to_target: Column<J, G, impl ColumnId>,
+    ) -> Self
     where
         F: ReferencesKey<P::PrimaryKey>,
         G: ReferencesKey<T::PrimaryKey>,

@@ -75,7 +75,11 @@ impl<M: Model> UpdateMany<M> {
 
     /// Sets `column` on every matching row to a value, or to an expression such as
     /// `Post::VIEWS + 1`.
-    pub fn set<T: FieldType>(mut self, column: Column<M, T, impl ColumnId>, value: impl Assign<M, T>) -> Self {
+    pub fn set<T: FieldType>(
+        mut self,
+        column: Column<M, T, impl ColumnId>,
+        value: impl Assign<M, T>,
+    ) -> Self {
         self.query
             .assignments
             .push((column.name(), value.into_assignment()));
