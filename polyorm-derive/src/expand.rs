@@ -84,7 +84,8 @@ pub fn column_consts<'f, 'a: 'f>(
             let id_def = quote_spanned! {field.ident.span()=>
                 #[doc = #id_doc]
                 #[doc(hidden)]
-                #[allow(non_camel_case_types)]
+                // Never built: a type-level name, spanned at the field for rustc's notes.
+                #[allow(non_camel_case_types, dead_code)]
                 pub struct #id;
                 impl #private::ColumnId for #id {}
             };

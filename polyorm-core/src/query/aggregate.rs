@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 
 use super::column::{Column, Filter, Order};
 use super::expr::Expression;
-use super::grouping::{ColumnId, Computed, ValidGrouping};
+use super::grouping::{Computed, ValidGrouping};
 use super::ir::{
     AggregateFn, Aggregation, Condition, Direction, Projection, SelectExpr, SelectQuery, ValueKind,
 };
@@ -206,7 +206,7 @@ impl<M: Model, T: FieldType, Id> Column<M, T, Id> {
     label = "group by a column of `{M}` or an expression over one, e.g. `.group_by(Invoice::DATE.year())`"
 )]
 pub trait GroupKey<M> {
-    /// The key's place in the type-level list of group keys: the column's [`ColumnId`], or
+    /// The key's place in the type-level list of group keys: the column's [`ColumnId`](super::ColumnId), or
     /// [`Computed`] for an expression (checked at run time).
     type Key;
 
