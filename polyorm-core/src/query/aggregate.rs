@@ -382,7 +382,9 @@ impl<M: Model, S: Selection<M>, G> Projected<M, S, G> {
         self.query
     }
 
-    /// Compiles the query for `dialect` without running it.
+    /// Compiles the query for `dialect` without running it. Like [`ir`](Projected::ir), it
+    /// does not ask for the compile-time grouping check: an ungrouped column is reported by
+    /// the run-time one ([`Error::UngroupedColumn`]).
     pub fn compile(&self, dialect: crate::sql::Dialect) -> Result<crate::sql::Compiled> {
         crate::sql::compile(
             &crate::query::ir::Statement::Select(self.query.clone()),
