@@ -15,7 +15,7 @@
 //!   their column identity is lost, so selected they always pass here, and as keys they
 //!   make no column valid here;
 //! - aggregates mixed with bare columns and no `group_by` at all (an aggregate is an
-//!   [`Expression`](super::Expression) like any other);
+//!   [`Expression`] like any other);
 //! - `order_by` terms, `having` filters, joins (`group_by_joined`, chains of joins);
 //! - a composite primary key: grouping by any column of it passes here, and the run-time
 //!   check asks for all of them.
