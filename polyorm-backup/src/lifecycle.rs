@@ -49,7 +49,7 @@ use polyorm_core::query::ir::{
 use polyorm_core::{
     Backend, ColumnType, Db, Dialect, Executor, FieldType, Model, ModelSchema, TxOptions, Value,
 };
-use polyorm_core::{Column, Filter};
+use polyorm_core::{Column, ColumnId, Filter};
 use polyorm_migrate::Schema;
 use polyorm_storage::codec::{Encoding, KeyProvider};
 use serde::{Deserialize, Serialize};
@@ -258,7 +258,11 @@ impl<M> PolicyBuilder<M> {
 impl<M: Model> PolicyBuilder<M> {
     /// Selects rows whose timestamp `column` is older than `age` (before now − `age` when the
     /// run starts; NULLs are never selected).
-    pub fn older_than<T: AgeColumn>(mut self, column: Column<M, T>, age: Duration) -> Self {
+    pub fn older_than<T: AgeColumn>(
+        mut self,
+        column: Column<M, T, impl ColumnId>,
+        age: Duration,
+    ) -> Self {
         self.age = Some((column.name(), age));
         self
     }

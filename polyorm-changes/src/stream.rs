@@ -116,7 +116,7 @@ impl<'s, M: Model> StreamBuilder<'s, Event<M>> {
     /// rows' columns are unknown).
     pub fn filter_eq<T: polyorm_core::FieldType, V: IntoValue<T>>(
         self,
-        column: polyorm_core::Column<M, T>,
+        column: polyorm_core::Column<M, T, impl polyorm_core::ColumnId>,
         value: V,
     ) -> Self {
         let index = M::schema()

@@ -51,10 +51,10 @@ pub use exec::{
 pub use model::Model;
 pub use query::ir::FrameBound;
 pub use query::{
-    BelongsTo, Column, DeleteMany, Explain, Filter, HasMany, HasManyThrough, HasManyThroughWith,
-    HasManyWith, HasOne, Inner, Left, OfJoined, OfModel, OnConflict, Order, Right, S0, S1, S2, S3,
-    S4, S5, S6, S7, S8, Select, UpdateMany, Window, case_when, count_all, dense_rank, rank,
-    row_number,
+    BelongsTo, Column, ColumnId, DeleteMany, Explain, Filter, HasMany, HasManyThrough,
+    HasManyThroughWith, HasManyWith, HasOne, Inner, Left, OfJoined, OfModel, OnConflict, Order,
+    Right, S0, S1, S2, S3, S4, S5, S6, S7, S8, Select, UpdateMany, Window, case_when, count_all,
+    dense_rank, rank, row_number,
 };
 pub use raw::{FromRow, FromValues, Raw, raw};
 pub use schema::{
@@ -87,6 +87,7 @@ pub mod __private {
     pub use crate::exec::RowRef;
     pub use crate::model::Model;
     pub use crate::query::Filter;
+    pub use crate::query::grouping::{ColumnId, GroupedIn};
     pub use crate::query::ir::Condition;
     pub use crate::query::{
         BelongsTo, BelongsToModel, Column, HasMany, HasManyThrough, HasOne, JoinModel,
@@ -119,7 +120,10 @@ pub mod __private {
     /// Compile-time check that a `belongs_to` field has the type of the parent's key.
     pub const fn assert_foreign_key<F: crate::value::ReferencesKey<K>, K>() {}
     /// Compile-time check for `has_many`/`has_one`: the child column holds the parent's key.
-    pub const fn assert_relation_key<K, C, F: crate::value::ReferencesKey<K>>(_: Column<C, F>) {}
+    pub const fn assert_relation_key<K, C, F: crate::value::ReferencesKey<K>>(
+        _: Column<C, F, impl ColumnId>,
+    ) {
+    }
     /// Compile-time check for `version` (an `i16`/`i32`/`i64` field).
     pub const fn assert_version_field<T: crate::value::generated::VersionField>() {}
     /// Compile-time check that a `soft_delete` field is a nullable timestamp.

@@ -7,6 +7,7 @@
 use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::DeriveInput;
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::ast::{Container, Field, Index};
@@ -44,6 +45,7 @@ fn model(cont: &Container<'_>) -> TokenStream {
     let krate = cont.krate();
     let private = quote!(#krate::__private);
     let consts = column_consts(cont, &private, cont.stored_fields());
+    let grouping = grouping_impls(cont, &private);
     let model_impl = model_impl(cont, &private);
     let type_checks = type_checks(cont, &private);
     let ident = cont.ident;
@@ -52,6 +54,7 @@ fn model(cont: &Container<'_>) -> TokenStream {
     quote! {
         const _: () = {
             #consts
+            #grouping
             #relations
             #join_impls
             #model_impl
@@ -61,8 +64,8 @@ fn model(cont: &Container<'_>) -> TokenStream {
     }
 }
 
-/// `impl User { pub const EMAIL: Column<User, String> = Column::new("email"); ... }` for
-/// `fields`.
+/// `impl User { pub const EMAIL: Column<User, String, User_EMAIL> = Column::new("email"); ... }`
+/// for `fields`, with each column's identity type (`pub struct User_EMAIL;`).
 pub fn column_consts<'f, 'a: 'f>(
     cont: &Container<'a>,
     private: &TokenStream,
@@ -70,23 +73,81 @@ pub fn column_consts<'f, 'a: 'f>(
 ) -> TokenStream {
     let ident = cont.ident;
     let table = cont.table_name();
-    let consts = fields.map(|field| {
-        let ty = field.ty;
-        let name = field.const_ident();
-        let column = field.column_name();
-        let doc = format!("Column `{column}` of `{table}`.");
-        let private = respan(private, ty.span());
-        let value = quote_spanned!(ty.span()=> #private::Column::new(#column));
-        quote! {
-            #[doc = #doc]
-            pub const #name: #private::Column<#ident, #ty> = #value;
-        }
-    });
+    let (ids, consts): (Vec<_>, Vec<_>) = fields
+        .map(|field| {
+            let ty = field.ty;
+            let name = field.const_ident();
+            let id = column_id(cont, field);
+            let column = field.column_name();
+            let doc = format!("Column `{column}` of `{table}`.");
+            let id_doc = format!("The identity of `{ident}::{name}` in grouping checks.");
+            let id_def = quote_spanned! {field.ident.span()=>
+                #[doc = #id_doc]
+                #[doc(hidden)]
+                // Never built: a type-level name, spanned at the field for rustc's notes.
+                #[allow(non_camel_case_types, dead_code)]
+                pub struct #id;
+                impl #private::ColumnId for #id {}
+            };
+            let private = respan(private, ty.span());
+            let value = quote_spanned!(ty.span()=> #private::Column::new(#column));
+            let konst = quote! {
+                #[doc = #doc]
+                pub const #name: #private::Column<#ident, #ty, #id> = #value;
+            };
+            (id_def, konst)
+        })
+        .unzip();
     quote! {
+        #(#ids)*
         impl #ident {
             #(#consts)*
         }
     }
+}
+
+/// The identity type of `field`'s column: `User_EMAIL` for `User::EMAIL`, so that compile
+/// errors name the column as the user wrote it.
+fn column_id(cont: &Container<'_>, field: &Field<'_>) -> syn::Ident {
+    format_ident!(
+        "{}_{}",
+        cont.ident.unraw(),
+        field.const_ident(),
+        span = field.ident.span()
+    )
+}
+
+/// For each pair of columns (selected, key): whether grouping by `key` makes `selected` one
+/// value per group. It does when `key` is `selected` or part of the primary key (a composite
+/// key's other parts are checked at run time); otherwise the answer is the rest of the keys'.
+/// N² impls for N columns, each one line.
+fn grouping_impls(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
+    let fields: Vec<_> = cont.stored_fields().collect();
+    let keys: Vec<String> = cont
+        .key_fields()
+        .iter()
+        .map(|f| f.const_ident().to_string())
+        .collect();
+    let mut impls = TokenStream::new();
+    for selected in &fields {
+        let id = column_id(cont, selected);
+        // At the field, so that rustc's notes point at the column, not at the derive.
+        let span = selected.ident.span();
+        for key in &fields {
+            let key_id = column_id(cont, key);
+            let key_name = key.const_ident().to_string();
+            let valid = std::ptr::eq(*selected, *key) || keys.contains(&key_name);
+            let private = respan(private, span);
+            impls.extend(if valid {
+                quote_spanned!(span=> impl<R> #private::GroupedIn<(#key_id, R)> for #id {})
+            } else {
+                quote_spanned! {span=>
+                    impl<R> #private::GroupedIn<(#key_id, R)> for #id where #id: #private::GroupedIn<R> {}
+                }
+            });
+        }
+    }
+    impls
 }
 
 /// `impl User { pub fn posts() -> HasMany<User, Post> { ... } }` for `has_many`/`has_one`,

@@ -48,8 +48,14 @@ fn valid_model_expands_to_parseable_items() {
         }
     });
     for fragment in [
-        "pub const ID : :: polyorm :: __private :: Column < User , i64 >",
-        "pub const AGE : :: polyorm :: __private :: Column < User , i32 > = :: polyorm :: __private :: Column :: new (\"years\")",
+        "pub const ID : :: polyorm :: __private :: Column < User , i64 , User_ID >",
+        "pub const AGE : :: polyorm :: __private :: Column < User , i32 , User_AGE > = :: polyorm :: __private :: Column :: new (\"years\")",
+        "pub struct User_AGE ;",
+        // Grouping by the key or by the column itself makes a column valid; by another
+        // column, only if the rest of the keys do.
+        "impl < R > :: polyorm :: __private :: GroupedIn < (User_ID , R) > for User_AGE { }",
+        "impl < R > :: polyorm :: __private :: GroupedIn < (User_AGE , R) > for User_AGE { }",
+        "impl < R > :: polyorm :: __private :: GroupedIn < (User_EMAIL , R) > for User_AGE where User_AGE : :: polyorm :: __private :: GroupedIn < R > { }",
         "type PrimaryKey = i64 ;",
         "name : \"uq_users_email\"",
         "name : \"uq_users_name_years\"",

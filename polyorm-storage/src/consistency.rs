@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use polyorm_core::{Column, Db, FieldType, Model};
+use polyorm_core::{Column, ColumnId, Db, FieldType, Model};
 
 use crate::blob::Blob;
 use crate::error::{Result, StorageError};
@@ -190,7 +190,7 @@ impl Sweeper {
     }
 
     /// A column whose blobs (of this store) are referenced.
-    pub fn references<M, T>(mut self, column: Column<M, T>) -> Self
+    pub fn references<M, T>(mut self, column: Column<M, T, impl ColumnId>) -> Self
     where
         M: Model,
         T: BlobField,

@@ -10,6 +10,7 @@ use std::marker::PhantomData;
 
 use super::column::{Column, Filter, Order};
 use super::expr::Expression;
+use super::grouping::{Computed, ValidGrouping};
 use super::ir::{
     AggregateFn, Aggregation, Condition, Direction, Projection, SelectExpr, SelectQuery, ValueKind,
 };
@@ -32,7 +33,7 @@ pub trait SelectItem<M> {
     fn expr(&self) -> SelectExpr;
 }
 
-impl<M: Model, T: FieldType> SelectItem<M> for Column<M, T> {
+impl<M: Model, T: FieldType, Id> SelectItem<M> for Column<M, T, Id> {
     type Output = T;
 
     fn expr(&self) -> SelectExpr {
@@ -150,7 +151,7 @@ impl Averageable for Option<rust_decimal::Decimal> {
     type Avg = rust_decimal::Decimal;
 }
 
-impl<M: Model, T: FieldType> Column<M, T> {
+impl<M: Model, T: FieldType, Id> Column<M, T, Id> {
     fn aggregate<O>(self, function: AggregateFn, kind: ValueKind) -> Aggregate<M, O> {
         Expression::new(SelectExpr::Aggregate {
             function,
@@ -205,17 +206,25 @@ impl<M: Model, T: FieldType> Column<M, T> {
     label = "group by a column of `{M}` or an expression over one, e.g. `.group_by(Invoice::DATE.year())`"
 )]
 pub trait GroupKey<M> {
+    /// The key's place in the type-level list of group keys: the column's [`ColumnId`](super::ColumnId), or
+    /// [`Computed`] for an expression (checked at run time).
+    type Key;
+
     /// The IR expression grouped by.
     fn group_expr(&self) -> SelectExpr;
 }
 
-impl<M: Model, T: FieldType> GroupKey<M> for Column<M, T> {
+impl<M: Model, T: FieldType, Id> GroupKey<M> for Column<M, T, Id> {
+    type Key = Id;
+
     fn group_expr(&self) -> SelectExpr {
         SelectExpr::Column(self.column_ref())
     }
 }
 
 impl<M: Model, T: FieldType> GroupKey<M> for Expression<M, T> {
+    type Key = Computed;
+
     fn group_expr(&self) -> SelectExpr {
         self.ir()
     }
@@ -258,11 +267,21 @@ tuple_selection!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 tuple_selection!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 
 /// A select of chosen expressions; see [`Select::select`].
+///
+/// `G` lists the group keys' identities, most recent first (`()` before any
+/// [`group_by`](Projected::group_by)): the terminal methods (`all`, `one`, `optional`,
+/// `stream`, `all_as`, .., `derived`, `cte`, `union`, .., `explain`, subqueries) only compile
+/// when every bare column selected is a group key or its model's primary key is one. Computed
+/// expressions, `order_by` terms and joins are checked at run time instead
+/// ([`Error::UngroupedColumn`], before any statement); see [`super::grouping`].
 #[must_use = "a query does nothing until a terminal method such as `all(&db)` is awaited"]
-pub struct Projected<M, S> {
+pub struct Projected<M, S, G = ()> {
     query: SelectQuery,
-    _marker: PhantomData<fn() -> (M, S)>,
+    _marker: PhantomData<ProjectedTypes<M, S, G>>,
 }
+
+/// The type parameters of [`Projected`], held without owning any value.
+type ProjectedTypes<M, S, G> = fn() -> (M, S, G);
 
 impl<M: Model> Select<M> {
     /// Selects a tuple of columns and aggregates instead of whole rows:
@@ -287,7 +306,9 @@ impl<M, S> Projected<M, S> {
             _marker: PhantomData,
         }
     }
+}
 
+impl<M, S, G> Projected<M, S, G> {
     /// The query being built.
     pub(super) fn query_mut(&mut self) -> &mut SelectQuery {
         &mut self.query
@@ -301,7 +322,7 @@ impl<M, S> Projected<M, S> {
     }
 }
 
-impl<M: Model, S: Selection<M>> Projected<M, S> {
+impl<M: Model, S: Selection<M>, G> Projected<M, S, G> {
     /// Returns each distinct result row once (`SELECT DISTINCT`).
     pub fn distinct(mut self) -> Self {
         self.aggregation().distinct = true;
@@ -310,9 +331,15 @@ impl<M: Model, S: Selection<M>> Projected<M, S> {
 
     /// Groups the rows by a column or a computed expression (`Invoice::DATE.year()`,
     /// `User::NAME.lower()`); repeat for more keys.
-    pub fn group_by(mut self, key: impl GroupKey<M>) -> Self {
+    ///
+    /// A bare column selected must then be a key (or its model's primary key must be one),
+    /// else the terminal method does not compile: group by it or aggregate it.
+    pub fn group_by<K: GroupKey<M>>(mut self, key: K) -> Projected<M, S, (K::Key, G)> {
         self.aggregation().group_by.push(key.group_expr());
-        self
+        Projected {
+            query: self.query,
+            _marker: PhantomData,
+        }
     }
 
     /// Keeps the groups matching `filter` (over aggregates or grouped columns); several calls
@@ -355,7 +382,9 @@ impl<M: Model, S: Selection<M>> Projected<M, S> {
         self.query
     }
 
-    /// Compiles the query for `dialect` without running it.
+    /// Compiles the query for `dialect` without running it. Like [`ir`](Projected::ir), it
+    /// does not ask for the compile-time grouping check: an ungrouped column is reported by
+    /// the run-time one ([`Error::UngroupedColumn`]).
     pub fn compile(&self, dialect: crate::sql::Dialect) -> Result<crate::sql::Compiled> {
         crate::sql::compile(
             &crate::query::ir::Statement::Select(self.query.clone()),
@@ -364,18 +393,27 @@ impl<M: Model, S: Selection<M>> Projected<M, S> {
     }
 
     /// Every result row.
-    pub async fn all<E: Executor>(self, db: &E) -> Result<Vec<S::Output>> {
+    pub async fn all<E: Executor>(self, db: &E) -> Result<Vec<S::Output>>
+    where
+        S: ValidGrouping<G>,
+    {
         db.fetch_all(self.query, S::decode).await
     }
 
     /// Every result row, handed over one at a time as the database returns it (constant
     /// memory; see [`Select::stream`]).
-    pub fn stream<E: Executor>(self, db: &E) -> RowStream<'_, S::Output> {
+    pub fn stream<E: Executor>(self, db: &E) -> RowStream<'_, S::Output>
+    where
+        S: ValidGrouping<G>,
+    {
         db.fetch_stream(self.query, S::decode)
     }
 
     /// The first result row; [`Error::NotFound`] if there is none.
-    pub async fn one<E: Executor>(self, db: &E) -> Result<S::Output> {
+    pub async fn one<E: Executor>(self, db: &E) -> Result<S::Output>
+    where
+        S: ValidGrouping<G>,
+    {
         let table = M::schema().table;
         self.optional(db)
             .await?
@@ -383,7 +421,10 @@ impl<M: Model, S: Selection<M>> Projected<M, S> {
     }
 
     /// The first result row, or `None`.
-    pub async fn optional<E: Executor>(mut self, db: &E) -> Result<Option<S::Output>> {
+    pub async fn optional<E: Executor>(mut self, db: &E) -> Result<Option<S::Output>>
+    where
+        S: ValidGrouping<G>,
+    {
         self.query.limit.get_or_insert(1);
         db.fetch_optional(self.query, S::decode).await
     }

@@ -14,6 +14,7 @@
 use std::marker::PhantomData;
 
 use super::column::{Column, Filter, Order};
+use super::grouping::ColumnId;
 use super::ir::{ColumnRef, Condition, JoinClause, JoinKind, JoinOn, SelectExpr, SelectQuery};
 use super::join::{Inner, JoinOutput, Joinable, Joined, Left};
 use super::select::Select;
@@ -197,8 +198,8 @@ impl<M: Model> Select<M> {
     pub fn join_on<K: ChainJoin, J: Model, T: FieldType, U: FieldType<Base = T::Base>>(
         self,
         kind: K,
-        joined: Column<J, T>,
-        other: Column<M, U>,
+        joined: Column<J, T, impl ColumnId>,
+        other: Column<M, U, impl ColumnId>,
     ) -> Then<Cons<Source<M, Required>, Nil>, K, J> {
         self.chain()
             .join_on::<K, Here, M, J, T, U>(kind, joined, other)
@@ -255,8 +256,8 @@ impl<M: Model, J: Model, K: JoinOutput<M, J> + ChainJoin> Joined<M, J, K> {
     pub fn join_on<C, I, X, N, T, U>(
         self,
         kind: C,
-        joined: Column<N, T>,
-        other: Column<X, U>,
+        joined: Column<N, T, impl ColumnId>,
+        other: Column<X, U, impl ColumnId>,
     ) -> Then<Pair<M, J, K>, C, N>
     where
         C: ChainJoin,
@@ -377,8 +378,8 @@ impl<L: Sources> JoinChain<L> {
     pub fn join_on<K, I, X, J, T, U>(
         self,
         _kind: K,
-        joined: Column<J, T>,
-        other: Column<X, U>,
+        joined: Column<J, T, impl ColumnId>,
+        other: Column<X, U, impl ColumnId>,
     ) -> Then<L, K, J>
     where
         K: ChainJoin,

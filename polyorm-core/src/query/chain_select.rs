@@ -31,7 +31,7 @@ pub trait ModelItem {
     fn model_expr(&self) -> SelectExpr;
 }
 
-impl<M: Model, T: FieldType> ModelItem for Column<M, T> {
+impl<M: Model, T: FieldType, Id> ModelItem for Column<M, T, Id> {
     type Model = M;
     type Output = T;
 

@@ -30,7 +30,7 @@ pub trait Operand<M> {
     fn operand(self) -> SelectExpr;
 }
 
-impl<M: Model, T: FieldType> Operand<M> for Column<M, T> {
+impl<M: Model, T: FieldType, Id> Operand<M> for Column<M, T, Id> {
     type Value = T;
 
     fn operand(self) -> SelectExpr {
@@ -231,8 +231,8 @@ fn arith<M, T>(
 }
 
 macro_rules! operator {
-    ($target:ident, $trait:ident, $method:ident, $bound:ident, $op:ident) => {
-        impl<M: Model, T: FieldType, R: Operand<M>> std::ops::$trait<R> for $target<M, T>
+    ([$($id:ident)?] $target:ty, $trait:ident, $method:ident, $bound:ident, $op:ident) => {
+        impl<M: Model, T: FieldType, R: Operand<M> $(, $id)?> std::ops::$trait<R> for $target
         where
             T: $bound<R::Value>,
         {
@@ -245,18 +245,18 @@ macro_rules! operator {
         }
     };
 }
-operator!(Expression, Add, add, Arith, Add);
-operator!(Expression, Sub, sub, Arith, Sub);
-operator!(Expression, Mul, mul, Arith, Mul);
-operator!(Expression, Div, div, Divide, Div);
+operator!([] Expression<M, T>, Add, add, Arith, Add);
+operator!([] Expression<M, T>, Sub, sub, Arith, Sub);
+operator!([] Expression<M, T>, Mul, mul, Arith, Mul);
+operator!([] Expression<M, T>, Div, div, Divide, Div);
 // `Column + value` is the update increment (`ColumnPlus`); `*` and `/` are free.
-operator!(Column, Mul, mul, Arith, Mul);
-operator!(Column, Div, div, Divide, Div);
+operator!([Id] Column<M, T, Id>, Mul, mul, Arith, Mul);
+operator!([Id] Column<M, T, Id>, Div, div, Divide, Div);
 
 /// Methods shared by columns and expressions: `coalesce` and `cast`.
 macro_rules! shared_methods {
-    ($target:ident) => {
-        impl<M: Model, T: FieldType> $target<M, T> {
+    ([$($id:ident)?] $target:ty) => {
+        impl<M: Model, T: FieldType $(, $id)?> $target {
             /// `COALESCE(self, fallback)`: this value, or `fallback` where it is NULL; nullable
             /// only when `fallback` is too.
             pub fn coalesce<R: Operand<M>>(
@@ -286,10 +286,10 @@ macro_rules! shared_methods {
         }
     };
 }
-shared_methods!(Column);
-shared_methods!(Expression);
+shared_methods!([Id] Column<M, T, Id>);
+shared_methods!([] Expression<M, T>);
 
-impl<M: Model, T: FieldType> Column<M, T> {
+impl<M: Model, T: FieldType, Id> Column<M, T, Id> {
     /// The column as an expression, to start arithmetic with `+` or `-`
     /// (`Line::PRICE.as_expr() + Line::TAX`): `Column + value` itself is the update increment.
     pub fn as_expr(self) -> Expression<M, T> {

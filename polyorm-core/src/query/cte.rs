@@ -30,6 +30,7 @@ use super::chain::{
 use super::chain_select::{ChainProjected, ChainSelection};
 use super::column::Column;
 use super::derived::{Derived, DerivedColumn, DerivedRow};
+use super::grouping::{ColumnId, ValidGrouping};
 use super::ir::{
     Aggregation, COMMON_TABLE, ColumnRef, CommonTable, DERIVED_COLUMNS, Projection, SelectExpr,
     SelectQuery,
@@ -174,13 +175,16 @@ static COLUMNS: [ColumnSchema; 8] = [
     column(DERIVED_COLUMNS[7]),
 ];
 
-impl<M: Model, S: Selection<M>> Projected<M, S>
+impl<M: Model, S: Selection<M>, G> Projected<M, S, G>
 where
     S::Output: DerivedRow,
 {
     /// Names this projection's rows as the common table `name` (`WITH name AS (this)`), to
     /// read or join in later queries; see [`Cte`].
-    pub fn cte(self, name: &'static str) -> Cte<S::Output> {
+    pub fn cte(self, name: &'static str) -> Cte<S::Output>
+    where
+        S: ValidGrouping<G>,
+    {
         Cte::new(name, self.into_ir(), S::decode)
     }
 }
@@ -214,7 +218,7 @@ impl<L: Sources> JoinChain<L> {
         _kind: K,
         cte: &Cte<R>,
         joined: DerivedColumn<R, T>,
-        other: Column<X, U>,
+        other: Column<X, U, impl ColumnId>,
     ) -> Then<L, K, Derived<R>>
     where
         K: ChainJoin,
@@ -239,7 +243,7 @@ impl<M: Model> Select<M> {
         kind: K,
         cte: &Cte<R>,
         joined: DerivedColumn<R, T>,
-        other: Column<M, U>,
+        other: Column<M, U, impl ColumnId>,
     ) -> Then<Cons<Source<M, Required>, super::chain::Nil>, K, Derived<R>>
     where
         K: ChainJoin,
@@ -260,7 +264,7 @@ impl<M: Model, J: Model, K: JoinOutput<M, J> + ChainJoin> Joined<M, J, K> {
         kind: C,
         cte: &Cte<R>,
         joined: DerivedColumn<R, T>,
-        other: Column<X, U>,
+        other: Column<X, U, impl ColumnId>,
     ) -> Then<
         Cons<Source<M, Required>, Cons<Source<J, <K as ChainJoin>::Null>, super::chain::Nil>>,
         C,

@@ -19,6 +19,7 @@ use super::aggregate::{Projected, Selection};
 use super::chain::Sources;
 use super::chain_select::{ChainProjected, ChainSelection};
 use super::column::{Filter, Order};
+use super::grouping::ValidGrouping;
 use super::ir::{
     CmpOp, ColumnRef, Compound, Condition, DERIVED_COLUMNS, DERIVED_TABLE, Direction, OrderBy,
     SelectQuery, SetOp,
@@ -165,7 +166,7 @@ pub trait Rows<R> {
     fn rows_ir(self) -> SelectQuery;
 }
 
-impl<M: Model, S: Selection<M>> Rows<S::Output> for Projected<M, S> {
+impl<M: Model, S: Selection<M> + ValidGrouping<G>, G> Rows<S::Output> for Projected<M, S, G> {
     fn rows_ir(self) -> SelectQuery {
         self.into_ir()
     }
@@ -177,34 +178,49 @@ impl<L: Sources, S: ChainSelection<L, Is>, Is> Rows<S::Output> for ChainProjecte
     }
 }
 
-impl<M: Model, S: Selection<M>> Projected<M, S>
+impl<M: Model, S: Selection<M>, G> Projected<M, S, G>
 where
     S::Output: DerivedRow,
 {
     /// Reads this projection's rows as a derived table (`SELECT .. FROM (this) AS derived`),
     /// to filter and sort on the values it computed, window functions included.
-    pub fn derived(self) -> Derived<S::Output> {
+    pub fn derived(self) -> Derived<S::Output>
+    where
+        S: ValidGrouping<G>,
+    {
         Derived::new(self.into_ir(), S::decode)
     }
 
     /// `this UNION other`: the distinct rows of either (of the same types, from any model),
     /// as a derived table to filter, sort and page.
-    pub fn union(self, other: impl Rows<S::Output>) -> Derived<S::Output> {
+    pub fn union(self, other: impl Rows<S::Output>) -> Derived<S::Output>
+    where
+        S: ValidGrouping<G>,
+    {
         self.derived().union(other)
     }
 
     /// `this UNION ALL other`: the rows of both, duplicates kept.
-    pub fn union_all(self, other: impl Rows<S::Output>) -> Derived<S::Output> {
+    pub fn union_all(self, other: impl Rows<S::Output>) -> Derived<S::Output>
+    where
+        S: ValidGrouping<G>,
+    {
         self.derived().union_all(other)
     }
 
     /// `this INTERSECT other`: the distinct rows found in both.
-    pub fn intersect(self, other: impl Rows<S::Output>) -> Derived<S::Output> {
+    pub fn intersect(self, other: impl Rows<S::Output>) -> Derived<S::Output>
+    where
+        S: ValidGrouping<G>,
+    {
         self.derived().intersect(other)
     }
 
     /// `this EXCEPT other`: the distinct rows of this one that `other` lacks.
-    pub fn except(self, other: impl Rows<S::Output>) -> Derived<S::Output> {
+    pub fn except(self, other: impl Rows<S::Output>) -> Derived<S::Output>
+    where
+        S: ValidGrouping<G>,
+    {
         self.derived().except(other)
     }
 }

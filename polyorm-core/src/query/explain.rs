@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use super::aggregate::{Projected, Selection};
+use super::grouping::ValidGrouping;
 use super::ir::{SelectQuery, Statement};
 use super::join::{JoinOutput, Joined};
 use super::select::Select;
@@ -44,7 +45,7 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Explain for Joined<M, J, K> {
     }
 }
 
-impl<M: Model, S: Selection<M>> Explain for Projected<M, S> {
+impl<M: Model, S: Selection<M> + ValidGrouping<G>, G> Explain for Projected<M, S, G> {
     fn into_select(self) -> SelectQuery {
         self.into_ir()
     }

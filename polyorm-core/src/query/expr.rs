@@ -111,7 +111,7 @@ impl<M: Model, T: FieldType> Expression<M, T> {
     }
 }
 
-impl<M: Model, T: FieldType> Column<M, T> {
+impl<M: Model, T: FieldType, Id> Column<M, T, Id> {
     fn fold(self, fold: CaseFold) -> Expression<M, T> {
         Expression::new(SelectExpr::Fold {
             fold,

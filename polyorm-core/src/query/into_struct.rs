@@ -6,18 +6,20 @@
 use super::aggregate::{Projected, Selection};
 use super::chain::Sources;
 use super::chain_select::{ChainProjected, ChainSelection};
+use super::grouping::ValidGrouping;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, RowRef, RowStream};
 use crate::model::Model;
 use crate::raw::FromValues;
 
 macro_rules! into_struct {
-    ($decode:path) => {
+    ($decode:path $(, $bound:ty: $trait:path)?) => {
         /// Every result row, as the struct `T` built from its values.
         pub async fn all_as<T, E>(self, db: &E) -> Result<Vec<T>>
         where
             T: FromValues<S::Output>,
             E: Executor,
+            $($bound: $trait,)?
         {
             let decode = |row: &RowRef<'_>| $decode(row).map(T::from_values);
             db.fetch_all(self.into_ir(), decode).await
@@ -29,6 +31,7 @@ macro_rules! into_struct {
         where
             T: FromValues<S::Output>,
             E: Executor,
+            $($bound: $trait,)?
         {
             let decode = |row: &RowRef<'_>| $decode(row).map(T::from_values);
             db.fetch_stream(self.into_ir(), decode)
@@ -39,6 +42,7 @@ macro_rules! into_struct {
         where
             T: FromValues<S::Output>,
             E: Executor,
+            $($bound: $trait,)?
         {
             let mut query = self.into_ir();
             let table = query.schema.table;
@@ -51,8 +55,8 @@ macro_rules! into_struct {
     };
 }
 
-impl<M: Model, S: Selection<M>> Projected<M, S> {
-    into_struct!(S::decode);
+impl<M: Model, S: Selection<M>, G> Projected<M, S, G> {
+    into_struct!(S::decode, S: ValidGrouping<G>);
 }
 
 impl<L: Sources, S: ChainSelection<L, Is>, Is> ChainProjected<L, S, Is> {

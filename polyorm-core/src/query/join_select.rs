@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 use super::aggregate::{GroupKey, Projected, SelectItem, Selection};
 use super::column::{Column, Filter, Order};
 use super::expr::Expression;
+use super::grouping::ValidGrouping;
 use super::ir::{Condition, JoinClause, SelectExpr};
 use super::join::{Inner, Joined};
 use crate::error::Result;
@@ -51,7 +52,7 @@ impl<M: Model, J: Model, S: SelectItem<M>> JoinItem<M, J, OfModel> for S {
 /// `count_all()`, which counts the joined rows and so is on the model's side.
 pub trait OfOneModel {}
 
-impl<M, T> OfOneModel for Column<M, T> {}
+impl<M, T, Id> OfOneModel for Column<M, T, Id> {}
 impl<M, T> OfOneModel for Expression<M, T> {}
 
 impl<M: Model, J: Model, S: SelectItem<J> + OfOneModel> JoinItem<M, J, OfJoined> for S {
@@ -125,6 +126,9 @@ impl<M: Model, J: Model, Sides: 'static, S: JoinSelection<M, J, Sides>> Selectio
         S::decode(row)
     }
 }
+
+/// Joins are left to the run-time grouping check ([`Error::UngroupedColumn`](crate::Error)).
+impl<J, S, Sides, K, R> ValidGrouping<(K, R)> for JoinedSelection<J, S, Sides> {}
 
 /// A projection of a join; see [`Joined::select`].
 pub type JoinProjected<M, J, S, Sides> = Projected<M, JoinedSelection<J, S, Sides>>;

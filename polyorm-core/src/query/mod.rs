@@ -10,6 +10,7 @@ mod cte;
 mod derived;
 mod explain;
 mod expr;
+pub mod grouping;
 mod into_struct;
 pub mod ir;
 mod join;
@@ -36,6 +37,7 @@ pub use cte::Cte;
 pub use derived::{Derived, DerivedColumn, DerivedRow, Rows};
 pub use explain::Explain;
 pub use expr::Expression;
+pub use grouping::{ColumnId, ValidGrouping};
 pub use join::{Inner, JoinOutput, Joinable, Joined, Left};
 pub use join_select::{
     JoinItem, JoinProjected, JoinSelection, JoinedSelection, OfJoined, OfModel, OfOneModel,

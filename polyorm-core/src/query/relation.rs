@@ -10,6 +10,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 
 use super::column::Column;
+use super::grouping::ColumnId;
 use super::ir::{ColumnRef, Condition, Direction, OrderBy, Projection, SelectQuery};
 use super::select::Select;
 use crate::error::Result;
@@ -65,7 +66,7 @@ pub struct BelongsTo<C, P> {
 impl<P: Model, C: Model> HasMany<P, C> {
     /// The relation through `C`'s foreign-key column `foreign_key`, which holds `P`'s
     /// (single-column) primary key.
-    pub fn via<F: ReferencesKey<P::PrimaryKey>>(foreign_key: Column<C, F>) -> Self {
+    pub fn via<F: ReferencesKey<P::PrimaryKey>>(foreign_key: Column<C, F, impl ColumnId>) -> Self {
         HasMany {
             foreign_key: foreign_key.name(),
             _marker: PhantomData,
@@ -75,7 +76,9 @@ impl<P: Model, C: Model> HasMany<P, C> {
     /// [`via`](HasMany::via) without the key-type check, for derived accessors, which check
     /// it separately so that a mismatch is reported at the column handle.
     #[doc(hidden)]
-    pub fn via_checked_elsewhere<F: crate::value::FieldType>(foreign_key: Column<C, F>) -> Self {
+    pub fn via_checked_elsewhere<F: crate::value::FieldType>(
+        foreign_key: Column<C, F, impl ColumnId>,
+    ) -> Self {
         HasMany {
             foreign_key: foreign_key.name(),
             _marker: PhantomData,
@@ -119,7 +122,7 @@ impl<P: Model, C: Model> HasMany<P, C> {
 impl<P: Model, C: Model> HasOne<P, C> {
     /// The relation through `C`'s foreign-key column `foreign_key`; when several rows match,
     /// the one with the lowest key wins (declare the column `unique` to rule that out).
-    pub fn via<F: ReferencesKey<P::PrimaryKey>>(foreign_key: Column<C, F>) -> Self {
+    pub fn via<F: ReferencesKey<P::PrimaryKey>>(foreign_key: Column<C, F, impl ColumnId>) -> Self {
         HasOne {
             inner: HasMany::via(foreign_key),
         }
@@ -132,7 +135,9 @@ impl<P: Model, C: Model> HasOne<P, C> {
 
     /// [`via`](HasOne::via) without the key-type check, for derived accessors.
     #[doc(hidden)]
-    pub fn via_checked_elsewhere<F: crate::value::FieldType>(foreign_key: Column<C, F>) -> Self {
+    pub fn via_checked_elsewhere<F: crate::value::FieldType>(
+        foreign_key: Column<C, F, impl ColumnId>,
+    ) -> Self {
         HasOne {
             inner: HasMany::via_checked_elsewhere(foreign_key),
         }
@@ -146,7 +151,7 @@ impl<C: Model, P: Model> BelongsTo<C, P> {
     }
 
     /// The relation through `C`'s foreign-key column `foreign_key`, which holds `P`'s key.
-    pub fn via<F: ReferencesKey<P::PrimaryKey>>(foreign_key: Column<C, F>) -> Self {
+    pub fn via<F: ReferencesKey<P::PrimaryKey>>(foreign_key: Column<C, F, impl ColumnId>) -> Self {
         BelongsTo {
             foreign_key: foreign_key.name(),
             _marker: PhantomData,
@@ -156,7 +161,9 @@ impl<C: Model, P: Model> BelongsTo<C, P> {
     /// [`via`](BelongsTo::via) without the key-type check, for derived accessors: the derive
     /// checks the `belongs_to` field's type at the field, once.
     #[doc(hidden)]
-    pub fn via_checked_elsewhere<F: crate::value::FieldType>(foreign_key: Column<C, F>) -> Self {
+    pub fn via_checked_elsewhere<F: crate::value::FieldType>(
+        foreign_key: Column<C, F, impl ColumnId>,
+    ) -> Self {
         BelongsTo {
             foreign_key: foreign_key.name(),
             _marker: PhantomData,

@@ -7,6 +7,7 @@
 
 use super::aggregate::{Projected, SelectItem};
 use super::column::{Column, Filter};
+use super::grouping::{ColumnId, ValidGrouping};
 use super::ir::{ColumnRef, Condition, Projection};
 use super::relation::{BelongsTo, HasMany, HasOne};
 use super::select::Select;
@@ -26,12 +27,13 @@ impl<T: SqlType> ComparableWith<T> for Option<T> {}
 impl<T: SqlType> ComparableWith<Option<T>> for T {}
 impl<T: SqlType> ComparableWith<Option<T>> for Option<T> {}
 
-impl<M: Model, T: FieldType> Column<M, T> {
+impl<M: Model, T: FieldType, Id> Column<M, T, Id> {
     /// `column IN (SELECT ...)`: the subquery selects one column (or aggregate) of the same
     /// type. As with [`in_list`](Column::in_list), NULLs never match.
-    pub fn in_subquery<N: Model, A>(self, subquery: Projected<N, (A,)>) -> Filter<M>
+    pub fn in_subquery<N: Model, A, G>(self, subquery: Projected<N, (A,), G>) -> Filter<M>
     where
         A: SelectItem<N> + Send + 'static,
+        (A,): ValidGrouping<G>,
         A::Output: ComparableWith<T>,
     {
         self.subquery_condition(subquery, false)
@@ -39,21 +41,23 @@ impl<M: Model, T: FieldType> Column<M, T> {
 
     /// `column NOT IN (SELECT ...)`. As in SQL (and [`not_in`](Column::not_in)), no row
     /// matches when the subquery returns a NULL: filter it with `is_not_null()`.
-    pub fn not_in_subquery<N: Model, A>(self, subquery: Projected<N, (A,)>) -> Filter<M>
+    pub fn not_in_subquery<N: Model, A, G>(self, subquery: Projected<N, (A,), G>) -> Filter<M>
     where
         A: SelectItem<N> + Send + 'static,
+        (A,): ValidGrouping<G>,
         A::Output: ComparableWith<T>,
     {
         self.subquery_condition(subquery, true)
     }
 
-    fn subquery_condition<N: Model, A>(
+    fn subquery_condition<N: Model, A, G>(
         self,
-        subquery: Projected<N, (A,)>,
+        subquery: Projected<N, (A,), G>,
         negated: bool,
     ) -> Filter<M>
     where
         A: SelectItem<N> + Send + 'static,
+        (A,): ValidGrouping<G>,
     {
         Filter::from_condition(Condition::InSubquery {
             column: self.column_ref(),
@@ -148,10 +152,10 @@ impl<P: Model, J: Model, T: Model> HasManyThrough<P, J, T> {
 impl<M: Model> Select<M> {
     /// Selects one column for [`in_subquery`](Column::in_subquery): shorthand for
     /// `.select((column,))`.
-    pub fn select_column<T: FieldType>(
+    pub fn select_column<T: FieldType, Id: ColumnId>(
         self,
-        column: Column<M, T>,
-    ) -> Projected<M, (Column<M, T>,)> {
+        column: Column<M, T, Id>,
+    ) -> Projected<M, (Column<M, T, Id>,)> {
         self.select((column,))
     }
 }

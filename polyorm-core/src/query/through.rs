@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use super::column::Column;
+use super::grouping::ColumnId;
 use super::ir::ColumnRef;
 use super::relation::{Key, Relation, fetch_in, load_nested, position, single_key};
 use crate::error::Result;
@@ -99,7 +100,10 @@ impl<P: Model, J: Model, T: Model> HasManyThrough<P, J, T> {
     /// The relation through two columns of the join model: `to_parent` holds `P`'s key and
     /// `to_target` holds `T`'s (for a join model with two keys to the same model, e.g.
     /// `HasManyThrough::<User, Follow, User>::via(Follow::FOLLOWER_ID, Follow::FOLLOWED_ID)`).
-    pub fn via<F, G>(to_parent: Column<J, F>, to_target: Column<J, G>) -> Self
+    pub fn via<F, G>(
+        to_parent: Column<J, F, impl ColumnId>,
+        to_target: Column<J, G, impl ColumnId>,
+    ) -> Self
     where
         F: ReferencesKey<P::PrimaryKey>,
         G: ReferencesKey<T::PrimaryKey>,

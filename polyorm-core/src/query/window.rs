@@ -186,7 +186,7 @@ impl<M: Model> Window<M, i64> {
 }
 
 /// Window functions over a column: `Track::MS.lag(1)`, `Track::MS.sum_over()`, ..
-impl<M: Model, T: FieldType> Column<M, T> {
+impl<M: Model, T: FieldType, Id> Column<M, T, Id> {
     fn over<O>(self, function: AggregateFn, kind: ValueKind) -> Window<M, O> {
         Window::of(WindowFn::Aggregate {
             function,

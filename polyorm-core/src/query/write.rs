@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 
 use super::column::{Column, Filter};
+use super::grouping::ColumnId;
 use super::ir;
 use super::ir::{Assignment, Condition, DeleteQuery, Statement, UpdateQuery};
 use crate::error::Result;
@@ -20,7 +21,7 @@ pub struct ColumnPlus<M, T> {
     _marker: PhantomData<fn() -> (M, T)>,
 }
 
-impl<M: Model, T: NumericField, V: IntoValue<T>> std::ops::Add<V> for Column<M, T> {
+impl<M: Model, T: NumericField, V: IntoValue<T>, Id> std::ops::Add<V> for Column<M, T, Id> {
     type Output = ColumnPlus<M, T>;
 
     fn add(self, delta: V) -> ColumnPlus<M, T> {
@@ -32,7 +33,7 @@ impl<M: Model, T: NumericField, V: IntoValue<T>> std::ops::Add<V> for Column<M, 
     }
 }
 
-impl<M: Model, T: NumericField, V: IntoValue<T>> std::ops::Sub<V> for Column<M, T>
+impl<M: Model, T: NumericField, V: IntoValue<T>, Id> std::ops::Sub<V> for Column<M, T, Id>
 where
     V: std::ops::Neg<Output = V>,
 {
@@ -74,7 +75,11 @@ impl<M: Model> UpdateMany<M> {
 
     /// Sets `column` on every matching row to a value, or to an expression such as
     /// `Post::VIEWS + 1`.
-    pub fn set<T: FieldType>(mut self, column: Column<M, T>, value: impl Assign<M, T>) -> Self {
+    pub fn set<T: FieldType>(
+        mut self,
+        column: Column<M, T, impl ColumnId>,
+        value: impl Assign<M, T>,
+    ) -> Self {
         self.query
             .assignments
             .push((column.name(), value.into_assignment()));
@@ -234,7 +239,7 @@ pub struct OnConflict<M> {
 impl<M: Model> OnConflict<M> {
     /// Handles conflicts on `column` (add more with [`and`](OnConflict::and)); PostgreSQL and
     /// SQLite need a unique index or key on exactly these columns.
-    pub fn on<T: FieldType>(column: Column<M, T>) -> Self {
+    pub fn on<T: FieldType>(column: Column<M, T, impl ColumnId>) -> Self {
         OnConflict {
             clause: ir::OnConflict {
                 columns: vec![column.name()],
@@ -245,13 +250,13 @@ impl<M: Model> OnConflict<M> {
     }
 
     /// Adds another conflict column (for a composite unique constraint).
-    pub fn and<T: FieldType>(mut self, column: Column<M, T>) -> Self {
+    pub fn and<T: FieldType>(mut self, column: Column<M, T, impl ColumnId>) -> Self {
         self.clause.columns.push(column.name());
         self
     }
 
     /// On conflict, overwrites `column` with the new row's value (repeat for more columns).
-    pub fn update<T: FieldType>(mut self, column: Column<M, T>) -> Self {
+    pub fn update<T: FieldType>(mut self, column: Column<M, T, impl ColumnId>) -> Self {
         self.clause.update.push(column.name());
         self
     }

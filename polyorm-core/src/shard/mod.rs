@@ -54,8 +54,8 @@ pub use tx::ShardTx;
 use crate::error::{Error, Result};
 use crate::exec::{Backend, Db, Decoder, ExecResult, Executor, RetryPolicy, RowStream, TxOptions};
 use crate::model::Model;
-use crate::query::Column;
 use crate::query::ir::{InsertQuery, SelectQuery, Statement};
+use crate::query::{Column, ColumnId};
 use crate::schema::ModelSchema;
 use crate::sql::Compiled;
 use crate::value::FieldType;
@@ -119,7 +119,10 @@ impl ShardsBuilder {
     }
 
     /// Routes `M` by `column`, for a model without `#[orm(shard_key)]` (or to override it).
-    pub fn shard_key<M: Model, T: FieldType>(mut self, column: Column<M, T>) -> Self {
+    pub fn shard_key<M: Model, T: FieldType>(
+        mut self,
+        column: Column<M, T, impl ColumnId>,
+    ) -> Self {
         let schema = M::schema();
         let name = column.name();
         match schema.columns.iter().position(|c| c.name == name) {
