@@ -85,6 +85,14 @@ thread_local! {
     static LAST: RefCell<Option<(u64, Key, StatementHandles)>> = const { RefCell::new(None) };
 }
 
+impl StatementHandles {
+    /// Counts one statement that took `seconds`.
+    fn count(&self, seconds: f64) {
+        self.count.increment(1);
+        self.latency.record(seconds);
+    }
+}
+
 impl std::fmt::Debug for StatementHandles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("StatementHandles")
@@ -96,26 +104,30 @@ impl Handles {
     /// set when it is the same (no lock, no hash), else from the map.
     pub(super) fn record(&self, labels: Labels, seconds: f64) {
         let key = labels.key();
-        let count = |handles: &StatementHandles| {
-            handles.count.increment(1);
-            handles.latency.record(seconds);
-        };
         // `try_`: a thread being torn down, or a recorder that runs a statement of its own
         // while counting one (re-entry), goes to the map instead.
         let hit = LAST
             .try_with(|last| match last.try_borrow().as_deref() {
                 Ok(Some((id, last_key, handles))) if *id == self.id && *last_key == key => {
-                    count(handles);
+                    handles.count(seconds);
                     true
                 }
                 _ => false,
             })
             .unwrap_or(false);
-        if hit {
-            return;
+        if !hit {
+            self.record_from_map(labels, key, seconds);
         }
+    }
+
+    /// [`record`](Handles::record) of a label set this thread did not count last: out of
+    /// line, so that the common case stays a few instructions.
+    #[cold]
+    #[inline(never)]
+    fn record_from_map(&self, labels: Labels, key: Key, seconds: f64) {
         let handles = self.statement(labels, key);
-        count(&handles);
+        handles.count(seconds);
+        // A thread being torn down keeps no cache (nothing to do then).
         let _ = LAST.try_with(|last| {
             if let Ok(mut last) = last.try_borrow_mut() {
                 *last = Some((self.id, key, handles));
