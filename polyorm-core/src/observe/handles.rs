@@ -197,3 +197,95 @@ impl Hasher for WordHasher {
         self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+
+    use super::{Handles, Labels};
+
+    /// A recorder whose counters are atomics, one per metric key, kept for the test to read.
+    #[derive(Default)]
+    struct Counting(Mutex<HashMap<String, Arc<AtomicU64>>>);
+
+    impl Counting {
+        fn value(&self, operation: &str) -> u64 {
+            let counters = self.0.lock().unwrap();
+            counters
+                .iter()
+                .filter(|(key, _)| key.contains(&format!("operation={operation}")))
+                .map(|(_, count)| count.load(Ordering::Relaxed))
+                .sum()
+        }
+    }
+
+    impl Recorder for Counting {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            let name = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect::<Vec<_>>()
+                .join(",");
+            let count = self.0.lock().unwrap().entry(name).or_default().clone();
+            Counter::from_arc(count)
+        }
+
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    fn labels(operation: &'static str) -> Labels {
+        Labels {
+            backend: "sqlite",
+            model: "users",
+            operation,
+            outcome: "ok",
+        }
+    }
+
+    #[test]
+    fn alternating_label_sets_are_each_counted_on_their_own_metric() {
+        let recorder = Counting::default();
+        metrics::with_local_recorder(&recorder, || {
+            let handles = Handles::default();
+            for operation in ["SELECT", "INSERT", "SELECT", "SELECT", "INSERT"] {
+                handles.record(labels(operation), 0.001);
+            }
+        });
+        assert_eq!(recorder.value("SELECT"), 3);
+        assert_eq!(recorder.value("INSERT"), 2);
+    }
+
+    #[test]
+    fn a_new_metrics_layer_on_the_same_thread_counts_with_its_own_recorder() {
+        // The thread's cached label set belongs to the first `Handles`; the second, made
+        // after the first is gone (possibly at its address), must register its own handles.
+        let (first, second) = (Counting::default(), Counting::default());
+        metrics::with_local_recorder(&first, || {
+            let handles = Handles::default();
+            handles.record(labels("SELECT"), 0.001);
+            handles.record(labels("SELECT"), 0.001);
+        });
+        metrics::with_local_recorder(&second, || {
+            let handles = Handles::default();
+            handles.record(labels("SELECT"), 0.001);
+        });
+        assert_eq!(first.value("SELECT"), 2);
+        assert_eq!(second.value("SELECT"), 1);
+    }
+}
