@@ -204,10 +204,11 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
         let this = self.project();
         let outcome = ready!(this.statement.poll(cx));
+        let (operation, model): (&'static str, &'static str) = (this.operation, this.model);
         this.metrics.record(
             *this.backend,
-            *this.operation,
-            *this.model,
+            operation,
+            model,
             *this.started,
             &outcome,
             this.counted,
