@@ -324,7 +324,8 @@ impl OpKinds {
 ///
 /// An operation handed to `call` by a default typed method runs in a heap future (see the
 /// module docs); a layer that acts on every statement of a hot path and wants no allocation
-/// overrides the typed method instead (as `Metrics` does, a `map` of the inner future).
+/// overrides the typed method instead (as `Metrics` does: a future of its own around the
+/// inner one).
 ///
 /// The transaction hooks are optional.
 pub trait Layer: Send + Sync {

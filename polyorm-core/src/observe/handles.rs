@@ -4,11 +4,15 @@
 //! the recorder for a handle on every call, about 600 instructions per statement even when no
 //! recorder is installed. A statement's labels come from a closed set of `&'static str`s
 //! (backend, table, operation, outcome), so the handles are kept per label set, looked up by
-//! the addresses of those strings.
+//! the addresses of those strings. Each thread also keeps the last label set it counted
+//! (a run of statements on one model is the common case), so most statements skip the map's
+//! lock and hash.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use metrics::{Counter, Histogram, Label};
 
@@ -58,9 +62,35 @@ pub(super) struct StatementHandles {
 /// Registered handles by label set. Handles come from the recorder installed when a label set
 /// is first seen (install the recorder before the first statement, as `metrics` advises for
 /// any kept handle).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Handles {
+    /// Which `Handles` this is, for the per-thread cache (an address could be reused by
+    /// another `Handles`, registered with another recorder; an id is never).
+    id: u64,
     statements: RwLock<HashMap<Key, StatementHandles, BuildHasherDefault<WordHasher>>>,
+}
+
+impl Default for Handles {
+    fn default() -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        Handles {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            statements: RwLock::default(),
+        }
+    }
+}
+
+thread_local! {
+    /// The label set this thread counted last: the id of its `Handles`, its key, its handles.
+    static LAST: RefCell<Option<(u64, Key, StatementHandles)>> = const { RefCell::new(None) };
+}
+
+impl StatementHandles {
+    /// Counts one statement that took `seconds`.
+    fn count(&self, seconds: f64) {
+        self.count.increment(1);
+        self.latency.record(seconds);
+    }
 }
 
 impl std::fmt::Debug for StatementHandles {
@@ -70,9 +100,43 @@ impl std::fmt::Debug for StatementHandles {
 }
 
 impl Handles {
-    /// The handles of `labels`, registered on first use.
-    pub(super) fn statement(&self, labels: Labels) -> StatementHandles {
+    /// Counts one statement of `labels` that took `seconds`: from this thread's last label
+    /// set when it is the same (no lock, no hash), else from the map.
+    pub(super) fn record(&self, labels: Labels, seconds: f64) {
         let key = labels.key();
+        // `try_`: a thread being torn down, or a recorder that runs a statement of its own
+        // while counting one (re-entry), goes to the map instead.
+        let hit = LAST
+            .try_with(|last| match last.try_borrow().as_deref() {
+                Ok(Some((id, last_key, handles))) if *id == self.id && *last_key == key => {
+                    handles.count(seconds);
+                    true
+                }
+                _ => false,
+            })
+            .unwrap_or(false);
+        if !hit {
+            self.record_from_map(labels, key, seconds);
+        }
+    }
+
+    /// [`record`](Handles::record) of a label set this thread did not count last: out of
+    /// line, so that the common case stays a few instructions.
+    #[cold]
+    #[inline(never)]
+    fn record_from_map(&self, labels: Labels, key: Key, seconds: f64) {
+        let handles = self.statement(labels, key);
+        handles.count(seconds);
+        // A thread being torn down keeps no cache (nothing to do then).
+        let _ = LAST.try_with(|last| {
+            if let Ok(mut last) = last.try_borrow_mut() {
+                *last = Some((self.id, key, handles));
+            }
+        });
+    }
+
+    /// The handles of `labels` (whose key is `key`), registered on first use.
+    fn statement(&self, labels: Labels, key: Key) -> StatementHandles {
         if let Some(handles) = self
             .statements
             .read()
@@ -131,5 +195,97 @@ impl Hasher for WordHasher {
 
     fn write_u64(&mut self, word: u64) {
         self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+
+    use super::{Handles, Labels};
+
+    /// A recorder whose counters are atomics, one per metric key, kept for the test to read.
+    #[derive(Default)]
+    struct Counting(Mutex<HashMap<String, Arc<AtomicU64>>>);
+
+    impl Counting {
+        fn value(&self, operation: &str) -> u64 {
+            let counters = self.0.lock().unwrap();
+            counters
+                .iter()
+                .filter(|(key, _)| key.contains(&format!("operation={operation}")))
+                .map(|(_, count)| count.load(Ordering::Relaxed))
+                .sum()
+        }
+    }
+
+    impl Recorder for Counting {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            let name = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect::<Vec<_>>()
+                .join(",");
+            let count = self.0.lock().unwrap().entry(name).or_default().clone();
+            Counter::from_arc(count)
+        }
+
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    fn labels(operation: &'static str) -> Labels {
+        Labels {
+            backend: "sqlite",
+            model: "users",
+            operation,
+            outcome: "ok",
+        }
+    }
+
+    #[test]
+    fn alternating_label_sets_are_each_counted_on_their_own_metric() {
+        let recorder = Counting::default();
+        metrics::with_local_recorder(&recorder, || {
+            let handles = Handles::default();
+            for operation in ["SELECT", "INSERT", "SELECT", "SELECT", "INSERT"] {
+                handles.record(labels(operation), 0.001);
+            }
+        });
+        assert_eq!(recorder.value("SELECT"), 3);
+        assert_eq!(recorder.value("INSERT"), 2);
+    }
+
+    #[test]
+    fn a_new_metrics_layer_on_the_same_thread_counts_with_its_own_recorder() {
+        // The thread's cached label set belongs to the first `Handles`; the second, made
+        // after the first is gone (possibly at its address), must register its own handles.
+        let (first, second) = (Counting::default(), Counting::default());
+        metrics::with_local_recorder(&first, || {
+            let handles = Handles::default();
+            handles.record(labels("SELECT"), 0.001);
+            handles.record(labels("SELECT"), 0.001);
+        });
+        metrics::with_local_recorder(&second, || {
+            let handles = Handles::default();
+            handles.record(labels("SELECT"), 0.001);
+        });
+        assert_eq!(first.value("SELECT"), 2);
+        assert_eq!(second.value("SELECT"), 1);
     }
 }

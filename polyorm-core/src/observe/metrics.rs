@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use std::future::Future;
-
-use futures_util::FutureExt;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use super::handles::{Handles, Labels};
 use super::{on_backend, operation_name, statement_verb, system_name};
@@ -98,25 +98,31 @@ enum Counted {
 impl Metrics {
     /// Runs `statement` (an operation of `operation` on `model`), timing it, and counts it.
     ///
-    /// A `map` of the statement's future, not an `async fn`: an `async fn` would hold the
-    /// statement's future twice (as its argument and as the future it awaits), doubling the
-    /// size of every future above it. The statement's future is made by `statement` after the
-    /// clock is read, right where it is returned: with the clock read in between (a call the
-    /// compiler cannot see through), the future, as large as the whole stack below, was built
-    /// aside and copied (400 instructions of `memcpy` per find on SQLite).
-    fn measure<R, F: Future<Output = Result<R>>>(
+    /// A [`Measured`] future around the statement's, not an `async fn`: an `async fn` would
+    /// hold the statement's future twice (as its argument and as the future it awaits),
+    /// doubling the size of every future above it. The statement's future is made by
+    /// `statement` after the clock is read, right where it is returned: with the clock read in
+    /// between (a call the compiler cannot see through), the future, as large as the whole
+    /// stack below, was built aside and copied (400 instructions of `memcpy` per find on
+    /// SQLite).
+    fn measure<R, F: Future<Output = Result<R>>, C: Fn(&R) -> Counted>(
         &self,
         backend: Backend,
         operation: &'static str,
         model: &'static str,
         statement: impl FnOnce() -> F,
-        counted: impl FnOnce(&R) -> Counted,
-    ) -> impl Future<Output = Result<R>> {
+        counted: C,
+    ) -> Measured<'_, F, C> {
         let started = Instant::now();
-        statement().map(move |outcome| {
-            self.record(backend, operation, model, started, &outcome, counted);
-            outcome
-        })
+        Measured {
+            statement: statement(),
+            metrics: self,
+            backend,
+            operation,
+            model,
+            started,
+            counted,
+        }
     }
 
     /// Counts one statement that started at `started` and ended with `outcome`.
@@ -131,10 +137,18 @@ impl Metrics {
     ) {
         let elapsed = started.elapsed();
         let t = &self.totals;
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        // Whole seconds past 584 years saturate; `as_nanos`' u128 costs more than this.
+        let nanos = elapsed
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(elapsed.subsec_nanos()));
         t.statements.fetch_add(1, Ordering::Relaxed);
         t.nanos.fetch_add(nanos, Ordering::Relaxed);
-        t.slowest_nanos.fetch_max(nanos, Ordering::Relaxed);
+        // Read first: a statement is seldom the slowest yet, and the read is cheaper than
+        // `fetch_max`'s compare-and-swap loop.
+        if nanos > t.slowest_nanos.load(Ordering::Relaxed) {
+            t.slowest_nanos.fetch_max(nanos, Ordering::Relaxed);
+        }
         let result = match outcome {
             Ok(value) => {
                 match counted(value) {
@@ -153,14 +167,53 @@ impl Metrics {
                 e.kind()
             }
         };
-        let handles = self.handles.statement(Labels {
+        let labels = Labels {
             backend: system_name(backend),
             model,
             operation,
             outcome: result,
-        });
-        handles.count.increment(1);
-        handles.latency.record(elapsed.as_secs_f64());
+        };
+        self.handles.record(labels, elapsed.as_secs_f64());
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A statement's future, timed from its creation ([`Metrics::measure`]); counted when it
+    /// completes. Polled in place of a `map` of the statement's future: `Map` moves its
+    /// closure (the labels, the start and the counting) out of itself before calling it, and
+    /// drops the finished future there and then; this reads them where they are.
+    struct Measured<'m, F, C> {
+        #[pin]
+        statement: F,
+        metrics: &'m Metrics,
+        backend: Backend,
+        operation: &'static str,
+        model: &'static str,
+        started: Instant,
+        counted: C,
+    }
+}
+
+impl<R, F, C> Future for Measured<'_, F, C>
+where
+    F: Future<Output = Result<R>>,
+    C: Fn(&R) -> Counted,
+{
+    type Output = Result<R>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
+        let this = self.project();
+        let outcome = ready!(this.statement.poll(cx));
+        let (operation, model): (&'static str, &'static str) = (this.operation, this.model);
+        this.metrics.record(
+            *this.backend,
+            operation,
+            model,
+            *this.started,
+            &outcome,
+            this.counted,
+        );
+        Poll::Ready(outcome)
     }
 }
 
