@@ -489,13 +489,12 @@ fn integer_at(row: &RowRef<'_>, index: usize, ty: ColumnType) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::table::column;
     use crate::query::ir::ColumnRef;
     use crate::schema::ColumnSchema;
 
     static COLUMNS: [ColumnSchema; 1] = [ColumnSchema {
         auto_increment: true,
-        ..column("id", ColumnType::BigInt, false, true)
+        ..ColumnSchema::plain("id", ColumnType::BigInt, false, true)
     }];
     static SCHEMA: ModelSchema = ModelSchema {
         name: "T",

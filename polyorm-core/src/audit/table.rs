@@ -19,44 +19,21 @@ const ENCODING_TAG: &[u8] = b"orm-audit-v2";
 /// The key of the chain head's only row.
 pub(crate) const HEAD_ID: i32 = 1;
 
-/// A plain column: no default, length, collation or generated value.
-pub(crate) const fn column(
-    name: &'static str,
-    ty: ColumnType,
-    nullable: bool,
-    key: bool,
-) -> ColumnSchema {
-    ColumnSchema {
-        name,
-        field: name,
-        ty,
-        nullable,
-        primary_key: key,
-        auto_increment: false,
-        default: None,
-        max_length: None,
-        collation: None,
-        precision: None,
-        allowed_values: None,
-        renamed_from: None,
-    }
-}
-
 static LOG_COLUMNS: [ColumnSchema; 14] = [
-    column("seq", ColumnType::BigInt, false, true),
-    column("recorded_at_us", ColumnType::BigInt, false, false),
-    column("actor", ColumnType::Text, true, false),
-    column("trace_id", ColumnType::Text, true, false),
-    column("request_id", ColumnType::Text, true, false),
-    column("operation", ColumnType::Text, false, false),
-    column("table_name", ColumnType::Text, true, false),
-    column("row_key", ColumnType::Text, true, false),
-    column("changes", ColumnType::Text, true, false),
-    column("before_values", ColumnType::Text, true, false),
-    column("statement", ColumnType::Text, true, false),
-    column("rows_affected", ColumnType::BigInt, false, false),
-    column("prev_hash", ColumnType::Text, false, false),
-    column("hash", ColumnType::Text, false, false),
+    ColumnSchema::plain("seq", ColumnType::BigInt, false, true),
+    ColumnSchema::plain("recorded_at_us", ColumnType::BigInt, false, false),
+    ColumnSchema::plain("actor", ColumnType::Text, true, false),
+    ColumnSchema::plain("trace_id", ColumnType::Text, true, false),
+    ColumnSchema::plain("request_id", ColumnType::Text, true, false),
+    ColumnSchema::plain("operation", ColumnType::Text, false, false),
+    ColumnSchema::plain("table_name", ColumnType::Text, true, false),
+    ColumnSchema::plain("row_key", ColumnType::Text, true, false),
+    ColumnSchema::plain("changes", ColumnType::Text, true, false),
+    ColumnSchema::plain("before_values", ColumnType::Text, true, false),
+    ColumnSchema::plain("statement", ColumnType::Text, true, false),
+    ColumnSchema::plain("rows_affected", ColumnType::BigInt, false, false),
+    ColumnSchema::plain("prev_hash", ColumnType::Text, false, false),
+    ColumnSchema::plain("hash", ColumnType::Text, false, false),
 ];
 
 /// The audit log table, `orm_audit_log`: one [`AuditRecord`] per row, keyed by `seq`.
@@ -74,10 +51,10 @@ pub static AUDIT_LOG: ModelSchema = ModelSchema {
 };
 
 static HEAD_COLUMNS: [ColumnSchema; 4] = [
-    column("id", ColumnType::Int, false, true),
-    column("seq", ColumnType::BigInt, false, false),
-    column("hash", ColumnType::Text, false, false),
-    column("prev_hash", ColumnType::Text, false, false),
+    ColumnSchema::plain("id", ColumnType::Int, false, true),
+    ColumnSchema::plain("seq", ColumnType::BigInt, false, false),
+    ColumnSchema::plain("hash", ColumnType::Text, false, false),
+    ColumnSchema::plain("prev_hash", ColumnType::Text, false, false),
 ];
 
 /// The chain head, `orm_audit_head`: one row (`id = 1`) with the `seq` and `hash` of the last
