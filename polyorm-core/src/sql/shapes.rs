@@ -351,18 +351,8 @@ mod tests {
         nullable: bool,
     ) -> ColumnSchema {
         ColumnSchema {
-            name,
-            field: name,
-            ty,
-            nullable,
-            primary_key,
             auto_increment,
-            default: None,
-            max_length: None,
-            collation: None,
-            precision: None,
-            allowed_values: None,
-            renamed_from: None,
+            ..ColumnSchema::plain(name, ty, nullable, primary_key)
         }
     }
 
