@@ -353,6 +353,23 @@ async fn one_hundred_misses_from_two_processes_run_one_query_through_memcached()
     misses_across_processes_share_one_load(|b| b.memcached(server.url())).await;
 }
 
+/// One "process" of the cross-process tests: its own cache under `prefix` on the shared tier
+/// that `shared` sets, with a stampede lease of `lease`, over `counting`.
+fn process(
+    shared: &impl Fn(CacheBuilder) -> CacheBuilder,
+    prefix: &str,
+    lease: Duration,
+    counting: &Counting,
+) -> Arc<CachedDb<Counting>> {
+    let cache = shared(Cache::builder())
+        .prefix(prefix)
+        .redis_timeout(Duration::from_secs(2))
+        .stampede_lease(lease)
+        .build()
+        .unwrap();
+    Arc::new(cache.wrap(counting.clone()))
+}
+
 /// Two processes (own caches, one shared tier) with 50 concurrent misses each on one cold
 /// key: one database query in all; without the lease, one per process.
 async fn misses_across_processes_share_one_load(shared: impl Fn(CacheBuilder) -> CacheBuilder) {
@@ -360,16 +377,7 @@ async fn misses_across_processes_share_one_load(shared: impl Fn(CacheBuilder) ->
         // Each query takes 300 ms, so all readers arrive while the first one loads.
         let counting = sqlite_accounts(Duration::from_millis(300)).await;
         let prefix = prefix("lease");
-        let process = || {
-            let cache = shared(Cache::builder())
-                .prefix(prefix.clone())
-                .redis_timeout(Duration::from_secs(2))
-                .stampede_lease(lease)
-                .build()
-                .unwrap();
-            Arc::new(cache.wrap(counting.clone()))
-        };
-        let processes = [process(), process()];
+        let processes = [(); 2].map(|()| process(&shared, &prefix, lease, &counting));
         let readers: Vec<_> = (0..100)
             .map(|i| {
                 let db = processes[i % 2].clone();
@@ -407,16 +415,7 @@ async fn a_failed_load_gives_up_its_lease(shared: impl Fn(CacheBuilder) -> Cache
     // No table: every load fails, after 300 ms.
     let counting = Counting::new(common::sqlite().await, Duration::from_millis(300));
     let prefix = prefix("failed_lease");
-    let process = || {
-        let cache = shared(Cache::builder())
-            .prefix(prefix.clone())
-            .redis_timeout(Duration::from_secs(2))
-            .stampede_lease(LEASE)
-            .build()
-            .unwrap();
-        Arc::new(cache.wrap(counting.clone()))
-    };
-    let (first, second) = (process(), process());
+    let [first, second] = [(); 2].map(|()| process(&shared, &prefix, LEASE, &counting));
     let read = |db: Arc<CachedDb<Counting>>| async move {
         let started = std::time::Instant::now();
         let result = Account::query().cached(MINUTE).all(&*db).await;
