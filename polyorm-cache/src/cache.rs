@@ -467,6 +467,18 @@ pub(crate) struct Lookup<'a> {
     pub ttl: Duration,
 }
 
+/// What a read that missed every tier carries to its load.
+struct Miss<'a> {
+    key: Key,
+    names: &'a [String],
+    /// The shared tier's generations of `names`, `None` without one (or while it is down).
+    gens: Option<Vec<u64>>,
+    /// This process's write counters of `names` when the read began.
+    epochs: Vec<u64>,
+    ttl: Duration,
+    started: Instant,
+}
+
 impl Core {
     pub(crate) fn model_ttl(&self, table: &str) -> Option<Duration> {
         self.model_ttls.get(table).copied()
@@ -550,7 +562,9 @@ impl Core {
         let redis_down = matches!(remote, Some(Remote::Down));
         if redis_down && self.outage == OutagePolicy::Bypass {
             Counters::bump(&self.counters.bypassed, "orm_cache_bypassed_total");
-            return Ok(load().await?.into_iter().map(|(t, _)| t).collect());
+            // On the heap, like the miss path: the load's future is kilobytes.
+            return Box::pin(async { Ok(load().await?.into_iter().map(|(t, _)| t).collect()) })
+                .await;
         }
 
         if let Some(entry) = local {
@@ -598,14 +612,33 @@ impl Core {
             }
         }
 
-        // A miss: one load per key; concurrent readers wait for it.
+        // The miss path in a future of its own, on the heap: it holds the database load,
+        // whose future is kilobytes, and a hit would otherwise move it at every await.
+        let miss = Miss {
+            key,
+            names,
+            gens,
+            epochs,
+            ttl,
+            started,
+        };
+        Box::pin(self.miss(miss, decode, load)).await
+    }
+
+    /// A read no tier answered: one load per key; concurrent readers wait for it.
+    async fn miss<T, F, Fut>(&self, m: Miss<'_>, decode: Decoder<T>, load: F) -> Result<Vec<T>>
+    where
+        T: Send,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Vec<(T, CachedRow)>>> + Send,
+    {
         let mut mine: Option<Vec<T>> = None;
         let mut failure = None;
         let loaded = self
             .local
-            .try_get_with(key, async {
+            .try_get_with(m.key, async {
                 let leased = match self
-                    .await_other_process(&key, names, &gens, &epochs, ttl)
+                    .await_other_process(&m.key, m.names, &m.gens, &m.epochs, m.ttl)
                     .await
                 {
                     Turn::Stored(entry) => return Ok(entry),
@@ -618,14 +651,16 @@ impl Core {
                         mine = Some(values);
                         let mut bytes = Vec::new();
                         encode_rows(&rows, &mut bytes);
-                        if let (Some(redis), Some(gens)) = (&self.redis, &gens) {
-                            redis.store(&key, gens, &bytes, ttl, &self.counters).await;
+                        if let (Some(redis), Some(gens)) = (&self.redis, &m.gens) {
+                            redis
+                                .store(&m.key, gens, &bytes, m.ttl, &self.counters)
+                                .await;
                         }
                         Ok(Arc::new(Entry::new(
-                            gens.clone(),
-                            epochs.clone(),
+                            m.gens.clone(),
+                            m.epochs.clone(),
                             rows,
-                            ttl,
+                            m.ttl,
                             bytes.len(),
                         )))
                     }
@@ -633,7 +668,7 @@ impl Core {
                         // Nothing will be stored: let the next reader (in any process)
                         // load now instead of waiting out the lease.
                         if let (true, Some(shared)) = (leased, &self.redis) {
-                            shared.release(&key, &self.counters).await;
+                            shared.release(&m.key, &self.counters).await;
                         }
                         failure = Some(e);
                         Err(LoadFailed)
@@ -647,7 +682,7 @@ impl Core {
         let out = match (mine, loaded) {
             (Some(values), _) => values,
             // Another reader's load, valid for this reader only if read under the same state.
-            (None, Ok(entry)) if entry.epochs == epochs && entry.gens == gens => {
+            (None, Ok(entry)) if entry.epochs == m.epochs && entry.gens == m.gens => {
                 match decode_all(&entry.rows, decode, &self.counters) {
                     Some(values) => values,
                     None => self.load_alone(&load).await?,
@@ -655,7 +690,7 @@ impl Core {
             }
             (None, _) => self.load_alone(&load).await?,
         };
-        self.counters.finish(Outcome::Miss, started.elapsed());
+        self.counters.finish(Outcome::Miss, m.started.elapsed());
         Ok(out)
     }
 

@@ -156,6 +156,83 @@ impl CacheLayer {
         Ok(Some(rows))
     }
 
+    /// Counts a read that went to the database without the cache (inside a transaction).
+    fn bypassed(&self) {
+        Counters::bump(
+            &self.cache.core.counters.bypassed,
+            "orm_cache_bypassed_total",
+        );
+    }
+
+    /// `fetch_all` through the cache when `query` is cached, else from the database.
+    ///
+    /// The database calls are boxed: their futures are kilobytes, and a hit, which never
+    /// reaches them, would otherwise move them at every await.
+    async fn all_cached<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        let backend = inner.backend();
+        let load = || {
+            with_decoder(
+                backend,
+                decode,
+                inner.fetch_all(query.clone(), capture_row::<T>),
+            )
+        };
+        match self.read(backend, &query, Read::All, decode, load).await? {
+            Some(rows) => Ok(rows),
+            None => Box::pin(inner.fetch_all(query, decode)).await,
+        }
+    }
+
+    /// `fetch_optional` as [`all_cached`](Self::all_cached).
+    async fn optional_cached<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> Result<Option<T>> {
+        let backend = inner.backend();
+        let load = || async {
+            let row = with_decoder(
+                backend,
+                decode,
+                inner.fetch_optional(query.clone(), capture_row::<T>),
+            );
+            Ok(row.await?.into_iter().collect())
+        };
+        match self
+            .read(backend, &query, Read::Optional, decode, load)
+            .await?
+        {
+            Some(rows) => Ok(rows.into_iter().next()),
+            None => Box::pin(inner.fetch_optional(query, decode)).await,
+        }
+    }
+
+    /// `count` as [`all_cached`](Self::all_cached).
+    async fn count_cached<E: Executor>(&self, inner: &E, query: SelectQuery) -> Result<u64> {
+        let backend = inner.backend();
+        let load = || async {
+            let n = inner.count(query.clone()).await?;
+            let stored = i64::try_from(n).map_or(Value::BigUnsigned(n), Value::BigInt);
+            Ok(vec![(
+                n,
+                CachedRow::new(backend, vec![Slot::Value(stored)]),
+            )])
+        };
+        match self
+            .read(backend, &query, Read::Count, decode_count, load)
+            .await?
+        {
+            Some(n) => Ok(n.into_iter().next().unwrap_or(0)),
+            None => Box::pin(inner.count(query)).await,
+        }
+    }
+
     /// An op inside a transaction: reads go to the database, writes are recorded for the
     /// commit. Recorded before running: a statement that fails may still have written (MySQL
     /// keeps what a failed multi-row statement did), and over-invalidating is harmless.
@@ -167,10 +244,7 @@ impl CacheLayer {
     ) -> Result<Outcome<T>> {
         let names: Vec<String> = match &op {
             Op::FetchAll(..) | Op::FetchOptional(..) | Op::Count(_) => {
-                Counters::bump(
-                    &self.cache.core.counters.bypassed,
-                    "orm_cache_bypassed_total",
-                );
+                self.bypassed();
                 Vec::new()
             }
             Op::InsertReturning(query, _) => scope::insert(query),
@@ -196,55 +270,14 @@ impl Layer for CacheLayer {
         if let Some(writes) = &self.tx {
             return self.in_transaction(writes, inner, op).await;
         }
-        let backend = inner.backend();
         match op {
             Op::FetchAll(query, decode) => {
-                let load = || {
-                    with_decoder(
-                        backend,
-                        decode,
-                        inner.fetch_all(query.clone(), capture_row::<T>),
-                    )
-                };
-                match self.read(backend, &query, Read::All, decode, load).await? {
-                    Some(rows) => Ok(Outcome::Rows(rows)),
-                    None => Ok(Outcome::Rows(inner.fetch_all(query, decode).await?)),
-                }
+                Ok(Outcome::Rows(self.all_cached(inner, query, decode).await?))
             }
-            Op::FetchOptional(query, decode) => {
-                let load = || async {
-                    let row = with_decoder(
-                        backend,
-                        decode,
-                        inner.fetch_optional(query.clone(), capture_row::<T>),
-                    );
-                    Ok(row.await?.into_iter().collect())
-                };
-                match self
-                    .read(backend, &query, Read::Optional, decode, load)
-                    .await?
-                {
-                    Some(rows) => Ok(Outcome::Row(rows.into_iter().next())),
-                    None => Ok(Outcome::Row(inner.fetch_optional(query, decode).await?)),
-                }
-            }
-            Op::Count(query) => {
-                let load = || async {
-                    let n = inner.count(query.clone()).await?;
-                    let stored = i64::try_from(n).map_or(Value::BigUnsigned(n), Value::BigInt);
-                    Ok(vec![(
-                        n,
-                        CachedRow::new(backend, vec![Slot::Value(stored)]),
-                    )])
-                };
-                match self
-                    .read(backend, &query, Read::Count, decode_count, load)
-                    .await?
-                {
-                    Some(n) => Ok(Outcome::Count(n.into_iter().next().unwrap_or(0))),
-                    None => Ok(Outcome::Count(inner.count(query).await?)),
-                }
-            }
+            Op::FetchOptional(query, decode) => Ok(Outcome::Row(
+                self.optional_cached(inner, query, decode).await?,
+            )),
+            Op::Count(query) => Ok(Outcome::Count(self.count_cached(inner, query).await?)),
             Op::InsertReturning(query, decode) => {
                 let names = scope::insert(&query);
                 let row = inner.insert_returning(query, decode).await?;
@@ -266,6 +299,42 @@ impl Layer for CacheLayer {
                 Ok(outcome)
             }
         }
+    }
+
+    // The reads skip `call` (a future holding every operation's): outside a transaction
+    // they are the cache's own small futures; inside one they go to the database.
+    async fn fetch_all<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> Result<Vec<T>> {
+        if self.tx.is_some() {
+            self.bypassed();
+            return Box::pin(inner.fetch_all(query, decode)).await;
+        }
+        self.all_cached(inner, query, decode).await
+    }
+
+    async fn fetch_optional<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> Result<Option<T>> {
+        if self.tx.is_some() {
+            self.bypassed();
+            return Box::pin(inner.fetch_optional(query, decode)).await;
+        }
+        self.optional_cached(inner, query, decode).await
+    }
+
+    async fn count<E: Executor>(&self, inner: &E, query: SelectQuery) -> Result<u64> {
+        if self.tx.is_some() {
+            self.bypassed();
+            return Box::pin(inner.count(query)).await;
+        }
+        self.count_cached(inner, query).await
     }
 
     fn for_transaction(&self) -> Self {

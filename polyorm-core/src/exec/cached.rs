@@ -161,10 +161,18 @@ pub(crate) trait CachedPrimitive: Sized {
     fn from_cached_owned(value: Value) -> std::result::Result<Self, Value> {
         Self::from_cached(&value).ok_or(value)
     }
+    /// The value of an encoded slot read straight from its bytes (`tag`, then `body`, the
+    /// bytes after the tag), with no [`Value`] in between; `None` when this type has no such
+    /// read or the slot is not one of its values (the slot is then read through [`Value`],
+    /// which also reports a corrupt one).
+    fn from_encoded(tag: u8, body: &[u8]) -> Option<Self> {
+        let _ = (tag, body);
+        None
+    }
 }
 
 macro_rules! cached_primitive {
-    ($($(#[$cfg:meta])? $ty:ty => $variant:ident;)*) => {$(
+    ($($(#[$cfg:meta])? $ty:ty => $variant:ident $(, $fast:expr)?;)*) => {$(
         $(#[$cfg])?
         impl CachedPrimitive for $ty {
             fn to_cached(&self) -> Value {
@@ -184,18 +192,24 @@ macro_rules! cached_primitive {
                     other => Err(other),
                 }
             }
+            $(
+                fn from_encoded(tag: u8, body: &[u8]) -> Option<Self> {
+                    #[allow(clippy::redundant_closure_call)]
+                    ($fast)(tag, body)
+                }
+            )?
         }
     )*};
 }
 
 cached_primitive! {
-    bool => Bool;
-    i16 => SmallInt;
-    i32 => Int;
-    i64 => BigInt;
-    f32 => Float;
-    f64 => Double;
-    String => Text;
+    bool => Bool, |tag, body| codec::fixed(tag, codec::BOOL, body).map(|[b]: [u8; 1]| b != 0);
+    i16 => SmallInt, |tag, body| codec::fixed(tag, codec::SMALL_INT, body).map(i16::from_le_bytes);
+    i32 => Int, |tag, body| codec::fixed(tag, codec::INT, body).map(i32::from_le_bytes);
+    i64 => BigInt, |tag, body| codec::fixed(tag, codec::BIG_INT, body).map(i64::from_le_bytes);
+    f32 => Float, |tag, body| codec::fixed(tag, codec::FLOAT, body).map(f32::from_le_bytes);
+    f64 => Double, |tag, body| codec::fixed(tag, codec::DOUBLE, body).map(f64::from_le_bytes);
+    String => Text, codec::text;
     Vec<u8> => Bytes;
     #[cfg(feature = "chrono")] ::chrono::DateTime<::chrono::Utc> => ChronoDateTimeUtc;
     #[cfg(feature = "chrono")] ::chrono::NaiveDateTime => ChronoDateTime;

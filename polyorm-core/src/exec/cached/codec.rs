@@ -151,7 +151,11 @@ impl EncodedRow<'_> {
         index: usize,
         expected: &'static str,
     ) -> Result<Option<T>> {
-        match self.slot(index, expected)? {
+        let (tag, r) = self.slot(index, expected)?;
+        if let Some(value) = T::from_encoded(tag, &self.bytes[r.at..]) {
+            return Ok(Some(value));
+        }
+        match (tag, r) {
             (NULL, _) => Ok(None),
             (UNREAD | NOT_NULL, _) => Err(super::not_recorded(index, expected)),
             (tag, mut r) => T::from_cached_owned(r.value(tag)?)
@@ -164,6 +168,34 @@ impl EncodedRow<'_> {
                 }),
         }
     }
+}
+
+/// The tags of the values [`CachedPrimitive::from_encoded`] reads in place (as
+/// [`encode_value`] writes them).
+pub(super) const BOOL: u8 = 11;
+pub(super) const SMALL_INT: u8 = 12;
+pub(super) const INT: u8 = 13;
+pub(super) const BIG_INT: u8 = 14;
+pub(super) const FLOAT: u8 = 15;
+pub(super) const DOUBLE: u8 = 16;
+const TEXT: u8 = 17;
+
+/// The `N` bytes of a fixed-size value tagged `want`, if `tag` is `want`.
+pub(super) fn fixed<const N: usize>(tag: u8, want: u8, body: &[u8]) -> Option<[u8; N]> {
+    if tag != want {
+        return None;
+    }
+    body.get(..N)?.try_into().ok()
+}
+
+/// The text of a slot tagged as text (length, then UTF-8 bytes).
+pub(super) fn text(tag: u8, body: &[u8]) -> Option<String> {
+    if tag != TEXT {
+        return None;
+    }
+    let mut r = Reader { bytes: body, at: 0 };
+    let text = std::str::from_utf8(r.bytes().ok()?).ok()?;
+    Some(text.to_owned())
 }
 
 /// The tags of the slots that hold no value.
@@ -196,29 +228,29 @@ pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
             out.push(10);
             put_bytes(out, format!("{ty:?}").as_bytes());
         }
-        Value::Bool(b) => out.extend_from_slice(&[11, u8::from(*b)]),
+        Value::Bool(b) => out.extend_from_slice(&[BOOL, u8::from(*b)]),
         Value::SmallInt(i) => {
-            out.push(12);
+            out.push(SMALL_INT);
             out.extend_from_slice(&i.to_le_bytes());
         }
         Value::Int(i) => {
-            out.push(13);
+            out.push(INT);
             out.extend_from_slice(&i.to_le_bytes());
         }
         Value::BigInt(i) => {
-            out.push(14);
+            out.push(BIG_INT);
             out.extend_from_slice(&i.to_le_bytes());
         }
         Value::Float(f) => {
-            out.push(15);
+            out.push(FLOAT);
             out.extend_from_slice(&f.to_le_bytes());
         }
         Value::Double(f) => {
-            out.push(16);
+            out.push(DOUBLE);
             out.extend_from_slice(&f.to_le_bytes());
         }
         Value::Text(s) => {
-            out.push(17);
+            out.push(TEXT);
             put_bytes(out, s.as_bytes());
         }
         Value::Bytes(b) => {
@@ -370,13 +402,13 @@ impl<'a> Reader<'a> {
 
     fn value(&mut self, tag: u8) -> Result<Value> {
         Ok(match tag {
-            11 => Value::Bool(self.u8()? != 0),
-            12 => Value::SmallInt(i16::from_le_bytes(self.array()?)),
-            13 => Value::Int(i32::from_le_bytes(self.array()?)),
-            14 => Value::BigInt(i64::from_le_bytes(self.array()?)),
-            15 => Value::Float(f32::from_le_bytes(self.array()?)),
-            16 => Value::Double(f64::from_le_bytes(self.array()?)),
-            17 => Value::Text(self.text()?),
+            BOOL => Value::Bool(self.u8()? != 0),
+            SMALL_INT => Value::SmallInt(i16::from_le_bytes(self.array()?)),
+            INT => Value::Int(i32::from_le_bytes(self.array()?)),
+            BIG_INT => Value::BigInt(i64::from_le_bytes(self.array()?)),
+            FLOAT => Value::Float(f32::from_le_bytes(self.array()?)),
+            DOUBLE => Value::Double(f64::from_le_bytes(self.array()?)),
+            TEXT => Value::Text(self.text()?),
             18 => Value::Bytes(self.bytes()?.to_vec()),
             19 => Value::BigUnsigned(u64::from_le_bytes(self.array()?)),
             #[cfg(feature = "chrono")]
@@ -574,6 +606,59 @@ mod tests {
         let mut other = bytes.clone();
         other[0] = FORMAT + 1;
         assert!(decode_encoded(&other, read).is_err());
+    }
+
+    type Primitives = (bool, i16, i32, i64, f32, f64, String);
+
+    fn read_primitives(row: &RowRef<'_>) -> Result<Primitives> {
+        use crate::FieldType;
+        Ok((
+            bool::decode(row, 0)?,
+            i16::decode(row, 1)?,
+            i32::decode(row, 2)?,
+            i64::decode(row, 3)?,
+            f32::decode(row, 4)?,
+            f64::decode(row, 5)?,
+            String::decode(row, 6)?,
+        ))
+    }
+
+    fn primitive_rows(text: Value) -> Vec<CachedRow> {
+        let values = [
+            Value::Bool(true),
+            Value::SmallInt(i16::MIN),
+            Value::Int(-7),
+            Value::BigInt(i64::MAX),
+            Value::Float(1.5),
+            Value::Double(-0.25),
+            text,
+        ];
+        let slots = values.into_iter().map(Slot::Value).collect();
+        vec![CachedRow::new(Backend::Sql(Dialect::Sqlite), slots)]
+    }
+
+    /// The primitives read straight from the bytes read as through `Value`; a corrupt one is
+    /// an error, never a value.
+    #[test]
+    fn primitives_read_in_place_as_through_values() {
+        let rows = primitive_rows(Value::Text("naïve".to_owned()));
+        let mut bytes = Vec::new();
+        encode_rows(&rows, &mut bytes);
+        let through_values = rows[0].decode(read_primitives).unwrap();
+        let in_place = decode_encoded(&bytes, read_primitives).unwrap();
+        assert_eq!(in_place, vec![through_values.clone()]);
+        assert_eq!(
+            through_values,
+            (true, i16::MIN, -7, i64::MAX, 1.5, -0.25, "naïve".to_owned())
+        );
+        // Text whose bytes are not UTF-8 (same length, so the entry still parses).
+        let at = bytes
+            .windows(6)
+            .position(|w| w == "naïve".as_bytes())
+            .unwrap();
+        bytes[at + 2] = 0xff;
+        let error = decode_encoded(&bytes, read_primitives).unwrap_err();
+        assert!(error.to_string().contains("UTF-8"), "{error}");
     }
 
     /// Every value's encoded size is what the in-place reader skips.
