@@ -12,7 +12,7 @@ use polyorm_core::{ColumnType, ModelSchema, RowRef, Value};
 
 use crate::error::{BackupError, Result};
 
-/// How many distinct models one process can read through [`decoder_for`].
+/// How many distinct models one process can read (one decoder slot each).
 pub const SLOTS: usize = 256;
 
 static SCHEMAS: [OnceLock<&'static ModelSchema>; SLOTS] = [const { OnceLock::new() }; SLOTS];

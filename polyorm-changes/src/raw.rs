@@ -4,7 +4,7 @@
 use crate::event::{ChangeKind, ChangeMeta};
 
 /// A column value as a source reports it. Sources keep what they were given (PostgreSQL's
-/// text forms, the binlog's typed values, BSON), and [`crate::decode`] turns it into the type
+/// text forms, the binlog's typed values, BSON), and [`decode_change`](crate::decode_change) turns it into the type
 /// the model's column declares.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

@@ -160,7 +160,8 @@ impl Store {
         Ok(n)
     }
 
-    /// Fails with [`StorageError::BucketNotFound`] or [`StorageError::Unauthorized`] if the
+    /// Fails with [`StorageError::BucketNotFound`](crate::StorageError::BucketNotFound) or
+    /// [`StorageError::Unauthorized`](crate::StorageError::Unauthorized) if the
     /// store cannot be listed: a cheap check at start-up that the URL and credentials work.
     pub async fn check(&self) -> Result<()> {
         self.list_page(None).await
@@ -199,7 +200,7 @@ impl crate::store::Storage {
     }
 
     /// [`Store::delete`] in `blob`'s store. To delete after a row's deletion committed, see
-    /// [`Storage::after_commit`].
+    /// [`Storage::after_commit`](crate::Storage::after_commit).
     pub async fn delete(&self, blob: &Blob) -> Result<()> {
         self.store_of(blob)?.delete(blob).await
     }

@@ -330,8 +330,8 @@ impl Parts {
 impl Store {
     /// Uploads the content read from `reader` under `key`, streaming: memory stays at about
     /// `part_size × (concurrency + 1)` whatever the size. Returns the [`Blob`] to store in a
-    /// row (see [`Storage::upload_then`](crate::Storage::upload_then) for keeping row and
-    /// object consistent).
+    /// row (the object first, then the row: see [`Sweeper`](crate::Sweeper) for the orphans a
+    /// rollback between the two leaves).
     ///
     /// On any error the multipart upload is aborted: no partial object becomes visible.
     pub async fn upload<R: AsyncRead + Unpin + Send>(

@@ -69,7 +69,7 @@
 //!   assigned values (an increment as `column + delta`) in `changes`, and every record of an
 //!   update or delete the rows as they were before it in `before_values` (every column,
 //!   redacted alike). The rows read are held in memory until the transaction commits.
-//! - raw SQL ([`Executor::execute_raw`](crate::Executor::execute_raw), `execute_compiled`):
+//! - raw SQL ([`crate::Executor::execute_raw`], `execute_compiled`):
 //!   one record with the SQL text (placeholders, never values), `table_name` `NULL`. DDL on
 //!   MySQL/MariaDB commits the transaction it runs in, so its record is written after it, in
 //!   a transaction of its own, not atomically with it.

@@ -1,7 +1,7 @@
 //! One typed configuration of a database connection ([`DatabaseConfig`]: URL, TLS,
 //! credentials, pool), read from the environment ([`DatabaseConfig::from_env`]: `DATABASE_URL`
 //! or the `DB_*` set, each also as `*_FILE`) or from `orm.toml` (feature `config`,
-//! [`file`]: sections per `ORM_ENV`, environment overrides), the file the CLI reads too.
+//! [`mod@file`]: sections per `ORM_ENV`, environment overrides), the file the CLI reads too.
 
 mod env;
 #[cfg(feature = "config")]

@@ -1037,6 +1037,9 @@ impl Target for Db {
         let unchecked = session.unchecked();
         match Self::sql(&mut session)?.fetch_all(statement, decode).await {
             Err(e) if unchecked && lost(&e) && started.elapsed() < ENDED_BEFORE => {
+                // Back to the pool before taking another (no drop glue in a build
+                // without a server backend).
+                #[allow(clippy::drop_non_drop)]
                 drop(session);
                 self.run_fetch_all(again()?, decode).await
             }
@@ -1058,6 +1061,9 @@ impl Target for Db {
             .await
         {
             Err(e) if unchecked && lost(&e) && started.elapsed() < ENDED_BEFORE => {
+                // Back to the pool before taking another (no drop glue in a build
+                // without a server backend).
+                #[allow(clippy::drop_non_drop)]
                 drop(session);
                 self.run_fetch_optional(again()?, decode).await
             }
@@ -1097,6 +1103,8 @@ impl Db {
         let unchecked = conn.unchecked();
         match conn.sql().execute_raw("SELECT 1").await {
             Err(e) if unchecked && lost(&e) => {
+                // As in `run_read_all`.
+                #[allow(clippy::drop_non_drop)]
                 drop(conn);
                 let mut conn = self.pool.acquire_sql(Wait::FailFast).await?;
                 conn.sql().execute_raw("SELECT 1").await

@@ -42,8 +42,9 @@ use crate::model::Model;
 use crate::schema::{ColumnSchema, ColumnType, ModelSchema};
 use crate::value::FieldType;
 
-/// A select named as a common table expression, whose rows decode as `R`; see the
-/// [module](self) documentation. Cloning it is cheap enough to name it in several queries.
+/// A select named as a common table expression, whose rows decode as `R`; made by
+/// [`Projected::cte`](crate::query::Projected::cte). Cloning it is cheap enough to name it in
+/// several queries.
 pub struct Cte<R> {
     name: &'static str,
     schema: &'static ModelSchema,

@@ -29,7 +29,8 @@ use crate::exec::{Decoder, Executor};
 use crate::model::Model;
 use crate::value::{FieldType, IntoValue};
 
-/// The rows of a projection, read as a derived table; see the [module](self) documentation.
+/// The rows of a projection, read as a derived table (`FROM (SELECT …) AS d`); made by
+/// [`Projected::derived`](crate::query::Projected::derived).
 #[must_use = "a query does nothing until a terminal method such as `all(&db)` is awaited"]
 pub struct Derived<R> {
     query: SelectQuery,
@@ -347,7 +348,8 @@ impl<R: DerivedRow> Derived<R> {
         self
     }
 
-    /// The IR of this query (the inner select, with its [`OuterSelect`]).
+    /// The IR of this query (the inner select, with its
+    /// [`OuterSelect`](crate::query::ir::OuterSelect)).
     pub fn ir(&self) -> &SelectQuery {
         &self.query
     }

@@ -1,6 +1,6 @@
 //! What each dialect's live catalog looks like, as data: one query per kind of object, each
 //! returning the same row shape on every dialect, and the catalog's spellings of storage types.
-//! [`super::read`] decodes them once for all dialects; a new dialect is one more [`Catalog`].
+//! The introspection reads them and decodes them once for all dialects; a new dialect is one more [`Catalog`].
 
 use polyorm_core::Dialect;
 
