@@ -144,6 +144,21 @@ impl RowRef<'_> {
         }
     }
 
+    /// The column as `T` if this row is replayed from the cache (its values are read alike
+    /// whatever backend recorded them), checked before the per-backend reads so a cache hit
+    /// does not go through each of them.
+    pub(crate) fn get_replayed<T: CachedPrimitive>(
+        &self,
+        index: usize,
+        expected: &'static str,
+    ) -> Option<Result<Option<T>, Error>> {
+        match *self {
+            RowRef::Cached(row) => Some(row.get(index, expected)),
+            RowRef::Encoded(row) => Some(row.get(index, expected)),
+            _ => None,
+        }
+    }
+
     /// Decodes the column at `index` as a nullable `T` through the driver's own decoder.
     #[allow(unused_variables)]
     pub(crate) fn get<T: NativeDecode + CachedPrimitive>(

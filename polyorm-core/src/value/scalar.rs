@@ -21,6 +21,9 @@ macro_rules! native_sql_type {
             }
 
             fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
+                if let Some(value) = row.get_replayed::<$ty>(index, stringify!($ty)) {
+                    return value;
+                }
                 #[cfg(feature = "mongodb")]
                 if let Some(value) = row.get_document::<$ty>(index, stringify!($ty)) {
                     return value;
