@@ -196,7 +196,11 @@ impl Skeleton {
                 self.push(u64::from(*negated))
             }
             Condition::And(items) | Condition::Or(items) => {
-                self.push(if matches!(c, Condition::And(_)) { AND } else { OR })?;
+                self.push(if matches!(c, Condition::And(_)) {
+                    AND
+                } else {
+                    OR
+                })?;
                 self.push(items.len() as u64)?;
                 items.iter().try_for_each(|item| self.condition(item))
             }
@@ -261,7 +265,9 @@ fn push_values(c: &Condition, dialect: Dialect, out: &mut Vec<Value>) {
             out.push(values::from_sea(sea_query::Value::from(pattern)));
         }
         Condition::And(items) | Condition::Or(items) => {
-            items.iter().for_each(|item| push_values(item, dialect, out));
+            items
+                .iter()
+                .for_each(|item| push_values(item, dialect, out));
         }
         Condition::Not(inner) => push_values(inner, dialect, out),
         _ => {}
@@ -470,10 +476,7 @@ mod tests {
             ),
             (
                 "like",
-                [
-                    filtered(like("Ab%", false)),
-                    filtered(like("c_D", false)),
-                ],
+                [filtered(like("Ab%", false)), filtered(like("c_D", false))],
             ),
             (
                 "ilike",
@@ -592,8 +595,16 @@ mod tests {
             (
                 "ordered",
                 [
-                    ordered(filtered(cmp("id", CmpOp::Gt, Value::BigInt(1))), "nick", None),
-                    ordered(filtered(cmp("id", CmpOp::Gt, Value::BigInt(2))), "nick", None),
+                    ordered(
+                        filtered(cmp("id", CmpOp::Gt, Value::BigInt(1))),
+                        "nick",
+                        None,
+                    ),
+                    ordered(
+                        filtered(cmp("id", CmpOp::Gt, Value::BigInt(2))),
+                        "nick",
+                        None,
+                    ),
                 ],
             ),
             (
@@ -685,9 +696,12 @@ mod tests {
                 );
                 let Compiled { sql, .. } = compile_select(&first, dialect).unwrap();
                 let paging_only = |other: &str| {
-                    [("limit_five", "limit_six"), ("limit_offset", "limit_other_offset")]
-                        .iter()
-                        .any(|&(a, b)| other == format!("{a}@{dialect}") && case == b)
+                    [
+                        ("limit_five", "limit_six"),
+                        ("limit_offset", "limit_other_offset"),
+                    ]
+                    .iter()
+                    .any(|&(a, b)| other == format!("{a}@{dialect}") && case == b)
                 };
                 for (other, other_words, other_sql) in &seen {
                     // Only the numbers of the paging are left out of the key, where they are
@@ -712,9 +726,10 @@ mod tests {
                             ("in_empty", "empty_or"),
                         ];
                         assert!(
-                            same_text.iter().any(|&(a, b)| {
-                                *other == format!("{a}@{dialect}") && case == b
-                            }) || (dialect != Dialect::Sqlite && paging_only(other)),
+                            same_text
+                                .iter()
+                                .any(|&(a, b)| { *other == format!("{a}@{dialect}") && case == b })
+                                || (dialect != Dialect::Sqlite && paging_only(other)),
                             "{case}@{dialect} reads as {other}: {sql}"
                         );
                     }
@@ -729,25 +744,50 @@ mod tests {
         for dialect in Dialect::ALL {
             let check = |q: &SelectQuery| {
                 let got = compile_select(q, dialect).unwrap();
-                assert_eq!(got, compile_select_uncached(q, dialect).unwrap(), "{dialect}");
+                assert_eq!(
+                    got,
+                    compile_select_uncached(q, dialect).unwrap(),
+                    "{dialect}"
+                );
                 got
             };
             // Each first fills its entry; the next must not be served from it.
             let eq = check(&filtered(cmp("nick", CmpOp::Eq, text("a"))));
-            let eq_null = check(&filtered(cmp("nick", CmpOp::Eq, Value::Null(ColumnType::Text))));
+            let eq_null = check(&filtered(cmp(
+                "nick",
+                CmpOp::Eq,
+                Value::Null(ColumnType::Text),
+            )));
             assert!(eq_null.sql.ends_with("IS NULL"), "{}", eq_null.sql);
             assert!(eq_null.values.is_empty());
             assert_ne!(eq.sql, eq_null.sql);
-            let ne_null = check(&filtered(cmp("nick", CmpOp::Ne, Value::Null(ColumnType::Text))));
+            let ne_null = check(&filtered(cmp(
+                "nick",
+                CmpOp::Ne,
+                Value::Null(ColumnType::Text),
+            )));
             assert!(ne_null.sql.ends_with("IS NOT NULL"), "{}", ne_null.sql);
             let ne = check(&filtered(cmp("nick", CmpOp::Ne, text("a"))));
             assert_ne!(eq.sql, ne.sql);
-            let two = check(&filtered(in_list(vec![Value::BigInt(1), Value::BigInt(2)], false)));
-            let three = check(&filtered(in_list((1..=3).map(Value::BigInt).collect(), false)));
-            let not_two = check(&filtered(in_list(vec![Value::BigInt(1), Value::BigInt(2)], true)));
+            let two = check(&filtered(in_list(
+                vec![Value::BigInt(1), Value::BigInt(2)],
+                false,
+            )));
+            let three = check(&filtered(in_list(
+                (1..=3).map(Value::BigInt).collect(),
+                false,
+            )));
+            let not_two = check(&filtered(in_list(
+                vec![Value::BigInt(1), Value::BigInt(2)],
+                true,
+            )));
             let none = check(&filtered(in_list(Vec::new(), false)));
             assert_eq!((two.values.len(), three.values.len()), (2, 3));
-            assert!(none.values.is_empty() && none.sql.ends_with("1 = 0"), "{}", none.sql);
+            assert!(
+                none.values.is_empty() && none.sql.ends_with("1 = 0"),
+                "{}",
+                none.sql
+            );
             assert!(not_two.sql.contains("NOT IN"), "{}", not_two.sql);
             assert_ne!(two.sql, three.sql);
             // The same pattern with and without case folding.
@@ -755,7 +795,11 @@ mod tests {
             let folded = check(&filtered(like("Ab%", true)));
             assert_ne!(exact.sql, folded.sql);
             assert_eq!(exact.values, vec![text("Ab%")]);
-            let pattern = if dialect == Dialect::Postgres { "Ab%" } else { "ab%" };
+            let pattern = if dialect == Dialect::Postgres {
+                "Ab%"
+            } else {
+                "ab%"
+            };
             assert_eq!(folded.values, vec![text(pattern)]);
         }
     }
@@ -853,7 +897,9 @@ mod tests {
             compile_select(&filtered(cmp("name", CmpOp::Eq, text("a"))), dialect).unwrap();
             let q = filtered(cmp("name", CmpOp::Eq, text("a\0b")));
             let cached = compile_select(&q, dialect).unwrap_err().to_string();
-            let fresh = compile_select_uncached(&q, dialect).unwrap_err().to_string();
+            let fresh = compile_select_uncached(&q, dialect)
+                .unwrap_err()
+                .to_string();
             assert_eq!(cached, fresh, "{dialect}");
         }
     }
