@@ -665,6 +665,30 @@ mod tests {
         }
     }
 
+    /// `compile` returns `expected` twice (the first call may fill the entry, the second is
+    /// served from it), and what the cache keeps (`kept`) is the compiler's SQL.
+    pub(super) fn assert_served_as_compiled(
+        what: &str,
+        expected: &Result<Compiled, Error>,
+        compile: impl Fn() -> Result<Compiled, Error>,
+        kept: impl FnOnce() -> Option<String>,
+    ) {
+        for _ in 0..2 {
+            assert_eq!(
+                format!("{:?}", compile()),
+                format!("{expected:?}"),
+                "{what}"
+            );
+        }
+        if let Ok(expected) = expected {
+            assert_eq!(
+                kept().as_deref(),
+                Some(expected.sql.as_str()),
+                "{what}: the kept SQL"
+            );
+        }
+    }
+
     fn schema(statement: &Statement) -> &'static ModelSchema {
         statement.schema()
     }
@@ -684,21 +708,11 @@ mod tests {
                         statement_shape(statement).is_some(),
                         "{case}: recognised as a fixed shape"
                     );
-                    let expected = uncached(statement, dialect);
-                    // The first compile may fill the entry, the second is served from it.
-                    for _ in 0..2 {
-                        let got = compile(statement, dialect);
-                        assert_eq!(
-                            format!("{got:?}"),
-                            format!("{expected:?}"),
-                            "{case}@{dialect}"
-                        );
-                    }
-                    let Ok(expected) = expected else { continue };
-                    assert_eq!(
-                        kept_sql(statement, dialect).as_deref(),
-                        Some(expected.sql.as_str()),
-                        "{case}@{dialect}: the kept SQL"
+                    assert_served_as_compiled(
+                        &format!("{case}@{dialect}"),
+                        &uncached(statement, dialect),
+                        || compile(statement, dialect),
+                        || kept_sql(statement, dialect),
                     );
                 }
             }
