@@ -142,19 +142,25 @@ static SKELETONS: RwLock<Map<Box<[u64]>>> =
 /// builds ever new column names at run time cannot grow the cache without bound).
 const MAX_ENTRIES: usize = 4096;
 
-/// The shape of a select, if it reads whole rows by the whole primary key or unfiltered.
-pub(crate) fn select_shape(q: &SelectQuery) -> Option<Shape> {
-    let plain = q.projection == Projection::Model
-        && q.joins.is_empty()
+/// Whether `q` reads whole rows in one plain level: no walk, CTE, derived table, compound,
+/// keyset position, lock or hint (what neither cache keeps).
+fn whole_rows_in_one_level(q: &SelectQuery) -> bool {
+    q.projection == Projection::Model
         && q.walk.is_none()
         && q.with.is_empty()
         && q.outer.is_none()
         && q.compound.is_empty()
-        && q.order.is_empty()
-        && q.offset.is_none()
+        && q.after.is_none()
         && q.lock.is_none()
         && q.index_hint.is_none()
-        && q.after.is_none();
+}
+
+/// The shape of a select, if it reads whole rows by the whole primary key or unfiltered.
+pub(crate) fn select_shape(q: &SelectQuery) -> Option<Shape> {
+    let plain = whole_rows_in_one_level(q)
+        && q.joins.is_empty()
+        && q.order.is_empty()
+        && q.offset.is_none();
     let limit_one = match q.limit {
         None => false,
         Some(1) => true,

@@ -18,10 +18,10 @@
 //! dialects add one) and, on SQLite, a model with a decimal column (whose values are scaled
 //! against their columns while the statement is lowered).
 
-use super::through_sea;
+use super::{through_sea, whole_rows_in_one_level};
 use crate::error::Error;
 use crate::query::ir::{
-    CmpOp, ColumnRef, Condition, Direction, JoinKind, Nulls, Projection, SelectExpr, SelectQuery,
+    CmpOp, ColumnRef, Condition, Direction, JoinKind, Nulls, SelectExpr, SelectQuery,
 };
 use crate::sql::{Dialect, check, fit, values};
 use crate::value::Value;
@@ -48,14 +48,7 @@ pub(crate) struct Skeleton {
 impl Skeleton {
     /// The skeleton of `q` on `dialect`, or `None` when `q` is not of the shapes kept.
     pub(crate) fn of(q: &SelectQuery, dialect: Dialect) -> Option<Skeleton> {
-        let plain = q.projection == Projection::Model
-            && q.walk.is_none()
-            && q.with.is_empty()
-            && q.outer.is_none()
-            && q.compound.is_empty()
-            && q.after.is_none()
-            && q.lock.is_none()
-            && q.index_hint.is_none()
+        let plain = whole_rows_in_one_level(q)
             && (q.offset.is_none() || q.limit.is_some())
             && !(dialect.capabilities().stored_decimals && check::reads_decimal(q));
         if !plain {
@@ -279,7 +272,7 @@ mod tests {
     use super::super::tests::{MEMBERS, USERS, assert_served_as_compiled, column, model, text};
     use super::super::{PoisonError, SKELETONS};
     use super::*;
-    use crate::query::ir::{JoinClause, JoinOn, OrderBy, RowLock};
+    use crate::query::ir::{JoinClause, JoinOn, OrderBy, Projection, RowLock};
     use crate::schema::{ColumnSchema, ColumnType, ModelSchema};
     use crate::sql::{Compiled, compile_select, compile_select_uncached};
 
