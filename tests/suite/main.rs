@@ -1274,6 +1274,48 @@ suite! {
         Ok(())
     }
 
+    // Selects of one structure compile once and are kept (`sql/shapes/structural.rs`): each
+    // later call binds its own values, and a NULL compared, another operator, another `IN`
+    // list length or other paging is another statement.
+    #[requires(sql)]
+    async fn selects_kept_by_structure_bind_each_calls_values(db) {
+        let users = seed_users(db).await?;
+        let (ada, alan, grace, linus) = (&users[0], &users[1], &users[2], &users[3]);
+        Post { id: 0, author_id: ada.id, editor_id: None, title: "a1".into() }.insert(db).await?;
+        let older = |age: i32| {
+            User::query().filter(User::AGE.gt(age)).filter(User::NAME.like("%a%")).order_by(User::AGE.asc())
+        };
+        assert_eq!(names(&older(40).all(db).await?), ["Alan", "barbara", "Grace"]);
+        assert_eq!(names(&older(61).all(db).await?), ["barbara", "Grace"]);
+        assert!(older(100).all(db).await?.is_empty());
+        let younger = User::query().filter(User::AGE.lt(40)).filter(User::NAME.like("%a%")).order_by(User::AGE.asc());
+        assert_eq!(names(&younger.all(db).await?), ["Ada"]);
+
+        let by_nick = |nick: Option<&str>| User::query().filter(User::NICKNAME.eq(nick.map(str::to_owned))).order_by(User::AGE.asc());
+        assert_eq!(names(&by_nick(Some("BL")).all(db).await?), ["barbara"]);
+        assert_eq!(names(&by_nick(None).all(db).await?), ["Linus", "Alan"]);
+        assert_eq!(names(&by_nick(Some("amazing")).all(db).await?), ["Grace"]);
+
+        let ids = |ids: &[i64]| User::query().filter(User::ID.in_list(ids.to_vec())).order_by(User::AGE.asc());
+        assert_eq!(names(&ids(&[ada.id, grace.id]).all(db).await?), ["Ada", "Grace"]);
+        assert_eq!(names(&ids(&[alan.id, linus.id, grace.id]).all(db).await?), ["Linus", "Alan", "Grace"]);
+        assert_eq!(names(&ids(&[linus.id, ada.id]).all(db).await?), ["Linus", "Ada"]);
+        assert!(ids(&[]).all(db).await?.is_empty());
+
+        let page = |limit: u64, offset: u64| User::query().filter(User::AGE.gt(0)).order_by(User::AGE.asc()).limit(limit).offset(offset);
+        assert_eq!(names(&page(2, 1).all(db).await?), ["Ada", "Alan"]);
+        assert_eq!(names(&page(2, 3).all(db).await?), ["barbara", "Grace"]);
+        assert_eq!(names(&page(1, 0).all(db).await?), ["Linus"]);
+
+        let with_posts = |name: &str| User::query().left_join(User::posts()).filter(User::NAME.eq(name.to_owned()));
+        let seen = with_posts("Ada").all(db).await?;
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].1.as_ref().map(|p| p.title.as_str()), Some("a1"));
+        let seen = with_posts("Linus").all(db).await?;
+        assert_eq!((seen.len(), seen[0].0.id, seen[0].1.is_none()), (1, linus.id, true));
+        Ok(())
+    }
+
     #[needs_real_mongodb("nx-27017 gets $lookup + $unwind wrong (joined documents missing, _id returned as text)")]
     async fn self_join_pairs_each_employee_with_their_manager(db) {
         db.create_table::<Employee>().await?;

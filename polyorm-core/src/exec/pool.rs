@@ -1033,10 +1033,11 @@ impl Target for Db {
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
         let mut session = self.session().await?;
-        let started = std::time::Instant::now();
-        let unchecked = session.unchecked();
+        // Only a connection handed out unchecked may run the read again (never SQLite's):
+        // the others skip reading the clock.
+        let started = session.unchecked().then(std::time::Instant::now);
         match Self::sql(&mut session)?.fetch_all(statement, decode).await {
-            Err(e) if unchecked && lost(&e) && started.elapsed() < ENDED_BEFORE => {
+            Err(e) if lost(&e) && started.is_some_and(|s| s.elapsed() < ENDED_BEFORE) => {
                 // Back to the pool before taking another (no drop glue in a build
                 // without a server backend).
                 #[allow(clippy::drop_non_drop)]
@@ -1054,13 +1055,12 @@ impl Target for Db {
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
         let mut session = self.session().await?;
-        let started = std::time::Instant::now();
-        let unchecked = session.unchecked();
+        let started = session.unchecked().then(std::time::Instant::now);
         match Self::sql(&mut session)?
             .fetch_optional(statement, decode)
             .await
         {
-            Err(e) if unchecked && lost(&e) && started.elapsed() < ENDED_BEFORE => {
+            Err(e) if lost(&e) && started.is_some_and(|s| s.elapsed() < ENDED_BEFORE) => {
                 // Back to the pool before taking another (no drop glue in a build
                 // without a server backend).
                 #[allow(clippy::drop_non_drop)]

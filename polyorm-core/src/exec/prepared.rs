@@ -47,16 +47,15 @@ impl SchemaClock {
         self.last_change.fetch_max(nanos.max(1), Ordering::AcqRel);
     }
 
-    /// Whether a connection opened `age` ago predates the last schema change, so that its
-    /// prepared statements may describe the old schema.
-    pub(crate) fn predates_last_change(&self, age: Duration) -> bool {
+    /// Whether a connection opened `age` before `now` predates the last schema change, so that
+    /// its prepared statements may describe the old schema.
+    pub(crate) fn predates_last_change(&self, age: Duration, now: Instant) -> bool {
         let last = self.last_change.load(Ordering::Acquire);
         if last == 0 {
             return false;
         }
-        let since_change = self
-            .origin
-            .elapsed()
+        let since_change = now
+            .saturating_duration_since(self.origin)
             .saturating_sub(Duration::from_nanos(last));
         age >= since_change
     }
@@ -116,12 +115,12 @@ mod tests {
     #[test]
     fn connections_opened_before_a_change_predate_it() {
         let clock = SchemaClock::new();
-        assert!(!clock.predates_last_change(Duration::from_secs(3600)));
+        assert!(!clock.predates_last_change(Duration::from_secs(3600), Instant::now()));
         std::thread::sleep(Duration::from_millis(5));
         clock.record_change();
         // Opened an hour ago: before the change. Opened just now (age 0): after it.
-        assert!(clock.predates_last_change(Duration::from_secs(3600)));
+        assert!(clock.predates_last_change(Duration::from_secs(3600), Instant::now()));
         std::thread::sleep(Duration::from_millis(5));
-        assert!(!clock.predates_last_change(Duration::ZERO));
+        assert!(!clock.predates_last_change(Duration::ZERO, Instant::now()));
     }
 }

@@ -11,7 +11,8 @@
 //!
 //! Values are always bound parameters (save SQLite's integer LIMIT/OFFSET, see
 //! `render::paging`); identifiers are quoted by the dialect. Statements of a few common shapes
-//! (a find by key, an insert of one row, …) are compiled once per model and dialect and kept
+//! (a find by key, an insert of one row, …) are compiled once per model and dialect and kept,
+//! and so are selects of whole rows filtered, joined, ordered and limited, once per structure
 //! (`shapes`); the passes run only for the first of each.
 
 mod check;
@@ -90,12 +91,19 @@ fn compile_checked(statement: &Statement, dialect: Dialect) -> Result<Compiled, 
 
 /// Compiles a select.
 pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Error> {
-    match shapes::select_shape(q) {
-        Some(shape) => shapes::compiled(
+    if let Some(shape) = shapes::select_shape(q) {
+        return shapes::compiled(
             q.schema,
             shape,
             dialect,
             || shapes::select_values(q, dialect),
+            || compile_select_uncached(q, dialect),
+        );
+    }
+    match shapes::Skeleton::of(q, dialect) {
+        Some(skeleton) => shapes::compiled_select(
+            &skeleton,
+            || shapes::skeleton_values(q, dialect),
             || compile_select_uncached(q, dialect),
         ),
         None => compile_select_uncached(q, dialect),

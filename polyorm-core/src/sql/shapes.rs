@@ -16,11 +16,18 @@
 //! - for updates: exactly the model's update columns, each set to a value, filtered by key;
 //! - upserts, `col = col + n`, subqueries and anything else compile every time.
 //!
+//! Selects of whole rows with other filters, joins, order or paging are kept by their
+//! structure instead ([`Skeleton`], in `structural`). Each cache holds at most
+//! [`MAX_ENTRIES`] statements.
+//!
 //! Debug builds compile every cached statement anew as well and panic on any difference, so
 //! the whole test suite checks the cache against the compiler.
 
+mod structural;
+
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{PoisonError, RwLock};
 
 use super::{Compiled, Dialect, values};
@@ -31,6 +38,8 @@ use crate::query::ir::{
 };
 use crate::schema::{ColumnSchema, ModelSchema};
 use crate::value::Value;
+
+pub(crate) use structural::{Skeleton, skeleton_values};
 
 /// The most rows of an insert whose SQL is kept (one entry per row count).
 pub(crate) const MAX_CACHED_ROWS: usize = 128;
@@ -87,8 +96,13 @@ impl Hasher for KeyHasher {
         self.0
     }
 
+    /// Eight bytes at a time (a slice of words, a [`Skeleton`], arrives here whole).
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.write_u64(u64::from_le_bytes(word.try_into().expect("eight bytes")));
+        }
+        for &b in words.remainder() {
             self.write_u64(u64::from(b));
         }
     }
@@ -114,21 +128,39 @@ impl Hasher for KeyHasher {
     }
 }
 
-type Map = HashMap<Key, Box<str>, BuildHasherDefault<KeyHasher>>;
+/// Kept SQL by key.
+type Map<K> = HashMap<K, Box<str>, BuildHasherDefault<KeyHasher>>;
 
-static CACHE: RwLock<Map> = RwLock::new(HashMap::with_hasher(BuildHasherDefault::new()));
+/// The SQL of the fixed shapes (bounded: models × shapes × dialects).
+static CACHE: RwLock<Map<Key>> = RwLock::new(HashMap::with_hasher(BuildHasherDefault::new()));
+
+/// The SQL of selects by their [`Skeleton`].
+static SKELETONS: RwLock<Map<Box<[u64]>>> =
+    RwLock::new(HashMap::with_hasher(BuildHasherDefault::new()));
+
+/// The most entries a cache holds: past it, new shapes compile every time (a program that
+/// builds ever new column names at run time cannot grow the cache without bound).
+const MAX_ENTRIES: usize = 4096;
+
+/// Whether `q` reads whole rows in one plain level: no walk, CTE, derived table, compound,
+/// keyset position, lock or hint (what neither cache keeps).
+fn whole_rows_in_one_level(q: &SelectQuery) -> bool {
+    q.projection == Projection::Model
+        && q.walk.is_none()
+        && q.with.is_empty()
+        && q.outer.is_none()
+        && q.compound.is_empty()
+        && q.after.is_none()
+        && q.lock.is_none()
+        && q.index_hint.is_none()
+}
 
 /// The shape of a select, if it reads whole rows by the whole primary key or unfiltered.
 pub(crate) fn select_shape(q: &SelectQuery) -> Option<Shape> {
-    let plain = q.projection == Projection::Model
+    let plain = whole_rows_in_one_level(q)
         && q.joins.is_empty()
-        && q.walk.is_none()
-        && q.with.is_empty()
         && q.order.is_empty()
-        && q.offset.is_none()
-        && q.lock.is_none()
-        && q.index_hint.is_none()
-        && q.after.is_none();
+        && q.offset.is_none();
     let limit_one = match q.limit {
         None => false,
         Some(1) => true,
@@ -211,17 +243,43 @@ pub(crate) fn compiled(
     compile: impl FnOnce() -> Result<Compiled, Error>,
 ) -> Result<Compiled, Error> {
     let key = Key::new(schema, shape, dialect);
-    let sql = CACHE
+    serve(&CACHE, &key, || key, values, compile)
+}
+
+/// The compiled select of a recognised [`Skeleton`] (see [`compiled`]).
+pub(crate) fn compiled_select(
+    skeleton: &Skeleton,
+    values: impl FnOnce() -> Result<Vec<Value>, Error>,
+    compile: impl FnOnce() -> Result<Compiled, Error>,
+) -> Result<Compiled, Error> {
+    let words = skeleton.words();
+    serve(&SKELETONS, words, || words.into(), values, compile)
+}
+
+/// The kept SQL of `key` in `cache` with `values`, or `compile`'s result, whose SQL is then
+/// kept under `owned()` (while the cache has room).
+fn serve<K, Q>(
+    cache: &RwLock<Map<K>>,
+    key: &Q,
+    owned: impl FnOnce() -> K,
+    values: impl FnOnce() -> Result<Vec<Value>, Error>,
+    compile: impl FnOnce() -> Result<Compiled, Error>,
+) -> Result<Compiled, Error>
+where
+    K: Borrow<Q> + Hash + Eq,
+    Q: Hash + Eq + ?Sized,
+{
+    let sql = cache
         .read()
         .unwrap_or_else(PoisonError::into_inner)
-        .get(&key)
+        .get(key)
         .map(|sql| String::from(&**sql));
     let Some(sql) = sql else {
         let compiled = compile()?;
-        CACHE
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, compiled.sql.as_str().into());
+        let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() < MAX_ENTRIES {
+            cache.insert(owned(), compiled.sql.as_str().into());
+        }
         return Ok(compiled);
     };
     let cached = Compiled {
@@ -261,7 +319,13 @@ fn bound(column: &ColumnSchema, value: &Value, dialect: Dialect) -> Result<Value
         super::scaled::scale(column, &mut scaled)?;
         return Ok(values::from_sea(values::to_sea(scaled)));
     }
-    Ok(values::from_sea(values::to_sea(value.clone())))
+    Ok(through_sea(value.clone()))
+}
+
+/// `value` through sea-query's value type and back, as the compiler binds a value that needs
+/// no scaling.
+fn through_sea(value: Value) -> Value {
+    values::from_sea(values::to_sea(value))
 }
 
 /// The key values of a filter [`is_key_filter`] accepted, converted for binding.
@@ -343,7 +407,7 @@ mod tests {
     use crate::schema::ColumnType;
     use crate::sql::{compile, compile_checked, compile_select_uncached};
 
-    const fn column(
+    pub(super) const fn column(
         name: &'static str,
         ty: ColumnType,
         primary_key: bool,
@@ -356,7 +420,7 @@ mod tests {
         }
     }
 
-    const fn model(
+    pub(super) const fn model(
         table: &'static str,
         columns: &'static [ColumnSchema],
         primary_key: &'static [usize],
@@ -375,7 +439,7 @@ mod tests {
         }
     }
 
-    static USERS: ModelSchema = model(
+    pub(super) static USERS: ModelSchema = model(
         "shape_users",
         &[
             column("id", ColumnType::BigInt, true, true, false),
@@ -397,7 +461,7 @@ mod tests {
     );
 
     /// A composite key, declared in the other order than the columns, and no generated column.
-    static MEMBERS: ModelSchema = model(
+    pub(super) static MEMBERS: ModelSchema = model(
         "shape_members",
         &[
             column("user_id", ColumnType::BigInt, true, false, false),
@@ -419,7 +483,7 @@ mod tests {
         q
     }
 
-    fn text(s: &str) -> Value {
+    pub(super) fn text(s: &str) -> Value {
         Value::Text(s.to_owned())
     }
 
@@ -607,6 +671,30 @@ mod tests {
         }
     }
 
+    /// `compile` returns `expected` twice (the first call may fill the entry, the second is
+    /// served from it), and what the cache keeps (`kept`) is the compiler's SQL.
+    pub(super) fn assert_served_as_compiled(
+        what: &str,
+        expected: &Result<Compiled, Error>,
+        compile: impl Fn() -> Result<Compiled, Error>,
+        kept: impl FnOnce() -> Option<String>,
+    ) {
+        for _ in 0..2 {
+            assert_eq!(
+                format!("{:?}", compile()),
+                format!("{expected:?}"),
+                "{what}"
+            );
+        }
+        if let Ok(expected) = expected {
+            assert_eq!(
+                kept().as_deref(),
+                Some(expected.sql.as_str()),
+                "{what}: the kept SQL"
+            );
+        }
+    }
+
     fn schema(statement: &Statement) -> &'static ModelSchema {
         statement.schema()
     }
@@ -626,21 +714,11 @@ mod tests {
                         statement_shape(statement).is_some(),
                         "{case}: recognised as a fixed shape"
                     );
-                    let expected = uncached(statement, dialect);
-                    // The first compile may fill the entry, the second is served from it.
-                    for _ in 0..2 {
-                        let got = compile(statement, dialect);
-                        assert_eq!(
-                            format!("{got:?}"),
-                            format!("{expected:?}"),
-                            "{case}@{dialect}"
-                        );
-                    }
-                    let Ok(expected) = expected else { continue };
-                    assert_eq!(
-                        kept_sql(statement, dialect).as_deref(),
-                        Some(expected.sql.as_str()),
-                        "{case}@{dialect}: the kept SQL"
+                    assert_served_as_compiled(
+                        &format!("{case}@{dialect}"),
+                        &uncached(statement, dialect),
+                        || compile(statement, dialect),
+                        || kept_sql(statement, dialect),
                     );
                 }
             }

@@ -150,7 +150,9 @@ impl SqliteConn {
         &mut self,
         mut attempt: impl FnMut(&mut Connection) -> Attempt<R>,
     ) -> Result<R> {
-        let started = Instant::now();
+        // The busy timeout runs from the first failed attempt: a statement that succeeds at
+        // once (nearly all) never reads the clock.
+        let mut started = None;
         let timeout = self.busy_timeout;
         let mut attempts = 0;
         loop {
@@ -160,6 +162,7 @@ impl SqliteConn {
                 Ok(done) => return Ok(done),
                 Err(failure) => failure,
             };
+            let started = *started.get_or_insert_with(Instant::now);
             match after_failure(failure, attempts, started, timeout) {
                 Next::Retry(pause) => {
                     tokio::time::sleep(pause).await;

@@ -192,13 +192,15 @@ impl Inner {
     /// after the last schema change through the `Db` (its cached schema can be stale, see
     /// `prepared`).
     fn fit(&self, entry: &Idle) -> bool {
-        let age = entry.conn.opened().elapsed();
+        // One reading of the clock for the three limits.
+        let now = Instant::now();
+        let age = now.saturating_duration_since(entry.conn.opened());
         let too_idle = self
             .limits
             .idle_timeout
-            .is_some_and(|limit| entry.since.elapsed() >= limit);
+            .is_some_and(|limit| now.saturating_duration_since(entry.since) >= limit);
         let too_old = self.limits.max_lifetime.is_some_and(|limit| age >= limit);
-        !too_idle && !too_old && !self.schema_clock.predates_last_change(age)
+        !too_idle && !too_old && !self.schema_clock.predates_last_change(age, now)
     }
 }
 
