@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use super::handles::{Handles, Labels};
-use super::{on_backend, operation_name, statement_verb, system_name};
+use super::{Counted, on_backend, operation_name, statement_verb, system_name};
 use crate::error::Result;
 use crate::exec::{Backend, Decoder, ExecResult, Executor, Layer, Op, OpKind, OpKinds, Outcome};
 use crate::query::ir::{InsertQuery, SelectQuery, Statement};
@@ -86,13 +86,6 @@ impl Metrics {
             rollbacks: get(&t.rollbacks),
         }
     }
-}
-
-/// What a statement reported, for the totals.
-enum Counted {
-    Returned(u64),
-    Affected(u64),
-    Nothing,
 }
 
 impl Metrics {
@@ -238,13 +231,7 @@ impl Layer for Metrics {
             operation,
             model,
             || op.run(inner),
-            |outcome| match outcome {
-                Outcome::Rows(rows) => Counted::Returned(rows.len() as u64),
-                Outcome::Row(row) => Counted::Returned(u64::from(row.is_some())),
-                Outcome::Inserted(_) => Counted::Affected(1),
-                Outcome::Done(done) => Counted::Affected(done.rows_affected),
-                _ => Counted::Nothing,
-            },
+            Counted::of_outcome,
         )
     }
 

@@ -38,9 +38,37 @@ pub use parameters::REDACTED;
 #[cfg(feature = "tracing")]
 pub use tracing::Tracing;
 
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+use crate::exec::Outcome;
 use crate::exec::{Backend, Op, starts_with_keyword};
 use crate::query::ir::Statement;
 use crate::sql::Dialect;
+
+/// What a statement reported: rows returned (reads) or written (writes), as the layers count
+/// them and record them on spans.
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub(crate) enum Counted {
+    /// Rows returned by a read.
+    Returned(u64),
+    /// Rows written, as the database reported.
+    Affected(u64),
+    /// Neither (a count).
+    Nothing,
+}
+
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+impl Counted {
+    /// What an operation's outcome reported.
+    pub(crate) fn of_outcome<T>(outcome: &Outcome<T>) -> Counted {
+        match outcome {
+            Outcome::Rows(rows) => Counted::Returned(rows.len() as u64),
+            Outcome::Row(row) => Counted::Returned(u64::from(row.is_some())),
+            Outcome::Inserted(_) => Counted::Affected(1),
+            Outcome::Done(done) => Counted::Affected(done.rows_affected),
+            Outcome::Count(_) => Counted::Nothing,
+        }
+    }
+}
 
 /// `db.system.name` of OpenTelemetry's conventions for `backend` (MariaDB reports as
 /// `mysql`: the driver cannot tell them apart).
