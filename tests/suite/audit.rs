@@ -615,6 +615,11 @@ suite! {
     }
 }
 
+/// Where the admin makes the audit tables (the URL, from the user's name) and what it runs
+/// afterwards (statements, `{name}` standing for the name).
+#[cfg(all(feature = "tracing", feature = "metrics"))]
+type OwnerTables<'a> = (fn(&str) -> String, &'a [&'a str]);
+
 /// Runs `body` on a database private to the test, connected as a user made for it without
 /// the `TRIGGER` privilege; drops both afterwards whatever `body` returned. `grants` are the
 /// statements that make the user (`{name}` stands for the user's, database's or schema's
@@ -625,7 +630,7 @@ suite! {
 async fn as_user_without_trigger<F: std::future::Future<Output = Result<()>>>(
     admin_url: &str,
     grants: &[&str],
-    owner_tables: Option<(fn(&str) -> String, &[&str])>,
+    owner_tables: Option<OwnerTables<'_>>,
     drops: &[&str],
     url: impl Fn(&str) -> String,
     body: impl FnOnce(Db) -> F,

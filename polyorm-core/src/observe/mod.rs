@@ -38,11 +38,19 @@ pub use parameters::REDACTED;
 #[cfg(feature = "tracing")]
 pub use tracing::Tracing;
 
-#[cfg(any(feature = "tracing", feature = "metrics"))]
-use crate::exec::Outcome;
 use crate::exec::{Backend, Op, starts_with_keyword};
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+use crate::exec::{OpKind, OpKinds, Outcome};
 use crate::query::ir::Statement;
 use crate::sql::Dialect;
+
+/// The operations both layers see through [`Layer::call`](crate::exec::Layer::call): SQL the
+/// caller wrote (raw and compiled); the typed ones have methods of their own.
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub(crate) const CALLER_SQL: OpKinds = OpKinds::NONE
+    .with(OpKind::ExecuteRaw)
+    .with(OpKind::FetchCompiled)
+    .with(OpKind::ExecuteCompiled);
 
 /// What a statement reported: rows returned (reads) or written (writes), as the layers count
 /// them and record them on spans.

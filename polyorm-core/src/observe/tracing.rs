@@ -10,10 +10,10 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use super::parameters::{Redaction, parameters};
-use super::{Counted, operation_name, system_name};
+use super::{CALLER_SQL, Counted, operation_name, system_name};
 use crate::error::Result;
 use crate::exec::{
-    Backend, Decoder, ExecResult, Executor, Layer, Op, OpKind, OpKinds, Outcome, ServerInfo,
+    Backend, Decoder, ExecResult, Executor, Layer, Op, OpKinds, Outcome, ServerInfo,
 };
 use crate::query::ir::{InsertQuery, SelectQuery, Statement};
 
@@ -254,10 +254,7 @@ impl Layer for Tracing {
     /// SQL the caller wrote goes through [`call`](Layer::call); the typed operations have
     /// methods of their own, which build nothing and wrap the statement's future in place
     /// when nobody listens.
-    const CALLS: OpKinds = OpKinds::NONE
-        .with(OpKind::ExecuteRaw)
-        .with(OpKind::FetchCompiled)
-        .with(OpKind::ExecuteCompiled);
+    const CALLS: OpKinds = CALLER_SQL;
 
     /// Nothing listens at INFO and no slow-statement threshold: the statement goes straight
     /// to the executor below, as if the layer were not there (one relaxed atomic load).
