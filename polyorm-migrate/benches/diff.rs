@@ -64,6 +64,7 @@ fn models(variant: u32) -> Schema {
                     on_update: Default::default(),
                 }],
                 checks: vec![],
+                triggers: vec![],
                 renamed_from: None,
             },
         );

@@ -127,6 +127,21 @@ pub enum Operation {
         /// New name.
         to: String,
     },
+    /// Create a trigger the ORM keeps on an existing table: the audit log's linking trigger
+    /// on a log made before the trigger existed.
+    AddTrigger {
+        /// Table name.
+        table: String,
+        /// The trigger's name (its statement is the ORM's own on the dialect).
+        name: String,
+    },
+    /// Drop a trigger the ORM kept on a table.
+    DropTrigger {
+        /// Table name.
+        table: String,
+        /// The trigger's name.
+        name: String,
+    },
 }
 
 impl Operation {
@@ -165,6 +180,8 @@ impl Operation {
                 from: to,
                 to: from,
             },
+            AddTrigger { table, name } => DropTrigger { table, name },
+            DropTrigger { table, name } => AddTrigger { table, name },
         }
     }
 
@@ -185,7 +202,9 @@ impl Operation {
             | AddCheck { table, .. }
             | DropCheck { table, .. }
             | RenameIndex { table, .. }
-            | RenameForeignKey { table, .. } => table,
+            | RenameForeignKey { table, .. }
+            | AddTrigger { table, .. }
+            | DropTrigger { table, .. } => table,
         }
     }
 
@@ -204,6 +223,7 @@ impl Operation {
             }
             AddCheck { check, .. } | DropCheck { check, .. } => format!("{t}.{}", check.name),
             RenameIndex { to, .. } | RenameForeignKey { to, .. } => format!("{t}.{to}"),
+            AddTrigger { name, .. } | DropTrigger { name, .. } => format!("{t}.{name}"),
         }
     }
 
@@ -228,6 +248,8 @@ impl Operation {
             DropForeignKey { .. } => "drop foreign key",
             AddCheck { .. } => "add check",
             DropCheck { .. } => "drop check",
+            AddTrigger { .. } => "add trigger",
+            DropTrigger { .. } => "drop trigger",
             RenameIndex { table, from, to } => {
                 return format!("rename index {table}.{from} to {to}");
             }
@@ -445,6 +467,12 @@ impl Schema {
                         t.checks.sort_by(|a, b| a.name.cmp(&b.name));
                     }
                     DropCheck { check, .. } => t.checks.retain(|c| c.name != check.name),
+                    AddTrigger { name, .. } => {
+                        t.triggers.retain(|n| n != name);
+                        t.triggers.push(name.clone());
+                        t.triggers.sort();
+                    }
+                    DropTrigger { name, .. } => t.triggers.retain(|n| n != name),
                     RenameIndex { from, to, .. } => {
                         for ix in &mut t.indexes {
                             if &ix.name == from {
@@ -535,6 +563,7 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut add_ixs, mut add_fks, mut renames_object) = (Vec::new(), Vec::new(), Vec::new());
     let (mut drop_checks, mut add_checks) = (Vec::new(), Vec::new());
+    let (mut drop_triggers, mut add_triggers) = (Vec::new(), Vec::new());
     let dropped: Vec<&Table> = cur
         .tables
         .values()
@@ -676,6 +705,24 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
                 });
             }
         }
+        // The ORM's own triggers: a snapshot written before them lacks them (the audit log
+        // of an earlier version), and the migration adds them to the existing table.
+        for trigger in &have.triggers {
+            if !want.triggers.contains(trigger) {
+                drop_triggers.push(Operation::DropTrigger {
+                    table: name.clone(),
+                    name: trigger.clone(),
+                });
+            }
+        }
+        for trigger in &want.triggers {
+            if !have.triggers.contains(trigger) {
+                add_triggers.push(Operation::AddTrigger {
+                    table: name.clone(),
+                    name: trigger.clone(),
+                });
+            }
+        }
     }
     // A column whose type changes cannot stay in a foreign key on MySQL/MariaDB (errors 1832,
     // 1833), and both of its sides usually change together: drop each foreign key on such a
@@ -728,6 +775,8 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
         &mut add_fks,
         &mut drop_checks,
         &mut add_checks,
+        &mut drop_triggers,
+        &mut add_triggers,
         &mut renames_table,
         &mut renames_column,
         &mut renames_object,
@@ -777,6 +826,7 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
     ops.extend(renames_object);
     // After the renames: a check is dropped by its name on the table as renamed.
     ops.extend(drop_checks);
+    ops.extend(drop_triggers);
     let mut drop_order = dependency_order(dropped.into_iter().cloned().collect());
     drop_order.reverse();
     ops.extend(
@@ -796,6 +846,8 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Operation>> {
     ops.extend(add_fks);
     // Last: a check may read columns added or retyped above.
     ops.extend(add_checks);
+    // After everything the trigger's table may need.
+    ops.extend(add_triggers);
     Ok(ops)
 }
 

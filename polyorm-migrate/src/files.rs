@@ -332,6 +332,7 @@ pub fn generate(
     // write them again.
     crate::lineage::check(&existing)?;
     let before = latest_snapshot(&existing);
+    let desired = &desired.for_dialect(dialect);
     let ops = diff(&before, desired)?;
     if ops.is_empty() {
         return Ok(None);
@@ -437,7 +438,7 @@ pub async fn generate_with_db<E: polyorm_core::Executor>(
     match generate(dir, name, desired, dialect, options) {
         Err(Error::Destructive(plain)) => {
             let before = latest_snapshot(&load_dir(dir)?);
-            let ops = diff(&before, desired)?;
+            let ops = diff(&before, &desired.for_dialect(dialect))?;
             let refusals = refused_at(&ops, &options.allow, options.allow_destructive);
             if refusals.len() != plain.len() {
                 return Err(Error::Destructive(plain));

@@ -168,6 +168,7 @@ pub fn from_documents(collection: &str, docs: &[Document]) -> (PulledModel, Vec<
         indexes: vec![],
         foreign_keys: vec![],
         checks: vec![],
+        triggers: vec![],
         renamed_from: None,
     };
     let model = PulledModel {

@@ -359,6 +359,7 @@ fn model(
         indexes,
         foreign_keys,
         checks: vec![],
+        triggers: vec![],
         renamed_from: None,
     };
     PulledModel {

@@ -154,6 +154,7 @@ fn bare_table(name: &str) -> Table {
         indexes: vec![],
         foreign_keys: vec![],
         checks: vec![],
+        triggers: vec![],
         renamed_from: None,
     }
 }
@@ -438,7 +439,7 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
             for ix in &table.indexes {
                 v.extend(create_index_sql(table, ix, dialect)?);
             }
-            v.extend(owned_triggers(&table.name, dialect));
+            v.extend(owned_triggers(table, dialect));
             v
         }
         DropTable { table } => vec![sql(SqTable::drop().table(Alias::new(&table.name)), dialect)],
@@ -456,6 +457,7 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                     indexes: vec![],
                     foreign_keys: vec![],
                     checks: vec![],
+                    triggers: vec![],
                     renamed_from: None,
                 }
                 .spec(column)
@@ -550,6 +552,7 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
                     indexes: vec![],
                     foreign_keys: vec![],
                     checks: vec![],
+                    triggers: vec![],
                     renamed_from: None,
                 });
                 let mut spec = t.spec(to);
@@ -667,6 +670,14 @@ fn op_statements(op: &Operation, state: &Schema, dialect: Dialect) -> Result<Vec
             // SQLite keeps no constraint names (its catalog reports none).
             Dialect::Sqlite => Vec::new(),
         },
+        // Dropped first if there: a database whose log a migration of the version before
+        // snapshots listed triggers made already has it.
+        AddTrigger { table, name } => polyorm_core::registry::triggers_on(table, dialect)
+            .into_iter()
+            .filter(|(n, _)| n == name)
+            .flat_map(|(_, create)| [drop_trigger(table, name, dialect), create])
+            .collect(),
+        DropTrigger { table, name } => vec![drop_trigger(table, name, dialect)],
         AddForeignKey { table, foreign_key } => {
             ddl::check_foreign_key_actions(
                 table,
@@ -795,17 +806,32 @@ fn sqlite_rebuild(old: &Table, new: &Table) -> Result<Vec<String>> {
         v.extend(create_index_sql(new, ix, d)?);
     }
     // Dropping the old table dropped its triggers too.
-    v.extend(owned_triggers(&new.name, d));
+    v.extend(owned_triggers(new, d));
     Ok(v)
 }
 
 /// The `CREATE TRIGGER`s of the triggers the ORM keeps on `table` (the audit log's linking
-/// trigger, with the core's `audit` feature), made with the table.
-fn owned_triggers(table: &str, dialect: Dialect) -> Vec<String> {
-    polyorm_core::registry::triggers_on(table, dialect)
+/// trigger, with the core's `audit` feature) that its snapshot lists, made with the table.
+fn owned_triggers(table: &Table, dialect: Dialect) -> Vec<String> {
+    polyorm_core::registry::triggers_on(&table.name, dialect)
         .into_iter()
+        .filter(|(name, _)| table.triggers.iter().any(|t| t == name))
         .map(|(_, create)| create)
         .collect()
+}
+
+/// `DROP TRIGGER IF EXISTS` of the trigger `name` on `table`.
+fn drop_trigger(table: &str, name: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Postgres => format!(
+            "DROP TRIGGER IF EXISTS {} ON {}",
+            quote(name, dialect),
+            quote(table, dialect)
+        ),
+        Dialect::MySql | Dialect::Sqlite => {
+            format!("DROP TRIGGER IF EXISTS {}", quote(name, dialect))
+        }
+    }
 }
 
 /// How a rebuild copies one column (see [`crate::rows::sqlite_copy`]).

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use polyorm_core::sql::Dialect;
 use polyorm_core::sql::ddl::{CheckSpec, ColumnSpec, IndexSpec};
 use polyorm_core::{
     CheckExpr, ColumnType, DefaultValue, IndexKey, IndexMethod, ModelSchema, ReferentialAction,
@@ -238,6 +239,11 @@ pub struct Table {
     /// User CHECK constraints, sorted by name (absent from snapshots written before them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
+    /// The triggers the ORM keeps on this table (the audit log's linking trigger), by name,
+    /// sorted; absent from snapshots written before them, so that a migration generated from
+    /// such a snapshot adds them to the existing table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<String>,
     /// Previous name (a hint of the models, never stored in snapshots).
     #[serde(skip)]
     pub renamed_from: Option<String>,
@@ -343,9 +349,21 @@ impl Table {
             indexes,
             foreign_keys,
             checks,
+            triggers: owned_trigger_names(model.table, None),
             renamed_from: model.renamed_from.map(str::to_owned),
         }
     }
+}
+
+/// The names of the triggers the ORM keeps on `table` (on `dialect`, or on any), sorted.
+fn owned_trigger_names(table: &str, dialect: Option<Dialect>) -> Vec<String> {
+    let mut names: Vec<String> = polyorm_core::registry::triggers()
+        .filter(|t| t.table == table && dialect.is_none_or(|d| (t.create)(d).is_some()))
+        .map(|t| t.name.to_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// A whole schema: tables by name.
@@ -363,6 +381,17 @@ impl Schema {
             .map(|m| (m.table.to_owned(), Table::from_model(m)))
             .collect();
         Schema { tables }
+    }
+
+    /// This schema as `dialect` holds it: each table keeps only the ORM's triggers that
+    /// exist on `dialect` (PostgreSQL has no linking trigger).
+    pub fn for_dialect(&self, dialect: Dialect) -> Schema {
+        let mut schema = self.clone();
+        for t in schema.tables.values_mut() {
+            let on_dialect = owned_trigger_names(&t.name, Some(dialect));
+            t.triggers.retain(|name| on_dialect.contains(name));
+        }
+        schema
     }
 
     /// Every model linked into the program (registered by `#[derive(Model)]`).

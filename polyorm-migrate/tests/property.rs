@@ -215,6 +215,7 @@ impl World {
                     indexes,
                     foreign_keys,
                     checks: vec![],
+                    triggers: vec![],
                     renamed_from: renamed.get(&t.id).cloned(),
                 },
             );

@@ -285,6 +285,13 @@ suite! {
         if triggered {
             db.execute_raw("DROP TRIGGER orm_audit_link").await?;
         }
+        // `verify` names the missing trigger, and how to add it.
+        let report = audit::verify(db).await?;
+        assert_eq!(report.link_trigger_missing, triggered);
+        if triggered {
+            let advice = report.missing_trigger_advice().expect("advice for the missing trigger");
+            assert!(advice.contains("orm_audit_link") && advice.contains("create_tables"), "{advice}");
+        }
         let count = Reached::default();
         let audited = db.layer(count.clone()).audited(Audit::new());
         note(1, "a").insert(&audited).await?;
@@ -296,6 +303,8 @@ suite! {
         // Run again, `create_tables` adds the trigger; a new handle finds it and continues the
         // chain the two-statement appends started, in one statement.
         audit::create_tables(db).await?;
+        let report = audit::verify(db).await?;
+        assert!(!report.link_trigger_missing && report.missing_trigger_advice().is_none());
         let audited = db.layer(count.clone()).audited(Audit::new());
         audited
             .transaction(|tx| async move {
@@ -350,6 +359,83 @@ suite! {
             assert_eq!(count.take(), 2 * 2 + first);
             assert_chain_intact(db, 2).await?;
             migrator.verify().await.expect("still no drift after appending");
+        }
+        Ok(())
+    }
+
+    #[requires(sql)]
+    async fn a_migration_adds_the_linking_trigger_to_a_log_made_before_it_and_the_chain_continues(db) {
+        #[cfg(feature = "migrate")]
+        {
+            use polyorm::migrate::{Error as MigrateError, GenerateOptions, Migrator, Schema, generate};
+            let models = Schema::from_models([&audit::AUDIT_LOG, &audit::AUDIT_HEAD, <Note as polyorm::Model>::SCHEMA]);
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let dialect = db.dialect().expect("a SQL database");
+            // PostgreSQL appends without a trigger: it never has one.
+            let triggered = dialect != Dialect::Postgres;
+            let options = |version: &str| GenerateOptions { allow: vec![], allow_destructive: false, version: Some(version.into()) };
+            // The first migration as the version before the trigger wrote it: its snapshot
+            // lists no trigger on the log, and the database has none.
+            let first = generate(dir.path(), "audit", &models, dialect, &options("20260101000000"))
+                .expect("the migration is generated")
+                .expect("the audit tables are new");
+            let snapshot_file = first.dir.join("snapshot.json");
+            let mut snapshot: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&snapshot_file).expect("the snapshot")).expect("JSON");
+            let listed = snapshot["tables"]["orm_audit_log"].as_object_mut().expect("the log's table").remove("triggers");
+            assert_eq!(listed, triggered.then(|| serde_json::json!(["orm_audit_link"])));
+            std::fs::write(&snapshot_file, serde_json::to_string_pretty(&snapshot).expect("JSON")).expect("the snapshot is written");
+            let migrator = Migrator::new(db.clone(), dir.path(), models.clone()).expect("a SQL database");
+            assert_eq!(migrator.up(None, false).await.expect("the migration applies").len(), 1);
+            if triggered {
+                db.execute_raw("DROP TRIGGER orm_audit_link").await?;
+            }
+            // Records appended without the trigger (two statements each on MySQL/MariaDB and
+            // SQLite).
+            let audited = db.audited(Audit::new());
+            for id in 1..=3 {
+                note(id, "before").insert(&audited).await?;
+            }
+            // Both checks name the missing trigger, and how to add it.
+            let report = audit::verify(db).await?;
+            assert!(report.is_intact(), "{report:?}");
+            assert_eq!(report.link_trigger_missing, triggered);
+            match migrator.verify().await {
+                Err(MigrateError::Drift(drift)) if triggered => assert!(
+                    drift.iter().any(|d| d.contains("trigger `orm_audit_link` on `orm_audit_log` is missing") && d.contains("generate a migration")),
+                    "{drift:?}"
+                ),
+                Ok(()) if !triggered => {}
+                other => panic!("unexpected drift check: {other:?}"),
+            }
+            // The next generated migration adds the trigger to the existing log (none on
+            // PostgreSQL: nothing to generate).
+            let Some(second) = generate(dir.path(), "audit_link", &models, dialect, &options("20260102000000")).expect("the diff")
+            else {
+                assert!(!triggered, "no migration adds the trigger on {dialect:?}");
+                return Ok(());
+            };
+            assert!(triggered, "{:?}", second.operations);
+            let described: Vec<String> = second.operations.iter().map(|op| op.describe()).collect();
+            assert_eq!(described, ["add trigger orm_audit_log.orm_audit_link"]);
+            let up = std::fs::read_to_string(second.dir.join("up.sql")).expect("the up file");
+            assert!(up.contains("CREATE TRIGGER"), "{up}");
+            assert_eq!(migrator.up(None, false).await.expect("the trigger's migration applies").len(), 1);
+            migrator.verify().await.expect("no drift once the trigger is there");
+            assert!(!audit::verify(db).await?.link_trigger_missing);
+            // A new handle finds the trigger (one probe) and appends in one statement,
+            // continuing the chain the two-statement appends left.
+            let count = Reached::default();
+            let audited = db.layer(count.clone()).audited(Audit::new());
+            note(4, "after").insert(&audited).await?;
+            note(5, "after").insert(&audited).await?;
+            assert_eq!(count.take(), 1 + 2 * (1 + 1));
+            let records = audit::records(db).await?;
+            assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=5).collect::<Vec<_>>());
+            assert_eq!(records[3].prev_hash, records[2].hash);
+            assert_chain_intact(db, 5).await?;
+            // Down drops it again; the chain is kept in two statements.
+            assert_eq!(migrator.down(1, false).await.expect("the down migration applies").len(), 1);
+            assert!(audit::verify(db).await?.link_trigger_missing);
         }
         Ok(())
     }
@@ -527,4 +613,185 @@ suite! {
         assert_eq!(breaks(audit::verify(db).await?), [(4, BreakKind::Deleted)]);
         Ok(())
     }
+}
+
+/// Where the admin makes the audit tables (the URL, from the user's name) and what it runs
+/// afterwards (statements, `{name}` standing for the name).
+#[cfg(all(feature = "tracing", feature = "metrics"))]
+type OwnerTables<'a> = (fn(&str) -> String, &'a [&'a str]);
+
+/// Runs `body` on a database private to the test, connected as a user made for it without
+/// the `TRIGGER` privilege; drops both afterwards whatever `body` returned. `grants` are the
+/// statements that make the user (`{name}` stands for the user's, database's or schema's
+/// name), `drops` those that remove it; `url` makes the user's URL from the name. With
+/// `owner_tables`, the admin makes the audit tables first (connected as `owner_tables` says)
+/// and then runs `then`: the user then owns none of them.
+#[cfg(all(feature = "tracing", feature = "metrics"))]
+async fn as_user_without_trigger<F: std::future::Future<Output = Result<()>>>(
+    admin_url: &str,
+    grants: &[&str],
+    owner_tables: Option<OwnerTables<'_>>,
+    drops: &[&str],
+    url: impl Fn(&str) -> String,
+    body: impl FnOnce(Db) -> F,
+) {
+    let name = format!("orm_audit_notrigger_{}", std::process::id());
+    let admin = PoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("{admin_url} is unreachable: {e}"));
+    let outcome = async {
+        for grant in grants {
+            admin.execute_raw(&grant.replace("{name}", &name)).await?;
+        }
+        if let Some((owner_url, then)) = owner_tables {
+            let owner = PoolOptions::new()
+                .max_connections(1)
+                .connect(&owner_url(&name))
+                .await?;
+            audit::create_tables(&owner).await?;
+            owner.close().await;
+            for statement in then {
+                admin
+                    .execute_raw(&statement.replace("{name}", &name))
+                    .await?;
+            }
+        }
+        let db = PoolOptions::new()
+            .max_connections(2)
+            .connect(&url(&name))
+            .await?;
+        let outcome = body(db.clone()).await;
+        db.close().await;
+        outcome
+    }
+    .await;
+    for drop in drops {
+        // Each drop runs even if one before it failed (the user may not have been made).
+        let _ = admin.execute_raw(&drop.replace("{name}", &name)).await;
+    }
+    admin.close().await;
+    if let Err(e) = outcome {
+        panic!("{e}\n{e:?}");
+    }
+}
+
+/// What a user without the `TRIGGER` privilege gets from `create_tables` and the audit: the
+/// tables, a warning naming the refusal (MySQL/MariaDB) or none (PostgreSQL, which needs no
+/// trigger), appends of `per_append` statements, and an intact chain.
+#[cfg(all(feature = "tracing", feature = "metrics"))]
+async fn audit_without_trigger_privilege(db: Db, warned: bool, per_append: u64) -> Result<()> {
+    use crate::observe::Capture;
+    use tracing_subscriber::layer::SubscriberExt;
+    let capture = Capture::default();
+    let guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    audit::create_tables(&db).await?;
+    drop(guard);
+    let warnings: Vec<_> = capture
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e.fields
+                .get("message")
+                .is_some_and(|m| m.contains("linking trigger could not be created"))
+        })
+        .collect();
+    assert_eq!(warnings.len(), usize::from(warned), "{warnings:?}");
+    if warned {
+        let error = &warnings[0].fields["error"];
+        assert!(error.contains("TRIGGER command denied"), "{error}");
+    }
+    db.create_table::<Note>().await?;
+    let count = Reached::default();
+    let audited = db.layer(count.clone()).audited(Audit::new());
+    note(1, "a").insert(&audited).await?;
+    note(2, "b").insert(&audited).await?;
+    // The handle's probe for the trigger (MySQL/MariaDB), then per write the write and the
+    // append.
+    let probe = u64::from(warned);
+    assert_eq!(count.take(), probe + 2 * (1 + per_append));
+    let report = audit::verify(&db).await?;
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!((report.rows, report.head_seq), (2, 2));
+    assert_eq!(report.link_trigger_missing, warned);
+    Ok(())
+}
+
+/// MySQL/MariaDB: a user with every privilege on its database but `TRIGGER` (as on managed
+/// servers): `create_tables` makes the tables and warns, appends take two statements, and
+/// the chain verifies.
+#[cfg(all(feature = "tracing", feature = "metrics"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn mysql_a_user_without_the_trigger_privilege_appends_in_two_statements_after_a_warning() {
+    use crate::harness::{Backend, enabled, mysql_url};
+    if !enabled(Backend::MySql) {
+        eprintln!("SKIPPED the TRIGGER privilege test on mysql: not in ORM_TEST_BACKENDS");
+        return;
+    }
+    let admin = mysql_url();
+    let (server, _) = admin
+        .rsplit_once('/')
+        .expect("MySQL URL ends with /database");
+    let host = server.rsplit_once('@').map_or(
+        server.split_once("://").map_or(server, |(_, h)| h),
+        |(_, h)| h,
+    );
+    as_user_without_trigger(
+        &admin,
+        &[
+            "CREATE DATABASE `{name}`",
+            "CREATE USER '{name}'@'%'",
+            "GRANT ALL PRIVILEGES ON `{name}`.* TO '{name}'@'%'",
+            "REVOKE TRIGGER ON `{name}`.* FROM '{name}'@'%'",
+        ],
+        None,
+        &["DROP USER '{name}'@'%'", "DROP DATABASE `{name}`"],
+        |name| format!("mysql://{name}@{host}/{name}"),
+        |db| audit_without_trigger_privilege(db, true, 2),
+    )
+    .await;
+}
+
+/// PostgreSQL appends without a trigger (a data-modifying `WITH`), so a role without the
+/// `TRIGGER` privilege (and owning nothing) is refused nothing: no warning, one statement
+/// per append, an intact chain.
+#[cfg(all(feature = "tracing", feature = "metrics"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn postgres_a_role_without_the_trigger_privilege_appends_in_one_statement() {
+    use crate::harness::{Backend, enabled, postgres_url};
+    if !enabled(Backend::Postgres) {
+        eprintln!("SKIPPED the TRIGGER privilege test on postgres: not in ORM_TEST_BACKENDS");
+        return;
+    }
+    /// `url` (the admin's, or with `user`) searching the schema `name`.
+    fn in_schema(url: &str, user: Option<&str>, name: &str) -> String {
+        let (scheme, rest) = url.split_once("://").expect("postgres://user@host/db");
+        let rest = match user {
+            Some(user) => format!("{user}@{}", rest.rsplit_once('@').map_or(rest, |(_, r)| r)),
+            None => rest.to_owned(),
+        };
+        let sep = if rest.contains('?') { '&' } else { '?' };
+        format!("{scheme}://{rest}{sep}options=-c%20search_path%3D{name}")
+    }
+    let admin = postgres_url();
+    as_user_without_trigger(
+        &admin,
+        &[
+            "CREATE ROLE \"{name}\" LOGIN",
+            "CREATE SCHEMA \"{name}\"",
+            "GRANT USAGE, CREATE ON SCHEMA \"{name}\" TO \"{name}\"",
+        ],
+        // The audit tables are the admin's: the role owns none of them and is granted what
+        // the audit needs on them, but not TRIGGER.
+        Some((
+            |name| in_schema(&postgres_url(), None, name),
+            &["GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \"{name}\" TO \"{name}\""],
+        )),
+        &["DROP SCHEMA \"{name}\" CASCADE", "DROP ROLE \"{name}\""],
+        |name| in_schema(&admin, Some(name), name),
+        |db| audit_without_trigger_privilege(db, false, 1),
+    )
+    .await;
 }

@@ -49,14 +49,15 @@ const SECRET: &str = "s3cret-value-never-logged";
 
 /// One captured span or event: its name, its parent span's name, and its fields.
 #[derive(Debug, Clone, Default)]
-struct Captured {
+pub(crate) struct Captured {
     name: String,
     parent: Option<String>,
-    fields: HashMap<String, String>,
+    pub(crate) fields: HashMap<String, String>,
 }
 
+/// A subscriber layer that keeps every span and event (the audit tests read its warnings).
 #[derive(Clone, Default)]
-struct Capture {
+pub(crate) struct Capture {
     spans: Arc<Mutex<HashMap<u64, Captured>>>,
     order: Arc<Mutex<Vec<u64>>>,
     events: Arc<Mutex<Vec<Captured>>>,
@@ -107,6 +108,11 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<
 }
 
 impl Capture {
+    /// The events captured so far.
+    pub(crate) fn events(&self) -> Vec<Captured> {
+        self.events.lock().unwrap().clone()
+    }
+
     fn spans(&self) -> Vec<Captured> {
         let spans = self.spans.lock().unwrap();
         self.order
@@ -260,7 +266,7 @@ suite! {
             assert!(text.starts_with("SELECT") && text.contains("obs_items"), "{text}");
         }
         // A zero threshold makes every statement slow: one event each, under its span.
-        let events = capture.events.lock().unwrap().clone();
+        let events = capture.events();
         let slow: Vec<&Captured> = events.iter().filter(|e| e.name == "polyorm::slow_query").collect();
         assert_eq!(slow.len(), 3, "{events:#?}");
         assert!(slow.iter().all(|e| e.parent.as_deref() == Some("db.statement")));

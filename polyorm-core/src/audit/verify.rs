@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use super::table::{AUDIT_HEAD, AuditRecord, GENESIS_HASH, Head};
+use super::table::{AUDIT_HEAD, AUDIT_LOG, AuditRecord, GENESIS_HASH, Head};
+use super::trigger::{LINK_TRIGGER, create_link_trigger, has_link_trigger};
 use crate::error::Result;
 use crate::exec::Executor;
 use crate::query::ir::{Projection, SelectQuery};
@@ -69,6 +70,11 @@ pub struct ChainReport {
     pub head_seq: i64,
     /// Every row found tampered with, by `seq`; empty for an intact chain.
     pub breaks: Vec<ChainBreak>,
+    /// Whether MySQL/MariaDB or SQLite lacks the linking trigger (`orm_audit_link`): the
+    /// chain stays correct without it, but every append takes two statements instead of one
+    /// ([`missing_trigger_advice`](ChainReport::missing_trigger_advice) says how to add it).
+    /// Always `false` on PostgreSQL and MongoDB, which append without one.
+    pub link_trigger_missing: bool,
 }
 
 impl ChainReport {
@@ -76,11 +82,31 @@ impl ChainReport {
     pub fn is_intact(&self) -> bool {
         self.breaks.is_empty()
     }
+
+    /// What to do about a missing linking trigger
+    /// ([`link_trigger_missing`](ChainReport::link_trigger_missing)), or `None` when it is
+    /// there or not needed.
+    pub fn missing_trigger_advice(&self) -> Option<String> {
+        self.link_trigger_missing.then(|| {
+            format!(
+                "the audit log `{log}` has no linking trigger `{LINK_TRIGGER}`: the chain is \
+                 still kept, but every append takes two statements instead of one; add it by \
+                 running `polyorm::audit::create_tables` on the database (on MySQL/MariaDB as \
+                 a user with the TRIGGER privilege, and with binary logging SUPER or \
+                 log_bin_trust_function_creators), or by generating and applying a migration \
+                 (`polyorm::migrate::generate` with `audit::AUDIT_LOG` among the models), \
+                 which adds it to an existing log",
+                log = AUDIT_LOG.table
+            )
+        })
+    }
 }
 
 /// Reads the whole audit log and its head and checks the chain: every row's hash against its
 /// content, every `prev_hash` against the row before, `seq` running from 1 without gaps, and
-/// the head against the last row. Reads every row into memory at once.
+/// the head against the last row. Reads every row into memory at once. On MySQL/MariaDB
+/// and SQLite it also checks that the linking trigger is there
+/// ([`ChainReport::link_trigger_missing`]).
 ///
 /// Run it on an un-audited handle or an [`Audited`](super::Audited) one alike; the result
 /// names each broken row ([`ChainReport::breaks`]).
@@ -97,10 +123,13 @@ pub async fn verify<E: Executor>(db: &E) -> Result<ChainReport> {
             prev_hash: GENESIS_HASH.to_owned(),
         });
     let rows = super::records(db).await?;
+    let link_trigger_missing =
+        db.dialect().and_then(create_link_trigger).is_some() && !has_link_trigger(db).await?;
     Ok(ChainReport {
         rows: rows.len() as u64,
         head_seq: head.seq,
         breaks: walk(&rows, &head),
+        link_trigger_missing,
     })
 }
 

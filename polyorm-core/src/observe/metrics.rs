@@ -9,9 +9,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use super::handles::{Handles, Labels};
-use super::{on_backend, operation_name, statement_verb, system_name};
+use super::{CALLER_SQL, Counted, on_backend, operation_name, statement_verb, system_name};
 use crate::error::Result;
-use crate::exec::{Backend, Decoder, ExecResult, Executor, Layer, Op, OpKind, OpKinds, Outcome};
+use crate::exec::{Backend, Decoder, ExecResult, Executor, Layer, Op, OpKinds, Outcome};
 use crate::query::ir::{InsertQuery, SelectQuery, Statement};
 
 /// A [`Layer`] that measures every statement through the [`metrics`](https://docs.rs/metrics)
@@ -86,13 +86,6 @@ impl Metrics {
             rollbacks: get(&t.rollbacks),
         }
     }
-}
-
-/// What a statement reported, for the totals.
-enum Counted {
-    Returned(u64),
-    Affected(u64),
-    Nothing,
 }
 
 impl Metrics {
@@ -220,10 +213,7 @@ where
 /// The typed reads, inserts and IR writes are measured in their own methods (no [`Op`] built
 /// for them); SQL the caller wrote goes through [`call`](Layer::call).
 impl Layer for Metrics {
-    const CALLS: OpKinds = OpKinds::NONE
-        .with(OpKind::ExecuteRaw)
-        .with(OpKind::FetchCompiled)
-        .with(OpKind::ExecuteCompiled);
+    const CALLS: OpKinds = CALLER_SQL;
 
     fn call<E: Executor, T: Send + 'static>(
         &self,
@@ -238,13 +228,7 @@ impl Layer for Metrics {
             operation,
             model,
             || op.run(inner),
-            |outcome| match outcome {
-                Outcome::Rows(rows) => Counted::Returned(rows.len() as u64),
-                Outcome::Row(row) => Counted::Returned(u64::from(row.is_some())),
-                Outcome::Inserted(_) => Counted::Affected(1),
-                Outcome::Done(done) => Counted::Affected(done.rows_affected),
-                _ => Counted::Nothing,
-            },
+            Counted::of_outcome,
         )
     }
 

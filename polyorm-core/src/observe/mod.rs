@@ -39,8 +39,44 @@ pub use parameters::REDACTED;
 pub use tracing::Tracing;
 
 use crate::exec::{Backend, Op, starts_with_keyword};
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+use crate::exec::{OpKind, OpKinds, Outcome};
 use crate::query::ir::Statement;
 use crate::sql::Dialect;
+
+/// The operations both layers see through [`Layer::call`](crate::exec::Layer::call): SQL the
+/// caller wrote (raw and compiled); the typed ones have methods of their own.
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub(crate) const CALLER_SQL: OpKinds = OpKinds::NONE
+    .with(OpKind::ExecuteRaw)
+    .with(OpKind::FetchCompiled)
+    .with(OpKind::ExecuteCompiled);
+
+/// What a statement reported: rows returned (reads) or written (writes), as the layers count
+/// them and record them on spans.
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub(crate) enum Counted {
+    /// Rows returned by a read.
+    Returned(u64),
+    /// Rows written, as the database reported.
+    Affected(u64),
+    /// Neither (a count).
+    Nothing,
+}
+
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+impl Counted {
+    /// What an operation's outcome reported.
+    pub(crate) fn of_outcome<T>(outcome: &Outcome<T>) -> Counted {
+        match outcome {
+            Outcome::Rows(rows) => Counted::Returned(rows.len() as u64),
+            Outcome::Row(row) => Counted::Returned(u64::from(row.is_some())),
+            Outcome::Inserted(_) => Counted::Affected(1),
+            Outcome::Done(done) => Counted::Affected(done.rows_affected),
+            Outcome::Count(_) => Counted::Nothing,
+        }
+    }
+}
 
 /// `db.system.name` of OpenTelemetry's conventions for `backend` (MariaDB reports as
 /// `mysql`: the driver cannot tell them apart).

@@ -1,15 +1,21 @@
 //! [`Tracing`]: one span per statement and per transaction, and slow-statement events.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
+use tracing::Span;
 use tracing::field::Empty;
-use tracing::{Instrument, Span};
 
 use super::parameters::{Redaction, parameters};
-use super::{operation_name, system_name};
+use super::{CALLER_SQL, Counted, operation_name, system_name};
 use crate::error::Result;
-use crate::exec::{Executor, Layer, Op, Outcome, ServerInfo};
+use crate::exec::{
+    Backend, Decoder, ExecResult, Executor, Layer, Op, OpKinds, Outcome, ServerInfo,
+};
+use crate::query::ir::{InsertQuery, SelectQuery, Statement};
 
 /// A [`Layer`] that opens a span for every statement, named `"{operation} {table}"` with
 /// OpenTelemetry's database attributes: `db.system.name`, `db.operation.name`,
@@ -24,8 +30,9 @@ use crate::exec::{Executor, Layer, Op, Outcome, ServerInfo};
 /// is also reported as a `WARN` event of target `polyorm::slow_query` with its text and duration.
 ///
 /// When no subscriber listens at `INFO` and no slow-statement threshold is set, a statement
-/// costs the layer one atomic load; otherwise the statement's text is compiled only for an
-/// enabled span or a slow-statement check.
+/// costs the layer one atomic load and a pointer-sized field in its future (nothing is built,
+/// the clock is not read); otherwise the statement's text is compiled only for an enabled
+/// span or a slow-statement check.
 ///
 /// [`Error::kind`]: crate::Error::kind
 #[derive(Debug, Clone, Default)]
@@ -110,34 +117,38 @@ impl Tracing {
             error.type = Empty,
         )
     }
-}
 
-impl Layer for Tracing {
-    /// Nothing listens at INFO and no slow-statement threshold: the statement goes straight
-    /// to the executor below, as if the layer were not there (one relaxed atomic load).
-    fn is_active(&self) -> bool {
-        self.slow_query.is_some() || tracing::level_enabled!(tracing::Level::INFO)
+    /// The span of the statement `op` makes, when anyone will read it; `None`, with nothing
+    /// built, when no subscriber listens at INFO and no slow-statement threshold is set.
+    /// `op` is called only then (a typed method clones its query into an [`Op`] for it).
+    #[inline]
+    fn watch<T>(&self, backend: Backend, op: impl FnOnce() -> Op<T>) -> Option<Box<Watch>> {
+        if self.is_active() {
+            Some(self.open(backend, &op()))
+        } else {
+            None
+        }
     }
 
-    async fn call<E: Executor, T: Send + 'static>(
-        &self,
-        inner: &E,
-        op: Op<T>,
-    ) -> Result<Outcome<T>> {
-        let backend = inner.backend();
-        let operation = operation_name(&op, backend);
+    /// Opens the span of `op`, with its text compiled for an enabled span or a slow-statement
+    /// check, and starts its clock. Out of line: with nobody listening, a typed method stays
+    /// small enough to be inlined into its caller, whose statement then moves no further
+    /// than it would without the layer.
+    #[cold]
+    #[inline(never)]
+    fn open<T>(&self, backend: Backend, op: &Op<T>) -> Box<Watch> {
+        let operation = operation_name(op, backend);
         let table = op.schema().map_or("", |s| s.table);
         let span = self.statement_span(system_name(backend), operation, table);
         if !span.is_disabled() {
             self.record_server(&span);
-            if let Some(shown) = self.values.as_deref().and_then(|r| parameters(&op, r)) {
+            if let Some(shown) = self.values.as_deref().and_then(|r| parameters(op, r)) {
                 span.record("db.query.parameters", shown.as_str());
             }
         }
-        let slow = self.slow_query;
         // Compiled only for someone who will read it (compiling again costs as much as the
         // executor's own compile).
-        let text = if !span.is_disabled() || slow.is_some() {
+        let text = if !span.is_disabled() || self.slow_query.is_some() {
             op.compile(backend).ok().map(|c| c.sql)
         } else {
             None
@@ -145,42 +156,193 @@ impl Layer for Tracing {
         if let Some(text) = &text {
             span.record("db.query.text", text.as_str());
         }
-        let started = Instant::now();
-        let outcome = op.run(inner).instrument(span.clone()).await;
-        let elapsed = started.elapsed();
-        match &outcome {
-            Ok(Outcome::Rows(rows)) => {
-                span.record("db.response.returned_rows", rows.len());
-            }
-            Ok(Outcome::Row(row)) => {
-                span.record("db.response.returned_rows", usize::from(row.is_some()));
-            }
-            Ok(Outcome::Inserted(_)) => {
-                span.record("orm.rows_affected", 1);
-            }
-            Ok(Outcome::Done(done)) => {
-                span.record("orm.rows_affected", done.rows_affected);
-            }
-            Ok(_) => {}
+        Box::new(Watch {
+            span,
+            text,
+            operation,
+            table,
+            slow: self.slow_query,
+            started: Instant::now(),
+        })
+    }
+}
+
+/// A statement's open span and what its end is reported with.
+struct Watch {
+    span: Span,
+    /// The statement's text, when compiled.
+    text: Option<String>,
+    operation: &'static str,
+    table: &'static str,
+    slow: Option<Duration>,
+    started: Instant,
+}
+
+impl Watch {
+    /// Records how the statement ended on its span, and reports it when it was slow.
+    fn close<R>(&self, outcome: &Result<R>, counted: impl FnOnce(&R) -> Counted) {
+        let elapsed = self.started.elapsed();
+        let span = &self.span;
+        match outcome {
+            Ok(value) => match counted(value) {
+                Counted::Returned(rows) => {
+                    span.record("db.response.returned_rows", rows);
+                }
+                Counted::Affected(rows) => {
+                    span.record("orm.rows_affected", rows);
+                }
+                Counted::Nothing => {}
+            },
             Err(e) => {
                 span.record("error.type", e.kind());
                 span.record("otel.status_code", "ERROR");
             }
         }
-        if let Some(threshold) = slow
+        let (operation, table) = (self.operation, self.table);
+        if let Some(threshold) = self.slow
             && elapsed > threshold
         {
             tracing::warn!(
                 target: "polyorm::slow_query",
-                parent: &span,
-                query = text.as_deref().unwrap_or(""),
+                parent: span,
+                query = self.text.as_deref().unwrap_or(""),
                 operation,
                 table,
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
                 "slow statement: {operation} {table} took {elapsed:?}"
             );
         }
-        outcome
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A statement's future with its span, if any ([`Tracing::watch`]): polled inside the
+    /// span, which is closed with the outcome. Without a span, polling it is polling the
+    /// statement's.
+    struct Traced<F, C> {
+        #[pin]
+        statement: F,
+        watch: Option<Box<Watch>>,
+        counted: C,
+    }
+}
+
+impl<R, F, C> Future for Traced<F, C>
+where
+    F: Future<Output = Result<R>>,
+    C: Fn(&R) -> Counted,
+{
+    type Output = Result<R>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
+        let this = self.project();
+        let Some(watch) = this.watch.as_deref() else {
+            return this.statement.poll(cx);
+        };
+        let outcome = {
+            let _entered = watch.span.enter();
+            ready!(this.statement.poll(cx))
+        };
+        watch.close(&outcome, this.counted);
+        // The span ends with the statement.
+        *this.watch = None;
+        Poll::Ready(outcome)
+    }
+}
+
+impl Layer for Tracing {
+    /// SQL the caller wrote goes through [`call`](Layer::call); the typed operations have
+    /// methods of their own, which build nothing and wrap the statement's future in place
+    /// when nobody listens.
+    const CALLS: OpKinds = CALLER_SQL;
+
+    /// Nothing listens at INFO and no slow-statement threshold: the statement goes straight
+    /// to the executor below, as if the layer were not there (one relaxed atomic load).
+    fn is_active(&self) -> bool {
+        self.slow_query.is_some() || tracing::level_enabled!(tracing::Level::INFO)
+    }
+
+    fn call<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        op: Op<T>,
+    ) -> impl Future<Output = Result<Outcome<T>>> + Send {
+        let watch = self.is_active().then(|| self.open(inner.backend(), &op));
+        Traced {
+            statement: op.run(inner),
+            watch,
+            counted: Counted::of_outcome,
+        }
+    }
+
+    fn fetch_all<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send {
+        let watch = self.watch(inner.backend(), || Op::FetchAll(query.clone(), decode));
+        Traced {
+            statement: inner.fetch_all(query, decode),
+            watch,
+            counted: |rows: &Vec<T>| Counted::Returned(rows.len() as u64),
+        }
+    }
+
+    fn fetch_optional<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<Option<T>>> + Send {
+        let watch = self.watch(inner.backend(), || Op::FetchOptional(query.clone(), decode));
+        Traced {
+            statement: inner.fetch_optional(query, decode),
+            watch,
+            counted: |row: &Option<T>| Counted::Returned(u64::from(row.is_some())),
+        }
+    }
+
+    fn count<E: Executor>(
+        &self,
+        inner: &E,
+        query: SelectQuery,
+    ) -> impl Future<Output = Result<u64>> + Send {
+        let watch = self.watch(inner.backend(), || Op::<()>::Count(query.clone()));
+        Traced {
+            statement: inner.count(query),
+            watch,
+            counted: |_: &u64| Counted::Nothing,
+        }
+    }
+
+    fn insert_returning<E: Executor, T: Send + 'static>(
+        &self,
+        inner: &E,
+        query: InsertQuery,
+        decode: Decoder<T>,
+    ) -> impl Future<Output = Result<T>> + Send {
+        let watch = self.watch(inner.backend(), || {
+            Op::InsertReturning(query.clone(), decode)
+        });
+        Traced {
+            statement: inner.insert_returning(query, decode),
+            watch,
+            counted: |_: &T| Counted::Affected(1),
+        }
+    }
+
+    fn execute<E: Executor>(
+        &self,
+        inner: &E,
+        statement: Statement,
+    ) -> impl Future<Output = Result<ExecResult>> + Send {
+        let watch = self.watch(inner.backend(), || Op::<()>::Execute(statement.clone()));
+        Traced {
+            statement: inner.execute(statement),
+            watch,
+            counted: |done: &ExecResult| Counted::Affected(done.rows_affected),
+        }
     }
 
     fn for_transaction(&self) -> Self {

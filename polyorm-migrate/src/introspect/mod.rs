@@ -650,6 +650,12 @@ pub fn compare_owned(expected: &PhysSchema, live: &PhysSchema, owned: &Ownership
                 out.push(format!("check `{ck}` on `{name}` is not in the models"));
             }
         }
+        for tg in want.triggers.difference(&have.triggers) {
+            out.push(format!(
+                "trigger `{tg}` on `{name}` is missing: the ORM keeps it on this table \
+                 (generate a migration, which adds it, and apply it)"
+            ));
+        }
         for tg in have.triggers.difference(&want.triggers) {
             if !owned.owns(K::Trigger, name, Some(tg)) {
                 out.push(format!(
