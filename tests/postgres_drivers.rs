@@ -5,7 +5,8 @@
 //! conflicts a retry resolves (40001, 40P01, 55P03), a connection the server ends, TLS.
 //!
 //! Needs the PostgreSQL of `ORM_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/test`); each test works in a schema of its own.
+//! `postgres://postgres@127.0.0.1:5432/test`; skipped, as in the suite, when `postgres` is not
+//! in `ORM_TEST_BACKENDS`); each test works in a schema of its own (the suite's harness).
 
 use std::time::Duration;
 
@@ -15,40 +16,24 @@ use polyorm::{Error, IsolationLevel, PostgresDriver, TxOptions};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-fn base_url() -> String {
-    std::env::var("ORM_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
+#[path = "suite/harness.rs"]
+#[allow(dead_code)]
+mod harness;
 
-/// A schema private to one test, with a pool on each driver whose `search_path` is it.
+/// A schema private to one test (the suite's), with a pool on each driver whose
+/// `search_path` is it; `None` when PostgreSQL is not in `ORM_TEST_BACKENDS`.
 struct Both {
     sqlx: Db,
     native: Db,
-    admin: Db,
-    schema: String,
+    /// The suite's database: its pool serves as the test's admin connection.
+    schema: harness::TestDb,
 }
 
 impl Both {
-    async fn new(test: &str) -> Both {
-        let base = base_url();
-        let admin = PoolOptions::new()
-            .max_connections(2)
-            .connect(&base)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {base} is unreachable: {e}"));
-        let schema = format!("pgn_{test}_{}", std::process::id());
-        admin
-            .execute_raw(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-            .await
-            .unwrap();
-        admin
-            .execute_raw(&format!("CREATE SCHEMA \"{schema}\""))
-            .await
-            .unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    async fn new(test: &str) -> Option<Both> {
+        let schema = harness::setup(harness::Backend::Postgres, test).await?;
         let pool = |driver| {
-            let url = url.clone();
+            let url = schema.url.clone();
             async move {
                 PoolOptions::new()
                     .max_connections(3)
@@ -58,12 +43,11 @@ impl Both {
                     .unwrap_or_else(|e| panic!("{driver:?} cannot connect to {url}: {e}"))
             }
         };
-        Both {
+        Some(Both {
             sqlx: pool(PostgresDriver::Sqlx).await,
             native: pool(PostgresDriver::Native).await,
-            admin,
             schema,
-        }
+        })
     }
 
     /// The two pools, named.
@@ -74,10 +58,7 @@ impl Both {
     async fn teardown(self) {
         self.sqlx.close().await;
         self.native.close().await;
-        self.admin
-            .execute_raw(&format!("DROP SCHEMA \"{}\" CASCADE", self.schema))
-            .await
-            .unwrap();
+        self.schema.teardown().await;
     }
 }
 
@@ -163,7 +144,7 @@ fn every_type(id: i64) -> EveryType {
         clock: NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).unwrap(),
         offset_at: time::macros::datetime!(2038-01-19 03:14:08.5 UTC),
         primitive_at: time::macros::datetime!(1969-12-31 23:59:59.000001),
-        time_day: time::macros::date!(9999-12-31),
+        time_day: time::macros::date!(9999 - 12 - 31),
         time_clock: time::macros::time!(00:00:00.000001),
         uuid: Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef ^ id as u128),
         amount: Decimal::new(-1_234_567_890, 2),
@@ -173,7 +154,9 @@ fn every_type(id: i64) -> EveryType {
 
 #[tokio::test]
 async fn every_type_written_by_either_driver_reads_back_the_same_through_both() {
-    let t = Both::new("types").await;
+    let Some(t) = Both::new("types").await else {
+        return;
+    };
     t.sqlx.create_table::<EveryType>().await.unwrap();
     every_type(1).insert(&t.sqlx).await.unwrap();
     every_type(2).insert(&t.native).await.unwrap();
@@ -198,7 +181,9 @@ async fn every_type_written_by_either_driver_reads_back_the_same_through_both() 
 
 #[tokio::test]
 async fn decimal_zero_keeps_its_scale_on_both_drivers() {
-    let t = Both::new("decimal").await;
+    let Some(t) = Both::new("decimal").await else {
+        return;
+    };
     for (name, db) in t.drivers() {
         let (zero,): (Decimal,) = polyorm::raw("SELECT CAST(0 AS NUMERIC(12, 2))")
             .fetch_one(db)
@@ -217,7 +202,9 @@ async fn decimal_zero_keeps_its_scale_on_both_drivers() {
 
 #[tokio::test]
 async fn nulls_of_every_type_round_trip_through_both_drivers() {
-    let t = Both::new("nulls").await;
+    let Some(t) = Both::new("nulls").await else {
+        return;
+    };
     t.native.create_table::<EveryNull>().await.unwrap();
     let empty = |id| EveryNull {
         id,
@@ -259,7 +246,9 @@ async fn nulls_of_every_type_round_trip_through_both_drivers() {
 
 #[tokio::test]
 async fn narrow_integers_and_mismatched_types_decode_alike() {
-    let t = Both::new("integers").await;
+    let Some(t) = Both::new("integers").await else {
+        return;
+    };
     for (name, db) in t.drivers() {
         // `u8` reads any integer column that holds it; an `i64` from `int4` is refused alike.
         let (small,): (u8,) = polyorm::raw("SELECT CAST(200 AS int4)")
@@ -283,7 +272,9 @@ async fn narrow_integers_and_mismatched_types_decode_alike() {
 
 #[tokio::test]
 async fn constraint_violations_are_the_same_typed_errors_with_the_same_names() {
-    let t = Both::new("constraints").await;
+    let Some(t) = Both::new("constraints").await else {
+        return;
+    };
     t.sqlx
         .execute_raw(
             "CREATE TABLE parents (id int8 PRIMARY KEY);
@@ -335,10 +326,15 @@ async fn constraint_violations_are_the_same_typed_errors_with_the_same_names() {
             other => panic!("{name}: expected CheckViolation, got {other:?}"),
         }
         // The connection is fine after each error: the next statement runs.
-        insert(10 + i64::from(name == "native"), 1, Some(&format!("{name}@x")), 1)
-            .execute(db)
-            .await
-            .unwrap();
+        insert(
+            10 + i64::from(name == "native"),
+            1,
+            Some(&format!("{name}@x")),
+            1,
+        )
+        .execute(db)
+        .await
+        .unwrap();
         // A syntax error is a plain database error on both.
         let syntax = db.execute_raw("SELEC 1").await.unwrap_err();
         assert_eq!(syntax.kind(), "database", "{name}: {syntax:?}");
@@ -348,7 +344,9 @@ async fn constraint_violations_are_the_same_typed_errors_with_the_same_names() {
 
 #[tokio::test]
 async fn lock_timeouts_serialization_failures_and_deadlocks_are_typed() {
-    let t = Both::new("conflicts").await;
+    let Some(t) = Both::new("conflicts").await else {
+        return;
+    };
     t.sqlx
         .execute_raw(
             "CREATE TABLE accounts (id int8 PRIMARY KEY, balance int8 NOT NULL);
@@ -426,7 +424,9 @@ async fn lock_timeouts_serialization_failures_and_deadlocks_are_typed() {
 
 #[tokio::test]
 async fn a_connection_the_server_ends_is_lost_and_the_pool_replaces_it() {
-    let t = Both::new("lost").await;
+    let Some(t) = Both::new("lost").await else {
+        return;
+    };
     for (name, db) in t.drivers() {
         let conn = db.acquire().await.unwrap();
         let (pid,): (i32,) = polyorm::raw("SELECT pg_backend_pid()")
@@ -435,7 +435,7 @@ async fn a_connection_the_server_ends_is_lost_and_the_pool_replaces_it() {
             .unwrap();
         let (ended,): (bool,) = polyorm::raw("SELECT pg_terminate_backend(?)")
             .bind(pid)
-            .fetch_one(&t.admin)
+            .fetch_one(&t.schema.db)
             .await
             .unwrap();
         assert!(ended, "{name}");
@@ -468,7 +468,11 @@ async fn open_connections(admin: &Db, application: &str) -> i64 {
 
 #[tokio::test]
 async fn native_connections_close_when_the_pool_lets_them_go() {
-    let base = base_url();
+    if !harness::enabled(harness::Backend::Postgres) {
+        eprintln!("SKIPPED: postgres not in ORM_TEST_BACKENDS");
+        return;
+    }
+    let base = harness::postgres_url();
     let admin = Db::connect(&base).await.unwrap();
     let application = format!("pgnative_close_{}", std::process::id());
     let sep = if base.contains('?') { '&' } else { '?' };
@@ -479,7 +483,10 @@ async fn native_connections_close_when_the_pool_lets_them_go() {
         .connect(&url)
         .await
         .unwrap();
-    let (a, b) = (native.acquire().await.unwrap(), native.acquire().await.unwrap());
+    let (a, b) = (
+        native.acquire().await.unwrap(),
+        native.acquire().await.unwrap(),
+    );
     assert_eq!(open_connections(&admin, &application).await, 2);
     drop((a, b));
     native.close().await;
@@ -497,7 +504,7 @@ async fn native_connections_close_when_the_pool_lets_them_go() {
 
 #[tokio::test]
 async fn the_native_driver_refuses_tls_with_advice() {
-    let base = base_url();
+    let base = harness::postgres_url();
     let sep = if base.contains('?') { '&' } else { '?' };
     for url in [
         format!("{base}{sep}sslmode=require"),

@@ -3,7 +3,7 @@
 //! values, so the server reads a statement alike on both drivers) and is written in that
 //! type's binary form ([`Param`]).
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use crate::error::{BoxError, Error, Result};
@@ -125,6 +125,7 @@ impl ToSql for Param<'_> {
             // `value/json.rs`); `jsonb`'s binary form is a version byte and that text.
             #[cfg(feature = "json")]
             Value::Json(v) => {
+                use bytes::BufMut;
                 if *ty == Type::JSONB {
                     out.put_u8(1);
                 }

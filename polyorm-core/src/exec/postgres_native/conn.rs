@@ -28,7 +28,9 @@ const STATEMENT_CACHE: usize = 1024;
 /// A native PostgreSQL connection: the tokio-postgres client, its prepared statements by SQL
 /// text, and the task that runs the connection's I/O (it ends when the client is dropped).
 pub(crate) struct PgNativeConn {
-    client: Client,
+    /// Boxed: tokio-postgres' client keeps its connect settings inline (~200 bytes), and a
+    /// pooled connection is moved with every hand-out.
+    client: Box<Client>,
     statements: HashMap<String, Statement>,
     io: tokio::task::JoinHandle<()>,
 }
@@ -45,7 +47,7 @@ impl PgNativeConn {
     /// Wraps a client whose connection (`io`) runs on its own task.
     pub(crate) fn new(client: Client, io: tokio::task::JoinHandle<()>) -> Self {
         PgNativeConn {
-            client,
+            client: Box::new(client),
             statements: HashMap::new(),
             io,
         }
