@@ -44,6 +44,9 @@ pub mod value;
 #[cfg(feature = "bson")]
 pub use bson;
 pub use error::{Error, Result};
+/// Which driver a PostgreSQL pool runs on ([`PoolOptions::postgres_driver`]).
+#[cfg(feature = "postgres")]
+pub use exec::PostgresDriver;
 pub use exec::{
     Backend, Connection, Db, ExecResult, Executor, Health, IsolationLevel, PoolOptions, PoolStatus,
     RetryPolicy, RowRef, RowStream, Transaction, TxOptions,

@@ -4,6 +4,8 @@
 //! `ORM_TEST_POSTGRES_URL`, `ORM_TEST_MYSQL_URL` and `ORM_TEST_MONGO_URL` (default
 //! `mongodb://127.0.0.1:27018`, the nx-27017 test server `scripts/test.sh` starts). A listed
 //! backend that cannot be reached fails the test; with `CI=true` every backend must be listed.
+//! PostgreSQL runs on the driver `ORM_TEST_POSTGRES_DRIVER` names: `sqlx` (the default) or
+//! `native` (feature `postgres-native`; see [`pool_options`]).
 //!
 //! Capability tags in [`suite!`]: `#[requires(sql)]` before a test generates it only for the
 //! SQL backends; `#[needs_real_mongodb("nx-27017 lacks ...")]` generates it for MongoDB too,
@@ -61,6 +63,21 @@ pub fn postgres_url() -> String {
         "ORM_TEST_POSTGRES_URL",
         "postgres://postgres@127.0.0.1:5432/test",
     )
+}
+
+/// Pool options of the suite's databases: PostgreSQL on the driver `ORM_TEST_POSTGRES_DRIVER`
+/// names (`sqlx`, the default, or `native`); the other backends ignore it.
+pub fn pool_options() -> PoolOptions {
+    let options = PoolOptions::new();
+    match env_or("ORM_TEST_POSTGRES_DRIVER", "sqlx").as_str() {
+        "sqlx" => options,
+        #[cfg(feature = "postgres-native")]
+        "native" => options.postgres_driver(polyorm::PostgresDriver::Native),
+        other => panic!(
+            "ORM_TEST_POSTGRES_DRIVER=`{other}`: use `sqlx` or `native` (the latter with the \
+             feature `postgres-native`)"
+        ),
+    }
 }
 
 pub fn mysql_url() -> String {
@@ -125,7 +142,7 @@ pub async fn setup(backend: Backend, test: &str) -> Option<TestDb> {
         );
         return None;
     }
-    let options = PoolOptions::new().max_connections(3);
+    let options = pool_options().max_connections(3);
     let connect = |url: String| async move {
         let db = options
             .connect(&url)

@@ -39,7 +39,7 @@ enum Cleanup {
 }
 
 async fn pools(backend: Backend, test: &str) -> Option<Pools> {
-    let options = PoolOptions::new()
+    let options = harness::pool_options()
         .max_connections(POOL_SIZE)
         .acquire_timeout(Duration::from_secs(10));
     if backend == Backend::Sqlite {
@@ -245,7 +245,7 @@ async fn transaction_after_a_change_by_another_process_is_retryable(backend: Bac
     drop(conn);
 
     // A transaction on a pool connection that prepared its statements before a change.
-    let single = PoolOptions::new()
+    let single = harness::pool_options()
         .max_connections(1)
         .connect(&p_url(&p))
         .await

@@ -18,6 +18,16 @@ fn same<T: PartialEq + Debug>(workload: &str, ours: &T, others: [(&str, T); 3]) 
     }
 }
 
+/// Panics when the ORM on its native PostgreSQL driver answered `native` where the ORM on
+/// the sqlx driver answered `ours`.
+fn native_agrees<T: PartialEq + Debug>(workload: &str, ours: &T, native: T) {
+    assert!(
+        &native == ours,
+        "{workload}: the native PostgreSQL driver disagrees with the sqlx driver.\n  \
+         sqlx driver: {ours:?}\n  native driver: {native:?}"
+    );
+}
+
 fn sorted<T: Ord>(mut rows: Vec<T>) -> Vec<T> {
     rows.sort();
     rows
@@ -66,6 +76,11 @@ pub async fn select_users(ctx: &Ctx, expected: usize) {
         "select_users: the ORM read {} users",
         ours.len()
     );
+    if let Some(native) = &ctx.orm_native {
+        let rows = orm_side::select_users_on(native).await;
+        let native = sorted(rows.iter().map(ours::User::row).collect());
+        native_agrees("select_users", &ours, native);
+    }
     let diesel = diesel_side::select_users(&mut ctx.diesel[0].lock().unwrap());
     same(
         "select_users",
@@ -106,6 +121,15 @@ pub async fn join(ctx: &Ctx) {
             .collect(),
     );
     assert!(ours.iter().all(|(u, _)| u.2.as_deref() == Some("black")));
+    if let Some(native) = &ctx.orm_native {
+        let rows = orm_side::join_on(native).await;
+        let native = sorted(
+            rows.iter()
+                .map(|(u, p)| (u.row(), p.as_ref().map(ours::Post::row)))
+                .collect(),
+        );
+        native_agrees("join", &ours, native);
+    }
     let diesel = diesel_side::join(&mut ctx.diesel[0].lock().unwrap());
     same(
         "join",
@@ -186,6 +210,15 @@ pub async fn insert(ctx: &Ctx, rows: &[NewRow]) {
     assert_eq!(count as u64, n, "insert: Diesel's count");
     let by_diesel = stored().await;
     crate::setup::clear_new_users(&ctx.orm).await;
+    if let Some(native) = &ctx.orm_native {
+        assert_eq!(
+            orm_side::insert_on(native, rows).await,
+            n,
+            "insert: the native driver's count"
+        );
+        native_agrees("insert", &ours, stored().await);
+        crate::setup::clear_new_users(&ctx.orm).await;
+    }
     same(
         "insert",
         &ours,
@@ -225,6 +258,11 @@ pub async fn associations(ctx: &Ctx, users: usize, posts: usize, comments: usize
         ours.iter()
             .all(|(_, ps)| ps.len() == posts && ps.iter().all(|(_, cs)| cs.len() == comments))
     );
+    if let Some(native) = &ctx.orm_native {
+        let rows = orm_side::associations_on(native).await;
+        let native = tree(&rows, ours::User::row, ours::Post::row, ours::Comment::row);
+        native_agrees("associations", &ours, native);
+    }
     let diesel = diesel_side::associations(&mut ctx.diesel[0].lock().unwrap());
     same(
         "associations",
@@ -259,6 +297,10 @@ pub async fn find(ctx: &Ctx, ids: &[i64]) {
     for id in [ids[0], ids[ids.len() / 2], missing] {
         let ours = orm_side::find(&ctx.orm, id).await.map(|u| u.row());
         assert_eq!(ours.is_some(), id != missing, "find({id}): the ORM");
+        if let Some(native) = &ctx.orm_native {
+            let native = orm_side::find(native, id).await.map(|u| u.row());
+            native_agrees("find", &ours, native);
+        }
         same(
             "find",
             &ours,

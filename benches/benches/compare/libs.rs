@@ -17,6 +17,9 @@ pub const LOOKUPS_PER_TASK: usize = 8;
 pub struct Ctx {
     pub dialect: Dialect,
     pub orm: polyorm::Db,
+    /// The ORM on its native PostgreSQL driver (`PostgresDriver::Native`; PostgreSQL only):
+    /// the `orm_native` column, beside `orm` on the sqlx driver.
+    pub orm_native: Option<polyorm::Db>,
     /// sqlx as diesel_bench runs it: one bare connection on PostgreSQL and MariaDB/MySQL (no
     /// pool, so no ping on acquire or release), the pool on SQLite.
     pub sqlx: Sqlx,
@@ -50,10 +53,14 @@ pub mod orm_side {
     }
 
     pub async fn join(ctx: &Ctx) -> Vec<(User, Option<Post>)> {
+        join_on(&ctx.orm).await
+    }
+
+    pub async fn join_on(db: &impl Executor) -> Vec<(User, Option<Post>)> {
         User::query()
             .left_join(User::posts())
             .filter(User::HAIR_COLOR.eq("black"))
-            .all(&ctx.orm)
+            .all(db)
             .await
             .unwrap()
     }
@@ -75,9 +82,13 @@ pub mod orm_side {
     }
 
     pub async fn associations(ctx: &Ctx) -> Nested<User, Post, Comment> {
+        associations_on(&ctx.orm).await
+    }
+
+    pub async fn associations_on(db: &impl Executor) -> Nested<User, Post, Comment> {
         User::query()
             .with(User::posts().with(Post::comments()))
-            .all(&ctx.orm)
+            .all(db)
             .await
             .unwrap()
     }

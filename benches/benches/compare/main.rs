@@ -35,8 +35,9 @@ use libs::{Ctx, LOOKUPS_PER_TASK, TASKS, diesel_side, orm_side, sea_side, sqlx_s
 
 /// The libraries, in report order. `orm_held` is this ORM through one connection held from
 /// `Db::acquire` (PostgreSQL and MariaDB/MySQL only): beside `orm` it shows what the pool path
-/// costs.
-pub(crate) const LIBS: [&str; 5] = ["orm", "orm_held", "sqlx", "seaorm", "diesel"];
+/// costs. `orm_native` is this ORM on its native PostgreSQL driver (`PostgresDriver::Native`,
+/// PostgreSQL only), `orm` on the sqlx driver.
+pub(crate) const LIBS: [&str; 6] = ["orm", "orm_held", "sqlx", "seaorm", "diesel", "orm_native"];
 
 /// Sizes of one run.
 struct Sizes {
@@ -110,11 +111,12 @@ impl Bench<'_> {
 
 /// Registers the four libraries' bodies of one workload: `$orm`, `$sqlx`, `$sea` are async
 /// expressions, `$diesel` a closure over the Diesel connection; `$held`, when given, the ORM's
-/// body over a held connection `$h` (run only where `$b.held` is one).
+/// body over a held connection `$h` (run only where `$b.held` is one); `$native`, the ORM's
+/// body over its `Db` on the native PostgreSQL driver `$n` (run only on PostgreSQL).
 macro_rules! four {
     ($b:expr, $workload:expr, $param:expr,
-     orm: $orm:expr, $(held: |$h:ident| $held:expr,)? sqlx: $sqlx:expr, seaorm: $sea:expr,
-     diesel: |$c:ident| $diesel:expr) => {{
+     orm: $orm:expr, $(held: |$h:ident| $held:expr,)? native: |$n:ident| $native:expr,
+     sqlx: $sqlx:expr, seaorm: $sea:expr, diesel: |$c:ident| $diesel:expr) => {{
         let (rt, ctx) = ($b.rt, $b.ctx);
         let param: String = $param.to_string();
         #[allow(unused_variables)]
@@ -128,6 +130,11 @@ macro_rules! four {
                 b.to_async(rt).iter(|| async { black_box($held) })
             });
         })?
+        if let Some($n) = ctx.orm_native.as_ref() {
+            g.bench_function(BenchmarkId::new("orm_native", &param), |b| {
+                b.to_async(rt).iter(|| async { black_box($native) })
+            });
+        }
         g.bench_function(BenchmarkId::new("sqlx", &param), |b| {
             b.to_async(rt).iter(|| async { black_box($sqlx) })
         });
@@ -255,11 +262,13 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
         four!(b, "select_users", n,
             orm: orm_side::select_users(ctx).await,
             held: |h| orm_side::select_users_on(h).await,
+            native: |n| orm_side::select_users_on(n).await,
             sqlx: sqlx_side::select_users(&ctx.sqlx).await,
             seaorm: sea_side::select_users(ctx).await,
             diesel: |c| diesel_side::select_users(c));
         four!(b, "left_join", n,
             orm: orm_side::join(ctx).await,
+            native: |n| orm_side::join_on(n).await,
             sqlx: sqlx_side::join(ctx).await,
             seaorm: sea_side::join(ctx).await,
             diesel: |c| diesel_side::join(c));
@@ -271,6 +280,7 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
         four!(b, "insert", n,
             orm: orm_side::insert(ctx, rows).await,
             held: |h| orm_side::insert_on(h, rows).await,
+            native: |n| orm_side::insert_on(n, rows).await,
             sqlx: sqlx_side::insert(ctx, rows).await,
             seaorm: sea_side::insert(ctx, rows).await,
             diesel: |c| diesel_side::insert(c, rows));
@@ -281,6 +291,7 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
     rt.block_on(check::associations(ctx, users, posts, comments));
     four!(b, "associations", format!("{users}x{posts}x{comments}"),
         orm: orm_side::associations(ctx).await,
+        native: |n| orm_side::associations_on(n).await,
         sqlx: sqlx_side::associations(ctx).await,
         seaorm: sea_side::associations(ctx).await,
         diesel: |c| diesel_side::associations(c));
@@ -290,6 +301,7 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
     four!(b, "find_by_pk", 1,
         orm: orm_side::find(&ctx.orm, id).await,
         held: |h| orm_side::find(h, id).await,
+        native: |n| orm_side::find(n, id).await,
         sqlx: sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await,
         seaorm: sea_side::find(&ctx.sea, id).await,
         diesel: |c| diesel_side::find(c, id));
@@ -309,6 +321,17 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
             })
         })
     });
+    if let Some(native) = &ctx.orm_native {
+        g.bench_function(BenchmarkId::new("orm_native", &param), |bn| {
+            bn.to_async(rt).iter(|| {
+                let db = native.clone();
+                concurrently(ids, move |id| {
+                    let db = db.clone();
+                    async move { orm_side::find(&db, id).await }
+                })
+            })
+        });
+    }
     g.bench_function(BenchmarkId::new("sqlx", &param), |bn| {
         bn.to_async(rt).iter(|| {
             let pool = libs::Sqlx::Pool(ctx.sqlx_pool.clone());

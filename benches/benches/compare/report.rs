@@ -162,11 +162,12 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
         let _ = writeln!(
             md,
             "| workload | N | ORM | ORM held | sqlx | SeaORM | Diesel | ORM÷held | ORM÷sqlx | \
-             ORM÷SeaORM | ORM÷Diesel | best peer | ORM÷best |"
+             ORM÷SeaORM | ORM÷Diesel | best peer | ORM÷best | ORM native | native÷ORM | \
+             native÷best |"
         );
         let _ = writeln!(
             md,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
         );
         let mut rows: Vec<(&'static str, String)> = Vec::new();
         for r in ran.iter().filter(|r| r.dialect == *dialect) {
@@ -210,7 +211,7 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
             }
             let _ = writeln!(
                 md,
-                "| {workload} | {param} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {best_name} | {} |",
+                "| {workload} | {param} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {best_name} | {} | {} | {} | {} |",
                 cell(m[0]),
                 cell(m[1]),
                 cell(m[2]),
@@ -221,6 +222,9 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
                 ratio(m[0], m[3], 0.75),
                 ratio(m[0], m[4], f64::INFINITY),
                 ratio(m[0], best, 1.0),
+                cell(m[5]),
+                ratio(m[5], m[0], 1.0),
+                ratio(m[5], best, 1.0),
             );
         }
     }
@@ -291,6 +295,12 @@ pub fn profile(rt: &Runtime, spec: &str) {
             _ => None,
         };
         let held = || held.as_ref().expect("acquired for orm_held");
+        // `orm_native`: the ORM on its native PostgreSQL driver.
+        let native = || {
+            ctx.orm_native
+                .as_ref()
+                .expect("orm_native runs on PostgreSQL only")
+        };
         // `sqlx_pool`: sqlx through its pool of TASKS connections, as the column used to be.
         let sqlx_pool = crate::libs::Sqlx::Pool(ctx.sqlx_pool.clone());
         let sqlx_pool = &sqlx_pool;
@@ -312,6 +322,9 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("select_users", "orm_held") => {
                     drop(black_box(orm_side::select_users_on(held()).await))
                 }
+                ("select_users", "orm_native") => {
+                    drop(black_box(orm_side::select_users_on(native()).await))
+                }
                 ("select_users", "sqlx_pool") => {
                     drop(black_box(sqlx_side::select_users(sqlx_pool).await))
                 }
@@ -323,6 +336,9 @@ pub fn profile(rt: &Runtime, spec: &str) {
                     drop(black_box(diesel_side::select_users(&mut conn())))
                 }
                 ("left_join", "orm") => drop(black_box(orm_side::join(ctx).await)),
+                ("left_join", "orm_native") => {
+                    drop(black_box(orm_side::join_on(native()).await))
+                }
                 ("left_join", "sqlx") => drop(black_box(sqlx_side::join(ctx).await)),
                 ("left_join", "seaorm") => drop(black_box(sea_side::join(ctx).await)),
                 ("left_join", "diesel") => drop(black_box(diesel_side::join(&mut conn()))),
@@ -332,6 +348,9 @@ pub fn profile(rt: &Runtime, spec: &str) {
                     drop(black_box(orm_side::find(observed, id).await))
                 }
                 ("find_by_pk", "orm_held") => drop(black_box(orm_side::find(held(), id).await)),
+                ("find_by_pk", "orm_native") => {
+                    drop(black_box(orm_side::find(native(), id).await))
+                }
                 ("find_by_pk", "sqlx_pool") => drop(black_box(
                     sqlx_side::find(sqlx_pool, ctx.sql.find, id).await,
                 )),
@@ -351,10 +370,16 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("insert", "orm_held") => {
                     black_box(orm_side::insert_on(held(), rows).await);
                 }
+                ("insert", "orm_native") => {
+                    black_box(orm_side::insert_on(native(), rows).await);
+                }
                 ("insert", "sqlx") => drop(black_box(sqlx_side::insert(ctx, rows).await)),
                 ("insert", "seaorm") => drop(black_box(sea_side::insert(ctx, rows).await)),
                 ("insert", "diesel") => drop(black_box(diesel_side::insert(&mut conn(), rows))),
                 ("associations", "orm") => drop(black_box(orm_side::associations(ctx).await)),
+                ("associations", "orm_native") => {
+                    drop(black_box(orm_side::associations_on(native()).await))
+                }
                 ("associations", "sqlx") => drop(black_box(sqlx_side::associations(ctx).await)),
                 ("associations", "seaorm") => drop(black_box(sea_side::associations(ctx).await)),
                 ("associations", "diesel") => {
@@ -366,6 +391,7 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 _ => panic!(
                     "ORM_BENCH_PROFILE: unknown library `{lib}`; use orm, orm_held (one \
                      connection held from `Db::acquire`: select_users, find_by_pk, insert), \
+                     orm_native (the native PostgreSQL driver), \
                      orm_layers3 (three pass-through layers), orm_observed (tracing and metrics \
                      layers, find_by_pk), orm_access (the access-control layer, find_by_pk), orm_topology (a replicated \
                      topology's routing, find_by_pk), sqlx \

@@ -151,6 +151,17 @@ async fn connect_to(dialect: Dialect, fresh: bool) -> Ctx {
         ),
     };
     let sqlx = bare_sqlx(dialect, &url, &sqlx_pool).await;
+    let orm_native = match dialect {
+        Dialect::Postgres => Some(
+            PoolOptions::new()
+                .max_connections(pool)
+                .postgres_driver(polyorm::PostgresDriver::Native)
+                .connect(&url)
+                .await
+                .unwrap(),
+        ),
+        Dialect::MySql | Dialect::Sqlite => None,
+    };
     let mut options = sea_orm::ConnectOptions::new(url.clone());
     options.max_connections(pool).sqlx_logging(false);
     let sea = sea_orm::Database::connect(options).await.unwrap();
@@ -178,6 +189,7 @@ async fn connect_to(dialect: Dialect, fresh: bool) -> Ctx {
     Ctx {
         dialect,
         orm,
+        orm_native,
         sqlx,
         sqlx_pool,
         sql: HandSql::new(dialect),

@@ -126,6 +126,14 @@ fn connection_error(address: &Address, cause: Cause, waited: Option<Duration>) -
     }
 }
 
+/// The error for a connection to `address` that could not be opened because `io` failed (a
+/// refusal, an unknown host): [`Error::Connection`] with a [`ConnectFailure`], which the pool
+/// waits out where the caller is patient.
+#[cfg(feature = "postgres-native")]
+pub(crate) fn io_connect_error(io: std::io::Error, address: &Address) -> Error {
+    connection_error(address, Cause::Io(io), None)
+}
+
 /// Classifies an error the pool returned while opening a connection to `address` (an I/O
 /// error there broke the handshake, never a statement).
 pub(crate) fn connect_error(error: sqlx::Error, address: &Address) -> Error {

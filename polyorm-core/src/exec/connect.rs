@@ -162,12 +162,12 @@ impl<DB: TlsLogin> Connector<DB> {
         &self.base
     }
 
-    /// The options for one connection opened now.
-    pub(crate) async fn options(&self) -> Result<Options<DB>> {
-        Ok(match self.login.current().await? {
+    /// The options for one connection logging in as `credentials` (`None`: the URL's).
+    fn options(&self, credentials: Option<Credentials>) -> Options<DB> {
+        match credentials {
             Some(credentials) => DB::with_login(self.base.clone(), &credentials),
             None => self.base.clone(),
-        })
+        }
     }
 
     /// Opens one connection with `open` and the options made now; while the server refuses
@@ -180,19 +180,32 @@ impl<DB: TlsLogin> Connector<DB> {
         F: Fn(Options<DB>) -> Fut,
         Fut: std::future::Future<Output = Result<C>>,
     {
-        let mut pause = LOGIN_RETRY_PAUSE;
-        let mut retries = 0;
-        loop {
-            match open(self.options().await?).await {
-                Err(Error::Authentication { .. })
-                    if matches!(self.login, Login::Provider(_)) && retries < LOGIN_RETRIES =>
-                {
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
-                    retries += 1;
-                }
-                outcome => return outcome,
+        open_with_login(&self.login, |credentials| open(self.options(credentials))).await
+    }
+}
+
+/// Opens one connection with `open` and the credentials `login` gives now (`None`: the
+/// URL's); while the server refuses the login and the credentials come from a provider, asks
+/// it again and retries (up to [`LOGIN_RETRIES`] times, pausing [`LOGIN_RETRY_PAUSE`] and
+/// doubling). Every driver of a server with logins opens its connections through here.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) async fn open_with_login<C, F, Fut>(login: &Login, open: F) -> Result<C>
+where
+    F: Fn(Option<Credentials>) -> Fut,
+    Fut: std::future::Future<Output = Result<C>>,
+{
+    let mut pause = LOGIN_RETRY_PAUSE;
+    let mut retries = 0;
+    loop {
+        match open(login.current().await?).await {
+            Err(Error::Authentication { .. })
+                if matches!(login, Login::Provider(_)) && retries < LOGIN_RETRIES =>
+            {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                retries += 1;
             }
+            outcome => return outcome,
         }
     }
 }

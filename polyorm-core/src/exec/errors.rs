@@ -7,60 +7,22 @@ use crate::schema::ModelSchema;
 /// Converts a sqlx error into the ORM's error, keeping the driver's error as the source.
 #[cfg(feature = "_sqlx")]
 pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {
-    use sqlx::error::ErrorKind;
     match error {
         sqlx::Error::Database(db) => {
-            let message = db.message().to_owned();
-            let constraint = db.constraint().map(str::to_owned);
-            let kind = db.kind();
-            let retry = retry_kind(&*db);
-            let code = db.code().map(|c| c.into_owned());
             #[cfg(feature = "mysql")]
             let mysql_number = db
                 .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
                 .map(|e| e.number());
             #[cfg(not(feature = "mysql"))]
             let mysql_number: Option<u16> = None;
-            let source: crate::error::BoxError = Box::new(sqlx::Error::Database(db));
-            if let Some(retry) = retry {
-                return retry(source);
-            }
-            if let Some(error) = unstorable(mysql_number, code.as_deref()) {
-                return error(source);
-            }
-            if let Some(session) = session_kind(code.as_deref(), mysql_number) {
-                return session(source);
-            }
-            if matches!(mysql_number, Some(1142 | 1143)) || code.as_deref() == Some("42501") {
-                return denied_by_database(&message, source);
-            }
-            if let Some(fit) = fit_kind(&message, code.as_deref(), mysql_number) {
-                let column = quoted_after(&message, "column '", '\'');
-                return fit(column, source);
-            }
-            match kind {
-                ErrorKind::UniqueViolation => Error::UniqueViolation {
-                    constraint: constraint.or_else(|| mysql_key_name(&message)),
-                    source,
-                },
-                ErrorKind::ForeignKeyViolation => Error::ForeignKeyViolation {
-                    constraint: constraint.or_else(|| quoted_after(&message, "CONSTRAINT `", '`')),
-                    source,
-                },
-                ErrorKind::CheckViolation => Error::CheckViolation {
-                    constraint: constraint
-                        .or_else(|| quoted_after(&message, "CONSTRAINT `", '`'))
-                        .or_else(|| after(&message, "CHECK constraint failed: ")),
-                    source,
-                },
-                ErrorKind::NotNullViolation => Error::NotNullViolation {
-                    column: quoted_after(&message, "Column '", '\'')
-                        .or_else(|| quoted_after(&message, "column \"", '"'))
-                        .or_else(|| sqlite_column(&message, "NOT NULL constraint failed: ")),
-                    source,
-                },
-                _ => Error::Database { source },
-            }
+            let facts = DbFacts {
+                message: db.message().to_owned(),
+                constraint: db.constraint().map(str::to_owned),
+                kind: db.kind(),
+                code: db.code().map(|c| c.into_owned()),
+                mysql_number,
+            };
+            from_database(facts, Box::new(sqlx::Error::Database(db)))
         }
         sqlx::Error::PoolTimedOut => Error::Timeout {
             source: Box::new(error),
@@ -90,16 +52,88 @@ pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {
     }
 }
 
+/// What the mapping reads of an error the database server reported, whichever driver
+/// received it (sqlx, or the native PostgreSQL driver).
+#[cfg(feature = "_sqlx")]
+pub(crate) struct DbFacts {
+    /// The server's message.
+    pub(crate) message: String,
+    /// The constraint the server named, if any.
+    pub(crate) constraint: Option<String>,
+    /// The class of integrity violation (sqlx's classification of the code).
+    pub(crate) kind: sqlx::error::ErrorKind,
+    /// The SQLSTATE (PostgreSQL) or SQL state (MySQL).
+    pub(crate) code: Option<String>,
+    /// MySQL/MariaDB's error number (`None` on PostgreSQL).
+    pub(crate) mysql_number: Option<u16>,
+}
+
+/// The ORM's error for a database error described by `facts`, keeping `source` (the driver's
+/// error) as its source: the same variant for the same condition, whichever driver.
+#[cfg(feature = "_sqlx")]
+pub(crate) fn from_database(facts: DbFacts, source: crate::error::BoxError) -> Error {
+    use sqlx::error::ErrorKind;
+    let DbFacts {
+        message,
+        constraint,
+        kind,
+        code,
+        mysql_number,
+    } = facts;
+    if let Some(retry) = retry_kind(code.as_deref(), &message, mysql_number) {
+        return retry(source);
+    }
+    if let Some(error) = unstorable(mysql_number, code.as_deref()) {
+        return error(source);
+    }
+    if let Some(session) = session_kind(code.as_deref(), mysql_number) {
+        return session(source);
+    }
+    if matches!(mysql_number, Some(1142 | 1143)) || code.as_deref() == Some("42501") {
+        return denied_by_database(&message, source);
+    }
+    if let Some(fit) = fit_kind(&message, code.as_deref(), mysql_number) {
+        let column = quoted_after(&message, "column '", '\'');
+        return fit(column, source);
+    }
+    match kind {
+        ErrorKind::UniqueViolation => Error::UniqueViolation {
+            constraint: constraint.or_else(|| mysql_key_name(&message)),
+            source,
+        },
+        ErrorKind::ForeignKeyViolation => Error::ForeignKeyViolation {
+            constraint: constraint.or_else(|| quoted_after(&message, "CONSTRAINT `", '`')),
+            source,
+        },
+        ErrorKind::CheckViolation => Error::CheckViolation {
+            constraint: constraint
+                .or_else(|| quoted_after(&message, "CONSTRAINT `", '`'))
+                .or_else(|| after(&message, "CHECK constraint failed: ")),
+            source,
+        },
+        ErrorKind::NotNullViolation => Error::NotNullViolation {
+            column: quoted_after(&message, "Column '", '\'')
+                .or_else(|| quoted_after(&message, "column \"", '"'))
+                .or_else(|| sqlite_column(&message, "NOT NULL constraint failed: ")),
+            source,
+        },
+        _ => Error::Database { source },
+    }
+}
+
 /// Conflicts that a retry of the whole transaction can resolve, by backend error code.
 #[cfg(feature = "_sqlx")]
-fn retry_kind(db: &dyn sqlx::error::DatabaseError) -> Option<fn(crate::error::BoxError) -> Error> {
+fn retry_kind(
+    code: Option<&str>,
+    message: &str,
+    mysql_number: Option<u16>,
+) -> Option<fn(crate::error::BoxError) -> Error> {
     let serialization: fn(_) -> Error = |source| Error::SerializationFailure { source };
     let deadlock: fn(_) -> Error = |source| Error::Deadlock { source };
     let lock_timeout: fn(_) -> Error = |source| Error::LockTimeout { source };
     let schema_changed: fn(_) -> Error = |source| Error::SchemaChanged { source };
-    #[cfg(feature = "mysql")]
-    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        return match my.number() {
+    if let Some(number) = mysql_number {
+        return match number {
             1213 => Some(deadlock),
             // Lock wait timeout, and MySQL 8's NOWAIT (MariaDB reports NOWAIT as 1205).
             1205 | 3572 => Some(lock_timeout),
@@ -110,17 +144,13 @@ fn retry_kind(db: &dyn sqlx::error::DatabaseError) -> Option<fn(crate::error::Bo
             _ => None,
         };
     }
-    match db.code().as_deref() {
+    match code {
         // PostgreSQL SQLSTATEs.
         Some("40001") => Some(serialization),
         Some("40P01") => Some(deadlock),
         Some("55P03") => Some(lock_timeout),
         // A prepared statement whose result columns changed under it (ALTER TABLE … TYPE).
-        Some("0A000")
-            if db
-                .message()
-                .contains("cached plan must not change result type") =>
-        {
+        Some("0A000") if message.contains("cached plan must not change result type") => {
             Some(schema_changed)
         }
         _ => None,
@@ -165,7 +195,7 @@ fn denied_by_database(message: &str, source: crate::error::BoxError) -> Error {
 /// I/O errors that mean an open connection broke (the peer closed or reset it), as opposed
 /// to a connection that could not be opened.
 #[cfg(feature = "_sqlx")]
-fn is_connection_lost(e: &std::io::Error) -> bool {
+pub(crate) fn is_connection_lost(e: &std::io::Error) -> bool {
     use std::io::ErrorKind;
     matches!(
         e.kind(),

@@ -27,6 +27,8 @@ mod packet;
 mod pool;
 #[cfg(any(feature = "tracing", feature = "metrics"))]
 mod pool_observe;
+#[cfg(feature = "postgres-native")]
+mod postgres_native;
 mod prepared;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod remote_pool;
@@ -51,6 +53,8 @@ pub use dynamo::ItemRow;
 pub use layer::{Begin, Delegate, Finish, Layer, Layered, Op, OpKind, OpKinds, Outcome};
 #[cfg(feature = "mongodb")]
 pub use mongo::{COUNTERS_COLLECTION, DEFAULT_DATABASE, DocumentRow};
+#[cfg(feature = "postgres")]
+pub use pool::PostgresDriver;
 pub(crate) use pool::redact as redact_url;
 pub use pool::{Db, Health, PoolOptions, PoolStatus};
 pub use row::RowRef;

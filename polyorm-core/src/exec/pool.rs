@@ -6,8 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use super::acquire::Remote;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
 use super::conn_pool::Limits;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use super::connect::Connector;
@@ -15,7 +13,7 @@ use super::connect::Login;
 use super::layer::Finish;
 use super::prepared::{SchemaClock, changes_schema};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use super::remote_pool::{PooledTx, RemotePool, SqlxConnect};
+use super::remote_pool::{DriverConnect, PooledTx, RemotePool, SqlxConnect};
 use super::server::ServerInfo;
 use super::sql_driver::{PooledConn, SqlConn, Wait};
 use super::target::{Target, executor_for_target};
@@ -53,6 +51,8 @@ pub(super) enum Pool {
     Sqlite(super::sqlite::SqlitePool),
     #[cfg(feature = "postgres")]
     Postgres(RemotePool<sqlx::Postgres>),
+    #[cfg(feature = "postgres-native")]
+    PostgresNative(super::conn_pool::ConnPool<super::postgres_native::NativeConnect>),
     #[cfg(feature = "mysql")]
     MySql(RemotePool<sqlx::MySql>),
     #[cfg(feature = "mongodb")]
@@ -78,6 +78,25 @@ pub struct PoolOptions {
     login: Login,
     /// Refusals are reported at once (see [`PoolOptions::fail_fast_on_refusal`]).
     fail_fast: bool,
+    /// The driver of a PostgreSQL pool.
+    #[cfg(feature = "postgres")]
+    postgres_driver: PostgresDriver,
+}
+
+/// Which driver a PostgreSQL pool runs its statements on
+/// ([`PoolOptions::postgres_driver`]). Both send the same SQL and report the same errors;
+/// they differ in how statements travel and rows are read.
+#[cfg(feature = "postgres")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PostgresDriver {
+    /// sqlx's PostgreSQL driver (the default): TLS (`sslmode`, CA, client certificates).
+    #[default]
+    Sqlx,
+    /// The ORM's own driver on tokio-postgres (feature `postgres-native`): binary protocol,
+    /// each statement prepared once per connection, rows decoded straight from the wire into
+    /// the model. No TLS: a URL or [`Tls`] that requires it is refused when connecting.
+    Native,
 }
 
 impl Default for PoolOptions {
@@ -91,6 +110,8 @@ impl Default for PoolOptions {
             tls: None,
             login: Login::Url,
             fail_fast: false,
+            #[cfg(feature = "postgres")]
+            postgres_driver: PostgresDriver::default(),
         }
     }
 }
@@ -149,6 +170,25 @@ impl PoolOptions {
     /// `sslmode` / `ssl-mode` / `tls` parameters say. Ignored by SQLite.
     pub fn tls(mut self, tls: Tls) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// The driver of a PostgreSQL pool (default [`PostgresDriver::Sqlx`]);
+    /// [`PostgresDriver::Native`] needs the feature `postgres-native`. Ignored by the other
+    /// backends.
+    ///
+    /// ```no_run
+    /// # async fn run() -> polyorm_core::Result<()> {
+    /// use polyorm_core::{PoolOptions, PostgresDriver};
+    /// let db = PoolOptions::new()
+    ///     .postgres_driver(PostgresDriver::Native)
+    ///     .connect("postgres://app@localhost:5432/app")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "postgres")]
+    pub fn postgres_driver(mut self, driver: PostgresDriver) -> Self {
+        self.postgres_driver = driver;
         self
     }
 
@@ -257,6 +297,9 @@ impl PoolOptions {
 
     #[cfg(feature = "postgres")]
     async fn connect_postgres(self, url: &str) -> Result<Db> {
+        if self.postgres_driver == PostgresDriver::Native {
+            return self.connect_postgres_native(url).await;
+        }
         let options: sqlx::postgres::PgConnectOptions = url.parse().map_err(super::from_sqlx)?;
         let connector = Connector::new(options, self.tls.as_ref(), self.login.clone());
         let schema_clock = Arc::new(SchemaClock::new());
@@ -267,6 +310,26 @@ impl PoolOptions {
         );
         pool.open_first().await?;
         Ok(Db::from_pool(Pool::Postgres(pool), schema_clock))
+    }
+
+    /// A pool of native PostgreSQL connections (`PostgresDriver::Native`).
+    #[cfg(feature = "postgres-native")]
+    async fn connect_postgres_native(self, url: &str) -> Result<Db> {
+        let connect =
+            super::postgres_native::NativeConnect::new(url, self.tls.as_ref(), self.login.clone())?;
+        let schema_clock = Arc::new(SchemaClock::new());
+        let pool = super::conn_pool::ConnPool::new(connect, self.limits(), schema_clock.clone());
+        pool.open_first().await?;
+        Ok(Db::from_pool(Pool::PostgresNative(pool), schema_clock))
+    }
+
+    #[cfg(all(feature = "postgres", not(feature = "postgres-native")))]
+    async fn connect_postgres_native(self, _url: &str) -> Result<Db> {
+        Err(Error::Config(
+            "`PostgresDriver::Native` needs the feature `postgres-native` (of `polyorm` or \
+             `polyorm-core`); enable it, or use `PostgresDriver::Sqlx`"
+                .to_owned(),
+        ))
     }
 
     #[cfg(feature = "mysql")]
@@ -641,6 +704,8 @@ impl Db {
                 }
                 #[cfg(feature = "postgres")]
                 Pool::Postgres(p) => TxConn::Postgres(begin_on(p, begin).await?),
+                #[cfg(feature = "postgres-native")]
+                Pool::PostgresNative(p) => TxConn::PostgresNative(begin_on(p, begin).await?),
                 #[cfg(feature = "mysql")]
                 Pool::MySql(p) => TxConn::MySql(begin_on(p, begin).await?),
                 #[cfg(feature = "mongodb")]
@@ -793,6 +858,8 @@ impl Db {
             Pool::Sqlite(p) => p.close().await,
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => p.close().await,
+            #[cfg(feature = "postgres-native")]
+            Pool::PostgresNative(p) => p.close().await,
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => p.close().await,
             #[cfg(feature = "mongodb")]
@@ -808,10 +875,10 @@ impl Db {
 
 /// Begins a transaction with `sql` on a connection of `pool`.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-async fn begin_on<DB: Remote>(pool: &RemotePool<DB>, sql: String) -> Result<PooledTx<DB>>
-where
-    DB::Connection: super::sql_driver::SqlDriver,
-{
+async fn begin_on<C: DriverConnect>(
+    pool: &super::conn_pool::ConnPool<C>,
+    sql: String,
+) -> Result<PooledTx<C>> {
     PooledTx::begin(Box::pin(pool.acquire(Wait::Patient)).await?, &sql).await
 }
 
@@ -883,6 +950,8 @@ impl Pool {
             Pool::Sqlite(_) => Backend::Sql(Dialect::Sqlite),
             #[cfg(feature = "postgres")]
             Pool::Postgres(_) => Backend::Sql(Dialect::Postgres),
+            #[cfg(feature = "postgres-native")]
+            Pool::PostgresNative(_) => Backend::Sql(Dialect::Postgres),
             #[cfg(feature = "mysql")]
             Pool::MySql(_) => Backend::Sql(Dialect::MySql),
             #[cfg(feature = "mock")]
@@ -903,6 +972,8 @@ impl Pool {
             Pool::Sqlite(p) => Some(p.state()),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => Some(p.state()),
+            #[cfg(feature = "postgres-native")]
+            Pool::PostgresNative(p) => Some(p.state()),
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => Some(p.state()),
             _ => None,
@@ -914,6 +985,8 @@ impl Pool {
         match self {
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => Some(p.waiting()),
+            #[cfg(feature = "postgres-native")]
+            Pool::PostgresNative(p) => Some(p.waiting()),
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => Some(p.waiting()),
             _ => None,
@@ -932,6 +1005,8 @@ impl Pool {
             // would be copied at every await of every query.
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => PooledConn::Postgres(Box::pin(p.acquire(wait)).await?),
+            #[cfg(feature = "postgres-native")]
+            Pool::PostgresNative(p) => PooledConn::PostgresNative(Box::pin(p.acquire(wait)).await?),
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => PooledConn::MySql(Box::pin(p.acquire(wait)).await?),
             #[cfg(feature = "mock")]
@@ -970,6 +1045,8 @@ impl Target for Db {
         match &self.pool {
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => p.max_connections(),
+            #[cfg(feature = "postgres-native")]
+            Pool::PostgresNative(p) => p.max_connections(),
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => p.max_connections(),
             // SQLite prepares a statement again itself when the schema changed.

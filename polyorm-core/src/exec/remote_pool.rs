@@ -78,23 +78,31 @@ where
     }
 }
 
+/// A [`Connect`] whose connections are a SQL driver's connections, [`Tracked`] (sqlx's, the
+/// native PostgreSQL driver's): what a [`PooledTx`] runs on.
+pub(crate) trait DriverConnect: Connect<Conn = Tracked<Self::Driver>> {
+    /// The driver's connection.
+    type Driver: SqlDriver;
+}
+
+impl<DB: Remote> DriverConnect for SqlxConnect<DB>
+where
+    DB::Connection: SqlDriver,
+{
+    type Driver = DB::Connection;
+}
+
 /// A transaction on a pooled connection: `BEGIN …`, `COMMIT` and `ROLLBACK` run as
 /// statements. Dropped while open, it asks the pool to roll the connection back before
 /// lending it again (a destructor cannot wait for the server).
-pub(crate) struct PooledTx<DB: Remote>
-where
-    DB::Connection: SqlDriver,
-{
-    conn: RemoteConn<DB>,
+pub(crate) struct PooledTx<C: DriverConnect> {
+    conn: Pooled<C>,
     open: bool,
 }
 
-impl<DB: Remote> PooledTx<DB>
-where
-    DB::Connection: SqlDriver,
-{
+impl<C: DriverConnect> PooledTx<C> {
     /// Runs `begin` (`BEGIN …` with the transaction's options) on `conn`.
-    pub(crate) async fn begin(mut conn: RemoteConn<DB>, begin: &str) -> Result<Self> {
+    pub(crate) async fn begin(mut conn: Pooled<C>, begin: &str) -> Result<Self> {
         // Marked first: a BEGIN that failed part-way is rolled back before the next use.
         conn.mark_dirty();
         conn.conn().execute_raw(begin).await?;
@@ -102,7 +110,7 @@ where
     }
 
     /// The connection, for the transaction's statements.
-    pub(crate) fn conn(&mut self) -> &mut Tracked<DB::Connection> {
+    pub(crate) fn conn(&mut self) -> &mut Tracked<C::Driver> {
         self.conn.conn()
     }
 
@@ -125,10 +133,7 @@ where
     }
 }
 
-impl<DB: Remote> Drop for PooledTx<DB>
-where
-    DB::Connection: SqlDriver,
-{
+impl<C: DriverConnect> Drop for PooledTx<C> {
     fn drop(&mut self) {
         if self.open {
             self.conn.mark_dirty();

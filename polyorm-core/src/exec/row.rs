@@ -15,6 +15,9 @@ pub enum RowRef<'r> {
     /// A PostgreSQL row.
     #[cfg(feature = "postgres")]
     Postgres(&'r sqlx::postgres::PgRow),
+    /// A PostgreSQL row read by the native driver (`PostgresDriver::Native`).
+    #[cfg(feature = "postgres-native")]
+    PostgresNative(&'r tokio_postgres::Row),
     /// A MySQL or MariaDB row.
     #[cfg(feature = "mysql")]
     MySql(&'r sqlx::mysql::MySqlRow),
@@ -54,7 +57,23 @@ pub(crate) use super::sqlite::SqliteDecode;
 pub(crate) trait SqliteDecode {}
 #[cfg(not(feature = "sqlite"))]
 impl<T> SqliteDecode for T {}
+#[cfg(not(feature = "postgres-native"))]
 driver_bound!(PostgresDecode, "postgres", sqlx::Postgres);
+/// Types both PostgreSQL drivers decode (sqlx's and the native one's).
+#[cfg(feature = "postgres-native")]
+pub(crate) trait PostgresDecode:
+    for<'r> sqlx::Decode<'r, sqlx::Postgres>
+    + sqlx::Type<sqlx::Postgres>
+    + super::postgres_native::PgNativeDecode
+{
+}
+#[cfg(feature = "postgres-native")]
+impl<T> PostgresDecode for T where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>
+        + super::postgres_native::PgNativeDecode
+{
+}
 driver_bound!(MySqlDecode, "mysql", sqlx::MySql);
 
 /// Types every enabled SQL driver decodes natively.
@@ -79,6 +98,8 @@ impl RowRef<'_> {
                 .map_or_else(|_| format!("#{index}"), str::to_owned),
             #[cfg(feature = "postgres")]
             RowRef::Postgres(r) => name_of(r, index),
+            #[cfg(feature = "postgres-native")]
+            RowRef::PostgresNative(r) => Self::native_column_name(r, index),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => name_of(r, index),
             #[cfg(feature = "mongodb")]
@@ -127,6 +148,8 @@ impl RowRef<'_> {
             }
             #[cfg(feature = "postgres")]
             RowRef::Postgres(r) => raw_is_null(r, index),
+            #[cfg(feature = "postgres-native")]
+            RowRef::PostgresNative(r) => self.native_is_null(r, index),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => raw_is_null(r, index),
             #[cfg(feature = "mongodb")]
@@ -176,6 +199,8 @@ impl RowRef<'_> {
             RowRef::Sqlite(r) => self.decode_sqlite(r, index, expected),
             #[cfg(feature = "postgres")]
             RowRef::Postgres(r) => self.wrap(index, expected, sqlx::Row::try_get(r, index)),
+            #[cfg(feature = "postgres-native")]
+            RowRef::PostgresNative(r) => self.native_get(r, index, expected),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => self.wrap(index, expected, sqlx::Row::try_get(r, index)),
             // Types with a MongoDB mapping decode documents through `get_document` first.
@@ -269,6 +294,26 @@ impl RowRef<'_> {
                 Some("INT8") => self.get::<i64>(index, expected),
                 Some(other) => Err(not_integer(&format!("a PostgreSQL `{other}`"))),
             },
+            #[cfg(feature = "postgres-native")]
+            RowRef::PostgresNative(r) => {
+                use tokio_postgres::types::Type;
+                if self.native_is_null(r, index)? {
+                    return Ok(None);
+                }
+                let ty = self.native_type(r, index, expected)?;
+                if *ty == Type::INT2 {
+                    Ok(self.native_get::<i16>(r, index, expected)?.map(i64::from))
+                } else if *ty == Type::INT4 {
+                    Ok(self.native_get::<i32>(r, index, expected)?.map(i64::from))
+                } else if *ty == Type::INT8 {
+                    self.native_get::<i64>(r, index, expected)
+                } else {
+                    Err(not_integer(&format!(
+                        "a PostgreSQL `{}`",
+                        ty.name().to_uppercase()
+                    )))
+                }
+            }
             #[cfg(feature = "sqlite")]
             RowRef::Sqlite(r) => match self.sqlite_value(r, index, expected)? {
                 rusqlite::types::ValueRef::Null => Ok(None),
@@ -410,6 +455,8 @@ impl RowRef<'_> {
     ) -> Option<Result<Option<T>, Error>> {
         match *self {
             RowRef::Postgres(r) => Some(self.wrap(index, expected, sqlx::Row::try_get(r, index))),
+            #[cfg(feature = "postgres-native")]
+            RowRef::PostgresNative(r) => Some(self.native_get(r, index, expected)),
             RowRef::Cached(row) if row.backend() == crate::sql::Dialect::Postgres => {
                 Some(row.get(index, expected))
             }

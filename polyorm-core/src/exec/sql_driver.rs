@@ -250,6 +250,8 @@ pub(crate) enum SqlConn<'c> {
     Sqlite(&'c mut super::sqlite::SqliteConn),
     #[cfg(feature = "postgres")]
     Postgres(&'c mut Tracked<sqlx::PgConnection>),
+    #[cfg(feature = "postgres-native")]
+    PostgresNative(&'c mut Tracked<super::postgres_native::PgNativeConn>),
     #[cfg(feature = "mysql")]
     MySql(&'c mut Tracked<sqlx::MySqlConnection>),
     #[cfg(feature = "mock")]
@@ -266,6 +268,8 @@ macro_rules! on_driver {
             SqlConn::Sqlite(c) => c.$func($($arg),*).await,
             #[cfg(feature = "postgres")]
             SqlConn::Postgres(c) => c.$func($($arg),*).await,
+            #[cfg(feature = "postgres-native")]
+            SqlConn::PostgresNative(c) => c.$func($($arg),*).await,
             #[cfg(feature = "mysql")]
             SqlConn::MySql(c) => c.$func($($arg),*).await,
             #[cfg(feature = "mock")]
@@ -309,6 +313,8 @@ impl<'c> SqlConn<'c> {
             SqlConn::Sqlite(c) => c.fetch_stream(statement, decode),
             #[cfg(feature = "postgres")]
             SqlConn::Postgres(c) => c.fetch_stream(statement, decode),
+            #[cfg(feature = "postgres-native")]
+            SqlConn::PostgresNative(c) => c.fetch_stream(statement, decode),
             #[cfg(feature = "mysql")]
             SqlConn::MySql(c) => c.fetch_stream(statement, decode),
             #[cfg(feature = "mock")]
@@ -340,6 +346,8 @@ pub(crate) enum PooledConn {
     Sqlite(super::sqlite::PooledSqlite),
     #[cfg(feature = "postgres")]
     Postgres(super::remote_pool::RemoteConn<sqlx::Postgres>),
+    #[cfg(feature = "postgres-native")]
+    PostgresNative(super::conn_pool::Pooled<super::postgres_native::NativeConnect>),
     #[cfg(feature = "mysql")]
     MySql(super::remote_pool::RemoteConn<sqlx::MySql>),
     #[cfg(feature = "mock")]
@@ -362,6 +370,8 @@ impl PooledConn {
             // A connection marked broken is dropped by its pool, not lent again.
             #[cfg(feature = "postgres")]
             PooledConn::Postgres(c) => c.conn().broken = true,
+            #[cfg(feature = "postgres-native")]
+            PooledConn::PostgresNative(c) => c.conn().broken = true,
             #[cfg(feature = "mysql")]
             PooledConn::MySql(c) => c.conn().broken = true,
             #[cfg(feature = "mock")]
@@ -377,6 +387,8 @@ impl PooledConn {
             PooledConn::Sqlite(c) => SqlConn::Sqlite(c.conn()),
             #[cfg(feature = "postgres")]
             PooledConn::Postgres(c) => SqlConn::Postgres(c.conn()),
+            #[cfg(feature = "postgres-native")]
+            PooledConn::PostgresNative(c) => SqlConn::PostgresNative(c.conn()),
             #[cfg(feature = "mysql")]
             PooledConn::MySql(c) => SqlConn::MySql(c.conn()),
             #[cfg(feature = "mock")]
@@ -393,6 +405,8 @@ impl PooledConn {
         match self {
             #[cfg(feature = "postgres")]
             PooledConn::Postgres(c) => c.unchecked(),
+            #[cfg(feature = "postgres-native")]
+            PooledConn::PostgresNative(c) => c.unchecked(),
             #[cfg(feature = "mysql")]
             PooledConn::MySql(c) => c.unchecked(),
             _ => false,

@@ -127,9 +127,11 @@ pub(crate) enum TxConn {
     #[cfg(feature = "sqlite")]
     Sqlite(super::sqlite::PooledSqlite),
     #[cfg(feature = "postgres")]
-    Postgres(super::remote_pool::PooledTx<sqlx::Postgres>),
+    Postgres(super::remote_pool::PooledTx<super::remote_pool::SqlxConnect<sqlx::Postgres>>),
+    #[cfg(feature = "postgres-native")]
+    PostgresNative(super::remote_pool::PooledTx<super::postgres_native::NativeConnect>),
     #[cfg(feature = "mysql")]
-    MySql(super::remote_pool::PooledTx<sqlx::MySql>),
+    MySql(super::remote_pool::PooledTx<super::remote_pool::SqlxConnect<sqlx::MySql>>),
     #[cfg(feature = "mongodb")]
     Mongo(Box<super::mongo::MongoTx>),
     #[cfg(feature = "dynamodb")]
@@ -296,6 +298,8 @@ impl Transaction {
             }
             #[cfg(feature = "postgres")]
             TxConn::Postgres(tx) => tx.end(commit).await,
+            #[cfg(feature = "postgres-native")]
+            TxConn::PostgresNative(tx) => tx.end(commit).await,
             #[cfg(feature = "mysql")]
             TxConn::MySql(tx) => tx.end(commit).await.map_err(|e| match e {
                 // InnoDB reports a deadlock while a statement waits for a lock, never on
@@ -328,6 +332,8 @@ impl TxConn {
             TxConn::Sqlite(conn) => Ok(SqlConn::Sqlite(conn.conn())),
             #[cfg(feature = "postgres")]
             TxConn::Postgres(tx) => Ok(SqlConn::Postgres(tx.conn())),
+            #[cfg(feature = "postgres-native")]
+            TxConn::PostgresNative(tx) => Ok(SqlConn::PostgresNative(tx.conn())),
             #[cfg(feature = "mysql")]
             TxConn::MySql(tx) => Ok(SqlConn::MySql(tx.conn())),
             #[cfg(feature = "mock")]
