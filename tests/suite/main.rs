@@ -512,6 +512,32 @@ suite! {
         Ok(())
     }
 
+    async fn in_lists_of_every_length_and_type_match_alike(db) {
+        seed_users(db).await?;
+        let q = || User::query().order_by(User::NAME.asc());
+        // Text, hostile text included: bound, never written into the statement.
+        let listed = ["Ada", "Grace", "x'); DROP TABLE users; --", ""];
+        assert_eq!(names(&q().filter(User::NAME.in_list(listed)).all(db).await?), ["Ada", "Grace"]);
+        assert_eq!(names(&q().filter(User::NAME.not_in(listed)).all(db).await?), ["Alan", "Linus", "barbara"]);
+        // A nullable column: a row whose value is NULL is neither in nor out of a list.
+        let nick = |n: &str| Some(n.to_owned());
+        assert_eq!(names(&q().filter(User::NICKNAME.in_list([nick("countess"), nick("BL")])).all(db).await?), ["Ada", "barbara"]);
+        assert_eq!(names(&q().filter(User::NICKNAME.not_in([nick("countess")])).all(db).await?), ["Grace", "barbara"]);
+        // A NULL in the list (PostgreSQL keeps such a list as parameters): as in SQL.
+        assert_eq!(names(&q().filter(User::NICKNAME.in_list([nick("countess"), None])).all(db).await?), ["Ada"]);
+        assert_eq!(q().filter(User::NICKNAME.not_in([nick("countess"), None])).count(db).await?, 0);
+        // Every length finds the same rows (one statement text for all of them on PostgreSQL).
+        for n in [1, 2, 7, 100, 3000] {
+            let ages: Vec<i32> = std::iter::once(28).chain((1..n).map(|i| 1000 + i)).collect();
+            assert_eq!(names(&q().filter(User::AGE.in_list(ages.clone())).all(db).await?), ["Linus"], "{n} values");
+            assert_eq!(q().filter(User::AGE.not_in(ages)).count(db).await?, 4, "{n} values");
+        }
+        let ids: Vec<_> = User::query().all(db).await?.into_iter().map(|u| u.id).collect();
+        assert_eq!(User::query().filter(User::ID.in_list(ids.clone())).count(db).await?, 5);
+        assert_eq!(User::query().filter(User::ID.not_in(ids)).count(db).await?, 0);
+        Ok(())
+    }
+
     async fn like_is_case_sensitive_and_ilike_is_not_on_every_dialect(db) {
         seed_users(db).await?;
         let q = || User::query().order_by(User::NAME.asc());
