@@ -69,8 +69,8 @@ pub use sql::{Compiled, Dialect};
 #[cfg(feature = "json")]
 pub use value::Json;
 pub use value::{
-    ArrayValue, Assign, DateType, DecimalType, FieldType, IntoValue, NowDefault, SoftDeleteField,
-    SqlType, TextType, TimestampField, Unset, UuidDefault, Value,
+    Assign, DateType, DecimalType, FieldType, IntoValue, NowDefault, SoftDeleteField, SqlType,
+    TextType, TimestampField, Unset, UuidDefault, Value,
 };
 
 /// Everything a user of the ORM usually needs in scope.

@@ -523,10 +523,10 @@ suite! {
         let nick = |n: &str| Some(n.to_owned());
         assert_eq!(names(&q().filter(User::NICKNAME.in_list([nick("countess"), nick("BL")])).all(db).await?), ["Ada", "barbara"]);
         assert_eq!(names(&q().filter(User::NICKNAME.not_in([nick("countess")])).all(db).await?), ["Grace", "barbara"]);
-        // A NULL in the list (PostgreSQL keeps such a list as parameters): as in SQL.
+        // A NULL in the list: as in SQL.
         assert_eq!(names(&q().filter(User::NICKNAME.in_list([nick("countess"), None])).all(db).await?), ["Ada"]);
         assert_eq!(q().filter(User::NICKNAME.not_in([nick("countess"), None])).count(db).await?, 0);
-        // Every length finds the same rows (one statement text for all of them on PostgreSQL).
+        // Every length finds the same rows.
         for n in [1, 2, 7, 100, 3000] {
             let ages: Vec<i32> = std::iter::once(28).chain((1..n).map(|i| 1000 + i)).collect();
             assert_eq!(names(&q().filter(User::AGE.in_list(ages.clone())).all(db).await?), ["Linus"], "{n} values");

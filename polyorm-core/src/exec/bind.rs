@@ -100,14 +100,6 @@ bind_backend!(postgres, "postgres", sqlx::Postgres, postgres_null, |q, value| {
             .map_err(|e| crate::Error::InvalidQuery(format!("cannot write JSON: {e}")))?,
     ),
     Value::BigUnsigned(v) => return Err(super::u64_out_of_range(v, "PostgreSQL")),
-    Value::Array(array) => match array {
-        crate::value::ArrayValue::SmallInt(v) => q.bind(v),
-        crate::value::ArrayValue::Int(v) => q.bind(v),
-        crate::value::ArrayValue::BigInt(v) => q.bind(v),
-        crate::value::ArrayValue::Text(v) => q.bind(v),
-        #[cfg(feature = "uuid")]
-        crate::value::ArrayValue::Uuid(v) => q.bind(v),
-    },
 });
 
 bind_backend!(mysql, "mysql", sqlx::MySql, mysql_null, |q, value| {
@@ -125,7 +117,6 @@ bind_backend!(mysql, "mysql", sqlx::MySql, mysql_null, |q, value| {
     #[cfg(feature = "json")]
     Value::Json(v) => q.bind(v.to_string()),
     Value::BigUnsigned(v) => q.bind(v),
-    Value::Array(_) => return Err(super::array_outside_postgres("MySQL/MariaDB")),
 });
 
 /// A typed NULL of a type whose Rust type differs per backend (decimal, JSON).
@@ -150,16 +141,6 @@ fn mysql_null(ty: crate::schema::ColumnType, q: mysql::Q) -> crate::Result<mysql
         ColumnType::Decimal => q.bind(None::<rust_decimal::Decimal>),
         _ => q.bind(None::<String>),
     })
-}
-
-/// The error for an [`ArrayValue`](crate::value::ArrayValue) bound on `dialect`: only
-/// PostgreSQL takes arrays, and the compiler builds them for PostgreSQL only.
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
-pub(crate) fn array_outside_postgres(dialect: &str) -> crate::Error {
-    crate::Error::InvalidQuery(format!(
-        "an array value (`Value::Array`) cannot be bound on {dialect}: only PostgreSQL takes \
-         arrays; list the values one by one (`Value`s of an `IN` list) instead"
-    ))
 }
 
 /// The error for a `u64` above `i64::MAX` on a dialect without unsigned 64-bit integers.

@@ -82,11 +82,6 @@ pub(crate) fn value_bytes(value: &Value) -> usize {
         Value::Bytes(b) => b.len(),
         #[cfg(feature = "json")]
         Value::Json(j) => json_bytes(j),
-        // Each element's bytes and its length word.
-        Value::Array(crate::value::ArrayValue::Text(texts)) => {
-            texts.iter().map(|t| t.len() + 4).sum()
-        }
-        Value::Array(array) => array.len() * 20,
         _ => 32,
     };
     data + 9 + 2

@@ -31,7 +31,6 @@ use crate::value::Value;
 pub fn to_bson(value: &Value) -> Bson {
     match value {
         Value::Null(_) | Value::Unencodable(..) => Bson::Null,
-        Value::Array(array) => Bson::Array(array.values().iter().map(to_bson).collect()),
         Value::Bool(b) => Bson::Boolean(*b),
         Value::SmallInt(i) => Bson::Int32(i32::from(*i)),
         Value::Int(i) => Bson::Int32(*i),

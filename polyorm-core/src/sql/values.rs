@@ -40,30 +40,10 @@ pub(crate) fn to_sea(v: Value) -> sea_query::Value {
         Value::Decimal(v) => S::Decimal(Some(v)),
         #[cfg(feature = "json")]
         Value::Json(v) => S::Json(Some(v)),
-        Value::Array(array) => array_to_sea(array),
         // Rejected by `fit::check` before any statement is built; a typed NULL keeps the
         // conversion total.
         Value::Unencodable(ty, _) | Value::Null(ty) => null(ty),
     }
-}
-
-/// An array as sea-query's PostgreSQL array value (one parameter).
-fn array_to_sea(array: crate::value::ArrayValue) -> sea_query::Value {
-    use crate::value::ArrayValue as A;
-    use sea_query::{ArrayType, Value as S};
-    /// Each element as sea-query's non-NULL value of its type.
-    fn each<T>(v: Vec<T>, f: impl Fn(Option<T>) -> S) -> Vec<S> {
-        v.into_iter().map(|x| f(Some(x))).collect()
-    }
-    let (ty, values) = match array {
-        A::SmallInt(v) => (ArrayType::SmallInt, each(v, S::SmallInt)),
-        A::Int(v) => (ArrayType::Int, each(v, S::Int)),
-        A::BigInt(v) => (ArrayType::BigInt, each(v, S::BigInt)),
-        A::Text(v) => (ArrayType::String, each(v, S::String)),
-        #[cfg(feature = "uuid")]
-        A::Uuid(v) => (ArrayType::Uuid, each(v, S::Uuid)),
-    };
-    S::Array(ty, Some(Box::new(values)))
 }
 
 /// A typed sea-query NULL for `ty`.
@@ -156,13 +136,6 @@ pub(crate) fn from_sea(v: sea_query::Value) -> Value {
         S::Decimal(v) => opt(v, ColumnType::Decimal, Value::Decimal),
         #[cfg(feature = "json")]
         S::Json(v) => opt(v, ColumnType::Json, Value::Json),
-        S::Array(_, Some(elements)) => {
-            let elements: Vec<Value> = elements.into_iter().map(from_sea).collect();
-            Value::Array(
-                crate::value::ArrayValue::of(&elements)
-                    .expect("the compiler builds arrays of one non-NULL type only"),
-            )
-        }
         other => unreachable!("the SQL compiler never emits {other:?}"),
     }
 }

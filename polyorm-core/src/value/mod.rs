@@ -5,7 +5,6 @@
 //! ObjectIds, decimals, JSON, enums, newtypes) plug in by implementing [`SqlType`], without touching the
 //! derive macro.
 
-mod array;
 #[cfg(feature = "chrono")]
 mod chrono;
 #[cfg(feature = "decimal")]
@@ -23,7 +22,6 @@ mod unsigned;
 #[cfg(feature = "uuid")]
 mod uuid;
 
-pub use self::array::ArrayValue;
 pub use self::dynamic::{decode_column, decode_columns};
 pub use self::generated::{NowDefault, SoftDeleteField, TimestampField, Unset, UuidDefault};
 #[cfg(feature = "json")]
@@ -97,9 +95,6 @@ pub enum Value {
     /// A JSON document.
     #[cfg(feature = "json")]
     Json(Box<::serde_json::Value>),
-    /// The values of an `IN` list of one type, bound as one PostgreSQL array parameter
-    /// (`col = ANY($1)`); the SQL compiler builds it, only PostgreSQL binds it.
-    Array(ArrayValue),
     /// A value whose encoding failed (e.g. a `Json<T>` whose `Serialize` impl errors); compiling
     /// a statement that contains it fails with [`Error::InvalidQuery`] and this message.
     #[doc(hidden)]

@@ -331,16 +331,6 @@ pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
             out.push(31);
             put_bytes(out, format!("{ty:?}: {message}").as_bytes());
         }
-        // Length-prefixed: the element count, then each element as a value of its own.
-        Value::Array(array) => {
-            let mut inner = Vec::new();
-            put_len(&mut inner, array.len());
-            for element in array.values() {
-                encode_value(&element, &mut inner);
-            }
-            out.push(33);
-            put_bytes(out, &inner);
-        }
     }
 }
 
@@ -396,7 +386,7 @@ impl<'a> Reader<'a> {
         let size = match tag {
             UNREAD | NULL | NOT_NULL => 0,
             // Length-prefixed: a `Null`'s type, text, bytes, JSON, an unencodable value.
-            10 | 17 | 18 | 30 | 31 | 33 => self.len()?,
+            10 | 17 | 18 | 30 | 31 => self.len()?,
             11 => 1,
             12 => 2,
             13 | 15 | 22 | 26 => 4,
@@ -477,23 +467,6 @@ impl<'a> Reader<'a> {
             )),
             #[cfg(feature = "bson")]
             32 => Value::ObjectId(::bson::oid::ObjectId::from_bytes(self.array()?)),
-            33 => {
-                let mut inner = Reader {
-                    bytes: self.bytes()?,
-                    at: 0,
-                };
-                let count = inner.len()?;
-                let elements = (0..count)
-                    .map(|_| {
-                        let tag = inner.u8()?;
-                        inner.value(tag)
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Value::Array(
-                    crate::value::ArrayValue::of(&elements)
-                        .ok_or_else(|| corrupt("an array of mixed or NULL elements"))?,
-                )
-            }
             _ => return Err(corrupt("unknown value tag")),
         })
     }
@@ -704,11 +677,6 @@ mod tests {
             Value::Bytes(vec![1, 2, 3]),
             Value::BigUnsigned(7),
             Value::Unencodable(crate::schema::ColumnType::Text, "x".to_owned()),
-            Value::Array(crate::value::ArrayValue::BigInt(vec![1, -2])),
-            Value::Array(crate::value::ArrayValue::Text(vec![
-                "a".to_owned(),
-                String::new(),
-            ])),
         ]);
         #[cfg(feature = "chrono")]
         values.extend([
@@ -741,13 +709,6 @@ mod tests {
             };
             r.skip_value(bytes[0]).unwrap();
             assert_eq!(r.at, bytes.len(), "{value:?}");
-            if !matches!(value, Value::Unencodable(..) | Value::Null(_)) {
-                let mut r = Reader {
-                    bytes: &bytes,
-                    at: 1,
-                };
-                assert_eq!(r.value(bytes[0]).unwrap(), value);
-            }
         }
     }
 

@@ -8,7 +8,7 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use crate::error::{BoxError, Error, Result};
 use crate::schema::ColumnType;
-use crate::value::{ArrayValue, Value};
+use crate::value::Value;
 
 /// The PostgreSQL type `value` is sent as; an error for a value PostgreSQL cannot take (a
 /// `u64` above `i64::MAX`, a value whose encoding failed).
@@ -49,14 +49,6 @@ pub(super) fn param_type(value: &Value) -> Result<Type> {
         #[cfg(feature = "json")]
         Value::Json(_) => Type::JSONB,
         Value::Unencodable(_, message) => return Err(Error::InvalidQuery(message.clone())),
-        Value::Array(array) => match array {
-            ArrayValue::SmallInt(_) => Type::INT2_ARRAY,
-            ArrayValue::Int(_) => Type::INT4_ARRAY,
-            ArrayValue::BigInt(_) => Type::INT8_ARRAY,
-            ArrayValue::Text(_) => Type::TEXT_ARRAY,
-            #[cfg(feature = "uuid")]
-            ArrayValue::Uuid(_) => Type::UUID_ARRAY,
-        },
     })
 }
 
@@ -140,14 +132,6 @@ impl ToSql for Param<'_> {
                 out.put_slice(crate::value::postgres_json_text(v)?.as_bytes());
                 Ok(IsNull::No)
             }
-            Value::Array(array) => match array {
-                ArrayValue::SmallInt(v) => v.to_sql(ty, out),
-                ArrayValue::Int(v) => v.to_sql(ty, out),
-                ArrayValue::BigInt(v) => v.to_sql(ty, out),
-                ArrayValue::Text(v) => v.to_sql(ty, out),
-                #[cfg(feature = "uuid")]
-                ArrayValue::Uuid(v) => v.to_sql(ty, out),
-            },
             Value::BigUnsigned(_) | Value::Unencodable(..) => {
                 Err(format!("{:?} cannot be sent to PostgreSQL", self.0).into())
             }

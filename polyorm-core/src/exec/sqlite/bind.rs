@@ -81,7 +81,6 @@ fn to_sql(value: &Value) -> Result<ToSqlOutput<'_>> {
         #[cfg(feature = "json")]
         Value::Json(v) => owned_text(v.to_string()),
         Value::Unencodable(_, message) => return Err(Error::InvalidQuery(message.clone())),
-        Value::Array(_) => return Err(crate::exec::bind::array_outside_postgres("SQLite")),
     })
 }
 

@@ -1,13 +1,11 @@
 //! `WHERE` and `HAVING` conditions.
 
-use sea_query::extension::postgres::PgFunc;
 use sea_query::{BinOper, Expr, ExprTrait};
 
 use super::{Scope, constant, expr, like, subquery, val};
 use crate::error::Error;
 use crate::query::ir::{CmpOp, Condition};
-use crate::sql::{Dialect, values};
-use crate::value::{ArrayValue, Value};
+use crate::sql::values;
 
 /// Compiles an IR condition to a sea-query expression.
 pub(super) fn condition(c: &Condition, scope: &Scope) -> Result<Expr, Error> {
@@ -33,20 +31,6 @@ pub(super) fn condition(c: &Condition, scope: &Scope) -> Result<Expr, Error> {
         Condition::InList {
             values, negated, ..
         } if values.is_empty() => constant(*negated),
-        // PostgreSQL: one array parameter for a list of one type (see `value/array.rs`).
-        Condition::InList {
-            column,
-            values,
-            negated,
-        } if scope.dialect == Dialect::Postgres && ArrayValue::fits(values) => {
-            let array = ArrayValue::of(values).expect("`fits` checked the list");
-            let array = Expr::val(values::to_sea(Value::Array(array)));
-            if *negated {
-                col(column).binary(BinOper::NotEqual, PgFunc::all(array))
-            } else {
-                col(column).eq(PgFunc::any(array))
-            }
-        }
         Condition::InList {
             column,
             values,

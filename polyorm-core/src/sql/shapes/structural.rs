@@ -24,7 +24,7 @@ use crate::query::ir::{
     CmpOp, ColumnRef, Condition, Direction, JoinKind, Nulls, SelectExpr, SelectQuery,
 };
 use crate::sql::{Dialect, check, fit, values};
-use crate::value::{ArrayValue, Value};
+use crate::value::Value;
 
 /// The most words a skeleton holds; a larger select compiles every time.
 const MAX_WORDS: usize = 64;
@@ -172,8 +172,6 @@ impl Skeleton {
                 self.push(IN_LIST)?;
                 self.column(column)?;
                 self.push(u64::from(*negated))?;
-                // Whether PostgreSQL sends the list as one array (`render::condition`).
-                self.push(u64::from(ArrayValue::fits(values)))?;
                 self.push(values.len() as u64)
             }
             Condition::Like {
@@ -241,13 +239,6 @@ fn push_values(c: &Condition, dialect: Dialect, out: &mut Vec<Value>) {
         Condition::Between { low, high, .. } => {
             out.push(through_sea(low.clone()));
             out.push(through_sea(high.clone()));
-        }
-        // PostgreSQL sends a list of one type as one array (`render::condition`).
-        Condition::InList { values, .. }
-            if dialect == Dialect::Postgres && ArrayValue::fits(values) =>
-        {
-            let array = ArrayValue::of(values).expect("`fits` checked the list");
-            out.push(through_sea(Value::Array(array)));
         }
         Condition::InList { values, .. } => {
             out.extend(values.iter().map(|v| through_sea(v.clone())));
@@ -723,12 +714,7 @@ mod tests {
                             same_text
                                 .iter()
                                 .any(|&(a, b)| { *other == format!("{a}@{dialect}") && case == b })
-                                || (dialect != Dialect::Sqlite && paging_only(other))
-                                // PostgreSQL sends a list of one type as one array, whatever
-                                // its length.
-                                || (dialect == Dialect::Postgres
-                                    && *other == format!("in_two@{dialect}")
-                                    && case == "in_three"),
+                                || (dialect != Dialect::Sqlite && paging_only(other)),
                             "{case}@{dialect} reads as {other}: {sql}"
                         );
                     }
@@ -781,23 +767,14 @@ mod tests {
                 true,
             )));
             let none = check(&filtered(in_list(Vec::new(), false)));
+            assert_eq!((two.values.len(), three.values.len()), (2, 3));
             assert!(
                 none.values.is_empty() && none.sql.ends_with("1 = 0"),
                 "{}",
                 none.sql
             );
-            if dialect == Dialect::Postgres {
-                // One array parameter, whatever the length.
-                assert_eq!((two.values.len(), three.values.len()), (1, 1));
-                assert_eq!(two.sql, three.sql);
-                assert_ne!(two.values, three.values);
-                assert!(two.sql.ends_with("= ANY($1)"), "{}", two.sql);
-                assert!(not_two.sql.ends_with("<> ALL($1)"), "{}", not_two.sql);
-            } else {
-                assert_eq!((two.values.len(), three.values.len()), (2, 3));
-                assert!(not_two.sql.contains("NOT IN"), "{}", not_two.sql);
-                assert_ne!(two.sql, three.sql);
-            }
+            assert!(not_two.sql.contains("NOT IN"), "{}", not_two.sql);
+            assert_ne!(two.sql, three.sql);
             // The same pattern with and without case folding.
             let exact = check(&filtered(like("Ab%", false)));
             let folded = check(&filtered(like("Ab%", true)));
