@@ -5,11 +5,13 @@ use std::fmt::Debug;
 
 use polyorm::prelude::*;
 
-use crate::libs::{Ctx, Nested, NewRow, diesel_side, orm_side, sea_side, sqlx_side};
+use crate::libs::{
+    Ctx, Nested, NewRow, diesel_side, mysql_async_side, orm_side, sea_side, sqlx_side,
+};
 use crate::models::{CommentRow, PostRow, Tree, UserRow, dsl, ours, sea};
 
 /// Panics, naming the workload and the library, when `others` differ from `ours`.
-fn same<T: PartialEq + Debug>(workload: &str, ours: &T, others: [(&str, T); 3]) {
+fn same<T: PartialEq + Debug, const N: usize>(workload: &str, ours: &T, others: [(&str, T); N]) {
     for (lib, theirs) in others {
         assert!(
             &theirs == ours,
@@ -81,6 +83,14 @@ pub async fn select_users(ctx: &Ctx, expected: usize) {
         let native = sorted(rows.iter().map(ours::User::row).collect());
         native_agrees("select_users", &ours, native);
     }
+    if let Some(my) = &ctx.mysql_async {
+        let rows = mysql_async_side::select_users(my).await;
+        same(
+            "select_users",
+            &ours,
+            [("mysql_async", sorted(rows.iter().map(sq_user).collect()))],
+        );
+    }
     let diesel = diesel_side::select_users(&mut ctx.diesel[0].lock().unwrap());
     same(
         "select_users",
@@ -129,6 +139,13 @@ pub async fn join(ctx: &Ctx) {
                 .collect(),
         );
         native_agrees("join", &ours, native);
+    }
+    if let Some(my) = &ctx.mysql_async {
+        let rows = mysql_async_side::join(ctx, my).await;
+        let rows = rows
+            .iter()
+            .map(|(u, p)| (sq_user(u), p.as_ref().map(sq_post)));
+        same("join", &ours, [("mysql_async", sorted(rows.collect()))]);
     }
     let diesel = diesel_side::join(&mut ctx.diesel[0].lock().unwrap());
     same(
@@ -219,6 +236,12 @@ pub async fn insert(ctx: &Ctx, rows: &[NewRow]) {
         native_agrees("insert", &ours, stored().await);
         crate::setup::clear_new_users(&ctx.orm).await;
     }
+    if let Some(my) = &ctx.mysql_async {
+        let count = mysql_async_side::insert(my, rows).await;
+        assert_eq!(count, n, "insert: mysql_async's count");
+        same("insert", &ours, [("mysql_async", stored().await)]);
+        crate::setup::clear_new_users(&ctx.orm).await;
+    }
     same(
         "insert",
         &ours,
@@ -263,6 +286,14 @@ pub async fn associations(ctx: &Ctx, users: usize, posts: usize, comments: usize
         let native = tree(&rows, ours::User::row, ours::Post::row, ours::Comment::row);
         native_agrees("associations", &ours, native);
     }
+    if let Some(my) = &ctx.mysql_async {
+        let rows = mysql_async_side::associations(my).await;
+        same(
+            "associations",
+            &ours,
+            [("mysql_async", tree(&rows, sq_user, sq_post, sq_comment))],
+        );
+    }
     let diesel = diesel_side::associations(&mut ctx.diesel[0].lock().unwrap());
     same(
         "associations",
@@ -300,6 +331,14 @@ pub async fn find(ctx: &Ctx, ids: &[i64]) {
         if let Some(native) = &ctx.orm_native {
             let native = orm_side::find(native, id).await.map(|u| u.row());
             native_agrees("find", &ours, native);
+        }
+        if let Some(my) = &ctx.mysql_async {
+            let theirs = mysql_async_side::find(my, ctx.sql.find, id).await;
+            same(
+                "find",
+                &ours,
+                [("mysql_async", theirs.as_ref().map(sq_user))],
+            );
         }
         same(
             "find",

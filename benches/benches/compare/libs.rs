@@ -23,6 +23,9 @@ pub struct Ctx {
     /// sqlx as diesel_bench runs it: one bare connection on PostgreSQL and MariaDB/MySQL (no
     /// pool, so no ping on acquire or release), the pool on SQLite.
     pub sqlx: Sqlx,
+    /// Raw mysql_async on one bare connection (MariaDB/MySQL only): the `mysql_async` column,
+    /// the candidate for a native MariaDB driver, measured beside raw sqlx.
+    pub mysql_async: Option<MyAsync>,
     /// A pool of [`TASKS`] sqlx connections for the concurrent workload (and the SQLite cells).
     pub sqlx_pool: SqlxPool,
     pub sql: HandSql,
@@ -288,6 +291,50 @@ pub struct SqComment {
     pub text: String,
 }
 
+/// `SELECT .. FROM table WHERE column IN (ids)`, placeholders in the dialect's style.
+fn in_list(head: &str, ids: &[i64], numbered: bool) -> String {
+    let mut sql = String::with_capacity(head.len() + ids.len() * 6 + 2);
+    sql.push_str(head);
+    sql.push_str(" IN (");
+    for i in 0..ids.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        if numbered {
+            sql.push('$');
+            sql.push_str(&(i + 1).to_string());
+        } else {
+            sql.push('?');
+        }
+    }
+    sql.push(')');
+    sql
+}
+
+/// Hand-decoded users, posts and comments nested as eager loading returns them.
+fn nest(
+    users: Vec<SqUser>,
+    posts: Vec<SqPost>,
+    comments: Vec<SqComment>,
+) -> Nested<SqUser, SqPost, SqComment> {
+    let mut by_post: HashMap<i64, Vec<SqComment>> = HashMap::new();
+    for c in comments {
+        by_post.entry(c.post_id).or_default().push(c);
+    }
+    let mut by_user: HashMap<i64, Vec<(SqPost, Vec<SqComment>)>> = HashMap::new();
+    for p in posts {
+        let cs = by_post.remove(&p.id).unwrap_or_default();
+        by_user.entry(p.user_id).or_default().push((p, cs));
+    }
+    users
+        .into_iter()
+        .map(|u| {
+            let ps = by_user.remove(&u.id).unwrap_or_default();
+            (u, ps)
+        })
+        .collect()
+}
+
 pub mod sqlx_side {
     use super::*;
     use sqlx::Row;
@@ -353,26 +400,6 @@ pub mod sqlx_side {
         })
     }
 
-    /// `SELECT .. FROM table WHERE column IN (ids)`, placeholders in the dialect's style.
-    fn in_list(head: &str, ids: &[i64], numbered: bool) -> String {
-        let mut sql = String::with_capacity(head.len() + ids.len() * 6 + 2);
-        sql.push_str(head);
-        sql.push_str(" IN (");
-        for i in 0..ids.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            if numbered {
-                sql.push('$');
-                sql.push_str(&(i + 1).to_string());
-            } else {
-                sql.push('?');
-            }
-        }
-        sql.push(')');
-        sql
-    }
-
     pub async fn associations(ctx: &Ctx) -> Nested<SqUser, SqPost, SqComment> {
         let users = select_users(&ctx.sqlx).await;
         let user_ids: Vec<i64> = users.iter().map(|u| u.id).collect();
@@ -407,22 +434,7 @@ pub mod sqlx_side {
                 .await
                 .unwrap()
         });
-        let mut by_post: HashMap<i64, Vec<SqComment>> = HashMap::new();
-        for c in comments {
-            by_post.entry(c.post_id).or_default().push(c);
-        }
-        let mut by_user: HashMap<i64, Vec<(SqPost, Vec<SqComment>)>> = HashMap::new();
-        for p in posts {
-            let cs = by_post.remove(&p.id).unwrap_or_default();
-            by_user.entry(p.user_id).or_default().push((p, cs));
-        }
-        users
-            .into_iter()
-            .map(|u| {
-                let ps = by_user.remove(&u.id).unwrap_or_default();
-                (u, ps)
-            })
-            .collect()
+        nest(users, posts, comments)
     }
 
     pub async fn find(sqlx: &Sqlx, sql: &'static str, id: i64) -> Option<SqUser> {
@@ -443,6 +455,131 @@ pub mod sqlx_side {
             .await
             .unwrap()
             .rows_affected())
+    }
+}
+
+// ---------------------------------------------------------------- raw mysql_async
+
+/// One bare mysql_async connection, locked once per statement as raw sqlx's is.
+pub type MyAsync = Arc<tokio::sync::Mutex<mysql_async::Conn>>;
+
+/// Raw mysql_async (MariaDB/MySQL), written as its documentation writes it: `exec_map` and
+/// `exec_first` on one bare connection, each statement prepared once and then taken from the
+/// connection's statement cache (the binary protocol both ways, as sqlx's prepared statements),
+/// every column of every row decoded into the same structs as raw sqlx's.
+pub mod mysql_async_side {
+    use super::*;
+    use mysql_async::Value;
+    use mysql_async::prelude::Queryable;
+
+    /// `(id, name, hair_color)`.
+    type UserCols = (i64, String, Option<String>);
+
+    fn user((id, name, hair_color): UserCols) -> SqUser {
+        SqUser {
+            id,
+            name,
+            hair_color,
+        }
+    }
+
+    pub async fn select_users(conn: &MyAsync) -> Vec<SqUser> {
+        conn.lock()
+            .await
+            .exec_map("SELECT id, name, hair_color FROM bench_users", (), user)
+            .await
+            .unwrap()
+    }
+
+    /// `(user columns, post id, user_id, title, body)`; the post's are NULL for a user without one.
+    type JoinCols = (
+        i64,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+    );
+
+    pub async fn join(ctx: &Ctx, conn: &MyAsync) -> Vec<(SqUser, Option<SqPost>)> {
+        conn.lock()
+            .await
+            .exec_map(
+                ctx.sql.join,
+                ("black",),
+                |(id, name, hair_color, post, user_id, title, body): JoinCols| {
+                    let post = post.map(|id| SqPost {
+                        id,
+                        user_id: user_id.expect("a post has a user_id"),
+                        title: title.expect("a post has a title"),
+                        body,
+                    });
+                    (user((id, name, hair_color)), post)
+                },
+            )
+            .await
+            .unwrap()
+    }
+
+    /// The same statement as raw sqlx's `QueryBuilder::push_values` writes.
+    pub async fn insert(conn: &MyAsync, rows: &[NewRow]) -> u64 {
+        let mut sql = String::from("INSERT INTO bench_new_users (name, hair_color) VALUES ");
+        let mut params = Vec::with_capacity(rows.len() * 2);
+        for (i, (name, hair)) in rows.iter().enumerate() {
+            sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
+            params.push(Value::from(name.as_str()));
+            params.push(Value::from(hair.as_deref()));
+        }
+        let mut conn = conn.lock().await;
+        conn.exec_drop(sql, params).await.unwrap();
+        conn.affected_rows()
+    }
+
+    /// `SELECT .. WHERE column IN (ids)` with the ids bound, rows mapped by `f`.
+    async fn in_ids<T, U>(conn: &MyAsync, head: &str, ids: &[i64], f: fn(T) -> U) -> Vec<U>
+    where
+        T: mysql_async::prelude::FromRow + Send + 'static,
+        U: Send + 'static,
+    {
+        let sql = in_list(head, ids, false);
+        let params: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
+        conn.lock().await.exec_map(sql, params, f).await.unwrap()
+    }
+
+    pub async fn associations(conn: &MyAsync) -> Nested<SqUser, SqPost, SqComment> {
+        let users = select_users(conn).await;
+        let user_ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+        let posts = in_ids(
+            conn,
+            "SELECT id, user_id, title, body FROM bench_posts WHERE user_id",
+            &user_ids,
+            |(id, user_id, title, body): (i64, i64, String, Option<String>)| SqPost {
+                id,
+                user_id,
+                title,
+                body,
+            },
+        )
+        .await;
+        let post_ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
+        let comments = in_ids(
+            conn,
+            "SELECT id, post_id, text FROM bench_comments WHERE post_id",
+            &post_ids,
+            |(id, post_id, text): (i64, i64, String)| SqComment { id, post_id, text },
+        )
+        .await;
+        nest(users, posts, comments)
+    }
+
+    pub async fn find(conn: &MyAsync, sql: &'static str, id: i64) -> Option<SqUser> {
+        conn.lock()
+            .await
+            .exec_first::<UserCols, _, _>(sql, (id,))
+            .await
+            .unwrap()
+            .map(user)
     }
 }
 

@@ -31,13 +31,24 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
 use polyorm::Dialect;
 use tokio::runtime::Runtime;
 
-use libs::{Ctx, LOOKUPS_PER_TASK, TASKS, diesel_side, orm_side, sea_side, sqlx_side};
+use libs::{
+    Ctx, LOOKUPS_PER_TASK, TASKS, diesel_side, mysql_async_side, orm_side, sea_side, sqlx_side,
+};
 
 /// The libraries, in report order. `orm_held` is this ORM through one connection held from
 /// `Db::acquire` (PostgreSQL and MariaDB/MySQL only): beside `orm` it shows what the pool path
 /// costs. `orm_native` is this ORM on its native PostgreSQL driver (`PostgresDriver::Native`,
-/// PostgreSQL only), `orm` on the sqlx driver.
-pub(crate) const LIBS: [&str; 6] = ["orm", "orm_held", "sqlx", "seaorm", "diesel", "orm_native"];
+/// PostgreSQL only), `orm` on the sqlx driver. `mysql_async` is raw mysql_async on one bare
+/// connection (MariaDB/MySQL only), beside raw sqlx.
+pub(crate) const LIBS: [&str; 7] = [
+    "orm",
+    "orm_held",
+    "sqlx",
+    "seaorm",
+    "diesel",
+    "orm_native",
+    "mysql_async",
+];
 
 /// Sizes of one run.
 struct Sizes {
@@ -112,11 +123,13 @@ impl Bench<'_> {
 /// Registers the four libraries' bodies of one workload: `$orm`, `$sqlx`, `$sea` are async
 /// expressions, `$diesel` a closure over the Diesel connection; `$held`, when given, the ORM's
 /// body over a held connection `$h` (run only where `$b.held` is one); `$native`, the ORM's
-/// body over its `Db` on the native PostgreSQL driver `$n` (run only on PostgreSQL).
+/// body over its `Db` on the native PostgreSQL driver `$n` (run only on PostgreSQL);
+/// `$my`, raw mysql_async's body over its connection `$m` (run only on MariaDB/MySQL).
 macro_rules! four {
     ($b:expr, $workload:expr, $param:expr,
      orm: $orm:expr, $(held: |$h:ident| $held:expr,)? native: |$n:ident| $native:expr,
-     sqlx: $sqlx:expr, seaorm: $sea:expr, diesel: |$c:ident| $diesel:expr) => {{
+     sqlx: $sqlx:expr, mysql_async: |$m:ident| $my:expr, seaorm: $sea:expr,
+     diesel: |$c:ident| $diesel:expr) => {{
         let (rt, ctx) = ($b.rt, $b.ctx);
         let param: String = $param.to_string();
         #[allow(unused_variables)]
@@ -138,6 +151,11 @@ macro_rules! four {
         g.bench_function(BenchmarkId::new("sqlx", &param), |b| {
             b.to_async(rt).iter(|| async { black_box($sqlx) })
         });
+        if let Some($m) = ctx.mysql_async.as_ref() {
+            g.bench_function(BenchmarkId::new("mysql_async", &param), |b| {
+                b.to_async(rt).iter(|| async { black_box($my) })
+            });
+        }
         g.bench_function(BenchmarkId::new("seaorm", &param), |b| {
             b.to_async(rt).iter(|| async { black_box($sea) })
         });
@@ -264,12 +282,14 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
             held: |h| orm_side::select_users_on(h).await,
             native: |n| orm_side::select_users_on(n).await,
             sqlx: sqlx_side::select_users(&ctx.sqlx).await,
+            mysql_async: |m| mysql_async_side::select_users(m).await,
             seaorm: sea_side::select_users(ctx).await,
             diesel: |c| diesel_side::select_users(c));
         four!(b, "left_join", n,
             orm: orm_side::join(ctx).await,
             native: |n| orm_side::join_on(n).await,
             sqlx: sqlx_side::join(ctx).await,
+            mysql_async: |m| mysql_async_side::join(ctx, m).await,
             seaorm: sea_side::join(ctx).await,
             diesel: |c| diesel_side::join(c));
     }
@@ -282,6 +302,7 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
             held: |h| orm_side::insert_on(h, rows).await,
             native: |n| orm_side::insert_on(n, rows).await,
             sqlx: sqlx_side::insert(ctx, rows).await,
+            mysql_async: |m| mysql_async_side::insert(m, rows).await,
             seaorm: sea_side::insert(ctx, rows).await,
             diesel: |c| diesel_side::insert(c, rows));
         rt.block_on(setup::clear_new_users(&ctx.orm));
@@ -293,6 +314,7 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
         orm: orm_side::associations(ctx).await,
         native: |n| orm_side::associations_on(n).await,
         sqlx: sqlx_side::associations(ctx).await,
+        mysql_async: |m| mysql_async_side::associations(m).await,
         seaorm: sea_side::associations(ctx).await,
         diesel: |c| diesel_side::associations(c));
 
@@ -303,6 +325,7 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
         held: |h| orm_side::find(h, id).await,
         native: |n| orm_side::find(n, id).await,
         sqlx: sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await,
+        mysql_async: |m| mysql_async_side::find(m, ctx.sql.find, id).await,
         seaorm: sea_side::find(&ctx.sea, id).await,
         diesel: |c| diesel_side::find(c, id));
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use polyorm::Dialect;
 use tokio::runtime::Runtime;
 
-use crate::libs::{diesel_side, orm_side, sea_side, sqlx_side};
+use crate::libs::{diesel_side, mysql_async_side, orm_side, sea_side, sqlx_side};
 use crate::{LIBS, Ran, setup};
 
 /// `<target>/criterion`, found from this binary's path (`<target>/<profile>/deps/compare-…`).
@@ -228,6 +228,7 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
             );
         }
     }
+    raw_clients(&mut md, ran);
     let _ = writeln!(
         md,
         "\n**Targets in this run:** ORM ÷ sqlx ≤ 1.05 met on {} of {} rows; ORM ÷ SeaORM ≤ 0.75 \
@@ -245,6 +246,59 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
     }
     std::fs::write(path, md).unwrap_or_else(|e| panic!("cannot write the report to {path}: {e}"));
     eprintln!("wrote {path}");
+}
+
+/// The raw MariaDB/MySQL clients side by side, where raw mysql_async ran: sqlx and mysql_async
+/// on one bare connection each, Diesel (libmysqlclient) on one connection.
+fn raw_clients(md: &mut String, ran: &[Ran]) {
+    let median_of = |r: &Ran, lib: &str| {
+        ran.iter()
+            .find(|o| {
+                o.dialect == r.dialect
+                    && o.workload == r.workload
+                    && o.param == r.param
+                    && o.lib == lib
+            })
+            .and_then(median)
+    };
+    let cells: Vec<&Ran> = ran
+        .iter()
+        .filter(|r| r.lib == "mysql_async" && median(r).is_some())
+        .collect();
+    if cells.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### {}: raw clients\n\nThe same statements on one bare connection each, every \
+         column of every row decoded into the same structs: the measurement behind a native \
+         MariaDB driver. Below 1, mysql_async is faster.\n",
+        cells[0].dialect.name()
+    );
+    let _ = writeln!(
+        md,
+        "| workload | N | sqlx | mysql_async | Diesel | mysql_async÷sqlx | mysql_async÷Diesel |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
+    for r in cells {
+        let (sqlx, my, diesel) = (
+            median_of(r, "sqlx"),
+            median_of(r, "mysql_async"),
+            median_of(r, "diesel"),
+        );
+        let cell = |x: Option<f64>| x.map_or("n/a".into(), duration);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.workload,
+            r.param,
+            cell(sqlx),
+            cell(my),
+            cell(diesel),
+            ratio(my, sqlx, f64::INFINITY),
+            ratio(my, diesel, f64::INFINITY),
+        );
+    }
 }
 
 /// `ORM_BENCH_PROFILE=<dialect>/<workload>/<library>/<N>/<iterations>`: seeds like the
@@ -301,6 +355,12 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 .as_ref()
                 .expect("orm_native runs on PostgreSQL only")
         };
+        // `mysql_async`: raw mysql_async on one bare connection.
+        let my = || {
+            ctx.mysql_async
+                .as_ref()
+                .expect("mysql_async runs on MariaDB/MySQL only")
+        };
         // `sqlx_pool`: sqlx through its pool of TASKS connections, as the column used to be.
         let sqlx_pool = crate::libs::Sqlx::Pool(ctx.sqlx_pool.clone());
         let sqlx_pool = &sqlx_pool;
@@ -331,6 +391,9 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("select_users", "sqlx") => {
                     drop(black_box(sqlx_side::select_users(&ctx.sqlx).await))
                 }
+                ("select_users", "mysql_async") => {
+                    drop(black_box(mysql_async_side::select_users(my()).await))
+                }
                 ("select_users", "seaorm") => drop(black_box(sea_side::select_users(ctx).await)),
                 ("select_users", "diesel") => {
                     drop(black_box(diesel_side::select_users(&mut conn())))
@@ -340,6 +403,9 @@ pub fn profile(rt: &Runtime, spec: &str) {
                     drop(black_box(orm_side::join_on(native()).await))
                 }
                 ("left_join", "sqlx") => drop(black_box(sqlx_side::join(ctx).await)),
+                ("left_join", "mysql_async") => {
+                    drop(black_box(mysql_async_side::join(ctx, my()).await))
+                }
                 ("left_join", "seaorm") => drop(black_box(sea_side::join(ctx).await)),
                 ("left_join", "diesel") => drop(black_box(diesel_side::join(&mut conn()))),
                 ("find_by_pk", "orm") => drop(black_box(orm_side::find(&ctx.orm, id).await)),
@@ -361,6 +427,9 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("find_by_pk", "sqlx") => drop(black_box(
                     sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await,
                 )),
+                ("find_by_pk", "mysql_async") => drop(black_box(
+                    mysql_async_side::find(my(), ctx.sql.find, id).await,
+                )),
                 ("find_by_pk", "seaorm") => drop(black_box(sea_side::find(&ctx.sea, id).await)),
                 ("find_by_pk", "diesel") => drop(black_box(diesel_side::find(&mut conn(), id))),
                 ("insert", "orm") => drop(black_box(orm_side::insert(ctx, rows).await)),
@@ -374,6 +443,9 @@ pub fn profile(rt: &Runtime, spec: &str) {
                     black_box(orm_side::insert_on(native(), rows).await);
                 }
                 ("insert", "sqlx") => drop(black_box(sqlx_side::insert(ctx, rows).await)),
+                ("insert", "mysql_async") => {
+                    black_box(mysql_async_side::insert(my(), rows).await);
+                }
                 ("insert", "seaorm") => drop(black_box(sea_side::insert(ctx, rows).await)),
                 ("insert", "diesel") => drop(black_box(diesel_side::insert(&mut conn(), rows))),
                 ("associations", "orm") => drop(black_box(orm_side::associations(ctx).await)),
@@ -381,6 +453,9 @@ pub fn profile(rt: &Runtime, spec: &str) {
                     drop(black_box(orm_side::associations_on(native()).await))
                 }
                 ("associations", "sqlx") => drop(black_box(sqlx_side::associations(ctx).await)),
+                ("associations", "mysql_async") => {
+                    drop(black_box(mysql_async_side::associations(my()).await))
+                }
                 ("associations", "seaorm") => drop(black_box(sea_side::associations(ctx).await)),
                 ("associations", "diesel") => {
                     drop(black_box(diesel_side::associations(&mut conn())))
@@ -395,7 +470,8 @@ pub fn profile(rt: &Runtime, spec: &str) {
                      orm_layers3 (three pass-through layers), orm_observed (tracing and metrics \
                      layers, find_by_pk), orm_access (the access-control layer, find_by_pk), orm_topology (a replicated \
                      topology's routing, find_by_pk), sqlx \
-                     (one bare connection; SQLite: the pool), sqlx_pool (sqlx's pool: \
+                     (one bare connection; SQLite: the pool), mysql_async (raw, one bare connection; \
+                     MariaDB/MySQL), sqlx_pool (sqlx's pool: \
                      select_users, find_by_pk), seaorm, diesel"
                 ),
             }

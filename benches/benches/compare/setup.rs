@@ -151,6 +151,17 @@ async fn connect_to(dialect: Dialect, fresh: bool) -> Ctx {
         ),
     };
     let sqlx = bare_sqlx(dialect, &url, &sqlx_pool).await;
+    let mysql_async = match dialect {
+        Dialect::MySql => {
+            let opts = mysql_async::Opts::from_url(&url)
+                .unwrap_or_else(|e| panic!("mysql_async does not read `{url}`: {e}"));
+            // TCP as sqlx's connection (mysql_async would move to the server's Unix socket).
+            let opts = mysql_async::OptsBuilder::from_opts(opts).prefer_socket(false);
+            let conn = mysql_async::Conn::new(opts).await.unwrap();
+            Some(Arc::new(tokio::sync::Mutex::new(conn)))
+        }
+        Dialect::Postgres | Dialect::Sqlite => None,
+    };
     let orm_native = match dialect {
         Dialect::Postgres => Some(
             PoolOptions::new()
@@ -191,6 +202,7 @@ async fn connect_to(dialect: Dialect, fresh: bool) -> Ctx {
         orm,
         orm_native,
         sqlx,
+        mysql_async,
         sqlx_pool,
         sql: HandSql::new(dialect),
         sea,
