@@ -2,7 +2,9 @@
 //! and the native one on tokio-postgres (`PostgresDriver::Native`, feature `postgres-native`).
 //! Where they could differ: every column type and NULL (written by one, read by both), the
 //! typed errors of the same server errors (constraint and column names included), the
-//! conflicts a retry resolves (40001, 40P01, 55P03), a connection the server ends, TLS.
+//! conflicts a retry resolves (40001, 40P01, 55P03), a connection the server ends, a statement
+//! abandoned mid-flight, `sslmode` read alike (tests/tls.rs checks certificates on both
+//! drivers).
 //!
 //! Needs the PostgreSQL of `ORM_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`; skipped, as in the suite, when `postgres` is not
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use polyorm::prelude::*;
+use polyorm::tls::{SslMode, Tls};
 use polyorm::{Error, IsolationLevel, PostgresDriver, TxOptions};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -456,6 +459,32 @@ async fn a_connection_the_server_ends_is_lost_and_the_pool_replaces_it() {
     t.teardown().await;
 }
 
+#[tokio::test]
+async fn a_statement_abandoned_mid_flight_leaves_the_connection_usable() {
+    let Some(t) = Both::new("abandoned").await else {
+        return;
+    };
+    for (name, db) in t.drivers() {
+        let conn = db.acquire().await.unwrap();
+        // Dropped while the server still works on it (the native driver reads nothing between
+        // statements: its answer waits in the socket).
+        let slow = polyorm::raw("SELECT pg_sleep(0.3)::text").fetch_one::<(String,), _>(&conn);
+        let timed_out = tokio::time::timeout(Duration::from_millis(50), slow).await;
+        assert!(timed_out.is_err(), "{name}: the sleep ended within 50 ms");
+        // The next statement on the same connection gets its own answer, not the old one.
+        let (n,): (i32,) = polyorm::raw("SELECT ?::int4 + 1")
+            .bind(41)
+            .fetch_one(&conn)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(n, 42, "{name}");
+        drop(conn);
+        let (n,): (i32,) = polyorm::raw("SELECT 7").fetch_one(db).await.unwrap();
+        assert_eq!(n, 7, "{name}");
+    }
+    t.teardown().await;
+}
+
 /// Connections of this test's `application_name` still open on the server.
 async fn open_connections(admin: &Db, application: &str) -> i64 {
     let (n,): (i64,) =
@@ -503,35 +532,89 @@ async fn native_connections_close_when_the_pool_lets_them_go() {
     assert_eq!(open, 0, "connections still open after Db::close");
 }
 
+/// Whether the session of `db` is encrypted, as the server sees it.
+async fn encrypted(db: &Db) -> bool {
+    let (ssl,): (bool,) = polyorm::raw("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(db)
+        .await
+        .unwrap();
+    ssl
+}
+
 #[tokio::test]
-async fn the_native_driver_refuses_tls_with_advice() {
+async fn both_drivers_read_sslmode_from_the_url_and_from_tls_alike() {
+    if !harness::enabled(harness::Backend::Postgres) {
+        eprintln!("SKIPPED: postgres not in ORM_TEST_BACKENDS");
+        return;
+    }
     let base = harness::postgres_url();
     let sep = if base.contains('?') { '&' } else { '?' };
-    for url in [
-        format!("{base}{sep}sslmode=require"),
-        format!("{base}{sep}sslmode=verify-full"),
+    let admin = Db::connect(&base).await.unwrap();
+    let (ssl,): (String,) = polyorm::raw("SHOW ssl").fetch_one(&admin).await.unwrap();
+    admin.close().await;
+    let offers_tls = ssl == "on";
+    for driver in [PostgresDriver::Sqlx, PostgresDriver::Native] {
+        // (URL, `Tls` over it, TLS when the server offers it, TLS or no connection)
+        let cases = [
+            (format!("{base}{sep}sslmode=require"), None, true, true),
+            (format!("{base}{sep}sslmode=disable"), None, false, false),
+            (format!("{base}{sep}sslmode=prefer"), None, true, false),
+            (base.clone(), Some(Tls::new(SslMode::Require)), true, true),
+            // `Tls` is over the URL's `sslmode`.
+            (
+                format!("{base}{sep}sslmode=require"),
+                Some(Tls::new(SslMode::Disable)),
+                false,
+                false,
+            ),
+            // No `sslmode` at all: `prefer`.
+            (base.clone(), None, true, false),
+        ];
+        for (url, tls, encrypts, requires) in cases {
+            let mut options = PoolOptions::new().postgres_driver(driver);
+            if let Some(tls) = tls.clone() {
+                options = options.tls(tls);
+            }
+            let connected = options.connect(&url).await;
+            let what = format!("{driver:?}, {url}, {tls:?}");
+            if requires && !offers_tls {
+                let err = connected
+                    .err()
+                    .unwrap_or_else(|| panic!("{what} connected"));
+                assert!(matches!(err, Error::Connection { .. }), "{what}: {err:?}");
+                continue;
+            }
+            let db = connected.unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(encrypted(&db).await, encrypts && offers_tls, "{what}");
+            db.close().await;
+        }
+    }
+    // The native driver reads sqlx's other TLS parameters of the URL too; a file that is not
+    // there is named when a connection opens, a half client certificate or an unknown mode
+    // before.
+    for (query, says) in [
+        (
+            "sslmode=verify-full&sslrootcert=%2Fnonexistent%2Fca.pem",
+            "`/nonexistent/ca.pem`",
+        ),
+        ("sslcert=/tmp/client.pem", "`sslcert` and `sslkey`"),
+        ("sslmode=strict", "unknown TLS mode `strict`"),
     ] {
         let err = PoolOptions::new()
             .postgres_driver(PostgresDriver::Native)
-            .connect(&url)
+            .connect(&format!("{base}{sep}{query}"))
             .await
             .unwrap_err();
-        match err {
-            Error::Config(message) => {
-                assert!(message.contains("PostgresDriver::Sqlx"), "{message}");
-            }
-            other => panic!("{url}: expected Config, got {other:?}"),
-        }
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains(says)),
+            "{query}: {err:?}"
+        );
     }
-    let err = PoolOptions::new()
-        .postgres_driver(PostgresDriver::Native)
-        .tls(polyorm::tls::Tls::new(polyorm::tls::SslMode::Require))
-        .connect(&base)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
-    // Refused at once, not after a connection attempt; a refused server is still a
-    // connection error, waited for no longer than with sqlx.
+}
+
+#[tokio::test]
+async fn a_server_that_refuses_connections_is_named_on_the_native_driver() {
+    // A refused server is a connection error, waited for no longer than with sqlx.
     let err = PoolOptions::new()
         .postgres_driver(PostgresDriver::Native)
         .acquire_timeout(Duration::from_secs(2))

@@ -4,7 +4,8 @@
 //! promises (the session is read back from the server: encrypted or not), a good certificate
 //! connects with verify-full, a wrong host name / an expired certificate / an unknown CA each
 //! fail naming the cause, `require` against a server without TLS fails, and a client
-//! certificate logs in a user that the server only admits with one.
+//! certificate logs in a user that the server only admits with one. The PostgreSQL cases run
+//! on both PostgreSQL drivers (sqlx's and, with the feature `postgres-native`, the native one).
 
 #[path = "support/certs.rs"]
 mod certs;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use certs::{Ca, Leaf, Use};
 use polyorm::tls::{SslMode, Tls};
-use polyorm::{Db, Error, Executor, PoolOptions};
+use polyorm::{Db, Error, Executor, PoolOptions, PostgresDriver};
 use servers::{Kind, PASSWORD, PrivateServer};
 
 /// The certificates of one server's tests.
@@ -75,9 +76,21 @@ impl Drop for Pki {
     }
 }
 
-async fn connect(url: &str, tls: Tls) -> polyorm::Result<Db> {
+/// The PostgreSQL drivers under test: sqlx's, and the native one where the build has it.
+fn postgres_drivers() -> Vec<PostgresDriver> {
+    if cfg!(feature = "postgres-native") {
+        vec![PostgresDriver::Sqlx, PostgresDriver::Native]
+    } else {
+        eprintln!("the native PostgreSQL driver's TLS is not tested: no feature postgres-native");
+        vec![PostgresDriver::Sqlx]
+    }
+}
+
+/// A pool on `driver` (PostgreSQL's; the other backends ignore it) with `tls`.
+async fn connect(driver: PostgresDriver, url: &str, tls: Tls) -> polyorm::Result<Db> {
     PoolOptions::new()
         .acquire_timeout(Duration::from_secs(10))
+        .postgres_driver(driver)
         .tls(tls)
         .connect(url)
         .await
@@ -106,26 +119,27 @@ async fn encrypted(db: &Db, kind: Kind) -> bool {
 }
 
 /// Connecting fails, with an error that names `cause`.
-async fn refused(url: &str, tls: Tls, cause: &str) {
-    let err = connect(url, tls.clone())
+async fn refused(driver: PostgresDriver, url: &str, tls: Tls, cause: &str) {
+    let err = connect(driver, url, tls.clone())
         .await
         .err()
-        .unwrap_or_else(|| panic!("{url} with {tls:?} connected; expected: {cause}"));
+        .unwrap_or_else(|| panic!("{driver:?}: {url} with {tls:?} connected; expected: {cause}"));
     let text = err.to_string();
     assert!(
         matches!(err, Error::Connection { .. }),
-        "{url} with {tls:?}: expected a connection error, got {err:?}"
+        "{driver:?}: {url} with {tls:?}: expected a connection error, got {err:?}"
     );
     assert!(
         text.contains(cause),
-        "{url} with {tls:?}: `{text}` does not say `{cause}`"
+        "{driver:?}: {url} with {tls:?}: `{text}` does not say `{cause}`"
     );
 }
 
 /// The cases every TLS server passes, on `server` whose administrator URL for `host` is
-/// `url(host)`; `reload` makes the server read its certificate files again.
+/// `url(host)`, through `driver`; `reload` makes the server read its certificate files again.
 async fn modes_and_failures(
     kind: Kind,
+    driver: PostgresDriver,
     pki: &Pki,
     url: impl Fn(&str) -> String,
     reload: &str,
@@ -135,7 +149,7 @@ async fn modes_and_failures(
 
     // verify-full with the CA, by the name in the certificate: connects, encrypted, and a row
     // written is read back.
-    let db = connect(&good, pki.verify_full())
+    let db = connect(driver, &good, pki.verify_full())
         .await
         .expect("verify-full");
     assert!(encrypted(&db, kind).await, "verify-full is encrypted");
@@ -150,6 +164,7 @@ async fn modes_and_failures(
         .await
         .expect("read back");
     assert_eq!(note, "over tls");
+    db.execute_raw("DROP TABLE tls_probe").await.expect("drop");
     db.close().await;
 
     // The other modes: what each promises, as the server sees the session.
@@ -163,15 +178,16 @@ async fn modes_and_failures(
             SslMode::VerifyCa => Tls::new(mode).ca_file(&pki.ca.cert),
             _ => Tls::new(mode),
         };
-        let db = connect(&url("127.0.0.1"), tls)
+        let db = connect(driver, &url("127.0.0.1"), tls)
             .await
-            .unwrap_or_else(|e| panic!("{mode}: {e}"));
-        assert_eq!(encrypted(&db, kind).await, expect_tls, "{mode}");
+            .unwrap_or_else(|e| panic!("{driver:?} {mode}: {e}"));
+        assert_eq!(encrypted(&db, kind).await, expect_tls, "{driver:?} {mode}");
         db.close().await;
     }
 
     // Wrong host name: the certificate names `localhost`, the client connects to 127.0.0.1.
     refused(
+        driver,
         &url("127.0.0.1"),
         pki.verify_full(),
         "does not name the host connected to (wrong host name)",
@@ -180,6 +196,7 @@ async fn modes_and_failures(
 
     // Unknown CA: the client trusts another CA than the one that signed the server's.
     refused(
+        driver,
         &good,
         Tls::new(SslMode::VerifyFull).ca_file(&pki.stranger.cert),
         "signed by an unknown certificate authority",
@@ -188,20 +205,27 @@ async fn modes_and_failures(
     // ... and a server certificate from a CA nobody told the client about.
     pki.serve(&pki.unknown);
     admin.execute_raw(reload).await.expect("reload TLS");
-    refused(&good, pki.verify_full(), "unknown certificate authority").await;
+    refused(
+        driver,
+        &good,
+        pki.verify_full(),
+        "unknown certificate authority",
+    )
+    .await;
 
     // Expired: the server presents a certificate whose validity ended in 2021.
     pki.serve(&pki.expired);
     admin.execute_raw(reload).await.expect("reload TLS");
-    refused(&good, pki.verify_full(), "certificate has expired").await;
+    refused(driver, &good, pki.verify_full(), "certificate has expired").await;
     refused(
+        driver,
         &good,
         Tls::new(SslMode::VerifyCa).ca_file(&pki.ca.cert),
         "certificate has expired",
     )
     .await;
     // `require` does not check the certificate: it still connects, encrypted.
-    let db = connect(&good, Tls::new(SslMode::Require))
+    let db = connect(driver, &good, Tls::new(SslMode::Require))
         .await
         .expect("require ignores the certificate");
     assert!(encrypted(&db, kind).await);
@@ -209,11 +233,50 @@ async fn modes_and_failures(
 
     pki.serve(&pki.good);
     admin.execute_raw(reload).await.expect("reload TLS");
-    let db = connect(&good, pki.verify_full())
+    let db = connect(driver, &good, pki.verify_full())
         .await
         .expect("the renewed certificate is accepted");
     assert!(encrypted(&db, kind).await);
     db.close().await;
+}
+
+/// The TLS settings of `in_url` (its own parameters, no [`Tls`]) connect encrypted; `cert_url`
+/// (a user the server admits only with a client certificate) logs in with `client` (the
+/// server's `who_am_i` query answers `user`) and is refused without it.
+async fn url_settings_and_client_certificate(
+    kind: Kind,
+    driver: PostgresDriver,
+    pki: &Pki,
+    client: &Leaf,
+    [in_url, cert_url]: [&str; 2],
+    (who_am_i, user): (&str, &str),
+) {
+    let db = PoolOptions::new()
+        .postgres_driver(driver)
+        .connect(in_url)
+        .await
+        .unwrap_or_else(|e| panic!("{driver:?}: TLS settings in the URL: {e}"));
+    assert!(encrypted(&db, kind).await, "{driver:?}");
+    db.close().await;
+
+    let db = connect(
+        driver,
+        cert_url,
+        pki.verify_full()
+            .client_certificate(&client.cert, &client.key),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{driver:?}: client certificate login: {e}"));
+    let (current,): (String,) = polyorm::raw(who_am_i).fetch_one(&db).await.unwrap();
+    assert_eq!(current, user, "{driver:?}");
+    db.close().await;
+    let err = connect(driver, cert_url, pki.verify_full())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Authentication { .. }),
+        "{driver:?}: without a client certificate the login is refused: {err:?}"
+    );
 }
 
 fn pg_settings(pki: &Pki, hba: &Path) -> Vec<String> {
@@ -257,37 +320,34 @@ async fn postgres_tls_modes_certificate_checks_and_client_certificates() {
         .await
         .unwrap();
 
-    modes_and_failures(Kind::Postgres, &pki, url, "SELECT pg_reload_conf()", &admin).await;
+    for driver in postgres_drivers() {
+        modes_and_failures(
+            Kind::Postgres,
+            driver,
+            &pki,
+            url,
+            "SELECT pg_reload_conf()",
+            &admin,
+        )
+        .await;
 
-    // sslmode and the files in the URL itself (sqlx's own parameters) work as well.
-    let in_url = format!(
-        "postgres://postgres:{PASSWORD}@localhost:{port}/test?sslmode=verify-full&sslrootcert={}",
-        pki.ca.cert.display()
-    );
-    let db = Db::connect(&in_url).await.expect("sslmode in the URL");
-    assert!(encrypted(&db, Kind::Postgres).await);
-    db.close().await;
-
-    // Client certificate: the user whose `cert` rule needs one.
-    let cert_url = format!("postgres://tls_cert_user@localhost:{port}/test");
-    let db = connect(
-        &cert_url,
-        pki.verify_full()
-            .client_certificate(&client.cert, &client.key),
-    )
-    .await
-    .expect("client certificate login");
-    let (user,): (String,) = polyorm::raw("SELECT current_user::text")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(user, "tls_cert_user");
-    db.close().await;
-    let err = connect(&cert_url, pki.verify_full()).await.unwrap_err();
-    assert!(
-        matches!(err, Error::Authentication { .. }),
-        "without a client certificate the login is refused: {err:?}"
-    );
+        // sslmode and the files in the URL itself (sqlx's own parameters) work as well.
+        let in_url = format!(
+            "postgres://postgres:{PASSWORD}@localhost:{port}/test?sslmode=verify-full&sslrootcert={}",
+            pki.ca.cert.display()
+        );
+        // Client certificate: the user whose `cert` rule needs one.
+        let cert_url = format!("postgres://tls_cert_user@localhost:{port}/test");
+        url_settings_and_client_certificate(
+            Kind::Postgres,
+            driver,
+            &pki,
+            &client,
+            [&in_url, &cert_url],
+            ("SELECT current_user::text", "tls_cert_user"),
+        )
+        .await;
+    }
     admin.close().await;
 }
 
@@ -311,35 +371,23 @@ async fn mariadb_tls_modes_certificate_checks_and_client_certificates() {
         admin.execute_raw(sql).await.expect(sql);
     }
 
-    modes_and_failures(Kind::MariaDb, &pki, url, "FLUSH SSL", &admin).await;
+    let driver = PostgresDriver::default();
+    modes_and_failures(Kind::MariaDb, driver, &pki, url, "FLUSH SSL", &admin).await;
 
     let in_url = format!(
         "mysql://root@localhost:{port}/test?ssl-mode=VERIFY_IDENTITY&ssl-ca={}",
         pki.ca.cert.display()
     );
-    let db = Db::connect(&in_url).await.expect("ssl-mode in the URL");
-    assert!(encrypted(&db, Kind::MariaDb).await);
-    db.close().await;
-
     let cert_url = format!("mysql://tls_x509@localhost:{port}/test");
-    let db = connect(
-        &cert_url,
-        pki.verify_full()
-            .client_certificate(&client.cert, &client.key),
+    url_settings_and_client_certificate(
+        Kind::MariaDb,
+        driver,
+        &pki,
+        &client,
+        [&in_url, &cert_url],
+        ("SELECT CURRENT_USER()", "tls_x509@%"),
     )
-    .await
-    .expect("client certificate login");
-    let (user,): (String,) = polyorm::raw("SELECT CURRENT_USER()")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(user, "tls_x509@%");
-    db.close().await;
-    let err = connect(&cert_url, pki.verify_full()).await.unwrap_err();
-    assert!(
-        matches!(err, Error::Authentication { .. }),
-        "without a client certificate the login is refused: {err:?}"
-    );
+    .await;
     admin.close().await;
 }
 
@@ -360,9 +408,14 @@ async fn require_against_a_server_without_tls_fails_and_says_so() {
         "the shared MariaDB must be without TLS here"
     );
     shared.close().await;
-    for url in [server.url(), mariadb] {
+    let targets = postgres_drivers()
+        .into_iter()
+        .map(|driver| (server.url(), driver))
+        .chain([(mariadb, PostgresDriver::default())]);
+    for (url, driver) in targets {
         for mode in [SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
             refused(
+                driver,
                 &url,
                 Tls::new(mode),
                 "the server does not offer TLS, and the TLS mode requires it",
@@ -370,9 +423,9 @@ async fn require_against_a_server_without_tls_fails_and_says_so() {
             .await;
         }
         // `prefer` falls back to plain TCP.
-        let db = connect(&url, Tls::new(SslMode::Prefer))
+        let db = connect(driver, &url, Tls::new(SslMode::Prefer))
             .await
-            .expect("prefer");
+            .unwrap_or_else(|e| panic!("{driver:?}: prefer: {e}"));
         db.execute_raw("SELECT 1").await.unwrap();
         db.close().await;
     }
@@ -380,14 +433,20 @@ async fn require_against_a_server_without_tls_fails_and_says_so() {
 
 #[tokio::test]
 async fn a_missing_ca_file_is_a_config_error_before_connecting() {
-    let err = connect(
-        "postgres://postgres@127.0.0.1:1/test",
-        Tls::new(SslMode::VerifyFull).ca_file("/nonexistent/ca.pem"),
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
-    assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+    for driver in postgres_drivers() {
+        let err = connect(
+            driver,
+            "postgres://postgres@127.0.0.1:1/test",
+            Tls::new(SslMode::VerifyFull).ca_file("/nonexistent/ca.pem"),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{driver:?}: {err:?}");
+        assert!(
+            err.to_string().contains("/nonexistent/ca.pem"),
+            "{driver:?}: {err}"
+        );
+    }
 }
 
 fn running_as_root() -> bool {

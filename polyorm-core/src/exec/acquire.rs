@@ -134,6 +134,14 @@ pub(crate) fn io_connect_error(io: std::io::Error, address: &Address) -> Error {
     connection_error(address, Cause::Io(io), None)
 }
 
+/// The error for a connection to `address` whose TLS handshake failed (`error` holds the cause:
+/// rustls' certificate error, or a server without TLS): [`Error::Connection`] with a
+/// [`ConnectFailure`] that names the cause and what to do.
+#[cfg(feature = "postgres-native")]
+pub(crate) fn tls_connect_error(error: BoxError, address: &Address) -> Error {
+    connection_error(address, Cause::Tls(error), None)
+}
+
 /// Classifies an error the pool returned while opening a connection to `address` (an I/O
 /// error there broke the handshake, never a statement).
 pub(crate) fn connect_error(error: sqlx::Error, address: &Address) -> Error {

@@ -95,7 +95,8 @@ pub enum PostgresDriver {
     Sqlx,
     /// The ORM's own driver on tokio-postgres (feature `postgres-native`): binary protocol,
     /// each statement prepared once per connection, rows decoded straight from the wire into
-    /// the model. No TLS: a URL or [`Tls`] that requires it is refused when connecting.
+    /// the model, the socket read and written by the statement's own task. TLS as on the sqlx
+    /// driver: the URL's `sslmode`, `sslrootcert`, `sslcert`, `sslkey`, and [`Tls`] over them.
     Native,
 }
 

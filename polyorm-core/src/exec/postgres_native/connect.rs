@@ -1,68 +1,130 @@
 //! Opening native PostgreSQL connections for the ORM's pool ([`NativeConnect`]): the URL read
-//! by tokio-postgres (`postgres://user:password@host:port/db?application_name=…`), the
-//! credentials of the pool's login asked for each connection, no TLS.
+//! by tokio-postgres (`postgres://user:password@host:port/db?application_name=…`), TLS as the
+//! sqlx driver makes it (`sslmode`, `sslrootcert`, `sslcert`, `sslkey` in the URL, then
+//! [`Tls`] over them; see [`super::tls`]), the credentials of the pool's login asked for each
+//! connection.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use tokio_postgres::NoTls;
 use tokio_postgres::config::{Host, SslMode as PgSslMode};
 
 use super::conn::PgNativeConn;
 use super::errors::{from_tokio_postgres, io_error};
+use super::tls::{HandshakeFailed, MakeRustls};
 use crate::error::{Error, Result};
-use crate::exec::acquire::{Address, io_connect_error};
+use crate::exec::acquire::{Address, io_connect_error, tls_connect_error};
 use crate::exec::conn_pool::Connect;
 use crate::exec::connect::{Login, open_with_login};
 use crate::exec::sql_driver::{SqlDriver, Tracked};
 use crate::tls::{SslMode, Tls};
 
-/// What to do instead of TLS on the native driver.
-const NO_TLS: &str = "the native PostgreSQL driver (`PostgresDriver::Native`) does not speak \
-    TLS; connect with the sqlx driver (`PostgresDriver::Sqlx`, the default) for \
-    `sslmode=require`, `verify-ca`, `verify-full` or `PoolOptions::tls`, or use \
-    `sslmode=disable`/`prefer` on a trusted network";
-
 /// Opens native PostgreSQL connections with one URL's settings.
 pub(crate) struct NativeConnect {
     config: tokio_postgres::Config,
+    /// The URL's TLS parameters with the pool's [`Tls`] over them.
+    tls: Tls,
     login: Login,
     address: Address,
 }
 
 impl NativeConnect {
-    /// The settings of `url` (with `tls` over its `sslmode`), logging in as `login` says.
-    /// A URL or `tls` that requires TLS is refused ([`Error::Config`]).
+    /// The settings of `url` (with `tls` over its `sslmode` and certificate files), logging
+    /// in as `login` says.
     pub(crate) fn new(url: &str, tls: Option<&Tls>, login: Login) -> Result<Self> {
-        let query = url.split_once('?').map_or("", |(_, q)| q);
-        for (key, value) in query.split('&').filter_map(|kv| kv.split_once('=')) {
-            if key == "sslmode" && !matches!(value, "disable" | "allow" | "prefer") {
-                return Err(Error::Config(format!("`sslmode={value}`: {NO_TLS}")));
-            }
-        }
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
+        let (url_rest, url_tls) = UrlTls::split(url)?;
+        let mut config = tokio_postgres::Config::from_str(&url_rest).map_err(|e| {
             Error::Config(format!(
                 "`{}` is not a PostgreSQL URL the native driver reads ({e}); write \
                  `postgres://user:password@host:5432/database`",
                 crate::exec::redact_url(url)
             ))
         })?;
-        match tls.map(Tls::mode) {
-            Some(SslMode::Disable) => {
-                config.ssl_mode(PgSslMode::Disable);
-            }
-            Some(SslMode::Prefer) | None => {}
-            Some(SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) => {
-                return Err(Error::Config(NO_TLS.to_owned()));
-            }
-        }
+        let tls = url_tls.under(tls)?;
+        // tokio-postgres asks the server for TLS (and gives up or goes on without it); what
+        // is checked of the certificate is rustls' part.
+        config.ssl_mode(match tls.mode() {
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
+        });
         let address = address(&config);
         Ok(NativeConnect {
             config,
+            tls,
             login,
             address,
         })
     }
+}
+
+/// The TLS parameters of a URL's query, by sqlx's names (tokio-postgres reads only
+/// `sslmode=disable|prefer|require` and no file names).
+#[derive(Debug, Default)]
+struct UrlTls {
+    mode: Option<SslMode>,
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+impl UrlTls {
+    /// `url` without its TLS parameters, and those parameters.
+    fn split(url: &str) -> Result<(String, UrlTls)> {
+        let Some((base, query)) = url.split_once('?') else {
+            return Ok((url.to_owned(), UrlTls::default()));
+        };
+        let mut found = UrlTls::default();
+        let mut rest = Vec::new();
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let file = || PathBuf::from(decode(value));
+            match key {
+                "sslmode" | "ssl-mode" => found.mode = Some(decode(value).parse()?),
+                "sslrootcert" | "ssl-root-cert" | "ssl-ca" => found.ca = Some(file()),
+                "sslcert" | "ssl-cert" => found.cert = Some(file()),
+                "sslkey" | "ssl-key" => found.key = Some(file()),
+                _ => rest.push(pair),
+            }
+        }
+        let url = if rest.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", rest.join("&"))
+        };
+        Ok((url, found))
+    }
+
+    /// These settings with `pool`'s over them, as the sqlx driver applies [`Tls`] to the
+    /// URL's options: its mode, and its CA and client certificate where it has them.
+    fn under(self, pool: Option<&Tls>) -> Result<Tls> {
+        let mode = pool.map(Tls::mode).or(self.mode).unwrap_or_default();
+        let mut tls = Tls::new(mode);
+        if let Some(ca) = pool.and_then(Tls::ca).map(PathBuf::from).or(self.ca) {
+            tls = tls.ca_file(ca);
+        }
+        match (pool.and_then(Tls::client_cert), self.cert, self.key) {
+            (Some((cert, key)), _, _) => tls = tls.client_certificate(cert, key),
+            (None, Some(cert), Some(key)) => tls = tls.client_certificate(cert, key),
+            (None, None, None) => {}
+            (None, _, _) => {
+                return Err(Error::Config(
+                    "the URL gives only one of `sslcert` and `sslkey`; give both (the client \
+                     certificate and its key), or neither"
+                        .to_owned(),
+                ));
+            }
+        }
+        Ok(tls)
+    }
+}
+
+/// A query value with its `%XX` escapes (and `+` for a space) decoded, as sqlx reads them.
+fn decode(value: &str) -> String {
+    percent_encoding::percent_decode_str(&value.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Where `config` connects first (for error messages and the pool's waiting).
@@ -83,7 +145,7 @@ fn address(config: &tokio_postgres::Config) -> Address {
 }
 
 impl NativeConnect {
-    /// Opens one connection logging in as `credentials` (`None`: the URL's user).
+    /// Opens one connection logging in as `credentials` (`None`: the URL's).
     async fn open(
         &self,
         credentials: Option<crate::credentials::Credentials>,
@@ -94,24 +156,32 @@ impl NativeConnect {
                 .user(&credentials.user)
                 .password(credentials.password.expose());
         }
-        let (client, connection) = config.connect(NoTls).await.map_err(|e| {
-            if e.as_db_error().is_none()
-                && let Some(io) = io_error(&e)
-            {
-                return io_connect_error(
-                    std::io::Error::new(io.kind(), io.to_string()),
-                    &self.address,
-                );
-            }
-            from_tokio_postgres(e)
-        })?;
-        // The connection's I/O runs on its own task, which ends when the client is dropped
-        // (tokio-postgres then sends Terminate and closes the socket) or the server closes it.
-        let io = tokio::spawn(async move {
-            let _closed = connection.await;
-        });
-        Ok(PgNativeConn::new(client, io))
+        // The certificate files are read for each connection: a renewed one is used next.
+        let tls = MakeRustls::new(&self.tls)?;
+        let (client, connection) = config
+            .connect(tls)
+            .await
+            .map_err(|e| connect_failure(e, &self.address))?;
+        // The connection's I/O is driven by the statements themselves (see `conn`).
+        Ok(PgNativeConn::new(client, connection))
     }
+}
+
+/// The error of a connection that could not be opened: a network or TLS failure as a
+/// [`ConnectFailure`](crate::exec::acquire::ConnectFailure) naming the address (and the
+/// TLS cause), the server's refusal (a login, a database) as the server said it.
+fn connect_failure(error: tokio_postgres::Error, address: &Address) -> Error {
+    if error.as_db_error().is_some() {
+        return from_tokio_postgres(error);
+    }
+    let handshake = std::error::Error::source(&error).is_some_and(|e| e.is::<HandshakeFailed>());
+    if handshake || crate::tls::explain_failure(&error).is_some() {
+        return tls_connect_error(Box::new(error), address);
+    }
+    if let Some(io) = io_error(&error) {
+        return io_connect_error(std::io::Error::new(io.kind(), io.to_string()), address);
+    }
+    from_tokio_postgres(error)
 }
 
 impl Connect for NativeConnect {
@@ -124,8 +194,8 @@ impl Connect for NativeConnect {
     }
 
     async fn ping(conn: &mut Tracked<PgNativeConn>) -> Result<()> {
-        let pinged = conn.conn.client().check_connection().await;
-        conn.note(pinged.map_err(from_tokio_postgres))
+        let pinged = conn.conn.ping().await;
+        conn.note(pinged)
     }
 
     async fn reset(conn: &mut Tracked<PgNativeConn>) -> Result<()> {
@@ -145,4 +215,62 @@ impl Connect for NativeConnect {
 
 impl crate::exec::remote_pool::DriverConnect for NativeConnect {
     type Driver = PgNativeConn;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn the_urls_tls_parameters_are_taken_out_of_what_tokio_postgres_reads() {
+        let (rest, found) = UrlTls::split(
+            "postgres://u@h:5432/db?application_name=app&sslmode=verify-ca\
+             &sslrootcert=%2Fetc%2Fmy+ca.pem&sslcert=/c.pem&ssl-key=/k.pem&connect_timeout=3",
+        )
+        .unwrap();
+        assert_eq!(
+            rest,
+            "postgres://u@h:5432/db?application_name=app&connect_timeout=3"
+        );
+        assert!(tokio_postgres::Config::from_str(&rest).is_ok());
+        let tls = found.under(None).unwrap();
+        assert_eq!(tls.mode(), SslMode::VerifyCa);
+        assert_eq!(tls.ca(), Some(Path::new("/etc/my ca.pem")));
+        assert_eq!(
+            tls.client_cert(),
+            Some((Path::new("/c.pem"), Path::new("/k.pem")))
+        );
+
+        let (rest, found) = UrlTls::split("postgres://u@h/db?sslmode=disable").unwrap();
+        assert_eq!(rest, "postgres://u@h/db");
+        assert_eq!(found.under(None).unwrap().mode(), SslMode::Disable);
+        let (rest, found) = UrlTls::split("postgres://u@h/db").unwrap();
+        assert_eq!(rest, "postgres://u@h/db");
+        assert_eq!(found.under(None).unwrap(), Tls::new(SslMode::Prefer));
+    }
+
+    #[test]
+    fn the_pools_tls_is_over_the_urls_as_on_the_sqlx_driver() {
+        let url = "postgres://u@h/db?sslmode=require&sslrootcert=/url-ca.pem";
+        // The mode always; the CA and client certificate where `Tls` has them.
+        let (_, found) = UrlTls::split(url).unwrap();
+        let tls = found.under(Some(&Tls::new(SslMode::VerifyFull))).unwrap();
+        assert_eq!(tls.mode(), SslMode::VerifyFull);
+        assert_eq!(tls.ca(), Some(Path::new("/url-ca.pem")));
+        let (_, found) = UrlTls::split(url).unwrap();
+        let pool = Tls::new(SslMode::VerifyCa)
+            .ca_file("/pool-ca.pem")
+            .client_certificate("/c.pem", "/k.pem");
+        assert_eq!(found.under(Some(&pool)).unwrap(), pool);
+
+        let (_, found) = UrlTls::split("postgres://u@h/db?sslkey=/k.pem").unwrap();
+        let err = found.under(None).unwrap_err().to_string();
+        assert!(err.contains("only one of `sslcert` and `sslkey`"), "{err}");
+        let err = UrlTls::split("postgres://u@h/db?sslmode=sometimes")
+            .expect_err("an unknown mode")
+            .to_string();
+        assert!(err.contains("unknown TLS mode `sometimes`"), "{err}");
+    }
 }

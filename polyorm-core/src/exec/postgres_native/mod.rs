@@ -6,14 +6,17 @@
 //!
 //! A pool picks it with
 //! [`PoolOptions::postgres_driver`](crate::PoolOptions::postgres_driver)`(`[`PostgresDriver::Native`](crate::PostgresDriver::Native)`)`;
-//! the connections live in the ORM's own pool ([`connect`]). It speaks no TLS: a URL or
-//! [`Tls`](crate::tls::Tls) that requires it is refused when the pool is made.
+//! the connections live in the ORM's own pool ([`connect`]). Each connection's socket is read
+//! and written by the task of the statement that runs on it ([`conn`]): no I/O task of its own,
+//! no hand-off between tasks per statement. TLS is rustls, with the sqlx driver's `sslmode`s
+//! ([`tls`]).
 
 mod bind;
 pub(crate) mod conn;
 pub(crate) mod connect;
 pub(crate) mod decode;
 mod errors;
+mod tls;
 
 pub(crate) use conn::PgNativeConn;
 pub(crate) use connect::NativeConnect;
