@@ -214,7 +214,9 @@ async fn fetch_optional_waiting<X: Target, T: Send + 'static>(
         dynamo(target) => Box::pin(super::dynamo::fetch_optional(target, query, decode)).await)
 }
 
-pub(crate) async fn count<X: Target>(x: &X, mut query: SelectQuery) -> Result<u64> {
+pub(crate) async fn count<X: Target>(x: &X, query: SelectQuery) -> Result<u64> {
+    #[cfg(feature = "sqlite")]
+    let mut query = query;
     #[cfg(feature = "sqlite")]
     if let Some(done) = super::sqlite::inline::count(x, &mut query) {
         return done;

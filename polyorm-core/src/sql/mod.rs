@@ -72,6 +72,10 @@ pub(crate) enum SqlText {
 
 impl SqlText {
     /// The text.
+    #[cfg_attr(
+        not(any(feature = "sqlite", debug_assertions)),
+        allow(dead_code, reason = "read by the SQLite driver and debug checks")
+    )]
     pub(crate) fn as_str(&self) -> &str {
         match self {
             SqlText::Kept(sql) => sql,
