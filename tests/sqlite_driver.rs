@@ -1,7 +1,9 @@
 //! The native SQLite driver's own behaviour on a database file: lock waits that never block
 //! the runtime, the typed errors of SQLite's locking (`BUSY` → `LockTimeout`,
 //! `BUSY_SNAPSHOT` → `SerializationFailure`), `BEGIN IMMEDIATE` for writers, a dropped
-//! transaction's lock released at once, and the pool's limits.
+//! transaction's lock released at once, the pool's limits, and statements run inline on a free
+//! connection (the lock waits, the prepared statements and the schema changes as on the
+//! asynchronous path).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -47,6 +49,15 @@ impl Drop for TempDb {
     }
 }
 
+/// Sets counter `id`'s value through `db` (the pool, a transaction).
+async fn set_value(db: &impl Executor, id: i64, value: i64) -> polyorm::Result<u64> {
+    Counter::update_many()
+        .set(Counter::VALUE, value)
+        .filter(Counter::ID.eq(id))
+        .execute(db)
+        .await
+}
+
 async fn value_of(db: &Db, id: i64) -> i64 {
     Counter::find(db, id)
         .await
@@ -64,12 +75,7 @@ async fn a_writer_waiting_for_the_lock_leaves_the_runtime_free() {
     Counter { id: 1, value: 0 }.insert(&db).await.unwrap();
 
     let holder = db.begin_with(TxOptions::new().for_write()).await.unwrap();
-    Counter::update_many()
-        .set(Counter::VALUE, 10)
-        .filter(Counter::ID.eq(1))
-        .execute(&holder)
-        .await
-        .unwrap();
+    set_value(&holder, 1, 10).await.unwrap();
     let waiting_db = db.clone();
     let started = Instant::now();
     let writer =
@@ -119,18 +125,8 @@ async fn a_write_after_a_stale_read_is_a_serialization_failure_and_retried() {
 
     let reader = db.begin().await.unwrap();
     assert_eq!(Counter::find(&reader, 1).await.unwrap().unwrap().value, 1);
-    Counter::update_many()
-        .set(Counter::VALUE, 2)
-        .filter(Counter::ID.eq(1))
-        .execute(&db)
-        .await
-        .unwrap();
-    let err = Counter::update_many()
-        .set(Counter::VALUE, 100)
-        .filter(Counter::ID.eq(1))
-        .execute(&reader)
-        .await
-        .unwrap_err();
+    set_value(&db, 1, 2).await.unwrap();
+    let err = set_value(&reader, 1, 100).await.unwrap_err();
     assert!(matches!(err, Error::SerializationFailure { .. }), "{err:?}");
     assert!(err.is_retryable(), "{err}");
     reader.rollback().await.unwrap();
@@ -145,17 +141,9 @@ async fn a_write_after_a_stale_read_is_a_serialization_failure_and_retried() {
             async move {
                 let seen = Counter::find(&tx, 1).await?.expect("row").value;
                 if let Some(other) = interfere {
-                    Counter::update_many()
-                        .set(Counter::VALUE, 3)
-                        .filter(Counter::ID.eq(1))
-                        .execute(&other)
-                        .await?;
+                    set_value(&other, 1, 3).await?;
                 }
-                Counter::update_many()
-                    .set(Counter::VALUE, seen * 10)
-                    .filter(Counter::ID.eq(1))
-                    .execute(&tx)
-                    .await?;
+                set_value(&tx, 1, seen * 10).await?;
                 Ok(())
             }
         },
@@ -176,20 +164,9 @@ async fn a_for_write_transaction_holds_the_lock_from_begin() {
     let writer = db.begin_with(TxOptions::new().for_write()).await.unwrap();
     let seen = Counter::find(&writer, 1).await.unwrap().unwrap().value;
     let other_db = db.clone();
-    let other = tokio::spawn(async move {
-        Counter::update_many()
-            .set(Counter::VALUE, 5)
-            .filter(Counter::ID.eq(1))
-            .execute(&other_db)
-            .await
-    });
+    let other = tokio::spawn(async move { set_value(&other_db, 1, 5).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    Counter::update_many()
-        .set(Counter::VALUE, seen + 1)
-        .filter(Counter::ID.eq(1))
-        .execute(&writer)
-        .await
-        .unwrap();
+    set_value(&writer, 1, seen + 1).await.unwrap();
     writer.commit().await.unwrap();
     assert_eq!(other.await.unwrap().unwrap(), 1);
     // The other writer ran after the commit, on the committed row.
@@ -282,4 +259,140 @@ async fn values_stored_by_earlier_versions_read_back() {
         rows.iter()
             .all(|r| r.day == chrono::NaiveDate::from_ymd_opt(2024, 5, 6).unwrap())
     );
+}
+
+/// A write that runs inline on a free connection of the pool (`update_many`, `insert_many`
+/// through `Db`) and finds another connection's write lock steps aside and waits
+/// asynchronously as any statement does: the runtime's only thread stays free.
+#[tokio::test(flavor = "current_thread")]
+async fn an_inline_write_meeting_a_lock_waits_asynchronously() {
+    let file = TempDb::new("inline-wait");
+    let db = file.open(PoolOptions::new().max_connections(4)).await;
+    Counter::insert_many(&db, &[Counter { id: 1, value: 0 }])
+        .await
+        .unwrap();
+
+    let holder = db.begin_with(TxOptions::new().for_write()).await.unwrap();
+    set_value(&holder, 1, 10).await.unwrap();
+    let waiting_db = db.clone();
+    let writer = tokio::spawn(async move { set_value(&waiting_db, 1, 20).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!writer.is_finished(), "the writer waits for the lock");
+    // Readers are not blocked by the writer (WAL), inline too.
+    assert_eq!(value_of(&db, 1).await, 0);
+    holder.commit().await.unwrap();
+    assert_eq!(writer.await.unwrap().unwrap(), 1);
+    assert_eq!(value_of(&db, 1).await, 20);
+}
+
+/// Statements that differ in their text alone (same model, same number of parameters, same
+/// values) never run each other's prepared statement on a connection, also past the
+/// connection's cache of 100 statements, with the text of each repeat statement shared with
+/// the compiler's cache.
+#[tokio::test]
+async fn statements_differing_only_in_text_never_share_a_prepared_statement() {
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    db.create_table::<Counter>().await.unwrap();
+    let rows: Vec<Counter> = (1..=10).map(|id| Counter { id, value: id * 10 }).collect();
+    Counter::insert_many(&db, &rows).await.unwrap();
+    let ids = |found: Vec<Counter>| found.iter().map(|c| c.id).collect::<Vec<_>>();
+    for round in 0..3 {
+        // One parameter each, the same value: only the operator tells them apart.
+        let below = Counter::query().filter(Counter::VALUE.lt(50)).all(&db);
+        assert_eq!(ids(below.await.unwrap()), [1, 2, 3, 4], "round {round}");
+        let above = Counter::query().filter(Counter::VALUE.gt(50)).all(&db);
+        assert_eq!(ids(above.await.unwrap()), [6, 7, 8, 9, 10], "round {round}");
+        let equal = Counter::query().filter(Counter::VALUE.eq(50)).all(&db);
+        assert_eq!(ids(equal.await.unwrap()), [5], "round {round}");
+        let by_key = Counter::find(&db, 5).await.unwrap();
+        assert_eq!(by_key.map(|c| c.value), Some(50), "round {round}");
+        // More distinct statements than the connection keeps (limits are literals on
+        // SQLite: each limit is its own text), each checked as it runs.
+        for limit in 1..=120u64 {
+            let limited = Counter::query()
+                .filter(Counter::VALUE.gt(0))
+                .order_by(Counter::ID.desc())
+                .limit(limit)
+                .all(&db)
+                .await
+                .unwrap();
+            assert_eq!(limited.len(), limit.min(10) as usize, "limit {limit}");
+            assert_eq!(limited[0].id, 10, "limit {limit}");
+        }
+    }
+}
+
+/// A table dropped and created again with other columns through the `Db` is read with its new
+/// columns by the statement that read the old ones (the connection forgot its prepared
+/// statements and the pool replaced the connections opened before the change).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_run_inline_after_a_schema_change_reads_the_new_table() {
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[orm(table = "native_counters")]
+    struct Wide {
+        #[orm(primary_key)]
+        id: i64,
+        value: i64,
+        note: String,
+    }
+    let file = TempDb::new("inline-ddl");
+    let db = file.open(PoolOptions::new().max_connections(3)).await;
+    Counter::insert_many(&db, &[Counter { id: 1, value: 1 }])
+        .await
+        .unwrap();
+    assert_eq!(value_of(&db, 1).await, 1);
+    db.drop_table::<Counter>().await.unwrap();
+    db.create_table::<Wide>().await.unwrap();
+    let wide = Wide {
+        id: 1,
+        value: 2,
+        note: "new".to_owned(),
+    };
+    Wide::insert_many(&db, std::slice::from_ref(&wide))
+        .await
+        .unwrap();
+    assert_eq!(Wide::find(&db, 1).await.unwrap(), Some(wide));
+    assert_eq!(value_of(&db, 1).await, 2);
+}
+
+/// A free connection idle for the idle timeout, or open for the maximum lifetime, is replaced
+/// when it is next handed out, also to a statement run inline (a connection's own
+/// `cache_size` tells them apart).
+#[tokio::test]
+async fn idle_and_old_connections_are_replaced_when_handed_out() {
+    let limit = Duration::from_secs(1);
+    let cases = [
+        (
+            "idle",
+            PoolOptions::new().idle_timeout(limit).max_lifetime(None),
+        ),
+        (
+            "old",
+            PoolOptions::new().idle_timeout(None).max_lifetime(limit),
+        ),
+    ];
+    for (case, options) in cases {
+        let file = TempDb::new(&format!("expiry-{case}"));
+        let db = file.open(options.max_connections(1)).await;
+        db.execute_raw("PRAGMA cache_size = -1234").await.unwrap();
+        let cache_size = || async {
+            let (n,): (i64,) = polyorm::raw("PRAGMA cache_size")
+                .fetch_optional(&db)
+                .await
+                .unwrap()
+                .unwrap();
+            n
+        };
+        assert_eq!(cache_size().await, -1234, "{case}: the same connection");
+        // Used again at once: still fit.
+        assert!(Counter::query().all(&db).await.unwrap().is_empty());
+        assert_eq!(
+            cache_size().await,
+            -1234,
+            "{case}: still the same connection"
+        );
+        tokio::time::sleep(limit * 2).await;
+        assert!(Counter::query().all(&db).await.unwrap().is_empty());
+        assert_ne!(cache_size().await, -1234, "{case}: replaced");
+    }
 }

@@ -1055,6 +1055,15 @@ impl Target for Db {
         }
     }
 
+    #[cfg(feature = "sqlite")]
+    fn sqlite_at_hand(&self) -> Option<Result<super::sqlite::PooledSqlite>> {
+        match &self.pool {
+            // An observed pool reports each acquire: through the asynchronous path.
+            Pool::Sqlite(pool) if !self.observe_pool => pool.try_acquire(),
+            _ => None,
+        }
+    }
+
     async fn session(&self) -> Result<PoolSession<'_>> {
         #[cfg(feature = "mongodb")]
         if let Pool::Mongo(pool) = &self.pool {

@@ -291,6 +291,18 @@ pub(crate) async fn execute<R: Target>(runner: &R, statement: Statement) -> Resu
     }
 }
 
+/// Whether `statement` runs as one statement on `dialect` when the server sets no packet limit
+/// (an insert of more rows than fit under the parameter limit runs as several).
+#[cfg(feature = "sqlite")]
+pub(crate) fn runs_as_one(statement: &Statement, dialect: Dialect) -> bool {
+    match statement {
+        Statement::Insert(query) | Statement::Upsert(UpsertQuery { insert: query, .. }) => {
+            !needs_chunks(query, dialect, None)
+        }
+        _ => true,
+    }
+}
+
 fn needs_chunks(query: &InsertQuery, dialect: Dialect, packet: Option<usize>) -> bool {
     rows_per_statement(query, dialect) < query.rows.len()
         || packet.is_some_and(|limit| insert_bytes(query) > packet_budget(limit))

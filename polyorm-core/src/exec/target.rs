@@ -47,6 +47,14 @@ pub(crate) trait Target: Send + Sync + Sized {
         false
     }
 
+    /// A free connection of a SQLite pool, taken at once, on which a statement runs inline
+    /// without building the asynchronous path's futures (`super::sqlite::inline`); `None`
+    /// (the default) where there is none at hand: the statement then takes that path.
+    #[cfg(feature = "sqlite")]
+    fn sqlite_at_hand(&self) -> Option<Result<super::sqlite::PooledSqlite>> {
+        None
+    }
+
     /// Takes the session for one statement.
     fn session(&self) -> impl Future<Output = Result<Self::Session<'_>>> + Send;
 
@@ -156,9 +164,23 @@ macro_rules! by_backend {
 
 // The operations of `Executor`, once for every target. DynamoDB's futures are boxed: inline,
 // one more backend's state machines pushed deep layered callers (polyorm-cache's tests) past the
-// compiler's query depth limit.
+// compiler's query depth limit. A read or write that SQLite runs inline (`sqlite::inline`) never
+// builds the asynchronous path, which is a future on the heap (`*_waiting`): inline, its state
+// (every driver's, kilobytes) made each of these futures as large, copied at every layer above.
 
 pub(crate) async fn fetch_all<X: Target, T: Send + 'static>(
+    x: &X,
+    query: SelectQuery,
+    decode: Decoder<T>,
+) -> Result<Vec<T>> {
+    #[cfg(feature = "sqlite")]
+    if let Some(done) = super::sqlite::inline::fetch_all(x, &query, decode) {
+        return done;
+    }
+    Box::pin(fetch_all_waiting(x, query, decode)).await
+}
+
+async fn fetch_all_waiting<X: Target, T: Send + 'static>(
     x: &X,
     query: SelectQuery,
     decode: Decoder<T>,
@@ -174,6 +196,18 @@ pub(crate) async fn fetch_optional<X: Target, T: Send + 'static>(
     query: SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Option<T>> {
+    #[cfg(feature = "sqlite")]
+    if let Some(done) = super::sqlite::inline::fetch_optional(x, &query, decode) {
+        return done;
+    }
+    Box::pin(fetch_optional_waiting(x, query, decode)).await
+}
+
+async fn fetch_optional_waiting<X: Target, T: Send + 'static>(
+    x: &X,
+    query: SelectQuery,
+    decode: Decoder<T>,
+) -> Result<Option<T>> {
     by_backend!(x,
         sql => sql_runner::fetch_optional(x, query, decode).await,
         mongo(target) => super::mongo::fetch_optional(target, query, decode).await,
@@ -181,6 +215,16 @@ pub(crate) async fn fetch_optional<X: Target, T: Send + 'static>(
 }
 
 pub(crate) async fn count<X: Target>(x: &X, query: SelectQuery) -> Result<u64> {
+    #[cfg(feature = "sqlite")]
+    let mut query = query;
+    #[cfg(feature = "sqlite")]
+    if let Some(done) = super::sqlite::inline::count(x, &mut query) {
+        return done;
+    }
+    Box::pin(count_waiting(x, query)).await
+}
+
+async fn count_waiting<X: Target>(x: &X, query: SelectQuery) -> Result<u64> {
     by_backend!(x,
         sql => sql_runner::count(x, query).await,
         mongo(target) => super::mongo::count(target, query).await,
@@ -192,6 +236,19 @@ pub(crate) async fn insert_returning<X: Target, T: Send + 'static>(
     query: InsertQuery,
     decode: Decoder<T>,
 ) -> Result<T> {
+    #[cfg(feature = "sqlite")]
+    let query = match super::sqlite::inline::insert_returning(x, query, decode) {
+        Ok(done) => return done,
+        Err(query) => query,
+    };
+    Box::pin(insert_returning_waiting(x, query, decode)).await
+}
+
+async fn insert_returning_waiting<X: Target, T: Send + 'static>(
+    x: &X,
+    query: InsertQuery,
+    decode: Decoder<T>,
+) -> Result<T> {
     by_backend!(x,
         sql => sql_runner::insert_returning(x, query, decode).await,
         mongo(target) => super::mongo::insert_returning(target, query, decode).await,
@@ -199,6 +256,14 @@ pub(crate) async fn insert_returning<X: Target, T: Send + 'static>(
 }
 
 pub(crate) async fn execute<X: Target>(x: &X, statement: Statement) -> Result<ExecResult> {
+    #[cfg(feature = "sqlite")]
+    if let Some(done) = super::sqlite::inline::execute(x, &statement) {
+        return done;
+    }
+    Box::pin(execute_waiting(x, statement)).await
+}
+
+async fn execute_waiting<X: Target>(x: &X, statement: Statement) -> Result<ExecResult> {
     by_backend!(x,
         sql => sql_runner::execute(x, statement).await,
         mongo(target) => super::mongo::execute(target, statement).await,

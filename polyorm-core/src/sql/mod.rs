@@ -35,6 +35,8 @@ mod values;
 
 pub use dialect::{Capabilities, Dialect};
 
+use std::sync::Arc;
+
 use crate::error::Error;
 use crate::query::ir::{SelectQuery, Statement};
 use crate::value::Value;
@@ -46,6 +48,63 @@ pub struct Compiled {
     pub sql: String,
     /// Values bound to the placeholders, in order.
     pub values: Vec<Value>,
+}
+
+/// A compiled statement as the executors take it: like [`Compiled`], but the SQL text of a
+/// statement the compiler keeps (`shapes`) is shared with its cache rather than copied, so a
+/// driver that runs it at once (SQLite's) copies no text at all.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Shared {
+    /// SQL text.
+    pub(crate) sql: SqlText,
+    /// Values bound to the placeholders, in order.
+    pub(crate) values: Vec<Value>,
+}
+
+/// The SQL text of a [`Shared`] statement.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SqlText {
+    /// Text kept by a statement cache, shared with it.
+    Kept(Arc<str>),
+    /// Text compiled for this statement alone.
+    Fresh(String),
+}
+
+impl SqlText {
+    /// The text.
+    #[cfg_attr(
+        not(any(feature = "sqlite", debug_assertions)),
+        allow(dead_code, reason = "read by the SQLite driver and debug checks")
+    )]
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            SqlText::Kept(sql) => sql,
+            SqlText::Fresh(sql) => sql,
+        }
+    }
+}
+
+impl Shared {
+    /// The statement with its own copy of the text.
+    pub(crate) fn into_compiled(self) -> Compiled {
+        let sql = match self.sql {
+            SqlText::Kept(sql) => String::from(&*sql),
+            SqlText::Fresh(sql) => sql,
+        };
+        Compiled {
+            sql,
+            values: self.values,
+        }
+    }
+}
+
+impl From<Compiled> for Shared {
+    fn from(compiled: Compiled) -> Self {
+        Shared {
+            sql: SqlText::Fresh(compiled.sql),
+            values: compiled.values,
+        }
+    }
 }
 
 impl std::fmt::Display for Compiled {
@@ -63,9 +122,14 @@ impl std::fmt::Display for Compiled {
 /// A value that does not fit its column (see [`Error::ValueTooLong`], [`Error::OutOfRange`])
 /// or cannot be encoded fails here, before anything is sent.
 pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Error> {
+    compile_shared(statement, dialect).map(Shared::into_compiled)
+}
+
+/// [`compile`], with the SQL text of a kept statement shared rather than copied.
+pub(crate) fn compile_shared(statement: &Statement, dialect: Dialect) -> Result<Shared, Error> {
     // Selects are checked (and lowered) level by level, as their subqueries are rendered.
     if let Statement::Select(q) = statement {
-        return compile_select(q, dialect);
+        return compile_select_shared(q, dialect);
     }
     check::statement(statement, dialect)?;
     if let Some(shape) = shapes::statement_shape(statement) {
@@ -77,7 +141,7 @@ pub fn compile(statement: &Statement, dialect: Dialect) -> Result<Compiled, Erro
             || compile_checked(statement, dialect),
         );
     }
-    compile_checked(statement, dialect)
+    compile_checked(statement, dialect).map(Shared::from)
 }
 
 /// [`compile`] after [`check::statement`]: lowered, then rendered.
@@ -91,6 +155,11 @@ fn compile_checked(statement: &Statement, dialect: Dialect) -> Result<Compiled, 
 
 /// Compiles a select.
 pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Error> {
+    compile_select_shared(q, dialect).map(Shared::into_compiled)
+}
+
+/// [`compile_select`], with the SQL text of a kept select shared rather than copied.
+pub(crate) fn compile_select_shared(q: &SelectQuery, dialect: Dialect) -> Result<Shared, Error> {
     if let Some(shape) = shapes::select_shape(q) {
         return shapes::compiled(
             q.schema,
@@ -106,7 +175,7 @@ pub fn compile_select(q: &SelectQuery, dialect: Dialect) -> Result<Compiled, Err
             || shapes::skeleton_values(q, dialect),
             || compile_select_uncached(q, dialect),
         ),
-        None => compile_select_uncached(q, dialect),
+        None => compile_select_uncached(q, dialect).map(Shared::from),
     }
 }
 

@@ -28,9 +28,9 @@ mod structural;
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
-use super::{Compiled, Dialect, values};
+use super::{Compiled, Dialect, Shared, SqlText, values};
 use crate::error::Error;
 use crate::query::ir::{
     Assignment, CmpOp, Condition, DeleteQuery, InsertQuery, Projection, SelectQuery, Statement,
@@ -128,8 +128,8 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// Kept SQL by key.
-type Map<K> = HashMap<K, Box<str>, BuildHasherDefault<KeyHasher>>;
+/// Kept SQL by key (shared with the statements that run it: a repeat statement copies no text).
+type Map<K> = HashMap<K, Arc<str>, BuildHasherDefault<KeyHasher>>;
 
 /// The SQL of the fixed shapes (bounded: models × shapes × dialects).
 static CACHE: RwLock<Map<Key>> = RwLock::new(HashMap::with_hasher(BuildHasherDefault::new()));
@@ -241,7 +241,7 @@ pub(crate) fn compiled(
     dialect: Dialect,
     values: impl FnOnce() -> Result<Vec<Value>, Error>,
     compile: impl FnOnce() -> Result<Compiled, Error>,
-) -> Result<Compiled, Error> {
+) -> Result<Shared, Error> {
     let key = Key::new(schema, shape, dialect);
     serve(&CACHE, &key, || key, values, compile)
 }
@@ -251,7 +251,7 @@ pub(crate) fn compiled_select(
     skeleton: &Skeleton,
     values: impl FnOnce() -> Result<Vec<Value>, Error>,
     compile: impl FnOnce() -> Result<Compiled, Error>,
-) -> Result<Compiled, Error> {
+) -> Result<Shared, Error> {
     let words = skeleton.words();
     serve(&SKELETONS, words, || words.into(), values, compile)
 }
@@ -264,7 +264,7 @@ fn serve<K, Q>(
     owned: impl FnOnce() -> K,
     values: impl FnOnce() -> Result<Vec<Value>, Error>,
     compile: impl FnOnce() -> Result<Compiled, Error>,
-) -> Result<Compiled, Error>
+) -> Result<Shared, Error>
 where
     K: Borrow<Q> + Hash + Eq,
     Q: Hash + Eq + ?Sized,
@@ -273,17 +273,17 @@ where
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .get(key)
-        .map(|sql| String::from(&**sql));
+        .cloned();
     let Some(sql) = sql else {
         let compiled = compile()?;
         let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
         if cache.len() < MAX_ENTRIES {
             cache.insert(owned(), compiled.sql.as_str().into());
         }
-        return Ok(compiled);
+        return Ok(compiled.into());
     };
-    let cached = Compiled {
-        sql,
+    let cached = Shared {
+        sql: SqlText::Kept(sql),
         values: values()?,
     };
     #[cfg(debug_assertions)]
@@ -294,10 +294,11 @@ where
 /// Debug builds: the cached statement is what the compiler produces (values compared by
 /// their `Debug` text, so that a NaN equals itself).
 #[cfg(debug_assertions)]
-fn check_against_compiler(cached: &Compiled, compile: impl FnOnce() -> Result<Compiled, Error>) {
+fn check_against_compiler(cached: &Shared, compile: impl FnOnce() -> Result<Compiled, Error>) {
     let fresh = compile().expect("a statement whose values convert compiles");
     assert_eq!(
-        cached.sql, fresh.sql,
+        cached.sql.as_str(),
+        fresh.sql,
         "cached SQL differs from the compiler's"
     );
     assert_eq!(
@@ -349,12 +350,19 @@ fn push_key_values(
 /// The values of a select of [`Shape::Select`], in the compiler's order: the key, then
 /// `LIMIT 1` where it is a parameter (SQLite writes it as a literal).
 pub(crate) fn select_values(q: &SelectQuery, dialect: Dialect) -> Result<Vec<Value>, Error> {
-    let mut out = Vec::with_capacity(q.schema.primary_key.len() + 1);
+    let limit_bound = q.limit.is_some() && dialect != Dialect::Sqlite;
+    let keys = if q.filter.is_some() {
+        q.schema.primary_key.len()
+    } else {
+        0
+    };
+    // Nothing allocated for a select with no values (every row, on SQLite).
+    let mut out = Vec::with_capacity(keys + usize::from(limit_bound));
     if q.filter.is_some() {
         super::fit::condition(q.filter.as_ref())?;
         push_key_values(q.schema, q.filter.as_ref(), dialect, &mut out)?;
     }
-    if q.limit.is_some() && dialect != Dialect::Sqlite {
+    if limit_bound {
         out.push(values::from_sea(sea_query::Value::BigUnsigned(Some(1))));
     }
     Ok(out)

@@ -7,7 +7,9 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use crate::error::{Error, Result};
 use crate::value::Value;
 
-/// Binds `values` to the placeholders of `statement`, in order.
+/// Binds `values` to the placeholders of `statement`, in order (inlined into `prepare`, whose
+/// loop it is).
+#[inline]
 pub(crate) fn bind_all(statement: &mut Statement<'_>, values: &[Value]) -> Result<()> {
     let expected = statement.parameter_count();
     if values.len() != expected {

@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::exec::sql_driver::SqlDriver;
 use crate::exec::{Decoder, ExecResult, RowRef, RowStream};
 use crate::sql::Compiled;
+use crate::value::Value;
 
 /// Rows a stream's thread decodes before handing them over together.
 const STREAM_BATCH: usize = 128;
@@ -63,7 +64,29 @@ impl From<Error> for Failure {
     }
 }
 
-type Attempt<R> = std::result::Result<R, Failure>;
+pub(crate) type Attempt<R> = std::result::Result<R, Failure>;
+
+/// Whether `error` ended an attempt because SQLite wanted to wait for a lock (waiting may
+/// cure it: the statement runs again after a pause).
+fn may_wait(error: &rusqlite::Error) -> bool {
+    is_busy(error) && WANTED_TO_WAIT.with(Cell::get)
+}
+
+/// The connection is gone with the stream's thread that had it.
+fn lost_with_stream() -> Error {
+    Error::ConnectionLost {
+        source: "the SQLite connection was lost: the thread streaming rows on it panicked; run \
+                 the statement again (on another connection)"
+            .into(),
+    }
+}
+
+/// The connection is gone.
+fn lost() -> Error {
+    Error::ConnectionLost {
+        source: "the SQLite connection was lost; run the statement again".into(),
+    }
+}
 
 /// What happens after a failed attempt.
 enum Next {
@@ -76,9 +99,7 @@ enum Next {
 /// try again: only when SQLite wanted to wait for a lock and the busy timeout is not over.
 fn after_failure(failure: Failure, attempt: u32, started: Instant, timeout: Duration) -> Next {
     match failure {
-        Failure::Sqlite(e)
-            if is_busy(&e) && WANTED_TO_WAIT.with(Cell::get) && started.elapsed() < timeout =>
-        {
+        Failure::Sqlite(e) if may_wait(&e) && started.elapsed() < timeout => {
             // 0.1 ms doubling up to 8 ms: a lock held for one short write is retried soon,
             // a long one without spinning.
             Next::Retry(Duration::from_micros(100 << attempt.min(7)))
@@ -120,18 +141,33 @@ impl SqliteConn {
         if let Some(returning) = self.returning.take() {
             match returning.await {
                 Ok(conn) => self.conn = Some(conn),
-                Err(_) => {
-                    return Err(Error::ConnectionLost {
-                        source: "the SQLite connection was lost: the thread streaming rows on \
-                                 it panicked; run the statement again (on another connection)"
-                            .into(),
-                    });
+                Err(_) => return Err(lost_with_stream()),
+            }
+        }
+        self.conn.as_mut().ok_or_else(lost)
+    }
+
+    /// Takes the rusqlite connection back from a stream's thread if it has given it back,
+    /// without waiting: whether the connection is here (`false` while the thread still has
+    /// it).
+    pub(crate) fn reclaim_now(&mut self) -> Result<bool> {
+        if let Some(returning) = &mut self.returning {
+            match returning.try_recv() {
+                Ok(conn) => {
+                    self.conn = Some(conn);
+                    self.returning = None;
+                }
+                Err(oneshot::error::TryRecvError::Empty) => return Ok(false),
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    self.returning = None;
+                    return Err(lost_with_stream());
                 }
             }
         }
-        self.conn.as_mut().ok_or_else(|| Error::ConnectionLost {
-            source: "the SQLite connection was lost; run the statement again".into(),
-        })
+        match self.conn {
+            Some(_) => Ok(true),
+            None => Err(lost()),
+        }
     }
 
     /// The rusqlite connection if it is here (not away on a stream's thread).
@@ -142,6 +178,23 @@ impl SqliteConn {
     /// Whether the connection can be handed out again (it was not lost with a thread).
     pub(crate) fn is_usable(&self) -> bool {
         self.conn.is_some() || self.returning.is_some()
+    }
+
+    /// Runs `attempt` at once, on the calling thread: `None` when the connection is away on a
+    /// stream's thread or SQLite wanted to wait for a lock (nothing ran: the caller then
+    /// runs the statement through [`run`](SqliteConn::run), which waits asynchronously).
+    pub(crate) fn run_now<R>(
+        &mut self,
+        attempt: impl FnOnce(&mut Connection) -> Attempt<R>,
+    ) -> Option<Result<R>> {
+        let conn = self.conn.as_mut()?;
+        WANTED_TO_WAIT.with(|wanted| wanted.set(false));
+        match attempt(conn) {
+            Ok(done) => Some(Ok(done)),
+            Err(Failure::Sqlite(e)) if may_wait(&e) => None,
+            Err(Failure::Sqlite(e)) => Some(Err(from_rusqlite(e))),
+            Err(Failure::Orm(e)) => Some(Err(e)),
+        }
     }
 
     /// Runs `attempt` on the connection, again after an asynchronous wait whenever SQLite
@@ -174,14 +227,60 @@ impl SqliteConn {
     }
 }
 
-/// `statement` prepared (from the connection's cache) with its values bound.
+/// `sql` prepared (from the connection's cache) with `values` bound.
 fn prepare<'c>(
     conn: &'c Connection,
-    statement: &Compiled,
+    sql: &str,
+    values: &[Value],
 ) -> Attempt<rusqlite::CachedStatement<'c>> {
-    let mut prepared = conn.prepare_cached(&statement.sql)?;
-    bind_all(&mut prepared, &statement.values)?;
+    let mut prepared = conn.prepare_cached(sql)?;
+    bind_all(&mut prepared, values)?;
     Ok(prepared)
+}
+
+/// Every row of a query, decoded.
+pub(crate) fn all_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    values: &[Value],
+    decode: Decoder<T>,
+) -> Attempt<Vec<T>> {
+    let mut prepared = prepare(conn, sql, values)?;
+    let mut decoded = Vec::new();
+    decode_rows(&mut prepared, decode, |row| decoded.push(row))?;
+    Ok(decoded)
+}
+
+/// The first row of a query, decoded, if any.
+pub(crate) fn first_row<T>(
+    conn: &Connection,
+    sql: &str,
+    values: &[Value],
+    decode: Decoder<T>,
+) -> Attempt<Option<T>> {
+    let mut prepared = prepare(conn, sql, values)?;
+    // A write with RETURNING finishes only when stepped to its end; a read stops at its
+    // first row.
+    let writes = !prepared.readonly();
+    let mut rows = prepared.raw_query();
+    let first = match rows.next()? {
+        Some(row) => Some(decode(&RowRef::Sqlite(row))?),
+        None => return Ok(None),
+    };
+    if writes {
+        while rows.next()?.is_some() {}
+    }
+    Ok(first)
+}
+
+/// Runs a statement whose rows (if any) are not wanted.
+pub(crate) fn execute_statement(
+    conn: &Connection,
+    sql: &str,
+    values: &[Value],
+) -> Attempt<ExecResult> {
+    let mut prepared = prepare(conn, sql, values)?;
+    execute_prepared(conn, &mut prepared)
 }
 
 /// Steps through every row of `prepared`, decoding each as it arrives.
@@ -252,7 +351,7 @@ fn stream_rows<T>(
         WANTED_TO_WAIT.with(|wanted| wanted.set(false));
         let mut sent_any = false;
         let outcome = (|| -> Attempt<()> {
-            let mut prepared = prepare(conn, statement)?;
+            let mut prepared = prepare(conn, &statement.sql, &statement.values)?;
             let mut query = prepared.raw_query();
             let mut batch = Vec::with_capacity(STREAM_BATCH);
             while let Some(row) = query.next()? {
@@ -298,13 +397,8 @@ impl SqlDriver for SqliteConn {
         statement: Compiled,
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
-        self.run(|conn| {
-            let mut prepared = prepare(conn, &statement)?;
-            let mut decoded = Vec::new();
-            decode_rows(&mut prepared, decode, |row| decoded.push(row))?;
-            Ok(decoded)
-        })
-        .await
+        self.run(|conn| all_rows(conn, &statement.sql, &statement.values, decode))
+            .await
     }
 
     async fn fetch_optional<T: Send>(
@@ -312,22 +406,8 @@ impl SqlDriver for SqliteConn {
         statement: Compiled,
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
-        self.run(|conn| {
-            let mut prepared = prepare(conn, &statement)?;
-            // A write with RETURNING finishes only when stepped to its end; a read stops at
-            // its first row.
-            let writes = !prepared.readonly();
-            let mut rows = prepared.raw_query();
-            let first = match rows.next()? {
-                Some(row) => Some(decode(&RowRef::Sqlite(row))?),
-                None => return Ok(None),
-            };
-            if writes {
-                while rows.next()?.is_some() {}
-            }
-            Ok(first)
-        })
-        .await
+        self.run(|conn| first_row(conn, &statement.sql, &statement.values, decode))
+            .await
     }
 
     fn fetch_stream<T: Send + 'static>(
@@ -359,11 +439,8 @@ impl SqlDriver for SqliteConn {
     }
 
     async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {
-        self.run(|conn| {
-            let mut prepared = prepare(conn, &statement)?;
-            execute_prepared(conn, &mut prepared)
-        })
-        .await
+        self.run(|conn| execute_statement(conn, &statement.sql, &statement.values))
+            .await
     }
 
     async fn execute_raw(&mut self, sql: &str) -> Result<ExecResult> {

@@ -9,6 +9,7 @@ pub(crate) mod config;
 pub(crate) mod conn;
 pub(crate) mod decode;
 mod errors;
+pub(crate) mod inline;
 pub(crate) mod pool;
 
 pub(crate) use conn::SqliteConn;

@@ -55,9 +55,13 @@ struct Inner {
     schema_clock: Arc<SchemaClock>,
 }
 
+/// A free connection (boxed, here and handed out: a connection moves between the list and its
+/// user by pointer, not by copying its state).
 struct Idle {
-    conn: SqliteConn,
-    since: Instant,
+    conn: Box<SqliteConn>,
+    /// When it stops being fit to hand out: idle for the idle timeout or open for the maximum
+    /// lifetime, whichever comes first (`None`: never).
+    expires: Option<Instant>,
 }
 
 impl SqlitePool {
@@ -89,10 +93,8 @@ impl SqlitePool {
         });
         for _ in 0..limits.min.clamp(1, limits.max) {
             let conn = inner.open_connection()?;
-            inner.idle_list().push(Idle {
-                conn,
-                since: Instant::now(),
-            });
+            let entry = inner.idle(conn);
+            inner.idle_list().push(entry);
         }
         Ok(SqlitePool { inner })
     }
@@ -123,7 +125,7 @@ impl SqlitePool {
             return Err(closed());
         }
         let mut conn = match inner.take_fit() {
-            Some(conn) => conn,
+            Some(entry) => entry.conn,
             None => inner.open_connection()?,
         };
         // Back from a stream's thread, with a transaction its handle left open rolled back.
@@ -137,6 +139,44 @@ impl SqlitePool {
             pool: inner.clone(),
             _permit: permit,
         })
+    }
+
+    /// Takes a free connection at once, never waiting: `None` when every connection is in use
+    /// or the one at hand is still away on a stream's thread (then [`acquire`](Self::acquire)
+    /// waits for one).
+    pub(crate) fn try_acquire(&self) -> Option<Result<PooledSqlite>> {
+        let inner = &self.inner;
+        let permit = inner.permits.clone().try_acquire_owned().ok()?;
+        if inner.closed.load(Ordering::Acquire) {
+            return Some(Err(closed()));
+        }
+        let mut conn = match inner.take_fit() {
+            Some(mut entry) => match entry.conn.reclaim_now() {
+                Ok(true) => entry.conn,
+                Ok(false) => {
+                    // Still streaming: back to the list, for `acquire` to wait for.
+                    inner.idle_list().push(entry);
+                    return None;
+                }
+                Err(e) => {
+                    inner.open.fetch_sub(1, Ordering::AcqRel);
+                    return Some(Err(e));
+                }
+            },
+            None => match inner.open_connection() {
+                Ok(conn) => conn,
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        // Back from a stream's thread, with a transaction its handle left open rolled back.
+        if let Some(c) = conn.present() {
+            rollback_if_open(c);
+        }
+        Some(Ok(PooledSqlite {
+            conn: Some(conn),
+            pool: inner.clone(),
+            _permit: permit,
+        }))
     }
 
     /// Connections open, idle and at most.
@@ -170,18 +210,35 @@ impl Inner {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn open_connection(&self) -> Result<SqliteConn> {
-        let conn = self.config.open()?;
+    fn open_connection(&self) -> Result<Box<SqliteConn>> {
+        let conn = Box::new(self.config.open()?);
         self.open.fetch_add(1, Ordering::AcqRel);
         Ok(conn)
     }
 
+    /// `conn`, free from now on.
+    fn idle(&self, conn: Box<SqliteConn>) -> Idle {
+        let idle_until = self
+            .limits
+            .idle_timeout
+            .and_then(|limit| Instant::now().checked_add(limit));
+        let retire_at = self
+            .limits
+            .max_lifetime
+            .and_then(|limit| conn.opened().checked_add(limit));
+        let expires = match (idle_until, retire_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Idle { conn, expires }
+    }
+
     /// The most recently returned free connection that is still fit; unfit ones are closed.
-    fn take_fit(&self) -> Option<SqliteConn> {
+    fn take_fit(&self) -> Option<Idle> {
         let mut idle = self.idle_list();
         while let Some(entry) = idle.pop() {
             if self.config.in_memory || self.fit(&entry) {
-                return Some(entry.conn);
+                return Some(entry);
             }
             self.open.fetch_sub(1, Ordering::AcqRel);
         }
@@ -192,15 +249,13 @@ impl Inner {
     /// after the last schema change through the `Db` (its cached schema can be stale, see
     /// `prepared`).
     fn fit(&self, entry: &Idle) -> bool {
-        // One reading of the clock for the three limits.
+        // One reading of the clock, compared with the entry's deadline, and no durations to
+        // compute: this runs for every statement.
         let now = Instant::now();
-        let age = now.saturating_duration_since(entry.conn.opened());
-        let too_idle = self
-            .limits
-            .idle_timeout
-            .is_some_and(|limit| now.saturating_duration_since(entry.since) >= limit);
-        let too_old = self.limits.max_lifetime.is_some_and(|limit| age >= limit);
-        !too_idle && !too_old && !self.schema_clock.predates_last_change(age, now)
+        entry.expires.is_none_or(|expires| now < expires)
+            && !self
+                .schema_clock
+                .opened_before_last_change(entry.conn.opened())
     }
 }
 
@@ -222,7 +277,7 @@ fn closed() -> Error {
 
 /// A connection taken from a [`SqlitePool`], returned to it when dropped.
 pub(crate) struct PooledSqlite {
-    conn: Option<SqliteConn>,
+    conn: Option<Box<SqliteConn>>,
     pool: Arc<Inner>,
     _permit: OwnedSemaphorePermit,
 }
@@ -246,9 +301,7 @@ impl Drop for PooledSqlite {
             self.pool.open.fetch_sub(1, Ordering::AcqRel);
             return;
         }
-        self.pool.idle_list().push(Idle {
-            conn,
-            since: Instant::now(),
-        });
+        let entry = self.pool.idle(conn);
+        self.pool.idle_list().push(entry);
     }
 }
