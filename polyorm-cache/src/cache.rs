@@ -397,6 +397,21 @@ impl Cache {
 const LEASE_POLL: Duration = Duration::from_millis(10);
 
 /// Whose turn it is to load a missed key, across processes.
+/// The entry `bytes` read from the shared tier holds, when it was stored under the
+/// generations `now` (and decodes).
+fn stored_entry(bytes: &[u8], now: &[u64], epochs: &[u64], ttl: Duration) -> Option<Arc<Entry>> {
+    match split_entry(bytes).map(|(g, at)| (g, decode_rows(&bytes[at..]))) {
+        Some((stored, Ok(rows))) if stored == now => Some(Arc::new(Entry::new(
+            Some(stored),
+            epochs.to_vec(),
+            rows,
+            ttl,
+            bytes.len(),
+        ))),
+        _ => None,
+    }
+}
+
 enum Turn {
     /// Another process loaded and stored the entry.
     Stored(Arc<Entry>),
@@ -715,7 +730,7 @@ impl Core {
         }
         match shared.lease(key, self.lease, &self.counters).await {
             Some(false) => {}
-            Some(true) => return Turn::Load { leased: true },
+            Some(true) => return self.leased(shared, key, names, now, epochs, ttl).await,
             None => return unleased,
         }
         let deadline = Instant::now() + self.lease;
@@ -734,22 +749,46 @@ impl Core {
                 // this reader takes the lease and loads.
                 match shared.lease(key, self.lease, &self.counters).await {
                     Some(false) => continue,
-                    Some(true) => return Turn::Load { leased: true },
+                    Some(true) => return self.leased(shared, key, names, now, epochs, ttl).await,
                     None => return unleased,
                 }
             };
-            return match split_entry(&bytes).map(|(g, at)| (g, decode_rows(&bytes[at..]))) {
-                Some((stored, Ok(rows))) if &stored == now => Turn::Stored(Arc::new(Entry::new(
-                    Some(stored),
-                    epochs.to_vec(),
-                    rows,
-                    ttl,
-                    bytes.len(),
-                ))),
-                _ => unleased,
-            };
+            return stored_entry(&bytes, now, epochs, ttl).map_or(unleased, Turn::Stored);
         }
         unleased
+    }
+
+    /// This process took the load lease of `key`: it loads, unless the entry was stored
+    /// between this reader's miss and its lease (the holder before it stored and let go in
+    /// that window), which is then read instead — else two processes would load it.
+    async fn leased(
+        &self,
+        shared: &SharedTier,
+        key: &Key,
+        names: &[String],
+        now: &[u64],
+        epochs: &[u64],
+        ttl: Duration,
+    ) -> Turn {
+        let load = Turn::Load { leased: true };
+        // Counted aside: this miss's first read already counted an entry it could not open
+        // (or a tier that failed), and the same entry read again is not a second error.
+        let again = Counters::default();
+        let Remote::Up {
+            gens,
+            entry: Some(bytes),
+        } = shared.read(names, Some(key), &again).await
+        else {
+            return load;
+        };
+        match stored_entry(&bytes, now, epochs, ttl) {
+            Some(entry) if gens == now => {
+                // No entry will follow from this reader: let the lease go at once.
+                shared.release(key, &self.counters).await;
+                Turn::Stored(entry)
+            }
+            _ => load,
+        }
     }
 
     /// Whether Redis returned `gens` for `names` within the staleness window.
