@@ -123,7 +123,7 @@ impl<C: Connect> managed::Manager for Manager<C> {
         let idle = slot.returned.elapsed();
         let expired = self.limits.max_lifetime.is_some_and(|max| age >= max)
             || self.limits.idle_timeout.is_some_and(|max| idle >= max)
-            || self.schema_clock.predates_last_change(age, Instant::now());
+            || self.schema_clock.opened_before_last_change(metrics.created);
         if expired {
             return Err(RecycleError::message("expired"));
         }

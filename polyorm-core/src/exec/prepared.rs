@@ -47,10 +47,9 @@ impl SchemaClock {
         self.last_change.fetch_max(nanos.max(1), Ordering::AcqRel);
     }
 
-    /// Whether a connection opened at `opened` predates the last schema change (what
-    /// [`predates_last_change`](Self::predates_last_change) tells from its age, with one
-    /// addition instead of three subtractions of instants: it runs at every hand-out).
-    #[cfg(feature = "sqlite")]
+    /// Whether a connection opened at `opened` predates the last schema change, so that its
+    /// prepared statements may describe the old schema (one addition: it runs at every
+    /// hand-out).
     pub(crate) fn opened_before_last_change(&self, opened: Instant) -> bool {
         let last = self.last_change.load(Ordering::Acquire);
         last != 0
@@ -58,23 +57,6 @@ impl SchemaClock {
                 .origin
                 .checked_add(Duration::from_nanos(last))
                 .is_none_or(|change| opened <= change)
-    }
-
-    /// Whether a connection opened `age` before `now` predates the last schema change, so that
-    /// its prepared statements may describe the old schema.
-    #[cfg_attr(
-        not(any(feature = "postgres", feature = "mysql")),
-        allow(dead_code, reason = "the server pools' hand-out (`conn_pool`) asks it")
-    )]
-    pub(crate) fn predates_last_change(&self, age: Duration, now: Instant) -> bool {
-        let last = self.last_change.load(Ordering::Acquire);
-        if last == 0 {
-            return false;
-        }
-        let since_change = now
-            .saturating_duration_since(self.origin)
-            .saturating_sub(Duration::from_nanos(last));
-        age >= since_change
     }
 }
 
@@ -130,19 +112,6 @@ mod tests {
     }
 
     #[test]
-    fn connections_opened_before_a_change_predate_it() {
-        let clock = SchemaClock::new();
-        assert!(!clock.predates_last_change(Duration::from_secs(3600), Instant::now()));
-        std::thread::sleep(Duration::from_millis(5));
-        clock.record_change();
-        // Opened an hour ago: before the change. Opened just now (age 0): after it.
-        assert!(clock.predates_last_change(Duration::from_secs(3600), Instant::now()));
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(!clock.predates_last_change(Duration::ZERO, Instant::now()));
-    }
-
-    #[cfg(feature = "sqlite")]
-    #[test]
     fn connections_opened_before_a_change_predate_it_by_their_open_time() {
         let before = Instant::now();
         let clock = SchemaClock::new();
@@ -156,13 +125,5 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         let newer = Instant::now();
         assert!(!clock.opened_before_last_change(newer));
-        // Both forms agree.
-        let now = Instant::now();
-        for opened in [before, older, newer] {
-            assert_eq!(
-                clock.opened_before_last_change(opened),
-                clock.predates_last_change(now - opened, now)
-            );
-        }
     }
 }
