@@ -7,80 +7,93 @@ macro_rules! bind_backend {
     ($module:ident, $feature:literal, $db:ty, $null:ident, |$q:ident, $value:ident| { $($extra:tt)* }) => {
         #[cfg(feature = $feature)]
         pub(crate) mod $module {
-            use sqlx::Database;
-            use sqlx::query::Query;
+            use sqlx::{Arguments, Database, Encode, Type};
 
             use crate::error::{Error, Result};
             use crate::schema::ColumnType;
             use crate::value::Value;
 
-            /// A query on this backend.
-            pub(crate) type Q = Query<'static, $db, <$db as Database>::Arguments>;
+            /// The bound values of a statement on this backend, encoded as they are added.
+            pub(crate) type Args = <$db as Database>::Arguments;
 
-            /// Binds `value` as the next parameter of `q`.
-            pub(crate) fn bind_value($q: Q, $value: Value) -> Result<Q> {
-                Ok(match $value {
-                    Value::Bool(v) => $q.bind(v),
-                    Value::SmallInt(v) => $q.bind(v),
-                    Value::Int(v) => $q.bind(v),
-                    Value::BigInt(v) => $q.bind(v),
-                    Value::Float(v) => $q.bind(v),
-                    Value::Double(v) => $q.bind(v),
-                    Value::Text(v) => $q.bind(v),
-                    Value::Bytes(v) => $q.bind(v),
+            /// Encodes `value` as the next parameter in `args`; a value the driver cannot
+            /// encode fails as sqlx's `Query::bind` would have failed the statement.
+            pub(crate) fn put<'t, T>(args: &mut Args, value: T) -> Result<()>
+            where
+                T: Encode<'t, $db> + Type<$db>,
+            {
+                let number = args.len() + 1;
+                args.add(value).map_err(|error| {
+                    super::super::from_sqlx(sqlx::Error::Encode(
+                        format!("Encoding argument ${number} failed: {error}").into(),
+                    ))
+                })
+            }
+
+            /// Binds `value` as the next parameter in `args`.
+            pub(crate) fn bind_value($q: &mut Args, $value: Value) -> Result<()> {
+                match $value {
+                    Value::Bool(v) => put($q, v),
+                    Value::SmallInt(v) => put($q, v),
+                    Value::Int(v) => put($q, v),
+                    Value::BigInt(v) => put($q, v),
+                    Value::Float(v) => put($q, v),
+                    Value::Double(v) => put($q, v),
+                    Value::Text(v) => put($q, v),
+                    Value::Bytes(v) => put($q, v),
                     #[cfg(feature = "chrono")]
-                    Value::ChronoDateTime(v) => $q.bind(v),
+                    Value::ChronoDateTime(v) => put($q, v),
                     #[cfg(feature = "chrono")]
-                    Value::ChronoDate(v) => $q.bind(v),
+                    Value::ChronoDate(v) => put($q, v),
                     #[cfg(feature = "chrono")]
-                    Value::ChronoTime(v) => $q.bind(v),
+                    Value::ChronoTime(v) => put($q, v),
                     #[cfg(feature = "time")]
-                    Value::TimePrimitiveDateTime(v) => $q.bind(v),
+                    Value::TimePrimitiveDateTime(v) => put($q, v),
                     #[cfg(feature = "time")]
-                    Value::TimeDate(v) => $q.bind(v),
+                    Value::TimeDate(v) => put($q, v),
                     #[cfg(feature = "time")]
-                    Value::TimeTime(v) => $q.bind(v),
+                    Value::TimeTime(v) => put($q, v),
                     #[cfg(feature = "uuid")]
-                    Value::Uuid(v) => $q.bind(v),
+                    Value::Uuid(v) => put($q, v),
                     // Its 12 bytes, in MongoDB's order.
                     #[cfg(feature = "bson")]
-                    Value::ObjectId(v) => $q.bind(v.bytes().to_vec()),
+                    Value::ObjectId(v) => put($q, v.bytes().to_vec()),
                     Value::Unencodable(_, message) => return Err(Error::InvalidQuery(message)),
                     Value::Null(ty) => match ty {
-                        ColumnType::Bool => $q.bind(None::<bool>),
-                        ColumnType::SmallInt | ColumnType::U8 => $q.bind(None::<i16>),
-                        ColumnType::Int | ColumnType::U16 => $q.bind(None::<i32>),
+                        ColumnType::Bool => put($q, None::<bool>),
+                        ColumnType::SmallInt | ColumnType::U8 => put($q, None::<i16>),
+                        ColumnType::Int | ColumnType::U16 => put($q, None::<i32>),
                         ColumnType::BigInt | ColumnType::U32 | ColumnType::U64 => {
-                            $q.bind(None::<i64>)
+                            put($q, None::<i64>)
                         }
-                        ColumnType::Float => $q.bind(None::<f32>),
-                        ColumnType::Double => $q.bind(None::<f64>),
-                        ColumnType::Text => $q.bind(None::<String>),
-                        ColumnType::Bytes | ColumnType::ObjectId => $q.bind(None::<Vec<u8>>),
+                        ColumnType::Float => put($q, None::<f32>),
+                        ColumnType::Double => put($q, None::<f64>),
+                        ColumnType::Text => put($q, None::<String>),
+                        ColumnType::Bytes | ColumnType::ObjectId => put($q, None::<Vec<u8>>),
                         #[cfg(feature = "chrono")]
                         ColumnType::TimestampTz => {
-                            $q.bind(None::<chrono::DateTime<chrono::Utc>>)
+                            put($q, None::<chrono::DateTime<chrono::Utc>>)
                         }
                         #[cfg(feature = "chrono")]
-                        ColumnType::Timestamp => $q.bind(None::<chrono::NaiveDateTime>),
+                        ColumnType::Timestamp => put($q, None::<chrono::NaiveDateTime>),
                         #[cfg(feature = "chrono")]
-                        ColumnType::Date => $q.bind(None::<chrono::NaiveDate>),
+                        ColumnType::Date => put($q, None::<chrono::NaiveDate>),
                         #[cfg(feature = "chrono")]
-                        ColumnType::Time => $q.bind(None::<chrono::NaiveTime>),
+                        ColumnType::Time => put($q, None::<chrono::NaiveTime>),
                         #[cfg(all(feature = "time", not(feature = "chrono")))]
-                        ColumnType::TimestampTz => $q.bind(None::<time::OffsetDateTime>),
+                        ColumnType::TimestampTz => put($q, None::<time::OffsetDateTime>),
                         #[cfg(all(feature = "time", not(feature = "chrono")))]
-                        ColumnType::Timestamp => $q.bind(None::<time::PrimitiveDateTime>),
+                        ColumnType::Timestamp => put($q, None::<time::PrimitiveDateTime>),
                         #[cfg(all(feature = "time", not(feature = "chrono")))]
-                        ColumnType::Date => $q.bind(None::<time::Date>),
+                        ColumnType::Date => put($q, None::<time::Date>),
                         #[cfg(all(feature = "time", not(feature = "chrono")))]
-                        ColumnType::Time => $q.bind(None::<time::Time>),
+                        ColumnType::Time => put($q, None::<time::Time>),
                         #[cfg(feature = "uuid")]
-                        ColumnType::Uuid => $q.bind(None::<uuid::Uuid>),
+                        ColumnType::Uuid => put($q, None::<uuid::Uuid>),
                         other => return super::$null(other, $q),
                     },
                     $($extra)*
-                })
+                }
             }
         }
     };
@@ -88,14 +101,14 @@ macro_rules! bind_backend {
 
 bind_backend!(postgres, "postgres", sqlx::Postgres, postgres_null, |q, value| {
     #[cfg(feature = "chrono")]
-    Value::ChronoDateTimeUtc(v) => q.bind(v),
+    Value::ChronoDateTimeUtc(v) => put(q, v),
     #[cfg(feature = "time")]
-    Value::TimeOffsetDateTime(v) => q.bind(v),
+    Value::TimeOffsetDateTime(v) => put(q, v),
     #[cfg(feature = "decimal")]
-    Value::Decimal(v) => q.bind(v),
+    Value::Decimal(v) => put(q, v),
     // The ORM's own text: floats stay floats through `jsonb`'s `numeric` (see `value/json.rs`).
     #[cfg(feature = "json")]
-    Value::Json(v) => q.bind(
+    Value::Json(v) => put(q,
         serde_json::value::RawValue::from_string(crate::value::postgres_json_text(&v)?)
             .map_err(|e| crate::Error::InvalidQuery(format!("cannot write JSON: {e}")))?,
     ),
@@ -106,41 +119,43 @@ bind_backend!(mysql, "mysql", sqlx::MySql, mysql_null, |q, value| {
     // sqlx sends a zoned timestamp as MySQL TIMESTAMP (1970..2038), which the server turns
     // into NULL outside that range: send the UTC wall clock as a DATETIME instead.
     #[cfg(feature = "chrono")]
-    Value::ChronoDateTimeUtc(v) => q.bind(v.naive_utc()),
+    Value::ChronoDateTimeUtc(v) => put(q, v.naive_utc()),
     #[cfg(feature = "time")]
     Value::TimeOffsetDateTime(v) => {
         let utc = v.to_offset(time::UtcOffset::UTC);
-        q.bind(time::PrimitiveDateTime::new(utc.date(), utc.time()))
+        put(q, time::PrimitiveDateTime::new(utc.date(), utc.time()))
     }
     #[cfg(feature = "decimal")]
-    Value::Decimal(v) => q.bind(v),
+    Value::Decimal(v) => put(q, v),
     #[cfg(feature = "json")]
-    Value::Json(v) => q.bind(v.to_string()),
-    Value::BigUnsigned(v) => q.bind(v),
+    Value::Json(v) => put(q, v.to_string()),
+    Value::BigUnsigned(v) => put(q, v),
 });
 
 /// A typed NULL of a type whose Rust type differs per backend (decimal, JSON).
 #[cfg(feature = "postgres")]
-fn postgres_null(ty: crate::schema::ColumnType, q: postgres::Q) -> crate::Result<postgres::Q> {
+fn postgres_null(ty: crate::schema::ColumnType, q: &mut postgres::Args) -> crate::Result<()> {
     #[cfg(any(feature = "decimal", feature = "json"))]
     use crate::schema::ColumnType;
-    Ok(match ty {
+    use postgres::put;
+    match ty {
         #[cfg(feature = "decimal")]
-        ColumnType::Decimal => q.bind(None::<rust_decimal::Decimal>),
+        ColumnType::Decimal => put(q, None::<rust_decimal::Decimal>),
         #[cfg(feature = "json")]
-        ColumnType::Json => q.bind(None::<serde_json::Value>),
-        _ => q.bind(None::<String>),
-    })
+        ColumnType::Json => put(q, None::<serde_json::Value>),
+        _ => put(q, None::<String>),
+    }
 }
 #[cfg(feature = "mysql")]
-fn mysql_null(ty: crate::schema::ColumnType, q: mysql::Q) -> crate::Result<mysql::Q> {
+fn mysql_null(ty: crate::schema::ColumnType, q: &mut mysql::Args) -> crate::Result<()> {
     #[cfg(feature = "decimal")]
     use crate::schema::ColumnType;
-    Ok(match ty {
+    use mysql::put;
+    match ty {
         #[cfg(feature = "decimal")]
-        ColumnType::Decimal => q.bind(None::<rust_decimal::Decimal>),
-        _ => q.bind(None::<String>),
-    })
+        ColumnType::Decimal => put(q, None::<rust_decimal::Decimal>),
+        _ => put(q, None::<String>),
+    }
 }
 
 /// The error for a `u64` above `i64::MAX` on a dialect without unsigned 64-bit integers.

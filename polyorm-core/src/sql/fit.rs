@@ -219,7 +219,9 @@ pub(crate) fn fits(
     encodable(value)?;
     match value {
         Value::Text(text) => {
-            if let Some(max) = column.max_length {
+            // A text of at most `max` bytes has at most `max` characters: only a longer one
+            // is counted.
+            if let Some(max) = column.max_length.filter(|&max| text.len() > max as usize) {
                 let len = text.chars().count();
                 if len > max as usize {
                     return Err(Error::ValueTooLong {
