@@ -162,11 +162,12 @@ macro_rules! by_backend {
     }};
 }
 
-// The operations of `Executor`, once for every target. DynamoDB's futures are boxed: inline,
-// one more backend's state machines pushed deep layered callers (polyorm-cache's tests) past the
-// compiler's query depth limit. A read or write that SQLite runs inline (`sqlite::inline`) never
-// builds the asynchronous path, which is a future on the heap (`*_waiting`): inline, its state
-// (every driver's, kilobytes) made each of these futures as large, copied at every layer above.
+// The operations of `Executor`, once for every target. A read or write that SQLite runs inline
+// (`sqlite::inline`) never builds the asynchronous path, which is a future on the heap
+// (`*_waiting`): inline, its state (every driver's, kilobytes) made each of these futures as
+// large, copied at every layer above. That one box also keeps every backend's state machines
+// (DynamoDB's among them) out of the layered callers' types, whose depth once passed the
+// compiler's query depth limit (polyorm-cache's tests) when DynamoDB's were inline.
 
 pub(crate) async fn fetch_all<X: Target, T: Send + 'static>(
     x: &X,
@@ -188,7 +189,7 @@ async fn fetch_all_waiting<X: Target, T: Send + 'static>(
     by_backend!(x,
         sql => sql_runner::fetch_all(x, query, decode).await,
         mongo(target) => super::mongo::fetch_all(target, query, decode).await,
-        dynamo(target) => Box::pin(super::dynamo::fetch_all(target, query, decode)).await)
+        dynamo(target) => super::dynamo::fetch_all(target, query, decode).await)
 }
 
 pub(crate) async fn fetch_optional<X: Target, T: Send + 'static>(
@@ -211,7 +212,7 @@ async fn fetch_optional_waiting<X: Target, T: Send + 'static>(
     by_backend!(x,
         sql => sql_runner::fetch_optional(x, query, decode).await,
         mongo(target) => super::mongo::fetch_optional(target, query, decode).await,
-        dynamo(target) => Box::pin(super::dynamo::fetch_optional(target, query, decode)).await)
+        dynamo(target) => super::dynamo::fetch_optional(target, query, decode).await)
 }
 
 pub(crate) async fn count<X: Target>(x: &X, query: SelectQuery) -> Result<u64> {
@@ -228,7 +229,7 @@ async fn count_waiting<X: Target>(x: &X, query: SelectQuery) -> Result<u64> {
     by_backend!(x,
         sql => sql_runner::count(x, query).await,
         mongo(target) => super::mongo::count(target, query).await,
-        dynamo(target) => Box::pin(super::dynamo::count(target, query)).await)
+        dynamo(target) => super::dynamo::count(target, query).await)
 }
 
 pub(crate) async fn insert_returning<X: Target, T: Send + 'static>(
@@ -252,7 +253,7 @@ async fn insert_returning_waiting<X: Target, T: Send + 'static>(
     by_backend!(x,
         sql => sql_runner::insert_returning(x, query, decode).await,
         mongo(target) => super::mongo::insert_returning(target, query, decode).await,
-        dynamo(target) => Box::pin(super::dynamo::insert_returning(target, query, decode)).await)
+        dynamo(target) => super::dynamo::insert_returning(target, query, decode).await)
 }
 
 pub(crate) async fn execute<X: Target>(x: &X, statement: Statement) -> Result<ExecResult> {
@@ -267,7 +268,7 @@ async fn execute_waiting<X: Target>(x: &X, statement: Statement) -> Result<ExecR
     by_backend!(x,
         sql => sql_runner::execute(x, statement).await,
         mongo(target) => super::mongo::execute(target, statement).await,
-        dynamo(target) => Box::pin(super::dynamo::execute(target, statement)).await)
+        dynamo(target) => super::dynamo::execute(target, statement).await)
 }
 
 pub(crate) async fn execute_raw<X: Target>(x: &X, sql: &str) -> Result<ExecResult> {
