@@ -162,7 +162,11 @@ impl StatementConn {
             .expect("kept above, or preparing it failed");
         debug_assert!(Arc::ptr_eq(&kept.sql, shared));
         kept.used = self.uses;
-        run(conn, &mut kept.statement)
+        let ran = run(conn, &mut kept.statement);
+        // As rusqlite's cache does on taking a statement back: a kept statement holds no copy
+        // of the last values bound (a large text or blob) until its next use.
+        kept.statement.clear_bindings();
+        ran
     }
 
     /// Prepares `sql` and keeps it under `address`, making room first.
