@@ -396,3 +396,144 @@ async fn idle_and_old_connections_are_replaced_when_handed_out() {
         assert_ne!(cache_size().await, -1234, "{case}: replaced");
     }
 }
+
+/// How many rows `db` reads through a statement of its own text per `limit` (SQLite writes a
+/// limit as a literal: each limit is a distinct statement whose text the compiler shares).
+async fn read_limited(db: &Db, limit: u64) -> Vec<Counter> {
+    Counter::query()
+        .filter(Counter::VALUE.ge(0))
+        .order_by(Counter::ID.asc())
+        .limit(limit)
+        .all(db)
+        .await
+        .unwrap()
+}
+
+/// Past the connection's bound on kept statements (100), the least recently used are
+/// finalized and prepared again when they come back, reading what is in the table now.
+#[tokio::test]
+async fn kept_statements_past_their_bound_are_prepared_again_and_read_current_rows() {
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    db.create_table::<Counter>().await.unwrap();
+    let rows: Vec<Counter> = (1..=5).map(|id| Counter { id, value: id }).collect();
+    Counter::insert_many(&db, &rows).await.unwrap();
+    for round in 0..3i64 {
+        for limit in 1..=250u64 {
+            let read = read_limited(&db, limit).await;
+            assert_eq!(
+                read.len(),
+                limit.min(5) as usize,
+                "round {round}, limit {limit}"
+            );
+            assert_eq!(
+                read[0].value,
+                1 + round * 100,
+                "round {round}, limit {limit}"
+            );
+        }
+        set_value(&db, 1, 1 + (round + 1) * 100).await.unwrap();
+    }
+}
+
+/// The one connection of an in-memory database is never replaced, so a schema change must
+/// make it forget the statements it keeps: the statement that read the old table reads the
+/// new one.
+#[tokio::test]
+async fn a_kept_statement_on_the_one_in_memory_connection_reads_a_table_made_anew() {
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    db.create_table::<Counter>().await.unwrap();
+    Counter::insert_many(&db, &[Counter { id: 1, value: 1 }])
+        .await
+        .unwrap();
+    assert_eq!(value_of(&db, 1).await, 1);
+    assert_eq!(read_limited(&db, 3).await.len(), 1);
+    db.drop_table::<Counter>().await.unwrap();
+    // The same columns in another order, one more, and other rows.
+    db.execute_raw(
+        "CREATE TABLE native_counters (note TEXT NOT NULL DEFAULT '', value INTEGER NOT NULL, \
+         id INTEGER PRIMARY KEY)",
+    )
+    .await
+    .unwrap();
+    Counter::insert_many(
+        &db,
+        &[Counter { id: 1, value: 7 }, Counter { id: 2, value: 8 }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(value_of(&db, 1).await, 7);
+    let read = read_limited(&db, 3).await;
+    assert_eq!(
+        read,
+        [Counter { id: 1, value: 7 }, Counter { id: 2, value: 8 }]
+    );
+}
+
+/// A stream takes the connection, with the statements it keeps, to a blocking thread and
+/// gives it back: statements kept before it run after it, on the same connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_statements_run_again_after_a_stream_took_their_connection_away() {
+    use futures::TryStreamExt;
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    db.create_table::<Counter>().await.unwrap();
+    let rows: Vec<Counter> = (1..=300).map(|id| Counter { id, value: id }).collect();
+    Counter::insert_many(&db, &rows).await.unwrap();
+    for round in 0..3 {
+        assert_eq!(value_of(&db, 7).await, 7, "round {round}");
+        assert_eq!(read_limited(&db, 2).await.len(), 2, "round {round}");
+        let streamed: Vec<Counter> = Counter::query()
+            .filter(Counter::VALUE.ge(0))
+            .order_by(Counter::ID.asc())
+            .limit(250)
+            .stream(&db)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(streamed.len(), 250, "round {round}");
+        assert_eq!(value_of(&db, 7).await, 7, "round {round}");
+    }
+    // A stream dropped after its first row: its thread stops, the connection comes back.
+    let mut partly = Counter::query().stream(&db);
+    assert!(partly.try_next().await.unwrap().is_some());
+    drop(partly);
+    assert_eq!(read_limited(&db, 250).await.len(), 250);
+}
+
+/// Connections closed with the statements they keep (when the `Db` is dropped, and on a
+/// stream's thread when nobody takes the connection back) close for good: SQLite refuses to
+/// close a connection with statements left, which would keep its files open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_pool_closes_its_connections_and_their_kept_statements() {
+    use futures::TryStreamExt;
+    let file = TempDb::new("kept-close");
+    // This process's open files in the database's directory.
+    let open_files = || {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| target.starts_with(&file.dir))
+            .count()
+    };
+    {
+        let db = file.open(PoolOptions::new().max_connections(2)).await;
+        let rows: Vec<Counter> = (1..=300).map(|id| Counter { id, value: id }).collect();
+        Counter::insert_many(&db, &rows).await.unwrap();
+        // Each twice: its text is shared (and its statement kept) from its second run.
+        for _ in 0..2 {
+            assert_eq!(value_of(&db, 3).await, 3);
+            assert_eq!(read_limited(&db, 2).await.len(), 2);
+        }
+        let mut stream = Counter::query().stream(&db);
+        assert!(stream.try_next().await.unwrap().is_some());
+        assert!(open_files() > 0, "the connections have the database open");
+        // Dropped while its thread may still have the connection: whichever ends last, the
+        // pool or the thread, closes it.
+        drop(stream);
+        drop(db);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while open_files() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(open_files(), 0, "every connection closed");
+}

@@ -73,8 +73,8 @@ pub(crate) enum SqlText {
 impl SqlText {
     /// The text.
     #[cfg_attr(
-        not(any(feature = "sqlite", debug_assertions)),
-        allow(dead_code, reason = "read by the SQLite driver and debug checks")
+        not(debug_assertions),
+        allow(dead_code, reason = "read by the debug checks of the statement caches")
     )]
     pub(crate) fn as_str(&self) -> &str {
         match self {

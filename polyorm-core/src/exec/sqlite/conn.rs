@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::bind::bind_all;
 use super::errors::{from_rusqlite, is_busy};
+use super::statements::{Sql, StatementConn};
 use crate::error::{Error, Result};
 use crate::exec::sql_driver::SqlDriver;
 use crate::exec::{Decoder, ExecResult, RowRef, RowStream};
@@ -109,11 +110,11 @@ fn after_failure(failure: Failure, attempt: u32, started: Instant, timeout: Dura
     }
 }
 
-/// A SQLite connection. Its rusqlite [`Connection`] is away while a stream's blocking thread
-/// runs a statement on it, and comes back through `returning`.
+/// A SQLite connection. Its rusqlite [`Connection`] (with its prepared statements) is away
+/// while a stream's blocking thread runs a statement on it, and comes back through `returning`.
 pub(crate) struct SqliteConn {
-    conn: Option<Connection>,
-    returning: Option<oneshot::Receiver<Connection>>,
+    conn: Option<StatementConn>,
+    returning: Option<oneshot::Receiver<StatementConn>>,
     busy_timeout: Duration,
     opened: Instant,
 }
@@ -124,7 +125,7 @@ impl SqliteConn {
         conn.busy_handler(Some(wants_to_wait))
             .map_err(from_rusqlite)?;
         Ok(SqliteConn {
-            conn: Some(conn),
+            conn: Some(StatementConn::new(conn)),
             returning: None,
             busy_timeout,
             opened: Instant::now(),
@@ -137,7 +138,7 @@ impl SqliteConn {
     }
 
     /// The rusqlite connection, waiting for a stream's thread to give it back.
-    pub(crate) async fn connection(&mut self) -> Result<&mut Connection> {
+    pub(crate) async fn connection(&mut self) -> Result<&mut StatementConn> {
         if let Some(returning) = self.returning.take() {
             match returning.await {
                 Ok(conn) => self.conn = Some(conn),
@@ -171,7 +172,7 @@ impl SqliteConn {
     }
 
     /// The rusqlite connection if it is here (not away on a stream's thread).
-    pub(crate) fn present(&mut self) -> Option<&mut Connection> {
+    pub(crate) fn present(&mut self) -> Option<&mut StatementConn> {
         self.conn.as_mut()
     }
 
@@ -185,7 +186,7 @@ impl SqliteConn {
     /// runs the statement through [`run`](SqliteConn::run), which waits asynchronously).
     pub(crate) fn run_now<R>(
         &mut self,
-        attempt: impl FnOnce(&mut Connection) -> Attempt<R>,
+        attempt: impl FnOnce(&mut StatementConn) -> Attempt<R>,
     ) -> Option<Result<R>> {
         let conn = self.conn.as_mut()?;
         WANTED_TO_WAIT.with(|wanted| wanted.set(false));
@@ -201,7 +202,7 @@ impl SqliteConn {
     /// wanted to wait for a lock (see the module documentation).
     async fn run<R>(
         &mut self,
-        mut attempt: impl FnMut(&mut Connection) -> Attempt<R>,
+        mut attempt: impl FnMut(&mut StatementConn) -> Attempt<R>,
     ) -> Result<R> {
         // The busy timeout runs from the first failed attempt: a statement that succeeds at
         // once (nearly all) never reads the clock.
@@ -227,60 +228,63 @@ impl SqliteConn {
     }
 }
 
-/// `sql` prepared (from the connection's cache) with `values` bound.
-fn prepare<'c>(
-    conn: &'c Connection,
-    sql: &str,
+/// Runs `run` on `sql` prepared (kept by the connection) with `values` bound.
+fn with_bound<R>(
+    conn: &mut StatementConn,
+    sql: Sql<'_>,
     values: &[Value],
-) -> Attempt<rusqlite::CachedStatement<'c>> {
-    let mut prepared = conn.prepare_cached(sql)?;
-    bind_all(&mut prepared, values)?;
-    Ok(prepared)
+    run: impl for<'c> FnOnce(&Connection, &mut Statement<'c>) -> Attempt<R>,
+) -> Attempt<R> {
+    conn.with_statement(sql, |conn, prepared| {
+        bind_all(prepared, values)?;
+        run(conn, prepared)
+    })
 }
 
 /// Every row of a query, decoded.
 pub(crate) fn all_rows<T>(
-    conn: &Connection,
-    sql: &str,
+    conn: &mut StatementConn,
+    sql: Sql<'_>,
     values: &[Value],
     decode: Decoder<T>,
 ) -> Attempt<Vec<T>> {
-    let mut prepared = prepare(conn, sql, values)?;
-    let mut decoded = Vec::new();
-    decode_rows(&mut prepared, decode, |row| decoded.push(row))?;
-    Ok(decoded)
+    with_bound(conn, sql, values, |_, prepared| {
+        let mut decoded = Vec::new();
+        decode_rows(prepared, decode, |row| decoded.push(row))?;
+        Ok(decoded)
+    })
 }
 
 /// The first row of a query, decoded, if any.
 pub(crate) fn first_row<T>(
-    conn: &Connection,
-    sql: &str,
+    conn: &mut StatementConn,
+    sql: Sql<'_>,
     values: &[Value],
     decode: Decoder<T>,
 ) -> Attempt<Option<T>> {
-    let mut prepared = prepare(conn, sql, values)?;
-    // A write with RETURNING finishes only when stepped to its end; a read stops at its
-    // first row.
-    let writes = !prepared.readonly();
-    let mut rows = prepared.raw_query();
-    let first = match rows.next()? {
-        Some(row) => Some(decode(&RowRef::Sqlite(row))?),
-        None => return Ok(None),
-    };
-    if writes {
-        while rows.next()?.is_some() {}
-    }
-    Ok(first)
+    with_bound(conn, sql, values, |_, prepared| {
+        // A write with RETURNING finishes only when stepped to its end; a read stops at its
+        // first row.
+        let writes = !prepared.readonly();
+        let mut rows = prepared.raw_query();
+        let first = match rows.next()? {
+            Some(row) => Some(decode(&RowRef::Sqlite(row))?),
+            None => return Ok(None),
+        };
+        if writes {
+            while rows.next()?.is_some() {}
+        }
+        Ok(first)
+    })
 }
 
 /// Runs a statement whose rows (if any) are not wanted.
 pub(crate) fn execute_statement(
-    conn: &Connection,
-    sql: &str,
+    conn: &mut StatementConn,
+    sql: Sql<'_>,
     values: &[Value],
 ) -> Attempt<ExecResult> {
-    let mut prepared = prepare(conn, sql, values)?;
-    execute_prepared(conn, &mut prepared)
+    with_bound(conn, sql, values, execute_prepared)
 }
 
 /// Steps through every row of `prepared`, decoding each as it arrives.
@@ -313,11 +317,12 @@ fn execute_prepared(conn: &Connection, prepared: &mut Statement<'_>) -> Attempt<
 }
 
 /// Runs SQL text of one or more statements without parameters.
-fn execute_text(conn: &Connection, sql: &str) -> Attempt<ExecResult> {
+fn execute_text(conn: &mut StatementConn, sql: &str) -> Attempt<ExecResult> {
     // rusqlite tells several statements apart by preparing the rest too, which fails when a
     // later one names a table an earlier one creates (a migration's table rebuild): text with
     // an inner `;` runs statement by statement (a `;` in a literal only costs the cache).
     if sql.trim_end().trim_end_matches(';').contains(';') {
+        let conn = conn.conn();
         let before = conn.total_changes();
         let ran = conn.execute_batch(sql);
         // Not run again after BUSY: the statements before the busy one have run.
@@ -328,8 +333,7 @@ fn execute_text(conn: &Connection, sql: &str) -> Attempt<ExecResult> {
             last_insert_id: None,
         });
     }
-    let mut prepared = conn.prepare_cached(sql)?;
-    let done = execute_prepared(conn, &mut prepared)?;
+    let done = conn.with_statement(Sql::Text(sql), execute_prepared)?;
     Ok(ExecResult {
         last_insert_id: None,
         ..done
@@ -339,7 +343,7 @@ fn execute_text(conn: &Connection, sql: &str) -> Attempt<ExecResult> {
 /// Runs `statement` on `conn` on the current (blocking) thread, sending its decoded rows to
 /// `rows` in batches; waits for locks as [`SqliteConn::run`] does, by sleeping the thread.
 fn stream_rows<T>(
-    conn: &Connection,
+    conn: &mut StatementConn,
     statement: &Compiled,
     decode: Decoder<T>,
     rows: &mpsc::Sender<Result<Vec<T>>>,
@@ -350,27 +354,31 @@ fn stream_rows<T>(
     loop {
         WANTED_TO_WAIT.with(|wanted| wanted.set(false));
         let mut sent_any = false;
-        let outcome = (|| -> Attempt<()> {
-            let mut prepared = prepare(conn, &statement.sql, &statement.values)?;
-            let mut query = prepared.raw_query();
-            let mut batch = Vec::with_capacity(STREAM_BATCH);
-            while let Some(row) = query.next()? {
-                batch.push(decode(&RowRef::Sqlite(row))?);
-                if batch.len() == STREAM_BATCH {
-                    sent_any = true;
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(STREAM_BATCH));
-                    if rows.blocking_send(Ok(full)).is_err() {
-                        // The stream was dropped: stop stepping, give the connection back.
-                        return Ok(());
+        let outcome = with_bound(
+            conn,
+            statement.sql.as_str().into(),
+            &statement.values,
+            |_, prepared| {
+                let mut query = prepared.raw_query();
+                let mut batch = Vec::with_capacity(STREAM_BATCH);
+                while let Some(row) = query.next()? {
+                    batch.push(decode(&RowRef::Sqlite(row))?);
+                    if batch.len() == STREAM_BATCH {
+                        sent_any = true;
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(STREAM_BATCH));
+                        if rows.blocking_send(Ok(full)).is_err() {
+                            // The stream was dropped: stop stepping, give the connection back.
+                            return Ok(());
+                        }
                     }
                 }
-            }
-            if !batch.is_empty() {
-                // A dropped stream no longer wants them.
-                let _unwanted = rows.blocking_send(Ok(batch));
-            }
-            Ok(())
-        })();
+                if !batch.is_empty() {
+                    // A dropped stream no longer wants them.
+                    let _unwanted = rows.blocking_send(Ok(batch));
+                }
+                Ok(())
+            },
+        );
         let Err(failure) = outcome else { return };
         match after_failure(failure, attempts, started, timeout) {
             Next::Retry(pause) if !sent_any => {
@@ -397,8 +405,15 @@ impl SqlDriver for SqliteConn {
         statement: Compiled,
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
-        self.run(|conn| all_rows(conn, &statement.sql, &statement.values, decode))
-            .await
+        self.run(|conn| {
+            all_rows(
+                conn,
+                statement.sql.as_str().into(),
+                &statement.values,
+                decode,
+            )
+        })
+        .await
     }
 
     async fn fetch_optional<T: Send>(
@@ -406,8 +421,15 @@ impl SqlDriver for SqliteConn {
         statement: Compiled,
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
-        self.run(|conn| first_row(conn, &statement.sql, &statement.values, decode))
-            .await
+        self.run(|conn| {
+            first_row(
+                conn,
+                statement.sql.as_str().into(),
+                &statement.values,
+                decode,
+            )
+        })
+        .await
     }
 
     fn fetch_stream<T: Send + 'static>(
@@ -417,7 +439,7 @@ impl SqlDriver for SqliteConn {
     ) -> RowStream<'_, T> {
         Box::pin(async_stream::try_stream! {
             self.connection().await?;
-            let conn = self.conn.take().expect("reclaimed above");
+            let mut conn = self.conn.take().expect("reclaimed above");
             let (back, returning) = oneshot::channel();
             self.returning = Some(returning);
             let (sender, mut batches) = mpsc::channel(2);
@@ -425,7 +447,7 @@ impl SqlDriver for SqliteConn {
             // The statement runs where blocking is allowed: a stream may be read slowly and
             // long, which must not hold a runtime thread.
             tokio::task::spawn_blocking(move || {
-                stream_rows(&conn, &statement, decode, &sender, timeout);
+                stream_rows(&mut conn, &statement, decode, &sender, timeout);
                 drop(sender);
                 // Whoever uses the connection next takes it back (or nobody: then it closes).
                 let _unclaimed = back.send(conn);
@@ -439,7 +461,7 @@ impl SqlDriver for SqliteConn {
     }
 
     async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {
-        self.run(|conn| execute_statement(conn, &statement.sql, &statement.values))
+        self.run(|conn| execute_statement(conn, statement.sql.as_str().into(), &statement.values))
             .await
     }
 
@@ -448,7 +470,7 @@ impl SqlDriver for SqliteConn {
     }
 
     async fn forget_statements(&mut self) -> Result<()> {
-        self.connection().await?.flush_prepared_statement_cache();
+        self.connection().await?.forget();
         Ok(())
     }
 }
@@ -466,12 +488,14 @@ mod tests {
                        INSERT INTO t_new SELECT id, v FROM t;\n\
                        DROP TABLE t;\n\
                        ALTER TABLE t_new RENAME TO t";
-        let done = execute_text(&conn, rebuild).map_err(|f| match f {
+        let mut conn = StatementConn::new(conn);
+        let done = execute_text(&mut conn, rebuild).map_err(|f| match f {
             Failure::Sqlite(e) => e.to_string(),
             Failure::Orm(e) => e.to_string(),
         });
         assert_eq!(done.unwrap().rows_affected, 2);
         let count: i64 = conn
+            .conn()
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(count, 2);

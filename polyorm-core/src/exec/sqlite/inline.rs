@@ -10,10 +10,9 @@
 //! for a lock (nothing has run then) — the inline attempt steps aside (`None`) and the
 //! statement takes that path, which waits asynchronously (up to the busy timeout).
 
-use rusqlite::Connection;
-
 use super::PooledSqlite;
 use super::conn::{Attempt, all_rows, execute_statement, first_row};
+use super::statements::StatementConn;
 use crate::error::{Error, Result};
 use crate::exec::sql_runner::{decode_count, runs_as_one};
 use crate::exec::target::Target;
@@ -30,7 +29,7 @@ pub(crate) fn fetch_all<X: Target, T>(
     at_hand(
         x,
         || compile_select_shared(query, Dialect::Sqlite),
-        |conn, statement| all_rows(conn, statement.sql.as_str(), &statement.values, decode),
+        |conn, statement| all_rows(conn, (&statement.sql).into(), &statement.values, decode),
     )
 }
 
@@ -43,7 +42,7 @@ pub(crate) fn fetch_optional<X: Target, T>(
     at_hand(
         x,
         || compile_select_shared(query, Dialect::Sqlite),
-        |conn, statement| first_row(conn, statement.sql.as_str(), &statement.values, decode),
+        |conn, statement| first_row(conn, (&statement.sql).into(), &statement.values, decode),
     )
 }
 
@@ -59,7 +58,7 @@ pub(crate) fn count<X: Target>(x: &X, query: &mut SelectQuery) -> Option<Result<
         |conn, statement| {
             first_row(
                 conn,
-                statement.sql.as_str(),
+                (&statement.sql).into(),
                 &statement.values,
                 decode_count,
             )
@@ -88,7 +87,7 @@ pub(crate) fn insert_returning<X: Target, T>(
     let row = run_on(
         pooled,
         || compile_shared(&statement, Dialect::Sqlite),
-        |conn, compiled| first_row(conn, compiled.sql.as_str(), &compiled.values, decode),
+        |conn, compiled| first_row(conn, (&compiled.sql).into(), &compiled.values, decode),
     );
     match row {
         Some(row) => Ok(row.and_then(|row| {
@@ -113,7 +112,7 @@ pub(crate) fn execute<X: Target>(x: &X, statement: &Statement) -> Option<Result<
     at_hand(
         x,
         || compile_shared(statement, Dialect::Sqlite),
-        |conn, compiled| execute_statement(conn, compiled.sql.as_str(), &compiled.values),
+        |conn, compiled| execute_statement(conn, (&compiled.sql).into(), &compiled.values),
     )
 }
 
@@ -122,7 +121,7 @@ pub(crate) fn execute<X: Target>(x: &X, statement: &Statement) -> Option<Result<
 fn at_hand<X: Target, R>(
     x: &X,
     compile: impl FnOnce() -> Result<Shared>,
-    run: impl FnOnce(&Connection, &Shared) -> Attempt<R>,
+    run: impl FnOnce(&mut StatementConn, &Shared) -> Attempt<R>,
 ) -> Option<Result<R>> {
     run_on(x.sqlite_at_hand()?, compile, run)
 }
@@ -131,7 +130,7 @@ fn at_hand<X: Target, R>(
 fn run_on<R>(
     pooled: Result<PooledSqlite>,
     compile: impl FnOnce() -> Result<Shared>,
-    run: impl FnOnce(&Connection, &Shared) -> Attempt<R>,
+    run: impl FnOnce(&mut StatementConn, &Shared) -> Attempt<R>,
 ) -> Option<Result<R>> {
     let mut pooled = match pooled {
         Ok(pooled) => pooled,

@@ -1,5 +1,8 @@
 //! The SQLite pool: up to `max_connections` connections to one database file, handed out
-//! through a semaphore and a free list; an in-memory database is one connection, shared.
+//! through a count of places and a free list; an in-memory database is one connection, shared.
+//! A place is taken and given back with an atomic operation each (a semaphore's release takes
+//! a lock); tasks waiting for one queue on a `Notify`, and while any waits, a new hand-out does
+//! not take the place before them.
 //!
 //! Deliberately small (nothing is sent to check a connection: SQLite is in-process, a
 //! connection does not break unless its stream's thread panicked). What it needs from a
@@ -12,10 +15,11 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 
 use super::config::SqliteConfig;
 use super::conn::SqliteConn;
+use super::statements::StatementConn;
 use crate::error::{Error, Result};
 use crate::exec::prepared::SchemaClock;
 
@@ -47,7 +51,12 @@ pub(crate) struct Limits {
 struct Inner {
     config: SqliteConfig,
     limits: Limits,
-    permits: Arc<Semaphore>,
+    /// Connections handed out (at most `limits.max`).
+    lent: AtomicU32,
+    /// Tasks waiting in `acquire` for a place (while any waits, `try_take_place` fails).
+    waiting: AtomicU32,
+    /// Woken when a place is given back (all, once the pool is closed).
+    given_back: Notify,
     idle: Mutex<Vec<Idle>>,
     /// Connections open (idle or handed out).
     open: AtomicU32,
@@ -83,7 +92,9 @@ impl SqlitePool {
         }
         limits.max = limits.max.max(1);
         let inner = Arc::new(Inner {
-            permits: Arc::new(Semaphore::new(limits.max as usize)),
+            lent: AtomicU32::new(0),
+            waiting: AtomicU32::new(0),
+            given_back: Notify::new(),
             idle: Mutex::new(Vec::new()),
             open: AtomicU32::new(0),
             closed: AtomicBool::new(false),
@@ -103,80 +114,44 @@ impl SqlitePool {
     /// acquire timeout when all are in use.
     pub(crate) async fn acquire(&self) -> Result<PooledSqlite> {
         let inner = &self.inner;
-        let permit = match inner.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => tokio::time::timeout(
-                inner.limits.acquire_timeout,
-                inner.permits.clone().acquire_owned(),
-            )
-            .await
-            .map_err(|_| Error::Timeout {
-                source: format!(
-                    "all {} SQLite connections stayed in use for the acquire timeout \
-                             ({:?}); raise `PoolOptions::max_connections` or \
-                             `acquire_timeout`, or hold connections for shorter",
-                    inner.limits.max, inner.limits.acquire_timeout
-                )
-                .into(),
-            })?
-            .map_err(|_| closed())?,
-        };
-        if inner.closed.load(Ordering::Acquire) {
-            return Err(closed());
+        if !inner.try_take_place() {
+            tokio::time::timeout(inner.limits.acquire_timeout, inner.wait_for_place())
+                .await
+                .map_err(|_| Error::Timeout {
+                    source: format!(
+                        "all {} SQLite connections stayed in use for the acquire timeout \
+                         ({:?}); raise `PoolOptions::max_connections` or `acquire_timeout`, \
+                         or hold connections for shorter",
+                        inner.limits.max, inner.limits.acquire_timeout
+                    )
+                    .into(),
+                })??;
         }
-        let mut conn = match inner.take_fit() {
-            Some(entry) => entry.conn,
-            None => inner.open_connection()?,
-        };
-        // Back from a stream's thread, with a transaction its handle left open rolled back.
-        let reclaimed = conn.connection().await.map(rollback_if_open);
-        if let Err(e) = reclaimed {
-            inner.open.fetch_sub(1, Ordering::AcqRel);
-            return Err(e);
+        let (mut pooled, here) = inner.hand_out()?;
+        if !here {
+            // Dropped on failure: a connection lost with its stream's thread is not counted.
+            let conn = pooled.conn().connection().await?;
+            rollback_if_open(conn);
         }
-        Ok(PooledSqlite {
-            conn: Some(conn),
-            pool: inner.clone(),
-            _permit: permit,
-        })
+        Ok(pooled)
     }
 
     /// Takes a free connection at once, never waiting: `None` when every connection is in use
     /// or the one at hand is still away on a stream's thread (then [`acquire`](Self::acquire)
     /// waits for one).
     pub(crate) fn try_acquire(&self) -> Option<Result<PooledSqlite>> {
-        let inner = &self.inner;
-        let permit = inner.permits.clone().try_acquire_owned().ok()?;
-        if inner.closed.load(Ordering::Acquire) {
-            return Some(Err(closed()));
+        if !self.inner.try_take_place() {
+            return None;
         }
-        let mut conn = match inner.take_fit() {
-            Some(mut entry) => match entry.conn.reclaim_now() {
-                Ok(true) => entry.conn,
-                Ok(false) => {
-                    // Still streaming: back to the list, for `acquire` to wait for.
-                    inner.idle_list().push(entry);
-                    return None;
-                }
-                Err(e) => {
-                    inner.open.fetch_sub(1, Ordering::AcqRel);
-                    return Some(Err(e));
-                }
-            },
-            None => match inner.open_connection() {
-                Ok(conn) => conn,
-                Err(e) => return Some(Err(e)),
-            },
-        };
-        // Back from a stream's thread, with a transaction its handle left open rolled back.
-        if let Some(c) = conn.present() {
-            rollback_if_open(c);
+        match self.inner.hand_out() {
+            Ok((pooled, true)) => Some(Ok(pooled)),
+            Ok((streaming, false)) => {
+                // Back to the list, for `acquire` to wait for.
+                drop(streaming);
+                None
+            }
+            Err(e) => Some(Err(e)),
         }
-        Some(Ok(PooledSqlite {
-            conn: Some(conn),
-            pool: inner.clone(),
-            _permit: permit,
-        }))
     }
 
     /// Connections open, idle and at most.
@@ -192,12 +167,18 @@ impl SqlitePool {
     /// Waits for every connection to come back, then closes them all; later acquires fail.
     pub(crate) async fn close(&self) {
         let inner = &self.inner;
-        inner.closed.store(true, Ordering::Release);
-        // Holding every permit means no connection is handed out.
-        if let Ok(all) = inner.permits.acquire_many(inner.limits.max).await {
-            all.forget();
+        inner.closed.store(true, Ordering::SeqCst);
+        // Waiting acquires fail now; places given back from now on wake every waiter.
+        inner.given_back.notify_waiters();
+        loop {
+            let given_back = inner.given_back.notified();
+            let mut given_back = std::pin::pin!(given_back);
+            given_back.as_mut().enable();
+            if inner.lent.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            given_back.await;
         }
-        inner.permits.close();
         let drained = std::mem::take(&mut *inner.idle_list());
         inner
             .open
@@ -206,6 +187,91 @@ impl SqlitePool {
 }
 
 impl Inner {
+    /// Takes a place for a connection at once: `false` when all are taken or tasks wait for
+    /// one (they come first).
+    fn try_take_place(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) == 0 && self.take_place()
+    }
+
+    /// Takes a place if one is free.
+    fn take_place(&self) -> bool {
+        let mut lent = self.lent.load(Ordering::Relaxed);
+        while lent < self.limits.max {
+            match self.lent.compare_exchange_weak(
+                lent,
+                lent + 1,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => lent = now,
+            }
+        }
+        false
+    }
+
+    /// Waits until a place is free and takes it; fails once the pool is closed.
+    async fn wait_for_place(&self) -> Result<()> {
+        /// Counts the task among the waiting until it stops waiting (also when cancelled).
+        struct Waiting<'a>(&'a AtomicU32);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
+        loop {
+            // Registered before looking, so that a place given back after the look wakes it.
+            let given_back = self.given_back.notified();
+            let mut given_back = std::pin::pin!(given_back);
+            given_back.as_mut().enable();
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(closed());
+            }
+            if self.take_place() {
+                return Ok(());
+            }
+            given_back.await;
+        }
+    }
+
+    /// Gives a place back, waking a waiting task (every one once the pool is closed, `close`
+    /// among them).
+    fn give_back(&self) {
+        self.lent.fetch_sub(1, Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            self.given_back.notify_waiters();
+        } else if self.waiting.load(Ordering::SeqCst) != 0 {
+            self.given_back.notify_one();
+        }
+    }
+
+    /// Hands out, on a place taken, a free connection that is still fit, else a new one, and
+    /// whether it is here (`false`: still away on a stream's thread). A transaction a dropped
+    /// handle left open on it is rolled back. On failure the place is given back.
+    fn hand_out(self: &Arc<Self>) -> Result<(PooledSqlite, bool)> {
+        // Gives the place back if anything below fails.
+        let mut pooled = PooledSqlite {
+            conn: None,
+            pool: self.clone(),
+        };
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(closed());
+        }
+        pooled.conn = Some(match self.take_fit() {
+            Some(entry) => entry.conn,
+            None => self.open_connection()?,
+        });
+        // On failure `pooled` is dropped: a connection lost with its stream's thread is closed
+        // (no longer counted), not returned to the list.
+        let here = pooled.conn().reclaim_now()?;
+        if let Some(conn) = pooled.conn().present() {
+            rollback_if_open(conn);
+        }
+        Ok((pooled, here))
+    }
+
     fn idle_list(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -249,10 +315,9 @@ impl Inner {
     /// after the last schema change through the `Db` (its cached schema can be stale, see
     /// `prepared`).
     fn fit(&self, entry: &Idle) -> bool {
-        // One reading of the clock, compared with the entry's deadline, and no durations to
-        // compute: this runs for every statement.
-        let now = Instant::now();
-        entry.expires.is_none_or(|expires| now < expires)
+        // At most one reading of the clock (none without a deadline), compared with the entry's
+        // deadline, and no durations to compute: this runs for every statement.
+        entry.expires.is_none_or(|expires| Instant::now() < expires)
             && !self
                 .schema_clock
                 .opened_before_last_change(entry.conn.opened())
@@ -261,7 +326,8 @@ impl Inner {
 
 /// Rolls back a transaction a dropped handle left open (its write lock would block every
 /// other writer until the connection's next use).
-fn rollback_if_open(conn: &mut rusqlite::Connection) {
+fn rollback_if_open(conn: &mut StatementConn) {
+    let conn = conn.conn();
     if !conn.is_autocommit() {
         // A connection that cannot roll back is closed by SQLite's own rollback on close;
         // nothing more can be done here.
@@ -275,11 +341,12 @@ fn closed() -> Error {
     }
 }
 
-/// A connection taken from a [`SqlitePool`], returned to it when dropped.
+/// A connection taken from a [`SqlitePool`] on one of its places, returned to it (and the
+/// place given back) when dropped.
 pub(crate) struct PooledSqlite {
+    /// `None` only while it is handed out (`Inner::hand_out`) and once dropped.
     conn: Option<Box<SqliteConn>>,
     pool: Arc<Inner>,
-    _permit: OwnedSemaphorePermit,
 }
 
 impl PooledSqlite {
@@ -291,17 +358,17 @@ impl PooledSqlite {
 
 impl Drop for PooledSqlite {
     fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else {
-            return;
-        };
-        if let Some(c) = conn.present() {
-            rollback_if_open(c);
+        if let Some(mut conn) = self.conn.take() {
+            if let Some(c) = conn.present() {
+                rollback_if_open(c);
+            }
+            if !conn.is_usable() || self.pool.closed.load(Ordering::SeqCst) {
+                self.pool.open.fetch_sub(1, Ordering::AcqRel);
+            } else {
+                let entry = self.pool.idle(conn);
+                self.pool.idle_list().push(entry);
+            }
         }
-        if !conn.is_usable() || self.pool.closed.load(Ordering::Acquire) {
-            self.pool.open.fetch_sub(1, Ordering::AcqRel);
-            return;
-        }
-        let entry = self.pool.idle(conn);
-        self.pool.idle_list().push(entry);
+        self.pool.give_back();
     }
 }
