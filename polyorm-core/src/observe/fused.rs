@@ -18,7 +18,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use super::Counted;
 #[cfg(feature = "metrics")]
@@ -278,12 +278,16 @@ pub trait Observation: Send {
     /// Whether a span is to be entered while the statement is polled.
     fn has_span(&self) -> bool;
 
+    /// Called before each poll of the statement: starts the clocks at the first.
+    fn start(&mut self);
+
     /// Runs `poll` inside every span (the outermost layer's entered first).
     fn in_spans<T>(&self, poll: impl FnOnce() -> T) -> T;
 
     /// Does every part's work for a statement that ended with `outcome` (the innermost
-    /// layer's first): counts and times it, closes its span.
-    fn finish<R>(self, outcome: &Result<R>, counted: &impl Fn(&R) -> Counted);
+    /// layer's first): counts and times it, closes its span. Called once (the statement's
+    /// future is not polled after it completes).
+    fn finish<R>(&mut self, outcome: &Result<R>, counted: &impl Fn(&R) -> Counted);
 }
 
 /// Nothing to do: the observation the outermost observability layer starts from.
@@ -299,7 +303,10 @@ impl Observation for () {
     }
 
     #[inline]
-    fn finish<R>(self, _: &Result<R>, _: &impl Fn(&R) -> Counted) {}
+    fn start(&mut self) {}
+
+    #[inline]
+    fn finish<R>(&mut self, _: &Result<R>, _: &impl Fn(&R) -> Counted) {}
 }
 
 /// A `Tracing` layer's part: the statement's span, if anyone listens (`None` costs a word and
@@ -327,8 +334,13 @@ impl<P: Observation> Observation for Traced<P> {
     }
 
     #[inline]
-    fn finish<R>(self, outcome: &Result<R>, counted: &impl Fn(&R) -> Counted) {
-        if let Some(watch) = self.watch {
+    fn start(&mut self) {
+        self.above.start();
+    }
+
+    #[inline]
+    fn finish<R>(&mut self, outcome: &Result<R>, counted: &impl Fn(&R) -> Counted) {
+        if let Some(watch) = self.watch.take() {
             watch.close(outcome, counted);
         }
         self.above.finish(outcome, counted);
@@ -356,7 +368,13 @@ impl<P: Observation> Observation for Timed<'_, P> {
     }
 
     #[inline]
-    fn finish<R>(self, outcome: &Result<R>, counted: &impl Fn(&R) -> Counted) {
+    fn start(&mut self) {
+        self.timing.start();
+        self.above.start();
+    }
+
+    #[inline]
+    fn finish<R>(&mut self, outcome: &Result<R>, counted: &impl Fn(&R) -> Counted) {
         self.timing.record(outcome, counted);
         self.above.finish(outcome, counted);
     }
@@ -364,13 +382,12 @@ impl<P: Observation> Observation for Timed<'_, P> {
 
 pin_project_lite::pin_project! {
     /// A statement's future with what the observability layers above it do when it ends
-    /// ([`Observation`]): polled inside their spans, if any; when it completes, counted and
-    /// timed (once: the observation is taken). Without a span, polling it is polling the
-    /// statement's.
+    /// ([`Observation`]): polled inside their spans, if any; timed from its first poll;
+    /// counted when it completes. Without a span, polling it is polling the statement's.
     pub struct Observed<F, P, C> {
         #[pin]
         statement: F,
-        observation: Option<P>,
+        observation: P,
         counted: C,
     }
 }
@@ -381,7 +398,7 @@ impl<F, P, C> Observed<F, P, C> {
     pub(crate) fn new(statement: F, observation: P, counted: C) -> Self {
         Observed {
             statement,
-            observation: Some(observation),
+            observation,
             counted,
         }
     }
@@ -397,16 +414,16 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
         let this = self.project();
-        let outcome = match this.observation.as_ref() {
-            Some(observation) if observation.has_span() => {
-                ready!(poll_in_spans(observation, this.statement, cx))
-            }
-            _ => ready!(this.statement.poll(cx)),
+        this.observation.start();
+        let poll = if this.observation.has_span() {
+            poll_in_spans(this.observation, this.statement, cx)
+        } else {
+            this.statement.poll(cx)
         };
-        if let Some(observation) = this.observation.take() {
-            observation.finish(&outcome, this.counted);
+        if let Poll::Ready(outcome) = &poll {
+            this.observation.finish(outcome, this.counted);
         }
-        Poll::Ready(outcome)
+        poll
     }
 }
 

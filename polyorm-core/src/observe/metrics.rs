@@ -1,7 +1,7 @@
 //! [`Metrics`]: statement counts and latency through the `metrics` facade, and a snapshot.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -24,6 +24,13 @@ use crate::query::ir::{InsertQuery, SelectQuery, Statement};
 /// Each label set's handles are registered with the recorder once, at its first statement:
 /// install the recorder before the layer runs statements.
 ///
+/// A statement is timed from its first poll to its completion with [`quanta`]'s clock (a
+/// calibrated TSC where the processor has an invariant one, else the OS's monotonic clock).
+/// The first `Metrics` made in a process calibrates that clock against the OS's, once: 0.6 ms
+/// measured on a 2-core x86-64 VM, bounded by quanta at 200 ms. Stacked next to a
+/// [`Tracing`](super::Tracing) layer (above or below it), both layers' work is done by one
+/// future around the statement's.
+///
 /// [`Error::kind`]: crate::Error::kind
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
@@ -33,8 +40,8 @@ pub struct Metrics {
 
 #[derive(Debug)]
 struct Totals {
-    /// The statements' clock (see [`Metrics::new`]).
-    clock: quanta::Clock,
+    /// The statements' clock, shared by every `Metrics` of the process (see [`clock`]).
+    clock: &'static quanta::Clock,
     statements: AtomicU64,
     errors: AtomicU64,
     rows_returned: AtomicU64,
@@ -48,7 +55,7 @@ struct Totals {
 impl Default for Totals {
     fn default() -> Self {
         Totals {
-            clock: quanta::Clock::new(),
+            clock: clock(),
             statements: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             rows_returned: AtomicU64::new(0),
@@ -59,6 +66,14 @@ impl Default for Totals {
             rollbacks: AtomicU64::new(0),
         }
     }
+}
+
+/// The process's statement clock, made (and calibrated) by the first `Metrics`: 0.6 ms on this
+/// project's machine the first time, and each further `quanta::Clock::new` would still ask the
+/// processor what it supports (15 µs), so one is kept.
+fn clock() -> &'static quanta::Clock {
+    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
 }
 
 /// Totals of the statements run through a [`Metrics`] layer since it was created.
@@ -84,7 +99,8 @@ pub struct QueryStats {
 }
 
 impl Metrics {
-    /// A metrics layer with its totals at zero.
+    /// A metrics layer with its totals at zero (the first in a process calibrates the clock,
+    /// see above).
     pub fn new() -> Self {
         Self::default()
     }
@@ -107,7 +123,8 @@ impl Metrics {
 }
 
 impl Metrics {
-    /// This layer's part of a statement's observation: its labels, and the clock read now.
+    /// This layer's part of a statement's observation: its labels; the clock is read when
+    /// the statement is first polled ([`Timing::start`]).
     #[inline]
     fn timing(&self, backend: Backend, operation: &'static str, model: &'static str) -> Timing<'_> {
         Timing {
@@ -115,14 +132,23 @@ impl Metrics {
             backend,
             operation,
             model,
-            started: self.totals.clock.raw(),
+            started: NOT_STARTED,
         }
     }
 }
 
+/// [`Timing::started`] before the statement's first poll.
+const NOT_STARTED: u64 = 0;
+
 /// A statement being timed by a [`Metrics`] layer: the layer, the statement's labels and the
 /// clock's reading when it started (raw: a TSC count where there is one, scaled only once, for
 /// the difference).
+///
+/// The clock starts at the statement's first poll, not when its future is built: a statement
+/// runs only once polled (building it does nothing), and with no call between the layers'
+/// methods the statement's future, as large as the stack below, is built where it is returned
+/// instead of aside and copied (a call that may unwind keeps the statement on the stack of the
+/// method that makes it).
 pub(crate) struct Timing<'m> {
     metrics: &'m Metrics,
     backend: Backend,
@@ -132,9 +158,17 @@ pub(crate) struct Timing<'m> {
 }
 
 impl Timing<'_> {
+    /// Starts the clock, at the statement's first poll.
+    #[inline]
+    pub(super) fn start(&mut self) {
+        if self.started == NOT_STARTED {
+            self.started = self.metrics.totals.clock.raw();
+        }
+    }
+
     /// Counts the statement, which ended now with `outcome`.
     #[inline]
-    pub(super) fn record<R>(self, outcome: &Result<R>, counted: &impl Fn(&R) -> Counted) {
+    pub(super) fn record<R>(&self, outcome: &Result<R>, counted: &impl Fn(&R) -> Counted) {
         let t = &*self.metrics.totals;
         let nanos = t.clock.delta_as_nanos(self.started, t.clock.raw());
         t.statements.fetch_add(1, Ordering::Relaxed);
@@ -168,8 +202,8 @@ impl Timing<'_> {
             operation: self.operation,
             outcome: result,
         };
-        // Seconds as `Duration::as_secs_f64` makes them, without building the `Duration`.
-        let seconds = (nanos / 1_000_000_000) as f64 + (nanos % 1_000_000_000) as f64 / 1e9;
+        // Exact below 2^53 ns (104 days).
+        let seconds = nanos as f64 / 1e9;
         self.metrics.handles.record(labels, seconds);
     }
 }

@@ -34,7 +34,8 @@ use crate::query::ir::{InsertQuery, SelectQuery, Statement};
 /// When no subscriber listens at `INFO` and no slow-statement threshold is set, a statement
 /// costs the layer one atomic load and a pointer-sized field in its future (nothing is built,
 /// the clock is not read); otherwise the statement's text is compiled only for an enabled
-/// span or a slow-statement check.
+/// span or a slow-statement check. Stacked next to a [`Metrics`](super::Metrics) layer (above
+/// or below it), both layers' work is done by one future around the statement's.
 ///
 /// [`Error::kind`]: crate::Error::kind
 #[derive(Debug, Clone, Default)]
@@ -246,7 +247,9 @@ impl Layer for Tracing {
 
     /// Adds the statement's span (none when nobody listens) to what the layers above want
     /// done, and hands the statement down: a `Metrics` layer below then builds the one future
-    /// that does both layers' work.
+    /// that does both layers' work. (The typed methods below do the same from their
+    /// arguments: the span is decided before the statement is made a value, so that nothing
+    /// is built aside for the atomic load's sake.)
     fn observed<E: Executor, O: TypedOp, P: Observation>(
         &self,
         inner: &E,
@@ -263,7 +266,8 @@ impl Layer for Tracing {
         query: SelectQuery,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        self.observed(inner, FetchAll { query, decode }, ())
+        let watch = self.watch(inner.backend(), || Op::FetchAll(query.clone(), decode));
+        inner.observed(FetchAll { query, decode }, Traced { watch, above: () })
     }
 
     fn fetch_optional<E: Executor, T: Send + 'static>(
@@ -272,7 +276,8 @@ impl Layer for Tracing {
         query: SelectQuery,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
-        self.observed(inner, FetchOptional { query, decode }, ())
+        let watch = self.watch(inner.backend(), || Op::FetchOptional(query.clone(), decode));
+        inner.observed(FetchOptional { query, decode }, Traced { watch, above: () })
     }
 
     fn count<E: Executor>(
@@ -280,7 +285,8 @@ impl Layer for Tracing {
         inner: &E,
         query: SelectQuery,
     ) -> impl Future<Output = Result<u64>> + Send {
-        self.observed(inner, Count { query }, ())
+        let watch = self.watch(inner.backend(), || Op::<()>::Count(query.clone()));
+        inner.observed(Count { query }, Traced { watch, above: () })
     }
 
     fn insert_returning<E: Executor, T: Send + 'static>(
@@ -289,7 +295,10 @@ impl Layer for Tracing {
         query: InsertQuery,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<T>> + Send {
-        self.observed(inner, InsertReturning { query, decode }, ())
+        let watch = self.watch(inner.backend(), || {
+            Op::InsertReturning(query.clone(), decode)
+        });
+        inner.observed(InsertReturning { query, decode }, Traced { watch, above: () })
     }
 
     fn execute<E: Executor>(
@@ -297,7 +306,8 @@ impl Layer for Tracing {
         inner: &E,
         statement: Statement,
     ) -> impl Future<Output = Result<ExecResult>> + Send {
-        self.observed(inner, Execute { statement }, ())
+        let watch = self.watch(inner.backend(), || Op::<()>::Execute(statement.clone()));
+        inner.observed(Execute { statement }, Traced { watch, above: () })
     }
 
     fn for_transaction(&self) -> Self {
