@@ -1,8 +1,8 @@
 //! [`Metrics`]: statement counts and latency through the `metrics` facade, and a snapshot.
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::fused::{

@@ -298,7 +298,10 @@ impl Layer for Tracing {
         let watch = self.watch(inner.backend(), || {
             Op::InsertReturning(query.clone(), decode)
         });
-        inner.observed(InsertReturning { query, decode }, Traced { watch, above: () })
+        inner.observed(
+            InsertReturning { query, decode },
+            Traced { watch, above: () },
+        )
     }
 
     fn execute<E: Executor>(
