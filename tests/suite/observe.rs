@@ -44,6 +44,17 @@ struct Book {
     title: String,
 }
 
+/// The stacking test's table (its own: the recorder's counts are shared by the tests that run
+/// at the same time).
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "obs_stacked")]
+struct Stacked {
+    #[orm(primary_key)]
+    id: i64,
+    #[orm(max_length = 60)]
+    secret: String,
+}
+
 /// A value that must never be recorded.
 const SECRET: &str = "s3cret-value-never-logged";
 
@@ -228,6 +239,66 @@ fn system(backend: Backend) -> &'static str {
         Backend::Sql(Dialect::Sqlite) => "sqlite",
         _ => "mongodb",
     }
+}
+
+/// The statements the stacking test runs through each stack: an insert, a read by key, a
+/// count, an update, a failing insert (a duplicate key) and a raw statement (which both
+/// layers see through `call`).
+async fn stacked_workload(db: &impl polyorm::Executor, id: i64) -> polyorm::Result<()> {
+    Stacked {
+        id,
+        secret: "a".into(),
+    }
+    .insert(db)
+    .await?;
+    assert!(Stacked::find(db, id).await?.is_some());
+    assert_eq!(
+        Stacked::query()
+            .filter(Stacked::ID.eq(id))
+            .count(db)
+            .await?,
+        1
+    );
+    Stacked::update_many()
+        .set(Stacked::SECRET, "b")
+        .filter(Stacked::ID.eq(id))
+        .execute(db)
+        .await?;
+    assert!(
+        Stacked {
+            id,
+            secret: "c".into()
+        }
+        .insert(db)
+        .await
+        .is_err()
+    );
+    if db.backend() != Backend::MongoDb {
+        db.execute_raw("SELECT 1").await?;
+    }
+    Ok(())
+}
+
+/// What a statement span says, without its timing: name, rows, error.
+fn span_summary(span: &Captured) -> [Option<String>; 4] {
+    [
+        "otel.name",
+        "db.response.returned_rows",
+        "orm.rows_affected",
+        "error.type",
+    ]
+    .map(|field| span.fields.get(field).cloned())
+}
+
+/// The totals of `stats` that do not depend on time, and whether its times were counted.
+fn stats_summary(stats: polyorm::observe::QueryStats) -> (u64, u64, u64, u64, bool) {
+    (
+        stats.statements,
+        stats.errors,
+        stats.rows_returned,
+        stats.rows_affected,
+        stats.slowest > Duration::ZERO && stats.total_time >= stats.slowest,
+    )
 }
 
 suite! {
@@ -464,6 +535,54 @@ suite! {
         assert_eq!(*attempts.lock().unwrap(), 2);
         assert_eq!(Item::query().all(db).await?.iter().map(|i| i.id).collect::<Vec<_>>(), [2]);
         assert_eq!(counter("orm_transaction_retries_total", &labels) - before, 1);
+        Ok(())
+    }
+
+    async fn tracing_and_metrics_stacked_in_either_order_record_what_each_records_alone(db) {
+        db.create_table::<Stacked>().await?;
+        let capture = Capture::default();
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+        let backend = system(db.backend());
+        let select = if db.backend() == Backend::MongoDb { "find" } else { "SELECT" };
+        let selects = || counter("orm_statements_total", &[("backend", backend), ("model", "obs_stacked"), ("operation", select), ("outcome", "ok")]);
+        let traced = || Tracing::new().slow_query_threshold(Duration::ZERO);
+
+        // Each alone, then metrics below tracing, then tracing below metrics: each run's
+        // spans, slow-statement events, totals and recorder counts.
+        let mut runs = Vec::new();
+        for (run, id) in [("alone", 1), ("metrics below", 11), ("tracing below", 21)] {
+            let metrics = Metrics::new();
+            let (spans_before, events_before, selects_before) =
+                (capture.statements().len(), capture.events().len(), selects());
+            match run {
+                "alone" => {
+                    stacked_workload(&db.layer(metrics.clone()), id).await?;
+                    stacked_workload(&db.layer(traced()), id + 1).await?;
+                }
+                "metrics below" => stacked_workload(&db.layer(metrics.clone()).layer(traced()), id).await?,
+                _ => stacked_workload(&db.layer(traced()).layer(metrics.clone()), id).await?,
+            }
+            let spans: Vec<_> = capture.statements()[spans_before..].iter().map(span_summary).collect();
+            let slow = capture.events()[events_before..]
+                .iter()
+                .filter(|e| e.name == "polyorm::slow_query" && e.parent.as_deref() == Some("db.statement"))
+                .count();
+            runs.push((run, spans, slow, stats_summary(metrics.stats()), selects() - selects_before));
+        }
+        let (_, alone_spans, alone_slow, alone_stats, alone_selects) = &runs[0];
+        let raw = u64::from(db.backend() != Backend::MongoDb);
+        assert_eq!(alone_spans.len() as u64, 5 + raw, "{alone_spans:#?}");
+        assert_eq!(*alone_slow as u64, 5 + raw);
+        assert_eq!(alone_stats.0, 5 + raw, "{alone_stats:?}");
+        assert_eq!(alone_stats.1, 1);
+        assert!(alone_stats.4, "times are counted: {alone_stats:?}");
+        assert_eq!(*alone_selects, 2, "the read by key and the count");
+        for (run, spans, slow, stats, selects) in &runs[1..] {
+            assert_eq!(spans, alone_spans, "{run}");
+            assert_eq!(slow, alone_slow, "{run}");
+            assert_eq!(stats, alone_stats, "{run}");
+            assert_eq!(selects, alone_selects, "{run}");
+        }
         Ok(())
     }
 }

@@ -492,6 +492,26 @@ pub trait Layer: Send + Sync {
         }
     }
 
+    /// A typed operation with what the observability layers above want done when it ends
+    /// ([`Executor::observed`]). Not for layers to override: the `Tracing` and `Metrics`
+    /// layers add their part and hand it further down, so that one future does the work of
+    /// both. By default the operation runs through this layer's typed method, wrapped once.
+    #[doc(hidden)]
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    fn observed<E, O, P>(
+        &self,
+        inner: &E,
+        op: O,
+        observation: P,
+    ) -> impl Future<Output = Result<O::Output>> + Send
+    where
+        E: Executor,
+        O: crate::observe::fused::TypedOp,
+        P: crate::observe::fused::Observation,
+    {
+        crate::observe::fused::Observed::new(op.run_through(self, inner), observation, O::counted)
+    }
+
     /// Streams the rows of `query` ([`Executor::fetch_stream`]); by default straight from
     /// `inner`. Streams do not pass through [`call`](Layer::call) (their rows are never all
     /// in hand to make an [`Outcome`] of); a layer that watches reads overrides this.
@@ -641,6 +661,15 @@ impl<L: Layer, E: Executor> Executor for Layered<L, E> {
     ) -> impl Future<Output = Result<ExecResult>> + Send {
         self.layer.execute_compiled(&self.inner, statement)
     }
+
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    fn observed<O: crate::observe::fused::TypedOp, P: crate::observe::fused::Observation>(
+        &self,
+        op: O,
+        observation: P,
+    ) -> impl Future<Output = Result<O::Output>> + Send {
+        self.layer.observed(&self.inner, op, observation)
+    }
 }
 
 /// A type that is an [`Executor`] by handing every operation to another: a handle with an
@@ -724,6 +753,15 @@ impl<D: Delegate> Executor for D {
         statement: Compiled,
     ) -> impl Future<Output = Result<ExecResult>> + Send {
         self.delegate().execute_compiled(statement)
+    }
+
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    fn observed<O: crate::observe::fused::TypedOp, P: crate::observe::fused::Observation>(
+        &self,
+        op: O,
+        observation: P,
+    ) -> impl Future<Output = Result<O::Output>> + Send {
+        self.delegate().observed(op, observation)
     }
 }
 

@@ -199,6 +199,20 @@ pub trait Executor: Send + Sync {
         &self,
         statement: Compiled,
     ) -> impl Future<Output = Result<ExecResult>> + Send;
+
+    /// Runs a typed operation with what the observability layers above want done when it
+    /// ends, in one future (see `observe::fused`). Not for callers: the `Tracing` and
+    /// `Metrics` layers hand their statements down with it, and [`Layered`] passes it to its
+    /// layer. By default the operation runs here, wrapped once.
+    #[doc(hidden)]
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    fn observed<O: crate::observe::fused::TypedOp, P: crate::observe::fused::Observation>(
+        &self,
+        op: O,
+        observation: P,
+    ) -> impl Future<Output = Result<O::Output>> + Send {
+        crate::observe::fused::Observed::new(op.run(self), observation, O::counted)
+    }
 }
 
 #[cfg_attr(not(feature = "_sqlx"), allow(unused_imports))]

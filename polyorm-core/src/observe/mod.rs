@@ -22,6 +22,9 @@
 //! Bound values are not recorded, only the statement with its placeholders, unless
 //! [`Tracing::record_values`] asks for them (and then never those of a redacted column).
 
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+#[doc(hidden)]
+pub mod fused;
 #[cfg(feature = "metrics")]
 mod handles;
 #[cfg(feature = "metrics")]
@@ -55,7 +58,9 @@ pub(crate) const CALLER_SQL: OpKinds = OpKinds::NONE
 /// What a statement reported: rows returned (reads) or written (writes), as the layers count
 /// them and record them on spans.
 #[cfg(any(feature = "tracing", feature = "metrics"))]
-pub(crate) enum Counted {
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
     /// Rows returned by a read.
     Returned(u64),
     /// Rows written, as the database reported.

@@ -1,14 +1,16 @@
 //! [`Tracing`]: one span per statement and per transaction, and slow-statement events.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use tracing::Span;
 use tracing::field::Empty;
 
+use super::fused::{
+    Count, Execute, FetchAll, FetchOptional, InsertReturning, Observation, Observed, Traced,
+    TypedOp,
+};
 use super::parameters::{Redaction, parameters};
 use super::{CALLER_SQL, Counted, operation_name, system_name};
 use crate::error::Result;
@@ -32,7 +34,8 @@ use crate::query::ir::{InsertQuery, SelectQuery, Statement};
 /// When no subscriber listens at `INFO` and no slow-statement threshold is set, a statement
 /// costs the layer one atomic load and a pointer-sized field in its future (nothing is built,
 /// the clock is not read); otherwise the statement's text is compiled only for an enabled
-/// span or a slow-statement check.
+/// span or a slow-statement check. Stacked next to a [`Metrics`](super::Metrics) layer (above
+/// or below it), both layers' work is done by one future around the statement's.
 ///
 /// [`Error::kind`]: crate::Error::kind
 #[derive(Debug, Clone, Default)]
@@ -168,8 +171,8 @@ impl Tracing {
 }
 
 /// A statement's open span and what its end is reported with.
-struct Watch {
-    span: Span,
+pub(crate) struct Watch {
+    pub(super) span: Span,
     /// The statement's text, when compiled.
     text: Option<String>,
     operation: &'static str,
@@ -179,8 +182,10 @@ struct Watch {
 }
 
 impl Watch {
-    /// Records how the statement ended on its span, and reports it when it was slow.
-    fn close<R>(&self, outcome: &Result<R>, counted: impl FnOnce(&R) -> Counted) {
+    /// Records how the statement ended on its span, and reports it when it was slow; the span
+    /// ends when the watch is dropped, here.
+    #[inline(never)]
+    pub(super) fn close<R>(self, outcome: &Result<R>, counted: &impl Fn(&R) -> Counted) {
         let elapsed = self.started.elapsed();
         let span = &self.span;
         match outcome {
@@ -215,41 +220,6 @@ impl Watch {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A statement's future with its span, if any ([`Tracing::watch`]): polled inside the
-    /// span, which is closed with the outcome. Without a span, polling it is polling the
-    /// statement's.
-    struct Traced<F, C> {
-        #[pin]
-        statement: F,
-        watch: Option<Box<Watch>>,
-        counted: C,
-    }
-}
-
-impl<R, F, C> Future for Traced<F, C>
-where
-    F: Future<Output = Result<R>>,
-    C: Fn(&R) -> Counted,
-{
-    type Output = Result<R>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
-        let this = self.project();
-        let Some(watch) = this.watch.as_deref() else {
-            return this.statement.poll(cx);
-        };
-        let outcome = {
-            let _entered = watch.span.enter();
-            ready!(this.statement.poll(cx))
-        };
-        watch.close(&outcome, this.counted);
-        // The span ends with the statement.
-        *this.watch = None;
-        Poll::Ready(outcome)
-    }
-}
-
 impl Layer for Tracing {
     /// SQL the caller wrote goes through [`call`](Layer::call); the typed operations have
     /// methods of their own, which build nothing and wrap the statement's future in place
@@ -268,11 +238,26 @@ impl Layer for Tracing {
         op: Op<T>,
     ) -> impl Future<Output = Result<Outcome<T>>> + Send {
         let watch = self.is_active().then(|| self.open(inner.backend(), &op));
-        Traced {
-            statement: op.run(inner),
-            watch,
-            counted: Counted::of_outcome,
-        }
+        Observed::new(
+            op.run(inner),
+            Traced { watch, above: () },
+            Counted::of_outcome,
+        )
+    }
+
+    /// Adds the statement's span (none when nobody listens) to what the layers above want
+    /// done, and hands the statement down: a `Metrics` layer below then builds the one future
+    /// that does both layers' work. (The typed methods below do the same from their
+    /// arguments: the span is decided before the statement is made a value, so that nothing
+    /// is built aside for the atomic load's sake.)
+    fn observed<E: Executor, O: TypedOp, P: Observation>(
+        &self,
+        inner: &E,
+        op: O,
+        above: P,
+    ) -> impl Future<Output = Result<O::Output>> + Send {
+        let watch = self.watch(inner.backend(), || op.to_op());
+        inner.observed(op, Traced { watch, above })
     }
 
     fn fetch_all<E: Executor, T: Send + 'static>(
@@ -282,11 +267,7 @@ impl Layer for Tracing {
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
         let watch = self.watch(inner.backend(), || Op::FetchAll(query.clone(), decode));
-        Traced {
-            statement: inner.fetch_all(query, decode),
-            watch,
-            counted: |rows: &Vec<T>| Counted::Returned(rows.len() as u64),
-        }
+        inner.observed(FetchAll { query, decode }, Traced { watch, above: () })
     }
 
     fn fetch_optional<E: Executor, T: Send + 'static>(
@@ -296,11 +277,7 @@ impl Layer for Tracing {
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
         let watch = self.watch(inner.backend(), || Op::FetchOptional(query.clone(), decode));
-        Traced {
-            statement: inner.fetch_optional(query, decode),
-            watch,
-            counted: |row: &Option<T>| Counted::Returned(u64::from(row.is_some())),
-        }
+        inner.observed(FetchOptional { query, decode }, Traced { watch, above: () })
     }
 
     fn count<E: Executor>(
@@ -309,11 +286,7 @@ impl Layer for Tracing {
         query: SelectQuery,
     ) -> impl Future<Output = Result<u64>> + Send {
         let watch = self.watch(inner.backend(), || Op::<()>::Count(query.clone()));
-        Traced {
-            statement: inner.count(query),
-            watch,
-            counted: |_: &u64| Counted::Nothing,
-        }
+        inner.observed(Count { query }, Traced { watch, above: () })
     }
 
     fn insert_returning<E: Executor, T: Send + 'static>(
@@ -325,11 +298,10 @@ impl Layer for Tracing {
         let watch = self.watch(inner.backend(), || {
             Op::InsertReturning(query.clone(), decode)
         });
-        Traced {
-            statement: inner.insert_returning(query, decode),
-            watch,
-            counted: |_: &T| Counted::Affected(1),
-        }
+        inner.observed(
+            InsertReturning { query, decode },
+            Traced { watch, above: () },
+        )
     }
 
     fn execute<E: Executor>(
@@ -338,11 +310,7 @@ impl Layer for Tracing {
         statement: Statement,
     ) -> impl Future<Output = Result<ExecResult>> + Send {
         let watch = self.watch(inner.backend(), || Op::<()>::Execute(statement.clone()));
-        Traced {
-            statement: inner.execute(statement),
-            watch,
-            counted: |done: &ExecResult| Counted::Affected(done.rows_affected),
-        }
+        inner.observed(Execute { statement }, Traced { watch, above: () })
     }
 
     fn for_transaction(&self) -> Self {
