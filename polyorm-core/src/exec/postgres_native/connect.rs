@@ -176,7 +176,7 @@ fn connect_failure(error: tokio_postgres::Error, address: &Address) -> Error {
     }
     let handshake = std::error::Error::source(&error).is_some_and(|e| e.is::<HandshakeFailed>());
     if handshake || crate::tls::explain_failure(&error).is_some() {
-        return tls_connect_error(Box::new(error), address);
+        return tls_connect_error(Box::new(super::errors::PgError(error)), address);
     }
     if let Some(io) = io_error(&error) {
         return io_connect_error(std::io::Error::new(io.kind(), io.to_string()), address);

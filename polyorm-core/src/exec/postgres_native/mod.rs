@@ -22,3 +22,4 @@ mod tls;
 pub(crate) use conn::PgNativeConn;
 pub(crate) use connect::NativeConnect;
 pub(crate) use decode::PgNativeDecode;
+pub(crate) use errors::PgError;

@@ -37,8 +37,8 @@ fn database_code(error: &Error) -> Option<String> {
     };
     // The native PostgreSQL driver's error (the server's SQLSTATE).
     #[cfg(feature = "postgres-native")]
-    if let Some(native) = source.downcast_ref::<tokio_postgres::Error>() {
-        return native.code().map(|code| code.code().to_owned());
+    if let Some(native) = source.downcast_ref::<crate::exec::postgres_native::PgError>() {
+        return native.code().map(str::to_owned);
     }
     #[cfg(feature = "_sqlx")]
     {
