@@ -340,7 +340,7 @@ mod tests {
         assert_eq!(native.config.get_user(), Some(sqlx.get_username()));
         assert_eq!(native.config.get_ports(), [sqlx.get_port()]);
         assert_eq!(native.config.get_dbname(), sqlx.get_database());
-        let host = match &native.config.get_hosts()[..] {
+        let host = match native.config.get_hosts() {
             [Host::Tcp(host)] => host.clone(),
             #[cfg(unix)]
             [Host::Unix(dir)] => dir.display().to_string(),
