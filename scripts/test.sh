@@ -77,11 +77,11 @@ trap stop_servers EXIT
 
 export ORM_TEST_BACKENDS=$backends ORM_TEST_POSTGRES_URL=$pg_url ORM_TEST_MYSQL_URL=$my_url
 cargo test --workspace --all-features "$@"
-# The suite's PostgreSQL tests (every name with `postgres` in it) once more on the native driver
-# (tokio-postgres, feature `postgres-native`; the pass above runs them on sqlx, the default).
+# The suite's PostgreSQL tests (every name with `postgres` in it) once more on sqlx's driver
+# (the pass above runs them on the default, the native driver on tokio-postgres).
 # Only for a whole run: a filter given to this script selects the pass above alone.
 if [[ $# -eq 0 && ,$backends, == *,postgres,* ]]; then
-  ORM_TEST_POSTGRES_DRIVER=native cargo test --all-features --test suite -- postgres
+  ORM_TEST_POSTGRES_DRIVER=sqlx cargo test --all-features --test suite -- postgres
 fi
 # The compile-fail cases are blessed with the default features (see tests/compile_fail.rs).
 cargo test --test compile_fail "$@"

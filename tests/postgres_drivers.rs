@@ -627,3 +627,61 @@ async fn a_server_that_refuses_connections_is_named_on_the_native_driver() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn sessions_start_alike_in_utc_with_iso_dates_whatever_the_server_says() {
+    // The test server's own zone is `Etc/UTC`: the sqlx driver sets `UTC` at startup, and so
+    // must the native one (on a server in another zone a timestamptz read as text, or cut to a
+    // date, would differ between the drivers).
+    let Some(t) = Both::new("session_settings").await else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for (name, db) in t.drivers() {
+        let settings: (String, String, String, String) = polyorm::raw(
+            "SELECT current_setting('TimeZone'), current_setting('DateStyle'), \
+             current_setting('extra_float_digits'), \
+             CAST(CAST('2024-03-01 01:30:00+05' AS TIMESTAMPTZ) AS TEXT)",
+        )
+        .fetch_one(db)
+        .await
+        .unwrap();
+        assert_eq!(settings.0, "UTC", "{name}");
+        assert_eq!(settings.1, "ISO, MDY", "{name}");
+        assert_eq!(settings.3, "2024-02-29 20:30:00+00", "{name}");
+        seen.push(settings);
+    }
+    assert_eq!(seen[0], seen[1]);
+    t.teardown().await;
+}
+
+#[tokio::test]
+async fn the_default_driver_is_the_native_one_and_reads_errors_as_the_server_said_them() {
+    let Some(t) = Both::new("default_driver").await else {
+        return;
+    };
+    assert_eq!(PostgresDriver::default(), PostgresDriver::Native);
+    let db = PoolOptions::new()
+        .max_connections(1)
+        .connect(&t.schema.url)
+        .await
+        .unwrap();
+    // The pool of default options is the native driver's (`Pool::PostgresNative`).
+    let pool = format!("{db:?}");
+    assert!(pool.contains("PostgresNative"), "{pool}");
+    // The server's message, not tokio-postgres' bare "db error".
+    for (name, db) in [("default", &db), ("sqlx", &t.sqlx)] {
+        let err = db
+            .execute_raw("SELECT * FROM no_such_table_here")
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "error returned from database: relation \"no_such_table_here\" does not exist"
+            ),
+            "{name}: {err}"
+        );
+    }
+    db.close().await;
+    t.teardown().await;
+}

@@ -76,14 +76,10 @@ impl Drop for Pki {
     }
 }
 
-/// The PostgreSQL drivers under test: sqlx's, and the native one where the build has it.
+/// The PostgreSQL drivers under test: the native one (the default) and sqlx's (the `postgres`
+/// feature builds both).
 fn postgres_drivers() -> Vec<PostgresDriver> {
-    if cfg!(feature = "postgres-native") {
-        vec![PostgresDriver::Sqlx, PostgresDriver::Native]
-    } else {
-        eprintln!("the native PostgreSQL driver's TLS is not tested: no feature postgres-native");
-        vec![PostgresDriver::Sqlx]
-    }
+    vec![PostgresDriver::Native, PostgresDriver::Sqlx]
 }
 
 /// A pool on `driver` (PostgreSQL's; the other backends ignore it) with `tls`.

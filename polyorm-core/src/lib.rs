@@ -1,6 +1,7 @@
 //! Runtime of the `polyorm` crate: schema descriptors, values, the query IR and its typed
-//! builders, the SQL compilers, the executors (sqlx for PostgreSQL and MySQL, the native SQLite
-//! driver) and the error type.
+//! builders, the SQL compilers, the executors (the native PostgreSQL driver on tokio-postgres,
+//! the default with the feature `postgres-native`, and sqlx's beside it; sqlx for MySQL; the
+//! native SQLite driver) and the error type.
 //!
 //! Users depend on the `polyorm` facade, which re-exports this crate and the derive macro.
 
@@ -44,7 +45,8 @@ pub mod value;
 #[cfg(feature = "bson")]
 pub use bson;
 pub use error::{Error, Result};
-/// Which driver a PostgreSQL pool runs on ([`PoolOptions::postgres_driver`]).
+/// Which driver a PostgreSQL pool runs on ([`PoolOptions::postgres_driver`]; the native one by
+/// default when the feature `postgres-native` is on).
 #[cfg(feature = "postgres")]
 pub use exec::PostgresDriver;
 pub use exec::{

@@ -4,8 +4,8 @@
 //! `ORM_TEST_POSTGRES_URL`, `ORM_TEST_MYSQL_URL` and `ORM_TEST_MONGO_URL` (default
 //! `mongodb://127.0.0.1:27018`, the nx-27017 test server `scripts/test.sh` starts). A listed
 //! backend that cannot be reached fails the test; with `CI=true` every backend must be listed.
-//! PostgreSQL runs on the driver `ORM_TEST_POSTGRES_DRIVER` names: `sqlx` (the default) or
-//! `native` (feature `postgres-native`; see [`pool_options`]).
+//! PostgreSQL runs on the driver `ORM_TEST_POSTGRES_DRIVER` names, `native` or `sqlx`; unset,
+//! on the pool's default, the native driver (see [`pool_options`]).
 //!
 //! Capability tags in [`suite!`]: `#[requires(sql)]` before a test generates it only for the
 //! SQL backends; `#[needs_real_mongodb("nx-27017 lacks ...")]` generates it for MongoDB too,
@@ -66,17 +66,15 @@ pub fn postgres_url() -> String {
 }
 
 /// Pool options of the suite's databases: PostgreSQL on the driver `ORM_TEST_POSTGRES_DRIVER`
-/// names (`sqlx`, the default, or `native`); the other backends ignore it.
+/// names (`native` or `sqlx`; unset, the pool's default, the native driver when it is built);
+/// the other backends ignore it.
 pub fn pool_options() -> PoolOptions {
     let options = PoolOptions::new();
-    match env_or("ORM_TEST_POSTGRES_DRIVER", "sqlx").as_str() {
-        "sqlx" => options,
-        #[cfg(feature = "postgres-native")]
-        "native" => options.postgres_driver(polyorm::PostgresDriver::Native),
-        other => panic!(
-            "ORM_TEST_POSTGRES_DRIVER=`{other}`: use `sqlx` or `native` (the latter with the \
-             feature `postgres-native`)"
-        ),
+    match std::env::var("ORM_TEST_POSTGRES_DRIVER").as_deref() {
+        Err(_) => options,
+        Ok("sqlx") => options.postgres_driver(polyorm::PostgresDriver::Sqlx),
+        Ok("native") => options.postgres_driver(polyorm::PostgresDriver::Native),
+        Ok(other) => panic!("ORM_TEST_POSTGRES_DRIVER=`{other}`: use `native` or `sqlx`"),
     }
 }
 

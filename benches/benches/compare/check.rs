@@ -20,13 +20,13 @@ fn same<T: PartialEq + Debug, const N: usize>(workload: &str, ours: &T, others: 
     }
 }
 
-/// Panics when the ORM on its native PostgreSQL driver answered `native` where the ORM on
-/// the sqlx driver answered `ours`.
-fn native_agrees<T: PartialEq + Debug>(workload: &str, ours: &T, native: T) {
+/// Panics when the ORM on sqlx's PostgreSQL driver answered `on_sqlx` where the ORM on its
+/// default, native driver answered `ours`.
+fn drivers_agree<T: PartialEq + Debug>(workload: &str, ours: &T, on_sqlx: T) {
     assert!(
-        &native == ours,
-        "{workload}: the native PostgreSQL driver disagrees with the sqlx driver.\n  \
-         sqlx driver: {ours:?}\n  native driver: {native:?}"
+        &on_sqlx == ours,
+        "{workload}: the sqlx PostgreSQL driver disagrees with the native driver.\n  \
+         native driver: {ours:?}\n  sqlx driver: {on_sqlx:?}"
     );
 }
 
@@ -78,10 +78,10 @@ pub async fn select_users(ctx: &Ctx, expected: usize) {
         "select_users: the ORM read {} users",
         ours.len()
     );
-    if let Some(native) = &ctx.orm_native {
-        let rows = orm_side::select_users_on(native).await;
-        let native = sorted(rows.iter().map(ours::User::row).collect());
-        native_agrees("select_users", &ours, native);
+    if let Some(on_sqlx) = &ctx.orm_sqlx {
+        let rows = orm_side::select_users_on(on_sqlx).await;
+        let on_sqlx = sorted(rows.iter().map(ours::User::row).collect());
+        drivers_agree("select_users", &ours, on_sqlx);
     }
     if let Some(my) = &ctx.mysql_async {
         let rows = mysql_async_side::select_users(my).await;
@@ -131,14 +131,14 @@ pub async fn join(ctx: &Ctx) {
             .collect(),
     );
     assert!(ours.iter().all(|(u, _)| u.2.as_deref() == Some("black")));
-    if let Some(native) = &ctx.orm_native {
-        let rows = orm_side::join_on(native).await;
-        let native = sorted(
+    if let Some(on_sqlx) = &ctx.orm_sqlx {
+        let rows = orm_side::join_on(on_sqlx).await;
+        let on_sqlx = sorted(
             rows.iter()
                 .map(|(u, p)| (u.row(), p.as_ref().map(ours::Post::row)))
                 .collect(),
         );
-        native_agrees("join", &ours, native);
+        drivers_agree("join", &ours, on_sqlx);
     }
     if let Some(my) = &ctx.mysql_async {
         let rows = mysql_async_side::join(ctx, my).await;
@@ -227,13 +227,13 @@ pub async fn insert(ctx: &Ctx, rows: &[NewRow]) {
     assert_eq!(count as u64, n, "insert: Diesel's count");
     let by_diesel = stored().await;
     crate::setup::clear_new_users(&ctx.orm).await;
-    if let Some(native) = &ctx.orm_native {
+    if let Some(on_sqlx) = &ctx.orm_sqlx {
         assert_eq!(
-            orm_side::insert_on(native, rows).await,
+            orm_side::insert_on(on_sqlx, rows).await,
             n,
-            "insert: the native driver's count"
+            "insert: the sqlx driver's count"
         );
-        native_agrees("insert", &ours, stored().await);
+        drivers_agree("insert", &ours, stored().await);
         crate::setup::clear_new_users(&ctx.orm).await;
     }
     if let Some(my) = &ctx.mysql_async {
@@ -281,10 +281,10 @@ pub async fn associations(ctx: &Ctx, users: usize, posts: usize, comments: usize
         ours.iter()
             .all(|(_, ps)| ps.len() == posts && ps.iter().all(|(_, cs)| cs.len() == comments))
     );
-    if let Some(native) = &ctx.orm_native {
-        let rows = orm_side::associations_on(native).await;
-        let native = tree(&rows, ours::User::row, ours::Post::row, ours::Comment::row);
-        native_agrees("associations", &ours, native);
+    if let Some(on_sqlx) = &ctx.orm_sqlx {
+        let rows = orm_side::associations_on(on_sqlx).await;
+        let on_sqlx = tree(&rows, ours::User::row, ours::Post::row, ours::Comment::row);
+        drivers_agree("associations", &ours, on_sqlx);
     }
     if let Some(my) = &ctx.mysql_async {
         let rows = mysql_async_side::associations(my).await;
@@ -328,9 +328,9 @@ pub async fn find(ctx: &Ctx, ids: &[i64]) {
     for id in [ids[0], ids[ids.len() / 2], missing] {
         let ours = orm_side::find(&ctx.orm, id).await.map(|u| u.row());
         assert_eq!(ours.is_some(), id != missing, "find({id}): the ORM");
-        if let Some(native) = &ctx.orm_native {
-            let native = orm_side::find(native, id).await.map(|u| u.row());
-            native_agrees("find", &ours, native);
+        if let Some(on_sqlx) = &ctx.orm_sqlx {
+            let on_sqlx = orm_side::find(on_sqlx, id).await.map(|u| u.row());
+            drivers_agree("find", &ours, on_sqlx);
         }
         if let Some(my) = &ctx.mysql_async {
             let theirs = mysql_async_side::find(my, ctx.sql.find, id).await;

@@ -17,9 +17,9 @@ pub const LOOKUPS_PER_TASK: usize = 8;
 pub struct Ctx {
     pub dialect: Dialect,
     pub orm: polyorm::Db,
-    /// The ORM on its native PostgreSQL driver (`PostgresDriver::Native`; PostgreSQL only):
-    /// the `orm_native` column, beside `orm` on the sqlx driver.
-    pub orm_native: Option<polyorm::Db>,
+    /// The ORM on sqlx's PostgreSQL driver (`PostgresDriver::Sqlx`; PostgreSQL only): the
+    /// `orm_sqlx` column, beside `orm` on the default, native driver.
+    pub orm_sqlx: Option<polyorm::Db>,
     /// sqlx as diesel_bench runs it: one bare connection on PostgreSQL and MariaDB/MySQL (no
     /// pool, so no ping on acquire or release), the pool on SQLite.
     pub sqlx: Sqlx,

@@ -37,8 +37,8 @@ use libs::{
 
 /// The libraries, in report order. `orm_held` is this ORM through one connection held from
 /// `Db::acquire` (PostgreSQL and MariaDB/MySQL only): beside `orm` it shows what the pool path
-/// costs. `orm_native` is this ORM on its native PostgreSQL driver (`PostgresDriver::Native`,
-/// PostgreSQL only), `orm` on the sqlx driver. `mysql_async` is raw mysql_async on one bare
+/// costs. `orm` runs on the default PostgreSQL driver, the ORM's native one; `orm_sqlx` is this
+/// ORM on sqlx's PostgreSQL driver (`PostgresDriver::Sqlx`, PostgreSQL only). `mysql_async` is raw mysql_async on one bare
 /// connection (MariaDB/MySQL only), beside raw sqlx.
 pub(crate) const LIBS: [&str; 7] = [
     "orm",
@@ -46,7 +46,7 @@ pub(crate) const LIBS: [&str; 7] = [
     "sqlx",
     "seaorm",
     "diesel",
-    "orm_native",
+    "orm_sqlx",
     "mysql_async",
 ];
 
@@ -122,12 +122,12 @@ impl Bench<'_> {
 
 /// Registers the four libraries' bodies of one workload: `$orm`, `$sqlx`, `$sea` are async
 /// expressions, `$diesel` a closure over the Diesel connection; `$held`, when given, the ORM's
-/// body over a held connection `$h` (run only where `$b.held` is one); `$native`, the ORM's
-/// body over its `Db` on the native PostgreSQL driver `$n` (run only on PostgreSQL);
+/// body over a held connection `$h` (run only where `$b.held` is one); `$on_sqlx`, the ORM's
+/// body over its `Db` on sqlx's PostgreSQL driver `$n` (run only on PostgreSQL);
 /// `$my`, raw mysql_async's body over its connection `$m` (run only on MariaDB/MySQL).
 macro_rules! four {
     ($b:expr, $workload:expr, $param:expr,
-     orm: $orm:expr, $(held: |$h:ident| $held:expr,)? native: |$n:ident| $native:expr,
+     orm: $orm:expr, $(held: |$h:ident| $held:expr,)? orm_sqlx: |$n:ident| $on_sqlx:expr,
      sqlx: $sqlx:expr, mysql_async: |$m:ident| $my:expr, seaorm: $sea:expr,
      diesel: |$c:ident| $diesel:expr) => {{
         let (rt, ctx) = ($b.rt, $b.ctx);
@@ -143,9 +143,9 @@ macro_rules! four {
                 b.to_async(rt).iter(|| async { black_box($held) })
             });
         })?
-        if let Some($n) = ctx.orm_native.as_ref() {
-            g.bench_function(BenchmarkId::new("orm_native", &param), |b| {
-                b.to_async(rt).iter(|| async { black_box($native) })
+        if let Some($n) = ctx.orm_sqlx.as_ref() {
+            g.bench_function(BenchmarkId::new("orm_sqlx", &param), |b| {
+                b.to_async(rt).iter(|| async { black_box($on_sqlx) })
             });
         }
         g.bench_function(BenchmarkId::new("sqlx", &param), |b| {
@@ -280,14 +280,14 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
         four!(b, "select_users", n,
             orm: orm_side::select_users(ctx).await,
             held: |h| orm_side::select_users_on(h).await,
-            native: |n| orm_side::select_users_on(n).await,
+            orm_sqlx: |n| orm_side::select_users_on(n).await,
             sqlx: sqlx_side::select_users(&ctx.sqlx).await,
             mysql_async: |m| mysql_async_side::select_users(m).await,
             seaorm: sea_side::select_users(ctx).await,
             diesel: |c| diesel_side::select_users(c));
         four!(b, "left_join", n,
             orm: orm_side::join(ctx).await,
-            native: |n| orm_side::join_on(n).await,
+            orm_sqlx: |n| orm_side::join_on(n).await,
             sqlx: sqlx_side::join(ctx).await,
             mysql_async: |m| mysql_async_side::join(ctx, m).await,
             seaorm: sea_side::join(ctx).await,
@@ -300,7 +300,7 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
         four!(b, "insert", n,
             orm: orm_side::insert(ctx, rows).await,
             held: |h| orm_side::insert_on(h, rows).await,
-            native: |n| orm_side::insert_on(n, rows).await,
+            orm_sqlx: |n| orm_side::insert_on(n, rows).await,
             sqlx: sqlx_side::insert(ctx, rows).await,
             mysql_async: |m| mysql_async_side::insert(m, rows).await,
             seaorm: sea_side::insert(ctx, rows).await,
@@ -312,7 +312,7 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
     rt.block_on(check::associations(ctx, users, posts, comments));
     four!(b, "associations", format!("{users}x{posts}x{comments}"),
         orm: orm_side::associations(ctx).await,
-        native: |n| orm_side::associations_on(n).await,
+        orm_sqlx: |n| orm_side::associations_on(n).await,
         sqlx: sqlx_side::associations(ctx).await,
         mysql_async: |m| mysql_async_side::associations(m).await,
         seaorm: sea_side::associations(ctx).await,
@@ -323,7 +323,7 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
     four!(b, "find_by_pk", 1,
         orm: orm_side::find(&ctx.orm, id).await,
         held: |h| orm_side::find(h, id).await,
-        native: |n| orm_side::find(n, id).await,
+        orm_sqlx: |n| orm_side::find(n, id).await,
         sqlx: sqlx_side::find(&ctx.sqlx, ctx.sql.find, id).await,
         mysql_async: |m| mysql_async_side::find(m, ctx.sql.find, id).await,
         seaorm: sea_side::find(&ctx.sea, id).await,
@@ -344,10 +344,10 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
             })
         })
     });
-    if let Some(native) = &ctx.orm_native {
-        g.bench_function(BenchmarkId::new("orm_native", &param), |bn| {
+    if let Some(on_sqlx) = &ctx.orm_sqlx {
+        g.bench_function(BenchmarkId::new("orm_sqlx", &param), |bn| {
             bn.to_async(rt).iter(|| {
-                let db = native.clone();
+                let db = on_sqlx.clone();
                 concurrently(ids, move |id| {
                     let db = db.clone();
                     async move { orm_side::find(&db, id).await }

@@ -162,8 +162,8 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
         let _ = writeln!(
             md,
             "| workload | N | ORM | ORM held | sqlx | SeaORM | Diesel | ORM÷held | ORM÷sqlx | \
-             ORM÷SeaORM | ORM÷Diesel | best peer | ORM÷best | ORM native | native÷ORM | \
-             native÷best |"
+             ORM÷SeaORM | ORM÷Diesel | best peer | ORM÷best | ORM on sqlx | ORM÷ORM on sqlx | \
+             ORM on sqlx÷best |"
         );
         let _ = writeln!(
             md,
@@ -223,7 +223,7 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
                 ratio(m[0], m[4], f64::INFINITY),
                 ratio(m[0], best, 1.0),
                 cell(m[5]),
-                ratio(m[5], m[0], 1.0),
+                ratio(m[0], m[5], 1.0),
                 ratio(m[5], best, 1.0),
             );
         }
@@ -349,11 +349,11 @@ pub fn profile(rt: &Runtime, spec: &str) {
             _ => None,
         };
         let held = || held.as_ref().expect("acquired for orm_held");
-        // `orm_native`: the ORM on its native PostgreSQL driver.
-        let native = || {
-            ctx.orm_native
+        // `orm_sqlx`: the ORM on sqlx's PostgreSQL driver.
+        let on_sqlx = || {
+            ctx.orm_sqlx
                 .as_ref()
-                .expect("orm_native runs on PostgreSQL only")
+                .expect("orm_sqlx runs on PostgreSQL only")
         };
         // `mysql_async`: raw mysql_async on one bare connection.
         let my = || {
@@ -382,8 +382,8 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("select_users", "orm_held") => {
                     drop(black_box(orm_side::select_users_on(held()).await))
                 }
-                ("select_users", "orm_native") => {
-                    drop(black_box(orm_side::select_users_on(native()).await))
+                ("select_users", "orm_sqlx") => {
+                    drop(black_box(orm_side::select_users_on(on_sqlx()).await))
                 }
                 ("select_users", "sqlx_pool") => {
                     drop(black_box(sqlx_side::select_users(sqlx_pool).await))
@@ -399,8 +399,8 @@ pub fn profile(rt: &Runtime, spec: &str) {
                     drop(black_box(diesel_side::select_users(&mut conn())))
                 }
                 ("left_join", "orm") => drop(black_box(orm_side::join(ctx).await)),
-                ("left_join", "orm_native") => {
-                    drop(black_box(orm_side::join_on(native()).await))
+                ("left_join", "orm_sqlx") => {
+                    drop(black_box(orm_side::join_on(on_sqlx()).await))
                 }
                 ("left_join", "sqlx") => drop(black_box(sqlx_side::join(ctx).await)),
                 ("left_join", "mysql_async") => {
@@ -414,8 +414,8 @@ pub fn profile(rt: &Runtime, spec: &str) {
                     drop(black_box(orm_side::find(observed, id).await))
                 }
                 ("find_by_pk", "orm_held") => drop(black_box(orm_side::find(held(), id).await)),
-                ("find_by_pk", "orm_native") => {
-                    drop(black_box(orm_side::find(native(), id).await))
+                ("find_by_pk", "orm_sqlx") => {
+                    drop(black_box(orm_side::find(on_sqlx(), id).await))
                 }
                 ("find_by_pk", "sqlx_pool") => drop(black_box(
                     sqlx_side::find(sqlx_pool, ctx.sql.find, id).await,
@@ -439,8 +439,8 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("insert", "orm_held") => {
                     black_box(orm_side::insert_on(held(), rows).await);
                 }
-                ("insert", "orm_native") => {
-                    black_box(orm_side::insert_on(native(), rows).await);
+                ("insert", "orm_sqlx") => {
+                    black_box(orm_side::insert_on(on_sqlx(), rows).await);
                 }
                 ("insert", "sqlx") => drop(black_box(sqlx_side::insert(ctx, rows).await)),
                 ("insert", "mysql_async") => {
@@ -449,8 +449,8 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 ("insert", "seaorm") => drop(black_box(sea_side::insert(ctx, rows).await)),
                 ("insert", "diesel") => drop(black_box(diesel_side::insert(&mut conn(), rows))),
                 ("associations", "orm") => drop(black_box(orm_side::associations(ctx).await)),
-                ("associations", "orm_native") => {
-                    drop(black_box(orm_side::associations_on(native()).await))
+                ("associations", "orm_sqlx") => {
+                    drop(black_box(orm_side::associations_on(on_sqlx()).await))
                 }
                 ("associations", "sqlx") => drop(black_box(sqlx_side::associations(ctx).await)),
                 ("associations", "mysql_async") => {
@@ -466,7 +466,7 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 _ => panic!(
                     "ORM_BENCH_PROFILE: unknown library `{lib}`; use orm, orm_held (one \
                      connection held from `Db::acquire`: select_users, find_by_pk, insert), \
-                     orm_native (the native PostgreSQL driver), \
+                     orm_sqlx (the ORM on sqlx's PostgreSQL driver), \
                      orm_layers3 (three pass-through layers), orm_observed (tracing and metrics \
                      layers, find_by_pk), orm_access (the access-control layer, find_by_pk), orm_topology (a replicated \
                      topology's routing, find_by_pk), sqlx \

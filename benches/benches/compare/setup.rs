@@ -162,11 +162,12 @@ async fn connect_to(dialect: Dialect, fresh: bool) -> Ctx {
         }
         Dialect::Postgres | Dialect::Sqlite => None,
     };
-    let orm_native = match dialect {
+    // The ORM on sqlx's PostgreSQL driver, beside `orm` on the default (native) one.
+    let orm_sqlx = match dialect {
         Dialect::Postgres => Some(
             PoolOptions::new()
                 .max_connections(pool)
-                .postgres_driver(polyorm::PostgresDriver::Native)
+                .postgres_driver(polyorm::PostgresDriver::Sqlx)
                 .connect(&url)
                 .await
                 .unwrap(),
@@ -200,7 +201,7 @@ async fn connect_to(dialect: Dialect, fresh: bool) -> Ctx {
     Ctx {
         dialect,
         orm,
-        orm_native,
+        orm_sqlx,
         sqlx,
         mysql_async,
         sqlx_pool,

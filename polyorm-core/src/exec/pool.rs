@@ -85,18 +85,27 @@ pub struct PoolOptions {
 
 /// Which driver a PostgreSQL pool runs its statements on
 /// ([`PoolOptions::postgres_driver`]). Both send the same SQL and report the same errors;
-/// they differ in how statements travel and rows are read.
+/// they differ in how statements travel and rows are read. The default is
+/// [`Native`](PostgresDriver::Native) when it is built (feature `postgres-native` of
+/// `polyorm-core`, which the `polyorm` crate's `postgres` feature turns on), else
+/// [`Sqlx`](PostgresDriver::Sqlx).
 #[cfg(feature = "postgres")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum PostgresDriver {
-    /// sqlx's PostgreSQL driver (the default): TLS (`sslmode`, CA, client certificates).
-    #[default]
+    /// sqlx's PostgreSQL driver: TLS (`sslmode`, CA, client certificates). The default only
+    /// when the native driver is not built (`polyorm-core` with `postgres` but not
+    /// `postgres-native`); otherwise pick it with
+    /// `PoolOptions::postgres_driver(PostgresDriver::Sqlx)`, e.g. to compare the two drivers
+    /// on a workload.
+    #[cfg_attr(not(feature = "postgres-native"), default)]
     Sqlx,
-    /// The ORM's own driver on tokio-postgres (feature `postgres-native`): binary protocol,
-    /// each statement prepared once per connection, rows decoded straight from the wire into
-    /// the model, the socket read and written by the statement's own task. TLS as on the sqlx
-    /// driver: the URL's `sslmode`, `sslrootcert`, `sslcert`, `sslkey`, and [`Tls`] over them.
+    /// The ORM's own driver on tokio-postgres (feature `postgres-native`), the default when it
+    /// is built: binary protocol, each statement prepared once per connection, rows decoded
+    /// straight from the wire into the model, the socket read and written by the statement's
+    /// own task. TLS as on the sqlx driver: the URL's `sslmode`, `sslrootcert`, `sslcert`,
+    /// `sslkey`, and [`Tls`] over them.
+    #[cfg_attr(feature = "postgres-native", default)]
     Native,
 }
 
@@ -174,15 +183,17 @@ impl PoolOptions {
         self
     }
 
-    /// The driver of a PostgreSQL pool (default [`PostgresDriver::Sqlx`]);
-    /// [`PostgresDriver::Native`] needs the feature `postgres-native`. Ignored by the other
+    /// The driver of a PostgreSQL pool: by default [`PostgresDriver::Native`] (the ORM's own,
+    /// on tokio-postgres) when the feature `postgres-native` is on (the `polyorm` crate's
+    /// `postgres` feature turns it on), else [`PostgresDriver::Sqlx`]. Ignored by the other
     /// backends.
     ///
     /// ```no_run
     /// # async fn run() -> polyorm_core::Result<()> {
     /// use polyorm_core::{PoolOptions, PostgresDriver};
+    /// // sqlx's driver instead of the default.
     /// let db = PoolOptions::new()
-    ///     .postgres_driver(PostgresDriver::Native)
+    ///     .postgres_driver(PostgresDriver::Sqlx)
     ///     .connect("postgres://app@localhost:5432/app")
     ///     .await?;
     /// # Ok(()) }

@@ -41,7 +41,8 @@ impl NativeConnect {
                 crate::exec::redact_url(url)
             ))
         })?;
-        let tls = url_tls.under(tls)?;
+        as_the_sqlx_driver_reads(&mut config, url);
+        let tls = url_tls.with_environment()?.under(tls)?;
         // tokio-postgres asks the server for TLS (and gives up or goes on without it); what
         // is checked of the certificate is rustls' part.
         config.ssl_mode(match tls.mode() {
@@ -56,6 +57,59 @@ impl NativeConnect {
             login,
             address,
         })
+    }
+}
+
+/// The session settings every connection starts with, as sqlx's driver sets them at startup
+/// (over the URL's `options`, as there): timestamps with a time zone shown and read in UTC
+/// rather than in the server's zone, ISO dates, floats in text with every digit. Set by one
+/// simple query when the connection opens (tokio-postgres sends no other startup parameters,
+/// and `options` is refused by some poolers, PgBouncer among them).
+const SESSION_SETTINGS: &str =
+    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET extra_float_digits = 2";
+
+/// Fills what `url` leaves out as sqlx's driver does (libpq's rules): the user from `PGUSER`
+/// or the operating system's user name, the host from `PGHOST` (or the local server's Unix
+/// socket, else `localhost`), the port from `PGPORT`, the database from `PGDATABASE`, the
+/// password from `PGPASSWORD`, the application name from `PGAPPNAME`; and the server options
+/// as sqlx reads them (`options=-c …`, `options[name]=value`, else `PGOPTIONS`).
+fn as_the_sqlx_driver_reads(config: &mut tokio_postgres::Config, url: &str) {
+    if let Ok(sqlx) = url.parse::<sqlx::postgres::PgConnectOptions>() {
+        if config.get_user().is_none() {
+            config.user(sqlx.get_username());
+        }
+        if config.get_hosts().is_empty() {
+            match sqlx.get_socket() {
+                #[cfg(unix)]
+                Some(dir) => config.host_path(dir),
+                // A host beginning with `/` is a Unix socket's directory (tokio-postgres reads
+                // it so too).
+                _ => config.host(sqlx.get_host()),
+            };
+        }
+        if config.get_ports().is_empty() {
+            config.port(sqlx.get_port());
+        }
+        if config.get_dbname().is_none()
+            && let Some(database) = sqlx.get_database()
+        {
+            config.dbname(database);
+        }
+        if config.get_application_name().is_none()
+            && let Some(name) = sqlx.get_application_name()
+        {
+            config.application_name(name);
+        }
+        // `options=…` and `options[name]=value`, escaped, then `PGOPTIONS` (the URL's
+        // `options` were left out of what tokio-postgres read).
+        if let Some(options) = sqlx.get_options() {
+            config.options(options);
+        }
+    }
+    if config.get_password().is_none()
+        && let Ok(password) = std::env::var("PGPASSWORD")
+    {
+        config.password(password);
     }
 }
 
@@ -80,11 +134,18 @@ impl UrlTls {
         for pair in query.split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let file = || PathBuf::from(decode(value));
-            match key {
+            match decode(key).as_str() {
                 "sslmode" | "ssl-mode" => found.mode = Some(decode(value).parse()?),
                 "sslrootcert" | "ssl-root-cert" | "ssl-ca" => found.ca = Some(file()),
                 "sslcert" | "ssl-cert" => found.cert = Some(file()),
                 "sslkey" | "ssl-key" => found.key = Some(file()),
+                // sqlx's prepared-statement cache size: the native driver keeps its own
+                // (`conn::STATEMENT_CACHE`); tokio-postgres would refuse the unknown option.
+                "statement-cache-capacity" => {}
+                // Server options, also in sqlx's `options[name]=value` form: taken from sqlx's
+                // reading of the whole URL (see `as_the_sqlx_driver_reads`).
+                "options" => {}
+                key if key.starts_with("options[") => {}
                 _ => rest.push(pair),
             }
         }
@@ -94,6 +155,21 @@ impl UrlTls {
             format!("{base}?{}", rest.join("&"))
         };
         Ok((url, found))
+    }
+
+    /// These settings, with what the URL does not say taken from `PGSSLMODE`,
+    /// `PGSSLROOTCERT`, `PGSSLCERT` and `PGSSLKEY` as the sqlx driver takes it.
+    fn with_environment(mut self) -> Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if self.mode.is_none()
+            && let Some(mode) = var("PGSSLMODE")
+        {
+            self.mode = Some(mode.parse()?);
+        }
+        self.ca = self.ca.or_else(|| var("PGSSLROOTCERT").map(PathBuf::from));
+        self.cert = self.cert.or_else(|| var("PGSSLCERT").map(PathBuf::from));
+        self.key = self.key.or_else(|| var("PGSSLKEY").map(PathBuf::from));
+        Ok(self)
     }
 
     /// These settings with `pool`'s over them, as the sqlx driver applies [`Tls`] to the
@@ -163,7 +239,9 @@ impl NativeConnect {
             .await
             .map_err(|e| connect_failure(e, &self.address))?;
         // The connection's I/O is driven by the statements themselves (see `conn`).
-        Ok(PgNativeConn::new(client, connection))
+        let mut conn = PgNativeConn::new(client, connection);
+        conn.execute_raw(SESSION_SETTINGS).await?;
+        Ok(conn)
     }
 }
 
@@ -176,7 +254,7 @@ fn connect_failure(error: tokio_postgres::Error, address: &Address) -> Error {
     }
     let handshake = std::error::Error::source(&error).is_some_and(|e| e.is::<HandshakeFailed>());
     if handshake || crate::tls::explain_failure(&error).is_some() {
-        return tls_connect_error(Box::new(error), address);
+        return tls_connect_error(Box::new(super::errors::PgError(error)), address);
     }
     if let Some(io) = io_error(&error) {
         return io_connect_error(std::io::Error::new(io.kind(), io.to_string()), address);
@@ -227,7 +305,8 @@ mod tests {
     fn the_urls_tls_parameters_are_taken_out_of_what_tokio_postgres_reads() {
         let (rest, found) = UrlTls::split(
             "postgres://u@h:5432/db?application_name=app&sslmode=verify-ca\
-             &sslrootcert=%2Fetc%2Fmy+ca.pem&sslcert=/c.pem&ssl-key=/k.pem&connect_timeout=3",
+             &sslrootcert=%2Fetc%2Fmy+ca.pem&sslcert=/c.pem&ssl-key=/k.pem&connect_timeout=3\
+             &statement-cache-capacity=50",
         )
         .unwrap();
         assert_eq!(
@@ -249,6 +328,43 @@ mod tests {
         let (rest, found) = UrlTls::split("postgres://u@h/db").unwrap();
         assert_eq!(rest, "postgres://u@h/db");
         assert_eq!(found.under(None).unwrap(), Tls::new(SslMode::Prefer));
+    }
+
+    #[test]
+    fn what_the_url_leaves_out_is_filled_as_the_sqlx_driver_fills_it() {
+        // No user, host, port or database: the sqlx driver takes them from `PG*` variables
+        // and the defaults (the operating system's user, the local socket or `localhost`).
+        let url = "postgres:///";
+        let sqlx: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+        let native = NativeConnect::new(url, None, Login::Url).unwrap();
+        assert_eq!(native.config.get_user(), Some(sqlx.get_username()));
+        assert_eq!(native.config.get_ports(), [sqlx.get_port()]);
+        assert_eq!(native.config.get_dbname(), sqlx.get_database());
+        let host = match native.config.get_hosts() {
+            [Host::Tcp(host)] => host.clone(),
+            #[cfg(unix)]
+            [Host::Unix(dir)] => dir.display().to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(host, sqlx.get_host());
+        // Server options in both of sqlx's forms (the CLI writes `options[search_path]`).
+        let url =
+            "postgres://u@h/db?options=-c%20work_mem%3D8MB&options%5Bsearch_path%5D=%22My%20S%22";
+        let sqlx: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+        let native = NativeConnect::new(url, None, Login::Url).unwrap();
+        assert_eq!(native.config.get_options(), sqlx.get_options());
+        assert!(
+            native.config.get_options().unwrap().contains("search_path"),
+            "{:?}",
+            native.config.get_options()
+        );
+        // What the URL says stays.
+        let native =
+            NativeConnect::new("postgres://app@db.example:6543/shop", None, Login::Url).unwrap();
+        assert_eq!(native.config.get_user(), Some("app"));
+        assert_eq!(native.config.get_ports(), [6543]);
+        assert_eq!(native.config.get_dbname(), Some("shop"));
+        assert_eq!(native.address.to_string(), "db.example:6543");
     }
 
     #[test]

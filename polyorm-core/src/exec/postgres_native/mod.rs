@@ -4,9 +4,10 @@
 //! the wire buffer into the generated decoders ([`decode`]), the server's errors mapped to the
 //! same [`Error`](crate::Error) variants as on the sqlx driver ([`errors`]).
 //!
-//! A pool picks it with
-//! [`PoolOptions::postgres_driver`](crate::PoolOptions::postgres_driver)`(`[`PostgresDriver::Native`](crate::PostgresDriver::Native)`)`;
-//! the connections live in the ORM's own pool ([`connect`]). Each connection's socket is read
+//! It is the default PostgreSQL driver when built ([`PostgresDriver::Native`](crate::PostgresDriver::Native));
+//! a pool picks sqlx's instead with
+//! [`PoolOptions::postgres_driver`](crate::PoolOptions::postgres_driver)`(`[`PostgresDriver::Sqlx`](crate::PostgresDriver::Sqlx)`)`.
+//! The connections live in the ORM's own pool ([`connect`]). Each connection's socket is read
 //! and written by the task of the statement that runs on it ([`conn`]): no I/O task of its own,
 //! no hand-off between tasks per statement. TLS is rustls, with the sqlx driver's `sslmode`s
 //! ([`tls`]).
@@ -21,3 +22,4 @@ mod tls;
 pub(crate) use conn::PgNativeConn;
 pub(crate) use connect::NativeConnect;
 pub(crate) use decode::PgNativeDecode;
+pub(crate) use errors::PgError;

@@ -35,6 +35,11 @@ fn database_code(error: &Error) -> Option<String> {
     let Error::Database { source } = error else {
         return None;
     };
+    // The native PostgreSQL driver's error (the server's SQLSTATE).
+    #[cfg(feature = "postgres-native")]
+    if let Some(native) = source.downcast_ref::<crate::exec::postgres_native::PgError>() {
+        return native.code().map(str::to_owned);
+    }
     #[cfg(feature = "_sqlx")]
     {
         let db = source.downcast_ref::<sqlx::Error>()?.as_database_error()?;
