@@ -396,7 +396,6 @@ impl Cache {
 /// How often a miss waiting for another process's load looks for its entry.
 const LEASE_POLL: Duration = Duration::from_millis(10);
 
-/// Whose turn it is to load a missed key, across processes.
 /// The entry `bytes` read from the shared tier holds, when it was stored under the
 /// generations `now` (and decodes).
 fn stored_entry(bytes: &[u8], now: &[u64], epochs: &[u64], ttl: Duration) -> Option<Arc<Entry>> {
@@ -412,6 +411,7 @@ fn stored_entry(bytes: &[u8], now: &[u64], epochs: &[u64], ttl: Duration) -> Opt
     }
 }
 
+/// Whose turn it is to load a missed key, across processes.
 enum Turn {
     /// Another process loaded and stored the entry.
     Stored(Arc<Entry>),

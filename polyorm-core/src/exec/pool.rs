@@ -1013,8 +1013,9 @@ impl Pool {
             // is small.
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => PooledConn::Sqlite(p.acquire().await?),
-            // Boxed: an acquire that may open a connection is a large future, which inline
-            // would be copied at every await of every query.
+            // Boxed: the acquire's future (the pool's wait with its timeout, about 1 KiB now
+            // that opening and checking a connection are boxed inside the pool) would
+            // otherwise be carried, and copied, in the future of every query above it.
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => PooledConn::Postgres(Box::pin(p.acquire(wait)).await?),
             #[cfg(feature = "postgres-native")]
