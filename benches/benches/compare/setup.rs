@@ -295,6 +295,7 @@ pub async fn seed_users_and_posts(db: &Db, n: usize) {
         })
         .collect();
     Post::insert_many(db, &posts).await.unwrap();
+    settle(db, &["bench_users", "bench_posts"]).await;
 }
 
 /// `users` users × `posts` posts × `comments` comments; returns the user ids.
@@ -331,6 +332,7 @@ pub async fn seed_tree(db: &Db, users: usize, posts: usize, comments: usize) -> 
         })
         .collect();
     Comment::insert_many(db, &rows).await.unwrap();
+    settle(db, &["bench_users", "bench_posts", "bench_comments"]).await;
     ids
 }
 
@@ -342,4 +344,47 @@ pub fn new_rows(n: usize) -> Vec<(String, Option<String>)> {
 /// Empties the insert workload's table.
 pub async fn clear_new_users(db: &Db) {
     db.execute_raw("DELETE FROM bench_new_users").await.unwrap();
+    settle(db, &["bench_new_users"]).await;
+}
+
+/// Lets the database finish the work seeding left behind before the next group is measured,
+/// so that it does not run beside (and slow) whichever library is measured first: PostgreSQL
+/// vacuums the deleted rows and analyzes `tables` now (autovacuum would otherwise start at a
+/// random point of a later group); MariaDB/MySQL analyzes them and waits until InnoDB has
+/// purged the deleted rows (its purge threads run in the background, on the same two cores).
+/// SQLite leaves no work behind, and is not analyzed: statistics would change its plans for
+/// the libraries' identical statements differently (sqlx's left join of 10,000 rows went from
+/// 27 ms to 1.5 s in a trial run), which is not what these rows compare.
+pub async fn settle(db: &Db, tables: &[&str]) {
+    let list = tables.join(", ");
+    match db
+        .backend()
+        .dialect()
+        .expect("the bench's databases are SQL")
+    {
+        Dialect::Postgres => {
+            db.execute_raw(&format!("VACUUM ANALYZE {list}"))
+                .await
+                .unwrap();
+        }
+        Dialect::MySql => {
+            db.execute_raw(&format!("ANALYZE TABLE {list}"))
+                .await
+                .unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let (_, history): (String, String) =
+                    polyorm::raw("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")
+                        .fetch_one(db)
+                        .await
+                        .unwrap();
+                let history: u64 = history.parse().unwrap_or(0);
+                if history == 0 || std::time::Instant::now() > deadline {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+        Dialect::Sqlite => {}
+    }
 }
