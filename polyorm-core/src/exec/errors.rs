@@ -4,6 +4,32 @@
 use crate::error::Error;
 use crate::schema::ModelSchema;
 
+/// The SQLSTATE (PostgreSQL) or error number (MySQL/MariaDB) of a database error.
+pub(crate) fn database_code(error: &Error) -> Option<String> {
+    let Error::Database { source } = error else {
+        return None;
+    };
+    // The native PostgreSQL driver's error (the server's SQLSTATE).
+    #[cfg(feature = "postgres-native")]
+    if let Some(native) = source.downcast_ref::<crate::exec::postgres_native::PgError>() {
+        return native.code().map(str::to_owned);
+    }
+    #[cfg(feature = "_sqlx")]
+    {
+        let db = source.downcast_ref::<sqlx::Error>()?.as_database_error()?;
+        #[cfg(feature = "mysql")]
+        if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+            return Some(my.number().to_string());
+        }
+        db.code().map(|c| c.into_owned())
+    }
+    #[cfg(not(feature = "_sqlx"))]
+    {
+        let _ = source;
+        None
+    }
+}
+
 /// Converts a sqlx error into the ORM's error, keeping the driver's error as the source.
 #[cfg(feature = "_sqlx")]
 pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {

@@ -5,6 +5,7 @@
 use super::xid::{postgres_gid, xa_xid};
 use crate::error::{Error, Result};
 use crate::exec::connection::Connection;
+use crate::exec::errors::database_code;
 use crate::exec::prepared::starts_with_keyword;
 use crate::exec::sql_driver::SqlConn;
 use crate::exec::target::{Target, executor_for_target};
@@ -219,18 +220,19 @@ pub(super) async fn rollback_prepared_by_id(db: &Db, dialect: Dialect, xid: &str
 }
 
 /// Whether `error` says the server holds no prepared branch of that id (PostgreSQL `42704`
-/// "prepared transaction … does not exist", MySQL/MariaDB `1397` `XAER_NOTA`).
+/// undefined_object, "prepared transaction … does not exist"; MySQL/MariaDB `1397`
+/// `XAER_NOTA`). Read from the error's code, not its text, which a server set to another
+/// language (`lc_messages`) words differently.
 pub(super) fn is_unknown_branch(error: &Error) -> bool {
-    let message = error.to_string();
-    message.contains("does not exist") || message.contains("XAER_NOTA")
+    database_code(error).is_some_and(|code| matches!(code.as_str(), "42704" | "1397"))
 }
 
-/// Whether `error` is PostgreSQL refusing `PREPARE TRANSACTION` because
-/// `max_prepared_transactions` is 0.
+/// Whether `error`, the answer to `PREPARE TRANSACTION`, is PostgreSQL refusing it because
+/// `max_prepared_transactions` is 0 (`55000` object_not_in_prerequisite_state, the one
+/// condition of that class the statement reports; a transaction it cannot prepare for other
+/// reasons gets `0A000`).
 pub(super) fn is_prepared_transactions_disabled(error: &Error) -> bool {
-    error
-        .to_string()
-        .contains("prepared transactions are disabled")
+    database_code(error).is_some_and(|code| code == "55000")
 }
 
 /// Whether `sql` would end or hijack the branch's transaction.

@@ -2,6 +2,7 @@
 //! primary) rather than about the statement.
 
 use crate::error::Error;
+use crate::exec::errors::database_code;
 
 /// The node could not be reached or its connection broke: counts on its breaker, and a read
 /// may run on another node.
@@ -28,30 +29,4 @@ pub(super) fn read_only(error: &Error) -> bool {
 /// PostgreSQL `57P03` (cannot_connect_now: starting up, shutting down, in recovery).
 fn shutting_down(error: &Error) -> bool {
     database_code(error).is_some_and(|code| code == "57P03")
-}
-
-/// The SQLSTATE (PostgreSQL) or error number (MySQL/MariaDB) of a database error.
-fn database_code(error: &Error) -> Option<String> {
-    let Error::Database { source } = error else {
-        return None;
-    };
-    // The native PostgreSQL driver's error (the server's SQLSTATE).
-    #[cfg(feature = "postgres-native")]
-    if let Some(native) = source.downcast_ref::<crate::exec::postgres_native::PgError>() {
-        return native.code().map(str::to_owned);
-    }
-    #[cfg(feature = "_sqlx")]
-    {
-        let db = source.downcast_ref::<sqlx::Error>()?.as_database_error()?;
-        #[cfg(feature = "mysql")]
-        if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-            return Some(my.number().to_string());
-        }
-        db.code().map(|c| c.into_owned())
-    }
-    #[cfg(not(feature = "_sqlx"))]
-    {
-        let _ = source;
-        None
-    }
 }
