@@ -170,15 +170,9 @@ impl SqlitePool {
         inner.closed.store(true, Ordering::SeqCst);
         // Waiting acquires fail now; places given back from now on wake every waiter.
         inner.given_back.notify_waiters();
-        loop {
-            let given_back = inner.given_back.notified();
-            let mut given_back = std::pin::pin!(given_back);
-            given_back.as_mut().enable();
-            if inner.lent.load(Ordering::SeqCst) == 0 {
-                break;
-            }
-            given_back.await;
-        }
+        inner
+            .when_given_back(|| (inner.lent.load(Ordering::SeqCst) == 0).then_some(()))
+            .await;
         let drained = std::mem::take(&mut *inner.idle_list());
         inner
             .open
@@ -221,16 +215,26 @@ impl Inner {
         }
         self.waiting.fetch_add(1, Ordering::SeqCst);
         let _waiting = Waiting(&self.waiting);
+        self.when_given_back(|| {
+            if self.closed.load(Ordering::SeqCst) {
+                Some(Err(closed()))
+            } else {
+                self.take_place().then_some(Ok(()))
+            }
+        })
+        .await
+    }
+
+    /// Looks with `look` until it finds what it looks for, looking again each time a place is
+    /// given back. The wake-up is registered before each look, so that a place given back
+    /// after a look that found nothing still wakes this task.
+    async fn when_given_back<T>(&self, mut look: impl FnMut() -> Option<T>) -> T {
         loop {
-            // Registered before looking, so that a place given back after the look wakes it.
             let given_back = self.given_back.notified();
             let mut given_back = std::pin::pin!(given_back);
             given_back.as_mut().enable();
-            if self.closed.load(Ordering::SeqCst) {
-                return Err(closed());
-            }
-            if self.take_place() {
-                return Ok(());
+            if let Some(found) = look() {
+                return found;
             }
             given_back.await;
         }

@@ -73,6 +73,8 @@ struct Kept {
     statement: Statement<'static>,
     /// The owner's use count at this statement's last use (the least recent is evicted).
     used: u64,
+    /// Whether the statement has parameters (values to clear after each use).
+    parameters: bool,
 }
 
 /// Hashes an address: the key is already unique, only spread over the bits the table uses.
@@ -151,21 +153,38 @@ impl StatementConn {
         };
         self.uses += 1;
         let address = Arc::as_ptr(shared).cast::<u8>() as usize;
-        if !self.kept.contains_key(&address) {
-            self.prepare(shared, address)?;
-        }
-        // SAFETY: as in `conn`.
+        // SAFETY: as in `conn` (a reference made from the pointer, not a borrow of `self`).
         let conn = unsafe { self.conn.as_ref() };
+        // One lookup when the statement is kept (every use but the first).
+        if let Some(kept) = self.kept.get_mut(&address) {
+            return Self::run_kept(kept, self.uses, shared, conn, run);
+        }
+        self.prepare(shared, address)?;
         let kept = self
             .kept
             .get_mut(&address)
-            .expect("kept above, or preparing it failed");
+            .expect("kept by `prepare` just now");
+        Self::run_kept(kept, self.uses, shared, conn, run)
+    }
+
+    /// Runs `run` on the kept statement `kept` of `shared` at use `uses`.
+    #[inline]
+    fn run_kept<R, E>(
+        kept: &mut Kept,
+        uses: u64,
+        shared: &Arc<str>,
+        conn: &Connection,
+        run: impl for<'c> FnOnce(&Connection, &mut Statement<'c>) -> Result<R, E>,
+    ) -> Result<R, E> {
         debug_assert!(Arc::ptr_eq(&kept.sql, shared));
-        kept.used = self.uses;
+        kept.used = uses;
         let ran = run(conn, &mut kept.statement);
         // As rusqlite's cache does on taking a statement back: a kept statement holds no copy
-        // of the last values bound (a large text or blob) until its next use.
-        kept.statement.clear_bindings();
+        // of the last values bound (a large text or blob) until its next use. A statement
+        // without parameters has none to clear.
+        if kept.parameters {
+            kept.statement.clear_bindings();
+        }
         ran
     }
 
@@ -184,12 +203,14 @@ impl StatementConn {
         if self.kept.len() >= KEPT {
             self.evict();
         }
+        let parameters = statement.parameter_count() > 0;
         self.kept.insert(
             address,
             Kept {
                 sql: sql.clone(),
                 statement,
                 used: self.uses,
+                parameters,
             },
         );
         Ok(())
