@@ -13,6 +13,9 @@
 //! `ORM_BENCH_THROUGHPUT=<dialect>/<library>/<tasks>/<seconds>` (queries per second of
 //! `find_by_pk` with many tasks, see `throughput.rs`), `ORM_BENCH_MEMORY=<dialect>/<library>/<mode>`
 //! (peak memory of reading 100,000 rows, see `memory.rs` and `scripts/bench-memory.sh`).
+//! `ORM_BENCH_RUNTIME=current_thread` runs every async body on a current-thread tokio runtime
+//! (default: multi-thread, as diesel_bench does; a body then runs on the bench's own thread and
+//! the runtime's I/O driver on a worker, one thread hop per round trip).
 
 mod check;
 mod libs;
@@ -525,10 +528,13 @@ fn dialects() -> Vec<Dialect> {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = match std::env::var("ORM_BENCH_RUNTIME").as_deref() {
+        Ok("current_thread") => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build()
+    .unwrap();
     if let Ok(spec) = std::env::var("ORM_BENCH_PROFILE") {
         report::profile(&rt, &spec);
         return;

@@ -1009,19 +1009,19 @@ impl Pool {
     /// connections (SQLite, a file, never refuses).
     pub(crate) async fn acquire_sql(&self, wait: Wait) -> Result<PooledConn> {
         Ok(match self {
-            // Not boxed: SQLite's acquire opens a connection without awaiting, its future
-            // is small.
+            // Not boxed, on any backend: the server pools' acquire future (the wait with its
+            // timeout, about 1 KiB now that opening and checking a connection are boxed inside
+            // the pool) costs less carried in the query's future than a box per query does
+            // (callgrind, one-row reads on PostgreSQL and MariaDB: 550-820 instructions fewer
+            // per call unboxed).
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => PooledConn::Sqlite(p.acquire().await?),
-            // Boxed: the acquire's future (the pool's wait with its timeout, about 1 KiB now
-            // that opening and checking a connection are boxed inside the pool) would
-            // otherwise be carried, and copied, in the future of every query above it.
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => PooledConn::Postgres(Box::pin(p.acquire(wait)).await?),
+            Pool::Postgres(p) => PooledConn::Postgres(p.acquire(wait).await?),
             #[cfg(feature = "postgres-native")]
-            Pool::PostgresNative(p) => PooledConn::PostgresNative(Box::pin(p.acquire(wait)).await?),
+            Pool::PostgresNative(p) => PooledConn::PostgresNative(p.acquire(wait).await?),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => PooledConn::MySql(Box::pin(p.acquire(wait)).await?),
+            Pool::MySql(p) => PooledConn::MySql(p.acquire(wait).await?),
             #[cfg(feature = "mock")]
             Pool::Mock(mock) => PooledConn::Mock(mock.connect()?),
             #[cfg(feature = "mongodb")]
