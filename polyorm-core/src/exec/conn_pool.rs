@@ -124,8 +124,10 @@ impl<C: Connect> managed::Manager for Manager<C> {
         slot: &mut Slot<C::Conn>,
         metrics: &Metrics,
     ) -> managed::RecycleResult<Retired> {
-        let age = metrics.age();
-        let idle = slot.returned.elapsed();
+        // One reading of the clock for both durations (this runs for every query).
+        let now = Instant::now();
+        let age = now.saturating_duration_since(metrics.created);
+        let idle = now.saturating_duration_since(slot.returned);
         let expired = self.limits.max_lifetime.is_some_and(|max| age >= max)
             || self.limits.idle_timeout.is_some_and(|max| idle >= max)
             || self.schema_clock.opened_before_last_change(metrics.created);
@@ -202,12 +204,13 @@ impl<C: Connect> ConnPool<C> {
     /// ([`Error::Connection`] with the refusal).
     pub(crate) async fn acquire(&self, wait: Wait) -> Result<Pooled<C>> {
         let limits = self.pool.manager().limits;
-        let started = Instant::now();
+        // The clock is read once here (every query comes this way); how long the acquire
+        // waited is read again only on failure.
+        let started = tokio::time::Instant::now();
         let deadline = started + limits.acquire_timeout;
         let mut backoff = Duration::from_millis(10);
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let got = tokio::time::timeout(remaining, self.pool.timeout_get(&NO_TIMEOUTS)).await;
+            let got = tokio::time::timeout_at(deadline, self.pool.timeout_get(&NO_TIMEOUTS)).await;
             let error = match got {
                 Ok(Ok(object)) => return Ok(Pooled::new(object)),
                 Err(_) | Ok(Err(PoolError::Timeout(_))) => {
@@ -219,7 +222,7 @@ impl<C: Connect> ConnPool<C> {
                     unreachable!("the pool has no hooks and no deadpool timeouts")
                 }
             };
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if wait == Wait::FailFast || limits.fail_fast || !refusal(&error) {
                 return Err(error);
             }
