@@ -412,6 +412,7 @@ where
 {
     type Output = Result<R>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
         let this = self.project();
         this.observation.start();

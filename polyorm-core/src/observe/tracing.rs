@@ -228,6 +228,7 @@ impl Layer for Tracing {
 
     /// Nothing listens at INFO and no slow-statement threshold: the statement goes straight
     /// to the executor below, as if the layer were not there (one relaxed atomic load).
+    #[inline]
     fn is_active(&self) -> bool {
         self.slow_query.is_some() || tracing::level_enabled!(tracing::Level::INFO)
     }
