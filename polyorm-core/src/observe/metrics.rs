@@ -232,6 +232,7 @@ impl Layer for Metrics {
     /// Starts the statement's clock, adds it with the labels to what the layers above want
     /// done, and hands the statement down: with a `Tracing` layer above or below, one future
     /// does both layers' work.
+    #[inline]
     fn observed<E: Executor, O: TypedOp, P: Observation>(
         &self,
         inner: &E,
@@ -243,6 +244,7 @@ impl Layer for Metrics {
         inner.observed(op, Timed { timing, above })
     }
 
+    #[inline]
     fn fetch_all<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
@@ -252,6 +254,7 @@ impl Layer for Metrics {
         self.observed(inner, FetchAll { query, decode }, ())
     }
 
+    #[inline]
     fn fetch_optional<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
@@ -261,6 +264,7 @@ impl Layer for Metrics {
         self.observed(inner, FetchOptional { query, decode }, ())
     }
 
+    #[inline]
     fn count<E: Executor>(
         &self,
         inner: &E,
@@ -269,6 +273,7 @@ impl Layer for Metrics {
         self.observed(inner, Count { query }, ())
     }
 
+    #[inline]
     fn insert_returning<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
@@ -278,6 +283,7 @@ impl Layer for Metrics {
         self.observed(inner, InsertReturning { query, decode }, ())
     }
 
+    #[inline]
     fn execute<E: Executor>(
         &self,
         inner: &E,

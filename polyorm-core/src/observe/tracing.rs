@@ -251,6 +251,7 @@ impl Layer for Tracing {
     /// that does both layers' work. (The typed methods below do the same from their
     /// arguments: the span is decided before the statement is made a value, so that nothing
     /// is built aside for the atomic load's sake.)
+    #[inline]
     fn observed<E: Executor, O: TypedOp, P: Observation>(
         &self,
         inner: &E,
@@ -261,6 +262,7 @@ impl Layer for Tracing {
         inner.observed(op, Traced { watch, above })
     }
 
+    #[inline]
     fn fetch_all<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
@@ -271,6 +273,7 @@ impl Layer for Tracing {
         inner.observed(FetchAll { query, decode }, Traced { watch, above: () })
     }
 
+    #[inline]
     fn fetch_optional<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
@@ -281,6 +284,7 @@ impl Layer for Tracing {
         inner.observed(FetchOptional { query, decode }, Traced { watch, above: () })
     }
 
+    #[inline]
     fn count<E: Executor>(
         &self,
         inner: &E,
@@ -290,6 +294,7 @@ impl Layer for Tracing {
         inner.observed(Count { query }, Traced { watch, above: () })
     }
 
+    #[inline]
     fn insert_returning<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
@@ -305,6 +310,7 @@ impl Layer for Tracing {
         )
     }
 
+    #[inline]
     fn execute<E: Executor>(
         &self,
         inner: &E,
