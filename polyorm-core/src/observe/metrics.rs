@@ -202,8 +202,9 @@ impl Timing<'_> {
             operation: self.operation,
             outcome: result,
         };
-        // Exact below 2^53 ns (104 days).
-        let seconds = nanos as f64 / 1e9;
+        // Exact below 2^53 ns (104 days). Through `i64` (a statement is shorter than 292
+        // years): x86-64 converts a signed integer in one instruction, an unsigned in five.
+        let seconds = nanos as i64 as f64 / 1e9;
         self.metrics.handles.record(labels, seconds);
     }
 }
