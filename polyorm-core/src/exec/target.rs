@@ -366,7 +366,10 @@ macro_rules! executor_for_target {
                 $crate::exec::stream::fetch_stream(self, query, decode)
             }
 
-            fn count(&self, query: $crate::query::ir::SelectQuery) -> impl ::std::future::Future<Output = $crate::Result<u64>> + Send {
+            fn count(
+                &self,
+                query: $crate::query::ir::SelectQuery,
+            ) -> impl ::std::future::Future<Output = $crate::Result<u64>> + Send {
                 $crate::exec::target::count(self, query)
             }
 
@@ -381,11 +384,16 @@ macro_rules! executor_for_target {
             fn execute(
                 &self,
                 statement: $crate::query::ir::Statement,
-            ) -> impl ::std::future::Future<Output = $crate::Result<$crate::exec::ExecResult>> + Send {
+            ) -> impl ::std::future::Future<Output = $crate::Result<$crate::exec::ExecResult>>
+            + Send {
                 $crate::exec::target::execute(self, statement)
             }
 
-            fn execute_raw(&self, sql: &str) -> impl ::std::future::Future<Output = $crate::Result<$crate::exec::ExecResult>> + Send {
+            fn execute_raw(
+                &self,
+                sql: &str,
+            ) -> impl ::std::future::Future<Output = $crate::Result<$crate::exec::ExecResult>>
+            + Send {
                 $crate::exec::target::execute_raw(self, sql)
             }
 
@@ -400,7 +408,8 @@ macro_rules! executor_for_target {
             fn execute_compiled(
                 &self,
                 statement: $crate::sql::Compiled,
-            ) -> impl ::std::future::Future<Output = $crate::Result<$crate::exec::ExecResult>> + Send {
+            ) -> impl ::std::future::Future<Output = $crate::Result<$crate::exec::ExecResult>>
+            + Send {
                 $crate::exec::target::execute_compiled(self, statement)
             }
         }

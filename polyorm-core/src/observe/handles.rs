@@ -331,7 +331,11 @@ mod tests {
             }
         });
         assert_eq!(recorder.value(long), 3);
-        assert_eq!(recorder.value("SELECT"), 4, "the long set's 3 and the prefix's 1");
+        assert_eq!(
+            recorder.value("SELECT"),
+            4,
+            "the long set's 3 and the prefix's 1"
+        );
     }
 
     #[test]
