@@ -174,7 +174,10 @@ macro_rules! by_backend {
 // statement twice (a `SelectQuery` is 320 bytes) and copied it once more; a block reads what it
 // captured where it lies.
 
-#[allow(clippy::manual_async_fn, reason = "an `async fn` would hold the statement twice (above)")]
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would hold the statement twice (above)"
+)]
 pub(crate) fn fetch_all<X: Target, T: Send + 'static>(
     x: &X,
     query: SelectQuery,
@@ -200,7 +203,10 @@ async fn fetch_all_waiting<X: Target, T: Send + 'static>(
         dynamo(target) => super::dynamo::fetch_all(target, query, decode).await)
 }
 
-#[allow(clippy::manual_async_fn, reason = "an `async fn` would hold the statement twice (above)")]
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would hold the statement twice (above)"
+)]
 pub(crate) fn fetch_optional<X: Target, T: Send + 'static>(
     x: &X,
     query: SelectQuery,
@@ -227,7 +233,10 @@ async fn fetch_optional_waiting<X: Target, T: Send + 'static>(
 }
 
 #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
-#[allow(clippy::manual_async_fn, reason = "an `async fn` would hold the statement twice (above)")]
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would hold the statement twice (above)"
+)]
 pub(crate) fn count<X: Target>(
     x: &X,
     mut query: SelectQuery,
@@ -248,7 +257,10 @@ async fn count_waiting<X: Target>(x: &X, query: SelectQuery) -> Result<u64> {
         dynamo(target) => super::dynamo::count(target, query).await)
 }
 
-#[allow(clippy::manual_async_fn, reason = "an `async fn` would hold the statement twice (above)")]
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would hold the statement twice (above)"
+)]
 pub(crate) fn insert_returning<X: Target, T: Send + 'static>(
     x: &X,
     query: InsertQuery,
@@ -275,7 +287,10 @@ async fn insert_returning_waiting<X: Target, T: Send + 'static>(
         dynamo(target) => super::dynamo::insert_returning(target, query, decode).await)
 }
 
-#[allow(clippy::manual_async_fn, reason = "an `async fn` would hold the statement twice (above)")]
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would hold the statement twice (above)"
+)]
 pub(crate) fn execute<X: Target>(
     x: &X,
     statement: Statement,
