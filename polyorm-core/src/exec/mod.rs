@@ -206,6 +206,7 @@ pub trait Executor: Send + Sync {
     /// layer. By default the operation runs here, wrapped once.
     #[doc(hidden)]
     #[cfg(any(feature = "tracing", feature = "metrics"))]
+    #[inline]
     fn observed<O: crate::observe::fused::TypedOp, P: crate::observe::fused::Observation>(
         &self,
         op: O,

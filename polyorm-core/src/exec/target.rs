@@ -168,17 +168,28 @@ macro_rules! by_backend {
 // large, copied at every layer above. That one box also keeps every backend's state machines
 // (DynamoDB's among them) out of the layered callers' types, whose depth once passed the
 // compiler's query depth limit (polyorm-cache's tests) when DynamoDB's were inline.
+//
+// The typed ones return an `async move` block rather than being `async fn`s: an `async fn`
+// moves each argument into a local of its body when first polled, so its future held the
+// statement twice (a `SelectQuery` is 320 bytes) and copied it once more; a block reads what it
+// captured where it lies.
 
-pub(crate) async fn fetch_all<X: Target, T: Send + 'static>(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would hold the statement twice (above)"
+)]
+pub(crate) fn fetch_all<X: Target, T: Send + 'static>(
     x: &X,
     query: SelectQuery,
     decode: Decoder<T>,
-) -> Result<Vec<T>> {
-    #[cfg(feature = "sqlite")]
-    if let Some(done) = super::sqlite::inline::fetch_all(x, &query, decode) {
-        return done;
+) -> impl Future<Output = Result<Vec<T>>> + Send {
+    async move {
+        #[cfg(feature = "sqlite")]
+        if let Some(done) = super::sqlite::inline::fetch_all(x, &query, decode) {
+            return done;
+        }
+        Box::pin(fetch_all_waiting(x, query, decode)).await
     }
-    Box::pin(fetch_all_waiting(x, query, decode)).await
 }
 
 async fn fetch_all_waiting<X: Target, T: Send + 'static>(
@@ -192,16 +203,22 @@ async fn fetch_all_waiting<X: Target, T: Send + 'static>(
         dynamo(target) => super::dynamo::fetch_all(target, query, decode).await)
 }
 
-pub(crate) async fn fetch_optional<X: Target, T: Send + 'static>(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would hold the statement twice (above)"
+)]
+pub(crate) fn fetch_optional<X: Target, T: Send + 'static>(
     x: &X,
     query: SelectQuery,
     decode: Decoder<T>,
-) -> Result<Option<T>> {
-    #[cfg(feature = "sqlite")]
-    if let Some(done) = super::sqlite::inline::fetch_optional(x, &query, decode) {
-        return done;
+) -> impl Future<Output = Result<Option<T>>> + Send {
+    async move {
+        #[cfg(feature = "sqlite")]
+        if let Some(done) = super::sqlite::inline::fetch_optional(x, &query, decode) {
+            return done;
+        }
+        Box::pin(fetch_optional_waiting(x, query, decode)).await
     }
-    Box::pin(fetch_optional_waiting(x, query, decode)).await
 }
 
 async fn fetch_optional_waiting<X: Target, T: Send + 'static>(
@@ -215,14 +232,22 @@ async fn fetch_optional_waiting<X: Target, T: Send + 'static>(
         dynamo(target) => super::dynamo::fetch_optional(target, query, decode).await)
 }
 
-pub(crate) async fn count<X: Target>(x: &X, query: SelectQuery) -> Result<u64> {
-    #[cfg(feature = "sqlite")]
-    let mut query = query;
-    #[cfg(feature = "sqlite")]
-    if let Some(done) = super::sqlite::inline::count(x, &mut query) {
-        return done;
+#[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would hold the statement twice (above)"
+)]
+pub(crate) fn count<X: Target>(
+    x: &X,
+    mut query: SelectQuery,
+) -> impl Future<Output = Result<u64>> + Send {
+    async move {
+        #[cfg(feature = "sqlite")]
+        if let Some(done) = super::sqlite::inline::count(x, &mut query) {
+            return done;
+        }
+        Box::pin(count_waiting(x, query)).await
     }
-    Box::pin(count_waiting(x, query)).await
 }
 
 async fn count_waiting<X: Target>(x: &X, query: SelectQuery) -> Result<u64> {
@@ -232,17 +257,23 @@ async fn count_waiting<X: Target>(x: &X, query: SelectQuery) -> Result<u64> {
         dynamo(target) => super::dynamo::count(target, query).await)
 }
 
-pub(crate) async fn insert_returning<X: Target, T: Send + 'static>(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would hold the statement twice (above)"
+)]
+pub(crate) fn insert_returning<X: Target, T: Send + 'static>(
     x: &X,
     query: InsertQuery,
     decode: Decoder<T>,
-) -> Result<T> {
-    #[cfg(feature = "sqlite")]
-    let query = match super::sqlite::inline::insert_returning(x, query, decode) {
-        Ok(done) => return done,
-        Err(query) => query,
-    };
-    Box::pin(insert_returning_waiting(x, query, decode)).await
+) -> impl Future<Output = Result<T>> + Send {
+    async move {
+        #[cfg(feature = "sqlite")]
+        let query = match super::sqlite::inline::insert_returning(x, query, decode) {
+            Ok(done) => return done,
+            Err(query) => query,
+        };
+        Box::pin(insert_returning_waiting(x, query, decode)).await
+    }
 }
 
 async fn insert_returning_waiting<X: Target, T: Send + 'static>(
@@ -256,12 +287,21 @@ async fn insert_returning_waiting<X: Target, T: Send + 'static>(
         dynamo(target) => super::dynamo::insert_returning(target, query, decode).await)
 }
 
-pub(crate) async fn execute<X: Target>(x: &X, statement: Statement) -> Result<ExecResult> {
-    #[cfg(feature = "sqlite")]
-    if let Some(done) = super::sqlite::inline::execute(x, &statement) {
-        return done;
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would hold the statement twice (above)"
+)]
+pub(crate) fn execute<X: Target>(
+    x: &X,
+    statement: Statement,
+) -> impl Future<Output = Result<ExecResult>> + Send {
+    async move {
+        #[cfg(feature = "sqlite")]
+        if let Some(done) = super::sqlite::inline::execute(x, &statement) {
+            return done;
+        }
+        Box::pin(execute_waiting(x, statement)).await
     }
-    Box::pin(execute_waiting(x, statement)).await
 }
 
 async fn execute_waiting<X: Target>(x: &X, statement: Statement) -> Result<ExecResult> {
@@ -311,7 +351,10 @@ pub(crate) async fn execute_compiled<X: Target>(x: &X, statement: Compiled) -> R
     sql_runner::execute_compiled(x, statement).await
 }
 
-/// `impl Executor for $ty` through its [`Target`] impl.
+/// `impl Executor for $ty` through its [`Target`] impl. Each method returns the target
+/// function's future itself, not an `async fn` of its own awaiting it: that wrapper was one more
+/// state machine around it, which moved the statement (a `SelectQuery` is 320 bytes) into its
+/// callee's state at the first poll, and one more poll frame where a layer polls it.
 macro_rules! executor_for_target {
     ($ty:ty) => {
         impl $crate::exec::Executor for $ty {
@@ -319,20 +362,20 @@ macro_rules! executor_for_target {
                 $crate::exec::target::Target::target_backend(self)
             }
 
-            async fn fetch_all<T: Send + 'static>(
+            fn fetch_all<T: Send + 'static>(
                 &self,
                 query: $crate::query::ir::SelectQuery,
                 decode: $crate::exec::Decoder<T>,
-            ) -> $crate::Result<Vec<T>> {
-                $crate::exec::target::fetch_all(self, query, decode).await
+            ) -> impl ::std::future::Future<Output = $crate::Result<Vec<T>>> + Send {
+                $crate::exec::target::fetch_all(self, query, decode)
             }
 
-            async fn fetch_optional<T: Send + 'static>(
+            fn fetch_optional<T: Send + 'static>(
                 &self,
                 query: $crate::query::ir::SelectQuery,
                 decode: $crate::exec::Decoder<T>,
-            ) -> $crate::Result<Option<T>> {
-                $crate::exec::target::fetch_optional(self, query, decode).await
+            ) -> impl ::std::future::Future<Output = $crate::Result<Option<T>>> + Send {
+                $crate::exec::target::fetch_optional(self, query, decode)
             }
 
             fn fetch_stream<T: Send + 'static>(
@@ -343,42 +386,51 @@ macro_rules! executor_for_target {
                 $crate::exec::stream::fetch_stream(self, query, decode)
             }
 
-            async fn count(&self, query: $crate::query::ir::SelectQuery) -> $crate::Result<u64> {
-                $crate::exec::target::count(self, query).await
+            fn count(
+                &self,
+                query: $crate::query::ir::SelectQuery,
+            ) -> impl ::std::future::Future<Output = $crate::Result<u64>> + Send {
+                $crate::exec::target::count(self, query)
             }
 
-            async fn insert_returning<T: Send + 'static>(
+            fn insert_returning<T: Send + 'static>(
                 &self,
                 query: $crate::query::ir::InsertQuery,
                 decode: $crate::exec::Decoder<T>,
-            ) -> $crate::Result<T> {
-                $crate::exec::target::insert_returning(self, query, decode).await
+            ) -> impl ::std::future::Future<Output = $crate::Result<T>> + Send {
+                $crate::exec::target::insert_returning(self, query, decode)
             }
 
-            async fn execute(
+            fn execute(
                 &self,
                 statement: $crate::query::ir::Statement,
-            ) -> $crate::Result<$crate::exec::ExecResult> {
-                $crate::exec::target::execute(self, statement).await
+            ) -> impl ::std::future::Future<Output = $crate::Result<$crate::exec::ExecResult>>
+            + Send {
+                $crate::exec::target::execute(self, statement)
             }
 
-            async fn execute_raw(&self, sql: &str) -> $crate::Result<$crate::exec::ExecResult> {
-                $crate::exec::target::execute_raw(self, sql).await
+            fn execute_raw(
+                &self,
+                sql: &str,
+            ) -> impl ::std::future::Future<Output = $crate::Result<$crate::exec::ExecResult>>
+            + Send {
+                $crate::exec::target::execute_raw(self, sql)
             }
 
-            async fn fetch_compiled<T: Send + 'static>(
+            fn fetch_compiled<T: Send + 'static>(
                 &self,
                 statement: $crate::sql::Compiled,
                 decode: $crate::exec::Decoder<T>,
-            ) -> $crate::Result<Vec<T>> {
-                $crate::exec::target::fetch_compiled(self, statement, decode).await
+            ) -> impl ::std::future::Future<Output = $crate::Result<Vec<T>>> + Send {
+                $crate::exec::target::fetch_compiled(self, statement, decode)
             }
 
-            async fn execute_compiled(
+            fn execute_compiled(
                 &self,
                 statement: $crate::sql::Compiled,
-            ) -> $crate::Result<$crate::exec::ExecResult> {
-                $crate::exec::target::execute_compiled(self, statement).await
+            ) -> impl ::std::future::Future<Output = $crate::Result<$crate::exec::ExecResult>>
+            + Send {
+                $crate::exec::target::execute_compiled(self, statement)
             }
         }
     };

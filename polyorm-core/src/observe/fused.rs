@@ -76,6 +76,7 @@ impl<T: Send + 'static> TypedOp for FetchAll<T> {
     type Output = Vec<T>;
     type Row = T;
 
+    #[inline]
     fn run<E: Executor + ?Sized>(
         self,
         executor: &E,
@@ -83,6 +84,7 @@ impl<T: Send + 'static> TypedOp for FetchAll<T> {
         executor.fetch_all(self.query, self.decode)
     }
 
+    #[inline]
     fn run_through<L: Layer + ?Sized, E: Executor>(
         self,
         layer: &L,
@@ -119,6 +121,7 @@ impl<T: Send + 'static> TypedOp for FetchOptional<T> {
     type Output = Option<T>;
     type Row = T;
 
+    #[inline]
     fn run<E: Executor + ?Sized>(
         self,
         executor: &E,
@@ -126,6 +129,7 @@ impl<T: Send + 'static> TypedOp for FetchOptional<T> {
         executor.fetch_optional(self.query, self.decode)
     }
 
+    #[inline]
     fn run_through<L: Layer + ?Sized, E: Executor>(
         self,
         layer: &L,
@@ -161,10 +165,12 @@ impl TypedOp for Count {
     type Output = u64;
     type Row = ();
 
+    #[inline]
     fn run<E: Executor + ?Sized>(self, executor: &E) -> impl Future<Output = Result<u64>> + Send {
         executor.count(self.query)
     }
 
+    #[inline]
     fn run_through<L: Layer + ?Sized, E: Executor>(
         self,
         layer: &L,
@@ -201,10 +207,12 @@ impl<T: Send + 'static> TypedOp for InsertReturning<T> {
     type Output = T;
     type Row = T;
 
+    #[inline]
     fn run<E: Executor + ?Sized>(self, executor: &E) -> impl Future<Output = Result<T>> + Send {
         executor.insert_returning(self.query, self.decode)
     }
 
+    #[inline]
     fn run_through<L: Layer + ?Sized, E: Executor>(
         self,
         layer: &L,
@@ -240,6 +248,7 @@ impl TypedOp for Execute {
     type Output = ExecResult;
     type Row = ();
 
+    #[inline]
     fn run<E: Executor + ?Sized>(
         self,
         executor: &E,
@@ -247,6 +256,7 @@ impl TypedOp for Execute {
         executor.execute(self.statement)
     }
 
+    #[inline]
     fn run_through<L: Layer + ?Sized, E: Executor>(
         self,
         layer: &L,
@@ -412,6 +422,7 @@ where
 {
     type Output = Result<R>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
         let this = self.project();
         this.observation.start();

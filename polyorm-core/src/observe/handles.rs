@@ -38,6 +38,43 @@ impl Labels {
     }
 }
 
+/// A label set as this thread's last one ([`LAST`]): the four strings' addresses and their
+/// lengths packed into a fifth word (the table's in the low 32 bits, the other three, short
+/// constants, in a byte each). Forty bytes compare inline, where the 64 of a [`Key`] cost a
+/// call to `bcmp`. A label set whose lengths do not fit is not kept ([`Labels::recent`]).
+#[derive(Debug, Clone, Copy)]
+struct Recent([u64; 5]);
+
+impl Recent {
+    /// Whether `self` and `other` are the same label set: the five words compared without a
+    /// branch or a call (`==` on the array calls `bcmp`).
+    #[inline]
+    fn is(&self, other: &Recent) -> bool {
+        let differ = |i: usize| self.0[i] ^ other.0[i];
+        (differ(0) | differ(1) | differ(2) | differ(3) | differ(4)) == 0
+    }
+}
+
+impl Labels {
+    /// The label set as this thread's last one, when its lengths fit in [`Recent`]'s fields.
+    #[inline]
+    fn recent(&self) -> Option<Recent> {
+        let (model, operation) = (self.model.len() as u64, self.operation.len() as u64);
+        let (outcome, backend) = (self.outcome.len() as u64, self.backend.len() as u64);
+        if model > u64::from(u32::MAX) || (operation | outcome | backend) > 0xFF {
+            return None;
+        }
+        let address = |s: &'static str| s.as_ptr() as usize as u64;
+        Some(Recent([
+            address(self.backend),
+            address(self.model),
+            address(self.operation),
+            address(self.outcome),
+            model | operation << 32 | outcome << 40 | backend << 48,
+        ]))
+    }
+}
+
 /// A label set's key: eight machine words, hashed word by word. (`[usize; 8]`'s own `Hash`
 /// hands the hasher 64 bytes, which [`WordHasher`] would mix one byte at a time: 400
 /// instructions a statement where eight words cost 30.)
@@ -81,12 +118,14 @@ impl Default for Handles {
 }
 
 thread_local! {
-    /// The label set this thread counted last: the id of its `Handles`, its key, its handles.
-    static LAST: RefCell<Option<(u64, Key, StatementHandles)>> = const { RefCell::new(None) };
+    /// The label set this thread counted last: the id of its `Handles`, the label set, its
+    /// handles.
+    static LAST: RefCell<Option<(u64, Recent, StatementHandles)>> = const { RefCell::new(None) };
 }
 
 impl StatementHandles {
     /// Counts one statement that took `seconds`.
+    #[inline]
     fn count(&self, seconds: f64) {
         self.count.increment(1);
         self.latency.record(seconds);
@@ -101,22 +140,27 @@ impl std::fmt::Debug for StatementHandles {
 
 impl Handles {
     /// Counts one statement of `labels` that took `seconds`: from this thread's last label
-    /// set when it is the same (no lock, no hash), else from the map.
+    /// set when it is the same (no lock, no hash), else from the map. Inlined into the
+    /// statement's future: called out of line, its 64-byte label set was copied twice more.
+    #[inline]
     pub(super) fn record(&self, labels: Labels, seconds: f64) {
-        let key = labels.key();
+        let recent = labels.recent();
         // `try_`: a thread being torn down, or a recorder that runs a statement of its own
         // while counting one (re-entry), goes to the map instead.
-        let hit = LAST
-            .try_with(|last| match last.try_borrow().as_deref() {
-                Ok(Some((id, last_key, handles))) if *id == self.id && *last_key == key => {
+        let hit = recent.is_some_and(|recent| {
+            LAST.try_with(|last| match last.try_borrow().as_deref() {
+                Ok(Some((id, last_labels, handles)))
+                    if *id == self.id && last_labels.is(&recent) =>
+                {
                     handles.count(seconds);
                     true
                 }
                 _ => false,
             })
-            .unwrap_or(false);
+            .unwrap_or(false)
+        });
         if !hit {
-            self.record_from_map(labels, key, seconds);
+            self.record_from_map(labels, recent, seconds);
         }
     }
 
@@ -124,13 +168,14 @@ impl Handles {
     /// line, so that the common case stays a few instructions.
     #[cold]
     #[inline(never)]
-    fn record_from_map(&self, labels: Labels, key: Key, seconds: f64) {
-        let handles = self.statement(labels, key);
+    fn record_from_map(&self, labels: Labels, recent: Option<Recent>, seconds: f64) {
+        let handles = self.statement(labels, labels.key());
         handles.count(seconds);
         // A thread being torn down keeps no cache (nothing to do then).
+        let Some(recent) = recent else { return };
         let _ = LAST.try_with(|last| {
             if let Ok(mut last) = last.try_borrow_mut() {
-                *last = Some((self.id, key, handles));
+                *last = Some((self.id, recent, handles));
             }
         });
     }
@@ -269,6 +314,28 @@ mod tests {
         });
         assert_eq!(recorder.value("SELECT"), 3);
         assert_eq!(recorder.value("INSERT"), 2);
+    }
+
+    #[test]
+    fn a_label_set_too_long_for_the_thread_cache_is_counted_through_the_map() {
+        // 300 bytes do not fit `Recent`'s byte of length: never kept as this thread's last
+        // label set, so each statement must find its handles in the map, and a label set
+        // that merely shares its address must not be counted on them.
+        let long: &'static str = Box::leak("SELECT".repeat(50).into_boxed_str());
+        let prefix: &'static str = &long[..6];
+        let recorder = Counting::default();
+        metrics::with_local_recorder(&recorder, || {
+            let handles = Handles::default();
+            for operation in [long, long, prefix, long] {
+                handles.record(labels(operation), 0.001);
+            }
+        });
+        assert_eq!(recorder.value(long), 3);
+        assert_eq!(
+            recorder.value("SELECT"),
+            4,
+            "the long set's 3 and the prefix's 1"
+        );
     }
 
     #[test]

@@ -202,8 +202,9 @@ impl Timing<'_> {
             operation: self.operation,
             outcome: result,
         };
-        // Exact below 2^53 ns (104 days).
-        let seconds = nanos as f64 / 1e9;
+        // Exact below 2^53 ns (104 days). Through `i64` (a statement is shorter than 292
+        // years): x86-64 converts a signed integer in one instruction, an unsigned in five.
+        let seconds = nanos as i64 as f64 / 1e9;
         self.metrics.handles.record(labels, seconds);
     }
 }
@@ -232,6 +233,7 @@ impl Layer for Metrics {
     /// Starts the statement's clock, adds it with the labels to what the layers above want
     /// done, and hands the statement down: with a `Tracing` layer above or below, one future
     /// does both layers' work.
+    #[inline]
     fn observed<E: Executor, O: TypedOp, P: Observation>(
         &self,
         inner: &E,
@@ -243,6 +245,7 @@ impl Layer for Metrics {
         inner.observed(op, Timed { timing, above })
     }
 
+    #[inline]
     fn fetch_all<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
@@ -252,6 +255,7 @@ impl Layer for Metrics {
         self.observed(inner, FetchAll { query, decode }, ())
     }
 
+    #[inline]
     fn fetch_optional<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
@@ -261,6 +265,7 @@ impl Layer for Metrics {
         self.observed(inner, FetchOptional { query, decode }, ())
     }
 
+    #[inline]
     fn count<E: Executor>(
         &self,
         inner: &E,
@@ -269,6 +274,7 @@ impl Layer for Metrics {
         self.observed(inner, Count { query }, ())
     }
 
+    #[inline]
     fn insert_returning<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
@@ -278,6 +284,7 @@ impl Layer for Metrics {
         self.observed(inner, InsertReturning { query, decode }, ())
     }
 
+    #[inline]
     fn execute<E: Executor>(
         &self,
         inner: &E,

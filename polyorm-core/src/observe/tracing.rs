@@ -228,6 +228,7 @@ impl Layer for Tracing {
 
     /// Nothing listens at INFO and no slow-statement threshold: the statement goes straight
     /// to the executor below, as if the layer were not there (one relaxed atomic load).
+    #[inline]
     fn is_active(&self) -> bool {
         self.slow_query.is_some() || tracing::level_enabled!(tracing::Level::INFO)
     }
@@ -250,6 +251,7 @@ impl Layer for Tracing {
     /// that does both layers' work. (The typed methods below do the same from their
     /// arguments: the span is decided before the statement is made a value, so that nothing
     /// is built aside for the atomic load's sake.)
+    #[inline]
     fn observed<E: Executor, O: TypedOp, P: Observation>(
         &self,
         inner: &E,
@@ -260,6 +262,7 @@ impl Layer for Tracing {
         inner.observed(op, Traced { watch, above })
     }
 
+    #[inline]
     fn fetch_all<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
@@ -270,6 +273,7 @@ impl Layer for Tracing {
         inner.observed(FetchAll { query, decode }, Traced { watch, above: () })
     }
 
+    #[inline]
     fn fetch_optional<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
@@ -280,6 +284,7 @@ impl Layer for Tracing {
         inner.observed(FetchOptional { query, decode }, Traced { watch, above: () })
     }
 
+    #[inline]
     fn count<E: Executor>(
         &self,
         inner: &E,
@@ -289,6 +294,7 @@ impl Layer for Tracing {
         inner.observed(Count { query }, Traced { watch, above: () })
     }
 
+    #[inline]
     fn insert_returning<E: Executor, T: Send + 'static>(
         &self,
         inner: &E,
@@ -304,6 +310,7 @@ impl Layer for Tracing {
         )
     }
 
+    #[inline]
     fn execute<E: Executor>(
         &self,
         inner: &E,
