@@ -126,7 +126,9 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
          bare connection (SQLite: its pool), Diesel on one connection, SeaORM on its pool. \
          Targets: ORM ÷ held ≤ 1.05, ORM ÷ sqlx ≤ 1.05, ORM ÷ SeaORM ≤ 0.75, ORM ÷ best peer \
          ≤ 1.0; a ratio that misses its target is marked ✗ (ORM ÷ Diesel has no target of its \
-         own).\n",
+         own). The library measured first rotates from one workload group to the next, and \
+         after seeding PostgreSQL and MariaDB finish the work the seed left behind (vacuum and \
+         analyze, InnoDB's purge) before the group starts.\n",
         if when.is_empty() {
             String::new()
         } else {
