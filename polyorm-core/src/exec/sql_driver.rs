@@ -16,6 +16,11 @@ use crate::sql::Shared;
 
 /// What a SQL driver does with one of its connections. Transactions are SQL statements run on
 /// one connection (`BEGIN …`, `SAVEPOINT …`, `COMMIT`), so these five are all a driver needs.
+///
+/// A statement is borrowed: its values are encoded from it, not copied first, and a retry (a
+/// statement prepared before a schema change, a read on a connection found lost) runs the same
+/// compiled statement again without compiling anew. A stream owns its statement: it runs
+/// after the call has returned.
 pub(crate) trait SqlDriver: Send {
     /// Runs a query and decodes every row as it arrives (each driver row is dropped once
     /// decoded).

@@ -400,7 +400,16 @@ pub(crate) fn statement_values(
     match statement {
         Statement::Select(q) => select_values(q, dialect),
         Statement::Insert(q) => insert_values(q.schema, &q.rows, dialect),
-        Statement::Update(q) => update_values(q, dialect),
+        Statement::Update(q) => {
+            let assigned = q
+                .assignments
+                .iter()
+                .map(|(_, assignment)| match assignment {
+                    Assignment::Value(value) => Some(value),
+                    Assignment::Add { .. } => None,
+                });
+            update_values(q.schema, assigned, q.filter.as_ref(), dialect)
+        }
         Statement::Delete(DeleteQuery { schema, filter }) => {
             let mut out = Vec::with_capacity(schema.primary_key.len());
             push_key_values(schema, filter.as_ref(), dialect, &mut out)?;
@@ -410,14 +419,24 @@ pub(crate) fn statement_values(
     }
 }
 
-/// [`statement_values`] of a statement the caller gives up: an insert's values are moved out
-/// of its rows rather than copied.
+/// [`statement_values`] of a statement the caller gives up: the values of an insert's rows and
+/// an update's assignments are moved out rather than copied.
 pub(crate) fn take_statement_values(
     statement: Statement,
     dialect: Dialect,
 ) -> Result<Vec<Value>, Error> {
     match statement {
         Statement::Insert(q) => insert_values(q.schema, q.rows, dialect),
+        Statement::Update(q) => {
+            let assigned = q
+                .assignments
+                .into_iter()
+                .map(|(_, assignment)| match assignment {
+                    Assignment::Value(value) => Some(value),
+                    Assignment::Add { .. } => None,
+                });
+            update_values(q.schema, assigned, q.filter.as_ref(), dialect)
+        }
         other => statement_values(&other, dialect),
     }
 }
@@ -459,14 +478,22 @@ impl From<&Value> for Taken {
     }
 }
 
-fn update_values(q: &UpdateQuery, dialect: Dialect) -> Result<Vec<Value>, Error> {
-    let mut out = Vec::with_capacity(q.assignments.len() + q.schema.primary_key.len());
-    for (column, (_, assignment)) in q.schema.update_columns().zip(&q.assignments) {
-        if let Assignment::Value(value) = assignment {
-            out.push(bound(column, value.clone(), dialect)?);
+/// The values of an update of [`Shape::UpdateByKey`], in the compiler's order: each assigned
+/// value (owned or borrowed, as in [`insert_values`]; `None` for `col = col + n`, which the
+/// shape excludes), then the key's.
+fn update_values<V: Into<Taken>>(
+    schema: &ModelSchema,
+    assigned: impl ExactSizeIterator<Item = Option<V>>,
+    filter: Option<&Condition>,
+    dialect: Dialect,
+) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::with_capacity(assigned.len() + schema.primary_key.len());
+    for (column, value) in schema.update_columns().zip(assigned) {
+        if let Some(value) = value {
+            out.push(bound(column, value.into().0, dialect)?);
         }
     }
-    push_key_values(q.schema, q.filter.as_ref(), dialect, &mut out)?;
+    push_key_values(schema, filter, dialect, &mut out)?;
     Ok(out)
 }
 
@@ -475,7 +502,7 @@ mod tests {
     use super::*;
     use crate::query::ir::{ColumnRef, Direction, OrderBy, RowLock, UpsertQuery};
     use crate::schema::ColumnType;
-    use crate::sql::{compile, compile_checked, compile_select_uncached};
+    use crate::sql::{compile, compile_checked, compile_owned, compile_select_uncached};
 
     pub(super) const fn column(
         name: &'static str,
@@ -788,6 +815,24 @@ mod tests {
                         &format!("{case}@{dialect}"),
                         &uncached(statement, dialect),
                         || compile(statement, dialect),
+                        || kept_sql(statement, dialect),
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn statements_given_up_compile_as_kept_ones_for_every_shape_and_dialect() {
+        // `compile_owned` moves the values out of the statement (insert rows, update
+        // assignments) instead of copying them: the same SQL and values either way.
+        for dialect in Dialect::ALL {
+            for (case, statements) in cached_cases() {
+                for statement in &statements {
+                    assert_served_as_compiled(
+                        &format!("{case}@{dialect} (owned)"),
+                        &uncached(statement, dialect),
+                        || compile_owned(statement.clone(), dialect).map(Shared::into_compiled),
                         || kept_sql(statement, dialect),
                     );
                 }
