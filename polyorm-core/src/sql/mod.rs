@@ -128,17 +128,10 @@ pub(crate) fn compile_shared(statement: &Statement, dialect: Dialect) -> Result<
         return compile_select_shared(q, dialect);
     }
     check::statement(statement, dialect)?;
-    if let Some(shape) = shapes::statement_shape(statement) {
-        return shapes::compiled(
-            statement.schema(),
-            shape,
-            dialect,
-            statement,
-            |statement| shapes::statement_values(statement, dialect),
-            |statement| compile_checked(statement, dialect),
-        );
+    match shapes::statement_shape(statement) {
+        Some(shape) => compile_kept(statement, shape, dialect, shapes::statement_values),
+        None => compile_checked(statement, dialect).map(Shared::from),
     }
-    compile_checked(statement, dialect).map(Shared::from)
 }
 
 /// [`compile_shared`] of a statement the caller gives up, as the executors run it: the values
@@ -150,16 +143,26 @@ pub(crate) fn compile_owned(statement: Statement, dialect: Dialect) -> Result<Sh
     }
     check::statement(&statement, dialect)?;
     match shapes::statement_shape(&statement) {
-        Some(shape) => shapes::compiled(
-            statement.schema(),
-            shape,
-            dialect,
-            statement,
-            |statement| shapes::take_statement_values(statement, dialect),
-            |statement| compile_checked(statement, dialect),
-        ),
+        Some(shape) => compile_kept(statement, shape, dialect, shapes::take_statement_values),
         None => compile_checked(&statement, dialect).map(Shared::from),
     }
+}
+
+/// A write of a `shape` whose text is kept, borrowed or owned: its values taken by `values`.
+fn compile_kept<S: std::borrow::Borrow<Statement>>(
+    statement: S,
+    shape: shapes::Shape,
+    dialect: Dialect,
+    values: fn(S, Dialect) -> Result<Vec<Value>, Error>,
+) -> Result<Shared, Error> {
+    shapes::compiled(
+        statement.borrow().schema(),
+        shape,
+        dialect,
+        statement,
+        |statement| values(statement, dialect),
+        |statement| compile_checked(statement.borrow(), dialect),
+    )
 }
 
 /// [`compile`] after [`check::statement`]: lowered, then rendered.
