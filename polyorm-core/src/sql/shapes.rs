@@ -233,9 +233,9 @@ fn is_key_filter(schema: &ModelSchema, filter: Option<&Condition>) -> bool {
             })
 }
 
-/// The compiled statement of a recognised `shape` of `source`: the kept SQL with `values`'s
-/// (the values the compiler would bind, in its order), or `compile`'s result, whose SQL is
-/// then kept. `values` may take the values out of an owned `source`.
+/// The compiled statement of a recognised `shape` of `source`: the kept SQL with the values
+/// `values` takes from `source` (those the compiler would bind, in its order; moved out of an
+/// owned `source`), or `compile`'s result, whose SQL is then kept.
 pub(crate) fn compiled<S>(
     schema: &'static ModelSchema,
     shape: Shape,
