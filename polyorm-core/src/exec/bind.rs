@@ -30,8 +30,9 @@ macro_rules! bind_backend {
                 })
             }
 
-            /// Binds `value` as the next parameter in `args`.
-            pub(crate) fn bind_value($q: &mut Args, $value: Value) -> Result<()> {
+            /// Binds `value` as the next parameter in `args`, encoded from the borrowed value
+            /// (the statement stays whole, so a retry runs it again without compiling anew).
+            pub(crate) fn bind_value($q: &mut Args, $value: &Value) -> Result<()> {
                 match $value {
                     Value::Bool(v) => put($q, v),
                     Value::SmallInt(v) => put($q, v),
@@ -57,9 +58,9 @@ macro_rules! bind_backend {
                     Value::Uuid(v) => put($q, v),
                     // Its 12 bytes, in MongoDB's order.
                     #[cfg(feature = "bson")]
-                    Value::ObjectId(v) => put($q, v.bytes().to_vec()),
-                    Value::Unencodable(_, message) => return Err(Error::InvalidQuery(message)),
-                    Value::Null(ty) => match ty {
+                    Value::ObjectId(v) => put($q, &v.bytes()[..]),
+                    Value::Unencodable(_, message) => return Err(Error::InvalidQuery(message.clone())),
+                    Value::Null(ty) => match *ty {
                         ColumnType::Bool => put($q, None::<bool>),
                         ColumnType::SmallInt | ColumnType::U8 => put($q, None::<i16>),
                         ColumnType::Int | ColumnType::U16 => put($q, None::<i32>),
@@ -109,10 +110,10 @@ bind_backend!(postgres, "postgres", sqlx::Postgres, postgres_null, |q, value| {
     // The ORM's own text: floats stay floats through `jsonb`'s `numeric` (see `value/json.rs`).
     #[cfg(feature = "json")]
     Value::Json(v) => put(q,
-        serde_json::value::RawValue::from_string(crate::value::postgres_json_text(&v)?)
+        serde_json::value::RawValue::from_string(crate::value::postgres_json_text(v)?)
             .map_err(|e| crate::Error::InvalidQuery(format!("cannot write JSON: {e}")))?,
     ),
-    Value::BigUnsigned(v) => return Err(super::u64_out_of_range(v, "PostgreSQL")),
+    Value::BigUnsigned(v) => return Err(super::u64_out_of_range(*v, "PostgreSQL")),
 });
 
 bind_backend!(mysql, "mysql", sqlx::MySql, mysql_null, |q, value| {

@@ -32,7 +32,7 @@ use super::sql_driver::SqlDriver;
 use super::{Backend, Db, Decoder, ExecResult, RowRef, RowStream};
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::sql::{Compiled, Dialect};
+use crate::sql::{Dialect, Shared};
 use crate::value::Value;
 
 /// One scripted answer: what the next statement that consumes a result gets.
@@ -188,12 +188,12 @@ pub(crate) struct MockConn {
 
 impl MockConn {
     /// Records `statement` and takes the next scripted result.
-    fn run(&self, statement: Compiled) -> Result<(MockResult, String)> {
+    fn run(&self, statement: &Shared) -> Result<(MockResult, String)> {
         let state = &self.db.state;
-        let sql = statement.sql.clone();
+        let sql = statement.sql.as_str().to_owned();
         lock(&state.log).push(MockStatement {
-            sql: statement.sql,
-            values: statement.values,
+            sql: sql.clone(),
+            values: statement.values.clone(),
         });
         match lock(&state.script).pop_front() {
             Some(MockResult::Error(e)) => Err(e),
@@ -205,7 +205,7 @@ impl MockConn {
         }
     }
 
-    fn rows(&self, statement: Compiled) -> Result<Vec<Vec<Value>>> {
+    fn rows(&self, statement: &Shared) -> Result<Vec<Vec<Value>>> {
         match self.run(statement)? {
             (MockResult::Rows(rows), _) => Ok(rows),
             (other, sql) => Err(wrong_kind(&sql, "rows", &other)),
@@ -232,7 +232,7 @@ impl MockConn {
 impl SqlDriver for MockConn {
     async fn fetch_all<T: Send>(
         &mut self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
         self.rows(statement)?
@@ -243,7 +243,7 @@ impl SqlDriver for MockConn {
 
     async fn fetch_optional<T: Send>(
         &mut self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
         self.rows(statement)?
@@ -256,10 +256,10 @@ impl SqlDriver for MockConn {
     /// The scripted rows, handed over one at a time (a mock keeps them all already).
     fn fetch_stream<T: Send + 'static>(
         &mut self,
-        statement: Compiled,
+        statement: Shared,
         decode: Decoder<T>,
     ) -> RowStream<'_, T> {
-        let rows = self.rows(statement);
+        let rows = self.rows(&statement);
         Box::pin(async_stream::try_stream! {
             for row in rows? {
                 yield decode_row(row, decode)?;
@@ -267,7 +267,7 @@ impl SqlDriver for MockConn {
         })
     }
 
-    async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {
+    async fn execute(&mut self, statement: &Shared) -> Result<ExecResult> {
         match self.run(statement)? {
             (MockResult::Exec(done), _) => Ok(done),
             (other, sql) => Err(wrong_kind(&sql, "an exec result", &other)),

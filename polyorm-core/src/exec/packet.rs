@@ -6,7 +6,7 @@
 use super::target::Target;
 use crate::error::{Error, Result};
 use crate::query::ir::{InsertQuery, Statement, UpsertQuery};
-use crate::sql::{Compiled, Dialect};
+use crate::sql::{Compiled, Dialect, Shared};
 use crate::value::{FieldType, Value};
 
 /// Statements estimated below this size are sent without asking the server for its
@@ -20,12 +20,12 @@ pub(crate) async fn packet_limit<R: Target>(runner: &R, bytes: usize) -> Result<
     if runner.sql_dialect() != Dialect::MySql || bytes <= PACKET_CHECK_ABOVE {
         return Ok(None);
     }
-    let read = Compiled {
+    let read = Shared::from(Compiled {
         sql: "SELECT CAST(@@max_allowed_packet AS SIGNED)".to_owned(),
         values: Vec::new(),
-    };
+    });
     let limit = runner
-        .run_fetch_optional(read, |row| <i64 as FieldType>::decode(row, 0))
+        .run_fetch_optional(&read, |row| <i64 as FieldType>::decode(row, 0))
         .await?;
     Ok(limit.and_then(|n| usize::try_from(n).ok()))
 }
@@ -45,14 +45,12 @@ pub(crate) async fn check_packet<R: Target>(runner: &R, statement: &Statement) -
 /// Refuses a statement compiled by the caller (`raw`) when its text and values are larger than
 /// the server accepts: MySQL/MariaDB answer such a statement by closing the connection, which
 /// the client may see before the error (a lost connection instead of the limit).
-pub(crate) async fn check_compiled_packet<R: Target>(
-    runner: &R,
-    statement: &Compiled,
-) -> Result<()> {
+pub(crate) async fn check_compiled_packet<R: Target>(runner: &R, statement: &Shared) -> Result<()> {
     if runner.sql_dialect() != Dialect::MySql {
         return Ok(());
     }
-    let bytes = statement.sql.len() + statement.values.iter().map(value_bytes).sum::<usize>();
+    let bytes =
+        statement.sql.as_str().len() + statement.values.iter().map(value_bytes).sum::<usize>();
     match packet_limit(runner, bytes).await? {
         Some(limit) if bytes > packet_budget(limit) => Err(Error::ValueTooLong {
             column: None,

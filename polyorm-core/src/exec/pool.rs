@@ -22,7 +22,7 @@ use super::{Backend, Decoder, ExecResult, Executor};
 use crate::credentials::{CredentialProvider, Credentials};
 use crate::error::{Error, Result};
 use crate::query::ir::{InsertQuery, OnConflict};
-use crate::sql::{Compiled, Dialect};
+use crate::sql::{Dialect, Shared};
 use crate::tls::Tls;
 
 /// A pool of connections to one database; cheap to clone and share between tasks.
@@ -1127,8 +1127,7 @@ impl Target for Db {
 
     async fn run_read_all<T: Send + 'static>(
         &self,
-        statement: Compiled,
-        again: &(dyn Fn() -> Result<Compiled> + Sync),
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
         let mut session = self.session().await?;
@@ -1141,7 +1140,7 @@ impl Target for Db {
                 // without a server backend).
                 #[allow(clippy::drop_non_drop)]
                 drop(session);
-                self.run_fetch_all(again()?, decode).await
+                self.run_fetch_all(statement, decode).await
             }
             done => done,
         }
@@ -1149,8 +1148,7 @@ impl Target for Db {
 
     async fn run_read_optional<T: Send + 'static>(
         &self,
-        statement: Compiled,
-        again: &(dyn Fn() -> Result<Compiled> + Sync),
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
         let mut session = self.session().await?;
@@ -1164,7 +1162,7 @@ impl Target for Db {
                 // without a server backend).
                 #[allow(clippy::drop_non_drop)]
                 drop(session);
-                self.run_fetch_optional(again()?, decode).await
+                self.run_fetch_optional(statement, decode).await
             }
             done => done,
         }

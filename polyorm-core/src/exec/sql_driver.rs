@@ -12,23 +12,28 @@ use std::future::Future;
 
 use super::{Decoder, ExecResult, RowStream};
 use crate::error::Result;
-use crate::sql::Compiled;
+use crate::sql::Shared;
 
 /// What a SQL driver does with one of its connections. Transactions are SQL statements run on
 /// one connection (`BEGIN …`, `SAVEPOINT …`, `COMMIT`), so these five are all a driver needs.
+///
+/// A statement is borrowed: its values are encoded from it, not copied first, and a retry (a
+/// statement prepared before a schema change, a read on a connection found lost) runs the same
+/// compiled statement again without compiling anew. A stream owns its statement: it runs
+/// after the call has returned.
 pub(crate) trait SqlDriver: Send {
     /// Runs a query and decodes every row as it arrives (each driver row is dropped once
     /// decoded).
     fn fetch_all<T: Send>(
         &mut self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Vec<T>>> + Send;
 
     /// Runs a query and decodes its first row, if any.
     fn fetch_optional<T: Send>(
         &mut self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Option<T>>> + Send;
 
@@ -36,12 +41,12 @@ pub(crate) trait SqlDriver: Send {
     /// (constant memory: no row is kept once handed over).
     fn fetch_stream<T: Send + 'static>(
         &mut self,
-        statement: Compiled,
+        statement: Shared,
         decode: Decoder<T>,
     ) -> RowStream<'_, T>;
 
     /// Runs a statement that returns no rows.
-    fn execute(&mut self, statement: Compiled) -> impl Future<Output = Result<ExecResult>> + Send;
+    fn execute(&mut self, statement: &Shared) -> impl Future<Output = Result<ExecResult>> + Send;
 
     /// Runs SQL text without parameters (DDL, transaction control, session settings).
     fn execute_raw(&mut self, sql: &str) -> impl Future<Output = Result<ExecResult>> + Send;
@@ -76,14 +81,18 @@ macro_rules! sqlx_backend {
 
             use super::super::prepared::forget_if_stale;
             use super::super::{Decoder, ExecResult, RowRef, RowStream, from_sqlx};
+            use std::sync::Arc;
+
             use crate::error::Result;
-            use crate::sql::Compiled;
+            use crate::sql::{Shared, SqlText};
 
             type Db = $db;
 
-            fn bind(
-                statement: Compiled,
-            ) -> Result<Query<'static, Db, <Db as Database>::Arguments>> {
+            /// The query of `statement`, its values encoded from the borrowed statement
+            /// (each is written into the argument buffer at once, so nothing is copied first)
+            /// and its kept text shared with the statement cache, not copied: a statement
+            /// runs again (a retry) from the same compiled form.
+            fn bind(statement: &Shared) -> Result<Query<'static, Db, <Db as Database>::Arguments>> {
                 use crate::exec::bind::$module::{Args, bind_value};
                 // The arguments are built beside the query, sized once: binding through
                 // `Query::bind` moved the query in and out per value and grew its buffer
@@ -93,15 +102,18 @@ macro_rules! sqlx_backend {
                     statement.values.len(),
                     super::encoded_size(&statement.values),
                 );
-                for value in statement.values {
+                for value in &statement.values {
                     bind_value(&mut args, value)?;
                 }
-                Ok(sqlx::query_with(AssertSqlSafe(statement.sql), args))
+                Ok(match &statement.sql {
+                    SqlText::Kept(sql) => sqlx::query_with(AssertSqlSafe(Arc::clone(sql)), args),
+                    SqlText::Fresh(sql) => sqlx::query_with(AssertSqlSafe(sql.as_str()), args),
+                })
             }
 
             pub(crate) async fn fetch_all<'e, T>(
                 executor: impl sqlx::Executor<'e, Database = Db>,
-                statement: Compiled,
+                statement: &Shared,
                 decode: Decoder<T>,
             ) -> Result<Vec<T>> {
                 // Each row is decoded as it arrives and dropped at once: collecting every
@@ -121,12 +133,12 @@ macro_rules! sqlx_backend {
             /// statements (after the driver's stream let go of it).
             pub(crate) fn fetch_stream<T: Send + 'static>(
                 conn: &mut $conn,
-                statement: Compiled,
+                statement: Shared,
                 decode: Decoder<T>,
             ) -> RowStream<'_, T> {
                 Box::pin(async_stream::try_stream! {
                     let failed = {
-                        let mut rows = bind(statement)?.fetch(&mut *conn);
+                        let mut rows = bind(&statement)?.fetch(&mut *conn);
                         loop {
                             match std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
                                 Some(Ok(row)) => {
@@ -148,7 +160,7 @@ macro_rules! sqlx_backend {
 
             pub(crate) async fn fetch_optional<'e, T>(
                 executor: impl sqlx::Executor<'e, Database = Db>,
-                statement: Compiled,
+                statement: &Shared,
                 decode: Decoder<T>,
             ) -> Result<Option<T>> {
                 let row = bind(statement)?
@@ -162,7 +174,7 @@ macro_rules! sqlx_backend {
 
             pub(crate) async fn execute<'e>(
                 executor: impl sqlx::Executor<'e, Database = Db>,
-                statement: Compiled,
+                statement: &Shared,
             ) -> Result<ExecResult> {
                 let done = bind(statement)?
                     .execute(executor)
@@ -195,7 +207,7 @@ macro_rules! sqlx_backend {
             impl super::SqlDriver for $conn {
                 async fn fetch_all<T: Send>(
                     &mut self,
-                    statement: Compiled,
+                    statement: &Shared,
                     decode: Decoder<T>,
                 ) -> Result<Vec<T>> {
                     let result = fetch_all(&mut *self, statement, decode).await;
@@ -204,7 +216,7 @@ macro_rules! sqlx_backend {
 
                 async fn fetch_optional<T: Send>(
                     &mut self,
-                    statement: Compiled,
+                    statement: &Shared,
                     decode: Decoder<T>,
                 ) -> Result<Option<T>> {
                     let result = fetch_optional(&mut *self, statement, decode).await;
@@ -213,13 +225,13 @@ macro_rules! sqlx_backend {
 
                 fn fetch_stream<T: Send + 'static>(
                     &mut self,
-                    statement: Compiled,
+                    statement: Shared,
                     decode: Decoder<T>,
                 ) -> RowStream<'_, T> {
                     fetch_stream(self, statement, decode)
                 }
 
-                async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {
+                async fn execute(&mut self, statement: &Shared) -> Result<ExecResult> {
                     let result = execute(&mut *self, statement).await;
                     forget_if_stale(self, result).await
                 }
@@ -310,7 +322,7 @@ impl<'c> SqlConn<'c> {
     /// Runs a query and decodes every row as it arrives.
     pub(crate) async fn fetch_all<T: Send>(
         self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
         on_driver!(self, fetch_all(statement, decode))
@@ -319,7 +331,7 @@ impl<'c> SqlConn<'c> {
     /// Runs a query and decodes its first row, if any.
     pub(crate) async fn fetch_optional<T: Send>(
         self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
         on_driver!(self, fetch_optional(statement, decode))
@@ -328,7 +340,7 @@ impl<'c> SqlConn<'c> {
     /// Runs a query and hands its rows over one at a time (see [`SqlDriver::fetch_stream`]).
     pub(crate) fn fetch_stream<T: Send + 'static>(
         self,
-        statement: Compiled,
+        statement: Shared,
         decode: Decoder<T>,
     ) -> RowStream<'c, T> {
         match self {
@@ -347,7 +359,7 @@ impl<'c> SqlConn<'c> {
     }
 
     /// Runs a statement that returns no rows.
-    pub(crate) async fn execute(self, statement: Compiled) -> Result<ExecResult> {
+    pub(crate) async fn execute(self, statement: &Shared) -> Result<ExecResult> {
         on_driver!(self, execute(statement))
     }
 
@@ -479,7 +491,7 @@ impl<C> Tracked<C> {
 impl<C: SqlDriver> SqlDriver for Tracked<C> {
     async fn fetch_all<T: Send>(
         &mut self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
         let result = self.conn.fetch_all(statement, decode).await;
@@ -488,7 +500,7 @@ impl<C: SqlDriver> SqlDriver for Tracked<C> {
 
     async fn fetch_optional<T: Send>(
         &mut self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
         let result = self.conn.fetch_optional(statement, decode).await;
@@ -497,7 +509,7 @@ impl<C: SqlDriver> SqlDriver for Tracked<C> {
 
     fn fetch_stream<T: Send + 'static>(
         &mut self,
-        statement: Compiled,
+        statement: Shared,
         decode: Decoder<T>,
     ) -> RowStream<'_, T> {
         let Tracked { conn, broken } = self;
@@ -514,7 +526,7 @@ impl<C: SqlDriver> SqlDriver for Tracked<C> {
         })
     }
 
-    async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {
+    async fn execute(&mut self, statement: &Shared) -> Result<ExecResult> {
         let result = self.conn.execute(statement).await;
         self.note(result)
     }

@@ -15,16 +15,17 @@ use crate::error::{Error, Result};
 use crate::query::ir::{
     Condition, InsertQuery, OnConflict, Projection, SelectQuery, Statement, UpsertQuery,
 };
-use crate::sql::{Compiled, Dialect, compile, compile_select};
+use crate::sql::{Compiled, Dialect, Shared, compile_owned, compile_select_shared};
 use crate::value::{FieldType, Value};
 
-/// Compiles a statement with `compile` and runs it with `run`; when it was refused because it
-/// was prepared before a schema change, compiles and runs it again as often as the runner
-/// allows (the server refused it before executing anything, so nothing runs twice).
-async fn run_compiled<R, T, Fut>(
+/// Runs `statement` with `run`; when it was refused because it was prepared before a schema
+/// change, runs the same statement again as often as the runner allows (the server refused it
+/// before executing anything, so nothing runs twice). Nothing is compiled again: the text and
+/// values of a compiled statement do not depend on the database's schema.
+async fn run_compiled<'s, R, T, Fut>(
     runner: &R,
-    compile: impl Fn() -> Result<Compiled>,
-    run: impl Fn(Compiled) -> Fut,
+    statement: &'s Shared,
+    run: impl Fn(&'s Shared) -> Fut,
 ) -> Result<T>
 where
     R: Target,
@@ -32,7 +33,7 @@ where
 {
     let mut retries = runner.stale_statement_retries();
     loop {
-        match run(compile()?).await {
+        match run(statement).await {
             Err(e) if e.is_schema_changed() && retries > 0 => retries -= 1,
             done => return done,
         }
@@ -54,10 +55,9 @@ pub(crate) async fn fetch_all_ref<R: Target, T: Send + 'static>(
     query: &SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
-    let dialect = runner.sql_dialect();
-    let again = || compile_select(query, dialect);
-    run_compiled(runner, again, |compiled| {
-        runner.run_read_all(compiled, &again, decode)
+    let compiled = compile_select_shared(query, runner.sql_dialect())?;
+    run_compiled(runner, &compiled, |compiled| {
+        runner.run_read_all(compiled, decode)
     })
     .await
 }
@@ -76,10 +76,9 @@ pub(crate) async fn fetch_optional_ref<R: Target, T: Send + 'static>(
     query: &SelectQuery,
     decode: Decoder<T>,
 ) -> Result<Option<T>> {
-    let dialect = runner.sql_dialect();
-    let again = || compile_select(query, dialect);
-    run_compiled(runner, again, |compiled| {
-        runner.run_read_optional(compiled, &again, decode)
+    let compiled = compile_select_shared(query, runner.sql_dialect())?;
+    run_compiled(runner, &compiled, |compiled| {
+        runner.run_read_optional(compiled, decode)
     })
     .await
 }
@@ -91,26 +90,23 @@ pub(crate) async fn count<R: Target>(runner: &R, mut query: SelectQuery) -> Resu
         .unwrap_or(0))
 }
 
-/// A statement compiled by the caller (`raw`): kept for a second run only where the runner
-/// retries statements prepared before a schema change.
+/// A statement compiled by the caller (`raw`), run again as it is where the runner retries
+/// statements prepared before a schema change.
 pub(crate) async fn fetch_compiled<R: Target, T: Send + 'static>(
     runner: &R,
     statement: Compiled,
     decode: Decoder<T>,
 ) -> Result<Vec<T>> {
+    let statement = Shared::from(statement);
     check_compiled_packet(runner, &statement).await?;
-    if runner.stale_statement_retries() == 0 {
-        return runner.run_fetch_all(statement, decode).await;
-    }
-    let again = || Ok(statement.clone());
-    if starts_with_keyword(&statement.sql, &["SELECT", "SHOW", "VALUES"]) {
+    if starts_with_keyword(statement.sql.as_str(), &["SELECT", "SHOW", "VALUES"]) {
         // A plain read: a pool may run it again on another connection (see `run_read_all`).
-        return run_compiled(runner, again, |compiled| {
-            runner.run_read_all(compiled, &again, decode)
+        return run_compiled(runner, &statement, |compiled| {
+            runner.run_read_all(compiled, decode)
         })
         .await;
     }
-    run_compiled(runner, again, |compiled| {
+    run_compiled(runner, &statement, |compiled| {
         runner.run_fetch_all(compiled, decode)
     })
     .await
@@ -121,16 +117,15 @@ pub(crate) async fn execute_compiled<R: Target>(
     runner: &R,
     statement: Compiled,
 ) -> Result<ExecResult> {
+    let statement = Shared::from(statement);
     check_compiled_packet(runner, &statement).await?;
-    if runner.stale_statement_retries() == 0 {
-        return runner.run_execute(statement).await;
-    }
-    run_compiled(
-        runner,
-        || Ok(statement.clone()),
-        |compiled| runner.run_execute(compiled),
-    )
-    .await
+    execute_shared(runner, statement).await
+}
+
+/// Runs a compiled statement that returns no rows, again where [`run_compiled`] retries it
+/// (also a write compiled on SQLite's inline path that must wait for a lock, `sqlite::inline`).
+pub(crate) async fn execute_shared<R: Target>(runner: &R, statement: Shared) -> Result<ExecResult> {
+    run_compiled(runner, &statement, |compiled| runner.run_execute(compiled)).await
 }
 
 pub(crate) fn decode_count(row: &RowRef<'_>) -> Result<u64> {
@@ -160,24 +155,19 @@ pub(crate) async fn insert_returning<R: Target, T: Send + 'static>(
     };
     let insert = Statement::Insert(query);
     check_packet(runner, &insert).await?;
+    // Compiled once, the row's values moved into the statement, not copied.
+    let compiled = compile_owned(insert, dialect)?;
     if dialect.has_returning() {
-        let row = run_compiled(
-            runner,
-            || compile(&insert, dialect),
-            |compiled| runner.run_fetch_optional(compiled, decode),
-        )
+        let row = run_compiled(runner, &compiled, |compiled| {
+            runner.run_fetch_optional(compiled, decode)
+        })
         .await?;
         return row.ok_or(Error::NotFound {
             table: schema.table,
             detail: " after insert",
         });
     }
-    let done = run_compiled(
-        runner,
-        || compile(&insert, dialect),
-        |compiled| runner.run_execute(compiled),
-    )
-    .await?;
+    let done = run_compiled(runner, &compiled, |compiled| runner.run_execute(compiled)).await?;
     let key = match key {
         Some(values) => values,
         None => vec![Value::BigInt(done.last_insert_id.ok_or_else(|| {
@@ -215,11 +205,11 @@ async fn missing_after_insert<R: Target>(runner: &R, table: &'static str) -> Err
     if !runner.in_transaction() || runner.sql_dialect() != Dialect::MySql {
         return not_found;
     }
-    let probe = Compiled {
+    let probe = Shared::from(Compiled {
         sql: "SELECT @@in_transaction".to_owned(),
         values: Vec::new(),
-    };
-    match runner.run_fetch_optional(probe, decode_count).await {
+    });
+    match runner.run_fetch_optional(&probe, decode_count).await {
         Ok(Some(0)) => Error::SerializationFailure {
             source: format!(
                 "the server rolled this transaction back between the insert into `{table}` and \
@@ -281,12 +271,8 @@ pub(crate) async fn execute<R: Target>(runner: &R, statement: Statement) -> Resu
             if let Some(limit) = packet {
                 fits_packet(&other, limit)?;
             }
-            run_compiled(
-                runner,
-                || compile(&other, dialect),
-                |compiled| runner.run_execute(compiled),
-            )
-            .await
+            // Compiled once, its values moved into the statement, not copied.
+            execute_shared(runner, compile_owned(other, dialect)?).await
         }
     }
 }
@@ -372,7 +358,9 @@ pub(crate) async fn insert_in_chunks<R: Target>(
             }),
             None => Statement::Insert(part),
         };
-        let done = runner.run_execute(compile(&statement, dialect)?).await?;
+        let done = runner
+            .run_execute(&compile_owned(statement, dialect)?)
+            .await?;
         total.rows_affected += done.rows_affected;
         total.last_insert_id = done.last_insert_id.or(total.last_insert_id);
     }

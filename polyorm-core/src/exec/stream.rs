@@ -15,7 +15,7 @@ use super::Decoder;
 use super::target::Target;
 use crate::error::Result;
 use crate::query::ir::SelectQuery;
-use crate::sql::compile_select;
+use crate::sql::compile_select_shared;
 
 /// The rows of a streamed select, each decoded as it arrives ([`Executor::fetch_stream`],
 /// `Select::stream`). Read it with `futures::StreamExt::next`/`try_next` or
@@ -61,7 +61,7 @@ pub(crate) fn fetch_stream<X: Target, T: Send + 'static>(
         let dialect = x.sql_dialect();
         let mut retries = x.stale_statement_retries();
         'run: loop {
-            let statement = compile_select(&query, dialect)?;
+            let statement = compile_select_shared(&query, dialect)?;
             let mut session = x.session().await?;
             let mut rows = X::sql(&mut session)?.fetch_stream(statement, decode);
             let mut handed_over = false;

@@ -10,7 +10,7 @@ use super::sql_driver::SqlConn;
 use super::{Backend, Decoder, ExecResult, sql_runner};
 use crate::error::Result;
 use crate::query::ir::{InsertQuery, OnConflict, SelectQuery, Statement};
-use crate::sql::{Compiled, Dialect};
+use crate::sql::{Compiled, Dialect, Shared};
 
 /// A place statements run: lends a session (a pooled connection, a locked transaction, a held
 /// connection) for the length of one statement.
@@ -83,10 +83,11 @@ pub(crate) trait Target: Send + Sync + Sized {
         sql_runner::insert_in_chunks(self, query, on_conflict)
     }
 
-    /// Runs a compiled query and decodes every row.
+    /// Runs a compiled query and decodes every row (the statement is borrowed: a retry runs
+    /// it again as it is).
     fn run_fetch_all<T: Send + 'static>(
         &self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
         async move {
@@ -98,7 +99,7 @@ pub(crate) trait Target: Send + Sync + Sized {
     /// Runs a compiled query and decodes its first row, if any.
     fn run_fetch_optional<T: Send + 'static>(
         &self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
         async move {
@@ -109,33 +110,29 @@ pub(crate) trait Target: Send + Sync + Sized {
         }
     }
 
-    /// Runs a read compiled by the ORM from a [`SelectQuery`] (`statement`; `again` compiles it
-    /// anew) and decodes every row. A pool runs it once more on another connection when the
-    /// one it reused without a ping turned out broken (a read is safe to run twice); other
-    /// targets run it as [`run_fetch_all`](Target::run_fetch_all) does.
+    /// Runs a read (`statement`) and decodes every row. A pool runs the same statement once
+    /// more on another connection when the one it reused without a ping turned out broken (a
+    /// read is safe to run twice); other targets run it as
+    /// [`run_fetch_all`](Target::run_fetch_all) does.
     fn run_read_all<T: Send + 'static>(
         &self,
-        statement: Compiled,
-        again: &(dyn Fn() -> Result<Compiled> + Sync),
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        let _ = again;
         self.run_fetch_all(statement, decode)
     }
 
     /// [`run_read_all`](Target::run_read_all) for the first row, if any.
     fn run_read_optional<T: Send + 'static>(
         &self,
-        statement: Compiled,
-        again: &(dyn Fn() -> Result<Compiled> + Sync),
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
-        let _ = again;
         self.run_fetch_optional(statement, decode)
     }
 
     /// Runs a compiled statement that returns no rows.
-    fn run_execute(&self, statement: Compiled) -> impl Future<Output = Result<ExecResult>> + Send {
+    fn run_execute(&self, statement: &Shared) -> impl Future<Output = Result<ExecResult>> + Send {
         async move {
             let mut session = self.session().await?;
             Self::sql(&mut session)?.execute(statement).await
@@ -297,9 +294,16 @@ pub(crate) fn execute<X: Target>(
 ) -> impl Future<Output = Result<ExecResult>> + Send {
     async move {
         #[cfg(feature = "sqlite")]
-        if let Some(done) = super::sqlite::inline::execute(x, &statement) {
-            return done;
-        }
+        let statement = {
+            use super::sqlite::inline::{Inline, execute};
+            match execute(x, statement) {
+                Inline::Done(done) => return done,
+                Inline::Compiled(compiled) => {
+                    return Box::pin(sql_runner::execute_shared(x, compiled)).await;
+                }
+                Inline::Untouched(statement) => statement,
+            }
+        };
         Box::pin(execute_waiting(x, statement)).await
     }
 }

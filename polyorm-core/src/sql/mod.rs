@@ -72,10 +72,6 @@ pub(crate) enum SqlText {
 
 impl SqlText {
     /// The text.
-    #[cfg_attr(
-        not(debug_assertions),
-        allow(dead_code, reason = "read by the debug checks of the statement caches")
-    )]
     pub(crate) fn as_str(&self) -> &str {
         match self {
             SqlText::Kept(sql) => sql,
@@ -132,16 +128,41 @@ pub(crate) fn compile_shared(statement: &Statement, dialect: Dialect) -> Result<
         return compile_select_shared(q, dialect);
     }
     check::statement(statement, dialect)?;
-    if let Some(shape) = shapes::statement_shape(statement) {
-        return shapes::compiled(
-            statement.schema(),
-            shape,
-            dialect,
-            || shapes::statement_values(statement, dialect),
-            || compile_checked(statement, dialect),
-        );
+    match shapes::statement_shape(statement) {
+        Some(shape) => compile_kept(statement, shape, dialect, shapes::statement_values),
+        None => compile_checked(statement, dialect).map(Shared::from),
     }
-    compile_checked(statement, dialect).map(Shared::from)
+}
+
+/// [`compile_shared`] of a statement the caller gives up, as the executors run it: the values
+/// of a statement whose text is kept (an insert's rows, most of what it sends) are moved into
+/// the compiled statement rather than copied.
+pub(crate) fn compile_owned(statement: Statement, dialect: Dialect) -> Result<Shared, Error> {
+    if let Statement::Select(q) = &statement {
+        return compile_select_shared(q, dialect);
+    }
+    check::statement(&statement, dialect)?;
+    match shapes::statement_shape(&statement) {
+        Some(shape) => compile_kept(statement, shape, dialect, shapes::take_statement_values),
+        None => compile_checked(&statement, dialect).map(Shared::from),
+    }
+}
+
+/// A write of a `shape` whose text is kept, borrowed or owned: its values taken by `values`.
+fn compile_kept<S: std::borrow::Borrow<Statement>>(
+    statement: S,
+    shape: shapes::Shape,
+    dialect: Dialect,
+    values: fn(S, Dialect) -> Result<Vec<Value>, Error>,
+) -> Result<Shared, Error> {
+    shapes::compiled(
+        statement.borrow().schema(),
+        shape,
+        dialect,
+        statement,
+        |statement| values(statement, dialect),
+        |statement| compile_checked(statement.borrow(), dialect),
+    )
 }
 
 /// [`compile`] after [`check::statement`]: lowered, then rendered.
@@ -165,15 +186,17 @@ pub(crate) fn compile_select_shared(q: &SelectQuery, dialect: Dialect) -> Result
             q.schema,
             shape,
             dialect,
-            || shapes::select_values(q, dialect),
-            || compile_select_uncached(q, dialect),
+            q,
+            |q| shapes::select_values(q, dialect),
+            |q| compile_select_uncached(q, dialect),
         );
     }
     match shapes::Skeleton::of(q, dialect) {
         Some(skeleton) => shapes::compiled_select(
             &skeleton,
-            || shapes::skeleton_values(q, dialect),
-            || compile_select_uncached(q, dialect),
+            q,
+            |q| shapes::skeleton_values(q, dialect),
+            |q| compile_select_uncached(q, dialect),
         ),
         None => compile_select_uncached(q, dialect).map(Shared::from),
     }

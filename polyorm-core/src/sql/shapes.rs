@@ -233,37 +233,41 @@ fn is_key_filter(schema: &ModelSchema, filter: Option<&Condition>) -> bool {
             })
 }
 
-/// The compiled statement of a recognised `shape`: the kept SQL with `values` (the values
-/// the compiler would bind, in its order), or `compile`'s result, whose SQL is then kept.
-pub(crate) fn compiled(
+/// The compiled statement of a recognised `shape` of `source`: the kept SQL with the values
+/// `values` takes from `source` (those the compiler would bind, in its order; moved out of an
+/// owned `source`), or `compile`'s result, whose SQL is then kept.
+pub(crate) fn compiled<S>(
     schema: &'static ModelSchema,
     shape: Shape,
     dialect: Dialect,
-    values: impl FnOnce() -> Result<Vec<Value>, Error>,
-    compile: impl FnOnce() -> Result<Compiled, Error>,
+    source: S,
+    values: impl FnOnce(S) -> Result<Vec<Value>, Error>,
+    compile: impl FnOnce(&S) -> Result<Compiled, Error>,
 ) -> Result<Shared, Error> {
     let key = Key::new(schema, shape, dialect);
-    serve(&CACHE, &key, || key, values, compile)
+    serve(&CACHE, &key, || key, source, values, compile)
 }
 
 /// The compiled select of a recognised [`Skeleton`] (see [`compiled`]).
-pub(crate) fn compiled_select(
+pub(crate) fn compiled_select<S>(
     skeleton: &Skeleton,
-    values: impl FnOnce() -> Result<Vec<Value>, Error>,
-    compile: impl FnOnce() -> Result<Compiled, Error>,
+    source: S,
+    values: impl FnOnce(S) -> Result<Vec<Value>, Error>,
+    compile: impl FnOnce(&S) -> Result<Compiled, Error>,
 ) -> Result<Shared, Error> {
     let words = skeleton.words();
-    serve(&SKELETONS, words, || words.into(), values, compile)
+    serve(&SKELETONS, words, || words.into(), source, values, compile)
 }
 
-/// The kept SQL of `key` in `cache` with `values`, or `compile`'s result, whose SQL is then
-/// kept under `owned()` (while the cache has room).
-fn serve<K, Q>(
+/// The kept SQL of `key` in `cache` with the values of `source`, or `compile`'s result, whose
+/// SQL is then kept under `owned()` (while the cache has room).
+fn serve<K, Q, S>(
     cache: &RwLock<Map<K>>,
     key: &Q,
     owned: impl FnOnce() -> K,
-    values: impl FnOnce() -> Result<Vec<Value>, Error>,
-    compile: impl FnOnce() -> Result<Compiled, Error>,
+    source: S,
+    values: impl FnOnce(S) -> Result<Vec<Value>, Error>,
+    compile: impl FnOnce(&S) -> Result<Compiled, Error>,
 ) -> Result<Shared, Error>
 where
     K: Borrow<Q> + Hash + Eq,
@@ -275,27 +279,31 @@ where
         .get(key)
         .cloned();
     let Some(sql) = sql else {
-        let compiled = compile()?;
+        let compiled = compile(&source)?;
         let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
         if cache.len() < MAX_ENTRIES {
             cache.insert(owned(), compiled.sql.as_str().into());
         }
         return Ok(compiled.into());
     };
+    // Debug builds compile the statement anew to check the cache against, before `values`
+    // may take the values out of it.
+    #[cfg(debug_assertions)]
+    let fresh = compile(&source);
     let cached = Shared {
         sql: SqlText::Kept(sql),
-        values: values()?,
+        values: values(source)?,
     };
     #[cfg(debug_assertions)]
-    check_against_compiler(&cached, compile);
+    check_against_compiler(&cached, fresh);
     Ok(cached)
 }
 
-/// Debug builds: the cached statement is what the compiler produces (values compared by
-/// their `Debug` text, so that a NaN equals itself).
+/// Debug builds: the cached statement is what the compiler produces (`fresh`; values compared
+/// by their `Debug` text, so that a NaN equals itself).
 #[cfg(debug_assertions)]
-fn check_against_compiler(cached: &Shared, compile: impl FnOnce() -> Result<Compiled, Error>) {
-    let fresh = compile().expect("a statement whose values convert compiles");
+fn check_against_compiler(cached: &Shared, fresh: Result<Compiled, Error>) {
+    let fresh = fresh.expect("a statement whose values convert compiles");
     assert_eq!(
         cached.sql.as_str(),
         fresh.sql,
@@ -313,20 +321,35 @@ fn check_against_compiler(cached: &Shared, compile: impl FnOnce() -> Result<Comp
 /// SQLite where the column is stored scaled, then through sea-query's value type and back
 /// (which, e.g., turns a `u64` that fits into an `i64`).
 #[cfg_attr(not(feature = "decimal"), allow(unused_variables))]
-fn bound(column: &ColumnSchema, value: &Value, dialect: Dialect) -> Result<Value, Error> {
+fn bound(column: &ColumnSchema, value: Value, dialect: Dialect) -> Result<Value, Error> {
     #[cfg(feature = "decimal")]
     if dialect == Dialect::Sqlite && matches!(value, Value::Decimal(_)) {
-        let mut scaled = value.clone();
+        let mut scaled = value;
         super::scaled::scale(column, &mut scaled)?;
         return Ok(values::from_sea(values::to_sea(scaled)));
     }
-    Ok(through_sea(value.clone()))
+    Ok(through_sea(value))
 }
 
 /// `value` through sea-query's value type and back, as the compiler binds a value that needs
 /// no scaling.
 fn through_sea(value: Value) -> Value {
-    values::from_sea(values::to_sea(value))
+    match value {
+        // Each of these becomes the sea-query variant of the same payload and comes back as
+        // it went (`values::to_sea`, `values::from_sea`): the round trip is skipped, its
+        // result the same.
+        Value::Bool(_)
+        | Value::SmallInt(_)
+        | Value::Int(_)
+        | Value::BigInt(_)
+        | Value::Float(_)
+        | Value::Double(_)
+        | Value::Text(_)
+        | Value::Bytes(_) => value,
+        // Unsigned integers (an `i64` where it fits), typed NULLs (per sea-query's types) and
+        // the rest go through.
+        other => values::from_sea(values::to_sea(other)),
+    }
 }
 
 /// The key values of a filter [`is_key_filter`] accepted, converted for binding.
@@ -341,7 +364,7 @@ fn push_key_values(
         .zip(schema.primary_key_columns())
     {
         if let Condition::Compare { value, .. } = item {
-            out.push(bound(column, value, dialect)?);
+            out.push(bound(column, value.clone(), dialect)?);
         }
     }
     Ok(())
@@ -376,8 +399,17 @@ pub(crate) fn statement_values(
 ) -> Result<Vec<Value>, Error> {
     match statement {
         Statement::Select(q) => select_values(q, dialect),
-        Statement::Insert(q) => insert_values(q, dialect),
-        Statement::Update(q) => update_values(q, dialect),
+        Statement::Insert(q) => insert_values(q.schema, &q.rows, dialect),
+        Statement::Update(q) => {
+            let assigned = q
+                .assignments
+                .iter()
+                .map(|(_, assignment)| match assignment {
+                    Assignment::Value(value) => Some(value),
+                    Assignment::Add { .. } => None,
+                });
+            update_values(q.schema, assigned, q.filter.as_ref(), dialect)
+        }
         Statement::Delete(DeleteQuery { schema, filter }) => {
             let mut out = Vec::with_capacity(schema.primary_key.len());
             push_key_values(schema, filter.as_ref(), dialect, &mut out)?;
@@ -387,24 +419,81 @@ pub(crate) fn statement_values(
     }
 }
 
-fn insert_values(q: &InsertQuery, dialect: Dialect) -> Result<Vec<Value>, Error> {
-    let mut out = Vec::with_capacity(q.rows.iter().map(Vec::len).sum());
-    for row in &q.rows {
-        for (column, value) in q.schema.insert_columns().zip(row) {
-            out.push(bound(column, value, dialect)?);
+/// [`statement_values`] of a statement the caller gives up: the values of an insert's rows and
+/// an update's assignments are moved out rather than copied.
+pub(crate) fn take_statement_values(
+    statement: Statement,
+    dialect: Dialect,
+) -> Result<Vec<Value>, Error> {
+    match statement {
+        Statement::Insert(q) => insert_values(q.schema, q.rows, dialect),
+        Statement::Update(q) => {
+            let assigned = q
+                .assignments
+                .into_iter()
+                .map(|(_, assignment)| match assignment {
+                    Assignment::Value(value) => Some(value),
+                    Assignment::Add { .. } => None,
+                });
+            update_values(q.schema, assigned, q.filter.as_ref(), dialect)
+        }
+        other => statement_values(&other, dialect),
+    }
+}
+
+/// The values of the rows of an insert into `schema`, owned (`Vec<Value>`) or borrowed
+/// (`&Vec<Value>`, each value then copied).
+fn insert_values<R>(
+    schema: &ModelSchema,
+    rows: impl IntoIterator<Item = R, IntoIter: ExactSizeIterator>,
+    dialect: Dialect,
+) -> Result<Vec<Value>, Error>
+where
+    R: IntoIterator<Item: Into<Taken>>,
+{
+    let rows = rows.into_iter();
+    let columns = schema.insert_columns().count();
+    let mut out = Vec::with_capacity(rows.len() * columns);
+    for row in rows {
+        for (column, value) in schema.insert_columns().zip(row) {
+            out.push(bound(column, value.into().0, dialect)?);
         }
     }
     Ok(out)
 }
 
-fn update_values(q: &UpdateQuery, dialect: Dialect) -> Result<Vec<Value>, Error> {
-    let mut out = Vec::with_capacity(q.assignments.len() + q.schema.primary_key.len());
-    for (column, (_, assignment)) in q.schema.update_columns().zip(&q.assignments) {
-        if let Assignment::Value(value) = assignment {
-            out.push(bound(column, value, dialect)?);
+/// A value taken from a statement to bind: moved out of one the caller gave up, copied out
+/// of one it keeps.
+struct Taken(Value);
+
+impl From<Value> for Taken {
+    fn from(value: Value) -> Self {
+        Taken(value)
+    }
+}
+
+impl From<&Value> for Taken {
+    fn from(value: &Value) -> Self {
+        Taken(value.clone())
+    }
+}
+
+/// The values of an update of [`Shape::UpdateByKey`], in the compiler's order: each assigned
+/// value (owned or borrowed, as in [`insert_values`]; `None` for `col = col + n`, which the
+/// shape excludes), then the key's.
+fn update_values<V: Into<Taken>>(
+    schema: &ModelSchema,
+    assigned: impl ExactSizeIterator<Item = Option<V>>,
+    filter: Option<&Condition>,
+    dialect: Dialect,
+) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::with_capacity(assigned.len() + schema.primary_key.len());
+    for (column, value) in schema.update_columns().zip(assigned) {
+        if let Some(value) = value {
+            out.push(bound(column, value.into().0, dialect)?);
         }
     }
-    push_key_values(q.schema, q.filter.as_ref(), dialect, &mut out)?;
+    push_key_values(schema, filter, dialect, &mut out)?;
     Ok(out)
 }
 
@@ -413,7 +502,7 @@ mod tests {
     use super::*;
     use crate::query::ir::{ColumnRef, Direction, OrderBy, RowLock, UpsertQuery};
     use crate::schema::ColumnType;
-    use crate::sql::{compile, compile_checked, compile_select_uncached};
+    use crate::sql::{compile, compile_checked, compile_owned, compile_select_uncached};
 
     pub(super) const fn column(
         name: &'static str,
@@ -726,6 +815,24 @@ mod tests {
                         &format!("{case}@{dialect}"),
                         &uncached(statement, dialect),
                         || compile(statement, dialect),
+                        || kept_sql(statement, dialect),
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn statements_given_up_compile_as_kept_ones_for_every_shape_and_dialect() {
+        // `compile_owned` moves the values out of the statement (insert rows, update
+        // assignments) instead of copying them: the same SQL and values either way.
+        for dialect in Dialect::ALL {
+            for (case, statements) in cached_cases() {
+                for statement in &statements {
+                    assert_served_as_compiled(
+                        &format!("{case}@{dialect} (owned)"),
+                        &uncached(statement, dialect),
+                        || compile_owned(statement.clone(), dialect).map(Shared::into_compiled),
                         || kept_sql(statement, dialect),
                     );
                 }

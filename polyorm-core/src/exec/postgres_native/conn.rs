@@ -29,7 +29,7 @@ use super::tls::RustlsStream;
 use crate::error::{Error, Result};
 use crate::exec::sql_driver::SqlDriver;
 use crate::exec::{Decoder, ExecResult, RowRef, RowStream};
-use crate::sql::Compiled;
+use crate::sql::Shared;
 
 /// Prepared statements a connection keeps; past this many, it forgets them all and starts
 /// again (an application has far fewer distinct statements; a generator of ad-hoc SQL must
@@ -159,8 +159,8 @@ impl PgNativeConn {
     }
 
     /// `statement` prepared on this connection (once; then from the cache).
-    async fn prepared(&mut self, statement: &Compiled) -> Result<Statement> {
-        if let Some(prepared) = self.statements.get(&statement.sql)
+    async fn prepared(&mut self, statement: &Shared) -> Result<Statement> {
+        if let Some(prepared) = self.statements.get(statement.sql.as_str())
             && declared_for(prepared.params(), &statement.values)
         {
             return Ok(prepared.clone());
@@ -172,21 +172,21 @@ impl PgNativeConn {
             .collect::<Result<Vec<_>>>()?;
         let prepared = self
             .io
-            .run(self.client.prepare_typed(&statement.sql, &types))
+            .run(self.client.prepare_typed(statement.sql.as_str(), &types))
             .await
             .map_err(from_tokio_postgres)?;
         if self.statements.len() >= STATEMENT_CACHE {
             self.statements.clear();
         }
         self.statements
-            .insert(statement.sql.clone(), prepared.clone());
+            .insert(statement.sql.as_str().to_owned(), prepared.clone());
         Ok(prepared)
     }
 
     /// Runs `statement` and hands its rows to `each` as they arrive.
     async fn rows(
         &mut self,
-        statement: &Compiled,
+        statement: &Shared,
         mut each: impl FnMut(&tokio_postgres::Row) -> Result<()>,
     ) -> Result<()> {
         let prepared = self.prepared(statement).await?;
@@ -218,12 +218,12 @@ impl PgNativeConn {
 impl SqlDriver for PgNativeConn {
     async fn fetch_all<T: Send>(
         &mut self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
         let mut decoded = Vec::new();
         let result = self
-            .rows(&statement, |row| {
+            .rows(statement, |row| {
                 decoded.push(decode(&RowRef::PostgresNative(row))?);
                 Ok(())
             })
@@ -233,7 +233,7 @@ impl SqlDriver for PgNativeConn {
 
     async fn fetch_optional<T: Send>(
         &mut self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
         // Read to the end: an error the server reports after the first row (a write with
@@ -241,7 +241,7 @@ impl SqlDriver for PgNativeConn {
         // decoded.
         let mut first = None;
         let result = self
-            .rows(&statement, |row| {
+            .rows(statement, |row| {
                 if first.is_none() {
                     first = Some(decode(&RowRef::PostgresNative(row))?);
                 }
@@ -253,7 +253,7 @@ impl SqlDriver for PgNativeConn {
 
     fn fetch_stream<T: Send + 'static>(
         &mut self,
-        statement: Compiled,
+        statement: Shared,
         decode: Decoder<T>,
     ) -> RowStream<'_, T> {
         Box::pin(async_stream::try_stream! {
@@ -289,9 +289,9 @@ impl SqlDriver for PgNativeConn {
         })
     }
 
-    async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {
+    async fn execute(&mut self, statement: &Shared) -> Result<ExecResult> {
         let result = async {
-            let prepared = self.prepared(&statement).await?;
+            let prepared = self.prepared(statement).await?;
             self.io
                 .run(
                     self.client

@@ -27,7 +27,7 @@ use super::statements::{Sql, StatementConn};
 use crate::error::{Error, Result};
 use crate::exec::sql_driver::SqlDriver;
 use crate::exec::{Decoder, ExecResult, RowRef, RowStream};
-use crate::sql::Compiled;
+use crate::sql::Shared;
 use crate::value::Value;
 
 /// Rows a stream's thread decodes before handing them over together.
@@ -344,7 +344,7 @@ fn execute_text(conn: &mut StatementConn, sql: &str) -> Attempt<ExecResult> {
 /// `rows` in batches; waits for locks as [`SqliteConn::run`] does, by sleeping the thread.
 fn stream_rows<T>(
     conn: &mut StatementConn,
-    statement: &Compiled,
+    statement: &Shared,
     decode: Decoder<T>,
     rows: &mpsc::Sender<Result<Vec<T>>>,
     timeout: Duration,
@@ -356,7 +356,7 @@ fn stream_rows<T>(
         let mut sent_any = false;
         let outcome = with_bound(
             conn,
-            statement.sql.as_str().into(),
+            (&statement.sql).into(),
             &statement.values,
             |_, prepared| {
                 let mut query = prepared.raw_query();
@@ -402,39 +402,25 @@ fn stream_rows<T>(
 impl SqlDriver for SqliteConn {
     async fn fetch_all<T: Send>(
         &mut self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
-        self.run(|conn| {
-            all_rows(
-                conn,
-                statement.sql.as_str().into(),
-                &statement.values,
-                decode,
-            )
-        })
-        .await
+        self.run(|conn| all_rows(conn, (&statement.sql).into(), &statement.values, decode))
+            .await
     }
 
     async fn fetch_optional<T: Send>(
         &mut self,
-        statement: Compiled,
+        statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
-        self.run(|conn| {
-            first_row(
-                conn,
-                statement.sql.as_str().into(),
-                &statement.values,
-                decode,
-            )
-        })
-        .await
+        self.run(|conn| first_row(conn, (&statement.sql).into(), &statement.values, decode))
+            .await
     }
 
     fn fetch_stream<T: Send + 'static>(
         &mut self,
-        statement: Compiled,
+        statement: Shared,
         decode: Decoder<T>,
     ) -> RowStream<'_, T> {
         Box::pin(async_stream::try_stream! {
@@ -460,8 +446,8 @@ impl SqlDriver for SqliteConn {
         })
     }
 
-    async fn execute(&mut self, statement: Compiled) -> Result<ExecResult> {
-        self.run(|conn| execute_statement(conn, statement.sql.as_str().into(), &statement.values))
+    async fn execute(&mut self, statement: &Shared) -> Result<ExecResult> {
+        self.run(|conn| execute_statement(conn, (&statement.sql).into(), &statement.values))
             .await
     }
 

@@ -18,7 +18,7 @@ use crate::exec::sql_runner::{decode_count, runs_as_one};
 use crate::exec::target::Target;
 use crate::exec::{Decoder, ExecResult};
 use crate::query::ir::{InsertQuery, Projection, SelectQuery, Statement};
-use crate::sql::{Dialect, Shared, compile_select_shared, compile_shared};
+use crate::sql::{Dialect, Shared, compile_owned, compile_select_shared, compile_shared};
 
 /// Every row of `query`, when a connection is at hand.
 pub(crate) fn fetch_all<X: Target, T>(
@@ -103,17 +103,40 @@ pub(crate) fn insert_returning<X: Target, T>(
     }
 }
 
+/// What became of a write offered to run inline ([`execute`]).
+pub(crate) enum Inline {
+    /// It ran (or failed).
+    Done(Result<ExecResult>),
+    /// It was compiled (its values moved into the compiled statement), then SQLite wanted to
+    /// wait for a lock: the asynchronous path runs this compiled statement.
+    Compiled(Shared),
+    /// It was not touched (no connection at hand, or it runs as several statements).
+    Untouched(Statement),
+}
+
 /// Runs a write that returns no rows, when a connection is at hand and it is one statement
-/// (an insert split into several runs in a transaction, on the asynchronous path).
-pub(crate) fn execute<X: Target>(x: &X, statement: &Statement) -> Option<Result<ExecResult>> {
-    if !runs_as_one(statement, Dialect::Sqlite) {
-        return None;
+/// (an insert split into several runs in a transaction, on the asynchronous path). The
+/// statement is compiled once, its values moved rather than copied, whichever path runs it.
+pub(crate) fn execute<X: Target>(x: &X, statement: Statement) -> Inline {
+    if !runs_as_one(&statement, Dialect::Sqlite) {
+        return Inline::Untouched(statement);
     }
-    at_hand(
-        x,
-        || compile_shared(statement, Dialect::Sqlite),
-        |conn, compiled| execute_statement(conn, (&compiled.sql).into(), &compiled.values),
-    )
+    let mut pooled = match x.sqlite_at_hand() {
+        None => return Inline::Untouched(statement),
+        Some(Err(e)) => return Inline::Done(Err(e)),
+        Some(Ok(pooled)) => pooled,
+    };
+    let compiled = match compile_owned(statement, Dialect::Sqlite) {
+        Ok(compiled) => compiled,
+        Err(e) => return Inline::Done(Err(e)),
+    };
+    let ran = pooled
+        .conn()
+        .run_now(|conn| execute_statement(conn, (&compiled.sql).into(), &compiled.values));
+    match ran {
+        Some(done) => Inline::Done(done),
+        None => Inline::Compiled(compiled),
+    }
 }
 
 /// Runs `run` on the statement `compile` makes, on a SQLite connection `x` has free at once;
