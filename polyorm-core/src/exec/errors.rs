@@ -4,7 +4,12 @@
 use crate::error::Error;
 use crate::schema::ModelSchema;
 
-/// The SQLSTATE (PostgreSQL) or error number (MySQL/MariaDB) of a database error.
+/// The SQLSTATE (PostgreSQL) or error number (MySQL/MariaDB) of a database error (read by
+/// topology's failover and by two-phase commit).
+#[cfg(any(
+    feature = "distributed",
+    all(feature = "topology", any(feature = "postgres", feature = "mysql"))
+))]
 pub(crate) fn database_code(error: &Error) -> Option<String> {
     let Error::Database { source } = error else {
         return None;

@@ -56,6 +56,10 @@ pub(crate) struct PgError(pub(crate) tokio_postgres::Error);
 
 impl PgError {
     /// The server's SQLSTATE, when the server reported the error.
+    #[cfg(any(
+        feature = "distributed",
+        all(feature = "topology", any(feature = "postgres", feature = "mysql"))
+    ))]
     pub(crate) fn code(&self) -> Option<&str> {
         self.0.code().map(SqlState::code)
     }

@@ -22,4 +22,8 @@ mod tls;
 pub(crate) use conn::PgNativeConn;
 pub(crate) use connect::NativeConnect;
 pub(crate) use decode::PgNativeDecode;
+#[cfg(any(
+    feature = "distributed",
+    all(feature = "topology", any(feature = "postgres", feature = "mysql"))
+))]
 pub(crate) use errors::PgError;
