@@ -13,7 +13,8 @@
 //! `ORM_BENCH_THROUGHPUT=<dialect>/<library>/<tasks>/<seconds>` (queries per second of
 //! `find_by_pk` with many tasks, see `throughput.rs`), `ORM_BENCH_MEMORY=<dialect>/<library>/<mode>`
 //! (peak memory of reading 100,000 rows, see `memory.rs` and `scripts/bench-memory.sh`).
-//! `ORM_BENCH_RUNTIME=current_thread` runs every async body on a current-thread tokio runtime
+//! `ORM_BENCH_PAIRED` (`0`: no paired ratios; a text: only the cells `<dialect>-<workload>/<N>`
+//! containing it; see `paired.rs`). `ORM_BENCH_RUNTIME=current_thread` runs every async body on a current-thread tokio runtime
 //! (default: multi-thread, as diesel_bench does; a body then runs on the bench's own thread and
 //! the runtime's I/O driver on a worker, one thread hop per round trip).
 
@@ -21,22 +22,23 @@ mod check;
 mod libs;
 mod memory;
 mod models;
+mod paired;
 mod report;
 mod setup;
 mod throughput;
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::measurement::WallTime;
-use criterion::{Bencher, BenchmarkGroup, BenchmarkId, Criterion};
+use criterion::{BenchmarkId, Criterion};
 use polyorm::Dialect;
 use tokio::runtime::Runtime;
 
 use libs::{
     Ctx, LOOKUPS_PER_TASK, TASKS, diesel_side, mysql_async_side, orm_side, sea_side, sqlx_side,
 };
+use paired::{Pairing, Runner};
 
 /// The libraries, in report order. `orm_held` is this ORM through one connection held from
 /// `Db::acquire` (PostgreSQL and MariaDB/MySQL only): beside `orm` it shows what the pool path
@@ -103,14 +105,33 @@ struct Bench<'a> {
     /// given back before the concurrent workload, which needs the whole pool.
     held: Option<polyorm::Connection>,
     ran: Vec<Ran>,
-    /// Groups registered so far: which library each group measures first ([`register`]).
+    /// Paired ratios measured so far ([`paired`]).
+    paired: Vec<Pairing>,
+    /// Groups measured so far: which library each group measures first ([`measure`]).
     groups: usize,
 }
 
 impl Bench<'_> {
-    fn group(&mut self, workload: &'static str) -> BenchmarkGroup<'_, WallTime> {
-        let name = format!("{}-{workload}", self.ctx.dialect.name());
-        self.c.benchmark_group(name)
+    /// Measures one workload group ([`measure`], the library first that the group count says)
+    /// and records it. (`four!` cannot: its held-connection body borrows `self.held`.)
+    fn measure(
+        &mut self,
+        workload: &'static str,
+        param: &str,
+        runners: Vec<(&'static str, Runner<'_>)>,
+    ) {
+        let first = self.groups;
+        self.groups += 1;
+        measure(
+            self.c,
+            &mut self.paired,
+            first,
+            self.ctx.dialect,
+            workload,
+            param,
+            runners,
+        );
+        self.record(workload, param);
     }
 
     fn record(&mut self, workload: &'static str, param: &str) {
@@ -125,32 +146,100 @@ impl Bench<'_> {
     }
 }
 
-/// One library's benchmark body, as criterion's `bench_function` takes it.
-type Body<'a> = Box<dyn FnMut(&mut Bencher<'_, WallTime>) + 'a>;
+/// A [`Runner`] of an async body on the bench's runtime: `$body` (which may `.await`) runs
+/// `iterations` times in one `block_on`, as criterion's `to_async(..).iter` runs it.
+macro_rules! on_runtime {
+    ($rt:expr, $body:expr) => {{
+        let rt: &Runtime = $rt;
+        Box::new(move |iterations: u64| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    black_box($body);
+                }
+                start.elapsed()
+            })
+        }) as Runner<'_>
+    }};
+}
 
-/// Registers `bodies` (library, body) in `g` under `param`, the `first`-th (modulo their count)
-/// first and the others after it in report order, wrapping around. Each group starts with a
-/// different library: the first one measured after seeding shares the machine with the
-/// database's leftover work (page flushes, purge), so no library should always be it.
-fn register(
-    g: &mut BenchmarkGroup<'_, WallTime>,
-    param: &str,
-    mut bodies: Vec<(&'static str, Body<'_>)>,
+/// A [`Runner`] of a blocking body: `$body` runs `iterations` times on this thread.
+macro_rules! blocking {
+    ($body:expr) => {{
+        Box::new(move |iterations: u64| {
+            let start = Instant::now();
+            for _ in 0..iterations {
+                black_box($body);
+            }
+            start.elapsed()
+        }) as Runner<'_>
+    }};
+}
+
+/// Measures one workload group: criterion measures each library's `runners` entry, the
+/// `first`-th (modulo their count) first and the others after it in report order, wrapping
+/// around (the first one measured after seeding shares the machine with the database's leftover
+/// work, page flushes and purge, so no library should always be it); then, unless turned off,
+/// the ORM is paired with each of [`paired::PEERS`] that ran ([`paired::measure`]).
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    c: &mut Criterion,
+    paired: &mut Vec<Pairing>,
     first: usize,
+    dialect: Dialect,
+    workload: &'static str,
+    param: &str,
+    mut runners: Vec<(&'static str, Runner<'_>)>,
 ) {
-    let count = bodies.len();
-    bodies.rotate_left(first % count);
-    for (lib, mut body) in bodies {
-        g.bench_function(BenchmarkId::new(lib, param), |b| body(b));
+    let mut g = c.benchmark_group(format!("{}-{workload}", dialect.name()));
+    let count = runners.len();
+    for i in 0..count {
+        let (lib, runner) = &mut runners[(first + i) % count];
+        g.bench_function(BenchmarkId::new(*lib, param), |b| {
+            b.iter_custom(&mut *runner)
+        });
+    }
+    g.finish();
+    if !paired::enabled(&format!("{}-{workload}/{param}", dialect.name())) {
+        return;
+    }
+    let Some(ours) = runners.iter().position(|(lib, _)| *lib == "orm") else {
+        return;
+    };
+    for peer in paired::PEERS {
+        let Some(theirs) = runners.iter().position(|(lib, _)| *lib == peer) else {
+            continue;
+        };
+        let [a, b] = runners
+            .get_disjoint_mut([ours, theirs])
+            .expect("the ORM and its peer are two entries");
+        let (quartiles, rounds, iterations) = paired::measure(&mut a.1, &mut b.1);
+        eprintln!(
+            "paired {}-{workload}/{param}: orm ÷ {peer} = {:.3} (quartiles {:.3}–{:.3}; \
+             {rounds} pairs × {iterations} iterations)",
+            dialect.name(),
+            quartiles[1],
+            quartiles[0],
+            quartiles[2]
+        );
+        paired.push(Pairing {
+            dialect,
+            workload,
+            param: param.to_owned(),
+            peer,
+            quartiles,
+            rounds,
+            iterations,
+        });
     }
 }
 
-/// Registers the four libraries' bodies of one workload: `$orm`, `$sqlx`, `$sea` are async
-/// expressions, `$diesel` a closure over the Diesel connection; `$held`, when given, the ORM's
-/// body over a held connection `$h` (run only where `$b.held` is one); `$on_sqlx`, the ORM's
-/// body over its `Db` on sqlx's PostgreSQL driver `$n` (run only on PostgreSQL);
-/// `$my`, raw mysql_async's body over its connection `$m` (run only on MariaDB/MySQL).
-/// The library measured first rotates from group to group ([`register`]).
+/// Measures the libraries' bodies of one workload ([`measure`]): `$orm`, `$sqlx`, `$sea` are
+/// async expressions, `$diesel` an expression over the Diesel connection `$c`; `$held`, when
+/// given, the ORM's body over a held connection `$h` (run only where `$b.held` is one);
+/// `$on_sqlx`, the ORM's body over its `Db` on sqlx's PostgreSQL driver `$n` (run only on
+/// PostgreSQL); `$my`, raw mysql_async's body over its connection `$m` (run only on
+/// MariaDB/MySQL).
 macro_rules! four {
     ($b:expr, $workload:expr, $param:expr,
      orm: $orm:expr, $(held: |$h:ident| $held:expr,)? orm_sqlx: |$n:ident| $on_sqlx:expr,
@@ -160,41 +249,34 @@ macro_rules! four {
         let param: String = $param.to_string();
         #[allow(unused_variables)]
         let held = $b.held.as_ref();
-        let mut bodies: Vec<(&'static str, Body<'_>)> = Vec::new();
-        bodies.push(("orm", Box::new(|b| b.to_async(rt).iter(|| async { black_box($orm) }))));
+        let mut runners: Vec<(&'static str, Runner<'_>)> = Vec::new();
+        runners.push(("orm", on_runtime!(rt, $orm)));
         $(if let Some($h) = held {
-            bodies.push((
-                "orm_held",
-                Box::new(move |b| b.to_async(rt).iter(|| async { black_box($held) })),
-            ));
+            runners.push(("orm_held", on_runtime!(rt, $held)));
         })?
         if let Some($n) = ctx.orm_sqlx.as_ref() {
-            bodies.push((
-                "orm_sqlx",
-                Box::new(move |b| b.to_async(rt).iter(|| async { black_box($on_sqlx) })),
-            ));
+            runners.push(("orm_sqlx", on_runtime!(rt, $on_sqlx)));
         }
-        bodies.push(("sqlx", Box::new(|b| b.to_async(rt).iter(|| async { black_box($sqlx) }))));
+        runners.push(("sqlx", on_runtime!(rt, $sqlx)));
         if let Some($m) = ctx.mysql_async.as_ref() {
-            bodies.push((
-                "mysql_async",
-                Box::new(move |b| b.to_async(rt).iter(|| async { black_box($my) })),
-            ));
+            runners.push(("mysql_async", on_runtime!(rt, $my)));
         }
-        bodies.push(("seaorm", Box::new(|b| b.to_async(rt).iter(|| async { black_box($sea) }))));
-        bodies.push((
+        runners.push(("seaorm", on_runtime!(rt, $sea)));
+        runners.push((
             "diesel",
-            Box::new(|b| {
+            Box::new(move |iterations: u64| {
                 let mut guard = ctx.diesel[0].lock().unwrap();
                 let $c = &mut *guard;
-                b.iter(|| black_box($diesel))
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    black_box($diesel);
+                }
+                start.elapsed()
             }),
         ));
         let first = $b.groups;
         $b.groups += 1;
-        let mut g = $b.c.benchmark_group(format!("{}-{}", ctx.dialect.name(), $workload));
-        register(&mut g, &param, bodies, first);
-        g.finish();
+        measure(&mut *$b.c, &mut $b.paired, first, ctx.dialect, $workload, &param, runners);
         $b.record($workload, &param);
     }};
 }
@@ -364,150 +446,111 @@ fn run_dialect(b: &mut Bench<'_>, sizes: &Sizes) {
     let ids = &ids;
     let find_sql = ctx.sql.find;
     let param = format!("{TASKS}x{LOOKUPS_PER_TASK}");
-    let mut bodies: Vec<(&'static str, Body<'_>)> = Vec::new();
-    bodies.push((
+    let mut runners: Vec<(&'static str, Runner<'_>)> = Vec::new();
+    runners.push((
         "orm",
-        Box::new(|bn| {
-            bn.to_async(rt).iter(|| {
-                let db = ctx.orm.clone();
+        on_runtime!(rt, {
+            let db = ctx.orm.clone();
+            concurrently(ids, move |id| {
+                let db = db.clone();
+                async move { orm_side::find(&db, id).await }
+            })
+            .await
+        }),
+    ));
+    if let Some(on_sqlx) = &ctx.orm_sqlx {
+        runners.push((
+            "orm_sqlx",
+            on_runtime!(rt, {
+                let db = on_sqlx.clone();
                 concurrently(ids, move |id| {
                     let db = db.clone();
                     async move { orm_side::find(&db, id).await }
                 })
-            })
-        }),
-    ));
-    if let Some(on_sqlx) = &ctx.orm_sqlx {
-        bodies.push((
-            "orm_sqlx",
-            Box::new(|bn| {
-                bn.to_async(rt).iter(|| {
-                    let db = on_sqlx.clone();
-                    concurrently(ids, move |id| {
-                        let db = db.clone();
-                        async move { orm_side::find(&db, id).await }
-                    })
-                })
+                .await
             }),
         ));
     }
-    bodies.push((
+    runners.push((
         "sqlx",
-        Box::new(|bn| {
-            bn.to_async(rt).iter(|| {
-                let pool = libs::Sqlx::Pool(ctx.sqlx_pool.clone());
-                concurrently(ids, move |id| {
-                    let pool = pool.clone();
-                    async move { sqlx_side::find(&pool, find_sql, id).await }
-                })
+        on_runtime!(rt, {
+            let pool = libs::Sqlx::Pool(ctx.sqlx_pool.clone());
+            concurrently(ids, move |id| {
+                let pool = pool.clone();
+                async move { sqlx_side::find(&pool, find_sql, id).await }
             })
+            .await
         }),
     ));
-    bodies.push((
+    runners.push((
         "seaorm",
-        Box::new(|bn| {
-            bn.to_async(rt).iter(|| {
-                let db = ctx.sea.clone();
-                concurrently(ids, move |id| {
-                    let db = db.clone();
-                    async move { sea_side::find(&db, id).await }
-                })
+        on_runtime!(rt, {
+            let db = ctx.sea.clone();
+            concurrently(ids, move |id| {
+                let db = db.clone();
+                async move { sea_side::find(&db, id).await }
             })
+            .await
         }),
     ));
-    bodies.push((
+    runners.push((
         "diesel",
-        Box::new(|bn| bn.to_async(rt).iter(|| concurrently_blocking(ctx, ids))),
+        on_runtime!(rt, concurrently_blocking(ctx, ids).await),
     ));
-    let first = b.groups;
-    b.groups += 1;
-    let mut g = b.group("find_by_pk_concurrent");
-    register(&mut g, &param, bodies, first);
-    g.finish();
-    b.record("find_by_pk_concurrent", &param);
+    b.measure("find_by_pk_concurrent", &param, runners);
 
     // SQLite's WAL: readers alongside one writer at a time (SeaORM has no part in it).
     if ctx.dialect == Dialect::Sqlite {
-        let mut bodies: Vec<(&'static str, Body<'_>)> = Vec::new();
-        bodies.push((
+        let mut runners: Vec<(&'static str, Runner<'_>)> = Vec::new();
+        runners.push((
             "orm",
-            Box::new(|bn| {
-                bn.to_async(rt).iter(|| {
-                    let (reader, writer) = (ctx.orm.clone(), ctx.orm.clone());
-                    mixed(
-                        ids,
-                        move |id| {
-                            let db = reader.clone();
-                            async move { orm_side::find(&db, id).await }
-                        },
-                        move |id| {
-                            let db = writer.clone();
-                            async move { orm_side::rename(&db, id).await }
-                        },
-                    )
-                })
+            on_runtime!(rt, {
+                let (reader, writer) = (ctx.orm.clone(), ctx.orm.clone());
+                mixed(
+                    ids,
+                    move |id| {
+                        let db = reader.clone();
+                        async move { orm_side::find(&db, id).await }
+                    },
+                    move |id| {
+                        let db = writer.clone();
+                        async move { orm_side::rename(&db, id).await }
+                    },
+                )
+                .await
             }),
         ));
-        bodies.push((
+        runners.push((
             "sqlx",
-            Box::new(|bn| {
-                bn.to_async(rt).iter(|| {
-                    let (reader, writer) = (ctx.sqlx.clone(), ctx.sqlx.clone());
-                    mixed(
-                        ids,
-                        move |id| {
-                            let pool = reader.clone();
-                            async move { sqlx_side::find(&pool, find_sql, id).await }
-                        },
-                        move |id| {
-                            let pool = writer.clone();
-                            async move { sqlx_side::rename(&pool, id).await }
-                        },
-                    )
-                })
+            on_runtime!(rt, {
+                let (reader, writer) = (ctx.sqlx.clone(), ctx.sqlx.clone());
+                mixed(
+                    ids,
+                    move |id| {
+                        let pool = reader.clone();
+                        async move { sqlx_side::find(&pool, find_sql, id).await }
+                    },
+                    move |id| {
+                        let pool = writer.clone();
+                        async move { sqlx_side::rename(&pool, id).await }
+                    },
+                )
+                .await
             }),
         ));
-        bodies.push((
-            "diesel",
-            Box::new(|bn| bn.to_async(rt).iter(|| mixed_blocking(ctx, ids))),
-        ));
-        let first = b.groups;
-        b.groups += 1;
-        let mut g = b.group("mixed_read_write");
-        register(&mut g, &param, bodies, first);
-        g.finish();
-        for lib in ["orm", "sqlx", "diesel"] {
-            b.ran.push(Ran {
-                dialect: Dialect::Sqlite,
-                workload: "mixed_read_write",
-                lib,
-                param: param.clone(),
-            });
-        }
+        runners.push(("diesel", on_runtime!(rt, mixed_blocking(ctx, ids).await)));
+        b.measure("mixed_read_write", &param, runners);
     }
 
     check::build(ctx);
     let dialect = ctx.dialect;
-    let mut g = b.group("build_3_predicates");
-    g.bench_function(BenchmarkId::new("orm", "3"), |bn| {
-        bn.iter(|| orm_side::build(dialect))
-    });
-    g.bench_function(BenchmarkId::new("seaorm", "3"), |bn| {
-        bn.iter(|| sea_side::build(dialect))
-    });
-    g.bench_function(BenchmarkId::new("diesel", "3"), |bn| {
-        bn.iter(|| diesel_side::build(dialect))
-    });
-    g.finish();
+    let runners: Vec<(&'static str, Runner<'_>)> = vec![
+        ("orm", blocking!(orm_side::build(dialect))),
+        ("seaorm", blocking!(sea_side::build(dialect))),
+        ("diesel", blocking!(diesel_side::build(dialect))),
+    ];
     // Hand-written sqlx has no builder: its SQL is a constant, so the report shows no ratio.
-    for lib in ["orm", "seaorm", "diesel"] {
-        b.ran.push(Ran {
-            dialect,
-            workload: "build_3_predicates",
-            lib,
-            param: "3".into(),
-        });
-    }
+    b.measure("build_3_predicates", "3", runners);
 }
 
 fn dialects() -> Vec<Dialect> {
@@ -557,6 +600,7 @@ fn main() {
         .without_plots()
         .configure_from_args();
     let mut ran = Vec::new();
+    let mut pairings = Vec::new();
     let mut servers = Vec::new();
     for dialect in dialects() {
         let ctx = rt.block_on(setup::connect(dialect));
@@ -567,10 +611,12 @@ fn main() {
             ctx: &ctx,
             held: (dialect != Dialect::Sqlite).then(|| rt.block_on(ctx.orm.acquire()).unwrap()),
             ran: Vec::new(),
+            paired: Vec::new(),
             groups: 0,
         };
         run_dialect(&mut b, &sizes);
         ran.extend(b.ran);
+        pairings.extend(b.paired);
         drop(ctx);
         if dialect == Dialect::Sqlite {
             setup::remove_sqlite_file();
@@ -578,6 +624,6 @@ fn main() {
     }
     c.final_summary();
     if let Ok(path) = std::env::var("ORM_BENCH_REPORT") {
-        report::write(&path, &ran, &servers);
+        report::write(&path, &ran, &pairings, &servers);
     }
 }

@@ -9,6 +9,7 @@ use polyorm::Dialect;
 use tokio::runtime::Runtime;
 
 use crate::libs::{diesel_side, mysql_async_side, orm_side, sea_side, sqlx_side};
+use crate::paired::{PEERS, Pairing};
 use crate::{LIBS, Ran, setup};
 
 /// `<target>/criterion`, found from this binary's path (`<target>/<profile>/deps/compare-…`).
@@ -111,7 +112,7 @@ fn crate_versions() -> String {
 
 /// Writes the report: machine, versions, then per dialect the medians and the three ratios.
 /// `benches/NOTES.md` (the findings, written by hand) is appended.
-pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
+pub fn write(path: &str, ran: &[Ran], pairings: &[Pairing], servers: &[(Dialect, String)]) {
     let mut md = String::new();
     let rustc =
         std::env::var("ORM_BENCH_RUSTC").unwrap_or_else(|_| "rustc (version not given)".into());
@@ -128,7 +129,11 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
          ≤ 1.0; a ratio that misses its target is marked ✗ (ORM ÷ Diesel has no target of its \
          own). The library measured first rotates from one workload group to the next, and \
          after seeding PostgreSQL and MariaDB finish the work the seed left behind (vacuum and \
-         analyze, InnoDB's purge) before the group starts.\n",
+         analyze, InnoDB's purge; SQLite checkpoints its write-ahead log) before the group \
+         starts. Under each dialect's table, its paired ratios: the ORM and each peer \
+         alternating in batches of a few milliseconds, the ratio taken within each pair — the \
+         figure to judge a ratio near 1.0 by, since one library's criterion group runs a second \
+         or more after the other's on a machine whose speed drifts in between.\n",
         if when.is_empty() {
             String::new()
         } else {
@@ -229,6 +234,7 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
                 ratio(m[5], best, 1.0),
             );
         }
+        paired_table(&mut md, *dialect, pairings);
     }
     raw_clients(&mut md, ran);
     let _ = writeln!(
@@ -248,6 +254,96 @@ pub fn write(path: &str, ran: &[Ran], servers: &[(Dialect, String)]) {
     }
     std::fs::write(path, md).unwrap_or_else(|e| panic!("cannot write the report to {path}: {e}"));
     eprintln!("wrote {path}");
+}
+
+/// The paired ratios of one dialect ([`crate::paired`]): per cell, ORM ÷ each library it was
+/// paired with as "median (first–third quartile)", and ORM ÷ best peer, the largest of the
+/// peers' medians (the held connection is the ORM itself, not a peer).
+fn paired_table(md: &mut String, dialect: Dialect, pairings: &[Pairing]) {
+    let of_dialect: Vec<&Pairing> = pairings.iter().filter(|p| p.dialect == dialect).collect();
+    if of_dialect.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### {}: paired ratios\n\nThe ORM and each other library measured in alternating \
+         batches of a few milliseconds (the ORM first in every other pair), the ratio taken \
+         within each pair: median of the pairs' ratios, and in parentheses their first and third \
+         quartiles. Drift of the machine between criterion's one-library-at-a-time groups \
+         cancels here. ORM÷best is the largest median against a peer (sqlx, SeaORM, Diesel).\n",
+        dialect.name()
+    );
+    let _ = writeln!(
+        md,
+        "| workload | N | ORM÷held | ORM÷sqlx | ORM÷SeaORM | ORM÷Diesel | best peer | ORM÷best | \
+         pairs × iterations (best peer) |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---|---:|---:|");
+    let mut cells: Vec<(&'static str, &str)> = Vec::new();
+    for p in &of_dialect {
+        if !cells.contains(&(p.workload, p.param.as_str())) {
+            cells.push((p.workload, &p.param));
+        }
+    }
+    let (mut met, mut rows) = (0, 0);
+    for (workload, param) in cells {
+        let find = |peer: &str| {
+            of_dialect
+                .iter()
+                .find(|p| p.workload == workload && p.param == param && p.peer == peer)
+        };
+        let shown = |peer: &str| {
+            find(peer).map_or("n/a".into(), |p| {
+                let [q1, q2, q3] = p.quartiles;
+                format!("{q2:.2} ({q1:.2}–{q3:.2})")
+            })
+        };
+        let best = PEERS
+            .iter()
+            .filter(|peer| **peer != "orm_held")
+            .filter_map(|peer| find(peer))
+            .max_by(|a, b| a.quartiles[1].total_cmp(&b.quartiles[1]));
+        let (best_name, best_ratio, sizes) =
+            best.map_or(("n/a", "n/a".into(), "n/a".into()), |p| {
+                rows += 1;
+                let r = p.quartiles[1];
+                let marked = if r <= 1.0 {
+                    met += 1;
+                    format!("{r:.2}")
+                } else {
+                    format!("{r:.2} ✗")
+                };
+                (
+                    peer_name(p.peer),
+                    marked,
+                    format!("{} × {}", p.rounds, p.iterations),
+                )
+            });
+        let _ = writeln!(
+            md,
+            "| {workload} | {param} | {} | {} | {} | {} | {best_name} | {best_ratio} | {sizes} |",
+            shown("orm_held"),
+            shown("sqlx"),
+            shown("seaorm"),
+            shown("diesel"),
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nPaired ORM ÷ best peer ≤ 1.0 on {met} of {rows} rows ({}).",
+        dialect.name()
+    );
+}
+
+/// A library's name as the tables print it.
+fn peer_name(lib: &str) -> &'static str {
+    match lib {
+        "sqlx" => "sqlx",
+        "seaorm" => "SeaORM",
+        "diesel" => "Diesel",
+        "orm_held" => "ORM held",
+        _ => "n/a",
+    }
 }
 
 /// The raw MariaDB/MySQL clients side by side, where raw mysql_async ran: sqlx and mysql_async
