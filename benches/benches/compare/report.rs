@@ -131,7 +131,7 @@ pub fn write(path: &str, ran: &[Ran], pairings: &[Pairing], servers: &[(Dialect,
          after seeding PostgreSQL and MariaDB finish the work the seed left behind (vacuum and \
          analyze, InnoDB's purge; SQLite checkpoints its write-ahead log) before the group \
          starts. Under each dialect's table, its paired ratios: the ORM and each peer \
-         alternating in batches of a few milliseconds, the ratio taken within each pair — the \
+         alternating in batches of about a millisecond, the ratio taken within each pair — the \
          figure to judge a ratio near 1.0 by, since one library's criterion group runs a second \
          or more after the other's on a machine whose speed drifts in between.\n",
         if when.is_empty() {
@@ -267,7 +267,7 @@ fn paired_table(md: &mut String, dialect: Dialect, pairings: &[Pairing]) {
     let _ = writeln!(
         md,
         "\n### {}: paired ratios\n\nThe ORM and each other library measured in alternating \
-         batches of a few milliseconds (the ORM first in every other pair), the ratio taken \
+         batches of about a millisecond (the ORM first in every other pair), the ratio taken \
          within each pair: median of the pairs' ratios, and in parentheses their first and third \
          quartiles. Drift of the machine between criterion's one-library-at-a-time groups \
          cancels here. ORM÷best is the largest median against a peer (sqlx, SeaORM, Diesel).\n",
