@@ -99,6 +99,10 @@ pub(crate) fn enabled(cell: &str) -> bool {
     }
 }
 
-/// The libraries the ORM is paired with: the peers of the table and, where it ran, the ORM on
-/// a held connection (what the pool path costs).
+/// The libraries the ORM is paired with: the peers of the table that can be the best one (see
+/// [`CONTENDER`]) and, where it ran, the ORM on a held connection (what the pool path costs).
 pub(crate) const PEERS: [&str; 4] = ["orm_held", "sqlx", "seaorm", "diesel"];
+
+/// A peer is paired when criterion's median puts it within this factor of the fastest peer's:
+/// it could be the best peer of the cell once the drift between criterion's groups is gone.
+pub(crate) const CONTENDER: f64 = 1.3;

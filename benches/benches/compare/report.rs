@@ -21,8 +21,9 @@ pub fn criterion_dir() -> PathBuf {
         .join("criterion")
 }
 
-/// The median of one benchmark, in nanoseconds.
-fn median(ran: &Ran) -> Option<f64> {
+/// The median of one benchmark, in nanoseconds (`None` where criterion wrote none, as in a
+/// smoke run).
+pub(crate) fn median(ran: &Ran) -> Option<f64> {
     let path = criterion_dir()
         .join(ran.group())
         .join(ran.lib)
@@ -270,8 +271,11 @@ fn paired_table(md: &mut String, dialect: Dialect, pairings: &[Pairing]) {
          batches of about a millisecond (the ORM first in every other pair), the ratio taken \
          within each pair: median of the pairs' ratios, and in parentheses their first and third \
          quartiles. Drift of the machine between criterion's one-library-at-a-time groups \
-         cancels here. ORM÷best is the largest median against a peer (sqlx, SeaORM, Diesel).\n",
-        dialect.name()
+         cancels here. A peer is paired where criterion's median puts it within {}× of the \
+         fastest peer (it could be the best one); ORM÷best is the largest median against a \
+         paired peer.\n",
+        dialect.name(),
+        crate::paired::CONTENDER
     );
     let _ = writeln!(
         md,
