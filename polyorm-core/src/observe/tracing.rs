@@ -49,6 +49,26 @@ pub struct Tracing {
     values: Option<Arc<Redaction>>,
 }
 
+/// Hands the typed operation `$op` down to `$inner` with this layer's part around `$above`
+/// (the parts of the layers above): the statement's span when anyone will read it, else
+/// `None` with nothing built (no subscriber at INFO, no slow-statement threshold).
+///
+/// A macro, so that `$op` is built in each branch: built once before them, it was a copy of
+/// the statement on the path that does not read it (the compiler does not move a copy into the
+/// one branch that needs it), 320 bytes for a select.
+macro_rules! hand_down {
+    ($tracing:expr, $inner:expr, $op:expr, $above:expr) => {{
+        let (tracing, inner) = ($tracing, $inner);
+        if tracing.is_active() {
+            tracing.watched(inner.backend(), $op, |op, watch| {
+                inner.observed(op, Traced { watch, above: $above })
+            })
+        } else {
+            inner.observed($op, Traced { watch: None, above: $above })
+        }
+    }};
+}
+
 impl Tracing {
     /// A tracing layer with no slow-statement threshold.
     pub fn new() -> Self {
@@ -121,29 +141,11 @@ impl Tracing {
         )
     }
 
-    /// Hands `op` down to `inner` with this layer's part around `above`'s: the statement's
-    /// span when anyone will read it, else `None` with nothing built (no subscriber at INFO,
-    /// no slow-statement threshold).
-    #[inline]
-    fn hand_down<E: Executor, O: TypedOp, P: Observation>(
-        &self,
-        inner: &E,
-        op: O,
-        above: P,
-    ) -> impl Future<Output = Result<O::Output>> + Send {
-        let hand_down = |op, watch| inner.observed(op, Traced { watch, above });
-        if self.is_active() {
-            self.watched(inner.backend(), op, hand_down)
-        } else {
-            hand_down(op, None)
-        }
-    }
-
-    /// [`hand_down`](Tracing::hand_down) while anyone listens: opens `op`'s span (its
-    /// statement cloned into an [`Op`]) and hands both down. The whole path is out of line and takes `op` by
-    /// value: a reference to the statement, even on a path that seldom runs, lets its address
-    /// escape, and the caller then kept it in a place of its own and copied it once more into
-    /// the future (320 bytes for a select).
+    /// [`hand_down!`] while anyone listens: opens `op`'s span (its statement cloned into an
+    /// [`Op`]) and hands both down. The whole path is out of line and takes `op` by value: a
+    /// reference to the statement, even on a path that seldom runs, lets its address escape,
+    /// and the caller then kept it in a place of its own and copied it once more into the
+    /// future (320 bytes for a select).
     #[cold]
     #[inline(never)]
     fn watched<O: TypedOp, F>(
@@ -191,6 +193,16 @@ impl Tracing {
             started: Instant::now(),
         })
     }
+}
+
+/// Whether a subscriber listens at INFO. Out of line on purpose: the check is an atomic load,
+/// which the optimizer takes as a possible write to any memory, so inlined between two moves
+/// of a statement (into the typed operation, then into the future) it kept both copies (320
+/// bytes for a select, ≈ 60 instructions); a call cannot write to a statement whose address
+/// it never sees, and costs a few.
+#[inline(never)]
+fn listening() -> bool {
+    tracing::level_enabled!(tracing::Level::INFO)
 }
 
 /// A statement's open span and what its end is reported with.
@@ -250,10 +262,11 @@ impl Layer for Tracing {
     const CALLS: OpKinds = CALLER_SQL;
 
     /// Nothing listens at INFO and no slow-statement threshold: the statement goes straight
-    /// to the executor below, as if the layer were not there (one relaxed atomic load).
+    /// to the executor below, as if the layer were not there (one relaxed atomic load, in a
+    /// call: see [`listening`]).
     #[inline]
     fn is_active(&self) -> bool {
-        self.slow_query.is_some() || tracing::level_enabled!(tracing::Level::INFO)
+        self.slow_query.is_some() || listening()
     }
 
     fn call<E: Executor, T: Send + 'static>(
@@ -279,7 +292,7 @@ impl Layer for Tracing {
         op: O,
         above: P,
     ) -> impl Future<Output = Result<O::Output>> + Send {
-        self.hand_down(inner, op, above)
+        hand_down!(self, inner, op, above)
     }
 
     #[inline]
@@ -289,7 +302,7 @@ impl Layer for Tracing {
         query: SelectQuery,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        self.hand_down(inner, FetchAll { query, decode }, ())
+        hand_down!(self, inner, FetchAll { query, decode }, ())
     }
 
     #[inline]
@@ -299,7 +312,7 @@ impl Layer for Tracing {
         query: SelectQuery,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
-        self.hand_down(inner, FetchOptional { query, decode }, ())
+        hand_down!(self, inner, FetchOptional { query, decode }, ())
     }
 
     #[inline]
@@ -308,7 +321,7 @@ impl Layer for Tracing {
         inner: &E,
         query: SelectQuery,
     ) -> impl Future<Output = Result<u64>> + Send {
-        self.hand_down(inner, Count { query }, ())
+        hand_down!(self, inner, Count { query }, ())
     }
 
     #[inline]
@@ -318,7 +331,7 @@ impl Layer for Tracing {
         query: InsertQuery,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<T>> + Send {
-        self.hand_down(inner, InsertReturning { query, decode }, ())
+        hand_down!(self, inner, InsertReturning { query, decode }, ())
     }
 
     #[inline]
@@ -327,7 +340,7 @@ impl Layer for Tracing {
         inner: &E,
         statement: Statement,
     ) -> impl Future<Output = Result<ExecResult>> + Send {
-        self.hand_down(inner, Execute { statement }, ())
+        hand_down!(self, inner, Execute { statement }, ())
     }
 
     fn for_transaction(&self) -> Self {
