@@ -61,10 +61,22 @@ macro_rules! hand_down {
         let (tracing, inner) = ($tracing, $inner);
         if tracing.is_active() {
             tracing.watched(inner.backend(), $op, |op, watch| {
-                inner.observed(op, Traced { watch, above: $above })
+                inner.observed(
+                    op,
+                    Traced {
+                        watch,
+                        above: $above,
+                    },
+                )
             })
         } else {
-            inner.observed($op, Traced { watch: None, above: $above })
+            inner.observed(
+                $op,
+                Traced {
+                    watch: None,
+                    above: $above,
+                },
+            )
         }
     }};
 }
