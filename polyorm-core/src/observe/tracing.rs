@@ -153,7 +153,7 @@ impl Tracing {
         )
     }
 
-    /// [`hand_down!`] while anyone listens: opens `op`'s span (its statement cloned into an
+    /// `hand_down!` while anyone listens: opens `op`'s span (its statement cloned into an
     /// [`Op`]) and hands both down. The whole path is out of line and takes `op` by value: a
     /// reference to the statement, even on a path that seldom runs, lets its address escape,
     /// and the caller then kept it in a place of its own and copied it once more into the
