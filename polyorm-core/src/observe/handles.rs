@@ -16,42 +16,60 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use metrics::{Counter, Histogram, Label};
 
-/// The labels of one statement's metrics.
+use super::system_name;
+use crate::exec::Backend;
+use crate::sql::Dialect;
+
+/// The labels of one statement's metrics. The backend is kept as itself, not as its
+/// `db.system.name`: its name is read only when a label set is registered.
 #[derive(Clone, Copy)]
 pub(super) struct Labels {
-    pub(super) backend: &'static str,
+    pub(super) backend: Backend,
     pub(super) model: &'static str,
     pub(super) operation: &'static str,
     pub(super) outcome: &'static str,
 }
 
-impl Labels {
-    /// The label set as map key: the strings' addresses and lengths (two equal strings at two
-    /// addresses only register the same metric twice, which the recorder merges).
-    fn key(&self) -> Key {
-        let part = |s: &'static str| (s.as_ptr() as usize, s.len());
-        let (a, b) = part(self.backend);
-        let (c, d) = part(self.model);
-        let (e, f) = part(self.operation);
-        let (g, h) = part(self.outcome);
-        Key([a, b, c, d, e, f, g, h])
+/// `backend` as a number, for the keys below.
+#[inline]
+fn backend_code(backend: Backend) -> u64 {
+    match backend {
+        Backend::Sql(Dialect::Postgres) => 0,
+        Backend::Sql(Dialect::MySql) => 1,
+        Backend::Sql(Dialect::Sqlite) => 2,
+        Backend::MongoDb => 3,
+        Backend::DynamoDb => 4,
     }
 }
 
-/// A label set as this thread's last one ([`LAST`]): the four strings' addresses and their
-/// lengths packed into a fifth word (the table's in the low 32 bits, the other three, short
-/// constants, in a byte each). Forty bytes compare inline, where the 64 of a [`Key`] cost a
-/// call to `bcmp`. A label set whose lengths do not fit is not kept ([`Labels::recent`]).
+impl Labels {
+    /// The label set as map key: the backend, and the strings' addresses and lengths (two
+    /// equal strings at two addresses only register the same metric twice, which the
+    /// recorder merges).
+    fn key(&self) -> Key {
+        let part = |s: &'static str| (s.as_ptr() as usize, s.len());
+        let (c, d) = part(self.model);
+        let (e, f) = part(self.operation);
+        let (g, h) = part(self.outcome);
+        Key([backend_code(self.backend) as usize, c, d, e, f, g, h])
+    }
+}
+
+/// A label set as this thread's last one ([`LAST`]): the three strings' addresses, and their
+/// lengths and the backend packed into a fourth word (the table's length in the low 32 bits,
+/// the other two, short constants, and the backend in a byte each). Four words compare
+/// inline, where the 56 bytes of a [`Key`] cost a call to `bcmp`. A label set whose lengths
+/// do not fit is not kept ([`Labels::recent`]).
 #[derive(Debug, Clone, Copy)]
-struct Recent([u64; 5]);
+struct Recent([u64; 4]);
 
 impl Recent {
-    /// Whether `self` and `other` are the same label set: the five words compared without a
+    /// Whether `self` and `other` are the same label set: the four words compared without a
     /// branch or a call (`==` on the array calls `bcmp`).
     #[inline]
     fn is(&self, other: &Recent) -> bool {
         let differ = |i: usize| self.0[i] ^ other.0[i];
-        (differ(0) | differ(1) | differ(2) | differ(3) | differ(4)) == 0
+        (differ(0) | differ(1) | differ(2) | differ(3)) == 0
     }
 }
 
@@ -60,26 +78,25 @@ impl Labels {
     #[inline]
     fn recent(&self) -> Option<Recent> {
         let (model, operation) = (self.model.len() as u64, self.operation.len() as u64);
-        let (outcome, backend) = (self.outcome.len() as u64, self.backend.len() as u64);
-        if model > u64::from(u32::MAX) || (operation | outcome | backend) > 0xFF {
+        let outcome = self.outcome.len() as u64;
+        if model > u64::from(u32::MAX) || (operation | outcome) > 0xFF {
             return None;
         }
         let address = |s: &'static str| s.as_ptr() as usize as u64;
         Some(Recent([
-            address(self.backend),
             address(self.model),
             address(self.operation),
             address(self.outcome),
-            model | operation << 32 | outcome << 40 | backend << 48,
+            model | operation << 32 | outcome << 40 | backend_code(self.backend) << 48,
         ]))
     }
 }
 
-/// A label set's key: eight machine words, hashed word by word. (`[usize; 8]`'s own `Hash`
-/// hands the hasher 64 bytes, which [`WordHasher`] would mix one byte at a time: 400
-/// instructions a statement where eight words cost 30.)
+/// A label set's key: seven machine words, hashed word by word. (`[usize; 7]`'s own `Hash`
+/// hands the hasher 56 bytes, which [`WordHasher`] would mix one byte at a time: 400
+/// instructions a statement where seven words cost 30.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Key([usize; 8]);
+struct Key([usize; 7]);
 
 impl std::hash::Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -195,7 +212,7 @@ impl Handles {
             count: metrics::counter!(
                 "orm_statements_total",
                 vec![
-                    label("backend", labels.backend),
+                    label("backend", system_name(labels.backend)),
                     label("model", labels.model),
                     label("operation", labels.operation),
                     label("outcome", labels.outcome),
@@ -204,7 +221,7 @@ impl Handles {
             latency: metrics::histogram!(
                 "orm_statement_duration_seconds",
                 vec![
-                    label("backend", labels.backend),
+                    label("backend", system_name(labels.backend)),
                     label("model", labels.model),
                     label("operation", labels.operation),
                 ]
@@ -254,6 +271,8 @@ mod tests {
     };
 
     use super::{Handles, Labels};
+    use crate::exec::Backend;
+    use crate::sql::Dialect;
 
     /// A recorder whose counters are atomics, one per metric key, kept for the test to read.
     #[derive(Default)]
@@ -296,7 +315,7 @@ mod tests {
 
     fn labels(operation: &'static str) -> Labels {
         Labels {
-            backend: "sqlite",
+            backend: Backend::Sql(Dialect::Sqlite),
             model: "users",
             operation,
             outcome: "ok",

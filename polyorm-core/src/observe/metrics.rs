@@ -9,7 +9,7 @@ use super::fused::{
     Count, Execute, FetchAll, FetchOptional, InsertReturning, Observation, Observed, Timed, TypedOp,
 };
 use super::handles::{Handles, Labels};
-use super::{CALLER_SQL, Counted, on_backend, operation_name, system_name};
+use super::{CALLER_SQL, Counted, on_backend, operation_name};
 use crate::error::Result;
 use crate::exec::{Backend, Decoder, ExecResult, Executor, Layer, Op, OpKinds, Outcome};
 use crate::query::ir::{InsertQuery, SelectQuery, Statement};
@@ -197,7 +197,7 @@ impl Timing<'_> {
             }
         };
         let labels = Labels {
-            backend: system_name(self.backend),
+            backend: self.backend,
             model: self.model,
             operation: self.operation,
             outcome: result,

@@ -49,6 +49,38 @@ pub struct Tracing {
     values: Option<Arc<Redaction>>,
 }
 
+/// Hands the typed operation `$op` down to `$inner` with this layer's part around `$above`
+/// (the parts of the layers above): the statement's span when anyone will read it, else
+/// `None` with nothing built (no subscriber at INFO, no slow-statement threshold).
+///
+/// A macro, so that `$op` is built in each branch: built once before them, it was a copy of
+/// the statement on the path that does not read it (the compiler does not move a copy into the
+/// one branch that needs it), 320 bytes for a select.
+macro_rules! hand_down {
+    ($tracing:expr, $inner:expr, $op:expr, $above:expr) => {{
+        let (tracing, inner) = ($tracing, $inner);
+        if tracing.is_active() {
+            tracing.watched(inner.backend(), $op, |op, watch| {
+                inner.observed(
+                    op,
+                    Traced {
+                        watch,
+                        above: $above,
+                    },
+                )
+            })
+        } else {
+            inner.observed(
+                $op,
+                Traced {
+                    watch: None,
+                    above: $above,
+                },
+            )
+        }
+    }};
+}
+
 impl Tracing {
     /// A tracing layer with no slow-statement threshold.
     pub fn new() -> Self {
@@ -121,16 +153,21 @@ impl Tracing {
         )
     }
 
-    /// The span of the statement `op` makes, when anyone will read it; `None`, with nothing
-    /// built, when no subscriber listens at INFO and no slow-statement threshold is set.
-    /// `op` is called only then (a typed method clones its query into an [`Op`] for it).
-    #[inline]
-    fn watch<T>(&self, backend: Backend, op: impl FnOnce() -> Op<T>) -> Option<Box<Watch>> {
-        if self.is_active() {
-            Some(self.open(backend, &op()))
-        } else {
-            None
-        }
+    /// `hand_down!` while anyone listens: opens `op`'s span (its statement cloned into an
+    /// [`Op`]) and hands both down. The whole path is out of line and takes `op` by value: a
+    /// reference to the statement, even on a path that seldom runs, lets its address escape,
+    /// and the caller then kept it in a place of its own and copied it once more into the
+    /// future (320 bytes for a select).
+    #[cold]
+    #[inline(never)]
+    fn watched<O: TypedOp, F>(
+        &self,
+        backend: Backend,
+        op: O,
+        hand_down: impl FnOnce(O, Option<Box<Watch>>) -> F,
+    ) -> F {
+        let watch = self.open(backend, &op.to_op());
+        hand_down(op, Some(watch))
     }
 
     /// Opens the span of `op`, with its text compiled for an enabled span or a slow-statement
@@ -168,6 +205,16 @@ impl Tracing {
             started: Instant::now(),
         })
     }
+}
+
+/// Whether a subscriber listens at INFO. Out of line on purpose: the check is an atomic load,
+/// which the optimizer takes as a possible write to any memory, so inlined between two moves
+/// of a statement (into the typed operation, then into the future) it kept both copies (320
+/// bytes for a select, ≈ 60 instructions); a call cannot write to a statement whose address
+/// it never sees, and costs a few.
+#[inline(never)]
+fn listening() -> bool {
+    tracing::level_enabled!(tracing::Level::INFO)
 }
 
 /// A statement's open span and what its end is reported with.
@@ -227,10 +274,11 @@ impl Layer for Tracing {
     const CALLS: OpKinds = CALLER_SQL;
 
     /// Nothing listens at INFO and no slow-statement threshold: the statement goes straight
-    /// to the executor below, as if the layer were not there (one relaxed atomic load).
+    /// to the executor below, as if the layer were not there (one relaxed atomic load, in a
+    /// call: see [`listening`]).
     #[inline]
     fn is_active(&self) -> bool {
-        self.slow_query.is_some() || tracing::level_enabled!(tracing::Level::INFO)
+        self.slow_query.is_some() || listening()
     }
 
     fn call<E: Executor, T: Send + 'static>(
@@ -248,9 +296,7 @@ impl Layer for Tracing {
 
     /// Adds the statement's span (none when nobody listens) to what the layers above want
     /// done, and hands the statement down: a `Metrics` layer below then builds the one future
-    /// that does both layers' work. (The typed methods below do the same from their
-    /// arguments: the span is decided before the statement is made a value, so that nothing
-    /// is built aside for the atomic load's sake.)
+    /// that does both layers' work.
     #[inline]
     fn observed<E: Executor, O: TypedOp, P: Observation>(
         &self,
@@ -258,8 +304,7 @@ impl Layer for Tracing {
         op: O,
         above: P,
     ) -> impl Future<Output = Result<O::Output>> + Send {
-        let watch = self.watch(inner.backend(), || op.to_op());
-        inner.observed(op, Traced { watch, above })
+        hand_down!(self, inner, op, above)
     }
 
     #[inline]
@@ -269,8 +314,7 @@ impl Layer for Tracing {
         query: SelectQuery,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        let watch = self.watch(inner.backend(), || Op::FetchAll(query.clone(), decode));
-        inner.observed(FetchAll { query, decode }, Traced { watch, above: () })
+        hand_down!(self, inner, FetchAll { query, decode }, ())
     }
 
     #[inline]
@@ -280,8 +324,7 @@ impl Layer for Tracing {
         query: SelectQuery,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
-        let watch = self.watch(inner.backend(), || Op::FetchOptional(query.clone(), decode));
-        inner.observed(FetchOptional { query, decode }, Traced { watch, above: () })
+        hand_down!(self, inner, FetchOptional { query, decode }, ())
     }
 
     #[inline]
@@ -290,8 +333,7 @@ impl Layer for Tracing {
         inner: &E,
         query: SelectQuery,
     ) -> impl Future<Output = Result<u64>> + Send {
-        let watch = self.watch(inner.backend(), || Op::<()>::Count(query.clone()));
-        inner.observed(Count { query }, Traced { watch, above: () })
+        hand_down!(self, inner, Count { query }, ())
     }
 
     #[inline]
@@ -301,13 +343,7 @@ impl Layer for Tracing {
         query: InsertQuery,
         decode: Decoder<T>,
     ) -> impl Future<Output = Result<T>> + Send {
-        let watch = self.watch(inner.backend(), || {
-            Op::InsertReturning(query.clone(), decode)
-        });
-        inner.observed(
-            InsertReturning { query, decode },
-            Traced { watch, above: () },
-        )
+        hand_down!(self, inner, InsertReturning { query, decode }, ())
     }
 
     #[inline]
@@ -316,8 +352,7 @@ impl Layer for Tracing {
         inner: &E,
         statement: Statement,
     ) -> impl Future<Output = Result<ExecResult>> + Send {
-        let watch = self.watch(inner.backend(), || Op::<()>::Execute(statement.clone()));
-        inner.observed(Execute { statement }, Traced { watch, above: () })
+        hand_down!(self, inner, Execute { statement }, ())
     }
 
     fn for_transaction(&self) -> Self {
