@@ -6,7 +6,9 @@
 //! three round trips per query where a held connection needs one). A connection is pinged only
 //! when it idled longer than [`ALIVE_BYPASS`] (HikariCP's alive-bypass window) or when an
 //! abandoned transaction may still be open on it (it is rolled back then); a connection that broke under a
-//! statement is found by that statement's own failure and dropped when it goes back ([`Connect::is_broken`]).
+//! statement is found by that statement's own failure and dropped when it goes back ([`Connect::is_retired`]),
+//! as is one whose session a statement left slower (a MariaDB session's network buffer grown by
+//! a large statement: see `sql_driver::MYSQL_SPOILS_SESSION_ABOVE`).
 //!
 //! Waiters are served first come, first served (deadpool waits on tokio's fair semaphore);
 //! idle connections are handed out most recently used first, so that under light load the
@@ -54,9 +56,10 @@ pub(crate) trait Connect: Send + Sync + 'static {
     /// Closes the connection, telling the server where the protocol has a goodbye.
     fn close(conn: Self::Conn) -> impl Future<Output = ()> + Send;
 
-    /// Whether a statement found the connection broken (lost, or left in an unknown state):
-    /// it is dropped rather than returned to the pool.
-    fn is_broken(conn: &Self::Conn) -> bool;
+    /// Whether a statement found the connection broken (lost, or left in an unknown state) or
+    /// left its session slower for later statements: it is dropped rather than returned to the
+    /// pool.
+    fn is_retired(conn: &Self::Conn) -> bool;
 }
 
 /// Settings of a [`ConnPool`] (from [`PoolOptions`](super::PoolOptions)).
@@ -367,13 +370,14 @@ impl<C: Connect> Pooled<C> {
 }
 
 impl<C: Connect> Drop for Pooled<C> {
-    /// Returns the connection to the pool, or, when a statement found it broken, takes it out
-    /// of the pool and drops it (the pool opens another when one is needed).
+    /// Returns the connection to the pool, or, when a statement found it broken or spoiled its
+    /// session, takes it out of the pool and drops it (the pool opens another when one is
+    /// needed).
     fn drop(&mut self) {
         let Some(mut object) = self.object.take() else {
             return;
         };
-        if C::is_broken(&object.conn) {
+        if C::is_retired(&object.conn) {
             drop(Object::take(object));
         } else {
             object.returned = Instant::now();

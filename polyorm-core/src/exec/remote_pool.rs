@@ -73,8 +73,8 @@ where
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
     }
 
-    fn is_broken(conn: &Tracked<DB::Connection>) -> bool {
-        conn.broken
+    fn is_retired(conn: &Tracked<DB::Connection>) -> bool {
+        conn.retired()
     }
 }
 

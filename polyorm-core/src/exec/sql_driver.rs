@@ -54,7 +54,24 @@ pub(crate) trait SqlDriver: Send {
     /// Forgets the connection's prepared statements (after a schema change: its later
     /// statements are prepared against the new schema).
     fn forget_statements(&mut self) -> impl Future<Output = Result<()>> + Send;
+
+    /// A statement larger than this (text or encoded values, in bytes) leaves the server's
+    /// session slower for the connection's later statements, so its pool closes it instead of
+    /// lending it again ([`Tracked`]); `None` where no statement does.
+    const SPOILS_SESSION_ABOVE: Option<usize> = None;
 }
+
+/// MariaDB/MySQL grow a session's network buffer to the largest packet the client sent (a
+/// statement's text, or its values) and keep it that size until the connection closes. The
+/// server writes a result set through that buffer, so it sends nothing of it until that much is
+/// ready (16 KiB at a time in a fresh session, `net_buffer_length`): a client that decodes rows
+/// as they arrive then waits for the whole result before decoding any of it. After one
+/// 10,000-row insert (a 180 KiB packet) a 10,000-row read on the same connection took 9.4 ms
+/// instead of 5.0 ms (BENCHMARKS.md). Replacing the connection costs a connect, a login and a
+/// prepare per statement it runs again; a statement this large is several milliseconds of
+/// server work itself, and a buffer this size holds back about 0.6 ms of a local server's rows.
+#[cfg(feature = "mysql")]
+pub(crate) const MYSQL_SPOILS_SESSION_ABOVE: usize = 64 * 1024;
 
 /// About the bytes `values` take once encoded (text and bytes their length, anything else a
 /// fixed-size field, each with a length prefix): what the driver's argument buffer reserves.
@@ -73,7 +90,8 @@ fn encoded_size(values: &[crate::value::Value]) -> usize {
 
 /// Per-backend glue: bind values, run, decode rows with the generated decoder.
 macro_rules! sqlx_backend {
-    ($module:ident, $feature:literal, $db:ty, $conn:ty, $variant:ident, $last_id:expr) => {
+    ($module:ident, $feature:literal, $db:ty, $conn:ty, $variant:ident, $last_id:expr,
+     $spoils_above:expr) => {
         #[cfg(feature = $feature)]
         pub(crate) mod $module {
             use sqlx::query::Query;
@@ -245,6 +263,8 @@ macro_rules! sqlx_backend {
                     use sqlx::Connection as _;
                     self.clear_cached_statements().await.map_err(from_sqlx)
                 }
+
+                const SPOILS_SESSION_ABOVE: Option<usize> = $spoils_above;
             }
         }
     };
@@ -256,7 +276,8 @@ sqlx_backend!(
     sqlx::Postgres,
     sqlx::PgConnection,
     Postgres,
-    |_: &sqlx::postgres::PgQueryResult| { None }
+    |_: &sqlx::postgres::PgQueryResult| { None },
+    None
 );
 sqlx_backend!(
     mysql,
@@ -266,7 +287,8 @@ sqlx_backend!(
     MySql,
     |r: &sqlx::mysql::MySqlQueryResult| {
         i64::try_from(r.last_insert_id()).ok().filter(|id| *id != 0)
-    }
+    },
+    Some(super::MYSQL_SPOILS_SESSION_ABOVE)
 );
 
 /// How long an acquire waits for a server that refuses connections.
@@ -462,11 +484,14 @@ pub(crate) fn breaks_connection(error: &crate::error::Error) -> bool {
 }
 
 /// A driver connection that remembers whether a statement found it broken
-/// ([`breaks_connection`]), so that its pool drops it instead of lending it again.
+/// ([`breaks_connection`]) or spoiled its session ([`SqlDriver::SPOILS_SESSION_ABOVE`]), so
+/// that its pool drops it instead of lending it again.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) struct Tracked<C> {
     pub(crate) conn: C,
     pub(crate) broken: bool,
+    /// A statement left the server's session slower for later statements.
+    pub(crate) spoiled: bool,
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -475,7 +500,13 @@ impl<C> Tracked<C> {
         Tracked {
             conn,
             broken: false,
+            spoiled: false,
         }
+    }
+
+    /// Whether the pool must not lend the connection again (broken or spoiled).
+    pub(crate) fn retired(&self) -> bool {
+        self.broken || self.spoiled
     }
 
     /// Passes `result` on, remembering whether its error broke the connection.
@@ -488,12 +519,25 @@ impl<C> Tracked<C> {
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
+impl<C: SqlDriver> Tracked<C> {
+    /// Notes whether `statement` is large enough to spoil the session (whether or not it
+    /// then succeeds: the server has received it).
+    fn weigh(&mut self, statement: &Shared) {
+        if let Some(limit) = C::SPOILS_SESSION_ABOVE {
+            self.spoiled |=
+                statement.sql.as_str().len() > limit || encoded_size(&statement.values) > limit;
+        }
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 impl<C: SqlDriver> SqlDriver for Tracked<C> {
     async fn fetch_all<T: Send>(
         &mut self,
         statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Vec<T>> {
+        self.weigh(statement);
         let result = self.conn.fetch_all(statement, decode).await;
         self.note(result)
     }
@@ -503,6 +547,7 @@ impl<C: SqlDriver> SqlDriver for Tracked<C> {
         statement: &Shared,
         decode: Decoder<T>,
     ) -> Result<Option<T>> {
+        self.weigh(statement);
         let result = self.conn.fetch_optional(statement, decode).await;
         self.note(result)
     }
@@ -512,7 +557,8 @@ impl<C: SqlDriver> SqlDriver for Tracked<C> {
         statement: Shared,
         decode: Decoder<T>,
     ) -> RowStream<'_, T> {
-        let Tracked { conn, broken } = self;
+        self.weigh(&statement);
+        let Tracked { conn, broken, .. } = self;
         Box::pin(async_stream::try_stream! {
             let mut rows = conn.fetch_stream(statement, decode);
             while let Some(row) =
@@ -527,11 +573,13 @@ impl<C: SqlDriver> SqlDriver for Tracked<C> {
     }
 
     async fn execute(&mut self, statement: &Shared) -> Result<ExecResult> {
+        self.weigh(statement);
         let result = self.conn.execute(statement).await;
         self.note(result)
     }
 
     async fn execute_raw(&mut self, sql: &str) -> Result<ExecResult> {
+        self.spoiled |= C::SPOILS_SESSION_ABOVE.is_some_and(|limit| sql.len() > limit);
         let result = self.conn.execute_raw(sql).await;
         self.note(result)
     }

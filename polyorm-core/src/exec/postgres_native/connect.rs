@@ -286,8 +286,8 @@ impl Connect for NativeConnect {
         let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
     }
 
-    fn is_broken(conn: &Tracked<PgNativeConn>) -> bool {
-        conn.broken || conn.conn.is_closed()
+    fn is_retired(conn: &Tracked<PgNativeConn>) -> bool {
+        conn.retired() || conn.conn.is_closed()
     }
 }
 
