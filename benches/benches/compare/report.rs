@@ -273,7 +273,10 @@ fn paired_table(md: &mut String, dialect: Dialect, pairings: &[Pairing]) {
          quartiles. Drift of the machine between criterion's one-library-at-a-time groups \
          cancels here. A peer is paired where criterion's median puts it within {}× of the \
          fastest peer (it could be the best one); ORM÷best is the largest median against a \
-         paired peer.\n",
+         paired peer. Diesel is paired on SQLite only: its blocking client's round trips, \
+         interleaved with the async runtime's, slowed the ORM's halves several times over on \
+         PostgreSQL (see `main.rs`, `measure`), so there ORM÷best is against sqlx or SeaORM \
+         and the main table's criterion ratio against Diesel stands.\n",
         dialect.name(),
         crate::paired::CONTENDER
     );
