@@ -67,7 +67,7 @@ pub(crate) fn measure(ours: &mut Runner<'_>, theirs: &mut Runner<'_>) -> ([f64; 
         if slower >= batch() || iterations >= 1 << 20 {
             break;
         }
-        // Straight to the count the measured time asks for, doubling at most tenfold per step.
+        // Straight to the count the measured time asks for, growing two- to tenfold per step.
         let wanted = batch().as_secs_f64() / slower.as_secs_f64().max(1e-9);
         iterations = (iterations as f64 * wanted.clamp(2.0, 10.0)).ceil() as u64;
     }
