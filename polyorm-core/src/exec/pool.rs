@@ -1068,7 +1068,7 @@ impl Target for Db {
     }
 
     #[cfg(feature = "sqlite")]
-    fn sqlite_at_hand(&self) -> Option<Result<super::sqlite::PooledSqlite>> {
+    fn sqlite_at_hand(&self) -> Option<Result<super::sqlite::SqliteLease<'_>>> {
         match &self.pool {
             // An observed pool reports each acquire: through the asynchronous path.
             Pool::Sqlite(pool) if !self.observe_pool => pool.try_acquire(),

@@ -58,6 +58,8 @@ pub(crate) trait SqlDriver: Send {
     /// A statement larger than this (text or encoded values, in bytes) leaves the server's
     /// session slower for the connection's later statements, so its pool closes it instead of
     /// lending it again ([`Tracked`]); `None` where no statement does.
+    // Read only by `Tracked`, which the pooled server drivers use.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     const SPOILS_SESSION_ABOVE: Option<usize> = None;
 }
 
@@ -99,7 +101,6 @@ macro_rules! sqlx_backend {
 
             use super::super::prepared::forget_if_stale;
             use super::super::{Decoder, ExecResult, RowRef, RowStream, from_sqlx};
-            use std::sync::Arc;
 
             use crate::error::Result;
             use crate::sql::{Shared, SqlText};
@@ -124,7 +125,8 @@ macro_rules! sqlx_backend {
                     bind_value(&mut args, value)?;
                 }
                 Ok(match &statement.sql {
-                    SqlText::Kept(sql) => sqlx::query_with(AssertSqlSafe(Arc::clone(sql)), args),
+                    // Kept for the life of the process: sqlx takes it as `'static`, uncopied.
+                    SqlText::Kept(sql) => sqlx::query_with(sql.as_str(), args),
                     SqlText::Fresh(sql) => sqlx::query_with(AssertSqlSafe(sql.as_str()), args),
                 })
             }

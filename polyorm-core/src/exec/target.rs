@@ -51,7 +51,7 @@ pub(crate) trait Target: Send + Sync + Sized {
     /// without building the asynchronous path's futures (`super::sqlite::inline`); `None`
     /// (the default) where there is none at hand: the statement then takes that path.
     #[cfg(feature = "sqlite")]
-    fn sqlite_at_hand(&self) -> Option<Result<super::sqlite::PooledSqlite>> {
+    fn sqlite_at_hand(&self) -> Option<Result<super::sqlite::SqliteLease<'_>>> {
         None
     }
 

@@ -110,6 +110,16 @@ fn after_failure(failure: Failure, attempt: u32, started: Instant, timeout: Dura
     }
 }
 
+/// Where a [`SqliteConn`]'s rusqlite connection is ([`SqliteConn::reclaim_now`]).
+pub(crate) enum Whereabouts<'a> {
+    /// Here, and it did not go anywhere since it was last used here.
+    Here,
+    /// Here, just taken back from the stream's thread that had it.
+    Back(&'a mut StatementConn),
+    /// Still on a stream's thread.
+    Away,
+}
+
 /// A SQLite connection. Its rusqlite [`Connection`] (with its prepared statements) is away
 /// while a stream's blocking thread runs a statement on it, and comes back through `returning`.
 pub(crate) struct SqliteConn {
@@ -157,16 +167,15 @@ impl SqliteConn {
     }
 
     /// Takes the rusqlite connection back from a stream's thread if it has given it back,
-    /// without waiting: whether the connection is here (`false` while the thread still has
-    /// it).
-    pub(crate) fn reclaim_now(&mut self) -> Result<bool> {
+    /// without waiting, and tells where it is.
+    pub(crate) fn reclaim_now(&mut self) -> Result<Whereabouts<'_>> {
         if let Some(returning) = &mut self.returning {
             match returning.try_recv() {
                 Ok(conn) => {
-                    self.conn = Some(conn);
                     self.returning = None;
+                    return Ok(Whereabouts::Back(self.conn.insert(conn)));
                 }
-                Err(oneshot::error::TryRecvError::Empty) => return Ok(false),
+                Err(oneshot::error::TryRecvError::Empty) => return Ok(Whereabouts::Away),
                 Err(oneshot::error::TryRecvError::Closed) => {
                     self.returning = None;
                     return Err(lost_with_stream());
@@ -174,7 +183,7 @@ impl SqliteConn {
             }
         }
         match self.conn {
-            Some(_) => Ok(true),
+            Some(_) => Ok(Whereabouts::Here),
             None => Err(lost()),
         }
     }

@@ -10,7 +10,7 @@
 //! for a lock (nothing has run then) — the inline attempt steps aside (`None`) and the
 //! statement takes that path, which waits asynchronously (up to the busy timeout).
 
-use super::PooledSqlite;
+use super::SqliteLease;
 use super::conn::{Attempt, all_rows, execute_statement, first_row};
 use super::statements::StatementConn;
 use crate::error::{Error, Result};
@@ -151,7 +151,7 @@ fn at_hand<X: Target, R>(
 
 /// [`at_hand`] on the connection `pooled` (or its error).
 fn run_on<R>(
-    pooled: Result<PooledSqlite>,
+    pooled: Result<SqliteLease<'_>>,
     compile: impl FnOnce() -> Result<Shared>,
     run: impl FnOnce(&mut StatementConn, &Shared) -> Attempt<R>,
 ) -> Option<Result<R>> {

@@ -17,4 +17,4 @@ mod statements;
 pub(crate) use conn::SqliteConn;
 pub(crate) use decode::SqliteDecode;
 pub(crate) use errors::from_rusqlite;
-pub(crate) use pool::{PooledSqlite, SqlitePool};
+pub(crate) use pool::{PooledSqlite, SqliteLease, SqlitePool};
