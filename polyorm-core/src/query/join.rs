@@ -238,9 +238,12 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Joined<M, J, K> {
         )
     }
 
+    // As `Select`'s terminal methods: the executor's future, not an `async fn` holding the
+    // query twice.
+
     /// Every pair.
-    pub async fn all<E: Executor>(self, db: &E) -> Result<Vec<K::Row>> {
-        db.fetch_all(self.query, K::decode).await
+    pub fn all<E: Executor>(self, db: &E) -> impl Future<Output = Result<Vec<K::Row>>> + Send {
+        db.fetch_all(self.query, K::decode)
     }
 
     /// Every result row, handed over one at a time as the database returns it (constant
@@ -250,21 +253,23 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Joined<M, J, K> {
     }
 
     /// The first pair; [`Error::NotFound`] if there is none.
-    pub async fn one<E: Executor>(self, db: &E) -> Result<K::Row> {
+    pub fn one<E: Executor>(self, db: &E) -> impl Future<Output = Result<K::Row>> + Send {
         let table = M::schema().table;
-        self.optional(db)
-            .await?
-            .ok_or(Error::NotFound { table, detail: "" })
+        let row = self.optional(db);
+        async move { row.await?.ok_or(Error::NotFound { table, detail: "" }) }
     }
 
     /// The first pair, or `None`.
-    pub async fn optional<E: Executor>(mut self, db: &E) -> Result<Option<K::Row>> {
+    pub fn optional<E: Executor>(
+        mut self,
+        db: &E,
+    ) -> impl Future<Output = Result<Option<K::Row>>> + Send {
         self.query.limit.get_or_insert(1);
-        db.fetch_optional(self.query, K::decode).await
+        db.fetch_optional(self.query, K::decode)
     }
 
     /// The number of pairs.
-    pub async fn count<E: Executor>(self, db: &E) -> Result<u64> {
-        db.count(self.query).await
+    pub fn count<E: Executor>(self, db: &E) -> impl Future<Output = Result<u64>> + Send {
+        db.count(self.query)
     }
 }

@@ -127,8 +127,6 @@ pub(crate) struct SqliteConn {
     returning: Option<oneshot::Receiver<StatementConn>>,
     busy_timeout: Duration,
     opened: Instant,
-    /// The same moment on the coarse clock the pool's deadlines use.
-    opened_coarse: coarsetime::Instant,
 }
 
 impl SqliteConn {
@@ -141,18 +139,12 @@ impl SqliteConn {
             returning: None,
             busy_timeout,
             opened: Instant::now(),
-            opened_coarse: coarsetime::Instant::now_without_cache_update(),
         })
     }
 
     /// When the connection was opened.
     pub(crate) fn opened(&self) -> Instant {
         self.opened
-    }
-
-    /// When the connection was opened, on the coarse clock (`CLOCK_MONOTONIC_COARSE`).
-    pub(crate) fn opened_coarse(&self) -> coarsetime::Instant {
-        self.opened_coarse
     }
 
     /// The rusqlite connection, waiting for a stream's thread to give it back.

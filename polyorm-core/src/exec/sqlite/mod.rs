@@ -6,6 +6,7 @@
 //! thread, WAL, and a small pool ([`pool`]).
 
 mod bind;
+mod clock;
 pub(crate) mod config;
 pub(crate) mod conn;
 pub(crate) mod decode;

@@ -23,6 +23,7 @@ use std::time::Duration;
 use crossbeam_utils::atomic::AtomicCell;
 use tokio::sync::Notify;
 
+use super::clock::DeadlineClock;
 use super::config::SqliteConfig;
 use super::conn::{SqliteConn, Whereabouts};
 use super::statements::StatementConn;
@@ -67,32 +68,28 @@ pub(crate) struct PoolInner {
     /// The free connection given back last (see the module's notes).
     latest: AtomicCell<Option<Box<Entry>>>,
     /// The other free connections, the most recently given back last.
+    #[allow(
+        clippy::vec_box,
+        reason = "an entry moves between this list, the slot and its user by pointer"
+    )]
     older: Mutex<Vec<Box<Entry>>>,
     /// Connections open (idle or handed out).
     open: AtomicU32,
     closed: AtomicBool,
     schema_clock: Arc<SchemaClock>,
+    /// The clock of the idle and lifetime deadlines.
+    clock: DeadlineClock,
 }
 
 /// A connection of the pool (boxed, free and handed out: it moves between the free list and
 /// its user by pointer, not by copying its state).
 struct Entry {
     conn: SqliteConn,
-    /// While free, when it stops being fit to hand out: idle for the idle timeout or open for
-    /// the maximum lifetime, whichever comes first (`None`: never). On the coarse clock: it is
-    /// read twice per statement (given back, handed out), and two of std's `Instant::now`
-    /// (≈ 35 ns each here, against ≈ 12 ns) are a few percent of a one-row read; the deadlines
-    /// are seconds to minutes away, far above its resolution (the kernel's tick, 1–10 ms).
-    expires: Option<coarsetime::Instant>,
-}
-
-/// `from + limit`; `None` (no deadline) for a limit beyond the coarse clock's range (2³¹ s, 68
-/// years: its seconds are 32 bits).
-fn deadline(from: coarsetime::Instant, limit: Duration) -> Option<coarsetime::Instant> {
-    if limit.as_secs() >= 1 << 31 {
-        return None;
-    }
-    from.checked_add(limit.into())
+    /// When it was opened, on the pool's [`DeadlineClock`].
+    opened: u64,
+    /// While free, when it stops being fit to hand out, on the pool's clock: idle for the
+    /// idle timeout or open for the maximum lifetime, whichever comes first (`None`: never).
+    expires: Option<u64>,
 }
 
 impl SqlitePool {
@@ -113,7 +110,12 @@ impl SqlitePool {
             };
         }
         limits.max = limits.max.max(1);
+        let shortest = match (limits.idle_timeout, limits.max_lifetime) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let inner = Arc::new(PoolInner {
+            clock: DeadlineClock::for_limits(shortest),
             lent: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
             given_back: Notify::new(),
@@ -301,6 +303,7 @@ impl PoolInner {
         Ok((lent, here))
     }
 
+    #[allow(clippy::vec_box, reason = "see `older`")]
     fn older_list(&self) -> std::sync::MutexGuard<'_, Vec<Box<Entry>>> {
         self.older.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -308,6 +311,7 @@ impl PoolInner {
     fn open_connection(&self) -> Result<Box<Entry>> {
         let entry = Box::new(Entry {
             conn: self.config.open()?,
+            opened: self.clock.now_ms(),
             expires: None,
         });
         self.open.fetch_add(1, Ordering::AcqRel);
@@ -319,11 +323,11 @@ impl PoolInner {
         let idle_until = self
             .limits
             .idle_timeout
-            .and_then(|limit| deadline(coarsetime::Instant::now_without_cache_update(), limit));
+            .and_then(|limit| self.clock.deadline(self.clock.now_ms(), limit));
         let retire_at = self
             .limits
             .max_lifetime
-            .and_then(|limit| deadline(entry.conn.opened_coarse(), limit));
+            .and_then(|limit| self.clock.deadline(entry.opened, limit));
         entry.expires = match (idle_until, retire_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -376,7 +380,7 @@ impl PoolInner {
         // deadline, and no durations to compute: this runs for every statement.
         entry
             .expires
-            .is_none_or(|expires| coarsetime::Instant::now_without_cache_update() < expires)
+            .is_none_or(|expires| self.clock.now_ms() < expires)
             && !self
                 .schema_clock
                 .opened_before_last_change(entry.conn.opened())
@@ -452,14 +456,5 @@ mod tests {
     #[test]
     fn the_latest_free_connection_is_swapped_without_a_lock() {
         assert!(AtomicCell::<Option<Box<Entry>>>::is_lock_free());
-    }
-
-    #[test]
-    fn a_deadline_is_its_limit_away_and_none_beyond_the_coarse_clocks_range() {
-        let now = coarsetime::Instant::now_without_cache_update();
-        let in_a_minute = deadline(now, Duration::from_secs(60)).expect("a minute fits");
-        assert_eq!(in_a_minute.duration_since(now).as_secs(), 60);
-        assert!(deadline(now, Duration::from_secs(1 << 31)).is_none());
-        assert!(deadline(now, Duration::MAX).is_none());
     }
 }
