@@ -238,12 +238,9 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Joined<M, J, K> {
         )
     }
 
-    // As `Select`'s terminal methods: the executor's future, not an `async fn` holding the
-    // query twice.
-
     /// Every pair.
-    pub fn all<E: Executor>(self, db: &E) -> impl Future<Output = Result<Vec<K::Row>>> + Send {
-        db.fetch_all(self.query, K::decode)
+    pub async fn all<E: Executor>(self, db: &E) -> Result<Vec<K::Row>> {
+        db.fetch_all(self.query, K::decode).await
     }
 
     /// Every result row, handed over one at a time as the database returns it (constant
@@ -253,23 +250,21 @@ impl<M: Model, J: Model, K: JoinOutput<M, J>> Joined<M, J, K> {
     }
 
     /// The first pair; [`Error::NotFound`] if there is none.
-    pub fn one<E: Executor>(self, db: &E) -> impl Future<Output = Result<K::Row>> + Send {
+    pub async fn one<E: Executor>(self, db: &E) -> Result<K::Row> {
         let table = M::schema().table;
-        let row = self.optional(db);
-        async move { row.await?.ok_or(Error::NotFound { table, detail: "" }) }
+        self.optional(db)
+            .await?
+            .ok_or(Error::NotFound { table, detail: "" })
     }
 
     /// The first pair, or `None`.
-    pub fn optional<E: Executor>(
-        mut self,
-        db: &E,
-    ) -> impl Future<Output = Result<Option<K::Row>>> + Send {
+    pub async fn optional<E: Executor>(mut self, db: &E) -> Result<Option<K::Row>> {
         self.query.limit.get_or_insert(1);
-        db.fetch_optional(self.query, K::decode)
+        db.fetch_optional(self.query, K::decode).await
     }
 
     /// The number of pairs.
-    pub fn count<E: Executor>(self, db: &E) -> impl Future<Output = Result<u64>> + Send {
-        db.count(self.query)
+    pub async fn count<E: Executor>(self, db: &E) -> Result<u64> {
+        db.count(self.query).await
     }
 }

@@ -189,13 +189,9 @@ impl<M: Model> Select<M> {
         self.compile_as(Projection::Exists, dialect)
     }
 
-    // The terminal methods hand back the executor's future (built at once: it does nothing
-    // until polled) rather than being `async fn`s, whose future would hold the 320-byte query
-    // beside the executor's future holding it again, and copy it in between.
-
     /// Every matching row.
-    pub fn all<E: Executor>(self, db: &E) -> impl Future<Output = Result<Vec<M>>> + Send {
-        db.fetch_all(self.query, decode_model::<M>)
+    pub async fn all<E: Executor>(self, db: &E) -> Result<Vec<M>> {
+        db.fetch_all(self.query, decode_model::<M>).await
     }
 
     /// Every matching row, handed over one at a time as the database returns it: a read of
@@ -218,33 +214,30 @@ impl<M: Model> Select<M> {
     }
 
     /// The first matching row; [`Error::NotFound`] if there is none.
-    pub fn one<E: Executor>(self, db: &E) -> impl Future<Output = Result<M>> + Send {
+    pub async fn one<E: Executor>(self, db: &E) -> Result<M> {
         let table = M::schema().table;
-        let row = self.optional(db);
-        async move { row.await?.ok_or(Error::NotFound { table, detail: "" }) }
+        self.optional(db)
+            .await?
+            .ok_or(Error::NotFound { table, detail: "" })
     }
 
     /// The first matching row, or `None`.
-    pub fn optional<E: Executor>(
-        mut self,
-        db: &E,
-    ) -> impl Future<Output = Result<Option<M>>> + Send {
+    pub async fn optional<E: Executor>(mut self, db: &E) -> Result<Option<M>> {
         if self.query.limit.is_none() {
             self.query.limit = Some(1);
         }
-        db.fetch_optional(self.query, decode_model::<M>)
+        db.fetch_optional(self.query, decode_model::<M>).await
     }
 
     /// The number of matching rows (after `limit` and `offset`).
-    pub fn count<E: Executor>(self, db: &E) -> impl Future<Output = Result<u64>> + Send {
-        db.count(self.query)
+    pub async fn count<E: Executor>(self, db: &E) -> Result<u64> {
+        db.count(self.query).await
     }
 
     /// Whether any row matches.
-    pub fn exists<E: Executor>(mut self, db: &E) -> impl Future<Output = Result<bool>> + Send {
+    pub async fn exists<E: Executor>(mut self, db: &E) -> Result<bool> {
         self.query.projection = Projection::Exists;
-        let found = db.fetch_optional(self.query, |_| Ok(()));
-        async move { Ok(found.await?.is_some()) }
+        Ok(db.fetch_optional(self.query, |_| Ok(())).await?.is_some())
     }
 }
 
