@@ -357,22 +357,28 @@ async fn a_statement_run_inline_after_a_schema_change_reads_the_new_table() {
 
 /// A free connection idle for the idle timeout, or open for the maximum lifetime, is replaced
 /// when it is next handed out, also to a statement run inline (a connection's own
-/// `cache_size` tells them apart).
+/// `cache_size` tells them apart) — limits of a second (timed by the pool's ticking clock)
+/// and under one (timed by the OS clock).
 #[tokio::test]
 async fn idle_and_old_connections_are_replaced_when_handed_out() {
-    let limit = Duration::from_secs(1);
-    let cases = [
-        (
-            "idle",
+    let mut cases = Vec::new();
+    for (clock, limit) in [
+        ("ticked", Duration::from_secs(1)),
+        ("exact", Duration::from_millis(600)),
+    ] {
+        cases.push((
+            format!("idle, {clock}"),
+            limit,
             PoolOptions::new().idle_timeout(limit).max_lifetime(None),
-        ),
-        (
-            "old",
+        ));
+        cases.push((
+            format!("old, {clock}"),
+            limit,
             PoolOptions::new().idle_timeout(None).max_lifetime(limit),
-        ),
-    ];
-    for (case, options) in cases {
-        let file = TempDb::new(&format!("expiry-{case}"));
+        ));
+    }
+    for (case, limit, options) in cases {
+        let file = TempDb::new(&format!("expiry-{}", case.replace(", ", "-")));
         let db = file.open(options.max_connections(1)).await;
         db.execute_raw("PRAGMA cache_size = -1234").await.unwrap();
         let cache_size = || async {
