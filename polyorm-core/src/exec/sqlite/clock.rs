@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 /// How often the ticker writes the time.
 pub(crate) const TICK: Duration = Duration::from_millis(100);
 
-/// The shortest limit served by the ticked clock (ten ticks: a deadline moves by a tenth of
-/// its limit at most).
+/// The shortest limit served by the ticked clock (ten ticks: a deadline is late by two ticks,
+/// a fifth of such a limit, at most).
 pub(crate) const TICKED_FROM: Duration = Duration::from_secs(1);
 
 /// Milliseconds since the first use of any deadline clock in the process.
