@@ -101,6 +101,7 @@ macro_rules! sqlx_backend {
 
             use super::super::prepared::forget_if_stale;
             use super::super::{Decoder, ExecResult, RowRef, RowStream, from_sqlx};
+            use std::sync::Arc;
 
             use crate::error::Result;
             use crate::sql::{Shared, SqlText};
@@ -125,8 +126,7 @@ macro_rules! sqlx_backend {
                     bind_value(&mut args, value)?;
                 }
                 Ok(match &statement.sql {
-                    // Kept for the life of the process: sqlx takes it as `'static`, uncopied.
-                    SqlText::Kept(sql) => sqlx::query_with(sql.as_str(), args),
+                    SqlText::Kept(sql) => sqlx::query_with(AssertSqlSafe(Arc::clone(sql)), args),
                     SqlText::Fresh(sql) => sqlx::query_with(AssertSqlSafe(sql.as_str()), args),
                 })
             }

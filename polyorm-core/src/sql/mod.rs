@@ -35,6 +35,8 @@ mod values;
 
 pub use dialect::{Capabilities, Dialect};
 
+use std::sync::Arc;
+
 use crate::error::Error;
 use crate::query::ir::{SelectQuery, Statement};
 use crate::value::Value;
@@ -63,7 +65,7 @@ pub(crate) struct Shared {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SqlText {
     /// Text kept by a statement cache, shared with it.
-    Kept(KeptSql),
+    Kept(Arc<str>),
     /// Text compiled for this statement alone.
     Fresh(String),
 }
@@ -72,33 +74,9 @@ impl SqlText {
     /// The text.
     pub(crate) fn as_str(&self) -> &str {
         match self {
-            SqlText::Kept(sql) => sql.as_str(),
+            SqlText::Kept(sql) => sql,
             SqlText::Fresh(sql) => sql,
         }
-    }
-}
-
-/// SQL text a statement cache keeps for the life of the process: its own allocation, never
-/// freed (the caches only grow, up to a bound), so a statement refers to it with no reference
-/// count to raise and lower, and its address tells it apart from every other kept text (a
-/// SQLite connection keeps its prepared statements by that address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct KeptSql(&'static str);
-
-impl KeptSql {
-    /// Keeps `sql` for the life of the process.
-    pub(crate) fn keep(sql: String) -> Self {
-        KeptSql(Box::leak(sql.into_boxed_str()))
-    }
-
-    /// The text.
-    pub(crate) fn as_str(self) -> &'static str {
-        self.0
-    }
-
-    /// The address of the text: no other kept text has it.
-    pub(crate) fn address(self) -> usize {
-        self.0.as_ptr() as usize
     }
 }
 
@@ -106,7 +84,7 @@ impl Shared {
     /// The statement with its own copy of the text.
     pub(crate) fn into_compiled(self) -> Compiled {
         let sql = match self.sql {
-            SqlText::Kept(sql) => sql.as_str().to_owned(),
+            SqlText::Kept(sql) => String::from(&*sql),
             SqlText::Fresh(sql) => sql,
         };
         Compiled {

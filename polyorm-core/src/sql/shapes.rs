@@ -28,9 +28,9 @@ mod structural;
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
-use super::{Compiled, Dialect, KeptSql, Shared, SqlText, values};
+use super::{Compiled, Dialect, Shared, SqlText, values};
 use crate::error::Error;
 use crate::query::ir::{
     Assignment, CmpOp, Condition, DeleteQuery, InsertQuery, Projection, SelectQuery, Statement,
@@ -129,7 +129,7 @@ impl Hasher for KeyHasher {
 }
 
 /// Kept SQL by key (shared with the statements that run it: a repeat statement copies no text).
-type Map<K> = HashMap<K, KeptSql, BuildHasherDefault<KeyHasher>>;
+type Map<K> = HashMap<K, Arc<str>, BuildHasherDefault<KeyHasher>>;
 
 /// The SQL of the fixed shapes (bounded: models × shapes × dialects).
 static CACHE: RwLock<Map<Key>> = RwLock::new(HashMap::with_hasher(BuildHasherDefault::new()));
@@ -277,24 +277,14 @@ where
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .get(key)
-        .copied();
+        .cloned();
     let Some(sql) = sql else {
         let compiled = compile(&source)?;
         let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
-        // Kept by another thread meanwhile: its text (one kept text per key).
-        let kept = match cache.get(key) {
-            Some(&kept) => kept,
-            None if cache.len() < MAX_ENTRIES => {
-                let kept = KeptSql::keep(compiled.sql);
-                cache.insert(owned(), kept);
-                kept
-            }
-            None => return Ok(compiled.into()),
-        };
-        return Ok(Shared {
-            sql: SqlText::Kept(kept),
-            values: compiled.values,
-        });
+        if cache.len() < MAX_ENTRIES {
+            cache.insert(owned(), compiled.sql.as_str().into());
+        }
+        return Ok(compiled.into());
     };
     // Debug builds compile the statement anew to check the cache against, before `values`
     // may take the values out of it.
@@ -809,7 +799,7 @@ mod tests {
     fn kept_sql(statement: &Statement, dialect: Dialect) -> Option<String> {
         let key = Key::new(schema(statement), statement_shape(statement)?, dialect);
         let cache = CACHE.read().unwrap_or_else(PoisonError::into_inner);
-        cache.get(&key).map(|sql| sql.as_str().to_owned())
+        cache.get(&key).map(|sql| sql.to_string())
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! Why this exists (the one `unsafe` module of the driver, issue 19): rusqlite keeps prepared
 //! statements by their text (`prepare_cached`), which costs every statement a trim and two
 //! hashes of the whole SQL text, an `Arc<str>` key and a re-link of its LRU list — about a tenth
-//! of a one-row read. The SQL the ORM runs most arrives as text its statement caches keep
-//! (`SqlText::Kept`, a [`KeptSql`]): one allocation per distinct text, for the life of the
+//! of a one-row read. The SQL the ORM runs most arrives as text its statement caches keep and
+//! share (`SqlText::Kept`, an `Arc<str>`): one allocation per distinct text, for the life of the
 //! process. Keyed by that allocation's address, a lookup is one hash of a pointer. rusqlite
 //! ties a [`Statement`] to the lifetime of a borrow of its [`Connection`], so keeping
 //! statements beside the connection they belong to, in one value that can move (between the
@@ -18,8 +18,8 @@
 //!   leaves this module);
 //! - every kept statement is finalized before its connection is closed (`Drop`);
 //! - statements whose text is only equal never share a prepared statement: the key is the
-//!   address of the kept text, which is never freed, so the address is never reused for other
-//!   text;
+//!   address of the shared text, and the entry holds that `Arc`, so the address is not reused
+//!   for other text while the statement is kept;
 //! - at most [`KEPT`] statements are kept; past that the least recently used one is finalized;
 //! - SQL text that is not shared (an insert of many rows, a raw statement) takes rusqlite's own
 //!   cache, as before; [`StatementConn::forget`] empties both (a schema change).
@@ -28,10 +28,11 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 use rusqlite::{Connection, PrepFlags, Statement};
 
-use crate::sql::{KeptSql, SqlText};
+use crate::sql::SqlText;
 
 /// Statements kept per connection by the address of their shared text (sqlx's default cache
 /// size; rusqlite's cache, for other text, holds as many again).
@@ -41,8 +42,8 @@ pub(crate) const KEPT: usize = 100;
 /// address) or not (kept by rusqlite, by its text).
 #[derive(Clone, Copy)]
 pub(crate) enum Sql<'a> {
-    /// Text a statement cache keeps.
-    Shared(KeptSql),
+    /// Text a statement cache keeps and shares.
+    Shared(&'a Arc<str>),
     /// Any other text.
     Text(&'a str),
 }
@@ -50,7 +51,7 @@ pub(crate) enum Sql<'a> {
 impl<'a> From<&'a SqlText> for Sql<'a> {
     fn from(sql: &'a SqlText) -> Self {
         match sql {
-            SqlText::Kept(sql) => Sql::Shared(*sql),
+            SqlText::Kept(sql) => Sql::Shared(sql),
             SqlText::Fresh(sql) => Sql::Text(sql),
         }
     }
@@ -64,6 +65,9 @@ impl<'a> From<&'a str> for Sql<'a> {
 
 /// A kept statement.
 struct Kept {
+    /// The shared text the statement was prepared from: holding it keeps its address (the key)
+    /// from being reused for other text.
+    sql: Arc<str>,
     /// Prepared on the owning [`StatementConn`]'s connection; its `'static` is a lie this
     /// module keeps true (see the module documentation).
     statement: Statement<'static>,
@@ -148,29 +152,31 @@ impl StatementConn {
             }
         };
         self.uses += 1;
-        let address = shared.address();
+        let address = Arc::as_ptr(shared).cast::<u8>() as usize;
         // SAFETY: as in `conn` (a reference made from the pointer, not a borrow of `self`).
         let conn = unsafe { self.conn.as_ref() };
         // One lookup when the statement is kept (every use but the first).
         if let Some(kept) = self.kept.get_mut(&address) {
-            return Self::run_kept(kept, self.uses, conn, run);
+            return Self::run_kept(kept, self.uses, shared, conn, run);
         }
         self.prepare(shared, address)?;
         let kept = self
             .kept
             .get_mut(&address)
             .expect("kept by `prepare` just now");
-        Self::run_kept(kept, self.uses, conn, run)
+        Self::run_kept(kept, self.uses, shared, conn, run)
     }
 
-    /// Runs `run` on the kept statement `kept` at use `uses`.
+    /// Runs `run` on the kept statement `kept` of `shared` at use `uses`.
     #[inline]
     fn run_kept<R, E>(
         kept: &mut Kept,
         uses: u64,
+        shared: &Arc<str>,
         conn: &Connection,
         run: impl for<'c> FnOnce(&Connection, &mut Statement<'c>) -> Result<R, E>,
     ) -> Result<R, E> {
+        debug_assert!(Arc::ptr_eq(&kept.sql, shared));
         kept.used = uses;
         let ran = run(conn, &mut kept.statement);
         // As rusqlite's cache does on taking a statement back: a kept statement holds no copy
@@ -184,7 +190,7 @@ impl StatementConn {
 
     /// Prepares `sql` and keeps it under `address`, making room first.
     #[cold]
-    fn prepare(&mut self, sql: KeptSql, address: usize) -> rusqlite::Result<()> {
+    fn prepare(&mut self, sql: &Arc<str>, address: usize) -> rusqlite::Result<()> {
         // SAFETY: the statement prepared on this `'static` reference is kept in `kept` only,
         // which `Drop` empties before freeing the connection, and leaves this value only lent
         // to a closure generic over its lifetime (`with_statement`): it never outlives the
@@ -193,7 +199,7 @@ impl StatementConn {
         // As rusqlite's cache prepares (whose statements this one's replace): trimmed, and
         // flagged as kept for long.
         let statement =
-            conn.prepare_with_flags(sql.as_str().trim(), PrepFlags::SQLITE_PREPARE_PERSISTENT)?;
+            conn.prepare_with_flags(sql.trim(), PrepFlags::SQLITE_PREPARE_PERSISTENT)?;
         if self.kept.len() >= KEPT {
             self.evict();
         }
@@ -201,6 +207,7 @@ impl StatementConn {
         self.kept.insert(
             address,
             Kept {
+                sql: sql.clone(),
                 statement,
                 used: self.uses,
                 parameters,
@@ -256,7 +263,7 @@ mod tests {
         StatementConn::new(conn)
     }
 
-    fn count(conn: &mut StatementConn, sql: KeptSql) -> i64 {
+    fn count(conn: &mut StatementConn, sql: &Arc<str>) -> i64 {
         conn.with_statement(Sql::Shared(sql), |_, statement| {
             statement.query_row([], |row| row.get::<_, i64>(0))
         })
@@ -266,26 +273,33 @@ mod tests {
     #[test]
     fn kept_statements_stay_within_their_bound_and_keep_the_recent_ones() {
         let mut conn = open();
-        let texts: Vec<KeptSql> = (0..=KEPT)
-            .map(|n| KeptSql::keep(format!("SELECT {n} + count(*) FROM t")))
+        let texts: Vec<Arc<str>> = (0..=KEPT)
+            .map(|n| Arc::from(format!("SELECT {n} + count(*) FROM t")))
             .collect();
-        for (n, &text) in texts.iter().enumerate() {
+        for (n, text) in texts.iter().enumerate() {
             assert_eq!(count(&mut conn, text), n as i64);
             // The first stays the most recently used but one.
-            assert_eq!(count(&mut conn, texts[0]), 0);
+            assert_eq!(count(&mut conn, &texts[0]), 0);
         }
         assert_eq!(conn.kept(), KEPT);
-        assert!(conn.kept.contains_key(&texts[0].address()));
-        assert!(!conn.kept.contains_key(&texts[1].address()));
+        assert!(
+            conn.kept
+                .contains_key(&(Arc::as_ptr(&texts[0]).cast::<u8>() as usize))
+        );
+        assert!(
+            !conn
+                .kept
+                .contains_key(&(Arc::as_ptr(&texts[1]).cast::<u8>() as usize))
+        );
     }
 
     #[test]
     fn equal_text_in_two_allocations_gets_two_statements() {
         let mut conn = open();
-        let one = KeptSql::keep("SELECT count(*) FROM t".to_owned());
-        let two = KeptSql::keep("SELECT count(*) FROM t".to_owned());
-        assert_eq!(count(&mut conn, one), 0);
-        assert_eq!(count(&mut conn, two), 0);
+        let one: Arc<str> = Arc::from("SELECT count(*) FROM t");
+        let two: Arc<str> = Arc::from("SELECT count(*) FROM t");
+        assert_eq!(count(&mut conn, &one), 0);
+        assert_eq!(count(&mut conn, &two), 0);
         assert_eq!(conn.kept(), 2);
         conn.forget();
         assert_eq!(conn.kept(), 0);
@@ -294,18 +308,19 @@ mod tests {
     #[test]
     fn moves_to_another_thread_with_its_statements_and_closes_cleanly() {
         let mut conn = open();
-        let sql = KeptSql::keep("SELECT count(*) FROM t".to_owned());
-        assert_eq!(count(&mut conn, sql), 0);
+        let sql: Arc<str> = Arc::from("SELECT count(*) FROM t");
+        assert_eq!(count(&mut conn, &sql), 0);
+        let sql2 = sql.clone();
         let mut conn = std::thread::spawn(move || {
             conn.conn()
                 .execute("INSERT INTO t (v) VALUES ('a')", [])
                 .unwrap();
-            assert_eq!(count(&mut conn, sql), 1);
+            assert_eq!(count(&mut conn, &sql2), 1);
             conn
         })
         .join()
         .unwrap();
-        assert_eq!(count(&mut conn, sql), 1);
+        assert_eq!(count(&mut conn, &sql), 1);
         // Dropped with a statement kept: finalized before the connection closes (rusqlite
         // panics when closing a connection with statements left).
         drop(conn);

@@ -642,9 +642,7 @@ mod tests {
     fn kept_sql(q: &SelectQuery, dialect: Dialect) -> Option<String> {
         let skeleton = Skeleton::of(q, dialect)?;
         let cache = SKELETONS.read().unwrap_or_else(PoisonError::into_inner);
-        cache
-            .get(skeleton.words())
-            .map(|sql| sql.as_str().to_owned())
+        cache.get(skeleton.words()).map(|sql| sql.to_string())
     }
 
     #[test]
