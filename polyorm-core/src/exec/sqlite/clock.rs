@@ -13,11 +13,11 @@ use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How often the ticker writes the time.
-pub(crate) const TICK: Duration = Duration::from_millis(100);
+const TICK: Duration = Duration::from_millis(100);
 
 /// The shortest limit served by the ticked clock (ten ticks: a deadline is late by two ticks,
 /// a fifth of such a limit, at most).
-pub(crate) const TICKED_FROM: Duration = Duration::from_secs(1);
+const TICKED_FROM: Duration = Duration::from_secs(1);
 
 /// Milliseconds since the first use of any deadline clock in the process.
 fn exact_ms() -> u64 {
@@ -123,7 +123,7 @@ impl DeadlineClock {
             DeadlineClock::Ticked(_) => TICK,
             _ => Duration::ZERO,
         };
-        let limit = u64::try_from((limit + lag).as_millis()).ok()?;
+        let limit = u64::try_from(limit.checked_add(lag)?.as_millis()).ok()?;
         from.checked_add(limit)
     }
 }
@@ -176,5 +176,6 @@ mod tests {
             ticked.deadline(1_000, Duration::from_secs(60)),
             Some(61_000 + 100)
         );
+        assert_eq!(ticked.deadline(1_000, Duration::MAX), None);
     }
 }

@@ -109,12 +109,8 @@ impl SqlitePool {
             };
         }
         limits.max = limits.max.max(1);
-        let shortest = match (limits.idle_timeout, limits.max_lifetime) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
         let inner = Arc::new(PoolInner {
-            clock: DeadlineClock::for_limits(shortest),
+            clock: DeadlineClock::for_limits(sooner(limits.idle_timeout, limits.max_lifetime)),
             lent: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
             given_back: Notify::new(),
@@ -327,10 +323,7 @@ impl PoolInner {
             .limits
             .max_lifetime
             .and_then(|limit| self.clock.deadline(entry.opened, limit));
-        entry.expires = match (idle_until, retire_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        entry.expires = sooner(idle_until, retire_at);
         if let Some(older) = self.latest.swap(Some(entry)) {
             self.older_list().push(older);
         }
@@ -383,6 +376,14 @@ impl PoolInner {
             && !self
                 .schema_clock
                 .opened_before_last_change(entry.conn.opened())
+    }
+}
+
+/// The smaller of two optional limits or deadlines (`None`: none).
+fn sooner<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
