@@ -19,7 +19,9 @@
 //!   neither.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use std::time::Duration;
+use std::time::Instant;
 
 #[cfg(feature = "_sqlx")]
 use crate::error::{Error, Result};
@@ -47,9 +49,26 @@ impl SchemaClock {
         self.last_change.fetch_max(nanos.max(1), Ordering::AcqRel);
     }
 
+    /// Now, as this clock records changes: to stamp a connection with when it was opened, for
+    /// [`stamped_before_last_change`](Self::stamped_before_last_change).
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn stamp(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether a connection stamped `opened` ([`stamp`](Self::stamp)) at its opening predates
+    /// the last schema change: the check the server pools make by instant, with no
+    /// arithmetic, for a pool that checks at every statement.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn stamped_before_last_change(&self, opened: u64) -> bool {
+        let last = self.last_change.load(Ordering::Acquire);
+        last != 0 && opened <= last
+    }
+
     /// Whether a connection opened at `opened` predates the last schema change, so that its
     /// prepared statements may describe the old schema (one addition: it runs at every
     /// hand-out).
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     pub(crate) fn opened_before_last_change(&self, opened: Instant) -> bool {
         let last = self.last_change.load(Ordering::Acquire);
         last != 0
@@ -111,6 +130,23 @@ mod tests {
         assert!(!changes_schema("altered"));
     }
 
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn connections_stamped_before_a_change_predate_it() {
+        let clock = SchemaClock::new();
+        let before = clock.stamp();
+        assert!(!clock.stamped_before_last_change(before));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let older = clock.stamp();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        clock.record_change();
+        assert!(clock.stamped_before_last_change(before));
+        assert!(clock.stamped_before_last_change(older));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(!clock.stamped_before_last_change(clock.stamp()));
+    }
+
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     #[test]
     fn connections_opened_before_a_change_predate_it_by_their_open_time() {
         let before = Instant::now();

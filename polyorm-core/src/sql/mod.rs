@@ -191,15 +191,16 @@ pub(crate) fn compile_select_shared(q: &SelectQuery, dialect: Dialect) -> Result
             |q| compile_select_uncached(q, dialect),
         );
     }
-    match shapes::Skeleton::of(q, dialect) {
-        Some(skeleton) => shapes::compiled_select(
+    let mut skeleton = shapes::Skeleton::new();
+    if skeleton.describe(q, dialect) {
+        return shapes::compiled_select(
             &skeleton,
             q,
             |q| shapes::skeleton_values(q, dialect),
             |q| compile_select_uncached(q, dialect),
-        ),
-        None => compile_select_uncached(q, dialect).map(Shared::from),
+        );
     }
+    compile_select_uncached(q, dialect).map(Shared::from)
 }
 
 /// [`compile_select`] through the passes (each subquery goes through them too).

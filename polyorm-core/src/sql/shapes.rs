@@ -26,9 +26,11 @@
 mod structural;
 
 use std::borrow::Borrow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::thread::LocalKey;
 
 use super::{Compiled, Dialect, Shared, SqlText, values};
 use crate::error::Error;
@@ -96,9 +98,20 @@ impl Hasher for KeyHasher {
         self.0
     }
 
-    /// Eight bytes at a time (a slice of words, a [`Skeleton`], arrives here whole).
+    /// Sixteen bytes at a time (a slice of words, a [`Skeleton`], arrives here whole): each
+    /// pair of words is mixed by one wide multiply that does not depend on the state, so the
+    /// chain from one pair to the next is an exclusive or and a rotation. Mixing word by word
+    /// through the state (a multiply's latency per word) was most of a structural lookup.
     fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
+        let mut pairs = bytes.chunks_exact(16);
+        for pair in &mut pairs {
+            let (a, b) = pair.split_at(8);
+            let a = u64::from_le_bytes(a.try_into().expect("eight bytes"));
+            let b = u64::from_le_bytes(b.try_into().expect("eight bytes"));
+            self.0 =
+                (self.0 ^ folded_multiply(a ^ PAIR_SEEDS[0], b ^ PAIR_SEEDS[1])).rotate_left(23);
+        }
+        let mut words = pairs.remainder().chunks_exact(8);
         for word in &mut words {
             self.write_u64(u64::from_le_bytes(word.try_into().expect("eight bytes")));
         }
@@ -128,6 +141,16 @@ impl Hasher for KeyHasher {
     }
 }
 
+/// Two odd constants with no pattern (the fractional digits of π), so that a pair of words
+/// that are both zero (or equal) still multiplies to a mixed value.
+const PAIR_SEEDS: [u64; 2] = [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7345];
+
+/// The 128-bit product of `a` and `b`, its halves folded together (foldhash's mixer).
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
 /// Kept SQL by key (shared with the statements that run it: a repeat statement copies no text).
 type Map<K> = HashMap<K, Arc<str>, BuildHasherDefault<KeyHasher>>;
 
@@ -137,6 +160,17 @@ static CACHE: RwLock<Map<Key>> = RwLock::new(HashMap::with_hasher(BuildHasherDef
 /// The SQL of selects by their [`Skeleton`].
 static SKELETONS: RwLock<Map<Box<[u64]>>> =
     RwLock::new(HashMap::with_hasher(BuildHasherDefault::new()));
+
+thread_local! {
+    /// Each thread's copy of the entries of [`CACHE`] it has used. An entry never changes once
+    /// kept, so a copy is never stale; reading it takes no lock (the shared map's read lock
+    /// was two atomic read-modify-writes on a line every thread writes, per statement).
+    static CACHE_HERE: RefCell<Map<Key>> =
+        const { RefCell::new(HashMap::with_hasher(BuildHasherDefault::new())) };
+    /// The same for [`SKELETONS`].
+    static SKELETONS_HERE: RefCell<Map<Box<[u64]>>> =
+        const { RefCell::new(HashMap::with_hasher(BuildHasherDefault::new())) };
+}
 
 /// The most entries a cache holds: past it, new shapes compile every time (a program that
 /// builds ever new column names at run time cannot grow the cache without bound).
@@ -245,7 +279,7 @@ pub(crate) fn compiled<S>(
     compile: impl FnOnce(&S) -> Result<Compiled, Error>,
 ) -> Result<Shared, Error> {
     let key = Key::new(schema, shape, dialect);
-    serve(&CACHE, &key, || key, source, values, compile)
+    serve((&CACHE, &CACHE_HERE), &key, || key, source, values, compile)
 }
 
 /// The compiled select of a recognised [`Skeleton`] (see [`compiled`]).
@@ -256,13 +290,21 @@ pub(crate) fn compiled_select<S>(
     compile: impl FnOnce(&S) -> Result<Compiled, Error>,
 ) -> Result<Shared, Error> {
     let words = skeleton.words();
-    serve(&SKELETONS, words, || words.into(), source, values, compile)
+    serve(
+        (&SKELETONS, &SKELETONS_HERE),
+        words,
+        || words.into(),
+        source,
+        values,
+        compile,
+    )
 }
 
-/// The kept SQL of `key` in `cache` with the values of `source`, or `compile`'s result, whose
-/// SQL is then kept under `owned()` (while the cache has room).
+/// The kept SQL of `key` in a cache (the shared map and this thread's copy of what it used)
+/// with the values of `source`, or `compile`'s result, whose SQL is then kept under `owned()`
+/// (while the cache has room).
 fn serve<K, Q, S>(
-    cache: &RwLock<Map<K>>,
+    (cache, here): (&RwLock<Map<K>>, &'static LocalKey<RefCell<Map<K>>>),
     key: &Q,
     owned: impl FnOnce() -> K,
     source: S,
@@ -273,18 +315,28 @@ where
     K: Borrow<Q> + Hash + Eq,
     Q: Hash + Eq + ?Sized,
 {
-    let sql = cache
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(key)
-        .cloned();
-    let Some(sql) = sql else {
-        let compiled = compile(&source)?;
-        let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
-        if cache.len() < MAX_ENTRIES {
-            cache.insert(owned(), compiled.sql.as_str().into());
+    // `try_with`: a thread being torn down (a destructor running a query) has no copy left
+    // and reads the shared map.
+    let sql = match here.try_with(|here| here.borrow().get(key).cloned()) {
+        Ok(Some(sql)) => sql,
+        _ => {
+            let shared = cache
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(key)
+                .cloned();
+            let Some(sql) = shared else {
+                let compiled = compile(&source)?;
+                let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
+                if cache.len() < MAX_ENTRIES {
+                    cache.insert(owned(), compiled.sql.as_str().into());
+                }
+                return Ok(compiled.into());
+            };
+            // The shared map is bounded, and so is every copy of its entries.
+            let _torn_down = here.try_with(|here| here.borrow_mut().insert(owned(), sql.clone()));
+            sql
         }
-        return Ok(compiled.into());
     };
     // Debug builds compile the statement anew to check the cache against, before `values`
     // may take the values out of it.

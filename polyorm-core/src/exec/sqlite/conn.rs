@@ -126,7 +126,6 @@ pub(crate) struct SqliteConn {
     conn: Option<StatementConn>,
     returning: Option<oneshot::Receiver<StatementConn>>,
     busy_timeout: Duration,
-    opened: Instant,
 }
 
 impl SqliteConn {
@@ -138,13 +137,7 @@ impl SqliteConn {
             conn: Some(StatementConn::new(conn)),
             returning: None,
             busy_timeout,
-            opened: Instant::now(),
         })
-    }
-
-    /// When the connection was opened.
-    pub(crate) fn opened(&self) -> Instant {
-        self.opened
     }
 
     /// The rusqlite connection, waiting for a stream's thread to give it back.

@@ -86,6 +86,8 @@ struct Entry {
     conn: SqliteConn,
     /// When it was opened, on the pool's [`DeadlineClock`].
     opened: u64,
+    /// When it was opened, on the `Db`'s schema clock ([`SchemaClock::stamp`]).
+    schema_stamp: u64,
     /// While free, when it stops being fit to hand out, on the pool's clock: idle for the
     /// idle timeout or open for the maximum lifetime, whichever comes first (`None`: never).
     expires: Option<u64>,
@@ -304,9 +306,12 @@ impl PoolInner {
     }
 
     fn open_connection(&self) -> Result<Box<Entry>> {
+        // Stamped before opening: a schema change while it opens makes it stale, never fresh.
+        let schema_stamp = self.schema_clock.stamp();
         let entry = Box::new(Entry {
             conn: self.config.open()?,
             opened: self.clock.now_ms(),
+            schema_stamp,
             expires: None,
         });
         self.open.fetch_add(1, Ordering::AcqRel);
@@ -375,7 +380,7 @@ impl PoolInner {
             .is_none_or(|expires| self.clock.now_ms() < expires)
             && !self
                 .schema_clock
-                .opened_before_last_change(entry.conn.opened())
+                .stamped_before_last_change(entry.schema_stamp)
     }
 }
 

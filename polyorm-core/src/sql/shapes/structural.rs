@@ -18,6 +18,8 @@
 //! dialects add one) and, on SQLite, a model with a decimal column (whose values are scaled
 //! against their columns while the statement is lowered).
 
+use arrayvec::ArrayVec;
+
 use super::{through_sea, whole_rows_in_one_level};
 use crate::error::Error;
 use crate::query::ir::{
@@ -40,24 +42,45 @@ const OR: u64 = 7;
 const NOT: u64 = 8;
 
 /// Everything of a select that its SQL text depends on, as words (see the module's notes).
+///
+/// Written in place by [`Skeleton::describe`] into the caller's frame: half a kilobyte that is
+/// neither zeroed first (only the words written are ever read) nor moved out of a function
+/// that built it — both were a measurable part of a one-row join's cost.
 pub(crate) struct Skeleton {
-    words: [u64; MAX_WORDS],
-    len: usize,
+    words: ArrayVec<u64, MAX_WORDS>,
 }
 
 impl Skeleton {
-    /// The skeleton of `q` on `dialect`, or `None` when `q` is not of the shapes kept.
+    /// An empty skeleton, to [`describe`](Skeleton::describe) a select into.
+    pub(crate) fn new() -> Skeleton {
+        Skeleton {
+            words: ArrayVec::new(),
+        }
+    }
+
+    /// The skeleton of `q` on `dialect`.
+    #[cfg(test)]
     pub(crate) fn of(q: &SelectQuery, dialect: Dialect) -> Option<Skeleton> {
+        let mut s = Skeleton::new();
+        s.describe(q, dialect).then_some(s)
+    }
+
+    /// Makes this the skeleton of `q` on `dialect`: whether `q` is of the shapes kept (if not,
+    /// the words are meaningless).
+    pub(crate) fn describe(&mut self, q: &SelectQuery, dialect: Dialect) -> bool {
+        self.words.clear();
+        self.write(q, dialect).is_some()
+    }
+
+    /// [`describe`](Skeleton::describe)'s words; `None` when `q` is not kept.
+    fn write(&mut self, q: &SelectQuery, dialect: Dialect) -> Option<()> {
         let plain = whole_rows_in_one_level(q)
             && (q.offset.is_none() || q.limit.is_some())
             && !(dialect.capabilities().stored_decimals && check::reads_decimal(q));
         if !plain {
             return None;
         }
-        let mut s = Skeleton {
-            words: [0; MAX_WORDS],
-            len: 0,
-        };
+        let s = self;
         s.push(address(q.schema))?;
         s.push(dialect as u64)?;
         s.push(q.joins.len() as u64)?;
@@ -119,18 +142,16 @@ impl Skeleton {
                 None => s.push(0)?,
             }
         }
-        Some(s)
+        Some(())
     }
 
     /// The words written.
     pub(crate) fn words(&self) -> &[u64] {
-        &self.words[..self.len]
+        &self.words
     }
 
     fn push(&mut self, word: u64) -> Option<()> {
-        *self.words.get_mut(self.len)? = word;
-        self.len += 1;
-        Some(())
+        self.words.try_push(word).ok()
     }
 
     /// A `'static` name by address and length (two names at one address with one length are
@@ -211,7 +232,7 @@ fn address<T>(value: &'static T) -> u64 {
     std::ptr::from_ref(value) as usize as u64
 }
 
-/// The values of a select [`Skeleton::of`] accepted, in the compiler's order: the filter's,
+/// The values of a select [`Skeleton::describe`] accepted, in the compiler's order: the filter's,
 /// then `LIMIT` and `OFFSET` where they are parameters (SQLite writes them as literals). The
 /// filter's values are checked as the compiler checks them.
 pub(crate) fn skeleton_values(q: &SelectQuery, dialect: Dialect) -> Result<Vec<Value>, Error> {
