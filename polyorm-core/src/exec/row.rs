@@ -227,6 +227,9 @@ impl RowRef<'_> {
 #[cfg(feature = "sqlite")]
 impl RowRef<'_> {
     /// The value of the column at `index` (a decode error naming `expected` if there is none).
+    /// Always inlined: called for every column of every row, and returning its `Result`
+    /// (the error is large) through memory cost as much as the read itself.
+    #[inline(always)]
     fn sqlite_value<'v>(
         &self,
         row: &'v rusqlite::Row<'_>,
@@ -238,7 +241,7 @@ impl RowRef<'_> {
     }
 
     /// The column at `index` as a nullable `T`.
-    fn decode_sqlite<T: SqliteDecode>(
+    pub(crate) fn decode_sqlite<T: SqliteDecode>(
         &self,
         row: &rusqlite::Row<'_>,
         index: usize,

@@ -64,8 +64,10 @@ pub(crate) struct Shared {
 /// The SQL text of a [`Shared`] statement.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SqlText {
-    /// Text kept by a statement cache, shared with it.
-    Kept(Arc<str>),
+    /// Text a statement cache keeps for the life of the process (its entries are never
+    /// removed), lent by reference: a repeat statement touches no reference count (a driver
+    /// that needs the text owned clones the `Arc`).
+    Kept(&'static Arc<str>),
     /// Text compiled for this statement alone.
     Fresh(String),
 }
@@ -84,7 +86,7 @@ impl Shared {
     /// The statement with its own copy of the text.
     pub(crate) fn into_compiled(self) -> Compiled {
         let sql = match self.sql {
-            SqlText::Kept(sql) => String::from(&*sql),
+            SqlText::Kept(sql) => String::from(&**sql),
             SqlText::Fresh(sql) => sql,
         };
         Compiled {

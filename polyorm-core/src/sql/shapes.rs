@@ -70,12 +70,32 @@ pub(crate) enum Shape {
 }
 
 /// One cache entry's identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key {
     /// Address of the model's `'static` schema.
     schema: usize,
     shape: Shape,
     dialect: Dialect,
+}
+
+/// One word to hash (one wide multiply of the schema's address by the shape and dialect, where
+/// the derived `Hash` chained a multiply per field and per enum tag).
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let shape = match self.shape {
+            Shape::Select { by_key, limit_one } => {
+                1 | u64::from(by_key) << 3 | u64::from(limit_one) << 4
+            }
+            Shape::Insert { rows, returning } => 2 | u64::from(returning) << 3 | (rows as u64) << 4,
+            Shape::UpdateByKey => 3,
+            Shape::DeleteByKey => 4,
+        };
+        let tag = shape << 8 | self.dialect as u64;
+        state.write_u64(folded_multiply(
+            self.schema as u64 ^ PAIR_SEEDS[0],
+            tag ^ PAIR_SEEDS[1],
+        ));
+    }
 }
 
 impl Key {
@@ -152,7 +172,10 @@ fn folded_multiply(a: u64, b: u64) -> u64 {
 }
 
 /// Kept SQL by key (shared with the statements that run it: a repeat statement copies no text).
-type Map<K> = HashMap<K, Arc<str>, BuildHasherDefault<KeyHasher>>;
+/// Each text is leaked once, into a `'static` `Arc`: entries are never removed (the maps are
+/// bounded by [`MAX_ENTRIES`]), so the text lives as long as it would in the map, and
+/// statements borrow it instead of counting references.
+type Map<K> = HashMap<K, &'static Arc<str>, BuildHasherDefault<KeyHasher>>;
 
 /// The SQL of the fixed shapes (bounded: models × shapes × dialects).
 static CACHE: RwLock<Map<Key>> = RwLock::new(HashMap::with_hasher(BuildHasherDefault::new()));
@@ -276,7 +299,7 @@ pub(crate) fn compiled<S>(
     dialect: Dialect,
     source: S,
     values: impl FnOnce(S) -> Result<Vec<Value>, Error>,
-    compile: impl FnOnce(&S) -> Result<Compiled, Error>,
+    compile: impl Fn(&S) -> Result<Compiled, Error>,
 ) -> Result<Shared, Error> {
     let key = Key::new(schema, shape, dialect);
     serve((&CACHE, &CACHE_HERE), &key, || key, source, values, compile)
@@ -287,7 +310,7 @@ pub(crate) fn compiled_select<S>(
     skeleton: &Skeleton,
     source: S,
     values: impl FnOnce(S) -> Result<Vec<Value>, Error>,
-    compile: impl FnOnce(&S) -> Result<Compiled, Error>,
+    compile: impl Fn(&S) -> Result<Compiled, Error>,
 ) -> Result<Shared, Error> {
     let words = skeleton.words();
     serve(
@@ -309,7 +332,7 @@ fn serve<K, Q, S>(
     owned: impl FnOnce() -> K,
     source: S,
     values: impl FnOnce(S) -> Result<Vec<Value>, Error>,
-    compile: impl FnOnce(&S) -> Result<Compiled, Error>,
+    compile: impl Fn(&S) -> Result<Compiled, Error>,
 ) -> Result<Shared, Error>
 where
     K: Borrow<Q> + Hash + Eq,
@@ -317,26 +340,12 @@ where
 {
     // `try_with`: a thread being torn down (a destructor running a query) has no copy left
     // and reads the shared map.
-    let sql = match here.try_with(|here| here.borrow().get(key).cloned()) {
+    let sql = match here.try_with(|here| here.borrow().get(key).copied()) {
         Ok(Some(sql)) => sql,
-        _ => {
-            let shared = cache
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(key)
-                .cloned();
-            let Some(sql) = shared else {
-                let compiled = compile(&source)?;
-                let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
-                if cache.len() < MAX_ENTRIES {
-                    cache.insert(owned(), compiled.sql.as_str().into());
-                }
-                return Ok(compiled.into());
-            };
-            // The shared map is bounded, and so is every copy of its entries.
-            let _torn_down = here.try_with(|here| here.borrow_mut().insert(owned(), sql.clone()));
-            sql
-        }
+        _ => match not_here((cache, here), key, owned, &source, &compile)? {
+            Ok(sql) => sql,
+            Err(compiled) => return Ok(compiled.into()),
+        },
     };
     // Debug builds compile the statement anew to check the cache against, before `values`
     // may take the values out of it.
@@ -349,6 +358,41 @@ where
     #[cfg(debug_assertions)]
     check_against_compiler(&cached, fresh);
     Ok(cached)
+}
+
+/// [`serve`] when this thread has no copy of `key`'s entry: the shared map's (copied here), or
+/// else `compile`'s result (`Err`), whose SQL the shared map then keeps. Out of line and
+/// cold, so that the path every repeat statement takes stays a few cache lines of code.
+#[cold]
+#[inline(never)]
+fn not_here<K, Q, S>(
+    (cache, here): (&RwLock<Map<K>>, &'static LocalKey<RefCell<Map<K>>>),
+    key: &Q,
+    owned: impl FnOnce() -> K,
+    source: &S,
+    compile: &impl Fn(&S) -> Result<Compiled, Error>,
+) -> Result<Result<&'static Arc<str>, Compiled>, Error>
+where
+    K: Borrow<Q> + Hash + Eq,
+    Q: Hash + Eq + ?Sized,
+{
+    let shared = cache
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(key)
+        .copied();
+    let Some(sql) = shared else {
+        let compiled = compile(source)?;
+        let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() < MAX_ENTRIES {
+            let kept: &'static Arc<str> = Box::leak(Box::new(compiled.sql.as_str().into()));
+            cache.insert(owned(), kept);
+        }
+        return Ok(Err(compiled));
+    };
+    // The shared map is bounded, and so is every copy of its entries.
+    let _torn_down = here.try_with(|here| here.borrow_mut().insert(owned(), sql));
+    Ok(Ok(sql))
 }
 
 /// Debug builds: the cached statement is what the compiler produces (`fresh`; values compared

@@ -21,6 +21,12 @@ macro_rules! native_sql_type {
             }
 
             fn decode_nullable(row: &RowRef<'_>, index: usize) -> Result<Option<Self>, Error> {
+                // The embedded database's rows first: straight to its decoder, past the
+                // checks for recorded, document and item rows (every column of every row).
+                #[cfg(feature = "sqlite")]
+                if let RowRef::Sqlite(sqlite) = row {
+                    return row.decode_sqlite(sqlite, index, stringify!($ty));
+                }
                 if let Some(value) = row.get_replayed::<$ty>(index, stringify!($ty)) {
                     return value;
                 }
