@@ -6,13 +6,14 @@
 //! are matched in memory. A soft-deleted join row or target is not loaded, as for the other
 //! relations. `exists_where` compiles to nested `EXISTS` subqueries (join table, then target).
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use super::column::Column;
 use super::grouping::ColumnId;
 use super::ir::ColumnRef;
-use super::relation::{Key, Relation, fetch_in, load_nested, position, single_key};
+use super::relation::{
+    Key, KeyMap, Relation, fetch_in, key_map, load_nested, position, single_key,
+};
 use crate::error::Result;
 use crate::exec::Executor;
 use crate::model::Model;
@@ -162,11 +163,10 @@ impl<P: Model, J: Model, T: Model> HasManyThrough<P, J, T> {
             &target_keys,
         )
         .await?;
-        let targets: HashMap<Key, T> = targets
-            .into_iter()
-            .map(|t| (Key::of(&single_key(&t)), t))
-            .collect();
-        let mut by_parent: HashMap<Key, Vec<T>> = HashMap::new();
+        let mut by_key: KeyMap<T> = key_map(targets.len());
+        by_key.extend(targets.into_iter().map(|t| (Key::of(&single_key(&t)), t)));
+        let targets = by_key;
+        let mut by_parent: KeyMap<Vec<T>> = key_map(keys.len());
         for (parent, target) in &links {
             // A soft-deleted target is absent: its link is skipped.
             if let Some(target) = targets.get(&Key::of(target)) {
