@@ -385,13 +385,21 @@ where
         let compiled = compile(source)?;
         let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
         if cache.len() < MAX_ENTRIES {
-            let kept: &'static Arc<str> = Box::leak(Box::new(compiled.sql.as_str().into()));
-            cache.insert(owned(), kept);
+            // Kept once: a thread that compiled the same statement at the same time finds it
+            // kept and leaves it (a kept text is never replaced, so never lost).
+            cache
+                .entry(owned())
+                .or_insert_with(|| Box::leak(Box::new(compiled.sql.as_str().into())));
         }
         return Ok(Err(compiled));
     };
-    // The shared map is bounded, and so is every copy of its entries.
-    let _torn_down = here.try_with(|here| here.borrow_mut().insert(owned(), sql));
+    // The shared map is bounded, and so is every copy of its entries (a copy already borrowed
+    // on this thread, which nothing here does, would just go without this entry).
+    let _torn_down = here.try_with(|here| {
+        if let Ok(mut here) = here.try_borrow_mut() {
+            here.insert(owned(), sql);
+        }
+    });
     Ok(Ok(sql))
 }
 
