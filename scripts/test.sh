@@ -83,5 +83,10 @@ cargo test --workspace --all-features "$@"
 if [[ $# -eq 0 && ,$backends, == *,postgres,* ]]; then
   ORM_TEST_POSTGRES_DRIVER=sqlx cargo test --all-features --test suite -- postgres
 fi
+# Likewise the MariaDB/MySQL tests on sqlx's MySQL driver (the default is the native one on
+# mysql_async).
+if [[ $# -eq 0 && ,$backends, == *,mysql,* ]]; then
+  ORM_TEST_MYSQL_DRIVER=sqlx cargo test --all-features --test suite -- mysql
+fi
 # The compile-fail cases are blessed with the default features (see tests/compile_fail.rs).
 cargo test --test compile_fail "$@"

@@ -45,6 +45,9 @@ pub mod value;
 #[cfg(feature = "bson")]
 pub use bson;
 pub use error::{Error, Result};
+/// Which driver a MySQL/MariaDB pool runs on ([`PoolOptions::mysql_driver`]).
+#[cfg(feature = "mysql")]
+pub use exec::MySqlDriver;
 /// Which driver a PostgreSQL pool runs on ([`PoolOptions::postgres_driver`]; the native one by
 /// default when the feature `postgres-native` is on).
 #[cfg(feature = "postgres")]

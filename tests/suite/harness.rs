@@ -66,15 +66,21 @@ pub fn postgres_url() -> String {
 }
 
 /// Pool options of the suite's databases: PostgreSQL on the driver `ORM_TEST_POSTGRES_DRIVER`
-/// names (`native` or `sqlx`; unset, the pool's default, the native driver when it is built);
-/// the other backends ignore it.
+/// names (`native` or `sqlx`; unset, the pool's default, the native driver when it is built),
+/// MariaDB/MySQL on the one `ORM_TEST_MYSQL_DRIVER` names (likewise); the other backends
+/// ignore them.
 pub fn pool_options() -> PoolOptions {
-    let options = PoolOptions::new();
-    match std::env::var("ORM_TEST_POSTGRES_DRIVER").as_deref() {
-        Err(_) => options,
-        Ok("sqlx") => options.postgres_driver(polyorm::PostgresDriver::Sqlx),
-        Ok("native") => options.postgres_driver(polyorm::PostgresDriver::Native),
+    let options = match std::env::var("ORM_TEST_POSTGRES_DRIVER").as_deref() {
+        Err(_) => PoolOptions::new(),
+        Ok("sqlx") => PoolOptions::new().postgres_driver(polyorm::PostgresDriver::Sqlx),
+        Ok("native") => PoolOptions::new().postgres_driver(polyorm::PostgresDriver::Native),
         Ok(other) => panic!("ORM_TEST_POSTGRES_DRIVER=`{other}`: use `native` or `sqlx`"),
+    };
+    match std::env::var("ORM_TEST_MYSQL_DRIVER").as_deref() {
+        Err(_) => options,
+        Ok("sqlx") => options.mysql_driver(polyorm::MySqlDriver::Sqlx),
+        Ok("native") => options.mysql_driver(polyorm::MySqlDriver::Native),
+        Ok(other) => panic!("ORM_TEST_MYSQL_DRIVER=`{other}`: use `native` or `sqlx`"),
     }
 }
 

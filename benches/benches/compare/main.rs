@@ -217,7 +217,7 @@ fn measure(
     };
     let fastest_peer = paired::PEERS
         .iter()
-        .filter(|peer| **peer != "orm_held")
+        .filter(|peer| !paired::is_ours(peer))
         .filter_map(|peer| median(peer))
         .min_by(f64::total_cmp);
     for peer in paired::PEERS {
@@ -236,7 +236,7 @@ fn measure(
             continue;
         }
         if let (Some(fastest), Some(theirs)) = (fastest_peer, median(peer))
-            && peer != "orm_held"
+            && !paired::is_ours(peer)
             && theirs > fastest * paired::CONTENDER
         {
             continue;

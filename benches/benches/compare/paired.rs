@@ -100,8 +100,14 @@ pub(crate) fn enabled(cell: &str) -> bool {
 }
 
 /// The libraries the ORM is paired with: the peers of the table that can be the best one (see
-/// [`CONTENDER`]) and, where it ran, the ORM on a held connection (what the pool path costs).
-pub(crate) const PEERS: [&str; 4] = ["orm_held", "sqlx", "seaorm", "diesel"];
+/// [`CONTENDER`]) and, where they ran, the ORM on a held connection (what the pool path costs)
+/// and the ORM on its other driver (the driver comparison).
+pub(crate) const PEERS: [&str; 5] = ["orm_held", "orm_sqlx", "sqlx", "seaorm", "diesel"];
+
+/// The ORM's own columns: never the best peer, always paired where they ran.
+pub(crate) fn is_ours(lib: &str) -> bool {
+    matches!(lib, "orm_held" | "orm_sqlx")
+}
 
 /// A peer is paired when criterion's median puts it within this factor of the fastest peer's:
 /// it could be the best peer of the cell once the drift between criterion's groups is gone.

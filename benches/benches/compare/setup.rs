@@ -112,6 +112,7 @@ async fn connect_to(dialect: Dialect, fresh: bool) -> Ctx {
     let pool = TASKS as u32;
     let orm = PoolOptions::new()
         .max_connections(pool)
+        .mysql_driver(mysql_driver())
         .connect(&url)
         .await
         .unwrap();
@@ -162,8 +163,16 @@ async fn connect_to(dialect: Dialect, fresh: bool) -> Ctx {
         }
         Dialect::Postgres | Dialect::Sqlite => None,
     };
-    // The ORM on sqlx's PostgreSQL driver, beside `orm` on the default (native) one.
+    // The ORM on sqlx's driver, beside `orm` on the native one.
     let orm_sqlx = match dialect {
+        Dialect::MySql if mysql_driver() == polyorm::MySqlDriver::Native => Some(
+            PoolOptions::new()
+                .max_connections(pool)
+                .mysql_driver(polyorm::MySqlDriver::Sqlx)
+                .connect(&url)
+                .await
+                .unwrap(),
+        ),
         Dialect::Postgres => Some(
             PoolOptions::new()
                 .max_connections(pool)
@@ -395,5 +404,16 @@ pub async fn settle(db: &Db, tables: &[&str]) {
                 .await
                 .unwrap();
         }
+    }
+}
+
+/// The driver of the ORM's MariaDB/MySQL pool (`orm`): `ORM_BENCH_MYSQL_DRIVER` (`native` or
+/// `sqlx`), else the pool's default. On the native driver, `orm_sqlx` runs the ORM on sqlx's.
+pub fn mysql_driver() -> polyorm::MySqlDriver {
+    match std::env::var("ORM_BENCH_MYSQL_DRIVER").as_deref() {
+        Err(_) => polyorm::MySqlDriver::default(),
+        Ok("native") => polyorm::MySqlDriver::Native,
+        Ok("sqlx") => polyorm::MySqlDriver::Sqlx,
+        Ok(other) => panic!("ORM_BENCH_MYSQL_DRIVER=`{other}`: use `native` or `sqlx`"),
     }
 }

@@ -129,7 +129,7 @@ fn connection_error(address: &Address, cause: Cause, waited: Option<Duration>) -
 /// The error for a connection to `address` that could not be opened because `io` failed (a
 /// refusal, an unknown host): [`Error::Connection`] with a [`ConnectFailure`], which the pool
 /// waits out where the caller is patient.
-#[cfg(feature = "postgres-native")]
+#[cfg(any(feature = "postgres-native", feature = "mysql-native"))]
 pub(crate) fn io_connect_error(io: std::io::Error, address: &Address) -> Error {
     connection_error(address, Cause::Io(io), None)
 }
@@ -137,7 +137,7 @@ pub(crate) fn io_connect_error(io: std::io::Error, address: &Address) -> Error {
 /// The error for a connection to `address` whose TLS handshake failed (`error` holds the cause:
 /// rustls' certificate error, or a server without TLS): [`Error::Connection`] with a
 /// [`ConnectFailure`] that names the cause and what to do.
-#[cfg(feature = "postgres-native")]
+#[cfg(any(feature = "postgres-native", feature = "mysql-native"))]
 pub(crate) fn tls_connect_error(error: BoxError, address: &Address) -> Error {
     connection_error(address, Cause::Tls(error), None)
 }

@@ -19,6 +19,11 @@ pub(crate) fn database_code(error: &Error) -> Option<String> {
     if let Some(native) = source.downcast_ref::<crate::exec::postgres_native::PgError>() {
         return native.code().map(str::to_owned);
     }
+    // The native MySQL/MariaDB driver's error (the server's error number).
+    #[cfg(feature = "mysql-native")]
+    if let Some(native) = source.downcast_ref::<crate::exec::mysql_native::MyError>() {
+        return native.number().map(|n| n.to_string());
+    }
     #[cfg(feature = "_sqlx")]
     {
         let db = source.downcast_ref::<sqlx::Error>()?.as_database_error()?;
@@ -545,15 +550,11 @@ fn narrow_text_column<'s>(
 ) -> Option<&'s crate::schema::ColumnSchema> {
     #[cfg(feature = "mysql")]
     {
-        let sqlx::Error::Database(db) = source.downcast_ref::<sqlx::Error>()? else {
-            return None;
-        };
-        let my = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()?;
-        if my.number() != 1366 {
+        let (number, message) = mysql_server_error(source)?;
+        if number != 1366 {
             return None;
         }
         // MariaDB: "... for column `db`.`t`.`c` at row 1"; MySQL: "... for column 'c' at row 1".
-        let message = my.message();
         let tail = &message[message.find("for column ")? + "for column ".len()..];
         let target = tail.split(" at row").next()?;
         let name = target
@@ -571,6 +572,20 @@ fn narrow_text_column<'s>(
         let _ = (schema, source);
         None
     }
+}
+
+/// The error number and message of a MySQL/MariaDB server error, whichever driver received it.
+#[cfg(feature = "mysql")]
+fn mysql_server_error<'e>(source: &'e (dyn std::error::Error + 'static)) -> Option<(u16, &'e str)> {
+    #[cfg(feature = "mysql-native")]
+    if let Some(native) = source.downcast_ref::<crate::exec::mysql_native::MyError>() {
+        return native.server();
+    }
+    let sqlx::Error::Database(db) = source.downcast_ref::<sqlx::Error>()? else {
+        return None;
+    };
+    let my = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()?;
+    Some((my.number(), my.message()))
 }
 
 /// The column of `schema` whose `ck_<table>_<col><suffix>` CHECK the message names.

@@ -23,6 +23,8 @@ pub mod layer;
 pub mod mock;
 #[cfg(feature = "mongodb")]
 mod mongo;
+#[cfg(feature = "mysql-native")]
+mod mysql_native;
 mod packet;
 mod pool;
 #[cfg(any(feature = "tracing", feature = "metrics"))]
@@ -53,6 +55,8 @@ pub use dynamo::ItemRow;
 pub use layer::{Begin, Delegate, Finish, Layer, Layered, Op, OpKind, OpKinds, Outcome};
 #[cfg(feature = "mongodb")]
 pub use mongo::{COUNTERS_COLLECTION, DEFAULT_DATABASE, DocumentRow};
+#[cfg(feature = "mysql")]
+pub use pool::MySqlDriver;
 #[cfg(feature = "postgres")]
 pub use pool::PostgresDriver;
 pub(crate) use pool::redact as redact_url;

@@ -55,6 +55,8 @@ pub(super) enum Pool {
     PostgresNative(super::conn_pool::ConnPool<super::postgres_native::NativeConnect>),
     #[cfg(feature = "mysql")]
     MySql(RemotePool<sqlx::MySql>),
+    #[cfg(feature = "mysql-native")]
+    MySqlNative(super::conn_pool::ConnPool<super::mysql_native::NativeConnect>),
     #[cfg(feature = "mongodb")]
     Mongo(super::mongo::MongoPool),
     #[cfg(feature = "dynamodb")]
@@ -81,6 +83,32 @@ pub struct PoolOptions {
     /// The driver of a PostgreSQL pool.
     #[cfg(feature = "postgres")]
     postgres_driver: PostgresDriver,
+    /// The driver of a MySQL/MariaDB pool.
+    #[cfg(feature = "mysql")]
+    mysql_driver: MySqlDriver,
+}
+
+/// Which driver a MySQL/MariaDB pool runs its statements on
+/// ([`PoolOptions::mysql_driver`]). Both send the same SQL, set up the session alike and
+/// report the same errors; they differ in how statements travel and rows are read. The
+/// default is [`Native`](MySqlDriver::Native) when it is built (feature `mysql-native` of
+/// `polyorm-core`, which the `polyorm` crate's `mysql` feature turns on), else
+/// [`Sqlx`](MySqlDriver::Sqlx).
+#[cfg(feature = "mysql")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum MySqlDriver {
+    /// sqlx's MySQL driver. The default only when the native driver is not built; otherwise
+    /// pick it with `PoolOptions::mysql_driver(MySqlDriver::Sqlx)`, e.g. to compare the two
+    /// drivers on a workload.
+    #[cfg_attr(not(feature = "mysql-native"), default)]
+    Sqlx,
+    /// The ORM's own driver on mysql_async (feature `mysql-native`), the default when it is
+    /// built: binary protocol, each statement prepared once per connection, rows decoded from
+    /// the wire into the model in the statement's own task. TLS as on the sqlx driver: the
+    /// URL's `ssl-mode`, `ssl-ca`, `ssl-cert`, `ssl-key`, and [`Tls`] over them.
+    #[cfg_attr(feature = "mysql-native", default)]
+    Native,
 }
 
 /// Which driver a PostgreSQL pool runs its statements on
@@ -122,6 +150,8 @@ impl Default for PoolOptions {
             fail_fast: false,
             #[cfg(feature = "postgres")]
             postgres_driver: PostgresDriver::default(),
+            #[cfg(feature = "mysql")]
+            mysql_driver: MySqlDriver::default(),
         }
     }
 }
@@ -201,6 +231,26 @@ impl PoolOptions {
     #[cfg(feature = "postgres")]
     pub fn postgres_driver(mut self, driver: PostgresDriver) -> Self {
         self.postgres_driver = driver;
+        self
+    }
+
+    /// The driver of a MySQL/MariaDB pool: by default [`MySqlDriver::Native`] (the ORM's own,
+    /// on mysql_async) when the feature `mysql-native` is on (the `polyorm` crate's `mysql`
+    /// feature turns it on), else [`MySqlDriver::Sqlx`]. Ignored by the other backends.
+    ///
+    /// ```no_run
+    /// # async fn run() -> polyorm_core::Result<()> {
+    /// use polyorm_core::{MySqlDriver, PoolOptions};
+    /// // sqlx's driver instead of the default.
+    /// let db = PoolOptions::new()
+    ///     .mysql_driver(MySqlDriver::Sqlx)
+    ///     .connect("mysql://app@localhost:3306/app")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "mysql")]
+    pub fn mysql_driver(mut self, driver: MySqlDriver) -> Self {
+        self.mysql_driver = driver;
         self
     }
 
@@ -350,6 +400,9 @@ impl PoolOptions {
             Some(rest) => format!("mysql:{rest}"),
             None => url.to_owned(),
         };
+        if self.mysql_driver == MySqlDriver::Native {
+            return self.connect_mysql_native(&url).await;
+        }
         let options: sqlx::mysql::MySqlConnectOptions = url.parse().map_err(super::from_sqlx)?;
         // MariaDB prepares statements again itself after DDL: no connection predates it.
         let schema_clock = Arc::new(SchemaClock::new());
@@ -364,6 +417,32 @@ impl PoolOptions {
         );
         pool.open_first().await?;
         Ok(Db::from_pool(Pool::MySql(pool), schema_clock))
+    }
+}
+
+impl PoolOptions {
+    /// A pool of native MySQL/MariaDB connections (`MySqlDriver::Native`).
+    #[cfg(feature = "mysql-native")]
+    async fn connect_mysql_native(self, url: &str) -> Result<Db> {
+        let connect =
+            super::mysql_native::NativeConnect::new(url, self.tls.as_ref(), self.login.clone())?;
+        // MariaDB prepares statements again itself after DDL: no connection predates it.
+        let pool =
+            super::conn_pool::ConnPool::new(connect, self.limits(), Arc::new(SchemaClock::new()));
+        pool.open_first().await?;
+        Ok(Db::from_pool(
+            Pool::MySqlNative(pool),
+            Arc::new(SchemaClock::new()),
+        ))
+    }
+
+    #[cfg(all(feature = "mysql", not(feature = "mysql-native")))]
+    async fn connect_mysql_native(self, _url: &str) -> Result<Db> {
+        Err(Error::Config(
+            "`MySqlDriver::Native` needs the feature `mysql-native` (of `polyorm` or \
+             `polyorm-core`); enable it, or use `MySqlDriver::Sqlx`"
+                .to_owned(),
+        ))
     }
 }
 
@@ -720,6 +799,8 @@ impl Db {
                 Pool::PostgresNative(p) => TxConn::PostgresNative(begin_on(p, begin).await?),
                 #[cfg(feature = "mysql")]
                 Pool::MySql(p) => TxConn::MySql(begin_on(p, begin).await?),
+                #[cfg(feature = "mysql-native")]
+                Pool::MySqlNative(p) => TxConn::MySqlNative(begin_on(p, begin).await?),
                 #[cfg(feature = "mongodb")]
                 Pool::Mongo(_) => unreachable!("handled above"),
                 #[cfg(feature = "dynamodb")]
@@ -874,6 +955,8 @@ impl Db {
             Pool::PostgresNative(p) => p.close().await,
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => p.close().await,
+            #[cfg(feature = "mysql-native")]
+            Pool::MySqlNative(p) => p.close().await,
             #[cfg(feature = "mongodb")]
             Pool::Mongo(p) => p.client.clone().shutdown().immediate(true).await,
             #[cfg(feature = "dynamodb")]
@@ -966,6 +1049,8 @@ impl Pool {
             Pool::PostgresNative(_) => Backend::Sql(Dialect::Postgres),
             #[cfg(feature = "mysql")]
             Pool::MySql(_) => Backend::Sql(Dialect::MySql),
+            #[cfg(feature = "mysql-native")]
+            Pool::MySqlNative(_) => Backend::Sql(Dialect::MySql),
             #[cfg(feature = "mock")]
             Pool::Mock(mock) => Backend::Sql(mock.dialect()),
             #[cfg(feature = "mongodb")]
@@ -988,6 +1073,8 @@ impl Pool {
             Pool::PostgresNative(p) => Some(p.state()),
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => Some(p.state()),
+            #[cfg(feature = "mysql-native")]
+            Pool::MySqlNative(p) => Some(p.state()),
             _ => None,
         }
     }
@@ -1001,6 +1088,8 @@ impl Pool {
             Pool::PostgresNative(p) => Some(p.waiting()),
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => Some(p.waiting()),
+            #[cfg(feature = "mysql-native")]
+            Pool::MySqlNative(p) => Some(p.waiting()),
             _ => None,
         }
     }
@@ -1022,6 +1111,8 @@ impl Pool {
             Pool::PostgresNative(p) => PooledConn::PostgresNative(p.acquire(wait).await?),
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => PooledConn::MySql(p.acquire(wait).await?),
+            #[cfg(feature = "mysql-native")]
+            Pool::MySqlNative(p) => PooledConn::MySqlNative(p.acquire(wait).await?),
             #[cfg(feature = "mock")]
             Pool::Mock(mock) => PooledConn::Mock(mock.connect()?),
             #[cfg(feature = "mongodb")]
@@ -1062,6 +1153,8 @@ impl Target for Db {
             Pool::PostgresNative(p) => p.max_connections(),
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => p.max_connections(),
+            #[cfg(feature = "mysql-native")]
+            Pool::MySqlNative(p) => p.max_connections(),
             // SQLite prepares a statement again itself when the schema changed.
             _ => 0,
         }

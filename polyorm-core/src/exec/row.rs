@@ -21,6 +21,9 @@ pub enum RowRef<'r> {
     /// A MySQL or MariaDB row.
     #[cfg(feature = "mysql")]
     MySql(&'r sqlx::mysql::MySqlRow),
+    /// A MySQL or MariaDB row read by the native driver (`MySqlDriver::Native`).
+    #[cfg(feature = "mysql-native")]
+    MySqlNative(&'r mysql_async::Row),
     /// A MongoDB document, read through the model's field mapping.
     #[cfg(feature = "mongodb")]
     Document(super::DocumentRow<'r>),
@@ -39,6 +42,7 @@ pub enum RowRef<'r> {
     _Unreachable(std::convert::Infallible, std::marker::PhantomData<&'r ()>),
 }
 
+#[allow(unused_macros)] // Unused when both native drivers are built.
 macro_rules! driver_bound {
     ($name:ident, $feature:literal, $db:ty) => {
         #[cfg(feature = $feature)]
@@ -74,7 +78,23 @@ impl<T> PostgresDecode for T where
         + super::postgres_native::PgNativeDecode
 {
 }
+#[cfg(not(feature = "mysql-native"))]
 driver_bound!(MySqlDecode, "mysql", sqlx::MySql);
+/// Types both MySQL/MariaDB drivers decode (sqlx's and the native one's).
+#[cfg(feature = "mysql-native")]
+pub(crate) trait MySqlDecode:
+    for<'r> sqlx::Decode<'r, sqlx::MySql>
+    + sqlx::Type<sqlx::MySql>
+    + super::mysql_native::MyNativeDecode
+{
+}
+#[cfg(feature = "mysql-native")]
+impl<T> MySqlDecode for T where
+    T: for<'r> sqlx::Decode<'r, sqlx::MySql>
+        + sqlx::Type<sqlx::MySql>
+        + super::mysql_native::MyNativeDecode
+{
+}
 
 /// Types every enabled SQL driver decodes natively.
 pub(crate) trait NativeDecode: SqliteDecode + PostgresDecode + MySqlDecode {}
@@ -102,6 +122,8 @@ impl RowRef<'_> {
             RowRef::PostgresNative(r) => Self::native_column_name(r, index),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => name_of(r, index),
+            #[cfg(feature = "mysql-native")]
+            RowRef::MySqlNative(r) => Self::my_column_name(r, index),
             #[cfg(feature = "mongodb")]
             RowRef::Document(d) => d.column_name(index),
             #[cfg(feature = "dynamodb")]
@@ -152,6 +174,8 @@ impl RowRef<'_> {
             RowRef::PostgresNative(r) => self.native_is_null(r, index),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => raw_is_null(r, index),
+            #[cfg(feature = "mysql-native")]
+            RowRef::MySqlNative(r) => self.my_is_null(r, index),
             #[cfg(feature = "mongodb")]
             RowRef::Document(ref d) => Ok(d.value(index)?.is_none()),
             #[cfg(feature = "dynamodb")]
@@ -203,6 +227,8 @@ impl RowRef<'_> {
             RowRef::PostgresNative(r) => self.native_get(r, index, expected),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => self.wrap(index, expected, sqlx::Row::try_get(r, index)),
+            #[cfg(feature = "mysql-native")]
+            RowRef::MySqlNative(r) => self.my_get(r, index, expected),
             // Types with a MongoDB mapping decode documents through `get_document` first.
             #[cfg(feature = "mongodb")]
             RowRef::Document(d) => Err(Error::Decode {
@@ -351,6 +377,8 @@ impl RowRef<'_> {
                 }
                 Some(other) => Err(not_integer(&format!("a MySQL `{other}`"))),
             },
+            #[cfg(feature = "mysql-native")]
+            RowRef::MySqlNative(r) => self.my_integer(r, index, expected),
             #[cfg(feature = "mongodb")]
             RowRef::Document(ref d) => d.decode::<i64>(index, expected),
             #[cfg(feature = "dynamodb")]
@@ -526,6 +554,8 @@ impl RowRef<'_> {
     ) -> Option<Result<Option<T>, Error>> {
         match *self {
             RowRef::MySql(r) => Some(self.wrap(index, expected, sqlx::Row::try_get(r, index))),
+            #[cfg(feature = "mysql-native")]
+            RowRef::MySqlNative(r) => Some(self.my_get(r, index, expected)),
             RowRef::Cached(row) if row.backend() == crate::sql::Dialect::MySql => {
                 Some(row.get(index, expected))
             }

@@ -313,6 +313,8 @@ pub(crate) enum SqlConn<'c> {
     PostgresNative(&'c mut Tracked<super::postgres_native::PgNativeConn>),
     #[cfg(feature = "mysql")]
     MySql(&'c mut Tracked<sqlx::MySqlConnection>),
+    #[cfg(feature = "mysql-native")]
+    MySqlNative(&'c mut Tracked<super::mysql_native::MyNativeConn>),
     #[cfg(feature = "mock")]
     Mock(&'c mut super::mock::MockConn),
     #[allow(dead_code)]
@@ -331,6 +333,8 @@ macro_rules! on_driver {
             SqlConn::PostgresNative(c) => c.$func($($arg),*).await,
             #[cfg(feature = "mysql")]
             SqlConn::MySql(c) => c.$func($($arg),*).await,
+            #[cfg(feature = "mysql-native")]
+            SqlConn::MySqlNative(c) => c.$func($($arg),*).await,
             #[cfg(feature = "mock")]
             SqlConn::Mock(c) => c.$func($($arg),*).await,
             SqlConn::None(never, _) => match never {},
@@ -376,6 +380,8 @@ impl<'c> SqlConn<'c> {
             SqlConn::PostgresNative(c) => c.fetch_stream(statement, decode),
             #[cfg(feature = "mysql")]
             SqlConn::MySql(c) => c.fetch_stream(statement, decode),
+            #[cfg(feature = "mysql-native")]
+            SqlConn::MySqlNative(c) => c.fetch_stream(statement, decode),
             #[cfg(feature = "mock")]
             SqlConn::Mock(c) => c.fetch_stream(statement, decode),
             SqlConn::None(never, _) => match never {},
@@ -409,6 +415,8 @@ pub(crate) enum PooledConn {
     PostgresNative(super::conn_pool::Pooled<super::postgres_native::NativeConnect>),
     #[cfg(feature = "mysql")]
     MySql(super::remote_pool::RemoteConn<sqlx::MySql>),
+    #[cfg(feature = "mysql-native")]
+    MySqlNative(super::conn_pool::Pooled<super::mysql_native::NativeConnect>),
     #[cfg(feature = "mock")]
     Mock(super::mock::MockConn),
     #[allow(dead_code)]
@@ -433,6 +441,8 @@ impl PooledConn {
             PooledConn::PostgresNative(c) => c.conn().broken = true,
             #[cfg(feature = "mysql")]
             PooledConn::MySql(c) => c.conn().broken = true,
+            #[cfg(feature = "mysql-native")]
+            PooledConn::MySqlNative(c) => c.conn().broken = true,
             #[cfg(feature = "mock")]
             PooledConn::Mock(_) => {}
             PooledConn::None(never) => match *never {},
@@ -450,6 +460,8 @@ impl PooledConn {
             PooledConn::PostgresNative(c) => SqlConn::PostgresNative(c.conn()),
             #[cfg(feature = "mysql")]
             PooledConn::MySql(c) => SqlConn::MySql(c.conn()),
+            #[cfg(feature = "mysql-native")]
+            PooledConn::MySqlNative(c) => SqlConn::MySqlNative(c.conn()),
             #[cfg(feature = "mock")]
             PooledConn::Mock(c) => SqlConn::Mock(c),
             PooledConn::None(never) => match *never {},
@@ -468,6 +480,8 @@ impl PooledConn {
             PooledConn::PostgresNative(c) => c.unchecked(),
             #[cfg(feature = "mysql")]
             PooledConn::MySql(c) => c.unchecked(),
+            #[cfg(feature = "mysql-native")]
+            PooledConn::MySqlNative(c) => c.unchecked(),
             _ => false,
         }
     }

@@ -132,6 +132,8 @@ pub(crate) enum TxConn {
     PostgresNative(super::remote_pool::PooledTx<super::postgres_native::NativeConnect>),
     #[cfg(feature = "mysql")]
     MySql(super::remote_pool::PooledTx<super::remote_pool::SqlxConnect<sqlx::MySql>>),
+    #[cfg(feature = "mysql-native")]
+    MySqlNative(super::remote_pool::PooledTx<super::mysql_native::NativeConnect>),
     #[cfg(feature = "mongodb")]
     Mongo(Box<super::mongo::MongoTx>),
     #[cfg(feature = "dynamodb")]
@@ -301,13 +303,9 @@ impl Transaction {
             #[cfg(feature = "postgres-native")]
             TxConn::PostgresNative(tx) => tx.end(commit).await,
             #[cfg(feature = "mysql")]
-            TxConn::MySql(tx) => tx.end(commit).await.map_err(|e| match e {
-                // InnoDB reports a deadlock while a statement waits for a lock, never on
-                // COMMIT: a 1213 there is a Galera node's certification failure (another node
-                // committed a conflicting write first), a serialization failure.
-                Error::Deadlock { source } if commit => Error::SerializationFailure { source },
-                other => other,
-            }),
+            TxConn::MySql(tx) => tx.end(commit).await.map_err(|e| certification(e, commit)),
+            #[cfg(feature = "mysql-native")]
+            TxConn::MySqlNative(tx) => tx.end(commit).await.map_err(|e| certification(e, commit)),
             #[cfg(feature = "mongodb")]
             TxConn::Mongo(tx) => tx.finish(commit).await,
             #[cfg(feature = "dynamodb")]
@@ -336,6 +334,8 @@ impl TxConn {
             TxConn::PostgresNative(tx) => Ok(SqlConn::PostgresNative(tx.conn())),
             #[cfg(feature = "mysql")]
             TxConn::MySql(tx) => Ok(SqlConn::MySql(tx.conn())),
+            #[cfg(feature = "mysql-native")]
+            TxConn::MySqlNative(tx) => Ok(SqlConn::MySqlNative(tx.conn())),
             #[cfg(feature = "mock")]
             TxConn::Mock(conn) => Ok(SqlConn::Mock(conn)),
             #[cfg(feature = "mongodb")]
@@ -444,5 +444,17 @@ impl RetryPolicy {
             .map_or(0, |d| d.subsec_nanos());
         let jitter = capped.mul_f64(f64::from(nanos % 500) / 1000.0);
         capped.saturating_sub(jitter)
+    }
+}
+
+/// MySQL/MariaDB's error of a `COMMIT` (`commit`) or `ROLLBACK`: InnoDB reports a deadlock
+/// while a statement waits for a lock, never on COMMIT, so a 1213 there is a Galera node's
+/// certification failure (another node committed a conflicting write first), a serialization
+/// failure.
+#[cfg(feature = "mysql")]
+fn certification(error: Error, commit: bool) -> Error {
+    match error {
+        Error::Deadlock { source } if commit => Error::SerializationFailure { source },
+        other => other,
     }
 }
