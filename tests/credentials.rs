@@ -35,8 +35,11 @@ fn captured() -> &'static Mutex<Vec<u8>> {
                 Ok(())
             }
         }
+        // Each span is written when it closes, with its fields (the statements' text among
+        // them): what the ORM's `Tracing` layer records is in the log, not only events.
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
             .with_writer(|| Sink)
             .with_ansi(false)
             .finish();

@@ -20,12 +20,12 @@ fn same<T: PartialEq + Debug, const N: usize>(workload: &str, ours: &T, others: 
     }
 }
 
-/// Panics when the ORM on sqlx's PostgreSQL driver answered `on_sqlx` where the ORM on its
-/// default, native driver answered `ours`.
+/// Panics when the ORM on sqlx's driver (PostgreSQL or MariaDB/MySQL) answered `on_sqlx` where
+/// the ORM on its native driver answered `ours`.
 fn drivers_agree<T: PartialEq + Debug>(workload: &str, ours: &T, on_sqlx: T) {
     assert!(
         &on_sqlx == ours,
-        "{workload}: the sqlx PostgreSQL driver disagrees with the native driver.\n  \
+        "{workload}: the sqlx driver disagrees with the native driver.\n  \
          native driver: {ours:?}\n  sqlx driver: {on_sqlx:?}"
     );
 }

@@ -17,8 +17,8 @@ pub const LOOKUPS_PER_TASK: usize = 8;
 pub struct Ctx {
     pub dialect: Dialect,
     pub orm: polyorm::Db,
-    /// The ORM on sqlx's PostgreSQL driver (`PostgresDriver::Sqlx`; PostgreSQL only): the
-    /// `orm_sqlx` column, beside `orm` on the default, native driver.
+    /// The ORM on sqlx's driver (`PostgresDriver::Sqlx`, `MySqlDriver::Sqlx`; PostgreSQL and
+    /// MariaDB/MySQL): the `orm_sqlx` column, beside `orm` on the native driver.
     pub orm_sqlx: Option<polyorm::Db>,
     /// sqlx as diesel_bench runs it: one bare connection on PostgreSQL and MariaDB/MySQL (no
     /// pool, so no ping on acquire or release), the pool on SQLite.

@@ -42,8 +42,9 @@ use paired::{Pairing, Runner};
 
 /// The libraries, in report order. `orm_held` is this ORM through one connection held from
 /// `Db::acquire` (PostgreSQL and MariaDB/MySQL only): beside `orm` it shows what the pool path
-/// costs. `orm` runs on the default PostgreSQL driver, the ORM's native one; `orm_sqlx` is this
-/// ORM on sqlx's PostgreSQL driver (`PostgresDriver::Sqlx`, PostgreSQL only). `mysql_async` is raw mysql_async on one bare
+/// costs. `orm` runs on the default drivers, the ORM's native ones; `orm_sqlx` is this
+/// ORM on sqlx's driver (`PostgresDriver::Sqlx`, `MySqlDriver::Sqlx`; PostgreSQL and
+/// MariaDB/MySQL). `mysql_async` is raw mysql_async on one bare
 /// connection (MariaDB/MySQL only), beside raw sqlx.
 pub(crate) const LIBS: [&str; 7] = [
     "orm",
@@ -268,8 +269,8 @@ fn measure(
 /// Measures the libraries' bodies of one workload ([`measure`]): `$orm`, `$sqlx`, `$sea` are
 /// async expressions, `$diesel` an expression over the Diesel connection `$c`; `$held`, when
 /// given, the ORM's body over a held connection `$h` (run only where `$b.held` is one);
-/// `$on_sqlx`, the ORM's body over its `Db` on sqlx's PostgreSQL driver `$n` (run only on
-/// PostgreSQL); `$my`, raw mysql_async's body over its connection `$m` (run only on
+/// `$on_sqlx`, the ORM's body over its `Db` on sqlx's driver `$n` (run where `orm` is on a
+/// native driver: PostgreSQL, MariaDB/MySQL); `$my`, raw mysql_async's body over its connection `$m` (run only on
 /// MariaDB/MySQL).
 macro_rules! four {
     ($b:expr, $workload:expr, $param:expr,

@@ -270,7 +270,8 @@ fn paired_table(md: &mut String, dialect: Dialect, pairings: &[Pairing]) {
         "\n### {}: paired ratios\n\nThe ORM and each other library measured in alternating \
          batches of about a millisecond (the ORM first in every other pair), the ratio taken \
          within each pair: median of the pairs' ratios, and in parentheses their first and third \
-         quartiles. Drift of the machine between criterion's one-library-at-a-time groups \
+         quartiles; ORM÷ORM on sqlx pairs the ORM on its native driver with itself on sqlx's \
+         driver. Drift of the machine between criterion's one-library-at-a-time groups \
          cancels here. A peer is paired where criterion's median puts it within {}× of the \
          fastest peer (it could be the best one); ORM÷best is the largest median against a \
          paired peer. Diesel is paired on SQLite only: its blocking client's round trips, \
@@ -282,10 +283,10 @@ fn paired_table(md: &mut String, dialect: Dialect, pairings: &[Pairing]) {
     );
     let _ = writeln!(
         md,
-        "| workload | N | ORM÷held | ORM÷sqlx | ORM÷SeaORM | ORM÷Diesel | best peer | ORM÷best | \
-         pairs × iterations (best peer) |"
+        "| workload | N | ORM÷held | ORM÷ORM on sqlx | ORM÷sqlx | ORM÷SeaORM | ORM÷Diesel | best \
+         peer | ORM÷best | pairs × iterations (best peer) |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---|---:|---:|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|");
     let mut cells: Vec<(&'static str, &str)> = Vec::new();
     for p in &of_dialect {
         if !cells.contains(&(p.workload, p.param.as_str())) {
@@ -307,7 +308,7 @@ fn paired_table(md: &mut String, dialect: Dialect, pairings: &[Pairing]) {
         };
         let best = PEERS
             .iter()
-            .filter(|peer| **peer != "orm_held")
+            .filter(|peer| !crate::paired::is_ours(peer))
             .filter_map(|peer| find(peer))
             .max_by(|a, b| a.quartiles[1].total_cmp(&b.quartiles[1]));
         let (best_name, best_ratio, sizes) =
@@ -328,8 +329,9 @@ fn paired_table(md: &mut String, dialect: Dialect, pairings: &[Pairing]) {
             });
         let _ = writeln!(
             md,
-            "| {workload} | {param} | {} | {} | {} | {} | {best_name} | {best_ratio} | {sizes} |",
+            "| {workload} | {param} | {} | {} | {} | {} | {} | {best_name} | {best_ratio} | {sizes} |",
             shown("orm_held"),
+            shown("orm_sqlx"),
             shown("sqlx"),
             shown("seaorm"),
             shown("diesel"),
@@ -454,11 +456,12 @@ pub fn profile(rt: &Runtime, spec: &str) {
             _ => None,
         };
         let held = || held.as_ref().expect("acquired for orm_held");
-        // `orm_sqlx`: the ORM on sqlx's PostgreSQL driver.
+        // `orm_sqlx`: the ORM on sqlx's driver.
         let on_sqlx = || {
-            ctx.orm_sqlx
-                .as_ref()
-                .expect("orm_sqlx runs on PostgreSQL only")
+            ctx.orm_sqlx.as_ref().expect(
+                "orm_sqlx runs on PostgreSQL, and on MariaDB/MySQL with \
+                 ORM_BENCH_MYSQL_DRIVER=native (or the native default)",
+            )
         };
         // `mysql_async`: raw mysql_async on one bare connection.
         let my = || {
@@ -571,7 +574,7 @@ pub fn profile(rt: &Runtime, spec: &str) {
                 _ => panic!(
                     "ORM_BENCH_PROFILE: unknown library `{lib}`; use orm, orm_held (one \
                      connection held from `Db::acquire`: select_users, find_by_pk, insert), \
-                     orm_sqlx (the ORM on sqlx's PostgreSQL driver), \
+                     orm_sqlx (the ORM on sqlx's PostgreSQL or MariaDB/MySQL driver), \
                      orm_layers3 (three pass-through layers), orm_observed (tracing and metrics \
                      layers, find_by_pk), orm_access (the access-control layer, find_by_pk), orm_topology (a replicated \
                      topology's routing, find_by_pk), sqlx \

@@ -106,7 +106,9 @@ pub enum MySqlDriver {
     /// The ORM's own driver on mysql_async (feature `mysql-native`), the default when it is
     /// built: binary protocol, each statement prepared once per connection, rows decoded from
     /// the wire into the model in the statement's own task. TLS as on the sqlx driver: the
-    /// URL's `ssl-mode`, `ssl-ca`, `ssl-cert`, `ssl-key`, and [`Tls`] over them.
+    /// URL's `ssl-mode`, `ssl-ca`, `ssl-cert`, `ssl-key`, and [`Tls`] over them; a pool whose
+    /// mode is `verify-ca` runs on sqlx's driver (mysql_async cannot skip only the host-name
+    /// check).
     #[cfg_attr(feature = "mysql-native", default)]
     Native,
 }
@@ -403,6 +405,12 @@ impl PoolOptions {
         if self.mysql_driver == MySqlDriver::Native {
             return self.connect_mysql_native(&url).await;
         }
+        self.connect_mysql_sqlx(&url).await
+    }
+
+    /// A pool of sqlx's MySQL connections (`MySqlDriver::Sqlx`).
+    #[cfg(feature = "mysql")]
+    async fn connect_mysql_sqlx(self, url: &str) -> Result<Db> {
         let options: sqlx::mysql::MySqlConnectOptions = url.parse().map_err(super::from_sqlx)?;
         // MariaDB prepares statements again itself after DDL: no connection predates it.
         let schema_clock = Arc::new(SchemaClock::new());
@@ -426,6 +434,12 @@ impl PoolOptions {
     async fn connect_mysql_native(self, url: &str) -> Result<Db> {
         let connect =
             super::mysql_native::NativeConnect::new(url, self.tls.as_ref(), self.login.clone())?;
+        // `verify-ca` (the chain checked, not the host name): mysql_async 0.37's option to skip
+        // the host-name check looks for a word rustls 0.23 no longer writes in its error, so
+        // the check is never skipped; such a pool runs on sqlx's driver, which does it right.
+        if connect.tls_mode() == crate::tls::SslMode::VerifyCa {
+            return self.connect_mysql_sqlx(url).await;
+        }
         // MariaDB prepares statements again itself after DDL: no connection predates it.
         let pool =
             super::conn_pool::ConnPool::new(connect, self.limits(), Arc::new(SchemaClock::new()));

@@ -21,9 +21,10 @@ pub enum RowRef<'r> {
     /// A MySQL or MariaDB row.
     #[cfg(feature = "mysql")]
     MySql(&'r sqlx::mysql::MySqlRow),
-    /// A MySQL or MariaDB row read by the native driver (`MySqlDriver::Native`).
+    /// A MySQL or MariaDB row read by the native driver (`MySqlDriver::Native`); text and
+    /// bytes are moved out of it as they are decoded (each column is read once).
     #[cfg(feature = "mysql-native")]
-    MySqlNative(&'r mysql_async::Row),
+    MySqlNative(&'r std::cell::RefCell<mysql_async::Row>),
     /// A MongoDB document, read through the model's field mapping.
     #[cfg(feature = "mongodb")]
     Document(super::DocumentRow<'r>),

@@ -5,6 +5,7 @@
 //! they arrive, from mysql_async's row, and dropped at once. mysql_async reads and writes the
 //! socket in the statement's own task: no I/O task of its own, no hand-off per statement.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -31,6 +32,9 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) struct MyNativeConn {
     conn: Conn,
     statements: HashMap<String, Statement>,
+    /// A call of mysql_async that writes a command and reads its answer is under way: still
+    /// set when a statement's future was dropped in the middle of one ([`usable`](Self::usable)).
+    mid_call: bool,
 }
 
 impl std::fmt::Debug for MyNativeConn {
@@ -48,12 +52,38 @@ impl MyNativeConn {
         MyNativeConn {
             conn,
             statements: HashMap::new(),
+            mid_call: false,
         }
     }
 
     /// One round trip (`COM_PING`): fails when the connection no longer works.
     pub(crate) async fn ping(&mut self) -> Result<()> {
-        self.conn.ping().await.map_err(from_mysql_async)
+        self.usable()?;
+        self.mid_call = true;
+        let pinged = self.conn.ping().await;
+        self.mid_call = false;
+        pinged.map_err(from_mysql_async)
+    }
+
+    /// Fails with [`Error::ConnectionLost`] when the connection cannot run another statement:
+    /// an earlier one found it broken, or was abandoned before the server's answer to it was
+    /// read (its future dropped: a timeout, a cancelled request) — mysql_async cannot tell that
+    /// answer from the next statement's. A pool drops such a connection
+    /// ([`is_closed`](Self::is_closed)); a held connection or transaction reports it lost (the
+    /// server rolls back what it had open). Rows left unread are not this: mysql_async reads
+    /// them before its next command.
+    fn usable(&self) -> Result<()> {
+        let why = if self.mid_call {
+            "a statement was abandoned on this connection before the server's answer was read \
+             (its future was dropped, e.g. by a timeout), so the connection was given up; run \
+             the work again on a new connection"
+        } else if self.conn.is_disconnected() {
+            "the connection was lost under an earlier statement (its error said how); run the \
+             work again on a new connection"
+        } else {
+            return Ok(());
+        };
+        Err(Error::ConnectionLost { source: why.into() })
     }
 
     /// Closes the connection (`COM_QUIT`); a server that does not take it within
@@ -62,9 +92,10 @@ impl MyNativeConn {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.conn.disconnect()).await;
     }
 
-    /// Whether the connection ended (closed by a statement that found it broken).
+    /// Whether the connection ended (closed by a statement that found it broken, or given up
+    /// after a statement abandoned mid-flight: see [`usable`](Self::usable)).
     pub(crate) fn is_closed(&self) -> bool {
-        self.conn.is_disconnected()
+        self.mid_call || self.conn.is_disconnected()
     }
 
     /// `statement` prepared on this connection (once; then from the cache), its decimal
@@ -79,10 +110,14 @@ impl MyNativeConn {
 
     /// `sql` prepared on this connection (once; then from the cache).
     async fn prepared(&mut self, sql: &str) -> Result<Statement> {
+        self.usable()?;
         if let Some(prepared) = self.statements.get(sql) {
             return Ok(prepared.clone());
         }
-        let prepared = self.conn.prep(sql).await.map_err(from_mysql_async)?;
+        self.mid_call = true;
+        let prepared = self.conn.prep(sql).await;
+        self.mid_call = false;
+        let prepared = prepared.map_err(from_mysql_async)?;
         if self.statements.len() >= STATEMENT_CACHE {
             self.close_statements().await?;
         }
@@ -94,7 +129,10 @@ impl MyNativeConn {
     async fn close_statements(&mut self) -> Result<()> {
         for (_, statement) in self.statements.drain() {
             // `COM_STMT_CLOSE` has no answer: this only writes.
-            self.conn.close(statement).await.map_err(from_mysql_async)?;
+            self.mid_call = true;
+            let closed = self.conn.close(statement).await;
+            self.mid_call = false;
+            closed.map_err(from_mysql_async)?;
         }
         Ok(())
     }
@@ -104,20 +142,19 @@ impl MyNativeConn {
     async fn rows(
         &mut self,
         statement: &Shared,
-        mut each: impl FnMut(&Row) -> Result<()>,
+        mut each: impl FnMut(&RefCell<Row>) -> Result<()>,
     ) -> Result<()> {
         let params = params(&statement.values)?;
         let prepared = self.prepared_for(statement).await?;
         let mut failed = None;
-        let mut result = self
-            .conn
-            .exec_iter(&prepared, params)
-            .await
-            .map_err(from_mysql_async)?;
+        self.mid_call = true;
+        let result = self.conn.exec_iter(&prepared, params).await;
+        self.mid_call = false;
+        let mut result = result.map_err(from_mysql_async)?;
         result
             .for_each(|row| {
                 if failed.is_none()
-                    && let Err(e) = each(&row)
+                    && let Err(e) = each(&RefCell::new(row))
                 {
                     failed = Some(e);
                 }
@@ -184,28 +221,37 @@ impl SqlDriver for MyNativeConn {
                 let params = params(&statement.values)?;
                 match self.prepared_for(&statement).await {
                     Err(e) => Some(e),
-                    Ok(prepared) => match self.conn.exec_iter(&prepared, params).await {
-                        Err(e) => Some(from_mysql_async(e)),
-                        Ok(result) => match result.stream_and_drop::<Row>().await {
+                    Ok(prepared) => {
+                        self.mid_call = true;
+                        let result = self.conn.exec_iter(&prepared, params).await;
+                        self.mid_call = false;
+                        match result {
                             Err(e) => Some(from_mysql_async(e)),
-                            Ok(None) => None,
-                            Ok(Some(mut rows)) => loop {
-                                let next = std::future::poll_fn(|cx| {
-                                    futures_core::Stream::poll_next(std::pin::Pin::new(&mut rows), cx)
-                                })
-                                .await;
-                                match next {
-                                    Some(Ok(row)) => {
-                                        // The `RowRef` must not live across `yield`.
-                                        let decoded = decode(&RowRef::MySqlNative(&row));
-                                        yield decoded?;
+                            Ok(result) => match result.stream_and_drop::<Row>().await {
+                                Err(e) => Some(from_mysql_async(e)),
+                                Ok(None) => None,
+                                Ok(Some(mut rows)) => loop {
+                                    let next = std::future::poll_fn(|cx| {
+                                        let rows = std::pin::Pin::new(&mut rows);
+                                        futures_core::Stream::poll_next(rows, cx)
+                                    })
+                                    .await;
+                                    match next {
+                                        Some(Ok(row)) => {
+                                            // The `RowRef` must not live across `yield`.
+                                            let decoded = {
+                                                let row = RefCell::new(row);
+                                                decode(&RowRef::MySqlNative(&row))
+                                            };
+                                            yield decoded?;
+                                        }
+                                        Some(Err(e)) => break Some(from_mysql_async(e)),
+                                        None => break None,
                                     }
-                                    Some(Err(e)) => break Some(from_mysql_async(e)),
-                                    None => break None,
-                                }
+                                },
                             },
-                        },
-                    },
+                        }
+                    }
                 }
             };
             if let Some(e) = failed {
@@ -218,10 +264,10 @@ impl SqlDriver for MyNativeConn {
         let result = async {
             let params = params(&statement.values)?;
             let prepared = self.prepared_for(statement).await?;
-            self.conn
-                .exec_drop(&prepared, params)
-                .await
-                .map_err(from_mysql_async)
+            self.mid_call = true;
+            let done = self.conn.exec_drop(&prepared, params).await;
+            self.mid_call = false;
+            done.map_err(from_mysql_async)
         }
         .await;
         self.forget_if_stale(result)?;
@@ -230,6 +276,8 @@ impl SqlDriver for MyNativeConn {
 
     async fn execute_raw(&mut self, sql: &str) -> Result<ExecResult> {
         // The text protocol: one or more statements, no parameters; every result set read.
+        self.usable()?;
+        self.mid_call = true;
         let result = async {
             let mut result = self.conn.query_iter(sql).await?;
             let mut rows_affected = result.affected_rows();
@@ -244,6 +292,7 @@ impl SqlDriver for MyNativeConn {
         }
         .await
         .map_err(from_mysql_async);
+        self.mid_call = false;
         let rows_affected = self.forget_if_stale(result)?;
         Ok(ExecResult {
             rows_affected,

@@ -173,6 +173,11 @@ impl NativeConnect {
         })
     }
 
+    /// The TLS mode of the URL's parameters with the pool's [`Tls`] over them.
+    pub(crate) fn tls_mode(&self) -> SslMode {
+        self.tls.mode()
+    }
+
     /// mysql_async's TLS settings for `mode` (`None`: no TLS).
     fn ssl_opts(&self, mode: SslMode) -> Option<SslOpts> {
         let mut ssl = SslOpts::default();
@@ -189,6 +194,7 @@ impl NativeConnect {
             SslMode::Disable => return None,
             // Encrypted, the certificate not checked (sqlx's `PREFERRED` and `REQUIRED`).
             SslMode::Prefer | SslMode::Require => ssl.with_danger_accept_invalid_certs(true),
+            // Not reached through the pool (see `PoolOptions::connect_mysql_native`).
             SslMode::VerifyCa => ssl.with_danger_skip_domain_validation(true),
             SslMode::VerifyFull => ssl,
         })

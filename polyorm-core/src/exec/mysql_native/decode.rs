@@ -1,7 +1,10 @@
 //! Reading a column of a mysql_async row (binary protocol): each Rust type reads the values
 //! the server sends for the column types the sqlx driver reads it from, and nothing else (an
 //! integer from an integer column, text from a text column: a text column never parses into
-//! a number). The value is read in place; only text and bytes are copied out.
+//! a number). Text and bytes are moved out of the row (no copy); other values are read in
+//! place.
+
+use std::cell::RefCell;
 
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::{Column, Row, Value as My};
@@ -14,8 +17,18 @@ const BINARY_CHARSET: u16 = 63;
 
 /// A Rust type the native MySQL/MariaDB driver reads.
 pub(crate) trait MyNativeDecode: Sized {
+    /// Whether the value is moved out of the row ([`from_my_owned`](Self::from_my_owned))
+    /// rather than read in place: text and bytes, whose buffer becomes the `String` or
+    /// `Vec<u8>` as it is.
+    const TAKES: bool = false;
+
     /// `value` (never NULL) of a column described by `column`, or why it is not a `Self`.
     fn from_my(value: &My, column: &Column) -> Result<Self, BoxError>;
+
+    /// [`from_my`](Self::from_my) of a value moved out of the row.
+    fn from_my_owned(value: My, column: &Column) -> Result<Self, BoxError> {
+        Self::from_my(&value, column)
+    }
 }
 
 /// The column's type as MySQL names it in errors (`VARCHAR`, `BIGINT UNSIGNED`, …).
@@ -168,19 +181,47 @@ fn bytes<'v>(value: &'v My, column: &Column) -> Result<&'v [u8], BoxError> {
     }
 }
 
+/// Whether `String` reads the column: text, not binary strings.
+fn is_text(column: &Column) -> bool {
+    !is_binary(column) || column.column_type() == ColumnType::MYSQL_TYPE_JSON
+}
+
 impl MyNativeDecode for String {
+    const TAKES: bool = true;
+
     fn from_my(value: &My, column: &Column) -> Result<Self, BoxError> {
-        if is_binary(column) && !matches!(column.column_type(), ColumnType::MYSQL_TYPE_JSON) {
+        if !is_text(column) {
             return Err(mismatch(column));
         }
         let b = bytes(value, column)?;
         String::from_utf8(b.to_vec()).map_err(|e| format!("the text is not UTF-8: {e}").into())
     }
+
+    fn from_my_owned(value: My, column: &Column) -> Result<Self, BoxError> {
+        if !is_text(column) {
+            return Err(mismatch(column));
+        }
+        bytes(&value, column)?;
+        let My::Bytes(b) = value else {
+            unreachable!("`bytes` accepts only `Value::Bytes`")
+        };
+        String::from_utf8(b).map_err(|e| format!("the text is not UTF-8: {e}").into())
+    }
 }
 
 impl MyNativeDecode for Vec<u8> {
+    const TAKES: bool = true;
+
     fn from_my(value: &My, column: &Column) -> Result<Self, BoxError> {
         bytes(value, column).map(<[u8]>::to_vec)
+    }
+
+    fn from_my_owned(value: My, column: &Column) -> Result<Self, BoxError> {
+        bytes(&value, column)?;
+        let My::Bytes(b) = value else {
+            unreachable!("`bytes` accepts only `Value::Bytes`")
+        };
+        Ok(b)
     }
 }
 
@@ -357,15 +398,29 @@ mod time_types {
 
 impl RowRef<'_> {
     /// The name of the column at `index` of `row`.
-    pub(crate) fn my_column_name(row: &Row, index: usize) -> String {
-        row.columns_ref()
+    pub(crate) fn my_column_name(row: &RefCell<Row>, index: usize) -> String {
+        row.borrow()
+            .columns_ref()
             .get(index)
             .map_or_else(|| format!("#{index}"), |c| c.name_str().into_owned())
     }
 
+    /// The error for a column of `row` that is not there: past the row's end, or moved out
+    /// by an earlier read.
+    fn my_missing(&self, row: &Row, index: usize, expected: &'static str) -> Error {
+        let reason = if index < row.len() {
+            "the column was already read (the native MySQL driver moves text and bytes out of \
+             the row)"
+                .to_owned()
+        } else {
+            format!("the row has {} columns", row.len())
+        };
+        self.decode_error(index, expected, reason)
+    }
+
     /// The value and column at `index` of `row`.
     #[inline]
-    pub(crate) fn my_value<'r>(
+    fn my_value<'r>(
         &self,
         row: &'r Row,
         index: usize,
@@ -373,44 +428,54 @@ impl RowRef<'_> {
     ) -> Result<(&'r My, &'r Column), Error> {
         match (row.as_ref(index), row.columns_ref().get(index)) {
             (Some(value), Some(column)) => Ok((value, column)),
-            _ => Err(self.decode_error(
-                index,
-                expected,
-                format!("the row has {} columns", row.len()),
-            )),
+            _ => Err(self.my_missing(row, index, expected)),
         }
     }
 
     /// Whether the column at `index` of `row` is NULL.
-    pub(crate) fn my_is_null(&self, row: &Row, index: usize) -> Result<bool, Error> {
-        self.my_value(row, index, "a column")
+    pub(crate) fn my_is_null(&self, row: &RefCell<Row>, index: usize) -> Result<bool, Error> {
+        self.my_value(&row.borrow(), index, "a column")
             .map(|(value, _)| *value == My::NULL)
     }
 
-    /// The column at `index` of `row` as a nullable `T`.
+    /// The column at `index` of `row` as a nullable `T` (moved out of the row where `T`
+    /// [takes](MyNativeDecode::TAKES) it).
     #[inline]
     pub(crate) fn my_get<T: MyNativeDecode>(
         &self,
-        row: &Row,
+        row: &RefCell<Row>,
         index: usize,
         expected: &'static str,
     ) -> Result<Option<T>, Error> {
-        match self.my_value(row, index, expected)? {
-            (My::NULL, _) => Ok(None),
-            (value, column) => T::from_my(value, column)
-                .map(Some)
-                .map_err(|reason| self.decode_error(index, expected, reason)),
-        }
+        let decoded = if T::TAKES {
+            let mut row = row.borrow_mut();
+            let Some(value) = row.take::<My, _>(index) else {
+                return Err(self.my_missing(&row, index, expected));
+            };
+            if value == My::NULL {
+                return Ok(None);
+            }
+            let column = &row.columns_ref()[index];
+            T::from_my_owned(value, column)
+        } else {
+            match self.my_value(&row.borrow(), index, expected)? {
+                (My::NULL, _) => return Ok(None),
+                (value, column) => T::from_my(value, column),
+            }
+        };
+        decoded
+            .map(Some)
+            .map_err(|reason| self.decode_error(index, expected, reason))
     }
 
     /// The column at `index` of `row` as an `i64`, whatever integer type holds it.
     pub(crate) fn my_integer(
         &self,
-        row: &Row,
+        row: &RefCell<Row>,
         index: usize,
         expected: &'static str,
     ) -> Result<Option<i64>, Error> {
-        match self.my_value(row, index, expected)? {
+        match self.my_value(&row.borrow(), index, expected)? {
             (My::NULL, _) => Ok(None),
             (My::Int(i), _) => Ok(Some(*i)),
             (My::UInt(u), _) => i64::try_from(*u).map(Some).map_err(|_| {
