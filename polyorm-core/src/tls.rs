@@ -170,6 +170,44 @@ impl Tls {
     }
 }
 
+/// The TLS parameters a connect URL gives (its mode and certificate files), read by the native
+/// drivers, which apply them themselves.
+#[cfg(any(feature = "postgres-native", feature = "mysql-native"))]
+#[derive(Debug, Default)]
+pub(crate) struct UrlTls {
+    pub(crate) mode: Option<SslMode>,
+    pub(crate) ca: Option<PathBuf>,
+    pub(crate) cert: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
+}
+
+#[cfg(any(feature = "postgres-native", feature = "mysql-native"))]
+impl UrlTls {
+    /// These settings with `pool`'s over them, as the sqlx drivers apply [`Tls`] to the URL's
+    /// options: its mode, and its CA and client certificate where it has them. `names` are the
+    /// URL's names of the certificate and key parameters, for the error when only one is given.
+    pub(crate) fn under(self, pool: Option<&Tls>, names: (&str, &str)) -> Result<Tls, Error> {
+        let mode = pool.map(Tls::mode).or(self.mode).unwrap_or_default();
+        let mut tls = Tls::new(mode);
+        if let Some(ca) = pool.and_then(Tls::ca).map(PathBuf::from).or(self.ca) {
+            tls = tls.ca_file(ca);
+        }
+        match (pool.and_then(Tls::client_cert), self.cert, self.key) {
+            (Some((cert, key)), _, _) => tls = tls.client_certificate(cert, key),
+            (None, Some(cert), Some(key)) => tls = tls.client_certificate(cert, key),
+            (None, None, None) => {}
+            (None, _, _) => {
+                let (cert, key) = names;
+                return Err(Error::Config(format!(
+                    "the URL gives only one of `{cert}` and `{key}`; give both (the client \
+                     certificate and its key), or neither"
+                )));
+            }
+        }
+        Ok(tls)
+    }
+}
+
 /// Explains a failed TLS handshake in words that name the cause and what to do, from the
 /// error chain of the driver (rustls' certificate errors, or a server without TLS).
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]

@@ -16,7 +16,7 @@ use crate::exec::acquire::{Address, io_connect_error, tls_connect_error};
 use crate::exec::conn_pool::Connect;
 use crate::exec::connect::{Login, open_with_login};
 use crate::exec::sql_driver::{SqlDriver, Tracked};
-use crate::tls::{SslMode, Tls};
+use crate::tls::{SslMode, Tls, UrlTls};
 
 /// Opens native MySQL/MariaDB connections with one URL's settings.
 pub(crate) struct NativeConnect {
@@ -24,19 +24,19 @@ pub(crate) struct NativeConnect {
     opts: Opts,
     /// The URL's TLS parameters with the pool's [`Tls`] over them.
     tls: Tls,
-    /// The session settings every connection starts with ([`session_settings`]).
+    /// The session settings every connection starts with (`UrlParams::session_settings`).
     session: String,
     login: Login,
     address: Address,
 }
 
+/// The URL's names of the client certificate and key parameters (sqlx's).
+const CERT_PARAMS: (&str, &str) = ("ssl-cert", "ssl-key");
+
 /// What the URL's query says beside the server and database, by the sqlx driver's names.
 #[derive(Debug, Default)]
 struct UrlParams {
-    mode: Option<SslMode>,
-    ca: Option<PathBuf>,
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
+    tls: UrlTls,
     socket: Option<String>,
     charset: Option<String>,
     collation: Option<String>,
@@ -55,10 +55,10 @@ impl UrlParams {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let value = decode(value);
             match decode(key).as_str() {
-                "sslmode" | "ssl-mode" => found.mode = Some(value.parse()?),
-                "sslca" | "ssl-ca" => found.ca = Some(PathBuf::from(value)),
-                "sslcert" | "ssl-cert" => found.cert = Some(PathBuf::from(value)),
-                "sslkey" | "ssl-key" => found.key = Some(PathBuf::from(value)),
+                "sslmode" | "ssl-mode" => found.tls.mode = Some(value.parse()?),
+                "sslca" | "ssl-ca" => found.tls.ca = Some(PathBuf::from(value)),
+                "sslcert" | "ssl-cert" => found.tls.cert = Some(PathBuf::from(value)),
+                "sslkey" | "ssl-key" => found.tls.key = Some(PathBuf::from(value)),
                 "socket" => found.socket = Some(value),
                 "charset" => found.charset = Some(value),
                 "collation" => found.collation = Some(value),
@@ -76,33 +76,6 @@ impl UrlParams {
             }
         }
         Ok((base.to_owned(), found))
-    }
-
-    /// These TLS settings with `pool`'s over them, as the sqlx driver applies [`Tls`] to the
-    /// URL's options: its mode, and its CA and client certificate where it has them.
-    fn tls(&self, pool: Option<&Tls>) -> Result<Tls> {
-        let mode = pool.map(Tls::mode).or(self.mode).unwrap_or_default();
-        let mut tls = Tls::new(mode);
-        if let Some(ca) = pool
-            .and_then(Tls::ca)
-            .map(PathBuf::from)
-            .or_else(|| self.ca.clone())
-        {
-            tls = tls.ca_file(ca);
-        }
-        match (pool.and_then(Tls::client_cert), &self.cert, &self.key) {
-            (Some((cert, key)), _, _) => tls = tls.client_certificate(cert, key),
-            (None, Some(cert), Some(key)) => tls = tls.client_certificate(cert, key),
-            (None, None, None) => {}
-            (None, _, _) => {
-                return Err(Error::Config(
-                    "the URL gives only one of `ssl-cert` and `ssl-key`; give both (the client \
-                     certificate and its key), or neither"
-                        .to_owned(),
-                ));
-            }
-        }
-        Ok(tls)
     }
 
     /// The statement that sets up a session as the sqlx driver does: `||` concatenates (the
@@ -136,7 +109,7 @@ impl NativeConnect {
     /// The settings of `url` (with `tls` over its TLS parameters), logging in as `login`
     /// says.
     pub(crate) fn new(url: &str, tls: Option<&Tls>, login: Login) -> Result<Self> {
-        let (base, params) = UrlParams::split(url)?;
+        let (base, mut params) = UrlParams::split(url)?;
         let opts = Opts::from_url(&base).map_err(|e| {
             Error::Config(format!(
                 "`{}` is not a MySQL URL the native driver reads ({e}); write \
@@ -144,7 +117,7 @@ impl NativeConnect {
                 crate::exec::redact_url(url)
             ))
         })?;
-        let tls = params.tls(tls)?;
+        let tls = std::mem::take(&mut params.tls).under(tls, CERT_PARAMS)?;
         let mut builder = OptsBuilder::from_opts(opts)
             // Its own cache off: the connection keeps its statements (`conn`).
             .stmt_cache_size(0)
@@ -302,14 +275,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(base, "mysql://u:p%40ss@h:3307/db");
-        let tls = found.tls(None).unwrap();
+        let session = found.session_settings();
+        let tls = found.tls.under(None, CERT_PARAMS).unwrap();
         assert_eq!(tls.mode(), SslMode::VerifyCa);
         assert_eq!(tls.ca(), Some(Path::new("/etc/my ca.pem")));
         assert_eq!(
             tls.client_cert(),
             Some((Path::new("/c.pem"), Path::new("/k.pem")))
         );
-        let session = found.session_settings();
         assert!(session.contains("time_zone = '+02:00'"), "{session}");
         assert!(
             session.contains("NAMES utf8mb4 COLLATE utf8mb4_bin"),
@@ -330,7 +303,8 @@ mod tests {
         let err = UrlParams::split("mysql://u@h/db?ssl-key=/k.pem")
             .unwrap()
             .1
-            .tls(None)
+            .tls
+            .under(None, CERT_PARAMS)
             .unwrap_err()
             .to_string();
         assert!(

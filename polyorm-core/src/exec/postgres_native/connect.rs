@@ -18,7 +18,7 @@ use crate::exec::acquire::{Address, io_connect_error, tls_connect_error};
 use crate::exec::conn_pool::Connect;
 use crate::exec::connect::{Login, open_with_login};
 use crate::exec::sql_driver::{SqlDriver, Tracked};
-use crate::tls::{SslMode, Tls};
+use crate::tls::{SslMode, Tls, UrlTls};
 
 /// Opens native PostgreSQL connections with one URL's settings.
 pub(crate) struct NativeConnect {
@@ -42,7 +42,7 @@ impl NativeConnect {
             ))
         })?;
         as_the_sqlx_driver_reads(&mut config, url);
-        let tls = url_tls.with_environment()?.under(tls)?;
+        let tls = url_tls.with_environment()?.under(tls, CERT_PARAMS)?;
         // tokio-postgres asks the server for TLS (and gives up or goes on without it); what
         // is checked of the certificate is rustls' part.
         config.ssl_mode(match tls.mode() {
@@ -113,16 +113,11 @@ fn as_the_sqlx_driver_reads(config: &mut tokio_postgres::Config, url: &str) {
     }
 }
 
-/// The TLS parameters of a URL's query, by sqlx's names (tokio-postgres reads only
-/// `sslmode=disable|prefer|require` and no file names).
-#[derive(Debug, Default)]
-struct UrlTls {
-    mode: Option<SslMode>,
-    ca: Option<PathBuf>,
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
-}
+/// The URL's names of the client certificate and key parameters (sqlx's).
+const CERT_PARAMS: (&str, &str) = ("sslcert", "sslkey");
 
+/// Reading the TLS parameters of a URL's query by sqlx's names (tokio-postgres reads only
+/// `sslmode=disable|prefer|require` and no file names).
 impl UrlTls {
     /// `url` without its TLS parameters, and those parameters.
     fn split(url: &str) -> Result<(String, UrlTls)> {
@@ -170,29 +165,6 @@ impl UrlTls {
         self.cert = self.cert.or_else(|| var("PGSSLCERT").map(PathBuf::from));
         self.key = self.key.or_else(|| var("PGSSLKEY").map(PathBuf::from));
         Ok(self)
-    }
-
-    /// These settings with `pool`'s over them, as the sqlx driver applies [`Tls`] to the
-    /// URL's options: its mode, and its CA and client certificate where it has them.
-    fn under(self, pool: Option<&Tls>) -> Result<Tls> {
-        let mode = pool.map(Tls::mode).or(self.mode).unwrap_or_default();
-        let mut tls = Tls::new(mode);
-        if let Some(ca) = pool.and_then(Tls::ca).map(PathBuf::from).or(self.ca) {
-            tls = tls.ca_file(ca);
-        }
-        match (pool.and_then(Tls::client_cert), self.cert, self.key) {
-            (Some((cert, key)), _, _) => tls = tls.client_certificate(cert, key),
-            (None, Some(cert), Some(key)) => tls = tls.client_certificate(cert, key),
-            (None, None, None) => {}
-            (None, _, _) => {
-                return Err(Error::Config(
-                    "the URL gives only one of `sslcert` and `sslkey`; give both (the client \
-                     certificate and its key), or neither"
-                        .to_owned(),
-                ));
-            }
-        }
-        Ok(tls)
     }
 }
 
@@ -314,7 +286,7 @@ mod tests {
             "postgres://u@h:5432/db?application_name=app&connect_timeout=3"
         );
         assert!(tokio_postgres::Config::from_str(&rest).is_ok());
-        let tls = found.under(None).unwrap();
+        let tls = found.under(None, CERT_PARAMS).unwrap();
         assert_eq!(tls.mode(), SslMode::VerifyCa);
         assert_eq!(tls.ca(), Some(Path::new("/etc/my ca.pem")));
         assert_eq!(
@@ -324,10 +296,16 @@ mod tests {
 
         let (rest, found) = UrlTls::split("postgres://u@h/db?sslmode=disable").unwrap();
         assert_eq!(rest, "postgres://u@h/db");
-        assert_eq!(found.under(None).unwrap().mode(), SslMode::Disable);
+        assert_eq!(
+            found.under(None, CERT_PARAMS).unwrap().mode(),
+            SslMode::Disable
+        );
         let (rest, found) = UrlTls::split("postgres://u@h/db").unwrap();
         assert_eq!(rest, "postgres://u@h/db");
-        assert_eq!(found.under(None).unwrap(), Tls::new(SslMode::Prefer));
+        assert_eq!(
+            found.under(None, CERT_PARAMS).unwrap(),
+            Tls::new(SslMode::Prefer)
+        );
     }
 
     #[test]
@@ -372,17 +350,19 @@ mod tests {
         let url = "postgres://u@h/db?sslmode=require&sslrootcert=/url-ca.pem";
         // The mode always; the CA and client certificate where `Tls` has them.
         let (_, found) = UrlTls::split(url).unwrap();
-        let tls = found.under(Some(&Tls::new(SslMode::VerifyFull))).unwrap();
+        let tls = found
+            .under(Some(&Tls::new(SslMode::VerifyFull)), CERT_PARAMS)
+            .unwrap();
         assert_eq!(tls.mode(), SslMode::VerifyFull);
         assert_eq!(tls.ca(), Some(Path::new("/url-ca.pem")));
         let (_, found) = UrlTls::split(url).unwrap();
         let pool = Tls::new(SslMode::VerifyCa)
             .ca_file("/pool-ca.pem")
             .client_certificate("/c.pem", "/k.pem");
-        assert_eq!(found.under(Some(&pool)).unwrap(), pool);
+        assert_eq!(found.under(Some(&pool), CERT_PARAMS).unwrap(), pool);
 
         let (_, found) = UrlTls::split("postgres://u@h/db?sslkey=/k.pem").unwrap();
-        let err = found.under(None).unwrap_err().to_string();
+        let err = found.under(None, CERT_PARAMS).unwrap_err().to_string();
         assert!(err.contains("only one of `sslcert` and `sslkey`"), "{err}");
         let err = UrlTls::split("postgres://u@h/db?sslmode=sometimes")
             .expect_err("an unknown mode")
